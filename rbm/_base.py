@@ -1,0 +1,578 @@
+"""The estimator plumbing shared by every RBM in this library.
+
+``BaseRBM`` owns validation, the minibatch loop, the optimiser state, the
+persistent chains, scoring and sampling.  A concrete model only names its
+visible-unit type (see ``rbm._visible``) and documents itself.
+"""
+
+import hashlib
+import math
+import os
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
+
+from . import _gibbs
+from ._partition import ais_log_partition, exact_cost, exact_log_partition
+from ._visible import softplus
+
+#: ``log_partition(method="auto")`` enumerates exactly when the enumeration
+#: costs at most this many floating-point operations (a few seconds).
+AUTO_EXACT_MAX_FLOPS = 5e10
+
+# Purposes of the independent random streams drawn from one random_state.
+_TRAINING, _GIBBS, _SAMPLING, _AIS, _SHUFFLE = range(5)
+
+
+class DivergenceError(ValueError):
+    """Training produced non-finite parameters (the learning rate is too large)."""
+
+
+class ChainStreams:
+    """Random streams for chains: stream ``j`` serves the ``j``-th chunk of rows.
+
+    Stream ``j`` is ``SFC64(SeedSequence(entropy, spawn_key=(purpose, j)))``,
+    so it depends only on the seed, the purpose and ``j``, never on how many
+    threads run the chunks.
+    """
+
+    def __init__(self, entropy, purpose):
+        self.entropy = entropy
+        self.purpose = purpose
+        self.bitgens = []
+
+    def for_rows(self, n_rows):
+        """The streams needed to sample ``n_rows`` chain rows."""
+        needed = _gibbs.n_streams_for(n_rows)
+        while len(self.bitgens) < needed:
+            seq = np.random.SeedSequence(
+                self.entropy, spawn_key=(self.purpose, len(self.bitgens))
+            )
+            self.bitgens.append(np.random.SFC64(seq))
+        return self.bitgens[:needed]
+
+
+def generator_for(entropy, purpose):
+    """A numpy Generator for a purpose that needs no per-chunk streams."""
+    return np.random.Generator(
+        np.random.SFC64(np.random.SeedSequence(entropy, spawn_key=(purpose,)))
+    )
+
+
+def draw_entropy(random_state):
+    """128 bits of seed material drawn from a scikit-learn random_state."""
+    words = check_random_state(random_state).randint(0, 2**32, size=4, dtype=np.uint64)
+    return [int(w) for w in words]
+
+
+def effective_n_threads(n_jobs):
+    """Threads to use for ``n_jobs`` (None or -1: every core available to us)."""
+    try:
+        n_cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n_cpus = os.cpu_count() or 1
+    if n_jobs is None:
+        return n_cpus
+    if n_jobs < 0:
+        return max(1, n_cpus + 1 + n_jobs)
+    return n_jobs
+
+
+def even_batch_ends(n_samples, batch_size):
+    """End offsets of ceil(n / batch_size) batches whose sizes differ by at most one."""
+    n_batches = max(1, math.ceil(n_samples / batch_size))
+    sizes = np.full(n_batches, n_samples // n_batches, dtype=np.intp)
+    sizes[: n_samples % n_batches] += 1
+    return np.cumsum(sizes).astype(np.intp)
+
+
+class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class for RBMs with Bernoulli hidden units.
+
+    Subclasses set ``_visible`` to a visible-unit type.
+    """
+
+    _visible = None
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "method": [StrOptions({"cd", "pcd"})],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "n_chains": [Interval(Integral, 1, None, closed="left"), None],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        learning_rate=0.1,
+        batch_size=10,
+        n_iter=10,
+        verbose=0,
+        random_state=None,
+        method="pcd",
+        k=1,
+        n_chains=None,
+        momentum=0.0,
+        weight_decay=0.0,
+        n_jobs=None,
+    ):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.method = method
+        self.k = k
+        self.n_chains = n_chains
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------
+    # Validation
+    # ------------------------------------------------------------------
+
+    def _validate_input(self, X, *, reset):
+        """Validated float32/float64 dense array or CSR matrix in the model's domain."""
+        dtype = [np.float64, np.float32]
+        if not reset and hasattr(self, "components_"):
+            dtype = self.components_.dtype
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=dtype,
+            ensure_all_finite=False,
+            reset=reset,
+        )
+        self._visible.check_domain(X, type(self).__name__)
+        return X
+
+    def _check_n_jobs(self):
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs == 0 is not a number of threads; use None, -1 or a positive integer.")
+        return effective_n_threads(self.n_jobs)
+
+    # ------------------------------------------------------------------
+    # Initialisation
+    # ------------------------------------------------------------------
+
+    def _initialize(self, X):
+        """Fresh parameters, optimiser state, chains and random streams for X."""
+        dtype = X.dtype
+        n_features = X.shape[1]
+        self._entropy = draw_entropy(self.random_state)
+        init_rng = generator_for(self._entropy, _TRAINING)
+        self._data_sum = np.zeros(n_features)
+        self._n_data = 0
+        mean = np.asarray(X.mean(axis=0)).ravel()
+        self.components_ = (0.01 * init_rng.standard_normal((self.n_components, n_features))).astype(dtype)
+        self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
+        self.intercept_visible_ = self._visible.initial_bias(mean).astype(dtype)
+        n_chains = self.n_chains if self.n_chains is not None else self.batch_size
+        self.h_samples_ = np.zeros((n_chains, self.n_components), dtype=dtype)
+        self._velocity = (
+            np.zeros_like(self.components_),
+            np.zeros_like(self.intercept_visible_),
+            np.zeros_like(self.intercept_hidden_),
+        )
+        self._training_streams = ChainStreams(self._entropy, _TRAINING)
+        self._gibbs_streams = ChainStreams(self._entropy, _GIBBS)
+        self._shuffle_rng = generator_for(self._entropy, _SHUFFLE)
+        self._log_partition_cache = {}
+
+    # ------------------------------------------------------------------
+    # Training
+    # ------------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model to X by CD-k or PCD-k.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, float32 or float64 (float32 stays float32).
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        X = self._validate_input(X, reset=True)
+        n_threads = self._check_n_jobs()
+        self._initialize(X)
+        self._accumulate_data_statistics(X)
+        start = time.perf_counter()
+        with threadpool_limits(limits=n_threads, user_api="blas"):
+            for epoch in range(self.n_iter):
+                order = self._shuffle_rng.permutation(X.shape[0]).astype(np.intp)
+                self._run_minibatches(X, order, n_threads)
+                if self.verbose:
+                    self._report_epoch(X, epoch, time.perf_counter() - start)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Run one pass of minibatch updates over X, in the given row order.
+
+        The first call initialises the model from X; later calls continue
+        training (parameters, momentum and persistent chains carry over).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The updated model.
+        """
+        first_call = not hasattr(self, "components_")
+        X = self._validate_input(X, reset=first_call)
+        n_threads = self._check_n_jobs()
+        if first_call:
+            self._initialize(X)
+        self._accumulate_data_statistics(X)
+        with threadpool_limits(limits=n_threads, user_api="blas"):
+            self._run_minibatches(X, np.arange(X.shape[0], dtype=np.intp), n_threads)
+        return self
+
+    def _accumulate_data_statistics(self, X):
+        """Running data marginals: the base distribution of AIS."""
+        self._data_sum += np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
+        self._n_data += X.shape[0]
+
+    def _run_minibatches(self, X, order, n_threads):
+        """One pass of minibatch updates over X[order], in compiled code.
+
+        Parameters are checked for non-finite values afterwards; if any
+        appear, the pass is undone and DivergenceError raised.
+        """
+        dtype = self.components_.dtype
+        if sp.issparse(X):
+            dense = np.zeros((1, 1), dtype=dtype)
+            data = X.data
+            indices = X.indices.astype(np.intp, copy=False)
+            indptr = X.indptr.astype(np.intp, copy=False)
+        else:
+            dense = np.ascontiguousarray(X)
+            data = np.zeros(1, dtype=dtype)
+            indices = indptr = np.zeros(1, dtype=np.intp)
+        method = _gibbs.METHOD_PCD if self.method == "pcd" else _gibbs.METHOD_CD
+        batch_ends = even_batch_ends(X.shape[0], self.batch_size)
+        max_batch = int(np.max(np.diff(batch_ends, prepend=0)))
+        n_chain_rows = self.h_samples_.shape[0] if self.method == "pcd" else max_batch
+        streams = self._training_streams.for_rows(n_chain_rows)
+        state = self._training_state()
+        snapshot = [a.copy() for a in state]
+        _gibbs.train_minibatches(
+            self._visible.kernel_kind, method, dense, data, indices, indptr,
+            sp.issparse(X), order, batch_ends, *state,
+            float(self.learning_rate), float(self.momentum), float(self.weight_decay),
+            int(self.k), streams, int(n_threads),
+        )
+        if not all(np.all(np.isfinite(a)) for a in state[:3]):
+            for array, saved in zip(state, snapshot):
+                array[...] = saved
+            raise DivergenceError(
+                f"{type(self).__name__} diverged: the parameters became non-finite "
+                f"with learning_rate={self.learning_rate}. The model keeps its last "
+                "finite parameters; lower the learning rate (for example by a factor "
+                "of 10) and fit again."
+            )
+        self._log_partition_cache.clear()
+
+    def _training_state(self):
+        """The arrays the kernel updates in place, in its argument order."""
+        W_velocity, b_velocity, c_velocity = self._velocity
+        return (
+            self.components_, self.intercept_visible_, self.intercept_hidden_,
+            W_velocity, b_velocity, c_velocity, self.h_samples_,
+        )
+
+    def _report_epoch(self, X, epoch, elapsed):
+        """Print one line of training progress."""
+        rows = X[: min(X.shape[0], 1000)]
+        error = self.reconstruction_error(rows)
+        print(
+            f"[{type(self).__name__}] Iteration {epoch + 1}/{self.n_iter}, "
+            f"reconstruction error = {error:.4f}, time = {elapsed:.2f}s",
+            flush=True,
+        )
+
+    # ------------------------------------------------------------------
+    # Inference
+    # ------------------------------------------------------------------
+
+    def _hidden_probabilities(self, X):
+        W = self.components_.astype(X.dtype, copy=False)
+        c = self.intercept_hidden_.astype(X.dtype, copy=False)
+        return expit(safe_sparse_dot(X, W.T, dense_output=True) + c)
+
+    def transform(self, X):
+        """Hidden unit probabilities p(h_j = 1 | x).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to transform.
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_components)
+            Hidden activation probabilities, in the dtype of X.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+            ensure_all_finite=False, reset=False,
+        )
+        self._visible.check_domain(X, type(self).__name__)
+        return self._hidden_probabilities(X)
+
+    def _check_fitted_input(self, X):
+        check_is_fitted(self)
+        return self._validate_input(X, reset=False)
+
+    def gibbs(self, v):
+        """One block-Gibbs step from v: sample h ~ p(h | v), then v' ~ p(v | h).
+
+        Parameters
+        ----------
+        v : array-like of shape (n_samples, n_features)
+            Visible states to start from.
+
+        Returns
+        -------
+        v_new : ndarray of shape (n_samples, n_features)
+            Visible states after one step.
+        """
+        V = self._check_fitted_input(v)
+        V = np.array(V.toarray() if sp.issparse(V) else V, dtype=self.components_.dtype, order="C")
+        self._run_chains(V, 1, self._gibbs_streams)
+        return V
+
+    def sample(self, n_samples=1, *, n_steps=1000, random_state=None):
+        """Draw visible samples from the model by block-Gibbs sampling.
+
+        Each sample comes from its own chain, started from the data
+        marginals and run for ``n_steps`` full Gibbs steps.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples (independent chains).
+        n_steps : int, default=1000
+            Gibbs steps per chain before its state is returned.
+        random_state : int, RandomState instance or None, default=None
+            Seed for the chains; None uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Samples from the model.
+        """
+        check_is_fitted(self)
+        if not (isinstance(n_samples, Integral) and n_samples >= 1):
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        if not (isinstance(n_steps, Integral) and n_steps >= 1):
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
+        seed = random_state if random_state is not None else self.random_state
+        entropy = draw_entropy(seed)
+        dtype = self.components_.dtype
+        start_rng = generator_for(entropy, _SAMPLING)
+        field = np.broadcast_to(self._base_visible_bias(), (n_samples, self.n_features_in_))
+        V = np.ascontiguousarray(self._visible.sample(field.astype(dtype), start_rng))
+        self._run_chains(V, n_steps, ChainStreams(entropy, _SAMPLING + 100))
+        return V
+
+    def _run_chains(self, V, n_steps, streams):
+        """Advance chains starting at visible states V (in place) by n_steps."""
+        n_threads = self._check_n_jobs()
+        rows = V.shape[0]
+        H = np.empty((rows, self.n_components), dtype=V.dtype)
+        P = np.empty_like(H)
+        _gibbs.gibbs_chains(
+            self._visible.kernel_kind, V, H, P, self.components_,
+            self.intercept_visible_, self.intercept_hidden_, int(n_steps),
+            streams.for_rows(rows), int(n_threads),
+        )
+        return H, P
+
+    def reconstruction_error(self, X):
+        """Mean squared error of the mean-field reconstruction E[v | E[h | x]].
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        error : float
+            Mean over samples and features of the squared error.
+        """
+        X = self._check_fitted_input(X)
+        H = self._hidden_probabilities(X)
+        R = self._visible.mean(H @ self.components_.astype(H.dtype) + self.intercept_visible_)
+        Xd = X.toarray() if sp.issparse(X) else X
+        return float(np.mean((Xd - R) ** 2))
+
+    # ------------------------------------------------------------------
+    # Likelihood
+    # ------------------------------------------------------------------
+
+    def free_energy(self, X):
+        """Free energy F(x) = -log sum_h exp(-E(x, h)), in float64.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        F : ndarray of shape (n_samples,)
+            The free energy of each sample, so that log p(x) = -F(x) - log Z.
+        """
+        X = self._check_fitted_input(X)
+        return self._free_energy(X)
+
+    def _free_energy(self, X, chunk_rows=4096):
+        W = self.components_.astype(np.float64)
+        b = self.intercept_visible_.astype(np.float64)
+        c = self.intercept_hidden_.astype(np.float64)
+        out = np.empty(X.shape[0])
+        for start in range(0, X.shape[0], chunk_rows):
+            rows = X[start : start + chunk_rows]
+            rows = rows.astype(np.float64) if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
+            hidden = softplus(safe_sparse_dot(rows, W.T, dense_output=True) + c).sum(axis=1)
+            out[start : start + rows.shape[0]] = -self._visible.energy_term(rows, b) - hidden
+        return out
+
+    def _base_visible_bias(self):
+        """Visible biases of the independent model fitted to the data marginals."""
+        return self._visible.initial_bias(self._data_sum / max(self._n_data, 1))
+
+    def _parameter_fingerprint(self):
+        digest = hashlib.blake2b(digest_size=16)
+        for array in (self.components_, self.intercept_visible_, self.intercept_hidden_):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+    def log_partition(self, method="auto", *, n_chains=100, n_betas=10000, random_state=None):
+        """Log of the partition function Z, with its standard error.
+
+        Parameters
+        ----------
+        method : {"auto", "exact", "ais"}, default="auto"
+            "exact" enumerates the smaller layer in chunks (the other is
+            summed out in closed form); "ais" uses annealed importance
+            sampling from the independent model of the data marginals;
+            "auto" is exact when that costs at most ``AUTO_EXACT_MAX_FLOPS``
+            floating-point operations, AIS otherwise.
+        n_chains : int, default=100
+            AIS runs (ignored for exact).
+        n_betas : int, default=10000
+            AIS inverse temperatures, including 0 and 1 (ignored for exact).
+        random_state : int, RandomState instance or None, default=None
+            Seed for AIS; None derives one from the fitted model, so repeated
+            calls give the same answer.
+
+        Returns
+        -------
+        log_z : float
+            Estimate of log Z in nats.
+        std_error : float
+            Its standard error (0.0 for exact).
+        """
+        check_is_fitted(self)
+        if method not in ("auto", "exact", "ais"):
+            raise ValueError(f"method must be 'auto', 'exact' or 'ais', got {method!r}.")
+        if method == "auto":
+            _, flops = exact_cost(self.n_features_in_, self.n_components, self._visible)
+            method = "exact" if flops <= AUTO_EXACT_MAX_FLOPS else "ais"
+        entropy = self._entropy if random_state is None else draw_entropy(random_state)
+        key = (method, n_chains, n_betas, tuple(entropy), self._parameter_fingerprint())
+        if key not in self._log_partition_cache:
+            params = (self.components_, self.intercept_visible_, self.intercept_hidden_)
+            if method == "exact":
+                result = (exact_log_partition(*params, self._visible), 0.0)
+            else:
+                result = ais_log_partition(
+                    *params, self._visible, self._base_visible_bias(),
+                    n_chains=n_chains, n_betas=n_betas, rng=generator_for(entropy, _AIS),
+                )
+            self._log_partition_cache[key] = result
+        return self._log_partition_cache[key]
+
+    def score_samples(self, X):
+        """Log-likelihood log p(x) = -F(x) - log Z of each sample, in nats.
+
+        log Z comes from ``log_partition()`` (exact for small models, AIS
+        otherwise) and is cached, so repeated calls agree exactly.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_p : ndarray of shape (n_samples,)
+        """
+        F = self.free_energy(X)
+        log_z, _ = self.log_partition()
+        return -F - log_z
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of X in nats per sample (higher is better).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        """Number of transformed output features."""
+        return self.components_.shape[0]

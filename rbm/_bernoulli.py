@@ -1,0 +1,84 @@
+"""Bernoulli-Bernoulli RBM: the drop-in replacement for scikit-learn's."""
+
+from ._base import BaseRBM
+from ._visible import BernoulliVisible
+
+
+class BernoulliRBM(BaseRBM):
+    """Restricted Boltzmann machine with binary visible and hidden units.
+
+    A drop-in replacement for :class:`sklearn.neural_network.BernoulliRBM`
+    (same parameters and fitted attributes) trained by a compiled block-Gibbs
+    kernel, with CD-k or persistent CD-k, momentum, weight decay, threads, an
+    exact or AIS log-partition function, true log-likelihood scores and
+    sampling.
+
+    The energy is ``E(v, h) = -b.v - c.h - h.W.v`` with ``W = components_``,
+    ``b = intercept_visible_`` and ``c = intercept_hidden_``.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of hidden units.
+    learning_rate : float, default=0.1
+        Step size of the parameter updates.
+    batch_size : int, default=10
+        Examples per minibatch.  Batches are split evenly, so sizes differ
+        by at most one.
+    n_iter : int, default=10
+        Passes (epochs) over the training data in ``fit``.
+    verbose : int, default=0
+        Print one line per epoch when positive.
+    random_state : int, RandomState instance or None, default=None
+        Seed for initialisation, shuffling and sampling.  The same seed gives
+        the same model whatever the number of threads.
+    method : {"pcd", "cd"}, default="pcd"
+        Persistent contrastive divergence (chains carried across updates) or
+        contrastive divergence (chains restarted from each batch).
+    k : int, default=1
+        Gibbs steps per update.
+    n_chains : int or None, default=None
+        Persistent chains for PCD; None uses ``batch_size`` (as
+        scikit-learn does).  Independent of ``batch_size`` otherwise.
+    momentum : float in [0, 1), default=0.0
+        Momentum of the parameter updates.
+    weight_decay : float, default=0.0
+        L2 penalty on the weights.
+    n_jobs : int or None, default=None
+        Threads for sampling and matrix products; None or -1 uses every core
+        available.  Results do not depend on it.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        Weight matrix W.
+    intercept_hidden_ : ndarray of shape (n_components,)
+        Hidden biases c.
+    intercept_visible_ : ndarray of shape (n_features,)
+        Visible biases b.
+    h_samples_ : ndarray of shape (n_chains, n_components)
+        Hidden states of the persistent chains.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    Notes
+    -----
+    Differences from scikit-learn's BernoulliRBM: visible biases start at the
+    log-odds of the data marginals (not zero); minibatches are reshuffled
+    every epoch; ``score_samples`` returns the true log-likelihood (not a
+    stochastic pseudo-likelihood); ``partial_fit`` splits its input into
+    minibatches and returns ``self``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rbm import BernoulliRBM
+    >>> X = np.array([[0, 0, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]])
+    >>> model = BernoulliRBM(n_components=2, random_state=0).fit(X)
+    >>> model.transform(X).shape
+    (4, 2)
+    """
+
+    _visible = BernoulliVisible()

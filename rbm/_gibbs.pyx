@@ -1,0 +1,416 @@
+# cython: language_level=3
+"""Block-Gibbs kernel for restricted Boltzmann machines.
+
+Everything here is array-in / array-out on C-contiguous typed memoryviews,
+validates nothing (the Python side did), and runs without the GIL.
+
+Conventions
+-----------
+W : (n_hidden, n_visible)   weights, ``components_``
+b : (n_visible,)            visible biases
+c : (n_hidden,)             hidden biases
+Energy  E(v, h) = -b.v - c.h - h.W.v
+
+Randomness comes from NumPy BitGenerators, one *stream per fixed-size chunk
+of chain rows* (``CHUNK_ROWS``).  Chunk ``j`` always uses stream ``j``
+whatever thread runs it, and no reduction crosses chunks in a
+thread-dependent order, so results are bit-identical for any thread count.
+
+Visible unit types plug in through ``_sample_visible_rows``: the kernel
+computes the visible field ``h.W + b`` and asks the visible type to turn it
+into samples; nothing else in the kernel knows which type it is.
+"""
+
+cimport cython
+from cython cimport floating
+from cython.parallel cimport prange
+from cpython.pycapsule cimport PyCapsule_GetPointer
+from libc.math cimport exp, expf
+from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, memset
+from numpy.random cimport bitgen_t
+from numpy.random.c_distributions cimport (
+    random_standard_uniform_fill, random_standard_uniform_fill_f)
+from scipy.linalg.cython_blas cimport sgemm, dgemm
+
+import numpy as np
+
+#: Rows of chains that share one random stream.  Part of the reproducibility
+#: contract: changing it changes every sampled result.
+CHUNK_ROWS = 16
+cdef Py_ssize_t _CHUNK = 16
+
+#: Visible unit types known to the kernel.
+VISIBLE_BERNOULLI = 0
+
+cdef enum:
+    _CD = 0
+    _PCD = 1
+METHOD_CD = _CD
+METHOD_PCD = _PCD
+
+
+# --------------------------------------------------------------------------
+# BLAS (row-major wrappers around column-major Fortran BLAS)
+# --------------------------------------------------------------------------
+
+cdef void _gemm(char transa, char transb, int m, int n, int k, floating alpha,
+                const floating* a, int lda, const floating* b, int ldb,
+                floating beta, floating* c, int ldc) noexcept nogil:
+    """Column-major C = alpha op(A) op(B) + beta C."""
+    if floating is float:
+        sgemm(&transa, &transb, &m, &n, &k, &alpha, <float*> a, &lda,
+              <float*> b, &ldb, &beta, c, &ldc)
+    else:
+        dgemm(&transa, &transb, &m, &n, &k, &alpha, <double*> a, &lda,
+              <double*> b, &ldb, &beta, c, &ldc)
+
+
+cdef inline void _hidden_field(const floating* V, Py_ssize_t rows,
+                               const floating* W, Py_ssize_t n_visible,
+                               Py_ssize_t n_hidden,
+                               floating* H) noexcept nogil:
+    """H = V @ W.T            (rows, n_hidden), biases not added."""
+    _gemm(c'T', c'N', <int> n_hidden, <int> rows, <int> n_visible, <floating> 1.0,
+          W, <int> n_visible, V, <int> n_visible, <floating> 0.0, H, <int> n_hidden)
+
+
+cdef inline void _visible_field(const floating* H, Py_ssize_t rows,
+                                const floating* W, Py_ssize_t n_visible,
+                                Py_ssize_t n_hidden,
+                                floating* A) noexcept nogil:
+    """A = H @ W              (rows, n_visible), biases not added."""
+    _gemm(c'N', c'N', <int> n_visible, <int> rows, <int> n_hidden, <floating> 1.0,
+          W, <int> n_visible, H, <int> n_hidden, <floating> 0.0, A, <int> n_visible)
+
+
+cdef inline void _weight_update(const floating* G, const floating* V, Py_ssize_t rows,
+                                Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                                floating alpha, floating beta,
+                                floating* W) noexcept nogil:
+    """W = beta * W + alpha * G.T @ V     (G: rows x n_hidden, V: rows x n_visible)."""
+    _gemm(c'N', c'T', <int> n_visible, <int> n_hidden, <int> rows, alpha,
+          V, <int> n_visible, G, <int> n_hidden, beta, W, <int> n_visible)
+
+
+# --------------------------------------------------------------------------
+# Elementwise pieces
+# --------------------------------------------------------------------------
+
+cdef inline floating _sigmoid(floating x) noexcept nogil:
+    """1 / (1 + exp(-x)); saturates cleanly to 0 or 1, never NaN for finite x."""
+    if floating is float:
+        return 1.0 / (1.0 + expf(-x))
+    else:
+        return 1.0 / (1.0 + exp(-x))
+
+
+cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, floating* out) noexcept nogil:
+    """out[:n] = rng.random(n)"""
+    if floating is float:
+        random_standard_uniform_fill_f(rng, n, out)
+    else:
+        random_standard_uniform_fill(rng, n, out)
+
+
+cdef void _add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1,
+                                 Py_ssize_t n, const floating* bias) noexcept nogil:
+    """X[r0:r1] = sigmoid(X[r0:r1] + bias)"""
+    cdef Py_ssize_t i, j
+    cdef floating* row
+    for i in range(r0, r1):
+        row = X + i * n
+        for j in range(n):
+            row[j] = _sigmoid(row[j] + bias[j])
+
+
+cdef void _bernoulli_rows(const floating* P, floating* out, Py_ssize_t r0,
+                          Py_ssize_t r1, Py_ssize_t n, bitgen_t* rng,
+                          floating* scratch) noexcept nogil:
+    """out[r0:r1] = U < P[r0:r1], U uniform from rng  (P and out may alias)."""
+    cdef Py_ssize_t i, count = (r1 - r0) * n
+    cdef const floating* p = P + r0 * n
+    cdef floating* o = out + r0 * n
+    _uniform_fill(rng, count, scratch)
+    for i in range(count):
+        o[i] = 1.0 if scratch[i] < p[i] else 0.0
+
+
+cdef void _sample_visible_rows(int kind, floating* A, Py_ssize_t r0, Py_ssize_t r1,
+                               Py_ssize_t n_visible, const floating* b,
+                               bitgen_t* rng, floating* scratch) noexcept nogil:
+    """A[r0:r1] = sample of p(v | field A[r0:r1] + b), in place.
+
+    This is the one place that knows the visible unit type.
+    """
+    if kind == 0:  # VISIBLE_BERNOULLI
+        _add_bias_sigmoid_rows(A, r0, r1, n_visible, b)
+        _bernoulli_rows(A, A, r0, r1, n_visible, rng, scratch)
+
+
+# --------------------------------------------------------------------------
+# Chunked, threaded layer updates.  Chunk j of rows uses stream j.
+# --------------------------------------------------------------------------
+
+cdef void _hidden_probabilities(floating* H, Py_ssize_t rows, Py_ssize_t n_hidden,
+                                const floating* c, int n_threads) noexcept nogil:
+    """H = sigmoid(H + c), in place (deterministic, any partition)."""
+    cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
+    for j in prange(n_chunks, num_threads=n_threads, schedule='static',
+                    use_threads_if=n_chunks > 1 and n_threads > 1):
+        _add_bias_sigmoid_rows(H, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden, c)
+
+
+cdef void _sample_hidden(const floating* P, floating* Hs, Py_ssize_t rows,
+                         Py_ssize_t n_hidden, bitgen_t** streams, floating* scratch,
+                         int n_threads) noexcept nogil:
+    """Hs = U < P, rows chunked over streams."""
+    cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
+    for j in prange(n_chunks, num_threads=n_threads, schedule='static',
+                    use_threads_if=n_chunks > 1 and n_threads > 1):
+        _bernoulli_rows(P, Hs, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden,
+                        streams[j], scratch + j * _CHUNK * n_hidden)
+
+
+cdef void _sample_visible(int kind, floating* A, Py_ssize_t rows, Py_ssize_t n_visible,
+                          const floating* b, bitgen_t** streams, floating* scratch,
+                          int n_threads) noexcept nogil:
+    """A = sample of p(v | field A + b), in place, rows chunked over streams."""
+    cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
+    for j in prange(n_chunks, num_threads=n_threads, schedule='static',
+                    use_threads_if=n_chunks > 1 and n_threads > 1):
+        _sample_visible_rows(kind, A, j * _CHUNK, min((j + 1) * _CHUNK, rows),
+                             n_visible, b, streams[j],
+                             scratch + j * _CHUNK * n_visible)
+
+
+cdef void _gibbs_step_from_hidden(int kind, const floating* Hs, floating* V, floating* P,
+                                  Py_ssize_t rows, const floating* W, const floating* b,
+                                  const floating* c, Py_ssize_t n_visible,
+                                  Py_ssize_t n_hidden, bitgen_t** streams,
+                                  floating* scratch, int n_threads) noexcept nogil:
+    """V ~ p(v | Hs);  P = p(h = 1 | V)."""
+    _visible_field(Hs, rows, W, n_visible, n_hidden, V)
+    _sample_visible(kind, V, rows, n_visible, b, streams, scratch, n_threads)
+    _hidden_field(V, rows, W, n_visible, n_hidden, P)
+    _hidden_probabilities(P, rows, n_hidden, c, n_threads)
+
+
+# --------------------------------------------------------------------------
+# Python entry points
+# --------------------------------------------------------------------------
+
+cdef bitgen_t** _stream_pointers(list bitgens, Py_ssize_t needed) except NULL:
+    """C array of the bitgen_t of the first ``needed`` BitGenerators."""
+    if len(bitgens) < needed:
+        raise ValueError(f"need {needed} random streams, got {len(bitgens)}")
+    cdef bitgen_t** out = <bitgen_t**> malloc(max(needed, 1) * sizeof(bitgen_t*))
+    if out == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t i
+    for i in range(needed):
+        out[i] = <bitgen_t*> PyCapsule_GetPointer(bitgens[i].capsule, "BitGenerator")
+    return out
+
+
+def n_streams_for(Py_ssize_t rows):
+    """Number of random streams needed to sample ``rows`` chain rows."""
+    return (rows + _CHUNK - 1) // _CHUNK
+
+
+def gibbs_chains(int kind,
+                 floating[:, ::1] V,          # IN/OUT visible states (n_chains, n_visible)
+                 floating[:, ::1] H,          # OUT last hidden samples (n_chains, n_hidden)
+                 floating[:, ::1] P,          # OUT p(h=1 | final V)     (n_chains, n_hidden)
+                 const floating[:, ::1] W,
+                 const floating[::1] b,
+                 const floating[::1] c,
+                 int n_steps,
+                 list streams,
+                 int n_threads):
+    """Advance chains ``n_steps`` full block-Gibbs steps: h ~ p(h|v), v ~ p(v|h).
+
+    On return ``V`` holds the final visible states, ``H`` the hidden sample
+    that produced them and ``P`` the hidden probabilities given the final
+    ``V``.  With ``n_steps == 0`` only ``P`` is computed.
+    """
+    cdef Py_ssize_t rows = V.shape[0], n_visible = V.shape[1], n_hidden = W.shape[0]
+    cdef Py_ssize_t width = max(n_visible, n_hidden)
+    cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(rows))
+    cdef floating[:, ::1] scratch = np.empty(
+        (n_streams_for(rows) * _CHUNK, width), dtype=np.asarray(W).dtype)
+    cdef int step
+    try:
+        with nogil:
+            _hidden_field(&V[0, 0], rows, &W[0, 0], n_visible, n_hidden, &P[0, 0])
+            _hidden_probabilities(&P[0, 0], rows, n_hidden, &c[0], n_threads)
+            for step in range(n_steps):
+                _sample_hidden(&P[0, 0], &H[0, 0], rows, n_hidden, rng,
+                               &scratch[0, 0], n_threads)
+                _gibbs_step_from_hidden(kind, &H[0, 0], &V[0, 0], &P[0, 0], rows,
+                                        &W[0, 0], &b[0], &c[0], n_visible, n_hidden,
+                                        rng, &scratch[0, 0], n_threads)
+    finally:
+        free(rng)
+
+
+cdef void _load_rows(const floating[:, ::1] X, const floating[::1] data,
+                     const Py_ssize_t[::1] indices, const Py_ssize_t[::1] indptr,
+                     bint sparse, const Py_ssize_t* rows, Py_ssize_t n_rows,
+                     Py_ssize_t n_visible, floating* out) noexcept nogil:
+    """out = X[rows] as a dense block (X dense, or CSR given by data/indices/indptr)."""
+    cdef Py_ssize_t i, p, r
+    if sparse:
+        memset(out, 0, n_rows * n_visible * sizeof(floating))
+        for i in range(n_rows):
+            r = rows[i]
+            for p in range(indptr[r], indptr[r + 1]):
+                out[i * n_visible + indices[p]] = data[p]
+    else:
+        for i in range(n_rows):
+            memcpy(out + i * n_visible, &X[rows[i], 0], n_visible * sizeof(floating))
+
+
+cdef void _column_mean_difference(const floating* X, Py_ssize_t n_pos, Py_ssize_t n_neg,
+                                  Py_ssize_t n, floating* out) noexcept nogil:
+    """out = X[:n_pos].mean(0) - X[n_pos:n_pos+n_neg].mean(0)   (fixed summation order)."""
+    cdef Py_ssize_t i, j
+    cdef floating inv_pos = 1.0 / n_pos, inv_neg = 1.0 / n_neg
+    memset(out, 0, n * sizeof(floating))
+    for i in range(n_pos):
+        for j in range(n):
+            out[j] += X[i * n + j] * inv_pos
+    for i in range(n_pos, n_pos + n_neg):
+        for j in range(n):
+            out[j] -= X[i * n + j] * inv_neg
+
+
+cdef void _scale_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                      floating factor) noexcept nogil:
+    """X[r0:r1] *= factor"""
+    cdef Py_ssize_t i
+    for i in range(r0 * n, r1 * n):
+        X[i] *= factor
+
+
+cdef void _apply_bias_step(floating* bias, floating* velocity, const floating* grad,
+                           Py_ssize_t n, floating lr, floating momentum) noexcept nogil:
+    """velocity = momentum * velocity + lr * grad;  bias += velocity"""
+    cdef Py_ssize_t j
+    for j in range(n):
+        velocity[j] = momentum * velocity[j] + lr * grad[j]
+        bias[j] += velocity[j]
+
+
+def train_minibatches(int kind,
+                      int method,
+                      const floating[:, ::1] X,        # IN dense data (or a 1x1 dummy when sparse)
+                      const floating[::1] data,        # IN CSR data (or dummy)
+                      const Py_ssize_t[::1] indices,   # IN CSR column indices (or dummy)
+                      const Py_ssize_t[::1] indptr,    # IN CSR row pointers (or dummy)
+                      bint sparse,
+                      const Py_ssize_t[::1] order,     # IN rows in visiting order
+                      const Py_ssize_t[::1] batch_ends,  # IN end offset in order of each batch
+                      floating[:, ::1] W,              # IN/OUT
+                      floating[::1] b,                 # IN/OUT
+                      floating[::1] c,                 # IN/OUT
+                      floating[:, ::1] W_velocity,     # IN/OUT (unused when momentum == 0)
+                      floating[::1] b_velocity,        # IN/OUT
+                      floating[::1] c_velocity,        # IN/OUT
+                      floating[:, ::1] chains,         # IN/OUT persistent hidden samples (PCD)
+                      double learning_rate,
+                      double momentum,
+                      double weight_decay,
+                      int k,
+                      list streams,
+                      int n_threads):
+    """Run a sequence of CD-k or PCD-k minibatch updates in compiled code.
+
+    Batch ``t`` is ``order[batch_ends[t-1]:batch_ends[t]]``.  For PCD the
+    negative phase advances the ``chains.shape[0]`` persistent chains, whose
+    state is the hidden sample in ``chains``; for CD it starts from the
+    batch itself (one chain per row).  The gradient uses hidden
+    probabilities (Rao-Blackwellised) and visible samples:
+
+        dW = <h v>_data - <h v>_model,   dW -= weight_decay * W
+        velocity = momentum * velocity + learning_rate * dW;  W += velocity
+    """
+    cdef Py_ssize_t n_visible = W.shape[1], n_hidden = W.shape[0]
+    cdef Py_ssize_t n_batches = batch_ends.shape[0]
+    cdef Py_ssize_t max_batch = 0, start = 0, t
+    for t in range(n_batches):
+        max_batch = max(max_batch, batch_ends[t] - start)
+        start = batch_ends[t]
+    cdef Py_ssize_t n_chains = chains.shape[0] if method == _PCD else max_batch
+    cdef Py_ssize_t width = max(n_visible, n_hidden)
+    dtype = np.asarray(W).dtype
+    # Stacked rows: [0, B) the data batch, [B, B + C) the negative chains.
+    cdef floating[:, ::1] VS = np.empty((max_batch + n_chains, n_visible), dtype=dtype)
+    cdef floating[:, ::1] HS = np.empty((max_batch + n_chains, n_hidden), dtype=dtype)
+    cdef floating[:, ::1] Hc = np.empty((n_chains, n_hidden), dtype=dtype)
+    cdef floating[:, ::1] scratch = np.empty(
+        (n_streams_for(n_chains) * _CHUNK, width), dtype=dtype)
+    cdef floating[::1] grad_b = np.empty(n_visible, dtype=dtype)
+    cdef floating[::1] grad_c = np.empty(n_hidden, dtype=dtype)
+    cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(n_chains))
+    cdef floating lr = learning_rate, mom = momentum
+    cdef floating decay = 1.0 - learning_rate * weight_decay
+    cdef Py_ssize_t B, C, step, i
+    cdef floating* w_ptr = &W[0, 0]
+    cdef floating* vel_ptr = &W_velocity[0, 0]
+    cdef bint use_momentum = momentum != 0.0
+    if method == _PCD:
+        Hc[...] = chains
+    try:
+        with nogil:
+            start = 0
+            for t in range(n_batches):
+                B = batch_ends[t] - start
+                C = n_chains if method == _PCD else B
+                _load_rows(X, data, indices, indptr, sparse, &order[start], B,
+                           n_visible, &VS[0, 0])
+                start = batch_ends[t]
+                if method == _CD:
+                    # Positive phase first: the chains start from the data.
+                    _hidden_field(&VS[0, 0], B, w_ptr, n_visible, n_hidden, &HS[0, 0])
+                    _hidden_probabilities(&HS[0, 0], B, n_hidden, &c[0], n_threads)
+                    _sample_hidden(&HS[0, 0], &Hc[0, 0], C, n_hidden, rng,
+                                   &scratch[0, 0], n_threads)
+                # Negative phase: k steps from the hidden state Hc.
+                for step in range(k):
+                    _visible_field(&Hc[0, 0], C, w_ptr, n_visible, n_hidden, &VS[B, 0])
+                    _sample_visible(kind, &VS[B, 0], C, n_visible, &b[0], rng,
+                                    &scratch[0, 0], n_threads)
+                    if step < k - 1 or method == _CD:
+                        _hidden_field(&VS[B, 0], C, w_ptr, n_visible, n_hidden, &HS[B, 0])
+                        _hidden_probabilities(&HS[B, 0], C, n_hidden, &c[0], n_threads)
+                        if step < k - 1:
+                            _sample_hidden(&HS[B, 0], &Hc[0, 0], C, n_hidden, rng,
+                                           &scratch[0, 0], n_threads)
+                if method == _PCD:
+                    # Data and chain hidden probabilities in one product.
+                    _hidden_field(&VS[0, 0], B + C, w_ptr, n_visible, n_hidden, &HS[0, 0])
+                    _hidden_probabilities(&HS[0, 0], B + C, n_hidden, &c[0], n_threads)
+                    _sample_hidden(&HS[B, 0], &Hc[0, 0], C, n_hidden, rng,
+                                   &scratch[0, 0], n_threads)
+                # Bias gradients, then the weight gradient as one product on
+                # the stacked rows: HS[:B] / B and -HS[B:] / C against VS.
+                _column_mean_difference(&VS[0, 0], B, C, n_visible, &grad_b[0])
+                _column_mean_difference(&HS[0, 0], B, C, n_hidden, &grad_c[0])
+                _scale_rows(&HS[0, 0], 0, B, n_hidden, <floating> 1.0 / B)
+                _scale_rows(&HS[0, 0], B, B + C, n_hidden, <floating> -1.0 / C)
+                if use_momentum:
+                    _weight_update(&HS[0, 0], &VS[0, 0], B + C, n_visible, n_hidden,
+                                   lr, mom, vel_ptr)
+                    for i in range(n_hidden * n_visible):
+                        vel_ptr[i] -= lr * weight_decay * w_ptr[i]
+                        w_ptr[i] += vel_ptr[i]
+                else:
+                    _weight_update(&HS[0, 0], &VS[0, 0], B + C, n_visible, n_hidden,
+                                   lr, decay, w_ptr)
+                _apply_bias_step(&b[0], &b_velocity[0], &grad_b[0], n_visible, lr, mom)
+                _apply_bias_step(&c[0], &c_velocity[0], &grad_c[0], n_hidden, lr, mom)
+    finally:
+        free(rng)
+    if method == _PCD:
+        chains[...] = Hc

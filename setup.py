@@ -1,0 +1,111 @@
+"""Build the Cython block-Gibbs kernel, with OpenMP when the compiler has it."""
+
+import os
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+OPENMP_PROBE = textwrap.dedent(
+    """
+    #include <omp.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        return omp_get_max_threads() > 0 && n > 0 ? 0 : 1;
+    }
+    """
+)
+
+
+def openmp_flags(compiler):
+    """Return (compile_args, link_args) for OpenMP, or None if unsupported.
+
+    The probe compiles and links a tiny ``omp.h`` program with the very
+    compiler setuptools will use for the extension.
+    """
+    if sys.platform == "win32":
+        candidates = [(["/openmp"], [])]
+    elif sys.platform == "darwin":
+        candidates = [(["-Xpreprocessor", "-fopenmp"], ["-lomp"]), (["-fopenmp"], ["-fopenmp"])]
+    else:
+        candidates = [(["-fopenmp"], ["-fopenmp"])]
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "probe_openmp.c")
+        with open(source, "w") as f:
+            f.write(OPENMP_PROBE)
+        for compile_args, link_args in candidates:
+            try:
+                objects = compiler.compile([source], output_dir=tmp, extra_postargs=compile_args)
+                compiler.link_executable(
+                    objects, "probe_openmp", output_dir=tmp, extra_postargs=link_args
+                )
+            except Exception:  # any compile or link failure means "not this flag"
+                continue
+            return compile_args, link_args
+    return None
+
+
+class BuildExtWithOpenMP(build_ext):
+    """build_ext that adds OpenMP flags when the compiler supports them."""
+
+    def build_extensions(self):
+        flags = openmp_flags(self.compiler)
+        if flags is None:
+            print(
+                "WARNING: the C compiler does not support OpenMP; building rbm "
+                "single-threaded (n_jobs will have no effect on sampling).",
+                file=sys.stderr,
+            )
+        for ext in self.extensions:
+            if flags is not None:
+                ext.extra_compile_args += flags[0]
+                ext.extra_link_args += flags[1]
+        super().build_extensions()
+
+
+def numpy_random_library_dirs():
+    """Folders holding NumPy's static ``npyrandom`` and ``npymath`` libraries."""
+    include = np.get_include()
+    return [
+        os.path.abspath(os.path.join(include, "..", "..", "random", "lib")),
+        os.path.abspath(os.path.join(include, "..", "lib")),
+    ]
+
+
+debug = os.environ.get("RBM_DEBUG_BUILD", "") not in ("", "0")
+compile_args = ["-O0", "-g"] if debug else ["-O3"]
+if sys.platform == "win32":
+    compile_args = ["/O2"]
+
+extensions = [
+    Extension(
+        "rbm._gibbs",
+        sources=["rbm/_gibbs.pyx"],
+        include_dirs=[np.get_include()],
+        library_dirs=numpy_random_library_dirs(),
+        libraries=["npyrandom", "npymath"] + ([] if sys.platform == "win32" else ["m"]),
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        extra_compile_args=compile_args,
+        extra_link_args=[],
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": debug,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": debug,
+        },
+    ),
+    cmdclass={"build_ext": BuildExtWithOpenMP},
+)
