@@ -87,7 +87,7 @@ extensions = [
     Extension(
         "rbm._gibbs",
         sources=["rbm/_gibbs.pyx"],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "rbm"],
         library_dirs=numpy_random_library_dirs(),
         libraries=["npyrandom", "npymath"] + ([] if sys.platform == "win32" else ["m"]),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],

@@ -25,7 +25,6 @@ cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
 from cpython.pycapsule cimport PyCapsule_GetPointer
-from libc.math cimport exp, expf
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
@@ -34,6 +33,17 @@ from numpy.random.c_distributions cimport (
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 import numpy as np
+
+
+cdef extern from "_fastmath.h" nogil:
+    double rbm_exp(double x)
+    float rbm_expf(float x)
+    void rbm_bias_sigmoid_rows_d(double* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                                 const double* bias)
+    void rbm_bias_sigmoid_rows_f(float* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                                 const float* bias)
+    void rbm_bernoulli_d(const double* P, const double* U, double* out, Py_ssize_t count)
+    void rbm_bernoulli_f(const float* P, const float* U, float* out, Py_ssize_t count)
 
 #: Rows of chains that share one random stream.  Part of the reproducibility
 #: contract: changing it changes every sampled result.
@@ -98,11 +108,11 @@ cdef inline void _weight_update(const floating* G, const floating* V, Py_ssize_t
 # --------------------------------------------------------------------------
 
 cdef inline floating _sigmoid(floating x) noexcept nogil:
-    """1 / (1 + exp(-x)); saturates cleanly to 0 or 1, never NaN for finite x."""
+    """1 / (1 + exp(-x)), with the vectorisable exp of _fastmath.h."""
     if floating is float:
-        return 1.0 / (1.0 + expf(-x))
+        return 1.0 / (1.0 + rbm_expf(-x))
     else:
-        return 1.0 / (1.0 + exp(-x))
+        return 1.0 / (1.0 + rbm_exp(-x))
 
 
 cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, floating* out) noexcept nogil:
@@ -116,24 +126,22 @@ cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, floating* out) noexc
 cdef void _add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1,
                                  Py_ssize_t n, const floating* bias) noexcept nogil:
     """X[r0:r1] = sigmoid(X[r0:r1] + bias)"""
-    cdef Py_ssize_t i, j
-    cdef floating* row
-    for i in range(r0, r1):
-        row = X + i * n
-        for j in range(n):
-            row[j] = _sigmoid(row[j] + bias[j])
+    if floating is float:
+        rbm_bias_sigmoid_rows_f(X, r0, r1, n, bias)
+    else:
+        rbm_bias_sigmoid_rows_d(X, r0, r1, n, bias)
 
 
 cdef void _bernoulli_rows(const floating* P, floating* out, Py_ssize_t r0,
                           Py_ssize_t r1, Py_ssize_t n, bitgen_t* rng,
                           floating* scratch) noexcept nogil:
     """out[r0:r1] = U < P[r0:r1], U uniform from rng  (P and out may alias)."""
-    cdef Py_ssize_t i, count = (r1 - r0) * n
-    cdef const floating* p = P + r0 * n
-    cdef floating* o = out + r0 * n
+    cdef Py_ssize_t count = (r1 - r0) * n
     _uniform_fill(rng, count, scratch)
-    for i in range(count):
-        o[i] = 1.0 if scratch[i] < p[i] else 0.0
+    if floating is float:
+        rbm_bernoulli_f(P + r0 * n, scratch, out + r0 * n, count)
+    else:
+        rbm_bernoulli_d(P + r0 * n, scratch, out + r0 * n, count)
 
 
 cdef void _sample_visible_rows(int kind, floating* A, Py_ssize_t r0, Py_ssize_t r1,
@@ -211,6 +219,13 @@ cdef bitgen_t** _stream_pointers(list bitgens, Py_ssize_t needed) except NULL:
     for i in range(needed):
         out[i] = <bitgen_t*> PyCapsule_GetPointer(bitgens[i].capsule, "BitGenerator")
     return out
+
+
+def sigmoid(floating[::1] x):
+    """In place x = 1 / (1 + exp(-x)) with the kernel's own exp (for tests)."""
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        x[i] = _sigmoid(x[i])
 
 
 def n_streams_for(Py_ssize_t rows):
