@@ -156,11 +156,15 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     # Validation
     # ------------------------------------------------------------------
 
-    def _validate_input(self, X, *, reset):
-        """Validated float32/float64 dense array or CSR matrix in the model's domain."""
-        dtype = [np.float64, np.float32]
-        if not reset and hasattr(self, "components_"):
-            dtype = self.components_.dtype
+    def _validate_input(self, X, *, reset, dtype=None):
+        """Validated float32/float64 dense array or CSR matrix in the model's domain.
+
+        ``dtype=None`` keeps float32 and float64 as they are when fitting and
+        converts to the model's dtype afterwards.
+        """
+        if dtype is None:
+            fitted = not reset and hasattr(self, "components_")
+            dtype = self.components_.dtype if fitted else [np.float64, np.float32]
         X = validate_data(
             self,
             X,
@@ -169,6 +173,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             ensure_all_finite=False,
             reset=reset,
         )
+        if sp.issparse(X) and not X.has_canonical_format:
+            # Duplicate entries mean their sum; make that explicit before the
+            # domain check and the kernel, which read entries one by one.
+            X = X.copy()
+            X.sum_duplicates()
         self._visible.check_domain(X, type(self).__name__)
         return X
 
@@ -189,7 +198,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         init_rng = generator_for(self._entropy, _TRAINING)
         self._data_sum = np.zeros(n_features)
         self._n_data = 0
-        mean = np.asarray(X.mean(axis=0)).ravel()
+        # sum / n, not X.mean(): scipy's sparse mean rounds differently.
+        mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / X.shape[0]
         self.components_ = (0.01 * init_rng.standard_normal((self.n_components, n_features))).astype(dtype)
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
         self.intercept_visible_ = self._visible.initial_bias(mean).astype(dtype)
@@ -234,7 +244,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             for epoch in range(self.n_iter):
                 order = self._shuffle_rng.permutation(X.shape[0]).astype(np.intp)
                 self._run_minibatches(X, order, n_threads)
-                if self.verbose:
+                if self._reports_epoch(epoch):
                     self._report_epoch(X, epoch, time.perf_counter() - start)
         return self
 
@@ -320,6 +330,13 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             W_velocity, b_velocity, c_velocity, self.h_samples_,
         )
 
+    def _reports_epoch(self, epoch):
+        """verbose=1: about 20 evenly spaced epochs and the last; verbose>=2: every one."""
+        if not self.verbose:
+            return False
+        every = 1 if self.verbose > 1 else max(1, self.n_iter // 20)
+        return epoch == 0 or (epoch + 1) % every == 0 or epoch + 1 == self.n_iter
+
     def _report_epoch(self, X, epoch, elapsed):
         """Print one line of training progress."""
         rows = X[: min(X.shape[0], 1000)]
@@ -353,11 +370,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Hidden activation probabilities, in the dtype of X.
         """
         check_is_fitted(self)
-        X = validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-            ensure_all_finite=False, reset=False,
-        )
-        self._visible.check_domain(X, type(self).__name__)
+        X = self._validate_input(X, reset=False, dtype=[np.float64, np.float32])
         return self._hidden_probabilities(X)
 
     def _check_fitted_input(self, X):

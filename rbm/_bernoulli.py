@@ -28,7 +28,8 @@ class BernoulliRBM(BaseRBM):
     n_iter : int, default=10
         Passes (epochs) over the training data in ``fit``.
     verbose : int, default=0
-        Print one line per epoch when positive.
+        Progress lines during ``fit``: 1 prints about 20 evenly spaced epochs
+        (and the last), 2 or more prints every epoch.
     random_state : int, RandomState instance or None, default=None
         Seed for initialisation, shuffling and sampling.  The same seed gives
         the same model whatever the number of threads.

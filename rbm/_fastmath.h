@@ -104,9 +104,11 @@ static void rbm_bias_sigmoid_rows_f(float *X, ptrdiff_t r0, ptrdiff_t r1, ptrdif
     }
 }
 
-/* out[i] = U[i] < P[i] ? 1 : 0 for i < count (P and out may alias). */
+/* out[i] = U[i] < P[i] ? 1 : 0 for i < count (P and out may alias).
+ * U is single precision in both versions, so float32 and float64 models
+ * make the same random decisions from the same stream. */
 RBM_DISPATCH
-static void rbm_bernoulli_d(const double *P, const double *U, double *out, ptrdiff_t count)
+static void rbm_bernoulli_d(const double *P, const float *U, double *out, ptrdiff_t count)
 {
     for (ptrdiff_t i = 0; i < count; i++)
         out[i] = U[i] < P[i] ? 1.0 : 0.0;

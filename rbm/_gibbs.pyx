@@ -28,8 +28,7 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
-from numpy.random.c_distributions cimport (
-    random_standard_uniform_fill, random_standard_uniform_fill_f)
+from numpy.random.c_distributions cimport random_standard_uniform_fill_f
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 import numpy as np
@@ -42,13 +41,17 @@ cdef extern from "_fastmath.h" nogil:
                                  const double* bias)
     void rbm_bias_sigmoid_rows_f(float* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
                                  const float* bias)
-    void rbm_bernoulli_d(const double* P, const double* U, double* out, Py_ssize_t count)
+    void rbm_bernoulli_d(const double* P, const float* U, double* out, Py_ssize_t count)
     void rbm_bernoulli_f(const float* P, const float* U, float* out, Py_ssize_t count)
 
 #: Rows of chains that share one random stream.  Part of the reproducibility
 #: contract: changing it changes every sampled result.
 CHUNK_ROWS = 16
 cdef Py_ssize_t _CHUNK = 16
+# Layer updates with fewer elements than this run on one thread.  Elementwise
+# work is small next to the matrix products until models are large, and a
+# thread team next to OpenBLAS's own spinning workers costs more than it saves.
+cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = 262144
 
 #: Visible unit types known to the kernel.
 VISIBLE_BERNOULLI = 0
@@ -115,12 +118,14 @@ cdef inline floating _sigmoid(floating x) noexcept nogil:
         return 1.0 / (1.0 + rbm_exp(-x))
 
 
-cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, floating* out) noexcept nogil:
-    """out[:n] = rng.random(n)"""
-    if floating is float:
-        random_standard_uniform_fill_f(rng, n, out)
-    else:
-        random_standard_uniform_fill(rng, n, out)
+cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, float* out) noexcept nogil:
+    """out[:n] = rng.random(n, dtype=np.float32)
+
+    Single precision for every model dtype: the same stream then gives the
+    same decisions to float32 and float64 models, and 24 bits of resolution
+    bias a Bernoulli draw by at most 2**-24.
+    """
+    random_standard_uniform_fill_f(rng, n, out)
 
 
 cdef void _add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1,
@@ -134,7 +139,7 @@ cdef void _add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1,
 
 cdef void _bernoulli_rows(const floating* P, floating* out, Py_ssize_t r0,
                           Py_ssize_t r1, Py_ssize_t n, bitgen_t* rng,
-                          floating* scratch) noexcept nogil:
+                          float* scratch) noexcept nogil:
     """out[r0:r1] = U < P[r0:r1], U uniform from rng  (P and out may alias)."""
     cdef Py_ssize_t count = (r1 - r0) * n
     _uniform_fill(rng, count, scratch)
@@ -146,7 +151,7 @@ cdef void _bernoulli_rows(const floating* P, floating* out, Py_ssize_t r0,
 
 cdef void _sample_visible_rows(int kind, floating* A, Py_ssize_t r0, Py_ssize_t r1,
                                Py_ssize_t n_visible, const floating* b,
-                               bitgen_t* rng, floating* scratch) noexcept nogil:
+                               bitgen_t* rng, float* scratch) noexcept nogil:
     """A[r0:r1] = sample of p(v | field A[r0:r1] + b), in place.
 
     This is the one place that knows the visible unit type.
@@ -160,33 +165,46 @@ cdef void _sample_visible_rows(int kind, floating* A, Py_ssize_t r0, Py_ssize_t 
 # Chunked, threaded layer updates.  Chunk j of rows uses stream j.
 # --------------------------------------------------------------------------
 
+cdef inline bint _worth_threads(Py_ssize_t rows, Py_ssize_t n_chunks, Py_ssize_t width,
+                                int n_threads) noexcept nogil:
+    """Whether a layer update is big enough to pay for waking a thread team.
+
+    Small models run faster serially, and on a loaded machine a parallel
+    region waits for every thread of the team to be scheduled.
+    """
+    return n_threads > 1 and n_chunks > 1 and rows * width >= _MIN_PARALLEL_ELEMENTS
+
+
 cdef void _hidden_probabilities(floating* H, Py_ssize_t rows, Py_ssize_t n_hidden,
                                 const floating* c, int n_threads) noexcept nogil:
     """H = sigmoid(H + c), in place (deterministic, any partition)."""
     cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
+    cdef Py_ssize_t width = n_hidden
     for j in prange(n_chunks, num_threads=n_threads, schedule='static',
-                    use_threads_if=n_chunks > 1 and n_threads > 1):
+                    use_threads_if=_worth_threads(rows, n_chunks, width, n_threads)):
         _add_bias_sigmoid_rows(H, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden, c)
 
 
 cdef void _sample_hidden(const floating* P, floating* Hs, Py_ssize_t rows,
-                         Py_ssize_t n_hidden, bitgen_t** streams, floating* scratch,
+                         Py_ssize_t n_hidden, bitgen_t** streams, float* scratch,
                          int n_threads) noexcept nogil:
     """Hs = U < P, rows chunked over streams."""
     cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
+    cdef Py_ssize_t width = n_hidden
     for j in prange(n_chunks, num_threads=n_threads, schedule='static',
-                    use_threads_if=n_chunks > 1 and n_threads > 1):
+                    use_threads_if=_worth_threads(rows, n_chunks, width, n_threads)):
         _bernoulli_rows(P, Hs, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden,
                         streams[j], scratch + j * _CHUNK * n_hidden)
 
 
 cdef void _sample_visible(int kind, floating* A, Py_ssize_t rows, Py_ssize_t n_visible,
-                          const floating* b, bitgen_t** streams, floating* scratch,
+                          const floating* b, bitgen_t** streams, float* scratch,
                           int n_threads) noexcept nogil:
     """A = sample of p(v | field A + b), in place, rows chunked over streams."""
     cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
+    cdef Py_ssize_t width = n_visible
     for j in prange(n_chunks, num_threads=n_threads, schedule='static',
-                    use_threads_if=n_chunks > 1 and n_threads > 1):
+                    use_threads_if=_worth_threads(rows, n_chunks, width, n_threads)):
         _sample_visible_rows(kind, A, j * _CHUNK, min((j + 1) * _CHUNK, rows),
                              n_visible, b, streams[j],
                              scratch + j * _CHUNK * n_visible)
@@ -196,7 +214,7 @@ cdef void _gibbs_step_from_hidden(int kind, const floating* Hs, floating* V, flo
                                   Py_ssize_t rows, const floating* W, const floating* b,
                                   const floating* c, Py_ssize_t n_visible,
                                   Py_ssize_t n_hidden, bitgen_t** streams,
-                                  floating* scratch, int n_threads) noexcept nogil:
+                                  float* scratch, int n_threads) noexcept nogil:
     """V ~ p(v | Hs);  P = p(h = 1 | V)."""
     _visible_field(Hs, rows, W, n_visible, n_hidden, V)
     _sample_visible(kind, V, rows, n_visible, b, streams, scratch, n_threads)
@@ -228,6 +246,18 @@ def sigmoid(floating[::1] x):
         x[i] = _sigmoid(x[i])
 
 
+def set_parallel_threshold(Py_ssize_t n_elements):
+    """Set the smallest layer update (rows x units) run on several threads.
+
+    Returns the previous value.  A performance knob only: results never
+    depend on it, which the tests check by lowering it.
+    """
+    global _MIN_PARALLEL_ELEMENTS
+    previous = _MIN_PARALLEL_ELEMENTS
+    _MIN_PARALLEL_ELEMENTS = n_elements
+    return previous
+
+
 def n_streams_for(Py_ssize_t rows):
     """Number of random streams needed to sample ``rows`` chain rows."""
     return (rows + _CHUNK - 1) // _CHUNK
@@ -252,8 +282,7 @@ def gibbs_chains(int kind,
     cdef Py_ssize_t rows = V.shape[0], n_visible = V.shape[1], n_hidden = W.shape[0]
     cdef Py_ssize_t width = max(n_visible, n_hidden)
     cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(rows))
-    cdef floating[:, ::1] scratch = np.empty(
-        (n_streams_for(rows) * _CHUNK, width), dtype=np.asarray(W).dtype)
+    cdef float[:, ::1] scratch = np.empty((n_streams_for(rows) * _CHUNK, width), dtype=np.float32)
     cdef int step
     try:
         with nogil:
@@ -363,8 +392,8 @@ def train_minibatches(int kind,
     cdef floating[:, ::1] VS = np.empty((max_batch + n_chains, n_visible), dtype=dtype)
     cdef floating[:, ::1] HS = np.empty((max_batch + n_chains, n_hidden), dtype=dtype)
     cdef floating[:, ::1] Hc = np.empty((n_chains, n_hidden), dtype=dtype)
-    cdef floating[:, ::1] scratch = np.empty(
-        (n_streams_for(n_chains) * _CHUNK, width), dtype=dtype)
+    cdef float[:, ::1] scratch = np.empty((n_streams_for(n_chains) * _CHUNK, width),
+                                          dtype=np.float32)
     cdef floating[::1] grad_b = np.empty(n_visible, dtype=dtype)
     cdef floating[::1] grad_c = np.empty(n_hidden, dtype=dtype)
     cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(n_chains))

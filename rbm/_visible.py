@@ -46,12 +46,15 @@ class BernoulliVisible:
                 "(for example with sklearn.impute.SimpleImputer)."
             )
         low, high = float(values.min()), float(values.max())
+        if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
+            low, high = min(low, 0.0), max(high, 0.0)  # implicit zeros
         if low < 0.0 or high > 1.0:
             raise ValueError(
                 f"{estimator_name} expects values in [0, 1] (binary data or "
                 f"probabilities), but the input has minimum {low:.6g} and maximum "
-                f"{high:.6g}. Scale it with sklearn.preprocessing.MinMaxScaler or "
-                "binarise it with sklearn.preprocessing.Binarizer."
+                f"{high:.6g}. Scale it with sklearn.preprocessing.MinMaxScaler (use "
+                "clip=True so held-out data stays in range) or binarise it with "
+                "sklearn.preprocessing.Binarizer."
             )
 
     def initial_bias(self, mean):
