@@ -79,7 +79,7 @@ def numpy_random_library_dirs():
 
 
 debug = os.environ.get("RBM_DEBUG_BUILD", "") not in ("", "0")
-compile_args = ["-O0", "-g"] if debug else ["-O3"]
+compile_args = ["-O0", "-g"] if debug else ["-O3", "-fno-trapping-math"]
 if sys.platform == "win32":
     compile_args = ["/O2"]
 
