@@ -296,11 +296,21 @@ def _usable_cpus():
         return os.cpu_count()
 
 
-def environment_header(args):
+def _load_average():
+    """1-minute load average, or None where the OS does not report it."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def environment_header(args, load_at_start):
     """Markdown lines describing the machine, libraries, threads and settings.
 
     Call it inside ``thread_limit(args.threads)`` so the BLAS thread counts
-    are the ones the measurements ran with.
+    are the ones the measurements ran with.  ``load_at_start`` is recorded
+    because other busy processes are the main source of bad numbers on
+    small machines.
     """
     blas = [
         f"{Path(info['filepath']).name} {info.get('version')} "
@@ -320,13 +330,14 @@ def environment_header(args):
         f"# PCD/CD training throughput ({datetime.date.today().isoformat()})",
         "",
         f"- machine: {_cpu_model()}, os.cpu_count()={os.cpu_count()}, "
-        f"usable CPUs={_usable_cpus()}, {platform.system()} {platform.machine()}",
+        f"usable CPUs={_usable_cpus()}, {platform.system()} {platform.machine()}, "
+        f"1-min load average at start={'n/a' if load_at_start is None else f'{load_at_start:.2f}'}",
         f"- python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
         f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__}",
         "- BLAS (threadpoolctl): " + "; ".join(blas),
         f"- threads: {threads}",
-        "- ours calls BLAS through scipy.linalg.cython_blas (plus OpenMP for "
-        "sampling); sklearn and the floor call it through NumPy",
+        "- ours calls BLAS through scipy.linalg.cython_blas (and OpenMP for large "
+        "sampling steps); sklearn and the floor call it through NumPy",
         f"- BLAS/OpenMP environment: {env_text}",
         f"- data: random binary; learning_rate=0.01, random_state=0; "
         f"min of {args.repeats} runs of ~{args.target_seconds:g} s after a warm-up",
@@ -354,12 +365,13 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     configs = full_grid() if args.full else list(ACCEPTANCE)
+    load_at_start = _load_average()
     rows = []
     with thread_limit(args.threads):
         for config in configs:
             print(config.describe(), file=sys.stderr, flush=True)
             rows.append((config, measure(config, args.target_seconds, args.repeats, args.threads)))
-        header = environment_header(args)
+        header = environment_header(args, load_at_start)
     report = "\n".join(header + ["", results_table(rows), ""])
     print(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)

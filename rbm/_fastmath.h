@@ -121,4 +121,128 @@ static void rbm_bernoulli_f(const float *P, const float *U, float *out, ptrdiff_
         out[i] = U[i] < P[i] ? 1.0f : 0.0f;
 }
 
+/* Products for small models, where BLAS's fixed cost per call dominates.
+ * Rows of Bernoulli states are mostly zeros and ones, so X @ M is a sum of
+ * selected rows of M, with no work for the zeros.  The selected rows are
+ * combined a block of columns at a time so the partial sums stay in
+ * registers (RBM_COMBINE_BLOCK accumulators of one cache line or more). */
+
+/* The partial sums of a block of 4 vectors of columns stay in registers while
+ * the selected rows stream past.  GCC and Clang vector extensions make the
+ * vectorisation explicit (left to itself GCC vectorises across rows instead,
+ * with gathers); other compilers get plain arrays of the same width. */
+#if defined(__GNUC__) || defined(__clang__)
+typedef double rbm_vd __attribute__((vector_size(32)));
+typedef float rbm_vf __attribute__((vector_size(32)));
+#define RBM_LANES_D 4
+#define RBM_LANES_F 8
+#else
+typedef struct { double v[1]; } rbm_vd;  /* placeholders: scalar path below */
+typedef struct { float v[1]; } rbm_vf;
+#define RBM_NO_VECTOR_EXTENSIONS
+#endif
+
+/* out[:n] (+)= sum_s coef[s] * M[idx[s], :n]   (M row-major with n columns) */
+#ifndef RBM_NO_VECTOR_EXTENSIONS
+#define RBM_DEFINE_COMBINE(NAME, T, V, LANES)                                         \
+RBM_DISPATCH                                                                          \
+static void NAME(const ptrdiff_t *idx, const T *coef, ptrdiff_t n_active,             \
+                 const T *M, ptrdiff_t n, T *out, int accumulate)                     \
+{                                                                                     \
+    const ptrdiff_t block = 4 * LANES;                                                \
+    ptrdiff_t j0 = 0;                                                                 \
+    for (; j0 + block <= n; j0 += block) {                                            \
+        V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, m0, m1, m2, m3;                     \
+        if (accumulate) {                                                             \
+            memcpy(&a0, out + j0, sizeof a0);                                         \
+            memcpy(&a1, out + j0 + LANES, sizeof a1);                                 \
+            memcpy(&a2, out + j0 + 2 * LANES, sizeof a2);                             \
+            memcpy(&a3, out + j0 + 3 * LANES, sizeof a3);                             \
+        }                                                                             \
+        for (ptrdiff_t s = 0; s < n_active; s++) {                                    \
+            const T a = coef[s];                                                      \
+            const T *m = M + idx[s] * n + j0;                                         \
+            memcpy(&m0, m, sizeof m0);                                                \
+            memcpy(&m1, m + LANES, sizeof m1);                                        \
+            memcpy(&m2, m + 2 * LANES, sizeof m2);                                    \
+            memcpy(&m3, m + 3 * LANES, sizeof m3);                                    \
+            a0 += a * m0;                                                             \
+            a1 += a * m1;                                                             \
+            a2 += a * m2;                                                             \
+            a3 += a * m3;                                                             \
+        }                                                                             \
+        memcpy(out + j0, &a0, sizeof a0);                                             \
+        memcpy(out + j0 + LANES, &a1, sizeof a1);                                     \
+        memcpy(out + j0 + 2 * LANES, &a2, sizeof a2);                                 \
+        memcpy(out + j0 + 3 * LANES, &a3, sizeof a3);                                 \
+    }                                                                                 \
+    for (ptrdiff_t j = j0; j < n; j++) {                                              \
+        T sum = accumulate ? out[j] : (T) 0;                                          \
+        for (ptrdiff_t s = 0; s < n_active; s++)                                      \
+            sum += coef[s] * M[idx[s] * n + j];                                       \
+        out[j] = sum;                                                                 \
+    }                                                                                 \
+}
+
+RBM_DEFINE_COMBINE(rbm_combine_rows_d, double, rbm_vd, RBM_LANES_D)
+RBM_DEFINE_COMBINE(rbm_combine_rows_f, float, rbm_vf, RBM_LANES_F)
+#else
+#define RBM_DEFINE_COMBINE_SCALAR(NAME, T)                                            \
+static void NAME(const ptrdiff_t *idx, const T *coef, ptrdiff_t n_active,             \
+                 const T *M, ptrdiff_t n, T *out, int accumulate)                     \
+{                                                                                     \
+    if (!accumulate)                                                                  \
+        for (ptrdiff_t j = 0; j < n; j++)                                             \
+            out[j] = (T) 0;                                                           \
+    for (ptrdiff_t s = 0; s < n_active; s++)                                          \
+        for (ptrdiff_t j = 0; j < n; j++)                                             \
+            out[j] += coef[s] * M[idx[s] * n + j];                                    \
+}
+
+RBM_DEFINE_COMBINE_SCALAR(rbm_combine_rows_d, double)
+RBM_DEFINE_COMBINE_SCALAR(rbm_combine_rows_f, float)
+#endif
+
+/* out[r, :] = sum_i X[r, i] * M[i, :]   (X: rows x k, M: k x n, all row-major).
+ * idx and coef are scratch of k entries each. */
+#define RBM_DEFINE_SPARSE_ROWS_PRODUCT(NAME, COMBINE, T)                              \
+static void NAME(const T *X, ptrdiff_t rows, ptrdiff_t k, const T *M, ptrdiff_t n,    \
+                 T *out, ptrdiff_t *idx, T *coef)                                     \
+{                                                                                     \
+    for (ptrdiff_t r = 0; r < rows; r++) {                                            \
+        const T *x = X + r * k;                                                       \
+        ptrdiff_t n_active = 0;                                                       \
+        for (ptrdiff_t i = 0; i < k; i++) {  /* branch-free compaction */             \
+            idx[n_active] = i;                                                        \
+            coef[n_active] = x[i];                                                    \
+            n_active += x[i] != (T) 0;                                                \
+        }                                                                             \
+        COMBINE(idx, coef, n_active, M, n, out + r * n, 0);                           \
+    }                                                                                 \
+}
+
+RBM_DEFINE_SPARSE_ROWS_PRODUCT(rbm_sparse_rows_product_d, rbm_combine_rows_d, double)
+RBM_DEFINE_SPARSE_ROWS_PRODUCT(rbm_sparse_rows_product_f, rbm_combine_rows_f, float)
+
+/* WT[i, :] += alpha * sum_r V[r, i] * G[r, :]   (WT += alpha * V.T @ G; V: rows x n_v,
+ * G: rows x n_h, WT: n_v x n_h).  idx and coef are scratch of `rows` entries. */
+#define RBM_DEFINE_SPARSE_OUTER_UPDATE(NAME, COMBINE, T)                              \
+static void NAME(const T *V, const T *G, ptrdiff_t rows, ptrdiff_t n_v, ptrdiff_t n_h,\
+                 T alpha, T *WT, ptrdiff_t *idx, T *coef)                             \
+{                                                                                     \
+    for (ptrdiff_t i = 0; i < n_v; i++) {                                             \
+        ptrdiff_t n_active = 0;                                                       \
+        for (ptrdiff_t r = 0; r < rows; r++) {  /* branch-free compaction */          \
+            const T v = V[r * n_v + i];                                               \
+            idx[n_active] = r;                                                        \
+            coef[n_active] = alpha * v;                                               \
+            n_active += v != (T) 0;                                                   \
+        }                                                                             \
+        COMBINE(idx, coef, n_active, G, n_h, WT + i * n_h, 1);                        \
+    }                                                                                 \
+}
+
+RBM_DEFINE_SPARSE_OUTER_UPDATE(rbm_sparse_outer_update_d, rbm_combine_rows_d, double)
+RBM_DEFINE_SPARSE_OUTER_UPDATE(rbm_sparse_outer_update_f, rbm_combine_rows_f, float)
+
 #endif

@@ -28,7 +28,7 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
-from numpy.random.c_distributions cimport random_standard_uniform_fill_f
+from libc.stdint cimport uint64_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
 import numpy as np
@@ -43,6 +43,18 @@ cdef extern from "_fastmath.h" nogil:
                                  const float* bias)
     void rbm_bernoulli_d(const double* P, const float* U, double* out, Py_ssize_t count)
     void rbm_bernoulli_f(const float* P, const float* U, float* out, Py_ssize_t count)
+    void rbm_sparse_rows_product_d(const double* X, Py_ssize_t rows, Py_ssize_t k,
+                                   const double* M, Py_ssize_t n, double* out,
+                                   Py_ssize_t* idx, double* coef)
+    void rbm_sparse_rows_product_f(const float* X, Py_ssize_t rows, Py_ssize_t k,
+                                   const float* M, Py_ssize_t n, float* out,
+                                   Py_ssize_t* idx, float* coef)
+    void rbm_sparse_outer_update_d(const double* V, const double* G, Py_ssize_t rows,
+                                   Py_ssize_t n_v, Py_ssize_t n_h, double alpha, double* WT,
+                                   Py_ssize_t* idx, double* coef)
+    void rbm_sparse_outer_update_f(const float* V, const float* G, Py_ssize_t rows,
+                                   Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
+                                   Py_ssize_t* idx, float* coef)
 
 #: Rows of chains that share one random stream.  Part of the reproducibility
 #: contract: changing it changes every sampled result.
@@ -52,6 +64,10 @@ cdef Py_ssize_t _CHUNK = 16
 # work is small next to the matrix products until models are large, and a
 # thread team next to OpenBLAS's own spinning workers costs more than it saves.
 cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = 262144
+# Models with at most this many weights train with the small-model products
+# (sums of selected rows instead of BLAS calls, see _fastmath.h): there the
+# fixed cost of a BLAS call dominates, and Bernoulli states are 0/1 anyway.
+cdef Py_ssize_t _SMALL_MODEL_WEIGHTS = 65536
 
 #: Visible unit types known to the kernel.
 VISIBLE_BERNOULLI = 0
@@ -106,6 +122,84 @@ cdef inline void _weight_update(const floating* G, const floating* V, Py_ssize_t
           V, <int> n_visible, G, <int> n_hidden, beta, W, <int> n_visible)
 
 
+cdef inline void _sparse_rows_product(const floating* X, Py_ssize_t rows, Py_ssize_t k,
+                                      const floating* M, Py_ssize_t n, floating* out,
+                                      Py_ssize_t* idx, floating* coef) noexcept nogil:
+    """out = X @ M as sums of the rows of M selected by the nonzeros of X.
+
+    idx, coef: scratch of k entries.
+    """
+    if floating is float:
+        rbm_sparse_rows_product_f(X, rows, k, M, n, out, idx, coef)
+    else:
+        rbm_sparse_rows_product_d(X, rows, k, M, n, out, idx, coef)
+
+
+cdef inline void _hidden_field_of(const floating* V, Py_ssize_t rows, const floating* W,
+                                  const floating* WT, Py_ssize_t n_visible,
+                                  Py_ssize_t n_hidden, floating* H, Py_ssize_t* idx,
+                                  floating* coef) noexcept nogil:
+    """H = V @ W.T; from rows of the copy WT = W.T when one is kept (small models)."""
+    if WT != NULL:
+        _sparse_rows_product(V, rows, n_visible, WT, n_hidden, H, idx, coef)
+    else:
+        _hidden_field(V, rows, W, n_visible, n_hidden, H)
+
+
+cdef inline void _visible_field_of(const floating* Hs, Py_ssize_t rows, const floating* W,
+                                   bint small, Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                                   floating* A, Py_ssize_t* idx,
+                                   floating* coef) noexcept nogil:
+    """A = Hs @ W; as sums of rows of W for small models."""
+    if small:
+        _sparse_rows_product(Hs, rows, n_hidden, W, n_visible, A, idx, coef)
+    else:
+        _visible_field(Hs, rows, W, n_visible, n_hidden, A)
+
+
+cdef void _transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
+                     floating* dst) noexcept nogil:
+    """dst = src.T     (src: rows x cols)"""
+    cdef Py_ssize_t i, j
+    for i in range(rows):
+        for j in range(cols):
+            dst[j * rows + i] = src[i * cols + j]
+
+
+cdef void _small_model_weight_update(const floating* G, const floating* V, Py_ssize_t rows,
+                                     Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                                     floating lr, floating momentum, floating weight_decay,
+                                     floating* WT, floating* velocity_T,
+                                     floating* W, Py_ssize_t* idx,
+                                     floating* coef) noexcept nogil:
+    """The weight step of train_minibatches on the transposed copy WT, then W = WT.T.
+
+    velocity = momentum * velocity + lr * (G.T @ V - weight_decay * W);  W += velocity
+    (without momentum the velocity is not stored: W += lr * (G.T @ V - weight_decay * W)).
+    """
+    cdef Py_ssize_t i, size = n_visible * n_hidden
+    if momentum != 0.0:
+        for i in range(size):
+            velocity_T[i] = momentum * velocity_T[i] - lr * weight_decay * WT[i]
+        if floating is float:
+            rbm_sparse_outer_update_f(V, G, rows, n_visible, n_hidden, lr, velocity_T,
+                                      idx, coef)
+        else:
+            rbm_sparse_outer_update_d(V, G, rows, n_visible, n_hidden, lr, velocity_T,
+                                      idx, coef)
+        for i in range(size):
+            WT[i] += velocity_T[i]
+    else:
+        if weight_decay != 0.0:
+            for i in range(size):
+                WT[i] *= 1.0 - lr * weight_decay
+        if floating is float:
+            rbm_sparse_outer_update_f(V, G, rows, n_visible, n_hidden, lr, WT, idx, coef)
+        else:
+            rbm_sparse_outer_update_d(V, G, rows, n_visible, n_hidden, lr, WT, idx, coef)
+    _transpose(WT, n_visible, n_hidden, W)
+
+
 # --------------------------------------------------------------------------
 # Elementwise pieces
 # --------------------------------------------------------------------------
@@ -119,13 +213,23 @@ cdef inline floating _sigmoid(floating x) noexcept nogil:
 
 
 cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, float* out) noexcept nogil:
-    """out[:n] = rng.random(n, dtype=np.float32)
+    """out[:n] = uniform floats in [0, 1), two from each 64-bit draw.
 
     Single precision for every model dtype: the same stream then gives the
     same decisions to float32 and float64 models, and 24 bits of resolution
-    bias a Bernoulli draw by at most 2**-24.
+    bias a Bernoulli draw by at most 2**-24.  Two 24-bit halves per
+    ``next_uint64`` call halve the calls through the BitGenerator.
     """
-    random_standard_uniform_fill_f(rng, n, out)
+    cdef Py_ssize_t i
+    cdef uint64_t x
+    cdef float scale = 1.0 / 16777216.0  # 2**-24
+    for i in range(0, n - 1, 2):
+        x = rng.next_uint64(rng.state)
+        out[i] = <float> (x >> 40) * scale
+        out[i + 1] = <float> ((x >> 8) & 0xFFFFFF) * scale
+    if n % 2:
+        x = rng.next_uint64(rng.state)
+        out[n - 1] = <float> (x >> 40) * scale
 
 
 cdef void _add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1,
@@ -255,6 +359,18 @@ def set_parallel_threshold(Py_ssize_t n_elements):
     global _MIN_PARALLEL_ELEMENTS
     previous = _MIN_PARALLEL_ELEMENTS
     _MIN_PARALLEL_ELEMENTS = n_elements
+    return previous
+
+
+def set_small_model_threshold(Py_ssize_t n_weights):
+    """Set the largest model (n_visible * n_hidden) trained with row-sum products.
+
+    Returns the previous value.  A performance knob only: both kinds of
+    product compute X @ M, which the tests check by moving it.
+    """
+    global _SMALL_MODEL_WEIGHTS
+    previous = _SMALL_MODEL_WEIGHTS
+    _SMALL_MODEL_WEIGHTS = n_weights
     return previous
 
 
@@ -403,6 +519,18 @@ def train_minibatches(int kind,
     cdef floating* w_ptr = &W[0, 0]
     cdef floating* vel_ptr = &W_velocity[0, 0]
     cdef bint use_momentum = momentum != 0.0
+    cdef bint small = n_visible * n_hidden <= _SMALL_MODEL_WEIGHTS
+    # Small models keep W.T (and the velocity in that layout) for the
+    # row-sum hidden field and the sparse weight update.
+    cdef floating[:, ::1] WT = np.ascontiguousarray(np.asarray(W).T) if small else W
+    cdef floating[:, ::1] velocity_T = (
+        np.ascontiguousarray(np.asarray(W_velocity).T) if small else W_velocity)
+    cdef floating* wt_ptr = &WT[0, 0] if small else NULL
+    cdef floating wd = weight_decay
+    cdef Py_ssize_t[::1] active_idx = np.empty(max(width, max_batch + n_chains), dtype=np.intp)
+    cdef floating[::1] active_coef = np.empty(max(width, max_batch + n_chains), dtype=dtype)
+    cdef Py_ssize_t* idx = &active_idx[0]
+    cdef floating* coef = &active_coef[0]
     if method == _PCD:
         Hc[...] = chains
     try:
@@ -416,24 +544,28 @@ def train_minibatches(int kind,
                 start = batch_ends[t]
                 if method == _CD:
                     # Positive phase first: the chains start from the data.
-                    _hidden_field(&VS[0, 0], B, w_ptr, n_visible, n_hidden, &HS[0, 0])
+                    _hidden_field_of(&VS[0, 0], B, w_ptr, wt_ptr, n_visible, n_hidden, &HS[0, 0],
+                                     idx, coef)
                     _hidden_probabilities(&HS[0, 0], B, n_hidden, &c[0], n_threads)
                     _sample_hidden(&HS[0, 0], &Hc[0, 0], C, n_hidden, rng,
                                    &scratch[0, 0], n_threads)
                 # Negative phase: k steps from the hidden state Hc.
                 for step in range(k):
-                    _visible_field(&Hc[0, 0], C, w_ptr, n_visible, n_hidden, &VS[B, 0])
+                    _visible_field_of(&Hc[0, 0], C, w_ptr, small, n_visible, n_hidden, &VS[B, 0],
+                                      idx, coef)
                     _sample_visible(kind, &VS[B, 0], C, n_visible, &b[0], rng,
                                     &scratch[0, 0], n_threads)
                     if step < k - 1 or method == _CD:
-                        _hidden_field(&VS[B, 0], C, w_ptr, n_visible, n_hidden, &HS[B, 0])
+                        _hidden_field_of(&VS[B, 0], C, w_ptr, wt_ptr, n_visible, n_hidden, &HS[B, 0],
+                                         idx, coef)
                         _hidden_probabilities(&HS[B, 0], C, n_hidden, &c[0], n_threads)
                         if step < k - 1:
                             _sample_hidden(&HS[B, 0], &Hc[0, 0], C, n_hidden, rng,
                                            &scratch[0, 0], n_threads)
                 if method == _PCD:
                     # Data and chain hidden probabilities in one product.
-                    _hidden_field(&VS[0, 0], B + C, w_ptr, n_visible, n_hidden, &HS[0, 0])
+                    _hidden_field_of(&VS[0, 0], B + C, w_ptr, wt_ptr, n_visible, n_hidden,
+                                     &HS[0, 0], idx, coef)
                     _hidden_probabilities(&HS[0, 0], B + C, n_hidden, &c[0], n_threads)
                     _sample_hidden(&HS[B, 0], &Hc[0, 0], C, n_hidden, rng,
                                    &scratch[0, 0], n_threads)
@@ -443,7 +575,11 @@ def train_minibatches(int kind,
                 _column_mean_difference(&HS[0, 0], B, C, n_hidden, &grad_c[0])
                 _scale_rows(&HS[0, 0], 0, B, n_hidden, <floating> 1.0 / B)
                 _scale_rows(&HS[0, 0], B, B + C, n_hidden, <floating> -1.0 / C)
-                if use_momentum:
+                if small:
+                    _small_model_weight_update(&HS[0, 0], &VS[0, 0], B + C, n_visible,
+                                               n_hidden, lr, mom, wd, wt_ptr,
+                                               &velocity_T[0, 0], w_ptr, idx, coef)
+                elif use_momentum:
                     _weight_update(&HS[0, 0], &VS[0, 0], B + C, n_visible, n_hidden,
                                    lr, mom, vel_ptr)
                     for i in range(n_hidden * n_visible):
@@ -458,3 +594,5 @@ def train_minibatches(int kind,
         free(rng)
     if method == _PCD:
         chains[...] = Hc
+    if small and use_momentum:
+        W_velocity[...] = velocity_T.T

@@ -631,3 +631,38 @@ def test_digits_heldout_loglik():
         f"held-out log-likelihood {score:.3f} nats < target {DIGITS_TARGET} "
         f"with {DIGITS_KWARGS} and library defaults otherwise"
     )
+
+
+# --------------------------------------------------------------------------
+# The two product implementations of the training kernel
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_small_model_products_train_like_blas(digits_binary, method, momentum, dtype):
+    # Small models train with row-sum products instead of BLAS calls; both
+    # compute the same products up to rounding.  Probabilities then agree to
+    # ~1e-15 (float64) / ~1e-6 (float32), so a 24-bit uniform falls between
+    # the two with probability ~1e-15 / ~1e-6 per draw; with this fixed seed
+    # no draw of the ~5e4 flips, and the parameters agree to accumulated
+    # rounding (a flip would show as a jump of ~learning_rate / batch_size).
+    X = digits_binary[:200].astype(dtype)
+    kwargs = dict(n_components=16, method=method, k=2, n_iter=2, batch_size=20,
+                  n_chains=30, momentum=momentum, weight_decay=1e-3,
+                  learning_rate=0.05, random_state=0, n_jobs=1)
+    small = BernoulliRBM(**kwargs).fit(X)
+    previous = _gibbs.set_small_model_threshold(0)
+    try:
+        blas = BernoulliRBM(**kwargs).fit(X)
+    finally:
+        _gibbs.set_small_model_threshold(previous)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    for name in ("components_", "intercept_visible_", "intercept_hidden_"):
+        np.testing.assert_allclose(getattr(small, name), getattr(blas, name), atol=tol, rtol=0)
+    # The two paths really ran: their rounding differs.
+    assert not np.array_equal(small.components_, blas.components_)
+    # ... and training moved the weights far more than that tolerance.
+    init = BernoulliRBM(**{**kwargs, "n_iter": 0}).fit(X)
+    assert np.abs(small.components_ - init.components_).max() > 100 * tol
