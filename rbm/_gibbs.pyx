@@ -29,7 +29,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
 from libc.stdint cimport uint64_t
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
 import numpy as np
 
@@ -432,17 +432,20 @@ cdef void _load_rows(const floating[:, ::1] X, const floating[::1] data,
 
 
 cdef void _column_mean_difference(const floating* X, Py_ssize_t n_pos, Py_ssize_t n_neg,
-                                  Py_ssize_t n, floating* out) noexcept nogil:
-    """out = X[:n_pos].mean(0) - X[n_pos:n_pos+n_neg].mean(0)   (fixed summation order)."""
-    cdef Py_ssize_t i, j
-    cdef floating inv_pos = 1.0 / n_pos, inv_neg = 1.0 / n_neg
-    memset(out, 0, n * sizeof(floating))
-    for i in range(n_pos):
-        for j in range(n):
-            out[j] += X[i * n + j] * inv_pos
-    for i in range(n_pos, n_pos + n_neg):
-        for j in range(n):
-            out[j] -= X[i * n + j] * inv_neg
+                                  Py_ssize_t n, const floating* row_weights,
+                                  floating* out) noexcept nogil:
+    """out = X[:n_pos].mean(0) - X[n_pos:n_pos+n_neg].mean(0) = X.T @ row_weights
+
+    ``row_weights`` holds 1/n_pos for the first n_pos rows, -1/n_neg after.
+    """
+    cdef int m = <int> n, rows = <int> (n_pos + n_neg), one = 1
+    cdef floating alpha = 1.0, beta = 0.0
+    if floating is float:
+        sgemv(b"N", &m, &rows, &alpha, <float*> X, &m, <float*> row_weights, &one,
+              &beta, out, &one)
+    else:
+        dgemv(b"N", &m, &rows, &alpha, <double*> X, &m, <double*> row_weights, &one,
+              &beta, out, &one)
 
 
 cdef void _scale_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
@@ -512,6 +515,7 @@ def train_minibatches(int kind,
                                           dtype=np.float32)
     cdef floating[::1] grad_b = np.empty(n_visible, dtype=dtype)
     cdef floating[::1] grad_c = np.empty(n_hidden, dtype=dtype)
+    cdef floating[::1] row_weights = np.empty(max_batch + n_chains, dtype=dtype)
     cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(n_chains))
     cdef floating lr = learning_rate, mom = momentum
     cdef floating decay = 1.0 - learning_rate * weight_decay
@@ -571,8 +575,14 @@ def train_minibatches(int kind,
                                    &scratch[0, 0], n_threads)
                 # Bias gradients, then the weight gradient as one product on
                 # the stacked rows: HS[:B] / B and -HS[B:] / C against VS.
-                _column_mean_difference(&VS[0, 0], B, C, n_visible, &grad_b[0])
-                _column_mean_difference(&HS[0, 0], B, C, n_hidden, &grad_c[0])
+                for i in range(B):
+                    row_weights[i] = 1.0 / B
+                for i in range(B, B + C):
+                    row_weights[i] = -1.0 / C
+                _column_mean_difference(&VS[0, 0], B, C, n_visible, &row_weights[0],
+                                        &grad_b[0])
+                _column_mean_difference(&HS[0, 0], B, C, n_hidden, &row_weights[0],
+                                        &grad_c[0])
                 _scale_rows(&HS[0, 0], 0, B, n_hidden, <floating> 1.0 / B)
                 _scale_rows(&HS[0, 0], B, B + C, n_hidden, <floating> -1.0 / C)
                 if small:
