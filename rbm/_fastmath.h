@@ -245,4 +245,58 @@ static void NAME(const T *V, const T *G, ptrdiff_t rows, ptrdiff_t n_v, ptrdiff_
 RBM_DEFINE_SPARSE_OUTER_UPDATE(rbm_sparse_outer_update_d, rbm_combine_rows_d, double)
 RBM_DEFINE_SPARSE_OUTER_UPDATE(rbm_sparse_outer_update_f, rbm_combine_rows_f, float)
 
+/* dst = src.T for a row-major (rows x cols) src, in 4 x 4 blocks of vector
+ * shuffles (element-wise strided stores cost one cycle each). */
+#if (defined(__GNUC__) && __GNUC__ >= 12) || defined(__clang__)
+typedef double rbm_v4d __attribute__((vector_size(32)));
+typedef float rbm_v4f __attribute__((vector_size(16)));
+#define RBM_DEFINE_TRANSPOSE(NAME, T, V4)                                             \
+RBM_DISPATCH                                                                          \
+static void NAME(const T *src, ptrdiff_t rows, ptrdiff_t cols, T *dst)                \
+{                                                                                     \
+    ptrdiff_t i0 = 0, j0;                                                             \
+    for (; i0 + 4 <= rows; i0 += 4) {                                                 \
+        for (j0 = 0; j0 + 4 <= cols; j0 += 4) {                                       \
+            V4 r0, r1, r2, r3, t0, t1, t2, t3, c0, c1, c2, c3;                        \
+            memcpy(&r0, src + (i0 + 0) * cols + j0, sizeof r0);                       \
+            memcpy(&r1, src + (i0 + 1) * cols + j0, sizeof r1);                       \
+            memcpy(&r2, src + (i0 + 2) * cols + j0, sizeof r2);                       \
+            memcpy(&r3, src + (i0 + 3) * cols + j0, sizeof r3);                       \
+            t0 = __builtin_shufflevector(r0, r1, 0, 4, 2, 6);                         \
+            t1 = __builtin_shufflevector(r0, r1, 1, 5, 3, 7);                         \
+            t2 = __builtin_shufflevector(r2, r3, 0, 4, 2, 6);                         \
+            t3 = __builtin_shufflevector(r2, r3, 1, 5, 3, 7);                         \
+            c0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);                         \
+            c1 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);                         \
+            c2 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);                         \
+            c3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);                         \
+            memcpy(dst + (j0 + 0) * rows + i0, &c0, sizeof c0);                       \
+            memcpy(dst + (j0 + 1) * rows + i0, &c1, sizeof c1);                       \
+            memcpy(dst + (j0 + 2) * rows + i0, &c2, sizeof c2);                       \
+            memcpy(dst + (j0 + 3) * rows + i0, &c3, sizeof c3);                       \
+        }                                                                             \
+        for (; j0 < cols; j0++)                                                       \
+            for (ptrdiff_t i = i0; i < i0 + 4; i++)                                   \
+                dst[j0 * rows + i] = src[i * cols + j0];                              \
+    }                                                                                 \
+    for (; i0 < rows; i0++)                                                           \
+        for (j0 = 0; j0 < cols; j0++)                                                 \
+            dst[j0 * rows + i0] = src[i0 * cols + j0];                                \
+}
+
+RBM_DEFINE_TRANSPOSE(rbm_transpose_d, double, rbm_v4d)
+RBM_DEFINE_TRANSPOSE(rbm_transpose_f, float, rbm_v4f)
+#else
+#define RBM_DEFINE_TRANSPOSE_SCALAR(NAME, T)                                          \
+static void NAME(const T *src, ptrdiff_t rows, ptrdiff_t cols, T *dst)                \
+{                                                                                     \
+    for (ptrdiff_t i = 0; i < rows; i++)                                              \
+        for (ptrdiff_t j = 0; j < cols; j++)                                          \
+            dst[j * rows + i] = src[i * cols + j];                                    \
+}
+
+RBM_DEFINE_TRANSPOSE_SCALAR(rbm_transpose_d, double)
+RBM_DEFINE_TRANSPOSE_SCALAR(rbm_transpose_f, float)
+#endif
+
 #endif

@@ -43,6 +43,8 @@ cdef extern from "_fastmath.h" nogil:
                                  const float* bias)
     void rbm_bernoulli_d(const double* P, const float* U, double* out, Py_ssize_t count)
     void rbm_bernoulli_f(const float* P, const float* U, float* out, Py_ssize_t count)
+    void rbm_transpose_d(const double* src, Py_ssize_t rows, Py_ssize_t cols, double* dst)
+    void rbm_transpose_f(const float* src, Py_ssize_t rows, Py_ssize_t cols, float* dst)
     void rbm_sparse_rows_product_d(const double* X, Py_ssize_t rows, Py_ssize_t k,
                                    const double* M, Py_ssize_t n, double* out,
                                    Py_ssize_t* idx, double* coef)
@@ -160,10 +162,10 @@ cdef inline void _visible_field_of(const floating* Hs, Py_ssize_t rows, const fl
 cdef void _transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
                      floating* dst) noexcept nogil:
     """dst = src.T     (src: rows x cols)"""
-    cdef Py_ssize_t i, j
-    for i in range(rows):
-        for j in range(cols):
-            dst[j * rows + i] = src[i * cols + j]
+    if floating is float:
+        rbm_transpose_f(src, rows, cols, dst)
+    else:
+        rbm_transpose_d(src, rows, cols, dst)
 
 
 cdef void _small_model_weight_update(const floating* G, const floating* V, Py_ssize_t rows,

@@ -641,15 +641,18 @@ def test_digits_heldout_loglik():
 @pytest.mark.parametrize("method", ["pcd", "cd"])
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_small_model_products_train_like_blas(digits_binary, method, momentum, dtype):
+@pytest.mark.parametrize("n_features, n_components", [(64, 16), (13, 7)])
+def test_small_model_products_train_like_blas(digits_binary, method, momentum, dtype,
+                                              n_features, n_components):
     # Small models train with row-sum products instead of BLAS calls; both
     # compute the same products up to rounding.  Probabilities then agree to
     # ~1e-15 (float64) / ~1e-6 (float32), so a 24-bit uniform falls between
     # the two with probability ~1e-15 / ~1e-6 per draw; with this fixed seed
     # no draw of the ~5e4 flips, and the parameters agree to accumulated
     # rounding (a flip would show as a jump of ~learning_rate / batch_size).
-    X = digits_binary[:200].astype(dtype)
-    kwargs = dict(n_components=16, method=method, k=2, n_iter=2, batch_size=20,
+    # (13, 7): shapes that are not multiples of the vector blocks.
+    X = digits_binary[:200, 20:20 + n_features].astype(dtype)
+    kwargs = dict(n_components=n_components, method=method, k=2, n_iter=2, batch_size=20,
                   n_chains=30, momentum=momentum, weight_decay=1e-3,
                   learning_rate=0.05, random_state=0, n_jobs=1)
     small = BernoulliRBM(**kwargs).fit(X)
