@@ -28,6 +28,7 @@ import datetime
 import math
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -296,6 +297,24 @@ def _usable_cpus():
         return os.cpu_count()
 
 
+def _rbm_source():
+    """Where rbm was imported from and, in a git checkout, its commit.
+
+    The kernel changes often; a table is only meaningful with the commit
+    it was measured on ("+dirty": rbm/ had uncommitted changes).
+    """
+    package = Path(rbm.__file__).resolve().parent
+    try:
+        def git(*cmd):
+            return subprocess.run(["git", "-C", str(package), *cmd], capture_output=True,
+                                  text=True, check=True, timeout=10).stdout.strip()
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = "+dirty" if git("status", "--porcelain", "--", ".") else ""
+        return f"{package} (git {commit}{dirty})"
+    except (OSError, subprocess.SubprocessError):
+        return f"{package} (not a git checkout)"
+
+
 def _load_average():
     """1-minute load average, or None where the OS does not report it."""
     try:
@@ -333,7 +352,7 @@ def environment_header(args, load_at_start):
         f"usable CPUs={_usable_cpus()}, {platform.system()} {platform.machine()}, "
         f"1-min load average at start={'n/a' if load_at_start is None else f'{load_at_start:.2f}'}",
         f"- python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__}",
+        f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__} from {_rbm_source()}",
         "- BLAS (threadpoolctl): " + "; ".join(blas),
         f"- threads: {threads}",
         "- ours calls BLAS through scipy.linalg.cython_blas (and OpenMP for large "

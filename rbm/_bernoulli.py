@@ -46,8 +46,9 @@ class BernoulliRBM(BaseRBM):
     weight_decay : float, default=0.0
         L2 penalty on the weights.
     n_jobs : int or None, default=None
-        Threads for sampling and matrix products; None or -1 uses every core
-        available.  Results do not depend on it.
+        Threads for the matrix products (BLAS); None or -1 uses every core
+        available.  Sampling runs on one thread between the products, which
+        measured faster than a thread team there.  Results do not depend on it.
 
     Attributes
     ----------

@@ -29,6 +29,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
 from libc.stdint cimport uint64_t
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
 import numpy as np
@@ -62,10 +63,14 @@ cdef extern from "_fastmath.h" nogil:
 #: contract: changing it changes every sampled result.
 CHUNK_ROWS = 16
 cdef Py_ssize_t _CHUNK = 16
-# Layer updates with fewer elements than this run on one thread.  Elementwise
-# work is small next to the matrix products until models are large, and a
-# thread team next to OpenBLAS's own spinning workers costs more than it saves.
-cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = 262144
+# Layer updates with fewer elements than this run on one thread; by default
+# all of them.  Measured on 2 cores: an OpenMP team between OpenBLAS-threaded
+# products fights OpenBLAS's spinning workers and makes training 1.7x slower
+# at 500 x 2000, batch 1000, and 10x slower at 784 x 500, batch 100, while the
+# elementwise work it would split is a few percent of the products.  The
+# chunked streams keep results independent of the team size, so a design that
+# gives the team single-threaded BLAS can lower this (tests do, to check it).
+cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = PY_SSIZE_T_MAX
 # Models with at most this many weights train with the small-model products
 # (sums of selected rows instead of BLAS calls, see _fastmath.h): there the
 # fixed cost of a BLAS call dominates, and Bernoulli states are 0/1 anyway.
