@@ -2,7 +2,7 @@
 
 1. Density estimation: an RBM with 20 hidden units on the digits binarised at
    0.5, its exact held-out log-likelihood beside an independent-pixel model.
-2. Features: logistic regression on RBM features against one on raw pixels.
+2. Features: logistic regression on RBM features, on raw pixels, and on both.
 """
 
 import argparse
@@ -11,9 +11,9 @@ import time
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
+from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.preprocessing import MinMaxScaler
+from threadpoolctl import threadpool_limits
 
 from . import BernoulliRBM
 
@@ -58,32 +58,47 @@ def density_estimation(args):
     log_z, std_error = model.log_partition()
     print(f"\nTrained {args.epochs} epochs of PCD-1 in {elapsed:.1f} s.")
     print(f"log Z = {log_z:.4f} (standard error {std_error:.2g})")
-    print(f"Held-out log-likelihood, nats per image:")
-    print(f"  BernoulliRBM, {args.n_components} hidden units: {model.score(X_test):9.3f}")
-    print(f"  independent pixels:              {independent_pixels_loglik(X_train, X_test):9.3f}")
-    print(f"  (training set, RBM:              {model.score(X_train):9.3f})")
+    rows = {
+        f"BernoulliRBM, {args.n_components} hidden units": model.score(X_test),
+        "independent pixels": independent_pixels_loglik(X_train, X_test),
+        "(BernoulliRBM on the training set)": model.score(X_train),
+    }
+    print("Held-out log-likelihood, nats per image (exact):")
+    for name, value in rows.items():
+        print(f"  {name:36s} {value:9.3f}")
+
+
+def logistic_regression_accuracy(train, test, y_train, y_test):
+    """Test accuracy of logistic regression with C chosen by 3-fold CV on train."""
+    search = GridSearchCV(LogisticRegression(max_iter=5000), {"C": [1, 10, 100, 1000]}, cv=3)
+    # Products this small run 20x faster on one BLAS thread than on several.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return search.fit(train, y_train).score(test, y_test)
 
 
 def features(args):
-    """Logistic regression on RBM features against raw pixels."""
+    """Logistic regression on raw pixels, on RBM features, and on both."""
     digits = load_digits()
     X_train, X_test, y_train, y_test = train_test_split(
         digits.data, digits.target, test_size=0.3, random_state=0
     )
-    raw = make_pipeline(MinMaxScaler(), LogisticRegression(max_iter=2000))
-    rbm_features = make_pipeline(
-        MinMaxScaler(clip=True),  # held-out pixels may exceed the training range
-        BernoulliRBM(n_components=args.feature_components, learning_rate=0.05,
-                     n_iter=40, random_state=args.seed),
-        LogisticRegression(max_iter=2000),
-    )
-    print("\nClassifying digits (10 classes) with logistic regression:")
-    for name, pipeline in (("raw pixels", raw),
-                           (f"RBM features ({args.feature_components} hidden)", rbm_features)):
-        start = time.perf_counter()
-        pipeline.fit(X_train, y_train)
-        accuracy = pipeline.score(X_test, y_test)
-        print(f"  {name:28s} accuracy {accuracy:.4f}  ({time.perf_counter() - start:.1f} s)")
+    scaler = MinMaxScaler(clip=True).fit(X_train)  # clip: held-out pixels may exceed the range
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    start = time.perf_counter()
+    model = BernoulliRBM(n_components=args.feature_components, learning_rate=0.02,
+                         n_iter=100, momentum=0.5, random_state=args.seed).fit(X_train)
+    print(f"\nFeature model: {args.feature_components} hidden units, "
+          f"trained in {time.perf_counter() - start:.1f} s.")
+    H_train, H_test = model.transform(X_train), model.transform(X_test)
+    print("Classifying digits (10 classes) with logistic regression, C by 3-fold CV:")
+    representations = {
+        "raw pixels": (X_train, X_test),
+        "RBM features": (H_train, H_test),
+        "raw pixels + RBM features": (np.hstack([X_train, H_train]), np.hstack([X_test, H_test])),
+    }
+    for name, (train, test) in representations.items():
+        accuracy = logistic_regression_accuracy(train, test, y_train, y_test)
+        print(f"  {name:27s} test accuracy {accuracy:.4f}")
 
 
 def main(argv=None):

@@ -35,7 +35,7 @@ from ._visible import softplus
 AUTO_EXACT_MAX_FLOPS = 5e10
 
 # Purposes of the independent random streams drawn from one random_state.
-_TRAINING, _GIBBS, _SAMPLING, _AIS, _SHUFFLE = range(5)
+_TRAINING, _GIBBS, _SAMPLING_START, _SAMPLING_CHAINS, _AIS, _SHUFFLE = range(6)
 
 
 class DivergenceError(ValueError):
@@ -423,10 +423,10 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         seed = random_state if random_state is not None else self.random_state
         entropy = draw_entropy(seed)
         dtype = self.components_.dtype
-        start_rng = generator_for(entropy, _SAMPLING)
+        start_rng = generator_for(entropy, _SAMPLING_START)
         field = np.broadcast_to(self._base_visible_bias(), (n_samples, self.n_features_in_))
         V = np.ascontiguousarray(self._visible.sample(field.astype(dtype), start_rng))
-        self._run_chains(V, n_steps, ChainStreams(entropy, _SAMPLING + 100))
+        self._run_chains(V, n_steps, ChainStreams(entropy, _SAMPLING_CHAINS))
         return V
 
     def _run_chains(self, V, n_steps, streams):
