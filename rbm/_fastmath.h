@@ -82,44 +82,33 @@ static inline float rbm_expf(float x)
 #endif
 
 /* X[i, j] = sigmoid(X[i, j] + bias[j]) for rows [r0, r1) of a row-major (., n) array. */
-RBM_DISPATCH
-static void rbm_bias_sigmoid_rows_d(double *X, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
-                                    const double *bias)
-{
-    for (ptrdiff_t i = r0; i < r1; i++) {
-        double *row = X + i * n;
-        for (ptrdiff_t j = 0; j < n; j++)
-            row[j] = 1.0 / (1.0 + rbm_exp(-(row[j] + bias[j])));
-    }
+#define RBM_DEFINE_BIAS_SIGMOID_ROWS(NAME, T, EXP)                                    \
+RBM_DISPATCH                                                                          \
+static void NAME(T *X, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n, const T *bias)        \
+{                                                                                     \
+    for (ptrdiff_t i = r0; i < r1; i++) {                                             \
+        T *row = X + i * n;                                                           \
+        for (ptrdiff_t j = 0; j < n; j++)                                             \
+            row[j] = (T) 1 / ((T) 1 + EXP(-(row[j] + bias[j])));                      \
+    }                                                                                 \
 }
 
-RBM_DISPATCH
-static void rbm_bias_sigmoid_rows_f(float *X, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
-                                    const float *bias)
-{
-    for (ptrdiff_t i = r0; i < r1; i++) {
-        float *row = X + i * n;
-        for (ptrdiff_t j = 0; j < n; j++)
-            row[j] = 1.0f / (1.0f + rbm_expf(-(row[j] + bias[j])));
-    }
-}
+RBM_DEFINE_BIAS_SIGMOID_ROWS(rbm_bias_sigmoid_rows_d, double, rbm_exp)
+RBM_DEFINE_BIAS_SIGMOID_ROWS(rbm_bias_sigmoid_rows_f, float, rbm_expf)
 
 /* out[i] = U[i] < P[i] ? 1 : 0 for i < count (P and out may alias).
  * U is single precision in both versions, so float32 and float64 models
  * make the same random decisions from the same stream. */
-RBM_DISPATCH
-static void rbm_bernoulli_d(const double *P, const float *U, double *out, ptrdiff_t count)
-{
-    for (ptrdiff_t i = 0; i < count; i++)
-        out[i] = U[i] < P[i] ? 1.0 : 0.0;
+#define RBM_DEFINE_BERNOULLI(NAME, T)                                                 \
+RBM_DISPATCH                                                                          \
+static void NAME(const T *P, const float *U, T *out, ptrdiff_t count)                 \
+{                                                                                     \
+    for (ptrdiff_t i = 0; i < count; i++)                                             \
+        out[i] = U[i] < P[i] ? (T) 1 : (T) 0;                                         \
 }
 
-RBM_DISPATCH
-static void rbm_bernoulli_f(const float *P, const float *U, float *out, ptrdiff_t count)
-{
-    for (ptrdiff_t i = 0; i < count; i++)
-        out[i] = U[i] < P[i] ? 1.0f : 0.0f;
-}
+RBM_DEFINE_BERNOULLI(rbm_bernoulli_d, double)
+RBM_DEFINE_BERNOULLI(rbm_bernoulli_f, float)
 
 /* Products for small models, where BLAS's fixed cost per call dominates.
  * Rows of Bernoulli states are mostly zeros and ones, so X @ M is a sum of
