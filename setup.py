@@ -55,11 +55,13 @@ class BuildExtWithOpenMP(build_ext):
     """build_ext that adds OpenMP flags when the compiler supports them."""
 
     def build_extensions(self):
-        flags = openmp_flags(self.compiler)
+        disabled = os.environ.get("RBM_NO_OPENMP", "") not in ("", "0")
+        flags = None if disabled else openmp_flags(self.compiler)
         if flags is None:
+            reason = "RBM_NO_OPENMP is set" if disabled else "the C compiler has no OpenMP"
             print(
-                "WARNING: the C compiler does not support OpenMP; building rbm "
-                "single-threaded (n_jobs will have no effect on sampling).",
+                f"WARNING: building rbm without OpenMP ({reason}). Results are the "
+                "same; only the optional threaded sampling path is unavailable.",
                 file=sys.stderr,
             )
         for ext in self.extensions:
