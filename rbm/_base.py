@@ -240,10 +240,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._initialize(X)
         self._accumulate_data_statistics(X)
         start = time.perf_counter()
+        data = self._kernel_data(X)
         with threadpool_limits(limits=n_threads, user_api="blas"):
             for epoch in range(self.n_iter):
                 order = self._shuffle_rng.permutation(X.shape[0]).astype(np.intp)
-                self._run_minibatches(X, order, n_threads)
+                self._run_minibatches(data, order, n_threads)
                 if self._reports_epoch(epoch):
                     self._report_epoch(X, epoch, time.perf_counter() - start)
         return self
@@ -274,7 +275,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._initialize(X)
         self._accumulate_data_statistics(X)
         with threadpool_limits(limits=n_threads, user_api="blas"):
-            self._run_minibatches(X, np.arange(X.shape[0], dtype=np.intp), n_threads)
+            order = np.arange(X.shape[0], dtype=np.intp)
+            self._run_minibatches(self._kernel_data(X), order, n_threads)
         return self
 
     def _accumulate_data_statistics(self, X):
@@ -282,32 +284,36 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._data_sum += np.asarray(X.sum(axis=0), dtype=np.float64).ravel()
         self._n_data += X.shape[0]
 
-    def _run_minibatches(self, X, order, n_threads):
-        """One pass of minibatch updates over X[order], in compiled code.
+    def _kernel_data(self, X):
+        """X as the kernel reads it: (dense, csr_data, csr_indices, csr_indptr, is_sparse).
+
+        Made once per fit, so C-order and index copies are not repeated
+        every epoch; the unused representation is a one-element dummy.
+        """
+        dtype = self.components_.dtype
+        if sp.issparse(X):
+            return (np.zeros((1, 1), dtype=dtype), X.data,
+                    X.indices.astype(np.intp, copy=False),
+                    X.indptr.astype(np.intp, copy=False), True)
+        dummy_index = np.zeros(1, dtype=np.intp)
+        return (np.ascontiguousarray(X), np.zeros(1, dtype=dtype), dummy_index,
+                dummy_index, False)
+
+    def _run_minibatches(self, data, order, n_threads):
+        """One pass of minibatch updates over rows ``order`` of the kernel data.
 
         Parameters are checked for non-finite values afterwards; if any
         appear, the pass is undone and DivergenceError raised.
         """
-        dtype = self.components_.dtype
-        if sp.issparse(X):
-            dense = np.zeros((1, 1), dtype=dtype)
-            data = X.data
-            indices = X.indices.astype(np.intp, copy=False)
-            indptr = X.indptr.astype(np.intp, copy=False)
-        else:
-            dense = np.ascontiguousarray(X)
-            data = np.zeros(1, dtype=dtype)
-            indices = indptr = np.zeros(1, dtype=np.intp)
         method = _gibbs.METHOD_PCD if self.method == "pcd" else _gibbs.METHOD_CD
-        batch_ends = even_batch_ends(X.shape[0], self.batch_size)
+        batch_ends = even_batch_ends(len(order), self.batch_size)
         max_batch = int(np.max(np.diff(batch_ends, prepend=0)))
         n_chain_rows = self.h_samples_.shape[0] if self.method == "pcd" else max_batch
         streams = self._training_streams.for_rows(n_chain_rows)
         state = self._training_state()
         snapshot = [a.copy() for a in state]
         _gibbs.train_minibatches(
-            self._visible.kernel_kind, method, dense, data, indices, indptr,
-            sp.issparse(X), order, batch_ends, *state,
+            self._visible.kernel_kind, method, *data, order, batch_ends, *state,
             float(self.learning_rate), float(self.momentum), float(self.weight_decay),
             int(self.k), streams, int(n_threads),
         )
