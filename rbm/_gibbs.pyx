@@ -219,17 +219,47 @@ cdef inline floating _sigmoid(floating x) noexcept nogil:
         return 1.0 / (1.0 + rbm_exp(-x))
 
 
+cdef inline uint64_t _sfc64_next(uint64_t* s) noexcept nogil:
+    """One step of SFC64 on its four words, exactly as NumPy's SFC64.random_raw."""
+    cdef uint64_t tmp = s[0] + s[1] + s[3]
+    s[3] += 1
+    s[0] = s[1] ^ (s[1] >> 11)
+    s[1] = s[2] + (s[2] << 3)
+    s[2] = ((s[2] << 24) | (s[2] >> 40)) + tmp
+    return tmp
+
+
+# Whether bitgen_t.state of an SFC64 starts with its four state words, so the
+# kernel may step it inline (half the cost of a call through next_uint64).
+# NumPy does not promise that layout; _check_inline_sfc64 verifies it at import
+# against random_raw and the kernel falls back to next_uint64 otherwise.  Both
+# paths draw the same numbers.
+cdef bint _inline_sfc64 = False
+
+
 cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, float* out) noexcept nogil:
     """out[:n] = uniform floats in [0, 1), two from each 64-bit draw.
 
     Single precision for every model dtype: the same stream then gives the
     same decisions to float32 and float64 models, and 24 bits of resolution
-    bias a Bernoulli draw by at most 2**-24.  Two 24-bit halves per
-    ``next_uint64`` call halve the calls through the BitGenerator.
+    bias a Bernoulli draw by at most 2**-24.
     """
     cdef Py_ssize_t i
     cdef uint64_t x
+    cdef uint64_t words[4]
+    cdef uint64_t* state = <uint64_t*> rng.state
     cdef float scale = 1.0 / 16777216.0  # 2**-24
+    if _inline_sfc64:
+        memcpy(words, state, sizeof(words))  # a local copy stays in registers
+        for i in range(0, n - 1, 2):
+            x = _sfc64_next(words)
+            out[i] = <float> (x >> 40) * scale
+            out[i + 1] = <float> ((x >> 8) & 0xFFFFFF) * scale
+        if n % 2:
+            x = _sfc64_next(words)
+            out[n - 1] = <float> (x >> 40) * scale
+        memcpy(state, words, sizeof(words))
+        return
     for i in range(0, n - 1, 2):
         x = rng.next_uint64(rng.state)
         out[i] = <float> (x >> 40) * scale
@@ -237,6 +267,41 @@ cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, float* out) noexcept
     if n % 2:
         x = rng.next_uint64(rng.state)
         out[n - 1] = <float> (x >> 40) * scale
+
+
+def _check_inline_sfc64():
+    """Enable the inline SFC64 step if it reproduces NumPy's SFC64 here."""
+    global _inline_sfc64
+    reference = np.random.SFC64(12345).random_raw(64)
+    bitgen = np.random.SFC64(12345)
+    cdef bitgen_t* rng = <bitgen_t*> PyCapsule_GetPointer(bitgen.capsule, "BitGenerator")
+    cdef uint64_t[::1] drawn = np.empty(64, dtype=np.uint64)
+    cdef Py_ssize_t i
+    for i in range(64):
+        drawn[i] = _sfc64_next(<uint64_t*> rng.state)
+    after = bitgen.random_raw(1)[0]
+    _inline_sfc64 = (np.array_equal(np.asarray(drawn), reference)
+                     and after == np.random.SFC64(12345).random_raw(65)[64])
+    return bool(_inline_sfc64)
+
+
+def inline_sfc64_enabled(enabled=None):
+    """Whether the kernel steps SFC64 inline, optionally switching it.
+
+    ``enabled=False`` forces the portable next_uint64 path and ``True``
+    re-enables the inline step if it passes its check (for tests).  Returns
+    the setting before the call.
+    """
+    global _inline_sfc64
+    previous = bool(_inline_sfc64)
+    if enabled:
+        _check_inline_sfc64()
+    elif enabled is not None:
+        _inline_sfc64 = False
+    return previous
+
+
+_check_inline_sfc64()
 
 
 cdef void _add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1,

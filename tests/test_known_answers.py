@@ -669,3 +669,21 @@ def test_small_model_products_train_like_blas(digits_binary, method, momentum, d
     # ... and training moved the weights far more than that tolerance.
     init = BernoulliRBM(**{**kwargs, "n_iter": 0}).fit(X)
     assert np.abs(small.components_ - init.components_).max() > 100 * tol
+
+
+def test_inline_sfc64_draws_what_numpy_draws(digits_binary):
+    # The kernel steps SFC64 inline when that reproduces NumPy's SFC64 (checked
+    # at import); the portable path calls next_uint64.  Same numbers, same model.
+    assert _gibbs.inline_sfc64_enabled(), "the inline SFC64 step failed its self-check here"
+    X = digits_binary[:300]
+    kwargs = dict(n_components=12, n_iter=2, batch_size=17, n_chains=33, random_state=4, n_jobs=1)
+    inline = BernoulliRBM(**kwargs).fit(X)
+    _gibbs.inline_sfc64_enabled(False)
+    try:
+        portable = BernoulliRBM(**kwargs).fit(X)
+        portable_samples = portable.sample(50, n_steps=5, random_state=1)
+    finally:
+        _gibbs.inline_sfc64_enabled(True)
+    assert np.array_equal(inline.components_, portable.components_)
+    assert np.array_equal(inline.h_samples_, portable.h_samples_)
+    assert np.array_equal(inline.sample(50, n_steps=5, random_state=1), portable_samples)
