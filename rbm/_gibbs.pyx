@@ -19,6 +19,12 @@ thread-dependent order, so results are bit-identical for any thread count.
 Visible unit types plug in through ``_sample_visible_rows``: the kernel
 computes the visible field ``h.W + b`` and asks the visible type to turn it
 into samples; nothing else in the kernel knows which type it is.
+
+Matrix products go through BLAS, except in small models (at most
+``_SMALL_MODEL_WEIGHTS`` weights), where a BLAS call's fixed cost dominates
+and the products are sums of the weight rows selected by the (mostly 0/1)
+states.  Sampling runs on one thread between BLAS-threaded products (see
+``_MIN_PARALLEL_ELEMENTS``).
 """
 
 cimport cython
@@ -36,8 +42,6 @@ import numpy as np
 
 
 cdef extern from "_fastmath.h" nogil:
-    double rbm_exp(double x)
-    float rbm_expf(float x)
     void rbm_bias_sigmoid_rows_d(double* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
                                  const double* bias)
     void rbm_bias_sigmoid_rows_f(float* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
@@ -210,14 +214,6 @@ cdef void _small_model_weight_update(const floating* G, const floating* V, Py_ss
 # --------------------------------------------------------------------------
 # Elementwise pieces
 # --------------------------------------------------------------------------
-
-cdef inline floating _sigmoid(floating x) noexcept nogil:
-    """1 / (1 + exp(-x)), with the vectorisable exp of _fastmath.h."""
-    if floating is float:
-        return 1.0 / (1.0 + rbm_expf(-x))
-    else:
-        return 1.0 / (1.0 + rbm_exp(-x))
-
 
 cdef inline uint64_t _sfc64_next(uint64_t* s) noexcept nogil:
     """One step of SFC64 on its four words, exactly as NumPy's SFC64.random_raw."""
@@ -415,11 +411,9 @@ cdef bitgen_t** _stream_pointers(list bitgens, Py_ssize_t needed) except NULL:
     return out
 
 
-def sigmoid(floating[::1] x):
-    """In place x = 1 / (1 + exp(-x)) with the kernel's own exp (for tests)."""
-    cdef Py_ssize_t i
-    for i in range(x.shape[0]):
-        x[i] = _sigmoid(x[i])
+def sigmoid(floating[:, ::1] X, const floating[::1] bias):
+    """In place X = 1 / (1 + exp(-(X + bias))): the kernel's own sigmoid (for tests)."""
+    _add_bias_sigmoid_rows(&X[0, 0], 0, X.shape[0], X.shape[1], &bias[0])
 
 
 def set_parallel_threshold(Py_ssize_t n_elements):

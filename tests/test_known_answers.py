@@ -687,3 +687,25 @@ def test_inline_sfc64_draws_what_numpy_draws(digits_binary):
     assert np.array_equal(inline.components_, portable.components_)
     assert np.array_equal(inline.h_samples_, portable.h_samples_)
     assert np.array_equal(inline.sample(50, n_steps=5, random_state=1), portable_samples)
+
+
+@pytest.mark.parametrize("dtype, rel_tol, abs_tol", [
+    # float64: a few ulp of the value; float32: a few ulp of 1 (~6e-8).
+    (np.float64, 1e-14, 0.0),
+    (np.float32, 0.0, 2.5e-7),
+])
+def test_kernel_sigmoid_is_accurate(dtype, rel_tol, abs_tol):
+    # The kernel's vectorised polynomial exp against scipy's expit, over the
+    # range where probabilities are distinguishable from 0 and 1 (and beyond,
+    # where both must saturate without NaN).
+    x = np.linspace(-40, 40, 100_001)
+    bias = np.linspace(-1, 1, 7)
+    X = (x[:, None] + 0 * bias).astype(dtype)
+    _gibbs.sigmoid(X, bias.astype(dtype))
+    exact = expit(x[:, None].astype(dtype).astype(np.float64) + bias.astype(dtype).astype(np.float64))
+    np.testing.assert_allclose(X, exact, rtol=rel_tol, atol=abs_tol)
+    far = np.array([[-1e4, -800.0, 800.0, 1e4]], dtype=dtype)
+    _gibbs.sigmoid(far, np.zeros(4, dtype=dtype))
+    assert np.all(np.isfinite(far))
+    assert np.all(far[0, :2] < 1e-37) and np.all(far[0, :2] >= 0)
+    assert np.all(far[0, 2:] == 1.0)
