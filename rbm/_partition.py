@@ -14,8 +14,8 @@ from ._visible import enumerate_binary, softplus
 
 #: Largest number of states enumerated by ``exact_log_partition``.
 MAX_EXACT_STATES = 2 ** 26
-#: Rows per enumeration chunk (bounds memory at chunk * max(n_visible, n_hidden)).
-ENUMERATION_CHUNK = 2 ** 15
+#: Elements per enumeration chunk (rows x summed-out units): 32 MiB of float64.
+ENUMERATION_CHUNK_ELEMENTS = 2 ** 22
 
 
 def exact_cost(n_visible, n_hidden, visible):
@@ -52,12 +52,13 @@ def exact_log_partition(W, b, c, visible):
             "use method='ais' for a model this large."
         )
     chunk_logs = []
+    chunk_rows = max(1, ENUMERATION_CHUNK_ELEMENTS // max(n_visible, n_hidden))
     if n_states == 2 ** n_hidden:
-        for H in enumerate_binary(n_hidden, ENUMERATION_CHUNK, np.float64):
+        for H in enumerate_binary(n_hidden, chunk_rows, np.float64):
             terms = H @ c + visible.log_partition_given_field(H @ W + b)
             chunk_logs.append(logsumexp(terms))
     else:
-        for V in visible.enumerate_states(n_visible, ENUMERATION_CHUNK, np.float64):
+        for V in visible.enumerate_states(n_visible, chunk_rows, np.float64):
             terms = visible.energy_term(V, b) + softplus(V @ W.T + c).sum(axis=1)
             chunk_logs.append(logsumexp(terms))
     return float(logsumexp(chunk_logs))

@@ -20,6 +20,7 @@ from scipy.special import expit, logsumexp
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+import rbm._partition
 from rbm import BernoulliRBM
 from rbm import _gibbs
 
@@ -150,8 +151,10 @@ def test_exact_log_partition_matches_brute_force(n_visible, n_hidden, seed):
 
 
 @pytest.mark.parametrize("n_visible, n_hidden", [(17, 16), (16, 17)])
-def test_exact_log_partition_over_several_enumeration_chunks(n_visible, n_hidden):
-    # 2**16 states of the smaller layer are enumerated in more than one chunk.
+def test_exact_log_partition_over_several_enumeration_chunks(n_visible, n_hidden, monkeypatch):
+    # 2**16 states of the smaller layer are enumerated in several chunks
+    # (chunks shrunk to 2**16 elements: about 3,900 rows here).
+    monkeypatch.setattr(rbm._partition, "ENUMERATION_CHUNK_ELEMENTS", 2 ** 16)
     # Reference: enumerate the *other* (larger) layer and sum the smaller one
     # out in closed form, a different computation from the library's.
     W, b, c = random_params(n_visible, n_hidden, seed=3, scale=0.3)
