@@ -73,10 +73,11 @@ static inline float rbm_expf(float x)
 
 
 /* Run-time dispatch: on x86-64 with GCC and glibc the loops below are also
- * compiled for AVX2+FMA and the best version is picked when the module loads
- * (the baseline build is SSE2 only, and 2-3x slower here). */
+ * compiled for x86-64-v3 (AVX2+FMA) and v4 (AVX-512), and the best version
+ * for the CPU is picked when the module loads (the baseline build is SSE2
+ * only, and 2-3x slower here). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(RBM_NO_DISPATCH)
-#define RBM_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define RBM_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define RBM_DISPATCH
 #endif
