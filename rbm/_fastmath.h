@@ -166,6 +166,16 @@ static void NAME(const ptrdiff_t *idx, const T *coef, ptrdiff_t n_active,       
         memcpy(out + j0 + 2 * LANES, &a2, sizeof a2);                                 \
         memcpy(out + j0 + 3 * LANES, &a3, sizeof a3);                                 \
     }                                                                                 \
+    for (; j0 + LANES <= n; j0 += LANES) {  /* leftover whole vectors */              \
+        V acc = {0}, m;                                                               \
+        if (accumulate)                                                               \
+            memcpy(&acc, out + j0, sizeof acc);                                       \
+        for (ptrdiff_t s = 0; s < n_active; s++) {                                    \
+            memcpy(&m, M + idx[s] * n + j0, sizeof m);                                \
+            acc += coef[s] * m;                                                       \
+        }                                                                             \
+        memcpy(out + j0, &acc, sizeof acc);                                           \
+    }                                                                                 \
     for (ptrdiff_t j = j0; j < n; j++) {                                              \
         T sum = accumulate ? out[j] : (T) 0;                                          \
         for (ptrdiff_t s = 0; s < n_active; s++)                                      \
