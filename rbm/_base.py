@@ -183,7 +183,9 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     def _check_n_jobs(self):
         if self.n_jobs == 0:
-            raise ValueError("n_jobs == 0 is not a number of threads; use None, -1 or a positive integer.")
+            raise ValueError(
+                "n_jobs == 0 is not a number of threads; use None, -1 or a positive integer."
+            )
         return effective_n_threads(self.n_jobs)
 
     # ------------------------------------------------------------------
@@ -200,7 +202,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._n_data = 0
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
         mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / X.shape[0]
-        self.components_ = (0.01 * init_rng.standard_normal((self.n_components, n_features))).astype(dtype)
+        weights = 0.01 * init_rng.standard_normal((self.n_components, n_features))
+        self.components_ = weights.astype(dtype)
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
         self.intercept_visible_ = self._visible.initial_bias(mean).astype(dtype)
         n_chains = self.n_chains if self.n_chains is not None else self.batch_size
@@ -492,7 +495,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         out = np.empty(X.shape[0])
         for start in range(0, X.shape[0], chunk_rows):
             rows = X[start : start + chunk_rows]
-            rows = rows.astype(np.float64) if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
+            rows = rows.astype(np.float64) if sp.issparse(rows) else np.asarray(rows, np.float64)
             hidden = softplus(safe_sparse_dot(rows, W.T, dense_output=True) + c).sum(axis=1)
             out[start : start + rows.shape[0]] = -self._visible.energy_term(rows, b) - hidden
         return out
@@ -536,6 +539,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         if method not in ("auto", "exact", "ais"):
             raise ValueError(f"method must be 'auto', 'exact' or 'ais', got {method!r}.")
+        if not (isinstance(n_chains, Integral) and n_chains >= 2):
+            raise ValueError(f"n_chains must be an integer >= 2 (for a standard error), "
+                             f"got {n_chains!r}.")
+        if not (isinstance(n_betas, Integral) and n_betas >= 3):
+            raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
         if method == "auto":
             _, flops = exact_cost(self.n_features_in_, self.n_components, self._visible)
             method = "exact" if flops <= AUTO_EXACT_MAX_FLOPS else "ais"

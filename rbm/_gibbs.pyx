@@ -619,20 +619,20 @@ def train_minibatches(int kind,
                 start = batch_ends[t]
                 if method == _CD:
                     # Positive phase first: the chains start from the data.
-                    _hidden_field_of(&VS[0, 0], B, w_ptr, wt_ptr, n_visible, n_hidden, &HS[0, 0],
-                                     idx, coef)
+                    _hidden_field_of(&VS[0, 0], B, w_ptr, wt_ptr, n_visible, n_hidden,
+                                     &HS[0, 0], idx, coef)
                     _hidden_probabilities(&HS[0, 0], B, n_hidden, &c[0], n_threads)
                     _sample_hidden(&HS[0, 0], &Hc[0, 0], C, n_hidden, rng,
                                    &scratch[0, 0], n_threads)
                 # Negative phase: k steps from the hidden state Hc.
                 for step in range(k):
-                    _visible_field_of(&Hc[0, 0], C, w_ptr, small, n_visible, n_hidden, &VS[B, 0],
-                                      idx, coef)
+                    _visible_field_of(&Hc[0, 0], C, w_ptr, small, n_visible, n_hidden,
+                                      &VS[B, 0], idx, coef)
                     _sample_visible(kind, &VS[B, 0], C, n_visible, &b[0], rng,
                                     &scratch[0, 0], n_threads)
                     if step < k - 1 or method == _CD:
-                        _hidden_field_of(&VS[B, 0], C, w_ptr, wt_ptr, n_visible, n_hidden, &HS[B, 0],
-                                         idx, coef)
+                        _hidden_field_of(&VS[B, 0], C, w_ptr, wt_ptr, n_visible,
+                                         n_hidden, &HS[B, 0], idx, coef)
                         _hidden_probabilities(&HS[B, 0], C, n_hidden, &c[0], n_threads)
                         if step < k - 1:
                             _sample_hidden(&HS[B, 0], &Hc[0, 0], C, n_hidden, rng,

@@ -136,5 +136,7 @@ def combine_log_weights(log_w, log_z_base):
     """(log Z estimate, standard error) from AIS log importance weights."""
     log_mean = logsumexp(log_w) - math.log(len(log_w))
     ratios = np.exp(log_w - log_mean)
-    std_error = float(np.std(ratios, ddof=1) / math.sqrt(len(log_w))) if len(log_w) > 1 else math.inf
+    if len(log_w) < 2:
+        return float(log_z_base + log_mean), math.inf
+    std_error = float(np.std(ratios, ddof=1) / math.sqrt(len(log_w)))
     return float(log_z_base + log_mean), std_error
