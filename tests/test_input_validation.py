@@ -165,6 +165,10 @@ def test_other_argument_errors(fitted):
         fitted.sample(2, n_steps=0)
     with pytest.raises(ValueError, match="method must be 'auto', 'exact' or 'ais'"):
         fitted.log_partition("xyz")
+    with pytest.raises(ValueError, match="n_chains must be an integer >= 2"):
+        fitted.log_partition("ais", n_chains=1)
+    with pytest.raises(ValueError, match="n_betas must be an integer >= 3"):
+        fitted.log_partition("ais", n_betas=2)
 
 
 # --------------------------------------------------------------------------
