@@ -5,21 +5,25 @@ Three columns are timed side by side, in one process, per configuration:
 * **ours**: ``rbm.BernoulliRBM(...).fit(X)``, the whole call.
 * **sklearn**: ``sklearn.neural_network.BernoulliRBM(...).fit(X)`` with the
   same settings (PCD-1 only: scikit-learn has no CD and no ``k``).
-* **BLAS floor**: only the matrix products our kernel performs per minibatch,
+* **BLAS floor**: only the matrix products of each minibatch's update,
   issued through NumPy into preallocated outputs, looped over every
-  minibatch.  No sampling, no sigmoids, no updates: a training loop cannot
-  be faster than its products, so ``ours / floor`` says how close the
-  estimator gets to the arithmetic it cannot avoid.
+  minibatch.  No sampling, no sigmoids, no updates: a training loop built
+  on these BLAS calls cannot be faster, so ``ours / floor`` says how close
+  the estimator gets to that arithmetic.  (For small models the kernel
+  replaces some products with its own loops, so it can pass 1.0.)
 
 Throughput is samples per second: ``n_samples * epochs / seconds``.  Each
 measurement is calibrated to last about ``--target-seconds``, preceded by a
 warm-up, and the minimum of ``--repeats`` runs is kept (run-to-run noise on
-shared machines is 5-10%, and noise only ever adds time).
+shared machines is 5-10%, and noise only ever adds time).  Run it on an
+otherwise idle machine: on few cores, other busy processes distort the
+numbers far beyond their own CPU share.
 
 Run from the repository root (``rbm`` must be importable)::
 
-    PYTHONPATH=. python benchmarks/throughput.py          # acceptance configs
-    PYTHONPATH=. python benchmarks/throughput.py --full   # the whole grid
+    PYTHONPATH=. python benchmarks/throughput.py              # acceptance configs
+    PYTHONPATH=. python benchmarks/throughput.py --full       # the whole grid
+    PYTHONPATH=. python benchmarks/throughput.py --threads 1  # one thread everywhere
 """
 
 import argparse
