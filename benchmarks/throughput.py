@@ -359,7 +359,7 @@ def environment_header(args, load_at_start):
         f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__} from {_rbm_source()}",
         "- BLAS (threadpoolctl): " + "; ".join(blas),
         f"- threads: {threads}",
-        "- ours calls BLAS through scipy.linalg.cython_blas (and OpenMP for large "
+        "- ours calls BLAS through scipy.linalg.cython_blas (its own row sums for small models) "
         "sampling steps); sklearn and the floor call it through NumPy",
         f"- BLAS/OpenMP environment: {env_text}",
         f"- data: random binary; learning_rate=0.01, random_state=0; "

@@ -79,8 +79,8 @@ cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = PY_SSIZE_T_MAX
 # rows (batch + chains), use the small-model products (sums of selected rows
 # instead of BLAS calls, see _fastmath.h): there the fixed cost of a BLAS call
 # dominates, and Bernoulli states are 0/1 anyway.  Measured at 64 x 64: 1.2x
-# faster at batch 10 (float64 and float32); at batch 100 BLAS is 1.3x faster
-# in float32 (4% slower in float64).
+# faster at batch 10 (float64 and float32); at batch 100 (200 rows) BLAS is
+# 1.25-1.35x faster in both.
 cdef Py_ssize_t _SMALL_MODEL_WEIGHTS = 65536
 cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
 
