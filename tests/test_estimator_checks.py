@@ -279,5 +279,5 @@ def test_set_output_pandas():
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == ["bernoullirbm0", "bernoullirbm1", "bernoullirbm2"]
     assert out.index.equals(frame.index)
-    np.testing.assert_allclose(out.to_numpy(), model.set_output(transform="default").transform(X))
+    np.testing.assert_allclose(out.to_numpy(), model.set_output(transform="default").transform(frame))
     assert list(model.feature_names_in_) == list(frame.columns)
