@@ -25,8 +25,8 @@ def parse_args(argv=None):
     )
     parser.add_argument("--n-components", type=int, default=20,
                         help="hidden units of the density model (default: 20)")
-    parser.add_argument("--epochs", type=int, default=600,
-                        help="training epochs of the density model (default: 600)")
+    parser.add_argument("--epochs", type=int, default=1200,
+                        help="training epochs of the density model (default: 1200)")
     parser.add_argument("--feature-components", type=int, default=256,
                         help="hidden units of the feature model (default: 256)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -48,7 +48,7 @@ def density_estimation(args):
     print(f"Digits binarised at 0.5: {X_train.shape[0]} training and "
           f"{X_test.shape[0]} held-out images of {X.shape[1]} pixels.")
     model = BernoulliRBM(
-        n_components=args.n_components, learning_rate=0.01, batch_size=10,
+        n_components=args.n_components, learning_rate=0.005, batch_size=10,
         n_iter=args.epochs, n_chains=100, momentum=0.5, random_state=args.seed,
         verbose=0 if args.quiet else 1,
     )

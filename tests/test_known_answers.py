@@ -27,9 +27,12 @@ from rbm import _gibbs
 #: Estimator settings of the digits quality target (``test_digits_heldout_loglik``).
 #: Everything not named here is the library default.  Adjust here when tuning
 #: the defaults; the target itself (DIGITS_TARGET) is the requirement.
-# The recipe of `python -m rbm` (600 epochs of PCD-1 with 100 persistent
-# chains, momentum 0.5): about 5 s on 2 cores.
-DIGITS_KWARGS = dict(n_components=20, learning_rate=0.01, batch_size=10, n_iter=600,
+# The recipe of `python -m rbm` (1200 epochs of PCD-1 with 100 persistent
+# chains, momentum 0.5): about 6 s on 2 cores.  Over seeds 0-5 it scored
+# -18.14 on average (-17.92 to -18.29), so the -19.0 target has a margin of
+# about 5 standard deviations of the seed-to-seed spread; rounding
+# differences (another CPU's SIMD path) act like another seed.
+DIGITS_KWARGS = dict(n_components=20, learning_rate=0.005, batch_size=10, n_iter=1200,
                      n_chains=100, momentum=0.5, random_state=0)
 #: Held-out mean log-likelihood (nats per digit) the default settings must reach.
 DIGITS_TARGET = -19.0
