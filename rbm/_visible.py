@@ -10,7 +10,7 @@ log-partition estimation) is written once against these hooks.
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit, log_expit
+from scipy.special import expit
 
 from . import _gibbs
 
@@ -43,7 +43,9 @@ class BernoulliVisible:
             raise ValueError(
                 f"{estimator_name} got input that contains NaN or inf "
                 f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first "
-                "(for example with sklearn.impute.SimpleImputer)."
+                "(for example with sklearn.impute.SimpleImputer); it expects finite "
+                "values in [0, 1], so then scale with sklearn.preprocessing.MinMaxScaler"
+                "(clip=True) or binarise with sklearn.preprocessing.Binarizer."
             )
         low, high = float(values.min()), float(values.max())
         if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
@@ -81,10 +83,6 @@ class BernoulliVisible:
     def log_partition_given_field(self, field):
         """log sum_v exp(field . v) for each row of ``field`` (shape (n, n_visible))."""
         return softplus(field).sum(axis=1)
-
-    def log_probability(self, V, field):
-        """log p(v | h) for rows of V given the total field."""
-        return (V * log_expit(field) + (1.0 - V) * log_expit(-field)).sum(axis=1)
 
     def n_states(self, n_visible):
         """Number of visible configurations, as a Python int."""
