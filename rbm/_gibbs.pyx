@@ -181,6 +181,17 @@ cdef void _transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
         rbm_transpose_d(src, rows, cols, dst)
 
 
+cdef inline void _sparse_outer_update(const floating* V, const floating* G, Py_ssize_t rows,
+                                      Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                                      floating alpha, floating* WT, Py_ssize_t* idx,
+                                      floating* coef) noexcept nogil:
+    """WT += alpha * V.T @ G, skipping the zeros of V (idx, coef: scratch of rows)."""
+    if floating is float:
+        rbm_sparse_outer_update_f(V, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
+    else:
+        rbm_sparse_outer_update_d(V, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
+
+
 cdef void _small_model_weight_update(const floating* G, const floating* V, Py_ssize_t rows,
                                      Py_ssize_t n_visible, Py_ssize_t n_hidden,
                                      floating lr, floating momentum, floating weight_decay,
@@ -196,22 +207,14 @@ cdef void _small_model_weight_update(const floating* G, const floating* V, Py_ss
     if momentum != 0.0:
         for i in range(size):
             velocity_T[i] = momentum * velocity_T[i] - lr * weight_decay * WT[i]
-        if floating is float:
-            rbm_sparse_outer_update_f(V, G, rows, n_visible, n_hidden, lr, velocity_T,
-                                      idx, coef)
-        else:
-            rbm_sparse_outer_update_d(V, G, rows, n_visible, n_hidden, lr, velocity_T,
-                                      idx, coef)
+        _sparse_outer_update(V, G, rows, n_visible, n_hidden, lr, velocity_T, idx, coef)
         for i in range(size):
             WT[i] += velocity_T[i]
     else:
         if weight_decay != 0.0:
             for i in range(size):
                 WT[i] *= 1.0 - lr * weight_decay
-        if floating is float:
-            rbm_sparse_outer_update_f(V, G, rows, n_visible, n_hidden, lr, WT, idx, coef)
-        else:
-            rbm_sparse_outer_update_d(V, G, rows, n_visible, n_hidden, lr, WT, idx, coef)
+        _sparse_outer_update(V, G, rows, n_visible, n_hidden, lr, WT, idx, coef)
     _transpose(WT, n_visible, n_hidden, W)
 
 
