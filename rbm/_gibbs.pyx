@@ -65,8 +65,8 @@ cdef extern from "_fastmath.h" nogil:
 
 #: Rows of chains that share one random stream.  Part of the reproducibility
 #: contract: changing it changes every sampled result.
-CHUNK_ROWS = 16
 cdef Py_ssize_t _CHUNK = 16
+CHUNK_ROWS = _CHUNK
 # Layer updates with fewer elements than this run on one thread; by default
 # all of them.  Measured on 2 cores: an OpenMP team between OpenBLAS-threaded
 # products fights OpenBLAS's spinning workers and makes training 1.7x slower
