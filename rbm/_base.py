@@ -103,7 +103,8 @@ def even_batch_ends(n_samples, batch_size):
 class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class for RBMs with Bernoulli hidden units.
 
-    Subclasses set ``_visible`` to a visible-unit type.
+    Subclasses set ``_visible`` to a visible-unit type, or override
+    ``_layer`` when the type carries fitted parameters of its own.
     """
 
     _visible = None
@@ -178,8 +179,20 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             # domain check and the kernel, which read entries one by one.
             X = X.copy()
             X.sum_duplicates()
-        self._visible.check_domain(X, type(self).__name__)
+        self._layer().check_domain(X, type(self).__name__)
         return X
+
+    def _layer(self):
+        """The visible-unit type with the current parameters (see ``rbm._visible``)."""
+        return self._visible
+
+    def _initial_visible_state(self, X):
+        """Array of visible-type parameters the kernel updates in place, or None."""
+        return None
+
+    def _output_states(self, V):
+        """Visible states as the user sees them (the internal form by default)."""
+        return V
 
     def _check_n_jobs(self):
         if self.n_jobs == 0:
@@ -205,7 +218,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         weights = 0.01 * init_rng.standard_normal((self.n_components, n_features))
         self.components_ = weights.astype(dtype)
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
-        self.intercept_visible_ = self._visible.initial_bias(mean).astype(dtype)
+        self._visible_state = self._initial_visible_state(X)
+        self.intercept_visible_ = self._layer().initial_bias(mean).astype(dtype)
         n_chains = self.n_chains if self.n_chains is not None else self.batch_size
         self.h_samples_ = np.zeros((n_chains, self.n_components), dtype=dtype)
         self._velocity = (
@@ -313,14 +327,16 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         max_batch = int(np.max(np.diff(batch_ends, prepend=0)))
         n_chain_rows = self.h_samples_.shape[0] if self.method == "pcd" else max_batch
         streams = self._training_streams.for_rows(n_chain_rows)
-        state = self._training_state()
+        layer = self._layer()
+        visible_state, groups = layer.kernel_arguments(self.components_.dtype)
+        state = self._training_state() + (visible_state,)
         snapshot = [a.copy() for a in state]
         _gibbs.train_minibatches(
-            self._visible.kernel_kind, method, *data, order, batch_ends, *state,
-            float(self.learning_rate), float(self.momentum), float(self.weight_decay),
-            int(self.k), streams, int(n_threads),
+            layer.kernel_kind, method, *data, order, batch_ends, *state, groups,
+            self._learns_visible_state(), float(self.learning_rate), float(self.momentum),
+            float(self.weight_decay), int(self.k), streams, int(n_threads),
         )
-        if not all(np.all(np.isfinite(a)) for a in state[:3]):
+        if not all(np.all(np.isfinite(a)) for a in state[:3] + state[-1:]):
             for array, saved in zip(state, snapshot):
                 array[...] = saved
             raise DivergenceError(
@@ -330,6 +346,10 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 "of 10) and fit again."
             )
         self._log_partition_cache.clear()
+
+    def _learns_visible_state(self):
+        """Whether the kernel updates the visible-type parameters (Gaussian sigma)."""
+        return False
 
     def _training_state(self):
         """The arrays the kernel updates in place, in its argument order."""
@@ -363,7 +383,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _hidden_probabilities(self, X):
         W = self.components_.astype(X.dtype, copy=False)
         c = self.intercept_hidden_.astype(X.dtype, copy=False)
-        return expit(safe_sparse_dot(X, W.T, dense_output=True) + c)
+        S = self._layer().hidden_input(X)
+        return expit(safe_sparse_dot(S, W.T, dense_output=True) + c)
 
     def transform(self, X):
         """Hidden unit probabilities p(h_j = 1 | x).
@@ -402,7 +423,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         V = self._check_fitted_input(v)
         V = np.array(V.toarray() if sp.issparse(V) else V, dtype=self.components_.dtype, order="C")
         self._run_chains(V, 1, self._gibbs_streams)
-        return V
+        return self._output_states(V)
 
     def sample(self, n_samples=1, *, n_steps=1000, random_state=None):
         """Draw visible samples from the model by block-Gibbs sampling.
@@ -433,10 +454,10 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         entropy = draw_entropy(seed)
         dtype = self.components_.dtype
         start_rng = generator_for(entropy, _SAMPLING_START)
-        field = np.broadcast_to(self._base_visible_bias(), (n_samples, self.n_features_in_))
-        V = np.ascontiguousarray(self._visible.sample(field.astype(dtype), start_rng))
+        field = np.broadcast_to(self._base_visible_bias(), (n_samples, self.components_.shape[1]))
+        V = np.ascontiguousarray(self._layer().sample(field.astype(dtype), start_rng))
         self._run_chains(V, n_steps, ChainStreams(entropy, _SAMPLING_CHAINS))
-        return V
+        return self._output_states(V)
 
     def _run_chains(self, V, n_steps, streams):
         """Advance chains starting at visible states V (in place) by n_steps."""
@@ -444,11 +465,15 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         rows = V.shape[0]
         H = np.empty((rows, self.n_components), dtype=V.dtype)
         P = np.empty_like(H)
+        layer = self._layer()
+        S = layer.to_kernel(V)
         _gibbs.gibbs_chains(
-            self._visible.kernel_kind, V, H, P, self.components_,
-            self.intercept_visible_, self.intercept_hidden_, int(n_steps),
+            layer.kernel_kind, S, H, P, self.components_,
+            self.intercept_visible_, self.intercept_hidden_,
+            *layer.kernel_arguments(self.components_.dtype), int(n_steps),
             streams.for_rows(rows), int(n_threads),
         )
+        V[...] = layer.from_kernel(S)
         return H, P
 
     def reconstruction_error(self, X):
@@ -465,7 +490,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         X = self._check_fitted_input(X)
         H = self._hidden_probabilities(X)
-        R = self._visible.mean(H @ self.components_.astype(H.dtype) + self.intercept_visible_)
+        R = self._layer().mean(H @ self.components_.astype(H.dtype) + self.intercept_visible_)
         Xd = X.toarray() if sp.issparse(X) else X
         return float(np.mean((Xd - R) ** 2))
 
@@ -493,20 +518,25 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         b = self.intercept_visible_.astype(np.float64)
         c = self.intercept_hidden_.astype(np.float64)
         out = np.empty(X.shape[0])
+        layer = self._layer()
         for start in range(0, X.shape[0], chunk_rows):
             rows = X[start : start + chunk_rows]
             rows = rows.astype(np.float64) if sp.issparse(rows) else np.asarray(rows, np.float64)
-            hidden = softplus(safe_sparse_dot(rows, W.T, dense_output=True) + c).sum(axis=1)
-            out[start : start + rows.shape[0]] = -self._visible.energy_term(rows, b) - hidden
+            S = layer.hidden_input(rows)
+            hidden = softplus(safe_sparse_dot(S, W.T, dense_output=True) + c).sum(axis=1)
+            out[start : start + rows.shape[0]] = -layer.energy_term(rows, b) - hidden
         return out
 
     def _base_visible_bias(self):
         """Visible biases of the independent model fitted to the data marginals."""
-        return self._visible.initial_bias(self._data_sum / max(self._n_data, 1))
+        return self._layer().initial_bias(self._data_sum / max(self._n_data, 1))
 
     def _parameter_fingerprint(self):
         digest = hashlib.blake2b(digest_size=16)
-        for array in (self.components_, self.intercept_visible_, self.intercept_hidden_):
+        arrays = [self.components_, self.intercept_visible_, self.intercept_hidden_]
+        if self._visible_state is not None:
+            arrays.append(self._visible_state)
+        for array in arrays:
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
 
@@ -545,17 +575,17 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if not (isinstance(n_betas, Integral) and n_betas >= 3):
             raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
         if method == "auto":
-            _, flops = exact_cost(self.n_features_in_, self.n_components, self._visible)
+            _, flops = exact_cost(self.components_.shape[1], self.n_components, self._layer())
             method = "exact" if flops <= AUTO_EXACT_MAX_FLOPS else "ais"
         entropy = self._entropy if random_state is None else draw_entropy(random_state)
         key = (method, n_chains, n_betas, tuple(entropy), self._parameter_fingerprint())
         if key not in self._log_partition_cache:
             params = (self.components_, self.intercept_visible_, self.intercept_hidden_)
             if method == "exact":
-                result = (exact_log_partition(*params, self._visible), 0.0)
+                result = (exact_log_partition(*params, self._layer()), 0.0)
             else:
                 result = ais_log_partition(
-                    *params, self._visible, self._base_visible_bias(),
+                    *params, self._layer(), self._base_visible_bias(),
                     n_chains=n_chains, n_betas=n_betas, rng=generator_for(entropy, _AIS),
                 )
             self._log_partition_cache[key] = result

@@ -16,9 +16,22 @@ of chain rows* (``CHUNK_ROWS``).  Chunk ``j`` always uses stream ``j``
 whatever thread runs it, and no reduction crosses chunks in a
 thread-dependent order, so results are bit-identical for any thread count.
 
-Visible unit types plug in through ``_sample_visible_rows``: the kernel
-computes the visible field ``h.W + b`` and asks the visible type to turn it
-into samples; nothing else in the kernel knows which type it is.
+Visible rows hold the statistic ``s(v)`` that couples to the hidden layer,
+so every product and gradient is the same for every visible type:
+
+    Bernoulli     s(v) = v                   E = -b.v - c.h - h.W.s(v)
+    categorical   s(v) = one-hot(v)          (same energy, one block of
+                                              columns per feature)
+    Gaussian      s(v) = v / sigma**2        E = sum((v - b)**2 / (2 sigma**2))
+                                                 - c.h - h.W.s(v)
+
+The visible type plugs in through ``_sample_visible_rows``, which turns the
+visible field ``h.W`` into sampled rows of ``s(v)``, and, for the Gaussian's
+learned sigma and the categorical gauge, two small steps of the training
+loop; nothing else in the kernel knows which type it is.  A type's extra
+parameters travel in ``visible_state`` (Gaussian: the rows ``GAUSSIAN_*``,
+each of length n_visible) and ``groups`` (categorical: the column offsets of
+each feature's block, length n_features + 1).
 
 Matrix products go through BLAS, except in small models (at most
 ``_SMALL_MODEL_WEIGHTS`` weights), where a BLAS call's fixed cost dominates
@@ -35,6 +48,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from numpy.random cimport bitgen_t
 from libc.stdint cimport uint64_t
+from libc.math cimport log, sqrt, cos, sin, exp, M_PI
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from scipy.linalg.cython_blas cimport sgemm, dgemm, sgemv, dgemv
 
@@ -85,7 +99,25 @@ cdef Py_ssize_t _SMALL_MODEL_WEIGHTS = 65536
 cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
 
 #: Visible unit types known to the kernel.
-VISIBLE_BERNOULLI = 0
+cdef enum:
+    _BERNOULLI = 0
+    _GAUSSIAN = 1
+    _CATEGORICAL = 2
+VISIBLE_BERNOULLI = _BERNOULLI
+VISIBLE_GAUSSIAN = _GAUSSIAN
+VISIBLE_CATEGORICAL = _CATEGORICAL
+#: Rows of the Gaussian visible state (``visible_state`` argument).
+cdef enum:
+    GAUSSIAN_SIGMA_ROW = 0
+    GAUSSIAN_VELOCITY_ROW = 1
+    GAUSSIAN_SIGMA_MIN_ROW = 2
+    GAUSSIAN_SIGMA_MAX_ROW = 3
+    GAUSSIAN_STATE_ROWS = 4
+GAUSSIAN_SIGMA = GAUSSIAN_SIGMA_ROW
+GAUSSIAN_VELOCITY = GAUSSIAN_VELOCITY_ROW
+GAUSSIAN_SIGMA_MIN = GAUSSIAN_SIGMA_MIN_ROW
+GAUSSIAN_SIGMA_MAX = GAUSSIAN_SIGMA_MAX_ROW
+GAUSSIAN_STATE_SHAPE_ROWS = GAUSSIAN_STATE_ROWS
 
 cdef enum:
     _CD = 0
@@ -196,9 +228,8 @@ cdef void _small_model_weight_update(const floating* G, const floating* V, Py_ss
                                      Py_ssize_t n_visible, Py_ssize_t n_hidden,
                                      floating lr, floating momentum, floating weight_decay,
                                      floating* WT, floating* velocity_T,
-                                     floating* W, Py_ssize_t* idx,
-                                     floating* coef) noexcept nogil:
-    """The weight step of train_minibatches on the transposed copy WT, then W = WT.T.
+                                     Py_ssize_t* idx, floating* coef) noexcept nogil:
+    """The weight step of train_minibatches on the transposed copy WT (the caller copies W = WT.T).
 
     velocity = momentum * velocity + lr * (G.T @ V - weight_decay * W);  W += velocity
     (without momentum the velocity is not stored: W += lr * (G.T @ V - weight_decay * W)).
@@ -215,7 +246,6 @@ cdef void _small_model_weight_update(const floating* G, const floating* V, Py_ss
             for i in range(size):
                 WT[i] *= 1.0 - lr * weight_decay
         _sparse_outer_update(V, G, rows, n_visible, n_hidden, lr, WT, idx, coef)
-    _transpose(WT, n_visible, n_hidden, W)
 
 
 # --------------------------------------------------------------------------
@@ -328,16 +358,98 @@ cdef void _bernoulli_rows(const floating* P, floating* out, Py_ssize_t r0,
         rbm_bernoulli_d(P + r0 * n, scratch, out + r0 * n, count)
 
 
+cdef inline uint64_t _next_uint64(bitgen_t* rng) noexcept nogil:
+    """One 64-bit draw (the same number inline or through next_uint64)."""
+    if _inline_sfc64:
+        return _sfc64_next(<uint64_t*> rng.state)
+    return rng.next_uint64(rng.state)
+
+
+cdef void _normal_fill(bitgen_t* rng, Py_ssize_t n, float* out) noexcept nogil:
+    """out[:n] = standard normal draws, by Box-Muller on 53-bit uniforms.
+
+    Computed in double precision (so the tails reach 8.5 standard
+    deviations), stored as float like the uniforms, for every model dtype.
+    """
+    cdef Py_ssize_t i
+    cdef double u1, u2, radius
+    cdef double scale = 1.0 / 9007199254740992.0  # 2**-53
+    for i in range(0, n, 2):
+        u1 = <double> ((_next_uint64(rng) >> 11) + 1) * scale  # (0, 1]
+        u2 = <double> (_next_uint64(rng) >> 11) * scale
+        radius = sqrt(-2.0 * log(u1))
+        out[i] = <float> (radius * cos(2.0 * M_PI * u2))
+        if i + 1 < n:
+            out[i + 1] = <float> (radius * sin(2.0 * M_PI * u2))
+
+
+cdef void _gaussian_rows(floating* A, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_visible,
+                         const floating* b, const floating* sigma, bitgen_t* rng,
+                         float* scratch) noexcept nogil:
+    """A[r0:r1] = s(v) = v / sigma**2 for v ~ N(A + b, sigma**2), in place."""
+    cdef Py_ssize_t r, i
+    cdef floating* row
+    _normal_fill(rng, (r1 - r0) * n_visible, scratch)
+    for r in range(r0, r1):
+        row = A + r * n_visible
+        for i in range(n_visible):
+            row[i] = ((row[i] + b[i]) / sigma[i]
+                      + scratch[(r - r0) * n_visible + i]) / sigma[i]
+
+
+cdef void _categorical_rows(floating* A, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_visible,
+                            const floating* b, const Py_ssize_t* groups,
+                            Py_ssize_t n_groups, bitgen_t* rng,
+                            float* scratch) noexcept nogil:
+    """A[r0:r1] = one-hot draws from the softmax of A + b over each feature's block.
+
+    Max-subtracted exponentials, then an inverse-CDF draw with one uniform
+    per feature; every feature of every row in one pass.
+    """
+    cdef Py_ssize_t r, g, i, chosen
+    cdef floating* row
+    cdef double top, total, target, cumulative
+    _uniform_fill(rng, (r1 - r0) * n_groups, scratch)
+    for r in range(r0, r1):
+        row = A + r * n_visible
+        for g in range(n_groups):
+            top = row[groups[g]] + b[groups[g]]
+            for i in range(groups[g] + 1, groups[g + 1]):
+                top = max(top, <double> (row[i] + b[i]))
+            total = 0.0
+            for i in range(groups[g], groups[g + 1]):
+                row[i] = <floating> exp(row[i] + b[i] - top)
+                total += row[i]
+            target = scratch[(r - r0) * n_groups + g] * total
+            chosen = groups[g + 1] - 1  # if rounding leaves target >= the sum
+            cumulative = 0.0
+            for i in range(groups[g], groups[g + 1]):
+                cumulative += row[i]
+                if target < cumulative:
+                    chosen = i
+                    break
+            for i in range(groups[g], groups[g + 1]):
+                row[i] = 0.0
+            row[chosen] = 1.0
+
+
 cdef void _sample_visible_rows(int kind, floating* A, Py_ssize_t r0, Py_ssize_t r1,
                                Py_ssize_t n_visible, const floating* b,
-                               bitgen_t* rng, float* scratch) noexcept nogil:
-    """A[r0:r1] = sample of p(v | field A[r0:r1] + b), in place.
+                               const floating* visible_state, const Py_ssize_t* groups,
+                               Py_ssize_t n_groups, bitgen_t* rng,
+                               float* scratch) noexcept nogil:
+    """A[r0:r1] = s(v) for v ~ p(v | visible field A[r0:r1]), in place.
 
-    This is the one place that knows the visible unit type.
+    This is the one place that samples a visible unit type.
     """
-    if kind == 0:  # VISIBLE_BERNOULLI
+    if kind == _BERNOULLI:
         _add_bias_sigmoid_rows(A, r0, r1, n_visible, b)
         _bernoulli_rows(A, A, r0, r1, n_visible, rng, scratch)
+    elif kind == _GAUSSIAN:
+        _gaussian_rows(A, r0, r1, n_visible, b, visible_state + GAUSSIAN_SIGMA_ROW * n_visible,
+                       rng, scratch)
+    elif kind == _CATEGORICAL:
+        _categorical_rows(A, r0, r1, n_visible, b, groups, n_groups, rng, scratch)
 
 
 # --------------------------------------------------------------------------
@@ -377,28 +489,119 @@ cdef void _sample_hidden(const floating* P, floating* Hs, Py_ssize_t rows,
 
 
 cdef void _sample_visible(int kind, floating* A, Py_ssize_t rows, Py_ssize_t n_visible,
-                          const floating* b, bitgen_t** streams, float* scratch,
+                          const floating* b, const floating* visible_state,
+                          const Py_ssize_t* groups, Py_ssize_t n_groups,
+                          bitgen_t** streams, float* scratch,
                           int n_threads) noexcept nogil:
-    """A = sample of p(v | field A + b), in place, rows chunked over streams."""
+    """A = s(v) for v ~ p(v | visible field A), in place, rows chunked over streams."""
     cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t width = n_visible
     for j in prange(n_chunks, num_threads=n_threads, schedule='static',
                     use_threads_if=_worth_threads(rows, n_chunks, width, n_threads)):
         _sample_visible_rows(kind, A, j * _CHUNK, min((j + 1) * _CHUNK, rows),
-                             n_visible, b, streams[j],
+                             n_visible, b, visible_state, groups, n_groups, streams[j],
                              scratch + j * _CHUNK * n_visible)
 
 
 cdef void _gibbs_step_from_hidden(int kind, const floating* Hs, floating* V, floating* P,
                                   Py_ssize_t rows, const floating* W, const floating* b,
-                                  const floating* c, Py_ssize_t n_visible,
+                                  const floating* c, const floating* visible_state,
+                                  const Py_ssize_t* groups, Py_ssize_t n_groups,
+                                  Py_ssize_t n_visible,
                                   Py_ssize_t n_hidden, bitgen_t** streams,
                                   float* scratch, int n_threads) noexcept nogil:
-    """V ~ p(v | Hs);  P = p(h = 1 | V)."""
+    """V = s(v) for v ~ p(v | Hs);  P = p(h = 1 | V)."""
     _visible_field(Hs, rows, W, n_visible, n_hidden, V)
-    _sample_visible(kind, V, rows, n_visible, b, streams, scratch, n_threads)
+    _sample_visible(kind, V, rows, n_visible, b, visible_state, groups, n_groups, streams,
+                    scratch, n_threads)
     _hidden_field(V, rows, W, n_visible, n_hidden, P)
     _hidden_probabilities(P, rows, n_hidden, c, n_threads)
+
+
+# --------------------------------------------------------------------------
+# Visible-type steps of the training loop
+# --------------------------------------------------------------------------
+
+cdef void _divide_by_variance(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                              const floating* sigma) noexcept nogil:
+    """X[r0:r1, i] /= sigma[i]**2: Gaussian visible values to s(v)."""
+    cdef Py_ssize_t r, i
+    for r in range(r0, r1):
+        for i in range(n):
+            X[r * n + i] = X[r * n + i] / sigma[i] / sigma[i]
+
+
+cdef void _log_sigma_gradient(const floating* VS, const floating* AV, Py_ssize_t B,
+                              Py_ssize_t C, Py_ssize_t n, const floating* b,
+                              const floating* sigma, double* grad) noexcept nogil:
+    """grad = d log-likelihood / d log sigma, from data rows [0, B) and chain rows [B, B+C).
+
+    With v = s(v) sigma**2 and a = p(h | v) @ W (Cho, Ilin & Raiko 2011):
+
+        grad_i = 2 / sigma_i**2 (<(v_i - b_i)**2 / 2 - v_i a_i>_data - <same>_model)
+    """
+    cdef Py_ssize_t r, i
+    cdef double weight, v, variance
+    for i in range(n):
+        grad[i] = 0.0
+    for r in range(B + C):
+        weight = 1.0 / B if r < B else -1.0 / C
+        for i in range(n):
+            variance = <double> sigma[i] * sigma[i]
+            v = VS[r * n + i] * variance
+            grad[i] += weight * (0.5 * (v - b[i]) * (v - b[i]) - v * AV[r * n + i])
+    for i in range(n):
+        grad[i] *= 2.0 / (<double> sigma[i] * sigma[i])
+
+
+cdef void _log_sigma_step(floating* state, const double* grad, Py_ssize_t n, double lr,
+                          double momentum) noexcept nogil:
+    """Momentum step on log sigma, then sigma clipped to [sigma_min, sigma_max]."""
+    cdef floating* sigma = state + GAUSSIAN_SIGMA_ROW * n
+    cdef floating* velocity = state + GAUSSIAN_VELOCITY_ROW * n
+    cdef const floating* low = state + GAUSSIAN_SIGMA_MIN_ROW * n
+    cdef const floating* high = state + GAUSSIAN_SIGMA_MAX_ROW * n
+    cdef Py_ssize_t i
+    for i in range(n):
+        velocity[i] = <floating> (momentum * velocity[i] + lr * grad[i])
+        sigma[i] = <floating> min(max(exp(log(<double> sigma[i]) + velocity[i]),
+                                      <double> low[i]), <double> high[i])
+
+
+cdef void _zero_sum_columns(floating* X, Py_ssize_t rows, Py_ssize_t n,
+                            const Py_ssize_t* groups, Py_ssize_t n_groups) noexcept nogil:
+    """Subtract from each row's block of each feature its mean (the zero-sum gauge).
+
+    A constant added to every category of a feature changes no probability
+    (it moves into c, or into log Z for the biases), so without this the
+    parameters drift along that direction.
+    """
+    cdef Py_ssize_t r, g, i
+    cdef double mean
+    for r in range(rows):
+        for g in range(n_groups):
+            mean = 0.0
+            for i in range(groups[g], groups[g + 1]):
+                mean += X[r * n + i]
+            mean /= groups[g + 1] - groups[g]
+            for i in range(groups[g], groups[g + 1]):
+                X[r * n + i] = <floating> (X[r * n + i] - mean)
+
+
+cdef void _zero_sum_rows(floating* XT, Py_ssize_t n_cols, const Py_ssize_t* groups,
+                         Py_ssize_t n_groups) noexcept nogil:
+    """The zero-sum gauge on the transposed layout: each feature is a block of rows."""
+    cdef Py_ssize_t g, i, j, size
+    cdef floating mean
+    for g in range(n_groups):
+        size = groups[g + 1] - groups[g]
+        for j in range(n_cols):
+            mean = 0.0
+            for i in range(groups[g], groups[g + 1]):
+                mean += XT[i * n_cols + j]
+            mean /= size
+            for i in range(groups[g], groups[g + 1]):
+                XT[i * n_cols + j] -= mean
 
 
 # --------------------------------------------------------------------------
@@ -453,21 +656,24 @@ def n_streams_for(Py_ssize_t rows):
 
 
 def gibbs_chains(int kind,
-                 floating[:, ::1] V,          # IN/OUT visible states (n_chains, n_visible)
+                 floating[:, ::1] V,          # IN/OUT visible rows s(v) (n_chains, n_visible)
                  floating[:, ::1] H,          # OUT last hidden samples (n_chains, n_hidden)
                  floating[:, ::1] P,          # OUT p(h=1 | final V)     (n_chains, n_hidden)
                  const floating[:, ::1] W,
                  const floating[::1] b,
                  const floating[::1] c,
+                 const floating[:, ::1] visible_state,  # IN Gaussian rows (or a 1x1 dummy)
+                 const Py_ssize_t[::1] groups,          # IN categorical offsets (or dummy)
                  int n_steps,
                  list streams,
                  int n_threads):
     """Advance chains ``n_steps`` full block-Gibbs steps: h ~ p(h|v), v ~ p(v|h).
 
-    On return ``V`` holds the final visible states, ``H`` the hidden sample
-    that produced them and ``P`` the hidden probabilities given the final
-    ``V``.  With ``n_steps == 0`` only ``P`` is computed.
+    On return ``V`` holds the final visible rows ``s(v)``, ``H`` the hidden
+    sample that produced them and ``P`` the hidden probabilities given the
+    final ``V``.  With ``n_steps == 0`` only ``P`` is computed.
     """
+    cdef Py_ssize_t n_groups = groups.shape[0] - 1
     cdef Py_ssize_t rows = V.shape[0], n_visible = V.shape[1], n_hidden = W.shape[0]
     cdef Py_ssize_t width = max(n_visible, n_hidden)
     cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(rows))
@@ -481,7 +687,8 @@ def gibbs_chains(int kind,
                 _sample_hidden(&P[0, 0], &H[0, 0], rows, n_hidden, rng,
                                &scratch[0, 0], n_threads)
                 _gibbs_step_from_hidden(kind, &H[0, 0], &V[0, 0], &P[0, 0], rows,
-                                        &W[0, 0], &b[0], &c[0], n_visible, n_hidden,
+                                        &W[0, 0], &b[0], &c[0], &visible_state[0, 0],
+                                        &groups[0], n_groups, n_visible, n_hidden,
                                         rng, &scratch[0, 0], n_threads)
     finally:
         free(rng)
@@ -554,6 +761,9 @@ def train_minibatches(int kind,
                       floating[::1] b_velocity,        # IN/OUT
                       floating[::1] c_velocity,        # IN/OUT
                       floating[:, ::1] chains,         # IN/OUT persistent hidden samples (PCD)
+                      floating[:, ::1] visible_state,  # IN/OUT Gaussian rows (or a 1x1 dummy)
+                      const Py_ssize_t[::1] groups,    # IN categorical offsets (or dummy)
+                      bint learn_sigma,                # Gaussian: update visible_state's sigma
                       double learning_rate,
                       double momentum,
                       double weight_decay,
@@ -568,8 +778,12 @@ def train_minibatches(int kind,
     batch itself (one chain per row).  The gradient uses hidden
     probabilities (Rao-Blackwellised) and visible samples:
 
-        dW = <h v>_data - <h v>_model,   dW -= weight_decay * W
+        dW = <h s(v)>_data - <h s(v)>_model,   dW -= weight_decay * W
         velocity = momentum * velocity + learning_rate * dW;  W += velocity
+
+    Gaussian units with ``learn_sigma`` also take a momentum step on
+    log sigma (clipped to the bounds in ``visible_state``); categorical units
+    are kept in the zero-sum gauge after every update.
     """
     cdef Py_ssize_t n_visible = W.shape[1], n_hidden = W.shape[0]
     cdef Py_ssize_t n_batches = batch_ends.shape[0]
@@ -596,8 +810,18 @@ def train_minibatches(int kind,
     cdef floating* w_ptr = &W[0, 0]
     cdef floating* vel_ptr = &W_velocity[0, 0]
     cdef bint use_momentum = momentum != 0.0
+    # Row sums pay off for 0/1 (and one-hot) states, not real-valued ones.
     cdef bint small = (n_visible * n_hidden <= _SMALL_MODEL_WEIGHTS
-                       and max_batch + n_chains <= _SMALL_MODEL_ROWS)
+                       and max_batch + n_chains <= _SMALL_MODEL_ROWS
+                       and kind != _GAUSSIAN)
+    cdef Py_ssize_t n_groups = groups.shape[0] - 1
+    cdef floating* vstate = &visible_state[0, 0]
+    cdef floating* sigma = vstate + GAUSSIAN_SIGMA_ROW * n_visible
+    cdef bint gaussian = kind == _GAUSSIAN, categorical = kind == _CATEGORICAL
+    # Gaussian sigma learning: p(h | v) @ W for every stacked row, and the gradient.
+    cdef floating[:, ::1] AV = np.empty((max_batch + n_chains if learn_sigma else 1,
+                                         n_visible), dtype=dtype)
+    cdef double[::1] grad_log_sigma = np.empty(n_visible if learn_sigma else 1)
     # Small models keep W.T (and the velocity in that layout) for the
     # row-sum hidden field and the sparse weight update.
     cdef floating[:, ::1] WT = np.ascontiguousarray(np.asarray(W).T) if small else W
@@ -620,6 +844,8 @@ def train_minibatches(int kind,
                 _load_rows(X, data, indices, indptr, sparse, &order[start], B,
                            n_visible, &VS[0, 0])
                 start = batch_ends[t]
+                if gaussian:
+                    _divide_by_variance(&VS[0, 0], 0, B, n_visible, sigma)
                 if method == _CD:
                     # Positive phase first: the chains start from the data.
                     _hidden_field_of(&VS[0, 0], B, w_ptr, wt_ptr, n_visible, n_hidden,
@@ -631,8 +857,8 @@ def train_minibatches(int kind,
                 for step in range(k):
                     _visible_field_of(&Hc[0, 0], C, w_ptr, small, n_visible, n_hidden,
                                       &VS[B, 0], idx, coef)
-                    _sample_visible(kind, &VS[B, 0], C, n_visible, &b[0], rng,
-                                    &scratch[0, 0], n_threads)
+                    _sample_visible(kind, &VS[B, 0], C, n_visible, &b[0], vstate,
+                                    &groups[0], n_groups, rng, &scratch[0, 0], n_threads)
                     if step < k - 1 or method == _CD:
                         _hidden_field_of(&VS[B, 0], C, w_ptr, wt_ptr, n_visible,
                                          n_hidden, &HS[B, 0], idx, coef)
@@ -657,12 +883,22 @@ def train_minibatches(int kind,
                                         &grad_b[0])
                 _column_mean_difference(&HS[0, 0], B, C, n_hidden, &row_weights[0],
                                         &grad_c[0])
+                if learn_sigma:
+                    _visible_field(&HS[0, 0], B + C, w_ptr, n_visible, n_hidden, &AV[0, 0])
+                    _log_sigma_gradient(&VS[0, 0], &AV[0, 0], B, C, n_visible, &b[0],
+                                        sigma, &grad_log_sigma[0])
                 _scale_rows(&HS[0, 0], 0, B, n_hidden, <floating> 1.0 / B)
                 _scale_rows(&HS[0, 0], B, B + C, n_hidden, <floating> -1.0 / C)
                 if small:
                     _small_model_weight_update(&HS[0, 0], &VS[0, 0], B + C, n_visible,
                                                n_hidden, lr, mom, wd, wt_ptr,
-                                               &velocity_T[0, 0], w_ptr, idx, coef)
+                                               &velocity_T[0, 0], idx, coef)
+                    if categorical:
+                        _zero_sum_rows(wt_ptr, n_hidden, &groups[0], n_groups)
+                        if use_momentum:
+                            _zero_sum_rows(&velocity_T[0, 0], n_hidden, &groups[0],
+                                           n_groups)
+                    _transpose(wt_ptr, n_visible, n_hidden, w_ptr)
                 elif use_momentum:
                     _weight_update(&HS[0, 0], &VS[0, 0], B + C, n_visible, n_hidden,
                                    lr, mom, vel_ptr)
@@ -674,6 +910,17 @@ def train_minibatches(int kind,
                                    lr, decay, w_ptr)
                 _apply_bias_step(&b[0], &b_velocity[0], &grad_b[0], n_visible, lr, mom)
                 _apply_bias_step(&c[0], &c_velocity[0], &grad_c[0], n_hidden, lr, mom)
+                if learn_sigma:
+                    _log_sigma_step(vstate, &grad_log_sigma[0], n_visible, learning_rate,
+                                    momentum)
+                if categorical:
+                    if not small:
+                        _zero_sum_columns(w_ptr, n_hidden, n_visible, &groups[0], n_groups)
+                        if use_momentum:
+                            _zero_sum_columns(vel_ptr, n_hidden, n_visible, &groups[0],
+                                              n_groups)
+                    _zero_sum_columns(&b[0], 1, n_visible, &groups[0], n_groups)
+                    _zero_sum_columns(&b_velocity[0], 1, n_visible, &groups[0], n_groups)
     finally:
         free(rng)
     if method == _PCD:

@@ -55,11 +55,12 @@ def exact_log_partition(W, b, c, visible):
     chunk_rows = max(1, ENUMERATION_CHUNK_ELEMENTS // max(n_visible, n_hidden))
     if n_states == 2 ** n_hidden:
         for H in enumerate_binary(n_hidden, chunk_rows, np.float64):
-            terms = H @ c + visible.log_partition_given_field(H @ W + b)
+            terms = H @ c + visible.log_partition_given_hidden(H @ W, b)
             chunk_logs.append(logsumexp(terms))
     else:
         for V in visible.enumerate_states(n_visible, chunk_rows, np.float64):
-            terms = visible.energy_term(V, b) + softplus(V @ W.T + c).sum(axis=1)
+            hidden_field = visible.hidden_input(V) @ W.T + c
+            terms = visible.energy_term(V, b) + softplus(hidden_field).sum(axis=1)
             chunk_logs.append(logsumexp(terms))
     return float(logsumexp(chunk_logs))
 
@@ -86,8 +87,9 @@ def ais_betas(n_betas):
 def ais_log_partition(W, b, c, visible, base_bias, n_chains, n_betas, rng):
     """Estimate log Z by annealed importance sampling (Salakhutdinov & Murray 2008).
 
-    The base model has the visible biases ``base_bias`` (the data marginals)
-    and no couplings, so its log Z and exact samples are known.  The
+    The base model has the visible biases ``base_bias`` (the data marginals),
+    the model's own visible-type parameters (Gaussian sigma, categorical
+    blocks) and no couplings, so its log Z and exact samples are known.  The
     intermediate models interpolate the energies linearly in the inverse
     temperature; transitions are block-Gibbs steps.
 
@@ -114,14 +116,15 @@ def ais_log_partition(W, b, c, visible, base_bias, n_chains, n_betas, rng):
     n_hidden, n_visible = W.shape
     betas = ais_betas(n_betas)
     base_field = np.broadcast_to(base_bias, (n_chains, n_visible))
-    log_z_base = float(visible.log_partition_given_field(base_bias[None, :])[0])
+    no_coupling = np.zeros((1, n_visible))
+    log_z_base = float(visible.log_partition_given_hidden(no_coupling, base_bias)[0])
     log_z_base += n_hidden * math.log(2.0)
 
     V = visible.sample(np.array(base_field), rng)
     log_w = np.zeros(n_chains)
     for k in range(1, len(betas)):
         beta, beta_prev = betas[k], betas[k - 1]
-        Z = V @ W.T + c
+        Z = visible.hidden_input(V) @ W.T + c
         visible_gain = visible.energy_term(V, b) - visible.energy_term(V, base_bias)
         log_w += (beta - beta_prev) * visible_gain
         log_w += softplus(beta * Z).sum(axis=1) - softplus(beta_prev * Z).sum(axis=1)

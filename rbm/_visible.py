@@ -1,12 +1,20 @@
 """Visible unit types.
 
-Each visible type is a small stateless object that knows the few things that
-differ between RBM flavours: how to validate input, its conditional mean and
-sampler given the field ``h @ W + b``, its free-energy term, the log-partition
-of the visible layer for a fixed hidden state, and how to initialise the
-visible biases from data.  Everything else (training, chains, scoring,
-log-partition estimation) is written once against these hooks.
+Each visible type is a small object that knows the few things that differ
+between RBM flavours: how to validate input, the statistic ``s(v)`` that
+couples to the hidden layer (the energy is ``E(v, h) = E_v(v) - c.h -
+h.W.s(v)``), its conditional mean and sampler, its energy term, the
+log-partition of the visible layer for a fixed hidden state, and how to
+initialise the visible biases from data.  Everything else (training, chains,
+scoring, log-partition estimation) is written once against these hooks.
+
+Conditionals take a *field*: the natural parameter that ``h`` sets, ``b + h @ W``
+(logits for Bernoulli and categorical units, the mean for Gaussian ones).
+Annealing between two models mixes their fields linearly, which is what AIS
+relies on.
 """
+
+import math
 
 import numpy as np
 import scipy.sparse as sp
@@ -77,12 +85,28 @@ class BernoulliVisible:
         return (rng.random(field.shape) < expit(field)).astype(field.dtype)
 
     def energy_term(self, V, b):
-        """-(visible part of the energy) = b . v for each row of V."""
+        """-E_v(v), minus the visible part of the energy: b . v for each row of V."""
         return np.asarray(V @ b).ravel()
 
-    def log_partition_given_field(self, field):
-        """log sum_v exp(field . v) for each row of ``field`` (shape (n, n_visible))."""
-        return softplus(field).sum(axis=1)
+    def hidden_input(self, V):
+        """s(v), the statistic that couples to the hidden layer: v itself."""
+        return V
+
+    def log_partition_given_hidden(self, A, b):
+        """log sum_v exp(-E_v(v) + s(v) . a) for each row a of ``A = H @ W``."""
+        return softplus(A + b).sum(axis=1)
+
+    def to_kernel(self, V):
+        """Visible states as the kernel's rows of s(v) (a new C-ordered array)."""
+        return np.array(V, order="C")
+
+    def from_kernel(self, S):
+        """Visible states from the kernel's rows of s(v)."""
+        return S
+
+    def kernel_arguments(self, dtype):
+        """(visible_state, groups) for the kernel: unused by this type."""
+        return np.zeros((1, 1), dtype=dtype), np.zeros(2, dtype=np.intp)
 
     def n_states(self, n_visible):
         """Number of visible configurations, as a Python int."""
@@ -106,4 +130,202 @@ def enumerate_binary(n_units, chunk_size, dtype):
         yield ((index[:, None] >> bits) & 1).astype(dtype)
 
 
-__all__ = ["BernoulliVisible", "enumerate_binary", "softplus"]
+class GaussianVisible:
+    """Real-valued visible units with standard deviations ``sigma``.
+
+    Energy ``E_v(v) = sum((v - b)**2 / (2 sigma**2))`` and ``s(v) = v / sigma**2``
+    (Cho, Ilin & Raiko 2011), so for fixed hidden state the visible units are
+    independent with ``v_i | h ~ N(b_i + (h @ W)_i, sigma_i**2)``.
+
+    Parameters
+    ----------
+    sigma : ndarray of shape (n_visible,) or None
+        Standard deviations; None before fitting (only ``check_domain`` works).
+    """
+
+    kernel_kind = _gibbs.VISIBLE_GAUSSIAN
+    discrete = False
+
+    def __init__(self, sigma=None, state=None):
+        self.sigma = sigma
+        self.state = state
+
+    def check_domain(self, X, estimator_name):
+        """Raise ValueError unless every value of X is finite."""
+        values = X.data if sp.issparse(X) else X
+        if values.size and not np.all(np.isfinite(values)):
+            n_nan = int(np.isnan(values).sum())
+            n_inf = int(np.isinf(values).sum())
+            raise ValueError(
+                f"{estimator_name} got input that contains NaN or inf "
+                f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first, for "
+                "example with sklearn.impute.SimpleImputer; any finite real value is "
+                "allowed."
+            )
+
+    def initial_bias(self, mean):
+        """Visible biases of the independent model: the data mean."""
+        return np.asarray(mean, dtype=np.float64).copy()
+
+    def _variance(self):
+        return np.asarray(self.sigma, dtype=np.float64) ** 2
+
+    def hidden_input(self, V):
+        """s(v) = v / sigma**2."""
+        if sp.issparse(V):
+            return V.multiply(1.0 / self._variance()).tocsr()
+        return V / self._variance().astype(V.dtype)
+
+    def mean(self, field):
+        """E[v | h] = the field b + h @ W."""
+        return field
+
+    def sample(self, field, rng):
+        """Draw v ~ N(field, sigma**2) with a numpy Generator."""
+        noise = rng.standard_normal(field.shape)
+        return (field + noise * np.asarray(self.sigma, dtype=np.float64)).astype(field.dtype)
+
+    def energy_term(self, V, b):
+        """-E_v(v) = -sum((v - b)**2 / (2 sigma**2)) for each row of V."""
+        V = V.toarray() if sp.issparse(V) else V
+        return -0.5 * (((V - b) ** 2) / self._variance()).sum(axis=1)
+
+    def log_partition_given_hidden(self, A, b):
+        """log of the integral over v of exp(-E_v(v) + s(v) . a), for each row a of A.
+
+        Completing the square: sum(log(2 pi sigma**2) / 2 + (a**2 + 2 a b) / (2 sigma**2)).
+        """
+        variance = self._variance()
+        constant = 0.5 * np.log(2.0 * np.pi * variance).sum()
+        return constant + ((A * A + 2.0 * A * b) / (2.0 * variance)).sum(axis=1)
+
+    def to_kernel(self, V):
+        """Rows of s(v) = v / sigma**2 for the kernel."""
+        return np.ascontiguousarray(V / self._variance().astype(V.dtype))
+
+    def from_kernel(self, S):
+        """Visible values v = s(v) sigma**2."""
+        return S * self._variance().astype(S.dtype)
+
+    def kernel_arguments(self, dtype):
+        """(visible_state, groups): the (4, n_visible) sigma state; no groups."""
+        return self.state, np.zeros(2, dtype=np.intp)
+
+
+class CategoricalVisible:
+    """Categorical (softmax, Potts) visible units, one-hot coded.
+
+    Feature ``g`` owns the columns ``groups[g]:groups[g + 1]`` of the one-hot
+    row ``s(v)``; for fixed hidden state the features are independent, each a
+    softmax of its block of the field ``b + h @ W``.
+
+    Parameters
+    ----------
+    groups : ndarray of shape (n_features + 1,)
+        Column offsets of the features' blocks.
+    """
+
+    kernel_kind = _gibbs.VISIBLE_CATEGORICAL
+    discrete = True
+
+    def __init__(self, groups):
+        self.groups = np.asarray(groups, dtype=np.intp)
+
+    def check_domain(self, X, estimator_name):
+        """One-hot rows are produced by the estimator's encoder; nothing to check."""
+
+    @property
+    def _sizes(self):
+        return np.diff(self.groups)
+
+    def _block_starts(self):
+        return self.groups[:-1]
+
+    def initial_bias(self, mean):
+        """Smoothed log frequencies, centred within each feature (zero-sum gauge)."""
+        mean = np.asarray(mean, dtype=np.float64)
+        counts_floor = 1e-3
+        bias = np.log(mean + counts_floor)
+        return self.zero_sum(bias[None, :])[0]
+
+    def zero_sum(self, X):
+        """X with each row's block of each feature centred (the zero-sum gauge)."""
+        starts = self._block_starts()
+        means = np.add.reduceat(X, starts, axis=1) / self._sizes
+        return X - np.repeat(means, self._sizes, axis=1)
+
+    def hidden_input(self, V):
+        """s(v) is the one-hot row itself."""
+        return V
+
+    def _block_logsumexp(self, field):
+        starts = self._block_starts()
+        top = np.maximum.reduceat(field, starts, axis=1)
+        shifted = np.exp(field - np.repeat(top, self._sizes, axis=1))
+        return np.log(np.add.reduceat(shifted, starts, axis=1)) + top
+
+    def mean(self, field):
+        """Per-feature softmax of the field."""
+        log_norm = np.repeat(self._block_logsumexp(field), self._sizes, axis=1)
+        return np.exp(field - log_norm)
+
+    def sample(self, field, rng):
+        """One-hot draws from each feature's softmax, with a numpy Generator."""
+        probabilities = self.mean(np.asarray(field, dtype=np.float64))
+        starts, sizes = self._block_starts(), self._sizes
+        cumulative = np.cumsum(probabilities, axis=1)
+        before_block = np.zeros((len(field), len(starts)))
+        before_block[:, 1:] = cumulative[:, starts[1:] - 1]
+        within = cumulative - np.repeat(before_block, sizes, axis=1)
+        u = rng.random((len(field), len(starts)))
+        # The drawn category is the first whose cumulative probability exceeds u
+        # (clipped for rounding at the top of a block).
+        passed = within <= np.repeat(u, sizes, axis=1)
+        index = np.minimum(np.add.reduceat(passed, starts, axis=1), sizes - 1)
+        out = np.zeros(field.shape, dtype=field.dtype)
+        out[np.arange(len(field))[:, None], starts + index] = 1
+        return out
+
+    def energy_term(self, V, b):
+        """-E_v(v) = b . s(v) for each one-hot row of V."""
+        return np.asarray(V @ b).ravel()
+
+    def log_partition_given_hidden(self, A, b):
+        """Sum over features of log sum over categories of exp(b + a)."""
+        return self._block_logsumexp(A + b).sum(axis=1)
+
+    def to_kernel(self, V):
+        """Dense C-ordered one-hot rows."""
+        return np.array(V.toarray() if sp.issparse(V) else V, order="C")
+
+    def from_kernel(self, S):
+        return S
+
+    def kernel_arguments(self, dtype):
+        """(visible_state, groups): no state; the features' column offsets."""
+        return np.zeros((1, 1), dtype=dtype), self.groups
+
+    def n_states(self, n_visible):
+        """Number of visible configurations: the product of the category counts."""
+        return math.prod(int(q) for q in self._sizes)
+
+    def enumerate_states(self, n_visible, chunk_size, dtype):
+        """Yield every one-hot configuration in chunks of at most chunk_size rows."""
+        sizes = [int(q) for q in self._sizes]
+        total = self.n_states(n_visible)
+        for start in range(0, total, chunk_size):
+            index = np.arange(start, min(start + chunk_size, total), dtype=np.int64)
+            out = np.zeros((len(index), n_visible), dtype=dtype)
+            for offset, q in zip(self.groups[:-1], sizes):
+                out[np.arange(len(index)), offset + index % q] = 1
+                index //= q
+            yield out
+
+
+__all__ = [
+    "BernoulliVisible",
+    "CategoricalVisible",
+    "GaussianVisible",
+    "enumerate_binary",
+    "softplus",
+]

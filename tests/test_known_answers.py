@@ -23,6 +23,9 @@ from sklearn.model_selection import train_test_split
 import rbm._partition
 from rbm import BernoulliRBM
 from rbm import _gibbs
+from rbm._visible import BernoulliVisible
+
+BERNOULLI_KERNEL_ARGUMENTS = BernoulliVisible().kernel_arguments
 
 #: Estimator settings of the digits quality target (``test_digits_heldout_loglik``).
 #: Everything not named here is the library default.  Adjust here when tuning
@@ -302,7 +305,7 @@ def test_gibbs_chains_kernel_matches_exact_joint(dtype):
     streams = [np.random.SFC64(s) for s in np.random.SeedSequence(42).spawn(_gibbs.n_streams_for(n_chains))]
     _gibbs.gibbs_chains(
         _gibbs.VISIBLE_BERNOULLI, V, H, P, W.astype(dtype), b.astype(dtype), c.astype(dtype),
-        n_steps, streams, 1,
+        *BERNOULLI_KERNEL_ARGUMENTS(dtype), n_steps, streams, 1,
     )
     assert set(np.unique(V)) <= {0.0, 1.0} and set(np.unique(H)) <= {0.0, 1.0}
     # P is p(h = 1 | final V), to the precision of the dtype.
@@ -347,7 +350,8 @@ def test_gibbs_chains_kernel_thread_count_invariant(dtype, always_threaded):
     for n_threads in (1, 2):
         V, H, P = V0.copy(), np.empty((rows, 5), dtype), np.empty((rows, 5), dtype)
         streams = [np.random.SFC64(s) for s in np.random.SeedSequence(9).spawn(_gibbs.n_streams_for(rows))]
-        _gibbs.gibbs_chains(_gibbs.VISIBLE_BERNOULLI, V, H, P, W, b, c, 10, streams, n_threads)
+        _gibbs.gibbs_chains(_gibbs.VISIBLE_BERNOULLI, V, H, P, W, b, c,
+                            *BERNOULLI_KERNEL_ARGUMENTS(dtype), 10, streams, n_threads)
         out.append((V, H, P))
     for x, y in zip(*out):
         assert np.array_equal(x, y)
