@@ -2,6 +2,7 @@
 
 from ._base import DivergenceError
 from ._bernoulli import BernoulliRBM
+from ._gaussian import GaussianBernoulliRBM
 
-__all__ = ["BernoulliRBM", "DivergenceError"]
+__all__ = ["BernoulliRBM", "DivergenceError", "GaussianBernoulliRBM"]
 __version__ = "0.1.0"

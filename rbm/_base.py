@@ -30,6 +30,10 @@ from . import _gibbs
 from ._partition import ais_log_partition, exact_cost, exact_log_partition
 from ._visible import softplus
 
+#: Training stops with DivergenceError when a parameter exceeds this many
+#: times the data's scale (see ``BaseRBM._divergence``).
+DIVERGENCE_BOUND = 1e6
+
 #: ``log_partition(method="auto")`` enumerates exactly when the enumeration
 #: costs at most this many floating-point operations (a few seconds).
 AUTO_EXACT_MAX_FLOPS = 5e10
@@ -319,8 +323,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _run_minibatches(self, data, order, n_threads):
         """One pass of minibatch updates over rows ``order`` of the kernel data.
 
-        Parameters are checked for non-finite values afterwards; if any
-        appear, the pass is undone and DivergenceError raised.
+        Parameters are checked afterwards (``_divergence``); if training
+        diverged, the pass is undone and DivergenceError raised.
         """
         method = _gibbs.METHOD_PCD if self.method == "pcd" else _gibbs.METHOD_CD
         batch_ends = even_batch_ends(len(order), self.batch_size)
@@ -336,16 +340,38 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             self._learns_visible_state(), float(self.learning_rate), float(self.momentum),
             float(self.weight_decay), int(self.k), streams, int(n_threads),
         )
-        if not all(np.all(np.isfinite(a)) for a in state[:3] + state[-1:]):
+        reason = self._divergence(state[:3] + state[-1:])
+        if reason is not None:
             for array, saved in zip(state, snapshot):
                 array[...] = saved
             raise DivergenceError(
-                f"{type(self).__name__} diverged: the parameters became non-finite "
-                f"with learning_rate={self.learning_rate}. The model keeps its last "
-                "finite parameters; lower the learning rate (for example by a factor "
-                "of 10) and fit again."
+                f"{type(self).__name__} diverged: {reason} with "
+                f"learning_rate={self.learning_rate}. The model keeps its parameters "
+                "from before this pass; lower the learning rate (for example by a "
+                "factor of 10) and fit again."
             )
         self._log_partition_cache.clear()
+
+    def _divergence(self, parameters):
+        """Why these parameters mean training diverged, or None if they look sane.
+
+        Non-finite values, or any parameter beyond ``DIVERGENCE_BOUND`` times
+        the data's scale (``_parameter_scale``): a field that large saturates
+        every unit, so no useful model has one, while a diverging learning
+        rate passes such sizes on its way to overflow, and stopping there
+        keeps the restored parameters meaningful.
+        """
+        if not all(np.all(np.isfinite(a)) for a in parameters):
+            return "the parameters became non-finite (NaN or inf)"
+        largest = max(float(np.max(np.abs(a), initial=0.0)) for a in parameters)
+        bound = DIVERGENCE_BOUND * self._parameter_scale()
+        if largest > bound:
+            return f"a parameter reached {largest:.3g} (beyond {bound:.3g})"
+        return None
+
+    def _parameter_scale(self):
+        """Scale of sensible parameter values: 1 for unit-range visible data."""
+        return 1.0
 
     def _learns_visible_state(self):
         """Whether the kernel updates the visible-type parameters (Gaussian sigma)."""

@@ -531,27 +531,37 @@ cdef void _divide_by_variance(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssiz
             X[r * n + i] = X[r * n + i] / sigma[i] / sigma[i]
 
 
-cdef void _log_sigma_gradient(const floating* VS, const floating* AV, Py_ssize_t B,
+cdef void _multiply_by_variance(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                                const floating* sigma) noexcept nogil:
+    """X[r0:r1, i] *= sigma[i]**2: Gaussian s(v) back to visible values."""
+    cdef Py_ssize_t r, i
+    for r in range(r0, r1):
+        for i in range(n):
+            X[r * n + i] = X[r * n + i] * sigma[i] * sigma[i]
+
+
+cdef void _log_sigma_gradient(const floating* V, const floating* AV, Py_ssize_t B,
                               Py_ssize_t C, Py_ssize_t n, const floating* b,
-                              const floating* sigma, double* grad) noexcept nogil:
-    """grad = d log-likelihood / d log sigma, from data rows [0, B) and chain rows [B, B+C).
+                              double* grad) noexcept nogil:
+    """The log sigma step direction, from data rows [0, B) and chain rows [B, B+C) of V.
 
-    With v = s(v) sigma**2 and a = p(h | v) @ W (Cho, Ilin & Raiko 2011):
+    With visible values v and a = p(h | v) @ W, the log-likelihood gradient
+    is (Cho, Ilin & Raiko 2011)
 
-        grad_i = 2 / sigma_i**2 (<(v_i - b_i)**2 / 2 - v_i a_i>_data - <same>_model)
+        d/d log sigma_i = 2 / sigma_i**2 (<(v_i - b_i)**2 / 2 - v_i a_i>_data - <same>_model)
+
+    and, like every visible-side step, it is taken preconditioned by sigma**2
+    (see train_minibatches), which leaves the bracket times 2.
     """
     cdef Py_ssize_t r, i
-    cdef double weight, v, variance
+    cdef double weight, v
     for i in range(n):
         grad[i] = 0.0
     for r in range(B + C):
-        weight = 1.0 / B if r < B else -1.0 / C
+        weight = 2.0 / B if r < B else -2.0 / C
         for i in range(n):
-            variance = <double> sigma[i] * sigma[i]
-            v = VS[r * n + i] * variance
+            v = V[r * n + i]
             grad[i] += weight * (0.5 * (v - b[i]) * (v - b[i]) - v * AV[r * n + i])
-    for i in range(n):
-        grad[i] *= 2.0 / (<double> sigma[i] * sigma[i])
 
 
 cdef void _log_sigma_step(floating* state, const double* grad, Py_ssize_t n, double lr,
@@ -873,6 +883,12 @@ def train_minibatches(int kind,
                     _hidden_probabilities(&HS[0, 0], B + C, n_hidden, &c[0], n_threads)
                     _sample_hidden(&HS[B, 0], &Hc[0, 0], C, n_hidden, rng,
                                    &scratch[0, 0], n_threads)
+                if gaussian:
+                    # Steps preconditioned by sigma**2 (a positive diagonal
+                    # metric, so the same fixed points): gradients in s(v)
+                    # = v / sigma**2 become differences of moments of v, in
+                    # data units, whose size does not grow as sigma shrinks.
+                    _multiply_by_variance(&VS[0, 0], 0, B + C, n_visible, sigma)
                 # Bias gradients, then the weight gradient as one product on
                 # the stacked rows: HS[:B] / B and -HS[B:] / C against VS.
                 for i in range(B):
@@ -886,7 +902,7 @@ def train_minibatches(int kind,
                 if learn_sigma:
                     _visible_field(&HS[0, 0], B + C, w_ptr, n_visible, n_hidden, &AV[0, 0])
                     _log_sigma_gradient(&VS[0, 0], &AV[0, 0], B, C, n_visible, &b[0],
-                                        sigma, &grad_log_sigma[0])
+                                        &grad_log_sigma[0])
                 _scale_rows(&HS[0, 0], 0, B, n_hidden, <floating> 1.0 / B)
                 _scale_rows(&HS[0, 0], B, B + C, n_hidden, <floating> -1.0 / C)
                 if small:

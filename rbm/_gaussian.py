@@ -1,0 +1,178 @@
+"""Gaussian-Bernoulli RBM: real-valued visible units with learned variances."""
+
+from numbers import Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils._param_validation import Interval
+
+from . import _gibbs
+from ._base import BaseRBM
+from ._visible import GaussianVisible
+
+#: sigma never falls below this fraction of the feature's standard deviation.
+SIGMA_FLOOR_FRACTION = 0.01
+
+
+class GaussianBernoulliRBM(BaseRBM):
+    """Restricted Boltzmann machine with Gaussian visible and binary hidden units.
+
+    The energy, in the parametrisation of Cho, Ilin & Raiko (2011), is
+
+        E(v, h) = sum_i (v_i - b_i)**2 / (2 sigma_i**2) - c.h - sum_i (v_i / sigma_i**2) (h.W)_i
+
+    so that ``v_i | h ~ N(b_i + (h.W)_i, sigma_i**2)`` and
+    ``p(h_j = 1 | v) = sigmoid(c_j + (W (v / sigma**2))_j)``: the model is a
+    mixture of ``2**n_components`` Gaussians with diagonal covariance
+    ``diag(sigma**2)``.  ``sigma`` starts at the data's standard deviation and
+    is learned through ``log sigma`` (or kept fixed with ``learn_sigma=False``),
+    clipped to ``[0.01, 1] x`` the data's standard deviation: by the law of total
+    variance a component's variance never exceeds the data's, and the floor
+    stops a component collapsing onto single points.
+
+    Works best on standardised data (for example after
+    ``sklearn.preprocessing.StandardScaler``).
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of hidden units.
+    learning_rate : float, default=0.01
+        Step size of the parameter updates (for W, the biases and log sigma).
+        Ten times smaller than BernoulliRBM's: real-valued units have larger
+        gradients, and learning sigma is sensitive to the step size.
+    batch_size : int, default=10
+        Examples per minibatch.
+    n_iter : int, default=10
+        Passes (epochs) over the training data in ``fit``.
+    verbose : int, default=0
+        Progress lines during ``fit``: 1 prints about 20 evenly spaced epochs,
+        2 or more prints every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seed for initialisation, shuffling and sampling.
+    method : {"pcd", "cd"}, default="pcd"
+        Persistent or plain contrastive divergence.
+    k : int, default=1
+        Gibbs steps per update.
+    n_chains : int or None, default=None
+        Persistent chains for PCD; None uses ``batch_size``.
+    momentum : float in [0, 1), default=0.0
+        Momentum of the parameter updates.
+    weight_decay : float, default=0.0
+        L2 penalty on the weights.
+    n_jobs : int or None, default=None
+        Threads for the matrix products; results do not depend on it.
+    learn_sigma : bool, default=True
+        Learn the visible standard deviations; False keeps them at the
+        training data's standard deviation.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components, n_features)
+        Weight matrix W.
+    intercept_hidden_ : ndarray of shape (n_components,)
+        Hidden biases c.
+    intercept_visible_ : ndarray of shape (n_features,)
+        Visible biases b (the mean of v when every hidden unit is off).
+    sigma_ : ndarray of shape (n_features,)
+        Visible standard deviations.
+    h_samples_ : ndarray of shape (n_chains, n_components)
+        Hidden states of the persistent chains.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    Notes
+    -----
+    ``score_samples`` returns log densities in nats (they can be positive),
+    using log Z from ``log_partition``: exact by summing over the hidden
+    states when ``n_components`` is small, AIS otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rbm import GaussianBernoulliRBM
+    >>> X = np.random.default_rng(0).standard_normal((100, 3))
+    >>> model = GaussianBernoulliRBM(n_components=2, random_state=0).fit(X)
+    >>> model.transform(X).shape
+    (100, 2)
+    """
+
+    _parameter_constraints = {
+        **BaseRBM._parameter_constraints,
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learn_sigma": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        learning_rate=0.01,
+        batch_size=10,
+        n_iter=10,
+        verbose=0,
+        random_state=None,
+        method="pcd",
+        k=1,
+        n_chains=None,
+        momentum=0.0,
+        weight_decay=0.0,
+        n_jobs=None,
+        learn_sigma=True,
+    ):
+        super().__init__(
+            n_components,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            n_iter=n_iter,
+            verbose=verbose,
+            random_state=random_state,
+            method=method,
+            k=k,
+            n_chains=n_chains,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            n_jobs=n_jobs,
+        )
+        self.learn_sigma = learn_sigma
+
+    def _layer(self):
+        state = getattr(self, "_visible_state", None)
+        if state is None:
+            return GaussianVisible()
+        return GaussianVisible(sigma=state[_gibbs.GAUSSIAN_SIGMA], state=state)
+
+    def _initial_visible_state(self, X):
+        """sigma at the data's standard deviation, its velocity and its bounds."""
+        n = X.shape[0]
+        mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n
+        squares = X.multiply(X) if sp.issparse(X) else np.square(X, dtype=np.float64)
+        variance = np.asarray(squares.sum(axis=0), dtype=np.float64).ravel() / n - mean**2
+        std = np.sqrt(np.maximum(variance, 0.0))
+        # A constant feature (or a single row) has no spread to learn from:
+        # give it a small one, relative to the other features' scale.
+        scale = max(float(std.max(initial=0.0)), float(np.abs(mean).max(initial=0.0)), 1.0)
+        std = np.maximum(std, 1e-3 * scale)
+        state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, X.shape[1]), dtype=X.dtype)
+        state[_gibbs.GAUSSIAN_SIGMA] = std
+        state[_gibbs.GAUSSIAN_SIGMA_MIN] = SIGMA_FLOOR_FRACTION * std
+        state[_gibbs.GAUSSIAN_SIGMA_MAX] = std
+        return state
+
+    def _parameter_scale(self):
+        """Data units: the largest |mean| + standard deviation of a feature."""
+        sigma_max = self._visible_state[_gibbs.GAUSSIAN_SIGMA_MAX]
+        mean = self._data_sum / max(self._n_data, 1)
+        return max(1.0, float(np.max(np.abs(mean) + sigma_max)))
+
+    def _learns_visible_state(self):
+        return bool(self.learn_sigma)
+
+    @property
+    def sigma_(self):
+        """Visible standard deviations, shape (n_features,)."""
+        if getattr(self, "_visible_state", None) is None:
+            raise AttributeError("sigma_ is set by fit or partial_fit")
+        return self._visible_state[_gibbs.GAUSSIAN_SIGMA]
