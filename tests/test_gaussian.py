@@ -149,3 +149,161 @@ def test_sample_moments_match_the_exact_mixture(dtype):
     broader = exact_second + np.diag((1.05**2 - 1) * sigma**2)
     z_broader = (second - broader[iu]) / (products.std(axis=0)[iu] / math.sqrt(n))
     assert np.max(np.abs(z_broader)) > 4.5
+
+
+# --------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def wine():
+    return StandardScaler().fit_transform(load_wine().data)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+@pytest.mark.parametrize("learning_rate", [0.001, 0.01, 0.1])
+def test_training_is_stable_two_orders_of_magnitude_around_the_default(
+    wine, learning_rate, momentum
+):
+    model = GaussianBernoulliRBM(n_components=16, learning_rate=learning_rate,
+                                 momentum=momentum, n_iter=50, random_state=0).fit(wine)
+    for array in (model.components_, model.intercept_visible_, model.intercept_hidden_,
+                  model.sigma_):
+        assert np.all(np.isfinite(array))
+    assert np.isfinite(model.score(wine))
+
+
+def test_sigma_stays_within_its_bounds(wine):
+    model = GaussianBernoulliRBM(n_components=16, learning_rate=0.05, n_iter=50,
+                                 random_state=0).fit(wine)
+    std = wine.std(axis=0)
+    assert np.all(model.sigma_ <= std * (1 + 1e-12))
+    assert np.all(model.sigma_ >= 0.01 * std * (1 - 1e-12))
+    assert np.all(model.sigma_ < 0.95 * std)  # it did learn: hidden units explain variance
+
+
+def test_fixed_sigma_stays_at_the_data_standard_deviation(wine):
+    model = GaussianBernoulliRBM(n_components=8, learn_sigma=False, n_iter=5,
+                                 random_state=0).fit(wine)
+    np.testing.assert_allclose(model.sigma_, wine.std(axis=0), rtol=1e-12)
+
+
+def test_initialisation_from_the_data():
+    X = np.random.default_rng(0).normal([3.0, -2.0], [0.5, 4.0], (500, 2))
+    model = GaussianBernoulliRBM(n_components=3, n_iter=0).fit(X)
+    np.testing.assert_allclose(model.intercept_visible_, X.mean(axis=0))
+    np.testing.assert_allclose(model.sigma_, X.std(axis=0))
+
+
+def test_a_diverging_learning_rate_stops_with_a_clear_error_and_keeps_the_model(wine):
+    model = GaussianBernoulliRBM(n_components=16, learning_rate=1.0, n_iter=30,
+                                 random_state=0)
+    with pytest.raises(DivergenceError, match=r"learning_rate=1\.0.*lower the learning rate"):
+        model.fit(wine)
+    for array in (model.components_, model.intercept_visible_, model.intercept_hidden_,
+                  model.sigma_):
+        assert np.all(np.isfinite(array)) and np.max(np.abs(array)) < 100
+    assert np.all(np.isfinite(model.score_samples(wine)))
+    assert model.transform(wine).shape == (len(wine), 16)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_input_is_rejected(wine, bad):
+    X = wine.copy()
+    X[3, 2] = bad
+    with pytest.raises(ValueError, match="NaN or inf"):
+        GaussianBernoulliRBM(n_components=2).fit(X)
+    model = GaussianBernoulliRBM(n_components=2, n_iter=1).fit(wine)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        model.transform(X)
+
+
+def test_any_real_values_are_in_the_domain():
+    X = np.random.default_rng(0).normal(1e4, 3e3, (200, 3))
+    model = GaussianBernoulliRBM(n_components=4, n_iter=20, random_state=0).fit(X)
+    assert np.all(np.isfinite(model.score_samples(X)))
+
+
+def test_float32_trains_like_float64(wine):
+    kwargs = dict(n_components=8, n_iter=5, random_state=0)
+    m64 = GaussianBernoulliRBM(**kwargs).fit(wine)
+    m32 = GaussianBernoulliRBM(**kwargs).fit(wine.astype(np.float32))
+    assert m32.components_.dtype == np.float32 and m32.sigma_.dtype == np.float32
+    np.testing.assert_allclose(m32.components_, m64.components_, atol=1e-3)
+    np.testing.assert_allclose(m32.sigma_, m64.sigma_, rtol=1e-3)
+
+
+def test_thread_count_does_not_change_the_model(wine):
+    models = [GaussianBernoulliRBM(n_components=8, n_iter=3, random_state=0, n_jobs=n).fit(wine)
+              for n in (1, 2)]
+    np.testing.assert_array_equal(models[0].components_, models[1].components_)
+    np.testing.assert_array_equal(models[0].sigma_, models[1].sigma_)
+
+
+def test_pipeline_scaler_rbm_logistic_regression():
+    data = load_wine()
+    X_train, X_test, y_train, y_test = train_test_split(
+        data.data, data.target, test_size=0.3, random_state=0, stratify=data.target)
+    pipe = make_pipeline(StandardScaler(),
+                         GaussianBernoulliRBM(n_components=32, n_iter=50, random_state=0),
+                         LogisticRegression(max_iter=2000))
+    accuracy = pipe.fit(X_train, y_train).score(X_test, y_test)
+    # Three classes: chance is about 0.4; the hidden features must carry the classes.
+    assert accuracy > 0.85
+
+
+# --------------------------------------------------------------------------
+# The training step against the exact gradient
+# --------------------------------------------------------------------------
+
+def exact_step_direction(model, X):
+    """The sigma**2-preconditioned log-likelihood gradient, by enumerating h.
+
+    Returns the directions for W, b and log sigma that the kernel's expected
+    step (divided by the learning rate) must equal.
+    """
+    log_w, means, sigma, _ = mixture_of(model)
+    w = np.exp(log_w)
+    W = model.components_.astype(np.float64)
+    b = model.intercept_visible_.astype(np.float64)
+    H = np.array(list(itertools.product([0.0, 1.0], repeat=W.shape[0])))
+    P = model.transform(X)                      # p(h | x) of the data
+    data_W = P.T @ X / len(X)
+    model_W = np.einsum("k,kj,ki->ji", w, H, means)
+    data_b, model_b = X.mean(axis=0), w @ means
+    data_s = (0.5 * (X - b) ** 2 - X * (P @ W)).mean(axis=0)
+    hw = H @ W
+    model_s = w @ (0.5 * ((means - b) ** 2 + sigma**2) - means * hw)
+    return data_W - model_W, data_b - model_b, 2 * (data_s - model_s)
+
+
+def test_pcd_steps_average_to_the_exact_preconditioned_gradient():
+    """Average of 300 PCD-5 steps on 4,000 chains against the exact direction.
+
+    The learning rate (1e-7) keeps the parameters fixed to 1e-5 over the run,
+    so every step estimates the direction at the same point; each step's
+    estimate is an average over 4,000 chains, and k=5 with small weights
+    leaves consecutive steps nearly independent, so 5 standard errors of the
+    300 per-step values bound each of the 3 x 3 + 3 + 3 components.
+    """
+    rng = np.random.default_rng(0)
+    X = rng.normal(0.0, 1.0, (200, 3))
+    model = GaussianBernoulliRBM(n_components=3, batch_size=200, n_chains=4000, k=5,
+                                 learning_rate=1e-7, random_state=0)
+    model.partial_fit(X)
+    model.components_[...] = 0.4 * rng.standard_normal((3, 3))
+    for _ in range(20):  # let the chains reach the model
+        model.partial_fit(X)
+    exact = exact_step_direction(model, X)
+    steps = []
+    for _ in range(300):
+        before = (model.components_.copy(), model.intercept_visible_.copy(),
+                  np.log(model.sigma_))
+        model.partial_fit(X)
+        after = (model.components_, model.intercept_visible_, np.log(model.sigma_))
+        steps.append([(a - b_) / 1e-7 for a, b_ in zip(after, before)])
+    for k, name in enumerate(["W", "b", "log sigma"]):
+        values = np.array([s[k] for s in steps])
+        mean, error = values.mean(axis=0), values.std(axis=0, ddof=1) / math.sqrt(len(values))
+        z = (mean - exact[k]) / error
+        assert np.all(np.abs(z) < 5), (name, z)
