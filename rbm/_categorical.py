@@ -1,0 +1,214 @@
+"""Categorical RBM: softmax (Potts) visible units for discrete data."""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import validate_data
+
+from ._base import BaseRBM
+from ._visible import CategoricalVisible
+
+
+def _missing_mask(X):
+    """Boolean mask of NaN (and None) entries of an array of any dtype."""
+    if X.dtype.kind == "f":
+        return np.isnan(X)
+    if X.dtype.kind == "O":
+        # NaN is the one value not equal to itself.
+        return np.frompyfunc(lambda x: x is None or x != x, 1, 1)(X).astype(bool)
+    return np.zeros(X.shape, dtype=bool)
+
+
+class CategoricalRBM(BaseRBM):
+    """Restricted Boltzmann machine with categorical visible and binary hidden units.
+
+    Each input column is one categorical variable with its own set of
+    categories (integers, strings, anything ``OneHotEncoder`` takes), modelled
+    by a softmax (Potts) unit: internally the row is one-hot coded, feature
+    ``i`` taking the block of columns of its categories, and the energy is
+
+        E(v, h) = -sum_i b[i, v_i] - c.h - sum_i sum_j h_j W[j, i, v_i]
+
+    so that, given the hidden units, each feature is an independent softmax.
+    Adding a constant to every category of a feature changes no probability;
+    the parameters are kept in the zero-sum gauge (each feature's biases and
+    each hidden unit's weights to it sum to zero over the categories), so they
+    cannot drift along that direction.
+
+    Parameters
+    ----------
+    n_components : int, default=256
+        Number of hidden units.
+    categories : "auto" or list of array-like, default="auto"
+        Categories of each feature, as in ``sklearn.preprocessing.OneHotEncoder``:
+        "auto" takes the values seen in ``fit``; a list gives feature ``i``'s
+        categories in ``categories[i]`` (sorted, for numeric values).
+    learning_rate : float, default=0.1
+        Step size of the parameter updates.
+    batch_size : int, default=10
+        Examples per minibatch.
+    n_iter : int, default=10
+        Passes (epochs) over the training data in ``fit``.
+    verbose : int, default=0
+        Progress lines during ``fit``.
+    random_state : int, RandomState instance or None, default=None
+        Seed for initialisation, shuffling and sampling.
+    method : {"pcd", "cd"}, default="pcd"
+        Persistent or plain contrastive divergence.
+    k : int, default=1
+        Gibbs steps per update.
+    n_chains : int or None, default=None
+        Persistent chains for PCD; None uses ``batch_size``.
+    momentum : float in [0, 1), default=0.0
+        Momentum of the parameter updates.
+    weight_decay : float, default=0.0
+        L2 penalty on the weights.
+    n_jobs : int or None, default=None
+        Threads for the matrix products; results do not depend on it.
+
+    Attributes
+    ----------
+    categories_ : list of ndarray
+        The categories of each feature, in the order of the one-hot columns.
+    components_ : ndarray of shape (n_components, n_encoded_features)
+        Weights, one column per (feature, category), features in input order.
+    intercept_hidden_ : ndarray of shape (n_components,)
+        Hidden biases c.
+    intercept_visible_ : ndarray of shape (n_encoded_features,)
+        Visible biases, one per (feature, category).
+    h_samples_ : ndarray of shape (n_chains, n_components)
+        Hidden states of the persistent chains.
+    n_features_in_ : int
+        Number of categorical features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rbm import CategoricalRBM
+    >>> X = np.array([["a", "x"], ["b", "y"], ["c", "x"], ["a", "y"]])
+    >>> model = CategoricalRBM(n_components=2, random_state=0).fit(X)
+    >>> [list(c) for c in model.categories_]
+    [['a', 'b', 'c'], ['x', 'y']]
+    >>> model.sample(3).shape
+    (3, 2)
+    """
+
+    _parameter_constraints = {
+        **BaseRBM._parameter_constraints,
+        "categories": [StrOptions({"auto"}), list],
+    }
+
+    def __init__(
+        self,
+        n_components=256,
+        *,
+        categories="auto",
+        learning_rate=0.1,
+        batch_size=10,
+        n_iter=10,
+        verbose=0,
+        random_state=None,
+        method="pcd",
+        k=1,
+        n_chains=None,
+        momentum=0.0,
+        weight_decay=0.0,
+        n_jobs=None,
+    ):
+        super().__init__(
+            n_components,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            n_iter=n_iter,
+            verbose=verbose,
+            random_state=random_state,
+            method=method,
+            k=k,
+            n_chains=n_chains,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            n_jobs=n_jobs,
+        )
+        self.categories = categories
+
+    # ------------------------------------------------------------------
+    # Encoding
+    # ------------------------------------------------------------------
+
+    def _validate_input(self, X, *, reset, dtype=None):
+        """X one-hot coded as a float64 CSR matrix (the model's internal form)."""
+        name = type(self).__name__
+        if sp.issparse(X):
+            raise TypeError(
+                f"{name} takes a dense array of category labels, one column per "
+                "feature; sparse input is not supported. Convert it with .toarray()."
+            )
+        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
+        missing = _missing_mask(X)
+        if missing.any():
+            rows, cols = np.nonzero(missing)
+            raise ValueError(
+                f"{name} got missing values (NaN or None) in {missing.sum()} entries, "
+                f"the first in row {rows[0]}, feature {cols[0]}. Impute them first "
+                "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
+                "or give them a category of their own."
+            )
+        if reset:
+            self._encoder = OneHotEncoder(
+                categories=self.categories, handle_unknown="error", sparse_output=True,
+                dtype=np.float64,
+            ).fit(X)
+            self.categories_ = self._encoder.categories_
+        else:
+            self._check_known_categories(X)
+        return sp.csr_matrix(self._encoder.transform(X))
+
+    def _check_known_categories(self, X):
+        """Raise ValueError naming the first feature and value not in categories_."""
+        for i, categories in enumerate(self.categories_):
+            unknown = ~np.isin(X[:, i], categories)
+            if unknown.any():
+                names = getattr(self, "feature_names_in_", None)
+                feature = f"'{names[i]}'" if names is not None else str(i)
+                value = X[np.argmax(unknown), i]
+                value = value.item() if hasattr(value, "item") else value
+                shown = [c.item() if hasattr(c, "item") else c for c in categories[:10]]
+                more = ", ..." if len(categories) > 10 else ""
+                raise ValueError(
+                    f"{type(self).__name__}: feature {feature} has the value {value!r} "
+                    f"(in {unknown.sum()} rows), which is not one of its categories "
+                    f"{shown}{more}. Every value must be a category seen in fit or "
+                    "listed in the categories parameter; refit with categories that "
+                    "include it."
+                )
+
+    def _groups(self):
+        sizes = [len(c) for c in self.categories_]
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+
+    def _layer(self):
+        if not hasattr(self, "categories_"):
+            return CategoricalVisible([0])
+        return CategoricalVisible(self._groups())
+
+    def _initialize(self, X):
+        super()._initialize(X)
+        self.components_[...] = self._layer().zero_sum(self.components_)
+
+    def _output_states(self, V):
+        """One-hot rows back to the original category labels."""
+        return self._encoder.inverse_transform(V)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+__all__ = ["CategoricalRBM"]
