@@ -395,7 +395,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _report_epoch(self, X, epoch, elapsed):
         """Print one line of training progress."""
         rows = X[: min(X.shape[0], 1000)]
-        error = self.reconstruction_error(rows)
+        error = self._reconstruction_error(rows)
         print(
             f"[{type(self).__name__}] Iteration {epoch + 1}/{self.n_iter}, "
             f"reconstruction error = {error:.4f}, time = {elapsed:.2f}s",
@@ -514,7 +514,10 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         error : float
             Mean over samples and features of the squared error.
         """
-        X = self._check_fitted_input(X)
+        return self._reconstruction_error(self._check_fitted_input(X))
+
+    def _reconstruction_error(self, X):
+        """reconstruction_error of validated input (in the internal form)."""
         H = self._hidden_probabilities(X)
         R = self._layer().mean(H @ self.components_.astype(H.dtype) + self.intercept_visible_)
         Xd = X.toarray() if sp.issparse(X) else X
