@@ -282,3 +282,10 @@ def test_explicit_categories_allow_values_absent_from_the_training_data():
     assert np.isfinite(model.score_samples([[2]])).all()
     with pytest.raises(ValueError, match="unknown categories"):
         CategoricalRBM(categories=[[0, 1]]).fit(np.array([[0], [5]]))
+
+
+def test_verbose_fit_reports_every_epoch(fitted, capsys):
+    _, X = fitted
+    CategoricalRBM(n_components=2, n_iter=3, verbose=2, random_state=0).fit(X)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all("reconstruction error" in line for line in lines)

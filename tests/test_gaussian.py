@@ -245,11 +245,19 @@ def test_pipeline_scaler_rbm_logistic_regression():
     X_train, X_test, y_train, y_test = train_test_split(
         data.data, data.target, test_size=0.3, random_state=0, stratify=data.target)
     pipe = make_pipeline(StandardScaler(),
-                         GaussianBernoulliRBM(n_components=32, n_iter=50, random_state=0),
+                         GaussianBernoulliRBM(n_components=64, n_iter=200, random_state=0),
                          LogisticRegression(max_iter=2000))
     accuracy = pipe.fit(X_train, y_train).score(X_test, y_test)
-    # Three classes: chance is about 0.4; the hidden features must carry the classes.
-    assert accuracy > 0.85
+    # Three classes, 54 test wines: chance is about 0.4 and logistic regression
+    # on the standardised features themselves gets 0.98; RBM features that
+    # carry the classes must come close.
+    assert accuracy > 0.9
+
+
+def test_verbose_fit_reports_every_epoch(wine, capsys):
+    GaussianBernoulliRBM(n_components=4, n_iter=3, verbose=2, random_state=0).fit(wine)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all("reconstruction error" in line for line in lines)
 
 
 # --------------------------------------------------------------------------
