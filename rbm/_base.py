@@ -34,6 +34,9 @@ from ._visible import softplus
 #: times the data's scale (see ``BaseRBM._divergence``).
 DIVERGENCE_BOUND = 1e6
 
+#: Moving-average rate of the centering offsets (Melchior et al. 2016 use 0.01).
+CENTERING_RATE = 0.01
+
 #: ``log_partition(method="auto")`` enumerates exactly when the enumeration
 #: costs at most this many floating-point operations (a few seconds).
 AUTO_EXACT_MAX_FLOPS = 5e10
@@ -126,6 +129,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Integral, None],
+        "centering": ["boolean"],
     }
 
     def __init__(
@@ -143,6 +147,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         momentum=0.0,
         weight_decay=0.0,
         n_jobs=None,
+        centering=True,
     ):
         self.n_components = n_components
         self.learning_rate = learning_rate
@@ -156,6 +161,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.n_jobs = n_jobs
+        self.centering = centering
 
     # ------------------------------------------------------------------
     # Validation
@@ -226,6 +232,9 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.intercept_visible_ = self._layer().initial_bias(mean).astype(dtype)
         n_chains = self.n_chains if self.n_chains is not None else self.batch_size
         self.h_samples_ = np.zeros((n_chains, self.n_components), dtype=dtype)
+        # Centering offsets: the data mean (of v, or of the one-hot rows) and
+        # 1/2 for the hidden units; the kernel moves them with the batches.
+        self._offsets = (mean.astype(dtype), np.full(self.n_components, 0.5, dtype))
         self._velocity = (
             np.zeros_like(self.components_),
             np.zeros_like(self.intercept_visible_),
@@ -334,15 +343,17 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         layer = self._layer()
         visible_state, groups = layer.kernel_arguments(self.components_.dtype)
         state = self._training_state() + (visible_state,)
-        snapshot = [a.copy() for a in state]
+        snapshot = [a.copy() for a in state + self._offsets]
+        offset_rate = CENTERING_RATE if self.centering else 0.0
         _gibbs.train_minibatches(
             layer.kernel_kind, method, *data, order, batch_ends, *state, groups,
-            self._learns_visible_state(), float(self.learning_rate), float(self.momentum),
+            self._learns_visible_state(), *self._offsets, offset_rate,
+            float(self.learning_rate), float(self.momentum),
             float(self.weight_decay), int(self.k), streams, int(n_threads),
         )
         reason = self._divergence(state[:3] + state[-1:])
         if reason is not None:
-            for array, saved in zip(state, snapshot):
+            for array, saved in zip(state + self._offsets, snapshot):
                 array[...] = saved
             raise DivergenceError(
                 f"{type(self).__name__} diverged: {reason} with "

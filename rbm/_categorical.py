@@ -117,6 +117,7 @@ class CategoricalRBM(BaseRBM):
         momentum=0.0,
         weight_decay=0.0,
         n_jobs=None,
+        centering=True,
     ):
         super().__init__(
             n_components,
@@ -131,6 +132,7 @@ class CategoricalRBM(BaseRBM):
             momentum=momentum,
             weight_decay=weight_decay,
             n_jobs=n_jobs,
+            centering=centering,
         )
         self.categories = categories
 

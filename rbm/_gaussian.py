@@ -120,6 +120,7 @@ class GaussianBernoulliRBM(BaseRBM):
         momentum=0.0,
         weight_decay=0.0,
         n_jobs=None,
+        centering=True,
         learn_sigma=True,
     ):
         super().__init__(
@@ -135,6 +136,7 @@ class GaussianBernoulliRBM(BaseRBM):
             momentum=momentum,
             weight_decay=weight_decay,
             n_jobs=n_jobs,
+            centering=centering,
         )
         self.learn_sigma = learn_sigma
 

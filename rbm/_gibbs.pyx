@@ -615,6 +615,64 @@ cdef void _zero_sum_rows(floating* XT, Py_ssize_t n_cols, const Py_ssize_t* grou
 
 
 # --------------------------------------------------------------------------
+# Centering (Melchior, Fischer & Wiskott 2016)
+# --------------------------------------------------------------------------
+
+cdef void _centering_corrections(const floating* VS, const floating* HS, Py_ssize_t B,
+                                 Py_ssize_t C, Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                                 const floating* row_weights, const floating* mu,
+                                 const floating* lam, floating* row_terms,
+                                 floating* correction_b, floating* correction_c) noexcept nogil:
+    """What the centered gradient subtracts from the plain bias gradients.
+
+        correction_b = dW_c.T lambda = sum_r w_r ((h_r - lambda) . lambda) (v_r - mu)
+        correction_c = dW_c mu       = sum_r w_r ((v_r - mu) . mu) (h_r - lambda)
+
+    over the stacked rows r with weights w_r (which sum to zero, so the
+    constant parts -mu and -lambda drop out after the row sums).
+    """
+    cdef Py_ssize_t r, i, rows = B + C
+    cdef floating dot, total
+    total = 0.0
+    for r in range(rows):
+        dot = 0.0
+        for i in range(n_hidden):
+            dot = dot + (HS[r * n_hidden + i] - lam[i]) * lam[i]
+        row_terms[r] = row_weights[r] * dot
+        total = total + row_terms[r]
+    _column_mean_difference(VS, rows, 0, n_visible, row_terms, correction_b)
+    for i in range(n_visible):
+        correction_b[i] -= total * mu[i]
+    total = 0.0
+    for r in range(rows):
+        dot = 0.0
+        for i in range(n_visible):
+            dot = dot + (VS[r * n_visible + i] - mu[i]) * mu[i]
+        row_terms[r] = row_weights[r] * dot
+        total = total + row_terms[r]
+    _column_mean_difference(HS, rows, 0, n_hidden, row_terms, correction_c)
+    for i in range(n_hidden):
+        correction_c[i] -= total * lam[i]
+
+
+cdef void _subtract_from_rows(floating* X, Py_ssize_t rows, Py_ssize_t n,
+                              const floating* offset) noexcept nogil:
+    """X[r] -= offset for every row."""
+    cdef Py_ssize_t r, i
+    for r in range(rows):
+        for i in range(n):
+            X[r * n + i] -= offset[i]
+
+
+cdef void _move_towards(floating* x, const floating* target, Py_ssize_t n,
+                        double rate) noexcept nogil:
+    """x += rate * (target - x): the offsets' moving average."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        x[i] = <floating> (x[i] + rate * (target[i] - x[i]))
+
+
+# --------------------------------------------------------------------------
 # Python entry points
 # --------------------------------------------------------------------------
 
@@ -774,6 +832,9 @@ def train_minibatches(int kind,
                       floating[:, ::1] visible_state,  # IN/OUT Gaussian rows (or a 1x1 dummy)
                       const Py_ssize_t[::1] groups,    # IN categorical offsets (or dummy)
                       bint learn_sigma,                # Gaussian: update visible_state's sigma
+                      floating[::1] visible_offset,    # IN/OUT centering offset mu (n_visible)
+                      floating[::1] hidden_offset,     # IN/OUT centering offset lambda (n_hidden)
+                      double offset_rate,              # moving-average rate of the offsets; 0: no centering
                       double learning_rate,
                       double momentum,
                       double weight_decay,
@@ -791,6 +852,15 @@ def train_minibatches(int kind,
         dW = <h s(v)>_data - <h s(v)>_model,   dW -= weight_decay * W
         velocity = momentum * velocity + learning_rate * dW;  W += velocity
 
+    With ``offset_rate > 0`` the step is the centered gradient (Melchior,
+    Fischer & Wiskott 2016) with offsets mu (visible) and lambda (hidden):
+
+        dW = <(h - lambda)(v - mu)>_data - <same>_model
+        db = <v>_data - <v>_model - dW.T lambda,   dc = <h>_data - <h>_model - dW mu
+
+    written back to the plain parametrisation, after which the offsets move
+    towards the batch's data means by ``offset_rate``.
+
     Gaussian units with ``learn_sigma`` also take a momentum step on
     log sigma (clipped to the bounds in ``visible_state``); categorical units
     are kept in the zero-sum gauge after every update.
@@ -805,14 +875,22 @@ def train_minibatches(int kind,
     cdef Py_ssize_t width = max(n_visible, n_hidden)
     dtype = np.asarray(W).dtype
     # Stacked rows: [0, B) the data batch, [B, B + C) the negative chains.
-    cdef floating[:, ::1] VS = np.empty((max_batch + n_chains, n_visible), dtype=dtype)
-    cdef floating[:, ::1] HS = np.empty((max_batch + n_chains, n_hidden), dtype=dtype)
+    # One spare row carries the centering correction into the weight product.
+    cdef floating[:, ::1] VS = np.empty((max_batch + n_chains + 1, n_visible), dtype=dtype)
+    cdef floating[:, ::1] HS = np.empty((max_batch + n_chains + 1, n_hidden), dtype=dtype)
     cdef floating[:, ::1] Hc = np.empty((n_chains, n_hidden), dtype=dtype)
     cdef float[:, ::1] scratch = np.empty((n_streams_for(n_chains) * _CHUNK, width),
                                           dtype=np.float32)
     cdef floating[::1] grad_b = np.empty(n_visible, dtype=dtype)
     cdef floating[::1] grad_c = np.empty(n_hidden, dtype=dtype)
     cdef floating[::1] row_weights = np.empty(max_batch + n_chains, dtype=dtype)
+    cdef bint centered = offset_rate > 0.0
+    cdef floating[::1] row_terms = np.empty(max_batch + n_chains, dtype=dtype)
+    cdef floating[::1] correction_b = np.empty(n_visible, dtype=dtype)
+    cdef floating[::1] correction_c = np.empty(n_hidden, dtype=dtype)
+    cdef floating[::1] data_mean_v = np.empty(n_visible, dtype=dtype)
+    cdef floating[::1] data_mean_h = np.empty(n_hidden, dtype=dtype)
+    cdef Py_ssize_t weight_rows
     cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(n_chains))
     cdef floating lr = learning_rate, mom = momentum
     cdef floating decay = 1.0 - learning_rate * weight_decay
@@ -839,8 +917,10 @@ def train_minibatches(int kind,
         np.ascontiguousarray(np.asarray(W_velocity).T) if small else W_velocity)
     cdef floating* wt_ptr = &WT[0, 0] if small else NULL
     cdef floating wd = weight_decay
-    cdef Py_ssize_t[::1] active_idx = np.empty(max(width, max_batch + n_chains), dtype=np.intp)
-    cdef floating[::1] active_coef = np.empty(max(width, max_batch + n_chains), dtype=dtype)
+    cdef Py_ssize_t[::1] active_idx = np.empty(max(width, max_batch + n_chains + 1),
+                                               dtype=np.intp)
+    cdef floating[::1] active_coef = np.empty(max(width, max_batch + n_chains + 1),
+                                              dtype=dtype)
     cdef Py_ssize_t* idx = &active_idx[0]
     cdef floating* coef = &active_coef[0]
     if method == _PCD:
@@ -903,10 +983,32 @@ def train_minibatches(int kind,
                     _visible_field(&HS[0, 0], B + C, w_ptr, n_visible, n_hidden, &AV[0, 0])
                     _log_sigma_gradient(&VS[0, 0], &AV[0, 0], B, C, n_visible, &b[0],
                                         &grad_log_sigma[0])
+                weight_rows = B + C
+                if centered:
+                    _centering_corrections(&VS[0, 0], &HS[0, 0], B, C, n_visible, n_hidden,
+                                           &row_weights[0], &visible_offset[0],
+                                           &hidden_offset[0], &row_terms[0],
+                                           &correction_b[0], &correction_c[0])
+                    _column_mean_difference(&VS[0, 0], B, 0, n_visible, &row_weights[0],
+                                            &data_mean_v[0])
+                    _column_mean_difference(&HS[0, 0], B, 0, n_hidden, &row_weights[0],
+                                            &data_mean_h[0])
+                    # Rows h - lambda, and a last row (-dc, mu): the product
+                    # then gives sum_r w_r (h_r - lambda) v_r - dc mu.T, which
+                    # is the centered dW since the row weights sum to zero.
+                    _subtract_from_rows(&HS[0, 0], B + C, n_hidden, &hidden_offset[0])
+                    for i in range(n_hidden):
+                        HS[B + C, i] = -grad_c[i]
+                    memcpy(&VS[B + C, 0], &visible_offset[0], n_visible * sizeof(floating))
+                    weight_rows = B + C + 1
+                    for i in range(n_visible):
+                        grad_b[i] -= correction_b[i]
+                    for i in range(n_hidden):
+                        grad_c[i] -= correction_c[i]
                 _scale_rows(&HS[0, 0], 0, B, n_hidden, <floating> 1.0 / B)
                 _scale_rows(&HS[0, 0], B, B + C, n_hidden, <floating> -1.0 / C)
                 if small:
-                    _small_model_weight_update(&HS[0, 0], &VS[0, 0], B + C, n_visible,
+                    _small_model_weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible,
                                                n_hidden, lr, mom, wd, wt_ptr,
                                                &velocity_T[0, 0], idx, coef)
                     if categorical:
@@ -916,19 +1018,22 @@ def train_minibatches(int kind,
                                            n_groups)
                     _transpose(wt_ptr, n_visible, n_hidden, w_ptr)
                 elif use_momentum:
-                    _weight_update(&HS[0, 0], &VS[0, 0], B + C, n_visible, n_hidden,
+                    _weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible, n_hidden,
                                    lr, mom, vel_ptr)
                     for i in range(n_hidden * n_visible):
                         vel_ptr[i] -= lr * weight_decay * w_ptr[i]
                         w_ptr[i] += vel_ptr[i]
                 else:
-                    _weight_update(&HS[0, 0], &VS[0, 0], B + C, n_visible, n_hidden,
+                    _weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible, n_hidden,
                                    lr, decay, w_ptr)
                 _apply_bias_step(&b[0], &b_velocity[0], &grad_b[0], n_visible, lr, mom)
                 _apply_bias_step(&c[0], &c_velocity[0], &grad_c[0], n_hidden, lr, mom)
                 if learn_sigma:
                     _log_sigma_step(vstate, &grad_log_sigma[0], n_visible, learning_rate,
                                     momentum)
+                if centered:
+                    _move_towards(&visible_offset[0], &data_mean_v[0], n_visible, offset_rate)
+                    _move_towards(&hidden_offset[0], &data_mean_h[0], n_hidden, offset_rate)
                 if categorical:
                     if not small:
                         _zero_sum_columns(w_ptr, n_hidden, n_visible, &groups[0], n_groups)

@@ -363,25 +363,47 @@ def test_gibbs_chains_kernel_thread_count_invariant(dtype, always_threaded):
 # --------------------------------------------------------------------------
 
 
-def test_pcd_update_matches_exact_gradient():
+def centered_terms(V, ph, mu, lam):
+    """Per-row terms of the (centered) update for visible rows V and p(h | V).
+
+    Melchior et al.'s centered gradient in the plain parametrisation is
+        dW = <(h - lam)(v - mu)>,  db = <v> - dW.T lam,  dc = <h> - dW mu
+    (data minus model); each is the mean over rows of the terms below.  With
+    mu = lam = 0 they are the plain gradient's terms.
+    """
+    Vc, Hc = V - mu, ph - lam
+    return {
+        "W": (Hc[:, :, None] * Vc[:, None, :]).reshape(len(V), -1),
+        "b": V - (Hc @ lam)[:, None] * Vc,
+        "c": ph - (Vc @ mu)[:, None] * Hc,
+    }
+
+
+@pytest.mark.parametrize("centering", [False, True])
+def test_pcd_update_matches_exact_gradient(centering):
     # One PCD-k update with learning_rate=1, no momentum, no weight decay and
-    # the whole data set as one batch changes the parameters by
-    #   dW = E_data[p(h|v) v^T] - mean over chains of p(h|v_c) v_c^T,
-    # where v_c are the C chains' visible samples after k steps.  The data term
-    # is exact; the chain term is a mean of C independent bounded terms whose
-    # exact mean and variance under p(v) we enumerate.  With k large enough the
-    # chains are at equilibrium (mixing bound below), so each element's
-    # z-score is ~N(0, 1); 19 elements at |z| < 5 fail with probability
+    # the whole data set as one batch changes the parameters by the data mean
+    # of the terms in centered_terms minus their mean over the C chains'
+    # visible samples after k steps.  The data term is exact; the chain term
+    # is a mean of C independent bounded terms whose exact mean and variance
+    # under p(v) we enumerate.  With k large enough the chains are at
+    # equilibrium (mixing bound below), so each element's z-score is
+    # ~N(0, 1); 19 elements at |z| < 5 fail with probability
     # < 19 * 5.7e-7 ~ 1e-5 (Bonferroni) for a correct implementation.
     W, b, c = random_params(4, 3, seed=4, scale=1.0)
     n_chains, k = 4096, 40
     assert n_chains * mixing_chi2_bound(W, b, c, k - 1) < 1e-4
 
     X = all_states(4)[[0, 3, 5, 6, 9, 12, 15, 15]]
-    model = model_with_params(W, b, c)
+    model = model_with_params(W, b, c, centering=centering)
     model.set_params(learning_rate=1.0, momentum=0.0, weight_decay=0.0, k=k,
                      batch_size=len(X), method="pcd")
     model.h_samples_ = np.zeros((n_chains, 3))
+    if centering:
+        mu, lam = (a.copy() for a in model._offsets)
+        assert np.all(lam != 0) and np.all(mu != 0)
+    else:
+        mu, lam = np.zeros(4), np.zeros(3)
     before = [a.copy() for a in (model.components_, model.intercept_visible_, model.intercept_hidden_)]
     assert model.partial_fit(X) is model
     delta = [after - prev for after, prev in zip(
@@ -391,24 +413,26 @@ def test_pcd_update_matches_exact_gradient():
     # Exact expectations under p(v) of the per-chain terms.
     V = all_states(4)
     p = exact_visible_marginal(W, b, c)
-    ph = expit(V @ W.T + c)
-    terms = {
-        "W": (ph[:, :, None] * V[:, None, :]).reshape(16, -1),
-        "b": V,
-        "c": ph,
-    }
-    ph_data = expit(X @ W.T + c)
-    data = {"W": (ph_data.T @ X / len(X)).ravel(), "b": X.mean(0), "c": ph_data.mean(0)}
+    terms = centered_terms(V, expit(V @ W.T + c), mu, lam)
+    data = {name: t.mean(axis=0) for name, t in
+            centered_terms(X, expit(X @ W.T + c), mu, lam).items()}
     for (name, term), d in zip(terms.items(), delta):
         mean = p @ term
         se = np.sqrt((p @ term**2 - mean**2) / n_chains)
-        exact_gradient = data[name] - mean
-        z = (d.ravel() - exact_gradient) / se
+        exact_step = data[name] - mean
+        z = (d.ravel() - exact_step) / se
         assert np.all(np.abs(z) < 5), (name, z)
         if name == "W":
             # Power of the same statistic: an update that ignored (or
             # mis-weighted) the model term would be far outside |z| < 5.
             assert np.max(np.abs(mean / se)) > 20
+    if centering:
+        # The same criterion rejects the update read as a plain gradient step.
+        plain = centered_terms(V, expit(V @ W.T + c), np.zeros(4), np.zeros(3))["b"]
+        plain_data = X.mean(axis=0)
+        z_plain = (delta[1] - (plain_data - p @ plain)) / np.sqrt(
+            (p @ plain**2 - (p @ plain) ** 2) / n_chains)
+        assert np.max(np.abs(z_plain)) > 5
 
 
 # --------------------------------------------------------------------------
@@ -678,7 +702,9 @@ def test_small_model_products_train_like_blas(digits_binary, method, momentum, d
     assert not np.array_equal(small.components_, blas.components_)
     # ... and training moved the weights far more than that tolerance.
     init = BernoulliRBM(**{**kwargs, "n_iter": 0}).fit(X)
-    assert np.abs(small.components_ - init.components_).max() > 100 * tol
+    moved = max(np.abs(getattr(small, name) - getattr(init, name)).max()
+                for name in ("components_", "intercept_visible_", "intercept_hidden_"))
+    assert moved > 100 * tol
 
 
 def test_inline_sfc64_draws_what_numpy_draws(digits_binary):
