@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from . import _gibbs
+from ._monitor import TrainingMonitor, epoch_learning_rate, format_epoch
 from ._partition import ais_log_partition, exact_cost, exact_log_partition
 from ._visible import softplus
 
@@ -107,6 +108,52 @@ def even_batch_ends(n_samples, batch_size):
     return np.cumsum(sizes).astype(np.intp)
 
 
+class _EarlyStopping:
+    """Stop when the validation log-likelihood stops improving; keep the best.
+
+    Counts likelihood checks (not epochs) without an improvement of more than
+    ``tol`` nats over the best so far; after ``n_iter_no_change`` of them,
+    training stops, and ``restore_best`` puts back the parameters, optimiser
+    state and chains of the best check.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.best_score = -math.inf
+        self.best_state = None
+        self.checks_without_improvement = 0
+
+    def _state(self):
+        model = self.model
+        arrays = model._training_state() + model._offsets
+        if model._visible_state is not None:
+            arrays = arrays + (model._visible_state,)
+        return arrays
+
+    def should_stop(self, row):
+        score = row["log_likelihood_validation"]
+        if math.isnan(score):
+            return False
+        if score > self.best_score + self.model.tol:
+            self.checks_without_improvement = 0
+        else:
+            self.checks_without_improvement += 1
+        if score > self.best_score:
+            self.best_score = score
+            self.best_state = [a.copy() for a in self._state()]
+            self.best_epoch = row["epoch"]
+        return self.checks_without_improvement >= self.model.n_iter_no_change
+
+    def restore_best(self):
+        if self.best_state is None:
+            return
+        for array, saved in zip(self._state(), self.best_state):
+            array[...] = saved
+        self.model.best_epoch_ = self.best_epoch
+        self.model.best_validation_score_ = self.best_score
+        self.model._log_partition_cache.clear()
+
+
 class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class for RBMs with Bernoulli hidden units.
 
@@ -130,6 +177,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Integral, None],
         "centering": ["boolean"],
+        "learning_rate_schedule": [StrOptions({"constant", "linear", "exponential"})],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
     }
 
     def __init__(
@@ -148,6 +200,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         weight_decay=0.0,
         n_jobs=None,
         centering=True,
+        learning_rate_schedule="constant",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-3,
     ):
         self.n_components = n_components
         self.learning_rate = learning_rate
@@ -162,6 +219,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.n_jobs = n_jobs
         self.centering = centering
+        self.learning_rate_schedule = learning_rate_schedule
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
 
     # ------------------------------------------------------------------
     # Validation
@@ -267,17 +329,45 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         X = self._validate_input(X, reset=True)
         n_threads = self._check_n_jobs()
+        X, X_valid = self._validation_split(X)
         self._initialize(X)
         self._accumulate_data_statistics(X)
-        start = time.perf_counter()
         data = self._kernel_data(X)
+        monitor = TrainingMonitor(self, X, X_valid, self.n_iter)
+        stopper = _EarlyStopping(self) if self.early_stopping else None
+        self.n_iter_ = 0
         with threadpool_limits(limits=n_threads, user_api="blas"):
             for epoch in range(self.n_iter):
+                learning_rate = epoch_learning_rate(
+                    self.learning_rate_schedule, self.learning_rate, epoch, self.n_iter)
                 order = self._shuffle_rng.permutation(X.shape[0]).astype(np.intp)
-                self._run_minibatches(data, order, n_threads)
+                self._run_minibatches(data, order, n_threads, learning_rate)
+                self.n_iter_ = epoch + 1
+                row = monitor.record(epoch, learning_rate)
                 if self._reports_epoch(epoch):
-                    self._report_epoch(X, epoch, time.perf_counter() - start)
+                    print(format_epoch(type(self).__name__, row, self.n_iter), flush=True)
+                if stopper is not None and stopper.should_stop(row):
+                    break
+        self.history_ = monitor.history
+        if stopper is not None:
+            stopper.restore_best()
         return self
+
+    def _validation_split(self, X):
+        """(training rows, validation rows or None) for early stopping."""
+        if not self.early_stopping:
+            return X, None
+        n_valid = int(round(self.validation_fraction * X.shape[0]))
+        if n_valid < 1 or n_valid >= X.shape[0]:
+            raise ValueError(
+                f"early_stopping needs validation and training rows, but "
+                f"validation_fraction={self.validation_fraction} of {X.shape[0]} "
+                "samples leaves one side empty; give more samples or change "
+                "validation_fraction."
+            )
+        rng = check_random_state(self.random_state)
+        order = np.random.default_rng(rng.randint(2**32)).permutation(X.shape[0])
+        return X[np.sort(order[n_valid:])], X[np.sort(order[:n_valid])]
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -329,12 +419,15 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return (np.ascontiguousarray(X), np.zeros(1, dtype=dtype), dummy_index,
                 dummy_index, False)
 
-    def _run_minibatches(self, data, order, n_threads):
+    def _run_minibatches(self, data, order, n_threads, learning_rate=None):
         """One pass of minibatch updates over rows ``order`` of the kernel data.
 
         Parameters are checked afterwards (``_divergence``); if training
         diverged, the pass is undone and DivergenceError raised.
+        ``learning_rate`` defaults to the parameter (schedules pass their own).
         """
+        if learning_rate is None:
+            learning_rate = self.learning_rate
         method = _gibbs.METHOD_PCD if self.method == "pcd" else _gibbs.METHOD_CD
         batch_ends = even_batch_ends(len(order), self.batch_size)
         max_batch = int(np.max(np.diff(batch_ends, prepend=0)))
@@ -348,7 +441,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         _gibbs.train_minibatches(
             layer.kernel_kind, method, *data, order, batch_ends, *state, groups,
             self._learns_visible_state(), *self._offsets, offset_rate,
-            float(self.learning_rate), float(self.momentum),
+            float(learning_rate), float(self.momentum),
             float(self.weight_decay), int(self.k), streams, int(n_threads),
         )
         reason = self._divergence(state[:3] + state[-1:])
@@ -402,16 +495,6 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             return False
         every = 1 if self.verbose > 1 else max(1, self.n_iter // 20)
         return epoch == 0 or (epoch + 1) % every == 0 or epoch + 1 == self.n_iter
-
-    def _report_epoch(self, X, epoch, elapsed):
-        """Print one line of training progress."""
-        rows = X[: min(X.shape[0], 1000)]
-        error = self._reconstruction_error(rows)
-        print(
-            f"[{type(self).__name__}] Iteration {epoch + 1}/{self.n_iter}, "
-            f"reconstruction error = {error:.4f}, time = {elapsed:.2f}s",
-            flush=True,
-        )
 
     # ------------------------------------------------------------------
     # Inference

@@ -118,6 +118,11 @@ class CategoricalRBM(BaseRBM):
         weight_decay=0.0,
         n_jobs=None,
         centering=True,
+        learning_rate_schedule="constant",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-3,
     ):
         super().__init__(
             n_components,
@@ -133,6 +138,11 @@ class CategoricalRBM(BaseRBM):
             weight_decay=weight_decay,
             n_jobs=n_jobs,
             centering=centering,
+            learning_rate_schedule=learning_rate_schedule,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
         )
         self.categories = categories
 

@@ -1,0 +1,133 @@
+"""Learning-rate schedules and the per-epoch record of a fit (``history_``)."""
+
+import math
+import time
+
+import numpy as np
+
+from ._partition import exact_cost
+
+#: The likelihood is recorded every epoch when an exact log Z costs at most
+#: this many floating-point operations (milliseconds); otherwise, for early
+#: stopping only, at about ``LIKELIHOOD_CHECKS`` evenly spaced epochs (by a
+#: short AIS run).
+EVERY_EPOCH_EXACT_FLOPS = 1e8
+LIKELIHOOD_CHECKS = 20
+#: A short AIS run for monitoring: noisy, but the same random numbers every
+#: time, so successive epochs are compared on equal terms.
+MONITOR_AIS = dict(n_chains=32, n_betas=500, random_state=0)
+#: Training rows used for the per-epoch figures.
+MONITOR_ROWS = 1000
+#: ``exponential`` decays the learning rate to this fraction over the fit.
+EXPONENTIAL_FINAL_FRACTION = 0.01
+
+
+def epoch_learning_rate(schedule, learning_rate, epoch, n_epochs):
+    """The learning rate of a 0-based epoch under a schedule.
+
+    "constant" keeps it; "linear" decays it to zero, reaching
+    ``learning_rate / n_epochs`` in the last epoch; "exponential" multiplies
+    it by the same factor every epoch, down to ``EXPONENTIAL_FINAL_FRACTION``
+    of it after the last.
+    """
+    if schedule == "constant":
+        return learning_rate
+    if schedule == "linear":
+        return learning_rate * (1.0 - epoch / n_epochs)
+    if schedule == "exponential":
+        return learning_rate * EXPONENTIAL_FINAL_FRACTION ** (epoch / n_epochs)
+    raise ValueError(f"unknown learning_rate_schedule {schedule!r}")
+
+
+class TrainingMonitor:
+    """Computes one ``history_`` row per epoch of ``fit``.
+
+    Parameters
+    ----------
+    model : BaseRBM
+        The model being fitted (its parameters are read after each epoch).
+    X_train : array or sparse matrix
+        Training data, in the model's internal form.
+    X_valid : array, sparse matrix or None
+        Held-out data for the validation likelihood (early stopping).
+    n_epochs : int
+        Epochs planned.
+    """
+
+    COLUMNS = ("epoch", "seconds", "learning_rate", "reconstruction_error",
+               "free_energy_data", "free_energy_chains", "log_likelihood_train",
+               "log_likelihood_validation")
+
+    def __init__(self, model, X_train, X_valid, n_epochs):
+        self.model = model
+        self.rows = X_train[:MONITOR_ROWS]
+        self.X_valid = X_valid
+        self.n_epochs = n_epochs
+        self.start = time.perf_counter()
+        self.history = {name: [] for name in self.COLUMNS}
+        layer = model._layer()
+        _, flops = exact_cost(model.components_.shape[1], model.n_components, layer)
+        self.cheap_likelihood = flops <= EVERY_EPOCH_EXACT_FLOPS
+        self.rng = np.random.default_rng(0)
+
+    def likelihood_due(self, epoch):
+        """Whether the likelihood is computed after this (0-based) epoch.
+
+        Every epoch where an exact log Z is cheap; otherwise only for early
+        stopping, at about ``LIKELIHOOD_CHECKS`` evenly spaced epochs.
+        """
+        if self.cheap_likelihood:
+            return True
+        if self.X_valid is None:
+            return False
+        every = max(1, self.n_epochs // LIKELIHOOD_CHECKS)
+        return (epoch + 1) % every == 0 or epoch + 1 == self.n_epochs
+
+    def _log_z(self):
+        method = "exact" if self.cheap_likelihood else "ais"
+        kwargs = {} if self.cheap_likelihood else MONITOR_AIS
+        return self.model.log_partition(method=method, **kwargs)[0]
+
+    def _chain_free_energy(self):
+        """Mean free energy of visible states drawn from the persistent chains."""
+        model = self.model
+        H = model.h_samples_.astype(np.float64)
+        field = H @ model.components_.astype(np.float64) + model.intercept_visible_
+        V = model._layer().sample(field, self.rng)
+        return float(np.mean(model._free_energy(V)))
+
+    def record(self, epoch, learning_rate):
+        """Append the row of a finished epoch; returns it as a dict."""
+        model = self.model
+        free_data = model._free_energy(self.rows)
+        row = {
+            "epoch": epoch + 1,
+            "seconds": time.perf_counter() - self.start,
+            "learning_rate": learning_rate,
+            "reconstruction_error": model._reconstruction_error(self.rows),
+            "free_energy_data": float(np.mean(free_data)),
+            "free_energy_chains": self._chain_free_energy(),
+            "log_likelihood_train": math.nan,
+            "log_likelihood_validation": math.nan,
+        }
+        if self.likelihood_due(epoch):
+            log_z = self._log_z()
+            row["log_likelihood_train"] = float(-np.mean(free_data) - log_z)
+            if self.X_valid is not None:
+                row["log_likelihood_validation"] = float(
+                    -np.mean(model._free_energy(self.X_valid)) - log_z)
+        for name in self.COLUMNS:
+            self.history[name].append(row[name])
+        return row
+
+
+def format_epoch(name, row, n_epochs):
+    """One line of verbose output for a history row."""
+    parts = [f"[{name}] Iteration {row['epoch']}/{n_epochs}",
+             f"reconstruction error = {row['reconstruction_error']:.4f}"]
+    if not math.isnan(row["log_likelihood_train"]):
+        parts.append(f"log-likelihood = {row['log_likelihood_train']:.3f}")
+    if not math.isnan(row["log_likelihood_validation"]):
+        parts.append(f"validation = {row['log_likelihood_validation']:.3f}")
+    parts.append(f"time = {row['seconds']:.2f}s")
+    return ", ".join(parts)
