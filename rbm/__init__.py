@@ -2,6 +2,8 @@
 
 from ._base import DivergenceError
 from ._bernoulli import BernoulliRBM
+from .outlier import RBMOutlierDetector
+from .persistence import trusted_types
 
-__all__ = ["BernoulliRBM", "DivergenceError"]
+__all__ = ["BernoulliRBM", "DivergenceError", "RBMOutlierDetector", "trusted_types"]
 __version__ = "0.1.0"
