@@ -23,10 +23,11 @@ class RBMOutlierDetector(OutlierMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : RBM estimator or None, default=None
-        The density model, cloned before fitting: any model of this library
-        (or an estimator with ``fit``, ``score_samples`` and ``free_energy``).
-        None uses ``BernoulliRBM(random_state=0)``.
+    estimator : estimator or None, default=None
+        The density model, cloned before fitting: any model of this library,
+        or an estimator with ``fit`` and ``score_samples`` (such as a
+        Pipeline that scales data into an RBM's domain) when ``criterion``
+        is "log_likelihood".  None uses ``BernoulliRBM(random_state=0)``.
     contamination : float in (0, 0.5], default=0.1
         Expected fraction of outliers in the training data; sets ``offset_``.
     criterion : {"free_energy", "log_likelihood"}, default="free_energy"
@@ -58,7 +59,7 @@ class RBMOutlierDetector(OutlierMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "estimator": [HasMethods(["fit", "score_samples", "free_energy"]), None],
+        "estimator": [HasMethods(["fit", "score_samples"]), None],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "criterion": [StrOptions({"free_energy", "log_likelihood"})],
     }
@@ -86,6 +87,11 @@ class RBMOutlierDetector(OutlierMixin, BaseEstimator):
             The fitted detector.
         """
         template = BernoulliRBM(random_state=0) if self.estimator is None else self.estimator
+        if self.criterion == "free_energy" and not hasattr(template, "free_energy"):
+            raise ValueError(
+                f"criterion='free_energy' needs an estimator with free_energy; "
+                f"{type(template).__name__} has none. Use criterion='log_likelihood'."
+            )
         self.estimator_ = clone(template).fit(X)
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
