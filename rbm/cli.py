@@ -156,7 +156,9 @@ def _add_fit_parser(commands):
     model.add_argument("--model", choices=list(models), default="bernoulli",
                        help="visible unit type (default: bernoulli)")
     for name, (kind, metavar, text) in TRAINING_OPTIONS.items():
-        model.add_argument("--" + name.replace("_", "-"), type=kind, metavar=metavar, help=text)
+        choices = ("pcd", "cd") if name == "method" else None
+        model.add_argument("--" + name.replace("_", "-"), type=kind, metavar=metavar,
+                           choices=choices, help=text)
     model.add_argument("--random-state", type=int, default=0, metavar="SEED",
                        help="seed of the split, the model and the samples (default: 0)")
     model.add_argument("--param", type=_param, action="append", default=[],
@@ -311,6 +313,13 @@ def _describe_preprocessing(choice, args):
 # ----------------------------------------------------------------------
 
 
+def _preprocess(pipeline, X):
+    """X through every step of the fitted pipeline but the model."""
+    for _, step in pipeline.steps[:-1]:
+        X = step.transform(X)
+    return X
+
+
 def _model_params(args):
     params = {name: getattr(args, name) for name in TRAINING_OPTIONS
               if getattr(args, name) is not None}
@@ -374,6 +383,8 @@ def run_fit(args):
         raise UsageError(f"--image-shape {image_shape[0]}x{image_shape[1]} has "
                          f"{math.prod(image_shape)} pixels but the data have "
                          f"{X.shape[1]} features.")
+    if args.save:
+        persistence.check_suffix(args.save)  # before training, not after
     choice = resolve_preprocessing(args.preprocess, args.model, X)
     if args.test_size > 0:
         X_train, X_test = train_test_split(X, test_size=args.test_size,
@@ -393,9 +404,8 @@ def run_fit(args):
     start = time.perf_counter()
     pipeline.fit(X_train)
     print(f"Trained in {time.perf_counter() - start:.1f} s.")
-    preprocess = pipeline[:-1]
-    Xt_train = preprocess.transform(X_train)
-    Xt_test = None if X_test is None else preprocess.transform(X_test)
+    Xt_train = _preprocess(pipeline, X_train)
+    Xt_test = None if X_test is None else _preprocess(pipeline, X_test)
     _report_likelihood(model, Xt_train, Xt_test, args)
     if args.save:
         persistence.save(pipeline, args.save)
@@ -417,8 +427,7 @@ def run_score(args):
         raise UsageError(f"{args.model!r} holds a {type(saved).__name__}, not an RBM "
                          "or a Pipeline ending in one.")
     X, _, description = load_data(args.data)
-    for _, step in steps[:-1]:
-        X = step.transform(X)
+    X = _preprocess(Pipeline(steps), X)
     log_z, _ = _log_partition(model, args)
     print(f"Mean log-likelihood of {description} ({X.shape[0]} samples) under "
           f"{args.model}: {mean_log_likelihood(model, X, log_z):.4f} nats per sample")

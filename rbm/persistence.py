@@ -61,7 +61,8 @@ def trusted_types():
     return sorted({_qualified_name(t) for t in types})
 
 
-def _check_suffix(path):
+def check_suffix(path):
+    """The lower-case suffix of path; ValueError unless save and load know it."""
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(
@@ -91,7 +92,7 @@ def save(model, path):
     path : str or path-like
         Ends in ``.skops`` (safe to share), ``.joblib``, ``.pkl`` or ``.pickle``.
     """
-    suffix = _check_suffix(path)
+    suffix = check_suffix(path)
     if suffix == ".skops":
         _skops_io().dump(model, path)
     elif suffix == ".joblib":
@@ -119,7 +120,7 @@ def load(path, *, trusted=None):
     model : object
         The loaded estimator.
     """
-    suffix = _check_suffix(path)
+    suffix = check_suffix(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     if suffix != ".skops":
