@@ -33,9 +33,9 @@ def main(output, fast):
     model = BernoulliRBM(n_components=64, learning_rate=0.01, n_iter=10 if fast else 200,
                          n_chains=100, momentum=0.5, random_state=0).fit(X_train)
     steps = 50 if fast else 1000
-    samples = model.sample(len(X_test), n_steps=steps, random_state=0)
+    samples = model.sample(100 if fast else len(X_test), n_steps=steps, random_state=0)
     figures = {
-        "filters.png": plot.plot_filters(model, image_shape=(8, 8), n_filters=64),
+        "filters.png": plot.plot_filters(model, image_shape=(8, 8), n_filters=16 if fast else 64),
         "samples.png": plot.plot_images(samples[:36], (8, 8)),
         "free_energy.png": plot.plot_free_energy(model, X_test, samples=samples),
     }

@@ -13,9 +13,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
+from threadpoolctl import threadpool_limits
 
 from rbm import BernoulliRBM
 from rbm.pretraining import fine_tune
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """scikit-learn's small products run far faster on one BLAS thread than on several."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 @pytest.fixture(scope="module")
