@@ -58,7 +58,7 @@ TRAINING_OPTIONS = {
 EPILOG = """\
 examples:
   python -m rbm                                  the digits demo (also: python -m rbm demo)
-  python -m rbm fit digits --n-iter 20 --save model.skops --plots figures
+  python -m rbm fit digits --n-components 20 --n-iter 100 --save model.skops --plots figures
   python -m rbm fit data.csv --preprocess minmax --n-components 64
   python -m rbm score model.skops data.npy
 
@@ -426,10 +426,10 @@ def run_score(args):
     if not all(hasattr(model, a) for a in ("free_energy", "log_partition")):
         raise UsageError(f"{args.model!r} holds a {type(saved).__name__}, not an RBM "
                          "or a Pipeline ending in one.")
-    X, _, description = load_data(args.data)
+    X, _, _ = load_data(args.data)
     X = _preprocess(Pipeline(steps), X)
     log_z, _ = _log_partition(model, args)
-    print(f"Mean log-likelihood of {description} ({X.shape[0]} samples) under "
+    print(f"Mean log-likelihood of {args.data} ({X.shape[0]} samples) under "
           f"{args.model}: {mean_log_likelihood(model, X, log_z):.4f} nats per sample")
     return 0
 
