@@ -10,6 +10,7 @@ import ast
 import math
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -249,18 +250,28 @@ def load_data(source):
     if not path.is_file():
         raise UsageError(f"no such file: {source!r}")
     try:
-        if path.suffix.lower() == ".npy":
-            X = np.load(path, allow_pickle=False)
-        else:
-            X = np.loadtxt(path, delimiter=",", skiprows=int(_has_header(path)), ndmin=2)
+        with warnings.catch_warnings():
+            # An empty file is reported below, as an error rather than a warning.
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data")
+            if path.suffix.lower() == ".npy":
+                X = np.load(path, allow_pickle=False)
+            else:
+                X = np.loadtxt(path, delimiter=",", skiprows=int(_has_header(path)), ndmin=2)
     except (ValueError, OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {source!r}: {error}") from error
-    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+    if X.size == 0:
+        raise UsageError(f"{source!r} holds no data.")
+    if X.ndim != 2:
         raise UsageError(f"{source!r} must hold a 2-D array of samples x features, "
                          f"got shape {X.shape}.")
-    if not np.issubdtype(X.dtype, np.number):
-        raise UsageError(f"{source!r} must hold numbers, got dtype {X.dtype}.")
-    return X.astype(np.float64), None, f"{source}"
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise UsageError(f"{source!r} must hold real numbers, got dtype {X.dtype}.")
+    X = X.astype(np.float64)
+    n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
+    if n_nan or n_inf:
+        raise UsageError(f"{source!r} holds {n_nan} NaN and {n_inf} infinite values; "
+                         "remove or impute them first.")
+    return X, None, source
 
 
 def _in_unit_range(X):

@@ -82,6 +82,23 @@ def test_fit_a_bundled_data_set_with_automatic_preprocessing(tmp_path, capsys):
     assert "Held-out log-likelihood" in out
 
 
+AUTOMATIC = {"binarize": "scaled to [0, 1] and binarized at 0.5",
+             "standardize": "standardized", "bins": "cut into 5 quantile bins per feature"}
+
+
+@pytest.mark.parametrize("model_name", sorted(cli.available_models()))
+def test_every_model_fits_bundled_data_with_its_own_preprocessing(model_name, tmp_path,
+                                                                  capsys):
+    status, out, err = run(["fit", "wine", "--model", model_name, *SMALL,
+                            "--learning-rate", "0.01", "--save", str(tmp_path / "m.skops"),
+                            "-q"], capsys)
+    assert status == 0, err
+    assert AUTOMATIC[cli.MODELS[model_name][1]] in out
+    assert "Held-out log-likelihood" in out
+    saved = rbm.persistence.load(tmp_path / "m.skops")
+    assert type(saved[-1]) is cli.available_models()[model_name]
+
+
 def test_two_feature_data_get_an_energy_landscape(tmp_path, capsys):
     rng = np.random.default_rng(1)
     np.save(tmp_path / "two.npy", rng.random((80, 2)) * 10)
@@ -110,6 +127,8 @@ def test_model_parameters_reach_the_model(binary_csv, tmp_path, capsys):
     (["fit", "data.txt"], "neither a .csv or .npy file nor a bundled data set"),
     (["fit", "{bad_csv}"], "cannot read"),
     (["fit", "{one_d}"], "must hold a 2-D array"),
+    (["fit", "{nan_csv}"], "holds 1 NaN and 0 infinite values"),
+    (["fit", "{empty_csv}"], "holds no data"),
     (["fit", "{binary}", "--n-components", "0"], "'n_components' parameter"),
     (["fit", "{binary}", "--param", "colour=3"], "Invalid parameter 'colour'"),
     (["fit", "{wide}", "--preprocess", "none"], "expects values in [0, 1]"),
@@ -121,9 +140,12 @@ def test_errors_are_one_line_on_stderr(argv, message, binary_csv, tmp_path, caps
                                        monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.csv").write_text("1,2\n3,x\n")
+    (tmp_path / "nan.csv").write_text("a,b\n1,nan\n0,1\n")
+    (tmp_path / "empty.csv").write_text("a,b\n")
     np.save(tmp_path / "one_d.npy", np.arange(5.0))
     np.save(tmp_path / "wide.npy", np.arange(12.0).reshape(6, 2))
     files = {"bad_csv": "bad.csv", "one_d": "one_d.npy", "wide": "wide.npy",
+             "nan_csv": "nan.csv", "empty_csv": "empty.csv",
              "binary": str(binary_csv[0])}
     argv = [arg.format(**files) for arg in argv]
     status, out, err = run(argv + (SMALL[2:] if argv[0] == "fit" else []), capsys)
