@@ -16,8 +16,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from rbm import BernoulliRBM
-from rbm import plot
+from rbm import BernoulliRBM, plot
 
 
 def anticorrelated_pairs(n, rng):

@@ -42,7 +42,7 @@ BUNDLED = {
 
 PREPROCESSING = ("auto", "none", "minmax", "binarize", "standardize", "bins")
 
-#: Training options passed to the model when given: option -> (type, help).
+#: Training options passed to the model when given: name -> (type, metavar, help).
 TRAINING_OPTIONS = {
     "n_components": (int, "N", "hidden units"),
     "learning_rate": (float, "RATE", "step size of the updates"),
@@ -73,7 +73,13 @@ class UsageError(Exception):
 
 
 def available_models():
-    """name -> class, for the models of MODELS this installation has."""
+    """The models of ``MODELS`` this installation of rbm has.
+
+    Returns
+    -------
+    models : dict of str -> type
+        Command-line name (``--model``) to estimator class.
+    """
     found = {name: getattr(rbm, cls_name, None) for name, (cls_name, _) in MODELS.items()}
     return {name: cls for name, cls in found.items() if cls is not None}
 
@@ -84,13 +90,10 @@ def available_models():
 
 
 def _image_shape(text):
-    try:
-        shape = tuple(int(part) for part in text.lower().split("x"))
-    except ValueError:
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
         raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 28x28, got {text!r}")
-    if len(shape) != 2 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 28x28, got {text!r}")
-    return shape
+    return int(parts[0]), int(parts[1])
 
 
 def _test_size(text):
@@ -180,7 +183,7 @@ def _add_fit_parser(commands):
                         help="progress lines: 0 none, 1 about 20, 2 every epoch (default: 1)")
     output.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbose",
                         help="no progress lines (--verbose 0)")
-    fit.set_defaults(run=run_fit)
+    fit.set_defaults(run=_run_fit)
 
 
 def _add_score_parser(commands):
@@ -194,11 +197,22 @@ def _add_score_parser(commands):
     score.add_argument("model", metavar="MODEL", help="a .skops, .joblib or .pkl file")
     _add_data_argument(score)
     _add_ais_argument(score)
-    score.set_defaults(run=run_score)
+    score.set_defaults(run=_run_score)
 
 
 def build_parser(prog=None):
-    """The argument parser of the command line."""
+    """The argument parser of the command line.
+
+    Parameters
+    ----------
+    prog : str or None, default=None
+        Program name shown in usage and messages; None uses ``sys.argv[0]``'s.
+
+    Returns
+    -------
+    parser : argparse.ArgumentParser
+        Parsed arguments carry ``run``, the function that runs the command.
+    """
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Restricted Boltzmann machines from the command line.\n"
@@ -235,7 +249,7 @@ def _has_header(path):
     return False
 
 
-def load_data(source):
+def _load_data(source):
     """(X, image_shape, description) for a bundled data set name or a .csv / .npy path."""
     if source in BUNDLED:
         loader, image_shape = BUNDLED[source]
@@ -282,7 +296,7 @@ def _is_integer_valued(X):
     return bool(np.all(np.isfinite(X)) and np.all(X == np.round(X)))
 
 
-def resolve_preprocessing(choice, model_name, X):
+def _resolve_preprocessing(choice, model_name, X):
     """The preprocessing ``auto`` means for this model and data."""
     if choice != "auto":
         return choice
@@ -294,7 +308,7 @@ def resolve_preprocessing(choice, model_name, X):
     return automatic
 
 
-def preprocessing_steps(choice, args):
+def _preprocessing_steps(choice, args):
     """Pipeline steps for a resolved preprocessing choice."""
     if choice == "none":
         return []
@@ -346,7 +360,7 @@ def _log_partition(model, args):
     return model.log_partition(n_betas=args.ais_betas)
 
 
-def mean_log_likelihood(model, X, log_z):
+def _mean_log_likelihood(model, X, log_z):
     """Mean of log p(x) = -F(x) - log Z over the rows of X."""
     return float(np.mean(-model.free_energy(X))) - log_z
 
@@ -355,14 +369,14 @@ def _report_likelihood(model, X_train, X_test, args):
     log_z, std_error = _log_partition(model, args)
     how = "exact" if std_error == 0 else f"AIS estimate, standard error {std_error:.2g}"
     print(f"log Z = {log_z:.4f} ({how})")
-    print(f"Training log-likelihood: {mean_log_likelihood(model, X_train, log_z):.4f} "
+    print(f"Training log-likelihood: {_mean_log_likelihood(model, X_train, log_z):.4f} "
           "nats per sample")
     if X_test is not None:
-        print(f"Held-out log-likelihood: {mean_log_likelihood(model, X_test, log_z):.4f} "
+        print(f"Held-out log-likelihood: {_mean_log_likelihood(model, X_test, log_z):.4f} "
               "nats per sample")
 
 
-def write_plots(model, X_train, X_eval, directory, image_shape, args):
+def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     """Write the figures that apply to this model; return their file names."""
     from . import plot  # matplotlib is optional: import it only when asked for figures
 
@@ -385,10 +399,10 @@ def write_plots(model, X_train, X_eval, directory, image_shape, args):
     return list(figures)
 
 
-def run_fit(args):
+def _run_fit(args):
     """``fit``: preprocess, split, fit, report, save, plot."""
     models = available_models()
-    X, bundled_shape, description = load_data(args.data)
+    X, bundled_shape, description = _load_data(args.data)
     image_shape = args.image_shape or bundled_shape
     if image_shape is not None and math.prod(image_shape) != X.shape[1]:
         raise UsageError(f"--image-shape {image_shape[0]}x{image_shape[1]} has "
@@ -396,7 +410,7 @@ def run_fit(args):
                          f"{X.shape[1]} features.")
     if args.save:
         persistence.check_suffix(args.save)  # before training, not after
-    choice = resolve_preprocessing(args.preprocess, args.model, X)
+    choice = _resolve_preprocessing(args.preprocess, args.model, X)
     if args.test_size > 0:
         X_train, X_test = train_test_split(X, test_size=args.test_size,
                                            random_state=args.random_state)
@@ -406,7 +420,7 @@ def run_fit(args):
     else:
         X_train, X_test = X, None
     model = models[args.model]().set_params(**_model_params(args))
-    pipeline = Pipeline(preprocessing_steps(choice, args) + [("rbm", model)])
+    pipeline = Pipeline(_preprocessing_steps(choice, args) + [("rbm", model)])
     print(f"Data: {description}: {X.shape[0]} samples x {X.shape[1]} features, "
           f"{_describe_preprocessing(choice, args)}.")
     held_out = f", {len(X_test)} held out" if X_test is not None else ", none held out"
@@ -423,13 +437,13 @@ def run_fit(args):
         steps = " -> ".join(type(step).__name__ for _, step in pipeline.steps)
         print(f"Saved the fitted Pipeline ({steps}) to {args.save}")
     if args.plots:
-        names = write_plots(model, Xt_train, Xt_test if Xt_test is not None else Xt_train,
+        names = _write_plots(model, Xt_train, Xt_test if Xt_test is not None else Xt_train,
                             args.plots, image_shape, args)
         print(f"Wrote {len(names)} figures to {args.plots}: {', '.join(names)}")
     return 0
 
 
-def run_score(args):
+def _run_score(args):
     """``score``: mean log-likelihood of data under a saved model."""
     saved = persistence.load(args.model)
     steps = saved.steps if isinstance(saved, Pipeline) else [("rbm", saved)]
@@ -437,11 +451,11 @@ def run_score(args):
     if not all(hasattr(model, a) for a in ("free_energy", "log_partition")):
         raise UsageError(f"{args.model!r} holds a {type(saved).__name__}, not an RBM "
                          "or a Pipeline ending in one.")
-    X, _, _ = load_data(args.data)
+    X, _, _ = _load_data(args.data)
     X = _preprocess(Pipeline(steps), X)
     log_z, _ = _log_partition(model, args)
     print(f"Mean log-likelihood of {args.data} ({X.shape[0]} samples) under "
-          f"{args.model}: {mean_log_likelihood(model, X, log_z):.4f} nats per sample")
+          f"{args.model}: {_mean_log_likelihood(model, X, log_z):.4f} nats per sample")
     return 0
 
 

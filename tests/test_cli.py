@@ -3,13 +3,13 @@
 import re
 import subprocess
 import sys
-import tomllib
 from importlib import import_module
 from pathlib import Path
 
 import numpy as np
 import pytest
 import skops.io as sio
+import tomllib
 
 import rbm
 from rbm import BernoulliRBM, cli

@@ -8,8 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.datasets import load_digits
 
-from rbm import BernoulliRBM
-from rbm import plot
+from rbm import BernoulliRBM, plot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
