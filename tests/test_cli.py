@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io as sio
-import tomllib
 
 import rbm
 from rbm import BernoulliRBM, cli
@@ -190,8 +189,10 @@ def test_models_registry_lists_available_models_only():
 
 
 def test_console_script_points_at_main():
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    module, _, function = scripts["rbm"].partition(":")
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    scripts = pyproject.split("[project.scripts]\n", 1)[1].split("\n[", 1)[0]
+    target = re.search(r'^rbm = "([\w.]+):(\w+)"$', scripts, re.MULTILINE)
+    module, function = target.groups()
     assert getattr(import_module(module), function) is cli.main
 
 
