@@ -225,7 +225,7 @@ def build_parser(prog=None):
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     demo = commands.add_parser(
         "demo", help="train on the bundled digits and compare with baselines (default)",
-        description=_demo.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=_demo.DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _demo.add_arguments(demo)
     demo.set_defaults(run=_demo.run)

@@ -28,7 +28,13 @@ def _as_rbm_list(rbms):
     rbms = list(rbms)
     if not rbms:
         raise ValueError("fine_tune needs at least one fitted RBM.")
-    for layer in rbms:
+    for depth, layer in enumerate(rbms):
+        if not (hasattr(layer, "free_energy") and hasattr(layer, "transform")):
+            raise TypeError(
+                f"fine_tune expects RBMs, but layer {depth} is a {type(layer).__name__}. "
+                "Preprocess X before the stack and the MLP instead, e.g. "
+                "make_pipeline(scaler, mlp) after fine-tuning on scaled data."
+            )
         check_is_fitted(layer, ["components_", "intercept_hidden_"])
     return rbms
 

@@ -146,6 +146,18 @@ def test_functions_draw_into_a_given_axes(model, digits):
     assert ax.patches
 
 
+def test_figures_stay_out_of_pyplot(model, digits):
+    """Figures are built without pyplot: no backend switch, nothing left open."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    backend = matplotlib.get_backend()
+    plot.plot_filters(model, image_shape=(8, 8), n_filters=2)
+    plot.plot_free_energy(model, digits[:10], samples=digits[:10])
+    assert plt.get_fignums() == []
+    assert matplotlib.get_backend() == backend
+
+
 def test_bad_arguments_are_explained(model, digits):
     with pytest.raises(ValueError, match="64 features"):
         plot.plot_filters(model, image_shape=(7, 7))

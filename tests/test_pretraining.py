@@ -8,11 +8,12 @@ import pytest
 from scipy.special import expit, softmax
 from sklearn.base import clone
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
 from rbm import BernoulliRBM
@@ -130,5 +131,7 @@ def test_bad_stacks_and_networks_are_refused(digits, stack):
         fine_tune([scaled], X_train, y_train)
     with pytest.raises(ValueError, match="at least one"):
         fine_tune([], X_train, y_train)
-    with pytest.raises(Exception, match="not fitted"):
+    with pytest.raises(NotFittedError):
         fine_tune([BernoulliRBM(8)], X_train, y_train)
+    with pytest.raises(TypeError, match="layer 0 is a MinMaxScaler"):
+        fine_tune(make_pipeline(MinMaxScaler().fit(X_train), stack[0]), X_train, y_train)
