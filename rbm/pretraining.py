@@ -149,7 +149,9 @@ def fine_tune(rbms, X, y, mlp=None):
     >>> stack = make_pipeline(BernoulliRBM(64, n_iter=5, learning_rate=0.05, random_state=0),
     ...                       BernoulliRBM(32, n_iter=5, learning_rate=0.05, random_state=0))
     >>> mlp = fine_tune(stack.fit(X), X, y, MLPClassifier(
-    ...     (64, 32), activation="logistic", max_iter=50, random_state=0))  # doctest: +SKIP
+    ...     (64, 32), activation="logistic", max_iter=5, random_state=0))
+    >>> [coef.shape for coef in mlp.coefs_]
+    [(64, 64), (64, 32), (32, 10)]
     """
     rbms = _as_rbm_list(rbms)
     _check_layers(rbms, X)
