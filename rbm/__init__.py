@@ -4,6 +4,15 @@ from ._base import DivergenceError
 from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._gaussian import GaussianBernoulliRBM
+from .outlier import RBMOutlierDetector
+from .persistence import trusted_types
 
-__all__ = ["BernoulliRBM", "CategoricalRBM", "DivergenceError", "GaussianBernoulliRBM"]
+__all__ = [
+    "BernoulliRBM",
+    "CategoricalRBM",
+    "DivergenceError",
+    "GaussianBernoulliRBM",
+    "RBMOutlierDetector",
+    "trusted_types",
+]
 __version__ = "0.1.0"

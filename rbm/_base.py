@@ -67,11 +67,31 @@ class ChainStreams:
         """The streams needed to sample ``n_rows`` chain rows."""
         needed = _gibbs.n_streams_for(n_rows)
         while len(self.bitgens) < needed:
-            seq = np.random.SeedSequence(
-                self.entropy, spawn_key=(self.purpose, len(self.bitgens))
-            )
-            self.bitgens.append(np.random.SFC64(seq))
+            self.bitgens.append(self._new_stream(len(self.bitgens)))
         return self.bitgens[:needed]
+
+    def _new_stream(self, j):
+        seq = np.random.SeedSequence(self.entropy, spawn_key=(self.purpose, j))
+        return np.random.SFC64(seq)
+
+    # Streams are stored as their state dicts (plain ints and arrays) rather
+    # than as bit generator objects, so that skops can save them and load
+    # them without trusting numpy's pickling helpers; pickle uses the same.
+    def __getstate__(self):
+        return {
+            "entropy": self.entropy,
+            "purpose": self.purpose,
+            "stream_states": [bitgen.state for bitgen in self.bitgens],
+        }
+
+    def __setstate__(self, state):
+        self.entropy = state["entropy"]
+        self.purpose = state["purpose"]
+        self.bitgens = []
+        for j, stream_state in enumerate(state["stream_states"]):
+            bitgen = self._new_stream(j)
+            bitgen.state = stream_state
+            self.bitgens.append(bitgen)
 
 
 def generator_for(entropy, purpose):
@@ -701,7 +721,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             _, flops = exact_cost(self.components_.shape[1], self.n_components, self._layer())
             method = "exact" if flops <= AUTO_EXACT_MAX_FLOPS else "ais"
         entropy = self._entropy if random_state is None else draw_entropy(random_state)
-        key = (method, n_chains, n_betas, tuple(entropy), self._parameter_fingerprint())
+        # A string key, because skops stores dicts as JSON objects.
+        key = f"{method}/{n_chains}/{n_betas}/{entropy}/{self._parameter_fingerprint()}"
         if key not in self._log_partition_cache:
             params = (self.components_, self.intercept_visible_, self.intercept_hidden_)
             if method == "exact":

@@ -1,0 +1,143 @@
+"""Outlier detection with an RBM's density, in scikit-learn's conventions."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._bernoulli import BernoulliRBM
+
+
+class RBMOutlierDetector(OutlierMixin, BaseEstimator):
+    """Flag samples the RBM finds improbable.
+
+    Fits an RBM to (mostly normal) data and scores each sample by how
+    probable the model finds it.  Follows scikit-learn's outlier detectors
+    (e.g. :class:`~sklearn.ensemble.IsolationForest`): ``score_samples`` is
+    higher for more normal samples, ``decision_function`` is
+    ``score_samples - offset_`` (negative for outliers), and ``predict``
+    returns +1 for inliers and -1 for outliers, with ``offset_`` chosen so
+    that a fraction ``contamination`` of the training samples are outliers.
+
+    Parameters
+    ----------
+    estimator : estimator or None, default=None
+        The density model, cloned before fitting: any model of this library,
+        or an estimator with ``fit`` and ``score_samples`` (such as a
+        Pipeline that scales data into an RBM's domain) when ``criterion``
+        is "log_likelihood".  None uses ``BernoulliRBM(random_state=0)``.
+    contamination : float in (0, 0.5], default=0.1
+        Expected fraction of outliers in the training data; sets ``offset_``.
+    criterion : {"free_energy", "log_likelihood"}, default="free_energy"
+        The score: ``-F(x)`` (negative free energy) or ``log p(x)``.  They
+        differ by the constant log Z, so they rank samples identically and
+        flag the same ones; the free energy needs no log Z, which for large
+        models is estimated by AIS (seconds to minutes).
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted density model.
+    offset_ : float
+        Threshold on ``score_samples``: the ``contamination`` quantile of the
+        training scores.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rbm import BernoulliRBM, RBMOutlierDetector
+    >>> rng = np.random.default_rng(0)
+    >>> X = (rng.random((200, 8)) < [0.9] * 4 + [0.1] * 4).astype(float)
+    >>> detector = RBMOutlierDetector(BernoulliRBM(n_components=4, n_iter=20,
+    ...                                            random_state=0)).fit(X)
+    >>> detector.predict([[1, 1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 1, 1]])
+    array([ 1, -1])
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "score_samples"]), None],
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "criterion": [StrOptions({"free_energy", "log_likelihood"})],
+    }
+
+    def __init__(self, estimator=None, *, contamination=0.1, criterion="free_energy"):
+        self.estimator = estimator
+        self.contamination = contamination
+        self.criterion = criterion
+
+    # The nested estimator validates its own parameters when it is fitted.
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the density model to X and set the threshold ``offset_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, in the density model's domain.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted detector.
+        """
+        template = BernoulliRBM(random_state=0) if self.estimator is None else self.estimator
+        if self.criterion == "free_energy" and not hasattr(template, "free_energy"):
+            raise ValueError(
+                f"criterion='free_energy' needs an estimator with free_energy; "
+                f"{type(template).__name__} has none. Use criterion='log_likelihood'."
+            )
+        self.estimator_ = clone(template).fit(X)
+        self.n_features_in_ = self.estimator_.n_features_in_
+        if hasattr(self.estimator_, "feature_names_in_"):
+            self.feature_names_in_ = self.estimator_.feature_names_in_
+        self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
+        return self
+
+    def score_samples(self, X):
+        """How normal each sample is: ``-F(x)`` or ``log p(x)`` (higher: more normal).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "estimator_")
+        if self.criterion == "log_likelihood":
+            return self.estimator_.score_samples(X)
+        return -self.estimator_.free_energy(X)
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for outliers, positive for inliers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "offset_")
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for inliers, -1 for outliers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)

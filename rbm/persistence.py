@@ -1,0 +1,137 @@
+"""Saving and loading models: pickle and joblib for yourself, skops for others.
+
+A pickle (or joblib) file runs arbitrary code when it is loaded, so load only
+files you made.  To exchange models, save them with ``skops.io.dump`` and load
+them with ``skops.io.load(path, trusted=rbm.trusted_types())``: skops rebuilds
+only the types it is told to trust, and :func:`trusted_types` names the few
+this library adds to the numpy and scikit-learn types skops already trusts.
+
+>>> import skops.io                                   # doctest: +SKIP
+>>> skops.io.dump(model, "model.skops")               # doctest: +SKIP
+>>> model = skops.io.load("model.skops", trusted=rbm.trusted_types())  # doctest: +SKIP
+"""
+
+import pickle
+from pathlib import Path
+
+import joblib
+
+from ._base import BaseRBM, ChainStreams
+from .outlier import RBMOutlierDetector
+
+#: File suffixes :func:`save` and :func:`load` understand.
+SUFFIXES = (".skops", ".pkl", ".pickle", ".joblib")
+
+
+def _rbm_subclasses(cls):
+    """Every subclass of cls, recursively, defined inside this package."""
+    found = []
+    for sub in cls.__subclasses__():
+        if sub.__module__.split(".")[0] == "rbm":
+            found.append(sub)
+        found.extend(_rbm_subclasses(sub))
+    return found
+
+
+def _qualified_name(cls):
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def trusted_types():
+    """Names of this library's types, for ``skops.io.load(..., trusted=...)``.
+
+    skops trusts numpy and scikit-learn types by default; a saved model of
+    this library also holds its estimator class and the random streams of
+    its persistent chains (``rbm._base.ChainStreams``, stored as plain
+    integers and arrays).  Every model, the outlier detector and that one
+    helper type are listed, and nothing else.
+
+    Returns
+    -------
+    names : list of str
+        Fully qualified type names, sorted.
+
+    Examples
+    --------
+    >>> import rbm
+    >>> "rbm._bernoulli.BernoulliRBM" in rbm.trusted_types()
+    True
+    """
+    types = [ChainStreams, RBMOutlierDetector, *_rbm_subclasses(BaseRBM)]
+    return sorted({_qualified_name(t) for t in types})
+
+
+def check_suffix(path):
+    """The lower-case suffix of path; ValueError unless save and load know it."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(
+            f"cannot tell how to store a model in {str(path)!r}: use a file name "
+            f"ending in {', '.join(SUFFIXES)}."
+        )
+    return suffix
+
+
+def _skops_io():
+    try:
+        import skops.io
+    except ImportError as error:
+        raise ImportError(
+            "saving and loading .skops files needs skops: pip install rbm[skops]"
+        ) from error
+    return skops.io
+
+
+def save(model, path):
+    """Save a model (or any estimator, e.g. a Pipeline) in the format its suffix names.
+
+    Parameters
+    ----------
+    model : object
+        The fitted estimator.
+    path : str or path-like
+        Ends in ``.skops`` (safe to share), ``.joblib``, ``.pkl`` or ``.pickle``.
+    """
+    suffix = check_suffix(path)
+    if suffix == ".skops":
+        _skops_io().dump(model, path)
+    elif suffix == ".joblib":
+        joblib.dump(model, path)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load(path, *, trusted=None):
+    """Load a model saved by :func:`save` (or by skops, joblib or pickle).
+
+    Parameters
+    ----------
+    path : str or path-like
+        File ending in ``.skops``, ``.joblib``, ``.pkl`` or ``.pickle``.
+        Pickle and joblib files can run code when loaded: load only your own.
+    trusted : list of str or None, default=None
+        For ``.skops`` files: the types to trust beyond skops' defaults;
+        None trusts :func:`trusted_types`.  A file that holds any other type
+        is refused with a ValueError naming it.
+
+    Returns
+    -------
+    model : object
+        The loaded estimator.
+    """
+    suffix = check_suffix(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
+    if suffix != ".skops":
+        return joblib.load(path)  # reads plain pickles too
+    sio = _skops_io()
+    trusted = trusted_types() if trusted is None else list(trusted)
+    untrusted = [name for name in sio.get_untrusted_types(file=path) if name not in trusted]
+    if untrusted:
+        raise ValueError(
+            f"{str(path)!r} holds types that are not trusted: {', '.join(untrusted)}. "
+            "Inspect the file (skops.io.get_untrusted_types) and pass the types you "
+            "trust as trusted=[...]."
+        )
+    return sio.load(path, trusted=trusted)

@@ -1,0 +1,174 @@
+"""Greedy layer-wise pretraining: stacked RBMs, then a fine-tuned MLPClassifier.
+
+Stacking is a plain scikit-learn :class:`~sklearn.pipeline.Pipeline`:
+fitting ``make_pipeline(BernoulliRBM(256), BernoulliRBM(64))`` trains each
+RBM on the hidden probabilities of the one before, which is exactly greedy
+layer-wise pretraining (Hinton & Salakhutdinov, 2006).  :func:`fine_tune`
+then copies the stack's weights into the first layers of an
+:class:`~sklearn.neural_network.MLPClassifier` and trains the whole network
+with backpropagation.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import expit
+from sklearn.base import clone
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_array, check_is_fitted
+
+#: Rows of X used to check that each RBM's transform is the layer we copy.
+_CHECK_ROWS = 20
+
+
+def _as_rbm_list(rbms):
+    """The fitted RBMs of a list or of a Pipeline made only of RBMs."""
+    if isinstance(rbms, Pipeline):
+        rbms = [step for _, step in rbms.steps]
+    rbms = list(rbms)
+    if not rbms:
+        raise ValueError("fine_tune needs at least one fitted RBM.")
+    for depth, layer in enumerate(rbms):
+        if not (hasattr(layer, "free_energy") and hasattr(layer, "transform")):
+            raise TypeError(
+                f"fine_tune expects RBMs, but layer {depth} is a {type(layer).__name__}. "
+                "Preprocess X before the stack and the MLP instead, e.g. "
+                "make_pipeline(scaler, mlp) after fine-tuning on scaled data."
+            )
+        check_is_fitted(layer, ["components_", "intercept_hidden_"])
+    return rbms
+
+
+def _check_layers(rbms, X):
+    """Check the stack's shapes chain and each transform is logistic(x W^T + c).
+
+    The MLP's hidden layer computes exactly that; a model whose transform is
+    something else (for example visible units scaled by a learnt sigma)
+    cannot be copied into it unchanged, and is refused rather than copied wrong.
+    """
+    rows = check_array(X, accept_sparse="csr", dtype=np.float64)[:_CHECK_ROWS]
+    rows = rows.toarray() if sp.issparse(rows) else rows
+    for depth, layer in enumerate(rbms):
+        n_in = layer.components_.shape[1]
+        if rows.shape[1] != n_in:
+            source = "X" if depth == 0 else f"RBM {depth - 1}'s output"
+            raise ValueError(
+                f"RBM {depth} ({type(layer).__name__}) has {n_in} inputs but {source} "
+                f"has {rows.shape[1]} features."
+            )
+        expected = layer.transform(rows)
+        forward = expit(rows @ layer.components_.T.astype(np.float64) + layer.intercept_hidden_)
+        if not np.allclose(forward, expected, rtol=1e-4, atol=1e-5):
+            raise ValueError(
+                f"RBM {depth} ({type(layer).__name__}): its transform is not "
+                "logistic(X @ components_.T + intercept_hidden_), so its weights cannot "
+                "initialise an MLP layer unchanged."
+            )
+        rows = expected
+
+
+def _mlp_for(mlp, rbms):
+    """A clone of mlp (or a new one) whose first hidden layers match the RBMs."""
+    sizes = [layer.components_.shape[0] for layer in rbms]
+    if mlp is None:
+        return MLPClassifier(hidden_layer_sizes=tuple(sizes), activation="logistic")
+    if not isinstance(mlp, MLPClassifier):
+        raise TypeError(f"mlp must be an MLPClassifier or None, got {type(mlp).__name__}.")
+    mlp = clone(mlp)
+    if mlp.activation != "logistic":
+        raise ValueError(
+            f"the MLP's activation must be 'logistic' (an RBM's hidden units are "
+            f"logistic), got activation={mlp.activation!r}."
+        )
+    hidden = mlp.hidden_layer_sizes
+    hidden = list(hidden) if np.iterable(hidden) else [hidden]
+    if hidden[: len(sizes)] != sizes:
+        raise ValueError(
+            f"the MLP's first hidden layers {hidden[: len(sizes)]} must have the RBMs' "
+            f"sizes {sizes} (hidden_layer_sizes={tuple(hidden)})."
+        )
+    return mlp
+
+
+class _RBMInitialisation:
+    """Replacement for MLPClassifier._init_coef that hands out the RBMs' layers.
+
+    scikit-learn draws each layer's initial (coef, intercept) from
+    ``_init_coef(fan_in, fan_out, dtype)``, in layer order, on the first
+    pass of ``fit``.  The first calls get the RBMs' weights (coef_ is
+    (n_in, n_out), so components_.T); later layers are drawn as usual.
+    """
+
+    def __init__(self, rbms, default):
+        self.layers = [(layer.components_.T, layer.intercept_hidden_) for layer in rbms]
+        self.default = default
+        self.used = 0
+
+    def __call__(self, fan_in, fan_out, dtype=np.float64, *args, **kwargs):
+        if self.used == len(self.layers):
+            return self.default(fan_in, fan_out, dtype, *args, **kwargs)
+        coef, intercept = self.layers[self.used]
+        self.used += 1
+        return coef.astype(dtype), intercept.astype(dtype)
+
+
+def fine_tune(rbms, X, y, mlp=None):
+    """Fit an MLPClassifier whose first hidden layers start at the RBMs' weights.
+
+    Parameters
+    ----------
+    rbms : list of fitted RBMs, or a fitted Pipeline of RBMs
+        The pretrained stack, first layer first: RBM ``i`` must have been
+        trained on the hidden probabilities of RBM ``i - 1`` (as a Pipeline
+        of RBMs does), the first on X as given here.
+    X : array-like of shape (n_samples, n_features)
+        Training data, preprocessed as for the first RBM.
+    y : array-like of shape (n_samples,)
+        Class labels.
+    mlp : MLPClassifier or None, default=None
+        The network to fine-tune (cloned, not modified): its activation must
+        be "logistic" and its first hidden layer sizes those of the RBMs;
+        further layers and the output layer start from scikit-learn's usual
+        random initialisation.  None uses
+        ``MLPClassifier(hidden_layer_sizes=<the RBMs' sizes>, activation="logistic")``.
+
+    Returns
+    -------
+    mlp : MLPClassifier
+        The fitted network.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.neural_network import MLPClassifier
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from rbm import BernoulliRBM
+    >>> from rbm.pretraining import fine_tune
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16.0
+    >>> stack = make_pipeline(BernoulliRBM(64, n_iter=5, learning_rate=0.05, random_state=0),
+    ...                       BernoulliRBM(32, n_iter=5, learning_rate=0.05, random_state=0))
+    >>> mlp = fine_tune(stack.fit(X), X, y, MLPClassifier(
+    ...     (64, 32), activation="logistic", max_iter=5, random_state=0))
+    >>> [coef.shape for coef in mlp.coefs_]
+    [(64, 64), (64, 32), (32, 10)]
+    """
+    rbms = _as_rbm_list(rbms)
+    _check_layers(rbms, X)
+    mlp = _mlp_for(mlp, rbms)
+    # MLPClassifier has no public way to set initial weights: warm_start
+    # needs its whole fitted state, which only fit creates.  So fit runs its
+    # own first pass with the layer initialiser replaced on this instance
+    # for the duration of the call.
+    initialisation = _RBMInitialisation(rbms, mlp._init_coef)
+    mlp._init_coef = initialisation
+    try:
+        mlp.fit(X, y)
+    finally:
+        del mlp._init_coef
+    if initialisation.used != len(rbms):
+        raise RuntimeError(
+            "this scikit-learn version does not initialise MLPClassifier layers "
+            "through _init_coef, so the RBM weights were not used; please report it."
+        )
+    return mlp

@@ -1,0 +1,209 @@
+"""The command line: fitting, reporting, saving, figures, and one-line errors."""
+
+import re
+import subprocess
+import sys
+from importlib import import_module
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+import rbm
+from rbm import BernoulliRBM, cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--n-components", "4", "--n-iter", "3", "--random-state", "0", "--n-jobs", "1"]
+
+
+def run(argv, capsys):
+    status = cli.main(argv, prog="rbm")
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture(scope="module")
+def binary_csv(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    X = (rng.random((120, 6)) < np.linspace(0.2, 0.8, 6)).astype(int)
+    path = tmp_path_factory.mktemp("data") / "binary.csv"
+    np.savetxt(path, X, fmt="%d", delimiter=",", header="a,b,c,d,e,f", comments="")
+    return path, X.astype(np.float64)
+
+
+def _held_out(out):
+    return float(re.search(r"Held-out log-likelihood: (-?[\d.]+)", out).group(1))
+
+
+def test_fit_a_csv_reports_saves_and_plots(binary_csv, tmp_path, capsys):
+    path, X = binary_csv
+    model_path, plots = tmp_path / "model.skops", tmp_path / "figures"
+    status, out, err = run(["fit", str(path), *SMALL, "--save", str(model_path),
+                            "--plots", str(plots), "--sample-steps", "10"], capsys)
+    assert status == 0, err
+    assert "120 samples x 6 features, used as given" in out  # binary: no preprocessing
+    assert "Training on 96 samples, 24 held out" in out
+    assert "log Z =" in out and "(exact)" in out
+
+    saved = sio.load(model_path, trusted=rbm.trusted_types())
+    model = saved[-1]
+    assert isinstance(model, BernoulliRBM) and model.n_components == 4
+    reported = _held_out(out)
+    assert all(np.isfinite([reported])) and reported < 0
+    # The report is the saved model's mean log-likelihood of some 24 of the rows.
+    assert min(model.score_samples(X)) <= reported <= max(model.score_samples(X))
+    for name in ("filters.png", "samples.png", "free_energy.png"):
+        assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Wrote 3 figures" in out
+
+
+def test_score_a_saved_model_on_new_data(binary_csv, tmp_path, capsys):
+    path, X = binary_csv
+    model_path = tmp_path / "model.joblib"
+    run(["fit", str(path), *SMALL, "--save", str(model_path), "--test-size", "0", "-q"],
+        capsys)
+    np.save(tmp_path / "rows.npy", X[:10])
+    status, out, err = run(["score", str(model_path), str(tmp_path / "rows.npy")], capsys)
+    assert status == 0, err
+    value = float(re.search(r": (-?[\d.]+) nats per sample", out).group(1))
+    model = rbm.persistence.load(model_path)[-1]
+    assert value == pytest.approx(model.score(X[:10]), abs=1e-4)
+
+
+def test_fit_a_bundled_data_set_with_automatic_preprocessing(tmp_path, capsys):
+    status, out, err = run(["fit", "iris", *SMALL, "--plots", str(tmp_path),
+                            "--sample-steps", "5", "--verbose", "2"], capsys)
+    assert status == 0, err
+    assert "iris (bundled with scikit-learn): 150 samples x 4 features, scaled to [0, 1] " \
+           "and binarized at 0.5" in out
+    assert out.count("[BernoulliRBM] Iteration") == 3  # progress, every epoch
+    assert "Held-out log-likelihood" in out
+
+
+AUTOMATIC = {"binarize": "scaled to [0, 1] and binarized at 0.5",
+             "standardize": "standardized", "bins": "cut into 5 quantile bins per feature"}
+
+
+@pytest.mark.parametrize("model_name", sorted(cli.available_models()))
+def test_every_model_fits_bundled_data_with_its_own_preprocessing(model_name, tmp_path,
+                                                                  capsys):
+    status, out, err = run(["fit", "wine", "--model", model_name, *SMALL,
+                            "--learning-rate", "0.01", "--save", str(tmp_path / "m.skops"),
+                            "-q"], capsys)
+    assert status == 0, err
+    assert AUTOMATIC[cli.MODELS[model_name][1]] in out
+    assert "Held-out log-likelihood" in out
+    saved = rbm.persistence.load(tmp_path / "m.skops")
+    assert type(saved[-1]) is cli.available_models()[model_name]
+
+
+def test_two_feature_data_get_an_energy_landscape(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    np.save(tmp_path / "two.npy", rng.random((80, 2)) * 10)
+    status, out, err = run(["fit", str(tmp_path / "two.npy"), *SMALL, "--preprocess",
+                            "minmax", "--plots", str(tmp_path / "f"), "--sample-steps", "5"],
+                           capsys)
+    assert status == 0, err
+    assert "scaled to [0, 1]." in out
+    assert (tmp_path / "f" / "energy_landscape.png").is_file()
+
+
+def test_model_parameters_reach_the_model(binary_csv, tmp_path, capsys):
+    path, _ = binary_csv
+    model_path = tmp_path / "m.pkl"
+    status, _, err = run(["fit", str(path), *SMALL, "--method", "cd", "--k", "2",
+                          "--momentum", "0.5", "--param", "weight_decay=0.001",
+                          "--save", str(model_path), "-q"], capsys)
+    assert status == 0, err
+    params = rbm.persistence.load(model_path)[-1].get_params()
+    assert (params["method"], params["k"], params["momentum"], params["weight_decay"],
+            params["n_components"]) == ("cd", 2, 0.5, 0.001, 4)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "missing.csv"], "no such file: 'missing.csv'"),
+    (["fit", "data.txt"], "neither a .csv or .npy file nor a bundled data set"),
+    (["fit", "{bad_csv}"], "cannot read"),
+    (["fit", "{one_d}"], "must hold a 2-D array"),
+    (["fit", "{nan_csv}"], "holds 1 NaN and 0 infinite values"),
+    (["fit", "{empty_csv}"], "holds no data"),
+    (["fit", "{binary}", "--n-components", "0"], "'n_components' parameter"),
+    (["fit", "{binary}", "--param", "colour=3"], "Invalid parameter 'colour'"),
+    (["fit", "{wide}", "--preprocess", "none"], "expects values in [0, 1]"),
+    (["fit", "{binary}", "--image-shape", "3x3"], "has 9 pixels but the data have 6"),
+    (["fit", "{binary}", "--save", "model.txt", "-q"], "cannot tell how to store a model"),
+    (["score", "absent.skops", "digits"], "no such file"),
+])
+def test_errors_are_one_line_on_stderr(argv, message, binary_csv, tmp_path, capsys,
+                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.csv").write_text("1,2\n3,x\n")
+    (tmp_path / "nan.csv").write_text("a,b\n1,nan\n0,1\n")
+    (tmp_path / "empty.csv").write_text("a,b\n")
+    np.save(tmp_path / "one_d.npy", np.arange(5.0))
+    np.save(tmp_path / "wide.npy", np.arange(12.0).reshape(6, 2))
+    files = {"bad_csv": "bad.csv", "one_d": "one_d.npy", "wide": "wide.npy",
+             "nan_csv": "nan.csv", "empty_csv": "empty.csv",
+             "binary": str(binary_csv[0])}
+    argv = [arg.format(**files) for arg in argv]
+    status, out, err = run(argv + (SMALL[2:] if argv[0] == "fit" else []), capsys)
+    assert status == 1
+    assert err.startswith("rbm: error: ") and err.count("\n") == 1
+    assert message in err
+
+
+def test_usage_errors_exit_with_status_2(capsys):
+    for argv in (["fit"], ["fit", "digits", "--test-size", "1.5"],
+                 ["fit", "digits", "--method", "gibbs"], ["fit", "digits", "--model", "x"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(argv, prog="rbm")
+        assert exit_info.value.code == 2
+    assert "usage: rbm fit" in capsys.readouterr().err
+
+
+def test_no_command_runs_the_demo_with_its_defaults():
+    parser = cli.build_parser("rbm")
+    args = parser.parse_args(cli._with_default_command([]))
+    assert args.run is rbm._demo.run
+    assert (args.n_components, args.epochs, args.feature_components, args.seed) == (
+        20, 1200, 256, 0)
+    args = parser.parse_args(cli._with_default_command(["--epochs", "3", "--quiet"]))
+    assert args.run is rbm._demo.run and args.epochs == 3 and args.quiet
+
+
+def test_demo_density_part_prints_its_report(capsys):
+    args = cli.build_parser("rbm").parse_args(
+        ["demo", "--epochs", "2", "--n-components", "8", "--quiet"])
+    rbm._demo.density_estimation(args)
+    out = capsys.readouterr().out
+    assert "Trained 2 epochs of PCD-1" in out
+    assert re.search(r"BernoulliRBM, 8 hidden units\s+-\d+\.\d{3}", out)
+    assert re.search(r"independent pixels\s+-\d+\.\d{3}", out)
+
+
+def test_models_registry_lists_available_models_only():
+    assert cli.available_models()["bernoulli"] is BernoulliRBM
+    for name, cls in cli.available_models().items():
+        assert cls.__name__ == cli.MODELS[name][0]
+
+
+def test_console_script_points_at_main():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    scripts = pyproject.split("[project.scripts]\n", 1)[1].split("\n[", 1)[0]
+    target = re.search(r'^rbm = "([\w.]+):(\w+)"$', scripts, re.MULTILINE)
+    module, function = target.groups()
+    assert getattr(import_module(module), function) is cli.main
+
+
+def test_python_dash_m_rbm_help_and_error_without_traceback(tmp_path):
+    help_run = subprocess.run([sys.executable, "-m", "rbm", "fit", "--help"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    assert help_run.returncode == 0
+    assert help_run.stdout.startswith("usage: python -m rbm fit")
+    assert "examples:" in help_run.stdout
+    error_run = subprocess.run([sys.executable, "-m", "rbm", "fit", str(tmp_path / "x.npy")],
+                               cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert error_run.returncode == 1
+    assert error_run.stderr.startswith("python -m rbm: error: no such file")
+    assert "Traceback" not in error_run.stderr

@@ -1,0 +1,100 @@
+"""RBMOutlierDetector follows scikit-learn's outlier-detection conventions and detects outliers."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from rbm import BernoulliRBM, RBMOutlierDetector
+
+
+def _small_rbm(**params):
+    return BernoulliRBM(**{"n_components": 8, "n_iter": 20, "learning_rate": 0.05,
+                           "random_state": 0, "n_jobs": 1, **params})
+
+
+@pytest.fixture(scope="module")
+def digits():
+    digits = load_digits()
+    return (digits.data / 16.0 > 0.5).astype(np.float64), digits.target
+
+
+@pytest.fixture(scope="module")
+def detector(digits):
+    X, y = digits
+    return RBMOutlierDetector(_small_rbm(), contamination=0.1).fit(X[y == 0][:150])
+
+
+# Scaled into [0, 1] by the pipeline, the detector takes any data, so the
+# common checks run on it unchanged (a bare BernoulliRBM rejects their data).
+@parametrize_with_checks([RBMOutlierDetector(
+    make_pipeline(MinMaxScaler(clip=True), _small_rbm(n_components=4, n_iter=5)),
+    criterion="log_likelihood",
+)])
+def test_sklearn_compatible_detector(estimator, check):
+    check(estimator)
+
+
+def test_offset_flags_the_contamination_fraction_of_training_data(digits, detector):
+    X, y = digits
+    train = X[y == 0][:150]
+    assert detector.offset_ == pytest.approx(np.percentile(detector.score_samples(train), 10))
+    flagged = np.mean(detector.predict(train) == -1)
+    assert 0.08 <= flagged <= 0.12
+
+
+def test_decision_function_predict_and_score_samples_agree(digits, detector):
+    X, _ = digits
+    scores = detector.score_samples(X)
+    np.testing.assert_allclose(detector.decision_function(X), scores - detector.offset_)
+    np.testing.assert_array_equal(detector.predict(X), np.where(scores < detector.offset_, -1, 1))
+    np.testing.assert_allclose(scores, -detector.estimator_.free_energy(X))
+
+
+def test_log_likelihood_criterion_ranks_and_flags_identically(digits, detector):
+    X, y = digits
+    by_likelihood = RBMOutlierDetector(_small_rbm(), contamination=0.1,
+                                       criterion="log_likelihood").fit(X[y == 0][:150])
+    log_z, _ = by_likelihood.estimator_.log_partition()
+    np.testing.assert_allclose(by_likelihood.score_samples(X),
+                               detector.score_samples(X) - log_z)
+    np.testing.assert_array_equal(by_likelihood.predict(X), detector.predict(X))
+
+
+def test_other_digits_are_outliers(digits, detector):
+    """Trained on zeros, the detector ranks held-out zeros above every other digit."""
+    X, y = digits
+    held_out = np.r_[np.flatnonzero(y == 0)[150:], np.flatnonzero(y != 0)]
+    is_outlier = y[held_out] != 0
+    auc = roc_auc_score(is_outlier, -detector.score_samples(X[held_out]))
+    assert auc > 0.95
+    assert np.mean(detector.predict(X[held_out][is_outlier]) == -1) > 0.9
+
+
+def test_estimator_is_cloned_and_defaults_to_a_bernoulli_rbm(digits):
+    X, _ = digits
+    template = _small_rbm(n_iter=1)
+    fitted = RBMOutlierDetector(template).fit(X[:50])
+    assert not hasattr(template, "components_")
+    assert fitted.estimator_ is not template
+    assert isinstance(RBMOutlierDetector().fit(X[:20]).estimator_, BernoulliRBM)
+
+
+def test_bad_parameters_and_unfitted_use_raise(digits):
+    X, _ = digits
+    for contamination in (0.0, 0.6, -1):
+        with pytest.raises(InvalidParameterError, match="contamination"):
+            RBMOutlierDetector(contamination=contamination).fit(X)
+    with pytest.raises(InvalidParameterError, match="criterion"):
+        RBMOutlierDetector(criterion="energy").fit(X)
+    with pytest.raises(ValueError, match="free_energy"):
+        RBMOutlierDetector(make_pipeline(MinMaxScaler(), _small_rbm())).fit(X)
+    with pytest.raises(NotFittedError):
+        RBMOutlierDetector().predict(X)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        RBMOutlierDetector(_small_rbm()).fit(X * 16)

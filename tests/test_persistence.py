@@ -1,0 +1,172 @@
+"""Saved and reloaded models behave exactly like the originals; skops loads them safely."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+import rbm
+from rbm import BernoulliRBM, RBMOutlierDetector
+from rbm.cli import available_models
+from rbm.persistence import load, save
+
+
+def _data(model_name, rng):
+    """60 x 6 training data in the domain of each model the command line knows."""
+    if model_name == "bernoulli":
+        return (rng.random((60, 6)) < [0.2, 0.8, 0.5, 0.3, 0.7, 0.1]).astype(np.float64)
+    if model_name == "gaussian":
+        return rng.standard_normal((60, 6))
+    if model_name == "categorical":
+        return rng.integers(0, 3, (60, 6)).astype(np.float64)
+    raise KeyError(f"add training data for the new model {model_name!r} here")
+
+
+@pytest.fixture(scope="module")
+def X():
+    return _data("bernoulli", np.random.default_rng(0))
+
+
+#: Every model of the library (new ones join when rbm exports them).
+MODEL_NAMES = sorted(available_models())
+
+
+@pytest.fixture(params=MODEL_NAMES)
+def model_and_data(request):
+    X = _data(request.param, np.random.default_rng(0))
+    model = available_models()[request.param](
+        n_components=3, n_iter=3, batch_size=10, n_chains=7, learning_rate=0.01,
+        random_state=0, n_jobs=1).fit(X)
+    model.score(X)  # fills the log Z cache, which must survive the round trip
+    model.gibbs(X)  # advances the gibbs streams, whose state must survive too
+    return model, X
+
+
+@pytest.fixture
+def fitted(X):
+    model = BernoulliRBM(n_components=3, n_iter=3, batch_size=10, n_chains=7,
+                         random_state=0, n_jobs=1).fit(X)
+    model.score(X)
+    model.gibbs(X)
+    return model
+
+
+def _pickle(model, tmp_path):
+    return pickle.loads(pickle.dumps(model))
+
+
+def _joblib(model, tmp_path):
+    joblib.dump(model, tmp_path / "model.joblib")
+    return joblib.load(tmp_path / "model.joblib")
+
+
+def _skops(model, tmp_path):
+    sio.dump(model, tmp_path / "model.skops")
+    return sio.load(tmp_path / "model.skops", trusted=rbm.trusted_types())
+
+
+ROUND_TRIPS = {"pickle": _pickle, "joblib": _joblib, "skops": _skops}
+
+
+@pytest.mark.parametrize("round_trip", ROUND_TRIPS.values(), ids=ROUND_TRIPS.keys())
+def test_round_trip_gives_identical_results(round_trip, model_and_data, tmp_path):
+    fitted, X = model_and_data
+    loaded = round_trip(fitted, tmp_path)
+    assert type(loaded) is type(fitted)
+    assert loaded.get_params() == fitted.get_params()
+    for name in ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(fitted, name))
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+    np.testing.assert_array_equal(loaded.score_samples(X), fitted.score_samples(X))
+    assert loaded.log_partition() == fitted.log_partition()
+    np.testing.assert_array_equal(loaded.sample(5, n_steps=20, random_state=1),
+                                  fitted.sample(5, n_steps=20, random_state=1))
+    # Streams that had advanced before saving continue from the same state.
+    np.testing.assert_array_equal(loaded.gibbs(X), fitted.gibbs(X))
+
+
+@pytest.mark.parametrize("round_trip", ROUND_TRIPS.values(), ids=ROUND_TRIPS.keys())
+def test_training_continues_identically_after_a_round_trip(round_trip, model_and_data,
+                                                           tmp_path):
+    fitted, X = model_and_data
+    loaded = round_trip(fitted, tmp_path)
+    loaded.partial_fit(X)
+    fitted.partial_fit(X)
+    np.testing.assert_array_equal(loaded.components_, fitted.components_)
+    np.testing.assert_array_equal(loaded.h_samples_, fitted.h_samples_)
+
+
+def test_every_model_needs_only_trusted_types(model_and_data):
+    fitted, _ = model_and_data
+    untrusted = sio.get_untrusted_types(data=sio.dumps(fitted))
+    assert set(untrusted) <= set(rbm.trusted_types())
+    assert f"{type(fitted).__module__}.{type(fitted).__qualname__}" in untrusted
+
+
+def test_trusted_types_are_exactly_what_a_saved_model_needs(fitted, X):
+    detector = RBMOutlierDetector(BernoulliRBM(n_components=2, n_iter=1, random_state=0),
+                                  contamination=0.2).fit(X)
+    untrusted = set()
+    for obj in (fitted, detector, make_pipeline(MinMaxScaler(), fitted)):
+        untrusted |= set(sio.get_untrusted_types(data=sio.dumps(obj)))
+    assert untrusted <= set(rbm.trusted_types())
+    assert untrusted == {"rbm._base.ChainStreams", "rbm._bernoulli.BernoulliRBM",
+                         "rbm.outlier.RBMOutlierDetector"}
+    # Every public estimator class of the package is listed.
+    for name in rbm.__all__:
+        obj = getattr(rbm, name)
+        if isinstance(obj, type) and issubclass(obj, BaseEstimator):
+            assert f"{obj.__module__}.{obj.__qualname__}" in rbm.trusted_types()
+
+
+def test_skops_refuses_the_model_without_trusted_types(fitted, tmp_path):
+    sio.dump(fitted, tmp_path / "model.skops")
+    with pytest.raises(Exception, match="Untrusted types"):
+        sio.load(tmp_path / "model.skops", trusted=[])
+
+
+def test_outlier_detector_round_trips_through_skops(X, tmp_path):
+    detector = RBMOutlierDetector(BernoulliRBM(n_components=2, n_iter=2, random_state=0),
+                                  contamination=0.2).fit(X)
+    loaded = _skops(detector, tmp_path)
+    assert loaded.offset_ == detector.offset_
+    np.testing.assert_array_equal(loaded.decision_function(X), detector.decision_function(X))
+
+
+@pytest.mark.parametrize("suffix", [".skops", ".joblib", ".pkl"])
+def test_save_and_load_by_suffix(suffix, fitted, X, tmp_path):
+    path = tmp_path / f"model{suffix}"
+    save(make_pipeline(MinMaxScaler().fit(X), fitted), path)  # binary X: scaling is the identity
+    loaded = load(path)
+    np.testing.assert_array_equal(loaded.score_samples(X), fitted.score_samples(X))
+
+
+class _Custom(TransformerMixin, BaseEstimator):
+    """A type skops does not know: a file holding it must not load silently."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_load_refuses_types_it_does_not_trust_and_names_them(fitted, tmp_path):
+    path = tmp_path / "model.skops"
+    save(make_pipeline(_Custom(), fitted), path)
+    with pytest.raises(ValueError, match="_Custom"):
+        load(path)
+    loaded = load(path, trusted=rbm.trusted_types() + [f"{__name__}._Custom"])
+    assert isinstance(loaded.steps[0][1], _Custom)
+
+
+def test_save_and_load_reject_unknown_suffixes_and_missing_files(fitted, tmp_path):
+    with pytest.raises(ValueError, match=r"\.skops"):
+        save(fitted, tmp_path / "model.txt")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        load(tmp_path / "absent.skops")

@@ -1,0 +1,137 @@
+"""Greedy layer-wise pretraining in a Pipeline, and fine-tuning an MLP from the stack."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import expit, softmax
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+from threadpoolctl import threadpool_limits
+
+from rbm import BernoulliRBM
+from rbm.pretraining import fine_tune
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """scikit-learn's small products run far faster on one BLAS thread than on several."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X / 16.0, y, test_size=0.3, random_state=0)
+
+
+def _rbm(n_components):
+    return BernoulliRBM(n_components, n_iter=20, learning_rate=0.05, momentum=0.5,
+                        random_state=0, n_jobs=1)
+
+
+@pytest.fixture(scope="module")
+def stack(digits):
+    X_train, _, _, _ = digits
+    return make_pipeline(_rbm(48), _rbm(24)).fit(X_train)
+
+
+def test_pipeline_of_rbms_trains_each_layer_on_the_previous_layers_output(digits, stack):
+    X_train, _, _, _ = digits
+    first, second = stack[0], stack[1]
+    alone = clone(second).fit(first.transform(X_train))
+    np.testing.assert_array_equal(second.components_, alone.components_)
+    assert stack.transform(X_train).shape == (len(X_train), 24)
+
+
+def test_stacked_features_classify_digits(digits, stack):
+    X_train, X_test, y_train, y_test = digits
+    clf = make_pipeline(clone(stack[0]), clone(stack[1]), LogisticRegression(C=100, max_iter=2000))
+    assert clf.fit(X_train, y_train).score(X_test, y_test) > 0.85
+
+
+def _frozen_mlp(sizes):
+    """An MLP whose one SGD epoch cannot move any weight: lr 1e-300 is below rounding."""
+    return MLPClassifier(sizes, activation="logistic", solver="sgd", momentum=0.0,
+                         learning_rate_init=1e-300, max_iter=1, random_state=0)
+
+
+def _fine_tune_quietly(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fine_tune(*args, **kwargs)
+
+
+def test_mlp_starts_from_the_rbm_weights(digits, stack):
+    X_train, X_test, y_train, _ = digits
+    mlp = _fine_tune_quietly(stack, X_train, y_train, _frozen_mlp((48, 24)))
+    first, second = stack[0], stack[1]
+    np.testing.assert_array_equal(mlp.coefs_[0], first.components_.T)
+    np.testing.assert_array_equal(mlp.intercepts_[0], first.intercept_hidden_)
+    np.testing.assert_array_equal(mlp.coefs_[1], second.components_.T)
+    np.testing.assert_array_equal(mlp.intercepts_[1], second.intercept_hidden_)
+    assert mlp.coefs_[2].shape == (24, 10)  # the output layer: scikit-learn's own init
+    hidden = stack.transform(X_test)
+    expected = softmax(hidden @ mlp.coefs_[2] + mlp.intercepts_[2], axis=1)
+    np.testing.assert_allclose(mlp.predict_proba(X_test), expected, rtol=1e-10)
+    assert "_init_coef" not in vars(mlp)  # the instance is a plain MLPClassifier again
+    pickle.loads(pickle.dumps(mlp))
+
+
+def test_layers_beyond_the_stack_use_scikit_learns_initialisation(digits, stack):
+    X_train, _, y_train, _ = digits
+    mlp = _fine_tune_quietly([stack[0]], X_train, y_train, _frozen_mlp((48, 16)))
+    np.testing.assert_array_equal(mlp.coefs_[0], stack[0].components_.T)
+    assert mlp.coefs_[1].shape == (48, 16)
+    bound = np.sqrt(2.0 / (48 + 16))  # Glorot for logistic units, as scikit-learn draws
+    assert np.all(np.abs(mlp.coefs_[1]) <= bound) and np.std(mlp.coefs_[1]) > bound / 4
+
+
+def test_fine_tuning_trains_the_whole_network(digits, stack):
+    X_train, X_test, y_train, y_test = digits
+    mlp = _fine_tune_quietly(stack, X_train, y_train, MLPClassifier(
+        (48, 24), activation="logistic", learning_rate_init=0.01, max_iter=30, random_state=0))
+    assert not np.array_equal(mlp.coefs_[0], stack[0].components_.T)
+    assert mlp.score(X_test, y_test) > 0.9
+
+
+def test_default_mlp_has_the_stacks_sizes(digits, stack):
+    X_train, _, y_train, _ = digits
+    mlp = _fine_tune_quietly(list(stack.named_steps.values()), X_train[:200], y_train[:200])
+    assert mlp.hidden_layer_sizes == (48, 24) and mlp.activation == "logistic"
+
+
+class _ScaledRBM(BernoulliRBM):
+    """An RBM whose transform is not logistic(X W^T + c) (as with a learnt sigma)."""
+
+    def transform(self, X):
+        return expit(2.0 * (np.asarray(X) @ self.components_.T) + self.intercept_hidden_)
+
+
+def test_bad_stacks_and_networks_are_refused(digits, stack):
+    X_train, _, y_train, _ = digits
+    with pytest.raises(ValueError, match="logistic"):
+        fine_tune(stack, X_train, y_train, MLPClassifier((48, 24), activation="relu"))
+    with pytest.raises(ValueError, match=r"sizes \[48, 24\]"):
+        fine_tune(stack, X_train, y_train, MLPClassifier((24, 48), activation="logistic"))
+    with pytest.raises(ValueError, match="RBM 1 .* has 64 inputs but RBM 0's output has 48"):
+        fine_tune([stack[0], stack[0]], X_train, y_train)
+    with pytest.raises(ValueError, match="64 features"):
+        fine_tune([stack[1]], X_train, y_train)
+    scaled = _ScaledRBM(8, n_iter=1, random_state=0).fit(X_train)
+    with pytest.raises(ValueError, match="transform is not logistic"):
+        fine_tune([scaled], X_train, y_train)
+    with pytest.raises(ValueError, match="at least one"):
+        fine_tune([], X_train, y_train)
+    with pytest.raises(NotFittedError):
+        fine_tune([BernoulliRBM(8)], X_train, y_train)
+    with pytest.raises(TypeError, match="layer 0 is a MinMaxScaler"):
+        fine_tune(make_pipeline(MinMaxScaler().fit(X_train), stack[0]), X_train, y_train)
