@@ -53,9 +53,9 @@ def test_fit_a_csv_reports_saves_and_plots(binary_csv, tmp_path, capsys):
     assert all(np.isfinite([reported])) and reported < 0
     # The report is the saved model's mean log-likelihood of some 24 of the rows.
     assert min(model.score_samples(X)) <= reported <= max(model.score_samples(X))
-    for name in ("filters.png", "samples.png", "free_energy.png"):
+    for name in ("filters.png", "samples.png", "free_energy.png", "learning_curves.png"):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Wrote 3 figures" in out
+    assert "Wrote 4 figures" in out
 
 
 def test_score_a_saved_model_on_new_data(binary_csv, tmp_path, capsys):

@@ -12,8 +12,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 HEADLINES = {
     "density_estimation.py": r"Held-out log-likelihood: -\d+\.\d+ nats per image "
                              r"\(independent pixels: -\d+\.\d+\)",
-    "figures.py": r"Wrote 4 figures to .*: filters.png, samples.png, free_energy.png, "
-                  r"energy_landscape.png",
+    "figures.py": r"Wrote 5 figures to .*: filters.png, samples.png, free_energy.png, "
+                  r"learning_curves.png, energy_landscape.png",
     "persistence.py": r"Loaded model is identical",
     "anomaly_detection.py": r"Mean ROC AUC over 1 normal class\(es\): 0\.9\d+",
     "pretraining.py": r"RBM features \+ logistic regression\s+test accuracy 0\.\d+\n"
@@ -42,5 +42,6 @@ def test_example_runs_in_fast_mode(name, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert re.search(HEADLINES[name], out), out
     if name == "figures.py":
-        for png in ("filters.png", "samples.png", "free_energy.png", "energy_landscape.png"):
+        for png in ("filters.png", "samples.png", "free_energy.png", "learning_curves.png",
+                    "energy_landscape.png"):
             assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

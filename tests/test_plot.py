@@ -110,7 +110,7 @@ def test_learning_curves_read_history_from_the_model_in_any_layout(model):
 
 def test_learning_curves_explain_a_missing_or_bad_history(model):
     with pytest.raises(ValueError, match="has no history_"):
-        plot.plot_learning_curves(model)
+        plot.plot_learning_curves(BernoulliRBM())  # not fitted
     with pytest.raises(TypeError, match="numbers"):
         plot.plot_learning_curves({"a": ["x", "y"]})
     odd = BernoulliRBM()

@@ -34,7 +34,7 @@ def digits():
 
 
 def _rbm(n_components):
-    return BernoulliRBM(n_components, n_iter=20, learning_rate=0.05, momentum=0.5,
+    return BernoulliRBM(n_components, n_iter=60, learning_rate=0.05, momentum=0.5,
                         random_state=0, n_jobs=1)
 
 
