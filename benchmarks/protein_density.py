@@ -14,7 +14,8 @@ and reports mean log-likelihood per site, train and test, for:
 Skips cleanly (exit 0) when the data folder is absent.  Usage::
 
     PYTHONPATH=. python benchmarks/protein_density.py [--quick] [--set lattice]
-        [--n-components 100] [--n-iter 100] [--learning-rate 0.02] [--output FILE]
+        [--n-components 100] [--n-iter 100] [--learning-rate 0.02] [--schedule linear]
+        [--output FILE]
 """
 
 import argparse
@@ -63,6 +64,9 @@ def main():
     parser.add_argument("--n-iter", type=int, default=100)
     parser.add_argument("--learning-rate", type=float, default=0.02)
     parser.add_argument("--weight-decay", type=float, default=0.0)
+    parser.add_argument("--schedule", default="linear",
+                        choices=["constant", "linear", "exponential"],
+                        help="learning-rate schedule")
     parser.add_argument("--n-betas", type=int, default=10000, help="AIS temperatures")
     parser.add_argument("--output", help="also write the markdown table to this file")
     args = parser.parse_args()
@@ -85,6 +89,7 @@ def main():
         n_components=args.n_components, categories=[list(range(n_states))] * X.shape[1],
         learning_rate=args.learning_rate, n_iter=n_iter, batch_size=100, n_chains=100,
         momentum=0.5, weight_decay=args.weight_decay, random_state=0,
+        learning_rate_schedule=args.schedule,
     )
     start = time.perf_counter()
     model.fit(X_train)
@@ -105,7 +110,7 @@ def main():
         rows.append(("Tubiana et al. 2019 (100 dReLU hidden, published)", train, test, "", ""))
 
     settings = (f"{len(X_train)} train / {len(X_test)} test sequences, {n_sites} sites, "
-                f"{n_states} states; lr {args.learning_rate}, {n_iter} epochs, batch 100, "
+                f"{n_states} states; lr {args.learning_rate} ({args.schedule}), {n_iter} epochs, batch 100, "
                 f"100 chains, momentum 0.5, weight decay {args.weight_decay}; "
                 f"AIS 100 chains x {n_betas} temperatures")
     lines = [f"{args.set}: {settings}", "",
