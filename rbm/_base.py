@@ -190,7 +190,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "n_iter": [Interval(Integral, 0, None, closed="left")],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
-        "method": [StrOptions({"cd", "pcd"})],
+        "method": [StrOptions({"cd", "pcd", "pt"})],
+        "n_temperatures": [Interval(Integral, 2, None, closed="left")],
         "k": [Interval(Integral, 1, None, closed="left")],
         "n_chains": [Interval(Integral, 1, None, closed="left"), None],
         "momentum": [Interval(Real, 0, 1, closed="left")],
@@ -225,6 +226,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-3,
+        n_temperatures=10,
     ):
         self.n_components = n_components
         self.learning_rate = learning_rate
@@ -244,6 +246,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.n_temperatures = n_temperatures
 
     # ------------------------------------------------------------------
     # Validation
@@ -313,7 +316,10 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self._visible_state = self._initial_visible_state(X)
         self.intercept_visible_ = self._layer().initial_bias(mean).astype(dtype)
         n_chains = self.n_chains if self.n_chains is not None else self.batch_size
+        if self.method == "pt":
+            n_chains *= self.n_temperatures  # one block of chains per temperature
         self.h_samples_ = np.zeros((n_chains, self.n_components), dtype=dtype)
+        self._swap_counts = np.zeros(2 * (self.n_temperatures - 1), dtype=np.int_)
         # Centering offsets: the data mean (of v, or of the one-hot rows) and
         # 1/2 for the hidden units; the kernel moves them with the batches.
         self._offsets = (mean.astype(dtype), np.full(self.n_components, 0.5, dtype))
@@ -448,19 +454,30 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         if learning_rate is None:
             learning_rate = self.learning_rate
-        method = _gibbs.METHOD_PCD if self.method == "pcd" else _gibbs.METHOD_CD
+        method = {"cd": _gibbs.METHOD_CD, "pcd": _gibbs.METHOD_PCD,
+                  "pt": _gibbs.METHOD_PT}[self.method]
         batch_ends = even_batch_ends(len(order), self.batch_size)
         max_batch = int(np.max(np.diff(batch_ends, prepend=0)))
-        n_chain_rows = self.h_samples_.shape[0] if self.method == "pcd" else max_batch
-        streams = self._training_streams.for_rows(n_chain_rows)
+        if self.method == "pt":
+            # A set of streams per temperature block, and one for the swaps.
+            block = self.h_samples_.shape[0] // self.n_temperatures
+            n_streams = _gibbs.n_streams_for(block) * self.n_temperatures + 1
+            streams = self._training_streams.for_rows(n_streams * _gibbs.CHUNK_ROWS)
+        else:
+            n_chain_rows = self.h_samples_.shape[0] if self.method == "pcd" else max_batch
+            streams = self._training_streams.for_rows(n_chain_rows)
         layer = self._layer()
         visible_state, groups = layer.kernel_arguments(self.components_.dtype)
         state = self._training_state() + (visible_state,)
         snapshot = [a.copy() for a in state + self._offsets]
         offset_rate = CENTERING_RATE if self.centering else 0.0
+        dtype = self.components_.dtype
+        betas = self._pt_betas()
+        base_bias = self._base_visible_bias().astype(dtype)
         _gibbs.train_minibatches(
             layer.kernel_kind, method, *data, order, batch_ends, *state, groups,
             self._learns_visible_state(), *self._offsets, offset_rate,
+            betas, base_bias, self._swap_counts,
             float(learning_rate), float(self.momentum),
             float(self.weight_decay), int(self.k), streams, int(n_threads),
         )
@@ -496,6 +513,23 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _parameter_scale(self):
         """Scale of sensible parameter values: 1 for unit-range visible data."""
         return 1.0
+
+    def _pt_betas(self):
+        """Inverse temperatures of parallel tempering: evenly spaced from 1 to 0.
+
+        The beta = 0 chains sample the independent model of the data
+        marginals exactly, so they feed the ladder with fresh modes.
+        """
+        return np.linspace(1.0, 0.0, self.n_temperatures)
+
+    @property
+    def swap_rates_(self):
+        """Acceptance rate of replica swaps between temperatures t and t + 1 (PT)."""
+        if self.method != "pt" or not hasattr(self, "_swap_counts"):
+            raise AttributeError("swap_rates_ is set by fitting with method='pt'")
+        pairs = self.n_temperatures - 1
+        accepted, proposed = self._swap_counts[:pairs], self._swap_counts[pairs:]
+        return accepted / np.maximum(proposed, 1)
 
     def _learns_visible_state(self):
         """Whether the kernel updates the visible-type parameters (Gaussian sigma)."""

@@ -123,6 +123,7 @@ class CategoricalRBM(BaseRBM):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-3,
+        n_temperatures=10,
     ):
         super().__init__(
             n_components,
@@ -143,6 +144,7 @@ class CategoricalRBM(BaseRBM):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            n_temperatures=n_temperatures,
         )
         self.categories = categories
 

@@ -126,6 +126,7 @@ class GaussianBernoulliRBM(BaseRBM):
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-3,
+        n_temperatures=10,
         learn_sigma=True,
     ):
         super().__init__(
@@ -147,6 +148,7 @@ class GaussianBernoulliRBM(BaseRBM):
             validation_fraction=validation_fraction,
             n_iter_no_change=n_iter_no_change,
             tol=tol,
+            n_temperatures=n_temperatures,
         )
         self.learn_sigma = learn_sigma
 

@@ -122,8 +122,10 @@ GAUSSIAN_STATE_SHAPE_ROWS = GAUSSIAN_STATE_ROWS
 cdef enum:
     _CD = 0
     _PCD = 1
+    _PT = 2
 METHOD_CD = _CD
 METHOD_PCD = _PCD
+METHOD_PT = _PT
 
 
 # --------------------------------------------------------------------------
@@ -673,6 +675,101 @@ cdef void _move_towards(floating* x, const floating* target, Py_ssize_t n,
 
 
 # --------------------------------------------------------------------------
+# Parallel tempering (Desjardins, Courville, Bengio, Vincent & Delalleau 2010)
+# --------------------------------------------------------------------------
+
+cdef void _tempered_step(int kind, floating* H, floating* S, floating* Z,
+                         double* energy_gap, const double* betas, Py_ssize_t n_temperatures,
+                         Py_ssize_t C, const floating* W, const floating* b,
+                         const floating* c, const floating* base_bias,
+                         const floating* visible_state, const Py_ssize_t* groups,
+                         Py_ssize_t n_groups, Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                         floating* tempered_b, floating* tempered_c, bitgen_t** rng,
+                         Py_ssize_t block_streams, float* scratch, long* swap_counts,
+                         int parity, int n_threads) noexcept nogil:
+    """One Gibbs step at every temperature, then replica swaps.
+
+    Block t (rows [t C, (t + 1) C) of H and S) samples
+    p_t(v, h) ~ exp(-(1 - beta_t) E_base(v) - beta_t E(v, h)), with
+    E_base(v) = -base_bias . s(v) (up to a constant): given h, v has the
+    field beta_t (h W + b) + (1 - beta_t) base_bias; given v, h has the field
+    beta_t (W s(v) + c).  Then the pairs (t, t + 1) with t = parity, parity + 2,
+    ... exchange states with probability
+    min(1, exp((beta_t - beta_t+1) (D(x_t) - D(x_t+1)))), D = E - E_base.
+    """
+    cdef Py_ssize_t rows = n_temperatures * C, t, i, r, j
+    cdef double beta
+    cdef floating* block
+    _visible_field(H, rows, W, n_visible, n_hidden, S)
+    for t in range(n_temperatures):
+        beta = betas[t]
+        block = S + t * C * n_visible
+        _scale_rows(block, 0, C, n_visible, <floating> beta)
+        for i in range(n_visible):
+            tempered_b[i] = <floating> (beta * b[i] + (1.0 - beta) * base_bias[i])
+        _sample_visible(kind, block, C, n_visible, tempered_b, visible_state, groups,
+                        n_groups, rng + t * block_streams, scratch, n_threads)
+    _hidden_field(S, rows, W, n_visible, n_hidden, Z)
+    for t in range(n_temperatures):
+        beta = betas[t]
+        memcpy(H + t * C * n_hidden, Z + t * C * n_hidden, C * n_hidden * sizeof(floating))
+        _scale_rows(H, t * C, (t + 1) * C, n_hidden, <floating> beta)
+        for j in range(n_hidden):
+            tempered_c[j] = <floating> (beta * c[j])
+        _hidden_probabilities(H + t * C * n_hidden, C, n_hidden, tempered_c, n_threads)
+        _sample_hidden(H + t * C * n_hidden, H + t * C * n_hidden, C, n_hidden,
+                       rng + t * block_streams, scratch, n_threads)
+    # D(v, h) = E - E_base = -(s.(b - base_bias) + c.h + h.(W s)), up to a
+    # constant that cancels in the swap ratio.
+    for r in range(rows):
+        beta = 0.0
+        for i in range(n_visible):
+            beta += S[r * n_visible + i] * (b[i] - base_bias[i])
+        for j in range(n_hidden):
+            beta += H[r * n_hidden + j] * (c[j] + Z[r * n_hidden + j])
+        energy_gap[r] = -beta
+    _replica_swaps(H, S, energy_gap, betas, n_temperatures, C, n_visible, n_hidden,
+                   rng[block_streams * n_temperatures], swap_counts, parity)
+
+
+cdef void _swap_rows(floating* X, Py_ssize_t r1, Py_ssize_t r2, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating tmp
+    for i in range(n):
+        tmp = X[r1 * n + i]
+        X[r1 * n + i] = X[r2 * n + i]
+        X[r2 * n + i] = tmp
+
+
+cdef void _replica_swaps(floating* H, floating* S, double* energy_gap, const double* betas,
+                         Py_ssize_t n_temperatures, Py_ssize_t C, Py_ssize_t n_visible,
+                         Py_ssize_t n_hidden, bitgen_t* rng, long* swap_counts,
+                         int parity) noexcept nogil:
+    """Metropolis swaps of chain i between temperatures t and t + 1 (t = parity, +2, ...).
+
+    swap_counts[t] counts accepted swaps of pair t and
+    swap_counts[n_temperatures - 1 + t] proposed ones.
+    """
+    cdef Py_ssize_t t, i, r1, r2
+    cdef double log_ratio, tmp
+    cdef float u
+    for t in range(parity, n_temperatures - 1, 2):
+        for i in range(C):
+            r1 = t * C + i
+            r2 = (t + 1) * C + i
+            log_ratio = (betas[t] - betas[t + 1]) * (energy_gap[r1] - energy_gap[r2])
+            _uniform_fill(rng, 1, &u)
+            swap_counts[n_temperatures - 1 + t] += 1
+            if log_ratio >= 0.0 or u < exp(log_ratio):
+                swap_counts[t] += 1
+                _swap_rows(H, r1, r2, n_hidden)
+                _swap_rows(S, r1, r2, n_visible)
+                tmp = energy_gap[r1]
+                energy_gap[r1] = energy_gap[r2]
+                energy_gap[r2] = tmp
+
+
+# --------------------------------------------------------------------------
 # Python entry points
 # --------------------------------------------------------------------------
 
@@ -835,6 +932,9 @@ def train_minibatches(int kind,
                       floating[::1] visible_offset,    # IN/OUT centering offset mu (n_visible)
                       floating[::1] hidden_offset,     # IN/OUT centering offset lambda (n_hidden)
                       double offset_rate,              # moving-average rate of the offsets; 0: no centering
+                      const double[::1] betas,         # PT: inverse temperatures, betas[0] = 1
+                      const floating[::1] base_bias,   # PT: visible biases of the beta = 0 model
+                      long[::1] swap_counts,           # PT IN/OUT: accepted swaps per pair, then proposed
                       double learning_rate,
                       double momentum,
                       double weight_decay,
@@ -861,6 +961,14 @@ def train_minibatches(int kind,
     written back to the plain parametrisation, after which the offsets move
     towards the batch's data means by ``offset_rate``.
 
+    Parallel tempering (``method == METHOD_PT``, Desjardins et al. 2010)
+    keeps ``len(betas)`` blocks of persistent chains in ``chains``, block t
+    sampling the model tempered towards the independent model of
+    ``base_bias`` (``p_t ~ exp(-(1 - betas[t]) E_base - betas[t] E)``, as in
+    AIS); each of its k steps is a Gibbs step at every temperature followed
+    by replica swaps between neighbouring temperatures.  Block 0 (beta = 1)
+    gives the negative phase.
+
     Gaussian units with ``learn_sigma`` also take a momentum step on
     log sigma (clipped to the bounds in ``visible_state``); categorical units
     are kept in the zero-sum gauge after every update.
@@ -871,14 +979,27 @@ def train_minibatches(int kind,
     for t in range(n_batches):
         max_batch = max(max_batch, batch_ends[t] - start)
         start = batch_ends[t]
-    cdef Py_ssize_t n_chains = chains.shape[0] if method == _PCD else max_batch
+    cdef bint persistent = method != _CD
+    cdef Py_ssize_t n_temperatures = betas.shape[0] if method == _PT else 1
+    # Chains per temperature (PT keeps n_temperatures blocks of them).
+    cdef Py_ssize_t n_chains = chains.shape[0] // n_temperatures if persistent else max_batch
+    cdef Py_ssize_t all_chains = n_chains * n_temperatures
+    cdef Py_ssize_t block_streams = n_streams_for(n_chains)
     cdef Py_ssize_t width = max(n_visible, n_hidden)
     dtype = np.asarray(W).dtype
     # Stacked rows: [0, B) the data batch, [B, B + C) the negative chains.
     # One spare row carries the centering correction into the weight product.
     cdef floating[:, ::1] VS = np.empty((max_batch + n_chains + 1, n_visible), dtype=dtype)
     cdef floating[:, ::1] HS = np.empty((max_batch + n_chains + 1, n_hidden), dtype=dtype)
-    cdef floating[:, ::1] Hc = np.empty((n_chains, n_hidden), dtype=dtype)
+    cdef floating[:, ::1] Hc = np.empty((all_chains, n_hidden), dtype=dtype)
+    # Parallel tempering: visible rows, saved hidden fields and energies of all chains.
+    cdef Py_ssize_t pt_rows = all_chains if method == _PT else 1
+    cdef floating[:, ::1] S_all = np.empty((pt_rows, n_visible), dtype=dtype)
+    cdef floating[:, ::1] Z_all = np.empty((pt_rows, n_hidden), dtype=dtype)
+    cdef double[::1] energy_gap = np.empty(pt_rows)
+    cdef floating[::1] tempered_b = np.empty(n_visible, dtype=dtype)
+    cdef floating[::1] tempered_c = np.empty(n_hidden, dtype=dtype)
+    cdef Py_ssize_t pt_step = 0
     cdef float[:, ::1] scratch = np.empty((n_streams_for(n_chains) * _CHUNK, width),
                                           dtype=np.float32)
     cdef floating[::1] grad_b = np.empty(n_visible, dtype=dtype)
@@ -891,7 +1012,10 @@ def train_minibatches(int kind,
     cdef floating[::1] data_mean_v = np.empty(n_visible, dtype=dtype)
     cdef floating[::1] data_mean_h = np.empty(n_hidden, dtype=dtype)
     cdef Py_ssize_t weight_rows
-    cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(n_chains))
+    # Block t of tempered chains uses streams [t * block_streams, (t + 1) *
+    # block_streams); the replica swaps use the last one.
+    cdef bitgen_t** rng = _stream_pointers(
+        streams, block_streams * n_temperatures + (1 if method == _PT else 0))
     cdef floating lr = learning_rate, mom = momentum
     cdef floating decay = 1.0 - learning_rate * weight_decay
     cdef Py_ssize_t B, C, step, i
@@ -923,14 +1047,18 @@ def train_minibatches(int kind,
                                               dtype=dtype)
     cdef Py_ssize_t* idx = &active_idx[0]
     cdef floating* coef = &active_coef[0]
-    if method == _PCD:
+    if persistent:
         Hc[...] = chains
+    if method == _PT and n_temperatures > 2 and n_chains > 0:
+        # Steps taken so far (pairs 0 and 1 alternate), so the swap parity
+        # keeps alternating across calls.
+        pt_step = (swap_counts[n_temperatures - 1] + swap_counts[n_temperatures]) // n_chains
     try:
         with nogil:
             start = 0
             for t in range(n_batches):
                 B = batch_ends[t] - start
-                C = n_chains if method == _PCD else B
+                C = n_chains if persistent else B
                 _load_rows(X, data, indices, indptr, sparse, &order[start], B,
                            n_visible, &VS[0, 0])
                 start = batch_ends[t]
@@ -944,7 +1072,18 @@ def train_minibatches(int kind,
                     _sample_hidden(&HS[0, 0], &Hc[0, 0], C, n_hidden, rng,
                                    &scratch[0, 0], n_threads)
                 # Negative phase: k steps from the hidden state Hc.
-                for step in range(k):
+                if method == _PT:
+                    for step in range(k):
+                        _tempered_step(kind, &Hc[0, 0], &S_all[0, 0], &Z_all[0, 0],
+                                       &energy_gap[0], &betas[0], n_temperatures, C,
+                                       w_ptr, &b[0], &c[0], &base_bias[0], vstate,
+                                       &groups[0], n_groups, n_visible, n_hidden,
+                                       &tempered_b[0], &tempered_c[0], rng, block_streams,
+                                       &scratch[0, 0], &swap_counts[0], pt_step % 2,
+                                       n_threads)
+                        pt_step += 1
+                    memcpy(&VS[B, 0], &S_all[0, 0], C * n_visible * sizeof(floating))
+                for step in range(k if method != _PT else 0):
                     _visible_field_of(&Hc[0, 0], C, w_ptr, small, n_visible, n_hidden,
                                       &VS[B, 0], idx, coef)
                     _sample_visible(kind, &VS[B, 0], C, n_visible, &b[0], vstate,
@@ -956,7 +1095,7 @@ def train_minibatches(int kind,
                         if step < k - 1:
                             _sample_hidden(&HS[B, 0], &Hc[0, 0], C, n_hidden, rng,
                                            &scratch[0, 0], n_threads)
-                if method == _PCD:
+                if persistent:
                     # Data and chain hidden probabilities in one product.
                     _hidden_field_of(&VS[0, 0], B + C, w_ptr, wt_ptr, n_visible, n_hidden,
                                      &HS[0, 0], idx, coef)
@@ -1044,7 +1183,7 @@ def train_minibatches(int kind,
                     _zero_sum_columns(&b_velocity[0], 1, n_visible, &groups[0], n_groups)
     finally:
         free(rng)
-    if method == _PCD:
+    if persistent:
         chains[...] = Hc
     if small and use_momentum:
         W_velocity[...] = velocity_T.T

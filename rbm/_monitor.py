@@ -56,7 +56,7 @@ class TrainingMonitor:
 
     COLUMNS = ("epoch", "seconds", "learning_rate", "reconstruction_error",
                "free_energy_data", "free_energy_chains", "log_likelihood_train",
-               "log_likelihood_validation")
+               "log_likelihood_validation", "swap_rate")
 
     def __init__(self, model, X_train, X_valid, n_epochs):
         self.model = model
@@ -69,6 +69,7 @@ class TrainingMonitor:
         _, flops = exact_cost(model.components_.shape[1], model.n_components, layer)
         self.cheap_likelihood = flops <= EVERY_EPOCH_EXACT_FLOPS
         self.rng = np.random.default_rng(0)
+        self.swap_counts = model._swap_counts.copy()
 
     def likelihood_due(self, epoch):
         """Whether the likelihood is computed after this (0-based) epoch.
@@ -92,9 +93,20 @@ class TrainingMonitor:
         """Mean free energy of visible states drawn from the persistent chains."""
         model = self.model
         H = model.h_samples_.astype(np.float64)
+        if model.method == "pt":  # the beta = 1 block
+            H = H[: len(H) // model.n_temperatures]
         field = H @ model.components_.astype(np.float64) + model.intercept_visible_
         V = model._layer().sample(field, self.rng)
         return float(np.mean(model._free_energy(V)))
+
+    def _swap_rate(self):
+        """Mean acceptance of the replica swaps proposed this epoch (NaN without PT)."""
+        counts = self.model._swap_counts
+        new = counts - self.swap_counts
+        self.swap_counts = counts.copy()
+        pairs = len(counts) // 2
+        proposed = new[pairs:].sum()
+        return float(new[:pairs].sum() / proposed) if proposed else math.nan
 
     def record(self, epoch, learning_rate):
         """Append the row of a finished epoch; returns it as a dict."""
@@ -109,6 +121,7 @@ class TrainingMonitor:
             "free_energy_chains": self._chain_free_energy(),
             "log_likelihood_train": math.nan,
             "log_likelihood_validation": math.nan,
+            "swap_rate": self._swap_rate(),
         }
         if self.likelihood_due(epoch):
             log_z = self._log_z()
@@ -129,5 +142,7 @@ def format_epoch(name, row, n_epochs):
         parts.append(f"log-likelihood = {row['log_likelihood_train']:.3f}")
     if not math.isnan(row["log_likelihood_validation"]):
         parts.append(f"validation = {row['log_likelihood_validation']:.3f}")
+    if not math.isnan(row["swap_rate"]):
+        parts.append(f"swap rate = {row['swap_rate']:.2f}")
     parts.append(f"time = {row['seconds']:.2f}s")
     return ", ".join(parts)

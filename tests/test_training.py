@@ -95,3 +95,77 @@ def test_every_model_records_history_and_stops_early(model, X):
     model.set_params(random_state=0).fit(X)
     assert len(model.history_["epoch"]) == model.n_iter_
     assert np.isfinite(model.history_["log_likelihood_validation"]).all()
+
+
+# --------------------------------------------------------------------------
+# Parallel tempering
+# --------------------------------------------------------------------------
+
+def two_mode_model(method, n_visible=12):
+    """A one-hidden-unit RBM with modes 'all off' and 'mostly on', p(h = 1) = 0.3.
+
+    W = 4 and b = -2 make v ~ 0.12 per unit when h = 0 and 0.88 when h = 1;
+    c is set so that the exact p(h = 1) is 0.3.  Block Gibbs must pass through
+    configurations of probability ~1e-4 to switch modes.
+    """
+    W = np.full((1, n_visible), 4.0)
+    b = np.full(n_visible, -2.0)
+    log_on, log_off = np.logaddexp(0, b + W[0]).sum(), np.logaddexp(0, b).sum()
+    c = np.array([log_off - log_on + np.log(0.3 / 0.7)])
+    X = (np.random.default_rng(0).random((50, n_visible)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=1, method=method, n_chains=500, batch_size=50,
+                         learning_rate=1e-12, n_iter=1, random_state=0, centering=False)
+    model.fit(X)
+    model.components_[...] = W
+    model.intercept_visible_[...] = b
+    model.intercept_hidden_[...] = c
+    model.h_samples_[...] = 0.0  # every chain starts in the 'off' mode
+    return model, X
+
+
+def test_parallel_tempering_recovers_mode_weights_that_pcd_misses():
+    """After 300 updates (learning rate 1e-12: the model stays put), the share
+    of beta = 1 chains in the 'on' mode against the exact 0.3.
+
+    The 500 ladders are independent, so at equilibrium the share is binomial
+    with standard error sqrt(0.3 * 0.7 / 500) = 0.0205; PT must be within 4 of
+    them (0.082).  PCD-1 chains, started in the other mode, stay far off.
+    """
+    shares = {}
+    for method in ("pcd", "pt"):
+        model, X = two_mode_model(method)
+        for _ in range(300):
+            model.partial_fit(X)
+        shares[method] = model.h_samples_[:500].mean()
+    assert abs(shares["pt"] - 0.3) < 4 * 0.0205
+    assert abs(shares["pcd"] - 0.3) > 0.15
+    rates = model.swap_rates_
+    assert rates.shape == (9,) and np.all((rates > 0.3) & (rates <= 1.0))
+
+
+def test_parallel_tempering_trains_every_model_type(digits):
+    for model, X in [
+        (BernoulliRBM(n_components=8), digits),
+        (GaussianBernoulliRBM(n_components=4), np.random.default_rng(0).standard_normal((200, 3))),
+        (CategoricalRBM(n_components=4), np.random.default_rng(0).integers(0, 3, (200, 4))),
+    ]:
+        model.set_params(method="pt", n_temperatures=4, n_iter=3, random_state=0)
+        model.fit(X)
+        assert model.h_samples_.shape == (4 * model.batch_size, model.n_components)
+        assert np.all(np.isfinite(model.components_))
+        assert np.isfinite(model.history_["swap_rate"]).all()
+        assert np.all((model.swap_rates_ >= 0) & (model.swap_rates_ <= 1))
+
+
+def test_parallel_tempering_is_reproducible_across_thread_counts(digits):
+    from rbm import _gibbs
+    previous = _gibbs.set_parallel_threshold(1)
+    try:
+        models = [BernoulliRBM(n_components=8, method="pt", n_temperatures=3, n_iter=2,
+                               n_chains=40, batch_size=50, random_state=0,
+                               n_jobs=n).fit(digits[:200])
+                  for n in (1, 2)]
+    finally:
+        _gibbs.set_parallel_threshold(previous)
+    np.testing.assert_array_equal(models[0].components_, models[1].components_)
+    np.testing.assert_array_equal(models[0]._swap_counts, models[1]._swap_counts)
