@@ -34,12 +34,23 @@ from ._visible import softplus
 #: costs at most this many floating-point operations (a few seconds).
 AUTO_EXACT_MAX_FLOPS = 5e10
 
+#: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
+#: bounds |E(v, h)| over binary states) reaches 2**52 = 1 / eps(float64):
+#: every likelihood here is computed in float64, where energies that large
+#: carry rounding errors of a nat or more, so log p(x) and log Z mean nothing
+#: (and a few more such updates overflow to inf).
+MAX_ENERGY_SCALE = 2.0 ** 52
+
 # Purposes of the independent random streams drawn from one random_state.
 _TRAINING, _GIBBS, _SAMPLING_START, _SAMPLING_CHAINS, _AIS, _SHUFFLE = range(6)
 
 
 class DivergenceError(ValueError):
-    """Training produced non-finite parameters (the learning rate is too large)."""
+    """Training made the parameters non-finite or too large for float64 likelihoods.
+
+    The cause is a learning rate too large for the data; the model keeps the
+    parameters it had before the failing pass.
+    """
 
 
 class ChainStreams:
@@ -305,8 +316,9 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _run_minibatches(self, data, order, n_threads):
         """One pass of minibatch updates over rows ``order`` of the kernel data.
 
-        Parameters are checked for non-finite values afterwards; if any
-        appear, the pass is undone and DivergenceError raised.
+        Afterwards the parameters must be finite with an energy scale below
+        ``MAX_ENERGY_SCALE``; otherwise the pass is undone and
+        DivergenceError raised.
         """
         method = _gibbs.METHOD_PCD if self.method == "pcd" else _gibbs.METHOD_CD
         batch_ends = even_batch_ends(len(order), self.batch_size)
@@ -320,16 +332,35 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             float(self.learning_rate), float(self.momentum), float(self.weight_decay),
             int(self.k), streams, int(n_threads),
         )
-        if not all(np.all(np.isfinite(a)) for a in state[:3]):
+        scale = self._energy_scale()
+        if not scale < MAX_ENERGY_SCALE:  # NaN fails this too
             for array, saved in zip(state, snapshot):
                 array[...] = saved
-            raise DivergenceError(
-                f"{type(self).__name__} diverged: the parameters became non-finite "
-                f"with learning_rate={self.learning_rate}. The model keeps its last "
-                "finite parameters; lower the learning rate (for example by a factor "
-                "of 10) and fit again."
-            )
+            raise DivergenceError(self._divergence_message(scale))
         self._log_partition_cache.clear()
+
+    def _energy_scale(self):
+        """sum |W| + sum |b| + sum |c| in float64: NaN or inf if a parameter is."""
+        with np.errstate(over="ignore"):
+            return float(sum(np.abs(a).sum(dtype=np.float64) for a in
+                             (self.components_, self.intercept_visible_,
+                              self.intercept_hidden_)))
+
+    def _divergence_message(self, scale):
+        params = (self.components_, self.intercept_visible_, self.intercept_hidden_)
+        if not all(np.all(np.isfinite(a)) for a in params):
+            what = "the parameters became non-finite"
+        else:
+            size = f"{scale:.3g}" if math.isfinite(scale) else "more than the largest float64"
+            what = (f"the parameters grew to an energy scale (sum of their absolute "
+                    f"values) of {size}, above 2**52 = 4.5e15, where float64 cannot resolve "
+                    "log-likelihoods to within a nat")
+        return (
+            f"{type(self).__name__} diverged: {what}, with learning_rate="
+            f"{self.learning_rate}. The model keeps its parameters from before this "
+            "pass over the data; lower the learning rate (for example by a factor of "
+            "10) and fit again."
+        )
 
     def _training_state(self):
         """The arrays the kernel updates in place, in its argument order."""

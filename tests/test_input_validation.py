@@ -1,6 +1,7 @@
 """Bad input gives a clear error; unusual but valid input works."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import InvalidParameterError
 
 from rbm import BernoulliRBM, DivergenceError
+from rbm._base import MAX_ENERGY_SCALE
 
 N_FEATURES = 5
 
@@ -343,6 +345,54 @@ def test_divergence_restores_the_state_before_the_failing_call(digits_binary):
     model.set_params(learning_rate=0.1).partial_fit(X32)
     assert np.all(np.isfinite(model.components_))
     assert not np.array_equal(model.components_, saved["components_"])
+
+
+@pytest.mark.parametrize("learning_rate", [1e307, 1e20, 1e14])
+@pytest.mark.parametrize("how", ["fit", "partial_fit"])
+def test_divergence_to_huge_finite_parameters_is_caught(learning_rate, how, digits_binary):
+    # float64 parameters that stay finite but grow past 2**52 in energy scale
+    # (1e307: the sum |W| itself overflows; 1e14: one pass moves the 584
+    # parameters by ~1e13 each, about 2e16 in all): the likelihoods of such a
+    # model are rounding noise or -inf, so this is divergence too.
+    model = BernoulliRBM(n_components=8, n_iter=3, random_state=0, n_jobs=1,
+                         learning_rate=learning_rate)
+    with pytest.raises(DivergenceError) as excinfo:
+        if how == "fit":
+            model.fit(digits_binary)
+        else:
+            for _ in range(3):
+                model.partial_fit(digits_binary)
+    message = str(excinfo.value)
+    assert "energy scale" in message and "2**52" in message  # the cause
+    assert f"learning_rate={learning_rate}" in message and "lower the learning rate" in message
+    # The model is usable: its likelihoods are finite, computed without
+    # overflow warnings, and its parameters are the sound ones from before.
+    assert model._energy_scale() < MAX_ENERGY_SCALE
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = model.score_samples(digits_binary)
+        H = model.transform(digits_binary)
+    assert np.all(np.isfinite(scores)) and np.all(scores < 0)
+    assert np.all((H >= 0) & (H <= 1))
+
+
+def test_divergence_threshold_is_the_energy_scale_bound(digits_binary):
+    # Parameters whose energy scale is just below / above MAX_ENERGY_SCALE; a
+    # pass with a learning rate whose steps vanish below their ulp keeps them
+    # as they are, so only the bound decides.
+    model = BernoulliRBM(n_components=8, random_state=0, n_jobs=1, learning_rate=1e-300)
+    model.partial_fit(digits_binary)
+    n_params = model.components_.size + model.intercept_visible_.size + model.n_components
+    for factor, diverges in [(1 - 1e-9, False), (1 + 1e-9, True)]:
+        value = MAX_ENERGY_SCALE * factor / n_params
+        for name in ("components_", "intercept_visible_", "intercept_hidden_"):
+            getattr(model, name)[...] = value
+        if diverges:
+            with pytest.raises(DivergenceError, match="energy scale"):
+                model.partial_fit(digits_binary)
+        else:
+            model.partial_fit(digits_binary)
+        assert np.all(model.components_ == value)
 
 
 # --------------------------------------------------------------------------
