@@ -41,6 +41,9 @@ AUTO_EXACT_MAX_FLOPS = 5e10
 #: (and a few more such updates overflow to inf).
 MAX_ENERGY_SCALE = 2.0 ** 52
 
+#: Largest step or thread count the kernel accepts (a C int).
+_C_INT_MAX = 2 ** 31 - 1
+
 # Purposes of the independent random streams drawn from one random_state.
 _TRAINING, _GIBBS, _SAMPLING_START, _SAMPLING_CHAINS, _AIS, _SHUFFLE = range(6)
 
@@ -103,6 +106,12 @@ def effective_n_threads(n_jobs):
     return n_jobs
 
 
+def is_count(value, upper=None):
+    """Whether value is an integer >= 1 (and <= upper), bools excluded."""
+    return (isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
+            and (upper is None or value <= upper))
+
+
 def even_batch_ends(n_samples, batch_size):
     """End offsets of ceil(n / batch_size) batches whose sizes differ by at most one."""
     n_batches = max(1, math.ceil(n_samples / batch_size))
@@ -127,11 +136,12 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "verbose": ["verbose"],
         "random_state": ["random_state"],
         "method": [StrOptions({"cd", "pcd"})],
-        "k": [Interval(Integral, 1, None, closed="left")],
+        # The kernel takes step and thread counts as C ints.
+        "k": [Interval(Integral, 1, _C_INT_MAX, closed="both")],
         "n_chains": [Interval(Integral, 1, None, closed="left"), None],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "n_jobs": [Integral, None],
+        "n_jobs": [Interval(Integral, None, _C_INT_MAX, closed="right"), None],
     }
 
     def __init__(
@@ -173,6 +183,13 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ``dtype=None`` keeps float32 and float64 as they are when fitting and
         converts to the model's dtype afterwards.
         """
+        if getattr(X, "ndim", None) == 2 and X.shape[1] == 0:
+            # scikit-learn's own check fails on a DataFrame without columns
+            # with "at least one array or dtype is required"; say what it is.
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
+                f"1 is required by {type(self).__name__}."
+            )
         if dtype is None:
             fitted = not reset and hasattr(self, "components_")
             dtype = self.components_.dtype if fitted else [np.float64, np.float32]
@@ -456,10 +473,12 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Samples from the model.
         """
         check_is_fitted(self)
-        if not (isinstance(n_samples, Integral) and n_samples >= 1):
+        if not is_count(n_samples):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        if not (isinstance(n_steps, Integral) and n_steps >= 1):
-            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
+        if not is_count(n_steps, _C_INT_MAX):
+            raise ValueError(
+                f"n_steps must be a positive integer at most {_C_INT_MAX}, got {n_steps!r}."
+            )
         seed = random_state if random_state is not None else self.random_state
         entropy = draw_entropy(seed)
         dtype = self.components_.dtype

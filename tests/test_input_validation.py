@@ -128,9 +128,15 @@ def test_empty_input(method, fitted):
         METHODS[method](fitted, np.empty((0, N_FEATURES)))
 
 
-def test_no_features():
+@pytest.mark.parametrize("container", ["array", "DataFrame"])
+def test_no_features(container):
+    # A DataFrame without columns used to fail inside scikit-learn's check
+    # with "at least one array or dtype is required".
+    import pandas as pd
+
+    X = np.empty((5, 0)) if container == "array" else pd.DataFrame(np.empty((5, 0)))
     with pytest.raises(ValueError, match=r"0 feature\(s\)"):
-        _new().fit(np.empty((5, 0)))
+        _new().fit(X)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -165,6 +171,12 @@ def test_other_argument_errors(fitted):
         fitted.sample(0)
     with pytest.raises(ValueError, match="n_steps must be a positive integer"):
         fitted.sample(2, n_steps=0)
+    # A bool is not a count (it used to fail with "an integer is required").
+    with pytest.raises(ValueError, match="n_samples must be a positive integer, got True"):
+        fitted.sample(True)
+    # The kernel counts steps in a C int (this used to raise OverflowError).
+    with pytest.raises(ValueError, match="n_steps must be a positive integer at most 2147483647"):
+        fitted.sample(2, n_steps=2 ** 31)
     with pytest.raises(ValueError, match="method must be 'auto', 'exact' or 'ais'"):
         fitted.log_partition("xyz")
     with pytest.raises(ValueError, match="n_chains must be an integer >= 2"):
@@ -411,6 +423,10 @@ def test_divergence_threshold_is_the_energy_scale_bound(digits_binary):
         (dict(batch_size=0), "'batch_size' parameter"),
         (dict(n_iter=-1), "'n_iter' parameter"),
         (dict(k=0), "'k' parameter"),
+        # The kernel takes k and the thread count as C ints: these used to
+        # raise OverflowError from inside fit, after initialising the model.
+        (dict(k=2 ** 31), "'k' parameter"),
+        (dict(n_jobs=2 ** 31), "'n_jobs' parameter"),
         (dict(n_chains=0), "'n_chains' parameter"),
         (dict(momentum=1.0), "'momentum' parameter"),
         (dict(weight_decay=-0.1), "'weight_decay' parameter"),
@@ -423,6 +439,7 @@ def test_invalid_constructor_params_raise_at_fit(params, pattern, how, X):
     with pytest.raises(InvalidParameterError, match=pattern) as excinfo:
         getattr(model, how)(X)
     assert isinstance(excinfo.value, ValueError)
+    assert not hasattr(model, "components_")  # nothing was initialised
 
 
 def test_n_jobs_zero_is_rejected(X):
