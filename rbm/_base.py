@@ -351,9 +351,10 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         )
         scale = self._energy_scale()
         if not scale < MAX_ENERGY_SCALE:  # NaN fails this too
+            message = self._divergence_message(scale)  # from the diverged parameters
             for array, saved in zip(state, snapshot):
                 array[...] = saved
-            raise DivergenceError(self._divergence_message(scale))
+            raise DivergenceError(message)
         self._log_partition_cache.clear()
 
     def _energy_scale(self):
@@ -364,6 +365,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                               self.intercept_hidden_)))
 
     def _divergence_message(self, scale):
+        """What diverged (given the current parameters' energy scale) and what to do."""
         params = (self.components_, self.intercept_visible_, self.intercept_hidden_)
         if not all(np.all(np.isfinite(a)) for a in params):
             what = "the parameters became non-finite"

@@ -332,6 +332,7 @@ def test_divergence_raises_and_keeps_finite_parameters(dtype, learning_rate, how
                 model.partial_fit(Xd)
     assert isinstance(excinfo.value, ValueError)
     assert "lower the learning rate" in str(excinfo.value)
+    assert "became non-finite" in str(excinfo.value)  # the cause
     for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
         value = getattr(model, name)
         assert np.all(np.isfinite(value)), name
