@@ -72,10 +72,6 @@ def exact_visible_marginal(W, b, c):
     return exact_joint(W, b, c).sum(axis=1)
 
 
-def exact_hidden_marginal(W, b, c):
-    return exact_joint(W, b, c).sum(axis=0)
-
-
 def hidden_conditional(V, W, c):
     """p(h | v) for every binary h, shape (len(V), 2**n_hidden)."""
     H = all_states(W.shape[0])
@@ -88,20 +84,6 @@ def visible_conditional(H, W, b):
     V = all_states(W.shape[1])
     pv = expit(H @ W + b)
     return np.prod(np.where(V[None, :, :] == 1, pv[:, None, :], 1 - pv[:, None, :]), axis=2)
-
-
-def visible_transition_matrix(W, b, c):
-    """T[v, v'] = sum_h p(h | v) p(v' | h): one block-Gibbs step on the visible layer."""
-    n_hidden, n_visible = W.shape
-    return hidden_conditional(all_states(n_visible), W, c) @ visible_conditional(
-        all_states(n_hidden), W, b)
-
-
-def hidden_transition_matrix(W, b, c):
-    """T[h, h'] = sum_v p(v | h) p(h' | v): one block-Gibbs step on the hidden layer."""
-    n_hidden, n_visible = W.shape
-    return visible_conditional(all_states(n_hidden), W, b) @ hidden_conditional(
-        all_states(n_visible), W, c)
 
 
 def chain_chi2_bound(p, T, n_transitions):
@@ -117,12 +99,6 @@ def chain_chi2_bound(p, T, n_transitions):
     eig = np.sort(np.abs(np.linalg.eigvalsh((sym + sym.T) / 2)))[::-1]
     assert abs(eig[0] - 1) < 1e-10
     return eig[1] ** (2 * n_transitions) * (1 / p.min() - 1)
-
-
-def mixing_chi2_bound(W, b, c, n_transitions):
-    """``chain_chi2_bound`` for the visible chain of the model (W, b, c)."""
-    return chain_chi2_bound(exact_visible_marginal(W, b, c),
-                            visible_transition_matrix(W, b, c), n_transitions)
 
 
 def random_params(n_visible, n_hidden, seed, scale=1.0):
