@@ -150,7 +150,7 @@ def hostile_inputs(draw):
         if finite.size and (finite.min() < 0 or finite.max() > 1):
             problems.add("range")
     if n_cols != N_FEATURES:
-        problems.add("features")  # for a fitted model only; see check_call
+        problems.add("features")  # only for a fitted model: fitting sets the count
     return X, problems, values
 
 
@@ -166,12 +166,18 @@ def _new():
     return BernoulliRBM(n_components=N_COMPONENTS, n_iter=2, random_state=0, n_jobs=1)
 
 
-#: Every public method that takes data: (needs a fitted model, call, check of
-#: the result for valid input X with float64 values ``values``).
-def _check_fitted_params(model, values):
-    assert model.components_.shape == (N_COMPONENTS, values.shape[1])
-    for name in ("components_", "intercept_visible_", "intercept_hidden_"):
-        assert np.all(np.isfinite(getattr(model, name))), name
+def _check_same_model(result, reference):
+    """The model fitted to the hostile input equals the one fitted to plain values."""
+    for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
+        value = getattr(result, name)
+        assert np.all(np.isfinite(value)), name
+        assert np.array_equal(value, getattr(reference, name)), name
+
+
+def _model_dtype(X):
+    """float32 input trains a float32 model; everything else float64."""
+    dtype = X.dtype if sp.issparse(X) else np.asarray(X).dtype
+    return np.float32 if dtype == np.float32 else np.float64
 
 
 def _check_transform(model, H, values):
@@ -200,12 +206,16 @@ def _check_gibbs(model, V, values):
     assert set(np.unique(V)) <= {0.0, 1.0}
 
 
+#: Every public method that takes data: (needs a fitted model, call, check of
+#: the result for valid input X whose values as float64 are ``values``).
 METHODS = {
-    "fit": (False, lambda m, X: _new().fit(X), lambda m, r, v: _check_fitted_params(r, v)),
-    "partial_fit(new)": (False, lambda m, X: _new().partial_fit(X),
-                         lambda m, r, v: _check_fitted_params(r, v)),
+    "fit": (False, lambda m, X: (_new().fit(X), _model_dtype(X)),
+            lambda m, r, v: _check_same_model(r[0], _new().fit(v.astype(r[1])))),
+    "partial_fit(new)": (False, lambda m, X: (_new().partial_fit(X), _model_dtype(X)),
+                         lambda m, r, v: _check_same_model(r[0],
+                                                           _new().partial_fit(v.astype(r[1])))),
     "partial_fit": (True, lambda m, X: copy.deepcopy(m).partial_fit(X),
-                    lambda m, r, v: _check_fitted_params(r, v)),
+                    lambda m, r, v: _check_same_model(r, copy.deepcopy(m).partial_fit(v))),
     "transform": (True, lambda m, X: m.transform(X), _check_transform),
     "score_samples": (True, lambda m, X: m.score_samples(X), _check_score_samples),
     "score": (True, lambda m, X: m.score(X), _check_score),
