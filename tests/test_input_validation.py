@@ -360,31 +360,37 @@ def test_divergence_restores_the_state_before_the_failing_call(digits_binary):
     assert not np.array_equal(model.components_, saved["components_"])
 
 
-@pytest.mark.parametrize("learning_rate", [1e307, 1e20, 1e14])
+@pytest.mark.parametrize("dtype, learning_rate", [
+    (np.float64, 1e307), (np.float64, 1e20), (np.float64, 1e14), (np.float32, 1e20),
+])
 @pytest.mark.parametrize("how", ["fit", "partial_fit"])
-def test_divergence_to_huge_finite_parameters_is_caught(learning_rate, how, digits_binary):
-    # float64 parameters that stay finite but grow past 2**52 in energy scale
-    # (1e307: the sum |W| itself overflows; 1e14: one pass moves the 584
-    # parameters by ~1e13 each, about 2e16 in all): the likelihoods of such a
-    # model are rounding noise or -inf, so this is divergence too.
+def test_divergence_to_huge_finite_parameters_is_caught(dtype, learning_rate, how,
+                                                        digits_binary):
+    # Parameters that stay finite but grow past 2**52 in energy scale
+    # (float64 1e307: the sum |W| itself overflows; 1e14: one pass moves the
+    # 584 parameters by ~1e13 each, about 2e16 in all; float32 1e20: finite
+    # below float32's 3.4e38): the likelihoods of such a model are rounding
+    # noise or -inf, so this is divergence too.
+    Xd = digits_binary.astype(dtype)
     model = BernoulliRBM(n_components=8, n_iter=3, random_state=0, n_jobs=1,
                          learning_rate=learning_rate)
     with pytest.raises(DivergenceError) as excinfo:
         if how == "fit":
-            model.fit(digits_binary)
+            model.fit(Xd)
         else:
             for _ in range(3):
-                model.partial_fit(digits_binary)
+                model.partial_fit(Xd)
     message = str(excinfo.value)
     assert "energy scale" in message and "2**52" in message  # the cause
     assert f"learning_rate={learning_rate}" in message and "lower the learning rate" in message
     # The model is usable: its likelihoods are finite, computed without
     # overflow warnings, and its parameters are the sound ones from before.
     assert model._energy_scale() < MAX_ENERGY_SCALE
+    assert model.components_.dtype == dtype
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        scores = model.score_samples(digits_binary)
-        H = model.transform(digits_binary)
+        scores = model.score_samples(Xd)
+        H = model.transform(Xd)
     assert np.all(np.isfinite(scores)) and np.all(scores < 0)
     assert np.all((H >= 0) & (H <= 1))
 
