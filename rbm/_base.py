@@ -31,10 +31,6 @@ from ._monitor import TrainingMonitor, epoch_learning_rate, format_epoch
 from ._partition import ais_log_partition, exact_cost, exact_log_partition
 from ._visible import softplus
 
-#: Training stops with DivergenceError when a parameter exceeds this many
-#: times the data's scale (see ``BaseRBM._divergence``).
-DIVERGENCE_BOUND = 1e6
-
 #: Moving-average rate of the centering offsets (Melchior et al. 2016 use 0.01).
 CENTERING_RATE = 0.01
 
@@ -42,12 +38,26 @@ CENTERING_RATE = 0.01
 #: costs at most this many floating-point operations (a few seconds).
 AUTO_EXACT_MAX_FLOPS = 5e10
 
+#: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
+#: bounds |E(v, h)| over binary states) reaches 2**52 = 1 / eps(float64):
+#: every likelihood here is computed in float64, where energies that large
+#: carry rounding errors of a nat or more, so log p(x) and log Z mean nothing
+#: (and a few more such updates overflow to inf).
+MAX_ENERGY_SCALE = 2.0 ** 52
+
+#: Largest step or thread count the kernel accepts (a C int).
+_C_INT_MAX = 2 ** 31 - 1
+
 # Purposes of the independent random streams drawn from one random_state.
 _TRAINING, _GIBBS, _SAMPLING_START, _SAMPLING_CHAINS, _AIS, _SHUFFLE = range(6)
 
 
 class DivergenceError(ValueError):
-    """Training produced non-finite parameters (the learning rate is too large)."""
+    """Training made the parameters non-finite or too large for float64 likelihoods.
+
+    The cause is a learning rate too large for the data; the model keeps the
+    parameters it had before the failing pass.
+    """
 
 
 class ChainStreams:
@@ -118,6 +128,12 @@ def effective_n_threads(n_jobs):
     if n_jobs < 0:
         return max(1, n_cpus + 1 + n_jobs)
     return n_jobs
+
+
+def is_count(value, upper=None):
+    """Whether value is an integer >= 1 (and <= upper), bools excluded."""
+    return (isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
+            and (upper is None or value <= upper))
 
 
 def even_batch_ends(n_samples, batch_size):
@@ -192,11 +208,12 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "random_state": ["random_state"],
         "method": [StrOptions({"cd", "pcd", "pt"})],
         "n_temperatures": [Interval(Integral, 2, None, closed="left")],
-        "k": [Interval(Integral, 1, None, closed="left")],
+        # The kernel takes step and thread counts as C ints.
+        "k": [Interval(Integral, 1, _C_INT_MAX, closed="both")],
         "n_chains": [Interval(Integral, 1, None, closed="left"), None],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "n_jobs": [Integral, None],
+        "n_jobs": [Interval(Integral, None, _C_INT_MAX, closed="right"), None],
         "centering": ["boolean"],
         "learning_rate_schedule": [StrOptions({"constant", "linear", "exponential"})],
         "early_stopping": ["boolean"],
@@ -258,6 +275,13 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ``dtype=None`` keeps float32 and float64 as they are when fitting and
         converts to the model's dtype afterwards.
         """
+        if getattr(X, "ndim", None) == 2 and X.shape[1] == 0:
+            # scikit-learn's own check fails on a DataFrame without columns
+            # with "at least one array or dtype is required"; say what it is.
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
+                f"1 is required by {type(self).__name__}."
+            )
         if dtype is None:
             fitted = not reset and hasattr(self, "components_")
             dtype = self.components_.dtype if fitted else [np.float64, np.float32]
@@ -448,8 +472,9 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _run_minibatches(self, data, order, n_threads, learning_rate=None):
         """One pass of minibatch updates over rows ``order`` of the kernel data.
 
-        Parameters are checked afterwards (``_divergence``); if training
-        diverged, the pass is undone and DivergenceError raised.
+        Afterwards the parameters must be finite with an energy scale below
+        ``MAX_ENERGY_SCALE``; otherwise the pass is undone and
+        DivergenceError raised.
         ``learning_rate`` defaults to the parameter (schedules pass their own).
         """
         if learning_rate is None:
@@ -481,38 +506,46 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             float(learning_rate), float(self.momentum),
             float(self.weight_decay), int(self.k), streams, int(n_threads),
         )
-        reason = self._divergence(state[:3] + state[-1:])
-        if reason is not None:
+        scale = self._energy_scale()
+        if not scale < MAX_ENERGY_SCALE:  # NaN fails this too
+            message = self._divergence_message(scale)  # from the diverged parameters
             for array, saved in zip(state + self._offsets, snapshot):
                 array[...] = saved
-            raise DivergenceError(
-                f"{type(self).__name__} diverged: {reason} with "
-                f"learning_rate={self.learning_rate}. The model keeps its parameters "
-                "from before this pass; lower the learning rate (for example by a "
-                "factor of 10) and fit again."
-            )
+            raise DivergenceError(message)
         self._log_partition_cache.clear()
 
-    def _divergence(self, parameters):
-        """Why these parameters mean training diverged, or None if they look sane.
+    def _energy_scale(self):
+        """sum |W| + sum |b| + sum |c| in float64: NaN or inf if a parameter is.
 
-        Non-finite values, or any parameter beyond ``DIVERGENCE_BOUND`` times
-        the data's scale (``_parameter_scale``): a field that large saturates
-        every unit, so no useful model has one, while a diverging learning
-        rate passes such sizes on its way to overflow, and stopping there
-        keeps the restored parameters meaningful.
+        Visible-type parameters (the Gaussian's sigma) count only when they
+        are not finite.
         """
-        if not all(np.all(np.isfinite(a)) for a in parameters):
-            return "the parameters became non-finite (NaN or inf)"
-        largest = max(float(np.max(np.abs(a), initial=0.0)) for a in parameters)
-        bound = DIVERGENCE_BOUND * self._parameter_scale()
-        if largest > bound:
-            return f"a parameter reached {largest:.3g} (beyond {bound:.3g})"
-        return None
+        with np.errstate(over="ignore"):
+            scale = float(sum(np.abs(a).sum(dtype=np.float64) for a in
+                              (self.components_, self.intercept_visible_,
+                               self.intercept_hidden_)))
+        if self._visible_state is not None and not np.all(np.isfinite(self._visible_state)):
+            return math.nan
+        return scale
 
-    def _parameter_scale(self):
-        """Scale of sensible parameter values: 1 for unit-range visible data."""
-        return 1.0
+    def _divergence_message(self, scale):
+        """What diverged (given the current parameters' energy scale) and what to do."""
+        params = (self.components_, self.intercept_visible_, self.intercept_hidden_)
+        if self._visible_state is not None:
+            params = params + (self._visible_state,)
+        if not all(np.all(np.isfinite(a)) for a in params):
+            what = "the parameters became non-finite"
+        else:
+            size = f"{scale:.3g}" if math.isfinite(scale) else "more than the largest float64"
+            what = (f"the parameters grew to an energy scale (sum of their absolute "
+                    f"values) of {size}, above 2**52 = 4.5e15, where float64 cannot resolve "
+                    "log-likelihoods to within a nat")
+        return (
+            f"{type(self).__name__} diverged: {what}, with learning_rate="
+            f"{self.learning_rate}. The model keeps its parameters from before this "
+            "pass over the data; lower the learning rate (for example by a factor of "
+            "10) and fit again."
+        )
 
     def _pt_betas(self):
         """Inverse temperatures of parallel tempering: evenly spaced from 1 to 0.
@@ -620,10 +653,12 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             Samples from the model.
         """
         check_is_fitted(self)
-        if not (isinstance(n_samples, Integral) and n_samples >= 1):
+        if not is_count(n_samples):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        if not (isinstance(n_steps, Integral) and n_steps >= 1):
-            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
+        if not is_count(n_steps, _C_INT_MAX):
+            raise ValueError(
+                f"n_steps must be a positive integer at most {_C_INT_MAX}, got {n_steps!r}."
+            )
         seed = random_state if random_state is not None else self.random_state
         entropy = draw_entropy(seed)
         dtype = self.components_.dtype

@@ -175,12 +175,6 @@ class GaussianBernoulliRBM(BaseRBM):
         state[_gibbs.GAUSSIAN_SIGMA_MAX] = std
         return state
 
-    def _parameter_scale(self):
-        """Data units: the largest |mean| + standard deviation of a feature."""
-        sigma_max = self._visible_state[_gibbs.GAUSSIAN_SIGMA_MAX]
-        mean = self._data_sum / max(self._n_data, 1)
-        return max(1.0, float(np.max(np.abs(mean) + sigma_max)))
-
     def _learns_visible_state(self):
         return bool(self.learn_sigma)
 

@@ -1,6 +1,7 @@
 """Bad input gives a clear error; unusual but valid input works."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import InvalidParameterError
 
 from rbm import BernoulliRBM, DivergenceError
+from rbm._base import MAX_ENERGY_SCALE
 
 N_FEATURES = 5
 
@@ -126,9 +128,15 @@ def test_empty_input(method, fitted):
         METHODS[method](fitted, np.empty((0, N_FEATURES)))
 
 
-def test_no_features():
+@pytest.mark.parametrize("container", ["array", "DataFrame"])
+def test_no_features(container):
+    # A DataFrame without columns used to fail inside scikit-learn's check
+    # with "at least one array or dtype is required".
+    import pandas as pd
+
+    X = np.empty((5, 0)) if container == "array" else pd.DataFrame(np.empty((5, 0)))
     with pytest.raises(ValueError, match=r"0 feature\(s\)"):
-        _new().fit(np.empty((5, 0)))
+        _new().fit(X)
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -163,6 +171,12 @@ def test_other_argument_errors(fitted):
         fitted.sample(0)
     with pytest.raises(ValueError, match="n_steps must be a positive integer"):
         fitted.sample(2, n_steps=0)
+    # A bool is not a count (it used to fail with "an integer is required").
+    with pytest.raises(ValueError, match="n_samples must be a positive integer, got True"):
+        fitted.sample(True)
+    # The kernel counts steps in a C int (this used to raise OverflowError).
+    with pytest.raises(ValueError, match="n_steps must be a positive integer at most 2147483647"):
+        fitted.sample(2, n_steps=2 ** 31)
     with pytest.raises(ValueError, match="method must be 'auto', 'exact' or 'ais'"):
         fitted.log_partition("xyz")
     with pytest.raises(ValueError, match="n_chains must be an integer >= 2"):
@@ -318,6 +332,7 @@ def test_divergence_raises_and_keeps_finite_parameters(dtype, learning_rate, how
                 model.partial_fit(Xd)
     assert isinstance(excinfo.value, ValueError)
     assert "lower the learning rate" in str(excinfo.value)
+    assert "became non-finite" in str(excinfo.value)  # the cause
     for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
         value = getattr(model, name)
         assert np.all(np.isfinite(value)), name
@@ -345,6 +360,60 @@ def test_divergence_restores_the_state_before_the_failing_call(digits_binary):
     assert not np.array_equal(model.components_, saved["components_"])
 
 
+@pytest.mark.parametrize("dtype, learning_rate", [
+    (np.float64, 1e307), (np.float64, 1e20), (np.float64, 1e14), (np.float32, 1e20),
+])
+@pytest.mark.parametrize("how", ["fit", "partial_fit"])
+def test_divergence_to_huge_finite_parameters_is_caught(dtype, learning_rate, how,
+                                                        digits_binary):
+    # Parameters that stay finite but grow past 2**52 in energy scale
+    # (float64 1e307: the sum |W| itself overflows; 1e14: one pass moves the
+    # 584 parameters by ~1e13 each, about 2e16 in all; float32 1e20: finite
+    # below float32's 3.4e38): the likelihoods of such a model are rounding
+    # noise or -inf, so this is divergence too.
+    Xd = digits_binary.astype(dtype)
+    model = BernoulliRBM(n_components=8, n_iter=3, random_state=0, n_jobs=1,
+                         learning_rate=learning_rate)
+    with pytest.raises(DivergenceError) as excinfo:
+        if how == "fit":
+            model.fit(Xd)
+        else:
+            for _ in range(3):
+                model.partial_fit(Xd)
+    message = str(excinfo.value)
+    assert "energy scale" in message and "2**52" in message  # the cause
+    assert f"learning_rate={learning_rate}" in message and "lower the learning rate" in message
+    # The model is usable: its likelihoods are finite, computed without
+    # overflow warnings, and its parameters are the sound ones from before.
+    assert model._energy_scale() < MAX_ENERGY_SCALE
+    assert model.components_.dtype == dtype
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = model.score_samples(Xd)
+        H = model.transform(Xd)
+    assert np.all(np.isfinite(scores)) and np.all(scores < 0)
+    assert np.all((H >= 0) & (H <= 1))
+
+
+def test_divergence_threshold_is_the_energy_scale_bound(digits_binary):
+    # Parameters whose energy scale is just below / above MAX_ENERGY_SCALE; a
+    # pass with a learning rate whose steps vanish below their ulp keeps them
+    # as they are, so only the bound decides.
+    model = BernoulliRBM(n_components=8, random_state=0, n_jobs=1, learning_rate=1e-300)
+    model.partial_fit(digits_binary)
+    n_params = model.components_.size + model.intercept_visible_.size + model.n_components
+    for factor, diverges in [(1 - 1e-9, False), (1 + 1e-9, True)]:
+        value = MAX_ENERGY_SCALE * factor / n_params
+        for name in ("components_", "intercept_visible_", "intercept_hidden_"):
+            getattr(model, name)[...] = value
+        if diverges:
+            with pytest.raises(DivergenceError, match="energy scale"):
+                model.partial_fit(digits_binary)
+        else:
+            model.partial_fit(digits_binary)
+        assert np.all(model.components_ == value)
+
+
 # --------------------------------------------------------------------------
 # Constructor parameters (validated at fit, sklearn style)
 # --------------------------------------------------------------------------
@@ -361,6 +430,10 @@ def test_divergence_restores_the_state_before_the_failing_call(digits_binary):
         (dict(batch_size=0), "'batch_size' parameter"),
         (dict(n_iter=-1), "'n_iter' parameter"),
         (dict(k=0), "'k' parameter"),
+        # The kernel takes k and the thread count as C ints: these used to
+        # raise OverflowError from inside fit, after initialising the model.
+        (dict(k=2 ** 31), "'k' parameter"),
+        (dict(n_jobs=2 ** 31), "'n_jobs' parameter"),
         (dict(n_chains=0), "'n_chains' parameter"),
         (dict(momentum=1.0), "'momentum' parameter"),
         (dict(weight_decay=-0.1), "'weight_decay' parameter"),
@@ -373,6 +446,7 @@ def test_invalid_constructor_params_raise_at_fit(params, pattern, how, X):
     with pytest.raises(InvalidParameterError, match=pattern) as excinfo:
         getattr(model, how)(X)
     assert isinstance(excinfo.value, ValueError)
+    assert not hasattr(model, "components_")  # nothing was initialised
 
 
 def test_n_jobs_zero_is_rejected(X):

@@ -1,21 +1,21 @@
-"""Known answers: exact enumeration, sampler distributions, gradients, dtypes, threads.
+"""Known answers: exact enumeration, dtypes, threads, formulas, quality.
 
 Every expected value here is computed independently of the library (brute
 force over all states of a tiny model, closed-form formulas) or follows from
 the statistics of a fixed-seed experiment; the bound of each statistical test
-is derived in a comment next to it.
+is derived in a comment next to it.  Sampler distributions and gradients
+against the exact answers are in ``test_samplers.py``; AIS against exact log Z
+over many models in ``test_log_partition.py``; the reference computations in
+``exact_reference.py``.
 
 Tiny models are built by fitting briefly (so every fitted attribute exists)
 and then overwriting ``components_``, ``intercept_visible_`` and
 ``intercept_hidden_`` with chosen parameters.
 """
 
-import itertools
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy import stats
 from scipy.special import expit, logsumexp
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -26,6 +26,15 @@ from rbm import _gibbs
 from rbm._visible import BernoulliVisible
 
 BERNOULLI_KERNEL_ARGUMENTS = BernoulliVisible().kernel_arguments
+
+from exact_reference import (
+    BERNOULLI,
+    all_states,
+    brute_force_log_z,
+    exact_visible_marginal,
+    joint_log_weights,
+    random_params,
+)
 
 #: Estimator settings of the digits quality target (``test_digits_heldout_loglik``).
 #: Everything not named here is the library default.  Adjust here when tuning
@@ -41,91 +50,9 @@ DIGITS_KWARGS = dict(n_components=20, learning_rate=0.005, batch_size=10, n_iter
 DIGITS_TARGET = -19.0
 
 
-# --------------------------------------------------------------------------
-# Independent reference computations (plain NumPy, no library code)
-# --------------------------------------------------------------------------
-
-
-def all_states(n):
-    """Every binary vector of length n as rows; row r is the binary expansion of r
-    (least significant bit in column 0), so ``state_index`` inverts it."""
-    return np.array(list(itertools.product([0.0, 1.0], repeat=n)))[:, ::-1].copy()
-
-
-def state_index(V):
-    """Integer index of each binary row of V (inverse of ``all_states``)."""
-    return (np.asarray(V) @ (2 ** np.arange(V.shape[1]))).round().astype(np.int64)
-
-
-def joint_log_weights(W, b, c):
-    """-E(v, h) for all (v, h): array of shape (2**n_visible, 2**n_hidden)."""
-    n_hidden, n_visible = W.shape
-    V, H = all_states(n_visible), all_states(n_hidden)
-    return (V @ b)[:, None] + (H @ c)[None, :] + V @ W.T @ H.T
-
-
-def brute_force_log_z(W, b, c):
-    """log sum_{v, h} exp(-E(v, h)) by direct summation over the joint."""
-    return float(logsumexp(joint_log_weights(W, b, c)))
-
-
-def exact_joint(W, b, c):
-    """p(v, h), shape (2**n_visible, 2**n_hidden)."""
-    lw = joint_log_weights(W, b, c)
-    return np.exp(lw - logsumexp(lw))
-
-
-def exact_visible_marginal(W, b, c):
-    return exact_joint(W, b, c).sum(axis=1)
-
-
-def visible_transition_matrix(W, b, c):
-    """T[v, v'] = sum_h p(h | v) p(v' | h): one block-Gibbs step on the visible layer."""
-    n_hidden, n_visible = W.shape
-    V, H = all_states(n_visible), all_states(n_hidden)
-    ph = expit(V @ W.T + c)  # p(h_j = 1 | v)
-    p_h_given_v = np.prod(np.where(H[None, :, :] == 1, ph[:, None, :], 1 - ph[:, None, :]), axis=2)
-    pv = expit(H @ W + b)  # p(v_i = 1 | h)
-    p_v_given_h = np.prod(np.where(V[None, :, :] == 1, pv[:, None, :], 1 - pv[:, None, :]), axis=2)
-    return p_h_given_v @ p_v_given_h
-
-
-def mixing_chi2_bound(W, b, c, n_transitions):
-    """Upper bound on chi^2(mu T^n || p) over every start distribution mu.
-
-    The visible chain of a two-block Gibbs sampler is reversible with respect
-    to p(v) (p(v) T(v, v') = sum_h p(h) p(v|h) p(v'|h) is symmetric) and its
-    transition matrix is positive semi-definite, so
-    chi^2(mu T^n || p) <= lambda_2^(2n) chi^2(mu || p), with lambda_2 the
-    second-largest eigenvalue, and chi^2(mu || p) <= 1 / min(p) - 1 for any mu.
-    """
-    p = exact_visible_marginal(W, b, c)
-    T = visible_transition_matrix(W, b, c)
-    sym = np.sqrt(p)[:, None] * T / np.sqrt(p)[None, :]  # similar to T, symmetric
-    eig = np.sort(np.abs(np.linalg.eigvalsh((sym + sym.T) / 2)))[::-1]
-    assert abs(eig[0] - 1) < 1e-10
-    return eig[1] ** (2 * n_transitions) * (1 / p.min() - 1)
-
-
-def random_params(n_visible, n_hidden, seed, scale=1.0):
-    rng = np.random.default_rng(seed)
-    W = scale * rng.standard_normal((n_hidden, n_visible))
-    b = 0.5 * scale * rng.standard_normal(n_visible)
-    c = 0.5 * scale * rng.standard_normal(n_hidden)
-    return W, b, c
-
-
 def model_with_params(W, b, c, dtype=np.float64, **kwargs):
     """A fitted BernoulliRBM whose parameters are then set to (W, b, c)."""
-    n_hidden, n_visible = W.shape
-    X = (np.random.default_rng(0).random((20, n_visible)) < 0.5).astype(dtype)
-    params = dict(n_components=n_hidden, n_iter=1, random_state=0, n_jobs=1)
-    params.update(kwargs)
-    model = BernoulliRBM(**params).fit(X)
-    model.components_ = np.array(W, dtype=dtype)
-    model.intercept_visible_ = np.array(b, dtype=dtype)
-    model.intercept_hidden_ = np.array(c, dtype=dtype)
-    return model
+    return BERNOULLI.model(W, b, c, dtype, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -202,140 +129,13 @@ def test_ais_agrees_with_exact_log_partition(digits_binary):
     assert model.log_partition("ais", random_state=0) == (estimate, std_error)
 
 
-# --------------------------------------------------------------------------
-# Samplers against the exact distribution of a tiny model
-# --------------------------------------------------------------------------
-
-# 4 visible x 3 hidden, moderately coupled: every one of the 16 visible states
-# keeps probability >= 1%, so N = 20000 gives expected counts >= 200 (the
-# chi-square approximation needs >= 5, asserted in chisquare_p_value).
-TINY_PARAMS = random_params(4, 3, seed=11, scale=1.0)
-N_SAMPLES = 20000
-N_STEPS = 50
-
-
-def chisquare_p_value(samples, p):
-    """Pearson goodness-of-fit p-value of binary rows against probabilities p."""
-    counts = np.bincount(state_index(samples), minlength=len(p))
-    expected = len(samples) * p
-    assert expected.min() >= 5, "chi-square approximation needs expected counts >= 5"
-    return stats.chisquare(counts, expected * (counts.sum() / expected.sum())).pvalue
-
-
-# Significance level of the goodness-of-fit tests.  Under H0 (the sampler is
-# exact) the p-value is uniform on [0, 1], so a correct sampler fails with
-# probability 1e-3 for a random seed; the seed is fixed, so the outcome is
-# deterministic.  A wrong sampler with a non-centrality N * chi^2(p || q) of
-# 100 or more (checked for the perturbed model below) gives a statistic of
-# mean >= 115 on 15 degrees of freedom, far beyond the 1e-3 critical value
-# of 37.7, so the same level also gives the test power.
-ALPHA = 1e-3
-
-
-def perturbed_marginal(W, b, c):
-    """Exact p(v) of the same model with one weight moved by 0.5."""
-    W2 = W.copy()
-    W2[0, 0] += 0.5
-    return exact_visible_marginal(W2, b, c)
-
-
-def test_sample_matches_exact_visible_distribution():
-    W, b, c = TINY_PARAMS
-    p = exact_visible_marginal(W, b, c)
-    # Each sample is the state of its own chain after N_STEPS steps from the
-    # data marginals.  The residual bias after N_STEPS steps moves the Pearson
-    # statistic by about N * chi^2(p_n || p), which must be negligible:
-    assert N_SAMPLES * mixing_chi2_bound(W, b, c, N_STEPS) < 1e-3
-    model = model_with_params(W, b, c)
-    samples = model.sample(n_samples=N_SAMPLES, n_steps=N_STEPS, random_state=0)
-    assert samples.shape == (N_SAMPLES, 4)
-    assert set(np.unique(samples)) <= {0.0, 1.0}
-    assert chisquare_p_value(samples, p) > ALPHA
-
-    # Power: the same samples reject the exact p(v) of a slightly different model.
-    q = perturbed_marginal(W, b, c)
-    assert N_SAMPLES * np.sum((p - q) ** 2 / q) > 100  # non-centrality, see ALPHA
-    assert chisquare_p_value(samples, q) < ALPHA
-
-
 def test_sample_is_reproducible_and_seed_dependent():
-    model = model_with_params(*TINY_PARAMS)
+    model = model_with_params(*random_params(4, 3, seed=11))
     a = model.sample(n_samples=50, n_steps=5, random_state=1)
     b = model.sample(n_samples=50, n_steps=5, random_state=1)
     c = model.sample(n_samples=50, n_steps=5, random_state=2)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
-
-
-def test_gibbs_step_matches_exact_transition():
-    # N copies of one visible state: one gibbs() step draws each row from the
-    # exact transition row T[v0, .].  Same chi-square test and level as above.
-    W, b, c = TINY_PARAMS
-    T = visible_transition_matrix(W, b, c)
-    v0 = np.array([[1.0, 0.0, 1.0, 1.0]])
-    row = T[state_index(v0)[0]]
-    model = model_with_params(W, b, c)
-    out = model.gibbs(np.repeat(v0, N_SAMPLES, axis=0))
-    assert out.shape == (N_SAMPLES, 4) and out.dtype == np.float64
-    assert set(np.unique(out)) <= {0.0, 1.0}
-    assert chisquare_p_value(out, row) > ALPHA
-    # Power: the stationary distribution is a different law from T[v0, .].
-    p = exact_visible_marginal(W, b, c)
-    assert N_SAMPLES * np.sum((row - p) ** 2 / p) > 100
-    assert chisquare_p_value(out, p) < ALPHA
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_gibbs_chains_kernel_matches_exact_joint(dtype):
-    # After n steps the kernel returns V ~ p(v | H) with H ~ p(h | v_{n-1}).
-    # If v_{n-1} ~ p(v) then (V, H) ~ p(h) p(v | h) = p(v, h): the exact joint
-    # over 2**4 * 2**3 = 128 states.  The departure of v_{n-1} from p(v) only
-    # shrinks through the two conditional draws (data processing), so the
-    # mixing bound of n - 1 steps covers it.  One thread: more threads give
-    # bit-identical chains (test_gibbs_chains_kernel_thread_count_invariant).
-    W, b, c = random_params(4, 3, seed=11, scale=0.7)
-    joint = exact_joint(W, b, c)  # (16 visible states, 8 hidden states)
-    n_chains, n_steps = 40000, 40
-    assert n_chains * mixing_chi2_bound(W, b, c, n_steps - 1) < 1e-3
-
-    rng = np.random.default_rng(5)
-    V = np.ascontiguousarray((rng.random((n_chains, 4)) < 0.5).astype(dtype))
-    H = np.empty((n_chains, 3), dtype=dtype)
-    P = np.empty((n_chains, 3), dtype=dtype)
-    streams = [np.random.SFC64(s) for s in np.random.SeedSequence(42).spawn(_gibbs.n_streams_for(n_chains))]
-    _gibbs.gibbs_chains(
-        _gibbs.VISIBLE_BERNOULLI, V, H, P, W.astype(dtype), b.astype(dtype), c.astype(dtype),
-        *BERNOULLI_KERNEL_ARGUMENTS(dtype), n_steps, streams, 1,
-    )
-    assert set(np.unique(V)) <= {0.0, 1.0} and set(np.unique(H)) <= {0.0, 1.0}
-    # P is p(h = 1 | final V), to the precision of the dtype.
-    tol = 1e-6 if dtype == np.float32 else 1e-13
-    np.testing.assert_allclose(P, expit(V.astype(np.float64) @ W.T + c), atol=tol, rtol=0)
-
-    flat = state_index(V) * 8 + state_index(H)
-    counts = np.bincount(flat, minlength=128)
-    expected = n_chains * joint.ravel()
-    assert expected.min() >= 5
-    assert stats.chisquare(counts, expected).pvalue > ALPHA
-    # Power: the joint of the perturbed model is rejected by the same draws.
-    W2 = W.copy()
-    W2[0, 0] += 0.5
-    wrong = n_chains * exact_joint(W2, b, c).ravel()
-    assert np.sum((expected - wrong) ** 2 / wrong) > 100
-    assert stats.chisquare(counts, wrong).pvalue < ALPHA
-
-
-@pytest.fixture
-def always_threaded():
-    """Run every layer update of the kernel on the thread team, however small.
-
-    The kernel normally keeps small updates on one thread (a performance
-    knob that never changes results); lowering the threshold makes these
-    tests exercise the threaded path at small, fast sizes.
-    """
-    previous = _gibbs.set_parallel_threshold(0)
-    yield
-    _gibbs.set_parallel_threshold(previous)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -356,83 +156,6 @@ def test_gibbs_chains_kernel_thread_count_invariant(dtype, always_threaded):
     for x, y in zip(*out):
         assert np.array_equal(x, y)
     assert not np.array_equal(out[0][0], V0)  # the chains did move
-
-
-# --------------------------------------------------------------------------
-# Exact gradient vs the PCD estimate
-# --------------------------------------------------------------------------
-
-
-def centered_terms(V, ph, mu, lam):
-    """Per-row terms of the (centered) update for visible rows V and p(h | V).
-
-    Melchior et al.'s centered gradient in the plain parametrisation is
-        dW = <(h - lam)(v - mu)>,  db = <v> - dW.T lam,  dc = <h> - dW mu
-    (data minus model); each is the mean over rows of the terms below.  With
-    mu = lam = 0 they are the plain gradient's terms.
-    """
-    Vc, Hc = V - mu, ph - lam
-    return {
-        "W": (Hc[:, :, None] * Vc[:, None, :]).reshape(len(V), -1),
-        "b": V - (Hc @ lam)[:, None] * Vc,
-        "c": ph - (Vc @ mu)[:, None] * Hc,
-    }
-
-
-@pytest.mark.parametrize("centering", [False, True])
-def test_pcd_update_matches_exact_gradient(centering):
-    # One PCD-k update with learning_rate=1, no momentum, no weight decay and
-    # the whole data set as one batch changes the parameters by the data mean
-    # of the terms in centered_terms minus their mean over the C chains'
-    # visible samples after k steps.  The data term is exact; the chain term
-    # is a mean of C independent bounded terms whose exact mean and variance
-    # under p(v) we enumerate.  With k large enough the chains are at
-    # equilibrium (mixing bound below), so each element's z-score is
-    # ~N(0, 1); 19 elements at |z| < 5 fail with probability
-    # < 19 * 5.7e-7 ~ 1e-5 (Bonferroni) for a correct implementation.
-    W, b, c = random_params(4, 3, seed=4, scale=1.0)
-    n_chains, k = 4096, 40
-    assert n_chains * mixing_chi2_bound(W, b, c, k - 1) < 1e-4
-
-    X = all_states(4)[[0, 3, 5, 6, 9, 12, 15, 15]]
-    model = model_with_params(W, b, c, centering=centering)
-    model.set_params(learning_rate=1.0, momentum=0.0, weight_decay=0.0, k=k,
-                     batch_size=len(X), method="pcd")
-    model.h_samples_ = np.zeros((n_chains, 3))
-    if centering:
-        mu, lam = (a.copy() for a in model._offsets)
-        assert np.all(lam != 0) and np.all(mu != 0)
-    else:
-        mu, lam = np.zeros(4), np.zeros(3)
-    before = [a.copy() for a in (model.components_, model.intercept_visible_, model.intercept_hidden_)]
-    assert model.partial_fit(X) is model
-    delta = [after - prev for after, prev in zip(
-        (model.components_, model.intercept_visible_, model.intercept_hidden_), before)]
-    assert model.h_samples_.shape == (n_chains, 3)
-
-    # Exact expectations under p(v) of the per-chain terms.
-    V = all_states(4)
-    p = exact_visible_marginal(W, b, c)
-    terms = centered_terms(V, expit(V @ W.T + c), mu, lam)
-    data = {name: t.mean(axis=0) for name, t in
-            centered_terms(X, expit(X @ W.T + c), mu, lam).items()}
-    for (name, term), d in zip(terms.items(), delta):
-        mean = p @ term
-        se = np.sqrt((p @ term**2 - mean**2) / n_chains)
-        exact_step = data[name] - mean
-        z = (d.ravel() - exact_step) / se
-        assert np.all(np.abs(z) < 5), (name, z)
-        if name == "W":
-            # Power of the same statistic: an update that ignored (or
-            # mis-weighted) the model term would be far outside |z| < 5.
-            assert np.max(np.abs(mean / se)) > 20
-    if centering:
-        # The same criterion rejects the update read as a plain gradient step.
-        plain = centered_terms(V, expit(V @ W.T + c), np.zeros(4), np.zeros(3))["b"]
-        plain_data = X.mean(axis=0)
-        z_plain = (delta[1] - (plain_data - p @ plain)) / np.sqrt(
-            (p @ plain**2 - (p @ plain) ** 2) / n_chains)
-        assert np.max(np.abs(z_plain)) > 5
 
 
 # --------------------------------------------------------------------------
