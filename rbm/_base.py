@@ -509,6 +509,9 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         scale = self._energy_scale()
         if not scale < MAX_ENERGY_SCALE:  # NaN fails this too
             message = self._divergence_message(scale)  # from the diverged parameters
+        else:
+            message = self._runaway_message()
+        if message is not None:
             for array, saved in zip(state + self._offsets, snapshot):
                 array[...] = saved
             raise DivergenceError(message)
@@ -546,6 +549,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             "pass over the data; lower the learning rate (for example by a factor of "
             "10) and fit again."
         )
+
+    def _runaway_message(self):
+        """A divergence message for parameters that are sound by the energy-scale
+        bound but already runaway for this visible type, or None (the default)."""
+        return None
 
     def _pt_betas(self):
         """Inverse temperatures of parallel tempering: evenly spaced from 1 to 0.

@@ -12,6 +12,9 @@ from ._visible import GaussianVisible
 
 #: sigma never falls below this fraction of the feature's standard deviation.
 SIGMA_FLOOR_FRACTION = 0.01
+#: Training stops when a weight or visible bias (both in data units) exceeds
+#: this many times the data's scale.
+RUNAWAY_FACTOR = 1e3
 
 
 class GaussianBernoulliRBM(BaseRBM):
@@ -174,6 +177,34 @@ class GaussianBernoulliRBM(BaseRBM):
         state[_gibbs.GAUSSIAN_SIGMA_MIN] = SIGMA_FLOOR_FRACTION * std
         state[_gibbs.GAUSSIAN_SIGMA_MAX] = std
         return state
+
+    def _runaway_message(self):
+        """Weights or visible biases far beyond the data's scale: a diverging
+        learning rate.
+
+        With real-valued units the energy-scale bound (which assumes states in
+        [0, 1]) is reached only after the parameters have grown for several
+        passes.  Visible biases are means and each weight row a shift of the
+        mean, both in data units, so anything beyond ``RUNAWAY_FACTOR`` times
+        the largest |mean| + standard deviation of a feature is stopped at
+        once, while the parameters from before the pass are still sound.
+        (Hidden biases are energies, which small sigmas legitimately make
+        large, so they are left to the energy-scale bound.)
+        """
+        sigma_max = self._visible_state[_gibbs.GAUSSIAN_SIGMA_MAX]
+        data_scale = max(1.0, float(np.max(np.abs(self._data_sum / max(self._n_data, 1))
+                                           + sigma_max)))
+        largest = max(float(np.max(np.abs(a))) for a in
+                      (self.components_, self.intercept_visible_))
+        if largest <= RUNAWAY_FACTOR * data_scale:
+            return None
+        return (
+            f"{type(self).__name__} diverged: a weight or visible bias reached {largest:.3g}, more "
+            f"than {RUNAWAY_FACTOR:.0e} times the data's scale ({data_scale:.3g}), with "
+            f"learning_rate={self.learning_rate}. The model keeps its parameters from "
+            "before this pass over the data; lower the learning rate (for example by a "
+            "factor of 10) and fit again."
+        )
 
     def _learns_visible_state(self):
         return bool(self.learn_sigma)
