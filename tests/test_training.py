@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM
-from rbm._monitor import EXPONENTIAL_FINAL_FRACTION, epoch_learning_rate
+from rbm._monitor import EXPONENTIAL_FINAL_FRACTION, MONITOR_ROWS, epoch_learning_rate
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +48,10 @@ def test_history_has_a_row_per_epoch_with_the_exact_likelihood_when_cheap(digits
     # 6 hidden units: log Z is exact and cheap, so the likelihood is recorded
     # every epoch, and the last one is the model's own score on those rows.
     assert not any(math.isnan(v) for v in history["log_likelihood_train"])
-    assert history["log_likelihood_train"][-1] == pytest.approx(model.score(digits[:1000]))
+    assert history["log_likelihood_train"][-1] == pytest.approx(model.score(digits[:MONITOR_ROWS]))
     assert all(math.isnan(v) for v in history["log_likelihood_validation"])
     assert history["reconstruction_error"][-1] == pytest.approx(
-        model.reconstruction_error(digits[:1000]))
+        model.reconstruction_error(digits[:MONITOR_ROWS]))
 
 
 def test_history_skips_the_likelihood_of_large_models_without_early_stopping(digits):
