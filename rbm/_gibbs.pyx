@@ -633,28 +633,31 @@ cdef void _centering_corrections(const floating* VS, const floating* HS, Py_ssiz
     over the stacked rows r with weights w_r (which sum to zero, so the
     constant parts -mu and -lambda drop out after the row sums).
     """
-    cdef Py_ssize_t r, i, rows = B + C
-    cdef floating dot, total
-    total = 0.0
-    for r in range(rows):
-        dot = 0.0
-        for i in range(n_hidden):
-            dot = dot + (HS[r * n_hidden + i] - lam[i]) * lam[i]
-        row_terms[r] = row_weights[r] * dot
-        total = total + row_terms[r]
+    cdef Py_ssize_t i, rows = B + C
+    cdef floating total
+    total = _centered_row_dots(HS, rows, n_hidden, lam, row_weights, row_terms)
     _column_mean_difference(VS, rows, 0, n_visible, row_terms, correction_b)
     for i in range(n_visible):
         correction_b[i] -= total * mu[i]
-    total = 0.0
-    for r in range(rows):
-        dot = 0.0
-        for i in range(n_visible):
-            dot = dot + (VS[r * n_visible + i] - mu[i]) * mu[i]
-        row_terms[r] = row_weights[r] * dot
-        total = total + row_terms[r]
+    total = _centered_row_dots(VS, rows, n_visible, mu, row_weights, row_terms)
     _column_mean_difference(HS, rows, 0, n_hidden, row_terms, correction_c)
     for i in range(n_hidden):
         correction_c[i] -= total * lam[i]
+
+
+cdef floating _centered_row_dots(const floating* X, Py_ssize_t rows, Py_ssize_t n,
+                                 const floating* offset, const floating* row_weights,
+                                 floating* out) noexcept nogil:
+    """out[r] = w_r ((X[r] - offset) . offset); returns the sum of out."""
+    cdef Py_ssize_t r, i
+    cdef floating dot, total = 0.0
+    for r in range(rows):
+        dot = 0.0
+        for i in range(n):
+            dot = dot + (X[r * n + i] - offset[i]) * offset[i]
+        out[r] = row_weights[r] * dot
+        total = total + out[r]
+    return total
 
 
 cdef void _subtract_from_rows(floating* X, Py_ssize_t rows, Py_ssize_t n,
