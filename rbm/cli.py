@@ -48,7 +48,8 @@ TRAINING_OPTIONS = {
     "learning_rate": (float, "RATE", "step size of the updates"),
     "batch_size": (int, "N", "examples per minibatch"),
     "n_iter": (int, "N", "epochs (passes over the training data)"),
-    "method": (str, "{pcd,cd}", "persistent chains (pcd) or chains restarted at each batch (cd)"),
+    "method": (str, "{pcd,cd,pt}", "persistent chains (pcd), chains restarted at each batch "
+                                   "(cd) or parallel tempering (pt)"),
     "k": (int, "N", "Gibbs steps per update (CD-k, PCD-k)"),
     "n_chains": (int, "N", "persistent chains (the model's default: the batch size)"),
     "momentum": (float, "M", "momentum of the updates, in [0, 1)"),
@@ -160,7 +161,7 @@ def _add_fit_parser(commands):
     model.add_argument("--model", choices=list(models), default="bernoulli",
                        help="visible unit type (default: bernoulli)")
     for name, (kind, metavar, text) in TRAINING_OPTIONS.items():
-        choices = ("pcd", "cd") if name == "method" else None
+        choices = ("pcd", "cd", "pt") if name == "method" else None
         model.add_argument("--" + name.replace("_", "-"), type=kind, metavar=metavar,
                            choices=choices, help=text)
     model.add_argument("--random-state", type=int, default=0, metavar="SEED",
