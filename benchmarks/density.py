@@ -317,15 +317,16 @@ class BernoulliMixture:
         weights = counts + self.alpha
         self.log_weights_ = np.log(weights / weights.sum())
 
-    def fit(self, X, X_valid=None, max_iter=200, tol=1e-5):
+    def fit(self, X, X_valid=None, max_iter=200, tol=1e-5, patience=10):
         """EM until the training log-likelihood gains less than ``tol`` nats per row.
 
         With ``X_valid``, the parameters of the iteration with the best
-        validation log-likelihood are kept (early stopping), which matters
-        for large mixtures on small sets.
+        validation log-likelihood are kept, and EM stops once ``patience``
+        iterations in a row have not improved it (early stopping, which
+        matters for large mixtures on small sets and saves most iterations).
         """
         self._initialise(X)
-        best, best_params = -math.inf, None
+        best, best_params, since_best = -math.inf, None, 0
         previous = -math.inf
         for _ in range(max_iter):
             R, train_ll = self._e_step(X)
@@ -333,7 +334,11 @@ class BernoulliMixture:
             if X_valid is not None:
                 valid_ll = float(self.score_samples(X_valid).mean())
                 if valid_ll > best:
-                    best, best_params = valid_ll, (self.p_, self.log_weights_)
+                    best, best_params, since_best = valid_ll, (self.p_, self.log_weights_), 0
+                else:
+                    since_best += 1
+                if since_best >= patience:
+                    break
             if train_ll - previous < tol:
                 break
             previous = train_ll

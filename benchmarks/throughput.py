@@ -1,10 +1,13 @@
-"""Training throughput of rbm.BernoulliRBM against scikit-learn and a BLAS floor.
+"""Training throughput of rbm's RBMs against scikit-learn, PyTorch and a BLAS floor.
 
-Three columns are timed side by side, in one process, per configuration:
+Four columns are timed side by side, in one process, per configuration:
 
-* **ours**: ``rbm.BernoulliRBM(...).fit(X)``, the whole call.
+* **ours**: ``rbm.BernoulliRBM(...).fit(X)`` (or ``GaussianBernoulliRBM`` /
+  ``CategoricalRBM`` for those rows), the whole call.
 * **sklearn**: ``sklearn.neural_network.BernoulliRBM(...).fit(X)`` with the
   same settings (PCD-1 only: scikit-learn has no CD and no ``k``).
+* **torch**: a plain PyTorch CPU training loop (CD-k / PCD-k, the same
+  products and updates written the obvious way), where torch is installed.
 * **BLAS floor**: only the matrix products of each minibatch's update,
   issued through NumPy into preallocated outputs, looped over every
   minibatch.  No sampling, no sigmoids, no updates: a training loop built
@@ -19,10 +22,23 @@ shared machines is 5-10%, and noise only ever adds time).  Run it on an
 otherwise idle machine: on few cores, other busy processes distort the
 numbers far beyond their own CPU share.
 
+Three more reports (all in ``--full``, or one by one):
+
+* ``--cd-linearity``: time per CD-k update for k in 1, 2, 5, 10 at 784x500,
+  batch 100, float32, for ours and the floor; the ratio of the fitted slopes
+  says what each extra Gibbs step costs beyond its products.
+* ``--memory``: peak memory of one epoch of ``fit`` on a 60,000 x 784
+  float32 array (dense and CSR), 500 hidden units, each in a fresh
+  subprocess (traced NumPy allocations and the peak resident set).
+* ``--ais``: AIS log Z of a 784 x 500 model, 100 chains, timed against
+  the products AIS must do per temperature; ``--ais-betas`` runs fewer
+  temperatures and extrapolates to 10,000.
+
 Run from the repository root (``rbm`` must be importable)::
 
     PYTHONPATH=. python benchmarks/throughput.py              # acceptance configs
-    PYTHONPATH=. python benchmarks/throughput.py --full       # the whole grid
+    PYTHONPATH=. python benchmarks/throughput.py --full       # the whole grid and reports
+    PYTHONPATH=. python benchmarks/throughput.py --quick      # smoke test of everything
     PYTHONPATH=. python benchmarks/throughput.py --threads 1  # one thread everywhere
 """
 
