@@ -604,6 +604,9 @@ def tune_ours(split, budget):
             candidate = try_settings(dict(best.settings, **{key: value}))
             if candidate.valid_ll > best.valid_ll:
                 best = candidate
+    if best.model is None:
+        return Result(math.nan, math.nan, detail="every setting failed",
+                      search_seconds=time.perf_counter() - start)
     test_ll, std_error = score_ours(best.model, split.test)
     chosen = {key: value for key, value in best.settings.items()
               if key in axes or key == "n_components" or key not in TUNING_FIXED}
