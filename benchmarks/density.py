@@ -775,15 +775,19 @@ def main(argv=None):
         results, seconds = timed(run_set, split, budget)
         log(f"{name}: done in {seconds:.0f} s")
         rows.append((split, results, seconds))
+        # Rewritten after every set, so a long run that is stopped keeps its rows.
+        write_report(rows, budget, args, time.perf_counter() - start, args.output)
     if not rows:
         log("nothing to run")
         return 0
-    text = report(rows, budget, args, time.perf_counter() - start)
-    print(text)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
+    print(report(rows, budget, args, time.perf_counter() - start))
     log(f"written to {args.output}")
     return 0
+
+
+def write_report(rows, budget, args, total_seconds, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report(rows, budget, args, total_seconds))
 
 
 if __name__ == "__main__":
