@@ -1,10 +1,13 @@
-"""Training throughput of rbm.BernoulliRBM against scikit-learn and a BLAS floor.
+"""Training throughput of rbm's RBMs against scikit-learn, PyTorch and a BLAS floor.
 
-Three columns are timed side by side, in one process, per configuration:
+Four columns are timed side by side, in one process, per configuration:
 
-* **ours**: ``rbm.BernoulliRBM(...).fit(X)``, the whole call.
+* **ours**: ``rbm.BernoulliRBM(...).fit(X)`` (or ``GaussianBernoulliRBM`` /
+  ``CategoricalRBM`` for those rows), the whole call.
 * **sklearn**: ``sklearn.neural_network.BernoulliRBM(...).fit(X)`` with the
   same settings (PCD-1 only: scikit-learn has no CD and no ``k``).
+* **torch**: a plain PyTorch CPU training loop (CD-k / PCD-k, the same
+  products and updates written the obvious way), where torch is installed.
 * **BLAS floor**: only the matrix products of each minibatch's update,
   issued through NumPy into preallocated outputs, looped over every
   minibatch.  No sampling, no sigmoids, no updates: a training loop built
@@ -19,22 +22,39 @@ shared machines is 5-10%, and noise only ever adds time).  Run it on an
 otherwise idle machine: on few cores, other busy processes distort the
 numbers far beyond their own CPU share.
 
+Three more reports (all in ``--full``, or one by one):
+
+* ``--cd-linearity``: time per CD-k update for k in 1, 2, 5, 10 at 784x500,
+  batch 100, float32, for ours and the floor; the ratio of the fitted slopes
+  says what each extra Gibbs step costs beyond its products.
+* ``--memory``: peak memory of one epoch of ``fit`` on a 60,000 x 784
+  float32 array (dense and CSR), 500 hidden units, each in a fresh
+  subprocess (traced NumPy allocations and the peak resident set).
+* ``--ais``: AIS log Z of a 784 x 500 model, 100 chains, timed against
+  the products AIS must do per temperature; ``--ais-betas`` runs fewer
+  temperatures and extrapolates to 10,000.
+
 Run from the repository root (``rbm`` must be importable)::
 
     PYTHONPATH=. python benchmarks/throughput.py              # acceptance configs
-    PYTHONPATH=. python benchmarks/throughput.py --full       # the whole grid
+    PYTHONPATH=. python benchmarks/throughput.py --full       # the whole grid and reports
+    PYTHONPATH=. python benchmarks/throughput.py --quick      # smoke test of everything
     PYTHONPATH=. python benchmarks/throughput.py --threads 1  # one thread everywhere
 """
 
 import argparse
 import contextlib
 import datetime
+import gc
+import inspect
+import json
 import math
 import os
 import platform
 import subprocess
 import sys
 import time
+import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +66,11 @@ from sklearn.neural_network import BernoulliRBM as SklearnRBM
 
 import rbm
 
+try:
+    import torch
+except ImportError:  # the torch column is skipped
+    torch = None
+
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "throughput.md"
 
 #: Environment variables that change how BLAS or OpenMP behave.  We never
@@ -55,7 +80,12 @@ _ENV_PREFIXES = ("OPENBLAS_", "OMP_", "MKL_", "GOTO", "BLIS_", "VECLIB_", "NVPL_
 
 @dataclass(frozen=True)
 class Config:
-    """One benchmark configuration: model shape, minibatch and training method."""
+    """One benchmark configuration: model, shape, minibatch and training method.
+
+    For categorical models ``n_visible`` counts sites, each with ``n_states``
+    categories; their products run on the one-hot layer of
+    ``n_visible * n_states`` columns.
+    """
 
     n_visible: int
     n_hidden: int
@@ -64,17 +94,27 @@ class Config:
     method: str  # "pcd" or "cd"
     k: int
     n_samples: int
+    kind: str = "bernoulli"  # "bernoulli", "gaussian" or "categorical"
+    n_states: int = 2
 
     @property
     def shape(self):
+        if self.kind == "categorical":
+            return f"{self.n_visible}x{self.n_states}x{self.n_hidden}"
         return f"{self.n_visible}x{self.n_hidden}"
+
+    @property
+    def product_width(self):
+        """Visible columns of the matrix products (one-hot for categorical)."""
+        return self.n_visible * self.n_states if self.kind == "categorical" else self.n_visible
 
     @property
     def method_label(self):
         return f"{self.method.upper()}-{self.k}"
 
     def describe(self):
-        return f"{self.shape}, batch {self.batch_size}, {self.dtype}, {self.method_label}"
+        return (f"{self.kind} {self.shape}, batch {self.batch_size}, {self.dtype}, "
+                f"{self.method_label}")
 
 
 #: The two configurations whose figures are the acceptance criteria.
@@ -83,18 +123,56 @@ ACCEPTANCE = (
     Config(784, 500, 100, "float32", "pcd", 1, n_samples=5_000),
 )
 
+#: Bernoulli shapes of --full (issue 6): (V, H, batch sizes, n_samples).
+#: 500 x 2000 uses fewer samples: one CD-10 epoch there is already seconds.
+BERNOULLI_SHAPES = (
+    (64, 64, (10, 100), 10_000),
+    (784, 500, (100, 1000), 5_000),
+    (500, 2000, (1000,), 2_000),
+)
+
+#: The other visible types (issue 6): Gaussian 784 x 500, and categorical
+#: 27 sites x 20 states (lattice proteins) x 100 hidden.  Both at batch 100.
+OTHER_MODELS = (
+    dict(kind="gaussian", n_visible=784, n_hidden=500, n_samples=5_000),
+    dict(kind="categorical", n_visible=27, n_states=20, n_hidden=100, n_samples=10_000),
+)
+
+#: rbm class behind each kind; a kind whose class is missing is skipped.
+MODEL_CLASSES = {
+    "bernoulli": "BernoulliRBM",
+    "gaussian": "GaussianBernoulliRBM",
+    "categorical": "CategoricalRBM",
+}
+
+#: Learning rates that keep each kind finite on its random data
+#: (Gaussian units with learned variances need a small one).
+LEARNING_RATES = {"bernoulli": 0.01, "gaussian": 0.001, "categorical": 0.01}
+
+METHODS = (("pcd", 1), ("cd", 10))
+
+
+def default_grid():
+    """The acceptance configurations and one PCD-1 float32 row per other model."""
+    others = [Config(batch_size=100, dtype="float32", method="pcd", k=1, **model)
+              for model in OTHER_MODELS]
+    return list(ACCEPTANCE) + others
+
 
 def full_grid():
     """Every configuration of ``--full``, the acceptance ones first."""
     grid = list(ACCEPTANCE)
-    shapes = ((64, 64, (10, 100), 10_000), (784, 500, (100, 1000), 5_000))
-    for n_visible, n_hidden, batches, n_samples in shapes:
+    for n_visible, n_hidden, batches, n_samples in BERNOULLI_SHAPES:
         for batch_size in batches:
             for dtype in ("float64", "float32"):
-                for method, k in (("pcd", 1), ("cd", 10)):
+                for method, k in METHODS:
                     config = Config(n_visible, n_hidden, batch_size, dtype, method, k, n_samples)
                     if config not in grid:
                         grid.append(config)
+    for model in OTHER_MODELS:
+        for dtype in ("float64", "float32"):
+            for method, k in METHODS:
+                grid.append(Config(batch_size=100, dtype=dtype, method=method, k=k, **model))
     return grid
 
 
@@ -133,35 +211,74 @@ def samples_per_second(run, n_samples, target_seconds, repeats):
 
 
 # ----------------------------------------------------------------------
-# The three contenders.  Each takes (config, X, n_jobs) and returns
-# run(epochs), or None when it does not support the configuration; only
-# ours has an n_jobs knob, the others take it for a uniform signature.
+# The contenders.  Each takes (config, X, n_jobs) and returns run(epochs),
+# or an Unavailable saying why it cannot run the configuration; only ours
+# (and torch) have a thread knob, the others take it for a uniform signature.
 # ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """Why a contender has no number for a configuration (printed under the table)."""
+
+    reason: str
+
+
 def make_data(config):
-    """Random binary data of shape (n_samples, n_visible) in the dtype under test."""
+    """Random training data of the configuration's kind and dtype.
+
+    Bernoulli: 0/1 values; Gaussian: standard normal values; categorical:
+    integer codes in [0, n_states) of shape (n_samples, sites).
+    """
     rng = np.random.default_rng(0)
-    return (rng.random((config.n_samples, config.n_visible)) < 0.5).astype(config.dtype)
+    shape = (config.n_samples, config.n_visible)
+    if config.kind == "gaussian":
+        return rng.standard_normal(shape).astype(config.dtype)
+    if config.kind == "categorical":
+        return rng.integers(0, config.n_states, size=shape)
+    return (rng.random(shape) < 0.5).astype(config.dtype)
+
+
+def _parameters(cls):
+    return set(inspect.signature(cls).parameters)
 
 
 def ours_runner(config, X, n_jobs=None):
-    """``rbm.BernoulliRBM.fit`` on X (n_chains defaults to batch_size, like sklearn)."""
+    """``fit`` of rbm's class for the kind (n_chains defaults to batch_size, like sklearn).
+
+    Parameters a class does not (yet) accept are left out; a configuration
+    that needs one (CD or k > 1 without ``method`` / ``k``) is unavailable.
+    A categorical model takes its dtype from a ``dtype`` parameter where it
+    has one (integer input says nothing about it).
+    """
+    name = MODEL_CLASSES[config.kind]
+    cls = getattr(rbm, name, None)
+    if cls is None:
+        return Unavailable(f"rbm has no {name} yet")
+    accepted = _parameters(cls)
+    params = dict(n_components=config.n_hidden, batch_size=config.batch_size,
+                  learning_rate=LEARNING_RATES[config.kind], random_state=0)
+    optional = dict(method=config.method, k=config.k, n_jobs=n_jobs)
+    if config.kind == "categorical":
+        optional["dtype"] = config.dtype
+    for key, value in optional.items():
+        if key in accepted:
+            params[key] = value
+        elif key in ("method", "k") and (config.method, config.k) != ("pcd", 1):
+            return Unavailable(f"{name} has no {key!r} parameter")
 
     def run(epochs):
-        rbm.BernoulliRBM(
-            n_components=config.n_hidden, batch_size=config.batch_size, n_iter=epochs,
-            learning_rate=0.01, method=config.method, k=config.k, random_state=0,
-            n_jobs=n_jobs,
-        ).fit(X)
+        cls(n_iter=epochs, **params).fit(X)
 
     return run
 
 
 def sklearn_runner(config, X, n_jobs=None):
     """scikit-learn's ``BernoulliRBM.fit`` on X; it implements PCD-1 only."""
+    if config.kind != "bernoulli":
+        return Unavailable("scikit-learn has Bernoulli RBMs only")
     if (config.method, config.k) != ("pcd", 1):
-        return None
+        return Unavailable("scikit-learn implements PCD-1 only")
 
     def run(epochs):
         SklearnRBM(
@@ -172,19 +289,70 @@ def sklearn_runner(config, X, n_jobs=None):
     return run
 
 
+def torch_runner(config, X, n_jobs=None):
+    """A plain PyTorch CPU loop of CD-k / PCD-k: what a user would write.
+
+    Per minibatch: the data's hidden probabilities, k block-Gibbs steps of
+    the chains (persistent hidden states for PCD, restarted from the data's
+    sampled hidden states for CD), then the weight update as two in-place
+    ``addmm_`` and the bias updates; rows reshuffled every epoch.  Same
+    learning rate as the others, no momentum, as many chains as rows.
+    """
+    if torch is None:
+        return Unavailable("torch is not installed")
+    if config.kind != "bernoulli":
+        return Unavailable("the torch loop covers Bernoulli RBMs only")
+    if n_jobs is not None:
+        torch.set_num_threads(n_jobs)
+    dtype = getattr(torch, config.dtype)
+    data = torch.from_numpy(np.ascontiguousarray(X)).to(dtype)
+    n_samples, n_visible = data.shape
+    B, H, k, persistent = config.batch_size, config.n_hidden, config.k, config.method == "pcd"
+    learning_rate = 0.01
+
+    def run(epochs):
+        with torch.no_grad():
+            gen = torch.Generator().manual_seed(0)
+            W = 0.01 * torch.randn(H, n_visible, generator=gen, dtype=dtype)
+            b = torch.zeros(n_visible, dtype=dtype)
+            c = torch.zeros(H, dtype=dtype)
+            chains = torch.zeros(B, H, dtype=dtype)
+            for _ in range(epochs):
+                order = torch.randperm(n_samples, generator=gen)
+                for start in range(0, n_samples, B):
+                    v0 = data[order[start:start + B]]
+                    rows = v0.shape[0]
+                    p0 = torch.sigmoid(torch.addmm(c, v0, W.T))
+                    h = chains[:rows] if persistent else torch.bernoulli(p0, generator=gen)
+                    for _ in range(k):
+                        v = torch.bernoulli(torch.sigmoid(torch.addmm(b, h, W)), generator=gen)
+                        p = torch.sigmoid(torch.addmm(c, v, W.T))
+                        h = torch.bernoulli(p, generator=gen)
+                    if persistent:
+                        chains[:rows] = h
+                    step = learning_rate / rows
+                    W.addmm_(p0.T, v0, alpha=step).addmm_(p.T, v, alpha=-step)
+                    b.add_(v0.sum(0) - v.sum(0), alpha=step)
+                    c.add_(p0.sum(0) - p.sum(0), alpha=step)
+
+    return run
+
+
 def floor_products(config):
     """The (a, b, out) operands of every matrix product of one minibatch.
 
     Buffers mirror the kernel's: VS stacks [data; chain] visible rows
     (2B x V), HS the matching hidden rows (2B x H), Hc the chains' hidden
-    samples (B x H), G the weight gradient (H x V).
+    samples (B x H), G the weight gradient (H x V).  V is the width of the
+    visible layer in the products (sites x states, one-hot, for categorical
+    models); Gaussian visibles have the same products as Bernoulli ones.
 
     PCD-k: k visible fields of the chains, k - 1 hidden fields of the
     chains, one hidden field of the stacked rows, one weight gradient.
     CD-k: the data's hidden field, k pairs of (visible field, hidden field)
     of the chains, one weight gradient.
     """
-    B, V, H = config.batch_size, config.n_visible, config.n_hidden
+    B, V, H = config.batch_size, config.product_width, config.n_hidden
     rng = np.random.default_rng(0)
     # Binary states and small weights: the values the real loop sees, so no
     # denormals or special values that could change BLAS speed.
@@ -221,14 +389,15 @@ def floor_runner(config, X, n_jobs=None):
     return run
 
 
-CONTENDERS = (("ours", ours_runner), ("sklearn", sklearn_runner), ("floor", floor_runner))
+CONTENDERS = (("ours", ours_runner), ("sklearn", sklearn_runner), ("torch", torch_runner),
+              ("floor", floor_runner))
 
 
 def thread_limit(threads):
     """Context capping every BLAS and OpenMP pool at ``threads`` (None: no cap).
 
     Without a cap each library runs at its own default, which is what users
-    get; with one, all three columns use the same number of threads.
+    get; with one, all contenders use the same number of threads.
     """
     if threads is None:
         return contextlib.nullcontext()
@@ -236,19 +405,293 @@ def thread_limit(threads):
 
 
 def measure(config, target_seconds, repeats, threads=None):
-    """Samples/s of each contender on one configuration (None: unsupported).
+    """(samples/s of each contender, {contender: reason}) on one configuration.
 
-    ``threads`` is passed to ours as ``n_jobs``; sklearn and the floor
-    have no such knob and get it from ``thread_limit`` (the caller's).
+    ``threads`` is passed to ours as ``n_jobs`` and to torch; sklearn and
+    the floor have no such knob and get it from ``thread_limit`` (the
+    caller's).  A contender that raises (for example a model class added
+    concurrently whose constructor differs from the one assumed here) gets
+    no number and a note, so one broken row does not lose the run.
     """
     X = make_data(config)
-    rates = {}
+    rates, notes = {}, {}
     for name, make_runner in CONTENDERS:
-        run = make_runner(config, X, n_jobs=threads)
-        rates[name] = None if run is None else samples_per_second(
-            run, config.n_samples, target_seconds, repeats)
-        print(f"  {name:8s} {_rate(rates[name]):>14s} samples/s", file=sys.stderr, flush=True)
-    return rates
+        rates[name] = None
+        try:
+            run = make_runner(config, X, n_jobs=threads)
+            if isinstance(run, Unavailable):
+                notes[name] = run.reason
+            else:
+                rates[name] = samples_per_second(run, config.n_samples, target_seconds, repeats)
+        except Exception as error:  # noqa: BLE001 - reported, not hidden
+            notes[name] = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
+        print(f"  {name:8s} {_rate(rates[name]):>14s} samples/s"
+              f"{'  (' + notes[name] + ')' if name in notes else ''}",
+              file=sys.stderr, flush=True)
+    return rates, notes
+
+
+# ----------------------------------------------------------------------
+# CD-k linearity: what one more Gibbs step costs, ours against the floor
+# ----------------------------------------------------------------------
+
+LINEARITY_KS = (1, 2, 5, 10)
+
+
+def cd_linearity(target_seconds, repeats, threads):
+    """Seconds per CD-k update at 784x500, batch 100, float32 for each k, ours and floor.
+
+    Returns ({k: {contender: seconds per update}}, {contender: (slope, intercept)}),
+    the straight line fitted by least squares to seconds against k.
+    """
+    per_update = {}
+    for k in LINEARITY_KS:
+        config = Config(784, 500, 100, "float32", "cd", k, n_samples=5_000)
+        print(f"CD-k linearity: {config.describe()}", file=sys.stderr, flush=True)
+        X = make_data(config)
+        n_updates = math.ceil(config.n_samples / config.batch_size)
+        per_update[k] = {}
+        for name, make_runner in (("ours", ours_runner), ("floor", floor_runner)):
+            rate = samples_per_second(make_runner(config, X, n_jobs=threads),
+                                      config.n_samples, target_seconds, repeats)
+            per_update[k][name] = config.n_samples / rate / n_updates
+    ks = np.array(LINEARITY_KS, dtype=float)
+    lines = {name: tuple(np.polyfit(ks, [per_update[k][name] for k in LINEARITY_KS], 1))
+             for name in ("ours", "floor")}
+    return per_update, lines
+
+
+def linearity_table(per_update, lines):
+    rows = ["| k | ours (µs/update) | floor (µs/update) | fraction of floor |",
+            "|---:|---:|---:|---:|"]
+    for k, times in per_update.items():
+        rows.append(f"| {k} | {1e6 * times['ours']:,.0f} | {1e6 * times['floor']:,.0f} "
+                    f"| {times['floor'] / times['ours']:.2f} |")
+    (ours_slope, ours_icpt), (floor_slope, floor_icpt) = lines["ours"], lines["floor"]
+    rows += [
+        "",
+        f"Least-squares line, µs per update = slope * k + intercept: ours "
+        f"{1e6 * ours_slope:,.0f} * k + {1e6 * ours_icpt:,.0f}; floor "
+        f"{1e6 * floor_slope:,.0f} * k + {1e6 * floor_icpt:,.0f}. "
+        f"Ratio of slopes ours / floor: **{ours_slope / floor_slope:.2f}** "
+        "(1.0: each extra Gibbs step costs ours no more than its two products).",
+    ]
+    return "\n".join(rows)
+
+
+# ----------------------------------------------------------------------
+# Peak memory of fit, each layout in a fresh subprocess
+# ----------------------------------------------------------------------
+
+MEMORY_ROWS, MEMORY_FEATURES, MEMORY_HIDDEN = 60_000, 784, 500
+#: Fraction of ones in the memory test's input (about MNIST's).
+MEMORY_DENSITY = 0.2
+#: Issue 6: fit may use at most the input plus this much.
+MEMORY_ALLOWANCE = 64 * 2**20
+MEMORY_LAYOUTS = ("dense", "csr")
+
+
+def memory_input(layout, chunk_rows=5_000):
+    """The 60,000 x 784 float32 binary input, dense or CSR, built in row chunks.
+
+    Chunks keep the construction's own peak small; the peak that matters
+    is measured after a reset anyway.
+    """
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    chunks = []
+    dense = np.empty((MEMORY_ROWS, MEMORY_FEATURES), dtype=np.float32) if layout == "dense" else None
+    for start in range(0, MEMORY_ROWS, chunk_rows):
+        block = (rng.random((min(chunk_rows, MEMORY_ROWS - start), MEMORY_FEATURES),
+                            dtype=np.float32) < MEMORY_DENSITY).astype(np.float32)
+        if dense is not None:
+            dense[start:start + block.shape[0]] = block
+        else:
+            chunks.append(sp.csr_matrix(block))
+    return dense if dense is not None else sp.vstack(chunks, format="csr")
+
+
+def _input_bytes(X):
+    if hasattr(X, "indptr"):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+def _status_bytes(field):
+    """A VmXXX line of /proc/self/status in bytes (None off Linux)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss():
+    """Reset VmHWM to the current resident set (Linux >= 4.0); False if impossible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return _status_bytes("VmHWM") == _status_bytes("VmRSS")
+
+
+def memory_child(layout, threads=None):
+    """Run in a fresh interpreter: one epoch of fit on the memory input; print JSON.
+
+    A small fit first loads the BLAS buffers and thread pools, so they are
+    not counted.  Then two measures of what fit adds on top of its input:
+    NumPy's allocations as traced by tracemalloc (exact, but blind to
+    memory allocated in C outside NumPy), and the growth of the peak
+    resident set (everything, but page-granular and including any libraries
+    touched for the first time).
+    """
+    X = memory_input(layout)
+    params = dict(n_components=MEMORY_HIDDEN, batch_size=100, learning_rate=0.01,
+                  random_state=0, n_jobs=threads)
+    rbm.BernoulliRBM(n_iter=1, **params).fit(X[:200])
+    gc.collect()
+    reset = _reset_peak_rss()
+    rss_before = _status_bytes("VmRSS")
+    tracemalloc.start()
+    start = time.perf_counter()
+    model = rbm.BernoulliRBM(n_iter=1, **params).fit(X)
+    seconds = time.perf_counter() - start
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    peak_rss = _status_bytes("VmHWM")
+    json.dump({
+        "layout": layout, "input_bytes": _input_bytes(X), "traced_peak": traced_peak,
+        "rss_growth": (peak_rss - rss_before) if reset and peak_rss else None,
+        "seconds": seconds, "input_dtype": str(X.dtype),
+        "components_dtype": str(model.components_.dtype),
+    }, sys.stdout)
+
+
+def measure_memory(layout, threads=None):
+    """Run ``memory_child(layout)`` in a fresh interpreter; its JSON result."""
+    env = dict(os.environ)
+    root = str(Path(rbm.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    print(f"memory: fit on {MEMORY_ROWS}x{MEMORY_FEATURES} float32, {layout}",
+          file=sys.stderr, flush=True)
+    command = [sys.executable, str(Path(__file__).resolve()), "--memory-child", layout]
+    if threads is not None:
+        command += ["--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode != 0:
+        return {"layout": layout, "error": done.stderr.strip().splitlines()[-1:]}
+    return json.loads(done.stdout)
+
+
+def _mib(n_bytes):
+    return "n/a" if n_bytes is None else f"{n_bytes / 2**20:,.1f}"
+
+
+def memory_table(results):
+    rows = [f"| input | input (MiB) | fit's traced NumPy peak (MiB) | peak RSS growth (MiB) "
+            f"| within input + {MEMORY_ALLOWANCE // 2**20} MiB | dtype in / model | fit (s) |",
+            "|---|---:|---:|---:|---|---|---:|"]
+    for result in results:
+        if "error" in result:
+            rows.append(f"| {result['layout']} | failed: {' '.join(result['error'])} "
+                        "| | | | | |")
+            continue
+        worst = max(v for v in (result["traced_peak"], result["rss_growth"]) if v is not None)
+        verdict = "yes" if worst <= MEMORY_ALLOWANCE else "**no**"
+        rows.append(
+            f"| {result['layout']} float32 | {_mib(result['input_bytes'])} "
+            f"| {_mib(result['traced_peak'])} | {_mib(result['rss_growth'])} | {verdict} "
+            f"| {result['input_dtype']} / {result['components_dtype']} "
+            f"| {result['seconds']:.1f} |")
+    return "\n".join(rows)
+
+
+# ----------------------------------------------------------------------
+# AIS against its own BLAS floor
+# ----------------------------------------------------------------------
+
+AIS_VISIBLE, AIS_HIDDEN, AIS_CHAINS, AIS_REFERENCE_BETAS = 784, 500, 100, 10_000
+
+
+def ais_floor_products():
+    """The products of one AIS temperature (``rbm._partition.ais_log_partition``), float64.
+
+    Hidden field of the chains ``(M x V) @ W.T``, their visible field
+    ``(M x H) @ W`` (skipped at the last temperature, which only weighs),
+    and the two visible energy terms ``V @ b`` and ``V @ base_bias``.
+    """
+    rng = np.random.default_rng(0)
+    M, V, H = AIS_CHAINS, AIS_VISIBLE, AIS_HIDDEN
+    W = 0.01 * rng.standard_normal((H, V))
+    states = (rng.random((M, V)) < 0.5).astype(np.float64)
+    hidden = (rng.random((M, H)) < 0.5).astype(np.float64)
+    b, base = rng.standard_normal(V), rng.standard_normal(V)
+    return [(states, W.T, np.empty((M, H))), (hidden, W, np.empty((M, V))),
+            (states, b, np.empty(M)), (states, base, np.empty(M))]
+
+
+def ais_floor_seconds_per_temperature(target_seconds, repeats):
+    """Seconds of one temperature's products: best of ``repeats`` calibrated loops."""
+    products = ais_floor_products()
+    matmul = np.matmul
+
+    def run(n):
+        for _ in range(n):
+            for a, b, out in products:
+                matmul(a, b, out=out)
+
+    n = calibrate_epochs(run, target_seconds)
+    return min(_seconds(run, n) for _ in range(repeats)) / n
+
+
+def measure_ais(n_betas, target_seconds, repeats):
+    """Time ``log_partition(method="ais")`` of a 784 x 500 model against the floor.
+
+    The model is trained for one epoch on random binary data (the timing
+    does not depend on the weights).  Ours runs once per repeat with a new
+    random_state (log Z is cached per seed); its best run gives the time per
+    temperature, extrapolated to 10,000 temperatures.
+    """
+    print(f"AIS: {AIS_VISIBLE}x{AIS_HIDDEN}, {AIS_CHAINS} chains, {n_betas} temperatures",
+          file=sys.stderr, flush=True)
+    X = (np.random.default_rng(0).random((2_000, AIS_VISIBLE)) < 0.5).astype(np.float32)
+    model = rbm.BernoulliRBM(n_components=AIS_HIDDEN, batch_size=100, n_iter=1,
+                             learning_rate=0.01, random_state=0).fit(X)
+    best, estimate = math.inf, None
+    for seed in range(max(1, repeats)):
+        start = time.perf_counter()
+        estimate = model.log_partition(method="ais", n_chains=AIS_CHAINS, n_betas=n_betas,
+                                       random_state=seed)
+        best = min(best, time.perf_counter() - start)
+    steps = n_betas - 1
+    return {
+        "n_betas": n_betas, "seconds": best, "ours_per_temperature": best / steps,
+        "floor_per_temperature": ais_floor_seconds_per_temperature(target_seconds, repeats),
+        "log_z": estimate[0], "std_error": estimate[1],
+    }
+
+
+def ais_report(result):
+    ours, floor = result["ours_per_temperature"], result["floor_per_temperature"]
+    extrapolated = "" if result["n_betas"] == AIS_REFERENCE_BETAS else " (extrapolated)"
+    return "\n".join([
+        f"| model | chains | temperatures run | ours (s) | ours (ms/temperature) "
+        f"| floor (ms/temperature) | fraction of floor | ours at {AIS_REFERENCE_BETAS:,} (s) "
+        f"| floor at {AIS_REFERENCE_BETAS:,} (s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {AIS_VISIBLE}x{AIS_HIDDEN} | {AIS_CHAINS} | {result['n_betas']:,} "
+        f"| {result['seconds']:.2f} | {1e3 * ours:.3f} | {1e3 * floor:.3f} "
+        f"| {floor / ours:.2f} | {ours * (AIS_REFERENCE_BETAS - 1):.1f}{extrapolated} "
+        f"| {floor * (AIS_REFERENCE_BETAS - 1):.1f} |",
+        "",
+        f"log Z = {result['log_z']:.2f} ± {result['std_error']:.2f} (AIS standard error, "
+        f"{result['n_betas']:,} temperatures). The floor is the float64 products of one "
+        "temperature: (M x V) @ W.T, (M x H) @ W and two (M x V) @ (V,) energy terms.",
+    ])
 
 
 # ----------------------------------------------------------------------
@@ -267,19 +710,41 @@ def _ratio(numerator, denominator, template):
 
 
 def results_table(rows):
-    """Markdown table of (config, rates) rows."""
+    """Markdown table of (config, rates, notes) rows, then the notes on n/a cells.
+
+    Ratios: ours / sklearn and ours / torch are speed-ups (above 1: ours is
+    faster); the ``/ floor`` columns are each contender's fraction of the
+    BLAS floor.
+    """
     lines = [
-        "| V x H | batch | dtype | method | ours (samples/s) | sklearn (samples/s) "
-        "| BLAS floor (samples/s) | ours / sklearn | fraction of BLAS floor |",
-        "|---|---:|---|---|---:|---:|---:|---:|---:|",
+        "| model | shape | batch | dtype | method | ours (samples/s) | sklearn (samples/s) "
+        "| torch (samples/s) | BLAS floor (samples/s) | ours / sklearn | ours / torch "
+        "| ours / floor | sklearn / floor | torch / floor |",
+        "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for config, rates in rows:
-        ours, skl, floor = rates["ours"], rates["sklearn"], rates["floor"]
+    notes = []
+    for config, rates, row_notes in rows:
+        ours, skl, tch, floor = (rates[name] for name in ("ours", "sklearn", "torch", "floor"))
         lines.append(
-            f"| {config.shape} | {config.batch_size} | {config.dtype} | {config.method_label} "
-            f"| {_rate(ours)} | {_rate(skl)} | {_rate(floor)} "
-            f"| {_ratio(ours, skl, '{:.1f}x')} | {_ratio(ours, floor, '{:.2f}')} |"
+            f"| {config.kind} | {config.shape} | {config.batch_size} | {config.dtype} "
+            f"| {config.method_label} | {_rate(ours)} | {_rate(skl)} | {_rate(tch)} "
+            f"| {_rate(floor)} | {_ratio(ours, skl, '{:.1f}x')} | {_ratio(ours, tch, '{:.1f}x')} "
+            f"| {_ratio(ours, floor, '{:.2f}')} | {_ratio(skl, floor, '{:.2f}')} "
+            f"| {_ratio(tch, floor, '{:.2f}')} |"
         )
+        notes += [(name, reason, config) for name, reason in row_notes.items()]
+    # One line per distinct reason, not per row: "torch is not installed" once.
+    reasons = {}
+    for name, reason, config in notes:
+        reasons.setdefault((name, reason), []).append(config)
+    if reasons:
+        lines.append("")
+        lines.append("n/a cells:")
+        for (name, reason), configs in reasons.items():
+            where = "every row" if len(configs) == len(rows) else (
+                f"{len(configs)} rows" if len(configs) > 3 else
+                "; ".join(c.describe() for c in configs))
+            lines.append(f"- {name}: {reason} ({where})")
     return "\n".join(lines)
 
 
@@ -349,6 +814,10 @@ def environment_header(args, load_at_start):
     else:
         threads = (f"--threads {args.threads}: ours n_jobs={args.threads}; every BLAS and "
                    f"OpenMP pool capped at {args.threads} with threadpoolctl")
+    if torch is None:
+        threads += "; torch not installed"
+    else:
+        threads += f"; torch {torch.__version__} num_threads={torch.get_num_threads()}"
     return [
         f"# PCD/CD training throughput ({datetime.date.today().isoformat()})",
         "",
@@ -359,10 +828,11 @@ def environment_header(args, load_at_start):
         f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__} from {_rbm_source()}",
         "- BLAS (threadpoolctl): " + "; ".join(blas),
         f"- threads: {threads}",
-        "- ours calls BLAS through scipy.linalg.cython_blas (its own row sums for small models) "
-        "sampling steps); sklearn and the floor call it through NumPy",
+        "- ours calls BLAS through scipy.linalg.cython_blas (its own row sums for small "
+        "models); sklearn and the floor call it through NumPy, torch through its own BLAS",
         f"- BLAS/OpenMP environment: {env_text}",
-        f"- data: random binary; learning_rate=0.01, random_state=0; "
+        "- data: random binary (Gaussian: standard normal; categorical: uniform codes); "
+        "learning_rate=0.01 (Gaussian 0.001), random_state=0; "
         f"min of {args.repeats} runs of ~{args.target_seconds:g} s after a warm-up",
     ]
 
@@ -370,32 +840,76 @@ def environment_header(args, load_at_start):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--full", action="store_true",
-                        help="also batch 100 (64x64) / 1000 (784x500), both dtypes, and CD-10")
+                        help="issue 6's whole grid (Bernoulli 64x64, 784x500, 500x2000; both "
+                             "dtypes; PCD-1 and CD-10; Gaussian and categorical rows) and all "
+                             "three reports below")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke test: ~0.2 s runs, one repeat, all three reports, "
+                             "AIS with 200 temperatures")
+    parser.add_argument("--cd-linearity", action="store_true",
+                        help="time per CD-k update for k = 1, 2, 5, 10, ours against the floor")
+    parser.add_argument("--memory", action="store_true",
+                        help="peak memory of fit on 60,000 x 784 float32, dense and CSR")
+    parser.add_argument("--ais", action="store_true",
+                        help="AIS log Z of a 784 x 500 model against its BLAS floor")
+    parser.add_argument("--ais-betas", type=int, default=None,
+                        help="AIS temperatures to run (default 1,000, 200 with --quick; the "
+                             "time per temperature is extrapolated to 10,000)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
-                        help=f"where to write the markdown table (default: {DEFAULT_OUTPUT})")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="timed runs per measurement; the fastest is kept (default: 3)")
+                        help=f"where to write the markdown report (default: {DEFAULT_OUTPUT})")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed runs per measurement; the fastest is kept (default: 3, "
+                             "1 with --quick)")
     parser.add_argument("--threads", type=int, default=None,
                         help="run every contender on this many threads (default: library defaults)")
-    parser.add_argument("--target-seconds", type=float, default=1.0,
-                        help="approximate duration of one timed run (default: 1.0)")
+    parser.add_argument("--target-seconds", type=float, default=None,
+                        help="approximate duration of one timed run (default: 1.0, 0.2 with "
+                             "--quick)")
+    parser.add_argument("--memory-child", choices=MEMORY_LAYOUTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be a positive integer")
+    if args.ais_betas is not None and args.ais_betas < 3:
+        parser.error("--ais-betas must be at least 3")
+    quick = args.quick
+    args.repeats = args.repeats or (1 if quick else 3)
+    args.target_seconds = args.target_seconds or (0.2 if quick else 1.0)
+    args.ais_betas = args.ais_betas or (200 if quick else 1_000)
+    if args.full or quick:
+        args.cd_linearity = args.memory = args.ais = True
     return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    configs = full_grid() if args.full else list(ACCEPTANCE)
+    if args.memory_child:
+        with thread_limit(args.threads):
+            memory_child(args.memory_child, args.threads)
+        return
+    configs = full_grid() if args.full else default_grid()
     load_at_start = _load_average()
     rows = []
+    sections = []
     with thread_limit(args.threads):
         for config in configs:
             print(config.describe(), file=sys.stderr, flush=True)
-            rows.append((config, measure(config, args.target_seconds, args.repeats, args.threads)))
+            rows.append((config, *measure(config, args.target_seconds, args.repeats,
+                                          args.threads)))
+        sections += ["", "## Training throughput", "", results_table(rows)]
+        if args.cd_linearity:
+            per_update, lines = cd_linearity(args.target_seconds, args.repeats, args.threads)
+            sections += ["", "## CD-k linearity (784x500, batch 100, float32, CD-k)", "",
+                         linearity_table(per_update, lines)]
+        if args.ais:
+            result = measure_ais(args.ais_betas, args.target_seconds, args.repeats)
+            sections += ["", "## AIS speed (log Z, float64)", "", ais_report(result)]
         header = environment_header(args, load_at_start)
-    report = "\n".join(header + ["", results_table(rows), ""])
+    if args.memory:
+        results = [measure_memory(layout, args.threads) for layout in MEMORY_LAYOUTS]
+        sections += ["", f"## Peak memory of fit ({MEMORY_ROWS:,} x {MEMORY_FEATURES} float32, "
+                     f"{MEMORY_HIDDEN} hidden, batch 100, one epoch, fresh subprocess)", "",
+                     memory_table(results)]
+    report = "\n".join(header + sections + [""])
     print(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
