@@ -161,7 +161,7 @@ class _EarlyStopping:
 
     def _state(self):
         model = self.model
-        arrays = model._training_state() + model._offsets
+        arrays = model._training_state() + model._offsets + (model._hidden_activity,)
         if model._visible_state is not None:
             arrays = arrays + (model._visible_state,)
         return arrays
@@ -213,6 +213,9 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         "n_chains": [Interval(Integral, 1, None, closed="left"), None],
         "momentum": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "l1_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
+        "sparsity_cost": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Interval(Integral, None, _C_INT_MAX, closed="right"), None],
         "centering": ["boolean"],
         "learning_rate_schedule": [StrOptions({"constant", "linear", "exponential"})],
@@ -244,6 +247,9 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_iter_no_change=10,
         tol=1e-3,
         n_temperatures=10,
+        l1_weight_decay=0.0,
+        sparsity_target=0.1,
+        sparsity_cost=0.0,
     ):
         self.n_components = n_components
         self.learning_rate = learning_rate
@@ -264,6 +270,9 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.n_temperatures = n_temperatures
+        self.l1_weight_decay = l1_weight_decay
+        self.sparsity_target = sparsity_target
+        self.sparsity_cost = sparsity_cost
 
     # ------------------------------------------------------------------
     # Validation
@@ -347,6 +356,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         # Centering offsets: the data mean (of v, or of the one-hot rows) and
         # 1/2 for the hidden units; the kernel moves them with the batches.
         self._offsets = (mean.astype(dtype), np.full(self.n_components, 0.5, dtype))
+        # Running mean activation of the hidden units for the sparsity penalty.
+        self._hidden_activity = np.full(self.n_components, 0.5, dtype)
         self._velocity = (
             np.zeros_like(self.components_),
             np.zeros_like(self.intercept_visible_),
@@ -494,7 +505,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         layer = self._layer()
         visible_state, groups = layer.kernel_arguments(self.components_.dtype)
         state = self._training_state() + (visible_state,)
-        snapshot = [a.copy() for a in state + self._offsets]
+        snapshot = [a.copy() for a in state + self._offsets + (self._hidden_activity,)]
         offset_rate = CENTERING_RATE if self.centering else 0.0
         dtype = self.components_.dtype
         betas = self._pt_betas()
@@ -503,8 +514,10 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             layer.kernel_kind, method, *data, order, batch_ends, *state, groups,
             self._learns_visible_state(), *self._offsets, offset_rate,
             betas, base_bias, self._swap_counts,
-            float(learning_rate), float(self.momentum),
-            float(self.weight_decay), int(self.k), streams, int(n_threads),
+            float(learning_rate), float(self.momentum), float(self.weight_decay),
+            float(self.l1_weight_decay), float(self.sparsity_target),
+            float(self.sparsity_cost), self._hidden_activity,
+            int(self.k), streams, int(n_threads),
         )
         scale = self._energy_scale()
         if not scale < MAX_ENERGY_SCALE:  # NaN fails this too
@@ -512,7 +525,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         else:
             message = self._runaway_message()
         if message is not None:
-            for array, saved in zip(state + self._offsets, snapshot):
+            for array, saved in zip(state + self._offsets + (self._hidden_activity,),
+                                    snapshot):
                 array[...] = saved
             raise DivergenceError(message)
         self._log_partition_cache.clear()

@@ -77,6 +77,9 @@ cdef extern from "_fastmath.h" nogil:
                                    Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
                                    Py_ssize_t* idx, float* coef)
 
+#: Per-batch decay of the running hidden activation of the sparsity penalty.
+cdef double SPARSITY_DECAY = 0.95
+
 #: Rows of chains that share one random stream.  Part of the reproducibility
 #: contract: changing it changes every sampled result.
 cdef Py_ssize_t _CHUNK = 16
@@ -660,6 +663,18 @@ cdef floating _centered_row_dots(const floating* X, Py_ssize_t rows, Py_ssize_t 
     return total
 
 
+cdef void _soft_threshold(floating* X, Py_ssize_t n, floating amount) noexcept nogil:
+    """X = sign(X) max(|X| - amount, 0): the proximal step of an L1 penalty."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if X[i] > amount:
+            X[i] -= amount
+        elif X[i] < -amount:
+            X[i] += amount
+        else:
+            X[i] = 0.0
+
+
 cdef void _subtract_from_rows(floating* X, Py_ssize_t rows, Py_ssize_t n,
                               const floating* offset) noexcept nogil:
     """X[r] -= offset for every row."""
@@ -941,6 +956,10 @@ def train_minibatches(int kind,
                       double learning_rate,
                       double momentum,
                       double weight_decay,
+                      double l1_weight_decay,          # soft-thresholding of W after each step
+                      double sparsity_target,          # target mean activation of hidden units
+                      double sparsity_cost,            # 0: no sparsity penalty
+                      floating[::1] hidden_activity,   # IN/OUT running mean activation q (n_hidden)
                       int k,
                       list streams,
                       int n_threads):
@@ -972,6 +991,13 @@ def train_minibatches(int kind,
     by replica swaps between neighbouring temperatures.  Block 0 (beta = 1)
     gives the negative phase.
 
+    ``l1_weight_decay`` soft-thresholds W by learning_rate * l1 after each
+    step (the proximal step of an L1 penalty).  With ``sparsity_cost > 0``
+    (Hinton 2010) q moves towards the batch's mean hidden activation on the
+    data (q = 0.95 q + 0.05 mean) and sparsity_cost * (target - q) is added
+    to the hidden-bias gradient and, times the batch's mean visible row, to
+    the weight gradient.
+
     Gaussian units with ``learn_sigma`` also take a momentum step on
     log sigma (clipped to the bounds in ``visible_state``); categorical units
     are kept in the zero-sum gauge after every update.
@@ -991,9 +1017,12 @@ def train_minibatches(int kind,
     cdef Py_ssize_t width = max(n_visible, n_hidden)
     dtype = np.asarray(W).dtype
     # Stacked rows: [0, B) the data batch, [B, B + C) the negative chains.
-    # One spare row carries the centering correction into the weight product.
-    cdef floating[:, ::1] VS = np.empty((max_batch + n_chains + 1, n_visible), dtype=dtype)
-    cdef floating[:, ::1] HS = np.empty((max_batch + n_chains + 1, n_hidden), dtype=dtype)
+    # Two spare rows carry the centering correction and the sparsity
+    # penalty into the weight product.
+    cdef floating[:, ::1] VS = np.empty((max_batch + n_chains + 2, n_visible), dtype=dtype)
+    cdef floating[:, ::1] HS = np.empty((max_batch + n_chains + 2, n_hidden), dtype=dtype)
+    cdef bint sparsity = sparsity_cost > 0.0
+    cdef floating l1_step = learning_rate * l1_weight_decay
     cdef floating[:, ::1] Hc = np.empty((all_chains, n_hidden), dtype=dtype)
     # Parallel tempering: visible rows, saved hidden fields and energies of all chains.
     cdef Py_ssize_t pt_rows = all_chains if method == _PT else 1
@@ -1044,9 +1073,9 @@ def train_minibatches(int kind,
         np.ascontiguousarray(np.asarray(W_velocity).T) if small else W_velocity)
     cdef floating* wt_ptr = &WT[0, 0] if small else NULL
     cdef floating wd = weight_decay
-    cdef Py_ssize_t[::1] active_idx = np.empty(max(width, max_batch + n_chains + 1),
+    cdef Py_ssize_t[::1] active_idx = np.empty(max(width, max_batch + n_chains + 2),
                                                dtype=np.intp)
-    cdef floating[::1] active_coef = np.empty(max(width, max_batch + n_chains + 1),
+    cdef floating[::1] active_coef = np.empty(max(width, max_batch + n_chains + 2),
                                               dtype=dtype)
     cdef Py_ssize_t* idx = &active_idx[0]
     cdef floating* coef = &active_coef[0]
@@ -1126,15 +1155,16 @@ def train_minibatches(int kind,
                     _log_sigma_gradient(&VS[0, 0], &AV[0, 0], B, C, n_visible, &b[0],
                                         &grad_log_sigma[0])
                 weight_rows = B + C
+                if centered or sparsity:
+                    _column_mean_difference(&VS[0, 0], B, 0, n_visible, &row_weights[0],
+                                            &data_mean_v[0])
+                    _column_mean_difference(&HS[0, 0], B, 0, n_hidden, &row_weights[0],
+                                            &data_mean_h[0])
                 if centered:
                     _centering_corrections(&VS[0, 0], &HS[0, 0], B, C, n_visible, n_hidden,
                                            &row_weights[0], &visible_offset[0],
                                            &hidden_offset[0], &row_terms[0],
                                            &correction_b[0], &correction_c[0])
-                    _column_mean_difference(&VS[0, 0], B, 0, n_visible, &row_weights[0],
-                                            &data_mean_v[0])
-                    _column_mean_difference(&HS[0, 0], B, 0, n_hidden, &row_weights[0],
-                                            &data_mean_h[0])
                     # Rows h - lambda, and a last row (-dc, mu): the product
                     # then gives sum_r w_r (h_r - lambda) v_r - dc mu.T, which
                     # is the centered dW since the row weights sum to zero.
@@ -1147,12 +1177,24 @@ def train_minibatches(int kind,
                         grad_b[i] -= correction_b[i]
                     for i in range(n_hidden):
                         grad_c[i] -= correction_c[i]
+                if sparsity:
+                    # A row (penalty, mean data row) adds penalty x mean_v to dW.
+                    _move_towards(&hidden_activity[0], &data_mean_h[0], n_hidden,
+                                  1.0 - SPARSITY_DECAY)
+                    for i in range(n_hidden):
+                        HS[weight_rows, i] = <floating> (
+                            sparsity_cost * (sparsity_target - hidden_activity[i]))
+                        grad_c[i] += HS[weight_rows, i]
+                    memcpy(&VS[weight_rows, 0], &data_mean_v[0], n_visible * sizeof(floating))
+                    weight_rows += 1
                 _scale_rows(&HS[0, 0], 0, B, n_hidden, <floating> 1.0 / B)
                 _scale_rows(&HS[0, 0], B, B + C, n_hidden, <floating> -1.0 / C)
                 if small:
                     _small_model_weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible,
                                                n_hidden, lr, mom, wd, wt_ptr,
                                                &velocity_T[0, 0], idx, coef)
+                    if l1_step != 0.0:
+                        _soft_threshold(wt_ptr, n_hidden * n_visible, l1_step)
                     if categorical:
                         _zero_sum_rows(wt_ptr, n_hidden, &groups[0], n_groups)
                         if use_momentum:
@@ -1168,6 +1210,8 @@ def train_minibatches(int kind,
                 else:
                     _weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible, n_hidden,
                                    lr, decay, w_ptr)
+                if l1_step != 0.0 and not small:
+                    _soft_threshold(w_ptr, n_hidden * n_visible, l1_step)
                 _apply_bias_step(&b[0], &b_velocity[0], &grad_b[0], n_visible, lr, mom)
                 _apply_bias_step(&c[0], &c_velocity[0], &grad_c[0], n_hidden, lr, mom)
                 if learn_sigma:

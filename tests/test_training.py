@@ -194,3 +194,30 @@ def test_centering_is_at_least_as_good_on_binarised_digits():
         ])
     assert np.all(scores[True] >= scores[False]), scores
     assert scores[True].mean() > scores[False].mean()
+
+
+# --------------------------------------------------------------------------
+# L1 weight decay and the sparsity target
+# --------------------------------------------------------------------------
+
+def test_l1_weight_decay_soft_thresholds_the_weights(digits):
+    kwargs = dict(n_components=16, n_iter=20, learning_rate=0.05, random_state=0,
+                  centering=False)
+    plain = BernoulliRBM(**kwargs).fit(digits)
+    l1 = BernoulliRBM(l1_weight_decay=1e-3, **kwargs).fit(digits)
+    # Exact zeros only come from the proximal step (an unpenalised fit has
+    # none); the penalty also shrinks the weights as a whole.
+    assert np.mean(plain.components_ == 0) == 0
+    assert 0.01 < np.mean(l1.components_ == 0) < 1.0
+    assert np.abs(l1.components_).sum() < 0.7 * np.abs(plain.components_).sum()
+
+
+def test_sparsity_target_pulls_the_mean_hidden_activation_towards_it(digits):
+    kwargs = dict(n_components=16, n_iter=20, learning_rate=0.05, random_state=0)
+    plain = BernoulliRBM(**kwargs).fit(digits).transform(digits).mean()
+    sparse = BernoulliRBM(sparsity_target=0.05, sparsity_cost=0.5, **kwargs).fit(digits)
+    activation = sparse.transform(digits).mean()
+    assert plain > 0.3
+    assert abs(activation - 0.05) < 0.03
+    # The running activation the penalty tracks agrees with the data.
+    np.testing.assert_allclose(sparse._hidden_activity.mean(), activation, atol=0.02)
