@@ -153,11 +153,12 @@ class ModelFamily:
         -E(v, h) of every (visible state, hidden state) pair, hidden states
         as in ``all_states(n_hidden)``.
 
-    Categorical units fit as they are (states: every combination of
-    categories, one-hot encoded).  Gaussian units cannot be enumerated: their
-    entry would test hidden-layer statistics only (p(h) is exact in closed
-    form), which every suite below already computes from ``log_joint``'s
-    column sums; that entry would supply ``log_hidden_marginal`` instead.
+    Categorical units (``CATEGORICAL``) fit as they are: their states are
+    every combination of categories, one-hot encoded, W has one column per
+    one-hot column, and the optional hooks below carry what differs (the
+    kernel's groups, the zero-sum projection of updates, labels as input).
+    Gaussian units cannot be enumerated; ``test_gaussian_exact.py`` tests
+    their hidden-layer statistics against the closed-form p(h) instead.
     """
 
     name: str

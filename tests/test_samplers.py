@@ -15,9 +15,14 @@ least ``MIN_POWER``.  Where consecutive draws of a chain are used, the
 thinning that makes them effectively independent is derived from the
 chain's spectral gap (``chain_chi2_bound``).
 
-A new model type joins every test here through ``exact_reference.FAMILIES``;
-a new training method (parallel tempering) through the ``METHODS`` table of
-the gradient test and the training-chain test's ``method`` parameter.
+A new model type joins every test here through ``exact_reference.FAMILIES``
+(BernoulliRBM and CategoricalRBM; estimator-level tests in the float types
+the estimator computes in); a new training method through the ``METHODS``
+table of the gradient test and the training-chain test's ``method``
+parameter (parallel tempering is in both: its beta = 1 block, with mixing
+bounds from ``ModelFamily.pt_chi2_bound``).  Where a model mixes slowly the
+number of Gibbs steps is the fewest that satisfies the bound
+(``first_steps``), never a looser threshold.
 """
 
 import numpy as np
