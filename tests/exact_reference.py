@@ -25,7 +25,7 @@ import numpy as np
 from scipy import stats
 from scipy.special import expit, logsumexp
 
-from rbm import BernoulliRBM
+from rbm import BernoulliRBM, CategoricalRBM
 from rbm import _gibbs
 
 
@@ -95,10 +95,15 @@ def chain_chi2_bound(p, T, n_transitions):
     chi^2(mu T^n || p) <= lambda_2^(2n) chi^2(mu || p), with lambda_2 the
     second-largest eigenvalue, and chi^2(mu || p) <= 1 / min(p) - 1 for any mu.
     """
+    return second_eigenvalue(p, T) ** (2 * n_transitions) * (1 / p.min() - 1)
+
+
+def second_eigenvalue(p, T):
+    """Second-largest |eigenvalue| of a chain T reversible with respect to p."""
     sym = np.sqrt(p)[:, None] * T / np.sqrt(p)[None, :]  # similar to T, symmetric
     eig = np.sort(np.abs(np.linalg.eigvalsh((sym + sym.T) / 2)))[::-1]
     assert abs(eig[0] - 1) < 1e-10
-    return eig[1] ** (2 * n_transitions) * (1 / p.min() - 1)
+    return eig[1]
 
 
 def random_params(n_visible, n_hidden, seed, scale=1.0):
@@ -122,6 +127,9 @@ def binary_data(n_rows, n_visible, rng):
 class ModelFamily:
     """One RBM type, as the exact-answer suites see it.
 
+    W has one column per visible state column (one per one-hot column for
+    categorical units); ``n_visible`` below always counts those columns.
+
     Attributes
     ----------
     name : str
@@ -132,8 +140,9 @@ class ModelFamily:
         The visible type's identifier in ``rbm._gibbs``.
     random_params : callable (n_visible, n_hidden, seed, scale) -> (W, b, c)
     training_data : callable (n_rows, n_visible, rng) -> ndarray
-        Valid input for the estimator (used to build models before their
-        parameters are overwritten).
+        Visible states (rows as in ``visible_states``) that are valid data
+        once passed through ``input``, every category present (used to
+        build models before their parameters are overwritten).
     visible_states : callable n_visible -> ndarray
         Every visible state, one per row, in the order of ``log_joint``'s rows.
     visible_index : callable V -> ndarray of int
@@ -144,11 +153,12 @@ class ModelFamily:
         -E(v, h) of every (visible state, hidden state) pair, hidden states
         as in ``all_states(n_hidden)``.
 
-    Categorical units fit as they are (states: every combination of
-    categories, one-hot encoded).  Gaussian units cannot be enumerated: their
-    entry would test hidden-layer statistics only (p(h) is exact in closed
-    form), which every suite below already computes from ``log_joint``'s
-    column sums; that entry would supply ``log_hidden_marginal`` instead.
+    Categorical units (``CATEGORICAL``) fit as they are: their states are
+    every combination of categories, one-hot encoded, W has one column per
+    one-hot column, and the optional hooks below carry what differs (the
+    kernel's groups, the zero-sum projection of updates, labels as input).
+    Gaussian units cannot be enumerated; ``test_gaussian_exact.py`` tests
+    their hidden-layer statistics against the closed-form p(h) instead.
     """
 
     name: str
@@ -160,25 +170,71 @@ class ModelFamily:
     visible_index: Callable
     visible_conditional: Callable
     log_joint: Callable
+    #: Visible columns (W's second dimension) of the samplers' tiny model.
+    tiny_n_visible: int = 4
+    #: Float types the estimator computes in (the kernel takes both always).
+    estimator_dtypes: tuple = (np.float64, np.float32)
+    #: (n_visible) -> (visible_state, groups) for the kernel; None: no extras.
+    kernel_groups: Callable = None
+    #: Linear map applied to the visible axis of every update term (rows of
+    #: the last axis): the kernel keeps categorical parameters in the
+    #: zero-sum gauge, so its update is the gradient projected onto it.
+    project_visible: Callable = None
+    #: Estimator input (labels for categorical) <-> visible states (rows of
+    #: ``visible_states``); None: the states are the input.
+    to_input: Callable = None
+    from_output: Callable = None
+
+    def n_states(self, n_visible):
+        return len(self.visible_states(n_visible))
+
+    def n_features(self, n_visible):
+        """Columns of the estimator's input and output."""
+        if self.to_input is None:
+            return n_visible
+        return self.to_input(self.visible_states(n_visible)[:1]).shape[1]
+
+    def input(self, V, dtype=np.float64):
+        """Visible states (or input already) as the estimator's input."""
+        V = np.asarray(V)
+        if self.to_input is None:
+            return V.astype(dtype)
+        return self.to_input(V)
+
+    def states(self, X, n_visible):
+        """The estimator's output as visible states (one-hot for categorical)."""
+        return np.asarray(X) if self.from_output is None else self.from_output(X, n_visible)
+
+    def project(self, X):
+        """``project_visible`` on the last axis of X (identity when None)."""
+        return X if self.project_visible is None else self.project_visible(X)
+
+    def perturbation(self, shape, delta):
+        """A weight change of size ~delta at W[0, 0], inside the parameter gauge
+        (so the kernel's gauge projection leaves it alone)."""
+        D = np.zeros(shape)
+        D[0, 0] = 1.0
+        return delta * self.project(D) / self.project(D)[0, 0]
 
     def model(self, W, b, c, dtype=np.float64, **kwargs):
         """A fitted estimator whose parameters are then set to (W, b, c)."""
         n_hidden, n_visible = W.shape
-        X = self.training_data(20, n_visible, np.random.default_rng(0)).astype(dtype)
+        X = self.input(self.training_data(20, n_visible, np.random.default_rng(0)), dtype)
         params = dict(n_components=n_hidden, n_iter=1, random_state=0, n_jobs=1)
         params.update(kwargs)
         model = self.estimator(**params).fit(X)
+        assert model.components_.shape == W.shape and model.components_.dtype == dtype
         model.components_ = np.array(W, dtype=dtype)
         model.intercept_visible_ = np.array(b, dtype=dtype)
         model.intercept_hidden_ = np.array(c, dtype=dtype)
         return model
 
-    def kernel_arguments(self, dtype):
-        """(visible_state, groups) for the kernel: no extra parameters.
-
-        A categorical family would return its column offsets as groups.
-        """
-        return np.zeros((1, 1), dtype=dtype), np.zeros(2, dtype=np.intp)
+    def kernel_arguments(self, dtype, n_visible=None):
+        """(visible_state, groups) for the kernel: no extra parameters, or the
+        categorical column offsets of a model with n_visible columns."""
+        if self.kernel_groups is None:
+            return np.zeros((1, 1), dtype=dtype), np.zeros(2, dtype=np.intp)
+        return np.zeros((1, 1), dtype=dtype), self.kernel_groups(n_visible)
 
     # Everything below is derived from the hooks above.
 
@@ -208,6 +264,35 @@ class ModelFamily:
         return chain_chi2_bound(self.visible_marginal(W, b, c),
                                 self.visible_transition(W, b, c), n_transitions)
 
+    def tempered(self, W, b, c, base_bias, beta):
+        """Parameters of parallel tempering's model at inverse temperature beta:
+        p_beta(v, h) ~ exp(-(1 - beta) E_base(v) - beta E(v, h))."""
+        return beta * W, beta * b + (1 - beta) * base_bias, beta * c
+
+    def pt_chi2_bound(self, W, b, c, base_bias, betas, n_steps):
+        """Upper bound on chi^2 of the joint law of every temperature's (v, h)
+        after n_steps tempered steps (each: one Gibbs sweep h -> v -> h at every
+        temperature, then replica swaps) from any hidden states, to the product
+        of the tempered joints; block 0's law is a marginal of it, so its
+        chi^2 is no larger.
+
+        The first sweep puts block t at law p_t(v | h0) p_t(h | v), whose chi^2
+        to p_t(v, h) is chi^2(p_t(. | h0) || p_t(v)) <= 1 / min p_t(v) - 1; the
+        blocks are independent, so 1 + chi^2 multiplies.  Swaps preserve the
+        product law (a Markov operator of norm <= 1 on L2(pi)); a sweep is a
+        product of two conditional expectations, whose norm on mean-zero
+        functions is sqrt(lambda_2) of the one-layer chain, and on the product
+        space the largest over temperatures.  Hence chi^2 after n steps is at
+        most max_t lambda_2(t)^(n - 1) (prod_t 1 / min p_t(v) - 1).
+        """
+        lam, start = 0.0, 1.0
+        for beta in betas:
+            Wt, bt, ct = self.tempered(W, b, c, base_bias, beta)
+            p = self.visible_marginal(Wt, bt, ct)
+            lam = max(lam, second_eigenvalue(p, self.visible_transition(Wt, bt, ct)))
+            start *= 1 / p.min()
+        return lam ** (n_steps - 1) * (start - 1)
+
     def hidden_chi2_bound(self, W, b, c, n_transitions):
         return chain_chi2_bound(self.hidden_marginal(W, b, c),
                                 self.hidden_transition(W, b, c), n_transitions)
@@ -225,9 +310,155 @@ BERNOULLI = ModelFamily(
     log_joint=joint_log_weights,
 )
 
-#: Every model type of the library with an exact enumeration.  GaussianBernoulliRBM
-#: and CategoricalRBM join here when they land.
-FAMILIES = [BERNOULLI]
+# --------------------------------------------------------------------------
+# Categorical (softmax) visible units
+# --------------------------------------------------------------------------
+
+#: Category counts of the categorical models, repeated to fill the columns.
+CATEGORY_PATTERN = (2, 3, 2)
+
+
+def category_sizes(n_columns):
+    """Category count of each feature of a categorical model with n_columns
+    one-hot columns: CATEGORY_PATTERN repeated, a leftover single column
+    joining the last feature (7 columns: 2, 3, 2 -> 12 configurations)."""
+    sizes, total, i = [], 0, 0
+    while total < n_columns:
+        q = CATEGORY_PATTERN[i % len(CATEGORY_PATTERN)]
+        if n_columns - total - q == 1:
+            q += 1
+        q = min(q, n_columns - total)
+        sizes.append(q)
+        total += q
+        i += 1
+    assert min(sizes) >= 2, sizes
+    return sizes
+
+
+def category_offsets(n_columns):
+    return np.concatenate([[0], np.cumsum(category_sizes(n_columns))]).astype(np.intp)
+
+
+def categorical_labels(V):
+    """One-hot rows -> integer labels 0..q-1 per feature (the estimator's input)."""
+    V = np.asarray(V)
+    offsets = category_offsets(V.shape[1])
+    return np.stack([np.argmax(V[:, a:z], axis=1) for a, z in zip(offsets[:-1], offsets[1:])],
+                    axis=1).astype(np.int64)
+
+
+def categorical_one_hot(L, n_columns):
+    """Integer labels -> one-hot rows of n_columns (inverse of categorical_labels)."""
+    L = np.asarray(L)
+    offsets = category_offsets(n_columns)
+    assert L.shape[1] == len(offsets) - 1
+    assert np.all(L >= 0) and np.all(L < np.diff(offsets))
+    V = np.zeros((len(L), n_columns))
+    V[np.arange(len(L))[:, None], offsets[:-1] + L.astype(np.int64)] = 1.0
+    return V
+
+
+def categorical_states(n_columns):
+    """Every configuration, one-hot; row r has feature g's category
+    (r // prod(sizes[:g])) % sizes[g] (feature 0 varies fastest)."""
+    sizes = category_sizes(n_columns)
+    r = np.arange(int(np.prod(sizes)))
+    radix = np.concatenate([[1], np.cumprod(sizes)[:-1]])
+    labels = np.stack([(r // m) % q for m, q in zip(radix, sizes)], axis=1)
+    return categorical_one_hot(labels, n_columns)
+
+
+def categorical_index(V):
+    """Row of each one-hot state of V in ``categorical_states``."""
+    sizes = category_sizes(np.asarray(V).shape[1])
+    radix = np.concatenate([[1], np.cumprod(sizes)[:-1]])
+    return categorical_labels(V) @ radix
+
+
+def zero_sum_blocks(X):
+    """X with each feature's block of the last axis centred (zero-sum gauge)."""
+    X = np.array(X, dtype=np.float64)
+    for a, z in zip(category_offsets(X.shape[-1])[:-1], category_offsets(X.shape[-1])[1:]):
+        X[..., a:z] -= X[..., a:z].mean(axis=-1, keepdims=True)
+    return X
+
+
+def categorical_log_softmax(F):
+    """Per-feature log softmax of the fields F (rows), written out directly."""
+    out = np.empty_like(F, dtype=np.float64)
+    offsets = category_offsets(F.shape[1])
+    for a, z in zip(offsets[:-1], offsets[1:]):
+        out[:, a:z] = F[:, a:z] - logsumexp(F[:, a:z], axis=1, keepdims=True)
+    return out
+
+
+def categorical_visible_conditional(H, W, b):
+    """p(v | h) for every configuration v: the product of per-feature softmaxes."""
+    V = categorical_states(W.shape[1])
+    return np.exp(categorical_log_softmax(H @ W + b) @ V.T)
+
+
+def categorical_log_joint(W, b, c):
+    """-E(v, h) = b.v + c.h + h.W.v over every (one-hot v, binary h)."""
+    V, H = categorical_states(W.shape[1]), all_states(W.shape[0])
+    return (V @ b)[:, None] + (H @ c)[None, :] + V @ W.T @ H.T
+
+
+def exactly_zero_sum(X, bits=12):
+    """X in the zero-sum gauge with every block summing to exactly 0.0 in
+    floating point: entries are multiples of 2**-bits (exact in float32 for
+    |x| < 2**(24 - bits)) and each block's last entry is minus the sum of
+    the others.  The kernel re-centres each block after every update by
+    subtracting its mean, which then is exactly 0, so a zero learning rate
+    leaves the parameters bit for bit as they are."""
+    X = np.round(zero_sum_blocks(X) * 2.0 ** bits) / 2.0 ** bits
+    offsets = category_offsets(X.shape[-1])
+    for a, z in zip(offsets[:-1], offsets[1:]):
+        X[..., z - 1] = -X[..., a:z - 1].sum(axis=-1)
+    assert np.max(np.abs(X)) < 2.0 ** (24 - bits)
+    return X
+
+
+def categorical_params(n_columns, n_hidden, seed, scale=1.0):
+    """Random parameters in the zero-sum gauge (where the estimator keeps them;
+    the distribution does not depend on the gauge), exactly (``exactly_zero_sum``)."""
+    W, b, c = random_params(n_columns, n_hidden, seed, scale)
+    return exactly_zero_sum(W), exactly_zero_sum(b), c
+
+
+def categorical_data(n_rows, n_columns, rng):
+    """One-hot rows in which every category of every feature occurs (the
+    estimator gets them as integer labels: ``ModelFamily.input``)."""
+    sizes = category_sizes(n_columns)
+    assert n_rows >= max(sizes)
+    L = np.stack([rng.integers(0, q, n_rows) for q in sizes], axis=1)
+    for g, q in enumerate(sizes):
+        L[:q, g] = np.arange(q)
+    return categorical_one_hot(L, n_columns)
+
+
+CATEGORICAL = ModelFamily(
+    name="categorical",
+    estimator=CategoricalRBM,
+    kernel_kind=_gibbs.VISIBLE_CATEGORICAL,
+    random_params=categorical_params,
+    training_data=categorical_data,
+    visible_states=categorical_states,
+    visible_index=categorical_index,
+    visible_conditional=categorical_visible_conditional,
+    log_joint=categorical_log_joint,
+    tiny_n_visible=7,
+    # CategoricalRBM encodes its input as float64 one-hot rows.
+    estimator_dtypes=(np.float64,),
+    kernel_groups=category_offsets,
+    project_visible=zero_sum_blocks,
+    to_input=categorical_labels,
+    from_output=categorical_one_hot,
+)
+
+#: Every model type of the library with an exact enumeration (the Gaussian
+#: visible layer cannot be enumerated; see test_gaussian_exact.py).
+FAMILIES = [BERNOULLI, CATEGORICAL]
 
 
 # --------------------------------------------------------------------------

@@ -99,3 +99,142 @@ def test_training_at_edge_shapes(dtype, n_visible, n_hidden, method, k, n_chains
         assert np.all(np.isfinite(getattr(dense, name))), name
     assert dense.h_samples_.shape == (n_chains or 7, n_hidden)
     assert set(np.unique(dense.h_samples_)) <= {0.0, 1.0}
+
+
+# --------------------------------------------------------------------------
+# Every visible kind of the kernel at the edge shapes
+# --------------------------------------------------------------------------
+
+KINDS = ["bernoulli", "gaussian", "categorical"]
+
+
+def edge_groups(n_visible):
+    """Categorical column offsets: blocks of 2, 3, 4, ... columns, the last
+    taking what is left (one block of one column when n_visible is 1)."""
+    offsets, size = [0], 2
+    while offsets[-1] < n_visible:
+        offsets.append(min(offsets[-1] + size, n_visible))
+        size += 1
+    if len(offsets) > 2 and offsets[-1] - offsets[-2] == 1:
+        del offsets[-2]  # no single-column block after the first
+    return np.array(offsets, dtype=np.intp)
+
+
+def kind_arguments(kind, n_visible, dtype, rng):
+    """(kernel kind, visible_state, groups, starting rows s(v) factory) for a kind."""
+    dummy_state = np.zeros((1, 1), dtype=dtype)
+    dummy_groups = np.zeros(2, dtype=np.intp)
+    if kind == "bernoulli":
+        return _gibbs.VISIBLE_BERNOULLI, dummy_state, dummy_groups
+    if kind == "gaussian":
+        state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, n_visible), dtype=dtype)
+        state[_gibbs.GAUSSIAN_SIGMA] = rng.uniform(0.5, 1.5, n_visible)
+        state[_gibbs.GAUSSIAN_SIGMA_MIN] = 0.01
+        state[_gibbs.GAUSSIAN_SIGMA_MAX] = 10.0
+        return _gibbs.VISIBLE_GAUSSIAN, state, dummy_groups
+    return _gibbs.VISIBLE_CATEGORICAL, dummy_state, edge_groups(n_visible)
+
+
+def check_visible_rows(kind, V, groups):
+    """Exact properties of the kernel's visible rows for each kind."""
+    if kind == "bernoulli":
+        assert set(np.unique(V)) <= {0.0, 1.0}
+    elif kind == "gaussian":
+        assert np.all(np.isfinite(V))
+        assert len(np.unique(V)) == V.size  # continuous draws: every entry written
+    else:
+        assert set(np.unique(V)) <= {0.0, 1.0}
+        for a, z in zip(groups[:-1], groups[1:]):
+            assert np.all(V[:, a:z].sum(axis=1) == 1)  # one category per feature
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@dtype_cases
+@shape_cases
+@pytest.mark.parametrize("rows", [1, 15, 17])
+def test_every_visible_kind_at_edge_shapes(kind, dtype, n_visible, n_hidden, rows,
+                                           always_threaded):
+    rng = np.random.default_rng(rows)
+    code, state, groups = kind_arguments(kind, n_visible, dtype, rng)
+    W = rng.standard_normal((n_hidden, n_visible)).astype(dtype)
+    b = rng.standard_normal(n_visible).astype(dtype)
+    c = rng.standard_normal(n_hidden).astype(dtype)
+    V0 = (rng.random((rows, n_visible)) < 0.5).astype(dtype)
+
+    def run(n_steps, n_threads):
+        V = V0.copy()
+        H = np.full((rows, n_hidden), -1.0, dtype=dtype)  # -1: never written
+        P = np.full((rows, n_hidden), -1.0, dtype=dtype)
+        seeds = np.random.SeedSequence(3).spawn(_gibbs.n_streams_for(rows))
+        _gibbs.gibbs_chains(code, V, H, P, W, b, c, state, groups, n_steps,
+                            [np.random.SFC64(s) for s in seeds], n_threads)
+        return V, H, P
+
+    V, H, P = run(2, 1)
+    check_visible_rows(kind, V, groups)
+    assert set(np.unique(H)) <= {0.0, 1.0}
+    # P = p(h = 1 | final rows s(v)) for every kind (s(v) couples to h).
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    expected = expit(V.astype(np.float64) @ W.T.astype(np.float64) + c)
+    np.testing.assert_allclose(P, expected, atol=tol, rtol=0)
+    for got, want in zip(run(2, 2), (V, H, P)):
+        assert np.array_equal(got, want)
+    V_0, _, P_0 = run(0, 1)
+    assert np.array_equal(V_0, V0)
+    np.testing.assert_allclose(P_0, expit(V0.astype(np.float64) @ W.T + c), atol=tol, rtol=0)
+
+
+def edge_labels(n_features):
+    """23 rows of labels, every feature's categories 0, 1, 2 all present."""
+    L = np.random.default_rng(n_features).integers(0, 3, (23, n_features))
+    L[:3] = np.arange(3)[:, None]
+    return L
+
+
+@pytest.mark.parametrize("estimator", ["gaussian", "categorical"])
+@shape_cases
+@pytest.mark.parametrize("method, k, n_chains", [("pcd", 3, 17), ("cd", 2, None),
+                                                 ("pt", 2, 1)])
+def test_new_models_train_at_edge_shapes(estimator, n_visible, n_hidden, method, k, n_chains):
+    # The small-model (row-sum) and BLAS product paths train the same model
+    # to rounding, with every parameter finite, for the Gaussian (dense and
+    # CSR too) and the categorical model (one-hot CSR inside), with CD, PCD
+    # and PT (three temperatures, one chain each).
+    from rbm import CategoricalRBM, GaussianBernoulliRBM
+
+    kwargs = dict(n_components=n_hidden, method=method, k=k, n_chains=n_chains,
+                  batch_size=7, n_iter=2, momentum=0.5, weight_decay=1e-3,
+                  learning_rate=0.05, random_state=0, n_jobs=1, n_temperatures=3)
+    if estimator == "gaussian":
+        X = np.random.default_rng(n_visible).standard_normal((23, n_visible))
+        make = GaussianBernoulliRBM
+    else:
+        X = edge_labels(n_visible)
+        make = CategoricalRBM
+    small = make(**kwargs).fit(X)
+    previous = _gibbs.set_small_model_threshold(0)
+    try:
+        blas = make(**kwargs).fit(X)
+    finally:
+        _gibbs.set_small_model_threshold(previous)
+    names = ["components_", "intercept_visible_", "intercept_hidden_", "h_samples_"]
+    for name in names:
+        assert np.all(np.isfinite(getattr(small, name))), name
+        np.testing.assert_allclose(getattr(blas, name), getattr(small, name), atol=1e-10,
+                                   rtol=0, err_msg=name)
+    n_blocks = 3 if method == "pt" else 1
+    assert small.h_samples_.shape == (n_blocks * (n_chains or 7), n_hidden)
+    if estimator == "gaussian":
+        # Dense and CSR data: the initial sigma and visible biases come from
+        # column sums taken in a different order (numpy's pairwise sum, scipy's
+        # sequential one) for real values, so they agree to rounding only.
+        csr = make(**kwargs).fit(sp.csr_matrix(X))
+        for name in names + ["sigma_"]:
+            np.testing.assert_allclose(getattr(csr, name), getattr(small, name), atol=1e-10,
+                                       rtol=0, err_msg=name)
+    else:
+        # Parameters stay in the zero-sum gauge, block by block.
+        offsets = small._groups()
+        for a, z in zip(offsets[:-1], offsets[1:]):
+            np.testing.assert_allclose(small.components_[:, a:z].sum(axis=1), 0, atol=1e-12)
+            np.testing.assert_allclose(small.intercept_visible_[a:z].sum(), 0, atol=1e-12)

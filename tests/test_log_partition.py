@@ -37,7 +37,7 @@ def ais_errors(family):
     return np.array(errors), np.array(std_errors)
 
 
-def coverage_minimum(k_se):
+def coverage_minimum(k_se, n_models=N_MODELS):
     """Fewest of N_MODELS errors within k_se standard errors that a correct AIS
     reaches with probability at least 1 - ALPHA.
 
@@ -48,24 +48,25 @@ def coverage_minimum(k_se):
     the models are independent, so the count is Binomial(N_MODELS, pi).
     """
     pi = 1 - 2 * stats.t.sf(k_se, N_CHAINS - 1)
-    return int(stats.binom.ppf(ALPHA, N_MODELS, pi))
+    return int(stats.binom.ppf(ALPHA, n_models, pi))
 
 
 def ais_ensemble_checks(errors, std_errors):
     """Which of the ensemble checks the AIS results pass (a dict of booleans)."""
     z = errors / std_errors
+    n_models = len(errors)
     # On the Z scale AIS is unbiased: E[Z_ais / Z] = 1, and Var(Z_ais / Z) is
     # about SE^2, so the sum of (Z_ais / Z - 1) over independent models,
     # divided by sqrt(sum SE^2), is approximately N(0, 1).
     ratio_z = np.sum(np.expm1(errors)) / np.sqrt(np.sum(std_errors ** 2))
     sum_z2 = np.sum(z ** 2)
     return {
-        "within 2 SE": np.sum(np.abs(z) <= 2) >= coverage_minimum(2),
-        "within 3 SE": np.sum(np.abs(z) <= 3) >= coverage_minimum(3),
+        "within 2 SE": np.sum(np.abs(z) <= 2) >= coverage_minimum(2, n_models),
+        "within 3 SE": np.sum(np.abs(z) <= 3) >= coverage_minimum(3, n_models),
         "Z unbiased": abs(ratio_z) < stats.norm.isf(ALPHA / 2),
         # Standard errors not inflated either: sum z^2 is about chi^2 with
         # N_MODELS degrees of freedom, so it must not be implausibly small.
-        "SE not inflated": sum_z2 > stats.chi2.ppf(ALPHA, N_MODELS),
+        "SE not inflated": sum_z2 > stats.chi2.ppf(ALPHA, n_models),
     }
 
 

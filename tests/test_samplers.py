@@ -15,9 +15,14 @@ least ``MIN_POWER``.  Where consecutive draws of a chain are used, the
 thinning that makes them effectively independent is derived from the
 chain's spectral gap (``chain_chi2_bound``).
 
-A new model type joins every test here through ``exact_reference.FAMILIES``;
-a new training method (parallel tempering) through the ``METHODS`` table of
-the gradient test and the training-chain test's ``method`` parameter.
+A new model type joins every test here through ``exact_reference.FAMILIES``
+(BernoulliRBM and CategoricalRBM; estimator-level tests in the float types
+the estimator computes in); a new training method through the ``METHODS``
+table of the gradient test and the training-chain test's ``method``
+parameter (parallel tempering is in both: its beta = 1 block, with mixing
+bounds from ``ModelFamily.pt_chi2_bound``).  Where a model mixes slowly the
+number of Gibbs steps is the fewest that satisfies the bound
+(``first_steps``), never a looser threshold.
 """
 
 import numpy as np
@@ -39,10 +44,11 @@ from exact_reference import (
     state_index,
 )
 
-#: The tiny model: 4 visible x 3 hidden units, moderately coupled, so that
-#: every visible state keeps probability >= 1% (N = 20000 draws then give
-#: expected counts >= 200; ``chisquare_p_value`` asserts >= 5).
-N_VISIBLE, N_HIDDEN, SEED, SCALE = 4, 3, 11, 1.0
+#: The tiny model: 3 hidden units and ``family.tiny_n_visible`` visible
+#: columns (4 binary units; categorical features of 2, 3 and 2 categories),
+#: moderately coupled, so that every visible state keeps a probability that
+#: gives N = 20000 draws expected counts >= 5 (``chisquare_p_value`` asserts it).
+N_HIDDEN, SEED, SCALE = 3, 11, 1.0
 N_SAMPLES = 20000
 #: The broken sampler's error: one weight moved by this much.
 DELTA = 0.5
@@ -50,6 +56,14 @@ DELTA = 0.5
 family_cases = pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
 dtype_cases = pytest.mark.parametrize("dtype", [np.float64, np.float32],
                                       ids=["float64", "float32"])
+#: Estimator-level cases: each family in the float types its estimator
+#: computes in (CategoricalRBM one-hot codes its input in float64 only; the
+#: kernel tests run it in float32 too).
+estimator_cases = pytest.mark.parametrize(
+    "family, dtype",
+    [(f, d) for f in FAMILIES for d in f.estimator_dtypes],
+    ids=[f"{f.name}-{np.dtype(d).name}" for f in FAMILIES for d in f.estimator_dtypes],
+)
 
 
 @pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
@@ -66,33 +80,45 @@ def n_threads(request):
 def tiny_params(family, dtype, scale=SCALE):
     """The tiny model's parameters, rounded to ``dtype`` (the reference uses
     exactly what the kernel sees)."""
-    W, b, c = family.random_params(N_VISIBLE, N_HIDDEN, SEED, scale)
+    W, b, c = family.random_params(family.tiny_n_visible, N_HIDDEN, SEED, scale)
     return tuple(np.asarray(a, dtype=dtype).astype(np.float64) for a in (W, b, c))
 
 
-def perturbed(W):
-    """W with its first weight moved by DELTA: the broken sampler's model."""
-    W = W.copy()
-    W[0, 0] += DELTA
-    return W
+def perturbed(family, W):
+    """W with its first weight moved by DELTA: the broken sampler's model.
+
+    For categorical units the move stays in the zero-sum gauge (W[0, 1] moves
+    by -DELTA too), so the kernel's gauge projection leaves it as it is.
+    """
+    return W + family.perturbation(W.shape, DELTA)
 
 
-def break_kernel(monkeypatch, name, model):
-    """Make ``rbm._gibbs.<name>`` see ``components_[0, 0] + DELTA`` on every call.
+def break_kernel(monkeypatch, name, model, family):
+    """Make ``rbm._gibbs.<name>`` see ``perturbed(family, components_)`` on every call.
 
     A test-only broken sampler: the estimator's own parameters are restored
     after each call (for training, the kernel's update is kept on top).
     """
     original = getattr(_gibbs, name)
+    D = family.perturbation(model.components_.shape, DELTA).astype(model.components_.dtype)
 
     def broken(*args, **kwargs):
-        model.components_[0, 0] += DELTA
+        model.components_ += D
         try:
             return original(*args, **kwargs)
         finally:
-            model.components_[0, 0] -= DELTA
+            model.components_ -= D
 
     monkeypatch.setattr(_gibbs, name, broken)
+
+
+def first_steps(k_min, holds, k_max=400):
+    """The fewest steps k >= k_min for which the mixing bound ``holds(k)``
+    (tested for Gibbs steps derived from each model's spectral gap, so a
+    slowly mixing model gets the steps it needs, never a looser threshold)."""
+    k = next((k for k in range(k_min, k_max + 1) if holds(k)), None)
+    assert k is not None, f"no k <= {k_max} satisfies the mixing bound"
+    return k
 
 
 def assert_fits_and_rejects_broken(counts, broken_counts, p, q):
@@ -120,7 +146,7 @@ def kernel_chains(family, W, b, c, dtype, start_law, n_steps, n_threads):
     seeds = np.random.SeedSequence(42).spawn(_gibbs.n_streams_for(N_CHAINS))
     _gibbs.gibbs_chains(
         family.kernel_kind, V, H, P, W.astype(dtype), b.astype(dtype), c.astype(dtype),
-        *family.kernel_arguments(dtype), n_steps, [np.random.SFC64(s) for s in seeds],
+        *family.kernel_arguments(dtype, W.shape[1]), n_steps, [np.random.SFC64(s) for s in seeds],
         n_threads,
     )
     return V, H, P
@@ -168,10 +194,10 @@ def test_gibbs_chains_kernel_matches_exact_joint(family, dtype, n_threads):
     tol = 1e-6 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(P, expit(V.astype(np.float64) @ W.T + c), atol=tol, rtol=0)
 
-    broken = kernel_chains(family, perturbed(W), b, c, dtype, p, n_steps, n_threads)
+    broken = kernel_chains(family, perturbed(family, W), b, c, dtype, p, n_steps, n_threads)
     assert_fits_and_rejects_broken(
         joint_counts(V, H), joint_counts(*broken[:2]), joint.ravel(),
-        joint_after_steps(family, perturbed(W), b, c, p, n_steps).ravel(),
+        joint_after_steps(family, perturbed(family, W), b, c, p, n_steps).ravel(),
     )
 
 
@@ -180,49 +206,54 @@ def test_gibbs_chains_kernel_matches_exact_joint(family, dtype, n_threads):
 # --------------------------------------------------------------------------
 
 
-@family_cases
-@dtype_cases
+@estimator_cases
 def test_sample_matches_exact_visible_marginal(family, dtype, n_threads, monkeypatch):
     # Each sample is the state of its own chain after n_steps steps from the
     # data marginals (independent chains).  The residual bias after n_steps
     # moves the Pearson statistic by about N * chi^2(p_n || p) < 1e-3, for the
     # model and for the broken sampler's model alike.
+    # n_steps: the first from 12 on where the bound holds (12 for Bernoulli;
+    # the categorical model mixes more slowly).
     W, b, c = tiny_params(family, dtype)
-    n_steps = 12
-    for weights in (W, perturbed(W)):
-        assert N_SAMPLES * family.visible_chi2_bound(weights, b, c, n_steps) < 1e-3
+    n_steps = first_steps(12, lambda n: all(
+        N_SAMPLES * family.visible_chi2_bound(weights, b, c, n) < 1e-3
+        for weights in (W, perturbed(family, W))))
 
     def draw(broken):
         model = family.model(W, b, c, dtype, n_jobs=n_threads)
         if broken:
-            break_kernel(monkeypatch, "gibbs_chains", model)
+            break_kernel(monkeypatch, "gibbs_chains", model, family)
         samples = model.sample(n_samples=N_SAMPLES, n_steps=n_steps, random_state=0)
-        assert samples.shape == (N_SAMPLES, N_VISIBLE) and samples.dtype == dtype
-        return np.bincount(family.visible_index(samples), minlength=2 ** N_VISIBLE)
+        assert samples.shape == (N_SAMPLES, family.n_features(W.shape[1]))
+        assert samples.dtype == family.input(family.visible_states(W.shape[1]), dtype).dtype
+        return np.bincount(family.visible_index(family.states(samples, W.shape[1])),
+                           minlength=family.n_states(W.shape[1]))
 
     counts = draw(broken=False)
     assert_fits_and_rejects_broken(counts, draw(broken=True), family.visible_marginal(W, b, c),
-                                   family.visible_marginal(perturbed(W), b, c))
+                                   family.visible_marginal(perturbed(family, W), b, c))
 
 
-@family_cases
-@dtype_cases
+@estimator_cases
 def test_gibbs_step_matches_exact_transition(family, dtype, n_threads, monkeypatch):
     # N copies of one visible state: one gibbs() step draws each row
     # independently from the exact transition row T[v0, .].
     W, b, c = tiny_params(family, dtype)
-    v0 = family.visible_states(N_VISIBLE)[[13]]
+    start = 13 % family.n_states(W.shape[1])
+    v0 = family.input(family.visible_states(W.shape[1])[[start]], dtype)
 
     def step(broken):
         model = family.model(W, b, c, dtype, n_jobs=n_threads)  # same seed, same streams
         if broken:
-            break_kernel(monkeypatch, "gibbs_chains", model)
+            break_kernel(monkeypatch, "gibbs_chains", model, family)
         out = model.gibbs(np.repeat(v0, N_SAMPLES, axis=0))
-        assert out.shape == (N_SAMPLES, N_VISIBLE) and out.dtype == dtype
-        return np.bincount(family.visible_index(out), minlength=2 ** N_VISIBLE)
+        assert out.shape == (N_SAMPLES, v0.shape[1])
+        assert out.dtype == v0.dtype
+        return np.bincount(family.visible_index(family.states(out, W.shape[1])),
+                           minlength=family.n_states(W.shape[1]))
 
-    row = family.visible_transition(W, b, c)[13]
-    broken_row = family.visible_transition(perturbed(W), b, c)[13]
+    row = family.visible_transition(W, b, c)[start]
+    broken_row = family.visible_transition(perturbed(family, W), b, c)[start]
     assert_fits_and_rejects_broken(step(False), step(True), row, broken_row)
 
 
@@ -237,18 +268,25 @@ def test_gibbs_step_matches_exact_transition(family, dtype, n_threads, monkeypat
 ZERO_LEARNING_RATE = 1e-300
 
 
-@family_cases
-@dtype_cases
+#: Parallel tempering's ladder in these tests: beta = 1 and the base model.
+N_TEMPERATURES = 2
+
+
+@estimator_cases
 @pytest.mark.parametrize(
-    "n_chains, n_threads",
+    "method, n_chains, n_threads",
     # The thread team splits the sampling loops, which both product paths
     # share, so one thread covers the row-sum path; the BLAS path runs both.
-    [(96, 1), (N_SAMPLES, 1), (N_SAMPLES, 2)],
-    ids=["row-sum-products-1-thread", "blas-products-1-thread", "blas-products-2-threads"],
+    [("pcd", 96, 1), ("pcd", N_SAMPLES, 1), ("pcd", N_SAMPLES, 2), ("pt", 96, 1),
+     ("pt", N_SAMPLES, 1)],
+    # (PT on the thread team: the same sampling loops as PCD's, and a slow
+    # run on a shared 2-core machine, so PT runs on one thread here.)
+    ids=["row-sum-products-1-thread", "blas-products-1-thread", "blas-products-2-threads",
+         "pt-row-sum-products-1-thread", "pt-blas-products-1-thread"],
     indirect=["n_threads"],
 )
-def test_training_chains_match_exact_hidden_marginal(family, dtype, n_chains, n_threads,
-                                                     monkeypatch):
+def test_training_chains_match_exact_hidden_marginal(family, dtype, method, n_chains,
+                                                     n_threads, monkeypatch):
     # PCD-k with a zero learning rate: each minibatch update moves every
     # persistent chain by exactly k block-Gibbs transitions of the hidden
     # layer (h -> v -> h), so ``h_samples_`` after each partial_fit call is
@@ -264,37 +302,65 @@ def test_training_chains_match_exact_hidden_marginal(family, dtype, n_chains, n_
     # the joint law of all N draws by at most N * sqrt(bound) / 2 in total
     # variation, so the test below rejects an exact sampler with probability
     # at most ALPHA + 1e-3 (asserted for the model and the broken one).
+    #
+    # Parallel tempering (two temperatures): block 0 of ``h_samples_`` is
+    # the beta = 1 chains.  Every tempered step and swap preserves the
+    # product of the tempered laws, whose block-0 marginal is p(h); the
+    # thinning bound is ``pt_chi2_bound`` (over the whole replica, from any
+    # state).  The base model of the beta = 0 block is the data marginals,
+    # so X is the data the model was built with (the base stays fixed).
+    # k: the fewest steps from 15 on for which that bound holds.
     W, b, c = tiny_params(family, dtype)
-    k = 15
     n_calls = -(-N_SAMPLES // n_chains)
-    for weights in (W, perturbed(W)):
-        tv = n_calls * n_chains * np.sqrt(family.hidden_chi2_bound(weights, b, c, k)) / 2
-        assert tv < 1e-3
-    X = family.training_data(8, N_VISIBLE, np.random.default_rng(1)).astype(dtype)
+    n_visible = W.shape[1]
+    if method == "pt":
+        X = family.input(family.training_data(20, n_visible, np.random.default_rng(0)), dtype)
+        base = family.model(W, b, c, dtype)._base_visible_bias().astype(dtype)
+        betas = np.linspace(1.0, 0.0, N_TEMPERATURES)
+    else:
+        X = family.input(family.training_data(8, n_visible, np.random.default_rng(1)), dtype)
+
+    def mixed(k):
+        for weights in (W, perturbed(family, W)):
+            if method == "pt":
+                bound = family.pt_chi2_bound(weights, b, c, base, betas, k)
+            else:
+                bound = family.hidden_chi2_bound(weights, b, c, k)
+            if not n_calls * n_chains * np.sqrt(bound) / 2 < 1e-3:
+                return False
+        return True
+
+    k = first_steps(15, mixed)
 
     def collect(broken):
-        model = family.model(W, b, c, dtype, method="pcd", k=k, n_chains=n_chains,
+        model = family.model(W, b, c, dtype, method=method, k=k, n_chains=n_chains,
                              batch_size=len(X), learning_rate=ZERO_LEARNING_RATE,
-                             n_jobs=n_threads)
+                             n_jobs=n_threads, n_temperatures=N_TEMPERATURES)
+        if method == "pt":
+            assert np.array_equal(model._base_visible_bias().astype(dtype), base)
+            assert model.h_samples_.shape == (N_TEMPERATURES * n_chains, N_HIDDEN)
         if broken:
-            break_kernel(monkeypatch, "train_minibatches", model)
+            break_kernel(monkeypatch, "train_minibatches", model, family)
         before = [a.copy() for a in (model.components_, model.intercept_visible_,
                                      model.intercept_hidden_)]
         draws = []
         for _ in range(n_calls):
             model.partial_fit(X)
-            draws.append(state_index(model.h_samples_))
+            draws.append(state_index(model.h_samples_[:n_chains]))
         if not broken:  # the learning rate really was zero
             for old, new in zip(before, (model.components_, model.intercept_visible_,
                                          model.intercept_hidden_)):
                 assert np.array_equal(old, new)
+        if method == "pt":
+            assert np.array_equal(model._base_visible_bias().astype(dtype), base)
+            assert 0 < model.swap_rates_[0] < 1
         return np.bincount(np.concatenate(draws), minlength=2 ** N_HIDDEN)
 
     counts = collect(broken=False)
     assert counts.sum() >= N_SAMPLES
     assert_fits_and_rejects_broken(counts, collect(broken=True),
                                    family.hidden_marginal(W, b, c),
-                                   family.hidden_marginal(perturbed(W), b, c))
+                                   family.hidden_marginal(perturbed(family, W), b, c))
 
 
 # --------------------------------------------------------------------------
@@ -303,9 +369,12 @@ def test_training_chains_match_exact_hidden_marginal(family, dtype, n_chains, n_
 
 
 def sufficient_statistics(family, V, W, c):
-    """Per visible state, the terms of one update: [p(h|v) v^T, v, p(h|v)] flattened."""
+    """Per visible state, the terms of one update: [p(h|v) v^T, v, p(h|v)] flattened,
+    the visible axis projected as the kernel projects its updates (categorical:
+    onto the zero-sum gauge; a linear map, so means and covariances follow)."""
     ph = expit(V @ W.T + c)
-    return np.hstack([(ph[:, :, None] * V[:, None, :]).reshape(len(V), -1), V, ph])
+    return np.hstack([family.project(ph[:, :, None] * V[:, None, :]).reshape(len(V), -1),
+                      family.project(V), ph])
 
 
 def update_moments(family, W, b, c, X, method, k, n_chains):
@@ -316,7 +385,8 @@ def update_moments(family, W, b, c, X, method, k, n_chains):
     a mean of independent per-chain statistics:
 
     * "cd": one chain per row x, whose state after k steps is v_k ~ T^k(x, .);
-    * "pcd" (chains at equilibrium): ``n_chains`` draws v ~ p(v);
+    * "pcd" and "pt" (chains at equilibrium; for PT the beta = 1 block, which
+      alone enters the update): ``n_chains`` draws v ~ p(v);
     * "exact": the log-likelihood gradient itself, E_p (no noise).
     """
     V = family.visible_states(W.shape[1])
@@ -333,20 +403,25 @@ def update_moments(family, W, b, c, X, method, k, n_chains):
     p = family.visible_marginal(W, b, c)
     mean = p @ stats_v
     cov = (stats_v.T * p) @ stats_v - np.outer(mean, mean)
-    return data - mean, (cov / n_chains if method == "pcd" else 0 * cov)
+    return data - mean, (cov / n_chains if method in ("pcd", "pt") else 0 * cov)
 
 
 #: (method, k, the other target the update must be distinguished from).
 #: CD-k is biased, so its update is tested against the exact CD-k expectation
 #: (and shown to differ from the log-likelihood gradient); PCD-k with chains
 #: at equilibrium against the exact log-likelihood gradient (and shown to
-#: differ from the CD-1 expectation).
-METHODS = [("cd", 1, "exact"), ("cd", 2, "exact"), ("pcd", 20, "cd")]
+#: differ from the CD-1 expectation); PT likewise, its beta = 1 block.
+METHODS = [("cd", 1, "exact"), ("cd", 2, "exact"), ("pcd", 20, "cd"), ("pt", 20, "cd")]
 
 
-@family_cases
-@dtype_cases
-@pytest.mark.parametrize("method, k, other", METHODS, ids=["cd1", "cd2", "pcd20"])
+@estimator_cases
+@pytest.mark.parametrize(
+    "method, k, other, n_threads",
+    [m + (t,) for m in METHODS for t in ((1, 2) if m[0] != "pt" else (1,))],
+    ids=[f"{m[0]}{m[1]}-{t}-thread{'s' if t > 1 else ''}"
+         for m in METHODS for t in ((1, 2) if m[0] != "pt" else (1,))],
+    indirect=["n_threads"],
+)
 def test_update_matches_exact_expected_gradient(family, dtype, method, k, other, n_threads,
                                                 monkeypatch):
     # One update with learning_rate=1, no momentum, no weight decay, no
@@ -359,34 +434,55 @@ def test_update_matches_exact_expected_gradient(family, dtype, method, k, other,
     # start at h = 0, so after k steps each follows a law mu with
     # 4096 * chi^2(mu || p) < 1e-4 (asserted); the mean of any statistic then
     # moves by at most its sd * sqrt(chi^2), so the non-centrality of the
-    # test statistic is below 4096 * chi^2 < 1e-4: negligible.
+    # test statistic is below 4096 * chi^2 < 1e-4: negligible.  PT (two
+    # temperatures) starts every block at h = 0 and its bound is
+    # ``pt_chi2_bound`` for the base model the update used.
     # Strong couplings (scale 2) make CD-k's bias large enough to see.
+    # Categorical parameters start in the zero-sum gauge and the kernel
+    # projects each update onto it (``sufficient_statistics``).
+    # The chains' k is the fewest steps from METHODS' value on for which
+    # the bound holds (more for a slowly mixing model).  PT's data is the
+    # data the model was built with, so its base model is known beforehand.
     W, b, c = tiny_params(family, dtype, scale=2.0)
     n_chains = 4096
-    if method == "cd":  # one chain per row: every visible state 256 times
-        X = np.tile(family.visible_states(N_VISIBLE), (n_chains // 2 ** N_VISIBLE, 1))
+    states = family.visible_states(W.shape[1])
+    n_states = len(states)
+    if method == "cd":  # one chain per row: every visible state n_chains // n_states times
+        X = np.tile(states, (n_chains // n_states, 1))
+    elif method == "pcd":
+        X = states[np.array([0, 3, 5, 6, 9, 12, 15, 15]) % n_states]
+        k = first_steps(k, lambda k: all(
+            n_chains * family.visible_chi2_bound(weights, b, c, k - 1) < 1e-4
+            for weights in (W, perturbed(family, W))))
     else:
-        X = family.visible_states(N_VISIBLE)[[0, 3, 5, 6, 9, 12, 15, 15]]
-        assert n_chains * family.visible_chi2_bound(W, b, c, k - 1) < 1e-4
-        assert n_chains * family.visible_chi2_bound(perturbed(W), b, c, k - 1) < 1e-4
+        X = family.training_data(20, W.shape[1], np.random.default_rng(0))
+        base = family.model(W, b, c, dtype)._base_visible_bias().astype(dtype)
+        betas = np.linspace(1.0, 0.0, N_TEMPERATURES)
+        k = first_steps(k, lambda k: all(
+            n_chains * family.pt_chi2_bound(weights, b, c, base, betas, k) < 1e-4
+            for weights in (W, perturbed(family, W))))
 
     def update(broken):
         model = family.model(W, b, c, dtype, n_jobs=n_threads, centering=False)
         model.set_params(learning_rate=1.0, momentum=0.0, weight_decay=0.0, k=k,
-                         batch_size=len(X), method=method)
-        model.h_samples_ = np.zeros((n_chains, N_HIDDEN), dtype=dtype)
+                         batch_size=len(X), method=method, n_temperatures=N_TEMPERATURES)
+        n_blocks = N_TEMPERATURES if method == "pt" else 1
+        model.h_samples_ = np.zeros((n_blocks * n_chains, N_HIDDEN), dtype=dtype)
         if broken:
-            break_kernel(monkeypatch, "train_minibatches", model)
+            break_kernel(monkeypatch, "train_minibatches", model, family)
         params = (model.components_, model.intercept_visible_, model.intercept_hidden_)
         before = [a.astype(np.float64) for a in params]
-        assert model.partial_fit(X.astype(dtype)) is model
+        assert model.partial_fit(family.input(X, dtype)) is model
+        if method == "pt":  # the base model the bound was computed for
+            assert np.array_equal(model._base_visible_bias().astype(dtype), base)
         after = (model.components_, model.intercept_visible_, model.intercept_hidden_)
         return np.concatenate([(a.astype(np.float64) - p).ravel()
                                for a, p in zip(after, before)])
 
     mean, cov = update_moments(family, W, b, c, X, method, k, n_chains)
     statistic, df, p_value = mahalanobis_test(update(broken=False) - mean, cov)
-    assert df == 2 ** N_VISIBLE - 1
+    # The statistics of the n_states visible states span n_states - 1 dimensions.
+    assert df == n_states - 1
     assert p_value > ALPHA, (statistic, df)
 
     # Power 1: the other method's target is far outside the test's resolution
@@ -396,7 +492,7 @@ def test_update_matches_exact_expected_gradient(family, dtype, method, k, other,
     assert mahalanobis_test(update(broken=False) - other_mean, cov)[2] < ALPHA
     # Power 2: the broken kernel (its update follows the perturbed model's
     # expectation) is rejected with the same seed.
-    broken_mean, _ = update_moments(family, perturbed(W), b, c, X, method, k, n_chains)
+    broken_mean, _ = update_moments(family, perturbed(family, W), b, c, X, method, k, n_chains)
     assert mahalanobis_power(broken_mean - mean, cov) >= MIN_POWER
     assert mahalanobis_test(update(broken=True) - mean, cov)[2] < ALPHA
 
@@ -431,7 +527,8 @@ def test_centered_pcd_update_matches_exact_expectation(family):
     W, b, c = tiny_params(family, np.float64)
     n_chains, k = 4096, 40
     assert n_chains * family.visible_chi2_bound(W, b, c, k - 1) < 1e-4
-    X = family.visible_states(N_VISIBLE)[[0, 3, 5, 6, 9, 12, 15, 15]]
+    V = family.visible_states(W.shape[1])
+    X = V[np.array([0, 3, 5, 6, 9, 12, 15, 15]) % len(V)]
     model = family.model(W, b, c, centering=True)
     model.set_params(learning_rate=1.0, momentum=0.0, weight_decay=0.0, k=k,
                      batch_size=len(X), method="pcd")
@@ -440,14 +537,19 @@ def test_centered_pcd_update_matches_exact_expectation(family):
     assert np.all(lam != 0) and np.all(mu != 0)
     params = ("components_", "intercept_visible_", "intercept_hidden_")
     before = [getattr(model, name).copy() for name in params]
-    model.partial_fit(X)
+    model.partial_fit(family.input(X))
     delta = [getattr(model, name) - prev for name, prev in zip(params, before)]
 
-    V = family.visible_states(N_VISIBLE)
+    def projected(terms):
+        """The kernel's gauge projection (categorical) of each row's W and b terms."""
+        W_terms = family.project(terms["W"].reshape(len(terms["W"]), N_HIDDEN, -1))
+        return {"W": W_terms.reshape(len(W_terms), -1), "b": family.project(terms["b"]),
+                "c": terms["c"]}
+
     p = family.visible_marginal(W, b, c)
-    for centre in ((mu, lam), (np.zeros(N_VISIBLE), np.zeros(N_HIDDEN))):
-        terms = centered_terms(V, expit(V @ W.T + c), *centre)
-        data = centered_terms(X, expit(X @ W.T + c), *centre)
+    for centre in ((mu, lam), (np.zeros(W.shape[1]), np.zeros(N_HIDDEN))):
+        terms = projected(centered_terms(V, expit(V @ W.T + c), *centre))
+        data = projected(centered_terms(X, expit(X @ W.T + c), *centre))
         z = []
         for (name, term), d in zip(terms.items(), delta):
             mean = p @ term
