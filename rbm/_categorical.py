@@ -160,6 +160,10 @@ class CategoricalRBM(BaseRBM):
                 f"{name} takes a dense array of category labels, one column per "
                 "feature; sparse input is not supported. Convert it with .toarray()."
             )
+        if hasattr(X, "columns") and len(X.columns) == 0:
+            # numpy cannot infer a dtype for an empty frame; let scikit-learn
+            # report the missing features in its own words.
+            X = np.empty((len(X), 0))
         X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
         missing = _missing_mask(X)
         if missing.any():

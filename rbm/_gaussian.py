@@ -165,12 +165,18 @@ class GaussianBernoulliRBM(BaseRBM):
         """sigma at the data's standard deviation, its velocity and its bounds."""
         n = X.shape[0]
         mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n
-        squares = X.multiply(X) if sp.issparse(X) else np.square(X, dtype=np.float64)
+        # Squares in float64 for both forms, so float32 CSR and dense agree.
+        if sp.issparse(X):
+            X64 = X.astype(np.float64)
+            squares = X64.multiply(X64)
+        else:
+            squares = np.square(X, dtype=np.float64)
         variance = np.asarray(squares.sum(axis=0), dtype=np.float64).ravel() / n - mean**2
         std = np.sqrt(np.maximum(variance, 0.0))
         # A constant feature (or a single row) has no spread to learn from:
-        # give it a small one, relative to the other features' scale.
-        scale = max(float(std.max(initial=0.0)), float(np.abs(mean).max(initial=0.0)), 1.0)
+        # give it a small one, relative to the data's own scale (whatever
+        # that is: 1e-8 and 1e8 are both fine).
+        scale = max(float(std.max(initial=0.0)), float(np.abs(mean).max(initial=0.0))) or 1.0
         std = np.maximum(std, 1e-3 * scale)
         state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, X.shape[1]), dtype=X.dtype)
         state[_gibbs.GAUSSIAN_SIGMA] = std

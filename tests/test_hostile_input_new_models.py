@@ -135,9 +135,6 @@ def test_gaussian_method_works_or_names_the_problem(method, case, model_dtype,
     check(model, result, values)
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: sparse float32 input's variance "
-                   "is computed from float32 squares (rbm/_gaussian.py "
-                   "_initial_visible_state), dense input's from float64 squares")
 def test_gaussian_sparse_float32_fit_matches_dense():
     # The same values, dense and CSR, must train the same model (as they do
     # in float64, and for BernoulliRBM in both precisions).
@@ -152,14 +149,7 @@ def test_gaussian_sparse_float64_fit_matches_dense():
     _same_gaussian_fit(sparse, dense)
 
 
-SIGMA_FLOOR_BUG = pytest.mark.xfail(
-    strict=True, reason="library bug: sigma's initial floor is 1e-3 * max(std, |mean|, 1.0) "
-    "(rbm/_gaussian.py _initial_visible_state), so features with spread below 1e-3 start "
-    "with sigma above their standard deviation (1e5 times it at scale 1e-8)")
-
-
-@pytest.mark.parametrize("exponent", [pytest.param(-8, marks=SIGMA_FLOOR_BUG),
-                                      pytest.param(-3, marks=SIGMA_FLOOR_BUG), -2, 0, 3, 8])
+@pytest.mark.parametrize("exponent", [-8, -3, -2, 0, 3, 8])
 def test_gaussian_fits_data_of_any_moderate_scale(exponent):
     # Real-valued data need not be standardised first: far from unit scale
     # the model trains to finite parameters and finite log-likelihoods, and
@@ -222,8 +212,8 @@ def hostile_labels(draw):
     # included), and "0" is not the fitted model's category 0.
     problems_str = dtype == "str" and X.size > 0
     if container == "DataFrame" and n_cols == 0:
-        # A DataFrame without columns: see
-        # test_categorical_names_an_empty_dataframe (a library bug, xfail).
+        # A DataFrame without columns has its own test:
+        # test_categorical_names_an_empty_dataframe.
         container = "array"
     if container == "F":
         X = np.asfortranarray(X)
@@ -308,8 +298,6 @@ CATEGORICAL_METHODS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="library bug: a DataFrame without columns gets "
-                   "numpy's 'at least one array or dtype is required'")
 @pytest.mark.parametrize("method", ["fit", "transform"])
 def test_categorical_names_an_empty_dataframe(method, categorical_model):
     call = CATEGORICAL_METHODS[method][1]
