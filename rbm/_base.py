@@ -144,6 +144,64 @@ def even_batch_ends(n_samples, batch_size):
     return np.cumsum(sizes).astype(np.intp)
 
 
+#: Parameter documentation shared by every model (see ``document_training``).
+TRAINING_PARAMETERS_DOC = """\
+    centering : bool, default=True
+        Centered gradient (Melchior, Fischer & Wiskott 2016): offsets for
+        the visible and hidden units follow moving averages of the data
+        (rate 0.01), and the update is written back to the plain parameters.
+    learning_rate_schedule : {"constant", "linear", "exponential"}, default="constant"
+        Learning rate per epoch of ``fit``: constant; decayed linearly to 0;
+        or multiplied by a constant factor down to 1% of it.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when the
+        validation log-likelihood has not improved by ``tol`` for
+        ``n_iter_no_change`` checks; the best parameters are restored.
+    validation_fraction : float in (0, 1), default=0.1
+        Held-out share of the rows for early stopping.
+    n_iter_no_change : int, default=10
+        Checks without improvement before early stopping stops.
+    tol : float, default=1e-3
+        Smallest improvement in nats that counts for early stopping.
+    n_temperatures : int, default=10
+        Inverse temperatures of parallel tempering (``method="pt"``),
+        evenly spaced from 1 to 0.
+    l1_weight_decay : float, default=0.0
+        L1 penalty on the weights, applied as a soft-thresholding step.
+    sparsity_target : float in (0, 1), default=0.1
+        Target mean activation of the hidden units (Hinton 2010).
+    sparsity_cost : float, default=0.0
+        Strength of the sparsity penalty; 0 turns it off.
+"""
+
+#: Attribute documentation shared by every model.
+TRAINING_ATTRIBUTES_DOC = """\
+    history_ : dict of lists
+        Per-epoch figures of the last ``fit``: ``epoch``, ``seconds``,
+        ``learning_rate``, ``reconstruction_error``, ``free_energy_data``,
+        ``free_energy_chains``, ``log_likelihood_train`` and
+        ``log_likelihood_validation`` (NaN where not computed) and
+        ``swap_rate`` (parallel tempering).
+    n_iter_ : int
+        Epochs run by the last ``fit`` (fewer than ``n_iter`` after early
+        stopping).
+    best_epoch_, best_validation_score_ : int, float
+        With early stopping: the epoch whose parameters were kept, and its
+        validation log-likelihood.
+    swap_rates_ : ndarray of shape (n_temperatures - 1,)
+        With ``method="pt"``: acceptance rate of swaps between neighbouring
+        temperatures.
+"""
+
+
+def document_training(cls):
+    """Fill the shared parameter and attribute sections into a model's docstring."""
+    cls.__doc__ = (cls.__doc__
+                   .replace("    %(training_parameters)s\n", TRAINING_PARAMETERS_DOC)
+                   .replace("    %(training_attributes)s\n", TRAINING_ATTRIBUTES_DOC))
+    return cls
+
+
 class _EarlyStopping:
     """Stop when the validation log-likelihood stops improving; keep the best.
 

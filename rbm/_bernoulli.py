@@ -1,9 +1,10 @@
 """Bernoulli-Bernoulli RBM: the drop-in replacement for scikit-learn's."""
 
-from ._base import BaseRBM
+from ._base import BaseRBM, document_training
 from ._visible import BernoulliVisible
 
 
+@document_training
 class BernoulliRBM(BaseRBM):
     """Restricted Boltzmann machine with binary visible and hidden units.
 
@@ -33,9 +34,11 @@ class BernoulliRBM(BaseRBM):
     random_state : int, RandomState instance or None, default=None
         Seed for initialisation, shuffling and sampling.  The same seed gives
         the same model whatever the number of threads.
-    method : {"pcd", "cd"}, default="pcd"
-        Persistent contrastive divergence (chains carried across updates) or
-        contrastive divergence (chains restarted from each batch).
+    method : {"pcd", "cd", "pt"}, default="pcd"
+        Persistent contrastive divergence (chains carried across updates),
+        contrastive divergence (chains restarted from each batch) or
+        parallel tempering (persistent chains at ``n_temperatures``
+        temperatures with replica swaps; Desjardins et al. 2010).
     k : int, default=1
         Gibbs steps per update.
     n_chains : int or None, default=None
@@ -49,6 +52,7 @@ class BernoulliRBM(BaseRBM):
         Threads for the matrix products (BLAS); None or -1 uses every core
         available.  Sampling runs on one thread between the products, which
         measured faster than a thread team there.  Results do not depend on it.
+    %(training_parameters)s
 
     Attributes
     ----------
@@ -59,7 +63,9 @@ class BernoulliRBM(BaseRBM):
     intercept_visible_ : ndarray of shape (n_features,)
         Visible biases b.
     h_samples_ : ndarray of shape (n_chains, n_components)
-        Hidden states of the persistent chains.
+        Hidden states of the persistent chains (``n_temperatures`` blocks of
+        them with ``method="pt"``).
+    %(training_attributes)s
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)

@@ -6,7 +6,7 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseRBM
+from ._base import BaseRBM, document_training
 from ._visible import CategoricalVisible
 
 
@@ -20,6 +20,7 @@ def _missing_mask(X):
     return np.zeros(X.shape, dtype=bool)
 
 
+@document_training
 class CategoricalRBM(BaseRBM):
     """Restricted Boltzmann machine with categorical visible and binary hidden units.
 
@@ -54,8 +55,8 @@ class CategoricalRBM(BaseRBM):
         Progress lines during ``fit``.
     random_state : int, RandomState instance or None, default=None
         Seed for initialisation, shuffling and sampling.
-    method : {"pcd", "cd"}, default="pcd"
-        Persistent or plain contrastive divergence.
+    method : {"pcd", "cd", "pt"}, default="pcd"
+        Persistent or plain contrastive divergence, or parallel tempering.
     k : int, default=1
         Gibbs steps per update.
     n_chains : int or None, default=None
@@ -66,6 +67,7 @@ class CategoricalRBM(BaseRBM):
         L2 penalty on the weights.
     n_jobs : int or None, default=None
         Threads for the matrix products; results do not depend on it.
+    %(training_parameters)s
 
     Attributes
     ----------
@@ -78,7 +80,9 @@ class CategoricalRBM(BaseRBM):
     intercept_visible_ : ndarray of shape (n_encoded_features,)
         Visible biases, one per (feature, category).
     h_samples_ : ndarray of shape (n_chains, n_components)
-        Hidden states of the persistent chains.
+        Hidden states of the persistent chains (``n_temperatures`` blocks of
+        them with ``method="pt"``).
+    %(training_attributes)s
     n_features_in_ : int
         Number of categorical features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)

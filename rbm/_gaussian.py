@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
 
 from . import _gibbs
-from ._base import BaseRBM
+from ._base import BaseRBM, document_training
 from ._visible import GaussianVisible
 
 #: sigma never falls below this fraction of the feature's standard deviation.
@@ -17,6 +17,7 @@ SIGMA_FLOOR_FRACTION = 0.01
 RUNAWAY_FACTOR = 1e3
 
 
+@document_training
 class GaussianBernoulliRBM(BaseRBM):
     """Restricted Boltzmann machine with Gaussian visible and binary hidden units.
 
@@ -53,8 +54,8 @@ class GaussianBernoulliRBM(BaseRBM):
         2 or more prints every epoch.
     random_state : int, RandomState instance or None, default=None
         Seed for initialisation, shuffling and sampling.
-    method : {"pcd", "cd"}, default="pcd"
-        Persistent or plain contrastive divergence.
+    method : {"pcd", "cd", "pt"}, default="pcd"
+        Persistent or plain contrastive divergence, or parallel tempering.
     k : int, default=1
         Gibbs steps per update.
     n_chains : int or None, default=None
@@ -68,6 +69,7 @@ class GaussianBernoulliRBM(BaseRBM):
     learn_sigma : bool, default=True
         Learn the visible standard deviations; False keeps them at the
         training data's standard deviation.
+    %(training_parameters)s
 
     Attributes
     ----------
@@ -80,7 +82,9 @@ class GaussianBernoulliRBM(BaseRBM):
     sigma_ : ndarray of shape (n_features,)
         Visible standard deviations.
     h_samples_ : ndarray of shape (n_chains, n_components)
-        Hidden states of the persistent chains.
+        Hidden states of the persistent chains (``n_temperatures`` blocks of
+        them with ``method="pt"``).
+    %(training_attributes)s
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
