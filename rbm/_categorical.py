@@ -94,7 +94,7 @@ class CategoricalRBM(BaseRBM):
     >>> from rbm import CategoricalRBM
     >>> X = np.array([["a", "x"], ["b", "y"], ["c", "x"], ["a", "y"]])
     >>> model = CategoricalRBM(n_components=2, random_state=0).fit(X)
-    >>> [list(c) for c in model.categories_]
+    >>> [c.tolist() for c in model.categories_]
     [['a', 'b', 'c'], ['x', 'y']]
     >>> model.sample(3).shape
     (3, 2)
