@@ -432,7 +432,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Fit the model to X by CD-k or PCD-k.
+        """Fit the model to X by CD-k, PCD-k or parallel tempering.
 
         Parameters
         ----------

@@ -963,7 +963,7 @@ def train_minibatches(int kind,
                       int k,
                       list streams,
                       int n_threads):
-    """Run a sequence of CD-k or PCD-k minibatch updates in compiled code.
+    """Run a sequence of CD-k, PCD-k or PT minibatch updates in compiled code.
 
     Batch ``t`` is ``order[batch_ends[t-1]:batch_ends[t]]``.  For PCD the
     negative phase advances the ``chains.shape[0]`` persistent chains, whose
