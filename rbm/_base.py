@@ -8,7 +8,6 @@ visible-unit type (see ``rbm._visible``) and documents itself.
 import hashlib
 import math
 import os
-import time
 from numbers import Integral, Real
 
 import numpy as np

@@ -1,7 +1,6 @@
 """CategoricalRBM: estimator checks and known answers."""
 
 import itertools
-import math
 
 import numpy as np
 import pytest
