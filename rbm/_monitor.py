@@ -8,11 +8,12 @@ from threadpoolctl import ThreadpoolController
 
 from ._partition import exact_cost
 
-#: The likelihood is recorded every epoch when an exact log Z costs at most
-#: this many floating-point operations (milliseconds); otherwise, for early
-#: stopping only, at about ``LIKELIHOOD_CHECKS`` evenly spaced epochs (by a
-#: short AIS run).
-EVERY_EPOCH_EXACT_FLOPS = 1e8
+#: The likelihood is recorded at about ``LIKELIHOOD_CHECKS`` evenly spaced
+#: epochs (and the last): exactly when log Z costs at most
+#: ``CHEAP_EXACT_FLOPS`` floating-point operations, otherwise (for early
+#: stopping only) by a short AIS run.  Not every epoch: on small data sets
+#: even a cheap exact log Z costs more than the epoch itself.
+CHEAP_EXACT_FLOPS = 1e8
 LIKELIHOOD_CHECKS = 20
 #: A short AIS run for monitoring: noisy, but the same random numbers every
 #: time, so successive epochs are compared on equal terms.
@@ -68,7 +69,7 @@ class TrainingMonitor:
         self.history = {name: [] for name in self.COLUMNS}
         layer = model._layer()
         _, flops = exact_cost(model.components_.shape[1], model.n_components, layer)
-        self.cheap_likelihood = flops <= EVERY_EPOCH_EXACT_FLOPS
+        self.cheap_likelihood = flops <= CHEAP_EXACT_FLOPS
         self.rng = np.random.default_rng(0)
         self.swap_counts = model._swap_counts.copy()
         # The figures are computed on one BLAS thread.  NumPy's OpenBLAS
@@ -82,12 +83,10 @@ class TrainingMonitor:
     def likelihood_due(self, epoch):
         """Whether the likelihood is computed after this (0-based) epoch.
 
-        Every epoch where an exact log Z is cheap; otherwise only for early
-        stopping, at about ``LIKELIHOOD_CHECKS`` evenly spaced epochs.
+        At about ``LIKELIHOOD_CHECKS`` evenly spaced epochs and the last one,
+        where an exact log Z is cheap or early stopping needs it.
         """
-        if self.cheap_likelihood:
-            return True
-        if self.X_valid is None:
+        if not (self.cheap_likelihood or self.X_valid is not None):
             return False
         every = max(1, self.n_epochs // LIKELIHOOD_CHECKS)
         return (epoch + 1) % every == 0 or epoch + 1 == self.n_epochs
