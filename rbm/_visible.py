@@ -23,6 +23,16 @@ from scipy.special import expit
 from . import _gibbs
 
 
+def all_finite(values):
+    """Whether an array has no NaN or inf, without an array-sized temporary.
+
+    Its minimum and maximum are finite exactly when every value is: NaN
+    propagates through both reductions and an infinity is one of them.
+    (``np.isfinite`` would allocate a boolean copy of a full-size input.)
+    """
+    return bool(np.isfinite(values.min()) and np.isfinite(values.max()))
+
+
 def softplus(x):
     """log(1 + exp(x)) computed without overflow."""
     return np.logaddexp(0.0, x)
@@ -45,7 +55,7 @@ class BernoulliVisible:
         values = X.data if sp.issparse(X) else X
         if values.size == 0:
             return
-        if not np.all(np.isfinite(values)):
+        if not all_finite(values):
             n_nan = int(np.isnan(values).sum())
             n_inf = int(np.isinf(values).sum())
             raise ValueError(
@@ -153,7 +163,7 @@ class GaussianVisible:
     def check_domain(self, X, estimator_name):
         """Raise ValueError unless every value of X is finite."""
         values = X.data if sp.issparse(X) else X
-        if values.size and not np.all(np.isfinite(values)):
+        if values.size and not all_finite(values):
             n_nan = int(np.isnan(values).sum())
             n_inf = int(np.isinf(values).sum())
             raise ValueError(
