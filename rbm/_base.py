@@ -531,7 +531,10 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         dtype = self.components_.dtype
         if sp.issparse(X):
             return (np.zeros((1, 1), dtype=dtype), X.data,
-                    X.indices.astype(np.intp, copy=False),
+                    # Column indices as SciPy keeps them (int32 or intp):
+                    # converting would copy the largest part of the input.
+                    X.indices if X.indices.dtype in (np.intc, np.intp)
+                    else X.indices.astype(np.intp),
                     X.indptr.astype(np.intp, copy=False), True)
         dummy_index = np.zeros(1, dtype=np.intp)
         return (np.ascontiguousarray(X), np.zeros(1, dtype=dtype), dummy_index,

@@ -80,6 +80,12 @@ cdef extern from "_fastmath.h" nogil:
 #: Per-batch decay of the running hidden activation of the sparsity penalty.
 cdef double SPARSITY_DECAY = 0.95
 
+#: CSR column indices as SciPy stores them (int32 unless the matrix needs
+#: int64), read in place so a large sparse input is never copied.
+ctypedef fused csr_index:
+    int
+    Py_ssize_t
+
 #: Rows of chains that share one random stream.  Part of the reproducibility
 #: contract: changing it changes every sampled result.
 cdef Py_ssize_t _CHUNK = 16
@@ -878,7 +884,7 @@ def gibbs_chains(int kind,
 
 
 cdef void _load_rows(const floating[:, ::1] X, const floating[::1] data,
-                     const Py_ssize_t[::1] indices, const Py_ssize_t[::1] indptr,
+                     const csr_index[::1] indices, const Py_ssize_t[::1] indptr,
                      bint sparse, const Py_ssize_t* rows, Py_ssize_t n_rows,
                      Py_ssize_t n_visible, floating* out) noexcept nogil:
     """out = X[rows] as a dense block (X dense, or CSR given by data/indices/indptr)."""
@@ -932,7 +938,7 @@ def train_minibatches(int kind,
                       int method,
                       const floating[:, ::1] X,        # IN dense data (or a 1x1 dummy when sparse)
                       const floating[::1] data,        # IN CSR data (or dummy)
-                      const Py_ssize_t[::1] indices,   # IN CSR column indices (or dummy)
+                      const csr_index[::1] indices,    # IN CSR column indices, int32 or intp (or dummy)
                       const Py_ssize_t[::1] indptr,    # IN CSR row pointers (or dummy)
                       bint sparse,
                       const Py_ssize_t[::1] order,     # IN rows in visiting order
