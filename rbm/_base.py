@@ -216,12 +216,6 @@ class _EarlyStopping:
         self.best_state = None
         self.checks_without_improvement = 0
 
-    def _state(self):
-        model = self.model
-        arrays = model._training_state() + model._offsets + (model._hidden_activity,)
-        if model._visible_state is not None:
-            arrays = arrays + (model._visible_state,)
-        return arrays
 
     def should_stop(self, row):
         score = row["log_likelihood_validation"]
@@ -233,14 +227,14 @@ class _EarlyStopping:
             self.checks_without_improvement += 1
         if score > self.best_score:
             self.best_score = score
-            self.best_state = [a.copy() for a in self._state()]
+            self.best_state = [a.copy() for a in self.model._learned_arrays()]
             self.best_epoch = row["epoch"]
         return self.checks_without_improvement >= self.model.n_iter_no_change
 
     def restore_best(self):
         if self.best_state is None:
             return
-        for array, saved in zip(self._state(), self.best_state):
+        for array, saved in zip(self.model._learned_arrays(), self.best_state):
             array[...] = saved
         self.model.best_epoch_ = self.best_epoch
         self.model.best_validation_score_ = self.best_score
@@ -565,7 +559,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         layer = self._layer()
         visible_state, groups = layer.kernel_arguments(self.components_.dtype)
         state = self._training_state() + (visible_state,)
-        snapshot = [a.copy() for a in state + self._offsets + (self._hidden_activity,)]
+        snapshot = [a.copy() for a in self._learned_arrays()]
         offset_rate = CENTERING_RATE if self.centering else 0.0
         dtype = self.components_.dtype
         betas = self._pt_betas()
@@ -585,8 +579,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         else:
             message = self._runaway_message()
         if message is not None:
-            for array, saved in zip(state + self._offsets + (self._hidden_activity,),
-                                    snapshot):
+            for array, saved in zip(self._learned_arrays(), snapshot):
                 array[...] = saved
             raise DivergenceError(message)
         self._log_partition_cache.clear()
@@ -649,6 +642,14 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _learns_visible_state(self):
         """Whether the kernel updates the visible-type parameters (Gaussian sigma)."""
         return False
+
+    def _learned_arrays(self):
+        """Every array training changes: what a divergence rollback or early
+        stopping saves and restores."""
+        arrays = self._training_state() + self._offsets + (self._hidden_activity,)
+        if self._visible_state is not None:
+            arrays = arrays + (self._visible_state,)
+        return arrays
 
     def _training_state(self):
         """The arrays the kernel updates in place, in its argument order."""

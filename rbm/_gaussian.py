@@ -163,7 +163,7 @@ class GaussianBernoulliRBM(BaseRBM):
         state = getattr(self, "_visible_state", None)
         if state is None:
             return GaussianVisible()
-        return GaussianVisible(sigma=state[_gibbs.GAUSSIAN_SIGMA], state=state)
+        return GaussianVisible(state)
 
     def _initial_visible_state(self, X):
         """sigma at the data's standard deviation, its velocity and its bounds."""

@@ -149,16 +149,22 @@ class GaussianVisible:
 
     Parameters
     ----------
-    sigma : ndarray of shape (n_visible,) or None
-        Standard deviations; None before fitting (only ``check_domain`` works).
+    state : ndarray of shape (4, n_visible) or None
+        The kernel's Gaussian state (rows ``_gibbs.GAUSSIAN_*``: sigma, its
+        velocity and its bounds); None before fitting (only ``check_domain``
+        works).
     """
 
     kernel_kind = _gibbs.VISIBLE_GAUSSIAN
     discrete = False
 
-    def __init__(self, sigma=None, state=None):
-        self.sigma = sigma
+    def __init__(self, state=None):
         self.state = state
+
+    @property
+    def sigma(self):
+        """The standard deviations: the sigma row of ``state``."""
+        return self.state[_gibbs.GAUSSIAN_SIGMA]
 
     def check_domain(self, X, estimator_name):
         """Raise ValueError unless every value of X is finite."""
