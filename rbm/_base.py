@@ -670,11 +670,15 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     # Inference
     # ------------------------------------------------------------------
 
-    def _hidden_probabilities(self, X):
+    def _hidden_field(self, X):
+        """c + W s(x) for each row of validated X, in the dtype of X."""
         W = self.components_.astype(X.dtype, copy=False)
         c = self.intercept_hidden_.astype(X.dtype, copy=False)
         S = self._layer().hidden_input(X)
-        return expit(safe_sparse_dot(S, W.T, dense_output=True) + c)
+        return safe_sparse_dot(S, W.T, dense_output=True) + c
+
+    def _hidden_probabilities(self, X):
+        return expit(self._hidden_field(X))
 
     def transform(self, X):
         """Hidden unit probabilities p(h_j = 1 | x).
@@ -782,9 +786,14 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         return self._reconstruction_error(self._check_fitted_input(X))
 
-    def _reconstruction_error(self, X):
-        """reconstruction_error of validated input (in the internal form)."""
-        H = self._hidden_probabilities(X)
+    def _reconstruction_error(self, X, hidden_field=None):
+        """reconstruction_error of validated input (in the internal form).
+
+        ``hidden_field``: ``self._hidden_field(X)`` when the caller has it.
+        """
+        if hidden_field is None:
+            hidden_field = self._hidden_field(X)
+        H = expit(hidden_field)
         R = self._layer().mean(H @ self.components_.astype(H.dtype) + self.intercept_visible_)
         Xd = X.toarray() if sp.issparse(X) else X
         return float(np.mean((Xd - R) ** 2))
@@ -809,18 +818,23 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self._free_energy(X)
 
     def _free_energy(self, X, chunk_rows=4096):
-        W = self.components_.astype(np.float64)
-        b = self.intercept_visible_.astype(np.float64)
-        c = self.intercept_hidden_.astype(np.float64)
+        """free_energy of validated input, computed in float64."""
         out = np.empty(X.shape[0])
-        layer = self._layer()
         for start in range(0, X.shape[0], chunk_rows):
             rows = X[start : start + chunk_rows]
             rows = rows.astype(np.float64) if sp.issparse(rows) else np.asarray(rows, np.float64)
-            S = layer.hidden_input(rows)
-            hidden = softplus(safe_sparse_dot(S, W.T, dense_output=True) + c).sum(axis=1)
-            out[start : start + rows.shape[0]] = -layer.energy_term(rows, b) - hidden
+            out[start : start + rows.shape[0]] = self._free_energy_given_field(
+                rows, self._hidden_field(rows))
         return out
+
+    def _free_energy_given_field(self, X, hidden_field):
+        """Free energy of the rows of X whose hidden field is ``hidden_field``.
+
+        In the dtype of the field, with the row sums accumulated in float64.
+        """
+        b = self.intercept_visible_.astype(hidden_field.dtype, copy=False)
+        hidden = softplus(hidden_field).sum(axis=1, dtype=np.float64)
+        return -self._layer().energy_term(X, b) - hidden
 
     def _base_visible_bias(self):
         """Visible biases of the independent model fitted to the data marginals."""

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import OneHotEncoder
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Options, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._base import BaseRBM, document_training
@@ -68,6 +68,10 @@ class CategoricalRBM(BaseRBM):
     n_jobs : int or None, default=None
         Threads for the matrix products; results do not depend on it.
     %(training_parameters)s
+    dtype : {np.float64, np.float32, "float64", "float32"}, default=np.float64
+        Floating-point type of the one-hot coding, and so of the parameters
+        and of training (labels carry no precision of their own, as with
+        ``OneHotEncoder``'s ``dtype``); float32 trains about twice as fast.
 
     Attributes
     ----------
@@ -103,6 +107,7 @@ class CategoricalRBM(BaseRBM):
     _parameter_constraints = {
         **BaseRBM._parameter_constraints,
         "categories": [StrOptions({"auto"}), list],
+        "dtype": [Options(type, {np.float32, np.float64}), StrOptions({"float32", "float64"})],
     }
 
     def __init__(
@@ -128,6 +133,10 @@ class CategoricalRBM(BaseRBM):
         n_iter_no_change=10,
         tol=1e-3,
         n_temperatures=10,
+        l1_weight_decay=0.0,
+        sparsity_target=0.1,
+        sparsity_cost=0.0,
+        dtype=np.float64,
     ):
         super().__init__(
             n_components,
@@ -149,15 +158,19 @@ class CategoricalRBM(BaseRBM):
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             n_temperatures=n_temperatures,
+            l1_weight_decay=l1_weight_decay,
+            sparsity_target=sparsity_target,
+            sparsity_cost=sparsity_cost,
         )
         self.categories = categories
+        self.dtype = dtype
 
     # ------------------------------------------------------------------
     # Encoding
     # ------------------------------------------------------------------
 
     def _validate_input(self, X, *, reset, dtype=None):
-        """X one-hot coded as a float64 CSR matrix (the model's internal form)."""
+        """X one-hot coded as a CSR matrix of ``dtype`` (the model's internal form)."""
         name = type(self).__name__
         if sp.issparse(X):
             raise TypeError(
@@ -181,7 +194,7 @@ class CategoricalRBM(BaseRBM):
         if reset:
             self._encoder = OneHotEncoder(
                 categories=self.categories, handle_unknown="error", sparse_output=True,
-                dtype=np.float64,
+                dtype=np.dtype(self.dtype).type,
             ).fit(X)
             self.categories_ = self._encoder.categories_
         else:

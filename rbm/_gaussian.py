@@ -134,6 +134,9 @@ class GaussianBernoulliRBM(BaseRBM):
         n_iter_no_change=10,
         tol=1e-3,
         n_temperatures=10,
+        l1_weight_decay=0.0,
+        sparsity_target=0.1,
+        sparsity_cost=0.0,
         learn_sigma=True,
     ):
         super().__init__(
@@ -156,6 +159,9 @@ class GaussianBernoulliRBM(BaseRBM):
             n_iter_no_change=n_iter_no_change,
             tol=tol,
             n_temperatures=n_temperatures,
+            l1_weight_decay=l1_weight_decay,
+            sparsity_target=sparsity_target,
+            sparsity_cost=sparsity_cost,
         )
         self.learn_sigma = learn_sigma
 

@@ -4,7 +4,6 @@ import math
 import time
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from ._partition import exact_cost
 
@@ -18,10 +17,22 @@ LIKELIHOOD_CHECKS = 20
 #: A short AIS run for monitoring: noisy, but the same random numbers every
 #: time, so successive epochs are compared on equal terms.
 MONITOR_AIS = dict(n_chains=32, n_betas=500, random_state=0)
-#: Training rows used for the per-epoch figures.
+#: Training rows whose likelihood is recorded.
 MONITOR_ROWS = 512
+#: The figures recorded every epoch (reconstruction error, free energies)
+#: use at most ``MONITOR_ROWS`` training rows and persistent chains, at
+#: least ``MIN_EPOCH_ROWS``, and otherwise one in ``EPOCH_ROWS_PER`` of the
+#: training rows: their two products per row then cost at most about 1% of
+#: the epoch's (which does at least three per row), whatever its size.
+MIN_EPOCH_ROWS = 64
+EPOCH_ROWS_PER = 64
 #: ``exponential`` decays the learning rate to this fraction over the fit.
 EXPONENTIAL_FINAL_FRACTION = 0.01
+
+
+def epoch_rows(n_train):
+    """How many training rows the per-epoch figures use (see ``EPOCH_ROWS_PER``)."""
+    return min(n_train, MONITOR_ROWS, max(MIN_EPOCH_ROWS, n_train // EPOCH_ROWS_PER))
 
 
 def epoch_learning_rate(schedule, learning_rate, epoch, n_epochs):
@@ -63,6 +74,7 @@ class TrainingMonitor:
     def __init__(self, model, X_train, X_valid, n_epochs):
         self.model = model
         self.rows = X_train[:MONITOR_ROWS]
+        self.epoch_rows = X_train[:epoch_rows(X_train.shape[0])]
         self.X_valid = X_valid
         self.n_epochs = n_epochs
         self.start = time.perf_counter()
@@ -72,13 +84,6 @@ class TrainingMonitor:
         self.cheap_likelihood = flops <= CHEAP_EXACT_FLOPS
         self.rng = np.random.default_rng(0)
         self.swap_counts = model._swap_counts.copy()
-        # The figures are computed on one BLAS thread.  NumPy's OpenBLAS
-        # is not the kernel's (SciPy's): a thread team woken here keeps
-        # spinning while the kernel's runs, and on 2 cores that made
-        # training at 784 x 500 about 40% slower; small products are also
-        # faster on one thread.  The controller scans the loaded libraries
-        # once, not every epoch.
-        self.blas = ThreadpoolController()
 
     def likelihood_due(self, epoch):
         """Whether the likelihood is computed after this (0-based) epoch.
@@ -97,14 +102,14 @@ class TrainingMonitor:
         return self.model.log_partition(method=method, **kwargs)[0]
 
     def _chain_free_energy(self):
-        """Mean free energy of visible states drawn from the persistent chains."""
+        """Mean free energy of visible states drawn from (some of) the persistent chains."""
         model = self.model
-        H = model.h_samples_.astype(np.float64)
+        H = model.h_samples_
         if model.method == "pt":  # the beta = 1 block
             H = H[: len(H) // model.n_temperatures]
-        field = H @ model.components_.astype(np.float64) + model.intercept_visible_
-        V = model._layer().sample(field, self.rng)
-        return float(np.mean(model._free_energy(V)))
+        H = H[: self.epoch_rows.shape[0]]
+        V = model._layer().sample(H @ model.components_ + model.intercept_visible_, self.rng)
+        return float(np.mean(model._free_energy_given_field(V, model._hidden_field(V))))
 
     def _swap_rate(self):
         """Mean acceptance of the replica swaps proposed this epoch (NaN without PT)."""
@@ -117,18 +122,16 @@ class TrainingMonitor:
 
     def record(self, epoch, learning_rate):
         """Append the row of a finished epoch; returns it as a dict."""
-        with self.blas.limit(limits=1, user_api="blas"):
-            return self._record(epoch, learning_rate)
-
-    def _record(self, epoch, learning_rate):
         model = self.model
-        free_data = model._free_energy(self.rows)
+        # In the model's dtype, one hidden field for both figures.
+        field = model._hidden_field(self.epoch_rows)
         row = {
             "epoch": epoch + 1,
             "seconds": time.perf_counter() - self.start,
             "learning_rate": learning_rate,
-            "reconstruction_error": model._reconstruction_error(self.rows),
-            "free_energy_data": float(np.mean(free_data)),
+            "reconstruction_error": model._reconstruction_error(self.epoch_rows, field),
+            "free_energy_data": float(np.mean(
+                model._free_energy_given_field(self.epoch_rows, field))),
             "free_energy_chains": self._chain_free_energy(),
             "log_likelihood_train": math.nan,
             "log_likelihood_validation": math.nan,
@@ -136,7 +139,7 @@ class TrainingMonitor:
         }
         if self.likelihood_due(epoch):
             log_z = self._log_z()
-            row["log_likelihood_train"] = float(-np.mean(free_data) - log_z)
+            row["log_likelihood_train"] = float(-np.mean(model._free_energy(self.rows)) - log_z)
             if self.X_valid is not None:
                 row["log_likelihood_validation"] = float(
                     -np.mean(model._free_energy(self.X_valid)) - log_z)

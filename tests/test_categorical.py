@@ -288,3 +288,23 @@ def test_verbose_fit_reports_every_epoch(fitted, capsys):
     CategoricalRBM(n_components=2, n_iter=3, verbose=2, random_state=0).fit(X)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and all("reconstruction error" in line for line in lines)
+
+
+def test_float32_trains_the_float64_model_to_rounding():
+    # The same random stream makes the same decisions in both precisions.
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, q, 300) for q in SIZES])
+    kwargs = dict(n_components=4, n_iter=3, random_state=0)
+    single = CategoricalRBM(dtype=np.float32, **kwargs).fit(X)
+    double = CategoricalRBM(dtype="float64", **kwargs).fit(X)
+    assert single.components_.dtype == np.float32
+    assert single.transform(X).dtype == np.float32
+    assert double.components_.dtype == np.float64
+    np.testing.assert_allclose(single.components_, double.components_, atol=1e-4)
+    assert single.score(X) == pytest.approx(double.score(X), abs=1e-4)
+
+
+def test_dtype_other_than_float32_or_float64_is_rejected():
+    X = np.array([[0, 1], [1, 0]])
+    with pytest.raises(ValueError, match="dtype"):
+        CategoricalRBM(dtype=np.int64).fit(X)

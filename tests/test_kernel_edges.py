@@ -238,3 +238,24 @@ def test_new_models_train_at_edge_shapes(estimator, n_visible, n_hidden, method,
         for a, z in zip(offsets[:-1], offsets[1:]):
             np.testing.assert_allclose(small.components_[:, a:z].sum(axis=1), 0, atol=1e-12)
             np.testing.assert_allclose(small.intercept_visible_[a:z].sum(), 0, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_numpy_and_scipy_blas_train_the_same_model(dtype):
+    # The kernel calls NumPy's OpenBLAS when it finds it, else SciPy's; the
+    # two must agree to rounding (and each is reproducible on its own).
+    rng = np.random.default_rng(0)
+    X = (rng.random((400, 90)) < 0.3).astype(dtype)
+    kwargs = dict(n_components=40, batch_size=50, n_iter=3, random_state=0)
+    previous = _gibbs.use_numpy_blas(False)
+    try:
+        scipy_model = BernoulliRBM(**kwargs).fit(X)
+        scipy_again = BernoulliRBM(**kwargs).fit(X)
+    finally:
+        _gibbs.use_numpy_blas(previous is not None)
+    assert _gibbs.use_numpy_blas() == previous
+    default_model = BernoulliRBM(**kwargs).fit(X)
+    np.testing.assert_array_equal(scipy_model.components_, scipy_again.components_)
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(default_model.components_, scipy_model.components_,
+                               atol=tolerance)
