@@ -15,6 +15,18 @@
 #include <stddef.h>
 #include <string.h>
 
+/* dlopen/dlsym where the platform has them (to call NumPy's own BLAS, see
+ * use_numpy_blas in _gibbs.pyx); elsewhere lookups fail and the kernel
+ * keeps SciPy's BLAS. */
+#if defined(_WIN32)
+static void *rbm_dlopen(const char *path) { (void) path; return NULL; }
+static void *rbm_dlsym(void *handle, const char *name) { (void) handle; (void) name; return NULL; }
+#else
+#include <dlfcn.h>
+static void *rbm_dlopen(const char *path) { return dlopen(path, RTLD_NOW | RTLD_LOCAL); }
+static void *rbm_dlsym(void *handle, const char *name) { return dlsym(handle, name); }
+#endif
+
 static inline double rbm_exp(double x)
 {
     const double shifter = 6755399441055744.0; /* 1.5 * 2^52 */

@@ -155,11 +155,9 @@ METHOD_PT = _PT
 # BLAS (row-major wrappers around column-major Fortran BLAS)
 # --------------------------------------------------------------------------
 
-cdef extern from "<dlfcn.h>" nogil:
-    void* dlopen(const char* filename, int flags)
-    void* dlsym(void* handle, const char* symbol)
-    int RTLD_NOW
-    int RTLD_LOCAL
+cdef extern from "_fastmath.h" nogil:
+    void* rbm_dlopen(const char* path)
+    void* rbm_dlsym(void* handle, const char* name)
 
 # Fortran ?gemm with 64-bit integers (ILP64), as NumPy's bundled OpenBLAS
 # exports it (scipy_sgemm_64_).  Hidden string-length arguments are not
@@ -198,12 +196,12 @@ def _find_numpy_blas():
             continue
         if "numpy" not in path[len(numpy_root):]:
             continue
-        handle = dlopen(path.encode(), RTLD_NOW | RTLD_LOCAL)
+        handle = rbm_dlopen(path.encode())
         if handle == NULL:
             return None
         for prefix in (b"scipy_", b""):
-            s_address = dlsym(handle, prefix + b"sgemm_64_")
-            d_address = dlsym(handle, prefix + b"dgemm_64_")
+            s_address = rbm_dlsym(handle, prefix + b"sgemm_64_")
+            d_address = rbm_dlsym(handle, prefix + b"dgemm_64_")
             if s_address != NULL and d_address != NULL:
                 return path, <Py_ssize_t> s_address, <Py_ssize_t> d_address
         return None
