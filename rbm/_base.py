@@ -897,6 +897,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 result = ais_log_partition(
                     *params, self._layer(), self._base_visible_bias(),
                     n_chains=n_chains, n_betas=n_betas, rng=generator_for(entropy, _AIS),
+                    n_threads=self._check_n_jobs(),
                 )
             self._log_partition_cache[key] = result
         return self._log_partition_cache[key]

@@ -76,6 +76,8 @@ cdef extern from "_fastmath.h" nogil:
                                      Py_ssize_t n_groups)
     void rbm_block_softmax_weights_f(float* row, const float* b, const Py_ssize_t* groups,
                                      Py_ssize_t n_groups)
+    void rbm_softplus_gap(double* Z, Py_ssize_t count, double beta, double beta_prev)
+    void rbm_softplus_array(const double* x, Py_ssize_t count, double* out)
     void rbm_transpose_d(const double* src, Py_ssize_t rows, Py_ssize_t cols, double* dst)
     void rbm_transpose_f(const float* src, Py_ssize_t rows, Py_ssize_t cols, float* dst)
     void rbm_sparse_rows_product_d(const double* X, Py_ssize_t rows, Py_ssize_t k,
@@ -813,6 +815,43 @@ cdef void _move_towards(floating* x, const floating* target, Py_ssize_t n,
 # Parallel tempering (Desjardins, Courville, Bengio, Vincent & Delalleau 2010)
 # --------------------------------------------------------------------------
 
+cdef void _tempered_visible_sample(int kind, floating* S, Py_ssize_t rows, double beta,
+                                   const floating* b, const floating* base_bias,
+                                   const floating* visible_state, const Py_ssize_t* groups,
+                                   Py_ssize_t n_groups, Py_ssize_t n_visible,
+                                   floating* tempered_b, bitgen_t** rng, float* scratch,
+                                   int n_threads) noexcept nogil:
+    """S = s(v), v drawn at inverse temperature beta from the visible field h W in S.
+
+    The tempered model p_beta ~ exp(-(1 - beta) E_base(v) - beta E(v, h))
+    with E_base(v) = -base_bias . s(v) gives v the field
+    beta (h W + b) + (1 - beta) base_bias.
+    """
+    cdef Py_ssize_t i
+    _scale_rows(S, 0, rows, n_visible, <floating> beta)
+    for i in range(n_visible):
+        tempered_b[i] = <floating> (beta * b[i] + (1.0 - beta) * base_bias[i])
+    _sample_visible(kind, S, rows, n_visible, tempered_b, visible_state, groups,
+                    n_groups, rng, scratch, n_threads)
+
+
+cdef void _tempered_hidden_sample(const floating* Z, floating* H, Py_ssize_t rows,
+                                  double beta, const floating* c, Py_ssize_t n_hidden,
+                                  floating* tempered_c, bitgen_t** rng, float* scratch,
+                                  int n_threads) noexcept nogil:
+    """H = h drawn at inverse temperature beta given the hidden field Z = W s(v) (no bias).
+
+    Given v, h has the field beta (W s(v) + c).
+    """
+    cdef Py_ssize_t j
+    memcpy(H, Z, rows * n_hidden * sizeof(floating))
+    _scale_rows(H, 0, rows, n_hidden, <floating> beta)
+    for j in range(n_hidden):
+        tempered_c[j] = <floating> (beta * c[j])
+    _hidden_probabilities(H, rows, n_hidden, tempered_c, n_threads)
+    _sample_hidden(H, H, rows, n_hidden, rng, scratch, n_threads)
+
+
 cdef void _tempered_step(int kind, floating* H, floating* S, floating* Z,
                          double* energy_gap, const double* betas, Py_ssize_t n_temperatures,
                          Py_ssize_t C, const floating* W, const floating* b,
@@ -826,43 +865,32 @@ cdef void _tempered_step(int kind, floating* H, floating* S, floating* Z,
 
     Block t (rows [t C, (t + 1) C) of H and S) samples
     p_t(v, h) ~ exp(-(1 - beta_t) E_base(v) - beta_t E(v, h)), with
-    E_base(v) = -base_bias . s(v) (up to a constant): given h, v has the
-    field beta_t (h W + b) + (1 - beta_t) base_bias; given v, h has the field
-    beta_t (W s(v) + c).  Then the pairs (t, t + 1) with t = parity, parity + 2,
-    ... exchange states with probability
-    min(1, exp((beta_t - beta_t+1) (D(x_t) - D(x_t+1)))), D = E - E_base.
+    E_base(v) = -base_bias . s(v) (up to a constant).  Then the pairs
+    (t, t + 1) with t = parity, parity + 2, ... exchange states with
+    probability min(1, exp((beta_t - beta_t+1) (D(x_t) - D(x_t+1)))),
+    D = E - E_base.
     """
     cdef Py_ssize_t rows = n_temperatures * C, t, i, r, j
-    cdef double beta
-    cdef floating* block
+    cdef double total
     _visible_field(H, rows, W, n_visible, n_hidden, S)
     for t in range(n_temperatures):
-        beta = betas[t]
-        block = S + t * C * n_visible
-        _scale_rows(block, 0, C, n_visible, <floating> beta)
-        for i in range(n_visible):
-            tempered_b[i] = <floating> (beta * b[i] + (1.0 - beta) * base_bias[i])
-        _sample_visible(kind, block, C, n_visible, tempered_b, visible_state, groups,
-                        n_groups, rng + t * block_streams, scratch, n_threads)
+        _tempered_visible_sample(kind, S + t * C * n_visible, C, betas[t], b, base_bias,
+                                 visible_state, groups, n_groups, n_visible, tempered_b,
+                                 rng + t * block_streams, scratch, n_threads)
     _hidden_field(S, rows, W, n_visible, n_hidden, Z)
     for t in range(n_temperatures):
-        beta = betas[t]
-        memcpy(H + t * C * n_hidden, Z + t * C * n_hidden, C * n_hidden * sizeof(floating))
-        _scale_rows(H, t * C, (t + 1) * C, n_hidden, <floating> beta)
-        for j in range(n_hidden):
-            tempered_c[j] = <floating> (beta * c[j])
-        _hidden_probabilities(H + t * C * n_hidden, C, n_hidden, tempered_c, n_threads)
-        _sample_hidden(H + t * C * n_hidden, H + t * C * n_hidden, C, n_hidden,
-                       rng + t * block_streams, scratch, n_threads)
+        _tempered_hidden_sample(Z + t * C * n_hidden, H + t * C * n_hidden, C, betas[t],
+                                c, n_hidden, tempered_c, rng + t * block_streams, scratch,
+                                n_threads)
     # D(v, h) = E - E_base = -(s.(b - base_bias) + c.h + h.(W s)), up to a
     # constant that cancels in the swap ratio.
     for r in range(rows):
-        beta = 0.0
+        total = 0.0
         for i in range(n_visible):
-            beta += S[r * n_visible + i] * (b[i] - base_bias[i])
+            total += S[r * n_visible + i] * (b[i] - base_bias[i])
         for j in range(n_hidden):
-            beta += H[r * n_hidden + j] * (c[j] + Z[r * n_hidden + j])
-        energy_gap[r] = -beta
+            total += H[r * n_hidden + j] * (c[j] + Z[r * n_hidden + j])
+        energy_gap[r] = -total
     _replica_swaps(H, S, energy_gap, betas, n_temperatures, C, n_visible, n_hidden,
                    rng[block_streams * n_temperatures], swap_counts, parity)
 
@@ -992,6 +1020,88 @@ def gibbs_chains(int kind,
                                         rng, &scratch[0, 0], n_threads)
     finally:
         free(rng)
+
+
+def softplus(const double[::1] x):
+    """log(1 + exp(x)) of a float64 vector (see rbm_softplus in _fastmath.h)."""
+    out = np.empty(x.shape[0])
+    cdef double[::1] result = out
+    if x.shape[0]:
+        with nogil:
+            rbm_softplus_array(&x[0], x.shape[0], &result[0])
+    return out
+
+
+def ais_log_weights(int kind,
+                    double[:, ::1] S,                   # IN/OUT s(v) rows of the chains, drawn from the base model
+                    const double[:, ::1] W,
+                    const double[::1] b,
+                    const double[::1] c,
+                    const double[::1] base_bias,        # visible biases of the beta = 0 model
+                    const double[:, ::1] visible_state,
+                    const Py_ssize_t[::1] groups,
+                    const double[::1] betas,            # inverse temperatures, 0 first, 1 last
+                    list streams,
+                    int n_threads):
+    """Log importance weights of AIS runs from the base model to the model (float64).
+
+    The chains move through the tempered models of ``_tempered_step``
+    (the same block-Gibbs transitions as parallel tempering).  At each
+    temperature beta_k the weight of a chain at state v gains
+
+        log p*_k(v) - log p*_{k-1}(v)
+          = (beta_k - beta_{k-1}) s(v).(b - base_bias)
+            + sum_j softplus(beta_k (W s(v) + c)_j) - softplus(beta_{k-1} (...)_j)
+
+    with the visible energy terms taken as linear in s(v); for Gaussian
+    units that drops a constant that the caller adds.  Then (except after
+    the last) v moves by one Gibbs step at beta_k.  Rows are chunked over
+    ``streams`` as in ``gibbs_chains``, so results do not depend on threads.
+    """
+    cdef Py_ssize_t rows = S.shape[0], n_visible = W.shape[1], n_hidden = W.shape[0]
+    cdef Py_ssize_t n_betas = betas.shape[0], n_groups = groups.shape[0] - 1, k, r, j
+    cdef double beta, beta_prev
+    log_w = np.zeros(rows)
+    cdef double[::1] weights = log_w
+    cdef double[:, ::1] Z = np.empty((rows, n_hidden))
+    cdef double[:, ::1] H = np.empty((rows, n_hidden))
+    cdef double[:, ::1] gap = np.empty((rows, n_hidden))
+    cdef double[::1] gains = np.empty(rows)
+    cdef double[::1] gap_sums = np.empty(rows)
+    cdef double[::1] ones = np.ones(n_hidden)
+    cdef double[::1] direction = np.asarray(b) - np.asarray(base_bias)
+    cdef double[::1] tempered_b = np.empty(n_visible)
+    cdef double[::1] tempered_c = np.empty(n_hidden)
+    cdef Py_ssize_t width = max(n_visible, n_hidden)
+    cdef float[:, ::1] scratch = np.empty((n_streams_for(rows) * _CHUNK, width), dtype=np.float32)
+    if rows == 0 or n_hidden == 0:
+        return log_w
+    cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(rows))
+    try:
+        with nogil:
+            for k in range(1, n_betas):
+                beta = betas[k]
+                beta_prev = betas[k - 1]
+                _hidden_field(&S[0, 0], rows, &W[0, 0], n_visible, n_hidden, &Z[0, 0])
+                _row_dots(&S[0, 0], rows, n_visible, &direction[0], &gains[0])
+                for r in range(rows):
+                    for j in range(n_hidden):
+                        gap[r, j] = Z[r, j] + c[j]
+                rbm_softplus_gap(&gap[0, 0], rows * n_hidden, beta, beta_prev)
+                _row_dots(&gap[0, 0], rows, n_hidden, &ones[0], &gap_sums[0])
+                for r in range(rows):
+                    weights[r] += (beta - beta_prev) * gains[r] + gap_sums[r]
+                if k < n_betas - 1:
+                    _tempered_hidden_sample(&Z[0, 0], &H[0, 0], rows, beta, &c[0], n_hidden,
+                                            &tempered_c[0], rng, &scratch[0, 0], n_threads)
+                    _visible_field(&H[0, 0], rows, &W[0, 0], n_visible, n_hidden, &S[0, 0])
+                    _tempered_visible_sample(kind, &S[0, 0], rows, beta, &b[0], &base_bias[0],
+                                             &visible_state[0, 0], &groups[0], n_groups,
+                                             n_visible, &tempered_b[0], rng, &scratch[0, 0],
+                                             n_threads)
+    finally:
+        free(rng)
+    return log_w
 
 
 cdef void _load_rows(const floating[:, ::1] X, const floating[::1] data,

@@ -34,8 +34,13 @@ def all_finite(values):
 
 
 def softplus(x):
-    """log(1 + exp(x)) computed without overflow."""
-    return np.logaddexp(0.0, x)
+    """log(1 + exp(x)) in float64, without overflow (compiled; within a few ulp).
+
+    Several times faster than ``np.logaddexp(0, x)``; free energies and
+    exact log-partition functions spend most of their elementwise time here.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return _gibbs.softplus(np.ascontiguousarray(x.reshape(-1))).reshape(x.shape)
 
 
 class BernoulliVisible:

@@ -259,3 +259,18 @@ def test_numpy_and_scipy_blas_train_the_same_model(dtype):
     tolerance = 1e-4 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(default_model.components_, scipy_model.components_,
                                atol=tolerance)
+
+
+def test_softplus_matches_logaddexp_to_a_few_ulp():
+    from rbm._visible import softplus
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-40, 40, 100_000), rng.uniform(-1e-3, 1e-3, 10_000),
+                        [0.0, -745.0, -800.0, 700.0, 800.0, 1e-300, -1e-300, 36.7, -36.7]])
+    got = softplus(x)
+    expected = np.logaddexp(0.0, x)
+    assert got.dtype == np.float64 and got.shape == x.shape
+    # A few ulp; below exp(-708) it returns about 1e-308 instead of a
+    # subnormal (the exp's argument is clamped), which no sum can notice.
+    np.testing.assert_allclose(got, expected, rtol=1e-15, atol=1e-307)
+    assert softplus(np.float32(2.0)).shape == ()
+    np.testing.assert_array_equal(softplus(np.zeros((3, 0))), np.zeros((3, 0)))
