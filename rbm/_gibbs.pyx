@@ -86,10 +86,10 @@ cdef extern from "_fastmath.h" nogil:
     void rbm_sparse_rows_product_f(const float* X, Py_ssize_t rows, Py_ssize_t k,
                                    const float* M, Py_ssize_t n, float* out,
                                    Py_ssize_t* idx, float* coef)
-    void rbm_sparse_outer_update_d(const double* V, const double* G, Py_ssize_t rows,
+    void rbm_sparse_outer_update_d(const double* VT, const double* G, Py_ssize_t rows,
                                    Py_ssize_t n_v, Py_ssize_t n_h, double alpha, double* WT,
                                    Py_ssize_t* idx, double* coef)
-    void rbm_sparse_outer_update_f(const float* V, const float* G, Py_ssize_t rows,
+    void rbm_sparse_outer_update_f(const float* VT, const float* G, Py_ssize_t rows,
                                    Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
                                    Py_ssize_t* idx, float* coef)
 
@@ -309,12 +309,17 @@ cdef inline void _hidden_field_of(const floating* V, Py_ssize_t rows, const floa
 
 
 cdef inline void _visible_field_of(const floating* Hs, Py_ssize_t rows, const floating* W,
-                                   bint small, Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                                   floating* A, Py_ssize_t* idx,
+                                   const floating* WT, bint small, Py_ssize_t n_visible,
+                                   Py_ssize_t n_hidden, floating* A, Py_ssize_t* idx,
                                    floating* coef) noexcept nogil:
-    """A = Hs @ W; as sums of rows of W for small models."""
+    """A = Hs @ W; as sums of rows of W for small models, else by BLAS from
+    the copy WT = W.T when one is kept (then W may be stale)."""
     if small:
         _sparse_rows_product(Hs, rows, n_hidden, W, n_visible, A, idx, coef)
+    elif WT != NULL:
+        # Column-major, WT is the n_hidden x n_visible matrix W.
+        _gemm(c'T', c'N', <int> n_visible, <int> rows, <int> n_hidden, <floating> 1.0,
+              WT, <int> n_hidden, Hs, <int> n_hidden, <floating> 0.0, A, <int> n_visible)
     else:
         _visible_field(Hs, rows, W, n_visible, n_hidden, A)
 
@@ -328,39 +333,41 @@ cdef void _transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
         rbm_transpose_d(src, rows, cols, dst)
 
 
-cdef inline void _sparse_outer_update(const floating* V, const floating* G, Py_ssize_t rows,
+cdef inline void _sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
                                       Py_ssize_t n_visible, Py_ssize_t n_hidden,
                                       floating alpha, floating* WT, Py_ssize_t* idx,
                                       floating* coef) noexcept nogil:
-    """WT += alpha * V.T @ G, skipping the zeros of V (idx, coef: scratch of rows)."""
+    """WT += alpha * V.T @ G from VT = V.T, skipping the zeros of V (idx, coef: scratch of rows)."""
     if floating is float:
-        rbm_sparse_outer_update_f(V, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
+        rbm_sparse_outer_update_f(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
     else:
-        rbm_sparse_outer_update_d(V, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
+        rbm_sparse_outer_update_d(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
 
 
 cdef void _transposed_weight_update(const floating* G, const floating* V, Py_ssize_t rows,
                                     Py_ssize_t n_visible, Py_ssize_t n_hidden,
                                     floating lr, floating momentum, floating weight_decay,
-                                    floating* WT, floating* velocity_T,
+                                    floating* WT, floating* velocity_T, floating* VT,
                                     Py_ssize_t* idx, floating* coef) noexcept nogil:
-    """The weight step of train_minibatches on the transposed copy WT (the caller copies W = WT.T).
+    """The weight step of train_minibatches on the transposed copy WT.
 
     velocity = momentum * velocity + lr * (G.T @ V - weight_decay * W);  W += velocity
     (without momentum the velocity is not stored: W += lr * (G.T @ V - weight_decay * W)).
+    VT: scratch of n_visible x rows for V.T.
     """
     cdef Py_ssize_t i, size = n_visible * n_hidden
+    _transpose(V, rows, n_visible, VT)
     if momentum != 0.0:
         for i in range(size):
             velocity_T[i] = momentum * velocity_T[i] - lr * weight_decay * WT[i]
-        _sparse_outer_update(V, G, rows, n_visible, n_hidden, lr, velocity_T, idx, coef)
+        _sparse_outer_update(VT, G, rows, n_visible, n_hidden, lr, velocity_T, idx, coef)
         for i in range(size):
             WT[i] += velocity_T[i]
     else:
         if weight_decay != 0.0:
             for i in range(size):
                 WT[i] *= 1.0 - lr * weight_decay
-        _sparse_outer_update(V, G, rows, n_visible, n_hidden, lr, WT, idx, coef)
+        _sparse_outer_update(VT, G, rows, n_visible, n_hidden, lr, WT, idx, coef)
 
 
 # --------------------------------------------------------------------------
@@ -1303,6 +1310,8 @@ def train_minibatches(int kind,
     cdef floating[:, ::1] velocity_T = (
         np.ascontiguousarray(np.asarray(W_velocity).T) if transposed else W_velocity)
     cdef floating* wt_ptr = &WT[0, 0] if transposed else NULL
+    cdef floating[:, ::1] VT = np.empty(
+        (n_visible if transposed else 1, max_batch + n_chains + 2), dtype=dtype)
     cdef floating wd = weight_decay
     cdef Py_ssize_t[::1] active_idx = np.empty(max(width, max_batch + n_chains + 2),
                                                dtype=np.intp)
@@ -1349,8 +1358,8 @@ def train_minibatches(int kind,
                         pt_step += 1
                     memcpy(&VS[B, 0], &S_all[0, 0], C * n_visible * sizeof(floating))
                 for step in range(k if method != _PT else 0):
-                    _visible_field_of(&Hc[0, 0], C, w_ptr, small, n_visible, n_hidden,
-                                      &VS[B, 0], idx, coef)
+                    _visible_field_of(&Hc[0, 0], C, w_ptr, wt_ptr, small, n_visible,
+                                      n_hidden, &VS[B, 0], idx, coef)
                     _sample_visible(kind, &VS[B, 0], C, n_visible, &b[0], vstate,
                                     &groups[0], n_groups, rng, &scratch[0, 0], n_threads)
                     if step < k - 1 or method == _CD:
@@ -1425,7 +1434,7 @@ def train_minibatches(int kind,
                 if transposed:
                     _transposed_weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible,
                                               n_hidden, lr, mom, wd, wt_ptr,
-                                              &velocity_T[0, 0], idx, coef)
+                                              &velocity_T[0, 0], &VT[0, 0], idx, coef)
                     if l1_step != 0.0:
                         _soft_threshold(wt_ptr, n_hidden * n_visible, l1_step)
                     if categorical:
@@ -1433,7 +1442,8 @@ def train_minibatches(int kind,
                         if use_momentum:
                             _zero_sum_rows(&velocity_T[0, 0], n_hidden, &groups[0],
                                            n_groups)
-                    _transpose(wt_ptr, n_visible, n_hidden, w_ptr)
+                    if small or method == _PT:  # their products read W itself
+                        _transpose(wt_ptr, n_visible, n_hidden, w_ptr)
                 elif use_momentum:
                     _weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible, n_hidden,
                                    lr, mom, vel_ptr)
@@ -1465,5 +1475,7 @@ def train_minibatches(int kind,
         free(rng)
     if persistent:
         chains[...] = Hc
-    if transposed and use_momentum:
-        W_velocity[...] = velocity_T.T
+    if transposed:
+        W[...] = WT.T
+        if use_momentum:
+            W_velocity[...] = velocity_T.T
