@@ -283,6 +283,43 @@ static void rbm_softplus_array(const double *x, ptrdiff_t count, double *out)
         out[i] = rbm_softplus(x[i]);
 }
 
+/* One-hot draws for each block of a row of unnormalised softmax weights
+ * (rbm_block_softmax_weights): block g takes the category where the running
+ * sum first exceeds u[g] times the block's total (inverse CDF), or its last
+ * if rounding leaves none.  Sums in double, the total with four partial sums
+ * (one chain of dependent additions took most of the sampler's time). */
+#define RBM_DEFINE_BLOCK_CATEGORICAL_DRAW(NAME, T)                                    \
+static void NAME(T *row, const ptrdiff_t *groups, ptrdiff_t n_groups, const float *u) \
+{                                                                                     \
+    for (ptrdiff_t g = 0; g < n_groups; g++) {                                        \
+        const ptrdiff_t lo = groups[g], hi = groups[g + 1];                           \
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, cumulative = 0.0;              \
+        ptrdiff_t i = lo, chosen = hi - 1;                                            \
+        for (; i + 4 <= hi; i += 4) {                                                 \
+            s0 += row[i];                                                             \
+            s1 += row[i + 1];                                                         \
+            s2 += row[i + 2];                                                         \
+            s3 += row[i + 3];                                                         \
+        }                                                                             \
+        for (; i < hi; i++)                                                           \
+            s0 += row[i];                                                             \
+        const double target = u[g] * ((s0 + s1) + (s2 + s3));                         \
+        for (i = lo; i < hi; i++) {                                                   \
+            cumulative += row[i];                                                     \
+            if (target < cumulative) {                                                \
+                chosen = i;                                                           \
+                break;                                                                \
+            }                                                                         \
+        }                                                                             \
+        for (i = lo; i < hi; i++)                                                     \
+            row[i] = (T) 0;                                                           \
+        row[chosen] = (T) 1;                                                          \
+    }                                                                                 \
+}
+
+RBM_DEFINE_BLOCK_CATEGORICAL_DRAW(rbm_block_categorical_draw_d, double)
+RBM_DEFINE_BLOCK_CATEGORICAL_DRAW(rbm_block_categorical_draw_f, float)
+
 /* out[r] = X[r, :n] . v for each row of a row-major (rows x n) X.  Four
  * vector accumulators per row: a plain scalar loop would be one long chain of
  * dependent additions, which compilers may not reorder (about 4 cycles an

@@ -78,6 +78,10 @@ cdef extern from "_fastmath.h" nogil:
                                      Py_ssize_t n_groups)
     void rbm_softplus_gap(double* Z, Py_ssize_t count, double beta, double beta_prev)
     void rbm_softplus_array(const double* x, Py_ssize_t count, double* out)
+    void rbm_block_categorical_draw_d(double* row, const Py_ssize_t* groups,
+                                      Py_ssize_t n_groups, const float* u)
+    void rbm_block_categorical_draw_f(float* row, const Py_ssize_t* groups,
+                                      Py_ssize_t n_groups, const float* u)
     void rbm_transpose_d(const double* src, Py_ssize_t rows, Py_ssize_t cols, double* dst)
     void rbm_transpose_f(const float* src, Py_ssize_t rows, Py_ssize_t cols, float* dst)
     void rbm_sparse_rows_product_d(const double* X, Py_ssize_t rows, Py_ssize_t k,
@@ -525,34 +529,20 @@ cdef void _categorical_rows(floating* A, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_
                             float* scratch) noexcept nogil:
     """A[r0:r1] = one-hot draws from the softmax of A + b over each feature's block.
 
-    Max-subtracted exponentials (vectorised, in _fastmath.h), then an
-    inverse-CDF draw with one uniform per feature.
+    Max-subtracted exponentials, then an inverse-CDF draw with one uniform
+    per feature (both in _fastmath.h).
     """
-    cdef Py_ssize_t r, g, i, chosen
+    cdef Py_ssize_t r
     cdef floating* row
-    cdef double total, target, cumulative
     _uniform_fill(rng, (r1 - r0) * n_groups, scratch)
     for r in range(r0, r1):
         row = A + r * n_visible
         if floating is float:
             rbm_block_softmax_weights_f(row, b, groups, n_groups)
+            rbm_block_categorical_draw_f(row, groups, n_groups, scratch + (r - r0) * n_groups)
         else:
             rbm_block_softmax_weights_d(row, b, groups, n_groups)
-        for g in range(n_groups):
-            total = 0.0
-            for i in range(groups[g], groups[g + 1]):
-                total += row[i]
-            target = scratch[(r - r0) * n_groups + g] * total
-            chosen = groups[g + 1] - 1  # if rounding leaves target >= the sum
-            cumulative = 0.0
-            for i in range(groups[g], groups[g + 1]):
-                cumulative += row[i]
-                if target < cumulative:
-                    chosen = i
-                    break
-            for i in range(groups[g], groups[g + 1]):
-                row[i] = 0.0
-            row[chosen] = 1.0
+            rbm_block_categorical_draw_d(row, groups, n_groups, scratch + (r - r0) * n_groups)
 
 
 cdef void _sample_visible_rows(int kind, floating* A, Py_ssize_t r0, Py_ssize_t r1,
