@@ -162,11 +162,14 @@ RBM_DEFINE_BERNOULLI(rbm_bernoulli_f, float)
 /* The partial sums of a block of 4 vectors of columns stay in registers while
  * the selected rows stream past.  GCC and Clang vector extensions make the
  * vectorisation explicit (left to itself GCC vectorises across rows instead,
- * with gathers); other compilers get plain arrays of the same width. */
+ * with gathers); other compilers get plain arrays of the same width.  Eight
+ * lanes in both precisions: 64-byte double vectors made 64 x 64 float64
+ * training 10% faster with AVX-512 (AVX2 splits each into two), while
+ * 16-lane floats made 27 x 20 x 100 categorical training 10% slower. */
 #if defined(__GNUC__) || defined(__clang__)
-typedef double rbm_vd __attribute__((vector_size(32)));
+typedef double rbm_vd __attribute__((vector_size(64)));
 typedef float rbm_vf __attribute__((vector_size(32)));
-#define RBM_LANES_D 4
+#define RBM_LANES_D 8
 #define RBM_LANES_F 8
 #else
 typedef struct { double v[1]; } rbm_vd;  /* placeholders: scalar path below */
