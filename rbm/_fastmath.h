@@ -400,18 +400,20 @@ static void NAME(const T *X, ptrdiff_t rows, ptrdiff_t k, const T *M, ptrdiff_t 
 RBM_DEFINE_SPARSE_ROWS_PRODUCT(rbm_sparse_rows_product_d, rbm_combine_rows_d, double)
 RBM_DEFINE_SPARSE_ROWS_PRODUCT(rbm_sparse_rows_product_f, rbm_combine_rows_f, float)
 
-/* WT[i, :] += alpha * sum_r VT[i, r] * G[r, :]   (WT += alpha * V.T @ G; VT = V.T:
- * n_v x rows, G: rows x n_h, WT: n_v x n_h).  idx and coef are scratch of `rows`
- * entries.  Taking V transposed makes the compaction read contiguous memory:
- * down a column of V it touched a new cache line per row. */
+/* WT[i, :] += alpha * sum_r V[r, i] * G[r, :]   (WT += alpha * V.T @ G; V: rows x n_v
+ * with element (r, i) at V[r * row_stride + i * column_stride], G: rows x n_h,
+ * WT: n_v x n_h).  idx and coef are scratch of `rows` entries.  Large V are
+ * passed transposed (row_stride 1), so the compaction down a column reads
+ * contiguous memory instead of a new cache line per row. */
 #define RBM_DEFINE_SPARSE_OUTER_UPDATE(NAME, COMBINE, T)                              \
-static void NAME(const T *VT, const T *G, ptrdiff_t rows, ptrdiff_t n_v, ptrdiff_t n_h,\
+static void NAME(const T *V, ptrdiff_t row_stride, ptrdiff_t column_stride,           \
+                 const T *G, ptrdiff_t rows, ptrdiff_t n_v, ptrdiff_t n_h,            \
                  T alpha, T *WT, ptrdiff_t *idx, T *coef)                             \
 {                                                                                     \
     for (ptrdiff_t i = 0; i < n_v; i++) {                                             \
         ptrdiff_t n_active = 0;                                                       \
         for (ptrdiff_t r = 0; r < rows; r++) {  /* branch-free compaction */          \
-            const T v = VT[i * rows + r];                                             \
+            const T v = V[r * row_stride + i * column_stride];                        \
             idx[n_active] = r;                                                        \
             coef[n_active] = alpha * v;                                               \
             n_active += v != (T) 0;                                                   \

@@ -90,10 +90,12 @@ cdef extern from "_fastmath.h" nogil:
     void rbm_sparse_rows_product_f(const float* X, Py_ssize_t rows, Py_ssize_t k,
                                    const float* M, Py_ssize_t n, float* out,
                                    Py_ssize_t* idx, float* coef)
-    void rbm_sparse_outer_update_d(const double* VT, const double* G, Py_ssize_t rows,
+    void rbm_sparse_outer_update_d(const double* V, Py_ssize_t row_stride,
+                                   Py_ssize_t column_stride, const double* G, Py_ssize_t rows,
                                    Py_ssize_t n_v, Py_ssize_t n_h, double alpha, double* WT,
                                    Py_ssize_t* idx, double* coef)
-    void rbm_sparse_outer_update_f(const float* VT, const float* G, Py_ssize_t rows,
+    void rbm_sparse_outer_update_f(const float* V, Py_ssize_t row_stride,
+                                   Py_ssize_t column_stride, const float* G, Py_ssize_t rows,
                                    Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
                                    Py_ssize_t* idx, float* coef)
 
@@ -337,15 +339,18 @@ cdef void _transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
         rbm_transpose_d(src, rows, cols, dst)
 
 
-cdef inline void _sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
-                                      Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                                      floating alpha, floating* WT, Py_ssize_t* idx,
-                                      floating* coef) noexcept nogil:
-    """WT += alpha * V.T @ G from VT = V.T, skipping the zeros of V (idx, coef: scratch of rows)."""
+cdef inline void _sparse_outer_update(const floating* V, Py_ssize_t row_stride,
+                                      Py_ssize_t column_stride, const floating* G,
+                                      Py_ssize_t rows, Py_ssize_t n_visible,
+                                      Py_ssize_t n_hidden, floating alpha, floating* WT,
+                                      Py_ssize_t* idx, floating* coef) noexcept nogil:
+    """WT += alpha * V.T @ G, skipping the zeros of V (strides: see _fastmath.h)."""
     if floating is float:
-        rbm_sparse_outer_update_f(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
+        rbm_sparse_outer_update_f(V, row_stride, column_stride, G, rows, n_visible,
+                                  n_hidden, alpha, WT, idx, coef)
     else:
-        rbm_sparse_outer_update_d(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
+        rbm_sparse_outer_update_d(V, row_stride, column_stride, G, rows, n_visible,
+                                  n_hidden, alpha, WT, idx, coef)
 
 
 cdef void _transposed_weight_update(const floating* G, const floating* V, Py_ssize_t rows,
@@ -357,21 +362,25 @@ cdef void _transposed_weight_update(const floating* G, const floating* V, Py_ssi
 
     velocity = momentum * velocity + lr * (G.T @ V - weight_decay * W);  W += velocity
     (without momentum the velocity is not stored: W += lr * (G.T @ V - weight_decay * W)).
-    VT: scratch of n_visible x rows for V.T.
+    VT: NULL, or scratch of n_visible x rows to read V through V.T (large V).
     """
     cdef Py_ssize_t i, size = n_visible * n_hidden
-    _transpose(V, rows, n_visible, VT)
+    cdef Py_ssize_t row_stride = n_visible, column_stride = 1
+    cdef floating* target = velocity_T if momentum != 0.0 else WT
+    if VT != NULL:
+        _transpose(V, rows, n_visible, VT)
+        V, row_stride, column_stride = VT, 1, rows
     if momentum != 0.0:
         for i in range(size):
             velocity_T[i] = momentum * velocity_T[i] - lr * weight_decay * WT[i]
-        _sparse_outer_update(VT, G, rows, n_visible, n_hidden, lr, velocity_T, idx, coef)
+    elif weight_decay != 0.0:
+        for i in range(size):
+            WT[i] *= 1.0 - lr * weight_decay
+    _sparse_outer_update(V, row_stride, column_stride, G, rows, n_visible, n_hidden, lr,
+                         target, idx, coef)
+    if momentum != 0.0:
         for i in range(size):
             WT[i] += velocity_T[i]
-    else:
-        if weight_decay != 0.0:
-            for i in range(size):
-                WT[i] *= 1.0 - lr * weight_decay
-        _sparse_outer_update(VT, G, rows, n_visible, n_hidden, lr, WT, idx, coef)
 
 
 # --------------------------------------------------------------------------
@@ -1300,8 +1309,10 @@ def train_minibatches(int kind,
     cdef floating[:, ::1] velocity_T = (
         np.ascontiguousarray(np.asarray(W_velocity).T) if transposed else W_velocity)
     cdef floating* wt_ptr = &WT[0, 0] if transposed else NULL
+    # Large one-hot rows are read through their transpose in the weight update.
     cdef floating[:, ::1] VT = np.empty(
-        (n_visible if transposed else 1, max_batch + n_chains + 2), dtype=dtype)
+        (n_visible if transposed and not small else 1, max_batch + n_chains + 2), dtype=dtype)
+    cdef floating* vt_ptr = &VT[0, 0] if transposed and not small else NULL
     cdef floating wd = weight_decay
     cdef Py_ssize_t[::1] active_idx = np.empty(max(width, max_batch + n_chains + 2),
                                                dtype=np.intp)
@@ -1424,7 +1435,7 @@ def train_minibatches(int kind,
                 if transposed:
                     _transposed_weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible,
                                               n_hidden, lr, mom, wd, wt_ptr,
-                                              &velocity_T[0, 0], &VT[0, 0], idx, coef)
+                                              &velocity_T[0, 0], vt_ptr, idx, coef)
                     if l1_step != 0.0:
                         _soft_threshold(wt_ptr, n_hidden * n_visible, l1_step)
                     if categorical:
