@@ -239,6 +239,12 @@ def make_data(config):
     return (rng.random(shape) < 0.5).astype(config.dtype)
 
 
+def _ours_blas():
+    """Which BLAS the kernel calls: NumPy's own OpenBLAS when it found it."""
+    path = rbm._gibbs.use_numpy_blas()
+    return f"NumPy's OpenBLAS ({Path(path).name})" if path else "scipy.linalg.cython_blas"
+
+
 def _parameters(cls):
     return set(inspect.signature(cls).parameters)
 
@@ -828,8 +834,9 @@ def environment_header(args, load_at_start):
         f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__} from {_rbm_source()}",
         "- BLAS (threadpoolctl): " + "; ".join(blas),
         f"- threads: {threads}",
-        "- ours calls BLAS through scipy.linalg.cython_blas (its own row sums for small "
-        "models); sklearn and the floor call it through NumPy, torch through its own BLAS",
+        f"- ours calls BLAS through {_ours_blas()} (its own row sums for small models "
+        "and one-hot rows); sklearn and the floor call it through NumPy, torch through "
+        "its own BLAS",
         f"- BLAS/OpenMP environment: {env_text}",
         "- data: random binary (Gaussian: standard normal; categorical: uniform codes); "
         "learning_rate=0.01 (Gaussian 0.001), random_state=0; "
