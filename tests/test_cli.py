@@ -167,7 +167,7 @@ def test_no_command_runs_the_demo_with_its_defaults():
     args = parser.parse_args(cli._with_default_command([]))
     assert args.run is rbm._demo.run
     assert (args.n_components, args.epochs, args.feature_components, args.seed) == (
-        20, 1200, 256, 0)
+        20, "auto", 256, 0)
     args = parser.parse_args(cli._with_default_command(["--epochs", "3", "--quiet"]))
     assert args.run is rbm._demo.run and args.epochs == 3 and args.quiet
 

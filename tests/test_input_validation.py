@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from rbm import BernoulliRBM, DivergenceError
 from rbm._base import MAX_ENERGY_SCALE
+from sklearn_like import SKLEARN_LIKE
 
 N_FEATURES = 5
 
@@ -322,8 +323,8 @@ def digits_binary():
 @pytest.mark.parametrize("how", ["fit", "partial_fit"])
 def test_divergence_raises_and_keeps_finite_parameters(dtype, learning_rate, how, digits_binary):
     Xd = digits_binary.astype(dtype)
-    model = BernoulliRBM(n_components=8, n_iter=3, random_state=0, n_jobs=1,
-                         learning_rate=learning_rate)
+    model = BernoulliRBM(**{**SKLEARN_LIKE, "learning_rate": learning_rate},
+                         n_components=8, n_iter=3, random_state=0, n_jobs=1)
     with pytest.raises(DivergenceError, match=re.escape(f"learning_rate={learning_rate}")) as excinfo:
         if how == "fit":
             model.fit(Xd)
@@ -372,8 +373,8 @@ def test_divergence_to_huge_finite_parameters_is_caught(dtype, learning_rate, ho
     # below float32's 3.4e38): the likelihoods of such a model are rounding
     # noise or -inf, so this is divergence too.
     Xd = digits_binary.astype(dtype)
-    model = BernoulliRBM(n_components=8, n_iter=3, random_state=0, n_jobs=1,
-                         learning_rate=learning_rate)
+    model = BernoulliRBM(**{**SKLEARN_LIKE, "learning_rate": learning_rate},
+                         n_components=8, n_iter=3, random_state=0, n_jobs=1)
     with pytest.raises(DivergenceError) as excinfo:
         if how == "fit":
             model.fit(Xd)

@@ -359,7 +359,8 @@ def test_partial_fit_blocks_reach_fit_quality(digits_binary):
     Xtr, Xte = train_test_split(digits_binary, test_size=0.3, random_state=0)
     n_passes = 10
     kwargs = dict(n_components=16, learning_rate=0.02, n_chains=100, momentum=0.5,
-                  random_state=0, n_jobs=1)
+                  random_state=0, n_jobs=1, batch_size=10, weight_decay=0.0,
+                  learning_rate_schedule="constant")  # partial_fit has no schedule
     fitted = BernoulliRBM(n_iter=n_passes, **kwargs).fit(Xtr)
     initial = BernoulliRBM(n_iter=0, **kwargs).fit(Xtr)
     partial = BernoulliRBM(**kwargs)

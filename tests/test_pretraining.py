@@ -35,6 +35,7 @@ def digits():
 
 def _rbm(n_components):
     return BernoulliRBM(n_components, n_iter=60, learning_rate=0.05, momentum=0.5,
+                        batch_size=10, weight_decay=0.0, learning_rate_schedule="constant",
                         random_state=0, n_jobs=1)
 
 

@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM
 from rbm._monitor import EXPONENTIAL_FINAL_FRACTION, MONITOR_ROWS, epoch_learning_rate, epoch_rows
+from sklearn_like import SKLEARN_LIKE
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def test_schedules_are_recorded_in_history(digits, schedule):
 
 def test_a_schedule_changes_the_steps_taken(digits):
     kwargs = dict(n_components=8, n_iter=5, learning_rate=0.1, random_state=0)
-    constant = BernoulliRBM(**kwargs).fit(digits)
+    constant = BernoulliRBM(learning_rate_schedule="constant", **kwargs).fit(digits)
     linear = BernoulliRBM(learning_rate_schedule="linear", **kwargs).fit(digits)
     first_epoch = BernoulliRBM(**{**kwargs, "n_iter": 1}).fit(digits)
     assert not np.allclose(constant.components_, linear.components_)
@@ -158,7 +159,7 @@ def test_parallel_tempering_trains_every_model_type(digits):
     ]:
         model.set_params(method="pt", n_temperatures=4, n_iter=3, random_state=0)
         model.fit(X)
-        assert model.h_samples_.shape == (4 * model.batch_size, model.n_components)
+        assert model.h_samples_.shape == (4 * model.n_chains, model.n_components)
         assert np.all(np.isfinite(model.components_))
         assert np.isfinite(model.history_["swap_rate"]).all()
         assert np.all((model.swap_rates_ >= 0) & (model.swap_rates_ <= 1))
@@ -195,8 +196,9 @@ def test_centering_is_at_least_as_good_on_binarised_digits():
     scores = {}
     for centering in (False, True):
         scores[centering] = np.array([
-            BernoulliRBM(n_components=20, learning_rate=0.05, n_iter=30, random_state=seed,
-                         centering=centering, n_jobs=1).fit(X_train).score(X_test)
+            BernoulliRBM(**{**SKLEARN_LIKE, "learning_rate": 0.05}, n_components=20,
+                         n_iter=30, random_state=seed, centering=centering,
+                         n_jobs=1).fit(X_train).score(X_test)
             for seed in range(3)
         ])
     assert np.all(scores[True] >= scores[False]), scores
@@ -208,8 +210,8 @@ def test_centering_is_at_least_as_good_on_binarised_digits():
 # --------------------------------------------------------------------------
 
 def test_l1_weight_decay_soft_thresholds_the_weights(digits):
-    kwargs = dict(n_components=16, n_iter=20, learning_rate=0.05, random_state=0,
-                  centering=False)
+    kwargs = dict(SKLEARN_LIKE, n_components=16, n_iter=20, learning_rate=0.05,
+                  random_state=0, centering=False)
     plain = BernoulliRBM(**kwargs).fit(digits)
     l1 = BernoulliRBM(l1_weight_decay=1e-3, **kwargs).fit(digits)
     # Exact zeros only come from the proximal step (an unpenalised fit has
