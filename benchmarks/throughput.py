@@ -262,8 +262,12 @@ def ours_runner(config, X, n_jobs=None):
     if cls is None:
         return Unavailable(f"rbm has no {name} yet")
     accepted = _parameters(cls)
+    # scikit-learn's algorithm, so both do the same work per update: as many
+    # persistent chains as rows in a batch, no momentum, no weight decay
+    # (the library's own defaults keep 100 chains and use both).
     params = dict(n_components=config.n_hidden, batch_size=config.batch_size,
-                  learning_rate=LEARNING_RATES[config.kind], random_state=0)
+                  learning_rate=LEARNING_RATES[config.kind], random_state=0,
+                  n_chains=None, momentum=0.0, weight_decay=0.0)
     optional = dict(method=config.method, k=config.k, n_jobs=n_jobs)
     if config.kind == "categorical":
         optional["dtype"] = config.dtype
