@@ -230,3 +230,18 @@ def test_sparsity_target_pulls_the_mean_hidden_activation_towards_it(digits):
     assert abs(activation - 0.05) < 0.03
     # The running activation the penalty tracks agrees with the data.
     np.testing.assert_allclose(sparse._hidden_activity.mean(), activation, atol=0.02)
+
+
+def test_auto_epochs_plan_about_300000_updates_within_bounds():
+    from rbm._base import AUTO_EPOCHS, AUTO_UPDATES
+    model = BernoulliRBM()  # batch_size=20
+    assert AUTO_UPDATES == 300_000 and AUTO_EPOCHS == (10, 5000)
+    assert model._planned_epochs(1257) == 4762      # digits' training split: 63 batches
+    assert model._planned_epochs(60_000) == 100     # 3,000 batches
+    assert model._planned_epochs(10_000_000) == 10  # at least 10 epochs
+    assert model._planned_epochs(40) == 5000        # at most 5,000
+    assert BernoulliRBM(n_iter=7)._planned_epochs(1257) == 7
+    X = (np.random.default_rng(0).random((30, 5)) < 0.5).astype(float)
+    fitted = BernoulliRBM(n_components=2, batch_size=30, random_state=0, n_jobs=1).fit(X)
+    assert fitted.n_iter_ == 5000 and len(fitted.history_["epoch"]) == 5000
+    assert fitted.history_["learning_rate"][-1] == pytest.approx(0.04 / 5000)
