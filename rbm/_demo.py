@@ -100,8 +100,12 @@ def features(args):
     scaler = MinMaxScaler(clip=True).fit(X_train)  # clip: held-out pixels may exceed the range
     X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     start = time.perf_counter()
+    # Features, not density: a short constant-rate run with small batches
+    # and no weight decay classified better here than the density defaults.
     model = BernoulliRBM(n_components=args.feature_components, learning_rate=0.02,
-                         n_iter=100, momentum=0.5, random_state=args.seed).fit(X_train)
+                         n_iter=100, momentum=0.5, batch_size=10, weight_decay=0.0,
+                         learning_rate_schedule="constant",
+                         random_state=args.seed).fit(X_train)
     print(f"\nFeature model: {args.feature_components} hidden units, "
           f"trained in {time.perf_counter() - start:.1f} s.")
     H_train, H_test = model.transform(X_train), model.transform(X_test)
