@@ -123,7 +123,9 @@ class TrainingMonitor:
     def record(self, epoch, learning_rate):
         """Append the row of a finished epoch; returns it as a dict."""
         model = self.model
-        # In the model's dtype, one hidden field for both figures.
+        # In the model's dtype, one hidden field for both figures.  These
+        # NumPy products run on the BLAS the kernel shares (use_numpy_blas);
+        # where the kernel fell back to SciPy's, two thread teams alternate.
         field = model._hidden_field(self.epoch_rows)
         row = {
             "epoch": epoch + 1,
