@@ -518,10 +518,11 @@ def train_ours(settings, X, epochs):
     ``learning_rate * (1 - epoch / epochs)`` before each.
     """
     params = {key: value for key, value in settings.items() if key not in BENCHMARK_KNOBS}
-    schedule = settings.get("schedule", "constant")
     native = "learning_rate_schedule" in estimator_parameters()
+    # Without a "schedule" knob the estimator keeps its own default schedule.
+    schedule = settings.get("schedule", "native default" if native else "constant")
     if schedule == "constant" or native:
-        if native:
+        if native and "schedule" in settings:
             params["learning_rate_schedule"] = schedule
         return rbm.BernoulliRBM(n_iter=epochs, random_state=SEED, **params).fit(X)
     model = rbm.BernoulliRBM(random_state=SEED, **params)
