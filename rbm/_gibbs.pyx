@@ -437,6 +437,39 @@ cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, float* out) noexcept
         out[n - 1] = <float> (x >> 40) * scale
 
 
+cdef inline void _uniform_fill_pair(bitgen_t* rng_a, float* out_a, bitgen_t* rng_b,
+                                    float* out_b, Py_ssize_t n) noexcept nogil:
+    """_uniform_fill(rng_a, n, out_a) and _uniform_fill(rng_b, n, out_b), the same numbers.
+
+    The two streams are stepped in one loop: each SFC64 step is a chain of
+    dependent operations, and two independent chains keep the core busy
+    (a third of the sampling time at 784 x 500, batch 1000).
+    """
+    cdef Py_ssize_t i
+    cdef uint64_t x, y
+    cdef uint64_t a[4]
+    cdef uint64_t b[4]
+    cdef float scale = 1.0 / 16777216.0  # 2**-24
+    if not _inline_sfc64:
+        _uniform_fill(rng_a, n, out_a)
+        _uniform_fill(rng_b, n, out_b)
+        return
+    memcpy(a, <uint64_t*> rng_a.state, sizeof(a))
+    memcpy(b, <uint64_t*> rng_b.state, sizeof(b))
+    for i in range(0, n - 1, 2):
+        x = _sfc64_next(a)
+        y = _sfc64_next(b)
+        out_a[i] = <float> (x >> 40) * scale
+        out_a[i + 1] = <float> ((x >> 8) & 0xFFFFFF) * scale
+        out_b[i] = <float> (y >> 40) * scale
+        out_b[i + 1] = <float> ((y >> 8) & 0xFFFFFF) * scale
+    if n % 2:
+        out_a[n - 1] = <float> (_sfc64_next(a) >> 40) * scale
+        out_b[n - 1] = <float> (_sfc64_next(b) >> 40) * scale
+    memcpy(<uint64_t*> rng_a.state, a, sizeof(a))
+    memcpy(<uint64_t*> rng_b.state, b, sizeof(b))
+
+
 def _check_inline_sfc64():
     """Enable the inline SFC64 step if it reproduces NumPy's SFC64 here."""
     global _inline_sfc64
@@ -597,14 +630,41 @@ cdef void _hidden_probabilities(floating* H, Py_ssize_t rows, Py_ssize_t n_hidde
         _add_bias_sigmoid_rows(H, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden, c)
 
 
+cdef void _bernoulli_chunks(const floating* P, floating* out, Py_ssize_t rows,
+                            Py_ssize_t n, bitgen_t** streams, float* scratch) noexcept nogil:
+    """out = U < P for rows chunked over streams, on one thread, two chunks at a time.
+
+    The same numbers as _bernoulli_rows chunk by chunk (see _uniform_fill_pair).
+    """
+    cdef Py_ssize_t j = 0, n_chunks = (rows + _CHUNK - 1) // _CHUNK, r0, count
+    cdef float* u
+    while j < n_chunks:
+        r0 = j * _CHUNK
+        u = scratch + j * _CHUNK * n
+        if j + 1 < n_chunks and r0 + 2 * _CHUNK <= rows:  # two whole chunks
+            count = 2 * _CHUNK * n
+            _uniform_fill_pair(streams[j], u, streams[j + 1], u + _CHUNK * n, _CHUNK * n)
+            j += 2
+        else:
+            count = (min(r0 + _CHUNK, rows) - r0) * n
+            _uniform_fill(streams[j], count, u)
+            j += 1
+        if floating is float:
+            rbm_bernoulli_f(P + r0 * n, u, out + r0 * n, count)
+        else:
+            rbm_bernoulli_d(P + r0 * n, u, out + r0 * n, count)
+
+
 cdef void _sample_hidden(const floating* P, floating* Hs, Py_ssize_t rows,
                          Py_ssize_t n_hidden, bitgen_t** streams, float* scratch,
                          int n_threads) noexcept nogil:
     """Hs = U < P, rows chunked over streams."""
     cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t width = n_hidden
-    for j in prange(n_chunks, num_threads=n_threads, schedule='static',
-                    use_threads_if=_worth_threads(rows, n_chunks, width, n_threads)):
+    if not _worth_threads(rows, n_chunks, width, n_threads):
+        _bernoulli_chunks(P, Hs, rows, n_hidden, streams, scratch)
+        return
+    for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
         _bernoulli_rows(P, Hs, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden,
                         streams[j], scratch + j * _CHUNK * n_hidden)
 
@@ -617,8 +677,13 @@ cdef void _sample_visible(int kind, floating* A, Py_ssize_t rows, Py_ssize_t n_v
     """A = s(v) for v ~ p(v | visible field A), in place, rows chunked over streams."""
     cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t width = n_visible
+    cdef bint threaded = _worth_threads(rows, n_chunks, width, n_threads)
+    if kind == _BERNOULLI and not threaded:
+        _add_bias_sigmoid_rows(A, 0, rows, n_visible, b)
+        _bernoulli_chunks(A, A, rows, n_visible, streams, scratch)
+        return
     for j in prange(n_chunks, num_threads=n_threads, schedule='static',
-                    use_threads_if=_worth_threads(rows, n_chunks, width, n_threads)):
+                    use_threads_if=threaded):
         _sample_visible_rows(kind, A, j * _CHUNK, min((j + 1) * _CHUNK, rows),
                              n_visible, b, visible_state, groups, n_groups, streams[j],
                              scratch + j * _CHUNK * n_visible)
