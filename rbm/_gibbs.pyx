@@ -35,10 +35,12 @@ each feature's block, length n_features + 1).
 
 Matrix products go through BLAS (NumPy's own OpenBLAS when it can be found,
 see ``use_numpy_blas``; otherwise SciPy's), except in small models (at most
-``_SMALL_MODEL_WEIGHTS`` weights), where a BLAS call's fixed cost dominates
-and the products are sums of the weight rows selected by the (mostly 0/1)
+``_SMALL_MODEL_WEIGHTS`` weights), where a BLAS call's fixed cost dominates,
+and in the products with one-hot (categorical) visible rows at any size:
+there the products are sums of the weight rows selected by the nonzero
 states.  Sampling runs on one thread between BLAS-threaded products (see
-``_MIN_PARALLEL_ELEMENTS``).
+``_MIN_PARALLEL_ELEMENTS``).  AIS (``ais_log_weights``) reuses parallel
+tempering's tempered Gibbs steps.
 """
 
 cimport cython
