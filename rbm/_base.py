@@ -34,7 +34,7 @@ from ._visible import softplus
 CENTERING_RATE = 0.01
 
 #: ``n_iter="auto"``: about this many minibatch updates, in at least and at
-#: most these many epochs (4,800 epochs of digits' 1,257 training rows at
+#: most these many epochs (4,762 epochs of digits' 1,257 training rows at
 #: batch 20; 100 epochs of 60,000 rows).
 AUTO_UPDATES = 300_000
 AUTO_EPOCHS = (10, 5000)
@@ -855,7 +855,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _free_energy_given_field(self, X, hidden_field):
         """Free energy of the rows of X whose hidden field is ``hidden_field``.
 
-        In the dtype of the field, with the row sums accumulated in float64.
+        The visible term in the dtype of the field, the softplus terms (and
+        their row sums) in float64.
         """
         b = self.intercept_visible_.astype(hidden_field.dtype, copy=False)
         hidden = softplus(hidden_field).sum(axis=1, dtype=np.float64)
