@@ -520,9 +520,9 @@ def train_ours(settings, X, epochs):
     params = {key: value for key, value in settings.items() if key not in BENCHMARK_KNOBS}
     native = "learning_rate_schedule" in estimator_parameters()
     # Without a "schedule" knob the estimator keeps its own default schedule.
-    schedule = settings.get("schedule", "native default" if native else "constant")
-    if schedule == "constant" or native:
-        if native and "schedule" in settings:
+    schedule = settings.get("schedule")
+    if schedule in (None, "constant") or native:
+        if native and schedule is not None:
             params["learning_rate_schedule"] = schedule
         return rbm.BernoulliRBM(n_iter=epochs, random_state=SEED, **params).fit(X)
     model = rbm.BernoulliRBM(random_state=SEED, **params)

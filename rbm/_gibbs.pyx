@@ -596,7 +596,9 @@ cdef void _sample_visible_rows(int kind, floating* A, Py_ssize_t r0, Py_ssize_t 
                                float* scratch) noexcept nogil:
     """A[r0:r1] = s(v) for v ~ p(v | visible field A[r0:r1]), in place.
 
-    This is the one place that samples a visible unit type.
+    This is the one place that samples a visible unit type, except that
+    ``_sample_visible`` runs Bernoulli rows on one thread two chunks at a
+    time (``_bernoulli_chunks``: the same numbers, faster).
     """
     if kind == _BERNOULLI:
         _add_bias_sigmoid_rows(A, r0, r1, n_visible, b)
@@ -1544,6 +1546,7 @@ def train_minibatches(int kind,
     if persistent:
         chains[...] = Hc
     if transposed:
-        W[...] = WT.T
+        if not (small or method == _PT):  # those wrote W back after every update
+            W[...] = WT.T
         if use_momentum:
             W_velocity[...] = velocity_T.T

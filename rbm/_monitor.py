@@ -74,7 +74,7 @@ class TrainingMonitor:
     def __init__(self, model, X_train, X_valid, n_epochs):
         self.model = model
         self.rows = X_train[:MONITOR_ROWS]
-        self.epoch_rows = X_train[:epoch_rows(X_train.shape[0])]
+        self.epoch_rows = self.rows[:epoch_rows(X_train.shape[0])]
         self.X_valid = X_valid
         self.n_epochs = n_epochs
         self.start = time.perf_counter()
