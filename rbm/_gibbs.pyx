@@ -100,6 +100,7 @@ cdef extern from "_fastmath.h" nogil:
                                    Py_ssize_t column_stride, const float* G, Py_ssize_t rows,
                                    Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
                                    Py_ssize_t* idx, float* coef)
+    int rbm_vector_compaction(int enabled)
 
 #: Per-batch decay of the running hidden activation of the sparsity penalty.
 cdef double SPARSITY_DECAY = 0.95
@@ -364,22 +365,19 @@ cdef void _transposed_weight_update(const floating* G, const floating* V, Py_ssi
 
     velocity = momentum * velocity + lr * (G.T @ V - weight_decay * W);  W += velocity
     (without momentum the velocity is not stored: W += lr * (G.T @ V - weight_decay * W)).
-    VT: NULL, or scratch of n_visible x rows to read V through V.T (large V).
+    VT: scratch of n_visible x rows.  V is read through its transpose, so
+    the compaction of each column reads contiguous memory (and vectorises).
     """
     cdef Py_ssize_t i, size = n_visible * n_hidden
-    cdef Py_ssize_t row_stride = n_visible, column_stride = 1
     cdef floating* target = velocity_T if momentum != 0.0 else WT
-    if VT != NULL:
-        _transpose(V, rows, n_visible, VT)
-        V, row_stride, column_stride = VT, 1, rows
+    _transpose(V, rows, n_visible, VT)
     if momentum != 0.0:
         for i in range(size):
             velocity_T[i] = momentum * velocity_T[i] - lr * weight_decay * WT[i]
     elif weight_decay != 0.0:
         for i in range(size):
             WT[i] *= 1.0 - lr * weight_decay
-    _sparse_outer_update(V, row_stride, column_stride, G, rows, n_visible, n_hidden, lr,
-                         target, idx, coef)
+    _sparse_outer_update(VT, 1, rows, G, rows, n_visible, n_hidden, lr, target, idx, coef)
     if momentum != 0.0:
         for i in range(size):
             WT[i] += velocity_T[i]
@@ -486,6 +484,25 @@ def _check_inline_sfc64():
     _inline_sfc64 = (np.array_equal(np.asarray(drawn), reference)
                      and after == np.random.SFC64(12345).random_raw(65)[64])
     return bool(_inline_sfc64)
+
+
+cdef bint _vector_compaction = rbm_vector_compaction(1)
+
+
+def vector_compaction(enabled=None):
+    """Whether the row-sum products compact rows with AVX-512, optionally switching it.
+
+    The compaction (the nonzeros of a row and their positions) runs 8
+    entries per instruction where the CPU has AVX-512, else one at a time;
+    both give the same entries.  ``enabled=False`` forces the scalar loop
+    and ``True`` turns the vector one back on where available (for tests).
+    Returns the setting before the call.
+    """
+    global _vector_compaction
+    previous = bool(_vector_compaction)
+    if enabled is not None:
+        _vector_compaction = rbm_vector_compaction(1 if enabled else 0)
+    return previous
 
 
 def inline_sfc64_enabled(enabled=None):
@@ -789,19 +806,25 @@ cdef void _zero_sum_columns(floating* X, Py_ssize_t rows, Py_ssize_t n,
 
 
 cdef void _zero_sum_rows(floating* XT, Py_ssize_t n_cols, const Py_ssize_t* groups,
-                         Py_ssize_t n_groups) noexcept nogil:
-    """The zero-sum gauge on the transposed layout: each feature is a block of rows."""
+                         Py_ssize_t n_groups, floating* mean) noexcept nogil:
+    """The zero-sum gauge on the transposed layout: each feature is a block of rows.
+
+    mean: scratch of n_cols.  Whole rows at a time, so the loops run along
+    contiguous memory (each column's sum still adds its rows in order).
+    """
     cdef Py_ssize_t g, i, j, size
-    cdef floating mean
     for g in range(n_groups):
         size = groups[g + 1] - groups[g]
         for j in range(n_cols):
-            mean = 0.0
-            for i in range(groups[g], groups[g + 1]):
-                mean += XT[i * n_cols + j]
-            mean /= size
-            for i in range(groups[g], groups[g + 1]):
-                XT[i * n_cols + j] -= mean
+            mean[j] = 0.0
+        for i in range(groups[g], groups[g + 1]):
+            for j in range(n_cols):
+                mean[j] += XT[i * n_cols + j]
+        for j in range(n_cols):
+            mean[j] /= size
+        for i in range(groups[g], groups[g + 1]):
+            for j in range(n_cols):
+                XT[i * n_cols + j] -= mean[j]
 
 
 # --------------------------------------------------------------------------
@@ -1344,6 +1367,7 @@ def train_minibatches(int kind,
     cdef floating[::1] correction_c = np.empty(n_hidden, dtype=dtype)
     cdef floating[::1] data_mean_v = np.empty(n_visible, dtype=dtype)
     cdef floating[::1] data_mean_h = np.empty(n_hidden, dtype=dtype)
+    cdef floating[::1] gauge_mean = np.empty(n_hidden, dtype=dtype)
     cdef Py_ssize_t weight_rows
     # Block t of tempered chains uses streams [t * block_streams, (t + 1) *
     # block_streams); the replica swaps use the last one.
@@ -1378,10 +1402,10 @@ def train_minibatches(int kind,
     cdef floating[:, ::1] velocity_T = (
         np.ascontiguousarray(np.asarray(W_velocity).T) if transposed else W_velocity)
     cdef floating* wt_ptr = &WT[0, 0] if transposed else NULL
-    # Large one-hot rows are read through their transpose in the weight update.
+    # The stacked visible rows, transposed for the sparse weight update.
     cdef floating[:, ::1] VT = np.empty(
-        (n_visible if transposed and not small else 1, max_batch + n_chains + 2), dtype=dtype)
-    cdef floating* vt_ptr = &VT[0, 0] if transposed and not small else NULL
+        (n_visible if transposed else 1, max_batch + n_chains + 2), dtype=dtype)
+    cdef floating* vt_ptr = &VT[0, 0]
     cdef floating wd = weight_decay
     cdef Py_ssize_t[::1] active_idx = np.empty(max(width, max_batch + n_chains + 2),
                                                dtype=np.intp)
@@ -1508,10 +1532,11 @@ def train_minibatches(int kind,
                     if l1_step != 0.0:
                         _soft_threshold(wt_ptr, n_hidden * n_visible, l1_step)
                     if categorical:
-                        _zero_sum_rows(wt_ptr, n_hidden, &groups[0], n_groups)
+                        _zero_sum_rows(wt_ptr, n_hidden, &groups[0], n_groups,
+                                       &gauge_mean[0])
                         if use_momentum:
                             _zero_sum_rows(&velocity_T[0, 0], n_hidden, &groups[0],
-                                           n_groups)
+                                           n_groups, &gauge_mean[0])
                     if small or method == _PT:  # their products read W itself
                         _transpose(wt_ptr, n_visible, n_hidden, w_ptr)
                 elif use_momentum:

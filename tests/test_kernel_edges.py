@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.special import expit
 
-from rbm import BernoulliRBM
+from rbm import BernoulliRBM, CategoricalRBM
 from rbm import _gibbs
 from rbm._visible import BernoulliVisible
 
@@ -280,3 +280,50 @@ def test_softplus_matches_logaddexp_to_a_few_ulp():
     np.testing.assert_allclose(got, expected, rtol=1e-15, atol=1e-307)
     assert softplus(np.float32(2.0)).shape == ()
     np.testing.assert_array_equal(softplus(np.zeros((3, 0))), np.zeros((3, 0)))
+
+
+@dtype_cases
+@pytest.mark.parametrize("n_visible, n_hidden", [(1, 9), (17, 8), (64, 64), (70, 23)],
+                         ids=["1x9", "17x8", "64x64", "70x23"])
+def test_vector_and_scalar_compaction_train_the_same_model(dtype, n_visible, n_hidden):
+    # The row-sum products compact rows 8 entries at a time with AVX-512
+    # where the CPU has it, else one at a time: the same entries either way,
+    # so the same model to the bit.  Data in [0, 1] with exact zeros, so the
+    # compacted values (not only their positions) matter; widths and batches
+    # that leave partial vectors.
+    if not _gibbs.vector_compaction():
+        pytest.skip("no AVX-512 compaction in this build or on this CPU")
+    rng = np.random.default_rng(1)
+    X = rng.random((90, n_visible)).astype(dtype)
+    X[X < 0.5] = 0
+    kwargs = dict(n_components=n_hidden, batch_size=13, n_chains=11, n_iter=3,
+                  momentum=0.5, weight_decay=1e-3, random_state=0, n_jobs=1)
+    vector = BernoulliRBM(**kwargs).fit(X)
+    _gibbs.vector_compaction(False)
+    try:
+        scalar = BernoulliRBM(**kwargs).fit(X)
+    finally:
+        _gibbs.vector_compaction(True)
+    assert _gibbs.vector_compaction()
+    for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
+        np.testing.assert_array_equal(getattr(vector, name), getattr(scalar, name),
+                                      err_msg=name)
+    init = BernoulliRBM(**{**kwargs, "n_iter": 0}).fit(X)
+    assert not np.array_equal(vector.components_, init.components_)
+
+
+def test_vector_and_scalar_compaction_train_the_same_categorical_model():
+    # One-hot rows go through the same compaction at any model size.
+    if not _gibbs.vector_compaction():
+        pytest.skip("no AVX-512 compaction in this build or on this CPU")
+    X = np.random.default_rng(2).integers(0, 5, size=(80, 13))
+    kwargs = dict(n_components=19, batch_size=9, n_chains=10, n_iter=3, random_state=0,
+                  n_jobs=1)
+    vector = CategoricalRBM(**kwargs).fit(X)
+    _gibbs.vector_compaction(False)
+    try:
+        scalar = CategoricalRBM(**kwargs).fit(X)
+    finally:
+        _gibbs.vector_compaction(True)
+    np.testing.assert_array_equal(vector.components_, scalar.components_)
+    np.testing.assert_array_equal(vector.h_samples_, scalar.h_samples_)
