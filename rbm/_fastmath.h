@@ -379,6 +379,23 @@ RBM_DEFINE_ROW_DOTS_SCALAR(rbm_row_dots_d, double)
 RBM_DEFINE_ROW_DOTS_SCALAR(rbm_row_dots_f, float)
 #endif
 
+/* Ask the caches for rows[0], ..., rows[n_rows - 1] of a row-major array
+ * with row_bytes bytes per row, ahead of their use: minibatch rows are
+ * scattered over the data, and each is otherwise a run of cache misses. */
+static void rbm_prefetch_rows(const void *base, const ptrdiff_t *rows, ptrdiff_t n_rows,
+                              ptrdiff_t row_bytes)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    for (ptrdiff_t i = 0; i < n_rows; i++) {
+        const char *row = (const char *) base + rows[i] * row_bytes;
+        for (ptrdiff_t offset = 0; offset < row_bytes; offset += 64)
+            __builtin_prefetch(row + offset, 0, 3);
+    }
+#else
+    (void) base; (void) rows; (void) n_rows; (void) row_bytes;
+#endif
+}
+
 /* Compaction, the first half of every row-sum product: idx[:count] and
  * coef[:count] = the positions of the nonzeros of x[0], x[stride], ...,
  * x[(k - 1) * stride] and scale times their values; returns count.  With

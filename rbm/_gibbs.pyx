@@ -101,6 +101,8 @@ cdef extern from "_fastmath.h" nogil:
                                    Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
                                    Py_ssize_t* idx, float* coef)
     int rbm_vector_compaction(int enabled)
+    void rbm_prefetch_rows(const void* base, const Py_ssize_t* rows, Py_ssize_t n_rows,
+                           Py_ssize_t row_bytes)
 
 #: Per-batch decay of the running hidden activation of the sparsity penalty.
 cdef double SPARSITY_DECAY = 0.95
@@ -1430,6 +1432,9 @@ def train_minibatches(int kind,
                 _load_rows(X, data, indices, indptr, sparse, &order[start], B,
                            n_visible, &VS[0, 0])
                 start = batch_ends[t]
+                if t + 1 < n_batches and not sparse:  # the next batch's rows
+                    rbm_prefetch_rows(&X[0, 0], &order[start], batch_ends[t + 1] - start,
+                                      n_visible * sizeof(floating))
                 if gaussian:
                     _divide_by_variance(&VS[0, 0], 0, B, n_visible, sigma)
                 if method == _CD:
