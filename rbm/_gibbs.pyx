@@ -648,8 +648,12 @@ cdef void _hidden_probabilities(floating* H, Py_ssize_t rows, Py_ssize_t n_hidde
     """H = sigmoid(H + c), in place (deterministic, any partition)."""
     cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t width = n_hidden
-    for j in prange(n_chunks, num_threads=n_threads, schedule='static',
-                    use_threads_if=_worth_threads(rows, n_chunks, width, n_threads)):
+    if not _worth_threads(rows, n_chunks, width, n_threads):
+        # Not even a one-thread parallel region: entering one costs about
+        # as much as the sigmoids of a small model's batch.
+        _add_bias_sigmoid_rows(H, 0, rows, n_hidden, c)
+        return
+    for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
         _add_bias_sigmoid_rows(H, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden, c)
 
 
@@ -700,16 +704,19 @@ cdef void _sample_visible(int kind, floating* A, Py_ssize_t rows, Py_ssize_t n_v
     """A = s(v) for v ~ p(v | visible field A), in place, rows chunked over streams."""
     cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
     cdef Py_ssize_t width = n_visible
-    cdef bint threaded = _worth_threads(rows, n_chunks, width, n_threads)
-    if kind == _BERNOULLI and not threaded:
+    if _worth_threads(rows, n_chunks, width, n_threads):
+        for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
+            _sample_visible_rows(kind, A, j * _CHUNK, min((j + 1) * _CHUNK, rows),
+                                 n_visible, b, visible_state, groups, n_groups, streams[j],
+                                 scratch + j * _CHUNK * n_visible)
+    elif kind == _BERNOULLI:
         _add_bias_sigmoid_rows(A, 0, rows, n_visible, b)
         _bernoulli_chunks(A, A, rows, n_visible, streams, scratch)
-        return
-    for j in prange(n_chunks, num_threads=n_threads, schedule='static',
-                    use_threads_if=threaded):
-        _sample_visible_rows(kind, A, j * _CHUNK, min((j + 1) * _CHUNK, rows),
-                             n_visible, b, visible_state, groups, n_groups, streams[j],
-                             scratch + j * _CHUNK * n_visible)
+    else:
+        for j in range(n_chunks):
+            _sample_visible_rows(kind, A, j * _CHUNK, min((j + 1) * _CHUNK, rows),
+                                 n_visible, b, visible_state, groups, n_groups, streams[j],
+                                 scratch + j * _CHUNK * n_visible)
 
 
 cdef void _gibbs_step_from_hidden(int kind, const floating* Hs, floating* V, floating* P,
