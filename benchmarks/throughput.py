@@ -18,7 +18,9 @@ Four columns are timed side by side, in one process, per configuration:
 Throughput is samples per second: ``n_samples * epochs / seconds``.  Each
 measurement is calibrated to last about ``--target-seconds``, preceded by a
 warm-up, and the minimum of ``--repeats`` runs is kept (run-to-run noise on
-shared machines is 5-10%, and noise only ever adds time).  Run it on an
+shared machines is 5-10%, and noise only ever adds time).  The repeats go
+round the contenders in turn, so a slow spell of the machine (seen here:
+whole minutes 20-40% slower) falls on every contender of a row alike.  Run it on an
 otherwise idle machine: on few cores, other busy processes distort the
 numbers far beyond their own CPU share.
 
@@ -203,11 +205,20 @@ def calibrate_epochs(run, target_seconds):
     return max(1, round(epochs * target_seconds / elapsed))
 
 
-def samples_per_second(run, n_samples, target_seconds, repeats):
-    """Throughput of ``run(epochs)``: best of ``repeats`` calibrated runs."""
-    epochs = calibrate_epochs(run, target_seconds)
-    best = min(_seconds(run, epochs) for _ in range(repeats))
-    return n_samples * epochs / best
+def interleaved_samples_per_second(runs, n_samples, target_seconds, repeats):
+    """Throughput of each ``run(epochs)`` in ``runs`` (a dict): best of ``repeats``.
+
+    Each run is calibrated first; then the repeats go round the contenders
+    in turn (ours, sklearn, torch, floor, ours, ...), so a slow spell of a
+    shared machine falls on all of them alike instead of on whichever was
+    being timed, and the ratios between them stay honest.
+    """
+    epochs = {name: calibrate_epochs(run, target_seconds) for name, run in runs.items()}
+    best = {name: math.inf for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            best[name] = min(best[name], _seconds(run, epochs[name]))
+    return {name: n_samples * epochs[name] / best[name] for name in runs}
 
 
 # ----------------------------------------------------------------------
@@ -424,17 +435,21 @@ def measure(config, target_seconds, repeats, threads=None):
     no number and a note, so one broken row does not lose the run.
     """
     X = make_data(config)
-    rates, notes = {}, {}
+    runs, notes = {}, {}
     for name, make_runner in CONTENDERS:
-        rates[name] = None
         try:
             run = make_runner(config, X, n_jobs=threads)
             if isinstance(run, Unavailable):
                 notes[name] = run.reason
             else:
-                rates[name] = samples_per_second(run, config.n_samples, target_seconds, repeats)
+                run(1)  # fails here, alone, rather than in the middle of the timing
+                runs[name] = run
         except Exception as error:  # noqa: BLE001 - reported, not hidden
             notes[name] = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
+    rates = dict.fromkeys((name for name, _ in CONTENDERS), None)
+    rates.update(interleaved_samples_per_second(runs, config.n_samples, target_seconds,
+                                                repeats))
+    for name in rates:
         print(f"  {name:8s} {_rate(rates[name]):>14s} samples/s"
               f"{'  (' + notes[name] + ')' if name in notes else ''}",
               file=sys.stderr, flush=True)
@@ -460,11 +475,11 @@ def cd_linearity(target_seconds, repeats, threads):
         print(f"CD-k linearity: {config.describe()}", file=sys.stderr, flush=True)
         X = make_data(config)
         n_updates = math.ceil(config.n_samples / config.batch_size)
-        per_update[k] = {}
-        for name, make_runner in (("ours", ours_runner), ("floor", floor_runner)):
-            rate = samples_per_second(make_runner(config, X, n_jobs=threads),
-                                      config.n_samples, target_seconds, repeats)
-            per_update[k][name] = config.n_samples / rate / n_updates
+        runs = {name: make_runner(config, X, n_jobs=threads)
+                for name, make_runner in (("ours", ours_runner), ("floor", floor_runner))}
+        rates = interleaved_samples_per_second(runs, config.n_samples, target_seconds, repeats)
+        per_update[k] = {name: config.n_samples / rate / n_updates
+                         for name, rate in rates.items()}
     ks = np.array(LINEARITY_KS, dtype=float)
     lines = {name: tuple(np.polyfit(ks, [per_update[k][name] for k in LINEARITY_KS], 1))
              for name in ("ours", "floor")}
@@ -844,7 +859,7 @@ def environment_header(args, load_at_start):
         f"- BLAS/OpenMP environment: {env_text}",
         "- data: random binary (Gaussian: standard normal; categorical: uniform codes); "
         "learning_rate=0.01 (Gaussian 0.001), random_state=0; "
-        f"min of {args.repeats} runs of ~{args.target_seconds:g} s after a warm-up",
+        f"min of {args.repeats} runs of ~{args.target_seconds:g} s each after a warm-up, interleaved across contenders",
     ]
 
 
