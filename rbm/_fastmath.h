@@ -262,8 +262,12 @@ static void NAME(T *row, const T *b, const ptrdiff_t *groups, ptrdiff_t n_groups
         for (ptrdiff_t i = groups[g] + 1; i < groups[g + 1]; i++)                     \
             top = row[i] > top ? row[i] : top;                                        \
         for (ptrdiff_t i = groups[g]; i < groups[g + 1]; i++)                         \
-            row[i] = EXP(row[i] - top);                                               \
+            row[i] -= top;                                                            \
     }                                                                                 \
+    /* One pass over the whole row: a block's few categories would leave */          \
+    /* most of each vector, or a scalar remainder, to every block. */                 \
+    for (ptrdiff_t i = groups[0]; i < groups[n_groups]; i++)                          \
+        row[i] = EXP(row[i]);                                                         \
 }
 
 RBM_DEFINE_BLOCK_SOFTMAX_WEIGHTS(rbm_block_softmax_weights_d, double, rbm_exp)
