@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.special import expit
+from sklearn.base import clone
 
 from rbm import BernoulliRBM, CategoricalRBM
 from rbm import _gibbs
@@ -282,6 +283,20 @@ def test_softplus_matches_logaddexp_to_a_few_ulp():
     np.testing.assert_array_equal(softplus(np.zeros((3, 0))), np.zeros((3, 0)))
 
 
+def fit_with_both_compactions(model, X):
+    """(model fitted with the AVX-512 compaction, the same fitted with the scalar one)."""
+    if not _gibbs.vector_compaction():
+        pytest.skip("no AVX-512 compaction in this build or on this CPU")
+    vector = clone(model).fit(X)
+    _gibbs.vector_compaction(False)
+    try:
+        scalar = clone(model).fit(X)
+    finally:
+        _gibbs.vector_compaction(True)
+    assert _gibbs.vector_compaction()
+    return vector, scalar
+
+
 @dtype_cases
 @pytest.mark.parametrize("n_visible, n_hidden", [(1, 9), (17, 8), (64, 64), (70, 23)],
                          ids=["1x9", "17x8", "64x64", "70x23"])
@@ -291,39 +306,24 @@ def test_vector_and_scalar_compaction_train_the_same_model(dtype, n_visible, n_h
     # so the same model to the bit.  Data in [0, 1] with exact zeros, so the
     # compacted values (not only their positions) matter; widths and batches
     # that leave partial vectors.
-    if not _gibbs.vector_compaction():
-        pytest.skip("no AVX-512 compaction in this build or on this CPU")
     rng = np.random.default_rng(1)
     X = rng.random((90, n_visible)).astype(dtype)
     X[X < 0.5] = 0
-    kwargs = dict(n_components=n_hidden, batch_size=13, n_chains=11, n_iter=3,
-                  momentum=0.5, weight_decay=1e-3, random_state=0, n_jobs=1)
-    vector = BernoulliRBM(**kwargs).fit(X)
-    _gibbs.vector_compaction(False)
-    try:
-        scalar = BernoulliRBM(**kwargs).fit(X)
-    finally:
-        _gibbs.vector_compaction(True)
-    assert _gibbs.vector_compaction()
+    model = BernoulliRBM(n_components=n_hidden, batch_size=13, n_chains=11, n_iter=3,
+                         momentum=0.5, weight_decay=1e-3, random_state=0, n_jobs=1)
+    vector, scalar = fit_with_both_compactions(model, X)
     for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
         np.testing.assert_array_equal(getattr(vector, name), getattr(scalar, name),
                                       err_msg=name)
-    init = BernoulliRBM(**{**kwargs, "n_iter": 0}).fit(X)
+    init = clone(model).set_params(n_iter=0).fit(X)
     assert not np.array_equal(vector.components_, init.components_)
 
 
 def test_vector_and_scalar_compaction_train_the_same_categorical_model():
     # One-hot rows go through the same compaction at any model size.
-    if not _gibbs.vector_compaction():
-        pytest.skip("no AVX-512 compaction in this build or on this CPU")
     X = np.random.default_rng(2).integers(0, 5, size=(80, 13))
-    kwargs = dict(n_components=19, batch_size=9, n_chains=10, n_iter=3, random_state=0,
-                  n_jobs=1)
-    vector = CategoricalRBM(**kwargs).fit(X)
-    _gibbs.vector_compaction(False)
-    try:
-        scalar = CategoricalRBM(**kwargs).fit(X)
-    finally:
-        _gibbs.vector_compaction(True)
+    model = CategoricalRBM(n_components=19, batch_size=9, n_chains=10, n_iter=3,
+                           random_state=0, n_jobs=1)
+    vector, scalar = fit_with_both_compactions(model, X)
     np.testing.assert_array_equal(vector.components_, scalar.components_)
     np.testing.assert_array_equal(vector.h_samples_, scalar.h_samples_)
