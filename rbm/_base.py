@@ -290,7 +290,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self,
         n_components=256,
         *,
-        learning_rate=0.06,
+        learning_rate=0.04,
         batch_size=20,
         n_iter="auto",
         verbose=0,

@@ -21,7 +21,7 @@ class BernoulliRBM(BaseRBM):
     ----------
     n_components : int, default=256
         Number of hidden units.
-    learning_rate : float, default=0.06
+    learning_rate : float, default=0.04
         Step size of the parameter updates.
     batch_size : int, default=20
         Examples per minibatch.  Batches are split evenly, so sizes differ
