@@ -20,9 +20,9 @@ measurement is calibrated to last about ``--target-seconds``, preceded by a
 warm-up, and the minimum of ``--repeats`` runs is kept (run-to-run noise on
 shared machines is 5-10%, and noise only ever adds time).  The repeats go
 round the contenders in turn, so a slow spell of the machine (seen here:
-whole minutes 20-40% slower) falls on every contender of a row alike.  Run it on an
-otherwise idle machine: on few cores, other busy processes distort the
-numbers far beyond their own CPU share.
+whole minutes 20-40% slower) falls on every contender of a row alike.  Run
+it on an otherwise idle machine: on few cores, other busy processes distort
+the numbers far beyond their own CPU share.
 
 Three more reports (all in ``--full``, or one by one):
 
@@ -205,15 +205,14 @@ def calibrate_epochs(run, target_seconds):
     return max(1, round(epochs * target_seconds / elapsed))
 
 
-def interleaved_samples_per_second(runs, n_samples, target_seconds, repeats):
-    """Throughput of each ``run(epochs)`` in ``runs`` (a dict): best of ``repeats``.
+def interleaved_samples_per_second(runs, epochs, n_samples, repeats):
+    """Throughput of each ``run(epochs[name])`` in ``runs`` (dicts): best of ``repeats``.
 
-    Each run is calibrated first; then the repeats go round the contenders
-    in turn (ours, sklearn, torch, floor, ours, ...), so a slow spell of a
-    shared machine falls on all of them alike instead of on whichever was
-    being timed, and the ratios between them stay honest.
+    The repeats go round the contenders in turn (ours, sklearn, torch,
+    floor, ours, ...), so a slow spell of a shared machine falls on all of
+    them alike instead of on whichever was being timed, and the ratios
+    between them stay honest.  ``epochs`` comes from ``calibrate_epochs``.
     """
-    epochs = {name: calibrate_epochs(run, target_seconds) for name, run in runs.items()}
     best = {name: math.inf for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
@@ -435,20 +434,21 @@ def measure(config, target_seconds, repeats, threads=None):
     no number and a note, so one broken row does not lose the run.
     """
     X = make_data(config)
-    runs, notes = {}, {}
+    runs, epochs, notes = {}, {}, {}
     for name, make_runner in CONTENDERS:
         try:
             run = make_runner(config, X, n_jobs=threads)
             if isinstance(run, Unavailable):
                 notes[name] = run.reason
             else:
-                run(1)  # fails here, alone, rather than in the middle of the timing
+                # Calibration runs it first: a contender that fails does so
+                # here, alone, not in the middle of the interleaved timing.
+                epochs[name] = calibrate_epochs(run, target_seconds)
                 runs[name] = run
         except Exception as error:  # noqa: BLE001 - reported, not hidden
             notes[name] = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:160]}"
     rates = dict.fromkeys((name for name, _ in CONTENDERS), None)
-    rates.update(interleaved_samples_per_second(runs, config.n_samples, target_seconds,
-                                                repeats))
+    rates.update(interleaved_samples_per_second(runs, epochs, config.n_samples, repeats))
     for name in rates:
         print(f"  {name:8s} {_rate(rates[name]):>14s} samples/s"
               f"{'  (' + notes[name] + ')' if name in notes else ''}",
@@ -477,7 +477,8 @@ def cd_linearity(target_seconds, repeats, threads):
         n_updates = math.ceil(config.n_samples / config.batch_size)
         runs = {name: make_runner(config, X, n_jobs=threads)
                 for name, make_runner in (("ours", ours_runner), ("floor", floor_runner))}
-        rates = interleaved_samples_per_second(runs, config.n_samples, target_seconds, repeats)
+        epochs = {name: calibrate_epochs(run, target_seconds) for name, run in runs.items()}
+        rates = interleaved_samples_per_second(runs, epochs, config.n_samples, repeats)
         per_update[k] = {name: config.n_samples / rate / n_updates
                          for name, rate in rates.items()}
     ks = np.array(LINEARITY_KS, dtype=float)
@@ -859,7 +860,8 @@ def environment_header(args, load_at_start):
         f"- BLAS/OpenMP environment: {env_text}",
         "- data: random binary (Gaussian: standard normal; categorical: uniform codes); "
         "learning_rate=0.01 (Gaussian 0.001), random_state=0; "
-        f"min of {args.repeats} runs of ~{args.target_seconds:g} s each after a warm-up, interleaved across contenders",
+        f"min of {args.repeats} runs of ~{args.target_seconds:g} s each after a warm-up, "
+        "interleaved across contenders",
     ]
 
 

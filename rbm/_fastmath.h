@@ -401,9 +401,9 @@ static void rbm_prefetch_rows(const void *base, const ptrdiff_t *rows, ptrdiff_t
 }
 
 /* Compaction, the first half of every row-sum product: idx[:count] and
- * coef[:count] = the positions of the nonzeros of x[0], x[stride], ...,
- * x[(k - 1) * stride] and scale times their values; returns count.  With
- * AVX-512, contiguous x is compacted 8 entries per instruction (vcompress
+ * coef[:count] = the positions of the nonzeros of x[:k] and scale times
+ * their values; returns count.  With AVX-512, x is compacted 8 entries per
+ * instruction (vcompress
  * into a register, then a whole-vector store, which stays inside idx[:k]
  * and coef[:k] because count <= i), 4x faster than the branch-free scalar
  * loop, which spends a cycle or two per entry.  Both give the same entries,
@@ -411,15 +411,13 @@ static void rbm_prefetch_rows(const void *base, const ptrdiff_t *rows, ptrdiff_t
  * for tests). */
 
 #define RBM_DEFINE_COMPACT_SCALAR(NAME, T)                                            \
-static ptrdiff_t NAME(const T *x, ptrdiff_t stride, ptrdiff_t k, T scale,             \
-                      ptrdiff_t *idx, T *coef)                                        \
+static ptrdiff_t NAME(const T *x, ptrdiff_t k, T scale, ptrdiff_t *idx, T *coef)      \
 {                                                                                     \
     ptrdiff_t count = 0;                                                              \
     for (ptrdiff_t i = 0; i < k; i++) {  /* branch-free */                            \
-        const T v = x[i * stride];                                                    \
         idx[count] = i;                                                               \
-        coef[count] = scale * v;                                                      \
-        count += v != (T) 0;                                                          \
+        coef[count] = scale * x[i];                                                   \
+        count += x[i] != (T) 0;                                                       \
     }                                                                                 \
     return count;                                                                     \
 }
@@ -486,16 +484,18 @@ static ptrdiff_t rbm_compact_avx512_f(const float *x, ptrdiff_t k, float scale,
 /* 1 where the AVX-512 compaction runs (set by rbm_vector_compaction). */
 static int rbm_use_avx512_compact = 0;
 
-/* Switch the AVX-512 compaction on (where the CPU and the build have it) or
- * off; returns whether it is now on. */
+/* Switch the AVX-512 compaction on (enabled > 0, where the CPU and the build
+ * have it) or off (enabled == 0), or leave it (enabled < 0); returns whether
+ * it is on. */
 static int rbm_vector_compaction(int enabled)
 {
+    if (enabled < 0)
+        return rbm_use_avx512_compact;
 #ifdef RBM_AVX512_COMPACT
     __builtin_cpu_init();
     rbm_use_avx512_compact = enabled && __builtin_cpu_supports("avx512f")
                              && __builtin_cpu_supports("avx512vl");
 #else
-    (void) enabled;
     rbm_use_avx512_compact = 0;
 #endif
     return rbm_use_avx512_compact;
@@ -503,19 +503,17 @@ static int rbm_vector_compaction(int enabled)
 
 #ifdef RBM_AVX512_COMPACT
 #define RBM_DEFINE_COMPACT(NAME, SCALAR, AVX512, T)                                   \
-static inline ptrdiff_t NAME(const T *x, ptrdiff_t stride, ptrdiff_t k, T scale,      \
-                             ptrdiff_t *idx, T *coef)                                 \
+static inline ptrdiff_t NAME(const T *x, ptrdiff_t k, T scale, ptrdiff_t *idx, T *coef) \
 {                                                                                     \
-    if (stride == 1 && rbm_use_avx512_compact)                                        \
+    if (rbm_use_avx512_compact)                                                       \
         return AVX512(x, k, scale, idx, coef);                                        \
-    return SCALAR(x, stride, k, scale, idx, coef);                                    \
+    return SCALAR(x, k, scale, idx, coef);                                            \
 }
 #else
 #define RBM_DEFINE_COMPACT(NAME, SCALAR, AVX512, T)                                   \
-static inline ptrdiff_t NAME(const T *x, ptrdiff_t stride, ptrdiff_t k, T scale,      \
-                             ptrdiff_t *idx, T *coef)                                 \
+static inline ptrdiff_t NAME(const T *x, ptrdiff_t k, T scale, ptrdiff_t *idx, T *coef) \
 {                                                                                     \
-    return SCALAR(x, stride, k, scale, idx, coef);                                    \
+    return SCALAR(x, k, scale, idx, coef);                                            \
 }
 #endif
 
@@ -529,7 +527,7 @@ static void NAME(const T *X, ptrdiff_t rows, ptrdiff_t k, const T *M, ptrdiff_t 
                  T *out, ptrdiff_t *idx, T *coef)                                     \
 {                                                                                     \
     for (ptrdiff_t r = 0; r < rows; r++) {                                            \
-        const ptrdiff_t n_active = COMPACT(X + r * k, 1, k, (T) 1, idx, coef);        \
+        const ptrdiff_t n_active = COMPACT(X + r * k, k, (T) 1, idx, coef);           \
         COMBINE(idx, coef, n_active, M, n, out + r * n, 0);                           \
     }                                                                                 \
 }
@@ -539,19 +537,15 @@ RBM_DEFINE_SPARSE_ROWS_PRODUCT(rbm_sparse_rows_product_d, rbm_compact_d,
 RBM_DEFINE_SPARSE_ROWS_PRODUCT(rbm_sparse_rows_product_f, rbm_compact_f,
                                rbm_combine_rows_f, float)
 
-/* WT[i, :] += alpha * sum_r V[r, i] * G[r, :]   (WT += alpha * V.T @ G; V: rows x n_v
- * with element (r, i) at V[r * row_stride + i * column_stride], G: rows x n_h,
- * WT: n_v x n_h).  idx and coef are scratch of `rows` entries.  V is best
- * passed transposed (row_stride 1): the compaction down a column then reads
- * contiguous memory, and vectorises. */
+/* WT[i, :] += alpha * sum_r VT[i, r] * G[r, :]   (WT += alpha * VT @ G; VT: n_v x rows,
+ * the stacked rows transposed, so each compaction reads contiguous memory;
+ * G: rows x n_h; WT: n_v x n_h).  idx and coef are scratch of `rows` entries. */
 #define RBM_DEFINE_SPARSE_OUTER_UPDATE(NAME, COMPACT, COMBINE, T)                     \
-static void NAME(const T *V, ptrdiff_t row_stride, ptrdiff_t column_stride,           \
-                 const T *G, ptrdiff_t rows, ptrdiff_t n_v, ptrdiff_t n_h,            \
+static void NAME(const T *VT, const T *G, ptrdiff_t rows, ptrdiff_t n_v, ptrdiff_t n_h, \
                  T alpha, T *WT, ptrdiff_t *idx, T *coef)                             \
 {                                                                                     \
     for (ptrdiff_t i = 0; i < n_v; i++) {                                             \
-        const ptrdiff_t n_active = COMPACT(V + i * column_stride, row_stride, rows,    \
-                                           alpha, idx, coef);                         \
+        const ptrdiff_t n_active = COMPACT(VT + i * rows, rows, alpha, idx, coef);    \
         COMBINE(idx, coef, n_active, G, n_h, WT + i * n_h, 1);                        \
     }                                                                                 \
 }

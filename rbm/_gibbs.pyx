@@ -92,12 +92,10 @@ cdef extern from "_fastmath.h" nogil:
     void rbm_sparse_rows_product_f(const float* X, Py_ssize_t rows, Py_ssize_t k,
                                    const float* M, Py_ssize_t n, float* out,
                                    Py_ssize_t* idx, float* coef)
-    void rbm_sparse_outer_update_d(const double* V, Py_ssize_t row_stride,
-                                   Py_ssize_t column_stride, const double* G, Py_ssize_t rows,
+    void rbm_sparse_outer_update_d(const double* VT, const double* G, Py_ssize_t rows,
                                    Py_ssize_t n_v, Py_ssize_t n_h, double alpha, double* WT,
                                    Py_ssize_t* idx, double* coef)
-    void rbm_sparse_outer_update_f(const float* V, Py_ssize_t row_stride,
-                                   Py_ssize_t column_stride, const float* G, Py_ssize_t rows,
+    void rbm_sparse_outer_update_f(const float* VT, const float* G, Py_ssize_t rows,
                                    Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
                                    Py_ssize_t* idx, float* coef)
     int rbm_vector_compaction(int enabled)
@@ -344,18 +342,15 @@ cdef void _transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
         rbm_transpose_d(src, rows, cols, dst)
 
 
-cdef inline void _sparse_outer_update(const floating* V, Py_ssize_t row_stride,
-                                      Py_ssize_t column_stride, const floating* G,
-                                      Py_ssize_t rows, Py_ssize_t n_visible,
-                                      Py_ssize_t n_hidden, floating alpha, floating* WT,
-                                      Py_ssize_t* idx, floating* coef) noexcept nogil:
-    """WT += alpha * V.T @ G, skipping the zeros of V (strides: see _fastmath.h)."""
+cdef inline void _sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
+                                      Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                                      floating alpha, floating* WT, Py_ssize_t* idx,
+                                      floating* coef) noexcept nogil:
+    """WT += alpha * VT @ G, skipping the zeros of VT = V.T (see _fastmath.h)."""
     if floating is float:
-        rbm_sparse_outer_update_f(V, row_stride, column_stride, G, rows, n_visible,
-                                  n_hidden, alpha, WT, idx, coef)
+        rbm_sparse_outer_update_f(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
     else:
-        rbm_sparse_outer_update_d(V, row_stride, column_stride, G, rows, n_visible,
-                                  n_hidden, alpha, WT, idx, coef)
+        rbm_sparse_outer_update_d(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
 
 
 cdef void _transposed_weight_update(const floating* G, const floating* V, Py_ssize_t rows,
@@ -379,7 +374,7 @@ cdef void _transposed_weight_update(const floating* G, const floating* V, Py_ssi
     elif weight_decay != 0.0:
         for i in range(size):
             WT[i] *= 1.0 - lr * weight_decay
-    _sparse_outer_update(VT, 1, rows, G, rows, n_visible, n_hidden, lr, target, idx, coef)
+    _sparse_outer_update(VT, G, rows, n_visible, n_hidden, lr, target, idx, coef)
     if momentum != 0.0:
         for i in range(size):
             WT[i] += velocity_T[i]
@@ -488,7 +483,7 @@ def _check_inline_sfc64():
     return bool(_inline_sfc64)
 
 
-cdef bint _vector_compaction = rbm_vector_compaction(1)
+rbm_vector_compaction(1)
 
 
 def vector_compaction(enabled=None):
@@ -500,10 +495,9 @@ def vector_compaction(enabled=None):
     and ``True`` turns the vector one back on where available (for tests).
     Returns the setting before the call.
     """
-    global _vector_compaction
-    previous = bool(_vector_compaction)
+    previous = bool(rbm_vector_compaction(-1))
     if enabled is not None:
-        _vector_compaction = rbm_vector_compaction(1 if enabled else 0)
+        rbm_vector_compaction(1 if enabled else 0)
     return previous
 
 
