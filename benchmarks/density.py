@@ -74,7 +74,7 @@ TUNING_GRID = {
     # First values: the library's defaults, so the search starts at the
     # "ours (default)" model (with 100 chains at batch 20 and
     # ``n_iter="auto"``, about 300,000 updates).
-    "learning_rate": [0.04, 0.02, 0.08],
+    "learning_rate": [0.06, 0.03, 0.09],
     "momentum": [0.5, 0.9],
     "k": [1, 3],
     "weight_decay": [5e-4, 0.0, 2e-3],

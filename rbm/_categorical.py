@@ -139,6 +139,7 @@ class CategoricalRBM(BaseRBM):
         l1_weight_decay=0.0,
         sparsity_target=0.1,
         sparsity_cost=0.0,
+        momentum_warmup=0.1,
         dtype=np.float64,
     ):
         super().__init__(
@@ -164,6 +165,7 @@ class CategoricalRBM(BaseRBM):
             l1_weight_decay=l1_weight_decay,
             sparsity_target=sparsity_target,
             sparsity_cost=sparsity_cost,
+            momentum_warmup=momentum_warmup,
         )
         self.categories = categories
         self.dtype = dtype

@@ -140,6 +140,7 @@ class GaussianBernoulliRBM(BaseRBM):
         l1_weight_decay=0.0,
         sparsity_target=0.1,
         sparsity_cost=0.0,
+        momentum_warmup=0.1,
         learn_sigma=True,
     ):
         super().__init__(
@@ -165,6 +166,7 @@ class GaussianBernoulliRBM(BaseRBM):
             l1_weight_decay=l1_weight_decay,
             sparsity_target=sparsity_target,
             sparsity_cost=sparsity_cost,
+            momentum_warmup=momentum_warmup,
         )
         self.learn_sigma = learn_sigma
 

@@ -52,6 +52,14 @@ def epoch_learning_rate(schedule, learning_rate, epoch, n_epochs):
     raise ValueError(f"unknown learning_rate_schedule {schedule!r}")
 
 
+def epoch_momentum(momentum, warmup, epoch, n_epochs):
+    """The momentum of a 0-based epoch of ``fit``.
+
+    0 in the first ``warmup`` fraction of the epochs, then ``momentum``.
+    """
+    return 0.0 if epoch < warmup * n_epochs else momentum
+
+
 class TrainingMonitor:
     """Computes one ``history_`` row per epoch of ``fit``.
 
@@ -67,7 +75,7 @@ class TrainingMonitor:
         Epochs planned.
     """
 
-    COLUMNS = ("epoch", "seconds", "learning_rate", "reconstruction_error",
+    COLUMNS = ("epoch", "seconds", "learning_rate", "momentum", "reconstruction_error",
                "free_energy_data", "free_energy_chains", "log_likelihood_train",
                "log_likelihood_validation", "swap_rate")
 
@@ -120,7 +128,7 @@ class TrainingMonitor:
         proposed = new[pairs:].sum()
         return float(new[:pairs].sum() / proposed) if proposed else math.nan
 
-    def record(self, epoch, learning_rate):
+    def record(self, epoch, learning_rate, momentum):
         """Append the row of a finished epoch; returns it as a dict."""
         model = self.model
         # In the model's dtype, one hidden field for both figures.  These
@@ -131,6 +139,7 @@ class TrainingMonitor:
             "epoch": epoch + 1,
             "seconds": time.perf_counter() - self.start,
             "learning_rate": learning_rate,
+            "momentum": momentum,
             "reconstruction_error": model._reconstruction_error(self.epoch_rows, field),
             "free_energy_data": float(np.mean(
                 model._free_energy_given_field(self.epoch_rows, field))),
