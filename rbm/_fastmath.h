@@ -479,7 +479,127 @@ static ptrdiff_t rbm_compact_avx512_f(const float *x, ptrdiff_t k, float scale,
     }
     return count;
 }
+/* Bernoulli draws for up to 8 whole chunks of rows at once, one SFC64 stream
+ * per chunk, stepped in the 64-bit lanes of AVX-512 registers: the chains of
+ * dependent operations of 8 streams overlap instead of running one after
+ * another.  Chunk l is P[l * count : (l + 1) * count] (count a multiple of
+ * 16) and its stream's four state words are states[l][0..3], as NumPy's
+ * SFC64 keeps them.  out = U < P elementwise, with the uniforms of the scalar
+ * path: each 64-bit step gives two 24-bit values, bits 40-63 for the even
+ * element and bits 8-31 for the odd one, times 2**-24 (in float, exact).
+ * Those are the high and low 32-bit halves of the step shifted right by 8,
+ * so one 32-bit shift and a swap of neighbouring halves turn 8 steps of a
+ * stream into its 16 uniforms in order.  P and out may alias. */
+/* Columns of the 8 x 8 matrix of 64-bit rows r[0..7], in place (3 rounds of
+ * shuffles, all in registers). */
+RBM_AVX512_TARGET
+static inline void rbm_transpose8x8_epi64(__m512i r[8])
+{
+    __m512i t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_epi64(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi64(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {  /* u[0..3] from t[0..3], u[4..7] from t[4..7] */
+        u[4 * i + 0] = _mm512_shuffle_i64x2(t[4 * i + 0], t[4 * i + 2], 0x88);
+        u[4 * i + 1] = _mm512_shuffle_i64x2(t[4 * i + 1], t[4 * i + 3], 0x88);
+        u[4 * i + 2] = _mm512_shuffle_i64x2(t[4 * i + 0], t[4 * i + 2], 0xDD);
+        u[4 * i + 3] = _mm512_shuffle_i64x2(t[4 * i + 1], t[4 * i + 3], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = _mm512_shuffle_i64x2(u[i], u[i + 4], 0x88);
+        r[i + 4] = _mm512_shuffle_i64x2(u[i], u[i + 4], 0xDD);
+    }
+}
+
+#define RBM_DEFINE_BERNOULLI_SFC64X8(NAME, T, COMPARE)                                \
+RBM_AVX512_TARGET                                                                     \
+static void NAME(const T *P, T *out, ptrdiff_t count, uint64_t *const *states,       \
+                 int n_lanes)                                                         \
+{                                                                                     \
+    uint64_t words[4][8] = {{0}};                                                     \
+    for (int l = 0; l < n_lanes; l++)                                                 \
+        for (int w = 0; w < 4; w++)                                                   \
+            words[w][l] = states[l][w];                                               \
+    __m512i s0 = _mm512_loadu_si512(words[0]), s1 = _mm512_loadu_si512(words[1]);     \
+    __m512i s2 = _mm512_loadu_si512(words[2]), s3 = _mm512_loadu_si512(words[3]);     \
+    const __m512i one = _mm512_set1_epi64(1);                                         \
+    const __m512 scale = _mm512_set1_ps(1.0f / 16777216.0f);                          \
+    for (ptrdiff_t e0 = 0; e0 < count; e0 += 16) {  /* 8 steps, 16 values a lane */   \
+        __m512i block[8];  /* block[t]: step t of every lane; then lane l's steps */  \
+        for (int t = 0; t < 8; t++) {  /* SFC64, as _sfc64_next */                    \
+            block[t] = _mm512_add_epi64(_mm512_add_epi64(s0, s1), s3);                \
+            s3 = _mm512_add_epi64(s3, one);                                           \
+            s0 = _mm512_xor_si512(s1, _mm512_srli_epi64(s1, 11));                     \
+            s1 = _mm512_add_epi64(s2, _mm512_slli_epi64(s2, 3));                      \
+            s2 = _mm512_add_epi64(_mm512_rol_epi64(s2, 24), block[t]);                \
+        }                                                                             \
+        rbm_transpose8x8_epi64(block);                                                \
+        for (int l = 0; l < n_lanes; l++) {                                           \
+            const __m512i bits = _mm512_shuffle_epi32(_mm512_srli_epi32(block[l], 8), \
+                                                      _MM_PERM_CDAB);                 \
+            const __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(bits), scale);          \
+            COMPARE(P + l * count + e0, out + l * count + e0, u);                     \
+        }                                                                             \
+    }                                                                                 \
+    _mm512_storeu_si512(words[0], s0);                                                \
+    _mm512_storeu_si512(words[1], s1);                                                \
+    _mm512_storeu_si512(words[2], s2);                                                \
+    _mm512_storeu_si512(words[3], s3);                                                \
+    for (int l = 0; l < n_lanes; l++)                                                 \
+        for (int w = 0; w < 4; w++)                                                   \
+            states[l][w] = words[w][l];                                               \
+}
+
+/* out[:16] = u < p[:16] as 0/1, for 16 float uniforms u. */
+#define RBM_COMPARE16_F(p, o, u)                                                      \
+    _mm512_storeu_ps((o), _mm512_maskz_mov_ps(                                       \
+        _mm512_cmp_ps_mask((u), _mm512_loadu_ps(p), _CMP_LT_OQ), _mm512_set1_ps(1.0f)))
+#define RBM_COMPARE16_D(p, o, u) do {                                                 \
+    const __m512d lo_ = _mm512_cvtps_pd(_mm512_castps512_ps256(u));                   \
+    const __m512d hi_ = _mm512_cvtps_pd(_mm256_castpd_ps(                             \
+        _mm512_extractf64x4_pd(_mm512_castps_pd(u), 1)));                             \
+    const __m512d one_ = _mm512_set1_pd(1.0);                                         \
+    const __mmask8 mlo_ = _mm512_cmp_pd_mask(lo_, _mm512_loadu_pd(p), _CMP_LT_OQ);    \
+    const __mmask8 mhi_ = _mm512_cmp_pd_mask(hi_, _mm512_loadu_pd((p) + 8), _CMP_LT_OQ); \
+    _mm512_storeu_pd((o), _mm512_maskz_mov_pd(mlo_, one_));                           \
+    _mm512_storeu_pd((o) + 8, _mm512_maskz_mov_pd(mhi_, one_));                       \
+} while (0)
+
+RBM_DEFINE_BERNOULLI_SFC64X8(rbm_bernoulli_sfc64x8_f, float, RBM_COMPARE16_F)
+RBM_DEFINE_BERNOULLI_SFC64X8(rbm_bernoulli_sfc64x8_d, double, RBM_COMPARE16_D)
 #endif
+
+/* 1 where the 8-stream AVX-512 Bernoulli sampler runs (rbm_vector_sampling). */
+static int rbm_use_avx512_sampling = 0;
+
+/* Switch the 8-stream sampler on (enabled > 0, where the CPU and the build
+ * have AVX-512) or off (enabled == 0), or leave it (enabled < 0); returns
+ * whether it is on. */
+static int rbm_vector_sampling(int enabled)
+{
+    if (enabled < 0)
+        return rbm_use_avx512_sampling;
+#ifdef RBM_AVX512_COMPACT
+    __builtin_cpu_init();
+    rbm_use_avx512_sampling = enabled && __builtin_cpu_supports("avx512f")
+                              && __builtin_cpu_supports("avx512vl");
+#else
+    rbm_use_avx512_sampling = 0;
+#endif
+    return rbm_use_avx512_sampling;
+}
+
+#ifndef RBM_AVX512_COMPACT
+/* Never called without AVX-512 (rbm_vector_sampling keeps it off). */
+static void rbm_bernoulli_sfc64x8_f(const float *P, float *out, ptrdiff_t count,
+                                    uint64_t *const *states, int n_lanes)
+{ (void) P; (void) out; (void) count; (void) states; (void) n_lanes; }
+static void rbm_bernoulli_sfc64x8_d(const double *P, double *out, ptrdiff_t count,
+                                    uint64_t *const *states, int n_lanes)
+{ (void) P; (void) out; (void) count; (void) states; (void) n_lanes; }
+#endif
+
 
 /* 1 where the AVX-512 compaction runs (set by rbm_vector_compaction). */
 static int rbm_use_avx512_compact = 0;

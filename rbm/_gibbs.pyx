@@ -99,6 +99,11 @@ cdef extern from "_fastmath.h" nogil:
                                    Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
                                    Py_ssize_t* idx, float* coef)
     int rbm_vector_compaction(int enabled)
+    int rbm_vector_sampling(int enabled)
+    void rbm_bernoulli_sfc64x8_f(const float* P, float* out, Py_ssize_t count,
+                                 uint64_t** states, int n_lanes)
+    void rbm_bernoulli_sfc64x8_d(const double* P, double* out, Py_ssize_t count,
+                                 uint64_t** states, int n_lanes)
     void rbm_prefetch_rows(const void* base, const Py_ssize_t* rows, Py_ssize_t n_rows,
                            Py_ssize_t row_bytes)
 
@@ -501,6 +506,24 @@ def vector_compaction(enabled=None):
     return previous
 
 
+rbm_vector_sampling(1)
+
+
+def vector_sampling(enabled=None):
+    """Whether Bernoulli sampling steps 8 random streams at once with AVX-512, optionally switching it.
+
+    Each chunk of rows has its own stream; where the CPU has AVX-512, whole
+    chunks are sampled 8 at a time, one stream per 64-bit lane, else one or
+    two at a time.  Both draw the same numbers.  ``enabled=False`` forces the
+    scalar loop and ``True`` turns the vector one back on where available
+    (for tests).  Returns the setting before the call.
+    """
+    previous = bool(rbm_vector_sampling(-1))
+    if enabled is not None:
+        rbm_vector_sampling(1 if enabled else 0)
+    return previous
+
+
 def inline_sfc64_enabled(enabled=None):
     """Whether the kernel steps SFC64 inline, optionally switching it.
 
@@ -651,13 +674,43 @@ cdef void _hidden_probabilities(floating* H, Py_ssize_t rows, Py_ssize_t n_hidde
         _add_bias_sigmoid_rows(H, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden, c)
 
 
+cdef Py_ssize_t _bernoulli_whole_chunks_x8(const floating* P, floating* out,
+                                           Py_ssize_t rows, Py_ssize_t n,
+                                           bitgen_t** streams) noexcept nogil:
+    """out = U < P for the whole chunks of rows, 8 streams at a time with AVX-512.
+
+    The same numbers as _bernoulli_rows chunk by chunk.  Returns the chunks
+    done: none where the 8-stream sampler is off or SFC64 cannot be stepped
+    inline.
+    """
+    cdef Py_ssize_t whole = rows // _CHUNK, j = 0, lanes, l
+    cdef uint64_t* states[8]
+    if not (_inline_sfc64 and rbm_vector_sampling(-1)) or whole < 2:
+        return 0
+    while j < whole:
+        lanes = min(8, whole - j)
+        for l in range(lanes):
+            states[l] = <uint64_t*> streams[j + l].state
+        if floating is float:
+            rbm_bernoulli_sfc64x8_f(P + j * _CHUNK * n, out + j * _CHUNK * n, _CHUNK * n,
+                                    states, <int> lanes)
+        else:
+            rbm_bernoulli_sfc64x8_d(P + j * _CHUNK * n, out + j * _CHUNK * n, _CHUNK * n,
+                                    states, <int> lanes)
+        j += lanes
+    return whole
+
+
 cdef void _bernoulli_chunks(const floating* P, floating* out, Py_ssize_t rows,
                             Py_ssize_t n, bitgen_t** streams, float* scratch) noexcept nogil:
-    """out = U < P for rows chunked over streams, on one thread, two chunks at a time.
+    """out = U < P for rows chunked over streams, on one thread.
 
-    The same numbers as _bernoulli_rows chunk by chunk (see _uniform_fill_pair).
+    Whole chunks 8 at a time where the CPU has AVX-512, the rest two at a
+    time; the same numbers as _bernoulli_rows chunk by chunk (see
+    _uniform_fill_pair).
     """
-    cdef Py_ssize_t j = 0, n_chunks = (rows + _CHUNK - 1) // _CHUNK, r0, count
+    cdef Py_ssize_t j = _bernoulli_whole_chunks_x8(P, out, rows, n, streams)
+    cdef Py_ssize_t n_chunks = (rows + _CHUNK - 1) // _CHUNK, r0, count
     cdef float* u
     while j < n_chunks:
         r0 = j * _CHUNK

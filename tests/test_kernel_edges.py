@@ -283,17 +283,20 @@ def test_softplus_matches_logaddexp_to_a_few_ulp():
     np.testing.assert_array_equal(softplus(np.zeros((3, 0))), np.zeros((3, 0)))
 
 
-def fit_with_both_compactions(model, X):
-    """(model fitted with the AVX-512 compaction, the same fitted with the scalar one)."""
-    if not _gibbs.vector_compaction():
-        pytest.skip("no AVX-512 compaction in this build or on this CPU")
+def fit_with_vector_path_on_and_off(switch, model, X):
+    """(model fitted with an AVX-512 path of the kernel, the same fitted without it).
+
+    ``switch`` is ``_gibbs.vector_compaction`` or ``_gibbs.vector_sampling``.
+    """
+    if not switch():
+        pytest.skip(f"no AVX-512 path for {switch.__name__} in this build or on this CPU")
     vector = clone(model).fit(X)
-    _gibbs.vector_compaction(False)
+    switch(False)
     try:
         scalar = clone(model).fit(X)
     finally:
-        _gibbs.vector_compaction(True)
-    assert _gibbs.vector_compaction()
+        switch(True)
+    assert switch()
     return vector, scalar
 
 
@@ -311,7 +314,7 @@ def test_vector_and_scalar_compaction_train_the_same_model(dtype, n_visible, n_h
     X[X < 0.5] = 0
     model = BernoulliRBM(n_components=n_hidden, batch_size=13, n_chains=11, n_iter=3,
                          momentum=0.5, weight_decay=1e-3, random_state=0, n_jobs=1)
-    vector, scalar = fit_with_both_compactions(model, X)
+    vector, scalar = fit_with_vector_path_on_and_off(_gibbs.vector_compaction, model, X)
     for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
         np.testing.assert_array_equal(getattr(vector, name), getattr(scalar, name),
                                       err_msg=name)
@@ -324,6 +327,35 @@ def test_vector_and_scalar_compaction_train_the_same_categorical_model():
     X = np.random.default_rng(2).integers(0, 5, size=(80, 13))
     model = CategoricalRBM(n_components=19, batch_size=9, n_chains=10, n_iter=3,
                            random_state=0, n_jobs=1)
-    vector, scalar = fit_with_both_compactions(model, X)
+    vector, scalar = fit_with_vector_path_on_and_off(_gibbs.vector_compaction, model, X)
+    np.testing.assert_array_equal(vector.components_, scalar.components_)
+    np.testing.assert_array_equal(vector.h_samples_, scalar.h_samples_)
+
+
+@dtype_cases
+@pytest.mark.parametrize("n_chains", [32, 37, 130, 300])
+def test_vector_and_scalar_sampling_train_the_same_model(dtype, n_chains):
+    # Whole chunks of 16 chains are sampled 8 streams at a time with AVX-512
+    # where the CPU has it, else one or two at a time: the same draws either
+    # way, so the same model to the bit.  Chain counts that leave a partial
+    # chunk (37, 130, 300), a partial group of 8 chunks (37, 130, 300) or
+    # neither (32); 23 visible units make 16 x 23 values a chunk.
+    rng = np.random.default_rng(3)
+    X = (rng.random((120, 23)) < 0.4).astype(dtype)
+    model = BernoulliRBM(n_components=21, batch_size=17, n_chains=n_chains, n_iter=3,
+                         random_state=0, n_jobs=1)
+    vector, scalar = fit_with_vector_path_on_and_off(_gibbs.vector_sampling, model, X)
+    for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
+        np.testing.assert_array_equal(getattr(vector, name), getattr(scalar, name),
+                                      err_msg=name)
+    assert 0.2 < vector.h_samples_.mean() < 0.8  # real draws, not all 0 or 1
+
+
+def test_vector_and_scalar_sampling_train_the_same_categorical_model():
+    # Categorical models sample their hidden units the same way.
+    X = np.random.default_rng(4).integers(0, 4, size=(60, 11))
+    model = CategoricalRBM(n_components=15, batch_size=12, n_chains=50, n_iter=3,
+                           random_state=0, n_jobs=1)
+    vector, scalar = fit_with_vector_path_on_and_off(_gibbs.vector_sampling, model, X)
     np.testing.assert_array_equal(vector.components_, scalar.components_)
     np.testing.assert_array_equal(vector.h_samples_, scalar.h_samples_)
