@@ -12,7 +12,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import expit
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -28,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from . import _gibbs
 from ._monitor import TrainingMonitor, epoch_learning_rate, epoch_momentum, format_epoch
 from ._partition import ais_log_partition, exact_cost, exact_log_partition
-from ._visible import softplus
+from ._visible import sigmoid, softplus
 
 #: Moving-average rate of the centering offsets (Melchior et al. 2016 use 0.01).
 CENTERING_RATE = 0.01
@@ -474,7 +473,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 learning_rate = epoch_learning_rate(
                     self.learning_rate_schedule, self.learning_rate, epoch, n_epochs)
                 momentum = epoch_momentum(self.momentum, self.momentum_warmup, epoch, n_epochs)
-                order = self._shuffle_rng.permutation(X.shape[0]).astype(np.intp)
+                order = self._shuffle_rng.permutation(X.shape[0]).astype(np.intp, copy=False)
                 self._run_minibatches(data, order, n_threads, learning_rate, momentum)
                 self.n_iter_ = epoch + 1
                 row = monitor.record(epoch, learning_rate, momentum)
@@ -717,7 +716,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return safe_sparse_dot(S, W.T, dense_output=True) + c
 
     def _hidden_probabilities(self, X):
-        return expit(self._hidden_field(X))
+        return sigmoid(self._hidden_field(X))
 
     def transform(self, X):
         """Hidden unit probabilities p(h_j = 1 | x).
@@ -832,7 +831,7 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         if hidden_field is None:
             hidden_field = self._hidden_field(X)
-        H = expit(hidden_field)
+        H = sigmoid(hidden_field)
         R = self._layer().mean(H @ self.components_.astype(H.dtype) + self.intercept_visible_)
         Xd = X.toarray() if sp.issparse(X) else X
         return float(np.mean((Xd - R) ** 2))

@@ -469,3 +469,21 @@ def test_kernel_sigmoid_is_accurate(dtype, rel_tol, abs_tol):
     assert np.all(np.isfinite(far))
     assert np.all(far[0, :2] < 1e-37) and np.all(far[0, :2] >= 0)
     assert np.all(far[0, 2:] == 1.0)
+
+
+def test_sigmoid_helper_matches_expit_for_any_shape_and_layout():
+    # rbm._visible.sigmoid (transform, reconstructions, monitoring) runs the
+    # kernel's sigmoid on a copy: same values as expit to a few ulp, same
+    # shape and dtype, the input untouched, whatever its layout.
+    from rbm._visible import sigmoid
+    rng = np.random.default_rng(0)
+    x = rng.normal(scale=8.0, size=(6, 5, 7))
+    for value in (x, x[0], x[0, 0], x[:, ::2, 1:].T, x.astype(np.float32)):
+        before = value.copy()
+        got = sigmoid(value)
+        tol = dict(rtol=1e-14, atol=0) if value.dtype == np.float64 else dict(rtol=0, atol=2.5e-7)
+        np.testing.assert_allclose(got, expit(value.astype(np.float64)), **tol)
+        assert got.shape == value.shape and got.dtype == value.dtype
+        np.testing.assert_array_equal(value, before)
+    np.testing.assert_array_equal(sigmoid(np.array([0, 1])), expit(np.array([0, 1])))
+    assert sigmoid(np.zeros((0, 3))).shape == (0, 3)
