@@ -51,7 +51,7 @@ TRAINING_OPTIONS = {
     "method": (str, "{pcd,cd,pt}", "persistent chains (pcd), chains restarted at each batch "
                                    "(cd) or parallel tempering (pt)"),
     "k": (int, "N", "Gibbs steps per update (CD-k, PCD-k)"),
-    "n_chains": (int, "N", "persistent chains (the model's default: the batch size)"),
+    "n_chains": (int, "N", "persistent chains (the model's default: 100)"),
     "momentum": (float, "M", "momentum of the updates, in [0, 1)"),
     "weight_decay": (float, "L2", "L2 penalty on the weights"),
     "n_jobs": (int, "N", "threads for the matrix products (the model's default: all cores)"),
