@@ -570,24 +570,30 @@ RBM_DEFINE_BERNOULLI_SFC64X8(rbm_bernoulli_sfc64x8_f, float, RBM_COMPARE16_F)
 RBM_DEFINE_BERNOULLI_SFC64X8(rbm_bernoulli_sfc64x8_d, double, RBM_COMPARE16_D)
 #endif
 
-/* 1 where the 8-stream AVX-512 Bernoulli sampler runs (rbm_vector_sampling). */
+/* Set *flag to enabled > 0 (where the CPU and the build have AVX-512F and
+ * VL) or to 0 (enabled == 0), or leave it (enabled < 0); returns it.  Each
+ * AVX-512 path has its own flag so tests can compare it with the scalar one. */
+static int rbm_avx512_switch(int *flag, int enabled)
+{
+    if (enabled >= 0) {
+#ifdef RBM_AVX512_COMPACT
+        __builtin_cpu_init();
+        *flag = enabled && __builtin_cpu_supports("avx512f")
+                && __builtin_cpu_supports("avx512vl");
+#else
+        *flag = 0;
+#endif
+    }
+    return *flag;
+}
+
+/* 1 where the 8-stream AVX-512 Bernoulli sampler runs. */
 static int rbm_use_avx512_sampling = 0;
 
-/* Switch the 8-stream sampler on (enabled > 0, where the CPU and the build
- * have AVX-512) or off (enabled == 0), or leave it (enabled < 0); returns
- * whether it is on. */
+/* Switch the 8-stream sampler (see rbm_avx512_switch). */
 static int rbm_vector_sampling(int enabled)
 {
-    if (enabled < 0)
-        return rbm_use_avx512_sampling;
-#ifdef RBM_AVX512_COMPACT
-    __builtin_cpu_init();
-    rbm_use_avx512_sampling = enabled && __builtin_cpu_supports("avx512f")
-                              && __builtin_cpu_supports("avx512vl");
-#else
-    rbm_use_avx512_sampling = 0;
-#endif
-    return rbm_use_avx512_sampling;
+    return rbm_avx512_switch(&rbm_use_avx512_sampling, enabled);
 }
 
 #ifndef RBM_AVX512_COMPACT
@@ -601,24 +607,13 @@ static void rbm_bernoulli_sfc64x8_d(const double *P, double *out, ptrdiff_t coun
 #endif
 
 
-/* 1 where the AVX-512 compaction runs (set by rbm_vector_compaction). */
+/* 1 where the AVX-512 compaction runs. */
 static int rbm_use_avx512_compact = 0;
 
-/* Switch the AVX-512 compaction on (enabled > 0, where the CPU and the build
- * have it) or off (enabled == 0), or leave it (enabled < 0); returns whether
- * it is on. */
+/* Switch the AVX-512 compaction (see rbm_avx512_switch). */
 static int rbm_vector_compaction(int enabled)
 {
-    if (enabled < 0)
-        return rbm_use_avx512_compact;
-#ifdef RBM_AVX512_COMPACT
-    __builtin_cpu_init();
-    rbm_use_avx512_compact = enabled && __builtin_cpu_supports("avx512f")
-                             && __builtin_cpu_supports("avx512vl");
-#else
-    rbm_use_avx512_compact = 0;
-#endif
-    return rbm_use_avx512_compact;
+    return rbm_avx512_switch(&rbm_use_avx512_compact, enabled);
 }
 
 #ifdef RBM_AVX512_COMPACT
