@@ -403,12 +403,11 @@ static void rbm_prefetch_rows(const void *base, const ptrdiff_t *rows, ptrdiff_t
 /* Compaction, the first half of every row-sum product: idx[:count] and
  * coef[:count] = the positions of the nonzeros of x[:k] and scale times
  * their values; returns count.  With AVX-512, x is compacted 8 entries per
- * instruction (vcompress
- * into a register, then a whole-vector store, which stays inside idx[:k]
- * and coef[:k] because count <= i), 4x faster than the branch-free scalar
- * loop, which spends a cycle or two per entry.  Both give the same entries,
- * so results do not depend on which runs (rbm_vector_compaction switches,
- * for tests). */
+ * instruction (vcompress into a register, then a whole-vector store, which
+ * stays inside idx[:k] and coef[:k] because count <= i), 4x faster than the
+ * branch-free scalar loop, which spends a cycle or two per entry.  Both give
+ * the same entries, so results do not depend on which runs
+ * (rbm_vector_compaction switches, for tests). */
 
 #define RBM_DEFINE_COMPACT_SCALAR(NAME, T)                                            \
 static ptrdiff_t NAME(const T *x, ptrdiff_t k, T scale, ptrdiff_t *idx, T *coef)      \
@@ -425,9 +424,12 @@ static ptrdiff_t NAME(const T *x, ptrdiff_t k, T scale, ptrdiff_t *idx, T *coef)
 RBM_DEFINE_COMPACT_SCALAR(rbm_compact_scalar_d, double)
 RBM_DEFINE_COMPACT_SCALAR(rbm_compact_scalar_f, float)
 
+/* AVX-512 code (the compaction here, the 8-stream sampler below): compiled
+ * for that target where GCC or Clang build for x86-64, run only where the
+ * CPU has it (rbm_avx512_switch). */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(RBM_NO_DISPATCH)
 #include <immintrin.h>
-#define RBM_AVX512_COMPACT 1
+#define RBM_HAVE_AVX512 1
 #define RBM_AVX512_TARGET __attribute__((target("avx512f,avx512vl,popcnt")))
 
 RBM_AVX512_TARGET
@@ -479,17 +481,7 @@ static ptrdiff_t rbm_compact_avx512_f(const float *x, ptrdiff_t k, float scale,
     }
     return count;
 }
-/* Bernoulli draws for up to 8 whole chunks of rows at once, one SFC64 stream
- * per chunk, stepped in the 64-bit lanes of AVX-512 registers: the chains of
- * dependent operations of 8 streams overlap instead of running one after
- * another.  Chunk l is P[l * count : (l + 1) * count] (count a multiple of
- * 16) and its stream's four state words are states[l][0..3], as NumPy's
- * SFC64 keeps them.  out = U < P elementwise, with the uniforms of the scalar
- * path: each 64-bit step gives two 24-bit values, bits 40-63 for the even
- * element and bits 8-31 for the odd one, times 2**-24 (in float, exact).
- * Those are the high and low 32-bit halves of the step shifted right by 8,
- * so one 32-bit shift and a swap of neighbouring halves turn 8 steps of a
- * stream into its 16 uniforms in order.  P and out may alias. */
+
 /* Columns of the 8 x 8 matrix of 64-bit rows r[0..7], in place (3 rounds of
  * shuffles, all in registers). */
 RBM_AVX512_TARGET
@@ -512,6 +504,17 @@ static inline void rbm_transpose8x8_epi64(__m512i r[8])
     }
 }
 
+/* Bernoulli draws for up to 8 whole chunks of rows at once, one SFC64 stream
+ * per chunk, stepped in the 64-bit lanes of AVX-512 registers: the chains of
+ * dependent operations of 8 streams overlap instead of running one after
+ * another.  Chunk l is P[l * count : (l + 1) * count] (count a multiple of
+ * 16) and its stream's four state words are states[l][0..3], as NumPy's
+ * SFC64 keeps them.  out = U < P elementwise, with the uniforms of the scalar
+ * path: each 64-bit step gives two 24-bit values, bits 40-63 for the even
+ * element and bits 8-31 for the odd one, times 2**-24 (in float, exact).
+ * Those are the high and low 32-bit halves of the step shifted right by 8,
+ * so one 32-bit shift and a swap of neighbouring halves turn 8 steps of a
+ * stream into its 16 uniforms in order.  P and out may alias. */
 #define RBM_DEFINE_BERNOULLI_SFC64X8(NAME, T, COMPARE)                                \
 RBM_AVX512_TARGET                                                                     \
 static void NAME(const T *P, T *out, ptrdiff_t count, uint64_t *const *states,       \
@@ -576,7 +579,7 @@ RBM_DEFINE_BERNOULLI_SFC64X8(rbm_bernoulli_sfc64x8_d, double, RBM_COMPARE16_D)
 static int rbm_avx512_switch(int *flag, int enabled)
 {
     if (enabled >= 0) {
-#ifdef RBM_AVX512_COMPACT
+#ifdef RBM_HAVE_AVX512
         __builtin_cpu_init();
         *flag = enabled && __builtin_cpu_supports("avx512f")
                 && __builtin_cpu_supports("avx512vl");
@@ -596,7 +599,7 @@ static int rbm_vector_sampling(int enabled)
     return rbm_avx512_switch(&rbm_use_avx512_sampling, enabled);
 }
 
-#ifndef RBM_AVX512_COMPACT
+#ifndef RBM_HAVE_AVX512
 /* Never called without AVX-512 (rbm_vector_sampling keeps it off). */
 static void rbm_bernoulli_sfc64x8_f(const float *P, float *out, ptrdiff_t count,
                                     uint64_t *const *states, int n_lanes)
@@ -605,7 +608,6 @@ static void rbm_bernoulli_sfc64x8_d(const double *P, double *out, ptrdiff_t coun
                                     uint64_t *const *states, int n_lanes)
 { (void) P; (void) out; (void) count; (void) states; (void) n_lanes; }
 #endif
-
 
 /* 1 where the AVX-512 compaction runs. */
 static int rbm_use_avx512_compact = 0;
@@ -616,7 +618,7 @@ static int rbm_vector_compaction(int enabled)
     return rbm_avx512_switch(&rbm_use_avx512_compact, enabled);
 }
 
-#ifdef RBM_AVX512_COMPACT
+#ifdef RBM_HAVE_AVX512
 #define RBM_DEFINE_COMPACT(NAME, SCALAR, AVX512, T)                                   \
 static inline ptrdiff_t NAME(const T *x, ptrdiff_t k, T scale, ptrdiff_t *idx, T *coef) \
 {                                                                                     \
