@@ -182,11 +182,13 @@ TRAINING_PARAMETERS_DOC = """\
         Strength of the sparsity penalty; 0 turns it off.
     momentum_warmup : float in [0, 1), default=0.1
         Fraction of the epochs of ``fit`` that run without momentum before
-        ``momentum`` takes over (``partial_fit`` always uses ``momentum``).
-        Early steps are the largest, and with momentum they can throw the
-        model into a poor optimum: on the mushrooms data, learning rate
-        0.06 with momentum 0.5 from the start ended 2 nats worse on two
-        seeds of six; with this warm-up none of nine seeds did.
+        ``momentum`` takes over, rounded up to whole epochs (so a fit of
+        fewer than 10 epochs starts with one epoch without it; 0 turns the
+        warm-up off).  ``partial_fit`` always uses ``momentum``.  Early
+        steps are the largest, and with momentum they can throw the model
+        into a poor optimum: on the mushrooms data, BernoulliRBM at learning
+        rate 0.06 with momentum 0.5 from the start ended 2 nats worse on
+        two seeds of six; with this warm-up none of nine seeds did.
 """
 
 #: Attribute documentation shared by every model.
@@ -472,6 +474,8 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             for epoch in range(n_epochs):
                 learning_rate = epoch_learning_rate(
                     self.learning_rate_schedule, self.learning_rate, epoch, n_epochs)
+                # During the warm-up the kernel leaves the weights' velocity
+                # alone (it is 0 when momentum starts) but keeps the biases'.
                 momentum = epoch_momentum(self.momentum, self.momentum_warmup, epoch, n_epochs)
                 order = self._shuffle_rng.permutation(X.shape[0]).astype(np.intp, copy=False)
                 self._run_minibatches(data, order, n_threads, learning_rate, momentum)

@@ -512,11 +512,14 @@ rbm_vector_sampling(1)
 def vector_sampling(enabled=None):
     """Whether Bernoulli sampling steps 8 random streams at once with AVX-512, optionally switching it.
 
-    Each chunk of rows has its own stream; where the CPU has AVX-512, whole
-    chunks are sampled 8 at a time, one stream per 64-bit lane, else one or
-    two at a time.  Both draw the same numbers.  ``enabled=False`` forces the
-    scalar loop and ``True`` turns the vector one back on where available
-    (for tests).  Returns the setting before the call.
+    Each chunk of rows has its own stream; where the CPU has AVX-512 and
+    sampling runs on one thread (always, unless the parallel threshold is
+    lowered), whole chunks are sampled 8 at a time, one stream per 64-bit
+    lane, when there are at least 2 of them; else one or two chunks at a
+    time.  Both draw the same numbers.  The vector path also needs SFC64's
+    state stepped inline (``inline_sfc64_enabled``).  ``enabled=False``
+    forces the scalar loop and ``True`` turns the vector one back on where
+    available (for tests).  Returns the setting before the call.
     """
     previous = bool(rbm_vector_sampling(-1))
     if enabled is not None:
@@ -633,8 +636,8 @@ cdef void _sample_visible_rows(int kind, floating* A, Py_ssize_t r0, Py_ssize_t 
     """A[r0:r1] = s(v) for v ~ p(v | visible field A[r0:r1]), in place.
 
     This is the one place that samples a visible unit type, except that
-    ``_sample_visible`` runs Bernoulli rows on one thread two chunks at a
-    time (``_bernoulli_chunks``: the same numbers, faster).
+    ``_sample_visible`` runs Bernoulli rows on one thread through
+    ``_bernoulli_chunks`` (8 or 2 chunks at a time: the same numbers, faster).
     """
     if kind == _BERNOULLI:
         _add_bias_sigmoid_rows(A, r0, r1, n_visible, b)

@@ -55,9 +55,12 @@ def epoch_learning_rate(schedule, learning_rate, epoch, n_epochs):
 def epoch_momentum(momentum, warmup, epoch, n_epochs):
     """The momentum of a 0-based epoch of ``fit``.
 
-    0 in the first ``warmup`` fraction of the epochs, then ``momentum``.
+    0 in the first ``warmup`` fraction of the epochs, rounded up to whole
+    epochs, then ``momentum``.  (The product is rounded to 9 places first,
+    so that 0.07 * 100 = 7.000000000000001 means 7 epochs, not 8.)
     """
-    return 0.0 if epoch < warmup * n_epochs else momentum
+    warmup_epochs = math.ceil(round(warmup * n_epochs, 9))
+    return 0.0 if epoch < warmup_epochs else momentum
 
 
 class TrainingMonitor:

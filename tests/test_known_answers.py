@@ -487,3 +487,13 @@ def test_sigmoid_helper_matches_expit_for_any_shape_and_layout():
         np.testing.assert_array_equal(value, before)
     np.testing.assert_array_equal(sigmoid(np.array([0, 1])), expit(np.array([0, 1])))
     assert sigmoid(np.zeros((0, 3))).shape == (0, 3)
+    # 0-d input gives a NumPy scalar of its dtype, as expit does.
+    for scalar in (np.float64(2.0), np.float32(-3.0)):
+        got = sigmoid(scalar)
+        assert np.ndim(got) == 0 and type(got) is type(scalar)
+        assert got == pytest.approx(expit(float(scalar)), rel=1e-6)
+    # Far below zero the kernel's exp stops at its clamp: tiny, not 0.
+    for dtype, floor in ((np.float64, 1.3e-308), (np.float32, 6.1e-39)):
+        far = sigmoid(np.array([-np.inf, -1e4, -800.0, -100.0], dtype=dtype))
+        assert np.all(far >= 0) and np.all(far <= max(floor, expit(np.float64(-100.0))))
+        assert np.all(far[:3] <= floor) and np.all(sigmoid(np.array([np.inf], dtype=dtype)) == 1)
