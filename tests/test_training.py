@@ -37,6 +37,10 @@ def test_momentum_warmup_is_recorded_in_history(digits):
     assert model.history_["momentum"] == [0.0] * 3 + [0.5] * 7
     assert [epoch_momentum(0.5, 0.25, e, 10) for e in range(10)] == model.history_["momentum"]
     assert epoch_momentum(0.5, 0.0, 0, 10) == 0.5
+    # Whole epochs, rounded up: 0.07 * 100 is 7.000000000000001 in floats.
+    warm = [sum(epoch_momentum(0.5, w, e, n) == 0.0 for e in range(n))
+            for w, n in ((0.07, 100), (0.1, 4762), (0.1, 9), (0.5, 1))]
+    assert warm == [7, 477, 1, 1]
 
 
 def test_momentum_warmup_trains_without_momentum_while_it_lasts(digits):
