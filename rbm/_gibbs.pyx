@@ -492,13 +492,14 @@ rbm_vector_compaction(1)
 
 
 def vector_compaction(enabled=None):
-    """Whether the row-sum products compact rows with AVX-512, optionally switching it.
+    """Whether the row-sum products use AVX-512, optionally switching it.
 
-    The compaction (the nonzeros of a row and their positions) runs 8
-    entries per instruction where the CPU has AVX-512, else one at a time;
-    both give the same entries.  ``enabled=False`` forces the scalar loop
-    and ``True`` turns the vector one back on where available (for tests).
-    Returns the setting before the call.
+    Where the CPU has AVX-512, the compaction (the nonzeros of a row and
+    their positions) runs 8 entries per instruction instead of one, and the
+    selected rows are summed 8 vectors of columns at a time instead of 4;
+    both ways give the same entries and the same sums.  ``enabled=False``
+    forces the other loops and ``True`` turns the AVX-512 ones back on
+    where available (for tests).  Returns the setting before the call.
     """
     previous = bool(rbm_vector_compaction(-1))
     if enabled is not None:

@@ -306,9 +306,10 @@ def fit_with_vector_path_on_and_off(switch, model, X):
 @pytest.mark.parametrize("n_visible, n_hidden", [(1, 9), (17, 8), (64, 64), (70, 23)],
                          ids=["1x9", "17x8", "64x64", "70x23"])
 def test_vector_and_scalar_compaction_train_the_same_model(dtype, n_visible, n_hidden):
-    # The row-sum products compact rows 8 entries at a time with AVX-512
-    # where the CPU has it, else one at a time: the same entries either way,
-    # so the same model to the bit.  Data in [0, 1] with exact zeros, so the
+    # The row-sum products compact rows 8 entries at a time and sum the
+    # selected rows 8 vectors of columns at a time with AVX-512 where the CPU
+    # has it, else 1 entry and 4 vectors at a time: the same entries and the
+    # same sums in the same order either way, so the same model to the bit.  Data in [0, 1] with exact zeros, so the
     # compacted values (not only their positions) matter; widths and batches
     # that leave partial vectors.
     rng = np.random.default_rng(1)
