@@ -499,7 +499,7 @@ static ptrdiff_t rbm_compact_avx512_f(const float *x, ptrdiff_t k, float scale,
 
 /* The whole blocks of 8 vectors of columns of out[:n] (+)= sum_s coef[s] *
  * M[idx[s], :n] (see rbm_combine_rows_d); returns the columns done. */
-#define RBM_COMBINE8_LOAD(dst, src, LANES)                                                \
+#define RBM_COMBINE8_LOAD(dst, src, LANES)                                            \
     do {                                                                              \
         memcpy(&dst##0, (src), sizeof dst##0);                                        \
         memcpy(&dst##1, (src) + LANES, sizeof dst##0);                                \
@@ -521,10 +521,10 @@ static ptrdiff_t NAME(const ptrdiff_t *idx, const T *coef, ptrdiff_t n_active,  
         V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0},       \
           a7 = {0}, m0, m1, m2, m3, m4, m5, m6, m7;                                   \
         if (accumulate)                                                               \
-            RBM_COMBINE8_LOAD(a, out + j0, LANES);                                        \
+            RBM_COMBINE8_LOAD(a, out + j0, LANES);                                    \
         for (ptrdiff_t s = 0; s < n_active; s++) {                                    \
             const T c = coef[s];                                                      \
-            RBM_COMBINE8_LOAD(m, M + idx[s] * n + j0, LANES);                             \
+            RBM_COMBINE8_LOAD(m, M + idx[s] * n + j0, LANES);                         \
             a0 += c * m0;                                                             \
             a1 += c * m1;                                                             \
             a2 += c * m2;                                                             \
