@@ -510,6 +510,17 @@ static ptrdiff_t rbm_compact_avx512_f(const float *x, ptrdiff_t k, float scale,
         memcpy(&dst##6, (src) + 6 * LANES, sizeof dst##0);                            \
         memcpy(&dst##7, (src) + 7 * LANES, sizeof dst##0);                            \
     } while (0)
+#define RBM_COMBINE8_STORE(dst, src, LANES)                                           \
+    do {                                                                              \
+        memcpy((dst), &src##0, sizeof src##0);                                        \
+        memcpy((dst) + LANES, &src##1, sizeof src##0);                                \
+        memcpy((dst) + 2 * LANES, &src##2, sizeof src##0);                            \
+        memcpy((dst) + 3 * LANES, &src##3, sizeof src##0);                            \
+        memcpy((dst) + 4 * LANES, &src##4, sizeof src##0);                            \
+        memcpy((dst) + 5 * LANES, &src##5, sizeof src##0);                            \
+        memcpy((dst) + 6 * LANES, &src##6, sizeof src##0);                            \
+        memcpy((dst) + 7 * LANES, &src##7, sizeof src##0);                            \
+    } while (0)
 /* (Separate variables, not arrays: GCC keeps these in registers.) */
 #define RBM_DEFINE_COMBINE8(NAME, T, V, LANES)                                        \
 RBM_AVX512_TARGET                                                                     \
@@ -534,14 +545,7 @@ static ptrdiff_t NAME(const ptrdiff_t *idx, const T *coef, ptrdiff_t n_active,  
             a6 += c * m6;                                                             \
             a7 += c * m7;                                                             \
         }                                                                             \
-        memcpy(out + j0, &a0, sizeof a0);                                             \
-        memcpy(out + j0 + LANES, &a1, sizeof a0);                                     \
-        memcpy(out + j0 + 2 * LANES, &a2, sizeof a0);                                 \
-        memcpy(out + j0 + 3 * LANES, &a3, sizeof a0);                                 \
-        memcpy(out + j0 + 4 * LANES, &a4, sizeof a0);                                 \
-        memcpy(out + j0 + 5 * LANES, &a5, sizeof a0);                                 \
-        memcpy(out + j0 + 6 * LANES, &a6, sizeof a0);                                 \
-        memcpy(out + j0 + 7 * LANES, &a7, sizeof a0);                                 \
+        RBM_COMBINE8_STORE(out + j0, a, LANES);                                       \
     }                                                                                 \
     return j0;                                                                        \
 }

@@ -488,6 +488,17 @@ def _check_inline_sfc64():
     return bool(_inline_sfc64)
 
 
+ctypedef int (*avx512_switch_t)(int) noexcept nogil
+
+
+cdef object _switch_avx512_path(avx512_switch_t switch, enabled):
+    """Whether an AVX-512 path is on, switching it first unless enabled is None."""
+    previous = bool(switch(-1))
+    if enabled is not None:
+        switch(1 if enabled else 0)
+    return previous
+
+
 rbm_vector_compaction(1)
 
 
@@ -501,10 +512,7 @@ def vector_compaction(enabled=None):
     forces the other loops and ``True`` turns the AVX-512 ones back on
     where available (for tests).  Returns the setting before the call.
     """
-    previous = bool(rbm_vector_compaction(-1))
-    if enabled is not None:
-        rbm_vector_compaction(1 if enabled else 0)
-    return previous
+    return _switch_avx512_path(rbm_vector_compaction, enabled)
 
 
 rbm_vector_sampling(1)
@@ -522,10 +530,7 @@ def vector_sampling(enabled=None):
     forces the scalar loop and ``True`` turns the vector one back on where
     available (for tests).  Returns the setting before the call.
     """
-    previous = bool(rbm_vector_sampling(-1))
-    if enabled is not None:
-        rbm_vector_sampling(1 if enabled else 0)
-    return previous
+    return _switch_avx512_path(rbm_vector_sampling, enabled)
 
 
 def inline_sfc64_enabled(enabled=None):
