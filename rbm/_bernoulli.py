@@ -1,7 +1,6 @@
 """Bernoulli-Bernoulli RBM: the drop-in replacement for scikit-learn's."""
 
 from ._base import BaseRBM, document_training
-from ._visible import BernoulliVisible
 
 
 @document_training
@@ -103,4 +102,7 @@ class BernoulliRBM(BaseRBM):
     (4, 2)
     """
 
-    _visible = BernoulliVisible()
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True  # values in [0, 1]
+        return tags

@@ -1,23 +1,10 @@
 """Categorical RBM: softmax (Potts) visible units for discrete data."""
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils._param_validation import Options, StrOptions
-from sklearn.utils.validation import validate_data
 
 from ._base import BaseRBM, document_training
-from ._visible import CategoricalVisible
-
-
-def _missing_mask(X):
-    """Boolean mask of NaN (and None) entries of an array of any dtype."""
-    if X.dtype.kind == "f":
-        return np.isnan(X)
-    if X.dtype.kind == "O":
-        # NaN is the one value not equal to itself.
-        return np.frompyfunc(lambda x: x is None or x != x, 1, 1)(X).astype(bool)
-    return np.zeros(X.shape, dtype=bool)
+from ._units import CategoricalVisible
 
 
 @document_training
@@ -107,6 +94,8 @@ class CategoricalRBM(BaseRBM):
     (3, 2)
     """
 
+    _visible_type = CategoricalVisible
+
     _parameter_constraints = {
         **BaseRBM._parameter_constraints,
         "categories": [StrOptions({"auto"}), list],
@@ -170,77 +159,12 @@ class CategoricalRBM(BaseRBM):
         self.categories = categories
         self.dtype = dtype
 
-    # ------------------------------------------------------------------
-    # Encoding
-    # ------------------------------------------------------------------
-
-    def _validate_input(self, X, *, reset, dtype=None):
-        """X one-hot coded as a CSR matrix of ``dtype`` (the model's internal form)."""
-        name = type(self).__name__
-        if sp.issparse(X):
-            raise TypeError(
-                f"{name} takes a dense array of category labels, one column per "
-                "feature; sparse input is not supported. Convert it with .toarray()."
-            )
-        if hasattr(X, "columns") and len(X.columns) == 0:
-            # numpy cannot infer a dtype for an empty frame; let scikit-learn
-            # report the missing features in its own words.
-            X = np.empty((len(X), 0))
-        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
-        missing = _missing_mask(X)
-        if missing.any():
-            rows, cols = np.nonzero(missing)
-            raise ValueError(
-                f"{name} got missing values (NaN or None) in {missing.sum()} entries, "
-                f"the first in row {rows[0]}, feature {cols[0]}. Impute them first "
-                "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
-                "or give them a category of their own."
-            )
-        if reset:
-            self._encoder = OneHotEncoder(
-                categories=self.categories, handle_unknown="error", sparse_output=True,
-                dtype=np.dtype(self.dtype).type,
-            ).fit(X)
-            self.categories_ = self._encoder.categories_
-        else:
-            self._check_known_categories(X)
-        return sp.csr_matrix(self._encoder.transform(X))
-
-    def _check_known_categories(self, X):
-        """Raise ValueError naming the first feature and value not in categories_."""
-        for i, categories in enumerate(self.categories_):
-            unknown = ~np.isin(X[:, i], categories)
-            if unknown.any():
-                names = getattr(self, "feature_names_in_", None)
-                feature = f"'{names[i]}'" if names is not None else str(i)
-                value = X[np.argmax(unknown), i]
-                value = value.item() if hasattr(value, "item") else value
-                shown = [c.item() if hasattr(c, "item") else c for c in categories[:10]]
-                more = ", ..." if len(categories) > 10 else ""
-                raise ValueError(
-                    f"{type(self).__name__}: feature {feature} has the value {value!r} "
-                    f"(in {unknown.sum()} rows), which is not one of its categories "
-                    f"{shown}{more}. Every value must be a category seen in fit or "
-                    "listed in the categories parameter; refit with categories that "
-                    "include it."
-                )
-
-    def _groups(self):
-        sizes = [len(c) for c in self.categories_]
-        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
-
-    def _layer(self):
-        if not hasattr(self, "categories_"):
-            return CategoricalVisible([0])
-        return CategoricalVisible(self._groups())
-
-    def _initialize(self, X):
-        super()._initialize(X)
-        self.components_[...] = self._layer().zero_sum(self.components_)
-
-    def _output_states(self, V):
-        """One-hot rows back to the original category labels."""
-        return self._encoder.inverse_transform(V)
+    @property
+    def categories_(self):
+        """The categories of each feature, in the order of the one-hot columns."""
+        if not hasattr(self, "_visible_unit"):
+            raise AttributeError("categories_ is set by fit or partial_fit")
+        return self._visible_unit.categories_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -2,19 +2,10 @@
 
 from numbers import Real
 
-import numpy as np
-import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
 
-from . import _gibbs
 from ._base import BaseRBM, document_training
-from ._visible import GaussianVisible
-
-#: sigma never falls below this fraction of the feature's standard deviation.
-SIGMA_FLOOR_FRACTION = 0.01
-#: Training stops when a weight or visible bias (both in data units) exceeds
-#: this many times the data's scale.
-RUNAWAY_FACTOR = 1e3
+from ._units import GaussianVisible
 
 
 @document_training
@@ -109,6 +100,8 @@ class GaussianBernoulliRBM(BaseRBM):
     (100, 2)
     """
 
+    _visible_type = GaussianVisible
+
     _parameter_constraints = {
         **BaseRBM._parameter_constraints,
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
@@ -170,69 +163,9 @@ class GaussianBernoulliRBM(BaseRBM):
         )
         self.learn_sigma = learn_sigma
 
-    def _layer(self):
-        state = getattr(self, "_visible_state", None)
-        if state is None:
-            return GaussianVisible()
-        return GaussianVisible(state)
-
-    def _initial_visible_state(self, X):
-        """sigma at the data's standard deviation, its velocity and its bounds."""
-        n = X.shape[0]
-        mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n
-        # Squares in float64 for both forms, so float32 CSR and dense agree.
-        if sp.issparse(X):
-            X64 = X.astype(np.float64)
-            squares = X64.multiply(X64)
-        else:
-            squares = np.square(X, dtype=np.float64)
-        variance = np.asarray(squares.sum(axis=0), dtype=np.float64).ravel() / n - mean**2
-        std = np.sqrt(np.maximum(variance, 0.0))
-        # A constant feature (or a single row) has no spread to learn from:
-        # give it a small one, relative to the data's own scale (whatever
-        # that is: 1e-8 and 1e8 are both fine).
-        scale = max(float(std.max(initial=0.0)), float(np.abs(mean).max(initial=0.0))) or 1.0
-        std = np.maximum(std, 1e-3 * scale)
-        state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, X.shape[1]), dtype=X.dtype)
-        state[_gibbs.GAUSSIAN_SIGMA] = std
-        state[_gibbs.GAUSSIAN_SIGMA_MIN] = SIGMA_FLOOR_FRACTION * std
-        state[_gibbs.GAUSSIAN_SIGMA_MAX] = std
-        return state
-
-    def _runaway_message(self):
-        """Weights or visible biases far beyond the data's scale: a diverging
-        learning rate.
-
-        With real-valued units the energy-scale bound (which assumes states in
-        [0, 1]) is reached only after the parameters have grown for several
-        passes.  Visible biases are means and each weight row a shift of the
-        mean, both in data units, so anything beyond ``RUNAWAY_FACTOR`` times
-        the largest |mean| + standard deviation of a feature is stopped at
-        once, while the parameters from before the pass are still sound.
-        (Hidden biases are energies, which small sigmas legitimately make
-        large, so they are left to the energy-scale bound.)
-        """
-        sigma_max = self._visible_state[_gibbs.GAUSSIAN_SIGMA_MAX]
-        data_scale = max(1.0, float(np.max(np.abs(self._data_sum / max(self._n_data, 1))
-                                           + sigma_max)))
-        largest = max(float(np.max(np.abs(a))) for a in
-                      (self.components_, self.intercept_visible_))
-        if largest <= RUNAWAY_FACTOR * data_scale:
-            return None
-        return (
-            f"{type(self).__name__} diverged: a weight or visible bias reached {largest:.3g}, more "
-            f"than {RUNAWAY_FACTOR:.0e} times the data's scale ({data_scale:.3g}), with "
-            f"learning_rate={self.learning_rate}. The model keeps its parameters from "
-            "before this pass over the data; lower the learning rate (for example by a "
-            "factor of 10) and fit again."
-        )
-
-    def _learns_visible_state(self):
-        return bool(self.learn_sigma)
-
     @property
     def sigma_(self):
         """Visible standard deviations, shape (n_features,)."""
-        if getattr(self, "_visible_state", None) is None:
+        if not hasattr(self, "_visible_unit"):
             raise AttributeError("sigma_ is set by fit or partial_fit")
-        return self._visible_state[_gibbs.GAUSSIAN_SIGMA]
+        return self._visible_unit.sigma

@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 
-from ._partition import exact_cost
 
 #: The likelihood is recorded at about ``LIKELIHOOD_CHECKS`` evenly spaced
 #: epochs (and the last): exactly when log Z costs at most
@@ -64,102 +63,117 @@ def epoch_momentum(momentum, warmup, epoch, n_epochs):
 
 
 class TrainingMonitor:
-    """Computes one ``history_`` row per epoch of ``fit``.
+    """Keeps ``history_``: one row per epoch of ``fit``, from numbers it is given.
+
+    The training loop asks ``likelihood_due`` whether to compute the
+    log-likelihoods after an epoch, computes its figures and hands them to
+    ``record``; the monitor never looks inside the model.
 
     Parameters
     ----------
-    model : BaseRBM
-        The model being fitted (its parameters are read after each epoch).
-    X_train : array or sparse matrix
-        Training data, in the model's internal form.
-    X_valid : array, sparse matrix or None
-        Held-out data for the validation likelihood (early stopping).
     n_epochs : int
         Epochs planned.
+    likelihood_checks : bool
+        Whether log-likelihoods are recorded at all (where log Z is cheap,
+        or early stopping needs them).
+    swap_counts : ndarray
+        Replica-swap counts (accepted per pair, then proposed) before the
+        first epoch; each row's swap rate is that of its epoch.
     """
 
     COLUMNS = ("epoch", "seconds", "learning_rate", "momentum", "reconstruction_error",
                "free_energy_data", "free_energy_chains", "log_likelihood_train",
                "log_likelihood_validation", "swap_rate")
 
-    def __init__(self, model, X_train, X_valid, n_epochs):
-        self.model = model
-        self.rows = X_train[:MONITOR_ROWS]
-        self.epoch_rows = self.rows[:epoch_rows(X_train.shape[0])]
-        self.X_valid = X_valid
+    def __init__(self, n_epochs, likelihood_checks, swap_counts):
         self.n_epochs = n_epochs
+        self.likelihood_checks = likelihood_checks
         self.start = time.perf_counter()
         self.history = {name: [] for name in self.COLUMNS}
-        layer = model._layer()
-        _, flops = exact_cost(model.components_.shape[1], model.n_components, layer)
-        self.cheap_likelihood = flops <= CHEAP_EXACT_FLOPS
-        self.rng = np.random.default_rng(0)
-        self.swap_counts = model._swap_counts.copy()
+        self.swap_counts = np.array(swap_counts, copy=True)
 
     def likelihood_due(self, epoch):
         """Whether the likelihood is computed after this (0-based) epoch.
 
         At about ``LIKELIHOOD_CHECKS`` evenly spaced epochs and the last one,
-        where an exact log Z is cheap or early stopping needs it.
+        where likelihoods are recorded at all.
         """
-        if not (self.cheap_likelihood or self.X_valid is not None):
+        if not self.likelihood_checks:
             return False
         every = max(1, self.n_epochs // LIKELIHOOD_CHECKS)
         return (epoch + 1) % every == 0 or epoch + 1 == self.n_epochs
 
-    def _log_z(self):
-        method = "exact" if self.cheap_likelihood else "ais"
-        kwargs = {} if self.cheap_likelihood else MONITOR_AIS
-        return self.model.log_partition(method=method, **kwargs)[0]
-
-    def _chain_free_energy(self):
-        """Mean free energy of visible states drawn from (some of) the persistent chains."""
-        model = self.model
-        H = model.h_samples_
-        if model.method == "pt":  # the beta = 1 block
-            H = H[: len(H) // model.n_temperatures]
-        H = H[: self.epoch_rows.shape[0]]
-        V = model._layer().sample(H @ model.components_ + model.intercept_visible_, self.rng)
-        return float(np.mean(model._free_energy_given_field(V, model._hidden_field(V))))
-
-    def _swap_rate(self):
+    def _swap_rate(self, counts):
         """Mean acceptance of the replica swaps proposed this epoch (NaN without PT)."""
-        counts = self.model._swap_counts
         new = counts - self.swap_counts
-        self.swap_counts = counts.copy()
+        self.swap_counts = np.array(counts, copy=True)
         pairs = len(counts) // 2
         proposed = new[pairs:].sum()
         return float(new[:pairs].sum() / proposed) if proposed else math.nan
 
-    def record(self, epoch, learning_rate, momentum):
-        """Append the row of a finished epoch; returns it as a dict."""
-        model = self.model
-        # In the model's dtype, one hidden field for both figures.  These
-        # NumPy products run on the BLAS the kernel shares (use_numpy_blas);
-        # where the kernel fell back to SciPy's, two thread teams alternate.
-        field = model._hidden_field(self.epoch_rows)
+    def record(self, epoch, learning_rate, momentum, figures):
+        """Append the row of a finished epoch; returns it as a dict.
+
+        ``figures`` holds ``reconstruction_error``, ``free_energy_data``,
+        ``free_energy_chains``, ``swap_counts`` and, where due, the
+        ``log_likelihood_train`` and ``log_likelihood_validation``.
+        """
         row = {
             "epoch": epoch + 1,
             "seconds": time.perf_counter() - self.start,
             "learning_rate": learning_rate,
             "momentum": momentum,
-            "reconstruction_error": model._reconstruction_error(self.epoch_rows, field),
-            "free_energy_data": float(np.mean(
-                model._free_energy_given_field(self.epoch_rows, field))),
-            "free_energy_chains": self._chain_free_energy(),
-            "log_likelihood_train": math.nan,
-            "log_likelihood_validation": math.nan,
-            "swap_rate": self._swap_rate(),
+            "reconstruction_error": figures["reconstruction_error"],
+            "free_energy_data": figures["free_energy_data"],
+            "free_energy_chains": figures["free_energy_chains"],
+            "log_likelihood_train": figures.get("log_likelihood_train", math.nan),
+            "log_likelihood_validation": figures.get("log_likelihood_validation", math.nan),
+            "swap_rate": self._swap_rate(figures["swap_counts"]),
         }
-        if self.likelihood_due(epoch):
-            log_z = self._log_z()
-            row["log_likelihood_train"] = float(-np.mean(model._free_energy(self.rows)) - log_z)
-            if self.X_valid is not None:
-                row["log_likelihood_validation"] = float(
-                    -np.mean(model._free_energy(self.X_valid)) - log_z)
         for name in self.COLUMNS:
             self.history[name].append(row[name])
         return row
+
+
+class EarlyStopping:
+    """Stop when the validation log-likelihood stops improving; keep the best.
+
+    Counts likelihood checks (not epochs) without an improvement of more than
+    ``tol`` nats over the best so far; after ``n_iter_no_change`` of them,
+    training stops.  ``should_stop`` receives the learned arrays to copy
+    when a check is the best so far; ``restore_best`` puts them back.
+    """
+
+    def __init__(self, tol, n_iter_no_change):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.best_score = -math.inf
+        self.best_state = None
+        self.best_epoch = None
+        self.checks_without_improvement = 0
+
+    def should_stop(self, row, learned_arrays):
+        """Whether to stop after this history row."""
+        score = row["log_likelihood_validation"]
+        if math.isnan(score):
+            return False
+        if score > self.best_score + self.tol:
+            self.checks_without_improvement = 0
+        else:
+            self.checks_without_improvement += 1
+        if score > self.best_score:
+            self.best_score = score
+            self.best_state = [a.copy() for a in learned_arrays]
+            self.best_epoch = row["epoch"]
+        return self.checks_without_improvement >= self.n_iter_no_change
+
+    def restore_best(self, learned_arrays):
+        """Put the best check's arrays back; False if there was none."""
+        if self.best_state is None:
+            return False
+        for array, saved in zip(learned_arrays, self.best_state):
+            array[...] = saved
+        return True
 
 
 def format_epoch(name, row, n_epochs):

@@ -1,7 +1,8 @@
 """Log-partition functions: exact enumeration and annealed importance sampling.
 
-Written once against the visible-unit hooks (``rbm._visible``) and the
-Bernoulli hidden layer shared by every model in this library.  All
+Written once against the layer verbs (``rbm._units``): the visible layer
+and the hidden layer are arguments, and nothing here asks which types they
+are.  All
 arithmetic is in float64 whatever the model's dtype.
 """
 
@@ -10,8 +11,8 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from . import _gibbs
-from ._visible import enumerate_binary, softplus
+from . import _gibbs, _kernel
+from ._state import KernelParams
 
 #: Largest number of states enumerated by ``exact_log_partition``.
 MAX_EXACT_STATES = 2 ** 26
@@ -19,26 +20,26 @@ MAX_EXACT_STATES = 2 ** 26
 ENUMERATION_CHUNK_ELEMENTS = 2 ** 22
 
 
-def exact_cost(n_visible, n_hidden, visible):
+def exact_cost(n_visible, n_hidden, visible, hidden):
     """(number of states, floating-point work) of the cheapest exact enumeration."""
-    n_states = 2 ** n_hidden
+    n_states = hidden.n_states(n_hidden)
     if visible.discrete:
         n_states = min(n_states, visible.n_states(n_visible))
     return n_states, 2.0 * n_states * n_visible * n_hidden
 
 
-def exact_log_partition(W, b, c, visible):
+def exact_log_partition(W, b, c, visible, hidden):
     """Exact log Z by summing out one layer in closed form and enumerating the other.
 
-    Enumerates the hidden layer (2**n_hidden states), or the visible layer
-    when that has fewer states and is discrete.
+    Enumerates the hidden layer, or the visible layer when that has fewer
+    states and is discrete.
 
     Parameters
     ----------
     W : ndarray of shape (n_hidden, n_visible)
     b : ndarray of shape (n_visible,)
     c : ndarray of shape (n_hidden,)
-    visible : visible-unit type
+    visible, hidden : layers (``rbm._units``)
 
     Returns
     -------
@@ -46,7 +47,7 @@ def exact_log_partition(W, b, c, visible):
     """
     W, b, c = (np.asarray(a, dtype=np.float64) for a in (W, b, c))
     n_hidden, n_visible = W.shape
-    n_states, _ = exact_cost(n_visible, n_hidden, visible)
+    n_states, _ = exact_cost(n_visible, n_hidden, visible, hidden)
     if n_states > MAX_EXACT_STATES:
         raise ValueError(
             f"exact log Z needs {n_states} states (> {MAX_EXACT_STATES}); "
@@ -54,14 +55,14 @@ def exact_log_partition(W, b, c, visible):
         )
     chunk_logs = []
     chunk_rows = max(1, ENUMERATION_CHUNK_ELEMENTS // max(n_visible, n_hidden))
-    if n_states == 2 ** n_hidden:
-        for H in enumerate_binary(n_hidden, chunk_rows, np.float64):
+    if n_states == hidden.n_states(n_hidden):
+        for H in hidden.enumerate_states(n_hidden, chunk_rows, np.float64):
             terms = H @ c + visible.log_partition_given_hidden(H @ W, b)
             chunk_logs.append(logsumexp(terms))
     else:
         for V in visible.enumerate_states(n_visible, chunk_rows, np.float64):
             hidden_field = visible.hidden_input(V) @ W.T + c
-            terms = visible.energy_term(V, b) + softplus(hidden_field).sum(axis=1)
+            terms = visible.energy_term(V, b) + hidden.log_partition(hidden_field)
             chunk_logs.append(logsumexp(terms))
     return float(logsumexp(chunk_logs))
 
@@ -85,7 +86,8 @@ def ais_betas(n_betas):
     return np.concatenate(pieces + [np.array([1.0])])
 
 
-def ais_log_partition(W, b, c, visible, base_bias, n_chains, n_betas, rng, n_threads=1):
+def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rng,
+                      n_threads=1):
     """Estimate log Z by annealed importance sampling (Salakhutdinov & Murray 2008).
 
     The base model has the visible biases ``base_bias`` (the data marginals),
@@ -98,7 +100,7 @@ def ais_log_partition(W, b, c, visible, base_bias, n_chains, n_betas, rng, n_thr
     ----------
     W, b, c : ndarrays
         Model parameters (shapes as in ``exact_log_partition``).
-    visible : visible-unit type
+    visible, hidden : layers (``rbm._units``)
     base_bias : ndarray of shape (n_visible,)
     n_chains : int
         Independent AIS runs.
@@ -120,16 +122,14 @@ def ais_log_partition(W, b, c, visible, base_bias, n_chains, n_betas, rng, n_thr
     n_hidden, n_visible = W.shape
     no_coupling = np.zeros((1, n_visible))
     log_z_base = float(visible.log_partition_given_hidden(no_coupling, base_bias)[0])
-    log_z_base += n_hidden * math.log(2.0)
+    log_z_base += hidden.base_log_partition(n_hidden)
     V = visible.sample(np.array(np.broadcast_to(base_bias, (n_chains, n_visible))), rng)
     S = np.ascontiguousarray(visible.to_kernel(V), dtype=np.float64)
     # Independent SFC64 streams for the kernel's chunks of chains, drawn from rng.
     seeds = rng.integers(2**63, size=_gibbs.n_streams_for(n_chains))
     streams = [np.random.SFC64(int(seed)) for seed in seeds]
-    visible_state, groups = visible.kernel_arguments(np.float64)
-    log_w = _gibbs.ais_log_weights(
-        visible.kernel_kind, S, W, b, c, base_bias, visible_state, groups,
-        ais_betas(n_betas), streams, n_threads)
+    log_w = _kernel.ais_log_weights(KernelParams(W, b, c), visible.kernel_view(np.float64), S,
+                                    base_bias, ais_betas(n_betas), streams, n_threads)
     # The kernel takes the visible energy terms as linear in s(v); their
     # constant part (nonzero for Gaussian units) is what s(v) = 0 gives,
     # gained once over the whole path (the beta steps sum to one).

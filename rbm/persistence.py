@@ -16,7 +16,10 @@ from pathlib import Path
 
 import joblib
 
-from ._base import BaseRBM, ChainStreams
+from ._base import BaseRBM
+from ._state import TrainingState
+from ._streams import ChainStreams
+from ._units import BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible
 from .outlier import RBMOutlierDetector
 
 #: File suffixes :func:`save` and :func:`load` understand.
@@ -41,10 +44,11 @@ def trusted_types():
     """Names of this library's types, for ``skops.io.load(..., trusted=...)``.
 
     skops trusts numpy and scikit-learn types by default; a saved model of
-    this library also holds its estimator class and the random streams of
-    its persistent chains (``rbm._base.ChainStreams``, stored as plain
-    integers and arrays).  Every model, the outlier detector and that one
-    helper type are listed, and nothing else.
+    this library also holds its estimator class, its layer objects
+    (``rbm._units``), its training state (``rbm._state.TrainingState``) and
+    the random streams of its chains (``rbm._streams.ChainStreams``, stored
+    as plain integers and arrays).  Those, every model and the outlier
+    detector are listed, and nothing else.
 
     Returns
     -------
@@ -57,7 +61,9 @@ def trusted_types():
     >>> "rbm._bernoulli.BernoulliRBM" in rbm.trusted_types()
     True
     """
-    types = [ChainStreams, RBMOutlierDetector, *_rbm_subclasses(BaseRBM)]
+    types = [ChainStreams, TrainingState, BernoulliVisible, GaussianVisible,
+             CategoricalVisible, BernoulliHidden, RBMOutlierDetector,
+             *_rbm_subclasses(BaseRBM)]
     return sorted({_qualified_name(t) for t in types})
 
 

@@ -49,7 +49,7 @@ def test_concurrent_inference_matches_sequential(dtype, digits_binary):
 
     # Empty cache: the first concurrent callers of log_partition (directly
     # or through score_samples) race to compute and store it.
-    model._log_partition_cache.clear()
+    model._training.log_partition_cache.clear()
     jobs = [name for name in calls for _ in range(N_ROUNDS)]
     random.Random(0).shuffle(jobs)
     with ThreadPoolExecutor(max_workers=N_THREADS) as pool:

@@ -30,12 +30,6 @@ EXPECTED_FAILED_CHECKS = {
     "check_estimators_fit_returns_self": f"fits on make_blobs data (values about -3 to 6); {_OUTSIDE}",
     "check_readonly_memmap_input": f"fits on make_blobs data (values about -3 to 6); {_OUTSIDE}",
     "check_n_features_in_after_fitting": f"fits on standard normal data; {_OUTSIDE}",
-    "check_positive_only_tag_during_fit": (
-        "fits on centred iris data (negative values); "
-        f"{_OUTSIDE}. Setting the positive_only tag would not help: the check would "
-        "then demand the message 'Negative values in data' and other checks would "
-        "still feed values > 1"
-    ),
     "check_estimators_dtypes": f"fits on 3 * uniform(0, 1) data; {_OUTSIDE}",
     "check_pipeline_consistency": f"fits on make_blobs around 0 and 1 with std 0.1; {_OUTSIDE}",
     "check_estimators_pickle": f"fits on make_blobs around 0 and 1 with std 0.1; {_OUTSIDE}",

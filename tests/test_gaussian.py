@@ -43,7 +43,7 @@ def random_model(n_visible, n_hidden, seed, weight_scale=1.0, dtype=np.float64):
     model.components_[...] = weight_scale * rng.standard_normal((n_hidden, n_visible))
     model.intercept_visible_[...] = rng.standard_normal(n_visible)
     model.intercept_hidden_[...] = rng.standard_normal(n_hidden)
-    model._visible_state[_gibbs.GAUSSIAN_SIGMA] = rng.uniform(0.5, 1.5, n_visible)
+    model._visible_unit.state[_gibbs.GAUSSIAN_SIGMA] = rng.uniform(0.5, 1.5, n_visible)
     return model
 
 

@@ -78,7 +78,7 @@ def gaussian_model(W, b, c, sigma, dtype=np.float64, **kwargs):
     model.intercept_visible_ = np.array(b, dtype=dtype)
     model.intercept_hidden_ = np.array(c, dtype=dtype)
     # sigma within its bounds, so the kernel's clipping never touches it
-    state = model._visible_state
+    state = model._visible_unit.state
     state[_gibbs.GAUSSIAN_SIGMA] = sigma
     state[_gibbs.GAUSSIAN_SIGMA_MIN] = 0.01
     state[_gibbs.GAUSSIAN_SIGMA_MAX] = 10.0
@@ -140,7 +140,7 @@ def test_gibbs_chains_kernel_keeps_the_exact_joint(dtype, n_threads):
 
     def run(weights, n_steps):
         model = gaussian_model(weights, b, c, sigma, dtype)
-        layer = model._layer()
+        layer = model._visible_unit
         S = layer.to_kernel(V0.astype(dtype))
         H = np.empty((N_SAMPLES, N_HIDDEN), dtype=dtype)
         P = np.empty_like(H)

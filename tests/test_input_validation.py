@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from rbm import BernoulliRBM, DivergenceError
 from rbm._base import MAX_ENERGY_SCALE
+from rbm._state import energy_scale
 from sklearn_like import SKLEARN_LIKE
 
 N_FEATURES = 5
@@ -386,7 +387,8 @@ def test_divergence_to_huge_finite_parameters_is_caught(dtype, learning_rate, ho
     assert f"learning_rate={learning_rate}" in message and "lower the learning rate" in message
     # The model is usable: its likelihoods are finite, computed without
     # overflow warnings, and its parameters are the sound ones from before.
-    assert model._energy_scale() < MAX_ENERGY_SCALE
+    assert energy_scale(model.components_, model.intercept_visible_,
+                        model.intercept_hidden_, ()) < MAX_ENERGY_SCALE
     assert model.components_.dtype == dtype
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -17,7 +17,7 @@ from sklearn.base import clone
 
 from rbm import BernoulliRBM, CategoricalRBM
 from rbm import _gibbs
-from rbm._visible import BernoulliVisible
+from rbm._units import BernoulliVisible
 
 #: (n_visible, n_hidden): single units, and widths just past a vector length.
 SHAPES = [(1, 1), (1, 9), (9, 1), (3, 17), (17, 8)]
@@ -235,7 +235,7 @@ def test_new_models_train_at_edge_shapes(estimator, n_visible, n_hidden, method,
                                        rtol=0, err_msg=name)
     else:
         # Parameters stay in the zero-sum gauge, block by block.
-        offsets = small._groups()
+        offsets = small._visible_unit.groups
         for a, z in zip(offsets[:-1], offsets[1:]):
             np.testing.assert_allclose(small.components_[:, a:z].sum(axis=1), 0, atol=1e-12)
             np.testing.assert_allclose(small.intercept_visible_[a:z].sum(), 0, atol=1e-12)
@@ -269,7 +269,7 @@ def test_numpy_and_scipy_blas_train_the_same_model(dtype):
 
 
 def test_softplus_matches_logaddexp_to_a_few_ulp():
-    from rbm._visible import softplus
+    from rbm._units import softplus
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(-40, 40, 100_000), rng.uniform(-1e-3, 1e-3, 10_000),
                         [0.0, -745.0, -800.0, 700.0, 800.0, 1e-300, -1e-300, 36.7, -36.7]])

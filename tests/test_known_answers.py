@@ -23,7 +23,7 @@ from sklearn.model_selection import train_test_split
 import rbm._partition
 from rbm import BernoulliRBM
 from rbm import _gibbs
-from rbm._visible import BernoulliVisible
+from rbm._units import BernoulliVisible
 
 BERNOULLI_KERNEL_ARGUMENTS = BernoulliVisible().kernel_arguments
 
@@ -472,10 +472,10 @@ def test_kernel_sigmoid_is_accurate(dtype, rel_tol, abs_tol):
 
 
 def test_sigmoid_helper_matches_expit_for_any_shape_and_layout():
-    # rbm._visible.sigmoid (transform, reconstructions, monitoring) runs the
+    # rbm._units.sigmoid (transform, reconstructions, monitoring) runs the
     # kernel's sigmoid on a copy: same values as expit to a few ulp, same
     # shape and dtype, the input untouched, whatever its layout.
-    from rbm._visible import sigmoid
+    from rbm._units import sigmoid
     rng = np.random.default_rng(0)
     x = rng.normal(scale=8.0, size=(6, 5, 7))
     for value in (x, x[0], x[0, 0], x[:, ::2, 1:].T, x.astype(np.float32)):

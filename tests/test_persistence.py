@@ -115,8 +115,10 @@ def test_trusted_types_are_exactly_what_a_saved_model_needs(fitted, X):
     for obj in (fitted, detector, make_pipeline(MinMaxScaler(), fitted)):
         untrusted |= set(sio.get_untrusted_types(data=sio.dumps(obj)))
     assert untrusted <= set(rbm.trusted_types())
-    assert untrusted == {"rbm._base.ChainStreams", "rbm._bernoulli.BernoulliRBM",
-                         "rbm.outlier.RBMOutlierDetector"}
+    assert untrusted == {"rbm._streams.ChainStreams", "rbm._state.TrainingState",
+                         "rbm._units.bernoulli.BernoulliVisible",
+                         "rbm._units.bernoulli_hidden.BernoulliHidden",
+                         "rbm._bernoulli.BernoulliRBM", "rbm.outlier.RBMOutlierDetector"}
     # Every public estimator class of the package is listed.
     for name in rbm.__all__:
         obj = getattr(rbm, name)

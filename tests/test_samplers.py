@@ -533,7 +533,8 @@ def test_centered_pcd_update_matches_exact_expectation(family):
     model.set_params(learning_rate=1.0, momentum=0.0, weight_decay=0.0, k=k,
                      batch_size=len(X), method="pcd")
     model.h_samples_ = np.zeros((n_chains, N_HIDDEN))
-    mu, lam = (a.copy() for a in model._offsets)
+    mu, lam = (a.copy() for a in (model._training.visible_offset,
+                                     model._training.hidden_offset))
     assert np.all(lam != 0) and np.all(mu != 0)
     params = ("components_", "intercept_visible_", "intercept_hidden_")
     before = [getattr(model, name).copy() for name in params]

@@ -203,7 +203,8 @@ def test_parallel_tempering_is_reproducible_across_thread_counts(digits):
     finally:
         _gibbs.set_parallel_threshold(previous)
     np.testing.assert_array_equal(models[0].components_, models[1].components_)
-    np.testing.assert_array_equal(models[0]._swap_counts, models[1]._swap_counts)
+    np.testing.assert_array_equal(models[0]._training.swap_counts,
+                                  models[1]._training.swap_counts)
 
 
 # --------------------------------------------------------------------------
@@ -256,7 +257,7 @@ def test_sparsity_target_pulls_the_mean_hidden_activation_towards_it(digits):
     assert plain > 0.3
     assert abs(activation - 0.05) < 0.03
     # The running activation the penalty tracks agrees with the data.
-    np.testing.assert_allclose(sparse._hidden_activity.mean(), activation, atol=0.02)
+    np.testing.assert_allclose(sparse._training.hidden_activity.mean(), activation, atol=0.02)
 
 
 def test_auto_epochs_plan_about_300000_updates_within_bounds():

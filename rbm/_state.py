@@ -1,0 +1,233 @@
+"""Training as data: what an update does (``Update``) and what it changes
+(``TrainingState``), and the one check of a model's fitted state.
+
+The compiled kernel reads every array by its shape and trusts it, so
+``check_fitted_state`` runs before every call that reaches the kernel: a
+wrong-sized array from a model file or an assignment raises a ValueError
+naming it instead of corrupting memory.
+"""
+
+import math
+
+import numpy as np
+
+from . import _gibbs
+from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, generator_for
+from ._units import check_array_attribute
+
+#: Moving-average rate of the centering offsets (Melchior et al. 2016 use 0.01).
+CENTERING_RATE = 0.01
+
+#: The kernel's code for each ``method``.
+METHODS = {"cd": _gibbs.METHOD_CD, "pcd": _gibbs.METHOD_PCD, "pt": _gibbs.METHOD_PT}
+
+
+def pt_betas(n_temperatures):
+    """Inverse temperatures of parallel tempering: evenly spaced from 1 to 0.
+
+    The beta = 0 chains sample the independent model of the data
+    marginals exactly, so they feed the ladder with fresh modes.
+    """
+    return np.linspace(1.0, 0.0, n_temperatures)
+
+
+class Update:
+    """The hyperparameters of one pass of minibatch updates (the kernel's ``update``).
+
+    Built per pass from the estimator's parameters and the epoch's learning
+    rate and momentum; the kernel reads it and changes nothing in it.
+    """
+
+    __slots__ = ("method", "k", "learning_rate", "momentum", "weight_decay",
+                 "l1_weight_decay", "sparsity_target", "sparsity_cost", "offset_rate",
+                 "betas", "base_bias")
+
+    def __init__(self, estimator, learning_rate, momentum, base_bias):
+        self.method = METHODS[estimator.method]
+        self.k = int(estimator.k)
+        self.learning_rate = float(learning_rate)
+        self.momentum = float(momentum)
+        self.weight_decay = float(estimator.weight_decay)
+        self.l1_weight_decay = float(estimator.l1_weight_decay)
+        self.sparsity_target = float(estimator.sparsity_target)
+        self.sparsity_cost = float(estimator.sparsity_cost)
+        self.offset_rate = CENTERING_RATE if estimator.centering else 0.0
+        pt = estimator.method == "pt"
+        self.betas = pt_betas(estimator.n_temperatures) if pt else None
+        self.base_bias = base_bias if pt else None
+
+
+class KernelParams:
+    """The parameters as the kernel reads them: ``W``, ``b``, ``c`` (no copies)."""
+
+    __slots__ = ("W", "b", "c")
+
+    def __init__(self, W, b, c):
+        self.W, self.b, self.c = W, b, c
+
+
+class TrainingState:
+    """Everything training changes besides the estimator's public parameters.
+
+    The optimiser's velocities, the centering offsets, the sparsity
+    penalty's running activation, the replica-swap counts of parallel
+    tempering, the running data marginals (AIS's base model), the random
+    streams and the cache of log-partition estimates.  The weights, biases
+    and persistent chains stay public attributes of the estimator
+    (``components_``, ``intercept_*``, ``h_samples_``).
+    """
+
+    def __init__(self, W, b, c, data_mean, n_temperatures, entropy):
+        dtype = W.dtype
+        self.W_velocity = np.zeros_like(W)
+        self.b_velocity = np.zeros_like(b)
+        self.c_velocity = np.zeros_like(c)
+        # Centering offsets: the data mean (of v, or of the one-hot rows) and
+        # 1/2 for the hidden units; the kernel moves them with the batches.
+        self.visible_offset = data_mean.astype(dtype)
+        self.hidden_offset = np.full(c.shape, 0.5, dtype)
+        # Running mean activation of the hidden units for the sparsity penalty.
+        self.hidden_activity = np.full(c.shape, 0.5, dtype)
+        self.swap_counts = np.zeros(2 * (n_temperatures - 1), dtype=np.int_)
+        self.data_sum = np.zeros(b.shape[0])
+        self.n_data = 0
+        self.entropy = entropy
+        self.training_streams = ChainStreams(entropy, TRAINING)
+        self.gibbs_streams = ChainStreams(entropy, GIBBS)
+        self.shuffle_rng = generator_for(entropy, SHUFFLE)
+        self.log_partition_cache = {}
+
+    # ------------------------------------------------------------------
+    # Data marginals
+    # ------------------------------------------------------------------
+
+    def data_statistics_with(self, X):
+        """(sum, count) of the rows seen so far and X, without recording X."""
+        return (self.data_sum + np.asarray(X.sum(axis=0), dtype=np.float64).ravel(),
+                self.n_data + X.shape[0])
+
+    def record_data(self, statistics):
+        """Make ``data_statistics_with(X)`` the running marginals (after success)."""
+        self.data_sum, self.n_data = statistics
+
+    def data_mean(self):
+        """Per-column mean of every training row seen."""
+        return self.data_sum / max(self.n_data, 1)
+
+    # ------------------------------------------------------------------
+    # For the kernel, rollback and early stopping
+    # ------------------------------------------------------------------
+
+    def kernel_view(self, chains):
+        """The kernel's ``state`` argument: these arrays and the chains."""
+        return _KernelState(self, chains)
+
+    def learned_arrays(self):
+        """The arrays of this state that training changes in place and early
+        stopping restores (the swap counts keep counting)."""
+        return (self.W_velocity, self.b_velocity, self.c_velocity, self.visible_offset,
+                self.hidden_offset, self.hidden_activity)
+
+    def check(self, estimator, n_columns, n_temperatures, dtype):
+        """Raise ValueError if an array does not fit a model of this size."""
+        n_hidden = estimator.components_.shape[0]
+        expected = {
+            "W_velocity": ((n_hidden, n_columns), dtype),
+            "b_velocity": ((n_columns,), dtype),
+            "c_velocity": ((n_hidden,), dtype),
+            "visible_offset": ((n_columns,), dtype),
+            "hidden_offset": ((n_hidden,), dtype),
+            "hidden_activity": ((n_hidden,), dtype),
+            "data_sum": ((n_columns,), np.float64),
+        }
+        for name, (shape, kind) in expected.items():
+            check_array_attribute(estimator, f"_training.{name}", getattr(self, name),
+                                  shape, kind)
+        if estimator.method == "pt" and self.swap_counts.shape != (2 * (n_temperatures - 1),):
+            # The ladder changed since the swaps were counted (set_params
+            # between calls): the counts, statistics only, start again.
+            self.swap_counts = np.zeros(2 * (n_temperatures - 1), dtype=np.int_)
+        check_array_attribute(estimator, "_training.swap_counts", self.swap_counts,
+                              self.swap_counts.shape, np.dtype(np.int_))
+        for name in ("training_streams", "gibbs_streams"):
+            if not isinstance(getattr(self, name), ChainStreams):
+                raise ValueError(f"{type(estimator).__name__}._training.{name} is not a "
+                                 "ChainStreams; refit the model.")
+
+
+class _KernelState:
+    """The kernel's ``state`` argument (see ``TrainingState.kernel_view``)."""
+
+    __slots__ = ("W_velocity", "b_velocity", "c_velocity", "chains", "visible_offset",
+                 "hidden_offset", "hidden_activity", "swap_counts")
+
+    def __init__(self, state, chains):
+        for name in self.__slots__:
+            setattr(self, name, chains if name == "chains" else getattr(state, name))
+
+
+def check_fitted_state(estimator):
+    """Raise ValueError unless the fitted arrays make one consistent model.
+
+    Shapes, dtypes and finiteness of the parameters, the chains, the
+    visible type's own parameters and the training state, against each
+    other and against ``n_components``, ``n_features_in_`` (or the
+    categories) and the temperatures.  Contiguity and writeability are
+    restored by copying (an assigned transposed or read-only array is
+    fine).  Cost: one pass over each array (about 0.1 ms per million
+    parameters).
+    """
+    name = type(estimator).__name__
+    W = _as_kernel_array(estimator, "components_")
+    if W.ndim != 2 or W.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{name}.components_ must be a 2-d float32 or float64 array, "
+                         f"got shape {W.shape} and dtype {W.dtype}; refit the model.")
+    n_hidden, n_columns = W.shape
+    if n_hidden != estimator.n_components:
+        raise ValueError(
+            f"{name} has n_components={estimator.n_components!r} but components_ has "
+            f"{n_hidden} rows; set n_components back to {n_hidden} or refit the model.")
+    unit = estimator._visible_unit
+    expected_columns = unit.n_columns(getattr(estimator, "n_features_in_", n_columns))
+    unit.check_fitted(estimator, expected_columns, W.dtype)
+    check_array_attribute(estimator, "components_", W, (n_hidden, expected_columns))
+    for attribute, size in (("intercept_visible_", n_columns), ("intercept_hidden_", n_hidden)):
+        check_array_attribute(estimator, attribute, _as_kernel_array(estimator, attribute),
+                              (size,), W.dtype)
+    chains = _as_kernel_array(estimator, "h_samples_")
+    if chains.ndim != 2 or chains.shape[1] != n_hidden or chains.shape[0] < 1:
+        raise ValueError(f"{name}.h_samples_ has shape {chains.shape}, but this model "
+                         f"needs (n_chains, {n_hidden}); refit the model.")
+    check_array_attribute(estimator, "h_samples_", chains, chains.shape, W.dtype)
+    n_temperatures = estimator.n_temperatures if estimator.method == "pt" else 1
+    if chains.shape[0] % n_temperatures:
+        raise ValueError(
+            f"{name} has method='pt' with n_temperatures={n_temperatures}, but its "
+            f"{chains.shape[0]} persistent chains are not blocks of that many; refit "
+            "the model after changing method or n_temperatures.")
+    estimator._training.check(estimator, n_columns, n_temperatures, W.dtype)
+
+
+def _as_kernel_array(estimator, attribute):
+    """The attribute as a C-contiguous, writeable ndarray (stored back if copied)."""
+    value = getattr(estimator, attribute)
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{type(estimator).__name__}.{attribute} must be a numpy array, "
+                         f"got {type(value).__name__}; refit the model or assign an array.")
+    if not (value.flags.c_contiguous and value.flags.writeable):
+        value = np.array(value, order="C")
+        setattr(estimator, attribute, value)
+    return value
+
+
+def energy_scale(W, b, c, visible_arrays):
+    """sum |W| + sum |b| + sum |c| in float64: NaN or inf if a parameter is.
+
+    Visible-type parameters (the Gaussian's sigma) count only when they
+    are not finite.
+    """
+    with np.errstate(over="ignore"):
+        scale = float(sum(np.abs(a).sum(dtype=np.float64) for a in (W, b, c)))
+    if not all(np.all(np.isfinite(a)) for a in visible_arrays):
+        return math.nan
+    return scale

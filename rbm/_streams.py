@@ -1,0 +1,72 @@
+"""Random streams: every random number of a model comes from one random_state.
+
+Each purpose (training chains, ``gibbs``, sampling, AIS, shuffling) gets
+independent streams spawned from one ``SeedSequence``; chains get one
+stream per fixed-size chunk of rows, so results never depend on how many
+threads run the chunks.
+"""
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from . import _gibbs
+
+# Purposes of the independent random streams drawn from one random_state.
+TRAINING, GIBBS, SAMPLING_START, SAMPLING_CHAINS, AIS, SHUFFLE = range(6)
+
+
+class ChainStreams:
+    """Random streams for chains: stream ``j`` serves the ``j``-th chunk of rows.
+
+    Stream ``j`` is ``SFC64(SeedSequence(entropy, spawn_key=(purpose, j)))``,
+    so it depends only on the seed, the purpose and ``j``, never on how many
+    threads run the chunks.
+    """
+
+    def __init__(self, entropy, purpose):
+        self.entropy = entropy
+        self.purpose = purpose
+        self.bitgens = []
+
+    def for_rows(self, n_rows):
+        """The streams needed to sample ``n_rows`` chain rows."""
+        needed = _gibbs.n_streams_for(n_rows)
+        while len(self.bitgens) < needed:
+            self.bitgens.append(self._new_stream(len(self.bitgens)))
+        return self.bitgens[:needed]
+
+    def _new_stream(self, j):
+        seq = np.random.SeedSequence(self.entropy, spawn_key=(self.purpose, j))
+        return np.random.SFC64(seq)
+
+    # Streams are stored as their state dicts (plain ints and arrays) rather
+    # than as bit generator objects, so that skops can save them and load
+    # them without trusting numpy's pickling helpers; pickle uses the same.
+    def __getstate__(self):
+        return {
+            "entropy": self.entropy,
+            "purpose": self.purpose,
+            "stream_states": [bitgen.state for bitgen in self.bitgens],
+        }
+
+    def __setstate__(self, state):
+        self.entropy = state["entropy"]
+        self.purpose = state["purpose"]
+        self.bitgens = []
+        for j, stream_state in enumerate(state["stream_states"]):
+            bitgen = self._new_stream(j)
+            bitgen.state = stream_state
+            self.bitgens.append(bitgen)
+
+
+def generator_for(entropy, purpose):
+    """A numpy Generator for a purpose that needs no per-chunk streams."""
+    return np.random.Generator(
+        np.random.SFC64(np.random.SeedSequence(entropy, spawn_key=(purpose,)))
+    )
+
+
+def draw_entropy(random_state):
+    """128 bits of seed material drawn from a scikit-learn random_state."""
+    words = check_random_state(random_state).randint(0, 2**32, size=4, dtype=np.uint64)
+    return [int(w) for w in words]

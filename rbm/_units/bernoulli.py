@@ -1,0 +1,115 @@
+"""Binary (Bernoulli) visible units."""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import validate_data
+
+from .. import _gibbs
+from ._layer import VisibleLayer, all_finite, enumerate_binary, sigmoid, softplus
+
+
+def validate_real_input(estimator, X, *, reset, dtype):
+    """Validated float32/float64 dense array or canonical CSR matrix (any values).
+
+    Shared by the numeric visible types, which then check their own domain.
+    """
+    if getattr(X, "ndim", None) == 2 and X.shape[1] == 0:
+        # scikit-learn's own check fails on a DataFrame without columns
+        # with "at least one array or dtype is required"; say what it is.
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
+            f"1 is required by {type(estimator).__name__}."
+        )
+    X = validate_data(estimator, X, accept_sparse="csr", dtype=dtype,
+                      ensure_all_finite=False, reset=reset)
+    if sp.issparse(X) and not X.has_canonical_format:
+        # Duplicate entries mean their sum; make that explicit before the
+        # domain check and the kernel, which read entries one by one.
+        X = X.copy()
+        X.sum_duplicates()
+    return X
+
+
+def count_non_finite(values):
+    """(number of NaN, number of inf) in an array."""
+    return int(np.isnan(values).sum()), int(np.isinf(values).sum())
+
+
+class BernoulliVisible(VisibleLayer):
+    """Binary visible units with values in {0, 1} (probabilities allowed).
+
+    For fixed hidden state the visible units are independent with
+    ``p(v_i = 1 | h) = sigmoid(b_i + (h @ W)_i)``.
+    """
+
+    kernel_kind = _gibbs.VISIBLE_BERNOULLI
+    discrete = True
+
+    @classmethod
+    def for_estimator(cls, estimator):
+        """A new, unfitted layer for the estimator's hyperparameters."""
+        return cls()
+
+    def validate(self, estimator, X, *, reset, dtype):
+        """X as a float array or CSR matrix, every value finite and in [0, 1]."""
+        X = validate_real_input(estimator, X, reset=reset, dtype=dtype)
+        self.check_domain(X, type(estimator).__name__)
+        return X
+
+    def check_domain(self, X, estimator_name):
+        """Raise ValueError unless every value of X is finite and in [0, 1]."""
+        values = X.data if sp.issparse(X) else X
+        if values.size == 0:
+            return
+        if not all_finite(values):
+            n_nan, n_inf = count_non_finite(values)
+            raise ValueError(
+                f"{estimator_name} got input that contains NaN or inf "
+                f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first "
+                "(for example with sklearn.impute.SimpleImputer); it expects finite "
+                "values in [0, 1], so then scale with sklearn.preprocessing.MinMaxScaler"
+                "(clip=True) or binarise with sklearn.preprocessing.Binarizer."
+            )
+        low, high = float(values.min()), float(values.max())
+        if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
+            low, high = min(low, 0.0), max(high, 0.0)  # implicit zeros
+        if low < 0.0 or high > 1.0:
+            # "Negative values in data": scikit-learn's wording for estimators
+            # tagged positive_only.
+            negative = "Negative values in data: " if low < 0.0 else ""
+            raise ValueError(
+                f"{negative}{estimator_name} expects values in [0, 1] (binary data or "
+                f"probabilities), but the input has minimum {low:.6g} and maximum "
+                f"{high:.6g}. Scale it with sklearn.preprocessing.MinMaxScaler (use "
+                "clip=True so held-out data stays in range) or binarise it with "
+                "sklearn.preprocessing.Binarizer."
+            )
+
+    def initial_bias(self, mean):
+        """Visible biases of the independent model with the given marginals.
+
+        ``mean`` is the per-feature data mean; it is smoothed away from 0 and
+        1 so the log-odds stay finite.
+        """
+        p = np.clip(mean, 1e-3, 1.0 - 1e-3)
+        return np.log(p) - np.log1p(-p)
+
+    def mean(self, field):
+        """E[v | h] for the total field ``h @ W + b``."""
+        return sigmoid(field)
+
+    def sample(self, field, rng):
+        """Draw v ~ p(v | h) for the total field, with a numpy Generator."""
+        return (rng.random(field.shape) < sigmoid(field)).astype(field.dtype)
+
+    def log_partition_given_hidden(self, A, b):
+        """log sum_v exp(-E_v(v) + s(v) . a) for each row a of ``A = H @ W``."""
+        return softplus(A + b).sum(axis=1)
+
+    def n_states(self, n_visible):
+        """Number of visible configurations, as a Python int."""
+        return 2 ** n_visible
+
+    def enumerate_states(self, n_visible, chunk_size, dtype):
+        """Yield all visible configurations in chunks of at most chunk_size rows."""
+        yield from enumerate_binary(n_visible, chunk_size, dtype)

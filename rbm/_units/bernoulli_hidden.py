@@ -1,0 +1,43 @@
+"""Binary (Bernoulli) hidden units: the hidden layer of every model today."""
+
+import math
+
+import numpy as np
+
+from ._layer import Layer, enumerate_binary, sigmoid, softplus
+
+
+class BernoulliHidden(Layer):
+    """Binary hidden units: ``p(h_j = 1 | v) = sigmoid(c_j + (W s(v))_j)``.
+
+    Other hidden types (Gaussian, ReLU, dReLU) are siblings of this class
+    answering the same verbs; the kernel selects its sampler by
+    ``kernel_kind`` (only Bernoulli exists there today).
+    """
+
+    kernel_kind = 0
+    discrete = True
+
+    def mean(self, field):
+        """E[h | v] = sigmoid of the field ``c + W s(v)``: the features of ``transform``."""
+        return sigmoid(field)
+
+    def sample(self, field, rng):
+        """Draw h ~ p(h | v) for the field, with a numpy Generator."""
+        return (rng.random(field.shape) < sigmoid(field)).astype(field.dtype)
+
+    def log_partition(self, field):
+        """log sum_h exp(h . field) per row, in float64: the hidden part of -F(v)."""
+        return softplus(field).sum(axis=1, dtype=np.float64)
+
+    def base_log_partition(self, n_hidden):
+        """log Z of n_hidden uncoupled units with zero bias (AIS's base model)."""
+        return n_hidden * math.log(2.0)
+
+    def n_states(self, n_hidden):
+        """Number of hidden configurations, as a Python int."""
+        return 2 ** n_hidden
+
+    def enumerate_states(self, n_hidden, chunk_size, dtype):
+        """Yield all hidden configurations in chunks of at most chunk_size rows."""
+        yield from enumerate_binary(n_hidden, chunk_size, dtype)

@@ -1,0 +1,226 @@
+"""Categorical (softmax, Potts) visible units, one-hot coded."""
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import OneHotEncoder
+from sklearn.utils.validation import validate_data
+
+from .. import _gibbs
+from ._layer import KernelVisible, VisibleLayer
+
+
+def missing_mask(X):
+    """Boolean mask of NaN (and None) entries of an array of any dtype."""
+    if X.dtype.kind == "f":
+        return np.isnan(X)
+    if X.dtype.kind == "O":
+        # NaN is the one value not equal to itself.
+        return np.frompyfunc(lambda x: x is None or x != x, 1, 1)(X).astype(bool)
+    return np.zeros(X.shape, dtype=bool)
+
+
+class CategoricalVisible(VisibleLayer):
+    """Categorical visible units: each input column one softmax over its categories.
+
+    Input rows of labels are one-hot coded; feature ``g`` owns the columns
+    ``groups[g]:groups[g + 1]`` of the one-hot row ``s(v)``.  For fixed
+    hidden state the features are independent, each a softmax of its block
+    of the field ``b + h @ W``.  The parameters are kept in the zero-sum
+    gauge (``zero_sum``).
+
+    Parameters
+    ----------
+    categories : "auto" or list of array-like, default="auto"
+        As ``OneHotEncoder``'s.
+    dtype : numpy dtype, default=np.float64
+        Floating type of the one-hot coding.
+    """
+
+    kernel_kind = _gibbs.VISIBLE_CATEGORICAL
+    discrete = True
+
+    def __init__(self, categories="auto", dtype=np.float64):
+        self.categories = categories
+        self.dtype = dtype
+        self.encoder = None
+
+    @classmethod
+    def for_estimator(cls, estimator):
+        """A new, unfitted layer for the estimator's hyperparameters."""
+        return cls(estimator.categories, np.dtype(estimator.dtype).type)
+
+    @property
+    def categories_(self):
+        """The fitted categories of each feature."""
+        return self.encoder.categories_
+
+    @property
+    def groups(self):
+        """Column offsets of the features' blocks, shape (n_features + 1,)."""
+        sizes = [len(c) for c in self.categories_]
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp)
+
+    @property
+    def _sizes(self):
+        return np.diff(self.groups)
+
+    def _block_starts(self):
+        return self.groups[:-1]
+
+    def n_columns(self, n_features):
+        """One column per (feature, category)."""
+        return int(self.groups[-1])
+
+    # ------------------------------------------------------------------
+    # Input
+    # ------------------------------------------------------------------
+
+    def validate(self, estimator, X, *, reset, dtype=None):
+        """X one-hot coded as a CSR matrix (the model's internal form)."""
+        name = type(estimator).__name__
+        if sp.issparse(X):
+            raise TypeError(
+                f"{name} takes a dense array of category labels, one column per "
+                "feature; sparse input is not supported. Convert it with .toarray()."
+            )
+        if hasattr(X, "columns") and len(X.columns) == 0:
+            # numpy cannot infer a dtype for an empty frame; let scikit-learn
+            # report the missing features in its own words.
+            X = np.empty((len(X), 0))
+        X = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
+        self._check_not_missing(X, name)
+        if reset:
+            self.encoder = OneHotEncoder(
+                categories=self.categories, handle_unknown="error", sparse_output=True,
+                dtype=self.dtype,
+            ).fit(X)
+        else:
+            self._check_known_categories(X, estimator)
+        return sp.csr_matrix(self.encoder.transform(X))
+
+    @staticmethod
+    def _check_not_missing(X, name):
+        missing = missing_mask(X)
+        if missing.any():
+            rows, cols = np.nonzero(missing)
+            raise ValueError(
+                f"{name} got missing values (NaN or None) in {missing.sum()} entries, "
+                f"the first in row {rows[0]}, feature {cols[0]}. Impute them first "
+                "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
+                "or give them a category of their own."
+            )
+
+    def _check_known_categories(self, X, estimator):
+        """Raise ValueError naming the first feature and value not in categories_."""
+        for i, categories in enumerate(self.categories_):
+            unknown = ~np.isin(X[:, i], categories)
+            if unknown.any():
+                names = getattr(estimator, "feature_names_in_", None)
+                feature = f"'{names[i]}'" if names is not None else str(i)
+                value = X[np.argmax(unknown), i]
+                value = value.item() if hasattr(value, "item") else value
+                shown = [c.item() if hasattr(c, "item") else c for c in categories[:10]]
+                more = ", ..." if len(categories) > 10 else ""
+                raise ValueError(
+                    f"{type(estimator).__name__}: feature {feature} has the value {value!r} "
+                    f"(in {unknown.sum()} rows), which is not one of its categories "
+                    f"{shown}{more}. Every value must be a category seen in fit or "
+                    "listed in the categories parameter; refit with categories that "
+                    "include it."
+                )
+
+    def decode(self, V):
+        """One-hot rows back to the original category labels."""
+        return self.encoder.inverse_transform(V)
+
+    def check_fitted(self, estimator, n_columns, dtype):
+        """The encoder's categories must give exactly the model's columns."""
+        if self.encoder is None or not hasattr(self.encoder, "categories_"):
+            raise ValueError(f"{type(estimator).__name__} has no fitted categories; refit it.")
+        sizes = [len(c) for c in self.categories_]
+        if min(sizes, default=0) < 1 or sum(sizes) != n_columns:
+            raise ValueError(
+                f"{type(estimator).__name__}'s categories_ give {sum(sizes)} one-hot "
+                f"columns (sizes {sizes[:10]}), but components_ has {n_columns}; the "
+                "categories and the parameters no longer belong together: refit the model."
+            )
+
+    # ------------------------------------------------------------------
+    # The layer
+    # ------------------------------------------------------------------
+
+    def initial_bias(self, mean):
+        """Smoothed log frequencies, centred within each feature (zero-sum gauge)."""
+        mean = np.asarray(mean, dtype=np.float64)
+        counts_floor = 1e-3
+        bias = np.log(mean + counts_floor)
+        return self.zero_sum(bias[None, :])[0]
+
+    def constrain(self, W):
+        """W in the zero-sum gauge."""
+        return self.zero_sum(W)
+
+    def zero_sum(self, X):
+        """X with each row's block of each feature centred (the zero-sum gauge).
+
+        A constant added to every category of a feature changes no
+        probability, so without this the parameters drift along it.
+        """
+        starts = self._block_starts()
+        means = np.add.reduceat(X, starts, axis=1) / self._sizes
+        return X - np.repeat(means, self._sizes, axis=1)
+
+    def _block_logsumexp(self, field):
+        starts = self._block_starts()
+        top = np.maximum.reduceat(field, starts, axis=1)
+        shifted = np.exp(field - np.repeat(top, self._sizes, axis=1))
+        return np.log(np.add.reduceat(shifted, starts, axis=1)) + top
+
+    def mean(self, field):
+        """Per-feature softmax of the field."""
+        log_norm = np.repeat(self._block_logsumexp(field), self._sizes, axis=1)
+        return np.exp(field - log_norm)
+
+    def sample(self, field, rng):
+        """One-hot draws from each feature's softmax, with a numpy Generator."""
+        probabilities = self.mean(np.asarray(field, dtype=np.float64))
+        starts, sizes = self._block_starts(), self._sizes
+        cumulative = np.cumsum(probabilities, axis=1)
+        before_block = np.zeros((len(field), len(starts)))
+        before_block[:, 1:] = cumulative[:, starts[1:] - 1]
+        within = cumulative - np.repeat(before_block, sizes, axis=1)
+        u = rng.random((len(field), len(starts)))
+        # The drawn category is the first whose cumulative probability exceeds u
+        # (clipped for rounding at the top of a block).
+        passed = within <= np.repeat(u, sizes, axis=1)
+        index = np.minimum(np.add.reduceat(passed, starts, axis=1), sizes - 1)
+        out = np.zeros(field.shape, dtype=field.dtype)
+        out[np.arange(len(field))[:, None], starts + index] = 1
+        return out
+
+    def log_partition_given_hidden(self, A, b):
+        """Sum over features of log sum over categories of exp(b + a)."""
+        return self._block_logsumexp(A + b).sum(axis=1)
+
+    def kernel_view(self, dtype):
+        """Kind and the features' column offsets."""
+        return KernelVisible(self.kernel_kind, groups=self.groups)
+
+    def n_states(self, n_visible):
+        """Number of visible configurations: the product of the category counts."""
+        return math.prod(int(q) for q in self._sizes)
+
+    def enumerate_states(self, n_visible, chunk_size, dtype):
+        """Yield every one-hot configuration in chunks of at most chunk_size rows."""
+        sizes = [int(q) for q in self._sizes]
+        total = self.n_states(n_visible)
+        groups = self.groups
+        for start in range(0, total, chunk_size):
+            index = np.arange(start, min(start + chunk_size, total), dtype=np.int64)
+            out = np.zeros((len(index), n_visible), dtype=dtype)
+            for offset, q in zip(groups[:-1], sizes):
+                out[np.arange(len(index)), offset + index % q] = 1
+                index //= q
+            yield out
