@@ -85,9 +85,29 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
                  l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
                  momentum_warmup=0.1):
-        for name, value in locals().items():
-            if name not in ("self", "__class__"):
-                setattr(self, name, value)
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.method = method
+        self.k = k
+        self.n_chains = n_chains
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.n_jobs = n_jobs
+        self.centering = centering
+        self.learning_rate_schedule = learning_rate_schedule
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.n_temperatures = n_temperatures
+        self.l1_weight_decay = l1_weight_decay
+        self.sparsity_target = sparsity_target
+        self.sparsity_cost = sparsity_cost
+        self.momentum_warmup = momentum_warmup
 
     # ------------------------------------------------------------------
     # Validation

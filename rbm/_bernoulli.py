@@ -18,43 +18,7 @@ class BernoulliRBM(BaseRBM):
 
     Parameters
     ----------
-    n_components : int, default=256
-        Number of hidden units.
-    learning_rate : float, default=0.06
-        Step size of the parameter updates.
-    batch_size : int, default=20
-        Examples per minibatch.  Batches are split evenly, so sizes differ
-        by at most one.
-    n_iter : int or "auto", default="auto"
-        Passes (epochs) over the training data in ``fit``.  "auto" plans
-        about 300,000 minibatch updates (at least 10 and at most 5,000
-        epochs): 4,762 epochs of digits' 1,257 training rows, 100 of 60,000
-        rows.  Pass a number for quick feature learning.
-    verbose : int, default=0
-        Progress lines during ``fit``: 1 prints about 20 evenly spaced epochs
-        (and the last), 2 or more prints every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seed for initialisation, shuffling and sampling.  The same seed gives
-        the same model whatever the number of threads.
-    method : {"pcd", "cd", "pt"}, default="pcd"
-        Persistent contrastive divergence (chains carried across updates),
-        contrastive divergence (chains restarted from each batch) or
-        parallel tempering (persistent chains at ``n_temperatures``
-        temperatures with replica swaps; Desjardins et al. 2010).
-    k : int, default=1
-        Gibbs steps per update.
-    n_chains : int or None, default=100
-        Persistent chains for PCD; None uses ``batch_size`` (as
-        scikit-learn does).  Independent of ``batch_size`` otherwise.
-    momentum : float in [0, 1), default=0.5
-        Momentum of the parameter updates.
-    weight_decay : float, default=5e-4
-        L2 penalty on the weights.
-    n_jobs : int or None, default=None
-        Threads for the matrix products (BLAS); None or -1 uses every core
-        available.  Sampling runs on one thread between the products, which
-        measured faster than a thread team there.  Results do not depend on it.
-    %(training_parameters)s
+    %(parameters)s
 
     Attributes
     ----------

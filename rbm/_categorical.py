@@ -26,42 +26,7 @@ class CategoricalRBM(BaseRBM):
 
     Parameters
     ----------
-    n_components : int, default=256
-        Number of hidden units.
-    categories : "auto" or list of array-like, default="auto"
-        Categories of each feature, as in ``sklearn.preprocessing.OneHotEncoder``:
-        "auto" takes the values seen in ``fit``; a list gives feature ``i``'s
-        categories in ``categories[i]`` (sorted, for numeric values).
-    learning_rate : float, default=0.04
-        Step size of the parameter updates.
-    batch_size : int, default=20
-        Examples per minibatch.
-    n_iter : int or "auto", default="auto"
-        Passes (epochs) over the training data in ``fit``.  "auto" plans
-        about 300,000 minibatch updates (at least 10 and at most 5,000
-        epochs): 4,762 epochs of digits' 1,257 training rows, 100 of 60,000
-        rows.  Pass a number for quick feature learning.
-    verbose : int, default=0
-        Progress lines during ``fit``.
-    random_state : int, RandomState instance or None, default=None
-        Seed for initialisation, shuffling and sampling.
-    method : {"pcd", "cd", "pt"}, default="pcd"
-        Persistent or plain contrastive divergence, or parallel tempering.
-    k : int, default=1
-        Gibbs steps per update.
-    n_chains : int or None, default=100
-        Persistent chains for PCD; None uses ``batch_size``.
-    momentum : float in [0, 1), default=0.5
-        Momentum of the parameter updates.
-    weight_decay : float, default=5e-4
-        L2 penalty on the weights.
-    n_jobs : int or None, default=None
-        Threads for the matrix products; results do not depend on it.
-    %(training_parameters)s
-    dtype : {np.float64, np.float32, "float64", "float32"}, default=np.float64
-        Floating-point type of the one-hot coding, and so of the parameters
-        and of training (labels carry no precision of their own, as with
-        ``OneHotEncoder``'s ``dtype``); float32 trains about twice as fast.
+    %(parameters)s
 
     Attributes
     ----------
@@ -95,6 +60,16 @@ class CategoricalRBM(BaseRBM):
     """
 
     _visible_type = CategoricalVisible
+    _parameter_docs = {
+        "categories": ('"auto" or list of array-like', """\
+            Categories of each feature, as in ``sklearn.preprocessing.OneHotEncoder``:
+            "auto" takes the values seen in ``fit``; a list gives feature ``i``'s
+            categories in ``categories[i]`` (sorted, for numeric values)."""),
+        "dtype": ('{np.float64, np.float32, "float64", "float32"}', """\
+            Floating-point type of the one-hot coding, and so of the parameters
+            and of training (labels carry no precision of their own, as with
+            ``OneHotEncoder``'s ``dtype``); float32 trains about twice as fast."""),
+    }
 
     _parameter_constraints = {
         **BaseRBM._parameter_constraints,

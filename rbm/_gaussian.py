@@ -30,40 +30,7 @@ class GaussianBernoulliRBM(BaseRBM):
 
     Parameters
     ----------
-    n_components : int, default=256
-        Number of hidden units.
-    learning_rate : float, default=0.01
-        Step size of the parameter updates (for W, the biases and log sigma).
-        Ten times smaller than BernoulliRBM's: real-valued units have larger
-        gradients, and learning sigma is sensitive to the step size.
-    batch_size : int, default=20
-        Examples per minibatch.
-    n_iter : int or "auto", default="auto"
-        Passes (epochs) over the training data in ``fit``.  "auto" plans
-        about 300,000 minibatch updates (at least 10 and at most 5,000
-        epochs): 4,762 epochs of digits' 1,257 training rows, 100 of 60,000
-        rows.  Pass a number for quick feature learning.
-    verbose : int, default=0
-        Progress lines during ``fit``: 1 prints about 20 evenly spaced epochs,
-        2 or more prints every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seed for initialisation, shuffling and sampling.
-    method : {"pcd", "cd", "pt"}, default="pcd"
-        Persistent or plain contrastive divergence, or parallel tempering.
-    k : int, default=1
-        Gibbs steps per update.
-    n_chains : int or None, default=100
-        Persistent chains for PCD; None uses ``batch_size``.
-    momentum : float in [0, 1), default=0.5
-        Momentum of the parameter updates.
-    weight_decay : float, default=5e-4
-        L2 penalty on the weights.
-    n_jobs : int or None, default=None
-        Threads for the matrix products; results do not depend on it.
-    learn_sigma : bool, default=True
-        Learn the visible standard deviations; False keeps them at the
-        training data's standard deviation.
-    %(training_parameters)s
+    %(parameters)s
 
     Attributes
     ----------
@@ -101,6 +68,15 @@ class GaussianBernoulliRBM(BaseRBM):
     """
 
     _visible_type = GaussianVisible
+    _parameter_docs = {
+        "learning_rate": ("float", """\
+            Step size of the parameter updates (for W, the biases and log sigma).
+            Ten times smaller than BernoulliRBM's: real-valued units have larger
+            gradients, and learning sigma is sensitive to the step size."""),
+        "learn_sigma": ("bool", """\
+            Learn the visible standard deviations; False keeps them at the
+            training data's standard deviation."""),
+    }
 
     _parameter_constraints = {
         **BaseRBM._parameter_constraints,

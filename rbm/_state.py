@@ -178,6 +178,11 @@ def check_fitted_state(estimator):
     parameters).
     """
     name = type(estimator).__name__
+    for attribute in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_",
+                      "_visible_unit", "_hidden_unit", "_training"):
+        if not hasattr(estimator, attribute):
+            raise ValueError(f"{name} is missing its fitted attribute {attribute}; refit "
+                             "the model (or load a complete saved model).")
     W = _as_kernel_array(estimator, "components_")
     if W.ndim != 2 or W.dtype not in (np.float32, np.float64):
         raise ValueError(f"{name}.components_ must be a 2-d float32 or float64 array, "
@@ -189,7 +194,7 @@ def check_fitted_state(estimator):
             f"{n_hidden} rows; set n_components back to {n_hidden} or refit the model.")
     unit = estimator._visible_unit
     expected_columns = unit.n_columns(getattr(estimator, "n_features_in_", n_columns))
-    unit.check_fitted(estimator, expected_columns, W.dtype)
+    unit.check_fitted(estimator, n_columns, W.dtype)
     check_array_attribute(estimator, "components_", W, (n_hidden, expected_columns))
     for attribute, size in (("intercept_visible_", n_columns), ("intercept_hidden_", n_hidden)):
         check_array_attribute(estimator, attribute, _as_kernel_array(estimator, attribute),

@@ -1,0 +1,149 @@
+"""Fitted arrays from outside (an assignment, a model file) are checked before
+the compiled kernel reads them: a wrong size is a ValueError naming the
+attribute, never a crash, and the model is unchanged."""
+
+import numpy as np
+import pytest
+
+from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM
+
+
+@pytest.fixture(scope="module")
+def binary():
+    return (np.random.default_rng(0).random((60, 6)) < 0.5).astype(float)
+
+
+def fitted(cls, X, **kwargs):
+    params = dict(n_components=3, n_iter=2, random_state=0, n_jobs=1)
+    params.update(kwargs)
+    return cls(**params).fit(X)
+
+
+def every_kernel_call(model, X):
+    """Call each public method that reaches the compiled kernel."""
+    yield lambda: model.partial_fit(X)
+    yield lambda: model.gibbs(X[:5])
+    yield lambda: model.sample(2, n_steps=3)
+    yield lambda: model.transform(X[:5])
+    yield lambda: model.score(X[:5])
+
+
+def snapshot(model):
+    arrays = {name: getattr(model, name).copy() for name in
+              ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_")}
+    arrays.update({f"_training.{k}": v.copy() for k, v in vars(model._training).items()
+                   if isinstance(v, np.ndarray)})
+    return arrays
+
+
+def assert_refused_everywhere(model, X, match):
+    before = snapshot(model)
+    for call in every_kernel_call(model, X):
+        with pytest.raises(ValueError, match=match):
+            call()
+    after = snapshot(model)
+    assert before.keys() == after.keys()
+    for name in before:
+        assert np.array_equal(before[name], after[name], equal_nan=True), name
+
+
+@pytest.mark.parametrize("attribute, value, match", [
+    ("intercept_visible_", np.zeros(1), r"intercept_visible_ has shape \(1,\)"),
+    ("intercept_hidden_", np.zeros(7), r"intercept_hidden_ has shape \(7,\)"),
+    ("components_", np.zeros((50, 6)), "n_components=3 but components_ has 50 rows"),
+    ("components_", np.zeros((3, 5)), r"components_ has shape \(3, 5\)"),
+    ("h_samples_", np.zeros((4, 1)), r"h_samples_ has shape \(4, 1\)"),
+    ("components_", np.full((3, 6), np.nan), "components_ contains NaN or inf"),
+    ("intercept_hidden_", [0.0, 0.0, 0.0], "must be a numpy array"),
+])
+def test_wrong_public_arrays_are_refused_by_every_call(binary, attribute, value, match):
+    model = fitted(BernoulliRBM, binary)
+    setattr(model, attribute, value)
+    assert_refused_everywhere(model, binary, match)
+
+
+@pytest.mark.parametrize("name, shape", [
+    ("W_velocity", (1, 1)), ("b_velocity", (2,)), ("c_velocity", (0,)),
+    ("visible_offset", (5,)), ("hidden_offset", (4,)), ("hidden_activity", (1,)),
+])
+def test_wrong_training_state_is_refused(binary, name, shape):
+    model = fitted(BernoulliRBM, binary)
+    setattr(model._training, name, np.zeros(shape))
+    with pytest.raises(ValueError, match=f"_training.{name} has shape"):
+        model.partial_fit(binary)
+
+
+def test_gaussian_sigma_state_of_the_wrong_width_is_refused():
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = fitted(GaussianBernoulliRBM, X)
+    model._visible_unit.state = np.ones((4, 1))
+    assert_refused_everywhere(model, X, r"state has shape \(4, 1\)")
+
+
+def test_gaussian_nonpositive_sigma_is_refused():
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = fitted(GaussianBernoulliRBM, X)
+    model._visible_unit.state[0, 2] = 0.0
+    with pytest.raises(ValueError, match="must be positive"):
+        model.gibbs(X[:3])
+
+
+def test_enlarged_categories_are_refused():
+    X = np.random.default_rng(0).integers(0, 3, (40, 4))
+    model = fitted(CategoricalRBM, X)
+    categories = model._visible_unit.encoder.categories_
+    categories[0] = np.arange(9)
+    with pytest.raises(ValueError, match="categories_ give 18 one-hot columns"):
+        model.gibbs(X[:3])
+
+
+def test_a_missing_fitted_attribute_is_refused(binary):
+    model = fitted(BernoulliRBM, binary)
+    del model._training
+    with pytest.raises(ValueError, match="missing its fitted attribute _training"):
+        model.gibbs(binary[:3])
+
+
+def test_transposed_and_read_only_assignments_are_accepted(binary):
+    # Users copy weights in from elsewhere: any layout of the right shape works.
+    model = fitted(BernoulliRBM, binary)
+    reference = fitted(BernoulliRBM, binary)
+    model.components_ = np.asfortranarray(reference.components_)
+    read_only = reference.intercept_hidden_.copy()
+    read_only.flags.writeable = False
+    model.intercept_hidden_ = read_only
+    model.partial_fit(binary)
+    reference.partial_fit(binary)
+    np.testing.assert_array_equal(model.components_, reference.components_)
+
+
+def test_changed_n_components_is_refused_by_partial_fit(binary):
+    model = fitted(BernoulliRBM, binary)
+    model.set_params(n_components=7)
+    with pytest.raises(ValueError, match="n_components=7 but components_ has 3 rows"):
+        model.partial_fit(binary)
+
+
+@pytest.mark.parametrize("params", [
+    {"k": 0}, {"learning_rate": -1.0}, {"l1_weight_decay": -1.0}, {"sparsity_target": 5.0},
+    {"momentum": 1.5}, {"batch_size": -3}, {"batch_size": 0}, {"method": "bogus"},
+])
+def test_bad_hyperparameters_are_refused_by_partial_fit_after_fit(binary, params):
+    model = fitted(BernoulliRBM, binary)
+    before = snapshot(model)
+    model.set_params(**params)
+    with pytest.raises(ValueError, match=f"'{next(iter(params))}' parameter"):
+        model.partial_fit(binary)
+    for name, array in snapshot(model).items():
+        assert np.array_equal(array, before[name]), name
+
+
+def test_a_tampered_skops_file_is_refused_not_crashed(binary, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    import rbm
+    model = fitted(BernoulliRBM, binary)
+    model.components_ = np.zeros((50, 6))
+    path = tmp_path / "tampered.skops"
+    sio.dump(model, path)
+    loaded = sio.load(path, trusted=rbm.trusted_types())
+    assert_refused_everywhere(loaded, binary, "components_ has 50 rows")
