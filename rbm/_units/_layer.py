@@ -27,6 +27,7 @@ marginals, type-specific parameters and constraints) in ``VisibleLayer``.
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
+from sklearn.utils.validation import validate_data
 
 from .. import _gibbs
 
@@ -105,6 +106,33 @@ def check_array_attribute(owner, name, array, shape, dtype=None):
                          "finite values.")
 
 
+def validate_real_input(estimator, X, *, reset, dtype):
+    """Validated float32/float64 dense array or canonical CSR matrix (any values).
+
+    Shared by the numeric visible types, which then check their own domain.
+    """
+    if getattr(X, "ndim", None) == 2 and X.shape[1] == 0:
+        # scikit-learn's own check fails on a DataFrame without columns
+        # with "at least one array or dtype is required"; say what it is.
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
+            f"1 is required by {type(estimator).__name__}."
+        )
+    X = validate_data(estimator, X, accept_sparse="csr", dtype=dtype,
+                      ensure_all_finite=False, reset=reset)
+    if sp.issparse(X) and not X.has_canonical_format:
+        # Duplicate entries mean their sum; make that explicit before the
+        # domain check and the kernel, which read entries one by one.
+        X = X.copy()
+        X.sum_duplicates()
+    return X
+
+
+def count_non_finite(values):
+    """(number of NaN, number of inf) in an array."""
+    return int(np.isnan(values).sum()), int(np.isinf(values).sum())
+
+
 class Layer:
     """Base of every unit type: the verbs listed in this module's docstring."""
 
@@ -139,8 +167,20 @@ class VisibleLayer(Layer):
     with no parameters of its own whose input is used as it is.
     """
 
+    @classmethod
+    def for_estimator(cls, estimator):
+        """A new, unfitted layer for the estimator's hyperparameters."""
+        return cls()
+
     def validate(self, estimator, X, *, reset, dtype):
-        """X in the model's internal form (dense array or CSR of ``dtype``)."""
+        """X in the model's internal form: a float array or CSR matrix of
+        ``dtype``, every value in this type's domain (``check_domain``)."""
+        X = validate_real_input(estimator, X, reset=reset, dtype=dtype)
+        self.check_domain(X, type(estimator).__name__)
+        return X
+
+    def check_domain(self, X, estimator_name):
+        """Raise ValueError unless every value of X is one this type can take."""
         raise NotImplementedError
 
     def n_columns(self, n_features):

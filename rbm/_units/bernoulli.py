@@ -2,37 +2,10 @@
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import validate_data
 
 from .. import _gibbs
-from ._layer import VisibleLayer, all_finite, enumerate_binary, sigmoid, softplus
-
-
-def validate_real_input(estimator, X, *, reset, dtype):
-    """Validated float32/float64 dense array or canonical CSR matrix (any values).
-
-    Shared by the numeric visible types, which then check their own domain.
-    """
-    if getattr(X, "ndim", None) == 2 and X.shape[1] == 0:
-        # scikit-learn's own check fails on a DataFrame without columns
-        # with "at least one array or dtype is required"; say what it is.
-        raise ValueError(
-            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
-            f"1 is required by {type(estimator).__name__}."
-        )
-    X = validate_data(estimator, X, accept_sparse="csr", dtype=dtype,
-                      ensure_all_finite=False, reset=reset)
-    if sp.issparse(X) and not X.has_canonical_format:
-        # Duplicate entries mean their sum; make that explicit before the
-        # domain check and the kernel, which read entries one by one.
-        X = X.copy()
-        X.sum_duplicates()
-    return X
-
-
-def count_non_finite(values):
-    """(number of NaN, number of inf) in an array."""
-    return int(np.isnan(values).sum()), int(np.isinf(values).sum())
+from ._layer import (VisibleLayer, all_finite, count_non_finite, enumerate_binary, sigmoid,
+                     softplus)
 
 
 class BernoulliVisible(VisibleLayer):
@@ -44,17 +17,6 @@ class BernoulliVisible(VisibleLayer):
 
     kernel_kind = _gibbs.VISIBLE_BERNOULLI
     discrete = True
-
-    @classmethod
-    def for_estimator(cls, estimator):
-        """A new, unfitted layer for the estimator's hyperparameters."""
-        return cls()
-
-    def validate(self, estimator, X, *, reset, dtype):
-        """X as a float array or CSR matrix, every value finite and in [0, 1]."""
-        X = validate_real_input(estimator, X, reset=reset, dtype=dtype)
-        self.check_domain(X, type(estimator).__name__)
-        return X
 
     def check_domain(self, X, estimator_name):
         """Raise ValueError unless every value of X is finite and in [0, 1]."""

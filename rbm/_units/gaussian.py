@@ -4,8 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _gibbs
-from ._layer import KernelVisible, VisibleLayer, all_finite, check_array_attribute
-from .bernoulli import count_non_finite, validate_real_input
+from ._layer import (KernelVisible, VisibleLayer, all_finite, check_array_attribute,
+                     count_non_finite)
 
 #: sigma never falls below this fraction of the feature's standard deviation.
 SIGMA_FLOOR_FRACTION = 0.01
@@ -46,12 +46,6 @@ class GaussianVisible(VisibleLayer):
     def sigma(self):
         """The standard deviations: the sigma row of ``state``."""
         return self.state[_gibbs.GAUSSIAN_SIGMA]
-
-    def validate(self, estimator, X, *, reset, dtype):
-        """X as a float array or CSR matrix with every value finite."""
-        X = validate_real_input(estimator, X, reset=reset, dtype=dtype)
-        self.check_domain(X, type(estimator).__name__)
-        return X
 
     def check_domain(self, X, estimator_name):
         """Raise ValueError unless every value of X is finite."""
