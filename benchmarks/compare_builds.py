@@ -64,7 +64,15 @@ Notes
 -----
 BLAS results differ between CPUs, so the comparison holds on one machine;
 this is not a stored-hash test.  Where the redesign changes the default
-BLAS, compare like with like through the setup hooks.
+BLAS, compare like with like through the setup hooks.  Seen on a 2-core
+AMD EPYC at aac9a4c, one build against itself: NumPy's OpenBLAS and
+SciPy's (``--setup-new "rbm._gibbs.use_numpy_blas(False)"``) gave the same
+bits on one thread but not in the 64 x 1100, ``n_jobs=2`` case (about
+1e-16); forcing BLAS for small models
+(``rbm._gibbs.set_small_model_threshold(0)``) changed 28 cases (1e-7 in
+float32, 1e-15 in float64).  Timing both trees while other processes ran
+(load average 2-6 on 2 cores) gave new/old from 0.1 to 30 for the same
+build: run ``throughput`` only on an idle machine.
 """
 
 import argparse
