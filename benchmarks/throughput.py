@@ -250,8 +250,16 @@ def make_data(config):
 
 
 def _ours_blas():
-    """Which BLAS the kernel calls: NumPy's own OpenBLAS when it found it."""
-    path = rbm._gibbs.use_numpy_blas()
+    """Which BLAS the kernel calls: NumPy's own OpenBLAS when it found it.
+
+    A build without the ``use_numpy_blas`` switch says so, so that this
+    script can still time it (``compare_builds.py`` runs one copy of it
+    against two builds).
+    """
+    switch = getattr(rbm._gibbs, "use_numpy_blas", None)
+    if switch is None:
+        return "the kernel's default BLAS (no rbm._gibbs.use_numpy_blas in this build)"
+    path = switch()
     return f"NumPy's OpenBLAS ({Path(path).name})" if path else "scipy.linalg.cython_blas"
 
 
@@ -893,6 +901,9 @@ def parse_args(argv=None):
     parser.add_argument("--target-seconds", type=float, default=None,
                         help="approximate duration of one timed run (default: 1.0, 0.2 with "
                              "--quick)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write every figure, with its unit and which way is better, "
+                             "as JSON to this path (read by benchmarks/compare_builds.py)")
     parser.add_argument("--memory-child", choices=MEMORY_LAYOUTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
@@ -908,6 +919,42 @@ def parse_args(argv=None):
     return args
 
 
+def report_figures(rows, per_update=None, ais=None, memory=None):
+    """Every figure of a run as ``{name: {value, unit, better, ours}}`` (for ``--json``).
+
+    ``better`` is "higher" (throughputs) or "lower" (times, bytes); ``ours``
+    says whether the figure measures rbm (the others, sklearn, torch and the
+    floors, show how the machine's speed drifted).  Figures a run did not
+    measure (n/a cells, failed memory children) are left out.
+    """
+    figures = {}
+
+    def add(name, value, unit, better, ours):
+        if value is not None:
+            figures[name] = {"value": float(value), "unit": unit, "better": better,
+                             "ours": ours}
+
+    for config, rates, _ in rows:
+        for contender, rate in rates.items():
+            add(f"throughput | {config.describe()} | {contender}", rate, "samples/s",
+                "higher", contender == "ours")
+    for k, times in (per_update or {}).items():
+        for contender, seconds in times.items():
+            add(f"CD-k linearity | k={k} | {contender}", seconds, "s/update", "lower",
+                contender == "ours")
+    if ais is not None:
+        add("AIS 784x500 | ours", ais["ours_per_temperature"], "s/temperature", "lower", True)
+        add("AIS 784x500 | floor", ais["floor_per_temperature"], "s/temperature", "lower",
+            False)
+    for result in memory or ():
+        if "error" not in result:
+            layout = result["layout"]
+            add(f"memory | {layout} | traced peak", result["traced_peak"], "bytes", "lower", True)
+            add(f"memory | {layout} | RSS growth", result["rss_growth"], "bytes", "lower", True)
+            add(f"memory | {layout} | fit", result["seconds"], "s", "lower", True)
+    return figures
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.memory_child:
@@ -918,6 +965,7 @@ def main(argv=None):
     load_at_start = _load_average()
     rows = []
     sections = []
+    per_update = ais = memory = None
     with thread_limit(args.threads):
         for config in configs:
             print(config.describe(), file=sys.stderr, flush=True)
@@ -929,19 +977,25 @@ def main(argv=None):
             sections += ["", "## CD-k linearity (784x500, batch 100, float32, CD-k)", "",
                          linearity_table(per_update, lines)]
         if args.ais:
-            result = measure_ais(args.ais_betas, args.target_seconds, args.repeats)
-            sections += ["", "## AIS speed (log Z, float64)", "", ais_report(result)]
+            ais = measure_ais(args.ais_betas, args.target_seconds, args.repeats)
+            sections += ["", "## AIS speed (log Z, float64)", "", ais_report(ais)]
         header = environment_header(args, load_at_start)
     if args.memory:
-        results = [measure_memory(layout, args.threads) for layout in MEMORY_LAYOUTS]
+        memory = [measure_memory(layout, args.threads) for layout in MEMORY_LAYOUTS]
         sections += ["", f"## Peak memory of fit ({MEMORY_ROWS:,} x {MEMORY_FEATURES} float32, "
                      f"{MEMORY_HIDDEN} hidden, batch 100, one epoch, fresh subprocess)", "",
-                     memory_table(results)]
+                     memory_table(memory)]
     report = "\n".join(header + sections + [""])
     print(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
     print(f"written to {args.output}", file=sys.stderr)
+    if args.json:
+        figures = report_figures(rows, per_update, ais, memory)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"rbm": _rbm_source(), "header": header,
+                                         "figures": figures}, indent=1))
+        print(f"figures written to {args.json}", file=sys.stderr)
 
 
 if __name__ == "__main__":
