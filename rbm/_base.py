@@ -9,6 +9,7 @@ import hashlib
 import math
 import os
 from numbers import Integral, Real
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from . import _gibbs
+from ._visible import kernel_visible
 from ._monitor import TrainingMonitor, epoch_learning_rate, epoch_momentum, format_epoch
 from ._partition import ais_log_partition, exact_cost, exact_log_partition
 from ._visible import sigmoid, softplus
@@ -599,22 +601,35 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             n_chain_rows = self.h_samples_.shape[0] if self.method == "pcd" else max_batch
             streams = self._training_streams.for_rows(n_chain_rows)
         layer = self._layer()
-        visible_state, groups = layer.kernel_arguments(self.components_.dtype)
-        state = self._training_state() + (visible_state,)
         snapshot = [a.copy() for a in self._learned_arrays()]
         offset_rate = CENTERING_RATE if self.centering else 0.0
         dtype = self.components_.dtype
-        betas = self._pt_betas()
-        base_bias = self._base_visible_bias().astype(dtype)
-        _gibbs.train_minibatches(
-            layer.kernel_kind, method, *data, order, batch_ends, *state, groups,
-            self._learns_visible_state(), *self._offsets, offset_rate,
-            betas, base_bias, self._swap_counts,
-            float(learning_rate), float(momentum), float(self.weight_decay),
-            float(self.l1_weight_decay), float(self.sparsity_target),
-            float(self.sparsity_cost), self._hidden_activity,
-            int(self.k), streams, int(n_threads),
-        )
+        # --- adapter to the kernel's argument objects (replaced at merge) ---
+        W, b, c, W_velocity, b_velocity, c_velocity, chains = self._training_state()
+        X, csr_data, csr_indices, csr_indptr, sparse = data
+        batches = SimpleNamespace(
+            X=None if sparse else X, csr_data=csr_data if sparse else None,
+            csr_indices=csr_indices if sparse else None,
+            csr_indptr=csr_indptr if sparse else None, order=order, ends=batch_ends)
+        params = SimpleNamespace(W=W, b=b, c=c)
+        state = SimpleNamespace(
+            W_velocity=W_velocity, b_velocity=b_velocity, c_velocity=c_velocity,
+            chains=chains, visible_offset=self._offsets[0], hidden_offset=self._offsets[1],
+            hidden_activity=self._hidden_activity,
+            swap_counts=self._swap_counts if self.method == "pt" else None)
+        update = SimpleNamespace(
+            method=method, k=int(self.k), learning_rate=float(learning_rate),
+            momentum=float(momentum), weight_decay=float(self.weight_decay),
+            l1_weight_decay=float(self.l1_weight_decay),
+            sparsity_target=float(self.sparsity_target),
+            sparsity_cost=float(self.sparsity_cost), offset_rate=offset_rate,
+            betas=self._pt_betas() if self.method == "pt" else None,
+            base_bias=(self._base_visible_bias().astype(dtype) if self.method == "pt"
+                       else None))
+        visible = kernel_visible(layer, dtype, self._learns_visible_state())
+        _gibbs.train_minibatches(batches, params, state, update, visible, streams,
+                                 int(n_threads))
+        # --- end of adapter ---
         scale = self._energy_scale()
         if not scale < MAX_ENERGY_SCALE:  # NaN fails this too
             message = self._divergence_message(scale)  # from the diverged parameters
@@ -805,10 +820,11 @@ class BaseRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         P = np.empty_like(H)
         layer = self._layer()
         S = layer.to_kernel(V)
+        # --- adapter to the kernel's argument objects (replaced at merge) ---
         _gibbs.gibbs_chains(
-            layer.kernel_kind, S, H, P, self.components_,
-            self.intercept_visible_, self.intercept_hidden_,
-            *layer.kernel_arguments(self.components_.dtype), int(n_steps),
+            SimpleNamespace(W=self.components_, b=self.intercept_visible_,
+                            c=self.intercept_hidden_),
+            kernel_visible(layer, self.components_.dtype), S, H, P, int(n_steps),
             streams.for_rows(rows), int(n_threads),
         )
         V[...] = layer.from_kernel(S)

@@ -6,11 +6,13 @@ arithmetic is in float64 whatever the model's dtype.
 """
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 from scipy.special import logsumexp
 
 from . import _gibbs
+from ._visible import kernel_visible
 from ._visible import enumerate_binary, softplus
 
 #: Largest number of states enumerated by ``exact_log_partition``.
@@ -126,9 +128,9 @@ def ais_log_partition(W, b, c, visible, base_bias, n_chains, n_betas, rng, n_thr
     # Independent SFC64 streams for the kernel's chunks of chains, drawn from rng.
     seeds = rng.integers(2**63, size=_gibbs.n_streams_for(n_chains))
     streams = [np.random.SFC64(int(seed)) for seed in seeds]
-    visible_state, groups = visible.kernel_arguments(np.float64)
+    # --- adapter to the kernel's argument objects (replaced at merge) ---
     log_w = _gibbs.ais_log_weights(
-        visible.kernel_kind, S, W, b, c, base_bias, visible_state, groups,
+        SimpleNamespace(W=W, b=b, c=c), kernel_visible(visible, np.float64), S, base_bias,
         ais_betas(n_betas), streams, n_threads)
     # The kernel takes the visible energy terms as linear in s(v); their
     # constant part (nonzero for Gaussian units) is what s(v) = 0 gives,

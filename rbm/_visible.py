@@ -15,6 +15,7 @@ relies on.
 """
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import scipy.sparse as sp
@@ -360,6 +361,18 @@ class CategoricalVisible:
                 out[np.arange(len(index)), offset + index % q] = 1
                 index //= q
             yield out
+
+
+
+def kernel_visible(layer, dtype, learn_sigma=False):
+    """The kernel's ``visible`` argument object for a layer (adapter, replaced at merge)."""
+    state, groups = layer.kernel_arguments(dtype)
+    kind = layer.kernel_kind
+    return SimpleNamespace(
+        kind=kind, learn_sigma=bool(learn_sigma),
+        state=(np.ascontiguousarray(state, dtype=dtype) if kind == _gibbs.VISIBLE_GAUSSIAN
+               else None),
+        groups=groups if kind == _gibbs.VISIBLE_CATEGORICAL else None)
 
 
 __all__ = [
