@@ -74,6 +74,8 @@ class BuildExtWithOpenMP(build_ext):
 
 debug = os.environ.get("RBM_DEBUG_BUILD", "") not in ("", "0")
 compile_args = ["-O0", "-g"] if debug else ["-O3", "-fno-trapping-math"]
+# Each extension calls a subset of the static helpers of _fastmath.h.
+compile_args.append("-Wno-unused-function")
 if sys.platform == "win32":
     compile_args = ["/O2"]
 

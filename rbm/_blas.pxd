@@ -29,4 +29,5 @@ cdef void row_dots(const floating* X, Py_ssize_t rows, Py_ssize_t n, const float
                    floating* out) noexcept nogil
 
 cdef object set_numpy_blas(bint enabled)
-cdef bint set_avx512_compaction(bint enabled) noexcept
+cdef bint numpy_blas_in_use() noexcept
+cdef bint set_avx512_compaction(int enabled) noexcept

@@ -87,9 +87,15 @@ cdef object set_numpy_blas(bint enabled):
     return _numpy_blas_path
 
 
-cdef bint set_avx512_compaction(bint enabled) noexcept:
-    """Switch the AVX-512 compaction (on only where available); returns the new state."""
-    return rbm_vector_compaction(1 if enabled else 0) != 0
+cdef bint numpy_blas_in_use() noexcept:
+    """Whether products call NumPy's OpenBLAS."""
+    return _numpy_dgemm != NULL
+
+
+cdef bint set_avx512_compaction(int enabled) noexcept:
+    """Switch the AVX-512 compaction on (1, only where available) or off (0), or
+    leave it (-1); returns whether it is on."""
+    return rbm_vector_compaction(enabled) != 0
 
 
 cdef void _gemm(char transa, char transb, int m, int n, int k, floating alpha,

@@ -32,13 +32,13 @@ from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_gap, rbm_softplus_array
 from ._blas cimport (
     hidden_field, visible_field, weight_update, hidden_field_of, visible_field_of,
     transpose, sparse_outer_update, weighted_row_sum, row_dots, set_numpy_blas,
-    set_avx512_compaction)
+    numpy_blas_in_use, set_avx512_compaction)
 from ._random cimport (
     uniform_fill, stream_pointers, ensure_inline_checked, set_inline_sfc64, inline_sfc64)
 from ._sampling cimport (
     Units, BERNOULLI, GAUSSIAN, CATEGORICAL, HIDDEN_BERNOULLI, CHUNK,
     add_bias_sigmoid_rows, hidden_probabilities, sample_hidden, sample_visible,
-    set_parallel_threshold, set_avx512_sampling)
+    parallel_threshold, set_parallel_threshold, set_avx512_sampling)
 
 import contextlib
 import threading
@@ -90,31 +90,41 @@ cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
 # kernel_settings: the one switchboard of performance knobs
 # --------------------------------------------------------------------------
 
-_DEFAULT_SETTINGS = dict(numpy_blas=False, avx512_compaction=True, avx512_sampling=True,
-                         inline_sfc64=True, parallel_threshold=None,
-                         small_model_weights=65536)
-_settings = dict(_DEFAULT_SETTINGS)
+_SETTING_NAMES = ("numpy_blas", "avx512_compaction", "avx512_sampling", "inline_sfc64",
+                  "parallel_threshold", "small_model_weights")
 _settings_lock = threading.RLock()
 
 
 def _apply_settings(values):
-    """Push ``values`` into the modules that read them; return what took effect."""
+    """Push ``values`` (a dict of some settings) into the modules that read them."""
     global _SMALL_MODEL_WEIGHTS
-    applied = dict(values)
-    applied["numpy_blas"] = set_numpy_blas(bool(values["numpy_blas"])) is not None
-    applied["avx512_compaction"] = set_avx512_compaction(bool(values["avx512_compaction"]))
-    applied["avx512_sampling"] = set_avx512_sampling(bool(values["avx512_sampling"]))
-    applied["inline_sfc64"] = set_inline_sfc64(bool(values["inline_sfc64"]))
-    threshold = values["parallel_threshold"]
-    set_parallel_threshold(PY_SSIZE_T_MAX if threshold is None else int(threshold))
-    _SMALL_MODEL_WEIGHTS = int(values["small_model_weights"])
-    return applied
+    if "numpy_blas" in values:
+        set_numpy_blas(bool(values["numpy_blas"]))
+    if "avx512_compaction" in values:
+        set_avx512_compaction(1 if values["avx512_compaction"] else 0)
+    if "avx512_sampling" in values:
+        set_avx512_sampling(1 if values["avx512_sampling"] else 0)
+    if "inline_sfc64" in values:
+        set_inline_sfc64(bool(values["inline_sfc64"]))
+    if "parallel_threshold" in values:
+        threshold = values["parallel_threshold"]
+        set_parallel_threshold(PY_SSIZE_T_MAX if threshold is None else int(threshold))
+    if "small_model_weights" in values:
+        _SMALL_MODEL_WEIGHTS = int(values["small_model_weights"])
 
 
 def kernel_settings_now():
-    """The settings in force, as a dict (see ``kernel_settings``)."""
+    """The settings in force, as a dict (see ``kernel_settings``); a path that
+    this CPU, build or NumPy lacks reads False."""
     with _settings_lock:
-        return dict(_settings)
+        ensure_inline_checked()
+        threshold = parallel_threshold()
+        return dict(numpy_blas=bool(numpy_blas_in_use()),
+                    avx512_compaction=bool(set_avx512_compaction(-1)),
+                    avx512_sampling=bool(set_avx512_sampling(-1)),
+                    inline_sfc64=bool(inline_sfc64()),
+                    parallel_threshold=None if threshold == PY_SSIZE_T_MAX else threshold,
+                    small_model_weights=_SMALL_MODEL_WEIGHTS)
 
 
 @contextlib.contextmanager
@@ -146,18 +156,18 @@ def kernel_settings(**changes):
     A lock serialises entering and leaving, and leaving restores exactly
     the settings found on entry.
     """
-    unknown = set(changes) - set(_DEFAULT_SETTINGS)
+    unknown = set(changes) - set(_SETTING_NAMES)
     if unknown:
         raise TypeError(f"kernel_settings: unknown setting(s) {sorted(unknown)}")
     with _settings_lock:
-        previous = dict(_settings)
-        _settings.update(_apply_settings({**previous, **changes}))
+        previous = kernel_settings_now()
+        _apply_settings(changes)
+        now = kernel_settings_now()
     try:
-        yield kernel_settings_now()
+        yield now
     finally:
         with _settings_lock:
-            _settings.clear()
-            _settings.update(_apply_settings(previous))
+            _apply_settings(previous)
 
 
 # --------------------------------------------------------------------------
@@ -995,7 +1005,7 @@ def _check_visible(visible, dtype, n_visible, writable):
                        writable)
     if kind == CATEGORICAL:
         groups = _array(visible, "visible", "groups", np.intp, (None,))
-        if (groups.shape[0] < 1 or groups[0] != 0 or groups[-1] != n_visible
+        if (groups.shape[0] < 1 or groups[0] != 0 or groups[groups.shape[0] - 1] != n_visible
                 or np.any(np.diff(groups) <= 0)):
             raise ValueError("visible.groups must increase strictly from 0 to n_visible "
                              f"({n_visible})")
@@ -1026,14 +1036,14 @@ def _check_batches(batches, dtype, n_visible):
         indptr = _array(batches, "batches", "csr_indptr", np.intp, (None,))
         n_rows = indptr.shape[0] - 1
         if n_rows < 0 or np.any(np.diff(indptr) < 0) or (
-                indptr.shape[0] and (indptr[0] < 0 or indptr[-1] > nnz)):
+                indptr.shape[0] and (indptr[0] < 0 or indptr[n_rows] > nnz)):
             raise ValueError(f"batches.csr_indptr must be non-decreasing within [0, {nnz}]")
         _check_indices(indices, "batches", "csr_indices", n_visible)
     order = _array(batches, "batches", "order", np.intp, (None,))
     _check_indices(order, "batches", "order", n_rows)
     ends = _array(batches, "batches", "ends", np.intp, (None,))
     if ends.shape[0] and (ends[0] < 0 or np.any(np.diff(ends) < 0)
-                          or ends[-1] > order.shape[0]):
+                          or ends[ends.shape[0] - 1] > order.shape[0]):
         raise ValueError("batches.ends must be non-decreasing within [0, len(order)]")
     return X, data, indices, indptr, order, ends
 
@@ -1074,8 +1084,14 @@ def _check_state(state, dtype, n_visible, n_hidden, method, n_temperatures):
                              f"the {n_temperatures} temperatures of update.betas")
         out["chains"] = chains
     if method == _PT:
-        out["swap_counts"] = _array(state, "state", "swap_counts", np.int_,
-                                    (2 * (n_temperatures - 1),), True)
+        # At least 2 (T - 1) entries: accepted swaps of pair t at [t], proposed
+        # ones at [T - 1 + t] (a longer array, left from a model refitted with
+        # fewer temperatures, is read only there).
+        swap_counts = _array(state, "state", "swap_counts", np.int_, (None,), True)
+        if swap_counts.shape[0] < 2 * (n_temperatures - 1):
+            raise ValueError(f"state.swap_counts needs {2 * (n_temperatures - 1)} entries "
+                             f"for {n_temperatures} temperatures, got {swap_counts.shape[0]}")
+        out["swap_counts"] = swap_counts
     return out
 
 

@@ -43,5 +43,6 @@ cdef void sample_hidden(const Units* u, const floating* P, floating* Hs, Py_ssiz
 cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const floating* b,
                          bitgen_t** streams, float* scratch, int n_threads) noexcept nogil
 
-cdef Py_ssize_t set_parallel_threshold(Py_ssize_t n_elements) noexcept
-cdef bint set_avx512_sampling(bint enabled) noexcept
+cdef Py_ssize_t parallel_threshold() noexcept
+cdef void set_parallel_threshold(Py_ssize_t n_elements) noexcept
+cdef bint set_avx512_sampling(int enabled) noexcept

@@ -38,16 +38,21 @@ cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = PY_SSIZE_T_MAX
 rbm_vector_sampling(1)
 
 
-cdef Py_ssize_t set_parallel_threshold(Py_ssize_t n_elements) noexcept:
-    """Set the smallest layer update (rows x units) run on several threads; returns it."""
+cdef Py_ssize_t parallel_threshold() noexcept:
+    """The smallest layer update (rows x units) run on several threads."""
+    return _MIN_PARALLEL_ELEMENTS
+
+
+cdef void set_parallel_threshold(Py_ssize_t n_elements) noexcept:
+    """Set the smallest layer update (rows x units) run on several threads."""
     global _MIN_PARALLEL_ELEMENTS
     _MIN_PARALLEL_ELEMENTS = n_elements
-    return n_elements
 
 
-cdef bint set_avx512_sampling(bint enabled) noexcept:
-    """Switch the 8-stream AVX-512 sampler (on only where available); returns the new state."""
-    return rbm_vector_sampling(1 if enabled else 0) != 0
+cdef bint set_avx512_sampling(int enabled) noexcept:
+    """Switch the 8-stream AVX-512 sampler on (1, only where available) or off (0),
+    or leave it (-1); returns whether it is on."""
+    return rbm_vector_sampling(enabled) != 0
 
 
 # --------------------------------------------------------------------------
