@@ -250,9 +250,10 @@ def make_data(config):
 
 
 def _ours_blas():
-    """Which BLAS the kernel calls: NumPy's own OpenBLAS when it found it."""
-    path = rbm._gibbs.use_numpy_blas()
-    return f"NumPy's OpenBLAS ({Path(path).name})" if path else "scipy.linalg.cython_blas"
+    """Which BLAS the kernel calls: SciPy's unless NumPy's OpenBLAS is opted in."""
+    if rbm._gibbs.kernel_settings_now()["numpy_blas"]:
+        return "NumPy's OpenBLAS (kernel_settings(numpy_blas=True))"
+    return "scipy.linalg.cython_blas"
 
 
 def _parameters(cls):
