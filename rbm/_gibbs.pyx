@@ -2,24 +2,43 @@
 """Block-Gibbs sampling and training of restricted Boltzmann machines: the home of the kernel.
 
 The three entry points (``train_minibatches``, ``gibbs_chains``,
-``ais_log_weights``) take duck-typed argument objects (see
-``notes/kernel_interface.md``), check in O(1) (plus O(n) over index arrays)
-that every array they will touch has the shape, dtype and contiguity it
-needs, read them once into C structs, and run without the GIL.  Training is
-one driver loop over minibatches (``_train_loop``) calling small named steps:
-load a batch, positive phase, negative phase (CD, PCD or PT), gradient,
-weight and bias steps, centering, constraints.  Products live in ``_blas``,
-random streams in ``_random``, the unit types' samplers in ``_sampling``; the
-C helpers of ``_fastmath.h`` are declared in ``_fastmath.pxd``.  The few
-process-wide performance knobs are set only through the ``kernel_settings``
-context manager; none changes a result except ``numpy_blas`` (rounding).
+``ais_log_weights``) take duck-typed argument objects, check in O(1) (plus
+O(n) over index arrays) that every array they will touch has the shape,
+dtype and contiguity it needs (else ValueError naming argument and
+attribute), read them once into C structs, and run without the GIL.
+Training is one driver loop over minibatches (``_train_loop``) calling small
+named steps: load a batch, positive phase, negative phase (CD, PCD or PT),
+gradient, centering, weight and bias steps, constraints.  Products live in
+``_blas``, random streams in ``_random``, the unit types' samplers in
+``_sampling``; the C helpers of ``_fastmath.h`` are declared in
+``_fastmath.pxd``.  The few process-wide performance knobs are set only
+through the ``kernel_settings`` context manager; none changes a result
+except ``numpy_blas`` (rounding).
+
+Argument objects (attributes; arrays C-contiguous, W's dtype throughout):
+
+    params   W (n_hidden, n_visible), b (n_visible,), c (n_hidden,)
+    visible  kind (VISIBLE_*); state (GAUSSIAN_STATE_SHAPE_ROWS, n_visible) for
+             Gaussian units (rows GAUSSIAN_*), else None; groups intp
+             (n_features + 1,) column offsets for categorical units, else None;
+             learn_sigma (Gaussian only)
+    batches  X (n_rows, n_visible), or csr_data, csr_indices (int32 or intp),
+             csr_indptr (intp); order intp (rows in visiting order), ends intp
+             (end offset in order of each batch)
+    state    W_velocity, b_velocity, c_velocity; chains (PCD: n_chains rows; PT:
+             n_temperatures blocks of them; CD: unused); visible_offset,
+             hidden_offset, hidden_activity; swap_counts int_ (PT, else unused)
+    update   method (METHOD_*), k >= 1, learning_rate, momentum, weight_decay,
+             l1_weight_decay, sparsity_target, sparsity_cost, offset_rate (0: no
+             centering); betas float64 and base_bias (PT only, else None)
 
 Conventions: W (n_hidden, n_visible), b (n_visible,), c (n_hidden,), energy
 E(v, h) = -b.v - c.h - h.W.s(v), where visible rows hold the statistic
-s(v) (Bernoulli v, categorical one-hot(v), Gaussian v / sigma**2).
+s(v) (Bernoulli v, categorical one-hot(v), Gaussian v / sigma**2).  Random
+numbers come from one stream per chunk of CHUNK_ROWS chain rows, so results
+do not depend on the thread count.
 """
 
-cimport cython
 from cython cimport floating
 from libc.stdlib cimport free
 from cpython.pyport cimport PY_SSIZE_T_MAX
