@@ -18,7 +18,9 @@ Usage::
 
 ``--blas scipy`` (the default) makes a build that still has
 ``_gibbs.use_numpy_blas`` call SciPy's BLAS, so both sides use the same BLAS;
-``--blas default`` compares each build with its own default.  BLAS results
+``--blas numpy`` makes a build with ``_gibbs.kernel_settings`` call NumPy's
+OpenBLAS (the older build's default); ``--blas default`` compares each build
+with its own default.  BLAS results
 differ between CPUs, so this is a comparison on one machine.
 """
 
@@ -38,6 +40,9 @@ sys.path.insert(0, ".")
 from rbm import BernoulliRBM, GaussianBernoulliRBM, CategoricalRBM, _gibbs
 if sys.argv[2] == "scipy" and hasattr(_gibbs, "use_numpy_blas"):
     _gibbs.use_numpy_blas(False)
+if sys.argv[2] == "numpy" and hasattr(_gibbs, "kernel_settings"):
+    settings = _gibbs.kernel_settings(numpy_blas=True)
+    assert settings.__enter__()["numpy_blas"]  # for the whole run (settings kept alive)
 rng = np.random.default_rng(0)
 Xb = rng.random((130, 20)) < 0.3
 Xbig = rng.random((300, 300)) < 0.3
@@ -87,7 +92,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("old")
     parser.add_argument("new")
-    parser.add_argument("--blas", choices=("scipy", "default"), default="scipy")
+    parser.add_argument("--blas", choices=("scipy", "numpy", "default"), default="scipy")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         old = fit(args.old, args.blas, os.path.join(tmp, "old.npz"))

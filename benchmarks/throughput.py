@@ -894,6 +894,9 @@ def parse_args(argv=None):
     parser.add_argument("--target-seconds", type=float, default=None,
                         help="approximate duration of one timed run (default: 1.0, 0.2 with "
                              "--quick)")
+    parser.add_argument("--numpy-blas", action="store_true",
+                        help="ours calls NumPy's bundled OpenBLAS instead of SciPy's "
+                             "(rbm._gibbs.kernel_settings(numpy_blas=True))")
     parser.add_argument("--memory-child", choices=MEMORY_LAYOUTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
@@ -911,6 +914,13 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.numpy_blas:
+        with rbm._gibbs.kernel_settings(numpy_blas=True):
+            return _main(args)
+    return _main(args)
+
+
+def _main(args):
     if args.memory_child:
         with thread_limit(args.threads):
             memory_child(args.memory_child, args.threads)
