@@ -1,4 +1,5 @@
-"""Build the Cython block-Gibbs kernel, with OpenMP when the compiler has it."""
+"""Build the Cython block-Gibbs kernel (rbm._gibbs and the modules it cimports), with
+OpenMP when the compiler has it."""
 
 import os
 import sys
@@ -73,21 +74,28 @@ class BuildExtWithOpenMP(build_ext):
 
 debug = os.environ.get("RBM_DEBUG_BUILD", "") not in ("", "0")
 compile_args = ["-O0", "-g"] if debug else ["-O3", "-fno-trapping-math"]
+# Each extension calls a subset of the static helpers of _fastmath.h.
+compile_args.append("-Wno-unused-function")
 if sys.platform == "win32":
     compile_args = ["/O2"]
 
+#: The kernel's extensions: the home of block-Gibbs sampling and training, and
+#: the modules it cimports (products, random streams, samplers per unit type).
+KERNEL_MODULES = ["_gibbs", "_blas", "_random", "_sampling"]
+
 extensions = [
     Extension(
-        "rbm._gibbs",
-        sources=["rbm/_gibbs.pyx"],
+        f"rbm.{name}",
+        sources=[f"rbm/{name}.pyx"],
         include_dirs=[np.get_include(), "rbm"],
         # Only bitgen_t's next_uint64 is used (a function pointer in the struct),
         # so no NumPy static library needs linking.
         libraries=[] if sys.platform == "win32" else ["m"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-        extra_compile_args=compile_args,
+        extra_compile_args=list(compile_args),
         extra_link_args=[],
     )
+    for name in KERNEL_MODULES
 ]
 
 setup(

@@ -250,16 +250,18 @@ def make_data(config):
 
 
 def _ours_blas():
-    """Which BLAS the kernel calls: NumPy's own OpenBLAS when it found it.
+    """Which BLAS the kernel calls: SciPy's unless NumPy's OpenBLAS is opted in.
 
-    A build without the ``use_numpy_blas`` switch says so, so that this
-    script can still time it (``compare_builds.py`` runs one copy of it
-    against two builds).
+    A build from before ``kernel_settings`` (with the ``use_numpy_blas``
+    switch) says which it found, so that this script can time both builds
+    (``compare_builds.py`` runs one copy of it against two).
     """
-    switch = getattr(rbm._gibbs, "use_numpy_blas", None)
-    if switch is None:
-        return "the kernel's default BLAS (no rbm._gibbs.use_numpy_blas in this build)"
-    path = switch()
+    settings = getattr(rbm._gibbs, "kernel_settings_now", None)
+    if settings is not None:
+        if settings()["numpy_blas"]:
+            return "NumPy's OpenBLAS (kernel_settings(numpy_blas=True))"
+        return "scipy.linalg.cython_blas"
+    path = rbm._gibbs.use_numpy_blas()
     return f"NumPy's OpenBLAS ({Path(path).name})" if path else "scipy.linalg.cython_blas"
 
 
@@ -904,6 +906,9 @@ def parse_args(argv=None):
     parser.add_argument("--json", type=Path, default=None,
                         help="also write every figure, with its unit and which way is better, "
                              "as JSON to this path (read by benchmarks/compare_builds.py)")
+    parser.add_argument("--numpy-blas", action="store_true",
+                        help="ours calls NumPy's bundled OpenBLAS instead of SciPy's "
+                             "(rbm._gibbs.kernel_settings(numpy_blas=True))")
     parser.add_argument("--memory-child", choices=MEMORY_LAYOUTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
@@ -957,6 +962,13 @@ def report_figures(rows, per_update=None, ais=None, memory=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.numpy_blas:
+        with rbm._gibbs.kernel_settings(numpy_blas=True):
+            return _main(args)
+    return _main(args)
+
+
+def _main(args):
     if args.memory_child:
         with thread_limit(args.threads):
             memory_child(args.memory_child, args.threads)

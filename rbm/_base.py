@@ -24,7 +24,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from . import _kernel
+from . import _gibbs
 from ._docs import document_training  # noqa: F401  (re-exported for the models)
 from ._likelihood import LikelihoodMixin
 from ._state import KernelParams, TrainingState, check_fitted_state
@@ -338,7 +338,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         H = np.empty((rows, self.n_components), dtype=V.dtype)
         P = np.empty_like(H)
         S = unit.to_kernel(V)
-        _kernel.gibbs_chains(self._kernel_params(), unit.kernel_view(V.dtype), S, H, P,
+        _gibbs.gibbs_chains(self._kernel_params(), unit.kernel_view(V.dtype), S, H, P,
                              int(n_steps), streams.for_rows(rows), int(n_threads))
         V[...] = unit.from_kernel(S)
         return H, P

@@ -1,151 +1,81 @@
 # cython: language_level=3
-"""Block-Gibbs kernel for restricted Boltzmann machines.
+"""Block-Gibbs sampling and training of restricted Boltzmann machines: the home of the kernel.
 
-Everything here is array-in / array-out on C-contiguous typed memoryviews,
-validates nothing (the Python side did), and runs without the GIL.
+The three entry points (``train_minibatches``, ``gibbs_chains``,
+``ais_log_weights``) take duck-typed argument objects, check in O(1) (plus
+O(n) over index arrays) that every array they will touch has the shape,
+dtype and contiguity it needs (else ValueError naming argument and
+attribute), read them once into C structs, and run without the GIL.
+Training is one driver loop over minibatches (``_train_loop``) calling small
+named steps: load a batch, positive phase, negative phase (CD, PCD or PT),
+gradient, centering, weight and bias steps, constraints.  Products live in
+``_blas``, random streams in ``_random``, the unit types' samplers in
+``_sampling``; the C helpers of ``_fastmath.h`` are declared in
+``_fastmath.pxd``.  The few process-wide performance knobs are set only
+through the ``kernel_settings`` context manager; none changes a result
+except ``numpy_blas`` (rounding).
 
-Conventions
------------
-W : (n_hidden, n_visible)   weights, ``components_``
-b : (n_visible,)            visible biases
-c : (n_hidden,)             hidden biases
-Energy  E(v, h) = -b.v - c.h - h.W.v
+Argument objects (attributes; arrays C-contiguous, W's dtype throughout):
 
-Randomness comes from NumPy BitGenerators, one *stream per fixed-size chunk
-of chain rows* (``CHUNK_ROWS``).  Chunk ``j`` always uses stream ``j``
-whatever thread runs it, and no reduction crosses chunks in a
-thread-dependent order, so results are bit-identical for any thread count.
+    params   W (n_hidden, n_visible), b (n_visible,), c (n_hidden,)
+    visible  kind (VISIBLE_*); state (GAUSSIAN_STATE_SHAPE_ROWS, n_visible) for
+             Gaussian units (rows GAUSSIAN_*), else None; groups intp
+             (n_features + 1,) column offsets for categorical units, else None;
+             learn_sigma (Gaussian only)
+    batches  X (n_rows, n_visible), or csr_data, csr_indices (int32 or intp),
+             csr_indptr (intp); order intp (rows in visiting order), ends intp
+             (end offset in order of each batch)
+    state    W_velocity, b_velocity, c_velocity; chains (PCD: n_chains rows; PT:
+             n_temperatures blocks of them; CD: unused); visible_offset,
+             hidden_offset, hidden_activity; swap_counts int_ (PT, else unused)
+    update   method (METHOD_*), k >= 1, learning_rate, momentum, weight_decay,
+             l1_weight_decay, sparsity_target, sparsity_cost, offset_rate (0: no
+             centering); betas float64 and base_bias (PT only, else None)
 
-Visible rows hold the statistic ``s(v)`` that couples to the hidden layer,
-so every product and gradient is the same for every visible type:
-
-    Bernoulli     s(v) = v                   E = -b.v - c.h - h.W.s(v)
-    categorical   s(v) = one-hot(v)          (same energy, one block of
-                                              columns per feature)
-    Gaussian      s(v) = v / sigma**2        E = sum((v - b)**2 / (2 sigma**2))
-                                                 - c.h - h.W.s(v)
-
-The visible type plugs in through ``_sample_visible_rows``, which turns the
-visible field ``h.W`` into sampled rows of ``s(v)``, and, for the Gaussian's
-learned sigma and the categorical gauge, two small steps of the training
-loop; nothing else in the kernel knows which type it is.  A type's extra
-parameters travel in ``visible_state`` (Gaussian: the rows ``GAUSSIAN_*``,
-each of length n_visible) and ``groups`` (categorical: the column offsets of
-each feature's block, length n_features + 1).
-
-Matrix products go through BLAS (NumPy's own OpenBLAS when it can be found,
-see ``use_numpy_blas``; otherwise SciPy's), except in small models (at most
-``_SMALL_MODEL_WEIGHTS`` weights), where a BLAS call's fixed cost dominates,
-and in the products with one-hot (categorical) visible rows at any size:
-there the products are sums of the weight rows selected by the nonzero
-states.  Sampling runs on one thread between BLAS-threaded products (see
-``_MIN_PARALLEL_ELEMENTS``).  AIS (``ais_log_weights``) reuses parallel
-tempering's tempered Gibbs steps.
+Conventions: W (n_hidden, n_visible), b (n_visible,), c (n_hidden,), energy
+E(v, h) = -b.v - c.h - h.W.s(v), where visible rows hold the statistic
+s(v) (Bernoulli v, categorical one-hot(v), Gaussian v / sigma**2).  Random
+numbers come from one stream per chunk of CHUNK_ROWS chain rows, so results
+do not depend on the thread count.
 """
 
-cimport cython
 from cython cimport floating
-from cython.parallel cimport prange
-from cpython.pycapsule cimport PyCapsule_GetPointer
-from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy, memset
-from numpy.random cimport bitgen_t
-from libc.stdint cimport uint64_t
-from libc.math cimport log, sqrt, cos, sin, exp, M_PI
+from libc.stdlib cimport free
 from cpython.pyport cimport PY_SSIZE_T_MAX
-from libc.stdint cimport int64_t
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from libc.string cimport memcpy, memset
+from libc.math cimport log, exp
+from numpy.random cimport bitgen_t
+cimport numpy as cnp
+
+from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_gap, rbm_softplus_array
+from ._blas cimport (
+    hidden_field, visible_field, weight_update, hidden_field_of, visible_field_of,
+    transpose, sparse_outer_update, weighted_row_sum, row_dots, set_numpy_blas,
+    numpy_blas_in_use, set_avx512_compaction)
+from ._random cimport (
+    uniform_fill, stream_pointers, ensure_inline_checked, set_inline_sfc64, inline_sfc64)
+from ._sampling cimport (
+    Units, BERNOULLI, GAUSSIAN, CATEGORICAL, HIDDEN_BERNOULLI, CHUNK,
+    add_bias_sigmoid_rows, hidden_probabilities, sample_hidden, sample_visible,
+    parallel_threshold, set_parallel_threshold, set_avx512_sampling)
+
+import contextlib
+import threading
+from types import SimpleNamespace
 
 import numpy as np
 
-
-cdef extern from "_fastmath.h" nogil:
-    void rbm_bias_sigmoid_rows_d(double* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
-                                 const double* bias)
-    void rbm_bias_sigmoid_rows_f(float* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
-                                 const float* bias)
-    void rbm_bernoulli_d(const double* P, const float* U, double* out, Py_ssize_t count)
-    void rbm_bernoulli_f(const float* P, const float* U, float* out, Py_ssize_t count)
-    void rbm_combine_rows_d(const Py_ssize_t* idx, const double* coef, Py_ssize_t n_active,
-                            const double* M, Py_ssize_t n, double* out, int accumulate)
-    void rbm_combine_rows_f(const Py_ssize_t* idx, const float* coef, Py_ssize_t n_active,
-                            const float* M, Py_ssize_t n, float* out, int accumulate)
-    void rbm_row_dots_d(const double* X, Py_ssize_t rows, Py_ssize_t n, const double* v,
-                        double* out)
-    void rbm_row_dots_f(const float* X, Py_ssize_t rows, Py_ssize_t n, const float* v,
-                        float* out)
-    void rbm_block_softmax_weights_d(double* row, const double* b, const Py_ssize_t* groups,
-                                     Py_ssize_t n_groups)
-    void rbm_block_softmax_weights_f(float* row, const float* b, const Py_ssize_t* groups,
-                                     Py_ssize_t n_groups)
-    void rbm_softplus_gap(double* Z, Py_ssize_t count, double beta, double beta_prev)
-    void rbm_softplus_array(const double* x, Py_ssize_t count, double* out)
-    void rbm_block_categorical_draw_d(double* row, const Py_ssize_t* groups,
-                                      Py_ssize_t n_groups, const float* u)
-    void rbm_block_categorical_draw_f(float* row, const Py_ssize_t* groups,
-                                      Py_ssize_t n_groups, const float* u)
-    void rbm_transpose_d(const double* src, Py_ssize_t rows, Py_ssize_t cols, double* dst)
-    void rbm_transpose_f(const float* src, Py_ssize_t rows, Py_ssize_t cols, float* dst)
-    void rbm_sparse_rows_product_d(const double* X, Py_ssize_t rows, Py_ssize_t k,
-                                   const double* M, Py_ssize_t n, double* out,
-                                   Py_ssize_t* idx, double* coef)
-    void rbm_sparse_rows_product_f(const float* X, Py_ssize_t rows, Py_ssize_t k,
-                                   const float* M, Py_ssize_t n, float* out,
-                                   Py_ssize_t* idx, float* coef)
-    void rbm_sparse_outer_update_d(const double* VT, const double* G, Py_ssize_t rows,
-                                   Py_ssize_t n_v, Py_ssize_t n_h, double alpha, double* WT,
-                                   Py_ssize_t* idx, double* coef)
-    void rbm_sparse_outer_update_f(const float* VT, const float* G, Py_ssize_t rows,
-                                   Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
-                                   Py_ssize_t* idx, float* coef)
-    int rbm_vector_compaction(int enabled)
-    int rbm_vector_sampling(int enabled)
-    void rbm_bernoulli_sfc64x8_f(const float* P, float* out, Py_ssize_t count,
-                                 uint64_t** states, int n_lanes)
-    void rbm_bernoulli_sfc64x8_d(const double* P, double* out, Py_ssize_t count,
-                                 uint64_t** states, int n_lanes)
-    void rbm_prefetch_rows(const void* base, const Py_ssize_t* rows, Py_ssize_t n_rows,
-                           Py_ssize_t row_bytes)
+cnp.import_array()
 
 #: Per-batch decay of the running hidden activation of the sparsity penalty.
 cdef double SPARSITY_DECAY = 0.95
 
-#: CSR column indices as SciPy stores them (int32 unless the matrix needs
-#: int64), read in place so a large sparse input is never copied.
-ctypedef fused csr_index:
-    int
-    Py_ssize_t
+CHUNK_ROWS = CHUNK
+VISIBLE_BERNOULLI = BERNOULLI
+VISIBLE_GAUSSIAN = GAUSSIAN
+VISIBLE_CATEGORICAL = CATEGORICAL
 
-#: Rows of chains that share one random stream.  Part of the reproducibility
-#: contract: changing it changes every sampled result.
-cdef Py_ssize_t _CHUNK = 16
-CHUNK_ROWS = _CHUNK
-# Layer updates with fewer elements than this run on one thread; by default
-# all of them.  Measured on 2 cores: an OpenMP team between OpenBLAS-threaded
-# products fights OpenBLAS's spinning workers and makes training 1.7x slower
-# at 500 x 2000, batch 1000, and 10x slower at 784 x 500, batch 100, while the
-# elementwise work it would split is a few percent of the products.  The
-# chunked streams keep results independent of the team size, so a design that
-# gives the team single-threaded BLAS can lower this (tests do, to check it).
-cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = PY_SSIZE_T_MAX
-# Models with at most this many weights, trained on at most this many stacked
-# rows (batch + chains), use the small-model products (sums of selected rows
-# instead of BLAS calls, see _fastmath.h): there the fixed cost of a BLAS call
-# dominates, and Bernoulli states are 0/1 anyway.  Measured at 64 x 64: 1.2x
-# faster at batch 10 (float64 and float32); at batch 100 (200 rows) BLAS is
-# 1.25-1.35x faster in both.
-cdef Py_ssize_t _SMALL_MODEL_WEIGHTS = 65536
-cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
-
-#: Visible unit types known to the kernel.
-cdef enum:
-    _BERNOULLI = 0
-    _GAUSSIAN = 1
-    _CATEGORICAL = 2
-VISIBLE_BERNOULLI = _BERNOULLI
-VISIBLE_GAUSSIAN = _GAUSSIAN
-VISIBLE_CATEGORICAL = _CATEGORICAL
-#: Rows of the Gaussian visible state (``visible_state`` argument).
+#: Rows of the Gaussian visible state (``visible.state``).
 cdef enum:
     GAUSSIAN_SIGMA_ROW = 0
     GAUSSIAN_VELOCITY_ROW = 1
@@ -166,632 +96,270 @@ METHOD_CD = _CD
 METHOD_PCD = _PCD
 METHOD_PT = _PT
 
-
-# --------------------------------------------------------------------------
-# BLAS (row-major wrappers around column-major Fortran BLAS)
-# --------------------------------------------------------------------------
-
-cdef extern from "_fastmath.h" nogil:
-    void* rbm_dlopen(const char* path)
-    void* rbm_dlsym(void* handle, const char* name)
-
-# Fortran ?gemm with 64-bit integers (ILP64), as NumPy's bundled OpenBLAS
-# exports it (scipy_sgemm_64_).  Hidden string-length arguments are not
-# read by OpenBLAS, as with SciPy's cython_blas.
-ctypedef void (*sgemm64_t)(const char* transa, const char* transb, const int64_t* m,
-                           const int64_t* n, const int64_t* k, const float* alpha,
-                           const float* a, const int64_t* lda, const float* b,
-                           const int64_t* ldb, const float* beta, float* c,
-                           const int64_t* ldc) noexcept nogil
-ctypedef void (*dgemm64_t)(const char* transa, const char* transb, const int64_t* m,
-                           const int64_t* n, const int64_t* k, const double* alpha,
-                           const double* a, const int64_t* lda, const double* b,
-                           const int64_t* ldb, const double* beta, double* c,
-                           const int64_t* ldc) noexcept nogil
-cdef sgemm64_t _numpy_sgemm = NULL
-cdef dgemm64_t _numpy_dgemm = NULL
-cdef object _numpy_blas_path = None
-
-
-def _find_numpy_blas():
-    """(sgemm, dgemm) addresses in the OpenBLAS that NumPy uses, or None.
-
-    Training spends most of its time in GEMM, and NumPy's bundled OpenBLAS
-    is newer than SciPy's and measured 5-9% faster at the kernel's shapes
-    here (784 x 500, batch 100, float32, 1 and 2 threads).  Sharing NumPy's
-    library also means one BLAS thread team, not two spinning side by side.
-    The library is found by threadpoolctl (already loaded with NumPy) and
-    its ILP64 symbols are looked up; anything unexpected returns None.
-    """
-    from threadpoolctl import threadpool_info
-    numpy_dir = __import__("os").path.dirname(np.__file__)
-    numpy_root = __import__("os").path.dirname(numpy_dir)
-    for info in threadpool_info():
-        path = info.get("filepath") or ""
-        if info.get("internal_api") != "openblas" or not path.startswith(numpy_root):
-            continue
-        if "numpy" not in path[len(numpy_root):]:
-            continue
-        handle = rbm_dlopen(path.encode())
-        if handle == NULL:
-            return None
-        for prefix in (b"scipy_", b""):
-            s_address = rbm_dlsym(handle, prefix + b"sgemm_64_")
-            d_address = rbm_dlsym(handle, prefix + b"dgemm_64_")
-            if s_address != NULL and d_address != NULL:
-                return path, <Py_ssize_t> s_address, <Py_ssize_t> d_address
-        return None
-    return None
-
-
-def use_numpy_blas(enabled=None):
-    """Whether products call NumPy's OpenBLAS (else SciPy's), optionally switching.
-
-    ``enabled=True`` looks NumPy's library up (it stays off if not found),
-    ``False`` forces SciPy's ``cython_blas``.  Returns the path of the
-    library in use before the call, or None for SciPy's.  Both give the
-    same results to rounding; each is reproducible for any thread count.
-    """
-    global _numpy_sgemm, _numpy_dgemm, _numpy_blas_path
-    previous = _numpy_blas_path
-    if enabled:
-        found = _find_numpy_blas()
-        if found is not None:
-            _numpy_blas_path = found[0]
-            _numpy_sgemm = <sgemm64_t> <Py_ssize_t> found[1]
-            _numpy_dgemm = <dgemm64_t> <Py_ssize_t> found[2]
-    elif enabled is not None:
-        _numpy_blas_path = None
-        _numpy_sgemm = NULL
-        _numpy_dgemm = NULL
-    return previous
-
-
-cdef void _gemm(char transa, char transb, int m, int n, int k, floating alpha,
-                const floating* a, int lda, const floating* b, int ldb,
-                floating beta, floating* c, int ldc) noexcept nogil:
-    """Column-major C = alpha op(A) op(B) + beta C."""
-    cdef int64_t m64 = m, n64 = n, k64 = k, lda64 = lda, ldb64 = ldb, ldc64 = ldc
-    if floating is float:
-        if _numpy_sgemm != NULL:
-            _numpy_sgemm(&transa, &transb, &m64, &n64, &k64, &alpha, a, &lda64,
-                         b, &ldb64, &beta, c, &ldc64)
-        else:
-            sgemm(&transa, &transb, &m, &n, &k, &alpha, <float*> a, &lda,
-                  <float*> b, &ldb, &beta, c, &ldc)
-    else:
-        if _numpy_dgemm != NULL:
-            _numpy_dgemm(&transa, &transb, &m64, &n64, &k64, &alpha, a, &lda64,
-                         b, &ldb64, &beta, c, &ldc64)
-        else:
-            dgemm(&transa, &transb, &m, &n, &k, &alpha, <double*> a, &lda,
-                  <double*> b, &ldb, &beta, c, &ldc)
-
-
-use_numpy_blas(True)
-
-
-cdef inline void _hidden_field(const floating* V, Py_ssize_t rows,
-                               const floating* W, Py_ssize_t n_visible,
-                               Py_ssize_t n_hidden,
-                               floating* H) noexcept nogil:
-    """H = V @ W.T            (rows, n_hidden), biases not added."""
-    _gemm(c'T', c'N', <int> n_hidden, <int> rows, <int> n_visible, <floating> 1.0,
-          W, <int> n_visible, V, <int> n_visible, <floating> 0.0, H, <int> n_hidden)
-
-
-cdef inline void _visible_field(const floating* H, Py_ssize_t rows,
-                                const floating* W, Py_ssize_t n_visible,
-                                Py_ssize_t n_hidden,
-                                floating* A) noexcept nogil:
-    """A = H @ W              (rows, n_visible), biases not added."""
-    _gemm(c'N', c'N', <int> n_visible, <int> rows, <int> n_hidden, <floating> 1.0,
-          W, <int> n_visible, H, <int> n_hidden, <floating> 0.0, A, <int> n_visible)
-
-
-cdef inline void _weight_update(const floating* G, const floating* V, Py_ssize_t rows,
-                                Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                                floating alpha, floating beta,
-                                floating* W) noexcept nogil:
-    """W = beta * W + alpha * G.T @ V     (G: rows x n_hidden, V: rows x n_visible)."""
-    _gemm(c'N', c'T', <int> n_visible, <int> n_hidden, <int> rows, alpha,
-          V, <int> n_visible, G, <int> n_hidden, beta, W, <int> n_visible)
-
-
-cdef inline void _sparse_rows_product(const floating* X, Py_ssize_t rows, Py_ssize_t k,
-                                      const floating* M, Py_ssize_t n, floating* out,
-                                      Py_ssize_t* idx, floating* coef) noexcept nogil:
-    """out = X @ M as sums of the rows of M selected by the nonzeros of X.
-
-    idx, coef: scratch of k entries.
-    """
-    if floating is float:
-        rbm_sparse_rows_product_f(X, rows, k, M, n, out, idx, coef)
-    else:
-        rbm_sparse_rows_product_d(X, rows, k, M, n, out, idx, coef)
-
-
-cdef inline void _hidden_field_of(const floating* V, Py_ssize_t rows, const floating* W,
-                                  const floating* WT, Py_ssize_t n_visible,
-                                  Py_ssize_t n_hidden, floating* H, Py_ssize_t* idx,
-                                  floating* coef) noexcept nogil:
-    """H = V @ W.T; from rows of the copy WT = W.T when one is kept (small models)."""
-    if WT != NULL:
-        _sparse_rows_product(V, rows, n_visible, WT, n_hidden, H, idx, coef)
-    else:
-        _hidden_field(V, rows, W, n_visible, n_hidden, H)
-
-
-cdef inline void _visible_field_of(const floating* Hs, Py_ssize_t rows, const floating* W,
-                                   const floating* WT, bint small, Py_ssize_t n_visible,
-                                   Py_ssize_t n_hidden, floating* A, Py_ssize_t* idx,
-                                   floating* coef) noexcept nogil:
-    """A = Hs @ W; as sums of rows of W for small models, else by BLAS from
-    the copy WT = W.T when one is kept (then W may be stale)."""
-    if small:
-        _sparse_rows_product(Hs, rows, n_hidden, W, n_visible, A, idx, coef)
-    elif WT != NULL:
-        # Column-major, WT is the n_hidden x n_visible matrix W.
-        _gemm(c'T', c'N', <int> n_visible, <int> rows, <int> n_hidden, <floating> 1.0,
-              WT, <int> n_hidden, Hs, <int> n_hidden, <floating> 0.0, A, <int> n_visible)
-    else:
-        _visible_field(Hs, rows, W, n_visible, n_hidden, A)
-
-
-cdef void _transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
-                     floating* dst) noexcept nogil:
-    """dst = src.T     (src: rows x cols)"""
-    if floating is float:
-        rbm_transpose_f(src, rows, cols, dst)
-    else:
-        rbm_transpose_d(src, rows, cols, dst)
-
-
-cdef inline void _sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
-                                      Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                                      floating alpha, floating* WT, Py_ssize_t* idx,
-                                      floating* coef) noexcept nogil:
-    """WT += alpha * VT @ G, skipping the zeros of VT = V.T (see _fastmath.h)."""
-    if floating is float:
-        rbm_sparse_outer_update_f(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
-    else:
-        rbm_sparse_outer_update_d(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
-
-
-cdef void _transposed_weight_update(const floating* G, const floating* V, Py_ssize_t rows,
-                                    Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                                    floating lr, floating momentum, floating weight_decay,
-                                    floating* WT, floating* velocity_T, floating* VT,
-                                    Py_ssize_t* idx, floating* coef) noexcept nogil:
-    """The weight step of train_minibatches on the transposed copy WT.
-
-    velocity = momentum * velocity + lr * (G.T @ V - weight_decay * W);  W += velocity
-    (without momentum the velocity is not stored: W += lr * (G.T @ V - weight_decay * W)).
-    VT: scratch of n_visible x rows.  V is read through its transpose, so
-    the compaction of each column reads contiguous memory (and vectorises).
-    """
-    cdef Py_ssize_t i, size = n_visible * n_hidden
-    cdef floating* target = velocity_T if momentum != 0.0 else WT
-    _transpose(V, rows, n_visible, VT)
-    if momentum != 0.0:
-        for i in range(size):
-            velocity_T[i] = momentum * velocity_T[i] - lr * weight_decay * WT[i]
-    elif weight_decay != 0.0:
-        for i in range(size):
-            WT[i] *= 1.0 - lr * weight_decay
-    _sparse_outer_update(VT, G, rows, n_visible, n_hidden, lr, target, idx, coef)
-    if momentum != 0.0:
-        for i in range(size):
-            WT[i] += velocity_T[i]
+# Models with at most this many weights, trained on at most this many stacked
+# rows (batch + chains), use the small-model products (sums of selected rows
+# instead of BLAS calls, see _fastmath.h): there the fixed cost of a BLAS call
+# dominates, and Bernoulli states are 0/1 anyway.  Measured at 64 x 64: 1.2x
+# faster at batch 10; at batch 100 (200 rows) BLAS is 1.25-1.35x faster.
+cdef Py_ssize_t _SMALL_MODEL_WEIGHTS = 65536
+cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
 
 
 # --------------------------------------------------------------------------
-# Elementwise pieces
+# kernel_settings: the one switchboard of performance knobs
 # --------------------------------------------------------------------------
 
-cdef inline uint64_t _sfc64_next(uint64_t* s) noexcept nogil:
-    """One step of SFC64 on its four words, exactly as NumPy's SFC64.random_raw."""
-    cdef uint64_t tmp = s[0] + s[1] + s[3]
-    s[3] += 1
-    s[0] = s[1] ^ (s[1] >> 11)
-    s[1] = s[2] + (s[2] << 3)
-    s[2] = ((s[2] << 24) | (s[2] >> 40)) + tmp
-    return tmp
+_SETTING_NAMES = ("numpy_blas", "avx512_compaction", "avx512_sampling", "inline_sfc64",
+                  "parallel_threshold", "small_model_weights")
+_settings_lock = threading.RLock()
 
 
-# Whether bitgen_t.state of an SFC64 starts with its four state words, so the
-# kernel may step it inline (half the cost of a call through next_uint64).
-# NumPy does not promise that layout; _check_inline_sfc64 verifies it at import
-# against random_raw and the kernel falls back to next_uint64 otherwise.  Both
-# paths draw the same numbers.
-cdef bint _inline_sfc64 = False
+def _apply_settings(values):
+    """Push ``values`` (a dict of some settings) into the modules that read them."""
+    global _SMALL_MODEL_WEIGHTS
+    if "numpy_blas" in values:
+        set_numpy_blas(bool(values["numpy_blas"]))
+    if "avx512_compaction" in values:
+        set_avx512_compaction(1 if values["avx512_compaction"] else 0)
+    if "avx512_sampling" in values:
+        set_avx512_sampling(1 if values["avx512_sampling"] else 0)
+    if "inline_sfc64" in values:
+        set_inline_sfc64(bool(values["inline_sfc64"]))
+    if "parallel_threshold" in values:
+        threshold = values["parallel_threshold"]
+        set_parallel_threshold(PY_SSIZE_T_MAX if threshold is None else int(threshold))
+    if "small_model_weights" in values:
+        _SMALL_MODEL_WEIGHTS = int(values["small_model_weights"])
 
 
-cdef inline void _uniform_fill(bitgen_t* rng, Py_ssize_t n, float* out) noexcept nogil:
-    """out[:n] = uniform floats in [0, 1), two from each 64-bit draw.
+def kernel_settings_now():
+    """The settings in force, as a dict (see ``kernel_settings``); a path that
+    this CPU, build or NumPy lacks reads False."""
+    with _settings_lock:
+        ensure_inline_checked()
+        threshold = parallel_threshold()
+        return dict(numpy_blas=bool(numpy_blas_in_use()),
+                    avx512_compaction=bool(set_avx512_compaction(-1)),
+                    avx512_sampling=bool(set_avx512_sampling(-1)),
+                    inline_sfc64=bool(inline_sfc64()),
+                    parallel_threshold=None if threshold == PY_SSIZE_T_MAX else threshold,
+                    small_model_weights=_SMALL_MODEL_WEIGHTS)
 
-    Single precision for every model dtype: the same stream then gives the
-    same decisions to float32 and float64 models, and 24 bits of resolution
-    bias a Bernoulli draw by at most 2**-24.
+
+@contextlib.contextmanager
+def kernel_settings(**changes):
+    """Change the kernel's performance knobs inside a ``with`` block; restore them after.
+
+    Keywords, each optional:
+
+    numpy_blas : bool, default False
+        Products through NumPy's bundled OpenBLAS (found with threadpoolctl
+        and loaded on entry) instead of SciPy's ``cython_blas``.  The only
+        knob that changes results, by rounding.
+    avx512_compaction, avx512_sampling : bool, default True
+        The AVX-512 paths of the row-sum products and of Bernoulli sampling,
+        where the CPU has AVX-512 (else they stay off); the same numbers.
+    inline_sfc64 : bool, default True
+        Step SFC64 streams inline where that reproduces NumPy's SFC64; the
+        same numbers.
+    parallel_threshold : int or None, default None
+        Layer updates with at least this many elements run on the OpenMP
+        team (None: never); the same numbers.
+    small_model_weights : int, default 65536
+        Largest model (n_visible * n_hidden) trained with row-sum products
+        instead of BLAS; the same model to rounding.
+
+    Yields the dict of the settings in force, where a path the CPU or NumPy
+    lacks reads False.  The settings are process-wide while the block runs
+    (every thread's kernel calls see them): meant for tests and benchmarks.
+    A lock serialises entering and leaving, and leaving restores exactly
+    the settings found on entry.
     """
+    unknown = set(changes) - set(_SETTING_NAMES)
+    if unknown:
+        raise TypeError(f"kernel_settings: unknown setting(s) {sorted(unknown)}")
+    with _settings_lock:
+        previous = kernel_settings_now()
+        _apply_settings(changes)
+        now = kernel_settings_now()
+    try:
+        yield now
+    finally:
+        with _settings_lock:
+            _apply_settings(previous)
+
+
+# --------------------------------------------------------------------------
+# C structs of one call
+# --------------------------------------------------------------------------
+# A struct member cannot have a fused type, so the arrays of one training call
+# live in two structs of identical layout, Blocks32 (float) and Blocks64
+# (double), joined by the fused type ``blocks_t``.  A step written for
+# ``blocks_t*`` is compiled once per dtype, and its members (``A.W``...) have
+# the typed pointer types, so the fused ``floating`` helpers it calls get the
+# right specialisation.  Everything dtype-independent (sizes, flags,
+# hyperparameters as double, index arrays, streams) is in ``Train``.
+
+cdef struct Blocks32:
+    float* W
+    float* b
+    float* c
+    float* W_velocity
+    float* b_velocity
+    float* c_velocity
+    float* Hc
+    float* X
+    float* csr_data
+    float* VS
+    float* HS
+    float* S_all
+    float* Z_all
+    float* tempered_b
+    float* tempered_c
+    float* grad_b
+    float* grad_c
+    float* row_weights
+    float* row_terms
+    float* correction_b
+    float* correction_c
+    float* data_mean_v
+    float* data_mean_h
+    float* gauge_mean
+    float* AV
+    float* WT
+    float* velocity_T
+    float* VT
+    float* coef
+    float* visible_offset
+    float* hidden_offset
+    float* hidden_activity
+    float* base_bias
+    float* visible_state
+
+
+cdef struct Blocks64:
+    double* W
+    double* b
+    double* c
+    double* W_velocity
+    double* b_velocity
+    double* c_velocity
+    double* Hc
+    double* X
+    double* csr_data
+    double* VS
+    double* HS
+    double* S_all
+    double* Z_all
+    double* tempered_b
+    double* tempered_c
+    double* grad_b
+    double* grad_c
+    double* row_weights
+    double* row_terms
+    double* correction_b
+    double* correction_c
+    double* data_mean_v
+    double* data_mean_h
+    double* gauge_mean
+    double* AV
+    double* WT
+    double* velocity_T
+    double* VT
+    double* coef
+    double* visible_offset
+    double* hidden_offset
+    double* hidden_activity
+    double* base_bias
+    double* visible_state
+
+
+ctypedef fused blocks_t:
+    Blocks32
+    Blocks64
+
+
+cdef struct Train:
+    Units u
+    int method
+    int k
+    int n_threads
+    Py_ssize_t n_batches
+    Py_ssize_t max_batch
+    Py_ssize_t n_chains          # per temperature
+    Py_ssize_t n_temperatures    # 1 unless PT
+    Py_ssize_t block_streams     # streams per temperature block
+    Py_ssize_t pt_step           # tempered steps so far (swap parity)
+    bint persistent
+    bint small                   # row-sum products for every product
+    bint transposed              # keep W.T (WT, velocity_T) for the row-sum products
+    bint centered
+    bint sparsity
+    bint learn_sigma
+    bint use_momentum
+    bint sparse                  # CSR data
+    bint indices_int32
+    double learning_rate
+    double momentum
+    double weight_decay
+    double l1_weight_decay
+    double sparsity_target
+    double sparsity_cost
+    double offset_rate
+    const Py_ssize_t* order
+    const Py_ssize_t* ends
+    const Py_ssize_t* indptr
+    const void* csr_indices      # int or Py_ssize_t (indices_int32)
+    const double* betas
+    long* swap_counts
+    bitgen_t** rng
+    float* scratch
+    Py_ssize_t* idx
+    Py_ssize_t* iota
+    double* energy_gap
+    double* grad_log_sigma
+
+# --------------------------------------------------------------------------
+# Elementwise helpers
+# --------------------------------------------------------------------------
+
+cdef void _scale_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                      floating factor) noexcept nogil:
+    """X[r0:r1] *= factor"""
     cdef Py_ssize_t i
-    cdef uint64_t x
-    cdef uint64_t words[4]
-    cdef uint64_t* state = <uint64_t*> rng.state
-    cdef float scale = 1.0 / 16777216.0  # 2**-24
-    if _inline_sfc64:
-        memcpy(words, state, sizeof(words))  # a local copy stays in registers
-        for i in range(0, n - 1, 2):
-            x = _sfc64_next(words)
-            out[i] = <float> (x >> 40) * scale
-            out[i + 1] = <float> ((x >> 8) & 0xFFFFFF) * scale
-        if n % 2:
-            x = _sfc64_next(words)
-            out[n - 1] = <float> (x >> 40) * scale
-        memcpy(state, words, sizeof(words))
-        return
-    for i in range(0, n - 1, 2):
-        x = rng.next_uint64(rng.state)
-        out[i] = <float> (x >> 40) * scale
-        out[i + 1] = <float> ((x >> 8) & 0xFFFFFF) * scale
-    if n % 2:
-        x = rng.next_uint64(rng.state)
-        out[n - 1] = <float> (x >> 40) * scale
+    for i in range(r0 * n, r1 * n):
+        X[i] *= factor
 
 
-cdef inline void _uniform_fill_pair(bitgen_t* rng_a, float* out_a, bitgen_t* rng_b,
-                                    float* out_b, Py_ssize_t n) noexcept nogil:
-    """_uniform_fill(rng_a, n, out_a) and _uniform_fill(rng_b, n, out_b), the same numbers.
-
-    The two streams are stepped in one loop: each SFC64 step is a chain of
-    dependent operations, and two independent chains keep the core busy
-    (a third of the sampling time at 784 x 500, batch 1000).
-    """
-    cdef Py_ssize_t i
-    cdef uint64_t x, y
-    cdef uint64_t a[4]
-    cdef uint64_t b[4]
-    cdef float scale = 1.0 / 16777216.0  # 2**-24
-    if not _inline_sfc64:
-        _uniform_fill(rng_a, n, out_a)
-        _uniform_fill(rng_b, n, out_b)
-        return
-    memcpy(a, <uint64_t*> rng_a.state, sizeof(a))
-    memcpy(b, <uint64_t*> rng_b.state, sizeof(b))
-    for i in range(0, n - 1, 2):
-        x = _sfc64_next(a)
-        y = _sfc64_next(b)
-        out_a[i] = <float> (x >> 40) * scale
-        out_a[i + 1] = <float> ((x >> 8) & 0xFFFFFF) * scale
-        out_b[i] = <float> (y >> 40) * scale
-        out_b[i + 1] = <float> ((y >> 8) & 0xFFFFFF) * scale
-    if n % 2:
-        out_a[n - 1] = <float> (_sfc64_next(a) >> 40) * scale
-        out_b[n - 1] = <float> (_sfc64_next(b) >> 40) * scale
-    memcpy(<uint64_t*> rng_a.state, a, sizeof(a))
-    memcpy(<uint64_t*> rng_b.state, b, sizeof(b))
-
-
-def _check_inline_sfc64():
-    """Enable the inline SFC64 step if it reproduces NumPy's SFC64 here."""
-    global _inline_sfc64
-    reference = np.random.SFC64(12345).random_raw(64)
-    bitgen = np.random.SFC64(12345)
-    cdef bitgen_t* rng = <bitgen_t*> PyCapsule_GetPointer(bitgen.capsule, "BitGenerator")
-    cdef uint64_t[::1] drawn = np.empty(64, dtype=np.uint64)
-    cdef Py_ssize_t i
-    for i in range(64):
-        drawn[i] = _sfc64_next(<uint64_t*> rng.state)
-    after = bitgen.random_raw(1)[0]
-    _inline_sfc64 = (np.array_equal(np.asarray(drawn), reference)
-                     and after == np.random.SFC64(12345).random_raw(65)[64])
-    return bool(_inline_sfc64)
-
-
-ctypedef int (*avx512_switch_t)(int) noexcept nogil
-
-
-cdef object _switch_avx512_path(avx512_switch_t switch, enabled):
-    """Whether an AVX-512 path is on, switching it first unless enabled is None."""
-    previous = bool(switch(-1))
-    if enabled is not None:
-        switch(1 if enabled else 0)
-    return previous
-
-
-rbm_vector_compaction(1)
-
-
-def vector_compaction(enabled=None):
-    """Whether the row-sum products use AVX-512, optionally switching it.
-
-    Where the CPU has AVX-512, the compaction (the nonzeros of a row and
-    their positions) runs 8 entries per instruction instead of one, and the
-    selected rows are summed 8 vectors of columns at a time instead of 4;
-    both ways give the same entries and the same sums.  ``enabled=False``
-    forces the other loops and ``True`` turns the AVX-512 ones back on
-    where available (for tests).  Returns the setting before the call.
-    """
-    return _switch_avx512_path(rbm_vector_compaction, enabled)
-
-
-rbm_vector_sampling(1)
-
-
-def vector_sampling(enabled=None):
-    """Whether Bernoulli sampling steps 8 random streams at once with AVX-512, optionally switching it.
-
-    Each chunk of rows has its own stream; where the CPU has AVX-512 and
-    sampling runs on one thread (always, unless the parallel threshold is
-    lowered), whole chunks are sampled 8 at a time, one stream per 64-bit
-    lane, when there are at least 2 of them; else one or two chunks at a
-    time.  Both draw the same numbers.  The vector path also needs SFC64's
-    state stepped inline (``inline_sfc64_enabled``).  ``enabled=False``
-    forces the scalar loop and ``True`` turns the vector one back on where
-    available (for tests).  Returns the setting before the call.
-    """
-    return _switch_avx512_path(rbm_vector_sampling, enabled)
-
-
-def inline_sfc64_enabled(enabled=None):
-    """Whether the kernel steps SFC64 inline, optionally switching it.
-
-    ``enabled=False`` forces the portable next_uint64 path and ``True``
-    re-enables the inline step if it passes its check (for tests).  Returns
-    the setting before the call.
-    """
-    global _inline_sfc64
-    previous = bool(_inline_sfc64)
-    if enabled:
-        _check_inline_sfc64()
-    elif enabled is not None:
-        _inline_sfc64 = False
-    return previous
-
-
-_check_inline_sfc64()
-
-
-cdef void _add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1,
-                                 Py_ssize_t n, const floating* bias) noexcept nogil:
-    """X[r0:r1] = sigmoid(X[r0:r1] + bias)"""
-    if floating is float:
-        rbm_bias_sigmoid_rows_f(X, r0, r1, n, bias)
-    else:
-        rbm_bias_sigmoid_rows_d(X, r0, r1, n, bias)
-
-
-cdef void _bernoulli_rows(const floating* P, floating* out, Py_ssize_t r0,
-                          Py_ssize_t r1, Py_ssize_t n, bitgen_t* rng,
-                          float* scratch) noexcept nogil:
-    """out[r0:r1] = U < P[r0:r1], U uniform from rng  (P and out may alias)."""
-    cdef Py_ssize_t count = (r1 - r0) * n
-    _uniform_fill(rng, count, scratch)
-    if floating is float:
-        rbm_bernoulli_f(P + r0 * n, scratch, out + r0 * n, count)
-    else:
-        rbm_bernoulli_d(P + r0 * n, scratch, out + r0 * n, count)
-
-
-cdef inline uint64_t _next_uint64(bitgen_t* rng) noexcept nogil:
-    """One 64-bit draw (the same number inline or through next_uint64)."""
-    if _inline_sfc64:
-        return _sfc64_next(<uint64_t*> rng.state)
-    return rng.next_uint64(rng.state)
-
-
-cdef void _normal_fill(bitgen_t* rng, Py_ssize_t n, float* out) noexcept nogil:
-    """out[:n] = standard normal draws, by Box-Muller on 53-bit uniforms.
-
-    Computed in double precision (so the tails reach 8.5 standard
-    deviations), stored as float like the uniforms, for every model dtype.
-    """
-    cdef Py_ssize_t i
-    cdef double u1, u2, radius
-    cdef double scale = 1.0 / 9007199254740992.0  # 2**-53
-    for i in range(0, n, 2):
-        u1 = <double> ((_next_uint64(rng) >> 11) + 1) * scale  # (0, 1]
-        u2 = <double> (_next_uint64(rng) >> 11) * scale
-        radius = sqrt(-2.0 * log(u1))
-        out[i] = <float> (radius * cos(2.0 * M_PI * u2))
-        if i + 1 < n:
-            out[i + 1] = <float> (radius * sin(2.0 * M_PI * u2))
-
-
-cdef void _gaussian_rows(floating* A, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_visible,
-                         const floating* b, const floating* sigma, bitgen_t* rng,
-                         float* scratch) noexcept nogil:
-    """A[r0:r1] = s(v) = v / sigma**2 for v ~ N(A + b, sigma**2), in place."""
+cdef void _subtract_from_rows(floating* X, Py_ssize_t rows, Py_ssize_t n,
+                              const floating* offset) noexcept nogil:
+    """X[r] -= offset for every row."""
     cdef Py_ssize_t r, i
-    cdef floating* row
-    _normal_fill(rng, (r1 - r0) * n_visible, scratch)
-    for r in range(r0, r1):
-        row = A + r * n_visible
-        for i in range(n_visible):
-            row[i] = ((row[i] + b[i]) / sigma[i]
-                      + scratch[(r - r0) * n_visible + i]) / sigma[i]
+    for r in range(rows):
+        for i in range(n):
+            X[r * n + i] -= offset[i]
 
 
-cdef void _categorical_rows(floating* A, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_visible,
-                            const floating* b, const Py_ssize_t* groups,
-                            Py_ssize_t n_groups, bitgen_t* rng,
-                            float* scratch) noexcept nogil:
-    """A[r0:r1] = one-hot draws from the softmax of A + b over each feature's block.
-
-    Max-subtracted exponentials, then an inverse-CDF draw with one uniform
-    per feature (both in _fastmath.h).
-    """
-    cdef Py_ssize_t r
-    cdef floating* row
-    _uniform_fill(rng, (r1 - r0) * n_groups, scratch)
-    for r in range(r0, r1):
-        row = A + r * n_visible
-        if floating is float:
-            rbm_block_softmax_weights_f(row, b, groups, n_groups)
-            rbm_block_categorical_draw_f(row, groups, n_groups, scratch + (r - r0) * n_groups)
-        else:
-            rbm_block_softmax_weights_d(row, b, groups, n_groups)
-            rbm_block_categorical_draw_d(row, groups, n_groups, scratch + (r - r0) * n_groups)
+cdef void _move_towards(floating* x, const floating* target, Py_ssize_t n,
+                        double rate) noexcept nogil:
+    """x += rate * (target - x): the offsets' moving average."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        x[i] = <floating> (x[i] + rate * (target[i] - x[i]))
 
 
-cdef void _sample_visible_rows(int kind, floating* A, Py_ssize_t r0, Py_ssize_t r1,
-                               Py_ssize_t n_visible, const floating* b,
-                               const floating* visible_state, const Py_ssize_t* groups,
-                               Py_ssize_t n_groups, bitgen_t* rng,
-                               float* scratch) noexcept nogil:
-    """A[r0:r1] = s(v) for v ~ p(v | visible field A[r0:r1]), in place.
-
-    This is the one place that samples a visible unit type, except that
-    ``_sample_visible`` runs Bernoulli rows on one thread through
-    ``_bernoulli_chunks`` (8 or 2 chunks at a time: the same numbers, faster).
-    """
-    if kind == _BERNOULLI:
-        _add_bias_sigmoid_rows(A, r0, r1, n_visible, b)
-        _bernoulli_rows(A, A, r0, r1, n_visible, rng, scratch)
-    elif kind == _GAUSSIAN:
-        _gaussian_rows(A, r0, r1, n_visible, b, visible_state + GAUSSIAN_SIGMA_ROW * n_visible,
-                       rng, scratch)
-    elif kind == _CATEGORICAL:
-        _categorical_rows(A, r0, r1, n_visible, b, groups, n_groups, rng, scratch)
+cdef void _swap_rows(floating* X, Py_ssize_t r1, Py_ssize_t r2, Py_ssize_t n) noexcept nogil:
+    """X[r1], X[r2] = X[r2], X[r1]"""
+    cdef Py_ssize_t i
+    cdef floating tmp
+    for i in range(n):
+        tmp = X[r1 * n + i]
+        X[r1 * n + i] = X[r2 * n + i]
+        X[r2 * n + i] = tmp
 
 
 # --------------------------------------------------------------------------
-# Chunked, threaded layer updates.  Chunk j of rows uses stream j.
-# --------------------------------------------------------------------------
-
-cdef inline bint _worth_threads(Py_ssize_t rows, Py_ssize_t n_chunks, Py_ssize_t width,
-                                int n_threads) noexcept nogil:
-    """Whether a layer update is big enough to pay for waking a thread team.
-
-    Small models run faster serially, and on a loaded machine a parallel
-    region waits for every thread of the team to be scheduled.
-    """
-    return n_threads > 1 and n_chunks > 1 and rows * width >= _MIN_PARALLEL_ELEMENTS
-
-
-cdef void _hidden_probabilities(floating* H, Py_ssize_t rows, Py_ssize_t n_hidden,
-                                const floating* c, int n_threads) noexcept nogil:
-    """H = sigmoid(H + c), in place (deterministic, any partition)."""
-    cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
-    cdef Py_ssize_t width = n_hidden
-    if not _worth_threads(rows, n_chunks, width, n_threads):
-        # Not even a one-thread parallel region: entering one costs about
-        # as much as the sigmoids of a small model's batch.
-        _add_bias_sigmoid_rows(H, 0, rows, n_hidden, c)
-        return
-    for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
-        _add_bias_sigmoid_rows(H, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden, c)
-
-
-cdef Py_ssize_t _bernoulli_whole_chunks_x8(const floating* P, floating* out,
-                                           Py_ssize_t rows, Py_ssize_t n,
-                                           bitgen_t** streams) noexcept nogil:
-    """out = U < P for the whole chunks of rows, 8 streams at a time with AVX-512.
-
-    The same numbers as _bernoulli_rows chunk by chunk.  Returns the chunks
-    done: none where the 8-stream sampler is off or SFC64 cannot be stepped
-    inline.
-    """
-    cdef Py_ssize_t whole = rows // _CHUNK, j = 0, lanes, l
-    cdef uint64_t* states[8]
-    if not (_inline_sfc64 and rbm_vector_sampling(-1)) or whole < 2:
-        return 0
-    while j < whole:
-        lanes = min(8, whole - j)
-        for l in range(lanes):
-            states[l] = <uint64_t*> streams[j + l].state
-        if floating is float:
-            rbm_bernoulli_sfc64x8_f(P + j * _CHUNK * n, out + j * _CHUNK * n, _CHUNK * n,
-                                    states, <int> lanes)
-        else:
-            rbm_bernoulli_sfc64x8_d(P + j * _CHUNK * n, out + j * _CHUNK * n, _CHUNK * n,
-                                    states, <int> lanes)
-        j += lanes
-    return whole
-
-
-cdef void _bernoulli_chunks(const floating* P, floating* out, Py_ssize_t rows,
-                            Py_ssize_t n, bitgen_t** streams, float* scratch) noexcept nogil:
-    """out = U < P for rows chunked over streams, on one thread.
-
-    Whole chunks 8 at a time where the CPU has AVX-512, the rest two at a
-    time; the same numbers as _bernoulli_rows chunk by chunk (see
-    _uniform_fill_pair).
-    """
-    cdef Py_ssize_t j = _bernoulli_whole_chunks_x8(P, out, rows, n, streams)
-    cdef Py_ssize_t n_chunks = (rows + _CHUNK - 1) // _CHUNK, r0, count
-    cdef float* u
-    while j < n_chunks:
-        r0 = j * _CHUNK
-        u = scratch + j * _CHUNK * n
-        if j + 1 < n_chunks and r0 + 2 * _CHUNK <= rows:  # two whole chunks
-            count = 2 * _CHUNK * n
-            _uniform_fill_pair(streams[j], u, streams[j + 1], u + _CHUNK * n, _CHUNK * n)
-            j += 2
-        else:
-            count = (min(r0 + _CHUNK, rows) - r0) * n
-            _uniform_fill(streams[j], count, u)
-            j += 1
-        if floating is float:
-            rbm_bernoulli_f(P + r0 * n, u, out + r0 * n, count)
-        else:
-            rbm_bernoulli_d(P + r0 * n, u, out + r0 * n, count)
-
-
-cdef void _sample_hidden(const floating* P, floating* Hs, Py_ssize_t rows,
-                         Py_ssize_t n_hidden, bitgen_t** streams, float* scratch,
-                         int n_threads) noexcept nogil:
-    """Hs = U < P, rows chunked over streams."""
-    cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
-    cdef Py_ssize_t width = n_hidden
-    if not _worth_threads(rows, n_chunks, width, n_threads):
-        _bernoulli_chunks(P, Hs, rows, n_hidden, streams, scratch)
-        return
-    for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
-        _bernoulli_rows(P, Hs, j * _CHUNK, min((j + 1) * _CHUNK, rows), n_hidden,
-                        streams[j], scratch + j * _CHUNK * n_hidden)
-
-
-cdef void _sample_visible(int kind, floating* A, Py_ssize_t rows, Py_ssize_t n_visible,
-                          const floating* b, const floating* visible_state,
-                          const Py_ssize_t* groups, Py_ssize_t n_groups,
-                          bitgen_t** streams, float* scratch,
-                          int n_threads) noexcept nogil:
-    """A = s(v) for v ~ p(v | visible field A), in place, rows chunked over streams."""
-    cdef Py_ssize_t j, n_chunks = (rows + _CHUNK - 1) // _CHUNK
-    cdef Py_ssize_t width = n_visible
-    if _worth_threads(rows, n_chunks, width, n_threads):
-        for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
-            _sample_visible_rows(kind, A, j * _CHUNK, min((j + 1) * _CHUNK, rows),
-                                 n_visible, b, visible_state, groups, n_groups, streams[j],
-                                 scratch + j * _CHUNK * n_visible)
-    elif kind == _BERNOULLI:
-        _add_bias_sigmoid_rows(A, 0, rows, n_visible, b)
-        _bernoulli_chunks(A, A, rows, n_visible, streams, scratch)
-    else:
-        for j in range(n_chunks):
-            _sample_visible_rows(kind, A, j * _CHUNK, min((j + 1) * _CHUNK, rows),
-                                 n_visible, b, visible_state, groups, n_groups, streams[j],
-                                 scratch + j * _CHUNK * n_visible)
-
-
-cdef void _gibbs_step_from_hidden(int kind, const floating* Hs, floating* V, floating* P,
-                                  Py_ssize_t rows, const floating* W, const floating* b,
-                                  const floating* c, const floating* visible_state,
-                                  const Py_ssize_t* groups, Py_ssize_t n_groups,
-                                  Py_ssize_t n_visible,
-                                  Py_ssize_t n_hidden, bitgen_t** streams,
-                                  float* scratch, int n_threads) noexcept nogil:
-    """V = s(v) for v ~ p(v | Hs);  P = p(h = 1 | V)."""
-    _visible_field(Hs, rows, W, n_visible, n_hidden, V)
-    _sample_visible(kind, V, rows, n_visible, b, visible_state, groups, n_groups, streams,
-                    scratch, n_threads)
-    _hidden_field(V, rows, W, n_visible, n_hidden, P)
-    _hidden_probabilities(P, rows, n_hidden, c, n_threads)
-
-
-# --------------------------------------------------------------------------
-# Visible-type steps of the training loop
+# Visible-type steps: Gaussian sigma, categorical gauge
 # --------------------------------------------------------------------------
 
 cdef void _divide_by_variance(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
@@ -822,8 +390,8 @@ cdef void _log_sigma_gradient(const floating* V, const floating* AV, Py_ssize_t 
 
         d/d log sigma_i = 2 / sigma_i**2 (<(v_i - b_i)**2 / 2 - v_i a_i>_data - <same>_model)
 
-    and, like every visible-side step, it is taken preconditioned by sigma**2
-    (see train_minibatches), which leaves the bracket times 2.
+    and, like every visible-side step, it is taken preconditioned by sigma**2,
+    which leaves the bracket times 2.
     """
     cdef Py_ssize_t r, i
     cdef double weight, v
@@ -896,8 +464,22 @@ cdef void _zero_sum_rows(floating* XT, Py_ssize_t n_cols, const Py_ssize_t* grou
 # Centering (Melchior, Fischer & Wiskott 2016)
 # --------------------------------------------------------------------------
 
-cdef void _centering_corrections(const floating* VS, const floating* HS, Py_ssize_t B,
-                                 Py_ssize_t C, Py_ssize_t n_visible, Py_ssize_t n_hidden,
+cdef floating _centered_row_dots(const floating* X, Py_ssize_t rows, Py_ssize_t n,
+                                 const floating* offset, const floating* row_weights,
+                                 floating* out) noexcept nogil:
+    """out[r] = w_r ((X[r] - offset) . offset); returns the sum of out."""
+    cdef Py_ssize_t r
+    cdef floating offset_norm, total = 0.0
+    row_dots(offset, 1, n, offset, &offset_norm)
+    row_dots(X, rows, n, offset, out)
+    for r in range(rows):
+        out[r] = row_weights[r] * (out[r] - offset_norm)
+        total = total + out[r]
+    return total
+
+
+cdef void _centering_corrections(const floating* VS, const floating* HS, Py_ssize_t rows,
+                                 Py_ssize_t n_visible, Py_ssize_t n_hidden,
                                  const floating* row_weights, const floating* mu,
                                  const floating* lam, const Py_ssize_t* iota,
                                  floating* row_terms, floating* correction_b,
@@ -910,78 +492,24 @@ cdef void _centering_corrections(const floating* VS, const floating* HS, Py_ssiz
     over the stacked rows r with weights w_r (which sum to zero, so the
     constant parts -mu and -lambda drop out after the row sums).
     """
-    cdef Py_ssize_t i, rows = B + C
+    cdef Py_ssize_t i
     cdef floating total
     total = _centered_row_dots(HS, rows, n_hidden, lam, row_weights, row_terms)
-    _weighted_row_sum(VS, rows, n_visible, row_terms, iota, correction_b)
+    weighted_row_sum(VS, rows, n_visible, row_terms, iota, correction_b)
     for i in range(n_visible):
         correction_b[i] -= total * mu[i]
     total = _centered_row_dots(VS, rows, n_visible, mu, row_weights, row_terms)
-    _weighted_row_sum(HS, rows, n_hidden, row_terms, iota, correction_c)
+    weighted_row_sum(HS, rows, n_hidden, row_terms, iota, correction_c)
     for i in range(n_hidden):
         correction_c[i] -= total * lam[i]
 
 
-cdef void _row_dots(const floating* X, Py_ssize_t rows, Py_ssize_t n, const floating* v,
-                    floating* out) noexcept nogil:
-    """out[r] = X[r] . v for each row of the (rows x n) X."""
-    if floating is float:
-        rbm_row_dots_f(X, rows, n, v, out)
-    else:
-        rbm_row_dots_d(X, rows, n, v, out)
-
-
-cdef floating _centered_row_dots(const floating* X, Py_ssize_t rows, Py_ssize_t n,
-                                 const floating* offset, const floating* row_weights,
-                                 floating* out) noexcept nogil:
-    """out[r] = w_r ((X[r] - offset) . offset); returns the sum of out."""
-    cdef Py_ssize_t r
-    cdef floating offset_norm, total = 0.0
-    _row_dots(offset, 1, n, offset, &offset_norm)
-    _row_dots(X, rows, n, offset, out)
-    for r in range(rows):
-        out[r] = row_weights[r] * (out[r] - offset_norm)
-        total = total + out[r]
-    return total
-
-
-cdef void _soft_threshold(floating* X, Py_ssize_t n, floating amount) noexcept nogil:
-    """X = sign(X) max(|X| - amount, 0): the proximal step of an L1 penalty."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        if X[i] > amount:
-            X[i] -= amount
-        elif X[i] < -amount:
-            X[i] += amount
-        else:
-            X[i] = 0.0
-
-
-cdef void _subtract_from_rows(floating* X, Py_ssize_t rows, Py_ssize_t n,
-                              const floating* offset) noexcept nogil:
-    """X[r] -= offset for every row."""
-    cdef Py_ssize_t r, i
-    for r in range(rows):
-        for i in range(n):
-            X[r * n + i] -= offset[i]
-
-
-cdef void _move_towards(floating* x, const floating* target, Py_ssize_t n,
-                        double rate) noexcept nogil:
-    """x += rate * (target - x): the offsets' moving average."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        x[i] = <floating> (x[i] + rate * (target[i] - x[i]))
-
-
 # --------------------------------------------------------------------------
-# Parallel tempering (Desjardins, Courville, Bengio, Vincent & Delalleau 2010)
+# Tempered Gibbs steps (parallel tempering, Desjardins et al. 2010, and AIS)
 # --------------------------------------------------------------------------
 
-cdef void _tempered_visible_sample(int kind, floating* S, Py_ssize_t rows, double beta,
+cdef void _tempered_visible_sample(const Units* u, floating* S, Py_ssize_t rows, double beta,
                                    const floating* b, const floating* base_bias,
-                                   const floating* visible_state, const Py_ssize_t* groups,
-                                   Py_ssize_t n_groups, Py_ssize_t n_visible,
                                    floating* tempered_b, bitgen_t** rng, float* scratch,
                                    int n_threads) noexcept nogil:
     """S = s(v), v drawn at inverse temperature beta from the visible field h W in S.
@@ -991,15 +519,14 @@ cdef void _tempered_visible_sample(int kind, floating* S, Py_ssize_t rows, doubl
     beta (h W + b) + (1 - beta) base_bias.
     """
     cdef Py_ssize_t i
-    _scale_rows(S, 0, rows, n_visible, <floating> beta)
-    for i in range(n_visible):
+    _scale_rows(S, 0, rows, u.n_visible, <floating> beta)
+    for i in range(u.n_visible):
         tempered_b[i] = <floating> (beta * b[i] + (1.0 - beta) * base_bias[i])
-    _sample_visible(kind, S, rows, n_visible, tempered_b, visible_state, groups,
-                    n_groups, rng, scratch, n_threads)
+    sample_visible(u, S, rows, tempered_b, rng, scratch, n_threads)
 
 
-cdef void _tempered_hidden_sample(const floating* Z, floating* H, Py_ssize_t rows,
-                                  double beta, const floating* c, Py_ssize_t n_hidden,
+cdef void _tempered_hidden_sample(const Units* u, const floating* Z, floating* H,
+                                  Py_ssize_t rows, double beta, const floating* c,
                                   floating* tempered_c, bitgen_t** rng, float* scratch,
                                   int n_threads) noexcept nogil:
     """H = h drawn at inverse temperature beta given the hidden field Z = W s(v) (no bias).
@@ -1007,46 +534,21 @@ cdef void _tempered_hidden_sample(const floating* Z, floating* H, Py_ssize_t row
     Given v, h has the field beta (W s(v) + c).
     """
     cdef Py_ssize_t j
-    memcpy(H, Z, rows * n_hidden * sizeof(floating))
-    _scale_rows(H, 0, rows, n_hidden, <floating> beta)
-    for j in range(n_hidden):
+    memcpy(H, Z, rows * u.n_hidden * sizeof(floating))
+    _scale_rows(H, 0, rows, u.n_hidden, <floating> beta)
+    for j in range(u.n_hidden):
         tempered_c[j] = <floating> (beta * c[j])
-    _hidden_probabilities(H, rows, n_hidden, tempered_c, n_threads)
-    _sample_hidden(H, H, rows, n_hidden, rng, scratch, n_threads)
+    hidden_probabilities(u, H, rows, tempered_c, n_threads)
+    sample_hidden(u, H, H, rows, rng, scratch, n_threads)
 
 
-cdef void _tempered_step(int kind, floating* H, floating* S, floating* Z,
-                         double* energy_gap, const double* betas, Py_ssize_t n_temperatures,
-                         Py_ssize_t C, const floating* W, const floating* b,
-                         const floating* c, const floating* base_bias,
-                         const floating* visible_state, const Py_ssize_t* groups,
-                         Py_ssize_t n_groups, Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                         floating* tempered_b, floating* tempered_c, bitgen_t** rng,
-                         Py_ssize_t block_streams, float* scratch, long* swap_counts,
-                         int parity, int n_threads) noexcept nogil:
-    """One Gibbs step at every temperature, then replica swaps.
-
-    Block t (rows [t C, (t + 1) C) of H and S) samples
-    p_t(v, h) ~ exp(-(1 - beta_t) E_base(v) - beta_t E(v, h)), with
-    E_base(v) = -base_bias . s(v) (up to a constant).  Then the pairs
-    (t, t + 1) with t = parity, parity + 2, ... exchange states with
-    probability min(1, exp((beta_t - beta_t+1) (D(x_t) - D(x_t+1)))),
-    D = E - E_base.
-    """
-    cdef Py_ssize_t rows = n_temperatures * C, t, i, r, j
+cdef void _energy_gaps(const floating* S, const floating* H, const floating* Z,
+                       Py_ssize_t rows, Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                       const floating* b, const floating* base_bias, const floating* c,
+                       double* energy_gap) noexcept nogil:
+    """energy_gap[r] = D(v, h) = E - E_base = -(s.(b - base_bias) + c.h + h.(W s)) (+ const)."""
+    cdef Py_ssize_t r, i, j
     cdef double total
-    _visible_field(H, rows, W, n_visible, n_hidden, S)
-    for t in range(n_temperatures):
-        _tempered_visible_sample(kind, S + t * C * n_visible, C, betas[t], b, base_bias,
-                                 visible_state, groups, n_groups, n_visible, tempered_b,
-                                 rng + t * block_streams, scratch, n_threads)
-    _hidden_field(S, rows, W, n_visible, n_hidden, Z)
-    for t in range(n_temperatures):
-        _tempered_hidden_sample(Z + t * C * n_hidden, H + t * C * n_hidden, C, betas[t],
-                                c, n_hidden, tempered_c, rng + t * block_streams, scratch,
-                                n_threads)
-    # D(v, h) = E - E_base = -(s.(b - base_bias) + c.h + h.(W s)), up to a
-    # constant that cancels in the swap ratio.
     for r in range(rows):
         total = 0.0
         for i in range(n_visible):
@@ -1054,135 +556,810 @@ cdef void _tempered_step(int kind, floating* H, floating* S, floating* Z,
         for j in range(n_hidden):
             total += H[r * n_hidden + j] * (c[j] + Z[r * n_hidden + j])
         energy_gap[r] = -total
-    _replica_swaps(H, S, energy_gap, betas, n_temperatures, C, n_visible, n_hidden,
-                   rng[block_streams * n_temperatures], swap_counts, parity)
 
 
-cdef void _swap_rows(floating* X, Py_ssize_t r1, Py_ssize_t r2, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    cdef floating tmp
-    for i in range(n):
-        tmp = X[r1 * n + i]
-        X[r1 * n + i] = X[r2 * n + i]
-        X[r2 * n + i] = tmp
-
-
-cdef void _replica_swaps(floating* H, floating* S, double* energy_gap, const double* betas,
-                         Py_ssize_t n_temperatures, Py_ssize_t C, Py_ssize_t n_visible,
-                         Py_ssize_t n_hidden, bitgen_t* rng, long* swap_counts,
-                         int parity) noexcept nogil:
+cdef void _replica_swaps(const Train* T, floating* H, floating* S, Py_ssize_t C,
+                         bitgen_t* rng, int parity) noexcept nogil:
     """Metropolis swaps of chain i between temperatures t and t + 1 (t = parity, +2, ...).
 
+    Pair t swaps with probability min(1, exp((beta_t - beta_t+1) (D_t - D_t+1))).
     swap_counts[t] counts accepted swaps of pair t and
     swap_counts[n_temperatures - 1 + t] proposed ones.
     """
-    cdef Py_ssize_t t, i, r1, r2
+    cdef Py_ssize_t t, i, r1, r2, n_temperatures = T.n_temperatures
     cdef double log_ratio, tmp
+    cdef double* gap = T.energy_gap
     cdef float u
     for t in range(parity, n_temperatures - 1, 2):
         for i in range(C):
             r1 = t * C + i
             r2 = (t + 1) * C + i
-            log_ratio = (betas[t] - betas[t + 1]) * (energy_gap[r1] - energy_gap[r2])
-            _uniform_fill(rng, 1, &u)
-            swap_counts[n_temperatures - 1 + t] += 1
+            log_ratio = (T.betas[t] - T.betas[t + 1]) * (gap[r1] - gap[r2])
+            uniform_fill(rng, 1, &u)
+            T.swap_counts[n_temperatures - 1 + t] += 1
             if log_ratio >= 0.0 or u < exp(log_ratio):
-                swap_counts[t] += 1
-                _swap_rows(H, r1, r2, n_hidden)
-                _swap_rows(S, r1, r2, n_visible)
-                tmp = energy_gap[r1]
-                energy_gap[r1] = energy_gap[r2]
-                energy_gap[r2] = tmp
+                T.swap_counts[t] += 1
+                _swap_rows(H, r1, r2, T.u.n_hidden)
+                _swap_rows(S, r1, r2, T.u.n_visible)
+                tmp = gap[r1]
+                gap[r1] = gap[r2]
+                gap[r2] = tmp
 
+
+cdef void _tempered_step(const Train* T, blocks_t* A, Py_ssize_t C, int parity) noexcept nogil:
+    """One Gibbs step at every temperature, then replica swaps.
+
+    Block t (rows [t C, (t + 1) C) of Hc and S_all) samples
+    p_t(v, h) ~ exp(-(1 - beta_t) E_base(v) - beta_t E(v, h)), with
+    E_base(v) = -base_bias . s(v) (up to a constant), from streams
+    [t block_streams, (t + 1) block_streams); the swaps use the stream after.
+    """
+    cdef Py_ssize_t rows = T.n_temperatures * C, t
+    cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
+    visible_field(A.Hc, rows, A.W, nv, nh, A.S_all)
+    for t in range(T.n_temperatures):
+        _tempered_visible_sample(&T.u, A.S_all + t * C * nv, C, T.betas[t], A.b, A.base_bias,
+                                 A.tempered_b, T.rng + t * T.block_streams, T.scratch,
+                                 T.n_threads)
+    hidden_field(A.S_all, rows, A.W, nv, nh, A.Z_all)
+    for t in range(T.n_temperatures):
+        _tempered_hidden_sample(&T.u, A.Z_all + t * C * nh, A.Hc + t * C * nh, C, T.betas[t],
+                                A.c, A.tempered_c, T.rng + t * T.block_streams, T.scratch,
+                                T.n_threads)
+    _energy_gaps(A.S_all, A.Hc, A.Z_all, rows, nv, nh, A.b, A.base_bias, A.c, T.energy_gap)
+    _replica_swaps(T, A.Hc, A.S_all, C, T.rng[T.block_streams * T.n_temperatures], parity)
 
 # --------------------------------------------------------------------------
-# Python entry points
+# Training steps, in the order the driver calls them
 # --------------------------------------------------------------------------
 
-cdef bitgen_t** _stream_pointers(list bitgens, Py_ssize_t needed) except NULL:
-    """C array of the bitgen_t of the first ``needed`` BitGenerators."""
-    if len(bitgens) < needed:
-        raise ValueError(f"need {needed} random streams, got {len(bitgens)}")
-    cdef bitgen_t** out = <bitgen_t**> malloc(max(needed, 1) * sizeof(bitgen_t*))
-    if out == NULL:
-        raise MemoryError()
+cdef void _load_dense_rows(const floating* X, const Py_ssize_t* rows, Py_ssize_t n_rows,
+                           Py_ssize_t n_visible, floating* out) noexcept nogil:
+    """out = X[rows] (X dense, row-major)."""
     cdef Py_ssize_t i
-    for i in range(needed):
-        out[i] = <bitgen_t*> PyCapsule_GetPointer(bitgens[i].capsule, "BitGenerator")
+    for i in range(n_rows):
+        memcpy(out + i * n_visible, X + rows[i] * n_visible, n_visible * sizeof(floating))
+
+
+ctypedef fused csr_index:
+    int
+    Py_ssize_t
+
+
+cdef void _load_csr_rows(const floating* data, const csr_index* indices,
+                         const Py_ssize_t* indptr, const Py_ssize_t* rows, Py_ssize_t n_rows,
+                         Py_ssize_t n_visible, floating* out) noexcept nogil:
+    """out = X[rows] as a dense block, X in CSR (data, indices, indptr)."""
+    cdef Py_ssize_t i, p, r
+    memset(out, 0, n_rows * n_visible * sizeof(floating))
+    for i in range(n_rows):
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            out[i * n_visible + indices[p]] = data[p]
+
+
+cdef void _load_batch(const Train* T, blocks_t* A, Py_ssize_t start,
+                      Py_ssize_t B) noexcept nogil:
+    """VS[:B] = s(v) of the batch's rows order[start:start + B] (dense or CSR)."""
+    cdef const Py_ssize_t* rows = T.order + start
+    if not T.sparse:
+        _load_dense_rows(A.X, rows, B, T.u.n_visible, A.VS)
+    elif T.indices_int32:
+        _load_csr_rows(A.csr_data, <const int*> T.csr_indices, T.indptr, rows, B,
+                       T.u.n_visible, A.VS)
+    else:
+        _load_csr_rows(A.csr_data, <const Py_ssize_t*> T.csr_indices, T.indptr, rows, B,
+                       T.u.n_visible, A.VS)
+    if T.u.visible_kind == GAUSSIAN:
+        _divide_by_variance(A.VS, 0, B, T.u.n_visible, A.visible_state)
+
+
+cdef void _prefetch_batch(const Train* T, blocks_t* A, Py_ssize_t start,
+                          Py_ssize_t end) noexcept nogil:
+    """Hint the rows order[start:end] of dense data into the cache."""
+    if not T.sparse and end > start:
+        rbm_prefetch_rows(A.X, T.order + start, end - start, T.u.n_visible * sizeof(A.X[0]))
+
+
+cdef void _chain_probabilities(const Train* T, blocks_t* A, Py_ssize_t r0,
+                               Py_ssize_t rows) noexcept nogil:
+    """HS[r0:r0 + rows] = E[h | VS[r0:r0 + rows]]"""
+    hidden_field_of(A.VS + r0 * T.u.n_visible, rows, A.W, A.WT if T.transposed else NULL,
+                    T.u.n_visible, T.u.n_hidden, A.HS + r0 * T.u.n_hidden, T.idx, A.coef)
+    hidden_probabilities(&T.u, A.HS + r0 * T.u.n_hidden, rows, A.c, T.n_threads)
+
+
+cdef void _positive_phase_cd(const Train* T, blocks_t* A, Py_ssize_t B,
+                             Py_ssize_t C) noexcept nogil:
+    """CD: HS[:B] = E[h | data]; the chains start from a sample of it (Hc)."""
+    _chain_probabilities(T, A, 0, B)
+    sample_hidden(&T.u, A.HS, A.Hc, C, T.rng, T.scratch, T.n_threads)
+
+
+cdef void _positive_phase_persistent(const Train* T, blocks_t* A, Py_ssize_t B,
+                                     Py_ssize_t C) noexcept nogil:
+    """PCD, PT: HS[:B + C] = E[h | data and chains] in one product; Hc ~ the chains' part."""
+    _chain_probabilities(T, A, 0, B + C)
+    sample_hidden(&T.u, A.HS + B * T.u.n_hidden, A.Hc, C, T.rng, T.scratch, T.n_threads)
+
+
+cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
+                       bint last_probabilities) noexcept nogil:
+    """k block-Gibbs steps of the C chains from their hidden state Hc into VS[B:B + C].
+
+    Between steps Hc is resampled; after the last, HS[B:B + C] = E[h | VS[B:]]
+    only if last_probabilities (PCD takes it in the merged positive product).
+    """
+    cdef int step
+    cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
+    for step in range(T.k):
+        visible_field_of(A.Hc, C, A.W, A.WT if T.transposed else NULL, T.small, nv, nh,
+                         A.VS + B * nv, T.idx, A.coef)
+        sample_visible(&T.u, A.VS + B * nv, C, A.b, T.rng, T.scratch, T.n_threads)
+        if step < T.k - 1 or last_probabilities:
+            _chain_probabilities(T, A, B, C)
+            if step < T.k - 1:
+                sample_hidden(&T.u, A.HS + B * nh, A.Hc, C, T.rng, T.scratch, T.n_threads)
+
+
+cdef void _negative_phase_cd(const Train* T, blocks_t* A, Py_ssize_t B,
+                             Py_ssize_t C) noexcept nogil:
+    """CD-k: k steps from the data's hidden sample, ending with E[h | chains]."""
+    _gibbs_steps(T, A, B, C, True)
+
+
+cdef void _negative_phase_pcd(const Train* T, blocks_t* A, Py_ssize_t B,
+                              Py_ssize_t C) noexcept nogil:
+    """PCD-k: k steps of the persistent chains."""
+    _gibbs_steps(T, A, B, C, False)
+
+
+cdef void _negative_phase_pt(Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C) noexcept nogil:
+    """PT: k tempered steps of every temperature block; block 0 (beta = 1) into VS[B:]."""
+    cdef int step
+    for step in range(T.k):
+        _tempered_step(T, A, C, <int> (T.pt_step % 2))
+        T.pt_step += 1
+    memcpy(A.VS + B * T.u.n_visible, A.S_all, C * T.u.n_visible * sizeof(A.VS[0]))
+
+
+cdef void _row_weights(floating* row_weights, Py_ssize_t B, Py_ssize_t C) noexcept nogil:
+    """row_weights = 1/B on the B data rows, -1/C on the C chain rows."""
+    cdef Py_ssize_t i
+    for i in range(B):
+        row_weights[i] = 1.0 / B
+    for i in range(B, B + C):
+        row_weights[i] = -1.0 / C
+
+
+cdef void _scale_for_weight_product(floating* HS, Py_ssize_t B, Py_ssize_t C,
+                                    Py_ssize_t n_hidden) noexcept nogil:
+    """HS[:B] /= B, HS[B:B + C] /= -C: the weight gradient is then HS.T @ VS."""
+    _scale_rows(HS, 0, B, n_hidden, <floating> 1.0 / B)
+    _scale_rows(HS, B, B + C, n_hidden, <floating> -1.0 / C)
+
+
+cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C) noexcept nogil:
+    """grad_b, grad_c (and grad_log_sigma) from the stacked rows VS, HS.
+
+    Gaussian steps are preconditioned by sigma**2 (a positive diagonal
+    metric, so the same fixed points): gradients in s(v) = v / sigma**2
+    become differences of moments of v, in data units.
+    """
+    cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
+    if T.u.visible_kind == GAUSSIAN:
+        _multiply_by_variance(A.VS, 0, B + C, nv, A.visible_state)
+    _row_weights(A.row_weights, B, C)
+    weighted_row_sum(A.VS, B + C, nv, A.row_weights, T.iota, A.grad_b)
+    weighted_row_sum(A.HS, B + C, nh, A.row_weights, T.iota, A.grad_c)
+    if T.learn_sigma:
+        visible_field(A.HS, B + C, A.W, nv, nh, A.AV)
+        _log_sigma_gradient(A.VS, A.AV, B, C, nv, A.b, T.grad_log_sigma)
+    if T.centered or T.sparsity:
+        weighted_row_sum(A.VS, B, nv, A.row_weights, T.iota, A.data_mean_v)
+        weighted_row_sum(A.HS, B, nh, A.row_weights, T.iota, A.data_mean_h)
+
+
+cdef Py_ssize_t _centering_gradient(const Train* T, blocks_t* A, Py_ssize_t B,
+                                    Py_ssize_t C) noexcept nogil:
+    """The centered gradient (Melchior et al. 2016); returns the rows of the weight product.
+
+    Rows h - lambda, and a last row (-dc, mu): the product then gives
+    sum_r w_r (h_r - lambda) v_r - dc mu.T, which is the centered dW since
+    the row weights sum to zero.
+    """
+    cdef Py_ssize_t i, nv = T.u.n_visible, nh = T.u.n_hidden
+    _centering_corrections(A.VS, A.HS, B + C, nv, nh, A.row_weights, A.visible_offset,
+                           A.hidden_offset, T.iota, A.row_terms, A.correction_b,
+                           A.correction_c)
+    _subtract_from_rows(A.HS, B + C, nh, A.hidden_offset)
+    for i in range(nh):
+        A.HS[(B + C) * nh + i] = -A.grad_c[i]
+    memcpy(A.VS + (B + C) * nv, A.visible_offset, nv * sizeof(A.VS[0]))
+    for i in range(nv):
+        A.grad_b[i] -= A.correction_b[i]
+    for i in range(nh):
+        A.grad_c[i] -= A.correction_c[i]
+    return B + C + 1
+
+
+cdef Py_ssize_t _sparsity_gradient(const Train* T, blocks_t* A,
+                                   Py_ssize_t weight_rows) noexcept nogil:
+    """Sparsity penalty (Hinton 2010): a row (penalty, mean data row) adds penalty x mean_v to dW.
+
+    q moves towards the batch's mean hidden activation on the data; the
+    penalty sparsity_cost * (target - q) also goes into grad_c.
+    """
+    cdef Py_ssize_t i, nv = T.u.n_visible, nh = T.u.n_hidden
+    _move_towards(A.hidden_activity, A.data_mean_h, nh, 1.0 - SPARSITY_DECAY)
+    for i in range(nh):
+        A.HS[weight_rows * nh + i] = (
+            T.sparsity_cost * (T.sparsity_target - A.hidden_activity[i]))
+        A.grad_c[i] += A.HS[weight_rows * nh + i]
+    memcpy(A.VS + weight_rows * nv, A.data_mean_v, nv * sizeof(A.VS[0]))
+    return weight_rows + 1
+
+# --------------------------------------------------------------------------
+# Weight and bias steps: one weight-decay path and one momentum path
+# --------------------------------------------------------------------------
+# velocity = momentum * velocity + lr * (dW - weight_decay * W);  W += velocity
+# (without momentum the velocity is not stored).  _weight_step is the one
+# entry; each layout keeps the rounding order it has always had (results are
+# bit-identical across the redesign): with W.T kept (row-sum products) the
+# decay is applied before the gradient is added, with BLAS it is folded into
+# the GEMM's beta (no momentum) or subtracted from the velocity after it.
+
+cdef void _weight_step_transposed(const Train* T, floating* WT, floating* velocity_T,
+                                  floating* VT, const floating* VS, const floating* G,
+                                  Py_ssize_t rows, floating* coef) noexcept nogil:
+    """The weight step on WT = W.T: decay first, then lr * V.T @ G over the nonzeros of V.
+
+    V is read through its transpose VT, so the compaction of each column
+    reads contiguous memory (and vectorises).
+    """
+    cdef Py_ssize_t i, nv = T.u.n_visible, nh = T.u.n_hidden, size = nv * nh
+    cdef floating lr = T.learning_rate, momentum = T.momentum
+    cdef floating weight_decay = T.weight_decay
+    transpose(VS, rows, nv, VT)
+    if momentum != 0.0:
+        for i in range(size):
+            velocity_T[i] = momentum * velocity_T[i] - lr * weight_decay * WT[i]
+    elif weight_decay != 0.0:
+        for i in range(size):
+            WT[i] *= 1.0 - lr * weight_decay
+    sparse_outer_update(VT, G, rows, nv, nh, lr, velocity_T if momentum != 0.0 else WT,
+                        T.idx, coef)
+    if momentum != 0.0:
+        for i in range(size):
+            WT[i] += velocity_T[i]
+
+
+cdef void _weight_step_blas(const Train* T, floating* W, floating* velocity,
+                            const floating* VS, const floating* G,
+                            Py_ssize_t rows) noexcept nogil:
+    """The weight step on W: one GEMM with beta = momentum (into the velocity, decay
+    after it) or beta = 1 - lr * weight_decay (no velocity)."""
+    cdef Py_ssize_t i, nv = T.u.n_visible, nh = T.u.n_hidden
+    cdef floating lr = T.learning_rate, momentum = T.momentum
+    cdef floating decay = 1.0 - T.learning_rate * T.weight_decay
+    if T.use_momentum:
+        weight_update(G, VS, rows, nv, nh, lr, momentum, velocity)
+        for i in range(nh * nv):
+            velocity[i] -= lr * T.weight_decay * W[i]
+            W[i] += velocity[i]
+    else:
+        weight_update(G, VS, rows, nv, nh, lr, decay, W)
+
+
+cdef void _soft_threshold(floating* X, Py_ssize_t n, double amount_) noexcept nogil:
+    """X = sign(X) max(|X| - amount, 0): the proximal step of an L1 penalty."""
+    cdef Py_ssize_t i
+    cdef floating amount = amount_
+    for i in range(n):
+        if X[i] > amount:
+            X[i] -= amount
+        elif X[i] < -amount:
+            X[i] += amount
+        else:
+            X[i] = 0.0
+
+
+cdef void _weight_step(const Train* T, blocks_t* A, Py_ssize_t rows) noexcept nogil:
+    """The weight step in the layout in use, then the L1 proximal step."""
+    cdef Py_ssize_t size = T.u.n_visible * T.u.n_hidden
+    if T.transposed:
+        _weight_step_transposed(T, A.WT, A.velocity_T, A.VT, A.VS, A.HS, rows, A.coef)
+    else:
+        _weight_step_blas(T, A.W, A.W_velocity, A.VS, A.HS, rows)
+    if T.l1_weight_decay != 0.0:
+        _soft_threshold(A.WT if T.transposed else A.W, size,
+                        T.learning_rate * T.l1_weight_decay)
+
+
+cdef void _bias_step(floating* bias, floating* velocity, const floating* grad,
+                     Py_ssize_t n, double learning_rate, double momentum_) noexcept nogil:
+    """velocity = momentum * velocity + lr * grad;  bias += velocity"""
+    cdef Py_ssize_t j
+    cdef floating lr = learning_rate, momentum = momentum_
+    for j in range(n):
+        velocity[j] = momentum * velocity[j] + lr * grad[j]
+        bias[j] += velocity[j]
+
+
+cdef void _bias_steps(const Train* T, blocks_t* A) noexcept nogil:
+    """Momentum steps on b and c."""
+    _bias_step(A.b, A.b_velocity, A.grad_b, T.u.n_visible, T.learning_rate, T.momentum)
+    _bias_step(A.c, A.c_velocity, A.grad_c, T.u.n_hidden, T.learning_rate, T.momentum)
+
+
+cdef void _move_offsets(const Train* T, blocks_t* A) noexcept nogil:
+    """Centering: the offsets move towards the batch's data means by offset_rate."""
+    _move_towards(A.visible_offset, A.data_mean_v, T.u.n_visible, T.offset_rate)
+    _move_towards(A.hidden_offset, A.data_mean_h, T.u.n_hidden, T.offset_rate)
+
+
+cdef void _categorical_gauge(const Train* T, blocks_t* A) noexcept nogil:
+    """Categorical constraint: W (in its layout), its velocity, b and b's velocity zero-sum."""
+    cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden, ng = T.u.n_groups
+    if T.transposed:
+        _zero_sum_rows(A.WT, nh, T.u.groups, ng, A.gauge_mean)
+        if T.use_momentum:
+            _zero_sum_rows(A.velocity_T, nh, T.u.groups, ng, A.gauge_mean)
+    else:
+        _zero_sum_columns(A.W, nh, nv, T.u.groups, ng)
+        if T.use_momentum:
+            _zero_sum_columns(A.W_velocity, nh, nv, T.u.groups, ng)
+    _zero_sum_columns(A.b, 1, nv, T.u.groups, ng)
+    _zero_sum_columns(A.b_velocity, 1, nv, T.u.groups, ng)
+
+
+cdef void _constraints(const Train* T, blocks_t* A) noexcept nogil:
+    """Per-type constraints after a step: Gaussian sigma step, categorical gauge.
+
+    Then W is refreshed from WT where the next products read W itself
+    (small models and PT).
+    """
+    if T.learn_sigma:
+        _log_sigma_step(A.visible_state, T.grad_log_sigma, T.u.n_visible, T.learning_rate,
+                        T.momentum)
+    if T.centered:
+        _move_offsets(T, A)
+    if T.u.visible_kind == CATEGORICAL:
+        _categorical_gauge(T, A)
+    if T.transposed and (T.small or T.method == _PT):
+        transpose(A.WT, T.u.n_visible, T.u.n_hidden, A.W)
+
+
+cdef void _train_loop(Train* T, blocks_t* A) noexcept nogil:
+    """The driver: one update per minibatch; batch t is order[ends[t - 1]:ends[t]]."""
+    cdef Py_ssize_t t, start = 0, B, C, weight_rows
+    for t in range(T.n_batches):
+        B = T.ends[t] - start
+        C = T.n_chains if T.persistent else B
+        _load_batch(T, A, start, B)
+        start = T.ends[t]
+        if t + 1 < T.n_batches:
+            _prefetch_batch(T, A, start, T.ends[t + 1])
+        if T.method == _CD:
+            _positive_phase_cd(T, A, B, C)
+            _negative_phase_cd(T, A, B, C)
+        elif T.method == _PCD:
+            _negative_phase_pcd(T, A, B, C)
+        else:
+            _negative_phase_pt(T, A, B, C)
+        if T.persistent:
+            _positive_phase_persistent(T, A, B, C)
+        _gradient(T, A, B, C)
+        weight_rows = B + C
+        if T.centered:
+            weight_rows = _centering_gradient(T, A, B, C)
+        if T.sparsity:
+            weight_rows = _sparsity_gradient(T, A, weight_rows)
+        _scale_for_weight_product(A.HS, B, C, T.u.n_hidden)
+        _weight_step(T, A, weight_rows)
+        _bias_steps(T, A)
+        _constraints(T, A)
+
+# --------------------------------------------------------------------------
+# Entry checks: O(1) per array, O(n) over index arrays
+# --------------------------------------------------------------------------
+
+def _get(obj, owner, name):
+    """obj.name, or ValueError naming owner.name."""
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        raise ValueError(f"{owner}.{name} is missing") from None
+
+
+def _array(obj, owner, name, dtype, shape, writable=False, optional=False):
+    """obj.name checked to be a C-contiguous ndarray of ``dtype`` (a dtype or a
+    tuple of them) and ``shape`` (None entries: any); None where optional."""
+    value = _get(obj, owner, name)
+    label = f"{owner}.{name}"
+    if value is None and optional:
+        return None
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{label} must be a numpy array, got {type(value).__name__}")
+    dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
+    if value.dtype not in [np.dtype(d) for d in dtypes]:
+        wanted = " or ".join(str(np.dtype(d)) for d in dtypes)
+        raise ValueError(f"{label} must have dtype {wanted}, got {value.dtype}")
+    if value.ndim != len(shape) or any(s is not None and s != v
+                                       for s, v in zip(shape, value.shape)):
+        wanted = tuple("any" if s is None else s for s in shape)
+        raise ValueError(f"{label} must have shape {wanted}, got {value.shape}")
+    if not value.flags.c_contiguous:
+        raise ValueError(f"{label} must be C-contiguous")
+    if writable and not value.flags.writeable:
+        raise ValueError(f"{label} must be writable")
+    return value
+
+
+def _int(obj, owner, name, low, high=None):
+    """obj.name as an int in [low, high]."""
+    value = _get(obj, owner, name)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{owner}.{name} must be an int, got {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{owner}.{name} must be in [{low}, {high}], got {value}")
+    return int(value)
+
+
+def _check_params(params, writable):
+    """(W, b, c) of one dtype, float32 or float64."""
+    W = _array(params, "params", "W", (np.float32, np.float64), (None, None), writable)
+    n_hidden, n_visible = W.shape
+    b = _array(params, "params", "b", W.dtype, (n_visible,), writable)
+    c = _array(params, "params", "c", W.dtype, (n_hidden,), writable)
+    return W, b, c
+
+
+def _check_visible(visible, dtype, n_visible, writable):
+    """(kind, state or None, groups or None, learn_sigma) of the visible layer."""
+    kind = _int(visible, "visible", "kind", BERNOULLI, CATEGORICAL)
+    state = groups = None
+    if kind == GAUSSIAN:
+        state = _array(visible, "visible", "state", dtype, (GAUSSIAN_STATE_ROWS, n_visible),
+                       writable)
+    if kind == CATEGORICAL:
+        groups = _array(visible, "visible", "groups", np.intp, (None,))
+        if (groups.shape[0] < 1 or groups[0] != 0 or groups[groups.shape[0] - 1] != n_visible
+                or np.any(np.diff(groups) <= 0)):
+            raise ValueError("visible.groups must increase strictly from 0 to n_visible "
+                             f"({n_visible})")
+    learn_sigma = bool(getattr(visible, "learn_sigma", False))
+    if learn_sigma and kind != GAUSSIAN:
+        raise ValueError("visible.learn_sigma is only for Gaussian visible units")
+    return kind, state, groups, learn_sigma
+
+
+def _check_indices(values, owner, name, high):
+    """Every entry of an index array in [0, high)."""
+    if values.shape[0] and (values.min() < 0 or values.max() >= high):
+        raise ValueError(f"{owner}.{name} has entries outside [0, {high})")
+
+
+def _check_batches(batches, dtype, n_visible):
+    """(X, csr_data, csr_indices, csr_indptr, order, ends): dense X, or CSR."""
+    X = _array(batches, "batches", "X", dtype, (None, n_visible), optional=True)
+    data = _array(batches, "batches", "csr_data", dtype, (None,), optional=True)
+    if (X is None) == (data is None):
+        raise ValueError("batches: give exactly one of batches.X and batches.csr_data")
+    indices = indptr = None
+    if X is not None:
+        n_rows = X.shape[0]
+    else:
+        nnz = data.shape[0]
+        indices = _array(batches, "batches", "csr_indices", (np.int32, np.intp), (nnz,))
+        indptr = _array(batches, "batches", "csr_indptr", np.intp, (None,))
+        n_rows = indptr.shape[0] - 1
+        if n_rows < 0 or np.any(np.diff(indptr) < 0) or (
+                indptr.shape[0] and (indptr[0] < 0 or indptr[n_rows] > nnz)):
+            raise ValueError(f"batches.csr_indptr must be non-decreasing within [0, {nnz}]")
+        _check_indices(indices, "batches", "csr_indices", n_visible)
+    order = _array(batches, "batches", "order", np.intp, (None,))
+    _check_indices(order, "batches", "order", n_rows)
+    ends = _array(batches, "batches", "ends", np.intp, (None,))
+    if ends.shape[0] and (ends[0] < 0 or np.any(np.diff(ends) < 0)
+                          or ends[ends.shape[0] - 1] > order.shape[0]):
+        raise ValueError("batches.ends must be non-decreasing within [0, len(order)]")
+    return X, data, indices, indptr, order, ends
+
+
+def _check_update(update, dtype, n_visible):
+    """The update's hyperparameters (a dict), betas and base_bias (PT only, else None)."""
+    values = dict(method=_int(update, "update", "method", _CD, _PT),
+                  k=_int(update, "update", "k", 1))
+    for name in ("learning_rate", "momentum", "weight_decay", "l1_weight_decay",
+                 "sparsity_target", "sparsity_cost", "offset_rate"):
+        try:
+            values[name] = float(_get(update, "update", name))
+        except (TypeError, ValueError):
+            raise ValueError(f"update.{name} must be a number") from None
+    betas = base_bias = None
+    if values["method"] == _PT:
+        betas = _array(update, "update", "betas", np.float64, (None,))
+        if betas.shape[0] < 1:
+            raise ValueError("update.betas must have at least one temperature")
+        base_bias = _array(update, "update", "base_bias", dtype, (n_visible,))
+    return values, betas, base_bias
+
+
+def _check_state(state, dtype, n_visible, n_hidden, method, n_temperatures):
+    """The training state's arrays (a dict); chains checked for PCD and PT."""
+    out = dict(
+        W_velocity=_array(state, "state", "W_velocity", dtype, (n_hidden, n_visible), True),
+        b_velocity=_array(state, "state", "b_velocity", dtype, (n_visible,), True),
+        c_velocity=_array(state, "state", "c_velocity", dtype, (n_hidden,), True),
+        visible_offset=_array(state, "state", "visible_offset", dtype, (n_visible,), True),
+        hidden_offset=_array(state, "state", "hidden_offset", dtype, (n_hidden,), True),
+        hidden_activity=_array(state, "state", "hidden_activity", dtype, (n_hidden,), True),
+        chains=None, swap_counts=None)
+    if method != _CD:
+        chains = _array(state, "state", "chains", dtype, (None, n_hidden), True)
+        if chains.shape[0] % n_temperatures:
+            raise ValueError(f"state.chains has {chains.shape[0]} rows, not a multiple of "
+                             f"the {n_temperatures} temperatures of update.betas")
+        out["chains"] = chains
+    if method == _PT:
+        # At least 2 (T - 1) entries: accepted swaps of pair t at [t], proposed
+        # ones at [T - 1 + t] (a longer array, left from a model refitted with
+        # fewer temperatures, is read only there).
+        swap_counts = _array(state, "state", "swap_counts", np.int_, (None,), True)
+        if swap_counts.shape[0] < 2 * (n_temperatures - 1):
+            raise ValueError(f"state.swap_counts needs {2 * (n_temperatures - 1)} entries "
+                             f"for {n_temperatures} temperatures, got {swap_counts.shape[0]}")
+        out["swap_counts"] = swap_counts
     return out
+
+
+def _check_threads(n_threads):
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
+
+
+# --------------------------------------------------------------------------
+# Structs from the checked arrays
+# --------------------------------------------------------------------------
+
+cdef void* _data(object array):
+    """The data pointer of an ndarray (None: NULL)."""
+    if array is None:
+        return NULL
+    return cnp.PyArray_DATA(array)
+
+
+cdef void _fill_units(Units* u, int kind, Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                      object state, object groups):
+    """The layers as the samplers see them."""
+    u.visible_kind = kind
+    u.hidden_kind = HIDDEN_BERNOULLI
+    u.n_visible = n_visible
+    u.n_hidden = n_hidden
+    u.groups = <const Py_ssize_t*> _data(groups)
+    u.n_groups = 0 if groups is None else groups.shape[0] - 1
+    u.sigma = _data(state)  # row GAUSSIAN_SIGMA_ROW = 0 of the state
+
+
+#: The members of Blocks32 / Blocks64, in order.
+_BLOCK_FIELDS = (
+    'W', 'b', 'c', 'W_velocity', 'b_velocity', 'c_velocity', 'Hc', 'X', 'csr_data',
+    'VS', 'HS', 'S_all', 'Z_all', 'tempered_b', 'tempered_c', 'grad_b', 'grad_c',
+    'row_weights', 'row_terms', 'correction_b', 'correction_c', 'data_mean_v',
+    'data_mean_h', 'gauge_mean', 'AV', 'WT', 'velocity_T', 'VT', 'coef',
+    'visible_offset', 'hidden_offset', 'hidden_activity', 'base_bias', 'visible_state',
+)
+
+
+cdef void _fill_blocks(void* blocks, Py_ssize_t size, dict arrays) except *:
+    """Blocks32 / Blocks64 from the arrays named in _BLOCK_FIELDS (missing: NULL).
+
+    Both structs are a row of pointers in _BLOCK_FIELDS order, so one array of
+    void* copied over them (memcpy: no aliasing questions) fills either.
+    """
+    cdef void* pointers[64]
+    cdef Py_ssize_t i
+    if size != len(_BLOCK_FIELDS) * sizeof(void*) or len(_BLOCK_FIELDS) > 64:
+        raise AssertionError("Blocks32/Blocks64 do not match _BLOCK_FIELDS")
+    for i, name in enumerate(_BLOCK_FIELDS):
+        pointers[i] = _data(arrays.get(name))
+    memcpy(blocks, pointers, size)
+
+
+def _max_batch(ends):
+    """The largest batch of ends (batch t ends at ends[t], the first starts at 0)."""
+    return int(np.max(np.diff(ends, prepend=0))) if ends.shape[0] else 0
+
+
+def _train_workspace(a, Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t n_chains,
+                     Py_ssize_t n_temperatures, bint transposed, bint learn_sigma):
+    """Scratch arrays of one training call, added to the dict ``a`` of its arrays.
+
+    Stacked rows: [0, B) the data batch, [B, B + C) the negative chains, and
+    two spare rows that carry the centering correction and the sparsity
+    penalty into the weight product.
+    """
+    dtype = a["W"].dtype
+    stack = _max_batch(a["ends"]) + n_chains
+    width = max(n_visible, n_hidden)
+    pt_rows = n_chains * n_temperatures if a["betas"] is not None else 1
+    empty = lambda *shape: np.empty(shape, dtype=dtype)
+    a.update(VS=empty(stack + 2, n_visible), HS=empty(stack + 2, n_hidden),
+             Hc=empty(max(n_chains * n_temperatures, 1), n_hidden),
+             S_all=empty(pt_rows, n_visible), Z_all=empty(pt_rows, n_hidden),
+             energy_gap=np.empty(pt_rows), tempered_b=empty(n_visible),
+             tempered_c=empty(n_hidden), grad_b=empty(n_visible), grad_c=empty(n_hidden),
+             row_weights=empty(stack), row_terms=empty(stack),
+             correction_b=empty(n_visible), correction_c=empty(n_hidden),
+             data_mean_v=empty(n_visible), data_mean_h=empty(n_hidden),
+             gauge_mean=empty(n_hidden),
+             scratch=np.empty((n_streams_for(n_chains) * CHUNK, width), dtype=np.float32),
+             AV=empty(stack if learn_sigma else 1, n_visible),
+             grad_log_sigma=np.empty(n_visible if learn_sigma else 1),
+             VT=empty(n_visible if transposed else 1, stack + 2),
+             idx=np.empty(max(width, stack + 2), dtype=np.intp),
+             coef=empty(max(width, stack + 2)),
+             iota=np.arange(stack + 2, dtype=np.intp))
+    if transposed:
+        # Row sums with visible rows keep W.T (and the velocity in that layout).
+        a["WT"] = np.ascontiguousarray(a["W"].T)
+        a["velocity_T"] = np.ascontiguousarray(a["W_velocity"].T)
+    if a["chains"] is not None:
+        a["Hc"][:a["chains"].shape[0]] = a["chains"]
+
+
+cdef void _fill_train(Train* T, dict a, dict hyper, Py_ssize_t n_chains,
+                      Py_ssize_t n_temperatures, int n_threads) except *:
+    """The dtype-independent half of a training call."""
+    T.method = hyper["method"]
+    T.k = hyper["k"]
+    T.n_threads = n_threads
+    T.n_batches = a["ends"].shape[0]
+    T.n_chains = n_chains
+    T.n_temperatures = n_temperatures
+    T.block_streams = n_streams_for(n_chains)
+    T.persistent = T.method != _CD
+    T.centered = hyper["offset_rate"] > 0.0
+    T.sparsity = hyper["sparsity_cost"] > 0.0
+    T.use_momentum = hyper["momentum"] != 0.0
+    T.learning_rate = hyper["learning_rate"]
+    T.momentum = hyper["momentum"]
+    T.weight_decay = hyper["weight_decay"]
+    T.l1_weight_decay = hyper["l1_weight_decay"]
+    T.sparsity_target = hyper["sparsity_target"]
+    T.sparsity_cost = hyper["sparsity_cost"]
+    T.offset_rate = hyper["offset_rate"]
+    T.sparse = a["X"] is None
+    T.indices_int32 = T.sparse and a["csr_indices"].dtype == np.int32
+    T.order = <const Py_ssize_t*> _data(a["order"])
+    T.ends = <const Py_ssize_t*> _data(a["ends"])
+    T.indptr = <const Py_ssize_t*> _data(a["csr_indptr"])
+    T.csr_indices = _data(a["csr_indices"])
+    T.betas = <const double*> _data(a["betas"])
+    T.swap_counts = <long*> _data(a["swap_counts"])
+    T.scratch = <float*> _data(a["scratch"])
+    T.idx = <Py_ssize_t*> _data(a["idx"])
+    T.iota = <Py_ssize_t*> _data(a["iota"])
+    T.energy_gap = <double*> _data(a["energy_gap"])
+    T.grad_log_sigma = <double*> _data(a["grad_log_sigma"])
+    T.pt_step = 0
+    if T.method == _PT and n_temperatures > 2 and n_chains > 0:
+        # Steps taken so far (pairs 0 and 1 alternate), so the swap parity
+        # keeps alternating across calls.
+        T.pt_step = (T.swap_counts[n_temperatures - 1] + T.swap_counts[n_temperatures]) // n_chains
+
+
+def _check_training_call(batches, params, state, update, visible, n_threads):
+    """The checked arrays (a dict), hyperparameters and layer of one training call."""
+    _check_threads(n_threads)
+    W, b, c = _check_params(params, True)
+    n_hidden, n_visible = W.shape
+    kind, vstate, groups, learn_sigma = _check_visible(visible, W.dtype, n_visible, True)
+    X, data, indices, indptr, order, ends = _check_batches(batches, W.dtype, n_visible)
+    hyper, betas, base_bias = _check_update(update, W.dtype, n_visible)
+    n_temperatures = betas.shape[0] if betas is not None else 1
+    a = _check_state(state, W.dtype, n_visible, n_hidden, hyper["method"], n_temperatures)
+    a.update(W=W, b=b, c=c, X=X, csr_data=data, csr_indices=indices, csr_indptr=indptr,
+             order=order, ends=ends, betas=betas, base_bias=base_bias, visible_state=vstate)
+    return a, hyper, (kind, vstate, groups, learn_sigma)
+
+
+def train_minibatches(batches, params, state, update, visible, streams, int n_threads):
+    """Run a sequence of CD-k, PCD-k or PT minibatch updates in compiled code.
+
+    Batch ``t`` is ``batches.order[ends[t-1]:ends[t]]``.  For PCD the
+    negative phase advances the persistent chains ``state.chains`` (their
+    hidden samples); for CD it starts from the batch itself.  The gradient
+    uses hidden probabilities (Rao-Blackwellised) and visible samples:
+
+        dW = <h s(v)>_data - <h s(v)>_model,   dW -= weight_decay * W
+        velocity = momentum * velocity + learning_rate * dW;  W += velocity
+
+    With ``update.offset_rate > 0`` the step is the centered gradient
+    (Melchior, Fischer & Wiskott 2016), written back to the plain
+    parametrisation, after which the offsets move towards the batch's data
+    means.  Parallel tempering (``METHOD_PT``, Desjardins et al. 2010) keeps
+    ``len(update.betas)`` blocks of chains, block t sampling the model
+    tempered towards the independent model of ``update.base_bias``; each of
+    its k steps is a Gibbs step at every temperature followed by replica
+    swaps.  ``l1_weight_decay`` soft-thresholds W by learning_rate * l1 after
+    each step; with ``sparsity_cost > 0`` (Hinton 2010) the running hidden
+    activity q moves towards the batch's mean and sparsity_cost * (target - q)
+    is added to the hidden-bias gradient and, times the batch's mean visible
+    row, to the weight gradient.  Gaussian units with ``visible.learn_sigma``
+    take a momentum step on log sigma; categorical units are kept in the
+    zero-sum gauge.  Arrays of ``params``, ``state`` and ``visible.state``
+    are updated in place.
+    """
+    cdef Train T
+    cdef Blocks32 A32
+    cdef Blocks64 A64
+    memset(&T, 0, sizeof(T))
+    a, hyper, (kind, vstate, groups, learn_sigma) = _check_training_call(
+        batches, params, state, update, visible, n_threads)
+    n_hidden, n_visible = a["W"].shape
+    n_temperatures = a["betas"].shape[0] if a["betas"] is not None else 1
+    n_chains = (a["chains"].shape[0] // n_temperatures if a["chains"] is not None
+                else _max_batch(a["ends"]))
+    _fill_units(&T.u, kind, n_visible, n_hidden, vstate, groups)
+    T.learn_sigma = learn_sigma
+    # Row sums pay off for 0/1 (and one-hot) states, not real-valued ones: in
+    # small models for every product, and for one-hot (categorical) rows in
+    # the products with visible rows at any size (measured at 27 sites x 20
+    # states x 100 hidden, batch 100: 4x faster than BLAS).
+    T.small = (n_visible * n_hidden <= _SMALL_MODEL_WEIGHTS
+               and _max_batch(a["ends"]) + n_chains <= _SMALL_MODEL_ROWS
+               and kind != GAUSSIAN)
+    T.transposed = T.small or kind == CATEGORICAL
+    _train_workspace(a, n_visible, n_hidden, n_chains, n_temperatures, T.transposed,
+                     learn_sigma)
+    _fill_train(&T, a, hyper, n_chains, n_temperatures, n_threads)
+    ensure_inline_checked()
+    # Block t of tempered chains uses streams [t * block_streams, (t + 1) *
+    # block_streams); the replica swaps use the last one.
+    T.rng = stream_pointers(streams, T.block_streams * n_temperatures
+                            + (1 if hyper["method"] == _PT else 0), "streams")
+    try:
+        if a["W"].dtype == np.float32:
+            _fill_blocks(&A32, sizeof(A32), a)
+            with nogil:
+                _train_loop(&T, &A32)
+        else:
+            _fill_blocks(&A64, sizeof(A64), a)
+            with nogil:
+                _train_loop(&T, &A64)
+    finally:
+        free(T.rng)
+    _write_back(a, &T)
+
+
+cdef void _write_back(dict a, const Train* T) except *:
+    """Chains, and W kept transposed during the call, back into the caller's arrays."""
+    if a["chains"] is not None:
+        a["chains"][...] = a["Hc"][:a["chains"].shape[0]]
+    if T.transposed:
+        if not (T.small or T.method == _PT):  # those wrote W back after every update
+            a["W"][...] = a["WT"].T
+        if T.use_momentum:
+            a["W_velocity"][...] = a["velocity_T"].T
+
+
+# --------------------------------------------------------------------------
+# Sampling entry points
+# --------------------------------------------------------------------------
+
+def n_streams_for(Py_ssize_t rows):
+    """Number of random streams needed to sample ``rows`` chain rows."""
+    return (rows + CHUNK - 1) // CHUNK
 
 
 def sigmoid(floating[:, ::1] X, const floating[::1] bias):
     """In place X = 1 / (1 + exp(-(X + bias))): the kernel's own sigmoid (for tests)."""
-    _add_bias_sigmoid_rows(&X[0, 0], 0, X.shape[0], X.shape[1], &bias[0])
-
-
-def set_parallel_threshold(Py_ssize_t n_elements):
-    """Set the smallest layer update (rows x units) run on several threads.
-
-    Returns the previous value.  A performance knob only: results never
-    depend on it, which the tests check by lowering it.
-    """
-    global _MIN_PARALLEL_ELEMENTS
-    previous = _MIN_PARALLEL_ELEMENTS
-    _MIN_PARALLEL_ELEMENTS = n_elements
-    return previous
-
-
-def set_small_model_threshold(Py_ssize_t n_weights):
-    """Set the largest model (n_visible * n_hidden) trained with row-sum products.
-
-    Returns the previous value.  A performance knob only: both kinds of
-    product compute X @ M, which the tests check by moving it.
-    """
-    global _SMALL_MODEL_WEIGHTS
-    previous = _SMALL_MODEL_WEIGHTS
-    _SMALL_MODEL_WEIGHTS = n_weights
-    return previous
-
-
-def n_streams_for(Py_ssize_t rows):
-    """Number of random streams needed to sample ``rows`` chain rows."""
-    return (rows + _CHUNK - 1) // _CHUNK
-
-
-def gibbs_chains(int kind,
-                 floating[:, ::1] V,          # IN/OUT visible rows s(v) (n_chains, n_visible)
-                 floating[:, ::1] H,          # OUT last hidden samples (n_chains, n_hidden)
-                 floating[:, ::1] P,          # OUT p(h=1 | final V)     (n_chains, n_hidden)
-                 const floating[:, ::1] W,
-                 const floating[::1] b,
-                 const floating[::1] c,
-                 const floating[:, ::1] visible_state,  # IN Gaussian rows (or a 1x1 dummy)
-                 const Py_ssize_t[::1] groups,          # IN categorical offsets (or dummy)
-                 int n_steps,
-                 list streams,
-                 int n_threads):
-    """Advance chains ``n_steps`` full block-Gibbs steps: h ~ p(h|v), v ~ p(v|h).
-
-    On return ``V`` holds the final visible rows ``s(v)``, ``H`` the hidden
-    sample that produced them and ``P`` the hidden probabilities given the
-    final ``V``.  With ``n_steps == 0`` only ``P`` is computed.
-    """
-    cdef Py_ssize_t n_groups = groups.shape[0] - 1
-    cdef Py_ssize_t rows = V.shape[0], n_visible = V.shape[1], n_hidden = W.shape[0]
-    cdef Py_ssize_t width = max(n_visible, n_hidden)
-    cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(rows))
-    cdef float[:, ::1] scratch = np.empty((n_streams_for(rows) * _CHUNK, width), dtype=np.float32)
-    cdef int step
-    try:
-        with nogil:
-            _hidden_field(&V[0, 0], rows, &W[0, 0], n_visible, n_hidden, &P[0, 0])
-            _hidden_probabilities(&P[0, 0], rows, n_hidden, &c[0], n_threads)
-            for step in range(n_steps):
-                _sample_hidden(&P[0, 0], &H[0, 0], rows, n_hidden, rng,
-                               &scratch[0, 0], n_threads)
-                _gibbs_step_from_hidden(kind, &H[0, 0], &V[0, 0], &P[0, 0], rows,
-                                        &W[0, 0], &b[0], &c[0], &visible_state[0, 0],
-                                        &groups[0], n_groups, n_visible, n_hidden,
-                                        rng, &scratch[0, 0], n_threads)
-    finally:
-        free(rng)
+    if X.shape[1] != bias.shape[0]:
+        raise ValueError(f"bias has {bias.shape[0]} entries for {X.shape[1]} columns")
+    if X.shape[0] and X.shape[1]:
+        add_bias_sigmoid_rows(&X[0, 0], 0, X.shape[0], X.shape[1], &bias[0])
 
 
 def softplus(const double[::1] x):
@@ -1195,22 +1372,125 @@ def softplus(const double[::1] x):
     return out
 
 
-def ais_log_weights(int kind,
-                    double[:, ::1] S,                   # IN/OUT s(v) rows of the chains, drawn from the base model
-                    const double[:, ::1] W,
-                    const double[::1] b,
-                    const double[::1] c,
-                    const double[::1] base_bias,        # visible biases of the beta = 0 model
-                    const double[:, ::1] visible_state,
-                    const Py_ssize_t[::1] groups,
-                    const double[::1] betas,            # inverse temperatures, 0 first, 1 last
-                    list streams,
-                    int n_threads):
+cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating* P,
+                             Py_ssize_t rows, const floating* W, const floating* b,
+                             const floating* c, int n_steps, bitgen_t** rng, float* scratch,
+                             int n_threads) noexcept nogil:
+    """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), P = E[h | V]."""
+    cdef int step
+    cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
+    hidden_field(V, rows, W, nv, nh, P)
+    hidden_probabilities(u, P, rows, c, n_threads)
+    for step in range(n_steps):
+        sample_hidden(u, P, H, rows, rng, scratch, n_threads)
+        visible_field(H, rows, W, nv, nh, V)
+        sample_visible(u, V, rows, b, rng, scratch, n_threads)
+        hidden_field(V, rows, W, nv, nh, P)
+        hidden_probabilities(u, P, rows, c, n_threads)
+
+
+def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
+    """Advance chains ``n_steps`` full block-Gibbs steps: h ~ p(h|v), v ~ p(v|h).
+
+    V (rows, n_visible) IN/OUT visible rows s(v); H (rows, n_hidden) OUT the
+    last hidden samples; P (rows, n_hidden) OUT p(h = 1 | final V).  With
+    ``n_steps == 0`` only ``P`` is computed.  Rows are chunked over
+    ``streams``, so results do not depend on the thread count.
+    """
+    cdef Units u
+    _check_threads(n_threads)
+    if n_steps < 0:
+        raise ValueError(f"n_steps must be at least 0, got {n_steps}")
+    W, b, c = _check_params(params, False)
+    n_hidden, n_visible = W.shape
+    kind, vstate, groups, _ = _check_visible(visible, W.dtype, n_visible, False)
+    arrays = SimpleNamespace(V=V, H=H, P=P)
+    V = _array(arrays, "gibbs_chains", "V", W.dtype, (None, n_visible), True)
+    cdef Py_ssize_t rows = V.shape[0]
+    H = _array(arrays, "gibbs_chains", "H", W.dtype, (rows, n_hidden), True)
+    P = _array(arrays, "gibbs_chains", "P", W.dtype, (rows, n_hidden), True)
+    _fill_units(&u, kind, n_visible, n_hidden, vstate, groups)
+    ensure_inline_checked()
+    scratch = np.empty((n_streams_for(rows) * CHUNK, max(n_visible, n_hidden)),
+                       dtype=np.float32)
+    cdef void* pV = _data(V)
+    cdef void* pH = _data(H)
+    cdef void* pP = _data(P)
+    cdef void* pW = _data(W)
+    cdef void* pb = _data(b)
+    cdef void* pc = _data(c)
+    cdef float* pscratch = <float*> _data(scratch)
+    cdef bitgen_t** rng = stream_pointers(streams, n_streams_for(rows), "streams")
+    cdef bint single = W.dtype == np.float32
+    try:
+        with nogil:
+            if single:
+                _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, rows,
+                                   <const float*> pW, <const float*> pb, <const float*> pc,
+                                   n_steps, rng, pscratch, n_threads)
+            else:
+                _gibbs_chain_steps(&u, <double*> pV, <double*> pH, <double*> pP, rows,
+                                   <const double*> pW, <const double*> pb,
+                                   <const double*> pc, n_steps, rng, pscratch, n_threads)
+    finally:
+        free(rng)
+
+
+# --------------------------------------------------------------------------
+# Annealed importance sampling (Salakhutdinov & Murray 2008)
+# --------------------------------------------------------------------------
+
+cdef void _ais_gain(const Units* u, const double* S, double* Z, double* gap, Py_ssize_t rows,
+                    const double* W, const double* c, const double* direction,
+                    const double* ones, double beta, double beta_prev, double* gains,
+                    double* gap_sums, double* weights) noexcept nogil:
+    """weights += log p*_beta(v) - log p*_beta_prev(v) for the chains' rows S; Z = S @ W.T."""
+    cdef Py_ssize_t r, j, nv = u.n_visible, nh = u.n_hidden
+    hidden_field(S, rows, W, nv, nh, Z)
+    row_dots(S, rows, nv, direction, gains)
+    for r in range(rows):
+        for j in range(nh):
+            gap[r * nh + j] = Z[r * nh + j] + c[j]
+    rbm_softplus_gap(gap, rows * nh, beta, beta_prev)
+    row_dots(gap, rows, nh, ones, gap_sums)
+    for r in range(rows):
+        weights[r] += (beta - beta_prev) * gains[r] + gap_sums[r]
+
+
+cdef void _ais_run(const Units* u, double* S, double* Z, double* H, double* gap,
+                   Py_ssize_t rows, const double* W, const double* b, const double* c,
+                   const double* base_bias, const double* betas, Py_ssize_t n_betas,
+                   double* work, bitgen_t** rng, float* scratch,
+                   int n_threads) noexcept nogil:
+    """The AIS path; work holds direction (nv), ones (nh), tempered_b (nv),
+    tempered_c (nh), gains (rows), gap_sums (rows), weights (rows)."""
+    cdef Py_ssize_t k, nv = u.n_visible, nh = u.n_hidden
+    cdef double* direction = work
+    cdef double* ones = direction + nv
+    cdef double* tempered_b = ones + nh
+    cdef double* tempered_c = tempered_b + nv
+    cdef double* gains = tempered_c + nh
+    cdef double* gap_sums = gains + rows
+    cdef double* weights = gap_sums + rows
+    for k in range(1, n_betas):
+        _ais_gain(u, S, Z, gap, rows, W, c, direction, ones, betas[k], betas[k - 1], gains,
+                  gap_sums, weights)
+        if k < n_betas - 1:
+            _tempered_hidden_sample(u, Z, H, rows, betas[k], c, tempered_c, rng, scratch,
+                                    n_threads)
+            visible_field(H, rows, W, nv, nh, S)
+            _tempered_visible_sample(u, S, rows, betas[k], b, base_bias, tempered_b, rng,
+                                     scratch, n_threads)
+
+
+def ais_log_weights(params, visible, S, base_bias, betas, streams, int n_threads):
     """Log importance weights of AIS runs from the base model to the model (float64).
 
-    The chains move through the tempered models of ``_tempered_step``
-    (the same block-Gibbs transitions as parallel tempering).  At each
-    temperature beta_k the weight of a chain at state v gains
+    S (rows, n_visible) IN/OUT: s(v) rows of the chains, drawn from the base
+    model (visible biases ``base_bias``, no coupling); ``betas``: inverse
+    temperatures, 0 first, 1 last.  The chains move through the tempered
+    models of parallel tempering.  At each temperature beta_k the weight of
+    a chain at state v gains
 
         log p*_k(v) - log p*_{k-1}(v)
           = (beta_k - beta_{k-1}) s(v).(b - base_bias)
@@ -1221,425 +1501,38 @@ def ais_log_weights(int kind,
     the last) v moves by one Gibbs step at beta_k.  Rows are chunked over
     ``streams`` as in ``gibbs_chains``, so results do not depend on threads.
     """
-    cdef Py_ssize_t rows = S.shape[0], n_visible = W.shape[1], n_hidden = W.shape[0]
-    cdef Py_ssize_t n_betas = betas.shape[0], n_groups = groups.shape[0] - 1, k, r, j
-    cdef double beta, beta_prev
-    log_w = np.zeros(rows)
-    cdef double[::1] weights = log_w
-    cdef double[:, ::1] Z = np.empty((rows, n_hidden))
-    cdef double[:, ::1] H = np.empty((rows, n_hidden))
-    cdef double[:, ::1] gap = np.empty((rows, n_hidden))
-    cdef double[::1] gains = np.empty(rows)
-    cdef double[::1] gap_sums = np.empty(rows)
-    cdef double[::1] ones = np.ones(n_hidden)
-    cdef double[::1] direction = np.asarray(b) - np.asarray(base_bias)
-    cdef double[::1] tempered_b = np.empty(n_visible)
-    cdef double[::1] tempered_c = np.empty(n_hidden)
-    cdef Py_ssize_t width = max(n_visible, n_hidden)
-    cdef float[:, ::1] scratch = np.empty((n_streams_for(rows) * _CHUNK, width), dtype=np.float32)
+    cdef Units u
+    _check_threads(n_threads)
+    W, b, c = _check_params(params, False)
+    if W.dtype != np.float64:
+        raise ValueError(f"params.W must have dtype float64 for AIS, got {W.dtype}")
+    n_hidden, n_visible = W.shape
+    kind, vstate, groups, _ = _check_visible(visible, W.dtype, n_visible, False)
+    arrays = SimpleNamespace(S=S, base_bias=base_bias, betas=betas)
+    S = _array(arrays, "ais_log_weights", "S", np.float64, (None, n_visible), True)
+    base_bias = _array(arrays, "ais_log_weights", "base_bias", np.float64, (n_visible,))
+    betas = _array(arrays, "ais_log_weights", "betas", np.float64, (None,))
+    cdef Py_ssize_t rows = S.shape[0]
     if rows == 0 or n_hidden == 0:
-        return log_w
-    cdef bitgen_t** rng = _stream_pointers(streams, n_streams_for(rows))
+        return np.zeros(rows)
+    _fill_units(&u, kind, n_visible, n_hidden, vstate, groups)
+    ensure_inline_checked()
+    work = np.concatenate([b - base_bias, np.ones(n_hidden), np.empty(n_visible + n_hidden),
+                           np.empty(2 * rows), np.zeros(rows)])
+    Z, H, gap = (np.empty((rows, n_hidden)) for _ in range(3))
+    scratch = np.empty((n_streams_for(rows) * CHUNK, max(n_visible, n_hidden)),
+                       dtype=np.float32)
+    cdef bitgen_t** rng = stream_pointers(streams, n_streams_for(rows), "streams")
+    cdef void* p[11]
+    for i, array in enumerate((S, Z, H, gap, W, b, c, base_bias, betas, work, scratch)):
+        p[i] = _data(array)
+    cdef Py_ssize_t n_betas = betas.shape[0]
     try:
         with nogil:
-            for k in range(1, n_betas):
-                beta = betas[k]
-                beta_prev = betas[k - 1]
-                _hidden_field(&S[0, 0], rows, &W[0, 0], n_visible, n_hidden, &Z[0, 0])
-                _row_dots(&S[0, 0], rows, n_visible, &direction[0], &gains[0])
-                for r in range(rows):
-                    for j in range(n_hidden):
-                        gap[r, j] = Z[r, j] + c[j]
-                rbm_softplus_gap(&gap[0, 0], rows * n_hidden, beta, beta_prev)
-                _row_dots(&gap[0, 0], rows, n_hidden, &ones[0], &gap_sums[0])
-                for r in range(rows):
-                    weights[r] += (beta - beta_prev) * gains[r] + gap_sums[r]
-                if k < n_betas - 1:
-                    _tempered_hidden_sample(&Z[0, 0], &H[0, 0], rows, beta, &c[0], n_hidden,
-                                            &tempered_c[0], rng, &scratch[0, 0], n_threads)
-                    _visible_field(&H[0, 0], rows, &W[0, 0], n_visible, n_hidden, &S[0, 0])
-                    _tempered_visible_sample(kind, &S[0, 0], rows, beta, &b[0], &base_bias[0],
-                                             &visible_state[0, 0], &groups[0], n_groups,
-                                             n_visible, &tempered_b[0], rng, &scratch[0, 0],
-                                             n_threads)
+            _ais_run(&u, <double*> p[0], <double*> p[1], <double*> p[2], <double*> p[3],
+                     rows, <const double*> p[4], <const double*> p[5], <const double*> p[6],
+                     <const double*> p[7], <const double*> p[8], n_betas, <double*> p[9],
+                     rng, <float*> p[10], n_threads)
     finally:
         free(rng)
-    return log_w
-
-
-cdef void _load_rows(const floating[:, ::1] X, const floating[::1] data,
-                     const csr_index[::1] indices, const Py_ssize_t[::1] indptr,
-                     bint sparse, const Py_ssize_t* rows, Py_ssize_t n_rows,
-                     Py_ssize_t n_visible, floating* out) noexcept nogil:
-    """out = X[rows] as a dense block (X dense, or CSR given by data/indices/indptr)."""
-    cdef Py_ssize_t i, p, r
-    if sparse:
-        memset(out, 0, n_rows * n_visible * sizeof(floating))
-        for i in range(n_rows):
-            r = rows[i]
-            for p in range(indptr[r], indptr[r + 1]):
-                out[i * n_visible + indices[p]] = data[p]
-    else:
-        for i in range(n_rows):
-            memcpy(out + i * n_visible, &X[rows[i], 0], n_visible * sizeof(floating))
-
-
-cdef void _weighted_row_sum(const floating* X, Py_ssize_t rows, Py_ssize_t n,
-                            const floating* weights, const Py_ssize_t* iota,
-                            floating* out) noexcept nogil:
-    """out = sum_r weights[r] X[r] = X.T @ weights   (X: rows x n; iota[r] = r).
-
-    With weights 1/B on B data rows and -1/C on C chain rows this is the
-    difference of their column means.  The row-combining loop of the small
-    products (a block of columns in registers while the rows stream past),
-    not a BLAS gemv: no call overhead or thread wake-up for small models.
-    """
-    if floating is float:
-        rbm_combine_rows_f(iota, weights, rows, X, n, out, 0)
-    else:
-        rbm_combine_rows_d(iota, weights, rows, X, n, out, 0)
-
-
-cdef void _scale_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
-                      floating factor) noexcept nogil:
-    """X[r0:r1] *= factor"""
-    cdef Py_ssize_t i
-    for i in range(r0 * n, r1 * n):
-        X[i] *= factor
-
-
-cdef void _apply_bias_step(floating* bias, floating* velocity, const floating* grad,
-                           Py_ssize_t n, floating lr, floating momentum) noexcept nogil:
-    """velocity = momentum * velocity + lr * grad;  bias += velocity"""
-    cdef Py_ssize_t j
-    for j in range(n):
-        velocity[j] = momentum * velocity[j] + lr * grad[j]
-        bias[j] += velocity[j]
-
-
-def train_minibatches(int kind,
-                      int method,
-                      const floating[:, ::1] X,        # IN dense data (or a 1x1 dummy when sparse)
-                      const floating[::1] data,        # IN CSR data (or dummy)
-                      const csr_index[::1] indices,    # IN CSR column indices, int32 or intp (or dummy)
-                      const Py_ssize_t[::1] indptr,    # IN CSR row pointers (or dummy)
-                      bint sparse,
-                      const Py_ssize_t[::1] order,     # IN rows in visiting order
-                      const Py_ssize_t[::1] batch_ends,  # IN end offset in order of each batch
-                      floating[:, ::1] W,              # IN/OUT
-                      floating[::1] b,                 # IN/OUT
-                      floating[::1] c,                 # IN/OUT
-                      floating[:, ::1] W_velocity,     # IN/OUT (unused when momentum == 0)
-                      floating[::1] b_velocity,        # IN/OUT
-                      floating[::1] c_velocity,        # IN/OUT
-                      floating[:, ::1] chains,         # IN/OUT persistent hidden samples (PCD)
-                      floating[:, ::1] visible_state,  # IN/OUT Gaussian rows (or a 1x1 dummy)
-                      const Py_ssize_t[::1] groups,    # IN categorical offsets (or dummy)
-                      bint learn_sigma,                # Gaussian: update visible_state's sigma
-                      floating[::1] visible_offset,    # IN/OUT centering offset mu (n_visible)
-                      floating[::1] hidden_offset,     # IN/OUT centering offset lambda (n_hidden)
-                      double offset_rate,              # moving-average rate of the offsets; 0: no centering
-                      const double[::1] betas,         # PT: inverse temperatures, betas[0] = 1
-                      const floating[::1] base_bias,   # PT: visible biases of the beta = 0 model
-                      long[::1] swap_counts,           # PT IN/OUT: accepted swaps per pair, then proposed
-                      double learning_rate,
-                      double momentum,
-                      double weight_decay,
-                      double l1_weight_decay,          # soft-thresholding of W after each step
-                      double sparsity_target,          # target mean activation of hidden units
-                      double sparsity_cost,            # 0: no sparsity penalty
-                      floating[::1] hidden_activity,   # IN/OUT running mean activation q (n_hidden)
-                      int k,
-                      list streams,
-                      int n_threads):
-    """Run a sequence of CD-k, PCD-k or PT minibatch updates in compiled code.
-
-    Batch ``t`` is ``order[batch_ends[t-1]:batch_ends[t]]``.  For PCD the
-    negative phase advances the ``chains.shape[0]`` persistent chains, whose
-    state is the hidden sample in ``chains``; for CD it starts from the
-    batch itself (one chain per row).  The gradient uses hidden
-    probabilities (Rao-Blackwellised) and visible samples:
-
-        dW = <h s(v)>_data - <h s(v)>_model,   dW -= weight_decay * W
-        velocity = momentum * velocity + learning_rate * dW;  W += velocity
-
-    With ``offset_rate > 0`` the step is the centered gradient (Melchior,
-    Fischer & Wiskott 2016) with offsets mu (visible) and lambda (hidden):
-
-        dW = <(h - lambda)(v - mu)>_data - <same>_model
-        db = <v>_data - <v>_model - dW.T lambda,   dc = <h>_data - <h>_model - dW mu
-
-    written back to the plain parametrisation, after which the offsets move
-    towards the batch's data means by ``offset_rate``.
-
-    Parallel tempering (``method == METHOD_PT``, Desjardins et al. 2010)
-    keeps ``len(betas)`` blocks of persistent chains in ``chains``, block t
-    sampling the model tempered towards the independent model of
-    ``base_bias`` (``p_t ~ exp(-(1 - betas[t]) E_base - betas[t] E)``, as in
-    AIS); each of its k steps is a Gibbs step at every temperature followed
-    by replica swaps between neighbouring temperatures.  Block 0 (beta = 1)
-    gives the negative phase.
-
-    ``l1_weight_decay`` soft-thresholds W by learning_rate * l1 after each
-    step (the proximal step of an L1 penalty).  With ``sparsity_cost > 0``
-    (Hinton 2010) q moves towards the batch's mean hidden activation on the
-    data (q = 0.95 q + 0.05 mean) and sparsity_cost * (target - q) is added
-    to the hidden-bias gradient and, times the batch's mean visible row, to
-    the weight gradient.
-
-    Gaussian units with ``learn_sigma`` also take a momentum step on
-    log sigma (clipped to the bounds in ``visible_state``); categorical units
-    are kept in the zero-sum gauge after every update.
-    """
-    cdef Py_ssize_t n_visible = W.shape[1], n_hidden = W.shape[0]
-    cdef Py_ssize_t n_batches = batch_ends.shape[0]
-    cdef Py_ssize_t max_batch = 0, start = 0, t
-    for t in range(n_batches):
-        max_batch = max(max_batch, batch_ends[t] - start)
-        start = batch_ends[t]
-    cdef bint persistent = method != _CD
-    cdef Py_ssize_t n_temperatures = betas.shape[0] if method == _PT else 1
-    # Chains per temperature (PT keeps n_temperatures blocks of them).
-    cdef Py_ssize_t n_chains = chains.shape[0] // n_temperatures if persistent else max_batch
-    cdef Py_ssize_t all_chains = n_chains * n_temperatures
-    cdef Py_ssize_t block_streams = n_streams_for(n_chains)
-    cdef Py_ssize_t width = max(n_visible, n_hidden)
-    dtype = np.asarray(W).dtype
-    # Stacked rows: [0, B) the data batch, [B, B + C) the negative chains.
-    # Two spare rows carry the centering correction and the sparsity
-    # penalty into the weight product.
-    cdef floating[:, ::1] VS = np.empty((max_batch + n_chains + 2, n_visible), dtype=dtype)
-    cdef floating[:, ::1] HS = np.empty((max_batch + n_chains + 2, n_hidden), dtype=dtype)
-    cdef bint sparsity = sparsity_cost > 0.0
-    cdef floating l1_step = learning_rate * l1_weight_decay
-    cdef floating[:, ::1] Hc = np.empty((all_chains, n_hidden), dtype=dtype)
-    # Parallel tempering: visible rows, saved hidden fields and energies of all chains.
-    cdef Py_ssize_t pt_rows = all_chains if method == _PT else 1
-    cdef floating[:, ::1] S_all = np.empty((pt_rows, n_visible), dtype=dtype)
-    cdef floating[:, ::1] Z_all = np.empty((pt_rows, n_hidden), dtype=dtype)
-    cdef double[::1] energy_gap = np.empty(pt_rows)
-    cdef floating[::1] tempered_b = np.empty(n_visible, dtype=dtype)
-    cdef floating[::1] tempered_c = np.empty(n_hidden, dtype=dtype)
-    cdef Py_ssize_t pt_step = 0
-    cdef float[:, ::1] scratch = np.empty((n_streams_for(n_chains) * _CHUNK, width),
-                                          dtype=np.float32)
-    cdef floating[::1] grad_b = np.empty(n_visible, dtype=dtype)
-    cdef floating[::1] grad_c = np.empty(n_hidden, dtype=dtype)
-    cdef floating[::1] row_weights = np.empty(max_batch + n_chains, dtype=dtype)
-    cdef bint centered = offset_rate > 0.0
-    cdef floating[::1] row_terms = np.empty(max_batch + n_chains, dtype=dtype)
-    cdef floating[::1] correction_b = np.empty(n_visible, dtype=dtype)
-    cdef floating[::1] correction_c = np.empty(n_hidden, dtype=dtype)
-    cdef floating[::1] data_mean_v = np.empty(n_visible, dtype=dtype)
-    cdef floating[::1] data_mean_h = np.empty(n_hidden, dtype=dtype)
-    cdef floating[::1] gauge_mean = np.empty(n_hidden, dtype=dtype)
-    cdef Py_ssize_t weight_rows
-    # Block t of tempered chains uses streams [t * block_streams, (t + 1) *
-    # block_streams); the replica swaps use the last one.
-    cdef bitgen_t** rng = _stream_pointers(
-        streams, block_streams * n_temperatures + (1 if method == _PT else 0))
-    cdef floating lr = learning_rate, mom = momentum
-    cdef floating decay = 1.0 - learning_rate * weight_decay
-    cdef Py_ssize_t B, C, step, i
-    cdef floating* w_ptr = &W[0, 0]
-    cdef floating* vel_ptr = &W_velocity[0, 0]
-    cdef bint use_momentum = momentum != 0.0
-    # Row sums pay off for 0/1 (and one-hot) states, not real-valued ones:
-    # in small models for every product, and for one-hot (categorical)
-    # rows, one nonzero per feature, in the products with visible rows (the
-    # hidden field and the weight update) at any size.  Measured at 27
-    # sites x 20 states x 100 hidden, batch 100: 4x faster than BLAS.
-    cdef bint small = (n_visible * n_hidden <= _SMALL_MODEL_WEIGHTS
-                       and max_batch + n_chains <= _SMALL_MODEL_ROWS
-                       and kind != _GAUSSIAN)
-    cdef bint transposed = small or kind == _CATEGORICAL
-    cdef Py_ssize_t n_groups = groups.shape[0] - 1
-    cdef floating* vstate = &visible_state[0, 0]
-    cdef floating* sigma = vstate + GAUSSIAN_SIGMA_ROW * n_visible
-    cdef bint gaussian = kind == _GAUSSIAN, categorical = kind == _CATEGORICAL
-    # Gaussian sigma learning: p(h | v) @ W for every stacked row, and the gradient.
-    cdef floating[:, ::1] AV = np.empty((max_batch + n_chains if learn_sigma else 1,
-                                         n_visible), dtype=dtype)
-    cdef double[::1] grad_log_sigma = np.empty(n_visible if learn_sigma else 1)
-    # Row sums with visible rows keep W.T (and the velocity in that layout)
-    # for the hidden field and the sparse weight update.
-    cdef floating[:, ::1] WT = np.ascontiguousarray(np.asarray(W).T) if transposed else W
-    cdef floating[:, ::1] velocity_T = (
-        np.ascontiguousarray(np.asarray(W_velocity).T) if transposed else W_velocity)
-    cdef floating* wt_ptr = &WT[0, 0] if transposed else NULL
-    # The stacked visible rows, transposed for the sparse weight update.
-    cdef floating[:, ::1] VT = np.empty(
-        (n_visible if transposed else 1, max_batch + n_chains + 2), dtype=dtype)
-    cdef floating* vt_ptr = &VT[0, 0]
-    cdef floating wd = weight_decay
-    cdef Py_ssize_t[::1] active_idx = np.empty(max(width, max_batch + n_chains + 2),
-                                               dtype=np.intp)
-    cdef floating[::1] active_coef = np.empty(max(width, max_batch + n_chains + 2),
-                                              dtype=dtype)
-    cdef Py_ssize_t* idx = &active_idx[0]
-    cdef Py_ssize_t[::1] iota_rows = np.arange(max_batch + n_chains + 2, dtype=np.intp)
-    cdef Py_ssize_t* iota = &iota_rows[0]
-    cdef floating* coef = &active_coef[0]
-    if persistent:
-        Hc[...] = chains
-    if method == _PT and n_temperatures > 2 and n_chains > 0:
-        # Steps taken so far (pairs 0 and 1 alternate), so the swap parity
-        # keeps alternating across calls.
-        pt_step = (swap_counts[n_temperatures - 1] + swap_counts[n_temperatures]) // n_chains
-    try:
-        with nogil:
-            start = 0
-            for t in range(n_batches):
-                B = batch_ends[t] - start
-                C = n_chains if persistent else B
-                _load_rows(X, data, indices, indptr, sparse, &order[start], B,
-                           n_visible, &VS[0, 0])
-                start = batch_ends[t]
-                if t + 1 < n_batches and not sparse:  # the next batch's rows
-                    rbm_prefetch_rows(&X[0, 0], &order[start], batch_ends[t + 1] - start,
-                                      n_visible * sizeof(floating))
-                if gaussian:
-                    _divide_by_variance(&VS[0, 0], 0, B, n_visible, sigma)
-                if method == _CD:
-                    # Positive phase first: the chains start from the data.
-                    _hidden_field_of(&VS[0, 0], B, w_ptr, wt_ptr, n_visible, n_hidden,
-                                     &HS[0, 0], idx, coef)
-                    _hidden_probabilities(&HS[0, 0], B, n_hidden, &c[0], n_threads)
-                    _sample_hidden(&HS[0, 0], &Hc[0, 0], C, n_hidden, rng,
-                                   &scratch[0, 0], n_threads)
-                # Negative phase: k steps from the hidden state Hc.
-                if method == _PT:
-                    for step in range(k):
-                        _tempered_step(kind, &Hc[0, 0], &S_all[0, 0], &Z_all[0, 0],
-                                       &energy_gap[0], &betas[0], n_temperatures, C,
-                                       w_ptr, &b[0], &c[0], &base_bias[0], vstate,
-                                       &groups[0], n_groups, n_visible, n_hidden,
-                                       &tempered_b[0], &tempered_c[0], rng, block_streams,
-                                       &scratch[0, 0], &swap_counts[0], pt_step % 2,
-                                       n_threads)
-                        pt_step += 1
-                    memcpy(&VS[B, 0], &S_all[0, 0], C * n_visible * sizeof(floating))
-                for step in range(k if method != _PT else 0):
-                    _visible_field_of(&Hc[0, 0], C, w_ptr, wt_ptr, small, n_visible,
-                                      n_hidden, &VS[B, 0], idx, coef)
-                    _sample_visible(kind, &VS[B, 0], C, n_visible, &b[0], vstate,
-                                    &groups[0], n_groups, rng, &scratch[0, 0], n_threads)
-                    if step < k - 1 or method == _CD:
-                        _hidden_field_of(&VS[B, 0], C, w_ptr, wt_ptr, n_visible,
-                                         n_hidden, &HS[B, 0], idx, coef)
-                        _hidden_probabilities(&HS[B, 0], C, n_hidden, &c[0], n_threads)
-                        if step < k - 1:
-                            _sample_hidden(&HS[B, 0], &Hc[0, 0], C, n_hidden, rng,
-                                           &scratch[0, 0], n_threads)
-                if persistent:
-                    # Data and chain hidden probabilities in one product.
-                    _hidden_field_of(&VS[0, 0], B + C, w_ptr, wt_ptr, n_visible, n_hidden,
-                                     &HS[0, 0], idx, coef)
-                    _hidden_probabilities(&HS[0, 0], B + C, n_hidden, &c[0], n_threads)
-                    _sample_hidden(&HS[B, 0], &Hc[0, 0], C, n_hidden, rng,
-                                   &scratch[0, 0], n_threads)
-                if gaussian:
-                    # Steps preconditioned by sigma**2 (a positive diagonal
-                    # metric, so the same fixed points): gradients in s(v)
-                    # = v / sigma**2 become differences of moments of v, in
-                    # data units, whose size does not grow as sigma shrinks.
-                    _multiply_by_variance(&VS[0, 0], 0, B + C, n_visible, sigma)
-                # Bias gradients, then the weight gradient as one product on
-                # the stacked rows: HS[:B] / B and -HS[B:] / C against VS.
-                for i in range(B):
-                    row_weights[i] = 1.0 / B
-                for i in range(B, B + C):
-                    row_weights[i] = -1.0 / C
-                _weighted_row_sum(&VS[0, 0], B + C, n_visible, &row_weights[0], iota,
-                                  &grad_b[0])
-                _weighted_row_sum(&HS[0, 0], B + C, n_hidden, &row_weights[0], iota,
-                                  &grad_c[0])
-                if learn_sigma:
-                    _visible_field(&HS[0, 0], B + C, w_ptr, n_visible, n_hidden, &AV[0, 0])
-                    _log_sigma_gradient(&VS[0, 0], &AV[0, 0], B, C, n_visible, &b[0],
-                                        &grad_log_sigma[0])
-                weight_rows = B + C
-                if centered or sparsity:
-                    _weighted_row_sum(&VS[0, 0], B, n_visible, &row_weights[0], iota,
-                                      &data_mean_v[0])
-                    _weighted_row_sum(&HS[0, 0], B, n_hidden, &row_weights[0], iota,
-                                      &data_mean_h[0])
-                if centered:
-                    _centering_corrections(&VS[0, 0], &HS[0, 0], B, C, n_visible, n_hidden,
-                                           &row_weights[0], &visible_offset[0],
-                                           &hidden_offset[0], iota, &row_terms[0],
-                                           &correction_b[0], &correction_c[0])
-                    # Rows h - lambda, and a last row (-dc, mu): the product
-                    # then gives sum_r w_r (h_r - lambda) v_r - dc mu.T, which
-                    # is the centered dW since the row weights sum to zero.
-                    _subtract_from_rows(&HS[0, 0], B + C, n_hidden, &hidden_offset[0])
-                    for i in range(n_hidden):
-                        HS[B + C, i] = -grad_c[i]
-                    memcpy(&VS[B + C, 0], &visible_offset[0], n_visible * sizeof(floating))
-                    weight_rows = B + C + 1
-                    for i in range(n_visible):
-                        grad_b[i] -= correction_b[i]
-                    for i in range(n_hidden):
-                        grad_c[i] -= correction_c[i]
-                if sparsity:
-                    # A row (penalty, mean data row) adds penalty x mean_v to dW.
-                    _move_towards(&hidden_activity[0], &data_mean_h[0], n_hidden,
-                                  1.0 - SPARSITY_DECAY)
-                    for i in range(n_hidden):
-                        HS[weight_rows, i] = <floating> (
-                            sparsity_cost * (sparsity_target - hidden_activity[i]))
-                        grad_c[i] += HS[weight_rows, i]
-                    memcpy(&VS[weight_rows, 0], &data_mean_v[0], n_visible * sizeof(floating))
-                    weight_rows += 1
-                _scale_rows(&HS[0, 0], 0, B, n_hidden, <floating> 1.0 / B)
-                _scale_rows(&HS[0, 0], B, B + C, n_hidden, <floating> -1.0 / C)
-                if transposed:
-                    _transposed_weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible,
-                                              n_hidden, lr, mom, wd, wt_ptr,
-                                              &velocity_T[0, 0], vt_ptr, idx, coef)
-                    if l1_step != 0.0:
-                        _soft_threshold(wt_ptr, n_hidden * n_visible, l1_step)
-                    if categorical:
-                        _zero_sum_rows(wt_ptr, n_hidden, &groups[0], n_groups,
-                                       &gauge_mean[0])
-                        if use_momentum:
-                            _zero_sum_rows(&velocity_T[0, 0], n_hidden, &groups[0],
-                                           n_groups, &gauge_mean[0])
-                    if small or method == _PT:  # their products read W itself
-                        _transpose(wt_ptr, n_visible, n_hidden, w_ptr)
-                elif use_momentum:
-                    _weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible, n_hidden,
-                                   lr, mom, vel_ptr)
-                    for i in range(n_hidden * n_visible):
-                        vel_ptr[i] -= lr * weight_decay * w_ptr[i]
-                        w_ptr[i] += vel_ptr[i]
-                else:
-                    _weight_update(&HS[0, 0], &VS[0, 0], weight_rows, n_visible, n_hidden,
-                                   lr, decay, w_ptr)
-                if l1_step != 0.0 and not transposed:
-                    _soft_threshold(w_ptr, n_hidden * n_visible, l1_step)
-                _apply_bias_step(&b[0], &b_velocity[0], &grad_b[0], n_visible, lr, mom)
-                _apply_bias_step(&c[0], &c_velocity[0], &grad_c[0], n_hidden, lr, mom)
-                if learn_sigma:
-                    _log_sigma_step(vstate, &grad_log_sigma[0], n_visible, learning_rate,
-                                    momentum)
-                if centered:
-                    _move_towards(&visible_offset[0], &data_mean_v[0], n_visible, offset_rate)
-                    _move_towards(&hidden_offset[0], &data_mean_h[0], n_hidden, offset_rate)
-                if categorical:
-                    if not transposed:
-                        _zero_sum_columns(w_ptr, n_hidden, n_visible, &groups[0], n_groups)
-                        if use_momentum:
-                            _zero_sum_columns(vel_ptr, n_hidden, n_visible, &groups[0],
-                                              n_groups)
-                    _zero_sum_columns(&b[0], 1, n_visible, &groups[0], n_groups)
-                    _zero_sum_columns(&b_velocity[0], 1, n_visible, &groups[0], n_groups)
-    finally:
-        free(rng)
-    if persistent:
-        chains[...] = Hc
-    if transposed:
-        if not (small or method == _PT):  # those wrote W back after every update
-            W[...] = WT.T
-        if use_momentum:
-            W_velocity[...] = velocity_T.T
+    return work[work.shape[0] - rows:].copy()

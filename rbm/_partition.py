@@ -11,7 +11,7 @@ import math
 import numpy as np
 from scipy.special import logsumexp
 
-from . import _gibbs, _kernel
+from . import _gibbs
 from ._state import KernelParams
 
 #: Largest number of states enumerated by ``exact_log_partition``.
@@ -128,7 +128,7 @@ def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rn
     # Independent SFC64 streams for the kernel's chunks of chains, drawn from rng.
     seeds = rng.integers(2**63, size=_gibbs.n_streams_for(n_chains))
     streams = [np.random.SFC64(int(seed)) for seed in seeds]
-    log_w = _kernel.ais_log_weights(KernelParams(W, b, c), visible.kernel_view(np.float64), S,
+    log_w = _gibbs.ais_log_weights(KernelParams(W, b, c), visible.kernel_view(np.float64), S,
                                     base_bias, ais_betas(n_betas), streams, n_threads)
     # The kernel takes the visible energy terms as linear in s(v); their
     # constant part (nonzero for Gaussian units) is what s(v) = 0 gives,

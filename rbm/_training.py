@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-from . import _gibbs, _kernel
+from . import _gibbs
 from ._monitor import (CHEAP_EXACT_FLOPS, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
                        TrainingMonitor, epoch_learning_rate, epoch_momentum, epoch_rows,
                        format_epoch)
@@ -152,7 +152,7 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics):
                     unit.initial_bias(data_mean).astype(dtype))
     learned = model._learned_arrays() + (training.swap_counts,)
     snapshot = [a.copy() for a in learned]
-    _kernel.train_minibatches(
+    _gibbs.train_minibatches(
         batches, model._kernel_params(), training.kernel_view(model.h_samples_), update,
         unit.kernel_view(dtype), training.training_streams.for_rows(
             _chain_rows_needing_streams(model, batches)), int(n_threads))

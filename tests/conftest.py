@@ -13,6 +13,5 @@ def always_threaded():
     knob that never changes results); lowering the threshold makes these
     tests exercise the threaded path at small, fast sizes.
     """
-    previous = _gibbs.set_parallel_threshold(0)
-    yield
-    _gibbs.set_parallel_threshold(previous)
+    with _gibbs.kernel_settings(parallel_threshold=0):
+        yield

@@ -21,12 +21,24 @@ import itertools
 from dataclasses import dataclass
 from typing import Callable
 
+from types import SimpleNamespace
+
 import numpy as np
 from scipy import stats
 from scipy.special import expit, logsumexp
 
 from rbm import BernoulliRBM, CategoricalRBM
 from rbm import _gibbs
+
+
+def kernel_visible(kind, state=None, groups=None, learn_sigma=False):
+    """The kernel's ``visible`` argument object (see rbm._gibbs)."""
+    return SimpleNamespace(kind=kind, state=state, groups=groups, learn_sigma=learn_sigma)
+
+
+def kernel_params(W, b, c):
+    """The kernel's ``params`` argument object."""
+    return SimpleNamespace(W=W, b=b, c=c)
 
 
 # --------------------------------------------------------------------------
@@ -229,12 +241,11 @@ class ModelFamily:
         model.intercept_hidden_ = np.array(c, dtype=dtype)
         return model
 
-    def kernel_arguments(self, dtype, n_visible=None):
-        """(visible_state, groups) for the kernel: no extra parameters, or the
-        categorical column offsets of a model with n_visible columns."""
-        if self.kernel_groups is None:
-            return np.zeros((1, 1), dtype=dtype), np.zeros(2, dtype=np.intp)
-        return np.zeros((1, 1), dtype=dtype), self.kernel_groups(n_visible)
+    def kernel_visible(self, n_visible=None):
+        """The kernel's ``visible`` argument: the kind, and the categorical
+        column offsets of a model with n_visible columns."""
+        groups = None if self.kernel_groups is None else self.kernel_groups(n_visible)
+        return kernel_visible(self.kernel_kind, groups=groups)
 
     # Everything below is derived from the hooks above.
 

@@ -92,11 +92,8 @@ def test_samples_follow_the_exact_distribution(dtype_model):
     from rbm import _gibbs
 
     model = random_model(scale=0.7)
-    previous = _gibbs.set_small_model_threshold(0 if dtype_model == "blas" else 65536)
-    try:
+    with _gibbs.kernel_settings(small_model_weights=0 if dtype_model == "blas" else 65536):
         samples = model.sample(20000, n_steps=100, random_state=0)
-    finally:
-        _gibbs.set_small_model_threshold(previous)
     log_p, _ = brute_force_log_p(model, SIZES)
     assert chi_square_p_value(samples, log_p) > 1e-3
     perturbed = random_model(scale=0.7)
@@ -166,13 +163,10 @@ def test_parameters_stay_in_the_zero_sum_gauge():
     for momentum in (0.0, 0.5):
         for threshold in (0, 65536):  # both product paths
             from rbm import _gibbs
-            previous = _gibbs.set_small_model_threshold(threshold)
-            try:
+            with _gibbs.kernel_settings(small_model_weights=threshold):
                 model = CategoricalRBM(**{**SKLEARN_LIKE, "momentum": momentum},
                                        n_components=4, n_iter=20, random_state=0,
                                        centering=False).fit(X)
-            finally:
-                _gibbs.set_small_model_threshold(previous)
             offsets = np.cumsum((0,) + SIZES)
             for lo, hi in zip(offsets[:-1], offsets[1:]):
                 np.testing.assert_allclose(model.components_[:, lo:hi].sum(axis=1), 0,
@@ -217,11 +211,8 @@ def test_both_product_paths_train_the_same_model():
     X = np.column_stack([rng.integers(0, q, 300) for q in SIZES])
     models = []
     for threshold in (0, 65536):
-        previous = _gibbs.set_small_model_threshold(threshold)
-        try:
+        with _gibbs.kernel_settings(small_model_weights=threshold):
             models.append(CategoricalRBM(n_components=4, n_iter=5, random_state=0).fit(X))
-        finally:
-            _gibbs.set_small_model_threshold(previous)
     np.testing.assert_allclose(models[0].components_, models[1].components_, atol=1e-10)
 
 

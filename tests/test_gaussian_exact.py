@@ -28,6 +28,8 @@ from rbm import GaussianBernoulliRBM
 from rbm import _gibbs
 
 from exact_reference import (
+    kernel_params,
+    kernel_visible,
     ALPHA,
     MIN_POWER,
     all_states,
@@ -135,9 +137,6 @@ def test_gibbs_chains_kernel_keeps_the_exact_joint(dtype, n_threads):
     p = gaussian_hidden_marginal(W, b, c, sigma)
     q = gaussian_hidden_marginal(perturbed(W), b, c, sigma)
     V0, _ = exact_draws(W, b, c, sigma, N_SAMPLES, np.random.default_rng(5))
-    if n_threads > 1:
-        previous = _gibbs.set_parallel_threshold(0)
-
     def run(weights, n_steps):
         model = gaussian_model(weights, b, c, sigma, dtype)
         layer = model._visible_unit
@@ -145,18 +144,17 @@ def test_gibbs_chains_kernel_keeps_the_exact_joint(dtype, n_threads):
         H = np.empty((N_SAMPLES, N_HIDDEN), dtype=dtype)
         P = np.empty_like(H)
         seeds = np.random.SeedSequence(42).spawn(_gibbs.n_streams_for(N_SAMPLES))
-        _gibbs.gibbs_chains(_gibbs.VISIBLE_GAUSSIAN, S, H, P, weights.astype(dtype),
-                            b.astype(dtype), c.astype(dtype),
-                            *layer.kernel_arguments(dtype), n_steps,
-                            [np.random.SFC64(s) for s in seeds], n_threads)
+        state = layer.state
+        _gibbs.gibbs_chains(kernel_params(weights.astype(dtype), b.astype(dtype),
+                                          c.astype(dtype)),
+                            kernel_visible(_gibbs.VISIBLE_GAUSSIAN, state=state), S, H, P,
+                            n_steps, [np.random.SFC64(s) for s in seeds], n_threads)
         return layer.from_kernel(S).astype(np.float64), H, P
 
-    try:
+    # With 2 threads every layer update runs on the thread team.
+    with _gibbs.kernel_settings(parallel_threshold=0 if n_threads > 1 else None):
         V, H, P = run(W, 3)
         broken_H = run(perturbed(W), 20)[1]
-    finally:
-        if n_threads > 1:
-            _gibbs.set_parallel_threshold(previous)
     assert set(np.unique(H)) <= {0.0, 1.0}
     counts = np.bincount(state_index(H), minlength=2 ** N_HIDDEN)
     assert_fits_with_power(counts, p, q)

@@ -17,7 +17,8 @@ from sklearn.base import clone
 
 from rbm import BernoulliRBM, CategoricalRBM
 from rbm import _gibbs
-from rbm._units import BernoulliVisible
+
+from exact_reference import kernel_params, kernel_visible
 
 #: (n_visible, n_hidden): single units, and widths just past a vector length.
 SHAPES = [(1, 1), (1, 9), (9, 1), (3, 17), (17, 8)]
@@ -36,9 +37,8 @@ def run_gibbs_chains(V0, W, b, c, n_steps, n_threads):
     H = np.full((rows, n_hidden), -1.0, dtype=V0.dtype)  # -1: never written
     P = np.full((rows, n_hidden), -1.0, dtype=V0.dtype)
     seeds = np.random.SeedSequence(3).spawn(_gibbs.n_streams_for(rows))
-    _gibbs.gibbs_chains(_gibbs.VISIBLE_BERNOULLI, V, H, P, W, b, c,
-                        *BernoulliVisible().kernel_arguments(V0.dtype), n_steps,
-                        [np.random.SFC64(s) for s in seeds], n_threads)
+    _gibbs.gibbs_chains(kernel_params(W, b, c), kernel_visible(_gibbs.VISIBLE_BERNOULLI),
+                        V, H, P, n_steps, [np.random.SFC64(s) for s in seeds], n_threads)
     return V, H, P
 
 
@@ -87,11 +87,8 @@ def test_training_at_edge_shapes(dtype, n_visible, n_hidden, method, k, n_chains
                   learning_rate=0.1, random_state=0, n_jobs=1)
     dense = BernoulliRBM(**kwargs).fit(X)
     csr = BernoulliRBM(**kwargs).fit(sp.csr_matrix(X))
-    previous = _gibbs.set_small_model_threshold(0)
-    try:
+    with _gibbs.kernel_settings(small_model_weights=0):
         blas = BernoulliRBM(**kwargs).fit(X)
-    finally:
-        _gibbs.set_small_model_threshold(previous)
     tol = 1e-10 if dtype == np.float64 else 1e-4
     for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
         assert np.array_equal(getattr(dense, name), getattr(csr, name)), name
@@ -122,18 +119,16 @@ def edge_groups(n_visible):
 
 
 def kind_arguments(kind, n_visible, dtype, rng):
-    """(kernel kind, visible_state, groups, starting rows s(v) factory) for a kind."""
-    dummy_state = np.zeros((1, 1), dtype=dtype)
-    dummy_groups = np.zeros(2, dtype=np.intp)
+    """(kernel kind, visible state or None, groups or None) for a kind."""
     if kind == "bernoulli":
-        return _gibbs.VISIBLE_BERNOULLI, dummy_state, dummy_groups
+        return _gibbs.VISIBLE_BERNOULLI, None, None
     if kind == "gaussian":
         state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, n_visible), dtype=dtype)
         state[_gibbs.GAUSSIAN_SIGMA] = rng.uniform(0.5, 1.5, n_visible)
         state[_gibbs.GAUSSIAN_SIGMA_MIN] = 0.01
         state[_gibbs.GAUSSIAN_SIGMA_MAX] = 10.0
-        return _gibbs.VISIBLE_GAUSSIAN, state, dummy_groups
-    return _gibbs.VISIBLE_CATEGORICAL, dummy_state, edge_groups(n_visible)
+        return _gibbs.VISIBLE_GAUSSIAN, state, None
+    return _gibbs.VISIBLE_CATEGORICAL, None, edge_groups(n_visible)
 
 
 def check_visible_rows(kind, V, groups):
@@ -167,8 +162,8 @@ def test_every_visible_kind_at_edge_shapes(kind, dtype, n_visible, n_hidden, row
         H = np.full((rows, n_hidden), -1.0, dtype=dtype)  # -1: never written
         P = np.full((rows, n_hidden), -1.0, dtype=dtype)
         seeds = np.random.SeedSequence(3).spawn(_gibbs.n_streams_for(rows))
-        _gibbs.gibbs_chains(code, V, H, P, W, b, c, state, groups, n_steps,
-                            [np.random.SFC64(s) for s in seeds], n_threads)
+        _gibbs.gibbs_chains(kernel_params(W, b, c), kernel_visible(code, state, groups),
+                            V, H, P, n_steps, [np.random.SFC64(s) for s in seeds], n_threads)
         return V, H, P
 
     V, H, P = run(2, 1)
@@ -213,11 +208,8 @@ def test_new_models_train_at_edge_shapes(estimator, n_visible, n_hidden, method,
         X = edge_labels(n_visible)
         make = CategoricalRBM
     small = make(**kwargs).fit(X)
-    previous = _gibbs.set_small_model_threshold(0)
-    try:
+    with _gibbs.kernel_settings(small_model_weights=0):
         blas = make(**kwargs).fit(X)
-    finally:
-        _gibbs.set_small_model_threshold(previous)
     names = ["components_", "intercept_visible_", "intercept_hidden_", "h_samples_"]
     for name in names:
         assert np.all(np.isfinite(getattr(small, name))), name
@@ -243,21 +235,22 @@ def test_new_models_train_at_edge_shapes(estimator, n_visible, n_hidden, method,
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_numpy_and_scipy_blas_train_the_same_model(dtype):
-    # The kernel calls NumPy's OpenBLAS when it finds it, else SciPy's; the
-    # two must agree to rounding (and each is reproducible on its own).
+    # The kernel calls SciPy's BLAS unless NumPy's OpenBLAS is asked for
+    # (kernel_settings(numpy_blas=True)); the two must agree to rounding (and
+    # each is reproducible on its own), and leaving the block restores SciPy's.
     rng = np.random.default_rng(0)
     X = (rng.random((400, 90)) < 0.3).astype(dtype)
     kwargs = dict(n_components=40, batch_size=50, n_iter=3, random_state=0)
-    previous = _gibbs.use_numpy_blas(False)
-    try:
-        scipy_model = BernoulliRBM(**kwargs).fit(X)
-        scipy_again = BernoulliRBM(**kwargs).fit(X)
-    finally:
-        _gibbs.use_numpy_blas(previous is not None)
-    assert _gibbs.use_numpy_blas() == previous
-    default_model = BernoulliRBM(**kwargs).fit(X)
+    assert not _gibbs.kernel_settings_now()["numpy_blas"]
+    scipy_model = BernoulliRBM(**kwargs).fit(X)
+    scipy_again = BernoulliRBM(**kwargs).fit(X)
+    with _gibbs.kernel_settings(numpy_blas=True) as settings:
+        if not settings["numpy_blas"]:
+            pytest.skip("NumPy's OpenBLAS was not found")
+        numpy_model = BernoulliRBM(**kwargs).fit(X)
+    assert not _gibbs.kernel_settings_now()["numpy_blas"]
     np.testing.assert_array_equal(scipy_model.components_, scipy_again.components_)
-    difference = np.abs(default_model.components_ - scipy_model.components_)
+    difference = np.abs(numpy_model.components_ - scipy_model.components_)
     if dtype == np.float64:
         assert difference.max() < 1e-10
     else:
@@ -283,22 +276,22 @@ def test_softplus_matches_logaddexp_to_a_few_ulp():
     np.testing.assert_array_equal(softplus(np.zeros((3, 0))), np.zeros((3, 0)))
 
 
-def fit_with_vector_path_on_and_off(switch, model, X):
+def fit_with_vector_path_on_and_off(setting, model, X):
     """(model fitted with an AVX-512 path of the kernel, the same fitted without it).
 
-    ``switch`` is ``_gibbs.vector_compaction`` or ``_gibbs.vector_sampling``.
+    ``setting`` is ``"avx512_compaction"`` or ``"avx512_sampling"`` (see
+    ``_gibbs.kernel_settings``).
     """
-    if not switch():
-        pytest.skip(f"no AVX-512 path for {switch.__name__} in this build or on this CPU")
-    if switch is _gibbs.vector_sampling and not _gibbs.inline_sfc64_enabled():
-        pytest.skip("the 8-stream sampler steps SFC64 inline, which this NumPy does not allow")
-    vector = clone(model).fit(X)
-    switch(False)
-    try:
-        scalar = clone(model).fit(X)
-    finally:
-        switch(True)
-    assert switch()
+    with _gibbs.kernel_settings(**{setting: True}) as settings:
+        if not settings[setting]:
+            pytest.skip(f"no AVX-512 path for {setting} in this build or on this CPU")
+        if setting == "avx512_sampling" and not settings["inline_sfc64"]:
+            pytest.skip("the 8-stream sampler steps SFC64 inline, which this NumPy does not allow")
+        vector = clone(model).fit(X)
+        with _gibbs.kernel_settings(**{setting: False}) as inner:
+            assert not inner[setting]
+            scalar = clone(model).fit(X)
+        assert _gibbs.kernel_settings_now()[setting]
     return vector, scalar
 
 
@@ -317,7 +310,7 @@ def test_vector_and_scalar_compaction_train_the_same_model(dtype, n_visible, n_h
     X[X < 0.5] = 0
     model = BernoulliRBM(n_components=n_hidden, batch_size=13, n_chains=11, n_iter=3,
                          momentum=0.5, weight_decay=1e-3, random_state=0, n_jobs=1)
-    vector, scalar = fit_with_vector_path_on_and_off(_gibbs.vector_compaction, model, X)
+    vector, scalar = fit_with_vector_path_on_and_off("avx512_compaction", model, X)
     for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
         np.testing.assert_array_equal(getattr(vector, name), getattr(scalar, name),
                                       err_msg=name)
@@ -330,7 +323,7 @@ def test_vector_and_scalar_compaction_train_the_same_categorical_model():
     X = np.random.default_rng(2).integers(0, 5, size=(80, 13))
     model = CategoricalRBM(n_components=19, batch_size=9, n_chains=10, n_iter=3,
                            random_state=0, n_jobs=1)
-    vector, scalar = fit_with_vector_path_on_and_off(_gibbs.vector_compaction, model, X)
+    vector, scalar = fit_with_vector_path_on_and_off("avx512_compaction", model, X)
     np.testing.assert_array_equal(vector.components_, scalar.components_)
     np.testing.assert_array_equal(vector.h_samples_, scalar.h_samples_)
 
@@ -348,7 +341,7 @@ def test_vector_and_scalar_sampling_train_the_same_model(dtype, n_chains):
     X = (rng.random((120, 23)) < 0.4).astype(dtype)
     model = BernoulliRBM(n_components=21, batch_size=17, n_chains=n_chains, n_iter=3,
                          random_state=0, n_jobs=1)
-    vector, scalar = fit_with_vector_path_on_and_off(_gibbs.vector_sampling, model, X)
+    vector, scalar = fit_with_vector_path_on_and_off("avx512_sampling", model, X)
     for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
         np.testing.assert_array_equal(getattr(vector, name), getattr(scalar, name),
                                       err_msg=name)
@@ -360,6 +353,6 @@ def test_vector_and_scalar_sampling_train_the_same_categorical_model():
     X = np.random.default_rng(4).integers(0, 4, size=(60, 11))
     model = CategoricalRBM(n_components=15, batch_size=12, n_chains=50, n_iter=3,
                            random_state=0, n_jobs=1)
-    vector, scalar = fit_with_vector_path_on_and_off(_gibbs.vector_sampling, model, X)
+    vector, scalar = fit_with_vector_path_on_and_off("avx512_sampling", model, X)
     np.testing.assert_array_equal(vector.components_, scalar.components_)
     np.testing.assert_array_equal(vector.h_samples_, scalar.h_samples_)

@@ -23,11 +23,10 @@ from sklearn.model_selection import train_test_split
 import rbm._partition
 from rbm import BernoulliRBM
 from rbm import _gibbs
-from rbm._units import BernoulliVisible
-
-BERNOULLI_KERNEL_ARGUMENTS = BernoulliVisible().kernel_arguments
 
 from exact_reference import (
+    kernel_params,
+    kernel_visible,
     BERNOULLI,
     all_states,
     brute_force_log_z,
@@ -150,8 +149,8 @@ def test_gibbs_chains_kernel_thread_count_invariant(dtype, always_threaded):
     for n_threads in (1, 2):
         V, H, P = V0.copy(), np.empty((rows, 5), dtype), np.empty((rows, 5), dtype)
         streams = [np.random.SFC64(s) for s in np.random.SeedSequence(9).spawn(_gibbs.n_streams_for(rows))]
-        _gibbs.gibbs_chains(_gibbs.VISIBLE_BERNOULLI, V, H, P, W, b, c,
-                            *BERNOULLI_KERNEL_ARGUMENTS(dtype), 10, streams, n_threads)
+        _gibbs.gibbs_chains(kernel_params(W, b, c), kernel_visible(_gibbs.VISIBLE_BERNOULLI),
+                            V, H, P, 10, streams, n_threads)
         out.append((V, H, P))
     for x, y in zip(*out):
         assert np.array_equal(x, y)
@@ -414,11 +413,8 @@ def test_small_model_products_train_like_blas(digits_binary, method, momentum, d
                   n_chains=30, momentum=momentum, weight_decay=1e-3,
                   learning_rate=0.05, random_state=0, n_jobs=1)
     small = BernoulliRBM(**kwargs).fit(X)
-    previous = _gibbs.set_small_model_threshold(0)
-    try:
+    with _gibbs.kernel_settings(small_model_weights=0):
         blas = BernoulliRBM(**kwargs).fit(X)
-    finally:
-        _gibbs.set_small_model_threshold(previous)
     tol = 1e-10 if dtype == np.float64 else 1e-4
     for name in ("components_", "intercept_visible_", "intercept_hidden_"):
         np.testing.assert_allclose(getattr(small, name), getattr(blas, name), atol=tol, rtol=0)
@@ -433,17 +429,17 @@ def test_small_model_products_train_like_blas(digits_binary, method, momentum, d
 
 def test_inline_sfc64_draws_what_numpy_draws(digits_binary):
     # The kernel steps SFC64 inline when that reproduces NumPy's SFC64 (checked
-    # at import); the portable path calls next_uint64.  Same numbers, same model.
-    assert _gibbs.inline_sfc64_enabled(), "the inline SFC64 step failed its self-check here"
+    # on first use); the portable path calls next_uint64.  Same numbers, same model.
+    with _gibbs.kernel_settings(inline_sfc64=True) as settings:
+        assert settings["inline_sfc64"], "the inline SFC64 step failed its self-check here"
     X = digits_binary[:300]
     kwargs = dict(n_components=12, n_iter=2, batch_size=17, n_chains=33, random_state=4, n_jobs=1)
     inline = BernoulliRBM(**kwargs).fit(X)
-    _gibbs.inline_sfc64_enabled(False)
-    try:
+    with _gibbs.kernel_settings(inline_sfc64=False) as settings:
+        assert not settings["inline_sfc64"]
         portable = BernoulliRBM(**kwargs).fit(X)
         portable_samples = portable.sample(50, n_steps=5, random_state=1)
-    finally:
-        _gibbs.inline_sfc64_enabled(True)
+    assert _gibbs.kernel_settings_now()["inline_sfc64"]
     assert np.array_equal(inline.components_, portable.components_)
     assert np.array_equal(inline.h_samples_, portable.h_samples_)
     assert np.array_equal(inline.sample(50, n_steps=5, random_state=1), portable_samples)

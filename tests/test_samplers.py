@@ -32,6 +32,7 @@ from scipy.special import expit
 from rbm import _gibbs
 
 from exact_reference import (
+    kernel_params,
     ALPHA,
     all_states,
     FAMILIES,
@@ -72,9 +73,8 @@ def n_threads(request):
     if request.param == 1:
         yield 1
         return
-    previous = _gibbs.set_parallel_threshold(0)
-    yield request.param
-    _gibbs.set_parallel_threshold(previous)
+    with _gibbs.kernel_settings(parallel_threshold=0):
+        yield request.param
 
 
 def tiny_params(family, dtype, scale=SCALE):
@@ -145,9 +145,9 @@ def kernel_chains(family, W, b, c, dtype, start_law, n_steps, n_threads):
     P = np.empty_like(H)
     seeds = np.random.SeedSequence(42).spawn(_gibbs.n_streams_for(N_CHAINS))
     _gibbs.gibbs_chains(
-        family.kernel_kind, V, H, P, W.astype(dtype), b.astype(dtype), c.astype(dtype),
-        *family.kernel_arguments(dtype, W.shape[1]), n_steps, [np.random.SFC64(s) for s in seeds],
-        n_threads,
+        kernel_params(W.astype(dtype), b.astype(dtype), c.astype(dtype)),
+        family.kernel_visible(W.shape[1]), V, H, P, n_steps,
+        [np.random.SFC64(s) for s in seeds], n_threads,
     )
     return V, H, P
 

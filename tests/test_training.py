@@ -194,14 +194,11 @@ def test_parallel_tempering_trains_every_model_type(digits):
 
 def test_parallel_tempering_is_reproducible_across_thread_counts(digits):
     from rbm import _gibbs
-    previous = _gibbs.set_parallel_threshold(1)
-    try:
+    with _gibbs.kernel_settings(parallel_threshold=1):
         models = [BernoulliRBM(n_components=8, method="pt", n_temperatures=3, n_iter=2,
                                n_chains=40, batch_size=50, random_state=0,
                                n_jobs=n).fit(digits[:200])
                   for n in (1, 2)]
-    finally:
-        _gibbs.set_parallel_threshold(previous)
     np.testing.assert_array_equal(models[0].components_, models[1].components_)
     np.testing.assert_array_equal(models[0]._training.swap_counts,
                                   models[1]._training.swap_counts)

@@ -254,10 +254,3 @@ class KernelVisible:
         self.groups = groups
         self.learn_sigma = learn_sigma
 
-
-def _temporary_kernel_arguments(self, dtype):  # TEMPORARY: old kernel tests, until merge
-    from .._kernel import _visible_arguments
-    return _visible_arguments(self.kernel_view(dtype), dtype)
-
-
-VisibleLayer.kernel_arguments = _temporary_kernel_arguments

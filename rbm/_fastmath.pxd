@@ -1,0 +1,65 @@
+"""Declarations of the C helpers in ``_fastmath.h`` (vectorised sigmoid,
+Bernoulli and categorical draws, row-sum products, AVX-512 paths).
+
+Every function of the header is ``static``: each extension that cimports
+this file compiles its own copy of the ones it calls, including the two
+AVX-512 dispatch flags (see ``rbm_vector_compaction`` and
+``rbm_vector_sampling``), which is why each flag is switched by exactly one
+module (``_blas`` and ``_sampling``).
+"""
+
+from libc.stdint cimport uint64_t
+
+cdef extern from "_fastmath.h" nogil:
+    void rbm_bias_sigmoid_rows_d(double* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                                 const double* bias)
+    void rbm_bias_sigmoid_rows_f(float* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                                 const float* bias)
+    void rbm_bernoulli_d(const double* P, const float* U, double* out, Py_ssize_t count)
+    void rbm_bernoulli_f(const float* P, const float* U, float* out, Py_ssize_t count)
+    void rbm_combine_rows_d(const Py_ssize_t* idx, const double* coef, Py_ssize_t n_active,
+                            const double* M, Py_ssize_t n, double* out, int accumulate)
+    void rbm_combine_rows_f(const Py_ssize_t* idx, const float* coef, Py_ssize_t n_active,
+                            const float* M, Py_ssize_t n, float* out, int accumulate)
+    void rbm_row_dots_d(const double* X, Py_ssize_t rows, Py_ssize_t n, const double* v,
+                        double* out)
+    void rbm_row_dots_f(const float* X, Py_ssize_t rows, Py_ssize_t n, const float* v,
+                        float* out)
+    void rbm_block_softmax_weights_d(double* row, const double* b, const Py_ssize_t* groups,
+                                     Py_ssize_t n_groups)
+    void rbm_block_softmax_weights_f(float* row, const float* b, const Py_ssize_t* groups,
+                                     Py_ssize_t n_groups)
+    void rbm_softplus_gap(double* Z, Py_ssize_t count, double beta, double beta_prev)
+    void rbm_softplus_array(const double* x, Py_ssize_t count, double* out)
+    void rbm_block_categorical_draw_d(double* row, const Py_ssize_t* groups,
+                                      Py_ssize_t n_groups, const float* u)
+    void rbm_block_categorical_draw_f(float* row, const Py_ssize_t* groups,
+                                      Py_ssize_t n_groups, const float* u)
+    void rbm_transpose_d(const double* src, Py_ssize_t rows, Py_ssize_t cols, double* dst)
+    void rbm_transpose_f(const float* src, Py_ssize_t rows, Py_ssize_t cols, float* dst)
+    void rbm_sparse_rows_product_d(const double* X, Py_ssize_t rows, Py_ssize_t k,
+                                   const double* M, Py_ssize_t n, double* out,
+                                   Py_ssize_t* idx, double* coef)
+    void rbm_sparse_rows_product_f(const float* X, Py_ssize_t rows, Py_ssize_t k,
+                                   const float* M, Py_ssize_t n, float* out,
+                                   Py_ssize_t* idx, float* coef)
+    void rbm_sparse_outer_update_d(const double* VT, const double* G, Py_ssize_t rows,
+                                   Py_ssize_t n_v, Py_ssize_t n_h, double alpha, double* WT,
+                                   Py_ssize_t* idx, double* coef)
+    void rbm_sparse_outer_update_f(const float* VT, const float* G, Py_ssize_t rows,
+                                   Py_ssize_t n_v, Py_ssize_t n_h, float alpha, float* WT,
+                                   Py_ssize_t* idx, float* coef)
+    # Each extension that includes the header has its own copy of these two
+    # flags (static in the header), so only _blas switches the compaction and
+    # only _sampling the 8-stream sampler.
+    int rbm_vector_compaction(int enabled)
+    int rbm_vector_sampling(int enabled)
+    void rbm_bernoulli_sfc64x8_f(const float* P, float* out, Py_ssize_t count,
+                                 uint64_t** states, int n_lanes)
+    void rbm_bernoulli_sfc64x8_d(const double* P, double* out, Py_ssize_t count,
+                                 uint64_t** states, int n_lanes)
+    void rbm_prefetch_rows(const void* base, const Py_ssize_t* rows, Py_ssize_t n_rows,
+                           Py_ssize_t row_bytes)
+
+    void* rbm_dlopen(const char* path)
+    void* rbm_dlsym(void* handle, const char* name)

@@ -1,0 +1,48 @@
+"""Sampling per unit type: the one place that draws Bernoulli, Gaussian and
+categorical visible units and (Bernoulli, for now) hidden units, chunk by chunk
+over the random streams."""
+
+from cython cimport floating
+from numpy.random cimport bitgen_t
+
+#: Visible unit types.
+cdef enum:
+    BERNOULLI = 0
+    GAUSSIAN = 1
+    CATEGORICAL = 2
+
+#: Hidden unit types (Gaussian, ReLU and dReLU hidden units are to come: each
+#: adds a case to hidden_probabilities and sample_hidden).
+cdef enum:
+    HIDDEN_BERNOULLI = 0
+
+#: Rows of chains that share one random stream.  Part of the reproducibility
+#: contract: changing it changes every sampled result.
+cdef enum:
+    CHUNK = 16
+
+cdef struct Units:
+    # What the samplers need to know of the two layers, whatever the dtype.
+    int visible_kind            # BERNOULLI, GAUSSIAN or CATEGORICAL
+    int hidden_kind             # HIDDEN_BERNOULLI
+    Py_ssize_t n_visible
+    Py_ssize_t n_hidden
+    const Py_ssize_t* groups    # CATEGORICAL: column offsets (n_groups + 1), else NULL
+    Py_ssize_t n_groups
+    # GAUSSIAN: sigma (n_visible) in the model's dtype, else NULL.  Untyped
+    # because a struct member cannot be fused: the fused samplers cast it to
+    # their own ``floating*``.
+    const void* sigma
+
+cdef void add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                                const floating* bias) noexcept nogil
+cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
+                               const floating* c, int n_threads) noexcept nogil
+cdef void sample_hidden(const Units* u, const floating* P, floating* Hs, Py_ssize_t rows,
+                        bitgen_t** streams, float* scratch, int n_threads) noexcept nogil
+cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const floating* b,
+                         bitgen_t** streams, float* scratch, int n_threads) noexcept nogil
+
+cdef Py_ssize_t parallel_threshold() noexcept
+cdef void set_parallel_threshold(Py_ssize_t n_elements) noexcept
+cdef bint set_avx512_sampling(int enabled) noexcept
