@@ -80,6 +80,8 @@ extensions = [
     Extension(
         "rbm._gibbs",
         sources=["rbm/_gibbs.pyx"],
+        # The C helpers: a change to either rebuilds the module.
+        depends=["rbm/_fastmath.h", "rbm/_avx512.h"],
         include_dirs=[np.get_include(), "rbm"],
         # Only bitgen_t's next_uint64 is used (a function pointer in the struct),
         # so no NumPy static library needs linking.
