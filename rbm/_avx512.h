@@ -3,10 +3,11 @@
  * (rbm_vector_sampling).  Included once, from _fastmath.h, after the vector
  * types and the scalar compaction this code builds on.
  *
- * Compiled for AVX-512 where GCC or Clang build for x86-64, whatever the
- * build's baseline; run only where the CPU has it, which rbm_avx512_switch
- * alone decides.  Each path keeps its own flag so tests can compare it with
- * the portable loop; both give the same results to the bit. */
+ * Compiled for AVX-512 where GCC or Clang build for x86-64 (not in the
+ * portable RBM_NO_DISPATCH build), whatever the build's baseline; run only
+ * where the CPU has it, which rbm_avx512_switch alone decides.  Each path
+ * keeps its own flag so tests can compare it with the portable loop; both
+ * give the same results to the bit. */
 #ifndef RBM_AVX512_H
 #define RBM_AVX512_H
 
@@ -54,10 +55,11 @@ static int rbm_vector_sampling(int enabled)
 
 /* Compaction (see rbm_compact_scalar_d), 8 entries per instruction: vcompress
  * into a register, then a whole-vector store, which stays inside idx[:k] and
- * coef[:k] because count <= i; 4x faster than the scalar loop.  The index
- * half is the same for both types: */
+ * coef[:k] because count <= i; 4x faster than the scalar loop, which takes
+ * the last k % 8 entries. */
 
-/* Store the positions of the nonzero lanes at idx; returns how many. */
+/* The index half of a step, the same for both types: store the positions of
+ * the nonzero lanes at idx; returns how many. */
 RBM_AVX512_TARGET
 static inline ptrdiff_t rbm_compact_positions(__mmask8 nonzero, __m512i positions, ptrdiff_t *idx)
 {
@@ -110,8 +112,9 @@ static ptrdiff_t rbm_compact_avx512_f(const float *x, ptrdiff_t k, float scale,
  * passes with 4 (15% faster for a 64 x 64 model's products; AVX2's 16
  * registers would spill them).  Each column's sum takes the rows in the same
  * order either way, so the results are the same to the bit.  Separate
- * variables, not arrays: GCC keeps these in registers.  The float version
- * differs only in its types (C has no templates). */
+ * variables, not arrays: GCC keeps these in registers; and each load spells
+ * out its address (through a row pointer GCC adds an instruction per row).
+ * The float version differs only in its types. */
 RBM_AVX512_TARGET
 static ptrdiff_t rbm_combine8_d(const ptrdiff_t *idx, const double *coef, ptrdiff_t n_active,
                                 const double *M, ptrdiff_t n, double *out, int accumulate)

@@ -239,10 +239,7 @@ static void rbm_block_categorical_draw_d(double *row, const ptrdiff_t *groups,
         double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, cumulative = 0.0;
         ptrdiff_t i = lo, chosen = hi - 1;
         for (; i + 4 <= hi; i += 4) {
-            s0 += row[i];
-            s1 += row[i + 1];
-            s2 += row[i + 2];
-            s3 += row[i + 3];
+            s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3];
         }
         for (; i < hi; i++)
             s0 += row[i];
@@ -268,10 +265,7 @@ static void rbm_block_categorical_draw_f(float *row, const ptrdiff_t *groups,
         double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, cumulative = 0.0;
         ptrdiff_t i = lo, chosen = hi - 1;
         for (; i + 4 <= hi; i += 4) {
-            s0 += row[i];
-            s1 += row[i + 1];
-            s2 += row[i + 2];
-            s3 += row[i + 3];
+            s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3];
         }
         for (; i < hi; i++)
             s0 += row[i];
