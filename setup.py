@@ -87,6 +87,8 @@ extensions = [
     Extension(
         f"rbm.{name}",
         sources=[f"rbm/{name}.pyx"],
+        # The C helpers: a change to either rebuilds the modules.
+        depends=["rbm/_fastmath.h", "rbm/_avx512.h"],
         include_dirs=[np.get_include(), "rbm"],
         # Only bitgen_t's next_uint64 is used (a function pointer in the struct),
         # so no NumPy static library needs linking.
