@@ -35,8 +35,10 @@ params
     ``--setup-old CODE`` / ``--setup-new CODE`` run Python code in that
     tree's child after ``import rbm`` (names ``rbm`` and ``np`` are
     defined) and before the fits, for example to pick the same BLAS in both
-    (``rbm._gibbs.use_numpy_blas(False)`` in the old build, the redesign's
-    context manager entered with ``__enter__()`` in the new one).
+    (``rbm._gibbs.use_numpy_blas(False)`` in the old build; in the
+    redesigned one the context manager, kept referenced so that it is not
+    collected and closed at once:
+    ``rbm._keep = rbm._gibbs.kernel_settings(numpy_blas=True); rbm._keep.__enter__()``).
     ``-k PATTERN`` keeps the cases whose name matches the ``fnmatch``
     pattern.
 
