@@ -250,7 +250,7 @@ def make_data(config):
 
 
 def _ours_blas():
-    """Which BLAS the kernel calls: SciPy's unless NumPy's OpenBLAS is opted in.
+    """Which BLAS the kernel calls: NumPy's OpenBLAS unless SciPy's is forced.
 
     A build from before ``kernel_settings`` (with the ``use_numpy_blas``
     switch) says which it found, so that this script can time both builds
@@ -259,8 +259,8 @@ def _ours_blas():
     settings = getattr(rbm._gibbs, "kernel_settings_now", None)
     if settings is not None:
         if settings()["numpy_blas"]:
-            return "NumPy's OpenBLAS (kernel_settings(numpy_blas=True))"
-        return "scipy.linalg.cython_blas"
+            return "NumPy's OpenBLAS"
+        return "scipy.linalg.cython_blas (kernel_settings(numpy_blas=False))"
     path = rbm._gibbs.use_numpy_blas()
     return f"NumPy's OpenBLAS ({Path(path).name})" if path else "scipy.linalg.cython_blas"
 
@@ -906,9 +906,9 @@ def parse_args(argv=None):
     parser.add_argument("--json", type=Path, default=None,
                         help="also write every figure, with its unit and which way is better, "
                              "as JSON to this path (read by benchmarks/compare_builds.py)")
-    parser.add_argument("--numpy-blas", action="store_true",
-                        help="ours calls NumPy's bundled OpenBLAS instead of SciPy's "
-                             "(rbm._gibbs.kernel_settings(numpy_blas=True))")
+    parser.add_argument("--scipy-blas", action="store_true",
+                        help="ours calls SciPy's cython_blas instead of NumPy's bundled "
+                             "OpenBLAS (rbm._gibbs.kernel_settings(numpy_blas=False))")
     parser.add_argument("--memory-child", choices=MEMORY_LAYOUTS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
@@ -962,8 +962,11 @@ def report_figures(rows, per_update=None, ais=None, memory=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.numpy_blas:
-        with rbm._gibbs.kernel_settings(numpy_blas=True):
+    if args.scipy_blas:
+        if not hasattr(rbm._gibbs, "kernel_settings"):  # a build from before it
+            rbm._gibbs.use_numpy_blas(False)
+            return _main(args)
+        with rbm._gibbs.kernel_settings(numpy_blas=False):
             return _main(args)
     return _main(args)
 

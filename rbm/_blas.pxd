@@ -28,6 +28,7 @@ cdef void weighted_row_sum(const floating* X, Py_ssize_t rows, Py_ssize_t n,
 cdef void row_dots(const floating* X, Py_ssize_t rows, Py_ssize_t n, const floating* v,
                    floating* out) noexcept nogil
 
+cdef void resolve_blas() except *
 cdef object set_numpy_blas(bint enabled)
 cdef bint numpy_blas_in_use() noexcept
 cdef bint set_avx512_compaction(int enabled) noexcept

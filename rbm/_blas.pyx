@@ -1,10 +1,16 @@
 # cython: language_level=3
 """Matrix products of the kernel, row-major wrappers around column-major BLAS.
 
-Products go through SciPy's ``scipy.linalg.cython_blas`` ``sgemm``/``dgemm``
-by default; row-major code swaps the operands.  NumPy's bundled OpenBLAS
-(ILP64 symbols found through threadpoolctl and ``dlopen``) is an explicit
-opt-in, ``kernel_settings(numpy_blas=True)``: nothing is loaded at import.
+Products go through NumPy's bundled OpenBLAS where it is found (its ILP64
+symbols, looked up through threadpoolctl and ``dlopen`` on the first kernel
+call, not at import), else through SciPy's ``scipy.linalg.cython_blas``
+``sgemm``/``dgemm``; ``kernel_settings(numpy_blas=False)`` forces SciPy's.
+Row-major code swaps the operands.  Why NumPy's by default: NumPy's own
+products (the monitoring, ``transform``) use its OpenBLAS, and a second
+OpenBLAS thread team in the same process, spinning beside it, made 2-thread
+training at 784 x 500 1.5x slower and categorical training 2.3x slower on a
+2-core machine (``benchmarks/compare_builds.py throughput``, this module's
+first version against its predecessor).
 Products with 0/1 or one-hot rows can instead be taken as sums of the rows
 selected by the nonzeros (the row-sum products of ``_fastmath.h``), which
 beat a BLAS call in small models and for categorical rows at any size; this
@@ -38,7 +44,8 @@ ctypedef void (*dgemm64_t)(const char* transa, const char* transb, const int64_t
                            const double* a, const int64_t* lda, const double* b,
                            const int64_t* ldb, const double* beta, double* c,
                            const int64_t* ldc) noexcept nogil
-# NULL: SciPy's cython_blas (the default).  Set only by set_numpy_blas.
+# NULL: SciPy's cython_blas.  Set only by set_numpy_blas (resolve_blas picks
+# the default on the first kernel call).
 cdef sgemm64_t _numpy_sgemm = NULL
 cdef dgemm64_t _numpy_dgemm = NULL
 cdef object _numpy_blas_path = None
@@ -74,9 +81,20 @@ def _find_numpy_blas():
     return None
 
 
+# Whether the BLAS has been chosen (by resolve_blas or kernel_settings).
+cdef bint _blas_chosen = False
+
+
+cdef void resolve_blas() except *:
+    """Choose the default BLAS once, on the first kernel call: NumPy's where found."""
+    if not _blas_chosen:
+        set_numpy_blas(True)
+
+
 cdef object set_numpy_blas(bint enabled):
     """Use NumPy's OpenBLAS (True, if found) or SciPy's (False); returns its path or None."""
-    global _numpy_sgemm, _numpy_dgemm, _numpy_blas_path
+    global _numpy_sgemm, _numpy_dgemm, _numpy_blas_path, _blas_chosen
+    _blas_chosen = True
     found = _find_numpy_blas() if enabled else None
     if found is None:
         _numpy_blas_path, _numpy_sgemm, _numpy_dgemm = None, NULL, NULL

@@ -51,7 +51,7 @@ from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_gap, rbm_softplus_array
 from ._blas cimport (
     hidden_field, visible_field, weight_update, hidden_field_of, visible_field_of,
     transpose, sparse_outer_update, weighted_row_sum, row_dots, set_numpy_blas,
-    numpy_blas_in_use, set_avx512_compaction)
+    numpy_blas_in_use, resolve_blas, set_avx512_compaction)
 from ._random cimport (
     uniform_fill, stream_pointers, ensure_inline_checked, set_inline_sfc64, inline_sfc64)
 from ._sampling cimport (
@@ -132,11 +132,18 @@ def _apply_settings(values):
         _SMALL_MODEL_WEIGHTS = int(values["small_model_weights"])
 
 
+cdef void _first_call_checks() except *:
+    """What the first kernel call settles (not import): the inline-SFC64 check
+    and the default BLAS."""
+    ensure_inline_checked()
+    resolve_blas()
+
+
 def kernel_settings_now():
     """The settings in force, as a dict (see ``kernel_settings``); a path that
     this CPU, build or NumPy lacks reads False."""
     with _settings_lock:
-        ensure_inline_checked()
+        _first_call_checks()
         threshold = parallel_threshold()
         return dict(numpy_blas=bool(numpy_blas_in_use()),
                     avx512_compaction=bool(set_avx512_compaction(-1)),
@@ -152,10 +159,10 @@ def kernel_settings(**changes):
 
     Keywords, each optional:
 
-    numpy_blas : bool, default False
+    numpy_blas : bool, default True where NumPy's OpenBLAS is found
         Products through NumPy's bundled OpenBLAS (found with threadpoolctl
-        and loaded on entry) instead of SciPy's ``cython_blas``.  The only
-        knob that changes results, by rounding.
+        on the first kernel call) or, with False, SciPy's ``cython_blas``.
+        The only knob that changes results, by rounding.
     avx512_compaction, avx512_sampling : bool, default True
         The AVX-512 paths of the row-sum products and of Bernoulli sampling,
         where the CPU has AVX-512 (else they stay off); the same numbers.
@@ -1315,7 +1322,7 @@ def train_minibatches(batches, params, state, update, visible, streams, int n_th
     _train_workspace(a, n_visible, n_hidden, n_chains, n_temperatures, T.transposed,
                      learn_sigma)
     _fill_train(&T, a, hyper, n_chains, n_temperatures, n_threads)
-    ensure_inline_checked()
+    _first_call_checks()
     # Block t of tempered chains uses streams [t * block_streams, (t + 1) *
     # block_streams); the replica swaps use the last one.
     T.rng = stream_pointers(streams, T.block_streams * n_temperatures
@@ -1410,7 +1417,7 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
     H = _array(arrays, "gibbs_chains", "H", W.dtype, (rows, n_hidden), True)
     P = _array(arrays, "gibbs_chains", "P", W.dtype, (rows, n_hidden), True)
     _fill_units(&u, kind, n_visible, n_hidden, vstate, groups)
-    ensure_inline_checked()
+    _first_call_checks()
     scratch = np.empty((n_streams_for(rows) * CHUNK, max(n_visible, n_hidden)),
                        dtype=np.float32)
     cdef void* pV = _data(V)
@@ -1516,7 +1523,7 @@ def ais_log_weights(params, visible, S, base_bias, betas, streams, int n_threads
     if rows == 0 or n_hidden == 0:
         return np.zeros(rows)
     _fill_units(&u, kind, n_visible, n_hidden, vstate, groups)
-    ensure_inline_checked()
+    _first_call_checks()
     work = np.concatenate([b - base_bias, np.ones(n_hidden), np.empty(n_visible + n_hidden),
                            np.empty(2 * rows), np.zeros(rows)])
     Z, H, gap = (np.empty((rows, n_hidden)) for _ in range(3))

@@ -325,12 +325,15 @@ def test_kernel_settings_restore_the_previous_state():
             pass
 
 
-def test_defaults_use_scipy_blas_and_import_loads_nothing():
-    # Importing rbm does not dlopen NumPy's OpenBLAS: products go through
-    # SciPy's cython_blas unless kernel_settings(numpy_blas=True) asks.
+def test_import_loads_nothing_and_the_first_call_picks_numpys_blas():
+    # Importing rbm looks up no BLAS (threadpoolctl is not even asked); the
+    # first kernel call picks NumPy's OpenBLAS, which NumPy has loaded.
     import subprocess
     import sys
-    code = ("import rbm, rbm._gibbs as k; "
-            "assert not k.kernel_settings_now()['numpy_blas']; print('ok')")
+    code = ("import threadpoolctl; real = threadpoolctl.threadpool_info; "
+            "threadpoolctl.threadpool_info = lambda: 1 / 0; "
+            "import rbm, rbm._gibbs as k; "
+            "threadpoolctl.threadpool_info = real; "
+            "assert k.kernel_settings_now()['numpy_blas']; print('ok')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "ok", result.stderr

@@ -235,20 +235,20 @@ def test_new_models_train_at_edge_shapes(estimator, n_visible, n_hidden, method,
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_numpy_and_scipy_blas_train_the_same_model(dtype):
-    # The kernel calls SciPy's BLAS unless NumPy's OpenBLAS is asked for
-    # (kernel_settings(numpy_blas=True)); the two must agree to rounding (and
-    # each is reproducible on its own), and leaving the block restores SciPy's.
+    # The kernel calls NumPy's OpenBLAS where it finds it, SciPy's inside
+    # kernel_settings(numpy_blas=False); the two must agree to rounding (and
+    # each is reproducible on its own), and leaving the block restores NumPy's.
     rng = np.random.default_rng(0)
     X = (rng.random((400, 90)) < 0.3).astype(dtype)
     kwargs = dict(n_components=40, batch_size=50, n_iter=3, random_state=0)
-    assert not _gibbs.kernel_settings_now()["numpy_blas"]
-    scipy_model = BernoulliRBM(**kwargs).fit(X)
-    scipy_again = BernoulliRBM(**kwargs).fit(X)
-    with _gibbs.kernel_settings(numpy_blas=True) as settings:
-        if not settings["numpy_blas"]:
-            pytest.skip("NumPy's OpenBLAS was not found")
-        numpy_model = BernoulliRBM(**kwargs).fit(X)
-    assert not _gibbs.kernel_settings_now()["numpy_blas"]
+    if not _gibbs.kernel_settings_now()["numpy_blas"]:
+        pytest.skip("NumPy's OpenBLAS was not found")
+    with _gibbs.kernel_settings(numpy_blas=False) as settings:
+        assert not settings["numpy_blas"]
+        scipy_model = BernoulliRBM(**kwargs).fit(X)
+        scipy_again = BernoulliRBM(**kwargs).fit(X)
+    assert _gibbs.kernel_settings_now()["numpy_blas"]
+    numpy_model = BernoulliRBM(**kwargs).fit(X)
     np.testing.assert_array_equal(scipy_model.components_, scipy_again.components_)
     difference = np.abs(numpy_model.components_ - scipy_model.components_)
     if dtype == np.float64:
