@@ -4,6 +4,7 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
@@ -68,6 +69,16 @@ class RBMOutlierDetector(OutlierMixin, BaseEstimator):
         self.estimator = estimator
         self.contamination = contamination
         self.criterion = criterion
+
+    def __sklearn_tags__(self):
+        # The detector's input domain is its density model's (for the default
+        # BernoulliRBM: values in [0, 1], sparse allowed).
+        tags = super().__sklearn_tags__()
+        template = BernoulliRBM() if self.estimator is None else self.estimator
+        inner = get_tags(template).input_tags
+        for name in ("positive_only", "sparse", "categorical", "string", "allow_nan"):
+            setattr(tags.input_tags, name, getattr(inner, name))
+        return tags
 
     # The nested estimator validates its own parameters when it is fitted.
     @_fit_context(prefer_skip_nested_validation=False)
