@@ -36,13 +36,15 @@ class Update:
 
     Built per pass from the estimator's parameters and the epoch's learning
     rate and momentum; the kernel reads it and changes nothing in it.
+    ``base_bias`` (parallel tempering only, else None) is the visible bias
+    of the beta = 0 model, the independent model of the data marginals.
     """
 
     __slots__ = ("method", "k", "learning_rate", "momentum", "weight_decay",
                  "l1_weight_decay", "sparsity_target", "sparsity_cost", "offset_rate",
                  "betas", "base_bias")
 
-    def __init__(self, estimator, learning_rate, momentum, base_bias):
+    def __init__(self, estimator, learning_rate, momentum, base_bias=None):
         self.method = METHODS[estimator.method]
         self.k = int(estimator.k)
         self.learning_rate = float(learning_rate)
@@ -54,7 +56,7 @@ class Update:
         self.offset_rate = CENTERING_RATE if estimator.centering else 0.0
         pt = estimator.method == "pt"
         self.betas = pt_betas(estimator.n_temperatures) if pt else None
-        self.base_bias = base_bias if pt else None
+        self.base_bias = base_bias
 
 
 class KernelParams:

@@ -21,7 +21,7 @@ from ._monitor import (CHEAP_EXACT_FLOPS, MONITOR_AIS, MONITOR_ROWS, EarlyStoppi
                        TrainingMonitor, epoch_learning_rate, epoch_momentum, epoch_rows,
                        format_epoch)
 from ._partition import exact_cost
-from ._state import KernelParams, Update, energy_scale
+from ._state import Update, energy_scale
 
 #: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
 #: bounds |E(v, h)| over binary states) reaches 2**52 = 1 / eps(float64):
@@ -113,7 +113,7 @@ class Batches:
     up each minibatch of the next pass.
     """
 
-    __slots__ = ("X", "csr_data", "csr_indices", "csr_indptr", "order", "ends", "n_rows")
+    __slots__ = ("X", "csr_data", "csr_indices", "csr_indptr", "order", "ends")
 
     def __init__(self, X):
         self.X = self.csr_data = self.csr_indices = self.csr_indptr = None
@@ -126,7 +126,6 @@ class Batches:
             self.csr_indptr = X.indptr.astype(np.intp, copy=False)
         else:
             self.X = np.ascontiguousarray(X)
-        self.n_rows = X.shape[0]
         self.order = self.ends = None
 
     def plan(self, order, batch_size):
@@ -148,8 +147,11 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics):
     training, unit = model._training, model._visible_unit
     dtype = model.components_.dtype
     data_mean = statistics[0] / max(statistics[1], 1)
-    update = Update(model, learning_rate, momentum,
-                    unit.initial_bias(data_mean).astype(dtype))
+    # Parallel tempering's hottest chains sample the independent model of
+    # the data marginals (AIS's base model too).
+    base_bias = (unit.initial_bias(data_mean).astype(dtype) if model.method == "pt"
+                 else None)
+    update = Update(model, learning_rate, momentum, base_bias)
     learned = model._learned_arrays() + (training.swap_counts,)
     snapshot = [a.copy() for a in learned]
     _gibbs.train_minibatches(
@@ -166,7 +168,9 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics):
 
 
 def _chain_rows_needing_streams(model, batches):
-    """Rows of chains the pass samples, in units of the kernel's stream chunks."""
+    """Chain rows whose random streams the pass needs: the persistent chains
+    (PT: each temperature's block rounded up to whole stream chunks, and one
+    more chunk's stream for the swaps), or the largest batch (CD)."""
     if model.method == "pt":
         # A set of streams per temperature block, and one for the swaps.
         block = model.h_samples_.shape[0] // model.n_temperatures
