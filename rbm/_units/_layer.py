@@ -84,8 +84,9 @@ def enumerate_binary(n_units, chunk_size, dtype):
         yield ((index[:, None] >> bits) & 1).astype(dtype)
 
 
-def check_array_attribute(owner, name, array, shape, dtype=None):
-    """Raise ValueError unless ``array`` is a finite ndarray of ``shape`` (and dtype).
+def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
+    """Raise ValueError unless ``array`` is an ndarray of ``shape`` (and dtype),
+    finite unless ``finite=False``.
 
     The compiled kernel reads fitted arrays by their shapes, so an array of
     the wrong size (from a model file or an assignment) must be stopped
@@ -101,7 +102,7 @@ def check_array_attribute(owner, name, array, shape, dtype=None):
     if dtype is not None and array.dtype != dtype:
         raise ValueError(f"{where} has dtype {array.dtype}, but this model's parameters "
                          f"are {np.dtype(dtype)}; assign an array of that dtype.")
-    if array.dtype.kind == "f" and array.size and not all_finite(array):
+    if finite and array.dtype.kind == "f" and array.size and not all_finite(array):
         raise ValueError(f"{where} contains NaN or inf; refit the model or assign "
                          "finite values.")
 
