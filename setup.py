@@ -80,8 +80,9 @@ if sys.platform == "win32":
     compile_args = ["/O2"]
 
 #: The kernel's extensions: the home of block-Gibbs sampling and training, and
-#: the modules it cimports (products, random streams, samplers per unit type).
-KERNEL_MODULES = ["_gibbs", "_blas", "_random", "_sampling"]
+#: the modules it cimports (products, random streams, samplers per unit type,
+#: shared argument checks) and annealed importance sampling.
+KERNEL_MODULES = ["_gibbs", "_blas", "_random", "_sampling", "_checks", "_ais"]
 
 extensions = [
     Extension(

@@ -9,9 +9,11 @@ attribute), read them once into C structs, and run without the GIL.
 Training is one driver loop over minibatches (``_train_loop``) calling small
 named steps: load a batch, positive phase, negative phase (CD, PCD or PT),
 gradient, centering, weight and bias steps, constraints.  Products live in
-``_blas``, random streams in ``_random``, the unit types' samplers in
-``_sampling``; the C helpers of ``_fastmath.h`` are declared in
-``_fastmath.pxd``.  The few process-wide performance knobs are set only
+``_blas``, random streams in ``_random``, the unit types' samplers (and the
+tempered Gibbs steps) in ``_sampling``, annealed importance sampling in
+``_ais`` (``ais_log_weights`` is re-exported here), the argument checks shared
+by the entry points in ``_checks``; the C helpers of ``_fastmath.h`` are
+declared in ``_fastmath.pxd``.  The few process-wide performance knobs are set only
 through the ``kernel_settings`` context manager; none changes a result
 except ``numpy_blas`` (rounding).
 
@@ -45,19 +47,21 @@ from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memcpy, memset
 from libc.math cimport log, exp
 from numpy.random cimport bitgen_t
-cimport numpy as cnp
 
-from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_gap, rbm_softplus_array
+from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_array
 from ._blas cimport (
     hidden_field, visible_field, weight_update, hidden_field_of, visible_field_of,
     transpose, sparse_outer_update, weighted_row_sum, row_dots, set_numpy_blas,
-    numpy_blas_in_use, resolve_blas, set_avx512_compaction)
-from ._random cimport (
-    uniform_fill, stream_pointers, ensure_inline_checked, set_inline_sfc64, inline_sfc64)
+    numpy_blas_in_use, set_avx512_compaction)
+from ._random cimport uniform_fill, stream_pointers, set_inline_sfc64, inline_sfc64
 from ._sampling cimport (
-    Units, BERNOULLI, GAUSSIAN, CATEGORICAL, HIDDEN_BERNOULLI, CHUNK,
+    Units, BERNOULLI, GAUSSIAN, CATEGORICAL, CHUNK,
     add_bias_sigmoid_rows, hidden_probabilities, sample_hidden, sample_visible,
+    scale_rows, tempered_visible_sample, tempered_hidden_sample,
     parallel_threshold, set_parallel_threshold, set_avx512_sampling)
+from ._checks cimport (
+    GAUSSIAN_SIGMA_ROW, GAUSSIAN_VELOCITY_ROW, GAUSSIAN_SIGMA_MIN_ROW, GAUSSIAN_SIGMA_MAX_ROW,
+    GAUSSIAN_STATE_ROWS, _data, _fill_units, _first_call_checks)
 
 import contextlib
 import threading
@@ -65,7 +69,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-cnp.import_array()
+from ._ais import ais_log_weights  # re-exported: rbm._gibbs.ais_log_weights
+from ._checks import _get, _array, _int, _check_params, _check_visible, _check_threads
+from ._sampling import n_streams_for
 
 #: Per-batch decay of the running hidden activation of the sparsity penalty.
 cdef double SPARSITY_DECAY = 0.95
@@ -75,13 +81,7 @@ VISIBLE_BERNOULLI = BERNOULLI
 VISIBLE_GAUSSIAN = GAUSSIAN
 VISIBLE_CATEGORICAL = CATEGORICAL
 
-#: Rows of the Gaussian visible state (``visible.state``).
-cdef enum:
-    GAUSSIAN_SIGMA_ROW = 0
-    GAUSSIAN_VELOCITY_ROW = 1
-    GAUSSIAN_SIGMA_MIN_ROW = 2
-    GAUSSIAN_SIGMA_MAX_ROW = 3
-    GAUSSIAN_STATE_ROWS = 4
+#: Rows of the Gaussian visible state (``visible.state``; the enum is in _checks.pxd).
 GAUSSIAN_SIGMA = GAUSSIAN_SIGMA_ROW
 GAUSSIAN_VELOCITY = GAUSSIAN_VELOCITY_ROW
 GAUSSIAN_SIGMA_MIN = GAUSSIAN_SIGMA_MIN_ROW
@@ -130,13 +130,6 @@ def _apply_settings(values):
         set_parallel_threshold(PY_SSIZE_T_MAX if threshold is None else int(threshold))
     if "small_model_weights" in values:
         _SMALL_MODEL_WEIGHTS = int(values["small_model_weights"])
-
-
-cdef void _first_call_checks() except *:
-    """What the first kernel call settles (not import): the inline-SFC64 check
-    and the default BLAS."""
-    ensure_inline_checked()
-    resolve_blas()
 
 
 def kernel_settings_now():
@@ -330,14 +323,6 @@ cdef struct Train:
 # Elementwise helpers
 # --------------------------------------------------------------------------
 
-cdef void _scale_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
-                      floating factor) noexcept nogil:
-    """X[r0:r1] *= factor"""
-    cdef Py_ssize_t i
-    for i in range(r0 * n, r1 * n):
-        X[i] *= factor
-
-
 cdef void _subtract_from_rows(floating* X, Py_ssize_t rows, Py_ssize_t n,
                               const floating* offset) noexcept nogil:
     """X[r] -= offset for every row."""
@@ -512,42 +497,8 @@ cdef void _centering_corrections(const floating* VS, const floating* HS, Py_ssiz
 
 
 # --------------------------------------------------------------------------
-# Tempered Gibbs steps (parallel tempering, Desjardins et al. 2010, and AIS)
+# Parallel tempering (Desjardins et al. 2010): energy gaps, replica swaps, one step
 # --------------------------------------------------------------------------
-
-cdef void _tempered_visible_sample(const Units* u, floating* S, Py_ssize_t rows, double beta,
-                                   const floating* b, const floating* base_bias,
-                                   floating* tempered_b, bitgen_t** rng, float* scratch,
-                                   int n_threads) noexcept nogil:
-    """S = s(v), v drawn at inverse temperature beta from the visible field h W in S.
-
-    The tempered model p_beta ~ exp(-(1 - beta) E_base(v) - beta E(v, h))
-    with E_base(v) = -base_bias . s(v) gives v the field
-    beta (h W + b) + (1 - beta) base_bias.
-    """
-    cdef Py_ssize_t i
-    _scale_rows(S, 0, rows, u.n_visible, <floating> beta)
-    for i in range(u.n_visible):
-        tempered_b[i] = <floating> (beta * b[i] + (1.0 - beta) * base_bias[i])
-    sample_visible(u, S, rows, tempered_b, rng, scratch, n_threads)
-
-
-cdef void _tempered_hidden_sample(const Units* u, const floating* Z, floating* H,
-                                  Py_ssize_t rows, double beta, const floating* c,
-                                  floating* tempered_c, bitgen_t** rng, float* scratch,
-                                  int n_threads) noexcept nogil:
-    """H = h drawn at inverse temperature beta given the hidden field Z = W s(v) (no bias).
-
-    Given v, h has the field beta (W s(v) + c).
-    """
-    cdef Py_ssize_t j
-    memcpy(H, Z, rows * u.n_hidden * sizeof(floating))
-    _scale_rows(H, 0, rows, u.n_hidden, <floating> beta)
-    for j in range(u.n_hidden):
-        tempered_c[j] = <floating> (beta * c[j])
-    hidden_probabilities(u, H, rows, tempered_c, n_threads)
-    sample_hidden(u, H, H, rows, rng, scratch, n_threads)
-
 
 cdef void _energy_gaps(const floating* S, const floating* H, const floating* Z,
                        Py_ssize_t rows, Py_ssize_t n_visible, Py_ssize_t n_hidden,
@@ -605,14 +556,14 @@ cdef void _tempered_step(const Train* T, blocks_t* A, Py_ssize_t C, int parity) 
     cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
     visible_field(A.Hc, rows, A.W, nv, nh, A.S_all)
     for t in range(T.n_temperatures):
-        _tempered_visible_sample(&T.u, A.S_all + t * C * nv, C, T.betas[t], A.b, A.base_bias,
-                                 A.tempered_b, T.rng + t * T.block_streams, T.scratch,
-                                 T.n_threads)
+        tempered_visible_sample(&T.u, A.S_all + t * C * nv, C, T.betas[t], A.b, A.base_bias,
+                                A.tempered_b, T.rng + t * T.block_streams, T.scratch,
+                                T.n_threads)
     hidden_field(A.S_all, rows, A.W, nv, nh, A.Z_all)
     for t in range(T.n_temperatures):
-        _tempered_hidden_sample(&T.u, A.Z_all + t * C * nh, A.Hc + t * C * nh, C, T.betas[t],
-                                A.c, A.tempered_c, T.rng + t * T.block_streams, T.scratch,
-                                T.n_threads)
+        tempered_hidden_sample(&T.u, A.Z_all + t * C * nh, A.Hc + t * C * nh, C, T.betas[t],
+                               A.c, A.tempered_c, T.rng + t * T.block_streams, T.scratch,
+                               T.n_threads)
     _energy_gaps(A.S_all, A.Hc, A.Z_all, rows, nv, nh, A.b, A.base_bias, A.c, T.energy_gap)
     _replica_swaps(T, A.Hc, A.S_all, C, T.rng[T.block_streams * T.n_temperatures], parity)
 
@@ -742,8 +693,8 @@ cdef void _row_weights(floating* row_weights, Py_ssize_t B, Py_ssize_t C) noexce
 cdef void _scale_for_weight_product(floating* HS, Py_ssize_t B, Py_ssize_t C,
                                     Py_ssize_t n_hidden) noexcept nogil:
     """HS[:B] /= B, HS[B:B + C] /= -C: the weight gradient is then HS.T @ VS."""
-    _scale_rows(HS, 0, B, n_hidden, <floating> 1.0 / B)
-    _scale_rows(HS, B, B + C, n_hidden, <floating> -1.0 / C)
+    scale_rows(HS, 0, B, n_hidden, <floating> 1.0 / B)
+    scale_rows(HS, B, B + C, n_hidden, <floating> -1.0 / C)
 
 
 cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C) noexcept nogil:
@@ -971,76 +922,6 @@ cdef void _train_loop(Train* T, blocks_t* A) noexcept nogil:
 # Entry checks: O(1) per array, O(n) over index arrays
 # --------------------------------------------------------------------------
 
-def _get(obj, owner, name):
-    """obj.name, or ValueError naming owner.name."""
-    try:
-        return getattr(obj, name)
-    except AttributeError:
-        raise ValueError(f"{owner}.{name} is missing") from None
-
-
-def _array(obj, owner, name, dtype, shape, writable=False, optional=False):
-    """obj.name checked to be a C-contiguous ndarray of ``dtype`` (a dtype or a
-    tuple of them) and ``shape`` (None entries: any); None where optional."""
-    value = _get(obj, owner, name)
-    label = f"{owner}.{name}"
-    if value is None and optional:
-        return None
-    if not isinstance(value, np.ndarray):
-        raise ValueError(f"{label} must be a numpy array, got {type(value).__name__}")
-    dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
-    if value.dtype not in [np.dtype(d) for d in dtypes]:
-        wanted = " or ".join(str(np.dtype(d)) for d in dtypes)
-        raise ValueError(f"{label} must have dtype {wanted}, got {value.dtype}")
-    if value.ndim != len(shape) or any(s is not None and s != v
-                                       for s, v in zip(shape, value.shape)):
-        wanted = tuple("any" if s is None else s for s in shape)
-        raise ValueError(f"{label} must have shape {wanted}, got {value.shape}")
-    if not value.flags.c_contiguous:
-        raise ValueError(f"{label} must be C-contiguous")
-    if writable and not value.flags.writeable:
-        raise ValueError(f"{label} must be writable")
-    return value
-
-
-def _int(obj, owner, name, low, high=None):
-    """obj.name as an int in [low, high]."""
-    value = _get(obj, owner, name)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{owner}.{name} must be an int, got {type(value).__name__}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{owner}.{name} must be in [{low}, {high}], got {value}")
-    return int(value)
-
-
-def _check_params(params, writable):
-    """(W, b, c) of one dtype, float32 or float64."""
-    W = _array(params, "params", "W", (np.float32, np.float64), (None, None), writable)
-    n_hidden, n_visible = W.shape
-    b = _array(params, "params", "b", W.dtype, (n_visible,), writable)
-    c = _array(params, "params", "c", W.dtype, (n_hidden,), writable)
-    return W, b, c
-
-
-def _check_visible(visible, dtype, n_visible, writable):
-    """(kind, state or None, groups or None, learn_sigma) of the visible layer."""
-    kind = _int(visible, "visible", "kind", BERNOULLI, CATEGORICAL)
-    state = groups = None
-    if kind == GAUSSIAN:
-        state = _array(visible, "visible", "state", dtype, (GAUSSIAN_STATE_ROWS, n_visible),
-                       writable)
-    if kind == CATEGORICAL:
-        groups = _array(visible, "visible", "groups", np.intp, (None,))
-        if (groups.shape[0] < 1 or groups[0] != 0 or groups[groups.shape[0] - 1] != n_visible
-                or np.any(np.diff(groups) <= 0)):
-            raise ValueError("visible.groups must increase strictly from 0 to n_visible "
-                             f"({n_visible})")
-    learn_sigma = bool(getattr(visible, "learn_sigma", False))
-    if learn_sigma and kind != GAUSSIAN:
-        raise ValueError("visible.learn_sigma is only for Gaussian visible units")
-    return kind, state, groups, learn_sigma
-
-
 def _check_indices(values, owner, name, high):
     """Every entry of an index array in [0, high)."""
     if values.shape[0] and (values.min() < 0 or values.max() >= high):
@@ -1121,33 +1002,9 @@ def _check_state(state, dtype, n_visible, n_hidden, method, n_temperatures):
     return out
 
 
-def _check_threads(n_threads):
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
-
-
 # --------------------------------------------------------------------------
 # Structs from the checked arrays
 # --------------------------------------------------------------------------
-
-cdef void* _data(object array):
-    """The data pointer of an ndarray (None: NULL)."""
-    if array is None:
-        return NULL
-    return cnp.PyArray_DATA(array)
-
-
-cdef void _fill_units(Units* u, int kind, Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                      object state, object groups):
-    """The layers as the samplers see them."""
-    u.visible_kind = kind
-    u.hidden_kind = HIDDEN_BERNOULLI
-    u.n_visible = n_visible
-    u.n_hidden = n_hidden
-    u.groups = <const Py_ssize_t*> _data(groups)
-    u.n_groups = 0 if groups is None else groups.shape[0] - 1
-    u.sigma = _data(state)  # row GAUSSIAN_SIGMA_ROW = 0 of the state
-
 
 #: The members of Blocks32 / Blocks64, in order.
 _BLOCK_FIELDS = (
@@ -1356,11 +1213,6 @@ cdef void _write_back(dict a, const Train* T) except *:
 # Sampling entry points
 # --------------------------------------------------------------------------
 
-def n_streams_for(Py_ssize_t rows):
-    """Number of random streams needed to sample ``rows`` chain rows."""
-    return (rows + CHUNK - 1) // CHUNK
-
-
 def sigmoid(floating[:, ::1] X, const floating[::1] bias):
     """In place X = 1 / (1 + exp(-(X + bias))): the kernel's own sigmoid (for tests)."""
     if X.shape[1] != bias.shape[0]:
@@ -1441,105 +1293,3 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
                                    <const double*> pc, n_steps, rng, pscratch, n_threads)
     finally:
         free(rng)
-
-
-# --------------------------------------------------------------------------
-# Annealed importance sampling (Salakhutdinov & Murray 2008)
-# --------------------------------------------------------------------------
-
-cdef void _ais_gain(const Units* u, const double* S, double* Z, double* gap, Py_ssize_t rows,
-                    const double* W, const double* c, const double* direction,
-                    const double* ones, double beta, double beta_prev, double* gains,
-                    double* gap_sums, double* weights) noexcept nogil:
-    """weights += log p*_beta(v) - log p*_beta_prev(v) for the chains' rows S; Z = S @ W.T."""
-    cdef Py_ssize_t r, j, nv = u.n_visible, nh = u.n_hidden
-    hidden_field(S, rows, W, nv, nh, Z)
-    row_dots(S, rows, nv, direction, gains)
-    for r in range(rows):
-        for j in range(nh):
-            gap[r * nh + j] = Z[r * nh + j] + c[j]
-    rbm_softplus_gap(gap, rows * nh, beta, beta_prev)
-    row_dots(gap, rows, nh, ones, gap_sums)
-    for r in range(rows):
-        weights[r] += (beta - beta_prev) * gains[r] + gap_sums[r]
-
-
-cdef void _ais_run(const Units* u, double* S, double* Z, double* H, double* gap,
-                   Py_ssize_t rows, const double* W, const double* b, const double* c,
-                   const double* base_bias, const double* betas, Py_ssize_t n_betas,
-                   double* work, bitgen_t** rng, float* scratch,
-                   int n_threads) noexcept nogil:
-    """The AIS path; work holds direction (nv), ones (nh), tempered_b (nv),
-    tempered_c (nh), gains (rows), gap_sums (rows), weights (rows)."""
-    cdef Py_ssize_t k, nv = u.n_visible, nh = u.n_hidden
-    cdef double* direction = work
-    cdef double* ones = direction + nv
-    cdef double* tempered_b = ones + nh
-    cdef double* tempered_c = tempered_b + nv
-    cdef double* gains = tempered_c + nh
-    cdef double* gap_sums = gains + rows
-    cdef double* weights = gap_sums + rows
-    for k in range(1, n_betas):
-        _ais_gain(u, S, Z, gap, rows, W, c, direction, ones, betas[k], betas[k - 1], gains,
-                  gap_sums, weights)
-        if k < n_betas - 1:
-            _tempered_hidden_sample(u, Z, H, rows, betas[k], c, tempered_c, rng, scratch,
-                                    n_threads)
-            visible_field(H, rows, W, nv, nh, S)
-            _tempered_visible_sample(u, S, rows, betas[k], b, base_bias, tempered_b, rng,
-                                     scratch, n_threads)
-
-
-def ais_log_weights(params, visible, S, base_bias, betas, streams, int n_threads):
-    """Log importance weights of AIS runs from the base model to the model (float64).
-
-    S (rows, n_visible) IN/OUT: s(v) rows of the chains, drawn from the base
-    model (visible biases ``base_bias``, no coupling); ``betas``: inverse
-    temperatures, 0 first, 1 last.  The chains move through the tempered
-    models of parallel tempering.  At each temperature beta_k the weight of
-    a chain at state v gains
-
-        log p*_k(v) - log p*_{k-1}(v)
-          = (beta_k - beta_{k-1}) s(v).(b - base_bias)
-            + sum_j softplus(beta_k (W s(v) + c)_j) - softplus(beta_{k-1} (...)_j)
-
-    with the visible energy terms taken as linear in s(v); for Gaussian
-    units that drops a constant that the caller adds.  Then (except after
-    the last) v moves by one Gibbs step at beta_k.  Rows are chunked over
-    ``streams`` as in ``gibbs_chains``, so results do not depend on threads.
-    """
-    cdef Units u
-    _check_threads(n_threads)
-    W, b, c = _check_params(params, False)
-    if W.dtype != np.float64:
-        raise ValueError(f"params.W must have dtype float64 for AIS, got {W.dtype}")
-    n_hidden, n_visible = W.shape
-    kind, vstate, groups, _ = _check_visible(visible, W.dtype, n_visible, False)
-    arrays = SimpleNamespace(S=S, base_bias=base_bias, betas=betas)
-    S = _array(arrays, "ais_log_weights", "S", np.float64, (None, n_visible), True)
-    base_bias = _array(arrays, "ais_log_weights", "base_bias", np.float64, (n_visible,))
-    betas = _array(arrays, "ais_log_weights", "betas", np.float64, (None,))
-    cdef Py_ssize_t rows = S.shape[0]
-    if rows == 0 or n_hidden == 0:
-        return np.zeros(rows)
-    _fill_units(&u, kind, n_visible, n_hidden, vstate, groups)
-    _first_call_checks()
-    work = np.concatenate([b - base_bias, np.ones(n_hidden), np.empty(n_visible + n_hidden),
-                           np.empty(2 * rows), np.zeros(rows)])
-    Z, H, gap = (np.empty((rows, n_hidden)) for _ in range(3))
-    scratch = np.empty((n_streams_for(rows) * CHUNK, max(n_visible, n_hidden)),
-                       dtype=np.float32)
-    cdef bitgen_t** rng = stream_pointers(streams, n_streams_for(rows), "streams")
-    cdef void* p[11]
-    for i, array in enumerate((S, Z, H, gap, W, b, c, base_bias, betas, work, scratch)):
-        p[i] = _data(array)
-    cdef Py_ssize_t n_betas = betas.shape[0]
-    try:
-        with nogil:
-            _ais_run(&u, <double*> p[0], <double*> p[1], <double*> p[2], <double*> p[3],
-                     rows, <const double*> p[4], <const double*> p[5], <const double*> p[6],
-                     <const double*> p[7], <const double*> p[8], n_betas, <double*> p[9],
-                     rng, <float*> p[10], n_threads)
-    finally:
-        free(rng)
-    return work[work.shape[0] - rows:].copy()

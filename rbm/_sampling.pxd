@@ -43,6 +43,19 @@ cdef void sample_hidden(const Units* u, const floating* P, floating* Hs, Py_ssiz
 cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const floating* b,
                          bitgen_t** streams, float* scratch, int n_threads) noexcept nogil
 
+# Tempered Gibbs steps: sampling at an inverse temperature beta (parallel
+# tempering in _gibbs, annealed importance sampling in _ais).
+cdef void scale_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                     floating factor) noexcept nogil
+cdef void tempered_visible_sample(const Units* u, floating* S, Py_ssize_t rows, double beta,
+                                  const floating* b, const floating* base_bias,
+                                  floating* tempered_b, bitgen_t** rng, float* scratch,
+                                  int n_threads) noexcept nogil
+cdef void tempered_hidden_sample(const Units* u, const floating* Z, floating* H,
+                                 Py_ssize_t rows, double beta, const floating* c,
+                                 floating* tempered_c, bitgen_t** rng, float* scratch,
+                                 int n_threads) noexcept nogil
+
 cdef Py_ssize_t parallel_threshold() noexcept
 cdef void set_parallel_threshold(Py_ssize_t n_elements) noexcept
 cdef bint set_avx512_sampling(int enabled) noexcept

@@ -18,6 +18,7 @@ time; the same numbers either way.
 from cython.parallel cimport prange
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdint cimport uint64_t
+from libc.string cimport memcpy
 
 from ._fastmath cimport (
     rbm_bias_sigmoid_rows_d, rbm_bias_sigmoid_rows_f, rbm_bernoulli_d, rbm_bernoulli_f,
@@ -245,3 +246,54 @@ cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const flo
         for j in range(n_chunks):
             _sample_visible_rows(u, A, j * CHUNK, min((j + 1) * CHUNK, rows), b, streams[j],
                                  scratch + j * CHUNK * n_visible)
+
+
+def n_streams_for(Py_ssize_t rows):
+    """Number of random streams needed to sample ``rows`` chain rows."""
+    return (rows + CHUNK - 1) // CHUNK
+
+
+# --------------------------------------------------------------------------
+# Tempered Gibbs steps (parallel tempering, Desjardins et al. 2010, and AIS)
+# --------------------------------------------------------------------------
+
+cdef void scale_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                     floating factor) noexcept nogil:
+    """X[r0:r1] *= factor"""
+    cdef Py_ssize_t i
+    for i in range(r0 * n, r1 * n):
+        X[i] *= factor
+
+
+cdef void tempered_visible_sample(const Units* u, floating* S, Py_ssize_t rows, double beta,
+                                  const floating* b, const floating* base_bias,
+                                  floating* tempered_b, bitgen_t** rng, float* scratch,
+                                  int n_threads) noexcept nogil:
+    """S = s(v), v drawn at inverse temperature beta from the visible field h W in S.
+
+    The tempered model p_beta ~ exp(-(1 - beta) E_base(v) - beta E(v, h))
+    with E_base(v) = -base_bias . s(v) gives v the field
+    beta (h W + b) + (1 - beta) base_bias.
+    """
+    cdef Py_ssize_t i
+    scale_rows(S, 0, rows, u.n_visible, <floating> beta)
+    for i in range(u.n_visible):
+        tempered_b[i] = <floating> (beta * b[i] + (1.0 - beta) * base_bias[i])
+    sample_visible(u, S, rows, tempered_b, rng, scratch, n_threads)
+
+
+cdef void tempered_hidden_sample(const Units* u, const floating* Z, floating* H,
+                                 Py_ssize_t rows, double beta, const floating* c,
+                                 floating* tempered_c, bitgen_t** rng, float* scratch,
+                                 int n_threads) noexcept nogil:
+    """H = h drawn at inverse temperature beta given the hidden field Z = W s(v) (no bias).
+
+    Given v, h has the field beta (W s(v) + c).
+    """
+    cdef Py_ssize_t j
+    memcpy(H, Z, rows * u.n_hidden * sizeof(floating))
+    scale_rows(H, 0, rows, u.n_hidden, <floating> beta)
+    for j in range(u.n_hidden):
+        tempered_c[j] = <floating> (beta * c[j])
+    hidden_probabilities(u, H, rows, tempered_c, n_threads)
+    sample_hidden(u, H, H, rows, rng, scratch, n_threads)

@@ -1,0 +1,121 @@
+# cython: language_level=3
+"""Argument checks shared by the kernel's entry points (``_gibbs``, ``_ais``).
+
+The Python-level checks read one attribute of a duck-typed argument object
+and check, in O(1), the shape, dtype and contiguity the kernel needs (else
+ValueError naming argument and attribute); the cdef helpers turn checked
+arrays into pointers and the ``Units`` struct, and settle what the first
+kernel call settles.  One definition each, cimported or imported by every
+entry point.
+"""
+
+cimport numpy as cnp
+
+from ._blas cimport resolve_blas
+from ._random cimport ensure_inline_checked
+from ._sampling cimport Units, BERNOULLI, GAUSSIAN, CATEGORICAL, HIDDEN_BERNOULLI
+
+import numpy as np
+
+cnp.import_array()
+
+
+cdef void _first_call_checks() except *:
+    """What the first kernel call settles (not import): the inline-SFC64 check
+    and the default BLAS."""
+    ensure_inline_checked()
+    resolve_blas()
+
+
+def _get(obj, owner, name):
+    """obj.name, or ValueError naming owner.name."""
+    try:
+        return getattr(obj, name)
+    except AttributeError:
+        raise ValueError(f"{owner}.{name} is missing") from None
+
+
+def _array(obj, owner, name, dtype, shape, writable=False, optional=False):
+    """obj.name checked to be a C-contiguous ndarray of ``dtype`` (a dtype or a
+    tuple of them) and ``shape`` (None entries: any); None where optional."""
+    value = _get(obj, owner, name)
+    label = f"{owner}.{name}"
+    if value is None and optional:
+        return None
+    if not isinstance(value, np.ndarray):
+        raise ValueError(f"{label} must be a numpy array, got {type(value).__name__}")
+    dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
+    if value.dtype not in [np.dtype(d) for d in dtypes]:
+        wanted = " or ".join(str(np.dtype(d)) for d in dtypes)
+        raise ValueError(f"{label} must have dtype {wanted}, got {value.dtype}")
+    if value.ndim != len(shape) or any(s is not None and s != v
+                                       for s, v in zip(shape, value.shape)):
+        wanted = tuple("any" if s is None else s for s in shape)
+        raise ValueError(f"{label} must have shape {wanted}, got {value.shape}")
+    if not value.flags.c_contiguous:
+        raise ValueError(f"{label} must be C-contiguous")
+    if writable and not value.flags.writeable:
+        raise ValueError(f"{label} must be writable")
+    return value
+
+
+def _int(obj, owner, name, low, high=None):
+    """obj.name as an int in [low, high]."""
+    value = _get(obj, owner, name)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{owner}.{name} must be an int, got {type(value).__name__}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{owner}.{name} must be in [{low}, {high}], got {value}")
+    return int(value)
+
+
+def _check_params(params, writable):
+    """(W, b, c) of one dtype, float32 or float64."""
+    W = _array(params, "params", "W", (np.float32, np.float64), (None, None), writable)
+    n_hidden, n_visible = W.shape
+    b = _array(params, "params", "b", W.dtype, (n_visible,), writable)
+    c = _array(params, "params", "c", W.dtype, (n_hidden,), writable)
+    return W, b, c
+
+
+def _check_visible(visible, dtype, n_visible, writable):
+    """(kind, state or None, groups or None, learn_sigma) of the visible layer."""
+    kind = _int(visible, "visible", "kind", BERNOULLI, CATEGORICAL)
+    state = groups = None
+    if kind == GAUSSIAN:
+        state = _array(visible, "visible", "state", dtype, (GAUSSIAN_STATE_ROWS, n_visible),
+                       writable)
+    if kind == CATEGORICAL:
+        groups = _array(visible, "visible", "groups", np.intp, (None,))
+        if (groups.shape[0] < 1 or groups[0] != 0 or groups[groups.shape[0] - 1] != n_visible
+                or np.any(np.diff(groups) <= 0)):
+            raise ValueError("visible.groups must increase strictly from 0 to n_visible "
+                             f"({n_visible})")
+    learn_sigma = bool(getattr(visible, "learn_sigma", False))
+    if learn_sigma and kind != GAUSSIAN:
+        raise ValueError("visible.learn_sigma is only for Gaussian visible units")
+    return kind, state, groups, learn_sigma
+
+
+def _check_threads(n_threads):
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
+
+
+cdef void* _data(object array):
+    """The data pointer of an ndarray (None: NULL)."""
+    if array is None:
+        return NULL
+    return cnp.PyArray_DATA(array)
+
+
+cdef void _fill_units(Units* u, int kind, Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                      object state, object groups):
+    """The layers as the samplers see them."""
+    u.visible_kind = kind
+    u.hidden_kind = HIDDEN_BERNOULLI
+    u.n_visible = n_visible
+    u.n_hidden = n_hidden
+    u.groups = <const Py_ssize_t*> _data(groups)
+    u.n_groups = 0 if groups is None else groups.shape[0] - 1
+    u.sigma = _data(state)  # row GAUSSIAN_SIGMA_ROW = 0 of the state
