@@ -16,7 +16,7 @@
 #include <string.h>
 
 /* dlopen/dlsym where the platform has them (to call NumPy's own BLAS, see
- * use_numpy_blas in _gibbs.pyx); elsewhere lookups fail and the kernel
+ * _find_numpy_blas in _blas.pyx); elsewhere lookups fail and the kernel
  * keeps SciPy's BLAS. */
 #if defined(_WIN32)
 static void *rbm_dlopen(const char *path) { (void) path; return NULL; }
