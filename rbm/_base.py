@@ -9,6 +9,7 @@ in ``rbm._partition``.  A concrete model names its visible type and
 documents itself.
 """
 
+import threading
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,7 +20,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
@@ -37,6 +38,13 @@ from ._units import BernoulliHidden, BernoulliVisible
 
 #: Largest step or thread count the kernel accepts (a C int).
 _C_INT_MAX = 2 ** 31 - 1
+
+#: Serialises ``gibbs`` calls, which advance a model's shared random streams.
+_GIBBS_STREAMS_LOCK = threading.Lock()
+
+#: Integer hyperparameters: ``True`` is an Integral to Python, never a count here.
+_INTEGER_PARAMETERS = ("n_components", "batch_size", "n_iter", "k", "n_chains", "n_jobs",
+                       "n_temperatures", "n_iter_no_change")
 
 
 class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -130,6 +138,16 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         check_fitted_state(self)
         return self._validate_input(X, reset=False, dtype=dtype)
 
+    def _validate_params(self):
+        """scikit-learn's checks, after refusing booleans where a count is meant."""
+        for name in _INTEGER_PARAMETERS:
+            value = getattr(self, name, None)
+            if isinstance(value, bool):
+                raise InvalidParameterError(
+                    f"The '{name}' parameter of {type(self).__name__} must be an int, "
+                    f"got {value!r} (a bool); pass a number.")
+        super()._validate_params()
+
     def _check_n_jobs(self):
         if self.n_jobs == 0:
             raise ValueError(
@@ -179,13 +197,24 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self : object
             The fitted model.
         """
-        unit = self._visible_type.for_estimator(self)
-        X = self._validate_input(X, reset=True, unit=unit)
-        n_threads = self._check_n_jobs()
-        X, X_valid = validation_split(X, self.early_stopping, self.validation_fraction,
-                                      self.random_state)
-        self._initialize(X, unit)
-        fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads)
+        # A refit that raises leaves the previous model as it was: fit
+        # builds new arrays, so restoring the attributes restores the model.
+        # (A first fit that diverges keeps the parameters of its last sound
+        # pass, as DivergenceError says.)
+        previous = dict(self.__dict__) if hasattr(self, "components_") else None
+        try:
+            unit = self._visible_type.for_estimator(self)
+            X = self._validate_input(X, reset=True, unit=unit)
+            n_threads = self._check_n_jobs()
+            X, X_valid = validation_split(X, self.early_stopping, self.validation_fraction,
+                                          self.random_state)
+            self._initialize(X, unit)
+            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads)
+        except BaseException:
+            if previous is not None:
+                self.__dict__.clear()
+                self.__dict__.update(previous)
+            raise
         return self
 
     def _planned_epochs(self, n_samples):
@@ -291,7 +320,10 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         V = self._check_fitted_input(v)
         V = np.array(V.toarray() if sp.issparse(V) else V, dtype=self.components_.dtype,
                      order="C")
-        self._run_chains(V, 1, self._training.gibbs_streams)
+        # gibbs() draws from the model's own streams: calls from several
+        # threads take turns, so each gets its own stretch of the streams.
+        with _GIBBS_STREAMS_LOCK:
+            self._run_chains(V, 1, self._training.gibbs_streams)
         return self._visible_unit.decode(V)
 
     def sample(self, n_samples=1, *, n_steps=1000, random_state=None):
