@@ -174,7 +174,7 @@ CATEGORICAL_PATTERNS = {
     "complex": PROBLEM_PATTERNS["complex"],
     "empty": PROBLEM_PATTERNS["empty"],
     "no features": PROBLEM_PATTERNS["no features"],
-    "missing": r"missing values \(NaN or None\)",
+    "missing": r"missing values \(NaN, None or pandas' NA\)",
     "inf": r"[Ii]nput contains infinity",
     "mixed": r"uniformly strings or numbers",
     "unknown": r"has the value .* which is not one of its categories",

@@ -455,3 +455,48 @@ def test_invalid_constructor_params_raise_at_fit(params, pattern, how, X):
 def test_n_jobs_zero_is_rejected(X):
     with pytest.raises(ValueError, match="n_jobs == 0"):
         BernoulliRBM(n_jobs=0).fit(X)
+
+
+# --------------------------------------------------------------------------
+# Inputs whose meaning conversion would lose (issue 22, point 9)
+# --------------------------------------------------------------------------
+
+def test_masked_entries_are_refused_not_ignored():
+    from rbm import CategoricalRBM
+    X = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(float)
+    unmasked = np.ma.masked_array(X, mask=np.zeros(X.shape, dtype=bool))
+    BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(unmasked)  # no mask set: fine
+    masked = np.ma.masked_array(X, mask=np.zeros(X.shape, dtype=bool))
+    masked.mask[0, 0] = True
+    for model in (BernoulliRBM(n_components=2, n_iter=1), CategoricalRBM(n_components=2)):
+        with pytest.raises(ValueError, match="masked array with 1 masked entries"):
+            model.fit(masked)
+
+
+def test_dates_are_refused_by_the_gaussian_model():
+    import pandas as pd
+    from rbm import GaussianBernoulliRBM
+    dates = np.array(["2020-01-01", "2021-06-01", "2022-03-01"], dtype="datetime64[D]")
+    frame = pd.DataFrame({"when": pd.to_datetime(["2020-01-01", "2021-01-01"]),
+                          "x": [1.0, 2.0]})
+    for X in (dates.reshape(-1, 1), frame):
+        with pytest.raises(ValueError, match="dates or times"):
+            GaussianBernoulliRBM(n_components=2, n_iter=1).fit(X)
+
+
+@pytest.mark.parametrize("column", ["string", "object"])
+def test_pandas_na_is_a_missing_value_for_the_categorical_model(column):
+    import pandas as pd
+    from rbm import CategoricalRBM
+    values = ["x", "y", pd.NA, "x"]
+    frame = pd.DataFrame({"a": pd.array(values, dtype="string") if column == "string"
+                          else pd.Series(values, dtype=object), "b": ["p", "q", "p", "q"]})
+    with pytest.raises(ValueError, match=r"missing values .* first in row 2, feature 0"):
+        CategoricalRBM(n_components=2, n_iter=1).fit(frame)
+
+
+def test_an_empty_category_list_is_refused():
+    from rbm import CategoricalRBM
+    X = np.array([["x", "p"], ["y", "q"]])
+    with pytest.raises(ValueError, match=r"categories\[1\] is empty"):
+        CategoricalRBM(n_components=2, n_iter=1, categories=[["x", "y"], []]).fit(X)

@@ -107,11 +107,35 @@ def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
                          "finite values.")
 
 
+def refuse_masked(estimator, X):
+    """Raise ValueError for masked entries: validation would drop the mask."""
+    if np.ma.isMaskedArray(X) and np.ma.getmaskarray(X).any():
+        raise ValueError(
+            f"{type(estimator).__name__} got a masked array with "
+            f"{int(np.ma.getmaskarray(X).sum())} masked entries; the mask would be "
+            "ignored. Fill them (X.filled(value)) or impute them first.")
+
+
+def refuse_temporal(estimator, X):
+    """Raise ValueError for dates or times, which numeric conversion would turn
+    into meaningless counts of nanoseconds."""
+    name = type(estimator).__name__
+    # A DataFrame's column dtypes (pandas' own dtypes have a kind too), or the array's.
+    dtypes = getattr(X, "dtypes", [getattr(X, "dtype", None)])
+    if any(getattr(dtype, "kind", "") in ("m", "M") for dtype in dtypes):
+        raise ValueError(
+            f"{name} got dates or times (datetime64 / timedelta64), which are not "
+            "measurements it can model; turn them into numeric features first (for "
+            "example days since a reference date).")
+
+
 def validate_real_input(estimator, X, *, reset, dtype):
     """Validated float32/float64 dense array or canonical CSR matrix (any values).
 
     Shared by the numeric visible types, which then check their own domain.
     """
+    refuse_masked(estimator, X)
+    refuse_temporal(estimator, X)
     if getattr(X, "ndim", None) == 2 and X.shape[1] == 0:
         # scikit-learn's own check fails on a DataFrame without columns
         # with "at least one array or dtype is required"; say what it is.

@@ -8,16 +8,25 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import validate_data
 
 from .. import _gibbs
-from ._layer import KernelVisible, VisibleLayer
+from ._layer import KernelVisible, VisibleLayer, refuse_masked
+
+
+def is_missing(value):
+    """Whether a label is a missing marker: None, NaN or pandas' NA (or NaT)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN and NaT are the values not equal to themselves
+    except TypeError:  # pandas.NA: "boolean value of NA is ambiguous"
+        return True
 
 
 def missing_mask(X):
-    """Boolean mask of NaN (and None) entries of an array of any dtype."""
+    """Boolean mask of the missing entries of an array of any dtype."""
     if X.dtype.kind == "f":
         return np.isnan(X)
     if X.dtype.kind == "O":
-        # NaN is the one value not equal to itself.
-        return np.frompyfunc(lambda x: x is None or x != x, 1, 1)(X).astype(bool)
+        return np.frompyfunc(is_missing, 1, 1)(X).astype(bool)
     return np.zeros(X.shape, dtype=bool)
 
 
@@ -85,6 +94,9 @@ class CategoricalVisible(VisibleLayer):
                 f"{name} takes a dense array of category labels, one column per "
                 "feature; sparse input is not supported. Convert it with .toarray()."
             )
+        refuse_masked(estimator, X)
+        if reset:
+            self._check_categories_parameter(name)
         if hasattr(X, "columns") and len(X.columns) == 0:
             # numpy cannot infer a dtype for an empty frame; let scikit-learn
             # report the missing features in its own words.
@@ -100,13 +112,24 @@ class CategoricalVisible(VisibleLayer):
             self._check_known_categories(X, estimator)
         return sp.csr_matrix(self.encoder.transform(X))
 
+    def _check_categories_parameter(self, name):
+        """Every feature given explicitly needs at least one category."""
+        if isinstance(self.categories, str):
+            return
+        for i, categories in enumerate(self.categories):
+            if len(categories) == 0:
+                raise ValueError(
+                    f"{name}: categories[{i}] is empty; every feature needs at least one "
+                    "category (or use categories='auto').")
+
     @staticmethod
     def _check_not_missing(X, name):
         missing = missing_mask(X)
         if missing.any():
             rows, cols = np.nonzero(missing)
             raise ValueError(
-                f"{name} got missing values (NaN or None) in {missing.sum()} entries, "
+                f"{name} got missing values (NaN, None or pandas' NA) in {missing.sum()} "
+                "entries, "
                 f"the first in row {rows[0]}, feature {cols[0]}. Impute them first "
                 "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
                 "or give them a category of their own."
