@@ -26,7 +26,6 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _gibbs
-from ._docs import document_training  # noqa: F401  (re-exported for the models)
 from ._likelihood import LikelihoodMixin
 from ._state import KernelParams, TrainingState, check_fitted_state
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams

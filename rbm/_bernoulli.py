@@ -1,6 +1,7 @@
 """Bernoulli-Bernoulli RBM: the drop-in replacement for scikit-learn's."""
 
-from ._base import BaseRBM, document_training
+from ._base import BaseRBM
+from ._docs import document_training
 
 
 @document_training

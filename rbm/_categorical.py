@@ -3,7 +3,8 @@
 import numpy as np
 from sklearn.utils._param_validation import Options, StrOptions
 
-from ._base import BaseRBM, document_training
+from ._base import BaseRBM
+from ._docs import document_training
 from ._units import CategoricalVisible
 
 

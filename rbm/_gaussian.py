@@ -4,7 +4,8 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval
 
-from ._base import BaseRBM, document_training
+from ._base import BaseRBM
+from ._docs import document_training
 from ._units import GaussianVisible
 
 

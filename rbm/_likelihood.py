@@ -104,6 +104,10 @@ class LikelihoodMixin:
                              f"got {n_chains!r}.")
         if not (isinstance(n_betas, Integral) and n_betas >= 3):
             raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
+        return self._log_partition(method, n_chains, n_betas, random_state)
+
+    def _log_partition(self, method="auto", n_chains=100, n_betas=10000, random_state=None):
+        """log_partition of a model whose state and arguments are already checked."""
         layers = (self._visible_unit, self._hidden_unit)
         if method == "auto":
             _, flops = exact_cost(self.components_.shape[1], self.n_components, *layers)
@@ -138,8 +142,9 @@ class LikelihoodMixin:
         -------
         log_p : ndarray of shape (n_samples,)
         """
-        F = self.free_energy(X)
-        log_z, _ = self.log_partition()
+        # One check of the model and the input, then the unchecked pieces.
+        F = self._free_energy(self._check_fitted_input(X))
+        log_z, _ = self._log_partition()
         return -F - log_z
 
     def score(self, X, y=None):
