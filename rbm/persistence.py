@@ -17,7 +17,7 @@ from pathlib import Path
 import joblib
 
 from ._base import BaseRBM
-from ._state import TrainingState
+from ._state import TrainingState, check_fitted_state
 from ._streams import ChainStreams
 from ._units import BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible
 from .outlier import RBMOutlierDetector
@@ -130,7 +130,7 @@ def load(path, *, trusted=None):
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     if suffix != ".skops":
-        return joblib.load(path)  # reads plain pickles too
+        return _checked(joblib.load(path))  # reads plain pickles too
     sio = _skops_io()
     trusted = trusted_types() if trusted is None else list(trusted)
     untrusted = [name for name in sio.get_untrusted_types(file=path) if name not in trusted]
@@ -140,4 +140,26 @@ def load(path, *, trusted=None):
             "Inspect the file (skops.io.get_untrusted_types) and pass the types you "
             "trust as trusted=[...]."
         )
-    return sio.load(path, trusted=trusted)
+    return _checked(sio.load(path, trusted=trusted))
+
+
+def _fitted_models_inside(obj):
+    """The fitted RBM estimators in ``obj``: itself, its wrapped model, a pipeline's steps."""
+    if isinstance(obj, BaseRBM):
+        return [obj] if hasattr(obj, "components_") else []
+    if isinstance(obj, RBMOutlierDetector):
+        return _fitted_models_inside(getattr(obj, "estimator_", None))
+    steps = getattr(obj, "steps", None) or []
+    return [model for _, step in steps for model in _fitted_models_inside(step)]
+
+
+def _checked(obj):
+    """``obj``, once every fitted RBM in it has passed the fitted-state check.
+
+    A model file is data from outside: its arrays must describe one
+    consistent model before anything uses them (the same check every call
+    that reaches the kernel runs), so a tampered file fails here, by name.
+    """
+    for model in _fitted_models_inside(obj):
+        check_fitted_state(model)
+    return obj

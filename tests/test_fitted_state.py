@@ -147,3 +147,20 @@ def test_a_tampered_skops_file_is_refused_not_crashed(binary, tmp_path):
     sio.dump(model, path)
     loaded = sio.load(path, trusted=rbm.trusted_types())
     assert_refused_everywhere(loaded, binary, "components_ has 50 rows")
+
+
+@pytest.mark.parametrize("suffix", [".skops", ".joblib"])
+def test_load_checks_the_fitted_state_of_every_model_in_the_file(binary, tmp_path, suffix):
+    if suffix == ".skops":
+        pytest.importorskip("skops.io")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from rbm.persistence import load, save
+    model = fitted(BernoulliRBM, binary)
+    model.components_ = np.zeros((50, 6))
+    for i, obj in enumerate([model, make_pipeline(FunctionTransformer(), model)]):
+        path = tmp_path / f"tampered{i}{suffix}"
+        save(obj, path)
+        with pytest.raises(ValueError, match="components_ has 50 rows"):
+            load(path)
