@@ -274,7 +274,8 @@ def test_explicit_categories_allow_values_absent_from_the_training_data():
                            random_state=0).fit(X)
     assert model.components_.shape == (2, 3)
     assert np.isfinite(model.score_samples([[2]])).all()
-    with pytest.raises(ValueError, match=r"feature 0 has the value 5 .*not one of its categories \[0, 1\]"):
+    with pytest.raises(ValueError,
+                       match=r"feature 0 has the value 5 .*not one of its categories \[0, 1\]"):
         CategoricalRBM(categories=[[0, 1]]).fit(np.array([[0], [5]]))
 
 
