@@ -21,12 +21,12 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils._set_output import ADAPTERS_MANAGER, _get_output_config
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _gibbs
+from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
 from ._state import KernelParams, TrainingState, check_fitted_state
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
@@ -45,13 +45,6 @@ _GIBBS_STREAMS_LOCK = threading.Lock()
 #: Integer hyperparameters: ``True`` is an Integral to Python, never a count here.
 _INTEGER_PARAMETERS = ("n_components", "batch_size", "n_iter", "k", "n_chains", "n_jobs",
                        "n_temperatures", "n_iter_no_change")
-
-
-def _frame_library(X):
-    """'pandas' or 'polars' when X is a data frame of that library, else None."""
-    library = type(X).__module__.partition(".")[0]
-    adapter = ADAPTERS_MANAGER.adapters.get(library)
-    return library if adapter is not None and adapter.is_supported_container(X) else None
 
 
 class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -332,7 +325,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         # threads take turns, so each gets its own stretch of the streams.
         with _GIBBS_STREAMS_LOCK:
             self._run_chains(V, 1, self._training.gibbs_streams)
-        return self._visible_output(self._visible_unit.decode(V), like=v)
+        return visible_output(self, self._visible_unit.decode(V), v, self._output_column_types())
 
     def sample(self, n_samples=1, *, n_steps=1000, random_state=None):
         """Draw visible samples from the model by block-Gibbs sampling.
@@ -352,12 +345,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Returns
         -------
         X : ndarray or DataFrame of shape (n_samples, n_features)
-            Samples from the model.  A model fitted on a DataFrame returns
-            one, with the columns it was fitted on (so the samples go back
-            into ``gibbs``, ``score_samples`` or ``transform`` as data
-            does); ``set_output(transform="pandas")`` (or ``"polars"``)
-            asks for that container whatever the model was fitted on, as
-            scikit-learn's ``set_output`` does for ``transform``.
+            Samples from the model; a DataFrame with the fitted columns for a
+            model fitted on one, or as ``set_output(transform=...)`` asks.
         """
         check_is_fitted(self)
         check_fitted_state(self)
@@ -374,40 +363,12 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         V = np.ascontiguousarray(self._visible_unit.sample(
             field.astype(dtype), generator_for(entropy, SAMPLING_START)))
         self._run_chains(V, n_steps, ChainStreams(entropy, SAMPLING_CHAINS))
-        return self._visible_output(self._visible_unit.decode(V))
+        return visible_output(self, self._visible_unit.decode(V), None,
+                              self._output_column_types())
 
-    def _visible_output(self, V, like=None):
-        """Visible states V in the container the user's data came in.
-
-        scikit-learn's ``set_output`` container for ``transform`` where one
-        is set; otherwise a pandas DataFrame when ``like`` (``gibbs``'s
-        input) is a data frame or, without ``like``, when the model was
-        fitted on a DataFrame (it has ``feature_names_in_``); otherwise V.
-        Frames carry the fitted column names (and ``like``'s index), so the
-        model reads them back without a feature-name warning.
-        """
-        library = _get_output_config("transform", self)["dense"]
-        if library == "default":
-            if like is not None:
-                library = _frame_library(like)
-            elif hasattr(self, "feature_names_in_"):
-                library = "pandas"
-        if library in (None, "default"):
-            return V
-        if hasattr(self, "feature_names_in_"):
-            columns = self.feature_names_in_
-        elif _frame_library(like) is not None:
-            columns = list(like.columns)
-        else:
-            columns = _check_feature_names_in(self, None)  # x0, x1, ... as scikit-learn's
-        frame = ADAPTERS_MANAGER.adapters[library].create_container(
-            V, like, columns, inplace=False)
-        return self._restore_column_types(frame) if library == "pandas" else frame
-
-    def _restore_column_types(self, frame):
-        """A pandas frame of visible states with each column's type as in fit
-        (numeric models: the model's dtype, which the frame has already)."""
-        return frame
+    def _output_column_types(self):
+        """Each visible column's type in a frame of samples (None: the model's dtype)."""
+        return None
 
     def _run_chains(self, V, n_steps, streams):
         """Advance chains starting at visible states V (in place) by n_steps."""

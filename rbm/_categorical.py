@@ -147,35 +147,23 @@ class CategoricalRBM(BaseRBM):
 
     def _validate_input(self, X, *, reset, dtype=None, unit=None):
         """As BaseRBM's; fitting also records the type of each input column,
-        which samples get back (``_restore_column_types``)."""
+        which samples get back (``_output_column_types``)."""
         validated = super()._validate_input(X, reset=reset, dtype=dtype, unit=unit)
         if reset:
             self._column_types = _column_types(X)
         return validated
 
-    def _restore_column_types(self, frame):
-        """Each column of a pandas frame of labels as the type it had in fit.
+    def _output_column_types(self):
+        """Each column's type in a frame of samples: the type it had in fit.
 
         Labels come back from the one-hot coding as Python objects; the
         types recorded in fit (or, for a model fitted on an array, those of
         ``categories_``) make them strings, numbers or categoricals again.
         """
-        import pandas as pd
-
         types = getattr(self, "_column_types", None)
         if types is None:
-            types = [categories.dtype for categories in self.categories_]
-        columns = {}
-        for (name, labels), kind in zip(frame.items(), types):
-            if isinstance(kind, tuple):  # ("category", categories, ordered)
-                kind = pd.CategoricalDtype(kind[1], ordered=kind[2])
-            try:
-                columns[name] = labels.astype(kind)
-            except (TypeError, ValueError):
-                # A type pandas cannot rebuild from its name: the labels
-                # themselves are right, keep them as objects.
-                columns[name] = labels
-        return pd.DataFrame(columns, index=frame.index)
+            return [categories.dtype for categories in self.categories_]
+        return [_pandas_type(kind) for kind in types]
 
     @property
     def categories_(self):
@@ -208,6 +196,15 @@ def _column_types(X):
         else:
             types.append(str(dtype))
     return types
+
+
+def _pandas_type(kind):
+    """A type recorded by ``_column_types`` as pandas takes it."""
+    if isinstance(kind, (tuple, list)):  # ("category", categories, ordered)
+        import pandas as pd
+
+        return pd.CategoricalDtype(kind[1], ordered=kind[2])
+    return kind
 
 
 __all__ = ["CategoricalRBM"]
