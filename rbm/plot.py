@@ -534,6 +534,9 @@ def plot_learning_curves(model, *, names=None, ax=None):
         raise ValueError("the history is empty: there is nothing to plot.")
     panels = _learning_curve_panels(curves, names)
     if not panels:
+        if not any(len(values) for values in curves.values()):
+            raise ValueError("the history has no epochs (a fit with n_iter=0?): there is "
+                             "nothing to plot.")
         raise ValueError(
             "the history holds no recorded value to plot (every value is None or NaN).")
     if ax is not None:

@@ -167,10 +167,16 @@ def test_learning_curves_join_recorded_points_across_gaps_and_leave_out_empty_pa
     # The schedule is drawn when asked for by name.
     fig = plot.plot_learning_curves(history, names=["learning_rate", "momentum"])
     assert [ax.get_ylabel() for ax in fig.axes] == ["learning_rate", "momentum"]
+    # Into one given axes, each curve labelled by its column.
+    ax = Figure().add_subplot()
+    plot.plot_learning_curves(history, ax=ax)
+    assert list(_lines(ax)) == ["reconstruction_error", "log_likelihood"]
     with pytest.raises(TypeError, match="numbers"):
         plot.plot_learning_curves(history, names=["estimate"])
     with pytest.raises(ValueError, match="no recorded value"):
         plot.plot_learning_curves({"swap_rate": [None, np.nan]})
+    with pytest.raises(ValueError, match="no epochs"):
+        plot.plot_learning_curves({"epoch": [], "reconstruction_error": []})
 
 
 def test_learning_curves_draw_the_swap_rate_of_parallel_tempering(digits):
