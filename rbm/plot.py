@@ -129,6 +129,7 @@ class _ColumnLabels:
         return cls([], [], starts[1:] - 0.5, "feature blocks of one-hot columns")
 
     def apply(self, ax):
+        """Put the ticks, labels and block boundaries on ax."""
         ax.set_xticks(self.positions, self.labels, rotation=90, fontsize=7)
         ax.set_xlabel(self.xlabel)
         for boundary in self.boundaries:
@@ -149,7 +150,8 @@ def _category_table(fig, labels, names, categories, title):
         index = {value: i for i, value in enumerate(values)}
         codes[:, j] = [index.get(value, -1) for value in labels[:, j].tolist()]
     ax = fig.add_subplot()
-    # Light colours, so that the labels on them stay readable.
+    # Light colours, so that the labels on them stay readable; they repeat
+    # after nine categories, where the labels tell the categories apart.
     ax.imshow(np.ma.masked_less(codes, 0) % 9, aspect="auto", interpolation="nearest",
               cmap="Pastel1", vmin=-0.5, vmax=8.5)
     if labels.size <= 20 * MAX_LABELLED_COLUMNS:
