@@ -405,12 +405,17 @@ LEARNING_CURVE_PANELS = (
      {"log_likelihood_train": "training", "log_likelihood_validation": "validation"}),
     ("Free energy", "mean F(v)",
      {"free_energy_data": "data", "free_energy_chains": "model chains"}),
+    ("Free-energy gap", "chains - data", {"free_energy_gap": None}),
     ("Reconstruction error", "mean squared error", {"reconstruction_error": None}),
     ("Replica swap rate", "accepted fraction", {"swap_rate": None}),
 )
 #: How training was run rather than how it went: kept in ``history_``,
 #: drawn only when asked for by name.
 SCHEDULE_COLUMNS = ("seconds", "learning_rate", "momentum")
+#: A column the figure adds: the chains' mean free energy minus the data's.
+#: Over a long fit both move by a hundred nats while they differ by about
+#: one, so on their shared axes the two lines cover each other.
+FREE_ENERGY_GAP = ("free_energy_gap", "free_energy_chains", "free_energy_data")
 #: Series with more recorded points than this are drawn without markers.
 MAX_MARKED_POINTS = 60
 
@@ -489,10 +494,12 @@ def plot_learning_curves(model, *, names=None, ax=None):
     """How a fit went, epoch by epoch, from ``model.history_``.
 
     Curves that belong together share a panel: training and validation
-    log-likelihood, the mean free energy of the data and of the model's
-    chains (a widening gap between them is overfitting, or chains that no
-    longer mix), then the reconstruction error and, with parallel
-    tempering, the replica swap rate.  Values recorded every few epochs
+    log-likelihood, then the mean free energy of the data and of the
+    model's chains, and below it their difference, whose scale the shared
+    panel hides on long fits (a gap that keeps growing means the model
+    favours the training rows over what it generates: overfitting, or
+    chains that no longer mix), then the reconstruction error and, with
+    parallel tempering, the replica swap rate.  Values recorded every few epochs
     (log-likelihoods) are drawn as markers joined by a line.  Curves without
     a recorded value (the swap rate without parallel tempering, likelihoods
     a fit did not compute) are left out, and so are the columns that
@@ -530,6 +537,9 @@ def plot_learning_curves(model, *, names=None, ax=None):
         )
     curves = _history_as_dict(history, names)
     epochs = curves.pop("epoch", None)
+    gap, chains, data = FREE_ENERGY_GAP
+    if chains in curves and data in curves and gap not in curves:
+        curves[gap] = curves[chains] - curves[data]
     if names is not None:
         names = [n for n in names if n != "epoch"]
     if not curves:
@@ -558,6 +568,8 @@ def plot_learning_curves(model, *, names=None, ax=None):
             panel.set(title=panel_title, ylabel=ylabel)
             if len(members) > 1:
                 panel.legend()
+        if gap in members:
+            panel.axhline(0.0, color="grey", linewidth=0.6)
         if best_epoch is not None and "log_likelihood_validation" in members:
             panel.axvline(best_epoch, color="grey", linestyle=":", label="best epoch")
             panel.legend()

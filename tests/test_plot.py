@@ -113,8 +113,8 @@ def test_learning_curves_of_a_digits_fit_draw_the_likelihoods_as_marked_lines(di
     fig = plot.plot_learning_curves(digits_fit)
     # One panel per kind of figure; no swap rate without PT, no schedule columns.
     assert [ax.get_title() for ax in fig.axes] == [
-        "Log-likelihood", "Free energy", "Reconstruction error"]
-    likelihood, free_energy, error = fig.axes
+        "Log-likelihood", "Free energy", "Free-energy gap", "Reconstruction error"]
+    likelihood, free_energy, gap, error = fig.axes
     lines = _lines(likelihood)
     assert set(lines) == {"training", "validation", "best epoch"}
     np.testing.assert_array_equal(lines.pop("best epoch").get_xdata(),
@@ -136,6 +136,9 @@ def test_learning_curves_of_a_digits_fit_draw_the_likelihoods_as_marked_lines(di
     np.testing.assert_array_equal(lines["model chains"].get_ydata(),
                                   history["free_energy_chains"])
     np.testing.assert_array_equal(lines["data"].get_xdata(), epochs)
+    # Their difference below, on a scale where it shows.
+    np.testing.assert_allclose(_lines(gap)["free_energy_gap"].get_ydata(),
+                               history["free_energy_chains"] - history["free_energy_data"])
     np.testing.assert_array_equal(_lines(error)["reconstruction_error"].get_ydata(),
                                   history["reconstruction_error"])
     check_png(fig, tmp_path / "curves.png")
