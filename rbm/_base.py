@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _gibbs
+from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
 from ._state import KernelParams, TrainingState, check_fitted_state
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
@@ -313,8 +314,9 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         Returns
         -------
-        v_new : ndarray of shape (n_samples, n_features)
-            Visible states after one step.
+        v_new : ndarray or DataFrame of shape (n_samples, n_features)
+            Visible states after one step; a DataFrame with v's columns and
+            index when v is one (see ``sample`` for the output container).
         """
         V = self._check_fitted_input(v)
         V = np.array(V.toarray() if sp.issparse(V) else V, dtype=self.components_.dtype,
@@ -323,7 +325,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         # threads take turns, so each gets its own stretch of the streams.
         with _GIBBS_STREAMS_LOCK:
             self._run_chains(V, 1, self._training.gibbs_streams)
-        return self._visible_unit.decode(V)
+        return visible_output(self, self._visible_unit.decode(V), v, self._output_column_types())
 
     def sample(self, n_samples=1, *, n_steps=1000, random_state=None):
         """Draw visible samples from the model by block-Gibbs sampling.
@@ -342,8 +344,9 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features)
-            Samples from the model.
+        X : ndarray or DataFrame of shape (n_samples, n_features)
+            Samples from the model; a DataFrame with the fitted columns for a
+            model fitted on one, or as ``set_output(transform=...)`` asks.
         """
         check_is_fitted(self)
         check_fitted_state(self)
@@ -360,7 +363,12 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         V = np.ascontiguousarray(self._visible_unit.sample(
             field.astype(dtype), generator_for(entropy, SAMPLING_START)))
         self._run_chains(V, n_steps, ChainStreams(entropy, SAMPLING_CHAINS))
-        return self._visible_unit.decode(V)
+        return visible_output(self, self._visible_unit.decode(V), None,
+                              self._output_column_types())
+
+    def _output_column_types(self):
+        """Each visible column's type in a frame of samples (None: the model's dtype)."""
+        return None
 
     def _run_chains(self, V, n_steps, streams):
         """Advance chains starting at visible states V (in place) by n_steps."""

@@ -58,6 +58,16 @@ class CategoricalRBM(BaseRBM):
     [['a', 'b', 'c'], ['x', 'y']]
     >>> model.sample(3).shape
     (3, 2)
+
+    A model fitted on a DataFrame samples a DataFrame with the same columns,
+    each of the type it had (strings, numbers, ``category``):
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"colour": ["red", "blue"] * 4, "size": [1, 2, 3, 1] * 2})
+    >>> model = CategoricalRBM(n_components=2, n_iter=10, random_state=0).fit(frame)
+    >>> samples = model.sample(3)
+    >>> list(samples.columns), [str(t) for t in samples.dtypes]
+    (['colour', 'size'], ['str', 'int64'])
     """
 
     _visible_type = CategoricalVisible
@@ -135,6 +145,26 @@ class CategoricalRBM(BaseRBM):
         self.categories = categories
         self.dtype = dtype
 
+    def _validate_input(self, X, *, reset, dtype=None, unit=None):
+        """As BaseRBM's; fitting also records the type of each input column,
+        which samples get back (``_output_column_types``)."""
+        validated = super()._validate_input(X, reset=reset, dtype=dtype, unit=unit)
+        if reset:
+            self._column_types = _column_types(X)
+        return validated
+
+    def _output_column_types(self):
+        """Each column's type in a frame of samples: the type it had in fit.
+
+        Labels come back from the one-hot coding as Python objects; the
+        types recorded in fit (or, for a model fitted on an array, those of
+        ``categories_``) make them strings, numbers or categoricals again.
+        """
+        types = getattr(self, "_column_types", None)
+        if types is None:
+            return [categories.dtype for categories in self.categories_]
+        return [_pandas_type(kind) for kind in types]
+
     @property
     def categories_(self):
         """The categories of each feature, in the order of the one-hot columns."""
@@ -149,6 +179,32 @@ class CategoricalRBM(BaseRBM):
         tags.input_tags.string = True
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
+
+
+def _column_types(X):
+    """The type of each column of a pandas DataFrame, in plain Python values
+    (a model file holds no pandas objects): the dtype's name, or for a
+    ``category`` column ("category", its categories, whether ordered).
+    None for any other input."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or not hasattr(X, "iloc"):
+        return None
+    types = []
+    for dtype in dtypes:
+        if str(dtype) == "category":
+            types.append(("category", dtype.categories.tolist(), bool(dtype.ordered)))
+        else:
+            types.append(str(dtype))
+    return types
+
+
+def _pandas_type(kind):
+    """A type recorded by ``_column_types`` as pandas takes it."""
+    if isinstance(kind, (tuple, list)):  # ("category", categories, ordered)
+        import pandas as pd
+
+        return pd.CategoricalDtype(kind[1], ordered=kind[2])
+    return kind
 
 
 __all__ = ["CategoricalRBM"]

@@ -491,7 +491,7 @@ def test_pandas_na_is_a_missing_value_for_the_categorical_model(column):
     values = ["x", "y", pd.NA, "x"]
     frame = pd.DataFrame({"a": pd.array(values, dtype="string") if column == "string"
                           else pd.Series(values, dtype=object), "b": ["p", "q", "p", "q"]})
-    with pytest.raises(ValueError, match=r"missing values .* first in row 2, feature 0"):
+    with pytest.raises(ValueError, match=r"missing values .* first in row 2, column 'a'"):
         CategoricalRBM(n_components=2, n_iter=1).fit(frame)
 
 

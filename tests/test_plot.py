@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 from sklearn.datasets import load_digits
 
-from rbm import BernoulliRBM, plot
+from rbm import BernoulliRBM, CategoricalRBM, plot
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -85,15 +85,108 @@ def test_free_energy_histograms_of_data_and_samples(model, digits, tmp_path):
     check_png(fig, tmp_path / "free_energy.png")
 
 
-def test_learning_curves_one_panel_per_curve(tmp_path):
-    history = {"reconstruction_error": [0.3, 0.2, 0.15], "log_likelihood": [-30, None, -25]}
-    fig = plot.plot_learning_curves(history)
-    assert len(fig.axes) == 2
-    first, second = (ax.lines[0] for ax in fig.axes)
-    np.testing.assert_array_equal(first.get_ydata(), [0.3, 0.2, 0.15])
-    np.testing.assert_array_equal(second.get_xdata(), [1, 2, 3])
-    assert np.isnan(second.get_ydata()[1])
+def _lines(ax):
+    """The axes' curves by legend label (leaving out reference lines without one)."""
+    return {line.get_label(): line for line in ax.lines if not line.get_label().startswith("_")}
+
+
+@pytest.fixture(scope="module")
+def digits_fit():
+    """A default digits fit, shortened: the default data scaling, learning rate,
+    schedule and monitoring cadence (the likelihood every n_epochs // 20 epochs,
+    NaN in between), 40 epochs instead of the default's 240 and 16 hidden units
+    instead of 256, so that log Z is exact; early stopping holds out the
+    validation rows (it stops after n_iter_no_change=10 checks without gain)."""
+    X = load_digits().data / 16.0
+    return BernoulliRBM(n_components=16, n_iter=40, early_stopping=True, random_state=0,
+                        n_jobs=1).fit(X)
+
+
+def test_learning_curves_of_a_digits_fit_draw_the_likelihoods_as_marked_lines(digits_fit,
+                                                                              tmp_path):
+    """Issue 21, point 9: likelihoods recorded every few epochs drew no line at all."""
+    history = {name: np.asarray(values, dtype=float)
+               for name, values in digits_fit.history_.items()}
+    epochs = history["epoch"]
+    checked = np.isfinite(history["log_likelihood_train"])
+    assert 2 <= checked.sum() < len(epochs)  # recorded every few epochs, NaN in between
+    fig = plot.plot_learning_curves(digits_fit)
+    # One panel per kind of figure; no swap rate without PT, no schedule columns.
+    assert [ax.get_title() for ax in fig.axes] == [
+        "Log-likelihood", "Free energy", "Free-energy gap", "Reconstruction error"]
+    likelihood, free_energy, gap, error = fig.axes
+    lines = _lines(likelihood)
+    assert set(lines) == {"training", "validation", "best epoch"}
+    np.testing.assert_array_equal(lines.pop("best epoch").get_xdata(),
+                                  [digits_fit.best_epoch_] * 2)
+    for label, name in [("training", "log_likelihood_train"),
+                        ("validation", "log_likelihood_validation")]:
+        line = lines[label]
+        np.testing.assert_array_equal(line.get_xdata(), epochs[checked])
+        np.testing.assert_array_equal(line.get_ydata(), history[name][checked])
+        assert line.get_marker() == "o" and line.get_linestyle() == "-"
+        assert line.get_visible() and np.isfinite(line.get_ydata()).all()
+    # Training and validation on one axes, whose y range holds both lines.
+    low, high = likelihood.get_ylim()
+    drawn = np.concatenate([line.get_ydata() for line in lines.values()])
+    assert low <= drawn.min() and drawn.max() <= high
+    # The free energies of data and chains, every epoch, on one axes.
+    lines = _lines(free_energy)
+    np.testing.assert_array_equal(lines["data"].get_ydata(), history["free_energy_data"])
+    np.testing.assert_array_equal(lines["model chains"].get_ydata(),
+                                  history["free_energy_chains"])
+    np.testing.assert_array_equal(lines["data"].get_xdata(), epochs)
+    # Their difference below, on a scale where it shows.
+    np.testing.assert_allclose(_lines(gap)["free_energy_gap"].get_ydata(),
+                               history["free_energy_chains"] - history["free_energy_data"])
+    np.testing.assert_array_equal(_lines(error)["reconstruction_error"].get_ydata(),
+                                  history["reconstruction_error"])
     check_png(fig, tmp_path / "curves.png")
+
+
+def test_learning_curves_mark_the_best_epoch_of_early_stopping():
+    fitted = BernoulliRBM()
+    fitted.history_ = {"epoch": [1, 2, 3, 4], "log_likelihood_validation": [-3, -2, -2.5, None]}
+    fitted.best_epoch_ = 2
+    (ax,) = plot.plot_learning_curves(fitted).axes
+    (best,) = [line for line in ax.lines if line.get_label() == "best epoch"]
+    np.testing.assert_array_equal(best.get_xdata(), [2, 2])
+
+
+def test_learning_curves_join_recorded_points_across_gaps_and_leave_out_empty_panels(
+        tmp_path):
+    history = {"epoch": [1, 2, 3, 4], "reconstruction_error": [0.3, 0.2, 0.15, 0.1],
+               "log_likelihood": [-30, None, -25, np.nan], "swap_rate": [np.nan] * 4,
+               "seconds": [0.1, 0.2, 0.3, 0.4], "learning_rate": [0.1] * 4,
+               "momentum": [0, 0, 0.5, 0.5], "estimate": ["exact"] * 4}
+    fig = plot.plot_learning_curves(history)
+    assert [ax.get_ylabel() for ax in fig.axes] == ["mean squared error", "log_likelihood"]
+    (first,), (second,) = (ax.lines for ax in fig.axes)
+    np.testing.assert_array_equal(first.get_ydata(), [0.3, 0.2, 0.15, 0.1])
+    np.testing.assert_array_equal(second.get_xdata(), [1, 3])
+    np.testing.assert_array_equal(second.get_ydata(), [-30, -25])
+    assert second.get_marker() == "o"
+    check_png(fig, tmp_path / "curves.png")
+    # The schedule is drawn when asked for by name.
+    fig = plot.plot_learning_curves(history, names=["learning_rate", "momentum"])
+    assert [ax.get_ylabel() for ax in fig.axes] == ["learning_rate", "momentum"]
+    # Into one given axes, each curve labelled by its column.
+    ax = Figure().add_subplot()
+    plot.plot_learning_curves(history, ax=ax)
+    assert list(_lines(ax)) == ["reconstruction_error", "log_likelihood"]
+    with pytest.raises(TypeError, match="numbers"):
+        plot.plot_learning_curves(history, names=["estimate"])
+    with pytest.raises(ValueError, match="no recorded value"):
+        plot.plot_learning_curves({"swap_rate": [None, np.nan]})
+    with pytest.raises(ValueError, match="no epochs"):
+        plot.plot_learning_curves({"epoch": [], "reconstruction_error": []})
+
+
+def test_learning_curves_draw_the_swap_rate_of_parallel_tempering(digits):
+    model = BernoulliRBM(n_components=4, n_iter=3, method="pt", n_temperatures=3,
+                         random_state=0, n_jobs=1).fit(digits[:60])
+    titles = [ax.get_title() for ax in plot.plot_learning_curves(model).axes]
+    assert titles[-1] == "Replica swap rate"
 
 
 def test_learning_curves_read_history_from_the_model_in_any_layout(model):
@@ -167,3 +260,75 @@ def test_bad_arguments_are_explained(model, digits):
         plot.plot_energy_landscape(model, digits)
     with pytest.raises(ValueError, match="2-D array"):
         plot.plot_images(np.zeros(4))
+
+
+# ----------------------------------------------------------------------
+# Named features and categories
+# ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def survey_model():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"colour": rng.choice(["red", "green", "blue"], 60),
+                          "size": rng.choice([1, 2], 60),
+                          "smoker": rng.choice([True, False], 60)})
+    return CategoricalRBM(n_components=3, n_iter=5, random_state=0, n_jobs=1).fit(frame)
+
+
+def _tick_labels(ax):
+    return [label.get_text() for label in ax.get_xticklabels()]
+
+
+def test_categorical_filters_name_each_features_categories(survey_model, tmp_path):
+    fig = plot.plot_filters(survey_model)
+    (ax,) = _image_axes(fig)
+    np.testing.assert_array_equal(ax.images[0].get_array(), survey_model.components_)
+    assert _tick_labels(ax) == ["colour=blue", "colour=green", "colour=red", "size=1",
+                                "size=2", "smoker=False", "smoker=True"]
+    np.testing.assert_array_equal(ax.get_xticks(), np.arange(7))
+    # A line between the features' blocks of columns.
+    assert sorted(line.get_xdata()[0] for line in ax.lines) == [2.5, 4.5]
+    check_png(fig, tmp_path / "filters.png")
+
+
+def test_categorical_samples_are_a_table_of_named_categories(survey_model, tmp_path):
+    fig = plot.plot_samples(survey_model, 5, n_steps=3, random_state=1)
+    samples = survey_model.sample(5, n_steps=3, random_state=1)
+    (ax,) = fig.axes
+    assert _tick_labels(ax) == ["colour", "size", "smoker"]
+    texts = np.array([text.get_text() for text in ax.texts]).reshape(5, 3)
+    np.testing.assert_array_equal(texts, samples.astype(str).to_numpy())
+    # Each cell's colour is its category's place in categories_.
+    codes = ax.images[0].get_array()
+    for j, categories in enumerate(survey_model.categories_):
+        np.testing.assert_array_equal(
+            codes[:, j], [list(categories).index(v) for v in samples.iloc[:, j]])
+    check_png(fig, tmp_path / "samples.png")
+    with pytest.raises(ValueError, match="table"):
+        plot.plot_samples(survey_model, 4, image_shape=(1, 3), n_steps=1)
+
+
+def test_images_of_labels_are_a_table_and_named_columns_label_a_heatmap():
+    labels = np.array([["a", "x"], ["b", "x"], ["a", "y"]], dtype=object)
+    (ax,) = plot.plot_images(labels).axes
+    assert [text.get_text() for text in ax.texts] == ["a", "x", "b", "x", "a", "y"]
+    np.testing.assert_array_equal(ax.images[0].get_array(), [[0, 0], [1, 0], [0, 1]])
+    with pytest.raises(ValueError, match="category labels"):
+        plot.plot_images(labels, (1, 2))
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame([[0.0, 1.0], [1.0, 0.5]], columns=["left", "right"])
+    (ax,) = _image_axes(plot.plot_images(frame))
+    assert _tick_labels(ax) == ["left", "right"]
+
+
+def test_filters_of_a_model_fitted_on_a_dataframe_name_its_columns():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame((np.random.default_rng(0).random((40, 3)) < 0.5).astype(float),
+                         columns=["age", "smoker", "health"])
+    model = BernoulliRBM(n_components=2, n_iter=2, random_state=0, n_jobs=1).fit(frame)
+    (ax,) = _image_axes(plot.plot_filters(model))
+    assert _tick_labels(ax) == ["age", "smoker", "health"]
+    (ax,) = _image_axes(plot.plot_samples(model, 4, n_steps=2))
+    assert _tick_labels(ax) == ["age", "smoker", "health"]

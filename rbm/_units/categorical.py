@@ -30,6 +30,14 @@ def missing_mask(X):
     return np.zeros(X.shape, dtype=bool)
 
 
+def column_label(estimator, index):
+    """How a message names input column ``index``: by its name where the
+    model has feature names ("column 'health'"), else by position
+    ("feature 2")."""
+    names = getattr(estimator, "feature_names_in_", None)
+    return f"column '{names[index]}'" if names is not None else f"feature {index}"
+
+
 class CategoricalVisible(VisibleLayer):
     """Categorical visible units: each input column one softmax over its categories.
 
@@ -102,14 +110,19 @@ class CategoricalVisible(VisibleLayer):
             # report the missing features in its own words.
             X = np.empty((len(X), 0))
         X = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
-        self._check_not_missing(X, name)
+        self._check_not_missing(X, estimator)
+        if (reset and not isinstance(self.categories, str)
+                and len(self.categories) == X.shape[1]):
+            # Before OneHotEncoder, whose message names the column by position
+            # (it reports a categories list of the wrong length itself).
+            self._check_known_categories(X, estimator, self.categories)
         if reset:
             self.encoder = OneHotEncoder(
                 categories=self.categories, handle_unknown="error", sparse_output=True,
                 dtype=self.dtype,
             ).fit(X)
         else:
-            self._check_known_categories(X, estimator)
+            self._check_known_categories(X, estimator, self.categories_)
         return sp.csr_matrix(self.encoder.transform(X))
 
     def _check_categories_parameter(self, name):
@@ -123,31 +136,34 @@ class CategoricalVisible(VisibleLayer):
                     "category (or use categories='auto').")
 
     @staticmethod
-    def _check_not_missing(X, name):
+    def _check_not_missing(X, estimator):
         missing = missing_mask(X)
         if missing.any():
             rows, cols = np.nonzero(missing)
             raise ValueError(
-                f"{name} got missing values (NaN, None or pandas' NA) in {missing.sum()} "
-                "entries, "
-                f"the first in row {rows[0]}, feature {cols[0]}. Impute them first "
+                f"{type(estimator).__name__} got missing values (NaN, None or pandas' NA) "
+                f"in {missing.sum()} entries, "
+                f"the first in row {rows[0]}, {column_label(estimator, cols[0])}. "
+                "Impute them first "
                 "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
                 "or give them a category of their own."
             )
 
-    def _check_known_categories(self, X, estimator):
-        """Raise ValueError naming the first feature and value not in categories_."""
-        for i, categories in enumerate(self.categories_):
+    @staticmethod
+    def _check_known_categories(X, estimator, known):
+        """Raise ValueError naming the first feature and value not in its categories
+        (``known[i]`` for feature i)."""
+        for i, categories in enumerate(known):
+            categories = np.asarray(categories)
             unknown = ~np.isin(X[:, i], categories)
             if unknown.any():
-                names = getattr(estimator, "feature_names_in_", None)
-                feature = f"'{names[i]}'" if names is not None else str(i)
                 value = X[np.argmax(unknown), i]
                 value = value.item() if hasattr(value, "item") else value
                 shown = [c.item() if hasattr(c, "item") else c for c in categories[:10]]
                 more = ", ..." if len(categories) > 10 else ""
                 raise ValueError(
-                    f"{type(estimator).__name__}: feature {feature} has the value {value!r} "
+                    f"{type(estimator).__name__}: {column_label(estimator, i)} has the value "
+                    f"{value!r} "
                     f"(in {unknown.sum()} rows), which is not one of its categories "
                     f"{shown}{more}. Every value must be a category seen in fit or "
                     "listed in the categories parameter; refit with categories that "
