@@ -113,8 +113,9 @@ class LikelihoodMixin:
             guaranteed stochastic bound); "chains": the forward runs' end
             states after ``n_betas // 10`` further Gibbs sweeps at the model
             (approximate: an upper side below the truth is possible when the
-            chains miss part of the distribution, and a bracket narrower
-            than the two standard errors, or inverted, is a sign of it);
+            chains miss part of the distribution; a reverse estimate below
+            the forward one by more than their standard errors, or an
+            inverted bracket, is a sign of it);
             an array: samples of the model you drew yourself (for example
             by a long ``gibbs`` run), one reverse run per row; "auto":
             "exact" when enumeration is as cheap as for ``method="auto"``,
