@@ -223,7 +223,8 @@ def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rn
         Threads for the kernel's sampling (products follow the BLAS's own
         setting); the estimate does not depend on it.
     return_states : bool, default=False
-        Also return the chains' end states (kernel rows s(v)).
+        Also return the chains' end states (kernel rows s(v)) and their log
+        importance weights.
 
     Returns
     -------
@@ -231,8 +232,8 @@ def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rn
         The estimate log Z_A + log mean(w).
     std_error : float
         Standard error of ``log_z`` by the delta method, std(w) / (sqrt(M) mean(w)).
-    S : ndarray of shape (n_chains, n_visible)
-        Only with ``return_states``: the chains' end states.
+    S, log_w : ndarrays of shape (n_chains, n_visible) and (n_chains,)
+        Only with ``return_states``: the chains' end states and log weights.
     """
     W, b, c, base_bias = _float64_parameters(W, b, c, base_bias)
     n_hidden, n_visible = W.shape
@@ -242,7 +243,7 @@ def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rn
     log_w = annealed_log_weights(W, b, c, visible, base_bias, S, ais_betas(n_betas), rng,
                                  n_threads)
     log_z, std_error = combine_log_weights(log_w, log_z_base)
-    return (log_z, std_error, S) if return_states else (log_z, std_error)
+    return (log_z, std_error, S, log_w) if return_states else (log_z, std_error)
 
 
 def reverse_ais_log_partition(W, b, c, visible, hidden, base_bias, S, n_betas, rng,
@@ -321,8 +322,8 @@ class LogPartitionEstimate(tuple):
         Reverse AIS runs (``n_chains``, or the number of samples given).
     reverse_start : {"exact", "chains", "samples"} or None
         Where the reverse chains started: exact draws of the model, the
-        forward runs' end states after further Gibbs sweeps, or samples the
-        caller gave.  Only "exact" makes the upper side a guaranteed
+        forward runs' end states (resampled by their weights) after further
+        Gibbs sweeps, or samples the caller gave.  Only "exact" makes the upper side a guaranteed
         stochastic bound.
     confidence : float
         Level of ``lower`` and ``upper`` (0.99 unless given).
