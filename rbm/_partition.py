@@ -41,13 +41,14 @@ def exact_cost(n_visible, n_hidden, visible, hidden):
     return n_states, 2.0 * n_states * n_visible * n_hidden
 
 
-def _enumerated_log_weights(W, b, c, visible, hidden):
-    """Yield (states, log weights) of every configuration of the cheaper layer, in chunks.
+def _enumeration(W, b, c, visible, hidden):
+    """(layer, chunks): which layer is enumerated ("hidden" or "visible") and an
+    iterator of (states, log weights) over all its configurations.
 
-    The hidden layer's states weigh c . h + log_partition_given_hidden(h W);
-    the visible layer's (when discrete and with fewer states) -E_v(v) plus
-    the hidden layer's log-partition given v: the other layer summed out.
-    Yields ("hidden" or "visible") first.
+    The cheaper layer is enumerated and the other summed out: a hidden state
+    weighs c . h + log_partition_given_hidden(h W), a visible state (when
+    discrete and with fewer states) -E_v(v) plus the hidden layer's
+    log-partition given v.
     """
     n_hidden, n_visible = W.shape
     n_states, _ = exact_cost(n_visible, n_hidden, visible, hidden)
@@ -58,14 +59,11 @@ def _enumerated_log_weights(W, b, c, visible, hidden):
         )
     chunk_rows = max(1, ENUMERATION_CHUNK_ELEMENTS // max(n_visible, n_hidden))
     if n_states == hidden.n_states(n_hidden):
-        yield "hidden"
-        for H in hidden.enumerate_states(n_hidden, chunk_rows, np.float64):
-            yield H, H @ c + visible.log_partition_given_hidden(H @ W, b)
-    else:
-        yield "visible"
-        for V in visible.enumerate_states(n_visible, chunk_rows, np.float64):
-            hidden_field = visible.hidden_input(V) @ W.T + c
-            yield V, visible.energy_term(V, b) + hidden.log_partition(hidden_field)
+        return "hidden", ((H, H @ c + visible.log_partition_given_hidden(H @ W, b))
+                          for H in hidden.enumerate_states(n_hidden, chunk_rows, np.float64))
+    return "visible", ((V, visible.energy_term(V, b)
+                        + hidden.log_partition(visible.hidden_input(V) @ W.T + c))
+                       for V in visible.enumerate_states(n_visible, chunk_rows, np.float64))
 
 
 def exact_log_partition(W, b, c, visible, hidden):
@@ -86,8 +84,7 @@ def exact_log_partition(W, b, c, visible, hidden):
     log_z : float
     """
     W, b, c = (np.asarray(a, dtype=np.float64) for a in (W, b, c))
-    chunks = _enumerated_log_weights(W, b, c, visible, hidden)
-    next(chunks)
+    _, chunks = _enumeration(W, b, c, visible, hidden)
     return float(logsumexp([logsumexp(terms) for _, terms in chunks]))
 
 
@@ -111,13 +108,11 @@ def exact_model_samples(W, b, c, visible, hidden, n_samples, rng):
     S : ndarray of shape (n_samples, n_visible), float64, C-ordered
     """
     W, b, c = (np.asarray(a, dtype=np.float64) for a in (W, b, c))
-    chunks = _enumerated_log_weights(W, b, c, visible, hidden)
-    layer = next(chunks)
+    _, chunks = _enumeration(W, b, c, visible, hidden)
     chunk_logs = np.array([logsumexp(terms) for _, terms in chunks])
     counts = rng.multinomial(n_samples, np.exp(chunk_logs - logsumexp(chunk_logs)))
     drawn = []
-    chunks = _enumerated_log_weights(W, b, c, visible, hidden)
-    next(chunks)
+    layer, chunks = _enumeration(W, b, c, visible, hidden)
     for (states, terms), count in zip(chunks, counts):
         if count:
             p = np.exp(terms - logsumexp(terms))
