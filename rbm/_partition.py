@@ -415,7 +415,7 @@ class LogPartitionEstimate(tuple):
         return f"LogPartitionEstimate({fields})"
 
 
-_START_WORDS = {"exact": "exact model samples", "chains": "Gibbs chains",
+_START_WORDS = {"exact": "exact model samples", "chains": "resampled forward chains",
                 "samples": "given samples"}
 
 
