@@ -12,13 +12,23 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from ._partition import ais_log_partition, exact_cost, exact_log_partition
+from ._partition import (MAX_EXACT_STATES, LogPartitionEstimate, ais_log_partition,
+                         exact_cost, exact_log_partition, exact_model_samples, gibbs_at_model,
+                         reverse_ais_log_partition)
 from ._state import check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
+
+#: spawn_key (AIS, REVERSE_AIS_STREAM) seeds reverse AIS, apart from forward AIS's (AIS,).
+REVERSE_AIS_STREAM = 1
 
 #: ``log_partition(method="auto")`` enumerates exactly when the enumeration
 #: costs at most this many floating-point operations (a few seconds).
 AUTO_EXACT_MAX_FLOPS = 5e10
+#: AIS runs and inverse temperatures of ``log_partition``, ``score`` and ``score_samples``.
+DEFAULT_N_CHAINS, DEFAULT_N_BETAS = 100, 10000
+#: Gibbs sweeps at the model per AIS temperature that the reverse chains of
+#: ``reverse_start="chains"`` take after the forward runs end.
+REVERSE_BURN_IN_PER_BETA = 0.1
 
 
 class LikelihoodMixin:
@@ -69,8 +79,10 @@ class LikelihoodMixin:
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
 
-    def log_partition(self, method="auto", *, n_chains=100, n_betas=10000, random_state=None):
-        """Log of the partition function Z, with its standard error.
+    def log_partition(self, method="auto", *, n_chains=DEFAULT_N_CHAINS,
+                      n_betas=DEFAULT_N_BETAS, random_state=None, bracket=False,
+                      reverse_start="auto"):
+        """Log of the partition function Z, with its standard error and how it was obtained.
 
         Parameters
         ----------
@@ -81,19 +93,48 @@ class LikelihoodMixin:
             "auto" is exact when that costs at most ``AUTO_EXACT_MAX_FLOPS``
             floating-point operations, AIS otherwise.
         n_chains : int, default=100
-            AIS runs (ignored for exact).
+            AIS runs, forward and reverse (ignored for exact).
         n_betas : int, default=10000
             AIS inverse temperatures, including 0 and 1 (ignored for exact).
         random_state : int, RandomState instance or None, default=None
             Seed for AIS; None derives one from the fitted model, so repeated
             calls give the same answer.
+        bracket : bool, default=False
+            With AIS, also run reverse AIS, so that the result brackets log Z
+            from both sides (``lower``, ``upper``); about doubles the cost
+            (triples it with ``reverse_start="chains"`` when the forward
+            estimate is not cached yet).  Forward AIS estimates Z without
+            bias, so it errs low on log Z; reverse AIS errs high.
+        reverse_start : {"auto", "exact", "chains"} or array-like of shape \
+                (n_samples, n_features), default="auto"
+            Where the reverse chains start, which must be the model's own
+            distribution for the upper bound to hold.  "exact": exact draws
+            by enumeration (small models only; the upper side is then a
+            guaranteed stochastic bound); "chains": the forward runs' end
+            states, drawn again in proportion to their importance weights,
+            after ``n_betas // 10`` further Gibbs sweeps at the model
+            (approximate: an upper side below the truth is possible when the
+            chains miss part of the distribution; a reverse estimate below
+            the forward one by more than their standard errors, or an
+            inverted bracket, is a sign of it);
+            an array: samples of the model you drew yourself (for example
+            by a long ``gibbs`` run), one reverse run per row; "auto":
+            "exact" when enumeration is as cheap as for ``method="auto"``,
+            else "chains".
 
         Returns
         -------
-        log_z : float
-            Estimate of log Z in nats.
-        std_error : float
-            Its standard error (0.0 for exact).
+        estimate : LogPartitionEstimate
+            Unpacks as ``(log_z, std_error)``: the estimate in nats (exact, or
+            forward AIS) and its standard error (0.0 for exact).  Its
+            attributes say how it was obtained (``method``, ``n_chains``,
+            ``n_betas``, ``label``) and bound log Z: ``lower`` and ``upper``
+            at 99% confidence (both ``log_z`` when exact; ``upper`` is inf
+            for AIS without ``bracket``), ``interval(confidence)`` at other
+            levels, and ``reverse_log_z``, ``reverse_std_error``.  The
+            mean log-likelihood of X then lies in
+            ``-free_energy(X).mean() - upper`` to
+            ``-free_energy(X).mean() - lower``.
         """
         check_is_fitted(self)
         check_fitted_state(self)
@@ -104,35 +145,169 @@ class LikelihoodMixin:
                              f"got {n_chains!r}.")
         if not (isinstance(n_betas, Integral) and n_betas >= 3):
             raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
-        return self._log_partition(method, n_chains, n_betas, random_state)
+        if not isinstance(bracket, (bool, np.bool_)):
+            raise ValueError(f"bracket must be True or False, got {bracket!r}.")
+        if isinstance(reverse_start, str):
+            if reverse_start not in ("auto", "exact", "chains"):
+                raise ValueError("reverse_start must be 'auto', 'exact', 'chains' or an array "
+                                 f"of model samples, got {reverse_start!r}.")
+        else:
+            reverse_start = self._reverse_start_samples(reverse_start)
+        return self._log_partition(method, n_chains, n_betas, random_state, bracket=bracket,
+                                   reverse_start=reverse_start)
 
-    def _log_partition(self, method="auto", n_chains=100, n_betas=10000, random_state=None):
+    def _reverse_start_samples(self, X):
+        """Model samples given for reverse AIS, as the kernel's float64 rows s(v)."""
+        V = self._check_fitted_input(X)
+        if V.shape[0] < 2:
+            raise ValueError(f"reverse_start needs at least 2 samples (for a standard "
+                             f"error), got {V.shape[0]}.")
+        V = V.toarray() if sp.issparse(V) else V
+        return np.ascontiguousarray(
+            self._visible_unit.to_kernel(np.asarray(V, dtype=np.float64)), dtype=np.float64)
+
+    def _resolved_method(self, method):
+        """ "exact" or "ais" for a method of ``log_partition`` ("auto" by its cost rule)."""
+        if method != "auto":
+            return method
+        _, flops = exact_cost(self.components_.shape[1], self.n_components,
+                              self._visible_unit, self._hidden_unit)
+        return "exact" if flops <= AUTO_EXACT_MAX_FLOPS else "ais"
+
+    def _resolved_reverse_start(self, reverse_start):
+        if not (isinstance(reverse_start, str) and reverse_start == "auto"):
+            return reverse_start
+        n_states, flops = exact_cost(self.components_.shape[1], self.n_components,
+                                     self._visible_unit, self._hidden_unit)
+        cheap = flops <= AUTO_EXACT_MAX_FLOPS and n_states <= MAX_EXACT_STATES
+        return "exact" if cheap else "chains"
+
+    def _log_partition(self, method="auto", n_chains=DEFAULT_N_CHAINS, n_betas=DEFAULT_N_BETAS,
+                       random_state=None, bracket=False, reverse_start="auto"):
         """log_partition of a model whose state and arguments are already checked."""
-        layers = (self._visible_unit, self._hidden_unit)
-        if method == "auto":
-            _, flops = exact_cost(self.components_.shape[1], self.n_components, *layers)
-            method = "exact" if flops <= AUTO_EXACT_MAX_FLOPS else "ais"
+        method = self._resolved_method(method)
         entropy = (self._training.entropy if random_state is None
                    else draw_entropy(random_state))
         # A string key, because skops stores dicts as JSON objects.
-        key = f"{method}/{n_chains}/{n_betas}/{entropy}/{self._parameter_fingerprint()}"
+        settings = f"{n_chains}/{n_betas}/{entropy}/{self._parameter_fingerprint()}"
+        key = f"{method}/{settings}"
         cache = self._training.log_partition_cache
+        if method == "exact":
+            if key not in cache:
+                cache[key] = (exact_log_partition(*self._float64_parameters(),
+                                                  self._visible_unit, self._hidden_unit), 0.0)
+            return LogPartitionEstimate(*cache[key], "exact")
+        reverse, reverse_n_chains, start_name = None, None, None
+        if bracket:
+            start = self._resolved_reverse_start(reverse_start)
+            start_name = start if isinstance(start, str) else "samples"
+            reverse_key = f"reverse-{start_name}/{settings}"
+            reverse = cache.get(reverse_key) if isinstance(start, str) else None
+            if reverse is None:
+                reverse = self._reverse_ais(start, key, n_chains, n_betas, entropy)
+                if isinstance(start, str):
+                    cache[reverse_key] = reverse
+            reverse_n_chains = n_chains if isinstance(start, str) else len(start)
         if key not in cache:
-            params = (self.components_, self.intercept_visible_, self.intercept_hidden_)
-            if method == "exact":
-                cache[key] = (exact_log_partition(*params, *layers), 0.0)
-            else:
-                cache[key] = ais_log_partition(
-                    *params, *layers, self._base_visible_bias(), n_chains=n_chains,
-                    n_betas=n_betas, rng=generator_for(entropy, AIS),
-                    n_threads=self._check_n_jobs())
-        return cache[key]
+            cache[key] = self._forward_ais(n_chains, n_betas, entropy)[:2]
+        return LogPartitionEstimate(*cache[key], "ais", n_chains=n_chains, n_betas=n_betas,
+                                    reverse=reverse, reverse_n_chains=reverse_n_chains,
+                                    reverse_start=start_name)
+
+    def _float64_parameters(self):
+        return tuple(np.asarray(a, dtype=np.float64) for a in
+                     (self.components_, self.intercept_visible_, self.intercept_hidden_))
+
+    def _forward_ais(self, n_chains, n_betas, entropy, return_states=False):
+        """(log Z, standard error[, end states]) of forward AIS with the model's seed."""
+        return ais_log_partition(
+            *self._float64_parameters(), self._visible_unit, self._hidden_unit,
+            self._base_visible_bias(), n_chains=n_chains, n_betas=n_betas,
+            rng=generator_for(entropy, AIS), n_threads=self._check_n_jobs(),
+            return_states=return_states)
+
+    def _reverse_ais(self, start, forward_key, n_chains, n_betas, entropy):
+        """(log Z, standard error) of reverse AIS from ``start`` ("exact", "chains" or rows)."""
+        params, layers = self._float64_parameters(), (self._visible_unit, self._hidden_unit)
+        base_bias = self._base_visible_bias()
+        # Its own random numbers, independent of the forward runs'.
+        rng = np.random.Generator(np.random.SFC64(
+            np.random.SeedSequence(entropy, spawn_key=(AIS, REVERSE_AIS_STREAM))))
+        if isinstance(start, np.ndarray):
+            S = start
+        elif start == "exact":
+            n_states, _ = exact_cost(self.components_.shape[1], self.n_components, *layers)
+            if n_states > MAX_EXACT_STATES:
+                raise ValueError(
+                    f"reverse_start='exact' enumerates {n_states} states (> "
+                    f"{MAX_EXACT_STATES}); use reverse_start='chains' or pass samples of "
+                    "the model for a model this large.")
+            S = exact_model_samples(*params, *layers, n_chains, rng)
+        else:
+            log_z, std_error, S, log_w = self._forward_ais(n_chains, n_betas, entropy,
+                                                           return_states=True)
+            self._training.log_partition_cache[forward_key] = (log_z, std_error)
+            # Unweighted, the end states follow the annealing path's law, not
+            # the model's; drawn again in proportion to their importance
+            # weights they approximate the model (sampling-importance
+            # resampling), and the Gibbs sweeps then spread the repeats.  On
+            # 200 random tiny models this raised the coverage of the 99%
+            # bracket from 192 to 197 at 100 temperatures.
+            p = np.exp(log_w - log_w.max())
+            S = np.ascontiguousarray(S[rng.choice(len(S), size=len(S), p=p / p.sum())])
+            gibbs_at_model(*params, self._visible_unit, base_bias, S,
+                           int(REVERSE_BURN_IN_PER_BETA * n_betas), rng,
+                           self._check_n_jobs())
+        return reverse_ais_log_partition(*params, *layers, base_bias, S, n_betas, rng,
+                                         self._check_n_jobs())
+
+    @property
+    def log_partition_method_(self):
+        """How ``score`` and ``score_samples`` obtain log Z for this model: "exact" or "ais".
+
+        "exact" when enumerating the smaller layer costs at most
+        ``AUTO_EXACT_MAX_FLOPS`` floating-point operations, "ais" otherwise
+        (``log_partition(method="auto")``).  Known without computing log Z.
+        """
+        check_is_fitted(self)
+        return self._resolved_method("auto")
+
+    @property
+    def log_partition_(self):
+        """The log Z that ``score`` and ``score_samples`` use, with how it was obtained.
+
+        A ``LogPartitionEstimate`` (see ``log_partition``): ``method``
+        ("exact" or "ais"), the standard error, and, after a
+        ``log_partition(bracket=True)`` call with the default AIS settings,
+        the reverse-AIS bracket; ``label`` says it in words.  None until log Z
+        has been computed for the current parameters (by ``score``,
+        ``score_samples``, ``log_partition()`` with its defaults, or the
+        monitor of ``fit`` where log Z is exact); every change of the
+        parameters forgets it.
+        """
+        check_is_fitted(self)
+        method = self._resolved_method("auto")
+        settings = (f"{DEFAULT_N_CHAINS}/{DEFAULT_N_BETAS}/{self._training.entropy}/"
+                    f"{self._parameter_fingerprint()}")
+        cache = self._training.log_partition_cache
+        if f"{method}/{settings}" not in cache:
+            return None
+        reverse_starts = [start for start in ("exact", "chains")
+                          if f"reverse-{start}/{settings}" in cache]
+        return self._log_partition(method, bracket=bool(reverse_starts),
+                                   reverse_start=(reverse_starts or ["auto"])[0])
 
     def score_samples(self, X):
         """Log-likelihood log p(x) = -F(x) - log Z of each sample, in nats.
 
-        log Z comes from ``log_partition()`` (exact for small models, AIS
-        otherwise) and is cached, so repeated calls agree exactly.
+        log Z comes from ``log_partition()`` with its defaults and is cached,
+        so repeated calls agree exactly.  It is exact where enumerating the
+        smaller layer is cheap (``log_partition_method_ == "exact"``);
+        otherwise it is a forward AIS estimate (100 runs, 10,000
+        temperatures), which errs low, so these values err high, by about
+        the standard error or more.  ``log_partition_`` says which was used,
+        with its standard error; ``log_partition(bracket=True)`` bounds log Z
+        from both sides (and so these values, shifted by the same constant).
 
         Parameters
         ----------
@@ -149,6 +324,10 @@ class LikelihoodMixin:
 
     def score(self, X, y=None):
         """Mean log-likelihood of X in nats per sample (higher is better).
+
+        Uses the log Z of ``score_samples``: exact for small models, a
+        forward AIS estimate otherwise (an estimate that tends to be too
+        high); ``log_partition_`` says which, with its standard error.
 
         Parameters
         ----------

@@ -1,15 +1,26 @@
-"""Log-partition functions: exact enumeration and annealed importance sampling.
+"""Log-partition functions: exact enumeration, annealed importance sampling
+(AIS) and its reverse, which together bracket log Z.
 
 Written once against the layer verbs (``rbm._units``): the visible layer
 and the hidden layer are arguments, and nothing here asks which types they
-are.  All
-arithmetic is in float64 whatever the model's dtype.
+are.  All arithmetic is in float64 whatever the model's dtype.
+
+Forward AIS anneals chains from the base model (the data marginals, no
+coupling) to the model; the mean of its importance weights estimates
+Z / Z_base without bias, so by Jensen its log is a stochastic *lower* bound
+on log Z (E[log Z_ais] <= log Z).  Reverse AIS (Burda, Grosse &
+Salakhutdinov 2015; Grosse, Ghahramani & Adams 2015) anneals samples of the
+model back to the base model; its weights estimate Z_base / Z without bias,
+so its log Z is a stochastic *upper* bound, provided its chains start at
+the model's own distribution.  ``LogPartitionEstimate`` carries both and
+the bracket they give.
 """
 
 import math
 
 import numpy as np
 from scipy.special import logsumexp
+from scipy import stats
 
 from . import _gibbs
 from ._state import KernelParams
@@ -18,6 +29,8 @@ from ._state import KernelParams
 MAX_EXACT_STATES = 2 ** 26
 #: Elements per enumeration chunk (rows x summed-out units): 32 MiB of float64.
 ENUMERATION_CHUNK_ELEMENTS = 2 ** 22
+#: Level of the bracket ``LogPartitionEstimate.lower`` / ``upper``.
+DEFAULT_CONFIDENCE = 0.99
 
 
 def exact_cost(n_visible, n_hidden, visible, hidden):
@@ -26,6 +39,31 @@ def exact_cost(n_visible, n_hidden, visible, hidden):
     if visible.discrete:
         n_states = min(n_states, visible.n_states(n_visible))
     return n_states, 2.0 * n_states * n_visible * n_hidden
+
+
+def _enumeration(W, b, c, visible, hidden):
+    """(layer, chunks): which layer is enumerated ("hidden" or "visible") and an
+    iterator of (states, log weights) over all its configurations.
+
+    The cheaper layer is enumerated and the other summed out: a hidden state
+    weighs c . h + log_partition_given_hidden(h W), a visible state (when
+    discrete and with fewer states) -E_v(v) plus the hidden layer's
+    log-partition given v.
+    """
+    n_hidden, n_visible = W.shape
+    n_states, _ = exact_cost(n_visible, n_hidden, visible, hidden)
+    if n_states > MAX_EXACT_STATES:
+        raise ValueError(
+            f"exact log Z needs {n_states} states (> {MAX_EXACT_STATES}); "
+            "use method='ais' for a model this large."
+        )
+    chunk_rows = max(1, ENUMERATION_CHUNK_ELEMENTS // max(n_visible, n_hidden))
+    if n_states == hidden.n_states(n_hidden):
+        return "hidden", ((H, H @ c + visible.log_partition_given_hidden(H @ W, b))
+                          for H in hidden.enumerate_states(n_hidden, chunk_rows, np.float64))
+    return "visible", ((V, visible.energy_term(V, b)
+                        + hidden.log_partition(visible.hidden_input(V) @ W.T + c))
+                       for V in visible.enumerate_states(n_visible, chunk_rows, np.float64))
 
 
 def exact_log_partition(W, b, c, visible, hidden):
@@ -46,25 +84,42 @@ def exact_log_partition(W, b, c, visible, hidden):
     log_z : float
     """
     W, b, c = (np.asarray(a, dtype=np.float64) for a in (W, b, c))
-    n_hidden, n_visible = W.shape
-    n_states, _ = exact_cost(n_visible, n_hidden, visible, hidden)
-    if n_states > MAX_EXACT_STATES:
-        raise ValueError(
-            f"exact log Z needs {n_states} states (> {MAX_EXACT_STATES}); "
-            "use method='ais' for a model this large."
-        )
-    chunk_logs = []
-    chunk_rows = max(1, ENUMERATION_CHUNK_ELEMENTS // max(n_visible, n_hidden))
-    if n_states == hidden.n_states(n_hidden):
-        for H in hidden.enumerate_states(n_hidden, chunk_rows, np.float64):
-            terms = H @ c + visible.log_partition_given_hidden(H @ W, b)
-            chunk_logs.append(logsumexp(terms))
-    else:
-        for V in visible.enumerate_states(n_visible, chunk_rows, np.float64):
-            hidden_field = visible.hidden_input(V) @ W.T + c
-            terms = visible.energy_term(V, b) + hidden.log_partition(hidden_field)
-            chunk_logs.append(logsumexp(terms))
-    return float(logsumexp(chunk_logs))
+    _, chunks = _enumeration(W, b, c, visible, hidden)
+    return float(logsumexp([logsumexp(terms) for _, terms in chunks]))
+
+
+def exact_model_samples(W, b, c, visible, hidden, n_samples, rng):
+    """Independent exact draws of the model's visible states, as kernel rows s(v).
+
+    Enumerates the layer ``exact_log_partition`` enumerates, twice: once for
+    each chunk's total weight, then to draw within the chunks that were
+    picked.  A drawn hidden state gets its visible state from p(v | h).
+
+    Parameters
+    ----------
+    W, b, c : ndarrays
+        Model parameters (shapes as in ``exact_log_partition``).
+    visible, hidden : layers (``rbm._units``)
+    n_samples : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    S : ndarray of shape (n_samples, n_visible), float64, C-ordered
+    """
+    W, b, c = (np.asarray(a, dtype=np.float64) for a in (W, b, c))
+    _, chunks = _enumeration(W, b, c, visible, hidden)
+    chunk_logs = np.array([logsumexp(terms) for _, terms in chunks])
+    counts = rng.multinomial(n_samples, np.exp(chunk_logs - logsumexp(chunk_logs)))
+    drawn = []
+    layer, chunks = _enumeration(W, b, c, visible, hidden)
+    for (states, terms), count in zip(chunks, counts):
+        if count:
+            p = np.exp(terms - logsumexp(terms))
+            drawn.append(states[rng.choice(len(states), size=count, p=p / p.sum())])
+    states = np.concatenate(drawn)[rng.permutation(n_samples)]
+    V = visible.sample(states @ W + b, rng) if layer == "hidden" else states
+    return np.ascontiguousarray(visible.to_kernel(V), dtype=np.float64)
 
 
 def ais_betas(n_betas):
@@ -86,8 +141,60 @@ def ais_betas(n_betas):
     return np.concatenate(pieces + [np.array([1.0])])
 
 
+def base_log_partition(visible, hidden, base_bias, n_hidden):
+    """log Z of the base model: visible biases ``base_bias``, no coupling."""
+    no_coupling = np.zeros((1, len(base_bias)))
+    return (float(visible.log_partition_given_hidden(no_coupling, base_bias)[0])
+            + hidden.base_log_partition(n_hidden))
+
+
+def annealed_log_weights(W, b, c, visible, base_bias, S, betas, rng, n_threads=1):
+    """Log importance weights of chains annealed along ``betas``, in either direction.
+
+    The kernel's path (``_gibbs.ais_log_weights``) reads the inverse
+    temperatures in the order given: at each one the weights gain
+    log p*_k(v) - log p*_{k-1}(v) and the chains take a Gibbs step at beta_k
+    (not after the last).  Increasing betas from 0 give forward AIS,
+    decreasing betas from 1 reverse AIS, and constant betas of 1 a plain
+    Gibbs run at the model (every gain zero).
+
+    Parameters
+    ----------
+    W, b, c : ndarrays of float64, C-ordered
+    visible : visible layer (``rbm._units``)
+    base_bias : ndarray of shape (n_visible,), float64
+    S : ndarray of shape (n_chains, n_visible), float64, C-ordered
+        IN/OUT: s(v) rows of the chains' start states; their end states on return.
+    betas : ndarray of float64
+    rng : numpy.random.Generator
+        Seeds the kernel's random streams.
+    n_threads : int, default=1
+
+    Returns
+    -------
+    log_w : ndarray of shape (n_chains,)
+    """
+    # Independent SFC64 streams for the kernel's chunks of chains, drawn from rng.
+    seeds = rng.integers(2**63, size=_gibbs.n_streams_for(len(S)))
+    streams = [np.random.SFC64(int(seed)) for seed in seeds]
+    log_w = _gibbs.ais_log_weights(KernelParams(W, b, c), visible.kernel_view(np.float64), S,
+                                    base_bias, np.ascontiguousarray(betas, dtype=np.float64),
+                                    streams, n_threads)
+    # The kernel takes the visible energy terms as linear in s(v); their
+    # constant part (nonzero for Gaussian units) is what s(v) = 0 gives,
+    # gained in proportion to the net change of beta along the path.
+    no_state = np.zeros((1, len(b)))
+    constant = float(visible.energy_term(no_state, b)[0]
+                     - visible.energy_term(no_state, base_bias)[0])
+    return log_w + (betas[-1] - betas[0]) * constant
+
+
+def _float64_parameters(W, b, c, base_bias):
+    return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (W, b, c, base_bias))
+
+
 def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rng,
-                      n_threads=1):
+                      n_threads=1, return_states=False):
     """Estimate log Z by annealed importance sampling (Salakhutdinov & Murray 2008).
 
     The base model has the visible biases ``base_bias`` (the data marginals),
@@ -110,6 +217,9 @@ def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rn
     n_threads : int, default=1
         Threads for the kernel's sampling (products follow the BLAS's own
         setting); the estimate does not depend on it.
+    return_states : bool, default=False
+        Also return the chains' end states (kernel rows s(v)) and their log
+        importance weights.
 
     Returns
     -------
@@ -117,25 +227,61 @@ def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rn
         The estimate log Z_A + log mean(w).
     std_error : float
         Standard error of ``log_z`` by the delta method, std(w) / (sqrt(M) mean(w)).
+    S, log_w : ndarrays of shape (n_chains, n_visible) and (n_chains,)
+        Only with ``return_states``: the chains' end states and log weights.
     """
-    W, b, c, base_bias = (np.ascontiguousarray(a, dtype=np.float64) for a in (W, b, c, base_bias))
+    W, b, c, base_bias = _float64_parameters(W, b, c, base_bias)
     n_hidden, n_visible = W.shape
-    no_coupling = np.zeros((1, n_visible))
-    log_z_base = float(visible.log_partition_given_hidden(no_coupling, base_bias)[0])
-    log_z_base += hidden.base_log_partition(n_hidden)
+    log_z_base = base_log_partition(visible, hidden, base_bias, n_hidden)
     V = visible.sample(np.array(np.broadcast_to(base_bias, (n_chains, n_visible))), rng)
     S = np.ascontiguousarray(visible.to_kernel(V), dtype=np.float64)
-    # Independent SFC64 streams for the kernel's chunks of chains, drawn from rng.
-    seeds = rng.integers(2**63, size=_gibbs.n_streams_for(n_chains))
-    streams = [np.random.SFC64(int(seed)) for seed in seeds]
-    log_w = _gibbs.ais_log_weights(KernelParams(W, b, c), visible.kernel_view(np.float64), S,
-                                    base_bias, ais_betas(n_betas), streams, n_threads)
-    # The kernel takes the visible energy terms as linear in s(v); their
-    # constant part (nonzero for Gaussian units) is what s(v) = 0 gives,
-    # gained once over the whole path (the beta steps sum to one).
-    no_state = np.zeros((1, n_visible))
-    log_w += float(visible.energy_term(no_state, b)[0] - visible.energy_term(no_state, base_bias)[0])
-    return combine_log_weights(log_w, log_z_base)
+    log_w = annealed_log_weights(W, b, c, visible, base_bias, S, ais_betas(n_betas), rng,
+                                 n_threads)
+    log_z, std_error = combine_log_weights(log_w, log_z_base)
+    return (log_z, std_error, S, log_w) if return_states else (log_z, std_error)
+
+
+def reverse_ais_log_partition(W, b, c, visible, hidden, base_bias, S, n_betas, rng,
+                              n_threads=1):
+    """Estimate log Z by reverse AIS from samples of the model.
+
+    The chains start at ``S`` (kernel rows s(v), which should be draws from
+    the model itself) and are annealed along the AIS path backwards, from
+    the model to the base model.  The mean of their weights estimates
+    Z_base / Z without bias when the start states are exact draws, so the
+    estimate log Z_base - log mean(w) is then a stochastic upper bound on
+    log Z (E[estimate] >= log Z).  From approximate draws (Gibbs chains
+    that have not reached equilibrium) it is an estimate without that
+    guarantee.
+
+    Parameters
+    ----------
+    W, b, c, visible, hidden, base_bias, n_betas, rng, n_threads
+        As in ``ais_log_partition``.
+    S : ndarray of shape (n_chains, n_visible)
+        Start states (not changed).
+
+    Returns
+    -------
+    log_z : float
+        The estimate log Z_A - log mean(w).
+    std_error : float
+        Its standard error by the delta method, std(w) / (sqrt(M) mean(w)).
+    """
+    W, b, c, base_bias = _float64_parameters(W, b, c, base_bias)
+    S = np.array(S, dtype=np.float64, order="C")
+    log_z_base = base_log_partition(visible, hidden, base_bias, W.shape[0])
+    log_w = annealed_log_weights(W, b, c, visible, base_bias, S, ais_betas(n_betas)[::-1], rng,
+                                 n_threads)
+    log_ratio, std_error = combine_log_weights(log_w, 0.0)
+    return log_z_base - log_ratio, std_error
+
+
+def gibbs_at_model(W, b, c, visible, base_bias, S, n_sweeps, rng, n_threads=1):
+    """S (IN/OUT) after ``n_sweeps`` block-Gibbs sweeps of the model (beta = 1)."""
+    W, b, c, base_bias = _float64_parameters(W, b, c, base_bias)
+    annealed_log_weights(W, b, c, visible, base_bias, S, np.ones(n_sweeps + 2), rng, n_threads)
+    return S
 
 
 def combine_log_weights(log_w, log_z_base):
@@ -146,3 +292,135 @@ def combine_log_weights(log_w, log_z_base):
         return float(log_z_base + log_mean), math.inf
     std_error = float(np.std(ratios, ddof=1) / math.sqrt(len(log_w)))
     return float(log_z_base + log_mean), std_error
+
+
+class LogPartitionEstimate(tuple):
+    """log Z, how it was obtained, and (with reverse AIS) a bracket around it.
+
+    Unpacks as ``(log_z, std_error)``, like the plain tuple
+    ``log_partition`` returned before, and carries the rest as attributes
+    (as SciPy's test results do).
+
+    Attributes
+    ----------
+    log_z : float
+        The estimate in nats: exact, or forward AIS.
+    std_error : float
+        Its standard error (0.0 when exact).
+    method : {"exact", "ais"}
+    n_chains, n_betas : int or None
+        AIS runs and inverse temperatures (None when exact).
+    reverse_log_z, reverse_std_error : float or None
+        Reverse AIS's estimate of log Z and its standard error, when a
+        bracket was asked for.
+    reverse_n_chains : int or None
+        Reverse AIS runs (``n_chains``, or the number of samples given).
+    reverse_start : {"exact", "chains", "samples"} or None
+        Where the reverse chains started: exact draws of the model, the
+        forward runs' end states (resampled by their weights) after further
+        Gibbs sweeps, or samples the caller gave.  Only "exact" makes the upper side a guaranteed
+        stochastic bound.
+    confidence : float
+        Level of ``lower`` and ``upper`` (0.99 unless given).
+    lower, upper : float
+        Bounds on log Z (``interval(confidence)``): for exact, ``log_z``
+        itself; for AIS, ``log_z - t * std_error`` and (with reverse AIS)
+        ``reverse_log_z + t * reverse_std_error``, with ``t`` the quantile
+        of ``(1 + confidence) / 2`` of Student's t with one degree of
+        freedom fewer than the runs; without reverse AIS ``upper`` is inf,
+        since forward AIS errs low and gives no upper bound.
+    """
+
+    def __new__(cls, log_z, std_error, method, *, n_chains=None, n_betas=None,
+                reverse=None, reverse_n_chains=None, reverse_start=None,
+                confidence=DEFAULT_CONFIDENCE):
+        self = super().__new__(cls, (float(log_z), float(std_error)))
+        self.method = method
+        self.n_chains, self.n_betas = n_chains, n_betas
+        self.reverse_log_z, self.reverse_std_error = (
+            (None, None) if reverse is None else (float(reverse[0]), float(reverse[1])))
+        self.reverse_n_chains = reverse_n_chains
+        self.reverse_start = reverse_start
+        self.confidence = float(confidence)
+        self.lower, self.upper = self.interval(confidence)
+        return self
+
+    def __reduce__(self):
+        reverse = (None if self.reverse_log_z is None
+                   else (self.reverse_log_z, self.reverse_std_error))
+        return (_rebuild_estimate, (tuple(self), self.method, self.n_chains, self.n_betas,
+                                    reverse, self.reverse_n_chains, self.reverse_start,
+                                    self.confidence))
+
+    @property
+    def log_z(self):
+        return self[0]
+
+    @property
+    def std_error(self):
+        return self[1]
+
+    @property
+    def is_exact(self):
+        """Whether log Z was enumerated exactly."""
+        return self.method == "exact"
+
+    def interval(self, confidence=DEFAULT_CONFIDENCE):
+        """(lower, upper) bounds on log Z at a confidence level.
+
+        Each side is a stochastic bound widened by a margin for its sampling
+        noise, ``(1 - confidence) / 2`` in each tail (the standard error
+        times a Student's t quantile): forward AIS tends to err low and
+        reverse AIS high (Jensen), so the margins only have to cover the
+        noise, and the bracket misses log Z with probability at most about
+        ``1 - confidence``.  The upper side holds only when the reverse
+        chains start at the model's distribution (``reverse_start="exact"``,
+        or exact samples given).
+
+        Parameters
+        ----------
+        confidence : float in (0, 1), default=0.99
+
+        Returns
+        -------
+        lower, upper : float
+        """
+        if not 0 < confidence < 1:
+            raise ValueError(f"confidence must be in (0, 1), got {confidence!r}.")
+        if self.is_exact:
+            return self.log_z, self.log_z
+        tail = (1 - confidence) / 2
+        lower = self.log_z - float(stats.t.isf(tail, self.n_chains - 1)) * self.std_error
+        if self.reverse_log_z is None:
+            return lower, math.inf
+        margin = float(stats.t.isf(tail, self.reverse_n_chains - 1)) * self.reverse_std_error
+        return lower, self.reverse_log_z + margin
+
+    @property
+    def label(self):
+        """How log Z was obtained, in a few words (for messages and reports)."""
+        if self.is_exact:
+            return "exact"
+        text = (f"AIS, {self.n_chains} runs x {self.n_betas} temperatures, "
+                f"standard error {self.std_error:.2g}")
+        if self.reverse_log_z is not None:
+            text += (f"; {self.confidence:.0%} bracket [{self.lower:.4f}, {self.upper:.4f}] "
+                     f"with reverse AIS from {_START_WORDS[self.reverse_start]}")
+        return text
+
+    def __repr__(self):
+        fields = f"log_z={self.log_z!r}, std_error={self.std_error!r}, method={self.method!r}"
+        if not self.is_exact:
+            fields += f", lower={self.lower!r}, upper={self.upper!r}"
+        return f"LogPartitionEstimate({fields})"
+
+
+_START_WORDS = {"exact": "exact model samples", "chains": "resampled forward chains",
+                "samples": "given samples"}
+
+
+def _rebuild_estimate(values, method, n_chains, n_betas, reverse, reverse_n_chains,
+                      reverse_start, confidence):
+    return LogPartitionEstimate(*values, method, n_chains=n_chains, n_betas=n_betas,
+                                reverse=reverse, reverse_n_chains=reverse_n_chains,
+                                reverse_start=reverse_start, confidence=confidence)
