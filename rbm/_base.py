@@ -46,6 +46,26 @@ _INTEGER_PARAMETERS = ("n_components", "batch_size", "n_iter", "k", "n_chains", 
                        "n_temperatures", "n_iter_no_change")
 
 
+#: Initial weights are drawn in blocks of rows of about this many bytes.
+_INIT_BLOCK_BYTES = 4 * 2**20
+
+
+def _initial_weights(rng, shape, dtype, unit):
+    """0.01 * standard normal weights of ``shape`` in ``dtype``, in the unit's gauge.
+
+    Drawn in float64 and constrained in blocks of rows, straight into the
+    one array of ``dtype``: no float64 copy of W is ever whole.  (The
+    Generator draws the same numbers in blocks as at once, and the gauge
+    acts on each row alone, so the weights are those of one big draw.)
+    """
+    W = np.empty(shape, dtype=dtype)
+    rows = max(1, _INIT_BLOCK_BYTES // (8 * max(shape[1], 1)))
+    for start in range(0, shape[0], rows):
+        block = 0.01 * rng.standard_normal((min(rows, shape[0] - start), shape[1]))
+        W[start : start + block.shape[0]] = unit.constrain(block.astype(dtype))
+    return W
+
+
 class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
               BaseEstimator):
     """Base class for RBMs: a visible layer of ``_visible_type`` and binary hidden units.
@@ -162,14 +182,12 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         """Fresh parameters, layers, chains and training state for X."""
         dtype = X.dtype
         entropy = draw_entropy(self.random_state)
-        weights = 0.01 * generator_for(entropy, TRAINING).standard_normal(
-            (self.n_components, X.shape[1]))
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
         mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / X.shape[0]
         unit.fit(X)
         self._visible_unit, self._hidden_unit = unit, self._hidden_type()
-        self.components_ = weights.astype(dtype)
-        self.components_[...] = unit.constrain(self.components_)
+        self.components_ = _initial_weights(generator_for(entropy, TRAINING),
+                                            (self.n_components, X.shape[1]), dtype, unit)
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
         self.intercept_visible_ = unit.initial_bias(mean).astype(dtype)
         n_chains = self.n_chains if self.n_chains is not None else self.batch_size

@@ -237,7 +237,20 @@ def energy_scale(W, b, c, visible_arrays):
     are not finite.
     """
     with np.errstate(over="ignore"):
-        scale = float(sum(np.abs(a).sum(dtype=np.float64) for a in (W, b, c)))
+        scale = float(sum(absolute_sum(a) for a in (W, b, c)))
     if not all(np.all(np.isfinite(a)) for a in visible_arrays):
         return math.nan
     return scale
+
+
+#: Reductions over the parameters read them in blocks of about this many
+#: bytes, so that checking W after every pass needs no copy of W.
+REDUCTION_BLOCK_BYTES = 4 * 2**20
+
+
+def absolute_sum(a):
+    """sum |a| in float64, over blocks of rows (no temporary of a's size)."""
+    flat = a.reshape(-1)
+    step = max(1, REDUCTION_BLOCK_BYTES // flat.itemsize)
+    return sum(float(np.abs(flat[start : start + step]).sum(dtype=np.float64))
+               for start in range(0, flat.shape[0], step))
