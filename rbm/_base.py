@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _gibbs
 from ._likelihood import LikelihoodMixin
-from ._state import KernelParams, TrainingState, check_fitted_state
+from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
@@ -181,6 +181,9 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def _initialize(self, X, unit):
         """Fresh parameters, layers, chains and training state for X."""
         dtype = X.dtype
+        # Before anything of the model's size: a model too large for memory
+        # is refused with its size and what to lower, not NumPy's bare error.
+        check_training_memory(self, X.shape[1], X.shape[0], dtype)
         entropy = draw_entropy(self.random_state)
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
         mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / X.shape[0]

@@ -49,10 +49,14 @@ def column_mean_and_std(X):
         total += block.sum(axis=0)
     mean = total / n
     squares = np.zeros(X.shape[1])
+    deviation = None  # one buffer for every block's deviations
     for block in float64_row_blocks(X):
-        deviation = block - mean
-        np.square(deviation, out=deviation)
-        squares += deviation.sum(axis=0)
+        if deviation is None:
+            deviation = np.empty_like(block)
+        rows = deviation[: block.shape[0]]
+        np.subtract(block, mean, out=rows)
+        np.square(rows, out=rows)
+        squares += rows.sum(axis=0)
     return mean, np.sqrt(squares / n)
 
 
