@@ -80,6 +80,49 @@ def test_gaussian_statistics_over_several_blocks_equal_numpys(monkeypatch):
 
 
 # ----------------------------------------------------------------------
+# The categorical fit's one-hot coding
+# ----------------------------------------------------------------------
+
+def test_categorical_fit_allocates_its_one_hot_coding_and_little_more():
+    # 20,000 x 50 int64 labels (7.6 MiB).  Fit needs their one-hot CSR
+    # coding (float64 ones and int32 column indices: 12 bytes a label,
+    # 11.4 MiB, and the row pointers), one block of the encoder's temporaries
+    # (about 2.5 x ENCODE_BLOCK_BYTES) and, with 16 hidden units over 500
+    # one-hot columns, about 0.3 MiB of model, chains and buffers.  Encoding
+    # the whole input at once added about 2.2 times the labels' size
+    # (scikit-learn's encoder allocates an integer code and a mask per label).
+    from rbm._units.categorical import ENCODE_BLOCK_BYTES
+
+    X = np.random.default_rng(0).integers(0, 10, (20_000, 50))
+    params = dict(n_components=16, n_iter=1, batch_size=100, random_state=0)
+    CategoricalRBM(**params).fit(X[:100])
+    peak = traced_peak(lambda: CategoricalRBM(**params).fit(X))
+    one_hot = X.size * (8 + 4) + (X.shape[0] + 1) * 8
+    assert peak < one_hot + 3 * ENCODE_BLOCK_BYTES + 2 * MIB, f"{peak / MIB:.1f} MiB"
+
+
+def test_blockwise_one_hot_coding_equals_the_encoders(monkeypatch):
+    import scipy.sparse as sp
+
+    import rbm._units.categorical as categorical
+
+    monkeypatch.setattr(categorical, "ENCODE_BLOCK_BYTES", 8 * 3 * 13)  # 13-row blocks
+    rng = np.random.default_rng(0)
+    X = rng.choice(np.array(["a", "bb", None, "c"], dtype=object), (200, 3))
+    X[X == None] = "d"  # noqa: E711 (an elementwise comparison)
+    model = CategoricalRBM(n_components=3, n_iter=0)
+    unit = model._visible_type.for_estimator(model)
+    coded = unit.validate(model, X, reset=True)
+    reference = sp.csr_matrix(unit.encoder.transform(X))
+    for name in ("data", "indices", "indptr"):
+        assert getattr(coded, name).dtype == getattr(reference, name).dtype
+        assert np.array_equal(getattr(coded, name), getattr(reference, name))
+    X[150, 1] = None
+    with pytest.raises(ValueError, match="in 1 entries, the first in row 150, feature 1"):
+        unit.validate(model, X, reset=False)
+
+
+# ----------------------------------------------------------------------
 # Wide models: initialisation and the per-pass snapshot
 # ----------------------------------------------------------------------
 
