@@ -166,10 +166,10 @@ def _ratio(n_bytes, of):
 def table(results):
     """A Markdown table of the results: peaks above the input and above input + model."""
     rows = ["| case | input shape | input (MiB) | model (MiB) | W velocity (MiB) "
-            "| measure | above input (MiB) | above input + model (MiB) "
-            "| above input + model, / W | peak / input "
-            f"| within input + model + {ALLOWANCE // 2**20} MiB | fit (s) |",
-            "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|---:|"]
+            "| measure | above input (MiB) | above input, / W "
+            "| above input + model (MiB) "
+            f"| within input + model + {ALLOWANCE // 2**20} MiB | peak / input | fit (s) |",
+            "|---|---|---:|---:|---:|---|---:|---:|---:|---|---:|---:|"]
     for r in results:
         if "error" in r:
             rows.append(f"| {r['case']} | failed: {' '.join(r['error'])} |" + " |" * 10)
@@ -185,8 +185,8 @@ def table(results):
                 f"| {r['case']} | {r['shape'][0]:,} x {r['shape'][1]} "
                 f"| {_mib(r['input_bytes'])} | {_mib(r['model_bytes'])} "
                 f"| {_mib(r['velocity_bytes'])} | {measure} | {_mib(above)} "
-                f"| {_mib(beyond)} | {_ratio(beyond, r['W_bytes'])} "
-                f"| {peak_ratio or 'n/a'} | {verdict} | {r['seconds']:.1f} |")
+                f"| {_ratio(above, r['W_bytes'])} | {_mib(beyond)} "
+                f"| {verdict} | {peak_ratio or 'n/a'} | {r['seconds']:.1f} |")
     return "\n".join(rows)
 
 
@@ -197,10 +197,15 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=200_000,
                         help="rows of the bernoulli, gaussian and categorical inputs")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--table", type=Path,
+                        help="only print the table of results written by --json")
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.rows)
+        return
+    if args.table:
+        print(table(json.loads(args.table.read_text())))
         return
     results = [measure(case, args.rows) for case in args.case or CASES]
     if args.json:
