@@ -64,9 +64,10 @@ class LikelihoodMixin:
         describes that its log-likelihood is below -1.8e308: -inf is then
         the correctly rounded value (an outlier detector relies on it), but
         usually the input is in other units than the training data.  A NaN
-        (infinite visible and hidden terms of opposite signs) becomes +inf:
-        the visible energy grows quadratically in the input, the hidden
-        terms only linearly, so +inf is the limit.
+        (infinite visible and hidden terms of opposite signs, which only
+        unbounded Gaussian input reaches) becomes +inf: the Gaussian visible
+        energy grows quadratically in the input, the hidden terms only
+        linearly, so +inf is the limit.
         """
         bad = ~np.isfinite(F)
         if bad.any():
