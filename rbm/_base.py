@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from . import _gibbs
 from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
-from ._state import KernelParams, TrainingState, check_fitted_state
+from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
@@ -45,6 +45,26 @@ _GIBBS_STREAMS_LOCK = threading.Lock()
 #: Integer hyperparameters: ``True`` is an Integral to Python, never a count here.
 _INTEGER_PARAMETERS = ("n_components", "batch_size", "n_iter", "k", "n_chains", "n_jobs",
                        "n_temperatures", "n_iter_no_change")
+
+
+#: Initial weights are drawn in blocks of rows of about this many bytes.
+_INIT_BLOCK_BYTES = 4 * 2**20
+
+
+def _initial_weights(rng, shape, dtype, unit):
+    """0.01 * standard normal weights of ``shape`` in ``dtype``, in the unit's gauge.
+
+    Drawn in float64 and constrained in blocks of rows, straight into the
+    one array of ``dtype``: no float64 copy of W is ever whole.  (The
+    Generator draws the same numbers in blocks as at once, and the gauge
+    acts on each row alone, so the weights are those of one big draw.)
+    """
+    W = np.empty(shape, dtype=dtype)
+    rows = max(1, _INIT_BLOCK_BYTES // (8 * max(shape[1], 1)))
+    for start in range(0, shape[0], rows):
+        block = 0.01 * rng.standard_normal((min(rows, shape[0] - start), shape[1]))
+        W[start : start + block.shape[0]] = unit.constrain(block.astype(dtype))
+    return W
 
 
 class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
@@ -162,15 +182,16 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def _initialize(self, X, unit):
         """Fresh parameters, layers, chains and training state for X."""
         dtype = X.dtype
+        # Before anything of the model's size: a model too large for memory
+        # is refused with its size and what to lower, not NumPy's bare error.
+        check_training_memory(self, X.shape[1], X.shape[0], dtype)
         entropy = draw_entropy(self.random_state)
-        weights = 0.01 * generator_for(entropy, TRAINING).standard_normal(
-            (self.n_components, X.shape[1]))
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
         mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / X.shape[0]
         unit.fit(X)
         self._visible_unit, self._hidden_unit = unit, self._hidden_type()
-        self.components_ = weights.astype(dtype)
-        self.components_[...] = unit.constrain(self.components_)
+        self.components_ = _initial_weights(generator_for(entropy, TRAINING),
+                                            (self.n_components, X.shape[1]), dtype, unit)
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
         self.intercept_visible_ = unit.initial_bias(mean).astype(dtype)
         n_chains = self.n_chains if self.n_chains is not None else self.batch_size

@@ -6,6 +6,7 @@ log Z (exactly or by AIS), and estimates are cached per parameter values.
 """
 
 import hashlib
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -46,17 +47,54 @@ class LikelihoodMixin:
         F : ndarray of shape (n_samples,)
             The free energy of each sample, so that log p(x) = -F(x) - log Z.
         """
-        return self._free_energy(self._check_fitted_input(X))
+        X = self._check_fitted_input(X)
+        return self._warn_if_overflowed(self._free_energy(X), X, "free_energy")
 
     def _free_energy(self, X, chunk_rows=4096):
-        """free_energy of validated input, computed in float64."""
+        """free_energy of validated input, computed in float64.
+
+        Overflow is not NumPy's to report: the public methods say what it
+        means (``_warn_if_overflowed``).
+        """
         out = np.empty(X.shape[0])
-        for start in range(0, X.shape[0], chunk_rows):
-            rows = X[start : start + chunk_rows]
-            rows = rows.astype(np.float64) if sp.issparse(rows) else np.asarray(rows, np.float64)
-            out[start : start + rows.shape[0]] = self._free_energy_given_field(
-                rows, self._hidden_field(rows))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, X.shape[0], chunk_rows):
+                rows = X[start : start + chunk_rows]
+                rows = (rows.astype(np.float64) if sp.issparse(rows)
+                        else np.asarray(rows, np.float64))
+                out[start : start + rows.shape[0]] = self._free_energy_given_field(
+                    rows, self._hidden_field(rows))
         return out
+
+    def _warn_if_overflowed(self, F, X, method):
+        """F, after a RuntimeWarning if some free energies overflowed float64.
+
+        Parameters and input are finite (both are checked), so a non-finite
+        free energy means that a row lies so far from what the model
+        describes that its log-likelihood is below -1.8e308: -inf is then
+        the correctly rounded value (an outlier detector relies on it), but
+        usually the input is in other units than the training data.  A NaN
+        (infinite visible and hidden terms of opposite signs, which only
+        unbounded Gaussian input reaches) becomes +inf: the Gaussian visible
+        energy grows quadratically in the input, the hidden terms only
+        linearly, so +inf is the limit.
+        """
+        bad = ~np.isfinite(F)
+        if bad.any():
+            F[np.isnan(F)] = np.inf
+            rows = X[bad]
+            largest = float(abs(rows).max()) if rows.shape[0] else 0.0
+            warnings.warn(
+                f"{type(self).__name__}.{method}: the free energy of {int(bad.sum())} of "
+                f"{F.shape[0]} rows overflowed float64 (their largest absolute value is "
+                f"{largest:.3g}; the training data's largest feature mean was "
+                f"{float(np.max(np.abs(self._training.data_mean()), initial=0.0)):.3g}), "
+                "so their log-likelihood is -inf: they are too far from the data scale "
+                "the model was fitted to. If the data are in other units than the "
+                "training data, rescale or standardise them the same way (for example "
+                "with the StandardScaler fitted on the training data).",
+                RuntimeWarning, stacklevel=3)
+        return F
 
     def _free_energy_given_field(self, X, hidden_field):
         """Free energy of the rows of X whose hidden field is ``hidden_field``.
@@ -318,7 +356,8 @@ class LikelihoodMixin:
         log_p : ndarray of shape (n_samples,)
         """
         # One check of the model and the input, then the unchecked pieces.
-        F = self._free_energy(self._check_fitted_input(X))
+        X = self._check_fitted_input(X)
+        F = self._warn_if_overflowed(self._free_energy(X), X, "score_samples")
         log_z, _ = self._log_partition()
         return -F - log_z
 

@@ -68,6 +68,115 @@ class KernelParams:
         self.W, self.b, self.c = W, b, c
 
 
+class ModelTooLargeError(MemoryError, ValueError):
+    """The model asked for needs more memory than the machine has available.
+
+    A MemoryError (what NumPy would raise later) and a ValueError (a
+    parameter to change), raised before anything of the model's size is
+    allocated.
+    """
+
+
+def available_memory():
+    """Bytes this process can still allocate, or None when unknown.
+
+    /proc/meminfo's MemAvailable (free memory plus what the kernel can
+    reclaim, without swapping), lowered to the room left under a cgroup
+    v2 memory limit (a container's) when there is one.  Off Linux, None.
+    """
+    available = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit_file:
+            limit = limit_file.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as current_file:
+            current = int(current_file.read())
+        if limit != "max" and available is not None:
+            available = min(available, int(limit) - current)
+    except (OSError, ValueError):
+        pass
+    return available
+
+
+def training_memory(n_hidden, n_columns, n_chains, largest_batch, itemsize):
+    """The arrays of W's and the chains' size that training surely allocates.
+
+    Returns a list of (what, bytes): the weights, their velocity, the copy
+    of the weights each pass keeps to undo a diverging pass, the persistent
+    chains and their copy, and the kernel's rows of one minibatch plus the
+    chains (hidden and visible values).  A lower bound: smaller arrays,
+    the velocity's copy (not every pass needs it) and the categorical
+    kernel's transposed weights are left out, so nothing that fits is
+    refused.
+    """
+    weights = n_hidden * n_columns * itemsize
+    chains = n_chains * n_hidden * itemsize
+    stacked_rows = largest_batch + n_chains
+    return [
+        ("the weights components_", weights, "n_components"),
+        ("their momentum velocity", weights, "n_components"),
+        ("a copy of the weights per pass, to undo a pass that diverges", weights,
+         "n_components"),
+        (f"the persistent chains h_samples_ and their copy ({n_chains:,} chains)",
+         2 * chains, "n_chains"),
+        (f"one minibatch and the chains as the kernel's rows ({stacked_rows:,} rows)",
+         stacked_rows * (n_hidden + n_columns) * itemsize,
+         "n_chains" if n_chains >= largest_batch else "batch_size"),
+    ]
+
+
+def check_training_memory(estimator, n_columns, n_rows, dtype, available=None):
+    """Raise ModelTooLargeError, before allocating, if training cannot fit in memory.
+
+    ``available`` defaults to ``available_memory()``; when that is unknown
+    nothing is checked.
+    """
+    available = available_memory() if available is None else available
+    if available is None:
+        return
+    itemsize = np.dtype(dtype).itemsize
+    n_chains = estimator.n_chains if estimator.n_chains is not None else estimator.batch_size
+    if estimator.method == "pt":
+        n_chains *= estimator.n_temperatures
+    parts = training_memory(estimator.n_components, n_columns, n_chains,
+                            min(estimator.batch_size, n_rows), itemsize)
+    needed = sum(size for _, size, _ in parts)
+    if needed <= available:
+        return
+    by_parameter = {}
+    for _, size, parameter in parts:
+        by_parameter[parameter] = by_parameter.get(parameter, 0) + size
+    largest = max(by_parameter, key=by_parameter.get)
+    if largest == "n_components":
+        # Everything but the minibatch rows' visible half grows with it.
+        fixed = (min(estimator.batch_size, n_rows) + n_chains) * n_columns * itemsize
+        per_unit = (needed - fixed) / estimator.n_components
+        largest += f" (about {max(0, int((available - fixed) // per_unit)):,} would fit)"
+    elif largest == "n_chains" and estimator.method == "pt":
+        largest = "n_chains or n_temperatures"
+    listing = "; ".join(f"{what}: {_gib(size)}" for what, size, _ in parts if size)
+    halve = (" Float32 input halves all of it." if itemsize == 8 else "")
+    raise ModelTooLargeError(
+        f"{type(estimator).__name__} with n_components={estimator.n_components} needs at "
+        f"least {_gib(needed)} of memory to train on {n_columns} columns in "
+        f"{np.dtype(dtype).name} ({listing}), but only {_gib(available)} is available. "
+        f"Lower {largest}.{halve}")
+
+
+def _gib(n_bytes):
+    """A byte count for people: GiB, MiB or KiB."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.1f} {unit}"
+    return f"{n_bytes} bytes"
+
+
 class TrainingState:
     """Everything training changes besides the estimator's public parameters.
 
@@ -237,7 +346,20 @@ def energy_scale(W, b, c, visible_arrays):
     are not finite.
     """
     with np.errstate(over="ignore"):
-        scale = float(sum(np.abs(a).sum(dtype=np.float64) for a in (W, b, c)))
+        scale = float(sum(absolute_sum(a) for a in (W, b, c)))
     if not all(np.all(np.isfinite(a)) for a in visible_arrays):
         return math.nan
     return scale
+
+
+#: Reductions over the parameters read them in blocks of about this many
+#: bytes, so that checking W after every pass needs no copy of W.
+REDUCTION_BLOCK_BYTES = 4 * 2**20
+
+
+def absolute_sum(a):
+    """sum |a| in float64, over blocks of rows (no temporary of a's size)."""
+    flat = a.reshape(-1)
+    step = max(1, REDUCTION_BLOCK_BYTES // flat.itemsize)
+    return sum(float(np.abs(flat[start : start + step]).sum(dtype=np.float64))
+               for start in range(0, flat.shape[0], step))

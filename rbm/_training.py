@@ -152,19 +152,68 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics):
     base_bias = (unit.initial_bias(data_mean).astype(dtype) if model.method == "pt"
                  else None)
     update = Update(model, learning_rate, momentum, base_bias)
-    learned = model._learned_arrays() + (training.swap_counts,)
-    snapshot = [a.copy() for a in learned]
+    snapshot = PassSnapshot(model._learned_arrays() + (training.swap_counts,),
+                            training.W_velocity, momentum)
     _gibbs.train_minibatches(
         batches, model._kernel_params(), training.kernel_view(model.h_samples_), update,
         unit.kernel_view(dtype), training.training_streams.for_rows(
             _chain_rows_needing_streams(model, batches)), int(n_threads))
     message = divergence_message(model, data_mean)
     if message is not None:
-        for array, saved in zip(learned, snapshot):
-            array[...] = saved
+        snapshot.restore()
         raise DivergenceError(message)
     training.record_data(statistics)
     training.log_partition_cache.clear()
+
+
+class PassSnapshot:
+    """The learned arrays as they were before a pass, for an exact rollback.
+
+    Every array the pass may change is copied, except the weights' velocity
+    (as large as W) where no copy is needed to restore it exactly: a pass
+    with momentum 0 leaves it alone (the kernel neither reads nor writes it),
+    and one that starts from an all-zero velocity (the first pass with
+    momentum) is undone by zeroing it.  Otherwise a diverging pass can only
+    be undone from a copy: the momentum step ``v = m v + lr g; W += v`` is
+    not invertible in floating point, so neither W nor v before the pass
+    can be recomputed from their values after it.
+
+    Parameters
+    ----------
+    arrays : sequence of ndarray
+        Every array the pass changes in place.
+    velocity : ndarray
+        The weights' velocity (one of ``arrays``).
+    momentum : float
+        The momentum of the pass.
+    """
+
+    def __init__(self, arrays, velocity, momentum):
+        self.arrays = tuple(arrays)
+        self.saved = []
+        self.zero_velocity = False
+        for array in self.arrays:
+            if array is velocity and (momentum == 0.0 or self._all_zero_bits(array)):
+                # None: leave it alone (momentum 0), or zero it (zero_velocity).
+                self.zero_velocity = momentum != 0.0
+                self.saved.append(None)
+            else:
+                self.saved.append(array.copy())
+
+    @staticmethod
+    def _all_zero_bits(array):
+        """Whether every entry is +0.0 (so zeroing restores it bit for bit; a
+        -0.0 or NaN is not), without a boolean copy of the array."""
+        bits = array.view(np.dtype(f"u{array.dtype.itemsize}"))
+        return not bits.size or int(bits.max()) == 0
+
+    def restore(self):
+        """Put every array back as it was when the snapshot was taken."""
+        for array, saved in zip(self.arrays, self.saved):
+            if saved is not None:
+                array[...] = saved
+            elif self.zero_velocity:
+                array.fill(0)
 
 
 def _chain_rows_needing_streams(model, batches):

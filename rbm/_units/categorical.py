@@ -11,6 +11,11 @@ from .. import _gibbs
 from ._layer import KernelVisible, VisibleLayer, refuse_masked
 
 
+#: Labels are checked and one-hot coded in blocks of rows of about this many
+#: bytes of 8-byte labels, so that the temporaries never have the input's size.
+ENCODE_BLOCK_BYTES = 2 * 2**20
+
+
 def is_missing(value):
     """Whether a label is a missing marker: None, NaN or pandas' NA (or NaT)."""
     if value is None:
@@ -123,7 +128,29 @@ class CategoricalVisible(VisibleLayer):
             ).fit(X)
         else:
             self._check_known_categories(X, estimator, self.categories_)
-        return sp.csr_matrix(self.encoder.transform(X))
+        return self._one_hot(X)
+
+    def _one_hot(self, X):
+        """The one-hot CSR coding of X, encoded in blocks of rows.
+
+        Every row has exactly one category of each feature (unknown ones are
+        refused before), so the CSR arrays are allocated once at their final
+        size and each block's column indices copied in: the encoder's
+        temporaries (about 2.5 times a block of int64 labels) exist for one
+        block at a time, not for the whole input.  The result equals
+        ``csr_matrix(encoder.transform(X))``, dtypes included.
+        """
+        n_rows, n_features = X.shape
+        nnz = n_rows * n_features
+        index_dtype = np.int32 if max(nnz, self.groups[-1]) < 2**31 else np.intp
+        indices = np.empty(nnz, dtype=index_dtype)
+        rows = max(1, ENCODE_BLOCK_BYTES // (8 * max(n_features, 1)))
+        for start in range(0, n_rows, rows):
+            block = self.encoder.transform(X[start : start + rows])
+            indices[start * n_features : start * n_features + block.nnz] = block.indices
+        indptr = np.arange(0, nnz + 1, max(n_features, 1), dtype=index_dtype)
+        return sp.csr_matrix((np.ones(nnz, dtype=self.dtype), indices, indptr[: n_rows + 1]),
+                             shape=(n_rows, int(self.groups[-1])), copy=False)
 
     def _check_categories_parameter(self, name):
         """Every feature given explicitly needs at least one category."""
@@ -137,14 +164,23 @@ class CategoricalVisible(VisibleLayer):
 
     @staticmethod
     def _check_not_missing(X, estimator):
-        missing = missing_mask(X)
-        if missing.any():
-            rows, cols = np.nonzero(missing)
+        """Raise ValueError naming the first missing entry (checked in blocks of rows,
+        so the mask never has the input's size)."""
+        if X.dtype.kind not in "fO":  # integers, strings, booleans: nothing is missing
+            return
+        count, first = 0, None
+        rows = max(1, ENCODE_BLOCK_BYTES // (8 * max(X.shape[1], 1)))
+        for start in range(0, X.shape[0], rows):
+            missing = missing_mask(X[start : start + rows])
+            if first is None and missing.any():
+                row, col = np.argwhere(missing)[0]
+                first = (start + row, col)
+            count += int(missing.sum())
+        if count:
             raise ValueError(
                 f"{type(estimator).__name__} got missing values (NaN, None or pandas' NA) "
-                f"in {missing.sum()} entries, "
-                f"the first in row {rows[0]}, {column_label(estimator, cols[0])}. "
-                "Impute them first "
+                f"in {count} entries, the first in row {first[0]}, "
+                f"{column_label(estimator, first[1])}. Impute them first "
                 "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
                 "or give them a category of their own."
             )

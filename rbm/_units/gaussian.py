@@ -9,9 +9,55 @@ from ._layer import (KernelVisible, VisibleLayer, all_finite, check_array_attrib
 
 #: sigma never falls below this fraction of the feature's standard deviation.
 SIGMA_FLOOR_FRACTION = 0.01
+#: The data statistics read the input in blocks of rows of about this many
+#: bytes (in float64), so that fitting needs no temporary of the input's size.
+STATISTICS_BLOCK_BYTES = 4 * 2**20
 #: Training stops when a weight or visible bias (both in data units) exceeds
 #: this many times the data's scale.
 RUNAWAY_FACTOR = 1e3
+
+
+def float64_row_blocks(X, block_bytes=STATISTICS_BLOCK_BYTES):
+    """Yield X (dense or CSR) as dense float64 blocks of consecutive rows.
+
+    Each block holds at most ``block_bytes`` (at least one row), so that a
+    statistic of the whole input needs memory of one block, not of the input.
+    Dense and CSR input give the same blocks, so that statistics computed
+    from them agree to the last bit.
+    """
+    n_rows, n_columns = X.shape
+    rows = max(1, block_bytes // (8 * max(n_columns, 1)))
+    for start in range(0, n_rows, rows):
+        block = X[start : start + rows]
+        if sp.issparse(block):
+            yield block.astype(np.float64).toarray()
+        else:
+            yield np.asarray(block, dtype=np.float64)
+
+
+def column_mean_and_std(X):
+    """Per-column mean and (population) standard deviation of X, in float64.
+
+    Two passes over blocks of rows (``float64_row_blocks``): the mean, then
+    the mean squared deviation from it.  Unlike E[x**2] - mean**2, this does
+    not lose the spread of data whose mean is far larger than its standard
+    deviation; and no temporary has the input's size.
+    """
+    n = X.shape[0]
+    total = np.zeros(X.shape[1])
+    for block in float64_row_blocks(X):
+        total += block.sum(axis=0)
+    mean = total / n
+    squares = np.zeros(X.shape[1])
+    deviation = None  # one buffer for every block's deviations
+    for block in float64_row_blocks(X):
+        if deviation is None:
+            deviation = np.empty_like(block)
+        rows = deviation[: block.shape[0]]
+        np.subtract(block, mean, out=rows)
+        np.square(rows, out=rows)
+        squares += rows.sum(axis=0)
+    return mean, np.sqrt(squares / n)
 
 
 class GaussianVisible(VisibleLayer):
@@ -61,16 +107,7 @@ class GaussianVisible(VisibleLayer):
 
     def fit(self, X):
         """sigma at the data's standard deviation, its velocity and its bounds."""
-        n = X.shape[0]
-        mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n
-        # Squares in float64 for both forms, so float32 CSR and dense agree.
-        if sp.issparse(X):
-            X64 = X.astype(np.float64)
-            squares = X64.multiply(X64)
-        else:
-            squares = np.square(X, dtype=np.float64)
-        variance = np.asarray(squares.sum(axis=0), dtype=np.float64).ravel() / n - mean**2
-        std = np.sqrt(np.maximum(variance, 0.0))
+        mean, std = column_mean_and_std(X)
         # A constant feature (or a single row) has no spread to learn from:
         # give it a small one, relative to the data's own scale (whatever
         # that is: 1e-8 and 1e8 are both fine).
@@ -165,7 +202,8 @@ class GaussianVisible(VisibleLayer):
         """
         sigma_max = self.state[_gibbs.GAUSSIAN_SIGMA_MAX]
         data_scale = max(1.0, float(np.max(np.abs(data_mean) + sigma_max)))
-        largest = max(float(np.max(np.abs(a))) for a in (W, b))
+        # max |a| as max(-min, max): no temporary of W's size.
+        largest = max(max(-float(a.min()), float(a.max())) for a in (W, b))
         if largest <= RUNAWAY_FACTOR * data_scale:
             return None
         return (
