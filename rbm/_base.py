@@ -88,7 +88,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     }
 
     def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, shuffle=True,
-                 visible_bias_init="marginals", n_iter="auto", verbose=0, random_state=None, method="pcd", k=1, n_chains=100,
+                 visible_bias_init="marginals", n_iter="auto", verbose=0, random_state=None,
+                 method="pcd", k=1, n_chains=100,
                  momentum=0.5, weight_decay=5e-4, n_jobs=None, centering=False,
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
