@@ -83,6 +83,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "visible_bias_init": [StrOptions({"marginals", "zero"})],
         "n_iter": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "verbose": ["verbose"],
         "random_state": ["random_state"],
@@ -106,8 +108,9 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         "tol": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, n_iter="auto",
-                 verbose=0, random_state=None, method="pcd", k=1, n_chains=100,
+    def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, shuffle=True,
+                 visible_bias_init="marginals", n_iter="auto", verbose=0, random_state=None,
+                 method="pcd", k=1, n_chains=100,
                  momentum=0.5, weight_decay=5e-4, n_jobs=None, centering=False,
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
@@ -116,6 +119,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.visible_bias_init = visible_bias_init
         self.n_iter = n_iter
         self.verbose = verbose
         self.random_state = random_state
@@ -193,7 +198,10 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.components_ = _initial_weights(generator_for(entropy, TRAINING),
                                             (self.n_components, X.shape[1]), dtype, unit)
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
-        self.intercept_visible_ = unit.initial_bias(mean).astype(dtype)
+        bias = unit.initial_bias(mean)
+        if self.visible_bias_init == "zero":  # scikit-learn's start
+            bias = np.zeros_like(bias)
+        self.intercept_visible_ = bias.astype(dtype)
         n_chains = self.n_chains if self.n_chains is not None else self.batch_size
         if self.method == "pt":
             n_chains *= self.n_temperatures  # one block of chains per temperature

@@ -1,17 +1,22 @@
-"""The digits demo (``python -m rbm``): a BernoulliRBM on scikit-learn's digits, no download.
+"""The digits demo (``python -m rbm``): what RBMs are good at, on scikit-learn's digits.
 
-1. Density estimation: an RBM with 20 hidden units on the digits binarised at
-   0.5, its exact held-out log-likelihood beside an independent-pixel model.
-2. Features: logistic regression on RBM features, on raw pixels, and on both.
+No download.  Three parts, each printing what its numbers mean:
+
+1. Density: an RBM with 20 hidden units on the digits binarised at 0.5, its
+   exact held-out log-likelihood beside independent pixels.
+2. Sampling: new images drawn from that model, read by a classifier trained
+   on real digits.
+3. Features: logistic regression on RBM features against raw pixels, on the
+   digits as shipped and shifted by a pixel, where features help.
 """
 
+import math
 import time
 
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, train_test_split
-from sklearn.preprocessing import MinMaxScaler
+from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from . import BernoulliRBM
@@ -19,11 +24,21 @@ from . import BernoulliRBM
 
 #: The demo's description in ``--help``.
 DESCRIPTION = """\
-Train BernoulliRBMs on scikit-learn's bundled digits (no download):
+Train BernoulliRBMs on scikit-learn's bundled digits (no download) and show
+what they are good at, saying what each number means:
 
-1. Density estimation: 20 hidden units on the digits binarised at 0.5; the
-   exact held-out log-likelihood beside an independent-pixel model.
-2. Features: logistic regression on RBM features, on raw pixels, and on both."""
+1. Density: 20 hidden units on the digits binarised at 0.5 (the library's
+   defaults); the exact held-out log-likelihood beside independent pixels.
+2. Sampling: new digits drawn from that model, read by a classifier trained
+   on real ones.
+3. Features: logistic regression on RBM features against raw pixels, on
+   the digits as shipped and shifted by a pixel (where features help).
+
+Under a minute on an idle 2-core machine (44 s of CPU time); --epochs 300
+shortens part 1."""
+
+#: Inverse regularisation strengths logistic regression chooses from.
+LOGISTIC_CS = (1, 10, 100, 1000)
 
 
 def _epochs(text):
@@ -51,19 +66,36 @@ def add_arguments(parser):
     return parser
 
 
+def binarised_digits():
+    """(X_train, X_test, y_train, y_test): digits binarised at 0.5, 70/30 split."""
+    digits = load_digits()
+    X = (digits.data / 16.0 > 0.5).astype(np.float64)
+    return train_test_split(X, digits.target, test_size=0.3, random_state=0)
+
+
 def independent_pixels_loglik(X_train, X_test):
     """Mean held-out log-likelihood of independent Bernoulli pixels (smoothed)."""
     p = (X_train.sum(axis=0) + 1.0) / (X_train.shape[0] + 2.0)
     return float(np.mean(X_test @ np.log(p) + (1 - X_test) @ np.log1p(-p)))
 
 
+def _log_z_label(model, std_error):
+    """How log Z was obtained, in words."""
+    if std_error == 0.0:
+        n_states = min(model.n_components, model.n_features_in_)
+        return f"exact, summed over all 2^{n_states} states of the smaller layer"
+    return f"estimated by annealed importance sampling, standard error {std_error:.2g}"
+
+
 def density_estimation(args):
-    """Fit the density model and print its exact log-likelihoods."""
-    digits = load_digits()
-    X = (digits.data / 16.0 > 0.5).astype(np.float64)
-    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+    """Fit the density model, print its exact log-likelihoods and what they mean.
+
+    Returns the fitted model (the sampling part draws from it).
+    """
+    X_train, X_test, _, _ = binarised_digits()
+    print("1. Density estimation: exact log-likelihoods")
     print(f"Digits binarised at 0.5: {X_train.shape[0]} training and "
-          f"{X_test.shape[0]} held-out images of {X.shape[1]} pixels.")
+          f"{X_test.shape[0]} held-out images of {X_train.shape[1]} pixels.")
     # The library's default training settings (tuned for density estimation).
     model = BernoulliRBM(n_components=args.n_components, n_iter=args.epochs,
                          random_state=args.seed, verbose=0 if args.quiet else 1)
@@ -72,55 +104,142 @@ def density_estimation(args):
     elapsed = time.perf_counter() - start
     log_z, std_error = model.log_partition()
     print(f"\nTrained {model.n_iter_} epochs of PCD-1 in {elapsed:.1f} s.")
-    print(f"log Z = {log_z:.4f} (standard error {std_error:.2g})")
-    rows = {
-        f"BernoulliRBM, {args.n_components} hidden units": model.score(X_test),
-        "independent pixels": independent_pixels_loglik(X_train, X_test),
-        "(BernoulliRBM on the training set)": model.score(X_train),
-    }
-    print("Held-out log-likelihood, nats per image (exact):")
-    for name, value in rows.items():
-        print(f"  {name:36s} {value:9.3f}")
+    print(f"log Z = {log_z:.4f} ({_log_z_label(model, std_error)}).")
+    held_out = model.score(X_test)
+    independent = independent_pixels_loglik(X_train, X_test)
+    print("Mean log p(x) of held-out images, nats per image (higher is better):")
+    print(f"  BernoulliRBM, {args.n_components} hidden units    {held_out:9.3f}")
+    print(f"  independent pixels                {independent:9.3f}   "
+          "(each pixel on with its training frequency)")
+    print(f"  (the RBM on its training images   {model.score(X_train):9.3f}   "
+          "the gap to held-out is overfitting)")
+    gain = held_out - independent
+    print(f"The RBM gives a held-out image e^{gain:.1f} = {_ratio(gain)} times the "
+          "probability independent pixels give it\n(geometric mean over images): "
+          f"{gain / math.log(2) / X_train.shape[1]:.2f} fewer bits per pixel to encode it. "
+          "These are exact\nlikelihoods, not bounds: models of any size can be compared "
+          "by them (GridSearchCV uses score).")
+    return model
 
 
-def logistic_regression_accuracy(train, test, y_train, y_test):
-    """Test accuracy of logistic regression with C chosen by 3-fold CV on train."""
-    search = GridSearchCV(LogisticRegression(max_iter=5000), {"C": [1, 10, 100, 1000]}, cv=3)
+def _ratio(log_ratio):
+    """exp(log_ratio) rounded for reading: 812, 3.2e+05."""
+    value = math.exp(log_ratio)
+    return f"{value:,.0f}" if value < 1e5 else f"{value:.1e}"
+
+
+def ascii_images(images, shape=(8, 8)):
+    """Binary images side by side as text: '#' for on, '.' for off."""
+    rows = []
+    for r in range(shape[0]):
+        rows.append("  ".join("".join("#" if image.reshape(shape)[r, c] > 0.5 else "."
+                                      for c in range(shape[1])) for image in images))
+    return "\n".join("  " + row for row in rows)
+
+
+def independent_pixels_sample(X_train, n_samples, rng):
+    """Images with each pixel on independently at its training frequency (smoothed)."""
+    p = (X_train.sum(axis=0) + 1.0) / (X_train.shape[0] + 2.0)
+    return (rng.random((n_samples, X_train.shape[1])) < p).astype(np.float64)
+
+
+def sampling(model, args, n_samples=100):
+    """Draw images from the density model and let a classifier of real digits read them."""
+    X_train, X_test, y_train, y_test = binarised_digits()
+    print("\n2. Sampling: new images from the model")
+    start = time.perf_counter()
+    samples = model.sample(n_samples, n_steps=1000, random_state=args.seed)
+    print(f"model.sample({n_samples}, n_steps=1000): each image from its own chain of "
+          f"1,000 Gibbs steps ({time.perf_counter() - start:.1f} s). The first eight:")
+    print(ascii_images(samples[:8]))
+    baseline = independent_pixels_sample(X_train, n_samples, np.random.default_rng(args.seed))
+    print("Independent pixels, for comparison:")
+    print(ascii_images(baseline[:8]))
+    with threadpool_limits(limits=1, user_api="blas"):
+        reader = LogisticRegression(C=1.0, max_iter=5000).fit(X_train, y_train)
+        accuracy = reader.score(X_test, y_test)
+        confidence = {name: reader.predict_proba(images).max(axis=1)
+                      for name, images in (("rbm", samples), ("independent", baseline),
+                                           ("real", X_test))}
+    counts = np.bincount(reader.predict(samples), minlength=10)
+    print(f"A logistic regression trained on the real training images (held-out "
+          f"accuracy {accuracy:.3f})\nreads the {n_samples} RBM samples as:")
+    print("  digit   " + " ".join(f"{d:3d}" for d in range(10)))
+    print("  samples " + " ".join(f"{c:3d}" for c in counts))
+    print("Its mean confidence (the probability of the digit it picks), from 0.1 for "
+          "a blind guess to 1:")
+    print(f"  RBM samples {confidence['rbm'].mean():.2f}, independent-pixel samples "
+          f"{confidence['independent'].mean():.2f}, held-out real images "
+          f"{confidence['real'].mean():.2f}.")
+    print("The closer the RBM's samples come to real images, and the further above "
+          "independent pixels,\nthe more of what makes a digit the model has learnt "
+          "(strokes that go together, not only\nwhich pixels are often on).")
+
+
+def shifted_copies(X, y):
+    """X and its copies moved one pixel up, down, left and right (scikit-learn's
+    RBM example's "nudged" digits), and their labels."""
+    images = X.reshape(-1, 8, 8)
+    copies = [images]
+    for axis, step in ((1, 1), (1, -1), (2, 1), (2, -1)):
+        moved = np.roll(images, step, axis=axis)
+        edge = [slice(None)] * 3
+        edge[axis] = 0 if step == 1 else -1
+        moved[tuple(edge)] = 0  # pixels shifted in from outside are blank
+        copies.append(moved)
+    return np.concatenate(copies).reshape(-1, 64), np.tile(y, len(copies))
+
+
+def logistic_regression_accuracy(train, test, y_train, y_test, seed=0):
+    """Test accuracy of logistic regression, C chosen on a quarter of the training rows."""
+    fit_rows, check_rows, fit_y, check_y = train_test_split(
+        train, y_train, test_size=0.25, random_state=seed, stratify=y_train)
     # Products this small run 20x faster on one BLAS thread than on several.
     with threadpool_limits(limits=1, user_api="blas"):
-        return search.fit(train, y_train).score(test, y_test)
+        best_c = max(LOGISTIC_CS, key=lambda c: LogisticRegression(C=c, max_iter=5000).fit(
+            fit_rows, fit_y).score(check_rows, check_y))
+        return LogisticRegression(C=best_c, max_iter=5000).fit(train, y_train).score(
+            test, y_test)
 
 
 def features(args):
-    """Logistic regression on raw pixels, on RBM features, and on both."""
+    """Logistic regression on RBM features against raw pixels, on centred and shifted digits."""
     digits = load_digits()
     X_train, X_test, y_train, y_test = train_test_split(
-        digits.data, digits.target, test_size=0.3, random_state=0
-    )
-    scaler = MinMaxScaler(clip=True).fit(X_train)  # clip: held-out pixels may exceed the range
-    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+        digits.data / 16.0, digits.target, test_size=0.3, random_state=0)
+    shifted_train, shifted_y_train = shifted_copies(X_train, y_train)
+    shifted_test, shifted_y_test = shifted_copies(X_test, y_test)
+    print("\n3. Features: logistic regression on RBM features against raw pixels")
     start = time.perf_counter()
-    # Features, not density: a short constant-rate run with small batches
-    # and no weight decay classified better here than the density defaults.
-    model = BernoulliRBM(n_components=args.feature_components, learning_rate=0.02,
-                         n_iter=100, momentum=0.5, batch_size=10, weight_decay=0.0,
-                         learning_rate_schedule="constant",
-                         random_state=args.seed).fit(X_train)
-    print(f"\nFeature model: {args.feature_components} hidden units, "
-          f"trained in {time.perf_counter() - start:.1f} s.")
-    H_train, H_test = model.transform(X_train), model.transform(X_test)
-    print("Classifying digits (10 classes) with logistic regression, C by 3-fold CV:")
-    representations = {
-        "raw pixels": (X_train, X_test),
-        "RBM features": (H_train, H_test),
-        "raw pixels + RBM features": (np.hstack([X_train, H_train]), np.hstack([X_test, H_test])),
-    }
-    for name, (train, test) in representations.items():
-        accuracy = logistic_regression_accuracy(train, test, y_train, y_test)
-        print(f"  {name:27s} test accuracy {accuracy:.4f}")
+    # scikit-learn's algorithm and its RBM example's settings: quick
+    # feature learning, trained without labels on every shifted training image.
+    model = BernoulliRBM.sklearn_compatible(n_components=args.feature_components,
+                                            learning_rate=0.06, n_iter=10,
+                                            random_state=args.seed).fit(shifted_train)
+    print(f"Feature model: BernoulliRBM.sklearn_compatible(n_components="
+          f"{args.feature_components}, learning_rate=0.06, n_iter=10),\ntrained without "
+          f"labels on {shifted_train.shape[0]} grey-level images in "
+          f"{time.perf_counter() - start:.1f} s.")
+    print("Test accuracy on the 10 digits (C chosen on a quarter of the training rows):")
+    print("                                        raw pixels   RBM features")
+    for name, (train, test, y_tr, y_te) in {
+        "digits as scikit-learn ships them": (X_train, X_test, y_train, y_test),
+        "shifted by one pixel (5x the images)": (shifted_train, shifted_test, shifted_y_train,
+                                                 shifted_y_test),
+    }.items():
+        raw = logistic_regression_accuracy(train, test, y_tr, y_te, args.seed)
+        rbm = logistic_regression_accuracy(model.transform(train), model.transform(test),
+                                           y_tr, y_te, args.seed)
+        print(f"  {name:38s} {raw:.3f}        {rbm:.3f}")
+    print("The digits as shipped are centred and scaled: a linear classifier on the "
+          "pixels already\nseparates them (about 0.96), and RBM features do no better. "
+          "Shifted by a pixel, the same\nstroke lands on other pixels, and a linear "
+          "classifier on them fails; the RBM's hidden units\nrespond to strokes and parts "
+          "of digits, which a linear classifier can combine.")
 
 
 def run(args):
     """Run the demo with parsed arguments (see ``add_arguments``)."""
-    density_estimation(args)
+    model = density_estimation(args)
+    sampling(model, args)
     features(args)

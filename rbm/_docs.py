@@ -19,6 +19,13 @@ SHARED_PARAMETERS = {
     "batch_size": ("int", """\
         Examples per minibatch.  Batches are split evenly, so sizes differ
         by at most one."""),
+    "shuffle": ("bool", """\
+        Reshuffle the rows before each epoch of ``fit``.  False visits them
+        in the order given, in fixed minibatches, as scikit-learn does."""),
+    "visible_bias_init": ('{"marginals", "zero"}', """\
+        Starting visible biases: those of the independent model of the data
+        marginals (Hinton 2010: the log-odds of each feature's mean for
+        binary units), or zero as in scikit-learn."""),
     "n_iter": ('int or "auto"', """\
         Passes (epochs) over the training data in ``fit``.  "auto" plans
         about 300,000 minibatch updates (at least 10 and at most 5,000

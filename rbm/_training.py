@@ -273,8 +273,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads):
             # During the warm-up the kernel leaves the weights' velocity
             # alone (it is 0 when momentum starts) but keeps the biases'.
             momentum = epoch_momentum(model.momentum, model.momentum_warmup, epoch, n_epochs)
-            order = model._training.shuffle_rng.permutation(X.shape[0]).astype(np.intp,
-                                                                               copy=False)
+            order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
+                     else np.arange(X.shape[0])).astype(np.intp, copy=False)
             run_pass(model, batches.plan(order, model.batch_size), n_threads,
                      learning_rate, momentum, statistics)
             model.n_iter_ = epoch + 1

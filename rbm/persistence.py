@@ -11,10 +11,13 @@ this library adds to the numpy and scikit-learn types skops already trusts.
 >>> model = skops.io.load("model.skops", trusted=rbm.trusted_types())  # doctest: +SKIP
 """
 
+import copy
 import pickle
+import zipfile
 from pathlib import Path
 
 import joblib
+import numpy as np
 
 from ._base import BaseRBM
 from ._state import TrainingState, check_fitted_state
@@ -24,6 +27,10 @@ from .outlier import RBMOutlierDetector
 
 #: File suffixes :func:`save` and :func:`load` understand.
 SUFFIXES = (".skops", ".pkl", ".pickle", ".joblib")
+
+#: How :func:`save` compresses a .skops file (a zip archive): skops stores
+#: it uncompressed by default (its JSON schema compresses about 15-fold).
+SKOPS_COMPRESSION = {"compression": zipfile.ZIP_DEFLATED, "compresslevel": 6}
 
 
 def _rbm_subclasses(cls):
@@ -97,15 +104,63 @@ def save(model, path):
         The fitted estimator.
     path : str or path-like
         Ends in ``.skops`` (safe to share), ``.joblib``, ``.pkl`` or ``.pickle``.
+
+    Notes
+    -----
+    A .skops file is compressed (``SKOPS_COMPRESSION``), and each model's
+    ``history_`` is stored as one array per column, which :func:`load`
+    turns back into lists.  skops writes every list element as a node of
+    its schema: with lists, a 300-epoch model's file was 925 KB and took
+    0.11-0.15 s to load, against 42 KB and 0.03-0.06 s now (digits, 20
+    hidden units; the joblib file is 68 KB).
     """
     suffix = check_suffix(path)
     if suffix == ".skops":
-        _skops_io().dump(model, path)
+        _skops_io().dump(_with_compact_history(model), path, **SKOPS_COMPRESSION)
     elif suffix == ".joblib":
         joblib.dump(model, path)
     else:
         with open(path, "wb") as f:
             pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _with_compact_history(obj):
+    """obj, or a shallow copy whose fitted RBMs hold ``history_`` as arrays.
+
+    Copies the containers on the way (a pipeline, the outlier detector), so
+    the caller's objects are left as they are; the parameters are shared.
+    """
+    if isinstance(obj, BaseRBM):
+        if not isinstance(getattr(obj, "history_", None), dict):
+            return obj
+        twin = copy.copy(obj)
+        twin.history_ = {name: _numeric_array_or(values) for name, values in
+                         obj.history_.items()}
+        return twin
+    if isinstance(obj, RBMOutlierDetector) and hasattr(obj, "estimator_"):
+        twin = copy.copy(obj)
+        twin.estimator_ = _with_compact_history(obj.estimator_)
+        return twin
+    steps = getattr(obj, "steps", None)
+    if isinstance(steps, list):
+        twin = copy.copy(obj)
+        twin.steps = [(name, _with_compact_history(step)) for name, step in steps]
+        return twin
+    return obj
+
+
+def _numeric_array_or(values):
+    """values as a numeric array, or as they are when they are not all numbers."""
+    array = np.asarray(values)
+    return array if array.ndim == 1 and array.dtype.kind in "biuf" else values
+
+
+def _history_as_lists(model):
+    """Undo :func:`_with_compact_history` on a loaded model: columns back to lists."""
+    history = getattr(model, "history_", None)
+    if isinstance(history, dict):
+        model.history_ = {name: values.tolist() if isinstance(values, np.ndarray) else values
+                          for name, values in history.items()}
 
 
 def load(path, *, trusted=None):
@@ -162,4 +217,5 @@ def _checked(obj):
     """
     for model in _fitted_models_inside(obj):
         check_fitted_state(model)
+        _history_as_lists(model)
     return obj

@@ -1,20 +1,25 @@
 """Training and scoring through Dask: dask-ml's Incremental and joblib's Dask backend.
 
+Skipped where the dask extra (dask, distributed, dask-ml) is not installed.
 One local cluster on the loopback interface serves the module: two worker
 processes with one thread each, so models really travel between processes
 (pickled) and back.
 """
 
-import dask.array as da
 import joblib
 import numpy as np
 import pytest
-from dask.distributed import Client, LocalCluster, get_task_stream
-from dask_ml.wrappers import Incremental
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
 from rbm import BernoulliRBM
+
+# An optional integration (pip install rbm[dask]): tested where installed.
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("dask.distributed")
+Incremental = pytest.importorskip("dask_ml.wrappers").Incremental
+Client, LocalCluster = distributed.Client, distributed.LocalCluster
+get_task_stream = distributed.get_task_stream
 
 BLOCK_ROWS = 50
 

@@ -23,6 +23,10 @@ HEADLINES = {
                            r"\(computed on the workers\)\nGridSearchCV on the cluster: best",
 }
 
+#: example -> the optional packages it imports beyond the test extra
+#: (``pip install rbm[dask]``); without them the example is skipped.
+OPTIONAL_IMPORTS = {"dask_incremental.py": ("dask.distributed", "dask_ml.wrappers")}
+
 
 def test_every_example_is_tested():
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(HEADLINES)
@@ -30,6 +34,8 @@ def test_every_example_is_tested():
 
 @pytest.mark.parametrize("name", sorted(HEADLINES))
 def test_example_runs_in_fast_mode(name, tmp_path, monkeypatch, capsys):
+    for module in OPTIONAL_IMPORTS.get(name, ()):
+        pytest.importorskip(module)
     argv = [str(EXAMPLES / name), "--fast"]
     if name == "figures.py":
         argv += ["--output", str(tmp_path)]

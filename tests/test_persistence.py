@@ -1,6 +1,7 @@
 """Saved and reloaded models behave exactly like the originals; skops loads them safely."""
 
 import pickle
+import zipfile
 
 import joblib
 import numpy as np
@@ -172,3 +173,43 @@ def test_save_and_load_reject_unknown_suffixes_and_missing_files(fitted, tmp_pat
         save(fitted, tmp_path / "model.txt")
     with pytest.raises(FileNotFoundError, match="no such file"):
         load(tmp_path / "absent.skops")
+
+
+def _schema_bytes(path):
+    """Size of the JSON schema inside a .skops file (one node per stored Python object)."""
+    with zipfile.ZipFile(path) as archive:
+        return archive.getinfo("schema.json").file_size
+
+
+def test_a_saved_skops_file_does_not_grow_node_by_node_with_the_epochs(X, tmp_path):
+    """Issue 21, point 19: history_'s lists were stored one skops node per
+    value, so a 300-epoch model's .skops file was 14x its joblib file (and its
+    loading parsed every node).  Saved by ``save``, the schema holds the same
+    nodes whatever the number of epochs, and compression makes the whole file
+    no larger than joblib's."""
+    short = BernoulliRBM(n_components=3, n_iter=3, random_state=0, n_jobs=1).fit(X)
+    long = BernoulliRBM(n_components=3, n_iter=300, random_state=0, n_jobs=1).fit(X)
+    for model, name in ((short, "short"), (long, "long")):
+        save(model, tmp_path / f"{name}.skops")
+    # Without save's measures, skops' own dump stores each value as a node.
+    sio.dump(long, tmp_path / "plain.skops")
+    assert _schema_bytes(tmp_path / "plain.skops") > 5 * _schema_bytes(tmp_path / "short.skops")
+    # With them, the schema differs only in the digits of a few scalars.
+    assert abs(_schema_bytes(tmp_path / "long.skops")
+               - _schema_bytes(tmp_path / "short.skops")) < 200
+    save(long, tmp_path / "long.joblib")
+    assert (tmp_path / "long.skops").stat().st_size <= (tmp_path / "long.joblib").stat().st_size
+
+
+def test_save_leaves_the_model_alone_and_load_gives_the_history_back(X, tmp_path):
+    model = BernoulliRBM(n_components=3, n_iter=4, random_state=0, n_jobs=1).fit(X)
+    pipeline = make_pipeline(MinMaxScaler().fit(X), model)
+    history = {name: list(values) for name, values in model.history_.items()}
+    save(pipeline, tmp_path / "model.skops")
+    assert pipeline.steps[1][1] is model and model.history_ == history  # untouched
+    loaded = load(tmp_path / "model.skops")[-1]
+    assert list(loaded.history_) == list(history)
+    for name, values in history.items():
+        assert type(loaded.history_[name]) is list
+        assert [type(v) for v in loaded.history_[name]] == [type(v) for v in values]
+        np.testing.assert_array_equal(loaded.history_[name], values)  # NaN == NaN here

@@ -1,0 +1,69 @@
+"""The README tells a scikit-learn user, before anything else, what the defaults do.
+
+Issue 21, points 5 and 15: the defaults ran a different, much longer
+algorithm than scikit-learn's without a word.  The README's opening now
+lists the defaults that differ (checked here against the real defaults of
+both libraries), names the switch to scikit-learn's algorithm, and the first
+example says how long the defaults train and how to shorten them.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+from sklearn.neural_network import BernoulliRBM as SklearnRBM
+
+from rbm import BernoulliRBM
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def _opening():
+    """The README up to its first section heading after the title."""
+    return README[: README.index("\n## ")]
+
+
+def _table_rows(text):
+    """{first cell: [cells]} of the markdown table rows in text."""
+    rows = {}
+    for line in text.splitlines():
+        if line.startswith("| ") and not line.startswith("|---"):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            rows[cells[0].strip("`")] = cells
+    return rows
+
+
+@pytest.mark.parametrize("name", ["n_iter", "learning_rate", "batch_size", "n_chains",
+                                  "momentum", "weight_decay"])
+def test_the_opening_lists_each_default_that_differs_with_both_values(name):
+    row = _table_rows(_opening())[name]
+    ours, theirs = BernoulliRBM().get_params()[name], SklearnRBM().get_params().get(name)
+    assert _mentions(row[2], ours), row
+    if theirs is not None:  # scikit-learn has no n_chains or momentum
+        assert _mentions(row[1], theirs), row
+    assert ours != theirs
+
+
+def _mentions(cell, value):
+    """Whether a table cell states value (a string, or a number in any notation)."""
+    if isinstance(value, str):
+        return f'"{value}"' in cell
+    numbers = re.findall(r"\d+(?:\.\d+)?(?:e-?\d+)?", cell.replace(",", ""))
+    return float(value) in [float(n) for n in numbers]
+
+
+def test_the_opening_names_the_switch_and_it_exists():
+    opening = _opening()
+    assert "BernoulliRBM.sklearn_compatible(" in opening
+    assert callable(BernoulliRBM.sklearn_compatible)
+    for parameter in ("visible_bias_init", "shuffle"):
+        assert f"`{parameter}`" in opening and parameter in BernoulliRBM().get_params()
+
+
+def test_the_first_example_says_how_long_the_defaults_train_and_how_to_shorten_them():
+    usage = README[README.index("## Usage"):]
+    first_example_end = usage.index("```\n", usage.index("```python") + 9) + 4
+    after = usage[first_example_end:usage.index("```", first_example_end)]
+    assert after.lstrip().startswith("**How long the defaults train.**")
+    assert re.search(r"\d+ s\b", after)  # a measured time
+    assert "n_iter=" in after and "sklearn_compatible" in after
