@@ -600,7 +600,7 @@ def _refuse_text(table, what):
     text = table.text_columns
     if text:
         j = text[0]
-        values = sorted({str(v) for v in table.X[:, j] if isinstance(v, str)})
+        values = sorted({v for v in table.X[:, j] if isinstance(v, str) and _number(v) is None})
         raise UsageError(
             f"{table.label(j)} holds text ({', '.join(map(repr, values[:3]))}"
             f"{', ...' if len(values) > 3 else ''}) but {what} needs numbers; use --model "
@@ -838,6 +838,19 @@ def _report_likelihood(model, X_train, X_test, args):
               "nats per sample")
 
 
+def _category_codes(model, X):
+    """Rows of labels as the index of each label among its feature's categories.
+
+    Image figures draw numbers; a categorical model's samples may be words.
+    """
+    categories = getattr(model, "categories_", None)
+    if categories is None:
+        return X
+    index = [{label: code for code, label in enumerate(cats.tolist())} for cats in categories]
+    return np.array([[index[j][value] for j, value in enumerate(row)] for row in X.tolist()],
+                    dtype=np.float64)
+
+
 def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     """Write the figures that apply to this model; return their file names."""
     from . import plot  # matplotlib is optional: import it only when asked for figures
@@ -848,7 +861,7 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     samples = model.sample(n_samples, n_steps=args.sample_steps, random_state=args.random_state)
     figures = {
         "filters.png": plot.plot_filters(model, image_shape=image_shape),
-        "samples.png": plot.plot_images(samples[:25], image_shape),
+        "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape),
         "free_energy.png": plot.plot_free_energy(model, X_eval, samples=samples),
     }
     figures["samples.png"].suptitle(f"Samples after {args.sample_steps} Gibbs steps")
