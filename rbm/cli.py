@@ -595,6 +595,11 @@ def _load_data(args, row_is_data=None):
     return _check_values(table, source)
 
 
+#: What to do about text where numbers are needed.
+_TEXT_HINT = ("categories need a model fitted with --model categorical; otherwise check "
+              "the delimiter (--delimiter) and the header (--header, --no-header).")
+
+
 def _refuse_text(table, what):
     """UsageError naming the first text column, for a step that needs numbers."""
     text = table.text_columns
@@ -603,8 +608,8 @@ def _refuse_text(table, what):
         values = sorted({v for v in table.X[:, j] if isinstance(v, str) and _number(v) is None})
         raise UsageError(
             f"{table.label(j)} holds text ({', '.join(map(repr, values[:3]))}"
-            f"{', ...' if len(values) > 3 else ''}) but {what} needs numbers; use --model "
-            "categorical for categories, or check the delimiter (--delimiter).")
+            f"{', ...' if len(values) > 3 else ''}) but {what} needs numbers; "
+            f"{_TEXT_HINT}")
 
 
 def _resolve_preprocessing(choice, model_name, X):
@@ -749,6 +754,16 @@ def _row_checker(preprocessing, model):
         return len(fields) == len(allowed) and all(
             field.strip() in labels for field, labels in zip(fields, allowed))
     return row_is_data
+
+
+def _load_data_for(args, preprocessing, model):
+    """The Table of ``args.data`` for a saved model; text only where the model reads labels."""
+    row_is_data = _row_checker(preprocessing, model)
+    table = _load_data(args, row_is_data)
+    if preprocessing or not hasattr(model, "categories_"):
+        first = type(preprocessing[0] if preprocessing else model).__name__
+        _refuse_text(table, f"the saved model's first step ({first})")
+    return table
 
 
 def _preprocess(preprocessing, X):
@@ -972,7 +987,7 @@ def _run_fit(args):
 def _run_score(args):
     """``score``: mean log-likelihood of data under a saved model."""
     preprocessing, model = _load_pipeline(args.model)
-    table = _load_data(args, row_is_data=_row_checker(preprocessing, model))
+    table = _load_data_for(args, preprocessing, model)
     X = _preprocess(preprocessing, table.X)
     log_z, std_error = _log_partition(model, args)
     print(f"Mean log-likelihood of {args.data} ({X.shape[0]} samples) under "
@@ -1006,7 +1021,7 @@ def _run_transform(args):
     """``transform``: hidden features of data under a saved model."""
     _check_table_output(args.output)
     preprocessing, model = _load_pipeline(args.model)
-    table = _load_data(args, row_is_data=_row_checker(preprocessing, model))
+    table = _load_data_for(args, preprocessing, model)
     H = model.transform(_preprocess(preprocessing, table.X))
     _write_table(H, args.output)
     if args.output is not None:
