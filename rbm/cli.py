@@ -13,6 +13,7 @@ import argparse
 import ast
 import csv
 import io
+import itertools
 import math
 import os
 import sys
@@ -53,6 +54,9 @@ PREPROCESSING = ("auto", "none", "minmax", "binarize", "standardize", "bins")
 
 #: Delimiters a CSV file may use, tried in this order when none is given.
 DELIMITERS = (",", ";", "\t", "|")
+
+#: Rows read to detect a CSV file's delimiter and header row.
+LAYOUT_ROWS = 1000
 
 #: Suffixes of the files ``sample`` and ``transform`` write.
 TABLE_SUFFIXES = (".csv", ".npy")
@@ -517,30 +521,61 @@ def _check_no_empty_cells(table_rows, source, label):
                                  "in or remove rows with missing values first.")
 
 
+def _all_numbers(text, delimiter, has_header):
+    """The data rows as float64 by NumPy's C reader; None where that reader fails.
+
+    The fast path for numeric files; anything else (text, empty cells,
+    ragged rows) goes to the careful reader, which types each column and
+    says what is wrong.
+    """
+    lines = io.StringIO(text)
+    if has_header:
+        for line in lines:  # skip up to and including the first non-blank line
+            if line.strip():
+                break
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": reported below
+            X = np.loadtxt(lines, delimiter=delimiter, ndmin=2, dtype=np.float64,
+                           comments=None, quotechar='"')
+    except ValueError:
+        return None
+    return X if X.size else None
+
+
 def _read_csv(path, source, delimiter=None, header=None, row_is_data=None):
-    """Table of a CSV file: delimiter and header detected unless given."""
+    """Table of a CSV file: delimiter and header detected (on its first rows) unless given."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {source!r}: {error}") from error
-    delimiter = delimiter or _detect_delimiter(text) or ","
-    rows = _csv_rows(text, delimiter)
-    if not rows:
+    head = "".join(itertools.islice(io.StringIO(text), LAYOUT_ROWS))
+    delimiter = delimiter or _detect_delimiter(head) or ","
+    head_rows = _csv_rows(head, delimiter)
+    if not head_rows:
         raise UsageError(f"{source!r} holds no data.")
-    _check_widths(rows, source, delimiter)
-    has_header = _first_row_is_header(rows, header, row_is_data)
-    names = [field.strip() for field in rows[0]] if has_header else None
-    data_rows = rows[1:] if has_header else rows
-    if not data_rows:
-        raise UsageError(f"{source!r} holds no data: only the header row "
-                         f"{delimiter.join(rows[0])!r} (--no-header if that row is data).")
-    table = Table(np.empty((0, 0)), names, source)
-    _check_no_empty_cells(data_rows, source, table.label)
-    table.X = _as_table([_typed_column(fields) for fields in zip(*data_rows)])
+    _check_widths(head_rows, source, delimiter)
+    has_header = _first_row_is_header(head_rows, header, row_is_data)
+    names = [field.strip() for field in head_rows[0]] if has_header else None
+    table = Table(_all_numbers(text, delimiter, has_header), names, source)
+    if table.X is None:
+        table.X = _typed_rows(text, delimiter, has_header, table)
     how = [f"fields split at {_shown(delimiter)}"] if delimiter != "," else []
     how.append(f"header row: {', '.join(names)}" if has_header else "no header row")
     table.description = f"{source} ({'; '.join(how)})"
     return table
+
+
+def _typed_rows(text, delimiter, has_header, table):
+    """The careful reader: every row checked, each column typed on its own."""
+    rows = _csv_rows(text, delimiter)
+    _check_widths(rows, table.description, delimiter)
+    data_rows = rows[1:] if has_header else rows
+    if not data_rows:
+        raise UsageError(f"{table.description!r} holds no data: only the header row "
+                         f"{delimiter.join(rows[0])!r} (--no-header if that row is data).")
+    _check_no_empty_cells(data_rows, table.description, table.label)
+    return _as_table([_typed_column(fields) for fields in zip(*data_rows)])
 
 
 def _read_npy(path, source):

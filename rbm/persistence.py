@@ -125,6 +125,18 @@ def load(path, *, trusted=None):
     -------
     model : object
         The loaded estimator.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at path.
+    ValueError
+        The file is not a complete saved model (truncated, corrupt, or not
+        a model file: the decoder's error is chained), holds untrusted
+        types, or holds a fitted RBM whose arrays do not make one
+        consistent model (named).
+    ImportError
+        The file refers to code this installation lacks.
     """
     suffix = check_suffix(path)
     if not Path(path).is_file():

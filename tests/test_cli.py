@@ -154,8 +154,12 @@ def test_errors_are_one_line_on_stderr(argv, message, binary_csv, tmp_path, caps
 
 
 def test_usage_errors_exit_with_status_2(capsys):
+    # --ais-betas 0 and --sample-steps 0 used to fail after training, --threshold nan
+    # to binarize everything to 0, --n-bins 1 to reach KBinsDiscretizer unnamed.
     for argv in (["fit"], ["fit", "digits", "--test-size", "1.5"],
-                 ["fit", "digits", "--method", "gibbs"], ["fit", "digits", "--model", "x"]):
+                 ["fit", "digits", "--method", "gibbs"], ["fit", "digits", "--model", "x"],
+                 ["fit", "digits", "--ais-betas", "0"], ["fit", "digits", "--sample-steps", "0"],
+                 ["fit", "digits", "--threshold", "nan"], ["fit", "digits", "--n-bins", "1"]):
         with pytest.raises(SystemExit) as exit_info:
             cli.main(argv, prog="rbm")
         assert exit_info.value.code == 2
@@ -207,3 +211,17 @@ def test_python_dash_m_rbm_help_and_error_without_traceback(tmp_path):
     assert error_run.returncode == 1
     assert error_run.stderr.startswith("python -m rbm fit: error: no such file")
     assert "Traceback" not in error_run.stderr
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a,b\n1,0\n0,1\n", [[1.0, 0.0], [0.0, 1.0]]),               # numbers: NumPy's fast reader
+    ("1;0\n0;1\n", [[1.0, 0.0], [0.0, 1.0]]),                     # no header, semicolons
+    ('x\t"y"\n"2"\t3\n', [[2.0, 3.0]]),                            # tabs and quotes
+    ("colour,n\nred,1\nblue,2\n", [["red", 1], ["blue", 2]]),     # words and whole numbers
+    ("red|1.5\nblue|2\n", [["red", 1.5], ["blue", 2.0]]),           # pipes, no header
+    ("red,S\nblue,M\n", [["blue", "M"]]),                          # every column text: header
+])
+def test_csv_reader_types_each_column(text, expected, tmp_path):
+    (tmp_path / "data.csv").write_text(text)
+    args = cli.build_parser("rbm").parse_args(["score", "m.skops", str(tmp_path / "data.csv")])
+    assert cli._load_data(args).X.tolist() == expected
