@@ -1,16 +1,26 @@
-"""The command line: ``python -m rbm`` (or ``rbm``) demo, fit and score.
+"""The command line: ``python -m rbm`` (or ``rbm``) demo, fit, score, sample and transform.
 
-Errors a user can cause (a missing file, a wrong format, a bad option, data
-outside the model's domain) end the program with one line on stderr and exit
-status 1 (2 for usage errors, as argparse does); bugs keep their traceback.
+Every failure a user can cause (a missing or unreadable file, a wrong
+format, a bad option, an output path that cannot be written, data outside
+the model's domain, a model too large for memory) ends the program with one
+line on stderr and a nonzero exit status: 2 for usage errors (with the
+command's usage, as argparse does), 1 otherwise.  Output paths are checked
+before any work starts, so a typo costs no training.  An unexpected error
+is also reported in one line; ``RBM_TRACEBACK=1`` shows its traceback.
 """
 
 import argparse
 import ast
+import csv
+import io
+import itertools
 import math
+import os
 import sys
+import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +52,18 @@ BUNDLED = {
 
 PREPROCESSING = ("auto", "none", "minmax", "binarize", "standardize", "bins")
 
+#: Delimiters a CSV file may use, tried in this order when none is given.
+DELIMITERS = (",", ";", "\t", "|")
+
+#: Rows read to detect a CSV file's delimiter and header row.
+LAYOUT_ROWS = 1000
+
+#: Suffixes of the files ``sample`` and ``transform`` write.
+TABLE_SUFFIXES = (".csv", ".npy")
+
+#: Largest count a C int holds: the kernel's loop counters.
+C_INT_MAX = 2**31 - 1
+
 #: Training options passed to the model when given: name -> (type, metavar, help).
 TRAINING_OPTIONS = {
     "n_components": (int, "N", "hidden units"),
@@ -61,11 +83,33 @@ EPILOG = """\
 examples:
   python -m rbm                                  the digits demo (also: python -m rbm demo)
   python -m rbm fit digits --n-components 20 --n-iter 100 --save model.skops --plots figures
-  python -m rbm fit data.csv --preprocess minmax --n-components 64
+  python -m rbm fit survey.csv --model categorical --save survey.skops
   python -m rbm score model.skops data.npy
+  python -m rbm sample model.skops -n 10 -o samples.csv
+  python -m rbm transform model.skops data.csv -o features.npy
 
 bundled data sets: {bundled}
 models: {models}
+"""
+
+FIT_EXAMPLES = EPILOG
+
+SCORE_EXAMPLES = """\
+examples:
+  python -m rbm score model.skops data.csv
+  python -m rbm score survey.skops survey.csv --delimiter ';'
+"""
+
+SAMPLE_EXAMPLES = """\
+examples:
+  python -m rbm sample model.skops -n 10                       CSV on stdout
+  python -m rbm sample model.skops -n 1000 --n-steps 5000 --seed 1 -o samples.npy
+"""
+
+TRANSFORM_EXAMPLES = """\
+examples:
+  python -m rbm transform model.skops data.csv                 CSV on stdout
+  python -m rbm transform model.skops data.csv -o features.npy
 """
 
 
@@ -104,41 +148,105 @@ def _test_size(text):
     return value
 
 
+def _threshold(text):
+    value = float(text)
+    if not 0.0 <= value < 1.0:  # also refuses nan: the data are scaled to [0, 1] first
+        raise argparse.ArgumentTypeError(
+            f"must be in [0, 1) (the data are scaled to [0, 1] before thresholding), got {text}")
+    return value
+
+
+def _count(minimum, maximum=C_INT_MAX, why=""):
+    """An argparse type: an integer in [minimum, maximum]."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {minimum} to {maximum}{why}, got {text}")
+        return value
+    return parse
+
+
+def _delimiter(text):
+    value = {"tab": "\t", "\\t": "\t"}.get(text, text)
+    if len(value) != 1 or value in "\"\r\n":
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as ';' (or 'tab'), got {text!r}")
+    return value
+
+
 def _param(text):
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     try:
         return name.strip(), ast.literal_eval(value)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return name.strip(), value  # a bare word: a string option such as method=cd
 
 
 def _add_data_argument(parser):
     parser.add_argument(
         "data", metavar="DATA",
-        help=f"a .csv file (comma-separated numbers, optional header row), a .npy file "
-             f"holding a 2-D array, or a bundled data set: {', '.join(BUNDLED)}",
+        help=f"a .csv file (one row per sample, optional header row; numbers stay "
+             f"numbers, other values are categories), a .npy file holding a 2-D array, "
+             f"or a bundled data set: {', '.join(BUNDLED)}",
     )
+    csv_options = parser.add_argument_group("CSV input")
+    csv_options.add_argument(
+        "--delimiter", type=_delimiter, metavar="CHAR",
+        help="field delimiter of a .csv file (default: detected among "
+             "',' ';' tab '|': the one that splits every row into the same number of fields)")
+    header = csv_options.add_mutually_exclusive_group()
+    header.add_argument("--header", action="store_true", default=None,
+                        help="the first row of a .csv file names the columns")
+    header.add_argument("--no-header", action="store_false", dest="header",
+                        help="the first row of a .csv file is data (default: detected)")
+
+
+def _add_model_argument(parser):
+    parser.add_argument("model", metavar="MODEL",
+                        help="a model saved by 'fit --save' (or any saved RBM or Pipeline "
+                             "ending in one): a .skops, .joblib or .pkl file")
+
+
+def _add_output_argument(parser, what):
+    parser.add_argument(
+        "-o", "--output", metavar="PATH",
+        help=f"write {what} to PATH: .csv (one row per sample, no header) or .npy "
+             "(default: CSV on standard output)")
 
 
 def _add_ais_argument(parser):
     parser.add_argument(
-        "--ais-betas", type=int, metavar="N",
+        "--ais-betas", type=_count(3), metavar="N",
         help="AIS temperatures for log Z when it cannot be enumerated exactly (the "
              "library's default: 10000; fewer is faster, with a larger standard error)",
     )
 
 
+def _add_command(commands, name, run, **kwargs):
+    """A subcommand parser whose runtime errors carry its own name (``rbm fit: error: ...``)."""
+    parser = commands.add_parser(name, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 **kwargs)
+    parser.set_defaults(run=run, command_prog=parser.prog)
+    return parser
+
+
 def _add_fit_parser(commands):
     models = available_models()
-    fit = commands.add_parser(
-        "fit", help="fit a model to a file or a bundled data set",
+    fit = _add_command(
+        commands, "fit", _run_fit, help="fit a model to a file or a bundled data set",
         description="Fit an RBM, report its held-out log-likelihood, and optionally\n"
                     "save it and write figures. The preprocessing is fitted on the\n"
-                    "training split only and saved with the model as a Pipeline.",
-        epilog=EPILOG.format(bundled=", ".join(BUNDLED), models=", ".join(models)),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+                    "training split only and saved with the model as a Pipeline.\n"
+                    "A categorical model takes its categories from the whole file, so a\n"
+                    "value seen only in the held-out rows is still a category.\n"
+                    "Output paths are checked before training starts.",
+        epilog=FIT_EXAMPLES.format(bundled=", ".join(BUNDLED), models=", ".join(models)),
     )
     _add_data_argument(fit)
     data = fit.add_argument_group("data")
@@ -147,14 +255,18 @@ def _add_fit_parser(commands):
     data.add_argument(
         "--preprocess", choices=PREPROCESSING, default="auto",
         help="auto (default): bernoulli binarizes unless the data already lie in "
-             "[0, 1], gaussian standardizes, categorical bins non-integer data; "
-             "minmax scales to [0, 1]; binarize scales then thresholds; bins makes "
-             "quantile bins",
+             "[0, 1], gaussian standardizes, categorical bins non-integer numbers "
+             "(text stays as it is); minmax scales to [0, 1]; binarize scales then "
+             "thresholds; bins makes quantile bins",
     )
-    data.add_argument("--threshold", type=float, default=0.5, metavar="T",
-                      help="binarize threshold, after scaling to [0, 1] (default: 0.5)")
-    data.add_argument("--n-bins", type=int, default=5, metavar="N",
-                      help="bins per feature for --preprocess bins (default: 5)")
+    data.add_argument("--threshold", type=_threshold, default=0.5, metavar="T",
+                      help="binarize threshold, in [0, 1), after scaling to [0, 1] "
+                           "(default: 0.5)")
+    data.add_argument("--n-bins", type=_count(2, why=" (one bin would make every feature "
+                                                    "constant)"),
+                      default=5, metavar="N",
+                      help="quantile bins per feature for --preprocess bins, at least 2 "
+                           "(default: 5)")
     data.add_argument("--image-shape", type=_image_shape, metavar="HxW",
                       help="draw rows as HxW images in figures (digits: 8x8)")
     model = fit.add_argument_group("model (unset options keep the model's defaults)")
@@ -178,27 +290,66 @@ def _add_fit_parser(commands):
                         help="write PNG figures (filters, samples, free energies, and "
                              "learning curves or the energy landscape when available)")
     _add_ais_argument(output)
-    output.add_argument("--sample-steps", type=int, default=1000, metavar="N",
+    output.add_argument("--sample-steps", type=_count(1), default=1000, metavar="N",
                         help="Gibbs steps per sample drawn for figures (default: 1000)")
     output.add_argument("--verbose", type=int, default=1, metavar="LEVEL",
                         help="progress lines: 0 none, 1 about 20, 2 every epoch (default: 1)")
     output.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbose",
                         help="no progress lines (--verbose 0)")
-    fit.set_defaults(run=_run_fit)
 
 
 def _add_score_parser(commands):
-    score = commands.add_parser(
-        "score", help="mean log-likelihood of data under a saved model",
+    score = _add_command(
+        commands, "score", _run_score, help="mean log-likelihood of data under a saved model",
         description="Print the mean log-likelihood of DATA under a model saved by\n"
-                    "'fit --save' (or any saved RBM, or Pipeline ending in one). A .skops\n"
-                    "file is loaded trusting only this library's types beyond skops' own.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+                    "'fit --save' (or any saved RBM, or Pipeline ending in one), in nats\n"
+                    "per sample of the data after the saved preprocessing. A .skops file\n"
+                    "is loaded trusting only this library's types beyond skops' own.",
+        epilog=SCORE_EXAMPLES,
     )
-    score.add_argument("model", metavar="MODEL", help="a .skops, .joblib or .pkl file")
+    _add_model_argument(score)
     _add_data_argument(score)
     _add_ais_argument(score)
-    score.set_defaults(run=_run_score)
+
+
+def _add_sample_parser(commands):
+    sample = _add_command(
+        commands, "sample", _run_sample, help="draw samples from a saved model",
+        description="Draw N samples from a saved model by block-Gibbs sampling (each\n"
+                    "from its own chain, started from the data marginals). A saved\n"
+                    "Pipeline gives them in the units of the original data: back through\n"
+                    "each preprocessing step that has an inverse_transform.",
+        epilog=SAMPLE_EXAMPLES,
+    )
+    _add_model_argument(sample)
+    sample.add_argument("-n", "--n-samples", type=_count(1), default=10, metavar="N",
+                        help="samples to draw (default: 10)")
+    sample.add_argument("--n-steps", type=_count(1), default=1000, metavar="N",
+                        help="Gibbs steps per chain (default: 1000)")
+    sample.add_argument("--seed", type=int, metavar="SEED",
+                        help="seed of the chains (default: the model's random_state)")
+    sample.add_argument("--model-units", action="store_true",
+                        help="write the samples as the model sees them, without undoing "
+                             "the preprocessing")
+    _add_output_argument(sample, "the samples")
+
+
+def _add_transform_parser(commands):
+    transform = _add_command(
+        commands, "transform", _run_transform,
+        help="hidden features of data under a saved model",
+        description="Write the hidden features of DATA (p(h_j = 1 | x) for each hidden\n"
+                    "unit j, after the saved preprocessing): one row per sample, one\n"
+                    "column per hidden unit.",
+        epilog=TRANSFORM_EXAMPLES,
+    )
+    _add_model_argument(transform)
+    _add_data_argument(transform)
+    _add_output_argument(transform, "the features")
+
+
+#: The commands, in the order ``--help`` lists them.
+COMMANDS = ("demo", "fit", "score", "sample", "transform")
 
 
 def build_parser(prog=None):
@@ -212,7 +363,8 @@ def build_parser(prog=None):
     Returns
     -------
     parser : argparse.ArgumentParser
-        Parsed arguments carry ``run``, the function that runs the command.
+        Parsed arguments carry ``run``, the function that runs the command,
+        and ``command_prog``, the command's name in messages.
     """
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -224,38 +376,245 @@ def build_parser(prog=None):
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {rbm.__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    demo = commands.add_parser(
-        "demo", help="train on the bundled digits and compare with baselines (default)",
-        description=_demo.DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    demo = _add_command(
+        commands, "demo", _demo.run,
+        help="train on the bundled digits and compare with baselines (default)",
+        description=_demo.DESCRIPTION,
     )
     _demo.add_arguments(demo)
-    demo.set_defaults(run=_demo.run)
     _add_fit_parser(commands)
     _add_score_parser(commands)
+    _add_sample_parser(commands)
+    _add_transform_parser(commands)
     return parser
 
 
 # ----------------------------------------------------------------------
-# Data
+# Reading data
 # ----------------------------------------------------------------------
 
 
-def _has_header(path):
-    with open(path, encoding="utf-8") as f:
-        first = f.readline()
+@dataclass
+class Table:
+    """Data read for a command.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        float64 when every column holds numbers; otherwise an object array
+        whose number columns hold numbers (ints where every value is whole)
+        and whose other columns hold strings.
+    names : list of str or None
+        Column names from the header row; None without one.
+    description : str
+        What was read, for the report.
+    image_shape : tuple of int or None
+        The rows' image shape, for a bundled image data set.
+    """
+
+    X: np.ndarray
+    names: list
+    description: str
+    image_shape: tuple = None
+
+    def label(self, j):
+        """Column j as messages name it: ``column 'size'`` or ``column 3``."""
+        return f"column {self.names[j]!r}" if self.names else f"column {j + 1}"
+
+    @property
+    def text_columns(self):
+        """Indices of the columns that hold text."""
+        if self.X.dtype != object:
+            return []
+        return [j for j in range(self.X.shape[1])
+                if any(isinstance(value, str) for value in self.X[:, j])]
+
+
+def _number(field):
+    """float(field), or None when the field is not a number."""
     try:
-        [float(field) for field in first.split(",") if field.strip()]
+        return float(field)
     except ValueError:
-        return True
-    return False
+        return None
 
 
-def _load_data(source):
-    """(X, image_shape, description) for a bundled data set name or a .csv / .npy path."""
+def _csv_rows(text, delimiter):
+    """The non-blank rows of CSV text split at delimiter."""
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    return [row for row in rows if any(field.strip() for field in row)]
+
+
+def _detect_delimiter(text):
+    """The first of DELIMITERS that splits every row into the same number (> 1) of fields.
+
+    None when none does: a one-column file, or rows of different lengths.
+    """
+    for delimiter in DELIMITERS:
+        widths = {len(row) for row in _csv_rows(text, delimiter)}
+        if len(widths) == 1 and widths.pop() > 1:
+            return delimiter
+    return None
+
+
+def _shown(delimiter):
+    return "tab" if delimiter == "\t" else repr(delimiter)
+
+
+def _check_widths(rows, source, delimiter):
+    """UsageError unless every row has as many fields as the first."""
+    width = len(rows[0])
+    for number, row in enumerate(rows, start=1):
+        if len(row) != width:
+            others = [d for d in DELIMITERS if d != delimiter]
+            raise UsageError(
+                f"{source!r}: row {number} has {len(row)} fields but row 1 has {width} "
+                f"(fields split at {_shown(delimiter)}); make every row the same length, "
+                f"or name the delimiter with --delimiter (e.g. "
+                f"{' or '.join(_shown(d) for d in others[:2])}).")
+
+
+def _first_row_is_header(rows, header, row_is_data):
+    """Whether rows[0] names the columns.
+
+    The first row is a header when the command line says so; otherwise
+    when it holds text in a column that holds only numbers below it.  When
+    every column holds text, it is data if ``row_is_data`` (the saved
+    model's categories) accepts it, a header otherwise (the usual CSV
+    layout; ``--no-header`` says it is data).
+    """
+    if header is not None:
+        return header
+    if len(rows) < 2:
+        return any(_number(field) is None for field in rows[0])
+    number_columns = [j for j in range(len(rows[0]))
+                      if all(_number(row[j]) is not None for row in rows[1:])]
+    if number_columns:
+        return any(_number(rows[0][j]) is None for j in number_columns)
+    return not (row_is_data is not None and row_is_data(rows[0]))
+
+
+def _typed_column(fields):
+    """A column of strings as float64 numbers, or as an object array of strings."""
+    numbers = [_number(field) for field in fields]
+    if all(number is not None for number in numbers):
+        return np.array(numbers, dtype=np.float64)
+    return np.array([field.strip() for field in fields], dtype=object)
+
+
+def _as_table(columns):
+    """Typed columns as one array: float64 if all are numbers, else object."""
+    if all(column.dtype == np.float64 for column in columns):
+        return np.column_stack(columns)
+    table = np.empty((len(columns[0]), len(columns)), dtype=object)
+    for j, column in enumerate(columns):
+        if column.dtype == np.float64 and np.all(column == np.round(column)):
+            column = column.astype(np.int64)  # whole numbers stay whole: labels 1, 2, 3
+        table[:, j] = list(column.tolist())
+    return table
+
+
+def _check_no_empty_cells(table_rows, source, label):
+    for number, row in enumerate(table_rows, start=1):
+        for j, field in enumerate(row):
+            if not field.strip():
+                raise UsageError(f"{source!r}: row {number} of {label(j)} is empty; fill "
+                                 "in or remove rows with missing values first.")
+
+
+def _all_numbers(text, delimiter, has_header):
+    """The data rows as float64 by NumPy's C reader; None where that reader fails.
+
+    The fast path for numeric files; anything else (text, empty cells,
+    ragged rows) goes to the careful reader, which types each column and
+    says what is wrong.
+    """
+    lines = io.StringIO(text)
+    if has_header:
+        for line in lines:  # skip up to and including the first non-blank line
+            if line.strip():
+                break
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": reported below
+            X = np.loadtxt(lines, delimiter=delimiter, ndmin=2, dtype=np.float64,
+                           comments=None, quotechar='"')
+    except ValueError:
+        return None
+    return X if X.size else None
+
+
+def _read_csv(path, source, delimiter=None, header=None, row_is_data=None):
+    """Table of a CSV file: delimiter and header detected (on its first rows) unless given."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read {source!r}: {error}") from error
+    head = "".join(itertools.islice(io.StringIO(text), LAYOUT_ROWS))
+    delimiter = delimiter or _detect_delimiter(head) or ","
+    head_rows = _csv_rows(head, delimiter)
+    if not head_rows:
+        raise UsageError(f"{source!r} holds no data.")
+    _check_widths(head_rows, source, delimiter)
+    has_header = _first_row_is_header(head_rows, header, row_is_data)
+    names = [field.strip() for field in head_rows[0]] if has_header else None
+    table = Table(_all_numbers(text, delimiter, has_header), names, source)
+    if table.X is None:
+        table.X = _typed_rows(text, delimiter, has_header, table)
+    how = [f"fields split at {_shown(delimiter)}"] if delimiter != "," else []
+    how.append(f"header row: {', '.join(names)}" if has_header else "no header row")
+    table.description = f"{source} ({'; '.join(how)})"
+    return table
+
+
+def _typed_rows(text, delimiter, has_header, table):
+    """The careful reader: every row checked, each column typed on its own."""
+    rows = _csv_rows(text, delimiter)
+    _check_widths(rows, table.description, delimiter)
+    data_rows = rows[1:] if has_header else rows
+    if not data_rows:
+        raise UsageError(f"{table.description!r} holds no data: only the header row "
+                         f"{delimiter.join(rows[0])!r} (--no-header if that row is data).")
+    _check_no_empty_cells(data_rows, table.description, table.label)
+    return _as_table([_typed_column(fields) for fields in zip(*data_rows)])
+
+
+def _read_npy(path, source):
+    try:
+        X = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise UsageError(f"cannot read {source!r} as a .npy array: {error}") from error
+    if X.ndim == 2 and X.dtype.kind in "US":  # labels saved by 'sample': type each column
+        X = _as_table([_typed_column([str(v) for v in column]) for column in X.T])
+    return Table(X, None, source)
+
+
+def _check_values(table, source):
+    """UsageError for a table that is empty, not 2-D, or holds non-finite numbers."""
+    X = table.X
+    if X.size == 0:
+        raise UsageError(f"{source!r} holds no data.")
+    if X.ndim != 2:
+        raise UsageError(f"{source!r} must hold a 2-D array of samples x features, "
+                         f"got shape {X.shape}.")
+    if X.dtype == object:
+        return table
+    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        raise UsageError(f"{source!r} must hold real numbers, got dtype {X.dtype}.")
+    table.X = X = X.astype(np.float64)
+    n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
+    if n_nan or n_inf:
+        raise UsageError(f"{source!r} holds {n_nan} NaN and {n_inf} infinite values; "
+                         "remove or impute them first.")
+    return table
+
+
+def _load_data(args, row_is_data=None):
+    """The Table of ``args.data``: a bundled data set name or a .csv / .npy path."""
+    source = args.data
     if source in BUNDLED:
         loader, image_shape = BUNDLED[source]
         X = loader(return_X_y=True)[0].astype(np.float64)
-        return X, image_shape, f"{source} (bundled with scikit-learn)"
+        return Table(X, None, f"{source} (bundled with scikit-learn)", image_shape)
     path = Path(source)
     if path.suffix.lower() not in (".csv", ".npy"):
         raise UsageError(
@@ -264,29 +623,42 @@ def _load_data(source):
         )
     if not path.is_file():
         raise UsageError(f"no such file: {source!r}")
-    try:
-        with warnings.catch_warnings():
-            # An empty file is reported below, as an error rather than a warning.
-            warnings.filterwarnings("ignore", "loadtxt: input contained no data")
-            if path.suffix.lower() == ".npy":
-                X = np.load(path, allow_pickle=False)
-            else:
-                X = np.loadtxt(path, delimiter=",", skiprows=int(_has_header(path)), ndmin=2)
-    except (ValueError, OSError, UnicodeDecodeError) as error:
-        raise UsageError(f"cannot read {source!r}: {error}") from error
-    if X.size == 0:
-        raise UsageError(f"{source!r} holds no data.")
-    if X.ndim != 2:
-        raise UsageError(f"{source!r} must hold a 2-D array of samples x features, "
-                         f"got shape {X.shape}.")
-    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-        raise UsageError(f"{source!r} must hold real numbers, got dtype {X.dtype}.")
-    X = X.astype(np.float64)
-    n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
-    if n_nan or n_inf:
-        raise UsageError(f"{source!r} holds {n_nan} NaN and {n_inf} infinite values; "
-                         "remove or impute them first.")
-    return X, None, source
+    if path.suffix.lower() == ".npy":
+        table = _read_npy(path, source)
+    else:
+        table = _read_csv(path, source, args.delimiter, args.header, row_is_data)
+    return _check_values(table, source)
+
+
+#: What to do about text where numbers are needed.
+_TEXT_HINT = ("categories need a model fitted with --model categorical; otherwise check "
+              "the delimiter (--delimiter) and the header (--header, --no-header).")
+
+
+def _refuse_text(table, what):
+    """UsageError naming the first text column, for a step that needs numbers."""
+    text = table.text_columns
+    if text:
+        j = text[0]
+        values = sorted({v for v in table.X[:, j] if isinstance(v, str) and _number(v) is None})
+        raise UsageError(
+            f"{table.label(j)} holds text ({', '.join(map(repr, values[:3]))}"
+            f"{', ...' if len(values) > 3 else ''}) but {what} needs numbers; "
+            f"{_TEXT_HINT}")
+
+
+def _resolve_preprocessing(choice, model_name, X):
+    """The preprocessing ``auto`` means for this model and data."""
+    if choice != "auto":
+        return choice
+    automatic = MODELS[model_name][1]
+    if X.dtype == object:  # text columns: categories as they are (other models refuse text)
+        return "none" if automatic == "bins" else automatic
+    if automatic == "binarize" and _in_unit_range(X):
+        return "none"
+    if automatic == "bins" and _is_integer_valued(X):
+        return "none"
+    return automatic
 
 
 def _in_unit_range(X):
@@ -295,18 +667,6 @@ def _in_unit_range(X):
 
 def _is_integer_valued(X):
     return bool(np.all(np.isfinite(X)) and np.all(X == np.round(X)))
-
-
-def _resolve_preprocessing(choice, model_name, X):
-    """The preprocessing ``auto`` means for this model and data."""
-    if choice != "auto":
-        return choice
-    automatic = MODELS[model_name][1]
-    if automatic == "binarize" and _in_unit_range(X):
-        return "none"
-    if automatic == "bins" and _is_integer_valued(X):
-        return "none"
-    return automatic
 
 
 def _preprocessing_steps(choice, args):
@@ -335,15 +695,163 @@ def _describe_preprocessing(choice, args):
 
 
 # ----------------------------------------------------------------------
-# Commands
+# Output paths, checked before any work
 # ----------------------------------------------------------------------
 
 
-def _preprocess(pipeline, X):
-    """X through every step of the fitted pipeline but the model."""
-    for _, step in pipeline.steps[:-1]:
+def _check_can_create_files_in(directory, option, path):
+    """UsageError unless a file can be created in directory (tried, not guessed from modes)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UsageError(f"{option} {str(path)!r}: cannot write in the folder "
+                         f"{str(directory)!r} ({reason}); choose a folder you can write "
+                         "to.") from error
+
+
+def _check_output_file(path, option, suffixes):
+    """UsageError unless path names a file, with one of suffixes, that can be written."""
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {str(path)!r}: cannot tell how to write it; use a file "
+                         f"name ending in {', '.join(suffixes)}.")
+    if path.is_dir():
+        raise UsageError(f"{option} {str(path)!r} is a folder; give a file name.")
+    parent = path.parent
+    if not parent.exists():
+        raise UsageError(f"{option} {str(path)!r}: the folder {str(parent)!r} does not "
+                         "exist; create it first or choose another path.")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {str(path)!r}: {str(parent)!r} is a file, not a folder.")
+    _check_can_create_files_in(parent, option, path)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {str(path)!r} exists and cannot be overwritten; "
+                         "choose another path.")
+
+
+def _check_output_folder(path, option):
+    """UsageError unless path is, or can be created as, a folder that can be written."""
+    path = Path(path)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} {str(path)!r}: {str(existing)!r} is a file, not a "
+                         "folder.")
+    _check_can_create_files_in(existing, option, path)
+
+
+def _check_fit_outputs(args):
+    """Check --save and --plots (paths and the libraries they need) before any training."""
+    if args.save:
+        _check_output_file(args.save, "--save", persistence.SUFFIXES)
+        if Path(args.save).suffix.lower() == ".skops":
+            persistence._skops_io()  # ImportError naming the install command
+    if args.plots:
+        _check_output_folder(args.plots, "--plots")
+        try:
+            from . import plot  # noqa: F401  (matplotlib is optional)
+        except ImportError as error:
+            raise ImportError(f"--plots needs matplotlib: pip install rbm[plot] "
+                              f"({error})") from error
+
+
+# ----------------------------------------------------------------------
+# Saved models and written tables
+# ----------------------------------------------------------------------
+
+
+def _load_pipeline(path):
+    """(preprocessing steps, model) of a saved RBM or Pipeline ending in one."""
+    saved = persistence.load(path)
+    steps = saved.steps if isinstance(saved, Pipeline) else [("rbm", saved)]
+    model = steps[-1][1]
+    needed = ("free_energy", "log_partition", "sample", "transform")
+    if not all(hasattr(model, name) for name in needed):
+        raise UsageError(f"{path!r} holds a {type(saved).__name__}, not an RBM or a "
+                         "Pipeline ending in one; give a file saved by 'rbm fit --save'.")
+    return [step for _, step in steps[:-1]], model
+
+
+def _row_checker(preprocessing, model):
+    """For a model that reads labels directly: whether a row of CSV fields is one of its rows.
+
+    Used to tell a header row from data in a file of words; None for other models.
+    """
+    categories = getattr(model, "categories_", None)
+    if preprocessing or categories is None:
+        return None
+    allowed = [{str(c) for c in cats} | {_format_value(c) for c in cats} for cats in categories]
+
+    def row_is_data(fields):
+        return len(fields) == len(allowed) and all(
+            field.strip() in labels for field, labels in zip(fields, allowed))
+    return row_is_data
+
+
+def _load_data_for(args, preprocessing, model):
+    """The Table of ``args.data`` for a saved model; text only where the model reads labels."""
+    row_is_data = _row_checker(preprocessing, model)
+    table = _load_data(args, row_is_data)
+    if preprocessing or not hasattr(model, "categories_"):
+        first = type(preprocessing[0] if preprocessing else model).__name__
+        _refuse_text(table, f"the saved model's first step ({first})")
+    return table
+
+
+def _preprocess(preprocessing, X):
+    """X through every preprocessing step (fitted), in order."""
+    for step in preprocessing:
         X = step.transform(X)
     return X
+
+
+def _describe_steps(preprocessing):
+    names = [type(step).__name__ for step in preprocessing]
+    return f"after {' -> '.join(names)}" if names else "as given, no preprocessing"
+
+
+def _format_value(value):
+    """A table entry as CSV text: numbers to 10 significant digits, labels as they are."""
+    if isinstance(value, (float, np.floating)):
+        return format(float(value), ".10g")
+    return str(value)
+
+
+def _saveable(X):
+    """X as an array np.save stores without pickle: float64 if it is all numbers, else text."""
+    if X.dtype != object:
+        return X
+    try:
+        return X.astype(np.float64)
+    except (TypeError, ValueError):
+        return np.vectorize(_format_value, otypes=[str])(X)
+
+
+def _write_table(X, path):
+    """Write X to a .csv or .npy file, or as CSV to standard output when path is None."""
+    if path is not None and Path(path).suffix.lower() == ".npy":
+        np.save(path, _saveable(X), allow_pickle=False)
+        return
+    rows = ([_format_value(value) for value in row] for row in X)
+    if path is None:
+        csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
+        sys.stdout.flush()
+        return
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def _check_table_output(path):
+    if path is not None:
+        _check_output_file(path, "--output", TABLE_SUFFIXES)
+
+
+# ----------------------------------------------------------------------
+# Commands
+# ----------------------------------------------------------------------
 
 
 def _model_params(args):
@@ -361,6 +869,10 @@ def _log_partition(model, args):
     return model.log_partition(n_betas=args.ais_betas)
 
 
+def _describe_log_z(std_error):
+    return "exact" if std_error == 0 else f"AIS estimate, standard error {std_error:.2g}"
+
+
 def _mean_log_likelihood(model, X, log_z):
     """Mean of log p(x) = -F(x) - log Z over the rows of X."""
     return float(np.mean(-model.free_energy(X))) - log_z
@@ -368,13 +880,25 @@ def _mean_log_likelihood(model, X, log_z):
 
 def _report_likelihood(model, X_train, X_test, args):
     log_z, std_error = _log_partition(model, args)
-    how = "exact" if std_error == 0 else f"AIS estimate, standard error {std_error:.2g}"
-    print(f"log Z = {log_z:.4f} ({how})")
+    print(f"log Z = {log_z:.4f} ({_describe_log_z(std_error)})")
     print(f"Training log-likelihood: {_mean_log_likelihood(model, X_train, log_z):.4f} "
           "nats per sample")
     if X_test is not None:
         print(f"Held-out log-likelihood: {_mean_log_likelihood(model, X_test, log_z):.4f} "
               "nats per sample")
+
+
+def _category_codes(model, X):
+    """Rows of labels as the index of each label among its feature's categories.
+
+    Image figures draw numbers; a categorical model's samples may be words.
+    """
+    categories = getattr(model, "categories_", None)
+    if categories is None:
+        return X
+    index = [{label: code for code, label in enumerate(cats.tolist())} for cats in categories]
+    return np.array([[index[j][value] for j, value in enumerate(row)] for row in X.tolist()],
+                    dtype=np.float64)
 
 
 def _write_plots(model, X_train, X_eval, directory, image_shape, args):
@@ -387,7 +911,7 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     samples = model.sample(n_samples, n_steps=args.sample_steps, random_state=args.random_state)
     figures = {
         "filters.png": plot.plot_filters(model, image_shape=image_shape),
-        "samples.png": plot.plot_images(samples[:25], image_shape),
+        "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape),
         "free_energy.png": plot.plot_free_energy(model, X_eval, samples=samples),
     }
     figures["samples.png"].suptitle(f"Samples after {args.sample_steps} Gibbs steps")
@@ -400,38 +924,89 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     return list(figures)
 
 
+def _split(X, args):
+    """(training rows, held-out rows or None) as --test-size says."""
+    if args.test_size == 0:
+        return X, None
+    X_train, X_test = train_test_split(X, test_size=args.test_size,
+                                       random_state=args.random_state)
+    if len(X_test) == 0 or len(X_train) == 0:
+        raise UsageError(f"--test-size {args.test_size} leaves an empty split of "
+                         f"{len(X)} samples.")
+    return X_train, X_test
+
+
+def _takes_categories(model):
+    return isinstance(model.get_params().get("categories"), str)  # "auto": not given
+
+
+def _categories_of(X):
+    return [np.unique(X[:, j]) for j in range(X.shape[1])]
+
+
+def _only_held_out(categories, X_train, table):
+    """'column: values' for the categories that no training row holds."""
+    found = []
+    for j, (cats, seen) in enumerate(zip(categories, _categories_of(X_train))):
+        missing = [_format_value(c) for c in cats if c not in set(seen.tolist())]
+        if missing:
+            found.append(f"{table.label(j)}: {', '.join(missing)}")
+    return found
+
+
+def _fit_pipeline(steps, model, X_train, table):
+    """Fit the preprocessing on the training rows, then the model; return the Pipeline.
+
+    A categorical model's categories are part of the data's description,
+    not of what is learnt: they come from every row of the file (after the
+    preprocessing), so a value that only the held-out rows hold is a
+    category, not an error after training.
+    """
+    preprocessing = [step for _, step in steps]
+    Xt_train = X_train
+    for step in preprocessing:
+        Xt_train = step.fit_transform(Xt_train)
+    if _takes_categories(model):
+        categories = _categories_of(_preprocess(preprocessing, table.X))
+        model.set_params(categories=categories)
+        only_held_out = _only_held_out(categories, Xt_train, table)
+        if only_held_out:
+            print(f"Categories from all rows; only held-out rows hold "
+                  f"{'; '.join(only_held_out)}.", flush=True)
+    model.fit(Xt_train)
+    return Pipeline(steps + [("rbm", model)])
+
+
 def _run_fit(args):
-    """``fit``: preprocess, split, fit, report, save, plot."""
+    """``fit``: check outputs, read, preprocess, split, fit, report, save, plot."""
+    _check_fit_outputs(args)
     models = available_models()
-    X, bundled_shape, description = _load_data(args.data)
-    image_shape = args.image_shape or bundled_shape
+    table = _load_data(args)
+    X = table.X
+    image_shape = args.image_shape or table.image_shape
     if image_shape is not None and math.prod(image_shape) != X.shape[1]:
         raise UsageError(f"--image-shape {image_shape[0]}x{image_shape[1]} has "
                          f"{math.prod(image_shape)} pixels but the data have "
                          f"{X.shape[1]} features.")
-    if args.save:
-        persistence.check_suffix(args.save)  # before training, not after
     choice = _resolve_preprocessing(args.preprocess, args.model, X)
-    if args.test_size > 0:
-        X_train, X_test = train_test_split(X, test_size=args.test_size,
-                                           random_state=args.random_state)
-        if len(X_test) == 0 or len(X_train) == 0:
-            raise UsageError(f"--test-size {args.test_size} leaves an empty split of "
-                             f"{len(X)} samples.")
-    else:
-        X_train, X_test = X, None
+    if args.model != "categorical":
+        _refuse_text(table, f"--model {args.model}")
+    elif choice != "none":
+        _refuse_text(table, f"--preprocess {choice}")
+    X_train, X_test = _split(X, args)
     model = models[args.model]().set_params(**_model_params(args))
-    pipeline = Pipeline(_preprocessing_steps(choice, args) + [("rbm", model)])
-    print(f"Data: {description}: {X.shape[0]} samples x {X.shape[1]} features, "
+    steps = _preprocessing_steps(choice, args)
+    print(f"Data: {table.description}: {X.shape[0]} samples x {X.shape[1]} features, "
           f"{_describe_preprocessing(choice, args)}.")
     held_out = f", {len(X_test)} held out" if X_test is not None else ", none held out"
     print(f"Training on {len(X_train)} samples{held_out}.")
     print(f"Model: {model!r}", flush=True)
     start = time.perf_counter()
-    pipeline.fit(X_train)
+    pipeline = _fit_pipeline(steps, model, X_train, table)
     print(f"Trained in {time.perf_counter() - start:.1f} s.")
-    Xt_train = _preprocess(pipeline, X_train)
-    Xt_test = None if X_test is None else _preprocess(pipeline, X_test)
+    preprocessing = [step for _, step in steps]
+    Xt_train = _preprocess(preprocessing, X_train)
+    Xt_test = None if X_test is None else _preprocess(preprocessing, X_test)
     _report_likelihood(model, Xt_train, Xt_test, args)
     if args.save:
         persistence.save(pipeline, args.save)
@@ -439,24 +1014,54 @@ def _run_fit(args):
         print(f"Saved the fitted Pipeline ({steps}) to {args.save}")
     if args.plots:
         names = _write_plots(model, Xt_train, Xt_test if Xt_test is not None else Xt_train,
-                            args.plots, image_shape, args)
+                             args.plots, image_shape, args)
         print(f"Wrote {len(names)} figures to {args.plots}: {', '.join(names)}")
     return 0
 
 
 def _run_score(args):
     """``score``: mean log-likelihood of data under a saved model."""
-    saved = persistence.load(args.model)
-    steps = saved.steps if isinstance(saved, Pipeline) else [("rbm", saved)]
-    model = steps[-1][1]
-    if not all(hasattr(model, a) for a in ("free_energy", "log_partition")):
-        raise UsageError(f"{args.model!r} holds a {type(saved).__name__}, not an RBM "
-                         "or a Pipeline ending in one.")
-    X, _, _ = _load_data(args.data)
-    X = _preprocess(Pipeline(steps), X)
-    log_z, _ = _log_partition(model, args)
+    preprocessing, model = _load_pipeline(args.model)
+    table = _load_data_for(args, preprocessing, model)
+    X = _preprocess(preprocessing, table.X)
+    log_z, std_error = _log_partition(model, args)
     print(f"Mean log-likelihood of {args.data} ({X.shape[0]} samples) under "
           f"{args.model}: {_mean_log_likelihood(model, X, log_z):.4f} nats per sample")
+    print(f"(of the data {_describe_steps(preprocessing)}; log Z {log_z:.4f}, "
+          f"{_describe_log_z(std_error)})")
+    return 0
+
+
+def _run_sample(args):
+    """``sample``: rows drawn from a saved model, in the data's units where invertible."""
+    _check_table_output(args.output)
+    preprocessing, model = _load_pipeline(args.model)
+    X = model.sample(args.n_samples, n_steps=args.n_steps, random_state=args.seed)
+    undone = []
+    if not args.model_units:
+        for step in reversed(preprocessing):
+            if hasattr(step, "inverse_transform"):  # a Binarizer has none: 0/1 stay 0/1
+                X = step.inverse_transform(X)
+                undone.append(type(step).__name__)
+    _write_table(X, args.output)
+    if args.output is not None:
+        units = (f"in the data's units (through {', '.join(undone)}.inverse_transform)"
+                 if undone else "as the model sees them")
+        print(f"Wrote {X.shape[0]} samples of {X.shape[1]} features after {args.n_steps} "
+              f"Gibbs steps, {units}, to {args.output}")
+    return 0
+
+
+def _run_transform(args):
+    """``transform``: hidden features of data under a saved model."""
+    _check_table_output(args.output)
+    preprocessing, model = _load_pipeline(args.model)
+    table = _load_data_for(args, preprocessing, model)
+    H = model.transform(_preprocess(preprocessing, table.X))
+    _write_table(H, args.output)
+    if args.output is not None:
+        print(f"Wrote the features of {H.shape[0]} samples ({H.shape[1]} hidden units) "
+              f"to {args.output}")
     return 0
 
 
@@ -466,15 +1071,31 @@ def _run_score(args):
 
 
 def _with_default_command(argv):
-    """Run the demo when no command is named (``python -m rbm [demo options]``)."""
-    commands = {"demo", "fit", "score"}
-    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version")):
+    """Run the demo when no command is named (``python -m rbm [demo options]``).
+
+    Only an empty command line or one that starts with a demo option gets
+    ``demo`` put in front; any other first word goes to argparse as the
+    command, so an unknown one is reported as an invalid choice.
+    """
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         return ["demo", *argv]
     return argv
 
 
 def _one_line(error):
     return " ".join(str(error).split()) or type(error).__name__
+
+
+def _report(where, message):
+    print(f"{where}: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _quiet_broken_pipe():
+    """Standard output was closed (``rbm sample ... | head``): drop what is left unsaid."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 def main(argv=None, prog=None):
@@ -490,19 +1111,31 @@ def main(argv=None, prog=None):
     Returns
     -------
     status : int
-        0 on success, 1 for a bad input or option, 2 for a usage error
-        (argparse exits with 2 by itself).
+        0 on success, 1 for any failure (one line on stderr), 2 for a usage
+        error (argparse exits with 2 by itself), 130 when interrupted.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(prog)
     args = parser.parse_args(_with_default_command(argv))
+    where = getattr(args, "command_prog", parser.prog)
     try:
         return args.run(args) or 0
-    except (UsageError, ValueError, OSError, ImportError) as error:
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except (UsageError, ValueError, OSError, ImportError, OverflowError) as error:
         # ValueError covers bad data and bad model parameters (scikit-learn's
-        # InvalidParameterError, rbm.DivergenceError); OSError missing files.
-        print(f"{parser.prog}: error: {_one_line(error)}", file=sys.stderr)
-        return 1
+        # InvalidParameterError, rbm.DivergenceError), and model files that
+        # are not complete saved models; OSError missing or unwritable files.
+        return _report(where, _one_line(error))
+    except MemoryError as error:
+        return _report(where, f"not enough memory ({_one_line(error)}); lower the sizes "
+                              "that set it: --n-components, --n-chains, --batch-size, or "
+                              "the number of samples.")
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        print(f"{where}: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug: still one line; the traceback on request
+        if os.environ.get("RBM_TRACEBACK"):
+            raise
+        return _report(where, f"unexpected {type(error).__name__}: {_one_line(error)} "
+                              "(set RBM_TRACEBACK=1 to see where; please report it)")

@@ -180,22 +180,63 @@ def load(path, *, trusted=None):
     -------
     model : object
         The loaded estimator.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at path.
+    ValueError
+        The file is not a complete saved model (truncated, corrupt, or not
+        a model file: the decoder's error is chained), holds untrusted
+        types, or holds a fitted RBM whose arrays do not make one
+        consistent model (named).
+    ImportError
+        The file refers to code this installation lacks.
     """
     suffix = check_suffix(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     if suffix != ".skops":
-        return _checked(joblib.load(path))  # reads plain pickles too
+        return _checked(_deserialized(path, joblib.load))  # reads plain pickles too
     sio = _skops_io()
     trusted = trusted_types() if trusted is None else list(trusted)
-    untrusted = [name for name in sio.get_untrusted_types(file=path) if name not in trusted]
+    found = _deserialized(path, lambda p: sio.get_untrusted_types(file=p))
+    untrusted = [name for name in found if name not in trusted]
     if untrusted:
         raise ValueError(
             f"{str(path)!r} holds types that are not trusted: {', '.join(untrusted)}. "
             "Inspect the file (skops.io.get_untrusted_types) and pass the types you "
             "trust as trusted=[...]."
         )
-    return _checked(sio.load(path, trusted=trusted))
+    return _checked(_deserialized(path, lambda p: sio.load(p, trusted=trusted)))
+
+
+def _deserialized(path, read):
+    """``read(path)``, with a failure to decode the file said as what it means.
+
+    A truncated, corrupt or foreign file fails deep inside zipfile, pickle
+    or skops (BadZipFile, UnpicklingError, EOFError, KeyError for a missing
+    array, ...): whatever the decoder raised, the file is not a complete
+    saved model, and the error says so (ValueError, the decoder's error
+    chained).  A file that names code this installation lacks (a pickle of
+    another version or library) is an ImportError that says that instead.
+    """
+    try:
+        return read(path)
+    except OSError:
+        raise  # the file cannot be read at all: the operating system says why
+    except (ImportError, AttributeError) as error:
+        raise ImportError(
+            f"{str(path)!r} refers to code this installation lacks ({type(error).__name__}: "
+            f"{error}); it was saved with another version of rbm or with other "
+            "libraries. Load it where it was saved, or save the model again here."
+        ) from error
+    except Exception as error:  # any decoder failure: see the docstring
+        raise ValueError(
+            f"{str(path)!r} is not a complete saved model: the file is truncated, corrupt "
+            f"or not a model file ({type(error).__name__}: {error}). Save the model again "
+            "(rbm.persistence.save or 'rbm fit --save')."
+        ) from error
 
 
 def _fitted_models_inside(obj):

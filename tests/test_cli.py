@@ -124,7 +124,7 @@ def test_model_parameters_reach_the_model(binary_csv, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["fit", "missing.csv"], "no such file: 'missing.csv'"),
     (["fit", "data.txt"], "neither a .csv or .npy file nor a bundled data set"),
-    (["fit", "{bad_csv}"], "cannot read"),
+    (["fit", "{bad_csv}"], "column 2 holds text ('x') but --model bernoulli needs numbers"),
     (["fit", "{one_d}"], "must hold a 2-D array"),
     (["fit", "{nan_csv}"], "holds 1 NaN and 0 infinite values"),
     (["fit", "{empty_csv}"], "holds no data"),
@@ -132,7 +132,7 @@ def test_model_parameters_reach_the_model(binary_csv, tmp_path, capsys):
     (["fit", "{binary}", "--param", "colour=3"], "Invalid parameter 'colour'"),
     (["fit", "{wide}", "--preprocess", "none"], "expects values in [0, 1]"),
     (["fit", "{binary}", "--image-shape", "3x3"], "has 9 pixels but the data have 6"),
-    (["fit", "{binary}", "--save", "model.txt", "-q"], "cannot tell how to store a model"),
+    (["fit", "{binary}", "--save", "model.txt", "-q"], "--save 'model.txt': cannot tell how"),
     (["score", "absent.skops", "digits"], "no such file"),
 ])
 def test_errors_are_one_line_on_stderr(argv, message, binary_csv, tmp_path, capsys,
@@ -149,13 +149,17 @@ def test_errors_are_one_line_on_stderr(argv, message, binary_csv, tmp_path, caps
     argv = [arg.format(**files) for arg in argv]
     status, out, err = run(argv + (SMALL[2:] if argv[0] == "fit" else []), capsys)
     assert status == 1
-    assert err.startswith("rbm: error: ") and err.count("\n") == 1
+    assert err.startswith(f"rbm {argv[0]}: error: ") and err.count("\n") == 1
     assert message in err
 
 
 def test_usage_errors_exit_with_status_2(capsys):
+    # --ais-betas 0 and --sample-steps 0 used to fail after training, --threshold nan
+    # to binarize everything to 0, --n-bins 1 to reach KBinsDiscretizer unnamed.
     for argv in (["fit"], ["fit", "digits", "--test-size", "1.5"],
-                 ["fit", "digits", "--method", "gibbs"], ["fit", "digits", "--model", "x"]):
+                 ["fit", "digits", "--method", "gibbs"], ["fit", "digits", "--model", "x"],
+                 ["fit", "digits", "--ais-betas", "0"], ["fit", "digits", "--sample-steps", "0"],
+                 ["fit", "digits", "--threshold", "nan"], ["fit", "digits", "--n-bins", "1"]):
         with pytest.raises(SystemExit) as exit_info:
             cli.main(argv, prog="rbm")
         assert exit_info.value.code == 2
@@ -205,5 +209,19 @@ def test_python_dash_m_rbm_help_and_error_without_traceback(tmp_path):
     error_run = subprocess.run([sys.executable, "-m", "rbm", "fit", str(tmp_path / "x.npy")],
                                cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert error_run.returncode == 1
-    assert error_run.stderr.startswith("python -m rbm: error: no such file")
+    assert error_run.stderr.startswith("python -m rbm fit: error: no such file")
     assert "Traceback" not in error_run.stderr
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a,b\n1,0\n0,1\n", [[1.0, 0.0], [0.0, 1.0]]),               # numbers: NumPy's fast reader
+    ("1;0\n0;1\n", [[1.0, 0.0], [0.0, 1.0]]),                     # no header, semicolons
+    ('x\t"y"\n"2"\t3\n', [[2.0, 3.0]]),                            # tabs and quotes
+    ("colour,n\nred,1\nblue,2\n", [["red", 1], ["blue", 2]]),     # words and whole numbers
+    ("red|1.5\nblue|2\n", [["red", 1.5], ["blue", 2.0]]),           # pipes, no header
+    ("red,S\nblue,M\n", [["blue", "M"]]),                          # every column text: header
+])
+def test_csv_reader_types_each_column(text, expected, tmp_path):
+    (tmp_path / "data.csv").write_text(text)
+    args = cli.build_parser("rbm").parse_args(["score", "m.skops", str(tmp_path / "data.csv")])
+    assert cli._load_data(args).X.tolist() == expected

@@ -1,0 +1,187 @@
+"""The command line as a user runs it: ``python -m rbm`` in a subprocess, on files in tmp_path.
+
+Categorical data from a CSV of words (issue 21, points 1 and 2), the
+``sample`` and ``transform`` commands (point 4), samples in the data's units
+(point 12), the commands' help (point 14), delimiters (issue 22, point 8),
+and the README's command-line section, run as written.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split
+
+import rbm
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: A CSV of words, as a survey exports it.
+SURVEY = """\
+colour,size,shape
+red,S,round
+red,S,round
+red,M,round
+blue,L,square
+blue,L,square
+blue,M,square
+green,S,round
+green,M,square
+red,S,round
+blue,L,square
+green,L,square
+red,M,round
+"""
+
+CATEGORIES = [{"blue", "green", "red"}, {"L", "M", "S"}, {"round", "square"}]
+FAST = ["--n-components", "3", "--n-iter", "5", "-q", "--n-jobs", "1"]
+
+
+def rbm_command(*args, cwd):
+    """``python -m rbm ARGS`` on this checkout; the CompletedProcess."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return subprocess.run([sys.executable, "-m", "rbm", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def succeeded(result):
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def read_rows(text):
+    return [line.split(",") for line in text.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    """(folder, a categorical Pipeline fitted by the command line on SURVEY and saved)."""
+    folder = tmp_path_factory.mktemp("survey")
+    (folder / "survey.csv").write_text(SURVEY)
+    out = succeeded(rbm_command("fit", "survey.csv", "--model", "categorical", *FAST,
+                                "--save", "survey.skops", cwd=folder))
+    return folder, out
+
+
+def test_fit_reads_a_csv_of_words_as_categories(survey):
+    # Before: "could not convert string 'red' to float64".
+    folder, out = survey
+    assert "survey.csv (header row: colour, size, shape): 12 samples x 3 features" in out
+    model = rbm.persistence.load(folder / "survey.skops")[-1]
+    assert isinstance(model, rbm.CategoricalRBM)
+    assert [set(c.tolist()) for c in model.categories_] == CATEGORIES
+    assert re.search(r"Held-out log-likelihood: -\d+\.\d+ nats per sample", out)
+
+
+def test_sample_writes_rows_of_the_model_categories(survey):
+    folder, _ = survey
+    rows = read_rows(succeeded(rbm_command("sample", "survey.skops", "-n", "7",
+                                           "--n-steps", "3", "--seed", "1", cwd=folder)))
+    assert len(rows) == 7
+    for row in rows:
+        assert all(value in allowed for value, allowed in zip(row, CATEGORIES)), row
+    again = rbm_command("sample", "survey.skops", "-n", "7", "--n-steps", "3", "--seed", "1",
+                        "-o", "again.npy", cwd=folder)
+    assert "Wrote 7 samples of 3 features after 3 Gibbs steps" in succeeded(again)
+    assert np.load(folder / "again.npy").tolist() == rows  # the seed fixes the samples
+
+
+def test_score_and_transform_read_the_words_back(survey):
+    folder, _ = survey
+    model = rbm.persistence.load(folder / "survey.skops")[-1]
+    X = np.array([line.split(",") for line in SURVEY.splitlines()[1:]], dtype=object)
+    out = succeeded(rbm_command("score", "survey.skops", "survey.csv", cwd=folder))
+    value = float(re.search(r": (-\d+\.\d+) nats per sample", out).group(1))
+    assert value == pytest.approx(model.score(X), abs=1e-4)
+    assert "of the data as given, no preprocessing; log Z" in out and "exact" in out
+
+    out = succeeded(rbm_command("transform", "survey.skops", "survey.csv", "-o",
+                                "features.csv", cwd=folder))
+    assert "Wrote the features of 12 samples (3 hidden units) to features.csv" in out
+    features = np.loadtxt(folder / "features.csv", delimiter=",")
+    np.testing.assert_allclose(features, model.transform(X), atol=1e-9)
+
+
+def test_a_value_only_in_the_held_out_rows_is_a_category(tmp_path):
+    # Before: training ran, then the held-out rows failed on a value it never saw.
+    rows = [[1, 2], [2, 3], [1, 2], [3, 1], [2, 2], [1, 3], [2, 1], [1, 1], [9, 2], [2, 2]]
+    _, held_out = train_test_split(np.array(rows), test_size=0.3, random_state=0)
+    assert 9 in held_out[:, 0]  # the premise: the split puts the only 9 in the held-out rows
+    (tmp_path / "small.csv").write_text("a,b\n" + "".join(f"{a},{b}\n" for a, b in rows))
+    out = succeeded(rbm_command("fit", "small.csv", "--model", "categorical", "--test-size",
+                                "0.3", "--random-state", "0", *FAST, "--save", "m.skops",
+                                cwd=tmp_path))
+    assert "only held-out rows hold column 'a': 9." in out
+    assert re.search(r"Held-out log-likelihood: -\d+\.\d+ nats per sample", out)
+    model = rbm.persistence.load(tmp_path / "m.skops")[-1]
+    assert model.categories_[0].tolist() == [1, 2, 3, 9]
+
+
+def test_semicolon_csv_is_read_with_its_delimiter(tmp_path):
+    # Before: "holds no data" or "could not convert string '1;0'".
+    (tmp_path / "semi.csv").write_text("a;b;c\n1;0;1\n0;1;1\n1;1;0\n0;0;1\n1;0;0\n")
+    out = succeeded(rbm_command("fit", "semi.csv", *FAST, cwd=tmp_path))
+    assert ("semi.csv (fields split at ';'; header row: a, b, c): 5 samples x 3 features, "
+            "used as given.") in out
+
+
+def test_sample_of_a_pipeline_is_in_the_units_of_the_data(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal([100.0, -50.0], [10.0, 5.0], size=(60, 2))
+    np.save(tmp_path / "real.npy", X)
+    succeeded(rbm_command("fit", "real.npy", "--model", "gaussian", *FAST, "--save", "g.skops",
+                          cwd=tmp_path))
+    common = ["sample", "g.skops", "-n", "20", "--n-steps", "5", "--seed", "3"]
+    out = succeeded(rbm_command(*common, "-o", "data_units.npy", cwd=tmp_path))
+    assert "in the data's units (through StandardScaler.inverse_transform)" in out
+    succeeded(rbm_command(*common, "--model-units", "-o", "model_units.npy", cwd=tmp_path))
+    scaler = rbm.persistence.load(tmp_path / "g.skops")[0]
+    np.testing.assert_allclose(np.load(tmp_path / "data_units.npy"),
+                               scaler.inverse_transform(np.load(tmp_path / "model_units.npy")))
+
+
+@pytest.mark.parametrize("command", ["sample", "transform"])
+def test_new_commands_have_their_own_help_with_an_example(command):
+    # Before: 'rbm sample --help' printed the demo's help and exited 0.
+    result = rbm_command(command, "--help", cwd=ROOT)
+    assert succeeded(result).startswith(f"usage: python -m rbm {command}")
+    assert f"examples:\n  python -m rbm {command} model.skops" in result.stdout
+
+
+def _any_numbers(line):
+    """A regular expression for line with each number in it a wildcard."""
+    parts = re.split(r"(-?\d+(?:\.\d+)?)", line)
+    return "".join(r"-?\d+(?:\.\d+)?" if i % 2 else re.escape(part)
+                   for i, part in enumerate(parts))
+
+
+def test_readme_command_line_section_runs_as_written(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Command line\n", 1)[1].split("\n## ", 1)[0]
+    script, shown = re.search(r"```bash\n(cat > survey\.csv.*?)```\n\n```\n(.*?)```",
+                              section, re.DOTALL).groups()
+    for command in ("fit", "score", "sample", "transform"):
+        assert f"python -m rbm {command} " in script
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (bin_dir / "python").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(["bash", "-e", "-c", script], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    # Every line the README shows appears, numbers aside (they depend on the CPU);
+    # sampled rows (words and commas, no space) are left out for the same reason.
+    for line in shown.splitlines():
+        if " " in line:
+            assert re.search(_any_numbers(line), result.stdout), line
+    assert (work / "survey.skops").is_file() and (work / "features.csv").is_file()

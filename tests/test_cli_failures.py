@@ -1,0 +1,185 @@
+"""Failures of ``python -m rbm``, run in a subprocess on files in tmp_path.
+
+Each is one line on stderr naming the command, with a nonzero exit status
+and no traceback (issue 22, point 8); output paths fail before any training
+(issue 21, point 3); model files that are not complete saved models say so
+(issue 21, point 7); unknown commands are invalid choices (issue 21, point 14).
+"""
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+import rbm
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--n-components", "3", "--n-iter", "2", "-q", "--n-jobs", "1"]
+
+
+def rbm_command(*args, cwd):
+    """``python -m rbm ARGS`` on this checkout; the CompletedProcess."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return subprocess.run([sys.executable, "-m", "rbm", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def assert_one_line_failure(result, command, message):
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stderr.startswith(f"python -m rbm {command}: error: "), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A folder with binary.csv and model.skops / model.joblib fitted on it."""
+    folder = tmp_path_factory.mktemp("files")
+    rows = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(int)
+    np.savetxt(folder / "binary.csv", rows, fmt="%d", delimiter=",", header="a,b,c,d",
+               comments="")
+    model = rbm.BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(rows)
+    rbm.persistence.save(model, folder / "model.skops")
+    rbm.persistence.save(model, folder / "model.joblib")
+    return folder
+
+
+def _truncated(folder, name):
+    data = (folder / name).read_bytes()
+    path = folder / ("truncated" + Path(name).suffix)
+    path.write_bytes(data[: len(data) // 2])
+    return path.name
+
+
+def _without_one_array(folder):
+    """model.skops with one of its stored arrays left out of the archive."""
+    with zipfile.ZipFile(folder / "model.skops") as source, \
+            zipfile.ZipFile(folder / "no_array.skops", "w") as target:
+        names = source.namelist()
+        dropped = next(name for name in names if name.endswith(".npy"))
+        for name in names:
+            if name != dropped:
+                target.writestr(name, source.read(name))
+    return "no_array.skops"
+
+
+def _without_one_attribute(folder):
+    model = rbm.persistence.load(folder / "model.skops")
+    del model.components_
+    sio.dump(model, folder / "no_attribute.skops")
+    return "no_attribute.skops"
+
+
+def _not_a_model(folder):
+    sio.dump({"weights": [1, 2, 3]}, folder / "dict.skops")
+    return "dict.skops"
+
+
+def _text_file(folder):
+    (folder / "text.pkl").write_text("not a pickle\n")
+    return "text.pkl"
+
+
+@pytest.mark.parametrize("make_file, message", [
+    (lambda folder: _truncated(folder, "model.skops"),
+     "'truncated.skops' is not a complete saved model: the file is truncated, corrupt or not "
+     "a model file (BadZipFile"),
+    (lambda folder: _truncated(folder, "model.joblib"),
+     "'truncated.joblib' is not a complete saved model"),
+    (_without_one_array, "'no_array.skops' is not a complete saved model"),
+    (_without_one_attribute, "BernoulliRBM is missing its fitted attribute components_"),
+    (_not_a_model, "'dict.skops' holds a dict, not an RBM or a Pipeline ending in one"),
+    (_text_file, "'text.pkl' is not a complete saved model"),
+])
+def test_a_broken_model_file_is_one_line(make_file, message, files):
+    # Before: tracebacks (BadZipFile, KeyError, UnpicklingError).
+    name = make_file(files)
+    assert_one_line_failure(rbm_command("score", name, "binary.csv", cwd=files), "score",
+                            message)
+
+
+def test_a_model_too_large_for_memory_is_one_line(files):
+    # Before: a traceback ending in "Unable to allocate 1.46 TiB".
+    result = rbm_command("fit", "binary.csv", "--n-components", "99999999999", "-q", cwd=files)
+    assert_one_line_failure(result, "fit", "not enough memory (Unable to allocate")
+    assert "lower the sizes that set it: --n-components" in result.stderr
+
+
+def test_one_bin_is_refused_with_its_usage(files):
+    # Before: accepted; KBinsDiscretizer then refused n_bins=1 without naming the option.
+    result = rbm_command("fit", "binary.csv", "--model", "categorical", "--preprocess", "bins",
+                         "--n-bins", "1", cwd=files)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("usage: python -m rbm fit")
+    assert ("argument --n-bins: must be an integer from 2 to 2147483647 (one bin would make "
+            "every feature constant), got 1") in result.stderr
+
+
+def _unwritable_folder(tmp_path):
+    """A folder in which no file can be created, even by root (who ignores modes)."""
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        (folder / "probe").touch()
+    except PermissionError:
+        return folder
+    (folder / "probe").unlink()
+    return Path("/sys")  # Linux refuses new files here to everyone
+
+
+@pytest.mark.parametrize("option, path, message", [
+    ("--save", "no/such/dir/model.skops", "the folder 'no/such/dir' does not exist"),
+    ("--save", "model.txt", "cannot tell how to write it; use a file name ending in .skops"),
+    ("--save", "binary.csv/model.skops", "'binary.csv' is a file, not a folder"),
+    ("--save", "{locked}/model.skops", "cannot write in the folder"),
+    ("--plots", "binary.csv/figures", "'binary.csv' is a file, not a folder"),
+    ("--plots", "{locked}/figures", "cannot write in the folder"),
+])
+def test_output_paths_fail_before_training(option, path, message, files, tmp_path):
+    # Before: the whole model trained, then saving or plotting failed.
+    path = path.format(locked=_unwritable_folder(tmp_path))
+    result = rbm_command("fit", str(files / "binary.csv"), *FAST, option, path, cwd=files)
+    assert_one_line_failure(result, "fit", f"{option} ")
+    assert message in result.stderr
+    assert result.stdout == ""  # nothing read, nothing trained
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sample", "model.skops", "-o", "samples.txt"], "use a file name ending in .csv, .npy"),
+    (["sample", "absent.skops"], "no such file: 'absent.skops'"),
+    (["transform", "model.skops", "words.csv"],
+     "column 'a' holds text ('x') but the saved model's first step (BernoulliRBM) needs "
+     "numbers"),
+    (["transform", "model.skops", "binary.csv", "-o", "no/dir/h.npy"], "does not exist"),
+])
+def test_sample_and_transform_errors_are_one_line(argv, message, files):
+    (files / "words.csv").write_text("a,b,c,d\nx,y,z,w\n")
+    assert_one_line_failure(rbm_command(*argv, cwd=files), argv[0], message)
+
+
+def test_unknown_command_is_an_invalid_choice_listing_the_commands(files):
+    result = rbm_command("smaple", "model.skops", cwd=files)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: python -m rbm [-h] [--version] COMMAND")
+    assert ("argument COMMAND: invalid choice: 'smaple' (choose from 'demo', 'fit', 'score', "
+            "'sample', 'transform')") in result.stderr
+
+
+def test_a_subcommand_usage_error_shows_that_command_usage(files):
+    result = rbm_command("sample", "model.skops", "--n-steps", "0", cwd=files)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: python -m rbm sample")
+    assert "argument --n-steps: must be an integer from 1" in result.stderr
+
+
+def test_a_ragged_csv_names_the_rows_and_the_delimiter_option(files):
+    (files / "ragged.csv").write_text("a,b,c\n1,0,1\n0,1\n")
+    assert_one_line_failure(rbm_command("fit", "ragged.csv", *FAST, cwd=files), "fit",
+                            "row 3 has 2 fields but row 1 has 3 (fields split at ',')")
