@@ -149,24 +149,44 @@ def check_training_memory(estimator, n_columns, n_rows, dtype, available=None):
     needed = sum(size for _, size, _ in parts)
     if needed <= available:
         return
-    by_parameter = {}
-    for _, size, parameter in parts:
-        by_parameter[parameter] = by_parameter.get(parameter, 0) + size
-    largest = max(by_parameter, key=by_parameter.get)
-    if largest == "n_components":
-        # Everything but the minibatch rows' visible half grows with it.
-        fixed = (min(estimator.batch_size, n_rows) + n_chains) * n_columns * itemsize
-        per_unit = (needed - fixed) / estimator.n_components
-        largest += f" (about {max(0, int((available - fixed) // per_unit)):,} would fit)"
-    elif largest == "n_chains" and estimator.method == "pt":
-        largest = "n_chains or n_temperatures"
+    advice = _parameter_to_lower(estimator, n_columns, n_chains,
+                                 min(estimator.batch_size, n_rows), itemsize, available)
     listing = "; ".join(f"{what}: {_gib(size)}" for what, size, _ in parts if size)
     halve = (" Float32 input halves all of it." if itemsize == 8 else "")
     raise ModelTooLargeError(
         f"{type(estimator).__name__} with n_components={estimator.n_components} needs at "
         f"least {_gib(needed)} of memory to train on {n_columns} columns in "
         f"{np.dtype(dtype).name} ({listing}), but only {_gib(available)} is available. "
-        f"Lower {largest}.{halve}")
+        f"Lower {advice}.{halve}")
+
+
+def _parameter_to_lower(estimator, n_columns, n_chains, largest_batch, itemsize, available):
+    """The parameter to name in the advice: the one with the largest share of the
+    memory among those whose lowering alone (to 1) would make training fit;
+    n_components when none would (every part but the data rows grows with it)."""
+    shares, sufficient = {}, set()
+    sizes = {"n_components": estimator.n_components, "n_chains": n_chains,
+             "batch_size": largest_batch}
+    for parameter in sizes:
+        lowered = dict(sizes, **{parameter: 1})
+        parts = training_memory(lowered["n_components"], n_columns, lowered["n_chains"],
+                                lowered["batch_size"], itemsize)
+        if sum(size for _, size, _ in parts) <= available:
+            sufficient.add(parameter)
+    for _, size, parameter in training_memory(estimator.n_components, n_columns, n_chains,
+                                              largest_batch, itemsize):
+        shares[parameter] = shares.get(parameter, 0) + size
+    candidates = [parameter for parameter in shares if parameter in sufficient]
+    largest = max(candidates, key=shares.get) if candidates else "n_components"
+    if largest == "n_components":
+        # Everything but the minibatch rows' visible half grows with it.
+        needed = sum(shares.values())
+        fixed = (largest_batch + n_chains) * n_columns * itemsize
+        per_unit = (needed - fixed) / estimator.n_components
+        largest += f" (about {max(0, int((available - fixed) // per_unit)):,} would fit)"
+    elif largest == "n_chains" and estimator.method == "pt":
+        largest = "n_chains or n_temperatures"
+    return largest
 
 
 def _gib(n_bytes):

@@ -105,10 +105,11 @@ def test_a_broken_model_file_is_one_line(make_file, message, files):
 
 
 def test_a_model_too_large_for_memory_is_one_line(files):
-    # Before: a traceback ending in "Unable to allocate 1.46 TiB".
+    # Before: a traceback ending in "Unable to allocate 1.46 TiB".  Now refused
+    # before allocating, naming the parameter that would make it fit.
     result = rbm_command("fit", "binary.csv", "--n-components", "99999999999", "-q", cwd=files)
-    assert_one_line_failure(result, "fit", "not enough memory (Unable to allocate")
-    assert "lower the sizes that set it: --n-components" in result.stderr
+    assert_one_line_failure(result, "fit", "needs at least")
+    assert "Lower n_components (about" in result.stderr
 
 
 def test_one_bin_is_refused_with_its_usage(files):
