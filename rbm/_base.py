@@ -409,5 +409,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
     @property
     def _n_features_out(self):
-        """Number of transformed output features."""
+        """Number of transformed output features (of a sound fitted state)."""
+        if not (hasattr(self, "components_") or hasattr(self, "_training")):
+            raise AttributeError("_n_features_out is set by fit or partial_fit")
+        check_fitted_state(self)
         return self.components_.shape[0]

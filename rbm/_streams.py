@@ -6,6 +6,8 @@ stream per fixed-size chunk of rows, so results never depend on how many
 threads run the chunks.
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -35,6 +37,19 @@ class ChainStreams:
             self.bitgens.append(self._new_stream(len(self.bitgens)))
         return self.bitgens[:needed]
 
+    def check(self, where, purpose):
+        """Raise ValueError unless these are ``purpose``'s streams of a seed, each
+        an SFC64 (the kernel steps SFC64's state inline: another generator's
+        state has another layout)."""
+        check_entropy(getattr(self, "entropy", None), f"{where}.entropy")
+        if getattr(self, "purpose", None) != purpose or isinstance(self.purpose, bool):
+            raise ValueError(f"{where}.purpose must be {purpose}, got "
+                             f"{getattr(self, 'purpose', None)!r}; refit the model.")
+        bitgens = getattr(self, "bitgens", None)
+        if not (isinstance(bitgens, list) and all(type(b) is np.random.SFC64 for b in bitgens)):
+            raise ValueError(f"{where}.bitgens must be a list of numpy.random.SFC64 "
+                             "generators; refit the model.")
+
     def _new_stream(self, j):
         seq = np.random.SeedSequence(self.entropy, spawn_key=(self.purpose, j))
         return np.random.SFC64(seq)
@@ -50,13 +65,35 @@ class ChainStreams:
         }
 
     def __setstate__(self, state):
+        # A saved state is data from outside: seeds and SFC64 states only
+        # (numpy's own errors would not say which attribute is wrong).
+        where = "ChainStreams (in _training) from a saved model"
+        if not isinstance(state, dict) or not {"entropy", "purpose", "stream_states"} <= set(state):
+            raise ValueError(f"{where} needs entropy, purpose and stream_states; "
+                             "refit the model.")
+        check_entropy(state["entropy"], f"{where}: its entropy")
+        check_entropy(state["purpose"], f"{where}: its purpose")
+        streams = state["stream_states"]
+        if not (isinstance(streams, list) and all(
+                isinstance(s, dict) and s.get("bit_generator") == "SFC64" for s in streams)):
+            raise ValueError(f"{where}: its stream_states (the bitgens) must be SFC64 "
+                             "states; refit the model.")
         self.entropy = state["entropy"]
         self.purpose = state["purpose"]
         self.bitgens = []
-        for j, stream_state in enumerate(state["stream_states"]):
+        for j, stream_state in enumerate(streams):
             bitgen = self._new_stream(j)
             bitgen.state = stream_state
             self.bitgens.append(bitgen)
+
+
+def check_entropy(entropy, where):
+    """Raise ValueError unless entropy is seed material: non-negative integers."""
+    values = entropy if isinstance(entropy, (list, tuple)) else [entropy]
+    if not values or not all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 0
+                             for v in values):
+        raise ValueError(f"{where} must be a list of non-negative integers (the seed), got "
+                         f"{entropy!r:.80}; refit the model.")
 
 
 def generator_for(entropy, purpose):
