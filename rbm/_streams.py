@@ -54,6 +54,16 @@ class ChainStreams:
         seq = np.random.SeedSequence(self.entropy, spawn_key=(self.purpose, j))
         return np.random.SFC64(seq)
 
+    def snapshot(self):
+        """The streams' states, for ``restore`` after a call that fails."""
+        return [bitgen.state for bitgen in self.bitgens]
+
+    def restore(self, snapshot):
+        """Put the streams back as ``snapshot`` found them (drops streams added since)."""
+        del self.bitgens[len(snapshot):]
+        for bitgen, state in zip(self.bitgens, snapshot):
+            bitgen.state = state
+
     # Streams are stored as their state dicts (plain ints and arrays) rather
     # than as bit generator objects, so that skops can save them and load
     # them without trusting numpy's pickling helpers; pickle uses the same.
