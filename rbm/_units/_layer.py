@@ -38,6 +38,7 @@ def all_finite(values):
     Its minimum and maximum are finite exactly when every value is: NaN
     propagates through both reductions and an infinity is one of them.
     (``np.isfinite`` would allocate a boolean copy of a full-size input.)
+    (Both reductions together are faster than one pairwise ``sum``.)
     """
     return bool(np.isfinite(values.min()) and np.isfinite(values.max()))
 
@@ -97,8 +98,9 @@ def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
     if not isinstance(array, np.ndarray):
         raise ValueError(f"{where} must be a numpy array, got {type(array).__name__}; "
                          "refit the model or assign an array.")
-    if array.ndim != len(shape) or any(n is not None and n != m
-                                       for n, m in zip(shape, array.shape)):
+    shape = tuple(shape)
+    if array.shape != shape and (array.ndim != len(shape) or any(
+            n is not None and n != m for n, m in zip(shape, array.shape))):
         needed = "(" + ", ".join("any" if n is None else str(n) for n in shape) + \
             ("," if len(shape) == 1 else "") + ")"
         raise ValueError(f"{where} has shape {array.shape}, but this model needs "
