@@ -82,19 +82,29 @@ class ChainStreams:
             raise ValueError(f"{where} needs entropy, purpose and stream_states; "
                              "refit the model.")
         check_entropy(state["entropy"], f"{where}: its entropy")
-        check_entropy(state["purpose"], f"{where}: its purpose")
-        streams = state["stream_states"]
-        if not (isinstance(streams, list) and all(
-                isinstance(s, dict) and s.get("bit_generator") == "SFC64" for s in streams)):
-            raise ValueError(f"{where}: its stream_states (the bitgens) must be SFC64 "
-                             "states; refit the model.")
-        self.entropy = state["entropy"]
-        self.purpose = state["purpose"]
-        self.bitgens = []
-        for j, stream_state in enumerate(streams):
+        purpose = state["purpose"]
+        if not (isinstance(purpose, Integral) and not isinstance(purpose, bool)
+                and purpose >= 0):
+            raise ValueError(f"{where}: its purpose must be a non-negative integer, got "
+                             f"{purpose!r:.80}; refit the model.")
+        self.entropy, self.purpose, self.bitgens = state["entropy"], purpose, []
+        for j, stream_state in enumerate(_as_list(state["stream_states"], where)):
             bitgen = self._new_stream(j)
-            bitgen.state = stream_state
+            try:
+                if stream_state.get("bit_generator") != "SFC64":
+                    raise ValueError
+                bitgen.state = stream_state
+            except (AttributeError, TypeError, ValueError, KeyError, OverflowError):
+                raise ValueError(f"{where}: its stream_states[{j}] (of the bitgens) is not "
+                                 "an SFC64 state; refit the model.") from None
             self.bitgens.append(bitgen)
+
+
+def _as_list(stream_states, where):
+    if not isinstance(stream_states, list):
+        raise ValueError(f"{where}: its stream_states (the bitgens) must be a list; "
+                         "refit the model.")
+    return stream_states
 
 
 def check_entropy(entropy, where):

@@ -37,8 +37,8 @@ def all_finite(values):
 
     Its minimum and maximum are finite exactly when every value is: NaN
     propagates through both reductions and an infinity is one of them.
-    (``np.isfinite`` would allocate a boolean copy of a full-size input.)
-    (Both reductions together are faster than one pairwise ``sum``.)
+    (``np.isfinite`` would allocate a boolean copy of a full-size input, and
+    both reductions together are faster than one pairwise ``sum``.)
     """
     return bool(np.isfinite(values.min()) and np.isfinite(values.max()))
 
@@ -87,12 +87,11 @@ def enumerate_binary(n_units, chunk_size, dtype):
 
 def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
     """Raise ValueError unless ``array`` is an ndarray of ``shape`` (None: any
-    length on that axis) and ``dtype``, finite unless ``finite=False``.
+    length on that axis) and dtype (unless None), finite unless ``finite=False``.
 
     The compiled kernel reads fitted arrays by their shapes, so an array of
     the wrong size (from a model file or an assignment) must be stopped
-    here, with its name, before any compiled code sees it.  ``dtype`` None
-    accepts float32 and float64.
+    here, with its name, before any compiled code sees it.
     """
     where = f"{type(owner).__name__}.{name}"
     if not isinstance(array, np.ndarray):
@@ -105,9 +104,6 @@ def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
             ("," if len(shape) == 1 else "") + ")"
         raise ValueError(f"{where} has shape {array.shape}, but this model needs "
                          f"{needed}; refit the model or assign an array of that shape.")
-    if dtype is None and array.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{where} has dtype {array.dtype}, but must be float32 or "
-                         "float64; assign an array of one of those.")
     if dtype is not None and array.dtype != dtype:
         raise ValueError(f"{where} has dtype {array.dtype}, but this model's parameters "
                          f"(components_) are {np.dtype(dtype)}; assign an array of that "
