@@ -19,18 +19,24 @@ What counts as clear: a ``ValueError``, ``TypeError`` or ``AttributeError``
 of the objects holding it (leading and trailing underscores aside:
 "categories" names ``categories_``).  A ``DivergenceError`` is clear too: a
 finite but huge parameter, velocity or sigma is a sound state from which
-training diverges, which the error says, leaving the model as it was.  (``get_params``, ``clone`` and ``pickle``
-copy the model as it is and validate nothing: any exception of those types
-is clear there.)  Anything else (an IndexError,
-KeyError or ZeroDivisionError from deep inside, or a message that does not
-say what is wrong) is reported as unclear and fails the test; a signal, a
-sanitizer report or a hang fails it too.
+training diverges, which the error says, leaving the model as it was.
+``get_params``, ``clone`` and ``pickle`` copy the model as it is and
+validate nothing: any exception of those types is clear there.  Anything
+else (an IndexError, KeyError or ZeroDivisionError from deep inside, or a
+message that does not say what is wrong) is reported as unclear and fails
+the test; a signal, a sanitizer report or a hang fails it too.
+
+Not fuzzed: the constructor parameters (other tests cover them); in skops
+files, non-contiguous and read-only arrays (a file stores arrays contiguous
+and loads them writeable); the outlier detector's own ``estimator_`` and
+``offset_`` (its methods read them unchecked), only the model inside it;
+read-only properties (``sigma_``, ``categories_``, ``swap_rates_``).
 
 The cases run in one subprocess per estimator and source (as many at once
-as there are cores), which prints a
-line before each case and after it, so a crash names the case it was in;
-the parent checks the exit status, stderr and that every case finished.
-``.ci/asan`` runs this file under AddressSanitizer.
+as there are cores), which prints a line before each case and after it, so
+a crash names the case it was in; the parent checks the exit status, stderr
+and that every case finished.  ``.ci/asan`` runs this file under
+AddressSanitizer.
 """
 
 import copy
@@ -211,8 +217,9 @@ def array_mutations(a):
     """Shape, length, dtype, value and layout mutations of an array."""
     out = [
         ("extra_dim", lambda v: v[..., None]),
-        ("missing_dim", lambda v: v.reshape(-1) if v.ndim > 1 else v.reshape(-1)[:1].reshape(())),
-        ("longer", lambda v: np.concatenate([v, v[:1] if len(v) else np.zeros((1,) + v.shape[1:], v.dtype)])),
+        ("missing_dim", lambda v: v.reshape(-1) if v.ndim > 1
+         else np.asarray(v.reshape(-1)[0] if v.size else 0, v.dtype)),
+        ("longer", lambda v: np.concatenate([v, np.zeros((1,) + v.shape[1:], v.dtype)])),
         ("list", lambda v: v.tolist()),
         ("noncontiguous", lambda v: np.repeat(v, 2, axis=-1)[..., ::2]),
         ("readonly", read_only),
