@@ -282,9 +282,17 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         if first_call:
             self._initialize(X, unit)
         batches = Batches(X).plan(np.arange(X.shape[0], dtype=np.intp), self.batch_size)
-        with threadpool_limits(limits=n_threads, user_api="blas"):
-            run_pass(self, batches, n_threads, self.learning_rate, self.momentum,
-                     self._training.data_statistics_with(X))
+        # A pass that raises rolls back the arrays it changed (run_pass); the
+        # random streams it advanced go back here, so a retry repeats it exactly.
+        streams = self._training.training_streams
+        saved_streams = streams.snapshot()
+        try:
+            with threadpool_limits(limits=n_threads, user_api="blas"):
+                run_pass(self, batches, n_threads, self.learning_rate, self.momentum,
+                         self._training.data_statistics_with(X))
+        except BaseException:
+            streams.restore(saved_streams)
+            raise
         return self
 
     def _learned_arrays(self):
@@ -446,5 +454,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
     @property
     def _n_features_out(self):
-        """Number of transformed output features."""
+        """Number of transformed output features (of a sound fitted state)."""
+        if not (hasattr(self, "components_") or hasattr(self, "_training")):
+            raise AttributeError("_n_features_out is set by fit or partial_fit")
+        check_fitted_state(self)
         return self.components_.shape[0]

@@ -6,6 +6,8 @@ stream per fixed-size chunk of rows, so results never depend on how many
 threads run the chunks.
 """
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -35,9 +37,32 @@ class ChainStreams:
             self.bitgens.append(self._new_stream(len(self.bitgens)))
         return self.bitgens[:needed]
 
+    def check(self, where, purpose):
+        """Raise ValueError unless these are ``purpose``'s streams of a seed, each
+        an SFC64 (the kernel steps SFC64's state inline: another generator's
+        state has another layout)."""
+        check_entropy(getattr(self, "entropy", None), f"{where}.entropy")
+        if getattr(self, "purpose", None) != purpose or isinstance(self.purpose, bool):
+            raise ValueError(f"{where}.purpose must be {purpose}, got "
+                             f"{getattr(self, 'purpose', None)!r}; refit the model.")
+        bitgens = getattr(self, "bitgens", None)
+        if not (isinstance(bitgens, list) and all(type(b) is np.random.SFC64 for b in bitgens)):
+            raise ValueError(f"{where}.bitgens must be a list of numpy.random.SFC64 "
+                             "generators; refit the model.")
+
     def _new_stream(self, j):
         seq = np.random.SeedSequence(self.entropy, spawn_key=(self.purpose, j))
         return np.random.SFC64(seq)
+
+    def snapshot(self):
+        """The streams' states, for ``restore`` after a call that fails."""
+        return [bitgen.state for bitgen in self.bitgens]
+
+    def restore(self, snapshot):
+        """Put the streams back as ``snapshot`` found them (drops streams added since)."""
+        del self.bitgens[len(snapshot):]
+        for bitgen, state in zip(self.bitgens, snapshot):
+            bitgen.state = state
 
     # Streams are stored as their state dicts (plain ints and arrays) rather
     # than as bit generator objects, so that skops can save them and load
@@ -50,13 +75,45 @@ class ChainStreams:
         }
 
     def __setstate__(self, state):
-        self.entropy = state["entropy"]
-        self.purpose = state["purpose"]
-        self.bitgens = []
-        for j, stream_state in enumerate(state["stream_states"]):
+        # A saved state is data from outside: seeds and SFC64 states only
+        # (numpy's own errors would not say which attribute is wrong).
+        where = "ChainStreams (in _training) from a saved model"
+        if not isinstance(state, dict) or not {"entropy", "purpose", "stream_states"} <= set(state):
+            raise ValueError(f"{where} needs entropy, purpose and stream_states; "
+                             "refit the model.")
+        check_entropy(state["entropy"], f"{where}: its entropy")
+        purpose = state["purpose"]
+        if not (isinstance(purpose, Integral) and not isinstance(purpose, bool)
+                and purpose >= 0):
+            raise ValueError(f"{where}: its purpose must be a non-negative integer, got "
+                             f"{purpose!r:.80}; refit the model.")
+        self.entropy, self.purpose, self.bitgens = state["entropy"], purpose, []
+        for j, stream_state in enumerate(_as_list(state["stream_states"], where)):
             bitgen = self._new_stream(j)
-            bitgen.state = stream_state
+            try:
+                if stream_state.get("bit_generator") != "SFC64":
+                    raise ValueError
+                bitgen.state = stream_state
+            except (AttributeError, TypeError, ValueError, KeyError, OverflowError):
+                raise ValueError(f"{where}: its stream_states[{j}] (of the bitgens) is not "
+                                 "an SFC64 state; refit the model.") from None
             self.bitgens.append(bitgen)
+
+
+def _as_list(stream_states, where):
+    if not isinstance(stream_states, list):
+        raise ValueError(f"{where}: its stream_states (the bitgens) must be a list; "
+                         "refit the model.")
+    return stream_states
+
+
+def check_entropy(entropy, where):
+    """Raise ValueError unless entropy is seed material: non-negative integers."""
+    values = entropy if isinstance(entropy, (list, tuple)) else [entropy]
+    if not values or not all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 0
+                             for v in values):
+        raise ValueError(f"{where} must be a list of non-negative integers (the seed), got "
+                         f"{entropy!r:.80}; refit the model.")
 
 
 def generator_for(entropy, purpose):

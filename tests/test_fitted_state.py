@@ -51,7 +51,7 @@ def assert_refused_everywhere(model, X, match):
     ("intercept_visible_", np.zeros(1), r"intercept_visible_ has shape \(1,\)"),
     ("intercept_hidden_", np.zeros(7), r"intercept_hidden_ has shape \(7,\)"),
     ("components_", np.zeros((50, 6)), "n_components=3 but components_ has 50 rows"),
-    ("components_", np.zeros((3, 5)), r"components_ has shape \(3, 5\)"),
+    ("components_", np.zeros((3, 5)), "n_features_in_ is 6, .* components_ has 5"),
     ("h_samples_", np.zeros((4, 1)), r"h_samples_ has shape \(4, 1\)"),
     ("components_", np.full((3, 6), np.nan), "components_ contains NaN or inf"),
     ("intercept_hidden_", [0.0, 0.0, 0.0], "must be a numpy array"),
@@ -164,3 +164,100 @@ def test_load_checks_the_fitted_state_of_every_model_in_the_file(binary, tmp_pat
         save(obj, path)
         with pytest.raises(ValueError, match="components_ has 50 rows"):
             load(path)
+
+
+# Found by tests/test_fuzz_fitted_state.py: each crashed the process or gave
+# an error that did not say which attribute was wrong.
+
+def test_huge_swap_counts_are_refused_not_a_heap_corruption(binary):
+    # The kernel derives the swap parity from the counts: at the int64
+    # limit it corrupted the heap ("corrupted size vs. prev_size").
+    model = fitted(BernoulliRBM, binary, method="pt", n_temperatures=3)
+    model._training.swap_counts[:] = np.iinfo(np.int_).max
+    with pytest.raises(ValueError, match="swap_counts must be counts between 0 and"):
+        model.partial_fit(binary)
+
+
+@pytest.mark.parametrize("name", ["W_velocity", "visible_offset", "hidden_activity"])
+def test_a_nan_in_the_training_state_is_named_not_blamed_on_the_learning_rate(binary, name):
+    model = fitted(BernoulliRBM, binary)
+    getattr(model._training, name).reshape(-1)[0] = np.nan
+    with pytest.raises(ValueError, match=f"_training.{name} contains NaN"):
+        model.partial_fit(binary)
+
+
+@pytest.mark.parametrize("attribute, value, match", [
+    ("_visible_unit", None, "_visible_unit must be a BernoulliVisible, got NoneType"),
+    ("_hidden_unit", "x", "_hidden_unit must be a BernoulliHidden, got str"),
+    ("_training", 0, "_training must be a TrainingState, got int"),
+    ("n_features_in_", 5, "n_features_in_ is 5, which needs 5 visible columns, but "
+                          "components_ has 6"),
+    ("n_features_in_", True, "n_features_in_ must be a positive integer, got True"),
+])
+def test_wrong_fitted_objects_are_named(binary, attribute, value, match):
+    model = fitted(BernoulliRBM, binary)
+    setattr(model, attribute, value)
+    for call in every_kernel_call(model, binary):
+        with pytest.raises(ValueError, match=match):
+            call()
+
+
+@pytest.mark.parametrize("name, value, match", [
+    ("n_data", None, "n_data must be a non-negative integer"),
+    ("entropy", [-1, 2], "entropy must be a list of non-negative integers"),
+    ("log_partition_cache", None, "log_partition_cache must be a dict"),
+    ("shuffle_rng", None, "shuffle_rng must be a numpy Generator"),
+])
+def test_wrong_training_counters_and_seeds_are_named(binary, name, value, match):
+    model = fitted(BernoulliRBM, binary)
+    setattr(model._training, name, value)
+    with pytest.raises(ValueError, match=match):
+        model.score(binary)
+
+
+def test_streams_of_another_generator_are_refused(binary):
+    # The kernel steps SFC64's state inline; another generator's state has
+    # another layout.
+    model = fitted(BernoulliRBM, binary)
+    streams = model._training.gibbs_streams
+    streams.bitgens = [np.random.PCG64(0) for _ in range(3)]
+    with pytest.raises(ValueError, match="gibbs_streams.bitgens must be a list of numpy.random"):
+        model.gibbs(binary)
+
+
+def test_a_hollow_training_state_is_named(binary):
+    from rbm._state import TrainingState
+    model = fitted(BernoulliRBM, binary)
+    model._training = object.__new__(TrainingState)
+    with pytest.raises(ValueError, match="_training is missing W_velocity, b_velocity"):
+        model.transform(binary)
+
+
+def test_a_tampered_stream_state_in_a_skops_file_is_named(binary, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    from rbm.persistence import load
+    model = fitted(BernoulliRBM, binary)
+    model._training.training_streams.entropy = [-5]
+    path = tmp_path / "tampered.skops"
+    sio.dump(model, path)
+    with pytest.raises(ValueError, match="ChainStreams .* entropy must be a list of non-neg"):
+        load(path)
+
+
+def test_categories_the_encoder_does_not_agree_with_are_refused():
+    X = np.random.default_rng(0).integers(0, 3, (40, 4))
+    model = fitted(CategoricalRBM, X)
+    encoder = model._visible_unit.encoder
+    encoder.categories_[0] = np.array([0, 2, 1])
+    with pytest.raises(ValueError, match=r"categories_\[0\] must hold distinct categories"):
+        model.transform(X)
+    encoder.categories_[0] = np.array([0, 1, 2, 3])
+    encoder.categories_[1] = np.array([0, 1])  # same total width, other blocks
+    with pytest.raises(ValueError, match="do not match its 4 categories_"):
+        model.gibbs(X[:3])
+
+
+def test_numeric_labels_work_with_categories_fitted_on_objects():
+    X = np.random.default_rng(0).integers(0, 3, (40, 4))
+    model = fitted(CategoricalRBM, X.astype(object))
+    np.testing.assert_array_equal(model.transform(X), model.transform(X.astype(object)))

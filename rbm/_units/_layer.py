@@ -37,7 +37,8 @@ def all_finite(values):
 
     Its minimum and maximum are finite exactly when every value is: NaN
     propagates through both reductions and an infinity is one of them.
-    (``np.isfinite`` would allocate a boolean copy of a full-size input.)
+    (``np.isfinite`` would allocate a boolean copy of a full-size input, and
+    both reductions together are faster than one pairwise ``sum``.)
     """
     return bool(np.isfinite(values.min()) and np.isfinite(values.max()))
 
@@ -85,8 +86,8 @@ def enumerate_binary(n_units, chunk_size, dtype):
 
 
 def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
-    """Raise ValueError unless ``array`` is an ndarray of ``shape`` (and dtype),
-    finite unless ``finite=False``.
+    """Raise ValueError unless ``array`` is an ndarray of ``shape`` (None: any
+    length on that axis) and dtype (unless None), finite unless ``finite=False``.
 
     The compiled kernel reads fitted arrays by their shapes, so an array of
     the wrong size (from a model file or an assignment) must be stopped
@@ -96,12 +97,17 @@ def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
     if not isinstance(array, np.ndarray):
         raise ValueError(f"{where} must be a numpy array, got {type(array).__name__}; "
                          "refit the model or assign an array.")
-    if array.shape != tuple(shape):
+    shape = tuple(shape)
+    if array.shape != shape and (array.ndim != len(shape) or any(
+            n is not None and n != m for n, m in zip(shape, array.shape))):
+        needed = "(" + ", ".join("any" if n is None else str(n) for n in shape) + \
+            ("," if len(shape) == 1 else "") + ")"
         raise ValueError(f"{where} has shape {array.shape}, but this model needs "
-                         f"{tuple(shape)}; refit the model or assign an array of that shape.")
+                         f"{needed}; refit the model or assign an array of that shape.")
     if dtype is not None and array.dtype != dtype:
         raise ValueError(f"{where} has dtype {array.dtype}, but this model's parameters "
-                         f"are {np.dtype(dtype)}; assign an array of that dtype.")
+                         f"(components_) are {np.dtype(dtype)}; assign an array of that "
+                         "dtype.")
     if finite and array.dtype.kind == "f" and array.size and not all_finite(array):
         raise ValueError(f"{where} contains NaN or inf; refit the model or assign "
                          "finite values.")

@@ -43,6 +43,18 @@ def column_label(estimator, index):
     return f"column '{names[index]}'" if names is not None else f"feature {index}"
 
 
+def _sorted_and_unique(categories):
+    """Whether the categories are distinct and sorted (objects: distinct)."""
+    if categories.dtype.kind == "O":
+        try:
+            return len(set(categories.tolist())) == len(categories)
+        except TypeError:  # unhashable
+            return False
+    if categories.dtype.kind not in "biufUS":
+        return False
+    return bool(np.all(categories[1:] > categories[:-1]))
+
+
 class CategoricalVisible(VisibleLayer):
     """Categorical visible units: each input column one softmax over its categories.
 
@@ -128,6 +140,11 @@ class CategoricalVisible(VisibleLayer):
             ).fit(X)
         else:
             self._check_known_categories(X, estimator, self.categories_)
+            if X.dtype.kind != "O" and any(c.dtype.kind == "O" for c in self.categories_):
+                # Categories fitted on objects (numbers among them): numeric
+                # labels compare equal as objects, where the encoder would
+                # fail on the mixed dtypes.
+                X = X.astype(object)
         return self._one_hot(X)
 
     def _one_hot(self, X):
@@ -211,16 +228,44 @@ class CategoricalVisible(VisibleLayer):
         return self.encoder.inverse_transform(V)
 
     def check_fitted(self, estimator, n_columns, dtype):
-        """The encoder's categories must give exactly the model's columns."""
-        if self.encoder is None or not hasattr(self.encoder, "categories_"):
-            raise ValueError(f"{type(estimator).__name__} has no fitted categories; refit it.")
-        sizes = [len(c) for c in self.categories_]
-        if min(sizes, default=0) < 1 or sum(sizes) != n_columns:
+        """The encoder's categories must be sound and give exactly the model's columns.
+
+        The encoder is scikit-learn's and trusts its fitted attributes: a
+        category list it did not make (duplicated, unsorted, of the wrong
+        length) or bookkeeping that disagrees with it would give one-hot rows
+        of the wrong width or with column indices out of range.
+        """
+        name = type(estimator).__name__
+        where = f"{name}._visible_unit.encoder"
+        encoder = getattr(self, "encoder", None)
+        if not isinstance(encoder, OneHotEncoder) or not hasattr(encoder, "categories_"):
+            raise ValueError(f"{name} has no fitted categories ({where} is not a fitted "
+                             "OneHotEncoder); refit it.")
+        categories = encoder.categories_
+        if not isinstance(categories, list) or not all(
+                isinstance(c, np.ndarray) and c.ndim == 1 and c.size for c in categories):
+            raise ValueError(f"{where}.categories_ must be a list of non-empty 1-d arrays, "
+                             "one per feature; refit the model.")
+        for i, c in enumerate(categories):
+            if not _sorted_and_unique(c):
+                raise ValueError(f"{where}.categories_[{i}] must hold distinct categories "
+                                 "in sorted order (as fit makes them); refit the model.")
+        sizes = [len(c) for c in categories]
+        if sum(sizes) != n_columns:
             raise ValueError(
-                f"{type(estimator).__name__}'s categories_ give {sum(sizes)} one-hot "
+                f"{name}'s categories_ give {sum(sizes)} one-hot "
                 f"columns (sizes {sizes[:10]}), but components_ has {n_columns}; the "
                 "categories and the parameters no longer belong together: refit the model."
             )
+        n_features = getattr(estimator, "n_features_in_", None)
+        if not (getattr(encoder, "n_features_in_", None) == n_features == len(sizes)
+                and list(getattr(encoder, "_n_features_outs", ())) == sizes
+                and getattr(encoder, "drop_idx_", None) is None
+                and getattr(encoder, "_infrequent_enabled", None) is False):
+            raise ValueError(
+                f"{where}'s fitted attributes (n_features_in_, drop_idx_ and its column "
+                f"counts) do not match its {len(sizes)} categories_ and the model's "
+                f"n_features_in_={n_features!r}; refit the model.")
 
     # ------------------------------------------------------------------
     # The layer

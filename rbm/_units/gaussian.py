@@ -121,12 +121,16 @@ class GaussianVisible(VisibleLayer):
 
     def check_fitted(self, estimator, n_columns, dtype):
         """sigma's state must match the model, with sigma and its bounds positive."""
-        check_array_attribute(estimator, "_visible_unit.state", self.state,
+        check_array_attribute(estimator, "_visible_unit.state", getattr(self, "state", None),
                               (_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, n_columns), dtype)
+        if not isinstance(getattr(self, "learn_sigma", None), (bool, np.bool_)):
+            raise ValueError(f"{type(estimator).__name__}._visible_unit.learn_sigma must be "
+                             "True or False; refit the model.")
         if not np.all(self.state[[_gibbs.GAUSSIAN_SIGMA, _gibbs.GAUSSIAN_SIGMA_MIN,
                                   _gibbs.GAUSSIAN_SIGMA_MAX]] > 0):
             raise ValueError(
-                f"{type(estimator).__name__}'s sigma_ and its bounds must be positive; "
+                f"{type(estimator).__name__}'s sigma_ and its bounds (_visible_unit.state) "
+                "must be positive; "
                 "refit the model or assign positive standard deviations."
             )
 
