@@ -55,6 +55,37 @@ def _sorted_and_unique(categories):
     return bool(np.all(categories[1:] > categories[:-1]))
 
 
+def _is_float_dtype(dtype):
+    """Whether ``dtype`` names float32 or float64 (anything else: False, no error)."""
+    if dtype is None:  # np.dtype(None) is float64
+        return False
+    try:
+        return np.dtype(dtype) in (np.float32, np.float64)
+    except TypeError:
+        return False
+
+
+def _check_column_types(estimator, n_features):
+    """The column types recorded in fit (``_column_types``), which samples get
+    back, must be None or one per feature: a dtype name, or ("category",
+    categories, ordered)."""
+    types = getattr(estimator, "_column_types", None)
+    if types is None:
+        return
+
+    def sound(kind):
+        if isinstance(kind, str):
+            return True
+        return (isinstance(kind, (tuple, list)) and len(kind) == 3 and kind[0] == "category"
+                and isinstance(kind[1], list) and isinstance(kind[2], bool))
+
+    if not (isinstance(types, list) and len(types) == n_features and all(map(sound, types))):
+        raise ValueError(
+            f"{type(estimator).__name__}._column_types must be None or a list of "
+            f"{n_features} column types (dtype names or ('category', categories, ordered)) "
+            "as fit records them; refit the model.")
+
+
 class CategoricalVisible(VisibleLayer):
     """Categorical visible units: each input column one softmax over its categories.
 
@@ -257,6 +288,11 @@ class CategoricalVisible(VisibleLayer):
                 f"columns (sizes {sizes[:10]}), but components_ has {n_columns}; the "
                 "categories and the parameters no longer belong together: refit the model."
             )
+        if not _is_float_dtype(getattr(self, "dtype", None)):
+            raise ValueError(f"{name}._visible_unit.dtype must be float32 or float64 (the "
+                             f"one-hot coding's type), got {getattr(self, 'dtype', None)!r}; "
+                             "refit the model.")
+        _check_column_types(estimator, len(sizes))
         n_features = getattr(estimator, "n_features_in_", None)
         if not (getattr(encoder, "n_features_in_", None) == n_features == len(sizes)
                 and list(getattr(encoder, "_n_features_outs", ())) == sizes
