@@ -78,6 +78,17 @@ SHARED_PARAMETERS = {
         into a poor optimum: on the mushrooms data, BernoulliRBM at learning
         rate 0.06 with momentum 0.5 from the start ended 2 nats worse on
         two seeds of six; with this warm-up none of nine seeds did."""),
+    "on_divergence": ('{"raise", "warn"}', """\
+        What a finite divergence does: a pass after which the model is far
+        worse than the independent model of the data's marginals that
+        training starts from (an upper bound on its log-likelihood of up to
+        512 training rows more than 1 nat per feature below that model's).
+        "raise" undoes the pass and raises ``rbm.DivergenceError``; "warn"
+        issues one ``rbm.DivergenceWarning`` per ``fit`` or ``partial_fit``
+        call and trains on.  Parameters that become non-finite or too large
+        for float64 likelihoods always raise.  Either way the message names
+        the cause (the learning rate, the weight decay or the data's scale)
+        and what to change."""),
 }
 
 #: Attribute documentation shared by every model.
