@@ -293,11 +293,13 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
     (``finite_divergence``) stops it or warns, as ``watch`` says.
     """
     what = runaway_description(model, data_mean)
-    finite = what is None
+    finite = what is None and model._visible_unit.discrete
     if finite:
         what = finite_divergence(model, batches.head(epoch_rows(batches.n_rows)), data_mean)
         if not watch.record(what is not None):
             return None
+    elif what is None:  # continuous units: the runaway test is theirs
+        return None
     kept = "this pass over the data"
     if finite and watch.bad_passes > 1:
         what += f", for {watch.bad_passes} passes in a row"
@@ -329,6 +331,14 @@ def runaway_description(model, data_mean):
 def finite_divergence(model, rows, data_mean):
     """What diverged, when the model is far worse than the independent model it
     started from on ``rows`` (validated training rows); else None.
+
+    For discrete visible units only, whose log-likelihoods are log
+    probabilities: a density has no such yardstick.  (Measured: with
+    Gaussian units the default fit on the breast cancer data passes through
+    models 3 nats per feature worse than the independent one and recovers,
+    and a one-row fit starts 1.5 nats per feature worse, its initial
+    weights of 0.01 being large against the tiny sigma of one row.  Their
+    finite divergence is the runaway test, ``GaussianVisible.runaway_description``.)
 
     Diverged: ``likelihood_upper_bound`` lies more than
     ``DIVERGENCE_NATS_PER_FEATURE`` nats per feature below the mean

@@ -150,16 +150,6 @@ class GaussianVisible(VisibleLayer):
         state = self.state if self.state.dtype == dtype else self.state.astype(dtype)
         return KernelVisible(self.kernel_kind, state=state, learn_sigma=self.learn_sigma)
 
-    def independent_log_likelihood(self, V, bias):
-        """log density of each row of V under independent normals with means
-        ``bias`` and the training data's standard deviations (the sigma the
-        model started from, kept as sigma's upper bound)."""
-        V = V.toarray() if sp.issparse(V) else np.asarray(V)
-        std = np.asarray(self.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
-        z = (V.astype(np.float64, copy=False) - np.asarray(bias, dtype=np.float64)) / std
-        return (-0.5 * np.einsum("ij,ij->i", z, z) - np.log(std).sum()
-                - 0.5 * V.shape[1] * np.log(2.0 * np.pi))
-
     def data_scale(self, data_mean):
         """sum over features of |mean| + standard deviation: the size of the
         parameters a model of this data has, per hidden unit (biases and
