@@ -47,10 +47,12 @@ AUTO_EPOCHS = (10, 5000)
 DIVERGENCE_NATS_PER_FEATURE = 1.0
 #: ``fit`` declares a finite divergence after this many passes in a row
 #: below that line, or at its last pass: stochastic training makes brief
-#: excursions that it recovers from (GaussianBernoulliRBM's defaults on the
-#: breast cancer data dip below for single passes), a learning rate that is
-#: too large keeps the model down.  Each ``partial_fit`` call is its own
-#: last pass.
+#: excursions that it recovers from (CategoricalRBM(n_components=8,
+#: learning_rate=10, n_iter=20) on 300 rows of six uniform 4-label features
+#: is 1.15 and 1.31 nats per feature below after passes 2 and 3, then climbs
+#: back level with the independent model), while a learning rate that is
+#: too large keeps the model down.  Each
+#: ``partial_fit`` call is its own last pass.
 DIVERGENCE_PATIENCE = 3
 
 
@@ -426,7 +428,8 @@ def weight_decay_message(model, learning_rate, momentum):
     learning rate and at the model's default one; else None."""
     weight_decay = float(model.weight_decay)
     limit = decay_stability_bound(momentum)
-    default_rate = inspect.signature(type(model).__init__).parameters["learning_rate"].default
+    defaults = inspect.signature(type(model).__init__).parameters
+    default_rate = defaults["learning_rate"].default
     if min(learning_rate, default_rate) * weight_decay < limit:
         return None
     return (f"the weight decay is too large (weight_decay={model.weight_decay}): at "
@@ -436,7 +439,8 @@ def weight_decay_message(model, learning_rate, momentum):
             f"while learning_rate * weight_decay < 2 (1 + momentum) = {limit:g}, and "
             f"weight_decay={weight_decay:g} breaks that even at the default "
             f"learning_rate={default_rate}). Lower weight_decay, below "
-            f"{limit / learning_rate:.3g} (the default is 5e-4), and fit again")
+            f"{limit / learning_rate:.3g} (the default is {defaults['weight_decay'].default:g}), "
+            "and fit again")
 
 
 def fit_epochs(model, X, X_valid, n_epochs, n_threads):

@@ -272,3 +272,17 @@ def test_the_decay_bound_is_where_the_decay_step_turns_unstable():
                 v = momentum * v - factor * limit * w
                 w += v
             assert (abs(w) > 1.0) == grows, (momentum, factor)
+
+
+@pytest.mark.parametrize("method", ["cd", "pcd", "pt"])
+@pytest.mark.parametrize("form", ["dense float32", "csr float64"])
+def test_every_method_and_input_form_is_watched(digits, method, form):
+    import scipy.sparse as sp
+
+    X = digits.astype(np.float32) if form == "dense float32" else sp.csr_matrix(digits)
+    with pytest.raises(DivergenceError, match="more than 1 nat per feature"):
+        BernoulliRBM(n_components=16, learning_rate=1000, n_iter=3, method=method,
+                     random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BernoulliRBM(n_components=16, n_iter=3, method=method, random_state=0).fit(X)
