@@ -107,8 +107,12 @@ class DivergenceWatch:
     def last_sound(self, snapshot):
         """The learned arrays to restore when training stops: from before the
         first of the bad passes in a row, else from before this pass."""
-        finite = self.bad_passes > 1 and self.declared
-        return self.sound if finite and self.sound is not None else snapshot
+        return self.sound if self.earlier_passes_undone() else snapshot
+
+    def earlier_passes_undone(self):
+        """How many passes before the failing one ``last_sound`` undoes too."""
+        finite = self.bad_passes > 1 and self.declared and self.sound is not None
+        return self.bad_passes - 1 if finite else 0
 
     @classmethod
     def of(cls, model, patience=1):
@@ -469,8 +473,12 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads):
             watch.last_pass = epoch + 1 == n_epochs
             order = model._training.shuffle_rng.permutation(X.shape[0]).astype(np.intp,
                                                                                copy=False)
-            run_pass(model, batches.plan(order, model.batch_size), n_threads,
-                     learning_rate, momentum, statistics, watch)
+            try:
+                run_pass(model, batches.plan(order, model.batch_size), n_threads,
+                         learning_rate, momentum, statistics, watch)
+            except DivergenceError:
+                model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
+                raise
             model.n_iter_ = epoch + 1
             row = monitor.record(epoch, learning_rate, momentum,
                                  figures.compute(monitor.likelihood_due(epoch)))

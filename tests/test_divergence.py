@@ -172,6 +172,7 @@ def test_a_first_fit_that_diverges_keeps_the_parameters_before_the_bad_passes(sm
     model = BernoulliRBM(n_components=8, learning_rate=1000, n_iter=10, random_state=0)
     with pytest.raises(DivergenceError, match=f"{DIVERGENCE_PATIENCE} passes in a row"):
         model.fit(small_binary)
+    assert model.n_iter_ == 0
     assert np.max(np.abs(model.components_)) < 0.1
     base = independent_log_likelihood(small_binary)
     assert abs(model.score(small_binary) - base) < 0.5
