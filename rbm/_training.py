@@ -411,9 +411,10 @@ def divergence_remedy(model, data_mean, learning_rate, momentum):
         causes.append(scale)
     if causes:
         return "; and ".join(causes)
+    default_rate = inspect.signature(type(model).__init__).parameters["learning_rate"].default
     return (f"the cause is the learning rate (learning_rate={model.learning_rate}): lower "
             f"the learning rate, for example to learning_rate={model.learning_rate / 10:.3g}"
-            " (10 times lower), and fit again")
+            f" (10 times lower; the default is {default_rate}), and fit again")
 
 
 def decay_stability_bound(momentum):

@@ -96,6 +96,7 @@ def test_a_finite_divergence_raises_naming_the_learning_rate(case, request):
     assert "independent model of the data's marginals" in message
     assert f"the cause is the learning rate (learning_rate={rate})" in message
     assert f"lower the learning rate, for example to learning_rate={rate / 10:g}" in message
+    assert f"the default is {type(model)().learning_rate})" in message
     assert "weight decay" not in message and "data's scale is too large" not in message
 
 
