@@ -1,6 +1,7 @@
 """Restricted Boltzmann machines for the scikit-learn world."""
 
 from ._base import DivergenceError
+from ._training import DivergenceWarning
 from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._gaussian import GaussianBernoulliRBM
@@ -11,6 +12,7 @@ __all__ = [
     "BernoulliRBM",
     "CategoricalRBM",
     "DivergenceError",
+    "DivergenceWarning",
     "GaussianBernoulliRBM",
     "RBMOutlierDetector",
     "trusted_types",

@@ -106,6 +106,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "on_divergence": [StrOptions({"raise", "warn"})],
     }
 
     def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, shuffle=True,
@@ -115,7 +116,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
                  l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
-                 momentum_warmup=0.1):
+                 momentum_warmup=0.1, on_divergence="raise"):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -141,6 +142,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.sparsity_target = sparsity_target
         self.sparsity_cost = sparsity_cost
         self.momentum_warmup = momentum_warmup
+        self.on_divergence = on_divergence
 
     # ------------------------------------------------------------------
     # Validation

@@ -117,6 +117,7 @@ class CategoricalRBM(BaseRBM):
         sparsity_target=0.1,
         sparsity_cost=0.0,
         momentum_warmup=0.1,
+        on_divergence="raise",
         dtype=np.float64,
     ):
         super().__init__(
@@ -145,6 +146,7 @@ class CategoricalRBM(BaseRBM):
             sparsity_target=sparsity_target,
             sparsity_cost=sparsity_cost,
             momentum_warmup=momentum_warmup,
+            on_divergence=on_divergence,
         )
         self.categories = categories
         self.dtype = dtype

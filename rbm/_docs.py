@@ -85,6 +85,20 @@ SHARED_PARAMETERS = {
         into a poor optimum: on the mushrooms data, BernoulliRBM at learning
         rate 0.06 with momentum 0.5 from the start ended 2 nats worse on
         two seeds of six; with this warm-up none of nine seeds did."""),
+    "on_divergence": ('{"raise", "warn"}', """\
+        What a finite divergence does (binary and categorical units): the
+        model far worse than the independent model of the data's marginals
+        that training starts from, an upper bound on its log-likelihood of
+        up to 512 training rows more than 1 nat per feature below that
+        model's, for 3 passes of ``fit`` in a row, after its last pass, or
+        after a ``partial_fit`` call.  "raise" restores the parameters from
+        before the first of those passes and raises ``rbm.DivergenceError``;
+        "warn" issues one ``rbm.DivergenceWarning`` per call and trains on.
+        Parameters that become non-finite or too large for float64
+        likelihoods (or, for Gaussian units, beyond 1,000 times the data's
+        scale) always raise.  Either way the message names the cause (the
+        learning rate, the weight decay or the data's scale) and what to
+        change."""),
 }
 
 #: Attribute documentation shared by every model.

@@ -113,6 +113,7 @@ class GaussianBernoulliRBM(BaseRBM):
         sparsity_target=0.1,
         sparsity_cost=0.0,
         momentum_warmup=0.1,
+        on_divergence="raise",
         learn_sigma=True,
     ):
         super().__init__(
@@ -141,6 +142,7 @@ class GaussianBernoulliRBM(BaseRBM):
             sparsity_target=sparsity_target,
             sparsity_cost=sparsity_cost,
             momentum_warmup=momentum_warmup,
+            on_divergence=on_divergence,
         )
         self.learn_sigma = learn_sigma
 

@@ -256,9 +256,29 @@ class VisibleLayer(Layer):
         """This type as the kernel reads it: kind, parameter block, offsets."""
         return KernelVisible(self.kernel_kind)
 
-    def runaway_message(self, estimator, W, b, data_mean):
-        """A divergence message for parameters that are finite but already runaway
-        for this type, or None."""
+    def independent_log_likelihood(self, V, bias):
+        """log p(v) of each row of V under the independent model of this type
+        with visible biases ``bias`` (no weights): exact and cheap.
+
+        With ``bias = initial_bias(data mean)`` this is the model training
+        starts from, the yardstick of the finite-divergence check.
+        """
+        V = V.toarray() if sp.issparse(V) else np.asarray(V)
+        V, bias = V.astype(np.float64, copy=False), np.asarray(bias, dtype=np.float64)
+        no_field = np.zeros((1, bias.shape[0]))
+        return self.energy_term(V, bias) - self.log_partition_given_hidden(no_field, bias)[0]
+
+    def data_scale_message(self, estimator, data_mean, energy_limit):
+        """Why this data's scale makes training fail (parameters fitting it reach
+        ``energy_limit``), or None where it does not.
+
+        Bounded types (binary, categorical) have no scale to get wrong.
+        """
+        return None
+
+    def runaway_description(self, W, b, data_mean):
+        """What ran away, for parameters that are finite but already runaway for
+        this type, or None (the cause and the remedy are added by the caller)."""
         return None
 
 

@@ -191,9 +191,36 @@ class GaussianVisible(VisibleLayer):
         state = self.state if self.state.dtype == dtype else self.state.astype(dtype)
         return KernelVisible(self.kernel_kind, state=state, learn_sigma=self.learn_sigma)
 
-    def runaway_message(self, estimator, W, b, data_mean):
-        """Weights or visible biases far beyond the data's scale: a diverging
-        learning rate.
+    def data_scale(self, data_mean):
+        """sum over features of |mean| + standard deviation: the size of the
+        parameters a model of this data has, per hidden unit (biases and
+        weights are both in data units)."""
+        sigma_max = np.asarray(self.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
+        return float(np.sum(np.abs(data_mean) + sigma_max))
+
+    def data_scale_message(self, estimator, data_mean, energy_limit):
+        """The data's scale, when a model of it cannot stay within the energy bound.
+
+        Visible biases are means and each weight row a shift of the mean, so
+        a model of this data has energy scale about ``(n_components + 1)``
+        times ``data_scale``; at ``energy_limit`` (2**52, where float64
+        likelihoods lose every nat of precision) or more, no learning rate
+        can train it.
+        """
+        scale = self.data_scale(data_mean)
+        if scale * (estimator.n_components + 1) < energy_limit:  # NaN fails this
+            return None
+        return (
+            f"the data's scale is too large: its features' |mean| + standard deviation "
+            f"sum to {scale:.3g}, so the parameters of a model of it (in data units, "
+            f"{estimator.n_components + 1} per feature) reach an energy scale of 2**52, "
+            "where float64 likelihoods mean nothing. Standardise the data (for example "
+            "with sklearn.preprocessing.StandardScaler) and fit again"
+        )
+
+    def runaway_description(self, W, b, data_mean):
+        """What ran away, for weights or visible biases far beyond the data's
+        scale (a diverging learning rate), or None.
 
         With real-valued units the energy-scale bound (which assumes states in
         [0, 1]) is reached only after the parameters have grown for several
@@ -210,10 +237,5 @@ class GaussianVisible(VisibleLayer):
         largest = max(max(-float(a.min()), float(a.max())) for a in (W, b))
         if largest <= RUNAWAY_FACTOR * data_scale:
             return None
-        return (
-            f"{type(estimator).__name__} diverged: a weight or visible bias reached "
-            f"{largest:.3g}, more than {RUNAWAY_FACTOR:.0e} times the data's scale "
-            f"({data_scale:.3g}), with learning_rate={estimator.learning_rate}. The model "
-            "keeps its parameters from before this pass over the data; lower the "
-            "learning rate (for example by a factor of 10) and fit again."
-        )
+        return (f"a weight or visible bias reached {largest:.3g}, more than "
+                f"{RUNAWAY_FACTOR:.0e} times the data's scale ({data_scale:.3g})")

@@ -1,0 +1,303 @@
+"""Finite divergence is caught, as ``on_divergence`` says, and every divergence
+message names its actual cause (issue 22, points 5 and 6)."""
+
+import hashlib
+import math
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from rbm import (BernoulliRBM, CategoricalRBM, DivergenceError, DivergenceWarning,
+                 GaussianBernoulliRBM)
+from rbm._training import (DIVERGENCE_NATS_PER_FEATURE, DIVERGENCE_PATIENCE,
+                           DivergenceWatch, decay_stability_bound, likelihood_upper_bound)
+
+
+@pytest.fixture(scope="module")
+def small_binary():
+    """500 rows of 16 bits: four random prototypes, each bit flipped with probability 0.1."""
+    rng = np.random.default_rng(0)
+    prototypes = rng.random((4, 16)) < 0.5
+    flips = rng.random((500, 16)) < 0.1
+    return (prototypes[rng.integers(0, 4, 500)] ^ flips).astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """scikit-learn's digits scaled to [0, 1]."""
+    return load_digits().data / 16.0
+
+
+@pytest.fixture(scope="module")
+def labels():
+    """300 rows of 6 categorical features with 4 equally likely labels each."""
+    return np.random.default_rng(0).integers(0, 4, (300, 6))
+
+
+def independent_log_likelihood(X, categorical=False):
+    """Mean log-likelihood of X under independent units at its (smoothed)
+    marginals, computed here from scratch: the yardstick of the policy."""
+    if categorical:
+        total = 0.0
+        for column in X.T:
+            values, counts = np.unique(column, return_counts=True)
+            log_p = np.log(counts / len(column) + 1e-3)
+            log_p -= np.log(np.exp(log_p).sum())
+            total += float(np.mean(log_p[np.searchsorted(values, column)]))
+        return total
+    p = np.clip(X.mean(axis=0), 1e-3, 1 - 1e-3)
+    return float(np.mean(X @ np.log(p) + (1 - X) @ np.log1p(-p)))
+
+
+def fingerprint(model):
+    """A digest of every array and value the model holds."""
+    digest = hashlib.blake2b(digest_size=16)
+
+    def add(name, value):
+        digest.update(name.encode())
+        if isinstance(value, np.ndarray):
+            digest.update(np.ascontiguousarray(value).tobytes())
+        elif hasattr(value, "__dict__") and type(value).__module__.startswith("rbm"):
+            for key, inner in sorted(vars(value).items()):
+                add(f"{name}.{key}", inner)
+        else:
+            digest.update(repr(value).encode())
+
+    for key, value in sorted(vars(model).items()):
+        add(key, value)
+    return digest.hexdigest()
+
+
+# The issue's cases: (estimator, data fixture, n_features, categorical).
+CASES = {
+    "binary lr=1000": (lambda **kw: BernoulliRBM(n_components=8, learning_rate=1000, **kw),
+                       "small_binary", 16, False),
+    "digits lr=100": (lambda **kw: BernoulliRBM(n_components=16, learning_rate=100, **kw),
+                      "digits", 64, False),
+    "digits lr=1000": (lambda **kw: BernoulliRBM(n_components=16, learning_rate=1000, **kw),
+                       "digits", 64, False),
+    "categorical lr=1000": (lambda **kw: CategoricalRBM(n_components=8, learning_rate=1000,
+                                                        **kw), "labels", 6, True),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_finite_divergence_raises_naming_the_learning_rate(case, request):
+    make, fixture, _, _ = CASES[case]
+    X = request.getfixturevalue(fixture)
+    model = make(n_iter=3, random_state=0)
+    rate = model.learning_rate
+    with pytest.raises(DivergenceError) as excinfo:
+        model.fit(X)
+    message = str(excinfo.value)
+    assert "more than 1 nat per feature" in message
+    assert "independent model of the data's marginals" in message
+    assert f"the cause is the learning rate (learning_rate={rate})" in message
+    assert f"lower the learning rate, for example to learning_rate={rate / 10:g}" in message
+    assert f"the default is {type(model)().learning_rate})" in message
+    assert "weight decay" not in message and "data's scale is too large" not in message
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_on_divergence_warn_warns_once_and_the_model_is_really_diverged(case, request):
+    # The warning is no false alarm: the exact log-likelihood of the model it
+    # leaves is more than the policy's margin below the independent model's.
+    make, fixture, n_features, categorical = CASES[case]
+    X = request.getfixturevalue(fixture)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = make(n_iter=3, random_state=0, on_divergence="warn").fit(X)
+    divergence = [w for w in caught if issubclass(w.category, DivergenceWarning)]
+    assert len(divergence) == 1, [str(w.message) for w in caught]
+    assert "Training goes on" in str(divergence[0].message)
+    assert "lower the learning rate" in str(divergence[0].message)
+    assert model.n_iter_ == 3
+    base = independent_log_likelihood(X, categorical)
+    assert model.score(X) < base - DIVERGENCE_NATS_PER_FEATURE * n_features
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_default_learning_rate_neither_warns_nor_raises(case, request):
+    make, fixture, n_features, categorical = CASES[case]
+    X = request.getfixturevalue(fixture)
+    model = make(n_iter=3, random_state=0)
+    model.set_params(learning_rate=type(model)().learning_rate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X)
+    assert model.score(X) > independent_log_likelihood(X, categorical) - n_features
+
+
+def test_the_upper_bound_is_above_the_exact_log_likelihood(small_binary, digits, labels):
+    # log Z >= log w(h) for every hidden state h, so the bound can only
+    # understate a divergence, never invent one; it is tight where the
+    # model has concentrated its mass, as a diverged one has.
+    for X, make in [(small_binary, BernoulliRBM), (digits, BernoulliRBM),
+                    (labels, CategoricalRBM)]:
+        for rate in (0.05, 1.0, 1000.0):
+            model = make(n_components=8, learning_rate=rate, n_iter=3, random_state=0,
+                         on_divergence="warn")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DivergenceWarning)
+                model.fit(X)
+            V = model._validate_input(X, reset=False)
+            exact = float(np.mean(model.score_samples(X)))
+            bound = likelihood_upper_bound(model, V)
+            assert bound >= exact - 1e-9 * abs(exact)
+            assert bound <= exact + model.n_components * math.log(2) or rate < 1000
+
+
+def test_a_partial_fit_that_diverges_changes_nothing(digits):
+    model = BernoulliRBM(n_components=16, random_state=0).partial_fit(digits)
+    before = fingerprint(model)
+    model.set_params(learning_rate=1000)
+    with pytest.raises(DivergenceError, match="lower the learning rate"):
+        model.partial_fit(digits)
+    model.set_params(learning_rate=0.06)
+    assert fingerprint(model) == before
+
+
+def test_partial_fit_with_warn_warns_on_every_diverged_call(digits):
+    model = BernoulliRBM(n_components=16, learning_rate=1000, random_state=0,
+                         on_divergence="warn")
+    for _ in range(2):
+        with pytest.warns(DivergenceWarning, match="Training goes on"):
+            model.partial_fit(digits)
+
+
+def test_a_first_fit_that_diverges_keeps_the_parameters_before_the_bad_passes(small_binary):
+    # Every pass at this rate is bad, so the model keeps its initial
+    # parameters: the independent model, within the 0.01-scale initial weights.
+    model = BernoulliRBM(n_components=8, learning_rate=1000, n_iter=10, random_state=0)
+    with pytest.raises(DivergenceError, match=f"{DIVERGENCE_PATIENCE} passes in a row"):
+        model.fit(small_binary)
+    assert model.n_iter_ == 0
+    assert np.max(np.abs(model.components_)) < 0.1
+    base = independent_log_likelihood(small_binary)
+    assert abs(model.score(small_binary) - base) < 0.5
+
+
+def test_a_refit_that_diverges_keeps_the_previous_model(small_binary):
+    model = BernoulliRBM(n_components=8, n_iter=3, random_state=0).fit(small_binary)
+    before = fingerprint(model)
+    model.set_params(learning_rate=1000)
+    with pytest.raises(DivergenceError):
+        model.fit(small_binary)
+    model.set_params(learning_rate=0.06)
+    assert fingerprint(model) == before
+
+
+def test_the_watch_needs_patience_or_the_last_pass():
+    # Brief excursions are forgiven; a run of bad passes, or a bad last pass
+    # (the model the call returns), is a divergence.
+    watch = DivergenceWatch("raise", patience=3)
+    watch.last_pass = False
+    assert [watch.record(bad) for bad in (True, True, False, True, True, True)] == [
+        False, False, False, False, False, True]
+    watch = DivergenceWatch("raise", patience=3)
+    watch.last_pass = False
+    assert not watch.record(True)
+    watch.last_pass = True
+    assert watch.record(True)
+    assert not DivergenceWatch("raise", patience=3).record(False)
+
+
+def test_on_divergence_is_validated(small_binary):
+    with pytest.raises(ValueError, match="'on_divergence' parameter"):
+        BernoulliRBM(on_divergence="ignore").fit(small_binary)
+
+
+# --------------------------------------------------------------------------
+# Point 6: the message names the actual cause
+# --------------------------------------------------------------------------
+
+
+def test_a_huge_weight_decay_is_named_as_the_cause(digits):
+    model = BernoulliRBM(n_components=16, weight_decay=1e6, n_iter=3, random_state=0)
+    with pytest.raises(DivergenceError) as excinfo:
+        model.fit(digits)
+    message = str(excinfo.value)
+    assert "the weight decay is too large (weight_decay=1000000.0)" in message
+    # First epoch: no momentum yet (warm-up), so the bound is 2 / 0.06.
+    assert "Lower weight_decay, below 33.3" in message
+    assert "learning rate" not in message.split("; ", 1)[1].replace(
+        "learning_rate", "")  # the remedy does not ask for a lower learning rate
+
+
+@pytest.mark.parametrize("model", [BernoulliRBM(n_components=8, learning_rate=1e20),
+                                   GaussianBernoulliRBM(n_components=8, learning_rate=1.0)])
+def test_a_huge_learning_rate_is_named_as_the_cause_not_the_decay(model):
+    # With learning_rate=1e20 the decay step is unstable too, but at the
+    # default learning rate it would not be: the learning rate is the cause.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 5))
+    if isinstance(model, BernoulliRBM):
+        X = (X > 0).astype(float)
+    model.set_params(n_iter=30, random_state=0)
+    with pytest.raises(DivergenceError) as excinfo:
+        model.fit(X)
+    message = str(excinfo.value)
+    assert f"the cause is the learning rate (learning_rate={model.learning_rate})" in message
+    assert f"for example to learning_rate={model.learning_rate / 10:.3g}" in message
+    assert "weight decay" not in message and "data's scale is too large" not in message
+
+
+@pytest.mark.parametrize("make", [lambda Z: Z * 2.0 ** 62, lambda Z: Z + 2.0 ** 62],
+                         ids=["spread", "offset"])
+def test_data_near_2_to_the_62_is_named_as_the_cause(make):
+    X = make(np.random.default_rng(0).standard_normal((300, 5)))
+    model = GaussianBernoulliRBM(n_components=8, n_iter=3, random_state=0)
+    with pytest.raises(DivergenceError) as excinfo:
+        model.fit(X)
+    message = str(excinfo.value)
+    assert "the data's scale is too large" in message
+    assert "Standardise the data" in message and "StandardScaler" in message
+    assert "lower the learning rate" not in message and "weight decay" not in message
+    if np.all(X.std(axis=0) > 0):  # (2**62 + N(0, 1) rounds to one value)
+        # The same data standardised trains without a word.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            GaussianBernoulliRBM(n_components=8, n_iter=3, random_state=0).fit(
+                (X - X.mean(axis=0)) / X.std(axis=0))
+
+
+def test_the_decay_bound_is_where_the_decay_step_turns_unstable():
+    # W <- W + v, v <- m v - lr wd W alone: the magnitude shrinks just below
+    # lr wd = 2 (1 + m) and grows just above it.
+    for momentum in (0.0, 0.5, 0.9):
+        limit = decay_stability_bound(momentum)
+        for factor, grows in [(0.99, False), (1.01, True)]:
+            w, v = 1.0, 0.0
+            for _ in range(300):
+                v = momentum * v - factor * limit * w
+                w += v
+            assert (abs(w) > 1.0) == grows, (momentum, factor)
+
+
+@pytest.mark.parametrize("method", ["cd", "pcd", "pt"])
+@pytest.mark.parametrize("form", ["dense float32", "csr float64"])
+def test_every_method_and_input_form_is_watched(digits, method, form):
+    import scipy.sparse as sp
+
+    X = digits.astype(np.float32) if form == "dense float32" else sp.csr_matrix(digits)
+    with pytest.raises(DivergenceError, match="more than 1 nat per feature"):
+        BernoulliRBM(n_components=16, learning_rate=1000, n_iter=3, method=method,
+                     random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BernoulliRBM(n_components=16, n_iter=3, method=method, random_state=0).fit(X)
+
+
+def test_partial_fit_on_assigned_parameters_far_from_the_data_is_not_a_divergence():
+    # Weights copied in from elsewhere (here: saturated, far worse than the
+    # independent model) are where training starts, not a divergence; a
+    # partial_fit that makes them much worse still is one.
+    rng = np.random.default_rng(0)
+    X = (rng.random((40, 6)) < 0.4).astype(np.float64)
+    model = BernoulliRBM(n_components=3, n_iter=1, random_state=0, n_jobs=1).fit(X)
+    model.intercept_visible_[...] = np.where(rng.random(6) < 0.5, -50.0, 50.0)
+    model.partial_fit(X)  # no error: the pass does not make it worse
+    with pytest.raises(DivergenceError, match="it had before this call"):
+        model.set_params(learning_rate=1e4).partial_fit(X)
