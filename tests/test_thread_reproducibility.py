@@ -181,6 +181,11 @@ def test_default_settings_put_large_products_on_the_team():
 
     models = fit_with_each_thread_count(make_model, X)
     assert_same_arrays(models)
+    # The per-epoch figures come from NumPy products of this size too.
+    for model in models.values():
+        assert model.history_["reconstruction_error"] == models[1].history_[
+            "reconstruction_error"]
+        assert model.history_["free_energy_data"] == models[1].history_["free_energy_data"]
     estimates = {n_jobs: model.log_partition("ais", n_betas=200, random_state=0)
                  for n_jobs, model in models.items()}
     assert len(set(estimates.values())) == 1, estimates
