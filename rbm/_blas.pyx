@@ -151,11 +151,16 @@ cdef void _gemm1(char transa, char transb, int m, int n, int k, floating alpha,
 
 
 # The blocks of a product: at least _BLOCK_MIN rows (or columns) of the output
-# each, so that a block's call repacks the shared operand seldom enough
-# (about 1 / _BLOCK_MIN of its work), and at most _MAX_BLOCKS of them.  Bounds
-# fall on multiples of _BLOCK_ALIGN (64 bytes of float32).  Part of the
-# reproducibility contract: changing any of these changes results by rounding.
-cdef int _BLOCK_MIN = 128
+# each, and at most _MAX_BLOCKS of them.  Every block's call packs the shared
+# operand again, so narrow blocks cost single-thread speed: the three products
+# of a 784 x 500 update on one thread, as blocks of at least 128 / 192 / 256
+# against one call each, took 1.06 / 1.05 / 1.03x as long at batch 100 and
+# 1.11 / 1.07 / 1.05x at batch 1000 (2-core AMD EPYC, OpenBLAS 0.3.31); 192
+# still gives every product of that update at batch 100 two blocks or more.
+# Bounds fall on multiples of _BLOCK_ALIGN (64 bytes of float32).  Part of
+# the reproducibility contract: changing any of these changes results by
+# rounding.
+cdef int _BLOCK_MIN = 192
 cdef int _MAX_BLOCKS = 64
 cdef int _BLOCK_ALIGN = 16
 # Products with fewer multiply-adds than this run their blocks on the calling

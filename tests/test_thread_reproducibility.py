@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, _blas, _gibbs
 
 THREAD_COUNTS = (1, 2, 3)
-N_VISIBLE = 400       # 3 output blocks in every product with a visible side
+N_VISIBLE = 600       # 3 output blocks in every product with a visible side
 N_HIDDEN = 12         # log Z exact (2**12 hidden states), so score is cheap and exact
 N_ROWS = 500
 N_TEMPERATURES = 3
@@ -131,9 +131,9 @@ def gaussian_rows(dtype):
 
 
 def categorical_rows():
-    # 40 features of 8 categories: a one-hot layer of 320 columns.
+    # 60 features of 8 categories: a one-hot layer of 480 columns (2 blocks).
     rng = np.random.default_rng(2)
-    prototypes = rng.integers(0, 8, (5, 40))
+    prototypes = rng.integers(0, 8, (5, 60))
     rows = prototypes[rng.integers(0, 5, N_ROWS)]
     noise = rng.random(rows.shape) < 0.1
     return np.where(noise, rng.integers(0, 8, rows.shape), rows)
@@ -212,14 +212,15 @@ def test_inference_is_exact_across_thread_counts(binary_rows, threaded_kernel):
             assert np.array_equal(value, outputs[1][name]), f"{name}, n_jobs={n_jobs}"
 
 
-@pytest.mark.parametrize("m, n", [(12, 1200), (400, 100), (784, 500), (500, 2000), (255, 3)])
+@pytest.mark.parametrize("m, n", [(12, 1200), (400, 100), (784, 500), (500, 2000), (383, 3)])
 def test_product_blocks_depend_on_the_shape_only(m, n):
     split, bounds = _blas.product_blocks(m, n)
     dim = m if split == "m" else n
     assert split == ("m" if m >= n else "n")
     assert bounds[0] == 0 and bounds[-1] == dim
     widths = np.diff(bounds)
-    # Whole blocks of at least 128 - 16 rows or columns (one block below 256).
+    # Whole blocks of at least 192 - 16 rows or columns (one block below 384).
     assert np.all(widths > 0)
-    assert len(widths) == 1 or widths.min() >= 112
+    assert len(widths) == 1 or widths.min() >= 176
+    assert (len(widths) == 1) == (dim < 384)
     assert all(b % 16 == 0 for b in bounds[:-1])
