@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ._blas import single_threaded_blas
 from ._checks import _array, _check_params, _check_threads, _check_visible
 from ._sampling import n_streams_for
 
@@ -30,10 +31,10 @@ from ._sampling import n_streams_for
 cdef void _ais_gain(const Units* u, const double* S, double* Z, double* gap, Py_ssize_t rows,
                     const double* W, const double* c, const double* direction,
                     const double* ones, double beta, double beta_prev, double* gains,
-                    double* gap_sums, double* weights) noexcept nogil:
+                    double* gap_sums, double* weights, int n_threads) noexcept nogil:
     """weights += log p*_beta(v) - log p*_beta_prev(v) for the chains' rows S; Z = S @ W.T."""
     cdef Py_ssize_t r, j, nv = u.n_visible, nh = u.n_hidden
-    hidden_field(S, rows, W, nv, nh, Z)
+    hidden_field(S, rows, W, nv, nh, Z, n_threads)
     row_dots(S, rows, nv, direction, gains)
     for r in range(rows):
         for j in range(nh):
@@ -61,11 +62,11 @@ cdef void _ais_run(const Units* u, double* S, double* Z, double* H, double* gap,
     cdef double* weights = gap_sums + rows
     for k in range(1, n_betas):
         _ais_gain(u, S, Z, gap, rows, W, c, direction, ones, betas[k], betas[k - 1], gains,
-                  gap_sums, weights)
+                  gap_sums, weights, n_threads)
         if k < n_betas - 1:
             tempered_hidden_sample(u, Z, H, rows, betas[k], c, tempered_c, rng, scratch,
                                    n_threads)
-            visible_field(H, rows, W, nv, nh, S)
+            visible_field(H, rows, W, nv, nh, S, n_threads)
             tempered_visible_sample(u, S, rows, betas[k], b, base_bias, tempered_b, rng,
                                     scratch, n_threads)
 
@@ -115,7 +116,7 @@ def ais_log_weights(params, visible, S, base_bias, betas, streams, int n_threads
         p[i] = _data(array)
     cdef Py_ssize_t n_betas = betas.shape[0]
     try:
-        with nogil:
+        with single_threaded_blas(), nogil:
             _ais_run(&u, <double*> p[0], <double*> p[1], <double*> p[2], <double*> p[3],
                      rows, <const double*> p[4], <const double*> p[5], <const double*> p[6],
                      <const double*> p[7], <const double*> p[8], n_betas, <double*> p[9],

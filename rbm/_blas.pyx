@@ -5,7 +5,17 @@ Products go through NumPy's bundled OpenBLAS where it is found (its ILP64
 symbols, looked up through threadpoolctl and ``dlopen`` on the first kernel
 call, not at import), else through SciPy's ``scipy.linalg.cython_blas``
 ``sgemm``/``dgemm``; ``kernel_settings(numpy_blas=False)`` forces SciPy's.
-Row-major code swaps the operands.  Why NumPy's by default: NumPy's own
+Row-major code swaps the operands.
+
+Every product is exact whatever the thread count: its output is cut into
+blocks of whole rows or whole columns (never along the summed dimension),
+whose number and bounds depend only on the product's shape
+(``product_blocks``), and each block is one single-threaded BLAS call, made
+by the thread team or, on one thread, in turn.  Each output entry is thus
+summed by the same call in the same order for every ``n_threads``.  The
+BLAS's own threads must stay out of it (their split, and with it the
+rounding, follows the thread count): the kernel's entry points hold
+``single_threaded_blas()`` while they run.  Why NumPy's by default: NumPy's own
 products (the monitoring, ``transform``) use its OpenBLAS, and a second
 OpenBLAS thread team in the same process, spinning beside it, made 2-thread
 training at 784 x 500 1.5x slower and categorical training 2.3x slower on a
@@ -18,6 +28,7 @@ module owns that header's AVX-512 compaction flag
 (``set_avx512_compaction``), as every product that reads it is here.
 """
 
+from cython.parallel cimport prange
 from libc.stdint cimport int64_t
 from scipy.linalg.cython_blas cimport sgemm, dgemm
 
@@ -27,7 +38,9 @@ from ._fastmath cimport (
     rbm_sparse_rows_product_f, rbm_sparse_outer_update_d, rbm_sparse_outer_update_f,
     rbm_vector_compaction)
 
+import contextlib
 import os
+import threading
 
 import numpy as np
 
@@ -116,10 +129,10 @@ cdef bint set_avx512_compaction(int enabled) noexcept:
     return rbm_vector_compaction(enabled) != 0
 
 
-cdef void _gemm(char transa, char transb, int m, int n, int k, floating alpha,
-                const floating* a, int lda, const floating* b, int ldb,
-                floating beta, floating* c, int ldc) noexcept nogil:
-    """Column-major C = alpha op(A) op(B) + beta C."""
+cdef void _gemm1(char transa, char transb, int m, int n, int k, floating alpha,
+                 const floating* a, int lda, const floating* b, int ldb,
+                 floating beta, floating* c, int ldc) noexcept nogil:
+    """Column-major C = alpha op(A) op(B) + beta C: one BLAS call."""
     cdef int64_t m64 = m, n64 = n, k64 = k, lda64 = lda, ldb64 = ldb, ldc64 = ldc
     if floating is float:
         if _numpy_sgemm != NULL:
@@ -137,26 +150,190 @@ cdef void _gemm(char transa, char transb, int m, int n, int k, floating alpha,
                   <double*> b, &ldb, &beta, c, &ldc)
 
 
+# The blocks of a product: at least _BLOCK_MIN rows (or columns) of the output
+# each, and at most _MAX_BLOCKS of them.  Every block's call packs the shared
+# operand again, so narrow blocks cost single-thread speed: the three products
+# of a 784 x 500 update on one thread, as blocks of at least 128 / 192 / 256
+# against one call each, took 1.06 / 1.05 / 1.03x as long at batch 100 and
+# 1.11 / 1.07 / 1.05x at batch 1000 (2-core AMD EPYC, OpenBLAS 0.3.31); 192
+# still gives every product of that update at batch 100 two blocks or more.
+# Bounds fall on multiples of _BLOCK_ALIGN (64 bytes of float32).  Part of
+# the reproducibility contract: changing any of these changes results by
+# rounding.
+cdef int _BLOCK_MIN = 192
+cdef int _MAX_BLOCKS = 64
+cdef int _BLOCK_ALIGN = 16
+# Products with fewer multiply-adds than this run their blocks on the calling
+# thread: waking the team costs more than it saves.  Speed only, never results.
+cdef double _TEAM_MIN_FMAS = 1048576.0
+# Products run on a thread team so far (for tests: that a size takes that path).
+# Counted by the calling thread, unsynchronised: exact only without
+# concurrent kernel calls.
+cdef long _team_products = 0
+
+
+cdef double set_product_threshold(double fmas) noexcept:
+    """Set the smallest product (multiply-adds) run on the thread team, or leave
+    it (fmas < 0); returns the threshold in force."""
+    global _TEAM_MIN_FMAS
+    if fmas >= 0:
+        _TEAM_MIN_FMAS = fmas
+    return _TEAM_MIN_FMAS
+
+
+def team_products():
+    """How many products have run their blocks on a thread team (for tests)."""
+    return _team_products
+
+
+cdef inline int _n_blocks(int dim) noexcept nogil:
+    """How many blocks an output dimension of this size is cut into."""
+    return max(1, min(_MAX_BLOCKS, dim // _BLOCK_MIN))
+
+
+cdef inline int _block_start(int i, int n_blocks, int dim) noexcept nogil:
+    """Where block i of n_blocks starts along dim (block n_blocks: dim)."""
+    if i >= n_blocks:
+        return dim
+    return <int> ((<int64_t> i * dim // n_blocks) // _BLOCK_ALIGN * _BLOCK_ALIGN)
+
+
+cdef void _gemm_block(char transa, char transb, int m, int n, int k, floating alpha,
+                      const floating* a, int lda, const floating* b, int ldb,
+                      floating beta, floating* c, int ldc, bint split_m, int i,
+                      int n_blocks) noexcept nogil:
+    """Block i of the product: rows [lo, hi) of C (split_m) or columns [lo, hi)."""
+    cdef int lo, hi
+    if split_m:
+        lo = _block_start(i, n_blocks, m)
+        hi = _block_start(i + 1, n_blocks, m)
+        # Rows of op(A): rows of A, or columns of A when transposed.
+        _gemm1(transa, transb, hi - lo, n, k, alpha,
+               a + (lo if transa == c'N' else <int64_t> lo * lda), lda, b, ldb, beta,
+               c + lo, ldc)
+    else:
+        lo = _block_start(i, n_blocks, n)
+        hi = _block_start(i + 1, n_blocks, n)
+        # Columns of op(B): columns of B, or rows of B when transposed.
+        _gemm1(transa, transb, m, hi - lo, k, alpha, a, lda,
+               b + (<int64_t> lo * ldb if transb == c'N' else lo), ldb, beta,
+               c + <int64_t> lo * ldc, ldc)
+
+
+cdef void _gemm(char transa, char transb, int m, int n, int k, floating alpha,
+                const floating* a, int lda, const floating* b, int ldb,
+                floating beta, floating* c, int ldc, int n_threads) noexcept nogil:
+    """Column-major C = alpha op(A) op(B) + beta C, the same bits for any n_threads.
+
+    C is cut along its larger dimension into ``_n_blocks`` blocks (a function
+    of the shape alone); each block is one single-threaded BLAS call, so
+    every entry of C comes from the same call whoever runs it.
+    """
+    global _team_products
+    cdef bint split_m = m >= n
+    cdef int i, n_blocks = _n_blocks(m if split_m else n)
+    if n_blocks == 1:
+        _gemm1(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    elif n_threads > 1 and <double> m * n * k >= _TEAM_MIN_FMAS:
+        _team_products += 1
+        for i in prange(n_blocks, num_threads=min(n_threads, n_blocks), schedule='dynamic'):
+            _gemm_block(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                        split_m, i, n_blocks)
+    else:
+        for i in range(n_blocks):
+            _gemm_block(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,
+                        split_m, i, n_blocks)
+
+
+def product_blocks(int m, int n):
+    """(split dimension, bounds) of a column-major m x n product's output blocks.
+
+    The split dimension is "m" or "n" (the larger); ``bounds`` are the
+    ``n_blocks + 1`` offsets along it.  They depend on the shape alone: this is
+    what makes the products exact whatever the thread count (for tests).
+    """
+    cdef bint split_m = m >= n
+    cdef int dim = m if split_m else n, n_blocks = _n_blocks(dim), i
+    return ("m" if split_m else "n"), [_block_start(i, n_blocks, dim)
+                                       for i in range(n_blocks + 1)]
+
+
+# --------------------------------------------------------------------------
+# The BLAS's own threads off while the kernel runs
+# --------------------------------------------------------------------------
+
+_pin_lock = threading.Lock()
+_pin_depth = 0
+_pinned = []          # (library controller, its thread count before) while pinned
+_blas_libraries = None
+
+
+def _blas_controllers():
+    """threadpoolctl's controllers of every BLAS loaded (found once: NumPy's and
+    SciPy's are loaded by the time a kernel call asks)."""
+    global _blas_libraries
+    if _blas_libraries is None:
+        from threadpoolctl import ThreadpoolController
+        _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+    return _blas_libraries
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Hold every BLAS at one thread for the ``with`` block (nests, across threads too).
+
+    The kernel's products call BLAS once per block from its own thread team
+    (see ``_gemm``); a BLAS running its own threads inside those calls would
+    round by its thread count and fight the team.  The first holder sets
+    each BLAS to one thread, the last one to leave restores the counts it
+    found, so calls overlapping from several Python threads never undo one
+    another's setting.  Other code in the process runs single-threaded BLAS
+    meanwhile.
+    """
+    global _pin_depth
+    with _pin_lock:
+        if _pin_depth == 0:
+            for library in _blas_controllers():
+                before = library.get_num_threads()
+                if before != 1:
+                    library.set_num_threads(1)
+                    _pinned.append((library, before))
+        _pin_depth += 1
+    try:
+        yield
+    finally:
+        with _pin_lock:
+            _pin_depth -= 1
+            if _pin_depth == 0:
+                while _pinned:
+                    library, before = _pinned.pop()
+                    library.set_num_threads(before)
+
+
 cdef void hidden_field(const floating* V, Py_ssize_t rows, const floating* W,
-                       Py_ssize_t n_visible, Py_ssize_t n_hidden, floating* H) noexcept nogil:
+                       Py_ssize_t n_visible, Py_ssize_t n_hidden, floating* H,
+                       int n_threads) noexcept nogil:
     """H = V @ W.T            (rows, n_hidden), biases not added."""
     _gemm(c'T', c'N', <int> n_hidden, <int> rows, <int> n_visible, <floating> 1.0,
-          W, <int> n_visible, V, <int> n_visible, <floating> 0.0, H, <int> n_hidden)
+          W, <int> n_visible, V, <int> n_visible, <floating> 0.0, H, <int> n_hidden,
+          n_threads)
 
 
 cdef void visible_field(const floating* H, Py_ssize_t rows, const floating* W,
-                        Py_ssize_t n_visible, Py_ssize_t n_hidden, floating* A) noexcept nogil:
+                        Py_ssize_t n_visible, Py_ssize_t n_hidden, floating* A,
+                        int n_threads) noexcept nogil:
     """A = H @ W              (rows, n_visible), biases not added."""
     _gemm(c'N', c'N', <int> n_visible, <int> rows, <int> n_hidden, <floating> 1.0,
-          W, <int> n_visible, H, <int> n_hidden, <floating> 0.0, A, <int> n_visible)
+          W, <int> n_visible, H, <int> n_hidden, <floating> 0.0, A, <int> n_visible,
+          n_threads)
 
 
 cdef void weight_update(const floating* G, const floating* V, Py_ssize_t rows,
                         Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
-                        floating beta, floating* W) noexcept nogil:
+                        floating beta, floating* W, int n_threads) noexcept nogil:
     """W = beta * W + alpha * G.T @ V     (G: rows x n_hidden, V: rows x n_visible)."""
     _gemm(c'N', c'T', <int> n_visible, <int> n_hidden, <int> rows, alpha,
-          V, <int> n_visible, G, <int> n_hidden, beta, W, <int> n_visible)
+          V, <int> n_visible, G, <int> n_hidden, beta, W, <int> n_visible, n_threads)
 
 
 cdef inline void _sparse_rows_product(const floating* X, Py_ssize_t rows, Py_ssize_t k,
@@ -171,18 +348,19 @@ cdef inline void _sparse_rows_product(const floating* X, Py_ssize_t rows, Py_ssi
 
 cdef void hidden_field_of(const floating* V, Py_ssize_t rows, const floating* W,
                           const floating* WT, Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                          floating* H, Py_ssize_t* idx, floating* coef) noexcept nogil:
+                          floating* H, Py_ssize_t* idx, floating* coef,
+                          int n_threads) noexcept nogil:
     """H = V @ W.T; from rows of the copy WT = W.T when one is kept (small models)."""
     if WT != NULL:
         _sparse_rows_product(V, rows, n_visible, WT, n_hidden, H, idx, coef)
     else:
-        hidden_field(V, rows, W, n_visible, n_hidden, H)
+        hidden_field(V, rows, W, n_visible, n_hidden, H, n_threads)
 
 
 cdef void visible_field_of(const floating* Hs, Py_ssize_t rows, const floating* W,
                            const floating* WT, bint small, Py_ssize_t n_visible,
                            Py_ssize_t n_hidden, floating* A, Py_ssize_t* idx,
-                           floating* coef) noexcept nogil:
+                           floating* coef, int n_threads) noexcept nogil:
     """A = Hs @ W; as sums of rows of W for small models, else by BLAS from
     the copy WT = W.T when one is kept (then W may be stale)."""
     if small:
@@ -190,9 +368,10 @@ cdef void visible_field_of(const floating* Hs, Py_ssize_t rows, const floating* 
     elif WT != NULL:
         # Column-major, WT is the n_hidden x n_visible matrix W.
         _gemm(c'T', c'N', <int> n_visible, <int> rows, <int> n_hidden, <floating> 1.0,
-              WT, <int> n_hidden, Hs, <int> n_hidden, <floating> 0.0, A, <int> n_visible)
+              WT, <int> n_hidden, Hs, <int> n_hidden, <floating> 0.0, A, <int> n_visible,
+              n_threads)
     else:
-        visible_field(Hs, rows, W, n_visible, n_hidden, A)
+        visible_field(Hs, rows, W, n_visible, n_hidden, A, n_threads)
 
 
 cdef void transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,

@@ -52,7 +52,7 @@ from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_array
 from ._blas cimport (
     hidden_field, visible_field, weight_update, hidden_field_of, visible_field_of,
     transpose, sparse_outer_update, weighted_row_sum, row_dots, set_numpy_blas,
-    numpy_blas_in_use, set_avx512_compaction)
+    numpy_blas_in_use, set_avx512_compaction, set_product_threshold)
 from ._random cimport uniform_fill, stream_pointers, set_inline_sfc64, inline_sfc64
 from ._sampling cimport (
     Units, BERNOULLI, GAUSSIAN, CATEGORICAL, CHUNK,
@@ -70,6 +70,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ._ais import ais_log_weights  # re-exported: rbm._gibbs.ais_log_weights
+from ._blas import single_threaded_blas
 from ._checks import _get, _array, _int, _check_params, _check_visible, _check_threads
 from ._sampling import n_streams_for
 
@@ -110,7 +111,7 @@ cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
 # --------------------------------------------------------------------------
 
 _SETTING_NAMES = ("numpy_blas", "avx512_compaction", "avx512_sampling", "inline_sfc64",
-                  "parallel_threshold", "small_model_weights")
+                  "parallel_threshold", "product_threshold", "small_model_weights")
 _settings_lock = threading.RLock()
 
 
@@ -128,6 +129,9 @@ def _apply_settings(values):
     if "parallel_threshold" in values:
         threshold = values["parallel_threshold"]
         set_parallel_threshold(PY_SSIZE_T_MAX if threshold is None else int(threshold))
+    if "product_threshold" in values:
+        threshold = values["product_threshold"]
+        set_product_threshold(float("inf") if threshold is None else float(threshold))
     if "small_model_weights" in values:
         _SMALL_MODEL_WEIGHTS = int(values["small_model_weights"])
 
@@ -138,11 +142,13 @@ def kernel_settings_now():
     with _settings_lock:
         _first_call_checks()
         threshold = parallel_threshold()
+        products = set_product_threshold(-1.0)
         return dict(numpy_blas=bool(numpy_blas_in_use()),
                     avx512_compaction=bool(set_avx512_compaction(-1)),
                     avx512_sampling=bool(set_avx512_sampling(-1)),
                     inline_sfc64=bool(inline_sfc64()),
                     parallel_threshold=None if threshold == PY_SSIZE_T_MAX else threshold,
+                    product_threshold=None if products == float("inf") else int(products),
                     small_model_weights=_SMALL_MODEL_WEIGHTS)
 
 
@@ -165,6 +171,10 @@ def kernel_settings(**changes):
     parallel_threshold : int or None, default None
         Layer updates with at least this many elements run on the OpenMP
         team (None: never); the same numbers.
+    product_threshold : int or None, default 1048576
+        BLAS products with at least this many multiply-adds run their
+        blocks on the OpenMP team (None: never); the same numbers, since
+        the blocks are fixed by the product's shape (see ``_blas``).
     small_model_weights : int, default 65536
         Largest model (n_visible * n_hidden) trained with row-sum products
         instead of BLAS; the same model to rounding.
@@ -554,12 +564,12 @@ cdef void _tempered_step(const Train* T, blocks_t* A, Py_ssize_t C, int parity) 
     """
     cdef Py_ssize_t rows = T.n_temperatures * C, t
     cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
-    visible_field(A.Hc, rows, A.W, nv, nh, A.S_all)
+    visible_field(A.Hc, rows, A.W, nv, nh, A.S_all, T.n_threads)
     for t in range(T.n_temperatures):
         tempered_visible_sample(&T.u, A.S_all + t * C * nv, C, T.betas[t], A.b, A.base_bias,
                                 A.tempered_b, T.rng + t * T.block_streams, T.scratch,
                                 T.n_threads)
-    hidden_field(A.S_all, rows, A.W, nv, nh, A.Z_all)
+    hidden_field(A.S_all, rows, A.W, nv, nh, A.Z_all, T.n_threads)
     for t in range(T.n_temperatures):
         tempered_hidden_sample(&T.u, A.Z_all + t * C * nh, A.Hc + t * C * nh, C, T.betas[t],
                                A.c, A.tempered_c, T.rng + t * T.block_streams, T.scratch,
@@ -623,7 +633,8 @@ cdef void _chain_probabilities(const Train* T, blocks_t* A, Py_ssize_t r0,
                                Py_ssize_t rows) noexcept nogil:
     """HS[r0:r0 + rows] = E[h | VS[r0:r0 + rows]]"""
     hidden_field_of(A.VS + r0 * T.u.n_visible, rows, A.W, A.WT if T.transposed else NULL,
-                    T.u.n_visible, T.u.n_hidden, A.HS + r0 * T.u.n_hidden, T.idx, A.coef)
+                    T.u.n_visible, T.u.n_hidden, A.HS + r0 * T.u.n_hidden, T.idx, A.coef,
+                    T.n_threads)
     hidden_probabilities(&T.u, A.HS + r0 * T.u.n_hidden, rows, A.c, T.n_threads)
 
 
@@ -652,7 +663,7 @@ cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
     cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
     for step in range(T.k):
         visible_field_of(A.Hc, C, A.W, A.WT if T.transposed else NULL, T.small, nv, nh,
-                         A.VS + B * nv, T.idx, A.coef)
+                         A.VS + B * nv, T.idx, A.coef, T.n_threads)
         sample_visible(&T.u, A.VS + B * nv, C, A.b, T.rng, T.scratch, T.n_threads)
         if step < T.k - 1 or last_probabilities:
             _chain_probabilities(T, A, B, C)
@@ -711,7 +722,7 @@ cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C) noe
     weighted_row_sum(A.VS, B + C, nv, A.row_weights, T.iota, A.grad_b)
     weighted_row_sum(A.HS, B + C, nh, A.row_weights, T.iota, A.grad_c)
     if T.learn_sigma:
-        visible_field(A.HS, B + C, A.W, nv, nh, A.AV)
+        visible_field(A.HS, B + C, A.W, nv, nh, A.AV, T.n_threads)
         _log_sigma_gradient(A.VS, A.AV, B, C, nv, A.b, T.grad_log_sigma)
     if T.centered or T.sparsity:
         weighted_row_sum(A.VS, B, nv, A.row_weights, T.iota, A.data_mean_v)
@@ -801,12 +812,12 @@ cdef void _weight_step_blas(const Train* T, floating* W, floating* velocity,
     cdef floating lr = T.learning_rate, momentum = T.momentum
     cdef floating decay = 1.0 - T.learning_rate * T.weight_decay
     if T.use_momentum:
-        weight_update(G, VS, rows, nv, nh, lr, momentum, velocity)
+        weight_update(G, VS, rows, nv, nh, lr, momentum, velocity, T.n_threads)
         for i in range(nh * nv):
             velocity[i] -= lr * T.weight_decay * W[i]
             W[i] += velocity[i]
     else:
-        weight_update(G, VS, rows, nv, nh, lr, decay, W)
+        weight_update(G, VS, rows, nv, nh, lr, decay, W, T.n_threads)
 
 
 cdef void _soft_threshold(floating* X, Py_ssize_t n, double amount_) noexcept nogil:
@@ -1185,14 +1196,15 @@ def train_minibatches(batches, params, state, update, visible, streams, int n_th
     T.rng = stream_pointers(streams, T.block_streams * n_temperatures
                             + (1 if hyper["method"] == _PT else 0), "streams")
     try:
-        if a["W"].dtype == np.float32:
-            _fill_blocks(&A32, sizeof(A32), a)
-            with nogil:
-                _train_loop(&T, &A32)
-        else:
-            _fill_blocks(&A64, sizeof(A64), a)
-            with nogil:
-                _train_loop(&T, &A64)
+        with single_threaded_blas():
+            if a["W"].dtype == np.float32:
+                _fill_blocks(&A32, sizeof(A32), a)
+                with nogil:
+                    _train_loop(&T, &A32)
+            else:
+                _fill_blocks(&A64, sizeof(A64), a)
+                with nogil:
+                    _train_loop(&T, &A64)
     finally:
         free(T.rng)
     _write_back(a, &T)
@@ -1238,13 +1250,13 @@ cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating*
     """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), P = E[h | V]."""
     cdef int step
     cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
-    hidden_field(V, rows, W, nv, nh, P)
+    hidden_field(V, rows, W, nv, nh, P, n_threads)
     hidden_probabilities(u, P, rows, c, n_threads)
     for step in range(n_steps):
         sample_hidden(u, P, H, rows, rng, scratch, n_threads)
-        visible_field(H, rows, W, nv, nh, V)
+        visible_field(H, rows, W, nv, nh, V, n_threads)
         sample_visible(u, V, rows, b, rng, scratch, n_threads)
-        hidden_field(V, rows, W, nv, nh, P)
+        hidden_field(V, rows, W, nv, nh, P, n_threads)
         hidden_probabilities(u, P, rows, c, n_threads)
 
 
@@ -1282,7 +1294,7 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
     cdef bitgen_t** rng = stream_pointers(streams, n_streams_for(rows), "streams")
     cdef bint single = W.dtype == np.float32
     try:
-        with nogil:
+        with single_threaded_blas(), nogil:
             if single:
                 _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, rows,
                                    <const float*> pW, <const float*> pb, <const float*> pc,

@@ -540,7 +540,13 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads):
     figures = EpochFigures(model, X, X_valid)
     watch = DivergenceWatch.of(model, DIVERGENCE_PATIENCE)
     model.n_iter_ = 0
-    with threadpool_limits(limits=n_threads, user_api="blas"):
+    # The kernel splits its products over n_threads itself, in blocks fixed by
+    # their shapes, and holds BLAS at one thread (rbm._blas).  The per-epoch
+    # figures' NumPy products (at most MONITOR_ROWS rows, about 1% of an
+    # epoch) run on one BLAS thread too: a threaded BLAS rounds by its thread
+    # count, and history_, early stopping and the cached log Z that score()
+    # reuses must not depend on n_jobs.
+    with threadpool_limits(limits=1, user_api="blas"):
         for epoch in range(n_epochs):
             learning_rate = epoch_learning_rate(
                 model.learning_rate_schedule, model.learning_rate, epoch, n_epochs)

@@ -6,7 +6,9 @@ they release the GIL inside BLAS and the kernel, so the calls really overlap,
 and the log-partition cache is filled by whichever call comes first.
 """
 
+import copy
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -63,3 +65,40 @@ def test_concurrent_inference_matches_sequential(dtype, digits_binary):
             assert np.array_equal(result, expected[name]), name
     assert np.isfinite(expected["score"])
     assert expected["log_partition(ais)"][1] > 0  # the AIS entry really ran AIS
+
+
+def test_concurrent_gibbs_and_sample_calls_match_a_serial_order():
+    # gibbs draws from the model's own streams and sample (random_state=None)
+    # from the estimator's RandomState: both are shared by every caller.
+    # Started together from several threads, each call must still get a
+    # whole stretch of its source, so that its output is one of the outputs
+    # of the same calls made one after another, each exactly once.  The
+    # sizes put the kernel's products on its thread team (n_jobs=2) while the
+    # calls overlap.
+    X = (np.random.default_rng(1).random((20000, 64)) < 0.5).astype(np.float64)
+    model = BernoulliRBM(n_components=64, n_iter=1, batch_size=100,
+                         random_state=np.random.RandomState(0), n_jobs=2).fit(X[:200])
+    twin = copy.deepcopy(model)  # the same streams and the same RandomState
+    n_calls = 4
+    serial = {"gibbs": [twin.gibbs(X) for _ in range(n_calls)],
+              "sample": [twin.sample(500, n_steps=5) for _ in range(n_calls)]}
+    calls = {"gibbs": lambda: model.gibbs(X), "sample": lambda: model.sample(500, n_steps=5)}
+    jobs = ["gibbs", "sample"] * n_calls
+    barrier = threading.Barrier(len(jobs))
+
+    def call(name):
+        barrier.wait()
+        return name, calls[name]()
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        results = list(pool.map(call, jobs))
+
+    for name in calls:
+        outputs = [result for kind, result in results if kind == name]
+        matches = [[i for i, s in enumerate(serial[name]) if np.array_equal(r, s)]
+                   for r in outputs]
+        assert all(len(m) == 1 for m in matches), name
+        assert sorted(m[0] for m in matches) == list(range(n_calls)), name
+    # The serial outputs differ from one another, so matching them means something.
+    assert not np.array_equal(serial["gibbs"][0], serial["gibbs"][1])
+    assert not np.array_equal(serial["sample"][0], serial["sample"][1])

@@ -1,0 +1,226 @@
+"""The same ``random_state`` gives the same bits whatever ``n_jobs``.
+
+Two things could make results depend on the thread count, and the kernel
+rules out both by construction:
+
+* Matrix products.  A threaded BLAS splits a product by its thread count,
+  and its rounding follows the split (on this project's machines OpenBLAS on
+  2 threads changed models by about 1e-17).  The kernel cuts every product's
+  output into blocks of whole rows or columns fixed by the product's shape
+  (``rbm._blas.product_blocks``), never along the summed dimension, and
+  computes each block with one single-threaded BLAS call, on the thread team
+  or in turn on one thread.
+* Sampling.  Rows of chains are chunked over fixed random streams, so a
+  thread count only decides who draws a chunk, not from which stream.
+
+Here models are fitted with ``n_jobs`` 1, 2 and 3 (3: a team that does not
+divide the blocks evenly) and compared with ``np.array_equal``.  Most tests
+lower the kernel's thresholds (``kernel_settings``: products on the BLAS path
+even for small models, every product with more than one block and every
+layer update on the thread team), so that small, fast models take the
+threaded paths; ``team_products`` counts the products that ran on a team, to
+show they did.  One test keeps the default settings at a size where products
+go to the team on their own.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, _blas, _gibbs
+
+THREAD_COUNTS = (1, 2, 3)
+N_VISIBLE = 600       # 3 output blocks in every product with a visible side
+N_HIDDEN = 12         # log Z exact (2**12 hidden states), so score is cheap and exact
+N_ROWS = 500
+N_TEMPERATURES = 3
+
+
+@pytest.fixture
+def threaded_kernel():
+    """Every product through BLAS and, when split, on the team; every layer update too."""
+    with _gibbs.kernel_settings(small_model_weights=0, product_threshold=0,
+                                parallel_threshold=0):
+        yield
+
+
+@pytest.fixture(scope="module")
+def binary_rows():
+    """Binary rows with structure: noisy copies of 8 random prototypes."""
+    rng = np.random.default_rng(0)
+    prototypes = rng.random((8, N_VISIBLE)) < 0.3
+    rows = prototypes[rng.integers(0, 8, N_ROWS)]
+    flips = rng.random(rows.shape) < 0.05
+    return (rows ^ flips).astype(np.float64)
+
+
+def fitted_arrays(model):
+    """Every fitted array that training writes, by name."""
+    arrays = {name: getattr(model, name) for name in
+              ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_")}
+    if hasattr(model, "sigma_"):
+        arrays["sigma_"] = model.sigma_
+    if model.method == "pt":
+        arrays["swap_counts"] = model._training.swap_counts
+    return arrays
+
+
+def fit_with_each_thread_count(make_model, X):
+    """{n_jobs: fitted model}; checks that n_jobs > 1 ran products on a team."""
+    models = {}
+    for n_jobs in THREAD_COUNTS:
+        before = _blas.team_products()
+        models[n_jobs] = make_model(n_jobs).fit(X)
+        ran_on_team = _blas.team_products() > before
+        assert ran_on_team == (n_jobs > 1), f"n_jobs={n_jobs}: team products {ran_on_team}"
+    return models
+
+
+def assert_same_arrays(models):
+    reference = fitted_arrays(models[1])
+    for n_jobs, model in models.items():
+        for name, value in fitted_arrays(model).items():
+            assert value.dtype == reference[name].dtype
+            assert np.array_equal(value, reference[name]), f"{name}, n_jobs={n_jobs}"
+
+
+@pytest.mark.parametrize("method", ["cd", "pcd", "pt"])
+@pytest.mark.parametrize("n_chains", [100, 1000])
+@pytest.mark.parametrize("batch_size", [20, 200, 500])
+def test_training_is_exact_across_thread_counts(binary_rows, threaded_kernel, method,
+                                                n_chains, batch_size):
+    def make_model(n_jobs):
+        return BernoulliRBM(n_components=N_HIDDEN, method=method, n_chains=n_chains,
+                            batch_size=batch_size, n_temperatures=N_TEMPERATURES, n_iter=1,
+                            random_state=0, n_jobs=n_jobs)
+
+    models = fit_with_each_thread_count(make_model, binary_rows)
+    assert_same_arrays(models)
+    scores = {n_jobs: model.score(binary_rows) for n_jobs, model in models.items()}
+    assert len(set(scores.values())) == 1, scores
+    assert np.isfinite(scores[1])
+    # The model really trained: one pass moved the 0.01-scale initial weights.
+    initial = make_model(1).set_params(n_iter=0).fit(binary_rows)
+    assert np.abs(models[1].components_ - initial.components_).max() > 1e-3
+
+
+def test_training_history_is_exact_across_thread_counts(binary_rows, threaded_kernel):
+    # The figures recorded after each epoch (exact log-likelihood here) too.
+    def make_model(n_jobs):
+        return BernoulliRBM(n_components=N_HIDDEN, batch_size=100, n_iter=2, random_state=0,
+                            n_jobs=n_jobs)
+
+    models = fit_with_each_thread_count(make_model, binary_rows)
+    reference = models[1].history_
+    assert np.isfinite(reference["log_likelihood_train"]).all()
+    for n_jobs, model in models.items():
+        for name, values in model.history_.items():
+            if name == "seconds":  # wall-clock time of each epoch
+                continue
+            assert np.array_equal(np.asarray(values), np.asarray(reference[name]),
+                                  equal_nan=True), f"history_[{name!r}], n_jobs={n_jobs}"
+
+
+def gaussian_rows(dtype):
+    rng = np.random.default_rng(1)
+    mixing = rng.normal(size=(6, N_VISIBLE))
+    return (rng.normal(size=(N_ROWS, 6)) @ mixing / 3
+            + rng.normal(scale=0.5, size=(N_ROWS, N_VISIBLE))).astype(dtype)
+
+
+def categorical_rows():
+    # 60 features of 8 categories: a one-hot layer of 480 columns (2 blocks).
+    rng = np.random.default_rng(2)
+    prototypes = rng.integers(0, 8, (5, 60))
+    rows = prototypes[rng.integers(0, 5, N_ROWS)]
+    noise = rng.random(rows.shape) < 0.1
+    return np.where(noise, rng.integers(0, 8, rows.shape), rows)
+
+
+@pytest.mark.parametrize("visible, dtype, container", [
+    ("bernoulli", np.float32, "dense"),
+    ("bernoulli", np.float64, "csr"),
+    ("bernoulli", np.float32, "csr"),
+    ("gaussian", np.float64, "dense"),
+    ("gaussian", np.float32, "csr"),
+    ("categorical", np.float64, "dense"),
+    ("categorical", np.float32, "dense"),
+])
+@pytest.mark.parametrize("method", ["pcd", "pt"])
+def test_every_visible_type_dtype_and_container(binary_rows, threaded_kernel, visible, dtype,
+                                                container, method):
+    common = dict(n_components=N_HIDDEN, method=method, n_temperatures=N_TEMPERATURES,
+                  batch_size=100, n_chains=200, n_iter=1, random_state=0)
+    if visible == "bernoulli":
+        X, make = binary_rows.astype(dtype), lambda n: BernoulliRBM(n_jobs=n, **common)
+    elif visible == "gaussian":
+        X, make = gaussian_rows(dtype), lambda n: GaussianBernoulliRBM(n_jobs=n, **common)
+    else:
+        X = categorical_rows()
+        make = lambda n: CategoricalRBM(n_jobs=n, dtype=dtype, **common)  # noqa: E731
+    if container == "csr":
+        X = sp.csr_matrix(X)
+    models = fit_with_each_thread_count(make, X)
+    assert models[1].components_.dtype == dtype
+    assert_same_arrays(models)
+    scores = {n_jobs: model.score(X) for n_jobs, model in models.items()}
+    assert len(set(scores.values())) == 1, scores
+
+
+def test_default_settings_put_large_products_on_the_team():
+    # No lowered thresholds: at 784 x 64, batch 100, the products are large
+    # enough for the team (the issue's repro was the defaults on 400 x 784).
+    rng = np.random.default_rng(3)
+    X = (rng.random((300, 784)) < 0.2).astype(np.float32)
+
+    def make_model(n_jobs):
+        return BernoulliRBM(n_components=64, batch_size=100, n_iter=1, random_state=0,
+                            n_jobs=n_jobs)
+
+    models = fit_with_each_thread_count(make_model, X)
+    assert_same_arrays(models)
+    # The per-epoch figures come from NumPy products of this size too.
+    for model in models.values():
+        assert model.history_["reconstruction_error"] == models[1].history_[
+            "reconstruction_error"]
+        assert model.history_["free_energy_data"] == models[1].history_["free_energy_data"]
+    estimates = {n_jobs: model.log_partition("ais", n_betas=200, random_state=0)
+                 for n_jobs, model in models.items()}
+    assert len(set(estimates.values())) == 1, estimates
+
+
+def test_inference_is_exact_across_thread_counts(binary_rows, threaded_kernel):
+    X = binary_rows
+    fitted = BernoulliRBM(n_components=N_HIDDEN, batch_size=100, n_iter=1, random_state=0,
+                          n_jobs=1).fit(X)
+    outputs = {}
+    for n_jobs in THREAD_COUNTS:
+        model = copy.deepcopy(fitted).set_params(n_jobs=n_jobs)  # the same streams
+        before = _blas.team_products()
+        outputs[n_jobs] = dict(
+            gibbs=model.gibbs(X),
+            sample=model.sample(300, n_steps=3, random_state=1),
+            transform=model.transform(X),
+            free_energy=model.free_energy(X),
+            ais=np.array(model.log_partition("ais", n_betas=100, random_state=2)),
+        )
+        assert (_blas.team_products() > before) == (n_jobs > 1)
+    for n_jobs, results in outputs.items():
+        for name, value in results.items():
+            assert np.array_equal(value, outputs[1][name]), f"{name}, n_jobs={n_jobs}"
+
+
+@pytest.mark.parametrize("m, n", [(12, 1200), (400, 100), (784, 500), (500, 2000), (383, 3)])
+def test_product_blocks_depend_on_the_shape_only(m, n):
+    split, bounds = _blas.product_blocks(m, n)
+    dim = m if split == "m" else n
+    assert split == ("m" if m >= n else "n")
+    assert bounds[0] == 0 and bounds[-1] == dim
+    widths = np.diff(bounds)
+    # Whole blocks of at least 192 - 16 rows or columns (one block below 384).
+    assert np.all(widths > 0)
+    assert len(widths) == 1 or widths.min() >= 176
+    assert (len(widths) == 1) == (dim < 384)
+    assert all(b % 16 == 0 for b in bounds[:-1])
