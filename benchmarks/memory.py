@@ -51,6 +51,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from _resident import reset_peak_rss, status_bytes
 
 CASES = ("bernoulli", "gaussian", "wide", "categorical")
 N_FEATURES = 784
@@ -91,41 +92,20 @@ def estimator(case, **overrides):
     return kind(**params)
 
 
-def _status_bytes(field):
-    """A VmXXX line of /proc/self/status in bytes (None off Linux)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss():
-    """Reset VmHWM to the current resident set (Linux >= 4.0); False if impossible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return _status_bytes("VmHWM") == _status_bytes("VmRSS")
-
-
 def child(case, n_rows):
     """Run in a fresh interpreter: the measured fit of one case; print JSON."""
     X = build_input(case, n_rows)
     estimator(case, n_components=8, n_iter=1).fit(X[:200])  # BLAS buffers, threads
     gc.collect()
-    reset = _reset_peak_rss()
-    rss_before = _status_bytes("VmRSS")
+    reset = reset_peak_rss()
+    rss_before = status_bytes("VmRSS")
     tracemalloc.start()
     start = time.perf_counter()
     model = estimator(case).fit(X)
     seconds = time.perf_counter() - start
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    peak_rss = _status_bytes("VmHWM")
+    peak_rss = status_bytes("VmHWM")
     model_bytes = sum(a.nbytes for a in (model.components_, model.intercept_visible_,
                                          model.intercept_hidden_))
     json.dump({

@@ -61,6 +61,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _resident import reset_peak_rss, status_bytes
 import scipy
 import sklearn
 import threadpoolctl
@@ -554,27 +555,6 @@ def _input_bytes(X):
     return X.nbytes
 
 
-def _status_bytes(field):
-    """A VmXXX line of /proc/self/status in bytes (None off Linux)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak_rss():
-    """Reset VmHWM to the current resident set (Linux >= 4.0); False if impossible."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return _status_bytes("VmHWM") == _status_bytes("VmRSS")
-
-
 def memory_child(layout, threads=None):
     """Run in a fresh interpreter: one epoch of fit on the memory input; print JSON.
 
@@ -590,15 +570,15 @@ def memory_child(layout, threads=None):
                   random_state=0, n_jobs=threads)
     rbm.BernoulliRBM(n_iter=1, **params).fit(X[:200])
     gc.collect()
-    reset = _reset_peak_rss()
-    rss_before = _status_bytes("VmRSS")
+    reset = reset_peak_rss()
+    rss_before = status_bytes("VmRSS")
     tracemalloc.start()
     start = time.perf_counter()
     model = rbm.BernoulliRBM(n_iter=1, **params).fit(X)
     seconds = time.perf_counter() - start
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    peak_rss = _status_bytes("VmHWM")
+    peak_rss = status_bytes("VmHWM")
     json.dump({
         "layout": layout, "input_bytes": _input_bytes(X), "traced_peak": traced_peak,
         "rss_growth": (peak_rss - rss_before) if reset and peak_rss else None,
