@@ -222,3 +222,21 @@ def test_a_standard_normal_is_what_standardised_means():
     X = stats.norm.rvs(size=(10, 5), random_state=0)
     assert np.all(np.abs(X.mean(axis=0)) < OFF_SCALE_FACTOR)
     assert np.all((X.std(axis=0) > 1 / OFF_SCALE_FACTOR) & (X.std(axis=0) < OFF_SCALE_FACTOR))
+
+
+def test_the_command_line_on_a_four_row_csv_no_longer_collapses(tmp_path, capsys):
+    """The issue's CLI case: ``rbm fit small.csv --model gaussian`` on four
+    rows of 0/1 data (3 for training, one held out, standardised by the
+    CLI) scored -496,897 nats on the held-out row; the training split's
+    third column is constant.  Bound as in the three-row case above."""
+    from rbm import cli
+
+    path = tmp_path / "four.csv"
+    path.write_text("a,b,c\n0,1,0\n1,0,0\n0,0,1\n1,1,0\n")
+    with pytest.warns(ConvergenceWarning, match="ended at its floor"):
+        status = cli.main(["fit", str(path), "--model", "gaussian", "--n-components", "4",
+                           "--random-state", "0", "--n-jobs", "1"], prog="rbm")
+    out = capsys.readouterr().out
+    assert status == 0
+    held_out = float(out.split("Held-out log-likelihood:")[1].split()[0])
+    assert held_out > -50
