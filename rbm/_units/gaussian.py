@@ -97,9 +97,10 @@ def spread_of_constant_features(mean, std):
     return np.where(spread, std, scale)
 
 
-#: Folders whose frames a warning skips to point at the user's call.
-_INTERNAL_FOLDERS = tuple(os.path.dirname(os.path.dirname(os.path.abspath(path))) + os.sep
-                          for path in (__file__,)) + (os.path.dirname(sklearn.__file__) + os.sep,)
+#: Folders whose frames a warning skips to point at the user's call: this
+#: package and scikit-learn.
+_INTERNAL_FOLDERS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+                     os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
 
 
 def user_stacklevel():
@@ -155,12 +156,13 @@ def warn_if_far_from_standardised(estimator, mean, std):
         f"{len(off)} of {len(mean)} features ({feature_labels(estimator, off)}) have a "
         f"mean beyond +-{OFF_SCALE_FACTOR:g} or a standard deviation outside "
         f"[{1 / OFF_SCALE_FACTOR:g}, {OFF_SCALE_FACTOR:g}] (the first: mean {mean[i]:.4g}, "
-        f"standard deviation {std[i]:.4g}). Its learning rate and initial weights assume "
-        "standardised data, and off that scale it fits poorly without other signs. "
+        f"standard deviation {std[i]:.4g}). Its learning rate and initial weights "
+        "assume standardised data: off that scale it fits worse (a nat or more per "
+        "row) or fails outright. "
         "Standardise first: make_pipeline(StandardScaler(), "
         f"{type(estimator).__name__}(...)) from sklearn.pipeline and "
-        "sklearn.preprocessing (its log-likelihoods are then in standardised units; add "
-        "sum(log(scaler.scale_)) per row for the data's units).",
+        "sklearn.preprocessing (its log-likelihoods are then in standardised units; "
+        "subtract sum(log(scaler.scale_)) from each for the data's units).",
         UserWarning, stacklevel=user_stacklevel())
 
 
