@@ -1,14 +1,29 @@
 """Gaussian visible units with learned standard deviations."""
 
+import os
+import sys
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
+import sklearn
+from sklearn.exceptions import ConvergenceWarning
 
 from .. import _gibbs
 from ._layer import (KernelVisible, VisibleLayer, all_finite, check_array_attribute,
                      count_non_finite)
+from .categorical import column_label
 
-#: sigma never falls below this fraction of the feature's standard deviation.
-SIGMA_FLOOR_FRACTION = 0.01
+#: Default of ``sigma_floor``: sigma never falls below this fraction of the
+#: feature's standard deviation (chosen by measurement: see the estimator's
+#: ``_parameter_docs``).
+SIGMA_FLOOR_FRACTION = 0.2
+#: A learned sigma within this factor of its floor counts as "at the floor".
+AT_FLOOR_FACTOR = 1.01
+#: Input counts as far from standardised when a feature's standard deviation
+#: lies outside [1 / OFF_SCALE_FACTOR, OFF_SCALE_FACTOR], or its mean is more
+#: than OFF_SCALE_FACTOR from zero (measured: see ``warn_if_far_from_standardised``).
+OFF_SCALE_FACTOR = 10.0
 #: The data statistics read the input in blocks of rows of about this many
 #: bytes (in float64), so that fitting needs no temporary of the input's size.
 STATISTICS_BLOCK_BYTES = 4 * 2**20
@@ -60,6 +75,105 @@ def column_mean_and_std(X):
     return mean, np.sqrt(squares / n)
 
 
+def spread_of_constant_features(mean, std):
+    """std with each constant feature's 0 replaced by the data's scale.
+
+    A constant feature (or any feature of a single row) has no spread to
+    learn from.  It gets the largest spread of the other features (for
+    standardised data, 1), or the largest |mean| when every feature is
+    constant, or 1 when that is 0 too.  Not a small fraction of it: sigma
+    never rises above this starting value, and a held-out value away from
+    the constant would otherwise score thousands of nats below its
+    neighbours (a constant standardised 0/1 column of three training rows
+    scored -248,000 nats per held-out row with 1e-3 of the scale).
+    """
+    spread = std > 0
+    if spread.all():
+        return std
+    if spread.any():
+        scale = float(std.max())
+    else:
+        scale = float(np.abs(mean).max(initial=0.0)) or 1.0
+    return np.where(spread, std, scale)
+
+
+#: Folders whose frames a warning skips to point at the user's call: this
+#: package and scikit-learn.
+_INTERNAL_FOLDERS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+                     os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
+
+
+def user_stacklevel():
+    """``stacklevel`` for a warning that names the user's line, not ours.
+
+    Counts the frames above the caller of ``warnings.warn`` that lie in
+    this package or in scikit-learn (``fit``'s wrappers), which differ
+    between ``fit`` and ``partial_fit``.
+    """
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL_FOLDERS):
+        level, frame = level + 1, frame.f_back
+    return level
+
+
+def off_scale_features(mean, std):
+    """Indices of the features far from zero mean and unit variance.
+
+    Constant features (std 0) count only by their mean: StandardScaler
+    leaves them at 0, and they are handled in ``spread_of_constant_features``.
+    """
+    spread = std > 0
+    off = (np.abs(mean) > OFF_SCALE_FACTOR) | (spread & ((std > OFF_SCALE_FACTOR)
+                                                          | (std < 1.0 / OFF_SCALE_FACTOR)))
+    return np.flatnonzero(off)
+
+
+def warn_if_far_from_standardised(estimator, mean, std):
+    """UserWarning when some feature's mean or spread is far from standardised.
+
+    Warned rather than standardised inside the model: the learning rate,
+    weight decay and the 0.01 scale of the initial weights are in data units,
+    and so is every output (samples, ``gibbs``, ``sigma_``, log densities);
+    standardising inside would have to convert the parameters, their
+    velocities and bounds back and forth on every ``partial_fit`` and would
+    hide in which units a score is given.  A StandardScaler in a Pipeline
+    does it in one visible step.
+
+    The bounds were measured on wine (standardised, then rescaled; 8 hidden
+    units, 100 epochs; held-out exact log-likelihood taken back to
+    standardised units by the log-Jacobian: -16.50 nats per row as it is).
+    Spreads 0.01, 0.1, 0.3, 3, 10 and 100 scored -17.33, -17.17, -16.61,
+    -16.56, -16.60 and -248,299; means 3, 10 and 100 scored -17.16, -17.75
+    and -18.69.  Beyond the bounds the loss is a nat or more (catastrophic
+    for large spreads); inside them at most 0.7.
+    """
+    off = off_scale_features(mean, std)
+    if not len(off):
+        return
+    i = off[0]
+    warnings.warn(
+        f"{type(estimator).__name__} got input far from zero mean and unit variance: "
+        f"{len(off)} of {len(mean)} features ({feature_labels(estimator, off)}) have a "
+        f"mean beyond +-{OFF_SCALE_FACTOR:g} or a standard deviation outside "
+        f"[{1 / OFF_SCALE_FACTOR:g}, {OFF_SCALE_FACTOR:g}] (the first: mean {mean[i]:.4g}, "
+        f"standard deviation {std[i]:.4g}). Its learning rate and initial weights "
+        "assume standardised data: off that scale it fits worse (a nat or more per "
+        "row) or fails outright. "
+        "Standardise first: make_pipeline(StandardScaler(), "
+        f"{type(estimator).__name__}(...)) from sklearn.pipeline and "
+        "sklearn.preprocessing (its log-likelihoods are then in standardised units; "
+        "subtract sum(log(scaler.scale_)) from each for the data's units).",
+        UserWarning, stacklevel=user_stacklevel())
+
+
+def feature_labels(estimator, indices, shown=5):
+    """The first ``shown`` of the columns ``indices`` by name, and how many more."""
+    labels = ", ".join(column_label(estimator, i) for i in indices[:shown])
+    if len(indices) > shown:
+        labels += f" and {len(indices) - shown} more"
+    return labels
+
+
 class GaussianVisible(VisibleLayer):
     """Real-valued visible units with standard deviations ``sigma``.
 
@@ -71,6 +185,9 @@ class GaussianVisible(VisibleLayer):
     ----------
     learn_sigma : bool, default=True
         Whether training steps ``log sigma``.
+    sigma_floor : float, default=SIGMA_FLOOR_FRACTION
+        Lower bound of sigma, as a fraction of each feature's standard
+        deviation in the training data.
     state : ndarray of shape (4, n_visible) or None
         Rows ``_gibbs.GAUSSIAN_*``: sigma, its velocity and its bounds;
         None before ``fit``.
@@ -79,14 +196,16 @@ class GaussianVisible(VisibleLayer):
     kernel_kind = _gibbs.VISIBLE_GAUSSIAN
     discrete = False
 
-    def __init__(self, learn_sigma=True, state=None):
+    def __init__(self, learn_sigma=True, sigma_floor=SIGMA_FLOOR_FRACTION, state=None):
         self.learn_sigma = learn_sigma
+        self.sigma_floor = sigma_floor
         self.state = state
 
     @classmethod
     def for_estimator(cls, estimator):
         """A new, unfitted layer for the estimator's hyperparameters."""
-        return cls(learn_sigma=bool(estimator.learn_sigma))
+        return cls(learn_sigma=bool(estimator.learn_sigma),
+                   sigma_floor=float(estimator.sigma_floor))
 
     @property
     def sigma(self):
@@ -105,19 +224,64 @@ class GaussianVisible(VisibleLayer):
                 "allowed."
             )
 
+    def validate(self, estimator, X, *, reset, dtype):
+        """X as a float array or CSR matrix of ``dtype``, every value finite.
+
+        On the data a model is fitted to (``reset``), warns first when X is
+        far from standardised (``warn_if_far_from_standardised``).
+        """
+        X = super().validate(estimator, X, reset=reset, dtype=dtype)
+        if reset and X.shape[0]:
+            warn_if_far_from_standardised(estimator, *column_mean_and_std(X))
+        return X
+
     def fit(self, X):
         """sigma at the data's standard deviation, its velocity and its bounds."""
         mean, std = column_mean_and_std(X)
-        # A constant feature (or a single row) has no spread to learn from:
-        # give it a small one, relative to the data's own scale (whatever
-        # that is: 1e-8 and 1e8 are both fine).
-        scale = max(float(std.max(initial=0.0)), float(np.abs(mean).max(initial=0.0))) or 1.0
-        std = np.maximum(std, 1e-3 * scale)
+        std = spread_of_constant_features(mean, std)
         state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, X.shape[1]), dtype=X.dtype)
         state[_gibbs.GAUSSIAN_SIGMA] = std
-        state[_gibbs.GAUSSIAN_SIGMA_MIN] = SIGMA_FLOOR_FRACTION * std
+        floor = self.sigma_floor * std
+        # sigma_floor=1 fixes sigma: a floor rounded above the ceiling must not be.
+        state[_gibbs.GAUSSIAN_SIGMA_MIN] = np.minimum(floor, std)
         state[_gibbs.GAUSSIAN_SIGMA_MAX] = std
         self.state = state
+
+    def sigma_at_floor(self):
+        """Boolean mask of the features whose learned sigma ended at its floor.
+
+        Always all False with ``learn_sigma=False`` (sigma never moves) or
+        ``sigma_floor=1`` (the floor is the starting value).
+        """
+        sigma = np.asarray(self.sigma, dtype=np.float64)
+        low = np.asarray(self.state[_gibbs.GAUSSIAN_SIGMA_MIN], dtype=np.float64)
+        high = np.asarray(self.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
+        if not self.learn_sigma:
+            return np.zeros(sigma.shape, dtype=bool)
+        return (sigma <= AT_FLOOR_FACTOR * low) & (low < high)
+
+    def warn_if_sigma_at_floor(self, estimator):
+        """ConvergenceWarning when some sigma ended at its floor.
+
+        There the likelihood still rose as sigma shrank: the model places
+        narrow Gaussians on the training values (too few rows for the
+        number of hidden units, or features with few distinct values), and
+        held-out values between them score badly.
+        """
+        at_floor = self.sigma_at_floor()
+        if not at_floor.any():
+            return
+        names = feature_labels(estimator, np.flatnonzero(at_floor))
+        warnings.warn(
+            f"{type(estimator).__name__}: the standard deviation sigma_ of "
+            f"{at_floor.sum()} of {at_floor.size} features ({names}) ended at its floor, "
+            f"sigma_floor={self.sigma_floor:g} times the feature's standard deviation. "
+            "The fit was still narrowing Gaussians onto the training values, which "
+            "overfits: held-out rows between those values get very low likelihoods. "
+            "Use more rows, fewer hidden units (n_components) or a larger sigma_floor "
+            "(or learn_sigma=False); features with only a few distinct values may suit "
+            "BernoulliRBM or CategoricalRBM better.",
+            ConvergenceWarning, stacklevel=user_stacklevel())
 
     def check_fitted(self, estimator, n_columns, dtype):
         """sigma's state must match the model, with sigma and its bounds positive."""
