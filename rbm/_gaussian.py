@@ -115,6 +115,7 @@ class GaussianBernoulliRBM(BaseRBM):
         momentum_warmup=0.1,
         on_divergence="raise",
         learn_sigma=True,
+        warm_start=False,
     ):
         super().__init__(
             n_components,
@@ -143,6 +144,7 @@ class GaussianBernoulliRBM(BaseRBM):
             sparsity_cost=sparsity_cost,
             momentum_warmup=momentum_warmup,
             on_divergence=on_divergence,
+            warm_start=warm_start,
         )
         self.learn_sigma = learn_sigma
 
