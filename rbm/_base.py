@@ -11,7 +11,6 @@ documents itself.
 
 import copy
 import threading
-import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -25,7 +24,6 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from . import _gibbs
 from ._frames import visible_output
@@ -34,8 +32,8 @@ from ._state import KernelParams, TrainingState, check_fitted_state, check_train
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
-                        Batches, DivergenceError, check_training_record, effective_n_threads,
-                        fit_epochs, is_count, planned_epochs, record_pass, run_pass,
+                        DivergenceError, check_training_record, effective_n_threads,
+                        fit_epochs, is_count, partial_fit_pass, planned_epochs,
                         validation_split)
 from ._units import BernoulliHidden, BernoulliVisible
 
@@ -221,9 +219,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def fit(self, X, y=None):
         """Fit the model to X by CD-k, PCD-k or parallel tempering.
 
-        With ``warm_start=True`` and a fitted model, training continues
-        from the model as it is (see ``warm_start``) instead of starting
-        afresh.
+        With ``warm_start=True``, a fitted model trains on from where it is.
 
         Parameters
         ----------
@@ -238,10 +234,9 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             The fitted model.
         """
         # A refit that raises leaves the previous model as it was: fit
-        # builds new arrays, so restoring the attributes restores the model.
-        # (A first fit that diverges keeps the parameters of its last sound
-        # pass, as DivergenceError says.)
-        # A warm start changes the arrays in place, so it keeps a deep copy.
+        # builds new arrays, so restoring the attributes restores the model
+        # (a warm start trains them in place: it restores a deep copy).  A
+        # first fit that diverges keeps its last sound pass's parameters.
         warm = self.warm_start and hasattr(self, "components_")
         previous = (None if not hasattr(self, "components_") else
                     copy.deepcopy(self.__dict__) if warm else dict(self.__dict__))
@@ -275,12 +270,9 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         The first call initialises the model from X; later calls continue
         training (parameters, momentum and persistent chains carry over).
-        Each pass steps at ``learning_rate`` with ``momentum``, except after
-        a ``fit`` whose schedule decayed the rate: then at the rate where
-        that schedule ended, but at least 1% of ``learning_rate`` (stepping
-        at the initial rate undid the finished fit).  Each pass adds one to
-        ``n_iter_`` and a row to ``history_`` (log-likelihoods NaN: they need
-        log Z, which a pass does not compute).
+        Steps at ``learning_rate``, or after a ``fit`` at the rate where its
+        schedule ended, at least 1% of it (see ``warm_start``).  Each pass
+        adds one to ``n_iter_`` and a row to ``history_``.
 
         Parameters
         ----------
@@ -307,25 +299,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         n_threads = self._check_n_jobs()
         if first_call:
             self._initialize(X, unit)
-        batches = Batches(X).plan(np.arange(X.shape[0], dtype=np.intp), self.batch_size)
-        # A pass that raises rolls back the arrays it changed (run_pass); the
-        # random streams it advanced go back here, so a retry repeats it exactly.
-        training = self._training
-        streams = training.training_streams
-        saved_streams = streams.snapshot()
-        swap_counts = training.swap_counts.copy()
-        # 1.0 on a plain stream of partial_fit calls: the rate is learning_rate, exactly.
-        learning_rate = self.learning_rate * training.learning_rate_fraction
-        start = time.perf_counter()
-        try:
-            with threadpool_limits(limits=n_threads, user_api="blas"):
-                run_pass(self, batches, n_threads, learning_rate, self.momentum,
-                         training.data_statistics_with(X))
-        except BaseException:
-            streams.restore(saved_streams)
-            raise
-        record_pass(self, X, learning_rate, self.momentum, swap_counts,
-                    time.perf_counter() - start)
+        partial_fit_pass(self, X, n_threads)
         return self
 
     def _learned_arrays(self):

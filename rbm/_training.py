@@ -10,8 +10,9 @@ kernel once, and checks for divergence afterwards, rolling back if needed.
 import inspect
 import math
 import os
+import time
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -613,10 +614,35 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
 def _continued_history(history, new_rows, earlier):
     """``history`` with ``new_rows`` appended, their epochs counted on from
     ``earlier`` (their seconds from the last recorded one)."""
-    offsets = {"epoch": earlier,
-               "seconds": history["seconds"][-1] if history["seconds"] else 0.0}
+    last = history["seconds"][-1] if history["seconds"] else 0.0
+    offsets = {"epoch": earlier, "seconds": last if isinstance(last, Real) else 0.0}
     return {name: list(history[name]) + [value + offsets.get(name, 0) for value in new_rows[name]]
             for name in history}
+
+
+def partial_fit_pass(model, X, n_threads):
+    """One ``partial_fit`` pass over validated X in its row order, recorded.
+
+    Steps at ``learning_rate`` times the state's ``learning_rate_fraction``
+    (1.0 on a plain stream of calls, so exactly ``learning_rate``).  A pass
+    that raises rolls back the arrays it changed (``run_pass``) and the
+    random streams it advanced, so a retry repeats it exactly.
+    """
+    batches = Batches(X).plan(np.arange(X.shape[0], dtype=np.intp), model.batch_size)
+    training = model._training
+    saved_streams = training.training_streams.snapshot()
+    swap_counts = training.swap_counts.copy()
+    learning_rate = model.learning_rate * training.learning_rate_fraction
+    start = time.perf_counter()
+    try:
+        with threadpool_limits(limits=n_threads, user_api="blas"):
+            run_pass(model, batches, n_threads, learning_rate, model.momentum,
+                     training.data_statistics_with(X))
+    except BaseException:
+        training.training_streams.restore(saved_streams)
+        raise
+    record_pass(model, X, learning_rate, model.momentum, swap_counts,
+                time.perf_counter() - start)
 
 
 def record_pass(model, rows, learning_rate, momentum, swap_counts, seconds):
