@@ -209,7 +209,8 @@ class TrainingState:
     The optimiser's velocities, the centering offsets, the sparsity
     penalty's running activation, the replica-swap counts of parallel
     tempering, the running data marginals (AIS's base model), the random
-    streams and the cache of log-partition estimates.  The weights, biases
+    streams, the cache of log-partition estimates, and the fraction of
+    ``learning_rate`` at which training continues after a fit.  The weights, biases
     and persistent chains stay public attributes of the estimator
     (``components_``, ``intercept_*``, ``h_samples_``).
     """
