@@ -9,6 +9,7 @@ in ``rbm._partition``.  A concrete model names its visible type and
 documents itself.
 """
 
+import copy
 import threading
 from numbers import Integral, Real
 
@@ -23,7 +24,6 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from . import _gibbs
 from ._frames import visible_output
@@ -32,8 +32,9 @@ from ._state import KernelParams, TrainingState, check_fitted_state, check_train
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
-                        Batches, DivergenceError, effective_n_threads, fit_epochs, is_count,
-                        planned_epochs, run_pass, validation_split)
+                        DivergenceError, check_training_record, effective_n_threads,
+                        fit_epochs, is_count, partial_fit_pass, planned_epochs,
+                        validation_split)
 from ._units import BernoulliHidden, BernoulliVisible
 
 #: Largest step or thread count the kernel accepts (a C int).
@@ -107,6 +108,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "on_divergence": [StrOptions({"raise", "warn"})],
+        "warm_start": ["boolean"],
     }
 
     def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, shuffle=True,
@@ -116,7 +118,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
                  l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
-                 momentum_warmup=0.1, on_divergence="raise"):
+                 momentum_warmup=0.1, on_divergence="raise", warm_start=False):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -143,6 +145,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.sparsity_cost = sparsity_cost
         self.momentum_warmup = momentum_warmup
         self.on_divergence = on_divergence
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------
     # Validation
@@ -216,6 +219,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def fit(self, X, y=None):
         """Fit the model to X by CD-k, PCD-k or parallel tempering.
 
+        With ``warm_start=True``, a fitted model trains on from where it is.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -229,18 +234,25 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             The fitted model.
         """
         # A refit that raises leaves the previous model as it was: fit
-        # builds new arrays, so restoring the attributes restores the model.
-        # (A first fit that diverges keeps the parameters of its last sound
-        # pass, as DivergenceError says.)
-        previous = dict(self.__dict__) if hasattr(self, "components_") else None
+        # builds new arrays, so restoring the attributes restores the model
+        # (a warm start trains them in place: it restores a deep copy).  A
+        # first fit that diverges keeps its last sound pass's parameters.
+        warm = self.warm_start and hasattr(self, "components_")
+        previous = (None if not hasattr(self, "components_") else
+                    copy.deepcopy(self.__dict__) if warm else dict(self.__dict__))
         try:
-            unit = self._visible_type.for_estimator(self)
-            X = self._validate_input(X, reset=True, unit=unit)
+            if warm:
+                X = self._check_fitted_input(X)
+                check_training_record(self)
+            else:
+                unit = self._visible_type.for_estimator(self)
+                X = self._validate_input(X, reset=True, unit=unit)
             n_threads = self._check_n_jobs()
             X, X_valid = validation_split(X, self.early_stopping, self.validation_fraction,
                                           self.random_state)
-            self._initialize(X, unit)
-            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads)
+            if not warm:
+                self._initialize(X, unit)
+            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm)
         except BaseException:
             if previous is not None:
                 self.__dict__.clear()
@@ -258,6 +270,9 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
         The first call initialises the model from X; later calls continue
         training (parameters, momentum and persistent chains carry over).
+        Steps at ``learning_rate``, or after a ``fit`` at the rate where its
+        schedule ended, at least 1% of it (see ``warm_start``).  Each pass
+        adds one to ``n_iter_`` and a row to ``history_``.
 
         Parameters
         ----------
@@ -280,21 +295,11 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             # the kernel must never see a bad one (set_params in between).
             self._validate_params()
             X = self._check_fitted_input(X)
+            check_training_record(self)
         n_threads = self._check_n_jobs()
         if first_call:
             self._initialize(X, unit)
-        batches = Batches(X).plan(np.arange(X.shape[0], dtype=np.intp), self.batch_size)
-        # A pass that raises rolls back the arrays it changed (run_pass); the
-        # random streams it advanced go back here, so a retry repeats it exactly.
-        streams = self._training.training_streams
-        saved_streams = streams.snapshot()
-        try:
-            with threadpool_limits(limits=n_threads, user_api="blas"):
-                run_pass(self, batches, n_threads, self.learning_rate, self.momentum,
-                         self._training.data_statistics_with(X))
-        except BaseException:
-            streams.restore(saved_streams)
-            raise
+        partial_fit_pass(self, X, n_threads)
         return self
 
     def _learned_arrays(self):

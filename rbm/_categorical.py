@@ -119,6 +119,7 @@ class CategoricalRBM(BaseRBM):
         momentum_warmup=0.1,
         on_divergence="raise",
         dtype=np.float64,
+        warm_start=False,
     ):
         super().__init__(
             n_components,
@@ -147,6 +148,7 @@ class CategoricalRBM(BaseRBM):
             sparsity_cost=sparsity_cost,
             momentum_warmup=momentum_warmup,
             on_divergence=on_divergence,
+            warm_start=warm_start,
         )
         self.categories = categories
         self.dtype = dtype

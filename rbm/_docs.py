@@ -99,19 +99,33 @@ SHARED_PARAMETERS = {
         scale) always raise.  Either way the message names the cause (the
         learning rate, the weight decay or the data's scale) and what to
         change."""),
+    "warm_start": ("bool", """\
+        As in scikit-learn: when True, ``fit`` on a fitted model continues
+        training from it (parameters, momentum, persistent chains and
+        random streams carry over) instead of starting afresh; X must have
+        the fitted features.  It runs ``n_iter`` further epochs whose
+        schedule starts at the rate where training stood (where the last
+        fit's schedule ended, at least 1% of ``learning_rate``; never back
+        at ``learning_rate`` once a schedule has decayed it), with
+        ``momentum`` from the first epoch, and ``n_iter_`` and ``history_``
+        count on from the earlier epochs.  ``partial_fit`` continues at
+        that rate too.  A warm fit that fails leaves the model as it was
+        (it keeps a copy of it meanwhile)."""),
 }
 
 #: Attribute documentation shared by every model.
 TRAINING_ATTRIBUTES_DOC = """\
     history_ : dict of lists
-        Per-epoch figures of the last ``fit``: ``epoch``, ``seconds``,
+        Per-epoch figures of the last ``fit``, followed by a row per later
+        ``partial_fit`` pass or warm-started epoch: ``epoch``, ``seconds``,
         ``learning_rate``, ``momentum``, ``reconstruction_error``,
         ``free_energy_data``, ``free_energy_chains``, ``log_likelihood_train``
-        and ``log_likelihood_validation`` (NaN where not computed) and
-        ``swap_rate`` (parallel tempering).
+        and ``log_likelihood_validation`` (NaN where not computed, as in
+        every ``partial_fit`` row) and ``swap_rate`` (parallel tempering).
     n_iter_ : int
         Epochs run by the last ``fit`` (fewer than ``n_iter`` after early
-        stopping).
+        stopping), plus one per ``partial_fit`` pass and every warm-started
+        epoch since.
     best_epoch_, best_validation_score_ : int, float
         With early stopping: the epoch whose parameters were kept, and its
         validation log-likelihood.

@@ -145,6 +145,7 @@ class GaussianBernoulliRBM(BaseRBM):
         on_divergence="raise",
         learn_sigma=True,
         sigma_floor=SIGMA_FLOOR_FRACTION,
+        warm_start=False,
     ):
         super().__init__(
             n_components,
@@ -173,6 +174,7 @@ class GaussianBernoulliRBM(BaseRBM):
             sparsity_cost=sparsity_cost,
             momentum_warmup=momentum_warmup,
             on_divergence=on_divergence,
+            warm_start=warm_start,
         )
         self.learn_sigma = learn_sigma
         self.sigma_floor = sigma_floor

@@ -209,7 +209,8 @@ class TrainingState:
     The optimiser's velocities, the centering offsets, the sparsity
     penalty's running activation, the replica-swap counts of parallel
     tempering, the running data marginals (AIS's base model), the random
-    streams and the cache of log-partition estimates.  The weights, biases
+    streams, the cache of log-partition estimates, and the fraction of
+    ``learning_rate`` at which training continues after a fit.  The weights, biases
     and persistent chains stay public attributes of the estimator
     (``components_``, ``intercept_*``, ``h_samples_``).
     """
@@ -233,6 +234,10 @@ class TrainingState:
         self.gibbs_streams = ChainStreams(entropy, GIBBS)
         self.shuffle_rng = generator_for(entropy, SHUFFLE)
         self.log_partition_cache = {}
+        # The fraction of ``learning_rate`` at which training continues
+        # (partial_fit, and the start of a warm-started fit's schedule): 1
+        # until a fit's schedule has decayed it (``continuing_fraction``).
+        self.learning_rate_fraction = 1.0
 
     # ------------------------------------------------------------------
     # Data marginals
@@ -268,7 +273,8 @@ class TrainingState:
     #: Every attribute of a TrainingState (a file or an assignment may drop one).
     ATTRIBUTES = ("W_velocity", "b_velocity", "c_velocity", "visible_offset", "hidden_offset",
                   "hidden_activity", "swap_counts", "data_sum", "n_data", "entropy",
-                  "training_streams", "gibbs_streams", "shuffle_rng", "log_partition_cache")
+                  "training_streams", "gibbs_streams", "shuffle_rng", "log_partition_cache",
+                  "learning_rate_fraction")
 
     def check(self, estimator, n_columns, n_temperatures, dtype):
         """Raise ValueError unless every attribute fits a model of this size."""
@@ -302,6 +308,12 @@ class TrainingState:
                 and self.n_data >= 0):
             raise ValueError(f"{where}.n_data must be a non-negative integer (rows seen), "
                              f"got {self.n_data!r}; refit the model.")
+        fraction = self.learning_rate_fraction
+        if not (isinstance(fraction, Real) and not isinstance(fraction, bool)
+                and 0.0 < fraction <= 1.0):  # NaN fails this
+            raise ValueError(f"{where}.learning_rate_fraction must be a number in (0, 1] "
+                             f"(the share of learning_rate training continues at), got "
+                             f"{fraction!r}; set it to 1.0 or refit the model.")
         check_entropy(self.entropy, f"{where}.entropy")
         for name, purpose in (("training_streams", TRAINING), ("gibbs_streams", GIBBS)):
             streams = getattr(self, name)
