@@ -19,10 +19,11 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from . import _gibbs
-from ._monitor import (CHEAP_EXACT_FLOPS, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
+from ._monitor import (MONITOR_AIS, MONITOR_ROWS, EarlyStopping, ProgressLine,
                        TrainingMonitor, epoch_learning_rate, epoch_momentum, epoch_rows,
-                       format_epoch)
-from ._partition import exact_cost
+                       estimate_tag, exact_monitoring, format_epoch)
+from ._likelihood import AUTO_EXACT_MAX_FLOPS
+from ._partition import MAX_EXACT_STATES, exact_cost
 from ._state import Update, energy_scale
 
 #: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
@@ -533,11 +534,15 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads):
     batches = Batches(X)
     statistics = model._training.data_statistics_with(X)
     model._training.record_data(statistics)
-    monitor = TrainingMonitor(n_epochs, _likelihood_checks(model, X_valid),
+    exact = _exact_monitoring(model, X.shape[0], n_epochs)
+    monitor = TrainingMonitor(n_epochs, exact or X_valid is not None,
                               model._training.swap_counts)
     stopper = (EarlyStopping(model.tol, model.n_iter_no_change)
                if model.early_stopping else None)
-    figures = EpochFigures(model, X, X_valid)
+    figures = EpochFigures(model, X, X_valid, exact)
+    progress = (ProgressLine(type(model).__name__, n_epochs,
+                             len(even_batch_ends(X.shape[0], model.batch_size)))
+                if model.verbose == 1 else None)
     watch = DivergenceWatch.of(model, DIVERGENCE_PATIENCE)
     model.n_iter_ = 0
     with threadpool_limits(limits=n_threads, user_api="blas"):
@@ -559,10 +564,14 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads):
             model.n_iter_ = epoch + 1
             row = monitor.record(epoch, learning_rate, momentum,
                                  figures.compute(monitor.likelihood_due(epoch)))
-            if _reports_epoch(model.verbose, epoch, n_epochs):
+            if progress is not None:
+                progress.update(row)
+            elif model.verbose:
                 print(format_epoch(type(model).__name__, row, n_epochs), flush=True)
             if stopper is not None and stopper.should_stop(row, model._learned_arrays()):
                 break
+    if progress is not None:
+        progress.finish()
     model.history_ = monitor.history
     if stopper is not None and stopper.restore_best(model._learned_arrays()):
         model.best_epoch_ = stopper.best_epoch
@@ -570,19 +579,17 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads):
         model._training.log_partition_cache.clear()
 
 
-def _likelihood_checks(model, X_valid):
-    """Whether ``fit`` records likelihoods: where log Z is cheap, or early stopping needs them."""
-    _, flops = exact_cost(model.components_.shape[1], model.n_components,
-                          model._visible_unit, model._hidden_unit)
-    return flops <= CHEAP_EXACT_FLOPS or X_valid is not None
+def _exact_monitoring(model, n_train, n_epochs):
+    """Whether ``fit`` records exact likelihoods (see ``exact_monitoring``).
 
-
-def _reports_epoch(verbose, epoch, n_epochs):
-    """verbose=1: about 20 evenly spaced epochs and the last; verbose>=2: every one."""
-    if not verbose:
-        return False
-    every = 1 if verbose > 1 else max(1, n_epochs // 20)
-    return epoch == 0 or (epoch + 1) % every == 0 or epoch + 1 == n_epochs
+    Where it does not, likelihoods are recorded only for early stopping, by
+    a short AIS run.
+    """
+    n_states, flops = exact_cost(model.components_.shape[1], model.n_components,
+                                 model._visible_unit, model._hidden_unit)
+    return (n_states <= MAX_EXACT_STATES
+            and exact_monitoring(flops, n_train, model.components_.size, n_epochs,
+                                 AUTO_EXACT_MAX_FLOPS))
 
 
 class EpochFigures:
@@ -592,17 +599,16 @@ class EpochFigures:
     training rows (see ``epoch_rows``), the free energy of visible states
     drawn from the persistent chains, the swap counts, and, when due, the
     training and validation log-likelihoods (exact where cheap, else a
-    short AIS run with fixed random numbers).
+    short AIS run with fixed random numbers) and how their log Z was
+    obtained.
     """
 
-    def __init__(self, model, X_train, X_valid):
+    def __init__(self, model, X_train, X_valid, exact):
         self.model = model
         self.rows = X_train[:MONITOR_ROWS]
         self.epoch_rows = self.rows[:epoch_rows(X_train.shape[0])]
         self.X_valid = X_valid
-        _, flops = exact_cost(model.components_.shape[1], model.n_components,
-                              model._visible_unit, model._hidden_unit)
-        self.cheap_likelihood = flops <= CHEAP_EXACT_FLOPS
+        self.cheap_likelihood = exact
         self.rng = np.random.default_rng(0)
 
     def compute(self, with_likelihood):
@@ -618,7 +624,9 @@ class EpochFigures:
             "swap_counts": model._training.swap_counts,
         }
         if with_likelihood:
-            log_z = self._log_z()
+            estimate = self._log_z()
+            log_z = estimate[0]
+            figures["log_likelihood_method"] = estimate_tag(estimate)
             figures["log_likelihood_train"] = float(-np.mean(model._free_energy(self.rows))
                                                     - log_z)
             if self.X_valid is not None:
@@ -629,7 +637,7 @@ class EpochFigures:
     def _log_z(self):
         method = "exact" if self.cheap_likelihood else "ais"
         kwargs = {} if self.cheap_likelihood else MONITOR_AIS
-        return self.model._log_partition(method=method, **kwargs)[0]
+        return self.model._log_partition(method=method, **kwargs)
 
     def _chain_free_energy(self):
         """Mean free energy of visible states drawn from (some of) the persistent chains."""
