@@ -79,12 +79,12 @@ def independent_pixels_loglik(X_train, X_test):
     return float(np.mean(X_test @ np.log(p) + (1 - X_test) @ np.log1p(-p)))
 
 
-def _log_z_label(model, std_error):
-    """How log Z was obtained, in words."""
-    if std_error == 0.0:
+def _log_z_label(model, estimate):
+    """How log Z was obtained, in the words of the command line's ``fit`` and ``score``."""
+    if estimate.is_exact:
         n_states = min(model.n_components, model.n_features_in_)
-        return f"exact, summed over all 2^{n_states} states of the smaller layer"
-    return f"estimated by annealed importance sampling, standard error {std_error:.2g}"
+        return f"{estimate.label}, summed over all 2^{n_states} states of the smaller layer"
+    return estimate.label
 
 
 def density_estimation(args):
@@ -102,9 +102,10 @@ def density_estimation(args):
     start = time.perf_counter()
     model.fit(X_train)
     elapsed = time.perf_counter() - start
-    log_z, std_error = model.log_partition()
+    estimate = model.log_partition()
+    log_z = estimate.log_z
     print(f"\nTrained {model.n_iter_} epochs of PCD-1 in {elapsed:.1f} s.")
-    print(f"log Z = {log_z:.4f} ({_log_z_label(model, std_error)}).")
+    print(f"log Z = {log_z:.4f} ({_log_z_label(model, estimate)}).")
     held_out = model.score(X_test)
     independent = independent_pixels_loglik(X_train, X_test)
     print("Mean log p(x) of held-out images, nats per image (higher is better):")

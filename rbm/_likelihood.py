@@ -6,6 +6,7 @@ log Z (exactly or by AIS), and estimates are cached per parameter values.
 """
 
 import hashlib
+import time
 import warnings
 from numbers import Integral
 
@@ -358,8 +359,24 @@ class LikelihoodMixin:
         # One check of the model and the input, then the unchecked pieces.
         X = self._check_fitted_input(X)
         F = self._warn_if_overflowed(self._free_energy(X), X, "score_samples")
-        log_z, _ = self._log_partition()
+        log_z, _ = self._log_partition_announced()
         return -F - log_z
+
+    def _log_partition_announced(self):
+        """``_log_partition()`` with its defaults; at ``verbose >= 1`` an AIS run
+        that is not cached yet (tens of seconds on large models) is announced
+        before it starts and reported with its time when it ends."""
+        if not self.verbose or self._resolved_method("auto") == "exact" \
+                or self.log_partition_ is not None:
+            return self._log_partition()
+        name = type(self).__name__
+        print(f"[{name}] estimating log Z by AIS ({DEFAULT_N_CHAINS} runs x "
+              f"{DEFAULT_N_BETAS} temperatures), once for these parameters...", flush=True)
+        start = time.perf_counter()
+        estimate = self._log_partition()
+        print(f"[{name}] log Z = {estimate[0]:.4f} ({estimate.label}) in "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
+        return estimate
 
     def score(self, X, y=None):
         """Mean log-likelihood of X in nats per sample (higher is better).

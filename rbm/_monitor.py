@@ -1,18 +1,30 @@
 """Learning-rate schedules and the per-epoch record of a fit (``history_``)."""
 
 import math
+import sys
 import time
 
 import numpy as np
 
 
 #: The likelihood is recorded at about ``LIKELIHOOD_CHECKS`` evenly spaced
-#: epochs (and the last): exactly when log Z costs at most
-#: ``CHEAP_EXACT_FLOPS`` floating-point operations, otherwise (for early
-#: stopping only) by a short AIS run.  Not every epoch: on small data sets
-#: even a cheap exact log Z costs more than the epoch itself.
-CHEAP_EXACT_FLOPS = 1e8
+#: epochs (and the last): exactly when log Z is cheap (see
+#: ``exact_monitoring``), otherwise (for early stopping only) by a short AIS
+#: run.  Not every epoch: on small data sets even a cheap exact log Z costs
+#: more than the epoch itself.
 LIKELIHOOD_CHECKS = 20
+#: An exact log Z is cheap for the monitor when it costs at most this many
+#: floating-point operations (2^20 hidden states of 20 units over 64 pixels,
+#: about 1.5 s with NumPy) or at most the training between two checks.
+CHEAP_EXACT_FLOPS = 3e9
+#: Floating-point operations of one pass per row and weight (four products
+#: of the row with W or its transpose: hidden field, reconstruction, chain
+#: update, gradient).
+PASS_FLOPS_PER_WEIGHT = 8
+#: Verbose output: at most this many seconds between in-place updates of a
+#: terminal's progress line, and about this many plain lines per fit elsewhere.
+PROGRESS_SECONDS = 0.25
+PROGRESS_LINES = 5
 #: A short AIS run for monitoring: noisy, but the same random numbers every
 #: time, so successive epochs are compared on equal terms.
 MONITOR_AIS = dict(n_chains=32, n_betas=500, random_state=0)
@@ -32,6 +44,24 @@ EXPONENTIAL_FINAL_FRACTION = 0.01
 def epoch_rows(n_train):
     """How many training rows the per-epoch figures use (see ``EPOCH_ROWS_PER``)."""
     return min(n_train, MONITOR_ROWS, max(MIN_EPOCH_ROWS, n_train // EPOCH_ROWS_PER))
+
+
+def exact_monitoring(exact_flops, n_train, n_weights, n_epochs, ceiling):
+    """Whether the monitor of ``fit`` computes log Z exactly at its checks.
+
+    Yes when the enumeration costs at most ``CHEAP_EXACT_FLOPS`` or at most
+    the training between two checks (so that the checks at most double the
+    fit), and never beyond ``ceiling`` (what ``log_partition`` itself would
+    enumerate).
+    """
+    epochs_per_check = max(1, n_epochs // LIKELIHOOD_CHECKS)
+    training_flops = PASS_FLOPS_PER_WEIGHT * n_train * n_weights * epochs_per_check
+    return exact_flops <= min(ceiling, max(CHEAP_EXACT_FLOPS, training_flops))
+
+
+def estimate_tag(estimate):
+    """A short tag of how a log Z was obtained: "exact" or "ais ± <standard error>"."""
+    return "exact" if estimate.is_exact else f"ais ± {estimate.std_error:.2g}"
 
 
 def epoch_learning_rate(schedule, learning_rate, epoch, n_epochs):
@@ -83,7 +113,7 @@ class TrainingMonitor:
 
     COLUMNS = ("epoch", "seconds", "learning_rate", "momentum", "reconstruction_error",
                "free_energy_data", "free_energy_chains", "log_likelihood_train",
-               "log_likelihood_validation", "swap_rate")
+               "log_likelihood_validation", "log_likelihood_method", "swap_rate")
 
     def __init__(self, n_epochs, likelihood_checks, swap_counts):
         self.n_epochs = n_epochs
@@ -116,7 +146,9 @@ class TrainingMonitor:
 
         ``figures`` holds ``reconstruction_error``, ``free_energy_data``,
         ``free_energy_chains``, ``swap_counts`` and, where due, the
-        ``log_likelihood_train`` and ``log_likelihood_validation``.
+        ``log_likelihood_train`` and ``log_likelihood_validation`` with
+        ``log_likelihood_method`` (``estimate_tag`` of their log Z; "" in
+        rows without likelihoods).
         """
         row = {
             "epoch": epoch + 1,
@@ -128,6 +160,7 @@ class TrainingMonitor:
             "free_energy_chains": figures["free_energy_chains"],
             "log_likelihood_train": figures.get("log_likelihood_train", math.nan),
             "log_likelihood_validation": figures.get("log_likelihood_validation", math.nan),
+            "log_likelihood_method": figures.get("log_likelihood_method", ""),
             "swap_rate": self._swap_rate(figures["swap_counts"]),
         }
         for name in self.COLUMNS:
@@ -184,7 +217,93 @@ def format_epoch(name, row, n_epochs):
         parts.append(f"log-likelihood = {row['log_likelihood_train']:.3f}")
     if not math.isnan(row["log_likelihood_validation"]):
         parts.append(f"validation = {row['log_likelihood_validation']:.3f}")
+    if row["log_likelihood_method"]:
+        parts.append(f"log Z {row['log_likelihood_method']}")
     if not math.isnan(row["swap_rate"]):
         parts.append(f"swap rate = {row['swap_rate']:.2f}")
     parts.append(f"time = {row['seconds']:.2f}s")
     return ", ".join(parts)
+
+
+class ProgressLine:
+    """``verbose=1``: one progress line per fit.
+
+    On a terminal the line is rewritten in place (carriage return) at most
+    every ``PROGRESS_SECONDS`` and ended by ``finish``; elsewhere (a file, a
+    pipe, a notebook's captured output) about ``PROGRESS_LINES`` plain
+    lines are written.  It shows only numbers the fit already has: epoch
+    of planned epochs, minibatch updates per second, the latest recorded
+    log-likelihood with how its log Z was obtained, and the time left.
+
+    Parameters
+    ----------
+    name : str
+        The estimator's class name, at the start of the line.
+    n_epochs : int
+        Epochs planned.
+    updates_per_epoch : int
+        Minibatch updates in one epoch.
+    stream : file-like, optional
+        Where to write; ``sys.stdout`` at construction by default.
+    """
+
+    def __init__(self, name, n_epochs, updates_per_epoch, stream=None):
+        self.name = name
+        self.n_epochs = n_epochs
+        self.updates_per_epoch = updates_per_epoch
+        self.stream = sys.stdout if stream is None else stream
+        isatty = getattr(self.stream, "isatty", None)
+        self.in_place = bool(isatty()) if callable(isatty) else False
+        self.plain_every = max(1, n_epochs // PROGRESS_LINES)
+        self.likelihood = None
+        self.last_write = -math.inf
+        self.text = ""
+
+    def update(self, row):
+        """Take a history row; write the line when due."""
+        for column in ("log_likelihood_validation", "log_likelihood_train"):
+            if not math.isnan(row[column]):
+                label = "validation" if column.endswith("validation") else "training"
+                self.likelihood = (label, row[column], row["log_likelihood_method"])
+                break
+        self.text = self._line(row)
+        epoch = row["epoch"]
+        if self.in_place:
+            now = time.perf_counter()
+            if now - self.last_write >= PROGRESS_SECONDS or epoch == self.n_epochs:
+                self.stream.write("\r" + self.text)
+                self.stream.flush()
+                self.last_write = now
+        elif epoch == 1 or epoch % self.plain_every == 0 or epoch == self.n_epochs:
+            self.stream.write(self.text + "\n")
+            self.stream.flush()
+
+    def finish(self):
+        """End the line on a terminal (also when the fit stopped early)."""
+        if self.in_place and self.text:
+            self.stream.write("\r" + self.text + "\n")
+            self.stream.flush()
+
+    def _line(self, row):
+        epoch, seconds = row["epoch"], row["seconds"]
+        parts = [f"[{self.name}] epoch {epoch}/{self.n_epochs}"]
+        if seconds > 0:
+            parts.append(f"{epoch * self.updates_per_epoch / seconds:,.0f} updates/s")
+        if self.likelihood is not None:
+            label, value, method = self.likelihood
+            parts.append(f"{label} log-likelihood {value:.3f} ({method})")
+        left = seconds / epoch * (self.n_epochs - epoch)
+        parts.append(f"{_duration(left)} left")
+        return ", ".join(parts)
+
+
+def _duration(seconds):
+    """Seconds as "42 s", "3 min 5 s" or "1 h 02 min"."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -20,10 +20,11 @@ from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from . import _gibbs
-from ._monitor import (CHEAP_EXACT_FLOPS, EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS,
-                       MONITOR_ROWS, EarlyStopping, TrainingMonitor, epoch_learning_rate,
-                       epoch_momentum, epoch_rows, format_epoch)
-from ._partition import exact_cost
+from ._likelihood import AUTO_EXACT_MAX_FLOPS
+from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
+                       ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
+                       epoch_rows, estimate_tag, exact_monitoring, format_epoch)
+from ._partition import MAX_EXACT_STATES, exact_cost
 from ._state import Update, energy_scale
 
 #: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
@@ -563,11 +564,15 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
     batches = Batches(X)
     statistics = model._training.data_statistics_with(X)
     model._training.record_data(statistics)
-    monitor = TrainingMonitor(n_epochs, _likelihood_checks(model, X_valid),
+    exact = _exact_monitoring(model, X.shape[0], n_epochs)
+    monitor = TrainingMonitor(n_epochs, exact or X_valid is not None,
                               model._training.swap_counts)
     stopper = (EarlyStopping(model.tol, model.n_iter_no_change)
                if model.early_stopping else None)
-    figures = EpochFigures(model, X, X_valid)
+    figures = EpochFigures(model, X, X_valid, exact)
+    progress = (ProgressLine(type(model).__name__, n_epochs,
+                             len(even_batch_ends(X.shape[0], model.batch_size)))
+                if model.verbose == 1 else None)
     watch = DivergenceWatch.of(model, DIVERGENCE_PATIENCE)
     earlier = getattr(model, "n_iter_", 0) if warm else 0
     start_fraction = model._training.learning_rate_fraction if warm else 1.0
@@ -601,10 +606,14 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
             model.n_iter_ = earlier + epoch + 1
             row = monitor.record(epoch, learning_rate, momentum,
                                  figures.compute(monitor.likelihood_due(epoch)))
-            if _reports_epoch(model.verbose, epoch, n_epochs):
+            if progress is not None:
+                progress.update(row)
+            elif model.verbose:
                 print(format_epoch(type(model).__name__, row, n_epochs), flush=True)
             if stopper is not None and stopper.should_stop(row, model._learned_arrays()):
                 break
+    if progress is not None:
+        progress.finish()
     if epoch >= 0:  # n_iter=0 trains nothing: the rate stays where it was
         model._training.learning_rate_fraction = continuing_fraction(
             start_fraction, model.learning_rate_schedule, epoch, n_epochs)
@@ -622,7 +631,8 @@ def _continued_history(history, new_rows, earlier):
     ``earlier`` (their seconds from the last recorded one)."""
     last = history["seconds"][-1] if history["seconds"] else 0.0
     offsets = {"epoch": earlier, "seconds": last if isinstance(last, Real) else 0.0}
-    return {name: list(history[name]) + [value + offsets.get(name, 0) for value in new_rows[name]]
+    return {name: list(history[name]) + [value + offsets[name] if name in offsets else value
+                                         for value in new_rows[name]]
             for name in history}
 
 
@@ -662,7 +672,7 @@ def record_pass(model, rows, learning_rate, momentum, swap_counts, seconds):
     """
     monitor = TrainingMonitor(1, False, swap_counts)
     row = monitor.record(0, learning_rate, momentum,
-                         EpochFigures(model, rows, None).compute(False))
+                         EpochFigures(model, rows, None, False).compute(False))
     row["seconds"] = seconds
     earlier = getattr(model, "n_iter_", 0)
     history = getattr(model, "history_", None) or {name: [] for name in row}
@@ -691,19 +701,17 @@ def check_training_record(model):
                          "or delete history_ to start a new record.")
 
 
-def _likelihood_checks(model, X_valid):
-    """Whether ``fit`` records likelihoods: where log Z is cheap, or early stopping needs them."""
-    _, flops = exact_cost(model.components_.shape[1], model.n_components,
-                          model._visible_unit, model._hidden_unit)
-    return flops <= CHEAP_EXACT_FLOPS or X_valid is not None
+def _exact_monitoring(model, n_train, n_epochs):
+    """Whether ``fit`` records exact likelihoods (see ``exact_monitoring``).
 
-
-def _reports_epoch(verbose, epoch, n_epochs):
-    """verbose=1: about 20 evenly spaced epochs and the last; verbose>=2: every one."""
-    if not verbose:
-        return False
-    every = 1 if verbose > 1 else max(1, n_epochs // 20)
-    return epoch == 0 or (epoch + 1) % every == 0 or epoch + 1 == n_epochs
+    Where it does not, likelihoods are recorded only for early stopping, by
+    a short AIS run.
+    """
+    n_states, flops = exact_cost(model.components_.shape[1], model.n_components,
+                                 model._visible_unit, model._hidden_unit)
+    return (n_states <= MAX_EXACT_STATES
+            and exact_monitoring(flops, n_train, model.components_.size, n_epochs,
+                                 AUTO_EXACT_MAX_FLOPS))
 
 
 class EpochFigures:
@@ -713,17 +721,16 @@ class EpochFigures:
     training rows (see ``epoch_rows``), the free energy of visible states
     drawn from the persistent chains, the swap counts, and, when due, the
     training and validation log-likelihoods (exact where cheap, else a
-    short AIS run with fixed random numbers).
+    short AIS run with fixed random numbers) and how their log Z was
+    obtained.
     """
 
-    def __init__(self, model, X_train, X_valid):
+    def __init__(self, model, X_train, X_valid, exact):
         self.model = model
         self.rows = X_train[:MONITOR_ROWS]
         self.epoch_rows = self.rows[:epoch_rows(X_train.shape[0])]
         self.X_valid = X_valid
-        _, flops = exact_cost(model.components_.shape[1], model.n_components,
-                              model._visible_unit, model._hidden_unit)
-        self.cheap_likelihood = flops <= CHEAP_EXACT_FLOPS
+        self.cheap_likelihood = exact
         self.rng = np.random.default_rng(0)
 
     def compute(self, with_likelihood):
@@ -739,7 +746,9 @@ class EpochFigures:
             "swap_counts": model._training.swap_counts,
         }
         if with_likelihood:
-            log_z = self._log_z()
+            estimate = self._log_z()
+            log_z = estimate[0]
+            figures["log_likelihood_method"] = estimate_tag(estimate)
             figures["log_likelihood_train"] = float(-np.mean(model._free_energy(self.rows))
                                                     - log_z)
             if self.X_valid is not None:
@@ -750,7 +759,7 @@ class EpochFigures:
     def _log_z(self):
         method = "exact" if self.cheap_likelihood else "ais"
         kwargs = {} if self.cheap_likelihood else MONITOR_AIS
-        return self.model._log_partition(method=method, **kwargs)[0]
+        return self.model._log_partition(method=method, **kwargs)
 
     def _chain_free_energy(self):
         """Mean free energy of visible states drawn from (some of) the persistent chains."""

@@ -869,8 +869,9 @@ def _log_partition(model, args):
     return model.log_partition(n_betas=args.ais_betas)
 
 
-def _describe_log_z(std_error):
-    return "exact" if std_error == 0 else f"AIS estimate, standard error {std_error:.2g}"
+def _describe_log_z(estimate):
+    """How log Z was obtained, in the library's words ("exact" or "AIS, ... standard error x")."""
+    return estimate.label
 
 
 def _mean_log_likelihood(model, X, log_z):
@@ -879,8 +880,9 @@ def _mean_log_likelihood(model, X, log_z):
 
 
 def _report_likelihood(model, X_train, X_test, args):
-    log_z, std_error = _log_partition(model, args)
-    print(f"log Z = {log_z:.4f} ({_describe_log_z(std_error)})")
+    estimate = _log_partition(model, args)
+    log_z = estimate.log_z
+    print(f"log Z = {log_z:.4f} ({_describe_log_z(estimate)})")
     print(f"Training log-likelihood: {_mean_log_likelihood(model, X_train, log_z):.4f} "
           "nats per sample")
     if X_test is not None:
@@ -1024,11 +1026,12 @@ def _run_score(args):
     preprocessing, model = _load_pipeline(args.model)
     table = _load_data_for(args, preprocessing, model)
     X = _preprocess(preprocessing, table.X)
-    log_z, std_error = _log_partition(model, args)
+    estimate = _log_partition(model, args)
+    log_z = estimate.log_z
     print(f"Mean log-likelihood of {args.data} ({X.shape[0]} samples) under "
           f"{args.model}: {_mean_log_likelihood(model, X, log_z):.4f} nats per sample")
     print(f"(of the data {_describe_steps(preprocessing)}; log Z {log_z:.4f}, "
-          f"{_describe_log_z(std_error)})")
+          f"{_describe_log_z(estimate)})")
     return 0
 
 

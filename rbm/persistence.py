@@ -150,9 +150,9 @@ def _with_compact_history(obj):
 
 
 def _numeric_array_or(values):
-    """values as a numeric array, or as they are when they are not all numbers."""
+    """values as a numeric or text array (one skops node), or as they are otherwise."""
     array = np.asarray(values)
-    return array if array.ndim == 1 and array.dtype.kind in "biuf" else values
+    return array if array.ndim == 1 and array.dtype.kind in "biufU" else values
 
 
 def _history_as_lists(model):

@@ -1,0 +1,110 @@
+"""Verbose progress of fit and score, and the labels of recorded likelihoods (issue 21, points 5, 10, 17)."""
+
+import io
+import math
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from rbm import BernoulliRBM
+from rbm._monitor import LIKELIHOOD_CHECKS, PROGRESS_LINES, ProgressLine
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits().data / 16.0
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_verbose_fit_writes_a_few_plain_lines_when_not_a_terminal(digits, capsys):
+    n_epochs = 30
+    BernoulliRBM(n_components=8, n_iter=n_epochs, random_state=0, verbose=1).fit(digits[:200])
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert "\r" not in out
+    # epoch 1, every n_epochs // PROGRESS_LINES epochs (which includes the last)
+    assert len(lines) == 1 + PROGRESS_LINES
+    assert lines[-1].startswith(f"[BernoulliRBM] epoch {n_epochs}/{n_epochs}, ")
+    assert "updates/s" in lines[-1] and "left" in lines[-1]
+    # 8 hidden units: log Z is exact, and the line says so
+    assert "training log-likelihood" in lines[-1] and "(exact)" in lines[-1]
+
+
+def test_verbose_fit_updates_one_line_in_place_on_a_terminal(digits, monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    BernoulliRBM(n_components=8, n_iter=10, random_state=0, verbose=1).fit(digits[:200])
+    out = terminal.getvalue()
+    assert out.startswith("\r[BernoulliRBM] epoch 1/10")
+    assert out.endswith("\n") and out.count("\n") == 1
+    assert out.rstrip("\n").rsplit("\r", 1)[1].startswith("[BernoulliRBM] epoch 10/10, ")
+
+
+def test_progress_line_on_a_terminal_is_throttled(monkeypatch):
+    terminal = FakeTerminal()
+    clock = iter(np.arange(0.0, 100.0, 0.01))  # 10 ms per update, 25 per allowed write
+    monkeypatch.setattr("rbm._monitor.time.perf_counter", lambda: float(next(clock)))
+    line = ProgressLine("M", 100, 10, stream=terminal)
+    for epoch in range(1, 101):
+        line.update({"epoch": epoch, "seconds": epoch * 0.01, "log_likelihood_train": math.nan,
+                     "log_likelihood_validation": math.nan, "log_likelihood_method": ""})
+    line.finish()
+    writes = terminal.getvalue().count("\r")
+    assert writes == 4 + 1 + 1  # every 25 updates, the last epoch, finish
+
+
+def test_verbose_two_keeps_one_line_per_epoch(digits, capsys):
+    BernoulliRBM(n_components=8, n_iter=7, random_state=0, verbose=2).fit(digits[:100])
+    assert len(capsys.readouterr().out.splitlines()) == 7
+
+
+@pytest.mark.parametrize("n_components", [16, 20])
+def test_default_fit_of_a_small_model_records_exact_likelihoods(digits, n_components):
+    n_epochs = 2 * LIKELIHOOD_CHECKS
+    model = BernoulliRBM(n_components=n_components, n_iter=n_epochs, random_state=0).fit(digits)
+    history = model.history_
+    recorded = [i for i, v in enumerate(history["log_likelihood_train"]) if not math.isnan(v)]
+    assert recorded == list(range(1, n_epochs, 2))  # every n_epochs // LIKELIHOOD_CHECKS
+    assert all(history["log_likelihood_method"][i] == "exact" for i in recorded)
+    assert all(history["log_likelihood_method"][i] == "" for i in range(0, n_epochs, 2))
+    # the last check is the model's exact mean log-likelihood of its monitored rows
+    assert history["log_likelihood_train"][-1] == pytest.approx(model.score(digits[:512]),
+                                                                abs=1e-9)
+
+
+def test_early_stopping_likelihoods_of_a_large_model_are_labelled_ais(digits):
+    model = BernoulliRBM(n_components=100, n_iter=4, early_stopping=True,
+                         random_state=0).fit(digits)
+    methods = model.history_["log_likelihood_method"]
+    assert all(m.startswith("ais ± ") for m in methods)
+    assert all(float(m.split("± ")[1]) > 0 for m in methods)
+
+
+def test_first_score_announces_its_ais_run_at_verbose(digits, capsys):
+    model = BernoulliRBM(n_components=40, n_iter=1, random_state=0, verbose=1).fit(digits)
+    capsys.readouterr()
+    model.score(digits[:20])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert "estimating log Z by AIS" in lines[0]
+    assert "standard error" in lines[1] and lines[1].endswith(" s")
+    model.score(digits[:20])  # cached: nothing to announce
+    assert capsys.readouterr().out == ""
+
+
+def test_command_line_and_demo_describe_log_z_alike(digits):
+    from rbm._demo import _log_z_label
+    from rbm.cli import _describe_log_z
+    model = BernoulliRBM(n_components=8, n_iter=1, random_state=0).fit(digits[:100])
+    exact = model.log_partition()
+    assert _describe_log_z(exact) == "exact"
+    assert _log_z_label(model, exact).startswith("exact, ")
+    ais = model.log_partition(method="ais", n_betas=100)
+    assert _describe_log_z(ais).startswith("AIS, ") and "standard error" in _describe_log_z(ais)
+    assert _log_z_label(model, ais) == _describe_log_z(ais)
