@@ -9,8 +9,8 @@ import numpy as np
 
 #: The likelihood is recorded at about ``LIKELIHOOD_CHECKS`` evenly spaced
 #: epochs (and the last): exactly when log Z is cheap (see
-#: ``exact_monitoring``), otherwise (for early stopping only) by a short AIS
-#: run.  Not every epoch: on small data sets even a cheap exact log Z costs
+#: ``exact_monitoring``), otherwise by a short AIS run where early stopping
+#: needs it or where it costs little (``ais_monitoring``).  Not every epoch: on small data sets even a cheap exact log Z costs
 #: more than the epoch itself.
 LIKELIHOOD_CHECKS = 20
 #: An exact log Z is cheap for the monitor when it costs at most this many
@@ -28,6 +28,12 @@ PROGRESS_LINES = 5
 #: A short AIS run for monitoring: noisy, but the same random numbers every
 #: time, so successive epochs are compared on equal terms.
 MONITOR_AIS = dict(n_chains=32, n_betas=500, random_state=0)
+#: Floating-point operations per weight of one ``MONITOR_AIS`` run: two
+#: products of each chain with W (or its transpose) per temperature.
+MONITOR_AIS_FLOPS_PER_WEIGHT = 4 * MONITOR_AIS["n_chains"] * MONITOR_AIS["n_betas"]
+#: Without early stopping, the short AIS run is recorded at the checks when
+#: it costs at most this share of the training between two checks.
+MONITOR_AIS_SHARE = 0.1
 #: Training rows whose likelihood is recorded.
 MONITOR_ROWS = 512
 #: The figures recorded every epoch (reconstruction error, free energies)
@@ -57,6 +63,20 @@ def exact_monitoring(exact_flops, n_train, n_weights, n_epochs, ceiling):
     epochs_per_check = max(1, n_epochs // LIKELIHOOD_CHECKS)
     training_flops = PASS_FLOPS_PER_WEIGHT * n_train * n_weights * epochs_per_check
     return exact_flops <= min(ceiling, max(CHEAP_EXACT_FLOPS, training_flops))
+
+
+def ais_monitoring(n_train, n_epochs):
+    """Whether ``fit`` records a short AIS likelihood at its checks, unasked.
+
+    Yes when one ``MONITOR_AIS`` run costs at most ``MONITOR_AIS_SHARE`` of
+    the training between two checks (both are proportional to the number
+    of weights): a default fit of 256 hidden units on the digits (1,797
+    rows, 1,667 epochs) spends about 1% of its time on it, a one-epoch fit
+    of 1,000 rows would spend 16 times its training, and records nothing.
+    """
+    epochs_per_check = max(1, n_epochs // LIKELIHOOD_CHECKS)
+    training_flops_per_weight = PASS_FLOPS_PER_WEIGHT * n_train * epochs_per_check
+    return MONITOR_AIS_FLOPS_PER_WEIGHT <= MONITOR_AIS_SHARE * training_flops_per_weight
 
 
 def estimate_tag(estimate):
@@ -104,8 +124,9 @@ class TrainingMonitor:
     n_epochs : int
         Epochs planned.
     likelihood_checks : bool
-        Whether log-likelihoods are recorded at all (where log Z is cheap,
-        or early stopping needs them).
+        Whether log-likelihoods are recorded at all (where log Z is exact
+        and cheap, a short AIS run costs little, or early stopping needs
+        them).
     swap_counts : ndarray
         Replica-swap counts (accepted per pair, then proposed) before the
         first epoch; each row's swap rate is that of its epoch.

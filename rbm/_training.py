@@ -23,7 +23,8 @@ from . import _gibbs
 from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
-                       epoch_rows, estimate_tag, exact_monitoring, format_epoch)
+                       ais_monitoring, epoch_rows, estimate_tag, exact_monitoring,
+                       format_epoch)
 from ._partition import MAX_EXACT_STATES, exact_cost
 from ._state import Update, energy_scale
 
@@ -565,8 +566,9 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
     statistics = model._training.data_statistics_with(X)
     model._training.record_data(statistics)
     exact = _exact_monitoring(model, X.shape[0], n_epochs)
-    monitor = TrainingMonitor(n_epochs, exact or X_valid is not None,
-                              model._training.swap_counts)
+    monitor = TrainingMonitor(
+        n_epochs, exact or X_valid is not None or ais_monitoring(X.shape[0], n_epochs),
+        model._training.swap_counts)
     stopper = (EarlyStopping(model.tol, model.n_iter_no_change)
                if model.early_stopping else None)
     figures = EpochFigures(model, X, X_valid, exact)
@@ -704,8 +706,8 @@ def check_training_record(model):
 def _exact_monitoring(model, n_train, n_epochs):
     """Whether ``fit`` records exact likelihoods (see ``exact_monitoring``).
 
-    Where it does not, likelihoods are recorded only for early stopping, by
-    a short AIS run.
+    Where it does not, likelihoods are recorded by a short AIS run, for
+    early stopping or where that costs little (``ais_monitoring``).
     """
     n_states, flops = exact_cost(model.components_.shape[1], model.n_components,
                                  model._visible_unit, model._hidden_unit)

@@ -86,6 +86,29 @@ def test_early_stopping_likelihoods_of_a_large_model_are_labelled_ais(digits):
     assert all(float(m.split("± ")[1]) > 0 for m in methods)
 
 
+def test_default_digits_fit_of_a_large_model_records_a_short_ais_likelihood(digits,
+                                                                            monkeypatch):
+    # The default digits fit (256 hidden units, the "auto" plan) records the
+    # training likelihood at its checks: a short AIS run costs little there.
+    import rbm._training as training
+    from rbm._monitor import ais_monitoring
+
+    default = BernoulliRBM()
+    n_epochs = training.planned_epochs(default.n_iter, default.batch_size, len(digits))
+    assert ais_monitoring(len(digits), n_epochs)
+    # A short fit would spend more on it than on training, and records none.
+    assert not ais_monitoring(len(digits), 40)
+    model = BernoulliRBM(n_components=64, n_iter=40, random_state=0).fit(digits)
+    assert all(math.isnan(v) for v in model.history_["log_likelihood_train"])
+    # Where it is affordable, the checks record it, labelled with its error.
+    monkeypatch.setattr(training, "ais_monitoring", lambda n_train, n_epochs: True)
+    model = BernoulliRBM(n_components=64, n_iter=40, random_state=0).fit(digits)
+    history = model.history_
+    recorded = [i for i, v in enumerate(history["log_likelihood_train"]) if not math.isnan(v)]
+    assert recorded == list(range(1, 40, 2))
+    assert all(history["log_likelihood_method"][i].startswith("ais ± ") for i in recorded)
+
+
 def test_first_score_announces_its_ais_run_at_verbose(digits, capsys):
     model = BernoulliRBM(n_components=40, n_iter=1, random_state=0, verbose=1).fit(digits)
     capsys.readouterr()
