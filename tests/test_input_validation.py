@@ -262,6 +262,47 @@ def test_csr_duplicates_summing_above_one_are_rejected(X):
         _new().fit(Xover)
 
 
+MALFORMED_SPARSE_SCRIPT = """
+import numpy as np, scipy.sparse as sp
+from rbm import BernoulliRBM, GaussianBernoulliRBM
+X = np.eye(6)[np.arange(40) % 6]
+good = {"bernoulli": BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(X),
+        "gaussian": GaussianBernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(X)}
+for name, model in good.items():
+    for fmt in ("csr", "coo"):
+        for bad in (-1, 6, 10 ** 9):
+            M = sp.csr_matrix(X) if fmt == "csr" else sp.coo_matrix(X)
+            if fmt == "csr":
+                M.indices[3] = bad
+            else:
+                M.col[3] = bad
+            for method in ("fit", "partial_fit", "transform", "score_samples", "gibbs"):
+                try:
+                    getattr(model, method)(M)
+                except ValueError as error:
+                    assert "malformed " + fmt.upper() in str(error), str(error)
+                    assert "indices" in str(error), str(error)
+                else:
+                    raise AssertionError(f"{name}.{method} accepted {fmt} index {bad}")
+print("refused all")
+"""
+
+
+def test_malformed_sparse_indices_are_refused_before_any_use():
+    # Issue 22, point 3: a column index >= n_features gave "double free or
+    # corruption" at exit and a negative one was accepted.  scipy's own
+    # conversions write out of bounds on such matrices, so the check must
+    # come first; a subprocess shows any heap damage as its exit status.
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", MALFORMED_SPARSE_SCRIPT],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "refused all"
+    assert "corruption" not in result.stderr and "free()" not in result.stderr
+
+
 def test_float32_preserved(X):
     X32 = X.astype(np.float32)
     model = _new().fit(X32)

@@ -135,6 +135,30 @@ def refuse_temporal(estimator, X):
             "example days since a reference date).")
 
 
+def refuse_malformed_sparse(estimator, X):
+    """ValueError for a sparse matrix whose index arrays point outside it.
+
+    SciPy's conversions and sums trust the index arrays: a column index out
+    of range (or negative) in a hand-built CSR matrix makes them write out
+    of bounds before any later check could run.  One pass over the indices.
+    """
+    if not sp.issparse(X):
+        return
+    try:
+        if X.format in ("csr", "csc", "bsr"):
+            X.check_format(full_check=True)
+        elif X.format == "coo":
+            for name, index, size in (("row", X.coords[0], X.shape[0]),
+                                      ("column", X.coords[-1], X.shape[-1])):
+                if index.size and (index.min() < 0 or index.max() >= size):
+                    raise ValueError(f"{name} indices must lie in [0, {size})")
+    except ValueError as error:
+        raise ValueError(
+            f"{type(estimator).__name__} got a malformed {X.format.upper()} matrix of shape "
+            f"{X.shape}: {error}. Its index arrays were probably edited by hand; rebuild it "
+            "with scipy.sparse (for example csr_matrix((data, (rows, cols)), shape=...)).") from None
+
+
 def validate_real_input(estimator, X, *, reset, dtype):
     """Validated float32/float64 dense array or canonical CSR matrix (any values).
 
@@ -142,6 +166,7 @@ def validate_real_input(estimator, X, *, reset, dtype):
     """
     refuse_masked(estimator, X)
     refuse_temporal(estimator, X)
+    refuse_malformed_sparse(estimator, X)
     if getattr(X, "ndim", None) == 2 and X.shape[1] == 0:
         # scikit-learn's own check fails on a DataFrame without columns
         # with "at least one array or dtype is required"; say what it is.
