@@ -17,9 +17,9 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 
 from . import _gibbs
+from ._blas import single_threaded_blas
 from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
@@ -586,7 +586,7 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
     # epoch) run on one BLAS thread too: a threaded BLAS rounds by its thread
     # count, and history_, early stopping and the cached log Z that score()
     # reuses must not depend on n_jobs.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         for epoch in range(n_epochs):
             # A fresh fit's start_fraction is 1.0: learning_rate * 1.0 is exact.
             learning_rate = epoch_learning_rate(
@@ -653,7 +653,7 @@ def partial_fit_pass(model, X, n_threads):
     learning_rate = model.learning_rate * training.learning_rate_fraction
     start = time.perf_counter()
     try:
-        with threadpool_limits(limits=n_threads, user_api="blas"):
+        with single_threaded_blas():
             run_pass(model, batches, n_threads, learning_rate, model.momentum,
                      training.data_statistics_with(X))
     except BaseException:
