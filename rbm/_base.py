@@ -36,6 +36,7 @@ from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F4
                         fit_epochs, is_count, partial_fit_pass, planned_epochs,
                         validation_split)
 from ._units import BernoulliHidden, BernoulliVisible
+from ._weights import check_sample_weight, positive_rows, row_count, weighted_column_sum
 
 #: Largest step or thread count the kernel accepts (a C int).
 _C_INT_MAX = 2 ** 31 - 1
@@ -189,16 +190,20 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     # Training
     # ------------------------------------------------------------------
 
-    def _initialize(self, X, unit):
-        """Fresh parameters, layers, chains and training state for X."""
+    def _initialize(self, X, unit, sample_weight=None):
+        """Fresh parameters, layers, chains and training state for X (its rows
+        weighted by ``sample_weight`` where given)."""
         dtype = X.dtype
         # Before anything of the model's size: a model too large for memory
         # is refused with its size and what to lower, not NumPy's bare error.
         check_training_memory(self, X.shape[1], X.shape[0], dtype)
         entropy = draw_entropy(self.random_state)
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
-        mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / X.shape[0]
-        unit.fit(X)
+        mean = weighted_column_sum(X, sample_weight) / row_count(X, sample_weight)
+        if sample_weight is None:
+            unit.fit(X)
+        else:
+            unit.fit(X, sample_weight=sample_weight)
         self._visible_unit, self._hidden_unit = unit, self._hidden_type()
         self.components_ = _initial_weights(generator_for(entropy, TRAINING),
                                             (self.n_components, X.shape[1]), dtype, unit)
@@ -216,7 +221,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                                        entropy)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model to X by CD-k, PCD-k or parallel tempering.
 
         With ``warm_start=True``, a fitted model trains on from where it is.
@@ -227,6 +232,19 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             Training data, float32 or float64 (float32 stays float32).
         y : Ignored
             Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Weight of each sample, finite and non-negative, not all zero; a
+            sample of weight w counts as w copies of it.  Each minibatch's
+            data statistics are its rows' weighted average and the model's
+            data statistics (initial biases, centering offsets, Gaussian
+            sigma, the figures in ``history_``, early stopping's validation
+            score) are weighted; samples of weight 0 are left out.  An epoch
+            is one pass over the samples of positive weight, so only
+            relative weights matter: a constant weight changes nothing, and
+            with a fixed ``n_iter`` an integer weight k gives its sample k
+            times the share of each minibatch, not k passes (with
+            ``n_iter="auto"`` the number of updates is the same either
+            way).  None weighs every sample 1.
 
         Returns
         -------
@@ -247,12 +265,14 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             else:
                 unit = self._visible_type.for_estimator(self)
                 X = self._validate_input(X, reset=True, unit=unit)
+            X, weights = positive_rows(X, check_sample_weight(self, sample_weight, X))
             n_threads = self._check_n_jobs()
-            X, X_valid = validation_split(X, self.early_stopping, self.validation_fraction,
-                                          self.random_state)
+            X, X_valid, weights, valid_weights = validation_split(
+                X, self.early_stopping, self.validation_fraction, self.random_state, weights)
             if not warm:
-                self._initialize(X, unit)
-            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm)
+                self._initialize(X, unit, weights)
+            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm,
+                       weights, valid_weights)
         except BaseException:
             if previous is not None:
                 self.__dict__.clear()
@@ -265,7 +285,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return planned_epochs(self.n_iter, self.batch_size, n_samples)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Run one pass of minibatch updates over X, in the given row order.
 
         The first call initialises the model from X; later calls continue
@@ -280,6 +300,11 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             Training data.
         y : Ignored
             Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Weight of each sample, as in ``fit``: each minibatch's data
+            statistics are its rows' weighted average, samples of weight 0
+            are left out, and the running data marginals count a sample of
+            weight w as w samples (so weights add up across calls).
 
         Returns
         -------
@@ -296,10 +321,11 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             self._validate_params()
             X = self._check_fitted_input(X)
             check_training_record(self)
+        X, weights = positive_rows(X, check_sample_weight(self, sample_weight, X))
         n_threads = self._check_n_jobs()
         if first_call:
-            self._initialize(X, unit)
-        partial_fit_pass(self, X, n_threads)
+            self._initialize(X, unit, weights)
+        partial_fit_pass(self, X, n_threads, weights)
         return self
 
     def _learned_arrays(self):
@@ -440,10 +466,11 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         """
         return self._reconstruction_error(self._check_fitted_input(X))
 
-    def _reconstruction_error(self, X, hidden_field=None):
+    def _reconstruction_error(self, X, hidden_field=None, sample_weight=None):
         """reconstruction_error of validated input (in the internal form).
 
-        ``hidden_field``: ``self._hidden_field(X)`` when the caller has it.
+        ``hidden_field``: ``self._hidden_field(X)`` when the caller has it;
+        ``sample_weight``: weights of the rows, or None.
         """
         if hidden_field is None:
             hidden_field = self._hidden_field(X)
@@ -451,6 +478,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         R = self._visible_unit.mean(H @ self.components_.astype(H.dtype)
                                     + self.intercept_visible_)
         Xd = X.toarray() if sp.issparse(X) else X
+        if sample_weight is not None:
+            return float(np.average(np.mean((Xd - R) ** 2, axis=1), weights=sample_weight))
         return float(np.mean((Xd - R) ** 2))
 
     def __sklearn_tags__(self):

@@ -26,7 +26,8 @@ Argument objects (attributes; arrays C-contiguous, W's dtype throughout):
              learn_sigma (Gaussian only)
     batches  X (n_rows, n_visible), or csr_data, csr_indices (int32 or intp),
              csr_indptr (intp); order intp (rows in visiting order), ends intp
-             (end offset in order of each batch)
+             (end offset in order of each batch); weights float64 (n_rows,),
+             finite and >= 0, or None (every row weighs the same)
     state    W_velocity, b_velocity, c_velocity; chains (PCD: n_chains rows; PT:
              n_temperatures blocks of them; CD: unused); visible_offset,
              hidden_offset, hidden_activity; swap_counts int_ (PT, else unused)
@@ -321,6 +322,7 @@ cdef struct Train:
     const Py_ssize_t* indptr
     const void* csr_indices      # int or Py_ssize_t (indices_int32)
     const double* betas
+    const double* weights        # per-row weights of the data, or NULL
     long* swap_counts
     bitgen_t** rng
     float* scratch
@@ -384,7 +386,7 @@ cdef void _multiply_by_variance(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ss
 
 cdef void _log_sigma_gradient(const floating* V, const floating* AV, Py_ssize_t B,
                               Py_ssize_t C, Py_ssize_t n, const floating* b,
-                              double* grad) noexcept nogil:
+                              const floating* data_weights, double* grad) noexcept nogil:
     """The log sigma step direction, from data rows [0, B) and chain rows [B, B+C) of V.
 
     With visible values v and a = p(h | v) @ W, the log-likelihood gradient
@@ -393,14 +395,20 @@ cdef void _log_sigma_gradient(const floating* V, const floating* AV, Py_ssize_t 
         d/d log sigma_i = 2 / sigma_i**2 (<(v_i - b_i)**2 / 2 - v_i a_i>_data - <same>_model)
 
     and, like every visible-side step, it is taken preconditioned by sigma**2,
-    which leaves the bracket times 2.
+    which leaves the bracket times 2.  ``data_weights`` (or NULL: 1 / B each)
+    are the data rows' shares of the data average.
     """
     cdef Py_ssize_t r, i
     cdef double weight, v
     for i in range(n):
         grad[i] = 0.0
     for r in range(B + C):
-        weight = 2.0 / B if r < B else -2.0 / C
+        if r >= B:
+            weight = -2.0 / C
+        elif data_weights != NULL:
+            weight = 2.0 * data_weights[r]
+        else:
+            weight = 2.0 / B
         for i in range(n):
             v = V[r * n + i]
             grad[i] += weight * (0.5 * (v - b[i]) * (v - b[i]) - v * AV[r * n + i])
@@ -692,24 +700,49 @@ cdef void _negative_phase_pt(Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C) 
     memcpy(A.VS + B * T.u.n_visible, A.S_all, C * T.u.n_visible * sizeof(A.VS[0]))
 
 
-cdef void _row_weights(floating* row_weights, Py_ssize_t B, Py_ssize_t C) noexcept nogil:
-    """row_weights = 1/B on the B data rows, -1/C on the C chain rows."""
+cdef void _row_weights(const Train* T, floating* row_weights, Py_ssize_t start,
+                       Py_ssize_t B, Py_ssize_t C) noexcept nogil:
+    """row_weights = 1/B on the B data rows, -1/C on the C chain rows.
+
+    With per-row weights w (T.weights) data row i gets w_i / sum of the
+    batch's w instead: the positive phase is the batch's weighted average,
+    so every update has the same total data weight (1) as an unweighted one,
+    and the stacked weights still sum to zero (which the centered gradient
+    needs).  A batch of zero weights only (the callers drop such rows)
+    contributes nothing.
+    """
     cdef Py_ssize_t i
-    for i in range(B):
-        row_weights[i] = 1.0 / B
+    cdef double total = 0.0
+    if T.weights == NULL:
+        for i in range(B):
+            row_weights[i] = 1.0 / B
+    else:
+        for i in range(B):
+            total += T.weights[T.order[start + i]]
+        for i in range(B):
+            row_weights[i] = T.weights[T.order[start + i]] / total if total > 0.0 else 0.0
     for i in range(B, B + C):
         row_weights[i] = -1.0 / C
 
 
-cdef void _scale_for_weight_product(floating* HS, Py_ssize_t B, Py_ssize_t C,
+cdef void _scale_for_weight_product(const Train* T, floating* HS, const floating* row_weights,
+                                    Py_ssize_t B, Py_ssize_t C,
                                     Py_ssize_t n_hidden) noexcept nogil:
-    """HS[:B] /= B, HS[B:B + C] /= -C: the weight gradient is then HS.T @ VS."""
-    scale_rows(HS, 0, B, n_hidden, <floating> 1.0 / B)
+    """HS[:B] /= B (weighted: HS[i] *= row_weights[i]), HS[B:B + C] /= -C: the
+    weight gradient is then HS.T @ VS."""
+    cdef Py_ssize_t i
+    if T.weights == NULL:
+        scale_rows(HS, 0, B, n_hidden, <floating> 1.0 / B)
+    else:
+        for i in range(B):
+            scale_rows(HS, i, i + 1, n_hidden, row_weights[i])
     scale_rows(HS, B, B + C, n_hidden, <floating> -1.0 / C)
 
 
-cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C) noexcept nogil:
-    """grad_b, grad_c (and grad_log_sigma) from the stacked rows VS, HS.
+cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t start, Py_ssize_t B,
+                    Py_ssize_t C) noexcept nogil:
+    """grad_b, grad_c (and grad_log_sigma) from the stacked rows VS, HS of the
+    batch order[start:start + B] and the chains.
 
     Gaussian steps are preconditioned by sigma**2 (a positive diagonal
     metric, so the same fixed points): gradients in s(v) = v / sigma**2
@@ -718,12 +751,13 @@ cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C) noe
     cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
     if T.u.visible_kind == GAUSSIAN:
         _multiply_by_variance(A.VS, 0, B + C, nv, A.visible_state)
-    _row_weights(A.row_weights, B, C)
+    _row_weights(T, A.row_weights, start, B, C)
     weighted_row_sum(A.VS, B + C, nv, A.row_weights, T.iota, A.grad_b)
     weighted_row_sum(A.HS, B + C, nh, A.row_weights, T.iota, A.grad_c)
     if T.learn_sigma:
         visible_field(A.HS, B + C, A.W, nv, nh, A.AV, T.n_threads)
-        _log_sigma_gradient(A.VS, A.AV, B, C, nv, A.b, T.grad_log_sigma)
+        _log_sigma_gradient(A.VS, A.AV, B, C, nv, A.b,
+                            A.row_weights if T.weights != NULL else NULL, T.grad_log_sigma)
     if T.centered or T.sparsity:
         weighted_row_sum(A.VS, B, nv, A.row_weights, T.iota, A.data_mean_v)
         weighted_row_sum(A.HS, B, nh, A.row_weights, T.iota, A.data_mean_h)
@@ -901,11 +935,12 @@ cdef void _constraints(const Train* T, blocks_t* A) noexcept nogil:
 
 cdef void _train_loop(Train* T, blocks_t* A) noexcept nogil:
     """The driver: one update per minibatch; batch t is order[ends[t - 1]:ends[t]]."""
-    cdef Py_ssize_t t, start = 0, B, C, weight_rows
+    cdef Py_ssize_t t, start = 0, batch_start, B, C, weight_rows
     for t in range(T.n_batches):
         B = T.ends[t] - start
         C = T.n_chains if T.persistent else B
         _load_batch(T, A, start, B)
+        batch_start = start
         start = T.ends[t]
         if t + 1 < T.n_batches:
             _prefetch_batch(T, A, start, T.ends[t + 1])
@@ -918,13 +953,13 @@ cdef void _train_loop(Train* T, blocks_t* A) noexcept nogil:
             _negative_phase_pt(T, A, B, C)
         if T.persistent:
             _positive_phase_persistent(T, A, B, C)
-        _gradient(T, A, B, C)
+        _gradient(T, A, batch_start, B, C)
         weight_rows = B + C
         if T.centered:
             weight_rows = _centering_gradient(T, A, B, C)
         if T.sparsity:
             weight_rows = _sparsity_gradient(T, A, weight_rows)
-        _scale_for_weight_product(A.HS, B, C, T.u.n_hidden)
+        _scale_for_weight_product(T, A.HS, A.row_weights, B, C, T.u.n_hidden)
         _weight_step(T, A, weight_rows)
         _bias_steps(T, A)
         _constraints(T, A)
@@ -940,7 +975,8 @@ def _check_indices(values, owner, name, high):
 
 
 def _check_batches(batches, dtype, n_visible):
-    """(X, csr_data, csr_indices, csr_indptr, order, ends): dense X, or CSR."""
+    """(X, csr_data, csr_indices, csr_indptr, order, ends, weights): dense X, or CSR;
+    weights None or one finite, non-negative float64 per row."""
     X = _array(batches, "batches", "X", dtype, (None, n_visible), optional=True)
     data = _array(batches, "batches", "csr_data", dtype, (None,), optional=True)
     if (X is None) == (data is None):
@@ -963,7 +999,13 @@ def _check_batches(batches, dtype, n_visible):
     if ends.shape[0] and (ends[0] < 0 or np.any(np.diff(ends) < 0)
                           or ends[ends.shape[0] - 1] > order.shape[0]):
         raise ValueError("batches.ends must be non-decreasing within [0, len(order)]")
-    return X, data, indices, indptr, order, ends
+    # Optional attribute: batches without it (older callers) are unweighted.
+    weights = (_array(batches, "batches", "weights", np.float64, (n_rows,), optional=True)
+               if hasattr(batches, "weights") else None)
+    if weights is not None and n_rows and not (np.isfinite(weights).all()
+                                               and weights.min() >= 0.0):
+        raise ValueError("batches.weights must be finite and non-negative (one per row)")
+    return X, data, indices, indptr, order, ends, weights
 
 
 def _check_update(update, dtype, n_visible):
@@ -1112,6 +1154,7 @@ cdef void _fill_train(Train* T, dict a, dict hyper, Py_ssize_t n_chains,
     T.indptr = <const Py_ssize_t*> _data(a["csr_indptr"])
     T.csr_indices = _data(a["csr_indices"])
     T.betas = <const double*> _data(a["betas"])
+    T.weights = <const double*> _data(a["weights"])
     T.swap_counts = <long*> _data(a["swap_counts"])
     T.scratch = <float*> _data(a["scratch"])
     T.idx = <Py_ssize_t*> _data(a["idx"])
@@ -1131,12 +1174,14 @@ def _check_training_call(batches, params, state, update, visible, n_threads):
     W, b, c = _check_params(params, True)
     n_hidden, n_visible = W.shape
     kind, vstate, groups, learn_sigma = _check_visible(visible, W.dtype, n_visible, True)
-    X, data, indices, indptr, order, ends = _check_batches(batches, W.dtype, n_visible)
+    X, data, indices, indptr, order, ends, weights = _check_batches(batches, W.dtype,
+                                                                    n_visible)
     hyper, betas, base_bias = _check_update(update, W.dtype, n_visible)
     n_temperatures = betas.shape[0] if betas is not None else 1
     a = _check_state(state, W.dtype, n_visible, n_hidden, hyper["method"], n_temperatures)
     a.update(W=W, b=b, c=c, X=X, csr_data=data, csr_indices=indices, csr_indptr=indptr,
-             order=order, ends=ends, betas=betas, base_bias=base_bias, visible_state=vstate)
+             order=order, ends=ends, betas=betas, base_bias=base_bias, visible_state=vstate,
+             weights=weights)
     return a, hyper, (kind, vstate, groups, learn_sigma)
 
 
