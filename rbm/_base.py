@@ -234,11 +234,13 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,) or float, default=None
             Weight of each sample, finite and non-negative, not all zero; a
-            sample of weight w counts as w copies of it.  Each minibatch's
-            data statistics are its rows' weighted average and the model's
-            data statistics (initial biases, centering offsets, Gaussian
-            sigma, the figures in ``history_``, early stopping's validation
-            score) are weighted; samples of weight 0 are left out.  An epoch
+            sample of weight w counts as w copies of it.  In each minibatch
+            a sample's data statistics count w / (the mean weight), so the
+            expected gradient is that of the repeated samples, and the
+            model's data statistics (initial biases, centering offsets,
+            Gaussian sigma, the figures in ``history_``, early stopping's
+            validation score) are weighted; samples of weight 0 are left
+            out.  An epoch
             is one pass over the samples of positive weight, so only
             relative weights matter: a constant weight changes nothing, and
             with a fixed ``n_iter`` an integer weight k gives its sample k
@@ -301,10 +303,11 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         y : Ignored
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,) or float, default=None
-            Weight of each sample, as in ``fit``: each minibatch's data
-            statistics are its rows' weighted average, samples of weight 0
-            are left out, and the running data marginals count a sample of
-            weight w as w samples (so weights add up across calls).
+            Weight of each sample, as in ``fit`` (relative to the mean
+            weight of this call's samples in the minibatch statistics);
+            samples of weight 0 are left out, and the running data
+            marginals count a sample of weight w as w samples (so weights
+            add up across calls).
 
         Returns
         -------

@@ -323,6 +323,7 @@ cdef struct Train:
     const void* csr_indices      # int or Py_ssize_t (indices_int32)
     const double* betas
     const double* weights        # per-row weights of the data, or NULL
+    double weight_scale          # 1 / the mean weight of the rows in order
     long* swap_counts
     bitgen_t** rng
     float* scratch
@@ -704,23 +705,21 @@ cdef void _row_weights(const Train* T, floating* row_weights, Py_ssize_t start,
                        Py_ssize_t B, Py_ssize_t C) noexcept nogil:
     """row_weights = 1/B on the B data rows, -1/C on the C chain rows.
 
-    With per-row weights w (T.weights) data row i gets w_i / sum of the
-    batch's w instead: the positive phase is the batch's weighted average,
-    so every update has the same total data weight (1) as an unweighted one,
-    and the stacked weights still sum to zero (which the centered gradient
-    needs).  A batch of zero weights only (the callers drop such rows)
-    contributes nothing.
+    With per-row weights w (T.weights) data row i gets (w_i / mean w) / B,
+    the mean over the pass's rows: an unbiased estimate of the weighted data
+    average, whose expected total weight per update is 1, as without
+    weights.  (Dividing by the batch's own weight sum instead biases the
+    gradient, as a ratio estimator: on 60 rows of weight 1 or 5 it moved
+    the fitted log-likelihood 20 standard errors from fits on the repeated
+    rows.)
     """
     cdef Py_ssize_t i
-    cdef double total = 0.0
     if T.weights == NULL:
         for i in range(B):
             row_weights[i] = 1.0 / B
     else:
         for i in range(B):
-            total += T.weights[T.order[start + i]]
-        for i in range(B):
-            row_weights[i] = T.weights[T.order[start + i]] / total if total > 0.0 else 0.0
+            row_weights[i] = T.weights[T.order[start + i]] * T.weight_scale / B
     for i in range(B, B + C):
         row_weights[i] = -1.0 / C
 
@@ -769,15 +768,24 @@ cdef Py_ssize_t _centering_gradient(const Train* T, blocks_t* A, Py_ssize_t B,
 
     Rows h - lambda, and a last row (-dc, mu): the product then gives
     sum_r w_r (h_r - lambda) v_r - dc mu.T, which is the centered dW since
-    the row weights sum to zero.
+    the row weights sum to zero.  With sample weights they sum to s (zero
+    only on average), and the last row is -(dc - s lambda), which keeps the
+    product the centered dW sum_r w_r (h_r - lambda) (v_r - mu).T.
     """
     cdef Py_ssize_t i, nv = T.u.n_visible, nh = T.u.n_hidden
+    cdef double total = 0.0
     _centering_corrections(A.VS, A.HS, B + C, nv, nh, A.row_weights, A.visible_offset,
                            A.hidden_offset, T.iota, A.row_terms, A.correction_b,
                            A.correction_c)
     _subtract_from_rows(A.HS, B + C, nh, A.hidden_offset)
-    for i in range(nh):
-        A.HS[(B + C) * nh + i] = -A.grad_c[i]
+    if T.weights == NULL:
+        for i in range(nh):
+            A.HS[(B + C) * nh + i] = -A.grad_c[i]
+    else:
+        for i in range(B + C):
+            total += A.row_weights[i]
+        for i in range(nh):
+            A.HS[(B + C) * nh + i] = -(A.grad_c[i] - total * A.hidden_offset[i])
     memcpy(A.VS + (B + C) * nv, A.visible_offset, nv * sizeof(A.VS[0]))
     for i in range(nv):
         A.grad_b[i] -= A.correction_b[i]
@@ -1155,6 +1163,7 @@ cdef void _fill_train(Train* T, dict a, dict hyper, Py_ssize_t n_chains,
     T.csr_indices = _data(a["csr_indices"])
     T.betas = <const double*> _data(a["betas"])
     T.weights = <const double*> _data(a["weights"])
+    T.weight_scale = a["weight_scale"]
     T.swap_counts = <long*> _data(a["swap_counts"])
     T.scratch = <float*> _data(a["scratch"])
     T.idx = <Py_ssize_t*> _data(a["idx"])
@@ -1181,8 +1190,20 @@ def _check_training_call(batches, params, state, update, visible, n_threads):
     a = _check_state(state, W.dtype, n_visible, n_hidden, hyper["method"], n_temperatures)
     a.update(W=W, b=b, c=c, X=X, csr_data=data, csr_indices=indices, csr_indptr=indptr,
              order=order, ends=ends, betas=betas, base_bias=base_bias, visible_state=vstate,
-             weights=weights)
+             weights=weights, weight_scale=_weight_scale(weights, order, ends))
     return a, hyper, (kind, vstate, groups, learn_sigma)
+
+
+def _weight_scale(weights, order, ends):
+    """1 / the mean weight of the rows the call visits (1.0 without weights)."""
+    n_visited = ends[ends.shape[0] - 1] if ends.shape[0] else 0
+    if weights is None or n_visited == 0:
+        return 1.0
+    total = float(np.sum(weights[order[:n_visited]]))
+    if total <= 0.0:
+        raise ValueError("batches.weights are zero on every row the batches visit; "
+                         "give some row a positive weight (or drop the rows)")
+    return n_visited / total
 
 
 def train_minibatches(batches, params, state, update, visible, streams, int n_threads):
