@@ -4,11 +4,28 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
 
 from ._bernoulli import BernoulliRBM
+
+
+def _weight_parameter(estimator, sample_weight):
+    """The keyword that passes ``sample_weight`` to the estimator's ``fit``: to a
+    Pipeline's last step (``<name>__sample_weight``, scikit-learn's routing of
+    step parameters), else to the estimator itself."""
+    name, final = None, estimator
+    if isinstance(estimator, Pipeline) and estimator.steps:
+        name, final = estimator.steps[-1]
+    if final is None or final == "passthrough" or not has_fit_parameter(final,
+                                                                        "sample_weight"):
+        raise ValueError(
+            f"sample_weight was given, but the fit of {type(final).__name__} takes no "
+            "sample_weight; use a density model that does (any model of this library, "
+            "alone or last in a Pipeline) or leave sample_weight out.")
+    return {"sample_weight" if name is None else f"{name}__sample_weight": sample_weight}
 
 
 class RBMOutlierDetector(OutlierMixin, BaseEstimator):
@@ -93,7 +110,8 @@ class RBMOutlierDetector(OutlierMixin, BaseEstimator):
             Not used, present for API consistency.
         sample_weight : array-like of shape (n_samples,) or float, default=None
             Weight of each sample (a sample of weight w counts as w copies),
-            passed to the density model's ``fit`` (which must accept it).
+            passed to the density model's ``fit`` (which must accept it; for
+            a Pipeline, its last step's, as ``<last step>__sample_weight``).
             ``offset_`` is then the ``contamination`` quantile of the scores
             of the samples of positive weight: as without weights where those
             weights are all equal, else the weighted quantile (NumPy's
@@ -111,15 +129,8 @@ class RBMOutlierDetector(OutlierMixin, BaseEstimator):
                 f"criterion='free_energy' needs an estimator with free_energy; "
                 f"{type(template).__name__} has none. Use criterion='log_likelihood'."
             )
-        if sample_weight is None:
-            self.estimator_ = clone(template).fit(X)
-        else:
-            if not has_fit_parameter(template, "sample_weight"):
-                raise ValueError(
-                    f"sample_weight was given, but {type(template).__name__}.fit takes no "
-                    "sample_weight; use a density model that does (any model of this "
-                    "library) or leave sample_weight out.")
-            self.estimator_ = clone(template).fit(X, sample_weight=sample_weight)
+        fit_params = {} if sample_weight is None else _weight_parameter(template, sample_weight)
+        self.estimator_ = clone(template).fit(X, **fit_params)
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
