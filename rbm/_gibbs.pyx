@@ -1230,8 +1230,12 @@ def train_minibatches(batches, params, state, update, visible, streams, int n_th
     is added to the hidden-bias gradient and, times the batch's mean visible
     row, to the weight gradient.  Gaussian units with ``visible.learn_sigma``
     take a momentum step on log sigma; categorical units are kept in the
-    zero-sum gauge.  Arrays of ``params``, ``state`` and ``visible.state``
-    are updated in place.
+    zero-sum gauge.  With ``batches.weights`` (one per row; the attribute
+    may be absent or None) the data rows' averages in every statistic above
+    weigh row i by w_i / mean(w), the mean over the rows of ``order`` that
+    the batches visit (an unbiased estimate of the weighted average).
+    Arrays of ``params``, ``state`` and ``visible.state`` are updated in
+    place.
     """
     cdef Train T
     cdef Blocks32 A32
