@@ -85,7 +85,7 @@ def _block_sum(block, sample_weight, start):
     by those rows' ``sample_weight`` where given."""
     if sample_weight is None:
         return block.sum(axis=0)
-    return sample_weight[start : start + block.shape[0]] @ block
+    return np.einsum("i,ij->j", sample_weight[start : start + block.shape[0]], block)
 
 
 def spread_of_constant_features(mean, std):
