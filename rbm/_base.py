@@ -34,8 +34,9 @@ from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
                         DivergenceError, check_training_record, effective_n_threads,
                         fit_epochs, is_count, partial_fit_pass, planned_epochs,
-                        validation_split)
+                        training_rows)
 from ._units import BernoulliHidden, BernoulliVisible
+from ._docs import FIT_WEIGHTS_DOC, PARTIAL_FIT_WEIGHTS_DOC, document_fit_parameters
 from ._weights import check_sample_weight, positive_rows, row_count, weighted_column_sum
 
 #: Largest step or thread count the kernel accepts (a C int).
@@ -191,8 +192,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     # ------------------------------------------------------------------
 
     def _initialize(self, X, unit, sample_weight=None):
-        """Fresh parameters, layers, chains and training state for X (its rows
-        weighted by ``sample_weight`` where given)."""
+        """Fresh parameters, layers, chains and training state for X (rows weighted)."""
         dtype = X.dtype
         # Before anything of the model's size: a model too large for memory
         # is refused with its size and what to lower, not NumPy's bare error.
@@ -200,10 +200,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         entropy = draw_entropy(self.random_state)
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
         mean = weighted_column_sum(X, sample_weight) / row_count(X, sample_weight)
-        if sample_weight is None:
-            unit.fit(X)
-        else:
-            unit.fit(X, sample_weight=sample_weight)
+        unit.fit(X, sample_weight)
         self._visible_unit, self._hidden_unit = unit, self._hidden_type()
         self.components_ = _initial_weights(generator_for(entropy, TRAINING),
                                             (self.n_components, X.shape[1]), dtype, unit)
@@ -230,23 +227,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data, float32 or float64 (float32 stays float32).
-        y : Ignored
-            Not used, present for API consistency.
-        sample_weight : array-like of shape (n_samples,) or float, default=None
-            Weight of each sample, finite and non-negative, not all zero; a
-            sample of weight w counts as w copies of it.  In each minibatch
-            a sample's data statistics count w / (the mean weight), so the
-            expected gradient is that of the repeated samples, and the
-            model's data statistics (initial biases, centering offsets,
-            Gaussian sigma, the figures in ``history_``, early stopping's
-            validation score) are weighted; samples of weight 0 are left
-            out.  An epoch
-            is one pass over the samples of positive weight, so only
-            relative weights matter: a constant weight changes nothing, and
-            with a fixed ``n_iter`` an integer weight k gives its sample k
-            times the share of each minibatch, not k passes (with
-            ``n_iter="auto"`` the number of updates is the same either
-            way).  None weighs every sample 1.
+        %(y_and_sample_weight)s
 
         Returns
         -------
@@ -267,10 +248,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             else:
                 unit = self._visible_type.for_estimator(self)
                 X = self._validate_input(X, reset=True, unit=unit)
-            X, weights = positive_rows(X, check_sample_weight(self, sample_weight, X))
+            X, X_valid, weights, valid_weights = training_rows(self, X, sample_weight)
             n_threads = self._check_n_jobs()
-            X, X_valid, weights, valid_weights = validation_split(
-                X, self.early_stopping, self.validation_fraction, self.random_state, weights)
             if not warm:
                 self._initialize(X, unit, weights)
             fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm,
@@ -300,14 +279,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
-        y : Ignored
-            Not used, present for API consistency.
-        sample_weight : array-like of shape (n_samples,) or float, default=None
-            Weight of each sample, as in ``fit`` (relative to the mean
-            weight of this call's samples in the minibatch statistics);
-            samples of weight 0 are left out, and the running data
-            marginals count a sample of weight w as w samples (so weights
-            add up across calls).
+        %(y_and_sample_weight)s
 
         Returns
         -------
@@ -470,20 +442,17 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return self._reconstruction_error(self._check_fitted_input(X))
 
     def _reconstruction_error(self, X, hidden_field=None, sample_weight=None):
-        """reconstruction_error of validated input (in the internal form).
-
-        ``hidden_field``: ``self._hidden_field(X)`` when the caller has it;
-        ``sample_weight``: weights of the rows, or None.
-        """
+        """reconstruction_error of validated input (in the internal form), rows weighted
+        by ``sample_weight`` (if given); ``hidden_field``: ``self._hidden_field(X)``
+        when the caller has it."""
         if hidden_field is None:
             hidden_field = self._hidden_field(X)
         H = self._hidden_unit.mean(hidden_field)
         R = self._visible_unit.mean(H @ self.components_.astype(H.dtype)
                                     + self.intercept_visible_)
-        Xd = X.toarray() if sp.issparse(X) else X
-        if sample_weight is not None:
-            return float(np.average(np.mean((Xd - R) ** 2, axis=1), weights=sample_weight))
-        return float(np.mean((Xd - R) ** 2))
+        errors = ((X.toarray() if sp.issparse(X) else X) - R) ** 2
+        return float(np.mean(errors) if sample_weight is None
+                     else np.average(np.mean(errors, axis=1), weights=sample_weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -498,3 +467,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             raise AttributeError("_n_features_out is set by fit or partial_fit")
         check_fitted_state(self)
         return self.components_.shape[0]
+
+
+document_fit_parameters(BaseRBM.fit, FIT_WEIGHTS_DOC)
+document_fit_parameters(BaseRBM.partial_fit, PARTIAL_FIT_WEIGHTS_DOC)

@@ -26,7 +26,7 @@ from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, Ea
                        epoch_rows, estimate_tag, exact_monitoring, format_epoch)
 from ._partition import MAX_EXACT_STATES, exact_cost
 from ._state import Update, energy_scale
-from ._weights import average, kernel_weights
+from ._weights import average, check_sample_weight, kernel_weights, positive_rows
 
 #: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
 #: bounds |E(v, h)| over binary states) reaches 2**52 = 1 / eps(float64):
@@ -185,6 +185,15 @@ def planned_epochs(n_iter, batch_size, n_samples):
     n_batches = len(even_batch_ends(n_samples, batch_size))
     low, high = AUTO_EPOCHS
     return int(min(high, max(low, math.ceil(AUTO_UPDATES / n_batches))))
+
+
+def training_rows(model, X, sample_weight):
+    """(training rows, validation rows or None, their weights or None) of ``fit``
+    on validated X: ``sample_weight`` checked (``check_sample_weight``), rows of
+    weight 0 dropped, and the rest split for early stopping."""
+    X, weights = positive_rows(X, check_sample_weight(model, sample_weight, X))
+    return validation_split(X, model.early_stopping, model.validation_fraction,
+                            model.random_state, weights)
 
 
 def validation_split(X, early_stopping, validation_fraction, random_state, weights=None):
