@@ -396,18 +396,18 @@ cdef void _log_sigma_gradient(const floating* V, const floating* AV, Py_ssize_t 
         d/d log sigma_i = 2 / sigma_i**2 (<(v_i - b_i)**2 / 2 - v_i a_i>_data - <same>_model)
 
     and, like every visible-side step, it is taken preconditioned by sigma**2,
-    which leaves the bracket times 2.  ``data_weights`` (or NULL: 1 / B each)
-    are the data rows' shares of the data average.
+    which leaves the bracket times 2.  ``data_weights`` (or NULL: 1 / B and -1 / C)
+    are the stacked rows' weights (see ``_row_weights``).
     """
     cdef Py_ssize_t r, i
     cdef double weight, v
     for i in range(n):
         grad[i] = 0.0
     for r in range(B + C):
-        if r >= B:
-            weight = -2.0 / C
-        elif data_weights != NULL:
+        if data_weights != NULL:
             weight = 2.0 * data_weights[r]
+        elif r >= B:
+            weight = -2.0 / C
         else:
             weight = 2.0 / B
         for i in range(n):
@@ -711,7 +711,9 @@ cdef void _row_weights(const Train* T, floating* row_weights, Py_ssize_t start,
     weights.  (Dividing by the batch's own weight sum instead biases the
     gradient, as a ratio estimator: on 60 rows of weight 1 or 5 it moved
     the fitted log-likelihood 20 standard errors from fits on the repeated
-    rows.)
+    rows.)  CD's chain i starts from data row i, so it carries that row's
+    weight, negated: its samples stand for the k-step transitions from the
+    weighted data.
     """
     cdef Py_ssize_t i
     if T.weights == NULL:
@@ -721,21 +723,24 @@ cdef void _row_weights(const Train* T, floating* row_weights, Py_ssize_t start,
         for i in range(B):
             row_weights[i] = T.weights[T.order[start + i]] * T.weight_scale / B
     for i in range(B, B + C):
-        row_weights[i] = -1.0 / C
+        if T.weights != NULL and not T.persistent:
+            row_weights[i] = -row_weights[i - B]
+        else:
+            row_weights[i] = -1.0 / C
 
 
 cdef void _scale_for_weight_product(const Train* T, floating* HS, const floating* row_weights,
                                     Py_ssize_t B, Py_ssize_t C,
                                     Py_ssize_t n_hidden) noexcept nogil:
-    """HS[:B] /= B (weighted: HS[i] *= row_weights[i]), HS[B:B + C] /= -C: the
+    """HS[:B] /= B, HS[B:B + C] /= -C (weighted: HS[i] *= row_weights[i]): the
     weight gradient is then HS.T @ VS."""
     cdef Py_ssize_t i
     if T.weights == NULL:
         scale_rows(HS, 0, B, n_hidden, <floating> 1.0 / B)
+        scale_rows(HS, B, B + C, n_hidden, <floating> -1.0 / C)
     else:
-        for i in range(B):
+        for i in range(B + C):
             scale_rows(HS, i, i + 1, n_hidden, row_weights[i])
-    scale_rows(HS, B, B + C, n_hidden, <floating> -1.0 / C)
 
 
 cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t start, Py_ssize_t B,

@@ -16,8 +16,10 @@ weight w counts as w copies of it.  Two mechanisms make it so:
   biased: on 60 rows of weight 1 or 5 it moved the fitted log-likelihood
   20 standard errors away from fits on the repeated rows.)
 
-Rows of weight zero are dropped before anything else, so they change
-nothing (fitting with them equals fitting without them, bit for bit), and
+Rows of weight zero are dropped right after validation, so they change
+nothing else (fitting with them equals fitting without them, bit for bit,
+where they hold no value the other rows lack: their values are still
+checked, and for ``CategoricalRBM`` still count among the categories), and
 an epoch is one pass over the rows of positive weight in minibatches of
 ``batch_size`` rows.  Only relative weights matter within a call (a
 constant weight is no weight); across ``partial_fit`` calls the running

@@ -189,6 +189,29 @@ def test_one_weighted_update_equals_the_update_on_repeated_rows(estimator_class,
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+def test_cd_chains_carry_the_weights_of_the_rows_they_start_from():
+    # CD's chain i starts at the batch's row i, so it stands for that row's
+    # k-step transition and must weigh what the row weighs.  With saturated
+    # conditionals (every field at least 20 from zero, so each sample is
+    # the sign of its field but with probability below 3e-9) the chains are
+    # deterministic functions of their start rows, and one CD update on rows
+    # (a, b, z) weighted 2, 1, 0 must equal the update on (a, a, b).
+    X = binary_rows()
+    model = BernoulliRBM(**dict(SMALL, n_iter=0, method="cd")).fit(X)
+    rng = np.random.default_rng(3)
+    model.components_[...] = 40.0 * rng.choice([-2, -1, 1, 2], model.components_.shape)
+    model.intercept_hidden_[...] = 20.0
+    model.intercept_visible_[...] = 20.0
+    rows = X[[3, 8, 0]]  # three different rows with three different chain states
+    weighted = one_update(model, rows, [2.0, 1.0, 0.0])
+    repeated = one_update(model, rows[[0, 0, 1]], None)
+    unweighted = one_update(model, rows, None)
+    for name in ("components_", "intercept_visible_", "intercept_hidden_"):
+        np.testing.assert_allclose(getattr(weighted, name), getattr(repeated, name),
+                                   rtol=1e-12, atol=1e-12, err_msg=name)
+    assert not np.allclose(unweighted.components_, repeated.components_)
+
+
 @pytest.mark.parametrize("centering", [False, True], ids=["plain", "centered"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_kernel_weights_of_one_are_no_weights(dtype, centering):
@@ -228,7 +251,8 @@ def test_kernel_refuses_bad_weights():
 # Statistical: integer weights against repeated rows
 # --------------------------------------------------------------------------
 
-def test_integer_weights_match_repeated_rows_statistically():
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+def test_integer_weights_match_repeated_rows_statistically(method):
     """Fitted models' exact log-likelihood of the weighted data, over seeds.
 
     Rows with a 1 in the first feature weigh 5, the others 1; the repeated
@@ -239,7 +263,8 @@ def test_integer_weights_match_repeated_rows_statistically():
     from the seed-to-seed spreads.  Equal expectations put |difference| >
     5 s at a probability of about 1e-4 (Welch t, about 16 degrees of
     freedom).  The same bound must separate fits that ignore the weights,
-    or the test could not fail.
+    or the test could not fail.  CD checks that its chains, which start
+    at the batch's rows, carry those rows' weights.
     """
     X = binary_rows()
     weights = np.where(X[:, 0] == 1, 5.0, 1.0)
@@ -255,7 +280,7 @@ def test_integer_weights_match_repeated_rows_statistically():
     runs = {"weighted": [], "repeated": [], "ignored": []}
     for seed in range(K):
         params = dict(n_components=4, batch_size=batch_size, learning_rate=0.05,
-                      random_state=seed, n_jobs=1)
+                      random_state=seed, n_jobs=1, method=method)
         runs["repeated"].append(log_likelihood(
             BernoulliRBM(n_iter=n_iter, **params).fit(repeated)))
         runs["weighted"].append(log_likelihood(
