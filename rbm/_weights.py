@@ -14,7 +14,8 @@ weight w counts as w copies of it.  Two mechanisms make it so:
   point training approaches, are those of the repeated rows.  (The
   batch's own weight sum as the divisor instead is a ratio estimator,
   biased: on 60 rows of weight 1 or 5 it moved the fitted log-likelihood
-  20 standard errors away from fits on the repeated rows.)
+  20 standard errors away from fits on the repeated rows.)  CD's chains
+  start at the batch's rows and carry their weights too.
 
 Rows of weight zero are dropped right after validation, so they change
 nothing else (fitting with them equals fitting without them, bit for bit,
