@@ -34,8 +34,10 @@ from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
                         DivergenceError, check_training_record, effective_n_threads,
                         fit_epochs, is_count, partial_fit_pass, planned_epochs,
-                        validation_split)
+                        training_rows)
 from ._units import BernoulliHidden, BernoulliVisible
+from ._docs import FIT_WEIGHTS_DOC, PARTIAL_FIT_WEIGHTS_DOC, document_fit_parameters
+from ._weights import check_sample_weight, positive_rows, row_count, weighted_column_sum
 
 #: Largest step or thread count the kernel accepts (a C int).
 _C_INT_MAX = 2 ** 31 - 1
@@ -189,16 +191,16 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     # Training
     # ------------------------------------------------------------------
 
-    def _initialize(self, X, unit):
-        """Fresh parameters, layers, chains and training state for X."""
+    def _initialize(self, X, unit, sample_weight=None):
+        """Fresh parameters, layers, chains and training state for X (rows weighted)."""
         dtype = X.dtype
         # Before anything of the model's size: a model too large for memory
         # is refused with its size and what to lower, not NumPy's bare error.
         check_training_memory(self, X.shape[1], X.shape[0], dtype)
         entropy = draw_entropy(self.random_state)
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
-        mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / X.shape[0]
-        unit.fit(X)
+        mean = weighted_column_sum(X, sample_weight) / row_count(X, sample_weight)
+        unit.fit(X, sample_weight)
         self._visible_unit, self._hidden_unit = unit, self._hidden_type()
         self.components_ = _initial_weights(generator_for(entropy, TRAINING),
                                             (self.n_components, X.shape[1]), dtype, unit)
@@ -216,7 +218,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                                        entropy)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model to X by CD-k, PCD-k or parallel tempering.
 
         With ``warm_start=True``, a fitted model trains on from where it is.
@@ -225,8 +227,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data, float32 or float64 (float32 stays float32).
-        y : Ignored
-            Not used, present for API consistency.
+        %(y_and_sample_weight)s
 
         Returns
         -------
@@ -247,12 +248,12 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             else:
                 unit = self._visible_type.for_estimator(self)
                 X = self._validate_input(X, reset=True, unit=unit)
+            X, X_valid, weights, valid_weights = training_rows(self, X, sample_weight)
             n_threads = self._check_n_jobs()
-            X, X_valid = validation_split(X, self.early_stopping, self.validation_fraction,
-                                          self.random_state)
             if not warm:
-                self._initialize(X, unit)
-            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm)
+                self._initialize(X, unit, weights)
+            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm,
+                       weights, valid_weights)
         except BaseException:
             if previous is not None:
                 self.__dict__.clear()
@@ -265,7 +266,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return planned_epochs(self.n_iter, self.batch_size, n_samples)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Run one pass of minibatch updates over X, in the given row order.
 
         The first call initialises the model from X; later calls continue
@@ -278,8 +279,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.
-        y : Ignored
-            Not used, present for API consistency.
+        %(y_and_sample_weight)s
 
         Returns
         -------
@@ -296,10 +296,11 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             self._validate_params()
             X = self._check_fitted_input(X)
             check_training_record(self)
+        X, weights = positive_rows(X, check_sample_weight(self, sample_weight, X))
         n_threads = self._check_n_jobs()
         if first_call:
-            self._initialize(X, unit)
-        partial_fit_pass(self, X, n_threads)
+            self._initialize(X, unit, weights)
+        partial_fit_pass(self, X, n_threads, weights)
         return self
 
     def _learned_arrays(self):
@@ -440,18 +441,18 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         """
         return self._reconstruction_error(self._check_fitted_input(X))
 
-    def _reconstruction_error(self, X, hidden_field=None):
-        """reconstruction_error of validated input (in the internal form).
-
-        ``hidden_field``: ``self._hidden_field(X)`` when the caller has it.
-        """
+    def _reconstruction_error(self, X, hidden_field=None, sample_weight=None):
+        """reconstruction_error of validated input (in the internal form), rows weighted
+        by ``sample_weight`` (if given); ``hidden_field``: ``self._hidden_field(X)``
+        when the caller has it."""
         if hidden_field is None:
             hidden_field = self._hidden_field(X)
         H = self._hidden_unit.mean(hidden_field)
         R = self._visible_unit.mean(H @ self.components_.astype(H.dtype)
                                     + self.intercept_visible_)
-        Xd = X.toarray() if sp.issparse(X) else X
-        return float(np.mean((Xd - R) ** 2))
+        errors = ((X.toarray() if sp.issparse(X) else X) - R) ** 2
+        return float(np.mean(errors) if sample_weight is None
+                     else np.average(np.mean(errors, axis=1), weights=sample_weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -466,3 +467,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             raise AttributeError("_n_features_out is set by fit or partial_fit")
         check_fitted_state(self)
         return self.components_.shape[0]
+
+
+document_fit_parameters(BaseRBM.fit, FIT_WEIGHTS_DOC)
+document_fit_parameters(BaseRBM.partial_fit, PARTIAL_FIT_WEIGHTS_DOC)

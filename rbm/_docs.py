@@ -135,6 +135,43 @@ TRAINING_ATTRIBUTES_DOC = """\
 """
 
 
+#: The ``y`` and ``sample_weight`` entries of ``fit`` (every model's, and the
+#: outlier detector's, which passes the weights on) and of ``partial_fit``.
+FIT_WEIGHTS_DOC = """\
+y : Ignored
+    Not used, present for API consistency.
+sample_weight : array-like of shape (n_samples,) or float, default=None
+    Weight of each sample, finite and non-negative, not all zero; a sample
+    of weight w counts as w copies of it.  In each minibatch a sample's
+    data statistics count w / (the mean weight), so the expected gradient
+    is that of the repeated samples, and the model's own data statistics
+    (initial biases, centering offsets, Gaussian sigma, the figures in
+    ``history_``, early stopping's validation score) are weighted.
+    Samples of weight 0 are left out.  An epoch is one pass over the
+    samples of positive weight, so only relative weights matter (a
+    constant weight changes nothing), and with a fixed ``n_iter`` an
+    integer weight k gives its sample k times the share of each minibatch
+    it is in, not k passes (``n_iter="auto"`` plans the same number of
+    updates either way).  None weighs every sample 1."""
+
+PARTIAL_FIT_WEIGHTS_DOC = """\
+y : Ignored
+    Not used, present for API consistency.
+sample_weight : array-like of shape (n_samples,) or float, default=None
+    Weight of each sample, as in ``fit`` (in the minibatch statistics,
+    relative to the mean weight of this call's samples); samples of
+    weight 0 are left out, and the running data marginals count a sample
+    of weight w as w samples (so weights add up across calls)."""
+
+
+def document_fit_parameters(function, text):
+    """Put ``text`` (numpydoc entries, unindented) where ``function``'s docstring
+    says ``%(y_and_sample_weight)s``."""
+    function.__doc__ = function.__doc__.replace(
+        "        %(y_and_sample_weight)s\n", textwrap.indent(text, " " * 8) + "\n")
+    return function
+
+
 def format_default(value):
     """A default as numpydoc writes it: strings quoted, numpy types by name."""
     if isinstance(value, str):

@@ -179,7 +179,7 @@ class GaussianBernoulliRBM(BaseRBM):
         self.learn_sigma = learn_sigma
         self.sigma_floor = sigma_floor
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the model to X by CD-k, PCD-k or parallel tempering.
 
         Warns (``sklearn.exceptions.ConvergenceWarning``) when a learned
@@ -194,13 +194,16 @@ class GaussianBernoulliRBM(BaseRBM):
             Training data, float32 or float64 (float32 stays float32).
         y : Ignored
             Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Weight of each sample, as in ``BernoulliRBM.fit``; the starting
+            sigma is the weighted standard deviation.
 
         Returns
         -------
         self : object
             The fitted model.
         """
-        super().fit(X, y)
+        super().fit(X, y, sample_weight=sample_weight)
         self._visible_unit.warn_if_sigma_at_floor(self)
         return self
 

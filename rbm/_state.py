@@ -15,6 +15,7 @@ import numpy as np
 from . import _gibbs
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
 from ._units import check_array_attribute
+from ._weights import row_count, weighted_column_sum
 
 #: Moving-average rate of the centering offsets (Melchior et al. 2016 use 0.01).
 CENTERING_RATE = 0.01
@@ -243,10 +244,14 @@ class TrainingState:
     # Data marginals
     # ------------------------------------------------------------------
 
-    def data_statistics_with(self, X):
-        """(sum, count) of the rows seen so far and X, without recording X."""
-        return (self.data_sum + np.asarray(X.sum(axis=0), dtype=np.float64).ravel(),
-                self.n_data + X.shape[0])
+    def data_statistics_with(self, X, sample_weight=None):
+        """(sum, count) of the rows seen so far and X, without recording X.
+
+        With ``sample_weight`` each row counts as many times as its weight
+        (the count becomes a float).
+        """
+        return (self.data_sum + weighted_column_sum(X, sample_weight),
+                self.n_data + row_count(X, sample_weight))
 
     def record_data(self, statistics):
         """Make ``data_statistics_with(X)`` the running marginals (after success)."""
@@ -304,10 +309,12 @@ class TrainingState:
             # The kernel adds to them and derives the swap parity from them.
             raise ValueError(f"{where}.swap_counts must be counts between 0 and "
                              f"{MAX_SWAP_COUNT}; refit the model.")
-        if not (isinstance(self.n_data, Integral) and not isinstance(self.n_data, bool)
-                and self.n_data >= 0):
-            raise ValueError(f"{where}.n_data must be a non-negative integer (rows seen), "
-                             f"got {self.n_data!r}; refit the model.")
+        # A count of rows, or their total weight after weighted training.
+        if not (isinstance(self.n_data, Real) and not isinstance(self.n_data, bool)
+                and math.isfinite(self.n_data) and self.n_data >= 0):
+            raise ValueError(f"{where}.n_data must be a non-negative number (rows seen, or "
+                             f"their total sample_weight), got {self.n_data!r}; refit the "
+                             "model.")
         fraction = self.learning_rate_fraction
         if not (isinstance(fraction, Real) and not isinstance(fraction, bool)
                 and 0.0 < fraction <= 1.0):  # NaN fails this

@@ -27,6 +27,7 @@ from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, Ea
                        format_epoch)
 from ._partition import MAX_EXACT_STATES, exact_cost
 from ._state import Update, energy_scale
+from ._weights import average, check_sample_weight, kernel_weights, positive_rows
 
 #: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
 #: bounds |E(v, h)| over binary states) reaches 2**52 = 1 / eps(float64):
@@ -187,10 +188,20 @@ def planned_epochs(n_iter, batch_size, n_samples):
     return int(min(high, max(low, math.ceil(AUTO_UPDATES / n_batches))))
 
 
-def validation_split(X, early_stopping, validation_fraction, random_state):
-    """(training rows, validation rows or None) for early stopping."""
+def training_rows(model, X, sample_weight):
+    """(training rows, validation rows or None, their weights or None) of ``fit``
+    on validated X: ``sample_weight`` checked (``check_sample_weight``), rows of
+    weight 0 dropped, and the rest split for early stopping."""
+    X, weights = positive_rows(X, check_sample_weight(model, sample_weight, X))
+    return validation_split(X, model.early_stopping, model.validation_fraction,
+                            model.random_state, weights)
+
+
+def validation_split(X, early_stopping, validation_fraction, random_state, weights=None):
+    """(training rows, validation rows or None, their weights or None) for early
+    stopping; ``weights`` (one per row of X, or None) are split with the rows."""
     if not early_stopping:
-        return X, None
+        return X, None, weights, None
     n_valid = int(round(validation_fraction * X.shape[0]))
     if n_valid < 1 or n_valid >= X.shape[0]:
         raise ValueError(
@@ -201,7 +212,10 @@ def validation_split(X, early_stopping, validation_fraction, random_state):
         )
     rng = check_random_state(random_state)
     order = np.random.default_rng(rng.randint(2**32)).permutation(X.shape[0])
-    return X[np.sort(order[n_valid:])], X[np.sort(order[:n_valid])]
+    train, valid = np.sort(order[n_valid:]), np.sort(order[:n_valid])
+    if weights is None:
+        return X[train], X[valid], None, None
+    return X[train], X[valid], weights[train], weights[valid]
 
 
 class Batches:
@@ -210,12 +224,17 @@ class Batches:
     Dense rows in ``X``, or a CSR matrix in ``csr_data``, ``csr_indices``
     and ``csr_indptr``; made once per fit so C-order and index copies are
     not repeated every epoch.  ``order`` and ``ends`` say which rows make
-    up each minibatch of the next pass.
+    up each minibatch of the next pass.  ``weights``: the kernel's per-row
+    weights (``kernel_weights``: None where all rows weigh the same);
+    ``sample_weight``: the rows' weights as given (None: unweighted).
     """
 
-    __slots__ = ("X", "csr_data", "csr_indices", "csr_indptr", "_n_columns", "order", "ends")
+    __slots__ = ("X", "csr_data", "csr_indices", "csr_indptr", "_n_columns", "order", "ends",
+                 "weights", "sample_weight")
 
-    def __init__(self, X):
+    def __init__(self, X, sample_weight=None):
+        self.sample_weight = sample_weight
+        self.weights = kernel_weights(sample_weight)
         self.X = self.csr_data = self.csr_indices = self.csr_indptr = None
         self._n_columns = X.shape[1]
         if sp.issparse(X):
@@ -242,6 +261,10 @@ class Batches:
         n_columns = self._n_columns
         return sp.csr_matrix((self.csr_data[:end], self.csr_indices[:end],
                               self.csr_indptr[: n_rows + 1]), shape=(n_rows, n_columns))
+
+    def head_weights(self, n_rows):
+        """The weights of ``head(n_rows)``, or None when unweighted."""
+        return None if self.sample_weight is None else self.sample_weight[:n_rows]
 
     def plan(self, order, batch_size):
         """Visit rows ``order`` in minibatches of (about) ``batch_size``; returns self."""
@@ -272,7 +295,9 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
     if watch is None:  # partial_fit: one pass on a model this call did not start
         watch = DivergenceWatch.of(model)
         if unit.discrete:
-            watch.start = likelihood_upper_bound(model, batches.head(epoch_rows(batches.n_rows)))
+            n_rows = epoch_rows(batches.n_rows)
+            watch.start = likelihood_upper_bound(model, batches.head(n_rows),
+                                                 batches.head_weights(n_rows))
     snapshot = PassSnapshot(model._learned_arrays() + (training.swap_counts,),
                             training.W_velocity, momentum)
     _gibbs.train_minibatches(
@@ -373,8 +398,9 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
     what = runaway_description(model, data_mean)
     finite = what is None and model._visible_unit.discrete
     if finite:
-        what = finite_divergence(model, batches.head(epoch_rows(batches.n_rows)), data_mean,
-                                 watch.start)
+        n_rows = epoch_rows(batches.n_rows)
+        what = finite_divergence(model, batches.head(n_rows), data_mean, watch.start,
+                                 batches.head_weights(n_rows))
         if not watch.record(what is not None):
             return None
     elif what is None:  # continuous units: the runaway test is theirs
@@ -407,7 +433,7 @@ def runaway_description(model, data_mean):
             "to within a nat")
 
 
-def finite_divergence(model, rows, data_mean, start=None):
+def finite_divergence(model, rows, data_mean, start=None, weights=None):
     """What diverged, when the model is far worse than the independent model it
     started from on ``rows`` (validated training rows); else None.
 
@@ -427,11 +453,13 @@ def finite_divergence(model, rows, data_mean, start=None):
     model within the margin, whatever the estimator noise.  ``start``, the
     bound before a ``partial_fit`` call, replaces the independent model as
     the yardstick where it is lower: parameters assigned or loaded far from
-    the data are not a divergence unless training makes them worse.
+    the data are not a divergence unless training makes them worse.  With
+    ``weights`` (of the rows) both means are weighted.
     """
     unit = model._visible_unit
-    base = float(np.mean(unit.independent_log_likelihood(rows, unit.initial_bias(data_mean))))
-    bound = likelihood_upper_bound(model, rows)
+    base = average(unit.independent_log_likelihood(rows, unit.initial_bias(data_mean)),
+                   weights)
+    bound = likelihood_upper_bound(model, rows, weights)
     yardstick = (f"the {base:.5g} of the independent model of the data's marginals it "
                  "started from")
     if start is not None and start < base:
@@ -444,9 +472,9 @@ def finite_divergence(model, rows, data_mean, start=None):
             f"{DIVERGENCE_NATS_PER_FEATURE:g} nat per feature ({n_features} features) worse")
 
 
-def likelihood_upper_bound(model, V):
-    """An upper bound on the mean log-likelihood of the rows V, cheap and free of
-    sampling noise.
+def likelihood_upper_bound(model, V, weights=None):
+    """An upper bound on the mean log-likelihood of the rows V (weighted by
+    ``weights`` where given), cheap and free of sampling noise.
 
     log p(v) = -F(v) - log Z, and log Z = log sum_h w(h) is at least log w(h)
     for any single hidden state h, where
@@ -460,7 +488,7 @@ def likelihood_upper_bound(model, V):
     unit = model._visible_unit
     W, b, c = model.components_, model.intercept_visible_, model.intercept_hidden_
     field = model._hidden_field(V)
-    data_term = float(np.mean(-model._free_energy_given_field(V, field)))
+    data_term = average(-model._free_energy_given_field(V, field), weights)
     chains = model.h_samples_
     if model.method == "pt":
         chains = chains[: len(chains) // model.n_temperatures]
@@ -548,8 +576,12 @@ def continuing_fraction(start_fraction, schedule, last_epoch, n_epochs):
     return max(min(reached, 1.0), CONTINUING_FRACTION_FLOOR)
 
 
-def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
+def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
+               valid_weights=None):
     """Train the model for ``n_epochs`` epochs of ``fit``.
+
+    ``weights`` and ``valid_weights``: the positive sample weights of the
+    rows of X and X_valid, or None (see ``rbm._weights``).
 
     A fresh model (``warm=False``, freshly initialised) follows the whole
     schedule from ``learning_rate``, with the momentum warm-up.  A warm
@@ -562,8 +594,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
     at, and, with early stopping, the best epoch's parameters and
     ``best_epoch_`` / ``best_validation_score_``.
     """
-    batches = Batches(X)
-    statistics = model._training.data_statistics_with(X)
+    batches = Batches(X, weights)
+    statistics = model._training.data_statistics_with(X, weights)
     model._training.record_data(statistics)
     exact = _exact_monitoring(model, X.shape[0], n_epochs)
     monitor = TrainingMonitor(
@@ -571,7 +603,7 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
         model._training.swap_counts)
     stopper = (EarlyStopping(model.tol, model.n_iter_no_change)
                if model.early_stopping else None)
-    figures = EpochFigures(model, X, X_valid, exact)
+    figures = EpochFigures(model, X, X_valid, exact, weights, valid_weights)
     progress = (ProgressLine(type(model).__name__, n_epochs,
                              len(even_batch_ends(X.shape[0], model.batch_size)))
                 if model.verbose == 1 else None)
@@ -638,15 +670,17 @@ def _continued_history(history, new_rows, earlier):
             for name in history}
 
 
-def partial_fit_pass(model, X, n_threads):
+def partial_fit_pass(model, X, n_threads, weights=None):
     """One ``partial_fit`` pass over validated X in its row order, recorded.
+
+    ``weights``: the rows' positive sample weights, or None.
 
     Steps at ``learning_rate`` times the state's ``learning_rate_fraction``
     (1.0 on a plain stream of calls, so exactly ``learning_rate``).  A pass
     that raises rolls back the arrays it changed (``run_pass``) and the
     random streams it advanced, so a retry repeats it exactly.
     """
-    batches = Batches(X).plan(np.arange(X.shape[0], dtype=np.intp), model.batch_size)
+    batches = Batches(X, weights).plan(np.arange(X.shape[0], dtype=np.intp), model.batch_size)
     training = model._training
     saved_streams = training.training_streams.snapshot()
     swap_counts = training.swap_counts.copy()
@@ -655,15 +689,15 @@ def partial_fit_pass(model, X, n_threads):
     try:
         with single_threaded_blas():
             run_pass(model, batches, n_threads, learning_rate, model.momentum,
-                     training.data_statistics_with(X))
+                     training.data_statistics_with(X, weights))
     except BaseException:
         training.training_streams.restore(saved_streams)
         raise
     record_pass(model, X, learning_rate, model.momentum, swap_counts,
-                time.perf_counter() - start)
+                time.perf_counter() - start, weights)
 
 
-def record_pass(model, rows, learning_rate, momentum, swap_counts, seconds):
+def record_pass(model, rows, learning_rate, momentum, swap_counts, seconds, weights=None):
     """Count a successful ``partial_fit`` pass in ``n_iter_`` and append its row
     to ``history_`` (started if the model has none).
 
@@ -674,7 +708,7 @@ def record_pass(model, rows, learning_rate, momentum, swap_counts, seconds):
     """
     monitor = TrainingMonitor(1, False, swap_counts)
     row = monitor.record(0, learning_rate, momentum,
-                         EpochFigures(model, rows, None, False).compute(False))
+                         EpochFigures(model, rows, None, False, weights).compute(False))
     row["seconds"] = seconds
     earlier = getattr(model, "n_iter_", 0)
     history = getattr(model, "history_", None) or {name: [] for name in row}
@@ -724,13 +758,18 @@ class EpochFigures:
     drawn from the persistent chains, the swap counts, and, when due, the
     training and validation log-likelihoods (exact where cheap, else a
     short AIS run with fixed random numbers) and how their log Z was
-    obtained.
+    obtained.  With sample weights (``weights`` of X_train's rows,
+    ``valid_weights`` of X_valid's) the means over rows are weighted.
     """
 
-    def __init__(self, model, X_train, X_valid, exact):
+    def __init__(self, model, X_train, X_valid, exact, weights=None, valid_weights=None):
         self.model = model
         self.rows = X_train[:MONITOR_ROWS]
         self.epoch_rows = self.rows[:epoch_rows(X_train.shape[0])]
+        self.weights = None if weights is None else weights[:MONITOR_ROWS]
+        self.epoch_weights = (None if weights is None
+                              else self.weights[:self.epoch_rows.shape[0]])
+        self.valid_weights = valid_weights
         self.X_valid = X_valid
         self.cheap_likelihood = exact
         self.rng = np.random.default_rng(0)
@@ -741,9 +780,10 @@ class EpochFigures:
         # In the model's dtype, one hidden field for both figures.
         field = model._hidden_field(self.epoch_rows)
         figures = {
-            "reconstruction_error": model._reconstruction_error(self.epoch_rows, field),
-            "free_energy_data": float(np.mean(
-                model._free_energy_given_field(self.epoch_rows, field))),
+            "reconstruction_error": model._reconstruction_error(self.epoch_rows, field,
+                                                                self.epoch_weights),
+            "free_energy_data": average(
+                model._free_energy_given_field(self.epoch_rows, field), self.epoch_weights),
             "free_energy_chains": self._chain_free_energy(),
             "swap_counts": model._training.swap_counts,
         }
@@ -751,11 +791,11 @@ class EpochFigures:
             estimate = self._log_z()
             log_z = estimate[0]
             figures["log_likelihood_method"] = estimate_tag(estimate)
-            figures["log_likelihood_train"] = float(-np.mean(model._free_energy(self.rows))
-                                                    - log_z)
+            figures["log_likelihood_train"] = float(
+                -average(model._free_energy(self.rows), self.weights) - log_z)
             if self.X_valid is not None:
                 figures["log_likelihood_validation"] = float(
-                    -np.mean(model._free_energy(self.X_valid)) - log_z)
+                    -average(model._free_energy(self.X_valid), self.valid_weights) - log_z)
         return figures
 
     def _log_z(self):

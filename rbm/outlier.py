@@ -4,11 +4,28 @@ from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
 
 from ._bernoulli import BernoulliRBM
+
+
+def _weight_parameter(estimator, sample_weight):
+    """The keyword that passes ``sample_weight`` to the estimator's ``fit``: to a
+    Pipeline's last step (``<name>__sample_weight``, scikit-learn's routing of
+    step parameters), else to the estimator itself."""
+    name, final = None, estimator
+    if isinstance(estimator, Pipeline) and estimator.steps:
+        name, final = estimator.steps[-1]
+    if final is None or final == "passthrough" or not has_fit_parameter(final,
+                                                                        "sample_weight"):
+        raise ValueError(
+            f"sample_weight was given, but the fit of {type(final).__name__} takes no "
+            "sample_weight; use a density model that does (any model of this library, "
+            "alone or last in a Pipeline) or leave sample_weight out.")
+    return {"sample_weight" if name is None else f"{name}__sample_weight": sample_weight}
 
 
 class RBMOutlierDetector(OutlierMixin, BaseEstimator):
@@ -82,7 +99,7 @@ class RBMOutlierDetector(OutlierMixin, BaseEstimator):
 
     # The nested estimator validates its own parameters when it is fitted.
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the density model to X and set the threshold ``offset_``.
 
         Parameters
@@ -91,6 +108,15 @@ class RBMOutlierDetector(OutlierMixin, BaseEstimator):
             Training data, in the density model's domain.
         y : Ignored
             Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,) or float, default=None
+            Weight of each sample (a sample of weight w counts as w copies),
+            passed to the density model's ``fit`` (which must accept it; for
+            a Pipeline, its last step's, as ``<last step>__sample_weight``).
+            ``offset_`` is then the ``contamination`` quantile of the scores
+            of the samples of positive weight: as without weights where those
+            weights are all equal, else the weighted quantile (NumPy's
+            "inverted_cdf" with weights: for integer weights, that quantile
+            of the repeated samples).
 
         Returns
         -------
@@ -103,12 +129,26 @@ class RBMOutlierDetector(OutlierMixin, BaseEstimator):
                 f"criterion='free_energy' needs an estimator with free_energy; "
                 f"{type(template).__name__} has none. Use criterion='log_likelihood'."
             )
-        self.estimator_ = clone(template).fit(X)
+        fit_params = {} if sample_weight is None else _weight_parameter(template, sample_weight)
+        self.estimator_ = clone(template).fit(X, **fit_params)
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
-        self.offset_ = float(np.percentile(self.score_samples(X), 100.0 * self.contamination))
+        self.offset_ = self._threshold(self.score_samples(X), sample_weight)
         return self
+
+    def _threshold(self, scores, sample_weight):
+        """The ``contamination`` quantile of the training scores, of the samples of
+        positive weight where weights are given (the density model has
+        checked them); unweighted where those weights are all equal, so a
+        constant weight changes nothing."""
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, scores, dtype=np.float64)
+            scores, weights = scores[weights > 0], weights[weights > 0]
+            if not np.all(weights == weights[0]):
+                return float(np.percentile(scores, 100.0 * self.contamination,
+                                           method="inverted_cdf", weights=weights))
+        return float(np.percentile(scores, 100.0 * self.contamination))
 
     def score_samples(self, X):
         """How normal each sample is: ``-F(x)`` or ``log p(x)`` (higher: more normal).

@@ -203,7 +203,7 @@ def test_wrong_fitted_objects_are_named(binary, attribute, value, match):
 
 
 @pytest.mark.parametrize("name, value, match", [
-    ("n_data", None, "n_data must be a non-negative integer"),
+    ("n_data", None, "n_data must be a non-negative number"),
     ("entropy", [-1, 2], "entropy must be a list of non-negative integers"),
     ("log_partition_cache", None, "log_partition_cache must be a dict"),
     ("shuffle_rng", None, "shuffle_rng must be a numpy Generator"),

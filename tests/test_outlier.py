@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rbm import BernoulliRBM, RBMOutlierDetector
+from weight_checks import STOCHASTIC_WEIGHT_CHECKS_DENSE
 
 
 def _small_rbm(**params):
@@ -35,7 +36,7 @@ def detector(digits):
 @parametrize_with_checks([RBMOutlierDetector(
     make_pipeline(MinMaxScaler(clip=True), _small_rbm(n_components=4, n_iter=5)),
     criterion="log_likelihood",
-)])
+)], xfail_strict=True, expected_failed_checks=lambda _: STOCHASTIC_WEIGHT_CHECKS_DENSE)
 def test_sklearn_compatible_detector(estimator, check):
     check(estimator)
 

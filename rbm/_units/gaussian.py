@@ -50,29 +50,42 @@ def float64_row_blocks(X, block_bytes=STATISTICS_BLOCK_BYTES):
             yield np.asarray(block, dtype=np.float64)
 
 
-def column_mean_and_std(X):
-    """Per-column mean and (population) standard deviation of X, in float64.
+def column_mean_and_std(X, sample_weight=None):
+    """Per-column mean and (population) standard deviation of X, in float64,
+    of its rows weighted by ``sample_weight`` where given.
 
     Two passes over blocks of rows (``float64_row_blocks``): the mean, then
     the mean squared deviation from it.  Unlike E[x**2] - mean**2, this does
     not lose the spread of data whose mean is far larger than its standard
     deviation; and no temporary has the input's size.
     """
-    n = X.shape[0]
+    n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
     total = np.zeros(X.shape[1])
+    start = 0
     for block in float64_row_blocks(X):
-        total += block.sum(axis=0)
+        total += _block_sum(block, sample_weight, start)
+        start += block.shape[0]
     mean = total / n
     squares = np.zeros(X.shape[1])
     deviation = None  # one buffer for every block's deviations
+    start = 0
     for block in float64_row_blocks(X):
         if deviation is None:
             deviation = np.empty_like(block)
         rows = deviation[: block.shape[0]]
         np.subtract(block, mean, out=rows)
         np.square(rows, out=rows)
-        squares += rows.sum(axis=0)
+        squares += _block_sum(rows, sample_weight, start)
+        start += block.shape[0]
     return mean, np.sqrt(squares / n)
+
+
+def _block_sum(block, sample_weight, start):
+    """The column sums of a block of rows starting at row ``start``, weighted
+    by those rows' ``sample_weight`` where given."""
+    if sample_weight is None:
+        return block.sum(axis=0)
+    return np.einsum("i,ij->j", sample_weight[start : start + block.shape[0]], block)
 
 
 def spread_of_constant_features(mean, std):
@@ -235,9 +248,9 @@ class GaussianVisible(VisibleLayer):
             warn_if_far_from_standardised(estimator, *column_mean_and_std(X))
         return X
 
-    def fit(self, X):
-        """sigma at the data's standard deviation, its velocity and its bounds."""
-        mean, std = column_mean_and_std(X)
+    def fit(self, X, sample_weight=None):
+        """sigma at the data's (weighted) standard deviation, its velocity and its bounds."""
+        mean, std = column_mean_and_std(X, sample_weight)
         std = spread_of_constant_features(mean, std)
         state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, X.shape[1]), dtype=X.dtype)
         state[_gibbs.GAUSSIAN_SIGMA] = std
