@@ -87,6 +87,7 @@ examples:
   python -m rbm score model.skops data.npy
   python -m rbm sample model.skops -n 10 -o samples.csv
   python -m rbm transform model.skops data.csv -o features.npy
+  python -m rbm impute survey_with_gaps.csv -o survey_filled.csv
 
 bundled data sets: {bundled}
 models: {models}
@@ -110,6 +111,13 @@ TRANSFORM_EXAMPLES = """\
 examples:
   python -m rbm transform model.skops data.csv                 CSV on stdout
   python -m rbm transform model.skops data.csv -o features.npy
+"""
+
+
+IMPUTE_EXAMPLES = """\
+examples:
+  python -m rbm impute survey_with_gaps.csv -o survey_filled.csv
+  python -m rbm impute measurements.csv --sample-posterior --seed 3 -o draw3.csv
 """
 
 
@@ -348,8 +356,41 @@ def _add_transform_parser(commands):
     _add_output_argument(transform, "the features")
 
 
+def _add_impute_parser(commands):
+    impute = _add_command(
+        commands, "impute", _run_impute,
+        help="fill in the empty cells of a CSV file",
+        description="Fit an RBMImputer to DATA, rows with empty cells included, and write\n"
+                    "DATA with every empty cell filled in from p(missing | observed) under\n"
+                    "the fitted model: the most probable value of a category or 0/1\n"
+                    "column, the conditional mean of a real-valued one (or, with\n"
+                    "--sample-posterior, one draw, for multiple imputation). Empty\n"
+                    "cells are missing; so are NaN in a .npy file.",
+        epilog=IMPUTE_EXAMPLES,
+    )
+    _add_data_argument(impute)
+    impute.add_argument(
+        "--model", choices=("auto", "bernoulli", "gaussian", "categorical"), default="auto",
+        help="the RBM behind the imputer (default: auto, chosen from the data: bernoulli "
+             "when every value is 0 or 1, gaussian for other numbers, categorical when "
+             "any column holds text)")
+    impute.add_argument("--n-components", type=_count(1), metavar="N",
+                        help="hidden units (default: the imputer's, 64)")
+    impute.add_argument("--n-iter", type=_count(1), metavar="N",
+                        help="training epochs (default: the imputer's plan, about 20,000 "
+                             "minibatch updates)")
+    impute.add_argument("--sample-posterior", action="store_true",
+                        help="fill each cell with a draw from its conditional distribution "
+                             "instead of its most probable value or mean")
+    impute.add_argument("--seed", type=int, default=0, metavar="SEED",
+                        help="seed of the model and the draws (default: 0)")
+    impute.add_argument("--save", metavar="PATH",
+                        help="also save the fitted imputer (.skops, .joblib or .pkl)")
+    _add_output_argument(impute, "the completed table (with the header row, if DATA has one)")
+
+
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = ("demo", "fit", "score", "sample", "transform")
+COMMANDS = ("demo", "fit", "score", "sample", "transform", "impute")
 
 
 def build_parser(prog=None):
@@ -386,6 +427,7 @@ def build_parser(prog=None):
     _add_score_parser(commands)
     _add_sample_parser(commands)
     _add_transform_parser(commands)
+    _add_impute_parser(commands)
     return parser
 
 
@@ -486,19 +528,27 @@ def _first_row_is_header(rows, header, row_is_data):
         return header
     if len(rows) < 2:
         return any(_number(field) is None for field in rows[0])
+    # (empty cells, the gaps of a file for ``impute``, say nothing either way)
     number_columns = [j for j in range(len(rows[0]))
-                      if all(_number(row[j]) is not None for row in rows[1:])]
+                      if any(row[j].strip() for row in rows[1:])
+                      and all(_number(row[j]) is not None for row in rows[1:]
+                              if row[j].strip())]
     if number_columns:
         return any(_number(rows[0][j]) is None for j in number_columns)
     return not (row_is_data is not None and row_is_data(rows[0]))
 
 
 def _typed_column(fields):
-    """A column of strings as float64 numbers, or as an object array of strings."""
-    numbers = [_number(field) for field in fields]
+    """A column of strings as float64 numbers, or as an object array of strings.
+
+    Empty fields (gaps, which only ``impute`` accepts) become NaN in a
+    number column and None in a text column.
+    """
+    given = [field.strip() for field in fields]
+    numbers = [_number(field) if field else math.nan for field in given]
     if all(number is not None for number in numbers):
         return np.array(numbers, dtype=np.float64)
-    return np.array([field.strip() for field in fields], dtype=object)
+    return np.array([field or None for field in given], dtype=object)
 
 
 def _as_table(columns):
@@ -507,8 +557,12 @@ def _as_table(columns):
         return np.column_stack(columns)
     table = np.empty((len(columns[0]), len(columns)), dtype=object)
     for j, column in enumerate(columns):
-        if column.dtype == np.float64 and np.all(column == np.round(column)):
-            column = column.astype(np.int64)  # whole numbers stay whole: labels 1, 2, 3
+        if column.dtype == np.float64:
+            given = ~np.isnan(column)
+            whole = np.all(column[given] == np.round(column[given]))
+            # whole numbers stay whole: labels 1, 2, 3; a gap is None, like a text gap
+            column = np.array([(int(v) if whole else v) if ok else None
+                               for v, ok in zip(column.tolist(), given)], dtype=object)
         table[:, j] = list(column.tolist())
     return table
 
@@ -543,8 +597,12 @@ def _all_numbers(text, delimiter, has_header):
     return X if X.size else None
 
 
-def _read_csv(path, source, delimiter=None, header=None, row_is_data=None):
-    """Table of a CSV file: delimiter and header detected (on its first rows) unless given."""
+def _read_csv(path, source, delimiter=None, header=None, row_is_data=None,
+              allow_missing=False):
+    """Table of a CSV file: delimiter and header detected (on its first rows) unless given.
+
+    Empty cells are an error unless ``allow_missing`` (then NaN or None).
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -559,14 +617,14 @@ def _read_csv(path, source, delimiter=None, header=None, row_is_data=None):
     names = [field.strip() for field in head_rows[0]] if has_header else None
     table = Table(_all_numbers(text, delimiter, has_header), names, source)
     if table.X is None:
-        table.X = _typed_rows(text, delimiter, has_header, table)
+        table.X = _typed_rows(text, delimiter, has_header, table, allow_missing)
     how = [f"fields split at {_shown(delimiter)}"] if delimiter != "," else []
     how.append(f"header row: {', '.join(names)}" if has_header else "no header row")
     table.description = f"{source} ({'; '.join(how)})"
     return table
 
 
-def _typed_rows(text, delimiter, has_header, table):
+def _typed_rows(text, delimiter, has_header, table, allow_missing=False):
     """The careful reader: every row checked, each column typed on its own."""
     rows = _csv_rows(text, delimiter)
     _check_widths(rows, table.description, delimiter)
@@ -574,7 +632,8 @@ def _typed_rows(text, delimiter, has_header, table):
     if not data_rows:
         raise UsageError(f"{table.description!r} holds no data: only the header row "
                          f"{delimiter.join(rows[0])!r} (--no-header if that row is data).")
-    _check_no_empty_cells(data_rows, table.description, table.label)
+    if not allow_missing:
+        _check_no_empty_cells(data_rows, table.description, table.label)
     return _as_table([_typed_column(fields) for fields in zip(*data_rows)])
 
 
@@ -588,8 +647,9 @@ def _read_npy(path, source):
     return Table(X, None, source)
 
 
-def _check_values(table, source):
-    """UsageError for a table that is empty, not 2-D, or holds non-finite numbers."""
+def _check_values(table, source, allow_missing=False):
+    """UsageError for a table that is empty, not 2-D, or holds non-finite numbers
+    (NaN, a gap, is allowed with ``allow_missing``)."""
     X = table.X
     if X.size == 0:
         raise UsageError(f"{source!r} holds no data.")
@@ -602,14 +662,20 @@ def _check_values(table, source):
         raise UsageError(f"{source!r} must hold real numbers, got dtype {X.dtype}.")
     table.X = X = X.astype(np.float64)
     n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
-    if n_nan or n_inf:
+    if allow_missing and n_inf:
+        raise UsageError(f"{source!r} holds {n_inf} infinite values; an imputer fills "
+                         "gaps (empty cells, NaN), not infinities: replace them first.")
+    if (n_nan or n_inf) and not allow_missing:
         raise UsageError(f"{source!r} holds {n_nan} NaN and {n_inf} infinite values; "
                          "remove or impute them first.")
     return table
 
 
-def _load_data(args, row_is_data=None):
-    """The Table of ``args.data``: a bundled data set name or a .csv / .npy path."""
+def _load_data(args, row_is_data=None, allow_missing=False):
+    """The Table of ``args.data``: a bundled data set name or a .csv / .npy path.
+
+    Gaps (empty cells, NaN) are an error unless ``allow_missing``.
+    """
     source = args.data
     if source in BUNDLED:
         loader, image_shape = BUNDLED[source]
@@ -626,8 +692,9 @@ def _load_data(args, row_is_data=None):
     if path.suffix.lower() == ".npy":
         table = _read_npy(path, source)
     else:
-        table = _read_csv(path, source, args.delimiter, args.header, row_is_data)
-    return _check_values(table, source)
+        table = _read_csv(path, source, args.delimiter, args.header, row_is_data,
+                          allow_missing)
+    return _check_values(table, source, allow_missing)
 
 
 #: What to do about text where numbers are needed.
@@ -745,6 +812,7 @@ def _check_output_folder(path, option):
 
 def _check_fit_outputs(args):
     """Check --save and --plots (paths and the libraries they need) before any training."""
+    args.plots = getattr(args, "plots", None)  # impute has --save only
     if args.save:
         _check_output_file(args.save, "--save", persistence.SUFFIXES)
         if Path(args.save).suffix.lower() == ".skops":
@@ -830,12 +898,17 @@ def _saveable(X):
         return np.vectorize(_format_value, otypes=[str])(X)
 
 
-def _write_table(X, path):
-    """Write X to a .csv or .npy file, or as CSV to standard output when path is None."""
+def _write_table(X, path, names=None):
+    """Write X to a .csv or .npy file, or as CSV to standard output when path is None.
+
+    ``names``, when given, is a CSV's header row (a .npy file has none).
+    """
     if path is not None and Path(path).suffix.lower() == ".npy":
         np.save(path, _saveable(X), allow_pickle=False)
         return
     rows = ([_format_value(value) for value in row] for row in X)
+    if names is not None:
+        rows = itertools.chain([names], rows)
     if path is None:
         csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
         sys.stdout.flush()
@@ -1065,6 +1138,44 @@ def _run_transform(args):
     if args.output is not None:
         print(f"Wrote the features of {H.shape[0]} samples ({H.shape[1]} hidden units) "
               f"to {args.output}")
+    return 0
+
+
+def _imputer_estimator(args, n_rows):
+    """The RBM ``--model`` names, or None for the imputer's own choice."""
+    if args.model == "auto":
+        if args.n_components is not None or args.n_iter is not None:
+            raise UsageError("--n-components and --n-iter set the model --model names; "
+                             "name one (bernoulli, gaussian or categorical) or leave them "
+                             "to the imputer's defaults.")
+        return None
+    from .impute import DEFAULT_N_COMPONENTS, default_epochs
+    return getattr(rbm, MODELS[args.model][0])(
+        n_components=args.n_components or DEFAULT_N_COMPONENTS,
+        n_iter=args.n_iter or default_epochs(n_rows), random_state=args.seed)
+
+
+def _run_impute(args):
+    """``impute``: DATA with its gaps filled in by an RBMImputer fitted to it."""
+    from .impute import RBMImputer
+    _check_table_output(args.output)
+    _check_fit_outputs(args)
+    table = _load_data(args, allow_missing=True)
+    X = table.X
+    gaps = int(sum(value is None or (isinstance(value, float) and math.isnan(value))
+                   for value in X.ravel())) if X.dtype == object else int(np.isnan(X).sum())
+    imputer = RBMImputer(estimator=_imputer_estimator(args, X.shape[0]),
+                         sample_posterior=args.sample_posterior, random_state=args.seed)
+    filled = imputer.fit_transform(X)
+    _write_table(filled, args.output, table.names)
+    if args.save is not None:
+        persistence.save(imputer, args.save)
+    if args.output is not None:
+        model = type(imputer.estimator_).__name__
+        how = "one draw each" if args.sample_posterior else "most probable values and means"
+        print(f"Filled {gaps} empty cells of {X.shape[0]} rows x {X.shape[1]} columns "
+              f"({how}, {model}) and wrote {args.output}"
+              + (f"; saved the imputer to {args.save}" if args.save else ""))
     return 0
 
 

@@ -49,8 +49,13 @@ def mixture_log_density(model, X):
     Gaussians, one feature at a time (the spreads of raw data span too many
     orders of magnitude for a covariance matrix)."""
     log_w, means, sigma, _ = mixture_of(model)
-    component = stats.norm.logpdf(X[:, None, :], means[None], sigma).sum(axis=2)
-    return logsumexp(component + log_w, axis=1)
+    # A few rows at a time: 16 hidden units are 65,536 components, and all
+    # rows at once (rows x components x features) took 16 GB.
+    rows_per_block = max(1, 2 ** 21 // (means.shape[0] * X.shape[1]))
+    return np.concatenate([
+        logsumexp(stats.norm.logpdf(block[:, None, :], means[None], sigma).sum(axis=2)
+                  + log_w, axis=1)
+        for block in np.array_split(X, -(-len(X) // rows_per_block))])
 
 
 def far_from_standardised_warnings(records):
