@@ -35,7 +35,7 @@ from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F4
                         DivergenceError, check_training_record, effective_n_threads,
                         fit_epochs, is_count, partial_fit_pass, planned_epochs,
                         validation_split)
-from ._units import BernoulliHidden, BernoulliVisible
+from ._units import HIDDEN_TYPES, BernoulliHidden, BernoulliVisible
 
 #: Largest step or thread count the kernel accepts (a C int).
 _C_INT_MAX = 2 ** 31 - 1
@@ -78,7 +78,15 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     """
 
     _visible_type = BernoulliVisible
-    _hidden_type = BernoulliHidden
+
+    @property
+    def _hidden_type(self):
+        """The hidden layer class that the ``hidden`` option names."""
+        hidden = getattr(self, "hidden", "bernoulli")  # models saved before the option
+        if hidden not in HIDDEN_TYPES:
+            raise ValueError(f"{type(self).__name__}'s hidden must be one of "
+                             f"{sorted(HIDDEN_TYPES)}, got {hidden!r}; set a valid one.")
+        return HIDDEN_TYPES[hidden]
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -109,6 +117,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         "tol": [Interval(Real, 0, None, closed="left")],
         "on_divergence": [StrOptions({"raise", "warn"})],
         "warm_start": ["boolean"],
+        "hidden": [StrOptions(set(HIDDEN_TYPES))],
     }
 
     def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, shuffle=True,
@@ -118,7 +127,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
                  l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
-                 momentum_warmup=0.1, on_divergence="raise", warm_start=False):
+                 momentum_warmup=0.1, on_divergence="raise", warm_start=False,
+                 hidden="bernoulli"):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -146,6 +156,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.momentum_warmup = momentum_warmup
         self.on_divergence = on_divergence
         self.warm_start = warm_start
+        self.hidden = hidden
 
     # ------------------------------------------------------------------
     # Validation
@@ -200,6 +211,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / X.shape[0]
         unit.fit(X)
         self._visible_unit, self._hidden_unit = unit, self._hidden_type()
+        self._hidden_unit.initialize(self.n_components, dtype)
         self.components_ = _initial_weights(generator_for(entropy, TRAINING),
                                             (self.n_components, X.shape[1]), dtype, unit)
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
@@ -307,10 +319,11 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         stopping saves and restores."""
         return ((self.components_, self.intercept_visible_, self.intercept_hidden_,
                  self.h_samples_) + self._training.learned_arrays()
-                + self._visible_unit.learned_arrays())
+                + self._visible_unit.learned_arrays() + self._hidden_unit.learned_arrays())
 
     def _kernel_params(self):
-        return KernelParams(self.components_, self.intercept_visible_, self.intercept_hidden_)
+        return KernelParams(self.components_, self.intercept_visible_, self.intercept_hidden_,
+                            self._hidden_unit.kernel_view())
 
     @property
     def swap_rates_(self):

@@ -151,7 +151,7 @@ def base_log_partition(visible, hidden, base_bias, n_hidden):
             + hidden.base_log_partition(n_hidden))
 
 
-def annealed_log_weights(W, b, c, visible, base_bias, S, betas, rng, n_threads=1):
+def annealed_log_weights(W, b, c, visible, base_bias, S, betas, rng, n_threads=1, hidden=None):
     """Log importance weights of chains annealed along ``betas``, in either direction.
 
     The kernel's path (``_gibbs.ais_log_weights``) reads the inverse
@@ -172,6 +172,8 @@ def annealed_log_weights(W, b, c, visible, base_bias, S, betas, rng, n_threads=1
     rng : numpy.random.Generator
         Seeds the kernel's random streams.
     n_threads : int, default=1
+    hidden : hidden layer (``rbm._units``) or None, default=None
+        None: binary hidden units.
 
     Returns
     -------
@@ -180,7 +182,8 @@ def annealed_log_weights(W, b, c, visible, base_bias, S, betas, rng, n_threads=1
     # Independent SFC64 streams for the kernel's chunks of chains, drawn from rng.
     seeds = rng.integers(2**63, size=_gibbs.n_streams_for(len(S)))
     streams = [np.random.SFC64(int(seed)) for seed in seeds]
-    log_w = _gibbs.ais_log_weights(KernelParams(W, b, c), visible.kernel_view(np.float64), S,
+    view = None if hidden is None else hidden.kernel_view(np.float64)
+    log_w = _gibbs.ais_log_weights(KernelParams(W, b, c, view), visible.kernel_view(np.float64), S,
                                     base_bias, np.ascontiguousarray(betas, dtype=np.float64),
                                     streams, n_threads)
     # The kernel takes the visible energy terms as linear in s(v); their
@@ -239,7 +242,7 @@ def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rn
     V = visible.sample(np.array(np.broadcast_to(base_bias, (n_chains, n_visible))), rng)
     S = np.ascontiguousarray(visible.to_kernel(V), dtype=np.float64)
     log_w = annealed_log_weights(W, b, c, visible, base_bias, S, ais_betas(n_betas), rng,
-                                 n_threads)
+                                 n_threads, hidden)
     log_z, std_error = combine_log_weights(log_w, log_z_base)
     return (log_z, std_error, S, log_w) if return_states else (log_z, std_error)
 
@@ -275,15 +278,16 @@ def reverse_ais_log_partition(W, b, c, visible, hidden, base_bias, S, n_betas, r
     S = np.array(S, dtype=np.float64, order="C")
     log_z_base = base_log_partition(visible, hidden, base_bias, W.shape[0])
     log_w = annealed_log_weights(W, b, c, visible, base_bias, S, ais_betas(n_betas)[::-1], rng,
-                                 n_threads)
+                                 n_threads, hidden)
     log_ratio, std_error = combine_log_weights(log_w, 0.0)
     return log_z_base - log_ratio, std_error
 
 
-def gibbs_at_model(W, b, c, visible, base_bias, S, n_sweeps, rng, n_threads=1):
+def gibbs_at_model(W, b, c, visible, base_bias, S, n_sweeps, rng, n_threads=1, hidden=None):
     """S (IN/OUT) after ``n_sweeps`` block-Gibbs sweeps of the model (beta = 1)."""
     W, b, c, base_bias = _float64_parameters(W, b, c, base_bias)
-    annealed_log_weights(W, b, c, visible, base_bias, S, np.ones(n_sweeps + 2), rng, n_threads)
+    annealed_log_weights(W, b, c, visible, base_bias, S, np.ones(n_sweeps + 2), rng, n_threads,
+                         hidden)
     return S
 
 
