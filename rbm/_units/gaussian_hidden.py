@@ -20,6 +20,8 @@ class GaussianHidden(HiddenLayer):
 
     kernel_kind = _gibbs.HIDDEN_KIND_GAUSSIAN
     name = "gaussian"
+    #: With Gaussian visible units the model is one multivariate Gaussian.
+    gaussian = True
 
     def mean(self, field):
         """E[h | v] = the field ``c + W s(v)`` (a copy)."""
