@@ -1308,32 +1308,32 @@ def softplus(const double[::1] x):
 
 
 cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating* P,
-                             Py_ssize_t rows, const floating* W, const floating* b,
-                             const floating* c, int n_steps, bitgen_t** rng, float* scratch,
-                             int n_threads) noexcept nogil:
+                             floating* Z, Py_ssize_t rows, const floating* W,
+                             const floating* b, const floating* c, int n_steps, bitgen_t** rng,
+                             float* scratch, int n_threads) noexcept nogil:
     """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), P = E[h | V].
 
-    Real-valued hidden units sample from the field W s(v), kept in H until
-    the sample overwrites it.
+    Real-valued hidden units sample from the field W s(v), kept in Z (rows
+    x n_hidden; unused for Bernoulli units).
     """
     cdef int step
     cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
-    _gibbs_hidden_means(u, V, H, P, rows, W, c, n_threads)
+    _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads)
     for step in range(n_steps):
-        sample_hidden(u, P, H, c, H, rows, rng, scratch, n_threads)
+        sample_hidden(u, P, Z, c, H, rows, rng, scratch, n_threads)
         visible_field(H, rows, W, nv, nh, V, n_threads)
         sample_visible(u, V, rows, b, rng, scratch, n_threads)
-        _gibbs_hidden_means(u, V, H, P, rows, W, c, n_threads)
+        _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads)
 
 
-cdef void _gibbs_hidden_means(const Units* u, const floating* V, floating* H, floating* P,
+cdef void _gibbs_hidden_means(const Units* u, const floating* V, floating* Z, floating* P,
                               Py_ssize_t rows, const floating* W, const floating* c,
                               int n_threads) noexcept nogil:
-    """P = E[h | V]; for real-valued hidden units also H = W s(v), the field to sample from."""
+    """P = E[h | V]; for real-valued hidden units also Z = W s(v), the field to sample from."""
     cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
     hidden_field(V, rows, W, nv, nh, P, n_threads)
     if u.hidden_kind != HIDDEN_BERNOULLI:
-        memcpy(H, P, rows * nh * sizeof(floating))
+        memcpy(Z, P, rows * nh * sizeof(floating))
     hidden_probabilities(u, P, rows, c, n_threads)
 
 
@@ -1365,6 +1365,9 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
     cdef void* pV = _data(V)
     cdef void* pH = _data(H)
     cdef void* pP = _data(P)
+    # The fields of real-valued hidden units (Bernoulli units sample from P).
+    fields = np.empty((rows if hidden[0] != HIDDEN_BERNOULLI else 0, n_hidden), dtype=W.dtype)
+    cdef void* pZ = _data(fields)
     cdef void* pW = _data(W)
     cdef void* pb = _data(b)
     cdef void* pc = _data(c)
@@ -1374,12 +1377,12 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
     try:
         with single_threaded_blas(), nogil:
             if single:
-                _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, rows,
-                                   <const float*> pW, <const float*> pb, <const float*> pc,
-                                   n_steps, rng, pscratch, n_threads)
+                _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, <float*> pZ,
+                                   rows, <const float*> pW, <const float*> pb,
+                                   <const float*> pc, n_steps, rng, pscratch, n_threads)
             else:
-                _gibbs_chain_steps(&u, <double*> pV, <double*> pH, <double*> pP, rows,
-                                   <const double*> pW, <const double*> pb,
+                _gibbs_chain_steps(&u, <double*> pV, <double*> pH, <double*> pP, <double*> pZ,
+                                   rows, <const double*> pW, <const double*> pb,
                                    <const double*> pc, n_steps, rng, pscratch, n_threads)
     finally:
         free(rng)
