@@ -35,7 +35,7 @@ from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F4
                         DivergenceError, check_training_record, effective_n_threads,
                         fit_epochs, is_count, partial_fit_pass, planned_epochs,
                         validation_split)
-from ._units import HIDDEN_TYPES, BernoulliHidden, BernoulliVisible
+from ._units import HIDDEN_TYPES, BernoulliVisible, hidden_layer_type
 
 #: Largest step or thread count the kernel accepts (a C int).
 _C_INT_MAX = 2 ** 31 - 1
@@ -78,15 +78,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     """
 
     _visible_type = BernoulliVisible
-
-    @property
-    def _hidden_type(self):
-        """The hidden layer class that the ``hidden`` option names."""
-        hidden = getattr(self, "hidden", "bernoulli")  # models saved before the option
-        if hidden not in HIDDEN_TYPES:
-            raise ValueError(f"{type(self).__name__}'s hidden must be one of "
-                             f"{sorted(HIDDEN_TYPES)}, got {hidden!r}; set a valid one.")
-        return HIDDEN_TYPES[hidden]
+    _hidden_type = property(hidden_layer_type)
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -127,8 +119,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
                  l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
-                 momentum_warmup=0.1, on_divergence="raise", warm_start=False,
-                 hidden="bernoulli"):
+                 momentum_warmup=0.1, on_divergence="raise", warm_start=False, hidden="bernoulli"):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -155,8 +146,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.sparsity_cost = sparsity_cost
         self.momentum_warmup = momentum_warmup
         self.on_divergence = on_divergence
-        self.warm_start = warm_start
-        self.hidden = hidden
+        self.warm_start, self.hidden = warm_start, hidden
 
     # ------------------------------------------------------------------
     # Validation
@@ -210,8 +200,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
         mean = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / X.shape[0]
         unit.fit(X)
-        self._visible_unit, self._hidden_unit = unit, self._hidden_type()
-        self._hidden_unit.initialize(self.n_components, dtype)
+        self._visible_unit, self._hidden_unit = unit, self._hidden_type.for_estimator(self, dtype)
         self.components_ = _initial_weights(generator_for(entropy, TRAINING),
                                             (self.n_components, X.shape[1]), dtype, unit)
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
@@ -322,8 +311,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                 + self._visible_unit.learned_arrays() + self._hidden_unit.learned_arrays())
 
     def _kernel_params(self):
-        return KernelParams(self.components_, self.intercept_visible_, self.intercept_hidden_,
-                            self._hidden_unit.kernel_view())
+        return KernelParams.of(self)
 
     @property
     def swap_rates_(self):

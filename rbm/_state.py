@@ -74,6 +74,12 @@ class KernelParams:
     def __init__(self, W, b, c, hidden=None):
         self.W, self.b, self.c, self.hidden = W, b, c, hidden
 
+    @classmethod
+    def of(cls, estimator):
+        """A fitted estimator's parameters and hidden layer, as the kernel reads them."""
+        return cls(estimator.components_, estimator.intercept_visible_,
+                   estimator.intercept_hidden_, estimator._hidden_unit.kernel_view())
+
 
 class ModelTooLargeError(MemoryError, ValueError):
     """The model asked for needs more memory than the machine has available.

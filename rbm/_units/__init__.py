@@ -19,6 +19,17 @@ from .relu_hidden import ReLUHidden
 HIDDEN_TYPES = {layer.name: layer for layer in
                 (BernoulliHidden, GaussianHidden, ReLUHidden, DReLUHidden)}
 
+
+
+def hidden_layer_type(estimator):
+    """The hidden layer class that an estimator's ``hidden`` option names."""
+    hidden = getattr(estimator, "hidden", "bernoulli")  # models saved before the option
+    if hidden not in HIDDEN_TYPES:
+        raise ValueError(f"{type(estimator).__name__}'s hidden must be one of "
+                         f"{sorted(HIDDEN_TYPES)}, got {hidden!r}; set a valid one.")
+    return HIDDEN_TYPES[hidden]
+
+
 __all__ = [
     "BernoulliHidden",
     "BernoulliVisible",
@@ -36,6 +47,7 @@ __all__ = [
     "all_finite",
     "check_array_attribute",
     "enumerate_binary",
+    "hidden_layer_type",
     "sigmoid",
     "softplus",
 ]

@@ -322,6 +322,14 @@ class HiddenLayer(Layer):
     #: The ``hidden`` option that selects this type.
     name = None
 
+    @classmethod
+    def for_estimator(cls, estimator, dtype):
+        """A layer of this type with fresh parameters for the estimator's
+        ``n_components`` units, in ``dtype``."""
+        layer = cls()
+        layer.initialize(estimator.n_components, dtype)
+        return layer
+
     def initialize(self, n_hidden, dtype):
         """Fresh parameters of this type for n_hidden units (none here)."""
 
