@@ -1297,6 +1297,25 @@ def sigmoid(floating[:, ::1] X, const floating[::1] bias):
         add_bias_sigmoid_rows(&X[0, 0], 0, X.shape[0], X.shape[1], &bias[0])
 
 
+def drelu_parameter_gradient(double[:, ::1] Z, const double[::1] c, double[:, ::1] state,
+                             const double[::1] row_weights):
+    """The dReLU parameters' gradient as training takes it (for tests), float64:
+    sum_r w_r dGamma(Z[r] + c) / d(gamma+, gamma-, theta+, theta-), shape (4, n_hidden)."""
+    cdef Units u
+    n_hidden = Z.shape[1]
+    if (c.shape[0] != n_hidden or state.shape[0] != DRELU_STATE_ROWS
+            or state.shape[1] != n_hidden or row_weights.shape[0] != Z.shape[0]):
+        raise ValueError("drelu_parameter_gradient: Z (rows, n), c (n,), state (8, n) and "
+                         "row_weights (rows,) must agree")
+    u.hidden_kind = HIDDEN_DRELU
+    u.n_hidden = n_hidden
+    u.potential = &state[0, 0]
+    grad = np.empty((DRELU_PARAMETER_ROWS, n_hidden))
+    cdef double[:, ::1] out = grad
+    drelu_potential_gradient(&u, &Z[0, 0], &c[0], &row_weights[0], Z.shape[0], &out[0, 0])
+    return grad
+
+
 def softplus(const double[::1] x):
     """log(1 + exp(x)) of a float64 vector (see rbm_softplus in _fastmath.h)."""
     out = np.empty(x.shape[0])

@@ -173,6 +173,20 @@ def test_drelu_parameter_gradients_match_finite_differences():
                                        rtol=1e-6, atol=1e-8)
 
 
+def test_kernel_drelu_gradient_is_the_layers_weighted_gradient():
+    """The training step's dReLU gradient (kernel) equals the weighted sum of the
+    finite-difference-checked layer gradient over rows, fields in both tails too."""
+    unit = layer("drelu")
+    rng = np.random.default_rng(7)
+    Z = np.ascontiguousarray(np.concatenate([3 * rng.standard_normal((6, 3)),
+                                             [[-40.0, 0.0, 40.0], [25.0, -25.0, 1e-3]]]))
+    c = np.array([0.2, -0.4, 0.1])
+    weights = np.array([0.25] * 4 + [-0.25] * 4)
+    kernel = _gibbs.drelu_parameter_gradient(Z, c, unit.state.copy(), weights)
+    reference = np.einsum("r,krj->kj", weights, unit.potential_gradient(Z + c))
+    np.testing.assert_allclose(kernel, reference, rtol=1e-11, atol=1e-13)
+
+
 # --------------------------------------------------------------------------
 # Exact sampling of h | v, in the tails too (Python layers and the kernel)
 # --------------------------------------------------------------------------
