@@ -4,8 +4,10 @@ On standardised wine and breast cancer (the splits of ``gaussian_density.py``:
 60/20/20, scaled with the training split), reports the mean test
 log-density (nats per sample) of a single full-covariance Gaussian
 (``GaussianMixture(1, covariance_type="full")``) and of GaussianBernoulliRBM
-with each hidden type and ``n_components = n_features``, its learning rate
-chosen on the validation split.  With Gaussian hidden units the model is
+with each hidden type and ``n_components = n_features`` (batch 10, 100
+persistent chains, no weight decay: decay shrinks the couplings that carry
+the correlations; 1,000 epochs), its learning rate chosen on the
+validation split.  With Gaussian hidden units the model is
 itself a multivariate Gaussian (log Z in closed form); the others use AIS.
 Usage::
 
@@ -36,7 +38,8 @@ def best_rbm(hidden, X_train, X_valid, rates, n_iter):
         start = time.perf_counter()
         model = GaussianBernoulliRBM(
             n_components=X_train.shape[1], hidden=hidden, learning_rate=rate, n_iter=n_iter,
-            batch_size=10, n_chains=100, random_state=0, on_divergence="warn").fit(X_train)
+            batch_size=10, n_chains=100, weight_decay=0.0, random_state=0,
+            on_divergence="warn").fit(X_train)
         seconds = time.perf_counter() - start
         score = model.score(X_valid)
         if np.isfinite(score) and (best is None or score > best[0]):
@@ -49,8 +52,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="one rate, few epochs")
     parser.add_argument("--output", help="also write the markdown table to this file")
     args = parser.parse_args()
-    rates = [0.003] if args.quick else [0.01, 0.003, 0.001]
-    n_iter = 30 if args.quick else 300
+    rates = [0.003] if args.quick else [0.003, 0.001]
+    n_iter = 30 if args.quick else 1000
     sets = {"wine": load_wine().data, "breast cancer": load_breast_cancer().data}
     lines = ["| set | full Gaussian | " + " | ".join(f"{h} hidden" for h in HIDDEN) + " |",
              "|---|" + "---:|" * (len(HIDDEN) + 1)]

@@ -8,7 +8,10 @@ one.  Everything is written with the scaled complementary error function
 ``erfcx(y) = exp(y**2) erfc(y)`` at ``y = -a / sqrt(2 gamma)``, stable for
 fields of any sign and size: no ``exp`` of a large number and no ``log`` of
 a tiny one is ever formed.  The compiled kernel (``rbm/_sampling.pyx``)
-uses the same formulas.
+uses the same formulas for the log-normalisers and moments; it draws the
+truncated Gaussians by exact rejection (Robert 1995 in the tails) where
+these layers invert the CDF in log space: two exact methods, which the
+tests hold to the same distribution.
 """
 
 import math

@@ -1,4 +1,4 @@
-"""Binary (Bernoulli) hidden units: the hidden layer of every model today."""
+"""Binary (Bernoulli) hidden units: the default hidden layer (``hidden="bernoulli"``)."""
 
 import math
 
