@@ -1134,8 +1134,9 @@ def _train_workspace(a, Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t n_
              idx=np.empty(max(width, stack + 2), dtype=np.intp),
              coef=empty(max(width, stack + 2)),
              iota=np.arange(stack + 2, dtype=np.intp),
-             ZS=empty(stack if hidden_kind != HIDDEN_BERNOULLI else 1, n_hidden),
-             grad_potential=np.empty(DRELU_PARAMETER_ROWS * n_hidden))
+             ZS=empty(stack if hidden_kind != HIDDEN_BERNOULLI else 0, n_hidden),
+             grad_potential=np.empty(DRELU_PARAMETER_ROWS * n_hidden
+                                     if hidden_kind == HIDDEN_DRELU else 0))
     if transposed:
         # Row sums with visible rows keep W.T (and the velocity in that layout).
         a["WT"] = np.ascontiguousarray(a["W"].T)
