@@ -15,7 +15,7 @@ Skips cleanly (exit 0) when the data folder is absent.  Usage::
 
     PYTHONPATH=. python benchmarks/protein_density.py [--quick] [--set lattice]
         [--n-components 100] [--n-iter 100] [--learning-rate 0.02] [--schedule linear]
-        [--output FILE]
+        [--hidden drelu] [--output FILE]
 """
 
 import argparse
@@ -68,6 +68,9 @@ def main():
                         choices=["constant", "linear", "exponential"],
                         help="learning-rate schedule")
     parser.add_argument("--n-betas", type=int, default=10000, help="AIS temperatures")
+    parser.add_argument("--hidden", default="bernoulli",
+                        choices=["bernoulli", "gaussian", "relu", "drelu"],
+                        help="hidden-unit type")
     parser.add_argument("--output", help="also write the markdown table to this file")
     args = parser.parse_args()
 
@@ -89,7 +92,7 @@ def main():
         n_components=args.n_components, categories=[list(range(n_states))] * X.shape[1],
         learning_rate=args.learning_rate, n_iter=n_iter, batch_size=100, n_chains=100,
         momentum=0.5, weight_decay=args.weight_decay, random_state=0,
-        learning_rate_schedule=args.schedule,
+        learning_rate_schedule=args.schedule, hidden=args.hidden,
     )
     start = time.perf_counter()
     model.fit(X_train)
@@ -101,7 +104,7 @@ def main():
     n_sites = X.shape[1]
     per_site = lambda data: model.score(data) / n_sites
     rows.append((
-        f"CategoricalRBM ({args.n_components} Bernoulli hidden)", per_site(X_train),
+        f"CategoricalRBM ({args.n_components} {args.hidden} hidden)", per_site(X_train),
         per_site(X_test), f"± {error / n_sites:.4f}",
         f"fit {fit_seconds:.0f} s, AIS {ais_seconds:.0f} s",
     ))

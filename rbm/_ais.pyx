@@ -13,10 +13,10 @@ kernel, so results do not depend on the thread count.
 from libc.stdlib cimport free
 from numpy.random cimport bitgen_t
 
-from ._fastmath cimport rbm_softplus_gap
 from ._blas cimport hidden_field, visible_field, row_dots
 from ._random cimport stream_pointers
-from ._sampling cimport Units, CHUNK, tempered_visible_sample, tempered_hidden_sample
+from ._sampling cimport (Units, CHUNK, tempered_visible_sample, tempered_hidden_sample,
+                         hidden_log_partition_gap)
 from ._checks cimport _data, _fill_units, _first_call_checks
 
 from types import SimpleNamespace
@@ -24,7 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ._blas import single_threaded_blas
-from ._checks import _array, _check_params, _check_threads, _check_visible
+from ._checks import _array, _check_hidden, _check_params, _check_threads, _check_visible
 from ._sampling import n_streams_for
 
 
@@ -39,7 +39,7 @@ cdef void _ais_gain(const Units* u, const double* S, double* Z, double* gap, Py_
     for r in range(rows):
         for j in range(nh):
             gap[r * nh + j] = Z[r * nh + j] + c[j]
-    rbm_softplus_gap(gap, rows * nh, beta, beta_prev)
+    hidden_log_partition_gap(u, gap, rows, beta, beta_prev)
     row_dots(gap, rows, nh, ones, gap_sums)
     for r in range(rows):
         weights[r] += (beta - beta_prev) * gains[r] + gap_sums[r]
@@ -82,7 +82,10 @@ def ais_log_weights(params, visible, S, base_bias, betas, streams, int n_threads
 
         log p*_k(v) - log p*_{k-1}(v)
           = (beta_k - beta_{k-1}) s(v).(b - base_bias)
-            + sum_j softplus(beta_k (W s(v) + c)_j) - softplus(beta_{k-1} (...)_j)
+            + sum_j Gamma_j(beta_k (W s(v) + c)_j) - Gamma_j(beta_{k-1} (...)_j)
+
+    with Gamma_j the hidden units' cumulant generating function (softplus
+    for binary units; the potentials of real-valued units are not tempered)
 
     with the visible energy terms taken as linear in s(v); for Gaussian
     units that drops a constant that the caller adds.  Then (except after
@@ -96,6 +99,7 @@ def ais_log_weights(params, visible, S, base_bias, betas, streams, int n_threads
         raise ValueError(f"params.W must have dtype float64 for AIS, got {W.dtype}")
     n_hidden, n_visible = W.shape
     kind, vstate, groups, _ = _check_visible(visible, W.dtype, n_visible, False)
+    hidden = _check_hidden(params, W.dtype, n_hidden, False)
     arrays = SimpleNamespace(S=S, base_bias=base_bias, betas=betas)
     S = _array(arrays, "ais_log_weights", "S", np.float64, (None, n_visible), True)
     base_bias = _array(arrays, "ais_log_weights", "base_bias", np.float64, (n_visible,))
@@ -103,7 +107,7 @@ def ais_log_weights(params, visible, S, base_bias, betas, streams, int n_threads
     cdef Py_ssize_t rows = S.shape[0]
     if rows == 0 or n_hidden == 0:
         return np.zeros(rows)
-    _fill_units(&u, kind, n_visible, n_hidden, vstate, groups)
+    _fill_units(&u, kind, n_visible, n_hidden, vstate, groups, hidden)
     _first_call_checks()
     work = np.concatenate([b - base_bias, np.ones(n_hidden), np.empty(n_visible + n_hidden),
                            np.empty(2 * rows), np.zeros(rows)])

@@ -35,7 +35,7 @@ from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F4
                         DivergenceError, check_training_record, effective_n_threads,
                         fit_epochs, is_count, partial_fit_pass, planned_epochs,
                         training_rows)
-from ._units import BernoulliHidden, BernoulliVisible
+from ._units import HIDDEN_TYPES, BernoulliVisible, hidden_layer_type
 from ._docs import FIT_WEIGHTS_DOC, PARTIAL_FIT_WEIGHTS_DOC, document_fit_parameters
 from ._weights import check_sample_weight, positive_rows, row_count, weighted_column_sum
 
@@ -80,7 +80,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
     """
 
     _visible_type = BernoulliVisible
-    _hidden_type = BernoulliHidden
+    _hidden_type = property(hidden_layer_type)
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -111,6 +111,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         "tol": [Interval(Real, 0, None, closed="left")],
         "on_divergence": [StrOptions({"raise", "warn"})],
         "warm_start": ["boolean"],
+        "hidden": [StrOptions(set(HIDDEN_TYPES))],
     }
 
     def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, shuffle=True,
@@ -120,7 +121,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
                  l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
-                 momentum_warmup=0.1, on_divergence="raise", warm_start=False):
+                 momentum_warmup=0.1, on_divergence="raise", warm_start=False, hidden="bernoulli"):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -147,7 +148,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.sparsity_cost = sparsity_cost
         self.momentum_warmup = momentum_warmup
         self.on_divergence = on_divergence
-        self.warm_start = warm_start
+        self.warm_start, self.hidden = warm_start, hidden
 
     # ------------------------------------------------------------------
     # Validation
@@ -201,7 +202,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
         mean = weighted_column_sum(X, sample_weight) / row_count(X, sample_weight)
         unit.fit(X, sample_weight)
-        self._visible_unit, self._hidden_unit = unit, self._hidden_type()
+        self._visible_unit, self._hidden_unit = unit, self._hidden_type.for_estimator(self, dtype)
         self.components_ = _initial_weights(generator_for(entropy, TRAINING),
                                             (self.n_components, X.shape[1]), dtype, unit)
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
@@ -308,10 +309,10 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         stopping saves and restores."""
         return ((self.components_, self.intercept_visible_, self.intercept_hidden_,
                  self.h_samples_) + self._training.learned_arrays()
-                + self._visible_unit.learned_arrays())
+                + self._visible_unit.learned_arrays() + self._hidden_unit.learned_arrays())
 
     def _kernel_params(self):
-        return KernelParams(self.components_, self.intercept_visible_, self.intercept_hidden_)
+        return KernelParams.of(self)
 
     @property
     def swap_rates_(self):

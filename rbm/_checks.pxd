@@ -14,4 +14,4 @@ cdef enum:
 cdef void _first_call_checks() except *
 cdef void* _data(object array)
 cdef void _fill_units(Units* u, int kind, Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                      object state, object groups)
+                      object state, object groups, object hidden)

@@ -13,7 +13,8 @@ cimport numpy as cnp
 
 from ._blas cimport resolve_blas
 from ._random cimport ensure_inline_checked
-from ._sampling cimport Units, BERNOULLI, GAUSSIAN, CATEGORICAL, HIDDEN_BERNOULLI
+from ._sampling cimport (Units, BERNOULLI, GAUSSIAN, CATEGORICAL, HIDDEN_BERNOULLI,
+                         HIDDEN_DRELU, DRELU_STATE_ROWS)
 
 import numpy as np
 
@@ -97,6 +98,20 @@ def _check_visible(visible, dtype, n_visible, writable):
     return kind, state, groups, learn_sigma
 
 
+def _check_hidden(params, dtype, n_hidden, writable):
+    """(kind, state or None) of the hidden layer: ``params.hidden`` (absent or
+    None: Bernoulli), with ``kind`` (HIDDEN_*) and, for dReLU, ``state``."""
+    hidden = getattr(params, "hidden", None)
+    if hidden is None:
+        return HIDDEN_BERNOULLI, None
+    kind = _int(hidden, "params.hidden", "kind", HIDDEN_BERNOULLI, HIDDEN_DRELU)
+    state = None
+    if kind == HIDDEN_DRELU:
+        state = _array(hidden, "params.hidden", "state", dtype, (DRELU_STATE_ROWS, n_hidden),
+                       writable)
+    return kind, state
+
+
 def _check_threads(n_threads):
     if n_threads < 1:
         raise ValueError(f"n_threads must be at least 1, got {n_threads}")
@@ -110,10 +125,11 @@ cdef void* _data(object array):
 
 
 cdef void _fill_units(Units* u, int kind, Py_ssize_t n_visible, Py_ssize_t n_hidden,
-                      object state, object groups):
-    """The layers as the samplers see them."""
+                      object state, object groups, object hidden):
+    """The layers as the samplers see them; ``hidden``: (kind, state) of _check_hidden."""
     u.visible_kind = kind
-    u.hidden_kind = HIDDEN_BERNOULLI
+    u.hidden_kind = hidden[0]
+    u.potential = _data(hidden[1])
     u.n_visible = n_visible
     u.n_hidden = n_hidden
     u.groups = <const Py_ssize_t*> _data(groups)

@@ -111,6 +111,15 @@ SHARED_PARAMETERS = {
         count on from the earlier epochs.  ``partial_fit`` continues at
         that rate too.  A warm fit that fails leaves the model as it was
         (it keeps a copy of it meanwhile)."""),
+    "hidden": ('{"bernoulli", "gaussian", "relu", "drelu"}', """\
+        Type of the hidden units, each with field x = c + W s(v):
+        "bernoulli", binary (p(h = 1 | v) = sigmoid(x)); "gaussian",
+        h | v ~ N(x, 1) (the model is then a pairwise, Hopfield-type one);
+        "relu", a unit-variance Gaussian of mean x truncated to h >= 0
+        (rectified Gaussian); "drelu", the double ReLU of Tubiana, Cocco &
+        Monasson (2019), potential gamma+ h**2 / 2 + theta+ h for h >= 0
+        and gamma- h**2 / 2 + theta- h below, with its four parameters
+        learned per unit.  ``transform`` returns E[h | v]."""),
 }
 
 #: Attribute documentation shared by every model.

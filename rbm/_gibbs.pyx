@@ -56,7 +56,9 @@ from ._blas cimport (
     numpy_blas_in_use, set_avx512_compaction, set_product_threshold)
 from ._random cimport uniform_fill, stream_pointers, set_inline_sfc64, inline_sfc64
 from ._sampling cimport (
-    Units, BERNOULLI, GAUSSIAN, CATEGORICAL, CHUNK,
+    Units, BERNOULLI, GAUSSIAN, CATEGORICAL, CHUNK, HIDDEN_BERNOULLI, HIDDEN_GAUSSIAN,
+    HIDDEN_RELU, HIDDEN_DRELU, DRELU_GAMMA_PLUS, DRELU_GAMMA_MINUS, DRELU_THETA_PLUS,
+    DRELU_THETA_MINUS, DRELU_PARAMETER_ROWS, DRELU_STATE_ROWS, drelu_potential_gradient,
     add_bias_sigmoid_rows, hidden_probabilities, sample_hidden, sample_visible,
     scale_rows, tempered_visible_sample, tempered_hidden_sample,
     parallel_threshold, set_parallel_threshold, set_avx512_sampling)
@@ -72,7 +74,8 @@ import numpy as np
 
 from ._ais import ais_log_weights  # re-exported: rbm._gibbs.ais_log_weights
 from ._blas import single_threaded_blas
-from ._checks import _get, _array, _int, _check_params, _check_visible, _check_threads
+from ._checks import (_get, _array, _int, _check_params, _check_visible, _check_threads,
+                      _check_hidden)
 from ._sampling import n_streams_for
 
 #: Per-batch decay of the running hidden activation of the sparsity penalty.
@@ -82,6 +85,19 @@ CHUNK_ROWS = CHUNK
 VISIBLE_BERNOULLI = BERNOULLI
 VISIBLE_GAUSSIAN = GAUSSIAN
 VISIBLE_CATEGORICAL = CATEGORICAL
+HIDDEN_KIND_BERNOULLI = HIDDEN_BERNOULLI
+HIDDEN_KIND_GAUSSIAN = HIDDEN_GAUSSIAN
+HIDDEN_KIND_RELU = HIDDEN_RELU
+HIDDEN_KIND_DRELU = HIDDEN_DRELU
+DRELU_STATE_SHAPE_ROWS = DRELU_STATE_ROWS
+
+#: Bounds of the dReLU gammas, which training steps as log gamma: a gamma
+#: near 0 would give its unit an unbounded variance 1 / gamma (PGM keeps
+#: gamma >= 0.05 too).
+cdef double _DRELU_GAMMA_MIN = 0.05
+cdef double _DRELU_GAMMA_MAX = 1e4
+DRELU_GAMMA_MIN = _DRELU_GAMMA_MIN
+DRELU_GAMMA_MAX = _DRELU_GAMMA_MAX
 
 #: Rows of the Gaussian visible state (``visible.state``; the enum is in _checks.pxd).
 GAUSSIAN_SIGMA = GAUSSIAN_SIGMA_ROW
@@ -246,6 +262,8 @@ cdef struct Blocks32:
     float* hidden_activity
     float* base_bias
     float* visible_state
+    float* ZS
+    float* hidden_state
 
 
 cdef struct Blocks64:
@@ -283,6 +301,8 @@ cdef struct Blocks64:
     double* hidden_activity
     double* base_bias
     double* visible_state
+    double* ZS
+    double* hidden_state
 
 
 ctypedef fused blocks_t:
@@ -331,6 +351,7 @@ cdef struct Train:
     Py_ssize_t* iota
     double* energy_gap
     double* grad_log_sigma
+    double* grad_potential       # dReLU: the gradient of its 4 x n_hidden parameters
 
 # --------------------------------------------------------------------------
 # Elementwise helpers
@@ -427,6 +448,30 @@ cdef void _log_sigma_step(floating* state, const double* grad, Py_ssize_t n, dou
         velocity[i] = <floating> (momentum * velocity[i] + lr * grad[i])
         sigma[i] = <floating> min(max(exp(log(<double> sigma[i]) + velocity[i]),
                                       <double> low[i]), <double> high[i])
+
+
+cdef void _drelu_potential_step(floating* state, const double* grad, Py_ssize_t n, double lr,
+                                double momentum) noexcept nogil:
+    """Momentum steps on log gamma+-, kept in [gamma_min, gamma_max], and on theta+-.
+
+    The velocity rows follow the parameter rows; a gamma's step is taken in
+    log gamma (gradient times gamma), so a gamma never reaches 0.
+    """
+    cdef Py_ssize_t k, j
+    cdef floating* velocity = state + DRELU_PARAMETER_ROWS * n
+    cdef double gamma
+    for k in range(DRELU_PARAMETER_ROWS):
+        for j in range(n):
+            if k == DRELU_GAMMA_PLUS or k == DRELU_GAMMA_MINUS:
+                gamma = state[k * n + j]
+                velocity[k * n + j] = <floating> (momentum * velocity[k * n + j]
+                                                  + lr * gamma * grad[k * n + j])
+                state[k * n + j] = <floating> min(max(gamma * exp(<double> velocity[k * n + j]),
+                                                      _DRELU_GAMMA_MIN), _DRELU_GAMMA_MAX)
+            else:
+                velocity[k * n + j] = <floating> (momentum * velocity[k * n + j]
+                                                  + lr * grad[k * n + j])
+                state[k * n + j] += velocity[k * n + j]
 
 
 cdef void _zero_sum_columns(floating* X, Py_ssize_t rows, Py_ssize_t n,
@@ -640,10 +685,14 @@ cdef void _prefetch_batch(const Train* T, blocks_t* A, Py_ssize_t start,
 
 cdef void _chain_probabilities(const Train* T, blocks_t* A, Py_ssize_t r0,
                                Py_ssize_t rows) noexcept nogil:
-    """HS[r0:r0 + rows] = E[h | VS[r0:r0 + rows]]"""
+    """HS[r0:r0 + rows] = E[h | VS[r0:r0 + rows]]; real-valued hidden units keep
+    the fields W s(v) in ZS[r0:r0 + rows] (their samplers and dReLU's gradient read them)."""
     hidden_field_of(A.VS + r0 * T.u.n_visible, rows, A.W, A.WT if T.transposed else NULL,
                     T.u.n_visible, T.u.n_hidden, A.HS + r0 * T.u.n_hidden, T.idx, A.coef,
                     T.n_threads)
+    if T.u.hidden_kind != HIDDEN_BERNOULLI:
+        memcpy(A.ZS + r0 * T.u.n_hidden, A.HS + r0 * T.u.n_hidden,
+               rows * T.u.n_hidden * sizeof(A.HS[0]))
     hidden_probabilities(&T.u, A.HS + r0 * T.u.n_hidden, rows, A.c, T.n_threads)
 
 
@@ -651,14 +700,15 @@ cdef void _positive_phase_cd(const Train* T, blocks_t* A, Py_ssize_t B,
                              Py_ssize_t C) noexcept nogil:
     """CD: HS[:B] = E[h | data]; the chains start from a sample of it (Hc)."""
     _chain_probabilities(T, A, 0, B)
-    sample_hidden(&T.u, A.HS, A.Hc, C, T.rng, T.scratch, T.n_threads)
+    sample_hidden(&T.u, A.HS, A.ZS, A.c, A.Hc, C, T.rng, T.scratch, T.n_threads)
 
 
 cdef void _positive_phase_persistent(const Train* T, blocks_t* A, Py_ssize_t B,
                                      Py_ssize_t C) noexcept nogil:
     """PCD, PT: HS[:B + C] = E[h | data and chains] in one product; Hc ~ the chains' part."""
     _chain_probabilities(T, A, 0, B + C)
-    sample_hidden(&T.u, A.HS + B * T.u.n_hidden, A.Hc, C, T.rng, T.scratch, T.n_threads)
+    sample_hidden(&T.u, A.HS + B * T.u.n_hidden, A.ZS + B * T.u.n_hidden, A.c, A.Hc, C,
+                  T.rng, T.scratch, T.n_threads)
 
 
 cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
@@ -677,7 +727,8 @@ cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
         if step < T.k - 1 or last_probabilities:
             _chain_probabilities(T, A, B, C)
             if step < T.k - 1:
-                sample_hidden(&T.u, A.HS + B * nh, A.Hc, C, T.rng, T.scratch, T.n_threads)
+                sample_hidden(&T.u, A.HS + B * nh, A.ZS + B * nh, A.c, A.Hc, C, T.rng,
+                              T.scratch, T.n_threads)
 
 
 cdef void _negative_phase_cd(const Train* T, blocks_t* A, Py_ssize_t B,
@@ -758,6 +809,8 @@ cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t start, Py_ssize_t B,
     _row_weights(T, A.row_weights, start, B, C)
     weighted_row_sum(A.VS, B + C, nv, A.row_weights, T.iota, A.grad_b)
     weighted_row_sum(A.HS, B + C, nh, A.row_weights, T.iota, A.grad_c)
+    if T.u.hidden_kind == HIDDEN_DRELU:
+        drelu_potential_gradient(&T.u, A.ZS, A.c, A.row_weights, B + C, T.grad_potential)
     if T.learn_sigma:
         visible_field(A.HS, B + C, A.W, nv, nh, A.AV, T.n_threads)
         _log_sigma_gradient(A.VS, A.AV, B, C, nv, A.b,
@@ -938,6 +991,9 @@ cdef void _constraints(const Train* T, blocks_t* A) noexcept nogil:
     if T.learn_sigma:
         _log_sigma_step(A.visible_state, T.grad_log_sigma, T.u.n_visible, T.learning_rate,
                         T.momentum)
+    if T.u.hidden_kind == HIDDEN_DRELU:
+        _drelu_potential_step(A.hidden_state, T.grad_potential, T.u.n_hidden, T.learning_rate,
+                              T.momentum)
     if T.centered:
         _move_offsets(T, A)
     if T.u.visible_kind == CATEGORICAL:
@@ -1079,6 +1135,7 @@ _BLOCK_FIELDS = (
     'row_weights', 'row_terms', 'correction_b', 'correction_c', 'data_mean_v',
     'data_mean_h', 'gauge_mean', 'AV', 'WT', 'velocity_T', 'VT', 'coef',
     'visible_offset', 'hidden_offset', 'hidden_activity', 'base_bias', 'visible_state',
+    'ZS', 'hidden_state',
 )
 
 
@@ -1103,7 +1160,8 @@ def _max_batch(ends):
 
 
 def _train_workspace(a, Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t n_chains,
-                     Py_ssize_t n_temperatures, bint transposed, bint learn_sigma):
+                     Py_ssize_t n_temperatures, bint transposed, bint learn_sigma,
+                     int hidden_kind):
     """Scratch arrays of one training call, added to the dict ``a`` of its arrays.
 
     Stacked rows: [0, B) the data batch, [B, B + C) the negative chains, and
@@ -1130,7 +1188,10 @@ def _train_workspace(a, Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t n_
              VT=empty(n_visible if transposed else 1, stack + 2),
              idx=np.empty(max(width, stack + 2), dtype=np.intp),
              coef=empty(max(width, stack + 2)),
-             iota=np.arange(stack + 2, dtype=np.intp))
+             iota=np.arange(stack + 2, dtype=np.intp),
+             ZS=empty(stack if hidden_kind != HIDDEN_BERNOULLI else 0, n_hidden),
+             grad_potential=np.empty(DRELU_PARAMETER_ROWS * n_hidden
+                                     if hidden_kind == HIDDEN_DRELU else 0))
     if transposed:
         # Row sums with visible rows keep W.T (and the velocity in that layout).
         a["WT"] = np.ascontiguousarray(a["W"].T)
@@ -1175,6 +1236,7 @@ cdef void _fill_train(Train* T, dict a, dict hyper, Py_ssize_t n_chains,
     T.iota = <Py_ssize_t*> _data(a["iota"])
     T.energy_gap = <double*> _data(a["energy_gap"])
     T.grad_log_sigma = <double*> _data(a["grad_log_sigma"])
+    T.grad_potential = <double*> _data(a["grad_potential"])
     T.pt_step = 0
     if T.method == _PT and n_temperatures > 2 and n_chains > 0:
         # Steps taken so far (pairs 0 and 1 alternate), so the swap parity
@@ -1193,10 +1255,12 @@ def _check_training_call(batches, params, state, update, visible, n_threads):
     hyper, betas, base_bias = _check_update(update, W.dtype, n_visible)
     n_temperatures = betas.shape[0] if betas is not None else 1
     a = _check_state(state, W.dtype, n_visible, n_hidden, hyper["method"], n_temperatures)
+    hidden = _check_hidden(params, W.dtype, n_hidden, True)
     a.update(W=W, b=b, c=c, X=X, csr_data=data, csr_indices=indices, csr_indptr=indptr,
              order=order, ends=ends, betas=betas, base_bias=base_bias, visible_state=vstate,
-             weights=weights, weight_scale=_weight_scale(weights, order, ends))
-    return a, hyper, (kind, vstate, groups, learn_sigma)
+             weights=weights, weight_scale=_weight_scale(weights, order, ends),
+             hidden_state=hidden[1])
+    return a, hyper, (kind, vstate, groups, learn_sigma), hidden
 
 
 def _weight_scale(weights, order, ends):
@@ -1246,24 +1310,25 @@ def train_minibatches(batches, params, state, update, visible, streams, int n_th
     cdef Blocks32 A32
     cdef Blocks64 A64
     memset(&T, 0, sizeof(T))
-    a, hyper, (kind, vstate, groups, learn_sigma) = _check_training_call(
+    a, hyper, (kind, vstate, groups, learn_sigma), hidden = _check_training_call(
         batches, params, state, update, visible, n_threads)
     n_hidden, n_visible = a["W"].shape
     n_temperatures = a["betas"].shape[0] if a["betas"] is not None else 1
     n_chains = (a["chains"].shape[0] // n_temperatures if a["chains"] is not None
                 else _max_batch(a["ends"]))
-    _fill_units(&T.u, kind, n_visible, n_hidden, vstate, groups)
+    _fill_units(&T.u, kind, n_visible, n_hidden, vstate, groups, hidden)
     T.learn_sigma = learn_sigma
     # Row sums pay off for 0/1 (and one-hot) states, not real-valued ones: in
     # small models for every product, and for one-hot (categorical) rows in
     # the products with visible rows at any size (measured at 27 sites x 20
-    # states x 100 hidden, batch 100: 4x faster than BLAS).
+    # states x 100 hidden, batch 100: 4x faster than BLAS).  Real-valued
+    # hidden states are dense, so no row sums over them.
     T.small = (n_visible * n_hidden <= _SMALL_MODEL_WEIGHTS
                and _max_batch(a["ends"]) + n_chains <= _SMALL_MODEL_ROWS
-               and kind != GAUSSIAN)
+               and kind != GAUSSIAN and hidden[0] == HIDDEN_BERNOULLI)
     T.transposed = T.small or kind == CATEGORICAL
     _train_workspace(a, n_visible, n_hidden, n_chains, n_temperatures, T.transposed,
-                     learn_sigma)
+                     learn_sigma, hidden[0])
     _fill_train(&T, a, hyper, n_chains, n_temperatures, n_threads)
     _first_call_checks()
     # Block t of tempered chains uses streams [t * block_streams, (t + 1) *
@@ -1308,6 +1373,25 @@ def sigmoid(floating[:, ::1] X, const floating[::1] bias):
         add_bias_sigmoid_rows(&X[0, 0], 0, X.shape[0], X.shape[1], &bias[0])
 
 
+def drelu_parameter_gradient(double[:, ::1] Z, const double[::1] c, double[:, ::1] state,
+                             const double[::1] row_weights):
+    """The dReLU parameters' gradient as training takes it (for tests), float64:
+    sum_r w_r dGamma(Z[r] + c) / d(gamma+, gamma-, theta+, theta-), shape (4, n_hidden)."""
+    cdef Units u
+    n_hidden = Z.shape[1]
+    if (c.shape[0] != n_hidden or state.shape[0] != DRELU_STATE_ROWS
+            or state.shape[1] != n_hidden or row_weights.shape[0] != Z.shape[0]):
+        raise ValueError("drelu_parameter_gradient: Z (rows, n), c (n,), state (8, n) and "
+                         "row_weights (rows,) must agree")
+    u.hidden_kind = HIDDEN_DRELU
+    u.n_hidden = n_hidden
+    u.potential = &state[0, 0]
+    grad = np.empty((DRELU_PARAMETER_ROWS, n_hidden))
+    cdef double[:, ::1] out = grad
+    drelu_potential_gradient(&u, &Z[0, 0], &c[0], &row_weights[0], Z.shape[0], &out[0, 0])
+    return grad
+
+
 def softplus(const double[::1] x):
     """log(1 + exp(x)) of a float64 vector (see rbm_softplus in _fastmath.h)."""
     out = np.empty(x.shape[0])
@@ -1319,20 +1403,33 @@ def softplus(const double[::1] x):
 
 
 cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating* P,
-                             Py_ssize_t rows, const floating* W, const floating* b,
-                             const floating* c, int n_steps, bitgen_t** rng, float* scratch,
-                             int n_threads) noexcept nogil:
-    """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), P = E[h | V]."""
+                             floating* Z, Py_ssize_t rows, const floating* W,
+                             const floating* b, const floating* c, int n_steps, bitgen_t** rng,
+                             float* scratch, int n_threads) noexcept nogil:
+    """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), P = E[h | V].
+
+    Real-valued hidden units sample from the field W s(v), kept in Z (rows
+    x n_hidden; unused for Bernoulli units).
+    """
     cdef int step
     cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
-    hidden_field(V, rows, W, nv, nh, P, n_threads)
-    hidden_probabilities(u, P, rows, c, n_threads)
+    _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads)
     for step in range(n_steps):
-        sample_hidden(u, P, H, rows, rng, scratch, n_threads)
+        sample_hidden(u, P, Z, c, H, rows, rng, scratch, n_threads)
         visible_field(H, rows, W, nv, nh, V, n_threads)
         sample_visible(u, V, rows, b, rng, scratch, n_threads)
-        hidden_field(V, rows, W, nv, nh, P, n_threads)
-        hidden_probabilities(u, P, rows, c, n_threads)
+        _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads)
+
+
+cdef void _gibbs_hidden_means(const Units* u, const floating* V, floating* Z, floating* P,
+                              Py_ssize_t rows, const floating* W, const floating* c,
+                              int n_threads) noexcept nogil:
+    """P = E[h | V]; for real-valued hidden units also Z = W s(v), the field to sample from."""
+    cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
+    hidden_field(V, rows, W, nv, nh, P, n_threads)
+    if u.hidden_kind != HIDDEN_BERNOULLI:
+        memcpy(Z, P, rows * nh * sizeof(floating))
+    hidden_probabilities(u, P, rows, c, n_threads)
 
 
 def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
@@ -1350,18 +1447,22 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
     W, b, c = _check_params(params, False)
     n_hidden, n_visible = W.shape
     kind, vstate, groups, _ = _check_visible(visible, W.dtype, n_visible, False)
+    hidden = _check_hidden(params, W.dtype, n_hidden, False)
     arrays = SimpleNamespace(V=V, H=H, P=P)
     V = _array(arrays, "gibbs_chains", "V", W.dtype, (None, n_visible), True)
     cdef Py_ssize_t rows = V.shape[0]
     H = _array(arrays, "gibbs_chains", "H", W.dtype, (rows, n_hidden), True)
     P = _array(arrays, "gibbs_chains", "P", W.dtype, (rows, n_hidden), True)
-    _fill_units(&u, kind, n_visible, n_hidden, vstate, groups)
+    _fill_units(&u, kind, n_visible, n_hidden, vstate, groups, hidden)
     _first_call_checks()
     scratch = np.empty((n_streams_for(rows) * CHUNK, max(n_visible, n_hidden)),
                        dtype=np.float32)
     cdef void* pV = _data(V)
     cdef void* pH = _data(H)
     cdef void* pP = _data(P)
+    # The fields of real-valued hidden units (Bernoulli units sample from P).
+    fields = np.empty((rows if hidden[0] != HIDDEN_BERNOULLI else 0, n_hidden), dtype=W.dtype)
+    cdef void* pZ = _data(fields)
     cdef void* pW = _data(W)
     cdef void* pb = _data(b)
     cdef void* pc = _data(c)
@@ -1371,12 +1472,12 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
     try:
         with single_threaded_blas(), nogil:
             if single:
-                _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, rows,
-                                   <const float*> pW, <const float*> pb, <const float*> pc,
-                                   n_steps, rng, pscratch, n_threads)
+                _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, <float*> pZ,
+                                   rows, <const float*> pW, <const float*> pb,
+                                   <const float*> pc, n_steps, rng, pscratch, n_threads)
             else:
-                _gibbs_chain_steps(&u, <double*> pV, <double*> pH, <double*> pP, rows,
-                                   <const double*> pW, <const double*> pb,
+                _gibbs_chain_steps(&u, <double*> pV, <double*> pH, <double*> pP, <double*> pZ,
+                                   rows, <const double*> pW, <const double*> pb,
                                    <const double*> pc, n_steps, rng, pscratch, n_threads)
     finally:
         free(rng)

@@ -114,7 +114,8 @@ class LikelihoodMixin:
     def _parameter_fingerprint(self):
         digest = hashlib.blake2b(digest_size=16)
         for array in ((self.components_, self.intercept_visible_, self.intercept_hidden_)
-                      + self._visible_unit.learned_arrays()):
+                      + self._visible_unit.learned_arrays()
+                      + self._hidden_unit.learned_arrays()):
             digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()
 
@@ -296,7 +297,7 @@ class LikelihoodMixin:
             S = np.ascontiguousarray(S[rng.choice(len(S), size=len(S), p=p / p.sum())])
             gibbs_at_model(*params, self._visible_unit, base_bias, S,
                            int(REVERSE_BURN_IN_PER_BETA * n_betas), rng,
-                           self._check_n_jobs())
+                           self._check_n_jobs(), self._hidden_unit)
         return reverse_ais_log_partition(*params, *layers, base_bias, S, n_betas, rng,
                                          self._check_n_jobs())
 

@@ -17,6 +17,7 @@ the bracket they give.
 """
 
 import math
+import warnings
 
 import numpy as np
 from scipy.special import logsumexp
@@ -36,8 +37,17 @@ ENUMERATION_CHUNK_ELEMENTS = 2 ** 17
 DEFAULT_CONFIDENCE = 0.99
 
 
+def is_gaussian_pair(visible, hidden):
+    """Whether both layers are Gaussian: the model is then one multivariate
+    Gaussian, whose log Z has a closed form (``gaussian_pair_moments``)."""
+    return getattr(visible, "gaussian", False) and getattr(hidden, "gaussian", False)
+
+
 def exact_cost(n_visible, n_hidden, visible, hidden):
-    """(number of states, floating-point work) of the cheapest exact enumeration."""
+    """(number of states, floating-point work) of the cheapest exact enumeration
+    (a closed form counts as one state costing a Cholesky factorisation)."""
+    if is_gaussian_pair(visible, hidden):
+        return 1, float(n_visible) ** 3 + 2.0 * n_visible * n_visible * n_hidden
     n_states = hidden.n_states(n_hidden)
     if visible.discrete:
         n_states = min(n_states, visible.n_states(n_visible))
@@ -69,11 +79,40 @@ def _enumeration(W, b, c, visible, hidden):
                        for V in visible.enumerate_states(n_visible, chunk_rows, np.float64))
 
 
+def gaussian_pair_moments(W, b, c, visible):
+    """(precision P, mean, log Z) of the visible marginal of a Gaussian-Gaussian model.
+
+    With D = diag(1 / sigma**2), integrating out h ~ N(c + W D v, 1) leaves
+    log p*(v) = -v.P v / 2 + q.v + const, P = D - D W.T W D, q = D (b + W.T c),
+    const = |c|**2 / 2 - b.D b / 2 + n_hidden log(2 pi) / 2, so
+    log Z = const + n_visible log(2 pi) / 2 - log det P / 2 + q.P^-1 q / 2.
+    The model is proper only when P is positive definite (the couplings do
+    not outgrow the visible precision); otherwise log Z is +inf.
+    """
+    n_hidden, n_visible = W.shape
+    d = 1.0 / np.asarray(visible.sigma, dtype=np.float64) ** 2
+    DW = W * d  # W D
+    P = np.diag(d) - DW.T @ DW
+    q = d * (b + W.T @ c)
+    try:
+        L = np.linalg.cholesky(P)
+    except np.linalg.LinAlgError:
+        return P, None, math.inf
+    mean = np.linalg.solve(L.T, np.linalg.solve(L, q))
+    log_z = (0.5 * float(c @ c) - 0.5 * float(b @ (d * b))
+             + 0.5 * (n_hidden + n_visible) * math.log(2.0 * math.pi)
+             - float(np.log(np.diag(L)).sum()) + 0.5 * float(q @ mean))
+    return P, mean, log_z
+
+
 def exact_log_partition(W, b, c, visible, hidden):
     """Exact log Z by summing out one layer in closed form and enumerating the other.
 
     Enumerates the hidden layer, or the visible layer when that has fewer
-    states and is discrete.
+    states and is discrete; Gaussian visible with Gaussian hidden units is
+    one multivariate Gaussian, whose log Z is closed-form
+    (``gaussian_pair_moments``; +inf, with a RuntimeWarning, for an
+    improper model).
 
     Parameters
     ----------
@@ -87,6 +126,16 @@ def exact_log_partition(W, b, c, visible, hidden):
     log_z : float
     """
     W, b, c = (np.asarray(a, dtype=np.float64) for a in (W, b, c))
+    if is_gaussian_pair(visible, hidden):
+        log_z = gaussian_pair_moments(W, b, c, visible)[2]
+        if math.isinf(log_z):
+            warnings.warn(
+                "This Gaussian-visible, Gaussian-hidden RBM is improper: its couplings "
+                "outgrow the visible precision (D - D W.T W D, D = diag(1 / sigma**2), is "
+                "not positive definite), so log Z is +inf and every log-likelihood -inf. "
+                "Train with a lower learning rate or more weight decay, or use ReLU or "
+                "binary hidden units.", RuntimeWarning, stacklevel=2)
+        return log_z
     _, chunks = _enumeration(W, b, c, visible, hidden)
     return float(logsumexp([logsumexp(terms) for _, terms in chunks]))
 
@@ -111,6 +160,13 @@ def exact_model_samples(W, b, c, visible, hidden, n_samples, rng):
     S : ndarray of shape (n_samples, n_visible), float64, C-ordered
     """
     W, b, c = (np.asarray(a, dtype=np.float64) for a in (W, b, c))
+    if is_gaussian_pair(visible, hidden):
+        P, mean, log_z = gaussian_pair_moments(W, b, c, visible)
+        if math.isinf(log_z):
+            raise ValueError("exact samples of an improper Gaussian-Gaussian RBM do not "
+                             "exist (its log Z is +inf); refit it with a lower learning rate.")
+        V = rng.multivariate_normal(mean, np.linalg.inv(P), size=n_samples)
+        return np.ascontiguousarray(visible.to_kernel(V), dtype=np.float64)
     _, chunks = _enumeration(W, b, c, visible, hidden)
     chunk_logs = np.array([logsumexp(terms) for _, terms in chunks])
     counts = rng.multinomial(n_samples, np.exp(chunk_logs - logsumexp(chunk_logs)))
@@ -151,7 +207,7 @@ def base_log_partition(visible, hidden, base_bias, n_hidden):
             + hidden.base_log_partition(n_hidden))
 
 
-def annealed_log_weights(W, b, c, visible, base_bias, S, betas, rng, n_threads=1):
+def annealed_log_weights(W, b, c, visible, base_bias, S, betas, rng, n_threads=1, hidden=None):
     """Log importance weights of chains annealed along ``betas``, in either direction.
 
     The kernel's path (``_gibbs.ais_log_weights``) reads the inverse
@@ -172,6 +228,8 @@ def annealed_log_weights(W, b, c, visible, base_bias, S, betas, rng, n_threads=1
     rng : numpy.random.Generator
         Seeds the kernel's random streams.
     n_threads : int, default=1
+    hidden : hidden layer (``rbm._units``) or None, default=None
+        None: binary hidden units.
 
     Returns
     -------
@@ -180,7 +238,8 @@ def annealed_log_weights(W, b, c, visible, base_bias, S, betas, rng, n_threads=1
     # Independent SFC64 streams for the kernel's chunks of chains, drawn from rng.
     seeds = rng.integers(2**63, size=_gibbs.n_streams_for(len(S)))
     streams = [np.random.SFC64(int(seed)) for seed in seeds]
-    log_w = _gibbs.ais_log_weights(KernelParams(W, b, c), visible.kernel_view(np.float64), S,
+    view = None if hidden is None else hidden.kernel_view(np.float64)
+    log_w = _gibbs.ais_log_weights(KernelParams(W, b, c, view), visible.kernel_view(np.float64), S,
                                     base_bias, np.ascontiguousarray(betas, dtype=np.float64),
                                     streams, n_threads)
     # The kernel takes the visible energy terms as linear in s(v); their
@@ -239,7 +298,7 @@ def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rn
     V = visible.sample(np.array(np.broadcast_to(base_bias, (n_chains, n_visible))), rng)
     S = np.ascontiguousarray(visible.to_kernel(V), dtype=np.float64)
     log_w = annealed_log_weights(W, b, c, visible, base_bias, S, ais_betas(n_betas), rng,
-                                 n_threads)
+                                 n_threads, hidden)
     log_z, std_error = combine_log_weights(log_w, log_z_base)
     return (log_z, std_error, S, log_w) if return_states else (log_z, std_error)
 
@@ -275,15 +334,16 @@ def reverse_ais_log_partition(W, b, c, visible, hidden, base_bias, S, n_betas, r
     S = np.array(S, dtype=np.float64, order="C")
     log_z_base = base_log_partition(visible, hidden, base_bias, W.shape[0])
     log_w = annealed_log_weights(W, b, c, visible, base_bias, S, ais_betas(n_betas)[::-1], rng,
-                                 n_threads)
+                                 n_threads, hidden)
     log_ratio, std_error = combine_log_weights(log_w, 0.0)
     return log_z_base - log_ratio, std_error
 
 
-def gibbs_at_model(W, b, c, visible, base_bias, S, n_sweeps, rng, n_threads=1):
+def gibbs_at_model(W, b, c, visible, base_bias, S, n_sweeps, rng, n_threads=1, hidden=None):
     """S (IN/OUT) after ``n_sweeps`` block-Gibbs sweeps of the model (beta = 1)."""
     W, b, c, base_bias = _float64_parameters(W, b, c, base_bias)
-    annealed_log_weights(W, b, c, visible, base_bias, S, np.ones(n_sweeps + 2), rng, n_threads)
+    annealed_log_weights(W, b, c, visible, base_bias, S, np.ones(n_sweeps + 2), rng, n_threads,
+                         hidden)
     return S
 
 

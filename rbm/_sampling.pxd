@@ -1,6 +1,6 @@
 """Sampling per unit type: the one place that draws Bernoulli, Gaussian and
-categorical visible units and (Bernoulli, for now) hidden units, chunk by chunk
-over the random streams."""
+categorical visible units and Bernoulli, Gaussian, ReLU and dReLU hidden units,
+chunk by chunk over the random streams."""
 
 from cython cimport floating
 from numpy.random cimport bitgen_t
@@ -11,10 +11,22 @@ cdef enum:
     GAUSSIAN = 1
     CATEGORICAL = 2
 
-#: Hidden unit types (Gaussian, ReLU and dReLU hidden units are to come: each
-#: adds a case to hidden_probabilities and sample_hidden).
+#: Hidden unit types (each a case of hidden_probabilities, sample_hidden and
+#: hidden_log_partition_gap; the numbers are the layers' ``kernel_kind``).
 cdef enum:
     HIDDEN_BERNOULLI = 0
+    HIDDEN_GAUSSIAN = 1
+    HIDDEN_RELU = 2
+    HIDDEN_DRELU = 3
+
+#: Rows of the dReLU hidden state: the four parameters, then their velocities.
+cdef enum:
+    DRELU_GAMMA_PLUS = 0
+    DRELU_GAMMA_MINUS = 1
+    DRELU_THETA_PLUS = 2
+    DRELU_THETA_MINUS = 3
+    DRELU_PARAMETER_ROWS = 4
+    DRELU_STATE_ROWS = 8
 
 #: Rows of chains that share one random stream.  Part of the reproducibility
 #: contract: changing it changes every sampled result.
@@ -24,7 +36,7 @@ cdef enum:
 cdef struct Units:
     # What the samplers need to know of the two layers, whatever the dtype.
     int visible_kind            # BERNOULLI, GAUSSIAN or CATEGORICAL
-    int hidden_kind             # HIDDEN_BERNOULLI
+    int hidden_kind             # HIDDEN_BERNOULLI, _GAUSSIAN, _RELU or _DRELU
     Py_ssize_t n_visible
     Py_ssize_t n_hidden
     const Py_ssize_t* groups    # CATEGORICAL: column offsets (n_groups + 1), else NULL
@@ -33,13 +45,22 @@ cdef struct Units:
     # because a struct member cannot be fused: the fused samplers cast it to
     # their own ``floating*``.
     const void* sigma
+    # HIDDEN_DRELU: the (DRELU_STATE_ROWS, n_hidden) state in the model's dtype
+    # (rows gamma+, gamma-, theta+, theta-, then velocities), else NULL.
+    const void* potential
 
 cdef void add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
                                 const floating* bias) noexcept nogil
 cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
                                const floating* c, int n_threads) noexcept nogil
-cdef void sample_hidden(const Units* u, const floating* P, floating* Hs, Py_ssize_t rows,
-                        bitgen_t** streams, float* scratch, int n_threads) noexcept nogil
+cdef void sample_hidden(const Units* u, const floating* P, const floating* Z,
+                        const floating* c, floating* Hs, Py_ssize_t rows, bitgen_t** streams,
+                        float* scratch, int n_threads) noexcept nogil
+cdef void hidden_log_partition_gap(const Units* u, double* G, Py_ssize_t rows, double beta,
+                                   double beta_prev) noexcept nogil
+cdef void drelu_potential_gradient(const Units* u, const floating* Z, const floating* c,
+                                   const floating* row_weights, Py_ssize_t rows,
+                                   double* grad) noexcept nogil
 cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const floating* b,
                          bitgen_t** streams, float* scratch, int n_threads) noexcept nogil
 

@@ -26,6 +26,8 @@ from ._fastmath cimport (
     rbm_block_categorical_draw_f, rbm_vector_sampling, rbm_bernoulli_sfc64x8_f,
     rbm_bernoulli_sfc64x8_d)
 from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64
+from ._fastmath cimport rbm_softplus_gap
+from libc.math cimport log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2
 
 # Layer updates with fewer elements than this run on one thread; by default
 # all of them.  Measured on 2 cores: an OpenMP team between OpenBLAS-threaded
@@ -141,6 +143,240 @@ cdef void _sample_visible_rows(const Units* u, floating* A, Py_ssize_t r0, Py_ss
 
 
 # --------------------------------------------------------------------------
+# Real-valued hidden units: half-Gaussian pieces (see rbm/_units/_half_gaussian.py)
+# --------------------------------------------------------------------------
+# A piece is exp(-gamma h**2 / 2 + a h) on h >= 0.  ReLU units are one piece
+# (gamma = 1, a = the field), dReLU units a positive piece and a mirrored
+# negative one.  Written with erfcx at y = -a / sqrt(2 gamma), stable for
+# any field; the same formulas as the Python layers.
+
+#: Above this y the moments use erfcx's asymptotic series (no cancellation).
+cdef double _SERIES_FROM = 12.0
+cdef int _SERIES_TERMS = 10
+
+
+cdef inline double _series_minus_one(double y) noexcept nogil:
+    """S(y) - 1 of erfcx's asymptotic series erfcx(y) = S(y) / (y sqrt(pi)) (large y)."""
+    cdef double inverse = 1.0 / (2.0 * y * y), term = 1.0, total = 0.0
+    cdef int k
+    for k in range(1, _SERIES_TERMS + 1):
+        term = -term * (2 * k - 1) * inverse
+        total += term
+    return total
+
+
+cdef inline double _erfcx(double y) noexcept nogil:
+    """erfcx(y) = exp(y**2) erfc(y): libm's erfc below _SERIES_FROM (erfc(12) is
+    1e-64, far from underflow; +inf below -26.6, the true limit), the asymptotic
+    series above.  Several times faster than scipy's, within about 1e-14."""
+    if y < _SERIES_FROM:
+        return exp(y * y) * erfc(y)
+    return (1.0 + _series_minus_one(y)) / (y * sqrt(M_PI))
+
+
+cdef inline double _log_erfcx(double y) noexcept nogil:
+    """log erfcx(y): erfcx itself for y >= 0, else y**2 + log erfc(y) (no overflow)."""
+    if y >= 0.0:
+        return log(_erfcx(y))
+    return y * y + log(erfc(y))
+
+
+cdef inline double _piece_log_normaliser(double a, double gamma) noexcept nogil:
+    """log of the integral over h >= 0 of exp(-gamma h**2 / 2 + a h)."""
+    return (0.5 * log(M_PI / 2.0) - 0.5 * log(gamma)
+            + _log_erfcx(-a / sqrt(2.0 * gamma)))
+
+
+cdef inline double _piece_erfcx(double a, double gamma) noexcept nogil:
+    """erfcx(-a / sqrt(2 gamma)): the piece's mass is sqrt(pi / (2 gamma)) times it."""
+    return _erfcx(-a / sqrt(2.0 * gamma))
+
+
+cdef inline void _piece_moments(double a, double gamma, double e, double* mean,
+                                double* second) noexcept nogil:
+    """Mean and second moment of the normalised piece (a truncated Gaussian), given
+    e = _piece_erfcx(a, gamma).
+
+    t = a / sqrt(gamma), lambda = sqrt(2 / pi) / erfcx(-t / sqrt 2): mean =
+    (t + lambda) / sqrt(gamma), variance (1 - lambda (lambda + t)) / gamma;
+    for large y = -t / sqrt 2 through erfcx's asymptotic series S(y).
+    """
+    cdef double root = sqrt(gamma), t = a / root, y = -t / M_SQRT2
+    cdef double lam, var, inverse, term, s1, tail, m
+    cdef int k
+    if y <= _SERIES_FROM:
+        lam = sqrt(2.0 / M_PI) / e
+        m = (t + lam) / root
+        var = (1.0 - lam * (lam + t)) / gamma
+    else:
+        inverse = 1.0 / (2.0 * y * y)
+        s1 = _series_minus_one(y)
+        term = -1.0
+        tail = 0.0
+        for k in range(1, _SERIES_TERMS + 1):
+            term = -term * (2 * k + 1) * inverse
+            tail += term
+        m = t * s1 / (1.0 + s1) / root
+        var = (s1 * (2.0 + s1) + tail) / ((1.0 + s1) * (1.0 + s1)) / gamma
+    mean[0] = m
+    second[0] = fmax(var, 0.0) + m * m
+
+
+cdef inline double _piece_mean(double a, double gamma) noexcept nogil:
+    cdef double m, second
+    _piece_moments(a, gamma, _piece_erfcx(a, gamma), &m, &second)
+    return m
+
+
+cdef inline double _drelu_plus_weight(double a_plus, double a_minus, double gamma_plus,
+                                      double gamma_minus, double e_plus, double e_minus,
+                                      double* minus_weight) noexcept nogil:
+    """P(h >= 0 | v) of a dReLU unit from its pieces' erfcx values (no logarithms),
+    and P(h < 0 | v) in minus_weight, each to full relative precision: the
+    pieces' masses are proportional to e / sqrt(gamma).  Where both masses
+    overflow (fields beyond 26 piece widths on both sides) from their logs."""
+    cdef double m_plus = e_plus / sqrt(gamma_plus), m_minus = e_minus / sqrt(gamma_minus)
+    cdef double ratio
+    if m_plus == m_minus and m_plus * 0.0 != 0.0:  # both +inf
+        ratio = exp(_piece_log_normaliser(a_minus, gamma_minus)
+                    - _piece_log_normaliser(a_plus, gamma_plus))
+    elif m_plus >= m_minus:
+        ratio = m_minus / m_plus
+    else:
+        ratio = m_plus / m_minus
+        minus_weight[0] = 1.0 / (1.0 + ratio)
+        return ratio / (1.0 + ratio)
+    minus_weight[0] = ratio / (1.0 + ratio)
+    return 1.0 / (1.0 + ratio)
+
+
+cdef inline double _open_uniform(bitgen_t* rng) noexcept nogil:
+    """A uniform double in (0, 1] (log u finite), from the stream's next_double."""
+    return 1.0 - rng.next_double(rng.state)
+
+
+#: Truncation points above which the exponential proposal is used.
+cdef double _EXPONENTIAL_FROM = 0.25
+
+
+cdef inline double _truncated_excess(double alpha, bitgen_t* rng) noexcept nogil:
+    """z - alpha for z ~ N(0, 1) restricted to z >= alpha, by exact rejection.
+
+    Below _EXPONENTIAL_FROM: standard normals (Box-Muller) until one lands
+    above alpha (accepted with probability >= 0.4).  Above: Robert's (1995)
+    exponential proposal x ~ Exp(l), l = (alpha + sqrt(alpha**2 + 4)) / 2,
+    accepted with probability exp(-(x + alpha - l)**2 / 2) (at least 0.76);
+    the excess x is drawn directly, so it stays exact (no cancellation)
+    however far alpha lies in the tail.
+    """
+    cdef double z, x, rate
+    if alpha < _EXPONENTIAL_FROM:
+        while True:
+            z = sqrt(-2.0 * log(_open_uniform(rng))) * cos(2.0 * M_PI * _open_uniform(rng))
+            if z >= alpha:
+                return z - alpha
+    rate = 0.5 * (alpha + sqrt(alpha * alpha + 4.0))
+    while True:
+        x = -log(_open_uniform(rng)) / rate
+        z = x + alpha - rate
+        if log(_open_uniform(rng)) <= -0.5 * z * z:
+            return x
+
+
+cdef inline double _piece_sample(double a, double gamma, bitgen_t* rng) noexcept nogil:
+    """Exact draw from the piece: h = (z - alpha) / sqrt(gamma), z ~ N(0, 1) given
+    z >= alpha = -a / sqrt(gamma)."""
+    cdef double root = sqrt(gamma)
+    return _truncated_excess(-a / root, rng) / root
+
+
+cdef inline void _drelu_pieces(const double* p, Py_ssize_t n, Py_ssize_t j, double x,
+                               double* a_plus, double* a_minus, double* log_plus,
+                               double* log_minus, double* total) noexcept nogil:
+    """The two pieces of dReLU unit j at field x: coefficients, log weights, logaddexp."""
+    a_plus[0] = x - p[DRELU_THETA_PLUS * n + j]
+    a_minus[0] = p[DRELU_THETA_MINUS * n + j] - x
+    log_plus[0] = _piece_log_normaliser(a_plus[0], p[DRELU_GAMMA_PLUS * n + j])
+    log_minus[0] = _piece_log_normaliser(a_minus[0], p[DRELU_GAMMA_MINUS * n + j])
+    if log_plus[0] >= log_minus[0]:
+        total[0] = log_plus[0] + log1p(exp(log_minus[0] - log_plus[0]))
+    else:
+        total[0] = log_minus[0] + log1p(exp(log_plus[0] - log_minus[0]))
+
+
+cdef inline double _hidden_unit_log_partition(const Units* u, Py_ssize_t j, double x,
+                                              const double* p) noexcept nogil:
+    """The cumulant generating function of hidden unit j at field x (real-valued types)."""
+    cdef double a_plus, a_minus, log_plus, log_minus, total
+    if u.hidden_kind == HIDDEN_GAUSSIAN:
+        return 0.5 * x * x + 0.5 * log(2.0 * M_PI)
+    if u.hidden_kind == HIDDEN_RELU:
+        return _piece_log_normaliser(x, 1.0)
+    _drelu_pieces(p, u.n_hidden, j, x, &a_plus, &a_minus, &log_plus, &log_minus, &total)
+    return total
+
+
+cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssize_t r1,
+                             const floating* c) noexcept nogil:
+    """H[r0:r1] = E[h | field H + c] for Gaussian, ReLU and dReLU units, in place."""
+    cdef Py_ssize_t r, j, n = u.n_hidden
+    cdef const floating* p = <const floating*> u.potential
+    cdef double x, gp, gm, a_plus, a_minus, e_plus, e_minus, w, wm, m_plus, m_minus, second
+    for r in range(r0, r1):
+        for j in range(n):
+            x = <double> H[r * n + j] + c[j]
+            if u.hidden_kind == HIDDEN_GAUSSIAN:
+                H[r * n + j] = <floating> x
+            elif u.hidden_kind == HIDDEN_RELU:
+                H[r * n + j] = <floating> _piece_mean(x, 1.0)
+            else:
+                gp, gm = p[DRELU_GAMMA_PLUS * n + j], p[DRELU_GAMMA_MINUS * n + j]
+                a_plus = x - p[DRELU_THETA_PLUS * n + j]
+                a_minus = p[DRELU_THETA_MINUS * n + j] - x
+                e_plus, e_minus = _piece_erfcx(a_plus, gp), _piece_erfcx(a_minus, gm)
+                w = _drelu_plus_weight(a_plus, a_minus, gp, gm, e_plus, e_minus, &wm)
+                _piece_moments(a_plus, gp, e_plus, &m_plus, &second)
+                _piece_moments(a_minus, gm, e_minus, &m_minus, &second)
+                H[r * n + j] = <floating> (w * m_plus - wm * m_minus)
+
+
+cdef void _real_hidden_samples(const Units* u, const floating* Z, const floating* c,
+                               floating* Hs, Py_ssize_t r0, Py_ssize_t r1, bitgen_t* rng,
+                               float* scratch) noexcept nogil:
+    """Hs[r0:r1] ~ p(h | field Z[r0:r1] + c) for Gaussian, ReLU and dReLU units.
+
+    Gaussian: x + a standard normal (normal_fill); ReLU: a truncated
+    Gaussian by exact rejection (_truncated_excess); dReLU: one uniform
+    picks the piece by its probability, then its truncated Gaussian.  Z and Hs may alias.
+    """
+    cdef Py_ssize_t r, j, n = u.n_hidden
+    cdef const floating* p = <const floating*> u.potential
+    cdef double x, gp, gm, a_plus, a_minus, w, wm
+    if u.hidden_kind == HIDDEN_GAUSSIAN:
+        normal_fill(rng, (r1 - r0) * n, scratch)
+        for r in range(r0, r1):
+            for j in range(n):
+                Hs[r * n + j] = <floating> (<double> Z[r * n + j] + c[j]
+                                            + scratch[(r - r0) * n + j])
+        return
+    for r in range(r0, r1):
+        for j in range(n):
+            x = <double> Z[r * n + j] + c[j]
+            if u.hidden_kind == HIDDEN_RELU:
+                Hs[r * n + j] = <floating> _piece_sample(x, 1.0, rng)
+            else:
+                gp, gm = p[DRELU_GAMMA_PLUS * n + j], p[DRELU_GAMMA_MINUS * n + j]
+                a_plus = x - p[DRELU_THETA_PLUS * n + j]
+                a_minus = p[DRELU_THETA_MINUS * n + j] - x
+                w = _drelu_plus_weight(a_plus, a_minus, gp, gm, _piece_erfcx(a_plus, gp),
+                                       _piece_erfcx(a_minus, gm), &wm)
+                if _open_uniform(rng) <= w:
+                    Hs[r * n + j] = <floating> _piece_sample(a_plus, gp, rng)
+                else:
+                    Hs[r * n + j] = <floating> -_piece_sample(a_minus, gm, rng)
+
+
+# --------------------------------------------------------------------------
 # Whole layers, rows chunked over streams
 # --------------------------------------------------------------------------
 
@@ -204,9 +440,14 @@ cdef void _bernoulli_chunks(const floating* P, floating* out, Py_ssize_t rows,
 
 cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
                                const floating* c, int n_threads) noexcept nogil:
-    """H = E[h | hidden field H] = sigmoid(H + c) for Bernoulli hidden units, in place."""
+    """H = E[h | hidden field H + c], in place: sigmoid(H + c) for Bernoulli units."""
     cdef Py_ssize_t j, n_chunks = (rows + CHUNK - 1) // CHUNK, n_hidden = u.n_hidden
-    if u.hidden_kind != HIDDEN_BERNOULLI:  # the switch point for other hidden types
+    if u.hidden_kind != HIDDEN_BERNOULLI:
+        if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
+            _real_hidden_means(u, H, 0, rows, c)
+            return
+        for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
+            _real_hidden_means(u, H, j * CHUNK, min((j + 1) * CHUNK, rows), c)
         return
     if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
         # Not even a one-thread parallel region: entering one costs about
@@ -217,11 +458,25 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
         add_bias_sigmoid_rows(H, j * CHUNK, min((j + 1) * CHUNK, rows), n_hidden, c)
 
 
-cdef void sample_hidden(const Units* u, const floating* P, floating* Hs, Py_ssize_t rows,
-                        bitgen_t** streams, float* scratch, int n_threads) noexcept nogil:
-    """Hs = a sample of h given its conditional mean P (Bernoulli: U < P), rows chunked."""
+cdef void sample_hidden(const Units* u, const floating* P, const floating* Z,
+                        const floating* c, floating* Hs, Py_ssize_t rows, bitgen_t** streams,
+                        float* scratch, int n_threads) noexcept nogil:
+    """Hs = a sample of h given v, rows chunked over streams.
+
+    Bernoulli units read their conditional mean P (Hs = U < P); the other
+    types their field Z + c (Z = W s(v) without the bias), and P is unused.
+    Hs may alias P or Z.
+    """
     cdef Py_ssize_t j, n_chunks = (rows + CHUNK - 1) // CHUNK, n_hidden = u.n_hidden
-    if u.hidden_kind != HIDDEN_BERNOULLI:  # the switch point for other hidden types
+    if u.hidden_kind != HIDDEN_BERNOULLI:
+        if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
+            for j in range(n_chunks):
+                _real_hidden_samples(u, Z, c, Hs, j * CHUNK, min((j + 1) * CHUNK, rows),
+                                     streams[j], scratch + j * CHUNK * n_hidden)
+            return
+        for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
+            _real_hidden_samples(u, Z, c, Hs, j * CHUNK, min((j + 1) * CHUNK, rows),
+                                 streams[j], scratch + j * CHUNK * n_hidden)
         return
     if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
         _bernoulli_chunks(P, Hs, rows, n_hidden, streams, scratch)
@@ -229,6 +484,55 @@ cdef void sample_hidden(const Units* u, const floating* P, floating* Hs, Py_ssiz
     for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
         _bernoulli_rows(P, Hs, j * CHUNK, min((j + 1) * CHUNK, rows), n_hidden,
                         streams[j], scratch + j * CHUNK * n_hidden)
+
+
+cdef void hidden_log_partition_gap(const Units* u, double* G, Py_ssize_t rows, double beta,
+                                   double beta_prev) noexcept nogil:
+    """G = Gamma(beta G) - Gamma(beta_prev G) elementwise over rows x n_hidden, with
+    Gamma the hidden units' cumulant generating function (AIS's weight gains)."""
+    cdef Py_ssize_t r, j, n = u.n_hidden
+    cdef const double* p = <const double*> u.potential
+    cdef double x
+    if u.hidden_kind == HIDDEN_BERNOULLI:
+        rbm_softplus_gap(G, rows * n, beta, beta_prev)
+        return
+    for r in range(rows):
+        for j in range(n):
+            x = G[r * n + j]
+            G[r * n + j] = (_hidden_unit_log_partition(u, j, beta * x, p)
+                            - _hidden_unit_log_partition(u, j, beta_prev * x, p))
+
+
+cdef void drelu_potential_gradient(const Units* u, const floating* Z, const floating* c,
+                                   const floating* row_weights, Py_ssize_t rows,
+                                   double* grad) noexcept nogil:
+    """grad[k * n_hidden + j] = sum_r w_r dGamma_j(Z[r, j] + c_j) / d(parameter k of unit j).
+
+    The log-likelihood gradient of the dReLU parameters (k: gamma+, gamma-,
+    theta+, theta-): -E[h+**2] / 2, -E[h-**2] / 2, -E[h+], -E[h-] given
+    each row's field, weighted 1/B on data rows and -1/C on chain rows.
+    """
+    cdef Py_ssize_t r, j, n = u.n_hidden
+    cdef const floating* p = <const floating*> u.potential
+    cdef double x, w, gp, gm, a_plus, a_minus, e_plus, e_minus, wp, wm
+    cdef double m_plus, s_plus, m_minus, s_minus
+    for j in range(DRELU_PARAMETER_ROWS * n):
+        grad[j] = 0.0
+    for r in range(rows):
+        w = row_weights[r]
+        for j in range(n):
+            x = <double> Z[r * n + j] + c[j]
+            gp, gm = p[DRELU_GAMMA_PLUS * n + j], p[DRELU_GAMMA_MINUS * n + j]
+            a_plus = x - p[DRELU_THETA_PLUS * n + j]
+            a_minus = p[DRELU_THETA_MINUS * n + j] - x
+            e_plus, e_minus = _piece_erfcx(a_plus, gp), _piece_erfcx(a_minus, gm)
+            wp = _drelu_plus_weight(a_plus, a_minus, gp, gm, e_plus, e_minus, &wm)
+            _piece_moments(a_plus, gp, e_plus, &m_plus, &s_plus)
+            _piece_moments(a_minus, gm, e_minus, &m_minus, &s_minus)
+            grad[DRELU_GAMMA_PLUS * n + j] -= w * 0.5 * wp * s_plus
+            grad[DRELU_GAMMA_MINUS * n + j] -= w * 0.5 * wm * s_minus
+            grad[DRELU_THETA_PLUS * n + j] -= w * wp * m_plus
+            grad[DRELU_THETA_MINUS * n + j] += w * wm * m_minus
 
 
 cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const floating* b,
@@ -288,12 +592,15 @@ cdef void tempered_hidden_sample(const Units* u, const floating* Z, floating* H,
                                  int n_threads) noexcept nogil:
     """H = h drawn at inverse temperature beta given the hidden field Z = W s(v) (no bias).
 
-    Given v, h has the field beta (W s(v) + c).
+    Given v, h has the field beta (W s(v) + c); the potentials of real-valued
+    hidden units are not tempered (they belong to the base model too, which
+    keeps every tempered model proper).
     """
     cdef Py_ssize_t j
     memcpy(H, Z, rows * u.n_hidden * sizeof(floating))
     scale_rows(H, 0, rows, u.n_hidden, <floating> beta)
     for j in range(u.n_hidden):
         tempered_c[j] = <floating> (beta * c[j])
-    hidden_probabilities(u, H, rows, tempered_c, n_threads)
-    sample_hidden(u, H, H, rows, rng, scratch, n_threads)
+    if u.hidden_kind == HIDDEN_BERNOULLI:
+        hidden_probabilities(u, H, rows, tempered_c, n_threads)
+    sample_hidden(u, H, H, tempered_c, H, rows, rng, scratch, n_threads)

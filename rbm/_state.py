@@ -67,12 +67,19 @@ class Update:
 
 
 class KernelParams:
-    """The parameters as the kernel reads them: ``W``, ``b``, ``c`` (no copies)."""
+    """The parameters as the kernel reads them: ``W``, ``b``, ``c`` (no copies) and
+    ``hidden``, the hidden layer's ``KernelHidden`` view (None: Bernoulli)."""
 
-    __slots__ = ("W", "b", "c")
+    __slots__ = ("W", "b", "c", "hidden")
 
-    def __init__(self, W, b, c):
-        self.W, self.b, self.c = W, b, c
+    def __init__(self, W, b, c, hidden=None):
+        self.W, self.b, self.c, self.hidden = W, b, c, hidden
+
+    @classmethod
+    def of(cls, estimator):
+        """A fitted estimator's parameters and hidden layer, as the kernel reads them."""
+        return cls(estimator.components_, estimator.intercept_visible_,
+                   estimator.intercept_hidden_, estimator._hidden_unit.kernel_view())
 
 
 class ModelTooLargeError(MemoryError, ValueError):
@@ -392,6 +399,7 @@ def check_fitted_state(estimator):
             f"{n_hidden} rows; set n_components back to {n_hidden} or refit the model.")
     unit = estimator._visible_unit
     unit.check_fitted(estimator, n_columns, W.dtype)
+    estimator._hidden_unit.check_fitted(estimator, n_hidden, W.dtype)
     _check_n_features(estimator, unit, n_columns)
     check_array_attribute(estimator, "components_", W, W.shape, W.dtype)
     for attribute, size in (("intercept_visible_", n_columns), ("intercept_hidden_", n_hidden)):

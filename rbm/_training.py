@@ -294,7 +294,7 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
     update = Update(model, learning_rate, momentum, base_bias)
     if watch is None:  # partial_fit: one pass on a model this call did not start
         watch = DivergenceWatch.of(model)
-        if unit.discrete:
+        if unit.discrete and model._hidden_unit.discrete:
             n_rows = epoch_rows(batches.n_rows)
             watch.start = likelihood_upper_bound(model, batches.head(n_rows),
                                                  batches.head_weights(n_rows))
@@ -396,7 +396,9 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
     (``finite_divergence``) stops it or warns, as ``watch`` says.
     """
     what = runaway_description(model, data_mean)
-    finite = what is None and model._visible_unit.discrete
+    # The likelihood bound takes log Z >= log w(h) for one hidden state h:
+    # true of a sum over states, not of an integral over real-valued h.
+    finite = what is None and model._visible_unit.discrete and model._hidden_unit.discrete
     if finite:
         n_rows = epoch_rows(batches.n_rows)
         what = finite_divergence(model, batches.head(n_rows), data_mean, watch.start,
@@ -422,10 +424,11 @@ def runaway_description(model, data_mean):
     ``MAX_ENERGY_SCALE`` or runaway for the visible type; else None."""
     W, b, c = model.components_, model.intercept_visible_, model.intercept_hidden_
     unit = model._visible_unit
-    scale = energy_scale(W, b, c, unit.learned_arrays())
+    own = unit.learned_arrays() + model._hidden_unit.learned_arrays()
+    scale = energy_scale(W, b, c, own)
     if scale < MAX_ENERGY_SCALE:  # NaN fails this
         return unit.runaway_description(W, b, data_mean)
-    if not all(np.all(np.isfinite(a)) for a in (W, b, c, *unit.learned_arrays())):
+    if not all(np.all(np.isfinite(a)) for a in (W, b, c, *own)):
         return "the parameters became non-finite"
     size = f"{scale:.3g}" if math.isfinite(scale) else "more than the largest float64"
     return (f"the parameters grew to an energy scale (sum of their absolute values) of "

@@ -22,7 +22,7 @@ import numpy as np
 from ._base import BaseRBM
 from ._state import TrainingState, check_fitted_state
 from ._streams import ChainStreams
-from ._units import BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible
+from ._units import HIDDEN_TYPES, BernoulliVisible, CategoricalVisible, GaussianVisible
 from .outlier import RBMOutlierDetector
 
 #: File suffixes :func:`save` and :func:`load` understand.
@@ -69,7 +69,7 @@ def trusted_types():
     True
     """
     types = [ChainStreams, TrainingState, BernoulliVisible, GaussianVisible,
-             CategoricalVisible, BernoulliHidden, RBMOutlierDetector,
+             CategoricalVisible, *HIDDEN_TYPES.values(), RBMOutlierDetector,
              *_rbm_subclasses(BaseRBM)]
     return sorted({_qualified_name(t) for t in types})
 

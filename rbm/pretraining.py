@@ -49,6 +49,13 @@ def _check_layers(rbms, X):
     rows = check_array(X, accept_sparse="csr", dtype=np.float64)[:_CHECK_ROWS]
     rows = rows.toarray() if sp.issparse(rows) else rows
     for depth, layer in enumerate(rbms):
+        hidden = getattr(layer, "hidden", "bernoulli")
+        if hidden != "bernoulli":
+            raise ValueError(
+                f"RBM {depth} ({type(layer).__name__}) has hidden={hidden!r} units, whose "
+                "mean E[h | v] is not the MLP's logistic activation, so its weights "
+                "cannot initialise an MLP layer unchanged; pretrain with "
+                "hidden=\"bernoulli\" for fine_tune.")
         n_in = layer.components_.shape[1]
         if rows.shape[1] != n_in:
             source = "X" if depth == 0 else f"RBM {depth - 1}'s output"

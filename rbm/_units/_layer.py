@@ -331,3 +331,80 @@ class KernelVisible:
         self.groups = groups
         self.learn_sigma = learn_sigma
 
+
+
+class HiddenLayer(Layer):
+    """A hidden unit type: a ``Layer`` whose units are independent given v.
+
+    Each unit j has a potential U_j(h) (none for binary units) and the
+    field ``x = c + W s(v)``; p(h_j | v) is proportional to
+    exp(-U_j(h) + x_j h).  Subclasses give ``unit_log_partition`` (the
+    cumulant generating function of one unit, elementwise) and the moments;
+    the defaults here are those of a type without parameters of its own.
+    Continuous types cannot be enumerated (``n_states`` is infinite), so
+    exact log Z enumerates the visible layer and integrates h in closed form.
+    """
+
+    #: The ``hidden`` option that selects this type.
+    name = None
+
+    @classmethod
+    def for_estimator(cls, estimator, dtype):
+        """A layer of this type with fresh parameters for the estimator's
+        ``n_components`` units, in ``dtype``."""
+        layer = cls()
+        layer.initialize(estimator.n_components, dtype)
+        return layer
+
+    def initialize(self, n_hidden, dtype):
+        """Fresh parameters of this type for n_hidden units (none here)."""
+
+    def unit_log_partition(self, field):
+        """log of the sum (integral) over h of exp(-U(h) + x h), per unit, float64."""
+        raise NotImplementedError
+
+    def log_partition(self, field):
+        """log sum_h exp(-U(h) + h . field) per row, in float64: the hidden part of -F(v)."""
+        return self.unit_log_partition(field).sum(axis=1, dtype=np.float64)
+
+    def base_log_partition(self, n_hidden):
+        """log Z of the n_hidden units alone, field 0 (AIS's base model: no coupling)."""
+        return float(self.unit_log_partition(np.zeros((1, n_hidden))).sum())
+
+    def variance(self, field):
+        """Var[h | v] for each row of the field."""
+        raise NotImplementedError
+
+    def n_states(self, n_hidden):
+        """Configurations of n_hidden units: infinite for real-valued units."""
+        return float("inf")
+
+    def learned_arrays(self):
+        """Arrays of this type that training changes in place (none here)."""
+        return ()
+
+    def check_fitted(self, estimator, n_hidden, dtype):
+        """Raise ValueError if this type's fitted parameters do not fit the model."""
+
+    def kernel_view(self, dtype=None):
+        """This type as the kernel reads it (``dtype``: its parameters converted,
+        for float64 AIS; None: the layer's own arrays, which training updates)."""
+        return KernelHidden(self.kernel_kind)
+
+
+class KernelHidden:
+    """The kernel's view of a hidden type.
+
+    Parameters
+    ----------
+    kind : int
+        ``_gibbs.HIDDEN_*``: selects the compiled sampler.
+    state : ndarray of shape (8, n_hidden) or None
+        dReLU: rows gamma+, gamma-, theta+, theta- and their velocities.
+    """
+
+    __slots__ = ("kind", "state")
+
+    def __init__(self, kind, state=None):
+        self.kind = kind
+        self.state = state

@@ -209,6 +209,9 @@ class GaussianVisible(VisibleLayer):
     kernel_kind = _gibbs.VISIBLE_GAUSSIAN
     discrete = False
 
+    #: With Gaussian hidden units the model is one multivariate Gaussian.
+    gaussian = True
+
     def __init__(self, learn_sigma=True, sigma_floor=SIGMA_FLOOR_FRACTION, state=None):
         self.learn_sigma = learn_sigma
         self.sigma_floor = sigma_floor

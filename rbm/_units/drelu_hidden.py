@@ -1,0 +1,142 @@
+"""Double-ReLU (dReLU) hidden units (Tubiana, Cocco & Monasson, eLife 2019).
+
+Each unit has the potential
+
+    U(h) = gamma+ h**2 / 2 + theta+ h   for h >= 0,
+           gamma- h**2 / 2 + theta- h   for h < 0,
+
+so p(h | v) is proportional to exp(-U(h) + x h), x = c + W s(v): two
+half-Gaussians joined at 0, a positive piece with linear coefficient
+x - theta+ and a mirrored negative one with x - theta-.  Its cumulant
+generating function is the logaddexp of the two pieces' log-normalisers
+(``_half_gaussian``, written with erfcx).  The hidden bias c and the two
+thresholds overlap (adding d to c, theta+ and theta- changes nothing); the
+likelihood's gradient along that direction is exactly zero, so it does not
+drift.  The gammas are learned as log gamma and kept in
+[``GAMMA_MIN``, ``GAMMA_MAX``]: never non-positive, never a silent NaN.
+"""
+
+import numpy as np
+
+from ._half_gaussian import (piece_log_normaliser, piece_moments, piece_sample,
+                             uniform_open_closed)
+from .. import _gibbs
+from ._layer import HiddenLayer, KernelHidden, check_array_attribute
+
+#: Rows of ``DReLUHidden.state``: the four parameters, then their velocities.
+GAMMA_PLUS, GAMMA_MINUS, THETA_PLUS, THETA_MINUS = range(4)
+N_PARAMETER_ROWS = 4
+STATE_ROWS = 8
+#: Bounds of the gammas, the kernel's (PGM keeps gamma >= 0.05 too): below,
+#: a unit's variance 1 / gamma would let a single unit carry an unbounded field.
+GAMMA_MIN, GAMMA_MAX = _gibbs.DRELU_GAMMA_MIN, _gibbs.DRELU_GAMMA_MAX
+
+
+class DReLUHidden(HiddenLayer):
+    """dReLU hidden units with learned gamma+, gamma-, theta+, theta- per unit.
+
+    Parameters
+    ----------
+    state : ndarray of shape (8, n_hidden) or None
+        Rows gamma+, gamma-, theta+, theta- and their velocities; None
+        until ``initialize``.
+    """
+
+    kernel_kind = _gibbs.HIDDEN_KIND_DRELU
+    name = "drelu"
+
+    def __init__(self, state=None):
+        self.state = state
+
+    def initialize(self, n_hidden, dtype):
+        """gamma+ = gamma- = 1, theta+ = theta- = 0: a unit-variance Gaussian to start."""
+        self.state = np.zeros((STATE_ROWS, n_hidden), dtype=dtype)
+        self.state[GAMMA_PLUS] = self.state[GAMMA_MINUS] = 1.0
+
+    @property
+    def gamma_plus(self):
+        return self.state[GAMMA_PLUS]
+
+    @property
+    def gamma_minus(self):
+        return self.state[GAMMA_MINUS]
+
+    @property
+    def theta_plus(self):
+        return self.state[THETA_PLUS]
+
+    @property
+    def theta_minus(self):
+        return self.state[THETA_MINUS]
+
+    def _pieces(self, field):
+        """(log weight of the positive piece, of the negative one, their logaddexp)."""
+        x = np.asarray(field, dtype=np.float64)
+        p = self.state[:N_PARAMETER_ROWS].astype(np.float64)
+        positive = piece_log_normaliser(x - p[THETA_PLUS], p[GAMMA_PLUS])
+        negative = piece_log_normaliser(p[THETA_MINUS] - x, p[GAMMA_MINUS])
+        return positive, negative, np.logaddexp(positive, negative)
+
+    def unit_log_partition(self, field):
+        """log of the integral of exp(-U(h) + x h) dh per unit: logaddexp of the pieces."""
+        return self._pieces(field)[2]
+
+    def piece_statistics(self, field):
+        """(P(h >= 0 | v), E[h+ | v], E[h+**2 | v], E[h- | v], E[h-**2 | v]) per unit,
+        with h+ = max(h, 0) and h- = min(h, 0): the sufficient statistics of U."""
+        x = np.asarray(field, dtype=np.float64)
+        p = self.state[:N_PARAMETER_ROWS].astype(np.float64)
+        positive, negative, total = self._pieces(x)
+        weight_plus, weight_minus = np.exp(positive - total), np.exp(negative - total)
+        mean_plus, var_plus = piece_moments(x - p[THETA_PLUS], p[GAMMA_PLUS])
+        mean_minus, var_minus = piece_moments(p[THETA_MINUS] - x, p[GAMMA_MINUS])
+        return (weight_plus, weight_plus * mean_plus, weight_plus * (var_plus + mean_plus ** 2),
+                -weight_minus * mean_minus, weight_minus * (var_minus + mean_minus ** 2))
+
+    def mean(self, field):
+        """E[h | v] = E[h+] + E[h-]."""
+        _, h_plus, _, h_minus, _ = self.piece_statistics(field)
+        return (h_plus + h_minus).astype(np.result_type(field, np.float32))
+
+    def variance(self, field):
+        """Var[h | v] = E[h+**2] + E[h-**2] - E[h]**2."""
+        _, h_plus, sq_plus, h_minus, sq_minus = self.piece_statistics(field)
+        mean = h_plus + h_minus
+        var = np.maximum(sq_plus + sq_minus - mean * mean, 0.0)
+        return var.astype(np.result_type(field, np.float32))
+
+    def potential_gradient(self, field):
+        """d log-partition / d (gamma+, gamma-, theta+, theta-) per row and unit,
+        shape (4, rows, n_hidden): -E[h+**2] / 2, -E[h-**2] / 2, -E[h+], -E[h-]."""
+        _, h_plus, sq_plus, h_minus, sq_minus = self.piece_statistics(field)
+        return np.stack([-0.5 * sq_plus, -0.5 * sq_minus, -h_plus, -h_minus])
+
+    def sample(self, field, rng):
+        """Exact draw: the piece by its probability (log space), then its truncated Gaussian."""
+        x = np.asarray(field, dtype=np.float64)
+        p = self.state[:N_PARAMETER_ROWS].astype(np.float64)
+        positive, _, total = self._pieces(x)
+        side = uniform_open_closed(rng, x.shape)
+        u = uniform_open_closed(rng, x.shape)
+        up = np.log(side) <= positive - total
+        h = np.where(up, piece_sample(x - p[THETA_PLUS], p[GAMMA_PLUS], u),
+                     -piece_sample(p[THETA_MINUS] - x, p[GAMMA_MINUS], u))
+        return h.astype(np.result_type(field, np.float32))
+
+    def learned_arrays(self):
+        return (self.state,)
+
+    def kernel_view(self, dtype=None):
+        """Kind and the (8, n_hidden) state (a converted copy when ``dtype`` differs)."""
+        state = self.state if dtype is None else np.ascontiguousarray(self.state, dtype=dtype)
+        return KernelHidden(self.kernel_kind, state)
+
+    def check_fitted(self, estimator, n_hidden, dtype):
+        check_array_attribute(self, "state", self.state, (STATE_ROWS, n_hidden), dtype)
+        gammas = self.state[[GAMMA_PLUS, GAMMA_MINUS]]
+        if gammas.size and not (gammas.min() >= GAMMA_MIN * (1 - 1e-6)):
+            raise ValueError(
+                f"{type(estimator).__name__}'s dReLU gammas must be at least {GAMMA_MIN}, "
+                f"got a minimum of {float(gammas.min()):.6g}; refit the model or assign "
+                "gammas in range (they are curvatures: a non-positive one makes p(h | v) "
+                "improper).")

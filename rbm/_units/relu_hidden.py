@@ -1,0 +1,37 @@
+"""Rectified Gaussian (ReLU) hidden units (Nair & Hinton 2010, exact form).
+
+p(h | v) is proportional to exp(-h**2 / 2 + x h) on h >= 0, x = c + W s(v):
+a unit-variance Gaussian of mean x truncated to the positive half-line.
+"""
+
+import numpy as np
+
+from ._half_gaussian import (piece_log_normaliser, piece_moments, piece_sample,
+                             uniform_open_closed)
+from .. import _gibbs
+from ._layer import HiddenLayer
+
+
+class ReLUHidden(HiddenLayer):
+    """Non-negative real hidden units with potential ``h**2 / 2`` on ``h >= 0``."""
+
+    kernel_kind = _gibbs.HIDDEN_KIND_RELU
+    name = "relu"
+
+    def mean(self, field):
+        """E[h | v] = x + phi(x) / Phi(x), computed without cancellation."""
+        return piece_moments(field, 1.0)[0].astype(np.result_type(field, np.float32))
+
+    def variance(self, field):
+        """Var[h | v] of the truncated Gaussian."""
+        return piece_moments(field, 1.0)[1].astype(np.result_type(field, np.float32))
+
+    def sample(self, field, rng):
+        """Exact draw of h | v by the log-space inverse CDF (exact in both tails)."""
+        u = uniform_open_closed(rng, np.shape(field))
+        return piece_sample(field, 1.0, u).astype(np.result_type(field, np.float32))
+
+    def unit_log_partition(self, field):
+        """log of the integral over h >= 0 of exp(-h**2 / 2 + x h), per unit:
+        log(pi / 2) / 2 + log erfcx(-x / sqrt 2)."""
+        return piece_log_normaliser(field, 1.0)

@@ -1,0 +1,483 @@
+"""Gaussian, ReLU and dReLU hidden units (issue 19) against independent references.
+
+The references are plain SciPy: numerical integration over h (``quad``) of
+exp(-U(h) + x h) for each unit's potential U, enumeration of tiny binary and
+categorical visible layers, and the closed-form multivariate Gaussian of a
+Gaussian-Gaussian model.  Every goodness-of-fit test runs at level ``ALPHA``
+with a fixed seed.
+"""
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+from scipy.special import logsumexp
+
+from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, _gibbs
+from rbm._units import DReLUHidden, GaussianHidden, ReLUHidden
+from rbm._units._half_gaussian import piece_moments, piece_sample
+
+ALPHA = 1e-3
+HIDDEN_TYPES = ["gaussian", "relu", "drelu"]
+#: dReLU parameters of the tiny models: asymmetric, so that both pieces matter.
+DRELU = dict(gamma_plus=[0.7, 2.0, 1.3], gamma_minus=[1.5, 0.4, 1.0],
+             theta_plus=[0.3, -0.5, 1.0], theta_minus=[-0.2, 0.8, -1.1])
+
+
+# --------------------------------------------------------------------------
+# Independent references: potentials and integrals over h
+# --------------------------------------------------------------------------
+
+def potential(kind, j):
+    """(U, lower limit) of unit j: U(h) as a Python function of a float."""
+    if kind == "gaussian":
+        return (lambda h: 0.5 * h * h), -math.inf
+    if kind == "relu":
+        return (lambda h: 0.5 * h * h), 0.0
+    gp, gm = DRELU["gamma_plus"][j], DRELU["gamma_minus"][j]
+    tp, tm = DRELU["theta_plus"][j], DRELU["theta_minus"][j]
+    return (lambda h: 0.5 * gp * h * h + tp * h if h >= 0 else 0.5 * gm * h * h + tm * h), \
+        -math.inf
+
+
+def quad_moments(kind, j, x):
+    """(log Z, mean, variance) of p(h) ~ exp(-U(h) + x h) by adaptive quadrature,
+    integrating each side of 0 and centring on the mode (shift by its log weight)."""
+    U, low = potential(kind, j)
+    grid = np.concatenate([np.linspace(-60, 60, 4001), [0.0]])
+    grid = grid[grid >= low]
+    logs = np.array([-U(h) + x * h for h in grid])
+    mode, shift = grid[np.argmax(logs)], logs.max()
+
+    def integral(power):
+        f = lambda h: h ** power * math.exp(-U(h) + x * h - shift)  # noqa: E731
+        pieces = []
+        for a, b in ((low, 0.0), (0.0, math.inf)):
+            if a >= b:
+                continue
+            points = [p for p in (mode - 3, mode, mode + 3) if a < p < b]
+            if math.isinf(a) or math.isinf(b):
+                # quad takes no break points on infinite ranges: split there.
+                edge = (min(points) if math.isinf(a) else max(points)) if points else (
+                    -1.0 if math.isinf(a) else 1.0)
+                inner = (edge, b) if math.isinf(a) else (a, edge)
+                outer = (a, edge) if math.isinf(a) else (edge, b)
+                inside = [p for p in points if inner[0] < p < inner[1]]
+                pieces.append(integrate.quad(f, *inner, points=inside or None, epsabs=0,
+                                             epsrel=1e-13, limit=400)[0])
+                pieces.append(integrate.quad(f, *outer, epsabs=0, epsrel=1e-13,
+                                             limit=400)[0])
+            else:
+                pieces.append(integrate.quad(f, a, b, points=points or None, epsabs=0,
+                                             epsrel=1e-13, limit=400)[0])
+        return math.fsum(pieces)
+
+    z0, z1, z2 = integral(0), integral(1), integral(2)
+    mean = z1 / z0
+    return math.log(z0) + shift, mean, z2 / z0 - mean * mean
+
+
+def layer(kind, n_hidden=3, dtype=np.float64):
+    """A hidden layer object of the library, with the tiny models' dReLU parameters."""
+    if kind == "gaussian":
+        return GaussianHidden()
+    if kind == "relu":
+        return ReLUHidden()
+    unit = DReLUHidden()
+    unit.initialize(n_hidden, dtype)
+    for row, name in enumerate(("gamma_plus", "gamma_minus", "theta_plus", "theta_minus")):
+        unit.state[row] = DRELU[name][:n_hidden]
+    return unit
+
+
+FIELDS = [-40.0, -12.5, -3.0, -0.7, 0.0, 0.4, 2.5, 9.0, 35.0]
+
+
+# --------------------------------------------------------------------------
+# Log-partition (the hidden part of the free energy), mean and variance
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_unit_log_partition_mean_and_variance_match_quadrature(kind):
+    unit = layer(kind)
+    field = np.array([[x] * 3 for x in FIELDS])
+    log_z = unit.unit_log_partition(field)
+    mean, variance = unit.mean(field), unit.variance(field)
+    for r, x in enumerate(FIELDS):
+        for j in range(3):
+            ref_log_z, ref_mean, ref_var = quad_moments(kind, j, x)
+            assert log_z[r, j] == pytest.approx(ref_log_z, rel=1e-12, abs=1e-9)
+            assert mean[r, j] == pytest.approx(ref_mean, rel=1e-9, abs=1e-12)
+            assert variance[r, j] == pytest.approx(ref_var, rel=1e-7, abs=1e-12)
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "categorical", "gaussian"])
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_free_energy_matches_integration_over_h(kind, visible):
+    """F(v) = -(visible energy term) - sum_j log of the integral over h_j, to 1e-9."""
+    model, X, S = tiny_model(visible, kind, n_hidden=2)
+    F = model.free_energy(X)
+    field = S @ model.components_.T + model.intercept_hidden_
+    visible_term = model._visible_unit.energy_term(model._validate_input(X, reset=False),
+                                                   model.intercept_visible_)
+    for r in range(len(X)):
+        hidden_term = math.fsum(quad_moments(kind, j, field[r, j])[0] for j in range(2))
+        assert F[r] == pytest.approx(-visible_term[r] - hidden_term, rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_log_partition_is_stable_for_any_field(kind):
+    """Finite and increasing log-partitions, finite means, for fields up to 1e150
+    (erfcx keeps every term in range); no NaN anywhere."""
+    unit = layer(kind)
+    x = np.array([[-1e150] * 3, [-1e6] * 3, [-50.0] * 3, [50.0] * 3, [1e6] * 3, [1e150] * 3])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        log_z = unit.unit_log_partition(x[1:-1])
+        mean = unit.mean(x[1:-1])
+    assert np.all(np.isfinite(log_z)) and np.all(np.isfinite(mean))
+    assert not np.any(np.isnan(unit.unit_log_partition(x)))
+    if kind == "relu":  # bounded below: at -1e6 the mean is a tiny positive h
+        assert np.all(unit.mean(np.array([[-1e6] * 3])) > 0)
+
+
+# --------------------------------------------------------------------------
+# Gradients (finite differences)
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_mean_and_variance_are_derivatives_of_the_log_partition(kind):
+    unit, step = layer(kind), 1e-4
+    x = np.array([[-7.0, -0.3, 0.0], [0.2, 1.5, 6.0]])
+    up, down = unit.unit_log_partition(x + step), unit.unit_log_partition(x - step)
+    centre = unit.unit_log_partition(x)
+    np.testing.assert_allclose(unit.mean(x), (up - down) / (2 * step), rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(unit.variance(x), (up - 2 * centre + down) / step ** 2,
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_drelu_parameter_gradients_match_finite_differences():
+    unit, step = layer("drelu"), 1e-6
+    x = np.array([[-4.0, -0.5, 0.1], [0.3, 2.0, 5.0]])
+    grad = unit.potential_gradient(x)
+    for row in range(4):
+        for j in range(3):
+            saved = unit.state[row, j]
+            unit.state[row, j] = saved + step
+            up = unit.unit_log_partition(x)[:, j]
+            unit.state[row, j] = saved - step
+            down = unit.unit_log_partition(x)[:, j]
+            unit.state[row, j] = saved
+            np.testing.assert_allclose(grad[row, :, j], (up - down) / (2 * step),
+                                       rtol=1e-6, atol=1e-8)
+
+
+def test_kernel_drelu_gradient_is_the_layers_weighted_gradient():
+    """The training step's dReLU gradient (kernel) equals the weighted sum of the
+    finite-difference-checked layer gradient over rows, fields in both tails too."""
+    unit = layer("drelu")
+    rng = np.random.default_rng(7)
+    Z = np.ascontiguousarray(np.concatenate([3 * rng.standard_normal((6, 3)),
+                                             [[-40.0, 0.0, 40.0], [25.0, -25.0, 1e-3]]]))
+    c = np.array([0.2, -0.4, 0.1])
+    weights = np.array([0.25] * 4 + [-0.25] * 4)
+    kernel = _gibbs.drelu_parameter_gradient(Z, c, unit.state.copy(), weights)
+    reference = np.einsum("r,krj->kj", weights, unit.potential_gradient(Z + c))
+    np.testing.assert_allclose(kernel, reference, rtol=1e-11, atol=1e-13)
+
+
+# --------------------------------------------------------------------------
+# Exact sampling of h | v, in the tails too (Python layers and the kernel)
+# --------------------------------------------------------------------------
+
+def exact_cdf(kind, j, x):
+    """CDF of h | field x from SciPy's distributions (dReLU: its two truncated pieces)."""
+    if kind == "gaussian":
+        return stats.norm(loc=x).cdf
+    if kind == "relu":
+        return stats.truncnorm(-x, np.inf, loc=x).cdf
+    gp, gm = DRELU["gamma_plus"][j], DRELU["gamma_minus"][j]
+    tp, tm = DRELU["theta_plus"][j], DRELU["theta_minus"][j]
+    sp, sm = 1 / math.sqrt(gp), 1 / math.sqrt(gm)
+    mp, mm = (x - tp) / gp, (x - tm) / gm
+    plus = stats.truncnorm(-mp / sp, np.inf, loc=mp, scale=sp)
+    minus = stats.truncnorm(-np.inf, -mm / sm, loc=mm, scale=sm)
+    # Piece weights from their log-normalisers (independent of the library).
+    log_plus = stats.norm.logcdf(mp / sp) + math.log(sp) + 0.5 * mp * mp * gp
+    log_minus = stats.norm.logcdf(-mm / sm) + math.log(sm) + 0.5 * mm * mm * gm
+    w = math.exp(log_minus - np.logaddexp(log_plus, log_minus))
+    return lambda h: np.where(h < 0, w * minus.cdf(np.minimum(h, 0)),
+                              w + (1 - w) * plus.cdf(np.maximum(h, 0)))
+
+
+TAIL_FIELDS = [-30.0, -4.0, 0.0, 3.0]
+
+
+def kernel_hidden_draws(kind, x, n_rows, dtype, seed=0):
+    """n_rows draws of h | v from the kernel (gibbs_chains, 0 steps then 1): 3 units, each
+    with field x, from a one-visible-unit model with W = 0 and c = x."""
+    unit = layer(kind, dtype=dtype)
+    W = np.zeros((3, 1), dtype=dtype)
+    b, c = np.zeros(1, dtype=dtype), np.full(3, x, dtype=dtype)
+    params = SimpleNamespace(W=W, b=b, c=c, hidden=unit.kernel_view(dtype))
+    visible = SimpleNamespace(kind=_gibbs.VISIBLE_BERNOULLI, state=None, groups=None,
+                              learn_sigma=False)
+    V = np.zeros((n_rows, 1), dtype=dtype)
+    H, P = np.empty((n_rows, 3), dtype=dtype), np.empty((n_rows, 3), dtype=dtype)
+    seeds = np.random.SeedSequence(seed).spawn(_gibbs.n_streams_for(n_rows))
+    streams = [np.random.SFC64(s) for s in seeds]
+    _gibbs.gibbs_chains(params, visible, V, H, P, 1, streams, 1)
+    return H, P
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("x", TAIL_FIELDS)
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_kernel_samples_h_given_v_exactly(kind, x, dtype):
+    """Kolmogorov-Smirnov against the exact conditional, deep in the truncated tail
+    too (x = -30: the ReLU piece holds 1e-197 of its Gaussian's mass)."""
+    H, P = kernel_hidden_draws(kind, x, 4000, dtype)
+    reference = layer(kind)
+    np.testing.assert_allclose(P[0], reference.mean(np.full((1, 3), x))[0],
+                               rtol=1e-12 if dtype == np.float64 else 1e-5, atol=1e-30)
+    for j in range(3):
+        assert stats.kstest(H[:, j].astype(np.float64), exact_cdf(kind, j, x)).pvalue > ALPHA
+        if kind == "relu":
+            assert H[:, j].min() >= 0
+
+
+@pytest.mark.parametrize("x", TAIL_FIELDS)
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_layer_samples_h_given_v_exactly(kind, x):
+    unit = layer(kind)
+    H = unit.sample(np.full((4000, 3), x), np.random.default_rng(1))
+    for j in range(3):
+        assert stats.kstest(H[:, j], exact_cdf(kind, j, x)).pvalue > ALPHA
+
+
+def test_far_tail_draws_stay_exact():
+    """At x = -1e4 the truncated piece is about Exponential(1e4): mean 1e-4 to 1e-8
+    relative, from the log-space inverse CDF (no underflow to 0 or NaN)."""
+    rng = np.random.default_rng(2)
+    h = piece_sample(np.full(20000, -1e4), 1.0, 1.0 - rng.random(20000))
+    mean, var = piece_moments(np.array([-1e4]), np.array([1.0]))
+    assert np.all(h > 0)
+    # The mean of 20000 exponential draws: standard error mean / sqrt(20000).
+    assert abs(h.mean() / mean[0] - 1) < 4 / math.sqrt(20000)
+    assert mean[0] == pytest.approx(1e-4 - 2e-12, rel=1e-9)
+
+
+# --------------------------------------------------------------------------
+# Tiny models: exact log Z and sampled states against the exact joint
+# --------------------------------------------------------------------------
+
+def tiny_model(visible, kind, n_hidden=3, seed=0, scale=0.6):
+    """(fitted model with random tiny parameters, input rows X, their kernel rows s(v))."""
+    rng = np.random.default_rng(seed)
+    if visible == "bernoulli":
+        X = (rng.random((20, 4)) < 0.5).astype(float)
+        model = BernoulliRBM(n_components=n_hidden, n_iter=1, hidden=kind, random_state=0)
+    elif visible == "categorical":
+        X = rng.integers(0, [2, 3, 2], size=(20, 3))
+        model = CategoricalRBM(n_components=n_hidden, n_iter=1, hidden=kind, random_state=0)
+    else:
+        X = rng.standard_normal((40, 2))
+        model = GaussianBernoulliRBM(n_components=n_hidden, n_iter=1, hidden=kind,
+                                     random_state=0, learn_sigma=False)
+    model.fit(X)
+    n_columns = model.components_.shape[1]
+    model.components_[...] = scale * rng.standard_normal((n_hidden, n_columns))
+    model.intercept_visible_[...] = 0.5 * rng.standard_normal(n_columns)
+    model.intercept_hidden_[...] = 0.5 * rng.standard_normal(n_hidden)
+    if visible == "categorical":
+        model.components_[...] = model._visible_unit.constrain(model.components_)
+    if kind == "drelu":
+        model._hidden_unit.state[:4] = layer("drelu", n_hidden).state[:4]
+    model._training.log_partition_cache.clear()
+    S = model._visible_unit.hidden_input(model._validate_input(X, reset=False))
+    S = S.toarray() if hasattr(S, "toarray") else np.asarray(S)
+    return model, X, S
+
+
+def enumerated_log_weights(model, kind, states):
+    """log p*(v) of every visible state row (kernel rows s(v)), by quadrature over h."""
+    field = states @ model.components_.T + model.intercept_hidden_
+    out = states @ model.intercept_visible_
+    for r in range(len(states)):
+        out[r] += math.fsum(quad_moments(kind, j, field[r, j])[0]
+                            for j in range(field.shape[1]))
+    return out
+
+
+def visible_states(visible):
+    if visible == "bernoulli":
+        return ((np.arange(16)[:, None] >> np.arange(4)) & 1).astype(float)
+    sizes = [2, 3, 2]
+    rows = []
+    for combo in np.ndindex(*sizes):
+        rows.append(np.concatenate([np.eye(q)[k] for q, k in zip(sizes, combo)]))
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "categorical"])
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_exact_log_partition_matches_quadrature_enumeration(kind, visible):
+    model, _, _ = tiny_model(visible, kind)
+    states = visible_states(visible)
+    reference = logsumexp(enumerated_log_weights(model, kind, states))
+    estimate = model.log_partition(method="exact")
+    assert estimate.log_z == pytest.approx(reference, rel=1e-12, abs=1e-9)
+    # AIS through the kernel's hidden log-partition gaps agrees within its error.
+    ais = model.log_partition(method="ais", n_chains=200, n_betas=2000)
+    assert abs(ais.log_z - reference) < 4 * ais.std_error + 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("visible", ["bernoulli", "categorical"])
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_kernel_gibbs_step_keeps_the_exact_visible_marginal(kind, visible, dtype):
+    """Chains started at exact draws of p(v) and advanced by the kernel stay at p(v)
+    (chi-square over all visible states); a wrong hidden sampler would move them."""
+    model, _, _ = tiny_model(visible, kind)
+    states = visible_states(visible)
+    log_p = enumerated_log_weights(model, kind, states)
+    p = np.exp(log_p - logsumexp(log_p))
+    rng = np.random.default_rng(3)
+    n = 20000
+    start = states[rng.choice(len(states), size=n, p=p)]
+    V = np.ascontiguousarray(start, dtype=dtype)
+    H, P = np.empty((n, 3), dtype=dtype), np.empty((n, 3), dtype=dtype)
+    params = SimpleNamespace(W=model.components_.astype(dtype),
+                             b=model.intercept_visible_.astype(dtype),
+                             c=model.intercept_hidden_.astype(dtype),
+                             hidden=model._hidden_unit.kernel_view(dtype))
+    streams = [np.random.SFC64(s) for s in
+               np.random.SeedSequence(4).spawn(_gibbs.n_streams_for(n))]
+    _gibbs.gibbs_chains(params, model._visible_unit.kernel_view(dtype), V, H, P, 3, streams, 1)
+    index = {tuple(s): i for i, s in enumerate(states)}
+    counts = np.bincount([index[tuple(row)] for row in V.astype(float)],
+                         minlength=len(states))
+    expected = n * p
+    assert expected.min() >= 5
+    assert stats.chisquare(counts, expected).pvalue > ALPHA
+    # The power of this test: the same counts against the model with one
+    # weight moved by 0.5 are rejected.
+    model.components_[0, 0] += 0.5
+    wrong = enumerated_log_weights(model, kind, states)
+    q = np.exp(wrong - logsumexp(wrong))
+    assert stats.chisquare(counts, n * q).pvalue < ALPHA
+
+
+def test_gaussian_pair_log_partition_is_the_closed_form_gaussian():
+    """Gaussian visible with Gaussian hidden units: log Z from the closed form equals
+    the integral of exp(-F(v)) over the plane (dblquad), and AIS agrees."""
+    model, _, _ = tiny_model("gaussian", "gaussian", n_hidden=2, scale=0.3)
+
+    def unnormalised(v1, v2):
+        return math.exp(-model._free_energy(np.array([[v1, v2]]))[0])
+
+    mean = model.intercept_visible_
+    total = integrate.dblquad(unnormalised, mean[1] - 12, mean[1] + 12,
+                              mean[0] - 12, mean[0] + 12, epsabs=0, epsrel=1e-11)[0]
+    estimate = model.log_partition(method="auto")
+    assert estimate.is_exact
+    assert estimate.log_z == pytest.approx(math.log(total), abs=1e-9)
+    ais = model.log_partition(method="ais", n_chains=200, n_betas=2000)
+    assert abs(ais.log_z - estimate.log_z) < 4 * ais.std_error + 1e-3
+
+
+def test_improper_gaussian_pair_warns_and_scores_minus_inf():
+    model, X, _ = tiny_model("gaussian", "gaussian", n_hidden=2, scale=3.0)
+    with pytest.warns(RuntimeWarning, match="improper"):
+        assert model.log_partition().log_z == math.inf
+    assert np.all(np.isneginf(model.score_samples(X)))
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_gaussian_visible_chains_keep_the_exact_marginal(kind):
+    """One Gaussian visible unit with real hidden units: p(v) by quadrature on a grid;
+    chains started at exact draws (inverse CDF on the grid) stay there (KS test)."""
+    model, _, _ = tiny_model("gaussian", kind, n_hidden=2, scale=0.5)
+    # Keep the first visible column only: a one-dimensional marginal to integrate.
+    model.components_[:, 1] = 0.0
+    grid = np.linspace(-12, 12, 24001)
+    F = model._free_energy(np.column_stack([grid, np.zeros_like(grid)]))
+    density = np.exp(-(F - F.min()))
+    cdf = np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2)])
+    cdf /= cdf[-1]
+    rng = np.random.default_rng(5)
+    n = 5000
+    v1 = np.interp(rng.random(n), cdf, grid)
+    sigma = model._visible_unit.sigma
+    v2 = model.intercept_visible_[1] + sigma[1] * rng.standard_normal(n)
+    V = np.column_stack([v1, v2])
+    streams = [np.random.SFC64(s) for s in
+               np.random.SeedSequence(6).spawn(_gibbs.n_streams_for(n))]
+    S = np.ascontiguousarray(model._visible_unit.to_kernel(V))
+    H, P = np.empty((n, 2)), np.empty((n, 2))
+    _gibbs.gibbs_chains(model._kernel_params(), model._visible_unit.kernel_view(np.float64),
+                        S, H, P, 3, streams, 1)
+    after = model._visible_unit.from_kernel(S)[:, 0]
+    assert stats.kstest(after, lambda v: np.interp(v, grid, cdf)).pvalue > ALPHA
+
+
+# --------------------------------------------------------------------------
+# Estimators: training, defaults, bad values
+# --------------------------------------------------------------------------
+
+def test_bernoulli_hidden_is_the_default():
+    assert BernoulliRBM().hidden == "bernoulli"
+    assert GaussianBernoulliRBM().get_params()["hidden"] == "bernoulli"
+    assert CategoricalRBM().get_params()["hidden"] == "bernoulli"
+
+
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_fit_trains_every_hidden_type_reproducibly(kind):
+    rng = np.random.default_rng(0)
+    X = (rng.random((200, 12)) < 0.3).astype(float)
+    X[:, 6:] = X[:, :6]  # correlated halves: something for the hidden units to learn
+    fit = lambda n_jobs: BernoulliRBM(  # noqa: E731
+        n_components=6, n_iter=50, hidden=kind, random_state=0, learning_rate=0.1,
+        n_jobs=n_jobs, batch_size=10).fit(X)
+    one, two = fit(1), fit(2)
+    np.testing.assert_array_equal(one.components_, two.components_)
+    for array, other in zip(one._hidden_unit.learned_arrays(), two._hidden_unit.learned_arrays()):
+        np.testing.assert_array_equal(array, other)
+    independent = BernoulliRBM(n_components=1, n_iter=1, random_state=0).fit(X)
+    independent.components_[...] = 0
+    # Better than the independent model of the marginals it starts from
+    # (-7.18 nats; the data's entropy is about 6 x 0.61 = 3.7 nats).
+    assert one.score(X) > independent.score(X) + 1.0
+    if kind == "drelu":
+        gammas = one._hidden_unit.state[:2]
+        assert np.all(gammas >= _gibbs.DRELU_GAMMA_MIN) and np.any(gammas != 1.0)
+
+
+def test_drelu_gammas_stay_in_range_at_a_huge_learning_rate():
+    rng = np.random.default_rng(0)
+    X = (rng.random((100, 8)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=4, n_iter=3, hidden="drelu", random_state=0,
+                         learning_rate=50.0, on_divergence="warn")
+    try:
+        model.fit(X)
+    except Exception as error:  # a divergence must be an error that says so
+        assert "diverged" in str(error)
+        return
+    state = model._hidden_unit.state
+    assert np.all(np.isfinite(state))
+    assert np.all(state[:2] >= _gibbs.DRELU_GAMMA_MIN)
+
+
+def test_assigned_non_positive_gamma_is_refused_clearly():
+    model, X, _ = tiny_model("bernoulli", "drelu")
+    model._hidden_unit.state[0, 0] = -1.0
+    with pytest.raises(ValueError, match="gammas must be at least"):
+        model.score_samples(X)
+
+
+def test_fine_tune_refuses_non_logistic_hidden_units():
+    from rbm.pretraining import fine_tune
+    model, X, _ = tiny_model("bernoulli", "relu")
+    with pytest.raises(ValueError, match="not the MLP's logistic activation"):
+        fine_tune([model], X, np.arange(len(X)) % 2)
