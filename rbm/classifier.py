@@ -31,7 +31,8 @@ import time
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import logsumexp
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import (BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin,
+                          TransformerMixin)
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -201,7 +202,8 @@ def _visible_layer(kind):
     return CategoricalVisible(categories="auto", dtype=np.float64)
 
 
-class RBMClassifier(ClassifierMixin, BaseEstimator):
+class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin,
+                    BaseEstimator):
     """Classification RBM: inputs, a one-hot label and binary hidden units modelled jointly.
 
     The energy is ``E(x, y, h) = -E_v(x) - d.e_y - c.h - h.W s(x) - h.U e_y``
@@ -230,6 +232,10 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
         Weight of the generative term in the hybrid objective.
     learning_rate : float, default=0.05
         Step size; the steps follow the mean gradient of a minibatch.
+    learning_rate_schedule : {"linear", "constant"}, default="linear"
+        Step size of each epoch of ``fit``: falling linearly from
+        ``learning_rate`` to ``learning_rate / n_iter`` in the last epoch, or
+        constant.  ``partial_fit`` steps at ``learning_rate``.
     batch_size : int, default=32
         Rows per minibatch (and number of persistent chains).
     n_iter : int, default=60
@@ -310,6 +316,7 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "learning_rate_schedule": [StrOptions({"constant", "linear"})],
         "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "k": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -322,8 +329,8 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, n_components=256, *, visible="bernoulli", objective="hybrid",
-                 generative_weight=0.01, learning_rate=0.05, batch_size=32, n_iter=60,
-                 momentum=0.5, weight_decay=1e-4, k=1, early_stopping=False,
+                 generative_weight=0.01, learning_rate=0.05, learning_rate_schedule="linear",
+                 batch_size=32, n_iter=60, momentum=0.5, weight_decay=1e-4, k=1, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=0):
         self.n_components = n_components
@@ -331,6 +338,7 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
         self.objective = objective
         self.generative_weight = generative_weight
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.batch_size = batch_size
         self.n_iter = n_iter
         self.momentum = momentum
@@ -381,7 +389,7 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
         if not known.all():
             unseen = labelled_y[~known]
             raise ValueError(
-                f"{name} got the label {unseen[0]!r} (in {len(unseen)} rows), which is not "
+                f"{name} got the label {_plain(unseen[0])!r} (in {len(unseen)} rows), which is not "
                 f"one of its classes {self.classes_.tolist()[:20]}. partial_fit learns the "
                 "classes given on its first call: pass every class there (classes=...) or "
                 "refit.")
@@ -394,6 +402,9 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
         if sample_weight is None:
             return np.ones(n_rows)
         weights = np.asarray(sample_weight, dtype=np.float64)
+        if weights.ndim == 1 and weights.size and not weights.any():
+            raise ValueError("sample_weight is zero for every row, which leaves nothing to "
+                             "learn from; give some rows a positive weight.")
         if weights.ndim == 0:
             weights = np.full(n_rows, float(weights))
         if weights.shape != (n_rows,):
@@ -512,7 +523,7 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
             label_mean.sum(axis=0) - scale * chain_labels.sum(axis=0),
         )
 
-    def _step(self, S, labels, weights, rng):
+    def _step(self, S, labels, weights, rng, learning_rate):
         """One momentum step on a minibatch (weight decay on W and U)."""
         gradient = self._gradient(S, labels, weights, rng)
         for i, (parameter, velocity, g) in enumerate(
@@ -520,18 +531,18 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
             if i in (0, 2) and self.weight_decay:
                 g = g - self.weight_decay * parameter
             velocity *= self.momentum
-            velocity += self.learning_rate * g
+            velocity += learning_rate * g
             parameter += velocity
         self.components_[...] = self._visible_unit.constrain(self.components_)
         self.intercept_visible_[...] = self._visible_unit.constrain(
             self.intercept_visible_[None, :])[0]
 
-    def _epoch(self, X, labels, weights, rng):
+    def _epoch(self, X, labels, weights, rng, learning_rate):
         """One pass over the rows in a random order, in minibatches."""
         order = rng.permutation(X.shape[0])
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            self._step(X[rows], labels[rows], weights[rows], rng)
+            self._step(X[rows], labels[rows], weights[rows], rng, learning_rate)
         self._check_finite()
 
     def _check_finite(self):
@@ -550,8 +561,8 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
         monitor_rows = _monitor_rows(labels, rng)
         stopper = _BestEpoch(self.tol, self.n_iter_no_change) if validation else None
         start = time.perf_counter()
-        for _ in range(n_epochs):
-            self._epoch(X, labels, weights, rng)
+        for epoch in range(n_epochs):
+            self._epoch(X, labels, weights, rng, self._epoch_learning_rate(epoch, n_epochs))
             self.n_iter_ += 1
             row = self._history_row(X, labels, monitor_rows, validation, start)
             if self.verbose:
@@ -560,6 +571,14 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
                 break
         if stopper:
             self.best_epoch_ = stopper.restore_best(self._parameters())
+
+    def _epoch_learning_rate(self, epoch, n_epochs):
+        """The step size of a (0-based) epoch of a run of ``n_epochs``: constant, or
+        falling linearly to learning_rate / n_epochs in the last epoch (the late
+        small steps average out the minibatch noise)."""
+        if self.learning_rate_schedule == "constant":
+            return self.learning_rate
+        return self.learning_rate * (n_epochs - epoch) / n_epochs
 
     def _history_row(self, X, labels, monitor_rows, validation, start):
         """Append and return this epoch's row of ``history_``."""
@@ -759,7 +778,8 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
         y : ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        return self.classes_[self.predict_log_proba(X).argmax(axis=1)]
+        log_proba = self.predict_log_proba(X)  # before classes_: unfitted models raise there
+        return self.classes_[log_proba.argmax(axis=1)]
 
     def transform(self, X):
         """Hidden features E[h | x] with the label summed out: sum_y p(y | x) E[h | x, y].
@@ -882,6 +902,11 @@ class RBMClassifier(ClassifierMixin, BaseEstimator):
             chains = JointChains(V, labels).step(self, rng, n_steps, clamp_labels=clamp)
         return self._visible_unit.decode(chains.V), self.classes_[chains.labels]
 
+    @property
+    def _n_features_out(self):
+        """Number of hidden features ``transform`` gives."""
+        return self.components_.shape[0]
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = self.visible != "categorical"
@@ -919,11 +944,16 @@ def _unlabelled_mask(y):
     return np.zeros(len(y), dtype=bool)
 
 
+def _plain(value):
+    """A NumPy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _classes(name, labels):
     """Sorted distinct classes; at least two are needed."""
     classes = np.unique(np.asarray(labels))
     if len(classes) < 2:
-        found = f"only the class {classes[0]!r}" if len(classes) else "no labelled rows"
+        found = f"only one class, {_plain(classes[0])!r}," if len(classes) else "no labelled rows"
         raise ValueError(
             f"{name} needs at least 2 classes to learn, but y has {found} "
             "(rows labelled -1 are unlabelled). Give rows of at least two classes.")
