@@ -215,7 +215,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
 
     Parameters
     ----------
-    n_components : int, default=256
+    n_components : int, default=512
         Number of binary hidden units.
     visible : {"bernoulli", "gaussian", "categorical"}, default="bernoulli"
         Type of the inputs: values in [0, 1] (binary or probabilities),
@@ -230,7 +230,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         -1) need a generative term.
     generative_weight : float, default=0.01
         Weight of the generative term in the hybrid objective.
-    learning_rate : float, default=0.05
+    learning_rate : float, default=0.2
         Step size; the steps follow the mean gradient of a minibatch.
     learning_rate_schedule : {"linear", "constant"}, default="linear"
         Step size of each epoch of ``fit``: falling linearly from
@@ -238,9 +238,9 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         constant.  ``partial_fit`` steps at ``learning_rate``.
     batch_size : int, default=32
         Rows per minibatch (and number of persistent chains).
-    n_iter : int, default=60
+    n_iter : int, default=100
         Epochs (passes over the training data) of ``fit``.
-    momentum : float, default=0.5
+    momentum : float, default=0.9
         Momentum of the parameter updates.
     weight_decay : float, default=1e-4
         L2 penalty on the weights W and U.
@@ -328,9 +328,9 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         "verbose": ["verbose"],
     }
 
-    def __init__(self, n_components=256, *, visible="bernoulli", objective="hybrid",
-                 generative_weight=0.01, learning_rate=0.05, learning_rate_schedule="linear",
-                 batch_size=32, n_iter=60, momentum=0.5, weight_decay=1e-4, k=1, early_stopping=False,
+    def __init__(self, n_components=512, *, visible="bernoulli", objective="hybrid",
+                 generative_weight=0.01, learning_rate=0.2, learning_rate_schedule="linear",
+                 batch_size=32, n_iter=100, momentum=0.9, weight_decay=1e-4, k=1, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=0):
         self.n_components = n_components

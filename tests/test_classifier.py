@@ -272,7 +272,7 @@ def test_generative_training_raises_the_exact_joint_likelihood():
     prototypes = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]], dtype=float)
     X = np.abs(prototypes[y] - (rng.random((400, 6)) < 0.1))
     start = RBMClassifier(4, objective="generative", n_iter=0, random_state=0).fit(X, y)
-    model = clone(start).set_params(n_iter=30, learning_rate=0.05).fit(X, y)
+    model = clone(start).set_params(n_iter=30, learning_rate=0.05, momentum=0.5).fit(X, y)
     before = start.log_likelihood(X, y).mean()
     after = model.log_likelihood(X, y).mean()
     # The initial model is the independent one (about 6 * log 2 + log 2 nats
@@ -441,3 +441,12 @@ def test_pipeline_grid_search_cross_val_and_calibration(blobs):
     proba = calibrated.fit(X, y).predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert calibrated.score(X, y) > 0.85
+
+
+def test_docstring_examples():
+    import doctest
+
+    import rbm.classifier
+
+    result = doctest.testmod(rbm.classifier, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
