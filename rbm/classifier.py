@@ -191,7 +191,7 @@ class JointChains:
 # --------------------------------------------------------------------------
 
 
-def _visible_layer(kind):
+def _visible_layer(kind, categories):
     """A new, unfitted visible layer of the named type."""
     if kind == "bernoulli":
         return BernoulliVisible()
@@ -199,7 +199,7 @@ def _visible_layer(kind):
         # sigma fixed at each feature's standard deviation: the label model
         # gains nothing from a learned sigma, and learning it is fragile.
         return GaussianVisible(learn_sigma=False, sigma_floor=1.0)
-    return CategoricalVisible(categories="auto", dtype=np.float64)
+    return CategoricalVisible(categories=categories, dtype=np.float64)
 
 
 class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin,
@@ -222,6 +222,9 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         real values (best standardised; each feature's standard deviation is
         fixed at that of the training data), or category labels (one
         softmax per column, any dtype).
+    categories : "auto" or list of array-like, default="auto"
+        Categorical inputs only: the categories of each column, as
+        ``OneHotEncoder``'s parameter ("auto": those seen in ``fit``).
     objective : {"hybrid", "discriminative", "generative"}, default="hybrid"
         What training ascends: ``log p(y | x)`` of the labelled rows
         (exact gradient), ``log p(x, y)`` (``log p(x)`` for unlabelled rows)
@@ -311,6 +314,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     _parameter_constraints = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "visible": [StrOptions({"bernoulli", "gaussian", "categorical"})],
+        "categories": [StrOptions({"auto"}), list],
         "objective": [StrOptions({"hybrid", "discriminative", "generative"})],
         "generative_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -328,13 +332,15 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         "verbose": ["verbose"],
     }
 
-    def __init__(self, n_components=512, *, visible="bernoulli", objective="hybrid",
+    def __init__(self, n_components=512, *, visible="bernoulli", categories="auto",
+                 objective="hybrid",
                  generative_weight=0.01, learning_rate=0.2, learning_rate_schedule="linear",
                  batch_size=32, n_iter=100, momentum=0.9, weight_decay=1e-4, k=1, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=0):
         self.n_components = n_components
         self.visible = visible
+        self.categories = categories
         self.objective = objective
         self.generative_weight = generative_weight
         self.learning_rate = learning_rate
@@ -616,7 +622,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             The fitted model.
         """
         self._validate_params()
-        self._visible_unit = _visible_layer(self.visible)
+        self._visible_unit = _visible_layer(self.visible, self.categories)
         X = self._validate_X(X, reset=True)
         labels = self._label_indices(y, X.shape[0], reset=True)
         weights = self._sample_weights(sample_weight, X.shape[0])
@@ -680,7 +686,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             if classes is None:
                 raise ValueError(f"{name}.partial_fit needs classes=... (every class) on its "
                                  "first call, since later calls may not show them all.")
-            self._visible_unit = _visible_layer(self.visible)
+            self._visible_unit = _visible_layer(self.visible, self.categories)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"{name}.partial_fit got classes={list(classes)}, which differ "
                              f"from those of the first call {self.classes_.tolist()}.")
