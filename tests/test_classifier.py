@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from exact_reference import ALPHA, all_states, chisquare_p_value, chisquare_power
 from rbm import RBMClassifier
-from rbm.classifier import (discriminative_gradient, log_posterior, one_hot,
+from rbm.classifier import (class_scores, discriminative_gradient, log_posterior, one_hot,
                             positive_statistics)
 
 N_HIDDEN, N_CLASSES = 3, 3
@@ -83,6 +83,16 @@ def test_posterior_equals_enumeration(visible, seed):
     expected -= logsumexp(expected, axis=1, keepdims=True)
     np.testing.assert_allclose(model.predict_log_proba(X), expected, atol=1e-10)
     np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_compiled_class_scores_equal_the_numpy_expression():
+    rng = np.random.default_rng(0)
+    A, U, d = rng.normal(0, 5, (50, 40)), rng.normal(0, 5, (40, 7)), rng.standard_normal(7)
+    expected = np.logaddexp(0, A[:, :, None] + U[None]).sum(axis=1) + d
+    # Sums of 40 terms of size ~5: rounding differences of ~40 * 5 * 1e-16.
+    np.testing.assert_allclose(class_scores(A, U, d), expected, rtol=0, atol=1e-12)
+    assert class_scores(A[:0], U, d).shape == (0, 7)
+    assert class_scores(A[:, :0], U[:0], d).tolist() == np.tile(d, (50, 1)).tolist()
 
 
 def test_posterior_is_stable_for_huge_fields():
