@@ -634,13 +634,14 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         with threadpool_limits(1, user_api="blas"):
             validation = None
             if self.early_stopping:
-                X, labels, weights, validation = self._split_validation(X, labels, weights)
+                X, labels, weights, validation = self._split_validation(X, labels, weights,
+                                                                        rng)
             self._initialize(X, labels, rng)
             self._chains = self._start_chains(X, labels, rng)
             self._train(X, labels, weights, self.n_iter, validation)
         return self
 
-    def _split_validation(self, X, labels, weights):
+    def _split_validation(self, X, labels, weights, rng):
         """(X, labels, weights) of the training rows and (X, labels) of the held-out
         labelled rows."""
         labelled = np.flatnonzero(labels != UNLABELLED)
@@ -655,12 +656,9 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         if stratify is not None and n_held < len(self.classes_):
             stratify = None
         _, held = train_test_split(labelled, test_size=n_held, stratify=stratify,
-                                   random_state=int(self._seed_for_split()))
+                                   random_state=int(rng.integers(2**31)))
         keep = np.setdiff1d(np.arange(X.shape[0]), held)
         return X[keep], labels[keep], weights[keep], (X[held], labels[held])
-
-    def _seed_for_split(self):
-        return check_random_state(self.random_state).randint(2**31) + 1
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over X, y, continuing the current model (or starting one).
