@@ -463,3 +463,19 @@ def test_docstring_examples():
 
     result = doctest.testmod(rbm.classifier, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_skops_round_trip_needs_only_trusted_types(blobs, tmp_path):
+    sio = pytest.importorskip("skops.io")
+    import rbm
+
+    X, y = blobs
+    model = RBMClassifier(8, n_iter=3, random_state=0).fit(X, y)
+    data = sio.dumps(model)
+    assert set(sio.get_untrusted_types(data=data)) <= set(rbm.trusted_types())
+    loaded = sio.loads(data, trusted=rbm.trusted_types())
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    # Training continues identically (parameters, chains and the generator survive).
+    model.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    assert np.array_equal(loaded.components_, model.components_)
