@@ -82,7 +82,7 @@ if sys.platform == "win32":
 #: The kernel's extensions: the home of block-Gibbs sampling and training, and
 #: the modules it cimports (products, random streams, samplers per unit type,
 #: shared argument checks) and annealed importance sampling.
-KERNEL_MODULES = ["_gibbs", "_blas", "_random", "_sampling", "_checks", "_ais"]
+KERNEL_MODULES = ["_gibbs", "_blas", "_random", "_sampling", "_checks", "_ais", "_classify"]
 
 extensions = [
     Extension(

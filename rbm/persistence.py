@@ -23,6 +23,7 @@ from ._base import BaseRBM
 from ._state import TrainingState, check_fitted_state
 from ._streams import ChainStreams
 from ._units import HIDDEN_TYPES, BernoulliVisible, CategoricalVisible, GaussianVisible
+from .classifier import JointChains, RBMClassifier
 from .outlier import RBMOutlierDetector
 
 #: File suffixes :func:`save` and :func:`load` understand.
@@ -69,8 +70,8 @@ def trusted_types():
     True
     """
     types = [ChainStreams, TrainingState, BernoulliVisible, GaussianVisible,
-             CategoricalVisible, *HIDDEN_TYPES.values(), RBMOutlierDetector,
-             *_rbm_subclasses(BaseRBM)]
+             CategoricalVisible, *HIDDEN_TYPES.values(), RBMOutlierDetector, RBMClassifier,
+             JointChains, *_rbm_subclasses(BaseRBM)]
     return sorted({_qualified_name(t) for t in types})
 
 

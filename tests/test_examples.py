@@ -19,6 +19,10 @@ HEADLINES = {
     "pretraining.py": r"RBM features \+ logistic regression\s+test accuracy 0\.\d+\n"
                       r"\s+pretrained \+ fine-tuned MLP\s+test accuracy 0\.\d+\n"
                       r"\s+randomly initialised MLP\s+test accuracy 0\.\d+",
+    "classification.py": r"RBMClassifier test accuracy 0\.\d+ \(logistic regression 0\.\d+\)\n"
+                         r"With 10% of the labels \(\d+ rows\): test accuracy 0\.\d+\n"
+                         r"Sampled 50 images of the digit 3: a classifier of real digits "
+                         r"reads \d+% of them as 3",
     "dask_incremental.py": r"Held-out log-likelihood: -\d+\.\d+ nats per image "
                            r"\(computed on the workers\)\nGridSearchCV on the cluster: best",
 }
