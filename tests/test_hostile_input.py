@@ -202,6 +202,8 @@ def _check_free_energy(model, F, values):
 
 
 def _check_gibbs(model, V, values):
+    # A DataFrame in gives a DataFrame out (its columns and index kept).
+    V = V.to_numpy() if hasattr(V, "to_numpy") else V
     assert V.shape == values.shape and V.dtype == model.components_.dtype
     assert set(np.unique(V)) <= {0.0, 1.0}
 
