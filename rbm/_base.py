@@ -26,6 +26,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from . import _gibbs
+from ._conditional import ConditionalMixin
 from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
 from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
@@ -68,7 +69,7 @@ def _initial_weights(rng, shape, dtype, unit):
     return W
 
 
-class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
               BaseEstimator):
     """Base class for RBMs: a visible layer of ``_visible_type`` and binary hidden units.
 

@@ -75,3 +75,16 @@ class BernoulliVisible(VisibleLayer):
     def enumerate_states(self, n_visible, chunk_size, dtype):
         """Yield all visible configurations in chunks of at most chunk_size rows."""
         yield from enumerate_binary(n_visible, chunk_size, dtype)
+
+    def feature_log_partitions(self, A, b):
+        """softplus(a + b) for each unit: the terms of ``log_partition_given_hidden``."""
+        return softplus(A + b)
+
+    def feature_energy_terms(self, V, b):
+        """b_i v_i for each unit."""
+        V = V.toarray() if sp.issparse(V) else np.asarray(V)
+        return V * b
+
+    def posterior_point(self, first):
+        """The more probable value of each unit: p(v = 1 | observed) > 1/2."""
+        return (first > 0.5).astype(first.dtype)

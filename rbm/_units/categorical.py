@@ -380,3 +380,72 @@ class CategoricalVisible(VisibleLayer):
                 out[np.arange(len(index)), offset + index % q] = 1
                 index //= q
             yield out
+
+    # ------------------------------------------------------------------
+    # Conditional use
+    # ------------------------------------------------------------------
+
+    def validate_incomplete(self, estimator, X, *, reset, dtype=None):
+        """(one-hot rows, observed) for labels with missing entries.
+
+        Missing entries (NaN, None, pandas' NA) get a placeholder category
+        (the feature's first) in the dense one-hot rows; ``observed`` is the
+        (n_samples, n_features) mask of given labels, each of which must be
+        a known category (else ValueError naming the column and the value).
+        When fitting (``reset``), the categories are those observed, and a
+        column with none observed is refused.
+        """
+        name = type(estimator).__name__
+        if sp.issparse(X):
+            raise TypeError(f"{name} takes a dense array of category labels, one column per "
+                            "feature; sparse input is not supported. Convert it with "
+                            ".toarray().")
+        refuse_masked(estimator, X)
+        if hasattr(X, "columns") and len(X.columns) == 0:
+            X = np.empty((len(X), 0))
+        X = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
+        missing = missing_mask(X)
+        if missing.any():
+            X = X.astype(object) if X.dtype.kind not in "fO" else X.copy()
+            for i in np.flatnonzero(missing.any(axis=0)):
+                X[missing[:, i], i] = self._placeholder(estimator, X, missing, i, reset)
+        return np.asarray(self.validate(estimator, X, reset=reset).toarray(), order="C"), \
+            ~missing
+
+    def _placeholder(self, estimator, X, missing, i, reset):
+        """A known category of feature i to stand in for its missing entries."""
+        if not reset:
+            return self.categories_[i][0]
+        if not isinstance(self.categories, str):
+            return self.categories[i][0]
+        if missing[:, i].all():
+            raise ValueError(
+                f"{type(estimator).__name__}: {column_label(estimator, i)} has no observed "
+                "value, so its categories cannot be learned; drop the column or pass its "
+                "categories in the categories parameter.")
+        return X[np.argmin(missing[:, i]), i]
+
+    def kernel_mask(self, observed):
+        """Each feature's mask over its whole one-hot block."""
+        return np.repeat(observed, self._sizes, axis=1)
+
+    def feature_log_partitions(self, A, b):
+        """log sum over a feature's categories of exp(b + a), for each feature."""
+        return self._block_logsumexp(A + b)
+
+    def feature_energy_terms(self, V, b):
+        """b[i, v_i] for each feature."""
+        V = V.toarray() if sp.issparse(V) else np.asarray(V)
+        return np.add.reduceat(V * b, self._block_starts(), axis=1)
+
+    def posterior_marginals(self, first, second, rows, observed):
+        """One (n_samples, n_categories) array per feature: p(category | observed)."""
+        first = np.where(self.kernel_mask(observed), rows, first)
+        return [first[:, a:z] for a, z in zip(self.groups[:-1], self.groups[1:])]
+
+    def posterior_point(self, first):
+        """One-hot rows of each feature's most probable category."""
+        out = np.zeros_like(first)
+        for a, z in zip(self.groups[:-1], self.groups[1:]):
+            out[np.arange(len(first)), a + np.argmax(first[:, a:z], axis=1)] = 1
+        return out

@@ -403,3 +403,27 @@ class GaussianVisible(VisibleLayer):
             return None
         return (f"a weight or visible bias reached {largest:.3g}, more than "
                 f"{RUNAWAY_FACTOR:.0e} times the data's scale ({data_scale:.3g})")
+
+    def feature_log_partitions(self, A, b):
+        """log(2 pi sigma**2) / 2 + (a**2 + 2 a b) / (2 sigma**2) for each unit."""
+        variance = self._variance()
+        return 0.5 * np.log(2.0 * np.pi * variance) + (A * A + 2.0 * A * b) / (2.0 * variance)
+
+    def feature_energy_terms(self, V, b):
+        """-(v - b)**2 / (2 sigma**2) for each unit."""
+        V = V.toarray() if sp.issparse(V) else np.asarray(V)
+        return -0.5 * ((V - b) ** 2) / self._variance()
+
+    def posterior_marginals(self, first, second, rows, observed):
+        """(mean, variance) of each entry given the observed ones.
+
+        The law of total variance over the hidden states: sigma**2 (the
+        variance given h) plus the spread of the conditional means E[v | h];
+        observed entries have their value and variance 0.
+        """
+        variance = self._variance() + np.maximum(second - first * first, 0.0)
+        return np.where(observed, rows, first), np.where(observed, 0.0, variance)
+
+    def posterior_point(self, first):
+        """The conditional mean."""
+        return first

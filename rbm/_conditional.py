@@ -1,0 +1,299 @@
+"""Conditional use of a fitted RBM: rows with missing entries.
+
+A mixin of ``BaseRBM`` written against the layer verbs.  The missing
+entries of a row (NaN; None and pandas' NA for labels) are drawn from, or
+summarised by, their distribution given the row's observed entries:
+
+- ``conditional_sample``: clamped block Gibbs in the kernel
+  (``_gibbs.gibbs_chains(..., clamp=mask)``), the observed entries held at
+  their values after every visible step.
+- ``conditional_marginals``: the probability of each value (discrete) or
+  the mean and variance (Gaussian) of every missing entry.  Exact, by
+  enumerating the hidden layer, where that is small
+  (``MAX_EXACT_HIDDEN_STATES``); else Rao-Blackwellised over clamped
+  chains: the average of p(v_i | h) over the chains' hidden states.
+- ``score_samples`` of rows with gaps is log p(observed entries)
+  (``incomplete_log_likelihood``).
+
+The chains start from the data marginals (the independent model training
+started from), so a short burn-in suffices.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from scipy.special import logsumexp
+from sklearn.utils.validation import check_is_fitted
+
+from ._frames import visible_output
+from ._state import check_fitted_state
+from ._streams import CONDITIONAL_CHAINS, CONDITIONAL_START, ChainStreams
+from ._streams import draw_entropy, generator_for
+
+#: ``method="auto"`` computes marginals and incomplete log-likelihoods
+#: exactly when the hidden layer has at most this many states.
+MAX_EXACT_HIDDEN_STATES = 2 ** 14
+#: Exact enumeration works on blocks of (hidden states x rows) of about this size.
+EXACT_BLOCK_ELEMENTS = 2 ** 21
+#: Defaults of the Gibbs estimates (see the methods' docstrings).
+DEFAULT_N_STEPS = 200
+DEFAULT_BURN_IN = 50
+DEFAULT_N_SWEEPS = 100
+DEFAULT_N_CHAINS = 4
+#: Largest step count the kernel takes (a C int).
+_C_INT_MAX = 2 ** 31 - 1
+
+
+def _check_count(name, value, low=1, high=_C_INT_MAX):
+    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}.")
+    return int(value)
+
+
+def _repeat_rows(X, repeats):
+    """X with each row repeated ``repeats`` times in a row (frames keep their index)."""
+    if repeats == 1:
+        return X
+    if hasattr(X, "iloc"):
+        return X.iloc[np.repeat(np.arange(len(X)), repeats)]
+    return None
+
+
+class ConditionalMixin:
+    """``conditional_sample`` and ``conditional_marginals`` of a fitted RBM."""
+
+    # ------------------------------------------------------------------
+    # Input
+    # ------------------------------------------------------------------
+
+    def _incomplete_input(self, X):
+        """(internal rows, observed mask) of X for a fitted model."""
+        check_is_fitted(self)
+        check_fitted_state(self)
+        return self._visible_unit.validate_incomplete(
+            self, X, reset=False, dtype=self.components_.dtype)
+
+    def _chain_start(self, rows, observed, rng):
+        """Kernel rows s(v): observed entries as given, missing ones drawn from the
+        independent model of the data marginals."""
+        unit, dtype = self._visible_unit, self.components_.dtype
+        field = np.broadcast_to(self._base_visible_bias(), rows.shape).astype(dtype)
+        start = np.where(unit.kernel_mask(observed), rows, unit.sample(field, rng))
+        return np.ascontiguousarray(unit.to_kernel(start.astype(dtype)))
+
+    def _clamped_chains(self, S, clamp, n_steps, streams):
+        """Advance kernel rows S (in place) by n_steps clamped Gibbs steps; returns
+        the last hidden samples."""
+        from . import _gibbs
+
+        rows = S.shape[0]
+        H = np.empty((rows, self.n_components), dtype=S.dtype)
+        P = np.empty_like(H)
+        _gibbs.gibbs_chains(self._kernel_params(), self._visible_unit.kernel_view(S.dtype), S,
+                            H, P, int(n_steps), streams.for_rows(rows),
+                            int(self._check_n_jobs()), clamp=clamp)
+        return H
+
+    # ------------------------------------------------------------------
+    # Sampling
+    # ------------------------------------------------------------------
+
+    def conditional_sample(self, X, *, n_draws=1, n_steps=DEFAULT_N_STEPS, random_state=None):
+        """Complete the rows of X by drawing their missing entries from
+        p(missing | observed).
+
+        Each output row is one chain of clamped block Gibbs: the observed
+        entries are held at their values, the missing ones start from the
+        data marginals (the independent model training starts from) and the
+        chain runs ``n_steps`` steps, of which every one is burn-in (rows are
+        separate chains, so no thinning is needed).  A row with nothing
+        observed is a draw from the model, as ``sample`` gives.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with missing entries: NaN, and for labels also None and
+            pandas' NA.  Observed entries must be valid for the model (for
+            CategoricalRBM, categories seen in fit).
+        n_draws : int, default=1
+            Completions per row; the output holds them row after row (the
+            ``n_draws`` completions of row 0 first).
+        n_steps : int, default=200
+            Gibbs steps per chain.  Clamped chains mix faster than the free
+            chains of ``sample`` (1,000 steps): the observed entries pin the
+            hidden layer.
+        random_state : int, RandomState instance or None, default=None
+            Seed; None uses the estimator's ``random_state``.  The same seed
+            gives the same draws whatever ``n_jobs``.
+
+        Returns
+        -------
+        X_completed : ndarray or DataFrame of shape (n_samples * n_draws, n_features)
+            X with its missing entries drawn; observed entries unchanged.  A
+            DataFrame for a DataFrame X (its index repeated with the rows).
+        """
+        n_draws = _check_count("n_draws", n_draws)
+        n_steps = _check_count("n_steps", n_steps)
+        rows, observed = self._incomplete_input(X)
+        rows, observed = np.repeat(rows, n_draws, axis=0), np.repeat(observed, n_draws, axis=0)
+        entropy = draw_entropy(random_state if random_state is not None else self.random_state)
+        S = self._chain_start(rows, observed, generator_for(entropy, CONDITIONAL_START))
+        clamp = self._visible_unit.kernel_mask(observed).astype(np.uint8)
+        self._clamped_chains(S, clamp, n_steps, ChainStreams(entropy, CONDITIONAL_CHAINS))
+        V = self._visible_unit.from_kernel(S)
+        return visible_output(self, self._visible_unit.decode(V), _repeat_rows(X, n_draws),
+                              self._output_column_types())
+
+    # ------------------------------------------------------------------
+    # Marginals
+    # ------------------------------------------------------------------
+
+    def conditional_marginals(self, X, *, method="auto", n_chains=DEFAULT_N_CHAINS,
+                              burn_in=DEFAULT_BURN_IN, n_sweeps=DEFAULT_N_SWEEPS,
+                              random_state=None):
+        """Distribution of each missing entry given the row's observed entries.
+
+        ``method="exact"`` sums over every hidden state h, weighting p(v_i |
+        h) by p(h | observed); ``"gibbs"`` is Rao-Blackwellised: the average
+        of p(v_i | h) over the hidden states of ``n_chains`` clamped chains
+        per row, each run ``burn_in`` steps and then ``n_sweeps`` more whose
+        hidden states are all averaged (consecutive states are correlated,
+        which costs precision, not correctness, so there is no thinning).
+        ``"auto"`` is exact when the hidden layer has at most 2**14 states.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with missing entries (NaN; for labels also None, pandas' NA).
+        method : {"auto", "exact", "gibbs"}, default="auto"
+        n_chains : int, default=4
+            Clamped chains per row (``"gibbs"``).
+        burn_in : int, default=50
+            Steps before a chain's hidden states are averaged (``"gibbs"``).
+        n_sweeps : int, default=100
+            Hidden states averaged per chain (``"gibbs"``).
+        random_state : int, RandomState instance or None, default=None
+            Seed of the chains; None uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        marginals
+            BernoulliRBM: ndarray (n_samples, n_features) of p(v_i = 1 |
+            observed).  CategoricalRBM: a list with one (n_samples,
+            n_categories_i) array per feature, p(category | observed), in
+            the order of ``categories_``.  GaussianBernoulliRBM: a tuple
+            (mean, variance) of (n_samples, n_features) arrays.  Observed
+            entries are certain: their value (one-hot; variance 0).
+        """
+        rows, observed = self._incomplete_input(X)
+        first, second = self._marginal_moments(rows, observed, method, n_chains, burn_in,
+                                               n_sweeps, random_state)
+        return self._visible_unit.posterior_marginals(first, second, rows, observed)
+
+    def _marginal_moments(self, rows, observed, method="auto", n_chains=DEFAULT_N_CHAINS,
+                          burn_in=DEFAULT_BURN_IN, n_sweeps=DEFAULT_N_SWEEPS,
+                          random_state=None):
+        """(E[E[v | h]], E[E[v | h]**2]) over h ~ p(h | observed), internal columns."""
+        if method not in ("auto", "exact", "gibbs"):
+            raise ValueError(f"method must be 'auto', 'exact' or 'gibbs', got {method!r}.")
+        if method == "auto":
+            method = "exact" if self._hidden_enumerable() else "gibbs"
+        if method == "exact":
+            if not self._hidden_enumerable():
+                raise ValueError(
+                    f"method='exact' enumerates the {self.n_components} hidden units' "
+                    f"states, more than {MAX_EXACT_HIDDEN_STATES}; use method='gibbs'.")
+            return self._exact_moments(rows, observed)
+        return self._gibbs_moments(rows, observed, _check_count("n_chains", n_chains),
+                                   _check_count("burn_in", burn_in, low=0),
+                                   _check_count("n_sweeps", n_sweeps), random_state)
+
+    def _hidden_enumerable(self):
+        unit = self._hidden_unit
+        return (getattr(unit, "discrete", False)
+                and unit.n_states(self.n_components) <= MAX_EXACT_HIDDEN_STATES)
+
+    def _gibbs_moments(self, rows, observed, n_chains, burn_in, n_sweeps, random_state):
+        """Rao-Blackwellised moments from clamped chains (``conditional_marginals``)."""
+        unit, n = self._visible_unit, rows.shape[0]
+        entropy = draw_entropy(random_state if random_state is not None else self.random_state)
+        chain_rows = np.repeat(rows, n_chains, axis=0)
+        chain_observed = np.repeat(observed, n_chains, axis=0)
+        S = self._chain_start(chain_rows, chain_observed,
+                              generator_for(entropy, CONDITIONAL_START))
+        clamp = unit.kernel_mask(chain_observed).astype(np.uint8)
+        streams = ChainStreams(entropy, CONDITIONAL_CHAINS)
+        if burn_in:
+            self._clamped_chains(S, clamp, burn_in, streams)
+        W = self.components_.astype(np.float64)
+        b = self.intercept_visible_.astype(np.float64)
+        first = np.zeros(chain_rows.shape)
+        second = np.zeros(chain_rows.shape)
+        for _ in range(n_sweeps):
+            H = self._clamped_chains(S, clamp, 1, streams)
+            mean = unit.mean(H.astype(np.float64) @ W + b)
+            first += mean
+            second += mean * mean
+        shape = (n, n_chains, rows.shape[1])
+        total = n_chains * n_sweeps
+        return (first.reshape(shape).sum(axis=1) / total,
+                second.reshape(shape).sum(axis=1) / total)
+
+    def _hidden_blocks(self, rows, observed):
+        """Yield (first row, last row, log weights (hidden states, rows) of the
+        block, E[v | h] of the hidden states) over blocks of rows and hidden states.
+
+        The log weight of hidden state h for a row with observed entries o and
+        missing entries m is c.h + sum_o (h W)_o s(v_o) + sum_m log Z_m(h W),
+        the log of p(h, v_o) up to a constant of the row.
+        """
+        unit, hidden = self._visible_unit, self._hidden_unit
+        W = self.components_.astype(np.float64)
+        b = self.intercept_visible_.astype(np.float64)
+        c = self.intercept_hidden_.astype(np.float64)
+        S = np.asarray(unit.hidden_input(rows), dtype=np.float64) \
+            * unit.kernel_mask(observed)
+        missing = (~observed).astype(np.float64)
+        n_states = hidden.n_states(self.n_components)
+        state_rows = max(1, min(n_states, EXACT_BLOCK_ELEMENTS // max(W.shape[1], 1)))
+        for Hs in hidden.enumerate_states(self.n_components, state_rows, np.float64):
+            A = Hs @ W
+            base = (Hs @ c)[:, None]
+            observed_terms = A @ S.T
+            missing_terms = unit.feature_log_partitions(A, b) @ missing.T
+            yield base + observed_terms + missing_terms, unit.mean(A + b)
+
+    def _row_blocks(self, n_rows):
+        """Slices of rows whose enumeration blocks stay near EXACT_BLOCK_ELEMENTS."""
+        states = min(self._hidden_unit.n_states(self.n_components), EXACT_BLOCK_ELEMENTS)
+        size = max(1, EXACT_BLOCK_ELEMENTS // states)
+        return [slice(start, start + size) for start in range(0, n_rows, size)]
+
+    def _exact_moments(self, rows, observed):
+        """Exact moments by enumerating the hidden states (``conditional_marginals``)."""
+        first = np.zeros(rows.shape)
+        second = np.zeros(rows.shape)
+        for block in self._row_blocks(rows.shape[0]):
+            r, o = rows[block], observed[block]
+            log_norm = self._exact_hidden_log_norm(r, o)
+            for log_w, mean in self._hidden_blocks(r, o):
+                weights = np.exp(log_w - log_norm)  # (states, rows): p(h | observed)
+                first[block] += weights.T @ mean
+                second[block] += weights.T @ (mean * mean)
+        return first, second
+
+    def _exact_hidden_log_norm(self, rows, observed):
+        """log sum_h of the hidden log weights of ``_hidden_blocks``, per row."""
+        parts = [logsumexp(log_w, axis=0) for log_w, _ in self._hidden_blocks(rows, observed)]
+        return logsumexp(np.stack(parts), axis=0)
+
+    # ------------------------------------------------------------------
+    # Point estimates (for the imputer)
+    # ------------------------------------------------------------------
+
+    def _complete_by_marginals(self, rows, observed, **options):
+        """Internal rows with missing entries at their posterior mode (discrete)
+        or mean (real), observed ones unchanged."""
+        first, _ = self._marginal_moments(rows, observed, **options)
+        unit = self._visible_unit
+        return np.where(unit.kernel_mask(observed), rows, unit.posterior_point(first))

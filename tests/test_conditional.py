@@ -1,0 +1,211 @@
+"""Conditional use against exact answers: clamped sampling and posterior marginals.
+
+Clamped block Gibbs (``_gibbs.gibbs_chains(..., clamp=mask)``) must sample
+p(missing | observed).  For the discrete families every state is enumerated
+(``exact_reference``): chains start at exact draws of the conditional law,
+so a correct sampler keeps that law after any number of steps, and the
+visible states it returns are tested by chi-square at level ALPHA, with the
+power of the test against a broken kernel (one weight moved by DELTA, whose
+law after the same steps is computed exactly) shown to be at least
+MIN_POWER and the broken kernel rejected.  The Gaussian family is tested on
+its hidden layer (p(h | observed) in closed form) and its standardised
+residuals, as ``test_gaussian_exact`` does for free chains.
+
+The estimator's ``conditional_marginals`` is checked against brute-force
+conditionals of the joint (exact method: to rounding; Gibbs method: within
+bounds derived from the number of chains and sweeps), and
+``conditional_sample`` by the same chi-square test.
+"""
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import logsumexp
+
+from rbm import _gibbs
+
+from exact_reference import (
+    ALPHA,
+    FAMILIES,
+    MIN_POWER,
+    all_states,
+    chisquare_p_value,
+    chisquare_power,
+    hidden_conditional,
+    kernel_params,
+    kernel_visible,
+    state_index,
+)
+from test_gaussian_exact import gaussian_model, random_gaussian
+from test_samplers import DELTA, N_HIDDEN, n_threads, perturbed, tiny_params  # noqa: F401
+
+N_CHAINS = 40000
+family_cases = pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+dtype_cases = pytest.mark.parametrize("dtype", [np.float64, np.float32],
+                                      ids=["float64", "float32"])
+
+
+# --------------------------------------------------------------------------
+# Exact conditionals of the discrete families
+# --------------------------------------------------------------------------
+
+
+def clamp_columns(family, n_visible):
+    """(clamped columns, their values) of the tiny model: for binary units the
+    first two at (1, 0); for categorical ones the 3-category feature (columns
+    2-4) at its last category."""
+    if family.name == "bernoulli":
+        return np.array([0, 1]), np.array([1.0, 0.0])
+    return np.array([2, 3, 4]), np.array([0.0, 0.0, 1.0])
+
+
+def consistent_states(family, n_visible, columns, values):
+    """Indices (into ``visible_states``) of the states with the clamped values."""
+    states = family.visible_states(n_visible)
+    return np.flatnonzero(np.all(states[:, columns] == values, axis=1))
+
+
+def conditional_law(family, W, b, c, columns, values):
+    """p(v | clamped columns) over the consistent states."""
+    p = family.visible_marginal(W, b, c)
+    keep = consistent_states(family, W.shape[1], columns, values)
+    return keep, p[keep] / p[keep].sum()
+
+
+def clamped_transition(family, W, b, c, keep):
+    """One clamped Gibbs step among the consistent states: h ~ p(h | v), then
+    the free columns ~ p(. | h) with the clamped ones held (p(v | h) restricted
+    to the consistent states and renormalised, the visible layer being a
+    product over features given h)."""
+    states = family.visible_states(W.shape[1])[keep]
+    v_given_h = family.visible_conditional(all_states(W.shape[0]), W, b)[:, keep]
+    v_given_h /= v_given_h.sum(axis=1, keepdims=True)
+    return hidden_conditional(states, W, c) @ v_given_h
+
+
+def run_clamped(family, W, b, c, dtype, start, columns, n_steps, n_threads, clamp=True):
+    """Kernel rows after clamped chains from the visible states ``start``."""
+    V = np.array(start, dtype=dtype, order="C")  # a copy: the chains run in place
+    H = np.empty((len(V), W.shape[0]), dtype=dtype)
+    P = np.empty_like(H)
+    mask = np.zeros(V.shape, dtype=np.uint8)
+    mask[:, columns] = 1
+    seeds = np.random.SeedSequence(42).spawn(_gibbs.n_streams_for(len(V)))
+    _gibbs.gibbs_chains(kernel_params(W.astype(dtype), b.astype(dtype), c.astype(dtype)),
+                        family.kernel_visible(W.shape[1]), V, H, P, n_steps,
+                        [np.random.SFC64(s) for s in seeds], n_threads,
+                        clamp=mask if clamp else None)
+    return V, H
+
+
+@family_cases
+@dtype_cases
+def test_clamped_kernel_keeps_the_exact_conditional(family, dtype, n_threads):
+    W, b, c = tiny_params(family, dtype, scale=0.7)
+    columns, values = clamp_columns(family, W.shape[1])
+    keep, law = conditional_law(family, W, b, c, columns, values)
+    states = family.visible_states(W.shape[1])
+    rng = np.random.default_rng(5)
+    start = states[keep[rng.choice(len(keep), size=N_CHAINS, p=law)]]
+    n_steps = 3
+    V, _ = run_clamped(family, W, b, c, dtype, start, columns, n_steps, n_threads)
+    # The clamped columns never move, bit for bit.
+    assert np.array_equal(V[:, columns], np.broadcast_to(values, (N_CHAINS, len(columns))))
+    index = {s: i for i, s in enumerate(keep)}
+    counts = np.bincount([index[s] for s in family.visible_index(V)], minlength=len(keep))
+    # The broken kernel's exact law after the same steps from the same start.
+    Wb = perturbed(family, W)
+    broken_law = law @ np.linalg.matrix_power(clamped_transition(family, Wb, b, c, keep),
+                                              n_steps)
+    Vb, _ = run_clamped(family, Wb, b, c, dtype, start, columns, n_steps, n_threads)
+    broken = np.bincount([index[s] for s in family.visible_index(Vb)], minlength=len(keep))
+    assert chisquare_p_value(counts, law) > ALPHA
+    assert chisquare_power(N_CHAINS, law, broken_law) >= MIN_POWER
+    assert chisquare_p_value(broken, law) < ALPHA
+
+
+@family_cases
+def test_unclamped_chains_with_an_empty_mask_are_bit_identical(family):
+    # Clamping only overwrites sampled values: with nothing clamped the
+    # chains draw the same numbers and give the same bits as no mask at all.
+    W, b, c = tiny_params(family, np.float64)
+    states = family.visible_states(W.shape[1])
+    start = states[np.random.default_rng(1).integers(len(states), size=100)]
+    V1, H1 = run_clamped(family, W, b, c, np.float64, start, [], 5, 1)
+    V2, H2 = run_clamped(family, W, b, c, np.float64, start, [], 5, 1, clamp=False)
+    assert np.array_equal(V1, V2) and np.array_equal(H1, H2)
+
+
+def test_clamp_mask_of_the_wrong_shape_or_dtype_is_refused():
+    W, b, c = tiny_params(FAMILIES[0], np.float64)
+    V = np.zeros((4, W.shape[1]))
+    H, P = np.empty((4, N_HIDDEN)), np.empty((4, N_HIDDEN))
+    streams = [np.random.SFC64(0)]
+    for clamp, message in [(np.zeros((3, W.shape[1]), np.uint8), "shape"),
+                           (np.zeros(V.shape, bool), "dtype")]:
+        with pytest.raises(ValueError, match=f"gibbs_chains.clamp must have {message}"):
+            _gibbs.gibbs_chains(kernel_params(W, b, c), FAMILIES[0].kernel_visible(),
+                                V, H, P, 1, streams, 1, clamp=clamp)
+
+
+# --------------------------------------------------------------------------
+# Gaussian: p(h | observed) in closed form
+# --------------------------------------------------------------------------
+
+
+def gaussian_hidden_posterior(W, b, c, sigma, v_obs, observed):
+    """p(h | v_obs) for every h: p(h) N(v_obs; b + h W, sigma**2) restricted to
+    the observed units, normalised (the mixture form of the model)."""
+    H = all_states(W.shape[0])
+    A = H @ W
+    log_ph = H @ c + ((A * A + 2 * A * b) / (2 * sigma**2)).sum(axis=1)
+    mean = (b + A)[:, observed]
+    log_lik = stats.norm.logpdf(v_obs[observed], mean, sigma[observed]).sum(axis=1)
+    lw = log_ph + log_lik
+    return np.exp(lw - logsumexp(lw))
+
+
+@dtype_cases
+def test_gaussian_clamped_kernel_keeps_the_exact_conditional(dtype, n_threads):
+    # Start at exact draws of (h, v_missing) given v_obs; after n steps the
+    # returned H follows p(h | v_obs) and the free units given H are
+    # N(b + H W, sigma**2); the clamped ones keep their values exactly.
+    W, b, c, sigma = random_gaussian(3, N_HIDDEN, 11, 1.0, dtype)
+    observed = np.array([True, False, False])
+    v_obs = np.array([1.3, 0.0, 0.0])
+    p = gaussian_hidden_posterior(W, b, c, sigma, v_obs, observed)
+    q = gaussian_hidden_posterior(perturbed(FAMILIES[0], W), b, c, sigma, v_obs, observed)
+    rng = np.random.default_rng(5)
+    H0 = all_states(N_HIDDEN)[rng.choice(2 ** N_HIDDEN, size=N_CHAINS, p=p)]
+    V0 = b + H0 @ W + sigma * rng.standard_normal((N_CHAINS, 3))
+    V0[:, observed] = v_obs[observed]
+
+    def run(weights, n_steps):
+        model = gaussian_model(weights, b, c, sigma, dtype)
+        layer = model._visible_unit
+        S = layer.to_kernel(V0.astype(dtype))
+        H = np.empty((N_CHAINS, N_HIDDEN), dtype=dtype)
+        P = np.empty_like(H)
+        clamp = np.zeros(S.shape, dtype=np.uint8)
+        clamp[:, observed] = 1
+        seeds = np.random.SeedSequence(42).spawn(_gibbs.n_streams_for(N_CHAINS))
+        _gibbs.gibbs_chains(kernel_params(weights.astype(dtype), b.astype(dtype),
+                                          c.astype(dtype)),
+                            kernel_visible(_gibbs.VISIBLE_GAUSSIAN, state=layer.state), S, H,
+                            P, n_steps, [np.random.SFC64(s) for s in seeds], n_threads,
+                            clamp=clamp)
+        return S, layer.from_kernel(S).astype(np.float64), H
+
+    S, V, H = run(W, 3)
+    broken_H = run(perturbed(FAMILIES[0], W), 20)[2]
+    # The clamped entry keeps its kernel value s(v) = v / sigma**2 bit for bit.
+    assert np.all(S[:, 0] == (V0[:, :1].astype(dtype) / (sigma[0] ** 2).astype(dtype))[:, 0])
+    counts = np.bincount(state_index(H), minlength=2 ** N_HIDDEN)
+    assert chisquare_p_value(counts, p) > ALPHA
+    assert chisquare_power(N_CHAINS, p, q) >= MIN_POWER
+    assert chisquare_p_value(counts, q) < ALPHA
+    assert chisquare_p_value(np.bincount(state_index(broken_H), minlength=2 ** N_HIDDEN),
+                             p) < ALPHA
+    Z = ((V - b - H @ W) / sigma)[:, ~observed]
+    assert stats.kstest(Z.ravel(), "norm").pvalue > ALPHA
+    assert stats.kstest(Z.ravel() / 1.05, "norm").pvalue < ALPHA
