@@ -209,3 +209,172 @@ def test_gaussian_clamped_kernel_keeps_the_exact_conditional(dtype, n_threads):
     Z = ((V - b - H @ W) / sigma)[:, ~observed]
     assert stats.kstest(Z.ravel(), "norm").pvalue > ALPHA
     assert stats.kstest(Z.ravel() / 1.05, "norm").pvalue < ALPHA
+
+
+# --------------------------------------------------------------------------
+# The estimators: conditional_marginals and conditional_sample
+# --------------------------------------------------------------------------
+
+
+def brute_force_marginals(family, W, b, c, row, observed_columns):
+    """E[s(v) | the observed columns of ``row``] over every visible state."""
+    keep, law = conditional_law(family, W, b, c, observed_columns, row[observed_columns])
+    return law @ family.visible_states(W.shape[1])[keep]
+
+
+def incomplete_input(family, row, missing_features):
+    """The estimator's input for one visible state with some features missing."""
+    X = family.input(row[None, :]).astype(object if family.name == "categorical" else float)
+    X[0, missing_features] = None if family.name == "categorical" else np.nan
+    return X
+
+
+def observed_columns(family, n_visible, missing_features):
+    features = family.n_features(n_visible)
+    if family.name == "bernoulli":
+        return np.setdiff1d(np.arange(n_visible), missing_features)
+    from exact_reference import category_offsets
+    groups = category_offsets(n_visible)
+    return np.concatenate([np.arange(groups[f], groups[f + 1]) for f in range(features)
+                           if f not in missing_features] + [np.zeros(0, dtype=int)])
+
+
+def flat_marginals(family, marginals):
+    return np.hstack(marginals) if family.name == "categorical" else marginals
+
+
+@family_cases
+def test_exact_marginals_equal_brute_force(family):
+    W, b, c = tiny_params(family, np.float64)
+    model = family.model(W, b, c)
+    states = family.visible_states(W.shape[1])
+    rng = np.random.default_rng(3)
+    for missing in ([0], [1, 2], list(range(family.n_features(W.shape[1])))):
+        row = states[rng.integers(len(states))]
+        expected = brute_force_marginals(family, W, b, c, row,
+                                         observed_columns(family, W.shape[1], missing))
+        got = flat_marginals(family, model.conditional_marginals(
+            incomplete_input(family, row, missing), method="exact"))
+        np.testing.assert_allclose(got[0], expected, rtol=0, atol=1e-12)
+
+
+@family_cases
+def test_gibbs_marginals_within_hoeffding_bounds_of_exact(family):
+    # Each chain's average of p(v_i | h) lies in [0, 1], and the chains are
+    # independent, so their mean is within t of its expectation with
+    # probability 1 - 2 exp(-2 n t**2) (Hoeffding); the burn-in bias is
+    # bounded by the clamped chain's spectral gap (below 1e-6 here).
+    W, b, c = tiny_params(family, np.float64)
+    model = family.model(W, b, c)
+    states = family.visible_states(W.shape[1])
+    row, missing = states[5], [0]
+    observed = observed_columns(family, W.shape[1], missing)
+    keep, law = conditional_law(family, W, b, c, observed, row[observed])
+    T = clamped_transition(family, W, b, c, keep)
+    burn_in, n_chains = 50, 20000
+    from exact_reference import chain_chi2_bound
+    assert np.sqrt(chain_chi2_bound(law, T, burn_in)) / 2 < 1e-6
+    t = np.sqrt(np.log(2 / ALPHA) / (2 * n_chains))
+    exact = brute_force_marginals(family, W, b, c, row, observed)
+    got = flat_marginals(family, model.conditional_marginals(
+        incomplete_input(family, row, missing), method="gibbs", n_chains=n_chains,
+        burn_in=burn_in, n_sweeps=5, random_state=0))[0]
+    assert np.max(np.abs(got - exact)) < t + 1e-6
+    # Bound with teeth: a model with one weight moved by 2 has marginals more
+    # than 2 t away, so an estimate of it could not pass.
+    Wp = W + family.perturbation(W.shape, 2.0)
+    assert np.max(np.abs(brute_force_marginals(family, Wp, b, c, row, observed) - exact)) \
+        > 2 * t
+
+
+def test_gaussian_marginals_are_the_mixture_moments():
+    W, b, c, sigma = random_gaussian(3, N_HIDDEN, 7, 1.0)
+    model = gaussian_model(W, b, c, sigma)
+    v = np.array([0.4, np.nan, -1.1])
+    observed = ~np.isnan(v)
+    p = gaussian_hidden_posterior(W, b, c, sigma, np.nan_to_num(v), observed)
+    means = b + all_states(N_HIDDEN) @ W
+    mean = p @ means
+    variance = sigma ** 2 + p @ (means ** 2) - mean ** 2
+    got_mean, got_variance = model.conditional_marginals(v[None, :], method="exact")
+    np.testing.assert_allclose(got_mean[0, 1], mean[1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got_variance[0, 1], variance[1], rtol=0, atol=1e-12)
+    assert np.array_equal(got_mean[0, observed], v[observed])
+    assert np.all(got_variance[0, observed] == 0)
+
+
+@family_cases
+def test_conditional_sample_matches_the_exact_conditional(family):
+    W, b, c = tiny_params(family, np.float64, scale=0.7)
+    model = family.model(W, b, c)
+    states = family.visible_states(W.shape[1])
+    row, missing = states[3], [0, 1]
+    observed = observed_columns(family, W.shape[1], missing)
+    keep, law = conditional_law(family, W, b, c, observed, row[observed])
+    # Burn-in bias of 200 steps from any start, by the spectral gap.
+    from exact_reference import chain_chi2_bound
+    assert chain_chi2_bound(law, clamped_transition(family, W, b, c, keep), 200) < 1e-12
+    n = 20000
+    X = model.conditional_sample(incomplete_input(family, row, missing), n_draws=n,
+                                 random_state=0)
+    V = family.states(X, W.shape[1]).astype(np.float64)
+    index = {s: i for i, s in enumerate(keep)}
+    counts = np.bincount([index[s] for s in family.visible_index(V)], minlength=len(keep))
+    _, other = conditional_law(family, perturbed(family, W), b, c, observed, row[observed])
+    assert chisquare_p_value(counts, law) > ALPHA
+    assert chisquare_power(n, law, other) >= MIN_POWER
+    assert chisquare_p_value(counts, other) < ALPHA
+
+
+@family_cases
+def test_conditional_use_is_the_same_for_any_thread_count(family):
+    W, b, c = tiny_params(family, np.float64)
+    states = family.visible_states(W.shape[1])
+    X = np.vstack([incomplete_input(family, states[i % len(states)], [i % 2])
+                   for i in range(40)])
+    results = []
+    for n_jobs in (1, 3):
+        model = family.model(W, b, c, n_jobs=n_jobs)
+        with _gibbs.kernel_settings(parallel_threshold=0):
+            results.append((model.conditional_sample(X, n_draws=3, random_state=2),
+                            flat_marginals(family, model.conditional_marginals(
+                                X, method="gibbs", n_sweeps=3, random_state=2))))
+    assert np.array_equal(results[0][0], results[1][0])
+    assert np.array_equal(results[0][1], results[1][1])
+
+
+def test_categorical_frames_with_gaps_and_unseen_categories():
+    pd = pytest.importorskip("pandas")
+    from rbm import CategoricalRBM
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"colour": rng.choice(["red", "blue", "green"], 60),
+                          "size": rng.choice(["s", "m", "l"], 60)})
+    model = CategoricalRBM(n_components=3, n_iter=5, random_state=0).fit(frame)
+    gaps = pd.DataFrame({"colour": ["red", None, pd.NA], "size": [np.nan, "m", "l"]},
+                        index=[10, 11, 12])
+    out = model.conditional_sample(gaps, n_draws=2, random_state=0)
+    assert list(out.index) == [10, 10, 11, 11, 12, 12]
+    assert list(out["colour"])[:2] == ["red", "red"] and list(out["size"])[2:] == [
+        "m", "m", "l", "l"]
+    assert set(out["size"][:2]) <= {"s", "m", "l"} and set(out["colour"][2:]) <= {
+        "red", "blue", "green"}
+    marginals = model.conditional_marginals(gaps)
+    assert [m.shape for m in marginals] == [(3, 3), (3, 3)]
+    np.testing.assert_allclose(marginals[0].sum(axis=1), 1.0)
+    unseen = pd.DataFrame({"colour": ["purple"], "size": [None]})
+    with pytest.raises(ValueError, match="column 'colour' has the value 'purple'"):
+        model.conditional_sample(unseen)
+
+
+def test_bad_incomplete_input_is_refused():
+    from rbm import BernoulliRBM
+    X = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=20, n_iter=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="expects values in \\[0, 1\\]"):
+        model.conditional_sample([[np.nan, 2.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match="features"):
+        model.conditional_sample([[np.nan, 1.0, 0.0]])
+    with pytest.raises(ValueError, match="method='exact' enumerates the 20 hidden"):
+        model.conditional_marginals([[np.nan, 1.0, 0.0, 1.0]], method="exact")
+    with pytest.raises(ValueError, match="n_draws must be an integer"):
+        model.conditional_sample([[np.nan, 1.0, 0.0, 1.0]], n_draws=0)
