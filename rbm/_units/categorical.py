@@ -158,6 +158,10 @@ class CategoricalVisible(VisibleLayer):
             # report the missing features in its own words.
             X = np.empty((len(X), 0))
         X = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
+        return self._encode(estimator, X, reset)
+
+    def _encode(self, estimator, X, reset):
+        """Labels already through ``validate_data``, checked and one-hot coded."""
         self._check_not_missing(X, estimator)
         if (reset and not isinstance(self.categories, str)
                 and len(self.categories) == X.shape[1]):
@@ -409,8 +413,9 @@ class CategoricalVisible(VisibleLayer):
             X = X.astype(object) if X.dtype.kind not in "fO" else X.copy()
             for i in np.flatnonzero(missing.any(axis=0)):
                 X[missing[:, i], i] = self._placeholder(estimator, X, missing, i, reset)
-        return np.asarray(self.validate(estimator, X, reset=reset).toarray(), order="C"), \
-            ~missing
+        if reset:
+            self._check_categories_parameter(type(estimator).__name__)
+        return np.asarray(self._encode(estimator, X, reset).toarray(), order="C"), ~missing
 
     def _placeholder(self, estimator, X, missing, i, reset):
         """A known category of feature i to stand in for its missing entries."""
