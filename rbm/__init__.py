@@ -5,6 +5,7 @@ from ._training import DivergenceWarning
 from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._gaussian import GaussianBernoulliRBM
+from .impute import RBMImputer
 from .outlier import RBMOutlierDetector
 from .persistence import trusted_types
 
@@ -14,6 +15,7 @@ __all__ = [
     "DivergenceError",
     "DivergenceWarning",
     "GaussianBernoulliRBM",
+    "RBMImputer",
     "RBMOutlierDetector",
     "trusted_types",
 ]

@@ -26,7 +26,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from . import _gibbs
-from ._conditional import ConditionalMixin
+from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
 from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
@@ -110,6 +110,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         "tol": [Interval(Real, 0, None, closed="left")],
         "on_divergence": [StrOptions({"raise", "warn"})],
         "warm_start": ["boolean"],
+        "missing": [StrOptions({"error", "impute"})],
     }
 
     def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, shuffle=True,
@@ -119,7 +120,8 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
                  l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
-                 momentum_warmup=0.1, on_divergence="raise", warm_start=False):
+                 momentum_warmup=0.1, on_divergence="raise", warm_start=False,
+                 missing="error"):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -147,6 +149,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         self.momentum_warmup = momentum_warmup
         self.on_divergence = on_divergence
         self.warm_start = warm_start
+        self.missing = missing
 
     # ------------------------------------------------------------------
     # Validation
@@ -242,18 +245,11 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         previous = (None if not hasattr(self, "components_") else
                     copy.deepcopy(self.__dict__) if warm else dict(self.__dict__))
         try:
-            if warm:
-                X = self._check_fitted_input(X)
-                check_training_record(self)
-            else:
-                unit = self._visible_type.for_estimator(self)
-                X = self._validate_input(X, reset=True, unit=unit)
-            n_threads = self._check_n_jobs()
-            X, X_valid = validation_split(X, self.early_stopping, self.validation_fraction,
-                                          self.random_state)
+            unit, X, X_valid, n_threads, refresh = self._fit_input(X, warm)
             if not warm:
                 self._initialize(X, unit)
-            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm)
+            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm,
+                       before_pass=refresh)
         except BaseException:
             if previous is not None:
                 self.__dict__.clear()
@@ -288,18 +284,17 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
             The updated model.
         """
         first_call = not hasattr(self, "components_")
-        if first_call:
-            unit = self._visible_type.for_estimator(self)
-            X = self._validate_input(X, reset=True, unit=unit)
-        else:
+        if not first_call:
             # scikit-learn validates hyperparameters on the first fit only;
             # the kernel must never see a bad one (set_params in between).
             self._validate_params()
-            X = self._check_fitted_input(X)
-            check_training_record(self)
+        unit, X, fills = self._partial_fit_input(X, first_call)
         n_threads = self._check_n_jobs()
         if first_call:
             self._initialize(X, unit)
+        for fill in fills:
+            # Rows new to the model: a burn-in of clamped steps under it.
+            fill.refresh(self, PARTIAL_FIT_BURN_IN)
         partial_fit_pass(self, X, n_threads)
         return self
 

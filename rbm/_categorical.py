@@ -120,6 +120,7 @@ class CategoricalRBM(BaseRBM):
         on_divergence="raise",
         dtype=np.float64,
         warm_start=False,
+        missing="error",
     ):
         super().__init__(
             n_components,
@@ -149,6 +150,7 @@ class CategoricalRBM(BaseRBM):
             momentum_warmup=momentum_warmup,
             on_divergence=on_divergence,
             warm_start=warm_start,
+            missing=missing,
         )
         self.categories = categories
         self.dtype = dtype

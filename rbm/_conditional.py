@@ -27,7 +27,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._frames import visible_output
 from ._state import check_fitted_state
-from ._streams import CONDITIONAL_CHAINS, CONDITIONAL_START, ChainStreams
+from ._training import check_training_record, validation_split
+from ._streams import CONDITIONAL_CHAINS, CONDITIONAL_FILL, CONDITIONAL_START, ChainStreams
 from ._streams import draw_entropy, generator_for
 
 #: ``method="auto"`` computes marginals and incomplete log-likelihoods
@@ -40,6 +41,12 @@ DEFAULT_N_STEPS = 200
 DEFAULT_BURN_IN = 50
 DEFAULT_N_SWEEPS = 100
 DEFAULT_N_CHAINS = 4
+#: Clamped Gibbs steps that refresh the missing entries of training rows
+#: before each pass (``missing="impute"``).
+IMPUTE_STEPS = 5
+#: Clamped Gibbs steps that fill the missing entries of a ``partial_fit``
+#: batch (rows new to the model) before its pass.
+PARTIAL_FIT_BURN_IN = 20
 #: Largest step count the kernel takes (a C int).
 _C_INT_MAX = 2 ** 31 - 1
 
@@ -93,6 +100,85 @@ class ConditionalMixin:
                             H, P, int(n_steps), streams.for_rows(rows),
                             int(self._check_n_jobs()), clamp=clamp)
         return H
+
+    # ------------------------------------------------------------------
+    # Training on incomplete rows (missing="impute")
+    # ------------------------------------------------------------------
+
+    def _fit_input(self, X, warm):
+        """(visible layer, training rows, validation rows or None, threads, the
+        function that re-draws missing entries before a pass or None) of ``fit``."""
+        if warm:
+            check_is_fitted(self)
+            check_fitted_state(self)
+            unit = self._visible_unit
+        else:
+            unit = self._visible_type.for_estimator(self)
+        X, known = self._training_input(X, unit, reset=not warm)
+        if warm:
+            check_training_record(self)
+        n_threads = self._check_n_jobs()
+        X, X_valid, known, known_valid = self._validation_split(X, known)
+        fills = self._missing_fills(X, known, X_valid, known_valid, unit)
+
+        def refresh():
+            for fill in fills:
+                fill.refresh(self)
+
+        return unit, X, X_valid, n_threads, (refresh if fills else None)
+
+    def _partial_fit_input(self, X, first_call):
+        """(visible layer, rows, missing fills) of ``partial_fit``."""
+        if first_call:
+            unit = self._visible_type.for_estimator(self)
+        else:
+            check_is_fitted(self)
+            check_fitted_state(self)
+            unit = self._visible_unit
+        X, known = self._training_input(X, unit, reset=first_call)
+        if not first_call:
+            check_training_record(self)
+        return unit, X, self._missing_fills(X, known, None, None, unit)
+
+    def _training_input(self, X, unit, *, reset):
+        """(X in the internal form, mask of known internal entries or None).
+
+        With ``missing="impute"`` rows may have missing entries: they come
+        back filled with placeholders, and the mask says which entries are
+        known (None when all are, or with ``missing="error"``).
+        """
+        if self.missing != "impute":
+            return self._validate_input(X, reset=reset, unit=unit), None
+        dtype = [np.float64, np.float32] if reset else self.components_.dtype
+        rows, observed = unit.validate_incomplete(self, X, reset=reset, dtype=dtype)
+        if observed.all():
+            return rows, None
+        return rows, unit.kernel_mask(observed)
+
+    def _validation_split(self, X, known):
+        """validation_split of X and, alongside, of the known-entries mask."""
+        if known is None:
+            return (*validation_split(X, self.early_stopping, self.validation_fraction,
+                                      self.random_state), None, None)
+        both = np.hstack([X, known.astype(X.dtype)])
+        train, valid = validation_split(both, self.early_stopping, self.validation_fraction,
+                                        self.random_state)
+        n = X.shape[1]
+        split = [np.ascontiguousarray(train[:, :n]), None, train[:, n:] > 0.5, None]
+        if valid is not None:
+            split[1], split[3] = np.ascontiguousarray(valid[:, :n]), valid[:, n:] > 0.5
+        return tuple(split)
+
+    def _missing_fills(self, X, known, X_valid, known_valid, unit):
+        """``MissingFill`` of the training (and validation) rows with gaps, their
+        missing entries drawn from the known entries' marginals; [] for none."""
+        if known is None:
+            return []
+        entropy = draw_entropy(self.random_state)
+        fills = [MissingFill(X, known, entropy, 0).fill(unit)]
+        if X_valid is not None:
+            fills.append(MissingFill(X_valid, known_valid, entropy, 1).fill(unit))
+        return fills
 
     # ------------------------------------------------------------------
     # Sampling
@@ -297,3 +383,38 @@ class ConditionalMixin:
         first, _ = self._marginal_moments(rows, observed, **options)
         unit = self._visible_unit
         return np.where(unit.kernel_mask(observed), rows, unit.posterior_point(first))
+
+
+class MissingFill:
+    """The missing entries of training rows, re-drawn under the current model.
+
+    ``X`` (internal form, dense, C-ordered) is changed in place: its unknown
+    entries (``known`` False, a mask over the internal columns) start as
+    draws from the known entries' marginals (``fill``) and ``refresh`` moves
+    them ``n_steps`` steps of clamped block Gibbs under the model as it is,
+    the known entries held: a persistent fill per row, so that across
+    passes they follow p(missing | observed) of the model being trained.
+    """
+
+    def __init__(self, X, known, entropy, key=0):
+        self.X = X
+        self.rows = np.flatnonzero(~known.all(axis=1))
+        self.clamp = np.ascontiguousarray(known[self.rows], dtype=np.uint8)
+        self.entropy = [*entropy, key]
+        self.streams = ChainStreams(self.entropy, CONDITIONAL_FILL)
+
+    def fill(self, unit):
+        """Draw the unknown entries from the known entries' marginals."""
+        rng = generator_for(self.entropy, CONDITIONAL_START)
+        rows = self.X[self.rows]
+        self.X[self.rows] = unit.fill_missing(rows, self.clamp.astype(bool), rng)
+        return self
+
+    def refresh(self, model, n_steps=IMPUTE_STEPS):
+        """Move the unknown entries n_steps clamped Gibbs steps under ``model``."""
+        if not len(self.rows):
+            return
+        unit = model._visible_unit
+        S = np.ascontiguousarray(unit.to_kernel(self.X[self.rows]))
+        model._clamped_chains(S, self.clamp, n_steps, self.streams)
+        self.X[self.rows] = unit.from_kernel(S)

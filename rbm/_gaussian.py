@@ -146,6 +146,7 @@ class GaussianBernoulliRBM(BaseRBM):
         learn_sigma=True,
         sigma_floor=SIGMA_FLOOR_FRACTION,
         warm_start=False,
+        missing="error",
     ):
         super().__init__(
             n_components,
@@ -175,6 +176,7 @@ class GaussianBernoulliRBM(BaseRBM):
             momentum_warmup=momentum_warmup,
             on_divergence=on_divergence,
             warm_start=warm_start,
+            missing=missing,
         )
         self.learn_sigma = learn_sigma
         self.sigma_floor = sigma_floor

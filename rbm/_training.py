@@ -547,7 +547,7 @@ def continuing_fraction(start_fraction, schedule, last_epoch, n_epochs):
     return max(min(reached, 1.0), CONTINUING_FRACTION_FLOOR)
 
 
-def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
+def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, before_pass=None):
     """Train the model for ``n_epochs`` epochs of ``fit``.
 
     A fresh model (``warm=False``, freshly initialised) follows the whole
@@ -559,7 +559,9 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
 
     Sets ``n_iter_``, ``history_``, the learning-rate fraction to continue
     at, and, with early stopping, the best epoch's parameters and
-    ``best_epoch_`` / ``best_validation_score_``.
+    ``best_epoch_`` / ``best_validation_score_``.  ``before_pass`` (no
+    arguments), where given, runs before every pass: training on incomplete
+    rows re-draws their missing entries in X there (``rbm._conditional``).
     """
     batches = Batches(X)
     statistics = model._training.data_statistics_with(X)
@@ -595,6 +597,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False):
             momentum = (model.momentum if warm else
                         epoch_momentum(model.momentum, model.momentum_warmup, epoch, n_epochs))
             watch.last_pass = epoch + 1 == n_epochs
+            if before_pass is not None:
+                before_pass()
             order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
                      else np.arange(X.shape[0])).astype(np.intp, copy=False)
             try:

@@ -300,6 +300,17 @@ class VisibleLayer(Layer):
         """The (n_samples, n_features) feature mask spread over the internal columns."""
         return observed
 
+    def fill_missing(self, rows, known, rng):
+        """``rows`` (internal form, in place) with the entries where ``known`` (a
+        mask over the internal columns) is False drawn from the independent
+        model of the known entries' marginals: the start of training on
+        incomplete rows."""
+        counts = np.maximum(known.sum(axis=0), 1)
+        mean = np.where(known, rows, 0.0).sum(axis=0) / counts
+        field = np.broadcast_to(self.initial_bias(mean), rows.shape).astype(rows.dtype)
+        rows[~known] = self.sample(field, rng)[~known]
+        return rows
+
     def feature_log_partitions(self, A, b):
         """Per feature, log sum_v exp(-E_v(v) + s(v) . a): the terms of
         ``log_partition_given_hidden``, shape (rows, n_features)."""

@@ -30,7 +30,9 @@ class BernoulliVisible(VisibleLayer):
                 f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first "
                 "(for example with sklearn.impute.SimpleImputer); it expects finite "
                 "values in [0, 1], so then scale with sklearn.preprocessing.MinMaxScaler"
-                "(clip=True) or binarise with sklearn.preprocessing.Binarizer."
+                "(clip=True) or binarise with sklearn.preprocessing.Binarizer. "
+                "Or let the model handle the gaps: missing='impute' trains on such rows, "
+                "rbm.RBMImputer fills them, conditional_sample draws them."
             )
         low, high = float(values.min()), float(values.max())
         if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:

@@ -234,7 +234,9 @@ class CategoricalVisible(VisibleLayer):
                 f"in {count} entries, the first in row {first[0]}, "
                 f"{column_label(estimator, first[1])}. Impute them first "
                 "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
-                "or give them a category of their own."
+                "or give them a category of their own. "
+                "Or let the model handle the gaps: missing='impute' trains on such rows, "
+                "rbm.RBMImputer fills them, conditional_sample draws them."
             )
 
     @staticmethod

@@ -221,7 +221,9 @@ class GaussianVisible(VisibleLayer):
                 f"{estimator_name} got input that contains NaN or inf "
                 f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first, for "
                 "example with sklearn.impute.SimpleImputer; any finite real value is "
-                "allowed."
+                "allowed. "
+                "Or let the model handle the gaps: missing='impute' trains on such rows, "
+                "rbm.RBMImputer fills them, conditional_sample draws them."
             )
 
     def validate(self, estimator, X, *, reset, dtype):
@@ -403,6 +405,16 @@ class GaussianVisible(VisibleLayer):
             return None
         return (f"a weight or visible bias reached {largest:.3g}, more than "
                 f"{RUNAWAY_FACTOR:.0e} times the data's scale ({data_scale:.3g})")
+
+    def fill_missing(self, rows, known, rng):
+        """Missing entries drawn from a normal with the known entries' mean and
+        standard deviation, per feature (before ``fit``: sigma is not set yet)."""
+        counts = np.maximum(known.sum(axis=0), 1)
+        mean = np.where(known, rows, 0.0).sum(axis=0) / counts
+        std = np.sqrt(np.where(known, (rows - mean) ** 2, 0.0).sum(axis=0) / counts)
+        draws = mean + spread_of_constant_features(mean, std) * rng.standard_normal(rows.shape)
+        rows[~known] = draws.astype(rows.dtype)[~known]
+        return rows
 
     def feature_log_partitions(self, A, b):
         """log(2 pi sigma**2) / 2 + (a**2 + 2 a b) / (2 sigma**2) for each unit."""
