@@ -19,13 +19,16 @@ The chains start from the data marginals (the independent model training
 started from), so a short burn-in suffices.
 """
 
+import warnings
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
 from ._frames import visible_output
+from ._partition import ais_log_partition
 from ._state import check_fitted_state
 from ._training import check_training_record, validation_split
 from ._streams import CONDITIONAL_CHAINS, CONDITIONAL_FILL, CONDITIONAL_START, ChainStreams
@@ -47,6 +50,11 @@ IMPUTE_STEPS = 5
 #: Clamped Gibbs steps that fill the missing entries of a ``partial_fit``
 #: batch (rows new to the model) before its pass.
 PARTIAL_FIT_BURN_IN = 20
+#: ``observed_log_likelihood`` enumerates a row's missing entries exactly when
+#: they have at most this many joint states (discrete units).
+MAX_EXACT_MISSING_STATES = 2 ** 16
+#: AIS runs and inverse temperatures per row of ``observed_log_likelihood``.
+ROW_AIS_CHAINS, ROW_AIS_BETAS = 32, 1000
 #: Largest step count the kernel takes (a C int).
 _C_INT_MAX = 2 ** 31 - 1
 
@@ -64,6 +72,28 @@ def _repeat_rows(X, repeats):
     if hasattr(X, "iloc"):
         return X.iloc[np.repeat(np.arange(len(X)), repeats)]
     return None
+
+
+class ObservedLogLikelihood(NamedTuple):
+    """log p(observed entries) of each row, and how it was obtained.
+
+    Attributes
+    ----------
+    log_p : ndarray of shape (n_samples,)
+        log p(observed entries) in nats: the log-likelihood for complete rows.
+    std_error : ndarray of shape (n_samples,)
+        Standard error of the row's own AIS estimate (0 where exact); the
+        error of log Z (``log_partition_``) comes on top for every row.
+    method : ndarray of shape (n_samples,) of str
+        "complete" (no entry missing: -F(v) - log Z), "exact" (the missing
+        entries summed out exactly, by enumerating the hidden states or the
+        missing entries' states) or "ais" (the missing entries' conditional
+        log-partition estimated by AIS).
+    """
+
+    log_p: np.ndarray
+    std_error: np.ndarray
+    method: np.ndarray
 
 
 class ConditionalMixin:
@@ -372,6 +402,139 @@ class ConditionalMixin:
         """log sum_h of the hidden log weights of ``_hidden_blocks``, per row."""
         parts = [logsumexp(log_w, axis=0) for log_w, _ in self._hidden_blocks(rows, observed)]
         return logsumexp(np.stack(parts), axis=0)
+
+    # ------------------------------------------------------------------
+    # Log-likelihood of rows with gaps
+    # ------------------------------------------------------------------
+
+    def observed_log_likelihood(self, X, *, n_chains=ROW_AIS_CHAINS, n_betas=ROW_AIS_BETAS,
+                                random_state=None):
+        """log p(observed entries) of each row: the missing entries summed out.
+
+        Complete rows get -F(v) - log Z.  For a row with gaps the missing
+        entries are summed out exactly where that is cheap: by enumerating
+        the hidden states (at most 2**14) with the missing units summed in
+        closed form given h, or, for discrete visible units, by enumerating
+        the missing entries' states (at most 2**16 per row).  Otherwise the
+        row's missing units form an RBM of their own given the observed
+        ones (hidden biases shifted by the observed entries), whose log Z
+        is estimated by AIS (``n_chains`` runs, ``n_betas`` temperatures per
+        row; it errs low, as every forward AIS estimate).  log Z of the
+        model itself is that of ``score_samples`` (``log_partition_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with missing entries (NaN; for labels also None, pandas' NA).
+        n_chains : int, default=32
+            AIS runs per row (rows needing AIS only).
+        n_betas : int, default=1000
+            AIS inverse temperatures per row.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the AIS runs; None uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        result : ObservedLogLikelihood
+            ``log_p``, ``std_error`` and ``method`` per row.
+        """
+        rows, observed = self._incomplete_input(X)
+        n_chains, n_betas = _check_count("n_chains", n_chains), _check_count("n_betas", n_betas, 2)
+        log_z, _ = self._log_partition_announced()
+        n = rows.shape[0]
+        log_p, std_error = np.empty(n), np.zeros(n)
+        method = np.full(n, "complete", dtype=object)
+        complete = observed.all(axis=1)
+        if complete.any():
+            log_p[complete] = -self._free_energy(rows[complete]) - log_z
+        gaps = np.flatnonzero(~complete)
+        if self._hidden_enumerable() and len(gaps):
+            log_p[gaps] = self._exact_observed_log_p(rows[gaps], observed[gaps]) - log_z
+            method[gaps] = "exact"
+            gaps = gaps[:0]
+        entropy = draw_entropy(random_state if random_state is not None else self.random_state)
+        for r in gaps:
+            log_p[r], std_error[r], method[r] = self._row_observed_log_p(
+                rows[r], observed[r], n_chains, n_betas, generator_for([*entropy, int(r)],
+                                                                       CONDITIONAL_START))
+            log_p[r] -= log_z
+        return ObservedLogLikelihood(log_p, std_error, method.astype(str))
+
+    def score_samples(self, X):
+        """Log-likelihood log p(x) = -F(x) - log Z of each sample, in nats.
+
+        With ``missing="impute"`` rows may have missing entries: theirs is
+        log p(observed entries) (``observed_log_likelihood``: exact where the
+        hidden states or the missing entries' states can be enumerated, else
+        by AIS per row, with a UserWarning saying how many rows and their
+        largest standard error).  Otherwise as ``LikelihoodMixin.score_samples``:
+        log Z is exact for small models and a forward AIS estimate (100 runs,
+        10,000 temperatures, cached) otherwise; ``log_partition_`` says
+        which.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_p : ndarray of shape (n_samples,)
+        """
+        if getattr(self, "missing", "error") != "impute":
+            return super().score_samples(X)
+        _, observed = self._incomplete_input(X)
+        if observed.all():
+            return super().score_samples(X)
+        result = self.observed_log_likelihood(X)
+        estimated = result.method == "ais"
+        if estimated.any():
+            warnings.warn(
+                f"{type(self).__name__}.score_samples: log p(observed entries) of "
+                f"{int(estimated.sum())} rows with gaps was estimated by AIS per row "
+                f"(largest standard error {result.std_error.max():.3g} nats); the others "
+                "are exact. observed_log_likelihood gives each row's method and error.",
+                UserWarning, stacklevel=2)
+        return result.log_p
+
+    def _observed_energy(self, rows, observed):
+        """The observed entries' own visible terms -E_v, per row."""
+        b = self.intercept_visible_.astype(np.float64)
+        terms = self._visible_unit.feature_energy_terms(rows.astype(np.float64), b)
+        return (terms * observed).sum(axis=1)
+
+    def _exact_observed_log_p(self, rows, observed):
+        """log of the unnormalised p(observed entries), by enumerating the hidden states."""
+        out = np.empty(rows.shape[0])
+        for block in self._row_blocks(rows.shape[0]):
+            out[block] = self._exact_hidden_log_norm(rows[block], observed[block])
+        return out + self._observed_energy(rows, observed)
+
+    def _row_observed_log_p(self, row, observed, n_chains, n_betas, rng):
+        """(log unnormalised p(observed), standard error, method) of one row with gaps."""
+        unit = self._visible_unit
+        free = np.flatnonzero(~unit.kernel_mask(observed[None, :])[0])
+        if unit.discrete:
+            sub = unit.restricted(free)
+            if sub.n_states(len(free)) <= MAX_EXACT_MISSING_STATES:
+                completions = np.repeat(row[None, :], sub.n_states(len(free)), axis=0)
+                completions[:, free] = next(sub.enumerate_states(
+                    len(free), len(completions), completions.dtype))
+                return float(logsumexp(-self._free_energy(completions))), 0.0, "exact"
+        return self._row_ais(row, observed, free, n_chains, n_betas, rng)
+
+    def _row_ais(self, row, observed, free, n_chains, n_betas, rng):
+        """AIS over the row's missing units, an RBM given the observed ones."""
+        unit = self._visible_unit
+        W = self.components_.astype(np.float64)
+        known = unit.kernel_mask(observed[None, :])[0]
+        s = np.asarray(unit.hidden_input(row[None, :].astype(np.float64)))[0]
+        c = self.intercept_hidden_.astype(np.float64) + W[:, known] @ s[known]
+        log_z_row, std_error = ais_log_partition(
+            W[:, free], self.intercept_visible_.astype(np.float64)[free], c,
+            unit.restricted(free), self._hidden_unit, self._base_visible_bias()[free],
+            n_chains, n_betas, rng, n_threads=self._check_n_jobs())
+        energy = float(self._observed_energy(row[None, :], observed[None, :])[0])
+        return log_z_row + energy, std_error, "ais"
 
     # ------------------------------------------------------------------
     # Point estimates (for the imputer)

@@ -300,6 +300,11 @@ class VisibleLayer(Layer):
         """The (n_samples, n_features) feature mask spread over the internal columns."""
         return observed
 
+    def restricted(self, columns):
+        """This type over the internal ``columns`` only (whole features): the
+        missing units of a row, as a layer of their own for AIS."""
+        return type(self)()
+
     def fill_missing(self, rows, known, rng):
         """``rows`` (internal form, in place) with the entries where ``known`` (a
         mask over the internal columns) is False drawn from the independent

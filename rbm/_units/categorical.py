@@ -432,6 +432,12 @@ class CategoricalVisible(VisibleLayer):
                 "categories in the categories parameter.")
         return X[np.argmin(missing[:, i]), i]
 
+    def restricted(self, columns):
+        """Categorical units of the features whose blocks make up ``columns``."""
+        starts = set(np.asarray(columns).tolist())
+        sizes = [int(z - a) for a, z in zip(self.groups[:-1], self.groups[1:]) if a in starts]
+        return CategoricalBlocks(sizes, self.dtype)
+
     def kernel_mask(self, observed):
         """Each feature's mask over its whole one-hot block."""
         return np.repeat(observed, self._sizes, axis=1)
@@ -456,3 +462,17 @@ class CategoricalVisible(VisibleLayer):
         for a, z in zip(self.groups[:-1], self.groups[1:]):
             out[np.arange(len(first)), a + np.argmax(first[:, a:z], axis=1)] = 1
         return out
+
+
+class CategoricalBlocks(CategoricalVisible):
+    """Categorical units known by their category counts alone (no encoder, no
+    labels): a row's missing features as a layer of their own, for AIS."""
+
+    def __init__(self, sizes, dtype=np.float64):
+        super().__init__(dtype=dtype)
+        self.sizes = np.asarray(sizes, dtype=np.intp)
+
+    @property
+    def groups(self):
+        """Column offsets of the features' blocks."""
+        return np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.intp)

@@ -406,6 +406,11 @@ class GaussianVisible(VisibleLayer):
         return (f"a weight or visible bias reached {largest:.3g}, more than "
                 f"{RUNAWAY_FACTOR:.0e} times the data's scale ({data_scale:.3g})")
 
+    def restricted(self, columns):
+        """Gaussian units of ``columns``, with their sigmas."""
+        return GaussianVisible(self.learn_sigma, self.sigma_floor,
+                               np.ascontiguousarray(self.state[:, columns]))
+
     def fill_missing(self, rows, known, rng):
         """Missing entries drawn from a normal with the known entries' mean and
         standard deviation, per feature (before ``fit``: sigma is not set yet)."""
