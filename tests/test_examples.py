@@ -19,6 +19,7 @@ HEADLINES = {
     "pretraining.py": r"RBM features \+ logistic regression\s+test accuracy 0\.\d+\n"
                       r"\s+pretrained \+ fine-tuned MLP\s+test accuracy 0\.\d+\n"
                       r"\s+randomly initialised MLP\s+test accuracy 0\.\d+",
+    "imputation.py": r"RMSE 0\.\d+ \(RBMImputer\) against 0\.\d+ \(column means\)",
     "dask_incremental.py": r"Held-out log-likelihood: -\d+\.\d+ nats per image "
                            r"\(computed on the workers\)\nGridSearchCV on the cluster: best",
 }
