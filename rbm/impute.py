@@ -7,12 +7,14 @@ from sklearn.base import _fit_context, clone
 from sklearn.impute._base import _BaseImputer
 from sklearn.utils import check_random_state
 from sklearn.utils._mask import _get_mask
+from sklearn.utils._missing import is_scalar_nan
 from sklearn.utils._param_validation import HasMethods, MissingValues
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
 from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._gaussian import GaussianBernoulliRBM
+from ._units.categorical import missing_mask
 
 #: Hidden units of the estimator chosen from the data (``estimator=None``),
 #: and its training: about DEFAULT_UPDATES minibatch updates, in 10 to
@@ -134,6 +136,8 @@ class RBMImputer(_BaseImputer):
         if X.dtype.kind in "iub" and isinstance(self.missing_values, Real) and np.isnan(
                 self.missing_values):
             return X, np.zeros(X.shape, dtype=bool)
+        if X.dtype.kind == "O" and is_scalar_nan(self.missing_values):
+            return X, missing_mask(X)  # None and pandas' NA as well as NaN
         return X, _get_mask(X, self.missing_values)
 
     def _model_input(self, X, missing):

@@ -160,3 +160,12 @@ def test_training_on_gaps_recovers_the_dependence_that_dropping_rows_loses():
         stream.partial_fit(gaps)
     answers.append(stream.conditional_marginals(query)[0, 0])
     assert all(abs(a - complete) < abs(dropped - complete) for a in answers), answers
+
+
+def test_none_and_nan_in_object_arrays_are_missing_by_default():
+    labels = np.array([["a", "x"], ["b", "y"]] * 10, dtype=object)
+    gaps = labels.copy()
+    gaps[0, 1], gaps[1, 0] = None, np.nan
+    out = RBMImputer(random_state=0).fit(labels).transform(gaps)
+    assert out[0, 1] in ("x", "y") and out[1, 0] in ("a", "b")
+    assert out[0, 0] == "a" and out[1, 1] == "y"
