@@ -168,7 +168,9 @@ class ConditionalMixin:
         X, known = self._training_input(X, unit, reset=first_call)
         if not first_call:
             check_training_record(self)
-        return unit, X, self._missing_fills(X, known, None, None, unit)
+        # Each call's fill draws its own numbers: keyed by the passes so far.
+        key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))
+        return unit, X, self._missing_fills(X, known, None, None, unit, key)
 
     def _training_input(self, X, unit, *, reset):
         """(X in the internal form, mask of known internal entries or None).
@@ -199,15 +201,15 @@ class ConditionalMixin:
             split[1], split[3] = np.ascontiguousarray(valid[:, :n]), valid[:, n:] > 0.5
         return tuple(split)
 
-    def _missing_fills(self, X, known, X_valid, known_valid, unit):
+    def _missing_fills(self, X, known, X_valid, known_valid, unit, key=0):
         """``MissingFill`` of the training (and validation) rows with gaps, their
         missing entries drawn from the known entries' marginals; [] for none."""
         if known is None:
             return []
         entropy = draw_entropy(self.random_state)
-        fills = [MissingFill(X, known, entropy, 0).fill(unit)]
+        fills = [MissingFill(X, known, entropy, key).fill(unit)]
         if X_valid is not None:
-            fills.append(MissingFill(X_valid, known_valid, entropy, 1).fill(unit))
+            fills.append(MissingFill(X_valid, known_valid, entropy, key + 1).fill(unit))
         return fills
 
     # ------------------------------------------------------------------

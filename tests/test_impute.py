@@ -169,3 +169,19 @@ def test_none_and_nan_in_object_arrays_are_missing_by_default():
     out = RBMImputer(random_state=0).fit(labels).transform(gaps)
     assert out[0, 1] in ("x", "y") and out[1, 0] in ("a", "b")
     assert out[0, 0] == "a" and out[1, 1] == "y"
+
+
+def test_training_on_gaps_is_the_same_for_any_thread_count():
+    from rbm import _gibbs
+    rng = np.random.default_rng(5)
+    X = (rng.random((80, 6)) < 0.4).astype(float)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    models = []
+    with _gibbs.kernel_settings(parallel_threshold=0):
+        for n_jobs in (1, 3):
+            model = BernoulliRBM(n_components=3, n_iter=3, random_state=0, missing="impute",
+                                 n_jobs=n_jobs).fit(X)
+            model.partial_fit(X[:30])
+            models.append(model)
+    assert np.array_equal(models[0].components_, models[1].components_)
+    assert np.array_equal(models[0].h_samples_, models[1].h_samples_)
