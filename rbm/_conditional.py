@@ -24,9 +24,11 @@ from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import logsumexp
 from sklearn.utils.validation import check_is_fitted
 
+from . import _gibbs
 from ._frames import visible_output
 from ._partition import ais_log_partition
 from ._state import check_fitted_state
@@ -121,8 +123,6 @@ class ConditionalMixin:
     def _clamped_chains(self, S, clamp, n_steps, streams):
         """Advance kernel rows S (in place) by n_steps clamped Gibbs steps; returns
         the last hidden samples."""
-        from . import _gibbs
-
         rows = S.shape[0]
         H = np.empty((rows, self.n_components), dtype=S.dtype)
         P = np.empty_like(H)
@@ -184,7 +184,8 @@ class ConditionalMixin:
         dtype = [np.float64, np.float32] if reset else self.components_.dtype
         rows, observed = unit.validate_incomplete(self, X, reset=reset, dtype=dtype)
         if observed.all():
-            return rows, None
+            # Complete data trains exactly as with missing="error" (sparse stays sparse).
+            return self._validate_input(X, reset=reset, unit=unit), None
         return rows, unit.kernel_mask(observed)
 
     def _validation_split(self, X, known):
@@ -482,7 +483,8 @@ class ConditionalMixin:
         -------
         log_p : ndarray of shape (n_samples,)
         """
-        if getattr(self, "missing", "error") != "impute":
+        if getattr(self, "missing", "error") != "impute" or sp.issparse(X):
+            # Sparse rows have no gaps: a NaN stored in one is refused there.
             return super().score_samples(X)
         _, observed = self._incomplete_input(X)
         if observed.all():

@@ -117,10 +117,16 @@ def test_bad_input_is_refused_with_clear_errors():
 
 
 def test_missing_impute_leaves_complete_data_training_unchanged():
-    X = (np.random.default_rng(3).random((60, 5)) < 0.4).astype(float)
-    plain = BernoulliRBM(n_components=3, n_iter=4, random_state=0).fit(X)
-    option = BernoulliRBM(n_components=3, n_iter=4, random_state=0, missing="impute").fit(X)
-    assert np.array_equal(plain.components_, option.components_)
+    import scipy.sparse as sp
+    rng = np.random.default_rng(3)
+    X = (rng.random((60, 5)) < 0.4).astype(float)
+    labels = rng.choice(["a", "b", "c"], (60, 3))
+    for estimator, data in [(BernoulliRBM, X), (BernoulliRBM, sp.csr_matrix(X)),
+                            (CategoricalRBM, labels)]:
+        plain = estimator(n_components=3, n_iter=4, random_state=0).fit(data)
+        option = estimator(n_components=3, n_iter=4, random_state=0, missing="impute").fit(data)
+        assert np.array_equal(plain.components_, option.components_)
+        assert np.array_equal(plain.score_samples(data), option.score_samples(data))
 
 
 def test_missing_error_keeps_the_clear_error():
