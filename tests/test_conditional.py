@@ -415,16 +415,17 @@ def test_observed_log_likelihood_equals_brute_force(family, n_hidden):
     np.testing.assert_allclose(model.score_samples(X), expected, rtol=0, atol=1e-9)
 
 
-def test_gaussian_observed_log_likelihood_exact_and_by_ais():
-    # 15 hidden units: beyond the hidden enumeration of conditional use, so
-    # rows with gaps go to AIS; the closed form over the 2**15 hidden states
+@pytest.mark.parametrize("n_hidden", [3, 15], ids=["exact", "ais"])
+def test_gaussian_observed_log_likelihood_exact_and_by_ais(n_hidden):
+    # With 15 hidden units (beyond the hidden enumeration of conditional
+    # use) rows with gaps go to AIS; the closed form over the hidden states
     # (the mixture of Gaussians) is the reference.  AIS errs by about its
     # standard error; 5 of them bound a correct estimate, a bound under 0.1
-    # nats here.
-    W, b, c, sigma = random_gaussian(3, 15, 8, 0.3)
+    # nats here.  With 3 hidden units the answer is exact.
+    W, b, c, sigma = random_gaussian(3, n_hidden, 8, 0.3)
     model = gaussian_model(W, b, c, sigma, missing="impute")
     X = np.array([[0.5, np.nan, -0.2], [np.nan, np.nan, 1.0], [0.1, 0.2, 0.3]])
-    H = all_states(15)
+    H = all_states(n_hidden)
     A = H @ W
     log_ph = H @ c + ((A * A + 2 * A * b) / (2 * sigma ** 2)).sum(axis=1)
     log_z_h = logsumexp(log_ph)
@@ -433,12 +434,17 @@ def test_gaussian_observed_log_likelihood_exact_and_by_ais():
         o = ~np.isnan(x)
         lik = stats.norm.logpdf(x[o], (b + A)[:, o], sigma[o]).sum(axis=1)
         expected.append(float(logsumexp(log_ph + lik) - log_z_h))
+    result = model.observed_log_likelihood(X)
+    assert abs(result.log_p[2] - expected[2]) < 1e-8
+    if n_hidden == 3:
+        assert list(result.method) == ["exact", "exact", "complete"]
+        np.testing.assert_allclose(result.log_p, expected, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(model.score_samples(X), expected, rtol=0, atol=1e-9)
+        return
     with pytest.warns(UserWarning, match="estimated by AIS per row"):
         scores = model.score_samples(X)
-    result = model.observed_log_likelihood(X)
     assert list(result.method) == ["ais", "ais", "complete"]
     np.testing.assert_allclose(scores, result.log_p)
-    assert abs(result.log_p[2] - expected[2]) < 1e-8
     assert np.all(np.abs(result.log_p - expected)[:2] < 5 * result.std_error[:2] + 1e-9)
     assert np.all(result.std_error[:2] > 0) and np.all(5 * result.std_error[:2] < 0.1)
 
