@@ -6,6 +6,7 @@ from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._gaussian import GaussianBernoulliRBM
 from .classifier import RBMClassifier
+from .impute import RBMImputer
 from .outlier import RBMOutlierDetector
 from .persistence import trusted_types
 
@@ -16,6 +17,7 @@ __all__ = [
     "DivergenceWarning",
     "GaussianBernoulliRBM",
     "RBMClassifier",
+    "RBMImputer",
     "RBMOutlierDetector",
     "trusted_types",
 ]

@@ -26,18 +26,18 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from . import _gibbs
+from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
 from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
-                        DivergenceError, check_training_record, effective_n_threads,
-                        fit_epochs, is_count, partial_fit_pass, planned_epochs,
-                        training_rows)
+                        DivergenceError, effective_n_threads, fit_epochs, is_count,
+                        partial_fit_pass, planned_epochs)
 from ._units import HIDDEN_TYPES, BernoulliVisible, hidden_layer_type
 from ._docs import FIT_WEIGHTS_DOC, PARTIAL_FIT_WEIGHTS_DOC, document_fit_parameters
-from ._weights import check_sample_weight, positive_rows, row_count, weighted_column_sum
+from ._weights import row_count, weighted_column_sum
 
 #: Largest step or thread count the kernel accepts (a C int).
 _C_INT_MAX = 2 ** 31 - 1
@@ -70,7 +70,7 @@ def _initial_weights(rng, shape, dtype, unit):
     return W
 
 
-class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
               BaseEstimator):
     """Base class for RBMs: a visible layer of ``_visible_type`` and binary hidden units.
 
@@ -112,6 +112,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         "on_divergence": [StrOptions({"raise", "warn"})],
         "warm_start": ["boolean"],
         "hidden": [StrOptions(set(HIDDEN_TYPES))],
+        "missing": [StrOptions({"error", "impute"})],
     }
 
     def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, shuffle=True,
@@ -121,7 +122,8 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
                  l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
-                 momentum_warmup=0.1, on_divergence="raise", warm_start=False, hidden="bernoulli"):
+                 momentum_warmup=0.1, on_divergence="raise", warm_start=False, hidden="bernoulli",
+                 missing="error"):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -149,6 +151,7 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.momentum_warmup = momentum_warmup
         self.on_divergence = on_divergence
         self.warm_start, self.hidden = warm_start, hidden
+        self.missing = missing
 
     # ------------------------------------------------------------------
     # Validation
@@ -243,18 +246,12 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
         previous = (None if not hasattr(self, "components_") else
                     copy.deepcopy(self.__dict__) if warm else dict(self.__dict__))
         try:
-            if warm:
-                X = self._check_fitted_input(X)
-                check_training_record(self)
-            else:
-                unit = self._visible_type.for_estimator(self)
-                X = self._validate_input(X, reset=True, unit=unit)
-            X, X_valid, weights, valid_weights = training_rows(self, X, sample_weight)
-            n_threads = self._check_n_jobs()
+            unit, X, X_valid, weights, valid_weights, n_threads, refresh = self._fit_input(
+                X, warm, sample_weight)
             if not warm:
                 self._initialize(X, unit, weights)
             fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm,
-                       weights, valid_weights)
+                       weights, valid_weights, before_pass=refresh)
         except BaseException:
             if previous is not None:
                 self.__dict__.clear()
@@ -288,19 +285,17 @@ class BaseRBM(LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
             The updated model.
         """
         first_call = not hasattr(self, "components_")
-        if first_call:
-            unit = self._visible_type.for_estimator(self)
-            X = self._validate_input(X, reset=True, unit=unit)
-        else:
+        if not first_call:
             # scikit-learn validates hyperparameters on the first fit only;
             # the kernel must never see a bad one (set_params in between).
             self._validate_params()
-            X = self._check_fitted_input(X)
-            check_training_record(self)
-        X, weights = positive_rows(X, check_sample_weight(self, sample_weight, X))
+        unit, X, weights, fills = self._partial_fit_input(X, first_call, sample_weight)
         n_threads = self._check_n_jobs()
         if first_call:
             self._initialize(X, unit, weights)
+        for fill in fills:
+            # Rows new to the model: a burn-in of clamped steps under it.
+            fill.refresh(self, PARTIAL_FIT_BURN_IN)
         partial_fit_pass(self, X, n_threads, weights)
         return self
 

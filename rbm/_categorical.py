@@ -121,6 +121,7 @@ class CategoricalRBM(BaseRBM):
         dtype=np.float64,
         warm_start=False,
         hidden="bernoulli",
+        missing="error",
     ):
         super().__init__(
             n_components,
@@ -151,6 +152,7 @@ class CategoricalRBM(BaseRBM):
             on_divergence=on_divergence,
             warm_start=warm_start,
             hidden=hidden,
+            missing=missing,
         )
         self.categories = categories
         self.dtype = dtype

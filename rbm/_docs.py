@@ -120,6 +120,17 @@ SHARED_PARAMETERS = {
         Monasson (2019), potential gamma+ h**2 / 2 + theta+ h for h >= 0
         and gamma- h**2 / 2 + theta- h below, with its four parameters
         learned per unit.  ``transform`` returns E[h | v]."""),
+    "missing": ('{"error", "impute"}', """\
+        Training rows with missing entries (NaN; for labels also None and
+        pandas' NA).  "error" refuses them.  "impute" trains on them: the
+        missing entries start as draws from the observed entries' marginals
+        and, before every pass of ``fit`` (and before a ``partial_fit``
+        pass), take ``IMPUTE_STEPS`` = 5 steps of clamped block Gibbs under
+        the current model, each row's observed entries held (a persistent
+        fill per row, as PCD keeps its chains), so the positive phase sees
+        draws of the missing entries from their conditional given the
+        observed ones and no row is thrown away.  ``rbm.RBMImputer`` always
+        trains this way."""),
 }
 
 #: Attribute documentation shared by every model.

@@ -147,6 +147,7 @@ class GaussianBernoulliRBM(BaseRBM):
         sigma_floor=SIGMA_FLOOR_FRACTION,
         warm_start=False,
         hidden="bernoulli",
+        missing="error",
     ):
         super().__init__(
             n_components,
@@ -177,6 +178,7 @@ class GaussianBernoulliRBM(BaseRBM):
             on_divergence=on_divergence,
             warm_start=warm_start,
             hidden=hidden,
+            missing=missing,
         )
         self.learn_sigma = learn_sigma
         self.sigma_floor = sigma_floor

@@ -60,7 +60,7 @@ from ._sampling cimport (
     HIDDEN_RELU, HIDDEN_DRELU, DRELU_GAMMA_PLUS, DRELU_GAMMA_MINUS, DRELU_THETA_PLUS,
     DRELU_THETA_MINUS, DRELU_PARAMETER_ROWS, DRELU_STATE_ROWS, drelu_potential_gradient,
     add_bias_sigmoid_rows, hidden_probabilities, sample_hidden, sample_visible,
-    scale_rows, tempered_visible_sample, tempered_hidden_sample,
+    scale_rows, tempered_visible_sample, tempered_hidden_sample, clamp_visible,
     parallel_threshold, set_parallel_threshold, set_avx512_sampling)
 from ._checks cimport (
     GAUSSIAN_SIGMA_ROW, GAUSSIAN_VELOCITY_ROW, GAUSSIAN_SIGMA_MIN_ROW, GAUSSIAN_SIGMA_MAX_ROW,
@@ -1404,9 +1404,11 @@ def softplus(const double[::1] x):
 
 cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating* P,
                              floating* Z, Py_ssize_t rows, const floating* W,
-                             const floating* b, const floating* c, int n_steps, bitgen_t** rng,
+                             const floating* b, const floating* c, int n_steps,
+                             const floating* clamped, const unsigned char* clamp, bitgen_t** rng,
                              float* scratch, int n_threads) noexcept nogil:
-    """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), P = E[h | V].
+    """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), V[clamp] =
+    clamped[clamp] (where clamp is not NULL), P = E[h | V].
 
     Real-valued hidden units sample from the field W s(v), kept in Z (rows
     x n_hidden; unused for Bernoulli units).
@@ -1418,6 +1420,8 @@ cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating*
         sample_hidden(u, P, Z, c, H, rows, rng, scratch, n_threads)
         visible_field(H, rows, W, nv, nh, V, n_threads)
         sample_visible(u, V, rows, b, rng, scratch, n_threads)
+        if clamp != NULL:
+            clamp_visible(V, clamped, clamp, rows * nv)
         _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads)
 
 
@@ -1432,13 +1436,18 @@ cdef void _gibbs_hidden_means(const Units* u, const floating* V, floating* Z, fl
     hidden_probabilities(u, P, rows, c, n_threads)
 
 
-def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
+def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads,
+                 clamp=None):
     """Advance chains ``n_steps`` full block-Gibbs steps: h ~ p(h|v), v ~ p(v|h).
 
     V (rows, n_visible) IN/OUT visible rows s(v); H (rows, n_hidden) OUT the
     last hidden samples; P (rows, n_hidden) OUT p(h = 1 | final V).  With
-    ``n_steps == 0`` only ``P`` is computed.  Rows are chunked over
-    ``streams``, so results do not depend on the thread count.
+    ``n_steps == 0`` only ``P`` is computed.  clamp (rows, n_visible) uint8
+    IN, or None: entries of V where it is nonzero keep their values (clamped
+    block Gibbs: the chains sample p(free entries | clamped ones); a
+    categorical feature must be clamped over its whole one-hot block).  Rows
+    are chunked over ``streams``, so results do not depend on the thread
+    count; clamping draws the same random numbers as not clamping.
     """
     cdef Units u
     _check_threads(n_threads)
@@ -1448,11 +1457,15 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
     n_hidden, n_visible = W.shape
     kind, vstate, groups, _ = _check_visible(visible, W.dtype, n_visible, False)
     hidden = _check_hidden(params, W.dtype, n_hidden, False)
-    arrays = SimpleNamespace(V=V, H=H, P=P)
+    arrays = SimpleNamespace(V=V, H=H, P=P, clamp=clamp)
     V = _array(arrays, "gibbs_chains", "V", W.dtype, (None, n_visible), True)
     cdef Py_ssize_t rows = V.shape[0]
     H = _array(arrays, "gibbs_chains", "H", W.dtype, (rows, n_hidden), True)
     P = _array(arrays, "gibbs_chains", "P", W.dtype, (rows, n_hidden), True)
+    clamp = _array(arrays, "gibbs_chains", "clamp", np.uint8, (rows, n_visible),
+                   optional=True)
+    # The clamped values: V as given (the chains overwrite V itself).
+    clamped = None if clamp is None else V.copy()
     _fill_units(&u, kind, n_visible, n_hidden, vstate, groups, hidden)
     _first_call_checks()
     scratch = np.empty((n_streams_for(rows) * CHUNK, max(n_visible, n_hidden)),
@@ -1466,6 +1479,8 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
     cdef void* pW = _data(W)
     cdef void* pb = _data(b)
     cdef void* pc = _data(c)
+    cdef void* pclamped = _data(clamped)
+    cdef const unsigned char* pclamp = <const unsigned char*> _data(clamp)
     cdef float* pscratch = <float*> _data(scratch)
     cdef bitgen_t** rng = stream_pointers(streams, n_streams_for(rows), "streams")
     cdef bint single = W.dtype == np.float32
@@ -1474,10 +1489,12 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads):
             if single:
                 _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, <float*> pZ,
                                    rows, <const float*> pW, <const float*> pb,
-                                   <const float*> pc, n_steps, rng, pscratch, n_threads)
+                                   <const float*> pc, n_steps, <const float*> pclamped, pclamp,
+                                   rng, pscratch, n_threads)
             else:
                 _gibbs_chain_steps(&u, <double*> pV, <double*> pH, <double*> pP, <double*> pZ,
                                    rows, <const double*> pW, <const double*> pb,
-                                   <const double*> pc, n_steps, rng, pscratch, n_threads)
+                                   <const double*> pc, n_steps, <const double*> pclamped,
+                                   pclamp, rng, pscratch, n_threads)
     finally:
         free(rng)

@@ -63,6 +63,8 @@ cdef void drelu_potential_gradient(const Units* u, const floating* Z, const floa
                                    double* grad) noexcept nogil
 cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const floating* b,
                          bitgen_t** streams, float* scratch, int n_threads) noexcept nogil
+cdef void clamp_visible(floating* S, const floating* values, const unsigned char* mask,
+                        Py_ssize_t count) noexcept nogil
 
 # Tempered Gibbs steps: sampling at an inverse temperature beta (parallel
 # tempering in _gibbs, annealed importance sampling in _ais).

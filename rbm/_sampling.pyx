@@ -552,6 +552,23 @@ cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const flo
                                  scratch + j * CHUNK * n_visible)
 
 
+cdef void clamp_visible(floating* S, const floating* values, const unsigned char* mask,
+                        Py_ssize_t count) noexcept nogil:
+    """S[mask] = values[mask] over the first ``count`` entries: re-impose clamped units.
+
+    The mask is per entry of the kernel's rows of s(v), so it serves every
+    visible type alike (a categorical feature's whole one-hot block is
+    masked; a Gaussian entry keeps its s(v) = v / sigma**2).  The sampler
+    has already drawn the clamped entries' random numbers and this only
+    overwrites their results, so every stream advances exactly as in the
+    unclamped chain.
+    """
+    cdef Py_ssize_t i
+    for i in range(count):
+        if mask[i]:
+            S[i] = values[i]
+
+
 def n_streams_for(Py_ssize_t rows):
     """Number of random streams needed to sample ``rows`` chain rows."""
     return (rows + CHUNK - 1) // CHUNK

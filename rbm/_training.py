@@ -188,15 +188,6 @@ def planned_epochs(n_iter, batch_size, n_samples):
     return int(min(high, max(low, math.ceil(AUTO_UPDATES / n_batches))))
 
 
-def training_rows(model, X, sample_weight):
-    """(training rows, validation rows or None, their weights or None) of ``fit``
-    on validated X: ``sample_weight`` checked (``check_sample_weight``), rows of
-    weight 0 dropped, and the rest split for early stopping."""
-    X, weights = positive_rows(X, check_sample_weight(model, sample_weight, X))
-    return validation_split(X, model.early_stopping, model.validation_fraction,
-                            model.random_state, weights)
-
-
 def validation_split(X, early_stopping, validation_fraction, random_state, weights=None):
     """(training rows, validation rows or None, their weights or None) for early
     stopping; ``weights`` (one per row of X, or None) are split with the rows."""
@@ -580,7 +571,7 @@ def continuing_fraction(start_fraction, schedule, last_epoch, n_epochs):
 
 
 def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
-               valid_weights=None):
+               valid_weights=None, before_pass=None):
     """Train the model for ``n_epochs`` epochs of ``fit``.
 
     ``weights`` and ``valid_weights``: the positive sample weights of the
@@ -595,7 +586,9 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
 
     Sets ``n_iter_``, ``history_``, the learning-rate fraction to continue
     at, and, with early stopping, the best epoch's parameters and
-    ``best_epoch_`` / ``best_validation_score_``.
+    ``best_epoch_`` / ``best_validation_score_``.  ``before_pass`` (no
+    arguments), where given, runs before every pass: training on incomplete
+    rows re-draws their missing entries in X there (``rbm._conditional``).
     """
     batches = Batches(X, weights)
     statistics = model._training.data_statistics_with(X, weights)
@@ -632,6 +625,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
             momentum = (model.momentum if warm else
                         epoch_momentum(model.momentum, model.momentum_warmup, epoch, n_epochs))
             watch.last_pass = epoch + 1 == n_epochs
+            if before_pass is not None:
+                before_pass()
             order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
                      else np.arange(X.shape[0])).astype(np.intp, copy=False)
             try:

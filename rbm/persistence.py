@@ -24,6 +24,7 @@ from ._state import TrainingState, check_fitted_state
 from ._streams import ChainStreams
 from ._units import HIDDEN_TYPES, BernoulliVisible, CategoricalVisible, GaussianVisible
 from .classifier import JointChains, RBMClassifier
+from .impute import RBMImputer
 from .outlier import RBMOutlierDetector
 
 #: File suffixes :func:`save` and :func:`load` understand.
@@ -55,8 +56,8 @@ def trusted_types():
     this library also holds its estimator class, its layer objects
     (``rbm._units``), its training state (``rbm._state.TrainingState``) and
     the random streams of its chains (``rbm._streams.ChainStreams``, stored
-    as plain integers and arrays).  Those, every model and the outlier
-    detector are listed, and nothing else.
+    as plain integers and arrays).  Those, every model, the outlier
+    detector and the imputer are listed, and nothing else.
 
     Returns
     -------
@@ -71,7 +72,7 @@ def trusted_types():
     """
     types = [ChainStreams, TrainingState, BernoulliVisible, GaussianVisible,
              CategoricalVisible, *HIDDEN_TYPES.values(), RBMOutlierDetector, RBMClassifier,
-             JointChains, *_rbm_subclasses(BaseRBM)]
+             JointChains, RBMImputer, *_rbm_subclasses(BaseRBM)]
     return sorted({_qualified_name(t) for t in types})
 
 

@@ -23,6 +23,7 @@ HEADLINES = {
                          r"With 10% of the labels \(\d+ rows\): test accuracy 0\.\d+\n"
                          r"Sampled 50 images of the digit 3: a classifier of real digits "
                          r"reads \d+% of them as 3",
+    "imputation.py": r"RMSE 0\.\d+ \(RBMImputer\) against 0\.\d+ \(column means\)",
     "dask_incremental.py": r"Held-out log-likelihood: -\d+\.\d+ nats per image "
                            r"\(computed on the workers\)\nGridSearchCV on the cluster: best",
 }

@@ -302,6 +302,66 @@ class VisibleLayer(Layer):
         """
         return None
 
+    # ------------------------------------------------------------------
+    # Conditional use: rows with missing entries (rbm._conditional)
+    # ------------------------------------------------------------------
+
+    def validate_incomplete(self, estimator, X, *, reset, dtype):
+        """(rows, observed) for input whose missing entries are NaN (or pandas' NA).
+
+        ``rows`` is X in the internal form as a dense array, each missing
+        entry replaced by a placeholder in the domain (0 here), and
+        ``observed`` a boolean (n_samples, n_features) mask of the given
+        entries.  The observed entries are checked as ``validate`` checks
+        every entry.
+        """
+        X = validate_real_input(estimator, X, reset=reset, dtype=dtype)
+        X = np.array(X.toarray() if sp.issparse(X) else X, order="C")
+        missing = np.isnan(X)
+        X[missing] = 0.0
+        self.check_domain(X, type(estimator).__name__)
+        return X, ~missing
+
+    def kernel_mask(self, observed):
+        """The (n_samples, n_features) feature mask spread over the internal columns."""
+        return observed
+
+    def restricted(self, columns):
+        """This type over the internal ``columns`` only (whole features): the
+        missing units of a row, as a layer of their own for AIS."""
+        return type(self)()
+
+    def fill_missing(self, rows, known, rng):
+        """``rows`` (internal form, in place) with the entries where ``known`` (a
+        mask over the internal columns) is False drawn from the independent
+        model of the known entries' marginals: the start of training on
+        incomplete rows."""
+        counts = np.maximum(known.sum(axis=0), 1)
+        mean = np.where(known, rows, 0.0).sum(axis=0) / counts
+        field = np.broadcast_to(self.initial_bias(mean), rows.shape).astype(rows.dtype)
+        rows[~known] = self.sample(field, rng)[~known]
+        return rows
+
+    def feature_log_partitions(self, A, b):
+        """Per feature, log sum_v exp(-E_v(v) + s(v) . a): the terms of
+        ``log_partition_given_hidden``, shape (rows, n_features)."""
+        raise NotImplementedError
+
+    def feature_energy_terms(self, V, b):
+        """Per feature, -E_v(v) + 0 for rows V of the internal form: the terms of
+        ``energy_term``, shape (rows, n_features)."""
+        raise NotImplementedError
+
+    def posterior_marginals(self, first, second, rows, observed):
+        """The public form of conditional marginals from the internal-column
+        averages over hidden states of E[v | h] (``first``) and of its square
+        (``second``); observed entries are exact (their value)."""
+        return np.where(observed, rows, first)
+
+    def posterior_point(self, first):
+        """Internal rows of the point estimate (mode or mean) from ``first``."""
+        raise NotImplementedError
+
     def runaway_description(self, W, b, data_mean):
         """What ran away, for parameters that are finite but already runaway for
         this type, or None (the cause and the remedy are added by the caller)."""

@@ -30,7 +30,9 @@ class BernoulliVisible(VisibleLayer):
                 f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first "
                 "(for example with sklearn.impute.SimpleImputer); it expects finite "
                 "values in [0, 1], so then scale with sklearn.preprocessing.MinMaxScaler"
-                "(clip=True) or binarise with sklearn.preprocessing.Binarizer."
+                "(clip=True) or binarise with sklearn.preprocessing.Binarizer. "
+                "Or let the model handle the gaps: missing='impute' trains on such rows, "
+                "rbm.RBMImputer fills them, conditional_sample draws them."
             )
         low, high = float(values.min()), float(values.max())
         if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
@@ -75,3 +77,16 @@ class BernoulliVisible(VisibleLayer):
     def enumerate_states(self, n_visible, chunk_size, dtype):
         """Yield all visible configurations in chunks of at most chunk_size rows."""
         yield from enumerate_binary(n_visible, chunk_size, dtype)
+
+    def feature_log_partitions(self, A, b):
+        """softplus(a + b) for each unit: the terms of ``log_partition_given_hidden``."""
+        return softplus(A + b)
+
+    def feature_energy_terms(self, V, b):
+        """b_i v_i for each unit."""
+        V = V.toarray() if sp.issparse(V) else np.asarray(V)
+        return V * b
+
+    def posterior_point(self, first):
+        """The more probable value of each unit: p(v = 1 | observed) > 1/2."""
+        return (first > 0.5).astype(first.dtype)

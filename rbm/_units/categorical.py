@@ -158,6 +158,10 @@ class CategoricalVisible(VisibleLayer):
             # report the missing features in its own words.
             X = np.empty((len(X), 0))
         X = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
+        return self._encode(estimator, X, reset)
+
+    def _encode(self, estimator, X, reset):
+        """Labels already through ``validate_data``, checked and one-hot coded."""
         self._check_not_missing(X, estimator)
         if (reset and not isinstance(self.categories, str)
                 and len(self.categories) == X.shape[1]):
@@ -230,7 +234,9 @@ class CategoricalVisible(VisibleLayer):
                 f"in {count} entries, the first in row {first[0]}, "
                 f"{column_label(estimator, first[1])}. Impute them first "
                 "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
-                "or give them a category of their own."
+                "or give them a category of their own. "
+                "Or let the model handle the gaps: missing='impute' trains on such rows, "
+                "rbm.RBMImputer fills them, conditional_sample draws them."
             )
 
     @staticmethod
@@ -380,3 +386,93 @@ class CategoricalVisible(VisibleLayer):
                 out[np.arange(len(index)), offset + index % q] = 1
                 index //= q
             yield out
+
+    # ------------------------------------------------------------------
+    # Conditional use
+    # ------------------------------------------------------------------
+
+    def validate_incomplete(self, estimator, X, *, reset, dtype=None):
+        """(one-hot rows, observed) for labels with missing entries.
+
+        Missing entries (NaN, None, pandas' NA) get a placeholder category
+        (the feature's first) in the dense one-hot rows; ``observed`` is the
+        (n_samples, n_features) mask of given labels, each of which must be
+        a known category (else ValueError naming the column and the value).
+        When fitting (``reset``), the categories are those observed, and a
+        column with none observed is refused.
+        """
+        name = type(estimator).__name__
+        if sp.issparse(X):
+            raise TypeError(f"{name} takes a dense array of category labels, one column per "
+                            "feature; sparse input is not supported. Convert it with "
+                            ".toarray().")
+        refuse_masked(estimator, X)
+        if hasattr(X, "columns") and len(X.columns) == 0:
+            X = np.empty((len(X), 0))
+        X = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
+        missing = missing_mask(X)
+        if missing.any():
+            X = X.astype(object) if X.dtype.kind not in "fO" else X.copy()
+            for i in np.flatnonzero(missing.any(axis=0)):
+                X[missing[:, i], i] = self._placeholder(estimator, X, missing, i, reset)
+        if reset:
+            self._check_categories_parameter(type(estimator).__name__)
+        return np.asarray(self._encode(estimator, X, reset).toarray(), order="C"), ~missing
+
+    def _placeholder(self, estimator, X, missing, i, reset):
+        """A known category of feature i to stand in for its missing entries."""
+        if not reset:
+            return self.categories_[i][0]
+        if not isinstance(self.categories, str):
+            return self.categories[i][0]
+        if missing[:, i].all():
+            raise ValueError(
+                f"{type(estimator).__name__}: {column_label(estimator, i)} has no observed "
+                "value, so its categories cannot be learned; drop the column or pass its "
+                "categories in the categories parameter.")
+        return X[np.argmin(missing[:, i]), i]
+
+    def restricted(self, columns):
+        """Categorical units of the features whose blocks make up ``columns``."""
+        starts = set(np.asarray(columns).tolist())
+        sizes = [int(z - a) for a, z in zip(self.groups[:-1], self.groups[1:]) if a in starts]
+        return CategoricalBlocks(sizes, self.dtype)
+
+    def kernel_mask(self, observed):
+        """Each feature's mask over its whole one-hot block."""
+        return np.repeat(observed, self._sizes, axis=1)
+
+    def feature_log_partitions(self, A, b):
+        """log sum over a feature's categories of exp(b + a), for each feature."""
+        return self._block_logsumexp(A + b)
+
+    def feature_energy_terms(self, V, b):
+        """b[i, v_i] for each feature."""
+        V = V.toarray() if sp.issparse(V) else np.asarray(V)
+        return np.add.reduceat(V * b, self._block_starts(), axis=1)
+
+    def posterior_marginals(self, first, second, rows, observed):
+        """One (n_samples, n_categories) array per feature: p(category | observed)."""
+        first = np.where(self.kernel_mask(observed), rows, first)
+        return [first[:, a:z] for a, z in zip(self.groups[:-1], self.groups[1:])]
+
+    def posterior_point(self, first):
+        """One-hot rows of each feature's most probable category."""
+        out = np.zeros_like(first)
+        for a, z in zip(self.groups[:-1], self.groups[1:]):
+            out[np.arange(len(first)), a + np.argmax(first[:, a:z], axis=1)] = 1
+        return out
+
+
+class CategoricalBlocks(CategoricalVisible):
+    """Categorical units known by their category counts alone (no encoder, no
+    labels): a row's missing features as a layer of their own, for AIS."""
+
+    def __init__(self, sizes, dtype=np.float64):
+        super().__init__(dtype=dtype)
+        self.sizes = np.asarray(sizes, dtype=np.intp)
+
+    @property
+    def groups(self):
+        """Column offsets of the features' blocks."""
+        return np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.intp)

@@ -237,7 +237,9 @@ class GaussianVisible(VisibleLayer):
                 f"{estimator_name} got input that contains NaN or inf "
                 f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first, for "
                 "example with sklearn.impute.SimpleImputer; any finite real value is "
-                "allowed."
+                "allowed. "
+                "Or let the model handle the gaps: missing='impute' trains on such rows, "
+                "rbm.RBMImputer fills them, conditional_sample draws them."
             )
 
     def validate(self, estimator, X, *, reset, dtype):
@@ -419,3 +421,42 @@ class GaussianVisible(VisibleLayer):
             return None
         return (f"a weight or visible bias reached {largest:.3g}, more than "
                 f"{RUNAWAY_FACTOR:.0e} times the data's scale ({data_scale:.3g})")
+
+    def restricted(self, columns):
+        """Gaussian units of ``columns``, with their sigmas."""
+        return GaussianVisible(self.learn_sigma, self.sigma_floor,
+                               np.ascontiguousarray(self.state[:, columns]))
+
+    def fill_missing(self, rows, known, rng):
+        """Missing entries drawn from a normal with the known entries' mean and
+        standard deviation, per feature (before ``fit``: sigma is not set yet)."""
+        counts = np.maximum(known.sum(axis=0), 1)
+        mean = np.where(known, rows, 0.0).sum(axis=0) / counts
+        std = np.sqrt(np.where(known, (rows - mean) ** 2, 0.0).sum(axis=0) / counts)
+        draws = mean + spread_of_constant_features(mean, std) * rng.standard_normal(rows.shape)
+        rows[~known] = draws.astype(rows.dtype)[~known]
+        return rows
+
+    def feature_log_partitions(self, A, b):
+        """log(2 pi sigma**2) / 2 + (a**2 + 2 a b) / (2 sigma**2) for each unit."""
+        variance = self._variance()
+        return 0.5 * np.log(2.0 * np.pi * variance) + (A * A + 2.0 * A * b) / (2.0 * variance)
+
+    def feature_energy_terms(self, V, b):
+        """-(v - b)**2 / (2 sigma**2) for each unit."""
+        V = V.toarray() if sp.issparse(V) else np.asarray(V)
+        return -0.5 * ((V - b) ** 2) / self._variance()
+
+    def posterior_marginals(self, first, second, rows, observed):
+        """(mean, variance) of each entry given the observed ones.
+
+        The law of total variance over the hidden states: sigma**2 (the
+        variance given h) plus the spread of the conditional means E[v | h];
+        observed entries have their value and variance 0.
+        """
+        variance = self._variance() + np.maximum(second - first * first, 0.0)
+        return np.where(observed, rows, first), np.where(observed, 0.0, variance)
+
+    def posterior_point(self, first):
+        """The conditional mean."""
+        return first

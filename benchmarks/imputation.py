@@ -1,0 +1,276 @@
+"""Imputation: RBMImputer against scikit-learn's imputers and per-column gradient boosting.
+
+For each set, the imputers are fitted on complete training rows; then 20% of
+the *test* entries are removed at random (per entry; the same mask for every
+imputer) and each imputer fills them in.  Scores over the removed entries:
+
+* discrete sets: **accuracy** (the imputed value equals the removed one);
+* real-valued sets: **RMSE** in standardised units (each column divided by
+  its training standard deviation).
+
+Contenders:
+
+* **RBMImputer**: ``rbm.RBMImputer`` with an RBM of ``n_components`` hidden
+  units (``SETS``), posterior mode (discrete) or conditional mean (real).
+* **Simple**: ``SimpleImputer`` (most frequent value; mean for real sets).
+* **KNN**: ``KNNImputer(n_neighbors=5)`` on one-hot columns for categorical
+  sets (each feature's block then decoded by its largest value), 0/1 columns
+  rounded.
+* **Iterative**: ``IterativeImputer`` (BayesianRidge, 5 rounds, the 40
+  nearest features), decoded as KNN's.
+* **HGB per column**: one ``HistGradientBoostingClassifier`` (regressor for
+  real sets) per column, trained on the training rows with 20% of the other
+  columns' entries removed at random (native missing-value support;
+  categorical codes as categorical features), predicting its column from
+  the test row's observed entries.
+
+Sets (``../shared/data``, skipped cleanly where absent): binary nltcs and
+plants; DEBD mushrooms (21 attributes) and dna (60 positions x 4 states)
+decoded to categorical labels; the protein alignments ww, kunitz and lattice
+(sites as categorical features); and scikit-learn's bundled breast_cancer,
+wine and diabetes (real, 70/30 split).  Rows are subsampled (``--train``,
+``--test``) so the run takes minutes.
+
+    PYTHONPATH=. python benchmarks/imputation.py [--sets nltcs,wine] [--train 3000 --test 1000]
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
+from sklearn.model_selection import train_test_split
+
+import rbm
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+MUSHROOM_GROUPS = [0, 6, 10, 20, 22, 31, 33, 35, 37, 49, 51, 55, 59, 68, 77, 78, 82, 85, 90,
+                   99, 105, 112]
+MISSING_FRACTION = 0.2
+SEED = 0
+#: set -> (kind, hidden units, epochs) of the RBM.
+SETS = {
+    "nltcs": ("binary", 32, 50),
+    "plants": ("binary", 100, 50),
+    "mushrooms": ("categorical", 64, 100),
+    "dna": ("categorical", 100, 200),
+    "ww": ("categorical", 100, 50),
+    "kunitz": ("categorical", 100, 50),
+    "lattice": ("categorical", 100, 50),
+    "breast_cancer": ("real", 32, 200),
+    "wine": ("real", 16, 300),
+    "diabetes": ("real", 16, 300),
+}
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+
+
+def one_hot_to_labels(X, groups):
+    return np.stack([X[:, a:z].argmax(axis=1) for a, z in zip(groups[:-1], groups[1:])],
+                    axis=1)
+
+
+def dna_labels(X):
+    """60 positions x 3 bits, the all-zero pattern the fourth state (code 3)."""
+    blocks = X.reshape(len(X), 60, 3)
+    return np.where(blocks.any(axis=2), blocks.argmax(axis=2), 3)
+
+
+def load(name, n_train, n_test, rng):
+    """(train, test) arrays: 0/1 floats, integer labels or real values."""
+    if name in ("breast_cancer", "wine", "diabetes"):
+        X = {"breast_cancer": load_breast_cancer, "wine": load_wine,
+             "diabetes": load_diabetes}[name]().data
+        return train_test_split(X, test_size=0.3, random_state=SEED)
+    if name in ("ww", "kunitz", "lattice"):
+        codes = np.load(DATA / "protein" / f"{name}.npz")["codes"].astype(np.int64)
+        order = rng.permutation(len(codes))
+        return codes[order[:n_train]], codes[order[n_train:n_train + n_test]]
+    data = np.load(DATA / "binary" / f"{name}.npz")
+    train, test = data["train"][:n_train], data["test"][:n_test]
+    if name == "mushrooms":
+        return one_hot_to_labels(train, MUSHROOM_GROUPS), one_hot_to_labels(test,
+                                                                            MUSHROOM_GROUPS)
+    if name == "dna":
+        return dna_labels(train), dna_labels(test)
+    return train.astype(float), test.astype(float)
+
+
+def available(name):
+    if name in ("breast_cancer", "wine", "diabetes"):
+        return True
+    folder = "protein" if name in ("ww", "kunitz", "lattice") else "binary"
+    return (DATA / folder / f"{name}.npz").is_file()
+
+
+# --------------------------------------------------------------------------
+# Contenders: each maps (train, test with NaN) to the completed test rows
+# --------------------------------------------------------------------------
+
+
+class OneHot:
+    """Integer labels <-> one-hot float columns with NaN blocks for missing labels."""
+
+    def __init__(self, train, test):
+        both = np.vstack([train, np.nan_to_num(test, nan=train[0])]).astype(np.int64)
+        self.sizes = both.max(axis=0) + 1
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)])
+
+    def encode(self, labels):
+        out = np.zeros((len(labels), self.offsets[-1]))
+        for j, (a, q) in enumerate(zip(self.offsets[:-1], self.sizes)):
+            column = labels[:, j]
+            known = ~np.isnan(column)
+            out[np.flatnonzero(known), a + column[known].astype(np.int64)] = 1
+            out[~known, a:a + q] = np.nan
+        return out
+
+    def decode(self, X):
+        return np.stack([X[:, a:a + q].argmax(axis=1)
+                         for a, q in zip(self.offsets[:-1], self.sizes)], axis=1)
+
+
+def numeric_imputer(imputer, kind):
+    def fill(train, test):
+        if kind == "categorical":
+            codec = OneHot(train, test)
+            return codec.decode(imputer.fit(codec.encode(train.astype(float))).transform(
+                codec.encode(test)))
+        out = imputer.fit(train).transform(test)
+        return np.round(out) if kind == "binary" else out
+    return fill
+
+
+def rbm_imputer(kind, n_components, n_iter):
+    def fill(train, test):
+        estimator = {"binary": rbm.BernoulliRBM, "categorical": rbm.CategoricalRBM,
+                     "real": rbm.GaussianBernoulliRBM}[kind]
+        options = dict(n_components=n_components, n_iter=n_iter, random_state=SEED)
+        if kind == "categorical":
+            codec = OneHot(train, test)
+            options["categories"] = [np.arange(q) for q in codec.sizes]
+            train = train.astype(object)
+            test = np.where(np.isnan(test), None, test).astype(object)
+            test = np.vectorize(lambda v: v if v is None else int(v), otypes=[object])(test)
+        imputer = rbm.RBMImputer(estimator(**options), random_state=SEED).fit(train)
+        return imputer.transform(test).astype(float)
+    return fill
+
+
+def hgb_per_column(kind):
+    def fill(train, test):
+        rng = np.random.default_rng(SEED + 1)
+        out = test.copy()
+        categorical = kind == "categorical"
+        for j in range(train.shape[1]):
+            missing = np.isnan(test[:, j])
+            if not missing.any():
+                continue
+            others = np.delete(train, j, axis=1).astype(float)
+            others[rng.random(others.shape) < MISSING_FRACTION] = np.nan
+            target = train[:, j]
+            if kind == "real":
+                model = HistGradientBoostingRegressor(random_state=SEED)
+            elif len(np.unique(target)) == 1:
+                out[missing, j] = target[0]
+                continue
+            else:
+                model = HistGradientBoostingClassifier(
+                    random_state=SEED,
+                    categorical_features=np.ones(others.shape[1], bool) if categorical
+                    else None)
+            model.fit(others, target)
+            out[missing, j] = model.predict(np.delete(test[missing], j, axis=1))
+        return out
+    return fill
+
+
+def contenders(kind, n_components, n_iter):
+    simple = "mean" if kind == "real" else "most_frequent"
+    return {
+        "RBMImputer": rbm_imputer(kind, n_components, n_iter),
+        "Simple": numeric_imputer(SimpleImputer(strategy=simple), kind),
+        "KNN": numeric_imputer(KNNImputer(n_neighbors=5), kind),
+        "Iterative": numeric_imputer(IterativeImputer(max_iter=5, n_nearest_features=40,
+                                                      random_state=SEED), kind),
+        "HGB per column": hgb_per_column(kind),
+    }
+
+
+# --------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------
+
+
+def score(kind, truth, completed, removed, scale):
+    if kind == "real":
+        error = (completed - truth) / scale
+        return float(np.sqrt(np.mean(error[removed] ** 2)))
+    return float(np.mean(completed[removed] == truth[removed]))
+
+
+def run_set(name, n_train, n_test):
+    kind, n_components, n_iter = SETS[name]
+    rng = np.random.default_rng(SEED)
+    train, test = load(name, n_train, n_test, rng)
+    train, test = train.astype(float), test.astype(float)
+    removed = np.random.default_rng(SEED + 2).random(test.shape) < MISSING_FRACTION
+    gappy = test.copy()
+    gappy[removed] = np.nan
+    scale = train.std(axis=0) if kind == "real" else None
+    if kind == "real":
+        scale = np.where(scale > 0, scale, 1.0)
+    results = {}
+    for label, fill in contenders(kind, n_components, n_iter).items():
+        start = time.perf_counter()
+        completed = np.asarray(fill(train, gappy), dtype=float)
+        results[label] = (score(kind, test, completed, removed, scale),
+                          time.perf_counter() - start)
+        print(f"  {name} {label}: {results[label][0]:.4f} ({results[label][1]:.1f} s)",
+              file=sys.stderr, flush=True)
+    return kind, train.shape, test.shape, results
+
+
+def table(rows):
+    labels = ["RBMImputer", "Simple", "KNN", "Iterative", "HGB per column"]
+    lines = ["| set | kind | train x features | metric | " + " | ".join(labels) + " |",
+             "|---|---|---|---|" + "---|" * len(labels)]
+    for name, (kind, train_shape, _, results) in rows.items():
+        metric = "RMSE (lower better)" if kind == "real" else "accuracy"
+        cells = [f"{results[l][0]:.4f}" for l in labels]
+        lines.append(f"| {name} | {kind} | {train_shape[0]} x {train_shape[1]} | {metric} | "
+                     + " | ".join(cells) + " |")
+    lines += ["", "Seconds (fit + transform):", "",
+              "| set | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for name, (_, _, _, results) in rows.items():
+        lines.append(f"| {name} | " + " | ".join(f"{results[l][1]:.1f}" for l in labels)
+                     + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--train", type=int, default=3000)
+    parser.add_argument("--test", type=int, default=1000)
+    args = parser.parse_args(argv)
+    rows = {}
+    for name in args.sets.split(","):
+        if not available(name):
+            print(f"skipped {name}: not found under {DATA}", file=sys.stderr)
+            continue
+        rows[name] = run_set(name, args.train, args.test)
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,611 @@
+"""Conditional use of a fitted RBM: rows with missing entries.
+
+A mixin of ``BaseRBM`` written against the layer verbs.  The missing
+entries of a row (NaN; None and pandas' NA for labels) are drawn from, or
+summarised by, their distribution given the row's observed entries:
+
+- ``conditional_sample``: clamped block Gibbs in the kernel
+  (``_gibbs.gibbs_chains(..., clamp=mask)``), the observed entries held at
+  their values after every visible step.
+- ``conditional_marginals``: the probability of each value (discrete) or
+  the mean and variance (Gaussian) of every missing entry.  Exact, by
+  enumerating the hidden layer, where that is small
+  (``MAX_EXACT_HIDDEN_STATES``); else Rao-Blackwellised over clamped
+  chains: the average of p(v_i | h) over the chains' hidden states.
+- ``score_samples`` of rows with gaps is log p(observed entries)
+  (``incomplete_log_likelihood``).
+
+The chains start from the data marginals (the independent model training
+started from), so a short burn-in suffices.
+"""
+
+import warnings
+from numbers import Integral
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import logsumexp
+from sklearn.utils.validation import check_is_fitted
+
+from . import _gibbs
+from ._frames import visible_output
+from ._partition import ais_log_partition
+from ._state import check_fitted_state
+from ._training import check_training_record, validation_split
+from ._weights import check_sample_weight, positive_rows
+from ._streams import CONDITIONAL_CHAINS, CONDITIONAL_FILL, CONDITIONAL_START, ChainStreams
+from ._streams import draw_entropy, generator_for
+
+#: ``method="auto"`` computes marginals and incomplete log-likelihoods
+#: exactly when the hidden layer has at most this many states.
+MAX_EXACT_HIDDEN_STATES = 2 ** 14
+#: Exact enumeration works on blocks of (hidden states x rows) of about this size.
+EXACT_BLOCK_ELEMENTS = 2 ** 21
+#: Defaults of the Gibbs estimates (see the methods' docstrings).
+DEFAULT_N_STEPS = 200
+DEFAULT_BURN_IN = 50
+DEFAULT_N_SWEEPS = 100
+DEFAULT_N_CHAINS = 4
+#: Clamped Gibbs steps that refresh the missing entries of training rows
+#: before each pass (``missing="impute"``).
+IMPUTE_STEPS = 5
+#: Clamped Gibbs steps that fill the missing entries of a ``partial_fit``
+#: batch (rows new to the model) before its pass.
+PARTIAL_FIT_BURN_IN = 20
+#: ``observed_log_likelihood`` enumerates a row's missing entries exactly when
+#: they have at most this many joint states (discrete units).
+MAX_EXACT_MISSING_STATES = 2 ** 16
+#: AIS runs and inverse temperatures per row of ``observed_log_likelihood``.
+ROW_AIS_CHAINS, ROW_AIS_BETAS = 32, 1000
+#: Largest step count the kernel takes (a C int).
+_C_INT_MAX = 2 ** 31 - 1
+
+
+def _check_count(name, value, low=1, high=_C_INT_MAX):
+    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}.")
+    return int(value)
+
+
+def _repeat_rows(X, repeats):
+    """X with each row repeated ``repeats`` times in a row (frames keep their index)."""
+    if repeats == 1:
+        return X
+    if hasattr(X, "iloc"):
+        return X.iloc[np.repeat(np.arange(len(X)), repeats)]
+    return None
+
+
+class ObservedLogLikelihood(NamedTuple):
+    """log p(observed entries) of each row, and how it was obtained.
+
+    Attributes
+    ----------
+    log_p : ndarray of shape (n_samples,)
+        log p(observed entries) in nats: the log-likelihood for complete rows.
+    std_error : ndarray of shape (n_samples,)
+        Standard error of the row's own AIS estimate (0 where exact); the
+        error of log Z (``log_partition_``) comes on top for every row.
+    method : ndarray of shape (n_samples,) of str
+        "complete" (no entry missing: -F(v) - log Z), "exact" (the missing
+        entries summed out exactly, by enumerating the hidden states or the
+        missing entries' states) or "ais" (the missing entries' conditional
+        log-partition estimated by AIS).
+    """
+
+    log_p: np.ndarray
+    std_error: np.ndarray
+    method: np.ndarray
+
+
+class ConditionalMixin:
+    """``conditional_sample`` and ``conditional_marginals`` of a fitted RBM."""
+
+    # ------------------------------------------------------------------
+    # Input
+    # ------------------------------------------------------------------
+
+    def _incomplete_input(self, X):
+        """(internal rows, observed mask) of X for a fitted model."""
+        check_is_fitted(self)
+        check_fitted_state(self)
+        return self._visible_unit.validate_incomplete(
+            self, X, reset=False, dtype=self.components_.dtype)
+
+    def _chain_start(self, rows, observed, rng):
+        """Kernel rows s(v): observed entries as given, missing ones drawn from the
+        independent model of the data marginals."""
+        unit, dtype = self._visible_unit, self.components_.dtype
+        field = np.broadcast_to(self._base_visible_bias(), rows.shape).astype(dtype)
+        start = np.where(unit.kernel_mask(observed), rows, unit.sample(field, rng))
+        return np.ascontiguousarray(unit.to_kernel(start.astype(dtype)))
+
+    def _clamped_chains(self, S, clamp, n_steps, streams):
+        """Advance kernel rows S (in place) by n_steps clamped Gibbs steps; returns
+        the last hidden samples."""
+        rows = S.shape[0]
+        H = np.empty((rows, self.n_components), dtype=S.dtype)
+        P = np.empty_like(H)
+        _gibbs.gibbs_chains(self._kernel_params(), self._visible_unit.kernel_view(S.dtype), S,
+                            H, P, int(n_steps), streams.for_rows(rows),
+                            int(self._check_n_jobs()), clamp=clamp)
+        return H
+
+    # ------------------------------------------------------------------
+    # Training on incomplete rows (missing="impute")
+    # ------------------------------------------------------------------
+
+    def _fit_input(self, X, warm, sample_weight=None):
+        """(visible layer, training rows, validation rows or None, their weights
+        (each None without weights), threads, the function that re-draws
+        missing entries before a pass or None) of ``fit``.
+
+        Rows of weight 0 are dropped (``positive_rows``) before the split.
+        """
+        if warm:
+            check_is_fitted(self)
+            check_fitted_state(self)
+            unit = self._visible_unit
+        else:
+            unit = self._visible_type.for_estimator(self)
+        X, known = self._training_input(X, unit, reset=not warm)
+        if warm:
+            check_training_record(self)
+        X, known, weights = self._positive_rows(X, known, sample_weight)
+        n_threads = self._check_n_jobs()
+        X, X_valid, known, known_valid, weights, valid_weights = self._validation_split(
+            X, known, weights)
+        fills = self._missing_fills(X, known, X_valid, known_valid, unit)
+
+        def refresh():
+            for fill in fills:
+                fill.refresh(self)
+
+        return (unit, X, X_valid, weights, valid_weights, n_threads,
+                (refresh if fills else None))
+
+    def _partial_fit_input(self, X, first_call, sample_weight=None):
+        """(visible layer, rows, their weights or None, missing fills) of ``partial_fit``."""
+        if first_call:
+            unit = self._visible_type.for_estimator(self)
+        else:
+            check_is_fitted(self)
+            check_fitted_state(self)
+            unit = self._visible_unit
+        X, known = self._training_input(X, unit, reset=first_call)
+        if not first_call:
+            check_training_record(self)
+        X, known, weights = self._positive_rows(X, known, sample_weight)
+        # Each call's fill draws its own numbers: keyed by the passes so far.
+        key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))
+        return unit, X, weights, self._missing_fills(X, known, None, None, unit, key)
+
+    def _positive_rows(self, X, known, sample_weight):
+        """(X, known-entries mask, weights) with the rows of weight 0 dropped."""
+        weights = check_sample_weight(self, sample_weight, X)
+        if known is None:
+            X, weights = positive_rows(X, weights)
+            return X, None, weights
+        if weights is not None and not np.all(weights > 0):
+            keep = np.flatnonzero(weights > 0)
+            return X[keep], known[keep], weights[keep]
+        return X, known, weights
+
+    def _training_input(self, X, unit, *, reset):
+        """(X in the internal form, mask of known internal entries or None).
+
+        With ``missing="impute"`` rows may have missing entries: they come
+        back filled with placeholders, and the mask says which entries are
+        known (None when all are, or with ``missing="error"``).
+        """
+        if self.missing != "impute":
+            return self._validate_input(X, reset=reset, unit=unit), None
+        dtype = [np.float64, np.float32] if reset else self.components_.dtype
+        rows, observed = unit.validate_incomplete(self, X, reset=reset, dtype=dtype)
+        if observed.all():
+            # Complete data trains exactly as with missing="error" (sparse stays sparse).
+            return self._validate_input(X, reset=reset, unit=unit), None
+        return rows, unit.kernel_mask(observed)
+
+    def _validation_split(self, X, known, weights=None):
+        """validation_split of X and, alongside, of the known-entries mask and
+        the weights: (X, X_valid, known, known_valid, weights, valid_weights)."""
+        split = validation_split(X, self.early_stopping, self.validation_fraction,
+                                 self.random_state, weights)
+        if known is None:
+            X, X_valid, weights, valid_weights = split
+            return X, X_valid, None, None, weights, valid_weights
+        # The same rows of the mask: split it as the rows' extra columns.
+        both = np.hstack([X, known.astype(X.dtype)])
+        train, valid, weights, valid_weights = validation_split(
+            both, self.early_stopping, self.validation_fraction, self.random_state, weights)
+        n = X.shape[1]
+        parts = [np.ascontiguousarray(train[:, :n]), None, train[:, n:] > 0.5, None]
+        if valid is not None:
+            parts[1], parts[3] = np.ascontiguousarray(valid[:, :n]), valid[:, n:] > 0.5
+        return (*parts, weights, valid_weights)
+
+    def _missing_fills(self, X, known, X_valid, known_valid, unit, key=0):
+        """``MissingFill`` of the training (and validation) rows with gaps, their
+        missing entries drawn from the known entries' marginals; [] for none."""
+        if known is None:
+            return []
+        entropy = draw_entropy(self.random_state)
+        fills = [MissingFill(X, known, entropy, key).fill(unit)]
+        if X_valid is not None:
+            fills.append(MissingFill(X_valid, known_valid, entropy, key + 1).fill(unit))
+        return fills
+
+    # ------------------------------------------------------------------
+    # Sampling
+    # ------------------------------------------------------------------
+
+    def conditional_sample(self, X, *, n_draws=1, n_steps=DEFAULT_N_STEPS, random_state=None):
+        """Complete the rows of X by drawing their missing entries from
+        p(missing | observed).
+
+        Each output row is one chain of clamped block Gibbs: the observed
+        entries are held at their values, the missing ones start from the
+        data marginals (the independent model training starts from) and the
+        chain runs ``n_steps`` steps, of which every one is burn-in (rows are
+        separate chains, so no thinning is needed).  A row with nothing
+        observed is a draw from the model, as ``sample`` gives.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with missing entries: NaN, and for labels also None and
+            pandas' NA.  Observed entries must be valid for the model (for
+            CategoricalRBM, categories seen in fit).
+        n_draws : int, default=1
+            Completions per row; the output holds them row after row (the
+            ``n_draws`` completions of row 0 first).
+        n_steps : int, default=200
+            Gibbs steps per chain.  Clamped chains mix faster than the free
+            chains of ``sample`` (1,000 steps): the observed entries pin the
+            hidden layer.
+        random_state : int, RandomState instance or None, default=None
+            Seed; None uses the estimator's ``random_state``.  The same seed
+            gives the same draws whatever ``n_jobs``.
+
+        Returns
+        -------
+        X_completed : ndarray or DataFrame of shape (n_samples * n_draws, n_features)
+            X with its missing entries drawn; observed entries unchanged.  A
+            DataFrame for a DataFrame X (its index repeated with the rows).
+        """
+        n_draws = _check_count("n_draws", n_draws)
+        n_steps = _check_count("n_steps", n_steps)
+        rows, observed = self._incomplete_input(X)
+        rows, observed = np.repeat(rows, n_draws, axis=0), np.repeat(observed, n_draws, axis=0)
+        entropy = draw_entropy(random_state if random_state is not None else self.random_state)
+        S = self._chain_start(rows, observed, generator_for(entropy, CONDITIONAL_START))
+        clamp = self._visible_unit.kernel_mask(observed).astype(np.uint8)
+        self._clamped_chains(S, clamp, n_steps, ChainStreams(entropy, CONDITIONAL_CHAINS))
+        V = self._visible_unit.from_kernel(S)
+        return visible_output(self, self._visible_unit.decode(V), _repeat_rows(X, n_draws),
+                              self._output_column_types())
+
+    # ------------------------------------------------------------------
+    # Marginals
+    # ------------------------------------------------------------------
+
+    def conditional_marginals(self, X, *, method="auto", n_chains=DEFAULT_N_CHAINS,
+                              burn_in=DEFAULT_BURN_IN, n_sweeps=DEFAULT_N_SWEEPS,
+                              random_state=None):
+        """Distribution of each missing entry given the row's observed entries.
+
+        ``method="exact"`` sums over every hidden state h, weighting p(v_i |
+        h) by p(h | observed); ``"gibbs"`` is Rao-Blackwellised: the average
+        of p(v_i | h) over the hidden states of ``n_chains`` clamped chains
+        per row, each run ``burn_in`` steps and then ``n_sweeps`` more whose
+        hidden states are all averaged (consecutive states are correlated,
+        which costs precision, not correctness, so there is no thinning).
+        ``"auto"`` is exact when the hidden layer has at most 2**14 states.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with missing entries (NaN; for labels also None, pandas' NA).
+        method : {"auto", "exact", "gibbs"}, default="auto"
+        n_chains : int, default=4
+            Clamped chains per row (``"gibbs"``).
+        burn_in : int, default=50
+            Steps before a chain's hidden states are averaged (``"gibbs"``).
+        n_sweeps : int, default=100
+            Hidden states averaged per chain (``"gibbs"``).
+        random_state : int, RandomState instance or None, default=None
+            Seed of the chains; None uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        marginals
+            BernoulliRBM: ndarray (n_samples, n_features) of p(v_i = 1 |
+            observed).  CategoricalRBM: a list with one (n_samples,
+            n_categories_i) array per feature, p(category | observed), in
+            the order of ``categories_``.  GaussianBernoulliRBM: a tuple
+            (mean, variance) of (n_samples, n_features) arrays.  Observed
+            entries are certain: their value (one-hot; variance 0).
+        """
+        rows, observed = self._incomplete_input(X)
+        first, second = self._marginal_moments(rows, observed, method, n_chains, burn_in,
+                                               n_sweeps, random_state)
+        return self._visible_unit.posterior_marginals(first, second, rows, observed)
+
+    def _marginal_moments(self, rows, observed, method="auto", n_chains=DEFAULT_N_CHAINS,
+                          burn_in=DEFAULT_BURN_IN, n_sweeps=DEFAULT_N_SWEEPS,
+                          random_state=None):
+        """(E[E[v | h]], E[E[v | h]**2]) over h ~ p(h | observed), internal columns."""
+        if method not in ("auto", "exact", "gibbs"):
+            raise ValueError(f"method must be 'auto', 'exact' or 'gibbs', got {method!r}.")
+        if method == "auto":
+            method = "exact" if self._hidden_enumerable() else "gibbs"
+        if method == "exact":
+            if not self._hidden_enumerable():
+                raise ValueError(
+                    f"method='exact' enumerates the {self.n_components} hidden units' "
+                    f"states, more than {MAX_EXACT_HIDDEN_STATES}; use method='gibbs'.")
+            return self._exact_moments(rows, observed)
+        return self._gibbs_moments(rows, observed, _check_count("n_chains", n_chains),
+                                   _check_count("burn_in", burn_in, low=0),
+                                   _check_count("n_sweeps", n_sweeps), random_state)
+
+    def _hidden_enumerable(self):
+        unit = self._hidden_unit
+        return (getattr(unit, "discrete", False)
+                and unit.n_states(self.n_components) <= MAX_EXACT_HIDDEN_STATES)
+
+    def _gibbs_moments(self, rows, observed, n_chains, burn_in, n_sweeps, random_state):
+        """Rao-Blackwellised moments from clamped chains (``conditional_marginals``)."""
+        unit, n = self._visible_unit, rows.shape[0]
+        entropy = draw_entropy(random_state if random_state is not None else self.random_state)
+        chain_rows = np.repeat(rows, n_chains, axis=0)
+        chain_observed = np.repeat(observed, n_chains, axis=0)
+        S = self._chain_start(chain_rows, chain_observed,
+                              generator_for(entropy, CONDITIONAL_START))
+        clamp = unit.kernel_mask(chain_observed).astype(np.uint8)
+        streams = ChainStreams(entropy, CONDITIONAL_CHAINS)
+        if burn_in:
+            self._clamped_chains(S, clamp, burn_in, streams)
+        W = self.components_.astype(np.float64)
+        b = self.intercept_visible_.astype(np.float64)
+        first = np.zeros(chain_rows.shape)
+        second = np.zeros(chain_rows.shape)
+        for _ in range(n_sweeps):
+            H = self._clamped_chains(S, clamp, 1, streams)
+            mean = unit.mean(H.astype(np.float64) @ W + b)
+            first += mean
+            second += mean * mean
+        shape = (n, n_chains, rows.shape[1])
+        total = n_chains * n_sweeps
+        return (first.reshape(shape).sum(axis=1) / total,
+                second.reshape(shape).sum(axis=1) / total)
+
+    def _hidden_blocks(self, rows, observed):
+        """Yield (first row, last row, log weights (hidden states, rows) of the
+        block, E[v | h] of the hidden states) over blocks of rows and hidden states.
+
+        The log weight of hidden state h for a row with observed entries o and
+        missing entries m is c.h + sum_o (h W)_o s(v_o) + sum_m log Z_m(h W),
+        the log of p(h, v_o) up to a constant of the row.
+        """
+        unit, hidden = self._visible_unit, self._hidden_unit
+        W = self.components_.astype(np.float64)
+        b = self.intercept_visible_.astype(np.float64)
+        c = self.intercept_hidden_.astype(np.float64)
+        S = np.asarray(unit.hidden_input(rows), dtype=np.float64) \
+            * unit.kernel_mask(observed)
+        missing = (~observed).astype(np.float64)
+        n_states = hidden.n_states(self.n_components)
+        state_rows = max(1, min(n_states, EXACT_BLOCK_ELEMENTS // max(W.shape[1], 1)))
+        for Hs in hidden.enumerate_states(self.n_components, state_rows, np.float64):
+            A = Hs @ W
+            base = (Hs @ c)[:, None]
+            observed_terms = A @ S.T
+            missing_terms = unit.feature_log_partitions(A, b) @ missing.T
+            yield base + observed_terms + missing_terms, unit.mean(A + b)
+
+    def _row_blocks(self, n_rows):
+        """Slices of rows whose enumeration blocks stay near EXACT_BLOCK_ELEMENTS."""
+        states = min(self._hidden_unit.n_states(self.n_components), EXACT_BLOCK_ELEMENTS)
+        size = max(1, EXACT_BLOCK_ELEMENTS // states)
+        return [slice(start, start + size) for start in range(0, n_rows, size)]
+
+    def _exact_moments(self, rows, observed):
+        """Exact moments by enumerating the hidden states (``conditional_marginals``)."""
+        first = np.zeros(rows.shape)
+        second = np.zeros(rows.shape)
+        for block in self._row_blocks(rows.shape[0]):
+            r, o = rows[block], observed[block]
+            log_norm = self._exact_hidden_log_norm(r, o)
+            for log_w, mean in self._hidden_blocks(r, o):
+                weights = np.exp(log_w - log_norm)  # (states, rows): p(h | observed)
+                first[block] += weights.T @ mean
+                second[block] += weights.T @ (mean * mean)
+        return first, second
+
+    def _exact_hidden_log_norm(self, rows, observed):
+        """log sum_h of the hidden log weights of ``_hidden_blocks``, per row."""
+        parts = [logsumexp(log_w, axis=0) for log_w, _ in self._hidden_blocks(rows, observed)]
+        return logsumexp(np.stack(parts), axis=0)
+
+    # ------------------------------------------------------------------
+    # Log-likelihood of rows with gaps
+    # ------------------------------------------------------------------
+
+    def observed_log_likelihood(self, X, *, n_chains=ROW_AIS_CHAINS, n_betas=ROW_AIS_BETAS,
+                                random_state=None):
+        """log p(observed entries) of each row: the missing entries summed out.
+
+        Complete rows get -F(v) - log Z.  For a row with gaps the missing
+        entries are summed out exactly where that is cheap: by enumerating
+        the hidden states (at most 2**14) with the missing units summed in
+        closed form given h, or, for discrete visible units, by enumerating
+        the missing entries' states (at most 2**16 per row).  Otherwise the
+        row's missing units form an RBM of their own given the observed
+        ones (hidden biases shifted by the observed entries), whose log Z
+        is estimated by AIS (``n_chains`` runs, ``n_betas`` temperatures per
+        row; it errs low, as every forward AIS estimate).  log Z of the
+        model itself is that of ``score_samples`` (``log_partition_``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows with missing entries (NaN; for labels also None, pandas' NA).
+        n_chains : int, default=32
+            AIS runs per row (rows needing AIS only).
+        n_betas : int, default=1000
+            AIS inverse temperatures per row.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the AIS runs; None uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        result : ObservedLogLikelihood
+            ``log_p``, ``std_error`` and ``method`` per row.
+        """
+        rows, observed = self._incomplete_input(X)
+        n_chains, n_betas = _check_count("n_chains", n_chains), _check_count("n_betas", n_betas, 2)
+        log_z, _ = self._log_partition_announced()
+        n = rows.shape[0]
+        log_p, std_error = np.empty(n), np.zeros(n)
+        method = np.full(n, "complete", dtype=object)
+        complete = observed.all(axis=1)
+        if complete.any():
+            log_p[complete] = -self._free_energy(rows[complete]) - log_z
+        gaps = np.flatnonzero(~complete)
+        if self._hidden_enumerable() and len(gaps):
+            log_p[gaps] = self._exact_observed_log_p(rows[gaps], observed[gaps]) - log_z
+            method[gaps] = "exact"
+            gaps = gaps[:0]
+        entropy = draw_entropy(random_state if random_state is not None else self.random_state)
+        for r in gaps:
+            log_p[r], std_error[r], method[r] = self._row_observed_log_p(
+                rows[r], observed[r], n_chains, n_betas, generator_for([*entropy, int(r)],
+                                                                       CONDITIONAL_START))
+            log_p[r] -= log_z
+        return ObservedLogLikelihood(log_p, std_error, method.astype(str))
+
+    def score_samples(self, X):
+        """Log-likelihood log p(x) = -F(x) - log Z of each sample, in nats.
+
+        With ``missing="impute"`` rows may have missing entries: theirs is
+        log p(observed entries) (``observed_log_likelihood``: exact where the
+        hidden states or the missing entries' states can be enumerated, else
+        by AIS per row, with a UserWarning saying how many rows and their
+        largest standard error).  Otherwise as ``LikelihoodMixin.score_samples``:
+        log Z is exact for small models and a forward AIS estimate (100 runs,
+        10,000 temperatures, cached) otherwise; ``log_partition_`` says
+        which.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_p : ndarray of shape (n_samples,)
+        """
+        if getattr(self, "missing", "error") != "impute" or sp.issparse(X):
+            # Sparse rows have no gaps: a NaN stored in one is refused there.
+            return super().score_samples(X)
+        _, observed = self._incomplete_input(X)
+        if observed.all():
+            return super().score_samples(X)
+        result = self.observed_log_likelihood(X)
+        estimated = result.method == "ais"
+        if estimated.any():
+            warnings.warn(
+                f"{type(self).__name__}.score_samples: log p(observed entries) of "
+                f"{int(estimated.sum())} rows with gaps was estimated by AIS per row "
+                f"(largest standard error {result.std_error.max():.3g} nats); the others "
+                "are exact. observed_log_likelihood gives each row's method and error.",
+                UserWarning, stacklevel=2)
+        return result.log_p
+
+    def _observed_energy(self, rows, observed):
+        """The observed entries' own visible terms -E_v, per row."""
+        b = self.intercept_visible_.astype(np.float64)
+        terms = self._visible_unit.feature_energy_terms(rows.astype(np.float64), b)
+        return (terms * observed).sum(axis=1)
+
+    def _exact_observed_log_p(self, rows, observed):
+        """log of the unnormalised p(observed entries), by enumerating the hidden states."""
+        out = np.empty(rows.shape[0])
+        for block in self._row_blocks(rows.shape[0]):
+            out[block] = self._exact_hidden_log_norm(rows[block], observed[block])
+        return out + self._observed_energy(rows, observed)
+
+    def _row_observed_log_p(self, row, observed, n_chains, n_betas, rng):
+        """(log unnormalised p(observed), standard error, method) of one row with gaps."""
+        unit = self._visible_unit
+        free = np.flatnonzero(~unit.kernel_mask(observed[None, :])[0])
+        if unit.discrete:
+            sub = unit.restricted(free)
+            if sub.n_states(len(free)) <= MAX_EXACT_MISSING_STATES:
+                completions = np.repeat(row[None, :], sub.n_states(len(free)), axis=0)
+                completions[:, free] = next(sub.enumerate_states(
+                    len(free), len(completions), completions.dtype))
+                return float(logsumexp(-self._free_energy(completions))), 0.0, "exact"
+        return self._row_ais(row, observed, free, n_chains, n_betas, rng)
+
+    def _row_ais(self, row, observed, free, n_chains, n_betas, rng):
+        """AIS over the row's missing units, an RBM given the observed ones."""
+        unit = self._visible_unit
+        W = self.components_.astype(np.float64)
+        known = unit.kernel_mask(observed[None, :])[0]
+        s = np.asarray(unit.hidden_input(row[None, :].astype(np.float64)))[0]
+        c = self.intercept_hidden_.astype(np.float64) + W[:, known] @ s[known]
+        log_z_row, std_error = ais_log_partition(
+            W[:, free], self.intercept_visible_.astype(np.float64)[free], c,
+            unit.restricted(free), self._hidden_unit, self._base_visible_bias()[free],
+            n_chains, n_betas, rng, n_threads=self._check_n_jobs())
+        energy = float(self._observed_energy(row[None, :], observed[None, :])[0])
+        return log_z_row + energy, std_error, "ais"
+
+    # ------------------------------------------------------------------
+    # Point estimates (for the imputer)
+    # ------------------------------------------------------------------
+
+    def _complete_by_marginals(self, rows, observed, **options):
+        """Internal rows with missing entries at their posterior mode (discrete)
+        or mean (real), observed ones unchanged."""
+        first, _ = self._marginal_moments(rows, observed, **options)
+        unit = self._visible_unit
+        return np.where(unit.kernel_mask(observed), rows, unit.posterior_point(first))
+
+
+class MissingFill:
+    """The missing entries of training rows, re-drawn under the current model.
+
+    ``X`` (internal form, dense, C-ordered) is changed in place: its unknown
+    entries (``known`` False, a mask over the internal columns) start as
+    draws from the known entries' marginals (``fill``) and ``refresh`` moves
+    them ``n_steps`` steps of clamped block Gibbs under the model as it is,
+    the known entries held: a persistent fill per row, so that across
+    passes they follow p(missing | observed) of the model being trained.
+    """
+
+    def __init__(self, X, known, entropy, key=0):
+        self.X = X
+        self.rows = np.flatnonzero(~known.all(axis=1))
+        self.clamp = np.ascontiguousarray(known[self.rows], dtype=np.uint8)
+        self.entropy = [*entropy, key]
+        self.streams = ChainStreams(self.entropy, CONDITIONAL_FILL)
+
+    def fill(self, unit):
+        """Draw the unknown entries from the known entries' marginals."""
+        rng = generator_for(self.entropy, CONDITIONAL_START)
+        rows = self.X[self.rows]
+        self.X[self.rows] = unit.fill_missing(rows, self.clamp.astype(bool), rng)
+        return self
+
+    def refresh(self, model, n_steps=IMPUTE_STEPS):
+        """Move the unknown entries n_steps clamped Gibbs steps under ``model``."""
+        if not len(self.rows):
+            return
+        unit = model._visible_unit
+        S = np.ascontiguousarray(unit.to_kernel(self.X[self.rows]))
+        model._clamped_chains(S, self.clamp, n_steps, self.streams)
+        self.X[self.rows] = unit.from_kernel(S)

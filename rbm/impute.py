@@ -1,0 +1,263 @@
+"""Missing-value imputation with an RBM, in ``sklearn.impute``'s conventions."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import _fit_context, clone
+from sklearn.impute._base import _BaseImputer
+from sklearn.utils import check_random_state
+from sklearn.utils._mask import _get_mask
+from sklearn.utils._missing import is_scalar_nan
+from sklearn.utils._param_validation import HasMethods, MissingValues
+from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+
+from ._bernoulli import BernoulliRBM
+from ._categorical import CategoricalRBM
+from ._gaussian import GaussianBernoulliRBM
+from ._units.categorical import missing_mask
+
+#: Hidden units of the estimator chosen from the data (``estimator=None``),
+#: and its training: about DEFAULT_UPDATES minibatch updates, in 10 to
+#: MAX_EPOCHS epochs.
+DEFAULT_N_COMPONENTS = 64
+DEFAULT_UPDATES = 20000
+MAX_EPOCHS = 1000
+
+
+def default_epochs(n_rows, batch_size=20):
+    """Epochs of about DEFAULT_UPDATES updates (10 to MAX_EPOCHS)."""
+    batches = max(1, -(-n_rows // batch_size))
+    return int(min(MAX_EPOCHS, max(10, -(-DEFAULT_UPDATES // batches))))
+
+
+def default_estimator(X, missing, random_state):
+    """The RBM ``estimator=None`` picks for X (see ``RBMImputer``)."""
+    observed = X[~missing]
+    options = dict(n_components=DEFAULT_N_COMPONENTS, n_iter=default_epochs(X.shape[0]),
+                   random_state=random_state)
+    if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
+        return BernoulliRBM(**options)
+    if X.dtype.kind in "f":
+        return GaussianBernoulliRBM(**options)
+    return CategoricalRBM(**options)
+
+
+class RBMImputer(_BaseImputer):
+    """Fill in missing values from an RBM fitted to the incomplete data.
+
+    A generative model of the joint distribution answers every pattern of
+    gaps from one fit: each missing entry is predicted from its distribution
+    given the row's observed entries, p(missing | observed) under the RBM
+    (``conditional_marginals``).  The RBM is trained on the incomplete rows
+    themselves (``missing="impute"``: the positive phase fills each row's
+    gaps by clamped block Gibbs under the current model), so no row is
+    dropped and no column mean is imposed.
+
+    Parameters
+    ----------
+    estimator : BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM or None, default=None
+        The model, cloned and fitted with ``missing="impute"``.  None picks
+        one from the training data: BernoulliRBM when every observed value
+        is 0 or 1, GaussianBernoulliRBM for other floating-point columns,
+        CategoricalRBM otherwise (strings, objects, integers), each with
+        ``n_components=64``, this ``random_state`` and about 20,000
+        minibatch updates (``n_iter`` from 10 to 1,000 epochs).
+        Real-valued data are standardised (observed mean and standard
+        deviation per column) before a GaussianBernoulliRBM sees them, and
+        imputed values mapped back.
+    missing_values : int, float, str, np.nan, None or pandas.NA, default=np.nan
+        The placeholder of a missing entry, as in ``sklearn.impute``; NaN
+        also matches None and pandas' NA in object columns.
+    add_indicator : bool, default=False
+        Append a ``MissingIndicator``'s columns (features with missing
+        values in fit) to the output.
+    sample_posterior : bool, default=False
+        False: each missing entry gets the most probable value (binary and
+        categorical columns) or the conditional mean (real columns).  True:
+        a draw from p(missing | observed) per row (``conditional_sample``),
+        different on every ``transform`` call, for multiple imputation.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the default estimator and of the posterior draws.
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The fitted RBM.
+    indicator_ : MissingIndicator or None
+        The indicator of ``add_indicator``.
+    mean_, scale_ : ndarray of shape (n_features,) or None
+        The standardisation of real-valued data (GaussianBernoulliRBM), else None.
+    random_state_ : RandomState
+        Draws the seeds of ``sample_posterior``'s draws.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    Notes
+    -----
+    A row with every entry missing is imputed from the model alone (its
+    marginals), as no observed entry constrains it.  A column with no
+    observed value in fit is refused for categorical data (its categories
+    are unknown).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rbm import RBMImputer
+    >>> X = np.array([[1, 1, 0, 0], [0, 0, 1, 1]] * 20, dtype=float)
+    >>> X[0, 1] = X[1, 2] = np.nan
+    >>> RBMImputer(random_state=0).fit_transform(X)[:2]
+    array([[1., 1., 0., 0.],
+           [0., 0., 1., 1.]])
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit", "conditional_marginals", "conditional_sample"]),
+                      None],
+        "missing_values": [MissingValues()],
+        "add_indicator": ["boolean"],
+        "sample_posterior": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimator=None, *, missing_values=np.nan, add_indicator=False,
+                 sample_posterior=False, random_state=None):
+        super().__init__(missing_values=missing_values, add_indicator=add_indicator)
+        self.estimator = estimator
+        self.sample_posterior = sample_posterior
+        self.random_state = random_state
+
+    def _validated(self, X, reset):
+        """(X as an array, mask of its missing entries)."""
+        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
+        if X.dtype.kind not in "fiubOUS":
+            raise ValueError(f"RBMImputer takes numbers or labels, got dtype {X.dtype}.")
+        if X.dtype.kind in "iub" and isinstance(self.missing_values, Real) and np.isnan(
+                self.missing_values):
+            return X, np.zeros(X.shape, dtype=bool)
+        if X.dtype.kind == "O" and is_scalar_nan(self.missing_values):
+            return X, missing_mask(X)  # None and pandas' NA as well as NaN
+        return X, _get_mask(X, self.missing_values)
+
+    def _model_input(self, X, missing):
+        """X as the RBM takes it: missing entries NaN (numbers) or None (labels),
+        real columns standardised."""
+        if isinstance(self.estimator_, CategoricalRBM):
+            rows = X.astype(object)
+            rows[missing] = None
+            return rows
+        rows = X.astype(np.float64 if X.dtype.kind not in "f" else X.dtype)
+        rows[missing] = np.nan
+        if self.mean_ is not None:
+            rows = (rows - self.mean_) / self.scale_
+        return rows
+
+    def _model_output(self, completed, X, missing):
+        """X with its missing entries taken from the RBM's completed rows."""
+        completed = np.asarray(completed)
+        if self.mean_ is not None:
+            completed = completed * self.scale_ + self.mean_
+        out = X.copy() if X.dtype.kind in "fO" else X.astype(object if isinstance(
+            self.estimator_, CategoricalRBM) else np.float64)
+        out[missing] = completed[missing]
+        return out
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the RBM to X, missing entries and all.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing entries (``missing_values``).
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted imputer.
+        """
+        X, missing = self._validated(X, reset=True)
+        self.random_state_ = check_random_state(self.random_state)
+        template = (self.estimator if self.estimator is not None
+                    else default_estimator(X, missing, self.random_state))
+        self.estimator_ = clone(template).set_params(missing="impute")
+        self.mean_ = self.scale_ = None
+        if isinstance(self.estimator_, GaussianBernoulliRBM):
+            self.mean_, self.scale_ = self._observed_standardisation(X, missing)
+        self.estimator_.fit(self._model_input(X, missing))
+        self._fit_indicator(missing)
+        return self
+
+    @staticmethod
+    def _observed_standardisation(X, missing):
+        """Per-column mean and standard deviation of the observed entries (1 where
+        a column has no spread)."""
+        values = np.where(missing, np.nan, X.astype(np.float64))
+        counts = (~missing).sum(axis=0)
+        if (counts == 0).any():
+            column = int(np.argmax(counts == 0))
+            raise ValueError(f"RBMImputer: feature {column} has no observed value; drop it "
+                             "or fill it before imputing.")
+        mean = np.nanmean(values, axis=0)
+        scale = np.nanstd(values, axis=0)
+        return mean, np.where(scale > 0, scale, 1.0)
+
+    def transform(self, X):
+        """Impute the missing entries of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data with missing entries.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features_out)
+            X completed (most probable values or conditional means, or draws
+            with ``sample_posterior=True``), then the indicator's columns
+            with ``add_indicator=True``.
+        """
+        check_is_fitted(self)
+        X, missing = self._validated(X, reset=False)
+        X_indicator = self._transform_indicator(missing)
+        rows = self._model_input(X, missing)
+        if self.sample_posterior:
+            seed = self.random_state_.randint(np.iinfo(np.int32).max)
+            completed = self.estimator_.conditional_sample(rows, random_state=seed)
+        else:
+            completed = self._most_probable(rows)
+        return self._concatenate_indicator(self._model_output(completed, X, missing),
+                                           X_indicator)
+
+    def _most_probable(self, rows):
+        """Rows with each missing entry at its posterior mode (discrete) or mean."""
+        model = self.estimator_
+        internal, observed = model._incomplete_input(rows)
+        completed = model._complete_by_marginals(internal, observed,
+                                                 random_state=self.random_state)
+        return model._visible_unit.decode(completed)
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: the input features, then the indicator's.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Input features; None uses ``feature_names_in_`` or x0, x1, ...
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+        """
+        check_is_fitted(self, "n_features_in_")
+        names = _check_feature_names_in(self, input_features)
+        return self._concatenate_indicator_feature_names_out(names, names)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags

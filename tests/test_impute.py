@@ -1,0 +1,193 @@
+"""RBMImputer: scikit-learn's imputer conventions, and training on incomplete rows."""
+
+import numpy as np
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import make_pipeline
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMImputer
+from rbm.impute import default_epochs
+
+
+# The checks feed real-valued data (blobs, normals, uniforms), the domain of
+# the Gaussian model; every check passes, none is listed as an exception.
+@parametrize_with_checks([RBMImputer(GaussianBernoulliRBM(n_components=4, n_iter=3),
+                                     random_state=0)])
+def test_sklearn_compatible_imputer(estimator, check):
+    check(estimator)
+
+
+def two_patterns(n=40):
+    """Rows [1, 1, 0, 0] and [0, 0, 1, 1] alternating, two entries removed."""
+    X = np.array([[1, 1, 0, 0], [0, 0, 1, 1]] * (n // 2), dtype=float)
+    X[0, 1] = X[1, 2] = np.nan
+    return X
+
+
+def test_default_estimator_follows_the_data():
+    rng = np.random.default_rng(0)
+    binary = two_patterns()
+    real = rng.standard_normal((30, 3))
+    real[0, 0] = np.nan
+    labels = rng.choice(["a", "b"], (30, 2)).astype(object)
+    labels[0, 1] = None
+    counts = rng.integers(0, 5, (30, 2))
+    for X, kind, missing in [(binary, BernoulliRBM, np.nan), (real, GaussianBernoulliRBM, np.nan),
+                             (labels, CategoricalRBM, None), (counts, CategoricalRBM, -1)]:
+        imputer = RBMImputer(random_state=0, missing_values=missing).fit(X)
+        assert type(imputer.estimator_) is kind
+        assert imputer.estimator_.missing == "impute"
+    assert default_epochs(40) == 1000 and default_epochs(100000) == 10
+    assert default_epochs(20000) == 20  # 1,000 batches of 20 rows: 20,000 updates
+
+
+def test_imputes_the_obvious_value_and_draws_from_the_posterior():
+    X = two_patterns()
+    imputer = RBMImputer(random_state=0).fit(X)
+    out = imputer.transform(X)
+    assert out[0].tolist() == [1, 1, 0, 0] and out[1].tolist() == [0, 0, 1, 1]
+    assert np.array_equal(out[2:], X[2:])
+    # Draws: the observed entries stay, the missing ones are 0/1, and the
+    # model's posterior puts about 0.99 on the obvious value.
+    draws = RBMImputer(random_state=0, sample_posterior=True).fit(X)
+    samples = np.array([draws.transform(X[:2]) for _ in range(50)])
+    assert np.all(samples[:, 0, [0, 2, 3]] == [1, 0, 0])
+    assert set(np.unique(samples[:, 0, 1])) <= {0.0, 1.0}
+    # p >= 0.9 makes 40 or more ones in 50 draws a near-certainty (binomial
+    # tail below 1e-3); a sampler ignoring the observed entries gives about 25.
+    assert samples[:, 0, 1].sum() >= 40
+
+
+def test_gaussian_imputation_is_the_conditional_mean_in_data_units():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 3)) * [1.0, 10.0, 0.1] + [0.0, 50.0, -3.0]
+    X[rng.random(X.shape) < 0.2] = np.nan
+    model = GaussianBernoulliRBM(n_components=4, n_iter=5, random_state=0)
+    imputer = RBMImputer(model, random_state=0).fit(X)
+    out = imputer.transform(X)
+    standardised = (X - imputer.mean_) / imputer.scale_
+    mean, _ = imputer.estimator_.conditional_marginals(standardised)
+    np.testing.assert_allclose(out, mean * imputer.scale_ + imputer.mean_, rtol=1e-12)
+    np.testing.assert_allclose(imputer.mean_, np.nanmean(X, axis=0))
+
+
+def test_frames_pipelines_and_column_transformers():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"colour": rng.choice(["red", "blue"], 80),
+                          "size": rng.choice(["s", "m", "l"], 80),
+                          "x": rng.standard_normal(80), "y": rng.standard_normal(80)})
+    frame.loc[rng.random(80) < 0.2, "colour"] = None
+    frame.loc[rng.random(80) < 0.2, "size"] = pd.NA
+    frame.loc[rng.random(80) < 0.2, "x"] = np.nan
+    labels = RBMImputer(random_state=0, add_indicator=True).set_output(transform="pandas")
+    out = labels.fit_transform(frame[["colour", "size"]])
+    assert list(out.columns) == ["colour", "size", "missingindicator_colour",
+                                 "missingindicator_size"]
+    assert out[["colour", "size"]].notna().all().all()
+    assert set(out["size"]) <= {"s", "m", "l"}
+    assert list(labels.get_feature_names_out()) == list(out.columns)
+    columns = ColumnTransformer([
+        ("labels", RBMImputer(random_state=0), ["colour", "size"]),
+        ("numbers", RBMImputer(random_state=0), ["x", "y"])])
+    filled = columns.fit_transform(frame)
+    assert filled.shape == (80, 4) and not pd.isna(filled).any()
+    target = (frame["y"] > 0).astype(int)
+    pipeline = make_pipeline(RBMImputer(random_state=0), LogisticRegression())
+    assert pipeline.fit(frame[["x", "y"]], target).score(frame[["x", "y"]], target) > 0.8
+
+
+def test_bad_input_is_refused_with_clear_errors():
+    labels = np.array([["a", None], ["b", None], ["a", None]], dtype=object)
+    with pytest.raises(ValueError, match="feature 1 has no observed value"):
+        RBMImputer(random_state=0).fit(labels)
+    imputer = RBMImputer(random_state=0).fit(np.array([["a", "x"], ["b", "y"]] * 5,
+                                                      dtype=object))
+    with pytest.raises(ValueError, match="feature 0 has the value 'c'"):
+        imputer.transform(np.array([["c", None]], dtype=object))
+    with pytest.raises(ValueError, match="2 features"):
+        imputer.transform(np.array([["a", "x", "z"]], dtype=object))
+
+
+# --------------------------------------------------------------------------
+# Training on incomplete rows (missing="impute")
+# --------------------------------------------------------------------------
+
+
+def test_missing_impute_leaves_complete_data_training_unchanged():
+    import scipy.sparse as sp
+    rng = np.random.default_rng(3)
+    X = (rng.random((60, 5)) < 0.4).astype(float)
+    labels = rng.choice(["a", "b", "c"], (60, 3))
+    for estimator, data in [(BernoulliRBM, X), (BernoulliRBM, sp.csr_matrix(X)),
+                            (CategoricalRBM, labels)]:
+        plain = estimator(n_components=3, n_iter=4, random_state=0).fit(data)
+        option = estimator(n_components=3, n_iter=4, random_state=0, missing="impute").fit(data)
+        assert np.array_equal(plain.components_, option.components_)
+        assert np.array_equal(plain.score_samples(data), option.score_samples(data))
+
+
+def test_missing_error_keeps_the_clear_error():
+    X = np.array([[0.0, np.nan], [1.0, 1.0]])
+    with pytest.raises(ValueError, match="missing='impute' trains on such rows"):
+        BernoulliRBM(n_iter=1).fit(X)
+    with pytest.raises(ValueError, match="missing='impute' trains on such rows"):
+        CategoricalRBM(n_iter=1).fit(np.array([["a", None], ["b", "c"]], dtype=object))
+
+
+def test_training_on_gaps_recovers_the_dependence_that_dropping_rows_loses():
+    # Two blocks of 4 copies of one bit each; 30% of entries missing, so only
+    # 0.7**8 = 6% of rows are complete.  The question: p(v_0 = 1 | v_1..3 = 1,
+    # v_4..7 = 0), 1/2 under independent units, near 1 for a model that
+    # learned that copies agree.  Trained on the rows with gaps (fit, fit with
+    # early stopping, a stream of partial_fit passes), the model must answer
+    # closer to the model trained on the complete data than a model trained
+    # on the complete rows only (same settings and seeds).
+    rng = np.random.default_rng(4)
+    bits = rng.integers(0, 2, (400, 2))
+    X = np.repeat(bits, 4, axis=1).astype(float)
+    gaps = X.copy()
+    gaps[rng.random(X.shape) < 0.3] = np.nan
+    query = np.array([[np.nan, 1, 1, 1, 0, 0, 0, 0]], dtype=float)
+
+    def answer(model, data):
+        return model.fit(data).conditional_marginals(query)[0, 0]
+
+    settings = dict(n_components=4, n_iter=100, random_state=0)
+    complete = answer(BernoulliRBM(**settings), X)
+    dropped = answer(BernoulliRBM(**settings), X[~np.isnan(gaps).any(axis=1)])
+    assert complete > 0.9 and dropped < 0.7
+    answers = [answer(BernoulliRBM(**settings, missing="impute"), gaps),
+               answer(BernoulliRBM(**settings, missing="impute", early_stopping=True), gaps)]
+    stream = BernoulliRBM(n_components=4, random_state=0, missing="impute")
+    for _ in range(100):
+        stream.partial_fit(gaps)
+    answers.append(stream.conditional_marginals(query)[0, 0])
+    assert all(abs(a - complete) < abs(dropped - complete) for a in answers), answers
+
+
+def test_none_and_nan_in_object_arrays_are_missing_by_default():
+    labels = np.array([["a", "x"], ["b", "y"]] * 10, dtype=object)
+    gaps = labels.copy()
+    gaps[0, 1], gaps[1, 0] = None, np.nan
+    out = RBMImputer(random_state=0).fit(labels).transform(gaps)
+    assert out[0, 1] in ("x", "y") and out[1, 0] in ("a", "b")
+    assert out[0, 0] == "a" and out[1, 1] == "y"
+
+
+def test_training_on_gaps_is_the_same_for_any_thread_count():
+    from rbm import _gibbs
+    rng = np.random.default_rng(5)
+    X = (rng.random((80, 6)) < 0.4).astype(float)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    models = []
+    with _gibbs.kernel_settings(parallel_threshold=0):
+        for n_jobs in (1, 3):
+            model = BernoulliRBM(n_components=3, n_iter=3, random_state=0, missing="impute",
+                                 n_jobs=n_jobs).fit(X)
+            model.partial_fit(X[:30])
+            models.append(model)
+    assert np.array_equal(models[0].components_, models[1].components_)
+    assert np.array_equal(models[0].h_samples_, models[1].h_samples_)
