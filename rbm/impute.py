@@ -164,7 +164,7 @@ class RBMImputer(_BaseImputer):
         return out
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the RBM to X, missing entries and all.
 
         Parameters
@@ -173,6 +173,10 @@ class RBMImputer(_BaseImputer):
             Data with missing entries (``missing_values``).
         y : Ignored
             Not used, present for API consistency.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights for the RBM's training (a row of weight w counts as
+            w copies of it; see the estimators' ``fit``).  The standardisation
+            of real-valued columns stays unweighted.
 
         Returns
         -------
@@ -187,7 +191,7 @@ class RBMImputer(_BaseImputer):
         self.mean_ = self.scale_ = None
         if isinstance(self.estimator_, GaussianBernoulliRBM):
             self.mean_, self.scale_ = self._observed_standardisation(X, missing)
-        self.estimator_.fit(self._model_input(X, missing))
+        self.estimator_.fit(self._model_input(X, missing), sample_weight=sample_weight)
         self._fit_indicator(missing)
         return self
 

@@ -166,7 +166,7 @@ def test_readme_command_line_section_runs_as_written(tmp_path):
     section = readme.split("\n## Command line\n", 1)[1].split("\n## ", 1)[0]
     script, shown = re.search(r"```bash\n(cat > survey\.csv.*?)```\n\n```\n(.*?)```",
                               section, re.DOTALL).groups()
-    for command in ("fit", "score", "sample", "transform"):
+    for command in ("fit", "score", "sample", "transform", "impute"):
         assert f"python -m rbm {command} " in script
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -185,3 +185,35 @@ def test_readme_command_line_section_runs_as_written(tmp_path):
         if " " in line:
             assert re.search(_any_numbers(line), result.stdout), line
     assert (work / "survey.skops").is_file() and (work / "features.csv").is_file()
+    assert "" not in sum(read_rows((work / "filled.csv").read_text()), [])
+
+
+def test_impute_fills_the_empty_cells_of_a_csv_of_words(tmp_path):
+    # Issue 21, point 4: 'impute' takes a CSV with empty cells and writes it
+    # completed; every given cell is kept, every gap gets a category of its
+    # column, and the header row stays.
+    rows = [line.split(",") for line in SURVEY.splitlines()]
+    header, data = rows[0], rows[1:] * 3
+    gaps = [(i, i % 3) for i in range(1, len(data), 4)]
+    with_gaps = [list(row) for row in data]
+    for i, j in gaps:
+        with_gaps[i][j] = ""
+    (tmp_path / "gaps.csv").write_text(
+        "\n".join(",".join(row) for row in [header, *with_gaps]) + "\n")
+    out = succeeded(rbm_command("impute", "gaps.csv", "-o", "filled.csv", "--seed", "1",
+                                cwd=tmp_path))
+    assert out.startswith(f"Filled {len(gaps)} empty cells of {len(data)} rows x 3 columns")
+    filled = read_rows((tmp_path / "filled.csv").read_text())
+    assert filled[0] == header and len(filled) == len(data) + 1
+    for given, got in zip(with_gaps, filled[1:]):
+        for j, value in enumerate(given):
+            assert got[j] == value if value else got[j] in CATEGORIES[j]
+
+
+def test_impute_refuses_infinities_and_shows_its_help(tmp_path):
+    (tmp_path / "inf.csv").write_text("a,b\n1.0,\n2.0,inf\n3.0,0.5\n")
+    result = rbm_command("impute", "inf.csv", cwd=tmp_path)
+    assert result.returncode == 1 and "infinite" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    help_text = succeeded(rbm_command("impute", "--help", cwd=ROOT))
+    assert "examples:\n  python -m rbm impute " in help_text

@@ -170,7 +170,7 @@ def test_unknown_command_is_an_invalid_choice_listing_the_commands(files):
     assert result.returncode == 2
     assert result.stderr.startswith("usage: python -m rbm [-h] [--version] COMMAND")
     assert ("argument COMMAND: invalid choice: 'smaple' (choose from 'demo', 'fit', 'score', "
-            "'sample', 'transform')") in result.stderr
+            "'sample', 'transform', 'impute')") in result.stderr
 
 
 def test_a_subcommand_usage_error_shows_that_command_usage(files):

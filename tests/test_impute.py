@@ -191,3 +191,19 @@ def test_training_on_gaps_is_the_same_for_any_thread_count():
             models.append(model)
     assert np.array_equal(models[0].components_, models[1].components_)
     assert np.array_equal(models[0].h_samples_, models[1].h_samples_)
+
+
+def test_sample_weight_reaches_the_estimator_and_integer_weights_act_as_repeats():
+    # Issue 17, point 7: the imputer takes sample_weight too.  Weight 0 rows
+    # are left out of training, so the model equals one fitted without them.
+    rng = np.random.default_rng(0)
+    X = (rng.random((120, 6)) < 0.4).astype(float)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    weights = np.r_[np.zeros(20), np.ones(100)]
+    estimator = BernoulliRBM(n_components=4, n_iter=3, random_state=0)
+    weighted = RBMImputer(estimator=estimator, random_state=0).fit(X, sample_weight=weights)
+    dropped = RBMImputer(estimator=estimator, random_state=0).fit(X[20:])
+    np.testing.assert_array_equal(weighted.estimator_.components_,
+                                  dropped.estimator_.components_)
+    with pytest.raises(ValueError, match="sample_weight"):
+        RBMImputer(estimator=estimator).fit(X, sample_weight=-np.ones(len(X)))
