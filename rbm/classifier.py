@@ -38,7 +38,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
-from threadpoolctl import threadpool_limits
+from ._blas import single_threaded_blas
 
 from . import _classify
 from ._units import (BernoulliVisible, CategoricalVisible, GaussianVisible, enumerate_binary,
@@ -631,7 +631,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         weights = self._sample_weights(sample_weight, X.shape[0])
         self._check_objective(labels)
         rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-        with threadpool_limits(1, user_api="blas"):
+        with single_threaded_blas():
             validation = None
             if self.early_stopping:
                 X, labels, weights, validation = self._split_validation(X, labels, weights,
@@ -695,7 +695,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         labels = self._label_indices(y, X.shape[0], reset=first, classes=classes)
         weights = self._sample_weights(sample_weight, X.shape[0])
         self._check_objective(labels)
-        with threadpool_limits(1, user_api="blas"):
+        with single_threaded_blas():
             if first:
                 rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
                 self._initialize(X, labels, rng)
@@ -730,7 +730,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             Columns in the order of ``classes_``.
         """
         V = self._check_fitted_X(X)
-        with threadpool_limits(1, user_api="blas"):
+        with single_threaded_blas():
             return log_posterior(self._hidden_field(V), self.class_components_,
                                  self.intercept_class_)
 
@@ -765,7 +765,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             per class.
         """
         V = self._check_fitted_X(X)
-        with threadpool_limits(1, user_api="blas"):
+        with single_threaded_blas():
             scores = class_scores(self._hidden_field(V), self.class_components_,
                                   self.intercept_class_)
         if scores.shape[1] == 2:
@@ -802,7 +802,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             Probabilities of the hidden units being on.
         """
         V = self._check_fitted_X(X)
-        with threadpool_limits(1, user_api="blas"):
+        with single_threaded_blas():
             A = self._hidden_field(V)
             out = np.empty(A.shape)
             U, d = self.class_components_, self.intercept_class_
@@ -905,7 +905,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
                 raise ValueError("sample's y must be classes of the model, not -1.")
         b = self.intercept_visible_
         V = self._visible_unit.sample(np.tile(b, (n_samples, 1)), rng)
-        with threadpool_limits(1, user_api="blas"):
+        with single_threaded_blas():
             chains = JointChains(V, labels).step(self, rng, n_steps, clamp_labels=clamp)
         return self._visible_unit.decode(chains.V), self.classes_[chains.labels]
 
