@@ -343,9 +343,11 @@ class TrainingState:
     def _check_cache(self, where):
         """The log-partition cache: string keys, (log Z, standard error) values."""
         cache = self.log_partition_cache
+        # A copy of the items (one C call, atomic under the GIL): another
+        # thread's score() may add an entry while this one checks.
         if not (isinstance(cache, dict) and all(
                 isinstance(key, str) and isinstance(value, (tuple, list)) and len(value) == 2
-                and all(isinstance(x, Real) for x in value) for key, value in cache.items())):
+                and all(isinstance(x, Real) for x in value) for key, value in list(cache.items()))):
             raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
                              "standard error) pairs; set it to {} (it is only a cache).")
 
