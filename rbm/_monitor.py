@@ -10,8 +10,9 @@ import numpy as np
 #: The likelihood is recorded at about ``LIKELIHOOD_CHECKS`` evenly spaced
 #: epochs (and the last): exactly when log Z is cheap (see
 #: ``exact_monitoring``), otherwise by a short AIS run where early stopping
-#: needs it or where it costs little (``ais_monitoring``).  Not every epoch: on small data sets even a cheap exact log Z costs
-#: more than the epoch itself.
+#: needs it or where it costs little (``ais_monitoring``).  Not every
+#: epoch: on small data sets even a cheap exact log Z costs more than the
+#: epoch itself.
 LIKELIHOOD_CHECKS = 20
 #: An exact log Z is cheap for the monitor when it costs at most this many
 #: floating-point operations (2^20 hidden states of 20 units over 64 pixels,

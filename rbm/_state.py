@@ -347,7 +347,8 @@ class TrainingState:
         # thread's score() may add an entry while this one checks.
         if not (isinstance(cache, dict) and all(
                 isinstance(key, str) and isinstance(value, (tuple, list)) and len(value) == 2
-                and all(isinstance(x, Real) for x in value) for key, value in list(cache.items()))):
+                and all(isinstance(x, Real) for x in value)
+                for key, value in list(cache.items()))):
             raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
                              "standard error) pairs; set it to {} (it is only a cache).")
 

@@ -156,7 +156,8 @@ def refuse_malformed_sparse(estimator, X):
         raise ValueError(
             f"{type(estimator).__name__} got a malformed {X.format.upper()} matrix of shape "
             f"{X.shape}: {error}. Its index arrays were probably edited by hand; rebuild it "
-            "with scipy.sparse (for example csr_matrix((data, (rows, cols)), shape=...)).") from None
+            "with scipy.sparse (for example csr_matrix((data, (rows, cols)), shape=...))."
+        ) from None
 
 
 def validate_real_input(estimator, X, *, reset, dtype):
