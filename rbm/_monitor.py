@@ -8,16 +8,11 @@ import numpy as np
 
 
 #: The likelihood is recorded at about ``LIKELIHOOD_CHECKS`` evenly spaced
-#: epochs (and the last): exactly when log Z is cheap (see
-#: ``exact_monitoring``), otherwise by a short AIS run where early stopping
-#: needs it or where it costs little (``ais_monitoring``).  Not every
+#: epochs (and the last), exactly or by a short AIS run, where early
+#: stopping needs it or where it costs little (``likelihood_monitoring``).  Not every
 #: epoch: on small data sets even a cheap exact log Z costs more than the
 #: epoch itself.
 LIKELIHOOD_CHECKS = 20
-#: An exact log Z is cheap for the monitor when it costs at most this many
-#: floating-point operations (2^20 hidden states of 20 units over 64 pixels,
-#: about 1.5 s with NumPy) or at most the training between two checks.
-CHEAP_EXACT_FLOPS = 3e9
 #: Floating-point operations of one pass per row and weight (four products
 #: of the row with W or its transpose: hidden field, reconstruction, chain
 #: update, gradient).
@@ -32,9 +27,16 @@ MONITOR_AIS = dict(n_chains=32, n_betas=500, random_state=0)
 #: Floating-point operations per weight of one ``MONITOR_AIS`` run: two
 #: products of each chain with W (or its transpose) per temperature.
 MONITOR_AIS_FLOPS_PER_WEIGHT = 4 * MONITOR_AIS["n_chains"] * MONITOR_AIS["n_betas"]
-#: Without early stopping, the short AIS run is recorded at the checks when
-#: it costs at most this share of the training between two checks.
-MONITOR_AIS_SHARE = 0.1
+#: Likelihood checks nobody asked for (no early stopping, no validation
+#: data, not verbose) are made when they cost at most this share of the training between
+#: two checks; monitoring then adds at most about 10% to a fit, and nothing
+#: to a fit too short to afford it.
+MONITOR_SHARE = 0.1
+#: The fixed cost of one likelihood check beyond its arithmetic (the Python
+#: and NumPy calls around it: about 0.2 ms, which a one-epoch fit of 50 rows
+#: spends several times over on training), counted as floating-point
+#: operations at the few GFLOP/s small NumPy products reach.
+CHECK_OVERHEAD_FLOPS = 1e6
 #: Training rows whose likelihood is recorded.
 MONITOR_ROWS = 512
 #: The figures recorded every epoch (reconstruction error, free energies)
@@ -53,31 +55,41 @@ def epoch_rows(n_train):
     return min(n_train, MONITOR_ROWS, max(MIN_EPOCH_ROWS, n_train // EPOCH_ROWS_PER))
 
 
-def exact_monitoring(exact_flops, n_train, n_weights, n_epochs, ceiling):
-    """Whether the monitor of ``fit`` computes log Z exactly at its checks.
+def likelihood_monitoring(exact_flops, n_train, n_weights, n_epochs, required):
+    """How ``fit`` records the likelihood at its checks: "exact", "ais" or None.
 
-    Yes when the enumeration costs at most ``CHEAP_EXACT_FLOPS`` or at most
-    the training between two checks (so that the checks at most double the
-    fit), and never beyond ``ceiling`` (what ``log_partition`` itself would
-    enumerate).
+    Parameters
+    ----------
+    exact_flops : float
+        Floating-point operations of one exact log Z (``math.inf`` where
+        the model is too large to enumerate).
+    n_train, n_weights, n_epochs : int
+        Training rows, weights of the model and epochs of the fit.
+    required : bool
+        Whether the likelihood is needed (early stopping, validation data)
+        or asked for (a verbose fit).
+
+    Returns
+    -------
+    str or None
+        Unasked, the cheaper of an exact log Z and a short ``MONITOR_AIS``
+        run where it costs at most ``MONITOR_SHARE`` of the training between
+        two checks, fixed costs (``CHECK_OVERHEAD_FLOPS``) included, else
+        None: monitoring costs nothing that was not asked for.  Required,
+        exact where that costs at most the AIS run plus the training between
+        two checks, else AIS.
     """
     epochs_per_check = max(1, n_epochs // LIKELIHOOD_CHECKS)
-    training_flops = PASS_FLOPS_PER_WEIGHT * n_train * n_weights * epochs_per_check
-    return exact_flops <= min(ceiling, max(CHEAP_EXACT_FLOPS, training_flops))
-
-
-def ais_monitoring(n_train, n_epochs):
-    """Whether ``fit`` records a short AIS likelihood at its checks, unasked.
-
-    Yes when one ``MONITOR_AIS`` run costs at most ``MONITOR_AIS_SHARE`` of
-    the training between two checks (both are proportional to the number
-    of weights): a default fit of 256 hidden units on the digits (1,797
-    rows, 1,667 epochs) spends about 1% of its time on it, a one-epoch fit
-    of 1,000 rows would spend 16 times its training, and records nothing.
-    """
-    epochs_per_check = max(1, n_epochs // LIKELIHOOD_CHECKS)
-    training_flops_per_weight = PASS_FLOPS_PER_WEIGHT * n_train * epochs_per_check
-    return MONITOR_AIS_FLOPS_PER_WEIGHT <= MONITOR_AIS_SHARE * training_flops_per_weight
+    budget = MONITOR_SHARE * PASS_FLOPS_PER_WEIGHT * n_train * n_weights * epochs_per_check
+    exact_cost = exact_flops + CHECK_OVERHEAD_FLOPS
+    ais_cost = MONITOR_AIS_FLOPS_PER_WEIGHT * n_weights + CHECK_OVERHEAD_FLOPS
+    # Required, an exact log Z may cost as much as the training between two
+    # checks (the checks then at most double the fit): it is free of noise.
+    if exact_cost <= max(budget, budget / MONITOR_SHARE + ais_cost if required else 0.0):
+        return "exact"
+    if required or ais_cost <= budget:
+        return "ais"
+    return None
 
 
 def estimate_tag(estimate):

@@ -145,15 +145,20 @@ def training_memory(n_hidden, n_columns, n_chains, largest_batch, itemsize):
     ]
 
 
+#: Training that needs at most this much memory is not checked against the
+#: memory available: a machine that runs Python and NumPy has it, and the
+#: check itself (reading /proc/meminfo) was a measurable share of a small
+#: fit's fixed costs.
+SURELY_AVAILABLE_BYTES = 64 * 2**20
+
+
 def check_training_memory(estimator, n_columns, n_rows, dtype, available=None):
     """Raise ModelTooLargeError, before allocating, if training cannot fit in memory.
 
-    ``available`` defaults to ``available_memory()``; when that is unknown
-    nothing is checked.
+    ``available`` defaults to ``available_memory()``, which is only read
+    (a file read per fit) when training needs more than
+    ``SURELY_AVAILABLE_BYTES``; when it is unknown nothing is checked.
     """
-    available = available_memory() if available is None else available
-    if available is None:
-        return
     itemsize = np.dtype(dtype).itemsize
     n_chains = estimator.n_chains if estimator.n_chains is not None else estimator.batch_size
     if estimator.method == "pt":
@@ -161,7 +166,11 @@ def check_training_memory(estimator, n_columns, n_rows, dtype, available=None):
     parts = training_memory(estimator.n_components, n_columns, n_chains,
                             min(estimator.batch_size, n_rows), itemsize)
     needed = sum(size for _, size, _ in parts)
-    if needed <= available:
+    if available is None:
+        if needed <= SURELY_AVAILABLE_BYTES:
+            return
+        available = available_memory()
+    if available is None or needed <= available:
         return
     advice = _parameter_to_lower(estimator, n_columns, n_chains,
                                  min(estimator.batch_size, n_rows), itemsize, available)

@@ -6,6 +6,7 @@ stream per fixed-size chunk of rows, so results never depend on how many
 threads run the chunks.
 """
 
+import functools
 from numbers import Integral
 
 import numpy as np
@@ -127,5 +128,15 @@ def generator_for(entropy, purpose):
 
 def draw_entropy(random_state):
     """128 bits of seed material drawn from a scikit-learn random_state."""
+    if isinstance(random_state, Integral) and not isinstance(random_state, bool):
+        # A pure function of the seed; seeding a RandomState for it was a
+        # tenth of a small fit's fixed costs.
+        return list(_entropy_of_seed(int(random_state)))
     words = check_random_state(random_state).randint(0, 2**32, size=4, dtype=np.uint64)
     return [int(w) for w in words]
+
+
+@functools.lru_cache(maxsize=64)
+def _entropy_of_seed(seed):
+    words = check_random_state(seed).randint(0, 2**32, size=4, dtype=np.uint64)
+    return tuple(int(w) for w in words)

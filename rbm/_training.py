@@ -23,7 +23,7 @@ from ._blas import single_threaded_blas
 from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
-                       ais_monitoring, epoch_rows, estimate_tag, exact_monitoring,
+                       epoch_rows, estimate_tag, likelihood_monitoring,
                        format_epoch)
 from ._partition import MAX_EXACT_STATES, exact_cost
 from ._state import Update, energy_scale
@@ -155,16 +155,69 @@ def even_batch_ends(n_samples, batch_size):
 
 
 def effective_n_threads(n_jobs):
-    """Threads to use for ``n_jobs`` (None or -1: every core available to us)."""
-    try:
-        n_cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n_cpus = os.cpu_count() or 1
+    """Threads to use for ``n_jobs``.
+
+    A positive count is taken as given; -1 (-2, ...) is every core available
+    to this process (all but one, ...).  None is every available core that
+    is free: at most ``OMP_NUM_THREADS`` where that is set (joblib sets it
+    in the workers of ``GridSearchCV(n_jobs=...)``, so parallel fits do not
+    oversubscribe the machine), and no more than the cores that other
+    processes leave idle (``idle_cores``): a thread team waits at each
+    product for its slowest thread, and a thread sharing its core with
+    another process made a fit 1.5-2x slower than one thread.  Results do
+    not depend on the count.
+    """
+    n_cpus = available_cores()
     if n_jobs is None:
-        return n_cpus
+        return max(1, min(n_cpus, _omp_num_threads() or n_cpus, idle_cores(n_cpus)))
     if n_jobs < 0:
         return max(1, n_cpus + 1 + n_jobs)
     return n_jobs
+
+
+def available_cores():
+    """Cores this process may run on (its CPU affinity where known)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _omp_num_threads():
+    """The first count of ``OMP_NUM_THREADS``, or None where unset or not a count."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+#: How long a reading of the machine's load is reused (``idle_cores``): a
+#: loop of small fits reads it a few times a second at most, a long fit
+#: once per epoch that takes longer than this.
+LOAD_READING_SECONDS = 0.1
+_load_reading = [-math.inf, None]  # (time, idle cores)
+
+
+def idle_cores(n_cpus):
+    """Of ``n_cpus`` cores, those not kept busy by other threads now.
+
+    ``n_cpus`` less the threads, other than the caller, that are running or
+    ready to run: Linux's count of runnable threads, the fourth field of
+    /proc/loadavg.  Other threads of this process count too (fits running
+    in parallel threads must share the cores).  Off Linux, or where the
+    file cannot be read, ``n_cpus``.  Read at most every
+    ``LOAD_READING_SECONDS``.
+    """
+    now = time.monotonic()
+    when, idle = _load_reading
+    if now - when < LOAD_READING_SECONDS and idle is not None:
+        return min(idle, n_cpus)
+    try:
+        with open("/proc/loadavg") as loadavg:
+            runnable = int(loadavg.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return n_cpus
+    idle = max(1, n_cpus - max(0, runnable - 1))
+    _load_reading[:] = [now, idle]
+    return idle
 
 
 def is_count(value, upper=None):
@@ -593,10 +646,11 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     batches = Batches(X, weights)
     statistics = model._training.data_statistics_with(X, weights)
     model._training.record_data(statistics)
-    exact = _exact_monitoring(model, X.shape[0], n_epochs)
-    monitor = TrainingMonitor(
-        n_epochs, exact or X_valid is not None or ais_monitoring(X.shape[0], n_epochs),
-        model._training.swap_counts)
+    # Early stopping (validation rows) needs the likelihood; a verbose fit asks for it.
+    likelihood = _likelihood_monitoring(model, X.shape[0], n_epochs,
+                                        X_valid is not None or bool(model.verbose))
+    exact = likelihood == "exact"
+    monitor = TrainingMonitor(n_epochs, likelihood is not None, model._training.swap_counts)
     stopper = (EarlyStopping(model.tol, model.n_iter_no_change)
                if model.early_stopping else None)
     figures = EpochFigures(model, X, X_valid, exact, weights, valid_weights)
@@ -629,6 +683,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
                 before_pass()
             order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
                      else np.arange(X.shape[0])).astype(np.intp, copy=False)
+            if epoch:  # n_jobs=None follows the load (effective_n_threads)
+                n_threads = model._check_n_jobs()
             try:
                 run_pass(model, batches.plan(order, model.batch_size), n_threads,
                          learning_rate, momentum, statistics, watch)
@@ -735,17 +791,15 @@ def check_training_record(model):
                          "or delete history_ to start a new record.")
 
 
-def _exact_monitoring(model, n_train, n_epochs):
-    """Whether ``fit`` records exact likelihoods (see ``exact_monitoring``).
-
-    Where it does not, likelihoods are recorded by a short AIS run, for
-    early stopping or where that costs little (``ais_monitoring``).
-    """
+def _likelihood_monitoring(model, n_train, n_epochs, required):
+    """How ``fit`` records likelihoods: "exact", "ais" or None (see
+    ``likelihood_monitoring``); exact only up to what ``log_partition``
+    itself would enumerate."""
     n_states, flops = exact_cost(model.components_.shape[1], model.n_components,
                                  model._visible_unit, model._hidden_unit)
-    return (n_states <= MAX_EXACT_STATES
-            and exact_monitoring(flops, n_train, model.components_.size, n_epochs,
-                                 AUTO_EXACT_MAX_FLOPS))
+    if n_states > MAX_EXACT_STATES or flops > AUTO_EXACT_MAX_FLOPS:
+        flops = math.inf
+    return likelihood_monitoring(flops, n_train, model.components_.size, n_epochs, required)
 
 
 class EpochFigures:

@@ -64,7 +64,7 @@ def test_verbose_two_keeps_one_line_per_epoch(digits, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 7
 
 
-@pytest.mark.parametrize("n_components", [16, 20])
+@pytest.mark.parametrize("n_components", [6, 8])
 def test_default_fit_of_a_small_model_records_exact_likelihoods(digits, n_components):
     n_epochs = 2 * LIKELIHOOD_CHECKS
     model = BernoulliRBM(n_components=n_components, n_iter=n_epochs, random_state=0).fit(digits)
@@ -76,6 +76,37 @@ def test_default_fit_of_a_small_model_records_exact_likelihoods(digits, n_compon
     # the last check is the model's exact mean log-likelihood of its monitored rows
     assert history["log_likelihood_train"][-1] == pytest.approx(model.score(digits[:512]),
                                                                 abs=1e-9)
+
+
+@pytest.mark.parametrize("n_components, n_rows, n_epochs", [(16, 1797, 40), (4, 50, 1)])
+def test_fits_too_short_to_afford_a_likelihood_check_record_none(digits, n_components, n_rows,
+                                                                 n_epochs):
+    # An exact log Z of 2**16 states costs more than 10% of 40 epochs of the
+    # digits, and any check more than a one-epoch fit of 50 rows: monitoring
+    # nobody asked for costs nothing there (issue 20: no per-fit fixed costs).
+    model = BernoulliRBM(n_components=n_components, n_iter=n_epochs,
+                         random_state=0).fit(digits[:n_rows])
+    assert all(math.isnan(v) for v in model.history_["log_likelihood_train"])
+    assert all(m == "" for m in model.history_["log_likelihood_method"])
+
+
+def test_likelihood_monitoring_spends_a_share_of_training_unasked_and_more_when_required():
+    from rbm._monitor import (CHECK_OVERHEAD_FLOPS, MONITOR_AIS_FLOPS_PER_WEIGHT,
+                              MONITOR_SHARE, PASS_FLOPS_PER_WEIGHT, likelihood_monitoring)
+    n_train, n_weights = 50_000, 640
+    between_checks = PASS_FLOPS_PER_WEIGHT * n_train * n_weights  # 1 epoch per check
+    affordable = MONITOR_SHARE * between_checks - CHECK_OVERHEAD_FLOPS
+    assert likelihood_monitoring(affordable, n_train, n_weights, 20, False) == "exact"
+    ais = MONITOR_AIS_FLOPS_PER_WEIGHT * n_weights + CHECK_OVERHEAD_FLOPS
+    assert ais > MONITOR_SHARE * between_checks  # so unasked, nothing beyond the share
+    assert likelihood_monitoring(2 * affordable, n_train, n_weights, 20, False) is None
+    # Required (early stopping), exact up to the training between checks plus
+    # the AIS run it replaces, AIS beyond (and for models too large to enumerate).
+    assert likelihood_monitoring(between_checks, n_train, n_weights, 20, True) == "exact"
+    assert likelihood_monitoring(between_checks + 2 * ais, n_train, n_weights, 20, True) == "ais"
+    assert likelihood_monitoring(math.inf, n_train, n_weights, 20, True) == "ais"
+    # With 100 times the epochs per check, the short AIS run fits the share.
+    assert likelihood_monitoring(math.inf, n_train, n_weights, 2000, False) == "ais"
 
 
 def test_early_stopping_likelihoods_of_a_large_model_are_labelled_ais(digits):
@@ -91,17 +122,18 @@ def test_default_digits_fit_of_a_large_model_records_a_short_ais_likelihood(digi
     # The default digits fit (256 hidden units, the "auto" plan) records the
     # training likelihood at its checks: a short AIS run costs little there.
     import rbm._training as training
-    from rbm._monitor import ais_monitoring
+    from rbm._monitor import likelihood_monitoring
 
     default = BernoulliRBM()
     n_epochs = training.planned_epochs(default.n_iter, default.batch_size, len(digits))
-    assert ais_monitoring(len(digits), n_epochs)
+    n_weights = default.n_components * digits.shape[1]
+    assert likelihood_monitoring(math.inf, len(digits), n_weights, n_epochs, False) == "ais"
     # A short fit would spend more on it than on training, and records none.
-    assert not ais_monitoring(len(digits), 40)
+    assert likelihood_monitoring(math.inf, len(digits), n_weights, 40, False) is None
     model = BernoulliRBM(n_components=64, n_iter=40, random_state=0).fit(digits)
     assert all(math.isnan(v) for v in model.history_["log_likelihood_train"])
     # Where it is affordable, the checks record it, labelled with its error.
-    monkeypatch.setattr(training, "ais_monitoring", lambda n_train, n_epochs: True)
+    monkeypatch.setattr(training, "likelihood_monitoring", lambda *args: "ais")
     model = BernoulliRBM(n_components=64, n_iter=40, random_state=0).fit(digits)
     history = model.history_
     recorded = [i for i, v in enumerate(history["log_likelihood_train"]) if not math.isnan(v)]

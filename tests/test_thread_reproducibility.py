@@ -107,10 +107,11 @@ def test_training_is_exact_across_thread_counts(binary_rows, threaded_kernel, me
 
 
 def test_training_history_is_exact_across_thread_counts(binary_rows, threaded_kernel):
-    # The figures recorded after each epoch (exact log-likelihood here) too.
+    # The figures recorded after each epoch (exact log-likelihoods here, which
+    # early stopping asks for) too.
     def make_model(n_jobs):
         return BernoulliRBM(n_components=N_HIDDEN, batch_size=100, n_iter=2, random_state=0,
-                            n_jobs=n_jobs)
+                            n_jobs=n_jobs, early_stopping=True)
 
     models = fit_with_each_thread_count(make_model, binary_rows)
     reference = models[1].history_
