@@ -49,9 +49,13 @@ SHARED_PARAMETERS = {
     "momentum": ("float in [0, 1)", "Momentum of the parameter updates."),
     "weight_decay": ("float", "L2 penalty on the weights."),
     "n_jobs": ("int or None", """\
-        Threads for the matrix products (BLAS); None or -1 uses every core
-        available.  Sampling runs on one thread between the products, which
-        measured faster than a thread team there.  Results do not depend on it."""),
+        Threads for the matrix products (BLAS).  -1 uses every core
+        available; None every one that other processes leave idle (read
+        from the machine's load at each epoch), at most ``OMP_NUM_THREADS``
+        where that is set, as joblib does for parallel fits: a thread that
+        shares its core with another process holds up the whole team.
+        Sampling runs on one thread between the products, which measured
+        faster than a thread team there.  Results do not depend on it."""),
     "centering": ("bool", """\
         Centered gradient (Melchior, Fischer & Wiskott 2016): offsets for
         the visible and hidden units follow moving averages of the data

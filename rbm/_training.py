@@ -210,14 +210,22 @@ def idle_cores(n_cpus):
     when, idle = _load_reading
     if now - when < LOAD_READING_SECONDS and idle is not None:
         return min(idle, n_cpus)
-    try:
-        with open("/proc/loadavg") as loadavg:
-            runnable = int(loadavg.read().split()[3].split("/")[0])
-    except (OSError, ValueError, IndexError):
+    runnable = _runnable_threads()
+    if runnable is None:
         return n_cpus
     idle = max(1, n_cpus - max(0, runnable - 1))
     _load_reading[:] = [now, idle]
     return idle
+
+
+def _runnable_threads():
+    """Threads running or ready to run on the machine now (the caller included),
+    or None where unknown."""
+    try:
+        with open("/proc/loadavg") as loadavg:
+            return int(loadavg.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def is_count(value, upper=None):

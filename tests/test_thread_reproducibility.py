@@ -250,3 +250,50 @@ def test_fits_after_the_first_do_not_search_for_thread_pools(monkeypatch):
     model.partial_fit(X)
     model.transform(X)
     assert searches == []
+
+
+@pytest.fixture
+def machine(monkeypatch):
+    """Pretend to run on 4 cores with a given number of runnable threads."""
+    import rbm._training as training
+    monkeypatch.setattr(training, "available_cores", lambda: 4)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(training, "_load_reading", [-float("inf"), None])
+
+    def with_runnable(count):
+        monkeypatch.setattr(training, "_runnable_threads", lambda: count)
+        training._load_reading[:] = [-float("inf"), None]  # no cached reading
+        return training
+
+    return with_runnable
+
+
+def test_default_threads_leave_the_cores_other_processes_use(machine):
+    training = machine(1)  # only the caller runs: every core
+    assert training.effective_n_threads(None) == 4
+    training = machine(3)  # two other threads running: two cores left
+    assert training.effective_n_threads(None) == 2
+    training = machine(40)  # a busy machine: one thread, never none
+    assert training.effective_n_threads(None) == 1
+    # Explicit counts are taken as given, -1 is every core whatever the load.
+    assert training.effective_n_threads(3) == 3
+    assert training.effective_n_threads(-1) == 4
+    assert training.effective_n_threads(-2) == 3
+    training = machine(None)  # load unknown (not Linux): every core
+    assert training.effective_n_threads(None) == 4
+
+
+def test_default_threads_follow_omp_num_threads_as_joblib_sets_it(machine, monkeypatch):
+    training = machine(1)
+    for value, expected in [("2", 2), ("1,1", 1), ("8", 4), ("", 4), ("many", 4), ("0", 4)]:
+        monkeypatch.setenv("OMP_NUM_THREADS", value)
+        assert training.effective_n_threads(None) == expected, value
+
+
+def test_a_load_reading_is_reused_briefly(machine):
+    training = machine(1)
+    assert training.idle_cores(4) == 4
+    training._runnable_threads = lambda: 4  # the machine got busy...
+    assert training.idle_cores(4) == 4  # ...seen after LOAD_READING_SECONDS
+    training._load_reading[0] -= 2 * training.LOAD_READING_SECONDS
+    assert training.idle_cores(4) == 1
