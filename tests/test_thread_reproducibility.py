@@ -297,3 +297,15 @@ def test_a_load_reading_is_reused_briefly(machine):
     assert training.idle_cores(4) == 4  # ...seen after LOAD_READING_SECONDS
     training._load_reading[0] -= 2 * training.LOAD_READING_SECONDS
     assert training.idle_cores(4) == 1
+
+
+def test_parallel_fits_in_joblib_workers_share_the_cores():
+    # joblib's process workers (GridSearchCV(n_jobs=2) and the like) set
+    # OMP_NUM_THREADS to their share of the cores: each fit stays within it.
+    from joblib import Parallel, delayed
+
+    from rbm._training import available_cores, effective_n_threads
+    share = max(1, available_cores() // 2)
+    counts = Parallel(n_jobs=2, backend="loky")(
+        delayed(effective_n_threads)(None) for _ in range(2))
+    assert all(1 <= count <= share for count in counts), counts

@@ -1,0 +1,229 @@
+"""Time to a good model, per-fit fixed costs and threads under load: two builds side by side.
+
+Issue 20 asks for default fits that reach the same test log-likelihood
+(within 0.05 nats) in at most half the time, a tiny ``fit`` under 1 ms, and
+default threads that lose at most 1.2x against ``n_jobs=1`` while another
+CPU-bound process runs.  This script measures all three for two source
+trees (each with its extension built in place), every fit in a fresh
+subprocess with ``cwd=TREE`` and ``PYTHONPATH=TREE`` (the child checks that
+it imported that tree's ``rbm``)::
+
+    git worktree add --detach ../rbm-before <commit>
+    (cd ../rbm-before && python setup.py build_ext --inplace)
+    python benchmarks/time_to_quality.py --old ../rbm-before --new .
+    python benchmarks/time_to_quality.py --old ../rbm-before --new . --parts quality --sets digits,plants
+
+Parts (``--parts``, comma-separated; all by default):
+
+quality
+    Default fits, ``n_components=20, random_state=0`` and nothing else, of
+    ``BernoulliRBM`` on digits (binarised at 8 of 16, 70/30 split with
+    ``random_state=0``) and on DEBD plants, and of ``CategoricalRBM`` on
+    DEBD mushrooms and dna decoded to their categorical features (as in
+    ``imputation.py``).  Wall and CPU seconds of ``fit`` and the exact test
+    log-likelihood (nats per row, 2**20 hidden states enumerated).  The
+    trees alternate (old, new, new, old, ...) over ``--rounds`` rounds;
+    the fastest wall time of each is kept.  DEBD sets are skipped where
+    ``../shared/data/binary`` is absent.
+tiny
+    ``BernoulliRBM(n_components=4, n_iter=1, random_state=0).fit`` on 50 x 8
+    binary rows, against scikit-learn's BernoulliRBM with the same
+    settings: best of 300 calls after 30 warm-up calls, and the first call
+    in a fresh process (after imports).
+load
+    Seconds per epoch of ``fit`` at 784 x 500, float32, batch 100,
+    ``n_chains=None``, no momentum or weight decay (the throughput
+    benchmark's setting) on 5,000 random binary rows, with ``n_jobs=None``
+    and ``n_jobs=1``, once alone and once beside one other CPU-bound
+    process (a busy loop pinned nowhere); best of ``--repeats``.
+
+Prints one Markdown table per part.  Nothing in the test suite depends on it.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "binary"
+SETS = ("digits", "plants", "mushrooms", "dna")
+
+CHILD = r'''
+import json, os, sys, time
+import numpy as np
+import rbm
+assert os.path.realpath(os.path.dirname(os.path.dirname(rbm.__file__))) == os.path.realpath(os.getcwd()), rbm.__file__
+part, arg = sys.argv[1], json.loads(sys.argv[2])
+
+def quality(name, data_dir):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    if name == "digits":
+        X = (load_digits().data > 8).astype(float)
+        train, test = train_test_split(X, test_size=0.3, random_state=0)
+        model = rbm.BernoulliRBM(n_components=20, random_state=0)
+    else:
+        data = np.load(os.path.join(data_dir, name + ".npz"))
+        train, test = data["train"].astype(float), data["test"].astype(float)
+        model = rbm.BernoulliRBM(n_components=20, random_state=0)
+        if name in ("mushrooms", "dna"):
+            sys.path.insert(0, arg["benchmarks"])
+            import imputation
+            decode = ((lambda X: imputation.one_hot_to_labels(X, imputation.MUSHROOM_GROUPS))
+                      if name == "mushrooms" else imputation.dna_labels)
+            train, test = decode(train), decode(test)
+            categories = [np.unique(np.concatenate([train[:, j], test[:, j]]))
+                          for j in range(train.shape[1])]
+            model = rbm.CategoricalRBM(n_components=20, random_state=0, categories=categories)
+    wall, cpu = time.perf_counter(), time.process_time()
+    model.fit(train)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return dict(wall=wall, cpu=cpu, epochs=model.n_iter_,
+                test_ll=float(np.mean(model.score_samples(test))))
+
+def tiny():
+    from sklearn.neural_network import BernoulliRBM
+    X = (np.random.default_rng(0).random((50, 8)) < 0.5).astype(float)
+    out = {}
+    for label, make in [("ours", lambda: rbm.BernoulliRBM(n_components=4, n_iter=1, random_state=0)),
+                        ("sklearn", lambda: BernoulliRBM(n_components=4, n_iter=1, random_state=0))]:
+        start = time.perf_counter(); make().fit(X); out[label + "_first"] = time.perf_counter() - start
+        for _ in range(30):
+            make().fit(X)
+        best = float("inf")
+        for _ in range(300):
+            start = time.perf_counter(); make().fit(X); best = min(best, time.perf_counter() - start)
+        out[label] = best
+    return out
+
+def load(n_jobs, repeats):
+    X = (np.random.default_rng(0).random((5000, 784)) < 0.3).astype(np.float32)
+    def fit(epochs):
+        model = rbm.BernoulliRBM(n_components=500, batch_size=100, n_iter=epochs, n_chains=None,
+                                 momentum=0.0, weight_decay=0.0, learning_rate=0.01,
+                                 random_state=0, n_jobs=n_jobs)
+        start = time.perf_counter(); model.fit(X); return time.perf_counter() - start
+    fit(1)
+    # Per epoch: a 3-epoch fit less a 1-epoch fit (the per-fit costs cancel).
+    return min(fit(3) - fit(1) for _ in range(repeats)) / 2
+
+if part == "quality":
+    result = quality(arg["set"], arg["data"])
+elif part == "tiny":
+    result = tiny()
+else:
+    result = {"seconds_per_epoch": load(arg["n_jobs"], arg["repeats"])}
+print("RESULT " + json.dumps(result))
+'''
+
+
+def run_child(tree, part, arg):
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    done = subprocess.run([sys.executable, "-c", CHILD, part, json.dumps(arg)], cwd=tree,
+                          env=env, capture_output=True, text=True)
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{part} in {tree} failed:\n{done.stderr[-3000:]}")
+
+
+def trees_in_turn(trees, rounds):
+    """(label, tree) pairs, alternating the order each round: old-new, new-old, ..."""
+    order = list(trees.items())
+    for round_ in range(rounds):
+        yield from (order if round_ % 2 == 0 else order[::-1])
+
+
+def quality_part(trees, sets, rounds):
+    print("\n### Default fits: wall time to the same model\n")
+    print("| set | test LL old | test LL new | epochs | wall old (s) | wall new (s) | "
+          "new / old | CPU old (s) | CPU new (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in sets:
+        if name != "digits" and not (DATA / f"{name}.npz").is_file():
+            print(f"| {name} | skipped: {DATA} absent | | | | | | | |")
+            continue
+        best = {}
+        for label, tree in trees_in_turn(trees, rounds):
+            result = run_child(tree, "quality", {"set": name, "data": str(DATA),
+                                                 "benchmarks": str(REPO / "benchmarks")})
+            if label not in best or result["wall"] < best[label]["wall"]:
+                best[label] = result
+        old, new = best["old"], best["new"]
+        print(f"| {name} | {old['test_ll']:.4f} | {new['test_ll']:.4f} | {new['epochs']} | "
+              f"{old['wall']:.1f} | {new['wall']:.1f} | {new['wall'] / old['wall']:.2f} | "
+              f"{old['cpu']:.1f} | {new['cpu']:.1f} |", flush=True)
+
+
+def tiny_part(trees):
+    print("\n### A tiny fit (50 x 8 rows, 4 hidden units, one epoch)\n")
+    print("| build | ours, best of 300 (ms) | sklearn (ms) | ours / sklearn | "
+          "ours, first call (ms) |")
+    print("|---|---|---|---|---|")
+    for label, tree in trees.items():
+        result = run_child(tree, "tiny", {})
+        print(f"| {label} | {1e3 * result['ours']:.3f} | {1e3 * result['sklearn']:.3f} | "
+              f"{result['ours'] / result['sklearn']:.2f} | {1e3 * result['ours_first']:.2f} |",
+              flush=True)
+
+
+def busy_loop():
+    """A CPU-bound process: another user's job on the same machine."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
+def load_part(trees, repeats):
+    print("\n### 784 x 500 float32, batch 100: seconds per epoch, alone and beside a busy "
+          "process\n")
+    print("| build | alone, n_jobs=None | alone, n_jobs=1 | loaded, n_jobs=None | "
+          "loaded, n_jobs=1 | loaded: None / 1 |")
+    print("|---|---|---|---|---|---|")
+    for label, tree in trees.items():
+        figures = {}
+        for loaded in (False, True):
+            other = busy_loop() if loaded else None
+            try:
+                time.sleep(0.5 if loaded else 0.0)
+                for n_jobs in (None, 1):
+                    figures[loaded, n_jobs] = run_child(
+                        tree, "load", {"n_jobs": n_jobs, "repeats": repeats})["seconds_per_epoch"]
+            finally:
+                if other is not None:
+                    other.kill()
+                    other.wait()
+        print(f"| {label} | {figures[False, None]:.3f} | {figures[False, 1]:.3f} | "
+              f"{figures[True, None]:.3f} | {figures[True, 1]:.3f} | "
+              f"{figures[True, None] / figures[True, 1]:.2f} |", flush=True)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--old", required=True, type=Path, help="source tree of the old build")
+    parser.add_argument("--new", required=True, type=Path, help="source tree of the new build")
+    parser.add_argument("--parts", default="quality,tiny,load")
+    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="quality: fits per tree, alternating the order (default 1)")
+    parser.add_argument("--repeats", type=int, default=3, help="load: best of this many")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    trees = {"old": args.old.resolve(), "new": args.new.resolve()}
+    parts = args.parts.split(",")
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs")
+    if "tiny" in parts:
+        tiny_part(trees)
+    if "load" in parts:
+        load_part(trees, args.repeats)
+    if "quality" in parts:
+        quality_part(trees, args.sets.split(","), args.rounds)
+
+
+if __name__ == "__main__":
+    main()
