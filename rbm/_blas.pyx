@@ -71,14 +71,15 @@ rbm_vector_compaction(1)
 def _find_numpy_blas():
     """(path, sgemm, dgemm addresses) in the OpenBLAS that NumPy uses, or None.
 
-    The library is found by threadpoolctl (already loaded with NumPy) and
-    its ILP64 symbols are looked up; anything unexpected returns None.
+    The library is found among threadpoolctl's BLAS controllers (one
+    search of the loaded libraries per process, shared with
+    ``single_threaded_blas``) and its ILP64 symbols are looked up; anything
+    unexpected returns None.
     """
-    from threadpoolctl import threadpool_info
     numpy_root = os.path.dirname(os.path.dirname(np.__file__))
-    for info in threadpool_info():
-        path = info.get("filepath") or ""
-        if info.get("internal_api") != "openblas" or not path.startswith(numpy_root):
+    for library in _blas_controllers():
+        path = getattr(library, "filepath", None) or ""
+        if getattr(library, "internal_api", None) != "openblas" or not path.startswith(numpy_root):
             continue
         if "numpy" not in path[len(numpy_root):]:
             continue
