@@ -210,6 +210,8 @@ static inline double rbm_erfcx(double y)
     if (y >= 0.0)
         return rbm_erfcx_nonnegative(y);
     rbm_exact_square(y, &hi, &lo);
+    if (hi > 710.0) /* 2 exp(y^2) > DBL_MAX (lo is NaN at y = -inf) */
+        return (double) INFINITY;
     if (hi > 700.0) /* libm's exp overflows to +inf where rbm_exp would clamp */
         return 2.0 * (exp(hi) * (1.0 + lo)) - rbm_erfcx_nonnegative(-y);
     return 2.0 * (rbm_exp(hi) * (1.0 + lo)) - rbm_erfcx_nonnegative(-y);

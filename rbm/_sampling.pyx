@@ -30,7 +30,8 @@ from ._fastmath cimport (
     rbm_bernoulli_sfc64x8_d)
 from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next
 from ._fastmath cimport rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row
-from libc.math cimport log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2
+from libc.math cimport (log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2,
+                        INFINITY)
 
 # Layer updates with fewer elements than this run on one thread; by default
 # all of them.  Measured on 2 cores: an OpenMP team between OpenBLAS-threaded
@@ -311,6 +312,10 @@ cdef inline double _truncated_excess(double alpha, Uniforms* rng) noexcept nogil
     however far alpha lies in the tail.
     """
     cdef double z, x, rate
+    if alpha != alpha or alpha == INFINITY:
+        # A NaN field (the divergence check reports it) or a piece beyond an
+        # infinite one: no loop below would ever accept.
+        return alpha if alpha != alpha else 0.0
     if alpha < _EXPONENTIAL_FROM:
         while True:
             z = sqrt(-2.0 * log(_open_uniform(rng))) * cos(2.0 * M_PI * _open_uniform(rng))
