@@ -24,7 +24,7 @@ whole minutes 20-40% slower) falls on every contender of a row alike.  Run
 it on an otherwise idle machine: on few cores, other busy processes distort
 the numbers far beyond their own CPU share.
 
-Three more reports (all in ``--full``, or one by one):
+Four more reports (all in ``--full``, or one by one):
 
 * ``--cd-linearity``: time per CD-k update for k in 1, 2, 5, 10 at 784x500,
   batch 100, float32, for ours and the floor; the ratio of the fitted slopes
@@ -35,6 +35,10 @@ Three more reports (all in ``--full``, or one by one):
 * ``--ais``: AIS log Z of a 784 x 500 model, 100 chains, timed against
   the products AIS must do per temperature; ``--ais-betas`` runs fewer
   temperatures and extrapolates to 10,000.
+* ``--hidden-types``: ``BernoulliRBM.fit`` with each hidden-unit type
+  (binary, Gaussian, ReLU, dReLU) at 784x500 float32 batch 100 and 64x64
+  float64 batch 10, PCD-1, each type's time as a multiple of the binary
+  fit's in the same run (issue 19: dReLU at most 2x).
 
 Run from the repository root (``rbm`` must be importable)::
 
@@ -517,6 +521,55 @@ def linearity_table(per_update, lines):
 
 
 # ----------------------------------------------------------------------
+# Hidden-unit types: each fit's cost as a multiple of the binary fit's
+# ----------------------------------------------------------------------
+
+HIDDEN_TYPES = ("bernoulli", "gaussian", "relu", "drelu")
+#: (n_visible, n_hidden, batch, dtype, n_samples): a large model, where the
+#: products dominate, and a small one, where per-element work does.
+HIDDEN_TYPE_SHAPES = ((784, 500, 100, "float32", 5_000), (64, 64, 10, "float64", 2_000))
+
+
+def hidden_type_runner(config, hidden, X, n_jobs=None):
+    """``BernoulliRBM(hidden=hidden).fit(X)`` with the throughput rows' settings
+    (PCD-1, as many chains as rows in a batch, no momentum, no weight decay)."""
+    params = dict(n_components=config.n_hidden, batch_size=config.batch_size,
+                  learning_rate=LEARNING_RATES["bernoulli"], random_state=0, n_chains=None,
+                  momentum=0.0, weight_decay=0.0, n_jobs=n_jobs, hidden=hidden)
+
+    def run(epochs):
+        rbm.BernoulliRBM(n_iter=epochs, **params).fit(X)
+
+    return run
+
+
+def hidden_type_costs(target_seconds, repeats, threads):
+    """{shape: {hidden type: seconds per epoch}}, the types timed in turn (min of repeats)."""
+    costs = {}
+    for n_visible, n_hidden, batch, dtype, n_samples in HIDDEN_TYPE_SHAPES:
+        config = Config(n_visible, n_hidden, batch, dtype, "pcd", 1, n_samples)
+        print(f"hidden types: {config.describe()}", file=sys.stderr, flush=True)
+        X = make_data(config)
+        runs = {hidden: hidden_type_runner(config, hidden, X, threads) for hidden in HIDDEN_TYPES}
+        epochs = {name: calibrate_epochs(run, target_seconds) for name, run in runs.items()}
+        rates = interleaved_samples_per_second(runs, epochs, n_samples, repeats)
+        costs[config.describe()] = {name: n_samples / rate for name, rate in rates.items()}
+    return costs
+
+
+def hidden_types_table(costs):
+    rows = ["| shape | " + " | ".join(f"{hidden} (s/epoch)" for hidden in HIDDEN_TYPES)
+            + " | " + " | ".join(f"{hidden} / binary" for hidden in HIDDEN_TYPES[1:]) + " |",
+            "|---|" + "---:|" * (2 * len(HIDDEN_TYPES) - 1)]
+    for shape, seconds in costs.items():
+        binary = seconds["bernoulli"]
+        rows.append(f"| {shape} | " + " | ".join(f"{seconds[h]:.4g}" for h in HIDDEN_TYPES)
+                    + " | " + " | ".join(f"{seconds[h] / binary:.2f}x" for h in HIDDEN_TYPES[1:])
+                    + " |")
+    return "\n".join(rows)
+
+
+# ----------------------------------------------------------------------
 # Peak memory of fit, each layout in a fresh subprocess
 # ----------------------------------------------------------------------
 
@@ -870,6 +923,9 @@ def parse_args(argv=None):
                         help="peak memory of fit on 60,000 x 784 float32, dense and CSR")
     parser.add_argument("--ais", action="store_true",
                         help="AIS log Z of a 784 x 500 model against its BLAS floor")
+    parser.add_argument("--hidden-types", action="store_true",
+                        help="fit time of each hidden-unit type as a multiple of binary hidden "
+                             "units' (784x500 float32 batch 100, 64x64 float64 batch 10)")
     parser.add_argument("--ais-betas", type=int, default=None,
                         help="AIS temperatures to run (default 1,000, 200 with --quick; the "
                              "time per temperature is extrapolated to 10,000)")
@@ -900,11 +956,11 @@ def parse_args(argv=None):
     args.target_seconds = args.target_seconds or (0.2 if quick else 1.0)
     args.ais_betas = args.ais_betas or (200 if quick else 1_000)
     if args.full or quick:
-        args.cd_linearity = args.memory = args.ais = True
+        args.cd_linearity = args.memory = args.ais = args.hidden_types = True
     return args
 
 
-def report_figures(rows, per_update=None, ais=None, memory=None):
+def report_figures(rows, per_update=None, ais=None, memory=None, hidden_costs=None):
     """Every figure of a run as ``{name: {value, unit, better, ours}}`` (for ``--json``).
 
     ``better`` is "higher" (throughputs) or "lower" (times, bytes); ``ours``
@@ -931,6 +987,9 @@ def report_figures(rows, per_update=None, ais=None, memory=None):
         add("AIS 784x500 | ours", ais["ours_per_temperature"], "s/temperature", "lower", True)
         add("AIS 784x500 | floor", ais["floor_per_temperature"], "s/temperature", "lower",
             False)
+    for shape, seconds in (hidden_costs or {}).items():
+        for hidden, value in seconds.items():
+            add(f"hidden types | {shape} | {hidden}", value, "s/epoch", "lower", True)
     for result in memory or ():
         if "error" not in result:
             layout = result["layout"]
@@ -960,7 +1019,7 @@ def _main(args):
     load_at_start = _load_average()
     rows = []
     sections = []
-    per_update = ais = memory = None
+    per_update = ais = memory = hidden_costs = None
     with thread_limit(args.threads):
         for config in configs:
             print(config.describe(), file=sys.stderr, flush=True)
@@ -974,6 +1033,10 @@ def _main(args):
         if args.ais:
             ais = measure_ais(args.ais_betas, args.target_seconds, args.repeats)
             sections += ["", "## AIS speed (log Z, float64)", "", ais_report(ais)]
+        if args.hidden_types:
+            hidden_costs = hidden_type_costs(args.target_seconds, args.repeats, args.threads)
+            sections += ["", "## Hidden-unit types (BernoulliRBM, PCD-1, chains = batch)", "",
+                         hidden_types_table(hidden_costs)]
         header = environment_header(args, load_at_start)
     if args.memory:
         memory = [measure_memory(layout, args.threads) for layout in MEMORY_LAYOUTS]
@@ -986,7 +1049,7 @@ def _main(args):
     args.output.write_text(report)
     print(f"written to {args.output}", file=sys.stderr)
     if args.json:
-        figures = report_figures(rows, per_update, ais, memory)
+        figures = report_figures(rows, per_update, ais, memory, hidden_costs)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rbm": _rbm_source(), "header": header,
                                          "figures": figures}, indent=1))

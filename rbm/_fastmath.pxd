@@ -31,6 +31,12 @@ cdef extern from "_fastmath.h" nogil:
                                      Py_ssize_t n_groups)
     void rbm_softplus_gap(double* Z, Py_ssize_t count, double beta, double beta_prev)
     void rbm_softplus_array(const double* x, Py_ssize_t count, double* out)
+    double rbm_erfcx(double y)
+    double rbm_exp(double x)
+    int rbm_drelu_row(const double* x, Py_ssize_t n, const double* k, double* w_plus,
+                      double* w_minus, double* mean_plus, double* second_plus,
+                      double* mean_minus, double* second_minus)
+    void rbm_relu_mean_row(const double* x, Py_ssize_t n, double* out)
     void rbm_block_categorical_draw_d(double* row, const Py_ssize_t* groups,
                                       Py_ssize_t n_groups, const float* u)
     void rbm_block_categorical_draw_f(float* row, const Py_ssize_t* groups,

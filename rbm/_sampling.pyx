@@ -15,9 +15,12 @@ CPU has it (this module owns ``_fastmath.h``'s sampling flag), else two at a
 time; the same numbers either way.
 """
 
+import numpy as np
+
 from cython.parallel cimport prange
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdint cimport uint64_t
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
 from ._fastmath cimport (
@@ -25,9 +28,10 @@ from ._fastmath cimport (
     rbm_block_softmax_weights_d, rbm_block_softmax_weights_f, rbm_block_categorical_draw_d,
     rbm_block_categorical_draw_f, rbm_vector_sampling, rbm_bernoulli_sfc64x8_f,
     rbm_bernoulli_sfc64x8_d)
-from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64
-from ._fastmath cimport rbm_softplus_gap
-from libc.math cimport log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2
+from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next
+from ._fastmath cimport rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row
+from libc.math cimport (log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2,
+                        INFINITY)
 
 # Layer updates with fewer elements than this run on one thread; by default
 # all of them.  Measured on 2 cores: an OpenMP team between OpenBLAS-threaded
@@ -148,7 +152,9 @@ cdef void _sample_visible_rows(const Units* u, floating* A, Py_ssize_t r0, Py_ss
 # A piece is exp(-gamma h**2 / 2 + a h) on h >= 0.  ReLU units are one piece
 # (gamma = 1, a = the field), dReLU units a positive piece and a mirrored
 # negative one.  Written with erfcx at y = -a / sqrt(2 gamma), stable for
-# any field; the same formulas as the Python layers.
+# any field; the same formulas as the Python layers.  erfcx is _fastmath.h's
+# table polynomial (no libm call for y >= 0): libm's exp(y**2) erfc(y) cost
+# most of a dReLU fit.
 
 #: Above this y the moments use erfcx's asymptotic series (no cancellation).
 cdef double _SERIES_FROM = 12.0
@@ -165,19 +171,10 @@ cdef inline double _series_minus_one(double y) noexcept nogil:
     return total
 
 
-cdef inline double _erfcx(double y) noexcept nogil:
-    """erfcx(y) = exp(y**2) erfc(y): libm's erfc below _SERIES_FROM (erfc(12) is
-    1e-64, far from underflow; +inf below -26.6, the true limit), the asymptotic
-    series above.  Several times faster than scipy's, within about 1e-14."""
-    if y < _SERIES_FROM:
-        return exp(y * y) * erfc(y)
-    return (1.0 + _series_minus_one(y)) / (y * sqrt(M_PI))
-
-
 cdef inline double _log_erfcx(double y) noexcept nogil:
     """log erfcx(y): erfcx itself for y >= 0, else y**2 + log erfc(y) (no overflow)."""
     if y >= 0.0:
-        return log(_erfcx(y))
+        return log(rbm_erfcx(y))
     return y * y + log(erfc(y))
 
 
@@ -187,15 +184,10 @@ cdef inline double _piece_log_normaliser(double a, double gamma) noexcept nogil:
             + _log_erfcx(-a / sqrt(2.0 * gamma)))
 
 
-cdef inline double _piece_erfcx(double a, double gamma) noexcept nogil:
-    """erfcx(-a / sqrt(2 gamma)): the piece's mass is sqrt(pi / (2 gamma)) times it."""
-    return _erfcx(-a / sqrt(2.0 * gamma))
-
-
 cdef inline void _piece_moments(double a, double gamma, double e, double* mean,
                                 double* second) noexcept nogil:
     """Mean and second moment of the normalised piece (a truncated Gaussian), given
-    e = _piece_erfcx(a, gamma).
+    e = erfcx(-a / sqrt(2 gamma)).
 
     t = a / sqrt(gamma), lambda = sqrt(2 / pi) / erfcx(-t / sqrt 2): mean =
     (t + lambda) / sqrt(gamma), variance (1 - lambda (lambda + t)) / gamma;
@@ -222,44 +214,94 @@ cdef inline void _piece_moments(double a, double gamma, double e, double* mean,
     second[0] = fmax(var, 0.0) + m * m
 
 
-cdef inline double _piece_mean(double a, double gamma) noexcept nogil:
+cdef inline double _relu_mean(double x) noexcept nogil:
+    """E[h | field x] of a ReLU unit (the piece with gamma = 1)."""
     cdef double m, second
-    _piece_moments(a, gamma, _piece_erfcx(a, gamma), &m, &second)
+    _piece_moments(x, 1.0, rbm_erfcx(-x / M_SQRT2), &m, &second)
     return m
 
 
-cdef inline double _drelu_plus_weight(double a_plus, double a_minus, double gamma_plus,
-                                      double gamma_minus, double e_plus, double e_minus,
-                                      double* minus_weight) noexcept nogil:
-    """P(h >= 0 | v) of a dReLU unit from its pieces' erfcx values (no logarithms),
-    and P(h < 0 | v) in minus_weight, each to full relative precision: the
-    pieces' masses are proportional to e / sqrt(gamma).  Where both masses
-    overflow (fields beyond 26 piece widths on both sides) from their logs."""
-    cdef double m_plus = e_plus / sqrt(gamma_plus), m_minus = e_minus / sqrt(gamma_minus)
-    cdef double ratio
+cdef struct DReLUSplit:
+    # One dReLU unit at one field: its pieces' linear coefficients and
+    # curvatures, their erfcx values, and the probability of each side.
+    double a_plus, a_minus, gamma_plus, gamma_minus
+    double e_plus, e_minus, w_plus, w_minus
+
+
+cdef inline void _drelu_split(const floating* p, Py_ssize_t n, Py_ssize_t j, double x,
+                              DReLUSplit* s) noexcept nogil:
+    """The pieces of dReLU unit j at field x, and P(h >= 0 | v), P(h < 0 | v).
+
+    The one place that evaluates a dReLU unit's pieces: the means, the
+    sampler and the parameter gradient all start here.  The pieces' masses
+    are proportional to e / sqrt(gamma), so the weights need no logarithms
+    and keep full relative precision; where both masses overflow (fields
+    beyond 26 piece widths on both sides) they come from the log-normalisers.
+    """
+    cdef double m_plus, m_minus, ratio
+    s.gamma_plus = p[DRELU_GAMMA_PLUS * n + j]
+    s.gamma_minus = p[DRELU_GAMMA_MINUS * n + j]
+    s.a_plus = x - p[DRELU_THETA_PLUS * n + j]
+    s.a_minus = p[DRELU_THETA_MINUS * n + j] - x
+    s.e_plus = rbm_erfcx(-s.a_plus / sqrt(2.0 * s.gamma_plus))
+    s.e_minus = rbm_erfcx(-s.a_minus / sqrt(2.0 * s.gamma_minus))
+    m_plus = s.e_plus / sqrt(s.gamma_plus)
+    m_minus = s.e_minus / sqrt(s.gamma_minus)
     if m_plus == m_minus and m_plus * 0.0 != 0.0:  # both +inf
-        ratio = exp(_piece_log_normaliser(a_minus, gamma_minus)
-                    - _piece_log_normaliser(a_plus, gamma_plus))
+        ratio = exp(_piece_log_normaliser(s.a_minus, s.gamma_minus)
+                    - _piece_log_normaliser(s.a_plus, s.gamma_plus))
     elif m_plus >= m_minus:
         ratio = m_minus / m_plus
     else:
         ratio = m_plus / m_minus
-        minus_weight[0] = 1.0 / (1.0 + ratio)
-        return ratio / (1.0 + ratio)
-    minus_weight[0] = ratio / (1.0 + ratio)
-    return 1.0 / (1.0 + ratio)
+        s.w_minus = 1.0 / (1.0 + ratio)
+        s.w_plus = ratio / (1.0 + ratio)
+        return
+    s.w_minus = ratio / (1.0 + ratio)
+    s.w_plus = 1.0 / (1.0 + ratio)
 
 
-cdef inline double _open_uniform(bitgen_t* rng) noexcept nogil:
-    """A uniform double in (0, 1] (log u finite), from the stream's next_double."""
-    return 1.0 - rng.next_double(rng.state)
+cdef inline void _drelu_piece_moments(const DReLUSplit* s, double* m_plus, double* s_plus,
+                                      double* m_minus, double* s_minus) noexcept nogil:
+    """Mean and second moment of each side's piece (m_minus of the mirrored h >= 0)."""
+    _piece_moments(s.a_plus, s.gamma_plus, s.e_plus, m_plus, s_plus)
+    _piece_moments(s.a_minus, s.gamma_minus, s.e_minus, m_minus, s_minus)
+
+
+cdef struct Uniforms:
+    # A stream's uniforms in (0, 1]: SFC64 stepped on a local copy of its state
+    # where _random says that reproduces NumPy (the same numbers as
+    # next_double, without an indirect call per number), else next_double.
+    bitgen_t* rng
+    uint64_t state[4]
+    bint local
+
+
+cdef inline void _uniforms_open(Uniforms* u, bitgen_t* rng) noexcept nogil:
+    u.rng = rng
+    u.local = inline_sfc64()
+    if u.local:
+        memcpy(u.state, rng.state, sizeof(u.state))
+
+
+cdef inline void _uniforms_close(Uniforms* u) noexcept nogil:
+    """Hand the advanced state back to the stream."""
+    if u.local:
+        memcpy(u.rng.state, u.state, sizeof(u.state))
+
+
+cdef inline double _open_uniform(Uniforms* u) noexcept nogil:
+    """A uniform double in (0, 1] (log u finite): 1 - NumPy's next_double."""
+    if u.local:
+        return 1.0 - <double> (sfc64_next(u.state) >> 11) * (1.0 / 9007199254740992.0)
+    return 1.0 - u.rng.next_double(u.rng.state)
 
 
 #: Truncation points above which the exponential proposal is used.
 cdef double _EXPONENTIAL_FROM = 0.25
 
 
-cdef inline double _truncated_excess(double alpha, bitgen_t* rng) noexcept nogil:
+cdef inline double _truncated_excess(double alpha, Uniforms* rng) noexcept nogil:
     """z - alpha for z ~ N(0, 1) restricted to z >= alpha, by exact rejection.
 
     Below _EXPONENTIAL_FROM: standard normals (Box-Muller) until one lands
@@ -270,6 +312,10 @@ cdef inline double _truncated_excess(double alpha, bitgen_t* rng) noexcept nogil
     however far alpha lies in the tail.
     """
     cdef double z, x, rate
+    if alpha != alpha or alpha == INFINITY:
+        # A NaN field (the divergence check reports it) or a piece beyond an
+        # infinite one: no loop below would ever accept.
+        return alpha if alpha != alpha else 0.0
     if alpha < _EXPONENTIAL_FROM:
         while True:
             z = sqrt(-2.0 * log(_open_uniform(rng))) * cos(2.0 * M_PI * _open_uniform(rng))
@@ -283,37 +329,101 @@ cdef inline double _truncated_excess(double alpha, bitgen_t* rng) noexcept nogil
             return x
 
 
-cdef inline double _piece_sample(double a, double gamma, bitgen_t* rng) noexcept nogil:
+cdef inline double _piece_sample(double a, double gamma, Uniforms* rng) noexcept nogil:
     """Exact draw from the piece: h = (z - alpha) / sqrt(gamma), z ~ N(0, 1) given
     z >= alpha = -a / sqrt(gamma)."""
     cdef double root = sqrt(gamma)
     return _truncated_excess(-a / root, rng) / root
 
 
-cdef inline void _drelu_pieces(const double* p, Py_ssize_t n, Py_ssize_t j, double x,
-                               double* a_plus, double* a_minus, double* log_plus,
-                               double* log_minus, double* total) noexcept nogil:
-    """The two pieces of dReLU unit j at field x: coefficients, log weights, logaddexp."""
-    a_plus[0] = x - p[DRELU_THETA_PLUS * n + j]
-    a_minus[0] = p[DRELU_THETA_MINUS * n + j] - x
-    log_plus[0] = _piece_log_normaliser(a_plus[0], p[DRELU_GAMMA_PLUS * n + j])
-    log_minus[0] = _piece_log_normaliser(a_minus[0], p[DRELU_GAMMA_MINUS * n + j])
-    if log_plus[0] >= log_minus[0]:
-        total[0] = log_plus[0] + log1p(exp(log_minus[0] - log_plus[0]))
-    else:
-        total[0] = log_minus[0] + log1p(exp(log_plus[0] - log_minus[0]))
+cdef inline double _drelu_sample(const DReLUSplit* s, Uniforms* rng) noexcept nogil:
+    """Exact draw of a dReLU unit: one uniform picks the side by its probability,
+    then its piece's truncated Gaussian."""
+    if _open_uniform(rng) <= s.w_plus:
+        return _piece_sample(s.a_plus, s.gamma_plus, rng)
+    return -_piece_sample(s.a_minus, s.gamma_minus, rng)
+
+
+cdef struct DReLURows:
+    # Work space of a layer of n dReLU units evaluated a row at a time by
+    # _fastmath.h's rbm_drelu_row (vectorised): per-unit constants k (6 rows
+    # of n), the row's fields x, and per unit the sides' probabilities and
+    # their pieces' first two moments.  One allocation, per call.
+    Py_ssize_t n
+    double* k
+    double* x
+    double* w_plus
+    double* w_minus
+    double* mean_plus
+    double* second_plus
+    double* mean_minus
+    double* second_minus
+
+
+cdef inline bint _drelu_rows_open(DReLURows* d, const floating* p, Py_ssize_t n) noexcept nogil:
+    """Allocate d's work space and fill its per-unit constants from the state p;
+    False (nothing allocated) if memory ran out: callers then go unit by unit."""
+    cdef Py_ssize_t j
+    cdef double* block = <double*> malloc(max(13 * n, 1) * sizeof(double))
+    if block == NULL:
+        return False
+    d.n = n
+    d.k, d.x = block, block + 6 * n
+    d.w_plus, d.w_minus = block + 7 * n, block + 8 * n
+    d.mean_plus, d.second_plus = block + 9 * n, block + 10 * n
+    d.mean_minus, d.second_minus = block + 11 * n, block + 12 * n
+    for j in range(n):
+        d.k[j] = p[DRELU_THETA_PLUS * n + j]
+        d.k[n + j] = p[DRELU_THETA_MINUS * n + j]
+        d.k[2 * n + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_PLUS * n + j])
+        d.k[3 * n + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_MINUS * n + j])
+        d.k[4 * n + j] = 1.0 / <double> p[DRELU_GAMMA_PLUS * n + j]
+        d.k[5 * n + j] = 1.0 / <double> p[DRELU_GAMMA_MINUS * n + j]
+    return True
+
+
+cdef inline void _drelu_rows_close(DReLURows* d) noexcept nogil:
+    free(d.k)
+
+
+cdef inline void _drelu_row(DReLURows* d, const floating* p, const floating* Z,
+                            const floating* c) noexcept nogil:
+    """Evaluate the layer at the fields Z + c (one row): d.x and the sides' statistics.
+
+    Units whose pieces' masses overflow (rbm_drelu_row flags them: their
+    weights do not sum to 1) are redone by the exact scalar _drelu_split.
+    """
+    cdef Py_ssize_t j, n = d.n
+    cdef DReLUSplit s
+    for j in range(n):
+        d.x[j] = <double> Z[j] + c[j]
+    if not rbm_drelu_row(d.x, n, d.k, d.w_plus, d.w_minus, d.mean_plus, d.second_plus,
+                         d.mean_minus, d.second_minus):
+        return
+    for j in range(n):
+        if not (d.w_plus[j] + d.w_minus[j] > 0.5):
+            _drelu_split(p, n, j, d.x[j], &s)
+            _drelu_piece_moments(&s, &d.mean_plus[j], &d.second_plus[j], &d.mean_minus[j],
+                                 &d.second_minus[j])
+            d.w_plus[j], d.w_minus[j] = s.w_plus, s.w_minus
 
 
 cdef inline double _hidden_unit_log_partition(const Units* u, Py_ssize_t j, double x,
                                               const double* p) noexcept nogil:
     """The cumulant generating function of hidden unit j at field x (real-valued types)."""
-    cdef double a_plus, a_minus, log_plus, log_minus, total
+    cdef Py_ssize_t n = u.n_hidden
+    cdef double log_plus, log_minus
     if u.hidden_kind == HIDDEN_GAUSSIAN:
         return 0.5 * x * x + 0.5 * log(2.0 * M_PI)
     if u.hidden_kind == HIDDEN_RELU:
         return _piece_log_normaliser(x, 1.0)
-    _drelu_pieces(p, u.n_hidden, j, x, &a_plus, &a_minus, &log_plus, &log_minus, &total)
-    return total
+    log_plus = _piece_log_normaliser(x - p[DRELU_THETA_PLUS * n + j],
+                                     p[DRELU_GAMMA_PLUS * n + j])
+    log_minus = _piece_log_normaliser(p[DRELU_THETA_MINUS * n + j] - x,
+                                      p[DRELU_GAMMA_MINUS * n + j])
+    if log_plus >= log_minus:
+        return log_plus + log1p(exp(log_minus - log_plus))
+    return log_minus + log1p(exp(log_plus - log_minus))
 
 
 cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssize_t r1,
@@ -321,23 +431,42 @@ cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssiz
     """H[r0:r1] = E[h | field H + c] for Gaussian, ReLU and dReLU units, in place."""
     cdef Py_ssize_t r, j, n = u.n_hidden
     cdef const floating* p = <const floating*> u.potential
-    cdef double x, gp, gm, a_plus, a_minus, e_plus, e_minus, w, wm, m_plus, m_minus, second
+    cdef double* x
+    cdef double m_plus, s_plus, m_minus, s_minus
+    cdef DReLUSplit s
+    cdef DReLURows d
+    if u.hidden_kind == HIDDEN_GAUSSIAN:
+        for r in range(r0, r1):
+            for j in range(n):
+                H[r * n + j] = <floating> (<double> H[r * n + j] + c[j])
+        return
+    if u.hidden_kind == HIDDEN_RELU:
+        x = <double*> malloc(max(2 * n, 1) * sizeof(double))
+        for r in range(r0, r1):
+            for j in range(n):
+                if x == NULL:
+                    H[r * n + j] = <floating> _relu_mean(<double> H[r * n + j] + c[j])
+                else:
+                    x[j] = <double> H[r * n + j] + c[j]
+            if x != NULL:
+                rbm_relu_mean_row(x, n, x + n)
+                for j in range(n):
+                    H[r * n + j] = <floating> x[n + j]
+        free(x)
+        return
+    if _drelu_rows_open(&d, p, n):
+        for r in range(r0, r1):
+            _drelu_row(&d, p, H + r * n, c)
+            for j in range(n):
+                H[r * n + j] = <floating> (d.w_plus[j] * d.mean_plus[j]
+                                           - d.w_minus[j] * d.mean_minus[j])
+        _drelu_rows_close(&d)
+        return
     for r in range(r0, r1):
         for j in range(n):
-            x = <double> H[r * n + j] + c[j]
-            if u.hidden_kind == HIDDEN_GAUSSIAN:
-                H[r * n + j] = <floating> x
-            elif u.hidden_kind == HIDDEN_RELU:
-                H[r * n + j] = <floating> _piece_mean(x, 1.0)
-            else:
-                gp, gm = p[DRELU_GAMMA_PLUS * n + j], p[DRELU_GAMMA_MINUS * n + j]
-                a_plus = x - p[DRELU_THETA_PLUS * n + j]
-                a_minus = p[DRELU_THETA_MINUS * n + j] - x
-                e_plus, e_minus = _piece_erfcx(a_plus, gp), _piece_erfcx(a_minus, gm)
-                w = _drelu_plus_weight(a_plus, a_minus, gp, gm, e_plus, e_minus, &wm)
-                _piece_moments(a_plus, gp, e_plus, &m_plus, &second)
-                _piece_moments(a_minus, gm, e_minus, &m_minus, &second)
-                H[r * n + j] = <floating> (w * m_plus - wm * m_minus)
+            _drelu_split(p, n, j, <double> H[r * n + j] + c[j], &s)
+            _drelu_piece_moments(&s, &m_plus, &s_plus, &m_minus, &s_minus)
+            H[r * n + j] = <floating> (s.w_plus * m_plus - s.w_minus * m_minus)
 
 
 cdef void _real_hidden_samples(const Units* u, const floating* Z, const floating* c,
@@ -351,7 +480,9 @@ cdef void _real_hidden_samples(const Units* u, const floating* Z, const floating
     """
     cdef Py_ssize_t r, j, n = u.n_hidden
     cdef const floating* p = <const floating*> u.potential
-    cdef double x, gp, gm, a_plus, a_minus, w, wm
+    cdef DReLUSplit s
+    cdef DReLURows d
+    cdef Uniforms uniforms
     if u.hidden_kind == HIDDEN_GAUSSIAN:
         normal_fill(rng, (r1 - r0) * n, scratch)
         for r in range(r0, r1):
@@ -359,21 +490,29 @@ cdef void _real_hidden_samples(const Units* u, const floating* Z, const floating
                 Hs[r * n + j] = <floating> (<double> Z[r * n + j] + c[j]
                                             + scratch[(r - r0) * n + j])
         return
-    for r in range(r0, r1):
-        for j in range(n):
-            x = <double> Z[r * n + j] + c[j]
-            if u.hidden_kind == HIDDEN_RELU:
-                Hs[r * n + j] = <floating> _piece_sample(x, 1.0, rng)
-            else:
-                gp, gm = p[DRELU_GAMMA_PLUS * n + j], p[DRELU_GAMMA_MINUS * n + j]
-                a_plus = x - p[DRELU_THETA_PLUS * n + j]
-                a_minus = p[DRELU_THETA_MINUS * n + j] - x
-                w = _drelu_plus_weight(a_plus, a_minus, gp, gm, _piece_erfcx(a_plus, gp),
-                                       _piece_erfcx(a_minus, gm), &wm)
-                if _open_uniform(rng) <= w:
-                    Hs[r * n + j] = <floating> _piece_sample(a_plus, gp, rng)
-                else:
-                    Hs[r * n + j] = <floating> -_piece_sample(a_minus, gm, rng)
+    _uniforms_open(&uniforms, rng)
+    if u.hidden_kind == HIDDEN_RELU:
+        for r in range(r0, r1):
+            for j in range(n):
+                Hs[r * n + j] = <floating> _piece_sample(<double> Z[r * n + j] + c[j], 1.0,
+                                                         &uniforms)
+    elif _drelu_rows_open(&d, p, n):
+        for r in range(r0, r1):
+            _drelu_row(&d, p, Z + r * n, c)
+            for j in range(n):
+                s.w_plus = d.w_plus[j]
+                s.a_plus = d.x[j] - d.k[j]
+                s.a_minus = d.k[n + j] - d.x[j]
+                s.gamma_plus = p[DRELU_GAMMA_PLUS * n + j]
+                s.gamma_minus = p[DRELU_GAMMA_MINUS * n + j]
+                Hs[r * n + j] = <floating> _drelu_sample(&s, &uniforms)
+        _drelu_rows_close(&d)
+    else:
+        for r in range(r0, r1):
+            for j in range(n):
+                _drelu_split(p, n, j, <double> Z[r * n + j] + c[j], &s)
+                Hs[r * n + j] = <floating> _drelu_sample(&s, &uniforms)
+    _uniforms_close(&uniforms)
 
 
 # --------------------------------------------------------------------------
@@ -514,25 +653,31 @@ cdef void drelu_potential_gradient(const Units* u, const floating* Z, const floa
     """
     cdef Py_ssize_t r, j, n = u.n_hidden
     cdef const floating* p = <const floating*> u.potential
-    cdef double x, w, gp, gm, a_plus, a_minus, e_plus, e_minus, wp, wm
-    cdef double m_plus, s_plus, m_minus, s_minus
+    cdef double w, m_plus, s_plus, m_minus, s_minus
+    cdef DReLUSplit s
+    cdef DReLURows d
     for j in range(DRELU_PARAMETER_ROWS * n):
         grad[j] = 0.0
+    if _drelu_rows_open(&d, p, n):
+        for r in range(rows):
+            w = row_weights[r]
+            _drelu_row(&d, p, Z + r * n, c)
+            for j in range(n):
+                grad[DRELU_GAMMA_PLUS * n + j] -= w * 0.5 * d.w_plus[j] * d.second_plus[j]
+                grad[DRELU_GAMMA_MINUS * n + j] -= w * 0.5 * d.w_minus[j] * d.second_minus[j]
+                grad[DRELU_THETA_PLUS * n + j] -= w * d.w_plus[j] * d.mean_plus[j]
+                grad[DRELU_THETA_MINUS * n + j] += w * d.w_minus[j] * d.mean_minus[j]
+        _drelu_rows_close(&d)
+        return
     for r in range(rows):
         w = row_weights[r]
         for j in range(n):
-            x = <double> Z[r * n + j] + c[j]
-            gp, gm = p[DRELU_GAMMA_PLUS * n + j], p[DRELU_GAMMA_MINUS * n + j]
-            a_plus = x - p[DRELU_THETA_PLUS * n + j]
-            a_minus = p[DRELU_THETA_MINUS * n + j] - x
-            e_plus, e_minus = _piece_erfcx(a_plus, gp), _piece_erfcx(a_minus, gm)
-            wp = _drelu_plus_weight(a_plus, a_minus, gp, gm, e_plus, e_minus, &wm)
-            _piece_moments(a_plus, gp, e_plus, &m_plus, &s_plus)
-            _piece_moments(a_minus, gm, e_minus, &m_minus, &s_minus)
-            grad[DRELU_GAMMA_PLUS * n + j] -= w * 0.5 * wp * s_plus
-            grad[DRELU_GAMMA_MINUS * n + j] -= w * 0.5 * wm * s_minus
-            grad[DRELU_THETA_PLUS * n + j] -= w * wp * m_plus
-            grad[DRELU_THETA_MINUS * n + j] += w * wm * m_minus
+            _drelu_split(p, n, j, <double> Z[r * n + j] + c[j], &s)
+            _drelu_piece_moments(&s, &m_plus, &s_plus, &m_minus, &s_minus)
+            grad[DRELU_GAMMA_PLUS * n + j] -= w * 0.5 * s.w_plus * s_plus
+            grad[DRELU_GAMMA_MINUS * n + j] -= w * 0.5 * s.w_minus * s_minus
+            grad[DRELU_THETA_PLUS * n + j] -= w * s.w_plus * m_plus
+            grad[DRELU_THETA_MINUS * n + j] += w * s.w_minus * m_minus
 
 
 cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const floating* b,
@@ -621,3 +766,14 @@ cdef void tempered_hidden_sample(const Units* u, const floating* Z, floating* H,
     if u.hidden_kind == HIDDEN_BERNOULLI:
         hidden_probabilities(u, H, rows, tempered_c, n_threads)
     sample_hidden(u, H, H, tempered_c, H, rows, rng, scratch, n_threads)
+
+
+def erfcx(const double[::1] y):
+    """erfcx(y) = exp(y**2) erfc(y) elementwise by the kernel's own erfcx (for tests)."""
+    out = np.empty(y.shape[0])
+    cdef double[::1] result = out
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(y.shape[0]):
+            result[i] = rbm_erfcx(y[i])
+    return out

@@ -481,3 +481,56 @@ def test_fine_tune_refuses_non_logistic_hidden_units():
     model, X, _ = tiny_model("bernoulli", "relu")
     with pytest.raises(ValueError, match="not the MLP's logistic activation"):
         fine_tune([model], X, np.arange(len(X)) % 2)
+
+
+# --------------------------------------------------------------------------
+# The kernel's erfcx and its vectorised rows (rbm/_fastmath.h)
+# --------------------------------------------------------------------------
+
+def test_kernel_erfcx_matches_scipy_on_a_dense_grid():
+    """The table polynomial against SciPy's erfcx (Faddeeva) from 0 to 1e300, about
+    4e-16 relative on average; below -6, where SciPy's exp(y**2) loses up to 6e-14 to
+    the rounding of y**2, against 2 exp(y**2) - erfcx(-y) in 80-bit long double."""
+    from scipy.special import erfcx
+    from rbm import _sampling
+    y = np.concatenate([np.linspace(-6.0, 12.0, 400_001), np.geomspace(12.0, 1e8, 100_001),
+                        np.geomspace(1e8, 1e300, 1_000)])
+    relative = np.abs(_sampling.erfcx(y) / erfcx(y) - 1)
+    # Two table polynomials' and SciPy's own rounding: a few units of 2**-52.
+    assert relative.max() < 4e-15
+    assert relative.mean() < 1e-15
+    tail = np.linspace(-26.6, -6.0, 100_001)
+    if np.finfo(np.longdouble).eps < 1e-18:  # x87 extended precision
+        wide = tail.astype(np.longdouble)
+        reference = 2 * np.exp(wide * wide) - erfcx(-tail)
+        assert np.max(np.abs(_sampling.erfcx(tail) / reference - 1)) < 2e-15
+    else:
+        assert np.max(np.abs(_sampling.erfcx(tail) / erfcx(tail) - 1)) < 1e-13
+
+
+def test_kernel_erfcx_limits():
+    from rbm import _sampling
+    out = _sampling.erfcx(np.array([-np.inf, -27.0, 0.0, np.inf, np.nan]))
+    assert out[0] == np.inf and out[1] == np.inf and out[3] == 0.0
+    assert out[2] == pytest.approx(1.0, rel=2e-15)
+    assert np.isnan(out[4])
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_kernel_means_match_the_layer_for_fields_of_any_size(kind):
+    """The kernel's vectorised rows (and their exact scalar path where the pieces'
+    masses overflow, |field| beyond about 26 piece widths) against the layer's
+    SciPy formulas, on fields from -1e4 to 1e4."""
+    fields = np.concatenate([-np.geomspace(1e4, 1e-3, 60), [0.0], np.geomspace(1e-3, 1e4, 60)])
+    for x in fields[::4]:
+        _, P = kernel_hidden_draws(kind, x, 1, np.float64)
+        expected = layer(kind).mean(np.full((1, 3), x))[0]
+        np.testing.assert_allclose(P[0], expected, rtol=1e-12, atol=1e-300)
+
+
+def test_drelu_sampler_survives_infinite_fields():
+    """An overflowing field gives inf or NaN draws (which the divergence check
+    reports), never an endless rejection loop."""
+    for x in (np.inf, -np.inf, np.nan):
+        H, _ = kernel_hidden_draws("drelu", x, 4, np.float64)
+        assert H.shape == (4, 3)
