@@ -29,12 +29,14 @@ from . import _gibbs
 from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
+from ._partition import is_gaussian_pair
 from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
                         DivergenceError, effective_n_threads, fit_epochs, is_count,
-                        partial_fit_pass, planned_epochs)
+                        partial_fit_pass, planned_epochs,
+                        start_gaussian_pair_at_moments)
 from ._units import HIDDEN_TYPES, BernoulliVisible, hidden_layer_type
 from ._docs import FIT_WEIGHTS_DOC, PARTIAL_FIT_WEIGHTS_DOC, document_fit_parameters
 from ._weights import row_count, weighted_column_sum
@@ -217,6 +219,8 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         if self.method == "pt":
             n_chains *= self.n_temperatures  # one block of chains per temperature
         self.h_samples_ = np.zeros((n_chains, self.n_components), dtype=dtype)
+        if is_gaussian_pair(unit, self._hidden_unit):
+            start_gaussian_pair_at_moments(self, X, sample_weight)
         self._training = TrainingState(self.components_, self.intercept_visible_,
                                        self.intercept_hidden_, mean, self.n_temperatures,
                                        entropy)
