@@ -102,6 +102,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         "momentum_warmup": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "l1_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "l1_squared_weight_decay": [Interval(Real, 0, None, closed="left")],
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
         "sparsity_cost": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Interval(Integral, None, _C_INT_MAX, closed="right"), None],
@@ -123,7 +124,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
                  momentum=0.5, weight_decay=5e-4, n_jobs=None, centering=False,
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
-                 l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
+                 l1_weight_decay=0.0, l1_squared_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
                  momentum_warmup=0.1, on_divergence="raise", warm_start=False, hidden="bernoulli",
                  missing="error"):
         self.n_components = n_components
@@ -148,6 +149,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         self.tol = tol
         self.n_temperatures = n_temperatures
         self.l1_weight_decay = l1_weight_decay
+        self.l1_squared_weight_decay = l1_squared_weight_decay
         self.sparsity_target = sparsity_target
         self.sparsity_cost = sparsity_cost
         self.momentum_warmup = momentum_warmup

@@ -346,6 +346,18 @@ def start_gaussian_pair_at_moments(model, X, sample_weight=None):
                                                   state[_gibbs.GAUSSIAN_SIGMA])
 
 
+def l1_squared_penalty(W, strength):
+    """Tubiana et al.'s L1-squared penalty strength / (2 n) sum_j (sum_i |W_ji|)**2,
+    n = W's columns (``l1_squared_weight_decay``)."""
+    return 0.5 * strength / W.shape[1] * float(np.sum(np.abs(W).sum(axis=1) ** 2))
+
+
+def l1_squared_gradient(W, strength):
+    """The gradient of ``l1_squared_penalty``: strength sign(W_ji) mean_i |W_ji|
+    (the kernel's ``_l1_squared_step`` in NumPy)."""
+    return strength * np.sign(W) * np.abs(W).mean(axis=1, keepdims=True)
+
+
 def exact_gaussian_pair_step(model, batches, update):
     """One exact gradient step of a Gaussian-visible, Gaussian-hidden model on all rows.
 
@@ -353,7 +365,7 @@ def exact_gaussian_pair_step(model, batches, update):
     so training follows the full-batch gradient of the rows' mean
     log-likelihood (second moments ridged as at the start) without sampling:
     near a nearly singular covariance a sampled gradient's noise alone makes
-    the model improper.  ``weight_decay`` and ``l1_weight_decay`` are part of
+    the model improper.  ``weight_decay``, ``l1_weight_decay`` and ``l1_squared_weight_decay`` are part of
     the objective, as in the kernel's steps; momentum, sparsity and
     centering do not apply.  The weights, the biases and log sigma step in
     turn, each step halved until the objective does not fall (at most
@@ -372,7 +384,8 @@ def exact_gaussian_pair_step(model, batches, update):
 
     def objective(W, b, c, sigma):
         penalty = (0.5 * update.weight_decay * float(np.sum(W * W))
-                   + update.l1_weight_decay * float(np.abs(W).sum()))
+                   + update.l1_weight_decay * float(np.abs(W).sum())
+                   + l1_squared_penalty(W, update.l1_squared_weight_decay))
         return gaussian_pair_log_likelihood(W, b, c, sigma, mean, second) - penalty
 
     def moved(block, gradient, rate):
@@ -381,6 +394,7 @@ def exact_gaussian_pair_step(model, batches, update):
             W = W + rate * (gradient[0] - update.weight_decay * W)
             if update.l1_weight_decay:
                 W = np.sign(W) * np.maximum(np.abs(W) - rate * update.l1_weight_decay, 0.0)
+            W = W - rate * l1_squared_gradient(W, update.l1_squared_weight_decay)
         elif block == "biases":
             b, c = b + rate * gradient[1], c + rate * gradient[2]
         else:
