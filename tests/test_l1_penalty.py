@@ -110,3 +110,4 @@ def test_penalty_concentrates_drelu_units_on_fewer_weights():
         assert np.isfinite(model.score(X))
         totals.append(np.abs(model.components_).sum(axis=1).mean())
     assert totals[1] < 0.8 * totals[0]
+
