@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+
 def density_benchmark():
     import importlib.util
     from pathlib import Path
