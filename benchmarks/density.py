@@ -652,14 +652,20 @@ def hidden_column(hidden):
     return f"{hidden} hidden"
 
 
-def hidden_models(hidden_types, epochs):
+def hidden_models(hidden_types, epochs, l1_squared=0.0):
     """(column, fit) per hidden type: ``rbm.BernoulliRBM(n_components=20,
-    hidden=..., random_state=0)``, ``n_iter=epochs``, all else default."""
+    hidden=..., random_state=0)``, ``n_iter=epochs``,
+    ``l1_squared_weight_decay=l1_squared``, all else default."""
     def fit_with(hidden):
         def fit(split, budget):
-            model, seconds = timed(rbm.BernoulliRBM(
+            estimator = rbm.BernoulliRBM(
                 n_components=20, hidden=hidden, n_iter=epochs, random_state=SEED,
-                on_divergence="warn").fit, split.train)
+                l1_squared_weight_decay=l1_squared, on_divergence="warn")
+            try:
+                model, seconds = timed(estimator.fit, split.train)
+            except rbm.DivergenceError as error:  # runaway parameters always raise
+                log(f"  {hidden}: {error}")
+                return Result(math.nan, math.nan, detail="diverged")
             test_ll, std_error = score_ours(model, split.test)
             method = model.log_partition().method
             valid = np.nan if split.valid is None else model.score(split.valid)
@@ -692,6 +698,8 @@ def _seconds_text(seconds):
 
 def _cell(result):
     """'-13.41 (2.1 s)' or '-13.41 ± 0.05 (2.1 s)' for AIS."""
+    if result is not None and result.detail == "diverged":
+        return "diverged"
     if result is None or not np.isfinite(result.test_ll):
         return "n/a"
     se = f" ± {result.std_error:.2f}" if result.std_error else ""
@@ -764,7 +772,7 @@ def hidden_report(rows, args, total_seconds, models):
         f"# Density estimation by hidden-unit type ({datetime.date.today().isoformat()})",
         "",
         f"- rbm.BernoulliRBM(n_components=20, hidden=..., n_iter={args.epochs}, "
-        f"random_state={SEED}), all else default; data: {args.data_dir}; "
+        f"l1_squared_weight_decay={args.l1_squared:g}, random_state={SEED}), all else default; data: {args.data_dir}; "
         f"total {total_seconds:.0f} s",
         f"- python {platform.python_version()}, numpy {np.__version__}, "
         f"rbm {rbm.__version__} from {_rbm_source()}",
@@ -816,6 +824,9 @@ def parse_args(argv=None):
                              "hidden units, --epochs epochs)")
     parser.add_argument("--epochs", type=int, default=100,
                         help="epochs of every --hidden model (default: %(default)s)")
+    parser.add_argument("--l1-squared", type=float, default=0.0,
+                        help="l1_squared_weight_decay of every --hidden model "
+                             "(default: %(default)s)")
     args = parser.parse_args(argv)
     if args.hidden is not None:
         args.hidden = (HIDDEN_TYPES if args.hidden == "all"
@@ -833,7 +844,8 @@ def main(argv=None):
              else [name.strip() for name in args.sets.split(",") if name.strip()])
     if not args.data_dir.is_dir():
         log(f"data folder {args.data_dir} not found: only digits can run")
-    models = None if args.hidden is None else hidden_models(args.hidden, args.epochs)
+    models = (None if args.hidden is None
+              else hidden_models(args.hidden, args.epochs, args.l1_squared))
     start = time.perf_counter()
     rows = []
     for name in names:
