@@ -772,7 +772,8 @@ def hidden_report(rows, args, total_seconds, models):
         f"# Density estimation by hidden-unit type ({datetime.date.today().isoformat()})",
         "",
         f"- rbm.BernoulliRBM(n_components=20, hidden=..., n_iter={args.epochs}, "
-        f"l1_squared_weight_decay={args.l1_squared:g}, random_state={SEED}), all else default; data: {args.data_dir}; "
+        f"l1_squared_weight_decay={args.l1_squared:g}, random_state={SEED}), "
+        f"all else default; data: {args.data_dir}; "
         f"total {total_seconds:.0f} s",
         f"- python {platform.python_version()}, numpy {np.__version__}, "
         f"rbm {rbm.__version__} from {_rbm_source()}",

@@ -124,7 +124,8 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
                  momentum=0.5, weight_decay=5e-4, n_jobs=None, centering=False,
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
-                 l1_weight_decay=0.0, l1_squared_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
+                 l1_weight_decay=0.0, l1_squared_weight_decay=0.0,
+                 sparsity_target=0.1, sparsity_cost=0.0,
                  momentum_warmup=0.1, on_divergence="raise", warm_start=False, hidden="bernoulli",
                  missing="error"):
         self.n_components = n_components

@@ -48,7 +48,8 @@ class Update:
     """
 
     __slots__ = ("method", "k", "learning_rate", "momentum", "weight_decay",
-                 "l1_weight_decay", "l1_squared_weight_decay", "sparsity_target", "sparsity_cost", "offset_rate",
+                 "l1_weight_decay", "l1_squared_weight_decay",
+                 "sparsity_target", "sparsity_cost", "offset_rate",
                  "betas", "base_bias")
 
     def __init__(self, estimator, learning_rate, momentum, base_bias=None):
