@@ -29,6 +29,12 @@ Run from the repository root (``rbm`` must be importable)::
     PYTHONPATH=. python benchmarks/density.py --quick            # smoke test, < 2 min
     PYTHONPATH=. python benchmarks/density.py                    # the full run
     PYTHONPATH=. python benchmarks/density.py --sets nltcs,plants --output /tmp/d.md
+    PYTHONPATH=. python benchmarks/density.py --hidden all --epochs 100 --output /tmp/h.md
+
+``--hidden`` (a list of types, or ``all``) replaces the baselines by one
+column per hidden-unit type: ``rbm.BernoulliRBM(n_components=20,
+hidden=..., n_iter=--epochs, random_state=0)``, all else default, scored
+exactly where the visible or hidden layer can be enumerated, else by AIS.
 """
 
 import argparse
@@ -638,10 +644,40 @@ MODELS = (
 )
 
 
-def run_set(split, budget):
+#: The hidden-unit types of ``--hidden all``, in the order they are reported.
+HIDDEN_TYPES = ("bernoulli", "gaussian", "relu", "drelu")
+
+
+def hidden_column(hidden):
+    return f"{hidden} hidden"
+
+
+def hidden_models(hidden_types, epochs, l1_squared=0.0):
+    """(column, fit) per hidden type: ``rbm.BernoulliRBM(n_components=20,
+    hidden=..., random_state=0)``, ``n_iter=epochs``,
+    ``l1_squared_weight_decay=l1_squared``, all else default."""
+    def fit_with(hidden):
+        def fit(split, budget):
+            estimator = rbm.BernoulliRBM(
+                n_components=20, hidden=hidden, n_iter=epochs, random_state=SEED,
+                l1_squared_weight_decay=l1_squared, on_divergence="warn")
+            try:
+                model, seconds = timed(estimator.fit, split.train)
+            except rbm.DivergenceError as error:  # runaway parameters always raise
+                log(f"  {hidden}: {error}")
+                return Result(math.nan, math.nan, detail="diverged")
+            test_ll, std_error = score_ours(model, split.test)
+            method = model.log_partition().method
+            valid = np.nan if split.valid is None else model.score(split.valid)
+            return Result(test_ll, seconds, std_error, detail=method, valid_ll=valid)
+        return fit
+    return tuple((hidden_column(hidden), fit_with(hidden)) for hidden in hidden_types)
+
+
+def run_set(split, budget, models=None):
     """{model column: Result} for one set."""
     results = {}
-    for column, fit in MODELS:
+    for column, fit in models or MODELS:
         log(f"  {column}")
         result, seconds = timed(fit, split, budget)
         log(f"  {column}: test {result.test_ll:.3f} (train {result.train_seconds:.1f} s, "
@@ -662,6 +698,8 @@ def _seconds_text(seconds):
 
 def _cell(result):
     """'-13.41 (2.1 s)' or '-13.41 ± 0.05 (2.1 s)' for AIS."""
+    if result is not None and result.detail == "diverged":
+        return "diverged"
     if result is None or not np.isfinite(result.test_ll):
         return "n/a"
     se = f" ± {result.std_error:.2f}" if result.std_error else ""
@@ -674,9 +712,9 @@ def winner(results):
     return max(scored, key=scored.get) if scored else "n/a"
 
 
-def results_table(rows):
+def results_table(rows, models=None):
     """Markdown: one row per set, test LL (training time) of each model."""
-    columns = [column for column, _ in MODELS]
+    columns = [column for column, _ in models or MODELS]
     lines = [
         "| set | features | n_train | " + " | ".join(columns) + " | best |",
         "|---|---:|---:|" + "---:|" * len(columns) + "---|",
@@ -727,6 +765,27 @@ def _rbm_source():
         return f"{package} (not a git checkout)"
 
 
+def hidden_report(rows, args, total_seconds, models):
+    """The ``--hidden`` report: one column per hidden type."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
+    lines = [
+        f"# Density estimation by hidden-unit type ({datetime.date.today().isoformat()})",
+        "",
+        f"- rbm.BernoulliRBM(n_components=20, hidden=..., n_iter={args.epochs}, "
+        f"l1_squared_weight_decay={args.l1_squared:g}, random_state={SEED}), "
+        f"all else default; data: {args.data_dir}; "
+        f"total {total_seconds:.0f} s",
+        f"- python {platform.python_version()}, numpy {np.__version__}, "
+        f"rbm {rbm.__version__} from {_rbm_source()}",
+        f"- machine: os.cpu_count()={os.cpu_count()}, 1-min load average at end={load:.2f}",
+        "- cells: mean test log-likelihood in nats per sample, ± the AIS standard error "
+        "of log Z where the model was not enumerable, and (training time)",
+        "",
+        results_table(rows, models),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def report(rows, budget, args, total_seconds):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     lines = [
@@ -760,7 +819,23 @@ def parse_args(argv=None):
                         help="folder of the binary .npz sets (default: %(default)s)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="where to write the markdown report (default: %(default)s)")
-    return parser.parse_args(argv)
+    parser.add_argument("--hidden", default=None,
+                        help="comma-separated hidden types, or 'all': instead of the "
+                             "baselines, one column per hidden type (BernoulliRBM, 20 "
+                             "hidden units, --epochs epochs)")
+    parser.add_argument("--epochs", type=int, default=100,
+                        help="epochs of every --hidden model (default: %(default)s)")
+    parser.add_argument("--l1-squared", type=float, default=0.0,
+                        help="l1_squared_weight_decay of every --hidden model "
+                             "(default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.hidden is not None:
+        args.hidden = (HIDDEN_TYPES if args.hidden == "all"
+                       else tuple(h.strip() for h in args.hidden.split(",") if h.strip()))
+        unknown = sorted(set(args.hidden) - set(HIDDEN_TYPES))
+        if unknown:
+            parser.error(f"--hidden: unknown types {unknown}; choose from {HIDDEN_TYPES}")
+    return args
 
 
 def main(argv=None):
@@ -770,6 +845,8 @@ def main(argv=None):
              else [name.strip() for name in args.sets.split(",") if name.strip()])
     if not args.data_dir.is_dir():
         log(f"data folder {args.data_dir} not found: only digits can run")
+    models = (None if args.hidden is None
+              else hidden_models(args.hidden, args.epochs, args.l1_squared))
     start = time.perf_counter()
     rows = []
     for name in names:
@@ -777,22 +854,29 @@ def main(argv=None):
         if split is None:
             continue
         log(f"{name}: {split.train.shape[0]} train x {split.n_features} features")
-        results, seconds = timed(run_set, split, budget)
+        results, seconds = timed(run_set, split, budget, models)
         log(f"{name}: done in {seconds:.0f} s")
         rows.append((split, results, seconds))
         # Rewritten after every set, so a long run that is stopped keeps its rows.
-        write_report(rows, budget, args, time.perf_counter() - start, args.output)
+        write_report(rows, budget, args, time.perf_counter() - start, args.output, models)
     if not rows:
         log("nothing to run")
         return 0
-    print(report(rows, budget, args, time.perf_counter() - start))
+    print(render(rows, budget, args, time.perf_counter() - start, models))
     log(f"written to {args.output}")
     return 0
 
 
-def write_report(rows, budget, args, total_seconds, path):
+def render(rows, budget, args, total_seconds, models=None):
+    """The markdown report: the baselines', or with ``--hidden`` the hidden types'."""
+    if models is None:
+        return report(rows, budget, args, total_seconds)
+    return hidden_report(rows, args, total_seconds, models)
+
+
+def write_report(rows, budget, args, total_seconds, path, models=None):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report(rows, budget, args, total_seconds))
+    path.write_text(render(rows, budget, args, total_seconds, models))
 
 
 if __name__ == "__main__":

@@ -29,12 +29,14 @@ from . import _gibbs
 from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
+from ._partition import is_gaussian_pair
 from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
                         DivergenceError, effective_n_threads, fit_epochs, is_count,
-                        partial_fit_pass, planned_epochs)
+                        partial_fit_pass, planned_epochs,
+                        start_gaussian_pair_at_moments)
 from ._units import HIDDEN_TYPES, BernoulliVisible, hidden_layer_type
 from ._docs import FIT_WEIGHTS_DOC, PARTIAL_FIT_WEIGHTS_DOC, document_fit_parameters
 from ._weights import row_count, weighted_column_sum
@@ -100,6 +102,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         "momentum_warmup": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "l1_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "l1_squared_weight_decay": [Interval(Real, 0, None, closed="left")],
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
         "sparsity_cost": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Interval(Integral, None, _C_INT_MAX, closed="right"), None],
@@ -121,7 +124,8 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
                  momentum=0.5, weight_decay=5e-4, n_jobs=None, centering=False,
                  learning_rate_schedule="linear", early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-3, n_temperatures=10,
-                 l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0,
+                 l1_weight_decay=0.0, l1_squared_weight_decay=0.0,
+                 sparsity_target=0.1, sparsity_cost=0.0,
                  momentum_warmup=0.1, on_divergence="raise", warm_start=False, hidden="bernoulli",
                  missing="error"):
         self.n_components = n_components
@@ -146,6 +150,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         self.tol = tol
         self.n_temperatures = n_temperatures
         self.l1_weight_decay = l1_weight_decay
+        self.l1_squared_weight_decay = l1_squared_weight_decay
         self.sparsity_target = sparsity_target
         self.sparsity_cost = sparsity_cost
         self.momentum_warmup = momentum_warmup
@@ -217,6 +222,8 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         if self.method == "pt":
             n_chains *= self.n_temperatures  # one block of chains per temperature
         self.h_samples_ = np.zeros((n_chains, self.n_components), dtype=dtype)
+        if is_gaussian_pair(unit, self._hidden_unit):
+            start_gaussian_pair_at_moments(self, X, sample_weight)
         self._training = TrainingState(self.components_, self.intercept_visible_,
                                        self.intercept_hidden_, mean, self.n_temperatures,
                                        entropy)

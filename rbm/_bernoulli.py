@@ -79,6 +79,7 @@ class BernoulliRBM(BaseRBM):
         "momentum_warmup": 0.0,
         "weight_decay": 0.0,
         "l1_weight_decay": 0.0,
+        "l1_squared_weight_decay": 0.0,
         "sparsity_cost": 0.0,
         "centering": False,
         "learning_rate_schedule": "constant",

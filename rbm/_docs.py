@@ -78,6 +78,17 @@ SHARED_PARAMETERS = {
         Inverse temperatures of parallel tempering (``method="pt"``),
         evenly spaced from 1 to 0."""),
     "l1_weight_decay": ("float", "L1 penalty on the weights, applied as a soft-thresholding step."),
+    "l1_squared_weight_decay": ("float", """\
+        Strength lambda of the L1-squared penalty of Tubiana, Cocco and
+        Monasson (eLife 2019, Eq. 8; ``l1b`` in their PGM package):
+        lambda / (2 n) sum_j (sum_i |W_ji|)**2, with n the number of
+        columns of W (features; one-hot columns for categorical units,
+        PGM's mean over sites and categories).  Its gradient,
+        lambda sign(W_ji) mean_i |W_ji|, grows with a unit's total weight,
+        so it pushes each hidden unit towards few strong couplings (sparse,
+        interpretable features) and stops runaway units, which dReLU units
+        need (PGM trains its dReLU models with it).  Applied after each
+        weight step, outside the momentum; 0 turns it off."""),
     "sparsity_target": ("float in (0, 1)", "Target mean activation of the hidden units (Hinton 2010)."),
     "sparsity_cost": ("float", "Strength of the sparsity penalty; 0 turns it off."),
     "momentum_warmup": ("float in [0, 1)", """\

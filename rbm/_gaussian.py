@@ -6,6 +6,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._base import BaseRBM
 from ._docs import document_training
+from ._partition import is_gaussian_pair
 from ._units import GaussianVisible
 from ._units.gaussian import SIGMA_FLOOR_FRACTION
 
@@ -66,6 +67,22 @@ class GaussianBernoulliRBM(BaseRBM):
     using log Z from ``log_partition``: exact by summing over the hidden
     states when ``n_components`` is small, AIS otherwise.
 
+    With ``hidden="gaussian"`` the model is one multivariate Gaussian,
+    precision ``D - D W.T W D`` with ``D = diag(1 / sigma**2)`` (with fewer
+    hidden units than features, a factor-analysis model), so its
+    log-likelihood and gradient are closed-form and it is trained without
+    sampling: ``fit`` starts it at the training data's mean and covariance
+    (the covariance ridged by 1e-6 of each variance, GaussianMixture's
+    default ``reg_covar`` on standardised data; exactly that Gaussian when
+    ``n_components >= n_features``), and every pass is one step along the
+    exact full-batch gradient, halved until the training log-likelihood
+    (less the weight decay) does not fall.  ``batch_size``, ``method``,
+    ``momentum``, the sparsity target and centering do not apply there.
+    Sampled gradients fail on such models: on standardised breast cancer,
+    whose covariance has eigenvalues down to 1.1e-4, PCD reached -22.9
+    nats per test row against -11.06 for this fit and for
+    ``GaussianMixture(1, covariance_type="full")``.
+
     Examples
     --------
     >>> import numpy as np
@@ -104,7 +121,10 @@ class GaussianBernoulliRBM(BaseRBM):
             100 epochs and 16 for 300, seeds 0 and 1) on wine, breast cancer,
             digits, iris, diabetes and its known GB-RBM no sigma went below
             0.21 of its spread, so the scores were those of 0.01.  Lower it for features that other
-            features nearly determine, when the warning says it binds."""),
+            features nearly determine, when the warning says it binds.
+            With ``hidden="gaussian"`` (see the class notes) the floor is lowered
+            to the sigma that model starts at where the data need it, and no
+            warning is given: one Gaussian has no components to collapse."""),
     }
 
     _parameter_constraints = {
@@ -139,6 +159,7 @@ class GaussianBernoulliRBM(BaseRBM):
         tol=1e-3,
         n_temperatures=10,
         l1_weight_decay=0.0,
+        l1_squared_weight_decay=0.0,
         sparsity_target=0.1,
         sparsity_cost=0.0,
         momentum_warmup=0.1,
@@ -172,6 +193,7 @@ class GaussianBernoulliRBM(BaseRBM):
             tol=tol,
             n_temperatures=n_temperatures,
             l1_weight_decay=l1_weight_decay,
+            l1_squared_weight_decay=l1_squared_weight_decay,
             sparsity_target=sparsity_target,
             sparsity_cost=sparsity_cost,
             momentum_warmup=momentum_warmup,
@@ -208,7 +230,9 @@ class GaussianBernoulliRBM(BaseRBM):
             The fitted model.
         """
         super().fit(X, y, sample_weight=sample_weight)
-        self._visible_unit.warn_if_sigma_at_floor(self)
+        # One Gaussian has no components to collapse: its floor is its start.
+        if not is_gaussian_pair(self._visible_unit, self._hidden_unit):
+            self._visible_unit.warn_if_sigma_at_floor(self)
         return self
 
     @property

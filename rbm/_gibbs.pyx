@@ -46,7 +46,7 @@ from cython cimport floating
 from libc.stdlib cimport free
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memcpy, memset
-from libc.math cimport log, exp
+from libc.math cimport log, exp, fabs
 from numpy.random cimport bitgen_t
 
 from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_array
@@ -334,6 +334,7 @@ cdef struct Train:
     double momentum
     double weight_decay
     double l1_weight_decay
+    double l1_squared_weight_decay
     double sparsity_target
     double sparsity_cost
     double offset_rate
@@ -933,8 +934,34 @@ cdef void _soft_threshold(floating* X, Py_ssize_t n, double amount_) noexcept no
             X[i] = 0.0
 
 
+cdef void _l1_squared_step(floating* W, Py_ssize_t n_hidden, Py_ssize_t n_visible,
+                           bint transposed, double amount_) noexcept nogil:
+    """W[j] -= amount * sign(W[j]) * mean(|W[j]|) for each hidden unit j: a gradient
+    step on the L1-squared penalty amount / (2 nv) sum_j (sum_i |W_ji|)**2.
+
+    W is (n_hidden, n_visible), or its transpose (``transposed``).  A unit's
+    mean |W| is taken before any of its weights move.
+    """
+    cdef Py_ssize_t i, j
+    cdef floating amount = amount_, step
+    cdef double total
+    for j in range(n_hidden):
+        total = 0.0
+        for i in range(n_visible):
+            total += fabs(W[i * n_hidden + j] if transposed else W[j * n_visible + i])
+        step = amount * (total / n_visible)
+        for i in range(n_visible):
+            if transposed:
+                W[i * n_hidden + j] -= step * ((W[i * n_hidden + j] > 0)
+                                               - (W[i * n_hidden + j] < 0))
+            else:
+                W[j * n_visible + i] -= step * ((W[j * n_visible + i] > 0)
+                                                - (W[j * n_visible + i] < 0))
+
+
 cdef void _weight_step(const Train* T, blocks_t* A, Py_ssize_t rows) noexcept nogil:
-    """The weight step in the layout in use, then the L1 proximal step."""
+    """The weight step in the layout in use, then the L1 proximal step and the
+    L1-squared penalty's step."""
     cdef Py_ssize_t size = T.u.n_visible * T.u.n_hidden
     if T.transposed:
         _weight_step_transposed(T, A.WT, A.velocity_T, A.VT, A.VS, A.HS, rows, A.coef)
@@ -943,6 +970,9 @@ cdef void _weight_step(const Train* T, blocks_t* A, Py_ssize_t rows) noexcept no
     if T.l1_weight_decay != 0.0:
         _soft_threshold(A.WT if T.transposed else A.W, size,
                         T.learning_rate * T.l1_weight_decay)
+    if T.l1_squared_weight_decay != 0.0:
+        _l1_squared_step(A.WT if T.transposed else A.W, T.u.n_hidden, T.u.n_visible,
+                         T.transposed, T.learning_rate * T.l1_squared_weight_decay)
 
 
 cdef void _bias_step(floating* bias, floating* velocity, const floating* grad,
@@ -1082,6 +1112,7 @@ def _check_update(update, dtype, n_visible):
     values = dict(method=_int(update, "update", "method", _CD, _PT),
                   k=_int(update, "update", "k", 1))
     for name in ("learning_rate", "momentum", "weight_decay", "l1_weight_decay",
+                 "l1_squared_weight_decay",
                  "sparsity_target", "sparsity_cost", "offset_rate"):
         try:
             values[name] = float(_get(update, "update", name))
@@ -1218,6 +1249,7 @@ cdef void _fill_train(Train* T, dict a, dict hyper, Py_ssize_t n_chains,
     T.momentum = hyper["momentum"]
     T.weight_decay = hyper["weight_decay"]
     T.l1_weight_decay = hyper["l1_weight_decay"]
+    T.l1_squared_weight_decay = hyper["l1_squared_weight_decay"]
     T.sparsity_target = hyper["sparsity_target"]
     T.sparsity_cost = hyper["sparsity_cost"]
     T.offset_rate = hyper["offset_rate"]

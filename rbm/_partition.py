@@ -487,3 +487,140 @@ def _rebuild_estimate(values, method, n_chains, n_betas, reverse, reverse_n_chai
     return LogPartitionEstimate(*values, method, n_chains=n_chains, n_betas=n_betas,
                                 reverse=reverse, reverse_n_chains=reverse_n_chains,
                                 reverse_start=reverse_start, confidence=confidence)
+
+
+#: Ridge added to the data's covariance, as a fraction of each feature's
+#: variance, before the Gaussian pair starts at its moments: the default
+#: ``reg_covar`` of scikit-learn's GaussianMixture on standardised data, so
+#: that rows fewer than features (a singular covariance) still give a
+#: proper model.
+GAUSSIAN_PAIR_RIDGE = 1e-6
+#: Halvings of an exact-gradient step tried before giving up on keeping
+#: the Gaussian pair proper (2**-30 of the step is below rounding).
+GAUSSIAN_PAIR_MAX_HALVINGS = 30
+
+
+def weighted_moments(X, sample_weight=None):
+    """(mean, second moment E[v v^T]) of the rows of X, weighted, in float64."""
+    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    w = (np.ones(X.shape[0]) if sample_weight is None
+         else np.asarray(sample_weight, dtype=np.float64))
+    w = w / w.sum()
+    return w @ X, (X * w[:, None]).T @ X
+
+
+def gaussian_pair_from_moments(mean, covariance, n_hidden, sigma=None):
+    """(W, b, c, sigma) of the Gaussian-Gaussian RBM nearest N(mean, covariance).
+
+    The model's visible marginal has precision P = D - D W.T W D
+    (``gaussian_pair_moments``), which is P_data = covariance**-1 exactly
+    when A = W D**(1/2) satisfies A.T A = M = I - D**(-1/2) P_data D**(-1/2).
+    That needs D >= P_data (M positive semi-definite): with ``sigma=None``,
+    D = kappa diag(P_data), kappa the largest eigenvalue of the partial
+    correlation matrix diag(P)**(-1/2) P diag(P)**(-1/2), the largest sigma
+    (each feature's residual standard deviation given the others, over
+    sqrt(kappa)) along which the precision is representable.  A given
+    ``sigma`` (a fixed one) keeps M's non-negative part.  A's rows are M's
+    leading eigenvectors scaled by the square roots of their eigenvalues:
+    all of them when ``n_hidden >= n_features`` (the model is then exactly
+    the Gaussian), else the ``n_hidden`` largest (a precision >= P_data,
+    which training refines).  Hidden units beyond ``n_features`` get zero
+    weights.  ``c = 0`` and b puts the model's mean at ``mean``.
+
+    Parameters
+    ----------
+    mean : ndarray of shape (n_features,)
+    covariance : ndarray of shape (n_features, n_features), positive definite
+    n_hidden : int
+    sigma : ndarray of shape (n_features,) or None
+
+    Returns
+    -------
+    W, b, c, sigma : float64 ndarrays
+    """
+    n_features = len(mean)
+    P = np.linalg.inv(covariance)
+    P = 0.5 * (P + P.T)
+    if sigma is None:
+        root = np.sqrt(np.diag(P))
+        kappa = np.linalg.eigvalsh(P / np.outer(root, root))[-1]
+        d = kappa * np.diag(P)
+        sigma = 1.0 / np.sqrt(d)
+    else:
+        sigma = np.asarray(sigma, dtype=np.float64)
+        d = 1.0 / sigma ** 2
+    M = np.eye(n_features) - P * np.outer(sigma, sigma)
+    eigenvalues, vectors = np.linalg.eigh(0.5 * (M + M.T))
+    keep = np.argsort(eigenvalues)[::-1][:min(n_hidden, n_features)]
+    A = np.zeros((n_hidden, n_features))
+    A[:len(keep)] = (vectors[:, keep] * np.sqrt(np.clip(eigenvalues[keep], 0.0, None))).T
+    W = A * sigma
+    DW = W * d
+    P_model = np.diag(d) - DW.T @ DW
+    b = (P_model @ mean) / d
+    return W, b, np.zeros(n_hidden), sigma
+
+
+def gaussian_pair_gradient(W, b, c, sigma, data_mean, data_second):
+    """Exact gradient of the mean log-likelihood of a Gaussian-Gaussian RBM.
+
+    log p(v) is that of N(mu, P**-1) (``gaussian_pair_moments``), and every
+    derivative of the energy is linear in v, v v^T and h given v (h | v ~
+    N(c + W D v, 1)), so each gradient <-dE/dtheta>_data - <-dE/dtheta>_model
+    depends on the data's and the model's first and second moments alone.
+    With E1 = E[v], E2 = E[v v^T] and E[h v^T] = c E1^T + W D E2:
+
+    - dW = E[h v^T] D,   dc = E[h] = c + W D E1,   db = D (E1 - b),
+    - d log sigma_i = d_i (E2_ii - 2 b_i E1_i + b_i**2) - 2 d_i (W^T E[h v^T])_ii.
+
+    Returns None when the model is improper (no model moments).
+
+    Parameters
+    ----------
+    W, b, c, sigma : ndarrays (float64)
+    data_mean, data_second : ndarrays
+        The data's E[v] and E[v v^T] (``weighted_moments``).
+
+    Returns
+    -------
+    (dW, db, dc, dlog_sigma) or None
+    """
+    d = 1.0 / sigma ** 2
+    visible = SigmaOnly(sigma)
+    P, model_mean, log_z = gaussian_pair_moments(W, b, c, visible)
+    if math.isinf(log_z):
+        return None
+    model_second = np.linalg.inv(P) + np.outer(model_mean, model_mean)
+
+    def statistics(first, second):
+        hv = np.outer(c, first) + (W * d) @ second
+        return (hv * d, d * (first - b), c + W @ (d * first),
+                d * (np.diag(second) - 2.0 * b * first + b * b)
+                - 2.0 * d * (W * hv).sum(axis=0))
+
+    return tuple(data - model for data, model in zip(
+        statistics(data_mean, data_second), statistics(model_mean, model_second)))
+
+
+def gaussian_pair_log_likelihood(W, b, c, sigma, data_mean, data_second):
+    """Mean log-likelihood of rows with moments E[v], E[v v^T] under a Gaussian-Gaussian RBM.
+
+    With the model's precision P and mean mu (``gaussian_pair_moments``):
+    log det P / 2 - tr(P E[(v - mu)(v - mu)^T]) / 2 - n log(2 pi) / 2;
+    -inf for an improper model.
+    """
+    P, mu, log_z = gaussian_pair_moments(W, b, c, SigmaOnly(sigma))
+    if math.isinf(log_z):
+        return -math.inf
+    L = np.linalg.cholesky(P)
+    spread = (float(np.sum(P * data_second)) - 2.0 * float(mu @ P @ data_mean)
+              + float(mu @ P @ mu))
+    return (float(np.log(np.diag(L)).sum()) - 0.5 * spread
+            - 0.5 * len(mu) * math.log(2.0 * math.pi))
+
+
+class SigmaOnly:
+    """A stand-in Gaussian visible layer: ``sigma``, all ``gaussian_pair_moments`` reads."""
+
+    def __init__(self, sigma):
+        self.sigma = sigma

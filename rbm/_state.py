@@ -48,7 +48,8 @@ class Update:
     """
 
     __slots__ = ("method", "k", "learning_rate", "momentum", "weight_decay",
-                 "l1_weight_decay", "sparsity_target", "sparsity_cost", "offset_rate",
+                 "l1_weight_decay", "l1_squared_weight_decay",
+                 "sparsity_target", "sparsity_cost", "offset_rate",
                  "betas", "base_bias")
 
     def __init__(self, estimator, learning_rate, momentum, base_bias=None):
@@ -58,6 +59,8 @@ class Update:
         self.momentum = float(momentum)
         self.weight_decay = float(estimator.weight_decay)
         self.l1_weight_decay = float(estimator.l1_weight_decay)
+        # Models saved before the option existed have no such attribute.
+        self.l1_squared_weight_decay = float(getattr(estimator, "l1_squared_weight_decay", 0.0))
         self.sparsity_target = float(estimator.sparsity_target)
         self.sparsity_cost = float(estimator.sparsity_cost)
         self.offset_rate = CENTERING_RATE if estimator.centering else 0.0

@@ -25,7 +25,10 @@ from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, Ea
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
                        epoch_rows, estimate_tag, likelihood_monitoring,
                        format_epoch)
-from ._partition import MAX_EXACT_STATES, exact_cost
+from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, MAX_EXACT_STATES,
+                         exact_cost, gaussian_pair_from_moments, gaussian_pair_gradient,
+                         gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
+                         SigmaOnly)
 from ._state import Update, energy_scale
 from ._weights import average, check_sample_weight, kernel_weights, positive_rows
 
@@ -352,10 +355,13 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
                                                  batches.head_weights(n_rows))
     snapshot = PassSnapshot(model._learned_arrays() + (training.swap_counts,),
                             training.W_velocity, momentum)
-    _gibbs.train_minibatches(
-        batches, model._kernel_params(), training.kernel_view(model.h_samples_), update,
-        unit.kernel_view(dtype), training.training_streams.for_rows(
-            _chain_rows_needing_streams(model, batches)), int(n_threads))
+    if is_gaussian_pair(unit, model._hidden_unit):
+        exact_gaussian_pair_step(model, batches, update)
+    else:
+        _gibbs.train_minibatches(
+            batches, model._kernel_params(), training.kernel_view(model.h_samples_), update,
+            unit.kernel_view(dtype), training.training_streams.for_rows(
+                _chain_rows_needing_streams(model, batches)), int(n_threads))
     message = divergence_message(model, batches, data_mean, learning_rate, momentum, watch)
     if message is not None:
         watch.last_sound(snapshot).restore()
@@ -363,6 +369,115 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
     watch.keep_while_bad(snapshot)
     training.record_data(statistics)
     training.log_partition_cache.clear()
+
+
+def _ridged_moments(model, X, sample_weight):
+    """The rows' (mean, E[v v^T]), the second moment ridged by
+    ``GAUSSIAN_PAIR_RIDGE`` times each feature's training variance."""
+    mean, second = weighted_moments(X, sample_weight)
+    std = np.asarray(model._visible_unit.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
+    second[np.diag_indices_from(second)] += GAUSSIAN_PAIR_RIDGE * std ** 2
+    return mean, second
+
+
+def start_gaussian_pair_at_moments(model, X, sample_weight=None):
+    """Set a fresh Gaussian-visible, Gaussian-hidden model to the rows' Gaussian.
+
+    Such a model is one multivariate Gaussian (with fewer hidden units than
+    features, a factor-analysis model), so its maximum-likelihood start is
+    the data's mean and covariance (``gaussian_pair_from_moments``), the
+    covariance ridged by ``GAUSSIAN_PAIR_RIDGE`` of each variance.  Sigma
+    (when learned) is set where the data's precision is representable,
+    which for features that others nearly determine lies far below
+    ``sigma_floor``: the floor, there to stop mixture components collapsing
+    onto training values, is lowered to that start (one Gaussian has no
+    components to collapse).
+    """
+    unit = model._visible_unit
+    mean, second = _ridged_moments(model, X, sample_weight)
+    fixed = None if unit.learn_sigma else np.asarray(unit.sigma, dtype=np.float64)
+    W, b, c, sigma = gaussian_pair_from_moments(mean, second - np.outer(mean, mean),
+                                                model.n_components, fixed)
+    model.components_[...] = W
+    model.intercept_visible_[...] = b
+    model.intercept_hidden_[...] = c
+    state = unit.state
+    state[_gibbs.GAUSSIAN_SIGMA] = np.minimum(sigma, state[_gibbs.GAUSSIAN_SIGMA_MAX])
+    state[_gibbs.GAUSSIAN_SIGMA_MIN] = np.minimum(state[_gibbs.GAUSSIAN_SIGMA_MIN],
+                                                  state[_gibbs.GAUSSIAN_SIGMA])
+
+
+def l1_squared_penalty(W, strength):
+    """Tubiana et al.'s L1-squared penalty strength / (2 n) sum_j (sum_i |W_ji|)**2,
+    n = W's columns (``l1_squared_weight_decay``)."""
+    return 0.5 * strength / W.shape[1] * float(np.sum(np.abs(W).sum(axis=1) ** 2))
+
+
+def l1_squared_gradient(W, strength):
+    """The gradient of ``l1_squared_penalty``: strength sign(W_ji) mean_i |W_ji|
+    (the kernel's ``_l1_squared_step`` in NumPy)."""
+    return strength * np.sign(W) * np.abs(W).mean(axis=1, keepdims=True)
+
+
+def exact_gaussian_pair_step(model, batches, update):
+    """One exact gradient step of a Gaussian-visible, Gaussian-hidden model on all rows.
+
+    Its log-likelihood and gradient are closed-form (``gaussian_pair_gradient``),
+    so training follows the full-batch gradient of the rows' mean
+    log-likelihood (second moments ridged as at the start) without sampling:
+    near a nearly singular covariance a sampled gradient's noise alone makes
+    the model improper.  ``weight_decay``, ``l1_weight_decay`` and ``l1_squared_weight_decay`` are
+    part of
+    the objective, as in the kernel's steps; momentum, sparsity and
+    centering do not apply.  The weights, the biases and log sigma step in
+    turn, each step halved until the objective does not fall (at most
+    ``GAUSSIAN_PAIR_MAX_HALVINGS`` times; else that block stays): along a
+    nearly singular direction the curvature in W is far beyond what any one
+    learning rate suits (1 / sigma**4 there), and an improper model (D - D
+    W.T W D not positive definite) scores -inf, so the model stays a proper
+    Gaussian and its training objective never falls.
+    """
+    unit = model._visible_unit
+    mean, second = _ridged_moments(model, batches.head(batches.n_rows), batches.sample_weight)
+    params = [np.asarray(a, dtype=np.float64) for a in (
+        model.components_, model.intercept_visible_, model.intercept_hidden_, unit.sigma)]
+    low, high = (np.asarray(unit.state[row], dtype=np.float64)
+                 for row in (_gibbs.GAUSSIAN_SIGMA_MIN, _gibbs.GAUSSIAN_SIGMA_MAX))
+
+    def objective(W, b, c, sigma):
+        penalty = (0.5 * update.weight_decay * float(np.sum(W * W))
+                   + update.l1_weight_decay * float(np.abs(W).sum())
+                   + l1_squared_penalty(W, update.l1_squared_weight_decay))
+        return gaussian_pair_log_likelihood(W, b, c, sigma, mean, second) - penalty
+
+    def moved(block, gradient, rate):
+        W, b, c, sigma = params
+        if block == "weights":
+            W = W + rate * (gradient[0] - update.weight_decay * W)
+            if update.l1_weight_decay:
+                W = np.sign(W) * np.maximum(np.abs(W) - rate * update.l1_weight_decay, 0.0)
+            W = W - rate * l1_squared_gradient(W, update.l1_squared_weight_decay)
+        elif block == "biases":
+            b, c = b + rate * gradient[1], c + rate * gradient[2]
+        else:
+            sigma = np.clip(sigma * np.exp(rate * gradient[3]), low, high)
+        return [W, b, c, sigma]
+
+    for block in ("weights", "biases", "sigma")[:3 if unit.learn_sigma else 2]:
+        gradient = gaussian_pair_gradient(*params, mean, second)
+        if gradient is None:  # assigned improper parameters: nothing to follow
+            return
+        start, rate = objective(*params), update.learning_rate
+        for _ in range(GAUSSIAN_PAIR_MAX_HALVINGS + 1):
+            candidate = moved(block, gradient, rate)
+            if objective(*candidate) >= start:
+                params = candidate
+                break
+            rate *= 0.5
+    model.components_[...] = params[0]
+    model.intercept_visible_[...] = params[1]
+    model.intercept_hidden_[...] = params[2]
+    unit.state[_gibbs.GAUSSIAN_SIGMA] = params[3]
 
 
 class PassSnapshot:

@@ -70,7 +70,8 @@ def training_call(method=_gibbs.METHOD_PCD, sparse=False, dtype=np.float64):
         if method == _gibbs.METHOD_PT else None)
     update = SimpleNamespace(
         method=method, k=1, learning_rate=0.1, momentum=0.5, weight_decay=1e-3,
-        l1_weight_decay=0.0, sparsity_target=0.1, sparsity_cost=0.0, offset_rate=0.0,
+        l1_weight_decay=0.0, l1_squared_weight_decay=0.0, sparsity_target=0.1,
+        sparsity_cost=0.0, offset_rate=0.0,
         betas=np.linspace(1.0, 0.0, n_temperatures) if method == _gibbs.METHOD_PT else None,
         base_bias=np.zeros(N_VISIBLE, dtype) if method == _gibbs.METHOD_PT else None)
     n_streams = _gibbs.n_streams_for(N_CHAINS) * n_temperatures + 1

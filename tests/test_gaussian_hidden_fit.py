@@ -1,0 +1,129 @@
+"""Gaussian visible with Gaussian hidden units: a multivariate Gaussian trained by
+its exact gradient from the data's moments (issue 19, the real-valued floor)."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.mixture import GaussianMixture
+
+from rbm import GaussianBernoulliRBM
+from rbm._partition import (gaussian_pair_from_moments, gaussian_pair_gradient,
+                            gaussian_pair_log_likelihood, gaussian_pair_moments, SigmaOnly,
+                            weighted_moments)
+
+
+def collinear_rows(n_rows=400, n_features=6, seed=0):
+    """Standardised rows whose last feature is nearly the sum of two others
+    (covariance eigenvalues down to about 1e-4, like breast cancer's)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_rows, n_features)) @ rng.normal(0, 0.5, (n_features, n_features))
+    X[:, -1] = X[:, 0] + X[:, 1] + 0.01 * rng.standard_normal(n_rows)
+    return (X - X.mean(axis=0)) / X.std(axis=0)
+
+
+def test_gradient_matches_finite_differences_of_the_closed_form_likelihood():
+    rng = np.random.default_rng(1)
+    W, b, c = rng.normal(0, 0.2, (3, 4)), rng.normal(0, 1, 4), rng.normal(0, 1, 3)
+    sigma = rng.uniform(0.5, 1.0, 4)
+    mean, second = weighted_moments(rng.standard_normal((50, 4)) @ rng.normal(size=(4, 4)),
+                                    rng.uniform(0.5, 2.0, 50))
+    analytic = gaussian_pair_gradient(W, b, c, sigma, mean, second)
+    step = 1e-6
+    for k, array in enumerate((W, b, c, sigma)):
+        numeric = np.zeros_like(array)
+        for index in np.ndindex(array.shape):
+            values = []
+            for sign in (1, -1):
+                args = [W.copy(), b.copy(), c.copy(), sigma.copy()]
+                if k == 3:  # the gradient is with respect to log sigma
+                    args[k][index] *= math.exp(sign * step)
+                else:
+                    args[k][index] += sign * step
+                values.append(gaussian_pair_log_likelihood(*args, mean, second))
+            numeric[index] = (values[0] - values[1]) / (2 * step)
+        # Central differences err by O(step**2 f''') plus rounding ~1e-16 / step.
+        np.testing.assert_allclose(analytic[k], numeric, atol=1e-6, rtol=1e-6)
+
+
+def test_likelihood_of_an_improper_model_is_minus_infinity():
+    W = np.array([[2.0, 0.0]])  # A = W / sigma has a singular value 2 > 1
+    assert gaussian_pair_log_likelihood(W, np.zeros(2), np.zeros(1), np.ones(2),
+                                        np.zeros(2), np.eye(2)) == -math.inf
+    assert gaussian_pair_gradient(W, np.zeros(2), np.zeros(1), np.ones(2),
+                                  np.zeros(2), np.eye(2)) is None
+
+
+@pytest.mark.parametrize("n_hidden", [6, 9])
+def test_moment_start_is_the_data_gaussian_when_hidden_covers_features(n_hidden):
+    X = collinear_rows()
+    mean, second = weighted_moments(X)
+    covariance = second - np.outer(mean, mean)
+    W, b, c, sigma = gaussian_pair_from_moments(mean, covariance, n_hidden)
+    P, model_mean, _ = gaussian_pair_moments(W, b, c, SigmaOnly(sigma))
+    np.testing.assert_allclose(np.linalg.inv(P), covariance, atol=1e-8)
+    np.testing.assert_allclose(model_mean, mean, atol=1e-10)
+
+
+def test_fewer_hidden_units_start_proper_and_no_wider_than_the_data():
+    X = collinear_rows()
+    mean, second = weighted_moments(X)
+    covariance = second - np.outer(mean, mean)
+    W, b, c, sigma = gaussian_pair_from_moments(mean, covariance, 2)
+    P, _, log_z = gaussian_pair_moments(W, b, c, SigmaOnly(sigma))
+    assert math.isfinite(log_z)
+    # The truncated couplings can only add precision: P - P_data is PSD.
+    assert np.linalg.eigvalsh(P - np.linalg.inv(covariance)).min() > -1e-8
+
+
+def test_default_fit_matches_the_full_covariance_gaussian_on_collinear_data():
+    X = collinear_rows()
+    X_train, X_test = X[:300], X[300:]
+    model = GaussianBernoulliRBM(n_components=6, hidden="gaussian", n_iter=20,
+                                 random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no sigma-at-floor warning for one Gaussian
+        model.fit(X_train)
+    # Standardised rows: the ridge (1e-6 of each variance) is GaussianMixture's
+    # default reg_covar up to the training split's variances (about 1).
+    reference = GaussianMixture(1, covariance_type="full").fit(X_train)
+    assert abs(model.score(X_test) - reference.score(X_test)) < 0.01
+    assert model.log_partition().method == "exact"
+    assert model.sigma_.min() < 0.2 * X_train.std(axis=0).min()  # below the default floor
+
+
+def test_training_never_lowers_the_likelihood_and_stays_proper():
+    X = collinear_rows()
+    model = GaussianBernoulliRBM(n_components=2, hidden="gaussian", weight_decay=0.0,
+                                 learning_rate=0.05, random_state=0)
+    mean, second = weighted_moments(X)
+    second[np.diag_indices_from(second)] += 1e-6 * X.var(axis=0)
+    scores = []
+    for _ in range(15):
+        model.partial_fit(X)
+        scores.append(gaussian_pair_log_likelihood(
+            model.components_, model.intercept_visible_, model.intercept_hidden_,
+            model.sigma_, mean, second))
+    assert all(np.isfinite(scores))
+    assert all(later >= earlier for earlier, later in zip(scores, scores[1:]))
+    assert scores[-1] > scores[0]  # and it learns: the start is not the optimum here
+
+
+def test_float32_fit_stays_float32_and_scores_near_float64():
+    X = collinear_rows()[:, :4]
+    scores = []
+    for dtype in (np.float32, np.float64):
+        model = GaussianBernoulliRBM(n_components=4, hidden="gaussian", n_iter=5,
+                                     random_state=0).fit(X.astype(dtype))
+        assert model.components_.dtype == dtype
+        scores.append(model.score(X))
+    assert abs(scores[0] - scores[1]) < 1e-3
+
+
+def test_fixed_sigma_starts_at_the_nearest_representable_gaussian():
+    X = collinear_rows()
+    model = GaussianBernoulliRBM(n_components=6, hidden="gaussian", learn_sigma=False,
+                                 n_iter=0, random_state=0).fit(X)
+    np.testing.assert_allclose(model.sigma_, X.std(axis=0), rtol=1e-12)
+    assert np.isfinite(model.score(X))
