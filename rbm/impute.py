@@ -29,6 +29,9 @@ MAX_N_COMPONENTS = 256
 DEFAULT_UPDATES = 40000
 DEFAULT_WEIGHT_DECAY = 5e-3
 MAX_EPOCHS = 1000
+#: Hidden units of a model the command line names (``rbm impute --model``)
+#: without ``--n-components``: the default's fewest.
+DEFAULT_N_COMPONENTS = MIN_N_COMPONENTS
 
 
 def default_epochs(n_rows, batch_size=20):
