@@ -8,7 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMImputer
-from rbm.impute import default_epochs
+from rbm.impute import (DEFAULT_WEIGHT_DECAY, default_epochs, default_estimator,
+                        default_n_components)
 
 
 # The checks feed real-valued data (blobs, normals, uniforms), the domain of
@@ -40,7 +41,23 @@ def test_default_estimator_follows_the_data():
         assert type(imputer.estimator_) is kind
         assert imputer.estimator_.missing == "impute"
     assert default_epochs(40) == 1000 and default_epochs(100000) == 10
-    assert default_epochs(20000) == 20  # 1,000 batches of 20 rows: 20,000 updates
+    assert default_epochs(20000) == 40  # 1,000 batches of 20 rows: 40,000 updates
+
+
+def test_default_model_size_follows_the_internal_columns():
+    assert [default_n_components(n) for n in (3, 64, 100, 256, 651)] == [64, 64, 100, 256, 256]
+    rng = np.random.default_rng(0)
+    # 70 features of 3 observed categories each: 210 one-hot columns, as many hidden units.
+    labels = rng.choice(["a", "b", "c"], (40, 70)).astype(object)
+    missing = np.zeros(labels.shape, dtype=bool)
+    missing[0, 0] = True
+    labels[missing] = None
+    model = default_estimator(labels, missing, 0)
+    assert type(model) is CategoricalRBM and model.n_components == 210
+    assert model.dtype == np.float32 and model.weight_decay == DEFAULT_WEIGHT_DECAY
+    # Two such features: 6 columns, the fewest hidden units.
+    imputer = RBMImputer(random_state=0, missing_values=None).fit(labels[:, :2])
+    assert imputer.estimator_.n_components == 64
 
 
 def test_imputes_the_obvious_value_and_draws_from_the_posterior():
