@@ -34,6 +34,7 @@ from scipy.special import logsumexp
 from sklearn.base import (BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin,
                           TransformerMixin)
 from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -41,8 +42,9 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._blas import single_threaded_blas
 
 from . import _classify
-from ._units import (BernoulliVisible, CategoricalVisible, GaussianVisible, enumerate_binary,
-                     sigmoid, softplus)
+from ._partition import LogPartitionEstimate, ais_log_partition
+from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
+                     enumerate_binary, sigmoid, softplus)
 
 #: The rows of ``p(y | x)`` are computed in blocks whose
 #: ``rows x n_hidden x n_classes`` temporaries hold about this many float64s.
@@ -51,6 +53,8 @@ BLOCK_ELEMENTS = 2**18
 UNLABELLED = -1
 #: Largest hidden layer whose states ``log_partition`` enumerates (2**20 states).
 MAX_EXACT_HIDDEN = 20
+#: AIS runs and inverse temperatures of ``log_partition(method='ais')``, as the other estimators'.
+DEFAULT_N_CHAINS, DEFAULT_N_BETAS = 100, 10000
 #: ``history_`` figures on the training set use at most this many labelled rows.
 MONITOR_ROWS = 2000
 #: Standard deviation of the initial weights, times 1 / sqrt(n_hidden + n_columns + n_classes).
@@ -815,35 +819,108 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     # The joint density
     # ------------------------------------------------------------------
 
-    def log_partition(self):
-        """Exact log Z of the joint model, by enumerating the hidden layer.
+    def log_partition(self, method="auto", *, n_chains=DEFAULT_N_CHAINS, n_betas=DEFAULT_N_BETAS,
+                      random_state=None):
+        """Log Z of the joint model over inputs, label and hidden units.
 
-        log Z = logsumexp over h of [c.h + logsumexp_y (d_y + (h U)_y) +
-        (the visible layer's log-partition given the field h W)].
+        Parameters
+        ----------
+        method : {"auto", "exact", "ais"}, default="auto"
+            "exact" enumerates the hidden layer (at most
+            ``MAX_EXACT_HIDDEN`` = 20 hidden units): log Z = logsumexp over h
+            of [c.h + logsumexp_y (d_y + (h U)_y) + the visible layer's
+            log-partition given the field h W].  "ais" runs annealed
+            importance sampling through the machinery of the other
+            estimators (``rbm._partition.ais_log_partition``), the joint
+            model presented as one categorical visible layer (see
+            ``_joint_as_categorical``); binary and categorical inputs only.
+            "auto" is exact up to 20 hidden units, AIS above.
+        n_chains : int, default=100
+            AIS runs (ignored for exact).
+        n_betas : int, default=10000
+            AIS inverse temperatures, including 0 and 1 (ignored for exact).
+        random_state : int, RandomState instance or None, default=None
+            Seed for AIS; None uses 0, so repeated calls agree.
 
         Returns
         -------
-        log_z : float
-            The exact log-partition function.
+        estimate : LogPartitionEstimate
+            ``log_z``, ``std_error`` (0.0 when exact) and ``method``.
 
         Raises
         ------
         ValueError
-            With more than 20 hidden units (over a million states); no
-            estimate (AIS) is offered for this model yet.
+            For an unknown method, "exact" above 20 hidden units, or "ais"
+            with Gaussian inputs (whose joint model is not categorical).
         """
         check_is_fitted(self, "components_")
+        if method not in ("auto", "exact", "ais"):
+            raise ValueError(f'method must be "auto", "exact" or "ais", got {method!r}.')
+        if method == "auto":
+            method = "exact" if self.n_components <= MAX_EXACT_HIDDEN else "ais"
+        if method == "ais":
+            return self._ais_log_partition(n_chains, n_betas, random_state)
         if self.n_components > MAX_EXACT_HIDDEN:
             raise ValueError(
-                f"{type(self).__name__}.log_partition enumerates the 2**{self.n_components} "
-                f"hidden states, which is only feasible up to n_components="
-                f"{MAX_EXACT_HIDDEN}; this model has no log Z estimator for larger ones.")
+                f"{type(self).__name__}.log_partition(method='exact') enumerates the "
+                f"2**{self.n_components} hidden states, which is only feasible up to "
+                f"n_components={MAX_EXACT_HIDDEN}; use method='ais' for larger models.")
         W, c, U, b, d = self._parameters()
         terms = []
         for H in enumerate_binary(self.n_components, 2**14, np.float64):
             terms.append(H @ c + logsumexp(H @ U + d, axis=1)
                          + self._visible_unit.log_partition_given_hidden(H @ W, b))
-        return float(logsumexp(np.concatenate(terms)))
+        return LogPartitionEstimate(float(logsumexp(np.concatenate(terms))), 0.0, "exact")
+
+    def _joint_as_categorical(self):
+        """The joint model as an RBM with one categorical visible layer.
+
+        The label is a feature with ``n_classes`` states (weights ``U``,
+        biases ``d``), followed by the inputs: a categorical input keeps its
+        block of columns, a binary input becomes a feature with states 0
+        and 1 whose state-0 column has zero weights and bias (so
+        exp(b_j v_j + v_j (h W)_j) is unchanged).  The energy is the same
+        for every (x, y, h), so log Z is too.
+
+        Returns
+        -------
+        W, b, c : ndarrays of float64
+            Weights (n_components, n_columns), visible and hidden biases.
+        layer : CategoricalVisible
+            Fitted on the features' category lists.
+        """
+        W, c, U, b, d = (np.asarray(a, dtype=np.float64) for a in self._parameters())
+        n_classes = len(self.classes_)
+        if isinstance(self._visible_unit, CategoricalVisible):
+            sizes = [len(q) for q in self._visible_unit.categories_]
+            W_inputs, b_inputs = W, b
+        elif isinstance(self._visible_unit, BernoulliVisible):
+            n = W.shape[1]
+            sizes = [2] * n
+            W_inputs = np.zeros((W.shape[0], 2 * n))
+            W_inputs[:, 1::2] = W
+            b_inputs = np.zeros(2 * n)
+            b_inputs[1::2] = b
+        else:
+            raise ValueError(
+                f"{type(self).__name__}.log_partition(method='ais') supports binary and "
+                f"categorical inputs; with visible={self.visible!r} use method='exact' "
+                f"(n_components <= {MAX_EXACT_HIDDEN}).")
+        layer = CategoricalVisible(categories=[np.arange(q) for q in [n_classes, *sizes]])
+        layer.encoder = OneHotEncoder(categories=layer.categories, sparse_output=True).fit(
+            np.zeros((1, 1 + len(sizes)), dtype=np.intp))
+        W_joint = np.ascontiguousarray(np.hstack([U, W_inputs]))
+        b_joint = np.concatenate([d, b_inputs])
+        return W_joint, b_joint, np.ascontiguousarray(c), layer
+
+    def _ais_log_partition(self, n_chains, n_betas, random_state):
+        """Forward AIS on the joint model, from the model's own biases without couplings."""
+        W, b, c, layer = self._joint_as_categorical()
+        seed = 0 if random_state is None else random_state
+        rng = np.random.default_rng(check_random_state(seed).randint(2**31))
+        log_z, std_error = ais_log_partition(W, b, c, layer, BernoulliHidden(), b, n_chains,
+                                             n_betas, rng)
+        return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains, n_betas=n_betas)
 
     def log_likelihood(self, X, y=None):
         """Exact joint log p(x, y) of each row (log p(x) where y is None or -1).
@@ -863,7 +940,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         V = self._check_fitted_X(X)
         labels = (np.full(V.shape[0], UNLABELLED) if y is None
                   else self._label_indices(y, V.shape[0], reset=False))
-        log_z = self.log_partition()
+        log_z = self.log_partition().log_z
         scores = class_scores(self._hidden_field(V), self.class_components_,
                               self.intercept_class_)
         labelled = labels != UNLABELLED
