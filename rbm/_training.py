@@ -426,9 +426,9 @@ def exact_gaussian_pair_step(model, batches, update):
     so training follows the full-batch gradient of the rows' mean
     log-likelihood (second moments ridged as at the start) without sampling:
     near a nearly singular covariance a sampled gradient's noise alone makes
-    the model improper.  ``weight_decay``, ``l1_weight_decay`` and ``l1_squared_weight_decay`` are
-    part of
-    the objective, as in the kernel's steps; momentum, sparsity and
+    the model improper.  ``weight_decay``, ``l1_weight_decay`` and
+    ``l1_squared_weight_decay`` are part of the objective, as in the
+    kernel's steps; momentum, sparsity and
     centering do not apply.  The weights, the biases and log sigma step in
     turn, each step halved until the objective does not fall (at most
     ``GAUSSIAN_PAIR_MAX_HALVINGS`` times; else that block stays): along a
