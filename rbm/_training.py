@@ -200,14 +200,15 @@ _load_reading = [-math.inf, None]  # (time, idle cores)
 
 
 def idle_cores(n_cpus):
-    """Of ``n_cpus`` cores, those not kept busy by other threads now.
+    """Of ``n_cpus`` cores, those not kept busy by other processes now.
 
-    ``n_cpus`` less the threads, other than the caller, that are running or
-    ready to run: Linux's count of runnable threads, the fourth field of
-    /proc/loadavg.  Other threads of this process count too (fits running
-    in parallel threads must share the cores).  Off Linux, or where the
-    file cannot be read, ``n_cpus``.  Read at most every
-    ``LOAD_READING_SECONDS``.
+    ``n_cpus`` less the threads of other processes that are running or
+    ready to run: Linux's count of runnable threads (the fourth field of
+    /proc/loadavg) less this process's own threads in that state (the
+    caller; a thread team or BLAS threads still spinning after their last
+    task, which counted as other load made fits pick one thread right after
+    a product).  Off Linux, or where the files cannot be read, ``n_cpus``.
+    Read at most every ``LOAD_READING_SECONDS``.
     """
     now = time.monotonic()
     when, idle = _load_reading
@@ -216,7 +217,7 @@ def idle_cores(n_cpus):
     runnable = _runnable_threads()
     if runnable is None:
         return n_cpus
-    idle = max(1, n_cpus - max(0, runnable - 1))
+    idle = max(1, n_cpus - max(0, runnable - _own_runnable_threads()))
     _load_reading[:] = [now, idle]
     return idle
 
@@ -229,6 +230,24 @@ def _runnable_threads():
             return int(loadavg.read().split()[3].split("/")[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _own_runnable_threads():
+    """This process's threads running or ready to run (state R), at least 1: the caller."""
+    running = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat") as stat:
+                # The state follows the command name, which is in parentheses
+                # and may itself contain spaces or parentheses.
+                running += stat.read().rpartition(")")[2].split()[0] == "R"
+        except (OSError, IndexError):
+            continue
+    return max(1, running)
 
 
 def is_count(value, upper=None):

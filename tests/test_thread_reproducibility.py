@@ -260,6 +260,8 @@ def machine(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(training, "_load_reading", [-float("inf"), None])
 
+    monkeypatch.setattr(training, "_own_runnable_threads", lambda: 1)
+
     def with_runnable(count):
         monkeypatch.setattr(training, "_runnable_threads", lambda: count)
         training._load_reading[:] = [-float("inf"), None]  # no cached reading
@@ -280,6 +282,11 @@ def test_default_threads_leave_the_cores_other_processes_use(machine):
     assert training.effective_n_threads(-1) == 4
     assert training.effective_n_threads(-2) == 3
     training = machine(None)  # load unknown (not Linux): every core
+    assert training.effective_n_threads(None) == 4
+    # This process's own running threads (a thread team still spinning after
+    # a product) are not other load.
+    training = machine(3)
+    training._own_runnable_threads = lambda: 3
     assert training.effective_n_threads(None) == 4
 
 
