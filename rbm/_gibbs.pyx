@@ -121,6 +121,8 @@ METHOD_PT = _PT
 # faster at batch 10; at batch 100 (200 rows) BLAS is 1.25-1.35x faster.
 cdef Py_ssize_t _SMALL_MODEL_WEIGHTS = 65536
 cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
+# See _weight_step_with_sigma_terms (kernel_settings can switch it off).
+cdef bint _SIGMA_FROM_WEIGHT_GRADIENT = True
 
 
 # --------------------------------------------------------------------------
@@ -128,13 +130,14 @@ cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
 # --------------------------------------------------------------------------
 
 _SETTING_NAMES = ("numpy_blas", "avx512_compaction", "avx512_sampling", "inline_sfc64",
-                  "parallel_threshold", "product_threshold", "small_model_weights")
+                  "parallel_threshold", "product_threshold", "small_model_weights",
+                  "sigma_from_weight_gradient")
 _settings_lock = threading.RLock()
 
 
 def _apply_settings(values):
     """Push ``values`` (a dict of some settings) into the modules that read them."""
-    global _SMALL_MODEL_WEIGHTS
+    global _SMALL_MODEL_WEIGHTS, _SIGMA_FROM_WEIGHT_GRADIENT
     if "numpy_blas" in values:
         set_numpy_blas(bool(values["numpy_blas"]))
     if "avx512_compaction" in values:
@@ -151,6 +154,8 @@ def _apply_settings(values):
         set_product_threshold(float("inf") if threshold is None else float(threshold))
     if "small_model_weights" in values:
         _SMALL_MODEL_WEIGHTS = int(values["small_model_weights"])
+    if "sigma_from_weight_gradient" in values:
+        _SIGMA_FROM_WEIGHT_GRADIENT = bool(values["sigma_from_weight_gradient"])
 
 
 def kernel_settings_now():
@@ -166,7 +171,8 @@ def kernel_settings_now():
                     inline_sfc64=bool(inline_sfc64()),
                     parallel_threshold=None if threshold == PY_SSIZE_T_MAX else threshold,
                     product_threshold=None if products == float("inf") else int(products),
-                    small_model_weights=_SMALL_MODEL_WEIGHTS)
+                    small_model_weights=_SMALL_MODEL_WEIGHTS,
+                    sigma_from_weight_gradient=bool(_SIGMA_FROM_WEIGHT_GRADIENT))
 
 
 @contextlib.contextmanager
@@ -195,6 +201,11 @@ def kernel_settings(**changes):
     small_model_weights : int, default 65536
         Largest model (n_visible * n_hidden) trained with row-sum products
         instead of BLAS; the same model to rounding.
+    sigma_from_weight_gradient : bool, default True
+        Gaussian layers with learned sigma take the visible-field term of
+        the log sigma gradient from the weight gradient, instead of one more
+        product (where training is not centered and has no sparsity
+        target); the same model to rounding.
 
     Yields the dict of the settings in force, where a path the CPU or NumPy
     lacks reads False.  The settings are process-wide while the block runs
@@ -253,6 +264,7 @@ cdef struct Blocks32:
     float* data_mean_h
     float* gauge_mean
     float* AV
+    float* weight_gradient
     float* WT
     float* velocity_T
     float* VT
@@ -292,6 +304,7 @@ cdef struct Blocks64:
     double* data_mean_h
     double* gauge_mean
     double* AV
+    double* weight_gradient
     double* WT
     double* velocity_T
     double* VT
@@ -327,6 +340,7 @@ cdef struct Train:
     bint centered
     bint sparsity
     bint learn_sigma
+    bint sigma_from_weight_gradient  # see _weight_step_with_sigma_terms
     bint use_momentum
     bint sparse                  # CSR data
     bint indices_int32
@@ -435,6 +449,26 @@ cdef void _log_sigma_gradient(const floating* V, const floating* AV, Py_ssize_t 
         for i in range(n):
             v = V[r * n + i]
             grad[i] += weight * (0.5 * (v - b[i]) * (v - b[i]) - v * AV[r * n + i])
+
+
+cdef void _log_sigma_square_terms(const floating* V, Py_ssize_t rows, Py_ssize_t n,
+                                  const floating* b, const floating* row_weights,
+                                  double* grad) noexcept nogil:
+    """grad = sum_r 2 w_r (v_r - b)**2 / 2: the part of ``_log_sigma_gradient``
+    without the visible field, for rows [0, rows) of V with weights w = row_weights.
+
+    ``_weight_step_with_sigma_terms`` adds the rest, -2 sum_r w_r v_r a_r, from
+    the weight gradient, so the visible field a is never computed.
+    """
+    cdef Py_ssize_t r, i
+    cdef double weight, d
+    for i in range(n):
+        grad[i] = 0.0
+    for r in range(rows):
+        weight = row_weights[r]
+        for i in range(n):
+            d = V[r * n + i] - b[i]
+            grad[i] += weight * d * d
 
 
 cdef void _log_sigma_step(floating* state, const double* grad, Py_ssize_t n, double lr,
@@ -812,7 +846,9 @@ cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t start, Py_ssize_t B,
     weighted_row_sum(A.HS, B + C, nh, A.row_weights, T.iota, A.grad_c)
     if T.u.hidden_kind == HIDDEN_DRELU:
         drelu_potential_gradient(&T.u, A.ZS, A.c, A.row_weights, B + C, T.grad_potential)
-    if T.learn_sigma:
+    if T.sigma_from_weight_gradient:
+        _log_sigma_square_terms(A.VS, B + C, nv, A.b, A.row_weights, T.grad_log_sigma)
+    elif T.learn_sigma:
         visible_field(A.HS, B + C, A.W, nv, nh, A.AV, T.n_threads)
         _log_sigma_gradient(A.VS, A.AV, B, C, nv, A.b,
                             A.row_weights if T.weights != NULL else NULL, T.grad_log_sigma)
@@ -921,6 +957,46 @@ cdef void _weight_step_blas(const Train* T, floating* W, floating* velocity,
         weight_update(G, VS, rows, nv, nh, lr, decay, W, T.n_threads)
 
 
+cdef void _weight_step_with_sigma_terms(const Train* T, floating* W, floating* velocity,
+                                       const floating* VS, const floating* HS,
+                                       Py_ssize_t rows, floating* G) noexcept nogil:
+    """The weight step of a Gaussian layer with learned sigma, and the rest of its
+    log sigma gradient from the same product.
+
+    The log sigma gradient needs sum_r w_r v_ri a_ri with a = h @ W (see
+    ``_log_sigma_gradient``).  Since the rows of HS already carry the weights
+    w_r, that is sum_j W_ji G_ji with G = HS.T @ VS, the weight gradient: one
+    pass over W and G instead of a (rows x n_hidden x n_visible) product.  So
+    G is computed into its own buffer (W is still the pre-step W there), and
+    the step is then taken elementwise, in the rounding order of
+    ``_weight_step_blas``'s momentum path.
+    """
+    cdef Py_ssize_t i, j, nv = T.u.n_visible, nh = T.u.n_hidden
+    cdef floating lr = T.learning_rate, momentum = T.momentum
+    cdef floating lr_decay = T.learning_rate * T.weight_decay
+    cdef floating decay = 1.0 - T.learning_rate * T.weight_decay
+    cdef floating w, g
+    cdef floating* W_row
+    cdef floating* G_row
+    cdef floating* velocity_row
+    cdef double* grad = T.grad_log_sigma
+    weight_update(HS, VS, rows, nv, nh, 1.0, 0.0, G, T.n_threads)
+    for j in range(nh):
+        W_row = W + j * nv
+        G_row = G + j * nv
+        velocity_row = velocity + j * nv
+        for i in range(nv):
+            w = W_row[i]
+            g = G_row[i]
+            grad[i] -= 2.0 * (<double> w) * g
+            if T.use_momentum:
+                velocity_row[i] = momentum * velocity_row[i] + lr * g
+                velocity_row[i] -= lr_decay * w
+                W_row[i] = w + velocity_row[i]
+            else:
+                W_row[i] = decay * w + lr * g
+
+
 cdef void _soft_threshold(floating* X, Py_ssize_t n, double amount_) noexcept nogil:
     """X = sign(X) max(|X| - amount, 0): the proximal step of an L1 penalty."""
     cdef Py_ssize_t i
@@ -965,6 +1041,9 @@ cdef void _weight_step(const Train* T, blocks_t* A, Py_ssize_t rows) noexcept no
     cdef Py_ssize_t size = T.u.n_visible * T.u.n_hidden
     if T.transposed:
         _weight_step_transposed(T, A.WT, A.velocity_T, A.VT, A.VS, A.HS, rows, A.coef)
+    elif T.sigma_from_weight_gradient:
+        _weight_step_with_sigma_terms(T, A.W, A.W_velocity, A.VS, A.HS, rows,
+                                      A.weight_gradient)
     else:
         _weight_step_blas(T, A.W, A.W_velocity, A.VS, A.HS, rows)
     if T.l1_weight_decay != 0.0:
@@ -1164,7 +1243,7 @@ _BLOCK_FIELDS = (
     'W', 'b', 'c', 'W_velocity', 'b_velocity', 'c_velocity', 'Hc', 'X', 'csr_data',
     'VS', 'HS', 'S_all', 'Z_all', 'tempered_b', 'tempered_c', 'grad_b', 'grad_c',
     'row_weights', 'row_terms', 'correction_b', 'correction_c', 'data_mean_v',
-    'data_mean_h', 'gauge_mean', 'AV', 'WT', 'velocity_T', 'VT', 'coef',
+    'data_mean_h', 'gauge_mean', 'AV', 'weight_gradient', 'WT', 'velocity_T', 'VT', 'coef',
     'visible_offset', 'hidden_offset', 'hidden_activity', 'base_bias', 'visible_state',
     'ZS', 'hidden_state',
 )
@@ -1192,7 +1271,7 @@ def _max_batch(ends):
 
 def _train_workspace(a, Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t n_chains,
                      Py_ssize_t n_temperatures, bint transposed, bint learn_sigma,
-                     int hidden_kind):
+                     bint sigma_from_weight_gradient, int hidden_kind):
     """Scratch arrays of one training call, added to the dict ``a`` of its arrays.
 
     Stacked rows: [0, B) the data batch, [B, B + C) the negative chains, and
@@ -1214,7 +1293,10 @@ def _train_workspace(a, Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t n_
              data_mean_v=empty(n_visible), data_mean_h=empty(n_hidden),
              gauge_mean=empty(n_hidden),
              scratch=np.empty((n_streams_for(n_chains) * CHUNK, width), dtype=np.float32),
-             AV=empty(stack if learn_sigma else 1, n_visible),
+             AV=empty(stack if learn_sigma and not sigma_from_weight_gradient else 1,
+                      n_visible),
+             weight_gradient=empty(n_hidden if sigma_from_weight_gradient else 1,
+                                   n_visible),
              grad_log_sigma=np.empty(n_visible if learn_sigma else 1),
              VT=empty(n_visible if transposed else 1, stack + 2),
              idx=np.empty(max(width, stack + 2), dtype=np.intp),
@@ -1359,8 +1441,15 @@ def train_minibatches(batches, params, state, update, visible, streams, int n_th
                and _max_batch(a["ends"]) + n_chains <= _SMALL_MODEL_ROWS
                and kind != GAUSSIAN and hidden[0] == HIDDEN_BERNOULLI)
     T.transposed = T.small or kind == CATEGORICAL
+    # The log sigma gradient's visible-field term comes out of the weight
+    # gradient where that is the plain sum_r w_r h_r v_r.T (not centered, no
+    # sparsity row), which saves a product as large as the weight gradient.
+    T.sigma_from_weight_gradient = (_SIGMA_FROM_WEIGHT_GRADIENT and learn_sigma
+                                    and not T.transposed
+                                    and hyper["offset_rate"] <= 0.0
+                                    and hyper["sparsity_cost"] <= 0.0)
     _train_workspace(a, n_visible, n_hidden, n_chains, n_temperatures, T.transposed,
-                     learn_sigma, hidden[0])
+                     learn_sigma, T.sigma_from_weight_gradient, hidden[0])
     _fill_train(&T, a, hyper, n_chains, n_temperatures, n_threads)
     _first_call_checks()
     # Block t of tempered chains uses streams [t * block_streams, (t + 1) *

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.base import clone
 
-from rbm import BernoulliRBM, CategoricalRBM
+from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM
 from rbm import _gibbs
 
 from exact_reference import kernel_params, kernel_visible
@@ -356,3 +356,31 @@ def test_vector_and_scalar_sampling_train_the_same_categorical_model():
     vector, scalar = fit_with_vector_path_on_and_off("avx512_sampling", model, X)
     np.testing.assert_array_equal(vector.components_, scalar.components_)
     np.testing.assert_array_equal(vector.h_samples_, scalar.h_samples_)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_sigma_gradient_from_the_weight_gradient_equals_the_visible_field_product(
+        momentum, weighted):
+    # A Gaussian layer's log sigma gradient needs sum_r w_r v_r a_r with
+    # a = h @ W.  The kernel takes it from the weight gradient G = sum_r w_r
+    # h_r v_r.T as sum_j W_j G_j (one pass over W) instead of computing a
+    # (one more product); with the shortcut off it computes a.  Both must
+    # train the same model to float64 rounding, with and without momentum and
+    # sample weights.  A wrong factor or sign in either would move sigma by
+    # the order of the learning rate, 1e-2.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 7)) @ rng.standard_normal((7, 7)) + 1.0
+    weights = rng.integers(1, 4, size=120).astype(float) if weighted else None
+    model = GaussianBernoulliRBM(n_components=5, n_iter=4, batch_size=15, learning_rate=0.01,
+                                 momentum=momentum, random_state=0)
+    with _gibbs.kernel_settings(sigma_from_weight_gradient=False) as settings:
+        assert not settings["sigma_from_weight_gradient"]
+        product = clone(model).fit(X, sample_weight=weights)
+    assert _gibbs.kernel_settings_now()["sigma_from_weight_gradient"]
+    shortcut = clone(model).fit(X, sample_weight=weights)
+    moved = np.abs(np.log(shortcut.sigma_) - np.log(np.std(X, axis=0))).max()
+    assert moved > 1e-3  # sigma really was learned, so the comparison means something
+    for name in ("sigma_", "components_", "intercept_visible_", "intercept_hidden_"):
+        np.testing.assert_allclose(getattr(shortcut, name), getattr(product, name),
+                                   rtol=1e-10, atol=1e-12, err_msg=name)
