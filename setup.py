@@ -73,7 +73,11 @@ class BuildExtWithOpenMP(build_ext):
 
 
 debug = os.environ.get("RBM_DEBUG_BUILD", "") not in ("", "0")
-compile_args = ["-O0", "-g"] if debug else ["-O3", "-fno-trapping-math"]
+# -fno-math-errno: no math function here relies on errno, and with it set GCC
+# cannot vectorise a loop that calls sqrt (rbm_box_muller in _normal.h).  It
+# changes no result: glibc offers GCC vector versions of exp or log only under
+# -ffast-math, so those calls stay the same libm calls.
+compile_args = ["-O0", "-g"] if debug else ["-O3", "-fno-trapping-math", "-fno-math-errno"]
 # Each extension calls a subset of the static helpers of _fastmath.h.
 compile_args.append("-Wno-unused-function")
 if sys.platform == "win32":
@@ -89,7 +93,7 @@ extensions = [
         f"rbm.{name}",
         sources=[f"rbm/{name}.pyx"],
         # The C helpers: a change to either rebuilds the modules.
-        depends=["rbm/_fastmath.h", "rbm/_avx512.h"],
+        depends=["rbm/_fastmath.h", "rbm/_avx512.h", "rbm/_normal.h"],
         include_dirs=[np.get_include(), "rbm"],
         # Only bitgen_t's next_uint64 is used (a function pointer in the struct),
         # so no NumPy static library needs linking.

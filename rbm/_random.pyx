@@ -15,7 +15,6 @@ uniforms; both are stored as float for every model dtype.
 from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.stdlib cimport malloc
 from libc.string cimport memcpy
-from libc.math cimport log, sqrt, cos, sin, M_PI
 
 import numpy as np
 
@@ -101,22 +100,40 @@ cdef inline uint64_t _next_uint64(bitgen_t* rng) noexcept nogil:
     return rng.next_uint64(rng.state)
 
 
+cdef extern from "_normal.h" nogil:
+    void rbm_box_muller(const uint64_t* draws, Py_ssize_t n_out, float* out)
+
+#: Normals per block of ``normal_fill`` (even, so only a last block is odd).
+cdef enum:
+    _NORMAL_BLOCK = 512
+
+
 cdef void normal_fill(bitgen_t* rng, Py_ssize_t n, float* out) noexcept nogil:
     """out[:n] = standard normal draws, by Box-Muller on 53-bit uniforms.
 
     Computed in double precision (so the tails reach 8.5 standard
     deviations), stored as float like the uniforms, for every model dtype.
+    Each pair of outputs takes two 64-bit draws (an odd n's last output
+    too); the draws of a block are taken first, then transformed by the
+    vectorised ``rbm_box_muller`` (_normal.h).
     """
-    cdef Py_ssize_t i
-    cdef double u1, u2, radius
-    cdef double scale = 1.0 / 9007199254740992.0  # 2**-53
-    for i in range(0, n, 2):
-        u1 = <double> ((_next_uint64(rng) >> 11) + 1) * scale  # (0, 1]
-        u2 = <double> (_next_uint64(rng) >> 11) * scale
-        radius = sqrt(-2.0 * log(u1))
-        out[i] = <float> (radius * cos(2.0 * M_PI * u2))
-        if i + 1 < n:
-            out[i + 1] = <float> (radius * sin(2.0 * M_PI * u2))
+    cdef uint64_t draws[_NORMAL_BLOCK]
+    cdef Py_ssize_t start = 0, i, count, n_draws, block = _NORMAL_BLOCK
+    cdef uint64_t words[4]
+    cdef uint64_t* state = <uint64_t*> rng.state
+    while start < n:
+        count = min(n - start, block)
+        n_draws = count + count % 2
+        if _inline_sfc64 == 1:
+            memcpy(words, state, sizeof(words))  # a local copy stays in registers
+            for i in range(n_draws):
+                draws[i] = sfc64_next(words)
+            memcpy(state, words, sizeof(words))
+        else:
+            for i in range(n_draws):
+                draws[i] = rng.next_uint64(rng.state)
+        rbm_box_muller(draws, count, out + start)
+        start += count
 
 
 cdef bitgen_t** stream_pointers(object bitgens, Py_ssize_t needed, str name) except NULL:
@@ -177,3 +194,19 @@ cdef bint set_inline_sfc64(bint enabled) except *:
     else:
         _inline_sfc64 = 0
     return _inline_sfc64 == 1
+
+
+def box_muller(const uint64_t[::1] draws, Py_ssize_t n):
+    """The n normals ``normal_fill`` makes of these 64-bit draws, as float32 (for tests).
+
+    ``draws`` must hold 2 * ceil(n / 2) draws: pair p's radius from draw 2p,
+    its angle from draw 2p + 1.
+    """
+    if n < 0 or draws.shape[0] < n + n % 2:
+        raise ValueError(f"box_muller: {n} normals need {n + n % 2} draws, "
+                         f"got {draws.shape[0]}")
+    out = np.empty(n, dtype=np.float32)
+    cdef float[::1] view = out
+    if n:
+        rbm_box_muller(&draws[0], n, &view[0])
+    return out
