@@ -443,58 +443,56 @@ static void rbm_softplus_array(const double *x, ptrdiff_t count, double *out)
  * (rbm_block_softmax_weights): block g takes the category where the running
  * sum first exceeds u[g] times the block's total (inverse CDF), or its last
  * if rounding leaves none.  Sums in double, the total with four partial sums
- * (one chain of dependent additions took most of the sampler's time). */
-static void rbm_block_categorical_draw_d(double *row, const ptrdiff_t *groups,
-                                         ptrdiff_t n_groups, const float *u)
-{
-    for (ptrdiff_t g = 0; g < n_groups; g++) {
-        const ptrdiff_t lo = groups[g], hi = groups[g + 1];
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, cumulative = 0.0;
-        ptrdiff_t i = lo, chosen = hi - 1;
-        for (; i + 4 <= hi; i += 4) {
-            s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3];
-        }
-        for (; i < hi; i++)
-            s0 += row[i];
-        const double target = u[g] * ((s0 + s1) + (s2 + s3));
-        for (i = lo; i < hi; i++) {
-            cumulative += row[i];
-            if (target < cumulative) {
-                chosen = i;
-                break;
-            }
-        }
-        for (i = lo; i < hi; i++)
-            row[i] = 0.0;
-        row[chosen] = 1.0;
+ * (one chain of dependent additions took most of the sampler's time).
+ *
+ * Two ways to find that category, with the same result: the running sums
+ * never decrease, so the first one above the target is also the count of
+ * those at or below it (capped at the last).  Short blocks count, branch-free,
+ * and write the one-hot block in one pass: a search that stops mispredicts a
+ * branch per block, and clearing a short block became a memset call; the two
+ * took a quarter of a DNA fit (4 states; 10.5 -> 9.0-9.8 s CPU).  Long blocks
+ * search, which stops half-way on average (27 sites x 20 states: counting
+ * was 6% slower overall). */
+#define RBM_SHORT_BLOCK 8
+#define RBM_BLOCK_CATEGORICAL_DRAW(NAME, T)                                              \
+    static void NAME(T *row, const ptrdiff_t *groups, ptrdiff_t n_groups, const float *u)  \
+    {                                                                                    \
+        for (ptrdiff_t g = 0; g < n_groups; g++) {                                       \
+            const ptrdiff_t lo = groups[g], hi = groups[g + 1];                          \
+            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, cumulative = 0.0;             \
+            ptrdiff_t i = lo, chosen = hi - 1;                                           \
+            for (; i + 4 <= hi; i += 4) {                                                \
+                s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3];     \
+            }                                                                            \
+            for (; i < hi; i++)                                                          \
+                s0 += row[i];                                                            \
+            const double target = u[g] * ((s0 + s1) + (s2 + s3));                        \
+            if (hi - lo <= RBM_SHORT_BLOCK) {                                            \
+                ptrdiff_t below = 0;                                                     \
+                for (i = lo; i < hi - 1; i++) {                                          \
+                    cumulative += row[i];                                                \
+                    below += cumulative <= target;                                       \
+                }                                                                        \
+                chosen = lo + below;                                                     \
+                for (i = lo; i < hi; i++)                                                \
+                    row[i] = (T) (i == chosen);                                          \
+                continue;                                                                \
+            }                                                                            \
+            for (i = lo; i < hi; i++) {                                                  \
+                cumulative += row[i];                                                    \
+                if (target < cumulative) {                                               \
+                    chosen = i;                                                          \
+                    break;                                                               \
+                }                                                                        \
+            }                                                                            \
+            for (i = lo; i < hi; i++)                                                    \
+                row[i] = 0;                                                              \
+            row[chosen] = 1;                                                             \
+        }                                                                                \
     }
-}
 
-static void rbm_block_categorical_draw_f(float *row, const ptrdiff_t *groups,
-                                         ptrdiff_t n_groups, const float *u)
-{
-    for (ptrdiff_t g = 0; g < n_groups; g++) {
-        const ptrdiff_t lo = groups[g], hi = groups[g + 1];
-        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, cumulative = 0.0;
-        ptrdiff_t i = lo, chosen = hi - 1;
-        for (; i + 4 <= hi; i += 4) {
-            s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3];
-        }
-        for (; i < hi; i++)
-            s0 += row[i];
-        const double target = u[g] * ((s0 + s1) + (s2 + s3));
-        for (i = lo; i < hi; i++) {
-            cumulative += row[i];
-            if (target < cumulative) {
-                chosen = i;
-                break;
-            }
-        }
-        for (i = lo; i < hi; i++)
-            row[i] = 0.0f;
-        row[chosen] = 1.0f;
-    }
-}
+RBM_BLOCK_CATEGORICAL_DRAW(rbm_block_categorical_draw_d, double)
+RBM_BLOCK_CATEGORICAL_DRAW(rbm_block_categorical_draw_f, float)
 
 /* Ask the caches for rows[0], ..., rows[n_rows - 1] of a row-major array
  * with row_bytes bytes per row, ahead of their use: minibatch rows are
