@@ -337,6 +337,144 @@ RBM_DISPATCH static void rbm_relu_mean_row(const double *restrict x, ptrdiff_t n
     }
 }
 
+/* --- Exact truncated-Gaussian draws, a row at a time -----------------------------
+ * The sampler of ReLU and dReLU units (rbm/_sampling.pyx) draws, for each unit,
+ * z ~ N(0, 1) given z >= alpha and returns h = s (z - alpha), s = +-1 / sqrt(gamma).
+ * Where alpha < RBM_NORMAL_PROPOSAL_BELOW it proposes standard normals (|z| when
+ * alpha >= 0: the same law above alpha) until one lands above alpha (accepted with
+ * probability >= 0.45); above, Robert's (1995) exponential proposal.  The helpers
+ * here are the vectorisable parts: a log, the normals (Marsaglia's polar method)
+ * and exponentials from a block of uniforms, and each unit's first try; the
+ * sequential rest (retries, Robert's proposals) is in _sampling.pyx.  The
+ * variates are consumed in a fixed order from the row's own stream, so a draw
+ * depends only on the stream, never on the thread that runs it. */
+
+/* Truncation points from which Robert's exponential proposal is used: there a
+ * try costs two exponentials and succeeds with probability >= 0.8, against
+ * 1 / erfc(alpha / sqrt 2) >= 2.2 normals per draw for the half-normal. */
+#define RBM_NORMAL_PROPOSAL_BELOW 0.75
+
+/* log(x) for a positive, finite, normal x, without libm (so loops of it vectorise):
+ * x = 2^e m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(u), u = (m - 1) / (m + 1),
+ * |u| <= 0.1716, as its series to u^23 (the next term is below 1e-18 of the sum);
+ * within a few ulp. */
+static inline RBM_ALWAYS_INLINE double rbm_log_positive(double x)
+{
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    uint64_t bits, exponent_bits, mantissa_bits;
+    double e, m, u, t, p;
+    memcpy(&bits, &x, sizeof bits);
+    /* The exponent as a double without an int64 conversion: 2^52 + its bits, less 2^52. */
+    exponent_bits = (bits >> 52) | UINT64_C(0x4330000000000000);
+    memcpy(&e, &exponent_bits, sizeof e);
+    e -= 4503599627370496.0 + 1023.0;
+    mantissa_bits = (bits & UINT64_C(0x000fffffffffffff)) | UINT64_C(0x3ff0000000000000);
+    memcpy(&m, &mantissa_bits, sizeof m);
+    e = m > 1.4142135623730951 ? e + 1.0 : e;
+    m = m > 1.4142135623730951 ? 0.5 * m : m;
+    u = (m - 1.0) / (m + 1.0);
+    t = u * u;
+    p = 1.0 / 23.0;
+    p = p * t + 1.0 / 21.0;
+    p = p * t + 1.0 / 19.0;
+    p = p * t + 1.0 / 17.0;
+    p = p * t + 1.0 / 15.0;
+    p = p * t + 1.0 / 13.0;
+    p = p * t + 1.0 / 11.0;
+    p = p * t + 1.0 / 9.0;
+    p = p * t + 1.0 / 7.0;
+    p = p * t + 1.0 / 5.0;
+    p = p * t + 1.0 / 3.0;
+    return e * ln2_hi + (2.0 * u + (2.0 * u * t * p + e * ln2_lo));
+}
+
+/* out[i] = log(x[i]) for positive, finite, normal x (for tests and the samplers). */
+RBM_DISPATCH static void rbm_log_array(const double *restrict x, ptrdiff_t n, double *restrict out)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++)
+        out[i] = rbm_log_positive(x[i]);
+}
+
+/* Standard normals by Marsaglia's polar method from 2 * pairs uniforms u in (0, 1]:
+ * each pair gives v = 2 u - 1 in (-1, 1]^2, kept where 0 < s = |v|^2 < 1 (a point
+ * uniform in the unit disc), and then two independent normals v sqrt(-2 log s / s).
+ * Writes the kept pairs' normals to out (at most 2 * pairs) and returns how many;
+ * u is overwritten (it holds each pair's factor, the loop vectorises). */
+RBM_DISPATCH static ptrdiff_t rbm_polar_normals(double *restrict u, ptrdiff_t pairs,
+                                                double *restrict out)
+{
+    ptrdiff_t i, count = 0;
+    for (i = 0; i < pairs; i++) {
+        double v1 = 2.0 * u[2 * i] - 1.0, v2 = 2.0 * u[2 * i + 1] - 1.0;
+        double s = v1 * v1 + v2 * v2;
+        int keep = s > 0.0 && s < 1.0;
+        double safe = keep ? s : 0.5;
+        double factor = sqrt(-2.0 * rbm_log_positive(safe) / safe);
+        u[2 * i] = keep ? v1 * factor : 0.0;
+        u[2 * i + 1] = keep ? v2 * factor : (double) NAN;  /* NaN: rejected pair */
+    }
+    for (i = 0; i < pairs; i++) {
+        out[count] = u[2 * i];
+        out[count + 1] = u[2 * i + 1];
+        count += u[2 * i + 1] == u[2 * i + 1] ? 2 : 0;
+    }
+    return count;
+}
+
+/* u[i] = -log(u[i]): standard exponentials from uniforms in (0, 1]. */
+RBM_DISPATCH static void rbm_exponentials(double *restrict u, ptrdiff_t n)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++)
+        u[i] = -rbm_log_positive(u[i]);
+}
+
+/* One row of dReLU units: each unit's side (positive where U[j] <= w_plus[j]) and
+ * that side's piece as a truncation point alpha[j] and a scale[j] = +-1 / sqrt(gamma)
+ * (h = scale (z - alpha)); r_plus, r_minus are 1 / sqrt(gamma+-). */
+RBM_DISPATCH static void rbm_drelu_sides(const double *restrict x, ptrdiff_t n,
+                                         const double *restrict theta_plus,
+                                         const double *restrict theta_minus,
+                                         const double *restrict r_plus,
+                                         const double *restrict r_minus,
+                                         const double *restrict w_plus,
+                                         const double *restrict U, double *restrict alpha,
+                                         double *restrict scale)
+{
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) {
+        int up = U[j] <= w_plus[j];
+        /* a = x - theta+ (positive piece) or theta- - x (mirrored negative one). */
+        double a = up ? x[j] - theta_plus[j] : theta_minus[j] - x[j];
+        double r = up ? r_plus[j] : r_minus[j];
+        alpha[j] = -a * r;
+        scale[j] = up ? r : -r;
+    }
+}
+
+/* Each unit's first try with its own normal z[j]: h[j] = scale[j] (z' - alpha[j]),
+ * z' = z or |z| (alpha >= 0), where alpha[j] < RBM_NORMAL_PROPOSAL_BELOW and z' >=
+ * alpha[j]; todo[j] = 1 where not (a rejected try, Robert's range, a NaN alpha).
+ * Returns the number of units left to do. */
+RBM_DISPATCH static ptrdiff_t rbm_truncated_first_tries(const double *restrict alpha,
+                                                        const double *restrict scale,
+                                                        const double *restrict z, ptrdiff_t n,
+                                                        double *restrict h,
+                                                        unsigned char *restrict todo)
+{
+    ptrdiff_t j, left = 0;
+    for (j = 0; j < n; j++) {
+        double a = alpha[j];
+        double proposal = a >= 0.0 ? fabs(z[j]) : z[j];
+        int accept = a < RBM_NORMAL_PROPOSAL_BELOW && proposal >= a;
+        h[j] = accept ? scale[j] * (proposal - a) : 0.0;
+        todo[j] = (unsigned char) !accept;
+        left += !accept;
+    }
+    return left;
+}
+
 /* Each kernel below is written out for double (_d) and for float (_f): C has
  * no templates, and functions generated by macros were hard to read, step
  * through and profile.  Where the two differ only in their types, the float
