@@ -1458,34 +1458,36 @@ cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating*
                              floating* Z, Py_ssize_t rows, const floating* W,
                              const floating* b, const floating* c, int n_steps,
                              const floating* clamped, const unsigned char* clamp, bitgen_t** rng,
-                             float* scratch, int n_threads) noexcept nogil:
+                             float* scratch, int n_threads, double* stats) noexcept nogil:
     """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), V[clamp] =
     clamped[clamp] (where clamp is not NULL), P = E[h | V].
 
     Real-valued hidden units sample from the field W s(v), kept in Z (rows
-    x n_hidden; unused for Bernoulli units).
+    x n_hidden; unused for Bernoulli units); dReLU units keep their rows'
+    statistics in stats (NULL for the other types).
     """
     cdef int step
     cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
-    _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads)
+    _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads, stats)
     for step in range(n_steps):
-        sample_hidden(u, P, Z, c, H, rows, rng, scratch, n_threads)
+        sample_hidden(u, P, Z, c, H, rows, rng, scratch, n_threads, stats)
         visible_field(H, rows, W, nv, nh, V, n_threads)
         sample_visible(u, V, rows, b, rng, scratch, n_threads)
         if clamp != NULL:
             clamp_visible(V, clamped, clamp, rows * nv)
-        _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads)
+        _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads, stats)
 
 
 cdef void _gibbs_hidden_means(const Units* u, const floating* V, floating* Z, floating* P,
                               Py_ssize_t rows, const floating* W, const floating* c,
-                              int n_threads) noexcept nogil:
-    """P = E[h | V]; for real-valued hidden units also Z = W s(v), the field to sample from."""
+                              int n_threads, double* stats) noexcept nogil:
+    """P = E[h | V]; for real-valued hidden units also Z = W s(v), the field to sample
+    from (and dReLU units' statistics in stats, where not NULL)."""
     cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
     hidden_field(V, rows, W, nv, nh, P, n_threads)
     if u.hidden_kind != HIDDEN_BERNOULLI:
         memcpy(Z, P, rows * nh * sizeof(floating))
-    hidden_probabilities(u, P, rows, c, n_threads)
+    hidden_probabilities(u, P, rows, c, n_threads, stats)
 
 
 def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads,
@@ -1528,6 +1530,10 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads,
     # The fields of real-valued hidden units (Bernoulli units sample from P).
     fields = np.empty((rows if hidden[0] != HIDDEN_BERNOULLI else 0, n_hidden), dtype=W.dtype)
     cdef void* pZ = _data(fields)
+    # dReLU rows' statistics, kept from the means for the sampler (None: NULL).
+    stats = (np.empty((rows, DRELU_STATISTICS * n_hidden)) if hidden[0] == HIDDEN_DRELU
+             else None)
+    cdef double* pstats = <double*> _data(stats)
     cdef void* pW = _data(W)
     cdef void* pb = _data(b)
     cdef void* pc = _data(c)
@@ -1542,11 +1548,11 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads,
                 _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, <float*> pZ,
                                    rows, <const float*> pW, <const float*> pb,
                                    <const float*> pc, n_steps, <const float*> pclamped, pclamp,
-                                   rng, pscratch, n_threads)
+                                   rng, pscratch, n_threads, pstats)
             else:
                 _gibbs_chain_steps(&u, <double*> pV, <double*> pH, <double*> pP, <double*> pZ,
                                    rows, <const double*> pW, <const double*> pb,
                                    <const double*> pc, n_steps, <const double*> pclamped,
-                                   pclamp, rng, pscratch, n_threads)
+                                   pclamp, rng, pscratch, n_threads, pstats)
     finally:
         free(rng)
