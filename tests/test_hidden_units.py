@@ -580,3 +580,25 @@ def test_kernel_drelu_draws_match_the_exact_moments():
     fourth = np.mean(centred ** 4, axis=0)
     z_var = (H.var(axis=0) - var) / np.sqrt((fourth - var ** 2) / n)
     assert np.all(np.abs(z_var) < 4.0)
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_real_valued_layers_on_the_thread_team_give_the_same_model(kind):
+    """Layers of real-valued hidden units big enough for the thread team
+    (200 stacked rows x 40 units: 8,000 elements, 13 chunks of rows) train the
+    same model on one thread and on two, and with every layer forced onto the
+    team: their streams are per chunk of rows."""
+    rng = np.random.default_rng(0)
+    X = (rng.random((400, 20)) < 0.3).astype(float)
+    fit = lambda n_jobs: BernoulliRBM(  # noqa: E731
+        n_components=40, n_iter=2, hidden=kind, random_state=0, learning_rate=0.05,
+        n_jobs=n_jobs, batch_size=100).fit(X)
+    one, two = fit(1), fit(2)
+    with _gibbs.kernel_settings(parallel_threshold=1):
+        forced = fit(2)
+    for other in (two, forced):
+        np.testing.assert_array_equal(one.components_, other.components_)
+        np.testing.assert_array_equal(one.h_samples_, other.h_samples_)
+        for array, theirs in zip(one._hidden_unit.learned_arrays(),
+                                 other._hidden_unit.learned_arrays()):
+            np.testing.assert_array_equal(array, theirs)
