@@ -290,6 +290,44 @@ static inline RBM_ALWAYS_INLINE void rbm_piece_moments(double a, double r, doubl
     *second = v + m * m;
 }
 
+/* rbm_piece_moments where y <= 12 (the same arithmetic, without the asymptotic
+ * series); returns whether y > 12, where the caller must use rbm_piece_moments. */
+static inline RBM_ALWAYS_INLINE int rbm_piece_moments_near(double a, double r, double inv_gamma,
+                                                          double *e, double *mean,
+                                                          double *second)
+{
+    const double sqrt_2_over_pi = 0.79788456080286535588;
+    double t = a * r, y = -t * 0.70710678118654752440;
+    double lam, m, v;
+    *e = rbm_erfcx_branchless(y);
+    lam = sqrt_2_over_pi / *e;
+    m = (t + lam) * r;
+    v = (1.0 - lam * (lam + t)) * inv_gamma;
+    v = v > 0.0 ? v : 0.0;
+    *mean = m;
+    *second = v + m * m;
+    return !(y <= 12.0);
+}
+
+/* Unit j of a dReLU row (rbm_drelu_row's arguments): its sides' probabilities from
+ * the pieces' erfcx values, and whether they overflowed. */
+static inline RBM_ALWAYS_INLINE int rbm_drelu_weights(double e_plus, double e_minus,
+                                                     double r_plus, double r_minus,
+                                                     double *w_plus, double *w_minus)
+{
+    double mass_plus = e_plus * r_plus, mass_minus = e_minus * r_minus;
+    double inverse = 1.0 / (mass_plus + mass_minus);
+    *w_plus = mass_plus * inverse;
+    *w_minus = mass_minus * inverse;
+    return !(mass_plus + mass_minus <= 1.79e308);
+}
+
+/* Units of a dReLU row evaluated per block of RBM_DRELU_BLOCK: every unit by the
+ * vectorised near formulas first, then the few with a piece beyond y = 12 again
+ * with erfcx's asymptotic series (rbm_piece_moments): the same numbers as
+ * evaluating every unit with both branches, at about half the arithmetic. */
+#define RBM_DRELU_BLOCK 256
+
 /* One row of n dReLU units at fields x: for each unit, the probability of
  * each side (w_plus, w_minus) and the mean and second moment of each side's
  * piece (the negative one mirrored onto h >= 0).  k holds per-unit constants
@@ -308,33 +346,223 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
     const double *restrict theta_plus = k, *restrict theta_minus = k + n,
                  *restrict r_plus = k + 2 * n, *restrict r_minus = k + 3 * n,
                  *restrict inv_gamma_plus = k + 4 * n, *restrict inv_gamma_minus = k + 5 * n;
-    ptrdiff_t j;
-    int overflow = 0;
-    for (j = 0; j < n; j++) {
-        double e_plus, e_minus, mass_plus, mass_minus, inverse;
-        rbm_piece_moments(x[j] - theta_plus[j], r_plus[j], inv_gamma_plus[j], &e_plus,
-                          &mean_plus[j], &second_plus[j]);
-        rbm_piece_moments(theta_minus[j] - x[j], r_minus[j], inv_gamma_minus[j], &e_minus,
-                          &mean_minus[j], &second_minus[j]);
-        mass_plus = e_plus * r_plus[j];
-        mass_minus = e_minus * r_minus[j];
-        inverse = 1.0 / (mass_plus + mass_minus);
-        w_plus[j] = mass_plus * inverse;
-        w_minus[j] = mass_minus * inverse;
-        overflow |= !(mass_plus + mass_minus <= 1.79e308);
+    unsigned char far[RBM_DRELU_BLOCK];
+    ptrdiff_t j, j0, count;
+    int overflow = 0, any_far;
+    for (j0 = 0; j0 < n; j0 += RBM_DRELU_BLOCK) {
+        count = n - j0 < RBM_DRELU_BLOCK ? n - j0 : RBM_DRELU_BLOCK;
+        any_far = 0;
+        for (j = j0; j < j0 + count; j++) {
+            double e_plus, e_minus;
+            int far_plus = rbm_piece_moments_near(x[j] - theta_plus[j], r_plus[j],
+                                                  inv_gamma_plus[j], &e_plus, &mean_plus[j],
+                                                  &second_plus[j]);
+            int far_minus = rbm_piece_moments_near(theta_minus[j] - x[j], r_minus[j],
+                                                   inv_gamma_minus[j], &e_minus,
+                                                   &mean_minus[j], &second_minus[j]);
+            overflow |= rbm_drelu_weights(e_plus, e_minus, r_plus[j], r_minus[j], &w_plus[j],
+                                          &w_minus[j]);
+            far[j - j0] = (unsigned char) (far_plus | far_minus);
+            any_far |= far_plus | far_minus;
+        }
+        if (!any_far)
+            continue;
+        for (j = j0; j < j0 + count; j++) {
+            double e_plus, e_minus;
+            if (!far[j - j0])
+                continue;
+            rbm_piece_moments(x[j] - theta_plus[j], r_plus[j], inv_gamma_plus[j], &e_plus,
+                              &mean_plus[j], &second_plus[j]);
+            rbm_piece_moments(theta_minus[j] - x[j], r_minus[j], inv_gamma_minus[j], &e_minus,
+                              &mean_minus[j], &second_minus[j]);
+        }
     }
     return overflow;
 }
 
-/* out[j] = E[h | field x[j]] of ReLU units (one piece, gamma = 1), j < n. */
+/* out[j] = E[h | field x[j]] of ReLU units (one piece, gamma = 1), j < n; the
+ * asymptotic series only where a field needs it, as in rbm_drelu_row. */
 RBM_DISPATCH static void rbm_relu_mean_row(const double *restrict x, ptrdiff_t n,
                                           double *restrict out)
 {
+    unsigned char far[RBM_DRELU_BLOCK];
+    ptrdiff_t j, j0, count;
+    int any_far;
+    for (j0 = 0; j0 < n; j0 += RBM_DRELU_BLOCK) {
+        count = n - j0 < RBM_DRELU_BLOCK ? n - j0 : RBM_DRELU_BLOCK;
+        any_far = 0;
+        for (j = j0; j < j0 + count; j++) {
+            double e, second;
+            int far_j = rbm_piece_moments_near(x[j], 1.0, 1.0, &e, &out[j], &second);
+            far[j - j0] = (unsigned char) far_j;
+            any_far |= far_j;
+        }
+        if (!any_far)
+            continue;
+        for (j = j0; j < j0 + count; j++) {
+            double e, second;
+            if (far[j - j0])
+                rbm_piece_moments(x[j], 1.0, 1.0, &e, &out[j], &second);
+        }
+    }
+}
+
+/* --- Exact truncated-Gaussian draws, a row at a time -----------------------------
+ * The sampler of ReLU and dReLU units (rbm/_sampling.pyx) draws, for each unit,
+ * z ~ N(0, 1) given z >= alpha and returns h = s (z - alpha), s = +-1 / sqrt(gamma).
+ * Where alpha < RBM_NORMAL_PROPOSAL_BELOW it proposes standard normals (|z| when
+ * alpha >= 0: the same law above alpha) until one lands above alpha (accepted with
+ * probability >= 0.45); above, Robert's (1995) exponential proposal.  The helpers
+ * here are the vectorisable parts: a log, the normals (Marsaglia's polar method)
+ * and exponentials from a block of uniforms, and each unit's first try; the
+ * sequential rest (retries, Robert's proposals) is in _sampling.pyx.  The
+ * variates are consumed in a fixed order from the row's own stream, so a draw
+ * depends only on the stream, never on the thread that runs it. */
+
+/* sqrt(y) for a positive, finite, normal y without libm, so that loops of it
+ * vectorise (GCC keeps libm's sqrt scalar for its errno case unless built with
+ * -fno-math-errno): 1 / sqrt(y) from the exponent-halving bit trick (within 4%),
+ * four Newton steps (each squares the relative error: 1e-21 after four), times y;
+ * within a few ulp. */
+static inline RBM_ALWAYS_INLINE double rbm_sqrt_positive(double y)
+{
+    uint64_t bits;
+    double r, half = 0.5 * y;
+    memcpy(&bits, &y, sizeof bits);
+    bits = UINT64_C(0x5fe6eb50c7b537a9) - (bits >> 1);
+    memcpy(&r, &bits, sizeof r);
+    r = r * (1.5 - half * r * r);
+    r = r * (1.5 - half * r * r);
+    r = r * (1.5 - half * r * r);
+    r = r * (1.5 - half * r * r);
+    return y * r;
+}
+
+/* Truncation points from which Robert's exponential proposal is used: there a
+ * try costs two exponentials and succeeds with probability >= 0.8, against
+ * 1 / erfc(alpha / sqrt 2) >= 2.2 normals per draw for the half-normal. */
+#define RBM_NORMAL_PROPOSAL_BELOW 0.75
+
+/* log(x) for a positive, finite, normal x, without libm (so loops of it vectorise):
+ * x = 2^e m with m in [sqrt(1/2), sqrt(2)), log m = 2 atanh(u), u = (m - 1) / (m + 1),
+ * |u| <= 0.1716, as its series to u^23 (the next term is below 1e-18 of the sum);
+ * within a few ulp. */
+static inline RBM_ALWAYS_INLINE double rbm_log_positive(double x)
+{
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    uint64_t bits, exponent_bits, mantissa_bits;
+    double e, m, u, t, p;
+    memcpy(&bits, &x, sizeof bits);
+    /* The exponent as a double without an int64 conversion: 2^52 + its bits, less 2^52. */
+    exponent_bits = (bits >> 52) | UINT64_C(0x4330000000000000);
+    memcpy(&e, &exponent_bits, sizeof e);
+    e -= 4503599627370496.0 + 1023.0;
+    mantissa_bits = (bits & UINT64_C(0x000fffffffffffff)) | UINT64_C(0x3ff0000000000000);
+    memcpy(&m, &mantissa_bits, sizeof m);
+    e = m > 1.4142135623730951 ? e + 1.0 : e;
+    m = m > 1.4142135623730951 ? 0.5 * m : m;
+    u = (m - 1.0) / (m + 1.0);
+    t = u * u;
+    p = 1.0 / 23.0;
+    p = p * t + 1.0 / 21.0;
+    p = p * t + 1.0 / 19.0;
+    p = p * t + 1.0 / 17.0;
+    p = p * t + 1.0 / 15.0;
+    p = p * t + 1.0 / 13.0;
+    p = p * t + 1.0 / 11.0;
+    p = p * t + 1.0 / 9.0;
+    p = p * t + 1.0 / 7.0;
+    p = p * t + 1.0 / 5.0;
+    p = p * t + 1.0 / 3.0;
+    return e * ln2_hi + (2.0 * u + (2.0 * u * t * p + e * ln2_lo));
+}
+
+/* out[i] = log(x[i]) for positive, finite, normal x (for tests and the samplers). */
+RBM_DISPATCH static void rbm_log_array(const double *restrict x, ptrdiff_t n, double *restrict out)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++)
+        out[i] = rbm_log_positive(x[i]);
+}
+
+/* Standard normals by Marsaglia's polar method from 2 * pairs uniforms u in (0, 1]:
+ * each pair gives v = 2 u - 1 in (-1, 1]^2, kept where 0 < s = |v|^2 < 1 (a point
+ * uniform in the unit disc), and then two independent normals v sqrt(-2 log s / s).
+ * Writes the kept pairs' normals to out (at most 2 * pairs) and returns how many;
+ * u is overwritten (with the normals, before the kept ones are gathered). */
+RBM_DISPATCH static ptrdiff_t rbm_polar_normals(double *restrict u, ptrdiff_t pairs,
+                                                double *restrict out)
+{
+    ptrdiff_t i, count = 0;
+    /* Pair i is (u[i], u[pairs + i]): contiguous halves, so the loop vectorises. */
+    for (i = 0; i < pairs; i++) {
+        double v1 = 2.0 * u[i] - 1.0, v2 = 2.0 * u[pairs + i] - 1.0;
+        double s = v1 * v1 + v2 * v2;
+        int keep = s > 0.0 && s < 1.0;
+        double safe = keep ? s : 0.5;
+        double factor = rbm_sqrt_positive(-2.0 * rbm_log_positive(safe) / safe);
+        u[i] = v1 * factor;
+        u[pairs + i] = keep ? v2 * factor : (double) NAN;  /* NaN: a rejected pair */
+    }
+    for (i = 0; i < pairs; i++) {
+        out[count] = u[i];
+        out[count + 1] = u[pairs + i];
+        count += u[pairs + i] == u[pairs + i] ? 2 : 0;
+    }
+    return count;
+}
+
+/* u[i] = -log(u[i]): standard exponentials from uniforms in (0, 1]. */
+RBM_DISPATCH static void rbm_exponentials(double *restrict u, ptrdiff_t n)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++)
+        u[i] = -rbm_log_positive(u[i]);
+}
+
+/* One row of dReLU units: each unit's side (positive where U[j] <= w_plus[j]) and
+ * that side's piece as a truncation point alpha[j] and a scale[j] = +-1 / sqrt(gamma)
+ * (h = scale (z - alpha)); r_plus, r_minus are 1 / sqrt(gamma+-). */
+RBM_DISPATCH static void rbm_drelu_sides(const double *restrict x, ptrdiff_t n,
+                                         const double *restrict theta_plus,
+                                         const double *restrict theta_minus,
+                                         const double *restrict r_plus,
+                                         const double *restrict r_minus,
+                                         const double *restrict w_plus,
+                                         const double *restrict U, double *restrict alpha,
+                                         double *restrict scale)
+{
     ptrdiff_t j;
     for (j = 0; j < n; j++) {
-        double e, second;
-        rbm_piece_moments(x[j], 1.0, 1.0, &e, &out[j], &second);
+        int up = U[j] <= w_plus[j];
+        /* a = x - theta+ (positive piece) or theta- - x (mirrored negative one). */
+        double a = up ? x[j] - theta_plus[j] : theta_minus[j] - x[j];
+        double r = up ? r_plus[j] : r_minus[j];
+        alpha[j] = -a * r;
+        scale[j] = up ? r : -r;
     }
+}
+
+/* Each unit's first try with its own normal z[j]: h[j] = scale[j] (z' - alpha[j]),
+ * z' = z or |z| (alpha >= 0), where alpha[j] < RBM_NORMAL_PROPOSAL_BELOW and z' >=
+ * alpha[j]; todo[j] = 1 where not (a rejected try, Robert's range, a NaN alpha).
+ * Returns the number of units left to do. */
+RBM_DISPATCH static ptrdiff_t rbm_truncated_first_tries(const double *restrict alpha,
+                                                        const double *restrict scale,
+                                                        const double *restrict z, ptrdiff_t n,
+                                                        double *restrict h,
+                                                        unsigned char *restrict todo)
+{
+    ptrdiff_t j, left = 0;
+    for (j = 0; j < n; j++) {
+        double a = alpha[j];
+        double proposal = a >= 0.0 ? fabs(z[j]) : z[j];
+        int accept = a < RBM_NORMAL_PROPOSAL_BELOW && proposal >= a;
+        h[j] = accept ? scale[j] * (proposal - a) : 0.0;
+        todo[j] = (unsigned char) !accept;
+        left += !accept;
+    }
+    return left;
 }
 
 /* Each kernel below is written out for double (_d) and for float (_f): C has

@@ -37,6 +37,17 @@ cdef extern from "_fastmath.h" nogil:
                       double* w_minus, double* mean_plus, double* second_plus,
                       double* mean_minus, double* second_minus)
     void rbm_relu_mean_row(const double* x, Py_ssize_t n, double* out)
+    double RBM_NORMAL_PROPOSAL_BELOW
+    void rbm_log_array(const double* x, Py_ssize_t n, double* out)
+    Py_ssize_t rbm_polar_normals(double* u, Py_ssize_t pairs, double* out)
+    void rbm_exponentials(double* u, Py_ssize_t n)
+    void rbm_drelu_sides(const double* x, Py_ssize_t n, const double* theta_plus,
+                         const double* theta_minus, const double* r_plus,
+                         const double* r_minus, const double* w_plus, const double* U,
+                         double* alpha, double* scale)
+    Py_ssize_t rbm_truncated_first_tries(const double* alpha, const double* scale,
+                                         const double* z, Py_ssize_t n, double* h,
+                                         unsigned char* todo)
     void rbm_block_categorical_draw_d(double* row, const Py_ssize_t* groups,
                                       Py_ssize_t n_groups, const float* u)
     void rbm_block_categorical_draw_f(float* row, const Py_ssize_t* groups,

@@ -58,7 +58,8 @@ from ._random cimport uniform_fill, stream_pointers, set_inline_sfc64, inline_sf
 from ._sampling cimport (
     Units, BERNOULLI, GAUSSIAN, CATEGORICAL, CHUNK, HIDDEN_BERNOULLI, HIDDEN_GAUSSIAN,
     HIDDEN_RELU, HIDDEN_DRELU, DRELU_GAMMA_PLUS, DRELU_GAMMA_MINUS, DRELU_THETA_PLUS,
-    DRELU_THETA_MINUS, DRELU_PARAMETER_ROWS, DRELU_STATE_ROWS, drelu_potential_gradient,
+    DRELU_THETA_MINUS, DRELU_PARAMETER_ROWS, DRELU_STATE_ROWS, DRELU_STATISTICS,
+    drelu_potential_gradient,
     add_bias_sigmoid_rows, hidden_probabilities, sample_hidden, sample_visible,
     scale_rows, tempered_visible_sample, tempered_hidden_sample, clamp_visible,
     parallel_threshold, set_parallel_threshold, set_avx512_sampling)
@@ -276,6 +277,7 @@ cdef struct Blocks32:
     float* visible_state
     float* ZS
     float* hidden_state
+    double* drelu_stats
 
 
 cdef struct Blocks64:
@@ -316,6 +318,7 @@ cdef struct Blocks64:
     double* visible_state
     double* ZS
     double* hidden_state
+    double* drelu_stats
 
 
 ctypedef fused blocks_t:
@@ -718,6 +721,17 @@ cdef void _prefetch_batch(const Train* T, blocks_t* A, Py_ssize_t start,
         rbm_prefetch_rows(A.X, T.order + start, end - start, T.u.n_visible * sizeof(A.X[0]))
 
 
+cdef inline double* _drelu_stats(const Train* T, blocks_t* A, Py_ssize_t r0) noexcept nogil:
+    """The statistics of stacked row r0 of dReLU units (aligned with ZS), or NULL.
+
+    _chain_probabilities leaves them there, so that the sampler and the
+    gradient of the same rows read them instead of evaluating the units again.
+    """
+    if A.drelu_stats == NULL:
+        return NULL
+    return A.drelu_stats + r0 * DRELU_STATISTICS * T.u.n_hidden
+
+
 cdef void _chain_probabilities(const Train* T, blocks_t* A, Py_ssize_t r0,
                                Py_ssize_t rows) noexcept nogil:
     """HS[r0:r0 + rows] = E[h | VS[r0:r0 + rows]]; real-valued hidden units keep
@@ -728,14 +742,16 @@ cdef void _chain_probabilities(const Train* T, blocks_t* A, Py_ssize_t r0,
     if T.u.hidden_kind != HIDDEN_BERNOULLI:
         memcpy(A.ZS + r0 * T.u.n_hidden, A.HS + r0 * T.u.n_hidden,
                rows * T.u.n_hidden * sizeof(A.HS[0]))
-    hidden_probabilities(&T.u, A.HS + r0 * T.u.n_hidden, rows, A.c, T.n_threads)
+    hidden_probabilities(&T.u, A.HS + r0 * T.u.n_hidden, rows, A.c, T.n_threads,
+                         _drelu_stats(T, A, r0))
 
 
 cdef void _positive_phase_cd(const Train* T, blocks_t* A, Py_ssize_t B,
                              Py_ssize_t C) noexcept nogil:
     """CD: HS[:B] = E[h | data]; the chains start from a sample of it (Hc)."""
     _chain_probabilities(T, A, 0, B)
-    sample_hidden(&T.u, A.HS, A.ZS, A.c, A.Hc, C, T.rng, T.scratch, T.n_threads)
+    sample_hidden(&T.u, A.HS, A.ZS, A.c, A.Hc, C, T.rng, T.scratch, T.n_threads,
+                  _drelu_stats(T, A, 0))
 
 
 cdef void _positive_phase_persistent(const Train* T, blocks_t* A, Py_ssize_t B,
@@ -743,7 +759,7 @@ cdef void _positive_phase_persistent(const Train* T, blocks_t* A, Py_ssize_t B,
     """PCD, PT: HS[:B + C] = E[h | data and chains] in one product; Hc ~ the chains' part."""
     _chain_probabilities(T, A, 0, B + C)
     sample_hidden(&T.u, A.HS + B * T.u.n_hidden, A.ZS + B * T.u.n_hidden, A.c, A.Hc, C,
-                  T.rng, T.scratch, T.n_threads)
+                  T.rng, T.scratch, T.n_threads, _drelu_stats(T, A, B))
 
 
 cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
@@ -763,7 +779,7 @@ cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
             _chain_probabilities(T, A, B, C)
             if step < T.k - 1:
                 sample_hidden(&T.u, A.HS + B * nh, A.ZS + B * nh, A.c, A.Hc, C, T.rng,
-                              T.scratch, T.n_threads)
+                              T.scratch, T.n_threads, _drelu_stats(T, A, B))
 
 
 cdef void _negative_phase_cd(const Train* T, blocks_t* A, Py_ssize_t B,
@@ -845,7 +861,8 @@ cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t start, Py_ssize_t B,
     weighted_row_sum(A.VS, B + C, nv, A.row_weights, T.iota, A.grad_b)
     weighted_row_sum(A.HS, B + C, nh, A.row_weights, T.iota, A.grad_c)
     if T.u.hidden_kind == HIDDEN_DRELU:
-        drelu_potential_gradient(&T.u, A.ZS, A.c, A.row_weights, B + C, T.grad_potential)
+        drelu_potential_gradient(&T.u, A.ZS, A.c, A.row_weights, B + C, T.grad_potential,
+                                 A.drelu_stats)
     if T.sigma_from_weight_gradient:
         _log_sigma_square_terms(A.VS, B + C, nv, A.b, A.row_weights, T.grad_log_sigma)
     elif T.learn_sigma:
@@ -1245,7 +1262,7 @@ _BLOCK_FIELDS = (
     'row_weights', 'row_terms', 'correction_b', 'correction_c', 'data_mean_v',
     'data_mean_h', 'gauge_mean', 'AV', 'weight_gradient', 'WT', 'velocity_T', 'VT', 'coef',
     'visible_offset', 'hidden_offset', 'hidden_activity', 'base_bias', 'visible_state',
-    'ZS', 'hidden_state',
+    'ZS', 'hidden_state', 'drelu_stats',
 )
 
 
@@ -1304,7 +1321,10 @@ def _train_workspace(a, Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t n_
              iota=np.arange(stack + 2, dtype=np.intp),
              ZS=empty(stack if hidden_kind != HIDDEN_BERNOULLI else 0, n_hidden),
              grad_potential=np.empty(DRELU_PARAMETER_ROWS * n_hidden
-                                     if hidden_kind == HIDDEN_DRELU else 0))
+                                     if hidden_kind == HIDDEN_DRELU else 0),
+             # dReLU rows' statistics, aligned with ZS (None: NULL, none kept).
+             drelu_stats=np.empty((stack, DRELU_STATISTICS * n_hidden))
+             if hidden_kind == HIDDEN_DRELU else None)
     if transposed:
         # Row sums with visible rows keep W.T (and the velocity in that layout).
         a["WT"] = np.ascontiguousarray(a["W"].T)
@@ -1527,34 +1547,36 @@ cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating*
                              floating* Z, Py_ssize_t rows, const floating* W,
                              const floating* b, const floating* c, int n_steps,
                              const floating* clamped, const unsigned char* clamp, bitgen_t** rng,
-                             float* scratch, int n_threads) noexcept nogil:
+                             float* scratch, int n_threads, double* stats) noexcept nogil:
     """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), V[clamp] =
     clamped[clamp] (where clamp is not NULL), P = E[h | V].
 
     Real-valued hidden units sample from the field W s(v), kept in Z (rows
-    x n_hidden; unused for Bernoulli units).
+    x n_hidden; unused for Bernoulli units); dReLU units keep their rows'
+    statistics in stats (NULL for the other types).
     """
     cdef int step
     cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
-    _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads)
+    _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads, stats)
     for step in range(n_steps):
-        sample_hidden(u, P, Z, c, H, rows, rng, scratch, n_threads)
+        sample_hidden(u, P, Z, c, H, rows, rng, scratch, n_threads, stats)
         visible_field(H, rows, W, nv, nh, V, n_threads)
         sample_visible(u, V, rows, b, rng, scratch, n_threads)
         if clamp != NULL:
             clamp_visible(V, clamped, clamp, rows * nv)
-        _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads)
+        _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads, stats)
 
 
 cdef void _gibbs_hidden_means(const Units* u, const floating* V, floating* Z, floating* P,
                               Py_ssize_t rows, const floating* W, const floating* c,
-                              int n_threads) noexcept nogil:
-    """P = E[h | V]; for real-valued hidden units also Z = W s(v), the field to sample from."""
+                              int n_threads, double* stats) noexcept nogil:
+    """P = E[h | V]; for real-valued hidden units also Z = W s(v), the field to sample
+    from (and dReLU units' statistics in stats, where not NULL)."""
     cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
     hidden_field(V, rows, W, nv, nh, P, n_threads)
     if u.hidden_kind != HIDDEN_BERNOULLI:
         memcpy(Z, P, rows * nh * sizeof(floating))
-    hidden_probabilities(u, P, rows, c, n_threads)
+    hidden_probabilities(u, P, rows, c, n_threads, stats)
 
 
 def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads,
@@ -1597,6 +1619,10 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads,
     # The fields of real-valued hidden units (Bernoulli units sample from P).
     fields = np.empty((rows if hidden[0] != HIDDEN_BERNOULLI else 0, n_hidden), dtype=W.dtype)
     cdef void* pZ = _data(fields)
+    # dReLU rows' statistics, kept from the means for the sampler (None: NULL).
+    stats = (np.empty((rows, DRELU_STATISTICS * n_hidden)) if hidden[0] == HIDDEN_DRELU
+             else None)
+    cdef double* pstats = <double*> _data(stats)
     cdef void* pW = _data(W)
     cdef void* pb = _data(b)
     cdef void* pc = _data(c)
@@ -1611,11 +1637,11 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads,
                 _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, <float*> pZ,
                                    rows, <const float*> pW, <const float*> pb,
                                    <const float*> pc, n_steps, <const float*> pclamped, pclamp,
-                                   rng, pscratch, n_threads)
+                                   rng, pscratch, n_threads, pstats)
             else:
                 _gibbs_chain_steps(&u, <double*> pV, <double*> pH, <double*> pP, <double*> pZ,
                                    rows, <const double*> pW, <const double*> pb,
                                    <const double*> pc, n_steps, <const double*> pclamped,
-                                   pclamp, rng, pscratch, n_threads)
+                                   pclamp, rng, pscratch, n_threads, pstats)
     finally:
         free(rng)

@@ -28,6 +28,19 @@ cdef enum:
     DRELU_PARAMETER_ROWS = 4
     DRELU_STATE_ROWS = 8
 
+#: A row of dReLU hidden units' statistics, DRELU_STATISTICS blocks of n_hidden:
+#: per unit P(h >= 0 | v), P(h < 0 | v), and the mean and second moment of the
+#: positive piece and of the (mirrored) negative one.  hidden_probabilities
+#: can leave them for sample_hidden and drelu_potential_gradient.
+cdef enum:
+    DRELU_W_PLUS = 0
+    DRELU_W_MINUS = 1
+    DRELU_MEAN_PLUS = 2
+    DRELU_SECOND_PLUS = 3
+    DRELU_MEAN_MINUS = 4
+    DRELU_SECOND_MINUS = 5
+    DRELU_STATISTICS = 6
+
 #: Rows of chains that share one random stream.  Part of the reproducibility
 #: contract: changing it changes every sampled result.
 cdef enum:
@@ -52,15 +65,16 @@ cdef struct Units:
 cdef void add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
                                 const floating* bias) noexcept nogil
 cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
-                               const floating* c, int n_threads) noexcept nogil
+                               const floating* c, int n_threads,
+                               double* stats=*) noexcept nogil
 cdef void sample_hidden(const Units* u, const floating* P, const floating* Z,
                         const floating* c, floating* Hs, Py_ssize_t rows, bitgen_t** streams,
-                        float* scratch, int n_threads) noexcept nogil
+                        float* scratch, int n_threads, const double* stats=*) noexcept nogil
 cdef void hidden_log_partition_gap(const Units* u, double* G, Py_ssize_t rows, double beta,
                                    double beta_prev) noexcept nogil
 cdef void drelu_potential_gradient(const Units* u, const floating* Z, const floating* c,
                                    const floating* row_weights, Py_ssize_t rows,
-                                   double* grad) noexcept nogil
+                                   double* grad, const double* stats=*) noexcept nogil
 cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const floating* b,
                          bitgen_t** streams, float* scratch, int n_threads) noexcept nogil
 cdef void clamp_visible(floating* S, const floating* values, const unsigned char* mask,

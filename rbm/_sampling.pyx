@@ -9,7 +9,9 @@ holds.  Rows are split into chunks of ``CHUNK`` rows, chunk ``j`` drawing from
 stream ``j`` whatever thread runs it, so results do not depend on the thread
 count.  Layer updates run on one thread unless they have at least
 ``set_parallel_threshold`` elements (by default never: an OpenMP team between
-OpenBLAS-threaded products fights OpenBLAS's spinning workers).  On one
+OpenBLAS-threaded products fights OpenBLAS's spinning workers), except layers
+of real-valued hidden units, whose per-element work is 10-50x a sigmoid's: they
+use the team from ``_MIN_PARALLEL_REAL_ELEMENTS`` elements.  On one
 thread, Bernoulli chunks are drawn 8 streams at a time with AVX-512 where the
 CPU has it (this module owns ``_fastmath.h``'s sampling flag), else two at a
 time; the same numbers either way.
@@ -21,7 +23,7 @@ from cython.parallel cimport prange
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdint cimport uint64_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memmove
 
 from ._fastmath cimport (
     rbm_bias_sigmoid_rows_d, rbm_bias_sigmoid_rows_f, rbm_bernoulli_d, rbm_bernoulli_f,
@@ -29,7 +31,9 @@ from ._fastmath cimport (
     rbm_block_categorical_draw_f, rbm_vector_sampling, rbm_bernoulli_sfc64x8_f,
     rbm_bernoulli_sfc64x8_d)
 from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next
-from ._fastmath cimport rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row
+from ._fastmath cimport (rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row,
+                         RBM_NORMAL_PROPOSAL_BELOW, rbm_polar_normals, rbm_exponentials,
+                         rbm_drelu_sides, rbm_truncated_first_tries, rbm_log_array)
 from libc.math cimport (log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2,
                         INFINITY)
 
@@ -39,6 +43,10 @@ from libc.math cimport (log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQ
 # slower at 784 x 500, batch 100.  The chunked streams keep results
 # independent of the team size (tests lower this to check it).
 cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = PY_SSIZE_T_MAX
+# Layers of real-valued hidden units (ReLU, dReLU, Gaussian) with at least
+# this many elements run on several threads whatever the threshold above:
+# see _worth_threads_real.
+cdef Py_ssize_t _MIN_PARALLEL_REAL_ELEMENTS = 4096
 
 # The 8-stream sampler is on by default where the CPU has AVX-512 (a
 # dispatch flag inside this extension; the same draws either way).
@@ -297,81 +305,141 @@ cdef inline double _open_uniform(Uniforms* u) noexcept nogil:
     return 1.0 - u.rng.next_double(u.rng.state)
 
 
-#: Truncation points above which the exponential proposal is used.
-cdef double _EXPONENTIAL_FROM = 0.25
+cdef inline void _open_uniforms(Uniforms* u, double* out, Py_ssize_t count) noexcept nogil:
+    """out[:count] = uniforms in (0, 1], in stream order."""
+    cdef Py_ssize_t i
+    if u.local:
+        for i in range(count):
+            out[i] = 1.0 - <double> (sfc64_next(u.state) >> 11) * (1.0 / 9007199254740992.0)
+    else:
+        for i in range(count):
+            out[i] = 1.0 - u.rng.next_double(u.rng.state)
 
 
-cdef inline double _truncated_excess(double alpha, Uniforms* rng) noexcept nogil:
+# Units are sampled in blocks of at most _BLOCK, whose work arrays live on the
+# stack; the polar method turns _POLAR_PAIRS pairs of uniforms into normals at
+# a time (about 1.57 normals a pair), exponentials come _EXPONENTIALS at a time.
+cdef enum:
+    _BLOCK = 128
+    _POLAR_PAIRS = 64
+    _EXPONENTIALS = 64
+    _NORMAL_POOL = _BLOCK + 2 * _POLAR_PAIRS
+
+
+cdef struct Variates:
+    # One stream's standard normals and exponentials for one chunk of rows,
+    # made a block at a time by _fastmath.h's vectorised loops and handed out
+    # in order (what a block leaves over at the chunk's end is dropped: the
+    # draws stay independent, and depend only on the stream).
+    Uniforms uniforms
+    double normals[_NORMAL_POOL]
+    Py_ssize_t n_normals, next_normal
+    double exponentials[_EXPONENTIALS]
+    Py_ssize_t next_exponential
+    double raw[2 * _POLAR_PAIRS]
+
+
+cdef inline void _variates_open(Variates* v, bitgen_t* rng) noexcept nogil:
+    _uniforms_open(&v.uniforms, rng)
+    v.n_normals = v.next_normal = 0
+    v.next_exponential = _EXPONENTIALS
+
+
+cdef inline void _ensure_normals(Variates* v, Py_ssize_t m) noexcept nogil:
+    """At least m (<= _BLOCK) unused normals at v.normals[v.next_normal:]."""
+    cdef Py_ssize_t left = v.n_normals - v.next_normal
+    if left >= m:
+        return
+    memmove(v.normals, v.normals + v.next_normal, left * sizeof(double))
+    v.next_normal, v.n_normals = 0, left
+    while v.n_normals < m:
+        _open_uniforms(&v.uniforms, v.raw, 2 * _POLAR_PAIRS)
+        v.n_normals += rbm_polar_normals(v.raw, _POLAR_PAIRS, v.normals + v.n_normals)
+
+
+cdef inline double _next_normal(Variates* v) noexcept nogil:
+    _ensure_normals(v, 1)
+    v.next_normal += 1
+    return v.normals[v.next_normal - 1]
+
+
+cdef inline double _next_exponential(Variates* v) noexcept nogil:
+    if v.next_exponential == _EXPONENTIALS:
+        _open_uniforms(&v.uniforms, v.exponentials, _EXPONENTIALS)
+        rbm_exponentials(v.exponentials, _EXPONENTIALS)
+        v.next_exponential = 0
+    v.next_exponential += 1
+    return v.exponentials[v.next_exponential - 1]
+
+
+cdef inline double _truncated_excess(double alpha, Variates* v) noexcept nogil:
     """z - alpha for z ~ N(0, 1) restricted to z >= alpha, by exact rejection.
 
-    Below _EXPONENTIAL_FROM: standard normals (Box-Muller) until one lands
-    above alpha (accepted with probability >= 0.4).  Above: Robert's (1995)
+    Below RBM_NORMAL_PROPOSAL_BELOW: standard normals until one lands above
+    alpha (their absolute values where alpha >= 0, which have the same law
+    above alpha; accepted with probability >= 0.45).  Above: Robert's (1995)
     exponential proposal x ~ Exp(l), l = (alpha + sqrt(alpha**2 + 4)) / 2,
-    accepted with probability exp(-(x + alpha - l)**2 / 2) (at least 0.76);
-    the excess x is drawn directly, so it stays exact (no cancellation)
-    however far alpha lies in the tail.
+    accepted with probability exp(-(x + alpha - l)**2 / 2) (at least 0.8),
+    that is when a second exponential exceeds (x + alpha - l)**2 / 2; the
+    excess x is drawn directly, so it stays exact (no cancellation) however
+    far alpha lies in the tail.
     """
     cdef double z, x, rate
     if alpha != alpha or alpha == INFINITY:
         # A NaN field (the divergence check reports it) or a piece beyond an
         # infinite one: no loop below would ever accept.
         return alpha if alpha != alpha else 0.0
-    if alpha < _EXPONENTIAL_FROM:
+    if alpha < RBM_NORMAL_PROPOSAL_BELOW:
         while True:
-            z = sqrt(-2.0 * log(_open_uniform(rng))) * cos(2.0 * M_PI * _open_uniform(rng))
+            z = _next_normal(v)
+            if alpha >= 0.0:
+                z = fabs(z)
             if z >= alpha:
                 return z - alpha
-    rate = 0.5 * (alpha + sqrt(alpha * alpha + 4.0))
+    # (alpha**2 overflows beyond 1e154, where the rate is alpha to all digits.)
+    rate = 0.5 * (alpha + sqrt(alpha * alpha + 4.0)) if alpha < 1e150 else alpha
     while True:
-        x = -log(_open_uniform(rng)) / rate
+        x = _next_exponential(v) / rate
         z = x + alpha - rate
-        if log(_open_uniform(rng)) <= -0.5 * z * z:
+        if _next_exponential(v) >= 0.5 * z * z:
             return x
 
 
-cdef inline double _piece_sample(double a, double gamma, Uniforms* rng) noexcept nogil:
-    """Exact draw from the piece: h = (z - alpha) / sqrt(gamma), z ~ N(0, 1) given
-    z >= alpha = -a / sqrt(gamma)."""
-    cdef double root = sqrt(gamma)
-    return _truncated_excess(-a / root, rng) / root
-
-
-cdef inline double _drelu_sample(const DReLUSplit* s, Uniforms* rng) noexcept nogil:
-    """Exact draw of a dReLU unit: one uniform picks the side by its probability,
-    then its piece's truncated Gaussian."""
-    if _open_uniform(rng) <= s.w_plus:
-        return _piece_sample(s.a_plus, s.gamma_plus, rng)
-    return -_piece_sample(s.a_minus, s.gamma_minus, rng)
+cdef void _truncated_block(const double* alpha, const double* scale, Py_ssize_t count,
+                           Variates* v, double* h) noexcept nogil:
+    """h[j] = scale[j] (z_j - alpha[j]), z_j ~ N(0, 1) given z_j >= alpha[j], j < count
+    (<= _BLOCK): every unit's first try at once (vectorised), then the rest in turn."""
+    cdef unsigned char todo[_BLOCK]
+    cdef Py_ssize_t j, left
+    _ensure_normals(v, count)
+    left = rbm_truncated_first_tries(alpha, scale, v.normals + v.next_normal, count, h, todo)
+    v.next_normal += count
+    if left:
+        for j in range(count):
+            if todo[j]:
+                h[j] = scale[j] * _truncated_excess(alpha[j], v)
 
 
 cdef struct DReLURows:
     # Work space of a layer of n dReLU units evaluated a row at a time by
     # _fastmath.h's rbm_drelu_row (vectorised): per-unit constants k (6 rows
-    # of n), the row's fields x, and per unit the sides' probabilities and
-    # their pieces' first two moments.  One allocation, per call.
+    # of n: theta+, theta-, 1 / sqrt(gamma+-), 1 / gamma+-), the row's fields
+    # x, and a row's statistics where the caller keeps none.  One allocation.
     Py_ssize_t n
     double* k
     double* x
-    double* w_plus
-    double* w_minus
-    double* mean_plus
-    double* second_plus
-    double* mean_minus
-    double* second_minus
+    double* own
 
 
 cdef inline bint _drelu_rows_open(DReLURows* d, const floating* p, Py_ssize_t n) noexcept nogil:
     """Allocate d's work space and fill its per-unit constants from the state p;
     False (nothing allocated) if memory ran out: callers then go unit by unit."""
     cdef Py_ssize_t j
-    cdef double* block = <double*> malloc(max(13 * n, 1) * sizeof(double))
+    cdef double* block = <double*> malloc(max((7 + DRELU_STATISTICS) * n, 1) * sizeof(double))
     if block == NULL:
         return False
     d.n = n
-    d.k, d.x = block, block + 6 * n
-    d.w_plus, d.w_minus = block + 7 * n, block + 8 * n
-    d.mean_plus, d.second_plus = block + 9 * n, block + 10 * n
-    d.mean_minus, d.second_minus = block + 11 * n, block + 12 * n
+    d.k, d.x, d.own = block, block + 6 * n, block + 7 * n
     for j in range(n):
         d.k[j] = p[DRELU_THETA_PLUS * n + j]
         d.k[n + j] = p[DRELU_THETA_MINUS * n + j]
@@ -387,25 +455,32 @@ cdef inline void _drelu_rows_close(DReLURows* d) noexcept nogil:
 
 
 cdef inline void _drelu_row(DReLURows* d, const floating* p, const floating* Z,
-                            const floating* c) noexcept nogil:
-    """Evaluate the layer at the fields Z + c (one row): d.x and the sides' statistics.
+                            const floating* c, double* out) noexcept nogil:
+    """Evaluate the layer at the fields Z + c (one row) into d.x and out, the row's
+    statistics (DRELU_STATISTICS rows of n: see _sampling.pxd).
 
     Units whose pieces' masses overflow (rbm_drelu_row flags them: their
     weights do not sum to 1) are redone by the exact scalar _drelu_split.
     """
     cdef Py_ssize_t j, n = d.n
     cdef DReLUSplit s
+    cdef double* w_plus = out + DRELU_W_PLUS * n
+    cdef double* w_minus = out + DRELU_W_MINUS * n
+    cdef double* mean_plus = out + DRELU_MEAN_PLUS * n
+    cdef double* second_plus = out + DRELU_SECOND_PLUS * n
+    cdef double* mean_minus = out + DRELU_MEAN_MINUS * n
+    cdef double* second_minus = out + DRELU_SECOND_MINUS * n
     for j in range(n):
         d.x[j] = <double> Z[j] + c[j]
-    if not rbm_drelu_row(d.x, n, d.k, d.w_plus, d.w_minus, d.mean_plus, d.second_plus,
-                         d.mean_minus, d.second_minus):
+    if not rbm_drelu_row(d.x, n, d.k, w_plus, w_minus, mean_plus, second_plus,
+                         mean_minus, second_minus):
         return
     for j in range(n):
-        if not (d.w_plus[j] + d.w_minus[j] > 0.5):
+        if not (w_plus[j] + w_minus[j] > 0.5):
             _drelu_split(p, n, j, d.x[j], &s)
-            _drelu_piece_moments(&s, &d.mean_plus[j], &d.second_plus[j], &d.mean_minus[j],
-                                 &d.second_minus[j])
-            d.w_plus[j], d.w_minus[j] = s.w_plus, s.w_minus
+            _drelu_piece_moments(&s, &mean_plus[j], &second_plus[j], &mean_minus[j],
+                                 &second_minus[j])
+            w_plus[j], w_minus[j] = s.w_plus, s.w_minus
 
 
 cdef inline double _hidden_unit_log_partition(const Units* u, Py_ssize_t j, double x,
@@ -427,11 +502,18 @@ cdef inline double _hidden_unit_log_partition(const Units* u, Py_ssize_t j, doub
 
 
 cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssize_t r1,
-                             const floating* c) noexcept nogil:
-    """H[r0:r1] = E[h | field H + c] for Gaussian, ReLU and dReLU units, in place."""
+                             const floating* c, double* stats) noexcept nogil:
+    """H[r0:r1] = E[h | field H + c] for Gaussian, ReLU and dReLU units, in place.
+
+    dReLU units also leave each row's statistics in stats (row r at
+    stats + r * DRELU_STATISTICS * n_hidden) where stats is not NULL: the
+    sampler and the parameter gradient then read them instead of
+    evaluating the pieces again.
+    """
     cdef Py_ssize_t r, j, n = u.n_hidden
     cdef const floating* p = <const floating*> u.potential
     cdef double* x
+    cdef double* out
     cdef double m_plus, s_plus, m_minus, s_minus
     cdef DReLUSplit s
     cdef DReLURows d
@@ -456,10 +538,12 @@ cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssiz
         return
     if _drelu_rows_open(&d, p, n):
         for r in range(r0, r1):
-            _drelu_row(&d, p, H + r * n, c)
+            out = d.own if stats == NULL else stats + r * DRELU_STATISTICS * n
+            _drelu_row(&d, p, H + r * n, c, out)
             for j in range(n):
-                H[r * n + j] = <floating> (d.w_plus[j] * d.mean_plus[j]
-                                           - d.w_minus[j] * d.mean_minus[j])
+                H[r * n + j] = <floating> (out[DRELU_W_PLUS * n + j] * out[DRELU_MEAN_PLUS * n + j]
+                                           - out[DRELU_W_MINUS * n + j]
+                                           * out[DRELU_MEAN_MINUS * n + j])
         _drelu_rows_close(&d)
         return
     for r in range(r0, r1):
@@ -467,22 +551,108 @@ cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssiz
             _drelu_split(p, n, j, <double> H[r * n + j] + c[j], &s)
             _drelu_piece_moments(&s, &m_plus, &s_plus, &m_minus, &s_minus)
             H[r * n + j] = <floating> (s.w_plus * m_plus - s.w_minus * m_minus)
+            if stats != NULL:
+                out = stats + r * DRELU_STATISTICS * n
+                out[DRELU_W_PLUS * n + j], out[DRELU_W_MINUS * n + j] = s.w_plus, s.w_minus
+                out[DRELU_MEAN_PLUS * n + j], out[DRELU_SECOND_PLUS * n + j] = m_plus, s_plus
+                out[DRELU_MEAN_MINUS * n + j], out[DRELU_SECOND_MINUS * n + j] = m_minus, s_minus
+
+
+cdef void _relu_samples(const floating* Z, const floating* c, floating* Hs, Py_ssize_t r0,
+                        Py_ssize_t r1, Py_ssize_t n, Variates* v) noexcept nogil:
+    """Hs[r0:r1] ~ p(h | field Z + c) of ReLU units: the piece with gamma = 1, so
+    alpha = -x and a scale of 1, a block of units at a time."""
+    cdef double alpha[_BLOCK]
+    cdef double scale[_BLOCK]
+    cdef double h[_BLOCK]
+    cdef Py_ssize_t r, j, j0, count
+    for j in range(_BLOCK):
+        scale[j] = 1.0
+    for r in range(r0, r1):
+        j0 = 0
+        while j0 < n:
+            count = min(<Py_ssize_t> _BLOCK, n - j0)
+            for j in range(count):
+                alpha[j] = -(<double> Z[r * n + j0 + j] + c[j0 + j])
+            _truncated_block(alpha, scale, count, v, h)
+            for j in range(count):
+                Hs[r * n + j0 + j] = <floating> h[j]
+            j0 += count
+
+
+cdef void _drelu_samples(const Units* u, const floating* Z, const floating* c, floating* Hs,
+                         Py_ssize_t r0, Py_ssize_t r1, const double* stats,
+                         Variates* v) noexcept nogil:
+    """Hs[r0:r1] ~ p(h | field Z + c) of dReLU units, a block of units at a time:
+    one uniform per unit picks its side by its probability (from stats, the
+    rows' statistics aligned with Z, or evaluated here where stats is NULL),
+    then that side's truncated Gaussian."""
+    cdef Py_ssize_t r, j, j0, count, n = u.n_hidden
+    cdef const floating* p = <const floating*> u.potential
+    cdef double alpha[_BLOCK]
+    cdef double scale[_BLOCK]
+    cdef double h[_BLOCK]
+    cdef double U[_BLOCK]
+    cdef double x[_BLOCK]
+    cdef double w_fallback[_BLOCK]
+    cdef double k_fallback[4 * _BLOCK]
+    cdef const double* row_stats
+    cdef const double* w_plus
+    cdef const double* k
+    cdef Py_ssize_t k_stride
+    cdef DReLUSplit s
+    cdef DReLURows d
+    cdef bint rows_open = _drelu_rows_open(&d, p, n)
+    for r in range(r0, r1):
+        row_stats = NULL
+        if stats != NULL:
+            row_stats = stats + r * DRELU_STATISTICS * n
+        elif rows_open:
+            _drelu_row(&d, p, Z + r * n, c, d.own)
+            row_stats = d.own
+        j0 = 0
+        while j0 < n:
+            count = min(<Py_ssize_t> _BLOCK, n - j0)
+            for j in range(count):
+                x[j] = <double> Z[r * n + j0 + j] + c[j0 + j]
+            if rows_open:
+                k, k_stride = d.k + j0, n
+            else:  # out of memory: this block's constants on the stack
+                k, k_stride = k_fallback, _BLOCK
+                for j in range(count):
+                    k_fallback[j] = p[DRELU_THETA_PLUS * n + j0 + j]
+                    k_fallback[_BLOCK + j] = p[DRELU_THETA_MINUS * n + j0 + j]
+                    k_fallback[2 * _BLOCK + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_PLUS * n + j0 + j])
+                    k_fallback[3 * _BLOCK + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_MINUS * n + j0 + j])
+            if row_stats != NULL:
+                w_plus = row_stats + DRELU_W_PLUS * n + j0
+            else:
+                for j in range(count):
+                    _drelu_split(p, n, j0 + j, x[j], &s)
+                    w_fallback[j] = s.w_plus
+                w_plus = w_fallback
+            _open_uniforms(&v.uniforms, U, count)
+            rbm_drelu_sides(x, count, k, k + k_stride, k + 2 * k_stride, k + 3 * k_stride,
+                            w_plus, U, alpha, scale)
+            _truncated_block(alpha, scale, count, v, h)
+            for j in range(count):
+                Hs[r * n + j0 + j] = <floating> h[j]
+            j0 += count
+    if rows_open:
+        _drelu_rows_close(&d)
 
 
 cdef void _real_hidden_samples(const Units* u, const floating* Z, const floating* c,
                                floating* Hs, Py_ssize_t r0, Py_ssize_t r1, bitgen_t* rng,
-                               float* scratch) noexcept nogil:
+                               float* scratch, const double* stats) noexcept nogil:
     """Hs[r0:r1] ~ p(h | field Z[r0:r1] + c) for Gaussian, ReLU and dReLU units.
 
-    Gaussian: x + a standard normal (normal_fill); ReLU: a truncated
-    Gaussian by exact rejection (_truncated_excess); dReLU: one uniform
-    picks the piece by its probability, then its truncated Gaussian.  Z and Hs may alias.
+    Gaussian: x + a standard normal (normal_fill); ReLU and dReLU: exact
+    truncated Gaussians (_truncated_block).  stats: dReLU rows' statistics
+    aligned with Z, or NULL.  Z and Hs may alias.
     """
     cdef Py_ssize_t r, j, n = u.n_hidden
-    cdef const floating* p = <const floating*> u.potential
-    cdef DReLUSplit s
-    cdef DReLURows d
-    cdef Uniforms uniforms
+    cdef Variates variates
     if u.hidden_kind == HIDDEN_GAUSSIAN:
         normal_fill(rng, (r1 - r0) * n, scratch)
         for r in range(r0, r1):
@@ -490,29 +660,12 @@ cdef void _real_hidden_samples(const Units* u, const floating* Z, const floating
                 Hs[r * n + j] = <floating> (<double> Z[r * n + j] + c[j]
                                             + scratch[(r - r0) * n + j])
         return
-    _uniforms_open(&uniforms, rng)
+    _variates_open(&variates, rng)
     if u.hidden_kind == HIDDEN_RELU:
-        for r in range(r0, r1):
-            for j in range(n):
-                Hs[r * n + j] = <floating> _piece_sample(<double> Z[r * n + j] + c[j], 1.0,
-                                                         &uniforms)
-    elif _drelu_rows_open(&d, p, n):
-        for r in range(r0, r1):
-            _drelu_row(&d, p, Z + r * n, c)
-            for j in range(n):
-                s.w_plus = d.w_plus[j]
-                s.a_plus = d.x[j] - d.k[j]
-                s.a_minus = d.k[n + j] - d.x[j]
-                s.gamma_plus = p[DRELU_GAMMA_PLUS * n + j]
-                s.gamma_minus = p[DRELU_GAMMA_MINUS * n + j]
-                Hs[r * n + j] = <floating> _drelu_sample(&s, &uniforms)
-        _drelu_rows_close(&d)
+        _relu_samples(Z, c, Hs, r0, r1, n, &variates)
     else:
-        for r in range(r0, r1):
-            for j in range(n):
-                _drelu_split(p, n, j, <double> Z[r * n + j] + c[j], &s)
-                Hs[r * n + j] = <floating> _drelu_sample(&s, &uniforms)
-    _uniforms_close(&uniforms)
+        _drelu_samples(u, Z, c, Hs, r0, r1, stats, &variates)
+    _uniforms_close(&variates.uniforms)
 
 
 # --------------------------------------------------------------------------
@@ -577,16 +730,35 @@ cdef void _bernoulli_chunks(const floating* P, floating* out, Py_ssize_t rows,
         _bernoulli(P + r0 * n, scratch_j, out + r0 * n, count)
 
 
+cdef inline bint _worth_threads_real(Py_ssize_t rows, Py_ssize_t n_chunks, Py_ssize_t width,
+                                     int n_threads) noexcept nogil:
+    """Whether a layer of real-valued hidden units is big enough for the thread team.
+
+    Their per-element work (erfcx, truncated Gaussians: 10-50 ns) pays for
+    waking the team from _MIN_PARALLEL_REAL_ELEMENTS elements, whatever the
+    threshold of the cheap layers; the products already run on the team,
+    with the BLAS's own threads held at one, so no second team spins beside it.
+    """
+    return (n_threads > 1 and n_chunks > 1
+            and rows * width >= min(_MIN_PARALLEL_ELEMENTS, _MIN_PARALLEL_REAL_ELEMENTS))
+
+
 cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
-                               const floating* c, int n_threads) noexcept nogil:
-    """H = E[h | hidden field H + c], in place: sigmoid(H + c) for Bernoulli units."""
+                               const floating* c, int n_threads,
+                               double* stats=NULL) noexcept nogil:
+    """H = E[h | hidden field H + c], in place: sigmoid(H + c) for Bernoulli units.
+
+    stats: NULL, or room for rows x DRELU_STATISTICS x n_hidden doubles where
+    dReLU units leave their rows' statistics (for sample_hidden and
+    drelu_potential_gradient on the same fields).
+    """
     cdef Py_ssize_t j, n_chunks = (rows + CHUNK - 1) // CHUNK, n_hidden = u.n_hidden
     if u.hidden_kind != HIDDEN_BERNOULLI:
-        if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
-            _real_hidden_means(u, H, 0, rows, c)
+        if not _worth_threads_real(rows, n_chunks, n_hidden, n_threads):
+            _real_hidden_means(u, H, 0, rows, c, stats)
             return
         for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
-            _real_hidden_means(u, H, j * CHUNK, min((j + 1) * CHUNK, rows), c)
+            _real_hidden_means(u, H, j * CHUNK, min((j + 1) * CHUNK, rows), c, stats)
         return
     if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
         # Not even a one-thread parallel region: entering one costs about
@@ -599,23 +771,24 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
 
 cdef void sample_hidden(const Units* u, const floating* P, const floating* Z,
                         const floating* c, floating* Hs, Py_ssize_t rows, bitgen_t** streams,
-                        float* scratch, int n_threads) noexcept nogil:
+                        float* scratch, int n_threads, const double* stats=NULL) noexcept nogil:
     """Hs = a sample of h given v, rows chunked over streams.
 
     Bernoulli units read their conditional mean P (Hs = U < P); the other
     types their field Z + c (Z = W s(v) without the bias), and P is unused.
-    Hs may alias P or Z.
+    dReLU units read their rows' statistics from stats where it is not NULL
+    (hidden_probabilities' on the same fields Z, rows aligned).  Hs may alias P or Z.
     """
     cdef Py_ssize_t j, n_chunks = (rows + CHUNK - 1) // CHUNK, n_hidden = u.n_hidden
     if u.hidden_kind != HIDDEN_BERNOULLI:
-        if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
+        if not _worth_threads_real(rows, n_chunks, n_hidden, n_threads):
             for j in range(n_chunks):
                 _real_hidden_samples(u, Z, c, Hs, j * CHUNK, min((j + 1) * CHUNK, rows),
-                                     streams[j], scratch + j * CHUNK * n_hidden)
+                                     streams[j], scratch + j * CHUNK * n_hidden, stats)
             return
         for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
             _real_hidden_samples(u, Z, c, Hs, j * CHUNK, min((j + 1) * CHUNK, rows),
-                                 streams[j], scratch + j * CHUNK * n_hidden)
+                                 streams[j], scratch + j * CHUNK * n_hidden, stats)
         return
     if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
         _bernoulli_chunks(P, Hs, rows, n_hidden, streams, scratch)
@@ -644,30 +817,43 @@ cdef void hidden_log_partition_gap(const Units* u, double* G, Py_ssize_t rows, d
 
 cdef void drelu_potential_gradient(const Units* u, const floating* Z, const floating* c,
                                    const floating* row_weights, Py_ssize_t rows,
-                                   double* grad) noexcept nogil:
+                                   double* grad, const double* stats=NULL) noexcept nogil:
     """grad[k * n_hidden + j] = sum_r w_r dGamma_j(Z[r, j] + c_j) / d(parameter k of unit j).
 
     The log-likelihood gradient of the dReLU parameters (k: gamma+, gamma-,
     theta+, theta-): -E[h+**2] / 2, -E[h-**2] / 2, -E[h+], -E[h-] given
     each row's field, weighted 1/B on data rows and -1/C on chain rows.
+    stats: the rows' statistics (hidden_probabilities' on the fields Z), or
+    NULL to evaluate them here.
     """
     cdef Py_ssize_t r, j, n = u.n_hidden
     cdef const floating* p = <const floating*> u.potential
     cdef double w, m_plus, s_plus, m_minus, s_minus
+    cdef const double* row
     cdef DReLUSplit s
     cdef DReLURows d
+    cdef bint rows_open = stats == NULL and _drelu_rows_open(&d, p, n)
     for j in range(DRELU_PARAMETER_ROWS * n):
         grad[j] = 0.0
-    if _drelu_rows_open(&d, p, n):
+    if stats != NULL or rows_open:
         for r in range(rows):
             w = row_weights[r]
-            _drelu_row(&d, p, Z + r * n, c)
+            if rows_open:
+                _drelu_row(&d, p, Z + r * n, c, d.own)
+                row = d.own
+            else:
+                row = stats + r * DRELU_STATISTICS * n
             for j in range(n):
-                grad[DRELU_GAMMA_PLUS * n + j] -= w * 0.5 * d.w_plus[j] * d.second_plus[j]
-                grad[DRELU_GAMMA_MINUS * n + j] -= w * 0.5 * d.w_minus[j] * d.second_minus[j]
-                grad[DRELU_THETA_PLUS * n + j] -= w * d.w_plus[j] * d.mean_plus[j]
-                grad[DRELU_THETA_MINUS * n + j] += w * d.w_minus[j] * d.mean_minus[j]
-        _drelu_rows_close(&d)
+                grad[DRELU_GAMMA_PLUS * n + j] -= (w * 0.5 * row[DRELU_W_PLUS * n + j]
+                                                   * row[DRELU_SECOND_PLUS * n + j])
+                grad[DRELU_GAMMA_MINUS * n + j] -= (w * 0.5 * row[DRELU_W_MINUS * n + j]
+                                                    * row[DRELU_SECOND_MINUS * n + j])
+                grad[DRELU_THETA_PLUS * n + j] -= (w * row[DRELU_W_PLUS * n + j]
+                                                   * row[DRELU_MEAN_PLUS * n + j])
+                grad[DRELU_THETA_MINUS * n + j] += (w * row[DRELU_W_MINUS * n + j]
+                                                    * row[DRELU_MEAN_MINUS * n + j])
+        if rows_open:
+            _drelu_rows_close(&d)
         return
     for r in range(rows):
         w = row_weights[r]
@@ -776,4 +962,14 @@ def erfcx(const double[::1] y):
     with nogil:
         for i in range(y.shape[0]):
             result[i] = rbm_erfcx(y[i])
+    return out
+
+
+def fast_log(const double[::1] x):
+    """log(x) elementwise by the samplers' vectorised log (for tests; x positive, normal)."""
+    out = np.empty(x.shape[0])
+    cdef double[::1] result = out
+    if x.shape[0]:
+        with nogil:
+            rbm_log_array(&x[0], x.shape[0], &result[0])
     return out

@@ -534,3 +534,71 @@ def test_drelu_sampler_survives_infinite_fields():
     for x in (np.inf, -np.inf, np.nan):
         H, _ = kernel_hidden_draws("drelu", x, 4, np.float64)
         assert H.shape == (4, 3)
+
+
+def test_samplers_log_is_within_a_few_ulp_of_numpys():
+    """The vectorised log behind the samplers' normals (polar method) and
+    exponentials (Robert's proposals), on uniforms as they are drawn (53-bit
+    grid, down to 2**-53) and on values spanning the doubles' exponents."""
+    from rbm import _sampling
+    rng = np.random.default_rng(0)
+    x = np.concatenate([1.0 - rng.random(100_000), np.geomspace(1e-300, 1e300, 10_001),
+                        [2.0 ** -53, 0.5, 1.0, np.nextafter(1.0, 0.0), math.sqrt(2.0)]])
+    expected = np.log(x)
+    error = np.abs(_sampling.fast_log(x) - expected)
+    # A few ulp of the result (log(1) = 0 exactly).
+    assert np.all(error <= 4 * np.spacing(np.abs(expected)))
+
+
+#: ReLU fields on both sides of the samplers' switch from normal proposals to
+#: Robert's exponential ones (truncation point alpha = -x at 0.75), and at the
+#: switch from normals to their absolute values (alpha = 0).
+SWITCH_FIELDS = [-0.8, -0.7, -1e-3, 1e-3]
+
+
+@pytest.mark.parametrize("x", SWITCH_FIELDS)
+def test_kernel_relu_draws_are_exact_on_both_sides_of_the_proposal_switches(x):
+    H, _ = kernel_hidden_draws("relu", x, 20_000, np.float64, seed=11)
+    for j in range(3):
+        assert stats.kstest(H[:, j], exact_cdf("relu", j, x)).pvalue > ALPHA
+    assert H.min() >= 0
+
+
+def test_kernel_drelu_draws_match_the_exact_moments():
+    """Mean and variance of many dReLU draws (the side chosen from the kept
+    statistics, then the truncated piece) against the layer's exact moments:
+    z-scores from the sample sizes, at a field where both sides carry mass."""
+    n = 60_000
+    H, _ = kernel_hidden_draws("drelu", 0.4, n, np.float64, seed=12)
+    unit = layer("drelu")
+    mean = unit.mean(np.full((1, 3), 0.4))[0]
+    var = unit.variance(np.full((1, 3), 0.4))[0]
+    z_mean = (H.mean(axis=0) - mean) / np.sqrt(var / n)
+    assert np.all(np.abs(z_mean) < 4.0)
+    # The sample variance's standard error, from the fourth central moment.
+    centred = H - mean
+    fourth = np.mean(centred ** 4, axis=0)
+    z_var = (H.var(axis=0) - var) / np.sqrt((fourth - var ** 2) / n)
+    assert np.all(np.abs(z_var) < 4.0)
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_real_valued_layers_on_the_thread_team_give_the_same_model(kind):
+    """Layers of real-valued hidden units big enough for the thread team
+    (200 stacked rows x 40 units: 8,000 elements, 13 chunks of rows) train the
+    same model on one thread and on two, and with every layer forced onto the
+    team: their streams are per chunk of rows."""
+    rng = np.random.default_rng(0)
+    X = (rng.random((400, 20)) < 0.3).astype(float)
+    fit = lambda n_jobs: BernoulliRBM(  # noqa: E731
+        n_components=40, n_iter=2, hidden=kind, random_state=0, learning_rate=0.05,
+        n_jobs=n_jobs, batch_size=100).fit(X)
+    one, two = fit(1), fit(2)
+    with _gibbs.kernel_settings(parallel_threshold=1):
+        forced = fit(2)
+    for other in (two, forced):
+        np.testing.assert_array_equal(one.components_, other.components_)
+        np.testing.assert_array_equal(one.h_samples_, other.h_samples_)
+        for array, theirs in zip(one._hidden_unit.learned_arrays(),
+                                 other._hidden_unit.learned_arrays()):
+            np.testing.assert_array_equal(array, theirs)

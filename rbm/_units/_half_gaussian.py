@@ -35,8 +35,10 @@ def log_erfcx(y):
     (erfcx overflows below about -26.6; erfc(y) lies in (1, 2) for y < 0.)
     """
     y = np.asarray(y, dtype=np.float64)
-    out = np.empty_like(y)
     positive = y >= 0
+    if positive.all():  # the common case, without the masked copies
+        return np.log(erfcx(y))
+    out = np.empty_like(y)
     out[positive] = np.log(erfcx(y[positive]))
     negative = ~positive
     with np.errstate(over="ignore"):
@@ -79,8 +81,11 @@ def piece_moments(a, gamma):
     root = np.sqrt(gamma)
     t = a / root
     y = -t / math.sqrt(2.0)
-    mean, var = np.empty_like(t), np.empty_like(t)
     near = y <= SERIES_FROM
+    if near.all():  # no field needs the series: no masked copies (the same numbers)
+        lam = math.sqrt(2.0 / math.pi) / erfcx(y)
+        return (t + lam) / root, np.maximum((1.0 - lam * (lam + t)) / gamma, 0.0)
+    mean, var = np.empty_like(t), np.empty_like(t)
     lam = math.sqrt(2.0 / math.pi) / erfcx(y[near])
     mean[near] = (t[near] + lam) / root[near]
     var[near] = (1.0 - lam * (lam + t[near])) / gamma[near]
