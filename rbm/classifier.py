@@ -271,7 +271,10 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         spreading over the 7-nearest-neighbour graph of all training rows'
         hidden features (``transform``), the given labels held fixed, then
         trains 10 more epochs with these pseudo-labels counted as labels
-        (discriminative and generative terms alike).
+        (discriminative and generative terms alike; the step size schedule
+        starts again, and with early stopping each round keeps its best
+        epoch).  ``history_``'s training figures of these epochs are
+        measured against the pseudo-labels.
     learning_rate : float, default=0.2
         Step size; the steps follow the mean gradient of a minibatch.
     learning_rate_schedule : {"linear", "constant"}, default="linear"
@@ -373,9 +376,9 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     }
 
     def __init__(self, n_components=512, *, visible="bernoulli", categories="auto",
-                 objective="hybrid",
-                 generative_weight=0.01, pseudo_label_rounds=0, learning_rate=0.2, learning_rate_schedule="linear",
-                 batch_size=32, n_iter=100, momentum=0.9, weight_decay=1e-4, k=1, early_stopping=False,
+                 objective="hybrid", generative_weight=0.01, pseudo_label_rounds=0,
+                 learning_rate=0.2, learning_rate_schedule="linear", batch_size=32, n_iter=100,
+                 momentum=0.9, weight_decay=1e-4, k=1, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=0):
         self.n_components = n_components

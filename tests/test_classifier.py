@@ -412,6 +412,13 @@ def test_pseudo_label_rounds_train_on_spread_labels_only_when_rows_are_unlabelle
     semi = RBMClassifier(8, n_iter=3, pseudo_label_rounds=2, random_state=0).fit(X, partial)
     assert semi.n_iter_ == 3 + 2 * PSEUDO_LABEL_EPOCHS
     assert len(semi.history_["epoch"]) == semi.n_iter_
+    # With early stopping the rounds keep to the held-out rows too: the kept
+    # epoch is one of the last round's, whose validation loss is the lowest there.
+    stopped = RBMClassifier(8, n_iter=3, pseudo_label_rounds=1, early_stopping=True,
+                            n_iter_no_change=100, random_state=0).fit(X, partial)
+    assert stopped.n_iter_ == 3 + PSEUDO_LABEL_EPOCHS
+    last_round = np.array(stopped.history_["log_loss_validation"][3:])
+    assert stopped.best_epoch_ == 4 + int(np.argmin(last_round))
 
 
 def test_same_seed_same_model_whatever_blas_threads(blobs):
