@@ -3,7 +3,9 @@
 1. ``RBMClassifier`` with its defaults (the hybrid objective) on an 80/20
    split of the digits, beside logistic regression on the same pixels.
 2. The same with only 10% of the training labels: the other rows are
-   marked -1 and contribute the generative term.
+   marked -1 and contribute the generative term, then one round of
+   self-training on labels spread over the hidden features
+   (``pseudo_label_rounds=1``).
 3. Class-conditional generation: ``sample(n, y=...)`` draws images of a
    chosen digit from the fitted joint model; a logistic regression of real
    digits reads them.
@@ -35,7 +37,8 @@ def main(fast):
     rng = np.random.default_rng(0)
     partial = y_train.copy()
     partial[rng.random(len(partial)) >= 0.1] = -1           # keep 10% of the labels
-    semi = RBMClassifier(generative_weight=0.1, random_state=0, **settings)
+    semi = RBMClassifier(generative_weight=0.1, pseudo_label_rounds=1, random_state=0,
+                         **settings)
     semi.fit(X_train, partial)
     print(f"With 10% of the labels ({(partial != -1).sum()} rows): test accuracy "
           f"{semi.score(X_test, y_test):.3f}")

@@ -19,6 +19,11 @@ inputs).  Training follows the gradient of
                      (persistent contrastive divergence on the joint)
     hybrid:          discriminative + generative_weight * generative
 
+and, for semi-supervised fits with ``pseudo_label_rounds``, rounds of
+self-training: label spreading over a nearest-neighbour graph of the rows'
+hidden features gives the unlabelled rows pseudo-labels, which then enter
+the discriminative term as labels.
+
 Everything is NumPy with one ``numpy.random.Generator`` per fit drawn from
 ``random_state``; products run on one BLAS thread, so the same
 ``random_state`` gives the same model whatever the machine's thread settings.
@@ -35,6 +40,7 @@ from sklearn.base import (BaseEstimator, ClassifierMixin, ClassNamePrefixFeature
                           TransformerMixin)
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder
+from sklearn.semi_supervised import LabelSpreading
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -57,6 +63,10 @@ MAX_EXACT_HIDDEN = 20
 DEFAULT_N_CHAINS, DEFAULT_N_BETAS = 100, 10000
 #: ``history_`` figures on the training set use at most this many labelled rows.
 MONITOR_ROWS = 2000
+#: Epochs of each self-training round (``pseudo_label_rounds``).
+PSEUDO_LABEL_EPOCHS = 10
+#: Neighbours of each row in the graph that spreads the labels over hidden features.
+PSEUDO_LABEL_NEIGHBOURS = 7
 #: Standard deviation of the initial weights, times 1 / sqrt(n_hidden + n_columns + n_classes).
 INITIAL_WEIGHT_SCALE = 1.0
 
@@ -158,6 +168,20 @@ def sample_labels(logits, rng):
     return np.minimum((cumulative <= u).sum(axis=1), p.shape[1] - 1)
 
 
+def spread_labels(H, labels):
+    """Label indices for every row: the given ones kept, the unlabelled (-1) ones
+    by label spreading (Zhou et al. 2004, ``sklearn.semi_supervised.LabelSpreading``)
+    over the ``PSEUDO_LABEL_NEIGHBOURS``-nearest-neighbour graph of the rows ``H``.
+
+    The graph is built on the hidden features rather than the raw inputs so that
+    what the RBM has learnt about the inputs decides which rows are neighbours.
+    """
+    spreading = LabelSpreading(kernel="knn", n_neighbors=min(PSEUDO_LABEL_NEIGHBOURS,
+                                                             len(labels) - 1))
+    pseudo = spreading.fit(H, labels).transduction_
+    return np.where(labels == UNLABELLED, pseudo, labels)
+
+
 def one_hot(indices, n_classes):
     """Rows e_y of the identity for the label indices."""
     out = np.zeros((len(indices), n_classes))
@@ -240,6 +264,17 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         -1) need a generative term.
     generative_weight : float, default=0.01
         Weight of the generative term in the hybrid objective.
+    pseudo_label_rounds : int, default=0
+        Semi-supervised fits only (rows labelled -1; ``fit``, not
+        ``partial_fit``): after the ``n_iter`` epochs, this many rounds of
+        self-training.  Each round labels every unlabelled row by label
+        spreading over the 7-nearest-neighbour graph of all training rows'
+        hidden features (``transform``), the given labels held fixed, then
+        trains 10 more epochs with these pseudo-labels counted as labels
+        (discriminative and generative terms alike; the step size schedule
+        starts again, and with early stopping each round keeps its best
+        epoch).  ``history_``'s training figures of these epochs are
+        measured against the pseudo-labels.
     learning_rate : float, default=0.2
         Step size; the steps follow the mean gradient of a minibatch.
     learning_rate_schedule : {"linear", "constant"}, default="linear"
@@ -324,6 +359,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         "categories": [StrOptions({"auto"}), list],
         "objective": [StrOptions({"hybrid", "discriminative", "generative"})],
         "generative_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "pseudo_label_rounds": [Interval(numbers.Integral, 0, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_iter": [Interval(numbers.Integral, 0, None, closed="left")],
@@ -340,9 +376,9 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     }
 
     def __init__(self, n_components=512, *, visible="bernoulli", categories="auto",
-                 objective="hybrid",
-                 generative_weight=0.01, learning_rate=0.2, learning_rate_schedule="linear",
-                 batch_size=32, n_iter=100, momentum=0.9, weight_decay=1e-4, k=1, early_stopping=False,
+                 objective="hybrid", generative_weight=0.01, pseudo_label_rounds=0,
+                 learning_rate=0.2, learning_rate_schedule="linear", batch_size=32, n_iter=100,
+                 momentum=0.9, weight_decay=1e-4, k=1, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=0):
         self.n_components = n_components
@@ -350,6 +386,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self.categories = categories
         self.objective = objective
         self.generative_weight = generative_weight
+        self.pseudo_label_rounds = pseudo_label_rounds
         self.learning_rate = learning_rate
         self.learning_rate_schedule = learning_rate_schedule
         self.batch_size = batch_size
@@ -643,7 +680,17 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             self._initialize(X, labels, rng)
             self._chains = self._start_chains(X, labels, rng)
             self._train(X, labels, weights, self.n_iter, validation)
+            self._self_train(X, labels, weights, validation)
         return self
+
+    def _self_train(self, X, labels, weights, validation):
+        """``pseudo_label_rounds`` rounds of ``PSEUDO_LABEL_EPOCHS`` epochs, each
+        on the labels spread to the unlabelled rows (none without such rows)."""
+        if not (labels == UNLABELLED).any():
+            return
+        for _ in range(self.pseudo_label_rounds):
+            pseudo = spread_labels(self._hidden_features(X), labels)
+            self._train(X, pseudo, weights, PSEUDO_LABEL_EPOCHS, validation)
 
     def _split_validation(self, X, labels, weights, rng):
         """(X, labels, weights) of the training rows and (X, labels) of the held-out
@@ -807,12 +854,16 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         """
         V = self._check_fitted_X(X)
         with single_threaded_blas():
-            A = self._hidden_field(V)
-            out = np.empty(A.shape)
-            U, d = self.class_components_, self.intercept_class_
-            for rows in row_blocks(*A.shape, U.shape[1]):
-                p = np.exp(log_posterior(A[rows], U, d))
-                out[rows] = np.einsum("njk,nk->nj", hidden_given_class(A[rows], U), p)
+            return self._hidden_features(V)
+
+    def _hidden_features(self, V):
+        """``transform`` of internal-form V."""
+        A = self._hidden_field(V)
+        out = np.empty(A.shape)
+        U, d = self.class_components_, self.intercept_class_
+        for rows in row_blocks(*A.shape, U.shape[1]):
+            p = np.exp(log_posterior(A[rows], U, d))
+            out[rows] = np.einsum("njk,nk->nj", hidden_given_class(A[rows], U), p)
         return out
 
     # ------------------------------------------------------------------

@@ -15,8 +15,8 @@ from threadpoolctl import threadpool_limits
 
 from exact_reference import ALPHA, all_states, chisquare_p_value, chisquare_power
 from rbm import RBMClassifier
-from rbm.classifier import (class_scores, discriminative_gradient, log_posterior, one_hot,
-                            positive_statistics)
+from rbm.classifier import (PSEUDO_LABEL_EPOCHS, class_scores, discriminative_gradient,
+                            log_posterior, one_hot, positive_statistics, spread_labels)
 
 N_HIDDEN, N_CLASSES = 3, 3
 
@@ -387,6 +387,38 @@ def test_semi_supervised_unlabelled_rows_help(digits):
     model = RBMClassifier(64, n_iter=20, generative_weight=0.1, random_state=0).fit(Xtr, y)
     assert model.classes_.tolist() == list(range(10))
     assert model.score(Xte, yte) > 0.75
+
+
+def test_spread_labels_keeps_given_labels_and_follows_the_neighbour_graph():
+    # Two tight, distant clusters with one labelled row each: every other row's
+    # nearest neighbours lie in its own cluster, so spreading labels it by
+    # cluster; a broken graph or a swapped fill would mislabel a whole cluster.
+    rng = np.random.default_rng(0)
+    H = np.vstack([rng.normal(0.0, 0.1, (20, 3)), rng.normal(5.0, 0.1, (20, 3))])
+    labels = np.full(40, -1)
+    labels[0], labels[20] = 1, 0
+    pseudo = spread_labels(H, labels)
+    assert pseudo.tolist() == [1] * 20 + [0] * 20
+
+
+def test_pseudo_label_rounds_train_on_spread_labels_only_when_rows_are_unlabelled(blobs):
+    X, y = blobs
+    plain = RBMClassifier(8, n_iter=3, random_state=0).fit(X, y)
+    rounds = RBMClassifier(8, n_iter=3, pseudo_label_rounds=2, random_state=0).fit(X, y)
+    assert rounds.n_iter_ == 3     # fully labelled: nothing to pseudo-label
+    assert np.array_equal(rounds.components_, plain.components_)
+    partial = y.copy()
+    partial[np.random.default_rng(0).random(len(y)) > 0.2] = -1
+    semi = RBMClassifier(8, n_iter=3, pseudo_label_rounds=2, random_state=0).fit(X, partial)
+    assert semi.n_iter_ == 3 + 2 * PSEUDO_LABEL_EPOCHS
+    assert len(semi.history_["epoch"]) == semi.n_iter_
+    # With early stopping the rounds keep to the held-out rows too: the kept
+    # epoch is one of the last round's, whose validation loss is the lowest there.
+    stopped = RBMClassifier(8, n_iter=3, pseudo_label_rounds=1, early_stopping=True,
+                            n_iter_no_change=100, random_state=0).fit(X, partial)
+    assert stopped.n_iter_ == 3 + PSEUDO_LABEL_EPOCHS
+    last_round = np.array(stopped.history_["log_loss_validation"][3:])
+    assert stopped.best_epoch_ == 4 + int(np.argmin(last_round))
 
 
 def test_same_seed_same_model_whatever_blas_threads(blobs):
