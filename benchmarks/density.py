@@ -652,6 +652,16 @@ def hidden_column(hidden):
     return f"{hidden} hidden"
 
 
+def hidden_extra(args):
+    """The constructor parameters that --learning-rate and --normalize-hidden set."""
+    extra = {}
+    if args.learning_rate is not None:
+        extra["learning_rate"] = args.learning_rate
+    if args.normalize_hidden:
+        extra["normalize_hidden"] = True
+    return extra
+
+
 def hidden_models(hidden_types, epochs, l1_squared=0.0, n_jobs=None, extra=None):
     """(column, fit) per hidden type: ``rbm.BernoulliRBM(n_components=20,
     hidden=..., random_state=0)``, ``n_iter=epochs``,
@@ -659,10 +669,13 @@ def hidden_models(hidden_types, epochs, l1_squared=0.0, n_jobs=None, extra=None)
     constructor parameters in ``extra`` (a dict), all else default."""
     def fit_with(hidden):
         def fit(split, budget):
+            settings = dict(extra or {})
+            if not rbm._units.HIDDEN_TYPES[hidden].scalable:
+                settings.pop("normalize_hidden", None)  # nothing to normalise
             estimator = rbm.BernoulliRBM(
                 n_components=20, hidden=hidden, n_iter=epochs, random_state=SEED,
                 l1_squared_weight_decay=l1_squared, n_jobs=n_jobs, on_divergence="warn",
-                **(extra or {}))
+                **settings)
             try:
                 model, seconds = timed(estimator.fit, split.train)
             except rbm.DivergenceError as error:  # runaway parameters always raise
@@ -787,7 +800,8 @@ def hidden_report(rows, args, total_seconds, models):
         "",
         f"- rbm.BernoulliRBM(n_components=20, hidden=..., n_iter={args.epochs}, "
         f"l1_squared_weight_decay={args.l1_squared:g}, n_jobs={args.n_jobs}, "
-        f"random_state={SEED}), "
+        + "".join(f"{k}={v}, " for k, v in hidden_extra(args).items())
+        + f"random_state={SEED}), "
         f"all else default; data: {args.data_dir}; "
         f"total {total_seconds:.0f} s",
         f"- python {platform.python_version()}, numpy {np.__version__}, "
@@ -845,6 +859,11 @@ def parse_args(argv=None):
                              "(default: %(default)s)")
     parser.add_argument("--n-jobs", type=int, default=None,
                         help="n_jobs of every --hidden model (default: the estimator's)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="learning_rate of every --hidden model (default: the estimator's)")
+    parser.add_argument("--normalize-hidden", action="store_true",
+                        help="normalize_hidden=True for the --hidden models that have a "
+                             "scale (drelu); the others are run as they are")
     args = parser.parse_args(argv)
     if args.hidden is not None:
         args.hidden = (HIDDEN_TYPES if args.hidden == "all"
@@ -863,7 +882,8 @@ def main(argv=None):
     if not args.data_dir.is_dir():
         log(f"data folder {args.data_dir} not found: only digits can run")
     models = (None if args.hidden is None
-              else hidden_models(args.hidden, args.epochs, args.l1_squared, args.n_jobs))
+              else hidden_models(args.hidden, args.epochs, args.l1_squared, args.n_jobs,
+                                 hidden_extra(args)))
     start = time.perf_counter()
     rows = []
     for name in names:

@@ -135,6 +135,16 @@ SHARED_PARAMETERS = {
         Monasson (2019), potential gamma+ h**2 / 2 + theta+ h for h >= 0
         and gamma- h**2 / 2 + theta- h below, with its four parameters
         learned per unit.  ``transform`` returns E[h | v]."""),
+    "normalize_hidden": ("bool", """\
+        Normalised hidden units, as in PGM (Tubiana, Cocco & Monasson,
+        eLife 2019): after every pass each hidden unit is rescaled so that
+        its activity has unit variance over the training rows (at most
+        2,048 of them, evenly spaced), W and c divided by the factor and
+        the unit's curvatures and thresholds adjusted, which leaves p(v)
+        exactly as it was.  The weights' scale then means the same for
+        every unit (the effect of a unit-variance unit), so the learning
+        rate and the weight penalties act alike on all of them.  Needs
+        hidden units with a learned scale: ``hidden="drelu"``."""),
     "missing": ('{"error", "impute"}', """\
         Training rows with missing entries (NaN; for labels also None and
         pandas' NA).  "error" refuses them.  "impute" trains on them: the

@@ -359,6 +359,9 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
     ``on_divergence``) says.
     """
     training, unit = model._training, model._visible_unit
+    normalize = getattr(model, "normalize_hidden", False)  # models saved before the option
+    if normalize:  # before the pass: a set_params after fit is refused with nothing changed
+        model._hidden_unit.check_normalizable(model)
     dtype = model.components_.dtype
     data_mean = statistics[0] / max(statistics[1], 1)
     # Parallel tempering's hottest chains sample the independent model of
@@ -386,8 +389,69 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
         watch.last_sound(snapshot).restore()
         raise DivergenceError(message)
     watch.keep_while_bad(snapshot)
+    if normalize:
+        normalize_hidden_units(model, batches)
     training.record_data(statistics)
     training.log_partition_cache.clear()
+
+
+#: Most training rows (evenly spaced) whose hidden activity sets the scale
+#: of ``normalize_hidden``: its variance estimate is then good to about 3%,
+#: and the scale is a reparametrisation, so its noise changes no p(v).
+NORMALIZING_ROWS = 2048
+
+
+def normalizing_rows(batches):
+    """(rows, their weights or None): at most ``NORMALIZING_ROWS`` training
+    rows, evenly spaced through them (the same rows whatever the threads)."""
+    n_rows = batches.n_rows
+    index = np.unique(np.linspace(0, n_rows - 1, min(n_rows, NORMALIZING_ROWS)).round()
+                      ).astype(np.intp)
+    rows = batches.head(n_rows)[index]
+    weights = None if batches.sample_weight is None else batches.sample_weight[index]
+    return rows, weights
+
+
+def normalize_hidden_units(model, batches):
+    """PGM's normalised hidden units (``normalize_hidden``), as an exact
+    reparametrisation: rescale each hidden unit so that its activity has unit
+    variance over the training rows.
+
+    dReLU units are unchanged in what they model when h is rescaled, W and c
+    divided by the factor and the unit's curvature and thresholds adjusted
+    (``rescale_hidden_units``): p(v) stays the same, but the weights' scale
+    now means something (the effect of a unit-variance unit), so the weight
+    penalties and the learning rate act alike on every unit.  Run after each
+    pass; the factor and its arithmetic are per unit in float64 NumPy (one
+    BLAS thread), so the result does not depend on ``n_jobs``.
+    """
+    rows, weights = normalizing_rows(batches)
+    field = np.asarray(model._hidden_field(rows), dtype=np.float64)
+    rescale_hidden_units(model, model._hidden_unit.normalizing_scale(field, weights))
+
+
+def rescale_hidden_units(model, scale):
+    """Replace each hidden unit h_j by scale_j * h_j, in place, leaving p(v) unchanged.
+
+    The coupling W h and the field c h are kept by dividing the rows of W,
+    c and their velocities by the scale; the persistent chains' hidden
+    states and the hidden offsets (means of h) are multiplied by it; the
+    unit's own potential takes the rest (``HiddenLayer.rescale``).  log Z
+    shifts by sum_j log scale_j (the Jacobian), which the caller's cleared
+    cache recomputes.
+    """
+    scale = np.asarray(scale, dtype=np.float64)
+    inverse = 1.0 / scale
+    training = model._training
+    for array, factor in ((model.components_, inverse[:, None]),
+                          (training.W_velocity, inverse[:, None]),
+                          (model.intercept_hidden_, inverse),
+                          (training.c_velocity, inverse),
+                          (model.h_samples_, scale),
+                          (training.hidden_offset, scale),
+                          (training.hidden_activity, scale)):
+        array *= factor.astype(array.dtype)
+    model._hidden_unit.rescale(scale)
 
 
 def _ridged_moments(model, X, sample_weight):
