@@ -134,7 +134,11 @@ SHARED_PARAMETERS = {
         (rectified Gaussian); "drelu", the double ReLU of Tubiana, Cocco &
         Monasson (2019), potential gamma+ h**2 / 2 + theta+ h for h >= 0
         and gamma- h**2 / 2 + theta- h below, with its four parameters
-        learned per unit.  ``transform`` returns E[h | v]."""),
+        learned per unit.  ``transform`` returns E[h | v].  Gaussian
+        hidden units take sampled training steps of a tenth of
+        ``learning_rate`` (their quadratic energy ran away at binary units'
+        rate); with Gaussian visible units they train by the exact gradient
+        instead, at the whole rate."""),
     "normalize_hidden": ("bool", """\
         Normalised hidden units, as in PGM (Tubiana, Cocco & Monasson,
         eLife 2019): after every pass each hidden unit is rescaled so that

@@ -408,6 +408,10 @@ class HiddenLayer(Layer):
 
     #: The ``hidden`` option that selects this type.
     name = None
+    #: Fraction of ``learning_rate`` that sampled training steps with this
+    #: type (the kernel's minibatch updates): 1 but where the type's energy
+    #: needs smaller steps to stay bounded at the estimators' default rate.
+    learning_rate_scale = 1.0
     #: Whether the units' scale is a parameter of the type: rescaling a unit
     #: (h -> a h) can then be absorbed into its own parameters with W and c
     #: divided by a, leaving p(v) exactly as it was.  ``normalize_hidden``
@@ -492,19 +496,6 @@ def _hidden_types():
     """The ``hidden`` option's types (imported late: they import this module)."""
     from . import HIDDEN_TYPES
     return HIDDEN_TYPES
-
-
-def weighted_unit_variance(mean, variance, weights=None):
-    """Per unit, the variance of h over rows of v by the law of total variance:
-    the (weighted) mean over rows of Var[h | v] plus the (weighted) variance
-    over rows of E[h | v]; ``mean`` and ``variance``: (rows, units), float64.
-
-    Written as two non-negative sums, not E[h**2] - E[h]**2, so a unit whose
-    mean is large against its spread keeps its digits.
-    """
-    average_mean = np.average(mean, axis=0, weights=weights)
-    spread = np.average((mean - average_mean) ** 2, axis=0, weights=weights)
-    return np.average(variance, axis=0, weights=weights) + spread
 
 
 class KernelHidden:
