@@ -135,10 +135,10 @@ SHARED_PARAMETERS = {
         Monasson (2019), potential gamma+ h**2 / 2 + theta+ h for h >= 0
         and gamma- h**2 / 2 + theta- h below, with its four parameters
         learned per unit.  ``transform`` returns E[h | v].  Gaussian
-        hidden units take sampled training steps of a tenth of
-        ``learning_rate`` (their quadratic energy ran away at binary units'
-        rate); with Gaussian visible units they train by the exact gradient
-        instead, at the whole rate."""),
+        hidden units on binary or categorical data need about a tenth of
+        the default ``learning_rate`` (0.006): their energy grows with the
+        square of the weights, and at 0.06 training ran away on 5 of 6
+        binary benchmark sets (``benchmarks/README.md``)."""),
     "normalize_hidden": ("bool", """\
         Normalised hidden units, as in PGM (Tubiana, Cocco & Monasson,
         eLife 2019): after every pass each hidden unit is rescaled so that

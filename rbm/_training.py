@@ -369,11 +369,7 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
     # the data marginals (AIS's base model too).
     base_bias = (unit.initial_bias(data_mean).astype(dtype) if model.method == "pt"
                  else None)
-    pair = is_gaussian_pair(unit, model._hidden_unit)
-    # Sampled training steps at the hidden type's share of the rate (1 but
-    # for Gaussian hidden units); the Gaussian pair's exact step halves its own.
-    step = learning_rate if pair else learning_rate * model._hidden_unit.learning_rate_scale
-    update = Update(model, step, momentum, base_bias)
+    update = Update(model, learning_rate, momentum, base_bias)
     if watch is None:  # partial_fit: one pass on a model this call did not start
         watch = DivergenceWatch.of(model)
         if unit.discrete and model._hidden_unit.discrete:
@@ -382,7 +378,7 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
                                                  batches.head_weights(n_rows))
     snapshot = PassSnapshot(model._learned_arrays() + (training.swap_counts,),
                             training.W_velocity, momentum)
-    if pair:
+    if is_gaussian_pair(unit, model._hidden_unit):
         exact_gaussian_pair_step(model, batches, update)
     else:
         for part in pass_parts(batches, model.batch_size, normalize):

@@ -408,10 +408,6 @@ class HiddenLayer(Layer):
 
     #: The ``hidden`` option that selects this type.
     name = None
-    #: Fraction of ``learning_rate`` that sampled training steps with this
-    #: type (the kernel's minibatch updates): 1 but where the type's energy
-    #: needs smaller steps to stay bounded at the estimators' default rate.
-    learning_rate_scale = 1.0
     #: Whether the units' scale is a parameter of the type: rescaling a unit
     #: (h -> a h) can then be absorbed into its own parameters with W and c
     #: divided by a, leaving p(v) exactly as it was.  ``normalize_hidden``

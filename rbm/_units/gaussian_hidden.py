@@ -22,16 +22,6 @@ class GaussianHidden(HiddenLayer):
     name = "gaussian"
     #: With Gaussian visible units the model is one multivariate Gaussian.
     gaussian = True
-    #: Sampled training steps at a tenth of ``learning_rate``.  The hidden
-    #: part of -F(v), |c + W s(v)|**2 / 2, grows with the square of the
-    #: weights, and at the default rate 0.06 (binary units' rate) PCD ran away
-    #: on 5 of the 6 binary benchmark sets (digits, plants, mushrooms, jester,
-    #: dna: energy scales of 1e19 to 1e51 within the first passes).  At
-    #: 0.006 all six trained, and nltcs, the one set that trained at 0.06,
-    #: ended better (-6.033 nats against -6.130; benchmarks/README.md,
-    #: "density.py --hidden").  The Gaussian-visible pair trains by its exact
-    #: gradient instead and keeps the whole rate.
-    learning_rate_scale = 0.1
 
     def mean(self, field):
         """E[h | v] = the field ``c + W s(v)`` (a copy)."""
