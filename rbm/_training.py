@@ -429,8 +429,9 @@ def finite_parameters(model):
 
 
 #: Most training rows (evenly spaced) whose hidden activity sets the scale
-#: of ``normalize_hidden``: its variance estimate is then good to about 3%,
-#: and the scale is a reparametrisation, so its noise changes no p(v).
+#: of ``normalize_hidden`` (the monitoring's number): its variance estimate
+#: is good to about 6%, and the scale is a reparametrisation, so that noise
+#: changes no p(v), only how far from 1 each unit's variance stays.
 NORMALIZING_ROWS = 512
 
 
@@ -454,9 +455,10 @@ def normalize_hidden_units(model, batches):
     divided by the factor and the unit's curvature and thresholds adjusted
     (``rescale_hidden_units``): p(v) stays the same, but the weights' scale
     now means something (the effect of a unit-variance unit), so the weight
-    penalties and the learning rate act alike on every unit.  Run after each
-    pass; the factor and its arithmetic are per unit in float64 NumPy (one
-    BLAS thread), so the result does not depend on ``n_jobs``.
+    penalties and the learning rate act alike on every unit.  Run every
+    ``NORMALIZE_EVERY`` minibatch updates; the field's product runs on one
+    BLAS thread (the caller's ``single_threaded_blas``) and the rest is per
+    unit, so the result does not depend on ``n_jobs``.
     """
     rows, weights = normalizing_rows(batches)
     field = np.asarray(model._hidden_field(rows), dtype=np.float64)
