@@ -141,9 +141,9 @@ SHARED_PARAMETERS = {
         binary benchmark sets (``benchmarks/README.md``)."""),
     "normalize_hidden": ("bool", """\
         Normalised hidden units, as in PGM (Tubiana, Cocco & Monasson,
-        eLife 2019): every 10 minibatch updates each hidden unit is
+        eLife 2019): after every minibatch update each hidden unit is
         rescaled so that its activity has unit variance over the training
-        rows (at most 512 of them, evenly spaced), W and c divided by the
+        rows (at most 256 of them, evenly spaced), W and c divided by the
         factor and the unit's curvatures and thresholds adjusted, which
         leaves p(v) exactly as it was.  The weights' scale then means the same for
         every unit (the effect of a unit-variance unit), so the learning
