@@ -114,8 +114,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         "tol": [Interval(Real, 0, None, closed="left")],
         "on_divergence": [StrOptions({"raise", "warn"})],
         "warm_start": ["boolean"],
-        "hidden": [StrOptions(set(HIDDEN_TYPES))],
-        "normalize_hidden": ["boolean"],
+        "hidden": [StrOptions(set(HIDDEN_TYPES))], "normalize_hidden": ["boolean"],
         "missing": [StrOptions({"error", "impute"})],
     }
 
@@ -157,8 +156,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         self.momentum_warmup = momentum_warmup
         self.on_divergence = on_divergence
         self.warm_start, self.hidden = warm_start, hidden
-        self.missing = missing
-        self.normalize_hidden = normalize_hidden
+        self.missing, self.normalize_hidden = missing, normalize_hidden
 
     # ------------------------------------------------------------------
     # Validation
