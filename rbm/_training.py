@@ -410,16 +410,17 @@ NORMALIZE_EVERY = 1
 
 def pass_parts(batches, batch_size, normalize):
     """The pass as the kernel runs it: all of ``batches`` at once, or, with
-    ``normalize``, its rows in parts of ``NORMALIZE_EVERY`` minibatches (the
-    same rows in the same order; the last part takes the remainder)."""
+    ``normalize``, in parts of ``NORMALIZE_EVERY`` of its minibatches (the
+    same rows in the same order and minibatches of the same sizes)."""
     if not normalize:
         yield batches
         return
-    order = batches.order
-    step = NORMALIZE_EVERY * batch_size
+    order, ends = batches.order, batches.ends
     try:
-        for start in range(0, len(order), step):
-            yield batches.plan(order[start:start + step], batch_size)
+        for first in range(0, len(ends), NORMALIZE_EVERY):
+            last = min(first + NORMALIZE_EVERY, len(ends)) - 1
+            start = ends[first - 1] if first else 0
+            yield batches.plan(order[start:ends[last]], batch_size)
     finally:  # the whole pass's plan again, also after a runaway part
         batches.plan(order, batch_size)
 

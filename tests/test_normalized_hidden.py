@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import InvalidParameterError
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM
-from rbm._training import (Batches, normalize_hidden_units, normalizing_rows,
+from rbm._training import (Batches, normalize_hidden_units, normalizing_rows, pass_parts,
                            rescale_hidden_units)
 from rbm._units import DReLUHidden
 from rbm._units.drelu_hidden import GAMMA_MAX, GAMMA_MIN
@@ -162,6 +162,23 @@ def test_fit_ends_normalised_and_differs_from_plain_training():
     np.testing.assert_allclose(variance, 1.0, rtol=1e-10)
     plain = tiny_model("bernoulli", n_components=4, n_iter=6).fit(X)
     assert not np.allclose(plain.components_, model.components_)
+
+
+def minibatches(batches):
+    """The row lists of the minibatches that ``batches`` plans."""
+    starts = np.concatenate([[0], batches.ends[:-1]])
+    return [list(batches.order[start:end]) for start, end in zip(starts, batches.ends)]
+
+
+def test_normalising_parts_keep_the_pass_minibatches():
+    """The kernel runs a normalised pass in parts; they must be the pass's own
+    minibatches (47 rows in batches of 10 are split 10, 10, 9, 9, 9)."""
+    order = np.random.default_rng(0).permutation(47).astype(np.intp)
+    batches = Batches(np.zeros((47, 3))).plan(order, 10)
+    whole = minibatches(batches)
+    parts = [batch for part in pass_parts(batches, 10, True) for batch in minibatches(part)]
+    assert parts == whole and [len(batch) for batch in whole] == [10, 10, 9, 9, 9]
+    assert minibatches(batches) == whole  # the pass's plan is back afterwards
 
 
 def test_normalised_training_is_reproducible_and_thread_independent():
