@@ -145,10 +145,13 @@ SHARED_PARAMETERS = {
         rescaled so that its activity has unit variance over the training
         rows (at most 256 of them, evenly spaced), W and c divided by the
         factor and the unit's curvatures and thresholds adjusted, which
-        leaves p(v) exactly as it was.  The weights' scale then means the same for
-        every unit (the effect of a unit-variance unit), so the learning
-        rate and the weight penalties act alike on all of them.  Needs
-        hidden units with a learned scale: ``hidden="drelu"``."""),
+        leaves p(v) exactly as it was.  The weights' scale then means the
+        same for every unit (the effect of a unit-variance unit), so the
+        learning rate and the weight penalties act alike on all of them.
+        Needs hidden units with a learned scale: ``hidden="drelu"``.  Off
+        by default: on the benchmarks it made dReLU fits 1.5 to 6 times
+        slower and rescued one of three runaway fits (see
+        ``benchmarks/README.md``)."""),
     "missing": ('{"error", "impute"}', """\
         Training rows with missing entries (NaN; for labels also None and
         pandas' NA).  "error" refuses them.  "impute" trains on them: the

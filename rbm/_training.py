@@ -386,9 +386,9 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
                 part, model._kernel_params(), training.kernel_view(model.h_samples_), update,
                 unit.kernel_view(dtype), training.training_streams.for_rows(
                     _chain_rows_needing_streams(model, part)), int(n_threads))
-            if normalize and not finite_parameters(model):
-                break  # a runaway: the divergence check below says so
             if normalize:
+                if not finite_parameters(model):
+                    break  # a runaway: the divergence check below says so
                 normalize_hidden_units(model, batches)
     message = divergence_message(model, batches, data_mean, learning_rate, momentum, watch)
     if message is not None:

@@ -129,8 +129,9 @@ class DReLUHidden(HiddenLayer):
     def activity_variance(self, field, weights=None):
         """Per unit, the variance of h over the rows of ``field`` (weighted):
         E_rows[E[h**2 | v]] - E_rows[E[h | v]]**2, by the kernel's compiled
-        piece statistics (its dReLU gradient, about 30 times faster than
-        ``piece_statistics`` in NumPy; normalising runs every few updates).
+        piece statistics (its dReLU gradient): ``normalize_hidden`` asks for
+        it at every update, where ``piece_statistics`` in NumPy cost more
+        than the update itself.
         """
         field = np.ascontiguousarray(field, dtype=np.float64)
         n_rows, n_hidden = field.shape
