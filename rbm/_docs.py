@@ -149,7 +149,7 @@ SHARED_PARAMETERS = {
         same for every unit (the effect of a unit-variance unit), so the
         learning rate and the weight penalties act alike on all of them.
         Needs hidden units with a learned scale: ``hidden="drelu"``.  Off
-        by default: on the benchmarks it made dReLU fits 1.5 to 6 times
+        by default: on the benchmarks it made dReLU fits 1.8 to 4 times
         slower and rescued one of three runaway fits (see
         ``benchmarks/README.md``)."""),
     "missing": ('{"error", "impute"}', """\
