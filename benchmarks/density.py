@@ -652,15 +652,30 @@ def hidden_column(hidden):
     return f"{hidden} hidden"
 
 
-def hidden_models(hidden_types, epochs, l1_squared=0.0):
+def hidden_extra(args):
+    """The constructor parameters that --learning-rate and --normalize-hidden set."""
+    extra = {}
+    if args.learning_rate is not None:
+        extra["learning_rate"] = args.learning_rate
+    if args.normalize_hidden:
+        extra["normalize_hidden"] = True
+    return extra
+
+
+def hidden_models(hidden_types, epochs, l1_squared=0.0, n_jobs=None, extra=None):
     """(column, fit) per hidden type: ``rbm.BernoulliRBM(n_components=20,
     hidden=..., random_state=0)``, ``n_iter=epochs``,
-    ``l1_squared_weight_decay=l1_squared``, all else default."""
+    ``l1_squared_weight_decay=l1_squared``, ``n_jobs=n_jobs``, plus the
+    constructor parameters in ``extra`` (a dict), all else default."""
     def fit_with(hidden):
         def fit(split, budget):
+            settings = dict(extra or {})
+            if not rbm._units.HIDDEN_TYPES[hidden].scalable:
+                settings.pop("normalize_hidden", None)  # nothing to normalise
             estimator = rbm.BernoulliRBM(
                 n_components=20, hidden=hidden, n_iter=epochs, random_state=SEED,
-                l1_squared_weight_decay=l1_squared, on_divergence="warn")
+                l1_squared_weight_decay=l1_squared, n_jobs=n_jobs, on_divergence="warn",
+                **settings)
             try:
                 model, seconds = timed(estimator.fit, split.train)
             except rbm.DivergenceError as error:  # runaway parameters always raise
@@ -674,6 +689,17 @@ def hidden_models(hidden_types, epochs, l1_squared=0.0):
     return tuple((hidden_column(hidden), fit_with(hidden)) for hidden in hidden_types)
 
 
+def peak_memory_mib():
+    """This process's peak resident memory so far, in MiB (nan where unknown):
+    logged after every model, so a run the system kills for memory shows
+    which model was growing."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return math.nan
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
 def run_set(split, budget, models=None):
     """{model column: Result} for one set."""
     results = {}
@@ -681,7 +707,8 @@ def run_set(split, budget, models=None):
         log(f"  {column}")
         result, seconds = timed(fit, split, budget)
         log(f"  {column}: test {result.test_ll:.3f} (train {result.train_seconds:.1f} s, "
-            f"{seconds:.1f} s in all) {result.detail}")
+            f"{seconds:.1f} s in all) {result.detail}; peak memory so far "
+            f"{peak_memory_mib():.0f} MiB")
         results[column] = result
     return results
 
@@ -772,7 +799,9 @@ def hidden_report(rows, args, total_seconds, models):
         f"# Density estimation by hidden-unit type ({datetime.date.today().isoformat()})",
         "",
         f"- rbm.BernoulliRBM(n_components=20, hidden=..., n_iter={args.epochs}, "
-        f"l1_squared_weight_decay={args.l1_squared:g}, random_state={SEED}), "
+        f"l1_squared_weight_decay={args.l1_squared:g}, n_jobs={args.n_jobs}, "
+        + "".join(f"{k}={v}, " for k, v in hidden_extra(args).items())
+        + f"random_state={SEED}), "
         f"all else default; data: {args.data_dir}; "
         f"total {total_seconds:.0f} s",
         f"- python {platform.python_version()}, numpy {np.__version__}, "
@@ -828,6 +857,13 @@ def parse_args(argv=None):
     parser.add_argument("--l1-squared", type=float, default=0.0,
                         help="l1_squared_weight_decay of every --hidden model "
                              "(default: %(default)s)")
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="n_jobs of every --hidden model (default: the estimator's)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="learning_rate of every --hidden model (default: the estimator's)")
+    parser.add_argument("--normalize-hidden", action="store_true",
+                        help="normalize_hidden=True for the --hidden models that have a "
+                             "scale (drelu); the others are run as they are")
     args = parser.parse_args(argv)
     if args.hidden is not None:
         args.hidden = (HIDDEN_TYPES if args.hidden == "all"
@@ -846,7 +882,8 @@ def main(argv=None):
     if not args.data_dir.is_dir():
         log(f"data folder {args.data_dir} not found: only digits can run")
     models = (None if args.hidden is None
-              else hidden_models(args.hidden, args.epochs, args.l1_squared))
+              else hidden_models(args.hidden, args.epochs, args.l1_squared, args.n_jobs,
+                                 hidden_extra(args)))
     start = time.perf_counter()
     rows = []
     for name in names:

@@ -15,7 +15,7 @@ Skips cleanly (exit 0) when the data folder is absent.  Usage::
 
     PYTHONPATH=. python benchmarks/protein_density.py [--quick] [--set lattice]
         [--n-components 100] [--n-iter 100] [--learning-rate 0.02] [--schedule linear]
-        [--hidden drelu] [--output FILE]
+        [--hidden drelu] [--normalize-hidden] [--l1-squared 0] [--n-jobs N] [--output FILE]
 """
 
 import argparse
@@ -71,6 +71,11 @@ def main():
     parser.add_argument("--hidden", default="bernoulli",
                         choices=["bernoulli", "gaussian", "relu", "drelu"],
                         help="hidden-unit type")
+    parser.add_argument("--normalize-hidden", action="store_true",
+                        help="normalize_hidden=True (hidden units with a learned scale: drelu)")
+    parser.add_argument("--l1-squared", type=float, default=0.0,
+                        help="l1_squared_weight_decay (default: %(default)s)")
+    parser.add_argument("--n-jobs", type=int, default=None, help="n_jobs of the model")
     parser.add_argument("--output", help="also write the markdown table to this file")
     args = parser.parse_args()
 
@@ -93,6 +98,8 @@ def main():
         learning_rate=args.learning_rate, n_iter=n_iter, batch_size=100, n_chains=100,
         momentum=0.5, weight_decay=args.weight_decay, random_state=0,
         learning_rate_schedule=args.schedule, hidden=args.hidden,
+        normalize_hidden=args.normalize_hidden, l1_squared_weight_decay=args.l1_squared,
+        n_jobs=args.n_jobs,
     )
     start = time.perf_counter()
     model.fit(X_train)
@@ -114,7 +121,9 @@ def main():
 
     settings = (f"{len(X_train)} train / {len(X_test)} test sequences, {n_sites} sites, "
                 f"{n_states} states; lr {args.learning_rate} ({args.schedule}), {n_iter} epochs, batch 100, "
-                f"100 chains, momentum 0.5, weight decay {args.weight_decay}; "
+                f"100 chains, momentum 0.5, weight decay {args.weight_decay}, "
+                f"l1_squared_weight_decay {args.l1_squared:g}, "
+                f"normalize_hidden={args.normalize_hidden}; "
                 f"AIS 100 chains x {n_betas} temperatures")
     lines = [f"{args.set}: {settings}", "",
              "| model | train (nats/site) | test (nats/site) | AIS SE | time |",

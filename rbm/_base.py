@@ -114,7 +114,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         "tol": [Interval(Real, 0, None, closed="left")],
         "on_divergence": [StrOptions({"raise", "warn"})],
         "warm_start": ["boolean"],
-        "hidden": [StrOptions(set(HIDDEN_TYPES))],
+        "hidden": [StrOptions(set(HIDDEN_TYPES))], "normalize_hidden": ["boolean"],
         "missing": [StrOptions({"error", "impute"})],
     }
 
@@ -127,7 +127,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
                  l1_weight_decay=0.0, l1_squared_weight_decay=0.0,
                  sparsity_target=0.1, sparsity_cost=0.0,
                  momentum_warmup=0.1, on_divergence="raise", warm_start=False, hidden="bernoulli",
-                 missing="error"):
+                 missing="error", normalize_hidden=False):
         self.n_components = n_components
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -156,7 +156,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         self.momentum_warmup = momentum_warmup
         self.on_divergence = on_divergence
         self.warm_start, self.hidden = warm_start, hidden
-        self.missing = missing
+        self.missing, self.normalize_hidden = missing, normalize_hidden
 
     # ------------------------------------------------------------------
     # Validation

@@ -123,6 +123,7 @@ class CategoricalRBM(BaseRBM):
         warm_start=False,
         hidden="bernoulli",
         missing="error",
+        normalize_hidden=False,
     ):
         super().__init__(
             n_components,
@@ -155,6 +156,7 @@ class CategoricalRBM(BaseRBM):
             warm_start=warm_start,
             hidden=hidden,
             missing=missing,
+            normalize_hidden=normalize_hidden,
         )
         self.categories = categories
         self.dtype = dtype

@@ -134,7 +134,24 @@ SHARED_PARAMETERS = {
         (rectified Gaussian); "drelu", the double ReLU of Tubiana, Cocco &
         Monasson (2019), potential gamma+ h**2 / 2 + theta+ h for h >= 0
         and gamma- h**2 / 2 + theta- h below, with its four parameters
-        learned per unit.  ``transform`` returns E[h | v]."""),
+        learned per unit.  ``transform`` returns E[h | v].  Gaussian
+        hidden units on binary or categorical data need about a tenth of
+        the default ``learning_rate`` (0.006): their energy grows with the
+        square of the weights, and at 0.06 training ran away on 5 of 6
+        binary benchmark sets (``benchmarks/README.md``)."""),
+    "normalize_hidden": ("bool", """\
+        Normalised hidden units, as in PGM (Tubiana, Cocco & Monasson,
+        eLife 2019): after every minibatch update each hidden unit is
+        rescaled so that its activity has unit variance over the training
+        rows (at most 256 of them, evenly spaced), W and c divided by the
+        factor and the unit's curvatures and thresholds adjusted, which
+        leaves p(v) exactly as it was.  The weights' scale then means the
+        same for every unit (the effect of a unit-variance unit), so the
+        learning rate and the weight penalties act alike on all of them.
+        Needs hidden units with a learned scale: ``hidden="drelu"``.  Off
+        by default: on the benchmarks it made dReLU fits 1.8 to 4 times
+        slower and rescued one of three runaway fits (see
+        ``benchmarks/README.md``)."""),
     "missing": ('{"error", "impute"}', """\
         Training rows with missing entries (NaN; for labels also None and
         pandas' NA).  "error" refuses them.  "impute" trains on them: the

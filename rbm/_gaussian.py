@@ -169,6 +169,7 @@ class GaussianBernoulliRBM(BaseRBM):
         warm_start=False,
         hidden="bernoulli",
         missing="error",
+        normalize_hidden=False,
     ):
         super().__init__(
             n_components,
@@ -201,6 +202,7 @@ class GaussianBernoulliRBM(BaseRBM):
             warm_start=warm_start,
             hidden=hidden,
             missing=missing,
+            normalize_hidden=normalize_hidden,
         )
         self.learn_sigma = learn_sigma
         self.sigma_floor = sigma_floor

@@ -408,14 +408,49 @@ class HiddenLayer(Layer):
 
     #: The ``hidden`` option that selects this type.
     name = None
+    #: Whether the units' scale is a parameter of the type: rescaling a unit
+    #: (h -> a h) can then be absorbed into its own parameters with W and c
+    #: divided by a, leaving p(v) exactly as it was.  ``normalize_hidden``
+    #: needs it; binary, unit-variance Gaussian and ReLU units have a fixed
+    #: potential and no such freedom.
+    scalable = False
 
     @classmethod
     def for_estimator(cls, estimator, dtype):
         """A layer of this type with fresh parameters for the estimator's
         ``n_components`` units, in ``dtype``."""
+        cls.check_normalizable(estimator)
         layer = cls()
         layer.initialize(estimator.n_components, dtype)
         return layer
+
+    @classmethod
+    def check_normalizable(cls, estimator):
+        """Raise ValueError where the estimator asks for ``normalize_hidden``
+        and this type has no scale to normalise."""
+        if getattr(estimator, "normalize_hidden", False) and not cls.scalable:
+            scalable = sorted(name for name, layer in _hidden_types().items()
+                              if layer.scalable)
+            raise ValueError(
+                f"{type(estimator).__name__}(normalize_hidden=True) rescales each hidden "
+                "unit and compensates in the unit's own curvature, which only hidden "
+                f"types with a learned scale have ({', '.join(map(repr, scalable))}); "
+                f"hidden={cls.name!r} units have a fixed potential. Set "
+                "normalize_hidden=False, or use hidden='drelu'.")
+
+    def normalizing_scale(self, field, weights=None):
+        """Per unit, the factor a > 0 that gives a h unit variance over the rows
+        of ``field`` (their c + W s(v)), rows weighted by ``weights``.
+
+        Only for ``scalable`` types (see ``check_normalizable``).
+        """
+        raise NotImplementedError(f"{type(self).__name__} units have no scale to normalise")
+
+    def rescale(self, scale):
+        """This type's own parameters (and their velocities), in place, for the
+        units h' = scale * h: with W and c divided by ``scale`` (the caller's
+        part, ``rbm._training.rescale_hidden_units``) p(v) is unchanged."""
+        raise NotImplementedError(f"{type(self).__name__} units have no scale to rescale")
 
     def initialize(self, n_hidden, dtype):
         """Fresh parameters of this type for n_hidden units (none here)."""
@@ -451,6 +486,12 @@ class HiddenLayer(Layer):
         """This type as the kernel reads it (``dtype``: its parameters converted,
         for float64 AIS; None: the layer's own arrays, which training updates)."""
         return KernelHidden(self.kernel_kind)
+
+
+def _hidden_types():
+    """The ``hidden`` option's types (imported late: they import this module)."""
+    from . import HIDDEN_TYPES
+    return HIDDEN_TYPES
 
 
 class KernelHidden:

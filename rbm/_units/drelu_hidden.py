@@ -44,6 +44,9 @@ class DReLUHidden(HiddenLayer):
 
     kernel_kind = _gibbs.HIDDEN_KIND_DRELU
     name = "drelu"
+    #: h -> a h is absorbed by gamma+- / a**2 and theta+- / a (with W / a and
+    #: c / a): the scale freedom that ``normalize_hidden`` fixes.
+    scalable = True
 
     def __init__(self, state=None):
         self.state = state
@@ -122,6 +125,59 @@ class DReLUHidden(HiddenLayer):
         h = np.where(up, piece_sample(x - p[THETA_PLUS], p[GAMMA_PLUS], u),
                      -piece_sample(p[THETA_MINUS] - x, p[GAMMA_MINUS], u))
         return h.astype(np.result_type(field, np.float32))
+
+    def activity_variance(self, field, weights=None):
+        """Per unit, the variance of h over the rows of ``field`` (weighted):
+        E_rows[E[h**2 | v]] - E_rows[E[h | v]]**2, by the kernel's compiled
+        piece statistics (its dReLU gradient): ``normalize_hidden`` asks for
+        it at every update, where ``piece_statistics`` in NumPy cost more
+        than the update itself.
+        """
+        field = np.ascontiguousarray(field, dtype=np.float64)
+        n_rows, n_hidden = field.shape
+        weights = (np.full(n_rows, 1.0 / n_rows) if weights is None
+                   else np.asarray(weights, dtype=np.float64) / np.sum(weights))
+        gradient = _gibbs.drelu_parameter_gradient(
+            field, np.zeros(n_hidden), np.ascontiguousarray(self.state, dtype=np.float64),
+            np.ascontiguousarray(weights))
+        # Rows: -E[h+**2] / 2, -E[h-**2] / 2, -E[h+], -E[h-] (h- = min(h, 0)).
+        second = -2.0 * (gradient[GAMMA_PLUS] + gradient[GAMMA_MINUS])
+        mean = -(gradient[THETA_PLUS] + gradient[THETA_MINUS])
+        return second - mean * mean
+
+    def normalizing_scale(self, field, weights=None):
+        """Per unit, a = 1 / (standard deviation of h over the rows), the
+        rescaling that gives each unit unit variance over the data, as PGM's
+        batch normalisation does (Tubiana, Cocco & Monasson 2019, Methods).
+
+        Limited so that the rescaled gammas (gamma / a**2) stay inside
+        [``GAMMA_MIN``, ``GAMMA_MAX``], the range training keeps them in:
+        a unit at a bound is normalised as far as the bound allows, and the
+        reparametrisation stays exact.  A unit whose variance is not a
+        positive finite number keeps its scale (a = 1).
+        """
+        variance = self.activity_variance(field, weights)
+        sound = np.isfinite(variance) & (variance > 0)
+        scale = np.where(sound, 1.0 / np.sqrt(np.where(sound, variance, 1.0)), 1.0)
+        gammas = self.state[[GAMMA_PLUS, GAMMA_MINUS]].astype(np.float64)
+        # gamma / a**2 inside the bounds, with a relative margin for the
+        # rounding of the division in float32.
+        lowest = np.sqrt(gammas.max(axis=0) / GAMMA_MAX) * (1 + 1e-5)
+        highest = np.sqrt(gammas.min(axis=0) / GAMMA_MIN) * (1 - 1e-5)
+        return np.clip(scale, lowest, np.maximum(lowest, highest))
+
+    def rescale(self, scale):
+        """gamma+- / a**2, theta+- / a and the thetas' velocities / a, in place.
+
+        The gammas' velocities are steps of log gamma (see the kernel's
+        ``_drelu_potential_step``), which a rescaling only shifts: they stay.
+        """
+        scale = np.asarray(scale, dtype=np.float64)
+        state = self.state
+        for row, power in ((GAMMA_PLUS, 2), (GAMMA_MINUS, 2), (THETA_PLUS, 1),
+                           (THETA_MINUS, 1), (N_PARAMETER_ROWS + THETA_PLUS, 1),
+                           (N_PARAMETER_ROWS + THETA_MINUS, 1)):
+            state[row] = (state[row] / scale ** power).astype(state.dtype)
 
     def learned_arrays(self):
         return (self.state,)
