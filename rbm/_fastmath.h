@@ -682,45 +682,80 @@ static void rbm_softplus_array(const double *x, ptrdiff_t count, double *out)
  * search, which stops half-way on average (27 sites x 20 states: counting
  * was 6% slower overall). */
 #define RBM_SHORT_BLOCK 8
-#define RBM_BLOCK_CATEGORICAL_DRAW(NAME, T)                                              \
-    static void NAME(T *row, const ptrdiff_t *groups, ptrdiff_t n_groups, const float *u)  \
-    {                                                                                    \
-        for (ptrdiff_t g = 0; g < n_groups; g++) {                                       \
-            const ptrdiff_t lo = groups[g], hi = groups[g + 1];                          \
-            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, cumulative = 0.0;             \
-            ptrdiff_t i = lo, chosen = hi - 1;                                           \
-            for (; i + 4 <= hi; i += 4) {                                                \
-                s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3];     \
-            }                                                                            \
-            for (; i < hi; i++)                                                          \
-                s0 += row[i];                                                            \
-            const double target = u[g] * ((s0 + s1) + (s2 + s3));                        \
-            if (hi - lo <= RBM_SHORT_BLOCK) {                                            \
-                ptrdiff_t below = 0;                                                     \
-                for (i = lo; i < hi - 1; i++) {                                          \
-                    cumulative += row[i];                                                \
-                    below += cumulative <= target;                                       \
-                }                                                                        \
-                chosen = lo + below;                                                     \
-                for (i = lo; i < hi; i++)                                                \
-                    row[i] = (T) (i == chosen);                                          \
-                continue;                                                                \
-            }                                                                            \
-            for (i = lo; i < hi; i++) {                                                  \
-                cumulative += row[i];                                                    \
-                if (target < cumulative) {                                               \
-                    chosen = i;                                                          \
-                    break;                                                               \
-                }                                                                        \
-            }                                                                            \
-            for (i = lo; i < hi; i++)                                                    \
-                row[i] = 0;                                                              \
-            row[chosen] = 1;                                                             \
-        }                                                                                \
-    }
 
-RBM_BLOCK_CATEGORICAL_DRAW(rbm_block_categorical_draw_d, double)
-RBM_BLOCK_CATEGORICAL_DRAW(rbm_block_categorical_draw_f, float)
+static void rbm_block_categorical_draw_d(double *row, const ptrdiff_t *groups,
+                                         ptrdiff_t n_groups, const float *u)
+{
+    for (ptrdiff_t g = 0; g < n_groups; g++) {
+        const ptrdiff_t lo = groups[g], hi = groups[g + 1];
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, cumulative = 0.0;
+        ptrdiff_t i = lo, chosen = hi - 1;
+        for (; i + 4 <= hi; i += 4) {
+            s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3];
+        }
+        for (; i < hi; i++)
+            s0 += row[i];
+        const double target = u[g] * ((s0 + s1) + (s2 + s3));
+        if (hi - lo <= RBM_SHORT_BLOCK) {
+            ptrdiff_t below = 0;
+            for (i = lo; i < hi - 1; i++) {
+                cumulative += row[i];
+                below += cumulative <= target;
+            }
+            chosen = lo + below;
+            for (i = lo; i < hi; i++)
+                row[i] = i == chosen ? 1.0 : 0.0;
+            continue;
+        }
+        for (i = lo; i < hi; i++) {
+            cumulative += row[i];
+            if (target < cumulative) {
+                chosen = i;
+                break;
+            }
+        }
+        for (i = lo; i < hi; i++)
+            row[i] = 0.0;
+        row[chosen] = 1.0;
+    }
+}
+
+static void rbm_block_categorical_draw_f(float *row, const ptrdiff_t *groups,
+                                         ptrdiff_t n_groups, const float *u)
+{
+    for (ptrdiff_t g = 0; g < n_groups; g++) {
+        const ptrdiff_t lo = groups[g], hi = groups[g + 1];
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, cumulative = 0.0;
+        ptrdiff_t i = lo, chosen = hi - 1;
+        for (; i + 4 <= hi; i += 4) {
+            s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3];
+        }
+        for (; i < hi; i++)
+            s0 += row[i];
+        const double target = u[g] * ((s0 + s1) + (s2 + s3));
+        if (hi - lo <= RBM_SHORT_BLOCK) {
+            ptrdiff_t below = 0;
+            for (i = lo; i < hi - 1; i++) {
+                cumulative += row[i];
+                below += cumulative <= target;
+            }
+            chosen = lo + below;
+            for (i = lo; i < hi; i++)
+                row[i] = i == chosen ? 1.0f : 0.0f;
+            continue;
+        }
+        for (i = lo; i < hi; i++) {
+            cumulative += row[i];
+            if (target < cumulative) {
+                chosen = i;
+                break;
+            }
+        }
+        for (i = lo; i < hi; i++)
+            row[i] = 0.0f;
+        row[chosen] = 1.0f;
+    }
+}
 
 /* Ask the caches for rows[0], ..., rows[n_rows - 1] of a row-major array
  * with row_bytes bytes per row, ahead of their use: minibatch rows are
@@ -899,35 +934,63 @@ static inline ptrdiff_t rbm_compact_f(const float *x, ptrdiff_t k, float scale,
  * 4 of them scalar gathers (categorical fits with 20 hidden units: 10% of
  * the time).  The compiler may contract the tail's multiply-adds differently
  * now, so float64 models of 1,100 hidden units differ from before by 1e-16. */
-#define RBM_COMBINE_REST(T, V, L)                                                     \
-    do {                                                                              \
-        const ptrdiff_t n_vectors = (n - j0) / (L), tail_start = j0 + n_vectors * (L); \
-        V acc0 = {0}, acc1 = {0}, acc2 = {0}, m0, m1, m2;                            \
-        T tail[L];                                                                    \
-        for (ptrdiff_t j = tail_start; j < n; j++)                                    \
-            tail[j - tail_start] = accumulate ? out[j] : (T) 0;                       \
-        if (accumulate) {                                                             \
-            if (n_vectors > 0) memcpy(&acc0, out + j0, sizeof acc0);                  \
-            if (n_vectors > 1) memcpy(&acc1, out + j0 + (L), sizeof acc1);            \
-            if (n_vectors > 2) memcpy(&acc2, out + j0 + 2 * (L), sizeof acc2);        \
-        }                                                                             \
-        for (ptrdiff_t s = 0; s < n_active; s++) {                                    \
-            const T a = coef[s], *m = M + idx[s] * n;                                 \
-            if (n_vectors > 0) { memcpy(&m0, m + j0, sizeof m0); acc0 += a * m0; }    \
-            if (n_vectors > 1) { memcpy(&m1, m + j0 + (L), sizeof m1); acc1 += a * m1; } \
-            if (n_vectors > 2) {                                                      \
-                memcpy(&m2, m + j0 + 2 * (L), sizeof m2);                             \
-                acc2 += a * m2;                                                       \
-            }                                                                         \
-            for (ptrdiff_t j = tail_start; j < n; j++)                                \
-                tail[j - tail_start] += a * m[j];                                     \
-        }                                                                             \
-        if (n_vectors > 0) memcpy(out + j0, &acc0, sizeof acc0);                      \
-        if (n_vectors > 1) memcpy(out + j0 + (L), &acc1, sizeof acc1);                \
-        if (n_vectors > 2) memcpy(out + j0 + 2 * (L), &acc2, sizeof acc2);            \
-        for (ptrdiff_t j = tail_start; j < n; j++)                                    \
-            out[j] = tail[j - tail_start];                                            \
-    } while (0)
+static inline void rbm_combine_rest_d(const ptrdiff_t *idx, const double *coef,
+                                         ptrdiff_t n_active, const double *M, ptrdiff_t n,
+                                         double *out, int accumulate, ptrdiff_t j0)
+{
+    const ptrdiff_t L = RBM_LANES_D, n_vectors = (n - j0) / L, tail_start = j0 + n_vectors * L;
+    rbm_vd acc0 = {0}, acc1 = {0}, acc2 = {0}, m0, m1, m2;
+    double tail[RBM_LANES_D];
+    for (ptrdiff_t j = tail_start; j < n; j++)
+        tail[j - tail_start] = accumulate ? out[j] : 0.0;
+    if (accumulate) {
+        if (n_vectors > 0) memcpy(&acc0, out + j0, sizeof acc0);
+        if (n_vectors > 1) memcpy(&acc1, out + j0 + L, sizeof acc1);
+        if (n_vectors > 2) memcpy(&acc2, out + j0 + 2 * L, sizeof acc2);
+    }
+    for (ptrdiff_t s = 0; s < n_active; s++) {
+        const double a = coef[s], *m = M + idx[s] * n;
+        if (n_vectors > 0) { memcpy(&m0, m + j0, sizeof m0); acc0 += a * m0; }
+        if (n_vectors > 1) { memcpy(&m1, m + j0 + L, sizeof m1); acc1 += a * m1; }
+        if (n_vectors > 2) { memcpy(&m2, m + j0 + 2 * L, sizeof m2); acc2 += a * m2; }
+        for (ptrdiff_t j = tail_start; j < n; j++)
+            tail[j - tail_start] += a * m[j];
+    }
+    if (n_vectors > 0) memcpy(out + j0, &acc0, sizeof acc0);
+    if (n_vectors > 1) memcpy(out + j0 + L, &acc1, sizeof acc1);
+    if (n_vectors > 2) memcpy(out + j0 + 2 * L, &acc2, sizeof acc2);
+    for (ptrdiff_t j = tail_start; j < n; j++)
+        out[j] = tail[j - tail_start];
+}
+
+static inline void rbm_combine_rest_f(const ptrdiff_t *idx, const float *coef,
+                                         ptrdiff_t n_active, const float *M, ptrdiff_t n,
+                                         float *out, int accumulate, ptrdiff_t j0)
+{
+    const ptrdiff_t L = RBM_LANES_F, n_vectors = (n - j0) / L, tail_start = j0 + n_vectors * L;
+    rbm_vf acc0 = {0}, acc1 = {0}, acc2 = {0}, m0, m1, m2;
+    float tail[RBM_LANES_F];
+    for (ptrdiff_t j = tail_start; j < n; j++)
+        tail[j - tail_start] = accumulate ? out[j] : 0.0f;
+    if (accumulate) {
+        if (n_vectors > 0) memcpy(&acc0, out + j0, sizeof acc0);
+        if (n_vectors > 1) memcpy(&acc1, out + j0 + L, sizeof acc1);
+        if (n_vectors > 2) memcpy(&acc2, out + j0 + 2 * L, sizeof acc2);
+    }
+    for (ptrdiff_t s = 0; s < n_active; s++) {
+        const float a = coef[s], *m = M + idx[s] * n;
+        if (n_vectors > 0) { memcpy(&m0, m + j0, sizeof m0); acc0 += a * m0; }
+        if (n_vectors > 1) { memcpy(&m1, m + j0 + L, sizeof m1); acc1 += a * m1; }
+        if (n_vectors > 2) { memcpy(&m2, m + j0 + 2 * L, sizeof m2); acc2 += a * m2; }
+        for (ptrdiff_t j = tail_start; j < n; j++)
+            tail[j - tail_start] += a * m[j];
+    }
+    if (n_vectors > 0) memcpy(out + j0, &acc0, sizeof acc0);
+    if (n_vectors > 1) memcpy(out + j0 + L, &acc1, sizeof acc1);
+    if (n_vectors > 2) memcpy(out + j0 + 2 * L, &acc2, sizeof acc2);
+    for (ptrdiff_t j = tail_start; j < n; j++)
+        out[j] = tail[j - tail_start];
+}
 
 /* out[:n] (+)= sum_s coef[s] * M[idx[s], :n]   (M row-major with n columns).
  * The partial sums of a block of 4 vectors of columns stay in registers while
@@ -956,7 +1019,7 @@ static void rbm_combine_rows_d(const ptrdiff_t *idx, const double *coef, ptrdiff
         memcpy(out + j0, &a0, sizeof a0);         memcpy(out + j0 + L, &a1, sizeof a1);
         memcpy(out + j0 + 2 * L, &a2, sizeof a2); memcpy(out + j0 + 3 * L, &a3, sizeof a3);
     }
-    RBM_COMBINE_REST(double, rbm_vd, RBM_LANES_D);
+    rbm_combine_rest_d(idx, coef, n_active, M, n, out, accumulate, j0);
 }
 
 RBM_DISPATCH
@@ -981,7 +1044,7 @@ static void rbm_combine_rows_f(const ptrdiff_t *idx, const float *coef, ptrdiff_
         memcpy(out + j0, &a0, sizeof a0);         memcpy(out + j0 + L, &a1, sizeof a1);
         memcpy(out + j0 + 2 * L, &a2, sizeof a2); memcpy(out + j0 + 3 * L, &a3, sizeof a3);
     }
-    RBM_COMBINE_REST(float, rbm_vf, RBM_LANES_F);
+    rbm_combine_rest_f(idx, coef, n_active, M, n, out, accumulate, j0);
 }
 #else
 static void rbm_combine_rows_d(const ptrdiff_t *idx, const double *coef, ptrdiff_t n_active,
