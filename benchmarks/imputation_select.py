@@ -25,7 +25,7 @@ stopped on a loaded machine resumes where it was.
     # posterior averaging on one rule's fit (more chains, more sweeps):
     PYTHONPATH=. python benchmarks/imputation_select.py --marginals --sets dna --rules current
     # reference imputers on the same validation rows and mask:
-    PYTHONPATH=. python benchmarks/imputation_select.py --references --sets dna
+    PYTHONPATH=. python benchmarks/imputation_select.py --references KNN,"HGB per column" --sets dna
 """
 
 import argparse
@@ -52,7 +52,6 @@ RULES = {
     "chains20": DefaultRule(n_chains=20),
     "chains20_h128": DefaultRule(n_chains=20, max_hidden=128),
     "chains20_20k_lr2": DefaultRule(n_chains=20, updates=20000, learning_rate_scale=2.0),
-    "chains20_wd1e-2": DefaultRule(n_chains=20, weight_decay=1e-2),
 }
 #: (chains, sweeps) of the posterior averages that ``--marginals`` compares
 #: (the imputer's own is the first).
@@ -211,7 +210,7 @@ def references(args, names):
     for name in names:
         fit, gappy, valid, removed, kind = validation_split(name, args.train, args.test)
         for label, fill in contenders(kind).items():
-            if label == "RBMImputer":
+            if label not in args.references:
                 continue
             value, seconds = evaluate(fill, fit, gappy, valid, removed, kind)
             print(f"| {name} | {label} | {value:.4f} | {seconds:.0f} |", flush=True)
@@ -225,7 +224,9 @@ def main(argv=None):
     parser.add_argument("--test", type=int, default=1000)
     parser.add_argument("--out", default="imputation_select.jsonl")
     parser.add_argument("--marginals", action="store_true")
-    parser.add_argument("--references", action="store_true")
+    parser.add_argument("--references", default=None,
+                        help="comma-separated reference imputers (Simple, KNN, Iterative, "
+                             "HGB per column) to score on the validation rows instead")
     args = parser.parse_args(argv)
     args.rules = args.rules.split(",")
     unknown = set(args.rules) - set(RULES)
@@ -235,6 +236,7 @@ def main(argv=None):
     if args.marginals:
         marginals(args, names)
     elif args.references:
+        args.references = args.references.split(",")
         references(args, names)
     else:
         select(args, names)
