@@ -160,25 +160,31 @@ def numeric_imputer(imputer, kind):
     return fill
 
 
+def fitted_rbm_imputer(kind, train, test, rule=None):
+    """(RBMImputer fitted to train, test as it takes it).  Its defaults
+    (``rule``: another ``rbm.impute.DefaultRule``, for ``imputation_select.py``);
+    for categorical sets the default estimator is told every label of train
+    and test (as the one-hot codec of the other contenders is), so that a
+    test row's label unseen in training is not an error."""
+    imputer = rbm.RBMImputer(random_state=SEED)
+    if kind == "categorical":
+        codec = OneHot(train, test)
+        train = train.astype(np.int64).astype(object)
+        test = np.where(np.isnan(test), None, test).astype(object)
+        test = np.vectorize(lambda v: v if v is None else int(v), otypes=[object])(test)
+        estimator = default_estimator(train, np.zeros(train.shape, bool), SEED, rule)
+        imputer.set_params(estimator=estimator.set_params(
+            categories=[np.arange(q) for q in codec.sizes]))
+    elif rule is not None:
+        imputer.set_params(estimator=default_estimator(train, np.isnan(train), SEED, rule))
+    return imputer.fit(train), test
+
+
 def rbm_imputer(kind, rule=None):
-    """RBMImputer's defaults (``rule``: another ``rbm.impute.DefaultRule``, for
-    ``imputation_select.py``); for categorical sets the default estimator is
-    told every label of train and test (as the one-hot codec of the other
-    contenders is), so that a test row's label unseen in training is not an error."""
+    """RBMImputer with its defaults (or ``rule``), see ``fitted_rbm_imputer``."""
     def fill(train, test):
-        imputer = rbm.RBMImputer(random_state=SEED)
-        if kind == "categorical":
-            codec = OneHot(train, test)
-            train = train.astype(np.int64).astype(object)
-            test = np.where(np.isnan(test), None, test).astype(object)
-            test = np.vectorize(lambda v: v if v is None else int(v), otypes=[object])(test)
-            estimator = default_estimator(train, np.zeros(train.shape, bool), SEED, rule)
-            imputer.set_params(estimator=estimator.set_params(
-                categories=[np.arange(q) for q in codec.sizes]))
-        elif rule is not None:
-            imputer.set_params(estimator=default_estimator(
-                train, np.isnan(train), SEED, rule))
-        return imputer.fit(train).transform(test).astype(float)
+        imputer, test = fitted_rbm_imputer(kind, train, test, rule)
+        return imputer.transform(test).astype(float)
     return fill
 
 

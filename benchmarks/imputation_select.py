@@ -36,10 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-import rbm
 from rbm.impute import DefaultRule
-from imputation import (MISSING_FRACTION, SEED, SETS, available, contenders, load,
-                        rbm_imputer, score)
+from imputation import (MISSING_FRACTION, SEED, SETS, available, contenders,
+                        fitted_rbm_imputer, load, rbm_imputer, score)
 
 VALIDATION_FRACTION = 0.2
 #: Mean regret (accuracy points, or relative RMSE) within which a cheaper rule wins.
@@ -176,24 +175,9 @@ def marginals(args, names):
         if kind == "real":
             continue
         for label in args.rules:
-            fitted = {}
-
-            def capture(train, test):
-                fill = rbm_imputer(kind, RULES[label])
-                original = rbm.RBMImputer.transform
-
-                def keep(self, X):
-                    fitted["imputer"], fitted["X"] = self, X
-                    return original(self, X)
-                rbm.RBMImputer.transform = keep
-                try:
-                    return fill(train, test)
-                finally:
-                    rbm.RBMImputer.transform = original
-            evaluate(capture, fit, gappy, valid, removed, kind)
-            imputer = fitted["imputer"]
+            imputer, rows = fitted_rbm_imputer(kind, fit, gappy, RULES[label])
             model = imputer.estimator_
-            X, missing = imputer._validated(fitted["X"], reset=False)
+            X, missing = imputer._validated(rows, reset=False)
             internal, observed = model._incomplete_input(imputer._model_input(X, missing))
             for chains, sweeps in MARGINAL_SETTINGS:
                 start = time.perf_counter()
