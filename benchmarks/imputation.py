@@ -34,7 +34,14 @@ decoded to categorical labels; the protein alignments ww, kunitz and lattice
 wine and diabetes (real, 70/30 split).  Rows are subsampled (``--train``,
 ``--test``) so the run takes minutes.
 
-    PYTHONPATH=. python benchmarks/imputation.py [--sets nltcs,wine] [--train 3000 --test 1000]
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/imputation.py [--sets nltcs,wine] \
+        [--train 3000 --test 1000] [--imputers RBMImputer,KNN]
+
+On a machine shared with other jobs, ``OMP_NUM_THREADS=1`` keeps
+HistGradientBoosting's OpenMP threads from spinning on busy cores (per-column
+HGB on nltcs took minutes instead of 6.5 s); no result depends on it.
+RBMImputer's default rule was chosen on validation rows carved out of each
+set's training rows, never on these test rows (``imputation_select.py``).
 """
 
 import argparse
@@ -153,21 +160,31 @@ def numeric_imputer(imputer, kind):
     return fill
 
 
-def rbm_imputer(kind):
-    """RBMImputer's defaults; for categorical sets the default estimator is
-    told every label of train and test (as the one-hot codec of the other
-    contenders is), so that a test row's label unseen in training is not an error."""
+def fitted_rbm_imputer(kind, train, test, rule=None):
+    """(RBMImputer fitted to train, test as it takes it).  Its defaults
+    (``rule``: another ``rbm.impute.DefaultRule``, for ``imputation_select.py``);
+    for categorical sets the default estimator is told every label of train
+    and test (as the one-hot codec of the other contenders is), so that a
+    test row's label unseen in training is not an error."""
+    imputer = rbm.RBMImputer(random_state=SEED)
+    if kind == "categorical":
+        codec = OneHot(train, test)
+        train = train.astype(np.int64).astype(object)
+        test = np.where(np.isnan(test), None, test).astype(object)
+        test = np.vectorize(lambda v: v if v is None else int(v), otypes=[object])(test)
+        estimator = default_estimator(train, np.zeros(train.shape, bool), SEED, rule)
+        imputer.set_params(estimator=estimator.set_params(
+            categories=[np.arange(q) for q in codec.sizes]))
+    elif rule is not None:
+        imputer.set_params(estimator=default_estimator(train, np.isnan(train), SEED, rule))
+    return imputer.fit(train), test
+
+
+def rbm_imputer(kind, rule=None):
+    """RBMImputer with its defaults (or ``rule``), see ``fitted_rbm_imputer``."""
     def fill(train, test):
-        imputer = rbm.RBMImputer(random_state=SEED)
-        if kind == "categorical":
-            codec = OneHot(train, test)
-            train = train.astype(np.int64).astype(object)
-            test = np.where(np.isnan(test), None, test).astype(object)
-            test = np.vectorize(lambda v: v if v is None else int(v), otypes=[object])(test)
-            estimator = default_estimator(train, np.zeros(train.shape, bool), SEED)
-            imputer.set_params(estimator=estimator.set_params(
-                categories=[np.arange(q) for q in codec.sizes]))
-        return imputer.fit(train).transform(test).astype(float)
+        imputer, test = fitted_rbm_imputer(kind, train, test, rule)
+        return imputer.transform(test).astype(float)
     return fill
 
 
@@ -223,7 +240,7 @@ def score(kind, truth, completed, removed, scale):
     return float(np.mean(completed[removed] == truth[removed]))
 
 
-def run_set(name, n_train, n_test):
+def run_set(name, n_train, n_test, imputers=None):
     kind = SETS[name]
     rng = np.random.default_rng(SEED)
     train, test = load(name, n_train, n_test, rng)
@@ -236,6 +253,8 @@ def run_set(name, n_train, n_test):
         scale = np.where(scale > 0, scale, 1.0)
     results = {}
     for label, fill in contenders(kind).items():
+        if imputers is not None and label not in imputers:
+            continue
         start = time.perf_counter()
         completed = np.asarray(fill(train, gappy), dtype=float)
         results[label] = (score(kind, test, completed, removed, scale),
@@ -245,8 +264,11 @@ def run_set(name, n_train, n_test):
     return kind, train.shape, test.shape, results
 
 
+LABELS = ["RBMImputer", "Simple", "KNN", "Iterative", "HGB per column"]
+
+
 def table(rows):
-    labels = ["RBMImputer", "Simple", "KNN", "Iterative", "HGB per column"]
+    labels = [l for l in LABELS if any(l in r[3] for r in rows.values())]
     lines = ["| set | kind | train x features | metric | " + " | ".join(labels) + " |",
              "|---|---|---|---|" + "---|" * len(labels)]
     for name, (kind, train_shape, _, results) in rows.items():
@@ -267,13 +289,19 @@ def main(argv=None):
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--train", type=int, default=3000)
     parser.add_argument("--test", type=int, default=1000)
+    parser.add_argument("--imputers", default=",".join(LABELS),
+                        help="comma-separated contenders to run (default: all)")
     args = parser.parse_args(argv)
+    imputers = args.imputers.split(",")
+    unknown = set(imputers) - set(LABELS)
+    if unknown:
+        parser.error(f"unknown imputers {sorted(unknown)}; choose among {LABELS}")
     rows = {}
     for name in args.sets.split(","):
         if not available(name):
             print(f"skipped {name}: not found under {DATA}", file=sys.stderr)
             continue
-        rows[name] = run_set(name, args.train, args.test)
+        rows[name] = run_set(name, args.train, args.test, imputers)
     print(table(rows))
     return 0
 

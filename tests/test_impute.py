@@ -8,8 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMImputer
-from rbm.impute import (DEFAULT_WEIGHT_DECAY, default_epochs, default_estimator,
-                        default_n_components)
+from rbm.impute import (DEFAULT_RULE, DEFAULT_WEIGHT_DECAY, DefaultRule, default_epochs,
+                        default_estimator, default_n_components)
 
 
 # The checks feed real-valued data (blobs, normals, uniforms), the domain of
@@ -58,6 +58,26 @@ def test_default_model_size_follows_the_internal_columns():
     # Two such features: 6 columns, the fewest hidden units.
     imputer = RBMImputer(random_state=0, missing_values=None).fit(labels[:, :2])
     assert imputer.estimator_.n_components == 64
+
+
+def test_a_default_rule_sets_size_training_chains_and_learning_rate():
+    rule = DefaultRule(min_hidden=8, max_hidden=16, updates=400, weight_decay=1e-2,
+                       n_chains=10, learning_rate_scale=2.0)
+    X = two_patterns()
+    model = default_estimator(X, np.isnan(X), 0, rule)
+    assert type(model) is BernoulliRBM
+    assert model.n_components == 8  # 4 columns, raised to the rule's fewest
+    assert rule.n_components(100) == 16  # and capped at its most
+    assert model.n_iter == 200  # 40 rows are 2 batches of 20: 400 updates
+    assert model.weight_decay == 1e-2 and model.n_chains == 10
+    assert model.learning_rate == 2 * BernoulliRBM().learning_rate
+    labels = np.array([["a", "b"], ["b", "a"]] * 20, dtype=object)
+    categorical = default_estimator(labels, np.zeros(labels.shape, bool), 0, rule)
+    assert categorical.learning_rate == 2 * CategoricalRBM().learning_rate
+    # Without a rule, DEFAULT_RULE: what RBMImputer(estimator=None) fits.
+    fitted = RBMImputer(random_state=0).fit(X).estimator_
+    assert fitted.n_chains == DEFAULT_RULE.n_chains
+    assert fitted.n_components == DEFAULT_RULE.n_components(4)
 
 
 def test_imputes_the_obvious_value_and_draws_from_the_posterior():
