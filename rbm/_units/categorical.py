@@ -330,25 +330,32 @@ class CategoricalVisible(VisibleLayer):
         A constant added to every category of a feature changes no
         probability, so without this the parameters drift along it.
         """
-        starts = self._block_starts()
-        means = np.add.reduceat(X, starts, axis=1) / self._sizes
-        return X - np.repeat(means, self._sizes, axis=1)
+        starts, sizes = self._blocks()
+        means = np.add.reduceat(X, starts, axis=1) / sizes
+        return X - np.repeat(means, sizes, axis=1)
 
-    def _block_logsumexp(self, field):
-        starts = self._block_starts()
+    def _blocks(self):
+        """(first column, width) of each feature's block, from one look at ``groups``
+        (which is rebuilt from the encoder on every call: several per epoch)."""
+        groups = self.groups
+        return groups[:-1], np.diff(groups)
+
+    def _block_logsumexp(self, field, blocks=None):
+        starts, sizes = blocks if blocks is not None else self._blocks()
         top = np.maximum.reduceat(field, starts, axis=1)
-        shifted = np.exp(field - np.repeat(top, self._sizes, axis=1))
+        shifted = np.exp(field - np.repeat(top, sizes, axis=1))
         return np.log(np.add.reduceat(shifted, starts, axis=1)) + top
 
-    def mean(self, field):
+    def mean(self, field, blocks=None):
         """Per-feature softmax of the field."""
-        log_norm = np.repeat(self._block_logsumexp(field), self._sizes, axis=1)
+        blocks = blocks if blocks is not None else self._blocks()
+        log_norm = np.repeat(self._block_logsumexp(field, blocks), blocks[1], axis=1)
         return np.exp(field - log_norm)
 
     def sample(self, field, rng):
         """One-hot draws from each feature's softmax, with a numpy Generator."""
-        probabilities = self.mean(np.asarray(field, dtype=np.float64))
-        starts, sizes = self._block_starts(), self._sizes
+        blocks = starts, sizes = self._blocks()
+        probabilities = self.mean(np.asarray(field, dtype=np.float64), blocks)
         cumulative = np.cumsum(probabilities, axis=1)
         before_block = np.zeros((len(field), len(starts)))
         before_block[:, 1:] = cumulative[:, starts[1:] - 1]
