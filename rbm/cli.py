@@ -1149,10 +1149,14 @@ def _imputer_estimator(args, n_rows):
                              "name one (bernoulli, gaussian or categorical) or leave them "
                              "to the imputer's defaults.")
         return None
-    from .impute import DEFAULT_N_COMPONENTS, default_epochs
-    return getattr(rbm, MODELS[args.model][0])(
-        n_components=args.n_components or DEFAULT_N_COMPONENTS,
-        n_iter=args.n_iter or default_epochs(n_rows), random_state=args.seed)
+    from .impute import DEFAULT_N_COMPONENTS, DEFAULT_RULE
+    # The imputer's own training rule (chains, weight decay, updates), so a
+    # named model trains as the imputer's choice would; flags override it.
+    model_class = getattr(rbm, MODELS[args.model][0])
+    options = DEFAULT_RULE.options(model_class, n_rows, args.seed)
+    if args.n_iter is not None:
+        options["n_iter"] = args.n_iter
+    return model_class(n_components=args.n_components or DEFAULT_N_COMPONENTS, **options)
 
 
 def _run_impute(args):

@@ -225,3 +225,21 @@ def test_csv_reader_types_each_column(text, expected, tmp_path):
     (tmp_path / "data.csv").write_text(text)
     args = cli.build_parser("rbm").parse_args(["score", "m.skops", str(tmp_path / "data.csv")])
     assert cli._load_data(args).X.tolist() == expected
+
+
+def test_impute_with_a_named_model_trains_it_by_the_imputers_rule():
+    # `rbm impute --model NAME` builds NAME itself; it must train as the
+    # imputer's own choice would (chains, weight decay, updates), with
+    # --n-components and --n-iter overriding the rule.
+    from types import SimpleNamespace
+    from rbm.impute import DEFAULT_N_COMPONENTS, DEFAULT_RULE
+    args = SimpleNamespace(model="bernoulli", n_components=None, n_iter=None, seed=3)
+    model = cli._imputer_estimator(args, 500)
+    assert isinstance(model, BernoulliRBM)
+    expected = DEFAULT_RULE.options(BernoulliRBM, 500, 3)
+    assert {name: getattr(model, name) for name in expected} == expected
+    assert model.n_components == DEFAULT_N_COMPONENTS
+    assert model.n_chains != BernoulliRBM().n_chains  # the rule's, not the class default
+    args = SimpleNamespace(model="bernoulli", n_components=7, n_iter=2, seed=3)
+    model = cli._imputer_estimator(args, 500)
+    assert (model.n_components, model.n_iter) == (7, 2)
