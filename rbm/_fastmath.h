@@ -380,6 +380,25 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
     return overflow;
 }
 
+/* out[j] = r+ erfcx(y+) + r- erfcx(y-) for the n dReLU units of a row at
+ * fields x (k as in rbm_drelu_row): the unit's partition function divided by
+ * sqrt(pi / 2), whose log is its cumulant generating function less
+ * log(pi / 2) / 2.  +inf where a piece's mass overflows (fields beyond about
+ * 26 piece widths): the caller takes those units in log space. */
+RBM_DISPATCH static void rbm_drelu_mass_row(const double *restrict x, ptrdiff_t n,
+                                           const double *restrict k, double *restrict out)
+{
+    const double *restrict theta_plus = k, *restrict theta_minus = k + n,
+                 *restrict r_plus = k + 2 * n, *restrict r_minus = k + 3 * n;
+    ptrdiff_t j;
+    for (j = 0; j < n; j++) {
+        double y_plus = -(x[j] - theta_plus[j]) * r_plus[j] * 0.70710678118654752440;
+        double y_minus = -(theta_minus[j] - x[j]) * r_minus[j] * 0.70710678118654752440;
+        out[j] = rbm_erfcx_branchless(y_plus) * r_plus[j]
+                 + rbm_erfcx_branchless(y_minus) * r_minus[j];
+    }
+}
+
 /* out[j] = E[h | field x[j]] of ReLU units (one piece, gamma = 1), j < n; the
  * asymptotic series only where a field needs it, as in rbm_drelu_row. */
 RBM_DISPATCH static void rbm_relu_mean_row(const double *restrict x, ptrdiff_t n,

@@ -524,8 +524,40 @@ def test_kernel_means_match_the_layer_for_fields_of_any_size(kind):
     fields = np.concatenate([-np.geomspace(1e4, 1e-3, 60), [0.0], np.geomspace(1e-3, 1e4, 60)])
     for x in fields[::4]:
         _, P = kernel_hidden_draws(kind, x, 1, np.float64)
-        expected = layer(kind).mean(np.full((1, 3), x))[0]
+        expected = scipy_piece_formulas(kind, np.full((1, 3), x))["mean"][0]
         np.testing.assert_allclose(P[0], expected, rtol=1e-12, atol=1e-300)
+
+
+def scipy_piece_formulas(kind, field):
+    """The log-partition and mean of ReLU or dReLU units by ``_half_gaussian``'s
+    SciPy formulas (erfcx per piece), independent of the kernel, which the dReLU
+    layer's own methods call."""
+    unit = layer(kind)
+    if kind == "relu":
+        return {"log_z": unit.unit_log_partition(field), "mean": unit.mean(field)}
+    p = unit.state
+    positive, negative, total = unit._pieces(field)
+    mean_plus, _ = piece_moments(field - p[2], p[0])
+    mean_minus, _ = piece_moments(p[3] - field, p[1])
+    return {"log_z": total,
+            "mean": np.exp(positive - total) * mean_plus - np.exp(negative - total) * mean_minus}
+
+
+def test_compiled_drelu_layer_matches_the_scipy_formulas_for_fields_of_any_size():
+    """The dReLU layer's log-partition and statistics (compiled, for monitoring and
+    transform) against the pieces' SciPy formulas, from -1e4 to 1e4: through the
+    vectorised rows and the log-space path where the pieces' masses overflow."""
+    fields = np.concatenate([-np.geomspace(1e4, 1e-3, 60), [0.0], np.geomspace(1e-3, 1e4, 60)])
+    field = np.repeat(fields[:, None], 3, axis=1)
+    expected = scipy_piece_formulas("drelu", field)
+    unit = layer("drelu")
+    np.testing.assert_allclose(unit.unit_log_partition(field), expected["log_z"],
+                               rtol=1e-14, atol=1e-14)
+    # The mean is the difference of the sides' means (each of order 1 here):
+    # where they nearly cancel, rounding leaves a few 1e-16 in absolute terms.
+    np.testing.assert_allclose(unit.mean(field), expected["mean"], rtol=1e-12, atol=2e-15)
+    assert unit.unit_log_partition(field[:1, :]).shape == (1, 3)
+    assert unit.mean(field[0]).shape == (3,)
 
 
 def test_drelu_sampler_survives_infinite_fields():

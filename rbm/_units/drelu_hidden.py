@@ -18,9 +18,8 @@ drift.  The gammas are learned as log gamma and kept in
 
 import numpy as np
 
-from ._half_gaussian import (piece_log_normaliser, piece_moments, piece_sample,
-                             uniform_open_closed)
-from .. import _gibbs
+from ._half_gaussian import piece_log_normaliser, piece_sample, uniform_open_closed
+from .. import _gibbs, _sampling
 from ._layer import HiddenLayer, KernelHidden, check_array_attribute
 
 #: Rows of ``DReLUHidden.state``: the four parameters, then their velocities.
@@ -80,21 +79,33 @@ class DReLUHidden(HiddenLayer):
         negative = piece_log_normaliser(p[THETA_MINUS] - x, p[GAMMA_MINUS])
         return positive, negative, np.logaddexp(positive, negative)
 
+    def _compiled(self, function, field):
+        """``function`` (a compiled dReLU row evaluation of ``_sampling``) at the
+        fields, any shape, in float64."""
+        x = np.asarray(field, dtype=np.float64)
+        rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1]))
+        out = function(rows, np.ascontiguousarray(self.state, dtype=np.float64))
+        return out.reshape(out.shape[:-2] + x.shape)
+
     def unit_log_partition(self, field):
-        """log of the integral of exp(-U(h) + x h) dh per unit: logaddexp of the pieces."""
-        return self._pieces(field)[2]
+        """log of the integral of exp(-U(h) + x h) dh per unit: the logaddexp of
+        the pieces' log-normalisers, by the kernel's compiled row evaluation
+        (the formulas of ``_pieces``, to about 1e-15)."""
+        return self._compiled(_sampling.drelu_log_partition, field)
 
     def piece_statistics(self, field):
         """(P(h >= 0 | v), E[h+ | v], E[h+**2 | v], E[h- | v], E[h-**2 | v]) per unit,
-        with h+ = max(h, 0) and h- = min(h, 0): the sufficient statistics of U."""
-        x = np.asarray(field, dtype=np.float64)
-        p = self.state[:N_PARAMETER_ROWS].astype(np.float64)
-        positive, negative, total = self._pieces(x)
-        weight_plus, weight_minus = np.exp(positive - total), np.exp(negative - total)
-        mean_plus, var_plus = piece_moments(x - p[THETA_PLUS], p[GAMMA_PLUS])
-        mean_minus, var_minus = piece_moments(p[THETA_MINUS] - x, p[GAMMA_MINUS])
-        return (weight_plus, weight_plus * mean_plus, weight_plus * (var_plus + mean_plus ** 2),
-                -weight_minus * mean_minus, weight_minus * (var_minus + mean_minus ** 2))
+        with h+ = max(h, 0) and h- = min(h, 0): the sufficient statistics of U.
+
+        By the kernel's compiled row evaluation, the numbers training uses (SciPy's
+        erfcx per piece, as in ``_pieces``, cost an epoch of training per call on
+        small models; the two agree to about 1e-11 relative where the pieces'
+        moments cancel, 1e-15 elsewhere).
+        """
+        (weight_plus, weight_minus, mean_plus, second_plus, mean_minus,
+         second_minus) = self._compiled(_sampling.drelu_statistics, field)
+        return (weight_plus, weight_plus * mean_plus, weight_plus * second_plus,
+                -weight_minus * mean_minus, weight_minus * second_minus)
 
     def mean(self, field):
         """E[h | v] = E[h+] + E[h-]."""
