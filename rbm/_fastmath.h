@@ -240,15 +240,35 @@ static inline double rbm_erfcx(double y)
 /* erfcx(y) for any y without a branch between the two formulas; +inf where
  * y^2 > 709, a little early (the true value overflows from y^2 = 709.09):
  * callers treat an infinite erfcx as a case for their exact scalar path. */
+static inline RBM_ALWAYS_INLINE double rbm_erfcx_given_positive(double y, double positive);
+
 static inline RBM_ALWAYS_INLINE double rbm_erfcx_branchless(double y)
 {
-    double hi, lo, positive, negative;
-    positive = rbm_erfcx_nonnegative(y < 0.0 ? -y : y);
+    return rbm_erfcx_given_positive(y, rbm_erfcx_nonnegative(y < 0.0 ? -y : y));
+}
+
+/* erfcx(y) given positive = erfcx(|y|) (rbm_erfcx_branchless's formulas). */
+static inline RBM_ALWAYS_INLINE double rbm_erfcx_given_positive(double y, double positive)
+{
+    double hi, lo, negative;
     rbm_exact_square(y, &hi, &lo);
     negative = 2.0 * (rbm_exp(hi) * (1.0 + lo)) - positive;
     negative = hi > 709.0 ? (double) INFINITY : negative;
     return y >= 0.0 ? positive : negative;
 }
+
+/* y = -a r / sqrt(2), the argument of erfcx for a piece with coefficient a and
+ * r = 1 / sqrt(gamma) (the same operations wherever it is formed). */
+static inline RBM_ALWAYS_INLINE double rbm_piece_y(double a, double r)
+{
+    return -(a * r) * 0.70710678118654752440;
+}
+
+/* out[i] = erfcx(y[i]) for y[i] >= 0, i < n: with AVX-512 where the CPU has it,
+ * else a loop the compiler vectorises (the same numbers; defined after the
+ * AVX-512 paths). */
+static void rbm_erfcx_nonnegative_array(const double *restrict y, ptrdiff_t n,
+                                        double *restrict out);
 
 /* Mean and second moment of the normalised piece with coefficient a, given
  * r = 1 / sqrt(gamma) and inv_gamma = 1 / gamma; *e = erfcx(y) (+inf where
@@ -291,15 +311,16 @@ static inline RBM_ALWAYS_INLINE void rbm_piece_moments(double a, double r, doubl
 }
 
 /* rbm_piece_moments where y <= 12 (the same arithmetic, without the asymptotic
- * series); returns whether y > 12, where the caller must use rbm_piece_moments. */
+ * series), given positive = erfcx(|y|); returns whether y > 12, where the
+ * caller must use rbm_piece_moments. */
 static inline RBM_ALWAYS_INLINE int rbm_piece_moments_near(double a, double r, double inv_gamma,
-                                                          double *e, double *mean,
-                                                          double *second)
+                                                          double positive, double *e,
+                                                          double *mean, double *second)
 {
     const double sqrt_2_over_pi = 0.79788456080286535588;
     double t = a * r, y = -t * 0.70710678118654752440;
     double lam, m, v;
-    *e = rbm_erfcx_branchless(y);
+    *e = rbm_erfcx_given_positive(y, positive);
     lam = sqrt_2_over_pi / *e;
     m = (t + lam) * r;
     v = (1.0 - lam * (lam + t)) * inv_gamma;
@@ -347,19 +368,28 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
                  *restrict r_plus = k + 2 * n, *restrict r_minus = k + 3 * n,
                  *restrict inv_gamma_plus = k + 4 * n, *restrict inv_gamma_minus = k + 5 * n;
     unsigned char far[RBM_DRELU_BLOCK];
+    double y[2 * RBM_DRELU_BLOCK], positive[2 * RBM_DRELU_BLOCK];
     ptrdiff_t j, j0, count;
     int overflow = 0, any_far;
     for (j0 = 0; j0 < n; j0 += RBM_DRELU_BLOCK) {
         count = n - j0 < RBM_DRELU_BLOCK ? n - j0 : RBM_DRELU_BLOCK;
         any_far = 0;
+        /* erfcx(|y|) of every piece first, in one pass that only does that. */
+        for (j = j0; j < j0 + count; j++) {
+            double y_plus = rbm_piece_y(x[j] - theta_plus[j], r_plus[j]);
+            double y_minus = rbm_piece_y(theta_minus[j] - x[j], r_minus[j]);
+            y[j - j0] = y_plus < 0.0 ? -y_plus : y_plus;
+            y[count + j - j0] = y_minus < 0.0 ? -y_minus : y_minus;
+        }
+        rbm_erfcx_nonnegative_array(y, 2 * count, positive);
         for (j = j0; j < j0 + count; j++) {
             double e_plus, e_minus;
             int far_plus = rbm_piece_moments_near(x[j] - theta_plus[j], r_plus[j],
-                                                  inv_gamma_plus[j], &e_plus, &mean_plus[j],
-                                                  &second_plus[j]);
+                                                  inv_gamma_plus[j], positive[j - j0], &e_plus,
+                                                  &mean_plus[j], &second_plus[j]);
             int far_minus = rbm_piece_moments_near(theta_minus[j] - x[j], r_minus[j],
-                                                   inv_gamma_minus[j], &e_minus,
-                                                   &mean_minus[j], &second_minus[j]);
+                                                   inv_gamma_minus[j], positive[count + j - j0],
+                                                   &e_minus, &mean_minus[j], &second_minus[j]);
             overflow |= rbm_drelu_weights(e_plus, e_minus, r_plus[j], r_minus[j], &w_plus[j],
                                           &w_minus[j]);
             far[j - j0] = (unsigned char) (far_plus | far_minus);
@@ -390,12 +420,22 @@ RBM_DISPATCH static void rbm_drelu_mass_row(const double *restrict x, ptrdiff_t 
 {
     const double *restrict theta_plus = k, *restrict theta_minus = k + n,
                  *restrict r_plus = k + 2 * n, *restrict r_minus = k + 3 * n;
-    ptrdiff_t j;
-    for (j = 0; j < n; j++) {
-        double y_plus = -(x[j] - theta_plus[j]) * r_plus[j] * 0.70710678118654752440;
-        double y_minus = -(theta_minus[j] - x[j]) * r_minus[j] * 0.70710678118654752440;
-        out[j] = rbm_erfcx_branchless(y_plus) * r_plus[j]
-                 + rbm_erfcx_branchless(y_minus) * r_minus[j];
+    double y[2 * RBM_DRELU_BLOCK], positive[2 * RBM_DRELU_BLOCK];
+    ptrdiff_t j, j0, count;
+    for (j0 = 0; j0 < n; j0 += RBM_DRELU_BLOCK) {
+        count = n - j0 < RBM_DRELU_BLOCK ? n - j0 : RBM_DRELU_BLOCK;
+        for (j = j0; j < j0 + count; j++) {
+            double y_plus = rbm_piece_y(x[j] - theta_plus[j], r_plus[j]);
+            double y_minus = rbm_piece_y(theta_minus[j] - x[j], r_minus[j]);
+            y[j - j0] = y_plus < 0.0 ? -y_plus : y_plus;
+            y[count + j - j0] = y_minus < 0.0 ? -y_minus : y_minus;
+        }
+        rbm_erfcx_nonnegative_array(y, 2 * count, positive);
+        for (j = j0; j < j0 + count; j++)
+            out[j] = rbm_erfcx_given_positive(rbm_piece_y(x[j] - theta_plus[j], r_plus[j]),
+                                              positive[j - j0]) * r_plus[j]
+                     + rbm_erfcx_given_positive(rbm_piece_y(theta_minus[j] - x[j], r_minus[j]),
+                                                positive[count + j - j0]) * r_minus[j];
     }
 }
 
@@ -410,9 +450,16 @@ RBM_DISPATCH static void rbm_relu_mean_row(const double *restrict x, ptrdiff_t n
     for (j0 = 0; j0 < n; j0 += RBM_DRELU_BLOCK) {
         count = n - j0 < RBM_DRELU_BLOCK ? n - j0 : RBM_DRELU_BLOCK;
         any_far = 0;
+        double y[RBM_DRELU_BLOCK], positive[RBM_DRELU_BLOCK];
+        for (j = j0; j < j0 + count; j++) {
+            double y_j = rbm_piece_y(x[j], 1.0);
+            y[j - j0] = y_j < 0.0 ? -y_j : y_j;
+        }
+        rbm_erfcx_nonnegative_array(y, count, positive);
         for (j = j0; j < j0 + count; j++) {
             double e, second;
-            int far_j = rbm_piece_moments_near(x[j], 1.0, 1.0, &e, &out[j], &second);
+            int far_j = rbm_piece_moments_near(x[j], 1.0, 1.0, positive[j - j0], &e, &out[j],
+                                               &second);
             far[j - j0] = (unsigned char) far_j;
             any_far |= far_j;
         }
@@ -926,6 +973,27 @@ static ptrdiff_t rbm_compact_scalar_f(const float *x, ptrdiff_t i, ptrdiff_t k, 
 
 /* The AVX-512 paths, and the one switch that decides whether they run. */
 #include "_avx512.h"
+
+/* The portable loop of rbm_erfcx_nonnegative_array (the compiler vectorises it,
+ * loading each lane's table coefficients one by one). */
+RBM_DISPATCH static void rbm_erfcx_nonnegative_loop(const double *restrict y, ptrdiff_t n,
+                                                     double *restrict out)
+{
+    for (ptrdiff_t i = 0; i < n; i++)
+        out[i] = rbm_erfcx_nonnegative(y[i]);
+}
+
+static void rbm_erfcx_nonnegative_array(const double *restrict y, ptrdiff_t n,
+                                        double *restrict out)
+{
+#ifdef RBM_HAVE_AVX512
+    if (rbm_use_avx512_erfcx) {
+        rbm_erfcx_nonnegative_avx512(y, n, out);
+        return;
+    }
+#endif
+    rbm_erfcx_nonnegative_loop(y, n, out);
+}
 
 /* idx[:count], coef[:count] = the nonzeros of x[:k] (positions, scale times
  * values); returns count. */

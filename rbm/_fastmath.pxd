@@ -37,6 +37,7 @@ cdef extern from "_fastmath.h" nogil:
                       double* w_minus, double* mean_plus, double* second_plus,
                       double* mean_minus, double* second_minus)
     void rbm_relu_mean_row(const double* x, Py_ssize_t n, double* out)
+    int rbm_vector_erfcx(int enabled)
     void rbm_drelu_mass_row(const double* x, Py_ssize_t n, const double* k, double* out)
     double RBM_NORMAL_PROPOSAL_BELOW
     void rbm_log_array(const double* x, Py_ssize_t n, double* out)

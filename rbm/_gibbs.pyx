@@ -62,7 +62,7 @@ from ._sampling cimport (
     drelu_potential_gradient,
     add_bias_sigmoid_rows, hidden_probabilities, sample_hidden, sample_visible,
     scale_rows, tempered_visible_sample, tempered_hidden_sample, clamp_visible,
-    parallel_threshold, set_parallel_threshold, set_avx512_sampling)
+    parallel_threshold, set_parallel_threshold, set_avx512_sampling, set_avx512_erfcx)
 from ._checks cimport (
     GAUSSIAN_SIGMA_ROW, GAUSSIAN_VELOCITY_ROW, GAUSSIAN_SIGMA_MIN_ROW, GAUSSIAN_SIGMA_MAX_ROW,
     GAUSSIAN_STATE_ROWS, _data, _fill_units, _first_call_checks)
@@ -130,7 +130,8 @@ cdef bint _SIGMA_FROM_WEIGHT_GRADIENT = True
 # kernel_settings: the one switchboard of performance knobs
 # --------------------------------------------------------------------------
 
-_SETTING_NAMES = ("numpy_blas", "avx512_compaction", "avx512_sampling", "inline_sfc64",
+_SETTING_NAMES = ("numpy_blas", "avx512_compaction", "avx512_sampling", "avx512_erfcx",
+                  "inline_sfc64",
                   "parallel_threshold", "product_threshold", "small_model_weights",
                   "sigma_from_weight_gradient")
 _settings_lock = threading.RLock()
@@ -145,6 +146,8 @@ def _apply_settings(values):
         set_avx512_compaction(1 if values["avx512_compaction"] else 0)
     if "avx512_sampling" in values:
         set_avx512_sampling(1 if values["avx512_sampling"] else 0)
+    if "avx512_erfcx" in values:
+        set_avx512_erfcx(1 if values["avx512_erfcx"] else 0)
     if "inline_sfc64" in values:
         set_inline_sfc64(bool(values["inline_sfc64"]))
     if "parallel_threshold" in values:
@@ -169,6 +172,7 @@ def kernel_settings_now():
         return dict(numpy_blas=bool(numpy_blas_in_use()),
                     avx512_compaction=bool(set_avx512_compaction(-1)),
                     avx512_sampling=bool(set_avx512_sampling(-1)),
+                    avx512_erfcx=bool(set_avx512_erfcx(-1)),
                     inline_sfc64=bool(inline_sfc64()),
                     parallel_threshold=None if threshold == PY_SSIZE_T_MAX else threshold,
                     product_threshold=None if products == float("inf") else int(products),
@@ -186,9 +190,10 @@ def kernel_settings(**changes):
         Products through NumPy's bundled OpenBLAS (found with threadpoolctl
         on the first kernel call) or, with False, SciPy's ``cython_blas``.
         The only knob that changes results, by rounding.
-    avx512_compaction, avx512_sampling : bool, default True
-        The AVX-512 paths of the row-sum products and of Bernoulli sampling,
-        where the CPU has AVX-512 (else they stay off); the same numbers.
+    avx512_compaction, avx512_sampling, avx512_erfcx : bool, default True
+        The AVX-512 paths of the row-sum products, of Bernoulli sampling and
+        of the erfcx of ReLU and dReLU units, where the CPU has AVX-512 (else
+        they stay off); the same numbers.
     inline_sfc64 : bool, default True
         Step SFC64 streams inline where that reproduces NumPy's SFC64; the
         same numbers.

@@ -96,3 +96,4 @@ cdef void tempered_hidden_sample(const Units* u, const floating* Z, floating* H,
 cdef Py_ssize_t parallel_threshold() noexcept
 cdef void set_parallel_threshold(Py_ssize_t n_elements) noexcept
 cdef bint set_avx512_sampling(int enabled) noexcept
+cdef bint set_avx512_erfcx(int enabled) noexcept

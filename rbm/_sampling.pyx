@@ -32,7 +32,7 @@ from ._fastmath cimport (
     rbm_bernoulli_sfc64x8_d)
 from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next
 from ._fastmath cimport (rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row,
-                         rbm_drelu_mass_row,
+                         rbm_drelu_mass_row, rbm_vector_erfcx,
                          RBM_NORMAL_PROPOSAL_BELOW, rbm_polar_normals, rbm_exponentials,
                          rbm_drelu_sides, rbm_truncated_first_tries, rbm_log_array)
 from libc.math cimport (log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2,
@@ -52,6 +52,8 @@ cdef Py_ssize_t _MIN_PARALLEL_REAL_ELEMENTS = 4096
 # The 8-stream sampler is on by default where the CPU has AVX-512 (a
 # dispatch flag inside this extension; the same draws either way).
 rbm_vector_sampling(1)
+# And erfcx's table polynomial for ReLU and dReLU units (the same numbers).
+rbm_vector_erfcx(1)
 
 
 cdef Py_ssize_t parallel_threshold() noexcept:
@@ -69,6 +71,12 @@ cdef bint set_avx512_sampling(int enabled) noexcept:
     """Switch the 8-stream AVX-512 sampler on (1, only where available) or off (0),
     or leave it (-1); returns whether it is on."""
     return rbm_vector_sampling(enabled) != 0
+
+
+cdef bint set_avx512_erfcx(int enabled) noexcept:
+    """Switch the AVX-512 erfcx of ReLU and dReLU units on (1, only where available)
+    or off (0), or leave it (-1); returns whether it is on."""
+    return rbm_vector_erfcx(enabled) != 0
 
 
 # --------------------------------------------------------------------------
