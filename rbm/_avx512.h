@@ -53,16 +53,16 @@ static int rbm_vector_sampling(int enabled)
 
 /* 1 where erfcx's table polynomial runs on AVX-512 (rbm_erfcx_nonnegative_avx512). */
 static int rbm_use_avx512_erfcx = 0;
-/* rbm_erfcx_table by coefficient: column c holds coefficient c of the 32
- * intervals, so that 4 registers hold it for the permutes. */
-static double rbm_erfcx_columns[10 * 32];
+/* rbm_erfcx_table by coefficient: column c holds coefficient c of the 16
+ * intervals, so that 2 registers hold it for a permute. */
+static double rbm_erfcx_columns[12 * 16];
 
 /* Switch the AVX-512 erfcx (see rbm_avx512_switch); fills its columns. */
 static int rbm_vector_erfcx(int enabled)
 {
-    for (int i = 0; i < 32; i++)
-        for (int c = 0; c < 10; c++)
-            rbm_erfcx_columns[c * 32 + i] = rbm_erfcx_table[i * 10 + c];
+    for (int i = 0; i < 16; i++)
+        for (int c = 0; c < 12; c++)
+            rbm_erfcx_columns[c * 16 + i] = rbm_erfcx_table[i * 12 + c];
     return rbm_avx512_switch(&rbm_use_avx512_erfcx, enabled);
 }
 
@@ -336,46 +336,36 @@ static void rbm_bernoulli_sfc64x8_d(const double *P, double *out, ptrdiff_t coun
     rbm_sfc64x8_store(x, states, n_lanes);
 }
 
-/* Coefficient c (its column) of each lane's interval k: two-register permutes
- * over intervals 0-15 and 16-31, then the lanes of k >= 16 take the second. */
-RBM_AVX512_TARGET
-static inline __m512d rbm_erfcx_coefficient(int c, __m512i k, __mmask8 upper)
-{
-    const double *column = rbm_erfcx_columns + c * 32;
-    const __m512d low = _mm512_permutex2var_pd(_mm512_loadu_pd(column), k,
-                                               _mm512_loadu_pd(column + 8));
-    const __m512d high = _mm512_permutex2var_pd(_mm512_loadu_pd(column + 16), k,
-                                                _mm512_loadu_pd(column + 24));
-    return _mm512_mask_blend_pd(upper, low, high);
-}
-
 /* rbm_erfcx_nonnegative on 8 lanes at a time.  GCC vectorises the portable
- * loop with one load and insert per lane and coefficient (80 for 8 lanes; its
- * generic tuning makes no gathers, and gathers were no faster here); permutes
- * from registers pick the coefficients instead (dReLU statistics 64 units
- * wide: about a tenth faster).  The same operations in the same order, with
- * the multiply-adds fused as GCC fuses them in its AVX2 and AVX-512 builds of
- * the loop: the same numbers (tests compare the two paths). */
+ * loop with one load and insert per lane and coefficient (96 for 8 lanes; its
+ * generic tuning makes no gathers, and gathers were no faster here); here a
+ * permute across the two registers of a coefficient's column picks each
+ * lane's value.  The same operations in the same order, with the
+ * multiply-adds fused as GCC fuses them in its AVX2 and AVX-512 builds of the
+ * loop: the same numbers (tests compare the two paths). */
 RBM_AVX512_TARGET
 static void rbm_erfcx_nonnegative_avx512(const double *y, ptrdiff_t n, double *out)
 {
-    const __m512d four = _mm512_set1_pd(4.0), thirty_two = _mm512_set1_pd(32.0),
+    const __m512d four = _mm512_set1_pd(4.0), sixteen = _mm512_set1_pd(16.0),
                   two = _mm512_set1_pd(2.0), one = _mm512_set1_pd(1.0);
-    const __m256i last = _mm256_set1_epi32(31);
-    const __m512i sixteen = _mm512_set1_epi64(16);
+    const __m256i last = _mm256_set1_epi32(15);
+    __m512d low[12], high[12];
+    for (int c = 0; c < 12; c++) {
+        low[c] = _mm512_loadu_pd(rbm_erfcx_columns + c * 16);
+        high[c] = _mm512_loadu_pd(rbm_erfcx_columns + c * 16 + 8);
+    }
     for (ptrdiff_t i = 0; i < n; i += 8) {
         const __mmask8 lanes = n - i >= 8 ? (__mmask8) 0xFF : (__mmask8) ((1u << (n - i)) - 1);
         const __m512d v = _mm512_maskz_loadu_pd(lanes, y + i);
         const __m512d t = _mm512_div_pd(four, _mm512_add_pd(four, v));
-        const __m512d scaled = _mm512_mul_pd(t, thirty_two);
+        const __m512d scaled = _mm512_mul_pd(t, sixteen);
         const __m256i k32 = _mm256_min_epi32(_mm512_cvttpd_epi32(scaled), last);
         const __m512d s = _mm512_fmsub_pd(two, _mm512_sub_pd(scaled, _mm512_cvtepi32_pd(k32)),
                                           one);
         const __m512i k = _mm512_cvtepi32_epi64(k32);
-        const __mmask8 upper = _mm512_cmpge_epi64_mask(k, sixteen);
-        __m512d p = rbm_erfcx_coefficient(9, k, upper);
-        for (int c = 8; c >= 0; c--)
-            p = _mm512_fmadd_pd(p, s, rbm_erfcx_coefficient(c, k, upper));
+        __m512d p = _mm512_permutex2var_pd(low[11], k, high[11]);
+        for (int c = 10; c >= 0; c--)
+            p = _mm512_fmadd_pd(p, s, _mm512_permutex2var_pd(low[c], k, high[c]));
         _mm512_mask_storeu_pd(out + i, lanes, _mm512_mul_pd(t, p));
     }
 }

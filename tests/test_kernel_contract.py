@@ -309,10 +309,10 @@ def test_kernel_settings_restore_the_previous_state():
     before = _gibbs.kernel_settings_now()
     with _gibbs.kernel_settings(parallel_threshold=0, small_model_weights=0,
                                 avx512_compaction=False, avx512_sampling=False,
-                                inline_sfc64=False) as inside:
+                                avx512_erfcx=False, inline_sfc64=False) as inside:
         assert inside["parallel_threshold"] == 0 and inside["small_model_weights"] == 0
         assert not (inside["avx512_compaction"] or inside["avx512_sampling"]
-                    or inside["inline_sfc64"])
+                    or inside["avx512_erfcx"] or inside["inline_sfc64"])
         with _gibbs.kernel_settings(small_model_weights=5) as nested:
             assert nested["small_model_weights"] == 5 and nested["parallel_threshold"] == 0
         assert _gibbs.kernel_settings_now() == inside

@@ -279,7 +279,7 @@ def test_softplus_matches_logaddexp_to_a_few_ulp():
 def fit_with_vector_path_on_and_off(setting, model, X):
     """(model fitted with an AVX-512 path of the kernel, the same fitted without it).
 
-    ``setting`` is ``"avx512_compaction"`` or ``"avx512_sampling"`` (see
+    ``setting`` is ``"avx512_compaction"``, ``"avx512_sampling"`` or ``"avx512_erfcx"`` (see
     ``_gibbs.kernel_settings``).
     """
     with _gibbs.kernel_settings(**{setting: True}) as settings:
@@ -384,3 +384,44 @@ def test_sigma_gradient_from_the_weight_gradient_equals_the_visible_field_produc
     for name in ("sigma_", "components_", "intercept_visible_", "intercept_hidden_"):
         np.testing.assert_allclose(getattr(shortcut, name), getattr(product, name),
                                    rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("hidden", ["relu", "drelu"])
+def test_vector_and_portable_erfcx_train_the_same_model(hidden):
+    # erfcx's table polynomial runs on AVX-512 (coefficients picked by
+    # permutes) where the CPU has it, else in the portable loop: the same
+    # operations in the same order, so the same model to the bit.  70 hidden
+    # units leave a partial vector of 6 lanes.
+    rng = np.random.default_rng(5)
+    X = (rng.random((80, 19)) < 0.4).astype(np.float64)
+    model = BernoulliRBM(n_components=70, batch_size=10, n_chains=10, n_iter=3,
+                         learning_rate=0.01, hidden=hidden, random_state=0, n_jobs=1)
+    vector, portable = fit_with_vector_path_on_and_off("avx512_erfcx", model, X)
+    for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
+        np.testing.assert_array_equal(getattr(vector, name), getattr(portable, name),
+                                      err_msg=name)
+    assert np.all(np.isfinite(vector.components_))
+
+
+def test_vector_and_portable_erfcx_agree_on_fields_of_any_size():
+    """The dReLU statistics and log-partitions through both erfcx paths, on
+    fields from -1e4 to 1e4 (every interval of the table, both signs of y,
+    the asymptotic series and the overflowing pieces), to the bit."""
+    from rbm import _sampling
+    rng = np.random.default_rng(6)
+    n = 13
+    state = np.zeros((8, n))
+    state[:2] = rng.uniform(0.05, 5.0, (2, n))
+    state[2:4] = rng.normal(size=(2, n))
+    magnitudes = np.geomspace(1e-3, 1e4, 200)
+    field = np.concatenate([magnitudes, -magnitudes])[:, None] * rng.uniform(0.5, 1.5, n)
+    results = {}
+    for flag in (True, False):
+        with _gibbs.kernel_settings(avx512_erfcx=flag) as settings:
+            if flag and not settings["avx512_erfcx"]:
+                pytest.skip("no AVX-512 erfcx in this build or on this CPU")
+            results[flag] = (_sampling.drelu_statistics(field, state),
+                             _sampling.drelu_log_partition(field, state))
+    for vector, portable in zip(results[True], results[False]):
+        np.testing.assert_array_equal(vector, portable)
+    assert np.all(np.isfinite(results[True][1]))

@@ -17,8 +17,8 @@ import numpy as np
 from numpy.polynomial import chebyshev
 from scipy.special import erfcx
 
-N_INTERVALS = 32
-DEGREE = 9
+N_INTERVALS = 16
+DEGREE = 11
 
 
 def g_of_t(t):
