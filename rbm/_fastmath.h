@@ -599,21 +599,55 @@ RBM_DISPATCH static void rbm_drelu_sides(const double *restrict x, ptrdiff_t n,
 
 /* Each unit's first try with its own normal z[j]: h[j] = scale[j] (z' - alpha[j]),
  * z' = z or |z| (alpha >= 0), where alpha[j] < RBM_NORMAL_PROPOSAL_BELOW and z' >=
- * alpha[j]; todo[j] = 1 where not (a rejected try, Robert's range, a NaN alpha).
- * Returns the number of units left to do. */
-RBM_DISPATCH static ptrdiff_t rbm_truncated_first_tries(const double *restrict alpha,
-                                                        const double *restrict scale,
-                                                        const double *restrict z, ptrdiff_t n,
-                                                        double *restrict h,
-                                                        unsigned char *restrict todo)
+ * alpha[j].  The units left, in order: idx[:*retry] those whose normal try was
+ * rejected (for rbm_truncated_retries), then idx[n - *tail:] the rest (Robert's
+ * range and NaN alphas, for the caller's exact scalar sampler), filled from the
+ * end.  Returns nothing: no branch depends on the draws. */
+RBM_DISPATCH static void rbm_truncated_first_tries(const double *restrict alpha,
+                                                   const double *restrict scale,
+                                                   const double *restrict z, ptrdiff_t n,
+                                                   double *restrict h, ptrdiff_t *restrict idx,
+                                                   ptrdiff_t *retry, ptrdiff_t *tail)
 {
-    ptrdiff_t j, left = 0;
+    ptrdiff_t j, n_retry = 0, n_tail = 0;
     for (j = 0; j < n; j++) {
         double a = alpha[j];
         double proposal = a >= 0.0 ? fabs(z[j]) : z[j];
-        int accept = a < RBM_NORMAL_PROPOSAL_BELOW && proposal >= a;
+        int normal_range = a < RBM_NORMAL_PROPOSAL_BELOW;
+        int accept = normal_range && proposal >= a;
         h[j] = accept ? scale[j] * (proposal - a) : 0.0;
-        todo[j] = (unsigned char) !accept;
+    }
+    /* Two branch-free appends (a separate loop: the one above vectorises). */
+    for (j = 0; j < n; j++) {
+        double a = alpha[j];
+        double proposal = a >= 0.0 ? fabs(z[j]) : z[j];
+        int normal_range = a < RBM_NORMAL_PROPOSAL_BELOW;
+        int accept = normal_range && proposal >= a;
+        idx[n_retry] = j;
+        n_retry += normal_range && !accept;
+        idx[n - 1 - n_tail] = j;
+        n_tail += !normal_range;
+    }
+    *retry = n_retry;
+    *tail = n_tail;
+}
+
+/* Another normal try for each of the units idx[:m] (all in the normal range),
+ * unit idx[i] with z[i]: accepted ones get h, the rejected stay in idx[:returned],
+ * in order. */
+RBM_DISPATCH static ptrdiff_t rbm_truncated_retries(const double *restrict alpha,
+                                                    const double *restrict scale,
+                                                    const double *restrict z, ptrdiff_t *idx,
+                                                    ptrdiff_t m, double *restrict h)
+{
+    ptrdiff_t i, left = 0;
+    for (i = 0; i < m; i++) {
+        ptrdiff_t j = idx[i];
+        double a = alpha[j];
+        double proposal = a >= 0.0 ? fabs(z[i]) : z[i];
+        int accept = proposal >= a;
+        h[j] = accept ? scale[j] * (proposal - a) : h[j];
+        idx[left] = j;
         left += !accept;
     }
     return left;

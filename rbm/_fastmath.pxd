@@ -47,9 +47,12 @@ cdef extern from "_fastmath.h" nogil:
                          const double* theta_minus, const double* r_plus,
                          const double* r_minus, const double* w_plus, const double* U,
                          double* alpha, double* scale)
-    Py_ssize_t rbm_truncated_first_tries(const double* alpha, const double* scale,
-                                         const double* z, Py_ssize_t n, double* h,
-                                         unsigned char* todo)
+    void rbm_truncated_first_tries(const double* alpha, const double* scale,
+                                   const double* z, Py_ssize_t n, double* h,
+                                   Py_ssize_t* idx, Py_ssize_t* retry, Py_ssize_t* tail)
+    Py_ssize_t rbm_truncated_retries(const double* alpha, const double* scale,
+                                     const double* z, Py_ssize_t* idx, Py_ssize_t m,
+                                     double* h)
     void rbm_block_categorical_draw_d(double* row, const Py_ssize_t* groups,
                                       Py_ssize_t n_groups, const float* u)
     void rbm_block_categorical_draw_f(float* row, const Py_ssize_t* groups,

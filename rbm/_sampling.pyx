@@ -34,7 +34,8 @@ from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64
 from ._fastmath cimport (rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row,
                          rbm_drelu_mass_row, rbm_vector_erfcx,
                          RBM_NORMAL_PROPOSAL_BELOW, rbm_polar_normals, rbm_exponentials,
-                         rbm_drelu_sides, rbm_truncated_first_tries, rbm_log_array)
+                         rbm_drelu_sides, rbm_truncated_first_tries,
+                         rbm_truncated_retries, rbm_log_array)
 from libc.math cimport (log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2,
                         INFINITY)
 
@@ -419,16 +420,26 @@ cdef inline double _truncated_excess(double alpha, Variates* v) noexcept nogil:
 cdef void _truncated_block(const double* alpha, const double* scale, Py_ssize_t count,
                            Variates* v, double* h) noexcept nogil:
     """h[j] = scale[j] (z_j - alpha[j]), z_j ~ N(0, 1) given z_j >= alpha[j], j < count
-    (<= _BLOCK): every unit's first try at once (vectorised), then the rest in turn."""
-    cdef unsigned char todo[_BLOCK]
-    cdef Py_ssize_t j, left
+    (<= _BLOCK): every unit's first normal try at once, then rounds of one more
+    try for each unit still rejected (branch-free, vectorised where they can
+    be), then Robert's proposals (and NaN alphas) one unit at a time.
+
+    Each round hands the next normals of the stream to the units left, in
+    unit order: the draws depend only on the stream.
+    """
+    cdef Py_ssize_t idx[_BLOCK]
+    cdef Py_ssize_t j, retry, tail
     _ensure_normals(v, count)
-    left = rbm_truncated_first_tries(alpha, scale, v.normals + v.next_normal, count, h, todo)
+    rbm_truncated_first_tries(alpha, scale, v.normals + v.next_normal, count, h, idx,
+                              &retry, &tail)
     v.next_normal += count
-    if left:
-        for j in range(count):
-            if todo[j]:
-                h[j] = scale[j] * _truncated_excess(alpha[j], v)
+    while retry:
+        _ensure_normals(v, retry)
+        j = retry
+        retry = rbm_truncated_retries(alpha, scale, v.normals + v.next_normal, idx, retry, h)
+        v.next_normal += j
+    for j in range(count - tail, count):
+        h[idx[j]] = scale[idx[j]] * _truncated_excess(alpha[idx[j]], v)
 
 
 cdef struct DReLURows:
