@@ -1036,40 +1036,44 @@ static inline ptrdiff_t rbm_compact_f(const float *x, ptrdiff_t k, float scale,
 }
 
 /* The columns [j0, n) left after the blocks of 4 vectors (under 4 vectors:
- * up to 3 whole ones and a tail of single columns), in ONE pass over the
- * selected rows.  Each column's sum is still accumulated in the order of s;
- * one pass per vector and one per tail column, which this replaced, made up
- * to 7 passes over idx and coef for narrow outputs such as 20 hidden units,
- * 4 of them scalar gathers (categorical fits with 20 hidden units: 10% of
- * the time).  The compiler may contract the tail's multiply-adds differently
- * now, so float64 models of 1,100 hidden units differ from before by 1e-16. */
+ * up to 3 whole ones and a tail of single columns): the whole vectors in ONE
+ * pass over the selected rows (one pass per vector, before, made up to 3
+ * passes over idx and coef for narrow outputs such as 20 hidden units), then
+ * the single columns.  Each column's sum is accumulated in the order of s,
+ * with the rounding of the loops this replaced: the same models to the bit. */
 static inline void rbm_combine_rest_d(const ptrdiff_t *idx, const double *coef,
                                          ptrdiff_t n_active, const double *M, ptrdiff_t n,
                                          double *out, int accumulate, ptrdiff_t j0)
 {
     const ptrdiff_t L = RBM_LANES_D, n_vectors = (n - j0) / L, tail_start = j0 + n_vectors * L;
     rbm_vd acc0 = {0}, acc1 = {0}, acc2 = {0}, m0, m1, m2;
-    double tail[RBM_LANES_D];
-    for (ptrdiff_t j = tail_start; j < n; j++)
-        tail[j - tail_start] = accumulate ? out[j] : 0.0;
-    if (accumulate) {
-        if (n_vectors > 0) memcpy(&acc0, out + j0, sizeof acc0);
-        if (n_vectors > 1) memcpy(&acc1, out + j0 + L, sizeof acc1);
-        if (n_vectors > 2) memcpy(&acc2, out + j0 + 2 * L, sizeof acc2);
+    if (n_vectors > 0) {
+        if (accumulate) {
+            memcpy(&acc0, out + j0, sizeof acc0);
+            if (n_vectors > 1) memcpy(&acc1, out + j0 + L, sizeof acc1);
+            if (n_vectors > 2) memcpy(&acc2, out + j0 + 2 * L, sizeof acc2);
+        }
+        for (ptrdiff_t s = 0; s < n_active; s++) {
+            const double a = coef[s], *m = M + idx[s] * n;
+            memcpy(&m0, m + j0, sizeof m0); acc0 += a * m0;
+            if (n_vectors > 1) { memcpy(&m1, m + j0 + L, sizeof m1); acc1 += a * m1; }
+            if (n_vectors > 2) { memcpy(&m2, m + j0 + 2 * L, sizeof m2); acc2 += a * m2; }
+        }
+        memcpy(out + j0, &acc0, sizeof acc0);
+        if (n_vectors > 1) memcpy(out + j0 + L, &acc1, sizeof acc1);
+        if (n_vectors > 2) memcpy(out + j0 + 2 * L, &acc2, sizeof acc2);
     }
-    for (ptrdiff_t s = 0; s < n_active; s++) {
-        const double a = coef[s], *m = M + idx[s] * n;
-        if (n_vectors > 0) { memcpy(&m0, m + j0, sizeof m0); acc0 += a * m0; }
-        if (n_vectors > 1) { memcpy(&m1, m + j0 + L, sizeof m1); acc1 += a * m1; }
-        if (n_vectors > 2) { memcpy(&m2, m + j0 + 2 * L, sizeof m2); acc2 += a * m2; }
-        for (ptrdiff_t j = tail_start; j < n; j++)
-            tail[j - tail_start] += a * m[j];
+    /* The single columns one at a time, as before the vectors shared a pass:
+     * GCC rounds this loop's multiply-adds unfused where it vectorises it
+     * across columns and fused where not, and the same loop keeps models
+     * bit-identical to the builds before (a pass of their own costs little:
+     * at most 7 columns). */
+    for (ptrdiff_t j = tail_start; j < n; j++) {
+        double sum = accumulate ? out[j] : 0.0;
+        for (ptrdiff_t s = 0; s < n_active; s++)
+            sum += coef[s] * M[idx[s] * n + j];
+        out[j] = sum;
     }
-    if (n_vectors > 0) memcpy(out + j0, &acc0, sizeof acc0);
-    if (n_vectors > 1) memcpy(out + j0 + L, &acc1, sizeof acc1);
-    if (n_vectors > 2) memcpy(out + j0 + 2 * L, &acc2, sizeof acc2);
-    for (ptrdiff_t j = tail_start; j < n; j++)
-        out[j] = tail[j - tail_start];
 }
 
 static inline void rbm_combine_rest_f(const ptrdiff_t *idx, const float *coef,
@@ -1078,27 +1082,33 @@ static inline void rbm_combine_rest_f(const ptrdiff_t *idx, const float *coef,
 {
     const ptrdiff_t L = RBM_LANES_F, n_vectors = (n - j0) / L, tail_start = j0 + n_vectors * L;
     rbm_vf acc0 = {0}, acc1 = {0}, acc2 = {0}, m0, m1, m2;
-    float tail[RBM_LANES_F];
-    for (ptrdiff_t j = tail_start; j < n; j++)
-        tail[j - tail_start] = accumulate ? out[j] : 0.0f;
-    if (accumulate) {
-        if (n_vectors > 0) memcpy(&acc0, out + j0, sizeof acc0);
-        if (n_vectors > 1) memcpy(&acc1, out + j0 + L, sizeof acc1);
-        if (n_vectors > 2) memcpy(&acc2, out + j0 + 2 * L, sizeof acc2);
+    if (n_vectors > 0) {
+        if (accumulate) {
+            memcpy(&acc0, out + j0, sizeof acc0);
+            if (n_vectors > 1) memcpy(&acc1, out + j0 + L, sizeof acc1);
+            if (n_vectors > 2) memcpy(&acc2, out + j0 + 2 * L, sizeof acc2);
+        }
+        for (ptrdiff_t s = 0; s < n_active; s++) {
+            const float a = coef[s], *m = M + idx[s] * n;
+            memcpy(&m0, m + j0, sizeof m0); acc0 += a * m0;
+            if (n_vectors > 1) { memcpy(&m1, m + j0 + L, sizeof m1); acc1 += a * m1; }
+            if (n_vectors > 2) { memcpy(&m2, m + j0 + 2 * L, sizeof m2); acc2 += a * m2; }
+        }
+        memcpy(out + j0, &acc0, sizeof acc0);
+        if (n_vectors > 1) memcpy(out + j0 + L, &acc1, sizeof acc1);
+        if (n_vectors > 2) memcpy(out + j0 + 2 * L, &acc2, sizeof acc2);
     }
-    for (ptrdiff_t s = 0; s < n_active; s++) {
-        const float a = coef[s], *m = M + idx[s] * n;
-        if (n_vectors > 0) { memcpy(&m0, m + j0, sizeof m0); acc0 += a * m0; }
-        if (n_vectors > 1) { memcpy(&m1, m + j0 + L, sizeof m1); acc1 += a * m1; }
-        if (n_vectors > 2) { memcpy(&m2, m + j0 + 2 * L, sizeof m2); acc2 += a * m2; }
-        for (ptrdiff_t j = tail_start; j < n; j++)
-            tail[j - tail_start] += a * m[j];
+    /* The single columns one at a time, as before the vectors shared a pass:
+     * GCC rounds this loop's multiply-adds unfused where it vectorises it
+     * across columns and fused where not, and the same loop keeps models
+     * bit-identical to the builds before (a pass of their own costs little:
+     * at most 7 columns). */
+    for (ptrdiff_t j = tail_start; j < n; j++) {
+        float sum = accumulate ? out[j] : 0.0f;
+        for (ptrdiff_t s = 0; s < n_active; s++)
+            sum += coef[s] * M[idx[s] * n + j];
+        out[j] = sum;
     }
-    if (n_vectors > 0) memcpy(out + j0, &acc0, sizeof acc0);
-    if (n_vectors > 1) memcpy(out + j0 + L, &acc1, sizeof acc1);
-    if (n_vectors > 2) memcpy(out + j0 + 2 * L, &acc2, sizeof acc2);
-    for (ptrdiff_t j = tail_start; j < n; j++)
-        out[j] = tail[j - tail_start];
 }
 
 /* out[:n] (+)= sum_s coef[s] * M[idx[s], :n]   (M row-major with n columns).
