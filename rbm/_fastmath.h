@@ -167,7 +167,9 @@ static inline RBM_ALWAYS_INLINE void rbm_exact_square(double y, double *hi, doub
     *lo = ((yh * yh - *hi) + 2.0 * yh * yl) + yl * yl;
 }
 
-/* erfcx(y) for y >= 0 (and +inf: 0). */
+/* erfcx(y) for y >= 0 (and +inf: 0); not for NaN, whose conversion to the
+ * interval's index is undefined (callers map NaN to 0 and keep their result
+ * NaN through their other terms of y). */
 static inline RBM_ALWAYS_INLINE double rbm_erfcx_nonnegative(double y)
 {
     double t = 4.0 / (4.0 + y);
@@ -195,6 +197,8 @@ static inline RBM_ALWAYS_INLINE double rbm_erfcx_nonnegative(double y)
 static inline double rbm_erfcx(double y)
 {
     double hi, lo;
+    if (y != y) /* NaN: rbm_erfcx_nonnegative's index would be undefined */
+        return y;
     if (y >= 0.0)
         return rbm_erfcx_nonnegative(y);
     rbm_exact_square(y, &hi, &lo);
@@ -228,11 +232,17 @@ static inline double rbm_erfcx(double y)
 /* erfcx(y) for any y without a branch between the two formulas; +inf where
  * y^2 > 709, a little early (the true value overflows from y^2 = 709.09):
  * callers treat an infinite erfcx as a case for their exact scalar path. */
+/* |y|, and 0 for a NaN y (see rbm_erfcx_nonnegative). */
+static inline RBM_ALWAYS_INLINE double rbm_abs_or_zero(double y)
+{
+    return y < 0.0 ? -y : (y >= 0.0 ? y : 0.0);
+}
+
 static inline RBM_ALWAYS_INLINE double rbm_erfcx_given_positive(double y, double positive);
 
 static inline RBM_ALWAYS_INLINE double rbm_erfcx_branchless(double y)
 {
-    return rbm_erfcx_given_positive(y, rbm_erfcx_nonnegative(y < 0.0 ? -y : y));
+    return rbm_erfcx_given_positive(y, rbm_erfcx_nonnegative(rbm_abs_or_zero(y)));
 }
 
 /* erfcx(y) given positive = erfcx(|y|) (rbm_erfcx_branchless's formulas). */
@@ -366,8 +376,8 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
         for (j = j0; j < j0 + count; j++) {
             double y_plus = rbm_piece_y(x[j] - theta_plus[j], r_plus[j]);
             double y_minus = rbm_piece_y(theta_minus[j] - x[j], r_minus[j]);
-            y[j - j0] = y_plus < 0.0 ? -y_plus : y_plus;
-            y[count + j - j0] = y_minus < 0.0 ? -y_minus : y_minus;
+            y[j - j0] = rbm_abs_or_zero(y_plus);
+            y[count + j - j0] = rbm_abs_or_zero(y_minus);
         }
         rbm_erfcx_nonnegative_array(y, 2 * count, positive);
         for (j = j0; j < j0 + count; j++) {
@@ -415,8 +425,8 @@ RBM_DISPATCH static void rbm_drelu_mass_row(const double *restrict x, ptrdiff_t 
         for (j = j0; j < j0 + count; j++) {
             double y_plus = rbm_piece_y(x[j] - theta_plus[j], r_plus[j]);
             double y_minus = rbm_piece_y(theta_minus[j] - x[j], r_minus[j]);
-            y[j - j0] = y_plus < 0.0 ? -y_plus : y_plus;
-            y[count + j - j0] = y_minus < 0.0 ? -y_minus : y_minus;
+            y[j - j0] = rbm_abs_or_zero(y_plus);
+            y[count + j - j0] = rbm_abs_or_zero(y_minus);
         }
         rbm_erfcx_nonnegative_array(y, 2 * count, positive);
         for (j = j0; j < j0 + count; j++)
@@ -440,8 +450,7 @@ RBM_DISPATCH static void rbm_relu_mean_row(const double *restrict x, ptrdiff_t n
         any_far = 0;
         double y[RBM_DRELU_BLOCK], positive[RBM_DRELU_BLOCK];
         for (j = j0; j < j0 + count; j++) {
-            double y_j = rbm_piece_y(x[j], 1.0);
-            y[j - j0] = y_j < 0.0 ? -y_j : y_j;
+            y[j - j0] = rbm_abs_or_zero(rbm_piece_y(x[j], 1.0));
         }
         rbm_erfcx_nonnegative_array(y, count, positive);
         for (j = j0; j < j0 + count; j++) {
