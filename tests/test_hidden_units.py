@@ -558,6 +558,10 @@ def test_compiled_drelu_layer_matches_the_scipy_formulas_for_fields_of_any_size(
     np.testing.assert_allclose(unit.mean(field), expected["mean"], rtol=1e-12, atol=2e-15)
     assert unit.unit_log_partition(field[:1, :]).shape == (1, 3)
     assert unit.mean(field[0]).shape == (3,)
+    # A diverged (NaN) field gives NaN, and infinite ones no NaN log-partition.
+    odd = np.array([[np.nan, np.inf, -np.inf]])
+    assert np.isnan(unit.unit_log_partition(odd)[0, 0]) and np.isnan(unit.mean(odd)[0, 0])
+    assert np.all(unit.unit_log_partition(odd)[0, 1:] == np.inf)
 
 
 def test_drelu_sampler_survives_infinite_fields():
