@@ -39,6 +39,20 @@ class DefaultRule(NamedTuple):
         (batch size + n_chains) x internal columns x hidden units.
     learning_rate_scale : float
         Factor on the estimator's own default learning rate.
+    hidden : str
+        The estimator's ``hidden`` type ("bernoulli", "relu", "drelu", ...).
+    learning_rate : float or None
+        The learning rate itself, overriding ``learning_rate_scale`` (set it
+        for real-valued hidden types, whose default rate may change).
+    decay_categories : float or None
+        For categorical data, ``weight_decay`` times min(1, decay_categories
+        / q), q the mean number of observed categories per feature; None
+        keeps ``weight_decay`` for every kind.  Why: a one-hot column is on
+        in about 1/q of the rows, so its weights get about 1/q of the data's
+        gradient while the decay pulls on them at every update; with many
+        categories (protein alignments: 20 residues and a gap) a decay fit
+        for a few categories holds the weights too tight to tell
+        near-identical sequences apart.
     """
 
     min_hidden: int = 64
@@ -47,6 +61,9 @@ class DefaultRule(NamedTuple):
     weight_decay: float = 5e-3
     n_chains: int = 100
     learning_rate_scale: float = 1.0
+    hidden: str = "bernoulli"
+    learning_rate: float | None = None
+    decay_categories: float | None = None
 
     def n_components(self, n_columns):
         """Hidden units for ``n_columns`` internal visible columns."""
@@ -57,11 +74,21 @@ class DefaultRule(NamedTuple):
         batches = max(1, -(-n_rows // batch_size))
         return int(min(MAX_EPOCHS, max(10, -(-self.updates // batches))))
 
-    def options(self, estimator_class, n_rows, random_state):
-        """Keyword arguments of ``estimator_class`` but ``n_components``."""
-        rate = estimator_class().learning_rate * self.learning_rate_scale
-        return dict(n_iter=self.epochs(n_rows), weight_decay=self.weight_decay,
-                    n_chains=self.n_chains, learning_rate=rate, random_state=random_state)
+    def decay(self, categories_per_feature=None):
+        """Weight decay for data of ``categories_per_feature`` mean observed
+        categories per feature (None: not categorical)."""
+        if self.decay_categories is None or categories_per_feature is None:
+            return self.weight_decay
+        return self.weight_decay * min(1.0, self.decay_categories / categories_per_feature)
+
+    def options(self, estimator_class, n_rows, random_state, categories_per_feature=None):
+        """Keyword arguments of ``estimator_class`` but ``n_components``
+        (``categories_per_feature``: see ``decay``)."""
+        rate = (self.learning_rate if self.learning_rate is not None
+                else estimator_class().learning_rate * self.learning_rate_scale)
+        return dict(n_iter=self.epochs(n_rows), weight_decay=self.decay(categories_per_feature),
+                    n_chains=self.n_chains, learning_rate=rate, hidden=self.hidden,
+                    random_state=random_state)
 
 
 MAX_EPOCHS = 1000
@@ -115,6 +142,7 @@ def default_estimator(X, missing, random_state, rule=None):
     """
     rule = DEFAULT_RULE if rule is None else rule
     observed = X[~missing]
+    categories = None
     if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
         kind, n_columns, extra = BernoulliRBM, X.shape[1], {}
     elif X.dtype.kind in "f":
@@ -122,9 +150,10 @@ def default_estimator(X, missing, random_state, rule=None):
     else:
         # Labels carry no precision of their own: float32 trains about twice as fast.
         kind, n_columns = CategoricalRBM, sum(observed_categories(X, missing))
+        categories = n_columns / max(1, X.shape[1])
         extra = dict(dtype=np.float32)
     return kind(n_components=rule.n_components(n_columns),
-                **rule.options(kind, X.shape[0], random_state), **extra)
+                **rule.options(kind, X.shape[0], random_state, categories), **extra)
 
 
 class RBMImputer(_BaseImputer):

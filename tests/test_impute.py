@@ -80,6 +80,34 @@ def test_a_default_rule_sets_size_training_chains_and_learning_rate():
     assert fitted.n_components == DEFAULT_RULE.n_components(4)
 
 
+def test_a_default_rule_sets_the_hidden_type_and_an_explicit_learning_rate():
+    # An explicit rate wins over the scale on the estimator's default rate, so
+    # a rule for real-valued hidden units does not follow that default.
+    rule = DefaultRule(min_hidden=8, max_hidden=8, updates=40, hidden="relu",
+                       learning_rate=0.013, learning_rate_scale=3.0)
+    X = two_patterns()
+    model = default_estimator(X, np.isnan(X), 0, rule)
+    assert model.hidden == "relu" and model.learning_rate == 0.013
+    fitted = RBMImputer(model, random_state=0).fit(X).estimator_
+    assert fitted.hidden == "relu" and fitted._hidden_unit.name == "relu"
+    assert DEFAULT_RULE.options(BernoulliRBM, 40, 0)["hidden"] == "bernoulli"
+
+
+def test_a_default_rule_lowers_the_decay_of_many_categories_only():
+    rule = DefaultRule(weight_decay=5e-3, decay_categories=4.0)
+    assert rule.decay(None) == 5e-3 and rule.decay(3.0) == 5e-3  # never raised
+    assert rule.decay(20.0) == pytest.approx(1e-3)
+    rng = np.random.default_rng(0)
+    # 8 observed categories in each of 3 features: 5e-3 x 4 / 8.
+    labels = np.array([rng.permutation(8) for _ in range(3)]).T.repeat(5, axis=0)
+    model = default_estimator(labels.astype(str).astype(object),
+                              np.zeros(labels.shape, bool), 0, rule)
+    assert type(model) is CategoricalRBM and model.weight_decay == pytest.approx(2.5e-3)
+    X = two_patterns()  # binary: one column per feature, the decay as given
+    assert default_estimator(X, np.isnan(X), 0, rule).weight_decay == 5e-3
+    assert DefaultRule(weight_decay=5e-3).decay(20.0) == 5e-3  # off unless asked
+
+
 def test_imputes_the_obvious_value_and_draws_from_the_posterior():
     X = two_patterns()
     imputer = RBMImputer(random_state=0).fit(X)
