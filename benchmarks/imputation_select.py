@@ -66,6 +66,10 @@ RULES = {
     "percat4_h512": DefaultRule(n_chains=20, decay_categories=4.0, max_hidden=512),
     "percat6": DefaultRule(n_chains=20, decay_categories=6.0),
     "percat6_h512": DefaultRule(n_chains=20, decay_categories=6.0, max_hidden=512),
+    # percat4_h512 only where the rows have near-identical neighbours
+    # (rbm.impute.neighbour_identity at least 0.7): not lattice, not dna.
+    "percat4_h512_id07": DefaultRule(n_chains=20, max_hidden=512, decay_categories=4.0,
+                                     decay_identity=0.7),
     "drelu": DefaultRule(n_chains=20, hidden="drelu", learning_rate=0.01),
 }
 #: (chains, sweeps) of the posterior averages that ``--marginals`` compares
