@@ -141,6 +141,7 @@ def observed_categories(X, missing):
 #: NEIGHBOUR_REFERENCE_ROWS (evenly spaced, so the same rows every time).
 NEIGHBOUR_QUERY_ROWS = 500
 NEIGHBOUR_REFERENCE_ROWS = 5000
+NEIGHBOUR_BLOCK_ENTRIES = 2 ** 22
 
 
 def label_codes(X, missing):
@@ -178,17 +179,17 @@ def neighbour_identity(X, missing):
     if n < 2:
         return 0.0
     reference = np.unique(np.linspace(0, n - 1, min(n, NEIGHBOUR_REFERENCE_ROWS)).astype(int))
-    queries = reference[np.unique(np.linspace(0, len(reference) - 1,
-                                              min(len(reference), NEIGHBOUR_QUERY_ROWS))
-                                  .astype(int))]
+    queries = np.unique(np.linspace(0, len(reference) - 1,
+                                    min(len(reference), NEIGHBOUR_QUERY_ROWS)).astype(int))
     codes = label_codes(X[reference], missing[reference])
-    position = {row: k for k, row in enumerate(reference)}
+    known = codes >= 0
+    # Blocks of queries x reference rows x features of about 4 million entries.
+    step = max(1, NEIGHBOUR_BLOCK_ENTRIES // (len(reference) * max(1, X.shape[1])))
     best = []
-    for start in range(0, len(queries), 50):
-        block = np.array([position[row] for row in queries[start:start + 50]])
-        Q = codes[block]
-        both = (Q[:, None, :] >= 0) & (codes[None, :, :] >= 0)
-        same = (Q[:, None, :] == codes[None, :, :]) & both
+    for start in range(0, len(queries), step):
+        block = queries[start:start + step]
+        both = known[block][:, None, :] & known[None, :, :]
+        same = (codes[block][:, None, :] == codes[None, :, :]) & both
         identity = same.sum(axis=2) / np.maximum(both.sum(axis=2), 1)
         identity[np.arange(len(block)), block] = -1.0  # not its own neighbour
         best.append(identity.max(axis=1))
