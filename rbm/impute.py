@@ -257,11 +257,10 @@ class RBMImputer(_BaseImputer):
         ``neighbour_identity`` at least 0.7, 5e-3 x min(1, 4 / q), q the
         mean number of observed categories per feature: about 1.2e-3 for
         protein alignments, whose near-identical sequences want weights
-        free to tell them apart), this ``random_state``, about 40,000 minibatch
-        updates (``n_iter`` from 10 to 1,000 epochs) and 20 persistent
-        chains: ``DEFAULT_RULE``,
-        chosen on validation rows of the benchmark sets' training rows
-        (benchmarks/imputation_select.py).
+        free to tell them apart), this ``random_state``, about 40,000
+        minibatch updates (``n_iter`` from 10 to 1,000 epochs) and 20
+        persistent chains: ``DEFAULT_RULE``, chosen on validation rows of
+        the benchmark sets' training rows (benchmarks/imputation_select.py).
         Real-valued data are standardised (observed mean and standard
         deviation per column) before a GaussianBernoulliRBM sees them, and
         imputed values mapped back.
