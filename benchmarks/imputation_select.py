@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rbm import DivergenceError
 from rbm.impute import DefaultRule
 from imputation import (MISSING_FRACTION, SEED, SETS, available, contenders,
                         fitted_rbm_imputer, load, rbm_imputer, score)
@@ -51,6 +52,25 @@ RULES = {
     "chains20": DefaultRule(n_chains=20),
     "chains20_h128": DefaultRule(n_chains=20, max_hidden=128),
     "chains20_20k_lr2": DefaultRule(n_chains=20, updates=20000, learning_rate_scale=2.0),
+    # Second round (the protein alignments behind KNN): capacity and memorisation.
+    "h512": DefaultRule(n_chains=20, max_hidden=512),
+    "wd1e-3": DefaultRule(n_chains=20, weight_decay=1e-3),
+    "h512_wd1e-3": DefaultRule(n_chains=20, max_hidden=512, weight_decay=1e-3),
+    "wd2e-3": DefaultRule(n_chains=20, weight_decay=2e-3),
+    "h512_wd2e-3": DefaultRule(n_chains=20, max_hidden=512, weight_decay=2e-3),
+    "wd5e-4": DefaultRule(n_chains=20, weight_decay=5e-4),
+    "wd2e-4": DefaultRule(n_chains=20, weight_decay=2e-4),
+    # Decay scaled by 4 / mean categories per feature for categorical data
+    # (dna's 4 keep 5e-3; 21 residues about 1e-3); binary and real unchanged.
+    "percat4": DefaultRule(n_chains=20, decay_categories=4.0),
+    "percat4_h512": DefaultRule(n_chains=20, decay_categories=4.0, max_hidden=512),
+    "percat6": DefaultRule(n_chains=20, decay_categories=6.0),
+    "percat6_h512": DefaultRule(n_chains=20, decay_categories=6.0, max_hidden=512),
+    # percat4_h512 only where the rows have near-identical neighbours
+    # (rbm.impute.neighbour_identity at least 0.7): not lattice, not dna.
+    "percat4_h512_id07": DefaultRule(n_chains=20, max_hidden=512, decay_categories=4.0,
+                                     decay_identity=0.7),
+    "drelu": DefaultRule(n_chains=20, hidden="drelu", learning_rate=0.01),
 }
 #: (chains, sweeps) of the posterior averages that ``--marginals`` compares
 #: (the imputer's own is the first).
@@ -113,8 +133,12 @@ def select(args, names):
         for label in args.rules:
             if (name, label) in done:
                 continue
-            value, seconds = evaluate(rbm_imputer(kind, RULES[label]), fit, gappy, valid,
-                                      removed, kind)
+            try:
+                value, seconds = evaluate(rbm_imputer(kind, RULES[label]), fit, gappy, valid,
+                                          removed, kind)
+            except DivergenceError as error:  # a rule that diverges on a set is out
+                print(f"  {name} {label}: {error}", file=sys.stderr, flush=True)
+                value, seconds = None, float("nan")
             append(path, {"set": name, "rule": label, "kind": kind, "score": value,
                           "seconds": seconds, "fit_rows": len(fit), "valid_rows": len(valid)})
     print(report(done_pairs(path), args.rules))
@@ -126,8 +150,11 @@ def regrets(records, labels):
     sets = [s for s in sets if all((s, l) in records for l in labels)]
     out = {label: {} for label in labels}
     for s in sets:
-        scores = {l: records[(s, l)]["score"] for l in labels}
-        if records[(s, labels[0])]["kind"] == "real":
+        real = records[(s, labels[0])]["kind"] == "real"
+        # A fit that diverged (score None) scores the worst possible.
+        scores = {l: (np.inf if real else 0.0) if records[(s, l)]["score"] is None
+                  else records[(s, l)]["score"] for l in labels}
+        if real:
             best = min(scores.values())
             for l in labels:
                 out[l][s] = scores[l] / best - 1
@@ -154,7 +181,8 @@ def report(records, labels):
     mean_regret = {}
     for l in labels:
         mean_regret[l] = float(np.mean(list(table[l].values()))) if sets else float("nan")
-        cells = [f"{records[(s, l)]['score']:.4f}" for s in sets]
+        cells = ["diverged" if records[(s, l)]["score"] is None
+                 else f"{records[(s, l)]['score']:.4f}" for s in sets]
         lines.append(f"| {l} | " + " | ".join(cells)
                      + f" | {mean_regret[l]:.4f} | {cost(RULES[l]) / cost(RULES['current']):.2f} |")
     lines += ["", "Seconds (fit + transform):", "", "| rule | " + " | ".join(sets) + " |",

@@ -39,6 +39,26 @@ class DefaultRule(NamedTuple):
         (batch size + n_chains) x internal columns x hidden units.
     learning_rate_scale : float
         Factor on the estimator's own default learning rate.
+    hidden : str
+        The estimator's ``hidden`` type ("bernoulli", "relu", "drelu", ...).
+    learning_rate : float or None
+        The learning rate itself, overriding ``learning_rate_scale`` (set it
+        for real-valued hidden types, whose default rate may change).
+    decay_categories : float or None
+        For categorical data whose rows have near-identical neighbours
+        (``decay_identity``), ``weight_decay`` times min(1, decay_categories
+        / q), q the mean number of observed categories per feature; None
+        keeps ``weight_decay`` for every kind.  Why: a one-hot column is on
+        in about 1/q of the rows, so its weights get about 1/q of the data's
+        gradient while the decay pulls on them at every update; with many
+        categories (protein alignments: 20 residues and a gap) a decay fit
+        for a few categories holds the weights too tight to tell
+        near-identical sequences apart.
+    decay_identity : float
+        The ``neighbour_identity`` of the training rows from which
+        ``decay_categories`` applies.  Rows without close neighbours
+        (synthetic lattice proteins, dna) gain nothing from looser weights,
+        only overfitting.
     """
 
     min_hidden: int = 64
@@ -47,6 +67,10 @@ class DefaultRule(NamedTuple):
     weight_decay: float = 5e-3
     n_chains: int = 100
     learning_rate_scale: float = 1.0
+    hidden: str = "bernoulli"
+    learning_rate: float | None = None
+    decay_categories: float | None = None
+    decay_identity: float = 0.0
 
     def n_components(self, n_columns):
         """Hidden units for ``n_columns`` internal visible columns."""
@@ -57,19 +81,38 @@ class DefaultRule(NamedTuple):
         batches = max(1, -(-n_rows // batch_size))
         return int(min(MAX_EPOCHS, max(10, -(-self.updates // batches))))
 
-    def options(self, estimator_class, n_rows, random_state):
-        """Keyword arguments of ``estimator_class`` but ``n_components``."""
-        rate = estimator_class().learning_rate * self.learning_rate_scale
-        return dict(n_iter=self.epochs(n_rows), weight_decay=self.weight_decay,
-                    n_chains=self.n_chains, learning_rate=rate, random_state=random_state)
+    def decay(self, categories_per_feature=None, identity=1.0):
+        """Weight decay for data of ``categories_per_feature`` mean observed
+        categories per feature (None: not categorical) whose rows have a
+        ``neighbour_identity`` of ``identity``."""
+        if (self.decay_categories is None or categories_per_feature is None
+                or identity < self.decay_identity):
+            return self.weight_decay
+        return self.weight_decay * min(1.0, self.decay_categories / categories_per_feature)
+
+    def options(self, estimator_class, n_rows, random_state, categories_per_feature=None,
+                identity=1.0):
+        """Keyword arguments of ``estimator_class`` but ``n_components``
+        (``categories_per_feature``, ``identity``: see ``decay``)."""
+        rate = (self.learning_rate if self.learning_rate is not None
+                else estimator_class().learning_rate * self.learning_rate_scale)
+        return dict(n_iter=self.epochs(n_rows),
+                    weight_decay=self.decay(categories_per_feature, identity),
+                    n_chains=self.n_chains, learning_rate=rate, hidden=self.hidden,
+                    random_state=random_state)
 
 
 MAX_EPOCHS = 1000
-#: The rule of ``estimator=None``: "chains20" of benchmarks/imputation_select.py,
-#: chosen on validation rows (mean regret 0.0062 against 0.0055 for the rule
-#: before it, 100 chains, within the script's tolerance of 0.001, at a third
-#: of the cost per update).
-DEFAULT_RULE = DefaultRule(n_chains=20)
+#: The rule of ``estimator=None``: "percat4_h512_id07" of
+#: benchmarks/imputation_select.py, chosen on validation rows (second round,
+#: for the protein alignments behind KNNImputer): 20 chains, up to 512
+#: hidden units, and for categorical data whose rows have near-identical
+#: neighbours (``neighbour_identity`` at least 0.7) the weight decay
+#: 5e-3 x min(1, 4 / mean categories per feature): about 1.2e-3 for the
+#: ww and kunitz alignments, 3.8e-3 for mushrooms; dna, the lattice
+#: proteins, binary and real-valued data keep 5e-3.
+DEFAULT_RULE = DefaultRule(n_chains=20, max_hidden=512, decay_categories=4.0,
+                           decay_identity=0.7)
 DEFAULT_UPDATES = DEFAULT_RULE.updates
 DEFAULT_WEIGHT_DECAY = DEFAULT_RULE.weight_decay
 MIN_N_COMPONENTS = DEFAULT_RULE.min_hidden
@@ -94,6 +137,65 @@ def observed_categories(X, missing):
     return [len(set(X[~missing[:, j], j].tolist())) for j in range(X.shape[1])]
 
 
+#: ``neighbour_identity`` compares at most this many rows with at most
+#: NEIGHBOUR_REFERENCE_ROWS (evenly spaced, so the same rows every time).
+NEIGHBOUR_QUERY_ROWS = 500
+NEIGHBOUR_REFERENCE_ROWS = 5000
+NEIGHBOUR_BLOCK_ENTRIES = 2 ** 22
+
+
+def label_codes(X, missing):
+    """X's labels as integer codes per column, -1 where missing."""
+    codes = np.full(X.shape, -1, dtype=np.int64)
+    for j in range(X.shape[1]):
+        known = ~missing[:, j]
+        lookup = {}
+        codes[known, j] = [lookup.setdefault(v, len(lookup)) for v in X[known, j].tolist()]
+    return codes
+
+
+def neighbour_identity(X, missing):
+    """How close each row's nearest other row is, on average.
+
+    For (up to ``NEIGHBOUR_QUERY_ROWS``) rows of X, the largest fraction of
+    features, among those observed in both, on which another row (of up to
+    ``NEIGHBOUR_REFERENCE_ROWS``) has the same value; the mean over those
+    rows.  About 0.9 for the ww alignment's near-identical sequences, 0.5
+    for dna and synthetic lattice proteins; 0 for a single row.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Labels (any hashable values).
+    missing : ndarray of bool, shape of X
+        Its missing entries, which count neither way.
+
+    Returns
+    -------
+    identity : float
+        In [0, 1].
+    """
+    n = X.shape[0]
+    if n < 2:
+        return 0.0
+    reference = np.unique(np.linspace(0, n - 1, min(n, NEIGHBOUR_REFERENCE_ROWS)).astype(int))
+    queries = np.unique(np.linspace(0, len(reference) - 1,
+                                    min(len(reference), NEIGHBOUR_QUERY_ROWS)).astype(int))
+    codes = label_codes(X[reference], missing[reference])
+    known = codes >= 0
+    # Blocks of queries x reference rows x features of about 4 million entries.
+    step = max(1, NEIGHBOUR_BLOCK_ENTRIES // (len(reference) * max(1, X.shape[1])))
+    best = []
+    for start in range(0, len(queries), step):
+        block = queries[start:start + step]
+        both = known[block][:, None, :] & known[None, :, :]
+        same = (codes[block][:, None, :] == codes[None, :, :]) & both
+        identity = same.sum(axis=2) / np.maximum(both.sum(axis=2), 1)
+        identity[np.arange(len(block)), block] = -1.0  # not its own neighbour
+        best.append(identity.max(axis=1))
+    return float(np.clip(np.concatenate(best), 0.0, 1.0).mean())
+
+
 def default_estimator(X, missing, random_state, rule=None):
     """The RBM ``estimator=None`` picks for X (see ``RBMImputer``).
 
@@ -115,6 +217,7 @@ def default_estimator(X, missing, random_state, rule=None):
     """
     rule = DEFAULT_RULE if rule is None else rule
     observed = X[~missing]
+    categories = None
     if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
         kind, n_columns, extra = BernoulliRBM, X.shape[1], {}
     elif X.dtype.kind in "f":
@@ -122,9 +225,12 @@ def default_estimator(X, missing, random_state, rule=None):
     else:
         # Labels carry no precision of their own: float32 trains about twice as fast.
         kind, n_columns = CategoricalRBM, sum(observed_categories(X, missing))
+        categories = n_columns / max(1, X.shape[1])
         extra = dict(dtype=np.float32)
+    identity = (neighbour_identity(X, missing) if categories is not None
+                and rule.decay_categories is not None else 1.0)
     return kind(n_components=rule.n_components(n_columns),
-                **rule.options(kind, X.shape[0], random_state), **extra)
+                **rule.options(kind, X.shape[0], random_state, categories, identity), **extra)
 
 
 class RBMImputer(_BaseImputer):
@@ -146,11 +252,15 @@ class RBMImputer(_BaseImputer):
         is 0 or 1, GaussianBernoulliRBM for other floating-point columns,
         CategoricalRBM otherwise (strings, objects, integers; float32).
         Each gets one hidden unit per feature (per observed category for
-        CategoricalRBM), at least 64 and at most 256, weight decay 5e-3,
-        this ``random_state``, about 40,000 minibatch updates (``n_iter``
-        from 10 to 1,000 epochs) and 20 persistent chains: ``DEFAULT_RULE``,
-        chosen on validation rows of the benchmark sets' training rows
-        (benchmarks/imputation_select.py).
+        CategoricalRBM), at least 64 and at most 512, weight decay 5e-3
+        (for CategoricalRBM whose rows have near-identical neighbours,
+        ``neighbour_identity`` at least 0.7, 5e-3 x min(1, 4 / q), q the
+        mean number of observed categories per feature: about 1.2e-3 for
+        protein alignments, whose near-identical sequences want weights
+        free to tell them apart), this ``random_state``, about 40,000
+        minibatch updates (``n_iter`` from 10 to 1,000 epochs) and 20
+        persistent chains: ``DEFAULT_RULE``, chosen on validation rows of
+        the benchmark sets' training rows (benchmarks/imputation_select.py).
         Real-valued data are standardised (observed mean and standard
         deviation per column) before a GaussianBernoulliRBM sees them, and
         imputed values mapped back.

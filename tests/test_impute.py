@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMImputer
 from rbm.impute import (DEFAULT_RULE, DEFAULT_WEIGHT_DECAY, DefaultRule, default_epochs,
-                        default_estimator, default_n_components)
+                        default_estimator, default_n_components, neighbour_identity)
 
 
 # The checks feed real-valued data (blobs, normals, uniforms), the domain of
@@ -45,7 +45,8 @@ def test_default_estimator_follows_the_data():
 
 
 def test_default_model_size_follows_the_internal_columns():
-    assert [default_n_components(n) for n in (3, 64, 100, 256, 651)] == [64, 64, 100, 256, 256]
+    assert [default_n_components(n) for n in (3, 64, 100, 256, 651)] == [64, 64, 100, 256, 512]
+    assert default_n_components(976) == 512
     rng = np.random.default_rng(0)
     # 70 features of 3 observed categories each: 210 one-hot columns, as many hidden units.
     labels = rng.choice(["a", "b", "c"], (40, 70)).astype(object)
@@ -78,6 +79,72 @@ def test_a_default_rule_sets_size_training_chains_and_learning_rate():
     fitted = RBMImputer(random_state=0).fit(X).estimator_
     assert fitted.n_chains == DEFAULT_RULE.n_chains
     assert fitted.n_components == DEFAULT_RULE.n_components(4)
+
+
+def test_a_default_rule_sets_the_hidden_type_and_an_explicit_learning_rate():
+    # An explicit rate wins over the scale on the estimator's default rate, so
+    # a rule for real-valued hidden units does not follow that default.
+    rule = DefaultRule(min_hidden=8, max_hidden=8, updates=40, hidden="relu",
+                       learning_rate=0.013, learning_rate_scale=3.0)
+    X = two_patterns()
+    model = default_estimator(X, np.isnan(X), 0, rule)
+    assert model.hidden == "relu" and model.learning_rate == 0.013
+    fitted = RBMImputer(model, random_state=0).fit(X).estimator_
+    assert fitted.hidden == "relu" and fitted._hidden_unit.name == "relu"
+    assert DEFAULT_RULE.options(BernoulliRBM, 40, 0)["hidden"] == "bernoulli"
+
+
+def test_a_default_rule_lowers_the_decay_of_many_categories_only():
+    rule = DefaultRule(weight_decay=5e-3, decay_categories=4.0)
+    assert rule.decay(None) == 5e-3 and rule.decay(3.0) == 5e-3  # never raised
+    assert rule.decay(20.0) == pytest.approx(1e-3)
+    rng = np.random.default_rng(0)
+    # 8 observed categories in each of 3 features: 5e-3 x 4 / 8.
+    labels = np.array([rng.permutation(8) for _ in range(3)]).T.repeat(5, axis=0)
+    model = default_estimator(labels.astype(str).astype(object),
+                              np.zeros(labels.shape, bool), 0, rule)
+    assert type(model) is CategoricalRBM and model.weight_decay == pytest.approx(2.5e-3)
+    X = two_patterns()  # binary: one column per feature, the decay as given
+    assert default_estimator(X, np.isnan(X), 0, rule).weight_decay == 5e-3
+    assert DefaultRule(weight_decay=5e-3).decay(20.0) == 5e-3  # off unless asked
+
+
+def test_neighbour_identity_measures_near_duplicate_rows():
+    rng = np.random.default_rng(0)
+    # 200 rows of 30 features uniform over 20 labels: a pair agrees on
+    # Binomial(30, 1/20) features (mean 1.5); 12 or more has probability
+    # below 1e-8, so even the best of 199 neighbours stays under 0.4.
+    labels = rng.integers(0, 20, (200, 30)).astype(object)
+    none = np.zeros(labels.shape, bool)
+    assert neighbour_identity(labels, none) < 0.4
+    # Each row twice: every row's nearest other row is its copy.
+    assert neighbour_identity(np.vstack([labels, labels]), np.zeros((400, 30), bool)) == 1.0
+    # A row is not its own neighbour: two rows agreeing on 2 of 4 features.
+    pair = np.array([["a", "b", "c", "d"], ["a", "b", "x", "y"]], dtype=object)
+    assert neighbour_identity(pair, np.zeros(pair.shape, bool)) == 0.5
+    # Missing entries count neither way: the disagreements hidden, identical.
+    gaps = np.zeros(pair.shape, bool)
+    gaps[1, 2:] = True
+    assert neighbour_identity(pair, gaps) == 1.0
+    assert neighbour_identity(pair[:1], gaps[:1]) == 0.0
+
+
+def test_the_decay_of_many_categories_is_lowered_only_for_near_duplicates():
+    rule = DefaultRule(weight_decay=5e-3, decay_categories=4.0, decay_identity=0.7)
+    rng = np.random.default_rng(1)
+    # 10 features of 20 labels: a pair agrees on Binomial(10, 1/20) of
+    # them, 7 or more (identity 0.7) with probability below 1e-7.
+    distinct = rng.integers(0, 20, (100, 10)).astype(object)
+    copies = np.vstack([distinct[:50], distinct[:50]])  # identity 1
+    q = np.mean([len(set(column)) for column in copies.T])  # about 18.5
+    for X, expected in [(distinct, 5e-3), (copies, 5e-3 * 4 / q)]:
+        model = default_estimator(X, np.zeros(X.shape, bool), 0, rule)
+        assert model.weight_decay == pytest.approx(expected)
+    # The default rule does this too (and never for binary data).
+    model = default_estimator(copies, np.zeros(copies.shape, bool), 0)
+    assert model.weight_decay < DEFAULT_WEIGHT_DECAY / 3
+    assert default_estimator(distinct, np.zeros(distinct.shape, bool), 0).weight_decay \
+        == DEFAULT_WEIGHT_DECAY
 
 
 def test_imputes_the_obvious_value_and_draws_from_the_posterior():
