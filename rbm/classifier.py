@@ -291,6 +291,12 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         L2 penalty on the weights W and U.
     k : int, default=1
         Gibbs sweeps per update of the persistent chains.
+    average_epochs : int, default=0
+        Polyak averaging: the fitted parameters are the mean of those after
+        each of the last ``average_epochs`` epochs of each training run
+        (``fit``'s epochs, and each self-training round's), rather than the
+        last epoch's alone; 0 keeps the last.  Ignored with early stopping,
+        which keeps its best epoch.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the labelled rows and stop when
         their log loss has not improved by ``tol`` for ``n_iter_no_change``
@@ -367,6 +373,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "k": [Interval(numbers.Integral, 1, None, closed="left")],
+        "average_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -378,7 +385,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     def __init__(self, n_components=512, *, visible="bernoulli", categories="auto",
                  objective="hybrid", generative_weight=0.01, pseudo_label_rounds=0,
                  learning_rate=0.2, learning_rate_schedule="linear", batch_size=32, n_iter=100,
-                 momentum=0.9, weight_decay=1e-4, k=1, early_stopping=False,
+                 momentum=0.9, weight_decay=1e-4, k=1, average_epochs=0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=0):
         self.n_components = n_components
@@ -394,6 +401,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.k = k
+        self.average_epochs = average_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -610,10 +618,13 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         rng = self._rng
         monitor_rows = _monitor_rows(labels, rng)
         stopper = _BestEpoch(self.tol, self.n_iter_no_change) if validation else None
+        average = _ParameterMean() if self.average_epochs and not stopper else None
         start = time.perf_counter()
         for epoch in range(n_epochs):
             self._epoch(X, labels, weights, rng, self._epoch_learning_rate(epoch, n_epochs))
             self.n_iter_ += 1
+            if average and epoch >= n_epochs - self.average_epochs:
+                average.add(self._parameters())
             row = self._history_row(X, labels, monitor_rows, validation, start)
             if self.verbose:
                 print(_format_row(type(self).__name__, row))
@@ -621,6 +632,8 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
                 break
         if stopper:
             self.best_epoch_ = stopper.restore_best(self._parameters())
+        if average:
+            average.restore_mean(self._parameters())
 
     def _epoch_learning_rate(self, epoch, n_epochs):
         """The step size of a (0-based) epoch of a run of ``n_epochs``: constant, or
@@ -1132,6 +1145,28 @@ class _BestEpoch:
             for array, saved in zip(arrays, self.saved):
                 array[...] = saved
         return self.best_epoch
+
+
+class _ParameterMean:
+    """Running mean of the parameters after chosen epochs (Polyak averaging)."""
+
+    def __init__(self):
+        self.total = None
+        self.count = 0
+
+    def add(self, arrays):
+        """Count the current values of ``arrays`` in the mean."""
+        if self.total is None:
+            self.total = [np.zeros_like(a) for a in arrays]
+        for total, array in zip(self.total, arrays):
+            total += array
+        self.count += 1
+
+    def restore_mean(self, arrays):
+        """Set ``arrays`` in place to the mean of the values added."""
+        if self.count:
+            for array, total in zip(arrays, self.total):
+                array[...] = total / self.count
 
 
 def _format_row(name, row):

@@ -447,6 +447,20 @@ def test_early_stopping_keeps_the_best_epoch(digits):
     assert model.history_["log_loss_validation"][model.best_epoch_ - 1] == losses.min()
 
 
+def test_average_epochs_keeps_the_mean_of_the_last_epochs_parameters(blobs):
+    X, y = blobs
+    settings = dict(n_components=8, learning_rate_schedule="constant", random_state=5)
+    # With a constant step the first epoch of a 2-epoch fit is a 1-epoch fit.
+    after = [RBMClassifier(n_iter=n, **settings).fit(X, y)._parameters() for n in (1, 2)]
+    averaged = RBMClassifier(n_iter=2, average_epochs=2, **settings).fit(X, y)
+    for mean, first, second in zip(averaged._parameters(), *after):
+        np.testing.assert_allclose(mean, (first + second) / 2, rtol=1e-12, atol=1e-15)
+    assert not np.allclose(after[0][0], after[1][0])  # the two epochs' weights differ
+    last_only = RBMClassifier(n_iter=2, average_epochs=1, **settings).fit(X, y)
+    for a, b in zip(last_only._parameters(), after[1]):
+        assert np.array_equal(a, b)
+
+
 def test_sample_weight_zero_rows_are_ignored_by_the_discriminative_fit(blobs):
     X, y = blobs
     flipped = (y + 1) % 3
