@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.special import expit, logsumexp
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -15,8 +16,9 @@ from threadpoolctl import threadpool_limits
 
 from exact_reference import ALPHA, all_states, chisquare_p_value, chisquare_power
 from rbm import RBMClassifier
-from rbm.classifier import (PSEUDO_LABEL_EPOCHS, class_scores, discriminative_gradient,
-                            log_posterior, one_hot, positive_statistics, spread_labels)
+from rbm.classifier import (PSEUDO_LABEL_EPOCHS, PSEUDO_LABEL_HIDDEN_WEIGHT, class_scores,
+                            discriminative_gradient, graph_features, log_posterior, one_hot,
+                            positive_statistics, spread_labels)
 
 N_HIDDEN, N_CLASSES = 3, 3
 
@@ -399,6 +401,20 @@ def test_spread_labels_keeps_given_labels_and_follows_the_neighbour_graph():
     labels[0], labels[20] = 1, 0
     pseudo = spread_labels(H, labels)
     assert pseudo.tolist() == [1] * 20 + [0] * 20
+
+
+def test_graph_features_scale_inputs_and_hidden_features_to_their_weights():
+    # Each part's root-mean-square deviation from its mean row is its weight,
+    # whatever the scales given (so neither part swamps the graph's distances).
+    rng = np.random.default_rng(1)
+    S = 100.0 * rng.random((50, 6))
+    H = 0.01 * rng.random((50, 4))
+    F = graph_features(sp.csr_matrix(S), H)
+    assert F.shape == (50, 10)
+    for part, weight in ((F[:, :6], 1.0), (F[:, 6:], PSEUDO_LABEL_HIDDEN_WEIGHT)):
+        deviation = np.sqrt(((part - part.mean(axis=0)) ** 2).sum(axis=1).mean())
+        assert deviation == pytest.approx(weight, rel=1e-12)
+    np.testing.assert_allclose(F[:, :6] / F[0, 0], S / S[0, 0], rtol=1e-12)
 
 
 def test_pseudo_label_rounds_train_on_spread_labels_only_when_rows_are_unlabelled(blobs):
