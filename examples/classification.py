@@ -4,7 +4,7 @@
    split of the digits, beside logistic regression on the same pixels.
 2. The same with only 10% of the training labels: the other rows are
    marked -1 and contribute the generative term, then one round of
-   self-training on labels spread over the hidden features
+   self-training on labels spread over the inputs and hidden features
    (``pseudo_label_rounds=1``).
 3. Class-conditional generation: ``sample(n, y=...)`` draws images of a
    chosen digit from the fitted joint model; a logistic regression of real

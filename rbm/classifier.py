@@ -21,7 +21,7 @@ inputs).  Training follows the gradient of
 
 and, for semi-supervised fits with ``pseudo_label_rounds``, rounds of
 self-training: label spreading over a nearest-neighbour graph of the rows'
-hidden features gives the unlabelled rows pseudo-labels, which then enter
+inputs and hidden features gives the unlabelled rows pseudo-labels, which then enter
 the discriminative term as labels.
 
 Everything is NumPy with one ``numpy.random.Generator`` per fit drawn from
@@ -65,8 +65,11 @@ DEFAULT_N_CHAINS, DEFAULT_N_BETAS = 100, 10000
 MONITOR_ROWS = 2000
 #: Epochs of each self-training round (``pseudo_label_rounds``).
 PSEUDO_LABEL_EPOCHS = 10
-#: Neighbours of each row in the graph that spreads the labels over hidden features.
+#: Neighbours of each row in the graph that spreads the labels.
 PSEUDO_LABEL_NEIGHBOURS = 7
+#: Weight of the hidden features against the inputs in that graph (each part
+#: first scaled to a root-mean-square deviation of 1).
+PSEUDO_LABEL_HIDDEN_WEIGHT = 0.5
 #: Standard deviation of the initial weights, times 1 / sqrt(n_hidden + n_columns + n_classes).
 INITIAL_WEIGHT_SCALE = 1.0
 
@@ -168,17 +171,38 @@ def sample_labels(logits, rng):
     return np.minimum((cumulative <= u).sum(axis=1), p.shape[1] - 1)
 
 
-def spread_labels(H, labels):
+def rms_deviation(Z):
+    """Root-mean-square distance of the rows of Z from their mean row (1 where 0)."""
+    spread = math.sqrt(((Z - Z.mean(axis=0)) ** 2).sum(axis=1).mean()) if len(Z) else 0.0
+    return spread if spread > 0 else 1.0
+
+
+def graph_features(S, H):
+    """The rows' coordinates in the pseudo-label graph: the inputs' statistic
+    s(x) and the hidden features side by side, each scaled to a
+    root-mean-square deviation of 1, the hidden ones then weighted by
+    ``PSEUDO_LABEL_HIDDEN_WEIGHT``.
+
+    Both parts, because on validation splits of the digits the graph over
+    both labelled the unlabelled rows better than either alone (the pixels'
+    distances are sharper, the hidden features group some rows the pixels
+    split; benchmarks/README.md).
+    """
+    S = S.toarray() if sp.issparse(S) else np.asarray(S, dtype=np.float64)
+    return np.hstack([S / rms_deviation(S),
+                      H * (PSEUDO_LABEL_HIDDEN_WEIGHT / rms_deviation(H))])
+
+
+def spread_labels(F, labels):
     """Label indices for every row: the given ones kept, the unlabelled (-1) ones
     by label spreading (Zhou et al. 2004, ``sklearn.semi_supervised.LabelSpreading``)
-    over the ``PSEUDO_LABEL_NEIGHBOURS``-nearest-neighbour graph of the rows ``H``.
-
-    The graph is built on the hidden features rather than the raw inputs so that
-    what the RBM has learnt about the inputs decides which rows are neighbours.
+    over the ``PSEUDO_LABEL_NEIGHBOURS``-nearest-neighbour graph of the rows ``F``
+    (``graph_features``).  A nearest-neighbour graph is sparse; an RBF one
+    would need n x n memory.
     """
     spreading = LabelSpreading(kernel="knn", n_neighbors=min(PSEUDO_LABEL_NEIGHBOURS,
                                                              len(labels) - 1))
-    pseudo = spreading.fit(H, labels).transduction_
+    pseudo = spreading.fit(F, labels).transduction_
     return np.where(labels == UNLABELLED, pseudo, labels)
 
 
@@ -268,8 +292,9 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         Semi-supervised fits only (rows labelled -1; ``fit``, not
         ``partial_fit``): after the ``n_iter`` epochs, this many rounds of
         self-training.  Each round labels every unlabelled row by label
-        spreading over the 7-nearest-neighbour graph of all training rows'
-        hidden features (``transform``), the given labels held fixed, then
+        spreading over the 7-nearest-neighbour graph of all training rows,
+        placed by their inputs and their hidden features (``transform``)
+        side by side (``graph_features``), the given labels held fixed, then
         trains 10 more epochs with these pseudo-labels counted as labels
         (discriminative and generative terms alike; the step size schedule
         starts again, and with early stopping each round keeps its best
@@ -291,6 +316,12 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         L2 penalty on the weights W and U.
     k : int, default=1
         Gibbs sweeps per update of the persistent chains.
+    average_epochs : int, default=0
+        Polyak averaging: the fitted parameters are the mean of those after
+        each of the last ``average_epochs`` epochs of each training run
+        (``fit``'s epochs, and each self-training round's), rather than the
+        last epoch's alone; 0 keeps the last.  Ignored with early stopping,
+        which keeps its best epoch.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the labelled rows and stop when
         their log loss has not improved by ``tol`` for ``n_iter_no_change``
@@ -367,6 +398,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "k": [Interval(numbers.Integral, 1, None, closed="left")],
+        "average_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -378,7 +410,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     def __init__(self, n_components=512, *, visible="bernoulli", categories="auto",
                  objective="hybrid", generative_weight=0.01, pseudo_label_rounds=0,
                  learning_rate=0.2, learning_rate_schedule="linear", batch_size=32, n_iter=100,
-                 momentum=0.9, weight_decay=1e-4, k=1, early_stopping=False,
+                 momentum=0.9, weight_decay=1e-4, k=1, average_epochs=0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
                  verbose=0):
         self.n_components = n_components
@@ -394,6 +426,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.k = k
+        self.average_epochs = average_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -610,10 +643,13 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         rng = self._rng
         monitor_rows = _monitor_rows(labels, rng)
         stopper = _BestEpoch(self.tol, self.n_iter_no_change) if validation else None
+        average = _ParameterMean() if self.average_epochs and not stopper else None
         start = time.perf_counter()
         for epoch in range(n_epochs):
             self._epoch(X, labels, weights, rng, self._epoch_learning_rate(epoch, n_epochs))
             self.n_iter_ += 1
+            if average and epoch >= n_epochs - self.average_epochs:
+                average.add(self._parameters())
             row = self._history_row(X, labels, monitor_rows, validation, start)
             if self.verbose:
                 print(_format_row(type(self).__name__, row))
@@ -621,6 +657,8 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
                 break
         if stopper:
             self.best_epoch_ = stopper.restore_best(self._parameters())
+        if average:
+            average.restore_mean(self._parameters())
 
     def _epoch_learning_rate(self, epoch, n_epochs):
         """The step size of a (0-based) epoch of a run of ``n_epochs``: constant, or
@@ -689,7 +727,9 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         if not (labels == UNLABELLED).any():
             return
         for _ in range(self.pseudo_label_rounds):
-            pseudo = spread_labels(self._hidden_features(X), labels)
+            features = graph_features(self._visible_unit.hidden_input(X),
+                                      self._hidden_features(X))
+            pseudo = spread_labels(features, labels)
             self._train(X, pseudo, weights, PSEUDO_LABEL_EPOCHS, validation)
 
     def _split_validation(self, X, labels, weights, rng):
@@ -1132,6 +1172,28 @@ class _BestEpoch:
             for array, saved in zip(arrays, self.saved):
                 array[...] = saved
         return self.best_epoch
+
+
+class _ParameterMean:
+    """Running mean of the parameters after chosen epochs (Polyak averaging)."""
+
+    def __init__(self):
+        self.total = None
+        self.count = 0
+
+    def add(self, arrays):
+        """Count the current values of ``arrays`` in the mean."""
+        if self.total is None:
+            self.total = [np.zeros_like(a) for a in arrays]
+        for total, array in zip(self.total, arrays):
+            total += array
+        self.count += 1
+
+    def restore_mean(self, arrays):
+        """Set ``arrays`` in place to the mean of the values added."""
+        if self.count:
+            for array, total in zip(arrays, self.total):
+                array[...] = total / self.count
 
 
 def _format_row(name, row):

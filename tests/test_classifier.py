@@ -4,6 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.special import expit, logsumexp
 from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -15,8 +16,9 @@ from threadpoolctl import threadpool_limits
 
 from exact_reference import ALPHA, all_states, chisquare_p_value, chisquare_power
 from rbm import RBMClassifier
-from rbm.classifier import (PSEUDO_LABEL_EPOCHS, class_scores, discriminative_gradient,
-                            log_posterior, one_hot, positive_statistics, spread_labels)
+from rbm.classifier import (PSEUDO_LABEL_EPOCHS, PSEUDO_LABEL_HIDDEN_WEIGHT, class_scores,
+                            discriminative_gradient, graph_features, log_posterior, one_hot,
+                            positive_statistics, spread_labels)
 
 N_HIDDEN, N_CLASSES = 3, 3
 
@@ -401,6 +403,20 @@ def test_spread_labels_keeps_given_labels_and_follows_the_neighbour_graph():
     assert pseudo.tolist() == [1] * 20 + [0] * 20
 
 
+def test_graph_features_scale_inputs_and_hidden_features_to_their_weights():
+    # Each part's root-mean-square deviation from its mean row is its weight,
+    # whatever the scales given (so neither part swamps the graph's distances).
+    rng = np.random.default_rng(1)
+    S = 100.0 * rng.random((50, 6))
+    H = 0.01 * rng.random((50, 4))
+    F = graph_features(sp.csr_matrix(S), H)
+    assert F.shape == (50, 10)
+    for part, weight in ((F[:, :6], 1.0), (F[:, 6:], PSEUDO_LABEL_HIDDEN_WEIGHT)):
+        deviation = np.sqrt(((part - part.mean(axis=0)) ** 2).sum(axis=1).mean())
+        assert deviation == pytest.approx(weight, rel=1e-12)
+    np.testing.assert_allclose(F[:, :6] / F[0, 0], S / S[0, 0], rtol=1e-12)
+
+
 def test_pseudo_label_rounds_train_on_spread_labels_only_when_rows_are_unlabelled(blobs):
     X, y = blobs
     plain = RBMClassifier(8, n_iter=3, random_state=0).fit(X, y)
@@ -445,6 +461,20 @@ def test_early_stopping_keeps_the_best_epoch(digits):
     # only on improvements beyond tol, so it may run out sooner).
     assert model.best_epoch_ < model.n_iter_ <= model.best_epoch_ + 3
     assert model.history_["log_loss_validation"][model.best_epoch_ - 1] == losses.min()
+
+
+def test_average_epochs_keeps_the_mean_of_the_last_epochs_parameters(blobs):
+    X, y = blobs
+    settings = dict(n_components=8, learning_rate_schedule="constant", random_state=5)
+    # With a constant step the first epoch of a 2-epoch fit is a 1-epoch fit.
+    after = [RBMClassifier(n_iter=n, **settings).fit(X, y)._parameters() for n in (1, 2)]
+    averaged = RBMClassifier(n_iter=2, average_epochs=2, **settings).fit(X, y)
+    for mean, first, second in zip(averaged._parameters(), *after):
+        np.testing.assert_allclose(mean, (first + second) / 2, rtol=1e-12, atol=1e-15)
+    assert not np.allclose(after[0][0], after[1][0])  # the two epochs' weights differ
+    last_only = RBMClassifier(n_iter=2, average_epochs=1, **settings).fit(X, y)
+    for a, b in zip(last_only._parameters(), after[1]):
+        assert np.array_equal(a, b)
 
 
 def test_sample_weight_zero_rows_are_ignored_by_the_discriminative_fit(blobs):
