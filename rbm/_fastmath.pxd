@@ -38,6 +38,7 @@ cdef extern from "_fastmath.h" nogil:
                       double* mean_minus, double* second_minus)
     void rbm_relu_mean_row(const double* x, Py_ssize_t n, double* out)
     int rbm_vector_erfcx(int enabled)
+    const int rbm_optimized_build
     void rbm_drelu_mass_row(const double* x, Py_ssize_t n, const double* k, double* out)
     double RBM_NORMAL_PROPOSAL_BELOW
     void rbm_log_array(const double* x, Py_ssize_t n, double* out)

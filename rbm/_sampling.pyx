@@ -32,7 +32,7 @@ from ._fastmath cimport (
     rbm_bernoulli_sfc64x8_d)
 from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next
 from ._fastmath cimport (rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row,
-                         rbm_drelu_mass_row, rbm_vector_erfcx,
+                         rbm_drelu_mass_row, rbm_vector_erfcx, rbm_optimized_build,
                          RBM_NORMAL_PROPOSAL_BELOW, rbm_polar_normals, rbm_exponentials,
                          rbm_drelu_sides, rbm_truncated_first_tries,
                          rbm_truncated_retries, rbm_log_array)
@@ -55,6 +55,10 @@ cdef Py_ssize_t _MIN_PARALLEL_REAL_ELEMENTS = 4096
 rbm_vector_sampling(1)
 # And erfcx's table polynomial for ReLU and dReLU units (the same numbers).
 rbm_vector_erfcx(1)
+#: Whether the kernel was compiled with optimisation: the AVX-512 erfcx gives
+#: the portable loop's numbers to the bit only then (a -O0 debug build does
+#: not fuse the loop's multiply-adds).
+OPTIMIZED_BUILD = bool(rbm_optimized_build)
 
 
 cdef Py_ssize_t parallel_threshold() noexcept:

@@ -396,11 +396,22 @@ def test_vector_and_portable_erfcx_train_the_same_model(hidden):
     X = (rng.random((80, 19)) < 0.4).astype(np.float64)
     model = BernoulliRBM(n_components=70, batch_size=10, n_chains=10, n_iter=3,
                          learning_rate=0.01, hidden=hidden, random_state=0, n_jobs=1)
+    from rbm import _sampling
     vector, portable = fit_with_vector_path_on_and_off("avx512_erfcx", model, X)
     for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
-        np.testing.assert_array_equal(getattr(vector, name), getattr(portable, name),
-                                      err_msg=name)
+        assert_same_numbers(getattr(vector, name), getattr(portable, name), name,
+                            _sampling.OPTIMIZED_BUILD)
     assert np.all(np.isfinite(vector.components_))
+
+
+def assert_same_numbers(vector, portable, name, exact):
+    """Equal to the bit in an optimised build; in a -O0 debug build (the
+    sanitizer's), whose portable loop does not fuse multiply-adds, equal to
+    rounding: 1e-9 after a short fit's amplification of 1e-16 differences."""
+    if exact:
+        np.testing.assert_array_equal(vector, portable, err_msg=name)
+    else:
+        np.testing.assert_allclose(vector, portable, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def test_vector_and_portable_erfcx_agree_on_fields_of_any_size():
@@ -423,5 +434,5 @@ def test_vector_and_portable_erfcx_agree_on_fields_of_any_size():
             results[flag] = (_sampling.drelu_statistics(field, state),
                              _sampling.drelu_log_partition(field, state))
     for vector, portable in zip(results[True], results[False]):
-        np.testing.assert_array_equal(vector, portable)
+        assert_same_numbers(vector, portable, "statistics", _sampling.OPTIMIZED_BUILD)
     assert np.all(np.isfinite(results[True][1]))
