@@ -277,6 +277,21 @@ static inline RBM_ALWAYS_INLINE double rbm_piece_y(double a, double r)
 static void rbm_erfcx_nonnegative_array(const double *restrict y, ptrdiff_t n,
                                         double *restrict out);
 
+/* positive[:count] and positive[count:2 count] = erfcx(|y|) of the positive and
+ * the negative pieces of dReLU units j0 .. j0 + count - 1 at fields x (y holds
+ * the |y|); the first pass of rbm_drelu_row and rbm_drelu_mass_row. */
+static inline RBM_ALWAYS_INLINE void rbm_drelu_positive_erfcx(
+    const double *restrict x, ptrdiff_t j0, ptrdiff_t count, const double *restrict theta_plus,
+    const double *restrict theta_minus, const double *restrict r_plus,
+    const double *restrict r_minus, double *restrict y, double *restrict positive)
+{
+    for (ptrdiff_t j = j0; j < j0 + count; j++) {
+        y[j - j0] = rbm_abs_or_zero(rbm_piece_y(x[j] - theta_plus[j], r_plus[j]));
+        y[count + j - j0] = rbm_abs_or_zero(rbm_piece_y(theta_minus[j] - x[j], r_minus[j]));
+    }
+    rbm_erfcx_nonnegative_array(y, 2 * count, positive);
+}
+
 /* Mean and second moment of the normalised piece with coefficient a, given
  * r = 1 / sqrt(gamma) and inv_gamma = 1 / gamma; *e = erfcx(y) (+inf where
  * the piece's mass overflows; the moments are then the untruncated ones,
@@ -382,13 +397,8 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
         count = n - j0 < RBM_DRELU_BLOCK ? n - j0 : RBM_DRELU_BLOCK;
         any_far = 0;
         /* erfcx(|y|) of every piece first, in one pass that only does that. */
-        for (j = j0; j < j0 + count; j++) {
-            double y_plus = rbm_piece_y(x[j] - theta_plus[j], r_plus[j]);
-            double y_minus = rbm_piece_y(theta_minus[j] - x[j], r_minus[j]);
-            y[j - j0] = rbm_abs_or_zero(y_plus);
-            y[count + j - j0] = rbm_abs_or_zero(y_minus);
-        }
-        rbm_erfcx_nonnegative_array(y, 2 * count, positive);
+        rbm_drelu_positive_erfcx(x, j0, count, theta_plus, theta_minus, r_plus, r_minus, y,
+                                 positive);
         for (j = j0; j < j0 + count; j++) {
             double e_plus, e_minus;
             int far_plus = rbm_piece_moments_near(x[j] - theta_plus[j], r_plus[j],
@@ -431,13 +441,8 @@ RBM_DISPATCH static void rbm_drelu_mass_row(const double *restrict x, ptrdiff_t 
     ptrdiff_t j, j0, count;
     for (j0 = 0; j0 < n; j0 += RBM_DRELU_BLOCK) {
         count = n - j0 < RBM_DRELU_BLOCK ? n - j0 : RBM_DRELU_BLOCK;
-        for (j = j0; j < j0 + count; j++) {
-            double y_plus = rbm_piece_y(x[j] - theta_plus[j], r_plus[j]);
-            double y_minus = rbm_piece_y(theta_minus[j] - x[j], r_minus[j]);
-            y[j - j0] = rbm_abs_or_zero(y_plus);
-            y[count + j - j0] = rbm_abs_or_zero(y_minus);
-        }
-        rbm_erfcx_nonnegative_array(y, 2 * count, positive);
+        rbm_drelu_positive_erfcx(x, j0, count, theta_plus, theta_minus, r_plus, r_minus, y,
+                                 positive);
         for (j = j0; j < j0 + count; j++)
             out[j] = rbm_erfcx_given_positive(rbm_piece_y(x[j] - theta_plus[j], r_plus[j]),
                                               positive[j - j0]) * r_plus[j]

@@ -1003,31 +1003,21 @@ def drelu_statistics(const double[:, ::1] field, const double[:, ::1] state):
     cost as much as an epoch of the kernel on small models.
     """
     _check_drelu_layer(field, state)
-    cdef Py_ssize_t rows = field.shape[0], n = field.shape[1], r, j
+    cdef Py_ssize_t rows = field.shape[0], n = field.shape[1], r
     out = np.empty((rows, DRELU_STATISTICS, n))
     cdef double[:, :, ::1] stats = out
     cdef const double* p
     cdef DReLURows d
-    cdef DReLUSplit s
     cdef double[::1] no_bias = np.zeros(max(n, 1))
     if rows == 0 or n == 0:
         return out.transpose(1, 0, 2)
     p = &state[0, 0]
+    if not _drelu_rows_open(&d, p, n):
+        raise MemoryError(f"no memory for the work space of {n} dReLU units")
     with nogil:
-        if _drelu_rows_open(&d, p, n):
-            for r in range(rows):
-                _drelu_row(&d, p, &field[r, 0], &no_bias[0], &stats[r, 0, 0])
-            _drelu_rows_close(&d)
-        else:
-            for r in range(rows):
-                for j in range(n):
-                    _drelu_split(p, n, j, field[r, j], &s)
-                    _drelu_piece_moments(&s, &stats[r, DRELU_MEAN_PLUS, j],
-                                         &stats[r, DRELU_SECOND_PLUS, j],
-                                         &stats[r, DRELU_MEAN_MINUS, j],
-                                         &stats[r, DRELU_SECOND_MINUS, j])
-                    stats[r, DRELU_W_PLUS, j] = s.w_plus
-                    stats[r, DRELU_W_MINUS, j] = s.w_minus
+        for r in range(rows):
+            _drelu_row(&d, p, &field[r, 0], &no_bias[0], &stats[r, 0, 0])
+        _drelu_rows_close(&d)
     return out.transpose(1, 0, 2)
 
 
