@@ -86,7 +86,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "visible_bias_init": [StrOptions({"marginals", "zero"})],
@@ -118,7 +118,7 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         "missing": [StrOptions({"error", "impute"})],
     }
 
-    def __init__(self, n_components=256, *, learning_rate=0.06, batch_size=20, shuffle=True,
+    def __init__(self, n_components=256, *, learning_rate="auto", batch_size=20, shuffle=True,
                  visible_bias_init="marginals", n_iter="auto", verbose=0, random_state=None,
                  method="pcd", k=1, n_chains=100,
                  momentum=0.5, weight_decay=5e-4, n_jobs=None, centering=False,

@@ -93,7 +93,7 @@ class CategoricalRBM(BaseRBM):
         n_components=256,
         *,
         categories="auto",
-        learning_rate=0.04,
+        learning_rate="auto",
         batch_size=20,
         shuffle=True,
         visible_bias_init="marginals",

@@ -15,7 +15,14 @@ import textwrap
 #: name -> (type, description) for every parameter the models share.
 SHARED_PARAMETERS = {
     "n_components": ("int", "Number of hidden units."),
-    "learning_rate": ("float", "Step size of the parameter updates."),
+    "learning_rate": ('float or "auto"', """\
+        Step size of the parameter updates.  "auto" is the rate the visible
+        and hidden types train stably at: with binary hidden units 0.06 for
+        binary visible units and 0.04 for categorical ones (0.01 for
+        Gaussian ones), and for other hidden types a tenth of that
+        (Gaussian) or a sixth (ReLU, dReLU), the rates at which they trained
+        without running away on the benchmarks.  ``learning_rate_`` holds
+        the number used."""),
     "batch_size": ("int", """\
         Examples per minibatch.  Batches are split evenly, so sizes differ
         by at most one."""),
@@ -134,11 +141,11 @@ SHARED_PARAMETERS = {
         (rectified Gaussian); "drelu", the double ReLU of Tubiana, Cocco &
         Monasson (2019), potential gamma+ h**2 / 2 + theta+ h for h >= 0
         and gamma- h**2 / 2 + theta- h below, with its four parameters
-        learned per unit.  ``transform`` returns E[h | v].  Gaussian
-        hidden units on binary or categorical data need about a tenth of
-        the default ``learning_rate`` (0.006): their energy grows with the
-        square of the weights, and at 0.06 training ran away on 5 of 6
-        binary benchmark sets (``benchmarks/README.md``)."""),
+        learned per unit.  ``transform`` returns E[h | v].  Real-valued
+        hidden units need smaller steps than binary ones (their energy
+        grows with the square of the weights): ``learning_rate="auto"``
+        takes a tenth of the binary units' rate for Gaussian units and a
+        sixth for ReLU and dReLU units (``benchmarks/README.md``)."""),
     "normalize_hidden": ("bool", """\
         Normalised hidden units, as in PGM (Tubiana, Cocco & Monasson,
         eLife 2019): after every minibatch update each hidden unit is
@@ -174,6 +181,9 @@ TRAINING_ATTRIBUTES_DOC = """\
         ``free_energy_data``, ``free_energy_chains``, ``log_likelihood_train``
         and ``log_likelihood_validation`` (NaN where not computed, as in
         every ``partial_fit`` row) and ``swap_rate`` (parallel tempering).
+    learning_rate_ : float
+        The learning rate of the last ``fit`` or ``partial_fit`` pass: the
+        ``learning_rate`` given, or the number "auto" stands for.
     n_iter_ : int
         Epochs run by the last ``fit`` (fewer than ``n_iter`` after early
         stopping), plus one per ``partial_fit`` pass and every warm-started

@@ -95,10 +95,12 @@ class GaussianBernoulliRBM(BaseRBM):
 
     _visible_type = GaussianVisible
     _parameter_docs = {
-        "learning_rate": ("float", """\
+        "learning_rate": ('float or "auto"', """\
             Step size of the parameter updates (for W, the biases and log sigma).
-            Ten times smaller than BernoulliRBM's: real-valued units have larger
-            gradients, and learning sigma is sensitive to the step size."""),
+            "auto" is 0.01 with binary hidden units, ten times smaller than
+            BernoulliRBM's: real-valued units have larger gradients, and
+            learning sigma is sensitive to the step size.  Other hidden types
+            take their multiple of it, as in ``BernoulliRBM``."""),
         "learn_sigma": ("bool", """\
             Learn the visible standard deviations; False keeps them at the
             training data's standard deviation."""),
@@ -129,7 +131,6 @@ class GaussianBernoulliRBM(BaseRBM):
 
     _parameter_constraints = {
         **BaseRBM._parameter_constraints,
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "learn_sigma": ["boolean"],
         "sigma_floor": [Interval(Real, 0, 1, closed="right")],
     }
@@ -138,7 +139,7 @@ class GaussianBernoulliRBM(BaseRBM):
         self,
         n_components=256,
         *,
-        learning_rate=0.01,
+        learning_rate="auto",
         batch_size=20,
         shuffle=True,
         visible_bias_init="marginals",

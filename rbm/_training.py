@@ -30,7 +30,7 @@ from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, MAX_EX
                          gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
                          SigmaOnly)
 from ._state import Update, energy_scale
-from ._units import all_finite
+from ._units import all_finite, default_learning_rate, hidden_layer_type, resolved_learning_rate
 from ._weights import average, check_sample_weight, kernel_weights, positive_rows
 
 #: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
@@ -810,10 +810,18 @@ def divergence_remedy(model, data_mean, learning_rate, momentum):
         causes.append(scale)
     if causes:
         return "; and ".join(causes)
-    default_rate = inspect.signature(type(model).__init__).parameters["learning_rate"].default
-    return (f"the cause is the learning rate (learning_rate={model.learning_rate}): lower "
-            f"the learning rate, for example to learning_rate={model.learning_rate / 10:.3g}"
-            f" (10 times lower; the default is {default_rate}), and fit again")
+    rate = resolved_learning_rate(model)
+    given = (f'"auto", that is {rate:.3g}' if model.learning_rate == "auto"
+             else f"{model.learning_rate}")
+    return (f"the cause is the learning rate (learning_rate={given}): lower the learning "
+            f"rate, for example to learning_rate={rate / 10:.3g} (10 times lower; the "
+            f'default, "auto", is {model_default_learning_rate(model):.3g} for this model), '
+            "and fit again")
+
+
+def model_default_learning_rate(model):
+    """The rate of ``learning_rate="auto"`` for the model's visible and hidden types."""
+    return default_learning_rate(type(model)._visible_type, hidden_layer_type(model))
 
 
 def decay_stability_bound(momentum):
@@ -833,7 +841,7 @@ def weight_decay_message(model, learning_rate, momentum):
     weight_decay = float(model.weight_decay)
     limit = decay_stability_bound(momentum)
     defaults = inspect.signature(type(model).__init__).parameters
-    default_rate = defaults["learning_rate"].default
+    default_rate = model_default_learning_rate(model)
     if min(learning_rate, default_rate) * weight_decay < limit:
         return None
     return (f"the weight decay is too large (weight_decay={model.weight_decay}): at "
@@ -842,7 +850,7 @@ def weight_decay_message(model, learning_rate, momentum):
             f"gradient, so they grow whatever the data (the decay step is stable only "
             f"while learning_rate * weight_decay < 2 (1 + momentum) = {limit:g}, and "
             f"weight_decay={weight_decay:g} breaks that even at the default "
-            f"learning_rate={default_rate}). Lower weight_decay, below "
+            f"learning_rate={default_rate:.3g}). Lower weight_decay, below "
             f"{limit / learning_rate:.3g} (the default is {defaults['weight_decay'].default:g}), "
             "and fit again")
 
@@ -906,6 +914,7 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     earlier = getattr(model, "n_iter_", 0) if warm else 0
     start_fraction = model._training.learning_rate_fraction if warm else 1.0
     model.n_iter_ = earlier
+    model.learning_rate_ = resolved_learning_rate(model)
     epoch = -1
     # The kernel splits its products over n_threads itself, in blocks fixed by
     # their shapes, and holds BLAS at one thread (rbm._blas).  The per-epoch
@@ -917,7 +926,7 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
         for epoch in range(n_epochs):
             # A fresh fit's start_fraction is 1.0: learning_rate * 1.0 is exact.
             learning_rate = epoch_learning_rate(
-                model.learning_rate_schedule, model.learning_rate * start_fraction, epoch,
+                model.learning_rate_schedule, model.learning_rate_ * start_fraction, epoch,
                 n_epochs)
             # During the warm-up the kernel leaves the weights' velocity
             # alone (it is 0 when momentum starts) but keeps the biases'.
@@ -983,7 +992,8 @@ def partial_fit_pass(model, X, n_threads, weights=None):
     training = model._training
     saved_streams = training.training_streams.snapshot()
     swap_counts = training.swap_counts.copy()
-    learning_rate = model.learning_rate * training.learning_rate_fraction
+    rate = resolved_learning_rate(model)
+    learning_rate = rate * training.learning_rate_fraction
     start = time.perf_counter()
     try:
         with single_threaded_blas():
@@ -992,6 +1002,7 @@ def partial_fit_pass(model, X, n_threads, weights=None):
     except BaseException:
         training.training_streams.restore(saved_streams)
         raise
+    model.learning_rate_ = rate
     record_pass(model, X, learning_rate, model.momentum, swap_counts,
                 time.perf_counter() - start, weights)
 

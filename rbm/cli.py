@@ -64,10 +64,26 @@ TABLE_SUFFIXES = (".csv", ".npy")
 #: Largest count a C int holds: the kernel's loop counters.
 C_INT_MAX = 2**31 - 1
 
+
+def _rate(text):
+    """An argparse type: a positive learning rate, or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a positive number or "auto", got {text!r}') \
+            from None
+    if not 0.0 < value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
+
+
 #: Training options passed to the model when given: name -> (type, metavar, help).
 TRAINING_OPTIONS = {
     "n_components": (int, "N", "hidden units"),
-    "learning_rate": (float, "RATE", "step size of the updates"),
+    "learning_rate": (_rate, "RATE", 'step size of the updates, or "auto" (the default: '
+                                     "the rate the model's unit types train stably at)"),
     "batch_size": (int, "N", "examples per minibatch"),
     "n_iter": (int, "N", "epochs (passes over the training data)"),
     "method": (str, "{pcd,cd,pt}", "persistent chains (pcd), chains restarted at each batch "

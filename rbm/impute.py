@@ -15,6 +15,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._gaussian import GaussianBernoulliRBM
+from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import missing_mask
 
 class DefaultRule(NamedTuple):
@@ -38,7 +39,8 @@ class DefaultRule(NamedTuple):
         Persistent chains of the negative phase.  Each update costs about
         (batch size + n_chains) x internal columns x hidden units.
     learning_rate_scale : float
-        Factor on the estimator's own default learning rate.
+        Factor on the default learning rate (``learning_rate="auto"``) of the
+        estimator's visible type and ``hidden``.
     hidden : str
         The estimator's ``hidden`` type ("bernoulli", "relu", "drelu", ...).
     learning_rate : float or None
@@ -95,7 +97,8 @@ class DefaultRule(NamedTuple):
         """Keyword arguments of ``estimator_class`` but ``n_components``
         (``categories_per_feature``, ``identity``: see ``decay``)."""
         rate = (self.learning_rate if self.learning_rate is not None
-                else estimator_class().learning_rate * self.learning_rate_scale)
+                else default_learning_rate(estimator_class._visible_type,
+                                           HIDDEN_TYPES[self.hidden]) * self.learning_rate_scale)
         return dict(n_iter=self.epochs(n_rows),
                     weight_decay=self.decay(categories_per_feature, identity),
                     n_chains=self.n_chains, learning_rate=rate, hidden=self.hidden,

@@ -75,7 +75,7 @@ def test_a_refit_that_raises_leaves_the_previous_model(binary, failure):
         error = ValueError
     with pytest.raises(error):
         model.fit(X)
-    model.set_params(learning_rate=0.06, batch_size=20)  # the defaults again
+    model.set_params(learning_rate="auto", batch_size=20)  # the defaults again
     assert fingerprint(model) == before
 
 

@@ -30,6 +30,26 @@ def hidden_layer_type(estimator):
     return HIDDEN_TYPES[hidden]
 
 
+def default_learning_rate(visible_type, hidden_type):
+    """The rate of ``learning_rate="auto"`` for a pair of layer types.
+
+    The visible type's rate with binary hidden units divided by the hidden
+    type's divisor (1 for binary units: the visible rate itself, bit for
+    bit).  Each type states its own part, so a new type is one class
+    attribute.
+    """
+    return visible_type.auto_learning_rate / hidden_type.learning_rate_divisor
+
+
+def resolved_learning_rate(estimator):
+    """The estimator's ``learning_rate`` as a number: "auto" becomes the
+    ``default_learning_rate`` of its visible and hidden types."""
+    rate = estimator.learning_rate
+    if isinstance(rate, str) and rate == "auto":
+        return default_learning_rate(estimator._visible_type, hidden_layer_type(estimator))
+    return float(rate)
+
+
 __all__ = [
     "BernoulliHidden",
     "BernoulliVisible",
@@ -46,8 +66,10 @@ __all__ = [
     "VisibleLayer",
     "all_finite",
     "check_array_attribute",
+    "default_learning_rate",
     "enumerate_binary",
     "hidden_layer_type",
+    "resolved_learning_rate",
     "sigmoid",
     "softplus",
 ]

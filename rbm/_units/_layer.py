@@ -224,6 +224,10 @@ class VisibleLayer(Layer):
     with no parameters of its own whose input is used as it is.
     """
 
+    #: The rate of ``learning_rate="auto"`` with binary hidden units (hidden
+    #: types divide it by their ``learning_rate_divisor``).
+    auto_learning_rate = 0.06
+
     @classmethod
     def for_estimator(cls, estimator):
         """A new, unfitted layer for the estimator's hyperparameters."""
@@ -408,6 +412,10 @@ class HiddenLayer(Layer):
 
     #: The ``hidden`` option that selects this type.
     name = None
+    #: ``learning_rate="auto"`` is the visible type's ``auto_learning_rate``
+    #: divided by this: how much smaller a step these units train stably at
+    #: than binary ones (1: binary units, the visible rate bit for bit).
+    learning_rate_divisor = 1
     #: Whether the units' scale is a parameter of the type: rescaling a unit
     #: (h -> a h) can then be absorbed into its own parameters with W and c
     #: divided by a, leaving p(v) exactly as it was.  ``normalize_hidden``

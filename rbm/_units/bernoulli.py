@@ -17,6 +17,7 @@ class BernoulliVisible(VisibleLayer):
 
     kernel_kind = _gibbs.VISIBLE_BERNOULLI
     discrete = True
+    auto_learning_rate = 0.06
 
     def check_domain(self, X, estimator_name):
         """Raise ValueError unless every value of X is finite and in [0, 1]."""

@@ -105,6 +105,7 @@ class CategoricalVisible(VisibleLayer):
 
     kernel_kind = _gibbs.VISIBLE_CATEGORICAL
     discrete = True
+    auto_learning_rate = 0.04
 
     def __init__(self, categories="auto", dtype=np.float64):
         self.categories = categories

@@ -208,6 +208,9 @@ class GaussianVisible(VisibleLayer):
 
     kernel_kind = _gibbs.VISIBLE_GAUSSIAN
     discrete = False
+    # Ten times smaller than binary data's: real-valued units have larger
+    # gradients, and learning sigma is sensitive to the step size.
+    auto_learning_rate = 0.01
 
     #: With Gaussian hidden units the model is one multivariate Gaussian.
     gaussian = True
