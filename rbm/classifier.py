@@ -192,7 +192,7 @@ def graph_features(S, H):
                       H * (PSEUDO_LABEL_HIDDEN_WEIGHT / rms_deviation(H))])
 
 
-def spread_labels(F, labels):
+def spread_labels(F, labels, fallback=None):
     """Label indices for every row: the given ones kept, the unlabelled (-1) ones
     by label spreading (Zhou et al. 2004, ``sklearn.semi_supervised.LabelSpreading``)
     over the ``PSEUDO_LABEL_NEIGHBOURS``-nearest-neighbour graph of the rows ``F``
@@ -205,12 +205,18 @@ def spread_labels(F, labels):
     few others count among their neighbours receives little of the spread:
     on validation splits of the digits the vote labelled 1.4-1.7 points more
     of the unlabelled rows right than the spreading's own labels
-    (benchmarks/README.md).
+    (benchmarks/README.md).  Rows that no given label reaches (a part of the
+    graph without labelled rows) have no vote; they take ``fallback``'s
+    label indices where given (the model's own prediction), else class 0.
     """
     spreading = LabelSpreading(kernel="knn", n_neighbors=min(PSEUDO_LABEL_NEIGHBOURS,
                                                              len(labels) - 1))
-    votes = spreading.fit(F, labels).predict_proba(F)
-    pseudo = spreading.classes_[votes.argmax(axis=1)]
+    with np.errstate(invalid="ignore", divide="ignore"):   # rows without a vote: NaN
+        votes = spreading.fit(F, labels).predict_proba(F)
+    reached = np.isfinite(votes).all(axis=1) & (np.nan_to_num(votes).sum(axis=1) > 0)
+    pseudo = spreading.classes_[np.nan_to_num(votes).argmax(axis=1)]
+    if fallback is not None:
+        pseudo = np.where(reached, pseudo, fallback)
     return np.where(labels == UNLABELLED, pseudo, labels)
 
 
@@ -746,7 +752,9 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         for _ in range(self.pseudo_label_rounds):
             features = graph_features(self._visible_unit.hidden_input(X),
                                       self._hidden_features(X))
-            pseudo = spread_labels(features, labels)
+            own = log_posterior(self._hidden_field(X), self.class_components_,
+                                self.intercept_class_).argmax(axis=1)
+            pseudo = spread_labels(features, labels, fallback=own)
             self._train(X, pseudo, weights, self.pseudo_label_epochs, validation)
 
     def _split_validation(self, X, labels, weights, rng):

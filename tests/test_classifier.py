@@ -404,6 +404,20 @@ def test_spread_labels_keeps_given_labels_and_follows_the_neighbour_graph():
     assert pseudo.tolist() == [1] * 20 + [0] * 20
 
 
+def test_spread_labels_gives_rows_no_label_reaches_the_fallback(recwarn):
+    # A third cluster, far from the two labelled ones and larger than the
+    # neighbourhoods, is a part of the graph that no given label reaches: its
+    # rows have no vote and take the fallback's labels, without a warning.
+    rng = np.random.default_rng(0)
+    H = np.vstack([rng.normal(centre, 0.1, (20, 3)) for centre in (0.0, 5.0, 10.0)])
+    labels = np.full(60, -1)
+    labels[0], labels[20] = 1, 0
+    fallback = np.full(60, 2)
+    pseudo = spread_labels(H, labels, fallback=fallback)
+    assert pseudo.tolist() == [1] * 20 + [0] * 20 + [2] * 20
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
 def test_spread_labels_vote_labels_digits_better_than_the_spreading_alone(digits):
     # scikit-learn's 7-neighbour graph is not symmetric, so rows few others
     # choose as neighbours get little of the spread; the vote of each row's own
