@@ -375,9 +375,10 @@ def _add_impute_parser(commands):
              "when every value is 0 or 1, gaussian for other numbers, categorical when "
              "any column holds text)")
     impute.add_argument("--n-components", type=_count(1), metavar="N",
-                        help="hidden units (default: the imputer's, 64)")
+                        help="hidden units (default: the imputer's, one per column or "
+                             "category, 64 to 512)")
     impute.add_argument("--n-iter", type=_count(1), metavar="N",
-                        help="training epochs (default: the imputer's plan, about 20,000 "
+                        help="training epochs (default: the imputer's plan, about 40,000 "
                              "minibatch updates)")
     impute.add_argument("--sample-posterior", action="store_true",
                         help="fill each cell with a draw from its conditional distribution "
@@ -1141,22 +1142,28 @@ def _run_transform(args):
     return 0
 
 
-def _imputer_estimator(args, n_rows):
-    """The RBM ``--model`` names, or None for the imputer's own choice."""
+def _imputer_estimator(args, X):
+    """The RBM ``--model`` names, or None for the imputer's own choice.
+
+    A named model is built by the imputer's own rule for X
+    (``rbm.impute.default_estimator``: hidden units, chains, weight decay,
+    updates), so it trains as ``RBMImputer`` would train that class;
+    --n-components and --n-iter override the rule."""
     if args.model == "auto":
         if args.n_components is not None or args.n_iter is not None:
             raise UsageError("--n-components and --n-iter set the model --model names; "
                              "name one (bernoulli, gaussian or categorical) or leave them "
                              "to the imputer's defaults.")
         return None
-    from .impute import DEFAULT_N_COMPONENTS, DEFAULT_RULE
-    # The imputer's own training rule (chains, weight decay, updates), so a
-    # named model trains as the imputer's choice would; flags override it.
-    model_class = getattr(rbm, MODELS[args.model][0])
-    options = DEFAULT_RULE.options(model_class, n_rows, args.seed)
+    from ._units.categorical import missing_mask
+    from .impute import default_estimator
+    model = default_estimator(X, missing_mask(X), args.seed,
+                              kind=getattr(rbm, MODELS[args.model][0]))
+    if args.n_components is not None:
+        model.set_params(n_components=args.n_components)
     if args.n_iter is not None:
-        options["n_iter"] = args.n_iter
-    return model_class(n_components=args.n_components or DEFAULT_N_COMPONENTS, **options)
+        model.set_params(n_iter=args.n_iter)
+    return model
 
 
 def _run_impute(args):
@@ -1168,7 +1175,7 @@ def _run_impute(args):
     X = table.X
     gaps = int(sum(value is None or (isinstance(value, float) and math.isnan(value))
                    for value in X.ravel())) if X.dtype == object else int(np.isnan(X).sum())
-    imputer = RBMImputer(estimator=_imputer_estimator(args, X.shape[0]),
+    imputer = RBMImputer(estimator=_imputer_estimator(args, X),
                          sample_posterior=args.sample_posterior, random_state=args.seed)
     filled = imputer.fit_transform(X)
     _write_table(filled, args.output, table.names)

@@ -117,9 +117,6 @@ DEFAULT_UPDATES = DEFAULT_RULE.updates
 DEFAULT_WEIGHT_DECAY = DEFAULT_RULE.weight_decay
 MIN_N_COMPONENTS = DEFAULT_RULE.min_hidden
 MAX_N_COMPONENTS = DEFAULT_RULE.max_hidden
-#: Hidden units of a model the command line names (``rbm impute --model``)
-#: without ``--n-components``: the default's fewest.
-DEFAULT_N_COMPONENTS = MIN_N_COMPONENTS
 
 
 def default_epochs(n_rows, batch_size=20):
@@ -196,7 +193,17 @@ def neighbour_identity(X, missing):
     return float(np.clip(np.concatenate(best), 0.0, 1.0).mean())
 
 
-def default_estimator(X, missing, random_state, rule=None):
+def estimator_class_for(X, missing):
+    """The RBM class ``estimator=None`` picks for X: BernoulliRBM when every
+    observed value is 0 or 1, GaussianBernoulliRBM for other floating-point
+    columns, CategoricalRBM otherwise."""
+    observed = X[~missing]
+    if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
+        return BernoulliRBM
+    return GaussianBernoulliRBM if X.dtype.kind in "f" else CategoricalRBM
+
+
+def default_estimator(X, missing, random_state, rule=None, kind=None):
     """The RBM ``estimator=None`` picks for X (see ``RBMImputer``).
 
     Parameters
@@ -209,6 +216,10 @@ def default_estimator(X, missing, random_state, rule=None):
         The estimator's seed.
     rule : DefaultRule or None, default=None
         Its size and training; None is ``DEFAULT_RULE``.
+    kind : {BernoulliRBM, GaussianBernoulliRBM, CategoricalRBM} or None, default=None
+        The class to build, sized and trained by ``rule`` for X as the
+        imputer's own choice would be (``rbm impute --model``); None picks
+        it from X (``estimator_class_for``).
 
     Returns
     -------
@@ -216,15 +227,11 @@ def default_estimator(X, missing, random_state, rule=None):
         Unfitted.
     """
     rule = DEFAULT_RULE if rule is None else rule
-    observed = X[~missing]
-    categories = None
-    if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
-        kind, n_columns, extra = BernoulliRBM, X.shape[1], {}
-    elif X.dtype.kind in "f":
-        kind, n_columns, extra = GaussianBernoulliRBM, X.shape[1], {}
-    else:
+    kind = estimator_class_for(X, missing) if kind is None else kind
+    categories, n_columns, extra = None, X.shape[1], {}
+    if issubclass(kind, CategoricalRBM):
         # Labels carry no precision of their own: float32 trains about twice as fast.
-        kind, n_columns = CategoricalRBM, sum(observed_categories(X, missing))
+        n_columns = sum(observed_categories(X, missing))
         categories = n_columns / max(1, X.shape[1])
         extra = dict(dtype=np.float32)
     identity = (neighbour_identity(X, missing) if categories is not None
