@@ -221,10 +221,10 @@ def _add_model_argument(parser):
                              "ending in one): a .skops, .joblib or .pkl file")
 
 
-def _add_output_argument(parser, what):
+def _add_output_argument(parser, what, header="no header"):
     parser.add_argument(
         "-o", "--output", metavar="PATH",
-        help=f"write {what} to PATH: .csv (one row per sample, no header) or .npy "
+        help=f"write {what} to PATH: .csv (one row per sample, {header}) or .npy "
              "(default: CSV on standard output)")
 
 
@@ -387,7 +387,8 @@ def _add_impute_parser(commands):
                         help="seed of the model and the draws (default: 0)")
     impute.add_argument("--save", metavar="PATH",
                         help="also save the fitted imputer (.skops, .joblib or .pkl)")
-    _add_output_argument(impute, "the completed table (with the header row, if DATA has one)")
+    _add_output_argument(impute, "the completed table",
+                         header="after DATA's header row, if it has one")
 
 
 #: The commands, in the order ``--help`` lists them.
