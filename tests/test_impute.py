@@ -14,6 +14,9 @@ from rbm.impute import (DEFAULT_RULE, DEFAULT_WEIGHT_DECAY, DefaultRule, default
 
 # The checks feed real-valued data (blobs, normals, uniforms), the domain of
 # the Gaussian model; every check passes, none is listed as an exception.
+# check_sample_weight_equivalence_on_dense_data passes only because it
+# transforms complete rows, which an imputer returns unchanged: the weights
+# themselves are tested below and in test_sample_weight.py.
 @parametrize_with_checks([RBMImputer(GaussianBernoulliRBM(n_components=4, n_iter=3),
                                      random_state=0)])
 def test_sklearn_compatible_imputer(estimator, check):
