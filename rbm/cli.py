@@ -482,10 +482,15 @@ def _number(field):
         return None
 
 
-def _csv_rows(text, delimiter):
-    """The non-blank rows of CSV text split at delimiter."""
+def _csv_rows(text, delimiter, keep_gap_rows=False):
+    """The non-blank rows of CSV text split at delimiter.
+
+    With ``keep_gap_rows`` (``impute``), a row of empty fields (",,") is a
+    row with every entry missing, kept so that the output has a row for
+    every input row; only lines without a field are blank."""
     rows = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
-    return [row for row in rows if any(field.strip() for field in row)]
+    return [row for row in rows
+            if any(field.strip() for field in row) or (keep_gap_rows and len(row) > 1)]
 
 
 def _detect_delimiter(text):
@@ -628,7 +633,7 @@ def _read_csv(path, source, delimiter=None, header=None, row_is_data=None,
 
 def _typed_rows(text, delimiter, has_header, table, allow_missing=False):
     """The careful reader: every row checked, each column typed on its own."""
-    rows = _csv_rows(text, delimiter)
+    rows = _csv_rows(text, delimiter, keep_gap_rows=allow_missing)
     _check_widths(rows, table.description, delimiter)
     data_rows = rows[1:] if has_header else rows
     if not data_rows:
@@ -1143,7 +1148,20 @@ def _run_transform(args):
     return 0
 
 
-def _imputer_estimator(args, X):
+def _check_numbers_for_model(model, X, names=None):
+    """UsageError for --model bernoulli or gaussian on a table with text."""
+    if model == "categorical" or X.dtype != object:
+        return
+    for j in range(X.shape[1]):
+        text = [v for v in X[:, j] if isinstance(v, str)]
+        if text:
+            column = f"column {names[j]!r}" if names else f"column {j + 1}"
+            raise UsageError(f"--model {model} takes numbers, but {column} holds text such "
+                             f"as {text[0]!r}; use --model categorical (or auto, which "
+                             "picks it for text).")
+
+
+def _imputer_estimator(args, X, table_names=None):
     """The RBM ``--model`` names, or None for the imputer's own choice.
 
     A named model is built by the imputer's own rule for X
@@ -1158,6 +1176,7 @@ def _imputer_estimator(args, X):
         return None
     from ._units.categorical import missing_mask
     from .impute import default_estimator
+    _check_numbers_for_model(args.model, X, table_names)
     model = default_estimator(X, missing_mask(X), args.seed,
                               kind=getattr(rbm, MODELS[args.model][0]))
     if args.n_components is not None:
@@ -1176,7 +1195,7 @@ def _run_impute(args):
     X = table.X
     gaps = int(sum(value is None or (isinstance(value, float) and math.isnan(value))
                    for value in X.ravel())) if X.dtype == object else int(np.isnan(X).sum())
-    imputer = RBMImputer(estimator=_imputer_estimator(args, X),
+    imputer = RBMImputer(estimator=_imputer_estimator(args, X, table.names),
                          sample_posterior=args.sample_posterior, random_state=args.seed)
     filled = imputer.fit_transform(X)
     _write_table(filled, args.output, table.names)

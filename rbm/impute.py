@@ -358,7 +358,13 @@ class RBMImputer(_BaseImputer):
             rows = X.astype(object)
             rows[missing] = None
             return rows
-        rows = X.astype(np.float64 if X.dtype.kind not in "f" else X.dtype)
+        try:
+            rows = X.astype(np.float64 if X.dtype.kind not in "f" else X.dtype)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"RBMImputer: {type(estimator).__name__} takes numbers, but X holds "
+                f"values that are not ({error}); use CategoricalRBM for labels, or "
+                "estimator=None, which picks it for them.") from error
         rows[missing] = np.nan
         if mean is not None:
             rows = (rows - mean) / scale

@@ -368,3 +368,10 @@ def test_sample_weight_reaches_the_estimator_and_integer_weights_act_as_repeats(
                                   dropped.estimator_.components_)
     with pytest.raises(ValueError, match="sample_weight"):
         RBMImputer(estimator=estimator).fit(X, sample_weight=-np.ones(len(X)))
+
+
+def test_a_numeric_model_given_labels_is_refused_clearly():
+    labels = np.array([["red", None], ["blue", "x"]] * 5, dtype=object)
+    with pytest.raises(ValueError, match="BernoulliRBM takes numbers, but X holds values "
+                                         "that are not .*use CategoricalRBM for labels"):
+        RBMImputer(BernoulliRBM(n_iter=1)).fit(labels)
