@@ -525,3 +525,14 @@ def test_gaussian_conditional_sample_matches_the_exact_mixture():
     critical = stats.kstwo.ppf(1 - ALPHA, n)
     assert np.max(np.abs(exact(grid) - other(grid))) > 2 * critical
     assert stats.kstest(draws[:, missing], other).pvalue < ALPHA
+
+
+@pytest.mark.parametrize("hidden", ["relu", "gaussian"])
+def test_exact_marginals_with_real_valued_hidden_units_are_refused_by_name(hidden):
+    from rbm import BernoulliRBM
+    X = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=1, hidden=hidden, learning_rate=0.01,
+                         random_state=0).fit(X)
+    with pytest.raises(ValueError, match=f"hidden='{hidden}' units are real-valued; "
+                                         "use method='gibbs'"):
+        model.conditional_marginals([[np.nan, 1.0, 0.0, 1.0]], method="exact")
