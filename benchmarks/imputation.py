@@ -258,7 +258,7 @@ def run_set(name, n_train, n_test, imputers=None, seed=SEED):
     scale = train.std(axis=0) if kind == "real" else None
     if kind == "real":
         scale = np.where(scale > 0, scale, 1.0)
-    results = {}
+    results, right = {}, {}
     for label, fill in contenders(kind, seed).items():
         if imputers is not None and label not in imputers:
             continue
@@ -266,10 +266,32 @@ def run_set(name, n_train, n_test, imputers=None, seed=SEED):
         completed = np.asarray(fill(train, gappy), dtype=float)
         results[label] = (score(kind, test, completed, removed, scale),
                           time.perf_counter() - start)
+        right[label] = completed[removed] == test[removed]
         print(f"  {name} seed {seed} {label}: {results[label][0]:.4f} "
               f"({results[label][1]:.1f} s)",
               file=sys.stderr, flush=True)
+    if kind != "real":
+        paired_report(name, seed, right)
     return kind, train.shape, test.shape, results
+
+
+def paired_report(name, seed, right):
+    """RBMImputer against each other contender on the same removed entries:
+    entries only it got right (+), only the other got right (-), and the
+    standard error of the accuracy difference from those discordant pairs
+    (McNemar's view: the entries both get right or wrong say nothing)."""
+    if "RBMImputer" not in right:
+        return
+    ours = right["RBMImputer"]
+    for label, theirs in right.items():
+        if label == "RBMImputer":
+            continue
+        wins, losses, n = int(np.sum(ours & ~theirs)), int(np.sum(~ours & theirs)), ours.size
+        difference = (wins - losses) / n
+        se = np.sqrt(max(wins + losses - (wins - losses) ** 2 / n, 0.0)) / n
+        print(f"  paired {name} seed {seed} RBMImputer vs {label}: +{wins} -{losses} of {n} "
+              f"entries, difference {difference:+.4f} (paired SE {se:.4f})",
+              file=sys.stderr, flush=True)
 
 
 LABELS = ["RBMImputer", "Simple", "KNN", "Iterative", "HGB per column"]
