@@ -8,6 +8,10 @@ imputer) and each imputer fills them in.  Scores over the removed entries:
 * real-valued sets: **RMSE** in standardised units (each column divided by
   its training standard deviation).
 
+For discrete sets a paired comparison goes to standard error: the removed
+entries only RBMImputer got right and only each other contender got right,
+with the standard error of the accuracy difference they imply.
+
 Contenders:
 
 * **RBMImputer**: ``rbm.RBMImputer(random_state=0)``, its defaults: the
