@@ -217,9 +217,10 @@ def main():
 
 #: The semi-supervised RBM's settings: the hybrid objective with a larger
 #: generative weight, since 90% of the rows have only the generative term, and
-#: one round of self-training on labels spread over a graph of the inputs and
-#: hidden features side by side (all
-#: chosen on validation splits of the training rows; benchmarks/README.md).
+#: one round of self-training (``pseudo_label_epochs=30``, the default) on labels
+#: spread over a graph of the inputs and hidden features side by side and then
+#: voted by each row's neighbours (all chosen on validation splits of the
+#: training rows; benchmarks/README.md).
 SEMI_SUPERVISED_SETTINGS = dict(generative_weight=0.1, pseudo_label_rounds=1)
 
 if __name__ == "__main__":

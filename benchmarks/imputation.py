@@ -8,6 +8,10 @@ imputer) and each imputer fills them in.  Scores over the removed entries:
 * real-valued sets: **RMSE** in standardised units (each column divided by
   its training standard deviation).
 
+For discrete sets a paired comparison goes to standard error: the removed
+entries only RBMImputer got right and only each other contender got right,
+with the standard error of the accuracy difference they imply.
+
 Contenders:
 
 * **RBMImputer**: ``rbm.RBMImputer(random_state=0)``, its defaults: the
@@ -35,7 +39,7 @@ wine and diabetes (real, 70/30 split).  Rows are subsampled (``--train``,
 ``--test``) so the run takes minutes.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/imputation.py [--sets nltcs,wine] \
-        [--train 3000 --test 1000] [--imputers RBMImputer,KNN]
+        [--train 3000 --test 1000] [--imputers RBMImputer,KNN] [--seed 0]
 
 On a machine shared with other jobs, ``OMP_NUM_THREADS=1`` keeps
 HistGradientBoosting's OpenMP threads from spinning on busy cores (per-column
@@ -95,12 +99,14 @@ def dna_labels(X):
     return np.where(blocks.any(axis=2), blocks.argmax(axis=2), 3)
 
 
-def load(name, n_train, n_test, rng):
-    """(train, test) arrays: 0/1 floats, integer labels or real values."""
+def load(name, n_train, n_test, rng, seed=SEED):
+    """(train, test) arrays: 0/1 floats, integer labels or real values.  The
+    DEBD sets keep their own split (the first rows of each); the protein
+    alignments are split by ``rng``, the real sets by ``seed``."""
     if name in ("breast_cancer", "wine", "diabetes"):
         X = {"breast_cancer": load_breast_cancer, "wine": load_wine,
              "diabetes": load_diabetes}[name]().data
-        return train_test_split(X, test_size=0.3, random_state=SEED)
+        return train_test_split(X, test_size=0.3, random_state=seed)
     if name in ("ww", "kunitz", "lattice"):
         codes = np.load(DATA / "protein" / f"{name}.npz")["codes"].astype(np.int64)
         order = rng.permutation(len(codes))
@@ -160,37 +166,37 @@ def numeric_imputer(imputer, kind):
     return fill
 
 
-def fitted_rbm_imputer(kind, train, test, rule=None):
+def fitted_rbm_imputer(kind, train, test, rule=None, seed=SEED):
     """(RBMImputer fitted to train, test as it takes it).  Its defaults
     (``rule``: another ``rbm.impute.DefaultRule``, for ``imputation_select.py``);
     for categorical sets the default estimator is told every label of train
     and test (as the one-hot codec of the other contenders is), so that a
     test row's label unseen in training is not an error."""
-    imputer = rbm.RBMImputer(random_state=SEED)
+    imputer = rbm.RBMImputer(random_state=seed)
     if kind == "categorical":
         codec = OneHot(train, test)
         train = train.astype(np.int64).astype(object)
         test = np.where(np.isnan(test), None, test).astype(object)
         test = np.vectorize(lambda v: v if v is None else int(v), otypes=[object])(test)
-        estimator = default_estimator(train, np.zeros(train.shape, bool), SEED, rule)
+        estimator = default_estimator(train, np.zeros(train.shape, bool), seed, rule)
         imputer.set_params(estimator=estimator.set_params(
             categories=[np.arange(q) for q in codec.sizes]))
     elif rule is not None:
-        imputer.set_params(estimator=default_estimator(train, np.isnan(train), SEED, rule))
+        imputer.set_params(estimator=default_estimator(train, np.isnan(train), seed, rule))
     return imputer.fit(train), test
 
 
-def rbm_imputer(kind, rule=None):
+def rbm_imputer(kind, rule=None, seed=SEED):
     """RBMImputer with its defaults (or ``rule``), see ``fitted_rbm_imputer``."""
     def fill(train, test):
-        imputer, test = fitted_rbm_imputer(kind, train, test, rule)
+        imputer, test = fitted_rbm_imputer(kind, train, test, rule, seed)
         return imputer.transform(test).astype(float)
     return fill
 
 
-def hgb_per_column(kind):
+def hgb_per_column(kind, seed=SEED):
     def fill(train, test):
-        rng = np.random.default_rng(SEED + 1)
+        rng = np.random.default_rng(seed + 1)
         out = test.copy()
         categorical = kind == "categorical"
         for j in range(train.shape[1]):
@@ -201,13 +207,13 @@ def hgb_per_column(kind):
             others[rng.random(others.shape) < MISSING_FRACTION] = np.nan
             target = train[:, j]
             if kind == "real":
-                model = HistGradientBoostingRegressor(random_state=SEED)
+                model = HistGradientBoostingRegressor(random_state=seed)
             elif len(np.unique(target)) == 1:
                 out[missing, j] = target[0]
                 continue
             else:
                 model = HistGradientBoostingClassifier(
-                    random_state=SEED,
+                    random_state=seed,
                     categorical_features=np.ones(others.shape[1], bool) if categorical
                     else None)
             model.fit(others, target)
@@ -216,15 +222,16 @@ def hgb_per_column(kind):
     return fill
 
 
-def contenders(kind):
+def contenders(kind, seed=SEED):
+    """Label -> fill(train, test with NaN) of every contender, seeded by ``seed``."""
     simple = "mean" if kind == "real" else "most_frequent"
     return {
-        "RBMImputer": rbm_imputer(kind),
+        "RBMImputer": rbm_imputer(kind, seed=seed),
         "Simple": numeric_imputer(SimpleImputer(strategy=simple), kind),
         "KNN": numeric_imputer(KNNImputer(n_neighbors=5), kind),
         "Iterative": numeric_imputer(IterativeImputer(max_iter=5, n_nearest_features=40,
-                                                      random_state=SEED), kind),
-        "HGB per column": hgb_per_column(kind),
+                                                      random_state=seed), kind),
+        "HGB per column": hgb_per_column(kind, seed),
     }
 
 
@@ -240,28 +247,55 @@ def score(kind, truth, completed, removed, scale):
     return float(np.mean(completed[removed] == truth[removed]))
 
 
-def run_set(name, n_train, n_test, imputers=None):
+def run_set(name, n_train, n_test, imputers=None, seed=SEED):
+    """(kind, train shape, test shape, label -> (score, seconds)) of one set.
+    ``seed`` draws the split (protein and real sets), the mask of removed
+    test entries and every contender's own seed; SEED reproduces the tables
+    of benchmarks/README.md."""
     kind = SETS[name]
-    rng = np.random.default_rng(SEED)
-    train, test = load(name, n_train, n_test, rng)
+    rng = np.random.default_rng(seed)
+    train, test = load(name, n_train, n_test, rng, seed)
     train, test = train.astype(float), test.astype(float)
-    removed = np.random.default_rng(SEED + 2).random(test.shape) < MISSING_FRACTION
+    removed = np.random.default_rng(seed + 2).random(test.shape) < MISSING_FRACTION
     gappy = test.copy()
     gappy[removed] = np.nan
     scale = train.std(axis=0) if kind == "real" else None
     if kind == "real":
         scale = np.where(scale > 0, scale, 1.0)
-    results = {}
-    for label, fill in contenders(kind).items():
+    results, right = {}, {}
+    for label, fill in contenders(kind, seed).items():
         if imputers is not None and label not in imputers:
             continue
         start = time.perf_counter()
         completed = np.asarray(fill(train, gappy), dtype=float)
         results[label] = (score(kind, test, completed, removed, scale),
                           time.perf_counter() - start)
-        print(f"  {name} {label}: {results[label][0]:.4f} ({results[label][1]:.1f} s)",
+        right[label] = completed[removed] == test[removed]
+        print(f"  {name} seed {seed} {label}: {results[label][0]:.4f} "
+              f"({results[label][1]:.1f} s)",
               file=sys.stderr, flush=True)
+    if kind != "real":
+        paired_report(name, seed, right)
     return kind, train.shape, test.shape, results
+
+
+def paired_report(name, seed, right):
+    """RBMImputer against each other contender on the same removed entries:
+    entries only it got right (+), only the other got right (-), and the
+    standard error of the accuracy difference from those discordant pairs
+    (McNemar's view: the entries both get right or wrong say nothing)."""
+    if "RBMImputer" not in right:
+        return
+    ours = right["RBMImputer"]
+    for label, theirs in right.items():
+        if label == "RBMImputer":
+            continue
+        wins, losses, n = int(np.sum(ours & ~theirs)), int(np.sum(~ours & theirs)), ours.size
+        difference = (wins - losses) / n
+        se = np.sqrt(max(wins + losses - (wins - losses) ** 2 / n, 0.0)) / n
+        print(f"  paired {name} seed {seed} RBMImputer vs {label}: +{wins} -{losses} of {n} "
+              f"entries, difference {difference:+.4f} (paired SE {se:.4f})",
+              file=sys.stderr, flush=True)
 
 
 LABELS = ["RBMImputer", "Simple", "KNN", "Iterative", "HGB per column"]
@@ -291,6 +325,10 @@ def main(argv=None):
     parser.add_argument("--test", type=int, default=1000)
     parser.add_argument("--imputers", default=",".join(LABELS),
                         help="comma-separated contenders to run (default: all)")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="seed of the split (protein and real sets), the removed "
+                             f"entries and every contender (default: {SEED}, the tables "
+                             "of benchmarks/README.md)")
     args = parser.parse_args(argv)
     imputers = args.imputers.split(",")
     unknown = set(imputers) - set(LABELS)
@@ -301,7 +339,8 @@ def main(argv=None):
         if not available(name):
             print(f"skipped {name}: not found under {DATA}", file=sys.stderr)
             continue
-        rows[name] = run_set(name, args.train, args.test, imputers)
+        rows[name] = run_set(name, args.train, args.test, imputers, args.seed)
+    print(f"seed {args.seed}, --train {args.train} --test {args.test}\n")
     print(table(rows))
     return 0
 

@@ -342,6 +342,10 @@ class ConditionalMixin:
         if method == "auto":
             method = "exact" if self._hidden_enumerable() else "gibbs"
         if method == "exact":
+            if not getattr(self._hidden_unit, "discrete", False):
+                raise ValueError(
+                    f"method='exact' enumerates the hidden units' states, but "
+                    f"hidden={self.hidden!r} units are real-valued; use method='gibbs'.")
             if not self._hidden_enumerable():
                 raise ValueError(
                     f"method='exact' enumerates the {self.n_components} hidden units' "

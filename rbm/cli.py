@@ -237,10 +237,10 @@ def _add_model_argument(parser):
                              "ending in one): a .skops, .joblib or .pkl file")
 
 
-def _add_output_argument(parser, what):
+def _add_output_argument(parser, what, header="no header"):
     parser.add_argument(
         "-o", "--output", metavar="PATH",
-        help=f"write {what} to PATH: .csv (one row per sample, no header) or .npy "
+        help=f"write {what} to PATH: .csv (one row per sample, {header}) or .npy "
              "(default: CSV on standard output)")
 
 
@@ -391,9 +391,10 @@ def _add_impute_parser(commands):
              "when every value is 0 or 1, gaussian for other numbers, categorical when "
              "any column holds text)")
     impute.add_argument("--n-components", type=_count(1), metavar="N",
-                        help="hidden units (default: the imputer's, 64)")
+                        help="hidden units (default: the imputer's, one per column or "
+                             "category, 64 to 512)")
     impute.add_argument("--n-iter", type=_count(1), metavar="N",
-                        help="training epochs (default: the imputer's plan, about 20,000 "
+                        help="training epochs (default: the imputer's plan, about 40,000 "
                              "minibatch updates)")
     impute.add_argument("--sample-posterior", action="store_true",
                         help="fill each cell with a draw from its conditional distribution "
@@ -402,7 +403,8 @@ def _add_impute_parser(commands):
                         help="seed of the model and the draws (default: 0)")
     impute.add_argument("--save", metavar="PATH",
                         help="also save the fitted imputer (.skops, .joblib or .pkl)")
-    _add_output_argument(impute, "the completed table (with the header row, if DATA has one)")
+    _add_output_argument(impute, "the completed table",
+                         header="after DATA's header row, if it has one")
 
 
 #: The commands, in the order ``--help`` lists them.
@@ -496,10 +498,15 @@ def _number(field):
         return None
 
 
-def _csv_rows(text, delimiter):
-    """The non-blank rows of CSV text split at delimiter."""
+def _csv_rows(text, delimiter, keep_gap_rows=False):
+    """The non-blank rows of CSV text split at delimiter.
+
+    With ``keep_gap_rows`` (``impute``), a row of empty fields (",,") is a
+    row with every entry missing, kept so that the output has a row for
+    every input row; only lines without a field are blank."""
     rows = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
-    return [row for row in rows if any(field.strip() for field in row)]
+    return [row for row in rows
+            if any(field.strip() for field in row) or (keep_gap_rows and len(row) > 1)]
 
 
 def _detect_delimiter(text):
@@ -642,7 +649,7 @@ def _read_csv(path, source, delimiter=None, header=None, row_is_data=None,
 
 def _typed_rows(text, delimiter, has_header, table, allow_missing=False):
     """The careful reader: every row checked, each column typed on its own."""
-    rows = _csv_rows(text, delimiter)
+    rows = _csv_rows(text, delimiter, keep_gap_rows=allow_missing)
     _check_widths(rows, table.description, delimiter)
     data_rows = rows[1:] if has_header else rows
     if not data_rows:
@@ -1157,22 +1164,42 @@ def _run_transform(args):
     return 0
 
 
-def _imputer_estimator(args, n_rows):
-    """The RBM ``--model`` names, or None for the imputer's own choice."""
+def _check_numbers_for_model(model, X, names=None):
+    """UsageError for --model bernoulli or gaussian on a table with text."""
+    if model == "categorical" or X.dtype != object:
+        return
+    for j in range(X.shape[1]):
+        text = [v for v in X[:, j] if isinstance(v, str)]
+        if text:
+            column = f"column {names[j]!r}" if names else f"column {j + 1}"
+            raise UsageError(f"--model {model} takes numbers, but {column} holds text such "
+                             f"as {text[0]!r}; use --model categorical (or auto, which "
+                             "picks it for text).")
+
+
+def _imputer_estimator(args, X, table_names=None):
+    """The RBM ``--model`` names, or None for the imputer's own choice.
+
+    A named model is built by the imputer's own rule for X
+    (``rbm.impute.default_estimator``: hidden units, chains, weight decay,
+    updates), so it trains as ``RBMImputer`` would train that class;
+    --n-components and --n-iter override the rule."""
     if args.model == "auto":
         if args.n_components is not None or args.n_iter is not None:
             raise UsageError("--n-components and --n-iter set the model --model names; "
                              "name one (bernoulli, gaussian or categorical) or leave them "
                              "to the imputer's defaults.")
         return None
-    from .impute import DEFAULT_N_COMPONENTS, DEFAULT_RULE
-    # The imputer's own training rule (chains, weight decay, updates), so a
-    # named model trains as the imputer's choice would; flags override it.
-    model_class = getattr(rbm, MODELS[args.model][0])
-    options = DEFAULT_RULE.options(model_class, n_rows, args.seed)
+    from ._units.categorical import missing_mask
+    from .impute import default_estimator
+    _check_numbers_for_model(args.model, X, table_names)
+    model = default_estimator(X, missing_mask(X), args.seed,
+                              kind=getattr(rbm, MODELS[args.model][0]))
+    if args.n_components is not None:
+        model.set_params(n_components=args.n_components)
     if args.n_iter is not None:
-        options["n_iter"] = args.n_iter
-    return model_class(n_components=args.n_components or DEFAULT_N_COMPONENTS, **options)
+        model.set_params(n_iter=args.n_iter)
+    return model
 
 
 def _run_impute(args):
@@ -1184,7 +1211,7 @@ def _run_impute(args):
     X = table.X
     gaps = int(sum(value is None or (isinstance(value, float) and math.isnan(value))
                    for value in X.ravel())) if X.dtype == object else int(np.isnan(X).sum())
-    imputer = RBMImputer(estimator=_imputer_estimator(args, X.shape[0]),
+    imputer = RBMImputer(estimator=_imputer_estimator(args, X, table.names),
                          sample_posterior=args.sample_posterior, random_state=args.seed)
     filled = imputer.fit_transform(X)
     _write_table(filled, args.output, table.names)

@@ -16,7 +16,8 @@ from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._gaussian import GaussianBernoulliRBM
 from ._units import HIDDEN_TYPES, default_learning_rate
-from ._units.categorical import missing_mask
+from ._units.categorical import column_label, missing_mask
+
 
 class DefaultRule(NamedTuple):
     """How ``estimator=None`` sizes and trains its RBM from the training data.
@@ -120,9 +121,6 @@ DEFAULT_UPDATES = DEFAULT_RULE.updates
 DEFAULT_WEIGHT_DECAY = DEFAULT_RULE.weight_decay
 MIN_N_COMPONENTS = DEFAULT_RULE.min_hidden
 MAX_N_COMPONENTS = DEFAULT_RULE.max_hidden
-#: Hidden units of a model the command line names (``rbm impute --model``)
-#: without ``--n-components``: the default's fewest.
-DEFAULT_N_COMPONENTS = MIN_N_COMPONENTS
 
 
 def default_epochs(n_rows, batch_size=20):
@@ -199,7 +197,17 @@ def neighbour_identity(X, missing):
     return float(np.clip(np.concatenate(best), 0.0, 1.0).mean())
 
 
-def default_estimator(X, missing, random_state, rule=None):
+def estimator_class_for(X, missing):
+    """The RBM class ``estimator=None`` picks for X: BernoulliRBM when every
+    observed value is 0 or 1, GaussianBernoulliRBM for other floating-point
+    columns, CategoricalRBM otherwise."""
+    observed = X[~missing]
+    if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
+        return BernoulliRBM
+    return GaussianBernoulliRBM if X.dtype.kind in "f" else CategoricalRBM
+
+
+def default_estimator(X, missing, random_state, rule=None, kind=None):
     """The RBM ``estimator=None`` picks for X (see ``RBMImputer``).
 
     Parameters
@@ -212,6 +220,10 @@ def default_estimator(X, missing, random_state, rule=None):
         The estimator's seed.
     rule : DefaultRule or None, default=None
         Its size and training; None is ``DEFAULT_RULE``.
+    kind : {BernoulliRBM, GaussianBernoulliRBM, CategoricalRBM} or None, default=None
+        The class to build, sized and trained by ``rule`` for X as the
+        imputer's own choice would be (``rbm impute --model``); None picks
+        it from X (``estimator_class_for``).
 
     Returns
     -------
@@ -219,15 +231,11 @@ def default_estimator(X, missing, random_state, rule=None):
         Unfitted.
     """
     rule = DEFAULT_RULE if rule is None else rule
-    observed = X[~missing]
-    categories = None
-    if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
-        kind, n_columns, extra = BernoulliRBM, X.shape[1], {}
-    elif X.dtype.kind in "f":
-        kind, n_columns, extra = GaussianBernoulliRBM, X.shape[1], {}
-    else:
+    kind = estimator_class_for(X, missing) if kind is None else kind
+    categories, n_columns, extra = None, X.shape[1], {}
+    if issubclass(kind, CategoricalRBM):
         # Labels carry no precision of their own: float32 trains about twice as fast.
-        kind, n_columns = CategoricalRBM, sum(observed_categories(X, missing))
+        n_columns = sum(observed_categories(X, missing))
         categories = n_columns / max(1, X.shape[1])
         extra = dict(dtype=np.float32)
     identity = (neighbour_identity(X, missing) if categories is not None
@@ -299,9 +307,8 @@ class RBMImputer(_BaseImputer):
     Notes
     -----
     A row with every entry missing is imputed from the model alone (its
-    marginals), as no observed entry constrains it.  A column with no
-    observed value in fit is refused for categorical data (its categories
-    are unknown).
+    marginals), as no observed entry constrains it.  A feature with no
+    observed value in fit is refused (nothing can be learned about it).
 
     Examples
     --------
@@ -343,16 +350,28 @@ class RBMImputer(_BaseImputer):
         return X, _get_mask(X, self.missing_values)
 
     def _model_input(self, X, missing):
-        """X as the RBM takes it: missing entries NaN (numbers) or None (labels),
-        real columns standardised."""
-        if isinstance(self.estimator_, CategoricalRBM):
+        """X as the fitted RBM takes it (see ``_rows_for``)."""
+        return self._rows_for(self.estimator_, self.mean_, self.scale_, X, missing)
+
+    @staticmethod
+    def _rows_for(estimator, mean, scale, X, missing):
+        """X as ``estimator`` takes it: missing entries NaN (numbers) or None
+        (labels), real columns standardised by ``mean`` and ``scale`` (or not,
+        when None)."""
+        if isinstance(estimator, CategoricalRBM):
             rows = X.astype(object)
             rows[missing] = None
             return rows
-        rows = X.astype(np.float64 if X.dtype.kind not in "f" else X.dtype)
+        try:
+            rows = X.astype(np.float64 if X.dtype.kind not in "f" else X.dtype)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"RBMImputer: {type(estimator).__name__} takes numbers, but X holds "
+                f"values that are not ({error}); use CategoricalRBM for labels, or "
+                "estimator=None, which picks it for them.") from error
         rows[missing] = np.nan
-        if self.mean_ is not None:
-            rows = (rows - self.mean_) / self.scale_
+        if mean is not None:
+            rows = (rows - mean) / scale
         return rows
 
     def _model_output(self, completed, X, missing):
@@ -386,27 +405,39 @@ class RBMImputer(_BaseImputer):
             The fitted imputer.
         """
         X, missing = self._validated(X, reset=True)
-        self.random_state_ = check_random_state(self.random_state)
+        self._check_every_feature_observed(missing)
         template = (self.estimator if self.estimator is not None
                     else default_estimator(X, missing, self.random_state))
-        self.estimator_ = clone(template).set_params(missing="impute")
-        self.mean_ = self.scale_ = None
-        if isinstance(self.estimator_, GaussianBernoulliRBM):
-            self.mean_, self.scale_ = self._observed_standardisation(X, missing)
-        self.estimator_.fit(self._model_input(X, missing), sample_weight=sample_weight)
+        # Fitted attributes are set only once the RBM's fit has succeeded, so
+        # a refused fit (bad weights, say) leaves no half-fitted imputer.
+        estimator = clone(template).set_params(missing="impute")
+        mean = scale = None
+        if isinstance(estimator, GaussianBernoulliRBM):
+            mean, scale = self._observed_standardisation(X, missing)
+        estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
+                      sample_weight=sample_weight)
+        self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
+        self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)
         return self
+
+    def _check_every_feature_observed(self, missing):
+        """Refuse a feature missing in every row of fit: no model learns it from
+        nothing (its categories, scale or frequency are unknown), and what it
+        would impute there is its initial guess, not the data's."""
+        empty = np.flatnonzero(~(~missing).any(axis=0))
+        if len(empty):
+            raise ValueError(
+                f"RBMImputer: {column_label(self, int(empty[0]))} has no observed value "
+                f"in the data given to fit ({len(empty)} such feature(s) of "
+                f"{missing.shape[1]}), so nothing can be learned about it; drop it or "
+                "fill it before imputing.")
 
     @staticmethod
     def _observed_standardisation(X, missing):
         """Per-column mean and standard deviation of the observed entries (1 where
-        a column has no spread)."""
+        a column has no spread; ``fit`` has checked that each has one)."""
         values = np.where(missing, np.nan, X.astype(np.float64))
-        counts = (~missing).sum(axis=0)
-        if (counts == 0).any():
-            column = int(np.argmax(counts == 0))
-            raise ValueError(f"RBMImputer: feature {column} has no observed value; drop it "
-                             "or fill it before imputing.")
         mean = np.nanmean(values, axis=0)
         scale = np.nanstd(values, axis=0)
         return mean, np.where(scale > 0, scale, 1.0)

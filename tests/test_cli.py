@@ -11,7 +11,7 @@ import pytest
 import skops.io as sio
 
 import rbm
-from rbm import BernoulliRBM, cli
+from rbm import BernoulliRBM, CategoricalRBM, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--n-components", "4", "--n-iter", "3", "--random-state", "0", "--n-jobs", "1"]
@@ -227,19 +227,45 @@ def test_csv_reader_types_each_column(text, expected, tmp_path):
     assert cli._load_data(args).X.tolist() == expected
 
 
-def test_impute_with_a_named_model_trains_it_by_the_imputers_rule():
-    # `rbm impute --model NAME` builds NAME itself; it must train as the
-    # imputer's own choice would (chains, weight decay, updates), with
-    # --n-components and --n-iter overriding the rule.
+def impute_args(model, n_components=None, n_iter=None, seed=3):
     from types import SimpleNamespace
-    from rbm.impute import DEFAULT_N_COMPONENTS, DEFAULT_RULE
-    args = SimpleNamespace(model="bernoulli", n_components=None, n_iter=None, seed=3)
-    model = cli._imputer_estimator(args, 500)
+    return SimpleNamespace(model=model, n_components=n_components, n_iter=n_iter, seed=seed)
+
+
+def test_impute_with_a_named_model_trains_it_by_the_imputers_rule():
+    # `rbm impute --model NAME` builds NAME itself; it must be the model
+    # RBMImputer's own choice would be for the same data (size, chains,
+    # weight decay, updates: one code path), with --n-components and
+    # --n-iter overriding the rule.
+    from rbm.impute import default_estimator
+    rng = np.random.default_rng(0)
+    X = (rng.random((500, 6)) < 0.5).astype(float)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    model = cli._imputer_estimator(impute_args("bernoulli"), X)
     assert isinstance(model, BernoulliRBM)
-    expected = DEFAULT_RULE.options(BernoulliRBM, 500, 3)
-    assert {name: getattr(model, name) for name in expected} == expected
-    assert model.n_components == DEFAULT_N_COMPONENTS
+    assert model.get_params() == default_estimator(X, np.isnan(X), 3).get_params()
     assert model.n_chains != BernoulliRBM().n_chains  # the rule's, not the class default
-    args = SimpleNamespace(model="bernoulli", n_components=7, n_iter=2, seed=3)
-    model = cli._imputer_estimator(args, 500)
+    model = cli._imputer_estimator(impute_args("bernoulli", 7, 2), X)
     assert (model.n_components, model.n_iter) == (7, 2)
+
+
+def test_impute_named_categorical_model_gets_the_imputers_decay_and_size():
+    # Many categories and near-identical rows (a protein family's alignment
+    # in miniature): the imputer lowers the weight decay and gives one
+    # hidden unit per observed category; `--model categorical` must too
+    # (before, it kept 5e-3 and 64 hidden units).
+    from rbm.impute import DEFAULT_RULE, default_estimator, neighbour_identity
+    rng = np.random.default_rng(1)
+    letters = np.array(list("ACDEFGHIKLMNPQRSTVWY-"), dtype=object)
+    ancestors = rng.integers(0, len(letters), (5, 12))
+    codes = ancestors[rng.integers(0, 5, 200)]
+    codes = np.where(rng.random(codes.shape) < 0.05, rng.integers(0, 21, codes.shape), codes)
+    X = letters[codes]
+    X[rng.random(X.shape) < 0.1] = None
+    missing = np.equal(X, None)
+    assert neighbour_identity(X, missing) >= DEFAULT_RULE.decay_identity
+    model = cli._imputer_estimator(impute_args("categorical"), X)
+    assert isinstance(model, CategoricalRBM)
+    assert model.get_params() == default_estimator(X, missing, 3).get_params()
+    assert model.weight_decay < DEFAULT_RULE.weight_decay
+    assert model.n_components > DEFAULT_RULE.min_hidden

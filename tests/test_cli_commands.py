@@ -217,3 +217,24 @@ def test_impute_refuses_infinities_and_shows_its_help(tmp_path):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     help_text = succeeded(rbm_command("impute", "--help", cwd=ROOT))
     assert "examples:\n  python -m rbm impute " in help_text
+
+
+def test_impute_keeps_rows_with_every_cell_empty_and_names_text_for_numeric_models(tmp_path):
+    # A row of empty cells (",,") is a row with every entry missing: it must
+    # come out filled, in its place, so the output has a row for every input
+    # row (it used to be dropped as a blank line).  A numeric --model on a
+    # column of text is refused by name.
+    (tmp_path / "gaps.csv").write_text("colour,size\nred,s\n,\nblue,m\n\nred,\nblue,m\n")
+    out = succeeded(rbm_command("impute", "gaps.csv", "--model", "categorical", "--n-iter",
+                                "3", "-o", "filled.csv", cwd=tmp_path))
+    assert out.startswith("Filled 3 empty cells of 5 rows x 2 columns")
+    filled = read_rows((tmp_path / "filled.csv").read_text())
+    assert filled[0] == ["colour", "size"] and len(filled) == 6
+    assert filled[1] == ["red", "s"] and filled[3] == ["blue", "m"] and filled[5] == ["blue", "m"]
+    assert filled[2][0] in ("red", "blue") and filled[2][1] in ("s", "m")
+    assert filled[4][0] == "red" and filled[4][1] in ("s", "m")
+    for model in ("bernoulli", "gaussian"):
+        result = rbm_command("impute", "gaps.csv", "--model", model, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert (f"--model {model} takes numbers, but column 'colour' holds text such as "
+                "'red'; use --model categorical") in result.stderr

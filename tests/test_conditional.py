@@ -454,3 +454,85 @@ def test_score_samples_keeps_refusing_gaps_without_missing_impute():
     model = FAMILIES[0].model(W, b, c)
     with pytest.raises(ValueError, match="NaN"):
         model.score_samples([[np.nan, 1.0, 0.0, 1.0]])
+
+
+# --------------------------------------------------------------------------
+# Gaussian: conditional_sample against the exact mixture
+# --------------------------------------------------------------------------
+
+
+def gaussian_hidden_field(W, c, sigma, v):
+    """c + W s(v), s(v) = v / sigma**2: the hidden units' field given v."""
+    return c + (v / sigma ** 2) @ W.T
+
+
+def gaussian_clamped_hidden_chain(W, b, c, sigma, v_obs, missing, n_nodes=120):
+    """One clamped Gibbs step on the hidden layer, h -> v_missing -> h', for one
+    missing unit: T(h, h') = E over v_missing ~ N(b + hW, sigma**2) of
+    p(h' | v), the expectation by Gauss-Hermite quadrature (a smooth integrand
+    of a Gaussian: exact to rounding at this many nodes)."""
+    H = all_states(W.shape[0])
+    z, w = np.polynomial.hermite_e.hermegauss(n_nodes)
+    w = w / np.sqrt(2 * np.pi)
+    T = np.zeros((len(H), len(H)))
+    for i, h in enumerate(H):
+        x = (b + h @ W)[missing] + sigma[missing] * z
+        V = np.tile(v_obs, (n_nodes, 1))
+        V[:, missing] = x
+        p_on = 1 / (1 + np.exp(-gaussian_hidden_field(W, c, sigma, V)))
+        p_next = np.prod(np.where(H[None, :, :] == 1, p_on[:, None, :],
+                                  1 - p_on[:, None, :]), axis=2)
+        T[i] = w @ p_next
+    return T
+
+
+def gaussian_missing_cdf(W, b, c, sigma, v_obs, observed, missing):
+    """CDF of the missing unit given the observed ones: the mixture over
+    p(h | v_obs) of N(b + hW, sigma**2)."""
+    p = gaussian_hidden_posterior(W, b, c, sigma, v_obs, observed)
+    means = (b + all_states(W.shape[0]) @ W)[:, missing]
+    return lambda x: stats.norm.cdf((np.asarray(x)[:, None] - means) / sigma[missing]) @ p
+
+
+def test_gaussian_conditional_sample_matches_the_exact_mixture():
+    # The estimator's draws of the missing unit, against its exact law by a
+    # Kolmogorov-Smirnov test at level ALPHA.  Burn-in: the clamped hidden
+    # chain is a two-block Gibbs chain reversible w.r.t. p(h | v_obs), so
+    # chain_chi2_bound bounds its distance to that law after the default 200
+    # steps from any start (the draw of v_missing given h can only shrink it).
+    # Teeth: a model with one weight moved by 1 has a law more than twice the
+    # test's critical distance away, and these draws reject it.
+    from exact_reference import chain_chi2_bound
+    W, b, c, sigma = random_gaussian(3, N_HIDDEN, 11, 1.0)
+    model = gaussian_model(W, b, c, sigma)
+    observed, missing = np.array([True, False, True]), 1
+    v = np.array([1.3, np.nan, -0.4])
+    v_obs = np.nan_to_num(v)
+    p = gaussian_hidden_posterior(W, b, c, sigma, v_obs, observed)
+    T = gaussian_clamped_hidden_chain(W, b, c, sigma, v_obs, missing)
+    np.testing.assert_allclose(T.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(p @ T, p, rtol=0, atol=1e-12)  # p(h | v_obs) is stationary
+    assert chain_chi2_bound(p, T, 199) < 1e-12
+    n = 20000
+    draws = model.conditional_sample(v[None, :], n_draws=n, random_state=0)
+    assert np.all(draws[:, observed] == v[observed])
+    exact = gaussian_missing_cdf(W, b, c, sigma, v_obs, observed, missing)
+    assert stats.kstest(draws[:, missing], exact).pvalue > ALPHA
+    Wp = W.copy()
+    Wp[1, missing] += 1.0
+    other = gaussian_missing_cdf(Wp, b, c, sigma, v_obs, observed, missing)
+    grid = np.linspace(-10, 10, 20001)
+    critical = stats.kstwo.ppf(1 - ALPHA, n)
+    assert np.max(np.abs(exact(grid) - other(grid))) > 2 * critical
+    assert stats.kstest(draws[:, missing], other).pvalue < ALPHA
+
+
+@pytest.mark.parametrize("hidden", ["relu", "gaussian"])
+def test_exact_marginals_with_real_valued_hidden_units_are_refused_by_name(hidden):
+    from rbm import BernoulliRBM
+    X = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=1, hidden=hidden, learning_rate=0.01,
+                         random_state=0).fit(X)
+    with pytest.raises(ValueError, match=f"hidden='{hidden}' units are real-valued; "
+                                         "use method='gibbs'"):
+        model.conditional_marginals([[np.nan, 1.0, 0.0, 1.0]], method="exact")

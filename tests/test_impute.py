@@ -14,6 +14,9 @@ from rbm.impute import (DEFAULT_RULE, DEFAULT_WEIGHT_DECAY, DefaultRule, default
 
 # The checks feed real-valued data (blobs, normals, uniforms), the domain of
 # the Gaussian model; every check passes, none is listed as an exception.
+# check_sample_weight_equivalence_on_dense_data passes only because it
+# transforms complete rows, which an imputer returns unchanged: the weights
+# themselves are tested below and in test_sample_weight.py.
 @parametrize_with_checks([RBMImputer(GaussianBernoulliRBM(n_components=4, n_iter=3),
                                      random_state=0)])
 def test_sklearn_compatible_imputer(estimator, check):
@@ -215,6 +218,60 @@ def test_bad_input_is_refused_with_clear_errors():
         imputer.transform(np.array([["a", "x", "z"]], dtype=object))
 
 
+@pytest.mark.parametrize("kind", ["binary", "real", "labels"])
+def test_a_feature_never_observed_in_fit_is_refused_for_every_kind(kind):
+    # Issue 17: a clear error where the model needs an observed entry.  A
+    # binary column missing in every row used to be fitted silently and
+    # imputed with the model's initial guess.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    values = {"binary": (rng.random((30, 3)) < 0.5).astype(float),
+              "real": rng.standard_normal((30, 3)),
+              "labels": rng.choice(["a", "b"], (30, 3)).astype(object)}[kind]
+    gap = None if kind == "labels" else np.nan
+    values[:, 1] = gap
+    with pytest.raises(ValueError, match="feature 1 has no observed value in the data given "
+                                         "to fit .1 such feature.s. of 3.*drop it or fill it"):
+        RBMImputer(random_state=0).fit(values)
+    frame = pd.DataFrame(values, columns=["x", "y", "z"])
+    with pytest.raises(ValueError, match="column 'y' has no observed value"):
+        RBMImputer(random_state=0).fit(frame)
+    values[:] = gap
+    with pytest.raises(ValueError, match="3 such feature.s. of 3"):
+        RBMImputer(random_state=0).fit(values)
+
+
+def test_rows_missing_every_entry_are_imputed_from_the_model_alone():
+    # No row needs an observed entry: p(missing | nothing) is the model's
+    # marginal, so a row with every entry missing gets its most probable
+    # values (binary data: each unit's marginal mode).
+    X = two_patterns()
+    imputer = RBMImputer(BernoulliRBM(n_components=4, n_iter=20, random_state=0),
+                         random_state=0).fit(X)
+    marginals = imputer.estimator_.conditional_marginals(np.full((1, 4), np.nan))[0]
+    out = imputer.transform(np.full((2, 4), np.nan))
+    np.testing.assert_array_equal(out, np.tile(marginals > 0.5, (2, 1)).astype(float))
+
+
+BAD_IMPUTER_WEIGHTS = [
+    ("negative", np.r_[-1.0, np.ones(39)], "must be non-negative"),
+    ("NaN", np.r_[np.nan, np.ones(39)], "must be finite"),
+    ("too short", np.ones(39), "length 40"),
+    ("too long", np.ones(41), "length 40"),
+]
+
+
+@pytest.mark.parametrize("estimator", [None, BernoulliRBM(n_components=3, n_iter=2)],
+                         ids=["default", "given"])
+@pytest.mark.parametrize("label, weights, words", BAD_IMPUTER_WEIGHTS,
+                         ids=[w[0] for w in BAD_IMPUTER_WEIGHTS])
+def test_bad_weights_are_refused_by_the_imputer(estimator, label, weights, words):
+    imputer = RBMImputer(estimator, random_state=0)
+    with pytest.raises(ValueError, match=f"sample_weight {words}|sample_weight.*{words}"):
+        imputer.fit(two_patterns(), sample_weight=weights)
+    assert not hasattr(imputer, "estimator_")
+
+
 # --------------------------------------------------------------------------
 # Training on incomplete rows (missing="impute")
 # --------------------------------------------------------------------------
@@ -311,3 +368,10 @@ def test_sample_weight_reaches_the_estimator_and_integer_weights_act_as_repeats(
                                   dropped.estimator_.components_)
     with pytest.raises(ValueError, match="sample_weight"):
         RBMImputer(estimator=estimator).fit(X, sample_weight=-np.ones(len(X)))
+
+
+def test_a_numeric_model_given_labels_is_refused_clearly():
+    labels = np.array([["red", None], ["blue", "x"]] * 5, dtype=object)
+    with pytest.raises(ValueError, match="BernoulliRBM takes numbers, but X holds values "
+                                         "that are not .*use CategoricalRBM for labels"):
+        RBMImputer(BernoulliRBM(n_iter=1)).fit(labels)
