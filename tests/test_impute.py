@@ -74,10 +74,10 @@ def test_a_default_rule_sets_size_training_chains_and_learning_rate():
     assert rule.n_components(100) == 16  # and capped at its most
     assert model.n_iter == 200  # 40 rows are 2 batches of 20: 400 updates
     assert model.weight_decay == 1e-2 and model.n_chains == 10
-    assert model.learning_rate == 2 * BernoulliRBM().learning_rate
+    assert model.learning_rate == 2 * 0.06  # twice "auto" with binary units
     labels = np.array([["a", "b"], ["b", "a"]] * 20, dtype=object)
     categorical = default_estimator(labels, np.zeros(labels.shape, bool), 0, rule)
-    assert categorical.learning_rate == 2 * CategoricalRBM().learning_rate
+    assert categorical.learning_rate == 2 * 0.04
     # Without a rule, DEFAULT_RULE: what RBMImputer(estimator=None) fits.
     fitted = RBMImputer(random_state=0).fit(X).estimator_
     assert fitted.n_chains == DEFAULT_RULE.n_chains

@@ -60,7 +60,7 @@ def test_kernel_step_is_the_penalty_gradient_after_the_weight_step(case):
     penalised.set_params(l1_squared_weight_decay=0.5)
     plain.partial_fit(X)
     penalised.partial_fit(X)
-    rate = model.learning_rate * model._training.learning_rate_fraction
+    rate = model.learning_rate_ * model._training.learning_rate_fraction
     expected = plain.components_ - rate * l1_squared_gradient(
         plain.components_.astype(np.float64), 0.5)
     np.testing.assert_allclose(penalised.components_, expected, rtol=1e-10, atol=1e-12)

@@ -270,7 +270,7 @@ def test_auto_epochs_plan_about_300000_updates_within_bounds():
     X = (np.random.default_rng(0).random((30, 5)) < 0.5).astype(float)
     fitted = BernoulliRBM(n_components=2, batch_size=30, random_state=0, n_jobs=1).fit(X)
     assert fitted.n_iter_ == 5000 and len(fitted.history_["epoch"]) == 5000
-    assert fitted.history_["learning_rate"][-1] == pytest.approx(fitted.learning_rate / 5000)
+    assert fitted.history_["learning_rate"][-1] == pytest.approx(fitted.learning_rate_ / 5000)
 
 
 def test_defaults_are_a_good_density_model_of_binarised_digits():
