@@ -4,8 +4,9 @@
    split of the digits, beside logistic regression on the same pixels.
 2. The same with only 10% of the training labels: the other rows are
    marked -1 and contribute the generative term, then one round of
-   self-training on labels spread over the inputs and hidden features
-   (``pseudo_label_rounds=1``).
+   self-training on pseudo-labels: labels spread over a graph of the
+   inputs and hidden features, each unlabelled row taking the vote of its
+   neighbours (``pseudo_label_rounds=1``).
 3. Class-conditional generation: ``sample(n, y=...)`` draws images of a
    chosen digit from the fitted joint model; a logistic regression of real
    digits reads them.
