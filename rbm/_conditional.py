@@ -33,6 +33,7 @@ from ._frames import visible_output
 from ._partition import ais_log_partition
 from ._state import check_fitted_state
 from ._training import check_training_record, validation_split
+from ._units.categorical import column_label
 from ._weights import check_sample_weight, positive_rows
 from ._streams import CONDITIONAL_CHAINS, CONDITIONAL_FILL, CONDITIONAL_START, ChainStreams
 from ._streams import draw_entropy, generator_for
@@ -97,6 +98,19 @@ class ObservedLogLikelihood(NamedTuple):
     log_p: np.ndarray
     std_error: np.ndarray
     method: np.ndarray
+
+
+def check_every_feature_observed(estimator, observed):
+    """Refuse training data in which a feature is missing in every row: the
+    model would learn nothing about it (its frequency, scale or categories)
+    and keep its initial guess there, silently."""
+    empty = np.flatnonzero(~np.asarray(observed).any(axis=0))
+    if len(empty):
+        raise ValueError(
+            f"{type(estimator).__name__}: {column_label(estimator, int(empty[0]))} has no "
+            f"observed value in the training data ({len(empty)} such feature(s) of "
+            f"{observed.shape[1]}), so nothing can be learned about it; drop it or fill it "
+            "before fitting.")
 
 
 class ConditionalMixin:
@@ -203,6 +217,8 @@ class ConditionalMixin:
             return self._validate_input(X, reset=reset, unit=unit), None
         dtype = [np.float64, np.float32] if reset else self.components_.dtype
         rows, observed = unit.validate_incomplete(self, X, reset=reset, dtype=dtype)
+        if reset:
+            check_every_feature_observed(self, observed)
         if observed.all():
             # Complete data trains exactly as with missing="error" (sparse stays sparse).
             return self._validate_input(X, reset=reset, unit=unit), None

@@ -22,7 +22,7 @@ import pytest
 from scipy import stats
 from scipy.special import logsumexp
 
-from rbm import _gibbs
+from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, _gibbs
 
 from exact_reference import (
     ALPHA,
@@ -536,3 +536,26 @@ def test_exact_marginals_with_real_valued_hidden_units_are_refused_by_name(hidde
     with pytest.raises(ValueError, match=f"hidden='{hidden}' units are real-valued; "
                                          "use method='gibbs'"):
         model.conditional_marginals([[np.nan, 1.0, 0.0, 1.0]], method="exact")
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "gaussian", "categorical"])
+def test_missing_impute_refuses_a_feature_never_observed(kind):
+    # Nothing can be learned about it: fitting would keep the initial guess
+    # there without a word.  (CategoricalRBM with its categories given, so
+    # the categories check cannot be what refuses it.)
+    rng = np.random.default_rng(0)
+    if kind == "categorical":
+        X = rng.integers(0, 3, (30, 4)).astype(object)
+        X[:, 2] = None
+        model = CategoricalRBM(n_components=2, n_iter=2, missing="impute",
+                               categories=[[0, 1, 2]] * 4)
+    else:
+        X = (rng.random((30, 4)) < 0.5).astype(float)
+        X[:, 2] = np.nan
+        model = (BernoulliRBM if kind == "bernoulli" else GaussianBernoulliRBM)(
+            n_components=2, n_iter=2, missing="impute")
+    with pytest.raises(ValueError, match="feature 2 has no observed value in the training data"):
+        model.fit(X)
+    assert not hasattr(model, "components_")
+    X[0, 2] = 1  # one observed entry is enough
+    assert model.fit(X).n_iter_ == 2
