@@ -101,16 +101,18 @@ class ObservedLogLikelihood(NamedTuple):
 
 
 def check_every_feature_observed(estimator, observed):
-    """Refuse training data in which a feature is missing in every row: the
-    model would learn nothing about it (its frequency, scale or categories)
-    and keep its initial guess there, silently."""
+    """Refuse data given to ``fit`` in which a feature is missing in every row
+    (``observed``: the rows' mask of observed entries): no model learns it
+    from nothing (its frequency, scale or categories), and it would keep its
+    initial guess there, silently.  The estimators with ``missing="impute"``
+    and ``RBMImputer`` share it."""
     empty = np.flatnonzero(~np.asarray(observed).any(axis=0))
     if len(empty):
         raise ValueError(
             f"{type(estimator).__name__}: {column_label(estimator, int(empty[0]))} has no "
-            f"observed value in the training data ({len(empty)} such feature(s) of "
+            f"observed value in the data given to fit ({len(empty)} such feature(s) of "
             f"{observed.shape[1]}), so nothing can be learned about it; drop it or fill it "
-            "before fitting.")
+            "first.")
 
 
 class ConditionalMixin:

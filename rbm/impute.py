@@ -14,6 +14,7 @@ from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, v
 
 from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
+from ._conditional import check_every_feature_observed
 from ._gaussian import GaussianBernoulliRBM
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import column_label, missing_mask
@@ -405,7 +406,7 @@ class RBMImputer(_BaseImputer):
             The fitted imputer.
         """
         X, missing = self._validated(X, reset=True)
-        self._check_every_feature_observed(missing)
+        check_every_feature_observed(self, ~missing)
         template = (self.estimator if self.estimator is not None
                     else default_estimator(X, missing, self.random_state))
         # Fitted attributes are set only once the RBM's fit has succeeded, so
@@ -420,18 +421,6 @@ class RBMImputer(_BaseImputer):
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)
         return self
-
-    def _check_every_feature_observed(self, missing):
-        """Refuse a feature missing in every row of fit: no model learns it from
-        nothing (its categories, scale or frequency are unknown), and what it
-        would impute there is its initial guess, not the data's."""
-        empty = np.flatnonzero(~(~missing).any(axis=0))
-        if len(empty):
-            raise ValueError(
-                f"RBMImputer: {column_label(self, int(empty[0]))} has no observed value "
-                f"in the data given to fit ({len(empty)} such feature(s) of "
-                f"{missing.shape[1]}), so nothing can be learned about it; drop it or "
-                "fill it before imputing.")
 
     @staticmethod
     def _observed_standardisation(X, missing):

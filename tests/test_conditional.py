@@ -554,7 +554,7 @@ def test_missing_impute_refuses_a_feature_never_observed(kind):
         X[:, 2] = np.nan
         model = (BernoulliRBM if kind == "bernoulli" else GaussianBernoulliRBM)(
             n_components=2, n_iter=2, missing="impute")
-    with pytest.raises(ValueError, match="feature 2 has no observed value in the training data"):
+    with pytest.raises(ValueError, match="feature 2 has no observed value in the data given to fit"):
         model.fit(X)
     assert not hasattr(model, "components_")
     X[0, 2] = 1  # one observed entry is enough
