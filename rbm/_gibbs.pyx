@@ -777,7 +777,8 @@ cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
     cdef int step
     cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
     for step in range(T.k):
-        visible_field_of(A.Hc, C, A.W, A.WT if T.transposed else NULL, T.small, nv, nh,
+        visible_field_of(A.Hc, C, A.W, A.WT if T.transposed else NULL,
+                         T.small and T.u.hidden_kind == HIDDEN_BERNOULLI, nv, nh,
                          A.VS + B * nv, T.idx, A.coef, T.n_threads)
         sample_visible(&T.u, A.VS + B * nv, C, A.b, T.rng, T.scratch, T.n_threads)
         if step < T.k - 1 or last_probabilities:
@@ -1464,7 +1465,7 @@ def train_minibatches(batches, params, state, update, visible, streams, int n_th
     # hidden states are dense, so no row sums over them.
     T.small = (n_visible * n_hidden <= _SMALL_MODEL_WEIGHTS
                and _max_batch(a["ends"]) + n_chains <= _SMALL_MODEL_ROWS
-               and kind != GAUSSIAN and hidden[0] == HIDDEN_BERNOULLI)
+               and kind != GAUSSIAN and hidden[0] != HIDDEN_GAUSSIAN)
     T.transposed = T.small or kind == CATEGORICAL
     # The log sigma gradient's visible-field term comes out of the weight
     # gradient where that is the plain sum_r w_r h_r v_r.T (not centered, no
