@@ -496,25 +496,6 @@ RBM_DISPATCH static void rbm_relu_mean_row(const double *restrict x, ptrdiff_t n
  * variates are consumed in a fixed order from the row's own stream, so a draw
  * depends only on the stream, never on the thread that runs it. */
 
-/* sqrt(y) for a positive, finite, normal y without libm, so that loops of it
- * vectorise (GCC keeps libm's sqrt scalar for its errno case unless built with
- * -fno-math-errno): 1 / sqrt(y) from the exponent-halving bit trick (within 4%),
- * four Newton steps (each squares the relative error: 1e-21 after four), times y;
- * within a few ulp. */
-static inline RBM_ALWAYS_INLINE double rbm_sqrt_positive(double y)
-{
-    uint64_t bits;
-    double r, half = 0.5 * y;
-    memcpy(&bits, &y, sizeof bits);
-    bits = UINT64_C(0x5fe6eb50c7b537a9) - (bits >> 1);
-    memcpy(&r, &bits, sizeof r);
-    r = r * (1.5 - half * r * r);
-    r = r * (1.5 - half * r * r);
-    r = r * (1.5 - half * r * r);
-    r = r * (1.5 - half * r * r);
-    return y * r;
-}
-
 /* Truncation points from which Robert's exponential proposal is used: there a
  * try costs two exponentials and succeeds with probability >= 0.8, against
  * 1 / erfc(alpha / sqrt 2) >= 2.2 normals per draw for the half-normal. */
@@ -564,7 +545,8 @@ RBM_DISPATCH static void rbm_log_array(const double *restrict x, ptrdiff_t n, do
 
 /* Standard normals by Marsaglia's polar method from 2 * pairs uniforms u in (0, 1]:
  * each pair gives v = 2 u - 1 in (-1, 1]^2, kept where 0 < s = |v|^2 < 1 (a point
- * uniform in the unit disc), and then two independent normals v sqrt(-2 log s / s).
+ * uniform in the unit disc), and then two independent normals v sqrt(-2 log s / s)
+ * (sqrt is the CPU's correctly rounded one, vectorised: setup.py passes -fno-math-errno).
  * Writes the kept pairs' normals to out (at most 2 * pairs) and returns how many;
  * u is overwritten (with the normals, before the kept ones are gathered). */
 RBM_DISPATCH static ptrdiff_t rbm_polar_normals(double *restrict u, ptrdiff_t pairs,
@@ -577,7 +559,7 @@ RBM_DISPATCH static ptrdiff_t rbm_polar_normals(double *restrict u, ptrdiff_t pa
         double s = v1 * v1 + v2 * v2;
         int keep = s > 0.0 && s < 1.0;
         double safe = keep ? s : 0.5;
-        double factor = rbm_sqrt_positive(-2.0 * rbm_log_positive(safe) / safe);
+        double factor = sqrt(-2.0 * rbm_log_positive(safe) / safe);
         u[i] = v1 * factor;
         u[pairs + i] = keep ? v2 * factor : (double) NAN;  /* NaN: a rejected pair */
     }
@@ -674,6 +656,58 @@ RBM_DISPATCH static ptrdiff_t rbm_truncated_retries(const double *restrict alpha
         left += !accept;
     }
     return left;
+}
+
+/* The per-unit constants of a layer of n dReLU units (rbm_drelu_row's k, rows of n:
+ * theta+, theta-, 1 / sqrt(gamma+), 1 / sqrt(gamma-), 1 / gamma+, 1 / gamma-) from its
+ * state p (rows gamma+, gamma-, theta+, theta-, as _sampling.pxd's DRELU_* rows).
+ * In C so that the square roots and divisions vectorise (each call used to cost
+ * 4 scalar ones per unit); sqrt and division are correctly rounded, so the
+ * numbers are those of the scalar loop. */
+RBM_DISPATCH static void rbm_drelu_constants_d(const double *restrict p, ptrdiff_t n,
+                                               double *restrict k)
+{
+    for (ptrdiff_t j = 0; j < n; j++) {
+        double gamma_plus = p[j], gamma_minus = p[n + j];
+        k[j] = p[2 * n + j];
+        k[n + j] = p[3 * n + j];
+        k[2 * n + j] = 1.0 / sqrt(gamma_plus);
+        k[3 * n + j] = 1.0 / sqrt(gamma_minus);
+        k[4 * n + j] = 1.0 / gamma_plus;
+        k[5 * n + j] = 1.0 / gamma_minus;
+    }
+}
+
+RBM_DISPATCH static void rbm_drelu_constants_f(const float *restrict p, ptrdiff_t n,
+                                               double *restrict k)
+{
+    for (ptrdiff_t j = 0; j < n; j++) {
+        double gamma_plus = p[j], gamma_minus = p[n + j];
+        k[j] = p[2 * n + j];
+        k[n + j] = p[3 * n + j];
+        k[2 * n + j] = 1.0 / sqrt(gamma_plus);
+        k[3 * n + j] = 1.0 / sqrt(gamma_minus);
+        k[4 * n + j] = 1.0 / gamma_plus;
+        k[5 * n + j] = 1.0 / gamma_minus;
+    }
+}
+
+/* grad += w * (the dReLU parameters' gradient at one row): with the row's statistics
+ * (rbm_drelu_row's six rows of n: w+, w-, mean+, second+, mean-, second-),
+ * grad's rows gamma+, gamma-, theta+, theta- get -w w+ second+ / 2,
+ * -w w- second- / 2, -w w+ mean+ and +w w- mean- (see drelu_potential_gradient). */
+RBM_DISPATCH static void rbm_drelu_gradient_row(const double *restrict row, ptrdiff_t n,
+                                                double w, double *restrict grad)
+{
+    const double *restrict w_plus = row, *restrict w_minus = row + n,
+                 *restrict mean_plus = row + 2 * n, *restrict second_plus = row + 3 * n,
+                 *restrict mean_minus = row + 4 * n, *restrict second_minus = row + 5 * n;
+    for (ptrdiff_t j = 0; j < n; j++) {
+        grad[j] -= w * 0.5 * w_plus[j] * second_plus[j];
+        grad[n + j] -= w * 0.5 * w_minus[j] * second_minus[j];
+        grad[2 * n + j] -= w * w_plus[j] * mean_plus[j];
+        grad[3 * n + j] += w * w_minus[j] * mean_minus[j];
+    }
 }
 
 /* Each kernel below is written out for double (_d) and for float (_f): C has

@@ -35,7 +35,8 @@ from ._fastmath cimport (rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_me
                          rbm_drelu_mass_row, rbm_vector_erfcx, rbm_optimized_build,
                          RBM_NORMAL_PROPOSAL_BELOW, rbm_polar_normals, rbm_exponentials,
                          rbm_drelu_sides, rbm_truncated_first_tries,
-                         rbm_truncated_retries, rbm_log_array)
+                         rbm_truncated_retries, rbm_log_array, rbm_drelu_constants_d,
+                         rbm_drelu_constants_f, rbm_drelu_gradient_row)
 from libc.math cimport (log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2,
                         INFINITY)
 
@@ -466,13 +467,10 @@ cdef inline bint _drelu_rows_open(DReLURows* d, const floating* p, Py_ssize_t n)
         return False
     d.n = n
     d.k, d.x, d.own = block, block + 6 * n, block + 7 * n
-    for j in range(n):
-        d.k[j] = p[DRELU_THETA_PLUS * n + j]
-        d.k[n + j] = p[DRELU_THETA_MINUS * n + j]
-        d.k[2 * n + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_PLUS * n + j])
-        d.k[3 * n + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_MINUS * n + j])
-        d.k[4 * n + j] = 1.0 / <double> p[DRELU_GAMMA_PLUS * n + j]
-        d.k[5 * n + j] = 1.0 / <double> p[DRELU_GAMMA_MINUS * n + j]
+    if floating is float:
+        rbm_drelu_constants_f(p, n, d.k)
+    else:
+        rbm_drelu_constants_d(p, n, d.k)
     return True
 
 
@@ -869,15 +867,7 @@ cdef void drelu_potential_gradient(const Units* u, const floating* Z, const floa
                 row = d.own
             else:
                 row = stats + r * DRELU_STATISTICS * n
-            for j in range(n):
-                grad[DRELU_GAMMA_PLUS * n + j] -= (w * 0.5 * row[DRELU_W_PLUS * n + j]
-                                                   * row[DRELU_SECOND_PLUS * n + j])
-                grad[DRELU_GAMMA_MINUS * n + j] -= (w * 0.5 * row[DRELU_W_MINUS * n + j]
-                                                    * row[DRELU_SECOND_MINUS * n + j])
-                grad[DRELU_THETA_PLUS * n + j] -= (w * row[DRELU_W_PLUS * n + j]
-                                                   * row[DRELU_MEAN_PLUS * n + j])
-                grad[DRELU_THETA_MINUS * n + j] += (w * row[DRELU_W_MINUS * n + j]
-                                                    * row[DRELU_MEAN_MINUS * n + j])
+            rbm_drelu_gradient_row(row, n, w, grad)
         if rows_open:
             _drelu_rows_close(&d)
         return
