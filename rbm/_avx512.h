@@ -354,7 +354,31 @@ static void rbm_erfcx_nonnegative_avx512(const double *y, ptrdiff_t n, double *o
         low[c] = _mm512_loadu_pd(rbm_erfcx_columns + c * 16);
         high[c] = _mm512_loadu_pd(rbm_erfcx_columns + c * 16 + 8);
     }
-    for (ptrdiff_t i = 0; i < n; i += 8) {
+    ptrdiff_t i = 0;
+    /* Two vectors a step: their chains of multiply-adds overlap (1.39 -> 1.21 ns
+     * a value in a loop over 128). */
+    for (; i + 16 <= n; i += 16) {
+        const __m512d v = _mm512_loadu_pd(y + i), v2 = _mm512_loadu_pd(y + i + 8);
+        const __m512d t = _mm512_div_pd(four, _mm512_add_pd(four, v));
+        const __m512d t2 = _mm512_div_pd(four, _mm512_add_pd(four, v2));
+        const __m512d scaled = _mm512_mul_pd(t, sixteen), scaled2 = _mm512_mul_pd(t2, sixteen);
+        const __m256i k32 = _mm256_min_epi32(_mm512_cvttpd_epi32(scaled), last);
+        const __m256i k32_2 = _mm256_min_epi32(_mm512_cvttpd_epi32(scaled2), last);
+        const __m512d s = _mm512_fmsub_pd(two, _mm512_sub_pd(scaled, _mm512_cvtepi32_pd(k32)),
+                                          one);
+        const __m512d s2 = _mm512_fmsub_pd(two, _mm512_sub_pd(scaled2,
+                                                              _mm512_cvtepi32_pd(k32_2)), one);
+        const __m512i k = _mm512_cvtepi32_epi64(k32), k2 = _mm512_cvtepi32_epi64(k32_2);
+        __m512d p = _mm512_permutex2var_pd(low[11], k, high[11]);
+        __m512d p2 = _mm512_permutex2var_pd(low[11], k2, high[11]);
+        for (int c = 10; c >= 0; c--) {
+            p = _mm512_fmadd_pd(p, s, _mm512_permutex2var_pd(low[c], k, high[c]));
+            p2 = _mm512_fmadd_pd(p2, s2, _mm512_permutex2var_pd(low[c], k2, high[c]));
+        }
+        _mm512_storeu_pd(out + i, _mm512_mul_pd(t, p));
+        _mm512_storeu_pd(out + i + 8, _mm512_mul_pd(t2, p2));
+    }
+    for (; i < n; i += 8) {
         const __mmask8 lanes = n - i >= 8 ? (__mmask8) 0xFF : (__mmask8) ((1u << (n - i)) - 1);
         const __m512d v = _mm512_maskz_loadu_pd(lanes, y + i);
         const __m512d t = _mm512_div_pd(four, _mm512_add_pd(four, v));

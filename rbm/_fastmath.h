@@ -352,6 +352,33 @@ static inline RBM_ALWAYS_INLINE int rbm_piece_moments_near(double a, double r, d
     return !(y <= 12.0);
 }
 
+/* 2 exp(y^2) for y < 0, the first term of erfcx(y) = 2 exp(y^2) - erfcx(-y)
+ * (rbm_erfcx_given_positive's formulas); +inf where y^2 > 709. */
+static inline RBM_ALWAYS_INLINE double rbm_erfcx_exp_term(double y)
+{
+    double hi, lo, term;
+    rbm_exact_square(y, &hi, &lo);
+    term = 2.0 * (rbm_exp(hi) * (1.0 + lo));
+    return hi > 709.0 ? (double) INFINITY : term;
+}
+
+/* rbm_piece_moments_near given the piece's erfcx e itself (the same arithmetic
+ * after it); returns whether y > 12, where the caller must use rbm_piece_moments. */
+static inline RBM_ALWAYS_INLINE int rbm_piece_moments_given_e(double a, double r,
+                                                             double inv_gamma, double e,
+                                                             double *mean, double *second)
+{
+    const double sqrt_2_over_pi = 0.79788456080286535588;
+    double t = a * r, y = -t * 0.70710678118654752440;
+    double lam = sqrt_2_over_pi / e, m, v;
+    m = (t + lam) * r;
+    v = (1.0 - lam * (lam + t)) * inv_gamma;
+    v = v > 0.0 ? v : 0.0;
+    *mean = m;
+    *second = v + m * m;
+    return !(y <= 12.0);
+}
+
 /* Unit j of a dReLU row (rbm_drelu_row's arguments): its sides' probabilities from
  * the pieces' erfcx values, and whether they overflowed. */
 static inline RBM_ALWAYS_INLINE int rbm_drelu_weights(double e_plus, double e_minus,
@@ -368,7 +395,9 @@ static inline RBM_ALWAYS_INLINE int rbm_drelu_weights(double e_plus, double e_mi
 /* Units of a dReLU row evaluated per block of RBM_DRELU_BLOCK: every unit by the
  * vectorised near formulas first, then the few with a piece beyond y = 12 again
  * with erfcx's asymptotic series (rbm_piece_moments): the same numbers as
- * evaluating every unit with both branches, at about half the arithmetic. */
+ * evaluating every unit with both branches, at about half the arithmetic.
+ * Likewise the near pass forms one exp(y^2) per unit, for its piece with
+ * y < 0 (erfcx's reflection), and redoes the rare units with two such pieces. */
 #define RBM_DRELU_BLOCK 256
 
 /* One row of n dReLU units at fields x: for each unit, the probability of
@@ -400,17 +429,26 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
         rbm_drelu_positive_erfcx(x, j0, count, theta_plus, theta_minus, r_plus, r_minus, y,
                                  positive);
         for (j = j0; j < j0 + count; j++) {
-            double e_plus, e_minus;
-            int far_plus = rbm_piece_moments_near(x[j] - theta_plus[j], r_plus[j],
-                                                  inv_gamma_plus[j], positive[j - j0], &e_plus,
-                                                  &mean_plus[j], &second_plus[j]);
-            int far_minus = rbm_piece_moments_near(theta_minus[j] - x[j], r_minus[j],
-                                                   inv_gamma_minus[j], positive[count + j - j0],
-                                                   &e_minus, &mean_minus[j], &second_minus[j]);
-            overflow |= rbm_drelu_weights(e_plus, e_minus, r_plus[j], r_minus[j], &w_plus[j],
-                                          &w_minus[j]);
-            far[j - j0] = (unsigned char) (far_plus | far_minus);
-            any_far |= far_plus | far_minus;
+            double a_plus = x[j] - theta_plus[j], a_minus = theta_minus[j] - x[j];
+            double y_plus = rbm_piece_y(a_plus, r_plus[j]), y_minus = rbm_piece_y(a_minus, r_minus[j]);
+            /* Only a piece with y < 0 needs exp(y^2), and a unit has at most one
+             * unless theta+ < x < theta- (or x is NaN): those units ("both") are
+             * redone below with an exp per piece. */
+            int both = !(y_plus >= 0.0 || y_minus >= 0.0) | (y_plus != y_plus)
+                       | (y_minus != y_minus);
+            double term = rbm_erfcx_exp_term(y_plus < y_minus ? y_plus : y_minus);
+            double e_plus = y_plus >= 0.0 ? positive[j - j0] : term - positive[j - j0];
+            double e_minus = y_minus >= 0.0 ? positive[count + j - j0]
+                                            : term - positive[count + j - j0];
+            int far_plus = rbm_piece_moments_given_e(a_plus, r_plus[j], inv_gamma_plus[j], e_plus,
+                                                     &mean_plus[j], &second_plus[j]);
+            int far_minus = rbm_piece_moments_given_e(a_minus, r_minus[j], inv_gamma_minus[j],
+                                                      e_minus, &mean_minus[j], &second_minus[j]);
+            int overflowed = rbm_drelu_weights(e_plus, e_minus, r_plus[j], r_minus[j],
+                                               &w_plus[j], &w_minus[j]);
+            overflow |= overflowed & !both;
+            far[j - j0] = (unsigned char) (far_plus | far_minus | (both << 1));
+            any_far |= far_plus | far_minus | both;
         }
         if (!any_far)
             continue;
@@ -418,6 +456,15 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
             double e_plus, e_minus;
             if (!far[j - j0])
                 continue;
+            if (far[j - j0] & 2) {
+                e_plus = rbm_erfcx_given_positive(rbm_piece_y(x[j] - theta_plus[j], r_plus[j]),
+                                                  positive[j - j0]);
+                e_minus = rbm_erfcx_given_positive(rbm_piece_y(theta_minus[j] - x[j],
+                                                               r_minus[j]),
+                                                   positive[count + j - j0]);
+                overflow |= rbm_drelu_weights(e_plus, e_minus, r_plus[j], r_minus[j],
+                                              &w_plus[j], &w_minus[j]);
+            }
             rbm_piece_moments(x[j] - theta_plus[j], r_plus[j], inv_gamma_plus[j], &e_plus,
                               &mean_plus[j], &second_plus[j]);
             rbm_piece_moments(theta_minus[j] - x[j], r_minus[j], inv_gamma_minus[j], &e_minus,

@@ -333,14 +333,18 @@ cdef inline void _open_uniforms(Uniforms* u, double* out, Py_ssize_t count) noex
             out[i] = 1.0 - u.rng.next_double(u.rng.state)
 
 
-# Units are sampled in blocks of at most _BLOCK, whose work arrays live on the
-# stack; the polar method turns _POLAR_PAIRS pairs of uniforms into normals at
-# a time (about 1.57 normals a pair), exponentials come _EXPONENTIALS at a time.
+# Units are sampled in blocks of at most _BLOCK, a block running across the
+# rows of a chunk (so that the rejected units of all its rows share each retry
+# round), whose work arrays live on the stack; the polar method turns at least
+# _POLAR_PAIRS and at most _MAX_PAIRS pairs of uniforms into normals at a time
+# (about 1.57 normals a pair), exponentials come _EXPONENTIALS at a time.
 cdef enum:
-    _BLOCK = 128
-    _POLAR_PAIRS = 64
+    _BLOCK = 1024
+    _FALLBACK_BLOCK = 128
+    _POLAR_PAIRS = 16
+    _MAX_PAIRS = 512
     _EXPONENTIALS = 64
-    _NORMAL_POOL = _BLOCK + 2 * _POLAR_PAIRS
+    _NORMAL_POOL = _BLOCK + 2 * _MAX_PAIRS
 
 
 cdef struct Variates:
@@ -353,7 +357,7 @@ cdef struct Variates:
     Py_ssize_t n_normals, next_normal
     double exponentials[_EXPONENTIALS]
     Py_ssize_t next_exponential
-    double raw[2 * _POLAR_PAIRS]
+    double raw[2 * _MAX_PAIRS]
 
 
 cdef inline void _variates_open(Variates* v, bitgen_t* rng) noexcept nogil:
@@ -364,14 +368,18 @@ cdef inline void _variates_open(Variates* v, bitgen_t* rng) noexcept nogil:
 
 cdef inline void _ensure_normals(Variates* v, Py_ssize_t m) noexcept nogil:
     """At least m (<= _BLOCK) unused normals at v.normals[v.next_normal:]."""
-    cdef Py_ssize_t left = v.n_normals - v.next_normal
+    cdef Py_ssize_t left = v.n_normals - v.next_normal, pairs
     if left >= m:
         return
     memmove(v.normals, v.normals + v.next_normal, left * sizeof(double))
     v.next_normal, v.n_normals = 0, left
     while v.n_normals < m:
-        _open_uniforms(&v.uniforms, v.raw, 2 * _POLAR_PAIRS)
-        v.n_normals += rbm_polar_normals(v.raw, _POLAR_PAIRS, v.normals + v.n_normals)
+        # Pairs for the normals missing, with some to spare (a pair gives 1.57
+        # on average), in multiples of 8 (the vector loop's width).
+        pairs = min(max((2 * (m - v.n_normals)) // 3 + 8, <Py_ssize_t> _POLAR_PAIRS),
+                    <Py_ssize_t> _MAX_PAIRS) // 8 * 8
+        _open_uniforms(&v.uniforms, v.raw, 2 * pairs)
+        v.n_normals += rbm_polar_normals(v.raw, pairs, v.normals + v.n_normals)
 
 
 cdef inline double _next_normal(Variates* v) noexcept nogil:
@@ -585,83 +593,101 @@ cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssiz
 cdef void _relu_samples(const floating* Z, const floating* c, floating* Hs, Py_ssize_t r0,
                         Py_ssize_t r1, Py_ssize_t n, Variates* v) noexcept nogil:
     """Hs[r0:r1] ~ p(h | field Z + c) of ReLU units: the piece with gamma = 1, so
-    alpha = -x and a scale of 1, a block of units at a time."""
+    alpha = -x and a scale of 1, a block of units (across rows) at a time."""
     cdef double alpha[_BLOCK]
     cdef double scale[_BLOCK]
     cdef double h[_BLOCK]
-    cdef Py_ssize_t r, j, j0, count
-    for j in range(_BLOCK):
-        scale[j] = 1.0
-    for r in range(r0, r1):
-        j0 = 0
-        while j0 < n:
-            count = min(<Py_ssize_t> _BLOCK, n - j0)
-            for j in range(count):
-                alpha[j] = -(<double> Z[r * n + j0 + j] + c[j0 + j])
-            _truncated_block(alpha, scale, count, v, h)
-            for j in range(count):
-                Hs[r * n + j0 + j] = <floating> h[j]
-            j0 += count
+    cdef Py_ssize_t i, b = r0 * n, end = r1 * n, count
+    for i in range(_BLOCK):
+        scale[i] = 1.0
+    while b < end:
+        count = min(<Py_ssize_t> _BLOCK, end - b)
+        for i in range(count):
+            alpha[i] = -(<double> Z[b + i] + c[(b + i) % n])
+        _truncated_block(alpha, scale, count, v, h)
+        for i in range(count):
+            Hs[b + i] = <floating> h[i]
+        b += count
+
+
+cdef inline void _drelu_fallback_constants(const floating* p, Py_ssize_t n, Py_ssize_t j0,
+                                           Py_ssize_t count, double* k) noexcept nogil:
+    """k's first 4 rows (stride _FALLBACK_BLOCK) for units j0 .. j0 + count - 1, on the
+    stack where the layer's work space could not be allocated."""
+    cdef Py_ssize_t j
+    for j in range(count):
+        k[j] = p[DRELU_THETA_PLUS * n + j0 + j]
+        k[_FALLBACK_BLOCK + j] = p[DRELU_THETA_MINUS * n + j0 + j]
+        k[2 * _FALLBACK_BLOCK + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_PLUS * n + j0 + j])
+        k[3 * _FALLBACK_BLOCK + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_MINUS * n + j0 + j])
 
 
 cdef void _drelu_samples(const Units* u, const floating* Z, const floating* c, floating* Hs,
                          Py_ssize_t r0, Py_ssize_t r1, const double* stats,
                          Variates* v) noexcept nogil:
-    """Hs[r0:r1] ~ p(h | field Z + c) of dReLU units, a block of units at a time:
-    one uniform per unit picks its side by its probability (from stats, the
-    rows' statistics aligned with Z, or evaluated here where stats is NULL),
-    then that side's truncated Gaussian."""
-    cdef Py_ssize_t r, j, j0, count, n = u.n_hidden
+    """Hs[r0:r1] ~ p(h | field Z + c) of dReLU units, a block of units (across
+    rows) at a time: one uniform per unit picks its side by its probability
+    (from stats, the rows' statistics aligned with Z, or evaluated here where
+    stats is NULL), then that side's truncated Gaussian.
+
+    A block is cut into row segments for the sides (each segment reads its
+    units' constants and probabilities), then its truncated Gaussians are
+    drawn at once.  Z and Hs may alias: a block reads its fields (and a row's
+    statistics, when its first unit comes) before it writes.
+    """
+    cdef Py_ssize_t n = u.n_hidden, b = r0 * n, end = r1 * n, count, block, f, r, j0, seg, j
+    cdef Py_ssize_t row_evaluated = -1
     cdef const floating* p = <const floating*> u.potential
     cdef double alpha[_BLOCK]
     cdef double scale[_BLOCK]
     cdef double h[_BLOCK]
     cdef double U[_BLOCK]
     cdef double x[_BLOCK]
-    cdef double w_fallback[_BLOCK]
-    cdef double k_fallback[4 * _BLOCK]
-    cdef const double* row_stats
+    cdef double w_fallback[_FALLBACK_BLOCK]
+    cdef double k_fallback[4 * _FALLBACK_BLOCK]
     cdef const double* w_plus
     cdef const double* k
     cdef Py_ssize_t k_stride
     cdef DReLUSplit s
     cdef DReLURows d
     cdef bint rows_open = _drelu_rows_open(&d, p, n)
-    for r in range(r0, r1):
-        row_stats = NULL
-        if stats != NULL:
-            row_stats = stats + r * DRELU_STATISTICS * n
-        elif rows_open:
-            _drelu_row(&d, p, Z + r * n, c, d.own)
-            row_stats = d.own
-        j0 = 0
-        while j0 < n:
-            count = min(<Py_ssize_t> _BLOCK, n - j0)
-            for j in range(count):
-                x[j] = <double> Z[r * n + j0 + j] + c[j0 + j]
+    # Out of memory: short blocks whose constants fit on the stack.
+    block = _BLOCK if rows_open else _FALLBACK_BLOCK
+    while b < end:
+        count = min(block, end - b)
+        _open_uniforms(&v.uniforms, U, count)
+        f = b
+        while f < b + count:
+            r = f // n
+            j0 = f - r * n
+            seg = min(n - j0, b + count - f)
+            for j in range(seg):
+                x[f - b + j] = <double> Z[f + j] + c[j0 + j]
             if rows_open:
                 k, k_stride = d.k + j0, n
-            else:  # out of memory: this block's constants on the stack
-                k, k_stride = k_fallback, _BLOCK
-                for j in range(count):
-                    k_fallback[j] = p[DRELU_THETA_PLUS * n + j0 + j]
-                    k_fallback[_BLOCK + j] = p[DRELU_THETA_MINUS * n + j0 + j]
-                    k_fallback[2 * _BLOCK + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_PLUS * n + j0 + j])
-                    k_fallback[3 * _BLOCK + j] = 1.0 / sqrt(<double> p[DRELU_GAMMA_MINUS * n + j0 + j])
-            if row_stats != NULL:
-                w_plus = row_stats + DRELU_W_PLUS * n + j0
             else:
-                for j in range(count):
-                    _drelu_split(p, n, j0 + j, x[j], &s)
+                k, k_stride = k_fallback, _FALLBACK_BLOCK
+                _drelu_fallback_constants(p, n, j0, seg, k_fallback)
+            if stats != NULL:
+                w_plus = stats + r * DRELU_STATISTICS * n + DRELU_W_PLUS * n + j0
+            elif rows_open:
+                if r != row_evaluated:  # the whole row, at its first segment
+                    _drelu_row(&d, p, Z + r * n, c, d.own)
+                    row_evaluated = r
+                w_plus = d.own + DRELU_W_PLUS * n + j0
+            else:
+                for j in range(seg):
+                    _drelu_split(p, n, j0 + j, x[f - b + j], &s)
                     w_fallback[j] = s.w_plus
                 w_plus = w_fallback
-            _open_uniforms(&v.uniforms, U, count)
-            rbm_drelu_sides(x, count, k, k + k_stride, k + 2 * k_stride, k + 3 * k_stride,
-                            w_plus, U, alpha, scale)
-            _truncated_block(alpha, scale, count, v, h)
-            for j in range(count):
-                Hs[r * n + j0 + j] = <floating> h[j]
-            j0 += count
+            rbm_drelu_sides(x + (f - b), seg, k, k + k_stride, k + 2 * k_stride,
+                            k + 3 * k_stride, w_plus, U + (f - b), alpha + (f - b),
+                            scale + (f - b))
+            f += seg
+        _truncated_block(alpha, scale, count, v, h)
+        for j in range(count):
+            Hs[b + j] = <floating> h[j]
+        b += count
     if rows_open:
         _drelu_rows_close(&d)
 
