@@ -710,9 +710,10 @@ RBM_DISPATCH static ptrdiff_t rbm_truncated_retries(const double *restrict alpha
  * state p (rows gamma+, gamma-, theta+, theta-, as _sampling.pxd's DRELU_* rows).
  * In C so that the square roots and divisions vectorise (each call used to cost
  * 4 scalar ones per unit); sqrt and division are correctly rounded, so the
- * numbers are those of the scalar loop. */
+ * numbers are those of the scalar loop.  rows: 6, or 4 for a sampler that
+ * reads the statistics it needs (the 1 / gamma rows then go unwritten). */
 RBM_DISPATCH static void rbm_drelu_constants_d(const double *restrict p, ptrdiff_t n,
-                                               double *restrict k)
+                                               int rows, double *restrict k)
 {
     for (ptrdiff_t j = 0; j < n; j++) {
         double gamma_plus = p[j], gamma_minus = p[n + j];
@@ -720,13 +721,17 @@ RBM_DISPATCH static void rbm_drelu_constants_d(const double *restrict p, ptrdiff
         k[n + j] = p[3 * n + j];
         k[2 * n + j] = 1.0 / sqrt(gamma_plus);
         k[3 * n + j] = 1.0 / sqrt(gamma_minus);
-        k[4 * n + j] = 1.0 / gamma_plus;
-        k[5 * n + j] = 1.0 / gamma_minus;
+    }
+    if (rows < 6)
+        return;
+    for (ptrdiff_t j = 0; j < n; j++) {
+        k[4 * n + j] = 1.0 / (double) p[j];
+        k[5 * n + j] = 1.0 / (double) p[n + j];
     }
 }
 
 RBM_DISPATCH static void rbm_drelu_constants_f(const float *restrict p, ptrdiff_t n,
-                                               double *restrict k)
+                                               int rows, double *restrict k)
 {
     for (ptrdiff_t j = 0; j < n; j++) {
         double gamma_plus = p[j], gamma_minus = p[n + j];
@@ -734,8 +739,12 @@ RBM_DISPATCH static void rbm_drelu_constants_f(const float *restrict p, ptrdiff_
         k[n + j] = p[3 * n + j];
         k[2 * n + j] = 1.0 / sqrt(gamma_plus);
         k[3 * n + j] = 1.0 / sqrt(gamma_minus);
-        k[4 * n + j] = 1.0 / gamma_plus;
-        k[5 * n + j] = 1.0 / gamma_minus;
+    }
+    if (rows < 6)
+        return;
+    for (ptrdiff_t j = 0; j < n; j++) {
+        k[4 * n + j] = 1.0 / (double) p[j];
+        k[5 * n + j] = 1.0 / (double) p[n + j];
     }
 }
 

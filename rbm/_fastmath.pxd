@@ -54,8 +54,8 @@ cdef extern from "_fastmath.h" nogil:
     Py_ssize_t rbm_truncated_retries(const double* alpha, const double* scale,
                                      const double* z, Py_ssize_t* idx, Py_ssize_t m,
                                      double* h)
-    void rbm_drelu_constants_d(const double* p, Py_ssize_t n, double* k)
-    void rbm_drelu_constants_f(const float* p, Py_ssize_t n, double* k)
+    void rbm_drelu_constants_d(const double* p, Py_ssize_t n, int rows, double* k)
+    void rbm_drelu_constants_f(const float* p, Py_ssize_t n, int rows, double* k)
     void rbm_drelu_gradient_row(const double* row, Py_ssize_t n, double w, double* grad)
     void rbm_block_categorical_draw_d(double* row, const Py_ssize_t* groups,
                                       Py_ssize_t n_groups, const float* u)

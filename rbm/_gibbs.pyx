@@ -1114,6 +1114,13 @@ cdef void _categorical_gauge(const Train* T, blocks_t* A) noexcept nogil:
     _zero_sum_columns(A.b_velocity, 1, nv, T.u.groups, ng)
 
 
+cdef inline bint _products_read_w(const Train* T) noexcept nogil:
+    """Whether a kernel keeping WT reads W itself in its products (so W follows
+    every update): PT's tempered steps, and small models' visible fields of
+    binary hidden rows (of real-valued ones, BLAS reads WT)."""
+    return T.method == _PT or (T.small and T.u.hidden_kind == HIDDEN_BERNOULLI)
+
+
 cdef void _constraints(const Train* T, blocks_t* A) noexcept nogil:
     """Per-type constraints after a step: Gaussian sigma step, categorical gauge.
 
@@ -1130,7 +1137,7 @@ cdef void _constraints(const Train* T, blocks_t* A) noexcept nogil:
         _move_offsets(T, A)
     if T.u.visible_kind == CATEGORICAL:
         _categorical_gauge(T, A)
-    if T.transposed and (T.small or T.method == _PT):
+    if T.transposed and _products_read_w(T):
         transpose(A.WT, T.u.n_visible, T.u.n_hidden, A.W)
 
 
@@ -1502,7 +1509,7 @@ cdef void _write_back(dict a, const Train* T) except *:
     if a["chains"] is not None:
         a["chains"][...] = a["Hc"][:a["chains"].shape[0]]
     if T.transposed:
-        if not (T.small or T.method == _PT):  # those wrote W back after every update
+        if not _products_read_w(T):  # else W was written back after every update
             a["W"][...] = a["WT"].T
         if T.use_momentum:
             a["W_velocity"][...] = a["velocity_T"].T

@@ -466,9 +466,12 @@ cdef struct DReLURows:
     double* own
 
 
-cdef inline bint _drelu_rows_open(DReLURows* d, const floating* p, Py_ssize_t n) noexcept nogil:
-    """Allocate d's work space and fill its per-unit constants from the state p;
-    False (nothing allocated) if memory ran out: callers then go unit by unit."""
+cdef inline bint _drelu_rows_open(DReLURows* d, const floating* p, Py_ssize_t n,
+                                  bint sides_only=False) noexcept nogil:
+    """Allocate d's work space and fill its per-unit constants from the state p
+    (sides_only: the 4 rows that rbm_drelu_sides reads, for a sampler given the
+    rows' statistics: d cannot evaluate rows then); False (nothing allocated)
+    if memory ran out: callers then go unit by unit."""
     cdef Py_ssize_t j
     cdef double* block = <double*> malloc(max((7 + DRELU_STATISTICS) * n, 1) * sizeof(double))
     if block == NULL:
@@ -476,9 +479,9 @@ cdef inline bint _drelu_rows_open(DReLURows* d, const floating* p, Py_ssize_t n)
     d.n = n
     d.k, d.x, d.own = block, block + 6 * n, block + 7 * n
     if floating is float:
-        rbm_drelu_constants_f(p, n, d.k)
+        rbm_drelu_constants_f(p, n, 4 if sides_only else 6, d.k)
     else:
-        rbm_drelu_constants_d(p, n, d.k)
+        rbm_drelu_constants_d(p, n, 4 if sides_only else 6, d.k)
     return True
 
 
@@ -650,7 +653,7 @@ cdef void _drelu_samples(const Units* u, const floating* Z, const floating* c, f
     cdef Py_ssize_t k_stride
     cdef DReLUSplit s
     cdef DReLURows d
-    cdef bint rows_open = _drelu_rows_open(&d, p, n)
+    cdef bint rows_open = _drelu_rows_open(&d, p, n, stats != NULL)
     # Out of memory: short blocks whose constants fit on the stack.
     block = _BLOCK if rows_open else _FALLBACK_BLOCK
     while b < end:
