@@ -394,6 +394,68 @@ static void rbm_erfcx_nonnegative_avx512(const double *y, ptrdiff_t n, double *o
     }
 }
 
+/* rbm_truncated_first_tries_loop 8 units at a time: the same h, and the same
+ * lists, compacted by vcompress (the portable append loop is serial). */
+RBM_AVX512_TARGET
+static void rbm_truncated_first_tries_avx512(const double *alpha, const double *scale,
+                                             const double *z, ptrdiff_t n, double *h,
+                                             ptrdiff_t *retry, ptrdiff_t *tail,
+                                             ptrdiff_t *n_retry, ptrdiff_t *n_tail)
+{
+    const __m512d below = _mm512_set1_pd(RBM_NORMAL_PROPOSAL_BELOW), zero = _mm512_setzero_pd();
+    const __m512i step = _mm512_set1_epi64(8);
+    __m512i positions = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    ptrdiff_t count_retry = 0, count_tail = 0;
+    for (ptrdiff_t j = 0; j < n; j += 8) {
+        const __mmask8 lanes = n - j >= 8 ? (__mmask8) 0xFF : (__mmask8) ((1u << (n - j)) - 1);
+        const __m512d a = _mm512_maskz_loadu_pd(lanes, alpha + j);
+        const __m512d zj = _mm512_maskz_loadu_pd(lanes, z + j);
+        const __m512d s = _mm512_maskz_loadu_pd(lanes, scale + j);
+        const __mmask8 nonnegative = _mm512_cmp_pd_mask(a, zero, _CMP_GE_OQ);
+        const __m512d proposal = _mm512_mask_mov_pd(zj, nonnegative, _mm512_abs_pd(zj));
+        const __mmask8 normal_range = _mm512_cmp_pd_mask(a, below, _CMP_LT_OQ) & lanes;
+        const __mmask8 accept = _mm512_cmp_pd_mask(proposal, a, _CMP_GE_OQ) & normal_range;
+        const __m512d value = _mm512_maskz_mul_pd(accept, s, _mm512_sub_pd(proposal, a));
+        const __mmask8 rejected = normal_range & (__mmask8) ~accept;
+        const __mmask8 far = lanes & (__mmask8) ~normal_range;
+        _mm512_mask_storeu_pd(h + j, lanes, value);
+        _mm512_mask_compressstoreu_epi64(retry + count_retry, rejected, positions);
+        _mm512_mask_compressstoreu_epi64(tail + count_tail, far, positions);
+        count_retry += __builtin_popcount(rejected);
+        count_tail += __builtin_popcount(far);
+        positions = _mm512_add_epi64(positions, step);
+    }
+    *n_retry = count_retry;
+    *n_tail = count_tail;
+}
+
+/* rbm_truncated_retries_loop 8 units at a time (gathers, a masked scatter and
+ * vcompress): the same h and the same list. */
+RBM_AVX512_TARGET
+static ptrdiff_t rbm_truncated_retries_avx512(const double *alpha, const double *scale,
+                                              const double *z, ptrdiff_t *idx, ptrdiff_t m,
+                                              double *h)
+{
+    const __m512d zero = _mm512_setzero_pd();
+    ptrdiff_t left = 0;
+    for (ptrdiff_t i = 0; i < m; i += 8) {
+        const __mmask8 lanes = m - i >= 8 ? (__mmask8) 0xFF : (__mmask8) ((1u << (m - i)) - 1);
+        const __m512i j = _mm512_maskz_loadu_epi64(lanes, idx + i);
+        const __m512d a = _mm512_mask_i64gather_pd(zero, lanes, j, alpha, 8);
+        const __m512d s = _mm512_mask_i64gather_pd(zero, lanes, j, scale, 8);
+        const __m512d zi = _mm512_maskz_loadu_pd(lanes, z + i);
+        const __mmask8 nonnegative = _mm512_cmp_pd_mask(a, zero, _CMP_GE_OQ);
+        const __m512d proposal = _mm512_mask_mov_pd(zi, nonnegative, _mm512_abs_pd(zi));
+        const __mmask8 accept = _mm512_cmp_pd_mask(proposal, a, _CMP_GE_OQ) & lanes;
+        const __mmask8 rejected = lanes & (__mmask8) ~accept;
+        _mm512_mask_i64scatter_pd(h, accept, j, _mm512_mul_pd(s, _mm512_sub_pd(proposal, a)), 8);
+        /* In place: left <= i, and this block's indices are in j already. */
+        _mm512_mask_compressstoreu_epi64(idx + left, rejected, j);
+        left += __builtin_popcount(rejected);
+    }
+    return left;
+}
+
 #else  /* no AVX-512 in this build: never called, the switches keep the paths off */
 
 static void rbm_erfcx_nonnegative_avx512(const double *y, ptrdiff_t n, double *out)

@@ -651,17 +651,20 @@ RBM_DISPATCH static void rbm_drelu_sides(const double *restrict x, ptrdiff_t n,
 
 /* Each unit's first try with its own normal z[j]: h[j] = scale[j] (z' - alpha[j]),
  * z' = z or |z| (alpha >= 0), where alpha[j] < RBM_NORMAL_PROPOSAL_BELOW and z' >=
- * alpha[j].  The units left, in order: idx[:*retry] those whose normal try was
- * rejected (for rbm_truncated_retries), then idx[n - *tail:] the rest (Robert's
- * range and NaN alphas, for the caller's exact scalar sampler), filled from the
- * end.  Returns nothing: no branch depends on the draws. */
-RBM_DISPATCH static void rbm_truncated_first_tries(const double *restrict alpha,
-                                                   const double *restrict scale,
-                                                   const double *restrict z, ptrdiff_t n,
-                                                   double *restrict h, ptrdiff_t *restrict idx,
-                                                   ptrdiff_t *retry, ptrdiff_t *tail)
+ * alpha[j].  The units left, in order: retry[:*n_retry] those whose normal try was
+ * rejected (for rbm_truncated_retries), tail[:*n_tail] the rest (Robert's range
+ * and NaN alphas, for the caller's exact scalar sampler).  No branch depends on
+ * the draws.  The lists come from rbm_truncated_first_tries, which compacts them
+ * with AVX-512 where the 8-stream sampler is on (the same lists). */
+RBM_DISPATCH static void rbm_truncated_first_tries_loop(const double *restrict alpha,
+                                                        const double *restrict scale,
+                                                        const double *restrict z, ptrdiff_t n,
+                                                        double *restrict h,
+                                                        ptrdiff_t *restrict retry,
+                                                        ptrdiff_t *restrict tail,
+                                                        ptrdiff_t *n_retry, ptrdiff_t *n_tail)
 {
-    ptrdiff_t j, n_retry = 0, n_tail = 0;
+    ptrdiff_t j, count_retry = 0, count_tail = 0;
     for (j = 0; j < n; j++) {
         double a = alpha[j];
         double proposal = a >= 0.0 ? fabs(z[j]) : z[j];
@@ -675,22 +678,23 @@ RBM_DISPATCH static void rbm_truncated_first_tries(const double *restrict alpha,
         double proposal = a >= 0.0 ? fabs(z[j]) : z[j];
         int normal_range = a < RBM_NORMAL_PROPOSAL_BELOW;
         int accept = normal_range && proposal >= a;
-        idx[n_retry] = j;
-        n_retry += normal_range && !accept;
-        idx[n - 1 - n_tail] = j;
-        n_tail += !normal_range;
+        retry[count_retry] = j;
+        count_retry += normal_range && !accept;
+        tail[count_tail] = j;
+        count_tail += !normal_range;
     }
-    *retry = n_retry;
-    *tail = n_tail;
+    *n_retry = count_retry;
+    *n_tail = count_tail;
 }
 
 /* Another normal try for each of the units idx[:m] (all in the normal range),
  * unit idx[i] with z[i]: accepted ones get h, the rejected stay in idx[:returned],
  * in order. */
-RBM_DISPATCH static ptrdiff_t rbm_truncated_retries(const double *restrict alpha,
-                                                    const double *restrict scale,
-                                                    const double *restrict z, ptrdiff_t *idx,
-                                                    ptrdiff_t m, double *restrict h)
+RBM_DISPATCH static ptrdiff_t rbm_truncated_retries_loop(const double *restrict alpha,
+                                                         const double *restrict scale,
+                                                         const double *restrict z,
+                                                         ptrdiff_t *idx, ptrdiff_t m,
+                                                         double *restrict h)
 {
     ptrdiff_t i, left = 0;
     for (i = 0; i < m; i++) {
@@ -1128,6 +1132,33 @@ static void rbm_erfcx_nonnegative_array(const double *restrict y, ptrdiff_t n,
     }
 #endif
     rbm_erfcx_nonnegative_loop(y, n, out);
+}
+
+/* rbm_truncated_first_tries_loop, with AVX-512 where the 8-stream sampler is on. */
+static void rbm_truncated_first_tries(const double *restrict alpha, const double *restrict scale,
+                                      const double *restrict z, ptrdiff_t n, double *restrict h,
+                                      ptrdiff_t *restrict retry, ptrdiff_t *restrict tail,
+                                      ptrdiff_t *n_retry, ptrdiff_t *n_tail)
+{
+#ifdef RBM_HAVE_AVX512
+    if (rbm_use_avx512_sampling) {
+        rbm_truncated_first_tries_avx512(alpha, scale, z, n, h, retry, tail, n_retry, n_tail);
+        return;
+    }
+#endif
+    rbm_truncated_first_tries_loop(alpha, scale, z, n, h, retry, tail, n_retry, n_tail);
+}
+
+/* rbm_truncated_retries_loop, with AVX-512 where the 8-stream sampler is on. */
+static ptrdiff_t rbm_truncated_retries(const double *restrict alpha,
+                                       const double *restrict scale, const double *restrict z,
+                                       ptrdiff_t *idx, ptrdiff_t m, double *restrict h)
+{
+#ifdef RBM_HAVE_AVX512
+    if (rbm_use_avx512_sampling)
+        return rbm_truncated_retries_avx512(alpha, scale, z, idx, m, h);
+#endif
+    return rbm_truncated_retries_loop(alpha, scale, z, idx, m, h);
 }
 
 /* idx[:count], coef[:count] = the nonzeros of x[:k] (positions, scale times

@@ -50,7 +50,8 @@ cdef extern from "_fastmath.h" nogil:
                          double* alpha, double* scale)
     void rbm_truncated_first_tries(const double* alpha, const double* scale,
                                    const double* z, Py_ssize_t n, double* h,
-                                   Py_ssize_t* idx, Py_ssize_t* retry, Py_ssize_t* tail)
+                                   Py_ssize_t* retry, Py_ssize_t* tail,
+                                   Py_ssize_t* n_retry, Py_ssize_t* n_tail)
     Py_ssize_t rbm_truncated_retries(const double* alpha, const double* scale,
                                      const double* z, Py_ssize_t* idx, Py_ssize_t m,
                                      double* h)

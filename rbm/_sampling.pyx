@@ -441,18 +441,19 @@ cdef void _truncated_block(const double* alpha, const double* scale, Py_ssize_t 
     unit order: the draws depend only on the stream.
     """
     cdef Py_ssize_t idx[_BLOCK]
+    cdef Py_ssize_t tail_idx[_BLOCK]
     cdef Py_ssize_t j, retry, tail
     _ensure_normals(v, count)
     rbm_truncated_first_tries(alpha, scale, v.normals + v.next_normal, count, h, idx,
-                              &retry, &tail)
+                              tail_idx, &retry, &tail)
     v.next_normal += count
     while retry:
         _ensure_normals(v, retry)
         j = retry
         retry = rbm_truncated_retries(alpha, scale, v.normals + v.next_normal, idx, retry, h)
         v.next_normal += j
-    for j in range(count - tail, count):
-        h[idx[j]] = scale[idx[j]] * _truncated_excess(alpha[idx[j]], v)
+    for j in range(tail):
+        h[tail_idx[j]] = scale[tail_idx[j]] * _truncated_excess(alpha[tail_idx[j]], v)
 
 
 cdef struct DReLURows:

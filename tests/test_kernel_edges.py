@@ -404,6 +404,26 @@ def test_vector_and_portable_erfcx_train_the_same_model(hidden):
     assert np.all(np.isfinite(vector.components_))
 
 
+@pytest.mark.parametrize("hidden", ["relu", "drelu"])
+def test_vector_and_portable_truncated_tries_train_the_same_model(hidden):
+    # The truncated-Gaussian tries of ReLU and dReLU units (each unit's first
+    # normal, then rounds over the rejected ones, compacted with vcompress
+    # where the 8-stream sampler is on, else by the portable append loop) give
+    # the same draws, so the same model to the bit.  70 hidden units leave
+    # partial vectors of lanes.
+    rng = np.random.default_rng(7)
+    X = (rng.random((80, 19)) < 0.4).astype(np.float64)
+    model = BernoulliRBM(n_components=70, batch_size=10, n_chains=10, n_iter=3,
+                         learning_rate=0.05, hidden=hidden, random_state=1, n_jobs=1)
+    vector, portable = fit_with_vector_path_on_and_off("avx512_sampling", model, X)
+    for name in ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_"):
+        np.testing.assert_array_equal(getattr(vector, name), getattr(portable, name),
+                                      err_msg=name)
+    assert np.all(np.isfinite(vector.components_))
+    # The draws hold units on both sides (dReLU) or both near and far from zero.
+    assert np.ptp(vector.h_samples_) > 1.0
+
+
 def assert_same_numbers(vector, portable, name, exact):
     """Equal to the bit in an optimised build; in a -O0 debug build (the
     sanitizer's), whose portable loop does not fuse multiply-adds, equal to
