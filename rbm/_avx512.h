@@ -395,7 +395,8 @@ static void rbm_erfcx_nonnegative_avx512(const double *y, ptrdiff_t n, double *o
 }
 
 /* rbm_truncated_first_tries_loop 8 units at a time: the same h, and the same
- * lists, compacted by vcompress (the portable append loop is serial). */
+ * lists, compacted by vcompress (the portable append loop is serial).  retry
+ * and tail need room for n + 8 entries. */
 RBM_AVX512_TARGET
 static void rbm_truncated_first_tries_avx512(const double *alpha, const double *scale,
                                              const double *z, ptrdiff_t n, double *h,
@@ -419,8 +420,11 @@ static void rbm_truncated_first_tries_avx512(const double *alpha, const double *
         const __mmask8 rejected = normal_range & (__mmask8) ~accept;
         const __mmask8 far = lanes & (__mmask8) ~normal_range;
         _mm512_mask_storeu_pd(h + j, lanes, value);
-        _mm512_mask_compressstoreu_epi64(retry + count_retry, rejected, positions);
-        _mm512_mask_compressstoreu_epi64(tail + count_tail, far, positions);
+        /* Compress in a register, then store the whole vector (a compressing
+         * store to memory is microcoded and far slower); the lists have room
+         * for 8 entries past n. */
+        _mm512_storeu_si512(retry + count_retry, _mm512_maskz_compress_epi64(rejected, positions));
+        _mm512_storeu_si512(tail + count_tail, _mm512_maskz_compress_epi64(far, positions));
         count_retry += __builtin_popcount(rejected);
         count_tail += __builtin_popcount(far);
         positions = _mm512_add_epi64(positions, step);
@@ -430,7 +434,7 @@ static void rbm_truncated_first_tries_avx512(const double *alpha, const double *
 }
 
 /* rbm_truncated_retries_loop 8 units at a time (gathers, a masked scatter and
- * vcompress): the same h and the same list. */
+ * vcompress): the same h and the same list.  idx needs room for m + 8 entries. */
 RBM_AVX512_TARGET
 static ptrdiff_t rbm_truncated_retries_avx512(const double *alpha, const double *scale,
                                               const double *z, ptrdiff_t *idx, ptrdiff_t m,
@@ -449,8 +453,9 @@ static ptrdiff_t rbm_truncated_retries_avx512(const double *alpha, const double 
         const __mmask8 accept = _mm512_cmp_pd_mask(proposal, a, _CMP_GE_OQ) & lanes;
         const __mmask8 rejected = lanes & (__mmask8) ~accept;
         _mm512_mask_i64scatter_pd(h, accept, j, _mm512_mul_pd(s, _mm512_sub_pd(proposal, a)), 8);
-        /* In place: left <= i, and this block's indices are in j already. */
-        _mm512_mask_compressstoreu_epi64(idx + left, rejected, j);
+        /* In place: left <= i, and this block's indices are in j already; a
+         * whole-vector store, as above (idx has room for 8 entries past m). */
+        _mm512_storeu_si512(idx + left, _mm512_maskz_compress_epi64(rejected, j));
         left += __builtin_popcount(rejected);
     }
     return left;

@@ -655,7 +655,8 @@ RBM_DISPATCH static void rbm_drelu_sides(const double *restrict x, ptrdiff_t n,
  * rejected (for rbm_truncated_retries), tail[:*n_tail] the rest (Robert's range
  * and NaN alphas, for the caller's exact scalar sampler).  No branch depends on
  * the draws.  The lists come from rbm_truncated_first_tries, which compacts them
- * with AVX-512 where the 8-stream sampler is on (the same lists). */
+ * with AVX-512 where the 8-stream sampler is on (the same lists; it needs room
+ * for n + 8 entries in each, and rbm_truncated_retries for m + 8 in idx). */
 RBM_DISPATCH static void rbm_truncated_first_tries_loop(const double *restrict alpha,
                                                         const double *restrict scale,
                                                         const double *restrict z, ptrdiff_t n,

@@ -440,8 +440,9 @@ cdef void _truncated_block(const double* alpha, const double* scale, Py_ssize_t 
     Each round hands the next normals of the stream to the units left, in
     unit order: the draws depend only on the stream.
     """
-    cdef Py_ssize_t idx[_BLOCK]
-    cdef Py_ssize_t tail_idx[_BLOCK]
+    # (8 entries to spare: the AVX-512 compaction stores whole vectors.)
+    cdef Py_ssize_t idx[_BLOCK + 8]
+    cdef Py_ssize_t tail_idx[_BLOCK + 8]
     cdef Py_ssize_t j, retry, tail
     _ensure_normals(v, count)
     rbm_truncated_first_tries(alpha, scale, v.normals + v.next_normal, count, h, idx,
