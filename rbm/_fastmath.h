@@ -590,18 +590,16 @@ RBM_DISPATCH static void rbm_log_array(const double *restrict x, ptrdiff_t n, do
         out[i] = rbm_log_positive(x[i]);
 }
 
-/* Standard normals by Marsaglia's polar method from 2 * pairs uniforms u in (0, 1]:
- * each pair gives v = 2 u - 1 in (-1, 1]^2, kept where 0 < s = |v|^2 < 1 (a point
- * uniform in the unit disc), and then two independent normals v sqrt(-2 log s / s)
- * (sqrt is the CPU's correctly rounded one, vectorised: setup.py passes -fno-math-errno).
- * Writes the kept pairs' normals to out (at most 2 * pairs) and returns how many;
- * u is overwritten (with the normals, before the kept ones are gathered). */
-RBM_DISPATCH static ptrdiff_t rbm_polar_normals(double *restrict u, ptrdiff_t pairs,
-                                                double *restrict out)
+/* Marsaglia's polar method from 2 * pairs uniforms u in (0, 1]: each pair gives
+ * v = 2 u - 1 in (-1, 1]^2, kept where 0 < s = |v|^2 < 1 (a point uniform in the
+ * unit disc), and then two independent normals v sqrt(-2 log s / s) (sqrt is the
+ * CPU's correctly rounded one, vectorised: setup.py passes -fno-math-errno).
+ * Pair i is (u[i], u[pairs + i]): contiguous halves, so the loop vectorises; its
+ * normals overwrite it, the second NaN where the pair is rejected.
+ * rbm_polar_normals (after _avx512.h) gathers the kept ones. */
+RBM_DISPATCH static void rbm_polar_pairs(double *restrict u, ptrdiff_t pairs)
 {
-    ptrdiff_t i, count = 0;
-    /* Pair i is (u[i], u[pairs + i]): contiguous halves, so the loop vectorises. */
-    for (i = 0; i < pairs; i++) {
+    for (ptrdiff_t i = 0; i < pairs; i++) {
         double v1 = 2.0 * u[i] - 1.0, v2 = 2.0 * u[pairs + i] - 1.0;
         double s = v1 * v1 + v2 * v2;
         int keep = s > 0.0 && s < 1.0;
@@ -610,7 +608,15 @@ RBM_DISPATCH static ptrdiff_t rbm_polar_normals(double *restrict u, ptrdiff_t pa
         u[i] = v1 * factor;
         u[pairs + i] = keep ? v2 * factor : (double) NAN;  /* NaN: a rejected pair */
     }
-    for (i = 0; i < pairs; i++) {
+}
+
+/* The kept pairs' normals of rbm_polar_pairs, in order, from pair `from` on, to
+ * out; returns how many. */
+static ptrdiff_t rbm_polar_gather_loop(const double *restrict u, ptrdiff_t pairs,
+                                       ptrdiff_t from, double *restrict out)
+{
+    ptrdiff_t i, count = 0;
+    for (i = from; i < pairs; i++) {
         out[count] = u[i];
         out[count + 1] = u[pairs + i];
         count += u[pairs + i] == u[pairs + i] ? 2 : 0;
@@ -1133,6 +1139,23 @@ static void rbm_erfcx_nonnegative_array(const double *restrict y, ptrdiff_t n,
     }
 #endif
     rbm_erfcx_nonnegative_loop(y, n, out);
+}
+
+/* Standard normals by the polar method (rbm_polar_pairs) from 2 * pairs uniforms u
+ * in (0, 1]: writes the kept pairs' normals to out (at most 2 * pairs, and out needs
+ * room for 8 more) and returns how many; u is overwritten.  Gathered with AVX-512
+ * where the 8-stream sampler is on (the same normals in the same order). */
+static ptrdiff_t rbm_polar_normals(double *restrict u, ptrdiff_t pairs, double *restrict out)
+{
+    ptrdiff_t done = 0, count = 0;
+    rbm_polar_pairs(u, pairs);
+#ifdef RBM_HAVE_AVX512
+    if (rbm_use_avx512_sampling) {
+        done = pairs / 8 * 8;
+        count = rbm_polar_gather_avx512(u, pairs, done, out);
+    }
+#endif
+    return count + rbm_polar_gather_loop(u, pairs, done, out + count);
 }
 
 /* rbm_truncated_first_tries_loop, with AVX-512 where the 8-stream sampler is on. */

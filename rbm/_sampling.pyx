@@ -344,7 +344,8 @@ cdef enum:
     _POLAR_PAIRS = 16
     _MAX_PAIRS = 512
     _EXPONENTIALS = 64
-    _NORMAL_POOL = _BLOCK + 2 * _MAX_PAIRS
+    # (8 to spare: rbm_polar_normals may store a whole vector past its normals.)
+    _NORMAL_POOL = _BLOCK + 2 * _MAX_PAIRS + 8
 
 
 cdef struct Variates:
