@@ -603,13 +603,18 @@ cdef void _relu_samples(const floating* Z, const floating* c, floating* Hs, Py_s
     cdef double alpha[_BLOCK]
     cdef double scale[_BLOCK]
     cdef double h[_BLOCK]
-    cdef Py_ssize_t i, b = r0 * n, end = r1 * n, count
+    cdef Py_ssize_t i, b = r0 * n, end = r1 * n, count, f, j0, seg
     for i in range(_BLOCK):
         scale[i] = 1.0
     while b < end:
         count = min(<Py_ssize_t> _BLOCK, end - b)
-        for i in range(count):
-            alpha[i] = -(<double> Z[b + i] + c[(b + i) % n])
+        f = b
+        while f < b + count:  # row segments: unit j0 + i of a row has bias c[j0 + i]
+            j0 = f % n
+            seg = min(n - j0, b + count - f)
+            for i in range(seg):
+                alpha[f - b + i] = -(<double> Z[f + i] + c[j0 + i])
+            f += seg
         _truncated_block(alpha, scale, count, v, h)
         for i in range(count):
             Hs[b + i] = <floating> h[i]
