@@ -777,6 +777,7 @@ cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
     cdef int step
     cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
     for step in range(T.k):
+        # Row sums over the chains' hidden rows only where those are 0/1.
         visible_field_of(A.Hc, C, A.W, A.WT if T.transposed else NULL,
                          T.small and T.u.hidden_kind == HIDDEN_BERNOULLI, nv, nh,
                          A.VS + B * nv, T.idx, A.coef, T.n_threads)
@@ -1469,7 +1470,11 @@ def train_minibatches(batches, params, state, update, visible, streams, int n_th
     # small models for every product, and for one-hot (categorical) rows in
     # the products with visible rows at any size (measured at 27 sites x 20
     # states x 100 hidden, batch 100: 4x faster than BLAS).  Real-valued
-    # hidden states are dense, so no row sums over them.
+    # hidden states are dense, so no row sums over them: small models with
+    # ReLU or dReLU hidden units take the row sums over their 0/1 (or
+    # one-hot) visible rows (the hidden fields, the weight step) and BLAS from WT for the
+    # chains' visible field (see _gibbs_steps); Gaussian hidden units (and
+    # Gaussian visible rows) keep BLAS throughout.
     T.small = (n_visible * n_hidden <= _SMALL_MODEL_WEIGHTS
                and _max_batch(a["ends"]) + n_chains <= _SMALL_MODEL_ROWS
                and kind != GAUSSIAN and hidden[0] != HIDDEN_GAUSSIAN)
