@@ -1472,9 +1472,9 @@ def train_minibatches(batches, params, state, update, visible, streams, int n_th
     # states x 100 hidden, batch 100: 4x faster than BLAS).  Real-valued
     # hidden states are dense, so no row sums over them: small models with
     # ReLU or dReLU hidden units take the row sums over their 0/1 (or
-    # one-hot) visible rows (the hidden fields, the weight step) and BLAS from WT for the
-    # chains' visible field (see _gibbs_steps); Gaussian hidden units (and
-    # Gaussian visible rows) keep BLAS throughout.
+    # one-hot) visible rows (the hidden fields, the weight step) and BLAS
+    # from WT for the chains' visible field (see _gibbs_steps); Gaussian
+    # hidden units (and Gaussian visible rows) keep BLAS throughout.
     T.small = (n_visible * n_hidden <= _SMALL_MODEL_WEIGHTS
                and _max_batch(a["ends"]) + n_chains <= _SMALL_MODEL_ROWS
                and kind != GAUSSIAN and hidden[0] != HIDDEN_GAUSSIAN)
