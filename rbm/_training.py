@@ -877,7 +877,7 @@ def continuing_fraction(start_fraction, schedule, last_epoch, n_epochs):
 
 
 def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
-               valid_weights=None, before_pass=None):
+               valid_weights=None, before_pass=None, validation_log_p=None):
     """Train the model for ``n_epochs`` epochs of ``fit``.
 
     ``weights`` and ``valid_weights``: the positive sample weights of the
@@ -894,7 +894,10 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     at, and, with early stopping, the best epoch's parameters and
     ``best_epoch_`` / ``best_validation_score_``.  ``before_pass`` (no
     arguments), where given, runs before every pass: training on incomplete
-    rows re-draws their missing entries in X there (``rbm._conditional``).
+    rows re-draws their missing entries in X there (``rbm._conditional``);
+    ``validation_log_p`` (no arguments), where given, returns the
+    validation rows' unnormalised log-likelihoods in place of -F(X_valid):
+    for rows with gaps, log p(observed entries) up to log Z.
     """
     batches = Batches(X, weights)
     statistics = model._training.data_statistics_with(X, weights)
@@ -906,7 +909,7 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     monitor = TrainingMonitor(n_epochs, likelihood is not None, model._training.swap_counts)
     stopper = (EarlyStopping(model.tol, model.n_iter_no_change)
                if model.early_stopping else None)
-    figures = EpochFigures(model, X, X_valid, exact, weights, valid_weights)
+    figures = EpochFigures(model, X, X_valid, exact, weights, valid_weights, validation_log_p)
     progress = (ProgressLine(type(model).__name__, n_epochs,
                              len(even_batch_ends(X.shape[0], model.batch_size)))
                 if model.verbose == 1 else None)
@@ -1068,9 +1071,12 @@ class EpochFigures:
     short AIS run with fixed random numbers) and how their log Z was
     obtained.  With sample weights (``weights`` of X_train's rows,
     ``valid_weights`` of X_valid's) the means over rows are weighted.
+    ``validation_log_p`` (see ``fit_epochs``) scores validation rows with
+    gaps.
     """
 
-    def __init__(self, model, X_train, X_valid, exact, weights=None, valid_weights=None):
+    def __init__(self, model, X_train, X_valid, exact, weights=None, valid_weights=None,
+                 validation_log_p=None):
         self.model = model
         self.rows = X_train[:MONITOR_ROWS]
         self.epoch_rows = self.rows[:epoch_rows(X_train.shape[0])]
@@ -1079,6 +1085,8 @@ class EpochFigures:
                               else self.weights[:self.epoch_rows.shape[0]])
         self.valid_weights = valid_weights
         self.X_valid = X_valid
+        self.validation_log_p = (validation_log_p if validation_log_p is not None
+                                 else lambda: -model._free_energy(X_valid))
         self.cheap_likelihood = exact
         self.rng = np.random.default_rng(0)
 
@@ -1103,7 +1111,7 @@ class EpochFigures:
                 -average(model._free_energy(self.rows), self.weights) - log_z)
             if self.X_valid is not None:
                 figures["log_likelihood_validation"] = float(
-                    -average(model._free_energy(self.X_valid), self.valid_weights) - log_z)
+                    average(self.validation_log_p(), self.valid_weights) - log_z)
         return figures
 
     def _log_z(self):
