@@ -768,28 +768,48 @@ def likelihood_upper_bound(model, V, weights=None):
     """An upper bound on the mean log-likelihood of the rows V (weighted by
     ``weights`` where given), cheap and free of sampling noise.
 
-    log p(v) = -F(v) - log Z, and log Z = log sum_h w(h) is at least log w(h)
-    for any single hidden state h, where
-    ``log w(h) = c.h + visible.log_partition_given_hidden(h W, b)``.  The
-    candidates: the most probable hidden state of each row (its field > 0),
-    the persistent chains' states (at beta = 1) and h = 0.  The bound is
-    loose by at most ``n_components * log 2`` when the best candidate is the
-    model's heaviest state, and tight where the model has concentrated its
-    mass, as a diverged one does.
+    log p(v) = -F(v) - log Z, and log Z is at least the log-weight of any
+    single state of a discrete layer: of a visible state u, -F(u) (the
+    hidden units summed or integrated out exactly, so this holds for every
+    hidden type); of a binary hidden state h, ``log w(h) = c.h +
+    visible.log_partition_given_hidden(h W, b)``.  The candidates: the rows
+    themselves and the most probable visible state given each persistent
+    chain's hidden state (at beta = 1); for binary hidden units also the
+    most probable hidden state of each row (its field > 0), the chains'
+    states and h = 0.  (A real-valued h is a point of a density, not a
+    state: its log w is no bound on log Z, so real-valued hidden units get
+    the visible candidates only.)  The bound is tight where the model has
+    concentrated its mass, as a diverged one does.
     """
-    unit = model._visible_unit
-    W, b, c = model.components_, model.intercept_visible_, model.intercept_hidden_
     field = model._hidden_field(V)
-    data_term = average(-model._free_energy_given_field(V, field), weights)
+    minus_free_energy = -model._free_energy_given_field(V, field)
     chains = model.h_samples_
     if model.method == "pt":
         chains = chains[: len(chains) // model.n_temperatures]
-    candidates = np.concatenate([(field > 0), (chains[:MONITOR_ROWS] > 0.5),
+    chains = chains[:MONITOR_ROWS]
+    log_z_floor = max(float(np.max(minus_free_energy)),
+                      float(np.max(-model._free_energy(_chain_modes(model, chains)))))
+    if getattr(model._hidden_unit, "discrete", False):
+        log_z_floor = max(log_z_floor, _hidden_state_floor(model, field, chains))
+    return average(minus_free_energy, weights) - log_z_floor
+
+
+def _chain_modes(model, H):
+    """The most probable visible state given each hidden row of H."""
+    unit = model._visible_unit
+    return unit.posterior_point(unit.mean(H @ model.components_ + model.intercept_visible_))
+
+
+def _hidden_state_floor(model, field, chains):
+    """max log w(h) over binary hidden candidates: each row's most probable
+    state (field > 0), the chains' states and h = 0."""
+    W, b, c = model.components_, model.intercept_visible_, model.intercept_hidden_
+    candidates = np.concatenate([(field > 0), (chains > 0.5),
                                  np.zeros((1, W.shape[0]), dtype=bool)]).astype(W.dtype)
     log_w = (candidates @ c.astype(np.float64)
-             + unit.log_partition_given_hidden(np.asarray(candidates @ W, np.float64),
-                                               b.astype(np.float64)))
-    return data_term - float(np.max(log_w))
+             + model._visible_unit.log_partition_given_hidden(
+                 np.asarray(candidates @ W, np.float64), b.astype(np.float64)))
+    return float(np.max(log_w))
 
 
 def divergence_remedy(model, data_mean, learning_rate, momentum):
