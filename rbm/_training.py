@@ -372,7 +372,7 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
     update = Update(model, learning_rate, momentum, base_bias)
     if watch is None:  # partial_fit: one pass on a model this call did not start
         watch = DivergenceWatch.of(model)
-        if unit.discrete and model._hidden_unit.discrete:
+        if unit.discrete:  # where divergence_message checks the bound
             n_rows = epoch_rows(batches.n_rows)
             watch.start = likelihood_upper_bound(model, batches.head(n_rows),
                                                  batches.head_weights(n_rows))
@@ -685,9 +685,10 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
     (``finite_divergence``) stops it or warns, as ``watch`` says.
     """
     what = runaway_description(model, data_mean)
-    # The likelihood bound takes log Z >= log w(h) for one hidden state h:
-    # true of a sum over states, not of an integral over real-valued h.
-    finite = what is None and model._visible_unit.discrete and model._hidden_unit.discrete
+    # The likelihood bound takes log Z >= -F(u) for one visible state u (or
+    # log w(h) for one binary hidden state h): true of a sum over states,
+    # so for discrete visible units, whatever the hidden type.
+    finite = what is None and model._visible_unit.discrete
     if finite:
         n_rows = epoch_rows(batches.n_rows)
         what = finite_divergence(model, batches.head(n_rows), data_mean, watch.start,
@@ -769,17 +770,17 @@ def likelihood_upper_bound(model, V, weights=None):
     ``weights`` where given), cheap and free of sampling noise.
 
     log p(v) = -F(v) - log Z, and log Z is at least the log-weight of any
-    single state of a discrete layer: of a visible state u, -F(u) (the
-    hidden units summed or integrated out exactly, so this holds for every
-    hidden type); of a binary hidden state h, ``log w(h) = c.h +
-    visible.log_partition_given_hidden(h W, b)``.  The candidates: the rows
-    themselves and the most probable visible state given each persistent
-    chain's hidden state (at beta = 1); for binary hidden units also the
-    most probable hidden state of each row (its field > 0), the chains'
-    states and h = 0.  (A real-valued h is a point of a density, not a
-    state: its log w is no bound on log Z, so real-valued hidden units get
-    the visible candidates only.)  The bound is tight where the model has
-    concentrated its mass, as a diverged one does.
+    single state of a discrete layer: of a visible state u (discrete
+    visible units), -F(u), the hidden units summed or integrated out
+    exactly, so for every hidden type; of a binary hidden state h,
+    ``log w(h) = c.h + visible.log_partition_given_hidden(h W, b)``.  The
+    candidates: the rows themselves; for binary hidden units the most
+    probable hidden state of each row (its field > 0), the persistent
+    chains' states (at beta = 1) and h = 0; for real-valued hidden units,
+    whose h is a point of a density and not a state (its log w bounds
+    nothing), the most probable visible state given each chain's hidden
+    state instead.  The bound is tight where the model has concentrated
+    its mass, as a diverged one does.
     """
     field = model._hidden_field(V)
     minus_free_energy = -model._free_energy_given_field(V, field)
@@ -787,10 +788,11 @@ def likelihood_upper_bound(model, V, weights=None):
     if model.method == "pt":
         chains = chains[: len(chains) // model.n_temperatures]
     chains = chains[:MONITOR_ROWS]
-    log_z_floor = max(float(np.max(minus_free_energy)),
-                      float(np.max(-model._free_energy(_chain_modes(model, chains)))))
     if getattr(model._hidden_unit, "discrete", False):
-        log_z_floor = max(log_z_floor, _hidden_state_floor(model, field, chains))
+        heaviest = _hidden_state_floor(model, field, chains)
+    else:
+        heaviest = float(np.max(-model._free_energy(_chain_modes(model, chains))))
+    log_z_floor = max(float(np.max(minus_free_energy)), heaviest)
     return average(minus_free_energy, weights) - log_z_floor
 
 

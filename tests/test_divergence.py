@@ -153,6 +153,16 @@ def test_the_upper_bound_holds_for_real_valued_hidden_units(small_binary, labels
             assert likelihood_upper_bound(model, V) >= exact - 1e-9 * abs(exact)
 
 
+def test_a_finite_divergence_of_real_valued_hidden_units_is_caught(small_binary):
+    # With a valid bound the finite-divergence check covers real-valued
+    # hidden units too: Gaussian units at rate 0.3 send the bound to about
+    # -7e27 nats within 5 passes while the energy scale is still under 2**52.
+    model = BernoulliRBM(n_components=8, hidden="gaussian", learning_rate=0.3, n_iter=5,
+                         random_state=0)
+    with pytest.raises(DivergenceError, match="mean log-likelihood on .* is at most"):
+        model.fit(small_binary)
+
+
 def test_the_upper_bound_is_above_the_exact_log_likelihood(small_binary, digits, labels):
     # log Z >= log w(h) for every hidden state h, so the bound can only
     # understate a divergence, never invent one; it is tight where the
