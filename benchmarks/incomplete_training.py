@@ -210,6 +210,10 @@ def print_pooled(scores):
         if label == gap_label:
             continue
         diff = np.array(scores[name, gap_label]) - np.array(values)
+        diff = diff[np.isfinite(diff)]  # seeds where the contender had rows to fit
+        if not len(diff):
+            print(f"| {name} | {label} | no rows to fit | | |")
+            continue
         error = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
         print(f"| {name} | {label} | {diff.mean():+.3f} | {error:.3f} | "
               f"{int((diff > 0).sum())} of {len(diff)} |")
