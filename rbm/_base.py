@@ -253,12 +253,12 @@ class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin
         previous = (None if not hasattr(self, "components_") else
                     copy.deepcopy(self.__dict__) if warm else dict(self.__dict__))
         try:
-            unit, X, X_valid, weights, valid_weights, n_threads, refresh = self._fit_input(
+            unit, X, X_valid, weights, valid_weights, n_threads, gap_hooks = self._fit_input(
                 X, warm, sample_weight)
             if not warm:
                 self._initialize(X, unit, weights)
             fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm,
-                       weights, valid_weights, before_pass=refresh)
+                       weights, valid_weights, **gap_hooks)
         except BaseException:
             if previous is not None:
                 self.__dict__.clear()

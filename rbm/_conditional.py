@@ -48,6 +48,10 @@ DEFAULT_N_STEPS = 200
 DEFAULT_BURN_IN = 50
 DEFAULT_N_SWEEPS = 100
 DEFAULT_N_CHAINS = 4
+#: Early stopping on validation rows with gaps scores log p(observed
+#: entries) exactly when enumerating the hidden layer for them costs at most
+#: this many (hidden states x rows x columns) per check (about a second).
+MAX_MONITOR_ENUMERATION = 2 ** 30
 #: Clamped Gibbs steps that refresh the missing entries of training rows
 #: before each pass (``missing="impute"``).
 IMPUTE_STEPS = 5
@@ -154,10 +158,14 @@ class ConditionalMixin:
 
     def _fit_input(self, X, warm, sample_weight=None):
         """(visible layer, training rows, validation rows or None, their weights
-        (each None without weights), threads, the function that re-draws
-        missing entries before a pass or None) of ``fit``.
+        (each None without weights), threads, the keyword arguments of
+        ``fit_epochs`` for rows with gaps) of ``fit``.
 
         Rows of weight 0 are dropped (``positive_rows``) before the split.
+        For rows with gaps, ``fit_epochs`` gets ``before_pass``, which
+        re-draws their missing entries before each pass, and, where the
+        validation rows have gaps, ``validation_log_p`` (see
+        ``_validation_scorer``).
         """
         if warm:
             check_is_fitted(self)
@@ -165,21 +173,57 @@ class ConditionalMixin:
             unit = self._visible_unit
         else:
             unit = self._visible_type.for_estimator(self)
-        X, known = self._training_input(X, unit, reset=not warm)
+        X, observed = self._training_input(X, unit, reset=not warm)
         if warm:
             check_training_record(self)
-        X, known, weights = self._positive_rows(X, known, sample_weight)
+        X, observed, weights = self._positive_rows(X, observed, sample_weight)
         n_threads = self._check_n_jobs()
-        X, X_valid, known, known_valid, weights, valid_weights = self._validation_split(
-            X, known, weights)
-        fills = self._missing_fills(X, known, X_valid, known_valid, unit)
+        X, X_valid, observed, observed_valid, weights, valid_weights = self._validation_split(
+            X, observed, weights)
+        if observed is None:
+            return unit, X, X_valid, weights, valid_weights, n_threads, {}
+        hooks = {}
+        scorer = self._validation_scorer(X_valid, observed_valid)
+        if scorer is not None:
+            hooks["validation_log_p"] = scorer
+            observed_valid = None  # scored without fills: they need none
+        fills = self._missing_fills(X, observed, X_valid, observed_valid, unit)
 
         def refresh():
             for fill in fills:
                 fill.refresh(self)
 
-        return (unit, X, X_valid, weights, valid_weights, n_threads,
-                (refresh if fills else None))
+        hooks["before_pass"] = refresh
+        return unit, X, X_valid, weights, valid_weights, n_threads, hooks
+
+    def _validation_scorer(self, X_valid, observed_valid):
+        """The function giving the validation rows' unnormalised log p(observed
+        entries) (the missing ones summed out exactly, by enumerating the
+        hidden layer) for early stopping, or None: where no validation row
+        has a gap, or where the enumeration would cost more than
+        ``MAX_MONITOR_ENUMERATION`` per check.  In that last case the rows
+        are scored with their fills, as complete rows (log p(observed,
+        fills)), which favours models with confident conditionals.
+        """
+        if observed_valid is None or observed_valid.all():
+            return None
+        # Before the first fit the hidden layer is not built yet: its type's.
+        unit = (self._hidden_unit if hasattr(self, "_hidden_unit")
+                else self._hidden_type.for_estimator(self, X_valid.dtype))
+        if not getattr(unit, "discrete", False):
+            return None
+        gaps = np.flatnonzero(~observed_valid.all(axis=1))
+        cost = float(unit.n_states(self.n_components)) * len(gaps) * X_valid.shape[1]
+        if cost > MAX_MONITOR_ENUMERATION:
+            return None
+        rows, observed = X_valid[gaps], observed_valid[gaps]
+
+        def log_p():
+            out = -self._free_energy(X_valid)
+            out[gaps] = self._exact_observed_log_p(rows, observed)
+            return out
+
+        return log_p
 
     def _partial_fit_input(self, X, first_call, sample_weight=None):
         """(visible layer, rows, their weights or None, missing fills) of ``partial_fit``."""
@@ -189,31 +233,32 @@ class ConditionalMixin:
             check_is_fitted(self)
             check_fitted_state(self)
             unit = self._visible_unit
-        X, known = self._training_input(X, unit, reset=first_call)
+        X, observed = self._training_input(X, unit, reset=first_call)
         if not first_call:
             check_training_record(self)
-        X, known, weights = self._positive_rows(X, known, sample_weight)
+        X, observed, weights = self._positive_rows(X, observed, sample_weight)
         # Each call's fill draws its own numbers: keyed by the passes so far.
         key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))
-        return unit, X, weights, self._missing_fills(X, known, None, None, unit, key)
+        return unit, X, weights, self._missing_fills(X, observed, None, None, unit, key)
 
-    def _positive_rows(self, X, known, sample_weight):
-        """(X, known-entries mask, weights) with the rows of weight 0 dropped."""
+    def _positive_rows(self, X, observed, sample_weight):
+        """(X, observed-entries mask, weights) with the rows of weight 0 dropped."""
         weights = check_sample_weight(self, sample_weight, X)
-        if known is None:
+        if observed is None:
             X, weights = positive_rows(X, weights)
             return X, None, weights
         if weights is not None and not np.all(weights > 0):
             keep = np.flatnonzero(weights > 0)
-            return X[keep], known[keep], weights[keep]
-        return X, known, weights
+            return X[keep], observed[keep], weights[keep]
+        return X, observed, weights
 
     def _training_input(self, X, unit, *, reset):
-        """(X in the internal form, mask of known internal entries or None).
+        """(X in the internal form, (n_samples, n_features) mask of the
+        observed entries, or None).
 
         With ``missing="impute"`` rows may have missing entries: they come
-        back filled with placeholders, and the mask says which entries are
-        known (None when all are, or with ``missing="error"``).
+        back filled with placeholders, and the mask says which entries were
+        given (None when all are, or with ``missing="error"``).
         """
         if self.missing != "impute":
             return self._validate_input(X, reset=reset, unit=unit), None
@@ -224,18 +269,19 @@ class ConditionalMixin:
         if observed.all():
             # Complete data trains exactly as with missing="error" (sparse stays sparse).
             return self._validate_input(X, reset=reset, unit=unit), None
-        return rows, unit.kernel_mask(observed)
+        return rows, observed
 
-    def _validation_split(self, X, known, weights=None):
-        """validation_split of X and, alongside, of the known-entries mask and
-        the weights: (X, X_valid, known, known_valid, weights, valid_weights)."""
+    def _validation_split(self, X, observed, weights=None):
+        """validation_split of X and, alongside, of the observed-entries mask
+        and the weights: (X, X_valid, observed, observed_valid, weights,
+        valid_weights)."""
         split = validation_split(X, self.early_stopping, self.validation_fraction,
                                  self.random_state, weights)
-        if known is None:
+        if observed is None:
             X, X_valid, weights, valid_weights = split
             return X, X_valid, None, None, weights, valid_weights
         # The same rows of the mask: split it as the rows' extra columns.
-        both = np.hstack([X, known.astype(X.dtype)])
+        both = np.hstack([X, observed.astype(X.dtype)])
         train, valid, weights, valid_weights = validation_split(
             both, self.early_stopping, self.validation_fraction, self.random_state, weights)
         n = X.shape[1]
@@ -244,15 +290,17 @@ class ConditionalMixin:
             parts[1], parts[3] = np.ascontiguousarray(valid[:, :n]), valid[:, n:] > 0.5
         return (*parts, weights, valid_weights)
 
-    def _missing_fills(self, X, known, X_valid, known_valid, unit, key=0):
-        """``MissingFill`` of the training (and validation) rows with gaps, their
-        missing entries drawn from the known entries' marginals; [] for none."""
-        if known is None:
+    def _missing_fills(self, X, observed, X_valid, observed_valid, unit, key=0):
+        """``MissingFill`` of the training (and, where ``observed_valid`` is
+        given, validation) rows with gaps, their missing entries drawn from the
+        known entries' marginals; [] for none."""
+        if observed is None:
             return []
         entropy = draw_entropy(self.random_state)
-        fills = [MissingFill(X, known, entropy, key).fill(unit)]
-        if X_valid is not None:
-            fills.append(MissingFill(X_valid, known_valid, entropy, key + 1).fill(unit))
+        fills = [MissingFill(X, unit.kernel_mask(observed), entropy, key).fill(unit)]
+        if observed_valid is not None:
+            fills.append(MissingFill(X_valid, unit.kernel_mask(observed_valid), entropy,
+                                     key + 1).fill(unit))
         return fills
 
     # ------------------------------------------------------------------

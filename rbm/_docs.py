@@ -168,8 +168,14 @@ SHARED_PARAMETERS = {
         the current model, each row's observed entries held (a persistent
         fill per row, as PCD keeps its chains), so the positive phase sees
         draws of the missing entries from their conditional given the
-        observed ones and no row is thrown away.  ``rbm.RBMImputer`` always
-        trains this way."""),
+        observed ones and no row is thrown away.  With ``early_stopping``,
+        validation rows with gaps are scored by log p(observed entries), the
+        missing entries summed out exactly by enumerating the hidden layer
+        (binary hidden units, at most ``MAX_MONITOR_ENUMERATION`` = 2**30
+        hidden states x rows x columns per check; beyond that, and for
+        real-valued hidden units, by the rows with fills of their own, a
+        score that favours confident conditionals).  ``rbm.RBMImputer``
+        always trains this way."""),
 }
 
 #: Attribute documentation shared by every model.

@@ -131,6 +131,38 @@ def test_the_default_learning_rate_neither_warns_nor_raises(case, request):
     assert model.score(X) > independent_log_likelihood(X, categorical) - n_features
 
 
+@pytest.mark.parametrize("hidden", ["gaussian", "relu", "drelu"])
+def test_the_upper_bound_holds_for_real_valued_hidden_units(small_binary, labels, hidden):
+    # A real-valued hidden state is a point of a density, not a state whose
+    # weight bounds log Z: only visible states do (-F integrates h out).
+    # Before they were the only candidates here, ReLU units at rate 3 got a
+    # "bound" 6 nats below their exact log-likelihood.
+    for X, make in [(small_binary, BernoulliRBM), (labels, CategoricalRBM)]:
+        for rate in (0.01, 0.3, 3.0):
+            model = make(n_components=4, hidden=hidden, learning_rate=rate, n_iter=5,
+                         random_state=0, on_divergence="warn")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DivergenceWarning)
+                try:
+                    model.fit(X)
+                except DivergenceError:  # parameters past 2**52: no log-likelihood
+                    continue
+            V = model._validate_input(X, reset=False)
+            exact = float(np.mean(model.score_samples(X)))
+            assert model.log_partition_.method == "exact"
+            assert likelihood_upper_bound(model, V) >= exact - 1e-9 * abs(exact)
+
+
+def test_a_finite_divergence_of_real_valued_hidden_units_is_caught(small_binary):
+    # With a valid bound the finite-divergence check covers real-valued
+    # hidden units too: Gaussian units at rate 0.3 send the bound to about
+    # -7e27 nats within 5 passes while the energy scale is still under 2**52.
+    model = BernoulliRBM(n_components=8, hidden="gaussian", learning_rate=0.3, n_iter=5,
+                         random_state=0)
+    with pytest.raises(DivergenceError, match="mean log-likelihood on .* is at most"):
+        model.fit(small_binary)
+
+
 def test_the_upper_bound_is_above_the_exact_log_likelihood(small_binary, digits, labels):
     # log Z >= log w(h) for every hidden state h, so the bound can only
     # understate a divergence, never invent one; it is tight where the

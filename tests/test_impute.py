@@ -329,6 +329,38 @@ def test_training_on_gaps_recovers_the_dependence_that_dropping_rows_loses():
     assert all(abs(a - complete) < abs(dropped - complete) for a in answers), answers
 
 
+@pytest.mark.parametrize("kind", ["bernoulli", "categorical", "gaussian"])
+def test_early_stopping_scores_validation_rows_with_gaps_by_their_observed_entries(kind):
+    # The validation score of rows with gaps is log p(observed entries), the
+    # missing entries summed out (not log p of a draw filling them, which
+    # rewards confident conditionals): the restored model's exact
+    # observed_log_likelihood of the same validation rows must equal it.
+    from rbm._training import validation_split
+    rng = np.random.default_rng(6)
+    if kind == "categorical":
+        X = rng.choice(np.array(["a", "b", "c"], dtype=object), (90, 4))
+        X[rng.random(X.shape) < 0.25] = None
+        model = CategoricalRBM(n_components=3, categories=[["a", "b", "c"]] * 4)
+    elif kind == "gaussian":
+        X = rng.normal(size=(90, 4))
+        X[rng.random(X.shape) < 0.25] = np.nan
+        model = GaussianBernoulliRBM(n_components=3)
+    else:
+        X = (rng.random((90, 5)) < 0.4).astype(float)
+        X[rng.random(X.shape) < 0.25] = np.nan
+        model = BernoulliRBM(n_components=3)
+    model.set_params(n_iter=6, random_state=0, missing="impute", early_stopping=True,
+                     validation_fraction=0.3, n_iter_no_change=6).fit(X)
+    rows = np.arange(len(X), dtype=float)[:, None]
+    _, valid, _, _ = validation_split(rows, True, 0.3, 0)
+    held = valid[:, 0].astype(int)
+    missing = np.array([[v is None or v != v for v in row] for row in X[held]])
+    assert missing.any(axis=1).sum() >= 10  # the score is about rows with gaps
+    observed = model.observed_log_likelihood(X[held])
+    assert set(observed.method) <= {"exact", "complete"}
+    assert model.best_validation_score_ == pytest.approx(observed.log_p.mean(), abs=1e-9)
+
+
 def test_none_and_nan_in_object_arrays_are_missing_by_default():
     labels = np.array([["a", "x"], ["b", "y"]] * 10, dtype=object)
     gaps = labels.copy()
