@@ -25,7 +25,8 @@ cdef void transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
                     floating* dst) noexcept nogil
 cdef void sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
                               Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
-                              floating* WT, Py_ssize_t* idx, floating* coef) noexcept nogil
+                              floating* WT, Py_ssize_t* idx, floating* coef,
+                              int n_threads) noexcept nogil
 cdef void weighted_row_sum(const floating* X, Py_ssize_t rows, Py_ssize_t n,
                            const floating* weights, const Py_ssize_t* iota,
                            floating* out) noexcept nogil
