@@ -393,18 +393,19 @@ cdef inline Py_ssize_t _column_blocks(Py_ssize_t n) noexcept nogil:
     return (n + _COLUMN_BLOCK - 1) // _COLUMN_BLOCK
 
 
-# Column passes run on a thread team so far (for tests, like _blas.team_products).
+# Passes over visible columns or rows run on a thread team so far (for tests,
+# like _blas.team_products).
 cdef long _team_column_passes = 0
 
 
 def team_column_passes():
-    """How many column-block passes have run on a thread team (for tests)."""
+    """How many passes of a visible layer have run on a thread team (for tests)."""
     return _team_column_passes
 
 
 cdef inline bint _column_team(const Train* T, Py_ssize_t rows) noexcept nogil:
-    """Whether a pass over rows x n_visible by column blocks goes to the team
-    (counted); ``kernel_settings(parallel_threshold=...)`` can lower the bar."""
+    """Whether a pass over rows x n_visible (by column blocks, or by rows) goes to
+    the team (counted); ``kernel_settings(parallel_threshold=...)`` can lower the bar."""
     global _team_column_passes
     if (T.n_threads > 1 and _column_blocks(T.u.n_visible) > 1
             and rows * T.u.n_visible >= T.column_team_min):
@@ -768,10 +769,28 @@ cdef void _load_csr_rows(const floating* data, const csr_index* indices,
             out[i * n_visible + indices[p]] = data[p]
 
 
+cdef void _load_gaussian_rows(const Train* T, blocks_t* A, Py_ssize_t start, Py_ssize_t r0,
+                              Py_ssize_t r1) noexcept nogil:
+    """VS[r0:r1] = s(v) of the dense rows order[start + r0:start + r1] (Gaussian)."""
+    _load_dense_rows(A.X, T.order + start + r0, r1 - r0, T.u.n_visible,
+                     A.VS + r0 * T.u.n_visible)
+    _divide_by_variance(A.VS, r0, r1, T.u.n_visible, A.visible_state)
+
+
 cdef void _load_batch(const Train* T, blocks_t* A, Py_ssize_t start,
                       Py_ssize_t B) noexcept nogil:
-    """VS[:B] = s(v) of the batch's rows order[start:start + B] (dense or CSR)."""
+    """VS[:B] = s(v) of the batch's rows order[start:start + B] (dense or CSR).
+
+    Dense Gaussian rows are loaded and scaled by the team for large batches
+    (each row by one thread: the same bits), which on two threads would
+    otherwise wait for one core to stream the batch through memory.
+    """
     cdef const Py_ssize_t* rows = T.order + start
+    cdef Py_ssize_t t, n_threads = T.n_threads
+    if T.u.visible_kind == GAUSSIAN and not T.sparse and _column_team(T, B):
+        for t in prange(n_threads, num_threads=n_threads, schedule='static'):
+            _load_gaussian_rows(T, A, start, B * t // n_threads, B * (t + 1) // n_threads)
+        return
     if not T.sparse:
         _load_dense_rows(A.X, rows, B, T.u.n_visible, A.VS)
     elif T.indices_int32:
