@@ -13,6 +13,12 @@ cdef void visible_field(const floating* H, Py_ssize_t rows, const floating* W,
 cdef void weight_update(const floating* G, const floating* V, Py_ssize_t rows,
                         Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
                         floating beta, floating* W, int n_threads) noexcept nogil
+cdef int weight_update_column_blocks(Py_ssize_t n_visible, Py_ssize_t n_hidden) noexcept nogil
+cdef Py_ssize_t weight_update_column_start(int i, int n_blocks,
+                                           Py_ssize_t n_visible) noexcept nogil
+cdef void weight_update_block(const floating* G, const floating* V, Py_ssize_t rows,
+                              Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
+                              floating beta, floating* W, int i, int n_blocks) noexcept nogil
 cdef void hidden_field_of(const floating* V, Py_ssize_t rows, const floating* W,
                           const floating* WT, Py_ssize_t n_visible, Py_ssize_t n_hidden,
                           floating* H, Py_ssize_t* idx, floating* coef,

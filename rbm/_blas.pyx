@@ -337,6 +337,31 @@ cdef void weight_update(const floating* G, const floating* V, Py_ssize_t rows,
           V, <int> n_visible, G, <int> n_hidden, beta, W, <int> n_visible, n_threads)
 
 
+cdef int weight_update_column_blocks(Py_ssize_t n_visible, Py_ssize_t n_hidden) noexcept nogil:
+    """How many blocks of visible columns (of W) ``weight_update`` cuts its output
+    into, or 0 where it cuts by hidden units (n_hidden > n_visible) or not at all."""
+    if n_visible < n_hidden:
+        return 0
+    cdef int n_blocks = _n_blocks(<int> n_visible)
+    return n_blocks if n_blocks > 1 else 0
+
+
+cdef Py_ssize_t weight_update_column_start(int i, int n_blocks,
+                                           Py_ssize_t n_visible) noexcept nogil:
+    """Where column block i of n_blocks starts (block n_blocks: n_visible)."""
+    return _block_start(i, n_blocks, <int> n_visible)
+
+
+cdef void weight_update_block(const floating* G, const floating* V, Py_ssize_t rows,
+                              Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
+                              floating beta, floating* W, int i, int n_blocks) noexcept nogil:
+    """Column block i of ``weight_update`` (of ``weight_update_column_blocks``): the
+    very call that ``weight_update`` makes for it, on the calling thread."""
+    _gemm_block(c'N', c'T', <int> n_visible, <int> n_hidden, <int> rows, alpha,
+                V, <int> n_visible, G, <int> n_hidden, beta, W, <int> n_visible, True, i,
+                n_blocks)
+
+
 cdef inline void _sparse_rows_product(const floating* X, Py_ssize_t rows, Py_ssize_t k,
                                       const floating* M, Py_ssize_t n, floating* out,
                                       Py_ssize_t* idx, floating* coef) noexcept nogil:

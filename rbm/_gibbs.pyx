@@ -54,7 +54,8 @@ from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_array
 from ._blas cimport (
     hidden_field, visible_field, weight_update, hidden_field_of, visible_field_of,
     transpose, sparse_outer_update, weighted_row_sum, row_dots, set_numpy_blas,
-    numpy_blas_in_use, set_avx512_compaction, set_product_threshold)
+    numpy_blas_in_use, set_avx512_compaction, set_product_threshold,
+    weight_update_column_blocks, weight_update_column_start, weight_update_block)
 from ._random cimport uniform_fill, stream_pointers, set_inline_sfc64, inline_sfc64
 from ._sampling cimport (
     Units, BERNOULLI, GAUSSIAN, CATEGORICAL, CHUNK, HIDDEN_BERNOULLI, HIDDEN_GAUSSIAN,
@@ -1063,12 +1064,11 @@ cdef void _weight_step_blas(const Train* T, floating* W, floating* velocity,
         weight_update(G, VS, rows, nv, nh, lr, decay, W, T.n_threads)
 
 
-cdef void _sigma_weight_columns(const Train* T, floating* W, floating* velocity,
-                                const floating* G, Py_ssize_t block) noexcept nogil:
-    """Columns [lo, hi) of block ``block``: grad[i] -= 2 sum_j W_ji G_ji, then the
-    step of W_ji (momentum path's rounding order) for every hidden unit j."""
+cdef void _sigma_weight_range(const Train* T, floating* W, floating* velocity,
+                              const floating* G, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Columns [lo, hi): grad[i] -= 2 sum_j W_ji G_ji, then the step of W_ji
+    (momentum path's rounding order) for every hidden unit j."""
     cdef Py_ssize_t i, j, nv = T.u.n_visible, nh = T.u.n_hidden
-    cdef Py_ssize_t lo = block * _COLUMN_BLOCK, hi = min(lo + _COLUMN_BLOCK, nv)
     cdef floating lr = T.learning_rate, momentum = T.momentum
     cdef floating lr_decay = T.learning_rate * T.weight_decay
     cdef floating decay = 1.0 - T.learning_rate * T.weight_decay
@@ -1093,6 +1093,25 @@ cdef void _sigma_weight_columns(const Train* T, floating* W, floating* velocity,
                 W_row[i] = decay * w + lr * g
 
 
+cdef void _sigma_weight_columns(const Train* T, floating* W, floating* velocity,
+                                const floating* G, Py_ssize_t block) noexcept nogil:
+    """_sigma_weight_range over column block ``block`` of _column_blocks."""
+    _sigma_weight_range(T, W, velocity, G, block * _COLUMN_BLOCK,
+                        min((block + 1) * _COLUMN_BLOCK, T.u.n_visible))
+
+
+cdef void _sigma_weight_gemm_block(const Train* T, floating* W, floating* velocity,
+                                   const floating* VS, const floating* HS, Py_ssize_t rows,
+                                   floating* G, int i, int n_blocks) noexcept nogil:
+    """Column block i of the weight gradient G = HS.T @ VS, then its columns' step
+    while they are in this core's cache."""
+    weight_update_block(HS, VS, rows, T.u.n_visible, T.u.n_hidden, <floating> 1.0,
+                        <floating> 0.0, G, i, n_blocks)
+    _sigma_weight_range(T, W, velocity, G,
+                        weight_update_column_start(i, n_blocks, T.u.n_visible),
+                        weight_update_column_start(i + 1, n_blocks, T.u.n_visible))
+
+
 cdef void _weight_step_with_sigma_terms(const Train* T, floating* W, floating* velocity,
                                        const floating* VS, const floating* HS,
                                        Py_ssize_t rows, floating* G) noexcept nogil:
@@ -1105,17 +1124,31 @@ cdef void _weight_step_with_sigma_terms(const Train* T, floating* W, floating* v
     pass over W and G instead of a (rows x n_hidden x n_visible) product.  So
     G is computed into its own buffer (W is still the pre-step W there), and
     the step is then taken elementwise, in the rounding order of
-    ``_weight_step_blas``'s momentum path, by blocks of columns on the team
-    (on one thread this pass was 3% of a 784 x 500 update, and on two it
-    left the second core idle).
+    ``_weight_step_blas``'s momentum path.  Where the product is cut into
+    blocks of visible columns, each block's step follows its product on the
+    same thread, on the team, while that block of G is in cache (on one
+    thread this pass was 3% of a 784 x 500 update, and on two it left the
+    second core idle); else by blocks of columns after the whole product.
+    Each entry, and each column's sum over hidden units, is computed the
+    same way either way.
     """
-    cdef Py_ssize_t block, n_blocks = _column_blocks(T.u.n_visible)
+    cdef int i, n_blocks = weight_update_column_blocks(T.u.n_visible, T.u.n_hidden)
+    cdef Py_ssize_t block, n_columns = _column_blocks(T.u.n_visible)
+    if n_blocks > 0:
+        if _column_team(T, T.u.n_hidden):
+            for i in prange(n_blocks, num_threads=min(T.n_threads, n_blocks),
+                            schedule='dynamic'):
+                _sigma_weight_gemm_block(T, W, velocity, VS, HS, rows, G, i, n_blocks)
+        else:
+            for i in range(n_blocks):
+                _sigma_weight_gemm_block(T, W, velocity, VS, HS, rows, G, i, n_blocks)
+        return
     weight_update(HS, VS, rows, T.u.n_visible, T.u.n_hidden, 1.0, 0.0, G, T.n_threads)
     if _column_team(T, T.u.n_hidden):
-        for block in prange(n_blocks, num_threads=T.n_threads, schedule='static'):
+        for block in prange(n_columns, num_threads=T.n_threads, schedule='static'):
             _sigma_weight_columns(T, W, velocity, G, block)
     else:
-        for block in range(n_blocks):
+        for block in range(n_columns):
             _sigma_weight_columns(T, W, velocity, G, block)
 
 
