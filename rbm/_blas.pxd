@@ -13,6 +13,12 @@ cdef void visible_field(const floating* H, Py_ssize_t rows, const floating* W,
 cdef void weight_update(const floating* G, const floating* V, Py_ssize_t rows,
                         Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
                         floating beta, floating* W, int n_threads) noexcept nogil
+cdef int weight_update_column_blocks(Py_ssize_t n_visible, Py_ssize_t n_hidden) noexcept nogil
+cdef Py_ssize_t weight_update_column_start(int i, int n_blocks,
+                                           Py_ssize_t n_visible) noexcept nogil
+cdef void weight_update_block(const floating* G, const floating* V, Py_ssize_t rows,
+                              Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
+                              floating beta, floating* W, int i, int n_blocks) noexcept nogil
 cdef void hidden_field_of(const floating* V, Py_ssize_t rows, const floating* W,
                           const floating* WT, Py_ssize_t n_visible, Py_ssize_t n_hidden,
                           floating* H, Py_ssize_t* idx, floating* coef,
@@ -25,7 +31,8 @@ cdef void transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
                     floating* dst) noexcept nogil
 cdef void sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
                               Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
-                              floating* WT, Py_ssize_t* idx, floating* coef) noexcept nogil
+                              floating* WT, Py_ssize_t* idx, floating* coef,
+                              int n_threads) noexcept nogil
 cdef void weighted_row_sum(const floating* X, Py_ssize_t rows, Py_ssize_t n,
                            const floating* weights, const Py_ssize_t* iota,
                            floating* out) noexcept nogil

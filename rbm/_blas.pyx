@@ -337,6 +337,31 @@ cdef void weight_update(const floating* G, const floating* V, Py_ssize_t rows,
           V, <int> n_visible, G, <int> n_hidden, beta, W, <int> n_visible, n_threads)
 
 
+cdef int weight_update_column_blocks(Py_ssize_t n_visible, Py_ssize_t n_hidden) noexcept nogil:
+    """How many blocks of visible columns (of W) ``weight_update`` cuts its output
+    into, or 0 where it cuts by hidden units (n_hidden > n_visible) or not at all."""
+    if n_visible < n_hidden:
+        return 0
+    cdef int n_blocks = _n_blocks(<int> n_visible)
+    return n_blocks if n_blocks > 1 else 0
+
+
+cdef Py_ssize_t weight_update_column_start(int i, int n_blocks,
+                                           Py_ssize_t n_visible) noexcept nogil:
+    """Where column block i of n_blocks starts (block n_blocks: n_visible)."""
+    return _block_start(i, n_blocks, <int> n_visible)
+
+
+cdef void weight_update_block(const floating* G, const floating* V, Py_ssize_t rows,
+                              Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
+                              floating beta, floating* W, int i, int n_blocks) noexcept nogil:
+    """Column block i of ``weight_update`` (of ``weight_update_column_blocks``): the
+    very call that ``weight_update`` makes for it, on the calling thread."""
+    _gemm_block(c'N', c'T', <int> n_visible, <int> n_hidden, <int> rows, alpha,
+                V, <int> n_visible, G, <int> n_hidden, beta, W, <int> n_visible, True, i,
+                n_blocks)
+
+
 cdef inline void _sparse_rows_product(const floating* X, Py_ssize_t rows, Py_ssize_t k,
                                       const floating* M, Py_ssize_t n, floating* out,
                                       Py_ssize_t* idx, floating* coef) noexcept nogil:
@@ -347,13 +372,52 @@ cdef inline void _sparse_rows_product(const floating* X, Py_ssize_t rows, Py_ssi
         rbm_sparse_rows_product_d(X, rows, k, M, n, out, idx, coef)
 
 
+# The row-sum products on the thread team: each output row (row-sum product)
+# or row of WT (outer update) is one thread's, summed in the same order as on
+# one thread, so the split changes no bit.  A block's compaction scratch is on
+# its thread's stack, for up to _TEAM_SCRATCH entries (longer: one thread).
+cdef enum:
+    _TEAM_SCRATCH = 1024
+
+
+cdef inline bint _team_row_sums(Py_ssize_t rows, Py_ssize_t k, Py_ssize_t n, Py_ssize_t scratch,
+                                int n_threads) noexcept nogil:
+    """Whether a row-sum product of rows x k x n (dense count) goes to the team."""
+    return (n_threads > 1 and rows > 1 and scratch <= _TEAM_SCRATCH
+            and <double> rows * k * n >= _TEAM_MIN_FMAS)
+
+
+cdef void _sparse_rows_block(const floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k,
+                             const floating* M, Py_ssize_t n, floating* out) noexcept nogil:
+    """out[r0:r1] = X[r0:r1] @ M by row sums, with scratch on this thread's stack."""
+    cdef Py_ssize_t idx[_TEAM_SCRATCH]
+    cdef floating coef[_TEAM_SCRATCH]
+    _sparse_rows_product(X + r0 * k, r1 - r0, k, M, n, out + r0 * n, idx, coef)
+
+
+cdef void _sparse_rows_product_team(const floating* X, Py_ssize_t rows, Py_ssize_t k,
+                                    const floating* M, Py_ssize_t n, floating* out,
+                                    Py_ssize_t* idx, floating* coef,
+                                    int n_threads) noexcept nogil:
+    """out = X @ M by row sums, rows split over the team where worth it (same bits)."""
+    global _team_products
+    cdef Py_ssize_t t
+    if not _team_row_sums(rows, k, n, k, n_threads):
+        _sparse_rows_product(X, rows, k, M, n, out, idx, coef)
+        return
+    _team_products += 1
+    for t in prange(n_threads, num_threads=n_threads, schedule='static'):
+        _sparse_rows_block(X, rows * t // n_threads, rows * (t + 1) // n_threads, k, M, n,
+                           out)
+
+
 cdef void hidden_field_of(const floating* V, Py_ssize_t rows, const floating* W,
                           const floating* WT, Py_ssize_t n_visible, Py_ssize_t n_hidden,
                           floating* H, Py_ssize_t* idx, floating* coef,
                           int n_threads) noexcept nogil:
     """H = V @ W.T; from rows of the copy WT = W.T when one is kept (small models)."""
     if WT != NULL:
-        _sparse_rows_product(V, rows, n_visible, WT, n_hidden, H, idx, coef)
+        _sparse_rows_product_team(V, rows, n_visible, WT, n_hidden, H, idx, coef, n_threads)
     else:
         hidden_field(V, rows, W, n_visible, n_hidden, H, n_threads)
 
@@ -384,14 +448,42 @@ cdef void transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
         rbm_transpose_d(src, rows, cols, dst)
 
 
-cdef void sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
-                              Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
-                              floating* WT, Py_ssize_t* idx, floating* coef) noexcept nogil:
+cdef inline void _sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
+                                      Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                                      floating alpha, floating* WT, Py_ssize_t* idx,
+                                      floating* coef) noexcept nogil:
     """WT += alpha * VT @ G, skipping the zeros of VT = V.T (see _fastmath.h)."""
     if floating is float:
         rbm_sparse_outer_update_f(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
     else:
         rbm_sparse_outer_update_d(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
+
+
+cdef void _sparse_outer_block(const floating* VT, const floating* G, Py_ssize_t rows,
+                              Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t n_hidden,
+                              floating alpha, floating* WT) noexcept nogil:
+    """Rows [i0, i1) of WT += alpha * VT @ G, with scratch on this thread's stack."""
+    cdef Py_ssize_t idx[_TEAM_SCRATCH]
+    cdef floating coef[_TEAM_SCRATCH]
+    _sparse_outer_update(VT + i0 * rows, G, rows, i1 - i0, n_hidden, alpha, WT + i0 * n_hidden,
+                         idx, coef)
+
+
+cdef void sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
+                              Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
+                              floating* WT, Py_ssize_t* idx, floating* coef,
+                              int n_threads) noexcept nogil:
+    """WT += alpha * VT @ G, skipping the zeros of VT = V.T; rows of WT split over
+    the team where worth it (the same bits)."""
+    global _team_products
+    cdef Py_ssize_t t
+    if not _team_row_sums(n_visible, rows, n_hidden, rows, n_threads):
+        _sparse_outer_update(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
+        return
+    _team_products += 1
+    for t in prange(n_threads, num_threads=n_threads, schedule='static'):
+        _sparse_outer_block(VT, G, rows, n_visible * t // n_threads,
+                            n_visible * (t + 1) // n_threads, n_hidden, alpha, WT)
 
 
 cdef void weighted_row_sum(const floating* X, Py_ssize_t rows, Py_ssize_t n,

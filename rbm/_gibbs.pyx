@@ -43,6 +43,7 @@ do not depend on the thread count.
 """
 
 from cython cimport floating
+from cython.parallel cimport prange
 from libc.stdlib cimport free
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.string cimport memcpy, memset
@@ -53,7 +54,8 @@ from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_array
 from ._blas cimport (
     hidden_field, visible_field, weight_update, hidden_field_of, visible_field_of,
     transpose, sparse_outer_update, weighted_row_sum, row_dots, set_numpy_blas,
-    numpy_blas_in_use, set_avx512_compaction, set_product_threshold)
+    numpy_blas_in_use, set_avx512_compaction, set_product_threshold,
+    weight_update_column_blocks, weight_update_column_start, weight_update_block)
 from ._random cimport uniform_fill, stream_pointers, set_inline_sfc64, inline_sfc64
 from ._sampling cimport (
     Units, BERNOULLI, GAUSSIAN, CATEGORICAL, CHUNK, HIDDEN_BERNOULLI, HIDDEN_GAUSSIAN,
@@ -375,6 +377,43 @@ cdef struct Train:
     double* energy_gap
     double* grad_log_sigma
     double* grad_potential       # dReLU: the gradient of its 4 x n_hidden parameters
+    Py_ssize_t column_team_min   # see _column_team
+
+# Passes of a Gaussian layer over W (or over rows of visible units) are split
+# into blocks of whole columns (visible units), fixed by n_visible alone, each
+# done by one thread: every entry, and every column's share of the log sigma
+# gradient, is computed by the same code in the same order for any thread count.
+cdef Py_ssize_t _COLUMN_BLOCK = 64
+# Column blocks go to the team from this many elements (about 10 us of work),
+# or from the parallel threshold where that is lower.
+cdef Py_ssize_t _TEAM_MIN_WEIGHTS = 32768
+
+
+cdef inline Py_ssize_t _column_blocks(Py_ssize_t n) noexcept nogil:
+    """How many blocks of _COLUMN_BLOCK columns cover n columns."""
+    return (n + _COLUMN_BLOCK - 1) // _COLUMN_BLOCK
+
+
+# Passes over visible columns or rows run on a thread team so far (for tests,
+# like _blas.team_products).
+cdef long _team_column_passes = 0
+
+
+def team_column_passes():
+    """How many passes of a visible layer have run on a thread team (for tests)."""
+    return _team_column_passes
+
+
+cdef inline bint _column_team(const Train* T, Py_ssize_t rows) noexcept nogil:
+    """Whether a pass over rows x n_visible (by column blocks, or by rows) goes to
+    the team (counted); ``kernel_settings(parallel_threshold=...)`` can lower the bar."""
+    global _team_column_passes
+    if (T.n_threads > 1 and _column_blocks(T.u.n_visible) > 1
+            and rows * T.u.n_visible >= T.column_team_min):
+        _team_column_passes += 1
+        return True
+    return False
+
 
 # --------------------------------------------------------------------------
 # Elementwise helpers
@@ -460,23 +499,51 @@ cdef void _log_sigma_gradient(const floating* V, const floating* AV, Py_ssize_t 
 
 
 cdef void _log_sigma_square_terms(const floating* V, Py_ssize_t rows, Py_ssize_t n,
-                                  const floating* b, const floating* row_weights,
-                                  double* grad) noexcept nogil:
-    """grad = sum_r 2 w_r (v_r - b)**2 / 2: the part of ``_log_sigma_gradient``
-    without the visible field, for rows [0, rows) of V with weights w = row_weights.
+                                  Py_ssize_t lo, Py_ssize_t hi, const floating* b,
+                                  const floating* row_weights, double* grad) noexcept nogil:
+    """grad[lo:hi] = sum_r 2 w_r (v_r - b)**2 / 2 over columns [lo, hi): the part of
+    ``_log_sigma_gradient`` without the visible field, for rows [0, rows) of V
+    (n columns) with weights w = row_weights.
 
     ``_weight_step_with_sigma_terms`` adds the rest, -2 sum_r w_r v_r a_r, from
     the weight gradient, so the visible field a is never computed.
     """
     cdef Py_ssize_t r, i
     cdef double weight, d
-    for i in range(n):
+    for i in range(lo, hi):
         grad[i] = 0.0
     for r in range(rows):
         weight = row_weights[r]
-        for i in range(n):
+        for i in range(lo, hi):
             d = V[r * n + i] - b[i]
             grad[i] += weight * d * d
+
+
+cdef void _gaussian_moment_columns(const Train* T, floating* VS, Py_ssize_t rows,
+                                   const floating* b, const floating* sigma,
+                                   const floating* row_weights,
+                                   Py_ssize_t block) noexcept nogil:
+    """Columns of block ``block`` (see _column_blocks): s(v) back to v, then their
+    log sigma square terms."""
+    cdef Py_ssize_t r, i, n = T.u.n_visible
+    cdef Py_ssize_t lo = block * _COLUMN_BLOCK, hi = min(lo + _COLUMN_BLOCK, n)
+    for r in range(rows):
+        for i in range(lo, hi):
+            VS[r * n + i] = VS[r * n + i] * sigma[i] * sigma[i]
+    _log_sigma_square_terms(VS, rows, n, lo, hi, b, row_weights, T.grad_log_sigma)
+
+
+cdef void _gaussian_moments(const Train* T, floating* VS, Py_ssize_t rows, const floating* b,
+                            const floating* sigma, const floating* row_weights) noexcept nogil:
+    """VS[:rows] *= sigma**2 (s(v) back to v) and grad_log_sigma = its square terms,
+    by blocks of columns, on the team for large layers (the same bits)."""
+    cdef Py_ssize_t block, n_blocks = _column_blocks(T.u.n_visible)
+    if _column_team(T, rows):
+        for block in prange(n_blocks, num_threads=T.n_threads, schedule='static'):
+            _gaussian_moment_columns(T, VS, rows, b, sigma, row_weights, block)
+    else:
+        for block in range(n_blocks):
+            _gaussian_moment_columns(T, VS, rows, b, sigma, row_weights, block)
 
 
 cdef void _log_sigma_step(floating* state, const double* grad, Py_ssize_t n, double lr,
@@ -703,10 +770,28 @@ cdef void _load_csr_rows(const floating* data, const csr_index* indices,
             out[i * n_visible + indices[p]] = data[p]
 
 
+cdef void _load_gaussian_rows(const Train* T, blocks_t* A, Py_ssize_t start, Py_ssize_t r0,
+                              Py_ssize_t r1) noexcept nogil:
+    """VS[r0:r1] = s(v) of the dense rows order[start + r0:start + r1] (Gaussian)."""
+    _load_dense_rows(A.X, T.order + start + r0, r1 - r0, T.u.n_visible,
+                     A.VS + r0 * T.u.n_visible)
+    _divide_by_variance(A.VS, r0, r1, T.u.n_visible, A.visible_state)
+
+
 cdef void _load_batch(const Train* T, blocks_t* A, Py_ssize_t start,
                       Py_ssize_t B) noexcept nogil:
-    """VS[:B] = s(v) of the batch's rows order[start:start + B] (dense or CSR)."""
+    """VS[:B] = s(v) of the batch's rows order[start:start + B] (dense or CSR).
+
+    Dense Gaussian rows are loaded and scaled by the team for large batches
+    (each row by one thread: the same bits), which on two threads would
+    otherwise wait for one core to stream the batch through memory.
+    """
     cdef const Py_ssize_t* rows = T.order + start
+    cdef Py_ssize_t t, n_threads = T.n_threads
+    if T.u.visible_kind == GAUSSIAN and not T.sparse and _column_team(T, B):
+        for t in prange(n_threads, num_threads=n_threads, schedule='static'):
+            _load_gaussian_rows(T, A, start, B * t // n_threads, B * (t + 1) // n_threads)
+        return
     if not T.sparse:
         _load_dense_rows(A.X, rows, B, T.u.n_visible, A.VS)
     elif T.indices_int32:
@@ -862,17 +947,17 @@ cdef void _gradient(const Train* T, blocks_t* A, Py_ssize_t start, Py_ssize_t B,
     become differences of moments of v, in data units.
     """
     cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
-    if T.u.visible_kind == GAUSSIAN:
-        _multiply_by_variance(A.VS, 0, B + C, nv, A.visible_state)
     _row_weights(T, A.row_weights, start, B, C)
+    if T.sigma_from_weight_gradient:
+        _gaussian_moments(T, A.VS, B + C, A.b, A.visible_state, A.row_weights)
+    elif T.u.visible_kind == GAUSSIAN:
+        _multiply_by_variance(A.VS, 0, B + C, nv, A.visible_state)
     weighted_row_sum(A.VS, B + C, nv, A.row_weights, T.iota, A.grad_b)
     weighted_row_sum(A.HS, B + C, nh, A.row_weights, T.iota, A.grad_c)
     if T.u.hidden_kind == HIDDEN_DRELU:
         drelu_potential_gradient(&T.u, A.ZS, A.c, A.row_weights, B + C, T.grad_potential,
                                  A.drelu_stats)
-    if T.sigma_from_weight_gradient:
-        _log_sigma_square_terms(A.VS, B + C, nv, A.b, A.row_weights, T.grad_log_sigma)
-    elif T.learn_sigma:
+    if T.learn_sigma and not T.sigma_from_weight_gradient:
         visible_field(A.HS, B + C, A.W, nv, nh, A.AV, T.n_threads)
         _log_sigma_gradient(A.VS, A.AV, B, C, nv, A.b,
                             A.row_weights if T.weights != NULL else NULL, T.grad_log_sigma)
@@ -958,7 +1043,7 @@ cdef void _weight_step_transposed(const Train* T, floating* WT, floating* veloci
         for i in range(size):
             WT[i] *= 1.0 - lr * weight_decay
     sparse_outer_update(VT, G, rows, nv, nh, lr, velocity_T if momentum != 0.0 else WT,
-                        T.idx, coef)
+                        T.idx, coef, T.n_threads)
     if momentum != 0.0:
         for i in range(size):
             WT[i] += velocity_T[i]
@@ -981,6 +1066,54 @@ cdef void _weight_step_blas(const Train* T, floating* W, floating* velocity,
         weight_update(G, VS, rows, nv, nh, lr, decay, W, T.n_threads)
 
 
+cdef void _sigma_weight_range(const Train* T, floating* W, floating* velocity,
+                              const floating* G, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Columns [lo, hi): grad[i] -= 2 sum_j W_ji G_ji, then the step of W_ji
+    (momentum path's rounding order) for every hidden unit j."""
+    cdef Py_ssize_t i, j, nv = T.u.n_visible, nh = T.u.n_hidden
+    cdef floating lr = T.learning_rate, momentum = T.momentum
+    cdef floating lr_decay = T.learning_rate * T.weight_decay
+    cdef floating decay = 1.0 - T.learning_rate * T.weight_decay
+    cdef floating w, g
+    cdef floating* W_row
+    cdef const floating* G_row
+    cdef floating* velocity_row
+    cdef double* grad = T.grad_log_sigma
+    for j in range(nh):
+        W_row = W + j * nv
+        G_row = G + j * nv
+        velocity_row = velocity + j * nv
+        for i in range(lo, hi):
+            w = W_row[i]
+            g = G_row[i]
+            grad[i] -= 2.0 * (<double> w) * g
+            if T.use_momentum:
+                velocity_row[i] = momentum * velocity_row[i] + lr * g
+                velocity_row[i] -= lr_decay * w
+                W_row[i] = w + velocity_row[i]
+            else:
+                W_row[i] = decay * w + lr * g
+
+
+cdef void _sigma_weight_columns(const Train* T, floating* W, floating* velocity,
+                                const floating* G, Py_ssize_t block) noexcept nogil:
+    """_sigma_weight_range over column block ``block`` of _column_blocks."""
+    _sigma_weight_range(T, W, velocity, G, block * _COLUMN_BLOCK,
+                        min((block + 1) * _COLUMN_BLOCK, T.u.n_visible))
+
+
+cdef void _sigma_weight_gemm_block(const Train* T, floating* W, floating* velocity,
+                                   const floating* VS, const floating* HS, Py_ssize_t rows,
+                                   floating* G, int i, int n_blocks) noexcept nogil:
+    """Column block i of the weight gradient G = HS.T @ VS, then its columns' step
+    while they are in this core's cache."""
+    weight_update_block(HS, VS, rows, T.u.n_visible, T.u.n_hidden, <floating> 1.0,
+                        <floating> 0.0, G, i, n_blocks)
+    _sigma_weight_range(T, W, velocity, G,
+                        weight_update_column_start(i, n_blocks, T.u.n_visible),
+                        weight_update_column_start(i + 1, n_blocks, T.u.n_visible))
+
+
 cdef void _weight_step_with_sigma_terms(const Train* T, floating* W, floating* velocity,
                                        const floating* VS, const floating* HS,
                                        Py_ssize_t rows, floating* G) noexcept nogil:
@@ -993,32 +1126,32 @@ cdef void _weight_step_with_sigma_terms(const Train* T, floating* W, floating* v
     pass over W and G instead of a (rows x n_hidden x n_visible) product.  So
     G is computed into its own buffer (W is still the pre-step W there), and
     the step is then taken elementwise, in the rounding order of
-    ``_weight_step_blas``'s momentum path.
+    ``_weight_step_blas``'s momentum path.  Where the product is cut into
+    blocks of visible columns, each block's step follows its product on the
+    same thread, on the team, while that block of G is in cache (on one
+    thread this pass was 3% of a 784 x 500 update, and on two it left the
+    second core idle); else by blocks of columns after the whole product.
+    Each entry, and each column's sum over hidden units, is computed the
+    same way either way.
     """
-    cdef Py_ssize_t i, j, nv = T.u.n_visible, nh = T.u.n_hidden
-    cdef floating lr = T.learning_rate, momentum = T.momentum
-    cdef floating lr_decay = T.learning_rate * T.weight_decay
-    cdef floating decay = 1.0 - T.learning_rate * T.weight_decay
-    cdef floating w, g
-    cdef floating* W_row
-    cdef floating* G_row
-    cdef floating* velocity_row
-    cdef double* grad = T.grad_log_sigma
-    weight_update(HS, VS, rows, nv, nh, 1.0, 0.0, G, T.n_threads)
-    for j in range(nh):
-        W_row = W + j * nv
-        G_row = G + j * nv
-        velocity_row = velocity + j * nv
-        for i in range(nv):
-            w = W_row[i]
-            g = G_row[i]
-            grad[i] -= 2.0 * (<double> w) * g
-            if T.use_momentum:
-                velocity_row[i] = momentum * velocity_row[i] + lr * g
-                velocity_row[i] -= lr_decay * w
-                W_row[i] = w + velocity_row[i]
-            else:
-                W_row[i] = decay * w + lr * g
+    cdef int i, n_blocks = weight_update_column_blocks(T.u.n_visible, T.u.n_hidden)
+    cdef Py_ssize_t block, n_columns = _column_blocks(T.u.n_visible)
+    if n_blocks > 0:
+        if _column_team(T, T.u.n_hidden):
+            for i in prange(n_blocks, num_threads=min(T.n_threads, n_blocks),
+                            schedule='dynamic'):
+                _sigma_weight_gemm_block(T, W, velocity, VS, HS, rows, G, i, n_blocks)
+        else:
+            for i in range(n_blocks):
+                _sigma_weight_gemm_block(T, W, velocity, VS, HS, rows, G, i, n_blocks)
+        return
+    weight_update(HS, VS, rows, T.u.n_visible, T.u.n_hidden, 1.0, 0.0, G, T.n_threads)
+    if _column_team(T, T.u.n_hidden):
+        for block in prange(n_columns, num_threads=T.n_threads, schedule='static'):
+            _sigma_weight_columns(T, W, velocity, G, block)
+    else:
+        for block in range(n_columns):
+            _sigma_weight_columns(T, W, velocity, G, block)
 
 
 cdef void _soft_threshold(floating* X, Py_ssize_t n, double amount_) noexcept nogil:
@@ -1353,6 +1486,7 @@ cdef void _fill_train(Train* T, dict a, dict hyper, Py_ssize_t n_chains,
     T.method = hyper["method"]
     T.k = hyper["k"]
     T.n_threads = n_threads
+    T.column_team_min = min(_TEAM_MIN_WEIGHTS, parallel_threshold())
     T.n_batches = a["ends"].shape[0]
     T.n_chains = n_chains
     T.n_temperatures = n_temperatures

@@ -929,7 +929,9 @@ cdef void sample_visible(const Units* u, floating* A, Py_ssize_t rows, const flo
     cdef bint costly = u.visible_kind != BERNOULLI
     if (_worth_threads_real(rows, n_chunks, n_visible, n_threads) if costly
             else _worth_threads(rows, n_chunks, n_visible, n_threads)):
-        for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
+        # Chunks dealt round-robin: a batch of 100 rows is 6 whole chunks and a
+        # short one, which contiguous halves split 64 / 36 rows on two threads.
+        for j in prange(n_chunks, num_threads=n_threads, schedule='static', chunksize=1):
             _sample_visible_rows(u, A, j * CHUNK, min((j + 1) * CHUNK, rows), b, streams[j],
                                  scratch + j * CHUNK * n_visible)
     elif u.visible_kind == BERNOULLI:

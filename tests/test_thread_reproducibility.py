@@ -194,6 +194,52 @@ def test_default_settings_put_large_products_on_the_team():
     assert len(set(estimates.values())) == 1, estimates
 
 
+def test_gaussian_visible_passes_on_the_team_give_the_same_model():
+    # Default settings at 784 visible units: the Gaussian layer's own passes
+    # (batch loading and scaling by rows; the moments and the weight step
+    # with its log sigma terms by columns) go to the team on their own.
+    rng = np.random.default_rng(4)
+    X = (rng.normal(size=(300, 6)) @ rng.normal(size=(6, 784)) / 3
+         + rng.normal(scale=0.5, size=(300, 784))).astype(np.float32)
+
+    def make_model(n_jobs):
+        return GaussianBernoulliRBM(n_components=64, batch_size=100, n_iter=2,
+                                    learning_rate=0.001, random_state=0, n_jobs=n_jobs)
+
+    passes = {}
+    models = {}
+    for n_jobs in THREAD_COUNTS:
+        before = _gibbs.team_column_passes()
+        models[n_jobs] = make_model(n_jobs).fit(X)
+        passes[n_jobs] = _gibbs.team_column_passes() - before
+    # 3 batches x 2 epochs, each: load, moments, weight step.
+    assert passes == {1: 0, 2: 18, 3: 18}, passes
+    assert_same_arrays(models)
+
+
+def test_categorical_row_sums_on_the_team_give_the_same_model():
+    # Default settings at the benchmark's 27 sites x 20 states x 100 hidden:
+    # the row-sum products (hidden field, weight step) split rows over the team.
+    rng = np.random.default_rng(5)
+    X = rng.integers(0, 20, size=(300, 27))
+
+    def make_model(n_jobs):
+        return CategoricalRBM(n_components=100, batch_size=100, n_iter=2, random_state=0,
+                              n_jobs=n_jobs, dtype=np.float32)
+
+    models = {}
+    products = {}
+    for n_jobs in THREAD_COUNTS:
+        before = _blas.team_products()
+        models[n_jobs] = make_model(n_jobs).fit(X)
+        products[n_jobs] = _blas.team_products() - before
+    # Per batch (3 batches x 2 epochs), three products on the team: the
+    # visible field by BLAS blocks, the hidden field and the weight step by
+    # row sums (before the row sums took the team: 6 in all).
+    assert products == {1: 0, 2: 18, 3: 18}, products
+    assert_same_arrays(models)
+
+
 def test_inference_is_exact_across_thread_counts(binary_rows, threaded_kernel):
     X = binary_rows
     fitted = BernoulliRBM(n_components=N_HIDDEN, batch_size=100, n_iter=1, random_state=0,
