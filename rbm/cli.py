@@ -595,7 +595,8 @@ def _check_no_empty_cells(table_rows, source, label):
         for j, field in enumerate(row):
             if not field.strip():
                 raise UsageError(f"{source!r}: row {number} of {label(j)} is empty; fill "
-                                 "in or remove rows with missing values first.")
+                                 "in the gaps first (python -m rbm impute DATA -o "
+                                 "FILLED.csv does, with an RBM) or remove those rows.")
 
 
 def _all_numbers(text, delimiter, has_header):
@@ -690,7 +691,8 @@ def _check_values(table, source, allow_missing=False):
                          "gaps (empty cells, NaN), not infinities: replace them first.")
     if (n_nan or n_inf) and not allow_missing:
         raise UsageError(f"{source!r} holds {n_nan} NaN and {n_inf} infinite values; "
-                         "remove or impute them first.")
+                         "remove them or impute them first (python -m rbm impute DATA -o "
+                         "FILLED.csv fills NaN with an RBM).")
     return table
 
 
