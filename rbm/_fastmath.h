@@ -498,6 +498,24 @@ RBM_DISPATCH static void rbm_drelu_mass_row(const double *restrict x, ptrdiff_t 
     }
 }
 
+/* out[j] = erfcx(-x[j] / sqrt 2) for n ReLU units (the piece with gamma = 1) at
+ * fields x: the unit's partition function divided by sqrt(pi / 2), as in
+ * rbm_drelu_mass_row; +inf where it overflows (x beyond about 37). */
+RBM_DISPATCH static void rbm_relu_mass_row(const double *restrict x, ptrdiff_t n,
+                                          double *restrict out)
+{
+    double y[RBM_DRELU_BLOCK], positive[RBM_DRELU_BLOCK];
+    ptrdiff_t j, j0, count;
+    for (j0 = 0; j0 < n; j0 += RBM_DRELU_BLOCK) {
+        count = n - j0 < RBM_DRELU_BLOCK ? n - j0 : RBM_DRELU_BLOCK;
+        for (j = j0; j < j0 + count; j++)
+            y[j - j0] = rbm_abs_or_zero(rbm_piece_y(x[j], 1.0));
+        rbm_erfcx_nonnegative_array(y, count, positive);
+        for (j = j0; j < j0 + count; j++)
+            out[j] = rbm_erfcx_given_positive(rbm_piece_y(x[j], 1.0), positive[j - j0]);
+    }
+}
+
 /* out[j] = E[h | field x[j]] of ReLU units (one piece, gamma = 1), j < n; the
  * asymptotic series only where a field needs it, as in rbm_drelu_row. */
 RBM_DISPATCH static void rbm_relu_mean_row(const double *restrict x, ptrdiff_t n,
@@ -588,6 +606,35 @@ RBM_DISPATCH static void rbm_log_array(const double *restrict x, ptrdiff_t n, do
     ptrdiff_t i;
     for (i = 0; i < n; i++)
         out[i] = rbm_log_positive(x[i]);
+}
+
+/* Whether x is a positive, finite, normal double (false for NaN). */
+static inline RBM_ALWAYS_INLINE int rbm_positive_normal(double x)
+{
+    return x >= 2.2250738585072014e-308 && x <= 1.7976931348623157e308;
+}
+
+/* gap[j] = log(upper[j] / lower[j]) for n pairs of partition functions (the
+ * rows of rbm_drelu_mass_row or rbm_relu_mass_row at two fields): the change
+ * of the units' cumulant generating functions, by one vectorised log of the
+ * ratio (within a few ulp of the difference of the two logs).  Returns
+ * nonzero if some ratio is not a positive normal double (a mass overflowed,
+ * underflowed or is NaN): gap[j] is then NaN there, for the caller to redo
+ * in log space. */
+RBM_DISPATCH static int rbm_log_ratio_row(const double *restrict upper,
+                                          const double *restrict lower, ptrdiff_t n,
+                                          double *restrict gap)
+{
+    ptrdiff_t j;
+    int bad = 0;
+    for (j = 0; j < n; j++) {
+        double ratio = upper[j] / lower[j];
+        int normal = rbm_positive_normal(ratio) & rbm_positive_normal(upper[j])
+                     & rbm_positive_normal(lower[j]);
+        gap[j] = normal ? rbm_log_positive(ratio) : (double) NAN;
+        bad |= !normal;
+    }
+    return bad;
 }
 
 /* Marsaglia's polar method from 2 * pairs uniforms u in (0, 1]: each pair gives

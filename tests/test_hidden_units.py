@@ -564,6 +564,37 @@ def test_compiled_drelu_layer_matches_the_scipy_formulas_for_fields_of_any_size(
     assert np.all(unit.unit_log_partition(odd)[0, 1:] == np.inf)
 
 
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_ais_log_partition_gap_matches_the_layer_for_fields_of_any_size(kind):
+    """AIS's weight gains Gamma(beta x) - Gamma(beta' x) for ReLU and dReLU units
+    (the kernel's vectorised log of the ratio of the two partition functions,
+    and its log-space path where a mass leaves the normal range) against the
+    difference of the layer's log-partitions (SciPy's erfcx), from -1e4 to 1e4
+    and at non-finite fields.  Bound: the kernel's erfcx is within 4e-15
+    relative of SciPy's (test_kernel_erfcx_matches_scipy_on_a_dense_grid), so
+    each log-partition within 4e-15 absolute, plus the rounding of the
+    reference's difference of two log-partitions."""
+    from rbm import _sampling
+    fields = np.concatenate([-np.geomspace(1e4, 1e-3, 60), [0.0], np.geomspace(1e-3, 1e4, 60)])
+    field = np.repeat(fields[:, None], 3, axis=1) * np.array([1.0, 0.7, 1.3])
+    unit = layer(kind)
+    kernel_kind = {"relu": _gibbs.HIDDEN_KIND_RELU, "drelu": _gibbs.HIDDEN_KIND_DRELU}[kind]
+    state = unit.state if kind == "drelu" else np.zeros((0, 0))
+    for beta, beta_prev in ((1.0, 0.999), (0.5, 0.25), (0.002, 0.0), (0.3, 0.7)):
+        gap = _sampling.log_partition_gap(kernel_kind, field, state, beta, beta_prev)
+        upper = unit.unit_log_partition(beta * field)
+        lower = unit.unit_log_partition(beta_prev * field)
+        bound = 2 * 4e-15 + 4 * np.finfo(float).eps * (np.abs(upper) + np.abs(lower))
+        assert np.all(np.abs(gap - (upper - lower)) <= bound), (beta, beta_prev)
+    odd = np.array([[np.nan, np.inf, -np.inf]])
+    with np.errstate(invalid="ignore", divide="ignore"):  # log 0 and inf - inf, as the kernel
+        expected = unit.unit_log_partition(odd) - unit.unit_log_partition(0.5 * odd)
+    np.testing.assert_array_equal(
+        _sampling.log_partition_gap(kernel_kind, odd, state, 1.0, 0.5), expected)
+    with pytest.raises(ValueError, match="real-valued"):
+        _sampling.log_partition_gap(_gibbs.HIDDEN_KIND_BERNOULLI, field, state, 1.0, 0.5)
+
+
 def test_drelu_sampler_survives_infinite_fields():
     """An overflowing field gives inf or NaN draws (which the divergence check
     reports), never an endless rejection loop."""
