@@ -1126,10 +1126,14 @@ def drelu_log_partition(const double[:, ::1] field, const double[:, ::1] state):
     with nogil:
         if _drelu_rows_open(&d, p, n):
             for r in range(rows):
-                rbm_drelu_mass_row(&field[r, 0], n, d.k, &result[r, 0])
+                rbm_drelu_mass_row(&field[r, 0], n, d.k, d.x)
+                # One vectorised log of the row; the units whose mass is not
+                # a positive normal double (overflowed, or a NaN field) in
+                # log space, piece by piece.
+                rbm_log_array(d.x, n, &result[r, 0])
                 for j in range(n):
-                    if result[r, j] <= 1.79e308:
-                        result[r, j] = _HALF_LOG_HALF_PI + log(result[r, j])
+                    if d.x[j] >= 2.2250738585072014e-308 and d.x[j] <= 1.79e308:
+                        result[r, j] += _HALF_LOG_HALF_PI
                     else:
                         result[r, j] = _hidden_unit_log_partition(&u, j, field[r, j], p)
             _drelu_rows_close(&d)
