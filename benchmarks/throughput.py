@@ -38,7 +38,8 @@ Four more reports (all in ``--full``, or one by one):
 * ``--hidden-types``: ``BernoulliRBM.fit`` with each hidden-unit type
   (binary, Gaussian, ReLU, dReLU) at 784x500 float32 batch 100 and 64x64
   float64 batch 10, PCD-1, each type's time as a multiple of the binary
-  fit's in the same run (issue 19: dReLU at most 2x).
+  fit's in the same run (issue 19: dReLU at most 2x), and the time of one
+  monitoring AIS run (``MONITOR_AIS``) on each type's model, likewise.
 
 Run from the repository root (``rbm`` must be importable)::
 
@@ -557,8 +558,33 @@ def hidden_type_costs(target_seconds, repeats, threads):
     return costs
 
 
-def hidden_types_table(costs):
-    rows = ["| shape | " + " | ".join(f"{hidden} (s/epoch)" for hidden in HIDDEN_TYPES)
+def hidden_type_ais_costs(repeats, threads):
+    """{shape: {hidden type: seconds}} of one monitoring AIS run (``MONITOR_AIS``:
+    what an unasked likelihood check of ``fit`` costs) on a model of each type
+    fitted for 2 epochs, log Z's cache cleared before each run (min of repeats)."""
+    from rbm._monitor import MONITOR_AIS
+    costs = {}
+    for n_visible, n_hidden, batch, dtype, n_samples in HIDDEN_TYPE_SHAPES:
+        config = Config(n_visible, n_hidden, batch, dtype, "pcd", 1, n_samples)
+        X = make_data(config)
+        seconds = {}
+        for hidden in HIDDEN_TYPES:
+            model = rbm.BernoulliRBM(n_components=n_hidden, batch_size=batch, n_iter=2,
+                                     learning_rate=LEARNING_RATES["bernoulli"], random_state=0,
+                                     n_jobs=threads, hidden=hidden).fit(X)
+            best = math.inf
+            for _ in range(repeats):
+                model._training.log_partition_cache.clear()
+                start = time.perf_counter()
+                model._log_partition(method="ais", **MONITOR_AIS)
+                best = min(best, time.perf_counter() - start)
+            seconds[hidden] = best
+        costs[config.describe()] = seconds
+    return costs
+
+
+def hidden_types_table(costs, unit="s/epoch"):
+    rows = ["| shape | " + " | ".join(f"{hidden} ({unit})" for hidden in HIDDEN_TYPES)
             + " | " + " | ".join(f"{hidden} / binary" for hidden in HIDDEN_TYPES[1:]) + " |",
             "|---|" + "---:|" * (2 * len(HIDDEN_TYPES) - 1)]
     for shape, seconds in costs.items():
@@ -1035,8 +1061,11 @@ def _main(args):
             sections += ["", "## AIS speed (log Z, float64)", "", ais_report(ais)]
         if args.hidden_types:
             hidden_costs = hidden_type_costs(args.target_seconds, args.repeats, args.threads)
+            hidden_ais = hidden_type_ais_costs(args.repeats, args.threads)
             sections += ["", "## Hidden-unit types (BernoulliRBM, PCD-1, chains = batch)", "",
-                         hidden_types_table(hidden_costs)]
+                         hidden_types_table(hidden_costs), "",
+                         "One monitoring AIS run (32 chains x 500 temperatures), seconds:", "",
+                         hidden_types_table(hidden_ais, "s")]
         header = environment_header(args, load_at_start)
     if args.memory:
         memory = [measure_memory(layout, args.threads) for layout in MEMORY_LAYOUTS]
