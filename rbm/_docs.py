@@ -54,7 +54,12 @@ SHARED_PARAMETERS = {
         Persistent chains for PCD; None uses ``batch_size`` (as
         scikit-learn does).  Independent of ``batch_size`` otherwise."""),
     "momentum": ("float in [0, 1)", "Momentum of the parameter updates."),
-    "weight_decay": ("float", "L2 penalty on the weights."),
+    "weight_decay": ('float or "auto"', """\
+        L2 penalty on the weights.  "auto" is 5e-4, and ten times that for
+        Gaussian and ReLU hidden units: their "auto" learning rate is a
+        tenth or a sixth of binary units', and at 5e-4 their weights grew
+        slowly until default fits of the mushrooms data ran away.
+        ``weight_decay_`` holds the number used."""),
     "n_jobs": ("int or None", """\
         Threads for the matrix products (BLAS).  -1 uses every core
         available; None every one that other processes leave idle (read
@@ -190,6 +195,8 @@ TRAINING_ATTRIBUTES_DOC = """\
     learning_rate_ : float
         The learning rate of the last ``fit`` or ``partial_fit`` pass: the
         ``learning_rate`` given, or the number "auto" stands for.
+    weight_decay_ : float
+        Likewise the weight decay of the last ``fit`` or ``partial_fit`` pass.
     n_iter_ : int
         Epochs run by the last ``fit`` (fewer than ``n_iter`` after early
         stopping), plus one per ``partial_fit`` pass and every warm-started

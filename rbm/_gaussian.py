@@ -150,7 +150,7 @@ class GaussianBernoulliRBM(BaseRBM):
         k=1,
         n_chains=100,
         momentum=0.5,
-        weight_decay=5e-4,
+        weight_decay="auto",
         n_jobs=None,
         centering=False,
         learning_rate_schedule="linear",

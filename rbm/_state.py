@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _gibbs
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
-from ._units import check_array_attribute
+from ._units import check_array_attribute, resolved_weight_decay
 from ._weights import row_count, weighted_column_sum
 
 #: Moving-average rate of the centering offsets (Melchior et al. 2016 use 0.01).
@@ -57,7 +57,7 @@ class Update:
         self.k = int(estimator.k)
         self.learning_rate = float(learning_rate)
         self.momentum = float(momentum)
-        self.weight_decay = float(estimator.weight_decay)
+        self.weight_decay = resolved_weight_decay(estimator)
         self.l1_weight_decay = float(estimator.l1_weight_decay)
         # Models saved before the option existed have no such attribute.
         self.l1_squared_weight_decay = float(getattr(estimator, "l1_squared_weight_decay", 0.0))

@@ -7,7 +7,6 @@ the kernel's arguments from three objects (the data as ``Batches``, the
 kernel once, and checks for divergence afterwards, rolling back if needed.
 """
 
-import inspect
 import math
 import os
 import time
@@ -30,7 +29,8 @@ from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, MAX_EX
                          gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
                          SigmaOnly)
 from ._state import Update, energy_scale
-from ._units import all_finite, default_learning_rate, hidden_layer_type, resolved_learning_rate
+from ._units import (all_finite, default_learning_rate, default_weight_decay, hidden_layer_type,
+                     resolved_learning_rate, resolved_weight_decay)
 from ._weights import average, check_sample_weight, kernel_weights, positive_rows
 
 #: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
@@ -861,21 +861,22 @@ def decay_stability_bound(momentum):
 def weight_decay_message(model, learning_rate, momentum):
     """The weight decay as the cause, when its step is unstable at this pass's
     learning rate and at the model's default one; else None."""
-    weight_decay = float(model.weight_decay)
+    weight_decay = resolved_weight_decay(model)
     limit = decay_stability_bound(momentum)
-    defaults = inspect.signature(type(model).__init__).parameters
     default_rate = model_default_learning_rate(model)
     if min(learning_rate, default_rate) * weight_decay < limit:
         return None
-    return (f"the weight decay is too large (weight_decay={model.weight_decay}): at "
+    given = (f'"auto", that is {weight_decay:g}' if model.weight_decay == "auto"
+             else f"{model.weight_decay}")
+    return (f"the weight decay is too large (weight_decay={given}): at "
             f"learning_rate={learning_rate:.3g} and momentum={momentum:g} each update "
             f"multiplies the weights by {1 - learning_rate * weight_decay:.3g} before the "
             f"gradient, so they grow whatever the data (the decay step is stable only "
             f"while learning_rate * weight_decay < 2 (1 + momentum) = {limit:g}, and "
             f"weight_decay={weight_decay:g} breaks that even at the default "
             f"learning_rate={default_rate:.3g}). Lower weight_decay, below "
-            f"{limit / learning_rate:.3g} (the default is {defaults['weight_decay'].default:g}), "
-            "and fit again")
+            f"{limit / learning_rate:.3g} (\"auto\" is "
+            f"{default_weight_decay(hidden_layer_type(model)):g} for this model), and fit again")
 
 
 #: Training after a finished fit (``partial_fit``, a warm-started ``fit``)
@@ -941,6 +942,7 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     start_fraction = model._training.learning_rate_fraction if warm else 1.0
     model.n_iter_ = earlier
     model.learning_rate_ = resolved_learning_rate(model)
+    model.weight_decay_ = resolved_weight_decay(model)
     epoch = -1
     # The kernel splits its products over n_threads itself, in blocks fixed by
     # their shapes, and holds BLAS at one thread (rbm._blas).  The per-epoch
@@ -1029,6 +1031,7 @@ def partial_fit_pass(model, X, n_threads, weights=None):
         training.training_streams.restore(saved_streams)
         raise
     model.learning_rate_ = rate
+    model.weight_decay_ = resolved_weight_decay(model)
     record_pass(model, X, learning_rate, model.momentum, swap_counts,
                 time.perf_counter() - start, weights)
 

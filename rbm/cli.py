@@ -65,18 +65,29 @@ TABLE_SUFFIXES = (".csv", ".npy")
 C_INT_MAX = 2**31 - 1
 
 
-def _rate(text):
-    """An argparse type: a positive learning rate, or "auto"."""
+def _number_or_auto(text, allow_zero):
+    """"auto", or a finite number above zero (at least zero where allow_zero)."""
+    kind = "non-negative" if allow_zero else "positive"
     if text == "auto":
         return text
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a positive number or "auto", got {text!r}') \
+        raise argparse.ArgumentTypeError(f'expected a {kind} number or "auto", got {text!r}') \
             from None
-    if not 0.0 < value < math.inf:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    if not (0.0 <= value if allow_zero else 0.0 < value) or not value < math.inf:  # and nan
+        raise argparse.ArgumentTypeError(f"must be a {kind} finite number, got {text}")
     return value
+
+
+def _rate(text):
+    """An argparse type: a positive learning rate, or "auto"."""
+    return _number_or_auto(text, allow_zero=False)
+
+
+def _decay(text):
+    """An argparse type: a non-negative weight decay, or "auto"."""
+    return _number_or_auto(text, allow_zero=True)
 
 
 #: Training options passed to the model when given: name -> (type, metavar, help).
@@ -91,7 +102,8 @@ TRAINING_OPTIONS = {
     "k": (int, "N", "Gibbs steps per update (CD-k, PCD-k)"),
     "n_chains": (int, "N", "persistent chains (the model's default: 100)"),
     "momentum": (float, "M", "momentum of the updates, in [0, 1)"),
-    "weight_decay": (float, "L2", "L2 penalty on the weights"),
+    "weight_decay": (_decay, "L2", 'L2 penalty on the weights, or "auto" (the default: 5e-4, '
+                                   "more for Gaussian and ReLU hidden units)"),
     "n_jobs": (int, "N", "threads for the matrix products (the model's default: all cores)"),
 }
 

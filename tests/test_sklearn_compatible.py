@@ -16,6 +16,7 @@ from sklearn.datasets import load_digits
 from sklearn.neural_network import BernoulliRBM as SklearnRBM
 
 from rbm import BernoulliRBM
+from rbm._units import resolved_weight_decay
 
 SKLEARN_PARAMETERS = ("n_components", "learning_rate", "batch_size", "n_iter", "verbose",
                       "random_state")
@@ -45,7 +46,8 @@ def test_the_defaults_are_not_sklearns():
     """Why the switch exists: the plain constructor runs another algorithm."""
     ours = BernoulliRBM().get_params()
     assert ours["n_iter"] == "auto" and ours["n_chains"] == 100 and ours["momentum"] > 0
-    assert ours["weight_decay"] > 0 and ours["shuffle"] is True
+    assert ours["weight_decay"] == "auto" and ours["shuffle"] is True
+    assert resolved_weight_decay(BernoulliRBM()) > 0  # scikit-learn's has no decay
 
 
 def test_initialisation_is_sklearns(digits):

@@ -41,6 +41,26 @@ def default_learning_rate(visible_type, hidden_type):
     return visible_type.auto_learning_rate / hidden_type.learning_rate_divisor
 
 
+#: ``weight_decay="auto"`` with binary hidden units (the old default, 5e-4);
+#: other hidden types multiply it by their ``weight_decay_multiplier``.
+AUTO_WEIGHT_DECAY = 5e-4
+
+
+def default_weight_decay(hidden_type):
+    """The decay of ``weight_decay="auto"`` for a hidden layer type:
+    ``AUTO_WEIGHT_DECAY`` times the type's ``weight_decay_multiplier``."""
+    return AUTO_WEIGHT_DECAY * hidden_type.weight_decay_multiplier
+
+
+def resolved_weight_decay(estimator):
+    """The estimator's ``weight_decay`` as a number: "auto" becomes the
+    ``default_weight_decay`` of its hidden type."""
+    decay = estimator.weight_decay
+    if isinstance(decay, str) and decay == "auto":
+        return default_weight_decay(hidden_layer_type(estimator))
+    return float(decay)
+
+
 def resolved_learning_rate(estimator):
     """The estimator's ``learning_rate`` as a number: "auto" becomes the
     ``default_learning_rate`` of its visible and hidden types."""
@@ -66,10 +86,13 @@ __all__ = [
     "VisibleLayer",
     "all_finite",
     "check_array_attribute",
+    "AUTO_WEIGHT_DECAY",
     "default_learning_rate",
+    "default_weight_decay",
     "enumerate_binary",
     "hidden_layer_type",
     "resolved_learning_rate",
+    "resolved_weight_decay",
     "sigmoid",
     "softplus",
 ]

@@ -416,6 +416,9 @@ class HiddenLayer(Layer):
     #: divided by this: how much smaller a step these units train stably at
     #: than binary ones (1: binary units, the visible rate bit for bit).
     learning_rate_divisor = 1
+    #: ``weight_decay="auto"`` is ``AUTO_WEIGHT_DECAY`` times this (1: binary
+    #: units, 5e-4 bit for bit).
+    weight_decay_multiplier = 1
     #: Whether the units' scale is a parameter of the type: rescaling a unit
     #: (h -> a h) can then be absorbed into its own parameters with W and c
     #: divided by a, leaving p(v) exactly as it was.  ``normalize_hidden``
