@@ -42,6 +42,7 @@ cdef extern from "_fastmath.h" nogil:
     void rbm_drelu_mass_row(const double* x, Py_ssize_t n, const double* k, double* out)
     void rbm_relu_mass_row(const double* x, Py_ssize_t n, double* out)
     int rbm_log_ratio_row(const double* upper, const double* lower, Py_ssize_t n, double* gap)
+    int rbm_positive_normal(double x)
     double RBM_NORMAL_PROPOSAL_BELOW
     void rbm_log_array(const double* x, Py_ssize_t n, double* out)
     Py_ssize_t rbm_polar_normals(double* u, Py_ssize_t pairs, double* out)

@@ -37,7 +37,7 @@ from ._fastmath cimport (rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_me
                          rbm_drelu_sides, rbm_truncated_first_tries,
                          rbm_truncated_retries, rbm_log_array, rbm_drelu_constants_d,
                          rbm_drelu_constants_f, rbm_drelu_gradient_row,
-                         rbm_relu_mass_row, rbm_log_ratio_row)
+                         rbm_relu_mass_row, rbm_log_ratio_row, rbm_positive_normal)
 from libc.math cimport (log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2,
                         INFINITY)
 
@@ -901,7 +901,6 @@ cdef bint _truncated_log_partition_gap(const Units* u, double* G, Py_ssize_t row
     cdef double* lower = work + n
     cdef double* field_upper = work + 2 * n
     cdef double* field_lower = work + 3 * n
-    cdef double x
     if work == NULL:
         return False
     if drelu and not _drelu_rows_open(&d, p, n, True):
@@ -1132,7 +1131,7 @@ def drelu_log_partition(const double[:, ::1] field, const double[:, ::1] state):
                 # log space, piece by piece.
                 rbm_log_array(d.x, n, &result[r, 0])
                 for j in range(n):
-                    if d.x[j] >= 2.2250738585072014e-308 and d.x[j] <= 1.79e308:
+                    if rbm_positive_normal(d.x[j]):
                         result[r, j] += _HALF_LOG_HALF_PI
                     else:
                         result[r, j] = _hidden_unit_log_partition(&u, j, field[r, j], p)

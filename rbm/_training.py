@@ -866,7 +866,7 @@ def weight_decay_message(model, learning_rate, momentum):
     default_rate = model_default_learning_rate(model)
     if min(learning_rate, default_rate) * weight_decay < limit:
         return None
-    given = (f'"auto", that is {weight_decay:g}' if model.weight_decay == "auto"
+    given = (f'"auto", that is {weight_decay:g}' if isinstance(model.weight_decay, str)
              else f"{model.weight_decay}")
     return (f"the weight decay is too large (weight_decay={given}): at "
             f"learning_rate={learning_rate:.3g} and momentum={momentum:g} each update "
