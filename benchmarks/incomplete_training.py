@@ -23,7 +23,8 @@ standardised by the training rows' mean and deviation before any entry is
 removed; log-likelihoods in those standardised units); all with 16 hidden
 units, so log Z is exact by enumerating the hidden layer.  The DEBD sets
 are skipped cleanly where ``../shared/data`` is absent.  ``--seeds 0,1,2``
-repeats each set with other masks and model seeds (the split stays).
+repeats each set with other masks and model seeds (the split stays,
+unless ``--vary-split``).
 
 ``--choose-epochs`` (real-valued sets, where the fixed length decides the
 sign, see benchmarks/README.md): every contender gets the number of epochs
