@@ -23,7 +23,8 @@ standardised by the training rows' mean and deviation before any entry is
 removed; log-likelihoods in those standardised units); all with 16 hidden
 units, so log Z is exact by enumerating the hidden layer.  The DEBD sets
 are skipped cleanly where ``../shared/data`` is absent.  ``--seeds 0,1,2``
-repeats each set with other masks and model seeds (the split stays).
+repeats each set with other masks and model seeds (the split stays,
+unless ``--vary-split``).
 
 ``--choose-epochs`` (real-valued sets, where the fixed length decides the
 sign, see benchmarks/README.md): every contender gets the number of epochs
@@ -46,12 +47,43 @@ rows it has: the model with gaps scores its validation rows by log
 p(observed entries), the mean-filled one its mean-filled rows, the others
 complete rows.
 
+``--validation-grid`` (real-valued sets) measures variants of the method
+without touching the test rows: a fifth of the *training* rows is held out
+complete, every contender is fitted on the rest at every length of
+``EPOCH_GRID`` and scored there by the exact mean log-likelihood, and the
+script prints each contender's mean over the seeds per length and at its
+best length per seed.  Besides gaps, mean fill and complete data the
+contenders are three variants of the fill of the rows with gaps
+(``FILL_VARIANTS``): four independent fills per row (each row with gaps
+repeated four times, in minibatches four times larger: the Monte Carlo
+form of Rao-Blackwellising the positive statistics over the missing
+values), fills reset to their starting draw from the marginals and moved
+20 clamped steps before every pass (no persistence), and fills set to their conditional mean
+E[v_mis | h] (no sampling of the missing values).  The variants patch
+``MissingFill.refresh`` for the fit; they are measurements, not options of
+the library.
+
+``--holdout-test`` replaces the test rows by a held-out fifth of the
+training rows (the rest are the training rows): the protocols' answer on
+another set of scored rows, the real test rows left alone.
+
+``--vary-split`` lets each seed draw the 70/30 split of a real-valued set
+too (by default every seed uses split ``SEED``).  With one split, the
+standard error over seeds leaves out the sampling error of the few test
+rows (54 on wine), which every seed shares; with a split per seed it is
+the error of the expected difference over splits, masks and models.
+
     PYTHONPATH=. python benchmarks/incomplete_training.py [--seeds 0] [--sets nltcs,wine]
     PYTHONPATH=. python benchmarks/incomplete_training.py --choose-epochs --sets wine
     PYTHONPATH=. python benchmarks/incomplete_training.py --early-stopping --sets wine
+    PYTHONPATH=. python benchmarks/incomplete_training.py --validation-grid --sets wine
+    PYTHONPATH=. python benchmarks/incomplete_training.py --holdout-test --early-stopping --sets wine
+    PYTHONPATH=. python benchmarks/incomplete_training.py --vary-split --choose-epochs --sets wine
 """
 
 import argparse
+import contextlib
+import functools
 import sys
 import time
 from pathlib import Path
@@ -62,6 +94,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.model_selection import train_test_split
 
 import rbm
+from rbm import _conditional
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "binary"
 MUSHROOM_GROUPS = [0, 6, 10, 20, 22, 31, 33, 35, 37, 49, 51, 55, 59, 68, 77, 78, 82, 85, 90,
@@ -73,6 +106,13 @@ REAL_SETS = {"diabetes": load_diabetes, "wine": load_wine, "breast_cancer": load
 #: training rows held out to choose among them.
 EPOCH_GRID = (100, 200, 400, 800, 1600, 3200)
 VALIDATION_SHARE = 0.2
+#: ``--holdout-test``: the seed of the permutation that holds a fifth of the
+#: training rows out as test rows.
+HOLDOUT_SEED = 777
+#: ``--validation-grid``: rows with gaps repeated this many times ("K fills per row").
+FILLS_PER_ROW = 4
+#: ``--validation-grid``: clamped steps of a fill re-drawn from the marginals.
+FRESH_FILL_STEPS = 20
 
 
 def one_hot_to_labels(X, groups):
@@ -81,11 +121,12 @@ def one_hot_to_labels(X, groups):
                     axis=1)
 
 
-def load(name, n_train):
-    """(train, test, estimator class) of one set."""
+def load(name, n_train, split_seed=SEED):
+    """(train, test, estimator class) of one set; ``split_seed`` draws the
+    70/30 split of a real-valued set (the DEBD sets come split)."""
     if name in REAL_SETS:
         X = REAL_SETS[name]().data
-        train, test = train_test_split(X, test_size=0.3, random_state=SEED)
+        train, test = train_test_split(X, test_size=0.3, random_state=split_seed)
         mean, std = train.mean(axis=0), train.std(axis=0)
         return (train - mean) / std, (test - mean) / std, rbm.GaussianBernoulliRBM
     data = np.load(DATA / f"{name}.npz")
@@ -94,6 +135,14 @@ def load(name, n_train):
         train, test = (one_hot_to_labels(X, MUSHROOM_GROUPS) for X in (train, test))
         return train.astype(float), test.astype(float), rbm.CategoricalRBM
     return train, test, rbm.BernoulliRBM
+
+
+def holdout_load(name, n_train, split_seed=SEED):
+    """``load`` with a held-out fifth of the training rows as the test rows."""
+    train, _, estimator = load(name, n_train, split_seed)
+    order = np.random.default_rng(HOLDOUT_SEED).permutation(len(train))
+    n_held = int(round(VALIDATION_SHARE * len(train)))
+    return train[np.sort(order[n_held:])], train[np.sort(order[:n_held])], estimator
 
 
 def remove_entries(X, fraction, rng):
@@ -113,9 +162,9 @@ def contenders(train, gaps, real):
             "complete data": (train, {})}
 
 
-def run(name, n_train, n_iter, categories=None, seed=SEED):
+def run(name, n_train, n_iter, categories=None, seed=SEED, loader=load):
     """(label, training rows, exact mean test log-likelihood, fit seconds) per contender."""
-    train, test, estimator = load(name, n_train)
+    train, test, estimator = loader(name, n_train)
     gaps = remove_entries(train, MISSING_FRACTION, np.random.default_rng(seed))
     extra = {} if categories is None else {"categories": categories(train, test)}
     rows = []
@@ -152,11 +201,11 @@ def chosen_epochs(estimator, X, options, valid, seed):
     return EPOCH_GRID[int(np.argmax(scores))], scores
 
 
-def run_choosing_epochs(name, seed=SEED):
+def run_choosing_epochs(name, seed=SEED, loader=load):
     """``run`` with each contender's epochs chosen on a validation fifth (see
     the module docstring): (label, training rows, test log-likelihood, fit
     seconds, chosen epochs)."""
-    train, test, estimator = load(name, None)
+    train, test, estimator = loader(name, None)
     gaps = remove_entries(train, MISSING_FRACTION, np.random.default_rng(seed))
     order = np.random.default_rng(1000 + seed).permutation(len(gaps))
     n_valid = int(round(VALIDATION_SHARE * len(gaps)))
@@ -178,11 +227,11 @@ def run_choosing_epochs(name, seed=SEED):
     return rows
 
 
-def run_early_stopping(name, seed=SEED):
+def run_early_stopping(name, seed=SEED, loader=load):
     """``run`` with the library's early stopping for every contender (see the
     module docstring): (label, training rows, test log-likelihood, fit
     seconds, best epoch)."""
-    train, test, estimator = load(name, None)
+    train, test, estimator = loader(name, None)
     gaps = remove_entries(train, MISSING_FRACTION, np.random.default_rng(seed))
     rows = []
     for label, (X, options) in contenders(train, gaps, real=True).items():
@@ -198,6 +247,86 @@ def run_early_stopping(name, seed=SEED):
         rows.append((label, X.shape[0], float(model.score(test)), seconds,
                      getattr(model, "best_epoch_", model.n_iter_)))
     return rows
+
+
+#: The library's refresh of the fills, which the variants below replace.
+LIBRARY_REFRESH = _conditional.MissingFill.refresh
+
+
+@contextlib.contextmanager
+def patched_refresh(refresh):
+    """``MissingFill.refresh`` replaced by ``refresh`` (None: the library's) inside the block."""
+    _conditional.MissingFill.refresh = refresh or LIBRARY_REFRESH
+    try:
+        yield
+    finally:
+        _conditional.MissingFill.refresh = LIBRARY_REFRESH
+
+
+def fresh_refresh(fill, model, n_steps=None):
+    """The fill reset to its starting draw from the marginals, then
+    FRESH_FILL_STEPS clamped steps: no fill persists from pass to pass."""
+    fill.fill(model._visible_unit)
+    LIBRARY_REFRESH(fill, model, FRESH_FILL_STEPS)
+
+
+def conditional_mean_refresh(fill, model, n_steps=_conditional.IMPUTE_STEPS):
+    """The clamped steps of ``MissingFill.refresh``, then the missing entries set
+    to E[v | h] of the last hidden samples instead of a draw from p(v | h)."""
+    if not len(fill.rows):
+        return
+    unit = model._visible_unit
+    S = np.ascontiguousarray(unit.to_kernel(fill.X[fill.rows]))
+    H = model._clamped_chains(S, fill.clamp, n_steps, fill.streams)
+    mean = unit.mean(H.astype(np.float64) @ model.components_.astype(np.float64)
+                     + model.intercept_visible_.astype(np.float64))
+    fill.X[fill.rows] = np.where(fill.clamp.astype(bool), unit.from_kernel(S), mean)
+
+
+def validation_contenders(train, gaps):
+    """Label -> (training rows, estimator options, refresh patch) of ``--validation-grid``."""
+    base = contenders(train, gaps, real=True)
+    del base["drop rows"]  # next to no complete rows on these sets
+    out = {label: (X, options, None) for label, (X, options) in base.items()}
+    impute = {"missing": "impute"}
+    out[f"gaps, {FILLS_PER_ROW} fills per row"] = (
+        np.repeat(gaps, FILLS_PER_ROW, axis=0), {**impute, "batch_size": 20 * FILLS_PER_ROW},
+        None)
+    out["gaps, fresh fills"] = (gaps, impute, fresh_refresh)
+    out["gaps, conditional-mean fills"] = (gaps, impute, conditional_mean_refresh)
+    return out
+
+
+def run_validation_grid(name, seed=SEED, loader=load):
+    """Every contender of ``validation_contenders`` at every length of
+    EPOCH_GRID, scored on a held-out complete fifth of the training rows (see
+    the module docstring): (label, training rows, the best length's score,
+    seconds of all its fits, the best length, the scores per length)."""
+    train, _, estimator = loader(name, None)
+    order = np.random.default_rng(1000 + seed).permutation(len(train))
+    n_valid = int(round(VALIDATION_SHARE * len(train)))
+    held, kept = np.sort(order[:n_valid]), np.sort(order[n_valid:])
+    gaps = remove_entries(train[kept], MISSING_FRACTION, np.random.default_rng(seed))
+    rows = []
+    for label, (X, options, refresh) in validation_contenders(train[kept], gaps).items():
+        start = time.perf_counter()
+        with patched_refresh(refresh):
+            scores = [float(estimator(n_components=16, n_iter=n_iter, random_state=seed,
+                                      **options).fit(X).score(train[held]))
+                      for n_iter in EPOCH_GRID]
+        best = int(np.argmax(scores))
+        rows.append((label, len(kept), scores[best], time.perf_counter() - start,
+                     EPOCH_GRID[best], scores))
+    return rows
+
+
+def print_per_length(per_length):
+    """Mean over seeds of each contender's validation score at each length."""
+    print("\n| contender | " + " | ".join(f"{n} epochs" for n in EPOCH_GRID) + " |")
+    print("|---|" + "---|" * len(EPOCH_GRID))
+    for (name, label), values in per_length.items():
+        means = np.mean(values, axis=0)
+        print(f"| {name}: {label} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
 
 
 def print_pooled(scores):
@@ -242,35 +371,52 @@ def main(argv=None):
     protocol.add_argument("--early-stopping", action="store_true",
                           help="real-valued sets: every contender with the library's "
                                "early stopping (see above)")
+    protocol.add_argument("--validation-grid", action="store_true",
+                          help="real-valued sets: variants of the fill at every length, "
+                               "scored on a held-out fifth of the training rows (see above)")
+    parser.add_argument("--holdout-test", action="store_true",
+                        help="a held-out fifth of the training rows as the test rows")
+    parser.add_argument("--vary-split", action="store_true",
+                        help="real-valued sets: each seed draws the train/test split too")
     args = parser.parse_args(argv)
+    loader = holdout_load if args.holdout_test else load
     chosen_runner = (run_choosing_epochs if args.choose_epochs
-                     else run_early_stopping if args.early_stopping else None)
-    print(f"{MISSING_FRACTION:.0%} of training entries missing; exact test log-likelihood "
+                     else run_early_stopping if args.early_stopping
+                     else run_validation_grid if args.validation_grid else None)
+    scored = "validation" if args.validation_grid else "test"
+    print(f"{MISSING_FRACTION:.0%} of training entries missing; exact {scored} log-likelihood "
           "(nats per row), 16 hidden units\n")
     extra = (" chosen epochs |" if args.choose_epochs
-             else " best epoch |" if args.early_stopping else "")
-    print(f"| set | seed | contender | training rows | test log-likelihood | fit seconds |{extra}")
+             else " best epoch |" if args.early_stopping
+             else " best length |" if args.validation_grid else "")
+    print(f"| set | seed | contender | training rows | {scored} log-likelihood | fit seconds |"
+          f"{extra}")
     print("|---|---|---|---|---|---|" + ("---|" if extra else ""))
-    scores = {}
+    scores, per_length = {}, {}
     for name in args.sets.split(","):
         if name not in REAL_SETS and not (DATA / f"{name}.npz").is_file():
             print(f"skipped {name}: not found under {DATA}", file=sys.stderr)
             continue
         if chosen_runner is not None and name not in REAL_SETS:
-            parser.error(f"--choose-epochs and --early-stopping take real-valued sets "
-                         f"({', '.join(REAL_SETS)}), not {name}")
+            parser.error(f"--choose-epochs, --early-stopping and --validation-grid take "
+                         f"real-valued sets ({', '.join(REAL_SETS)}), not {name}")
         n_train, n_iter, categories = SETS[name]
         for seed in (int(s) for s in args.seeds.split(",")):
-            results = (chosen_runner(name, seed) if chosen_runner is not None
-                       else run(name, n_train, n_iter, categories, seed))
+            seed_loader = functools.partial(loader, split_seed=seed if args.vary_split else SEED)
+            results = (chosen_runner(name, seed, loader=seed_loader)
+                       if chosen_runner is not None
+                       else run(name, n_train, n_iter, categories, seed, loader=seed_loader))
             for label, n_rows, score, seconds, *chosen in results:
                 scores.setdefault((name, label), []).append(score)
+                if len(chosen) > 1:
+                    per_length.setdefault((name, label), []).append(chosen[1])
                 tail = f" {chosen[0]} |" if chosen else ""
                 print(f"| {name} | {seed} | {label} | {n_rows} | {score:.3f} | {seconds:.1f} |"
                       f"{tail}", flush=True)
+    if per_length:
+        print_per_length(per_length)
     print_pooled(scores)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
