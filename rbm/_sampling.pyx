@@ -51,6 +51,9 @@ cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = PY_SSIZE_T_MAX
 # this many elements run on several threads whatever the threshold above:
 # see _worth_threads_real.
 cdef Py_ssize_t _MIN_PARALLEL_REAL_ELEMENTS = 4096
+# Their means (E[h | v], and dReLU's statistics: 5-10 ns an element, no
+# random numbers) are shared out in equal row ranges from this many.
+cdef Py_ssize_t _MIN_PARALLEL_MEANS_ELEMENTS = 1024
 
 # The 8-stream sampler is on by default where the CPU has AVX-512 (a
 # dispatch flag inside this extension; the same draws either way).
@@ -805,6 +808,17 @@ cdef inline bint _worth_threads_real(Py_ssize_t rows, Py_ssize_t n_chunks, Py_ss
             and rows * width >= min(_MIN_PARALLEL_ELEMENTS, _MIN_PARALLEL_REAL_ELEMENTS))
 
 
+cdef inline int _real_mean_parts(Py_ssize_t rows, Py_ssize_t width, int n_threads) noexcept nogil:
+    """How many threads share the means of a layer of real-valued hidden units:
+    one below _MIN_PARALLEL_MEANS_ELEMENTS elements (or the cheap layers'
+    threshold, where tests set it lower), else up to n_threads, a row each
+    at least.  Each row's means are the same whoever computes them."""
+    if n_threads < 2 or rows < 2 or rows * width < min(_MIN_PARALLEL_ELEMENTS,
+                                                       _MIN_PARALLEL_MEANS_ELEMENTS):
+        return 1
+    return <int> min(<Py_ssize_t> n_threads, rows)
+
+
 cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
                                const floating* c, int n_threads,
                                double* stats=NULL) noexcept nogil:
@@ -815,12 +829,16 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
     drelu_potential_gradient on the same fields).
     """
     cdef Py_ssize_t j, n_chunks = (rows + CHUNK - 1) // CHUNK, n_hidden = u.n_hidden
+    cdef int parts
     if u.hidden_kind != HIDDEN_BERNOULLI:
-        if not _worth_threads_real(rows, n_chunks, n_hidden, n_threads):
+        # No random numbers here, so the rows need not follow the streams'
+        # chunks: equal shares of rows (20 rows are 16 + 4 in chunks).
+        parts = _real_mean_parts(rows, n_hidden, n_threads)
+        if parts == 1:
             _real_hidden_means(u, H, 0, rows, c, stats)
             return
-        for j in prange(n_chunks, num_threads=n_threads, schedule='static'):
-            _real_hidden_means(u, H, j * CHUNK, min((j + 1) * CHUNK, rows), c, stats)
+        for j in prange(parts, num_threads=parts, schedule='static'):
+            _real_hidden_means(u, H, rows * j // parts, rows * (j + 1) // parts, c, stats)
         return
     if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
         # Not even a one-thread parallel region: entering one costs about

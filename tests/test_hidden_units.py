@@ -654,7 +654,8 @@ def test_real_valued_layers_on_the_thread_team_give_the_same_model(kind):
     """Layers of real-valued hidden units big enough for the thread team
     (200 stacked rows x 40 units: 8,000 elements, 13 chunks of rows) train the
     same model on one thread and on two, and with every layer forced onto the
-    team: their streams are per chunk of rows."""
+    team: the samplers' streams are per chunk of rows, and the means (shared
+    out in equal row ranges, from 2 rows) are each row's own."""
     rng = np.random.default_rng(0)
     X = (rng.random((400, 20)) < 0.3).astype(float)
     fit = lambda n_jobs: BernoulliRBM(  # noqa: E731
