@@ -51,8 +51,10 @@ cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = PY_SSIZE_T_MAX
 # this many elements run on several threads whatever the threshold above:
 # see _worth_threads_real.
 cdef Py_ssize_t _MIN_PARALLEL_REAL_ELEMENTS = 4096
-# Their means (E[h | v], and dReLU's statistics: 5-10 ns an element, no
-# random numbers) are shared out in equal row ranges from this many.
+# The means of ReLU and dReLU units (E[h | v], and dReLU's statistics: 3-10 ns
+# an element, no random numbers) are shared out in equal row ranges from
+# this many: dReLU at 64 x 64, batch 10 (20 rows) 2.6x -> 2.3x binary units'
+# time on 2 idle cores (benchmarks/README.md, "sixth pass").
 cdef Py_ssize_t _MIN_PARALLEL_MEANS_ELEMENTS = 1024
 
 # The 8-stream sampler is on by default where the CPU has AVX-512 (a
@@ -808,13 +810,16 @@ cdef inline bint _worth_threads_real(Py_ssize_t rows, Py_ssize_t n_chunks, Py_ss
             and rows * width >= min(_MIN_PARALLEL_ELEMENTS, _MIN_PARALLEL_REAL_ELEMENTS))
 
 
-cdef inline int _real_mean_parts(Py_ssize_t rows, Py_ssize_t width, int n_threads) noexcept nogil:
+cdef inline int _real_mean_parts(const Units* u, Py_ssize_t rows, int n_threads) noexcept nogil:
     """How many threads share the means of a layer of real-valued hidden units:
-    one below _MIN_PARALLEL_MEANS_ELEMENTS elements (or the cheap layers'
-    threshold, where tests set it lower), else up to n_threads, a row each
-    at least.  Each row's means are the same whoever computes them."""
-    if n_threads < 2 or rows < 2 or rows * width < min(_MIN_PARALLEL_ELEMENTS,
-                                                       _MIN_PARALLEL_MEANS_ELEMENTS):
+    one below _MIN_PARALLEL_MEANS_ELEMENTS elements for ReLU and dReLU units
+    (_MIN_PARALLEL_REAL_ELEMENTS for Gaussian ones, whose mean is the field
+    itself; or the cheap layers' threshold, where tests set it lower), else
+    up to n_threads, a row each at least.  Each row's means are the same
+    whoever computes them."""
+    cdef Py_ssize_t least = (_MIN_PARALLEL_REAL_ELEMENTS if u.hidden_kind == HIDDEN_GAUSSIAN
+                             else _MIN_PARALLEL_MEANS_ELEMENTS)
+    if n_threads < 2 or rows < 2 or rows * u.n_hidden < min(_MIN_PARALLEL_ELEMENTS, least):
         return 1
     return <int> min(<Py_ssize_t> n_threads, rows)
 
@@ -833,7 +838,7 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
     if u.hidden_kind != HIDDEN_BERNOULLI:
         # No random numbers here, so the rows need not follow the streams'
         # chunks: equal shares of rows (20 rows are 16 + 4 in chunks).
-        parts = _real_mean_parts(rows, n_hidden, n_threads)
+        parts = _real_mean_parts(u, rows, n_threads)
         if parts == 1:
             _real_hidden_means(u, H, 0, rows, c, stats)
             return
