@@ -11,7 +11,9 @@ count.  Layer updates run on one thread unless they have at least
 ``set_parallel_threshold`` elements (by default never: an OpenMP team between
 OpenBLAS-threaded products fights OpenBLAS's spinning workers), except layers
 of real-valued hidden units, whose per-element work is 10-50x a sigmoid's: they
-use the team from ``_MIN_PARALLEL_REAL_ELEMENTS`` elements.  On one
+use the team from ``_MIN_PARALLEL_REAL_ELEMENTS`` elements (the means of ReLU
+and dReLU units, which draw no random numbers, in equal row ranges from
+``_MIN_PARALLEL_MEANS_ELEMENTS``).  On one
 thread, Bernoulli chunks are drawn 8 streams at a time with AVX-512 where the
 CPU has it (this module owns ``_fastmath.h``'s sampling flag), else two at a
 time; the same numbers either way.
