@@ -986,7 +986,8 @@ def parse_args(argv=None):
     return args
 
 
-def report_figures(rows, per_update=None, ais=None, memory=None, hidden_costs=None):
+def report_figures(rows, per_update=None, ais=None, memory=None, hidden_costs=None,
+                   hidden_ais=None):
     """Every figure of a run as ``{name: {value, unit, better, ours}}`` (for ``--json``).
 
     ``better`` is "higher" (throughputs) or "lower" (times, bytes); ``ours``
@@ -1016,6 +1017,9 @@ def report_figures(rows, per_update=None, ais=None, memory=None, hidden_costs=No
     for shape, seconds in (hidden_costs or {}).items():
         for hidden, value in seconds.items():
             add(f"hidden types | {shape} | {hidden}", value, "s/epoch", "lower", True)
+    for shape, seconds in (hidden_ais or {}).items():
+        for hidden, value in seconds.items():
+            add(f"hidden types AIS | {shape} | {hidden}", value, "s", "lower", True)
     for result in memory or ():
         if "error" not in result:
             layout = result["layout"]
@@ -1045,7 +1049,7 @@ def _main(args):
     load_at_start = _load_average()
     rows = []
     sections = []
-    per_update = ais = memory = hidden_costs = None
+    per_update = ais = memory = hidden_costs = hidden_ais = None
     with thread_limit(args.threads):
         for config in configs:
             print(config.describe(), file=sys.stderr, flush=True)
@@ -1078,7 +1082,7 @@ def _main(args):
     args.output.write_text(report)
     print(f"written to {args.output}", file=sys.stderr)
     if args.json:
-        figures = report_figures(rows, per_update, ais, memory, hidden_costs)
+        figures = report_figures(rows, per_update, ais, memory, hidden_costs, hidden_ais)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rbm": _rbm_source(), "header": header,
                                          "figures": figures}, indent=1))
