@@ -834,12 +834,24 @@ def divergence_remedy(model, data_mean, learning_rate, momentum):
     if causes:
         return "; and ".join(causes)
     rate = resolved_learning_rate(model)
-    given = (f'"auto", that is {rate:.3g}' if model.learning_rate == "auto"
-             else f"{model.learning_rate}")
+    given = as_given(model.learning_rate, f"{rate:.3g}")
     return (f"the cause is the learning rate (learning_rate={given}): lower the learning "
             f"rate, for example to learning_rate={rate / 10:.3g} (10 times lower; the "
             f'default, "auto", is {model_default_learning_rate(model):.3g} for this model), '
             "and fit again")
+
+
+def as_given(value, resolved):
+    """A hyperparameter as the user set it, for messages: a number as given,
+    "auto" with the number it stands for (``resolved``, formatted)."""
+    return f'"auto", that is {resolved}' if isinstance(value, str) else f"{value}"
+
+
+def record_resolved_hyperparameters(model):
+    """``learning_rate_`` and ``weight_decay_``: the numbers the "auto" settings
+    (or the user's numbers) stand for in this fit or pass."""
+    model.learning_rate_ = resolved_learning_rate(model)
+    model.weight_decay_ = resolved_weight_decay(model)
 
 
 def model_default_learning_rate(model):
@@ -866,8 +878,7 @@ def weight_decay_message(model, learning_rate, momentum):
     default_rate = model_default_learning_rate(model)
     if min(learning_rate, default_rate) * weight_decay < limit:
         return None
-    given = (f'"auto", that is {weight_decay:g}' if isinstance(model.weight_decay, str)
-             else f"{model.weight_decay}")
+    given = as_given(model.weight_decay, f"{weight_decay:g}")
     return (f"the weight decay is too large (weight_decay={given}): at "
             f"learning_rate={learning_rate:.3g} and momentum={momentum:g} each update "
             f"multiplies the weights by {1 - learning_rate * weight_decay:.3g} before the "
@@ -941,8 +952,7 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     earlier = getattr(model, "n_iter_", 0) if warm else 0
     start_fraction = model._training.learning_rate_fraction if warm else 1.0
     model.n_iter_ = earlier
-    model.learning_rate_ = resolved_learning_rate(model)
-    model.weight_decay_ = resolved_weight_decay(model)
+    record_resolved_hyperparameters(model)
     epoch = -1
     # The kernel splits its products over n_threads itself, in blocks fixed by
     # their shapes, and holds BLAS at one thread (rbm._blas).  The per-epoch
@@ -1030,8 +1040,7 @@ def partial_fit_pass(model, X, n_threads, weights=None):
     except BaseException:
         training.training_streams.restore(saved_streams)
         raise
-    model.learning_rate_ = rate
-    model.weight_decay_ = resolved_weight_decay(model)
+    record_resolved_hyperparameters(model)
     record_pass(model, X, learning_rate, model.momentum, swap_counts,
                 time.perf_counter() - start, weights)
 
