@@ -464,6 +464,16 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
                                                    positive[count + j - j0]);
                 overflow |= rbm_drelu_weights(e_plus, e_minus, r_plus[j], r_minus[j],
                                               &w_plus[j], &w_minus[j]);
+                /* Both pieces with y < 0 (and neither far nor NaN, which set bit 1):
+                 * the near formulas at these e are rbm_piece_moments' numbers. */
+                if (far[j - j0] == 2) {
+                    rbm_piece_moments_given_e(x[j] - theta_plus[j], r_plus[j], inv_gamma_plus[j],
+                                              e_plus, &mean_plus[j], &second_plus[j]);
+                    rbm_piece_moments_given_e(theta_minus[j] - x[j], r_minus[j],
+                                              inv_gamma_minus[j], e_minus, &mean_minus[j],
+                                              &second_minus[j]);
+                    continue;
+                }
             }
             rbm_piece_moments(x[j] - theta_plus[j], r_plus[j], inv_gamma_plus[j], &e_plus,
                               &mean_plus[j], &second_plus[j]);
