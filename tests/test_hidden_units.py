@@ -655,6 +655,7 @@ SMALL_MODEL_OPTIONS = {
     "sparsity, L1 squared": dict(sparsity_target=0.2, sparsity_cost=0.1,
                                  l1_squared_weight_decay=1e-3),
     "sample weights": {},
+    "parallel tempering": dict(method="pt", n_temperatures=4),
 }
 
 
@@ -684,7 +685,8 @@ def test_chain_draws_beside_the_gradient_give_the_same_model(kind, estimator, op
     """On two threads, small models with real-valued hidden units draw the
     chains' hidden units for the next update on one thread while the other
     takes the gradient and the weight step: the same model as on one thread,
-    whatever else the update does (momentum, centering, penalties, weights)."""
+    whatever else the update does (momentum, centering, penalties, weights,
+    tempered chains)."""
     before = _gibbs.draws_beside_gradient_updates()
     one = small_model_fit(estimator, kind, options, 1)
     assert _gibbs.draws_beside_gradient_updates() == before
