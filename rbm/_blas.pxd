@@ -44,4 +44,3 @@ cdef object set_numpy_blas(bint enabled)
 cdef bint numpy_blas_in_use() noexcept
 cdef bint set_avx512_compaction(int enabled) noexcept
 cdef double set_product_threshold(double fmas) noexcept
-cdef bint product_on_team(double fmas, int n_threads) noexcept nogil

@@ -182,12 +182,6 @@ cdef double set_product_threshold(double fmas) noexcept:
     return _TEAM_MIN_FMAS
 
 
-cdef bint product_on_team(double fmas, int n_threads) noexcept nogil:
-    """Whether a product of this many multiply-adds would run its blocks on a team
-    of n_threads (``_gemm``'s size rule; the block count aside)."""
-    return n_threads > 1 and fmas >= _TEAM_MIN_FMAS
-
-
 def team_products():
     """How many products have run their blocks on a thread team (for tests)."""
     return _team_products

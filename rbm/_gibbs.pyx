@@ -55,8 +55,7 @@ from ._blas cimport (
     hidden_field, visible_field, weight_update, hidden_field_of, visible_field_of,
     transpose, sparse_outer_update, weighted_row_sum, row_dots, set_numpy_blas,
     numpy_blas_in_use, set_avx512_compaction, set_product_threshold,
-    weight_update_column_blocks, weight_update_column_start, weight_update_block,
-    product_on_team)
+    weight_update_column_blocks, weight_update_column_start, weight_update_block)
 from ._random cimport uniform_fill, stream_pointers, set_inline_sfc64, inline_sfc64
 from ._sampling cimport (
     Units, BERNOULLI, GAUSSIAN, CATEGORICAL, CHUNK, HIDDEN_BERNOULLI, HIDDEN_GAUSSIAN,
@@ -403,16 +402,6 @@ cdef long _team_column_passes = 0
 def team_column_passes():
     """How many passes of a visible layer have run on a thread team (for tests)."""
     return _team_column_passes
-
-
-# Updates whose chain draws ran beside their gradient (_gradient_beside_draws)
-# so far, counted by the calling thread (for tests).
-cdef long _draws_beside_gradient_updates = 0
-
-
-def draws_beside_gradient_updates():
-    """How many updates have drawn the chains' hidden units beside their gradient (for tests)."""
-    return _draws_beside_gradient_updates
 
 
 cdef inline bint _column_team(const Train* T, Py_ssize_t rows) noexcept nogil:
@@ -857,68 +846,10 @@ cdef void _positive_phase_cd(const Train* T, blocks_t* A, Py_ssize_t B,
 
 cdef void _positive_phase_persistent(const Train* T, blocks_t* A, Py_ssize_t B,
                                      Py_ssize_t C) noexcept nogil:
-    """PCD, PT: HS[:B + C] = E[h | data and chains] in one product (the chains'
-    hidden draws for the next update follow: _draw_chains_hidden)."""
+    """PCD, PT: HS[:B + C] = E[h | data and chains] in one product; Hc ~ the chains' part."""
     _chain_probabilities(T, A, 0, B + C)
-
-
-cdef void _draw_chains_hidden(const Train* T, blocks_t* A, Py_ssize_t B,
-                              Py_ssize_t C) noexcept nogil:
-    """PCD, PT: Hc ~ p(h | the chains' rows VS[B:B + C]), from what the positive
-    phase left (their means or fields, and dReLU's statistics)."""
     sample_hidden(&T.u, A.HS + B * T.u.n_hidden, A.ZS + B * T.u.n_hidden, A.c, A.Hc, C,
                   T.rng, T.scratch, T.n_threads, _drelu_stats(T, A, B))
-
-
-cdef void _gradient_and_weight_step(const Train* T, blocks_t* A, Py_ssize_t batch_start,
-                                    Py_ssize_t B, Py_ssize_t C) noexcept nogil:
-    """The bias gradients, then the weight gradient and step (HS scaled in place)."""
-    cdef Py_ssize_t weight_rows = B + C
-    _gradient(T, A, batch_start, B, C)
-    if T.centered:
-        weight_rows = _centering_gradient(T, A, B, C)
-    if T.sparsity:
-        weight_rows = _sparsity_gradient(T, A, weight_rows)
-    _scale_for_weight_product(T, A.HS, A.row_weights, B, C, T.u.n_hidden)
-    _weight_step(T, A, weight_rows)
-
-
-cdef inline bint _draws_beside_gradient(const Train* T, Py_ssize_t B,
-                                        Py_ssize_t C) noexcept nogil:
-    """Whether the chains' hidden draws run on one thread while another takes the
-    gradient and the weight step (_gradient_beside_draws).
-
-    Only for real-valued hidden units: their draws read the fields, the
-    biases and dReLU's statistics, none of which the weight step writes
-    (binary units read HS, which it scales).  Only where neither side
-    would use the team itself: the draws fill one stream's chunk (CHUNK
-    rows), and the update's products are below the team's size.
-    """
-    return (T.n_threads > 1 and T.persistent and T.u.hidden_kind != HIDDEN_BERNOULLI
-            and C <= CHUNK
-            and not product_on_team(<double> (B + C) * T.u.n_visible * T.u.n_hidden,
-                                    T.n_threads))
-
-
-cdef void _gradient_beside_draws(const Train* T, blocks_t* A, Py_ssize_t batch_start,
-                                 Py_ssize_t B, Py_ssize_t C) noexcept nogil:
-    """_draw_chains_hidden on one thread, _gradient_and_weight_step on another.
-
-    Each runs single-threaded, and what each computes is what it computes
-    alone (the draws come from their chunk's own stream), so the result is
-    the same bits as running them one after the other, on any thread count.
-    At 64 x 64 with dReLU units the draws are about a fifth of an update.
-    """
-    global _draws_beside_gradient_updates
-    cdef Train alone = T[0]
-    cdef int part
-    alone.n_threads = 1
-    _draws_beside_gradient_updates += 1
-    for part in prange(2, num_threads=2, schedule='static'):
-        if part == 0:
-            _draw_chains_hidden(&alone, A, B, C)
-        else:
-            _gradient_and_weight_step(&alone, A, batch_start, B, C)
 
 
 cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
@@ -1346,7 +1277,7 @@ cdef void _constraints(const Train* T, blocks_t* A) noexcept nogil:
 
 cdef void _train_loop(Train* T, blocks_t* A) noexcept nogil:
     """The driver: one update per minibatch; batch t is order[ends[t - 1]:ends[t]]."""
-    cdef Py_ssize_t t, start = 0, batch_start, B, C
+    cdef Py_ssize_t t, start = 0, batch_start, B, C, weight_rows
     for t in range(T.n_batches):
         B = T.ends[t] - start
         C = T.n_chains if T.persistent else B
@@ -1364,12 +1295,14 @@ cdef void _train_loop(Train* T, blocks_t* A) noexcept nogil:
             _negative_phase_pt(T, A, B, C)
         if T.persistent:
             _positive_phase_persistent(T, A, B, C)
-        if _draws_beside_gradient(T, B, C):
-            _gradient_beside_draws(T, A, batch_start, B, C)
-        else:
-            if T.persistent:
-                _draw_chains_hidden(T, A, B, C)
-            _gradient_and_weight_step(T, A, batch_start, B, C)
+        _gradient(T, A, batch_start, B, C)
+        weight_rows = B + C
+        if T.centered:
+            weight_rows = _centering_gradient(T, A, B, C)
+        if T.sparsity:
+            weight_rows = _sparsity_gradient(T, A, weight_rows)
+        _scale_for_weight_product(T, A.HS, A.row_weights, B, C, T.u.n_hidden)
+        _weight_step(T, A, weight_rows)
         _bias_steps(T, A)
         _constraints(T, A)
 

@@ -649,56 +649,6 @@ def test_kernel_drelu_draws_match_the_exact_moments():
     assert np.all(np.abs(z_var) < 4.0)
 
 
-SMALL_MODEL_OPTIONS = {
-    "plain": {},
-    "momentum, centering, L1": dict(momentum=0.5, centering=True, l1_weight_decay=1e-3),
-    "sparsity, L1 squared": dict(sparsity_target=0.2, sparsity_cost=0.1,
-                                 l1_squared_weight_decay=1e-3),
-    "sample weights": {},
-    "parallel tempering": dict(method="pt", n_temperatures=4),
-}
-
-
-def small_model_fit(estimator, kind, options, n_jobs):
-    """A fit of a small model (batch 10, PCD with as many chains: one stream's chunk)."""
-    rng = np.random.default_rng(1)
-    if estimator is GaussianBernoulliRBM:
-        X = rng.normal(size=(120, 12))
-    elif estimator is CategoricalRBM:
-        X = rng.integers(0, 3, size=(120, 6))
-    else:
-        X = (rng.random((120, 24)) < 0.3).astype(float)
-    weights = rng.integers(1, 4, size=len(X)).astype(float)
-    model = estimator(n_components=16, n_iter=2, hidden=kind, random_state=0, batch_size=10,
-                      n_chains=None, learning_rate=0.02, n_jobs=n_jobs,
-                      **SMALL_MODEL_OPTIONS[options])
-    return model.fit(X, sample_weight=weights if options == "sample weights" else None)
-
-
-@pytest.mark.parametrize("options", sorted(SMALL_MODEL_OPTIONS))
-@pytest.mark.parametrize("kind, estimator", [
-    (kind, estimator) for kind in ("gaussian", "relu", "drelu")
-    for estimator in (BernoulliRBM, GaussianBernoulliRBM, CategoricalRBM)
-    # Gaussian visible with Gaussian hidden units takes exact steps, no chains.
-    if (kind, estimator) != ("gaussian", GaussianBernoulliRBM)])
-def test_chain_draws_beside_the_gradient_give_the_same_model(kind, estimator, options):
-    """On two threads, small models with real-valued hidden units draw the
-    chains' hidden units for the next update on one thread while the other
-    takes the gradient and the weight step: the same model as on one thread,
-    whatever else the update does (momentum, centering, penalties, weights,
-    tempered chains)."""
-    before = _gibbs.draws_beside_gradient_updates()
-    one = small_model_fit(estimator, kind, options, 1)
-    assert _gibbs.draws_beside_gradient_updates() == before
-    two = small_model_fit(estimator, kind, options, 2)
-    assert _gibbs.draws_beside_gradient_updates() - before == 2 * 12  # 2 epochs x 12 updates
-    for name in ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_"):
-        np.testing.assert_array_equal(getattr(one, name), getattr(two, name), err_msg=name)
-    for array, theirs in zip(one._hidden_unit.learned_arrays(),
-                             two._hidden_unit.learned_arrays()):
-        np.testing.assert_array_equal(array, theirs)
-
-
 @pytest.mark.parametrize("kind", ["relu", "drelu"])
 def test_real_valued_layers_on_the_thread_team_give_the_same_model(kind):
     """Layers of real-valued hidden units big enough for the thread team
