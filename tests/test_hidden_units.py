@@ -631,6 +631,30 @@ def test_kernel_relu_draws_are_exact_on_both_sides_of_the_proposal_switches(x):
     assert H.min() >= 0
 
 
+def test_kernel_drelu_statistics_where_both_pieces_lie_below_y_zero():
+    """Fields between theta+ and theta- (theta+ < x < theta-: both pieces' y < 0,
+    where the kernel's row pass redoes the unit with an exp per piece) give the
+    sides' probabilities and the pieces' moments of SciPy's erfcx, to rounding."""
+    from rbm import _sampling
+    rng = np.random.default_rng(21)
+    n = 40
+    state = np.zeros((8, n))
+    state[0], state[1] = rng.uniform(0.1, 8.0, n), rng.uniform(0.1, 8.0, n)
+    state[2], state[3] = rng.uniform(-6.0, -0.5, n), rng.uniform(0.5, 6.0, n)
+    field = state[2] + rng.random((50, n)) * (state[3] - state[2])
+    w_plus, w_minus, mean_plus, second_plus, mean_minus, second_minus = (
+        _sampling.drelu_statistics(field, state))
+    unit = DReLUHidden(state.copy())
+    positive, negative, total = unit._pieces(field)
+    np.testing.assert_allclose(w_plus, np.exp(positive - total), rtol=1e-12)
+    np.testing.assert_allclose(w_minus, np.exp(negative - total), rtol=1e-12)
+    for a, gamma, mean, second in ((field - state[2], state[0], mean_plus, second_plus),
+                                   (state[3] - field, state[1], mean_minus, second_minus)):
+        reference_mean, reference_var = piece_moments(a, gamma)
+        np.testing.assert_allclose(mean, reference_mean, rtol=1e-12)
+        np.testing.assert_allclose(second, reference_var + reference_mean ** 2, rtol=1e-12)
+
+
 def test_kernel_drelu_draws_match_the_exact_moments():
     """Mean and variance of many dReLU draws (the side chosen from the kept
     statistics, then the truncated piece) against the layer's exact moments:
