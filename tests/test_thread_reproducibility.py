@@ -383,6 +383,19 @@ def test_default_threads_leave_the_cores_other_processes_use(machine):
     assert training.effective_n_threads(None) == 4
 
 
+def test_an_idle_machine_is_seen_without_reading_each_threads_state(machine):
+    # One runnable thread is the caller: there is nothing of this process's
+    # own to subtract, so the file per thread is not read (a quarter of a
+    # small fit); with more runnable threads it is.
+    training = machine(1)
+    reads = []
+    training._own_runnable_threads = lambda: reads.append(1) or 1
+    assert training.effective_n_threads(None) == 4 and reads == []
+    training = machine(2)
+    training._own_runnable_threads = lambda: reads.append(1) or 1
+    assert training.effective_n_threads(None) == 3 and reads == [1]
+
+
 def test_default_threads_follow_omp_num_threads_as_joblib_sets_it(machine, monkeypatch):
     training = machine(1)
     for value, expected in [("2", 2), ("1,1", 1), ("8", 4), ("", 4), ("many", 4), ("0", 4)]:
