@@ -398,7 +398,9 @@ def _library_called_by(module_path, names):
     for name in names:
         found = rbm_library_of(rbm_dlsym(handle, name.encode()))
         if found != NULL:
-            return os.path.realpath(found.decode())
+            # The name the loader opened it by, which names one loaded object
+            # (realpath, a system call per folder, was half of this search).
+            return os.path.normpath(os.path.abspath(found.decode()))
     return None
 
 

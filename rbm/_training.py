@@ -227,12 +227,20 @@ def idle_cores(n_cpus):
     return idle
 
 
+def _read_proc(path):
+    """The bytes of a small /proc file (os.read: a third of the cost of open())."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
 def _runnable_threads():
     """Threads running or ready to run on the machine now (the caller included),
     or None where unknown."""
     try:
-        with open("/proc/loadavg") as loadavg:
-            return int(loadavg.read().split()[3].split("/")[0])
+        return int(_read_proc("/proc/loadavg").split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -246,10 +254,10 @@ def _own_runnable_threads():
         return 1
     for task in tasks:
         try:
-            with open(f"/proc/self/task/{task}/stat") as stat:
-                # The state follows the command name, which is in parentheses
-                # and may itself contain spaces or parentheses.
-                running += stat.read().rpartition(")")[2].split()[0] == "R"
+            # The state follows the command name, which is in parentheses
+            # and may itself contain spaces or parentheses.
+            stat = _read_proc(f"/proc/self/task/{task}/stat")
+            running += stat.rpartition(b")")[2].split()[0] == b"R"
         except (OSError, IndexError):
             continue
     return max(1, running)
