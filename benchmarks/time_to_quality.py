@@ -197,13 +197,7 @@ FRESH_CASES = ("tiny", "64x64", "784x500")
 
 def run_fresh(tree, case, contender):
     """One fresh process: the first (and a second) fit of ``contender`` on ``case``."""
-    env = dict(os.environ, PYTHONPATH=str(tree))
-    done = subprocess.run([sys.executable, "-c", FRESH_CHILD, case, contender], cwd=tree,
-                          env=env, capture_output=True, text=True)
-    for line in done.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"fresh {case} {contender} in {tree} failed:\n{done.stderr[-3000:]}")
+    return run_script(tree, FRESH_CHILD, [case, contender])
 
 
 def fresh_part(trees, repeats):
@@ -241,13 +235,18 @@ def fresh_part(trees, repeats):
 
 
 def run_child(tree, part, arg):
+    return run_script(tree, CHILD, [part, json.dumps(arg)])
+
+
+def run_script(tree, script, args):
+    """The RESULT line of ``script`` run with ``args`` in a fresh process of ``tree``."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    done = subprocess.run([sys.executable, "-c", CHILD, part, json.dumps(arg)], cwd=tree,
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=tree,
                           env=env, capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"{part} in {tree} failed:\n{done.stderr[-3000:]}")
+    raise RuntimeError(f"{' '.join(args)} in {tree} failed:\n{done.stderr[-3000:]}")
 
 
 def trees_in_turn(trees, rounds):
