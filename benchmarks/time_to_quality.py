@@ -201,6 +201,7 @@ def run_fresh(tree, case, contender):
 
 
 def fresh_part(trees, repeats):
+    """Print the fresh-process table: each build, scikit-learn and the floor in turn."""
     runs = [("old", trees["old"], "ours"), ("new", trees["new"], "ours"),
             ("sklearn", trees["new"], "sklearn"), ("floor", trees["new"], "floor")]
     print("\n### One fit with n_iter=1, the first in a fresh process (a user's view)\n")
