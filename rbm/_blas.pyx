@@ -415,9 +415,14 @@ def _linked_openblas():
     ``fit``'s first call.  The kernel calls no other BLAS, and NumPy's and
     SciPy's are what the figures computed beside it call.
     """
-    import scipy.linalg.cython_blas
-    callers = ((np._core._multiarray_umath.__file__, _CBLAS_GEMM_NAMES + _FORTRAN_GEMM_NAMES),
-               (scipy.linalg.cython_blas.__file__, _FORTRAN_GEMM_NAMES + _CBLAS_GEMM_NAMES))
+    try:
+        import scipy.linalg.cython_blas
+        callers = ((np._core._multiarray_umath.__file__,
+                    _CBLAS_GEMM_NAMES + _FORTRAN_GEMM_NAMES),
+                   (scipy.linalg.cython_blas.__file__,
+                    _FORTRAN_GEMM_NAMES + _CBLAS_GEMM_NAMES))
+    except (AttributeError, ImportError):  # a layout other than NumPy 2's and SciPy's
+        return None
     controllers = {}
     for caller, names in callers:
         path = _library_called_by(caller, names)

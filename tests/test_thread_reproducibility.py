@@ -345,6 +345,22 @@ def test_numpys_and_scipys_blas_are_pinned_without_a_search_of_every_library():
     assert result.stdout.strip() == f"{paths} [1, 1] [3, 3]"
 
 
+def test_blas_is_pinned_through_threadpoolctl_where_the_direct_search_finds_none(monkeypatch):
+    # A BLAS other than a pthreads OpenBLAS (MKL, an OpenMP build, another
+    # platform): threadpoolctl's controllers of every BLAS loaded, as before.
+    import threadpoolctl
+
+    monkeypatch.setattr(_blas, "_linked_openblas", lambda: None)
+    monkeypatch.setattr(_blas, "_blas_libraries", None)
+    controllers = _blas._blas_controllers()
+    expected = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    assert sorted(c.filepath for c in controllers) == sorted(c.filepath for c in expected)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with _blas.single_threaded_blas():
+            assert all(c.get_num_threads() == 1 for c in controllers)
+        assert all(c.get_num_threads() == 2 for c in controllers)
+
+
 @pytest.fixture
 def machine(monkeypatch):
     """Pretend to run on 4 cores with a given number of runnable threads."""
