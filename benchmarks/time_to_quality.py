@@ -30,6 +30,21 @@ tiny
     binary rows, against scikit-learn's BernoulliRBM with the same
     settings: best of 300 calls after 30 warm-up calls, and the first call
     in a fresh process (after imports).
+fresh
+    A user's view of one ``fit`` with ``n_iter=1``, per-fit costs included:
+    each call is the first ``fit`` in a fresh process (after the imports and
+    after making the data), for issue 20's shapes: the tiny fit above;
+    64 x 64, batch 10, float64, PCD-1 on 10,000 random binary rows; 784 x
+    500 float32, batch 100 on 5,000 rows (both with throughput.py's
+    settings: ``learning_rate=0.01, n_chains=None, momentum=0.0,
+    weight_decay=0.0``).  Against scikit-learn's BernoulliRBM (same
+    settings, its own fresh process, which imports no ``rbm``) and, at
+    784 x 500, the BLAS floor (throughput.py's three products of each
+    minibatch, ``np.matmul`` into preallocated buffers, in a fresh process).
+    Also the import time (``import rbm``; scikit-learn's: ``from
+    sklearn.neural_network import BernoulliRBM``) and a second ``fit`` in
+    the same process.  Best of ``--fresh-repeats`` processes, taken in turn
+    (old, new, sklearn, floor, ...).
 load
     Seconds per epoch of ``fit`` at 784 x 500, float32, batch 100,
     ``n_chains=None``, no momentum or weight decay (the throughput
@@ -121,14 +136,118 @@ print("RESULT " + json.dumps(result))
 '''
 
 
+FRESH_CHILD = r'''
+import json, os, sys, time
+case, contender = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+import numpy as np
+if contender == "ours":
+    import rbm
+    assert (os.path.realpath(os.path.dirname(os.path.dirname(rbm.__file__)))
+            == os.path.realpath(os.getcwd())), rbm.__file__
+    Model = rbm.BernoulliRBM
+elif contender == "sklearn":
+    from sklearn.neural_network import BernoulliRBM as Model
+imported = time.perf_counter() - start
+rng = np.random.default_rng(0)
+n_rows, n_visible, n_hidden, batch, dtype = {
+    "tiny": (50, 8, 4, 10, np.float64), "64x64": (10_000, 64, 64, 10, np.float64),
+    "784x500": (5_000, 784, 500, 100, np.float32)}[case]
+X = (rng.random((n_rows, n_visible)) < 0.5).astype(dtype)
+if case == "tiny":  # the tiny part's settings: every default but these
+    params = dict(n_components=4, n_iter=1, random_state=0)
+elif contender == "ours":  # throughput.py's: scikit-learn's algorithm
+    params = dict(n_components=n_hidden, batch_size=batch, n_iter=1, learning_rate=0.01,
+                  method="pcd", k=1, n_chains=None, momentum=0.0, weight_decay=0.0,
+                  random_state=0)
+else:
+    params = dict(n_components=n_hidden, batch_size=batch, n_iter=1, learning_rate=0.01,
+                  random_state=0)
+
+def fit():
+    start = time.perf_counter()
+    Model(**params).fit(X)
+    return time.perf_counter() - start
+
+def floor():
+    # throughput.py's floor_products for PCD-1: the stacked rows' hidden
+    # field, the chains' visible field and the weight gradient.
+    W = (0.01 * rng.standard_normal((n_hidden, n_visible))).astype(dtype)
+    VS = (rng.random((2 * batch, n_visible)) < 0.5).astype(dtype)
+    HS = rng.random((2 * batch, n_hidden)).astype(dtype)
+    Hc = (rng.random((batch, n_hidden)) < 0.5).astype(dtype)
+    G = np.empty((n_hidden, n_visible), dtype=dtype)
+    products = [(Hc, W, VS[batch:]), (VS, W.T, HS), (HS.T, VS, G)]
+    start = time.perf_counter()
+    for _ in range(-(-n_rows // batch)):
+        for a, b, out in products:
+            np.matmul(a, b, out=out)
+    return time.perf_counter() - start
+
+if contender == "floor":
+    result = dict(first=floor(), second=floor(), imported=imported)
+else:
+    first = fit()
+    result = dict(first=first, second=fit(), imported=imported)
+print("RESULT " + json.dumps(result))
+'''
+
+FRESH_CASES = ("tiny", "64x64", "784x500")
+
+
+def run_fresh(tree, case, contender):
+    """One fresh process: the first (and a second) fit of ``contender`` on ``case``."""
+    return run_script(tree, FRESH_CHILD, [case, contender])
+
+
+def fresh_part(trees, repeats):
+    """Print the fresh-process table: each build, scikit-learn and the floor in turn."""
+    runs = [("old", trees["old"], "ours"), ("new", trees["new"], "ours"),
+            ("sklearn", trees["new"], "sklearn"), ("floor", trees["new"], "floor")]
+    print("\n### One fit with n_iter=1, the first in a fresh process (a user's view)\n")
+    print(f"Best of {repeats} processes each; ms.\n")
+    print("| case | old, first fit | new, first fit | sklearn, first fit | "
+          "sklearn / new (first) | new, second fit | sklearn, second fit | "
+          "BLAS floor / new (first) |")
+    print("|---|---|---|---|---|---|---|---|")
+    imports = {}
+    for case in FRESH_CASES:
+        best = {}
+        for _ in range(repeats):
+            for label, tree, contender in runs:
+                if contender == "floor" and case != "784x500":
+                    continue
+                result = run_fresh(tree, case, contender)
+                for key, value in result.items():
+                    best[label, key] = min(value, best.get((label, key), float("inf")))
+        for label in ("old", "new", "sklearn"):
+            imports[label] = min(best[label, "imported"], imports.get(label, float("inf")))
+        floor = (f"{best['floor', 'first'] / best['new', 'first']:.2f}"
+                 if ("floor", "first") in best else "")
+        ms = {key: 1e3 * value for key, value in best.items()}
+        print(f"| {case} | {ms['old', 'first']:.2f} | {ms['new', 'first']:.2f} | "
+              f"{ms['sklearn', 'first']:.2f} | "
+              f"{best['sklearn', 'first'] / best['new', 'first']:.2f} | "
+              f"{ms['new', 'second']:.2f} | {ms['sklearn', 'second']:.2f} | {floor} |",
+              flush=True)
+    print(f"\nImport, best of every process above: `import rbm` old "
+          f"{1e3 * imports['old']:.0f} ms, new {1e3 * imports['new']:.0f} ms; scikit-learn's "
+          f"BernoulliRBM {1e3 * imports['sklearn']:.0f} ms.")
+
+
 def run_child(tree, part, arg):
+    return run_script(tree, CHILD, [part, json.dumps(arg)])
+
+
+def run_script(tree, script, args):
+    """The RESULT line of ``script`` run with ``args`` in a fresh process of ``tree``."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    done = subprocess.run([sys.executable, "-c", CHILD, part, json.dumps(arg)], cwd=tree,
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=tree,
                           env=env, capture_output=True, text=True)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"{part} in {tree} failed:\n{done.stderr[-3000:]}")
+    raise RuntimeError(f"{' '.join(args)} in {tree} failed:\n{done.stderr[-3000:]}")
 
 
 def trees_in_turn(trees, rounds):
@@ -204,11 +323,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--old", required=True, type=Path, help="source tree of the old build")
     parser.add_argument("--new", required=True, type=Path, help="source tree of the new build")
-    parser.add_argument("--parts", default="quality,tiny,load")
+    parser.add_argument("--parts", default="quality,tiny,fresh,load")
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--rounds", type=int, default=1,
                         help="quality: fits per tree, alternating the order (default 1)")
     parser.add_argument("--repeats", type=int, default=3, help="load: best of this many")
+    parser.add_argument("--fresh-repeats", type=int, default=5,
+                        help="fresh: best of this many processes per build and case")
     return parser.parse_args(argv)
 
 
@@ -219,6 +340,8 @@ def main(argv=None):
     print(f"load average at start: {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs")
     if "tiny" in parts:
         tiny_part(trees)
+    if "fresh" in parts:
+        fresh_part(trees, args.fresh_repeats)
     if "load" in parts:
         load_part(trees, args.repeats)
     if "quality" in parts:

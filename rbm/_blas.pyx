@@ -2,10 +2,10 @@
 """Matrix products of the kernel, row-major wrappers around column-major BLAS.
 
 Products go through NumPy's bundled OpenBLAS where it is found (its ILP64
-symbols, looked up through threadpoolctl and ``dlopen`` on the first kernel
-call, not at import), else through SciPy's ``scipy.linalg.cython_blas``
-``sgemm``/``dgemm``; ``kernel_settings(numpy_blas=False)`` forces SciPy's.
-Row-major code swaps the operands.
+symbols, looked up with ``dlopen`` on the first kernel call, not at import),
+else through SciPy's ``scipy.linalg.cython_blas`` ``sgemm``/``dgemm``;
+``kernel_settings(numpy_blas=False)`` forces SciPy's.  Row-major code swaps
+the operands.
 
 Every product is exact whatever the thread count: its output is cut into
 blocks of whole rows or whole columns (never along the summed dimension),
@@ -71,10 +71,9 @@ rbm_vector_compaction(1)
 def _find_numpy_blas():
     """(path, sgemm, dgemm addresses) in the OpenBLAS that NumPy uses, or None.
 
-    The library is found among threadpoolctl's BLAS controllers (one
-    search of the loaded libraries per process, shared with
-    ``single_threaded_blas``) and its ILP64 symbols are looked up; anything
-    unexpected returns None.
+    The library is found among the BLAS controllers (``_blas_controllers``,
+    found once per process, shared with ``single_threaded_blas``) and its
+    ILP64 symbols are looked up; anything unexpected returns None.
     """
     numpy_root = os.path.dirname(os.path.dirname(np.__file__))
     for library in _blas_controllers():
@@ -270,18 +269,178 @@ _blas_libraries = None
 
 
 def _blas_controllers():
-    """threadpoolctl's controllers of every BLAS loaded (found once: NumPy's and
-    SciPy's are loaded by the time a kernel call asks)."""
+    """Thread-count controllers of the BLAS libraries that NumPy's and SciPy's
+    products call, found once per process (``_linked_openblas``), or, where
+    one of them is not an OpenBLAS with its own threads, threadpoolctl's
+    controllers of every BLAS loaded."""
     global _blas_libraries
     if _blas_libraries is None:
-        from threadpoolctl import ThreadpoolController
-        _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
+        _blas_libraries = _linked_openblas()
+        if _blas_libraries is None:
+            from threadpoolctl import ThreadpoolController
+            _blas_libraries = ThreadpoolController().select(user_api="blas").lib_controllers
     return _blas_libraries
+
+
+# Where an address lies: the file of the loaded object whose segments hold it
+# (dl_iterate_phdr; dladdr also looks for the nearest symbol, a scan of all
+# of OpenBLAS's symbols that took 0.15 ms).
+cdef extern from *:
+    """
+    #if defined(_WIN32) || defined(__APPLE__)
+    #include <stddef.h>
+    static const char *rbm_library_of(const void *address) { (void) address; return NULL; }
+    #else
+    #include <link.h>
+    #include <stdint.h>
+    typedef struct { uintptr_t address; const char *name; } rbm_address_owner;
+    static int rbm_holds_address(struct dl_phdr_info *info, size_t size, void *data) {
+        rbm_address_owner *owner = (rbm_address_owner *) data;
+        (void) size;
+        for (int i = 0; i < info->dlpi_phnum; i++) {
+            const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
+            uintptr_t start = (uintptr_t) info->dlpi_addr + segment->p_vaddr;
+            if (segment->p_type == PT_LOAD && owner->address >= start
+                    && owner->address < start + segment->p_memsz) {
+                owner->name = info->dlpi_name;
+                return 1;
+            }
+        }
+        return 0;
+    }
+    static const char *rbm_library_of(const void *address) {
+        rbm_address_owner owner = {(uintptr_t) address, NULL};
+        if (address != NULL)
+            dl_iterate_phdr(rbm_holds_address, &owner);
+        return (owner.name != NULL && owner.name[0] != '\\0') ? owner.name : NULL;
+    }
+    #endif
+    """
+    const char* rbm_library_of(const void* address)
+
+ctypedef int (*_get_threads_t)() noexcept nogil
+ctypedef void (*_set_threads_t)(int) noexcept nogil
+
+# The affixes of OpenBLAS's symbols in its builds (threadpoolctl's list):
+# NumPy's wheels export scipy_openblas_get_num_threads64_, SciPy's
+# scipy_openblas_get_num_threads, system builds openblas_get_num_threads.
+_OPENBLAS_AFFIXES = [(prefix, suffix) for prefix in ("", "scipy_") for suffix in ("", "64_", "_64")]
+# The general matrix product under the names NumPy (CBLAS) and SciPy
+# (Fortran) call it in the builds above, in the order they are tried (a
+# name not found costs a search of the caller's dependencies).
+_CBLAS_GEMM_NAMES = [f"{prefix}cblas_dgemm{suffix}" for prefix in ("scipy_", "")
+                     for suffix in ("64_", "_64", "")]
+_FORTRAN_GEMM_NAMES = [f"{prefix}dgemm{suffix}" for prefix in ("scipy_", "")
+                       for suffix in ("_", "_64_", "64_", "")]
+
+
+cdef class _OpenBLASThreads:
+    """The thread count of one OpenBLAS, through its own entry points.
+
+    What ``single_threaded_blas`` and ``_find_numpy_blas`` ask of a
+    threadpoolctl controller (``filepath``, ``internal_api``,
+    ``get_num_threads``, ``set_num_threads``), for an OpenBLAS found without
+    threadpoolctl's search of every loaded library.
+    """
+
+    cdef _get_threads_t _get
+    cdef _set_threads_t _set
+    cdef readonly object filepath
+
+    @property
+    def internal_api(self):
+        """"openblas", as threadpoolctl names it."""
+        return "openblas"
+
+    def get_num_threads(self):
+        """Its thread count now."""
+        return self._get()
+
+    def set_num_threads(self, int n_threads):
+        """Set its thread count."""
+        self._set(n_threads)
+
+
+def _openblas_threads(path):
+    """An ``_OpenBLASThreads`` for the loaded library at ``path``, or None
+    where it is not an OpenBLAS running its own threads (an OpenMP build's
+    count is OpenMP's: threadpoolctl handles those)."""
+    cdef void* handle = rbm_dlopen(path.encode())
+    cdef void* get
+    cdef void* set_
+    cdef void* parallel
+    cdef _OpenBLASThreads controller
+    if handle == NULL:
+        return None
+    for prefix, suffix in _OPENBLAS_AFFIXES:
+        get = rbm_dlsym(handle, f"{prefix}openblas_get_num_threads{suffix}".encode())
+        set_ = rbm_dlsym(handle, f"{prefix}openblas_set_num_threads{suffix}".encode())
+        if get == NULL or set_ == NULL:
+            continue
+        parallel = rbm_dlsym(handle, f"{prefix}openblas_get_parallel{suffix}".encode())
+        if parallel == NULL or (<_get_threads_t> parallel)() == 2:  # 2: OpenMP
+            return None
+        controller = _OpenBLASThreads.__new__(_OpenBLASThreads)
+        controller._get, controller._set = <_get_threads_t> get, <_set_threads_t> set_
+        controller.filepath = path
+        return controller
+    return None
+
+
+def _library_called_by(module_path, names):
+    """The file of the library whose general matrix product (one of ``names``)
+    the extension module at ``module_path`` calls (a search of that module's
+    own dependencies only), or None."""
+    cdef void* handle = rbm_dlopen(module_path.encode())
+    cdef const char* found
+    if handle == NULL:
+        return None
+    for name in names:
+        found = rbm_library_of(rbm_dlsym(handle, name.encode()))
+        if found != NULL:
+            # The name the loader opened it by, which names one loaded object
+            # (realpath, a system call per folder, was half of this search).
+            return os.path.normpath(os.path.abspath(found.decode()))
+    return None
+
+
+def _linked_openblas():
+    """Controllers of the OpenBLAS libraries that NumPy's and SciPy's products
+    call, or None where either cannot be found or is not such an OpenBLAS.
+
+    Found from the libraries that NumPy's and SciPy's BLAS-calling modules
+    link (``dlsym`` on each module's handle searches its own dependencies,
+    ``rbm_library_of`` names the library that holds the address found):
+    0.2 ms once per process, where threadpoolctl's search of every loaded
+    library (more than 200 once scikit-learn is imported) cost 10 ms, the
+    largest part of a small ``fit``'s first call.  The kernel calls no
+    other BLAS, and NumPy's and SciPy's are what the figures computed
+    beside it call.  The handles stay open: the controllers keep pointers
+    into the libraries for the life of the process.
+    """
+    try:
+        import scipy.linalg.cython_blas
+        callers = ((np._core._multiarray_umath.__file__,
+                    _CBLAS_GEMM_NAMES + _FORTRAN_GEMM_NAMES),
+                   (scipy.linalg.cython_blas.__file__,
+                    _FORTRAN_GEMM_NAMES + _CBLAS_GEMM_NAMES))
+    except (AttributeError, ImportError):  # a layout other than NumPy 2's and SciPy's
+        return None
+    controllers = {}
+    for caller, names in callers:
+        path = _library_called_by(caller, names)
+        controller = _openblas_threads(path) if path is not None else None
+        if controller is None:
+            return None
+        controllers.setdefault(path, controller)
+    return list(controllers.values())
 
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Hold every BLAS at one thread for the ``with`` block (nests, across threads too).
+    """Hold NumPy's and SciPy's BLAS at one thread for the ``with`` block (nests,
+    across threads too); every BLAS loaded where they are not plain OpenBLAS
+    builds (see ``_blas_controllers``).
 
     The kernel's products call BLAS once per block from its own thread team
     (see ``_gemm``); a BLAS running its own threads inside those calls would

@@ -218,17 +218,29 @@ def idle_cores(n_cpus):
     runnable = _runnable_threads()
     if runnable is None:
         return n_cpus
-    idle = max(1, n_cpus - max(0, runnable - _own_runnable_threads()))
+    # The caller is one of the runnable threads, so with one runnable there
+    # is nothing of this process's own to subtract: reading every thread's
+    # state (a file per thread) cost 0.2 ms, a fifth of a small fit.
+    own = _own_runnable_threads() if runnable > 1 else 1
+    idle = max(1, n_cpus - max(0, runnable - own))
     _load_reading[:] = [now, idle]
     return idle
+
+
+def _read_proc(path):
+    """The bytes of a small /proc file (os.read: 5 us a file, open() 12 us)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
 
 
 def _runnable_threads():
     """Threads running or ready to run on the machine now (the caller included),
     or None where unknown."""
     try:
-        with open("/proc/loadavg") as loadavg:
-            return int(loadavg.read().split()[3].split("/")[0])
+        return int(_read_proc("/proc/loadavg").split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
         return None
 
@@ -242,10 +254,10 @@ def _own_runnable_threads():
         return 1
     for task in tasks:
         try:
-            with open(f"/proc/self/task/{task}/stat") as stat:
-                # The state follows the command name, which is in parentheses
-                # and may itself contain spaces or parentheses.
-                running += stat.read().rpartition(")")[2].split()[0] == "R"
+            # The state follows the command name, which is in parentheses
+            # and may itself contain spaces or parentheses.
+            stat = _read_proc(f"/proc/self/task/{task}/stat")
+            running += stat.rpartition(b")")[2].split()[0] == b"R"
         except (OSError, IndexError):
             continue
     return max(1, running)

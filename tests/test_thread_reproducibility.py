@@ -298,6 +298,69 @@ def test_fits_after_the_first_do_not_search_for_thread_pools(monkeypatch):
     assert searches == []
 
 
+def _openblas_of_numpy_and_scipy():
+    """threadpoolctl's record of the BLAS libraries NumPy and SciPy bundle, where both
+    are OpenBLAS with its own threads (pthreads), else None."""
+    import threadpoolctl
+
+    found = [info for info in threadpoolctl.threadpool_info()
+             if info["user_api"] == "blas"
+             and any(name in info["filepath"] for name in ("numpy", "scipy"))]
+    plain = [info for info in found
+             if info["internal_api"] == "openblas" and info.get("threading_layer") == "pthreads"]
+    return found if len(found) == 2 and plain == found else None
+
+
+def test_numpys_and_scipys_blas_are_pinned_without_a_search_of_every_library():
+    # threadpoolctl's search realpaths and matches every loaded library
+    # (more than 200 after importing scikit-learn): 10 ms, most of a small
+    # first fit.  Where NumPy and SciPy bring their own OpenBLAS (pip's
+    # wheels), the libraries their products call are found from the modules
+    # that call them, and single_threaded_blas holds exactly those at one thread.
+    import subprocess
+    import sys
+
+    expected = _openblas_of_numpy_and_scipy()
+    if expected is None:
+        pytest.skip("NumPy's and SciPy's BLAS are not two pthreads OpenBLAS builds here "
+                    "(threadpoolctl's search is the path taken)")
+    code = (
+        "import os, threadpoolctl\n"
+        "real = threadpoolctl.ThreadpoolController.__init__\n"
+        "def refuse(self, *a, **k): raise AssertionError('searched every library')\n"
+        "threadpoolctl.ThreadpoolController.__init__ = refuse\n"
+        "from rbm import _blas\n"
+        "found = sorted(os.path.realpath(c.filepath) for c in _blas._blas_controllers())\n"
+        "assert _blas._find_numpy_blas() is not None\n"
+        "threadpoolctl.ThreadpoolController.__init__ = real\n"
+        "threadpoolctl.threadpool_limits(3, user_api='blas').__enter__()\n"
+        "with _blas.single_threaded_blas():\n"
+        "    inside = {i['filepath']: i['num_threads'] for i in threadpoolctl.threadpool_info()}\n"
+        "after = {i['filepath']: i['num_threads'] for i in threadpoolctl.threadpool_info()}\n"
+        "print(found, [inside[p] for p in found], [after[p] for p in found])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    paths = sorted(info["filepath"] for info in expected)
+    assert result.stdout.strip() == f"{paths} [1, 1] [3, 3]"
+
+
+def test_blas_is_pinned_through_threadpoolctl_where_the_direct_search_finds_none(monkeypatch):
+    # A BLAS other than a pthreads OpenBLAS (MKL, an OpenMP build, another
+    # platform): threadpoolctl's controllers of every BLAS loaded, as before.
+    import threadpoolctl
+
+    monkeypatch.setattr(_blas, "_linked_openblas", lambda: None)
+    monkeypatch.setattr(_blas, "_blas_libraries", None)
+    controllers = _blas._blas_controllers()
+    expected = threadpoolctl.ThreadpoolController().select(user_api="blas").lib_controllers
+    assert sorted(c.filepath for c in controllers) == sorted(c.filepath for c in expected)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        with _blas.single_threaded_blas():
+            assert all(c.get_num_threads() == 1 for c in controllers)
+        assert all(c.get_num_threads() == 2 for c in controllers)
+
+
 @pytest.fixture
 def machine(monkeypatch):
     """Pretend to run on 4 cores with a given number of runnable threads."""
@@ -334,6 +397,19 @@ def test_default_threads_leave_the_cores_other_processes_use(machine):
     training = machine(3)
     training._own_runnable_threads = lambda: 3
     assert training.effective_n_threads(None) == 4
+
+
+def test_an_idle_machine_is_seen_without_reading_each_threads_state(machine):
+    # One runnable thread is the caller: there is nothing of this process's
+    # own to subtract, so the file per thread is not read (a quarter of a
+    # small fit); with more runnable threads it is.
+    training = machine(1)
+    reads = []
+    training._own_runnable_threads = lambda: reads.append(1) or 1
+    assert training.effective_n_threads(None) == 4 and reads == []
+    training = machine(2)
+    training._own_runnable_threads = lambda: reads.append(1) or 1
+    assert training.effective_n_threads(None) == 3 and reads == [1]
 
 
 def test_default_threads_follow_omp_num_threads_as_joblib_sets_it(machine, monkeypatch):

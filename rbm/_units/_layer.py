@@ -24,6 +24,8 @@ statistic ``s(v)`` that couples to the hidden layer, initialisation from data
 marginals, type-specific parameters and constraints) in ``VisibleLayer``.
 """
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
@@ -40,7 +42,15 @@ def all_finite(values):
     (``np.isfinite`` would allocate a boolean copy of a full-size input, and
     both reductions together are faster than one pairwise ``sum``.)
     """
-    return bool(np.isfinite(values.min()) and np.isfinite(values.max()))
+    return finite_range(values) is not None
+
+
+def finite_range(values):
+    """(minimum, maximum) of a non-empty array as floats, or None where it
+    holds a NaN or inf (``all_finite``): one pass of each reduction for
+    callers that check both finiteness and range."""
+    low, high = float(values.min()), float(values.max())
+    return (low, high) if math.isfinite(low) and math.isfinite(high) else None
 
 
 def softplus(x):

@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _gibbs
-from ._layer import (VisibleLayer, all_finite, count_non_finite, enumerate_binary, sigmoid,
+from ._layer import (VisibleLayer, count_non_finite, enumerate_binary, finite_range, sigmoid,
                      softplus)
 
 
@@ -24,7 +24,8 @@ class BernoulliVisible(VisibleLayer):
         values = X.data if sp.issparse(X) else X
         if values.size == 0:
             return
-        if not all_finite(values):
+        value_range = finite_range(values)
+        if value_range is None:
             n_nan, n_inf = count_non_finite(values)
             raise ValueError(
                 f"{estimator_name} got input that contains NaN or inf "
@@ -35,7 +36,7 @@ class BernoulliVisible(VisibleLayer):
                 "Or let the model handle the gaps: missing='impute' trains on such rows, "
                 "rbm.RBMImputer fills them, conditional_sample draws them."
             )
-        low, high = float(values.min()), float(values.max())
+        low, high = value_range
         if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
             low, high = min(low, 0.0), max(high, 0.0)  # implicit zeros
         if low < 0.0 or high > 1.0:
