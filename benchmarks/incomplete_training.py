@@ -28,7 +28,7 @@ unless ``--vary-split``).
 
 ``--choose-epochs`` (real-valued sets, where the fixed length decides the
 sign, see benchmarks/README.md): every contender gets the number of epochs
-of ``EPOCH_GRID`` that its own model scores best on a validation fifth of
+of the grid (``--grid``, by default ``EPOCH_GRID``) that its own model scores best on a validation fifth of
 the training rows, as a user holding only the rows with gaps could choose
 it: the validation rows keep their gaps, and the criterion, the same for
 every contender, is their exact mean log p(observed entries) (the missing
@@ -42,7 +42,7 @@ error over the seeds.
 ``--early-stopping`` (real-valued sets) is the user's view of the same
 question: every contender is fitted once with the library's own
 ``early_stopping=True`` (``VALIDATION_SHARE`` of its rows held out, at most
-``EPOCH_GRID[-1]`` epochs, the best epoch's parameters kept), each on the
+the grid's largest number of epochs, the best epoch's parameters kept), each on the
 rows it has: the model with gaps scores its validation rows by log
 p(observed entries), the mean-filled one its mean-filled rows, the others
 complete rows.
@@ -50,7 +50,7 @@ complete rows.
 ``--validation-grid`` (real-valued sets) measures variants of the method
 without touching the test rows: a fifth of the *training* rows is held out
 complete, every contender is fitted on the rest at every length of
-``EPOCH_GRID`` and scored there by the exact mean log-likelihood, and the
+the grid and scored there by the exact mean log-likelihood, and the
 script prints each contender's mean over the seeds per length and at its
 best length per seed.  Besides gaps, mean fill and complete data the
 contenders are three variants of the fill of the rows with gaps
@@ -79,6 +79,7 @@ the error of the expected difference over splits, masks and models.
     PYTHONPATH=. python benchmarks/incomplete_training.py --validation-grid --sets wine
     PYTHONPATH=. python benchmarks/incomplete_training.py --holdout-test --early-stopping --sets wine
     PYTHONPATH=. python benchmarks/incomplete_training.py --vary-split --choose-epochs --sets wine
+    PYTHONPATH=. python benchmarks/incomplete_training.py --choose-epochs --grid 100,400,1600,6400
 """
 
 import argparse
@@ -102,8 +103,9 @@ MUSHROOM_GROUPS = [0, 6, 10, 20, 22, 31, 33, 35, 37, 49, 51, 55, 59, 68, 77, 78,
 MISSING_FRACTION = 0.2
 SEED = 0
 REAL_SETS = {"diabetes": load_diabetes, "wine": load_wine, "breast_cancer": load_breast_cancer}
-#: ``--choose-epochs``: the candidate training lengths, and the share of the
-#: training rows held out to choose among them.
+#: ``--choose-epochs``: the default candidate training lengths (``--grid``
+#: overrides them), and the share of the training rows held out to choose
+#: among them.
 EPOCH_GRID = (100, 200, 400, 800, 1600, 3200)
 VALIDATION_SHARE = 0.2
 #: ``--holdout-test``: the seed of the permutation that holds a fifth of the
@@ -192,16 +194,16 @@ def observed_log_likelihood(model, X):
     return float(np.mean(log_p))
 
 
-def chosen_epochs(estimator, X, options, valid, seed):
-    """(the epochs of EPOCH_GRID whose model fitted on X scores best on the
+def chosen_epochs(estimator, X, options, valid, seed, grid=EPOCH_GRID):
+    """(the epochs of ``grid`` whose model fitted on X scores best on the
     validation rows ``valid`` (with gaps), each length's score)."""
     scores = [observed_log_likelihood(
         estimator(n_components=16, n_iter=n_iter, random_state=seed, **options).fit(X), valid)
-        for n_iter in EPOCH_GRID]
-    return EPOCH_GRID[int(np.argmax(scores))], scores
+        for n_iter in grid]
+    return grid[int(np.argmax(scores))], scores
 
 
-def run_choosing_epochs(name, seed=SEED, loader=load):
+def run_choosing_epochs(name, seed=SEED, loader=load, grid=EPOCH_GRID):
     """``run`` with each contender's epochs chosen on a validation fifth (see
     the module docstring): (label, training rows, test log-likelihood, fit
     seconds, chosen epochs)."""
@@ -218,7 +220,7 @@ def run_choosing_epochs(name, seed=SEED, loader=load):
         if min(len(X), len(choosing[label][0])) < 2:
             rows.append((label, len(X), float("nan"), 0.0, 0))  # nothing to train on
             continue
-        n_iter, _ = chosen_epochs(estimator, choosing[label][0], options, valid, seed)
+        n_iter, _ = chosen_epochs(estimator, choosing[label][0], options, valid, seed, grid)
         model = estimator(n_components=16, n_iter=n_iter, random_state=seed, **options)
         start = time.perf_counter()
         model.fit(X)
@@ -227,7 +229,7 @@ def run_choosing_epochs(name, seed=SEED, loader=load):
     return rows
 
 
-def run_early_stopping(name, seed=SEED, loader=load):
+def run_early_stopping(name, seed=SEED, loader=load, grid=EPOCH_GRID):
     """``run`` with the library's early stopping for every contender (see the
     module docstring): (label, training rows, test log-likelihood, fit
     seconds, best epoch)."""
@@ -238,7 +240,7 @@ def run_early_stopping(name, seed=SEED, loader=load):
         if len(X) < 10:  # too few rows to hold a fifth out
             rows.append((label, len(X), float("nan"), 0.0, 0))
             continue
-        model = estimator(n_components=16, n_iter=EPOCH_GRID[-1], random_state=seed,
+        model = estimator(n_components=16, n_iter=grid[-1], random_state=seed,
                           early_stopping=True, validation_fraction=VALIDATION_SHARE,
                           **options)
         start = time.perf_counter()
@@ -297,9 +299,9 @@ def validation_contenders(train, gaps):
     return out
 
 
-def run_validation_grid(name, seed=SEED, loader=load):
+def run_validation_grid(name, seed=SEED, loader=load, grid=EPOCH_GRID):
     """Every contender of ``validation_contenders`` at every length of
-    EPOCH_GRID, scored on a held-out complete fifth of the training rows (see
+    ``grid``, scored on a held-out complete fifth of the training rows (see
     the module docstring): (label, training rows, the best length's score,
     seconds of all its fits, the best length, the scores per length)."""
     train, _, estimator = loader(name, None)
@@ -313,17 +315,17 @@ def run_validation_grid(name, seed=SEED, loader=load):
         with patched_refresh(refresh):
             scores = [float(estimator(n_components=16, n_iter=n_iter, random_state=seed,
                                       **options).fit(X).score(train[held]))
-                      for n_iter in EPOCH_GRID]
+                      for n_iter in grid]
         best = int(np.argmax(scores))
         rows.append((label, len(kept), scores[best], time.perf_counter() - start,
-                     EPOCH_GRID[best], scores))
+                     grid[best], scores))
     return rows
 
 
-def print_per_length(per_length):
+def print_per_length(per_length, grid=EPOCH_GRID):
     """Mean over seeds of each contender's validation score at each length."""
-    print("\n| contender | " + " | ".join(f"{n} epochs" for n in EPOCH_GRID) + " |")
-    print("|---|" + "---|" * len(EPOCH_GRID))
+    print("\n| contender | " + " | ".join(f"{n} epochs" for n in grid) + " |")
+    print("|---|" + "---|" * len(grid))
     for (name, label), values in per_length.items():
         means = np.mean(values, axis=0)
         print(f"| {name}: {label} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
@@ -346,6 +348,29 @@ def print_pooled(scores):
         error = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
         print(f"| {name} | {label} | {diff.mean():+.3f} | {error:.3f} | "
               f"{int((diff > 0).sum())} of {len(diff)} |")
+
+
+def print_chosen_lengths(lengths, grid):
+    """How often each contender chose each length; ``lengths``: (set, label)
+    -> the chosen (or, with early stopping, best) epochs per seed."""
+    print("\n| set | contender | lengths chosen (epochs: seeds) | at the grid's top |")
+    print("|---|---|---|---|")
+    for (name, label), values in lengths.items():
+        counts = ", ".join(f"{n}: {values.count(n)}" for n in sorted(set(values)))
+        at_top = sum(n >= grid[-1] for n in values)
+        print(f"| {name} | {label} | {counts} | {at_top} of {len(values)} |")
+
+
+def parse_grid(text):
+    """The epochs of ``--grid``: comma-separated positive integers, increasing."""
+    try:
+        grid = tuple(int(n) for n in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--grid takes comma-separated integers, not {text!r}")
+    if min(grid) < 1 or any(a >= b for a, b in zip(grid, grid[1:])):
+        raise argparse.ArgumentTypeError(
+            f"--grid takes increasing positive numbers of epochs, not {text!r}")
+    return grid
 
 
 def all_categories(train, test):
@@ -378,6 +403,10 @@ def main(argv=None):
                         help="a held-out fifth of the training rows as the test rows")
     parser.add_argument("--vary-split", action="store_true",
                         help="real-valued sets: each seed draws the train/test split too")
+    parser.add_argument("--grid", type=parse_grid, default=EPOCH_GRID,
+                        help="comma-separated epochs: the lengths of --choose-epochs and "
+                             "--validation-grid, the largest the cap of --early-stopping "
+                             "(default: " + ",".join(map(str, EPOCH_GRID)) + ")")
     args = parser.parse_args(argv)
     loader = holdout_load if args.holdout_test else load
     chosen_runner = (run_choosing_epochs if args.choose_epochs
@@ -392,7 +421,7 @@ def main(argv=None):
     print(f"| set | seed | contender | training rows | {scored} log-likelihood | fit seconds |"
           f"{extra}")
     print("|---|---|---|---|---|---|" + ("---|" if extra else ""))
-    scores, per_length = {}, {}
+    scores, per_length, lengths = {}, {}, {}
     for name in args.sets.split(","):
         if name not in REAL_SETS and not (DATA / f"{name}.npz").is_file():
             print(f"skipped {name}: not found under {DATA}", file=sys.stderr)
@@ -403,18 +432,22 @@ def main(argv=None):
         n_train, n_iter, categories = SETS[name]
         for seed in (int(s) for s in args.seeds.split(",")):
             seed_loader = functools.partial(loader, split_seed=seed if args.vary_split else SEED)
-            results = (chosen_runner(name, seed, loader=seed_loader)
+            results = (chosen_runner(name, seed, loader=seed_loader, grid=args.grid)
                        if chosen_runner is not None
                        else run(name, n_train, n_iter, categories, seed, loader=seed_loader))
             for label, n_rows, score, seconds, *chosen in results:
                 scores.setdefault((name, label), []).append(score)
+                if chosen:
+                    lengths.setdefault((name, label), []).append(chosen[0])
                 if len(chosen) > 1:
                     per_length.setdefault((name, label), []).append(chosen[1])
                 tail = f" {chosen[0]} |" if chosen else ""
                 print(f"| {name} | {seed} | {label} | {n_rows} | {score:.3f} | {seconds:.1f} |"
                       f"{tail}", flush=True)
     if per_length:
-        print_per_length(per_length)
+        print_per_length(per_length, args.grid)
+    if lengths:
+        print_chosen_lengths(lengths, args.grid)
     print_pooled(scores)
     return 0
 
