@@ -356,9 +356,12 @@ def print_chosen_lengths(lengths, grid):
     print("\n| set | contender | lengths chosen (epochs: seeds) | at the grid's top |")
     print("|---|---|---|---|")
     for (name, label), values in lengths.items():
-        counts = ", ".join(f"{n}: {values.count(n)}" for n in sorted(set(values)))
-        at_top = sum(n >= grid[-1] for n in values)
-        print(f"| {name} | {label} | {counts} | {at_top} of {len(values)} |")
+        fitted = [n for n in values if n > 0]  # 0: no rows to fit on that seed
+        counts = ", ".join(f"{n}: {fitted.count(n)}" for n in sorted(set(fitted)))
+        unfitted = f" ({len(values) - len(fitted)} seeds without rows)" if 0 in values else ""
+        at_top = sum(n >= grid[-1] for n in fitted)
+        print(f"| {name} | {label} | {counts or 'none'}{unfitted} | "
+              f"{at_top} of {len(fitted)} |")
 
 
 def parse_grid(text):
