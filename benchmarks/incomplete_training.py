@@ -30,24 +30,24 @@ unless ``--vary-split``).
 sign, see benchmarks/README.md): every contender gets the number of epochs
 of the grid (``--grid``, by default ``EPOCH_GRID``) that its own model
 scores best on a validation fifth of the training rows, as a user holding
-only the rows with gaps could choose it: the validation rows keep their gaps, and the criterion, the same for
-every contender, is their exact mean log p(observed entries) (the missing
-entries summed out by enumerating the hidden layer).  Each contender is
-then refitted on all of its training rows at that length and scored on the
-complete test rows as before.  ``breast_cancer`` (30 real features) is an
-extra real-valued set.  The last lines pool the seeds: the mean paired
-difference of "gaps" against each other contender, with its standard
-error over the seeds, after a table of how often each contender chose
-each length (a length chosen at the grid's top says the grid may cut the
-comparison off).
+only the rows with gaps could choose it: the validation rows keep their
+gaps, and the criterion, the same for every contender, is their exact mean
+log p(observed entries) (the missing entries summed out by enumerating the
+hidden layer). Each contender is then refitted on all of its training rows
+at that length and scored on the complete test rows as before.
+``breast_cancer`` (30 real features) is an extra real-valued set. The last
+lines pool the seeds: the mean paired difference of "gaps" against each
+other contender, with its standard error over the seeds, after a table of
+how often each contender chose each length (a length chosen at the grid's
+top says the grid may cut the comparison off).
 
 ``--early-stopping`` (real-valued sets) is the user's view of the same
 question: every contender is fitted once with the library's own
-``early_stopping=True`` (``VALIDATION_SHARE`` of its rows held out, at
-most the grid's largest number of epochs, the best epoch's parameters
-kept), each on the rows it has: the model with gaps scores its validation rows by log
-p(observed entries), the mean-filled one its mean-filled rows, the others
-complete rows.
+``early_stopping=True`` (``VALIDATION_SHARE`` of its rows held out, at most
+the grid's largest number of epochs, the best epoch's parameters kept),
+each on the rows it has: the model with gaps scores its validation rows by
+log p(observed entries), the mean-filled one its mean-filled rows, the
+others complete rows.
 
 ``--validation-grid`` (real-valued sets) measures variants of the method
 without touching the test rows: a fifth of the *training* rows is held out
