@@ -56,7 +56,7 @@ the grid and scored there by the exact mean log-likelihood, and the
 script prints each contender's mean over the seeds per length and at its
 best length per seed.  Besides gaps, mean fill and complete data the
 contenders are three variants of the fill of the rows with gaps
-(``FILL_VARIANTS``): four independent fills per row (each row with gaps
+(``validation_contenders``): four independent fills per row (each row with gaps
 repeated four times, in minibatches four times larger: the Monte Carlo
 form of Rao-Blackwellising the positive statistics over the missing
 values), fills reset to their starting draw from the marginals and moved
