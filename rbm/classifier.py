@@ -39,9 +39,7 @@ import scipy.sparse as sp
 from scipy.special import logsumexp
 from sklearn.base import (BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin,
                           TransformerMixin)
-from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder
-from sklearn.semi_supervised import LabelSpreading
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
@@ -209,6 +207,9 @@ def spread_labels(F, labels, fallback=None):
     graph without labelled rows) have no vote; they take ``fallback``'s
     label indices where given (the model's own prediction), else class 0.
     """
+    # Imported here: sklearn.semi_supervised (its neighbours module) was 150 ms
+    # of `import rbm`, for a path only semi-supervised fits take.
+    from sklearn.semi_supervised import LabelSpreading
     spreading = LabelSpreading(kernel="knn", n_neighbors=min(PSEUDO_LABEL_NEIGHBOURS,
                                                              len(labels) - 1))
     with np.errstate(invalid="ignore", divide="ignore"):   # rows without a vote: NaN
@@ -771,6 +772,7 @@ class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
                 "labelled rows or set early_stopping=False.")
         if stratify is not None and n_held < len(self.classes_):
             stratify = None
+        from sklearn.model_selection import train_test_split  # 65 ms to import
         _, held = train_test_split(labelled, test_size=n_held, stratify=stratify,
                                    random_state=int(rng.integers(2**31)))
         keep = np.setdiff1d(np.arange(X.shape[0]), held)
