@@ -419,7 +419,7 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
                  *restrict r_plus = k + 2 * n, *restrict r_minus = k + 3 * n,
                  *restrict inv_gamma_plus = k + 4 * n, *restrict inv_gamma_minus = k + 5 * n;
     unsigned char far[RBM_DRELU_BLOCK];
-    double y[2 * RBM_DRELU_BLOCK], positive[2 * RBM_DRELU_BLOCK];
+    double y[2 * RBM_DRELU_BLOCK], positive[2 * RBM_DRELU_BLOCK], e[2 * RBM_DRELU_BLOCK];
     ptrdiff_t j, j0, count;
     int overflow = 0, any_far;
     for (j0 = 0; j0 < n; j0 += RBM_DRELU_BLOCK) {
@@ -428,27 +428,37 @@ RBM_DISPATCH static int rbm_drelu_row(const double *restrict x, ptrdiff_t n,
         /* erfcx(|y|) of every piece first, in one pass that only does that. */
         rbm_drelu_positive_erfcx(x, j0, count, theta_plus, theta_minus, r_plus, r_minus, y,
                                  positive);
+        /* Then four short passes rather than one long one: the long loop's
+         * values did not fit the vector registers (GCC spilled them to the
+         * stack), these do.  The same operations on the same values, so the
+         * same numbers.  First each piece's erfcx, with exp(y^2) once per unit:
+         * only a piece with y < 0 needs it, and a unit has at most one unless
+         * theta+ < x < theta- (or x is NaN): those units ("both", bit 1 of
+         * far) are redone below with an exp per piece. */
         for (j = j0; j < j0 + count; j++) {
-            double a_plus = x[j] - theta_plus[j], a_minus = theta_minus[j] - x[j];
-            double y_plus = rbm_piece_y(a_plus, r_plus[j]), y_minus = rbm_piece_y(a_minus, r_minus[j]);
-            /* Only a piece with y < 0 needs exp(y^2), and a unit has at most one
-             * unless theta+ < x < theta- (or x is NaN): those units ("both") are
-             * redone below with an exp per piece. */
+            double y_plus = rbm_piece_y(x[j] - theta_plus[j], r_plus[j]);
+            double y_minus = rbm_piece_y(theta_minus[j] - x[j], r_minus[j]);
             int both = !(y_plus >= 0.0 || y_minus >= 0.0) | (y_plus != y_plus)
                        | (y_minus != y_minus);
             double term = rbm_erfcx_exp_term(y_plus < y_minus ? y_plus : y_minus);
-            double e_plus = y_plus >= 0.0 ? positive[j - j0] : term - positive[j - j0];
-            double e_minus = y_minus >= 0.0 ? positive[count + j - j0]
-                                            : term - positive[count + j - j0];
-            int far_plus = rbm_piece_moments_given_e(a_plus, r_plus[j], inv_gamma_plus[j], e_plus,
-                                                     &mean_plus[j], &second_plus[j]);
-            int far_minus = rbm_piece_moments_given_e(a_minus, r_minus[j], inv_gamma_minus[j],
-                                                      e_minus, &mean_minus[j], &second_minus[j]);
-            int overflowed = rbm_drelu_weights(e_plus, e_minus, r_plus[j], r_minus[j],
-                                               &w_plus[j], &w_minus[j]);
-            overflow |= overflowed & !both;
-            far[j - j0] = (unsigned char) (far_plus | far_minus | (both << 1));
-            any_far |= far_plus | far_minus | both;
+            e[j - j0] = y_plus >= 0.0 ? positive[j - j0] : term - positive[j - j0];
+            e[count + j - j0] = y_minus >= 0.0 ? positive[count + j - j0]
+                                               : term - positive[count + j - j0];
+            far[j - j0] = (unsigned char) (both << 1);
+        }
+        for (j = j0; j < j0 + count; j++)
+            far[j - j0] |= (unsigned char) rbm_piece_moments_given_e(
+                x[j] - theta_plus[j], r_plus[j], inv_gamma_plus[j], e[j - j0], &mean_plus[j],
+                &second_plus[j]);
+        for (j = j0; j < j0 + count; j++)
+            far[j - j0] |= (unsigned char) rbm_piece_moments_given_e(
+                theta_minus[j] - x[j], r_minus[j], inv_gamma_minus[j], e[count + j - j0],
+                &mean_minus[j], &second_minus[j]);
+        for (j = j0; j < j0 + count; j++) {
+            int overflowed = rbm_drelu_weights(e[j - j0], e[count + j - j0], r_plus[j],
+                                               r_minus[j], &w_plus[j], &w_minus[j]);
+            overflow |= overflowed & !(far[j - j0] >> 1);
+            any_far |= far[j - j0];
         }
         if (!any_far)
             continue;
