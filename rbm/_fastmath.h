@@ -575,9 +575,9 @@ RBM_DISPATCH static void rbm_relu_mean_row(const double *restrict x, ptrdiff_t n
  * Where alpha < RBM_NORMAL_PROPOSAL_BELOW it proposes standard normals (|z| when
  * alpha >= 0: the same law above alpha) until one lands above alpha (accepted with
  * probability >= 0.45); above, Robert's (1995) exponential proposal.  The helpers
- * here are the vectorisable parts: a log, the normals (Marsaglia's polar method)
- * and exponentials from a block of uniforms, and each unit's first try; the
- * sequential rest (retries, Robert's proposals) is in _sampling.pyx.  The
+ * here are the vectorisable parts: a log, exponentials from a block of uniforms,
+ * and each unit's first try; the normals (a ziggurat, _normal.h) and the
+ * sequential rest (retries, Robert's proposals) are in _sampling.pyx.  The
  * variates are consumed in a fixed order from the row's own stream, so a draw
  * depends only on the stream, never on the thread that runs it. */
 
@@ -655,40 +655,6 @@ RBM_DISPATCH static int rbm_log_ratio_row(const double *restrict upper,
         bad |= !normal;
     }
     return bad;
-}
-
-/* Marsaglia's polar method from 2 * pairs uniforms u in (0, 1]: each pair gives
- * v = 2 u - 1 in (-1, 1]^2, kept where 0 < s = |v|^2 < 1 (a point uniform in the
- * unit disc), and then two independent normals v sqrt(-2 log s / s) (sqrt is the
- * CPU's correctly rounded one, vectorised: setup.py passes -fno-math-errno).
- * Pair i is (u[i], u[pairs + i]): contiguous halves, so the loop vectorises; its
- * normals overwrite it, the second NaN where the pair is rejected.
- * rbm_polar_normals (after _avx512.h) gathers the kept ones. */
-RBM_DISPATCH static void rbm_polar_pairs(double *restrict u, ptrdiff_t pairs)
-{
-    for (ptrdiff_t i = 0; i < pairs; i++) {
-        double v1 = 2.0 * u[i] - 1.0, v2 = 2.0 * u[pairs + i] - 1.0;
-        double s = v1 * v1 + v2 * v2;
-        int keep = s > 0.0 && s < 1.0;
-        double safe = keep ? s : 0.5;
-        double factor = sqrt(-2.0 * rbm_log_positive(safe) / safe);
-        u[i] = v1 * factor;
-        u[pairs + i] = keep ? v2 * factor : (double) NAN;  /* NaN: a rejected pair */
-    }
-}
-
-/* The kept pairs' normals of rbm_polar_pairs, in order, from pair `from` on, to
- * out; returns how many. */
-static ptrdiff_t rbm_polar_gather_loop(const double *restrict u, ptrdiff_t pairs,
-                                       ptrdiff_t from, double *restrict out)
-{
-    ptrdiff_t i, count = 0;
-    for (i = from; i < pairs; i++) {
-        out[count] = u[i];
-        out[count + 1] = u[pairs + i];
-        count += u[pairs + i] == u[pairs + i] ? 2 : 0;
-    }
-    return count;
 }
 
 /* u[i] = -log(u[i]): standard exponentials from uniforms in (0, 1]. */
@@ -1206,23 +1172,6 @@ static void rbm_erfcx_nonnegative_array(const double *restrict y, ptrdiff_t n,
     }
 #endif
     rbm_erfcx_nonnegative_loop(y, n, out);
-}
-
-/* Standard normals by the polar method (rbm_polar_pairs) from 2 * pairs uniforms u
- * in (0, 1]: writes the kept pairs' normals to out (at most 2 * pairs, and out needs
- * room for 8 more) and returns how many; u is overwritten.  Gathered with AVX-512
- * where the 8-stream sampler is on (the same normals in the same order). */
-static ptrdiff_t rbm_polar_normals(double *restrict u, ptrdiff_t pairs, double *restrict out)
-{
-    ptrdiff_t done = 0, count = 0;
-    rbm_polar_pairs(u, pairs);
-#ifdef RBM_HAVE_AVX512
-    if (rbm_use_avx512_sampling) {
-        done = pairs / 8 * 8;
-        count = rbm_polar_gather_avx512(u, pairs, done, out);
-    }
-#endif
-    return count + rbm_polar_gather_loop(u, pairs, done, out + count);
 }
 
 /* rbm_truncated_first_tries_loop, with AVX-512 where the 8-stream sampler is on. */

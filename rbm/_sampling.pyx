@@ -32,7 +32,8 @@ from ._fastmath cimport (
     rbm_block_softmax_weights_d, rbm_block_softmax_weights_f, rbm_block_categorical_draw_d,
     rbm_block_categorical_draw_f, rbm_vector_sampling, rbm_bernoulli_sfc64x8_f,
     rbm_bernoulli_sfc64x8_d)
-from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next
+from ._random cimport (uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next,
+                      stream_pointers, ensure_inline_checked)
 from ._fastmath cimport (rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row,
                          rbm_drelu_mass_row, rbm_vector_erfcx, rbm_optimized_build,
                          RBM_NORMAL_PROPOSAL_BELOW, rbm_exponentials,
@@ -1249,6 +1250,29 @@ def erfcx(const double[::1] y):
     with nogil:
         for i in range(y.shape[0]):
             result[i] = rbm_erfcx(y[i])
+    return out
+
+
+def ziggurat_normals(stream, Py_ssize_t n):
+    """n standard normals from a NumPy BitGenerator ``stream`` (SFC64 steps
+    inline where that reproduces NumPy, else through its next_uint64: the
+    same numbers), by the ziggurat of the truncated-Gaussian sampler, in the
+    order it hands them out (for tests).  The stream advances."""
+    if n < 0:
+        raise ValueError(f"n must be at least 0, got {n}")
+    ensure_inline_checked()
+    out = np.empty(n)
+    cdef double[::1] result = out
+    cdef bitgen_t** rng = stream_pointers([stream], 1, "stream")
+    cdef Uniforms u
+    try:
+        with nogil:
+            _uniforms_open(&u, rng[0])
+            if n:
+                _ziggurat_normals(&u, &result[0], n)
+            _uniforms_close(&u)
+    finally:
+        free(rng)
     return out
 
 
