@@ -1,4 +1,6 @@
-/* Box-Muller normals from a block of 64-bit draws, written so compilers vectorise it.
+/* Box-Muller normals from a block of 64-bit draws, written so compilers vectorise it
+ * (Gaussian visible and hidden units); and, at the end, the ziggurat that gives
+ * the truncated-Gaussian sampler of ReLU and dReLU units its normals.
  *
  * u1 = ((d1 >> 11) + 1) 2^-53 in (0, 1], u2 = (d2 >> 11) 2^-53 in [0, 1):
  * the normals sqrt(-2 log u1) cos(2 pi u2) and sqrt(-2 log u1) sin(2 pi u2),
@@ -124,12 +126,13 @@ RBM_DISPATCH static void rbm_box_muller(const uint64_t *restrict draws, ptrdiff_
  * Marsaglia and Tsang's (2000) 256-layer ziggurat with 52-bit magnitudes, as
  * NumPy's random_standard_normal: a 64-bit draw's low 8 bits pick a layer i,
  * the next bit the sign, the 52 above it a magnitude m, and x = m w[i] is a
- * normal at once where m < k[i] (98.8% of draws; the point lies in the part of
+ * normal at once where m < k[i] (98.5% of draws; the point lies in the part of
  * the layer under the one above it).  The rest (the tail beyond R from the
  * base layer, a wedge test elsewhere) need uniforms and libm, and take a new
  * draw where they reject: _sampling.pyx's _ziggurat_rest.  Exact: the layers
  * have equal areas, so a uniform point under the stack is a normal's density.
- * The tables come from tools/ziggurat_table.py (NumPy's to within an ulp or so).
+ * The tables come from tools/ziggurat_table.py (Marsaglia and Tsang's construction,
+ * with the layers' area to all digits).
  *
  * For the truncated-Gaussian sampler one draw per normal, no log, square root
  * or division on the fast path: the polar method before it took 1.27 draws, a
