@@ -461,33 +461,6 @@ static ptrdiff_t rbm_truncated_retries_avx512(const double *alpha, const double 
     return left;
 }
 
-/* rbm_polar_gather_loop over pairs [0, whole) (a multiple of 8) 8 pairs at a time:
- * each half of the interleaved normals compressed in a register and stored
- * whole (out needs room for 8 entries past the count). */
-RBM_AVX512_TARGET
-static ptrdiff_t rbm_polar_gather_avx512(const double *u, ptrdiff_t pairs, ptrdiff_t whole,
-                                         double *out)
-{
-    /* Lane masks of the interleaved halves: bit b of a 4-bit keep mask doubled. */
-    static const unsigned char doubled[16] = {0x00, 0x03, 0x0C, 0x0F, 0x30, 0x33, 0x3C, 0x3F,
-                                              0xC0, 0xC3, 0xCC, 0xCF, 0xF0, 0xF3, 0xFC, 0xFF};
-    const __m512i first = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0);
-    const __m512i second = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
-    ptrdiff_t count = 0;
-    for (ptrdiff_t i = 0; i < whole; i += 8) {
-        const __m512d a = _mm512_loadu_pd(u + i), b = _mm512_loadu_pd(u + pairs + i);
-        const unsigned keep = (unsigned) _mm512_cmp_pd_mask(b, b, _CMP_ORD_Q);
-        const __mmask8 low = doubled[keep & 15], high = doubled[keep >> 4];
-        _mm512_storeu_pd(out + count,
-                         _mm512_maskz_compress_pd(low, _mm512_permutex2var_pd(a, first, b)));
-        count += __builtin_popcount(low);
-        _mm512_storeu_pd(out + count,
-                         _mm512_maskz_compress_pd(high, _mm512_permutex2var_pd(a, second, b)));
-        count += __builtin_popcount(high);
-    }
-    return count;
-}
-
 #else  /* no AVX-512 in this build: never called, the switches keep the paths off */
 
 static void rbm_erfcx_nonnegative_avx512(const double *y, ptrdiff_t n, double *out)

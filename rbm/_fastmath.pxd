@@ -45,7 +45,6 @@ cdef extern from "_fastmath.h" nogil:
     int rbm_positive_normal(double x)
     double RBM_NORMAL_PROPOSAL_BELOW
     void rbm_log_array(const double* x, Py_ssize_t n, double* out)
-    Py_ssize_t rbm_polar_normals(double* u, Py_ssize_t pairs, double* out)
     void rbm_exponentials(double* u, Py_ssize_t n)
     void rbm_drelu_sides(const double* x, Py_ssize_t n, const double* theta_plus,
                          const double* theta_minus, const double* r_plus,

@@ -32,14 +32,20 @@ from ._fastmath cimport (
     rbm_block_softmax_weights_d, rbm_block_softmax_weights_f, rbm_block_categorical_draw_d,
     rbm_block_categorical_draw_f, rbm_vector_sampling, rbm_bernoulli_sfc64x8_f,
     rbm_bernoulli_sfc64x8_d)
-from ._random cimport uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next
+from ._random cimport (uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next,
+                      stream_pointers, ensure_inline_checked)
 from ._fastmath cimport (rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row,
                          rbm_drelu_mass_row, rbm_vector_erfcx, rbm_optimized_build,
-                         RBM_NORMAL_PROPOSAL_BELOW, rbm_polar_normals, rbm_exponentials,
+                         RBM_NORMAL_PROPOSAL_BELOW, rbm_exponentials,
                          rbm_drelu_sides, rbm_truncated_first_tries,
                          rbm_truncated_retries, rbm_log_array, rbm_drelu_constants_d,
                          rbm_drelu_constants_f, rbm_drelu_gradient_row,
                          rbm_relu_mass_row, rbm_log_ratio_row, rbm_positive_normal)
+cdef extern from "_normal.h" nogil:
+    double RBM_ZIGGURAT_R
+    const double rbm_ziggurat_f[256]
+    bint rbm_ziggurat_try(uint64_t r, double* x)
+
 from libc.math cimport (log, exp, sqrt, erfc, cos, fmax, fabs, log1p, M_PI, M_SQRT2,
                         INFINITY)
 
@@ -330,6 +336,13 @@ cdef inline double _open_uniform(Uniforms* u) noexcept nogil:
     return 1.0 - u.rng.next_double(u.rng.state)
 
 
+cdef inline uint64_t _next_draw(Uniforms* u) noexcept nogil:
+    """The stream's next 64-bit draw."""
+    if u.local:
+        return sfc64_next(u.state)
+    return u.rng.next_uint64(u.rng.state)
+
+
 cdef inline void _open_uniforms(Uniforms* u, double* out, Py_ssize_t count) noexcept nogil:
     """out[:count] = uniforms in (0, 1], in stream order."""
     cdef Py_ssize_t i
@@ -343,30 +356,26 @@ cdef inline void _open_uniforms(Uniforms* u, double* out, Py_ssize_t count) noex
 
 # Units are sampled in blocks of at most _BLOCK, a block running across the
 # rows of a chunk (so that the rejected units of all its rows share each retry
-# round), whose work arrays live on the stack; the polar method turns at least
-# _POLAR_PAIRS and at most _MAX_PAIRS pairs of uniforms into normals at a time
-# (about 1.57 normals a pair), exponentials come _EXPONENTIALS at a time.
+# round), whose work arrays live on the stack; the ziggurat makes at least
+# _MIN_NORMALS normals at a time, exponentials come _EXPONENTIALS at a time.
 cdef enum:
     _BLOCK = 1024
     _FALLBACK_BLOCK = 128
-    _POLAR_PAIRS = 16
-    _MAX_PAIRS = 512
+    _MIN_NORMALS = 16
     _EXPONENTIALS = 64
-    # (8 to spare: rbm_polar_normals may store a whole vector past its normals.)
-    _NORMAL_POOL = _BLOCK + 2 * _MAX_PAIRS + 8
+    _NORMAL_POOL = _BLOCK + _MIN_NORMALS
 
 
 cdef struct Variates:
     # One stream's standard normals and exponentials for one chunk of rows,
-    # made a block at a time by _fastmath.h's vectorised loops and handed out
-    # in order (what a block leaves over at the chunk's end is dropped: the
-    # draws stay independent, and depend only on the stream).
+    # made a block at a time and handed out in order (what a block leaves
+    # over at the chunk's end is dropped: the draws stay independent, and
+    # depend only on the stream).
     Uniforms uniforms
     double normals[_NORMAL_POOL]
     Py_ssize_t n_normals, next_normal
     double exponentials[_EXPONENTIALS]
     Py_ssize_t next_exponential
-    double raw[2 * _MAX_PAIRS]
 
 
 cdef inline void _variates_open(Variates* v, bitgen_t* rng) noexcept nogil:
@@ -375,20 +384,60 @@ cdef inline void _variates_open(Variates* v, bitgen_t* rng) noexcept nogil:
     v.next_exponential = _EXPONENTIALS
 
 
+cdef double _ziggurat_rest(Uniforms* u, uint64_t r) noexcept nogil:
+    """The normal of a ziggurat draw r that rbm_ziggurat_try did not accept (and
+    of the draws after it, where this rejects too): the base layer's tail beyond
+    R by Marsaglia's exponential method, a wedge by its density."""
+    cdef int layer
+    cdef double x, tail, y
+    while True:
+        layer = <int> (r & 0xff)
+        if rbm_ziggurat_try(r, &x):
+            return x
+        if layer == 0:
+            while True:
+                tail = -log(_open_uniform(u)) / RBM_ZIGGURAT_R
+                y = -log(_open_uniform(u))
+                if y + y > tail * tail:
+                    return -(RBM_ZIGGURAT_R + tail) if r & 0x100 else RBM_ZIGGURAT_R + tail
+        if ((rbm_ziggurat_f[layer - 1] - rbm_ziggurat_f[layer]) * _open_uniform(u)
+                + rbm_ziggurat_f[layer] < exp(-0.5 * x * x)):
+            return x
+        r = _next_draw(u)
+
+
+cdef void _ziggurat_normals(Uniforms* u, double* out, Py_ssize_t count) noexcept nogil:
+    """out[:count] = standard normals by the ziggurat (rbm_ziggurat_try), one 64-bit
+    draw each on its fast path, in stream order; SFC64 stepped on a local copy
+    of the state (kept in registers) where the stream allows it."""
+    cdef uint64_t s[4]
+    cdef uint64_t r
+    cdef Py_ssize_t i
+    if not u.local:
+        for i in range(count):
+            out[i] = _ziggurat_rest(u, u.rng.next_uint64(u.rng.state))
+        return
+    memcpy(s, u.state, sizeof(s))
+    for i in range(count):
+        r = sfc64_next(s)
+        if not rbm_ziggurat_try(r, &out[i]):
+            memcpy(u.state, s, sizeof(s))
+            out[i] = _ziggurat_rest(u, r)
+            memcpy(s, u.state, sizeof(s))
+    memcpy(u.state, s, sizeof(s))
+
+
 cdef inline void _ensure_normals(Variates* v, Py_ssize_t m) noexcept nogil:
     """At least m (<= _BLOCK) unused normals at v.normals[v.next_normal:]."""
-    cdef Py_ssize_t left = v.n_normals - v.next_normal, pairs
+    cdef Py_ssize_t left = v.n_normals - v.next_normal, count
     if left >= m:
         return
     memmove(v.normals, v.normals + v.next_normal, left * sizeof(double))
-    v.next_normal, v.n_normals = 0, left
-    while v.n_normals < m:
-        # Pairs for the normals missing, with some to spare (a pair gives 1.57
-        # on average), in multiples of 8 (the vector loop's width).
-        pairs = min(max((2 * (m - v.n_normals)) // 3 + 8, <Py_ssize_t> _POLAR_PAIRS),
-                    <Py_ssize_t> _MAX_PAIRS) // 8 * 8
-        _open_uniforms(&v.uniforms, v.raw, 2 * pairs)
-        v.n_normals += rbm_polar_normals(v.raw, pairs, v.normals + v.n_normals)
+    # Exactly the normals missing, but at least _MIN_NORMALS (retry rounds
+    # ask for a few at a time).
+    count = max(m - left, <Py_ssize_t> _MIN_NORMALS)
+    _ziggurat_normals(&v.uniforms, v.normals + left, count)
+    v.next_normal, v.n_normals = 0, left + count
 
 
 cdef inline double _next_normal(Variates* v) noexcept nogil:
@@ -1201,6 +1250,29 @@ def erfcx(const double[::1] y):
     with nogil:
         for i in range(y.shape[0]):
             result[i] = rbm_erfcx(y[i])
+    return out
+
+
+def ziggurat_normals(stream, Py_ssize_t n):
+    """n standard normals from a NumPy BitGenerator ``stream`` (SFC64 steps
+    inline where that reproduces NumPy, else through its next_uint64: the
+    same numbers), by the ziggurat of the truncated-Gaussian sampler, in the
+    order it hands them out (for tests).  The stream advances."""
+    if n < 0:
+        raise ValueError(f"n must be at least 0, got {n}")
+    ensure_inline_checked()
+    out = np.empty(n)
+    cdef double[::1] result = out
+    cdef bitgen_t** rng = stream_pointers([stream], 1, "stream")
+    cdef Uniforms u
+    try:
+        with nogil:
+            _uniforms_open(&u, rng[0])
+            if n:
+                _ziggurat_normals(&u, &result[0], n)
+            _uniforms_close(&u)
+    finally:
+        free(rng)
     return out
 
 

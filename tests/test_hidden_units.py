@@ -604,8 +604,8 @@ def test_drelu_sampler_survives_infinite_fields():
 
 
 def test_samplers_log_is_within_a_few_ulp_of_numpys():
-    """The vectorised log behind the samplers' normals (polar method) and
-    exponentials (Robert's proposals), on uniforms as they are drawn (53-bit
+    """The vectorised log behind the samplers' exponentials (Robert's
+    proposals) and AIS's log-partition gaps, on uniforms as they are drawn (53-bit
     grid, down to 2**-53) and on values spanning the doubles' exponents."""
     from rbm import _sampling
     rng = np.random.default_rng(0)

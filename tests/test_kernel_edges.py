@@ -408,10 +408,9 @@ def test_vector_and_portable_erfcx_train_the_same_model(hidden):
 def test_vector_and_portable_truncated_tries_train_the_same_model(hidden):
     # The truncated-Gaussian tries of ReLU and dReLU units (each unit's first
     # normal, then rounds over the rejected ones, compacted with vcompress
-    # where the 8-stream sampler is on, else by the portable append loop, as
-    # are the polar method's kept normals) give the same draws, so the same
-    # model to the bit.  70 hidden units leave
-    # partial vectors of lanes.
+    # where the 8-stream sampler is on, else by the portable append loop)
+    # give the same draws, so the same model to the bit.  70 hidden units
+    # leave partial vectors of lanes.
     rng = np.random.default_rng(7)
     X = (rng.random((80, 19)) < 0.4).astype(np.float64)
     model = BernoulliRBM(n_components=70, batch_size=10, n_chains=10, n_iter=3,

@@ -6,6 +6,11 @@ double and stored as float32.  Its log, sin and cos are fdlibm's polynomials
 (under 1 ulp of double), so the stored floats are those of libm's functions
 except where a value lies within an ulp of double of a float rounding
 boundary.  ``_random.box_muller`` runs the same transform on given draws.
+
+The truncated-Gaussian sampler of ReLU and dReLU units takes its normals
+from a 256-layer ziggurat instead (also rbm/_normal.h, in double):
+``_sampling.ziggurat_normals`` hands them out as the sampler does, and the
+tests at the end check them against the normal distribution.
 """
 
 import numpy as np
@@ -100,3 +105,72 @@ def test_normals_are_standard_normal():
     n = normals.size
     assert abs(normals.mean()) < 5 / np.sqrt(n)
     assert abs(normals.var() - 1.0) < 5 * np.sqrt(2.0 / n)
+
+
+# --------------------------------------------------------------------------
+# The ziggurat of the truncated-Gaussian sampler (ReLU and dReLU units)
+# --------------------------------------------------------------------------
+
+#: Where the ziggurat's base layer hands over to its tail (rbm/_normal.h).
+ZIGGURAT_R = 3.6541528853610088
+ZIGGURAT_ALPHA = 1e-3
+
+
+def ziggurat_draws(n, seed):
+    from rbm import _sampling
+    return _sampling.ziggurat_normals(np.random.SFC64(seed), n)
+
+
+def equiprobable_chi_square_p(values, n_bins):
+    """p-value of Pearson's chi-square test of ``values`` against N(0, 1) on
+    ``n_bins`` bins of equal probability."""
+    from scipy import stats
+    edges = stats.norm.ppf(np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    counts = np.bincount(np.searchsorted(edges, values), minlength=n_bins)
+    return stats.chisquare(counts).pvalue
+
+
+def test_ziggurat_normals_fit_the_normal_distribution_bin_by_bin():
+    # 1000 equiprobable bins, 4000 draws expected in each: a wedge or layer
+    # whose density were off by 5% (the wedges hold 1.5% of the mass, a
+    # layer 0.4%) would move its bins by 3 standard errors or more.  Power:
+    # the same test rejects the same draws scaled by 1.005, half a percent.
+    n, bins = 4_000_000, 1000
+    z = ziggurat_draws(n, seed=3)
+    assert z.shape == (n,) and np.all(np.isfinite(z))
+    assert equiprobable_chi_square_p(z, bins) > ZIGGURAT_ALPHA
+    assert equiprobable_chi_square_p(1.005 * z, bins) < ZIGGURAT_ALPHA
+    assert abs(z.mean()) < 4 / np.sqrt(n)
+    assert abs(z.var() - 1.0) < 4 * np.sqrt(2.0 / n)
+    # Both signs, symmetric: the sign bit is independent of the magnitude.
+    positive = np.count_nonzero(z > 0)
+    assert abs(positive - n / 2) < 4 * np.sqrt(n / 4)
+
+
+def test_ziggurat_tail_beyond_the_base_layer_is_exact():
+    # The draws beyond R come from the tail sampler (Marsaglia's exponential
+    # method), the rest from the layers: the tail's mass is 2 P(z > R), its
+    # count binomial, and |z| - R given |z| > R has the normal's tail law.
+    from scipy import stats
+    n = 8_000_000
+    z = ziggurat_draws(n, seed=4)
+    beyond = np.abs(z[np.abs(z) > ZIGGURAT_R])
+    p_tail = 2 * stats.norm.sf(ZIGGURAT_R)
+    assert abs(beyond.size - n * p_tail) < 4 * np.sqrt(n * p_tail * (1 - p_tail))
+    tail = stats.truncnorm(ZIGGURAT_R, np.inf)
+    assert stats.kstest(beyond, tail.cdf).pvalue > ZIGGURAT_ALPHA
+    assert np.count_nonzero(z > ZIGGURAT_R) > 0 and np.count_nonzero(z < -ZIGGURAT_R) > 0
+
+
+def test_ziggurat_draws_depend_only_on_the_stream():
+    # SFC64 stepped inline on a copy of the state or through NumPy's
+    # next_uint64: the same normals, and the stream left in the same state.
+    from rbm import _gibbs, _sampling
+    inline_stream, numpy_stream = np.random.SFC64(5), np.random.SFC64(5)
+    inline = _sampling.ziggurat_normals(inline_stream, 100_000)
+    with _gibbs.kernel_settings(inline_sfc64=False) as settings:
+        assert not settings["inline_sfc64"]
+        stepped = _sampling.ziggurat_normals(numpy_stream, 100_000)
+    np.testing.assert_array_equal(inline, stepped)
+    assert inline_stream.random_raw() == numpy_stream.random_raw()
+    assert not np.array_equal(inline, ziggurat_draws(100_000, seed=6))
