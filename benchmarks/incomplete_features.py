@@ -18,10 +18,11 @@ Z and every marginal by enumerating the 2**16 hidden states):
   contender was fitted on; the floor binds where a feature takes few
   values, such as diabetes' two-valued ``sex``).
 
-    PYTHONPATH=. python benchmarks/incomplete_features.py --set diabetes --seeds 0,1,2,3,4 --lengths 3200,12800
+    PYTHONPATH=. python benchmarks/incomplete_features.py --set diabetes --seeds 0,1,2,3,4 --lengths 800,3200,12800 --vary-split
 """
 
 import argparse
+import functools
 import sys
 import time
 import warnings
@@ -49,10 +50,14 @@ def conditional_log_likelihoods(model, V):
     return out
 
 
-def diagnose(name, seed, lengths):
+def diagnose(name, seed, lengths, vary_split=False, learning_rate="auto"):
     """Yield (label, epochs, mean held-out log-likelihood, mean log p(v_i |
-    v_-i) per feature, sigma at its floor per feature, fit seconds)."""
-    kept, gaps, held, estimator = incomplete_training.validation_rows(name, seed)
+    v_-i) per feature, sigma at its floor per feature, fit seconds); with
+    ``vary_split`` the seed draws the train/test split too; every model
+    takes ``learning_rate``."""
+    loader = functools.partial(incomplete_training.load,
+                               split_seed=seed if vary_split else incomplete_training.SEED)
+    kept, gaps, held, estimator = incomplete_training.validation_rows(name, seed, loader)
     contenders = incomplete_training.contenders(kept, gaps, real=True)
     for label in LABELS:
         X, options = contenders[label]
@@ -61,7 +66,7 @@ def diagnose(name, seed, lengths):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the sigma-floor warning: reported below
                 model = estimator(n_components=16, n_iter=n_iter, random_state=seed,
-                                  **options).fit(X)
+                                  learning_rate=learning_rate, **options).fit(X)
             seconds = time.perf_counter() - start
             yield (label, n_iter, float(model.score(held)),
                    conditional_log_likelihoods(model, held).mean(axis=0),
@@ -102,13 +107,19 @@ def main(argv=None):
     parser.add_argument("--set", default="diabetes", choices=sorted(incomplete_training.REAL_SETS))
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--lengths", type=incomplete_training.parse_grid, default=(3200, 12800))
+    parser.add_argument("--vary-split", action="store_true",
+                        help="each seed draws the train/test split too (as in "
+                             "incomplete_training.py)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="of every model (default: the library's 'auto')")
     args = parser.parse_args(argv)
     lengths = args.lengths
     feature_names = list(incomplete_training.REAL_SETS[args.set]().feature_names)
     results = {(label, n): [] for label in LABELS for n in lengths}
     for seed in (int(s) for s in args.seeds.split(",")):
         for label, n_iter, score, per_feature, at_floor, seconds in diagnose(
-                args.set, seed, lengths):
+                args.set, seed, lengths, args.vary_split,
+                args.learning_rate if args.learning_rate is not None else "auto"):
             results[label, n_iter].append((score, per_feature, at_floor))
             print(f"{args.set} seed {seed} | {label} | {n_iter} epochs | {score:.3f} | "
                   f"floor at {[feature_names[i] for i in np.flatnonzero(at_floor)]} | "
