@@ -301,22 +301,31 @@ def validation_contenders(train, gaps):
     return out
 
 
-def run_validation_grid(name, seed=SEED, loader=load, grid=EPOCH_GRID):
-    """Every contender of ``validation_contenders`` at every length of
-    ``grid``, scored on a held-out complete fifth of the training rows (see
-    the module docstring): (label, training rows, the best length's score,
-    seconds of all its fits, the best length, the scores per length)."""
+def validation_rows(name, seed=SEED, loader=load):
+    """(the kept training rows, complete; the same rows with
+    ``MISSING_FRACTION`` of their entries removed; a held-out fifth of the
+    training rows, complete; the estimator class) of ``--validation-grid``:
+    the test rows are never loaded into the result."""
     train, _, estimator = loader(name, None)
     order = np.random.default_rng(1000 + seed).permutation(len(train))
     n_valid = int(round(VALIDATION_SHARE * len(train)))
     held, kept = np.sort(order[:n_valid]), np.sort(order[n_valid:])
     gaps = remove_entries(train[kept], MISSING_FRACTION, np.random.default_rng(seed))
+    return train[kept], gaps, train[held], estimator
+
+
+def run_validation_grid(name, seed=SEED, loader=load, grid=EPOCH_GRID):
+    """Every contender of ``validation_contenders`` at every length of
+    ``grid``, scored on a held-out complete fifth of the training rows (see
+    the module docstring): (label, training rows, the best length's score,
+    seconds of all its fits, the best length, the scores per length)."""
+    kept, gaps, held, estimator = validation_rows(name, seed, loader)
     rows = []
-    for label, (X, options, refresh) in validation_contenders(train[kept], gaps).items():
+    for label, (X, options, refresh) in validation_contenders(kept, gaps).items():
         start = time.perf_counter()
         with patched_refresh(refresh):
             scores = [float(estimator(n_components=16, n_iter=n_iter, random_state=seed,
-                                      **options).fit(X).score(train[held]))
+                                      **options).fit(X).score(held))
                       for n_iter in grid]
         best = int(np.argmax(scores))
         rows.append((label, len(kept), scores[best], time.perf_counter() - start,
