@@ -20,7 +20,9 @@ measurement is calibrated to last about ``--target-seconds``, preceded by a
 warm-up, and the minimum of ``--repeats`` runs is kept (run-to-run noise on
 shared machines is 5-10%, and noise only ever adds time).  The repeats go
 round the contenders in turn, so a slow spell of the machine (seen here:
-whole minutes 20-40% slower) falls on every contender of a row alike.  Run
+whole minutes 20-40% slower) falls on every contender of a row alike, and
+each timed run starts after a pause of ``QUIET_SECONDS``, by which the
+BLAS threads of the contender before it have stopped spinning.  Run
 it on an otherwise idle machine: on few cores, other busy processes distort
 the numbers far beyond their own CPU share.
 
@@ -189,10 +191,29 @@ def full_grid():
 # ----------------------------------------------------------------------
 
 
+#: Pause before each timed run of ``interleaved_samples_per_second``.  After a
+#: multi-threaded product NumPy's OpenBLAS keeps its idle workers spinning
+#: for 2**28 clock ticks (about 0.1 s; ``OPENBLAS_THREAD_TIMEOUT``), and
+#: a contender timed inside that window shares the cores with them: ours,
+#: run right after the floor, lost 50-90 ms of a 1 s run at 784 x 500 on 2
+#: cores (0.74-0.77 of the floor against 0.87-0.98 after a pause, the same
+#: session).  Every contender starts its timed runs from that quiet state;
+#: what the spin costs a user is in benchmarks/README.md ("Idle BLAS
+#: workers").
+QUIET_SECONDS = 0.3
+
+
 def _seconds(run, epochs):
     start = time.perf_counter()
     run(epochs)
     return time.perf_counter() - start
+
+
+def _seconds_from_quiet(run, epochs):
+    """``_seconds`` after ``QUIET_SECONDS`` of sleep, so that no thread left
+    spinning by the previous contender is timed with this one."""
+    time.sleep(QUIET_SECONDS)
+    return _seconds(run, epochs)
 
 
 def calibrate_epochs(run, target_seconds):
@@ -217,12 +238,13 @@ def interleaved_samples_per_second(runs, epochs, n_samples, repeats):
     The repeats go round the contenders in turn (ours, sklearn, torch,
     floor, ours, ...), so a slow spell of a shared machine falls on all of
     them alike instead of on whichever was being timed, and the ratios
-    between them stay honest.  ``epochs`` comes from ``calibrate_epochs``.
+    between them stay honest.  Each timed run starts after a pause
+    (``QUIET_SECONDS``).  ``epochs`` comes from ``calibrate_epochs``.
     """
     best = {name: math.inf for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
-            best[name] = min(best[name], _seconds(run, epochs[name]))
+            best[name] = min(best[name], _seconds_from_quiet(run, epochs[name]))
     return {name: n_samples * epochs[name] / best[name] for name in runs}
 
 

@@ -438,3 +438,31 @@ def test_parallel_fits_in_joblib_workers_share_the_cores():
     counts = Parallel(n_jobs=2, backend="loky")(
         delayed(effective_n_threads)(None) for _ in range(2))
     assert all(1 <= count <= share for count in counts), counts
+
+
+def test_partial_fit_records_its_pass_with_blas_held_at_one_thread(binary_rows, monkeypatch):
+    # A pass's history_ row (reconstruction error, free energies) comes from
+    # NumPy products, as fit's epoch figures do: on one BLAS thread, so that
+    # its rounding does not follow the thread count, and so that OpenBLAS's
+    # workers are not left spinning into the next call's kernel (a loop of
+    # partial_fit calls ran 2.4x slower on 2 cores with them spinning).
+    import threadpoolctl
+
+    from rbm import _training
+
+    seen = []
+    record_pass = _training.record_pass
+
+    def spy(*args, **kwargs):
+        seen.append([c.get_num_threads() for c in _blas._blas_controllers()])
+        return record_pass(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "record_pass", spy)
+    model = BernoulliRBM(n_components=N_HIDDEN, batch_size=100, random_state=0)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        model.partial_fit(binary_rows[:200])
+        model.partial_fit(binary_rows[200:400])
+        assert all(c.get_num_threads() == 2 for c in _blas._blas_controllers())
+    assert len(seen) == 2 and len(seen[0]) > 0
+    assert seen == [[1] * len(seen[0])] * 2, seen
+    assert len(model.history_["reconstruction_error"]) == 2
