@@ -1045,20 +1045,19 @@ def partial_fit_pass(model, X, n_threads, weights=None):
     rate = resolved_learning_rate(model)
     learning_rate = rate * training.learning_rate_fraction
     start = time.perf_counter()
-    try:
-        with single_threaded_blas():
+    # The pass and its figures on one BLAS thread, as fit's (fit_epochs): the
+    # figures' rounding must not follow the thread count, and a threaded
+    # product in them left OpenBLAS's idle workers spinning for about 0.1 s
+    # into the next call's kernel, which made a loop of partial_fit calls on
+    # 1,000-row chunks at 784 x 500 2.4x slower on 2 cores.
+    with single_threaded_blas():
+        try:
             run_pass(model, batches, n_threads, learning_rate, model.momentum,
                      training.data_statistics_with(X, weights))
-    except BaseException:
-        training.training_streams.restore(saved_streams)
-        raise
-    record_resolved_hyperparameters(model)
-    # The pass's figures on one BLAS thread, as fit's (fit_epochs): their
-    # rounding must not follow the thread count, and a threaded product here
-    # left OpenBLAS's idle workers spinning for about 0.1 s into the next
-    # call's kernel, which made a loop of partial_fit calls on 1,000-row
-    # chunks at 784 x 500 2.4x slower on 2 cores.
-    with single_threaded_blas():
+        except BaseException:
+            training.training_streams.restore(saved_streams)
+            raise
+        record_resolved_hyperparameters(model)
         record_pass(model, X, learning_rate, model.momentum, swap_counts,
                     time.perf_counter() - start, weights)
 
