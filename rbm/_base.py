@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _gibbs
 from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
+from ._params import CachedParamNames
 from ._likelihood import LikelihoodMixin
 from ._partition import is_gaussian_pair
 from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
@@ -72,8 +73,8 @@ def _initial_weights(rng, shape, dtype, unit):
     return W
 
 
-class BaseRBM(ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-              BaseEstimator):
+class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
+              ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class for RBMs: a visible layer of ``_visible_type`` and binary hidden units.
 
     Fitted state: the public parameters (``components_``, ``intercept_*``,

@@ -47,6 +47,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._blas import single_threaded_blas
 
 from . import _classify
+from ._params import CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      enumerate_binary, sigmoid, softplus)
@@ -272,8 +273,8 @@ def _visible_layer(kind, categories):
     return CategoricalVisible(categories=categories, dtype=np.float64)
 
 
-class RBMClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin,
-                    BaseEstimator):
+class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, ClassifierMixin,
+                    TransformerMixin, BaseEstimator):
     """Classification RBM: inputs, a one-hot label and binary hidden units modelled jointly.
 
     The energy is ``E(x, y, h) = -E_v(x) - d.e_y - c.h - h.W s(x) - h.U e_y``

@@ -16,6 +16,7 @@ from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._conditional import check_every_feature_observed
 from ._gaussian import GaussianBernoulliRBM
+from ._params import CachedParamNames
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import column_label, missing_mask
 
@@ -245,7 +246,7 @@ def default_estimator(X, missing, random_state, rule=None, kind=None):
                 **rule.options(kind, X.shape[0], random_state, categories, identity), **extra)
 
 
-class RBMImputer(_BaseImputer):
+class RBMImputer(CachedParamNames, _BaseImputer):
     """Fill in missing values from an RBM fitted to the incomplete data.
 
     A generative model of the joint distribution answers every pattern of

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
 
 from ._bernoulli import BernoulliRBM
+from ._params import CachedParamNames
 
 
 def _weight_parameter(estimator, sample_weight):
@@ -28,7 +29,7 @@ def _weight_parameter(estimator, sample_weight):
     return {"sample_weight" if name is None else f"{name}__sample_weight": sample_weight}
 
 
-class RBMOutlierDetector(OutlierMixin, BaseEstimator):
+class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
     """Flag samples the RBM finds improbable.
 
     Fits an RBM to (mostly normal) data and scores each sample by how

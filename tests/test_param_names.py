@@ -1,0 +1,58 @@
+"""The estimators' parameter names come from a cache per class (rbm._params)."""
+
+import pytest
+from sklearn.base import BaseEstimator, clone
+
+import rbm
+
+ESTIMATORS = (rbm.BernoulliRBM, rbm.GaussianBernoulliRBM, rbm.CategoricalRBM,
+              rbm.RBMClassifier, rbm.RBMImputer, rbm.RBMOutlierDetector)
+
+
+def signature_names(cls):
+    """scikit-learn's own reading of the constructor, uncached."""
+    return BaseEstimator._get_param_names.__func__(cls)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda cls: cls.__name__)
+def test_cached_names_are_the_constructors(cls):
+    names = cls._get_param_names()
+    assert names == signature_names(cls)
+    assert sorted(cls().get_params(deep=False)) == names
+    # Each call hands out its own list: a caller that edits it edits no cache.
+    names.append("not_a_parameter")
+    assert cls._get_param_names() == signature_names(cls)
+
+
+def test_a_subclass_with_its_own_constructor_gets_its_own_names():
+    class Narrow(rbm.BernoulliRBM):
+        def __init__(self, n_components=256, *, extra=3):
+            super().__init__(n_components=n_components)
+            self.extra = extra
+
+    assert rbm.BernoulliRBM._get_param_names()  # the parent's entry is cached first
+    names = Narrow._get_param_names()
+    assert names == signature_names(Narrow) == ["extra", "n_components"]
+    assert "extra" not in rbm.BernoulliRBM._get_param_names()
+
+
+def test_clone_and_set_params_see_every_parameter():
+    model = rbm.BernoulliRBM(n_components=7, learning_rate=0.05, random_state=3)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params()
+    copy.set_params(batch_size=17)
+    assert copy.batch_size == 17 and model.batch_size != 17
+
+
+def test_get_params_reads_the_constructor_once_per_class(monkeypatch):
+    import inspect
+
+    rbm.CategoricalRBM._get_param_names()  # read (and cached) here at the latest
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("inspect.signature called again")
+
+    monkeypatch.setattr(inspect, "signature", refuse)
+    model = rbm.CategoricalRBM(n_components=5)
+    assert model.get_params()["n_components"] == 5
+    model._validate_params()
