@@ -28,8 +28,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import _gibbs
 from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
-from ._params import CachedParamNames
 from ._likelihood import LikelihoodMixin
+from ._params import CachedParamNames
 from ._partition import is_gaussian_pair
 from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams

@@ -17,8 +17,9 @@ class CachedParamNames:
     scikit-learn reads the names with ``inspect.signature(cls.__init__)`` on
     every ``get_params``, and every ``fit`` and ``partial_fit`` calls
     ``get_params`` to validate the parameters (so do ``clone``,
-    ``set_params`` and ``repr``): 55 us a call, 9% of a tiny fit (50 x 8
-    rows, 4 hidden units: 0.855 -> 0.78 ms warm).  A class's constructor
+    ``set_params`` and ``repr``): 55 us a call, 8% of a tiny fit (50 x 8
+    rows, 4 hidden units: 0.868 -> 0.800 ms warm, ``benchmarks/time_to_quality.py
+    --parts tiny``).  A class's constructor
     does not change, and subclasses are cached under their own name.
     """
 
