@@ -415,7 +415,7 @@ cdef void _ziggurat_normals(Uniforms* u, double* out, Py_ssize_t count) noexcept
     cdef Py_ssize_t i
     if not u.local:
         for i in range(count):
-            out[i] = _ziggurat_rest(u, u.rng.next_uint64(u.rng.state))
+            out[i] = _ziggurat_rest(u, _next_draw(u))
         return
     memcpy(s, u.state, sizeof(s))
     for i in range(count):
