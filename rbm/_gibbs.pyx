@@ -61,7 +61,7 @@ from ._sampling cimport (
     Units, BERNOULLI, GAUSSIAN, CATEGORICAL, CHUNK, HIDDEN_BERNOULLI, HIDDEN_GAUSSIAN,
     HIDDEN_RELU, HIDDEN_DRELU, DRELU_GAMMA_PLUS, DRELU_GAMMA_MINUS, DRELU_THETA_PLUS,
     DRELU_THETA_MINUS, DRELU_PARAMETER_ROWS, DRELU_STATE_ROWS, DRELU_STATISTICS,
-    drelu_potential_gradient,
+    drelu_potential_gradient, hidden_sample_on_one_thread,
     add_bias_sigmoid_rows, hidden_probabilities, sample_hidden, sample_visible,
     scale_rows, tempered_visible_sample, tempered_hidden_sample, clamp_visible,
     parallel_threshold, set_parallel_threshold, set_avx512_sampling, set_avx512_erfcx)
@@ -126,6 +126,8 @@ cdef Py_ssize_t _SMALL_MODEL_WEIGHTS = 65536
 cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
 # See _weight_step_with_sigma_terms (kernel_settings can switch it off).
 cdef bint _SIGMA_FROM_WEIGHT_GRADIENT = True
+# See _chain_sample_beside_update (kernel_settings can switch it off).
+cdef bint _CHAIN_SAMPLE_BESIDE_UPDATE = True
 
 
 # --------------------------------------------------------------------------
@@ -135,13 +137,13 @@ cdef bint _SIGMA_FROM_WEIGHT_GRADIENT = True
 _SETTING_NAMES = ("numpy_blas", "avx512_compaction", "avx512_sampling", "avx512_erfcx",
                   "inline_sfc64",
                   "parallel_threshold", "product_threshold", "small_model_weights",
-                  "sigma_from_weight_gradient")
+                  "sigma_from_weight_gradient", "chain_sample_beside_update")
 _settings_lock = threading.RLock()
 
 
 def _apply_settings(values):
     """Push ``values`` (a dict of some settings) into the modules that read them."""
-    global _SMALL_MODEL_WEIGHTS, _SIGMA_FROM_WEIGHT_GRADIENT
+    global _SMALL_MODEL_WEIGHTS, _SIGMA_FROM_WEIGHT_GRADIENT, _CHAIN_SAMPLE_BESIDE_UPDATE
     if "numpy_blas" in values:
         set_numpy_blas(bool(values["numpy_blas"]))
     if "avx512_compaction" in values:
@@ -162,6 +164,8 @@ def _apply_settings(values):
         _SMALL_MODEL_WEIGHTS = int(values["small_model_weights"])
     if "sigma_from_weight_gradient" in values:
         _SIGMA_FROM_WEIGHT_GRADIENT = bool(values["sigma_from_weight_gradient"])
+    if "chain_sample_beside_update" in values:
+        _CHAIN_SAMPLE_BESIDE_UPDATE = bool(values["chain_sample_beside_update"])
 
 
 def kernel_settings_now():
@@ -179,7 +183,8 @@ def kernel_settings_now():
                     parallel_threshold=None if threshold == PY_SSIZE_T_MAX else threshold,
                     product_threshold=None if products == float("inf") else int(products),
                     small_model_weights=_SMALL_MODEL_WEIGHTS,
-                    sigma_from_weight_gradient=bool(_SIGMA_FROM_WEIGHT_GRADIENT))
+                    sigma_from_weight_gradient=bool(_SIGMA_FROM_WEIGHT_GRADIENT),
+                    chain_sample_beside_update=bool(_CHAIN_SAMPLE_BESIDE_UPDATE))
 
 
 @contextlib.contextmanager
@@ -402,6 +407,16 @@ cdef long _team_column_passes = 0
 def team_column_passes():
     """How many passes of a visible layer have run on a thread team (for tests)."""
     return _team_column_passes
+
+
+# Batches whose chains' hidden sample ran beside the update (for tests).
+cdef long _chain_samples_beside_update = 0
+
+
+def chain_samples_beside_update():
+    """How many batches drew their chains' hidden sample on a second thread
+    beside the update (``_update``; for tests)."""
+    return _chain_samples_beside_update
 
 
 cdef inline bint _column_team(const Train* T, Py_ssize_t rows) noexcept nogil:
@@ -846,8 +861,16 @@ cdef void _positive_phase_cd(const Train* T, blocks_t* A, Py_ssize_t B,
 
 cdef void _positive_phase_persistent(const Train* T, blocks_t* A, Py_ssize_t B,
                                      Py_ssize_t C) noexcept nogil:
-    """PCD, PT: HS[:B + C] = E[h | data and chains] in one product; Hc ~ the chains' part."""
+    """PCD, PT: HS[:B + C] = E[h | data and chains] in one product.  The chains'
+    next hidden sample is drawn by _update (_chains_hidden_sample)."""
     _chain_probabilities(T, A, 0, B + C)
+
+
+cdef void _chains_hidden_sample(const Train* T, blocks_t* A, Py_ssize_t B,
+                                Py_ssize_t C) noexcept nogil:
+    """PCD, PT: Hc ~ p(h | the chains' rows VS[B:B + C]), from what
+    _chain_probabilities left for those rows (HS, or the fields ZS and dReLU's
+    statistics); reads neither W nor the data rows."""
     sample_hidden(&T.u, A.HS + B * T.u.n_hidden, A.ZS + B * T.u.n_hidden, A.c, A.Hc, C,
                   T.rng, T.scratch, T.n_threads, _drelu_stats(T, A, B))
 
@@ -1275,9 +1298,71 @@ cdef void _constraints(const Train* T, blocks_t* A) noexcept nogil:
         transpose(A.WT, T.u.n_visible, T.u.n_hidden, A.W)
 
 
+cdef void _gradient_and_weight_step(const Train* T, blocks_t* A, Py_ssize_t batch_start,
+                                    Py_ssize_t B, Py_ssize_t C) noexcept nogil:
+    """The batch's gradients (with centering's and sparsity's terms) and its weight step."""
+    cdef Py_ssize_t weight_rows = B + C
+    _gradient(T, A, batch_start, B, C)
+    if T.centered:
+        weight_rows = _centering_gradient(T, A, B, C)
+    if T.sparsity:
+        weight_rows = _sparsity_gradient(T, A, weight_rows)
+    _scale_for_weight_product(T, A.HS, A.row_weights, B, C, T.u.n_hidden)
+    _weight_step(T, A, weight_rows)
+
+
+cdef inline bint _chain_sample_beside_update(const Train* T, Py_ssize_t C) noexcept nogil:
+    """Whether the chains' next hidden sample is drawn on a second thread while
+    the first computes the gradient and the weight step.
+
+    Only for real-valued hidden units, whose draws (truncated Gaussians,
+    5-10 ns a unit) take as long as the update of a small model; a Bernoulli
+    draw costs less than waking a thread.  And only where neither side
+    would use the team itself: the sampler runs on one thread for these
+    rows, and the model is below the team's size for passes over the
+    weights (inside the two-thread region a nested team has one thread).
+    """
+    return (_CHAIN_SAMPLE_BESIDE_UPDATE and T.n_threads > 1
+            and T.u.hidden_kind != HIDDEN_BERNOULLI
+            and T.u.n_visible * T.u.n_hidden < _TEAM_MIN_WEIGHTS
+            and hidden_sample_on_one_thread(&T.u, C, T.n_threads))
+
+
+cdef void _update(const Train* T, blocks_t* A, Py_ssize_t batch_start, Py_ssize_t B,
+                  Py_ssize_t C) noexcept nogil:
+    """The batch's parameter update; PCD and PT also draw their chains' next
+    hidden sample (for the next batch).
+
+    The two are independent: the sample reads the chains' fields (or, for
+    Bernoulli units, HS before _scale_for_weight_product scales it), c and
+    the dReLU potential, which change only in _bias_steps and _constraints,
+    after both; the update does not touch Hc, the random streams or their
+    scratch.  So the sample may run beside the update on another thread
+    (_chain_sample_beside_update), with the same numbers either way.
+    """
+    global _chain_samples_beside_update
+    cdef int part
+    if not T.persistent:
+        _gradient_and_weight_step(T, A, batch_start, B, C)
+    elif _chain_sample_beside_update(T, C):
+        _chain_samples_beside_update += 1
+        # The sample goes to the thread that computed the chains' rows in
+        # hidden_probabilities (the second half), whose cache holds them.
+        for part in prange(2, num_threads=2, schedule='static'):
+            if part == 0:
+                _gradient_and_weight_step(T, A, batch_start, B, C)
+            else:
+                _chains_hidden_sample(T, A, B, C)
+    else:
+        _chains_hidden_sample(T, A, B, C)
+        _gradient_and_weight_step(T, A, batch_start, B, C)
+    _bias_steps(T, A)
+    _constraints(T, A)
+
+
 cdef void _train_loop(Train* T, blocks_t* A) noexcept nogil:
     """The driver: one update per minibatch; batch t is order[ends[t - 1]:ends[t]]."""
-    cdef Py_ssize_t t, start = 0, batch_start, B, C, weight_rows
+    cdef Py_ssize_t t, start = 0, batch_start, B, C
     for t in range(T.n_batches):
         B = T.ends[t] - start
         C = T.n_chains if T.persistent else B
@@ -1295,16 +1380,7 @@ cdef void _train_loop(Train* T, blocks_t* A) noexcept nogil:
             _negative_phase_pt(T, A, B, C)
         if T.persistent:
             _positive_phase_persistent(T, A, B, C)
-        _gradient(T, A, batch_start, B, C)
-        weight_rows = B + C
-        if T.centered:
-            weight_rows = _centering_gradient(T, A, B, C)
-        if T.sparsity:
-            weight_rows = _sparsity_gradient(T, A, weight_rows)
-        _scale_for_weight_product(T, A.HS, A.row_weights, B, C, T.u.n_hidden)
-        _weight_step(T, A, weight_rows)
-        _bias_steps(T, A)
-        _constraints(T, A)
+        _update(T, A, batch_start, B, C)
 
 # --------------------------------------------------------------------------
 # Entry checks: O(1) per array, O(n) over index arrays

@@ -70,6 +70,8 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
 cdef void sample_hidden(const Units* u, const floating* P, const floating* Z,
                         const floating* c, floating* Hs, Py_ssize_t rows, bitgen_t** streams,
                         float* scratch, int n_threads, const double* stats=*) noexcept nogil
+cdef bint hidden_sample_on_one_thread(const Units* u, Py_ssize_t rows,
+                                      int n_threads) noexcept nogil
 cdef void hidden_log_partition_gap(const Units* u, double* G, Py_ssize_t rows, double beta,
                                    double beta_prev) noexcept nogil
 cdef void drelu_potential_gradient(const Units* u, const floating* Z, const floating* c,

@@ -905,6 +905,16 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
         add_bias_sigmoid_rows(H, j * CHUNK, min((j + 1) * CHUNK, rows), n_hidden, c)
 
 
+cdef bint hidden_sample_on_one_thread(const Units* u, Py_ssize_t rows,
+                                      int n_threads) noexcept nogil:
+    """Whether sample_hidden draws rows x n_hidden units on the calling thread
+    alone (its choice below, for the same arguments)."""
+    cdef Py_ssize_t n_chunks = (rows + CHUNK - 1) // CHUNK
+    if u.hidden_kind != HIDDEN_BERNOULLI:
+        return not _worth_threads_real(rows, n_chunks, u.n_hidden, n_threads)
+    return not _worth_threads(rows, n_chunks, u.n_hidden, n_threads)
+
+
 cdef void sample_hidden(const Units* u, const floating* P, const floating* Z,
                         const floating* c, floating* Hs, Py_ssize_t rows, bitgen_t** streams,
                         float* scratch, int n_threads, const double* stats=NULL) noexcept nogil:

@@ -240,6 +240,50 @@ def test_categorical_row_sums_on_the_team_give_the_same_model():
     assert_same_arrays(models)
 
 
+def _small_rows(visible):
+    rng = np.random.default_rng(6)
+    if visible == "binary":
+        return BernoulliRBM, (rng.random((200, 40)) < 0.3).astype(np.float64)
+    if visible == "gaussian":
+        return GaussianBernoulliRBM, rng.normal(size=(200, 5)) @ rng.normal(size=(5, 40))
+    return CategoricalRBM, rng.integers(0, 4, size=(200, 10))
+
+
+@pytest.mark.parametrize("method", ["pcd", "pt"])
+@pytest.mark.parametrize("visible, hidden", [
+    ("binary", "bernoulli"), ("binary", "gaussian"), ("binary", "relu"), ("binary", "drelu"),
+    ("gaussian", "drelu"), ("categorical", "relu")])
+def test_chain_sample_beside_the_update_gives_the_same_model(visible, hidden, method):
+    # Default settings at a small model: PCD and PT draw the chains' next
+    # sample of real-valued hidden units on a second thread while the first
+    # computes the gradient and the weight step (_gibbs._update).  The sample
+    # must read nothing the update writes (the Gaussian layer's moments
+    # rescale VS; the weight step scales HS), so the model is the same bits
+    # as with the sample drawn first on one thread.
+    estimator, X = _small_rows(visible)
+
+    def make_model(n_jobs):
+        return estimator(n_components=16, batch_size=10, n_iter=2, method=method,
+                         hidden=hidden, learning_rate=0.01, random_state=0, n_jobs=n_jobs)
+
+    beside = {}
+    models = {}
+    for n_jobs in THREAD_COUNTS:
+        before = _gibbs.chain_samples_beside_update()
+        models[n_jobs] = make_model(n_jobs).fit(X)
+        beside[n_jobs] = _gibbs.chain_samples_beside_update() - before
+    # 20 batches x 2 epochs on more than one thread; a Bernoulli draw costs
+    # less than waking a thread, so binary hidden units never do it.
+    expected = 0 if hidden == "bernoulli" else 40
+    assert beside == {1: 0, 2: expected, 3: expected}, beside
+    with _gibbs.kernel_settings(chain_sample_beside_update=False) as settings:
+        assert not settings["chain_sample_beside_update"]
+        before = _gibbs.chain_samples_beside_update()
+        models["off"] = make_model(2).fit(X)
+        assert _gibbs.chain_samples_beside_update() == before
+    assert_same_arrays(models)
+
+
 def test_inference_is_exact_across_thread_counts(binary_rows, threaded_kernel):
     X = binary_rows
     fitted = BernoulliRBM(n_components=N_HIDDEN, batch_size=100, n_iter=1, random_state=0,
