@@ -12,8 +12,8 @@ count.  Layer updates run on one thread unless they have at least
 OpenBLAS-threaded products fights OpenBLAS's spinning workers), except layers
 of real-valued hidden units, whose per-element work is 10-50x a sigmoid's: they
 use the team from ``_MIN_PARALLEL_REAL_ELEMENTS`` elements (the means of ReLU
-and dReLU units, which draw no random numbers, in equal row ranges from
-``_MIN_PARALLEL_MEANS_ELEMENTS``).  On one
+and dReLU units, which draw no random numbers, in row ranges from
+``_MIN_PARALLEL_MEANS_ELEMENTS``, see ``_means_share_start``).  On one
 thread, Bernoulli chunks are drawn 8 streams at a time with AVX-512 where the
 CPU has it (this module owns ``_fastmath.h``'s sampling flag), else two at a
 time; the same numbers either way.
@@ -60,8 +60,8 @@ cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = PY_SSIZE_T_MAX
 # see _worth_threads_real.
 cdef Py_ssize_t _MIN_PARALLEL_REAL_ELEMENTS = 4096
 # The means of ReLU and dReLU units (E[h | v], and dReLU's statistics: 3-10 ns
-# an element, no random numbers) are shared out in equal row ranges from
-# this many: dReLU at 64 x 64, batch 10 (20 rows) 2.6x -> 2.3x binary units'
+# an element, no random numbers) are shared out in row ranges from
+# this many (_means_share_start): dReLU at 64 x 64, batch 10 (20 rows) 2.6x -> 2.3x binary units'
 # time on 2 idle cores (benchmarks/README.md, "sixth pass").
 cdef Py_ssize_t _MIN_PARALLEL_MEANS_ELEMENTS = 1024
 
@@ -875,6 +875,19 @@ cdef inline int _real_mean_parts(const Units* u, Py_ssize_t rows, int n_threads)
     return <int> min(<Py_ssize_t> n_threads, rows)
 
 
+cdef inline Py_ssize_t _means_share_start(Py_ssize_t rows, Py_ssize_t j,
+                                         Py_ssize_t parts) noexcept nogil:
+    """The first row of share j of `parts` shares of the means of rows of
+    real-valued hidden units: the calling thread's share (j = 0) weighs 3,
+    the others 2 (rows * 3/5 and 2/5 for two).  It has the fields in its
+    cache (it computed the product), and in training the second thread
+    draws the chains' sample next (_gibbs._update): equal shares kept the
+    first thread waiting (dReLU at 64 x 64, batch 10: 5-7% of the fit)."""
+    if j >= parts:
+        return rows
+    return 0 if j == 0 else rows * (2 * j + 1) // (2 * parts + 1)
+
+
 cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
                                const floating* c, int n_threads,
                                double* stats=NULL) noexcept nogil:
@@ -888,13 +901,14 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
     cdef int parts
     if u.hidden_kind != HIDDEN_BERNOULLI:
         # No random numbers here, so the rows need not follow the streams'
-        # chunks: equal shares of rows (20 rows are 16 + 4 in chunks).
+        # chunks (20 rows are 16 + 4 in chunks): shares by _means_share_start.
         parts = _real_mean_parts(u, rows, n_threads)
         if parts == 1:
             _real_hidden_means(u, H, 0, rows, c, stats)
             return
         for j in prange(parts, num_threads=parts, schedule='static'):
-            _real_hidden_means(u, H, rows * j // parts, rows * (j + 1) // parts, c, stats)
+            _real_hidden_means(u, H, _means_share_start(rows, j, parts),
+                               _means_share_start(rows, j + 1, parts), c, stats)
         return
     if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
         # Not even a one-thread parallel region: entering one costs about
