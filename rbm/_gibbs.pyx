@@ -841,14 +841,16 @@ cdef void _chain_probabilities(const Train* T, blocks_t* A, Py_ssize_t r0,
                                Py_ssize_t rows) noexcept nogil:
     """HS[r0:r0 + rows] = E[h | VS[r0:r0 + rows]]; real-valued hidden units keep
     the fields W s(v) in ZS[r0:r0 + rows] (their samplers and dReLU's gradient read them)."""
-    hidden_field_of(A.VS + r0 * T.u.n_visible, rows, A.W, A.WT if T.transposed else NULL,
-                    T.u.n_visible, T.u.n_hidden, A.HS + r0 * T.u.n_hidden, T.idx, A.coef,
-                    T.n_threads)
-    if T.u.hidden_kind != HIDDEN_BERNOULLI:
-        memcpy(A.ZS + r0 * T.u.n_hidden, A.HS + r0 * T.u.n_hidden,
-               rows * T.u.n_hidden * sizeof(A.HS[0]))
-    hidden_probabilities(&T.u, A.HS + r0 * T.u.n_hidden, rows, A.c, T.n_threads,
-                         _drelu_stats(T, A, r0))
+    cdef Py_ssize_t nv = T.u.n_visible, nh = T.u.n_hidden
+    if T.u.hidden_kind == HIDDEN_BERNOULLI:
+        hidden_field_of(A.VS + r0 * nv, rows, A.W, A.WT if T.transposed else NULL, nv, nh,
+                        A.HS + r0 * nh, T.idx, A.coef, T.n_threads)
+        hidden_probabilities(&T.u, A.HS + r0 * nh, rows, A.c, T.n_threads)
+        return
+    hidden_field_of(A.VS + r0 * nv, rows, A.W, A.WT if T.transposed else NULL, nv, nh,
+                    A.ZS + r0 * nh, T.idx, A.coef, T.n_threads)
+    hidden_probabilities(&T.u, A.HS + r0 * nh, rows, A.c, T.n_threads, _drelu_stats(T, A, r0),
+                         A.ZS + r0 * nh)
 
 
 cdef void _positive_phase_cd(const Train* T, blocks_t* A, Py_ssize_t B,

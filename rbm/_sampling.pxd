@@ -66,7 +66,7 @@ cdef void add_bias_sigmoid_rows(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ss
                                 const floating* bias) noexcept nogil
 cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
                                const floating* c, int n_threads,
-                               double* stats=*) noexcept nogil
+                               double* stats=*, const floating* Z=*) noexcept nogil
 cdef void sample_hidden(const Units* u, const floating* P, const floating* Z,
                         const floating* c, floating* Hs, Py_ssize_t rows, bitgen_t** streams,
                         float* scratch, int n_threads, const double* stats=*) noexcept nogil

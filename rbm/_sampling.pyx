@@ -596,9 +596,9 @@ cdef inline double _hidden_unit_log_partition(const Units* u, Py_ssize_t j, doub
     return log_minus + log1p(exp(log_plus - log_minus))
 
 
-cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssize_t r1,
-                             const floating* c, double* stats) noexcept nogil:
-    """H[r0:r1] = E[h | field H + c] for Gaussian, ReLU and dReLU units, in place.
+cdef void _real_hidden_means(const Units* u, const floating* Z, floating* H, Py_ssize_t r0,
+                             Py_ssize_t r1, const floating* c, double* stats) noexcept nogil:
+    """H[r0:r1] = E[h | field Z + c] for Gaussian, ReLU and dReLU units (Z may be H).
 
     dReLU units also leave each row's statistics in stats (row r at
     stats + r * DRELU_STATISTICS * n_hidden) where stats is not NULL: the
@@ -615,16 +615,16 @@ cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssiz
     if u.hidden_kind == HIDDEN_GAUSSIAN:
         for r in range(r0, r1):
             for j in range(n):
-                H[r * n + j] = <floating> (<double> H[r * n + j] + c[j])
+                H[r * n + j] = <floating> (<double> Z[r * n + j] + c[j])
         return
     if u.hidden_kind == HIDDEN_RELU:
         x = <double*> malloc(max(2 * n, 1) * sizeof(double))
         for r in range(r0, r1):
             for j in range(n):
                 if x == NULL:
-                    H[r * n + j] = <floating> _relu_mean(<double> H[r * n + j] + c[j])
+                    H[r * n + j] = <floating> _relu_mean(<double> Z[r * n + j] + c[j])
                 else:
-                    x[j] = <double> H[r * n + j] + c[j]
+                    x[j] = <double> Z[r * n + j] + c[j]
             if x != NULL:
                 rbm_relu_mean_row(x, n, x + n)
                 for j in range(n):
@@ -634,7 +634,7 @@ cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssiz
     if _drelu_rows_open(&d, p, n):
         for r in range(r0, r1):
             out = d.own if stats == NULL else stats + r * DRELU_STATISTICS * n
-            _drelu_row(&d, p, H + r * n, c, out)
+            _drelu_row(&d, p, Z + r * n, c, out)
             for j in range(n):
                 H[r * n + j] = <floating> (out[DRELU_W_PLUS * n + j] * out[DRELU_MEAN_PLUS * n + j]
                                            - out[DRELU_W_MINUS * n + j]
@@ -643,7 +643,7 @@ cdef void _real_hidden_means(const Units* u, floating* H, Py_ssize_t r0, Py_ssiz
         return
     for r in range(r0, r1):
         for j in range(n):
-            _drelu_split(p, n, j, <double> H[r * n + j] + c[j], &s)
+            _drelu_split(p, n, j, <double> Z[r * n + j] + c[j], &s)
             _drelu_piece_moments(&s, &m_plus, &s_plus, &m_minus, &s_minus)
             H[r * n + j] = <floating> (s.w_plus * m_plus - s.w_minus * m_minus)
             if stats != NULL:
@@ -890,24 +890,28 @@ cdef inline Py_ssize_t _means_share_start(Py_ssize_t rows, Py_ssize_t j,
 
 cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
                                const floating* c, int n_threads,
-                               double* stats=NULL) noexcept nogil:
+                               double* stats=NULL, const floating* Z=NULL) noexcept nogil:
     """H = E[h | hidden field H + c], in place: sigmoid(H + c) for Bernoulli units.
 
     stats: NULL, or room for rows x DRELU_STATISTICS x n_hidden doubles where
     dReLU units leave their rows' statistics (for sample_hidden and
-    drelu_potential_gradient on the same fields).
+    drelu_potential_gradient on the same fields).  Z: NULL, or for
+    real-valued units the fields, read from there instead (H = E[h | Z + c],
+    Z left as it is: the samplers and dReLU's gradient read it later).
     """
     cdef Py_ssize_t j, n_chunks = (rows + CHUNK - 1) // CHUNK, n_hidden = u.n_hidden
     cdef int parts
     if u.hidden_kind != HIDDEN_BERNOULLI:
         # No random numbers here, so the rows need not follow the streams'
         # chunks (20 rows are 16 + 4 in chunks): shares by _means_share_start.
+        if Z == NULL:
+            Z = H
         parts = _real_mean_parts(u, rows, n_threads)
         if parts == 1:
-            _real_hidden_means(u, H, 0, rows, c, stats)
+            _real_hidden_means(u, Z, H, 0, rows, c, stats)
             return
         for j in prange(parts, num_threads=parts, schedule='static'):
-            _real_hidden_means(u, H, _means_share_start(rows, j, parts),
+            _real_hidden_means(u, Z, H, _means_share_start(rows, j, parts),
                                _means_share_start(rows, j + 1, parts), c, stats)
         return
     if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
