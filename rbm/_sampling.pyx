@@ -875,16 +875,22 @@ cdef inline int _real_mean_parts(const Units* u, Py_ssize_t rows, int n_threads)
     return <int> min(<Py_ssize_t> n_threads, rows)
 
 
-cdef inline Py_ssize_t _means_share_start(Py_ssize_t rows, Py_ssize_t j,
-                                         Py_ssize_t parts) noexcept nogil:
+cdef inline Py_ssize_t _means_share_start(Py_ssize_t rows, Py_ssize_t j, Py_ssize_t parts,
+                                         bint lead) noexcept nogil:
     """The first row of share j of `parts` shares of the means of rows of
-    real-valued hidden units: the calling thread's share (j = 0) weighs 3,
-    the others 2 (rows * 3/5 and 2/5 for two).  It has the fields in its
-    cache (it computed the product), and in training the second thread
-    draws the chains' sample next (_gibbs._update): equal shares kept the
-    first thread waiting (dReLU at 64 x 64, batch 10: 5-7% of the fit)."""
+    real-valued hidden units: equal shares, or with lead the calling
+    thread's share (j = 0) weighs 3 and the others 2 (3/5 and 2/5 for two).
+
+    lead is for layers too small for the team's sampler
+    (_MIN_PARALLEL_REAL_ELEMENTS): there the calling thread computed the
+    fields alone (they are in its cache) and, in training, the second
+    thread draws the chains' sample next (_gibbs._update).  Equal shares
+    kept the first thread waiting (dReLU at 64 x 64, batch 10: 5-7% of the fit).
+    """
     if j >= parts:
         return rows
+    if not lead:
+        return rows * j // parts
     return 0 if j == 0 else rows * (2 * j + 1) // (2 * parts + 1)
 
 
@@ -901,6 +907,7 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
     """
     cdef Py_ssize_t j, n_chunks = (rows + CHUNK - 1) // CHUNK, n_hidden = u.n_hidden
     cdef int parts
+    cdef bint lead
     if u.hidden_kind != HIDDEN_BERNOULLI:
         # No random numbers here, so the rows need not follow the streams'
         # chunks (20 rows are 16 + 4 in chunks): shares by _means_share_start.
@@ -910,9 +917,10 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
         if parts == 1:
             _real_hidden_means(u, Z, H, 0, rows, c, stats)
             return
+        lead = rows * n_hidden < _MIN_PARALLEL_REAL_ELEMENTS
         for j in prange(parts, num_threads=parts, schedule='static'):
-            _real_hidden_means(u, Z, H, _means_share_start(rows, j, parts),
-                               _means_share_start(rows, j + 1, parts), c, stats)
+            _real_hidden_means(u, Z, H, _means_share_start(rows, j, parts, lead),
+                               _means_share_start(rows, j + 1, parts, lead), c, stats)
         return
     if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
         # Not even a one-thread parallel region: entering one costs about
