@@ -1348,8 +1348,9 @@ cdef void _update(const Train* T, blocks_t* A, Py_ssize_t batch_start, Py_ssize_
         _gradient_and_weight_step(T, A, batch_start, B, C)
     elif _chain_sample_beside_update(T, C):
         _chain_samples_beside_update += 1
-        # The sample goes to the thread that computed the chains' rows in
-        # hidden_probabilities (the second half), whose cache holds them.
+        # The sample goes to the second thread: it computed most of the
+        # chains' rows in hidden_probabilities (the last 2/5 of the rows),
+        # so its cache holds them.
         for part in prange(2, num_threads=2, schedule='static'):
             if part == 0:
                 _gradient_and_weight_step(T, A, batch_start, B, C)

@@ -60,9 +60,10 @@ cdef Py_ssize_t _MIN_PARALLEL_ELEMENTS = PY_SSIZE_T_MAX
 # see _worth_threads_real.
 cdef Py_ssize_t _MIN_PARALLEL_REAL_ELEMENTS = 4096
 # The means of ReLU and dReLU units (E[h | v], and dReLU's statistics: 3-10 ns
-# an element, no random numbers) are shared out in row ranges from
-# this many (_means_share_start): dReLU at 64 x 64, batch 10 (20 rows) 2.6x -> 2.3x binary units'
-# time on 2 idle cores (benchmarks/README.md, "sixth pass").
+# an element, no random numbers) are shared out in row ranges
+# (_means_share_start) from this many: dReLU at 64 x 64, batch 10 (20 rows)
+# 2.6x -> 2.3x binary units' time on 2 idle cores (benchmarks/README.md,
+# "sixth pass").
 cdef Py_ssize_t _MIN_PARALLEL_MEANS_ELEMENTS = 1024
 
 # The 8-stream sampler is on by default where the CPU has AVX-512 (a
