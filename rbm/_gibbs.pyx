@@ -128,6 +128,11 @@ cdef Py_ssize_t _SMALL_MODEL_ROWS = 128
 cdef bint _SIGMA_FROM_WEIGHT_GRADIENT = True
 # See _chain_sample_beside_update (kernel_settings can switch it off).
 cdef bint _CHAIN_SAMPLE_BESIDE_UPDATE = True
+# Chains' samples of fewer units than this are drawn after the update, not
+# beside it: at 30 x 16, batch 10 (160 units) the second thread cost ReLU and
+# dReLU fits 5%, at 100 x 32 (320) it was level, at 64 x 64 (640) it saved 9%
+# (benchmarks/README.md, "Hidden-unit types, ninth pass").
+cdef Py_ssize_t _MIN_BESIDE_SAMPLE_ELEMENTS = 512
 
 
 # --------------------------------------------------------------------------
@@ -1319,13 +1324,15 @@ cdef inline bint _chain_sample_beside_update(const Train* T, Py_ssize_t C) noexc
 
     Only for real-valued hidden units, whose draws (truncated Gaussians,
     5-10 ns a unit) take as long as the update of a small model; a Bernoulli
-    draw costs less than waking a thread.  And only where neither side
+    draw costs less than waking a thread, and so does a sample of fewer than
+    _MIN_BESIDE_SAMPLE_ELEMENTS real-valued units.  And only where neither side
     would use the team itself: the sampler runs on one thread for these
     rows, and the model is below the team's size for passes over the
     weights (inside the two-thread region a nested team has one thread).
     """
     return (_CHAIN_SAMPLE_BESIDE_UPDATE and T.n_threads > 1
             and T.u.hidden_kind != HIDDEN_BERNOULLI
+            and C * T.u.n_hidden >= _MIN_BESIDE_SAMPLE_ELEMENTS
             and T.u.n_visible * T.u.n_hidden < _TEAM_MIN_WEIGHTS
             and hidden_sample_on_one_thread(&T.u, C, T.n_threads))
 

@@ -263,7 +263,8 @@ def test_chain_sample_beside_the_update_gives_the_same_model(visible, hidden, me
     estimator, X = _small_rows(visible)
 
     def make_model(n_jobs):
-        return estimator(n_components=16, batch_size=10, n_iter=2, method=method,
+        # 10 chains x 64 units: a sample big enough to go beside the update.
+        return estimator(n_components=64, batch_size=10, n_chains=10, n_iter=2, method=method,
                          hidden=hidden, learning_rate=0.01, random_state=0, n_jobs=n_jobs)
 
     beside = {}
@@ -282,6 +283,16 @@ def test_chain_sample_beside_the_update_gives_the_same_model(visible, hidden, me
         models["off"] = make_model(2).fit(X)
         assert _gibbs.chain_samples_beside_update() == before
     assert_same_arrays(models)
+
+
+def test_small_chain_samples_are_drawn_after_the_update():
+    # 10 chains x 16 units: fewer than the kernel's minimum, so the second
+    # thread is not woken for them (it cost such fits 5%).
+    _, X = _small_rows("binary")
+    before = _gibbs.chain_samples_beside_update()
+    BernoulliRBM(n_components=16, batch_size=10, n_chains=10, n_iter=1, hidden="drelu",
+                 random_state=0, n_jobs=2).fit(X)
+    assert _gibbs.chain_samples_beside_update() == before
 
 
 def test_inference_is_exact_across_thread_counts(binary_rows, threaded_kernel):
