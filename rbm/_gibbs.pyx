@@ -133,6 +133,9 @@ cdef bint _CHAIN_SAMPLE_BESIDE_UPDATE = True
 # dReLU fits 5%, at 100 x 32 (320) it was level, at 64 x 64 (640) it saved 9%
 # (benchmarks/README.md, "Hidden-unit types, ninth pass").
 cdef Py_ssize_t _MIN_BESIDE_SAMPLE_ELEMENTS = 512
+# A sample the team would draw goes beside the update only on two threads and
+# from this many visible units (see _chain_sample_beside_update).
+cdef Py_ssize_t _MIN_BESIDE_TEAM_SAMPLE_VISIBLE = 64
 
 
 # --------------------------------------------------------------------------
@@ -873,13 +876,13 @@ cdef void _positive_phase_persistent(const Train* T, blocks_t* A, Py_ssize_t B,
     _chain_probabilities(T, A, 0, B + C)
 
 
-cdef void _chains_hidden_sample(const Train* T, blocks_t* A, Py_ssize_t B,
-                                Py_ssize_t C) noexcept nogil:
-    """PCD, PT: Hc ~ p(h | the chains' rows VS[B:B + C]), from what
-    _chain_probabilities left for those rows (HS, or the fields ZS and dReLU's
-    statistics); reads neither W nor the data rows."""
+cdef void _chains_hidden_sample(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
+                                int n_threads) noexcept nogil:
+    """PCD, PT: Hc ~ p(h | the chains' rows VS[B:B + C]) on up to n_threads, from
+    what _chain_probabilities left for those rows (HS, or the fields ZS and
+    dReLU's statistics); reads neither W nor the data rows."""
     sample_hidden(&T.u, A.HS + B * T.u.n_hidden, A.ZS + B * T.u.n_hidden, A.c, A.Hc, C,
-                  T.rng, T.scratch, T.n_threads, _drelu_stats(T, A, B))
+                  T.rng, T.scratch, n_threads, _drelu_stats(T, A, B))
 
 
 cdef void _gibbs_steps(const Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C,
@@ -1325,16 +1328,27 @@ cdef inline bint _chain_sample_beside_update(const Train* T, Py_ssize_t C) noexc
     Only for real-valued hidden units, whose draws (truncated Gaussians,
     5-10 ns a unit) take as long as the update of a small model; a Bernoulli
     draw costs less than waking a thread, and so does a sample of fewer than
-    _MIN_BESIDE_SAMPLE_ELEMENTS real-valued units.  And only where neither side
-    would use the team itself: the sampler runs on one thread for these
-    rows, and the model is below the team's size for passes over the
-    weights (inside the two-thread region a nested team has one thread).
+    _MIN_BESIDE_SAMPLE_ELEMENTS real-valued units.  And only where the
+    update would not use the team itself (a model below the team's size for
+    passes over the weights: inside the two-thread region a nested team has
+    one thread), and where the sampler runs on one thread anyway, or the
+    team has two threads and the update is long enough.  There one thread
+    drawing the sample S beside the update U takes max(S, U) against
+    S / 2 + U for the team's sample then the update: no longer while
+    S < 2 U.  U grows with the visible layer and S does not, so this needs
+    _MIN_BESIDE_TEAM_SAMPLE_VISIBLE binary or Gaussian visible units
+    (categorical layers, whose products cost by sites, keep the team's
+    sample).  With the default 100 chains, 64 hidden units, batch 10:
+    ReLU and dReLU fits 2-9% faster at 64 and 128 visible units, 2-15%
+    slower at 16 and 32.  On more threads the team's sample is faster.
     """
     return (_CHAIN_SAMPLE_BESIDE_UPDATE and T.n_threads > 1
             and T.u.hidden_kind != HIDDEN_BERNOULLI
             and C * T.u.n_hidden >= _MIN_BESIDE_SAMPLE_ELEMENTS
             and T.u.n_visible * T.u.n_hidden < _TEAM_MIN_WEIGHTS
-            and hidden_sample_on_one_thread(&T.u, C, T.n_threads))
+            and (hidden_sample_on_one_thread(&T.u, C, T.n_threads)
+                 or (T.n_threads == 2 and T.u.visible_kind != CATEGORICAL
+                     and T.u.n_visible >= _MIN_BESIDE_TEAM_SAMPLE_VISIBLE)))
 
 
 cdef void _update(const Train* T, blocks_t* A, Py_ssize_t batch_start, Py_ssize_t B,
@@ -1362,9 +1376,9 @@ cdef void _update(const Train* T, blocks_t* A, Py_ssize_t batch_start, Py_ssize_
             if part == 0:
                 _gradient_and_weight_step(T, A, batch_start, B, C)
             else:
-                _chains_hidden_sample(T, A, B, C)
+                _chains_hidden_sample(T, A, B, C, 1)
     else:
-        _chains_hidden_sample(T, A, B, C)
+        _chains_hidden_sample(T, A, B, C, T.n_threads)
         _gradient_and_weight_step(T, A, batch_start, B, C)
     _bias_steps(T, A)
     _constraints(T, A)

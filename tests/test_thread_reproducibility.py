@@ -285,6 +285,28 @@ def test_chain_sample_beside_the_update_gives_the_same_model(visible, hidden, me
     assert_same_arrays(models)
 
 
+@pytest.mark.parametrize("hidden", ["relu", "drelu"])
+def test_a_team_sized_chain_sample_goes_beside_the_update_on_two_threads(hidden):
+    # 100 chains x 64 units: a sample the team would share out.  On two
+    # threads and with 64 visible units one thread draws it beside the
+    # update instead; on three the team draws it, then the update runs.  The
+    # same bits every way.
+    X = (np.random.default_rng(7).random((200, 64)) < 0.3).astype(np.float64)
+
+    def make_model(n_jobs):
+        return BernoulliRBM(n_components=64, batch_size=10, n_chains=100, n_iter=1,
+                            hidden=hidden, learning_rate=0.01, random_state=0, n_jobs=n_jobs)
+
+    beside = {}
+    models = {}
+    for n_jobs in THREAD_COUNTS:
+        before = _gibbs.chain_samples_beside_update()
+        models[n_jobs] = make_model(n_jobs).fit(X)
+        beside[n_jobs] = _gibbs.chain_samples_beside_update() - before
+    assert beside == {1: 0, 2: 20, 3: 0}, beside
+    assert_same_arrays(models)
+
+
 def test_small_chain_samples_are_drawn_after_the_update():
     # 10 chains x 16 units: fewer than the kernel's minimum, so the second
     # thread is not woken for them (it cost such fits 5%).
