@@ -1334,8 +1334,8 @@ cdef inline bint _chain_sample_beside_update(const Train* T, Py_ssize_t C) noexc
     one thread), and where the sampler runs on one thread anyway, or the
     team has two threads and the update is long enough.  There one thread
     drawing the sample S beside the update U takes max(S, U) against
-    S / 2 + U for the team's sample then the update: no longer while
-    S < 2 U.  U grows with the visible layer and S does not, so this needs
+    S / 2 + U for the team's sample then the update, the shorter of the two
+    while S < 2 U.  U grows with the visible layer and S does not, so this needs
     _MIN_BESIDE_TEAM_SAMPLE_VISIBLE binary or Gaussian visible units
     (categorical layers, whose products cost by sites, keep the team's
     sample).  With the default 100 chains, 64 hidden units, batch 10:
@@ -1369,9 +1369,9 @@ cdef void _update(const Train* T, blocks_t* A, Py_ssize_t batch_start, Py_ssize_
         _gradient_and_weight_step(T, A, batch_start, B, C)
     elif _chain_sample_beside_update(T, C):
         _chain_samples_beside_update += 1
-        # The sample goes to the second thread: it computed most of the
-        # chains' rows in hidden_probabilities (the last 2/5 of the rows),
-        # so its cache holds them.
+        # The sample goes to the second thread: in hidden_probabilities it
+        # computed the last rows (2/5 or 1/2 of them), most of the chains'
+        # rows, so its cache holds them.
         for part in prange(2, num_threads=2, schedule='static'):
             if part == 0:
                 _gradient_and_weight_step(T, A, batch_start, B, C)
