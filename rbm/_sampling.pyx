@@ -935,7 +935,7 @@ cdef void hidden_probabilities(const Units* u, floating* H, Py_ssize_t rows,
 cdef bint hidden_sample_on_one_thread(const Units* u, Py_ssize_t rows,
                                       int n_threads) noexcept nogil:
     """Whether sample_hidden draws rows x n_hidden units on the calling thread
-    alone (its choice below, for the same arguments)."""
+    alone (its choice, for the same arguments)."""
     cdef Py_ssize_t n_chunks = (rows + CHUNK - 1) // CHUNK
     if u.hidden_kind != HIDDEN_BERNOULLI:
         return not _worth_threads_real(rows, n_chunks, u.n_hidden, n_threads)
@@ -953,8 +953,9 @@ cdef void sample_hidden(const Units* u, const floating* P, const floating* Z,
     (hidden_probabilities' on the same fields Z, rows aligned).  Hs may alias P or Z.
     """
     cdef Py_ssize_t j, n_chunks = (rows + CHUNK - 1) // CHUNK, n_hidden = u.n_hidden
+    cdef bint one_thread = hidden_sample_on_one_thread(u, rows, n_threads)
     if u.hidden_kind != HIDDEN_BERNOULLI:
-        if not _worth_threads_real(rows, n_chunks, n_hidden, n_threads):
+        if one_thread:
             for j in range(n_chunks):
                 _real_hidden_samples(u, Z, c, Hs, j * CHUNK, min((j + 1) * CHUNK, rows),
                                      streams[j], scratch + j * CHUNK * n_hidden, stats)
@@ -963,7 +964,7 @@ cdef void sample_hidden(const Units* u, const floating* P, const floating* Z,
             _real_hidden_samples(u, Z, c, Hs, j * CHUNK, min((j + 1) * CHUNK, rows),
                                  streams[j], scratch + j * CHUNK * n_hidden, stats)
         return
-    if not _worth_threads(rows, n_chunks, n_hidden, n_threads):
+    if one_thread:
         _bernoulli_chunks(P, Hs, rows, n_hidden, streams, scratch)
         return
     for j in prange(n_chunks, num_threads=n_threads, schedule='static'):

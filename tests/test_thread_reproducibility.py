@@ -78,6 +78,16 @@ def fit_with_each_thread_count(make_model, X):
     return models
 
 
+def fit_counting(make_model, X, counter):
+    """({n_jobs: fitted model}, {n_jobs: how far counter() moved during that fit})."""
+    models, counts = {}, {}
+    for n_jobs in THREAD_COUNTS:
+        before = counter()
+        models[n_jobs] = make_model(n_jobs).fit(X)
+        counts[n_jobs] = counter() - before
+    return models, counts
+
+
 def assert_same_arrays(models):
     reference = fitted_arrays(models[1])
     for n_jobs, model in models.items():
@@ -206,12 +216,7 @@ def test_gaussian_visible_passes_on_the_team_give_the_same_model():
         return GaussianBernoulliRBM(n_components=64, batch_size=100, n_iter=2,
                                     learning_rate=0.001, random_state=0, n_jobs=n_jobs)
 
-    passes = {}
-    models = {}
-    for n_jobs in THREAD_COUNTS:
-        before = _gibbs.team_column_passes()
-        models[n_jobs] = make_model(n_jobs).fit(X)
-        passes[n_jobs] = _gibbs.team_column_passes() - before
+    models, passes = fit_counting(make_model, X, _gibbs.team_column_passes)
     # 3 batches x 2 epochs, each: load, moments, weight step.
     assert passes == {1: 0, 2: 18, 3: 18}, passes
     assert_same_arrays(models)
@@ -227,12 +232,7 @@ def test_categorical_row_sums_on_the_team_give_the_same_model():
         return CategoricalRBM(n_components=100, batch_size=100, n_iter=2, random_state=0,
                               n_jobs=n_jobs, dtype=np.float32)
 
-    models = {}
-    products = {}
-    for n_jobs in THREAD_COUNTS:
-        before = _blas.team_products()
-        models[n_jobs] = make_model(n_jobs).fit(X)
-        products[n_jobs] = _blas.team_products() - before
+    models, products = fit_counting(make_model, X, _blas.team_products)
     # Per batch (3 batches x 2 epochs), three products on the team: the
     # visible field by BLAS blocks, the hidden field and the weight step by
     # row sums (before the row sums took the team: 6 in all).
@@ -267,12 +267,7 @@ def test_chain_sample_beside_the_update_gives_the_same_model(visible, hidden, me
         return estimator(n_components=64, batch_size=10, n_chains=10, n_iter=2, method=method,
                          hidden=hidden, learning_rate=0.01, random_state=0, n_jobs=n_jobs)
 
-    beside = {}
-    models = {}
-    for n_jobs in THREAD_COUNTS:
-        before = _gibbs.chain_samples_beside_update()
-        models[n_jobs] = make_model(n_jobs).fit(X)
-        beside[n_jobs] = _gibbs.chain_samples_beside_update() - before
+    models, beside = fit_counting(make_model, X, _gibbs.chain_samples_beside_update)
     # 20 batches x 2 epochs on more than one thread; a Bernoulli draw costs
     # less than waking a thread, so binary hidden units never do it.
     expected = 0 if hidden == "bernoulli" else 40
@@ -297,12 +292,7 @@ def test_a_team_sized_chain_sample_goes_beside_the_update_on_two_threads(hidden)
         return BernoulliRBM(n_components=64, batch_size=10, n_chains=100, n_iter=1,
                             hidden=hidden, learning_rate=0.01, random_state=0, n_jobs=n_jobs)
 
-    beside = {}
-    models = {}
-    for n_jobs in THREAD_COUNTS:
-        before = _gibbs.chain_samples_beside_update()
-        models[n_jobs] = make_model(n_jobs).fit(X)
-        beside[n_jobs] = _gibbs.chain_samples_beside_update() - before
+    models, beside = fit_counting(make_model, X, _gibbs.chain_samples_beside_update)
     assert beside == {1: 0, 2: 20, 3: 0}, beside
     assert_same_arrays(models)
 
