@@ -197,7 +197,9 @@ def _omp_num_threads():
 #: loop of small fits reads it a few times a second at most, a long fit
 #: once per epoch that takes longer than this.
 LOAD_READING_SECONDS = 0.1
-_load_reading = [-math.inf, None]  # (time, idle cores)
+#: A reading at most this old confirms the next one (``idle_cores``).
+LOAD_CONFIRM_SECONDS = 1.0
+_load_reading = [-math.inf, None, 0]  # (time, idle cores, other runnable threads)
 
 
 def idle_cores(n_cpus):
@@ -210,9 +212,17 @@ def idle_cores(n_cpus):
     task, which counted as other load made fits pick one thread right after
     a product).  Off Linux, or where the files cannot be read, ``n_cpus``.
     Read at most every ``LOAD_READING_SECONDS``.
+
+    Other threads count only when the reading before (if at most
+    ``LOAD_CONFIRM_SECONDS`` old) saw them too: the smaller count of the
+    two is taken.  A thread that is runnable for an instant (on a 2-core VM
+    an idle machine read one such thread in 2 of 40 readings) then costs no
+    fit its thread team, while a process that keeps a core busy is seen
+    from the second reading on (a first reading in a while is taken as it
+    is).
     """
     now = time.monotonic()
-    when, idle = _load_reading
+    when, idle, before = _load_reading
     if now - when < LOAD_READING_SECONDS and idle is not None:
         return min(idle, n_cpus)
     runnable = _runnable_threads()
@@ -222,8 +232,10 @@ def idle_cores(n_cpus):
     # is nothing of this process's own to subtract: reading every thread's
     # state (a file per thread) cost 0.2 ms, a fifth of a small fit.
     own = _own_runnable_threads() if runnable > 1 else 1
-    idle = max(1, n_cpus - max(0, runnable - own))
-    _load_reading[:] = [now, idle]
+    others = max(0, runnable - own)
+    seen = min(others, before) if now - when <= LOAD_CONFIRM_SECONDS else others
+    idle = max(1, n_cpus - seen)
+    _load_reading[:] = [now, idle, others]
     return idle
 
 

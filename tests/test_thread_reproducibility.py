@@ -434,13 +434,13 @@ def machine(monkeypatch):
     import rbm._training as training
     monkeypatch.setattr(training, "available_cores", lambda: 4)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr(training, "_load_reading", [-float("inf"), None])
+    monkeypatch.setattr(training, "_load_reading", [-float("inf"), None, 0])
 
     monkeypatch.setattr(training, "_own_runnable_threads", lambda: 1)
 
     def with_runnable(count):
         monkeypatch.setattr(training, "_runnable_threads", lambda: count)
-        training._load_reading[:] = [-float("inf"), None]  # no cached reading
+        training._load_reading[:] = [-float("inf"), None, 0]  # no reading before
         return training
 
     return with_runnable
@@ -490,9 +490,43 @@ def test_a_load_reading_is_reused_briefly(machine):
     training = machine(1)
     assert training.idle_cores(4) == 4
     training._runnable_threads = lambda: 4  # the machine got busy...
-    assert training.idle_cores(4) == 4  # ...seen after LOAD_READING_SECONDS
+    assert training.idle_cores(4) == 4  # ...seen after LOAD_READING_SECONDS,
+    training._load_reading[0] -= 2 * training.LOAD_READING_SECONDS
+    assert training.idle_cores(4) == 4  # ...and confirmed by the reading after
     training._load_reading[0] -= 2 * training.LOAD_READING_SECONDS
     assert training.idle_cores(4) == 1
+
+
+def _readings(training, counts, seconds_apart):
+    """idle_cores(4) after each count of runnable threads, readings
+    ``seconds_apart`` apart (the clock moved back by rewriting the last
+    reading's time)."""
+    idle = []
+    for count in counts:
+        training._runnable_threads = lambda count=count: count
+        training._load_reading[0] -= seconds_apart
+        idle.append(training.idle_cores(4))
+    return idle
+
+
+def test_a_thread_runnable_for_one_reading_costs_no_thread(machine):
+    # An idle VM shows a runnable thread of its own now and then: alone in
+    # its reading, it is not load.
+    training = machine(1)
+    assert _readings(training, [1, 2, 1, 1, 2, 1], 0.2) == [4, 4, 4, 4, 4, 4]
+    # Load that stays is seen from its second reading on, and gone the same way.
+    training = machine(1)
+    assert _readings(training, [1, 3, 3, 3, 1, 1], 0.2) == [4, 4, 2, 2, 4, 4]
+
+
+def test_a_first_reading_in_a_while_is_taken_as_it_is(machine):
+    # No recent reading to confirm it: a busy machine's first fit in a
+    # process, or after a pause, starts with the threads that are free.
+    training = machine(3)
+    assert training.idle_cores(4) == 2
+    training = machine(1)
+    assert _readings(training, [1], 0.2) == [4]
+    assert _readings(training, [3], 2 * training.LOAD_CONFIRM_SECONDS) == [2]
 
 
 def test_parallel_fits_in_joblib_workers_share_the_cores():
