@@ -30,6 +30,8 @@ Everything is NumPy with one ``numpy.random.Generator`` per fit drawn from
 ``random_state`` gives the same model whatever the machine's thread settings.
 """
 
+import contextlib
+import copy
 import math
 import numbers
 import time
@@ -393,7 +395,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     Rows labelled -1 are unlabelled (``sklearn.semi_supervised``'s
     convention) and contribute the generative term ``log p(x)`` only, so
     -1 cannot be a class.  Products run on one BLAS thread: the same
-    ``random_state`` gives the same model on any machine setting.
+    ``random_state`` gives the same model on any machine setting.  A ``fit``
+    or ``partial_fit`` that raises (bad input, diverging steps) leaves the
+    model as it was before the call.
 
     Examples
     --------
@@ -728,22 +732,25 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         self : RBMClassifier
             The fitted model.
         """
-        self._validate_params()
-        self._visible_unit = _visible_layer(self.visible, self.categories)
-        X = self._validate_X(X, reset=True)
-        labels = self._label_indices(y, X.shape[0], reset=True)
-        weights = self._sample_weights(sample_weight, X.shape[0])
-        self._check_objective(labels)
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-        with single_threaded_blas():
-            validation = None
-            if self.early_stopping:
-                X, labels, weights, validation = self._split_validation(X, labels, weights,
-                                                                        rng)
-            self._initialize(X, labels, rng)
-            self._chains = self._start_chains(X, labels, rng)
-            self._train(X, labels, weights, self.n_iter, validation)
-            self._self_train(X, labels, weights, validation)
+        # fit builds new arrays, so a shallow copy of the attributes restores
+        # the previous model (or the unfitted one) if it raises.
+        with _unchanged_on_error(self, deep=False):
+            self._validate_params()
+            self._visible_unit = _visible_layer(self.visible, self.categories)
+            X = self._validate_X(X, reset=True)
+            labels = self._label_indices(y, X.shape[0], reset=True)
+            weights = self._sample_weights(sample_weight, X.shape[0])
+            self._check_objective(labels)
+            rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+            with single_threaded_blas():
+                validation = None
+                if self.early_stopping:
+                    X, labels, weights, validation = self._split_validation(X, labels,
+                                                                            weights, rng)
+                self._initialize(X, labels, rng)
+                self._chains = self._start_chains(X, labels, rng)
+                self._train(X, labels, weights, self.n_iter, validation)
+                self._self_train(X, labels, weights, validation)
         return self
 
     def _self_train(self, X, labels, weights, validation):
@@ -800,6 +807,12 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             The updated model.
         """
         first = not hasattr(self, "components_")
+        # partial_fit trains the arrays in place: a deep copy restores them if it raises.
+        with _unchanged_on_error(self, deep=not first):
+            return self._partial_fit(X, y, classes, sample_weight, first)
+
+    def _partial_fit(self, X, y, classes, sample_weight, first):
+        """``partial_fit``'s work (``first``: no model yet)."""
         name = type(self).__name__
         if first:
             self._validate_params()
@@ -1125,6 +1138,19 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
 
 HISTORY_COLUMNS = ("epoch", "seconds", "log_loss_train", "accuracy_train",
                    "log_loss_validation", "accuracy_validation")
+
+
+@contextlib.contextmanager
+def _unchanged_on_error(estimator, deep):
+    """Put every attribute of ``estimator`` back as it was if the block raises
+    (a copy of its ``__dict__``: deep where the block changes arrays in place)."""
+    previous = copy.deepcopy(estimator.__dict__) if deep else dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(previous)
+        raise
 
 
 def _missing_labels(y):

@@ -1,0 +1,63 @@
+"""RBMClassifier and RBMOutlierDetector under hostile use: calls that raise change
+nothing, and bad labels, classes, weights and sample requests get errors that say
+what was wrong and what to do."""
+
+import numpy as np
+import pytest
+from sklearn.utils.validation import check_is_fitted
+
+from rbm import RBMClassifier
+from test_failed_calls import fingerprint
+
+
+@pytest.fixture(scope="module")
+def binary():
+    rng = np.random.default_rng(0)
+    X = (rng.random((40, 5)) < 0.5).astype(float)
+    return X, (X[:, 0] > 0.5).astype(int)
+
+
+def fitted(X, y, **params):
+    return RBMClassifier(**{"n_components": 4, "n_iter": 2, "random_state": 0,
+                            **params}).fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# A call that raises leaves the model as it was
+# --------------------------------------------------------------------------
+
+DIVERGING = {"learning_rate": 1e300, "batch_size": 1}
+
+
+@pytest.mark.parametrize("failure", ["fit_diverges", "partial_fit_diverges",
+                                     "wider_refit_with_bad_labels"])
+def test_a_fit_that_raises_leaves_the_fitted_model(binary, failure):
+    X, y = binary
+    model = fitted(X, y)
+    proba = model.predict_proba(X)
+    before = fingerprint(model)
+    with pytest.raises(ValueError):
+        if failure == "fit_diverges":
+            model.set_params(**DIVERGING).fit(X, y)
+        elif failure == "partial_fit_diverges":
+            model.set_params(**DIVERGING).partial_fit(X, y)
+        else:
+            model.fit(np.hstack([X, X]), y[:-1])
+    model.set_params(learning_rate=0.2, batch_size=32)
+    assert fingerprint(model) == before
+    np.testing.assert_array_equal(model.predict_proba(X), proba)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_first_fit_that_raises_leaves_the_model_unfitted(binary, method):
+    X, y = binary
+    model = RBMClassifier(4, n_iter=1)
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match="only one class|label 7"):
+        if method == "fit":
+            model.fit(X, np.zeros(len(y)))
+        else:
+            model.partial_fit(X, np.r_[y[:-1], 7], classes=[0, 1])
+    assert fingerprint(model) == before
+    with pytest.raises(Exception, match="not fitted"):
+        check_is_fitted(model)
