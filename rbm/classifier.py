@@ -496,7 +496,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         if labelled_y.size:
             check_classification_targets(labelled_y)
         if reset:
-            self.classes_ = _classes(name, labelled_y if classes is None else classes)
+            self.classes_ = (_classes(name, labelled_y) if classes is None
+                             else _given_classes(name, classes))
         known = np.isin(labelled_y, self.classes_)
         if not known.all():
             unseen = labelled_y[~known]
@@ -797,7 +798,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             Class of each row; -1 for an unlabelled row.
         classes : array-like of shape (n_classes,), default=None
             Every class; required on the first call, ignored afterwards
-            (apart from a check that it agrees with ``classes_``).
+            (apart from a check that it agrees with ``classes_``).  -1, the
+            marker of unlabelled rows, cannot be one.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each row in the objective.
 
@@ -821,8 +823,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                                  "first call, since later calls may not show them all.")
             self._visible_unit = _visible_layer(self.visible, self.categories)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"{name}.partial_fit got classes={list(classes)}, which differ "
-                             f"from those of the first call {self.classes_.tolist()}.")
+            raise ValueError(f"{name}.partial_fit got classes={np.asarray(classes).tolist()}, "
+                             f"which differ from the model's classes_ {self.classes_.tolist()} "
+                             "(set by fit or the first partial_fit); refit to change them.")
         X = self._validate_X(X, reset=first)
         labels = self._label_indices(y, X.shape[0], reset=first, classes=classes)
         weights = self._sample_weights(sample_weight, X.shape[0])
@@ -1178,15 +1181,36 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _classes(name, labels):
-    """Sorted distinct classes; at least two are needed."""
+def _classes(name, labels, source="y"):
+    """Sorted distinct classes; at least two are needed (``source`` names the
+    argument they came from, for the message)."""
     classes = np.unique(np.asarray(labels))
     if len(classes) < 2:
         found = f"only one class, {_plain(classes[0])!r}," if len(classes) else "no labelled rows"
         raise ValueError(
-            f"{name} needs at least 2 classes to learn, but y has {found} "
+            f"{name} needs at least 2 classes to learn, but {source} has {found} "
             "(rows labelled -1 are unlabelled). Give rows of at least two classes.")
     return classes
+
+
+def _given_classes(name, classes):
+    """``partial_fit``'s ``classes``, sorted and checked: a 1-d list of at least two
+    classes, without missing values or the unlabelled marker -1 (which no row
+    could ever be labelled with)."""
+    given = np.asarray(classes)
+    if given.ndim != 1:
+        raise ValueError(f"{name}.partial_fit's classes must be a 1-d list of every class, "
+                         f"got {classes!r}.")
+    if _missing_labels(given).any():
+        raise ValueError(f"{name}.partial_fit got classes={given.tolist()}, which include a "
+                         "missing value (NaN or None); list every class, and classes only.")
+    if _unlabelled_mask(given).any():
+        raise ValueError(
+            f"{name}.partial_fit got classes={given.tolist()}, which include -1, but -1 "
+            "marks unlabelled rows (sklearn.semi_supervised's convention), so no row could "
+            "be of that class. Rename that class (for example to the string '-1') in "
+            "classes and y.")
+    return _classes(name, given, source="classes")
 
 
 def _monitor_rows(labels, rng):

@@ -61,3 +61,40 @@ def test_a_first_fit_that_raises_leaves_the_model_unfitted(binary, method):
     assert fingerprint(model) == before
     with pytest.raises(Exception, match="not fitted"):
         check_is_fitted(model)
+
+
+# --------------------------------------------------------------------------
+# Labels and classes
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("classes, message", [
+    ([-1, 0, 1], "-1 marks unlabelled rows"),
+    ([-1.0, 0.0, 1.0], "-1 marks unlabelled rows"),
+    ([0, 1, np.nan], "missing"),
+    (np.array(["a", None, "b"], dtype=object), "missing"),
+    (1, "1-d"),
+    ([[0, 1]], "1-d"),
+    ([0], "classes has only one class"),
+])
+def test_partial_fit_refuses_classes_it_cannot_learn(binary, classes, message):
+    X, y = binary
+    model = RBMClassifier(4, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        model.partial_fit(X, y, classes=classes)
+    assert not hasattr(model, "classes_")
+
+
+def test_the_string_minus_one_stays_a_class_in_partial_fit(binary):
+    X, y = binary
+    labels = np.where(y == 1, "-1", "a")
+    model = RBMClassifier(4, random_state=0).partial_fit(X, labels, classes=["a", "-1"])
+    assert model.classes_.tolist() == ["-1", "a"]
+
+
+@pytest.mark.parametrize("classes", [1, [0, 1, 2]])
+def test_later_partial_fit_names_classes_that_differ(binary, classes):
+    X, y = binary
+    model = fitted(X, y)
+    with pytest.raises(ValueError, match=r"differ from the model's classes_ \[0, 1\]"):
+        model.partial_fit(X, y, classes=classes)
