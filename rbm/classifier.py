@@ -779,7 +779,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                 f"{type(self).__name__}: early stopping holds out {n_held} of the "
                 f"{len(labelled)} labelled rows, which leaves none to train on; give more "
                 "labelled rows or set early_stopping=False.")
-        if stratify is not None and n_held < len(self.classes_):
+        # A stratified split needs a row of each class on both sides.
+        if stratify is not None and min(n_held, len(labelled) - n_held) < len(self.classes_):
             stratify = None
         from sklearn.model_selection import train_test_split  # 65 ms to import
         _, held = train_test_split(labelled, test_size=n_held, stratify=stratify,

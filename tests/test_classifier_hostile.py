@@ -98,3 +98,18 @@ def test_later_partial_fit_names_classes_that_differ(binary, classes):
     model = fitted(X, y)
     with pytest.raises(ValueError, match=r"differ from the model's classes_ \[0, 1\]"):
         model.partial_fit(X, y, classes=classes)
+
+
+# --------------------------------------------------------------------------
+# Early stopping, sample weights
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.9])
+def test_early_stopping_splits_tiny_data_with_fewer_rows_than_classes_on_a_side(binary,
+                                                                                fraction):
+    X, _ = binary
+    model = RBMClassifier(4, n_iter=3, early_stopping=True, validation_fraction=fraction,
+                          random_state=0).fit(X[:6], [0, 0, 1, 1, 2, 2])
+    assert model.best_epoch_ in (1, 2, 3)
+    assert model.classes_.tolist() == [0, 1, 2]
