@@ -50,6 +50,7 @@ from ._blas import single_threaded_blas
 
 from . import _classify
 from ._params import CachedParamNames
+from ._training import is_count
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      enumerate_binary, sigmoid, softplus)
@@ -471,11 +472,13 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         """X in the visible layer's internal form (float64 array, CSR or one-hot CSR)."""
         return self._visible_unit.validate(self, X, reset=reset, dtype=np.float64)
 
-    def _label_indices(self, y, n_rows, *, reset, classes=None):
+    def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None):
         """(indices into classes_, with -1 for unlabelled rows) of the labels y.
 
         With ``reset`` the classes are set: from ``classes`` if given (the
         first ``partial_fit``), else from the labelled rows of y.
+        ``unknown_hint`` ends the message for a label that is not a class
+        (default: ``partial_fit``'s).
         """
         name = type(self).__name__
         if y is None:
@@ -503,9 +506,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             unseen = labelled_y[~known]
             raise ValueError(
                 f"{name} got the label {_plain(unseen[0])!r} (in {len(unseen)} rows), which is not "
-                f"one of its classes {self.classes_.tolist()[:20]}. partial_fit learns the "
-                "classes given on its first call: pass every class there (classes=...) or "
-                "refit.")
+                f"one of its classes {self.classes_.tolist()[:20]}. "
+                + (unknown_hint or "partial_fit keeps the classes of fit or of its first "
+                   "call (classes=...): pass every class there, or refit."))
         indices = np.full(n_rows, UNLABELLED, dtype=np.intp)
         indices[~unlabelled] = np.searchsorted(self.classes_, labelled_y)
         return indices
@@ -1075,7 +1078,10 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         """
         V = self._check_fitted_X(X)
         labels = (np.full(V.shape[0], UNLABELLED) if y is None
-                  else self._label_indices(y, V.shape[0], reset=False))
+                  else self._label_indices(
+                      y, V.shape[0], reset=False,
+                      unknown_hint="log_likelihood's y must hold classes of the model "
+                                   "(classes_), or -1 to sum the label out."))
         log_z = self.log_partition().log_z
         scores = class_scores(self._hidden_field(V), self.class_components_,
                               self.intercept_class_)
@@ -1090,12 +1096,12 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         Parameters
         ----------
         n_samples : int, default=1
-            Number of independent chains (samples).
+            Number of independent chains (samples), at least 1.
         y : label or array-like of shape (n_samples,), default=None
             Class of each sample, held fixed (class-conditional generation,
             x ~ p(x | y)); None samples the labels too, from p(x, y).
         n_steps : int, default=1000
-            Gibbs sweeps per chain, from a random start.
+            Gibbs sweeps per chain, from a random start (at least 1).
         random_state : int, RandomState instance or None, default=None
             Seed of the chains.
 
@@ -1107,13 +1113,25 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             Their labels (``y`` itself where it was given).
         """
         check_is_fitted(self, "components_")
+        if not is_count(n_samples):
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        if not is_count(n_steps):
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
         rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
         n_classes = len(self.classes_)
         if y is None:
             labels, clamp = rng.integers(0, n_classes, n_samples), False
         else:
-            given = np.broadcast_to(np.asarray(y), (n_samples,))
-            labels, clamp = self._label_indices(given, n_samples, reset=False), True
+            given = np.asarray(y)
+            if given.ndim == 0:
+                given = np.broadcast_to(given, (n_samples,))
+            elif given.shape != (n_samples,):
+                raise ValueError(
+                    f"sample's y must be one class, or one class per sample ({n_samples}), "
+                    f"but has shape {given.shape}.")
+            labels, clamp = self._label_indices(
+                given, n_samples, reset=False,
+                unknown_hint="sample's y must hold classes of the model (classes_)."), True
             if (labels == UNLABELLED).any():
                 raise ValueError("sample's y must be classes of the model, not -1.")
         b = self.intercept_visible_

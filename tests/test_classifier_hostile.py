@@ -113,3 +113,51 @@ def test_early_stopping_splits_tiny_data_with_fewer_rows_than_classes_on_a_side(
                           random_state=0).fit(X[:6], [0, 0, 1, 1, 2, 2])
     assert model.best_epoch_ in (1, 2, 3)
     assert model.classes_.tolist() == [0, 1, 2]
+
+
+# --------------------------------------------------------------------------
+# sample and log_likelihood
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def named():
+    rng = np.random.default_rng(1)
+    X = (rng.random((40, 5)) < 0.5).astype(float)
+    return fitted(X, np.where(X[:, 0] > 0.5, "yes", "no")), X
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_samples": 3, "y": ["yes", "no"]}, r"one class per sample \(3\), but has shape \(2,\)"),
+    ({"n_samples": 2, "y": [["yes", "no"]]}, r"shape \(1, 2\)"),
+    ({"n_samples": -1}, "n_samples must be a positive integer, got -1"),
+    ({"n_samples": 2.5}, "n_samples must be a positive integer, got 2.5"),
+    ({"n_samples": 2, "n_steps": -3}, "n_steps must be a positive integer, got -3"),
+    ({"n_samples": 2, "y": "maybe"}, r"label 'maybe'.*sample's y must hold classes"),
+])
+def test_sample_names_what_is_wrong_with_its_request(named, kwargs, message):
+    model, _ = named
+    with pytest.raises(ValueError, match=message) as raised:
+        model.sample(**kwargs)
+    assert "partial_fit" not in str(raised.value)
+
+
+def test_sample_takes_one_string_class_or_one_per_sample(named):
+    model, _ = named
+    X, y = model.sample(3, y="yes", n_steps=2, random_state=0)
+    assert X.shape == (3, 5) and y.tolist() == ["yes"] * 3
+    _, y = model.sample(2, y=["no", "yes"], n_steps=2, random_state=0)
+    assert y.tolist() == ["no", "yes"]
+
+
+def test_log_likelihood_names_an_unknown_label_without_blaming_partial_fit(named):
+    model, X = named
+    with pytest.raises(ValueError, match="label 'maybe'.*log_likelihood's y") as raised:
+        model.log_likelihood(X[:2], ["yes", "maybe"])
+    assert "partial_fit" not in str(raised.value)
+
+
+def test_partial_fit_after_fit_names_an_unknown_label(binary):
+    X, y = binary
+    with pytest.raises(ValueError, match="label 2 .*partial_fit keeps the classes of fit"):
+        fitted(X, y).partial_fit(X, np.r_[y[:-1], 2])
