@@ -518,11 +518,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         if sample_weight is None:
             return np.ones(n_rows)
         weights = np.asarray(sample_weight, dtype=np.float64)
+        if weights.ndim == 0:
+            weights = np.full(n_rows, float(weights))
         if weights.ndim == 1 and weights.size and not weights.any():
             raise ValueError("sample_weight is zero for every row, which leaves nothing to "
                              "learn from; give some rows a positive weight.")
-        if weights.ndim == 0:
-            weights = np.full(n_rows, float(weights))
         if weights.shape != (n_rows,):
             raise ValueError(f"sample_weight has shape {weights.shape}, but X has {n_rows} "
                              "rows; give one weight per row.")

@@ -161,3 +161,21 @@ def test_partial_fit_after_fit_names_an_unknown_label(binary):
     X, y = binary
     with pytest.raises(ValueError, match="label 2 .*partial_fit keeps the classes of fit"):
         fitted(X, y).partial_fit(X, np.r_[y[:-1], 2])
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_zero_scalar_sample_weight_is_refused_like_all_zero_weights(binary, method):
+    X, y = binary
+    model = RBMClassifier(4, n_iter=1, random_state=0)
+    with pytest.raises(ValueError, match="sample_weight is zero for every row"):
+        if method == "fit":
+            model.fit(X, y, sample_weight=0)
+        else:
+            model.partial_fit(X, y, classes=[0, 1], sample_weight=0.0)
+    assert not hasattr(model, "components_")
+
+
+def test_a_scalar_sample_weight_fits_as_no_weights(binary):
+    X, y = binary
+    weighted = RBMClassifier(4, n_iter=2, random_state=0).fit(X, y, sample_weight=1.0)
+    np.testing.assert_allclose(weighted.predict_proba(X), fitted(X, y).predict_proba(X))
