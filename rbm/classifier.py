@@ -50,10 +50,11 @@ from ._blas import single_threaded_blas
 
 from . import _classify
 from ._params import CachedParamNames
-from ._training import is_count
 from ._partition import LogPartitionEstimate, ais_log_partition
+from ._training import is_count
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      enumerate_binary, sigmoid, softplus)
+from ._units.categorical import missing_mask
 
 #: The rows of ``p(y | x)`` are computed in blocks whose
 #: ``rows x n_hidden x n_classes`` temporaries hold about this many float64s.
@@ -491,7 +492,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         missing = _missing_labels(y)
         if missing.any():
             raise ValueError(
-                f"{name} got missing labels (NaN or None) in {int(missing.sum())} rows, the "
+                f"{name} got missing labels (NaN, None or pandas' NA) in {int(missing.sum())} "
+                "rows, the "
                 f"first in row {int(np.argmax(missing))}. Mark unlabelled rows with -1 "
                 "(semi-supervised fitting) or drop them.")
         unlabelled = _unlabelled_mask(y)
@@ -1176,13 +1178,8 @@ def _unchanged_on_error(estimator, deep):
 
 
 def _missing_labels(y):
-    """Boolean mask of NaN / None labels."""
-    if y.dtype.kind == "f":
-        return np.isnan(y)
-    if y.dtype.kind == "O":
-        return np.array([v is None or (isinstance(v, float) and v != v) for v in y],
-                        dtype=bool)
-    return np.zeros(len(y), dtype=bool)
+    """Boolean mask of NaN / None / pandas' NA labels."""
+    return missing_mask(y)
 
 
 def _unlabelled_mask(y):
@@ -1222,7 +1219,7 @@ def _given_classes(name, classes):
                          f"got {classes!r}.")
     if _missing_labels(given).any():
         raise ValueError(f"{name}.partial_fit got classes={given.tolist()}, which include a "
-                         "missing value (NaN or None); list every class, and classes only.")
+                         "missing value (NaN, None or pandas' NA); list every class, and classes only.")
     if _unlabelled_mask(given).any():
         raise ValueError(
             f"{name}.partial_fit got classes={given.tolist()}, which include -1, but -1 "

@@ -179,3 +179,15 @@ def test_a_scalar_sample_weight_fits_as_no_weights(binary):
     X, y = binary
     weighted = RBMClassifier(4, n_iter=2, random_state=0).fit(X, y, sample_weight=1.0)
     np.testing.assert_allclose(weighted.predict_proba(X), fitted(X, y).predict_proba(X))
+
+
+@pytest.mark.parametrize("dtype", ["string", "object", "Int64", "category"])
+def test_pandas_missing_labels_are_refused_with_the_row(binary, dtype):
+    pd = pytest.importorskip("pandas")
+    X, y = binary
+    labels = pd.Series(y if dtype == "Int64" else np.where(y == 1, "a", "b"), dtype=dtype)
+    labels[3] = pd.NA if dtype != "category" else np.nan
+    model = RBMClassifier(4, n_iter=1)
+    with pytest.raises(ValueError, match="missing labels .* in 1 rows, the first in row 3"):
+        model.fit(X, labels)
+    assert not hasattr(model, "classes_")
