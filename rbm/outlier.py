@@ -135,6 +135,8 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
+        elif hasattr(self, "feature_names_in_"):  # a previous fit's, on a DataFrame
+            del self.feature_names_in_
         self.offset_ = self._threshold(self.score_samples(X), sample_weight)
         return self
 

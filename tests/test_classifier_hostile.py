@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.utils.validation import check_is_fitted
 
-from rbm import RBMClassifier
+from rbm import BernoulliRBM, RBMClassifier, RBMOutlierDetector
 from test_failed_calls import fingerprint
 
 
@@ -191,3 +191,19 @@ def test_pandas_missing_labels_are_refused_with_the_row(binary, dtype):
     with pytest.raises(ValueError, match="missing labels .* in 1 rows, the first in row 3"):
         model.fit(X, labels)
     assert not hasattr(model, "classes_")
+
+
+# --------------------------------------------------------------------------
+# RBMOutlierDetector
+# --------------------------------------------------------------------------
+
+
+def test_detector_refit_without_column_names_drops_the_old_names(binary):
+    pd = pytest.importorskip("pandas")
+    X, _ = binary
+    detector = RBMOutlierDetector(BernoulliRBM(n_components=3, n_iter=2, random_state=0))
+    detector.fit(pd.DataFrame(X, columns=list("abcde")))
+    assert detector.feature_names_in_.tolist() == list("abcde")
+    detector.fit(X)
+    assert not hasattr(detector, "feature_names_in_")
+    assert not hasattr(detector.estimator_, "feature_names_in_")
