@@ -991,12 +991,19 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         Raises
         ------
         ValueError
-            For an unknown method, "exact" above 20 hidden units, or "ais"
-            with Gaussian inputs (whose joint model is not categorical).
+            For an unknown method, ``n_chains`` below 2 or ``n_betas`` below
+            3, "exact" above 20 hidden units, or "ais" with Gaussian inputs
+            (whose joint model is not categorical).
         """
         check_is_fitted(self, "components_")
         if method not in ("auto", "exact", "ais"):
             raise ValueError(f'method must be "auto", "exact" or "ais", got {method!r}.')
+        # The density models' checks (rbm._likelihood), in the same words.
+        if not (isinstance(n_chains, numbers.Integral) and n_chains >= 2):
+            raise ValueError(f"n_chains must be an integer >= 2 (for a standard error), "
+                             f"got {n_chains!r}.")
+        if not (isinstance(n_betas, numbers.Integral) and n_betas >= 3):
+            raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
         if method == "auto":
             method = "exact" if self.n_components <= MAX_EXACT_HIDDEN else "ais"
         if method == "ais":

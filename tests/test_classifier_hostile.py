@@ -193,6 +193,19 @@ def test_pandas_missing_labels_are_refused_with_the_row(binary, dtype):
     assert not hasattr(model, "classes_")
 
 
+@pytest.mark.parametrize("method", ["ais", "exact"])
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_chains": 0}, "n_chains must be an integer >= 2"),
+    ({"n_chains": 1}, "n_chains must be an integer >= 2"),
+    ({"n_betas": "x"}, "n_betas must be an integer >= 3, got 'x'"),
+    ({"n_betas": 2.5}, "n_betas must be an integer >= 3"),
+])
+def test_log_partition_names_a_bad_ais_setting(named, method, kwargs, message):
+    model, _ = named
+    with pytest.raises(ValueError, match=message):
+        model.log_partition(method, **kwargs)
+
+
 # --------------------------------------------------------------------------
 # RBMOutlierDetector
 # --------------------------------------------------------------------------
