@@ -35,6 +35,7 @@ import copy
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -396,7 +397,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     -----
     Rows labelled -1 are unlabelled (``sklearn.semi_supervised``'s
     convention) and contribute the generative term ``log p(x)`` only, so
-    -1 cannot be a class.  Products run on one BLAS thread: the same
+    -1 cannot be a class.  The number -1: the string ``"-1"`` is a class
+    (with a warning, as NumPy turns -1 into ``"-1"`` in a list that also
+    holds strings; an object array or a pandas Series keeps the number).  Products run on one BLAS thread: the same
     ``random_state`` gives the same model on any machine setting.  A ``fit``
     or ``partial_fit`` that raises (bad input, diverging steps) leaves the
     model as it was before the call.
@@ -503,6 +506,14 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         if reset:
             self.classes_ = (_classes(name, labelled_y) if classes is None
                              else _given_classes(name, classes))
+            if any(isinstance(c, str) and c.strip() == str(UNLABELLED) for c in self.classes_):
+                warnings.warn(
+                    f"{name} takes the string '-1' in y as a class, not as the marker of "
+                    "unlabelled rows, which is the number -1. If those rows are unlabelled: "
+                    "NumPy turns -1 into '-1' in a list or array that also holds strings, so "
+                    "pass the labels as an object array or a pandas Series (which keep the "
+                    "number -1), or label them with -1 in a numeric y.", UserWarning,
+                    stacklevel=3)
         known = np.isin(labelled_y, self.classes_)
         if not known.all():
             unseen = labelled_y[~known]

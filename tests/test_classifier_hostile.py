@@ -2,6 +2,8 @@
 nothing, and bad labels, classes, weights and sample requests get errors that say
 what was wrong and what to do."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.utils.validation import check_is_fitted
@@ -88,8 +90,30 @@ def test_partial_fit_refuses_classes_it_cannot_learn(binary, classes, message):
 def test_the_string_minus_one_stays_a_class_in_partial_fit(binary):
     X, y = binary
     labels = np.where(y == 1, "-1", "a")
-    model = RBMClassifier(4, random_state=0).partial_fit(X, labels, classes=["a", "-1"])
+    with pytest.warns(UserWarning, match="string '-1'"):
+        model = RBMClassifier(4, random_state=0).partial_fit(X, labels, classes=["a", "-1"])
     assert model.classes_.tolist() == ["-1", "a"]
+
+
+def test_the_string_minus_one_as_a_class_is_pointed_out(binary):
+    # A list that mixes class names with the unlabelled marker -1 becomes an
+    # array of strings, the marker the class '-1': say so, since every such row
+    # is then trained on as that class.
+    X, y = binary
+    labels = [("a" if v else "b") if i % 4 else -1 for i, v in enumerate(y)]
+    with pytest.warns(UserWarning, match="string '-1' in y as a class.*object array"):
+        model = fitted(X, labels)
+    assert model.classes_.tolist() == ["-1", "a", "b"]
+
+
+def test_the_number_minus_one_among_string_labels_marks_unlabelled_rows(binary):
+    X, y = binary
+    labels = np.array([("a" if v else "b") if i % 4 else -1 for i, v in enumerate(y)],
+                      dtype=object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = fitted(X, labels)
+    assert model.classes_.tolist() == ["a", "b"]
 
 
 @pytest.mark.parametrize("classes", [1, [0, 1, 2]])
