@@ -352,7 +352,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the labelled rows and stop when
         their log loss has not improved by ``tol`` for ``n_iter_no_change``
-        epochs; the best epoch's parameters are kept.
+        epochs; the best epoch's parameters are kept.  ``fit`` only:
+        ``partial_fit`` trains on every row it is given.
     validation_fraction : float, default=0.1
         Share of the labelled rows held out for early stopping.
     n_iter_no_change : int, default=10
@@ -399,10 +400,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     convention) and contribute the generative term ``log p(x)`` only, so
     -1 cannot be a class.  The number -1: the string ``"-1"`` is a class
     (with a warning, as NumPy turns -1 into ``"-1"`` in a list that also
-    holds strings; an object array or a pandas Series keeps the number).  Products run on one BLAS thread: the same
-    ``random_state`` gives the same model on any machine setting.  A ``fit``
-    or ``partial_fit`` that raises (bad input, diverging steps) leaves the
-    model as it was before the call.
+    holds strings; an object array or a pandas Series keeps the number).
+    Products run on one BLAS thread: the same ``random_state`` gives the
+    same model on any machine setting.  A ``fit`` or ``partial_fit`` that
+    raises (bad input, diverging steps) leaves the model as it was before
+    the call.
 
     Examples
     --------

@@ -24,7 +24,7 @@ def _weight_parameter(estimator, sample_weight):
                                                                         "sample_weight"):
         raise ValueError(
             f"sample_weight was given, but the fit of {type(final).__name__} takes no "
-            "sample_weight; use a density model that does (any model of this library, "
+            "sample_weight; use a density model that does (any density model of this library, "
             "alone or last in a Pipeline) or leave sample_weight out.")
     return {"sample_weight" if name is None else f"{name}__sample_weight": sample_weight}
 
@@ -43,10 +43,13 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
     Parameters
     ----------
     estimator : estimator or None, default=None
-        The density model, cloned before fitting: any model of this library,
-        or an estimator with ``fit`` and ``score_samples`` (such as a
-        Pipeline that scales data into an RBM's domain) when ``criterion``
-        is "log_likelihood".  None uses ``BernoulliRBM(random_state=0)``.
+        The density model, cloned before fitting: any density model of this
+        library (``BernoulliRBM``, ``GaussianBernoulliRBM``,
+        ``CategoricalRBM``; not the supervised ``RBMClassifier`` or
+        ``RBMImputer``), or an estimator with ``fit`` and
+        ``score_samples`` (such as a Pipeline that scales data into an
+        RBM's domain) when ``criterion`` is "log_likelihood".  None uses
+        ``BernoulliRBM(random_state=0)``.
     contamination : float in (0, 0.5], default=0.1
         Expected fraction of outliers in the training data; sets ``offset_``.
     criterion : {"free_energy", "log_likelihood"}, default="free_energy"
