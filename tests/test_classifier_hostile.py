@@ -244,3 +244,33 @@ def test_detector_refit_without_column_names_drops_the_old_names(binary):
     detector.fit(X)
     assert not hasattr(detector, "feature_names_in_")
     assert not hasattr(detector.estimator_, "feature_names_in_")
+
+
+def test_readme_anomaly_figures_are_what_the_example_prints(monkeypatch, capsys):
+    # The full example (ten detectors, 200 epochs each) takes a few seconds.
+    import re
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.delenv("RBM_EXAMPLES_FAST", raising=False)
+    monkeypatch.setattr("sys.argv", ["anomaly_detection.py"])
+    runpy.run_path(str(root / "examples" / "anomaly_detection.py"), run_name="__main__")
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:11]]
+    auc = {int(r[0]): float(r[1]) for r in rows}
+    caught = [float(r[2].rstrip("%")) for r in rows]
+    false_alarms = [float(r[3].rstrip("%")) for r in rows]
+    readme = " ".join((root / "README.md").read_text().split("## Anomaly detection")[1]
+                      .split("\n## ")[0].split())
+    claim = re.search(r"mean ROC AUC (\S+) \((\S+) for (\d)s, (\S+) for 0s\)\. At "
+                      r"`contamination=0.05` it flags (\d+)-(\d+)% of the anomalies, and "
+                      r"(\d+)-(\d+)% of held-out normal images", readme)
+    assert claim, readme
+    mean, worst, worst_digit, zero, *ranges = claim.groups()
+    assert np.mean(list(auc.values())) == pytest.approx(float(mean), abs=5e-4)
+    assert auc[int(worst_digit)] == pytest.approx(float(worst), abs=5e-4)
+    assert min(auc.values()) == auc[int(worst_digit)]
+    assert auc[0] == pytest.approx(float(zero), abs=5e-5)
+    assert [round(min(caught)), round(max(caught))] == [int(ranges[0]), int(ranges[1])]
+    assert [round(min(false_alarms)), round(max(false_alarms))] == [int(ranges[2]),
+                                                                   int(ranges[3])]
