@@ -1017,18 +1017,20 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                              f"got {n_chains!r}.")
         if not (isinstance(n_betas, numbers.Integral) and n_betas >= 3):
             raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
+        # The fitted hidden layer's size: n_components may have been set since.
+        n_hidden = self.components_.shape[0]
         if method == "auto":
-            method = "exact" if self.n_components <= MAX_EXACT_HIDDEN else "ais"
+            method = "exact" if n_hidden <= MAX_EXACT_HIDDEN else "ais"
         if method == "ais":
             return self._ais_log_partition(n_chains, n_betas, random_state)
-        if self.n_components > MAX_EXACT_HIDDEN:
+        if n_hidden > MAX_EXACT_HIDDEN:
             raise ValueError(
                 f"{type(self).__name__}.log_partition(method='exact') enumerates the "
-                f"2**{self.n_components} hidden states, which is only feasible up to "
+                f"2**{n_hidden} hidden states, which is only feasible up to "
                 f"n_components={MAX_EXACT_HIDDEN}; use method='ais' for larger models.")
         W, c, U, b, d = self._parameters()
         terms = []
-        for H in enumerate_binary(self.n_components, 2**14, np.float64):
+        for H in enumerate_binary(n_hidden, 2**14, np.float64):
             terms.append(H @ c + logsumexp(H @ U + d, axis=1)
                          + self._visible_unit.log_partition_given_hidden(H @ W, b))
         return LogPartitionEstimate(float(logsumexp(np.concatenate(terms))), 0.0, "exact")

@@ -230,6 +230,17 @@ def test_log_partition_names_a_bad_ais_setting(named, method, kwargs, message):
         model.log_partition(method, **kwargs)
 
 
+@pytest.mark.parametrize("n_components", [3, 6, 64])
+def test_log_partition_follows_the_fitted_model_not_a_later_set_params(binary, n_components):
+    X, y = binary
+    model = fitted(X, y)
+    log_z, log_likelihood = model.log_partition(), model.log_likelihood(X)
+    model.set_params(n_components=n_components)   # takes effect at the next fit
+    assert model.log_partition().method == "exact"
+    assert model.log_partition().log_z == log_z.log_z
+    np.testing.assert_array_equal(model.log_likelihood(X), log_likelihood)
+
+
 # --------------------------------------------------------------------------
 # RBMOutlierDetector
 # --------------------------------------------------------------------------
