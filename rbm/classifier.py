@@ -497,10 +497,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         missing = _missing_labels(y)
         if missing.any():
             raise ValueError(
-                f"{name} got missing labels (NaN, None or pandas' NA) in {int(missing.sum())} "
-                "rows, the "
-                f"first in row {int(np.argmax(missing))}. Mark unlabelled rows with -1 "
-                "(semi-supervised fitting) or drop them.")
+                f"{name} got missing labels (NaN, None or pandas' NA) in "
+                f"{int(missing.sum())} rows, the first in row {int(np.argmax(missing))}. "
+                "Mark unlabelled rows with -1 (semi-supervised fitting) or drop them.")
         unlabelled = _unlabelled_mask(y)
         labelled_y = y[~unlabelled]
         if labelled_y.size:
@@ -1241,7 +1240,8 @@ def _given_classes(name, classes):
                          f"got {classes!r}.")
     if _missing_labels(given).any():
         raise ValueError(f"{name}.partial_fit got classes={given.tolist()}, which include a "
-                         "missing value (NaN, None or pandas' NA); list every class, and classes only.")
+                         "missing value (NaN, None or pandas' NA); list every class, and "
+                         "classes only.")
     if _unlabelled_mask(given).any():
         raise ValueError(
             f"{name}.partial_fit got classes={given.tolist()}, which include -1, but -1 "

@@ -24,8 +24,8 @@ def _weight_parameter(estimator, sample_weight):
                                                                         "sample_weight"):
         raise ValueError(
             f"sample_weight was given, but the fit of {type(final).__name__} takes no "
-            "sample_weight; use a density model that does (any density model of this library, "
-            "alone or last in a Pipeline) or leave sample_weight out.")
+            "sample_weight; use a density model that does (any density model of this "
+            "library, alone or last in a Pipeline) or leave sample_weight out.")
     return {"sample_weight" if name is None else f"{name}__sample_weight": sample_weight}
 
 
