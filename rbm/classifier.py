@@ -743,7 +743,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         y : array-like of shape (n_samples,)
             Class of each row; -1 for an unlabelled row.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row in the objective.
+            Weight of each row in the objective, finite and non-negative;
+            relative (divided by their mean), and rows of weight 0 are left
+            out.
 
         Returns
         -------
@@ -758,6 +760,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             X = self._validate_X(X, reset=True)
             labels = self._label_indices(y, X.shape[0], reset=True)
             weights = self._sample_weights(sample_weight, X.shape[0])
+            X, labels, weights = _positive_rows(X, labels, weights)
             self._check_objective(labels)
             rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
             with single_threaded_blas():
@@ -819,7 +822,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             (apart from a check that it agrees with ``classes_``).  -1, the
             marker of unlabelled rows, cannot be one.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row in the objective.
+            Weight of each row in the objective, as in ``fit`` (relative
+            within the call).
 
         Returns
         -------
@@ -847,6 +851,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         X = self._validate_X(X, reset=first)
         labels = self._label_indices(y, X.shape[0], reset=first, classes=classes)
         weights = self._sample_weights(sample_weight, X.shape[0])
+        X, labels, weights = _positive_rows(X, labels, weights)
         self._check_objective(labels)
         with single_threaded_blas():
             if first:
@@ -1196,6 +1201,19 @@ def _unchanged_on_error(estimator, deep):
         estimator.__dict__.clear()
         estimator.__dict__.update(previous)
         raise
+
+
+def _positive_rows(X, labels, weights):
+    """The rows of positive weight, their weights divided by their mean.
+
+    As the density models' (README, "Weighted rows"): rows of weight 0 are
+    left out (the same model, bit for bit, as without them) and only
+    relative weights matter within a call; weights of 1 are left as they are.
+    """
+    keep = weights > 0
+    if not keep.all():
+        X, labels, weights = X[keep], labels[keep], weights[keep]
+    return X, labels, weights / weights.mean()
 
 
 def _missing_labels(y):

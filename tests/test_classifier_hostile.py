@@ -285,3 +285,45 @@ def test_readme_anomaly_figures_are_what_the_example_prints(monkeypatch, capsys)
     assert [round(min(caught)), round(max(caught))] == [int(ranges[0]), int(ranges[1])]
     assert [round(min(false_alarms)), round(max(false_alarms))] == [int(ranges[2]),
                                                                    int(ranges[3])]
+
+
+# --------------------------------------------------------------------------
+# Weighted rows, as the README's "Weighted rows" says of every model
+# --------------------------------------------------------------------------
+
+
+def _arrays(model):
+    return [model.components_, model.class_components_, model.intercept_hidden_,
+            model.intercept_visible_, model.intercept_class_]
+
+
+@pytest.mark.parametrize("params", [{}, {"early_stopping": True}, {"objective": "generative"}])
+def test_classifier_rows_of_weight_zero_change_nothing(binary, params):
+    X, y = binary
+    labels = np.where(np.arange(len(y)) % 5 == 0, -1, y)
+    weights = np.arange(len(y)) % 3.0            # 0, 1, 2, 0, ...
+    kept = weights > 0
+
+    def fit(X, labels, weights):
+        return RBMClassifier(4, n_iter=3, random_state=0, **params).fit(X, labels, weights)
+
+    with_zeros, without = fit(X, labels, weights), fit(X[kept], labels[kept], weights[kept])
+    for a, b in zip(_arrays(with_zeros), _arrays(without)):
+        np.testing.assert_array_equal(a, b)
+    with_zeros.partial_fit(X, labels, sample_weight=weights)
+    without.partial_fit(X[kept], labels[kept], sample_weight=weights[kept])
+    for a, b in zip(_arrays(with_zeros), _arrays(without)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_classifier_weights_are_relative(binary):
+    X, y = binary
+    weights = 1.0 + np.arange(len(y)) % 3
+    fits = [RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=scale * weights)
+            for scale in (1.0, 1000.0)]
+    for a, b in zip(_arrays(fits[0]), _arrays(fits[1])):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+    plain = RBMClassifier(4, n_iter=3, random_state=0).fit(X, y)
+    tens = RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=10)
+    for a, b in zip(_arrays(plain), _arrays(tens)):
+        np.testing.assert_array_equal(a, b)
