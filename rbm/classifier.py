@@ -531,7 +531,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         """Row weights as float64, each finite and >= 0, or ones."""
         if sample_weight is None:
             return np.ones(n_rows)
-        weights = np.asarray(sample_weight, dtype=np.float64)
+        weights = np.asarray(sample_weight)
+        if weights.dtype.kind not in "biuf":   # as the density models' check
+            raise ValueError(f"{type(self).__name__}: sample_weight must be numbers, got dtype "
+                             f"{weights.dtype}; pass a numeric array.")
+        weights = weights.astype(np.float64)
         if weights.ndim == 0:
             weights = np.full(n_rows, float(weights))
         if weights.ndim == 1 and weights.size and not weights.any():

@@ -199,6 +199,15 @@ def test_a_zero_scalar_sample_weight_is_refused_like_all_zero_weights(binary, me
     assert not hasattr(model, "components_")
 
 
+@pytest.mark.parametrize("weights", [["a"] * 40, {"a": 1}, np.full(40, 1 + 1j), [None] * 40])
+def test_sample_weight_that_is_not_numbers_is_named(binary, weights):
+    X, y = binary
+    model = RBMClassifier(4, n_iter=1)
+    with pytest.raises(ValueError, match="sample_weight must be numbers, got dtype"):
+        model.fit(X, y, sample_weight=weights)
+    assert not hasattr(model, "components_")
+
+
 def test_a_scalar_sample_weight_fits_as_no_weights(binary):
     X, y = binary
     weighted = RBMClassifier(4, n_iter=2, random_state=0).fit(X, y, sample_weight=1.0)
