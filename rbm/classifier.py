@@ -1094,7 +1094,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains, n_betas=n_betas)
 
     def log_likelihood(self, X, y=None):
-        """Exact joint log p(x, y) of each row (log p(x) where y is None or -1).
+        """Joint log p(x, y) of each row (log p(x) where y is None or -1).
+
+        The free energies are exact; log Z is ``log_partition()``'s: exact up
+        to 20 hidden units, an AIS estimate above (binary and categorical
+        inputs only; run again on each call).
 
         Parameters
         ----------
