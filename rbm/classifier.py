@@ -30,9 +30,12 @@ Everything is NumPy with one ``numpy.random.Generator`` per fit drawn from
 ``random_state`` gives the same model whatever the machine's thread settings.
 """
 
+import contextlib
+import copy
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,8 +52,10 @@ from ._blas import single_threaded_blas
 from . import _classify
 from ._params import CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
+from ._training import is_count
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      enumerate_binary, sigmoid, softplus)
+from ._units.categorical import missing_mask
 
 #: The rows of ``p(y | x)`` are computed in blocks whose
 #: ``rows x n_hidden x n_classes`` temporaries hold about this many float64s.
@@ -347,7 +352,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the labelled rows and stop when
         their log loss has not improved by ``tol`` for ``n_iter_no_change``
-        epochs; the best epoch's parameters are kept.
+        epochs; the best epoch's parameters are kept.  ``fit`` only:
+        ``partial_fit`` trains on every row it is given.
     validation_fraction : float, default=0.1
         Share of the labelled rows held out for early stopping.
     n_iter_no_change : int, default=10
@@ -392,8 +398,13 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     -----
     Rows labelled -1 are unlabelled (``sklearn.semi_supervised``'s
     convention) and contribute the generative term ``log p(x)`` only, so
-    -1 cannot be a class.  Products run on one BLAS thread: the same
-    ``random_state`` gives the same model on any machine setting.
+    -1 cannot be a class.  The number -1: the string ``"-1"`` is a class
+    (with a warning, as NumPy turns -1 into ``"-1"`` in a list that also
+    holds strings; an object array or a pandas Series keeps the number).
+    Products run on one BLAS thread: the same ``random_state`` gives the
+    same model on any machine setting.  A ``fit`` or ``partial_fit`` that
+    raises (bad input, diverging steps) leaves the model as it was before
+    the call.
 
     Examples
     --------
@@ -467,11 +478,13 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         """X in the visible layer's internal form (float64 array, CSR or one-hot CSR)."""
         return self._visible_unit.validate(self, X, reset=reset, dtype=np.float64)
 
-    def _label_indices(self, y, n_rows, *, reset, classes=None):
+    def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None):
         """(indices into classes_, with -1 for unlabelled rows) of the labels y.
 
         With ``reset`` the classes are set: from ``classes`` if given (the
         first ``partial_fit``), else from the labelled rows of y.
+        ``unknown_hint`` ends the message for a label that is not a class
+        (default: ``partial_fit``'s).
         """
         name = type(self).__name__
         if y is None:
@@ -484,23 +497,32 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         missing = _missing_labels(y)
         if missing.any():
             raise ValueError(
-                f"{name} got missing labels (NaN or None) in {int(missing.sum())} rows, the "
-                f"first in row {int(np.argmax(missing))}. Mark unlabelled rows with -1 "
-                "(semi-supervised fitting) or drop them.")
+                f"{name} got missing labels (NaN, None or pandas' NA) in "
+                f"{int(missing.sum())} rows, the first in row {int(np.argmax(missing))}. "
+                "Mark unlabelled rows with -1 (semi-supervised fitting) or drop them.")
         unlabelled = _unlabelled_mask(y)
         labelled_y = y[~unlabelled]
         if labelled_y.size:
             check_classification_targets(labelled_y)
         if reset:
-            self.classes_ = _classes(name, labelled_y if classes is None else classes)
+            self.classes_ = (_classes(name, labelled_y) if classes is None
+                             else _given_classes(name, classes))
+            if any(isinstance(c, str) and c.strip() == str(UNLABELLED) for c in self.classes_):
+                warnings.warn(
+                    f"{name} takes the string '-1' in y as a class, not as the marker of "
+                    "unlabelled rows, which is the number -1. If those rows are unlabelled: "
+                    "NumPy turns -1 into '-1' in a list or array that also holds strings, so "
+                    "pass the labels as an object array or a pandas Series (which keep the "
+                    "number -1), or label them with -1 in a numeric y.", UserWarning,
+                    stacklevel=3)
         known = np.isin(labelled_y, self.classes_)
         if not known.all():
             unseen = labelled_y[~known]
             raise ValueError(
                 f"{name} got the label {_plain(unseen[0])!r} (in {len(unseen)} rows), which is not "
-                f"one of its classes {self.classes_.tolist()[:20]}. partial_fit learns the "
-                "classes given on its first call: pass every class there (classes=...) or "
-                "refit.")
+                f"one of its classes {self.classes_.tolist()[:20]}. "
+                + (unknown_hint or "partial_fit keeps the classes of fit or of its first "
+                   "call (classes=...): pass every class there, or refit."))
         indices = np.full(n_rows, UNLABELLED, dtype=np.intp)
         indices[~unlabelled] = np.searchsorted(self.classes_, labelled_y)
         return indices
@@ -509,12 +531,16 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         """Row weights as float64, each finite and >= 0, or ones."""
         if sample_weight is None:
             return np.ones(n_rows)
-        weights = np.asarray(sample_weight, dtype=np.float64)
+        weights = np.asarray(sample_weight)
+        if weights.dtype.kind not in "biuf":   # as the density models' check
+            raise ValueError(f"{type(self).__name__}: sample_weight must be numbers, got dtype "
+                             f"{weights.dtype}; pass a numeric array.")
+        weights = weights.astype(np.float64)
+        if weights.ndim == 0:
+            weights = np.full(n_rows, float(weights))
         if weights.ndim == 1 and weights.size and not weights.any():
             raise ValueError("sample_weight is zero for every row, which leaves nothing to "
                              "learn from; give some rows a positive weight.")
-        if weights.ndim == 0:
-            weights = np.full(n_rows, float(weights))
         if weights.shape != (n_rows,):
             raise ValueError(f"sample_weight has shape {weights.shape}, but X has {n_rows} "
                              "rows; give one weight per row.")
@@ -721,29 +747,35 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         y : array-like of shape (n_samples,)
             Class of each row; -1 for an unlabelled row.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row in the objective.
+            Weight of each row in the objective, finite and non-negative;
+            relative (divided by their mean), and rows of weight 0 are left
+            out.
 
         Returns
         -------
         self : RBMClassifier
             The fitted model.
         """
-        self._validate_params()
-        self._visible_unit = _visible_layer(self.visible, self.categories)
-        X = self._validate_X(X, reset=True)
-        labels = self._label_indices(y, X.shape[0], reset=True)
-        weights = self._sample_weights(sample_weight, X.shape[0])
-        self._check_objective(labels)
-        rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
-        with single_threaded_blas():
-            validation = None
-            if self.early_stopping:
-                X, labels, weights, validation = self._split_validation(X, labels, weights,
-                                                                        rng)
-            self._initialize(X, labels, rng)
-            self._chains = self._start_chains(X, labels, rng)
-            self._train(X, labels, weights, self.n_iter, validation)
-            self._self_train(X, labels, weights, validation)
+        # fit builds new arrays, so a shallow copy of the attributes restores
+        # the previous model (or the unfitted one) if it raises.
+        with _unchanged_on_error(self, deep=False):
+            self._validate_params()
+            self._visible_unit = _visible_layer(self.visible, self.categories)
+            X = self._validate_X(X, reset=True)
+            labels = self._label_indices(y, X.shape[0], reset=True)
+            weights = self._sample_weights(sample_weight, X.shape[0])
+            X, labels, weights = _positive_rows(X, labels, weights)
+            self._check_objective(labels)
+            rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+            with single_threaded_blas():
+                validation = None
+                if self.early_stopping:
+                    X, labels, weights, validation = self._split_validation(X, labels,
+                                                                            weights, rng)
+                self._initialize(X, labels, rng)
+                self._chains = self._start_chains(X, labels, rng)
+                self._train(X, labels, weights, self.n_iter, validation)
+                self._self_train(X, labels, weights, validation)
         return self
 
     def _self_train(self, X, labels, weights, validation):
@@ -771,7 +803,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                 f"{type(self).__name__}: early stopping holds out {n_held} of the "
                 f"{len(labelled)} labelled rows, which leaves none to train on; give more "
                 "labelled rows or set early_stopping=False.")
-        if stratify is not None and n_held < len(self.classes_):
+        # A stratified split needs a row of each class on both sides.
+        if stratify is not None and min(n_held, len(labelled) - n_held) < len(self.classes_):
             stratify = None
         from sklearn.model_selection import train_test_split  # 65 ms to import
         _, held = train_test_split(labelled, test_size=n_held, stratify=stratify,
@@ -790,9 +823,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             Class of each row; -1 for an unlabelled row.
         classes : array-like of shape (n_classes,), default=None
             Every class; required on the first call, ignored afterwards
-            (apart from a check that it agrees with ``classes_``).
+            (apart from a check that it agrees with ``classes_``).  -1, the
+            marker of unlabelled rows, cannot be one.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row in the objective.
+            Weight of each row in the objective, as in ``fit`` (relative
+            within the call).
 
         Returns
         -------
@@ -800,6 +835,12 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             The updated model.
         """
         first = not hasattr(self, "components_")
+        # partial_fit trains the arrays in place: a deep copy restores them if it raises.
+        with _unchanged_on_error(self, deep=not first):
+            return self._partial_fit(X, y, classes, sample_weight, first)
+
+    def _partial_fit(self, X, y, classes, sample_weight, first):
+        """``partial_fit``'s work (``first``: no model yet)."""
         name = type(self).__name__
         if first:
             self._validate_params()
@@ -808,11 +849,13 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                                  "first call, since later calls may not show them all.")
             self._visible_unit = _visible_layer(self.visible, self.categories)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"{name}.partial_fit got classes={list(classes)}, which differ "
-                             f"from those of the first call {self.classes_.tolist()}.")
+            raise ValueError(f"{name}.partial_fit got classes={np.asarray(classes).tolist()}, "
+                             f"which differ from the model's classes_ {self.classes_.tolist()} "
+                             "(set by fit or the first partial_fit); refit to change them.")
         X = self._validate_X(X, reset=first)
         labels = self._label_indices(y, X.shape[0], reset=first, classes=classes)
         weights = self._sample_weights(sample_weight, X.shape[0])
+        X, labels, weights = _positive_rows(X, labels, weights)
         self._check_objective(labels)
         with single_threaded_blas():
             if first:
@@ -969,24 +1012,33 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         Raises
         ------
         ValueError
-            For an unknown method, "exact" above 20 hidden units, or "ais"
-            with Gaussian inputs (whose joint model is not categorical).
+            For an unknown method, ``n_chains`` below 2 or ``n_betas`` below
+            3, "exact" above 20 hidden units, or "ais" with Gaussian inputs
+            (whose joint model is not categorical).
         """
         check_is_fitted(self, "components_")
         if method not in ("auto", "exact", "ais"):
             raise ValueError(f'method must be "auto", "exact" or "ais", got {method!r}.')
+        # The density models' checks (rbm._likelihood), in the same words.
+        if not (isinstance(n_chains, numbers.Integral) and n_chains >= 2):
+            raise ValueError(f"n_chains must be an integer >= 2 (for a standard error), "
+                             f"got {n_chains!r}.")
+        if not (isinstance(n_betas, numbers.Integral) and n_betas >= 3):
+            raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
+        # The fitted hidden layer's size: n_components may have been set since.
+        n_hidden = self.components_.shape[0]
         if method == "auto":
-            method = "exact" if self.n_components <= MAX_EXACT_HIDDEN else "ais"
+            method = "exact" if n_hidden <= MAX_EXACT_HIDDEN else "ais"
         if method == "ais":
             return self._ais_log_partition(n_chains, n_betas, random_state)
-        if self.n_components > MAX_EXACT_HIDDEN:
+        if n_hidden > MAX_EXACT_HIDDEN:
             raise ValueError(
                 f"{type(self).__name__}.log_partition(method='exact') enumerates the "
-                f"2**{self.n_components} hidden states, which is only feasible up to "
+                f"2**{n_hidden} hidden states, which is only feasible up to "
                 f"n_components={MAX_EXACT_HIDDEN}; use method='ais' for larger models.")
         W, c, U, b, d = self._parameters()
         terms = []
-        for H in enumerate_binary(self.n_components, 2**14, np.float64):
+        for H in enumerate_binary(n_hidden, 2**14, np.float64):
             terms.append(H @ c + logsumexp(H @ U + d, axis=1)
                          + self._visible_unit.log_partition_given_hidden(H @ W, b))
         return LogPartitionEstimate(float(logsumexp(np.concatenate(terms))), 0.0, "exact")
@@ -1042,7 +1094,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains, n_betas=n_betas)
 
     def log_likelihood(self, X, y=None):
-        """Exact joint log p(x, y) of each row (log p(x) where y is None or -1).
+        """Joint log p(x, y) of each row (log p(x) where y is None or -1).
+
+        The free energies are exact; log Z is ``log_partition()``'s: exact up
+        to 20 hidden units, an AIS estimate above (binary and categorical
+        inputs only; run again on each call).
 
         Parameters
         ----------
@@ -1058,7 +1114,10 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         """
         V = self._check_fitted_X(X)
         labels = (np.full(V.shape[0], UNLABELLED) if y is None
-                  else self._label_indices(y, V.shape[0], reset=False))
+                  else self._label_indices(
+                      y, V.shape[0], reset=False,
+                      unknown_hint="log_likelihood's y must hold classes of the model "
+                                   "(classes_), or -1 to sum the label out."))
         log_z = self.log_partition().log_z
         scores = class_scores(self._hidden_field(V), self.class_components_,
                               self.intercept_class_)
@@ -1073,12 +1132,12 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         Parameters
         ----------
         n_samples : int, default=1
-            Number of independent chains (samples).
+            Number of independent chains (samples), at least 1.
         y : label or array-like of shape (n_samples,), default=None
             Class of each sample, held fixed (class-conditional generation,
             x ~ p(x | y)); None samples the labels too, from p(x, y).
         n_steps : int, default=1000
-            Gibbs sweeps per chain, from a random start.
+            Gibbs sweeps per chain, from a random start (at least 1).
         random_state : int, RandomState instance or None, default=None
             Seed of the chains.
 
@@ -1090,13 +1149,25 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             Their labels (``y`` itself where it was given).
         """
         check_is_fitted(self, "components_")
+        if not is_count(n_samples):
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        if not is_count(n_steps):
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
         rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
         n_classes = len(self.classes_)
         if y is None:
             labels, clamp = rng.integers(0, n_classes, n_samples), False
         else:
-            given = np.broadcast_to(np.asarray(y), (n_samples,))
-            labels, clamp = self._label_indices(given, n_samples, reset=False), True
+            given = np.asarray(y)
+            if given.ndim == 0:
+                given = np.broadcast_to(given, (n_samples,))
+            elif given.shape != (n_samples,):
+                raise ValueError(
+                    f"sample's y must be one class, or one class per sample ({n_samples}), "
+                    f"but has shape {given.shape}.")
+            labels, clamp = self._label_indices(
+                given, n_samples, reset=False,
+                unknown_hint="sample's y must hold classes of the model (classes_)."), True
             if (labels == UNLABELLED).any():
                 raise ValueError("sample's y must be classes of the model, not -1.")
         b = self.intercept_visible_
@@ -1127,14 +1198,35 @@ HISTORY_COLUMNS = ("epoch", "seconds", "log_loss_train", "accuracy_train",
                    "log_loss_validation", "accuracy_validation")
 
 
+@contextlib.contextmanager
+def _unchanged_on_error(estimator, deep):
+    """Put every attribute of ``estimator`` back as it was if the block raises
+    (a copy of its ``__dict__``: deep where the block changes arrays in place)."""
+    previous = copy.deepcopy(estimator.__dict__) if deep else dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(previous)
+        raise
+
+
+def _positive_rows(X, labels, weights):
+    """The rows of positive weight, their weights divided by their mean.
+
+    As the density models' (README, "Weighted rows"): rows of weight 0 are
+    left out (the same model, bit for bit, as without them) and only
+    relative weights matter within a call; weights of 1 are left as they are.
+    """
+    keep = weights > 0
+    if not keep.all():
+        X, labels, weights = X[keep], labels[keep], weights[keep]
+    return X, labels, weights / weights.mean()
+
+
 def _missing_labels(y):
-    """Boolean mask of NaN / None labels."""
-    if y.dtype.kind == "f":
-        return np.isnan(y)
-    if y.dtype.kind == "O":
-        return np.array([v is None or (isinstance(v, float) and v != v) for v in y],
-                        dtype=bool)
-    return np.zeros(len(y), dtype=bool)
+    """Boolean mask of NaN / None / pandas' NA labels."""
+    return missing_mask(y)
 
 
 def _unlabelled_mask(y):
@@ -1152,15 +1244,37 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _classes(name, labels):
-    """Sorted distinct classes; at least two are needed."""
+def _classes(name, labels, source="y"):
+    """Sorted distinct classes; at least two are needed (``source`` names the
+    argument they came from, for the message)."""
     classes = np.unique(np.asarray(labels))
     if len(classes) < 2:
         found = f"only one class, {_plain(classes[0])!r}," if len(classes) else "no labelled rows"
         raise ValueError(
-            f"{name} needs at least 2 classes to learn, but y has {found} "
+            f"{name} needs at least 2 classes to learn, but {source} has {found} "
             "(rows labelled -1 are unlabelled). Give rows of at least two classes.")
     return classes
+
+
+def _given_classes(name, classes):
+    """``partial_fit``'s ``classes``, sorted and checked: a 1-d list of at least two
+    classes, without missing values or the unlabelled marker -1 (which no row
+    could ever be labelled with)."""
+    given = np.asarray(classes)
+    if given.ndim != 1:
+        raise ValueError(f"{name}.partial_fit's classes must be a 1-d list of every class, "
+                         f"got {classes!r}.")
+    if _missing_labels(given).any():
+        raise ValueError(f"{name}.partial_fit got classes={given.tolist()}, which include a "
+                         "missing value (NaN, None or pandas' NA); list every class, and "
+                         "classes only.")
+    if _unlabelled_mask(given).any():
+        raise ValueError(
+            f"{name}.partial_fit got classes={given.tolist()}, which include -1, but -1 "
+            "marks unlabelled rows (sklearn.semi_supervised's convention), so no row could "
+            "be of that class. Rename that class (for example to the string '-1') in "
+            "classes and y.")
+    return _classes(name, given, source="classes")
 
 
 def _monitor_rows(labels, rng):

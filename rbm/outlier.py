@@ -24,8 +24,8 @@ def _weight_parameter(estimator, sample_weight):
                                                                         "sample_weight"):
         raise ValueError(
             f"sample_weight was given, but the fit of {type(final).__name__} takes no "
-            "sample_weight; use a density model that does (any model of this library, "
-            "alone or last in a Pipeline) or leave sample_weight out.")
+            "sample_weight; use a density model that does (any density model of this "
+            "library, alone or last in a Pipeline) or leave sample_weight out.")
     return {"sample_weight" if name is None else f"{name}__sample_weight": sample_weight}
 
 
@@ -43,10 +43,13 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
     Parameters
     ----------
     estimator : estimator or None, default=None
-        The density model, cloned before fitting: any model of this library,
-        or an estimator with ``fit`` and ``score_samples`` (such as a
-        Pipeline that scales data into an RBM's domain) when ``criterion``
-        is "log_likelihood".  None uses ``BernoulliRBM(random_state=0)``.
+        The density model, cloned before fitting: any density model of this
+        library (``BernoulliRBM``, ``GaussianBernoulliRBM``,
+        ``CategoricalRBM``; not the supervised ``RBMClassifier`` or
+        ``RBMImputer``), or an estimator with ``fit`` and
+        ``score_samples`` (such as a Pipeline that scales data into an
+        RBM's domain) when ``criterion`` is "log_likelihood".  None uses
+        ``BernoulliRBM(random_state=0)``.
     contamination : float in (0, 0.5], default=0.1
         Expected fraction of outliers in the training data; sets ``offset_``.
     criterion : {"free_energy", "log_likelihood"}, default="free_energy"
@@ -135,6 +138,8 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
         self.n_features_in_ = self.estimator_.n_features_in_
         if hasattr(self.estimator_, "feature_names_in_"):
             self.feature_names_in_ = self.estimator_.feature_names_in_
+        elif hasattr(self, "feature_names_in_"):  # a previous fit's, on a DataFrame
+            del self.feature_names_in_
         self.offset_ = self._threshold(self.score_samples(X), sample_weight)
         return self
 

@@ -1,0 +1,343 @@
+"""RBMClassifier and RBMOutlierDetector under hostile use: calls that raise change
+nothing, and bad labels, classes, weights and sample requests get errors that say
+what was wrong and what to do."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from rbm import BernoulliRBM, RBMClassifier, RBMOutlierDetector
+from test_failed_calls import fingerprint
+
+
+@pytest.fixture(scope="module")
+def binary():
+    rng = np.random.default_rng(0)
+    X = (rng.random((40, 5)) < 0.5).astype(float)
+    return X, (X[:, 0] > 0.5).astype(int)
+
+
+def fitted(X, y, **params):
+    return RBMClassifier(**{"n_components": 4, "n_iter": 2, "random_state": 0,
+                            **params}).fit(X, y)
+
+
+# --------------------------------------------------------------------------
+# A call that raises leaves the model as it was
+# --------------------------------------------------------------------------
+
+DIVERGING = {"learning_rate": 1e300, "batch_size": 1}
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # the diverging steps overflow
+@pytest.mark.parametrize("failure, message", [
+    ("fit_diverges", "infinite or NaN"),
+    ("partial_fit_diverges", "infinite or NaN"),
+    ("wider_refit_with_bad_labels", "40 rows in X but 39 labels"),
+])
+def test_a_fit_that_raises_leaves_the_fitted_model(binary, failure, message):
+    X, y = binary
+    model = fitted(X, y)
+    proba = model.predict_proba(X)
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match=message):
+        if failure == "fit_diverges":
+            model.set_params(**DIVERGING).fit(X, y)
+        elif failure == "partial_fit_diverges":
+            model.set_params(**DIVERGING).partial_fit(X, y)
+        else:
+            model.fit(np.hstack([X, X]), y[:-1])
+    model.set_params(learning_rate=0.2, batch_size=32)
+    assert fingerprint(model) == before
+    np.testing.assert_array_equal(model.predict_proba(X), proba)
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_first_fit_that_raises_leaves_the_model_unfitted(binary, method):
+    X, y = binary
+    model = RBMClassifier(4, n_iter=1)
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match="only one class|label 7"):
+        if method == "fit":
+            model.fit(X, np.zeros(len(y)))
+        else:
+            model.partial_fit(X, np.r_[y[:-1], 7], classes=[0, 1])
+    assert fingerprint(model) == before
+    with pytest.raises(NotFittedError):
+        check_is_fitted(model)
+
+
+# --------------------------------------------------------------------------
+# Labels and classes
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("classes, message", [
+    ([-1, 0, 1], "-1 marks unlabelled rows"),
+    ([-1.0, 0.0, 1.0], "-1 marks unlabelled rows"),
+    ([0, 1, np.nan], "missing"),
+    (np.array(["a", None, "b"], dtype=object), "missing"),
+    (1, "1-d"),
+    ([[0, 1]], "1-d"),
+    ([0], "classes has only one class"),
+])
+def test_partial_fit_refuses_classes_it_cannot_learn(binary, classes, message):
+    X, y = binary
+    model = RBMClassifier(4, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        model.partial_fit(X, y, classes=classes)
+    assert not hasattr(model, "classes_")
+
+
+def test_the_string_minus_one_stays_a_class_in_partial_fit(binary):
+    X, y = binary
+    labels = np.where(y == 1, "-1", "a")
+    with pytest.warns(UserWarning, match="string '-1'"):
+        model = RBMClassifier(4, random_state=0).partial_fit(X, labels, classes=["a", "-1"])
+    assert model.classes_.tolist() == ["-1", "a"]
+
+
+def test_the_string_minus_one_as_a_class_is_pointed_out(binary):
+    # A list that mixes class names with the unlabelled marker -1 becomes an
+    # array of strings, the marker the class '-1': say so, since every such row
+    # is then trained on as that class.
+    X, y = binary
+    labels = [("a" if v else "b") if i % 4 else -1 for i, v in enumerate(y)]
+    with pytest.warns(UserWarning, match="string '-1' in y as a class.*object array"):
+        model = fitted(X, labels)
+    assert model.classes_.tolist() == ["-1", "a", "b"]
+
+
+def test_the_number_minus_one_among_string_labels_marks_unlabelled_rows(binary):
+    X, y = binary
+    labels = np.array([("a" if v else "b") if i % 4 else -1 for i, v in enumerate(y)],
+                      dtype=object)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = fitted(X, labels)
+    assert model.classes_.tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("classes", [1, [0, 1, 2]])
+def test_later_partial_fit_names_classes_that_differ(binary, classes):
+    X, y = binary
+    model = fitted(X, y)
+    with pytest.raises(ValueError, match=r"differ from the model's classes_ \[0, 1\]"):
+        model.partial_fit(X, y, classes=classes)
+
+
+# --------------------------------------------------------------------------
+# Early stopping, sample weights
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.9])
+def test_early_stopping_splits_tiny_data_with_fewer_rows_than_classes_on_a_side(binary,
+                                                                                fraction):
+    X, _ = binary
+    model = RBMClassifier(4, n_iter=3, early_stopping=True, validation_fraction=fraction,
+                          random_state=0).fit(X[:6], [0, 0, 1, 1, 2, 2])
+    assert model.best_epoch_ in (1, 2, 3)
+    assert model.classes_.tolist() == [0, 1, 2]
+
+
+# --------------------------------------------------------------------------
+# sample and log_likelihood
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def named():
+    rng = np.random.default_rng(1)
+    X = (rng.random((40, 5)) < 0.5).astype(float)
+    return fitted(X, np.where(X[:, 0] > 0.5, "yes", "no")), X
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_samples": 3, "y": ["yes", "no"]}, r"one class per sample \(3\), but has shape \(2,\)"),
+    ({"n_samples": 2, "y": [["yes", "no"]]}, r"shape \(1, 2\)"),
+    ({"n_samples": -1}, "n_samples must be a positive integer, got -1"),
+    ({"n_samples": 2.5}, "n_samples must be a positive integer, got 2.5"),
+    ({"n_samples": 2, "n_steps": -3}, "n_steps must be a positive integer, got -3"),
+    ({"n_samples": 2, "y": "maybe"}, r"label 'maybe'.*sample's y must hold classes"),
+])
+def test_sample_names_what_is_wrong_with_its_request(named, kwargs, message):
+    model, _ = named
+    with pytest.raises(ValueError, match=message) as raised:
+        model.sample(**kwargs)
+    assert "partial_fit" not in str(raised.value)
+
+
+def test_sample_takes_one_string_class_or_one_per_sample(named):
+    model, _ = named
+    X, y = model.sample(3, y="yes", n_steps=2, random_state=0)
+    assert X.shape == (3, 5) and y.tolist() == ["yes"] * 3
+    _, y = model.sample(2, y=["no", "yes"], n_steps=2, random_state=0)
+    assert y.tolist() == ["no", "yes"]
+
+
+def test_log_likelihood_names_an_unknown_label_without_blaming_partial_fit(named):
+    model, X = named
+    with pytest.raises(ValueError, match="label 'maybe'.*log_likelihood's y") as raised:
+        model.log_likelihood(X[:2], ["yes", "maybe"])
+    assert "partial_fit" not in str(raised.value)
+
+
+def test_partial_fit_after_fit_names_an_unknown_label(binary):
+    X, y = binary
+    with pytest.raises(ValueError, match="label 2 .*partial_fit keeps the classes of fit"):
+        fitted(X, y).partial_fit(X, np.r_[y[:-1], 2])
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_zero_scalar_sample_weight_is_refused_like_all_zero_weights(binary, method):
+    X, y = binary
+    model = RBMClassifier(4, n_iter=1, random_state=0)
+    with pytest.raises(ValueError, match="sample_weight is zero for every row"):
+        if method == "fit":
+            model.fit(X, y, sample_weight=0)
+        else:
+            model.partial_fit(X, y, classes=[0, 1], sample_weight=0.0)
+    assert not hasattr(model, "components_")
+
+
+@pytest.mark.parametrize("weights", [["a"] * 40, {"a": 1}, np.full(40, 1 + 1j), [None] * 40])
+def test_sample_weight_that_is_not_numbers_is_named(binary, weights):
+    X, y = binary
+    model = RBMClassifier(4, n_iter=1)
+    with pytest.raises(ValueError, match="sample_weight must be numbers, got dtype"):
+        model.fit(X, y, sample_weight=weights)
+    assert not hasattr(model, "components_")
+
+
+def test_a_scalar_sample_weight_fits_as_no_weights(binary):
+    X, y = binary
+    weighted = RBMClassifier(4, n_iter=2, random_state=0).fit(X, y, sample_weight=1.0)
+    np.testing.assert_allclose(weighted.predict_proba(X), fitted(X, y).predict_proba(X))
+
+
+@pytest.mark.parametrize("dtype", ["string", "object", "Int64", "category"])
+def test_pandas_missing_labels_are_refused_with_the_row(binary, dtype):
+    pd = pytest.importorskip("pandas")
+    X, y = binary
+    labels = pd.Series(y if dtype == "Int64" else np.where(y == 1, "a", "b"), dtype=dtype)
+    labels[3] = pd.NA if dtype != "category" else np.nan
+    model = RBMClassifier(4, n_iter=1)
+    with pytest.raises(ValueError, match="missing labels .* in 1 rows, the first in row 3"):
+        model.fit(X, labels)
+    assert not hasattr(model, "classes_")
+
+
+@pytest.mark.parametrize("method", ["ais", "exact"])
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_chains": 0}, "n_chains must be an integer >= 2"),
+    ({"n_chains": 1}, "n_chains must be an integer >= 2"),
+    ({"n_betas": "x"}, "n_betas must be an integer >= 3, got 'x'"),
+    ({"n_betas": 2.5}, "n_betas must be an integer >= 3"),
+])
+def test_log_partition_names_a_bad_ais_setting(named, method, kwargs, message):
+    model, _ = named
+    with pytest.raises(ValueError, match=message):
+        model.log_partition(method, **kwargs)
+
+
+@pytest.mark.parametrize("n_components", [3, 6, 64])
+def test_log_partition_follows_the_fitted_model_not_a_later_set_params(binary, n_components):
+    X, y = binary
+    model = fitted(X, y)
+    log_z, log_likelihood = model.log_partition(), model.log_likelihood(X)
+    model.set_params(n_components=n_components)   # takes effect at the next fit
+    assert model.log_partition().method == "exact"
+    assert model.log_partition().log_z == log_z.log_z
+    np.testing.assert_array_equal(model.log_likelihood(X), log_likelihood)
+
+
+# --------------------------------------------------------------------------
+# RBMOutlierDetector
+# --------------------------------------------------------------------------
+
+
+def test_detector_refit_without_column_names_drops_the_old_names(binary):
+    pd = pytest.importorskip("pandas")
+    X, _ = binary
+    detector = RBMOutlierDetector(BernoulliRBM(n_components=3, n_iter=2, random_state=0))
+    detector.fit(pd.DataFrame(X, columns=list("abcde")))
+    assert detector.feature_names_in_.tolist() == list("abcde")
+    detector.fit(X)
+    assert not hasattr(detector, "feature_names_in_")
+    assert not hasattr(detector.estimator_, "feature_names_in_")
+
+
+def test_readme_anomaly_figures_are_what_the_example_prints(monkeypatch, capsys):
+    # The full example (ten detectors, 200 epochs each) takes a few seconds.
+    import re
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.delenv("RBM_EXAMPLES_FAST", raising=False)
+    monkeypatch.setattr("sys.argv", ["anomaly_detection.py"])
+    runpy.run_path(str(root / "examples" / "anomaly_detection.py"), run_name="__main__")
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:11]]
+    auc = {int(r[0]): float(r[1]) for r in rows}
+    caught = [float(r[2].rstrip("%")) for r in rows]
+    false_alarms = [float(r[3].rstrip("%")) for r in rows]
+    readme = " ".join((root / "README.md").read_text().split("## Anomaly detection")[1]
+                      .split("\n## ")[0].split())
+    claim = re.search(r"mean ROC AUC (\S+) \((\S+) for (\d)s, (\S+) for 0s\)\. At "
+                      r"`contamination=0.05` it flags (\d+)-(\d+)% of the anomalies, and "
+                      r"(\d+)-(\d+)% of held-out normal images", readme)
+    assert claim, readme
+    mean, worst, worst_digit, zero, *ranges = claim.groups()
+    assert np.mean(list(auc.values())) == pytest.approx(float(mean), abs=5e-4)
+    assert auc[int(worst_digit)] == pytest.approx(float(worst), abs=5e-4)
+    assert min(auc.values()) == auc[int(worst_digit)]
+    assert auc[0] == pytest.approx(float(zero), abs=5e-5)
+    assert [round(min(caught)), round(max(caught))] == [int(ranges[0]), int(ranges[1])]
+    assert [round(min(false_alarms)), round(max(false_alarms))] == [int(ranges[2]),
+                                                                   int(ranges[3])]
+
+
+# --------------------------------------------------------------------------
+# Weighted rows, as the README's "Weighted rows" says of every model
+# --------------------------------------------------------------------------
+
+
+def _arrays(model):
+    return [model.components_, model.class_components_, model.intercept_hidden_,
+            model.intercept_visible_, model.intercept_class_]
+
+
+@pytest.mark.parametrize("params", [{}, {"early_stopping": True}, {"objective": "generative"}])
+def test_classifier_rows_of_weight_zero_change_nothing(binary, params):
+    X, y = binary
+    labels = np.where(np.arange(len(y)) % 5 == 0, -1, y)
+    weights = np.arange(len(y)) % 3.0            # 0, 1, 2, 0, ...
+    kept = weights > 0
+
+    def fit(X, labels, weights):
+        return RBMClassifier(4, n_iter=3, random_state=0, **params).fit(X, labels, weights)
+
+    with_zeros, without = fit(X, labels, weights), fit(X[kept], labels[kept], weights[kept])
+    for a, b in zip(_arrays(with_zeros), _arrays(without)):
+        np.testing.assert_array_equal(a, b)
+    with_zeros.partial_fit(X, labels, sample_weight=weights)
+    without.partial_fit(X[kept], labels[kept], sample_weight=weights[kept])
+    for a, b in zip(_arrays(with_zeros), _arrays(without)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_classifier_weights_are_relative(binary):
+    X, y = binary
+    weights = 1.0 + np.arange(len(y)) % 3
+    fits = [RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=scale * weights)
+            for scale in (1.0, 1000.0)]
+    for a, b in zip(_arrays(fits[0]), _arrays(fits[1])):
+        np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-12)
+    plain = RBMClassifier(4, n_iter=3, random_state=0).fit(X, y)
+    tens = RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=10)
+    for a, b in zip(_arrays(plain), _arrays(tens)):
+        np.testing.assert_array_equal(a, b)
