@@ -55,6 +55,26 @@ def test_a_fit_that_raises_leaves_the_fitted_model(binary, failure, message):
     np.testing.assert_array_equal(model.predict_proba(X), proba)
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # the diverging steps overflow
+def test_partial_fit_keeps_its_history_for_a_rollback_without_copying_it(binary, monkeypatch):
+    # The rollback copies what training changes in place, but not history_
+    # (its lists only grow; they are cut back instead): a copy per call made
+    # a long stream of partial_fit calls quadratic in its length.
+    import rbm.classifier as classifier
+    X, y = binary
+    model = fitted(X, y)
+    model.partial_fit(X, y)
+    copied = []
+    deepcopy = classifier.copy.deepcopy
+    monkeypatch.setattr(classifier.copy, "deepcopy", lambda x: copied.append(x) or deepcopy(x))
+    model.partial_fit(X, y)
+    assert copied and all("history_" not in c for c in copied if isinstance(c, dict))
+    rows = {name: list(values) for name, values in model.history_.items()}
+    with pytest.raises(ValueError, match="infinite or NaN"):
+        model.set_params(**DIVERGING).partial_fit(X, y)
+    assert {name: list(values) for name, values in model.history_.items()} == rows
+
+
 @pytest.mark.parametrize("method", ["fit", "partial_fit"])
 def test_a_first_fit_that_raises_leaves_the_model_unfitted(binary, method):
     X, y = binary
