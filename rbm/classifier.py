@@ -1236,6 +1236,7 @@ def _positive_rows(X, labels, weights):
     keep = weights > 0
     if not keep.all():
         X, labels, weights = X[keep], labels[keep], weights[keep]
+    weights = weights / weights.max()   # a sum of huge weights must not overflow
     return X, labels, weights / weights.mean()
 
 

@@ -361,3 +361,7 @@ def test_classifier_weights_are_relative(binary):
     tens = RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=10)
     for a, b in zip(_arrays(plain), _arrays(tens)):
         np.testing.assert_array_equal(a, b)
+    # Weights whose sum overflows float64 are still only relative.
+    huge = RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=1e308)
+    for a, b in zip(_arrays(plain), _arrays(huge)):
+        np.testing.assert_array_equal(a, b)
