@@ -1139,7 +1139,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         n_steps : int, default=1000
             Gibbs sweeps per chain, from a random start (at least 1).
         random_state : int, RandomState instance or None, default=None
-            Seed of the chains.
+            Seed of the chains; None uses the estimator's ``random_state``, as
+            the density models' ``sample`` does.
 
         Returns
         -------
@@ -1153,7 +1154,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         if not is_count(n_steps):
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
-        rng = np.random.default_rng(check_random_state(random_state).randint(2**31))
+        seed = random_state if random_state is not None else self.random_state
+        rng = np.random.default_rng(check_random_state(seed).randint(2**31))
         n_classes = len(self.classes_)
         if y is None:
             labels, clamp = rng.integers(0, n_classes, n_samples), False

@@ -365,3 +365,17 @@ def test_classifier_weights_are_relative(binary):
     huge = RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=1e308)
     for a, b in zip(_arrays(plain), _arrays(huge)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_sample_without_a_seed_uses_the_estimators_random_state(binary):
+    # As the density models' sample: reproducible from the estimator alone.
+    X, y = binary
+    model = RBMClassifier(4, n_iter=3, random_state=5).fit(X, y)
+    first, labels = model.sample(6, n_steps=20)
+    again, labels_again = model.sample(6, n_steps=20)
+    seeded, seeded_labels = model.sample(6, n_steps=20, random_state=5)
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(first, seeded)
+    np.testing.assert_array_equal(labels, seeded_labels)
+    other, _ = model.sample(6, n_steps=20, random_state=6)
+    assert not np.array_equal(first, other)
