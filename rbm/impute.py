@@ -406,18 +406,25 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         self : object
             The fitted imputer.
         """
-        X, missing = self._validated(X, reset=True)
-        check_every_feature_observed(self, ~missing)
-        template = (self.estimator if self.estimator is not None
-                    else default_estimator(X, missing, self.random_state))
-        # Fitted attributes are set only once the RBM's fit has succeeded, so
-        # a refused fit (bad weights, say) leaves no half-fitted imputer.
-        estimator = clone(template).set_params(missing="impute")
-        mean = scale = None
-        if isinstance(estimator, GaussianBernoulliRBM):
-            mean, scale = self._observed_standardisation(X, missing)
-        estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
-                      sample_weight=sample_weight)
+        # A refused fit (bad weights, say) leaves the imputer as it was:
+        # validation sets n_features_in_ and feature_names_in_ at once, so
+        # they are put back; the others are set only once the RBM has fitted.
+        previous = dict(self.__dict__)
+        try:
+            X, missing = self._validated(X, reset=True)
+            check_every_feature_observed(self, ~missing)
+            template = (self.estimator if self.estimator is not None
+                        else default_estimator(X, missing, self.random_state))
+            estimator = clone(template).set_params(missing="impute")
+            mean = scale = None
+            if isinstance(estimator, GaussianBernoulliRBM):
+                mean, scale = self._observed_standardisation(X, missing)
+            estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
+                          sample_weight=sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous)
+            raise
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)

@@ -272,6 +272,33 @@ def test_bad_weights_are_refused_by_the_imputer(estimator, label, weights, words
     assert not hasattr(imputer, "estimator_")
 
 
+def test_a_refused_fit_leaves_the_imputer_as_it_was():
+    # A refused fit of other data must not leave the width and names of that
+    # data on an imputer whose RBM was fitted to the earlier data: transform
+    # of the earlier data kept working and its feature names held.
+    pd = pytest.importorskip("pandas")
+    from sklearn.exceptions import NotFittedError
+    X = two_patterns()
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    imputer = RBMImputer(BernoulliRBM(n_components=3, n_iter=2, random_state=0),
+                         random_state=0).fit(frame)
+    expected = imputer.transform(frame)
+    wider = pd.DataFrame(np.hstack([X, X]), columns=list("pqrstuvw"))
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        imputer.fit(wider, sample_weight=-np.ones(len(X)))
+    assert imputer.n_features_in_ == 4
+    assert list(imputer.feature_names_in_) == list("abcd")
+    assert list(imputer.get_feature_names_out()) == list("abcd")
+    np.testing.assert_array_equal(imputer.transform(frame), expected)
+    # A refused first fit leaves an unfitted imputer: NotFittedError, as before it.
+    fresh = RBMImputer(BernoulliRBM(n_components=3, n_iter=2), random_state=0)
+    with pytest.raises(ValueError, match="sample_weight must be non-negative"):
+        fresh.fit(X, sample_weight=-np.ones(len(X)))
+    assert not hasattr(fresh, "n_features_in_")
+    with pytest.raises(NotFittedError):
+        fresh.transform(X)
+
+
 # --------------------------------------------------------------------------
 # Training on incomplete rows (missing="impute")
 # --------------------------------------------------------------------------
