@@ -279,7 +279,9 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         imputed values mapped back.
     missing_values : int, float, str, np.nan, None or pandas.NA, default=np.nan
         The placeholder of a missing entry, as in ``sklearn.impute``; NaN
-        also matches None and pandas' NA in object columns.
+        also matches None and pandas' NA in object columns.  With another
+        placeholder, NaN, None or pandas' NA entries in X are refused (an RBM
+        cannot take them as values).
     add_indicator : bool, default=False
         Append a ``MissingIndicator``'s columns (features with missing
         values in fit) to the output.
@@ -349,7 +351,23 @@ class RBMImputer(CachedParamNames, _BaseImputer):
             return X, np.zeros(X.shape, dtype=bool)
         if X.dtype.kind == "O" and is_scalar_nan(self.missing_values):
             return X, missing_mask(X)  # None and pandas' NA as well as NaN
-        return X, _get_mask(X, self.missing_values)
+        missing = np.asarray(_get_mask(X, self.missing_values), dtype=bool)
+        self._check_no_other_gaps(X, missing)
+        return X, missing
+
+    def _check_no_other_gaps(self, X, missing):
+        """Refuse NaN, None or pandas' NA entries of X that ``missing_values``
+        does not match: the RBM can take them only as missing, so they would
+        be trained on as gaps and yet left in the output."""
+        stray = missing_mask(X) & ~missing
+        if stray.any():
+            row, column = np.argwhere(stray)[0]
+            raise ValueError(
+                f"RBMImputer: X holds {int(stray.sum())} NaN, None or pandas NA entries "
+                f"although missing_values={self.missing_values!r} (the first in row "
+                f"{row}, {column_label(self, int(column))}); an RBM cannot take them as "
+                "values. Set missing_values=np.nan to impute them (None and pandas' NA "
+                "count too), or replace them first.")
 
     def _model_input(self, X, missing):
         """X as the fitted RBM takes it (see ``_rows_for``)."""

@@ -397,6 +397,41 @@ def test_none_and_nan_in_object_arrays_are_missing_by_default():
     assert out[0, 0] == "a" and out[1, 1] == "y"
 
 
+@pytest.mark.parametrize("missing_values, X", [
+    (-1, np.array([[1, 0], [-1, 1], [np.nan, 0], [0, 1]] * 5, dtype=float)),
+    ("", np.array([["a", "x"], ["", "y"], [None, "x"], ["b", np.nan]] * 5, dtype=object)),
+    (None, np.array([["a", "x"], [None, "y"], [np.nan, "x"], ["b", "y"]] * 5, dtype=object)),
+], ids=["number", "string", "None"])
+def test_gaps_that_missing_values_does_not_match_are_refused(missing_values, X):
+    # Such entries (NaN, None) were trained on as gaps by the RBM, yet left
+    # unfilled in the output; the default estimator even picked a Gaussian
+    # model for 0/1 data because of them.  As scikit-learn's imputers refuse
+    # NaN that is not missing_values, they are refused by place.
+    imputer = RBMImputer(missing_values=missing_values, random_state=0)
+    with pytest.raises(ValueError, match=r"X holds \d+ NaN, None or pandas NA entries although "
+                                         r"missing_values=.*\(the first in row 2, feature 0\)"
+                                         r".*Set missing_values=np.nan"):
+        imputer.fit(X)
+    assert not hasattr(imputer, "n_features_in_")
+    gaps = np.array([v is None or v != v for v in X.ravel()]).reshape(X.shape)
+    complete = X[~gaps.any(axis=1)]
+    imputer.set_params(estimator=(BernoulliRBM if X.dtype.kind == "f" else CategoricalRBM)(
+        n_components=2, n_iter=2, random_state=0)).fit(complete)
+    with pytest.raises(ValueError, match="X holds .* NaN, None or pandas NA entries"):
+        imputer.transform(X)
+
+
+def test_pandas_missing_markers_match_nan_and_pandas_na_alike():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": pd.array([1, 0, None, 1] * 10, dtype="Int64"),
+                          "b": pd.array(["x", "y", "x", None] * 10, dtype="string")})
+    outs = [RBMImputer(CategoricalRBM(n_components=2, n_iter=2, random_state=0),
+                       missing_values=marker, random_state=0).fit_transform(frame)
+            for marker in (np.nan, pd.NA)]
+    assert not pd.isna(outs[0]).any()
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
 def test_training_on_gaps_is_the_same_for_any_thread_count():
     from rbm import _gibbs
     rng = np.random.default_rng(5)
