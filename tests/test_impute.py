@@ -325,6 +325,17 @@ def test_missing_error_keeps_the_clear_error():
         CategoricalRBM(n_iter=1).fit(np.array([["a", None], ["b", "c"]], dtype=object))
 
 
+@pytest.mark.parametrize("estimator", [BernoulliRBM, GaussianBernoulliRBM])
+def test_an_infinite_entry_is_not_sent_to_missing_impute(estimator):
+    # inf is no gap: the advice to train on gaps with missing="impute" was
+    # given to models that had it already.
+    X = np.array([[0.0, 1.0], [1.0, 0.0]] * 5)
+    X[0, 0], X[1, 1] = np.inf, np.nan
+    with pytest.raises(ValueError, match=r"\(0 NaN, 1 inf values\)") as error:
+        estimator(n_iter=1, missing="impute").fit(X)
+    assert "missing='impute'" not in str(error.value)
+
+
 def test_training_on_gaps_recovers_the_dependence_that_dropping_rows_loses():
     # Two blocks of 4 copies of one bit each; 30% of entries missing, so only
     # 0.7**8 = 6% of rows are complete.  The question: p(v_0 = 1 | v_1..3 = 1,

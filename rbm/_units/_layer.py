@@ -195,6 +195,12 @@ def validate_real_input(estimator, X, *, reset, dtype):
     return X
 
 
+#: The end of a non-finite-input error where the input has NaN: the models
+#: that take gaps.  (An inf is no gap: no model takes it.)
+GAPS_ADVICE = (" Or let the model handle the gaps: missing='impute' trains on such rows, "
+               "rbm.RBMImputer fills them, conditional_sample draws them.")
+
+
 def count_non_finite(values):
     """(number of NaN, number of inf) in an array."""
     return int(np.isnan(values).sum()), int(np.isinf(values).sum())
