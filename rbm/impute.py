@@ -390,6 +390,15 @@ class RBMImputer(CachedParamNames, _BaseImputer):
                 f"values that are not ({error}); use CategoricalRBM for labels, or "
                 "estimator=None, which picks it for them.") from error
         rows[missing] = np.nan
+        infinite = np.isinf(rows)
+        if infinite.any():
+            # Refused here, before the standardisation turns one inf into a
+            # whole column of them (and the RBM's error would count those).
+            row, column = np.argwhere(infinite)[0]
+            raise ValueError(
+                f"RBMImputer: X holds {int(infinite.sum())} infinite entries (the first in "
+                f"row {row}, feature {column}); {type(estimator).__name__} takes finite "
+                "values only. Replace them, or set missing_values=np.inf to impute them.")
         if mean is not None:
             rows = (rows - mean) / scale
         return rows

@@ -336,6 +336,29 @@ def test_an_infinite_entry_is_not_sent_to_missing_impute(estimator):
     assert "missing='impute'" not in str(error.value)
 
 
+def test_an_infinite_real_value_is_refused_by_the_imputer_by_place():
+    # The standardisation of real-valued columns turned one inf into a column
+    # of them, and the RBM's error then counted "0 NaN, 59 inf values" and
+    # advised the RBMImputer the user was calling.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    X[0, 2] = np.nan
+    bad = X.copy()
+    bad[4, 1] = -np.inf
+    match = (r"RBMImputer: X holds 1 infinite entries \(the first in row 4, feature 1\); "
+             r"GaussianBernoulliRBM takes finite values only.*missing_values=np.inf")
+    imputer = RBMImputer(GaussianBernoulliRBM(n_components=2, n_iter=2, random_state=0),
+                         random_state=0)
+    with pytest.raises(ValueError, match=match):
+        imputer.fit(bad)
+    imputer.fit(X)
+    with pytest.raises(ValueError, match=match):
+        imputer.transform(bad)
+    # As the placeholder, inf is imputed like any other.
+    filled = imputer.set_params(missing_values=-np.inf).fit(np.nan_to_num(bad, nan=0.0))
+    assert np.isfinite(filled.transform(np.nan_to_num(bad, nan=0.0))).all()
+
+
 def test_training_on_gaps_recovers_the_dependence_that_dropping_rows_loses():
     # Two blocks of 4 copies of one bit each; 30% of entries missing, so only
     # 0.7**8 = 6% of rows are complete.  The question: p(v_0 = 1 | v_1..3 = 1,
