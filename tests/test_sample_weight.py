@@ -321,6 +321,10 @@ BAD_WEIGHTS = [
     ("too short", lambda n: np.ones(n - 1), f"length"),
     ("2-d", lambda n: np.ones((n, 1)), "1-d array"),
     ("all zero", lambda n: np.zeros(n), "zero for every sample"),
+    # Each finite, but their sum is not: training's averages were NaN and the
+    # fit failed as a divergence whose message was all "nan nats".
+    ("sum overflows", lambda n: np.r_[1e308, 1e308, np.ones(n - 2)],
+     "sums to more than a float64 holds"),
     ("strings", lambda n: np.array(["a"] * n), "must be numbers"),
 ]
 
