@@ -104,17 +104,17 @@ class ObservedLogLikelihood(NamedTuple):
     method: np.ndarray
 
 
-def check_every_feature_observed(estimator, observed):
+def check_every_feature_observed(estimator, observed, where="in the data given to fit"):
     """Refuse data given to ``fit`` in which a feature is missing in every row
     (``observed``: the rows' mask of observed entries): no model learns it
     from nothing (its frequency, scale or categories), and it would keep its
     initial guess there, silently.  The estimators with ``missing="impute"``
-    and ``RBMImputer`` share it."""
+    and ``RBMImputer`` share it; ``where`` says which rows the message means."""
     empty = np.flatnonzero(~np.asarray(observed).any(axis=0))
     if len(empty):
         raise ValueError(
             f"{type(estimator).__name__}: {column_label(estimator, int(empty[0]))} has no "
-            f"observed value in the data given to fit ({len(empty)} such feature(s) of "
+            f"observed value {where} ({len(empty)} such feature(s) of "
             f"{observed.shape[1]}), so nothing can be learned about it; drop it or fill it "
             "first.")
 
@@ -176,7 +176,7 @@ class ConditionalMixin:
         X, observed = self._training_input(X, unit, reset=not warm)
         if warm:
             check_training_record(self)
-        X, observed, weights = self._positive_rows(X, observed, sample_weight)
+        X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=not warm)
         n_threads = self._check_n_jobs()
         X, X_valid, observed, observed_valid, weights, valid_weights = self._validation_split(
             X, observed, weights)
@@ -236,19 +236,26 @@ class ConditionalMixin:
         X, observed = self._training_input(X, unit, reset=first_call)
         if not first_call:
             check_training_record(self)
-        X, observed, weights = self._positive_rows(X, observed, sample_weight)
+        X, observed, weights = self._positive_rows(X, observed, sample_weight,
+                                                   reset=first_call)
         # Each call's fill draws its own numbers: keyed by the passes so far.
         key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))
         return unit, X, weights, self._missing_fills(X, observed, None, None, unit, key)
 
-    def _positive_rows(self, X, observed, sample_weight):
-        """(X, observed-entries mask, weights) with the rows of weight 0 dropped."""
+    def _positive_rows(self, X, observed, sample_weight, reset=False):
+        """(X, observed-entries mask, weights) with the rows of weight 0 dropped.
+
+        On a first fit (``reset``) every feature must still be observed in
+        the rows left, as without the rows of weight 0."""
         weights = check_sample_weight(self, sample_weight, X)
         if observed is None:
             X, weights = positive_rows(X, weights)
             return X, None, weights
         if weights is not None and not np.all(weights > 0):
             keep = np.flatnonzero(weights > 0)
+            if reset:
+                check_every_feature_observed(self, observed[keep],
+                                             "in the rows of positive sample_weight")
             return X[keep], observed[keep], weights[keep]
         return X, observed, weights
 

@@ -498,6 +498,33 @@ def test_sample_weight_reaches_the_estimator_and_integer_weights_act_as_repeats(
         RBMImputer(estimator=estimator).fit(X, sample_weight=-np.ones(len(X)))
 
 
+@pytest.mark.parametrize("kind", ["binary", "real", "labels"])
+def test_a_feature_observed_only_in_rows_of_weight_zero_is_refused(kind):
+    # Rows of weight 0 are left out, "the same model as without them"; but
+    # without them such data is refused, while with them the feature was
+    # fitted from nothing and imputed with the model's initial guess.
+    rng = np.random.default_rng(0)
+    X, model = {"binary": ((rng.random((30, 3)) < 0.5).astype(float), BernoulliRBM),
+                "real": (rng.standard_normal((30, 3)), GaussianBernoulliRBM),
+                "labels": (rng.choice(["a", "b"], (30, 3)).astype(object), CategoricalRBM)}[kind]
+    X[1:, 1] = None if kind == "labels" else np.nan
+    weights = np.r_[0.0, np.ones(29)]
+    match = ("feature 1 has no observed value in the rows of positive sample_weight "
+             r"\(1 such feature")
+    for method in ("fit", "partial_fit"):
+        with pytest.raises(ValueError, match=match):
+            getattr(model(n_components=2, n_iter=2, random_state=0, missing="impute"),
+                    method)(X, sample_weight=weights)
+    imputer = RBMImputer(model(n_components=2, n_iter=2), random_state=0)
+    with pytest.raises(ValueError, match=match):
+        imputer.fit(X, sample_weight=weights)
+    assert not hasattr(imputer, "estimator_")
+    # Positive weight on that row: fitted; a later partial_fit may lack it.
+    fitted = model(n_components=2, n_iter=2, random_state=0, missing="impute").fit(
+        X, sample_weight=np.ones(30))
+    fitted.partial_fit(X[1:], sample_weight=np.r_[0.0, np.ones(28)])
+
+
 def test_a_numeric_model_given_labels_is_refused_clearly():
     labels = np.array([["red", None], ["blue", "x"]] * 5, dtype=object)
     with pytest.raises(ValueError, match="BernoulliRBM takes numbers, but X holds values "
