@@ -20,6 +20,7 @@ started from), so a short burn-in suffices.
 """
 
 import warnings
+from contextlib import contextmanager
 from numbers import Integral
 from typing import NamedTuple
 
@@ -119,6 +120,26 @@ def check_every_feature_observed(estimator, observed, where="in the data given t
             "first.")
 
 
+@contextmanager
+def unfitted_if_refused(model):
+    """Leave an unfitted ``model`` unfitted where its training input is refused.
+
+    Validating the first fit's data sets ``n_features_in_`` (and
+    ``feature_names_in_``, the column types) before the weights and gaps are
+    checked; after a refusal those would make ``check_is_fitted`` pass on a
+    model with no parameters.  A fitted model is left to ``fit``'s own
+    rollback (and ``partial_fit`` validates it without reset).
+    """
+    previous = None if hasattr(model, "components_") else dict(model.__dict__)
+    try:
+        yield
+    except BaseException:
+        if previous is not None:
+            model.__dict__.clear()
+            model.__dict__.update(previous)
+        raise
+
+
 class ConditionalMixin:
     """``conditional_sample`` and ``conditional_marginals`` of a fitted RBM."""
 
@@ -173,13 +194,15 @@ class ConditionalMixin:
             unit = self._visible_unit
         else:
             unit = self._visible_type.for_estimator(self)
-        X, observed = self._training_input(X, unit, reset=not warm)
-        if warm:
-            check_training_record(self)
-        X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=not warm)
-        n_threads = self._check_n_jobs()
-        X, X_valid, observed, observed_valid, weights, valid_weights = self._validation_split(
-            X, observed, weights)
+        with unfitted_if_refused(self):
+            X, observed = self._training_input(X, unit, reset=not warm)
+            if warm:
+                check_training_record(self)
+            X, observed, weights = self._positive_rows(X, observed, sample_weight,
+                                                       reset=not warm)
+            n_threads = self._check_n_jobs()
+            X, X_valid, observed, observed_valid, weights, valid_weights = \
+                self._validation_split(X, observed, weights)
         if observed is None:
             return unit, X, X_valid, weights, valid_weights, n_threads, {}
         hooks = {}
@@ -233,11 +256,12 @@ class ConditionalMixin:
             check_is_fitted(self)
             check_fitted_state(self)
             unit = self._visible_unit
-        X, observed = self._training_input(X, unit, reset=first_call)
-        if not first_call:
-            check_training_record(self)
-        X, observed, weights = self._positive_rows(X, observed, sample_weight,
-                                                   reset=first_call)
+        with unfitted_if_refused(self):
+            X, observed = self._training_input(X, unit, reset=first_call)
+            if not first_call:
+                check_training_record(self)
+            X, observed, weights = self._positive_rows(X, observed, sample_weight,
+                                                       reset=first_call)
         # Each call's fill draws its own numbers: keyed by the passes so far.
         key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))
         return unit, X, weights, self._missing_fills(X, observed, None, None, unit, key)

@@ -352,6 +352,26 @@ def test_a_failing_call_with_weights_changes_nothing(kind):
                 assert fingerprint(subject) == before, (label, method, warm)
 
 
+@pytest.mark.parametrize("kind", ["pcd", "gaussian", "categorical"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_refused_first_fit_leaves_the_model_unfitted(kind, method):
+    # Validation set n_features_in_ before the weights (or a bad value) were
+    # refused, so check_is_fitted passed on a model without parameters:
+    # transform raised "missing its fitted attribute" instead of NotFittedError.
+    from sklearn.exceptions import NotFittedError
+    from sklearn.base import clone
+    fitted, X, bad = atomicity_model(kind)
+    failures = [(X, make(len(X))) for _, make, _ in BAD_WEIGHTS] + [(bad, None)]
+    for data, weights in failures:
+        subject = clone(fitted)
+        before = fingerprint(subject)
+        with pytest.raises(ValueError):
+            getattr(subject, method)(data, sample_weight=weights)
+        assert fingerprint(subject) == before
+        with pytest.raises(NotFittedError):
+            subject.transform(X)
+
+
 # --------------------------------------------------------------------------
 # The outlier detector
 # --------------------------------------------------------------------------
