@@ -403,14 +403,15 @@ class RBMImputer(CachedParamNames, _BaseImputer):
             rows = (rows - mean) / scale
         return rows
 
-    def _model_output(self, completed, X, missing):
-        """X with its missing entries taken from the RBM's completed rows."""
+    def _model_output(self, completed, X, missing, gaps=slice(None)):
+        """X with its missing entries taken from the RBM's completed rows (those
+        of X's rows ``gaps``; all by default)."""
         completed = np.asarray(completed)
         if self.mean_ is not None:
             completed = completed * self.scale_ + self.mean_
         out = X.copy() if X.dtype.kind in "fO" else X.astype(object if isinstance(
             self.estimator_, CategoricalRBM) else np.float64)
-        out[missing] = completed[missing]
+        out[gaps] = np.where(missing[gaps], completed, out[gaps])
         return out
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -484,14 +485,20 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         check_is_fitted(self)
         X, missing = self._validated(X, reset=False)
         X_indicator = self._transform_indicator(missing)
+        # Only the rows with a gap go to the model (complete rows come back
+        # as they are): the posterior of a complete row is no question.
         rows = self._model_input(X, missing)
+        self.estimator_._incomplete_input(rows)  # every row's observed entries checked
+        gaps = np.flatnonzero(missing.any(axis=1))
+        rows = rows[gaps]
         if self.sample_posterior:
             seed = self.random_state_.randint(np.iinfo(np.int32).max)
-            completed = self.estimator_.conditional_sample(rows, random_state=seed)
+            completed = (self.estimator_.conditional_sample(rows, random_state=seed)
+                         if len(gaps) else rows)
         else:
-            completed = self._most_probable(rows)
-        return self._concatenate_indicator(self._model_output(completed, X, missing),
-                                           X_indicator)
+            completed = self._most_probable(rows) if len(gaps) else rows
+        return self._concatenate_indicator(
+            self._model_output(completed, X, missing, gaps), X_indicator)
 
     def _most_probable(self, rows):
         """Rows with each missing entry at its posterior mode (discrete) or mean."""

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
 from sklearn.linear_model import LogisticRegression
@@ -239,6 +240,41 @@ def test_a_feature_never_observed_in_fit_is_refused_for_every_kind(kind):
     values[:] = gap
     with pytest.raises(ValueError, match="3 such feature.s. of 3"):
         RBMImputer(random_state=0).fit(values)
+
+
+@pytest.mark.parametrize("sample_posterior", [False, True])
+def test_only_rows_with_gaps_reach_the_model(sample_posterior):
+    # Complete rows were sent through the RBM's chains too (2.6 s for 2,000
+    # complete rows against 0.02 s for the 20 with gaps), and a row's draw
+    # depended on how many complete rows came before it in the batch.
+    rng = np.random.default_rng(0)
+    X = (rng.random((200, 6)) < 0.5).astype(float)
+    gaps = X[:10].copy()
+    gaps[rng.random(gaps.shape) < 0.3] = np.nan
+    gaps[:, 0] = np.nan
+    # 20 hidden units: more states than the exact path enumerates, so chains.
+    template = RBMImputer(BernoulliRBM(n_components=20, n_iter=2, random_state=0),
+                          sample_posterior=sample_posterior, random_state=0)
+    imputer = clone(template).fit(X)
+    calls = []
+    model = imputer.estimator_
+    for name in ("_complete_by_marginals", "conditional_sample"):
+        original = getattr(model, name)
+
+        def counted(rows, *args, _original=original, **kwargs):
+            calls.append(len(rows))
+            return _original(rows, *args, **kwargs)
+
+        setattr(model, name, counted)
+    mixed = imputer.transform(np.vstack([X[10:], gaps]))
+    assert calls == [len(gaps)]
+    np.testing.assert_array_equal(mixed[:-len(gaps)], X[10:])
+    alone = clone(template).fit(X).transform(gaps)
+    np.testing.assert_array_equal(mixed[-len(gaps):], alone)
+    assert imputer.transform(X[10:20]).tolist() == X[10:20].tolist() and calls == [10]
+    # The observed entries of complete rows are still checked.
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        imputer.transform(np.vstack([gaps, np.full((1, 6), 2.0)]))
 
 
 def test_rows_missing_every_entry_are_imputed_from_the_model_alone():
