@@ -382,6 +382,8 @@ class RBMImputer(CachedParamNames, _BaseImputer):
             rows = X.astype(object)
             rows[missing] = None
             return rows
+        if X.dtype.kind == "O" and missing.any():
+            X = np.where(missing, np.nan, X)  # a placeholder such as "?" is no number
         try:
             rows = X.astype(np.float64 if X.dtype.kind not in "f" else X.dtype)
         except (TypeError, ValueError) as error:
@@ -446,7 +448,8 @@ class RBMImputer(CachedParamNames, _BaseImputer):
             estimator = clone(template).set_params(missing="impute")
             mean = scale = None
             if isinstance(estimator, GaussianBernoulliRBM):
-                mean, scale = self._observed_standardisation(X, missing)
+                mean, scale = self._observed_standardisation(
+                    self._rows_for(estimator, None, None, X, missing))
             estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
                           sample_weight=sample_weight)
         except BaseException:
@@ -459,10 +462,11 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         return self
 
     @staticmethod
-    def _observed_standardisation(X, missing):
-        """Per-column mean and standard deviation of the observed entries (1 where
-        a column has no spread; ``fit`` has checked that each has one)."""
-        values = np.where(missing, np.nan, X.astype(np.float64))
+    def _observed_standardisation(values):
+        """Per-column mean and standard deviation of the observed entries of
+        ``values`` (floats, NaN where missing; 1 where a column has no spread;
+        ``fit`` has checked that each has one)."""
+        values = np.asarray(values, dtype=np.float64)
         mean = np.nanmean(values, axis=0)
         scale = np.nanstd(values, axis=0)
         return mean, np.where(scale > 0, scale, 1.0)

@@ -491,6 +491,23 @@ def test_gaps_that_missing_values_does_not_match_are_refused(missing_values, X):
         imputer.transform(X)
 
 
+@pytest.mark.parametrize("estimator", [BernoulliRBM, GaussianBernoulliRBM])
+def test_numbers_in_an_object_array_with_a_text_placeholder(estimator):
+    # UCI-style data: numbers with "?" for the gaps.  The numeric RBM's rows
+    # were converted to floats before the placeholder was taken out, so the
+    # placeholder itself was refused as "values that are not numbers".
+    X = np.array([[0, 1], [1, 0]] * 10).astype(object)
+    X[0, 0] = "?"
+    imputer = RBMImputer(estimator(n_components=2, n_iter=2, random_state=0),
+                         missing_values="?", random_state=0)
+    out = imputer.fit(X).transform(X)
+    assert out[0, 0] != "?" and np.isfinite(float(out[0, 0]))
+    np.testing.assert_array_equal(out[1:], X[1:])
+    X[1, 1] = "many"  # a value that is not the placeholder is still refused
+    with pytest.raises(ValueError, match="takes numbers, but X holds values that are not"):
+        imputer.transform(X)
+
+
 def test_pandas_missing_markers_match_nan_and_pandas_na_alike():
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"a": pd.array([1, 0, None, 1] * 10, dtype="Int64"),
