@@ -8,7 +8,7 @@ from sklearn.base import _fit_context, clone
 from sklearn.impute._base import _BaseImputer
 from sklearn.utils import check_random_state
 from sklearn.utils._mask import _get_mask
-from sklearn.utils._missing import is_scalar_nan
+from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import HasMethods, MissingValues
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
@@ -346,6 +346,14 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
         if X.dtype.kind not in "fiubOUS":
             raise ValueError(f"RBMImputer takes numbers or labels, got dtype {X.dtype}.")
+        if X.dtype.kind in "fiub" and not (isinstance(self.missing_values, Real)
+                                           or is_pandas_na(self.missing_values)):
+            # As sklearn.impute's imputers: no number equals it, so nothing
+            # would be imputed, silently.
+            raise ValueError(
+                f"RBMImputer: X holds numbers (dtype {X.dtype}), but missing_values="
+                f"{self.missing_values!r} is not a number, so no entry could match it; pass "
+                "a number or np.nan, or X as an object array.")
         if X.dtype.kind in "iub" and isinstance(self.missing_values, Real) and np.isnan(
                 self.missing_values):
             return X, np.zeros(X.shape, dtype=bool)

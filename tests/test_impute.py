@@ -491,6 +491,18 @@ def test_gaps_that_missing_values_does_not_match_are_refused(missing_values, X):
         imputer.transform(X)
 
 
+@pytest.mark.parametrize("dtype", [float, int, bool])
+@pytest.mark.parametrize("missing_values", ["?", None])
+def test_a_placeholder_no_number_can_equal_is_refused_for_numbers(dtype, missing_values):
+    # It matched nothing, so nothing was imputed, silently; scikit-learn's
+    # imputers refuse it.
+    X = np.array([[0, 1], [1, 0]] * 10).astype(dtype)
+    imputer = RBMImputer(BernoulliRBM(n_components=2, n_iter=2), missing_values=missing_values)
+    with pytest.raises(ValueError, match=r"X holds numbers \(dtype .*\), but missing_values="
+                                         ".* is not a number"):
+        imputer.fit(X)
+
+
 @pytest.mark.parametrize("estimator", [BernoulliRBM, GaussianBernoulliRBM])
 def test_numbers_in_an_object_array_with_a_text_placeholder(estimator):
     # UCI-style data: numbers with "?" for the gaps.  The numeric RBM's rows
