@@ -366,6 +366,29 @@ def test_categorical_frames_with_gaps_and_unseen_categories():
         model.conditional_sample(unseen)
 
 
+@pytest.mark.parametrize("model_type", [BernoulliRBM, GaussianBernoulliRBM])
+def test_pandas_na_in_an_object_column_is_a_gap_for_numeric_models(model_type):
+    # pandas' NA in an object column (pd.DataFrame({"a": [0, 1, pd.NA]}))
+    # crashed the numeric models' validation with "TypeError: float()
+    # argument must be ... not 'NAType'"; it is missing, like NaN and None.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    values = (rng.random((30, 3)) < 0.5).astype(float)
+    with_na = values.astype(object)
+    with_na[0, 1], with_na[1, 2] = pd.NA, None
+    with_nan = values.copy()
+    with_nan[0, 1] = with_nan[1, 2] = np.nan
+    frame = pd.DataFrame(with_na, columns=["a", "b", "c"])
+    assert (frame.dtypes == object).all()
+    for X, same in [(with_na, with_nan), (frame, pd.DataFrame(with_nan, columns=["a", "b", "c"]))]:
+        models = [model_type(n_components=2, n_iter=2, random_state=0, missing="impute").fit(D)
+                  for D in (X, same)]
+        np.testing.assert_array_equal(models[0].components_, models[1].components_)
+        np.testing.assert_array_equal(models[0].score_samples(X), models[1].score_samples(same))
+        with pytest.raises(ValueError, match=r"\(2 NaN, 0 inf values\)"):
+            model_type(n_iter=1).fit(X)
+
+
 def test_bad_incomplete_input_is_refused():
     from rbm import BernoulliRBM
     X = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(float)
