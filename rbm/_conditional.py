@@ -96,8 +96,9 @@ class ObservedLogLikelihood(NamedTuple):
     method : ndarray of shape (n_samples,) of str
         "complete" (no entry missing: -F(v) - log Z), "exact" (the missing
         entries summed out exactly, by enumerating the hidden states or the
-        missing entries' states) or "ais" (the missing entries' conditional
-        log-partition estimated by AIS).
+        missing entries' states; 0 for a row with nothing observed) or
+        "ais" (the missing entries' conditional log-partition estimated by
+        AIS).
     """
 
     log_p: np.ndarray
@@ -575,7 +576,10 @@ class ConditionalMixin:
         complete = observed.all(axis=1)
         if complete.any():
             log_p[complete] = -self._free_energy(rows[complete]) - log_z
-        gaps = np.flatnonzero(~complete)
+        # Nothing observed: p(nothing) = 1 exactly, with no AIS run for it.
+        empty = ~observed.any(axis=1)
+        log_p[empty], method[empty] = 0.0, "exact"
+        gaps = np.flatnonzero(~complete & ~empty)
         if self._hidden_enumerable() and len(gaps):
             log_p[gaps] = self._exact_observed_log_p(rows[gaps], observed[gaps]) - log_z
             method[gaps] = "exact"

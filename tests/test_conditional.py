@@ -17,6 +17,8 @@ bounds derived from the number of chains and sweeps), and
 ``conditional_sample`` by the same chi-square test.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -470,6 +472,21 @@ def test_gaussian_observed_log_likelihood_exact_and_by_ais(n_hidden):
     np.testing.assert_allclose(scores, result.log_p)
     assert np.all(np.abs(result.log_p - expected)[:2] < 5 * result.std_error[:2] + 1e-9)
     assert np.all(result.std_error[:2] > 0) and np.all(5 * result.std_error[:2] < 0.1)
+
+
+def test_a_row_with_nothing_observed_has_log_p_zero_without_ais():
+    # p(no observed entry) = 1.  Beyond the exact paths the row went to a
+    # full AIS run of its own (32 x 1000), came back "ais" with an estimate
+    # near but not at 0, and made score_samples warn.
+    W, b, c, sigma = random_gaussian(3, 15, 8, 0.3)
+    model = gaussian_model(W, b, c, sigma, missing="impute")
+    X = np.array([[np.nan] * 3, [0.1, 0.2, 0.3]])
+    result = model.observed_log_likelihood(X)
+    assert result.log_p[0] == 0.0 and result.std_error[0] == 0.0
+    assert list(result.method) == ["exact", "complete"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        np.testing.assert_array_equal(model.score_samples(X), result.log_p)
 
 
 def test_score_samples_keeps_refusing_gaps_without_missing_impute():
