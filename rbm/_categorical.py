@@ -169,6 +169,14 @@ class CategoricalRBM(BaseRBM):
             self._column_types = _column_types(X)
         return validated
 
+    def _training_input(self, X, unit, *, reset):
+        """As ConditionalMixin's; the first fit of rows with gaps (which
+        skips ``_validate_input``) records the column types too."""
+        out = super()._training_input(X, unit, reset=reset)
+        if reset:
+            self._column_types = _column_types(X)
+        return out
+
     def _output_column_types(self):
         """Each column's type in a frame of samples: the type it had in fit.
 

@@ -20,6 +20,7 @@ started from), so a short burn-in suffices.
 """
 
 import warnings
+from contextlib import contextmanager
 from numbers import Integral
 from typing import NamedTuple
 
@@ -95,8 +96,9 @@ class ObservedLogLikelihood(NamedTuple):
     method : ndarray of shape (n_samples,) of str
         "complete" (no entry missing: -F(v) - log Z), "exact" (the missing
         entries summed out exactly, by enumerating the hidden states or the
-        missing entries' states) or "ais" (the missing entries' conditional
-        log-partition estimated by AIS).
+        missing entries' states; 0 for a row with nothing observed) or
+        "ais" (the missing entries' conditional log-partition estimated by
+        AIS).
     """
 
     log_p: np.ndarray
@@ -104,19 +106,39 @@ class ObservedLogLikelihood(NamedTuple):
     method: np.ndarray
 
 
-def check_every_feature_observed(estimator, observed):
+def check_every_feature_observed(estimator, observed, where="in the data given to fit"):
     """Refuse data given to ``fit`` in which a feature is missing in every row
     (``observed``: the rows' mask of observed entries): no model learns it
     from nothing (its frequency, scale or categories), and it would keep its
     initial guess there, silently.  The estimators with ``missing="impute"``
-    and ``RBMImputer`` share it."""
+    and ``RBMImputer`` share it; ``where`` says which rows the message means."""
     empty = np.flatnonzero(~np.asarray(observed).any(axis=0))
     if len(empty):
         raise ValueError(
             f"{type(estimator).__name__}: {column_label(estimator, int(empty[0]))} has no "
-            f"observed value in the data given to fit ({len(empty)} such feature(s) of "
+            f"observed value {where} ({len(empty)} such feature(s) of "
             f"{observed.shape[1]}), so nothing can be learned about it; drop it or fill it "
             "first.")
+
+
+@contextmanager
+def unfitted_if_refused(model):
+    """Leave an unfitted ``model`` unfitted where its training input is refused.
+
+    Validating the first fit's data sets ``n_features_in_`` (and
+    ``feature_names_in_``, the column types) before the weights and gaps are
+    checked; after a refusal those would make ``check_is_fitted`` pass on a
+    model with no parameters.  A fitted model is left to ``fit``'s own
+    rollback (and ``partial_fit`` validates it without reset).
+    """
+    previous = None if hasattr(model, "components_") else dict(model.__dict__)
+    try:
+        yield
+    except BaseException:
+        if previous is not None:
+            model.__dict__.clear()
+            model.__dict__.update(previous)
+        raise
 
 
 class ConditionalMixin:
@@ -173,13 +195,15 @@ class ConditionalMixin:
             unit = self._visible_unit
         else:
             unit = self._visible_type.for_estimator(self)
-        X, observed = self._training_input(X, unit, reset=not warm)
-        if warm:
-            check_training_record(self)
-        X, observed, weights = self._positive_rows(X, observed, sample_weight)
-        n_threads = self._check_n_jobs()
-        X, X_valid, observed, observed_valid, weights, valid_weights = self._validation_split(
-            X, observed, weights)
+        with unfitted_if_refused(self):
+            X, observed = self._training_input(X, unit, reset=not warm)
+            if warm:
+                check_training_record(self)
+            X, observed, weights = self._positive_rows(X, observed, sample_weight,
+                                                       reset=not warm)
+            n_threads = self._check_n_jobs()
+            X, X_valid, observed, observed_valid, weights, valid_weights = \
+                self._validation_split(X, observed, weights)
         if observed is None:
             return unit, X, X_valid, weights, valid_weights, n_threads, {}
         hooks = {}
@@ -233,22 +257,30 @@ class ConditionalMixin:
             check_is_fitted(self)
             check_fitted_state(self)
             unit = self._visible_unit
-        X, observed = self._training_input(X, unit, reset=first_call)
-        if not first_call:
-            check_training_record(self)
-        X, observed, weights = self._positive_rows(X, observed, sample_weight)
+        with unfitted_if_refused(self):
+            X, observed = self._training_input(X, unit, reset=first_call)
+            if not first_call:
+                check_training_record(self)
+            X, observed, weights = self._positive_rows(X, observed, sample_weight,
+                                                       reset=first_call)
         # Each call's fill draws its own numbers: keyed by the passes so far.
         key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))
         return unit, X, weights, self._missing_fills(X, observed, None, None, unit, key)
 
-    def _positive_rows(self, X, observed, sample_weight):
-        """(X, observed-entries mask, weights) with the rows of weight 0 dropped."""
+    def _positive_rows(self, X, observed, sample_weight, reset=False):
+        """(X, observed-entries mask, weights) with the rows of weight 0 dropped.
+
+        On a first fit (``reset``) every feature must still be observed in
+        the rows left, as without the rows of weight 0."""
         weights = check_sample_weight(self, sample_weight, X)
         if observed is None:
             X, weights = positive_rows(X, weights)
             return X, None, weights
         if weights is not None and not np.all(weights > 0):
             keep = np.flatnonzero(weights > 0)
+            if reset:
+                check_every_feature_observed(self, observed[keep],
+                                             "in the rows of positive sample_weight")
             return X[keep], observed[keep], weights[keep]
         return X, observed, weights
 
@@ -544,7 +576,10 @@ class ConditionalMixin:
         complete = observed.all(axis=1)
         if complete.any():
             log_p[complete] = -self._free_energy(rows[complete]) - log_z
-        gaps = np.flatnonzero(~complete)
+        # Nothing observed: p(nothing) = 1 exactly, with no AIS run for it.
+        empty = ~observed.any(axis=1)
+        log_p[empty], method[empty] = 0.0, "exact"
+        gaps = np.flatnonzero(~complete & ~empty)
         if self._hidden_enumerable() and len(gaps):
             log_p[gaps] = self._exact_observed_log_p(rows[gaps], observed[gaps]) - log_z
             method[gaps] = "exact"

@@ -36,7 +36,8 @@ from sklearn.utils.validation import _check_sample_weight
 
 def check_sample_weight(estimator, sample_weight, X):
     """``sample_weight`` as float64 of one finite, non-negative weight per row of
-    the validated X, not all zero; None for None or weights that are all 1.
+    the validated X, not all zero, with a finite sum; None for None or weights
+    that are all 1.
 
     Raises ValueError naming what was wrong and what to pass instead.
     """
@@ -67,6 +68,12 @@ def check_sample_weight(estimator, sample_weight, X):
             f"{name}: sample_weight must be non-negative, got {np.sum(values < 0)} negative "
             f"weights (smallest {values.min():g}); a weight counts copies of its sample, so "
             "use 0 to leave a sample out.")
+    if not np.isfinite(np.sum(values)):
+        raise ValueError(
+            f"{name}: sample_weight sums to more than a float64 holds (largest weight "
+            f"{values.max():g}), which leaves training's weighted averages NaN; only "
+            "relative weights matter within a call, so divide them all by a common factor "
+            "(their largest, say).")
     if np.all(values == 0):
         raise ValueError(
             f"{name}: sample_weight is zero for every sample, which leaves nothing to "

@@ -8,7 +8,7 @@ from sklearn.base import _fit_context, clone
 from sklearn.impute._base import _BaseImputer
 from sklearn.utils import check_random_state
 from sklearn.utils._mask import _get_mask
-from sklearn.utils._missing import is_scalar_nan
+from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import HasMethods, MissingValues
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
@@ -279,7 +279,9 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         imputed values mapped back.
     missing_values : int, float, str, np.nan, None or pandas.NA, default=np.nan
         The placeholder of a missing entry, as in ``sklearn.impute``; NaN
-        also matches None and pandas' NA in object columns.
+        also matches None and pandas' NA in object columns.  With another
+        placeholder, NaN, None or pandas' NA entries in X are refused (an RBM
+        cannot take them as values).
     add_indicator : bool, default=False
         Append a ``MissingIndicator``'s columns (features with missing
         values in fit) to the output.
@@ -344,12 +346,36 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
         if X.dtype.kind not in "fiubOUS":
             raise ValueError(f"RBMImputer takes numbers or labels, got dtype {X.dtype}.")
+        if X.dtype.kind in "fiub" and not (isinstance(self.missing_values, Real)
+                                           or is_pandas_na(self.missing_values)):
+            # As sklearn.impute's imputers: no number equals it, so nothing
+            # would be imputed, silently.
+            raise ValueError(
+                f"RBMImputer: X holds numbers (dtype {X.dtype}), but missing_values="
+                f"{self.missing_values!r} is not a number, so no entry could match it; pass "
+                "a number or np.nan, or X as an object array.")
         if X.dtype.kind in "iub" and isinstance(self.missing_values, Real) and np.isnan(
                 self.missing_values):
             return X, np.zeros(X.shape, dtype=bool)
         if X.dtype.kind == "O" and is_scalar_nan(self.missing_values):
             return X, missing_mask(X)  # None and pandas' NA as well as NaN
-        return X, _get_mask(X, self.missing_values)
+        missing = np.asarray(_get_mask(X, self.missing_values), dtype=bool)
+        self._check_no_other_gaps(X, missing)
+        return X, missing
+
+    def _check_no_other_gaps(self, X, missing):
+        """Refuse NaN, None or pandas' NA entries of X that ``missing_values``
+        does not match: the RBM can take them only as missing, so they would
+        be trained on as gaps and yet left in the output."""
+        stray = missing_mask(X) & ~missing
+        if stray.any():
+            row, column = np.argwhere(stray)[0]
+            raise ValueError(
+                f"RBMImputer: X holds {int(stray.sum())} NaN, None or pandas NA entries "
+                f"although missing_values={self.missing_values!r} (the first in row "
+                f"{row}, {column_label(self, int(column))}); an RBM cannot take them as "
+                "values. Set missing_values=np.nan to impute them (None and pandas' NA "
+                "count too), or replace them first.")
 
     def _model_input(self, X, missing):
         """X as the fitted RBM takes it (see ``_rows_for``)."""
@@ -364,6 +390,8 @@ class RBMImputer(CachedParamNames, _BaseImputer):
             rows = X.astype(object)
             rows[missing] = None
             return rows
+        if X.dtype.kind == "O" and missing.any():
+            X = np.where(missing, np.nan, X)  # a placeholder such as "?" is no number
         try:
             rows = X.astype(np.float64 if X.dtype.kind not in "f" else X.dtype)
         except (TypeError, ValueError) as error:
@@ -372,18 +400,28 @@ class RBMImputer(CachedParamNames, _BaseImputer):
                 f"values that are not ({error}); use CategoricalRBM for labels, or "
                 "estimator=None, which picks it for them.") from error
         rows[missing] = np.nan
+        infinite = np.isinf(rows)
+        if infinite.any():
+            # Refused here, before the standardisation turns one inf into a
+            # whole column of them (and the RBM's error would count those).
+            row, column = np.argwhere(infinite)[0]
+            raise ValueError(
+                f"RBMImputer: X holds {int(infinite.sum())} infinite entries (the first in "
+                f"row {row}, feature {column}); {type(estimator).__name__} takes finite "
+                "values only. Replace them, or set missing_values=np.inf to impute them.")
         if mean is not None:
             rows = (rows - mean) / scale
         return rows
 
-    def _model_output(self, completed, X, missing):
-        """X with its missing entries taken from the RBM's completed rows."""
+    def _model_output(self, completed, X, missing, gaps=slice(None)):
+        """X with its missing entries taken from the RBM's completed rows (those
+        of X's rows ``gaps``; all by default)."""
         completed = np.asarray(completed)
         if self.mean_ is not None:
             completed = completed * self.scale_ + self.mean_
         out = X.copy() if X.dtype.kind in "fO" else X.astype(object if isinstance(
             self.estimator_, CategoricalRBM) else np.float64)
-        out[missing] = completed[missing]
+        out[gaps] = np.where(missing[gaps], completed, out[gaps])
         return out
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -406,28 +444,37 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         self : object
             The fitted imputer.
         """
-        X, missing = self._validated(X, reset=True)
-        check_every_feature_observed(self, ~missing)
-        template = (self.estimator if self.estimator is not None
-                    else default_estimator(X, missing, self.random_state))
-        # Fitted attributes are set only once the RBM's fit has succeeded, so
-        # a refused fit (bad weights, say) leaves no half-fitted imputer.
-        estimator = clone(template).set_params(missing="impute")
-        mean = scale = None
-        if isinstance(estimator, GaussianBernoulliRBM):
-            mean, scale = self._observed_standardisation(X, missing)
-        estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
-                      sample_weight=sample_weight)
+        # A refused fit (bad weights, say) leaves the imputer as it was:
+        # validation sets n_features_in_ and feature_names_in_ at once, so
+        # they are put back; the others are set only once the RBM has fitted.
+        previous = dict(self.__dict__)
+        try:
+            X, missing = self._validated(X, reset=True)
+            check_every_feature_observed(self, ~missing)
+            template = (self.estimator if self.estimator is not None
+                        else default_estimator(X, missing, self.random_state))
+            estimator = clone(template).set_params(missing="impute")
+            mean = scale = None
+            if isinstance(estimator, GaussianBernoulliRBM):
+                mean, scale = self._observed_standardisation(
+                    self._rows_for(estimator, None, None, X, missing))
+            estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
+                          sample_weight=sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous)
+            raise
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)
         return self
 
     @staticmethod
-    def _observed_standardisation(X, missing):
-        """Per-column mean and standard deviation of the observed entries (1 where
-        a column has no spread; ``fit`` has checked that each has one)."""
-        values = np.where(missing, np.nan, X.astype(np.float64))
+    def _observed_standardisation(values):
+        """Per-column mean and standard deviation of the observed entries of
+        ``values`` (floats, NaN where missing; 1 where a column has no spread;
+        ``fit`` has checked that each has one)."""
+        values = np.asarray(values, dtype=np.float64)
         mean = np.nanmean(values, axis=0)
         scale = np.nanstd(values, axis=0)
         return mean, np.where(scale > 0, scale, 1.0)
@@ -450,14 +497,20 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         check_is_fitted(self)
         X, missing = self._validated(X, reset=False)
         X_indicator = self._transform_indicator(missing)
+        # Only the rows with a gap go to the model (complete rows come back
+        # as they are): the posterior of a complete row is no question.
         rows = self._model_input(X, missing)
+        self.estimator_._incomplete_input(rows)  # every row's observed entries checked
+        gaps = np.flatnonzero(missing.any(axis=1))
+        rows = rows[gaps]
         if self.sample_posterior:
             seed = self.random_state_.randint(np.iinfo(np.int32).max)
-            completed = self.estimator_.conditional_sample(rows, random_state=seed)
+            completed = (self.estimator_.conditional_sample(rows, random_state=seed)
+                         if len(gaps) else rows)
         else:
-            completed = self._most_probable(rows)
-        return self._concatenate_indicator(self._model_output(completed, X, missing),
-                                           X_indicator)
+            completed = self._most_probable(rows) if len(gaps) else rows
+        return self._concatenate_indicator(
+            self._model_output(completed, X, missing, gaps), X_indicator)
 
     def _most_probable(self, rows):
         """Rows with each missing entry at its posterior mode (discrete) or mean."""

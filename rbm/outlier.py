@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
@@ -56,7 +57,9 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
         The score: ``-F(x)`` (negative free energy) or ``log p(x)``.  They
         differ by the constant log Z, so they rank samples identically and
         flag the same ones; the free energy needs no log Z, which for large
-        models is estimated by AIS (seconds to minutes).
+        models is estimated by AIS (seconds to minutes).  Rows with missing
+        entries (a model with ``missing="impute"``) have no free energy:
+        "log_likelihood" scores them by log p(observed entries).
 
     Attributes
     ----------
@@ -134,13 +137,20 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
                 f"{type(template).__name__} has none. Use criterion='log_likelihood'."
             )
         fit_params = {} if sample_weight is None else _weight_parameter(template, sample_weight)
-        self.estimator_ = clone(template).fit(X, **fit_params)
-        self.n_features_in_ = self.estimator_.n_features_in_
-        if hasattr(self.estimator_, "feature_names_in_"):
-            self.feature_names_in_ = self.estimator_.feature_names_in_
-        elif hasattr(self, "feature_names_in_"):  # a previous fit's, on a DataFrame
-            del self.feature_names_in_
-        self.offset_ = self._threshold(self.score_samples(X), sample_weight)
+        # A fit that raises (also while scoring the training data, after the
+        # density model has fitted) leaves the detector as it was.
+        previous = dict(self.__dict__)
+        try:
+            self.__dict__.pop("feature_names_in_", None)
+            self.estimator_ = clone(template).fit(X, **fit_params)
+            self.n_features_in_ = self.estimator_.n_features_in_
+            if hasattr(self.estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.estimator_.feature_names_in_
+            self.offset_ = self._threshold(self.score_samples(X), sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous)
+            raise
         return self
 
     def _threshold(self, scores, sample_weight):
@@ -170,7 +180,24 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
         check_is_fitted(self, "estimator_")
         if self.criterion == "log_likelihood":
             return self.estimator_.score_samples(X)
+        self._check_complete_rows(X)
         return -self.estimator_.free_energy(X)
+
+    def _check_complete_rows(self, X):
+        """Refuse rows with gaps for ``criterion="free_energy"`` where the model
+        takes gaps (``missing="impute"``): F(x) is defined for complete rows
+        only, while log p(observed entries) scores rows with gaps."""
+        model = self.estimator_
+        if getattr(model, "missing", "error") != "impute" or sp.issparse(X):
+            return
+        _, observed = model._incomplete_input(X)
+        if not observed.all():
+            raise ValueError(
+                f"RBMOutlierDetector: {int((~observed.all(axis=1)).sum())} rows of X have "
+                "missing entries, which criterion='free_energy' cannot score (the free "
+                "energy is that of a complete row). Use criterion='log_likelihood', which "
+                "scores a row with gaps by log p(observed entries), or fill the gaps first "
+                "(rbm.RBMImputer).")
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

@@ -17,6 +17,8 @@ bounds derived from the number of chains and sweeps), and
 ``conditional_sample`` by the same chi-square test.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -366,6 +368,29 @@ def test_categorical_frames_with_gaps_and_unseen_categories():
         model.conditional_sample(unseen)
 
 
+@pytest.mark.parametrize("model_type", [BernoulliRBM, GaussianBernoulliRBM])
+def test_pandas_na_in_an_object_column_is_a_gap_for_numeric_models(model_type):
+    # pandas' NA in an object column (pd.DataFrame({"a": [0, 1, pd.NA]}))
+    # crashed the numeric models' validation with "TypeError: float()
+    # argument must be ... not 'NAType'"; it is missing, like NaN and None.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    values = (rng.random((30, 3)) < 0.5).astype(float)
+    with_na = values.astype(object)
+    with_na[0, 1], with_na[1, 2] = pd.NA, None
+    with_nan = values.copy()
+    with_nan[0, 1] = with_nan[1, 2] = np.nan
+    frame = pd.DataFrame(with_na, columns=["a", "b", "c"])
+    assert (frame.dtypes == object).all()
+    for X, same in [(with_na, with_nan), (frame, pd.DataFrame(with_nan, columns=["a", "b", "c"]))]:
+        models = [model_type(n_components=2, n_iter=2, random_state=0, missing="impute").fit(D)
+                  for D in (X, same)]
+        np.testing.assert_array_equal(models[0].components_, models[1].components_)
+        np.testing.assert_array_equal(models[0].score_samples(X), models[1].score_samples(same))
+        with pytest.raises(ValueError, match=r"\(2 NaN, 0 inf values\)"):
+            model_type(n_iter=1).fit(X)
+
+
 def test_bad_incomplete_input_is_refused():
     from rbm import BernoulliRBM
     X = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(float)
@@ -447,6 +472,21 @@ def test_gaussian_observed_log_likelihood_exact_and_by_ais(n_hidden):
     np.testing.assert_allclose(scores, result.log_p)
     assert np.all(np.abs(result.log_p - expected)[:2] < 5 * result.std_error[:2] + 1e-9)
     assert np.all(result.std_error[:2] > 0) and np.all(5 * result.std_error[:2] < 0.1)
+
+
+def test_a_row_with_nothing_observed_has_log_p_zero_without_ais():
+    # p(no observed entry) = 1.  Beyond the exact paths the row went to a
+    # full AIS run of its own (32 x 1000), came back "ais" with an estimate
+    # near but not at 0, and made score_samples warn.
+    W, b, c, sigma = random_gaussian(3, 15, 8, 0.3)
+    model = gaussian_model(W, b, c, sigma, missing="impute")
+    X = np.array([[np.nan] * 3, [0.1, 0.2, 0.3]])
+    result = model.observed_log_likelihood(X)
+    assert result.log_p[0] == 0.0 and result.std_error[0] == 0.0
+    assert list(result.method) == ["exact", "complete"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        np.testing.assert_array_equal(model.score_samples(X), result.log_p)
 
 
 def test_score_samples_keeps_refusing_gaps_without_missing_impute():

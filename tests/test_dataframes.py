@@ -116,6 +116,24 @@ def test_categorical_gibbs_of_a_frame_keeps_the_types(survey):
     assert list(stepped.dtypes) == list(survey.dtypes)
 
 
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_categorical_samples_keep_the_types_of_a_frame_with_gaps(survey, method):
+    # A model first fitted on rows with gaps (missing="impute") recorded no
+    # column types: its samples and completions came back as object columns.
+    gaps = survey.copy()
+    gaps.loc[0, "colour"] = None
+    gaps.loc[1, "health"] = None
+    gaps.loc[2, "grade"] = pd.NA
+    model = getattr(CategoricalRBM(n_components=3, n_iter=3, random_state=0, n_jobs=1,
+                                   missing="impute"), method)(gaps)
+    samples = model.sample(5, n_steps=2, random_state=0)
+    completed = model.conditional_sample(gaps.iloc[:4], n_steps=2, random_state=0)
+    for frame in (samples, completed, model.gibbs(gaps.iloc[5:9])):
+        assert list(frame.dtypes) == list(gaps.dtypes)
+    assert list(completed["health"].cat.categories) == ["poor", "fair", "good", "excellent"]
+    assert not completed.isna().any().any()
+
+
 def test_set_output_asks_for_a_dataframe_from_a_model_fitted_on_an_array(binary_frame):
     model = fit_binary(BernoulliRBM, binary_frame.to_numpy()).set_output(transform="pandas")
     samples = model.sample(3, n_steps=2, random_state=0)

@@ -99,3 +99,33 @@ def test_bad_parameters_and_unfitted_use_raise(digits):
         RBMOutlierDetector().predict(X)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         RBMOutlierDetector(_small_rbm()).fit(X * 16)
+
+
+def test_rows_with_gaps_need_the_log_likelihood_and_a_refused_fit_changes_nothing():
+    # A missing="impute" model fits rows with gaps, but the free energy of
+    # such a row is undefined: the model's error then advised missing="impute"
+    # (which it had), and the refit had already replaced estimator_ while
+    # offset_ stayed the old model's threshold.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = (rng.random((60, 5)) < 0.5).astype(float)
+    gaps = X.copy()
+    gaps[0, 1] = np.nan
+    model = _small_rbm(n_components=3, n_iter=3, missing="impute")
+    detector = RBMOutlierDetector(model).fit(pd.DataFrame(X, columns=list("abcde")))
+    fitted, offset = detector.estimator_, detector.offset_
+    with pytest.raises(ValueError, match="1 rows of X have missing entries.*"
+                                         "Use criterion='log_likelihood'"):
+        detector.fit(gaps)
+    assert detector.estimator_ is fitted and detector.offset_ == offset
+    assert list(detector.feature_names_in_) == list("abcde")
+    with pytest.raises(ValueError, match="criterion='log_likelihood'"):
+        detector.predict(pd.DataFrame(gaps[:3], columns=list("abcde")))
+    fresh = RBMOutlierDetector(model)
+    with pytest.raises(ValueError, match="criterion='log_likelihood'"):
+        fresh.fit(gaps)
+    assert not hasattr(fresh, "estimator_")
+    # log p(observed entries) scores them; a refit on an array drops the names.
+    scored = detector.set_params(criterion="log_likelihood").fit(gaps)
+    assert np.isfinite(scored.score_samples(gaps)).all()
+    assert not hasattr(scored, "feature_names_in_")

@@ -321,6 +321,10 @@ BAD_WEIGHTS = [
     ("too short", lambda n: np.ones(n - 1), f"length"),
     ("2-d", lambda n: np.ones((n, 1)), "1-d array"),
     ("all zero", lambda n: np.zeros(n), "zero for every sample"),
+    # Each finite, but their sum is not: training's averages were NaN and the
+    # fit failed as a divergence whose message was all "nan nats".
+    ("sum overflows", lambda n: np.r_[1e308, 1e308, np.ones(n - 2)],
+     "sums to more than a float64 holds"),
     ("strings", lambda n: np.array(["a"] * n), "must be numbers"),
 ]
 
@@ -346,6 +350,26 @@ def test_a_failing_call_with_weights_changes_nothing(kind):
                 with pytest.raises(ValueError):
                     getattr(subject, method)(X, sample_weight=make(n))
                 assert fingerprint(subject) == before, (label, method, warm)
+
+
+@pytest.mark.parametrize("kind", ["pcd", "gaussian", "categorical"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_a_refused_first_fit_leaves_the_model_unfitted(kind, method):
+    # Validation set n_features_in_ before the weights (or a bad value) were
+    # refused, so check_is_fitted passed on a model without parameters:
+    # transform raised "missing its fitted attribute" instead of NotFittedError.
+    from sklearn.exceptions import NotFittedError
+    from sklearn.base import clone
+    fitted, X, bad = atomicity_model(kind)
+    failures = [(X, make(len(X))) for _, make, _ in BAD_WEIGHTS] + [(bad, None)]
+    for data, weights in failures:
+        subject = clone(fitted)
+        before = fingerprint(subject)
+        with pytest.raises(ValueError):
+            getattr(subject, method)(data, sample_weight=weights)
+        assert fingerprint(subject) == before
+        with pytest.raises(NotFittedError):
+            subject.transform(X)
 
 
 # --------------------------------------------------------------------------

@@ -25,6 +25,7 @@ marginals, type-specific parameters and constraints) in ``VisibleLayer``.
 """
 
 import math
+import sys
 
 import numpy as np
 import scipy.sparse as sp
@@ -170,14 +171,39 @@ def refuse_malformed_sparse(estimator, X):
         ) from None
 
 
+def pandas_na_as_nan(X):
+    """X with pandas' NA in object columns (of an array or a DataFrame) as NaN,
+    which float conversion takes (NA it refuses with a TypeError); X itself
+    where it has no object column."""
+    pd = sys.modules.get("pandas")
+    if pd is None:
+        return X  # no NA without pandas
+
+    def as_nan(column):
+        return np.frompyfunc(lambda v: np.nan if v is pd.NA else v, 1, 1)(column)
+
+    if isinstance(X, pd.DataFrame):
+        objects = [name for name, kind in X.dtypes.items() if kind == object]
+        if objects:
+            X = X.copy()
+            for name in objects:
+                X[name] = as_nan(X[name].to_numpy()).astype(object)
+        return X
+    if isinstance(X, np.ndarray) and X.dtype == object:
+        return as_nan(X).astype(object)
+    return X
+
+
 def validate_real_input(estimator, X, *, reset, dtype):
     """Validated float32/float64 dense array or canonical CSR matrix (any values).
 
     Shared by the numeric visible types, which then check their own domain.
+    pandas' NA in object columns becomes NaN (a missing entry).
     """
     refuse_masked(estimator, X)
     refuse_temporal(estimator, X)
     refuse_malformed_sparse(estimator, X)
+    X = pandas_na_as_nan(X)
     if getattr(X, "ndim", None) == 2 and X.shape[1] == 0:
         # scikit-learn's own check fails on a DataFrame without columns
         # with "at least one array or dtype is required"; say what it is.
@@ -193,6 +219,12 @@ def validate_real_input(estimator, X, *, reset, dtype):
         X = X.copy()
         X.sum_duplicates()
     return X
+
+
+#: The end of a non-finite-input error where the input has NaN: the models
+#: that take gaps.  (An inf is no gap: no model takes it.)
+GAPS_ADVICE = (" Or let the model handle the gaps: missing='impute' trains on such rows, "
+               "rbm.RBMImputer fills them, conditional_sample draws them.")
 
 
 def count_non_finite(values):

@@ -4,8 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _gibbs
-from ._layer import (VisibleLayer, count_non_finite, enumerate_binary, finite_range, sigmoid,
-                     softplus)
+from ._layer import (GAPS_ADVICE, VisibleLayer, count_non_finite, enumerate_binary,
+                     finite_range, sigmoid, softplus)
 
 
 class BernoulliVisible(VisibleLayer):
@@ -32,9 +32,8 @@ class BernoulliVisible(VisibleLayer):
                 f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first "
                 "(for example with sklearn.impute.SimpleImputer); it expects finite "
                 "values in [0, 1], so then scale with sklearn.preprocessing.MinMaxScaler"
-                "(clip=True) or binarise with sklearn.preprocessing.Binarizer. "
-                "Or let the model handle the gaps: missing='impute' trains on such rows, "
-                "rbm.RBMImputer fills them, conditional_sample draws them."
+                "(clip=True) or binarise with sklearn.preprocessing.Binarizer."
+                + (GAPS_ADVICE if n_nan else "")
             )
         low, high = value_range
         if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:

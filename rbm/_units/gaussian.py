@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import _gibbs
 from ._layer import (KernelVisible, VisibleLayer, all_finite, check_array_attribute,
-                     count_non_finite)
+                     count_non_finite, GAPS_ADVICE)
 from .categorical import column_label
 
 #: Default of ``sigma_floor``: sigma never falls below this fraction of the
@@ -240,9 +240,7 @@ class GaussianVisible(VisibleLayer):
                 f"{estimator_name} got input that contains NaN or inf "
                 f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first, for "
                 "example with sklearn.impute.SimpleImputer; any finite real value is "
-                "allowed. "
-                "Or let the model handle the gaps: missing='impute' trains on such rows, "
-                "rbm.RBMImputer fills them, conditional_sample draws them."
+                "allowed." + (GAPS_ADVICE if n_nan else "")
             )
 
     def validate(self, estimator, X, *, reset, dtype):
