@@ -9,7 +9,6 @@ in ``rbm._partition``.  A concrete model names its visible type and
 documents itself.
 """
 
-import copy
 import threading
 from numbers import Integral, Real
 
@@ -31,6 +30,7 @@ from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
 from ._params import CachedParamNames
 from ._partition import is_gaussian_pair
+from ._rollback import unchanged_on_error
 from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
@@ -251,20 +251,13 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         # (a warm start trains them in place: it restores a deep copy).  A
         # first fit that diverges keeps its last sound pass's parameters.
         warm = self.warm_start and hasattr(self, "components_")
-        previous = (None if not hasattr(self, "components_") else
-                    copy.deepcopy(self.__dict__) if warm else dict(self.__dict__))
-        try:
+        with unchanged_on_error(self, deep=warm, when=hasattr(self, "components_")):
             unit, X, X_valid, weights, valid_weights, n_threads, gap_hooks = self._fit_input(
                 X, warm, sample_weight)
             if not warm:
                 self._initialize(X, unit, weights)
             fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm,
                        weights, valid_weights, **gap_hooks)
-        except BaseException:
-            if previous is not None:
-                self.__dict__.clear()
-                self.__dict__.update(previous)
-            raise
         return self
 
     def _planned_epochs(self, n_samples):

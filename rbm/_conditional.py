@@ -20,7 +20,6 @@ started from), so a short burn-in suffices.
 """
 
 import warnings
-from contextlib import contextmanager
 from numbers import Integral
 from typing import NamedTuple
 
@@ -32,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _gibbs
 from ._frames import visible_output
 from ._partition import ais_log_partition
+from ._rollback import unchanged_on_error
 from ._state import check_fitted_state
 from ._training import check_training_record, validation_split
 from ._units.categorical import column_label
@@ -121,26 +121,6 @@ def check_every_feature_observed(estimator, observed, where="in the data given t
             "first.")
 
 
-@contextmanager
-def unfitted_if_refused(model):
-    """Leave an unfitted ``model`` unfitted where its training input is refused.
-
-    Validating the first fit's data sets ``n_features_in_`` (and
-    ``feature_names_in_``, the column types) before the weights and gaps are
-    checked; after a refusal those would make ``check_is_fitted`` pass on a
-    model with no parameters.  A fitted model is left to ``fit``'s own
-    rollback (and ``partial_fit`` validates it without reset).
-    """
-    previous = None if hasattr(model, "components_") else dict(model.__dict__)
-    try:
-        yield
-    except BaseException:
-        if previous is not None:
-            model.__dict__.clear()
-            model.__dict__.update(previous)
-        raise
-
-
 class ConditionalMixin:
     """``conditional_sample`` and ``conditional_marginals`` of a fitted RBM."""
 
@@ -195,7 +175,10 @@ class ConditionalMixin:
             unit = self._visible_unit
         else:
             unit = self._visible_type.for_estimator(self)
-        with unfitted_if_refused(self):
+        # Validating a first fit's data sets n_features_in_ (and the column
+        # names and types) before the weights and gaps are checked: a refusal
+        # must not leave a model that check_is_fitted passes.
+        with unchanged_on_error(self, when=not hasattr(self, "components_")):
             X, observed = self._training_input(X, unit, reset=not warm)
             if warm:
                 check_training_record(self)
@@ -257,7 +240,7 @@ class ConditionalMixin:
             check_is_fitted(self)
             check_fitted_state(self)
             unit = self._visible_unit
-        with unfitted_if_refused(self):
+        with unchanged_on_error(self, when=first_call):
             X, observed = self._training_input(X, unit, reset=first_call)
             if not first_call:
                 check_training_record(self)

@@ -30,8 +30,6 @@ Everything is NumPy with one ``numpy.random.Generator`` per fit drawn from
 ``random_state`` gives the same model whatever the machine's thread settings.
 """
 
-import contextlib
-import copy
 import math
 import numbers
 import time
@@ -51,6 +49,7 @@ from ._blas import single_threaded_blas
 
 from . import _classify
 from ._params import CachedParamNames
+from ._rollback import unchanged_on_error
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._training import is_count
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
@@ -758,7 +757,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         """
         # fit builds new arrays, so a shallow copy of the attributes restores
         # the previous model (or the unfitted one) if it raises.
-        with _unchanged_on_error(self, deep=False):
+        with unchanged_on_error(self):
             self._validate_params()
             self._visible_unit = _visible_layer(self.visible, self.categories)
             X = self._validate_X(X, reset=True)
@@ -836,7 +835,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         """
         first = not hasattr(self, "components_")
         # partial_fit trains the arrays in place: a deep copy restores them if it raises.
-        with _unchanged_on_error(self, deep=not first):
+        with unchanged_on_error(self, deep=not first):
             return self._partial_fit(X, y, classes, sample_weight, first)
 
     def _partial_fit(self, X, y, classes, sample_weight, first):
@@ -1198,34 +1197,6 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
 
 HISTORY_COLUMNS = ("epoch", "seconds", "log_loss_train", "accuracy_train",
                    "log_loss_validation", "accuracy_validation")
-
-
-@contextlib.contextmanager
-def _unchanged_on_error(estimator, deep):
-    """Put every attribute of ``estimator`` back as it was if the block raises.
-
-    A copy of its ``__dict__``, deep where the block changes arrays in place
-    (parameters, velocities, chains, generator), except ``history_``, whose
-    lists only grow: they are cut back to their lengths instead, so that a
-    stream of ``partial_fit`` calls does not copy the whole history each
-    time (a deep copy made the 2,000th call of a digits stream 2.7x slower
-    than the first).
-    """
-    history = getattr(estimator, "history_", None)
-    lengths = {name: len(rows) for name, rows in history.items()} if history else {}
-    attributes = {name: value for name, value in estimator.__dict__.items()
-                  if name != "history_"}
-    previous = copy.deepcopy(attributes) if deep else attributes
-    try:
-        yield
-    except BaseException:
-        estimator.__dict__.clear()
-        estimator.__dict__.update(previous)
-        if history is not None:
-            for name, length in lengths.items():
-                del history[name][length:]
-            estimator.history_ = history
-        raise
 
 
 def _positive_rows(X, labels, weights):

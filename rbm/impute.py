@@ -17,6 +17,7 @@ from ._categorical import CategoricalRBM
 from ._conditional import check_every_feature_observed
 from ._gaussian import GaussianBernoulliRBM
 from ._params import CachedParamNames
+from ._rollback import unchanged_on_error
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import column_label, missing_mask
 
@@ -447,8 +448,7 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         # A refused fit (bad weights, say) leaves the imputer as it was:
         # validation sets n_features_in_ and feature_names_in_ at once, so
         # they are put back; the others are set only once the RBM has fitted.
-        previous = dict(self.__dict__)
-        try:
+        with unchanged_on_error(self):
             X, missing = self._validated(X, reset=True)
             check_every_feature_observed(self, ~missing)
             template = (self.estimator if self.estimator is not None
@@ -460,10 +460,6 @@ class RBMImputer(CachedParamNames, _BaseImputer):
                     self._rows_for(estimator, None, None, X, missing))
             estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
                           sample_weight=sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(previous)
-            raise
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)

@@ -12,6 +12,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_
 
 from ._bernoulli import BernoulliRBM
 from ._params import CachedParamNames
+from ._rollback import unchanged_on_error
 
 
 def _weight_parameter(estimator, sample_weight):
@@ -139,18 +140,13 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
         fit_params = {} if sample_weight is None else _weight_parameter(template, sample_weight)
         # A fit that raises (also while scoring the training data, after the
         # density model has fitted) leaves the detector as it was.
-        previous = dict(self.__dict__)
-        try:
+        with unchanged_on_error(self):
             self.__dict__.pop("feature_names_in_", None)
             self.estimator_ = clone(template).fit(X, **fit_params)
             self.n_features_in_ = self.estimator_.n_features_in_
             if hasattr(self.estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.estimator_.feature_names_in_
             self.offset_ = self._threshold(self.score_samples(X), sample_weight)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(previous)
-            raise
         return self
 
     def _threshold(self, scores, sample_weight):

@@ -60,13 +60,13 @@ def test_partial_fit_keeps_its_history_for_a_rollback_without_copying_it(binary,
     # The rollback copies what training changes in place, but not history_
     # (its lists only grow; they are cut back instead): a copy per call made
     # a long stream of partial_fit calls quadratic in its length.
-    import rbm.classifier as classifier
+    import rbm._rollback as rollback
     X, y = binary
     model = fitted(X, y)
     model.partial_fit(X, y)
     copied = []
-    deepcopy = classifier.copy.deepcopy
-    monkeypatch.setattr(classifier.copy, "deepcopy", lambda x: copied.append(x) or deepcopy(x))
+    deepcopy = rollback.copy.deepcopy
+    monkeypatch.setattr(rollback.copy, "deepcopy", lambda x: copied.append(x) or deepcopy(x))
     model.partial_fit(X, y)
     assert copied and all("history_" not in c for c in copied if isinstance(c, dict))
     rows = {name: list(values) for name, values in model.history_.items()}
