@@ -27,10 +27,12 @@ def unchanged_on_error(estimator, *, deep=False, when=True):
         yield
         return
     history = estimator.__dict__.get("history_")
-    lengths = ({name: len(rows) for name, rows in history.items()}
-               if isinstance(history, dict) else {})
+    if not (isinstance(history, dict) and all(isinstance(rows, list)
+                                              for rows in history.values())):
+        history = None  # not a history of growing lists (none yet, or a damaged one)
+    lengths = {name: len(rows) for name, rows in history.items()} if history else {}
     attributes = {name: value for name, value in estimator.__dict__.items()
-                  if name != "history_"}
+                  if name != "history_" or history is None}
     previous = copy.deepcopy(attributes) if deep else attributes
     try:
         yield
