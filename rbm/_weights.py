@@ -45,10 +45,12 @@ def check_sample_weight(estimator, sample_weight, X):
         return None
     name = type(estimator).__name__
     n_rows = X.shape[0]
-    if isinstance(sample_weight, numbers.Number) and not isinstance(sample_weight, bool):
-        values = np.full(n_rows, float(sample_weight))
+    values = np.asarray(sample_weight)
+    single = (isinstance(sample_weight, numbers.Number) if values.ndim else
+              values.dtype.kind in "iuf")   # a number, or a 0-d array of one
+    if single and not isinstance(sample_weight, bool):
+        values = np.full(n_rows, float(values))
     else:
-        values = np.asarray(sample_weight)
         if values.ndim != 1 or values.shape[0] != n_rows:
             raise ValueError(
                 f"{name}: sample_weight must be one weight per row of X, a 1-d array of "
