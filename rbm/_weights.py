@@ -46,8 +46,8 @@ def check_sample_weight(estimator, sample_weight, X):
     name = type(estimator).__name__
     n_rows = X.shape[0]
     values = np.asarray(sample_weight)
-    single = (isinstance(sample_weight, numbers.Number) if values.ndim else
-              values.dtype.kind in "iuf")   # a number, or a 0-d array of one
+    single = isinstance(sample_weight, numbers.Real) or (   # a number, or a 0-d array of one
+        values.ndim == 0 and values.dtype.kind in "iuf")
     if single and not isinstance(sample_weight, bool):
         values = np.full(n_rows, float(values))
     else:
