@@ -49,11 +49,11 @@ from ._blas import single_threaded_blas
 
 from . import _classify
 from ._params import CachedParamNames
-from ._rollback import unchanged_on_error
 from ._partition import LogPartitionEstimate, ais_log_partition
+from ._rollback import unchanged_on_error
 from ._training import is_count
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
-                     enumerate_binary, sigmoid, softplus)
+                     enumerate_binary, sigmoid)
 from ._units.categorical import missing_mask
 
 #: The rows of ``p(y | x)`` are computed in blocks whose
