@@ -51,14 +51,14 @@ def check_sample_weight(estimator, sample_weight, X):
     if single and not isinstance(sample_weight, bool):
         values = np.full(n_rows, float(values))
     else:
+        if values.dtype.kind not in "biuf":
+            raise ValueError(f"{name}: sample_weight must be numbers, got dtype "
+                             f"{values.dtype}; pass a numeric array.")
         if values.ndim != 1 or values.shape[0] != n_rows:
             raise ValueError(
                 f"{name}: sample_weight must be one weight per row of X, a 1-d array of "
                 f"length {n_rows}, got shape {values.shape}; pass one number per sample "
                 "(or a single number for all of them).")
-        if values.dtype.kind not in "biuf":
-            raise ValueError(f"{name}: sample_weight must be numbers, got dtype "
-                             f"{values.dtype}; pass a numeric array.")
     values = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise ValueError(

@@ -55,6 +55,7 @@ from ._training import is_count
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      enumerate_binary, sigmoid)
 from ._units.categorical import missing_mask
+from ._weights import check_sample_weight
 
 #: The rows of ``p(y | x)`` are computed in blocks whose
 #: ``rows x n_hidden x n_classes`` temporaries hold about this many float64s.
@@ -526,27 +527,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         indices[~unlabelled] = np.searchsorted(self.classes_, labelled_y)
         return indices
 
-    def _sample_weights(self, sample_weight, n_rows):
-        """Row weights as float64, each finite and >= 0, or ones."""
-        if sample_weight is None:
-            return np.ones(n_rows)
-        weights = np.asarray(sample_weight)
-        if weights.dtype.kind not in "biuf":   # as the density models' check
-            raise ValueError(f"{type(self).__name__}: sample_weight must be numbers, got dtype "
-                             f"{weights.dtype}; pass a numeric array.")
-        weights = weights.astype(np.float64)
-        if weights.ndim == 0:
-            weights = np.full(n_rows, float(weights))
-        if weights.ndim == 1 and weights.size and not weights.any():
-            raise ValueError("sample_weight is zero for every row, which leaves nothing to "
-                             "learn from; give some rows a positive weight.")
-        if weights.shape != (n_rows,):
-            raise ValueError(f"sample_weight has shape {weights.shape}, but X has {n_rows} "
-                             "rows; give one weight per row.")
-        if not np.all(np.isfinite(weights)) or (weights < 0).any():
-            raise ValueError("sample_weight must be finite and non-negative; fix or drop the "
-                             "offending weights.")
-        return weights
+    def _sample_weights(self, sample_weight, X):
+        """Row weights as float64 (ones for None), checked as the density
+        models' are (``rbm._weights.check_sample_weight``)."""
+        weights = check_sample_weight(self, sample_weight, X)
+        return np.ones(X.shape[0]) if weights is None else weights
 
     def _check_objective(self, labels):
         """Raise ValueError for rows the objective cannot use."""
@@ -762,7 +747,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             self._visible_unit = _visible_layer(self.visible, self.categories)
             X = self._validate_X(X, reset=True)
             labels = self._label_indices(y, X.shape[0], reset=True)
-            weights = self._sample_weights(sample_weight, X.shape[0])
+            weights = self._sample_weights(sample_weight, X)
             X, labels, weights = _positive_rows(X, labels, weights)
             self._check_objective(labels)
             rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
@@ -853,7 +838,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                              "(set by fit or the first partial_fit); refit to change them.")
         X = self._validate_X(X, reset=first)
         labels = self._label_indices(y, X.shape[0], reset=first, classes=classes)
-        weights = self._sample_weights(sample_weight, X.shape[0])
+        weights = self._sample_weights(sample_weight, X)
         X, labels, weights = _positive_rows(X, labels, weights)
         self._check_objective(labels)
         with single_threaded_blas():
@@ -1209,7 +1194,6 @@ def _positive_rows(X, labels, weights):
     keep = weights > 0
     if not keep.all():
         X, labels, weights = X[keep], labels[keep], weights[keep]
-    weights = weights / weights.max()   # a sum of huge weights must not overflow
     return X, labels, weights / weights.mean()
 
 
