@@ -48,6 +48,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._blas import single_threaded_blas
 
 from . import _classify
+from ._frames import visible_output
 from ._params import CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
@@ -1128,8 +1129,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features)
-            Samples, in the input's form (category labels for categorical inputs).
+        X : ndarray or DataFrame of shape (n_samples, n_features)
+            Samples, in the input's form (category labels for categorical
+            inputs); a DataFrame with fit's column names where the model was
+            fitted on one (or ``set_output`` asks for one), as the density
+            models' ``sample``.
         y : ndarray of shape (n_samples,)
             Their labels (``y`` itself where it was given).
         """
@@ -1160,7 +1164,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         V = self._visible_unit.sample(np.tile(b, (n_samples, 1)), rng)
         with single_threaded_blas():
             chains = JointChains(V, labels).step(self, rng, n_steps, clamp_labels=clamp)
-        return self._visible_unit.decode(chains.V), self.classes_[chains.labels]
+        return (visible_output(self, self._visible_unit.decode(chains.V)),
+                self.classes_[chains.labels])
 
     @property
     def _n_features_out(self):

@@ -378,3 +378,19 @@ def test_sample_without_a_seed_uses_the_estimators_random_state(binary):
     np.testing.assert_array_equal(labels, seeded_labels)
     other, _ = model.sample(6, n_steps=20, random_state=6)
     assert not np.array_equal(first, other)
+
+
+def test_sample_after_a_dataframe_fit_is_a_dataframe(binary):
+    # As the density models' sample: the container and column names of fit.
+    pd = pytest.importorskip("pandas")
+    X, y = binary
+    frame = pd.DataFrame(X, columns=[f"pixel{i}" for i in range(X.shape[1])])
+    model = RBMClassifier(4, n_iter=3, random_state=0).fit(frame, y)
+    samples, labels = model.sample(5, n_steps=10)
+    assert isinstance(samples, pd.DataFrame)
+    assert list(samples.columns) == list(frame.columns)
+    array_model = RBMClassifier(4, n_iter=3, random_state=0).fit(X, y)
+    array_samples, array_labels = array_model.sample(5, n_steps=10)
+    assert isinstance(array_samples, np.ndarray)
+    np.testing.assert_array_equal(samples.to_numpy(), array_samples)
+    np.testing.assert_array_equal(labels, array_labels)
