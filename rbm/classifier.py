@@ -30,6 +30,7 @@ Everything is NumPy with one ``numpy.random.Generator`` per fit drawn from
 ``random_state`` gives the same model whatever the machine's thread settings.
 """
 
+import hashlib
 import math
 import numbers
 import time
@@ -65,6 +66,9 @@ BLOCK_ELEMENTS = 2**18
 UNLABELLED = -1
 #: Largest hidden layer whose states ``log_partition`` enumerates (2**20 states).
 MAX_EXACT_HIDDEN = 20
+#: Entries of the log-partition cache before it is emptied (a stream of
+#: ``partial_fit`` calls leaves one per parameter values it was asked for).
+LOG_PARTITION_CACHE_SIZE = 8
 #: AIS runs and inverse temperatures of ``log_partition(method='ais')``, as the other estimators'.
 DEFAULT_N_CHAINS, DEFAULT_N_BETAS = 100, 10000
 #: ``history_`` figures on the training set use at most this many labelled rows.
@@ -970,6 +974,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                       random_state=None):
         """Log Z of the joint model over inputs, label and hidden units.
 
+        Computed once per parameter values and settings, then cached (an
+        integer or None ``random_state``; training changes the parameters).
+
         Parameters
         ----------
         method : {"auto", "exact", "ais"}, default="auto"
@@ -1014,13 +1021,47 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         n_hidden = self.components_.shape[0]
         if method == "auto":
             method = "exact" if n_hidden <= MAX_EXACT_HIDDEN else "ais"
-        if method == "ais":
-            return self._ais_log_partition(n_chains, n_betas, random_state)
-        if n_hidden > MAX_EXACT_HIDDEN:
+        if method == "exact" and n_hidden > MAX_EXACT_HIDDEN:
             raise ValueError(
                 f"{type(self).__name__}.log_partition(method='exact') enumerates the "
                 f"2**{n_hidden} hidden states, which is only feasible up to "
                 f"n_components={MAX_EXACT_HIDDEN}; use method='ais' for larger models.")
+        return self._cached_log_partition(method, n_chains, n_betas, random_state)
+
+    def _cached_log_partition(self, method, n_chains, n_betas, random_state):
+        """``log_partition`` of a checked request, computed once per parameter
+        values and settings (``log_likelihood`` asks on every call, and an AIS
+        run of a large model takes seconds to minutes).  A seed that is not an
+        integer (a RandomState) is not cached."""
+        seed = 0 if random_state is None else random_state
+        key = None
+        if isinstance(seed, numbers.Integral):
+            digest = hashlib.blake2b(digest_size=16)
+            for array in self._parameters():
+                digest.update(np.ascontiguousarray(array).tobytes())
+            # A string key and a pair of floats, as the density models' cache
+            # (skops stores dicts as JSON objects).
+            key = f"{method}/{n_chains}/{n_betas}/{int(seed)}/{digest.hexdigest()}"
+        cache = getattr(self, "_log_partition_cache", None)
+        if not isinstance(cache, dict):
+            cache = self._log_partition_cache = {}
+        if key not in cache:
+            estimate = (self._ais_log_partition(n_chains, n_betas, seed) if method == "ais"
+                        else self._exact_log_partition())
+            if key is None:
+                return estimate
+            if len(cache) >= LOG_PARTITION_CACHE_SIZE:  # old parameters' entries
+                cache.clear()
+            cache[key] = (estimate.log_z, estimate.std_error)
+        log_z, std_error = cache[key]
+        if method == "ais":
+            return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains,
+                                        n_betas=n_betas)
+        return LogPartitionEstimate(log_z, std_error, "exact")
+
+    def _exact_log_partition(self):
+        """log Z by enumerating the hidden layer (at most ``MAX_EXACT_HIDDEN`` units)."""
+        n_hidden = self.components_.shape[0]
         W, c, U, b, d = self._parameters()
         terms = []
         for H in enumerate_binary(n_hidden, 2**14, np.float64):
@@ -1083,7 +1124,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
 
         The free energies are exact; log Z is ``log_partition()``'s: exact up
         to 20 hidden units, an AIS estimate above (binary and categorical
-        inputs only; run again on each call).
+        inputs only), computed once per parameter values.
 
         Parameters
         ----------

@@ -394,3 +394,26 @@ def test_sample_after_a_dataframe_fit_is_a_dataframe(binary):
     assert isinstance(array_samples, np.ndarray)
     np.testing.assert_array_equal(samples.to_numpy(), array_samples)
     np.testing.assert_array_equal(labels, array_labels)
+
+
+def test_log_z_is_computed_once_per_parameter_values(binary, monkeypatch):
+    # log_likelihood asks for log Z on every call; an AIS run of a large model
+    # takes seconds to minutes, so it is computed once per parameter values.
+    import rbm.classifier as classifier
+    X, y = binary
+    model = RBMClassifier(4, n_iter=2, random_state=0).fit(X, y)
+    runs = []
+    ais = classifier.ais_log_partition
+    monkeypatch.setattr(classifier, "ais_log_partition",
+                        lambda *args: runs.append(1) or ais(*args))
+    first = model.log_partition("ais", n_chains=4, n_betas=50)
+    again = model.log_partition("ais", n_chains=4, n_betas=50)
+    assert len(runs) == 1 and again == first
+    model.log_partition("ais", n_chains=4, n_betas=50, random_state=1)  # other settings
+    assert len(runs) == 2
+    model.partial_fit(X, y)  # new parameters: computed again, and differently
+    assert model.log_partition("ais", n_chains=4, n_betas=50).log_z != first.log_z
+    assert len(runs) == 3
+    exact = model.log_partition("exact")
+    model._log_partition_cache = None  # a damaged cache is only a cache
+    assert model.log_partition("exact") == exact
