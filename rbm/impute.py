@@ -1,5 +1,6 @@
 """Missing-value imputation with an RBM, in ``sklearn.impute``'s conventions."""
 
+import warnings
 from numbers import Real
 from typing import NamedTuple
 
@@ -207,7 +208,28 @@ def estimator_class_for(X, missing):
     observed = X[~missing]
     if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
         return BernoulliRBM
-    return GaussianBernoulliRBM if X.dtype.kind in "f" else CategoricalRBM
+    if X.dtype.kind in "f":
+        return GaussianBernoulliRBM
+    if X.dtype.kind == "O":
+        warn_of_real_labels(X, missing)
+    return CategoricalRBM
+
+
+def warn_of_real_labels(X, missing):
+    """UserWarning where an object array that goes to CategoricalRBM holds
+    numbers with a fractional part: each distinct value becomes a category of
+    its own (a DataFrame mixing real and text columns arrives so)."""
+    for column in range(X.shape[1]):
+        real = [v for v in X[~missing[:, column], column]
+                if isinstance(v, (float, np.floating)) and not float(v).is_integer()]
+        if real:
+            warnings.warn(
+                f"RBMImputer: feature {column} holds real numbers (such as {real[0]!r}) "
+                "among labels, and estimator=None imputes the whole array with a "
+                "CategoricalRBM, which takes each distinct value as a category. For a "
+                "frame of real and categorical columns, impute each kind with its own "
+                "RBMImputer in a sklearn.compose.ColumnTransformer.", UserWarning, stacklevel=6)
+            return
 
 
 def default_estimator(X, missing, random_state, rule=None, kind=None):

@@ -1,5 +1,7 @@
 """RBMImputer: scikit-learn's imputer conventions, and training on incomplete rows."""
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -390,9 +392,12 @@ def test_an_infinite_real_value_is_refused_by_the_imputer_by_place():
     imputer.fit(X)
     with pytest.raises(ValueError, match=match):
         imputer.transform(bad)
-    # As the placeholder, inf is imputed like any other.
-    filled = imputer.set_params(missing_values=-np.inf).fit(np.nan_to_num(bad, nan=0.0))
-    assert np.isfinite(filled.transform(np.nan_to_num(bad, nan=0.0))).all()
+    # As the placeholder, inf is imputed like any other (np.nan_to_num would
+    # also turn -inf into a finite number, leaving nothing to impute).
+    placeholder = np.where(np.isnan(bad), 0.0, bad)
+    filled = imputer.set_params(missing_values=-np.inf).fit(placeholder).transform(placeholder)
+    assert np.isfinite(filled).all()
+    np.testing.assert_array_equal(np.delete(filled, 4, axis=0), np.delete(placeholder, 4, axis=0))
 
 
 def test_training_on_gaps_recovers_the_dependence_that_dropping_rows_loses():
@@ -595,3 +600,21 @@ def test_a_numeric_model_given_labels_is_refused_clearly():
     with pytest.raises(ValueError, match="BernoulliRBM takes numbers, but X holds values "
                                          "that are not .*use CategoricalRBM for labels"):
         RBMImputer(BernoulliRBM(n_iter=1)).fit(labels)
+
+
+def test_real_numbers_among_labels_are_pointed_out():
+    # A frame of real and text columns reaches estimator=None as one object
+    # array, which CategoricalRBM takes as labels: every distinct real value a
+    # category.  The imputer says so; integers among labels are labels.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    mixed = pd.DataFrame({"x": rng.normal(size=40), "c": rng.choice(["a", "b"], 40)})
+    mixed.loc[3, "x"], mixed.loc[5, "c"] = np.nan, None
+    with pytest.warns(UserWarning, match="feature 0 holds real numbers .*ColumnTransformer"):
+        RBMImputer(random_state=0).fit(mixed)
+    labels = pd.DataFrame({"n": rng.integers(0, 3, 40).astype(object),
+                           "c": rng.choice(["a", "b"], 40)})
+    labels.loc[2, "c"] = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        RBMImputer(random_state=0).fit(labels)
