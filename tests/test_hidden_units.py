@@ -696,3 +696,18 @@ def test_real_valued_layers_on_the_thread_team_give_the_same_model(kind):
         for array, theirs in zip(one._hidden_unit.learned_arrays(),
                                  other._hidden_unit.learned_arrays()):
             np.testing.assert_array_equal(array, theirs)
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_exact_log_partition_of_two_real_valued_layers_is_refused_for_what_it_is(kind):
+    # Gaussian visible units with ReLU or dReLU hidden units: no layer is
+    # discrete, so "exact" can never enumerate one, however small the model.
+    # The refusal said "needs inf states (> 67108864) ... for a model this
+    # large" of a 4 x 2 model.
+    X = np.random.default_rng(0).standard_normal((30, 4))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=2, random_state=0,
+                                 hidden=kind).fit(X)
+    with pytest.raises(ValueError, match="both layers of this model are real-valued") as info:
+        model.log_partition("exact")
+    assert "inf states" not in str(info.value) and "method='ais'" in str(info.value)
+    assert model.log_partition_method_ == "ais"
