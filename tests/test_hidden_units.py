@@ -711,3 +711,21 @@ def test_exact_log_partition_of_two_real_valued_layers_is_refused_for_what_it_is
         model.log_partition("exact")
     assert "inf states" not in str(info.value) and "method='ais'" in str(info.value)
     assert model.log_partition_method_ == "ais"
+
+
+@pytest.mark.parametrize("call", ["transform", "fit", "partial_fit"])
+def test_changing_hidden_after_fit_is_refused_naming_both_types(call):
+    # set_params(hidden=...) on a fitted model: every use is refused, and
+    # the message named only the layer classes and said "refit the model",
+    # which a warm-started fit (the call being refused) cannot follow.
+    X = (np.random.default_rng(0).random((30, 5)) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=2, n_iter=2, random_state=0, hidden="relu").fit(X)
+    W = model.components_.copy()
+    model.set_params(hidden="bernoulli", warm_start=True)
+    with pytest.raises(ValueError, match="has hidden='bernoulli' but was fitted with "
+                                         "hidden='relu'; set hidden back to 'relu'"):
+        getattr(model, call)(X)
+    np.testing.assert_array_equal(model.components_, W)
+    assert model.n_iter_ == 2
+    model.set_params(hidden="relu")
+    model.transform(X)  # usable again once hidden is set back
