@@ -729,3 +729,22 @@ def test_changing_hidden_after_fit_is_refused_naming_both_types(call):
     assert model.n_iter_ == 2
     model.set_params(hidden="relu")
     model.transform(X)  # usable again once hidden is set back
+
+
+@pytest.mark.parametrize("call", ["fit", "partial_fit"])
+@pytest.mark.parametrize("params", [dict(hidden="relu", normalize_hidden=True),
+                                    dict(hidden="gaussian", normalize_hidden=True),
+                                    dict(n_jobs=0)])
+def test_a_refused_first_fit_leaves_no_fitted_attribute(call, params):
+    # The refusal came after the input was validated, which had set
+    # n_features_in_: check_is_fitted then passed on an unfitted model.
+    from sklearn.exceptions import NotFittedError
+
+    X = (np.random.default_rng(0).random((30, 5)) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=2, n_iter=2, random_state=0, **params)
+    before = dict(vars(model))
+    with pytest.raises(ValueError):
+        getattr(model, call)(X)
+    assert vars(model) == before
+    with pytest.raises(NotFittedError):
+        model.transform(X)
