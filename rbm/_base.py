@@ -249,14 +249,11 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         # A refit that raises leaves the previous model as it was: fit
         # builds new arrays, so restoring the attributes restores the model
         # (a warm start trains them in place: it restores a deep copy).  A
-        # first fit that diverges keeps its last sound pass's parameters.
-        warm = self.warm_start and hasattr(self, "components_")
+        # first fit that diverges keeps its last sound pass's parameters; one
+        # refused before training leaves nothing (not even n_features_in_).
         first = not hasattr(self, "components_")
+        warm = self.warm_start and not first
         with unchanged_on_error(self, deep=warm, when=not first):
-            # A first fit refused before training (normalize_hidden for a
-            # hidden type without a scale, a model too large for memory)
-            # leaves no fitted attribute either: n_features_in_ alone made
-            # check_is_fitted pass.
             with unchanged_on_error(self, when=first):
                 unit, X, X_valid, weights, valid_weights, n_threads, gap_hooks = (
                     self._fit_input(X, warm, sample_weight))
@@ -296,8 +293,7 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
             # scikit-learn validates hyperparameters on the first fit only;
             # the kernel must never see a bad one (set_params in between).
             self._validate_params()
-        # A first call refused before its pass (n_jobs=0, normalize_hidden for
-        # a hidden type without a scale, a model too large) leaves nothing.
+        # A first call refused before its pass leaves nothing behind.
         with unchanged_on_error(self, when=first_call):
             unit, X, weights, fills = self._partial_fit_input(X, first_call, sample_weight)
             n_threads = self._check_n_jobs()
