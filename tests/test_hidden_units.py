@@ -748,3 +748,24 @@ def test_a_refused_first_fit_leaves_no_fitted_attribute(call, params):
     assert vars(model) == before
     with pytest.raises(NotFittedError):
         model.transform(X)
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_divergence_from_a_huge_l1_squared_penalty_names_the_penalty(kind):
+    # learning_rate * l1_squared_weight_decay far above 2: the L1-squared
+    # step flips and grows the weights whatever the data.  The message
+    # blamed the learning rate, and its advice (a rate 10 times lower)
+    # diverged the same way.
+    from rbm import DivergenceError
+
+    X = (np.random.default_rng(0).random((40, 6)) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=10, random_state=0, batch_size=10,
+                         n_chains=10, hidden=kind, l1_squared_weight_decay=1e6)
+    with pytest.raises(DivergenceError, match=r"L1-squared penalty is too large "
+                                              r"\(l1_squared_weight_decay=1e\+06\)") as info:
+        model.fit(X)
+    assert "the cause is the learning rate" not in str(info.value)
+    # A penalty the step can take is not blamed.
+    from rbm._training import l1_squared_message
+
+    assert l1_squared_message(model.set_params(l1_squared_weight_decay=1.0), 0.01) is None
