@@ -443,11 +443,12 @@ def _check_types(estimator):
         if (attribute == "_hidden_unit" and not isinstance(value, expected)
                 and isinstance(value, HiddenLayer) and isinstance(fitted_hidden, str)):
             # set_params(hidden=...) after fit: say so, not just "refit".
+            asked = getattr(estimator, "hidden", "bernoulli")  # models saved before the option
             raise ValueError(
-                f"{name} has hidden={estimator.hidden!r} but was fitted with "
+                f"{name} has hidden={asked!r} but was fitted with "
                 f"hidden={fitted_hidden!r}; set hidden back to {fitted_hidden!r} to use "
                 f"or continue this model, or fit it anew (warm_start=False) to train "
-                f"hidden={estimator.hidden!r} units.")
+                f"hidden={asked!r} units.")
         if not isinstance(value, expected):
             raise ValueError(f"{name}.{attribute} must be a {expected.__name__}, got "
                              f"{type(value).__name__}; refit the model.")
