@@ -612,7 +612,15 @@ def exact_gaussian_pair_step(model, batches, update):
     for block in ("weights", "biases", "sigma")[:3 if unit.learn_sigma else 2]:
         gradient = gaussian_pair_gradient(*params, mean, second)
         if gradient is None:  # assigned improper parameters: nothing to follow
-            return
+            # Only possible before the first block moves (a step that made
+            # the model improper scores -inf and is refused), so nothing has
+            # changed; a silent return counted passes that trained nothing.
+            raise ValueError(
+                f"{type(model).__name__} is improper: its couplings outgrow the visible "
+                "precision (D - D W.T W D, D = diag(1 / sigma**2), is not positive "
+                "definite), so its log-likelihood is -inf everywhere and has no gradient "
+                "to train along. Fit it anew (warm_start=False), or assign parameters "
+                "that make it proper.")
         start, rate = objective(*params), update.learning_rate
         for _ in range(GAUSSIAN_PAIR_MAX_HALVINGS + 1):
             candidate = moved(block, gradient, rate)

@@ -769,3 +769,22 @@ def test_divergence_from_a_huge_l1_squared_penalty_names_the_penalty(kind):
     from rbm._training import l1_squared_message
 
     assert l1_squared_message(model.set_params(l1_squared_weight_decay=1.0), 0.01) is None
+
+
+@pytest.mark.parametrize("call", ["warm_fit", "partial_fit"])
+def test_training_an_improper_gaussian_pair_is_refused_and_changes_nothing(call):
+    # Assigned couplings that make a Gaussian-visible, Gaussian-hidden model
+    # improper leave its exact gradient undefined: the pass returned without
+    # a step, yet n_iter_ and history_ counted it as trained.
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
+                                 hidden="gaussian").fit(X)
+    model.components_[...] = 3.0
+    W, n_iter, rows = model.components_.copy(), model.n_iter_, len(model.history_["epoch"])
+    with pytest.raises(ValueError, match="is improper: its couplings outgrow"):
+        if call == "warm_fit":
+            model.set_params(warm_start=True).fit(X)
+        else:
+            model.partial_fit(X)
+    np.testing.assert_array_equal(model.components_, W)
+    assert model.n_iter_ == n_iter and len(model.history_["epoch"]) == rows
