@@ -562,6 +562,12 @@ class ConditionalMixin:
         # Nothing observed: p(nothing) = 1 exactly, with no AIS run for it.
         empty = ~observed.any(axis=1)
         log_p[empty], method[empty] = 0.0, "exact"
+        if log_z == np.inf:
+            # An improper model (a Gaussian pair with couplings beyond the
+            # visible precision): every row's log p is -inf, as score's; the
+            # rows' own AIS gave NaN (inf - inf).
+            log_p[~empty], method[~complete & ~empty] = -np.inf, "exact"
+            return ObservedLogLikelihood(log_p, std_error, method.astype(str))
         gaps = np.flatnonzero(~complete & ~empty)
         if self._hidden_enumerable() and len(gaps):
             log_p[gaps] = self._exact_observed_log_p(rows[gaps], observed[gaps]) - log_z

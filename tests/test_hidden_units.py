@@ -788,3 +788,20 @@ def test_training_an_improper_gaussian_pair_is_refused_and_changes_nothing(call)
             model.partial_fit(X)
     np.testing.assert_array_equal(model.components_, W)
     assert model.n_iter_ == n_iter and len(model.history_["epoch"]) == rows
+
+
+def test_observed_log_likelihood_of_an_improper_gaussian_pair_is_minus_inf_not_nan():
+    # score gives -inf (with a RuntimeWarning) for an improper Gaussian pair;
+    # the rows with gaps came back NaN from their AIS (inf - inf).
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
+                                 hidden="gaussian").fit(X)
+    model.components_[...] = 3.0
+    rows = X[:3].copy()
+    rows[:2, 0] = np.nan
+    rows[0, :] = np.nan  # nothing observed: log p(nothing) = 0 still
+    with pytest.warns(RuntimeWarning, match="improper"):
+        result = model.observed_log_likelihood(rows, random_state=0)
+    assert result.log_p[0] == 0.0
+    assert np.all(result.log_p[1:] == -np.inf)
+    assert not np.isnan(result.std_error).any()
