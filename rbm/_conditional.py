@@ -383,7 +383,9 @@ class ConditionalMixin:
         per row, each run ``burn_in`` steps and then ``n_sweeps`` more whose
         hidden states are all averaged (consecutive states are correlated,
         which costs precision, not correctness, so there is no thinning).
-        ``"auto"`` is exact when the hidden layer has at most 2**14 states.
+        ``"auto"`` is exact when the hidden layer has at most 2**14 states
+        (binary hidden units only: for Gaussian, ReLU and dReLU units, whose
+        states cannot be enumerated, it is ``"gibbs"``, an estimate).
 
         Parameters
         ----------

@@ -805,3 +805,16 @@ def test_observed_log_likelihood_of_an_improper_gaussian_pair_is_minus_inf_not_n
     assert result.log_p[0] == 0.0
     assert np.all(result.log_p[1:] == -np.inf)
     assert not np.isnan(result.std_error).any()
+
+
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_conditional_marginals_auto_is_gibbs_for_real_valued_hidden_units(kind):
+    # As the README and the docstring now say: "auto" is exact only for
+    # binary hidden units; for real-valued ones it is the chains' estimate.
+    X = (np.random.default_rng(0).random((40, 5)) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=2, n_iter=2, random_state=0, hidden=kind).fit(X)
+    rows = X[:3].copy()
+    rows[:, 1] = np.nan
+    np.testing.assert_array_equal(
+        model.conditional_marginals(rows, random_state=0),
+        model.conditional_marginals(rows, method="gibbs", random_state=0))
