@@ -8,6 +8,7 @@ with a fixed seed.
 """
 
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -818,3 +819,24 @@ def test_conditional_marginals_auto_is_gibbs_for_real_valued_hidden_units(kind):
     np.testing.assert_array_equal(
         model.conditional_marginals(rows, random_state=0),
         model.conditional_marginals(rows, method="gibbs", random_state=0))
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_ais_that_runs_away_on_an_improper_model_warns_instead_of_silent_nonsense(kind):
+    # Gaussian visible units with real-valued hidden units and couplings
+    # beyond the visible precision: p(v) is not normalisable, AIS's chains
+    # overflow, and score / log_partition returned NaN (or a finite 1e126)
+    # with no word.
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0, hidden=kind).fit(X)
+    model.components_[...] = 2.0
+    # NaN at 200 temperatures; at 50 a finite 4e126 with a standard error of 0.1.
+    for n_betas in (200, 50):
+        with pytest.warns(RuntimeWarning, match="AIS gave no usable estimate of log Z"):
+            estimate = model.log_partition("ais", n_chains=10, n_betas=n_betas, random_state=0)
+        assert not abs(estimate.log_z) < 1e15
+    # A sound model's AIS says nothing.
+    sound = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0, hidden=kind).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(sound.log_partition("ais", n_chains=10, n_betas=50).log_z)
