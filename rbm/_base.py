@@ -249,13 +249,16 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         # A refit that raises leaves the previous model as it was: fit
         # builds new arrays, so restoring the attributes restores the model
         # (a warm start trains them in place: it restores a deep copy).  A
-        # first fit that diverges keeps its last sound pass's parameters.
-        warm = self.warm_start and hasattr(self, "components_")
-        with unchanged_on_error(self, deep=warm, when=hasattr(self, "components_")):
-            unit, X, X_valid, weights, valid_weights, n_threads, gap_hooks = self._fit_input(
-                X, warm, sample_weight)
-            if not warm:
-                self._initialize(X, unit, weights)
+        # first fit that diverges keeps its last sound pass's parameters; one
+        # refused before training leaves nothing (not even n_features_in_).
+        first = not hasattr(self, "components_")
+        warm = self.warm_start and not first
+        with unchanged_on_error(self, deep=warm, when=not first):
+            with unchanged_on_error(self, when=first):
+                unit, X, X_valid, weights, valid_weights, n_threads, gap_hooks = (
+                    self._fit_input(X, warm, sample_weight))
+                if not warm:
+                    self._initialize(X, unit, weights)
             fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm,
                        weights, valid_weights, **gap_hooks)
         return self
@@ -290,10 +293,12 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
             # scikit-learn validates hyperparameters on the first fit only;
             # the kernel must never see a bad one (set_params in between).
             self._validate_params()
-        unit, X, weights, fills = self._partial_fit_input(X, first_call, sample_weight)
-        n_threads = self._check_n_jobs()
-        if first_call:
-            self._initialize(X, unit, weights)
+        # A first call refused before its pass leaves nothing behind.
+        with unchanged_on_error(self, when=first_call):
+            unit, X, weights, fills = self._partial_fit_input(X, first_call, sample_weight)
+            n_threads = self._check_n_jobs()
+            if first_call:
+                self._initialize(X, unit, weights)
         for fill in fills:
             # Rows new to the model: a burn-in of clamped steps under it.
             fill.refresh(self, PARTIAL_FIT_BURN_IN)

@@ -383,7 +383,9 @@ class ConditionalMixin:
         per row, each run ``burn_in`` steps and then ``n_sweeps`` more whose
         hidden states are all averaged (consecutive states are correlated,
         which costs precision, not correctness, so there is no thinning).
-        ``"auto"`` is exact when the hidden layer has at most 2**14 states.
+        ``"auto"`` is exact when the hidden layer has at most 2**14 states
+        (binary hidden units only: for Gaussian, ReLU and dReLU units, whose
+        states cannot be enumerated, it is ``"gibbs"``, an estimate).
 
         Parameters
         ----------
@@ -562,6 +564,12 @@ class ConditionalMixin:
         # Nothing observed: p(nothing) = 1 exactly, with no AIS run for it.
         empty = ~observed.any(axis=1)
         log_p[empty], method[empty] = 0.0, "exact"
+        if log_z == np.inf:
+            # An improper model (a Gaussian pair with couplings beyond the
+            # visible precision): every row's log p is -inf, as score's; the
+            # rows' own AIS gave NaN (inf - inf).
+            log_p[~empty], method[~complete & ~empty] = -np.inf, "exact"
+            return ObservedLogLikelihood(log_p, std_error, method.astype(str))
         gaps = np.flatnonzero(~complete & ~empty)
         if self._hidden_enumerable() and len(gaps):
             log_p[gaps] = self._exact_observed_log_p(rows[gaps], observed[gaps]) - log_z

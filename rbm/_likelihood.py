@@ -33,6 +33,11 @@ DEFAULT_N_CHAINS, DEFAULT_N_BETAS = 100, 10000
 REVERSE_BURN_IN_PER_BETA = 0.1
 
 
+#: Largest |log Z| an AIS estimate is taken for: beyond 2**52 float64 cannot
+#: resolve log-likelihoods to within a nat (``MAX_ENERGY_SCALE`` of training).
+_USABLE_LOG_Z = 2.0 ** 52
+
+
 class LikelihoodMixin:
     """Free energy, log Z, ``score_samples`` and ``score`` of a fitted RBM."""
 
@@ -238,6 +243,7 @@ class LikelihoodMixin:
                                                   self._visible_unit, self._hidden_unit), 0.0)
             return LogPartitionEstimate(*cache[key], "exact")
         reverse, reverse_n_chains, start_name = None, None, None
+        fresh = key not in cache  # (reverse_start="chains" runs the forward AIS too)
         if bracket:
             start = self._resolved_reverse_start(reverse_start)
             start_name = start if isinstance(start, str) else "samples"
@@ -250,6 +256,17 @@ class LikelihoodMixin:
             reverse_n_chains = n_chains if isinstance(start, str) else len(start)
         if key not in cache:
             cache[key] = self._forward_ais(n_chains, n_betas, entropy)[:2]
+        # Runaway chains end NaN, or (with few temperatures) finite beyond any
+        # energy float64 resolves: neither is an estimate of anything.
+        if fresh and not abs(cache[key][0]) <= _USABLE_LOG_Z:
+            warnings.warn(
+                f"{type(self).__name__}: AIS gave no usable estimate of log Z "
+                f"({cache[key][0]:.6g}): its chains ran away, so the model is most likely "
+                "improper (with Gaussian visible units and real-valued hidden units, "
+                "couplings that outgrow the visible precision 1 / sigma**2 make log Z "
+                "+inf), and score, score_samples and log_partition have no meaningful value. "
+                "Refit with a lower learning rate or more weight decay.",
+                RuntimeWarning, stacklevel=3)
         return LogPartitionEstimate(*cache[key], "ais", n_chains=n_chains, n_betas=n_betas,
                                     reverse=reverse, reverse_n_chains=reverse_n_chains,
                                     reverse_start=start_name)

@@ -65,6 +65,13 @@ def _enumeration(W, b, c, visible, hidden):
     """
     n_hidden, n_visible = W.shape
     n_states, _ = exact_cost(n_visible, n_hidden, visible, hidden)
+    if math.isinf(n_states):  # both layers real-valued, and not a Gaussian pair
+        raise ValueError(
+            f"exact log Z enumerates a discrete layer, but both layers of this model are "
+            f"real-valued ({type(visible).__name__} visible units, hidden="
+            f"{getattr(hidden, 'name', type(hidden).__name__)!r}), so none can be "
+            "enumerated whatever the model's size; use method='ais' (what method='auto' "
+            "picks here).")
     if n_states > MAX_EXACT_STATES:
         raise ValueError(
             f"exact log Z needs {n_states} states (> {MAX_EXACT_STATES}); "

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _gibbs
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
-from ._units import check_array_attribute, resolved_weight_decay
+from ._units import HiddenLayer, check_array_attribute, resolved_weight_decay
 from ._weights import row_count, weighted_column_sum
 
 #: Moving-average rate of the centering offsets (Melchior et al. 2016 use 0.01).
@@ -439,6 +439,16 @@ def _check_types(estimator):
                                 ("_hidden_unit", estimator._hidden_type),
                                 ("_training", TrainingState)):
         value = getattr(estimator, attribute)
+        fitted_hidden = getattr(value, "name", None)
+        if (attribute == "_hidden_unit" and not isinstance(value, expected)
+                and isinstance(value, HiddenLayer) and isinstance(fitted_hidden, str)):
+            # set_params(hidden=...) after fit: say so, not just "refit".
+            asked = getattr(estimator, "hidden", "bernoulli")  # models saved before the option
+            raise ValueError(
+                f"{name} has hidden={asked!r} but was fitted with "
+                f"hidden={fitted_hidden!r}; set hidden back to {fitted_hidden!r} to use "
+                f"or continue this model, or fit it anew (warm_start=False) to train "
+                f"hidden={asked!r} units.")
         if not isinstance(value, expected):
             raise ValueError(f"{name}.{attribute} must be a {expected.__name__}, got "
                              f"{type(value).__name__}; refit the model.")

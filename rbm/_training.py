@@ -612,7 +612,15 @@ def exact_gaussian_pair_step(model, batches, update):
     for block in ("weights", "biases", "sigma")[:3 if unit.learn_sigma else 2]:
         gradient = gaussian_pair_gradient(*params, mean, second)
         if gradient is None:  # assigned improper parameters: nothing to follow
-            return
+            # Only possible before the first block moves (a step that made
+            # the model improper scores -inf and is refused), so nothing has
+            # changed; a silent return counted passes that trained nothing.
+            raise ValueError(
+                f"{type(model).__name__} is improper: its couplings outgrow the visible "
+                "precision (D - D W.T W D, D = diag(1 / sigma**2), is not positive "
+                "definite), so its log-likelihood is -inf everywhere and has no gradient "
+                "to train along. Fit it anew (warm_start=False), or assign parameters "
+                "that make it proper.")
         start, rate = objective(*params), update.learning_rate
         for _ in range(GAUSSIAN_PAIR_MAX_HALVINGS + 1):
             candidate = moved(block, gradient, rate)
@@ -852,6 +860,9 @@ def divergence_remedy(model, data_mean, learning_rate, momentum):
     decay = weight_decay_message(model, learning_rate, momentum)
     if decay is not None:
         causes.append(decay)
+    squared = l1_squared_message(model, learning_rate)
+    if squared is not None:
+        causes.append(squared)
     scale = model._visible_unit.data_scale_message(model, data_mean, MAX_ENERGY_SCALE)
     if scale is not None:
         causes.append(scale)
@@ -912,6 +923,33 @@ def weight_decay_message(model, learning_rate, momentum):
             f"learning_rate={default_rate:.3g}). Lower weight_decay, below "
             f"{limit / learning_rate:.3g} (\"auto\" is "
             f"{default_weight_decay(hidden_layer_type(model)):g} for this model), and fit again")
+
+
+
+#: The largest learning_rate * l1_squared_weight_decay for which the
+#: L1-squared step (``_l1_squared_step``: W_j -= lr s sign(W_j) mean|W_j|,
+#: after the momentum step, so without momentum) cannot blow a unit's weights
+#: up: beyond it, a unit of equal |W| has them multiplied by 1 - lr s < -1
+#: at every update, and any unit's sum of |W| grows by at least lr s - 1 > 1.
+L1_SQUARED_STABILITY_BOUND = 2.0
+
+
+def l1_squared_message(model, learning_rate):
+    """The L1-squared penalty as the cause, when its step is unstable at this
+    pass's learning rate and at the model's default one; else None."""
+    strength = float(getattr(model, "l1_squared_weight_decay", 0.0))
+    limit = L1_SQUARED_STABILITY_BOUND
+    default_rate = model_default_learning_rate(model)
+    if min(learning_rate, default_rate) * strength < limit:
+        return None
+    return (f"the L1-squared penalty is too large (l1_squared_weight_decay={strength:g}): at "
+            f"learning_rate={learning_rate:.3g} each update moves a unit's weights by "
+            f"{learning_rate * strength:.3g} times their mean magnitude, so they flip sign "
+            f"and grow whatever the data (the step is stable only while learning_rate * "
+            f"l1_squared_weight_decay < {limit:g}, and l1_squared_weight_decay="
+            f"{strength:g} breaks that even at the default learning_rate="
+            f"{default_rate:.3g}). Lower l1_squared_weight_decay, below "
+            f"{limit / learning_rate:.3g}, and fit again")
 
 
 #: Training after a finished fit (``partial_fit``, a warm-started ``fit``)

@@ -8,6 +8,7 @@ with a fixed seed.
 """
 
 import math
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -696,3 +697,146 @@ def test_real_valued_layers_on_the_thread_team_give_the_same_model(kind):
         for array, theirs in zip(one._hidden_unit.learned_arrays(),
                                  other._hidden_unit.learned_arrays()):
             np.testing.assert_array_equal(array, theirs)
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_exact_log_partition_of_two_real_valued_layers_is_refused_for_what_it_is(kind):
+    # Gaussian visible units with ReLU or dReLU hidden units: no layer is
+    # discrete, so "exact" can never enumerate one, however small the model.
+    # The refusal said "needs inf states (> 67108864) ... for a model this
+    # large" of a 4 x 2 model.
+    X = np.random.default_rng(0).standard_normal((30, 4))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=2, random_state=0,
+                                 hidden=kind).fit(X)
+    with pytest.raises(ValueError, match="both layers of this model are real-valued") as info:
+        model.log_partition("exact")
+    assert "inf states" not in str(info.value) and "method='ais'" in str(info.value)
+    assert model.log_partition_method_ == "ais"
+
+
+@pytest.mark.parametrize("call", ["transform", "fit", "partial_fit"])
+def test_changing_hidden_after_fit_is_refused_naming_both_types(call):
+    # set_params(hidden=...) on a fitted model: every use is refused, and
+    # the message named only the layer classes and said "refit the model",
+    # which a warm-started fit (the call being refused) cannot follow.
+    X = (np.random.default_rng(0).random((30, 5)) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=2, n_iter=2, random_state=0, hidden="relu").fit(X)
+    W = model.components_.copy()
+    model.set_params(hidden="bernoulli", warm_start=True)
+    with pytest.raises(ValueError, match="has hidden='bernoulli' but was fitted with "
+                                         "hidden='relu'; set hidden back to 'relu'"):
+        getattr(model, call)(X)
+    np.testing.assert_array_equal(model.components_, W)
+    assert model.n_iter_ == 2
+    model.set_params(hidden="relu")
+    model.transform(X)  # usable again once hidden is set back
+
+
+@pytest.mark.parametrize("call", ["fit", "partial_fit"])
+@pytest.mark.parametrize("params", [dict(hidden="relu", normalize_hidden=True),
+                                    dict(hidden="gaussian", normalize_hidden=True),
+                                    dict(n_jobs=0)])
+def test_a_refused_first_fit_leaves_no_fitted_attribute(call, params):
+    # The refusal came after the input was validated, which had set
+    # n_features_in_: check_is_fitted then passed on an unfitted model.
+    from sklearn.exceptions import NotFittedError
+
+    X = (np.random.default_rng(0).random((30, 5)) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=2, n_iter=2, random_state=0, **params)
+    before = dict(vars(model))
+    with pytest.raises(ValueError):
+        getattr(model, call)(X)
+    assert vars(model) == before
+    with pytest.raises(NotFittedError):
+        model.transform(X)
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_divergence_from_a_huge_l1_squared_penalty_names_the_penalty(kind):
+    # learning_rate * l1_squared_weight_decay far above 2: the L1-squared
+    # step flips and grows the weights whatever the data.  The message
+    # blamed the learning rate, and its advice (a rate 10 times lower)
+    # diverged the same way.
+    from rbm import DivergenceError
+
+    X = (np.random.default_rng(0).random((40, 6)) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=10, random_state=0, batch_size=10,
+                         n_chains=10, hidden=kind, l1_squared_weight_decay=1e6)
+    with pytest.raises(DivergenceError, match=r"L1-squared penalty is too large "
+                                              r"\(l1_squared_weight_decay=1e\+06\)") as info:
+        model.fit(X)
+    assert "the cause is the learning rate" not in str(info.value)
+    # A penalty the step can take is not blamed.
+    from rbm._training import l1_squared_message
+
+    assert l1_squared_message(model.set_params(l1_squared_weight_decay=1.0), 0.01) is None
+
+
+@pytest.mark.parametrize("call", ["warm_fit", "partial_fit"])
+def test_training_an_improper_gaussian_pair_is_refused_and_changes_nothing(call):
+    # Assigned couplings that make a Gaussian-visible, Gaussian-hidden model
+    # improper leave its exact gradient undefined: the pass returned without
+    # a step, yet n_iter_ and history_ counted it as trained.
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
+                                 hidden="gaussian").fit(X)
+    model.components_[...] = 3.0
+    W, n_iter, rows = model.components_.copy(), model.n_iter_, len(model.history_["epoch"])
+    with pytest.raises(ValueError, match="is improper: its couplings outgrow"):
+        if call == "warm_fit":
+            model.set_params(warm_start=True).fit(X)
+        else:
+            model.partial_fit(X)
+    np.testing.assert_array_equal(model.components_, W)
+    assert model.n_iter_ == n_iter and len(model.history_["epoch"]) == rows
+
+
+def test_observed_log_likelihood_of_an_improper_gaussian_pair_is_minus_inf_not_nan():
+    # score gives -inf (with a RuntimeWarning) for an improper Gaussian pair;
+    # the rows with gaps came back NaN from their AIS (inf - inf).
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
+                                 hidden="gaussian").fit(X)
+    model.components_[...] = 3.0
+    rows = X[:3].copy()
+    rows[:2, 0] = np.nan
+    rows[0, :] = np.nan  # nothing observed: log p(nothing) = 0 still
+    with pytest.warns(RuntimeWarning, match="improper"):
+        result = model.observed_log_likelihood(rows, random_state=0)
+    assert result.log_p[0] == 0.0
+    assert np.all(result.log_p[1:] == -np.inf)
+    assert not np.isnan(result.std_error).any()
+
+
+@pytest.mark.parametrize("kind", HIDDEN_TYPES)
+def test_conditional_marginals_auto_is_gibbs_for_real_valued_hidden_units(kind):
+    # As the README and the docstring now say: "auto" is exact only for
+    # binary hidden units; for real-valued ones it is the chains' estimate.
+    X = (np.random.default_rng(0).random((40, 5)) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=2, n_iter=2, random_state=0, hidden=kind).fit(X)
+    rows = X[:3].copy()
+    rows[:, 1] = np.nan
+    np.testing.assert_array_equal(
+        model.conditional_marginals(rows, random_state=0),
+        model.conditional_marginals(rows, method="gibbs", random_state=0))
+
+
+@pytest.mark.parametrize("kind", ["relu", "drelu"])
+def test_ais_that_runs_away_on_an_improper_model_warns_instead_of_silent_nonsense(kind):
+    # Gaussian visible units with real-valued hidden units and couplings
+    # beyond the visible precision: p(v) is not normalisable, AIS's chains
+    # overflow, and score / log_partition returned NaN (or a finite 1e126)
+    # with no word.
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0, hidden=kind).fit(X)
+    model.components_[...] = 2.0
+    # NaN at 200 temperatures; at 50 a finite 4e126 with a standard error of 0.1.
+    for n_betas in (200, 50):
+        with pytest.warns(RuntimeWarning, match="AIS gave no usable estimate of log Z"):
+            estimate = model.log_partition("ais", n_chains=10, n_betas=n_betas, random_state=0)
+        assert not abs(estimate.log_z) < 1e15
+    # A sound model's AIS says nothing.
+    sound = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0, hidden=kind).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(sound.log_partition("ais", n_chains=10, n_betas=50).log_z)
