@@ -31,7 +31,6 @@ from sklearn.utils.validation import check_is_fitted
 from . import _gibbs
 from ._frames import visible_output
 from ._partition import ais_log_partition
-from ._rollback import unchanged_on_error
 from ._state import check_fitted_state
 from ._training import check_training_record, validation_split
 from ._units.categorical import column_label
@@ -175,18 +174,15 @@ class ConditionalMixin:
             unit = self._visible_unit
         else:
             unit = self._visible_type.for_estimator(self)
-        # Validating a first fit's data sets n_features_in_ (and the column
-        # names and types) before the weights and gaps are checked: a refusal
-        # must not leave a model that check_is_fitted passes.
-        with unchanged_on_error(self, when=not hasattr(self, "components_")):
-            X, observed = self._training_input(X, unit, reset=not warm)
-            if warm:
-                check_training_record(self)
-            X, observed, weights = self._positive_rows(X, observed, sample_weight,
-                                                       reset=not warm)
-            n_threads = self._check_n_jobs()
-            X, X_valid, observed, observed_valid, weights, valid_weights = \
-                self._validation_split(X, observed, weights)
+        # (BaseRBM.fit undoes what a refused first fit set here: n_features_in_,
+        # the column names and types.)
+        X, observed = self._training_input(X, unit, reset=not warm)
+        if warm:
+            check_training_record(self)
+        X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=not warm)
+        n_threads = self._check_n_jobs()
+        X, X_valid, observed, observed_valid, weights, valid_weights = self._validation_split(
+            X, observed, weights)
         if observed is None:
             return unit, X, X_valid, weights, valid_weights, n_threads, {}
         hooks = {}
@@ -240,12 +236,10 @@ class ConditionalMixin:
             check_is_fitted(self)
             check_fitted_state(self)
             unit = self._visible_unit
-        with unchanged_on_error(self, when=first_call):
-            X, observed = self._training_input(X, unit, reset=first_call)
-            if not first_call:
-                check_training_record(self)
-            X, observed, weights = self._positive_rows(X, observed, sample_weight,
-                                                       reset=first_call)
+        X, observed = self._training_input(X, unit, reset=first_call)
+        if not first_call:
+            check_training_record(self)
+        X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=first_call)
         # Each call's fill draws its own numbers: keyed by the passes so far.
         key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))
         return unit, X, weights, self._missing_fills(X, observed, None, None, unit, key)

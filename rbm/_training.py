@@ -925,7 +925,6 @@ def weight_decay_message(model, learning_rate, momentum):
             f"{default_weight_decay(hidden_layer_type(model)):g} for this model), and fit again")
 
 
-
 #: The largest learning_rate * l1_squared_weight_decay for which the
 #: L1-squared step (``_l1_squared_step``: W_j -= lr s sign(W_j) mean|W_j|,
 #: after the momentum step, so without momentum) cannot blow a unit's weights
