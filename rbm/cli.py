@@ -594,7 +594,8 @@ def _as_table(columns):
     for j, column in enumerate(columns):
         if column.dtype == np.float64:
             given = ~np.isnan(column)
-            whole = np.all(column[given] == np.round(column[given]))
+            finite = np.isfinite(column[given])  # inf is no whole number: refused later
+            whole = np.all(finite) and np.all(column[given] == np.round(column[given]))
             # whole numbers stay whole: labels 1, 2, 3; a gap is None, like a text gap
             column = np.array([(int(v) if whole else v) if ok else None
                                for v, ok in zip(column.tolist(), given)], dtype=object)
@@ -692,12 +693,15 @@ def _check_values(table, source, allow_missing=False):
     if X.ndim != 2:
         raise UsageError(f"{source!r} must hold a 2-D array of samples x features, "
                          f"got shape {X.shape}.")
-    if X.dtype == object:
-        return table
-    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-        raise UsageError(f"{source!r} must hold real numbers, got dtype {X.dtype}.")
-    table.X = X = X.astype(np.float64)
-    n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
+    if X.dtype == object:  # text columns beside number columns, where NaN (a gap) is None
+        values = X.ravel().tolist()
+        n_nan = sum(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
+        n_inf = sum(isinstance(v, float) and math.isinf(v) for v in values)
+    else:
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise UsageError(f"{source!r} must hold real numbers, got dtype {X.dtype}.")
+        table.X = X = X.astype(np.float64)
+        n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
     if allow_missing and n_inf:
         raise UsageError(f"{source!r} holds {n_inf} infinite values; an imputer fills "
                          "gaps (empty cells, NaN), not infinities: replace them first.")

@@ -184,3 +184,21 @@ def test_a_ragged_csv_names_the_rows_and_the_delimiter_option(files):
     (files / "ragged.csv").write_text("a,b,c\n1,0,1\n0,1\n")
     assert_one_line_failure(rbm_command("fit", "ragged.csv", *FAST, cwd=files), "fit",
                             "row 3 has 2 fields but row 1 has 3 (fields split at ',')")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("inf", "holds 0 NaN and 1 infinite values"),
+    ("-inf", "holds 0 NaN and 1 infinite values"),
+    ("nan", "holds 1 NaN and 0 infinite values"),
+])
+def test_non_finite_numbers_beside_a_text_column_are_refused_by_name(value, message, files):
+    # Before: a column of numbers in a file that also holds text skipped the
+    # finiteness check: "inf" failed with "cannot convert float infinity to
+    # integer", "nan" became a gap and failed inside the model ("unexpected
+    # TypeError"), and "inf" in a column of fractions became a category.
+    (files / "mixed.csv").write_text(f"a,b\n1,x\n{value},y\n2,x\n3,y\n")
+    result = rbm_command("fit", "mixed.csv", "--model", "categorical", *FAST, cwd=files)
+    assert_one_line_failure(result, "fit", f"'mixed.csv' {message}")
+    (files / "fractions.csv").write_text(f"a,b\n1.5,x\n{value},y\n2,x\n3,y\n")
+    result = rbm_command("fit", "fractions.csv", "--model", "categorical", *FAST, cwd=files)
+    assert_one_line_failure(result, "fit", f"'fractions.csv' {message}")
