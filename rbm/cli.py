@@ -972,7 +972,13 @@ def _model_params(args):
     params = {name: getattr(args, name) for name in TRAINING_OPTIONS
               if getattr(args, name) is not None}
     params.update(random_state=args.random_state, verbose=args.verbose)
-    params.update(dict(args.param))
+    for name, value in args.param:
+        # a flag given beside it would be silently overridden: say which to keep
+        if name in TRAINING_OPTIONS and params.get(name, value) != value:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"--param {name}={value!r} contradicts {flag} {params[name]}; "
+                             "give one of them.")
+        params[name] = value
     return params
 
 

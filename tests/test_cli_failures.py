@@ -202,3 +202,14 @@ def test_non_finite_numbers_beside_a_text_column_are_refused_by_name(value, mess
     (files / "fractions.csv").write_text(f"a,b\n1.5,x\n{value},y\n2,x\n3,y\n")
     result = rbm_command("fit", "fractions.csv", "--model", "categorical", *FAST, cwd=files)
     assert_one_line_failure(result, "fit", f"'fractions.csv' {message}")
+
+
+def test_a_param_that_contradicts_its_flag_is_refused(files):
+    # Before: --param n_components=3 silently won over --n-components 2.
+    result = rbm_command("fit", "binary.csv", "--n-iter", "1", "-q", "--n-components", "2",
+                         "--param", "n_components=3", cwd=files)
+    assert_one_line_failure(result, "fit",
+                            "--param n_components=3 contradicts --n-components 2")
+    agreeing = rbm_command("fit", "binary.csv", "--n-iter", "1", "-q", "--n-components", "3",
+                           "--param", "n_components=3", cwd=files)
+    assert agreeing.returncode == 0 and "n_components=3" in agreeing.stdout, agreeing.stderr
