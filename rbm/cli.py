@@ -945,7 +945,8 @@ def _write_table(X, path, names=None):
     ``names``, when given, is a CSV's header row (a .npy file has none).
     """
     if path is not None and Path(path).suffix.lower() == ".npy":
-        np.save(path, _saveable(X), allow_pickle=False)
+        with open(path, "wb") as f:  # np.save(path) would add ".npy" to "X.NPY"
+            np.save(f, _saveable(X), allow_pickle=False)
         return
     rows = ([_format_value(value) for value in row] for row in X)
     if names is not None:

@@ -238,3 +238,14 @@ def test_impute_keeps_rows_with_every_cell_empty_and_names_text_for_numeric_mode
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert (f"--model {model} takes numbers, but column 'colour' holds text such as "
                 "'red'; use --model categorical") in result.stderr
+
+
+def test_an_upper_case_npy_output_is_written_at_the_path_given(survey):
+    # Before: -o samples.NPY passed the (case-blind) suffix check, but np.save
+    # added ".npy" and wrote samples.NPY.npy, while the report named samples.NPY.
+    folder, _ = survey
+    out = succeeded(rbm_command("sample", "survey.skops", "-n", "2", "--n-steps", "2",
+                                "--seed", "1", "-o", "samples.NPY", cwd=folder))
+    assert "to samples.NPY" in out
+    assert not (folder / "samples.NPY.npy").exists()
+    assert np.load(folder / "samples.NPY").shape == (2, 3)
