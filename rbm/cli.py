@@ -64,6 +64,9 @@ TABLE_SUFFIXES = (".csv", ".npy")
 #: Largest count a C int holds: the kernel's loop counters.
 C_INT_MAX = 2**31 - 1
 
+#: Largest seed NumPy's RandomState (and so scikit-learn's random_state) takes.
+SEED_MAX = 2**32 - 1
+
 
 def _number_or_auto(text, allow_zero):
     """"auto", or a finite number above zero (at least zero where allow_zero)."""
@@ -312,7 +315,7 @@ def _add_fit_parser(commands):
         choices = ("pcd", "cd", "pt") if name == "method" else None
         model.add_argument("--" + name.replace("_", "-"), type=kind, metavar=metavar,
                            choices=choices, help=text)
-    model.add_argument("--random-state", type=int, default=0, metavar="SEED",
+    model.add_argument("--random-state", type=_count(0, SEED_MAX), default=0, metavar="SEED",
                        help="seed of the split, the model and the samples (default: 0)")
     model.add_argument("--param", type=_param, action="append", default=[],
                        metavar="NAME=VALUE",
@@ -362,7 +365,7 @@ def _add_sample_parser(commands):
                         help="samples to draw (default: 10)")
     sample.add_argument("--n-steps", type=_count(1), default=1000, metavar="N",
                         help="Gibbs steps per chain (default: 1000)")
-    sample.add_argument("--seed", type=int, metavar="SEED",
+    sample.add_argument("--seed", type=_count(0, SEED_MAX), metavar="SEED",
                         help="seed of the chains (default: the model's random_state)")
     sample.add_argument("--model-units", action="store_true",
                         help="write the samples as the model sees them, without undoing "
@@ -411,7 +414,7 @@ def _add_impute_parser(commands):
     impute.add_argument("--sample-posterior", action="store_true",
                         help="fill each cell with a draw from its conditional distribution "
                              "instead of its most probable value or mean")
-    impute.add_argument("--seed", type=int, default=0, metavar="SEED",
+    impute.add_argument("--seed", type=_count(0, SEED_MAX), default=0, metavar="SEED",
                         help="seed of the model and the draws (default: 0)")
     impute.add_argument("--save", metavar="PATH",
                         help="also save the fitted imputer (.skops, .joblib or .pkl)")

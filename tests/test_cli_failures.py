@@ -213,3 +213,20 @@ def test_a_param_that_contradicts_its_flag_is_refused(files):
     agreeing = rbm_command("fit", "binary.csv", "--n-iter", "1", "-q", "--n-components", "3",
                            "--param", "n_components=3", cwd=files)
     assert agreeing.returncode == 0 and "n_components=3" in agreeing.stdout, agreeing.stderr
+
+
+@pytest.mark.parametrize("argv, option, allowed", [
+    (["demo", "--feature-components", "-3"], "--feature-components", "from 1 to 2147483647"),
+    (["demo", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
+    (["fit", "binary.csv", "--random-state", "-1"], "--random-state", "from 0 to 4294967295"),
+    (["sample", "model.skops", "--seed", "4294967296"], "--seed", "from 0 to 4294967295"),
+    (["impute", "binary.csv", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
+])
+def test_seeds_and_demo_sizes_out_of_range_are_usage_errors(argv, option, allowed, files):
+    # Before: exit 1 with NumPy's or scikit-learn's words ("Seed must be between
+    # 0 and 2**32 - 1", "parameter of train_test_split"), and the demo trained its
+    # first model for half a minute before refusing --feature-components -3.
+    result = rbm_command(*argv, cwd=files)
+    assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
+    assert result.stderr.startswith(f"usage: python -m rbm {argv[0]}")
+    assert f"argument {option}: must be an integer {allowed}" in result.stderr
