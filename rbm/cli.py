@@ -1035,15 +1035,20 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     directory.mkdir(parents=True, exist_ok=True)
     n_samples = min(len(X_eval), 500)
     samples = model.sample(n_samples, n_steps=args.sample_steps, random_state=args.random_state)
+    # a categorical model's weights have a column per category, not per pixel, and its
+    # inputs are categories, not points of a plane: its filters are a heatmap and it
+    # has no energy landscape (its samples, as category codes, are still images)
+    categorical = hasattr(model, "categories_")
     figures = {
-        "filters.png": plot.plot_filters(model, image_shape=image_shape),
+        "filters.png": plot.plot_filters(model,
+                                         image_shape=None if categorical else image_shape),
         "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape),
         "free_energy.png": plot.plot_free_energy(model, X_eval, samples=samples),
     }
     figures["samples.png"].suptitle(f"Samples after {args.sample_steps} Gibbs steps")
     if hasattr(model, "history_"):
         figures["learning_curves.png"] = plot.plot_learning_curves(model)
-    if model.n_features_in_ == 2:
+    if model.n_features_in_ == 2 and not categorical:
         figures["energy_landscape.png"] = plot.plot_energy_landscape(model, X_train)
     for name, fig in figures.items():
         fig.savefig(directory / name, dpi=100)

@@ -249,3 +249,23 @@ def test_an_upper_case_npy_output_is_written_at_the_path_given(survey):
     assert "to samples.NPY" in out
     assert not (folder / "samples.NPY.npy").exists()
     assert np.load(folder / "samples.NPY").shape == (2, 3)
+
+
+@pytest.mark.parametrize("rows, extra", [
+    ("x,y\n0.1,0.2\n0.3,0.9\n0.5,0.5\n0.7,0.1\n0.2,0.8\n", []),    # 2 binned columns
+    ("x,y\na,1\nb,2\na,1\nb,2\nc,1\n", []),                        # 2 columns, text
+    (SURVEY, ["--image-shape", "1x3"]),                               # one pixel per feature
+])
+def test_plots_of_a_categorical_model_are_written(rows, extra, tmp_path):
+    # Before: the model trained, then --plots failed: a 2-column categorical
+    # model got an energy landscape over a grid of non-categories ("not one of
+    # its categories", "could not convert string to float: 'a'"), and
+    # --image-shape was applied to filters with a column per category.
+    (tmp_path / "data.csv").write_text(rows)
+    out = succeeded(rbm_command("fit", "data.csv", "--model", "categorical", *FAST,
+                                "--sample-steps", "5", "--plots", "figures", *extra,
+                                cwd=tmp_path))
+    names = ["filters.png", "samples.png", "free_energy.png", "learning_curves.png"]
+    assert f"Wrote 4 figures to figures: {', '.join(names)}" in out
+    for name in names:
+        assert (tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
