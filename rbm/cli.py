@@ -884,7 +884,42 @@ def _load_pipeline(path):
     if not all(hasattr(model, name) for name in needed):
         raise UsageError(f"{path!r} holds a {type(saved).__name__}, not an RBM or a "
                          "Pipeline ending in one; give a file saved by 'rbm fit --save'.")
-    return [step for _, step in steps[:-1]], model
+    preprocessing = [step for _, step in steps[:-1]]
+    for step in preprocessing:
+        _check_preprocessing_step(step, model.n_features_in_, path)
+    return preprocessing, model
+
+
+#: Preprocessing steps 'fit' saves: each of their fitted arrays holds one entry per feature.
+_FEATURE_WISE_STEPS = (MinMaxScaler, StandardScaler, KBinsDiscretizer, Binarizer)
+
+
+def _check_preprocessing_step(step, n_features, path):
+    """UsageError for a saved step of 'fit' whose fitted arrays do not fit the model.
+
+    persistence.load checks the RBM's own arrays; a scaler's come from the
+    same file, and an edited or corrupt one would otherwise fail as NumPy's
+    broadcasting error, or write NaN samples without a word.
+    """
+    if type(step) not in _FEATURE_WISE_STEPS:
+        return
+    name = type(step).__name__
+    arrays = {attr: value for attr, value in vars(step).items()
+              if attr.endswith("_") and isinstance(value, np.ndarray)}
+    for attr, value in [("n_features_in_", getattr(step, "n_features_in_", n_features)),
+                        *arrays.items()]:
+        size = value.shape[0] if isinstance(value, np.ndarray) and value.ndim else value
+        if isinstance(value, np.ndarray) and value.ndim != 1 or size != n_features:
+            shape = value.shape if isinstance(value, np.ndarray) else value
+            raise UsageError(f"{path!r} is not a consistent saved model: its {name} step's "
+                             f"{attr} is {shape} for a model of {n_features} features; save "
+                             "the model again ('rbm fit --save').")
+    for attr, value in arrays.items():
+        parts = value.tolist() if value.dtype == object else [value]
+        if not all(np.all(np.isfinite(np.asarray(part, dtype=np.float64))) for part in parts):
+            raise UsageError(f"{path!r} is not a consistent saved model: its {name} step's "
+                             f"{attr} holds NaN or infinite values; save the model again "
+                             "('rbm fit --save').")
 
 
 def _row_checker(preprocessing, model):

@@ -230,3 +230,30 @@ def test_seeds_and_demo_sizes_out_of_range_are_usage_errors(argv, option, allowe
     assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
     assert result.stderr.startswith(f"usage: python -m rbm {argv[0]}")
     assert f"argument {option}: must be an integer {allowed}" in result.stderr
+
+
+@pytest.mark.parametrize("attribute, value, message", [
+    ("mean_", lambda mean: mean[:3], "its StandardScaler step's mean_ is (3,) for a model of "
+                                     "4 features"),
+    ("scale_", lambda scale: scale * np.nan, "its StandardScaler step's scale_ holds NaN or "
+                                             "infinite values"),
+])
+def test_a_saved_pipeline_with_a_broken_scaler_is_refused(attribute, value, message, files):
+    # Before: the RBM's arrays were checked but not the scaler's beside it: a
+    # short mean_ failed as NumPy's "operands could not be broadcast", and a NaN
+    # scale_ made 'sample' write rows of nan with exit status 0.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    pipeline = make_pipeline(StandardScaler(), rbm.GaussianBernoulliRBM(
+        n_components=2, n_iter=1, random_state=0)).fit(X)
+    scaler = pipeline[0]
+    setattr(scaler, attribute, value(getattr(scaler, attribute)))
+    rbm.persistence.save(pipeline, files / "broken_scaler.skops")
+    np.save(files / "real.npy", X)
+    for argv in (["sample", "broken_scaler.skops", "-n", "2", "--n-steps", "2"],
+                 ["score", "broken_scaler.skops", "real.npy"]):
+        result = rbm_command(*argv, cwd=files)
+        assert_one_line_failure(result, argv[0], "'broken_scaler.skops' is not a consistent "
+                                f"saved model: {message}")
+        assert result.stdout == ""
