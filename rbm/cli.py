@@ -564,7 +564,9 @@ def _first_row_is_header(rows, header, row_is_data):
     """
     if header is not None:
         return header
-    if len(rows) < 2:
+    if len(rows) < 2:  # a lone row of the saved model's categories is data, as below
+        if row_is_data is not None and row_is_data(rows[0]):
+            return False
         return any(_number(field) is None for field in rows[0])
     # (empty cells, the gaps of a file for ``impute``, say nothing either way)
     number_columns = [j for j in range(len(rows[0]))

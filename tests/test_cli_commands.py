@@ -269,3 +269,15 @@ def test_plots_of_a_categorical_model_are_written(rows, extra, tmp_path):
     assert f"Wrote 4 figures to figures: {', '.join(names)}" in out
     for name in names:
         assert (tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_lone_row_of_the_model_categories_is_scored_as_data(survey):
+    # Before: a file of one row was taken for a header whenever it held text,
+    # so "red,S,round" alone was "only the header row", though the README says
+    # score and transform read a first row that is valid for the model as data.
+    folder, _ = survey
+    (folder / "one_row.csv").write_text("red,S,round\n")
+    out = succeeded(rbm_command("score", "survey.skops", "one_row.csv", cwd=folder))
+    assert "Mean log-likelihood of one_row.csv (1 samples) under survey.skops" in out
+    out = succeeded(rbm_command("transform", "survey.skops", "one_row.csv", cwd=folder))
+    assert len(read_rows(out)) == 1
