@@ -865,6 +865,9 @@ def _check_fit_outputs(args):
             persistence._skops_io()  # ImportError naming the install command
     if args.plots:
         _check_output_folder(args.plots, "--plots")
+        if args.save and Path(args.save).resolve() == Path(args.plots).resolve():
+            raise UsageError(f"--save and --plots both name {args.save!r}; the model is a "
+                             "file and the figures a folder: give them different paths.")
         try:
             from . import plot  # noqa: F401  (matplotlib is optional)
         except ImportError as error:

@@ -257,3 +257,12 @@ def test_a_saved_pipeline_with_a_broken_scaler_is_refused(attribute, value, mess
         assert_one_line_failure(result, argv[0], "'broken_scaler.skops' is not a consistent "
                                 f"saved model: {message}")
         assert result.stdout == ""
+
+
+def test_save_and_plots_at_one_path_fail_before_training(files):
+    # Before: the model trained and was saved, then the figures' folder could
+    # not be made ("[Errno 17] File exists").
+    result = rbm_command("fit", "binary.csv", *FAST, "--save", "both.skops", "--plots",
+                         "both.skops", cwd=files)
+    assert_one_line_failure(result, "fit", "--save and --plots both name 'both.skops'")
+    assert result.stdout == "" and not (files / "both.skops").exists()
