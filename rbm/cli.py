@@ -890,8 +890,9 @@ def _load_pipeline(path):
         raise UsageError(f"{path!r} holds a {type(saved).__name__}, not an RBM or a "
                          "Pipeline ending in one; give a file saved by 'rbm fit --save'.")
     preprocessing = [step for _, step in steps[:-1]]
-    for step in preprocessing:
-        _check_preprocessing_step(step, model.n_features_in_, path)
+    n_features = getattr(model, "n_features_in_", None)  # None: not fitted, refused on use
+    for step in preprocessing if n_features is not None else []:
+        _check_preprocessing_step(step, n_features, path)
     return preprocessing, model
 
 

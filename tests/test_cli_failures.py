@@ -266,3 +266,14 @@ def test_save_and_plots_at_one_path_fail_before_training(files):
                          "both.skops", cwd=files)
     assert_one_line_failure(result, "fit", "--save and --plots both name 'both.skops'")
     assert result.stdout == "" and not (files / "both.skops").exists()
+
+
+def test_a_saved_pipeline_of_an_unfitted_model_says_so(files):
+    # The check of a saved pipeline's scaler must not stumble on a model that
+    # was never fitted (it raised an unexpected AttributeError).
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    rbm.persistence.save(make_pipeline(StandardScaler(), rbm.GaussianBernoulliRBM()),
+                         files / "unfitted.skops")
+    assert_one_line_failure(rbm_command("sample", "unfitted.skops", cwd=files), "sample",
+                            "is not fitted yet")
