@@ -10,6 +10,7 @@ No download.  Three parts, each printing what its numbers mean:
    digits as shipped and shifted by a pixel, where features help.
 """
 
+import argparse
 import math
 import time
 
@@ -51,16 +52,35 @@ def _epochs(text):
     return value
 
 
+#: Seeds NumPy's legacy RandomState (and so scikit-learn's random_state) takes.
+SEED_MAX = 2**32 - 1
+
+
+def _integer(minimum, maximum):
+    """An argparse type: an integer in [minimum, maximum] (refused before any training)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {minimum} to {maximum}, got {text}")
+        return value
+    return parse
+
+
 def add_arguments(parser):
     """Add the demo's options to an argparse parser."""
-    parser.add_argument("--n-components", type=int, default=20, metavar="N",
+    parser.add_argument("--n-components", type=_integer(1, 2**31 - 1), default=20, metavar="N",
                         help="hidden units of the density model (default: 20)")
     parser.add_argument("--epochs", type=_epochs, default="auto", metavar="N",
                         help="training epochs of the density model (default: auto, "
                              "the model's default: about 300,000 updates)")
-    parser.add_argument("--feature-components", type=int, default=256, metavar="N",
+    parser.add_argument("--feature-components", type=_integer(1, 2**31 - 1), default=256,
+                        metavar="N",
                         help="hidden units of the feature model (default: 256)")
-    parser.add_argument("--seed", type=int, default=0, metavar="SEED",
+    parser.add_argument("--seed", type=_integer(0, SEED_MAX), default=0, metavar="SEED",
                         help="random seed (default: 0)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     return parser

@@ -64,6 +64,9 @@ TABLE_SUFFIXES = (".csv", ".npy")
 #: Largest count a C int holds: the kernel's loop counters.
 C_INT_MAX = 2**31 - 1
 
+#: Largest seed NumPy's RandomState (and so scikit-learn's random_state) takes.
+SEED_MAX = 2**32 - 1
+
 
 def _number_or_auto(text, allow_zero):
     """"auto", or a finite number above zero (at least zero where allow_zero)."""
@@ -312,7 +315,7 @@ def _add_fit_parser(commands):
         choices = ("pcd", "cd", "pt") if name == "method" else None
         model.add_argument("--" + name.replace("_", "-"), type=kind, metavar=metavar,
                            choices=choices, help=text)
-    model.add_argument("--random-state", type=int, default=0, metavar="SEED",
+    model.add_argument("--random-state", type=_count(0, SEED_MAX), default=0, metavar="SEED",
                        help="seed of the split, the model and the samples (default: 0)")
     model.add_argument("--param", type=_param, action="append", default=[],
                        metavar="NAME=VALUE",
@@ -362,7 +365,7 @@ def _add_sample_parser(commands):
                         help="samples to draw (default: 10)")
     sample.add_argument("--n-steps", type=_count(1), default=1000, metavar="N",
                         help="Gibbs steps per chain (default: 1000)")
-    sample.add_argument("--seed", type=int, metavar="SEED",
+    sample.add_argument("--seed", type=_count(0, SEED_MAX), metavar="SEED",
                         help="seed of the chains (default: the model's random_state)")
     sample.add_argument("--model-units", action="store_true",
                         help="write the samples as the model sees them, without undoing "
@@ -411,7 +414,7 @@ def _add_impute_parser(commands):
     impute.add_argument("--sample-posterior", action="store_true",
                         help="fill each cell with a draw from its conditional distribution "
                              "instead of its most probable value or mean")
-    impute.add_argument("--seed", type=int, default=0, metavar="SEED",
+    impute.add_argument("--seed", type=_count(0, SEED_MAX), default=0, metavar="SEED",
                         help="seed of the model and the draws (default: 0)")
     impute.add_argument("--save", metavar="PATH",
                         help="also save the fitted imputer (.skops, .joblib or .pkl)")
@@ -561,7 +564,9 @@ def _first_row_is_header(rows, header, row_is_data):
     """
     if header is not None:
         return header
-    if len(rows) < 2:
+    if len(rows) < 2:  # a lone row of the saved model's categories is data, as below
+        if row_is_data is not None and row_is_data(rows[0]):
+            return False
         return any(_number(field) is None for field in rows[0])
     # (empty cells, the gaps of a file for ``impute``, say nothing either way)
     number_columns = [j for j in range(len(rows[0]))
@@ -594,7 +599,8 @@ def _as_table(columns):
     for j, column in enumerate(columns):
         if column.dtype == np.float64:
             given = ~np.isnan(column)
-            whole = np.all(column[given] == np.round(column[given]))
+            finite = np.isfinite(column[given])  # inf is no whole number: refused later
+            whole = np.all(finite) and np.all(column[given] == np.round(column[given]))
             # whole numbers stay whole: labels 1, 2, 3; a gap is None, like a text gap
             column = np.array([(int(v) if whole else v) if ok else None
                                for v, ok in zip(column.tolist(), given)], dtype=object)
@@ -692,12 +698,15 @@ def _check_values(table, source, allow_missing=False):
     if X.ndim != 2:
         raise UsageError(f"{source!r} must hold a 2-D array of samples x features, "
                          f"got shape {X.shape}.")
-    if X.dtype == object:
-        return table
-    if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-        raise UsageError(f"{source!r} must hold real numbers, got dtype {X.dtype}.")
-    table.X = X = X.astype(np.float64)
-    n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
+    if X.dtype == object:  # text columns beside number columns, where NaN (a gap) is None
+        values = X.ravel().tolist()
+        n_nan = sum(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
+        n_inf = sum(isinstance(v, float) and math.isinf(v) for v in values)
+    else:
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise UsageError(f"{source!r} must hold real numbers, got dtype {X.dtype}.")
+        table.X = X = X.astype(np.float64)
+        n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())
     if allow_missing and n_inf:
         raise UsageError(f"{source!r} holds {n_inf} infinite values; an imputer fills "
                          "gaps (empty cells, NaN), not infinities: replace them first.")
@@ -856,6 +865,9 @@ def _check_fit_outputs(args):
             persistence._skops_io()  # ImportError naming the install command
     if args.plots:
         _check_output_folder(args.plots, "--plots")
+        if args.save and Path(args.save).resolve() == Path(args.plots).resolve():
+            raise UsageError(f"--save and --plots both name {args.save!r}; the model is a "
+                             "file and the figures a folder: give them different paths.")
         try:
             from . import plot  # noqa: F401  (matplotlib is optional)
         except ImportError as error:
@@ -877,7 +889,43 @@ def _load_pipeline(path):
     if not all(hasattr(model, name) for name in needed):
         raise UsageError(f"{path!r} holds a {type(saved).__name__}, not an RBM or a "
                          "Pipeline ending in one; give a file saved by 'rbm fit --save'.")
-    return [step for _, step in steps[:-1]], model
+    preprocessing = [step for _, step in steps[:-1]]
+    n_features = getattr(model, "n_features_in_", None)  # None: not fitted, refused on use
+    for step in preprocessing if n_features is not None else []:
+        _check_preprocessing_step(step, n_features, path)
+    return preprocessing, model
+
+
+#: Preprocessing steps 'fit' saves: each of their fitted arrays holds one entry per feature.
+_FEATURE_WISE_STEPS = (MinMaxScaler, StandardScaler, KBinsDiscretizer, Binarizer)
+
+
+def _check_preprocessing_step(step, n_features, path):
+    """UsageError for a saved step of 'fit' whose fitted arrays do not fit the model.
+
+    persistence.load checks the RBM's own arrays; a scaler's come from the
+    same file, and an edited or corrupt one would otherwise fail as NumPy's
+    broadcasting error, or write NaN samples without a word.
+    """
+    if type(step) not in _FEATURE_WISE_STEPS:
+        return
+    name = type(step).__name__
+    arrays = {attr: value for attr, value in vars(step).items()
+              if attr.endswith("_") and isinstance(value, np.ndarray)}
+    for attr, value in [("n_features_in_", getattr(step, "n_features_in_", n_features)),
+                        *arrays.items()]:
+        size = value.shape[0] if isinstance(value, np.ndarray) and value.ndim else value
+        if isinstance(value, np.ndarray) and value.ndim != 1 or size != n_features:
+            shape = value.shape if isinstance(value, np.ndarray) else value
+            raise UsageError(f"{path!r} is not a consistent saved model: its {name} step's "
+                             f"{attr} is {shape} for a model of {n_features} features; save "
+                             "the model again ('rbm fit --save').")
+    for attr, value in arrays.items():
+        parts = value.tolist() if value.dtype == object else [value]
+        if not all(np.all(np.isfinite(np.asarray(part, dtype=np.float64))) for part in parts):
+            raise UsageError(f"{path!r} is not a consistent saved model: its {name} step's "
+                             f"{attr} holds NaN or infinite values; save the model again "
+                             "('rbm fit --save').")
 
 
 def _row_checker(preprocessing, model):
@@ -941,7 +989,8 @@ def _write_table(X, path, names=None):
     ``names``, when given, is a CSV's header row (a .npy file has none).
     """
     if path is not None and Path(path).suffix.lower() == ".npy":
-        np.save(path, _saveable(X), allow_pickle=False)
+        with open(path, "wb") as f:  # np.save(path) would add ".npy" to "X.NPY"
+            np.save(f, _saveable(X), allow_pickle=False)
         return
     rows = ([_format_value(value) for value in row] for row in X)
     if names is not None:
@@ -968,7 +1017,13 @@ def _model_params(args):
     params = {name: getattr(args, name) for name in TRAINING_OPTIONS
               if getattr(args, name) is not None}
     params.update(random_state=args.random_state, verbose=args.verbose)
-    params.update(dict(args.param))
+    for name, value in args.param:
+        # a flag given beside it would be silently overridden: say which to keep
+        if name in TRAINING_OPTIONS and params.get(name, value) != value:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"--param {name}={value!r} contradicts {flag} {params[name]}; "
+                             "give one of them.")
+        params[name] = value
     return params
 
 
@@ -1021,15 +1076,20 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     directory.mkdir(parents=True, exist_ok=True)
     n_samples = min(len(X_eval), 500)
     samples = model.sample(n_samples, n_steps=args.sample_steps, random_state=args.random_state)
+    # a categorical model's weights have a column per category, not per pixel, and its
+    # inputs are categories, not points of a plane: its filters are a heatmap and it
+    # has no energy landscape (its samples, as category codes, are still images)
+    categorical = hasattr(model, "categories_")
     figures = {
-        "filters.png": plot.plot_filters(model, image_shape=image_shape),
+        "filters.png": plot.plot_filters(model,
+                                         image_shape=None if categorical else image_shape),
         "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape),
         "free_energy.png": plot.plot_free_energy(model, X_eval, samples=samples),
     }
     figures["samples.png"].suptitle(f"Samples after {args.sample_steps} Gibbs steps")
     if hasattr(model, "history_"):
         figures["learning_curves.png"] = plot.plot_learning_curves(model)
-    if model.n_features_in_ == 2:
+    if model.n_features_in_ == 2 and not categorical:
         figures["energy_landscape.png"] = plot.plot_energy_landscape(model, X_train)
     for name, fig in figures.items():
         fig.savefig(directory / name, dpi=100)

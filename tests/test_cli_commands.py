@@ -238,3 +238,46 @@ def test_impute_keeps_rows_with_every_cell_empty_and_names_text_for_numeric_mode
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert (f"--model {model} takes numbers, but column 'colour' holds text such as "
                 "'red'; use --model categorical") in result.stderr
+
+
+def test_an_upper_case_npy_output_is_written_at_the_path_given(survey):
+    # Before: -o samples.NPY passed the (case-blind) suffix check, but np.save
+    # added ".npy" and wrote samples.NPY.npy, while the report named samples.NPY.
+    folder, _ = survey
+    out = succeeded(rbm_command("sample", "survey.skops", "-n", "2", "--n-steps", "2",
+                                "--seed", "1", "-o", "samples.NPY", cwd=folder))
+    assert "to samples.NPY" in out
+    assert not (folder / "samples.NPY.npy").exists()
+    assert np.load(folder / "samples.NPY").shape == (2, 3)
+
+
+@pytest.mark.parametrize("rows, extra", [
+    ("x,y\n0.1,0.2\n0.3,0.9\n0.5,0.5\n0.7,0.1\n0.2,0.8\n", []),    # 2 binned columns
+    ("x,y\na,1\nb,2\na,1\nb,2\nc,1\n", []),                        # 2 columns, text
+    (SURVEY, ["--image-shape", "1x3"]),                               # one pixel per feature
+])
+def test_plots_of_a_categorical_model_are_written(rows, extra, tmp_path):
+    # Before: the model trained, then --plots failed: a 2-column categorical
+    # model got an energy landscape over a grid of non-categories ("not one of
+    # its categories", "could not convert string to float: 'a'"), and
+    # --image-shape was applied to filters with a column per category.
+    (tmp_path / "data.csv").write_text(rows)
+    out = succeeded(rbm_command("fit", "data.csv", "--model", "categorical", *FAST,
+                                "--sample-steps", "5", "--plots", "figures", *extra,
+                                cwd=tmp_path))
+    names = ["filters.png", "samples.png", "free_energy.png", "learning_curves.png"]
+    assert f"Wrote 4 figures to figures: {', '.join(names)}" in out
+    for name in names:
+        assert (tmp_path / "figures" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_lone_row_of_the_model_categories_is_scored_as_data(survey):
+    # Before: a file of one row was taken for a header whenever it held text,
+    # so "red,S,round" alone was "only the header row", though the README says
+    # score and transform read a first row that is valid for the model as data.
+    folder, _ = survey
+    (folder / "one_row.csv").write_text("red,S,round\n")
+    out = succeeded(rbm_command("score", "survey.skops", "one_row.csv", cwd=folder))
+    assert "Mean log-likelihood of one_row.csv (1 samples) under survey.skops" in out
+    out = succeeded(rbm_command("transform", "survey.skops", "one_row.csv", cwd=folder))
+    assert len(read_rows(out)) == 1

@@ -184,3 +184,96 @@ def test_a_ragged_csv_names_the_rows_and_the_delimiter_option(files):
     (files / "ragged.csv").write_text("a,b,c\n1,0,1\n0,1\n")
     assert_one_line_failure(rbm_command("fit", "ragged.csv", *FAST, cwd=files), "fit",
                             "row 3 has 2 fields but row 1 has 3 (fields split at ',')")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("inf", "holds 0 NaN and 1 infinite values"),
+    ("-inf", "holds 0 NaN and 1 infinite values"),
+    ("nan", "holds 1 NaN and 0 infinite values"),
+])
+def test_non_finite_numbers_beside_a_text_column_are_refused_by_name(value, message, files):
+    # Before: a column of numbers in a file that also holds text skipped the
+    # finiteness check: "inf" failed with "cannot convert float infinity to
+    # integer", "nan" became a gap and failed inside the model ("unexpected
+    # TypeError"), and "inf" in a column of fractions became a category.
+    (files / "mixed.csv").write_text(f"a,b\n1,x\n{value},y\n2,x\n3,y\n")
+    result = rbm_command("fit", "mixed.csv", "--model", "categorical", *FAST, cwd=files)
+    assert_one_line_failure(result, "fit", f"'mixed.csv' {message}")
+    (files / "fractions.csv").write_text(f"a,b\n1.5,x\n{value},y\n2,x\n3,y\n")
+    result = rbm_command("fit", "fractions.csv", "--model", "categorical", *FAST, cwd=files)
+    assert_one_line_failure(result, "fit", f"'fractions.csv' {message}")
+
+
+def test_a_param_that_contradicts_its_flag_is_refused(files):
+    # Before: --param n_components=3 silently won over --n-components 2.
+    result = rbm_command("fit", "binary.csv", "--n-iter", "1", "-q", "--n-components", "2",
+                         "--param", "n_components=3", cwd=files)
+    assert_one_line_failure(result, "fit",
+                            "--param n_components=3 contradicts --n-components 2")
+    agreeing = rbm_command("fit", "binary.csv", "--n-iter", "1", "-q", "--n-components", "3",
+                           "--param", "n_components=3", cwd=files)
+    assert agreeing.returncode == 0 and "n_components=3" in agreeing.stdout, agreeing.stderr
+
+
+@pytest.mark.parametrize("argv, option, allowed", [
+    (["demo", "--feature-components", "-3"], "--feature-components", "from 1 to 2147483647"),
+    (["demo", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
+    (["fit", "binary.csv", "--random-state", "-1"], "--random-state", "from 0 to 4294967295"),
+    (["sample", "model.skops", "--seed", "4294967296"], "--seed", "from 0 to 4294967295"),
+    (["impute", "binary.csv", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
+])
+def test_seeds_and_demo_sizes_out_of_range_are_usage_errors(argv, option, allowed, files):
+    # Before: exit 1 with NumPy's or scikit-learn's words ("Seed must be between
+    # 0 and 2**32 - 1", "parameter of train_test_split"), and the demo trained its
+    # first model for half a minute before refusing --feature-components -3.
+    result = rbm_command(*argv, cwd=files)
+    assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
+    assert result.stderr.startswith(f"usage: python -m rbm {argv[0]}")
+    assert f"argument {option}: must be an integer {allowed}" in result.stderr
+
+
+@pytest.mark.parametrize("attribute, value, message", [
+    ("mean_", lambda mean: mean[:3], "its StandardScaler step's mean_ is (3,) for a model of "
+                                     "4 features"),
+    ("scale_", lambda scale: scale * np.nan, "its StandardScaler step's scale_ holds NaN or "
+                                             "infinite values"),
+])
+def test_a_saved_pipeline_with_a_broken_scaler_is_refused(attribute, value, message, files):
+    # Before: the RBM's arrays were checked but not the scaler's beside it: a
+    # short mean_ failed as NumPy's "operands could not be broadcast", and a NaN
+    # scale_ made 'sample' write rows of nan with exit status 0.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    X = np.random.default_rng(0).normal(size=(30, 4))
+    pipeline = make_pipeline(StandardScaler(), rbm.GaussianBernoulliRBM(
+        n_components=2, n_iter=1, random_state=0)).fit(X)
+    scaler = pipeline[0]
+    setattr(scaler, attribute, value(getattr(scaler, attribute)))
+    rbm.persistence.save(pipeline, files / "broken_scaler.skops")
+    np.save(files / "real.npy", X)
+    for argv in (["sample", "broken_scaler.skops", "-n", "2", "--n-steps", "2"],
+                 ["score", "broken_scaler.skops", "real.npy"]):
+        result = rbm_command(*argv, cwd=files)
+        assert_one_line_failure(result, argv[0], "'broken_scaler.skops' is not a consistent "
+                                f"saved model: {message}")
+        assert result.stdout == ""
+
+
+def test_save_and_plots_at_one_path_fail_before_training(files):
+    # Before: the model trained and was saved, then the figures' folder could
+    # not be made ("[Errno 17] File exists").
+    result = rbm_command("fit", "binary.csv", *FAST, "--save", "both.skops", "--plots",
+                         "both.skops", cwd=files)
+    assert_one_line_failure(result, "fit", "--save and --plots both name 'both.skops'")
+    assert result.stdout == "" and not (files / "both.skops").exists()
+
+
+def test_a_saved_pipeline_of_an_unfitted_model_says_so(files):
+    # The check of a saved pipeline's scaler must not stumble on a model that
+    # was never fitted (it raised an unexpected AttributeError).
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    rbm.persistence.save(make_pipeline(StandardScaler(), rbm.GaussianBernoulliRBM()),
+                         files / "unfitted.skops")
+    assert_one_line_failure(rbm_command("sample", "unfitted.skops", cwd=files), "sample",
+                            "is not fitted yet")
