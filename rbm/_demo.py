@@ -56,8 +56,9 @@ def _epochs(text):
 SEED_MAX = 2**32 - 1
 
 
-def _integer(minimum, maximum):
-    """An argparse type: an integer in [minimum, maximum] (refused before any training)."""
+def integer_in(minimum, maximum, why=""):
+    """An argparse type: an integer in [minimum, maximum] (refused before any
+    training; ``why`` ends the message).  The command line's options use it too."""
     def parse(text):
         try:
             value = int(text)
@@ -65,22 +66,22 @@ def _integer(minimum, maximum):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if not minimum <= value <= maximum:
             raise argparse.ArgumentTypeError(
-                f"must be an integer from {minimum} to {maximum}, got {text}")
+                f"must be an integer from {minimum} to {maximum}{why}, got {text}")
         return value
     return parse
 
 
 def add_arguments(parser):
     """Add the demo's options to an argparse parser."""
-    parser.add_argument("--n-components", type=_integer(1, 2**31 - 1), default=20, metavar="N",
+    parser.add_argument("--n-components", type=integer_in(1, 2**31 - 1), default=20, metavar="N",
                         help="hidden units of the density model (default: 20)")
     parser.add_argument("--epochs", type=_epochs, default="auto", metavar="N",
                         help="training epochs of the density model (default: auto, "
                              "the model's default: about 300,000 updates)")
-    parser.add_argument("--feature-components", type=_integer(1, 2**31 - 1), default=256,
+    parser.add_argument("--feature-components", type=integer_in(1, 2**31 - 1), default=256,
                         metavar="N",
                         help="hidden units of the feature model (default: 256)")
-    parser.add_argument("--seed", type=_integer(0, SEED_MAX), default=0, metavar="SEED",
+    parser.add_argument("--seed", type=integer_in(0, SEED_MAX), default=0, metavar="SEED",
                         help="random seed (default: 0)")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     return parser

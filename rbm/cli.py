@@ -65,7 +65,7 @@ TABLE_SUFFIXES = (".csv", ".npy")
 C_INT_MAX = 2**31 - 1
 
 #: Largest seed NumPy's RandomState (and so scikit-learn's random_state) takes.
-SEED_MAX = 2**32 - 1
+SEED_MAX = _demo.SEED_MAX
 
 
 def _number_or_auto(text, allow_zero):
@@ -196,17 +196,8 @@ def _threshold(text):
 
 
 def _count(minimum, maximum=C_INT_MAX, why=""):
-    """An argparse type: an integer in [minimum, maximum]."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if not minimum <= value <= maximum:
-            raise argparse.ArgumentTypeError(
-                f"must be an integer from {minimum} to {maximum}{why}, got {text}")
-        return value
-    return parse
+    """An argparse type: an integer in [minimum, maximum] (``_demo.integer_in``)."""
+    return _demo.integer_in(minimum, maximum, why)
 
 
 def _delimiter(text):
