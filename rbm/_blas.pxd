@@ -29,9 +29,9 @@ cdef void visible_field_of(const floating* Hs, Py_ssize_t rows, const floating* 
                            floating* coef, int n_threads) noexcept nogil
 cdef void transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
                     floating* dst) noexcept nogil
-cdef void sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
-                              Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
-                              floating* WT, Py_ssize_t* idx, floating* coef,
+cdef void sparse_outer_update(const floating* V, floating* VT, const floating* G,
+                              Py_ssize_t rows, Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                              floating alpha, floating* WT, Py_ssize_t* idx, floating* coef,
                               int n_threads) noexcept nogil
 cdef void weighted_row_sum(const floating* X, Py_ssize_t rows, Py_ssize_t n,
                            const floating* weights, const Py_ssize_t* iota,

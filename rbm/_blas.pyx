@@ -601,10 +601,16 @@ cdef void visible_field_of(const floating* Hs, Py_ssize_t rows, const floating* 
 cdef void transpose(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
                     floating* dst) noexcept nogil:
     """dst = src.T     (src: rows x cols)"""
+    _transpose_columns(src, rows, cols, 0, cols, dst)
+
+
+cdef inline void _transpose_columns(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
+                                    Py_ssize_t j0, Py_ssize_t j1, floating* dst) noexcept nogil:
+    """dst[j0:j1] = src[:, j0:j1].T     (src: rows x cols, dst: cols x rows)"""
     if floating is float:
-        rbm_transpose_f(src, rows, cols, dst)
+        rbm_transpose_f(src + j0, rows, j1 - j0, cols, dst + j0 * rows, rows)
     else:
-        rbm_transpose_d(src, rows, cols, dst)
+        rbm_transpose_d(src + j0, rows, j1 - j0, cols, dst + j0 * rows, rows)
 
 
 cdef inline void _sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
@@ -618,30 +624,39 @@ cdef inline void _sparse_outer_update(const floating* VT, const floating* G, Py_
         rbm_sparse_outer_update_d(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
 
 
-cdef void _sparse_outer_block(const floating* VT, const floating* G, Py_ssize_t rows,
-                              Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t n_hidden,
-                              floating alpha, floating* WT) noexcept nogil:
-    """Rows [i0, i1) of WT += alpha * VT @ G, with scratch on this thread's stack."""
+cdef void _sparse_outer_block(const floating* V, floating* VT, const floating* G,
+                              Py_ssize_t rows, Py_ssize_t n_visible, Py_ssize_t i0,
+                              Py_ssize_t i1, Py_ssize_t n_hidden, floating alpha,
+                              floating* WT) noexcept nogil:
+    """Rows [i0, i1) of WT += alpha * V.T @ G: VT[i0:i1] = V[:, i0:i1].T on this
+    thread, then its update, with scratch on this thread's stack."""
     cdef Py_ssize_t idx[_TEAM_SCRATCH]
     cdef floating coef[_TEAM_SCRATCH]
+    _transpose_columns(V, rows, n_visible, i0, i1, VT)
     _sparse_outer_update(VT + i0 * rows, G, rows, i1 - i0, n_hidden, alpha, WT + i0 * n_hidden,
                          idx, coef)
 
 
-cdef void sparse_outer_update(const floating* VT, const floating* G, Py_ssize_t rows,
-                              Py_ssize_t n_visible, Py_ssize_t n_hidden, floating alpha,
-                              floating* WT, Py_ssize_t* idx, floating* coef,
+cdef void sparse_outer_update(const floating* V, floating* VT, const floating* G,
+                              Py_ssize_t rows, Py_ssize_t n_visible, Py_ssize_t n_hidden,
+                              floating alpha, floating* WT, Py_ssize_t* idx, floating* coef,
                               int n_threads) noexcept nogil:
-    """WT += alpha * VT @ G, skipping the zeros of VT = V.T; rows of WT split over
-    the team where worth it (the same bits)."""
+    """WT += alpha * V.T @ G (V: rows x n_visible), skipping the zeros of V.
+
+    V is read through its transpose VT (a rows x n_visible scratch), so that
+    each column's compaction reads contiguous memory.  Where the rows of WT
+    are split over the team, each thread transposes the columns of V it
+    updates with, so the copy is shared out too (the same bits).
+    """
     global _team_products
     cdef Py_ssize_t t
     if not _team_row_sums(n_visible, rows, n_hidden, rows, n_threads):
+        transpose(V, rows, n_visible, VT)
         _sparse_outer_update(VT, G, rows, n_visible, n_hidden, alpha, WT, idx, coef)
         return
     _team_products += 1
     for t in prange(n_threads, num_threads=n_threads, schedule='static'):
-        _sparse_outer_block(VT, G, rows, n_visible * t // n_threads,
+        _sparse_outer_block(V, VT, G, rows, n_visible, n_visible * t // n_threads,
                             n_visible * (t + 1) // n_threads, n_hidden, alpha, WT)
 
 

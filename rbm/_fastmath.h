@@ -1419,23 +1419,27 @@ static void rbm_sparse_outer_update_f(const float *VT, const float *G, ptrdiff_t
     }
 }
 
-/* dst = src.T for a row-major (rows x cols) src, in 4 x 4 blocks of vector
- * shuffles (element-wise strided stores cost one cycle each). */
+/* dst = src.T for a row-major (rows x cols) src whose rows are lds apart,
+ * into rows of dst ldd apart: lds = cols and ldd = rows for the whole
+ * matrix; a band of columns of a wider src goes to that band of dst's rows.
+ * In 4 x 4 blocks of vector shuffles (element-wise strided stores cost one
+ * cycle each). */
 #if (defined(__GNUC__) && __GNUC__ >= 12) || defined(__clang__)
 typedef double rbm_v4d __attribute__((vector_size(32)));
 typedef float rbm_v4f __attribute__((vector_size(16)));
 
 RBM_DISPATCH
-static void rbm_transpose_d(const double *src, ptrdiff_t rows, ptrdiff_t cols, double *dst)
+static void rbm_transpose_d(const double *src, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t lds,
+                            double *dst, ptrdiff_t ldd)
 {
     ptrdiff_t i0 = 0, j0;
     for (; i0 + 4 <= rows; i0 += 4) {
         for (j0 = 0; j0 + 4 <= cols; j0 += 4) {
             rbm_v4d r0, r1, r2, r3, t0, t1, t2, t3, c0, c1, c2, c3;
-            memcpy(&r0, src + (i0 + 0) * cols + j0, sizeof r0);
-            memcpy(&r1, src + (i0 + 1) * cols + j0, sizeof r1);
-            memcpy(&r2, src + (i0 + 2) * cols + j0, sizeof r2);
-            memcpy(&r3, src + (i0 + 3) * cols + j0, sizeof r3);
+            memcpy(&r0, src + (i0 + 0) * lds + j0, sizeof r0);
+            memcpy(&r1, src + (i0 + 1) * lds + j0, sizeof r1);
+            memcpy(&r2, src + (i0 + 2) * lds + j0, sizeof r2);
+            memcpy(&r3, src + (i0 + 3) * lds + j0, sizeof r3);
             t0 = __builtin_shufflevector(r0, r1, 0, 4, 2, 6);
             t1 = __builtin_shufflevector(r0, r1, 1, 5, 3, 7);
             t2 = __builtin_shufflevector(r2, r3, 0, 4, 2, 6);
@@ -1444,31 +1448,32 @@ static void rbm_transpose_d(const double *src, ptrdiff_t rows, ptrdiff_t cols, d
             c1 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
             c2 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
             c3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
-            memcpy(dst + (j0 + 0) * rows + i0, &c0, sizeof c0);
-            memcpy(dst + (j0 + 1) * rows + i0, &c1, sizeof c1);
-            memcpy(dst + (j0 + 2) * rows + i0, &c2, sizeof c2);
-            memcpy(dst + (j0 + 3) * rows + i0, &c3, sizeof c3);
+            memcpy(dst + (j0 + 0) * ldd + i0, &c0, sizeof c0);
+            memcpy(dst + (j0 + 1) * ldd + i0, &c1, sizeof c1);
+            memcpy(dst + (j0 + 2) * ldd + i0, &c2, sizeof c2);
+            memcpy(dst + (j0 + 3) * ldd + i0, &c3, sizeof c3);
         }
         for (; j0 < cols; j0++)
             for (ptrdiff_t i = i0; i < i0 + 4; i++)
-                dst[j0 * rows + i] = src[i * cols + j0];
+                dst[j0 * ldd + i] = src[i * lds + j0];
     }
     for (; i0 < rows; i0++)
         for (j0 = 0; j0 < cols; j0++)
-            dst[j0 * rows + i0] = src[i0 * cols + j0];
+            dst[j0 * ldd + i0] = src[i0 * lds + j0];
 }
 
 RBM_DISPATCH
-static void rbm_transpose_f(const float *src, ptrdiff_t rows, ptrdiff_t cols, float *dst)
+static void rbm_transpose_f(const float *src, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t lds,
+                            float *dst, ptrdiff_t ldd)
 {
     ptrdiff_t i0 = 0, j0;
     for (; i0 + 4 <= rows; i0 += 4) {
         for (j0 = 0; j0 + 4 <= cols; j0 += 4) {
             rbm_v4f r0, r1, r2, r3, t0, t1, t2, t3, c0, c1, c2, c3;
-            memcpy(&r0, src + (i0 + 0) * cols + j0, sizeof r0);
-            memcpy(&r1, src + (i0 + 1) * cols + j0, sizeof r1);
-            memcpy(&r2, src + (i0 + 2) * cols + j0, sizeof r2);
-            memcpy(&r3, src + (i0 + 3) * cols + j0, sizeof r3);
+            memcpy(&r0, src + (i0 + 0) * lds + j0, sizeof r0);
+            memcpy(&r1, src + (i0 + 1) * lds + j0, sizeof r1);
+            memcpy(&r2, src + (i0 + 2) * lds + j0, sizeof r2);
+            memcpy(&r3, src + (i0 + 3) * lds + j0, sizeof r3);
             t0 = __builtin_shufflevector(r0, r1, 0, 4, 2, 6);
             t1 = __builtin_shufflevector(r0, r1, 1, 5, 3, 7);
             t2 = __builtin_shufflevector(r2, r3, 0, 4, 2, 6);
@@ -1477,32 +1482,34 @@ static void rbm_transpose_f(const float *src, ptrdiff_t rows, ptrdiff_t cols, fl
             c1 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
             c2 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
             c3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
-            memcpy(dst + (j0 + 0) * rows + i0, &c0, sizeof c0);
-            memcpy(dst + (j0 + 1) * rows + i0, &c1, sizeof c1);
-            memcpy(dst + (j0 + 2) * rows + i0, &c2, sizeof c2);
-            memcpy(dst + (j0 + 3) * rows + i0, &c3, sizeof c3);
+            memcpy(dst + (j0 + 0) * ldd + i0, &c0, sizeof c0);
+            memcpy(dst + (j0 + 1) * ldd + i0, &c1, sizeof c1);
+            memcpy(dst + (j0 + 2) * ldd + i0, &c2, sizeof c2);
+            memcpy(dst + (j0 + 3) * ldd + i0, &c3, sizeof c3);
         }
         for (; j0 < cols; j0++)
             for (ptrdiff_t i = i0; i < i0 + 4; i++)
-                dst[j0 * rows + i] = src[i * cols + j0];
+                dst[j0 * ldd + i] = src[i * lds + j0];
     }
     for (; i0 < rows; i0++)
         for (j0 = 0; j0 < cols; j0++)
-            dst[j0 * rows + i0] = src[i0 * cols + j0];
+            dst[j0 * ldd + i0] = src[i0 * lds + j0];
 }
 #else
-static void rbm_transpose_d(const double *src, ptrdiff_t rows, ptrdiff_t cols, double *dst)
+static void rbm_transpose_d(const double *src, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t lds,
+                            double *dst, ptrdiff_t ldd)
 {
     for (ptrdiff_t i = 0; i < rows; i++)
         for (ptrdiff_t j = 0; j < cols; j++)
-            dst[j * rows + i] = src[i * cols + j];
+            dst[j * ldd + i] = src[i * lds + j];
 }
 
-static void rbm_transpose_f(const float *src, ptrdiff_t rows, ptrdiff_t cols, float *dst)
+static void rbm_transpose_f(const float *src, ptrdiff_t rows, ptrdiff_t cols, ptrdiff_t lds,
+                            float *dst, ptrdiff_t ldd)
 {
     for (ptrdiff_t i = 0; i < rows; i++)
         for (ptrdiff_t j = 0; j < cols; j++)
-            dst[j * rows + i] = src[i * cols + j];
+            dst[j * ldd + i] = src[i * lds + j];
 }
 #endif
 

@@ -64,8 +64,10 @@ cdef extern from "_fastmath.h" nogil:
                                       Py_ssize_t n_groups, const float* u)
     void rbm_block_categorical_draw_f(float* row, const Py_ssize_t* groups,
                                       Py_ssize_t n_groups, const float* u)
-    void rbm_transpose_d(const double* src, Py_ssize_t rows, Py_ssize_t cols, double* dst)
-    void rbm_transpose_f(const float* src, Py_ssize_t rows, Py_ssize_t cols, float* dst)
+    void rbm_transpose_d(const double* src, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t lds,
+                         double* dst, Py_ssize_t ldd)
+    void rbm_transpose_f(const float* src, Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t lds,
+                         float* dst, Py_ssize_t ldd)
     void rbm_sparse_rows_product_d(const double* X, Py_ssize_t rows, Py_ssize_t k,
                                    const double* M, Py_ssize_t n, double* out,
                                    Py_ssize_t* idx, double* coef)

@@ -1060,22 +1060,18 @@ cdef Py_ssize_t _sparsity_gradient(const Train* T, blocks_t* A,
 cdef void _weight_step_transposed(const Train* T, floating* WT, floating* velocity_T,
                                   floating* VT, const floating* VS, const floating* G,
                                   Py_ssize_t rows, floating* coef) noexcept nogil:
-    """The weight step on WT = W.T: decay first, then lr * V.T @ G over the nonzeros of V.
-
-    V is read through its transpose VT, so the compaction of each column
-    reads contiguous memory (and vectorises).
-    """
+    """The weight step on WT = W.T: decay first, then lr * V.T @ G over the nonzeros
+    of V (read through its transpose VT, written by sparse_outer_update)."""
     cdef Py_ssize_t i, nv = T.u.n_visible, nh = T.u.n_hidden, size = nv * nh
     cdef floating lr = T.learning_rate, momentum = T.momentum
     cdef floating weight_decay = T.weight_decay
-    transpose(VS, rows, nv, VT)
     if momentum != 0.0:
         for i in range(size):
             velocity_T[i] = momentum * velocity_T[i] - lr * weight_decay * WT[i]
     elif weight_decay != 0.0:
         for i in range(size):
             WT[i] *= 1.0 - lr * weight_decay
-    sparse_outer_update(VT, G, rows, nv, nh, lr, velocity_T if momentum != 0.0 else WT,
+    sparse_outer_update(VS, VT, G, rows, nv, nh, lr, velocity_T if momentum != 0.0 else WT,
                         T.idx, coef, T.n_threads)
     if momentum != 0.0:
         for i in range(size):
