@@ -403,6 +403,7 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
             raise ValueError(
                 f"n_steps must be a positive integer at most {_C_INT_MAX}, got {n_steps!r}."
             )
+        self._check_proper("has no samples (its chains run off to infinity)")
         seed = random_state if random_state is not None else self.random_state
         entropy = draw_entropy(seed)
         dtype = self.components_.dtype

@@ -145,6 +145,8 @@ class ConditionalMixin:
     def _clamped_chains(self, S, clamp, n_steps, streams):
         """Advance kernel rows S (in place) by n_steps clamped Gibbs steps; returns
         the last hidden samples."""
+        self._check_proper("has no samples (its chains run off to infinity)",
+                           missing=~clamp.astype(bool))
         rows = S.shape[0]
         H = np.empty((rows, self.n_components), dtype=S.dtype)
         P = np.empty_like(H)

@@ -14,8 +14,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from ._partition import (MAX_EXACT_STATES, LogPartitionEstimate, ais_log_partition,
-                         exact_cost, exact_log_partition, exact_model_samples, gibbs_at_model,
+from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionEstimate,
+                         ais_log_partition, exact_cost, exact_log_partition, exact_model_samples,
+                         gaussian_pair_moments, gibbs_at_model, is_gaussian_pair,
                          reverse_ais_log_partition)
 from ._state import check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
@@ -270,6 +271,34 @@ class LikelihoodMixin:
         return LogPartitionEstimate(*cache[key], "ais", n_chains=n_chains, n_betas=n_betas,
                                     reverse=reverse, reverse_n_chains=reverse_n_chains,
                                     reverse_start=start_name)
+
+    def _check_proper(self, consequence, missing=None):
+        """ValueError where the distribution to draw from does not exist.
+
+        That is a Gaussian pair (Gaussian visible and hidden units) whose
+        couplings outgrow the visible precision: the visible marginal's
+        precision P is then not positive definite, and chains run off to
+        infinity.  ``missing`` (rows' masks of missing visible entries) asks
+        about the conditionals p(missing | observed) instead, whose precision
+        is P's block of the missing entries, once per distinct mask; None asks
+        about the whole model.  The message says the ``consequence``.
+        """
+        if not is_gaussian_pair(self._visible_unit, self._hidden_unit):
+            return
+        P = gaussian_pair_moments(*self._float64_parameters(), self._visible_unit)[0]
+        masks = (np.ones((1, P.shape[0]), dtype=bool) if missing is None
+                 else np.unique(missing[missing.any(axis=1)], axis=0))
+        for mask in masks:
+            try:
+                np.linalg.cholesky(P[np.ix_(mask, mask)])
+            except np.linalg.LinAlgError:
+                what = ("it" if missing is None else
+                        f"its conditional distribution of features {np.flatnonzero(mask).tolist()} "
+                        "given the others")
+                raise ValueError(
+                    f"{type(self).__name__} is improper: {IMPROPER_GAUSSIAN_PAIR}, so {what} "
+                    f"{consequence}. Refit it with a lower learning rate or more weight decay, "
+                    "or use ReLU or binary hidden units.") from None
 
     def _float64_parameters(self):
         return tuple(np.asarray(a, dtype=np.float64) for a in

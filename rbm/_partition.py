@@ -37,6 +37,11 @@ ENUMERATION_CHUNK_ELEMENTS = 2 ** 17
 DEFAULT_CONFIDENCE = 0.99
 
 
+#: Why a Gaussian-visible, Gaussian-hidden model can be improper, for messages.
+IMPROPER_GAUSSIAN_PAIR = ("its couplings outgrow the visible precision (D - D W.T W D, "
+                          "D = diag(1 / sigma**2), is not positive definite)")
+
+
 def is_gaussian_pair(visible, hidden):
     """Whether both layers are Gaussian: the model is then one multivariate
     Gaussian, whose log Z has a closed form (``gaussian_pair_moments``)."""
@@ -137,9 +142,8 @@ def exact_log_partition(W, b, c, visible, hidden):
         log_z = gaussian_pair_moments(W, b, c, visible)[2]
         if math.isinf(log_z):
             warnings.warn(
-                "This Gaussian-visible, Gaussian-hidden RBM is improper: its couplings "
-                "outgrow the visible precision (D - D W.T W D, D = diag(1 / sigma**2), is "
-                "not positive definite), so log Z is +inf and every log-likelihood -inf. "
+                f"This Gaussian-visible, Gaussian-hidden RBM is improper: "
+                f"{IMPROPER_GAUSSIAN_PAIR}, so log Z is +inf and every log-likelihood -inf. "
                 "Train with a lower learning rate or more weight decay, or use ReLU or "
                 "binary hidden units.", RuntimeWarning, stacklevel=2)
         return log_z

@@ -24,8 +24,8 @@ from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, Ea
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
                        epoch_rows, estimate_tag, likelihood_monitoring,
                        format_epoch)
-from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, MAX_EXACT_STATES,
-                         exact_cost, gaussian_pair_from_moments, gaussian_pair_gradient,
+from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, IMPROPER_GAUSSIAN_PAIR,
+                         MAX_EXACT_STATES, exact_cost, gaussian_pair_from_moments, gaussian_pair_gradient,
                          gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
                          SigmaOnly)
 from ._state import Update, energy_scale
@@ -616,9 +616,8 @@ def exact_gaussian_pair_step(model, batches, update):
             # the model improper scores -inf and is refused), so nothing has
             # changed; a silent return counted passes that trained nothing.
             raise ValueError(
-                f"{type(model).__name__} is improper: its couplings outgrow the visible "
-                "precision (D - D W.T W D, D = diag(1 / sigma**2), is not positive "
-                "definite), so its log-likelihood is -inf everywhere and has no gradient "
+                f"{type(model).__name__} is improper: {IMPROPER_GAUSSIAN_PAIR}, so its "
+                "log-likelihood is -inf everywhere and has no gradient "
                 "to train along. Fit it anew (warm_start=False), or assign parameters "
                 "that make it proper.")
         start, rate = objective(*params), update.learning_rate

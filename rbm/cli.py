@@ -527,6 +527,20 @@ def _detect_delimiter(text):
     return None
 
 
+def _check_given_delimiter(given, detected, head, source):
+    """UsageError where --delimiter splits no row while another delimiter splits
+    every row evenly: each line would be read as one text field (and, for
+    ``impute``, nothing filled), silently."""
+    if given is None or detected is None or given == detected:
+        return
+    if all(len(row) == 1 for row in _csv_rows(head, given)):
+        width = len(_csv_rows(head, detected)[0])
+        raise UsageError(
+            f"--delimiter {_shown(given)} splits no row of {source!r}, but {_shown(detected)} "
+            f"splits every row into {width} fields; pass --delimiter {_shown(detected)} "
+            "(or leave it out: it is detected).")
+
+
 def _shown(delimiter):
     return "tab" if delimiter == "\t" else repr(delimiter)
 
@@ -641,7 +655,9 @@ def _read_csv(path, source, delimiter=None, header=None, row_is_data=None,
     except (OSError, UnicodeDecodeError) as error:
         raise UsageError(f"cannot read {source!r}: {error}") from error
     head = "".join(itertools.islice(io.StringIO(text), LAYOUT_ROWS))
-    delimiter = delimiter or _detect_delimiter(head) or ","
+    detected = _detect_delimiter(head)
+    _check_given_delimiter(delimiter, detected, head, source)
+    delimiter = delimiter or detected or ","
     head_rows = _csv_rows(head, delimiter)
     if not head_rows:
         raise UsageError(f"{source!r} holds no data.")
@@ -694,7 +710,9 @@ def _check_values(table, source, allow_missing=False):
         n_nan = sum(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
         n_inf = sum(isinstance(v, float) and math.isinf(v) for v in values)
     else:
-        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+        # True / False are the 1 / 0 of binary data (a .npy of a boolean mask).
+        if X.dtype != bool and (not np.issubdtype(X.dtype, np.number)
+                                or np.issubdtype(X.dtype, np.complexfloating)):
             raise UsageError(f"{source!r} must hold real numbers, got dtype {X.dtype}.")
         table.X = X = X.astype(np.float64)
         n_nan, n_inf = int(np.isnan(X).sum()), int(np.isinf(X).sum())

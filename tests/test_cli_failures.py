@@ -277,3 +277,25 @@ def test_a_saved_pipeline_of_an_unfitted_model_says_so(files):
                          files / "unfitted.skops")
     assert_one_line_failure(rbm_command("sample", "unfitted.skops", cwd=files), "sample",
                             "is not fitted yet")
+
+
+def test_a_delimiter_that_splits_no_row_is_refused_naming_the_one_that_does(files):
+    # --delimiter ';' on a comma file read each line as one text field:
+    # impute "filled 0 empty cells" of a 1-column table and wrote it, exit 0.
+    result = rbm_command("impute", "binary.csv", "--delimiter", ";", "-o", "out.csv",
+                         cwd=files)
+    assert_one_line_failure(result, "impute",
+                            "--delimiter ';' splits no row of 'binary.csv', but ',' splits "
+                            "every row into 4 fields")
+    assert not (files / "out.csv").exists()
+
+
+def test_a_boolean_npy_is_binary_data(files, tmp_path):
+    # A .npy of a boolean mask was refused as "must hold real numbers".
+    rows = np.loadtxt(files / "binary.csv", delimiter=",", skiprows=1)
+    np.save(tmp_path / "mask.npy", rows.astype(bool))
+    np.save(tmp_path / "numbers.npy", rows)
+    scores = [rbm_command("score", files / "model.skops", tmp_path / name, cwd=tmp_path)
+              for name in ("mask.npy", "numbers.npy")]
+    assert [s.returncode for s in scores] == [0, 0], [s.stderr for s in scores]
+    assert scores[0].stdout.replace("mask.npy", "X") == scores[1].stdout.replace("numbers.npy", "X")

@@ -791,6 +791,42 @@ def test_training_an_improper_gaussian_pair_is_refused_and_changes_nothing(call)
     assert model.n_iter_ == n_iter and len(model.history_["epoch"]) == rows
 
 
+def test_sampling_an_improper_gaussian_pair_is_refused():
+    # The chains of an improper Gaussian pair run off to infinity: sample()
+    # returned inf (and conditional_sample 1e256) with no word.
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
+                                 hidden="gaussian").fit(X)
+    model.components_[...] = 3.0
+    rows = X[:3].copy()
+    rows[:, 1] = np.nan
+    for call in (lambda: model.sample(5), lambda: model.conditional_sample(rows),
+                 lambda: model.conditional_marginals(rows, method="gibbs")):
+        with pytest.raises(ValueError, match="is improper: its couplings outgrow"):
+            call()
+
+
+def test_a_proper_conditional_of_an_improper_gaussian_pair_is_sampled():
+    # Only feature 0 is coupled beyond its precision: the joint is improper,
+    # yet p(v_1.. | v_0) is a proper Gaussian (P's block without feature 0
+    # is positive definite), so it is sampled, while a gap at feature 0 is
+    # refused by name.
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
+                                 hidden="gaussian").fit(X)
+    model.components_[...] = 0.1
+    model.components_[:, 0] = 3.0
+    with pytest.raises(ValueError, match=r"improper.*no samples"):
+        model.sample(2)
+    rows = X[:4].copy()
+    rows[:, 1:] = np.nan
+    drawn = model.conditional_sample(rows, random_state=0)
+    assert np.all(np.isfinite(drawn)) and np.abs(drawn).max() < 100
+    rows[0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"features \[0, 1, 2\] given the others"):
+        model.conditional_sample(rows)
+
+
 def test_observed_log_likelihood_of_an_improper_gaussian_pair_is_minus_inf_not_nan():
     # score gives -inf (with a RuntimeWarning) for an improper Gaussian pair;
     # the rows with gaps came back NaN from their AIS (inf - inf).
