@@ -1161,7 +1161,8 @@ def _fit_pipeline(steps, model, X_train, table):
 def _run_fit(args):
     """``fit``: check outputs, read, preprocess, split, fit, report, save, plot."""
     _check_fit_outputs(args)
-    models = available_models()
+    model = available_models()[args.model]().set_params(**_model_params(args))
+    model._validate_params()  # a bad option fails before the data are read
     table = _load_data(args)
     X = table.X
     image_shape = args.image_shape or table.image_shape
@@ -1175,7 +1176,6 @@ def _run_fit(args):
     elif choice != "none":
         _refuse_text(table, f"--preprocess {choice}")
     X_train, X_test = _split(X, args)
-    model = models[args.model]().set_params(**_model_params(args))
     steps = _preprocessing_steps(choice, args)
     print(f"Data: {table.description}: {X.shape[0]} samples x {X.shape[1]} features, "
           f"{_describe_preprocessing(choice, args)}.")

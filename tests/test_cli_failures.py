@@ -299,3 +299,12 @@ def test_a_boolean_npy_is_binary_data(files, tmp_path):
               for name in ("mask.npy", "numbers.npy")]
     assert [s.returncode for s in scores] == [0, 0], [s.stderr for s in scores]
     assert scores[0].stdout.replace("mask.npy", "X") == scores[1].stdout.replace("numbers.npy", "X")
+
+
+def test_a_bad_model_option_fails_before_the_data_are_read(files):
+    # --n-components -3 was refused only after the file was read, split and
+    # described ("Data: ...", "Training on ...", "Model: ...").
+    result = rbm_command("fit", "binary.csv", "--n-components", "-3", "--n-iter", "2",
+                         cwd=files)
+    assert_one_line_failure(result, "fit", "'n_components' parameter of BernoulliRBM")
+    assert result.stdout == ""
