@@ -126,6 +126,13 @@ models: {models}
 
 FIT_EXAMPLES = EPILOG
 
+DEMO_EXAMPLES = """\
+examples:
+  python -m rbm                                        the whole demo (about 2 minutes)
+  python -m rbm demo --epochs 50 --quiet               a quick look: shorter training, no progress
+  python -m rbm demo --feature-components 64 --seed 1  a smaller feature model, another seed
+"""
+
 SCORE_EXAMPLES = """\
 examples:
   python -m rbm score model.skops data.csv
@@ -444,7 +451,7 @@ def build_parser(prog=None):
     demo = _add_command(
         commands, "demo", _demo.run,
         help="train on the bundled digits and compare with baselines (default)",
-        description=_demo.DESCRIPTION,
+        description=_demo.DESCRIPTION, epilog=DEMO_EXAMPLES,
     )
     _demo.add_arguments(demo)
     _add_fit_parser(commands)

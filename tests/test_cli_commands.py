@@ -281,3 +281,17 @@ def test_a_lone_row_of_the_model_categories_is_scored_as_data(survey):
     assert "Mean log-likelihood of one_row.csv (1 samples) under survey.skops" in out
     out = succeeded(rbm_command("transform", "survey.skops", "one_row.csv", cwd=folder))
     assert len(read_rows(out)) == 1
+
+
+def test_the_demo_help_has_examples_that_parse():
+    # 'python -m rbm demo --help' listed its options with no example.
+    from rbm import cli
+
+    parser = cli.build_parser()
+    demo_help = parser._subparsers._group_actions[0].choices["demo"].format_help()
+    examples = [line.split("  ")[0].split()[3:]
+                for line in demo_help.split("examples:\n", 1)[1].splitlines() if line.strip()]
+    assert len(examples) >= 2
+    for argv in examples:
+        args = parser.parse_args(cli._with_default_command(argv))
+        assert args.run is cli._demo.run, argv
