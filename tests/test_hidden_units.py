@@ -772,15 +772,22 @@ def test_divergence_from_a_huge_l1_squared_penalty_names_the_penalty(kind):
     assert l1_squared_message(model.set_params(l1_squared_weight_decay=1.0), 0.01) is None
 
 
+def improper_gaussian_pair():
+    """(model, X): a Gaussian-visible, Gaussian-hidden model fitted on 40 x 4 normal
+    rows, then given couplings (3.0) that outgrow the visible precision."""
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
+                                 hidden="gaussian").fit(X)
+    model.components_[...] = 3.0
+    return model, X
+
+
 @pytest.mark.parametrize("call", ["warm_fit", "partial_fit"])
 def test_training_an_improper_gaussian_pair_is_refused_and_changes_nothing(call):
     # Assigned couplings that make a Gaussian-visible, Gaussian-hidden model
     # improper leave its exact gradient undefined: the pass returned without
     # a step, yet n_iter_ and history_ counted it as trained.
-    X = np.random.default_rng(0).standard_normal((40, 4))
-    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
-                                 hidden="gaussian").fit(X)
-    model.components_[...] = 3.0
+    model, X = improper_gaussian_pair()
     W, n_iter, rows = model.components_.copy(), model.n_iter_, len(model.history_["epoch"])
     with pytest.raises(ValueError, match="is improper: its couplings outgrow"):
         if call == "warm_fit":
@@ -794,10 +801,7 @@ def test_training_an_improper_gaussian_pair_is_refused_and_changes_nothing(call)
 def test_sampling_an_improper_gaussian_pair_is_refused():
     # The chains of an improper Gaussian pair run off to infinity: sample()
     # returned inf (and conditional_sample 1e256) with no word.
-    X = np.random.default_rng(0).standard_normal((40, 4))
-    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
-                                 hidden="gaussian").fit(X)
-    model.components_[...] = 3.0
+    model, X = improper_gaussian_pair()
     rows = X[:3].copy()
     rows[:, 1] = np.nan
     for call in (lambda: model.sample(5), lambda: model.conditional_sample(rows),
@@ -830,10 +834,7 @@ def test_a_proper_conditional_of_an_improper_gaussian_pair_is_sampled():
 def test_observed_log_likelihood_of_an_improper_gaussian_pair_is_minus_inf_not_nan():
     # score gives -inf (with a RuntimeWarning) for an improper Gaussian pair;
     # the rows with gaps came back NaN from their AIS (inf - inf).
-    X = np.random.default_rng(0).standard_normal((40, 4))
-    model = GaussianBernoulliRBM(n_components=2, n_iter=3, random_state=0,
-                                 hidden="gaussian").fit(X)
-    model.components_[...] = 3.0
+    model, X = improper_gaussian_pair()
     rows = X[:3].copy()
     rows[:2, 0] = np.nan
     rows[0, :] = np.nan  # nothing observed: log p(nothing) = 0 still
