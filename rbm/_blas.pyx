@@ -643,7 +643,7 @@ cdef void sparse_outer_update(const floating* V, floating* VT, const floating* G
                               int n_threads) noexcept nogil:
     """WT += alpha * V.T @ G (V: rows x n_visible), skipping the zeros of V.
 
-    V is read through its transpose VT (a rows x n_visible scratch), so that
+    V is read through its transpose VT (an n_visible x rows scratch), so that
     each column's compaction reads contiguous memory.  Where the rows of WT
     are split over the team, each thread transposes the columns of V it
     updates with, so the copy is shared out too (the same bits).
