@@ -26,6 +26,7 @@ marginals, type-specific parameters and constraints) in ``VisibleLayer``.
 
 import math
 import sys
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -137,8 +138,11 @@ def refuse_temporal(estimator, X):
     """Raise ValueError for dates or times, which numeric conversion would turn
     into meaningless counts of nanoseconds."""
     name = type(estimator).__name__
-    # A DataFrame's column dtypes (pandas' own dtypes have a kind too), or the array's.
-    dtypes = getattr(X, "dtypes", [getattr(X, "dtype", None)])
+    # A DataFrame's column dtypes (pandas' own dtypes have a kind too), or the
+    # one dtype of an array or a Series (whose .dtypes is that dtype, not a list).
+    dtypes = getattr(X, "dtypes", None)
+    if not isinstance(dtypes, Iterable):
+        dtypes = [getattr(X, "dtype", None)]
     if any(getattr(dtype, "kind", "") in ("m", "M") for dtype in dtypes):
         raise ValueError(
             f"{name} got dates or times (datetime64 / timedelta64), which are not "
