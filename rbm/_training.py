@@ -995,6 +995,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     validation rows' unnormalised log-likelihoods in place of -F(X_valid):
     for rows with gaps, log p(observed entries) up to log Z.
     """
+    if warm:  # hyperparameters set since the last fit (fit undoes this if it raises)
+        model._visible_unit.follow_hyperparameters(model)
     batches = Batches(X, weights)
     statistics = model._training.data_statistics_with(X, weights)
     model._training.record_data(statistics)
@@ -1084,8 +1086,9 @@ def partial_fit_pass(model, X, n_threads, weights=None):
 
     Steps at ``learning_rate`` times the state's ``learning_rate_fraction``
     (1.0 on a plain stream of calls, so exactly ``learning_rate``).  A pass
-    that raises rolls back the arrays it changed (``run_pass``) and the
-    random streams it advanced, so a retry repeats it exactly.
+    that raises rolls back the arrays it changed (``run_pass``), the layer's
+    hyperparameters it took from the model and the random streams it
+    advanced, so a retry repeats it exactly.
     """
     batches = Batches(X, weights).plan(np.arange(X.shape[0], dtype=np.intp), model.batch_size)
     training = model._training
@@ -1093,6 +1096,11 @@ def partial_fit_pass(model, X, n_threads, weights=None):
     swap_counts = training.swap_counts.copy()
     rate = resolved_learning_rate(model)
     learning_rate = rate * training.learning_rate_fraction
+    # The layer takes hyperparameters set since the last call (its state is
+    # replaced, not changed in place, so this copy undoes it).
+    unit = model._visible_unit
+    layer = dict(vars(unit))
+    unit.follow_hyperparameters(model)
     start = time.perf_counter()
     # The pass and its figures on one BLAS thread, as fit's (fit_epochs): the
     # figures' rounding must not follow the thread count, and a threaded
@@ -1105,6 +1113,8 @@ def partial_fit_pass(model, X, n_threads, weights=None):
                      training.data_statistics_with(X, weights))
         except BaseException:
             training.training_streams.restore(saved_streams)
+            vars(unit).clear()
+            vars(unit).update(layer)
             raise
         record_resolved_hyperparameters(model)
         record_pass(model, X, learning_rate, model.momentum, swap_counts,

@@ -82,3 +82,60 @@ def test_the_readme_gaussian_example_gives_the_numbers_it_states():
     assert accuracy == pytest.approx(stated_accuracy, abs=1 / 54 + 1e-3)
     # The seed-to-seed spread is about 0.04 nats.
     assert log_density == pytest.approx(stated_log_density, abs=0.05)
+
+
+# --------------------------------------------------------------------------
+# set_params between calls
+# --------------------------------------------------------------------------
+
+
+def _gaussian_rows():
+    return np.random.default_rng(0).integers(0, 3, (60, 5)).astype(float)
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_learn_sigma_set_false_after_a_fit_keeps_sigma_where_it_is(how):
+    # The layer read learn_sigma once, at the first fit: set to False
+    # afterwards, continued training still moved sigma.
+    X = _gaussian_rows()
+    model = _small(GaussianBernoulliRBM, learning_rate=0.05).fit(X)
+    sigma = model.sigma_.copy()
+    model.set_params(learn_sigma=False)
+    if how == "partial_fit":
+        model.partial_fit(X)
+    else:
+        model.set_params(warm_start=True).fit(X)
+    assert model.n_iter_ > 2  # it did train
+    np.testing.assert_array_equal(model.sigma_, sigma)
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_sigma_floor_set_after_a_fit_bounds_continued_training(how):
+    # sigma_floor=1 pins sigma at each feature's standard deviation, its
+    # ceiling; set after a fit it was ignored and sigma kept shrinking.
+    X = _gaussian_rows()
+    model = _small(GaussianBernoulliRBM, learning_rate=0.05).fit(X)
+    assert np.any(model.sigma_ < 0.99 * X.std(axis=0))  # learned below the ceiling
+    model.set_params(sigma_floor=1.0)
+    if how == "partial_fit":
+        model.partial_fit(X)
+    else:
+        model.set_params(warm_start=True).fit(X)
+    np.testing.assert_allclose(model.sigma_, X.std(axis=0), rtol=1e-12)
+
+
+def test_a_partial_fit_that_diverges_after_set_params_changes_nothing():
+    # The layer takes the new sigma_floor and learn_sigma before the pass; a
+    # pass that raises must put them back with the rest of the model.
+    from test_failed_calls import fingerprint
+
+    from rbm import DivergenceError
+
+    X = _gaussian_rows()
+    model = _small(GaussianBernoulliRBM).fit(X)
+    before = fingerprint(model)
+    model.set_params(sigma_floor=0.9, learn_sigma=False, learning_rate=1e8)
+    with pytest.raises(DivergenceError):
+        model.partial_fit(X)
+    model.set_params(sigma_floor=0.2, learn_sigma=True, learning_rate="auto")
+    assert fingerprint(model) == before

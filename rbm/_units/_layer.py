@@ -301,6 +301,11 @@ class VisibleLayer(Layer):
     def check_fitted(self, estimator, n_columns, dtype):
         """Raise ValueError if this type's fitted parameters do not fit the model."""
 
+    def follow_hyperparameters(self, estimator):
+        """Take the estimator's current training hyperparameters that this type
+        holds, before training continues (``partial_fit``, a warm start), so
+        that ``set_params`` between calls takes effect (none here)."""
+
     def learned_arrays(self):
         """Arrays of this type that training changes in place (none here)."""
         return ()
