@@ -139,3 +139,32 @@ def test_a_partial_fit_that_diverges_after_set_params_changes_nothing():
         model.partial_fit(X)
     model.set_params(sigma_floor=0.2, learn_sigma=True, learning_rate="auto")
     assert fingerprint(model) == before
+
+
+# --------------------------------------------------------------------------
+# CategoricalRBM's categories parameter
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("missing, gaps", [("error", False), ("impute", False), ("impute", True)])
+@pytest.mark.parametrize("categories, problem", [
+    ([[0, 1, 2, np.nan], [0, 1, 2]], r"categories\[0\] holds a missing value \(nan\)"),
+    ([[0, 1, 2, None], [0, 1, 2]], r"categories\[0\] holds a missing value \(None\)"),
+    ([[0, 1, 2], [0, 1, 2, pd.NA]], r"categories\[1\] holds a missing value \(<NA>\)"),
+    ([[0, 1, 2], "auto"], r"categories\[1\] must be a list of that feature's categories, "
+                          r"got 'auto'"),
+    ([3, [0, 1, 2]], r"categories\[0\] must be a list of that feature's categories, got 3"),
+    ([[[0, 1], [2]], [0, 1, 2]], r"categories\[0\] must be a list of that feature's "
+                                 r"categories, got \[\[0, 1\], \[2\]\]"),
+])
+def test_a_malformed_categories_list_is_refused_by_name(categories, problem, missing, gaps):
+    # OneHotEncoder answered these in NumPy's words: "cannot convert float
+    # NaN to integer", "int() argument must be ... not 'NoneType'", "too many
+    # indices for array", "setting an array element with a sequence".
+    X = np.random.default_rng(0).integers(0, 3, (30, 2)).astype(float)
+    if gaps:
+        X[3, 0] = X[5, 1] = np.nan
+    model = _small(CategoricalRBM, categories=categories, missing=missing)
+    with pytest.raises(ValueError, match=problem):
+        model.fit(X)
+    assert not hasattr(model, "n_features_in_")

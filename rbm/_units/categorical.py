@@ -206,14 +206,34 @@ class CategoricalVisible(VisibleLayer):
                              shape=(n_rows, int(self.groups[-1])), copy=False)
 
     def _check_categories_parameter(self, name):
-        """Every feature given explicitly needs at least one category."""
+        """Each feature given explicitly needs a flat list of at least one
+        category, none of them missing.
+
+        OneHotEncoder would answer a string or a nested list in place of a
+        feature's list ("too many indices for array") and a missing value
+        among numbers ("cannot convert float NaN to integer") in NumPy's words.
+        """
         if isinstance(self.categories, str):
             return
         for i, categories in enumerate(self.categories):
-            if len(categories) == 0:
+            values = np.asarray(categories, dtype=object)
+            if (isinstance(categories, (str, bytes)) or values.ndim != 1
+                    or any(np.ndim(value) for value in values)):  # nested lists
+                raise ValueError(
+                    f"{name}: categories[{i}] must be a list of that feature's categories, "
+                    f"got {categories!r}; give one flat list per feature, or "
+                    "categories='auto' (for every feature) to take them from the data.")
+            if len(values) == 0:
                 raise ValueError(
                     f"{name}: categories[{i}] is empty; every feature needs at least one "
                     "category (or use categories='auto').")
+            missing = missing_mask(values)
+            if missing.any():
+                raise ValueError(
+                    f"{name}: categories[{i}] holds a missing value "
+                    f"({values[np.argmax(missing)]!r}), which cannot be a category: missing "
+                    "entries are refused (or filled, with missing='impute'). Remove it, or "
+                    "give missing entries a label of their own (for example 'missing').")
 
     @staticmethod
     def _check_not_missing(X, estimator):
@@ -417,14 +437,14 @@ class CategoricalVisible(VisibleLayer):
         refuse_masked(estimator, X)
         if hasattr(X, "columns") and len(X.columns) == 0:
             X = np.empty((len(X), 0))
+        if reset:  # before the placeholders, which read the categories
+            self._check_categories_parameter(name)
         X = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
         missing = missing_mask(X)
         if missing.any():
             X = X.astype(object) if X.dtype.kind not in "fO" else X.copy()
             for i in np.flatnonzero(missing.any(axis=0)):
                 X[missing[:, i], i] = self._placeholder(estimator, X, missing, i, reset)
-        if reset:
-            self._check_categories_parameter(type(estimator).__name__)
         return np.asarray(self._encode(estimator, X, reset).toarray(), order="C"), ~missing
 
     def _placeholder(self, estimator, X, missing, i, reset):
