@@ -301,7 +301,8 @@ def validation_split(X, early_stopping, validation_fraction, random_state, weigh
     stopping; ``weights`` (one per row of X, or None) are split with the rows."""
     if not early_stopping:
         return X, None, weights, None
-    n_valid = int(round(validation_fraction * X.shape[0]))
+    # A Python float: a NumPy float16 fraction overflows times 65,505 rows.
+    n_valid = int(round(float(validation_fraction) * X.shape[0]))
     if n_valid < 1 or n_valid >= X.shape[0]:
         raise ValueError(
             f"early_stopping needs validation and training rows, but "

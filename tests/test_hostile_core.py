@@ -26,7 +26,7 @@ MODELS = {
 
 
 def _small(cls, **params):
-    return cls(n_components=3, n_iter=2, random_state=0, n_jobs=1, **params)
+    return cls(**{"n_components": 3, "n_iter": 2, "random_state": 0, "n_jobs": 1, **params})
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -168,3 +168,33 @@ def test_a_malformed_categories_list_is_refused_by_name(categories, problem, mis
     with pytest.raises(ValueError, match=problem):
         model.fit(X)
     assert not hasattr(model, "n_features_in_")
+
+
+# --------------------------------------------------------------------------
+# NumPy scalars as hyperparameters
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_a_float16_momentum_warmup_trains_as_its_value(name):
+    # round(float16(0.1) * n_epochs, 9) is NaN (the rounding scales by 1e9,
+    # past float16's range): fit raised "cannot convert float NaN to integer".
+    cls, data = MODELS[name]
+    X = data()
+    warmup = np.float16(0.1)
+    model = _small(cls, n_iter=10, momentum_warmup=warmup).fit(X)
+    reference = _small(cls, n_iter=10, momentum_warmup=float(warmup)).fit(X)
+    np.testing.assert_array_equal(model.components_, reference.components_)
+    assert model.history_["momentum"] == reference.history_["momentum"]
+
+
+def test_a_float16_validation_fraction_splits_many_rows():
+    # float16(0.5) * 65,600 rows overflows float16 to inf: fit raised
+    # OverflowError ("cannot convert float infinity to integer").
+    X = _binary(65_600, 3).astype(np.float32)
+    params = dict(n_iter=1, batch_size=2_000, early_stopping=True, n_components=2)
+    model = BernoulliRBM(validation_fraction=np.float16(0.5), random_state=0, n_jobs=1,
+                         **params).fit(X)
+    reference = BernoulliRBM(validation_fraction=0.5, random_state=0, n_jobs=1,
+                             **params).fit(X)
+    np.testing.assert_array_equal(model.components_, reference.components_)
