@@ -730,10 +730,20 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
             return None
     elif what is None:  # continuous units: the runaway test is theirs
         return None
+    else:
+        # A runaway is a bad pass too, and stops training at once: after bad
+        # passes (finite divergences not yet declared) the model goes back to
+        # before the first of them, not to the bad model before this pass.
+        watch.record(True)
+        watch.declared = True
     kept = "this pass over the data"
     if finite and watch.bad_passes > 1:
         what += f", for {watch.bad_passes} passes in a row"
         kept = f"the first of these {watch.bad_passes} passes"
+    elif watch.earlier_passes_undone():
+        earlier = watch.bad_passes - 1
+        kept = (f"the {earlier} pass{'es' if earlier > 1 else ''} before this one, which had "
+                "left it far worse than the independent model of the data's marginals")
     diverged = f"{type(model).__name__} diverged: {what}."
     remedy = divergence_remedy(model, data_mean, learning_rate, momentum)
     if finite and not watch.stops_training(

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM
+from rbm import BernoulliRBM, CategoricalRBM, DivergenceError, GaussianBernoulliRBM
 
 
 def _binary(n_rows=40, n_columns=4, seed=0):
@@ -129,8 +129,6 @@ def test_a_partial_fit_that_diverges_after_set_params_changes_nothing():
     # pass that raises must put them back with the rest of the model.
     from test_failed_calls import fingerprint
 
-    from rbm import DivergenceError
-
     X = _gaussian_rows()
     model = _small(GaussianBernoulliRBM).fit(X)
     before = fingerprint(model)
@@ -198,3 +196,36 @@ def test_a_float16_validation_fraction_splits_many_rows():
     reference = BernoulliRBM(validation_fraction=0.5, random_state=0, n_jobs=1,
                              **params).fit(X)
     np.testing.assert_array_equal(model.components_, reference.components_)
+
+
+# --------------------------------------------------------------------------
+# A first fit that diverges
+# --------------------------------------------------------------------------
+
+
+def _independent_log_likelihood(model, X):
+    """Mean log-likelihood of X under the model's start: the independent model
+    of the data marginals (a model with zero weights and those visible biases)."""
+    start = _small(type(model), n_iter=0).fit(X)
+    start.components_ = np.zeros_like(start.components_)
+    start._training.log_partition_cache.clear()
+    return start.score(X)
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "categorical"])
+def test_a_runaway_after_bad_passes_goes_back_to_before_them(name):
+    # Pass 1 at this rate leaves the model ~1e11 nats below the independent
+    # model (a finite divergence, forgiven until 3 in a row); pass 2 runs
+    # away past the energy bound.  Only pass 2 was undone: the model kept
+    # pass 1's parameters, which no warm start could then train (each
+    # declared a divergence against the independent model at once).
+    X = (_binary(60, 6) if name == "bernoulli"
+         else np.random.default_rng(0).integers(0, 3, (60, 6)))
+    model = _small(MODELS[name][0], n_iter=5, learning_rate=1e6)
+    with pytest.raises(DivergenceError, match="energy scale") as error:
+        model.fit(X)
+    assert model.n_iter_ == 0
+    assert model.score(X) == pytest.approx(_independent_log_likelihood(model, X), abs=0.5)
+    assert "from before the 1 pass before this one" in str(error.value)
+    model.set_params(learning_rate="auto", warm_start=True).fit(X)  # trains on
+    assert model.n_iter_ == 5
