@@ -1056,6 +1056,9 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
                          learning_rate, momentum, statistics, watch)
             except DivergenceError:
                 model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
+                # The passes a first fit keeps are in history_ as n_iter_ counts
+                # them (a refit that raises is undone whole by fit).
+                _set_history(model, monitor.history, warm, earlier, model.n_iter_ - earlier)
                 raise
             model.n_iter_ = earlier + epoch + 1
             row = monitor.record(epoch, learning_rate, momentum,
@@ -1071,13 +1074,20 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     if epoch >= 0:  # n_iter=0 trains nothing: the rate stays where it was
         model._training.learning_rate_fraction = continuing_fraction(
             start_fraction, model.learning_rate_schedule, epoch, n_epochs)
-    previous = getattr(model, "history_", None) if warm else None
-    model.history_ = (_continued_history(previous, monitor.history, earlier) if previous
-                      else monitor.history)
+    _set_history(model, monitor.history, warm, earlier)
     if stopper is not None and stopper.restore_best(model._learned_arrays()):
         model.best_epoch_ = earlier + stopper.best_epoch
         model.best_validation_score_ = stopper.best_score
         model._training.log_partition_cache.clear()
+
+
+def _set_history(model, rows, warm, earlier, n_rows=None):
+    """``history_``: ``rows`` (their first ``n_rows``, if given), after the
+    earlier rows of a warm start."""
+    if n_rows is not None:
+        rows = {name: column[:n_rows] for name, column in rows.items()}
+    previous = getattr(model, "history_", None) if warm else None
+    model.history_ = _continued_history(previous, rows, earlier) if previous else rows
 
 
 def _continued_history(history, new_rows, earlier):

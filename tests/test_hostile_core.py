@@ -229,3 +229,17 @@ def test_a_runaway_after_bad_passes_goes_back_to_before_them(name):
     assert "from before the 1 pass before this one" in str(error.value)
     model.set_params(learning_rate="auto", warm_start=True).fit(X)  # trains on
     assert model.n_iter_ == 5
+
+
+def test_a_first_fit_that_diverges_records_the_passes_it_keeps():
+    # It kept 4 passes (n_iter_=4) but no history_, so a later partial_fit
+    # started a history of one row while n_iter_ counted 5 passes.
+    X = np.random.default_rng(0).standard_normal((60, 6))
+    model = _small(GaussianBernoulliRBM, n_iter=50, learning_rate=1.0, momentum=0.9)
+    with pytest.raises(DivergenceError):
+        model.fit(X)
+    assert 0 < model.n_iter_ < 50
+    assert model.history_["epoch"] == list(range(1, model.n_iter_ + 1))
+    assert all(len(column) == model.n_iter_ for column in model.history_.values())
+    model.set_params(learning_rate=0.01, momentum=0.0).partial_fit(X)
+    assert model.history_["epoch"] == list(range(1, model.n_iter_ + 1))
