@@ -293,16 +293,16 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
             # scikit-learn validates hyperparameters on the first fit only;
             # the kernel must never see a bad one (set_params in between).
             self._validate_params()
-        # A first call that raises (its pass diverging too) leaves nothing behind.
+        # A first call refused before its pass leaves nothing behind.
         with unchanged_on_error(self, when=first_call):
             unit, X, weights, fills = self._partial_fit_input(X, first_call, sample_weight)
             n_threads = self._check_n_jobs()
             if first_call:
                 self._initialize(X, unit, weights)
-            for fill in fills:
-                # Rows new to the model: a burn-in of clamped steps under it.
-                fill.refresh(self, PARTIAL_FIT_BURN_IN)
-            partial_fit_pass(self, X, n_threads, weights)
+        for fill in fills:
+            # Rows new to the model: a burn-in of clamped steps under it.
+            fill.refresh(self, PARTIAL_FIT_BURN_IN)
+        partial_fit_pass(self, X, n_threads, weights)
         return self
 
     def _learned_arrays(self):

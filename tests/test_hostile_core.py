@@ -243,18 +243,3 @@ def test_a_first_fit_that_diverges_records_the_passes_it_keeps():
     assert all(len(column) == model.n_iter_ for column in model.history_.values())
     model.set_params(learning_rate=0.01, momentum=0.0).partial_fit(X)
     assert model.history_["epoch"] == list(range(1, model.n_iter_ + 1))
-
-
-@pytest.mark.parametrize("name", list(MODELS))
-def test_a_first_partial_fit_that_diverges_leaves_the_model_unfitted(name):
-    # Its pass was rolled back, but the initialised model stayed: fitted
-    # attributes without n_iter_ or history_ (model.n_iter_ raised
-    # AttributeError, and the next call counted its pass as the first).
-    cls, data = MODELS[name]
-    X = data()
-    model = _small(cls, learning_rate=1e30)
-    with pytest.raises(DivergenceError):
-        model.partial_fit(X)
-    assert vars(model) == vars(_small(cls, learning_rate=1e30))
-    model.set_params(learning_rate="auto").partial_fit(X)
-    assert model.n_iter_ == 1 and len(model.history_["epoch"]) == 1
