@@ -243,3 +243,62 @@ def test_a_first_fit_that_diverges_records_the_passes_it_keeps():
     assert all(len(column) == model.n_iter_ for column in model.history_.values())
     model.set_params(learning_rate=0.01, momentum=0.0).partial_fit(X)
     assert model.history_["epoch"] == list(range(1, model.n_iter_ + 1))
+
+
+# --------------------------------------------------------------------------
+# CategoricalRBM: dates and durations as labels
+# --------------------------------------------------------------------------
+
+DAYS = np.array(["2020-01-01", "2020-01-02", "2020-01-05"], dtype="datetime64[ns]")
+
+
+def _dates(n_rows=30, n_columns=2, seed=0):
+    codes = np.random.default_rng(seed).integers(0, 3, (n_rows, n_columns))
+    return DAYS[codes], codes
+
+
+@pytest.mark.parametrize("kind", ["datetime64", "timedelta64"])
+def test_dates_as_labels_train_the_model_of_their_codes(kind):
+    # fit took datetime64 labels, but every later call (score, transform,
+    # sample, partial_fit) failed the fitted-state check: "categories_[0]
+    # must hold distinct categories in sorted order ...; refit the model".
+    X, codes = _dates()
+    if kind == "timedelta64":
+        X = X - DAYS[0]
+    model = _small(CategoricalRBM).fit(X)
+    reference = _small(CategoricalRBM).fit(codes)
+    np.testing.assert_array_equal(model.components_, reference.components_)
+    np.testing.assert_array_equal(model.score_samples(X), reference.score_samples(codes))
+    np.testing.assert_array_equal(model.transform(X), reference.transform(codes))
+    samples = model.sample(5)
+    assert samples.dtype == X.dtype and np.isin(samples, X).all()
+    assert model.gibbs(X[:3]).dtype == X.dtype
+    model.partial_fit(X)
+    assert model.n_iter_ == 3
+
+
+def test_a_frame_of_dates_beside_numbers_is_taken_as_labels():
+    # scikit-learn's validation looks for one dtype for all the columns, and
+    # NumPy has none for datetime64 and int64: fit raised DTypePromotionError.
+    X, codes = _dates()
+    frame = pd.DataFrame({"day": X[:, 0], "count": codes[:, 1]})
+    model = _small(CategoricalRBM).fit(frame)
+    reference = _small(CategoricalRBM).fit(codes)
+    np.testing.assert_array_equal(model.components_, reference.components_)
+    samples = model.sample(4)
+    assert list(samples.columns) == ["day", "count"]
+    assert samples["day"].dtype == frame["day"].dtype and samples["day"].isin(X[:, 0]).all()
+
+
+def test_a_missing_date_is_a_missing_value():
+    # NaT passed the missing-value check (which looked at float and object
+    # labels only) and became a category.
+    X, _ = _dates()
+    X[4, 1] = np.datetime64("NaT")
+    with pytest.raises(ValueError, match=r"missing values .* in 1 entries, the first in "
+                                         r"row 4, feature 1"):
+        _small(CategoricalRBM).fit(X)
+    model = _small(CategoricalRBM, missing="impute").fit(X)
+    assert not np.isnat(model.categories_[1]).any()
+    filled = model.conditional_sample(X)
+    assert not np.isnat(filled).any() and np.isin(filled[4, 1], DAYS)
