@@ -302,3 +302,29 @@ def test_a_missing_date_is_a_missing_value():
     assert not np.isnat(model.categories_[1]).any()
     filled = model.conditional_sample(X)
     assert not np.isnat(filled).any() and np.isin(filled[4, 1], DAYS)
+
+
+def test_the_readme_says_when_one_partial_fit_equals_many():
+    # "one call over 1,000 rows equals 100 calls over 10 rows" held only with
+    # batch_size=10 on a model already started: on fresh models the first of
+    # the 100 calls starts the biases at the marginals of its 10 rows.
+    text = " ".join(README.read_text().split())
+    claim = re.search(r"with `batch_size=(\d+)`, one call over ([\d,]+) rows equals (\d+) "
+                      r"calls over (\d+) rows, on a model already started", text)
+    assert claim, "the README's partial_fit claim"
+    batch, rows, calls, per_call = (int(g.replace(",", "")) for g in claim.groups())
+    assert rows == calls * per_call
+    X = _binary(rows, 6)
+    params = dict(n_components=3, batch_size=batch, random_state=0, n_jobs=1)
+    fresh_whole = BernoulliRBM(**params).partial_fit(X)
+    fresh_pieces = BernoulliRBM(**params)
+    for start in range(0, rows, per_call):
+        fresh_pieces.partial_fit(X[start : start + per_call])
+    assert not np.array_equal(fresh_whole.intercept_visible_, fresh_pieces.intercept_visible_)
+    whole = BernoulliRBM(**params).partial_fit(X[:per_call])
+    pieces = BernoulliRBM(**params).partial_fit(X[:per_call])
+    whole.partial_fit(X)
+    for start in range(0, rows, per_call):
+        pieces.partial_fit(X[start : start + per_call])
+    np.testing.assert_array_equal(whole.components_, pieces.components_)
+    np.testing.assert_array_equal(whole.h_samples_, pieces.h_samples_)
