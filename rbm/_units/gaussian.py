@@ -276,8 +276,9 @@ class GaussianVisible(VisibleLayer):
         shallow restore undoes this.
         """
         self.learn_sigma = bool(getattr(estimator, "learn_sigma", self.learn_sigma))
-        floor = float(getattr(estimator, "sigma_floor", self.sigma_floor))
-        if floor != self.sigma_floor:
+        floor = getattr(estimator, "sigma_floor", None)  # (models saved before the option)
+        if floor is not None and float(floor) != getattr(self, "sigma_floor", None):
+            floor = float(floor)
             state = self.state.copy()
             high = state[_gibbs.GAUSSIAN_SIGMA_MAX]
             state[_gibbs.GAUSSIAN_SIGMA_MIN] = np.minimum(floor * high, high)
