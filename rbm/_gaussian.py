@@ -103,7 +103,8 @@ class GaussianBernoulliRBM(BaseRBM):
             take their multiple of it, as in ``BernoulliRBM``."""),
         "learn_sigma": ("bool", """\
             Learn the visible standard deviations; False keeps them at the
-            training data's standard deviation."""),
+            training data's standard deviation (set after a fit, it keeps them
+            where they are when ``partial_fit`` or a warm start continues)."""),
         "sigma_floor": ("float in (0, 1]", """\
             Lower bound of each learned sigma, as a fraction of its feature's
             standard deviation in the training data (1 keeps sigma fixed

@@ -119,9 +119,10 @@ def epoch_momentum(momentum, warmup, epoch, n_epochs):
 
     0 in the first ``warmup`` fraction of the epochs, rounded up to whole
     epochs, then ``momentum``.  (The product is rounded to 9 places first,
-    so that 0.07 * 100 = 7.000000000000001 means 7 epochs, not 8.)
+    so that 0.07 * 100 = 7.000000000000001 means 7 epochs, not 8; in
+    Python floats, since a NumPy float16 ``warmup`` made the rounding NaN.)
     """
-    warmup_epochs = math.ceil(round(warmup * n_epochs, 9))
+    warmup_epochs = math.ceil(round(float(warmup) * n_epochs, 9))
     return 0.0 if epoch < warmup_epochs else momentum
 
 

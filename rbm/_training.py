@@ -301,7 +301,8 @@ def validation_split(X, early_stopping, validation_fraction, random_state, weigh
     stopping; ``weights`` (one per row of X, or None) are split with the rows."""
     if not early_stopping:
         return X, None, weights, None
-    n_valid = int(round(validation_fraction * X.shape[0]))
+    # A Python float: a NumPy float16 fraction overflows times 65,505 rows.
+    n_valid = int(round(float(validation_fraction) * X.shape[0]))
     if n_valid < 1 or n_valid >= X.shape[0]:
         raise ValueError(
             f"early_stopping needs validation and training rows, but "
@@ -728,10 +729,20 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
             return None
     elif what is None:  # continuous units: the runaway test is theirs
         return None
+    else:
+        # A runaway is a bad pass too, and stops training at once: after bad
+        # passes (finite divergences not yet declared) the model goes back to
+        # before the first of them, not to the bad model before this pass.
+        watch.record(True)
+        watch.declared = True
     kept = "this pass over the data"
     if finite and watch.bad_passes > 1:
         what += f", for {watch.bad_passes} passes in a row"
         kept = f"the first of these {watch.bad_passes} passes"
+    elif watch.earlier_passes_undone():
+        earlier = watch.bad_passes - 1
+        kept = (f"the {earlier} pass{'es' if earlier > 1 else ''} before this one, which had "
+                "left it far worse than the independent model of the data's marginals")
     diverged = f"{type(model).__name__} diverged: {what}."
     remedy = divergence_remedy(model, data_mean, learning_rate, momentum)
     if finite and not watch.stops_training(
@@ -994,6 +1005,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     validation rows' unnormalised log-likelihoods in place of -F(X_valid):
     for rows with gaps, log p(observed entries) up to log Z.
     """
+    if warm:  # hyperparameters set since the last fit (fit undoes this if it raises)
+        model._visible_unit.follow_hyperparameters(model)
     batches = Batches(X, weights)
     statistics = model._training.data_statistics_with(X, weights)
     model._training.record_data(statistics)
@@ -1042,6 +1055,9 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
                          learning_rate, momentum, statistics, watch)
             except DivergenceError:
                 model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
+                # The passes a first fit keeps are in history_ as n_iter_ counts
+                # them (a refit that raises is undone whole by fit).
+                _set_history(model, monitor.history, warm, earlier, model.n_iter_ - earlier)
                 raise
             model.n_iter_ = earlier + epoch + 1
             row = monitor.record(epoch, learning_rate, momentum,
@@ -1057,13 +1073,20 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     if epoch >= 0:  # n_iter=0 trains nothing: the rate stays where it was
         model._training.learning_rate_fraction = continuing_fraction(
             start_fraction, model.learning_rate_schedule, epoch, n_epochs)
-    previous = getattr(model, "history_", None) if warm else None
-    model.history_ = (_continued_history(previous, monitor.history, earlier) if previous
-                      else monitor.history)
+    _set_history(model, monitor.history, warm, earlier)
     if stopper is not None and stopper.restore_best(model._learned_arrays()):
         model.best_epoch_ = earlier + stopper.best_epoch
         model.best_validation_score_ = stopper.best_score
         model._training.log_partition_cache.clear()
+
+
+def _set_history(model, rows, warm, earlier, n_rows=None):
+    """``history_``: ``rows`` (their first ``n_rows``, if given), after the
+    earlier rows of a warm start."""
+    if n_rows is not None:
+        rows = {name: column[:n_rows] for name, column in rows.items()}
+    previous = getattr(model, "history_", None) if warm else None
+    model.history_ = _continued_history(previous, rows, earlier) if previous else rows
 
 
 def _continued_history(history, new_rows, earlier):
@@ -1083,8 +1106,9 @@ def partial_fit_pass(model, X, n_threads, weights=None):
 
     Steps at ``learning_rate`` times the state's ``learning_rate_fraction``
     (1.0 on a plain stream of calls, so exactly ``learning_rate``).  A pass
-    that raises rolls back the arrays it changed (``run_pass``) and the
-    random streams it advanced, so a retry repeats it exactly.
+    that raises rolls back the arrays it changed (``run_pass``), the layer's
+    hyperparameters it took from the model and the random streams it
+    advanced, so a retry repeats it exactly.
     """
     batches = Batches(X, weights).plan(np.arange(X.shape[0], dtype=np.intp), model.batch_size)
     training = model._training
@@ -1092,6 +1116,11 @@ def partial_fit_pass(model, X, n_threads, weights=None):
     swap_counts = training.swap_counts.copy()
     rate = resolved_learning_rate(model)
     learning_rate = rate * training.learning_rate_fraction
+    # The layer takes hyperparameters set since the last call (its state is
+    # replaced, not changed in place, so this copy undoes it).
+    unit = model._visible_unit
+    layer = dict(vars(unit))
+    unit.follow_hyperparameters(model)
     start = time.perf_counter()
     # The pass and its figures on one BLAS thread, as fit's (fit_epochs): the
     # figures' rounding must not follow the thread count, and a threaded
@@ -1104,6 +1133,8 @@ def partial_fit_pass(model, X, n_threads, weights=None):
                      training.data_statistics_with(X, weights))
         except BaseException:
             training.training_streams.restore(saved_streams)
+            vars(unit).clear()
+            vars(unit).update(layer)
             raise
         record_resolved_hyperparameters(model)
         record_pass(model, X, learning_rate, model.momentum, swap_counts,

@@ -26,6 +26,7 @@ marginals, type-specific parameters and constraints) in ``VisibleLayer``.
 
 import math
 import sys
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -137,8 +138,11 @@ def refuse_temporal(estimator, X):
     """Raise ValueError for dates or times, which numeric conversion would turn
     into meaningless counts of nanoseconds."""
     name = type(estimator).__name__
-    # A DataFrame's column dtypes (pandas' own dtypes have a kind too), or the array's.
-    dtypes = getattr(X, "dtypes", [getattr(X, "dtype", None)])
+    # A DataFrame's column dtypes (pandas' own dtypes have a kind too), or the
+    # one dtype of an array or a Series (whose .dtypes is that dtype, not a list).
+    dtypes = getattr(X, "dtypes", None)
+    if not isinstance(dtypes, Iterable):
+        dtypes = [getattr(X, "dtype", None)]
     if any(getattr(dtype, "kind", "") in ("m", "M") for dtype in dtypes):
         raise ValueError(
             f"{name} got dates or times (datetime64 / timedelta64), which are not "
@@ -296,6 +300,11 @@ class VisibleLayer(Layer):
 
     def check_fitted(self, estimator, n_columns, dtype):
         """Raise ValueError if this type's fitted parameters do not fit the model."""
+
+    def follow_hyperparameters(self, estimator):
+        """Take the estimator's current training hyperparameters that this type
+        holds, before training continues (``partial_fit``, a warm start), so
+        that ``set_params`` between calls takes effect (none here)."""
 
     def learned_arrays(self):
         """Arrays of this type that training changes in place (none here)."""

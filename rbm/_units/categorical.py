@@ -1,6 +1,7 @@
 """Categorical (softmax, Potts) visible units, one-hot coded."""
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +31,8 @@ def missing_mask(X):
     """Boolean mask of the missing entries of an array of any dtype."""
     if X.dtype.kind == "f":
         return np.isnan(X)
+    if X.dtype.kind in "mM":  # dates and durations: NaT
+        return np.isnat(X)
     if X.dtype.kind == "O":
         return np.frompyfunc(is_missing, 1, 1)(X).astype(bool)
     return np.zeros(X.shape, dtype=bool)
@@ -50,9 +53,33 @@ def _sorted_and_unique(categories):
             return len(set(categories.tolist())) == len(categories)
         except TypeError:  # unhashable
             return False
-    if categories.dtype.kind not in "biufUS":
+    if categories.dtype.kind not in "biufUSmM":  # dates and durations sort too
         return False
     return bool(np.all(categories[1:] > categories[:-1]))
+
+
+def _shown(label):
+    """A label as a message shows it: a Python value (dates as text, where
+    .item() would give nanoseconds since 1970)."""
+    if isinstance(label, (np.datetime64, np.timedelta64)):
+        return str(label)
+    return label.item() if hasattr(label, "item") else label
+
+
+def _dates_among_others_as_objects(X):
+    """A DataFrame whose date or duration columns sit beside columns of other
+    types, as objects (Timestamps, Timedeltas); X itself otherwise.
+
+    scikit-learn's validation looks for one common dtype of the columns, and
+    NumPy has none for datetime64 and numbers: it raised DTypePromotionError.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if not hasattr(X, "iloc") or not isinstance(dtypes, Iterable):
+        return X
+    kinds = [getattr(dtype, "kind", "O") for dtype in dtypes]
+    if any(kind in "mM" for kind in kinds) and len(set(map(str, dtypes))) > 1:
+        return X.astype(object)
+    return X
 
 
 def _is_float_dtype(dtype):
@@ -158,7 +185,8 @@ class CategoricalVisible(VisibleLayer):
             # numpy cannot infer a dtype for an empty frame; let scikit-learn
             # report the missing features in its own words.
             X = np.empty((len(X), 0))
-        X = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
+        X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
+                          ensure_all_finite=False, reset=reset)
         return self._encode(estimator, X, reset)
 
     def _encode(self, estimator, X, reset):
@@ -206,20 +234,40 @@ class CategoricalVisible(VisibleLayer):
                              shape=(n_rows, int(self.groups[-1])), copy=False)
 
     def _check_categories_parameter(self, name):
-        """Every feature given explicitly needs at least one category."""
+        """Each feature given explicitly needs a flat list of at least one
+        category, none of them missing.
+
+        OneHotEncoder would answer a string or a nested list in place of a
+        feature's list ("too many indices for array") and a missing value
+        among numbers ("cannot convert float NaN to integer") in NumPy's words.
+        """
         if isinstance(self.categories, str):
             return
         for i, categories in enumerate(self.categories):
-            if len(categories) == 0:
+            values = np.asarray(categories, dtype=object)
+            if (isinstance(categories, (str, bytes)) or values.ndim != 1
+                    or any(np.ndim(value) for value in values)):  # nested lists
+                raise ValueError(
+                    f"{name}: categories[{i}] must be a list of that feature's categories, "
+                    f"got {categories!r}; give one flat list per feature, or "
+                    "categories='auto' (for every feature) to take them from the data.")
+            if len(values) == 0:
                 raise ValueError(
                     f"{name}: categories[{i}] is empty; every feature needs at least one "
                     "category (or use categories='auto').")
+            missing = missing_mask(values)
+            if missing.any():
+                raise ValueError(
+                    f"{name}: categories[{i}] holds a missing value "
+                    f"({values[np.argmax(missing)]!r}), which cannot be a category: missing "
+                    "entries are refused (or filled, with missing='impute'). Remove it, or "
+                    "give missing entries a label of their own (for example 'missing').")
 
     @staticmethod
     def _check_not_missing(X, estimator):
         """Raise ValueError naming the first missing entry (checked in blocks of rows,
         so the mask never has the input's size)."""
-        if X.dtype.kind not in "fO":  # integers, strings, booleans: nothing is missing
+        if X.dtype.kind not in "fOmM":  # integers, strings, booleans: nothing is missing
             return
         count, first = 0, None
         rows = max(1, ENCODE_BLOCK_BYTES // (8 * max(X.shape[1], 1)))
@@ -248,9 +296,8 @@ class CategoricalVisible(VisibleLayer):
             categories = np.asarray(categories)
             unknown = ~np.isin(X[:, i], categories)
             if unknown.any():
-                value = X[np.argmax(unknown), i]
-                value = value.item() if hasattr(value, "item") else value
-                shown = [c.item() if hasattr(c, "item") else c for c in categories[:10]]
+                value = _shown(X[np.argmax(unknown), i])
+                shown = [_shown(c) for c in categories[:10]]
                 more = ", ..." if len(categories) > 10 else ""
                 raise ValueError(
                     f"{type(estimator).__name__}: {column_label(estimator, i)} has the value "
@@ -417,14 +464,16 @@ class CategoricalVisible(VisibleLayer):
         refuse_masked(estimator, X)
         if hasattr(X, "columns") and len(X.columns) == 0:
             X = np.empty((len(X), 0))
-        X = validate_data(estimator, X, dtype=None, ensure_all_finite=False, reset=reset)
+        if reset:  # before the placeholders, which read the categories
+            self._check_categories_parameter(name)
+        X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
+                          ensure_all_finite=False, reset=reset)
         missing = missing_mask(X)
         if missing.any():
-            X = X.astype(object) if X.dtype.kind not in "fO" else X.copy()
+            # (Dates keep their dtype: as objects, datetime64[ns] become integers.)
+            X = X.astype(object) if X.dtype.kind not in "fOmM" else X.copy()
             for i in np.flatnonzero(missing.any(axis=0)):
                 X[missing[:, i], i] = self._placeholder(estimator, X, missing, i, reset)
-        if reset:
-            self._check_categories_parameter(type(estimator).__name__)
         return np.asarray(self._encode(estimator, X, reset).toarray(), order="C"), ~missing
 
     def _placeholder(self, estimator, X, missing, i, reset):

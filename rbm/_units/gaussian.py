@@ -266,6 +266,24 @@ class GaussianVisible(VisibleLayer):
         state[_gibbs.GAUSSIAN_SIGMA_MAX] = std
         self.state = state
 
+    def follow_hyperparameters(self, estimator):
+        """learn_sigma and sigma_floor as the estimator has them now.
+
+        Both were read once, at the first fit: ``set_params(learn_sigma=False)``
+        before ``partial_fit`` went on learning sigma.  The floor stays a
+        fraction of the standard deviation sigma started at (its ceiling).
+        The state is replaced, not changed in place, so that a caller's
+        shallow restore undoes this.
+        """
+        self.learn_sigma = bool(getattr(estimator, "learn_sigma", self.learn_sigma))
+        floor = getattr(estimator, "sigma_floor", None)  # (models saved before the option)
+        if floor is not None and float(floor) != getattr(self, "sigma_floor", None):
+            floor = float(floor)
+            state = self.state.copy()
+            high = state[_gibbs.GAUSSIAN_SIGMA_MAX]
+            state[_gibbs.GAUSSIAN_SIGMA_MIN] = np.minimum(floor * high, high)
+            self.state, self.sigma_floor = state, floor
+
     def sigma_at_floor(self):
         """Boolean mask of the features whose learned sigma ended at its floor.
 
