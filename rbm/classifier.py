@@ -786,7 +786,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         labelled = np.flatnonzero(labels != UNLABELLED)
         counts = np.bincount(labels[labelled])
         stratify = labels[labelled] if counts[counts > 0].min() >= 2 else None
-        n_held = max(1, int(round(self.validation_fraction * len(labelled))))
+        # A Python float: a NumPy float16 fraction overflows times 65,505 rows.
+        n_held = max(1, int(round(float(self.validation_fraction) * len(labelled))))
         if len(labelled) - n_held < 1:
             raise ValueError(
                 f"{type(self).__name__}: early stopping holds out {n_held} of the "

@@ -417,3 +417,17 @@ def test_log_z_is_computed_once_per_parameter_values(binary, monkeypatch):
     exact = model.log_partition("exact")
     model._log_partition_cache = None  # a damaged cache is only a cache
     assert model.log_partition("exact") == exact
+
+
+def test_a_float16_validation_fraction_splits_many_labelled_rows():
+    # float16(0.5) * 65,600 labelled rows overflows float16 to inf: fit raised
+    # OverflowError ("cannot convert float infinity to integer"), as the
+    # density models did (tests/test_hostile_core.py).
+    rng = np.random.default_rng(0)
+    X = (rng.random((65_600, 3)) < 0.5).astype(np.float32)
+    y = (X[:, 0] + rng.random(65_600) > 0.9).astype(int)
+    params = dict(n_components=2, n_iter=1, batch_size=2_000, early_stopping=True,
+                  random_state=0)
+    model = RBMClassifier(validation_fraction=np.float16(0.5), **params).fit(X, y)
+    reference = RBMClassifier(validation_fraction=0.5, **params).fit(X, y)
+    np.testing.assert_array_equal(model.class_components_, reference.class_components_)
