@@ -66,8 +66,9 @@ SHARED_PARAMETERS = {
         from the machine's load at each epoch), at most ``OMP_NUM_THREADS``
         where that is set, as joblib does for parallel fits: a thread that
         shares its core with another process holds up the whole team.
-        Sampling runs on one thread between the products, which measured
-        faster than a thread team there.  Results do not depend on it."""),
+        Large layers are sampled on the team too; small ones on one thread,
+        where waking the team costs more than it saves.  Results do not
+        depend on it."""),
     "centering": ("bool", """\
         Centered gradient (Melchior, Fischer & Wiskott 2016): offsets for
         the visible and hidden units follow moving averages of the data

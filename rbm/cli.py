@@ -107,7 +107,7 @@ TRAINING_OPTIONS = {
     "momentum": (float, "M", "momentum of the updates, in [0, 1)"),
     "weight_decay": (_decay, "L2", 'L2 penalty on the weights, or "auto" (the default: 5e-4, '
                                    "more for Gaussian and ReLU hidden units)"),
-    "n_jobs": (int, "N", "threads for the matrix products (the model's default: all cores)"),
+    "n_jobs": (int, "N", "threads for the matrix products (the model's default: the idle cores)"),
 }
 
 EPILOG = """\
