@@ -261,3 +261,34 @@ def test_numeric_labels_work_with_categories_fitted_on_objects():
     X = np.random.default_rng(0).integers(0, 3, (40, 4))
     model = fitted(CategoricalRBM, X.astype(object))
     np.testing.assert_array_equal(model.transform(X), model.transform(X.astype(object)))
+
+
+# Found by a hostile pass over fitted state and persistence.
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (BernoulliRBM, {}),
+    (BernoulliRBM, {"hidden": "drelu"}),
+    (BernoulliRBM, {"method": "pt", "n_temperatures": 3}),
+    (GaussianBernoulliRBM, {}),
+])
+def test_a_model_memory_mapped_read_only_trains_on(tmp_path, cls, kwargs):
+    # joblib.load(mmap_mode="r") makes every array read-only, the training
+    # state's and the layers' too; the kernel refused them as
+    # "state.W_velocity must be writable" (or "visible.state ..."), so such a
+    # model could be used but never trained on.
+    import joblib
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((40, 4)) if cls is GaussianBernoulliRBM
+         else (rng.random((40, 4)) < 0.5).astype(float))
+    model = fitted(cls, X, **kwargs)
+    joblib.dump(model, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    assert not loaded._training.W_velocity.flags.writeable
+    loaded.partial_fit(X)
+    model.partial_fit(X)
+    np.testing.assert_array_equal(loaded.components_, model.components_)
+    for own, theirs in zip(loaded._learned_arrays(), model._learned_arrays()):
+        np.testing.assert_array_equal(own, theirs)
+    loaded.set_params(warm_start=True).fit(X)
+    model.set_params(warm_start=True).fit(X)
+    np.testing.assert_array_equal(loaded.components_, model.components_)
