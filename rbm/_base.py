@@ -253,6 +253,12 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         # refused before training leaves nothing (not even n_features_in_).
         first = not hasattr(self, "components_")
         warm = self.warm_start and not first
+        if warm:
+            # Before the deep copy below, which pickles the random streams: a
+            # damaged fitted state must be refused by name, not fail inside
+            # copy.deepcopy with another object's error.
+            check_is_fitted(self)
+            check_fitted_state(self)
         with unchanged_on_error(self, deep=warm, when=not first):
             with unchanged_on_error(self, when=first):
                 unit, X, X_valid, weights, valid_weights, n_threads, gap_hooks = (

@@ -292,3 +292,21 @@ def test_a_model_memory_mapped_read_only_trains_on(tmp_path, cls, kwargs):
     loaded.set_params(warm_start=True).fit(X)
     model.set_params(warm_start=True).fit(X)
     np.testing.assert_array_equal(loaded.components_, model.components_)
+
+
+@pytest.mark.parametrize("streams", ["training_streams", "gibbs_streams"])
+@pytest.mark.parametrize("damage, match", [
+    (lambda s: setattr(s, "bitgens", None), "bitgens must be a list of numpy.random.SFC64"),
+    (lambda s: delattr(s, "entropy"), "entropy must be a list of non-negative integers"),
+], ids=["bitgens_none", "entropy_deleted"])
+def test_a_warm_started_fit_names_damaged_streams(binary, streams, damage, match):
+    # fit(warm_start=True) deep-copied the model (to undo a failed fit)
+    # before checking it, and the copy pickled the streams: a raw TypeError
+    # or AttributeError from inside copy.deepcopy instead of the check's.
+    model = fitted(BernoulliRBM, binary)
+    damage(getattr(model._training, streams))
+    before = snapshot(model)
+    with pytest.raises(ValueError, match=f"_training.{streams}.*{match}"):
+        model.set_params(warm_start=True).fit(binary)
+    for name, array in snapshot(model).items():
+        assert np.array_equal(array, before[name]), name
