@@ -253,10 +253,7 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         # refused before training leaves nothing (not even n_features_in_).
         first = not hasattr(self, "components_")
         warm = self.warm_start and not first
-        if warm:
-            # Before the deep copy below, which pickles the random streams: a
-            # damaged fitted state must be refused by name, not fail inside
-            # copy.deepcopy with another object's error.
+        if warm:  # named before the deep copy below fails on it (it pickles the streams)
             check_is_fitted(self)
             check_fitted_state(self)
         with unchanged_on_error(self, deep=warm, when=not first):
