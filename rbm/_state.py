@@ -404,7 +404,7 @@ def check_fitted_state(estimator):
             raise ValueError(f"{name} is missing its fitted attribute {attribute}; refit "
                              "the model (or load a complete saved model).")
     _check_types(estimator)
-    W = _as_kernel_array(estimator, "components_")
+    W = own_array(estimator, "components_")
     if W.ndim != 2 or W.dtype not in (np.float32, np.float64) or 0 in W.shape:
         raise ValueError(f"{name}.components_ must be a non-empty 2-d float32 or float64 "
                          f"array, got shape {W.shape} and dtype {W.dtype}; refit the model.")
@@ -416,12 +416,12 @@ def check_fitted_state(estimator):
     unit = estimator._visible_unit
     unit.check_fitted(estimator, n_columns, W.dtype)
     estimator._hidden_unit.check_fitted(estimator, n_hidden, W.dtype)
-    _check_n_features(estimator, unit, n_columns)
+    check_n_features(estimator, unit, n_columns)
     check_array_attribute(estimator, "components_", W, W.shape, W.dtype)
     for attribute, size in (("intercept_visible_", n_columns), ("intercept_hidden_", n_hidden)):
-        check_array_attribute(estimator, attribute, _as_kernel_array(estimator, attribute),
+        check_array_attribute(estimator, attribute, own_array(estimator, attribute),
                               (size,), W.dtype)
-    chains = _as_kernel_array(estimator, "h_samples_")
+    chains = own_array(estimator, "h_samples_")
     check_array_attribute(estimator, "h_samples_", chains, (None, n_hidden), W.dtype)
     n_temperatures = estimator.n_temperatures if estimator.method == "pt" else 1
     if chains.shape[0] < 1 or chains.shape[0] % n_temperatures:
@@ -457,7 +457,7 @@ def _check_types(estimator):
                              f"{type(value).__name__}; refit the model.")
 
 
-def _check_n_features(estimator, unit, n_columns):
+def check_n_features(estimator, unit, n_columns):
     """n_features_in_ is a count that gives the parameters' width."""
     name = type(estimator).__name__
     n_features = getattr(estimator, "n_features_in_", None)
@@ -476,7 +476,7 @@ def _check_n_features(estimator, unit, n_columns):
                          "refit the model.")
 
 
-def _as_kernel_array(estimator, attribute):
+def own_array(estimator, attribute):
     """The attribute as a C-contiguous, writeable ndarray (stored back if copied)."""
     value = getattr(estimator, attribute)
     if not isinstance(value, np.ndarray):
