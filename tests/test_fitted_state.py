@@ -310,3 +310,34 @@ def test_a_warm_started_fit_names_damaged_streams(binary, streams, damage, match
         model.set_params(warm_start=True).fit(binary)
     for name, array in snapshot(model).items():
         assert np.array_equal(array, before[name]), name
+
+
+@pytest.mark.parametrize("suffix", [".skops", ".joblib"])
+@pytest.mark.parametrize("kind", ["classifier", "imputer", "classifier_in_pipeline"])
+def test_load_checks_classifiers_and_imputers_too(binary, tmp_path, suffix, kind):
+    # load() checked the density models, the detector's and pipelines' only:
+    # a classifier or an imputer with tampered arrays loaded as if sound.
+    if suffix == ".skops":
+        pytest.importorskip("skops.io")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from rbm import RBMClassifier, RBMImputer
+    from rbm.persistence import load, save
+    y = (binary[:, 0] > 0.5).astype(int)
+    if kind == "imputer":
+        gappy = binary.copy()
+        gappy[0, 1] = np.nan
+        obj = RBMImputer(BernoulliRBM(n_components=3, n_iter=2, random_state=0)).fit(gappy)
+        obj.estimator_.components_ = np.zeros((50, 6))
+        match = "components_ has 50 rows"
+    else:
+        obj = RBMClassifier(n_components=3, n_iter=2, random_state=0).fit(binary, y)
+        obj.classes_ = np.arange(3)
+        match = "classes_ has 3 classes but class_components_ has 2 columns"
+        if kind == "classifier_in_pipeline":
+            obj = make_pipeline(FunctionTransformer(), obj)
+    path = tmp_path / f"tampered{suffix}"
+    save(obj, path)
+    with pytest.raises(ValueError, match=match):
+        load(path)
