@@ -514,3 +514,25 @@ def test_a_transposed_assignment_of_the_right_shape_is_used(binary):
     model.partial_fit(X, y)
     reference.partial_fit(X, y)
     np.testing.assert_array_equal(model.class_components_, reference.class_components_)
+
+
+@pytest.mark.parametrize("attribute, value, match", [
+    # A NaN threshold made every sample an inlier without a word; the
+    # others failed as "'NoneType' object has no attribute ..." or NumPy's
+    # "unsupported operand type(s)".
+    ("offset_", np.nan, "offset_ must be a finite number"),
+    ("offset_", "x", "offset_ must be a finite number"),
+    ("offset_", np.array([1.0, 2.0]), "offset_ must be a finite number"),
+    ("estimator_", None, "estimator_ must be the fitted density model"),
+])
+def test_the_detectors_own_fitted_attributes_are_named(binary, attribute, value, match):
+    X, _ = binary
+    detector = RBMOutlierDetector(BernoulliRBM(n_components=3, n_iter=2,
+                                               random_state=0)).fit(X)
+    setattr(detector, attribute, value)
+    calls = [detector.decision_function, detector.predict]
+    if attribute == "estimator_":
+        calls.append(detector.score_samples)
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call(X)

@@ -29,7 +29,7 @@ the test; a signal, a sanitizer report or a hang fails it too.
 Not fuzzed: the constructor parameters (other tests cover them); in skops
 files, non-contiguous and read-only arrays (a file stores arrays contiguous
 and loads them writeable); the outlier detector's own ``estimator_`` and
-``offset_`` (its methods read them unchecked), only the model inside it;
+``offset_`` (tests/test_classifier_hostile.py checks them), only the model inside it;
 read-only properties (``sigma_``, ``categories_``, ``swap_rates_``).
 
 The cases run in one subprocess per estimator and source (as many at once
@@ -348,7 +348,7 @@ class Worker:
         self.model, self.X = fitted_model(estimator)
         self.model_bytes = pickle.dumps(self.model)  # copies: loads is the fastest
         # The detector: the fitted model inside it (its own attributes,
-        # estimator_ and offset_, are read unchecked: see the module docstring).
+        # estimator_ and offset_, are checked elsewhere: see the module docstring).
         self.depth = 2 if estimator == "outlier" else 4
         self.nested_only = estimator == "outlier"
         self.counts = dict(cases=0, calls=0, refused=0, worked=0, unsaveable=0)
