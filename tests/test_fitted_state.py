@@ -341,3 +341,21 @@ def test_load_checks_classifiers_and_imputers_too(binary, tmp_path, suffix, kind
     save(obj, path)
     with pytest.raises(ValueError, match=match):
         load(path)
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda unit: delattr(unit, "state"), "_hidden_unit.state must be a numpy array, got "
+                                          "NoneType"),
+    (lambda unit: setattr(unit, "state", unit.state[:4]), r"_hidden_unit.state has shape "
+                                                          r"\(4, 3\), but this model needs "
+                                                          r"\(8, 3\)"),
+], ids=["deleted", "short"])
+def test_drelu_state_is_named_as_the_models(binary, damage, match):
+    # A dReLU layer without its state (an edited file, an object rebuilt
+    # without it) raised "'DReLUHidden' object has no attribute 'state'"
+    # from every method; a wrong one was named as DReLUHidden.state.
+    model = fitted(BernoulliRBM, binary, hidden="drelu")
+    damage(model._hidden_unit)
+    for call in every_kernel_call(model, binary):
+        with pytest.raises(ValueError, match=f"BernoulliRBM.{match}"):
+            call()
