@@ -382,7 +382,7 @@ class _KernelState:
             setattr(self, name, chains if name == "chains" else getattr(state, name))
 
 
-def check_fitted_state(estimator):
+def check_fitted_state(estimator, training=False):
     """Raise ValueError unless the fitted attributes make one consistent model.
 
     Types of the layer and training objects; shapes, dtypes and finiteness
@@ -391,8 +391,10 @@ def check_fitted_state(estimator):
     ``n_features_in_`` (or the categories) and the temperatures; the random
     streams and counters.  The error names the attribute and what was
     expected.  Contiguity and writeability are restored by copying (an
-    assigned transposed or read-only array is fine), of the training state's
-    and the layers' arrays too (a model memory-mapped read-only by joblib).  Cost: a min and a max
+    assigned transposed or read-only array is fine); with ``training`` (the
+    calls that train on: partial_fit, a warm-started fit), of the training
+    state's and the layers' arrays too, which only training writes (a model
+    memory-mapped read-only by joblib; other calls leave them shared).  Cost: a min and a max
     over each array for finiteness, the rest O(1) in the model's size
     (measured, min of repeats: 150 us for a 784 x 500 float32 model, 60 us
     for a 64 x 64 float64 one).
@@ -432,7 +434,7 @@ def check_fitted_state(estimator):
     estimator._training.check(estimator, n_columns, n_temperatures, W.dtype)
     estimator._training.fit_ladder(estimator, n_temperatures)
     for owner in (estimator._training, unit, estimator._hidden_unit):
-        _own_kernel_arrays(owner)
+        _own_kernel_arrays(owner, writeable=training)
 
 
 def _check_types(estimator):
@@ -488,21 +490,23 @@ def own_array(estimator, attribute):
     return value
 
 
-def _own_kernel_arrays(owner):
-    """Replace each array attribute of ``owner`` that is read-only or not
-    C-contiguous by a C-ordered, writeable copy.
+def _own_kernel_arrays(owner, writeable):
+    """Replace each array attribute of ``owner`` that is not C-contiguous (or,
+    with ``writeable``, read-only) by a C-ordered, writeable copy.
 
-    The kernel updates the training state (velocities, offsets, swap
-    counts) and the layers' own parameters (Gaussian sigma, dReLU) in place
-    and refuses such arrays with its own argument names ("state.W_velocity
-    must be writable"), which tell the user nothing: a model loaded by
-    ``joblib.load(path, mmap_mode="r")`` holds only read-only arrays and
-    could be used but never trained on.  Only called once every array has
+    The kernel reads the training state and the layers' own parameters
+    (Gaussian sigma, dReLU) C-contiguous, and training updates them in
+    place; it refuses other arrays with its own argument names
+    ("state.W_velocity must be writable"), which tell the user nothing: a
+    model loaded by ``joblib.load(path, mmap_mode="r")`` holds only
+    read-only arrays and could be used but never trained on.  Read-only
+    arrays are copied for training only, so that other calls leave a
+    memory-mapped model's arrays shared.  Only called once every array has
     passed its check; a normally fitted model has nothing to copy.
     """
     for attribute, value in vars(owner).items():
-        if isinstance(value, np.ndarray) and not (value.flags.c_contiguous
-                                                  and value.flags.writeable):
+        if isinstance(value, np.ndarray) and not (
+                value.flags.c_contiguous and (value.flags.writeable or not writeable)):
             setattr(owner, attribute, np.array(value, order="C"))
 
 

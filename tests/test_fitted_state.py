@@ -284,6 +284,10 @@ def test_a_model_memory_mapped_read_only_trains_on(tmp_path, cls, kwargs):
     joblib.dump(model, tmp_path / "model.joblib")
     loaded = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
     assert not loaded._training.W_velocity.flags.writeable
+    loaded.transform(X)
+    loaded.gibbs(X[:3])
+    # Only training writes them: other calls leave them mapped, not copied.
+    assert isinstance(loaded._training.W_velocity, np.memmap)
     loaded.partial_fit(X)
     model.partial_fit(X)
     np.testing.assert_array_equal(loaded.components_, model.components_)
@@ -359,3 +363,17 @@ def test_drelu_state_is_named_as_the_models(binary, damage, match):
     for call in every_kernel_call(model, binary):
         with pytest.raises(ValueError, match=f"BernoulliRBM.{match}"):
             call()
+
+
+@pytest.mark.parametrize("call", ["gibbs", "sample", "partial_fit"])
+def test_a_fortran_ordered_sigma_state_is_accepted(call):
+    # The kernel reads sigma's state C-contiguous: an assigned Fortran-order
+    # copy (of the right shape and values) was refused as "visible.state
+    # must be C-contiguous".
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model, reference = fitted(GaussianBernoulliRBM, X), fitted(GaussianBernoulliRBM, X)
+    model._visible_unit.state = np.asfortranarray(model._visible_unit.state)
+    calls = {"gibbs": lambda m: m.gibbs(X[:5]), "sample": lambda m: m.sample(3, n_steps=2),
+             "partial_fit": lambda m: m.partial_fit(X).components_}
+    np.testing.assert_array_equal(calls[call](model), calls[call](reference))
+    np.testing.assert_array_equal(model.sigma_, reference.sigma_)
