@@ -377,3 +377,27 @@ def test_a_fortran_ordered_sigma_state_is_accepted(call):
              "partial_fit": lambda m: m.partial_fit(X).components_}
     np.testing.assert_array_equal(calls[call](model), calls[call](reference))
     np.testing.assert_array_equal(model.sigma_, reference.sigma_)
+
+
+@pytest.mark.parametrize("prop", ["log_partition_", "log_partition_method_"])
+@pytest.mark.parametrize("attribute, value, match", [
+    ("_hidden_unit", None, "_hidden_unit must be a BernoulliHidden, got NoneType"),
+    ("_training", None, "_training must be a TrainingState, got NoneType"),
+    ("components_", np.zeros((3, 5)), "n_features_in_ is 6, .* components_ has 5"),
+])
+def test_the_log_partition_properties_check_the_fitted_state(binary, prop, attribute, value,
+                                                             match):
+    # They read the layers and the training state unchecked: AttributeError
+    # ("'NoneType' object has no attribute 'n_states'") or TypeError.
+    model = fitted(BernoulliRBM, binary)
+    model.score(binary)  # log Z computed and cached
+    setattr(model, attribute, value)
+    with pytest.raises(ValueError, match=match):
+        getattr(model, prop)
+
+
+def test_the_log_partition_property_reads_the_cache_of_a_sound_model(binary):
+    model = fitted(BernoulliRBM, binary)
+    assert model.log_partition_ is None
+    model.score(binary)
+    assert model.log_partition_.log_z == model.log_partition().log_z
