@@ -391,11 +391,11 @@ def check_fitted_state(estimator, training=False):
     ``n_features_in_`` (or the categories) and the temperatures; the random
     streams and counters.  The error names the attribute and what was
     expected.  Contiguity and writeability are restored by copying (an
-    assigned transposed or read-only array is fine); with ``training`` (the
-    calls that train on: partial_fit, a warm-started fit), of the training
-    state's and the layers' arrays too, which only training writes (a model
-    memory-mapped read-only by joblib; other calls leave them shared).  Cost: a min and a max
-    over each array for finiteness, the rest O(1) in the model's size
+    assigned transposed or read-only array is fine); the training state's
+    and the layers' read-only arrays only with ``training`` (partial_fit, a
+    warm-started fit), as only training writes them: other calls leave a
+    model memory-mapped read-only by joblib sharing them.  Cost: a min and
+    a max over each array for finiteness, the rest O(1) in the model's size
     (measured, min of repeats: 150 us for a 784 x 500 float32 model, 60 us
     for a 64 x 64 float64 one).
     """

@@ -873,14 +873,15 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         estimator, run by every method that uses the fitted model: a
         parameter of the wrong shape, dtype or value (from an assignment or
         a model file) is named here instead of failing deep inside NumPy or,
-        worse, giving answers (``classes_`` of another length than the class
-        weights mapped predictions to the wrong labels; an unsorted one
-        mapped ``y`` to the wrong columns).  The parameters are float64
+        worse, giving wrong answers (``classes_`` of another length than the
+        class weights mapped predictions to the wrong labels; an unsorted
+        one mapped ``y`` to the wrong columns).  The parameters are float64
         (fit makes them so), finite and of the fitted sizes: ``components_``
         gives the hidden units and columns (``n_components`` may have been
-        set since, see ``log_partition``), ``classes_`` the classes.  Arrays
-        that are read-only or not C-contiguous are replaced by copies, as
-        training changes them in place.  With ``training``, also what
+        set since, see ``log_partition``), ``classes_`` the classes.  The
+        parameters are replaced by copies where read-only or not
+        C-contiguous (training changes them in place), as the density
+        models' are.  With ``training``, also what
         ``partial_fit`` changes: the velocities, the persistent chains, the
         random generator, ``n_iter_`` and ``history_``.  Cost: a min and a
         max over each array, the rest O(1) in the model's size.
