@@ -932,6 +932,15 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                                  ("intercept_class_", (n_classes,))):
             check_array_attribute(self, attribute, own_array(self, attribute), shape,
                                   np.float64)
+        cache = getattr(self, "_log_partition_cache", None)
+        if isinstance(cache, dict) and not all(
+                isinstance(value, (tuple, list)) and len(value) == 2
+                and all(isinstance(x, numbers.Real) for x in value)
+                for value in list(cache.values())):
+            # log_likelihood unpacks its entries (any other value: not a cache
+            # yet, replaced by an empty one when log Z is first asked for).
+            raise ValueError(f"{name}._log_partition_cache must be a dict of (log Z, standard "
+                             "error) pairs; set it to {} (it is only a cache).")
         if training:
             self._check_training_state()
 

@@ -536,3 +536,16 @@ def test_the_detectors_own_fitted_attributes_are_named(binary, attribute, value,
     for call in calls:
         with pytest.raises(ValueError, match=match):
             call(X)
+
+
+def test_a_damaged_log_partition_cache_is_named(binary):
+    # log_likelihood unpacked the entry: "cannot unpack non-iterable NoneType".
+    X, y = binary
+    model = fitted(X, y)
+    model.log_likelihood(X, y)
+    model._log_partition_cache = {key: None for key in model._log_partition_cache}
+    for call in (lambda: model.log_likelihood(X, y), lambda: model.log_partition()):
+        with pytest.raises(ValueError, match="_log_partition_cache must be a dict of"):
+            call()
+    model._log_partition_cache = {}
+    assert np.isfinite(model.log_likelihood(X, y)).all()
