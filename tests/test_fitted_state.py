@@ -401,3 +401,23 @@ def test_the_log_partition_property_reads_the_cache_of_a_sound_model(binary):
     assert model.log_partition_ is None
     model.score(binary)
     assert model.log_partition_.log_z == model.log_partition().log_z
+
+
+@pytest.mark.parametrize("value", [None, "x", np.nan, 0.0])
+def test_a_damaged_sigma_floor_is_named(value):
+    # sigma_floor is read after training (the at-floor warning) and by
+    # observed_log_likelihood, which raised "'GaussianVisible' object has no
+    # attribute 'sigma_floor'" (or a formatting TypeError after a pass).
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = fitted(GaussianBernoulliRBM, X)
+    if value is None:
+        del model._visible_unit.sigma_floor
+    else:
+        model._visible_unit.sigma_floor = value
+    gaps = X[:3].copy()
+    gaps[0, 1] = np.nan
+    calls = list(every_kernel_call(model, X))
+    calls.append(lambda: model.observed_log_likelihood(gaps, n_chains=2, n_betas=5))
+    for call in calls:
+        with pytest.raises(ValueError, match="_visible_unit.sigma_floor must be a number in"):
+            call()
