@@ -892,10 +892,10 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         training : bool, default=False
             Whether the call trains the model on (``partial_fit``).
         """
-        check_is_fitted(self, "components_")
+        check_is_fitted(self)  # unfitted: no fitted attribute at all
         name = type(self).__name__
-        for attribute in ("intercept_hidden_", "intercept_visible_", "class_components_",
-                          "intercept_class_", "classes_", "_visible_unit"):
+        for attribute in ("components_", "intercept_hidden_", "intercept_visible_",
+                          "class_components_", "intercept_class_", "classes_", "_visible_unit"):
             if not hasattr(self, attribute):
                 raise ValueError(f"{name} is missing its fitted attribute {attribute}; refit "
                                  "the model (or load a complete saved model).")
@@ -917,15 +917,20 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         unit.check_fitted(self, n_columns, np.float64)
         check_n_features(self, unit, n_columns)
         n_classes = len(classes)
-        for attribute, axis in (("class_components_", 1), ("intercept_class_", 0)):
+        # Say which two disagree where sizes do: either may be the one changed.
+        for attribute, axis, size, source in (
+                ("class_components_", 1, n_classes, "classes_ has {} classes"),
+                ("intercept_class_", 0, n_classes, "classes_ has {} classes"),
+                ("class_components_", 0, n_hidden, "components_ has {} rows (hidden units)"),
+                ("intercept_hidden_", 0, n_hidden, "components_ has {} rows (hidden units)"),
+                ("intercept_visible_", 0, n_columns, "components_ has {} columns")):
             value = getattr(self, attribute)
-            if (isinstance(value, np.ndarray) and value.ndim == axis + 1
-                    and value.shape[axis] != n_classes):
-                # Say which two disagree: either may be the one that was changed.
+            if (isinstance(value, np.ndarray) and value.ndim == (2 if attribute.startswith(
+                    "class_comp") else 1) and value.shape[axis] != size):
                 raise ValueError(
-                    f"{name}.classes_ has {n_classes} classes but {attribute} has "
-                    f"{value.shape[axis]} {'columns' if axis else 'entries'} (one per class); "
-                    "they no longer belong together: refit the model.")
+                    f"{name}.{source.format(size)} but {attribute} has {value.shape[axis]} "
+                    f"{'columns' if axis else 'rows' if value.ndim == 2 else 'entries'}; they "
+                    "no longer belong together: refit the model.")
         for attribute, shape in (("intercept_hidden_", (n_hidden,)),
                                  ("intercept_visible_", (n_columns,)),
                                  ("class_components_", (n_hidden, n_classes)),

@@ -447,9 +447,13 @@ def every_fitted_call(model, X, y):
     ("intercept_class_", np.zeros(3), "classes_ has 2 classes but intercept_class_ has 3"),
     ("components_", np.zeros((4, 7)), "n_features_in_ is 5, .* components_ has 7"),
     ("components_", np.zeros(20), r"components_ has shape \(20,\)"),
-    ("intercept_hidden_", np.zeros(9), r"intercept_hidden_ has shape \(9,\), but this model "
-                                       r"needs \(4,\)"),
-    ("intercept_visible_", np.zeros(2), r"intercept_visible_ has shape \(2,\)"),
+    ("intercept_hidden_", np.zeros(9), r"components_ has 4 rows \(hidden units\) but "
+                                       "intercept_hidden_ has 9 entries"),
+    ("intercept_visible_", np.zeros(2), "components_ has 5 columns but intercept_visible_ "
+                                        "has 2 entries"),
+    ("components_", np.zeros((6, 5)), r"components_ has 6 rows \(hidden units\) but "
+                                      "class_components_ has 4 rows"),
+    ("intercept_hidden_", np.zeros((4, 1)), r"intercept_hidden_ has shape \(4, 1\)"),
     ("class_components_", np.full((4, 2), np.nan), "class_components_ contains NaN or inf"),
     ("components_", np.zeros((4, 5), dtype=complex), "components_ has dtype complex128"),
     ("intercept_hidden_", [0.0] * 4, "intercept_hidden_ must be a numpy array, got list"),
