@@ -218,6 +218,6 @@ class DReLUHidden(HiddenLayer):
         if gammas.size and not (gammas.min() >= GAMMA_MIN * (1 - 1e-6)):
             raise ValueError(
                 f"{type(estimator).__name__}'s dReLU gammas must be at least {GAMMA_MIN}, "
-                f"got a minimum of {float(gammas.min()):.6g}; refit the model or assign "
-                "gammas in range (they are curvatures: a non-positive one makes p(h | v) "
-                "improper).")
+                f"got a minimum of {float(gammas.min()):.6g} (rows 0 and 1 of "
+                "_hidden_unit.state); refit the model or assign gammas in range (they are "
+                "curvatures: a non-positive one makes p(h | v) improper).")
