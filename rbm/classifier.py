@@ -910,6 +910,10 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             raise ValueError(f"{name}.classes_ must be a 1-d array of at least two distinct "
                              "classes in sorted order (as fit makes it); refit the model.")
         W = own_array(self, "components_")
+        if W.dtype != np.float64:  # the generic message would call components_ float64
+            raise ValueError(f"{name}.components_ has dtype {W.dtype}, but this model's "
+                             "parameters are float64 (as fit makes them); assign a float64 "
+                             "array.")
         check_array_attribute(self, "components_", W, (None, None), np.float64)
         n_hidden, n_columns = W.shape
         if not n_hidden:

@@ -456,6 +456,8 @@ def every_fitted_call(model, X, y):
     ("intercept_hidden_", np.zeros((4, 1)), r"intercept_hidden_ has shape \(4, 1\)"),
     ("class_components_", np.full((4, 2), np.nan), "class_components_ contains NaN or inf"),
     ("components_", np.zeros((4, 5), dtype=complex), "components_ has dtype complex128"),
+    ("components_", np.zeros((4, 5), dtype=np.float32), "components_ has dtype float32, but "
+                                                        "this model's parameters are float64"),
     ("intercept_hidden_", [0.0] * 4, "intercept_hidden_ must be a numpy array, got list"),
     ("_visible_unit", None, "_visible_unit must be a BernoulliVisible, GaussianVisible"),
 ])
