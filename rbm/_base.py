@@ -253,6 +253,9 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         # refused before training leaves nothing (not even n_features_in_).
         first = not hasattr(self, "components_")
         warm = self.warm_start and not first
+        if warm:  # named before the deep copy below fails on it (it pickles the streams)
+            check_is_fitted(self)
+            check_fitted_state(self, training=True)
         with unchanged_on_error(self, deep=warm, when=not first):
             with unchanged_on_error(self, when=first):
                 unit, X, X_valid, weights, valid_weights, n_threads, gap_hooks = (

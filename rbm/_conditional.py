@@ -172,7 +172,7 @@ class ConditionalMixin:
         """
         if warm:
             check_is_fitted(self)
-            check_fitted_state(self)
+            check_fitted_state(self, training=True)
             unit = self._visible_unit
         else:
             unit = self._visible_type.for_estimator(self)
@@ -236,7 +236,7 @@ class ConditionalMixin:
             unit = self._visible_type.for_estimator(self)
         else:
             check_is_fitted(self)
-            check_fitted_state(self)
+            check_fitted_state(self, training=True)
             unit = self._visible_unit
         X, observed = self._training_input(X, unit, reset=first_call)
         if not first_call:

@@ -356,6 +356,7 @@ class LikelihoodMixin:
         (``log_partition(method="auto")``).  Known without computing log Z.
         """
         check_is_fitted(self)
+        check_fitted_state(self)  # as every method: a damaged model is named, not a raw error
         return self._resolved_method("auto")
 
     @property
@@ -372,6 +373,7 @@ class LikelihoodMixin:
         parameters forgets it.
         """
         check_is_fitted(self)
+        check_fitted_state(self)
         method = self._resolved_method("auto")
         settings = (f"{DEFAULT_N_CHAINS}/{DEFAULT_N_BETAS}/{self._training.entropy}/"
                     f"{self._parameter_fingerprint()}")

@@ -53,9 +53,10 @@ from ._frames import visible_output
 from ._params import CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
+from ._state import check_n_features, own_array
 from ._training import is_count
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
-                     enumerate_binary, sigmoid)
+                     check_array_attribute, enumerate_binary, sigmoid)
 from ._units.categorical import missing_mask
 from ._weights import check_sample_weight
 
@@ -825,6 +826,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             The updated model.
         """
         first = not hasattr(self, "components_")
+        if not first:
+            # Before the deep copy: a damaged model is refused by name.
+            self._check_fitted_state(training=True)
         # partial_fit trains the arrays in place: a deep copy restores them if it raises.
         with unchanged_on_error(self, deep=not first):
             return self._partial_fit(X, y, classes, sample_weight, first)
@@ -860,8 +864,136 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     # ------------------------------------------------------------------
 
     def _check_fitted_X(self, X):
-        check_is_fitted(self, "components_")
+        self._check_fitted_state()
         return self._validate_X(X, reset=False)
+
+    def _check_fitted_state(self, training=False):
+        """Raise ValueError unless the fitted attributes make one consistent model.
+
+        The density models' ``rbm._state.check_fitted_state`` for this
+        estimator, run by every method that uses the fitted model: a
+        parameter of the wrong shape, dtype or value (from an assignment or
+        a model file) is named here instead of failing deep inside NumPy or,
+        worse, giving wrong answers (``classes_`` of another length than the
+        class weights mapped predictions to the wrong labels; an unsorted
+        one mapped ``y`` to the wrong columns).  The parameters are float64
+        (fit makes them so), finite and of the fitted sizes: ``components_``
+        gives the hidden units and columns (``n_components`` may have been
+        set since, see ``log_partition``), ``classes_`` the classes.  The
+        parameters are replaced by copies where read-only or not
+        C-contiguous (training changes them in place), as the density
+        models' are.  With ``training``, also what
+        ``partial_fit`` changes: the velocities, the persistent chains, the
+        random generator, ``n_iter_`` and ``history_``.  Cost: a min and a
+        max over each array, the rest O(1) in the model's size (about 35-55
+        us for 512 hidden units, 64 inputs and 10 classes).
+
+        Parameters
+        ----------
+        training : bool, default=False
+            Whether the call trains the model on (``partial_fit``).
+        """
+        check_is_fitted(self)  # unfitted: no fitted attribute at all
+        name = type(self).__name__
+        for attribute in ("components_", "intercept_hidden_", "intercept_visible_",
+                          "class_components_", "intercept_class_", "classes_", "_visible_unit"):
+            if not hasattr(self, attribute):
+                raise ValueError(f"{name} is missing its fitted attribute {attribute}; refit "
+                                 "the model (or load a complete saved model).")
+        unit = self._visible_unit
+        if type(unit) not in (BernoulliVisible, GaussianVisible, CategoricalVisible):
+            raise ValueError(f"{name}._visible_unit must be a BernoulliVisible, GaussianVisible "
+                             f"or CategoricalVisible, got {type(unit).__name__}; refit the "
+                             "model.")
+        classes = self.classes_
+        if not (isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 2
+                and _sorted_distinct(classes)):
+            raise ValueError(f"{name}.classes_ must be a 1-d array of at least two distinct "
+                             "classes in sorted order (as fit makes it); refit the model.")
+        W = own_array(self, "components_")
+        if W.dtype != np.float64:  # the generic message would call components_ float64
+            raise ValueError(f"{name}.components_ has dtype {W.dtype}, but this model's "
+                             "parameters are float64 (as fit makes them); assign a float64 "
+                             "array.")
+        check_array_attribute(self, "components_", W, (None, None), np.float64)
+        n_hidden, n_columns = W.shape
+        if not n_hidden:
+            raise ValueError(f"{name}.components_ has no rows (hidden units); refit the model.")
+        unit.check_fitted(self, n_columns, np.float64)
+        check_n_features(self, unit, n_columns)
+        n_classes = len(classes)
+        # Say which two disagree where sizes do: either may be the one changed.
+        for attribute, axis, size, source in (
+                ("class_components_", 1, n_classes, "classes_ has {} classes"),
+                ("intercept_class_", 0, n_classes, "classes_ has {} classes"),
+                ("class_components_", 0, n_hidden, "components_ has {} rows (hidden units)"),
+                ("intercept_hidden_", 0, n_hidden, "components_ has {} rows (hidden units)"),
+                ("intercept_visible_", 0, n_columns, "components_ has {} columns")):
+            value = getattr(self, attribute)
+            if (isinstance(value, np.ndarray) and value.ndim == (2 if attribute.startswith(
+                    "class_comp") else 1) and value.shape[axis] != size):
+                raise ValueError(
+                    f"{name}.{source.format(size)} but {attribute} has {value.shape[axis]} "
+                    f"{'columns' if axis else 'rows' if value.ndim == 2 else 'entries'}; they "
+                    "no longer belong together: refit the model.")
+        for attribute, shape in (("intercept_hidden_", (n_hidden,)),
+                                 ("intercept_visible_", (n_columns,)),
+                                 ("class_components_", (n_hidden, n_classes)),
+                                 ("intercept_class_", (n_classes,))):
+            check_array_attribute(self, attribute, own_array(self, attribute), shape,
+                                  np.float64)
+        cache = getattr(self, "_log_partition_cache", None)
+        if isinstance(cache, dict) and not all(
+                isinstance(value, (tuple, list)) and len(value) == 2
+                and all(isinstance(x, numbers.Real) for x in value)
+                for value in list(cache.values())):
+            # log_likelihood unpacks its entries (any other value: not a cache
+            # yet, replaced by an empty one when log Z is first asked for).
+            raise ValueError(f"{name}._log_partition_cache must be a dict of (log Z, standard "
+                             "error) pairs; set it to {} (it is only a cache).")
+        if training:
+            self._check_training_state()
+
+    def _check_training_state(self):
+        """What ``partial_fit`` changes besides the parameters (see ``_check_fitted_state``)."""
+        name = type(self).__name__
+        velocities = getattr(self, "_velocities", None)
+        parameters = self._parameters()
+        if not (isinstance(velocities, list) and len(velocities) == len(parameters)):
+            raise ValueError(f"{name}._velocities must be a list of {len(parameters)} arrays "
+                             "(one per parameter); refit the model.")
+        for i, parameter in enumerate(parameters):
+            if (isinstance(velocities[i], np.ndarray)
+                    and not (velocities[i].flags.c_contiguous and velocities[i].flags.writeable)):
+                velocities[i] = np.array(velocities[i], order="C")
+            check_array_attribute(self, f"_velocities[{i}]", velocities[i], parameter.shape,
+                                  np.float64)
+        chains = getattr(self, "_chains", None)
+        if not (isinstance(chains, JointChains) and hasattr(chains, "V")
+                and hasattr(chains, "labels")):
+            raise ValueError(f"{name}._chains must be the persistent chains (a JointChains) "
+                             "fit made; refit the model.")
+        check_array_attribute(self, "_chains.V", chains.V, (None, self.components_.shape[1]),
+                              np.float64)
+        labels = chains.labels
+        if not (isinstance(labels, np.ndarray) and labels.dtype.kind in "iu"
+                and labels.shape == (len(chains.V),) and len(labels)
+                and 0 <= labels.min() and labels.max() < len(self.classes_)):
+            raise ValueError(f"{name}._chains.labels must be one class index in [0, "
+                             f"{len(self.classes_)}) per chain ({len(chains.V)} chains); refit "
+                             "the model.")
+        if not isinstance(getattr(self, "_rng", None), np.random.Generator):
+            raise ValueError(f"{name}._rng must be a numpy Generator; refit the model.")
+        n_iter = getattr(self, "n_iter_", None)
+        if not (isinstance(n_iter, numbers.Integral) and not isinstance(n_iter, bool)
+                and n_iter >= 0):
+            raise ValueError(f"{name}.n_iter_ must be a non-negative integer, got "
+                             f"{n_iter!r:.80}; refit the model.")
+        history = getattr(self, "history_", None)
+        if not (isinstance(history, dict) and all(
+                isinstance(history.get(column), list) for column in HISTORY_COLUMNS)):
+            raise ValueError(f"{name}.history_ must be a dict of lists, one per column "
+                             f"({', '.join(HISTORY_COLUMNS)}); refit the model.")
 
     def _hidden_field(self, V):
         """c + W s(x) of each row of internal-form V."""
@@ -1009,7 +1141,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             3, "exact" above 20 hidden units, or "ais" with Gaussian inputs
             (whose joint model is not categorical).
         """
-        check_is_fitted(self, "components_")
+        self._check_fitted_state()
         if method not in ("auto", "exact", "ais"):
             raise ValueError(f'method must be "auto", "exact" or "ais", got {method!r}.')
         # The density models' checks (rbm._likelihood), in the same words.
@@ -1179,7 +1311,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         y : ndarray of shape (n_samples,)
             Their labels (``y`` itself where it was given).
         """
-        check_is_fitted(self, "components_")
+        self._check_fitted_state()
         if not is_count(n_samples):
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         if not is_count(n_steps):
@@ -1212,6 +1344,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     @property
     def _n_features_out(self):
         """Number of hidden features ``transform`` gives."""
+        self._check_fitted_state()
         return self.components_.shape[0]
 
     def __sklearn_tags__(self):
@@ -1242,6 +1375,16 @@ def _positive_rows(X, labels, weights):
     if not keep.all():
         X, labels, weights = X[keep], labels[keep], weights[keep]
     return X, labels, weights / weights.mean()
+
+
+def _sorted_distinct(classes):
+    """Whether ``classes`` is sorted and distinct, as ``np.unique`` makes it (the
+    label lookup is a binary search)."""
+    try:
+        unique = np.unique(classes)
+    except TypeError:  # objects that do not compare
+        return False
+    return len(unique) == len(classes) and bool(np.all(unique == classes))
 
 
 def _missing_labels(y):

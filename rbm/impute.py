@@ -1,11 +1,12 @@
 """Missing-value imputation with an RBM, in ``sklearn.impute``'s conventions."""
 
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import _fit_context, clone
+from sklearn.impute import MissingIndicator
 from sklearn.impute._base import _BaseImputer
 from sklearn.utils import check_random_state
 from sklearn.utils._mask import _get_mask
@@ -13,6 +14,7 @@ from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import HasMethods, MissingValues
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
 
+from ._base import BaseRBM
 from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._conditional import check_every_feature_observed
@@ -512,7 +514,7 @@ class RBMImputer(CachedParamNames, _BaseImputer):
             with ``sample_posterior=True``), then the indicator's columns
             with ``add_indicator=True``.
         """
-        check_is_fitted(self)
+        self._check_fitted_state()
         X, missing = self._validated(X, reset=False)
         X_indicator = self._transform_indicator(missing)
         # Only the rows with a gap go to the model (complete rows come back
@@ -529,6 +531,57 @@ class RBMImputer(CachedParamNames, _BaseImputer):
             completed = self._most_probable(rows) if len(gaps) else rows
         return self._concatenate_indicator(
             self._model_output(completed, X, missing, gaps), X_indicator)
+
+    def _check_fitted_state(self):
+        """Raise ValueError unless the imputer's own fitted attributes fit its model.
+
+        The model checks its own arrays when used (``rbm._state``); here,
+        what ``fit`` set around it: ``n_features_in_`` (the count that
+        ``get_feature_names_out`` makes names for: a huge one from an edited
+        file exhausted memory), the standardisation ``mean_`` and ``scale_``
+        (arrays exactly for a GaussianBernoulliRBM: without them its imputed
+        values would come back in standardised units, silently), the
+        indicator's columns and the random state of the posterior draws.
+        """
+        check_is_fitted(self)
+        model = getattr(self, "estimator_", None)
+        if not (isinstance(model, BaseRBM) and hasattr(model, "n_features_in_")):
+            raise ValueError(f"RBMImputer.estimator_ must be the fitted RBM, got "
+                             f"{type(model).__name__}; refit the imputer.")
+        n_features = getattr(self, "n_features_in_", None)
+        if not (isinstance(n_features, Integral) and not isinstance(n_features, bool)
+                and n_features == model.n_features_in_):
+            raise ValueError(f"RBMImputer.n_features_in_ must be its model's "
+                             f"n_features_in_ ({model.n_features_in_!r:.40}), got "
+                             f"{n_features!r:.40}; refit the imputer.")
+        gaussian = isinstance(model, GaussianBernoulliRBM)
+        for name in ("mean_", "scale_"):
+            value = getattr(self, name, None)
+            sound = (value is None if not gaussian else
+                     isinstance(value, np.ndarray) and value.shape == (n_features,)
+                     and value.dtype == np.float64 and bool(np.all(np.isfinite(value)))
+                     and (name == "mean_" or bool(np.all(value > 0))))
+            if not sound:
+                needed = (f"a finite float64 array of {n_features} entries"
+                          + (", each positive" if name == "scale_" else "")
+                          if gaussian else "None")
+                raise ValueError(f"RBMImputer.{name} must be {needed} for its "
+                                 f"{type(model).__name__}, got {type(value).__name__}; "
+                                 "refit the imputer.")
+        if self.add_indicator:
+            indicator = getattr(self, "indicator_", None)
+            features = getattr(indicator, "features_", None)
+            if not (isinstance(indicator, MissingIndicator)
+                    and getattr(indicator, "n_features_in_", None) == n_features
+                    and isinstance(features, np.ndarray) and features.ndim == 1
+                    and features.dtype.kind in "iu" and bool(np.all(features >= 0))
+                    and bool(np.all(features < n_features))):
+                raise ValueError("RBMImputer.indicator_ must be the MissingIndicator fit "
+                                 f"made for add_indicator=True (features_ among the "
+                                 f"{n_features} features); refit the imputer.")
+        if not isinstance(getattr(self, "random_state_", None), np.random.RandomState):
+            raise ValueError("RBMImputer.random_state_ must be a numpy RandomState; refit "
+                             "the imputer.")
 
     def _most_probable(self, rows):
         """Rows with each missing entry at its posterior mode (discrete) or mean."""
@@ -550,7 +603,7 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         -------
         feature_names_out : ndarray of str objects
         """
-        check_is_fitted(self, "n_features_in_")
+        self._check_fitted_state()
         names = _check_feature_names_in(self, input_features)
         return self._concatenate_indicator_feature_names_out(names, names)
 

@@ -174,6 +174,14 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "estimator_")
+        method = "score_samples" if self.criterion == "log_likelihood" else "free_energy"
+        if not callable(getattr(self.estimator_, method, None)):
+            # A None or foreign object (an assignment, an edited file) would
+            # fail as "'NoneType' object has no attribute 'free_energy'".
+            raise ValueError(
+                f"RBMOutlierDetector.estimator_ must be the fitted density model (with "
+                f"{method}, for criterion={self.criterion!r}), got "
+                f"{type(self.estimator_).__name__}; refit the detector.")
         if self.criterion == "log_likelihood":
             return self.estimator_.score_samples(X)
         self._check_complete_rows(X)
@@ -207,7 +215,13 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "offset_")
-        return self.score_samples(X) - self.offset_
+        offset = self.offset_
+        if not (isinstance(offset, Real) and not isinstance(offset, bool)
+                and np.isfinite(offset)):
+            # A NaN threshold made every sample an inlier without a word.
+            raise ValueError(f"RBMOutlierDetector.offset_ must be a finite number (the "
+                             f"threshold fit sets), got {offset!r:.80}; refit the detector.")
+        return self.score_samples(X) - offset
 
     def predict(self, X):
         """+1 for inliers, -1 for outliers.

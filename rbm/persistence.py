@@ -242,10 +242,11 @@ def _deserialized(path, read):
 
 
 def _fitted_models_inside(obj):
-    """The fitted RBM estimators in ``obj``: itself, its wrapped model, a pipeline's steps."""
-    if isinstance(obj, BaseRBM):
+    """The fitted RBM estimators and classifiers in ``obj``: itself, the model
+    a detector or imputer wraps, a pipeline's steps."""
+    if isinstance(obj, (BaseRBM, RBMClassifier)):
         return [obj] if hasattr(obj, "components_") else []
-    if isinstance(obj, RBMOutlierDetector):
+    if isinstance(obj, (RBMOutlierDetector, RBMImputer)):
         return _fitted_models_inside(getattr(obj, "estimator_", None))
     steps = getattr(obj, "steps", None) or []
     return [model for _, step in steps for model in _fitted_models_inside(step)]
@@ -259,6 +260,9 @@ def _checked(obj):
     that reaches the kernel runs), so a tampered file fails here, by name.
     """
     for model in _fitted_models_inside(obj):
+        if isinstance(model, RBMClassifier):
+            model._check_fitted_state(training=True)
+            continue  # its history_ is saved as it is (see _with_compact_history)
         check_fitted_state(model)
         _history_as_lists(model)
     return obj

@@ -431,3 +431,141 @@ def test_a_float16_validation_fraction_splits_many_labelled_rows():
     model = RBMClassifier(validation_fraction=np.float16(0.5), **params).fit(X, y)
     reference = RBMClassifier(validation_fraction=0.5, **params).fit(X, y)
     np.testing.assert_array_equal(model.class_components_, reference.class_components_)
+
+
+# --------------------------------------------------------------------------
+# Fitted state from outside (an assignment, a model file)
+# --------------------------------------------------------------------------
+
+def every_fitted_call(model, X, y):
+    """Each public method that uses the fitted model."""
+    yield "predict", lambda: model.predict(X)
+    yield "predict_proba", lambda: model.predict_proba(X)
+    yield "decision_function", lambda: model.decision_function(X)
+    yield "transform", lambda: model.transform(X)
+    yield "score", lambda: model.score(X, y)
+    yield "log_likelihood", lambda: model.log_likelihood(X, y)
+    yield "log_partition", lambda: model.log_partition("exact")
+    yield "sample", lambda: model.sample(2, n_steps=2)
+    yield "partial_fit", lambda: model.partial_fit(X, y)
+    yield "get_feature_names_out", lambda: model.get_feature_names_out()
+
+
+@pytest.mark.parametrize("attribute, value, match", [
+    # Before, predict mapped the class scores onto the wrong labels (or an
+    # IndexError), and partial_fit, sample and log_likelihood went on.
+    ("classes_", np.arange(5), "classes_ has 5 classes but class_components_ has 2 columns"),
+    ("classes_", np.array([1, 0]), "classes_ must be a 1-d array of at least two distinct "
+                                   "classes in sorted order"),
+    ("classes_", np.array([3]), "classes_ must be a 1-d array of at least two"),
+    ("intercept_class_", np.zeros(3), "classes_ has 2 classes but intercept_class_ has 3"),
+    ("components_", np.zeros((4, 7)), "n_features_in_ is 5, .* components_ has 7"),
+    ("components_", np.zeros(20), r"components_ has shape \(20,\)"),
+    ("intercept_hidden_", np.zeros(9), r"components_ has 4 rows \(hidden units\) but "
+                                       "intercept_hidden_ has 9 entries"),
+    ("intercept_visible_", np.zeros(2), "components_ has 5 columns but intercept_visible_ "
+                                        "has 2 entries"),
+    ("components_", np.zeros((6, 5)), r"components_ has 6 rows \(hidden units\) but "
+                                      "class_components_ has 4 rows"),
+    ("intercept_hidden_", np.zeros((4, 1)), r"intercept_hidden_ has shape \(4, 1\)"),
+    ("class_components_", np.full((4, 2), np.nan), "class_components_ contains NaN or inf"),
+    ("components_", np.zeros((4, 5), dtype=complex), "components_ has dtype complex128"),
+    ("components_", np.zeros((4, 5), dtype=np.float32), "components_ has dtype float32, but "
+                                                        "this model's parameters are float64"),
+    ("intercept_hidden_", [0.0] * 4, "intercept_hidden_ must be a numpy array, got list"),
+    ("_visible_unit", None, "_visible_unit must be a BernoulliVisible, GaussianVisible"),
+])
+def test_wrong_fitted_arrays_are_named_by_every_call(binary, attribute, value, match):
+    X, y = binary
+    model = fitted(X, y)
+    setattr(model, attribute, value)
+    before = fingerprint(model)
+    for name, call in every_fitted_call(model, X, y):
+        with pytest.raises(ValueError, match=match):
+            call()
+        assert fingerprint(model) == before, name
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda m: m._velocities.pop(), "_velocities must be a list of 5 arrays"),
+    (lambda m: m._velocities.__setitem__(2, np.zeros((4, 3))),
+     r"_velocities\[2\] has shape \(4, 3\), but this model needs \(4, 2\)"),
+    (lambda m: setattr(m._chains, "labels", m._chains.labels + 7),
+     r"_chains.labels must be one class index in \[0, 2\)"),
+    (lambda m: setattr(m._chains, "V", m._chains.V[:, :3]), r"_chains.V has shape"),
+    (lambda m: setattr(m, "_chains", None), "_chains must be the persistent chains"),
+    (lambda m: setattr(m, "_rng", 0), "_rng must be a numpy Generator"),
+    (lambda m: setattr(m, "history_", None), "history_ must be a dict of lists"),
+], ids=["velocities_short", "velocity_shape", "chain_labels", "chain_width", "no_chains",
+        "rng", "history"])
+def test_partial_fit_names_damaged_training_state(binary, damage, match):
+    # partial_fit indexed, broadcast or iterated these deep inside a step
+    # (IndexError, broadcasting errors, AttributeError from copy.deepcopy).
+    X, y = binary
+    model = fitted(X, y)
+    damage(model)
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match=match):
+        model.partial_fit(X, y)
+    assert fingerprint(model) == before
+    model.predict(X)  # prediction needs none of it
+
+
+def test_a_classifier_memory_mapped_read_only_trains_on(binary, tmp_path):
+    # joblib.load(mmap_mode="r") makes every array read-only: partial_fit
+    # failed with NumPy's "output array is read-only".
+    import joblib
+    X, y = binary
+    model = fitted(X, y)
+    joblib.dump(model, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    assert not loaded.components_.flags.writeable
+    loaded.partial_fit(X, y)
+    model.partial_fit(X, y)
+    for own, theirs in zip(loaded._parameters(), model._parameters()):
+        np.testing.assert_array_equal(own, theirs)
+
+
+def test_a_transposed_assignment_of_the_right_shape_is_used(binary):
+    X, y = binary
+    model, reference = fitted(X, y), fitted(X, y)
+    model.class_components_ = np.asfortranarray(reference.class_components_)
+    np.testing.assert_array_equal(model.predict_proba(X), reference.predict_proba(X))
+    model.partial_fit(X, y)
+    reference.partial_fit(X, y)
+    np.testing.assert_array_equal(model.class_components_, reference.class_components_)
+
+
+@pytest.mark.parametrize("attribute, value, match", [
+    # A NaN threshold made every sample an inlier without a word; the
+    # others failed as "'NoneType' object has no attribute ..." or NumPy's
+    # "unsupported operand type(s)".
+    ("offset_", np.nan, "offset_ must be a finite number"),
+    ("offset_", "x", "offset_ must be a finite number"),
+    ("offset_", np.array([1.0, 2.0]), "offset_ must be a finite number"),
+    ("estimator_", None, "estimator_ must be the fitted density model"),
+])
+def test_the_detectors_own_fitted_attributes_are_named(binary, attribute, value, match):
+    X, _ = binary
+    detector = RBMOutlierDetector(BernoulliRBM(n_components=3, n_iter=2,
+                                               random_state=0)).fit(X)
+    setattr(detector, attribute, value)
+    calls = [detector.decision_function, detector.predict]
+    if attribute == "estimator_":
+        calls.append(detector.score_samples)
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call(X)
+
+
+def test_a_damaged_log_partition_cache_is_named(binary):
+    # log_likelihood unpacked the entry: "cannot unpack non-iterable NoneType".
+    X, y = binary
+    model = fitted(X, y)
+    model.log_likelihood(X, y)
+    model._log_partition_cache = {key: None for key in model._log_partition_cache}
+    for call in (lambda: model.log_likelihood(X, y), lambda: model.log_partition()):
+        with pytest.raises(ValueError, match="_log_partition_cache must be a dict of"):
+            call()
+    model._log_partition_cache = {}
+    assert np.isfinite(model.log_likelihood(X, y)).all()

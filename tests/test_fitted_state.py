@@ -261,3 +261,163 @@ def test_numeric_labels_work_with_categories_fitted_on_objects():
     X = np.random.default_rng(0).integers(0, 3, (40, 4))
     model = fitted(CategoricalRBM, X.astype(object))
     np.testing.assert_array_equal(model.transform(X), model.transform(X.astype(object)))
+
+
+# Found by a hostile pass over fitted state and persistence.
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (BernoulliRBM, {}),
+    (BernoulliRBM, {"hidden": "drelu"}),
+    (BernoulliRBM, {"method": "pt", "n_temperatures": 3}),
+    (GaussianBernoulliRBM, {}),
+])
+def test_a_model_memory_mapped_read_only_trains_on(tmp_path, cls, kwargs):
+    # joblib.load(mmap_mode="r") makes every array read-only, the training
+    # state's and the layers' too; the kernel refused them as
+    # "state.W_velocity must be writable" (or "visible.state ..."), so such a
+    # model could be used but never trained on.
+    import joblib
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((40, 4)) if cls is GaussianBernoulliRBM
+         else (rng.random((40, 4)) < 0.5).astype(float))
+    model = fitted(cls, X, **kwargs)
+    joblib.dump(model, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    assert not loaded._training.W_velocity.flags.writeable
+    loaded.transform(X)
+    loaded.gibbs(X[:3])
+    # Only training writes them: other calls leave them mapped, not copied.
+    assert isinstance(loaded._training.W_velocity, np.memmap)
+    loaded.partial_fit(X)
+    model.partial_fit(X)
+    np.testing.assert_array_equal(loaded.components_, model.components_)
+    for own, theirs in zip(loaded._learned_arrays(), model._learned_arrays()):
+        np.testing.assert_array_equal(own, theirs)
+    loaded.set_params(warm_start=True).fit(X)
+    model.set_params(warm_start=True).fit(X)
+    np.testing.assert_array_equal(loaded.components_, model.components_)
+
+
+@pytest.mark.parametrize("streams", ["training_streams", "gibbs_streams"])
+@pytest.mark.parametrize("damage, match", [
+    (lambda s: setattr(s, "bitgens", None), "bitgens must be a list of numpy.random.SFC64"),
+    (lambda s: delattr(s, "entropy"), "entropy must be a list of non-negative integers"),
+], ids=["bitgens_none", "entropy_deleted"])
+def test_a_warm_started_fit_names_damaged_streams(binary, streams, damage, match):
+    # fit(warm_start=True) deep-copied the model (to undo a failed fit)
+    # before checking it, and the copy pickled the streams: a raw TypeError
+    # or AttributeError from inside copy.deepcopy instead of the check's.
+    model = fitted(BernoulliRBM, binary)
+    damage(getattr(model._training, streams))
+    before = snapshot(model)
+    with pytest.raises(ValueError, match=f"_training.{streams}.*{match}"):
+        model.set_params(warm_start=True).fit(binary)
+    for name, array in snapshot(model).items():
+        assert np.array_equal(array, before[name]), name
+
+
+@pytest.mark.parametrize("suffix", [".skops", ".joblib"])
+@pytest.mark.parametrize("kind", ["classifier", "imputer", "classifier_in_pipeline"])
+def test_load_checks_classifiers_and_imputers_too(binary, tmp_path, suffix, kind):
+    # load() checked the density models, the detector's and pipelines' only:
+    # a classifier or an imputer with tampered arrays loaded as if sound.
+    if suffix == ".skops":
+        pytest.importorskip("skops.io")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from rbm import RBMClassifier, RBMImputer
+    from rbm.persistence import load, save
+    y = (binary[:, 0] > 0.5).astype(int)
+    if kind == "imputer":
+        gappy = binary.copy()
+        gappy[0, 1] = np.nan
+        obj = RBMImputer(BernoulliRBM(n_components=3, n_iter=2, random_state=0)).fit(gappy)
+        obj.estimator_.components_ = np.zeros((50, 6))
+        match = "components_ has 50 rows"
+    else:
+        obj = RBMClassifier(n_components=3, n_iter=2, random_state=0).fit(binary, y)
+        obj.classes_ = np.arange(3)
+        match = "classes_ has 3 classes but class_components_ has 2 columns"
+        if kind == "classifier_in_pipeline":
+            obj = make_pipeline(FunctionTransformer(), obj)
+    path = tmp_path / f"tampered{suffix}"
+    save(obj, path)
+    with pytest.raises(ValueError, match=match):
+        load(path)
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda unit: delattr(unit, "state"), "_hidden_unit.state must be a numpy array, got "
+                                          "NoneType"),
+    (lambda unit: setattr(unit, "state", unit.state[:4]), r"_hidden_unit.state has shape "
+                                                          r"\(4, 3\), but this model needs "
+                                                          r"\(8, 3\)"),
+], ids=["deleted", "short"])
+def test_drelu_state_is_named_as_the_models(binary, damage, match):
+    # A dReLU layer without its state (an edited file, an object rebuilt
+    # without it) raised "'DReLUHidden' object has no attribute 'state'"
+    # from every method; a wrong one was named as DReLUHidden.state.
+    model = fitted(BernoulliRBM, binary, hidden="drelu")
+    damage(model._hidden_unit)
+    for call in every_kernel_call(model, binary):
+        with pytest.raises(ValueError, match=f"BernoulliRBM.{match}"):
+            call()
+
+
+@pytest.mark.parametrize("call", ["gibbs", "sample", "partial_fit"])
+def test_a_fortran_ordered_sigma_state_is_accepted(call):
+    # The kernel reads sigma's state C-contiguous: an assigned Fortran-order
+    # copy (of the right shape and values) was refused as "visible.state
+    # must be C-contiguous".
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model, reference = fitted(GaussianBernoulliRBM, X), fitted(GaussianBernoulliRBM, X)
+    model._visible_unit.state = np.asfortranarray(model._visible_unit.state)
+    calls = {"gibbs": lambda m: m.gibbs(X[:5]), "sample": lambda m: m.sample(3, n_steps=2),
+             "partial_fit": lambda m: m.partial_fit(X).components_}
+    np.testing.assert_array_equal(calls[call](model), calls[call](reference))
+    np.testing.assert_array_equal(model.sigma_, reference.sigma_)
+
+
+@pytest.mark.parametrize("prop", ["log_partition_", "log_partition_method_"])
+@pytest.mark.parametrize("attribute, value, match", [
+    ("_hidden_unit", None, "_hidden_unit must be a BernoulliHidden, got NoneType"),
+    ("_training", None, "_training must be a TrainingState, got NoneType"),
+    ("components_", np.zeros((3, 5)), "n_features_in_ is 6, .* components_ has 5"),
+])
+def test_the_log_partition_properties_check_the_fitted_state(binary, prop, attribute, value,
+                                                             match):
+    # They read the layers and the training state unchecked: AttributeError
+    # ("'NoneType' object has no attribute 'n_states'") or TypeError.
+    model = fitted(BernoulliRBM, binary)
+    model.score(binary)  # log Z computed and cached
+    setattr(model, attribute, value)
+    with pytest.raises(ValueError, match=match):
+        getattr(model, prop)
+
+
+def test_the_log_partition_property_reads_the_cache_of_a_sound_model(binary):
+    model = fitted(BernoulliRBM, binary)
+    assert model.log_partition_ is None
+    model.score(binary)
+    assert model.log_partition_.log_z == model.log_partition().log_z
+
+
+@pytest.mark.parametrize("value", [None, "x", np.nan, 0.0])
+def test_a_damaged_sigma_floor_is_named(value):
+    # sigma_floor is read after training (the at-floor warning) and by
+    # observed_log_likelihood, which raised "'GaussianVisible' object has no
+    # attribute 'sigma_floor'" (or a formatting TypeError after a pass).
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = fitted(GaussianBernoulliRBM, X)
+    if value is None:
+        del model._visible_unit.sigma_floor
+    else:
+        model._visible_unit.sigma_floor = value
+    gaps = X[:3].copy()
+    gaps[0, 1] = np.nan
+    calls = list(every_kernel_call(model, X))
+    calls.append(lambda: model.observed_log_likelihood(gaps, n_chains=2, n_betas=5))
+    for call in calls:
+        with pytest.raises(ValueError, match="_visible_unit.sigma_floor must be a number in"):
+            call()

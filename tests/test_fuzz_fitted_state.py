@@ -2,10 +2,12 @@
 makes a public method crash the process; each call works or raises a clear
 Python exception.
 
-For each estimator the worker below fits a tiny model and enumerates every
-fitted attribute programmatically (``vars()`` of the model and of the
-library's objects inside it, and the arrays inside their lists), so a new
-attribute is fuzzed without touching this file.  Each attribute gets every
+For each estimator (the density models, binary ones with dReLU hidden units
+too, the outlier detector, the classifier and the imputer) the worker below
+fits a tiny model and enumerates every fitted attribute programmatically
+(``vars()`` of the model and of the library's objects inside it, and the
+arrays inside their lists), so a new attribute is fuzzed without touching
+this file.  Each attribute gets every
 mutation that applies to its kind of value (wrong shape, length or dtype,
 NaN and inf, a non-contiguous or read-only array, a deleted attribute, None,
 bad integers, a hollow object, ...), twice: assigned in the process
@@ -19,7 +21,8 @@ What counts as clear: a ``ValueError``, ``TypeError`` or ``AttributeError``
 of the objects holding it (leading and trailing underscores aside:
 "categories" names ``categories_``).  A ``DivergenceError`` is clear too: a
 finite but huge parameter, velocity or sigma is a sound state from which
-training diverges, which the error says, leaving the model as it was.
+training diverges, which the error says, leaving the model as it was (the
+classifier's says "the steps diverged").
 ``get_params``, ``clone`` and ``pickle`` copy the model as it is and
 validate nothing: any exception of those types is clear there.  Anything
 else (an IndexError, KeyError or ZeroDivisionError from deep inside, or a
@@ -29,7 +32,7 @@ the test; a signal, a sanitizer report or a hang fails it too.
 Not fuzzed: the constructor parameters (other tests cover them); in skops
 files, non-contiguous and read-only arrays (a file stores arrays contiguous
 and loads them writeable); the outlier detector's own ``estimator_`` and
-``offset_`` (its methods read them unchecked), only the model inside it;
+``offset_`` (tests/test_classifier_hostile.py checks them), only the model inside it;
 read-only properties (``sigma_``, ``categories_``, ``swap_rates_``).
 
 The cases run in one subprocess per estimator and source (as many at once
@@ -53,7 +56,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ESTIMATORS = ("bernoulli_pcd", "bernoulli_pt", "gaussian", "categorical", "outlier")
+ESTIMATORS = ("bernoulli_pcd", "bernoulli_pt", "bernoulli_drelu", "gaussian", "categorical",
+              "outlier", "classifier", "imputer")
 SOURCES = ("assigned", "skops")
 #: Exception types that count as clear when their message names the attribute.
 CLEAR = (ValueError, TypeError, AttributeError)
@@ -122,7 +126,8 @@ def test_no_fitted_state_crashes_a_public_method(worker_runs, estimator, source,
 
 def fitted_model(estimator):
     """A tiny fitted model of the named kind and data it accepts."""
-    from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMOutlierDetector
+    from rbm import (BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMClassifier,
+                     RBMImputer, RBMOutlierDetector)
     rng = np.random.default_rng(0)
     small = dict(n_components=2, n_iter=1, batch_size=10, n_chains=2, random_state=0,
                  n_jobs=1)
@@ -131,6 +136,16 @@ def fitted_model(estimator):
         return BernoulliRBM(**small).fit(binary), binary
     if estimator == "bernoulli_pt":
         return BernoulliRBM(method="pt", n_temperatures=3, **small).fit(binary), binary
+    if estimator == "bernoulli_drelu":
+        return BernoulliRBM(hidden="drelu", **small).fit(binary), binary
+    if estimator == "classifier":
+        return RBMClassifier(n_components=2, n_iter=1, batch_size=10, random_state=0).fit(
+            binary, labels_of(binary)), binary
+    if estimator == "imputer":
+        gappy = binary.copy()
+        gappy[0, 1] = gappy[3, 2] = np.nan
+        return RBMImputer(BernoulliRBM(**small), add_indicator=True,
+                          random_state=0).fit(gappy), gappy
     if estimator == "gaussian":
         X = rng.standard_normal((20, 3)).astype(np.float32)
         return GaussianBernoulliRBM(**small).fit(X), X
@@ -138,6 +153,18 @@ def fitted_model(estimator):
         X = rng.integers(0, 3, (20, 3))
         return CategoricalRBM(**small).fit(X), X
     return RBMOutlierDetector(BernoulliRBM(**small)).fit(binary), binary
+
+
+def labels_of(X):
+    """The classifier's labels of rows X: two classes."""
+    return (X[:, 0] > 0.5).astype(int)
+
+
+def with_gaps(X):
+    """Three rows of X with a missing entry (NaN, or None among labels)."""
+    gaps = X[:3].astype(object if X.dtype.kind in "iu" else X.dtype)
+    gaps[0, 1] = None if gaps.dtype == object else np.nan
+    return gaps
 
 
 def is_ours(value):
@@ -306,18 +333,42 @@ def public_calls(model, X):
         ("pickle", lambda m: pickle.loads(pickle.dumps(m))),
         ("fit", lambda m: m.fit(X)),
     ]
+    if hasattr(model, "predict_proba"):  # the classifier
+        y = labels_of(X)
+        return calls[:3] + [
+            ("fit", lambda m: m.fit(X, y)),
+            ("partial_fit", lambda m: m.partial_fit(X, y, classes=[0, 1])),
+            *[(name, lambda m, n=name: getattr(m, n)(X)) for name in
+              ("predict", "predict_proba", "decision_function", "transform")],
+            ("log_likelihood", lambda m: m.log_likelihood(X, y)),
+            ("log_partition", lambda m: m.log_partition("exact")),
+            ("sample", lambda m: m.sample(2, n_steps=2)),
+            ("get_feature_names_out", lambda m: m.get_feature_names_out()),
+        ]
     if hasattr(model, "predict"):  # the outlier detector
         return calls + [(name, lambda m, n=name: getattr(m, n)(X)) for name in
                         ("score_samples", "decision_function", "predict", "fit_predict")]
+    if type(model).__name__ == "RBMImputer":
+        return calls + [("transform", lambda m: m.transform(X)),
+                        ("fit_transform", lambda m: m.fit_transform(X)),
+                        ("get_feature_names_out", lambda m: m.get_feature_names_out())]
     calls += [(name, lambda m, n=name: getattr(m, n)(X)) for name in
               ("partial_fit", "transform", "fit_transform", "score", "score_samples",
                "free_energy", "reconstruction_error")]
+    gaps = with_gaps(X)
     calls += [
+        ("warm_fit", lambda m: m.set_params(warm_start=True).fit(X)),
         ("gibbs", lambda m: m.gibbs(X[:3])),
         ("sample", lambda m: m.sample(2, n_steps=2)),
         ("log_partition_exact", lambda m: m.log_partition("exact")),
         ("log_partition_ais", lambda m: m.log_partition("ais", n_chains=2, n_betas=5)),
+        ("log_partition_", lambda m: m.log_partition_),
         ("get_feature_names_out", lambda m: m.get_feature_names_out()),
+        ("conditional_sample", lambda m: m.conditional_sample(gaps, n_steps=2)),
+        ("conditional_marginals", lambda m: m.conditional_marginals(
+            gaps, method="gibbs", n_chains=2, burn_in=1, n_sweeps=2)),
+        ("observed_log_likelihood", lambda m: m.observed_log_likelihood(
+            gaps, n_chains=2, n_betas=5)),
     ]
     return calls
 
@@ -331,6 +382,8 @@ def is_clear(error, path, call):
     if not isinstance(error, CLEAR):
         return False
     if call in COPIES or type(error).__name__ == "DivergenceError":
+        return True
+    if "the steps diverged" in str(error):  # the classifier's divergence error
         return True
     message = str(error)
     return any(isinstance(step, str) and step.strip("_") and step.strip("_") in message
@@ -348,7 +401,7 @@ class Worker:
         self.model, self.X = fitted_model(estimator)
         self.model_bytes = pickle.dumps(self.model)  # copies: loads is the fastest
         # The detector: the fitted model inside it (its own attributes,
-        # estimator_ and offset_, are read unchecked: see the module docstring).
+        # estimator_ and offset_, are checked elsewhere: see the module docstring).
         self.depth = 2 if estimator == "outlier" else 4
         self.nested_only = estimator == "outlier"
         self.counts = dict(cases=0, calls=0, refused=0, worked=0, unsaveable=0)

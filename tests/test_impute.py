@@ -618,3 +618,33 @@ def test_real_numbers_among_labels_are_pointed_out():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         RBMImputer(random_state=0).fit(labels)
+
+
+def gaussian_imputer():
+    X = np.random.default_rng(0).standard_normal((40, 3))
+    X[0, 1] = X[3, 2] = np.nan
+    imputer = RBMImputer(GaussianBernoulliRBM(n_components=3, n_iter=2, random_state=0),
+                         add_indicator=True, random_state=0).fit(X)
+    return imputer, X
+
+
+@pytest.mark.parametrize("attribute, value, match", [
+    # get_feature_names_out made one name per n_features_in_, whatever the
+    # model (names of the wrong count; for 2**62, memory exhausted and the
+    # process killed, which this test does not risk on an unfixed tree).
+    ("n_features_in_", 4, r"n_features_in_ must be its model's n_features_in_ \(3\)"),
+    # Without the standardisation the imputed values came back in
+    # standardised units, silently; other values failed in NumPy.
+    ("mean_", None, "mean_ must be a finite float64 array of 3 entries"),
+    ("mean_", np.zeros(2), "mean_ must be a finite float64 array of 3 entries"),
+    ("scale_", np.array([1.0, 0.0, 1.0]), "scale_ must be .* each positive"),
+    ("indicator_", None, "indicator_ must be the MissingIndicator"),
+    ("estimator_", None, "estimator_ must be the fitted RBM"),
+    ("random_state_", 0, "random_state_ must be a numpy RandomState"),
+])
+def test_the_imputers_own_fitted_attributes_are_named(attribute, value, match):
+    imputer, X = gaussian_imputer()
+    setattr(imputer, attribute, value)
+    for call in (imputer.transform, lambda X: imputer.get_feature_names_out()):
+        with pytest.raises(ValueError, match=match):
+            call(X)

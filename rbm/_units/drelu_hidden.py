@@ -206,11 +206,18 @@ class DReLUHidden(HiddenLayer):
         return KernelHidden(self.kernel_kind, state)
 
     def check_fitted(self, estimator, n_hidden, dtype):
-        check_array_attribute(self, "state", self.state, (STATE_ROWS, n_hidden), dtype)
+        """The (8, n_hidden) state must match the model, its gammas in range.
+
+        Named as the estimator's ``_hidden_unit.state``, and read with
+        getattr: a layer without it (an edited file) raised a bare
+        AttributeError.
+        """
+        check_array_attribute(estimator, "_hidden_unit.state", getattr(self, "state", None),
+                              (STATE_ROWS, n_hidden), dtype)
         gammas = self.state[[GAMMA_PLUS, GAMMA_MINUS]]
         if gammas.size and not (gammas.min() >= GAMMA_MIN * (1 - 1e-6)):
             raise ValueError(
                 f"{type(estimator).__name__}'s dReLU gammas must be at least {GAMMA_MIN}, "
-                f"got a minimum of {float(gammas.min()):.6g}; refit the model or assign "
-                "gammas in range (they are curvatures: a non-positive one makes p(h | v) "
-                "improper).")
+                f"got a minimum of {float(gammas.min()):.6g} (rows 0 and 1 of "
+                "_hidden_unit.state); refit the model or assign gammas in range (they are "
+                "curvatures: a non-positive one makes p(h | v) improper).")

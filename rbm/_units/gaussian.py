@@ -3,6 +3,7 @@
 import os
 import sys
 import warnings
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -327,6 +328,13 @@ class GaussianVisible(VisibleLayer):
         if not isinstance(getattr(self, "learn_sigma", None), (bool, np.bool_)):
             raise ValueError(f"{type(estimator).__name__}._visible_unit.learn_sigma must be "
                              "True or False; refit the model.")
+        floor = getattr(self, "sigma_floor", None)
+        if not (isinstance(floor, Real) and not isinstance(floor, (bool, np.bool_))
+                and 0.0 < floor <= 1.0):  # NaN fails this
+            # Read after training (the at-floor warning) and by
+            # observed_log_likelihood: a missing one raised AttributeError there.
+            raise ValueError(f"{type(estimator).__name__}._visible_unit.sigma_floor must be a "
+                             f"number in (0, 1], got {floor!r:.40}; refit the model.")
         if not np.all(self.state[[_gibbs.GAUSSIAN_SIGMA, _gibbs.GAUSSIAN_SIGMA_MIN,
                                   _gibbs.GAUSSIAN_SIGMA_MAX]] > 0):
             raise ValueError(
