@@ -254,8 +254,7 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         first = not hasattr(self, "components_")
         warm = self.warm_start and not first
         if warm:  # named before the deep copy below fails on it (it pickles the streams)
-            check_is_fitted(self)
-            check_fitted_state(self, training=True)
+            check_fitted_state(self, training=True)  # (warm: components_ is there)
         with unchanged_on_error(self, deep=warm, when=not first):
             with unchanged_on_error(self, when=first):
                 unit, X, X_valid, weights, valid_weights, n_threads, gap_hooks = (
