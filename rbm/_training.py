@@ -1135,6 +1135,10 @@ def partial_fit_pass(model, X, n_threads, weights=None):
             training.training_streams.restore(saved_streams)
             vars(unit).clear()
             vars(unit).update(layer)
+            # A first call's model is kept as started (usable, as its parameters
+            # are): it has trained no pass, which n_iter_ then says.
+            if not hasattr(model, "n_iter_"):
+                model.n_iter_ = 0
             raise
         record_resolved_hyperparameters(model)
         record_pass(model, X, learning_rate, model.momentum, swap_counts,

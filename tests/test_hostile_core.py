@@ -245,6 +245,18 @@ def test_a_first_fit_that_diverges_records_the_passes_it_keeps():
     assert model.history_["epoch"] == list(range(1, model.n_iter_ + 1))
 
 
+def test_a_first_partial_fit_that_diverges_has_trained_no_pass():
+    # It keeps the started model (usable, tests/test_input_validation.py) but
+    # set no n_iter_: model.n_iter_ raised AttributeError.
+    X = (np.random.default_rng(0).random((200, 64)) < 0.5).astype(np.float32)
+    model = BernoulliRBM(n_components=8, learning_rate=1e39, random_state=0, n_jobs=1)
+    with pytest.raises(DivergenceError):
+        model.partial_fit(X)
+    assert model.n_iter_ == 0 and not hasattr(model, "history_")
+    model.set_params(learning_rate=0.01).partial_fit(X)
+    assert model.n_iter_ == 1 and model.history_["epoch"] == [1]
+
+
 # --------------------------------------------------------------------------
 # CategoricalRBM: dates and durations as labels
 # --------------------------------------------------------------------------
