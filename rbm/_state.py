@@ -438,10 +438,35 @@ def check_fitted_state(estimator, training=False):
             f"{name}.h_samples_ has {chains.shape[0]} persistent chains, but this model "
             f"needs one or more blocks of n_temperatures={n_temperatures}; refit the "
             "model after changing method or n_temperatures.")
+    if training:
+        _check_chain_count(estimator, chains.shape[0], n_temperatures)
     estimator._training.check(estimator, n_columns, n_temperatures, W.dtype)
     estimator._training.fit_ladder(estimator, n_temperatures)
     for owner in (estimator._training, unit, estimator._hidden_unit):
         _own_kernel_arrays(owner, writeable=training)
+
+
+def _check_chain_count(estimator, n_chains, n_temperatures):
+    """Training goes on with the persistent chains it has: a chain count set
+    since the fit (``n_chains``, or ``batch_size`` with ``n_chains=None``, or
+    a method or ``n_temperatures`` that needs another count) is refused, not
+    silently ignored."""
+    if estimator.method == "cd":  # CD's chains start at the data every step
+        return
+    asked = estimator.n_chains if estimator.n_chains is not None else estimator.batch_size
+    if asked * n_temperatures == n_chains:
+        return
+    setting = (f"n_chains={asked}" if estimator.n_chains is not None
+               else f"n_chains=None with batch_size={asked}")
+    if estimator.method == "pt":
+        setting += f" and n_temperatures={n_temperatures} ({asked * n_temperatures} chains)"
+    back = ("the chain settings back to those of its fit" if estimator.method == "pt"
+            else f"n_chains={n_chains}")
+    raise ValueError(
+        f"{type(estimator).__name__} has {setting}, but its persistent chains "
+        f"(h_samples_) number {n_chains}: training goes on with the chains it has. Set "
+        f"{back} to continue it, or fit it anew (warm_start=False) to train with the "
+        "new ones.")
 
 
 def _check_types(estimator):

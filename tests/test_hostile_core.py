@@ -257,6 +257,29 @@ def test_a_first_partial_fit_that_diverges_has_trained_no_pass():
     assert model.n_iter_ == 1 and model.history_["epoch"] == [1]
 
 
+@pytest.mark.parametrize("change, message", [
+    (dict(n_chains=7), "has n_chains=7, but its persistent chains (h_samples_) number 20"),
+    (dict(n_chains=None, batch_size=10), "has n_chains=None with batch_size=10, but"),
+    (dict(method="pt", n_temperatures=4), "n_temperatures=4 (80 chains), but its persistent"),
+])
+@pytest.mark.parametrize("call", ["partial_fit", "warm_fit"])
+def test_a_chain_count_set_after_a_fit_is_refused_not_ignored(change, message, call):
+    # partial_fit and warm starts ran the fit's 20 chains whatever n_chains
+    # (or batch_size, method, n_temperatures) said since, silently.
+    from test_failed_calls import fingerprint
+
+    X = _binary(60, 6)
+    model = BernoulliRBM(n_components=3, n_iter=2, n_chains=20, random_state=0,
+                         n_jobs=1).fit(X)
+    model.set_params(**change, warm_start=call == "warm_fit")
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.partial_fit(X) if call == "partial_fit" else model.fit(X)
+    assert fingerprint(model) == before
+    model.set_params(n_chains=20, method="pcd", batch_size=20).partial_fit(X)
+    assert model.n_iter_ == 3 and model.h_samples_.shape[0] == 20
+
+
 # --------------------------------------------------------------------------
 # CategoricalRBM: dates and durations as labels
 # --------------------------------------------------------------------------
