@@ -280,6 +280,30 @@ def test_a_chain_count_set_after_a_fit_is_refused_not_ignored(change, message, c
     assert model.n_iter_ == 3 and model.h_samples_.shape[0] == 20
 
 
+@pytest.mark.parametrize("change, message", [
+    (dict(dtype=np.float32), "has dtype=float32 but was fitted with dtype=float64"),
+    (dict(categories=[[0, 1, 2, 3]] * 4), "categories differs from the categories it was fitted"),
+])
+@pytest.mark.parametrize("call", ["partial_fit", "warm_fit"])
+def test_a_categorical_coding_set_after_a_fit_is_refused_not_ignored(change, message, call):
+    # The one-hot coding is fixed at the first fit: partial_fit and warm
+    # starts trained float64 on three categories whatever dtype or
+    # categories said since, silently.
+    from test_failed_calls import fingerprint
+
+    X = np.random.default_rng(0).integers(0, 3, (60, 4))
+    model = _small(CategoricalRBM).fit(X)
+    model.set_params(**change, warm_start=call == "warm_fit")
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.partial_fit(X) if call == "partial_fit" else model.fit(X)
+    assert fingerprint(model) == before
+    # The fitted categories given explicitly, or 'auto', ask for nothing new.
+    model.set_params(dtype=np.float64, categories=[[0, 1, 2]] * 4).partial_fit(X)
+    model.set_params(categories="auto").partial_fit(X)
+    assert model.n_iter_ == 4
+
+
 # --------------------------------------------------------------------------
 # CategoricalRBM: dates and durations as labels
 # --------------------------------------------------------------------------

@@ -312,6 +312,31 @@ class CategoricalVisible(VisibleLayer):
         """One-hot rows back to the original category labels."""
         return self.encoder.inverse_transform(V)
 
+    def follow_hyperparameters(self, estimator):
+        """The one-hot coding is fixed at the first fit: a ``dtype`` or explicit
+        ``categories`` set since (other than the fitted ones) are refused when
+        training continues, not silently ignored.  ``categories='auto'`` asks
+        for nothing new (the fitted categories came from data or a list)."""
+        name = type(estimator).__name__
+        asked, fitted = np.dtype(estimator.dtype), np.dtype(self.dtype)
+        if asked != fitted:
+            raise ValueError(
+                f"{name} has dtype={asked.name} but was fitted with dtype={fitted.name}; "
+                f"training goes on in the fitted coding. Set dtype back to {fitted.name} to "
+                "continue it, or fit it anew (warm_start=False) for the new dtype.")
+        categories = estimator.categories
+        if isinstance(categories, str):
+            return
+        same = len(categories) == len(self.categories_) and all(
+            np.asarray(given).tolist() == list(found)
+            for given, found in zip(categories, self.categories_))
+        if not same:
+            raise ValueError(
+                f"{name}.categories differs from the categories it was fitted with "
+                "(categories_); training goes on in the fitted coding. Set categories back "
+                "(or to 'auto') to continue it, or fit it anew (warm_start=False) for the "
+                "new ones.")
+
     def check_fitted(self, estimator, n_columns, dtype):
         """The encoder's categories must be sound and give exactly the model's columns.
 
