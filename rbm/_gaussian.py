@@ -26,7 +26,9 @@ class GaussianBernoulliRBM(BaseRBM):
     is learned through ``log sigma`` (or kept fixed with ``learn_sigma=False``),
     clipped to ``[sigma_floor, 1] x`` the data's standard deviation: by the law
     of total variance a component's variance never exceeds the data's, and the
-    floor stops components collapsing onto single training values.
+    floor stops components collapsing onto single training values.  (With
+    ``hidden="gaussian"`` the model is one Gaussian, started at the data's
+    mean and covariance, and sigma may start and stay below the floor.)
 
     Expects standardised data (for example after
     ``sklearn.preprocessing.StandardScaler`` in a Pipeline): its learning
