@@ -31,11 +31,12 @@ from ._likelihood import LikelihoodMixin
 from ._params import CachedParamNames
 from ._partition import is_gaussian_pair
 from ._rollback import unchanged_on_error
-from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
+from ._state import (KernelParams, TrainingState, check_fitted_state, check_sample_request,
+                     check_training_memory)
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
-                        DivergenceError, effective_n_threads, fit_epochs, is_count,
+                        DivergenceError, effective_n_threads, fit_epochs,
                         partial_fit_pass, planned_epochs,
                         start_gaussian_pair_at_moments)
 from ._units import HIDDEN_TYPES, BernoulliVisible, hidden_layer_type
@@ -228,6 +229,7 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         self._training = TrainingState(self.components_, self.intercept_visible_,
                                        self.intercept_hidden_, mean, self.n_temperatures,
                                        entropy)
+        self._training.chains_at_fit = n_chains  # what later settings must still ask for
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -399,12 +401,7 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         """
         check_is_fitted(self)
         check_fitted_state(self)
-        if not is_count(n_samples):
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        if not is_count(n_steps, _C_INT_MAX):
-            raise ValueError(
-                f"n_steps must be a positive integer at most {_C_INT_MAX}, got {n_steps!r}."
-            )
+        check_sample_request(self, n_samples, n_steps, _C_INT_MAX)
         self._check_proper("has no samples (its chains run off to infinity)")
         seed = random_state if random_state is not None else self.random_state
         entropy = draw_entropy(seed)

@@ -138,10 +138,11 @@ SHARED_PARAMETERS = {
         ``momentum`` from the first epoch, and ``n_iter_`` and ``history_``
         count on from the earlier epochs.  ``partial_fit`` continues at
         that rate too.  A warm fit that fails leaves the model as it was
-        (it keeps a copy of it meanwhile).  The persistent chains carry over
-        as they are, so a chain count changed since the fit (``n_chains``,
-        ``batch_size`` with ``n_chains=None``, ``method`` or
-        ``n_temperatures``) is refused there and by ``partial_fit``."""),
+        (it keeps a copy of it meanwhile).  The persistent chains
+        (``h_samples_``) carry over as they are, so a chain count changed
+        since the fit (``n_chains``, ``batch_size`` with ``n_chains=None``,
+        ``method`` or ``n_temperatures``) is refused there and by
+        ``partial_fit`` unless ``h_samples_`` is assigned chains too."""),
     "hidden": ('{"bernoulli", "gaussian", "relu", "drelu"}', """\
         Type of the hidden units, each with field x = c + W s(v):
         "bernoulli", binary (p(h = 1 | v) = sigmoid(x)); "gaussian",

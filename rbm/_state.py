@@ -215,6 +215,32 @@ def _parameter_to_lower(estimator, n_columns, n_chains, largest_batch, itemsize,
     return largest
 
 
+def check_sample_request(estimator, n_samples, n_steps, max_steps):
+    """Raise ValueError for a ``sample`` request that is not a count of samples and
+    of steps (at most ``max_steps``), and ModelTooLargeError, before allocating,
+    for more chains than memory holds (each chain: a few rows of the model's
+    width; NumPy's own error said only "Unable to allocate 291 TiB")."""
+    from ._training import is_count  # (_training imports this module)
+
+    if not is_count(n_samples):
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+    if not is_count(n_steps, max_steps):
+        raise ValueError(
+            f"n_steps must be a positive integer at most {max_steps}, got {n_steps!r}.")
+    W = estimator.components_
+    row_bytes = (4 * W.shape[1] + 2 * W.shape[0]) * W.dtype.itemsize
+    needed = n_samples * row_bytes
+    if needed <= SURELY_AVAILABLE_BYTES:
+        return
+    available = available_memory()
+    if available is not None and needed > available:
+        raise ModelTooLargeError(
+            f"{type(estimator).__name__}.sample({n_samples}) needs about {_gib(needed)} for "
+            f"its chains ({_gib(row_bytes)} each), but {_gib(available)} is available; draw "
+            f"at most {max(1, available // row_bytes)} samples a call (calls with other "
+            "random_state seeds give more).")
+
+
 def _gib(n_bytes):
     """A byte count for people: GiB, MiB or KiB."""
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
@@ -447,24 +473,27 @@ def check_fitted_state(estimator, training=False):
 
 
 def _check_chain_count(estimator, n_chains, n_temperatures):
-    """Training goes on with the persistent chains it has: a chain count set
-    since the fit (``n_chains``, or ``batch_size`` with ``n_chains=None``, or
-    a method or ``n_temperatures`` that needs another count) is refused, not
-    silently ignored."""
-    if estimator.method == "cd":  # CD's chains start at the data every step
+    """Training goes on with the persistent chains it has (``h_samples_``, n_chains
+    of them): a chain count set since the fit (``n_chains``, or ``batch_size``
+    with ``n_chains=None``, or a method or ``n_temperatures`` that needs another
+    count) while the chains are still the fit's is refused, not silently
+    ignored.  Chains assigned to ``h_samples_`` since, of any count, are the
+    user's choice (and models saved before the record are not checked)."""
+    at_fit = getattr(estimator._training, "chains_at_fit", None)
+    if estimator.method == "cd" or n_chains != at_fit:  # CD's chains start at the data
         return
     asked = estimator.n_chains if estimator.n_chains is not None else estimator.batch_size
-    if asked * n_temperatures == n_chains:
+    if asked * n_temperatures == at_fit:
         return
     setting = (f"n_chains={asked}" if estimator.n_chains is not None
                else f"n_chains=None with batch_size={asked}")
     if estimator.method == "pt":
         setting += f" and n_temperatures={n_temperatures} ({asked * n_temperatures} chains)"
     back = ("the chain settings back to those of its fit" if estimator.method == "pt"
-            else f"n_chains={n_chains}")
+            else f"n_chains={at_fit}")
     raise ValueError(
-        f"{type(estimator).__name__} has {setting}, but its persistent chains "
-        f"(h_samples_) number {n_chains}: training goes on with the chains it has. Set "
+        f"{type(estimator).__name__} has {setting}, but was fitted with {at_fit} "
+        "persistent chains: training goes on with the chains it has. Set "
         f"{back} to continue it, or fit it anew (warm_start=False) to train with the "
         "new ones.")
 

@@ -258,9 +258,9 @@ def test_a_first_partial_fit_that_diverges_has_trained_no_pass():
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(n_chains=7), "has n_chains=7, but its persistent chains (h_samples_) number 20"),
+    (dict(n_chains=7), "has n_chains=7, but was fitted with 20 persistent chains"),
     (dict(n_chains=None, batch_size=10), "has n_chains=None with batch_size=10, but"),
-    (dict(method="pt", n_temperatures=4), "n_temperatures=4 (80 chains), but its persistent"),
+    (dict(method="pt", n_temperatures=4), "n_temperatures=4 (80 chains), but was fitted"),
 ])
 @pytest.mark.parametrize("call", ["partial_fit", "warm_fit"])
 def test_a_chain_count_set_after_a_fit_is_refused_not_ignored(change, message, call):
@@ -278,6 +278,11 @@ def test_a_chain_count_set_after_a_fit_is_refused_not_ignored(change, message, c
     assert fingerprint(model) == before
     model.set_params(n_chains=20, method="pcd", batch_size=20).partial_fit(X)
     assert model.n_iter_ == 3 and model.h_samples_.shape[0] == 20
+    # Chains assigned by hand, of any count (blocks of n_temperatures for
+    # PT), are the user's choice: the new settings then train them.
+    model.h_samples_ = model.h_samples_[:8].copy()
+    model.set_params(**change, warm_start=False).partial_fit(X)
+    assert model.n_iter_ == 4 and model.h_samples_.shape[0] == 8
 
 
 @pytest.mark.parametrize("change, message", [

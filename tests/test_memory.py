@@ -8,6 +8,7 @@ comes back, whatever the machine.
 """
 
 import hashlib
+import re
 import tracemalloc
 
 import numpy as np
@@ -299,3 +300,20 @@ def test_the_memory_check_names_the_chains_when_they_are_the_problem():
     with pytest.raises(ModelTooLargeError,
                        match=r"4,000,000,000 chains.*Lower n_chains or n_temperatures"):
         check_training_memory(model, 20, 100, np.float64, available=2**30)
+
+
+def test_a_sample_larger_than_memory_is_refused_before_allocating(monkeypatch):
+    # sample(10**12) reached NumPy's "Unable to allocate 291 TiB"; it is now
+    # refused by the library, with how many samples a call can hold.
+    import rbm._state
+
+    X = (np.random.default_rng(0).random((60, 8)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(X)
+    row_bytes = (4 * 8 + 2 * 3) * 8
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 100 * 2**20)
+    with pytest.raises(ModelTooLargeError, match=re.escape(
+            f"sample(1000000000000) needs about 283122.1 GiB for its chains ({row_bytes} "
+            f"bytes each), but 100.0 MiB is available; draw at most "
+            f"{100 * 2**20 // row_bytes} samples")):
+        model.sample(10**12)
+    assert model.sample(5, n_steps=2).shape == (5, 8)  # small requests are never read against it
