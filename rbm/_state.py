@@ -480,7 +480,8 @@ def _check_chain_count(estimator, n_chains, n_temperatures):
     ignored.  Chains assigned to ``h_samples_`` since, of any count, are the
     user's choice (and models saved before the record are not checked)."""
     at_fit = getattr(estimator._training, "chains_at_fit", None)
-    if estimator.method == "cd" or n_chains != at_fit:  # CD's chains start at the data
+    # CD's chains start at the data; chains other than the fit's were assigned.
+    if estimator.method == "cd" or n_chains != at_fit:
         return
     asked = estimator.n_chains if estimator.n_chains is not None else estimator.batch_size
     if asked * n_temperatures == at_fit:

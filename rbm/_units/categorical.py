@@ -328,7 +328,7 @@ class CategoricalVisible(VisibleLayer):
         if isinstance(categories, str):
             return
         same = len(categories) == len(self.categories_) and all(
-            np.asarray(given).tolist() == list(found)
+            len(given) == len(found) and all(bool(g == f) for g, f in zip(given, found))
             for given, found in zip(categories, self.categories_))
         if not same:
             raise ValueError(
