@@ -229,7 +229,7 @@ def check_sample_request(estimator, n_samples, n_steps, max_steps):
             f"n_steps must be a positive integer at most {max_steps}, got {n_steps!r}.")
     W = estimator.components_
     row_bytes = (4 * W.shape[1] + 2 * W.shape[0]) * W.dtype.itemsize
-    needed = n_samples * row_bytes
+    needed = int(n_samples) * int(row_bytes)  # Python ints: a NumPy count overflowed
     if needed <= SURELY_AVAILABLE_BYTES:
         return
     available = available_memory()
