@@ -273,6 +273,11 @@ class JointChains:
 # --------------------------------------------------------------------------
 
 
+#: The ``visible`` parameter's name of each visible layer type.
+_VISIBLE_KINDS = {BernoulliVisible: "bernoulli", GaussianVisible: "gaussian",
+                  CategoricalVisible: "categorical"}
+
+
 def _visible_layer(kind, categories):
     """A new, unfitted visible layer of the named type."""
     if kind == "bernoulli":
@@ -311,12 +316,12 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         What training ascends: ``log p(y | x)`` of the labelled rows
         (exact gradient), ``log p(x, y)`` (``log p(x)`` for unlabelled rows)
         by persistent contrastive divergence, or the first plus
-        ``generative_weight`` times the second.  Unlabelled rows (label
-        -1) need a generative term.
+        ``generative_weight`` times the second.  Unlabelled rows (see
+        ``unlabelled_marker``) need a generative term.
     generative_weight : float, default=0.01
         Weight of the generative term in the hybrid objective.
     pseudo_label_rounds : int, default=0
-        Semi-supervised fits only (rows labelled -1; ``fit``, not
+        Semi-supervised fits only (unlabelled rows; ``fit``, not
         ``partial_fit``): after the ``n_iter`` epochs, this many rounds of
         self-training.  Each round labels every unlabelled row by label
         spreading over the 7-nearest-neighbour graph of all training rows,
@@ -370,11 +375,18 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         Seed of the initial weights, minibatch order and Gibbs chains.
     verbose : int, default=0
         Print one line per epoch when positive.
+    unlabelled_marker : int, str or None, default=-1
+        The label that marks an unlabelled row in ``y``
+        (``sklearn.semi_supervised``'s -1 by default), which then contributes
+        the generative term only; it cannot be a class.  None: every row is
+        labelled, so that -1 can be a class (labels -1 and 1, for example).
+        A number matches numeric labels only and a string string labels
+        only.
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels (the unlabelled marker -1 is not one).
+        Class labels (``unlabelled_marker`` is not one).
     components_ : ndarray of shape (n_components, n_columns)
         Weights W between hidden units and the visible statistic s(x)
         (n_columns: features, or one-hot columns for categorical inputs).
@@ -404,7 +416,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     -----
     Rows labelled -1 are unlabelled (``sklearn.semi_supervised``'s
     convention) and contribute the generative term ``log p(x)`` only, so
-    -1 cannot be a class.  The number -1: the string ``"-1"`` is a class
+    -1 cannot be a class unless ``unlabelled_marker=None`` (or another
+    marker) says so.  The number -1: the string ``"-1"`` is a class
     (with a warning, as NumPy turns -1 into ``"-1"`` in a list that also
     holds strings; an object array or a pandas Series keeps the number).
     Products run on one BLAS thread: the same ``random_state`` gives the
@@ -445,6 +458,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "unlabelled_marker": [numbers.Integral, str, None],
     }
 
     def __init__(self, n_components=512, *, visible="bernoulli", categories="auto",
@@ -453,7 +467,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                  learning_rate=0.2, learning_rate_schedule="linear", batch_size=32, n_iter=100,
                  momentum=0.9, weight_decay=1e-4, k=1, average_epochs=0, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
-                 verbose=0):
+                 verbose=0, unlabelled_marker=UNLABELLED):
         self.n_components = n_components
         self.visible = visible
         self.categories = categories
@@ -475,6 +489,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
+        self.unlabelled_marker = unlabelled_marker
 
     # ------------------------------------------------------------------
     # Input
@@ -485,7 +500,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         return self._visible_unit.validate(self, X, reset=reset, dtype=np.float64)
 
     def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None):
-        """(indices into classes_, with -1 for unlabelled rows) of the labels y.
+        """(indices into classes_, UNLABELLED for unlabelled rows) of the labels y.
 
         With ``reset`` the classes are set: from ``classes`` if given (the
         first ``partial_fit``), else from the labelled rows of y.
@@ -495,7 +510,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         name = type(self).__name__
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None. "
-                             "Pass the class of each row (-1 for unlabelled rows).")
+                             "Pass the class of each row" + self._marker_hint() + ".")
         y = column_or_1d(y, warn=True)
         if len(y) != n_rows:
             raise ValueError(f"{name} got {n_rows} rows in X but {len(y)} labels in y; give "
@@ -505,22 +520,26 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             raise ValueError(
                 f"{name} got missing labels (NaN, None or pandas' NA) in "
                 f"{int(missing.sum())} rows, the first in row {int(np.argmax(missing))}. "
-                "Mark unlabelled rows with -1 (semi-supervised fitting) or drop them.")
-        unlabelled = _unlabelled_mask(y)
+                + ("Drop them." if self.unlabelled_marker is None else
+                   f"Mark unlabelled rows with {self.unlabelled_marker!r} (semi-supervised "
+                   "fitting) or drop them."))
+        unlabelled = _unlabelled_mask(y, self.unlabelled_marker)
         labelled_y = y[~unlabelled]
         if labelled_y.size:
             check_classification_targets(labelled_y)
         if reset:
-            self.classes_ = (_classes(name, labelled_y) if classes is None
-                             else _given_classes(name, classes))
-            if any(isinstance(c, str) and c.strip() == str(UNLABELLED) for c in self.classes_):
+            marker = self.unlabelled_marker
+            self.classes_ = (_classes(name, labelled_y, marker) if classes is None
+                             else _given_classes(name, classes, marker))
+            if _is_number(marker) and any(isinstance(c, str) and c.strip() == str(marker)
+                                          for c in self.classes_):
                 warnings.warn(
-                    f"{name} takes the string '-1' in y as a class, not as the marker of "
-                    "unlabelled rows, which is the number -1. If those rows are unlabelled: "
-                    "NumPy turns -1 into '-1' in a list or array that also holds strings, so "
-                    "pass the labels as an object array or a pandas Series (which keep the "
-                    "number -1), or label them with -1 in a numeric y.", UserWarning,
-                    stacklevel=3)
+                    f"{name} takes the string '{marker}' in y as a class, not as the marker "
+                    f"of unlabelled rows, which is the number {marker}. If those rows are "
+                    f"unlabelled: NumPy turns {marker} into '{marker}' in a list or array "
+                    "that also holds strings, so pass the labels as an object array or a "
+                    f"pandas Series (which keep the number {marker}), or label them with "
+                    f"{marker} in a numeric y.", UserWarning, stacklevel=3)
         known = np.isin(labelled_y, self.classes_)
         if not known.all():
             unseen = labelled_y[~known]
@@ -533,6 +552,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         indices[~unlabelled] = np.searchsorted(self.classes_, labelled_y)
         return indices
 
+    def _marker_hint(self):
+        """" (<marker> for unlabelled rows)" for messages; "" without a marker."""
+        marker = self.unlabelled_marker
+        return "" if marker is None else f" ({marker!r} for unlabelled rows)"
+
     def _sample_weights(self, sample_weight, X):
         """Row weights as float64 (ones for None), checked as the density
         models' are (``rbm._weights.check_sample_weight``)."""
@@ -544,7 +568,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         if self.objective == "discriminative" and (labels == UNLABELLED).any():
             raise ValueError(
                 f"{type(self).__name__} got {int((labels == UNLABELLED).sum())} unlabelled "
-                "rows (label -1), but objective='discriminative' learns only from labelled "
+                f"rows (label {self.unlabelled_marker!r}), but objective='discriminative' "
+                "learns only from labelled "
                 "rows. Use objective='hybrid' (or 'generative') for semi-supervised "
                 "fitting, or drop the unlabelled rows.")
         if self.objective == "discriminative" and not (labels != UNLABELLED).any():
@@ -728,14 +753,14 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         return row
 
     def fit(self, X, y, sample_weight=None):
-        """Fit the model to inputs X and labels y (-1 marks unlabelled rows).
+        """Fit the model to inputs X and labels y (``unlabelled_marker`` marks unlabelled rows).
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs (category labels for ``visible="categorical"``).
         y : array-like of shape (n_samples,)
-            Class of each row; -1 for an unlabelled row.
+            Class of each row; ``unlabelled_marker`` (-1) for an unlabelled row.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each row in the objective, finite and non-negative;
             relative (divided by their mean), and rows of weight 0 are left
@@ -811,11 +836,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
         y : array-like of shape (n_samples,)
-            Class of each row; -1 for an unlabelled row.
+            Class of each row; ``unlabelled_marker`` (-1) for an unlabelled row.
         classes : array-like of shape (n_classes,), default=None
             Every class; required on the first call, ignored afterwards
-            (apart from a check that it agrees with ``classes_``).  -1, the
-            marker of unlabelled rows, cannot be one.
+            (apart from a check that it agrees with ``classes_``).
+            ``unlabelled_marker`` cannot be one.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each row in the objective, as in ``fit`` (relative
             within the call).
@@ -878,8 +903,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         class weights mapped predictions to the wrong labels; an unsorted
         one mapped ``y`` to the wrong columns).  The parameters are float64
         (fit makes them so), finite and of the fitted sizes: ``components_``
-        gives the hidden units and columns (``n_components`` may have been
-        set since, see ``log_partition``), ``classes_`` the classes.  The
+        gives the hidden units (``n_components`` and ``visible`` must still
+        be those of the fit) and columns, ``classes_`` the classes.  The
         parameters are replaced by copies where read-only or not
         C-contiguous (training changes them in place), as the density
         models' are.  With ``training``, also what
@@ -901,7 +926,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                 raise ValueError(f"{name} is missing its fitted attribute {attribute}; refit "
                                  "the model (or load a complete saved model).")
         unit = self._visible_unit
-        if type(unit) not in (BernoulliVisible, GaussianVisible, CategoricalVisible):
+        if type(unit) not in _VISIBLE_KINDS:
             raise ValueError(f"{name}._visible_unit must be a BernoulliVisible, GaussianVisible "
                              f"or CategoricalVisible, got {type(unit).__name__}; refit the "
                              "model.")
@@ -936,6 +961,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                     f"{name}.{source.format(size)} but {attribute} has {value.shape[axis]} "
                     f"{'columns' if axis else 'rows' if value.ndim == 2 else 'entries'}; they "
                     "no longer belong together: refit the model.")
+        self._check_hyperparameters_match(n_hidden)
         for attribute, shape in (("intercept_hidden_", (n_hidden,)),
                                  ("intercept_visible_", (n_columns,)),
                                  ("class_components_", (n_hidden, n_classes)),
@@ -953,6 +979,27 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                              "error) pairs; set it to {} (it is only a cache).")
         if training:
             self._check_training_state()
+
+    def _check_hyperparameters_match(self, n_hidden):
+        """Raise ValueError where ``n_components``, ``visible`` or
+        ``unlabelled_marker`` was set since the fit to what the fitted model
+        is not: as the density models refuse a changed ``n_components``, the
+        model would otherwise go on with the layers it was fitted with,
+        silently."""
+        name = type(self).__name__
+        if n_hidden != self.n_components:
+            raise ValueError(
+                f"{name} has n_components={self.n_components!r} but components_ has "
+                f"{n_hidden} rows; set n_components back to {n_hidden} or refit the model.")
+        fitted_kind = _VISIBLE_KINDS[type(self._visible_unit)]
+        if self.visible != fitted_kind:
+            raise ValueError(f"{name} has visible={self.visible!r} but was fitted with "
+                             f"{fitted_kind!r} inputs; set visible back to {fitted_kind!r} "
+                             "or refit the model.")
+        if _unlabelled_mask(self.classes_, self.unlabelled_marker).any():
+            raise ValueError(f"{name} has unlabelled_marker={self.unlabelled_marker!r}, which "
+                             "is one of its classes_ (fitted with another marker); set "
+                             "unlabelled_marker back or refit the model.")
 
     def _check_training_state(self):
         """What ``partial_fit`` changes besides the parameters (see ``_check_fitted_state``)."""
@@ -1150,7 +1197,6 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                              f"got {n_chains!r}.")
         if not (isinstance(n_betas, numbers.Integral) and n_betas >= 3):
             raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
-        # The fitted hidden layer's size: n_components may have been set since.
         n_hidden = self.components_.shape[0]
         if method == "auto":
             method = "exact" if n_hidden <= MAX_EXACT_HIDDEN else "ais"
@@ -1253,7 +1299,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains, n_betas=n_betas)
 
     def log_likelihood(self, X, y=None):
-        """Joint log p(x, y) of each row (log p(x) where y is None or -1).
+        """Joint log p(x, y) of each row (log p(x) where y is None or unlabelled).
 
         The free energies are exact; log Z is ``log_partition()``'s: exact up
         to 20 hidden units, an AIS estimate above (binary and categorical
@@ -1264,7 +1310,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
         y : array-like of shape (n_samples,), default=None
-            Labels; None (or -1 in a row) sums the label out.
+            Labels; None (or ``unlabelled_marker`` in a row) sums the label out.
 
         Returns
         -------
@@ -1276,7 +1322,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                   else self._label_indices(
                       y, V.shape[0], reset=False,
                       unknown_hint="log_likelihood's y must hold classes of the model "
-                                   "(classes_), or -1 to sum the label out."))
+                                   "(classes_)" + ("" if self.unlabelled_marker is None else
+                                   f", or {self.unlabelled_marker!r} to sum the label out")
+                                   + "."))
         log_z = self.log_partition().log_z
         scores = class_scores(self._hidden_field(V), self.class_components_,
                               self.intercept_class_)
@@ -1333,7 +1381,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                 given, n_samples, reset=False,
                 unknown_hint="sample's y must hold classes of the model (classes_)."), True
             if (labels == UNLABELLED).any():
-                raise ValueError("sample's y must be classes of the model, not -1.")
+                raise ValueError("sample's y must be classes of the model, not the "
+                                 f"unlabelled marker {self.unlabelled_marker!r}.")
         b = self.intercept_visible_
         V = self._visible_unit.sample(np.tile(b, (n_samples, 1)), rng)
         with single_threaded_blas():
@@ -1392,13 +1441,27 @@ def _missing_labels(y):
     return missing_mask(y)
 
 
-def _unlabelled_mask(y):
-    """Rows labelled -1 (numeric labels only: the string "-1" is a class)."""
-    if y.dtype.kind in "iuf":
-        return y == UNLABELLED
+def _is_number(value):
+    """Whether value is a number (and not a bool)."""
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
+
+
+def _unlabelled_mask(y, marker):
+    """Rows labelled ``marker`` (``unlabelled_marker``; None: none).  A number
+    matches numeric labels only (the string "-1" is a class), a string
+    matches string labels only."""
+    if marker is None:
+        return np.zeros(len(y), dtype=bool)
+    if isinstance(marker, str):
+        if y.dtype.kind == "U":
+            return y == marker
+        matches = lambda v: isinstance(v, str) and v == marker  # noqa: E731
+    else:
+        if y.dtype.kind in "iuf":
+            return y == marker
+        matches = lambda v: _is_number(v) and v == marker  # noqa: E731
     if y.dtype.kind == "O":
-        return np.array([isinstance(v, numbers.Number) and not isinstance(v, bool)
-                         and v == UNLABELLED for v in y], dtype=bool)
+        return np.array([matches(v) for v in y], dtype=bool)
     return np.zeros(len(y), dtype=bool)
 
 
@@ -1407,21 +1470,25 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _classes(name, labels, source="y"):
-    """Sorted distinct classes; at least two are needed (``source`` names the
-    argument they came from, for the message)."""
+def _classes(name, labels, marker, source="y"):
+    """Sorted distinct classes; at least two are needed (``marker``: the
+    unlabelled marker; ``source`` names the argument they came from, for the
+    message)."""
     classes = np.unique(np.asarray(labels))
     if len(classes) < 2:
         found = f"only one class, {_plain(classes[0])!r}," if len(classes) else "no labelled rows"
+        unlabelled = ("" if marker is None else
+                      f" (rows labelled {marker!r} are unlabelled; if {marker!r} is a class, "
+                      "set unlabelled_marker=None)")
         raise ValueError(
-            f"{name} needs at least 2 classes to learn, but {source} has {found} "
-            "(rows labelled -1 are unlabelled). Give rows of at least two classes.")
+            f"{name} needs at least 2 classes to learn, but {source} has {found}"
+            f"{unlabelled}. Give rows of at least two classes.")
     return classes
 
 
-def _given_classes(name, classes):
+def _given_classes(name, classes, marker):
     """``partial_fit``'s ``classes``, sorted and checked: a 1-d list of at least two
-    classes, without missing values or the unlabelled marker -1 (which no row
+    classes, without missing values or the unlabelled ``marker`` (which no row
     could ever be labelled with)."""
     given = np.asarray(classes)
     if given.ndim != 1:
@@ -1431,13 +1498,13 @@ def _given_classes(name, classes):
         raise ValueError(f"{name}.partial_fit got classes={given.tolist()}, which include a "
                          "missing value (NaN, None or pandas' NA); list every class, and "
                          "classes only.")
-    if _unlabelled_mask(given).any():
+    if _unlabelled_mask(given, marker).any():
         raise ValueError(
-            f"{name}.partial_fit got classes={given.tolist()}, which include -1, but -1 "
-            "marks unlabelled rows (sklearn.semi_supervised's convention), so no row could "
-            "be of that class. Rename that class (for example to the string '-1') in "
-            "classes and y.")
-    return _classes(name, given, source="classes")
+            f"{name}.partial_fit got classes={given.tolist()}, which include {marker!r}, but "
+            f"{marker!r} marks unlabelled rows (unlabelled_marker; sklearn.semi_supervised's "
+            "-1 by default), so no row could be of that class. Set unlabelled_marker=None "
+            "if every row is labelled, or rename that class in classes and y.")
+    return _classes(name, given, marker, source="classes")
 
 
 def _monitor_rows(labels, rng):

@@ -97,7 +97,7 @@ def test_a_first_fit_that_raises_leaves_the_model_unfitted(binary, method):
 
 @pytest.mark.parametrize("classes, message", [
     ([-1, 0, 1], "-1 marks unlabelled rows"),
-    ([-1.0, 0.0, 1.0], "-1 marks unlabelled rows"),
+    ([-1.0, 0.0, 1.0], "-1 marks unlabelled rows.*unlabelled_marker=None"),
     ([0, 1, np.nan], "missing"),
     (np.array(["a", None, "b"], dtype=object), "missing"),
     (1, "1-d"),
@@ -265,11 +265,17 @@ def test_log_partition_names_a_bad_ais_setting(named, method, kwargs, message):
 
 
 @pytest.mark.parametrize("n_components", [3, 6, 64])
-def test_log_partition_follows_the_fitted_model_not_a_later_set_params(binary, n_components):
+def test_log_partition_refuses_a_later_n_components_until_set_back(binary, n_components):
+    # As the density models: a changed n_components is named, not ignored.
     X, y = binary
     model = fitted(X, y)
     log_z, log_likelihood = model.log_partition(), model.log_likelihood(X)
-    model.set_params(n_components=n_components)   # takes effect at the next fit
+    model.set_params(n_components=n_components)
+    for call in (model.log_partition, lambda: model.log_likelihood(X)):
+        with pytest.raises(ValueError, match=f"n_components={n_components} but components_ "
+                                             "has 4 rows"):
+            call()
+    model.set_params(n_components=4)
     assert model.log_partition().method == "exact"
     assert model.log_partition().log_z == log_z.log_z
     np.testing.assert_array_equal(model.log_likelihood(X), log_likelihood)
@@ -569,3 +575,71 @@ def test_a_damaged_log_partition_cache_is_named(binary):
             call()
     model._log_partition_cache = {}
     assert np.isfinite(model.log_likelihood(X, y)).all()
+
+
+# --------------------------------------------------------------------------
+# unlabelled_marker: -1 as a class, other markers
+# --------------------------------------------------------------------------
+
+
+def test_minus_one_is_a_class_without_the_marker(binary):
+    X, y = binary
+    signs = np.where(y == 1, 1, -1)
+    with pytest.raises(ValueError, match="if -1 is a class, set unlabelled_marker=None"):
+        fitted(X, signs)
+    model = fitted(X, signs, unlabelled_marker=None, n_iter=30)
+    assert model.classes_.tolist() == [-1, 1]
+    assert set(model.predict(X)) <= {-1, 1}
+    # The same model as with the labels 0 and 1 (the classes in the same order).
+    reference = fitted(X, y, n_iter=30)
+    np.testing.assert_array_equal(model.components_, reference.components_)
+    np.testing.assert_array_equal(model.predict(X), np.where(reference.predict(X) == 1, 1, -1))
+    partial = RBMClassifier(4, random_state=0, unlabelled_marker=None).partial_fit(
+        X, signs, classes=[-1, 1])
+    assert partial.classes_.tolist() == [-1, 1]
+
+
+def test_a_string_marker_marks_the_same_rows_as_minus_one(binary):
+    X, y = binary
+    numeric = y.copy()
+    numeric[::3] = -1
+    named = np.where(numeric == 1, "b", "a").astype(object)
+    named[::3] = "?"
+    a = fitted(X, numeric, n_iter=5)
+    b = fitted(X, named, n_iter=5, unlabelled_marker="?")
+    assert b.classes_.tolist() == ["a", "b"]
+    for name in ("components_", "class_components_", "intercept_class_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    # A string marker leaves numeric labels alone, and a numeric one strings.
+    with pytest.raises(ValueError, match="only one class, 'a',.*'b' are unlabelled"):
+        fitted(X, np.where(y == 1, "b", "a"), unlabelled_marker="b")
+    assert fitted(X, np.where(y == 1, -1, 0), unlabelled_marker="-1").classes_.tolist() == [-1, 0]
+
+
+def test_a_marker_set_to_a_fitted_class_is_refused(binary):
+    X, y = binary
+    model = fitted(X, np.where(y == 1, 1, -1), unlabelled_marker=None)
+    model.set_params(unlabelled_marker=-1)
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match="unlabelled_marker=-1, which is one of its classes_"):
+        model.partial_fit(X, np.where(y == 1, 1, -1))
+    assert fingerprint(model) == before
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"n_components": 8}, "n_components=8 but components_ has 4 rows; set n_components back"),
+    ({"visible": "gaussian"}, "visible='gaussian' but was fitted with 'bernoulli' inputs"),
+])
+def test_changed_layer_parameters_are_refused_until_set_back(binary, change, message):
+    # As the density models: the fitted layers would otherwise go on silently.
+    X, y = binary
+    model = fitted(X, y)
+    expected = model.predict_proba(X)
+    original = {name: model.get_params()[name] for name in change}
+    model.set_params(**change)
+    for call in (lambda: model.predict(X), lambda: model.partial_fit(X, y),
+                 lambda: model.transform(X)):
+        with pytest.raises(ValueError, match=message):
+            call()
+    model.set_params(**original)
+    np.testing.assert_array_equal(model.predict_proba(X), expected)
