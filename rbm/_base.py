@@ -339,21 +339,9 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         S = self._visible_unit.hidden_input(X)
         return safe_sparse_dot(S, W.T, dense_output=True) + c
 
-    def transform(self, X):
-        """Hidden unit means E[h_j | x] (for binary units, p(h_j = 1 | x)).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Data to transform.
-
-        Returns
-        -------
-        H : ndarray of shape (n_samples, n_components)
-            Hidden activation probabilities, in the dtype of X.
-        """
-        X = self._check_fitted_input(X, dtype=[np.float64, np.float32])
-        return self._hidden_unit.mean(self._hidden_field(X))
+    # Defined here and not only inherited: scikit-learn's set_output wraps the
+    # transform a class defines itself.
+    transform = ConditionalMixin.transform
 
     def gibbs(self, v):
         """One block-Gibbs step from v: sample h ~ p(h | v), then v' ~ p(v | h).

@@ -13,7 +13,8 @@ summarised by, their distribution given the row's observed entries:
   (``MAX_EXACT_HIDDEN_STATES``); else Rao-Blackwellised over clamped
   chains: the average of p(v_i | h) over the chains' hidden states.
 - ``score_samples`` of rows with gaps is log p(observed entries)
-  (``incomplete_log_likelihood``).
+  (``incomplete_log_likelihood``), and ``transform`` gives their
+  E[h | observed entries], both with ``missing="impute"``.
 
 The chains start from the data marginals (the independent model training
 started from), so a short burn-in suffices.
@@ -439,9 +440,12 @@ class ConditionalMixin:
         return (getattr(unit, "discrete", False)
                 and unit.n_states(self.n_components) <= MAX_EXACT_HIDDEN_STATES)
 
-    def _gibbs_moments(self, rows, observed, n_chains, burn_in, n_sweeps, random_state):
-        """Rao-Blackwellised moments from clamped chains (``conditional_marginals``)."""
-        unit, n = self._visible_unit, rows.shape[0]
+    def _clamped_sweeps(self, rows, observed, n_chains, burn_in, n_sweeps, random_state):
+        """Yield (hidden samples, kernel rows s(v)) of ``n_chains`` clamped chains
+        per row (row i's chains are rows i * n_chains, ...), after each of
+        ``n_sweeps`` steps that follow ``burn_in`` steps; the arrays are
+        reused, so read them before the next."""
+        unit = self._visible_unit
         entropy = draw_entropy(random_state if random_state is not None else self.random_state)
         chain_rows = np.repeat(rows, n_chains, axis=0)
         chain_observed = np.repeat(observed, n_chains, axis=0)
@@ -451,12 +455,18 @@ class ConditionalMixin:
         streams = ChainStreams(entropy, CONDITIONAL_CHAINS)
         if burn_in:
             self._clamped_chains(S, clamp, burn_in, streams)
+        for _ in range(n_sweeps):
+            yield self._clamped_chains(S, clamp, 1, streams), S
+
+    def _gibbs_moments(self, rows, observed, n_chains, burn_in, n_sweeps, random_state):
+        """Rao-Blackwellised moments from clamped chains (``conditional_marginals``)."""
+        unit, n = self._visible_unit, rows.shape[0]
         W = self.components_.astype(np.float64)
         b = self.intercept_visible_.astype(np.float64)
-        first = np.zeros(chain_rows.shape)
-        second = np.zeros(chain_rows.shape)
-        for _ in range(n_sweeps):
-            H = self._clamped_chains(S, clamp, 1, streams)
+        first = np.zeros((n * n_chains, rows.shape[1]))
+        second = np.zeros_like(first)
+        for H, _ in self._clamped_sweeps(rows, observed, n_chains, burn_in, n_sweeps,
+                                         random_state):
             mean = unit.mean(H.astype(np.float64) @ W + b)
             first += mean
             second += mean * mean
@@ -465,9 +475,23 @@ class ConditionalMixin:
         return (first.reshape(shape).sum(axis=1) / total,
                 second.reshape(shape).sum(axis=1) / total)
 
+    def _gibbs_hidden_means(self, rows, observed, n_chains=DEFAULT_N_CHAINS,
+                            burn_in=DEFAULT_BURN_IN, n_sweeps=DEFAULT_N_SWEEPS,
+                            random_state=None):
+        """E[h | observed], Rao-Blackwellised: the mean of E[h | v] over the
+        visible states of clamped chains (``transform``)."""
+        W = self.components_.astype(np.float64)
+        c = self.intercept_hidden_.astype(np.float64)
+        total = np.zeros((rows.shape[0] * n_chains, self.n_components))
+        for _, S in self._clamped_sweeps(rows, observed, n_chains, burn_in, n_sweeps,
+                                         random_state):
+            total += self._hidden_unit.mean(S.astype(np.float64) @ W.T + c)
+        shape = (rows.shape[0], n_chains, self.n_components)
+        return total.reshape(shape).sum(axis=1) / (n_chains * n_sweeps)
+
     def _hidden_blocks(self, rows, observed):
-        """Yield (first row, last row, log weights (hidden states, rows) of the
-        block, E[v | h] of the hidden states) over blocks of rows and hidden states.
+        """Yield (log weights (hidden states, rows), the hidden states, E[v | h] of
+        the hidden states) over blocks of the hidden states.
 
         The log weight of hidden state h for a row with observed entries o and
         missing entries m is c.h + sum_o (h W)_o s(v_o) + sum_m log Z_m(h W),
@@ -487,7 +511,7 @@ class ConditionalMixin:
             base = (Hs @ c)[:, None]
             observed_terms = A @ S.T
             missing_terms = unit.feature_log_partitions(A, b) @ missing.T
-            yield base + observed_terms + missing_terms, unit.mean(A + b)
+            yield base + observed_terms + missing_terms, Hs, unit.mean(A + b)
 
     def _row_blocks(self, n_rows):
         """Slices of rows whose enumeration blocks stay near EXACT_BLOCK_ELEMENTS."""
@@ -495,23 +519,84 @@ class ConditionalMixin:
         size = max(1, EXACT_BLOCK_ELEMENTS // states)
         return [slice(start, start + size) for start in range(0, n_rows, size)]
 
-    def _exact_moments(self, rows, observed):
-        """Exact moments by enumerating the hidden states (``conditional_marginals``)."""
-        first = np.zeros(rows.shape)
-        second = np.zeros(rows.shape)
+    def _exact_posterior_means(self, rows, observed, terms):
+        """Per row, E[term(h, E[v | h]) | observed] for each function in ``terms``
+        (of the hidden states and their visible means), exact: p(h | observed)
+        summed over every hidden state."""
+        sums = None
         for block in self._row_blocks(rows.shape[0]):
             r, o = rows[block], observed[block]
             log_norm = self._exact_hidden_log_norm(r, o)
-            for log_w, mean in self._hidden_blocks(r, o):
-                weights = np.exp(log_w - log_norm)  # (states, rows): p(h | observed)
-                first[block] += weights.T @ mean
-                second[block] += weights.T @ (mean * mean)
-        return first, second
+            for log_w, states, mean in self._hidden_blocks(r, o):
+                weights = np.exp(log_w - log_norm).T  # (rows, states): p(h | observed)
+                values = [term(states, mean) for term in terms]
+                if sums is None:
+                    sums = [np.zeros((rows.shape[0], value.shape[1])) for value in values]
+                for total, value in zip(sums, values):
+                    total[block] += weights @ value
+        return sums
+
+    def _exact_moments(self, rows, observed):
+        """Exact moments by enumerating the hidden states (``conditional_marginals``)."""
+        return tuple(self._exact_posterior_means(
+            rows, observed, (lambda _, mean: mean, lambda _, mean: mean * mean)))
 
     def _exact_hidden_log_norm(self, rows, observed):
         """log sum_h of the hidden log weights of ``_hidden_blocks``, per row."""
-        parts = [logsumexp(log_w, axis=0) for log_w, _ in self._hidden_blocks(rows, observed)]
+        parts = [logsumexp(log_w, axis=0) for log_w, _, _ in self._hidden_blocks(rows, observed)]
         return logsumexp(np.stack(parts), axis=0)
+
+    # ------------------------------------------------------------------
+    # Hidden features of rows with gaps
+    # ------------------------------------------------------------------
+
+    def transform(self, X):
+        """Hidden unit means E[h_j | x] (for binary units, p(h_j = 1 | x)).
+
+        With ``missing="impute"`` rows may have missing entries (NaN; for
+        labels also None and pandas' NA), as in ``fit``: theirs are
+        E[h_j | observed entries], the mean over p(missing | observed).
+        Exact, by summing over the hidden states, where there are at most
+        2**14 of them (binary hidden units; ``conditional_marginals``'s
+        ``"auto"``); otherwise estimated from 4 clamped chains per row
+        (50 steps of burn-in, then E[h | v] averaged over 100 steps,
+        Rao-Blackwellised) seeded by ``random_state``, so repeated calls
+        agree where it is set.  Rows without gaps are exact either way.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to transform.
+
+        Returns
+        -------
+        H : ndarray of shape (n_samples, n_components)
+            Hidden activation probabilities, in the dtype of X (of the
+            model's parameters where X has gaps).
+        """
+        if getattr(self, "missing", "error") == "impute" and not sp.issparse(X):
+            rows, observed = self._incomplete_input(X)
+            if not observed.all():
+                return self._hidden_means_given_observed(rows, observed)
+        X = self._check_fitted_input(X, dtype=[np.float64, np.float32])
+        return self._hidden_unit.mean(self._hidden_field(X))
+
+    def _hidden_means_given_observed(self, rows, observed):
+        """E[h | observed entries] of internal rows: direct for complete rows,
+        exact or Rao-Blackwellised for the others (see ``transform``)."""
+        complete = observed.all(axis=1)
+        H = np.empty((rows.shape[0], self.n_components), dtype=self.components_.dtype)
+        H[complete] = self._hidden_unit.mean(self._hidden_field(rows[complete]))
+        gaps = ~complete
+        if self._hidden_enumerable():
+            (means,) = self._exact_posterior_means(rows[gaps], observed[gaps],
+                                                   (lambda states, _: states,))
+        else:
+            self._check_proper("has no hidden means given the observed entries",
+                               missing=~self._visible_unit.kernel_mask(observed[gaps]))
+            means = self._gibbs_hidden_means(rows[gaps], observed[gaps])
+        H[gaps] = means
+        return H
 
     # ------------------------------------------------------------------
     # Log-likelihood of rows with gaps

@@ -599,3 +599,96 @@ def test_missing_impute_refuses_a_feature_never_observed(kind):
     assert not hasattr(model, "components_")
     X[0, 2] = 1  # one observed entry is enough
     assert model.fit(X).n_iter_ == 2
+
+
+# --------------------------------------------------------------------------
+# transform of rows with gaps: E[h | observed entries]
+# --------------------------------------------------------------------------
+
+
+def brute_force_hidden_means(family, W, b, c, row, observed):
+    """E[p(h = 1 | v) | the observed columns of ``row``] over every visible state."""
+    keep, law = conditional_law(family, W, b, c, observed, row[observed])
+    states = family.visible_states(W.shape[1])[keep]
+    return law @ (1 / (1 + np.exp(-(states @ W.T + c))))
+
+
+@family_cases
+def test_transform_of_rows_with_gaps_is_the_exact_hidden_posterior_mean(family):
+    W, b, c = tiny_params(family, np.float64)
+    model = family.model(W, b, c, missing="impute")
+    states = family.visible_states(W.shape[1])
+    rng = np.random.default_rng(4)
+    rows, expected = [], []
+    for missing in ([0], [], [1, 2], list(range(family.n_features(W.shape[1])))):
+        row = states[rng.integers(len(states))]
+        rows.append(incomplete_input(family, row, missing))
+        expected.append(brute_force_hidden_means(
+            family, W, b, c, row, observed_columns(family, W.shape[1], missing)))
+    X = np.vstack(rows)
+    H = model.transform(X)
+    np.testing.assert_allclose(H, expected, rtol=0, atol=1e-12)
+    # The complete row is transformed as it would be alone (and as without gaps).
+    np.testing.assert_allclose(H[1], model.transform(X[1:2])[0], rtol=0, atol=1e-15)
+
+
+def test_gaussian_transform_of_rows_with_gaps_is_the_mixture_posterior_mean():
+    W, b, c, sigma = random_gaussian(3, N_HIDDEN, 7, 1.0)
+    model = gaussian_model(W, b, c, sigma)
+    model.set_params(missing="impute")
+    v = np.array([0.4, np.nan, -1.1])
+    observed = ~np.isnan(v)
+    p = gaussian_hidden_posterior(W, b, c, sigma, np.nan_to_num(v), observed)
+    np.testing.assert_allclose(model.transform(v[None, :])[0], p @ all_states(N_HIDDEN),
+                               rtol=0, atol=1e-12)
+
+
+@family_cases
+def test_gibbs_hidden_means_within_hoeffding_bounds_of_exact(family):
+    # As test_gibbs_marginals_within_hoeffding_bounds_of_exact: each chain's
+    # average of p(h_j = 1 | v) lies in [0, 1] and the chains are independent.
+    W, b, c = tiny_params(family, np.float64)
+    model = family.model(W, b, c, missing="impute")
+    states = family.visible_states(W.shape[1])
+    row, missing = states[5], [0]
+    observed = observed_columns(family, W.shape[1], missing)
+    keep, law = conditional_law(family, W, b, c, observed, row[observed])
+    from exact_reference import chain_chi2_bound
+    burn_in, n_chains = 50, 20000
+    assert np.sqrt(chain_chi2_bound(law, clamped_transition(family, W, b, c, keep),
+                                    burn_in)) / 2 < 1e-6
+    t = np.sqrt(np.log(2 / ALPHA) / (2 * n_chains))
+    exact = brute_force_hidden_means(family, W, b, c, row, observed)
+    rows, mask = model._incomplete_input(incomplete_input(family, row, missing))
+    got = model._gibbs_hidden_means(rows, mask, n_chains=n_chains, burn_in=burn_in,
+                                    n_sweeps=5, random_state=0)[0]
+    assert np.max(np.abs(got - exact)) < t + 1e-6
+    # Bound with teeth: one weight moved by 2 moves the means by more than 2 t.
+    Wp = W + family.perturbation(W.shape, 2.0)
+    assert np.max(np.abs(brute_force_hidden_means(family, Wp, b, c, row, observed)
+                         - exact)) > 2 * t
+
+
+def test_transform_with_gaps_in_a_pipeline_and_past_the_enumerable_size():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    rng = np.random.default_rng(0)
+    X = (rng.random((120, 6)) < 0.5).astype(float)
+    y = (X[:, 0] > 0.5).astype(int)
+    X[rng.random(X.shape) < 0.2] = np.nan
+    # fit_transform fits on the gaps and then transforms them.
+    pipeline = make_pipeline(BernoulliRBM(n_components=4, n_iter=3, random_state=0,
+                                          missing="impute"), LogisticRegression())
+    assert pipeline.fit(X, y).predict(X).shape == (120,)
+    # 15 hidden units (2**15 states): estimated from clamped chains, seeded.
+    model = BernoulliRBM(n_components=15, n_iter=3, random_state=0, missing="impute").fit(X)
+    H = model.transform(X)
+    np.testing.assert_array_equal(H, model.transform(X))
+    rows, observed = model._incomplete_input(X)
+    gaps = ~observed.all(axis=1)
+    np.testing.assert_array_equal(H[gaps], model._gibbs_hidden_means(rows[gaps],
+                                                                     observed[gaps]))
+    complete = np.flatnonzero(~gaps)
+    np.testing.assert_allclose(H[complete], model.transform(X[complete]), rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="NaN"):
+        model.set_params(missing="error").transform(X)
