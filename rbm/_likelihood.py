@@ -18,7 +18,7 @@ from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionE
                          ais_log_partition, exact_cost, exact_log_partition, exact_model_samples,
                          gaussian_pair_moments, gibbs_at_model, is_gaussian_pair,
                          reverse_ais_log_partition)
-from ._state import check_fitted_state
+from ._state import check_chain_memory, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
 
 #: spawn_key (AIS, REVERSE_AIS_STREAM) seeds reverse AIS, apart from forward AIS's (AIS,).
@@ -199,6 +199,9 @@ class LikelihoodMixin:
                                  f"of model samples, got {reverse_start!r}.")
         else:
             reverse_start = self._reverse_start_samples(reverse_start)
+        if self._resolved_method(method) == "ais":
+            check_chain_memory(self, n_chains, f"log_partition(n_chains={n_chains})",
+                               "use at most {} chains")
         return self._log_partition(method, n_chains, n_betas, random_state, bracket=bracket,
                                    reverse_start=reverse_start)
 

@@ -227,18 +227,29 @@ def check_sample_request(estimator, n_samples, n_steps, max_steps):
     if not is_count(n_steps, max_steps):
         raise ValueError(
             f"n_steps must be a positive integer at most {max_steps}, got {n_steps!r}.")
+    check_chain_memory(estimator, n_samples, f"sample({n_samples})",
+                       "draw at most {} samples a call (calls with other random_state seeds "
+                       "give more)")
+
+
+def check_chain_memory(estimator, n_chains, call, advice):
+    """Raise ModelTooLargeError, before allocating, where ``n_chains`` chains (each a
+    few rows of the model's width) need more memory than is available.
+
+    ``call`` names the request in the message (for example ``"sample(10)"``),
+    and ``advice`` says what to do, with ``{}`` for the most chains that fit.
+    """
     W = estimator.components_
     row_bytes = (4 * W.shape[1] + 2 * W.shape[0]) * W.dtype.itemsize
-    needed = int(n_samples) * int(row_bytes)  # Python ints: a NumPy count overflowed
+    needed = int(n_chains) * int(row_bytes)  # Python ints: a NumPy count overflowed
     if needed <= SURELY_AVAILABLE_BYTES:
         return
     available = available_memory()
     if available is not None and needed > available:
         raise ModelTooLargeError(
-            f"{type(estimator).__name__}.sample({n_samples}) needs about {_gib(needed)} for "
-            f"its chains ({_gib(row_bytes)} each), but {_gib(available)} is available; draw "
-            f"at most {max(1, available // row_bytes)} samples a call (calls with other "
-            "random_state seeds give more).")
+            f"{type(estimator).__name__}.{call} needs about {_gib(needed)} for its "
+            f"{int(n_chains):,} chains ({_gib(row_bytes)} each), but {_gib(available)} is "
+            f"available; " + advice.format(max(1, available // row_bytes)) + ".")
 
 
 def _gib(n_bytes):

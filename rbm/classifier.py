@@ -53,7 +53,7 @@ from ._frames import visible_output
 from ._params import CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
-from ._state import check_n_features, own_array
+from ._state import check_chain_memory, check_n_features, own_array
 from ._training import is_count
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
@@ -1205,6 +1205,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                 f"{type(self).__name__}.log_partition(method='exact') enumerates the "
                 f"2**{n_hidden} hidden states, which is only feasible up to "
                 f"n_components={MAX_EXACT_HIDDEN}; use method='ais' for larger models.")
+        if method == "ais":
+            check_chain_memory(self, n_chains, f"log_partition(n_chains={n_chains})",
+                               "use at most {} chains")
         return self._cached_log_partition(method, n_chains, n_betas, random_state)
 
     def _cached_log_partition(self, method, n_chains, n_betas, random_state):

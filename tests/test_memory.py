@@ -312,8 +312,40 @@ def test_a_sample_larger_than_memory_is_refused_before_allocating(monkeypatch):
     row_bytes = (4 * 8 + 2 * 3) * 8
     monkeypatch.setattr(rbm._state, "available_memory", lambda: 100 * 2**20)
     with pytest.raises(ModelTooLargeError, match=re.escape(
-            f"sample(1000000000000) needs about 283122.1 GiB for its chains ({row_bytes} "
+            f"sample(1000000000000) needs about 283122.1 GiB for its 1,000,000,000,000 chains "
+            f"({row_bytes} "
             f"bytes each), but 100.0 MiB is available; draw at most "
             f"{100 * 2**20 // row_bytes} samples")):
         model.sample(10**12)
     assert model.sample(5, n_steps=2).shape == (5, 8)  # small requests are never read against it
+
+
+def test_chain_requests_larger_than_memory_are_refused_before_allocating(monkeypatch):
+    # log_partition, conditional_sample, conditional_marginals and
+    # observed_log_likelihood reached NumPy's MemoryError for huge chain counts.
+    import rbm._state
+    from rbm import RBMClassifier
+
+    X = (np.random.default_rng(0).random((60, 8)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=2, random_state=0, missing="impute").fit(X)
+    gaps = X[:10].copy()
+    gaps[:, 0] = np.nan
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 100 * 2**20)
+    most = 100 * 2**20 // ((4 * 8 + 2 * 3) * 8)
+    for call, request in (
+            (lambda: model.log_partition(method="ais", n_chains=10**9),
+             "log_partition(n_chains=1000000000)"),
+            (lambda: model.conditional_sample(gaps, n_draws=10**8),
+             "conditional_sample(n_draws=100000000) of 10 rows"),
+            (lambda: model.conditional_marginals(gaps, method="gibbs", n_chains=10**8),
+             "conditional_marginals(n_chains=100000000) of 10 rows"),
+            (lambda: model.observed_log_likelihood(gaps, n_chains=10**9),
+             "observed_log_likelihood(n_chains=1000000000)")):
+        with pytest.raises(ModelTooLargeError, match=re.escape(request) + ".*at most "
+                           + str(most)):
+            call()
+    # Unused chains are not counted: the exact log Z takes none.
+    assert model.log_partition(method="auto", n_chains=10**12).method == "exact"
+    classifier = RBMClassifier(n_components=3, n_iter=1, random_state=0).fit(X, X[:, 0])
+    with pytest.raises(ModelTooLargeError, match=re.escape("log_partition(n_chains=")):
+        classifier.log_partition(method="ais", n_chains=10**9)
