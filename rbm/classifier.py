@@ -436,6 +436,10 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     ['a', 'b']
     """
 
+    #: A model saved before ``unlabelled_marker`` existed has no such
+    #: attribute; it loads with the behaviour it was fitted with (-1 marks).
+    unlabelled_marker = UNLABELLED
+
     _parameter_constraints = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "visible": [StrOptions({"bernoulli", "gaussian", "categorical"})],

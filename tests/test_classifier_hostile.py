@@ -643,3 +643,16 @@ def test_changed_layer_parameters_are_refused_until_set_back(binary, change, mes
             call()
     model.set_params(**original)
     np.testing.assert_array_equal(model.predict_proba(X), expected)
+
+
+def test_a_model_saved_before_unlabelled_marker_existed_keeps_minus_one(binary):
+    import pickle
+
+    X, y = binary
+    model = fitted(X, y)
+    del model.__dict__["unlabelled_marker"]  # as a model pickled before the parameter
+    loaded = pickle.loads(pickle.dumps(model))
+    assert loaded.get_params()["unlabelled_marker"] == -1
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    with pytest.raises(ValueError, match="only one class"):
+        loaded.partial_fit(X, np.where(y == 1, 1, -1))
