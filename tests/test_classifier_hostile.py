@@ -654,5 +654,5 @@ def test_a_model_saved_before_unlabelled_marker_existed_keeps_minus_one(binary):
     loaded = pickle.loads(pickle.dumps(model))
     assert loaded.get_params()["unlabelled_marker"] == -1
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-    with pytest.raises(ValueError, match="only one class"):
-        loaded.partial_fit(X, np.where(y == 1, 1, -1))
+    # -1 still marks an unlabelled row (index -1), 1 is class 1.
+    assert loaded._label_indices(np.array([-1, 1]), 2, reset=False).tolist() == [-1, 1]
