@@ -582,12 +582,23 @@ class ConditionalMixin:
             Hidden activation probabilities, in the dtype of X (of the
             model's parameters where X has gaps).
         """
-        if getattr(self, "missing", "error") == "impute" and not sp.issparse(X):
+        if self._may_have_gaps(X):
             rows, observed = self._incomplete_input(X)
             if not observed.all():
                 return self._hidden_means_given_observed(rows, observed)
         X = self._check_fitted_input(X, dtype=[np.float64, np.float32])
         return self._hidden_unit.mean(self._hidden_field(X))
+
+    def _may_have_gaps(self, X):
+        """Whether X may hold missing entries that this model takes
+        (``missing="impute"``).  Not sparse input (a NaN stored in it is refused
+        as without gaps), nor a float array whose sum is finite: that check
+        reads X once, where the incomplete rows' validation copies it."""
+        if getattr(self, "missing", "error") != "impute" or sp.issparse(X):
+            return False
+        if isinstance(X, np.ndarray) and X.dtype.kind == "f":
+            return not np.isfinite(X.sum())
+        return True
 
     def _hidden_means_given_observed(self, rows, observed):
         """E[h | observed entries] of internal rows: direct for complete rows,
@@ -694,8 +705,7 @@ class ConditionalMixin:
         -------
         log_p : ndarray of shape (n_samples,)
         """
-        if getattr(self, "missing", "error") != "impute" or sp.issparse(X):
-            # Sparse rows have no gaps: a NaN stored in one is refused there.
+        if not self._may_have_gaps(X):
             return super().score_samples(X)
         _, observed = self._incomplete_input(X)
         if observed.all():

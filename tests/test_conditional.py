@@ -692,3 +692,24 @@ def test_transform_with_gaps_in_a_pipeline_and_past_the_enumerable_size():
     np.testing.assert_allclose(H[complete], model.transform(X[complete]), rtol=0, atol=1e-15)
     with pytest.raises(ValueError, match="NaN"):
         model.set_params(missing="error").transform(X)
+
+
+def test_complete_float_input_skips_the_incomplete_rows_validation(monkeypatch):
+    # transform and score_samples of a missing="impute" model read a complete
+    # float array once (its sum) instead of validating a copy for gaps.
+    rng = np.random.default_rng(1)
+    X = (rng.random((50, 4)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=2, random_state=0, missing="impute").fit(X)
+    expected = model.transform(X), model.score_samples(X)
+
+    def refuse(*args):
+        raise AssertionError("the incomplete rows' validation ran")
+
+    monkeypatch.setattr(BernoulliRBM, "_incomplete_input", refuse)
+    np.testing.assert_array_equal(model.transform(X), expected[0])
+    np.testing.assert_array_equal(model.score_samples(X), expected[1])
+    monkeypatch.undo()
+    X[0, 0] = np.inf  # not finite, not a gap: refused by name
+    for call in (model.transform, model.score_samples):
+        with pytest.raises(ValueError, match="inf"):
+            call(X)
