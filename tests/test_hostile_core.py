@@ -168,6 +168,26 @@ def test_a_malformed_categories_list_is_refused_by_name(categories, problem, mis
     assert not hasattr(model, "n_features_in_")
 
 
+@pytest.mark.parametrize("missing, gaps", [("error", False), ("impute", False), ("impute", True)])
+@pytest.mark.parametrize("n_lists", [1, 3])
+def test_a_categories_list_for_another_number_of_features_is_refused_by_name(
+        n_lists, missing, gaps):
+    # With missing="impute", a gap in a feature past the end of the list
+    # raised IndexError ("list index out of range") from the placeholder of
+    # missing entries, which reads categories[i]; without gaps OneHotEncoder
+    # said "Shape mismatch: if categories is an array, it has to be of shape
+    # (n_features,)", which does not say what to do.
+    X = np.random.default_rng(0).integers(0, 3, (30, 2)).astype(float)
+    if gaps:
+        X[3, 0] = X[5, 1] = np.nan
+    model = _small(CategoricalRBM, categories=[[0, 1, 2]] * n_lists, missing=missing)
+    with pytest.raises(ValueError, match=re.escape(
+            f"categories lists the categories of {n_lists} feature(s), but X has 2; give "
+            "one list per feature, or categories='auto'")):
+        model.fit(X)
+    assert not hasattr(model, "n_features_in_")
+
+
 # --------------------------------------------------------------------------
 # NumPy scalars as hyperparameters
 # --------------------------------------------------------------------------
