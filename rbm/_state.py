@@ -490,8 +490,10 @@ def _check_chain_count(estimator, n_chains, n_temperatures):
                else f"n_chains=None with batch_size={asked}")
     if estimator.method == "pt":
         setting += f" and n_temperatures={n_temperatures} ({asked * n_temperatures} chains)"
-    back = ("the chain settings back to those of its fit" if estimator.method == "pt"
-            else f"n_chains={at_fit}")
+    # (The chains passed the check of blocks of n_temperatures: this divides.)
+    back = f"n_chains={at_fit // n_temperatures}"
+    if estimator.method == "pt":
+        back += f" (with n_temperatures={n_temperatures})"
     raise ValueError(
         f"{type(estimator).__name__} has {setting}, but was fitted with {at_fit} "
         "persistent chains: training goes on with the chains it has. Set "

@@ -305,6 +305,22 @@ def test_a_chain_count_set_after_a_fit_is_refused_not_ignored(change, message, c
     assert model.n_iter_ == 4 and model.h_samples_.shape[0] == 8
 
 
+def test_the_chain_count_refusal_says_which_n_chains_continues():
+    # With method="pt" it said "Set the chain settings back to those of its
+    # fit", with no number to set; the fit's chains in blocks of the
+    # n_temperatures asked for are a setting that continues the model.
+    X = _binary(60, 6)
+    model = BernoulliRBM(n_components=3, n_iter=2, n_chains=20, random_state=0,
+                         n_jobs=1).fit(X)
+    model.set_params(method="pt", n_temperatures=4)
+    with pytest.raises(ValueError, match=re.escape(
+            "fitted with 20 persistent chains: training goes on with the chains it has. "
+            "Set n_chains=5 (with n_temperatures=4) to continue it")):
+        model.partial_fit(X)
+    model.set_params(n_chains=5).partial_fit(X)
+    assert model.n_iter_ == 3 and model.h_samples_.shape[0] == 20
+
+
 @pytest.mark.parametrize("change, message", [
     (dict(dtype=np.float32), "has dtype=float32 but was fitted with dtype=float64"),
     (dict(categories=[[0, 1, 2, 3]] * 4), "categories differs from the categories it was fitted"),
