@@ -215,18 +215,19 @@ def _parameter_to_lower(estimator, n_columns, n_chains, largest_batch, itemsize,
     return largest
 
 
-def check_sample_request(estimator, n_samples, n_steps, max_steps):
+def check_sample_request(estimator, n_samples, n_steps, max_steps=None):
     """Raise ValueError for a ``sample`` request that is not a count of samples and
-    of steps (at most ``max_steps``), and ModelTooLargeError, before allocating,
-    for more chains than memory holds (each chain: a few rows of the model's
-    width; NumPy's own error said only "Unable to allocate 291 TiB")."""
+    of steps (at most ``max_steps``, where given), and ModelTooLargeError, before
+    allocating, for more chains than memory holds (each chain: a few rows of the
+    model's width; NumPy's own error said only "Unable to allocate 291 TiB").
+    The density models' ``sample`` and ``RBMClassifier.sample`` run it."""
     from ._training import is_count  # (_training imports this module)
 
     if not is_count(n_samples):
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
     if not is_count(n_steps, max_steps):
-        raise ValueError(
-            f"n_steps must be a positive integer at most {max_steps}, got {n_steps!r}.")
+        most = "" if max_steps is None else f" at most {max_steps}"
+        raise ValueError(f"n_steps must be a positive integer{most}, got {n_steps!r}.")
     W = estimator.components_
     row_bytes = (4 * W.shape[1] + 2 * W.shape[0]) * W.dtype.itemsize
     needed = int(n_samples) * int(row_bytes)  # Python ints: a NumPy count overflowed

@@ -569,3 +569,20 @@ def test_a_damaged_log_partition_cache_is_named(binary):
             call()
     model._log_partition_cache = {}
     assert np.isfinite(model.log_likelihood(X, y)).all()
+
+
+def test_a_sample_larger_than_memory_is_refused_before_allocating(binary, monkeypatch):
+    # As the density models' sample (tests/test_memory.py): sample(10**12)
+    # reached NumPy's "Unable to allocate 7.28 TiB" (the labels' draw).
+    import rbm._state
+    from rbm._state import ModelTooLargeError
+    X, y = binary
+    model = fitted(X, y)
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 100 * 2**20)
+    with pytest.raises(ModelTooLargeError, match=r"RBMClassifier.sample\(1000000000000\) needs "
+                                                 r"about .* draw at most \d+ samples a call"):
+        model.sample(10**12, n_steps=1)
+    with pytest.raises(ValueError, match="n_steps must be a positive integer, got 0"):
+        model.sample(2, n_steps=0)
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 0)  # small: never read
+    assert model.sample(3, n_steps=2)[0].shape == (3, 5)
