@@ -835,8 +835,10 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     def _partial_fit(self, X, y, classes, sample_weight, first):
         """``partial_fit``'s work (``first``: no model yet)."""
         name = type(self).__name__
+        # Every call: scikit-learn validates on the first only, and set_params
+        # may come between calls (as the density models' partial_fit).
+        self._validate_params()
         if first:
-            self._validate_params()
             if classes is None:
                 raise ValueError(f"{name}.partial_fit needs classes=... (every class) on its "
                                  "first call, since later calls may not show them all.")

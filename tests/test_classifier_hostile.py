@@ -586,3 +586,21 @@ def test_a_sample_larger_than_memory_is_refused_before_allocating(binary, monkey
         model.sample(2, n_steps=0)
     monkeypatch.setattr(rbm._state, "available_memory", lambda: 0)  # small: never read
     assert model.sample(3, n_steps=2)[0].shape == (3, 5)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(batch_size=0), "'batch_size' parameter of RBMClassifier must be an int in the range"),
+    (dict(learning_rate=-1.0), "'learning_rate' parameter of RBMClassifier must be"),
+    (dict(momentum=5.0), "'momentum' parameter of RBMClassifier must be"),
+])
+def test_partial_fit_validates_hyperparameters_set_since_the_first_call(binary, change, match):
+    # scikit-learn validates them on the first call only: batch_size=0 set
+    # between calls raised "range() arg 3 must not be zero", and a negative
+    # learning rate or a momentum of 5 trained on without a word (the
+    # density models validate every call).
+    X, y = binary
+    model = fitted(X, y).set_params(**change)
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match=match):
+        model.partial_fit(X, y)
+    assert fingerprint(model) == before
