@@ -194,14 +194,14 @@ class CategoricalVisible(VisibleLayer):
             X = np.empty((len(X), 0))
         X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
                           ensure_all_finite=False, reset=reset)
-        given = None if isinstance(self.categories, str) else len(self.categories)
-        if reset and given is not None and given != X.shape[1]:
-            # Before the placeholders of missing entries, which read categories[i]
-            # (IndexError), and OneHotEncoder, which says "Shape mismatch".
+        # Only when fitting (the one time the parameter is read), before the
+        # placeholders of missing entries, which read categories[i] (IndexError),
+        # and OneHotEncoder, which says "Shape mismatch".
+        if reset and not isinstance(self.categories, str) and len(self.categories) != X.shape[1]:
             raise ValueError(
-                f"{name}: categories lists the categories of {given} feature(s), but X has "
-                f"{X.shape[1]}; give one list per feature, or categories='auto' to take "
-                "them from the data.")
+                f"{name}: categories lists the categories of {len(self.categories)} "
+                f"feature(s), but X has {X.shape[1]}; give one list per feature, or "
+                "categories='auto' to take them from the data.")
         return X
 
     def _encode(self, estimator, X, reset):
