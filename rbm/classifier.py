@@ -272,6 +272,11 @@ class JointChains:
 # --------------------------------------------------------------------------
 
 
+#: The ``visible`` name of each visible layer type.
+_VISIBLE_NAMES = {BernoulliVisible: "bernoulli", GaussianVisible: "gaussian",
+                  CategoricalVisible: "categorical"}
+
+
 def _visible_layer(kind, categories):
     """A new, unfitted visible layer of the named type."""
     if kind == "bernoulli":
@@ -843,6 +848,13 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                 raise ValueError(f"{name}.partial_fit needs classes=... (every class) on its "
                                  "first call, since later calls may not show them all.")
             self._visible_unit = _visible_layer(self.visible, self.categories)
+        elif _VISIBLE_NAMES.get(type(self._visible_unit)) != self.visible:
+            # The layer is built at the first fit: set_params(visible=...) since
+            # would be ignored, silently.
+            fitted = _VISIBLE_NAMES.get(type(self._visible_unit))
+            raise ValueError(f"{name} has visible={self.visible!r} but was fitted with "
+                             f"visible={fitted!r}; set visible back to {fitted!r} to continue "
+                             "it, or fit it anew for the new inputs.")
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(f"{name}.partial_fit got classes={np.asarray(classes).tolist()}, "
                              f"which differ from the model's classes_ {self.classes_.tolist()} "

@@ -2,6 +2,7 @@
 nothing, and bad labels, classes, weights and sample requests get errors that say
 what was wrong and what to do."""
 
+import re
 import warnings
 
 import numpy as np
@@ -604,3 +605,21 @@ def test_partial_fit_validates_hyperparameters_set_since_the_first_call(binary, 
     with pytest.raises(ValueError, match=match):
         model.partial_fit(X, y)
     assert fingerprint(model) == before
+
+
+@pytest.mark.parametrize("visible", ["gaussian", "categorical"])
+def test_partial_fit_refuses_a_visible_type_set_since_the_fit(binary, visible):
+    # The visible layer is built at the first fit: set_params(visible=...)
+    # before partial_fit went on training the fitted Bernoulli inputs
+    # without a word (as CategoricalRBM's dtype and categories were, which
+    # it now refuses).
+    X, y = binary
+    model = fitted(X, y).set_params(visible=visible)
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match=re.escape(
+            f"RBMClassifier has visible={visible!r} but was fitted with "
+            "visible='bernoulli'; set visible back to 'bernoulli'")):
+        model.partial_fit(X, y)
+    assert fingerprint(model) == before
+    model.set_params(visible="bernoulli").partial_fit(X, y)
+    assert model.n_iter_ == 3
