@@ -171,9 +171,7 @@ class ConditionalMixin:
         validation rows have gaps, ``validation_log_p`` (see
         ``_validation_scorer``).
         """
-        if warm:
-            check_is_fitted(self)
-            check_fitted_state(self, training=True)
+        if warm:  # (BaseRBM.fit has checked its fitted state, before its deep copy)
             unit = self._visible_unit
         else:
             unit = self._visible_type.for_estimator(self)

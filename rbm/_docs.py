@@ -142,7 +142,9 @@ SHARED_PARAMETERS = {
         (``h_samples_``) carry over as they are, so a chain count changed
         since the fit (``n_chains``, ``batch_size`` with ``n_chains=None``,
         ``method`` or ``n_temperatures``) is refused there and by
-        ``partial_fit`` unless ``h_samples_`` is assigned chains too."""),
+        ``partial_fit`` unless ``h_samples_`` is assigned chains of another
+        count too (``method="cd"`` runs no persistent chains: any count
+        goes)."""),
     "hidden": ('{"bernoulli", "gaussian", "relu", "drelu"}', """\
         Type of the hidden units, each with field x = c + W s(v):
         "bernoulli", binary (p(h = 1 | v) = sigmoid(x)); "gaussian",

@@ -295,7 +295,8 @@ class LikelihoodMixin:
             try:
                 np.linalg.cholesky(P[np.ix_(mask, mask)])
             except np.linalg.LinAlgError:
-                what = ("it" if missing is None else
+                # (A row with nothing observed is drawn from the model itself.)
+                what = ("it" if mask.all() else
                         f"its conditional distribution of features {np.flatnonzero(mask).tolist()} "
                         "given the others")
                 raise ValueError(

@@ -215,18 +215,19 @@ def _parameter_to_lower(estimator, n_columns, n_chains, largest_batch, itemsize,
     return largest
 
 
-def check_sample_request(estimator, n_samples, n_steps, max_steps):
+def check_sample_request(estimator, n_samples, n_steps, max_steps=None):
     """Raise ValueError for a ``sample`` request that is not a count of samples and
-    of steps (at most ``max_steps``), and ModelTooLargeError, before allocating,
-    for more chains than memory holds (each chain: a few rows of the model's
-    width; NumPy's own error said only "Unable to allocate 291 TiB")."""
+    of steps (at most ``max_steps``, where given), and ModelTooLargeError, before
+    allocating, for more chains than memory holds (each chain: a few rows of the
+    model's width; NumPy's own error said only "Unable to allocate 291 TiB").
+    The density models' ``sample`` and ``RBMClassifier.sample`` run it."""
     from ._training import is_count  # (_training imports this module)
 
     if not is_count(n_samples):
         raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
     if not is_count(n_steps, max_steps):
-        raise ValueError(
-            f"n_steps must be a positive integer at most {max_steps}, got {n_steps!r}.")
+        most = "" if max_steps is None else f" at most {max_steps}"
+        raise ValueError(f"n_steps must be a positive integer{most}, got {n_steps!r}.")
     check_chain_memory(estimator, n_samples, f"sample({n_samples})",
                        "draw at most {} samples a call (calls with other random_state seeds "
                        "give more)")
@@ -501,8 +502,10 @@ def _check_chain_count(estimator, n_chains, n_temperatures):
                else f"n_chains=None with batch_size={asked}")
     if estimator.method == "pt":
         setting += f" and n_temperatures={n_temperatures} ({asked * n_temperatures} chains)"
-    back = ("the chain settings back to those of its fit" if estimator.method == "pt"
-            else f"n_chains={at_fit}")
+    # (The chains passed the check of blocks of n_temperatures: this divides.)
+    back = f"n_chains={at_fit // n_temperatures}"
+    if estimator.method == "pt":
+        back += f" (with n_temperatures={n_temperatures})"
     raise ValueError(
         f"{type(estimator).__name__} has {setting}, but was fitted with {at_fit} "
         "persistent chains: training goes on with the chains it has. Set "

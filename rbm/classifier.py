@@ -53,8 +53,7 @@ from ._frames import visible_output
 from ._params import CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
-from ._state import check_chain_memory, check_n_features, own_array
-from ._training import is_count
+from ._state import check_chain_memory, check_n_features, check_sample_request, own_array
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
 from ._units.categorical import missing_mask
@@ -865,8 +864,10 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     def _partial_fit(self, X, y, classes, sample_weight, first):
         """``partial_fit``'s work (``first``: no model yet)."""
         name = type(self).__name__
+        # Every call: scikit-learn validates on the first only, and set_params
+        # may come between calls (as the density models' partial_fit).
+        self._validate_params()
         if first:
-            self._validate_params()
             if classes is None:
                 raise ValueError(f"{name}.partial_fit needs classes=... (every class) on its "
                                  "first call, since later calls may not show them all.")
@@ -1367,10 +1368,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             Their labels (``y`` itself where it was given).
         """
         self._check_fitted_state()
-        if not is_count(n_samples):
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        if not is_count(n_steps):
-            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
+        check_sample_request(self, n_samples, n_steps)  # (and memory for the chains)
         seed = random_state if random_state is not None else self.random_state
         rng = np.random.default_rng(check_random_state(seed).randint(2**31))
         n_classes = len(self.classes_)

@@ -2,6 +2,7 @@
 nothing, and bad labels, classes, weights and sample requests get errors that say
 what was wrong and what to do."""
 
+import re
 import warnings
 
 import numpy as np
@@ -656,3 +657,56 @@ def test_a_model_saved_before_unlabelled_marker_existed_keeps_minus_one(binary):
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     # -1 still marks an unlabelled row (index -1), 1 is class 1.
     assert loaded._label_indices(np.array([-1, 1]), 2, reset=False).tolist() == [-1, 1]
+
+
+def test_a_sample_larger_than_memory_is_refused_before_allocating(binary, monkeypatch):
+    # As the density models' sample (tests/test_memory.py): sample(10**12)
+    # reached NumPy's "Unable to allocate 7.28 TiB" (the labels' draw).
+    import rbm._state
+    from rbm._state import ModelTooLargeError
+    X, y = binary
+    model = fitted(X, y)
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 100 * 2**20)
+    with pytest.raises(ModelTooLargeError, match=r"RBMClassifier.sample\(1000000000000\) needs "
+                                                 r"about .* draw at most \d+ samples a call"):
+        model.sample(10**12, n_steps=1)
+    with pytest.raises(ValueError, match="n_steps must be a positive integer, got 0"):
+        model.sample(2, n_steps=0)
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 0)  # small: never read
+    assert model.sample(3, n_steps=2)[0].shape == (3, 5)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(batch_size=0), "'batch_size' parameter of RBMClassifier must be an int in the range"),
+    (dict(learning_rate=-1.0), "'learning_rate' parameter of RBMClassifier must be"),
+    (dict(momentum=5.0), "'momentum' parameter of RBMClassifier must be"),
+])
+def test_partial_fit_validates_hyperparameters_set_since_the_first_call(binary, change, match):
+    # scikit-learn validates them on the first call only: batch_size=0 set
+    # between calls raised "range() arg 3 must not be zero", and a negative
+    # learning rate or a momentum of 5 trained on without a word (the
+    # density models validate every call).
+    X, y = binary
+    model = fitted(X, y).set_params(**change)
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match=match):
+        model.partial_fit(X, y)
+    assert fingerprint(model) == before
+
+
+@pytest.mark.parametrize("visible", ["gaussian", "categorical"])
+def test_partial_fit_refuses_a_visible_type_set_since_the_fit(binary, visible):
+    # The visible layer is built at the first fit: set_params(visible=...)
+    # before partial_fit went on training the fitted Bernoulli inputs
+    # without a word (as CategoricalRBM's dtype and categories were, which
+    # it now refuses).
+    X, y = binary
+    model = fitted(X, y).set_params(visible=visible)
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match=re.escape(
+            f"RBMClassifier has visible={visible!r} but was fitted with "
+            "'bernoulli' inputs; set visible back to 'bernoulli'")):
+        model.partial_fit(X, y)
+    assert fingerprint(model) == before
+    model.set_params(visible="bernoulli").partial_fit(X, y)
+    assert model.n_iter_ == 3

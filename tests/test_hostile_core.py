@@ -168,6 +168,26 @@ def test_a_malformed_categories_list_is_refused_by_name(categories, problem, mis
     assert not hasattr(model, "n_features_in_")
 
 
+@pytest.mark.parametrize("missing, gaps", [("error", False), ("impute", False), ("impute", True)])
+@pytest.mark.parametrize("n_lists", [1, 3])
+def test_a_categories_list_for_another_number_of_features_is_refused_by_name(
+        n_lists, missing, gaps):
+    # With missing="impute", a gap in a feature past the end of the list
+    # raised IndexError ("list index out of range") from the placeholder of
+    # missing entries, which reads categories[i]; without gaps OneHotEncoder
+    # said "Shape mismatch: if categories is an array, it has to be of shape
+    # (n_features,)", which does not say what to do.
+    X = np.random.default_rng(0).integers(0, 3, (30, 2)).astype(float)
+    if gaps:
+        X[3, 0] = X[5, 1] = np.nan
+    model = _small(CategoricalRBM, categories=[[0, 1, 2]] * n_lists, missing=missing)
+    with pytest.raises(ValueError, match=re.escape(
+            f"categories lists the categories of {n_lists} feature(s), but X has 2; give "
+            "one list per feature, or categories='auto'")):
+        model.fit(X)
+    assert not hasattr(model, "n_features_in_")
+
+
 # --------------------------------------------------------------------------
 # NumPy scalars as hyperparameters
 # --------------------------------------------------------------------------
@@ -283,6 +303,22 @@ def test_a_chain_count_set_after_a_fit_is_refused_not_ignored(change, message, c
     model.h_samples_ = model.h_samples_[:8].copy()
     model.set_params(**change, warm_start=False).partial_fit(X)
     assert model.n_iter_ == 4 and model.h_samples_.shape[0] == 8
+
+
+def test_the_chain_count_refusal_says_which_n_chains_continues():
+    # With method="pt" it said "Set the chain settings back to those of its
+    # fit", with no number to set; the fit's chains in blocks of the
+    # n_temperatures asked for are a setting that continues the model.
+    X = _binary(60, 6)
+    model = BernoulliRBM(n_components=3, n_iter=2, n_chains=20, random_state=0,
+                         n_jobs=1).fit(X)
+    model.set_params(method="pt", n_temperatures=4)
+    with pytest.raises(ValueError, match=re.escape(
+            "fitted with 20 persistent chains: training goes on with the chains it has. "
+            "Set n_chains=5 (with n_temperatures=4) to continue it")):
+        model.partial_fit(X)
+    model.set_params(n_chains=5).partial_fit(X)
+    assert model.n_iter_ == 3 and model.h_samples_.shape[0] == 20
 
 
 @pytest.mark.parametrize("change, message", [

@@ -349,3 +349,9 @@ def test_chain_requests_larger_than_memory_are_refused_before_allocating(monkeyp
     classifier = RBMClassifier(n_components=3, n_iter=1, random_state=0).fit(X, X[:, 0])
     with pytest.raises(ModelTooLargeError, match=re.escape("log_partition(n_chains=")):
         classifier.log_partition(method="ais", n_chains=10**9)
+
+
+    # Small requests never read the memory available: with none "available"
+    # they are still drawn (with 100 MiB they would be drawn anyway).
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 0)
+    assert model.sample(5, n_steps=2).shape == (5, 8)

@@ -172,6 +172,13 @@ class CategoricalVisible(VisibleLayer):
 
     def validate(self, estimator, X, *, reset, dtype=None):
         """X one-hot coded as a CSR matrix (the model's internal form)."""
+        return self._encode(estimator, self._labels(estimator, X, reset), reset)
+
+    def _labels(self, estimator, X, reset):
+        """X through ``validate_data`` as labels of any dtype (missing entries kept),
+        refused if sparse or masked; when fitting (``reset``), the categories
+        parameter is checked first, and its length against X's features after.
+        """
         name = type(estimator).__name__
         if sp.issparse(X):
             raise TypeError(
@@ -187,15 +194,21 @@ class CategoricalVisible(VisibleLayer):
             X = np.empty((len(X), 0))
         X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
                           ensure_all_finite=False, reset=reset)
-        return self._encode(estimator, X, reset)
+        # Only when fitting (the one time the parameter is read), before the
+        # placeholders of missing entries, which read categories[i] (IndexError),
+        # and OneHotEncoder, which says "Shape mismatch".
+        if reset and not isinstance(self.categories, str) and len(self.categories) != X.shape[1]:
+            raise ValueError(
+                f"{name}: categories lists the categories of {len(self.categories)} "
+                f"feature(s), but X has {X.shape[1]}; give one list per feature, or "
+                "categories='auto' to take them from the data.")
+        return X
 
     def _encode(self, estimator, X, reset):
-        """Labels already through ``validate_data``, checked and one-hot coded."""
+        """Labels already through ``_labels``, checked and one-hot coded."""
         self._check_not_missing(X, estimator)
-        if (reset and not isinstance(self.categories, str)
-                and len(self.categories) == X.shape[1]):
-            # Before OneHotEncoder, whose message names the column by position
-            # (it reports a categories list of the wrong length itself).
+        if reset and not isinstance(self.categories, str):
+            # Before OneHotEncoder, whose message names the column by position.
             self._check_known_categories(X, estimator, self.categories)
         if reset:
             self.encoder = OneHotEncoder(
@@ -481,18 +494,7 @@ class CategoricalVisible(VisibleLayer):
         When fitting (``reset``), the categories are those observed, and a
         column with none observed is refused.
         """
-        name = type(estimator).__name__
-        if sp.issparse(X):
-            raise TypeError(f"{name} takes a dense array of category labels, one column per "
-                            "feature; sparse input is not supported. Convert it with "
-                            ".toarray().")
-        refuse_masked(estimator, X)
-        if hasattr(X, "columns") and len(X.columns) == 0:
-            X = np.empty((len(X), 0))
-        if reset:  # before the placeholders, which read the categories
-            self._check_categories_parameter(name)
-        X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
-                          ensure_all_finite=False, reset=reset)
+        X = self._labels(estimator, X, reset)  # (checks the categories the placeholders read)
         missing = missing_mask(X)
         if missing.any():
             # (Dates keep their dtype: as objects, datetime64[ns] become integers.)
