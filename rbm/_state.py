@@ -474,8 +474,8 @@ def check_fitted_state(estimator, training=False):
     if chains.shape[0] < 1 or chains.shape[0] % n_temperatures:
         raise ValueError(
             f"{name}.h_samples_ has {chains.shape[0]} persistent chains, but this model "
-            f"needs one or more blocks of n_temperatures={n_temperatures}; refit the "
-            "model after changing method or n_temperatures.")
+            f"needs one or more blocks of n_temperatures={n_temperatures}; set method "
+            "and n_temperatures back to those of the fit, or refit the model.")
     if training:
         _check_chain_count(estimator, chains.shape[0], n_temperatures)
     estimator._training.check(estimator, n_columns, n_temperatures, W.dtype)
