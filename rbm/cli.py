@@ -128,7 +128,7 @@ FIT_EXAMPLES = EPILOG
 
 DEMO_EXAMPLES = """\
 examples:
-  python -m rbm                                        the whole demo (about 2 minutes)
+  python -m rbm                                        the whole demo (about a minute)
   python -m rbm demo --epochs 50 --quiet               a quick look: shorter training, no progress
   python -m rbm demo --feature-components 64 --seed 1  a smaller feature model, another seed
 """
