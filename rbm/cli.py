@@ -128,7 +128,7 @@ FIT_EXAMPLES = EPILOG
 
 DEMO_EXAMPLES = """\
 examples:
-  python -m rbm                                        the whole demo (about 2 minutes)
+  python -m rbm                                        the whole demo (about a minute)
   python -m rbm demo --epochs 50 --quiet               a quick look: shorter training, no progress
   python -m rbm demo --feature-components 64 --seed 1  a smaller feature model, another seed
 """
@@ -764,7 +764,7 @@ _TEXT_HINT = ("categories need a model fitted with --model categorical; otherwis
               "the delimiter (--delimiter) and the header (--header, --no-header).")
 
 
-def _refuse_text(table, what):
+def _refuse_text(table, what, hint=_TEXT_HINT):
     """UsageError naming the first text column, for a step that needs numbers."""
     text = table.text_columns
     if text:
@@ -773,7 +773,7 @@ def _refuse_text(table, what):
         raise UsageError(
             f"{table.label(j)} holds text ({', '.join(map(repr, values[:3]))}"
             f"{', ...' if len(values) > 3 else ''}) but {what} needs numbers; "
-            f"{_TEXT_HINT}")
+            f"{hint}")
 
 
 def _resolve_preprocessing(choice, model_name, X):
@@ -1181,7 +1181,10 @@ def _run_fit(args):
     if args.model != "categorical":
         _refuse_text(table, f"--model {args.model}")
     elif choice != "none":
-        _refuse_text(table, f"--preprocess {choice}")
+        # The model is categorical already: the usual hint would ask for it.
+        _refuse_text(table, f"--preprocess {choice}",
+                     "with a text column, --model categorical takes every column as it "
+                     "is (--preprocess none): bin the numbers before, or leave them out.")
     X_train, X_test = _split(X, args)
     steps = _preprocessing_steps(choice, args)
     print(f"Data: {table.description}: {X.shape[0]} samples x {X.shape[1]} features, "

@@ -76,12 +76,15 @@ def trusted_types():
     return sorted({_qualified_name(t) for t in types})
 
 
-def check_suffix(path):
-    """The lower-case suffix of path; ValueError unless save and load know it."""
+def check_suffix(path, action="store a model in"):
+    """The lower-case suffix of path; ValueError unless save and load know it.
+
+    ``action`` completes "cannot tell how to ..." in the message (``load``
+    reads, it does not store)."""
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise ValueError(
-            f"cannot tell how to store a model in {str(path)!r}: use a file name "
+            f"cannot tell how to {action} {str(path)!r}: use a file name "
             f"ending in {', '.join(SUFFIXES)}."
         )
     return suffix
@@ -195,9 +198,11 @@ def load(path, *, trusted=None):
     ImportError
         The file refers to code this installation lacks.
     """
-    suffix = check_suffix(path)
+    # A missing file first: a typo in the name ("model.skop") is a missing
+    # file, not a question of formats.
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
+    suffix = check_suffix(path, "read a model from")
     if suffix != ".skops":
         return _checked(_deserialized(path, joblib.load))  # reads plain pickles too
     sio = _skops_io()

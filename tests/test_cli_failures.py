@@ -204,6 +204,18 @@ def test_non_finite_numbers_beside_a_text_column_are_refused_by_name(value, mess
     assert_one_line_failure(result, "fit", f"'fractions.csv' {message}")
 
 
+def test_preprocessing_a_text_file_for_a_categorical_model_does_not_ask_for_one(files):
+    # Before: "... but --preprocess bins needs numbers; categories need a model
+    # fitted with --model categorical", to a command that gave --model categorical.
+    (files / "named.csv").write_text("name,score\nann,0.5\nbob,0.7\ncid,0.1\ndan,0.9\n")
+    result = rbm_command("fit", "named.csv", "--model", "categorical", "--preprocess", "bins",
+                         *FAST, cwd=files)
+    assert_one_line_failure(result, "fit", "column 'name' holds text ('ann', 'bob', 'cid', "
+                            "...) but --preprocess bins needs numbers; with a text column, "
+                            "--model categorical takes every column as it is")
+    assert "fitted with --model categorical" not in result.stderr
+
+
 def test_a_param_that_contradicts_its_flag_is_refused(files):
     # Before: --param n_components=3 silently won over --n-components 2.
     result = rbm_command("fit", "binary.csv", "--n-iter", "1", "-q", "--n-components", "2",

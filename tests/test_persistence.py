@@ -175,6 +175,16 @@ def test_save_and_load_reject_unknown_suffixes_and_missing_files(fitted, tmp_pat
         load(tmp_path / "absent.skops")
 
 
+def test_load_says_a_mistyped_name_is_missing_and_a_wrong_suffix_is_read(fitted, tmp_path):
+    # "model.skop" (a typo) was "cannot tell how to store a model in ...":
+    # load stores nothing, and the file is not there.
+    with pytest.raises(FileNotFoundError, match="no such file: .*model.skop'"):
+        load(tmp_path / "model.skop")
+    (tmp_path / "data.csv").write_text("1,0\n")
+    with pytest.raises(ValueError, match=r"cannot tell how to read a model from .*\.skops"):
+        load(tmp_path / "data.csv")
+
+
 def _schema_bytes(path):
     """Size of the JSON schema inside a .skops file (one node per stored Python object)."""
     with zipfile.ZipFile(path) as archive:
