@@ -872,7 +872,11 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                 raise ValueError(f"{name}.partial_fit needs classes=... (every class) on its "
                                  "first call, since later calls may not show them all.")
             self._visible_unit = _visible_layer(self.visible, self.categories)
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+        elif isinstance(self._visible_unit, CategoricalVisible):
+            # The one-hot coding is fixed at the first fit (as CategoricalRBM's).
+            self._visible_unit.follow_categories(self)
+        if (not first and classes is not None
+                and not np.array_equal(np.unique(classes), self.classes_)):
             raise ValueError(f"{name}.partial_fit got classes={np.asarray(classes).tolist()}, "
                              f"which differ from the model's classes_ {self.classes_.tolist()} "
                              "(set by fit or the first partial_fit); refit to change them.")

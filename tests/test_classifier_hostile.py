@@ -710,3 +710,20 @@ def test_partial_fit_refuses_a_visible_type_set_since_the_fit(binary, visible):
     assert fingerprint(model) == before
     model.set_params(visible="bernoulli").partial_fit(X, y)
     assert model.n_iter_ == 3
+
+
+def test_categories_set_since_the_fit_are_refused_by_partial_fit():
+    # The one-hot coding is fixed at the first fit; a new categories list
+    # went unread (as CategoricalRBM's was, which refuses it too).
+    X = np.array([["a", "x"], ["b", "y"], ["a", "y"], ["b", "x"]] * 5, dtype=object)
+    y = np.array([0, 1, 0, 1] * 5)
+    model = RBMClassifier(4, visible="categorical", n_iter=2, random_state=0).fit(X, y)
+    model.set_params(categories=[["a", "b", "c"], ["x", "y"]])
+    before = fingerprint(model)
+    with pytest.raises(ValueError, match=r"categories differs from the categories it was "
+                                         r"fitted with .* or fit it anew for the new ones"):
+        model.partial_fit(X, y)
+    assert fingerprint(model) == before
+    model.set_params(categories=[["a", "b"], ["x", "y"]]).partial_fit(X, y)
+    model.set_params(categories="auto").partial_fit(X, y)
+    assert model.n_iter_ == 4

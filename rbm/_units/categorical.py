@@ -337,6 +337,13 @@ class CategoricalVisible(VisibleLayer):
                 f"{name} has dtype={asked.name} but was fitted with dtype={fitted.name}; "
                 f"training goes on in the fitted coding. Set dtype back to {fitted.name} to "
                 "continue it, or fit it anew (warm_start=False) for the new dtype.")
+        self.follow_categories(estimator)
+
+    def follow_categories(self, estimator):
+        """Refuse explicit ``categories`` set since the fit other than the fitted
+        ones (``follow_hyperparameters``; ``RBMClassifier``, which has no
+        ``dtype``, calls this part alone)."""
+        name = type(estimator).__name__
         categories = estimator.categories
         if isinstance(categories, str):
             return
@@ -347,8 +354,9 @@ class CategoricalVisible(VisibleLayer):
             raise ValueError(
                 f"{name}.categories differs from the categories it was fitted with "
                 "(categories_); training goes on in the fitted coding. Set categories back "
-                "(or to 'auto') to continue it, or fit it anew (warm_start=False) for the "
-                "new ones.")
+                "(or to 'auto') to continue it, or fit it anew"
+                + (" (warm_start=False)" if hasattr(estimator, "warm_start") else "")
+                + " for the new ones.")
 
     def check_fitted(self, estimator, n_columns, dtype):
         """The encoder's categories must be sound and give exactly the model's columns.
