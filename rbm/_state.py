@@ -456,10 +456,7 @@ def check_fitted_state(estimator, training=False):
         raise ValueError(f"{name}.components_ must be a non-empty 2-d float32 or float64 "
                          f"array, got shape {W.shape} and dtype {W.dtype}; refit the model.")
     n_hidden, n_columns = W.shape
-    if n_hidden != estimator.n_components:
-        raise ValueError(
-            f"{name} has n_components={estimator.n_components!r} but components_ has "
-            f"{n_hidden} rows; set n_components back to {n_hidden} or refit the model.")
+    check_n_components(estimator, n_hidden)
     unit = estimator._visible_unit
     unit.check_fitted(estimator, n_columns, W.dtype)
     estimator._hidden_unit.check_fitted(estimator, n_hidden, W.dtype)
@@ -482,6 +479,17 @@ def check_fitted_state(estimator, training=False):
     estimator._training.fit_ladder(estimator, n_temperatures)
     for owner in (estimator._training, unit, estimator._hidden_unit):
         _own_kernel_arrays(owner, writeable=training)
+
+
+def check_n_components(estimator, n_hidden):
+    """ValueError where ``n_components`` was set since the fit to another size than
+    the fitted hidden layer's (``n_hidden``): the model would otherwise go on
+    with the fitted size, silently.  The density models and ``RBMClassifier``."""
+    if n_hidden != estimator.n_components:
+        raise ValueError(
+            f"{type(estimator).__name__} has n_components={estimator.n_components!r} but "
+            f"components_ has {n_hidden} rows; set n_components back to {n_hidden} or "
+            "refit the model.")
 
 
 def _check_chain_count(estimator, n_chains, n_temperatures):

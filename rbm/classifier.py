@@ -53,7 +53,8 @@ from ._frames import visible_output
 from ._params import CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
-from ._state import check_chain_memory, check_n_features, check_sample_request, own_array
+from ._state import (check_chain_memory, check_n_components, check_n_features,
+                     check_sample_request, own_array)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
 from ._units.categorical import missing_mask
@@ -996,10 +997,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         model would otherwise go on with the layers it was fitted with,
         silently."""
         name = type(self).__name__
-        if n_hidden != self.n_components:
-            raise ValueError(
-                f"{name} has n_components={self.n_components!r} but components_ has "
-                f"{n_hidden} rows; set n_components back to {n_hidden} or refit the model.")
+        check_n_components(self, n_hidden)
         fitted_kind = _VISIBLE_KINDS[type(self._visible_unit)]
         if self.visible != fitted_kind:
             raise ValueError(f"{name} has visible={self.visible!r} but was fitted with "
