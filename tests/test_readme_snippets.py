@@ -74,5 +74,10 @@ def test_every_snippet_runs(where, tmp_path, monkeypatch):
             pytest.skip(f"{module} is not installed (an optional extra)")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    exec(compile(source, where, "exec"), {"__name__": "__readme__"})
+    namespace = {"__name__": "__readme__"}
+    try:
+        exec(compile(source, where, "exec"), namespace)
+    finally:
+        if hasattr(namespace.get("client"), "close"):   # the Dask snippet's local cluster
+            namespace["client"].close()
     assert os.getcwd() == str(tmp_path)
