@@ -2,6 +2,7 @@
 
 from ._base import DivergenceError
 from ._training import DivergenceWarning
+from ._units.categorical import ManyCategoriesWarning
 from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._gaussian import GaussianBernoulliRBM
@@ -16,6 +17,7 @@ __all__ = [
     "DivergenceError",
     "DivergenceWarning",
     "GaussianBernoulliRBM",
+    "ManyCategoriesWarning",
     "RBMClassifier",
     "RBMImputer",
     "RBMOutlierDetector",

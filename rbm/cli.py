@@ -11,6 +11,7 @@ is also reported in one line; ``RBM_TRACEBACK=1`` shows its traceback.
 
 import argparse
 import ast
+import contextlib
 import csv
 import io
 import itertools
@@ -32,6 +33,7 @@ from sklearn.preprocessing import Binarizer, KBinsDiscretizer, MinMaxScaler, Sta
 import rbm
 
 from . import _demo, persistence
+from ._units.categorical import warn_of_many_categories
 
 #: Models the command line fits: name -> (class name in ``rbm``, automatic
 #: preprocessing).  A model missing from the installed ``rbm`` is left out.
@@ -1132,13 +1134,21 @@ def _categories_of(X):
     return [np.unique(X[:, j]) for j in range(X.shape[1])]
 
 
+#: Values a line of output lists before "and N more".
+SHOWN_VALUES = 10
+
+
 def _only_held_out(categories, X_train, table):
-    """'column: values' for the categories that no training row holds."""
+    """'column: values' for the categories that no training row holds (the
+    first ``SHOWN_VALUES`` of each column, then how many more)."""
     found = []
     for j, (cats, seen) in enumerate(zip(categories, _categories_of(X_train))):
-        missing = [_format_value(c) for c in cats if c not in set(seen.tolist())]
+        seen = set(seen.tolist())
+        missing = [_format_value(c) for c in cats if c not in seen]
         if missing:
-            found.append(f"{table.label(j)}: {', '.join(missing)}")
+            more = len(missing) - SHOWN_VALUES
+            found.append(f"{table.label(j)}: {', '.join(missing[:SHOWN_VALUES])}"
+                         + (f" and {more} more" if more > 0 else ""))
     return found
 
 
@@ -1157,6 +1167,9 @@ def _fit_pipeline(steps, model, X_train, table):
     if _takes_categories(model):
         categories = _categories_of(_preprocess(preprocessing, table.X))
         model.set_params(categories=categories)
+        # The model sees given categories and so cannot warn of a column of
+        # about one row per value (a measurement or an identifier) itself.
+        warn_of_many_categories(categories, len(table.X), None, table.label)
         only_held_out = _only_held_out(categories, Xt_train, table)
         if only_held_out:
             print(f"Categories from all rows; only held-out rows hold "
@@ -1352,6 +1365,23 @@ def _quiet_broken_pipe():
     return 1
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(where):
+    """Show warnings as one line each, "where: warning: ...", like the errors.
+
+    Python's own format names a line of the library (or "<frozen runpy>"),
+    which means nothing to someone at the command line.
+    """
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{where}: warning: {_one_line(message)}", file=sys.stderr, flush=True)
+
+    shown, warnings.showwarning = warnings.showwarning, show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
+
+
 def main(argv=None, prog=None):
     """Run the command line; return the exit status.
 
@@ -1373,7 +1403,8 @@ def main(argv=None, prog=None):
     args = parser.parse_args(_with_default_command(argv))
     where = getattr(args, "command_prog", parser.prog)
     try:
-        return args.run(args) or 0
+        with _warnings_as_lines(where):
+            return args.run(args) or 0
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except (UsageError, ValueError, OSError, ImportError, OverflowError) as error:

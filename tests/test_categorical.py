@@ -8,7 +8,7 @@ from scipy import stats
 from scipy.special import logsumexp
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from rbm import BernoulliRBM, CategoricalRBM
+from rbm import BernoulliRBM, CategoricalRBM, ManyCategoriesWarning, RBMClassifier
 from sklearn_like import SKLEARN_LIKE
 from weight_checks import CATEGORICAL_WEIGHT_CHECKS
 
@@ -306,3 +306,38 @@ def test_dtype_other_than_float32_or_float64_is_rejected():
     X = np.array([[0, 1], [1, 0]])
     with pytest.raises(ValueError, match="dtype"):
         CategoricalRBM(dtype=np.int64).fit(X)
+
+
+def _with_a_column(values, n_rows=300):
+    """A frame of one ordinary categorical column and the given one."""
+    import pandas as pd
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"site": rng.choice(list("ACGT"), n_rows), "other": values})
+
+
+@pytest.mark.parametrize("kind", ["measurement", "identifier"])
+def test_a_column_of_about_one_row_per_category_warns_naming_it(kind):
+    rng = np.random.default_rng(1)
+    values = (rng.normal(size=300).round(3) if kind == "measurement"
+              else [f"row{i}" for i in range(300)])
+    X = _with_a_column(values)
+    for fit in (lambda m: m.fit(X), lambda m: m.partial_fit(X)):
+        with pytest.warns(ManyCategoriesWarning, match=r"column 'other' has \d+ distinct "
+                          r"values in 300 rows.*KBinsDiscretizer") as record:
+            fit(CategoricalRBM(n_components=2, n_iter=1, random_state=0))
+        assert len(record) == 1
+        assert record[0].filename == __file__   # points at the user's line
+    with pytest.warns(ManyCategoriesWarning, match="RBMClassifier: column 'other'"):
+        RBMClassifier(2, visible="categorical", n_iter=1, random_state=0).fit(
+            X, np.arange(300) % 2)
+
+
+def test_many_categories_each_seen_often_do_not_warn(recwarn):
+    X = _with_a_column(np.arange(300) % 120)           # 120 categories, 2-3 rows each
+    CategoricalRBM(n_components=2, n_iter=1, random_state=0).fit(X)
+    small = _with_a_column(np.arange(40), n_rows=40)   # one row each, but only 40
+    CategoricalRBM(n_components=2, n_iter=1, random_state=0).fit(small)
+    given = _with_a_column(np.arange(300))             # categories given: meant
+    CategoricalRBM(n_components=2, n_iter=1, categories=[list("ACGT"), list(range(300))],
+                   random_state=0).fit(given)
+    assert not [w for w in recwarn if issubclass(w.category, ManyCategoriesWarning)]

@@ -123,6 +123,22 @@ def test_a_value_only_in_the_held_out_rows_is_a_category(tmp_path):
     assert model.categories_[0].tolist() == [1, 2, 3, 9]
 
 
+def test_a_column_of_measurements_given_as_categories_is_named_in_one_warning_line(tmp_path):
+    # Before: a decimal column beside a text one became one category per value
+    # in silence, and the held-out values were listed one by one, all 41 of them.
+    rng = np.random.default_rng(0)
+    lines = [f"{site},{weight:.3f}" for site, weight in
+             zip(rng.choice(list("ACGT"), 300), rng.normal(size=300))]
+    (tmp_path / "mixed.csv").write_text("site,weight\n" + "\n".join(lines) + "\n")
+    result = rbm_command("fit", "mixed.csv", "--model", "categorical", *FAST, cwd=tmp_path)
+    succeeded(result)
+    warning, = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert re.fullmatch(r"python -m rbm fit: warning: column 'weight' has \d+ distinct values "
+                        r"in 300 rows .*KBinsDiscretizer.*GaussianBernoulliRBM\.", warning)
+    assert re.search(r"only held-out rows hold column 'weight': (-?\d\.\d+, ){9}-?\d\.\d+ "
+                     r"and \d+ more\.", result.stdout)
+
+
 def test_semicolon_csv_is_read_with_its_delimiter(tmp_path):
     # Before: "holds no data" or "could not convert string '1;0'".
     (tmp_path / "semi.csv").write_text("a;b;c\n1;0;1\n0;1;1\n1;1;0\n0;0;1\n1;0;0\n")

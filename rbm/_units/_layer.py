@@ -25,15 +25,36 @@ marginals, type-specific parameters and constraints) in ``VisibleLayer``.
 """
 
 import math
+import os
 import sys
 from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from scipy.special import expit
 from sklearn.utils.validation import validate_data
 
 from .. import _gibbs
+
+
+#: Folders whose frames a warning skips to point at the user's call: this
+#: package and scikit-learn.
+_INTERNAL_FOLDERS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+                     os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
+
+
+def user_stacklevel():
+    """``stacklevel`` for a warning that names the user's line, not ours.
+
+    Counts the frames above the caller of ``warnings.warn`` that lie in
+    this package or in scikit-learn (``fit``'s wrappers), which differ
+    between ``fit`` and ``partial_fit``.
+    """
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL_FOLDERS):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def all_finite(values):

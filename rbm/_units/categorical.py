@@ -1,6 +1,7 @@
 """Categorical (softmax, Potts) visible units, one-hot coded."""
 
 import math
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -9,12 +10,23 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import validate_data
 
 from .. import _gibbs
-from ._layer import KernelVisible, VisibleLayer, refuse_masked
+from ._layer import KernelVisible, VisibleLayer, refuse_masked, user_stacklevel
 
 
 #: Labels are checked and one-hot coded in blocks of rows of about this many
 #: bytes of 8-byte labels, so that the temporaries never have the input's size.
 ENCODE_BLOCK_BYTES = 2 * 2**20
+
+#: A feature whose inferred categories number more than this many, and more
+#: than half the rows, is most likely a measurement or an identifier, not a
+#: category: fit warns (``check_category_counts``).
+MANY_CATEGORIES = 50
+
+
+class ManyCategoriesWarning(UserWarning):
+    """A feature has about as many categories as rows: each is seen about once,
+    so the model cannot learn it (an identifier, or a real-valued measurement
+    given to a categorical model)."""
 
 
 def is_missing(value):
@@ -44,6 +56,26 @@ def column_label(estimator, index):
     ("feature 2")."""
     names = getattr(estimator, "feature_names_in_", None)
     return f"column '{names[index]}'" if names is not None else f"feature {index}"
+
+
+def warn_of_many_categories(categories, n_rows, owner, label):
+    """Warn (``ManyCategoriesWarning``) of each feature whose categories are more
+    than ``MANY_CATEGORIES`` and more than half of ``n_rows``.
+
+    Nothing is refused, since such categories may be meant; but a column of
+    real numbers or of row identifiers, given by mistake, would otherwise
+    train a weight column per row in silence.  ``owner`` (the estimator's
+    name, or None) starts the message and ``label(i)`` names feature i.
+    """
+    for i, values in enumerate(categories):
+        if len(values) > max(MANY_CATEGORIES, n_rows / 2):
+            warnings.warn(
+                f"{owner + ': ' if owner else ''}{label(i)} has {len(values)} distinct values in {n_rows} rows "
+                f"(for example {_shown(values[len(values) // 2])!r}), each a category "
+                "seen about once, which the model cannot learn. If it is an identifier, "
+                "drop it; if it is a measurement, bin it (for example with "
+                "sklearn.preprocessing.KBinsDiscretizer) or model it with "
+                "GaussianBernoulliRBM.", ManyCategoriesWarning, stacklevel=user_stacklevel())
 
 
 def _sorted_and_unique(categories):
@@ -215,6 +247,10 @@ class CategoricalVisible(VisibleLayer):
                 categories=self.categories, handle_unknown="error", sparse_output=True,
                 dtype=self.dtype,
             ).fit(X)
+            if isinstance(self.categories, str):  # given categories are meant
+                warn_of_many_categories(self.encoder.categories_, len(X),
+                                        type(estimator).__name__,
+                                        lambda i: column_label(estimator, i))
         else:
             self._check_known_categories(X, estimator, self.categories_)
             if X.dtype.kind != "O" and any(c.dtype.kind == "O" for c in self.categories_):

@@ -1,18 +1,15 @@
 """Gaussian visible units with learned standard deviations."""
 
-import os
-import sys
 import warnings
 from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-import sklearn
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import _gibbs
 from ._layer import (KernelVisible, VisibleLayer, all_finite, check_array_attribute,
-                     count_non_finite, GAPS_ADVICE)
+                     count_non_finite, GAPS_ADVICE, user_stacklevel)
 from .categorical import column_label
 
 #: Default of ``sigma_floor``: sigma never falls below this fraction of the
@@ -109,25 +106,6 @@ def spread_of_constant_features(mean, std):
     else:
         scale = float(np.abs(mean).max(initial=0.0)) or 1.0
     return np.where(spread, std, scale)
-
-
-#: Folders whose frames a warning skips to point at the user's call: this
-#: package and scikit-learn.
-_INTERNAL_FOLDERS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
-                     os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
-
-
-def user_stacklevel():
-    """``stacklevel`` for a warning that names the user's line, not ours.
-
-    Counts the frames above the caller of ``warnings.warn`` that lie in
-    this package or in scikit-learn (``fit``'s wrappers), which differ
-    between ``fit`` and ``partial_fit``.
-    """
-    level, frame = 1, sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL_FOLDERS):
-        level, frame = level + 1, frame.f_back
-    return level
 
 
 def off_scale_features(mean, std):
