@@ -1,6 +1,8 @@
 """Missing-value imputation with an RBM, in ``sklearn.impute``'s conventions."""
 
+import re
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -271,6 +273,44 @@ def default_estimator(X, missing, random_state, rule=None, kind=None):
                 **rule.options(kind, X.shape[0], random_state, categories, identity), **extra)
 
 
+def refuse_dates(X):
+    """Raise ValueError naming the first date or duration column of a DataFrame.
+
+    Such a column is neither numbers nor labels to impute; beside numeric
+    columns scikit-learn's validation raised NumPy's DTypePromotionError,
+    which names no column.
+    """
+    for name, dtype in zip(getattr(X, "columns", ()), getattr(X, "dtypes", ())):
+        if getattr(dtype, "kind", None) in ("m", "M"):
+            raise ValueError(
+                f"RBMImputer: column {name!r} holds dates or durations (dtype {dtype}); it "
+                "imputes numbers or labels. Convert the column (to numbers, or to strings "
+                "as labels), or leave it out with a sklearn.compose.ColumnTransformer.")
+
+
+@contextmanager
+def columns_by_name(imputer):
+    """Errors raised inside name the imputer's columns ("column 'age'") where
+    they name a feature by position ("feature 2").
+
+    The model is fitted on arrays (the imputer's validated, perhaps
+    standardised rows), so its messages can name a column of the user's
+    DataFrame only by position.
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        names = getattr(imputer, "feature_names_in_", None)
+        if names is None or type(error) not in (ValueError, TypeError):
+            raise
+        message = re.sub(r"\bfeature (\d+)\b", lambda match: (
+            f"column '{names[int(match[1])]}'" if int(match[1]) < len(names)
+            else match[0]), str(error))
+        if message == str(error):
+            raise
+        raise type(error)(message) from error
+
+
 class RBMImputer(CachedParamNames, _BaseImputer):
     """Fill in missing values from an RBM fitted to the incomplete data.
 
@@ -368,6 +408,7 @@ class RBMImputer(CachedParamNames, _BaseImputer):
 
     def _validated(self, X, reset):
         """(X as an array, mask of its missing entries)."""
+        refuse_dates(X)
         X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
         if X.dtype.kind not in "fiubOUS":
             raise ValueError(f"RBMImputer takes numbers or labels, got dtype {X.dtype}.")
@@ -444,9 +485,17 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         completed = np.asarray(completed)
         if self.mean_ is not None:
             completed = completed * self.scale_ + self.mean_
-        out = X.copy() if X.dtype.kind in "fO" else X.astype(object if isinstance(
-            self.estimator_, CategoricalRBM) else np.float64)
+        labels = isinstance(self.estimator_, CategoricalRBM)
+        out = X.copy() if X.dtype.kind in "fO" else X.astype(object if labels else np.float64)
         out[gaps] = np.where(missing[gaps], completed, out[gaps])
+        if labels and X.dtype.kind in "iub":
+            # Integer or boolean labels (a sentinel such as -999 for the
+            # gaps) keep their dtype, as scikit-learn's imputers keep it,
+            # where every imputed label fits it (they are categories of fit,
+            # which may lie outside a narrower dtype given to transform).
+            typed = out.astype(X.dtype)
+            if bool(np.all(typed == out)):
+                return typed
         return out
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -472,7 +521,7 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         # A refused fit (bad weights, say) leaves the imputer as it was:
         # validation sets n_features_in_ and feature_names_in_ at once, so
         # they are put back; the others are set only once the RBM has fitted.
-        with unchanged_on_error(self):
+        with unchanged_on_error(self), columns_by_name(self):
             X, missing = self._validated(X, reset=True)
             check_every_feature_observed(self, ~missing)
             template = (self.estimator if self.estimator is not None
@@ -512,9 +561,16 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         X_imputed : ndarray of shape (n_samples, n_features_out)
             X completed (most probable values or conditional means, or draws
             with ``sample_posterior=True``), then the indicator's columns
-            with ``add_indicator=True``.
+            with ``add_indicator=True``.  In X's dtype where it is floating
+            point, or integer or boolean labels of a CategoricalRBM; else
+            float64 (numbers) or object (labels).
         """
         self._check_fitted_state()
+        with columns_by_name(self):
+            return self._imputed(X)
+
+    def _imputed(self, X):
+        """``transform``'s output (see there)."""
         X, missing = self._validated(X, reset=False)
         X_indicator = self._transform_indicator(missing)
         # Only the rows with a gap go to the model (complete rows come back

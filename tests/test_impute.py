@@ -648,3 +648,93 @@ def test_the_imputers_own_fitted_attributes_are_named(attribute, value, match):
     for call in (imputer.transform, lambda X: imputer.get_feature_names_out()):
         with pytest.raises(ValueError, match=match):
             call(X)
+
+
+# --------------------------------------------------------------------------
+# Real-world tables: column types and the columns' names in messages
+# --------------------------------------------------------------------------
+
+
+def tiny_labels_model():
+    return CategoricalRBM(n_components=2, n_iter=2, random_state=0)
+
+
+@pytest.mark.parametrize("dates", ["datetime", "timedelta", "datetime-tz"])
+@pytest.mark.parametrize("beside", [True, False], ids=["beside-numbers", "alone"])
+def test_date_columns_are_refused_by_name(dates, beside):
+    # Beside numeric columns a date column made scikit-learn's validation
+    # raise NumPy's DTypePromotionError, which names no column.
+    pd = pytest.importorskip("pandas")
+    values = {"datetime": pd.date_range("2020-01-01", periods=20),
+              "timedelta": pd.to_timedelta(np.arange(20), unit="D"),
+              "datetime-tz": pd.date_range("2020-01-01", periods=20, tz="UTC")}[dates]
+    frame = pd.DataFrame({"when": values})
+    if beside:
+        frame["x"] = np.r_[np.nan, np.arange(19.0)]
+    for estimator in (None, GaussianBernoulliRBM(n_components=2, n_iter=2), tiny_labels_model()):
+        imputer = RBMImputer(estimator, random_state=0)
+        with pytest.raises(ValueError, match="column 'when' holds dates or durations"):
+            imputer.fit(frame)
+        assert not hasattr(imputer, "n_features_in_")
+
+
+def test_labels_mixing_strings_and_numbers_are_refused_by_name():
+    # OneHotEncoder's "Encoders require their input argument must be
+    # uniformly strings or numbers. Got ['int', 'str']" named neither the
+    # column nor a value.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"size": ["s", "m"] * 10,
+                          "code": np.array(["x", 1, "x", 2] * 5, dtype=object)})
+    match = (r"column 'code' mixes strings \(such as 'x'\) with other labels \(such as 1 "
+             r"of type int\); a feature's labels must be uniformly strings or numbers")
+    with pytest.raises(TypeError, match=match):
+        tiny_labels_model().fit(frame)
+    with pytest.raises(TypeError, match=match.replace("column 'code'", "feature 1")):
+        tiny_labels_model().fit(frame.to_numpy())
+    gaps = frame.copy()
+    gaps.loc[0, "size"] = None
+    for estimator in (None, tiny_labels_model()):
+        with pytest.raises(TypeError, match=match):
+            RBMImputer(estimator, random_state=0).fit(gaps)
+    # One type per column is fine, whatever the types of the others.
+    frame["code"] = frame["code"].astype(str)
+    assert tiny_labels_model().fit(frame).n_features_in_ == 2
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_the_models_messages_name_the_imputers_columns():
+    # The model is fitted on the imputer's arrays, so it named an unseen
+    # category of a DataFrame's column by position only ("feature 1").
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"colour": ["red", "blue"] * 10, "size": ["s", None, "m", "l"] * 5})
+    imputer = RBMImputer(tiny_labels_model(), random_state=0).fit(frame)
+    unseen = pd.DataFrame({"colour": [None], "size": ["xl"]})
+    with pytest.raises(ValueError, match="CategoricalRBM: column 'size' has the value 'xl'"):
+        imputer.transform(unseen)
+    with pytest.raises(ValueError, match="feature 1 has the value 'xl'"):
+        RBMImputer(tiny_labels_model(), random_state=0).fit(
+            frame.to_numpy()).transform(unseen.to_numpy())
+    # A message naming no feature passes through unchanged.
+    with pytest.raises(ValueError, match="X has 1 features, but RBMImputer is expecting 2"):
+        imputer.transform(frame.to_numpy()[:, :1])
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_integer_labels_keep_their_dtype(dtype):
+    # Integer labels with a sentinel for the gaps came back as an object array (pandas object columns with
+    # set_output), where scikit-learn's imputers keep an integer dtype.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = (rng.integers(0, 2, (30, 3)) * 7).astype(dtype)
+    sentinel = 9
+    X[:4, 1] = X[4:8, 2] = sentinel
+    imputer = RBMImputer(tiny_labels_model(), missing_values=sentinel, random_state=0)
+    out = imputer.fit_transform(X)
+    assert out.dtype == X.dtype
+    assert (out[:4, 1] != sentinel).all() and set(out[:4, 1].tolist()) <= set(
+        X[4:, 1].tolist())
+    np.testing.assert_array_equal(out[8:], X[8:])
+    frame = imputer.set_output(transform="pandas").fit_transform(
+        pd.DataFrame(X, columns=["a", "b", "c"]))
+    assert list(frame.dtypes) == [np.dtype(dtype)] * 3
+    np.testing.assert_array_equal(frame.to_numpy(), out)

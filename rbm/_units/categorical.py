@@ -211,10 +211,14 @@ class CategoricalVisible(VisibleLayer):
             # Before OneHotEncoder, whose message names the column by position.
             self._check_known_categories(X, estimator, self.categories)
         if reset:
-            self.encoder = OneHotEncoder(
-                categories=self.categories, handle_unknown="error", sparse_output=True,
-                dtype=self.dtype,
-            ).fit(X)
+            try:
+                self.encoder = OneHotEncoder(
+                    categories=self.categories, handle_unknown="error", sparse_output=True,
+                    dtype=self.dtype,
+                ).fit(X)
+            except TypeError as error:
+                self._refuse_mixed_labels(X, estimator, error)
+                raise
         else:
             self._check_known_categories(X, estimator, self.categories_)
             if X.dtype.kind != "O" and any(c.dtype.kind == "O" for c in self.categories_):
@@ -300,6 +304,28 @@ class CategoricalVisible(VisibleLayer):
                 "Or let the model handle the gaps: missing='impute' trains on such rows, "
                 "rbm.RBMImputer fills them, conditional_sample draws them."
             )
+
+    @staticmethod
+    def _refuse_mixed_labels(X, estimator, error):
+        """Raise TypeError naming the first feature whose labels mix strings
+        and other values (``"x"`` and ``1`` in an object column), if any.
+
+        OneHotEncoder sorts each feature's labels and refuses such a mix
+        without naming the feature or the values.
+        """
+        if X.dtype.kind != "O":
+            return
+        for i in range(X.shape[1]):
+            kinds = {}
+            for value in X[:, i].tolist():
+                kinds.setdefault(isinstance(value, str), value)
+            if len(kinds) > 1:
+                raise TypeError(
+                    f"{type(estimator).__name__}: {column_label(estimator, i)} mixes "
+                    f"strings (such as {kinds[True]!r}) with other labels (such as "
+                    f"{kinds[False]!r} of type {type(kinds[False]).__name__}); a "
+                    "feature's labels must be uniformly strings or numbers. Convert the "
+                    "column to one type, e.g. with .astype(str).") from error
 
     @staticmethod
     def _check_known_categories(X, estimator, known):
