@@ -738,3 +738,28 @@ def test_integer_labels_keep_their_dtype(dtype):
         pd.DataFrame(X, columns=["a", "b", "c"]))
     assert list(frame.dtypes) == [np.dtype(dtype)] * 3
     np.testing.assert_array_equal(frame.to_numpy(), out)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")
+@pytest.mark.parametrize("categories, other", [([1, 2, 3], [1, 2]), ([-5, 7], [0])])
+def test_a_gap_in_a_category_column_of_integers_stays_a_gap(categories, other):
+    # pandas converts a frame of integer category columns (of different
+    # categories) to int64, and turned a missing entry into -2**63:
+    # CategoricalRBM learned it as a category, RBMImputer imputed nothing
+    # there, and with missing="error" the gap was not refused.  (With equal
+    # categories in every column pandas gives objects, and scikit-learn's
+    # validation turns boolean categories into floats: both keep NaN.)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": pd.Categorical(categories * (24 // len(categories))),
+                          "b": pd.Categorical(other * (24 // len(other)))})
+    frame.iloc[:2, 0] = np.nan
+    model = CategoricalRBM(n_components=2, n_iter=2, random_state=0, missing="impute")
+    assert [sorted(c.tolist()) for c in model.fit(frame).categories_] == [
+        sorted(categories), sorted(other)]
+    with pytest.raises(ValueError, match="got missing values .* the first in row 0, "
+                                         "column 'a'"):
+        CategoricalRBM(n_components=2, n_iter=2).fit(frame)
+    for estimator in (None, tiny_labels_model()):
+        out = RBMImputer(estimator, random_state=0).fit_transform(frame)
+        assert out[0, 0] in categories and out[1, 0] in categories
+        np.testing.assert_array_equal(out[2:], frame.iloc[2:].to_numpy(dtype=object))

@@ -82,6 +82,28 @@ def _dates_among_others_as_objects(X):
     return X
 
 
+def integer_categories_with_gaps_as_objects(X):
+    """A pandas DataFrame whose category columns of integer categories have
+    missing entries, with those columns as objects; X itself otherwise.
+
+    pandas converts a frame of such columns (of different categories) to
+    NumPy in the categories' integer dtype, and a missing entry becomes the
+    integer -2**63: a label like any other, learned as a category of its
+    own, silently.  As objects the labels stay and a gap stays NaN.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if not hasattr(X, "iloc") or not isinstance(dtypes, Iterable):
+        return X
+    corrupted = [i for i, dtype in enumerate(dtypes)
+                 if getattr(dtype, "name", None) == "category"
+                 and dtype.categories.dtype.kind in "iu" and X.iloc[:, i].isna().any()]
+    if corrupted:
+        X = X.copy(deep=False)
+        for i in corrupted:
+            X.isetitem(i, X.iloc[:, i].astype(object))
+    return X
+
+
 def _is_float_dtype(dtype):
     """Whether ``dtype`` names float32 or float64 (anything else: False, no error)."""
     if dtype is None:  # np.dtype(None) is float64
@@ -192,6 +214,7 @@ class CategoricalVisible(VisibleLayer):
             # numpy cannot infer a dtype for an empty frame; let scikit-learn
             # report the missing features in its own words.
             X = np.empty((len(X), 0))
+        X = integer_categories_with_gaps_as_objects(X)
         X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
                           ensure_all_finite=False, reset=reset)
         # Only when fitting (the one time the parameter is read), before the
