@@ -488,6 +488,12 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         if self.mean_ is not None:
             completed = completed * self.scale_ + self.mean_
         labels = isinstance(self.estimator_, CategoricalRBM)
+        if X.dtype.kind == "O" and not labels:
+            # Numbers in an object array (a text placeholder such as "?" for
+            # the gaps, or an object column of a DataFrame) come back as
+            # float64, as from SimpleImputer's mean, not as objects (numeric
+            # text among them; ``_model_input`` has read them as numbers).
+            X = np.where(missing, np.nan, X).astype(np.float64)
         out = X.copy() if X.dtype.kind in "fO" else X.astype(object if labels else np.float64)
         out[gaps] = np.where(missing[gaps], completed, out[gaps])
         if labels and X.dtype.kind in "iub":
@@ -565,7 +571,7 @@ class RBMImputer(CachedParamNames, _BaseImputer):
             with ``sample_posterior=True``), then the indicator's columns
             with ``add_indicator=True``.  In X's dtype where it is floating
             point, or integer or boolean labels of a CategoricalRBM; else
-            float64 (numbers) or object (labels).
+            float64 (a numeric model) or object (CategoricalRBM).
         """
         self._check_fitted_state()
         with columns_by_name(self):

@@ -763,3 +763,25 @@ def test_a_gap_in_a_category_column_of_integers_stays_a_gap(categories, other):
         out = RBMImputer(estimator, random_state=0).fit_transform(frame)
         assert out[0, 0] in categories and out[1, 0] in categories
         np.testing.assert_array_equal(out[2:], frame.iloc[2:].to_numpy(dtype=object))
+
+
+@pytest.mark.parametrize("estimator", [BernoulliRBM, GaussianBernoulliRBM])
+def test_numbers_in_an_object_array_come_back_as_floats(estimator):
+    # They came back as an object array, numeric text ("1") left as text
+    # beside the imputed floats; SimpleImputer's mean gives float64.
+    pd = pytest.importorskip("pandas")
+    X = np.array([[0, 1], [1, 0]] * 10).astype(object)
+    X[0, 0], X[1, 1], X[2, 0] = None, "?", "1"
+    imputer = RBMImputer(estimator(n_components=2, n_iter=2, random_state=0),
+                         missing_values="?", random_state=0)
+    with pytest.raises(ValueError, match="NaN, None or pandas NA entries"):
+        imputer.fit(X)
+    X[0, 0] = 1
+    out = imputer.fit_transform(X)
+    assert out.dtype == np.float64 and np.isfinite(out).all() and out[2, 0] == 1.0
+    np.testing.assert_array_equal(out[3:], X[3:].astype(float))
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    frame.iloc[1, 1] = None
+    out = imputer.set_params(missing_values=np.nan).set_output(
+        transform="pandas").fit_transform(frame)
+    assert list(out.dtypes) == [np.float64] * 2 and out.notna().all().all()
