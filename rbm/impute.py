@@ -410,6 +410,11 @@ class RBMImputer(CachedParamNames, _BaseImputer):
     def _validated(self, X, reset):
         """(X as an array, mask of its missing entries)."""
         refuse_dates(X)
+        if hasattr(X, "columns") and len(X.columns) == 0:
+            # NumPy cannot infer a dtype for a frame without columns ("at
+            # least one array or dtype is required"); scikit-learn's
+            # validation names the missing features.
+            X = np.empty((len(X), 0))
         X = validate_data(self, integer_categories_with_gaps_as_objects(X), dtype=None,
                           ensure_all_finite=False, reset=reset)
         if X.dtype.kind not in "fiubOUS":

@@ -785,3 +785,14 @@ def test_numbers_in_an_object_array_come_back_as_floats(estimator):
     out = imputer.set_params(missing_values=np.nan).set_output(
         transform="pandas").fit_transform(frame)
     assert list(out.dtypes) == [np.float64] * 2 and out.notna().all().all()
+
+
+@pytest.mark.parametrize("n_rows, match", [(0, r"0 sample\(s\) \(shape=\(0, 0\)\)"),
+                                           (5, r"0 feature\(s\) \(shape=\(5, 0\)\)")])
+def test_a_frame_without_columns_is_refused_in_scikit_learns_words(n_rows, match):
+    # NumPy's "at least one array or dtype is required" named no problem.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(index=range(n_rows))
+    with pytest.raises(ValueError, match=match + " while a minimum of 1 is required by "
+                                               "RBMImputer"):
+        RBMImputer().fit(frame)
