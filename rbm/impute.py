@@ -206,18 +206,32 @@ def neighbour_identity(X, missing):
     return float(np.clip(np.concatenate(best), 0.0, 1.0).mean())
 
 
-def estimator_class_for(X, missing):
+def estimator_class_for(X, missing, integers=False):
     """The RBM class ``estimator=None`` picks for X: BernoulliRBM when every
     observed value is 0 or 1, GaussianBernoulliRBM for other floating-point
-    columns, CategoricalRBM otherwise."""
+    columns, CategoricalRBM otherwise (and for floats that stand for
+    ``integers``, see ``integer_columns``)."""
     observed = X[~missing]
     if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
         return BernoulliRBM
-    if X.dtype.kind in "f":
+    if X.dtype.kind in "f" and not integers:
         return GaussianBernoulliRBM
     if X.dtype.kind == "O":
         warn_of_real_labels(X, missing)
     return CategoricalRBM
+
+
+def integer_columns(X):
+    """Whether X is a DataFrame of integer columns only, pandas' nullable
+    ``Int64`` or Arrow integers among them.
+
+    Those with missing entries reach NumPy as floats (NaN for the gaps), yet
+    hold integers, which ``estimator=None`` takes as labels as it takes an
+    integer array: a GaussianBernoulliRBM imputed values such as 1.33 in
+    them.
+    """
+    dtypes = list(getattr(X, "dtypes", [])) if hasattr(X, "columns") else []
+    return bool(dtypes) and all(getattr(dtype, "kind", None) in ("i", "u") for dtype in dtypes)
 
 
 def warn_of_real_labels(X, missing):
@@ -237,7 +251,7 @@ def warn_of_real_labels(X, missing):
             return
 
 
-def default_estimator(X, missing, random_state, rule=None, kind=None):
+def default_estimator(X, missing, random_state, rule=None, kind=None, integers=False):
     """The RBM ``estimator=None`` picks for X (see ``RBMImputer``).
 
     Parameters
@@ -254,6 +268,10 @@ def default_estimator(X, missing, random_state, rule=None, kind=None):
         The class to build, sized and trained by ``rule`` for X as the
         imputer's own choice would be (``rbm impute --model``); None picks
         it from X (``estimator_class_for``).
+    integers : bool, default=False
+        Whether X's floats stand for integers (``integer_columns`` of the
+        data X came from), so that ``kind=None`` picks CategoricalRBM
+        unless they are 0 and 1.
 
     Returns
     -------
@@ -261,7 +279,7 @@ def default_estimator(X, missing, random_state, rule=None, kind=None):
         Unfitted.
     """
     rule = DEFAULT_RULE if rule is None else rule
-    kind = estimator_class_for(X, missing) if kind is None else kind
+    kind = estimator_class_for(X, missing, integers) if kind is None else kind
     categories, n_columns, extra = None, X.shape[1], {}
     if issubclass(kind, CategoricalRBM):
         # Labels carry no precision of their own: float32 trains about twice as fast.
@@ -329,7 +347,8 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         The model, cloned and fitted with ``missing="impute"``.  None picks
         one from the training data: BernoulliRBM when every observed value
         is 0 or 1, GaussianBernoulliRBM for other floating-point columns,
-        CategoricalRBM otherwise (strings, objects, integers; float32).
+        CategoricalRBM otherwise (strings, objects, integers, a DataFrame's
+        nullable integer columns too; float32).
         Each gets one hidden unit per feature (per observed category for
         CategoricalRBM), at least 64 and at most 512, weight decay 5e-3
         (for CategoricalRBM whose rows have near-identical neighbours,
@@ -535,10 +554,12 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         # validation sets n_features_in_ and feature_names_in_ at once, so
         # they are put back; the others are set only once the RBM has fitted.
         with unchanged_on_error(self), columns_by_name(self):
+            integers = integer_columns(X)
             X, missing = self._validated(X, reset=True)
             check_every_feature_observed(self, ~missing)
             template = (self.estimator if self.estimator is not None
-                        else default_estimator(X, missing, self.random_state))
+                        else default_estimator(X, missing, self.random_state,
+                                               integers=integers))
             estimator = clone(template).set_params(missing="impute")
             mean = scale = None
             if isinstance(estimator, GaussianBernoulliRBM):

@@ -12,7 +12,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMImputer
 from rbm.impute import (DEFAULT_RULE, DEFAULT_WEIGHT_DECAY, DefaultRule, default_epochs,
-                        default_estimator, default_n_components, neighbour_identity)
+                        default_estimator, default_n_components, integer_columns,
+                        neighbour_identity)
 
 
 # The checks feed real-valued data (blobs, normals, uniforms), the domain of
@@ -796,3 +797,27 @@ def test_a_frame_without_columns_is_refused_in_scikit_learns_words(n_rows, match
     with pytest.raises(ValueError, match=match + " while a minimum of 1 is required by "
                                                "RBMImputer"):
         RBMImputer().fit(frame)
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "UInt8", "int64[pyarrow]"])
+def test_nullable_integer_columns_are_imputed_as_integers(dtype):
+    # A frame of nullable integer columns reaches NumPy as floats (NaN for
+    # the gaps), so estimator=None picked a GaussianBernoulliRBM and imputed
+    # values such as 1.33 in columns of integers; an integer array with a
+    # sentinel for the gaps gets a CategoricalRBM.
+    pd = pytest.importorskip("pandas")
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"a": pd.array([1, 2, None, 3] * 6, dtype=dtype),
+                          "b": pd.array([5, 6, 7, None] * 6, dtype=dtype)})
+    imputer = RBMImputer(random_state=0).fit(frame)
+    assert isinstance(imputer.estimator_, CategoricalRBM)
+    out = imputer.transform(frame)
+    assert set(out[:, 0]) <= {1, 2, 3} and set(out[:, 1]) <= {5, 6, 7}
+    # Beside a float column, or of 0 and 1, the choice is as for floats.
+    mixed = frame.assign(x=np.linspace(0.1, 0.9, 24))
+    assert isinstance(default_estimator(mixed.to_numpy(dtype=float), mixed.isna().to_numpy(),
+                                        0, integers=integer_columns(mixed)),
+                      GaussianBernoulliRBM)
+    binary = pd.DataFrame({"a": pd.array([0, 1, None] * 8, dtype=dtype)})
+    assert isinstance(RBMImputer(random_state=0).fit(binary).estimator_, BernoulliRBM)
