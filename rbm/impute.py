@@ -525,7 +525,10 @@ class RBMImputer(CachedParamNames, _BaseImputer):
             # gaps) keep their dtype, as scikit-learn's imputers keep it,
             # where every imputed label fits it (they are categories of fit,
             # which may lie outside a narrower dtype given to transform).
-            typed = out.astype(X.dtype)
+            try:
+                typed = out.astype(X.dtype)
+            except (OverflowError, TypeError, ValueError):
+                return out
             if bool(np.all(typed == out)):
                 return typed
         return out

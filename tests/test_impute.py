@@ -741,6 +741,17 @@ def test_integer_labels_keep_their_dtype(dtype):
     np.testing.assert_array_equal(frame.to_numpy(), out)
 
 
+def test_integer_labels_beyond_a_narrower_dtype_come_back_as_objects():
+    # The imputed labels are categories of fit, which transform's narrower
+    # dtype may not hold: they come back as objects, not wrapped around.
+    X = np.array([[300, 5], [300, 6], [300, 7], [1, 5]] * 6)
+    imputer = RBMImputer(CategoricalRBM(n_components=2, n_iter=20, random_state=0),
+                         missing_values=-1, random_state=0).fit(X)
+    out = imputer.transform(np.array([[-1, 5], [1, 6]], dtype=np.int8))
+    assert out.dtype == object and out[0, 0] == 300
+    assert imputer.transform(np.array([[-1, 5]], dtype=np.int16)).dtype == np.int16
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast")
 @pytest.mark.parametrize("categories, other", [([1, 2, 3], [1, 2]), ([-5, 7], [0])])
 def test_a_gap_in_a_category_column_of_integers_stays_a_gap(categories, other):
