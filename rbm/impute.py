@@ -25,7 +25,7 @@ from ._params import CachedParamNames
 from ._rollback import unchanged_on_error
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import (column_label, integer_categories_with_gaps_as_objects,
-                               missing_mask)
+                               missing_mask, refuse_unhashable_label)
 
 
 class DefaultRule(NamedTuple):
@@ -143,8 +143,18 @@ def default_n_components(n_columns):
 
 
 def observed_categories(X, missing):
-    """Number of distinct observed values per column of X."""
-    return [len(set(X[~missing[:, j], j].tolist())) for j in range(X.shape[1])]
+    """Number of distinct observed values per column of X (TypeError naming
+    the feature where one cannot be a label: a list, say)."""
+    counts = []
+    for j in range(X.shape[1]):
+        labels = X[~missing[:, j], j].tolist()
+        try:
+            counts.append(len(set(labels)))
+        except TypeError as error:
+            for value in labels:
+                refuse_unhashable_label(value, "RBMImputer", f"feature {j}", error)
+            raise
+    return counts
 
 
 #: ``neighbour_identity`` compares at most this many rows with at most

@@ -832,3 +832,17 @@ def test_nullable_integer_columns_are_imputed_as_integers(dtype):
                       GaussianBernoulliRBM)
     binary = pd.DataFrame({"a": pd.array([0, 1, None] * 8, dtype=dtype)})
     assert isinstance(RBMImputer(random_state=0).fit(binary).estimator_, BernoulliRBM)
+
+
+def test_a_list_in_a_cell_is_refused_by_column():
+    # A list (from JSON, say) among the labels raised "unhashable type:
+    # 'list'" (estimator=None) or OneHotEncoder's "must be uniformly strings
+    # or numbers. Got ['list']", naming no column.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"size": ["s", None] * 10, "tags": [["a"], ["b", "c"]] * 10})
+    match = r"column 'tags' holds a list \(\['a'\]\), which cannot be a category label"
+    for estimator in (None, tiny_labels_model()):
+        with pytest.raises(TypeError, match=match):
+            RBMImputer(estimator, random_state=0).fit(frame)
+    with pytest.raises(TypeError, match=match.replace("column 'tags'", "feature 1")):
+        tiny_labels_model().fit(frame.dropna().to_numpy())

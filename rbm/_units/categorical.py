@@ -1,7 +1,7 @@
 """Categorical (softmax, Potts) visible units, one-hot coded."""
 
 import math
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -102,6 +102,16 @@ def integer_categories_with_gaps_as_objects(X):
         for i in corrupted:
             X.isetitem(i, X.iloc[:, i].astype(object))
     return X
+
+
+def refuse_unhashable_label(value, name, column, error=None):
+    """Raise TypeError where ``value``, a label of ``column`` ("column 'a'",
+    "feature 0") of estimator ``name``, cannot be a category (a list or an
+    array: not hashable)."""
+    if not isinstance(value, Hashable):
+        raise TypeError(
+            f"{name}: {column} holds a {type(value).__name__} ({value!r:.40}), which "
+            "cannot be a category label; labels are strings or numbers.") from error
 
 
 def _is_float_dtype(dtype):
@@ -331,17 +341,20 @@ class CategoricalVisible(VisibleLayer):
     @staticmethod
     def _refuse_mixed_labels(X, estimator, error):
         """Raise TypeError naming the first feature whose labels mix strings
-        and other values (``"x"`` and ``1`` in an object column), if any.
+        and other values (``"x"`` and ``1`` in an object column), or hold a
+        value that cannot be a label (a list), if any.
 
         OneHotEncoder sorts each feature's labels and refuses such a mix
         without naming the feature or the values.
         """
         if X.dtype.kind != "O":
             return
+        name = type(estimator).__name__
         for i in range(X.shape[1]):
-            kinds = {}
+            kinds, column = {}, column_label(estimator, i)
             for value in X[:, i].tolist():
                 kinds.setdefault(isinstance(value, str), value)
+                refuse_unhashable_label(value, name, column, error)
             if len(kinds) > 1:
                 raise TypeError(
                     f"{type(estimator).__name__}: {column_label(estimator, i)} mixes "
