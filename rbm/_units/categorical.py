@@ -357,7 +357,7 @@ class CategoricalVisible(VisibleLayer):
                 refuse_unhashable_label(value, name, column, error)
             if len(kinds) > 1:
                 raise TypeError(
-                    f"{type(estimator).__name__}: {column_label(estimator, i)} mixes "
+                    f"{name}: {column} mixes "
                     f"strings (such as {kinds[True]!r}) with other labels (such as "
                     f"{kinds[False]!r} of type {type(kinds[False]).__name__}); a "
                     "feature's labels must be uniformly strings or numbers. Convert the "
