@@ -302,6 +302,17 @@ def default_estimator(X, missing, random_state, rule=None, kind=None, integers=F
                 **rule.options(kind, X.shape[0], random_state, categories, identity), **extra)
 
 
+def first_not_numbers(X):
+    """The index of the first column of X that does not convert to floats
+    (None if every one does), for a message that names it."""
+    for j in range(X.shape[1]):
+        try:
+            X[:, j].astype(np.float64)
+        except (TypeError, ValueError):
+            return j
+    return None
+
+
 def refuse_dates(X):
     """Raise ValueError naming the first date or duration column of a DataFrame.
 
@@ -499,8 +510,9 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         except (TypeError, ValueError) as error:
             raise ValueError(
                 f"RBMImputer: {type(estimator).__name__} takes numbers, but X holds "
-                f"values that are not ({error}); use CategoricalRBM for labels, or "
-                "estimator=None, which picks it for them.") from error
+                f"values that are not ({error}; feature {first_not_numbers(X)}); use "
+                "CategoricalRBM for labels, or estimator=None, which picks it for "
+                "them.") from error
         rows[missing] = np.nan
         infinite = np.isinf(rows)
         if infinite.any():

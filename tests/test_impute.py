@@ -522,8 +522,14 @@ def test_numbers_in_an_object_array_with_a_text_placeholder(estimator):
     assert out[0, 0] != "?" and np.isfinite(float(out[0, 0]))
     np.testing.assert_array_equal(out[1:], X[1:])
     X[1, 1] = "many"  # a value that is not the placeholder is still refused
-    with pytest.raises(ValueError, match="takes numbers, but X holds values that are not"):
+    with pytest.raises(ValueError, match="takes numbers, but X holds values that are not "
+                                         r"\(.*'many'; feature 1\)"):
         imputer.transform(X)
+    # In a DataFrame, by the column's name.
+    pd = pytest.importorskip("pandas")
+    imputer.fit(pd.DataFrame(X[2:], columns=["a", "b"]))
+    with pytest.raises(ValueError, match=r"\(.*'many'; column 'b'\)"):
+        imputer.transform(pd.DataFrame(X, columns=["a", "b"]))
 
 
 def test_pandas_missing_markers_match_nan_and_pandas_na_alike():
