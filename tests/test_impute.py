@@ -728,8 +728,9 @@ def test_the_models_messages_name_the_imputers_columns():
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
 def test_integer_labels_keep_their_dtype(dtype):
-    # Integer labels with a sentinel for the gaps came back as an object array (pandas object columns with
-    # set_output), where scikit-learn's imputers keep an integer dtype.
+    # Integer labels with a sentinel for the gaps came back as an object
+    # array (object columns with set_output), where scikit-learn's imputers
+    # keep an integer dtype.
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
     X = (rng.integers(0, 2, (30, 3)) * 7).astype(dtype)
