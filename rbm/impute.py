@@ -1,6 +1,8 @@
 """Missing-value imputation with an RBM, in ``sklearn.impute``'s conventions."""
 
+import re
 import warnings
+from contextlib import contextmanager
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -22,7 +24,8 @@ from ._gaussian import GaussianBernoulliRBM
 from ._params import CachedParamNames
 from ._rollback import unchanged_on_error
 from ._units import HIDDEN_TYPES, default_learning_rate
-from ._units.categorical import column_label, missing_mask
+from ._units.categorical import (column_label, integer_categories_with_gaps_as_objects,
+                               missing_mask, refuse_unhashable_label)
 
 
 class DefaultRule(NamedTuple):
@@ -140,8 +143,18 @@ def default_n_components(n_columns):
 
 
 def observed_categories(X, missing):
-    """Number of distinct observed values per column of X."""
-    return [len(set(X[~missing[:, j], j].tolist())) for j in range(X.shape[1])]
+    """Number of distinct observed values per column of X (TypeError naming
+    the feature where one cannot be a label: a list, say)."""
+    counts = []
+    for j in range(X.shape[1]):
+        labels = X[~missing[:, j], j].tolist()
+        try:
+            counts.append(len(set(labels)))
+        except TypeError as error:
+            for value in labels:
+                refuse_unhashable_label(value, "RBMImputer", f"feature {j}", error)
+            raise
+    return counts
 
 
 #: ``neighbour_identity`` compares at most this many rows with at most
@@ -203,18 +216,32 @@ def neighbour_identity(X, missing):
     return float(np.clip(np.concatenate(best), 0.0, 1.0).mean())
 
 
-def estimator_class_for(X, missing):
+def estimator_class_for(X, missing, integers=False):
     """The RBM class ``estimator=None`` picks for X: BernoulliRBM when every
     observed value is 0 or 1, GaussianBernoulliRBM for other floating-point
-    columns, CategoricalRBM otherwise."""
+    columns, CategoricalRBM otherwise (and for floats that stand for
+    ``integers``, see ``integer_columns``)."""
     observed = X[~missing]
     if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
         return BernoulliRBM
-    if X.dtype.kind in "f":
+    if X.dtype.kind in "f" and not integers:
         return GaussianBernoulliRBM
     if X.dtype.kind == "O":
         warn_of_real_labels(X, missing)
     return CategoricalRBM
+
+
+def integer_columns(X):
+    """Whether X is a DataFrame of integer columns only, pandas' nullable
+    ``Int64`` or Arrow integers among them.
+
+    Those with missing entries reach NumPy as floats (NaN for the gaps), yet
+    hold integers, which ``estimator=None`` takes as labels as it takes an
+    integer array: a GaussianBernoulliRBM imputed values such as 1.33 in
+    them.
+    """
+    dtypes = list(getattr(X, "dtypes", [])) if hasattr(X, "columns") else []
+    return bool(dtypes) and all(getattr(dtype, "kind", None) in ("i", "u") for dtype in dtypes)
 
 
 def warn_of_real_labels(X, missing):
@@ -234,7 +261,7 @@ def warn_of_real_labels(X, missing):
             return
 
 
-def default_estimator(X, missing, random_state, rule=None, kind=None):
+def default_estimator(X, missing, random_state, rule=None, kind=None, integers=False):
     """The RBM ``estimator=None`` picks for X (see ``RBMImputer``).
 
     Parameters
@@ -251,6 +278,10 @@ def default_estimator(X, missing, random_state, rule=None, kind=None):
         The class to build, sized and trained by ``rule`` for X as the
         imputer's own choice would be (``rbm impute --model``); None picks
         it from X (``estimator_class_for``).
+    integers : bool, default=False
+        Whether X's floats stand for integers (``integer_columns`` of the
+        data X came from), so that ``kind=None`` picks CategoricalRBM
+        unless they are 0 and 1.
 
     Returns
     -------
@@ -258,7 +289,7 @@ def default_estimator(X, missing, random_state, rule=None, kind=None):
         Unfitted.
     """
     rule = DEFAULT_RULE if rule is None else rule
-    kind = estimator_class_for(X, missing) if kind is None else kind
+    kind = estimator_class_for(X, missing, integers) if kind is None else kind
     categories, n_columns, extra = None, X.shape[1], {}
     if issubclass(kind, CategoricalRBM):
         # Labels carry no precision of their own: float32 trains about twice as fast.
@@ -269,6 +300,55 @@ def default_estimator(X, missing, random_state, rule=None, kind=None):
                 and rule.decay_categories is not None else 1.0)
     return kind(n_components=rule.n_components(n_columns),
                 **rule.options(kind, X.shape[0], random_state, categories, identity), **extra)
+
+
+def first_not_numbers(X):
+    """The index of the first column of X that does not convert to floats
+    (None if every one does), for a message that names it."""
+    for j in range(X.shape[1]):
+        try:
+            X[:, j].astype(np.float64)
+        except (TypeError, ValueError):
+            return j
+    return None
+
+
+def refuse_dates(X):
+    """Raise ValueError naming the first date or duration column of a DataFrame.
+
+    Such a column is neither numbers nor labels to impute; beside numeric
+    columns scikit-learn's validation raised NumPy's DTypePromotionError,
+    which names no column.
+    """
+    for name, dtype in zip(getattr(X, "columns", ()), getattr(X, "dtypes", ())):
+        if getattr(dtype, "kind", None) in ("m", "M"):
+            raise ValueError(
+                f"RBMImputer: column {name!r} holds dates or durations (dtype {dtype}); it "
+                "imputes numbers or labels. Convert the column (to numbers, or to strings "
+                "as labels), or leave it out with a sklearn.compose.ColumnTransformer.")
+
+
+@contextmanager
+def columns_by_name(imputer):
+    """Errors raised inside name the imputer's columns ("column 'age'") where
+    they name a feature by position ("feature 2").
+
+    The model is fitted on arrays (the imputer's validated, perhaps
+    standardised rows), so its messages can name a column of the user's
+    DataFrame only by position.
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        names = getattr(imputer, "feature_names_in_", None)
+        if names is None or type(error) not in (ValueError, TypeError):
+            raise
+        message = re.sub(r"\bfeature (\d+)\b", lambda match: (
+            f"column '{names[int(match[1])]}'" if int(match[1]) < len(names)
+            else match[0]), str(error))
+        if message == str(error):
+            raise
+        raise type(error)(message) from error
 
 
 class RBMImputer(CachedParamNames, _BaseImputer):
@@ -288,7 +368,8 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         The model, cloned and fitted with ``missing="impute"``.  None picks
         one from the training data: BernoulliRBM when every observed value
         is 0 or 1, GaussianBernoulliRBM for other floating-point columns,
-        CategoricalRBM otherwise (strings, objects, integers; float32).
+        CategoricalRBM otherwise (strings, objects, integers, a DataFrame's
+        nullable integer columns too; float32).
         Each gets one hidden unit per feature (per observed category for
         CategoricalRBM), at least 64 and at most 512, weight decay 5e-3
         (for CategoricalRBM whose rows have near-identical neighbours,
@@ -368,7 +449,14 @@ class RBMImputer(CachedParamNames, _BaseImputer):
 
     def _validated(self, X, reset):
         """(X as an array, mask of its missing entries)."""
-        X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
+        refuse_dates(X)
+        if hasattr(X, "columns") and len(X.columns) == 0:
+            # NumPy cannot infer a dtype for a frame without columns ("at
+            # least one array or dtype is required"); scikit-learn's
+            # validation names the missing features.
+            X = np.empty((len(X), 0))
+        X = validate_data(self, integer_categories_with_gaps_as_objects(X), dtype=None,
+                          ensure_all_finite=False, reset=reset)
         if X.dtype.kind not in "fiubOUS":
             raise ValueError(f"RBMImputer takes numbers or labels, got dtype {X.dtype}.")
         if X.dtype.kind in "fiub" and not (isinstance(self.missing_values, Real)
@@ -422,8 +510,9 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         except (TypeError, ValueError) as error:
             raise ValueError(
                 f"RBMImputer: {type(estimator).__name__} takes numbers, but X holds "
-                f"values that are not ({error}); use CategoricalRBM for labels, or "
-                "estimator=None, which picks it for them.") from error
+                f"values that are not ({error}; feature {first_not_numbers(X)}); use "
+                "CategoricalRBM for labels, or estimator=None, which picks it for "
+                "them.") from error
         rows[missing] = np.nan
         infinite = np.isinf(rows)
         if infinite.any():
@@ -444,9 +533,26 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         completed = np.asarray(completed)
         if self.mean_ is not None:
             completed = completed * self.scale_ + self.mean_
-        out = X.copy() if X.dtype.kind in "fO" else X.astype(object if isinstance(
-            self.estimator_, CategoricalRBM) else np.float64)
+        labels = isinstance(self.estimator_, CategoricalRBM)
+        if X.dtype.kind == "O" and not labels:
+            # Numbers in an object array (a text placeholder such as "?" for
+            # the gaps, or an object column of a DataFrame) come back as
+            # float64, as from SimpleImputer's mean, not as objects (numeric
+            # text among them; ``_model_input`` has read them as numbers).
+            X = np.where(missing, np.nan, X).astype(np.float64)
+        out = X.copy() if X.dtype.kind in "fO" else X.astype(object if labels else np.float64)
         out[gaps] = np.where(missing[gaps], completed, out[gaps])
+        if labels and X.dtype.kind in "iub":
+            # Integer or boolean labels (a sentinel such as -999 for the
+            # gaps) keep their dtype, as scikit-learn's imputers keep it,
+            # where every imputed label fits it (they are categories of fit,
+            # which may lie outside a narrower dtype given to transform).
+            try:
+                typed = out.astype(X.dtype)
+            except (OverflowError, TypeError, ValueError):
+                return out
+            if bool(np.all(typed == out)):
+                return typed
         return out
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -472,11 +578,13 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         # A refused fit (bad weights, say) leaves the imputer as it was:
         # validation sets n_features_in_ and feature_names_in_ at once, so
         # they are put back; the others are set only once the RBM has fitted.
-        with unchanged_on_error(self):
+        with unchanged_on_error(self), columns_by_name(self):
+            integers = integer_columns(X)
             X, missing = self._validated(X, reset=True)
             check_every_feature_observed(self, ~missing)
             template = (self.estimator if self.estimator is not None
-                        else default_estimator(X, missing, self.random_state))
+                        else default_estimator(X, missing, self.random_state,
+                                               integers=integers))
             estimator = clone(template).set_params(missing="impute")
             mean = scale = None
             if isinstance(estimator, GaussianBernoulliRBM):
@@ -512,9 +620,16 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         X_imputed : ndarray of shape (n_samples, n_features_out)
             X completed (most probable values or conditional means, or draws
             with ``sample_posterior=True``), then the indicator's columns
-            with ``add_indicator=True``.
+            with ``add_indicator=True``.  In X's dtype where it is floating
+            point, or integer or boolean labels of a CategoricalRBM; else
+            float64 (a numeric model) or object (CategoricalRBM).
         """
         self._check_fitted_state()
+        with columns_by_name(self):
+            return self._imputed(X)
+
+    def _imputed(self, X):
+        """``transform``'s output (see there)."""
         X, missing = self._validated(X, reset=False)
         X_indicator = self._transform_indicator(missing)
         # Only the rows with a gap go to the model (complete rows come back

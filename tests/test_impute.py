@@ -12,7 +12,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMImputer
 from rbm.impute import (DEFAULT_RULE, DEFAULT_WEIGHT_DECAY, DefaultRule, default_epochs,
-                        default_estimator, default_n_components, neighbour_identity)
+                        default_estimator, default_n_components, integer_columns,
+                        neighbour_identity)
 
 
 # The checks feed real-valued data (blobs, normals, uniforms), the domain of
@@ -521,8 +522,14 @@ def test_numbers_in_an_object_array_with_a_text_placeholder(estimator):
     assert out[0, 0] != "?" and np.isfinite(float(out[0, 0]))
     np.testing.assert_array_equal(out[1:], X[1:])
     X[1, 1] = "many"  # a value that is not the placeholder is still refused
-    with pytest.raises(ValueError, match="takes numbers, but X holds values that are not"):
+    with pytest.raises(ValueError, match="takes numbers, but X holds values that are not "
+                                         r"\(.*'many'; feature 1\)"):
         imputer.transform(X)
+    # In a DataFrame, by the column's name.
+    pd = pytest.importorskip("pandas")
+    imputer.fit(pd.DataFrame(X[2:], columns=["a", "b"]))
+    with pytest.raises(ValueError, match=r"\(.*'many'; column 'b'\)"):
+        imputer.transform(pd.DataFrame(X, columns=["a", "b"]))
 
 
 def test_pandas_missing_markers_match_nan_and_pandas_na_alike():
@@ -648,3 +655,201 @@ def test_the_imputers_own_fitted_attributes_are_named(attribute, value, match):
     for call in (imputer.transform, lambda X: imputer.get_feature_names_out()):
         with pytest.raises(ValueError, match=match):
             call(X)
+
+
+# --------------------------------------------------------------------------
+# Real-world tables: column types and the columns' names in messages
+# --------------------------------------------------------------------------
+
+
+def tiny_labels_model():
+    return CategoricalRBM(n_components=2, n_iter=2, random_state=0)
+
+
+@pytest.mark.parametrize("dates", ["datetime", "timedelta", "datetime-tz"])
+@pytest.mark.parametrize("beside", [True, False], ids=["beside-numbers", "alone"])
+def test_date_columns_are_refused_by_name(dates, beside):
+    # Beside numeric columns a date column made scikit-learn's validation
+    # raise NumPy's DTypePromotionError, which names no column.
+    pd = pytest.importorskip("pandas")
+    values = {"datetime": pd.date_range("2020-01-01", periods=20),
+              "timedelta": pd.to_timedelta(np.arange(20), unit="D"),
+              "datetime-tz": pd.date_range("2020-01-01", periods=20, tz="UTC")}[dates]
+    frame = pd.DataFrame({"when": values})
+    if beside:
+        frame["x"] = np.r_[np.nan, np.arange(19.0)]
+    for estimator in (None, GaussianBernoulliRBM(n_components=2, n_iter=2), tiny_labels_model()):
+        imputer = RBMImputer(estimator, random_state=0)
+        with pytest.raises(ValueError, match="column 'when' holds dates or durations"):
+            imputer.fit(frame)
+        assert not hasattr(imputer, "n_features_in_")
+
+
+def test_labels_mixing_strings_and_numbers_are_refused_by_name():
+    # OneHotEncoder's "Encoders require their input argument must be
+    # uniformly strings or numbers. Got ['int', 'str']" named neither the
+    # column nor a value.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"size": ["s", "m"] * 10,
+                          "code": np.array(["x", 1, "x", 2] * 5, dtype=object)})
+    match = (r"column 'code' mixes strings \(such as 'x'\) with other labels \(such as 1 "
+             r"of type int\); a feature's labels must be uniformly strings or numbers")
+    with pytest.raises(TypeError, match=match):
+        tiny_labels_model().fit(frame)
+    with pytest.raises(TypeError, match=match.replace("column 'code'", "feature 1")):
+        tiny_labels_model().fit(frame.to_numpy())
+    gaps = frame.copy()
+    gaps.loc[0, "size"] = None
+    for estimator in (None, tiny_labels_model()):
+        with pytest.raises(TypeError, match=match):
+            RBMImputer(estimator, random_state=0).fit(gaps)
+    # One type per column is fine, whatever the types of the others.
+    frame["code"] = frame["code"].astype(str)
+    assert tiny_labels_model().fit(frame).n_features_in_ == 2
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_the_models_messages_name_the_imputers_columns():
+    # The model is fitted on the imputer's arrays, so it named an unseen
+    # category of a DataFrame's column by position only ("feature 1").
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"colour": ["red", "blue"] * 10, "size": ["s", None, "m", "l"] * 5})
+    imputer = RBMImputer(tiny_labels_model(), random_state=0).fit(frame)
+    unseen = pd.DataFrame({"colour": [None], "size": ["xl"]})
+    with pytest.raises(ValueError, match="CategoricalRBM: column 'size' has the value 'xl'"):
+        imputer.transform(unseen)
+    with pytest.raises(ValueError, match="feature 1 has the value 'xl'"):
+        RBMImputer(tiny_labels_model(), random_state=0).fit(
+            frame.to_numpy()).transform(unseen.to_numpy())
+    # A message naming no feature passes through unchanged.
+    with pytest.raises(ValueError, match="X has 1 features, but RBMImputer is expecting 2"):
+        imputer.transform(frame.to_numpy()[:, :1])
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.uint8])
+def test_integer_labels_keep_their_dtype(dtype):
+    # Integer labels with a sentinel for the gaps came back as an object
+    # array (object columns with set_output), where scikit-learn's imputers
+    # keep an integer dtype.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = (rng.integers(0, 2, (30, 3)) * 7).astype(dtype)
+    sentinel = 9
+    X[:4, 1] = X[4:8, 2] = sentinel
+    imputer = RBMImputer(tiny_labels_model(), missing_values=sentinel, random_state=0)
+    out = imputer.fit_transform(X)
+    assert out.dtype == X.dtype
+    assert (out[:4, 1] != sentinel).all() and set(out[:4, 1].tolist()) <= set(
+        X[4:, 1].tolist())
+    np.testing.assert_array_equal(out[8:], X[8:])
+    frame = imputer.set_output(transform="pandas").fit_transform(
+        pd.DataFrame(X, columns=["a", "b", "c"]))
+    assert list(frame.dtypes) == [np.dtype(dtype)] * 3
+    np.testing.assert_array_equal(frame.to_numpy(), out)
+
+
+def test_integer_labels_beyond_a_narrower_dtype_come_back_as_objects():
+    # The imputed labels are categories of fit, which transform's narrower
+    # dtype may not hold: they come back as objects, not wrapped around.
+    X = np.array([[300, 5], [300, 6], [300, 7], [1, 5]] * 6)
+    imputer = RBMImputer(CategoricalRBM(n_components=2, n_iter=20, random_state=0),
+                         missing_values=-1, random_state=0).fit(X)
+    out = imputer.transform(np.array([[-1, 5], [1, 6]], dtype=np.int8))
+    assert out.dtype == object and out[0, 0] == 300
+    assert imputer.transform(np.array([[-1, 5]], dtype=np.int16)).dtype == np.int16
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast")
+@pytest.mark.parametrize("categories, other", [([1, 2, 3], [1, 2]), ([-5, 7], [0])])
+def test_a_gap_in_a_category_column_of_integers_stays_a_gap(categories, other):
+    # pandas converts a frame of integer category columns (of different
+    # categories) to int64, and turned a missing entry into -2**63:
+    # CategoricalRBM learned it as a category, RBMImputer imputed nothing
+    # there, and with missing="error" the gap was not refused.  (With equal
+    # categories in every column pandas gives objects, and scikit-learn's
+    # validation turns boolean categories into floats: both keep NaN.)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": pd.Categorical(categories * (24 // len(categories))),
+                          "b": pd.Categorical(other * (24 // len(other)))})
+    frame.iloc[:2, 0] = np.nan
+    model = CategoricalRBM(n_components=2, n_iter=2, random_state=0, missing="impute")
+    assert [sorted(c.tolist()) for c in model.fit(frame).categories_] == [
+        sorted(categories), sorted(other)]
+    with pytest.raises(ValueError, match="got missing values .* the first in row 0, "
+                                         "column 'a'"):
+        CategoricalRBM(n_components=2, n_iter=2).fit(frame)
+    for estimator in (None, tiny_labels_model()):
+        out = RBMImputer(estimator, random_state=0).fit_transform(frame)
+        assert out[0, 0] in categories and out[1, 0] in categories
+        np.testing.assert_array_equal(out[2:], frame.iloc[2:].to_numpy(dtype=object))
+
+
+@pytest.mark.parametrize("estimator", [BernoulliRBM, GaussianBernoulliRBM])
+def test_numbers_in_an_object_array_come_back_as_floats(estimator):
+    # They came back as an object array, numeric text ("1") left as text
+    # beside the imputed floats; SimpleImputer's mean gives float64.
+    pd = pytest.importorskip("pandas")
+    X = np.array([[0, 1], [1, 0]] * 10).astype(object)
+    X[0, 0], X[1, 1], X[2, 0] = None, "?", "1"
+    imputer = RBMImputer(estimator(n_components=2, n_iter=2, random_state=0),
+                         missing_values="?", random_state=0)
+    with pytest.raises(ValueError, match="NaN, None or pandas NA entries"):
+        imputer.fit(X)
+    X[0, 0] = 1
+    out = imputer.fit_transform(X)
+    assert out.dtype == np.float64 and np.isfinite(out).all() and out[2, 0] == 1.0
+    np.testing.assert_array_equal(out[3:], X[3:].astype(float))
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    frame.iloc[1, 1] = None
+    out = imputer.set_params(missing_values=np.nan).set_output(
+        transform="pandas").fit_transform(frame)
+    assert list(out.dtypes) == [np.float64] * 2 and out.notna().all().all()
+
+
+@pytest.mark.parametrize("n_rows, match", [(0, r"0 sample\(s\) \(shape=\(0, 0\)\)"),
+                                           (5, r"0 feature\(s\) \(shape=\(5, 0\)\)")])
+def test_a_frame_without_columns_is_refused_in_scikit_learns_words(n_rows, match):
+    # NumPy's "at least one array or dtype is required" named no problem.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(index=range(n_rows))
+    with pytest.raises(ValueError, match=match + " while a minimum of 1 is required by "
+                                               "RBMImputer"):
+        RBMImputer().fit(frame)
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "UInt8", "int64[pyarrow]"])
+def test_nullable_integer_columns_are_imputed_as_integers(dtype):
+    # A frame of nullable integer columns reaches NumPy as floats (NaN for
+    # the gaps), so estimator=None picked a GaussianBernoulliRBM and imputed
+    # values such as 1.33 in columns of integers; an integer array with a
+    # sentinel for the gaps gets a CategoricalRBM.
+    pd = pytest.importorskip("pandas")
+    if "pyarrow" in dtype:
+        pytest.importorskip("pyarrow")
+    frame = pd.DataFrame({"a": pd.array([1, 2, None, 3] * 6, dtype=dtype),
+                          "b": pd.array([5, 6, 7, None] * 6, dtype=dtype)})
+    imputer = RBMImputer(random_state=0).fit(frame)
+    assert isinstance(imputer.estimator_, CategoricalRBM)
+    out = imputer.transform(frame)
+    assert set(out[:, 0]) <= {1, 2, 3} and set(out[:, 1]) <= {5, 6, 7}
+    # Beside a float column, or of 0 and 1, the choice is as for floats.
+    mixed = frame.assign(x=np.linspace(0.1, 0.9, 24))
+    assert isinstance(default_estimator(mixed.to_numpy(dtype=float), mixed.isna().to_numpy(),
+                                        0, integers=integer_columns(mixed)),
+                      GaussianBernoulliRBM)
+    binary = pd.DataFrame({"a": pd.array([0, 1, None] * 8, dtype=dtype)})
+    assert isinstance(RBMImputer(random_state=0).fit(binary).estimator_, BernoulliRBM)
+
+
+def test_a_list_in_a_cell_is_refused_by_column():
+    # A list (from JSON, say) among the labels raised "unhashable type:
+    # 'list'" (estimator=None) or OneHotEncoder's "must be uniformly strings
+    # or numbers. Got ['list']", naming no column.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"size": ["s", None] * 10, "tags": [["a"], ["b", "c"]] * 10})
+    match = r"column 'tags' holds a list \(\['a'\]\), which cannot be a category label"
+    for estimator in (None, tiny_labels_model()):
+        with pytest.raises(TypeError, match=match):
+            RBMImputer(estimator, random_state=0).fit(frame)
+    with pytest.raises(TypeError, match=match.replace("column 'tags'", "feature 1")):
+        tiny_labels_model().fit(frame.dropna().to_numpy())

@@ -2,7 +2,7 @@
 
 import math
 import warnings
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -112,6 +112,38 @@ def _dates_among_others_as_objects(X):
     if any(kind in "mM" for kind in kinds) and len(set(map(str, dtypes))) > 1:
         return X.astype(object)
     return X
+
+
+def integer_categories_with_gaps_as_objects(X):
+    """A pandas DataFrame whose category columns of integer categories have
+    missing entries, with those columns as objects; X itself otherwise.
+
+    pandas converts a frame of such columns (of different categories) to
+    NumPy in the categories' integer dtype, and a missing entry becomes the
+    integer -2**63: a label like any other, learned as a category of its
+    own, silently.  As objects the labels stay and a gap stays NaN.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if not hasattr(X, "iloc") or not isinstance(dtypes, Iterable):
+        return X
+    corrupted = [i for i, dtype in enumerate(dtypes)
+                 if getattr(dtype, "name", None) == "category"
+                 and dtype.categories.dtype.kind in "iu" and X.iloc[:, i].isna().any()]
+    if corrupted:
+        X = X.copy(deep=False)
+        for i in corrupted:
+            X.isetitem(i, X.iloc[:, i].astype(object))
+    return X
+
+
+def refuse_unhashable_label(value, name, column, error=None):
+    """Raise TypeError where ``value``, a label of ``column`` ("column 'a'",
+    "feature 0") of estimator ``name``, cannot be a category (a list or an
+    array: not hashable)."""
+    if not isinstance(value, Hashable):
+        raise TypeError(
+            f"{name}: {column} holds a {type(value).__name__} ({value!r:.40}), which "
+            "cannot be a category label; labels are strings or numbers.") from error
 
 
 def _is_float_dtype(dtype):
@@ -224,6 +256,7 @@ class CategoricalVisible(VisibleLayer):
             # numpy cannot infer a dtype for an empty frame; let scikit-learn
             # report the missing features in its own words.
             X = np.empty((len(X), 0))
+        X = integer_categories_with_gaps_as_objects(X)
         X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
                           ensure_all_finite=False, reset=reset)
         # Only when fitting (the one time the parameter is read), before the
@@ -243,10 +276,14 @@ class CategoricalVisible(VisibleLayer):
             # Before OneHotEncoder, whose message names the column by position.
             self._check_known_categories(X, estimator, self.categories)
         if reset:
-            self.encoder = OneHotEncoder(
-                categories=self.categories, handle_unknown="error", sparse_output=True,
-                dtype=self.dtype,
-            ).fit(X)
+            try:
+                self.encoder = OneHotEncoder(
+                    categories=self.categories, handle_unknown="error", sparse_output=True,
+                    dtype=self.dtype,
+                ).fit(X)
+            except TypeError as error:
+                self._refuse_mixed_labels(X, estimator, error)
+                raise
             if isinstance(self.categories, str):  # given categories are meant
                 warn_of_many_categories(self.encoder.categories_, len(X),
                                         type(estimator).__name__,
@@ -336,6 +373,31 @@ class CategoricalVisible(VisibleLayer):
                 "Or let the model handle the gaps: missing='impute' trains on such rows, "
                 "rbm.RBMImputer fills them, conditional_sample draws them."
             )
+
+    @staticmethod
+    def _refuse_mixed_labels(X, estimator, error):
+        """Raise TypeError naming the first feature whose labels mix strings
+        and other values (``"x"`` and ``1`` in an object column), or hold a
+        value that cannot be a label (a list), if any.
+
+        OneHotEncoder sorts each feature's labels and refuses such a mix
+        without naming the feature or the values.
+        """
+        if X.dtype.kind != "O":
+            return
+        name = type(estimator).__name__
+        for i in range(X.shape[1]):
+            kinds, column = {}, column_label(estimator, i)
+            for value in X[:, i].tolist():
+                kinds.setdefault(isinstance(value, str), value)
+                refuse_unhashable_label(value, name, column, error)
+            if len(kinds) > 1:
+                raise TypeError(
+                    f"{name}: {column} mixes "
+                    f"strings (such as {kinds[True]!r}) with other labels (such as "
+                    f"{kinds[False]!r} of type {type(kinds[False]).__name__}); a "
+                    "feature's labels must be uniformly strings or numbers. Convert the "
+                    "column to one type, e.g. with .astype(str).") from error
 
     @staticmethod
     def _check_known_categories(X, estimator, known):
