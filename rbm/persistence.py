@@ -12,6 +12,7 @@ this library adds to the numpy and scikit-learn types skops already trusts.
 """
 
 import copy
+import errno
 import pickle
 import zipfile
 from pathlib import Path
@@ -227,11 +228,17 @@ def _deserialized(path, read):
     saved model, and the error says so (ValueError, the decoder's error
     chained).  A file that names code this installation lacks (a pickle of
     another version or library) is an ImportError that says that instead.
+    An OSError is the operating system's word that the file cannot be read
+    and is raised as it is, but for EINVAL: a .skops archive that lost
+    bytes before its directory points zipfile at negative offsets, whose
+    seek fails with ``[Errno 22] Invalid argument``, a corrupt file.
     """
     try:
         return read(path)
-    except OSError:
-        raise  # the file cannot be read at all: the operating system says why
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise  # the file cannot be read at all: the operating system says why
+        failure = error
     except (ImportError, AttributeError) as error:
         raise ImportError(
             f"{str(path)!r} refers to code this installation lacks ({type(error).__name__}: "
@@ -239,11 +246,12 @@ def _deserialized(path, read):
             "libraries. Load it where it was saved, or save the model again here."
         ) from error
     except Exception as error:  # any decoder failure: see the docstring
-        raise ValueError(
-            f"{str(path)!r} is not a complete saved model: the file is truncated, corrupt "
-            f"or not a model file ({type(error).__name__}: {error}). Save the model again "
-            "(rbm.persistence.save or 'rbm fit --save')."
-        ) from error
+        failure = error
+    raise ValueError(
+        f"{str(path)!r} is not a complete saved model: the file is truncated, corrupt "
+        f"or not a model file ({type(failure).__name__}: {failure}). Save the model again "
+        "(rbm.persistence.save or 'rbm fit --save')."
+    ) from failure
 
 
 def _fitted_models_inside(obj):

@@ -223,3 +223,37 @@ def test_save_leaves_the_model_alone_and_load_gives_the_history_back(X, tmp_path
         assert type(loaded.history_[name]) is list
         assert [type(v) for v in loaded.history_[name]] == [type(v) for v in values]
         np.testing.assert_array_equal(loaded.history_[name], values)  # NaN == NaN here
+
+
+@pytest.mark.parametrize("cut", ["members", "middle"])
+def test_a_skops_file_that_lost_bytes_is_called_corrupt_not_an_os_error(fitted, tmp_path, cut):
+    # Bytes lost before the archive's directory (a partial copy, a file
+    # spliced by hand) make zipfile seek to a negative offset: load raised a
+    # bare "OSError: [Errno 22] Invalid argument", naming neither the file
+    # nor what is wrong with it, where its docstring promises a ValueError.
+    path = tmp_path / "model.skops"
+    save(fitted, path)
+    data = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        directory = archive.start_dir
+    damaged = tmp_path / "damaged.skops"
+    damaged.write_bytes(data[directory:] if cut == "members" else data[:10] + data[40:])
+    with pytest.raises(ValueError, match=r"'.*damaged.skops' is not a complete saved model: "
+                                         r"the file is truncated, corrupt.*Errno 22") as info:
+        load(damaged)
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_a_file_that_cannot_be_read_is_the_operating_systems_error(tmp_path):
+    # Only EINVAL from inside the decoder means a corrupt file: a read error
+    # (a failing disk, a permission) is still the operating system's.
+    import errno
+
+    from rbm.persistence import _deserialized
+
+    def failing_read(path):
+        raise OSError(errno.EIO, "Input/output error")
+
+    with pytest.raises(OSError, match="Input/output error") as info:
+        _deserialized(tmp_path / "model.skops", failing_read)
+    assert type(info.value) is OSError
