@@ -23,6 +23,7 @@ import numpy as np
 from ._base import BaseRBM
 from ._state import TrainingState, check_fitted_state
 from ._streams import ChainStreams
+from ._training import history_with_lists
 from ._units import HIDDEN_TYPES, BernoulliVisible, CategoricalVisible, GaussianVisible
 from .classifier import JointChains, RBMClassifier
 from .impute import RBMImputer
@@ -165,8 +166,7 @@ def _history_as_lists(model):
     """Undo :func:`_with_compact_history` on a loaded model: columns back to lists."""
     history = getattr(model, "history_", None)
     if isinstance(history, dict):
-        model.history_ = {name: values.tolist() if isinstance(values, np.ndarray) else values
-                          for name, values in history.items()}
+        model.history_ = history_with_lists(history)
 
 
 def load(path, *, trusted=None):

@@ -257,3 +257,30 @@ def test_a_file_that_cannot_be_read_is_the_operating_systems_error(tmp_path):
     with pytest.raises(OSError, match="Input/output error") as info:
         _deserialized(tmp_path / "model.skops", failing_read)
     assert type(info.value) is OSError
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_a_file_save_wrote_trains_on_when_skops_itself_loads_it(X, tmp_path, how):
+    # save() stores history_'s columns as arrays (one skops node each) and
+    # load() turns them back into lists; a .skops file is meant for others,
+    # who load it with skops.io.load(path, trusted=rbm.trusted_types()) as
+    # the module says.  The model so loaded transformed and scored, but
+    # partial_fit and a warm-started fit refused it: "history_ must be a
+    # dict of equally long lists ... refit the model".
+    model = BernoulliRBM(n_components=3, n_iter=3, random_state=0, n_jobs=1).fit(X)
+    save(model, tmp_path / "model.skops")
+    loaded = sio.load(tmp_path / "model.skops", trusted=rbm.trusted_types())
+    assert isinstance(loaded.history_["epoch"], np.ndarray)  # the case in question
+    for estimator in (model, loaded):
+        if how == "partial_fit":
+            estimator.partial_fit(X)
+        else:
+            estimator.set_params(warm_start=True, n_iter=2).fit(X)
+    np.testing.assert_array_equal(loaded.components_, model.components_)
+    assert loaded.n_iter_ == model.n_iter_
+    assert list(loaded.history_) == list(model.history_)
+    for name, values in model.history_.items():
+        assert type(loaded.history_[name]) is list, name
+        assert len(loaded.history_[name]) == len(values), name
+        if name != "seconds":  # (timings differ from run to run)
+            np.testing.assert_array_equal(loaded.history_[name], values, err_msg=name)
