@@ -13,6 +13,7 @@ this library adds to the numpy and scikit-learn types skops already trusts.
 
 import copy
 import errno
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -119,16 +120,56 @@ def save(model, path):
     turns back into lists.  skops writes every list element as a node of
     its schema: with lists, a 300-epoch model's file was 925 KB and took
     0.11-0.15 s to load, against 42 KB and 0.03-0.06 s now (digits, 20
-    hidden units; the joblib file is 68 KB).
+    hidden units; the joblib file is 68 KB).  A model memory-mapped by
+    ``joblib.load(path, mmap_mode=...)`` is stored with plain arrays
+    (``_without_memmaps``): skops cannot load ``numpy.memmap`` back.
     """
     suffix = check_suffix(path)
     if suffix == ".skops":
-        _skops_io().dump(_with_compact_history(model), path, **SKOPS_COMPRESSION)
+        _skops_io().dump(_with_compact_history(_without_memmaps(model)), path,
+                         **SKOPS_COMPRESSION)
     elif suffix == ".joblib":
         joblib.dump(model, path)
     else:
         with open(path, "wb") as f:
             pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+class _MemmapsAsArrays(pickle.Pickler):
+    """Pickles each ``numpy.memmap`` as the plain ndarray viewing its memory;
+    ``found`` says whether it met one."""
+
+    found = False
+
+    def reducer_override(self, obj):
+        if isinstance(obj, np.memmap):
+            self.found = True
+            return _same, (obj.view(np.ndarray),)
+        return NotImplemented
+
+
+def _same(value):
+    return value
+
+
+def _without_memmaps(obj):
+    """obj, or, where it holds ``numpy.memmap`` arrays, a copy holding plain
+    ndarrays that view the same memory.
+
+    A model that ``joblib.load(path, mmap_mode="r")`` mapped holds memmaps,
+    and skops stores each array with its class: ``numpy.memmap`` is not a
+    type it trusts, and trusted it would be rebuilt as ``numpy.memmap(array)``,
+    which takes the array for a file name.  The copy is a pickle round trip
+    with the arrays' data out of band, so it copies no parameters; a model
+    without memmaps costs one such pickling pass (no data copied) and is
+    returned as it is.
+    """
+    stream, buffers = io.BytesIO(), []
+    pickler = _MemmapsAsArrays(stream, protocol=5, buffer_callback=buffers.append)
+    pickler.dump(obj)
+    if not pickler.found:
+        return obj
+    return pickle.loads(stream.getvalue(), buffers=buffers)
 
 
 def _with_compact_history(obj):

@@ -284,3 +284,33 @@ def test_a_file_save_wrote_trains_on_when_skops_itself_loads_it(X, tmp_path, how
         assert len(loaded.history_[name]) == len(values), name
         if name != "seconds":  # (timings differ from run to run)
             np.testing.assert_array_equal(loaded.history_[name], values, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["model", "classifier_in_pipeline"])
+def test_a_memory_mapped_model_saved_as_skops_loads_again(X, tmp_path, kind):
+    # A model that joblib.load(..., mmap_mode="r") mapped holds numpy.memmap
+    # arrays, which skops stores with their class: save() wrote a file that
+    # load() refused ("holds types that are not trusted: numpy.memmap"), and
+    # trusting that type would not help (skops calls numpy.memmap(array)).
+    from rbm import RBMClassifier
+    if kind == "model":
+        fitted = BernoulliRBM(n_components=3, n_iter=2, random_state=0, n_jobs=1).fit(X)
+    else:
+        y = np.array(["no", "yes"])[(X[:, 0] > 0.5).astype(int)]
+        fitted = make_pipeline(MinMaxScaler(), RBMClassifier(
+            n_components=3, n_iter=2, random_state=0)).fit(X, y)
+    joblib.dump(fitted, tmp_path / "model.joblib")
+    mapped = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    model = mapped[-1] if kind != "model" else mapped
+    assert isinstance(model.components_, np.memmap)
+    save(mapped, tmp_path / "model.skops")
+    assert isinstance(model.components_, np.memmap)  # the caller's model is left alone
+    assert "numpy.memmap" not in sio.get_untrusted_types(file=tmp_path / "model.skops")
+    loaded = load(tmp_path / "model.skops")
+    loaded_model = loaded[-1] if kind != "model" else loaded
+    assert type(loaded_model.components_) is np.ndarray
+    np.testing.assert_array_equal(loaded.transform(X), fitted.transform(X))
+    if kind == "model":
+        np.testing.assert_array_equal(loaded.score_samples(X), fitted.score_samples(X))
+    else:
+        np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
