@@ -4,6 +4,10 @@ A fitted model is shared read-only by, for example, a web server's worker
 threads.  Its inference methods must give exactly what sequential calls give:
 they release the GIL inside BLAS and the kernel, so the calls really overlap,
 and the log-partition cache is filled by whichever call comes first.
+The products NumPy computes (transform, score_samples, free_energy) are
+small enough here to run on one BLAS thread whatever the thread count: a
+large one made while a kernel call holds NumPy's BLAS at one thread may
+differ in its last bits (README, "Threads").
 """
 
 import copy
