@@ -233,8 +233,9 @@ def load(path, *, trusted=None):
     FileNotFoundError
         No file at path.
     ValueError
-        The file is not a complete saved model (truncated, corrupt, or not
-        a model file: the decoder's error is chained), holds untrusted
+        The file is not a complete saved model (truncated, corrupt, not
+        a model file, or one of the other format under this suffix, said
+        so: the decoder's error is chained), holds untrusted
         types, or holds a fitted RBM whose arrays do not make one
         consistent model (named).
     ImportError
@@ -267,7 +268,9 @@ def _deserialized(path, read):
     or skops (BadZipFile, UnpicklingError, EOFError, KeyError for a missing
     array, ...): whatever the decoder raised, the file is not a complete
     saved model, and the error says so (ValueError, the decoder's error
-    chained).  A file that names code this installation lacks (a pickle of
+    chained); a sound file of the other format (a .skops archive named
+    .joblib, a pickle named .skops) is said to be one (``_format_hint``).
+    A file that names code this installation lacks (a pickle of
     another version or library) is an ImportError that says that instead.
     An OSError is the operating system's word that the file cannot be read
     and is raised as it is, but for EINVAL: a .skops archive that lost
@@ -288,11 +291,36 @@ def _deserialized(path, read):
         ) from error
     except Exception as error:  # any decoder failure: see the docstring
         failure = error
+    hint = _format_hint(path)
+    if hint:
+        raise ValueError(f"{str(path)!r} cannot be read as a {Path(path).suffix} file "
+                         f"({type(failure).__name__}: {failure}).{hint}") from failure
     raise ValueError(
         f"{str(path)!r} is not a complete saved model: the file is truncated, corrupt "
         f"or not a model file ({type(failure).__name__}: {failure}). Save the model again "
         "(rbm.persistence.save or 'rbm fit --save')."
     ) from failure
+
+
+def _format_hint(path):
+    """A sentence where the file's first bytes show the other format's file
+    (a .skops zip archive named .joblib, a pickle named .skops), else "".
+
+    Such a file is sound under its own suffix; a pickle named .skops is
+    still never read as one, as loading a pickle runs its code.
+    """
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    except OSError:
+        return ""
+    skops = Path(path).suffix.lower() == ".skops"
+    if not skops and head == b"PK\x03\x04":
+        return " It is a zip archive, as .skops files are: rename it to end in .skops."
+    if skops and head[:1] == b"\x80":  # the PROTO opcode that starts a pickle
+        return (" It is a pickle, as .joblib and .pkl files are: rename it so if you made "
+                "it yourself (loading a pickle runs code it holds).")
+    return ""
 
 
 def _fitted_models_inside(obj):

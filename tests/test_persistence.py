@@ -314,3 +314,29 @@ def test_a_memory_mapped_model_saved_as_skops_loads_again(X, tmp_path, kind):
         np.testing.assert_array_equal(loaded.score_samples(X), fitted.score_samples(X))
     else:
         np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+
+
+@pytest.mark.parametrize("saved_as, renamed_to, hint", [
+    (".skops", ".joblib", r"It is a zip archive, as \.skops files are: rename it to end in "
+                          r"\.skops\."),
+    (".joblib", ".skops", r"It is a pickle, as \.joblib and \.pkl files are"),
+    (".pkl", ".skops", r"It is a pickle, as \.joblib and \.pkl files are"),
+])
+def test_a_model_file_under_another_formats_suffix_is_named_as_what_it_is(
+        fitted, tmp_path, saved_as, renamed_to, hint):
+    # A sound model file renamed to another format's suffix (a .skops file
+    # sent as model.joblib) was "truncated, corrupt or not a model file",
+    # which sends the user to save the model again.  A pickle named .skops is
+    # still not read as one: loading a pickle runs its code.
+    save(fitted, tmp_path / f"model{saved_as}")
+    (tmp_path / f"model{saved_as}").rename(tmp_path / f"renamed{renamed_to}")
+    with pytest.raises(ValueError, match=hint):
+        load(tmp_path / f"renamed{renamed_to}")
+
+
+def test_a_damaged_file_gets_no_format_hint(fitted, tmp_path):
+    save(fitted, tmp_path / "model.joblib")
+    (tmp_path / "model.joblib").write_bytes((tmp_path / "model.joblib").read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"not a complete saved model") as info:
+        load(tmp_path / "model.joblib")
+    assert "It is a" not in str(info.value)
