@@ -11,10 +11,14 @@ this library adds to the numpy and scikit-learn types skops already trusts.
 >>> model = skops.io.load("model.skops", trusted=rbm.trusted_types())  # doctest: +SKIP
 """
 
+import contextlib
 import copy
 import errno
 import io
+import os
 import pickle
+import shutil
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -126,13 +130,45 @@ def save(model, path):
     """
     suffix = check_suffix(path)
     if suffix == ".skops":
-        _skops_io().dump(_with_compact_history(_without_memmaps(model)), path,
-                         **SKOPS_COMPRESSION)
+        sio = _skops_io()
+        _write_then_move(path, lambda target: sio.dump(
+            _with_compact_history(_without_memmaps(model)), target, **SKOPS_COMPRESSION))
     elif suffix == ".joblib":
-        joblib.dump(model, path)
+        _write_then_move(path, lambda target: joblib.dump(model, target))
     else:
-        with open(path, "wb") as f:
-            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        def write(target):
+            with open(target, "wb") as f:
+                pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_then_move(path, write)
+
+
+def _write_then_move(path, write):
+    """``write(name)`` of a new file beside ``path``, then that file moved to ``path``.
+
+    Writing ``path`` in place truncates it first: a model memory-mapped
+    from it (``joblib.load(path, mmap_mode="r")``, then saved back) lost
+    the pages under its arrays and killed the process with SIGBUS, and a
+    save that failed halfway left neither the old model nor the new one.
+    ``os.replace`` swaps the names at once; the old file lives on for as
+    long as a mapping of it does.  The new file gets the old one's
+    permissions (or the default ones); a link at ``path`` is followed.
+    """
+    target = os.path.realpath(path)
+    folder, name = os.path.split(target)
+    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}{Path(name).suffix}")
+    try:
+        open(temporary, "xb").close()  # the default permissions, as open(path) gives
+    except OSError as error:  # no such folder, no permission: say it of the path asked
+        raise type(error)(error.errno, error.strerror, str(path)) from None
+    try:
+        write(temporary)
+        if os.path.exists(target):
+            shutil.copymode(target, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
 
 
 class _MemmapsAsArrays(pickle.Pickler):

@@ -340,3 +340,58 @@ def test_a_damaged_file_gets_no_format_hint(fitted, tmp_path):
     with pytest.raises(ValueError, match=r"not a complete saved model") as info:
         load(tmp_path / "model.joblib")
     assert "It is a" not in str(info.value)
+
+
+_SAVE_OVER_THE_MAPPED_FILE = """
+import sys
+import joblib
+import numpy as np
+from rbm import BernoulliRBM
+from rbm.persistence import load, save
+path, train = sys.argv[1], sys.argv[2] == "train"
+X = (np.random.default_rng(0).random((300, 400)) < 0.4).astype(float)
+joblib.dump(BernoulliRBM(n_components=200, n_iter=1, random_state=0, n_jobs=1).fit(X), path)
+mapped = joblib.load(path, mmap_mode="r")
+if train:
+    mapped.partial_fit(X)
+expected = mapped.transform(X)
+save(mapped, path)
+np.testing.assert_array_equal(load(path).transform(X), expected)
+np.testing.assert_array_equal(mapped.transform(X), expected)  # its mapping is intact
+print("saved")
+"""
+
+
+@pytest.mark.parametrize("train", ["train", "as_loaded"])
+def test_a_memory_mapped_model_saved_over_its_own_file(tmp_path, train):
+    # Loaded with joblib.load(path, mmap_mode="r") and saved back to the same
+    # path (after a partial_fit, say), the model's arrays are mapped from the
+    # file save truncated and wrote into: the process died of SIGBUS.  save
+    # now writes a new file and moves it over the old one.
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", _SAVE_OVER_THE_MAPPED_FILE,
+                          str(tmp_path / "model.joblib"), train],
+                         capture_output=True, text=True, timeout=300, cwd=root,
+                         env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+    assert run.stdout.strip() == "saved"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.joblib"]  # no leftovers
+
+
+@pytest.mark.parametrize("suffix", [".pkl", ".joblib", ".skops"])
+def test_a_failed_save_leaves_the_file_it_would_replace(fitted, X, tmp_path, suffix):
+    # save opened the file for writing first: an object it could not store
+    # left the model saved there before truncated or half written.
+    path = tmp_path / f"model{suffix}"
+    save(fitted, path)
+    before = path.read_bytes()
+    unstorable = make_pipeline(MinMaxScaler(), fitted)
+    unstorable.steps[0][1].clip = lambda: None  # neither pickle nor skops stores a lambda
+    with pytest.raises(Exception):
+        save(unstorable, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    np.testing.assert_array_equal(load(path).transform(X), fitted.transform(X))
