@@ -202,7 +202,10 @@ def _without_memmaps(obj):
     """
     stream, buffers = io.BytesIO(), []
     pickler = _MemmapsAsArrays(stream, protocol=5, buffer_callback=buffers.append)
-    pickler.dump(obj)
+    try:
+        pickler.dump(obj)
+    except Exception:  # not picklable (skops may still store it, or say why not)
+        return obj
     if not pickler.found:
         return obj
     return pickle.loads(stream.getvalue(), buffers=buffers)
