@@ -290,6 +290,12 @@ def load(path, *, trusted=None):
     sio = _skops_io()
     trusted = trusted_types() if trusted is None else list(trusted)
     found = _deserialized(path, lambda p: sio.get_untrusted_types(file=p))
+    if "numpy.memmap" in found:  # skops would call numpy.memmap(array), trusted or not
+        raise ValueError(
+            f"{str(path)!r} holds numpy.memmap arrays, which skops cannot rebuild: "
+            "skops.io.dump wrote it from a model that joblib.load(..., mmap_mode=...) "
+            "memory-mapped. Save that model with rbm.persistence.save, which stores "
+            "plain arrays.")
     untrusted = [name for name in found if name not in trusted]
     if untrusted:
         raise ValueError(

@@ -395,3 +395,18 @@ def test_a_failed_save_leaves_the_file_it_would_replace(fitted, X, tmp_path, suf
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
     np.testing.assert_array_equal(load(path).transform(X), fitted.transform(X))
+
+
+@pytest.mark.parametrize("trust_memmap", [False, True])
+def test_a_skops_file_of_memmaps_says_how_to_save_it_again(X, tmp_path, trust_memmap):
+    # skops.io.dump of a model memory-mapped by joblib stores numpy.memmap
+    # arrays that skops cannot rebuild: load said to trust the type, and
+    # trusted it failed as "truncated, corrupt or not a model file
+    # (TypeError: expected str, bytes or os.PathLike object, not ndarray)".
+    joblib.dump(BernoulliRBM(n_components=3, n_iter=2, random_state=0, n_jobs=1).fit(X),
+                tmp_path / "model.joblib")
+    sio.dump(joblib.load(tmp_path / "model.joblib", mmap_mode="r"), tmp_path / "model.skops")
+    trusted = rbm.trusted_types() + ["numpy.memmap"] if trust_memmap else None
+    with pytest.raises(ValueError, match=r"holds numpy\.memmap arrays, which skops cannot "
+                                         r"rebuild.*rbm\.persistence\.save"):
+        load(tmp_path / "model.skops", trusted=trusted)
