@@ -151,14 +151,20 @@ def _write_then_move(path, write):
     save that failed halfway left neither the old model nor the new one.
     ``os.replace`` swaps the names at once; the old file lives on for as
     long as a mapping of it does.  The new file gets the old one's
-    permissions (or the default ones); a link at ``path`` is followed.
+    permissions (or the default ones); a link at ``path`` is followed.  In a
+    folder that takes no new files, a writable file is written in place.
     """
     target = os.path.realpath(path)
     folder, name = os.path.split(target)
     temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}{Path(name).suffix}")
     try:
         open(temporary, "xb").close()  # the default permissions, as open(path) gives
-    except OSError as error:  # no such folder, no permission: say it of the path asked
+    except PermissionError:
+        if not (os.path.isfile(target) and os.access(target, os.W_OK)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path)) from None
+        write(target)  # a folder closed to new files, a file open to writing: in place
+        return
+    except OSError as error:  # no such folder, ...: say it of the path asked
         raise type(error)(error.errno, error.strerror, str(path)) from None
     try:
         write(temporary)

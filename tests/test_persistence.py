@@ -410,3 +410,27 @@ def test_a_skops_file_of_memmaps_says_how_to_save_it_again(X, tmp_path, trust_me
     with pytest.raises(ValueError, match=r"holds numpy\.memmap arrays, which skops cannot "
                                          r"rebuild.*rbm\.persistence\.save"):
         load(tmp_path / "model.skops", trusted=trusted)
+
+
+def test_save_writes_in_place_where_the_folder_takes_no_new_files(fitted, X, tmp_path,
+                                                                  monkeypatch):
+    # save writes a new file beside the old one and moves it over; a folder
+    # the user may not add files to, holding a file they may write, is
+    # still written as before (in place) rather than refused.
+    import builtins
+
+    import rbm.persistence as persistence
+    path = tmp_path / "model.pkl"
+    save(BernoulliRBM(n_components=2, n_iter=1, random_state=1, n_jobs=1).fit(X), path)
+
+    def no_new_files(name, mode="r", *args, **kwargs):
+        if "x" in mode:
+            raise PermissionError(13, "Permission denied", name)
+        return builtins.open(name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(persistence, "open", no_new_files, raising=False)
+    save(fitted, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pkl"]
+    np.testing.assert_array_equal(load(path).transform(X), fitted.transform(X))
+    with pytest.raises(PermissionError, match="other.pkl"):
+        save(fitted, tmp_path / "other.pkl")
