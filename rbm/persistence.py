@@ -155,6 +155,8 @@ def _write_then_move(path, write):
     folder that takes no new files, a writable file is written in place.
     """
     target = os.path.realpath(path)
+    if os.path.isdir(target):  # (os.replace would name the new file's temporary name)
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     folder, name = os.path.split(target)
     temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}{Path(name).suffix}")
     try:
