@@ -1178,7 +1178,9 @@ def check_training_record(model):
         return
     # A model that skops.io.load read from a file rbm.persistence.save wrote
     # holds the columns as 1-d arrays (see history_with_lists): the same record.
-    history = history_with_lists(history) if isinstance(history, dict) else history
+    stored = isinstance(history, dict) and any(isinstance(values, np.ndarray)
+                                               for values in history.values())
+    history = history_with_lists(history) if stored else history
     columns = TrainingMonitor.COLUMNS
     if not (isinstance(history, dict) and set(history) == set(columns)
             and all(isinstance(history[column], list) for column in columns)
@@ -1186,7 +1188,8 @@ def check_training_record(model):
         raise ValueError(f"{name}.history_ must be a dict of equally long lists with the "
                          f"columns {', '.join(columns)}, as fit records it; refit the model "
                          "or delete history_ to start a new record.")
-    model.history_ = history
+    if stored:
+        model.history_ = history
 
 
 def history_with_lists(history):
