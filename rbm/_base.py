@@ -10,6 +10,7 @@ documents itself.
 """
 
 import threading
+import weakref
 from numbers import Integral, Real
 
 import numpy as np
@@ -46,8 +47,18 @@ from ._weights import row_count, weighted_column_sum
 #: Largest step or thread count the kernel accepts (a C int).
 _C_INT_MAX = 2 ** 31 - 1
 
-#: Serialises ``gibbs`` calls, which advance a model's shared random streams.
-_GIBBS_STREAMS_LOCK = threading.Lock()
+#: One lock per model's ``gibbs`` streams (a ``ChainStreams``), made on first
+#: use: ``gibbs`` calls on one model take turns on its shared streams, those
+#: on different models run at once.  Kept beside the streams, not in them, so
+#: that a model pickles and stores in skops as before (a lock does neither).
+_GIBBS_STREAMS_LOCKS = weakref.WeakKeyDictionary()
+_GIBBS_STREAMS_LOCKS_GUARD = threading.Lock()
+
+
+def _gibbs_streams_lock(streams):
+    """The lock of ``streams``, held while a ``gibbs`` call advances them."""
+    with _GIBBS_STREAMS_LOCKS_GUARD:
+        return _GIBBS_STREAMS_LOCKS.setdefault(streams, threading.Lock())
 
 #: Integer hyperparameters: ``True`` is an Integral to Python, never a count here.
 _INTEGER_PARAMETERS = ("n_components", "batch_size", "n_iter", "k", "n_chains", "n_jobs",
@@ -362,8 +373,9 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
                      order="C")
         # gibbs() draws from the model's own streams: calls from several
         # threads take turns, so each gets its own stretch of the streams.
-        with _GIBBS_STREAMS_LOCK:
-            self._run_chains(V, 1, self._training.gibbs_streams)
+        streams = self._training.gibbs_streams
+        with _gibbs_streams_lock(streams):
+            self._run_chains(V, 1, streams)
         return visible_output(self, self._visible_unit.decode(V), v, self._output_column_types())
 
     def sample(self, n_samples=1, *, n_steps=1000, random_state=None):

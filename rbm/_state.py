@@ -428,14 +428,13 @@ def check_fitted_state(estimator, training=False):
     the training state, against each other and against ``n_components``,
     ``n_features_in_`` (or the categories) and the temperatures; the random
     streams and counters.  The error names the attribute and what was
-    expected.  Contiguity and writeability are restored by copying (an
-    assigned transposed or read-only array is fine); the training state's
-    and the layers' read-only arrays only with ``training`` (partial_fit, a
-    warm-started fit), as only training writes them: other calls leave a
-    model memory-mapped read-only by joblib sharing them.  Cost: a min and
-    a max over each array for finiteness, the rest O(1) in the model's size
-    (measured, min of repeats: 150 us for a 784 x 500 float32 model, 60 us
-    for a 64 x 64 float64 one).
+    expected.  Contiguity is restored by copying (an assigned transposed
+    array is fine), and writeability too, but only with ``training``
+    (partial_fit, a warm-started fit), as only training writes the arrays:
+    other calls read a model memory-mapped read-only by joblib in place.
+    Cost: a min and a max over each array for finiteness, the rest O(1) in
+    the model's size (measured, min of repeats: 150 us for a 784 x 500
+    float32 model, 60 us for a 64 x 64 float64 one).
 
     Parameters
     ----------
@@ -451,7 +450,7 @@ def check_fitted_state(estimator, training=False):
             raise ValueError(f"{name} is missing its fitted attribute {attribute}; refit "
                              "the model (or load a complete saved model).")
     _check_types(estimator)
-    W = own_array(estimator, "components_")
+    W = own_array(estimator, "components_", training)
     if W.ndim != 2 or W.dtype not in (np.float32, np.float64) or 0 in W.shape:
         raise ValueError(f"{name}.components_ must be a non-empty 2-d float32 or float64 "
                          f"array, got shape {W.shape} and dtype {W.dtype}; refit the model.")
@@ -463,9 +462,9 @@ def check_fitted_state(estimator, training=False):
     check_n_features(estimator, unit, n_columns)
     check_array_attribute(estimator, "components_", W, W.shape, W.dtype)
     for attribute, size in (("intercept_visible_", n_columns), ("intercept_hidden_", n_hidden)):
-        check_array_attribute(estimator, attribute, own_array(estimator, attribute),
+        check_array_attribute(estimator, attribute, own_array(estimator, attribute, training),
                               (size,), W.dtype)
-    chains = own_array(estimator, "h_samples_")
+    chains = own_array(estimator, "h_samples_", training)
     check_array_attribute(estimator, "h_samples_", chains, (None, n_hidden), W.dtype)
     n_temperatures = estimator.n_temperatures if estimator.method == "pt" else 1
     if chains.shape[0] < 1 or chains.shape[0] % n_temperatures:
@@ -562,13 +561,22 @@ def check_n_features(estimator, unit, n_columns):
                          "refit the model.")
 
 
-def own_array(estimator, attribute):
-    """The attribute as a C-contiguous, writeable ndarray (stored back if copied)."""
+def own_array(estimator, attribute, writeable=True):
+    """The attribute as a C-contiguous ndarray, writeable if ``writeable`` (stored
+    back if copied).
+
+    The kernel and NumPy read the parameters in place, so inference needs
+    them C-contiguous only; training writes them, so only it (``writeable``)
+    needs a writeable copy of a read-only array.  A model loaded by
+    ``joblib.load(path, mmap_mode="r")`` thus predicts from the shared,
+    memory-mapped parameters: each process (or thread) no longer made a
+    private copy of them on its first call.
+    """
     value = getattr(estimator, attribute)
     if not isinstance(value, np.ndarray):
         raise ValueError(f"{type(estimator).__name__}.{attribute} must be a numpy array, "
                          f"got {type(value).__name__}; refit the model or assign an array.")
-    if not (value.flags.c_contiguous and value.flags.writeable):
+    if not (value.flags.c_contiguous and (value.flags.writeable or not writeable)):
         value = np.array(value, order="C")
         setattr(estimator, attribute, value)
     return value

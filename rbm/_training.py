@@ -1176,6 +1176,11 @@ def check_training_record(model):
     history = getattr(model, "history_", None)
     if history is None:
         return
+    # A model that skops.io.load read from a file rbm.persistence.save wrote
+    # holds the columns as 1-d arrays (see history_with_lists): the same record.
+    stored = isinstance(history, dict) and any(isinstance(values, np.ndarray)
+                                               for values in history.values())
+    history = history_with_lists(history) if stored else history
     columns = TrainingMonitor.COLUMNS
     if not (isinstance(history, dict) and set(history) == set(columns)
             and all(isinstance(history[column], list) for column in columns)
@@ -1183,6 +1188,20 @@ def check_training_record(model):
         raise ValueError(f"{name}.history_ must be a dict of equally long lists with the "
                          f"columns {', '.join(columns)}, as fit records it; refit the model "
                          "or delete history_ to start a new record.")
+    if stored:
+        model.history_ = history
+
+
+def history_with_lists(history):
+    """``history`` (a dict of columns) with its 1-d array columns as lists.
+
+    ``rbm.persistence.save`` stores each column of ``history_`` as one array
+    (a .skops file would otherwise hold a node per value); ``load`` turns
+    them back into lists, but a file loaded by ``skops.io.load`` itself keeps
+    the arrays, to which training could not append.
+    """
+    return {column: values.tolist() if isinstance(values, np.ndarray) and values.ndim == 1
+            else values for column, values in history.items()}
 
 
 def _likelihood_monitoring(model, n_train, n_epochs, required):

@@ -915,9 +915,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         (fit makes them so), finite and of the fitted sizes: ``components_``
         gives the hidden units (``n_components`` and ``visible`` must still
         be those of the fit) and columns, ``classes_`` the classes.  The
-        parameters are replaced by copies where read-only or not
-        C-contiguous (training changes them in place), as the density
-        models' are.  With ``training``, also what
+        parameters are replaced by copies where not C-contiguous, or
+        read-only with ``training`` (which changes them in place), as the
+        density models' are.  With ``training``, also what
         ``partial_fit`` changes: the velocities, the persistent chains, the
         random generator, ``n_iter_`` and ``history_``.  Cost: a min and a
         max over each array, the rest O(1) in the model's size (about 35-55
@@ -945,7 +945,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                 and _sorted_distinct(classes)):
             raise ValueError(f"{name}.classes_ must be a 1-d array of at least two distinct "
                              "classes in sorted order (as fit makes it); refit the model.")
-        W = own_array(self, "components_")
+        W = own_array(self, "components_", training)
         if W.dtype != np.float64:  # the generic message would call components_ float64
             raise ValueError(f"{name}.components_ has dtype {W.dtype}, but this model's "
                              "parameters are float64 (as fit makes them); assign a float64 "
@@ -976,7 +976,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                                  ("intercept_visible_", (n_columns,)),
                                  ("class_components_", (n_hidden, n_classes)),
                                  ("intercept_class_", (n_classes,))):
-            check_array_attribute(self, attribute, own_array(self, attribute), shape,
+            check_array_attribute(self, attribute, own_array(self, attribute, training), shape,
                                   np.float64)
         cache = getattr(self, "_log_partition_cache", None)
         if isinstance(cache, dict) and not all(

@@ -11,8 +11,14 @@ this library adds to the numpy and scikit-learn types skops already trusts.
 >>> model = skops.io.load("model.skops", trusted=rbm.trusted_types())  # doctest: +SKIP
 """
 
+import contextlib
 import copy
+import errno
+import io
+import os
 import pickle
+import shutil
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -22,6 +28,7 @@ import numpy as np
 from ._base import BaseRBM
 from ._state import TrainingState, check_fitted_state
 from ._streams import ChainStreams
+from ._training import history_with_lists
 from ._units import HIDDEN_TYPES, BernoulliVisible, CategoricalVisible, GaussianVisible
 from .classifier import JointChains, RBMClassifier
 from .impute import RBMImputer
@@ -117,16 +124,99 @@ def save(model, path):
     turns back into lists.  skops writes every list element as a node of
     its schema: with lists, a 300-epoch model's file was 925 KB and took
     0.11-0.15 s to load, against 42 KB and 0.03-0.06 s now (digits, 20
-    hidden units; the joblib file is 68 KB).
+    hidden units; the joblib file is 68 KB).  A model memory-mapped by
+    ``joblib.load(path, mmap_mode=...)`` is stored with plain arrays
+    (``_without_memmaps``): skops cannot load ``numpy.memmap`` back.
     """
     suffix = check_suffix(path)
     if suffix == ".skops":
-        _skops_io().dump(_with_compact_history(model), path, **SKOPS_COMPRESSION)
+        sio = _skops_io()
+        _write_then_move(path, lambda target: sio.dump(
+            _with_compact_history(_without_memmaps(model)), target, **SKOPS_COMPRESSION))
     elif suffix == ".joblib":
-        joblib.dump(model, path)
+        _write_then_move(path, lambda target: joblib.dump(model, target))
     else:
-        with open(path, "wb") as f:
-            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        def write(target):
+            with open(target, "wb") as f:
+                pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_then_move(path, write)
+
+
+def _write_then_move(path, write):
+    """``write(name)`` of a new file beside ``path``, then that file moved to ``path``.
+
+    Writing ``path`` in place truncates it first: a model memory-mapped
+    from it (``joblib.load(path, mmap_mode="r")``, then saved back) lost
+    the pages under its arrays and killed the process with SIGBUS, and a
+    save that failed halfway left neither the old model nor the new one.
+    ``os.replace`` swaps the names at once; the old file lives on for as
+    long as a mapping of it does.  The new file gets the old one's
+    permissions (or the default ones); a link at ``path`` is followed.  In a
+    folder that takes no new files, a writable file is written in place.
+    """
+    target = os.path.realpath(path)
+    if os.path.isdir(target):  # (os.replace would name the new file's temporary name)
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    folder, name = os.path.split(target)
+    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}{Path(name).suffix}")
+    try:
+        open(temporary, "xb").close()  # the default permissions, as open(path) gives
+    except PermissionError:
+        if not (os.path.isfile(target) and os.access(target, os.W_OK)):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path)) from None
+        write(target)  # a folder closed to new files, a file open to writing: in place
+        return
+    except OSError as error:  # no such folder, ...: say it of the path asked
+        raise type(error)(error.errno, error.strerror, str(path)) from None
+    try:
+        write(temporary)
+        if os.path.exists(target):
+            shutil.copymode(target, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise
+
+
+class _MemmapsAsArrays(pickle.Pickler):
+    """Pickles each ``numpy.memmap`` as the plain ndarray viewing its memory;
+    ``found`` says whether it met one."""
+
+    found = False
+
+    def reducer_override(self, obj):
+        if isinstance(obj, np.memmap):
+            self.found = True
+            return _same, (obj.view(np.ndarray),)
+        return NotImplemented
+
+
+def _same(value):
+    return value
+
+
+def _without_memmaps(obj):
+    """obj, or, where it holds ``numpy.memmap`` arrays, a copy holding plain
+    ndarrays that view the same memory.
+
+    A model that ``joblib.load(path, mmap_mode="r")`` mapped holds memmaps,
+    and skops stores each array with its class: ``numpy.memmap`` is not a
+    type it trusts, and trusted it would be rebuilt as ``numpy.memmap(array)``,
+    which takes the array for a file name.  The copy is a pickle round trip
+    with the arrays' data out of band, so it copies no parameters; a model
+    without memmaps costs one such pickling pass (no data copied) and is
+    returned as it is.
+    """
+    stream, buffers = io.BytesIO(), []
+    pickler = _MemmapsAsArrays(stream, protocol=5, buffer_callback=buffers.append)
+    try:
+        pickler.dump(obj)
+    except Exception:  # not picklable (skops may still store it, or say why not)
+        return obj
+    if not pickler.found:
+        return obj
+    return pickle.loads(stream.getvalue(), buffers=buffers)
 
 
 def _with_compact_history(obj):
@@ -164,8 +254,7 @@ def _history_as_lists(model):
     """Undo :func:`_with_compact_history` on a loaded model: columns back to lists."""
     history = getattr(model, "history_", None)
     if isinstance(history, dict):
-        model.history_ = {name: values.tolist() if isinstance(values, np.ndarray) else values
-                          for name, values in history.items()}
+        model.history_ = history_with_lists(history)
 
 
 def load(path, *, trusted=None):
@@ -191,8 +280,9 @@ def load(path, *, trusted=None):
     FileNotFoundError
         No file at path.
     ValueError
-        The file is not a complete saved model (truncated, corrupt, or not
-        a model file: the decoder's error is chained), holds untrusted
+        The file is not a complete saved model (truncated, corrupt, not
+        a model file, or one of the other format under this suffix, said
+        so: the decoder's error is chained), holds untrusted
         types, or holds a fitted RBM whose arrays do not make one
         consistent model (named).
     ImportError
@@ -208,6 +298,12 @@ def load(path, *, trusted=None):
     sio = _skops_io()
     trusted = trusted_types() if trusted is None else list(trusted)
     found = _deserialized(path, lambda p: sio.get_untrusted_types(file=p))
+    if "numpy.memmap" in found:  # skops would call numpy.memmap(array), trusted or not
+        raise ValueError(
+            f"{str(path)!r} holds numpy.memmap arrays, which skops cannot rebuild: "
+            "skops.io.dump wrote it from a model that joblib.load(..., mmap_mode=...) "
+            "memory-mapped. Save that model with rbm.persistence.save, which stores "
+            "plain arrays.")
     untrusted = [name for name in found if name not in trusted]
     if untrusted:
         raise ValueError(
@@ -225,13 +321,21 @@ def _deserialized(path, read):
     or skops (BadZipFile, UnpicklingError, EOFError, KeyError for a missing
     array, ...): whatever the decoder raised, the file is not a complete
     saved model, and the error says so (ValueError, the decoder's error
-    chained).  A file that names code this installation lacks (a pickle of
+    chained); a sound file of the other format (a .skops archive named
+    .joblib, a pickle named .skops) is said to be one (``_format_hint``).
+    A file that names code this installation lacks (a pickle of
     another version or library) is an ImportError that says that instead.
+    An OSError is the operating system's word that the file cannot be read
+    and is raised as it is, but for EINVAL: a .skops archive that lost
+    bytes before its directory points zipfile at negative offsets, whose
+    seek fails with ``[Errno 22] Invalid argument``, a corrupt file.
     """
     try:
         return read(path)
-    except OSError:
-        raise  # the file cannot be read at all: the operating system says why
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise  # the file cannot be read at all: the operating system says why
+        failure = error
     except (ImportError, AttributeError) as error:
         raise ImportError(
             f"{str(path)!r} refers to code this installation lacks ({type(error).__name__}: "
@@ -239,11 +343,37 @@ def _deserialized(path, read):
             "libraries. Load it where it was saved, or save the model again here."
         ) from error
     except Exception as error:  # any decoder failure: see the docstring
-        raise ValueError(
-            f"{str(path)!r} is not a complete saved model: the file is truncated, corrupt "
-            f"or not a model file ({type(error).__name__}: {error}). Save the model again "
-            "(rbm.persistence.save or 'rbm fit --save')."
-        ) from error
+        failure = error
+    hint = _format_hint(path)
+    if hint:
+        raise ValueError(f"{str(path)!r} cannot be read as a {Path(path).suffix} file "
+                         f"({type(failure).__name__}: {failure}).{hint}") from failure
+    raise ValueError(
+        f"{str(path)!r} is not a complete saved model: the file is truncated, corrupt "
+        f"or not a model file ({type(failure).__name__}: {failure}). Save the model again "
+        "(rbm.persistence.save or 'rbm fit --save')."
+    ) from failure
+
+
+def _format_hint(path):
+    """A sentence where the file's first bytes show the other format's file
+    (a .skops zip archive named .joblib, a pickle named .skops), else "".
+
+    Such a file is sound under its own suffix; a pickle named .skops is
+    still never read as one, as loading a pickle runs its code.
+    """
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4)
+    except OSError:
+        return ""
+    skops = Path(path).suffix.lower() == ".skops"
+    if not skops and head == b"PK\x03\x04":
+        return " It is a zip archive, as .skops files are: rename it to end in .skops."
+    if skops and head[:1] == b"\x80":  # the PROTO opcode that starts a pickle
+        return (" It is a pickle, as .joblib and .pkl files are: rename it so if you made "
+                "it yourself (loading a pickle runs code it holds).")
+    return ""
 
 
 def _fitted_models_inside(obj):

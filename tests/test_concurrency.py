@@ -4,6 +4,10 @@ A fitted model is shared read-only by, for example, a web server's worker
 threads.  Its inference methods must give exactly what sequential calls give:
 they release the GIL inside BLAS and the kernel, so the calls really overlap,
 and the log-partition cache is filled by whichever call comes first.
+The products NumPy computes (transform, score_samples, free_energy) are
+small enough here to run on one BLAS thread whatever the thread count: a
+large one made while a kernel call holds NumPy's BLAS at one thread may
+differ in its last bits (README, "Threads").
 """
 
 import copy
@@ -102,3 +106,38 @@ def test_concurrent_gibbs_and_sample_calls_match_a_serial_order():
     # The serial outputs differ from one another, so matching them means something.
     assert not np.array_equal(serial["gibbs"][0], serial["gibbs"][1])
     assert not np.array_equal(serial["sample"][0], serial["sample"][1])
+
+
+def test_gibbs_calls_on_different_models_do_not_take_turns(digits_binary):
+    # gibbs() took one lock for every model in the process, so threads
+    # serving different models ran their gibbs calls one at a time.  Only
+    # calls on one model's streams need to take turns.
+    # Here model a's call is held inside its chains until model b's call,
+    # made meanwhile from another thread, has returned.
+    X = digits_binary[:50]
+    a, b = (BernoulliRBM(n_components=8, n_iter=1, random_state=seed, n_jobs=1).fit(X)
+            for seed in (0, 1))
+    expected = copy.deepcopy(b).gibbs(X)
+    a_inside, b_done = threading.Event(), threading.Event()
+    run_chains = a._run_chains
+
+    def held_run_chains(*args):
+        a_inside.set()
+        b_done.wait(timeout=60)
+        return run_chains(*args)
+
+    a._run_chains = held_run_chains
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        a_call = pool.submit(a.gibbs, X)
+        assert a_inside.wait(timeout=60)
+        b_call = pool.submit(b.gibbs, X)
+        try:
+            b_call.result(timeout=20)  # milliseconds unless it waits for a's call
+            b_finished = True
+        except TimeoutError:
+            b_finished = False
+        finally:
+            b_done.set()
+        a_call.result()
+    assert b_finished, "b's gibbs call waited for a's"
+    np.testing.assert_array_equal(b_call.result(), expected)

@@ -298,6 +298,60 @@ def test_a_model_memory_mapped_read_only_trains_on(tmp_path, cls, kwargs):
     np.testing.assert_array_equal(loaded.components_, model.components_)
 
 
+def _inference_calls(model, X):
+    """name -> call of each read-only method of a fitted density model or classifier."""
+    calls = {"transform": lambda: model.transform(X),
+             "log_partition": lambda: model.log_partition(),
+             "sample": lambda: model.sample(3, n_steps=4, random_state=0)}
+    if hasattr(model, "classes_"):
+        calls["predict_proba"] = lambda: model.predict_proba(X)
+    else:
+        calls.update(score_samples=lambda: model.score_samples(X),
+                     gibbs=lambda: model.gibbs(X[:3]))
+    return calls
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "drelu", "gaussian", "categorical",
+                                  "classifier"])
+def test_a_model_memory_mapped_read_only_predicts_without_copying_it(tmp_path, kind):
+    # joblib.load(mmap_mode="r") shares one copy of the parameters between
+    # the processes that load a model (joblib.Parallel's workers do so).
+    # The first inference call replaced components_, the intercepts and
+    # h_samples_ by private writeable copies, although only training writes
+    # them: each worker held the model again.
+    import joblib
+
+    from rbm import RBMClassifier
+    rng = np.random.default_rng(0)
+    X = (rng.random((40, 4)) < 0.5).astype(float)
+    if kind == "gaussian":
+        X = rng.standard_normal((40, 4))
+        model = fitted(GaussianBernoulliRBM, X)
+    elif kind == "categorical":
+        X = rng.integers(0, 3, (40, 4)).astype(float)
+        model = fitted(CategoricalRBM, X)
+    elif kind == "classifier":
+        model = RBMClassifier(n_components=3, n_iter=2, random_state=0).fit(
+            X, np.array(["a", "b"])[rng.integers(0, 2, 40)])
+    else:
+        model = fitted(BernoulliRBM, X, hidden=kind)
+    joblib.dump(model, tmp_path / "model.joblib")
+    loaded = joblib.load(tmp_path / "model.joblib", mmap_mode="r")
+    expected = {name: call() for name, call in _inference_calls(model, X).items()}
+    for name, call in _inference_calls(loaded, X).items():
+        result = call()
+        if isinstance(result, tuple) and name == "sample":  # the classifier's (X, y)
+            for part, expected_part in zip(result, expected[name]):
+                np.testing.assert_array_equal(part, expected_part, err_msg=name)
+        else:
+            np.testing.assert_array_equal(result, expected[name], err_msg=name)
+    shared = ["components_", "intercept_hidden_", "intercept_visible_"]
+    shared += ["class_components_"] if kind == "classifier" else ["h_samples_"]
+    for name in shared:
+        assert isinstance(getattr(loaded, name), np.memmap), name
+        assert not getattr(loaded, name).flags.writeable, name
+
+
 @pytest.mark.parametrize("streams", ["training_streams", "gibbs_streams"])
 @pytest.mark.parametrize("damage, match", [
     (lambda s: setattr(s, "bitgens", None), "bitgens must be a list of numpy.random.SFC64"),
