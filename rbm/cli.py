@@ -1372,14 +1372,16 @@ def _warnings_as_lines(where):
     Python's own format names a line of the library (or "<frozen runpy>"),
     which means nothing to someone at the command line.
     """
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{where}: warning: {_one_line(message)}", file=sys.stderr, flush=True)
+    def one_line(message, category, filename, lineno, line=None):
+        return f"{where}: warning: {_one_line(message)}\n"
 
-    shown, warnings.showwarning = warnings.showwarning, show
+    # The format, not showwarning: catch_warnings(record=True) (pytest.warns,
+    # a caller's own) still records the warnings themselves.
+    formatted, warnings.formatwarning = warnings.formatwarning, one_line
     try:
         yield
     finally:
-        warnings.showwarning = shown
+        warnings.formatwarning = formatted
 
 
 def main(argv=None, prog=None):

@@ -817,15 +817,13 @@ def test_a_frame_without_columns_is_refused_in_scikit_learns_words(n_rows, match
         RBMImputer().fit(frame)
 
 
-@pytest.mark.parametrize("dtype", ["Int64", "UInt8", "int64[pyarrow]"])
+@pytest.mark.parametrize("dtype", ["Int64", "UInt8"])
 def test_nullable_integer_columns_are_imputed_as_integers(dtype):
     # A frame of nullable integer columns reaches NumPy as floats (NaN for
     # the gaps), so estimator=None picked a GaussianBernoulliRBM and imputed
     # values such as 1.33 in columns of integers; an integer array with a
     # sentinel for the gaps gets a CategoricalRBM.
     pd = pytest.importorskip("pandas")
-    if "pyarrow" in dtype:
-        pytest.importorskip("pyarrow")
     frame = pd.DataFrame({"a": pd.array([1, 2, None, 3] * 6, dtype=dtype),
                           "b": pd.array([5, 6, 7, None] * 6, dtype=dtype)})
     imputer = RBMImputer(random_state=0).fit(frame)
