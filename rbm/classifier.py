@@ -1234,15 +1234,18 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         cache = getattr(self, "_log_partition_cache", None)
         if not isinstance(cache, dict):
             cache = self._log_partition_cache = {}
-        if key not in cache:
+        entry = cache.get(key)
+        if entry is None:
             estimate = (self._ais_log_partition(n_chains, n_betas, seed) if method == "ais"
                         else self._exact_log_partition())
             if key is None:
                 return estimate
             if len(cache) >= LOG_PARTITION_CACHE_SIZE:  # old parameters' entries
                 cache.clear()
-            cache[key] = (estimate.log_z, estimate.std_error)
-        log_z, std_error = cache[key]
+            # Read from the local entry, not the cache: another thread may
+            # clear the cache between the store and a read back.
+            entry = cache[key] = (estimate.log_z, estimate.std_error)
+        log_z, std_error = entry
         if method == "ais":
             return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains,
                                         n_betas=n_betas)

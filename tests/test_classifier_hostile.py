@@ -578,6 +578,25 @@ def test_a_damaged_log_partition_cache_is_named(binary):
     assert np.isfinite(model.log_likelihood(X, y)).all()
 
 
+class _ClearedByAnotherThread(dict):
+    """A cache that another thread empties right after each store."""
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.clear()
+
+
+def test_a_log_partition_cache_emptied_by_another_thread_meanwhile_is_no_error(binary):
+    # The entry was read back from the cache after the store: KeyError when a
+    # concurrent call had filled it up to its size and cleared it in between.
+    X, y = binary
+    model = fitted(X, y)
+    expected = model.log_partition()
+    model._log_partition_cache = _ClearedByAnotherThread()
+    assert model.log_partition().log_z == expected.log_z
+    assert np.isfinite(model.log_likelihood(X, y)).all()
+
+
 # --------------------------------------------------------------------------
 # unlabelled_marker: -1 as a class, other markers
 # --------------------------------------------------------------------------
