@@ -313,6 +313,11 @@ def first_not_numbers(X):
     return None
 
 
+def _feature_of(column):
+    """"; feature i" for a message, or "" where no column is known (None)."""
+    return "" if column is None else f"; feature {column}"
+
+
 def refuse_dates(X):
     """Raise ValueError naming the first date or duration column of a DataFrame.
 
@@ -343,7 +348,8 @@ def columns_by_name(imputer):
         names = getattr(imputer, "feature_names_in_", None)
         if names is None or type(error) not in (ValueError, TypeError):
             raise
-        message = re.sub(r"\bfeature (\d+)\b", lambda match: (
+        # Not inside quotes: a value of the user's may read "feature 1".
+        message = re.sub(r"(?<!['\"])\bfeature (\d+)\b", lambda match: (
             f"column '{names[int(match[1])]}'" if int(match[1]) < len(names)
             else match[0]), str(error))
         if message == str(error):
@@ -510,7 +516,7 @@ class RBMImputer(CachedParamNames, _BaseImputer):
         except (TypeError, ValueError) as error:
             raise ValueError(
                 f"RBMImputer: {type(estimator).__name__} takes numbers, but X holds "
-                f"values that are not ({error}; feature {first_not_numbers(X)}); use "
+                f"values that are not ({error}{_feature_of(first_not_numbers(X))}); use "
                 "CategoricalRBM for labels, or estimator=None, which picks it for "
                 "them.") from error
         rows[missing] = np.nan

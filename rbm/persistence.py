@@ -151,20 +151,25 @@ def _write_then_move(path, write):
     save that failed halfway left neither the old model nor the new one.
     ``os.replace`` swaps the names at once; the old file lives on for as
     long as a mapping of it does.  The new file gets the old one's
-    permissions (or the default ones); a link at ``path`` is followed.  In a
-    folder that takes no new files, a writable file is written in place.
+    permissions (or the default ones); a link at ``path`` is followed.  A
+    file the user may not write is refused, as ``open(path, "wb")`` refused
+    it (the move would replace it all the same).  Where the folder takes no
+    new files, or the name cannot be moved onto (a file mounted on its own
+    into a container, another user's file in a sticky folder), a writable
+    file is written in place, as before.
     """
     target = os.path.realpath(path)
     if os.path.isdir(target):  # (os.replace would name the new file's temporary name)
         raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
-    folder, name = os.path.split(target)
-    temporary = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:12]}{Path(name).suffix}")
+    if os.path.exists(target) and not os.access(target, os.W_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    folder, suffix = os.path.dirname(target), Path(target).suffix
+    # Short: a name near the file system's limit must not overflow it.
+    temporary = os.path.join(folder, f".rbm-{uuid.uuid4().hex[:12]}{suffix}")
     try:
         open(temporary, "xb").close()  # the default permissions, as open(path) gives
     except PermissionError:
-        if not (os.path.isfile(target) and os.access(target, os.W_OK)):
-            raise PermissionError(errno.EACCES, "Permission denied", str(path)) from None
-        write(target)  # a folder closed to new files, a file open to writing: in place
+        _write_in_place(path, target, write)  # a folder closed to new files
         return
     except OSError as error:  # no such folder, ...: say it of the path asked
         raise type(error)(error.errno, error.strerror, str(path)) from None
@@ -173,10 +178,23 @@ def _write_then_move(path, write):
         if os.path.exists(target):
             shutil.copymode(target, temporary)
         os.replace(temporary, target)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        if error.errno not in (errno.EBUSY, errno.EPERM, errno.EXDEV):
+            raise
+        _write_in_place(path, target, write)  # the name cannot be moved onto
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
+
+
+def _write_in_place(path, target, write):
+    """``write(target)`` where ``target`` is a writable file (else PermissionError)."""
+    if not (os.path.isfile(target) and os.access(target, os.W_OK)):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+    write(target)
 
 
 class _MemmapsAsArrays(pickle.Pickler):

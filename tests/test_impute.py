@@ -851,3 +851,15 @@ def test_a_list_in_a_cell_is_refused_by_column():
             RBMImputer(estimator, random_state=0).fit(frame)
     with pytest.raises(TypeError, match=match.replace("column 'tags'", "feature 1")):
         tiny_labels_model().fit(frame.dropna().to_numpy())
+
+
+def test_a_value_that_reads_like_a_feature_is_not_renamed_as_a_column():
+    # The messages' "feature i" become the frame's column names; a user's
+    # value quoted in the message, such as 'feature 1', was rewritten too.
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": ["x", "y", None, "x"] * 10, "b": ["s", "m", "l", None] * 10})
+    imputer = RBMImputer(random_state=0).fit(frame)
+    odd = frame.copy()
+    odd.loc[0, "b"] = "feature 1"
+    with pytest.raises(ValueError, match=r"column 'b' has the value 'feature 1' \(in 1 rows\)"):
+        imputer.transform(odd)

@@ -1,5 +1,7 @@
 """Saved and reloaded models behave exactly like the originals; skops loads them safely."""
 
+import errno
+import os
 import pickle
 import zipfile
 
@@ -434,3 +436,40 @@ def test_save_writes_in_place_where_the_folder_takes_no_new_files(fitted, X, tmp
     np.testing.assert_array_equal(load(path).transform(X), fitted.transform(X))
     with pytest.raises(PermissionError, match="other.pkl"):
         save(fitted, tmp_path / "other.pkl")
+
+
+def test_save_refuses_a_file_the_user_may_not_write(fitted, X, tmp_path, monkeypatch):
+    # Written beside and moved over, a model file made read-only to keep it
+    # was replaced, where open(path, "wb") had refused.  (The tests may run
+    # as root, who may write anything: the permission is asked of os.access.)
+    import rbm.persistence as persistence
+    path = tmp_path / "kept.pkl"
+    save(BernoulliRBM(n_components=2, n_iter=1, random_state=1, n_jobs=1).fit(X), path)
+    before = path.read_bytes()
+    real_access = os.access
+    monkeypatch.setattr(persistence.os, "access", lambda name, mode: (
+        False if mode == os.W_OK and os.path.realpath(name) == str(path.resolve())
+        else real_access(name, mode)))
+    with pytest.raises(PermissionError, match="kept.pkl"):
+        save(fitted, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.pkl"]
+
+
+@pytest.mark.parametrize("code", [errno.EBUSY, errno.EPERM])
+def test_save_writes_in_place_where_the_name_cannot_be_moved_onto(fitted, X, tmp_path,
+                                                                 monkeypatch, code):
+    # A file mounted on its own into a container (EBUSY) or another user's
+    # writable file in a sticky folder (EPERM) cannot be replaced by a move;
+    # open(path, "wb") wrote it, and save still does.
+    import rbm.persistence as persistence
+    path = tmp_path / "mounted.joblib"
+    save(BernoulliRBM(n_components=2, n_iter=1, random_state=1, n_jobs=1).fit(X), path)
+
+    def refused(source, destination):
+        raise OSError(code, os.strerror(code), destination)
+
+    monkeypatch.setattr(persistence.os, "replace", refused)
+    save(fitted, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mounted.joblib"]  # no leftovers
+    np.testing.assert_array_equal(load(path).transform(X), fitted.transform(X))
