@@ -125,7 +125,7 @@ def test_a_value_only_in_the_held_out_rows_is_a_category(tmp_path):
 
 def test_a_column_of_measurements_given_as_categories_is_named_in_one_warning_line(tmp_path):
     # Before: a decimal column beside a text one became one category per value
-    # in silence, and the held-out values were listed one by one, all 41 of them.
+    # in silence, and the held-out values were listed one by one, all 51 of them.
     rng = np.random.default_rng(0)
     lines = [f"{site},{weight:.3f}" for site, weight in
              zip(rng.choice(list("ACGT"), 300), rng.normal(size=300))]
