@@ -24,8 +24,8 @@ from ._gaussian import GaussianBernoulliRBM
 from ._params import CachedParamNames
 from ._rollback import unchanged_on_error
 from ._units import HIDDEN_TYPES, default_learning_rate
-from ._units.categorical import (column_label, integer_categories_with_gaps_as_objects,
-                               missing_mask, refuse_unhashable_label)
+from ._units.categorical import (as_label_input, column_label, missing_mask,
+                               refuse_unhashable_label)
 
 
 class DefaultRule(NamedTuple):
@@ -456,13 +456,8 @@ class RBMImputer(CachedParamNames, _BaseImputer):
     def _validated(self, X, reset):
         """(X as an array, mask of its missing entries)."""
         refuse_dates(X)
-        if hasattr(X, "columns") and len(X.columns) == 0:
-            # NumPy cannot infer a dtype for a frame without columns ("at
-            # least one array or dtype is required"); scikit-learn's
-            # validation names the missing features.
-            X = np.empty((len(X), 0))
-        X = validate_data(self, integer_categories_with_gaps_as_objects(X), dtype=None,
-                          ensure_all_finite=False, reset=reset)
+        X = validate_data(self, as_label_input(X), dtype=None, ensure_all_finite=False,
+                          reset=reset)
         if X.dtype.kind not in "fiubOUS":
             raise ValueError(f"RBMImputer takes numbers or labels, got dtype {X.dtype}.")
         if X.dtype.kind in "fiub" and not (isinstance(self.missing_values, Real)

@@ -136,6 +136,17 @@ def integer_categories_with_gaps_as_objects(X):
     return X
 
 
+def as_label_input(X):
+    """X ready for ``validate_data(..., dtype=None)`` as labels: a frame without
+    columns as an empty array (NumPy cannot infer a dtype for it, "at least
+    one array or dtype is required"; scikit-learn then names the missing
+    features in its own words), and integer category columns with gaps as
+    objects (``integer_categories_with_gaps_as_objects``)."""
+    if hasattr(X, "columns") and len(X.columns) == 0:
+        return np.empty((len(X), 0))
+    return integer_categories_with_gaps_as_objects(X)
+
+
 def refuse_unhashable_label(value, name, column, error=None):
     """Raise TypeError where ``value``, a label of ``column`` ("column 'a'",
     "feature 0") of estimator ``name``, cannot be a category (a list or an
@@ -252,11 +263,7 @@ class CategoricalVisible(VisibleLayer):
         refuse_masked(estimator, X)
         if reset:
             self._check_categories_parameter(name)
-        if hasattr(X, "columns") and len(X.columns) == 0:
-            # numpy cannot infer a dtype for an empty frame; let scikit-learn
-            # report the missing features in its own words.
-            X = np.empty((len(X), 0))
-        X = integer_categories_with_gaps_as_objects(X)
+        X = as_label_input(X)
         X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
                           ensure_all_finite=False, reset=reset)
         # Only when fitting (the one time the parameter is read), before the
