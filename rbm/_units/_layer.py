@@ -219,6 +219,39 @@ def pandas_na_as_nan(X):
     return X
 
 
+def is_plain_float_matrix(estimator, X, dtype):
+    """Whether scikit-learn's ``validate_data`` would return X as it is and
+    only count its features: a non-empty 2-D ``numpy.ndarray`` (no subclass)
+    of a dtype that ``dtype`` (one dtype or a list, as ``check_array`` reads
+    it) accepts, given to a model fitted without feature names.
+
+    scikit-learn asks narwhals whether any input is a data frame, and
+    narwhals' first answer in a process reads the entry points of every
+    installed package (2-3 ms here, more in a larger environment): a fixed
+    cost of the first fit, transform or score in a fresh process (issue 20),
+    which this case skips.  Every other input goes through scikit-learn.
+    """
+    if type(X) is not np.ndarray or X.ndim != 2 or X.size == 0:
+        return False
+    if hasattr(estimator, "feature_names_in_"):
+        return False  # scikit-learn warns that an array has no feature names
+    accepted = dtype if isinstance(dtype, (list, tuple)) else [dtype]
+    return any(X.dtype == np.dtype(kind) for kind in accepted)
+
+
+def check_feature_count(estimator, n_features, *, reset):
+    """Set ``n_features_in_`` (``reset``) or check n_features against it,
+    with scikit-learn's message (its ``validate_data`` does the same)."""
+    if reset:
+        estimator.n_features_in_ = n_features
+        return
+    expected = getattr(estimator, "n_features_in_", None)
+    if expected is not None and n_features != expected:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} "
+            f"is expecting {expected} features as input.")
+
+
 def validate_real_input(estimator, X, *, reset, dtype):
     """Validated float32/float64 dense array or canonical CSR matrix (any values).
 
@@ -236,6 +269,9 @@ def validate_real_input(estimator, X, *, reset, dtype):
             f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
             f"1 is required by {type(estimator).__name__}."
         )
+    if is_plain_float_matrix(estimator, X, dtype):
+        check_feature_count(estimator, X.shape[1], reset=reset)
+        return X
     X = validate_data(estimator, X, accept_sparse="csr", dtype=dtype,
                       ensure_all_finite=False, reset=reset)
     if sp.issparse(X) and not X.has_canonical_format:
