@@ -175,6 +175,7 @@ def _write_then_move(path, write):
         raise type(error)(error.errno, error.strerror, str(path)) from None
     try:
         write(temporary)
+        _flush_to_disk(temporary)
         if os.path.exists(target):
             shutil.copymode(target, temporary)
         os.replace(temporary, target)
@@ -188,6 +189,18 @@ def _write_then_move(path, write):
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
+
+
+def _flush_to_disk(name):
+    """Wait until the file's contents are on disk, before it is moved over the
+    old one: otherwise a power cut soon after the move can leave the name
+    holding an empty or partial file on file systems that write data after
+    metadata, where the old model would have survived."""
+    descriptor = os.open(name, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _write_in_place(path, target, write):

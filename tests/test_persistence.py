@@ -473,3 +473,28 @@ def test_save_writes_in_place_where_the_name_cannot_be_moved_onto(fitted, X, tmp
     save(fitted, path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mounted.joblib"]  # no leftovers
     np.testing.assert_array_equal(load(path).transform(X), fitted.transform(X))
+
+
+@pytest.mark.parametrize("suffix", [".pkl", ".joblib", ".skops"])
+def test_save_puts_the_new_file_on_disk_before_moving_it_over_the_old(fitted, tmp_path,
+                                                                      monkeypatch, suffix):
+    # Moved over the old model before its data reached the disk, a power cut
+    # could leave the name holding an empty file on file systems that write
+    # metadata first: the new file is synced (fsync) before the move.
+    import rbm.persistence as persistence
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor):
+        events.append(("fsync", os.fstat(descriptor).st_size))
+        real_fsync(descriptor)
+
+    def replace(source, destination):
+        events.append(("replace", os.path.getsize(source)))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(persistence.os, "fsync", fsync)
+    monkeypatch.setattr(persistence.os, "replace", replace)
+    save(fitted, tmp_path / f"model{suffix}")
+    size = (tmp_path / f"model{suffix}").stat().st_size
+    assert events == [("fsync", size), ("replace", size)]
