@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _gibbs
 from ._frames import visible_output
-from ._partition import ais_log_partition
+from ._partition import ais_log_partition, state_count_as_float
 from ._state import check_chain_memory, check_fitted_state
 from ._training import check_training_record, validation_split
 from ._units.categorical import column_label
@@ -217,7 +217,8 @@ class ConditionalMixin:
         if not getattr(unit, "discrete", False):
             return None
         gaps = np.flatnonzero(~observed_valid.all(axis=1))
-        cost = float(unit.n_states(self.n_components)) * len(gaps) * X_valid.shape[1]
+        cost = (state_count_as_float(unit.n_states(self.n_components))
+                * len(gaps) * X_valid.shape[1])
         if cost > MAX_MONITOR_ENUMERATION:
             return None
         rows, observed = X_valid[gaps], observed_valid[gaps]

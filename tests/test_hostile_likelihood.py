@@ -1,0 +1,46 @@
+"""A hostile pass over the likelihood machinery: exact log Z, AIS, scores.
+
+Each test here failed before the fix it comes with.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from rbm import BernoulliRBM
+
+
+def _binary(n_rows, n_columns, seed=0):
+    return (np.random.default_rng(seed).random((n_rows, n_columns)) < 0.3).astype(float)
+
+
+@pytest.mark.parametrize("n_features, n_components, hidden", [
+    (1100, 3, "relu"),         # real-valued hidden: the visible layer's 2**1100 states
+    (1100, 3, "gaussian"),
+    (1030, 1030, "bernoulli"),  # both layers past 2**1023 states
+])
+def test_a_model_with_more_states_than_a_float_holds_fits_and_chooses_ais(
+        n_features, n_components, hidden):
+    # The cost of enumerating was 2.0 * n_states * ...: a state count of
+    # 2**1024 or more does not convert to a float, so fit (its likelihood
+    # monitoring), log_partition_method_ and score raised OverflowError.
+    X = _binary(20, n_features)
+    model = BernoulliRBM(n_components=n_components, hidden=hidden, n_iter=1, random_state=0,
+                         n_jobs=1).fit(X)
+    assert model.log_partition_method_ == "ais"
+    with pytest.raises(ValueError, match="states"):
+        model.log_partition("exact")
+    estimate = model.log_partition(n_chains=2, n_betas=3)
+    assert estimate.method == "ais" and math.isfinite(estimate.log_z)
+
+
+def test_early_stopping_with_gaps_and_more_hidden_states_than_a_float_holds():
+    # The validation scorer's enumeration cost converted 2**n_components to
+    # a float: OverflowError from fit at 1024 hidden units or more.
+    rng = np.random.default_rng(0)
+    X = _binary(60, 5)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    model = BernoulliRBM(n_components=1030, missing="impute", early_stopping=True, n_iter=2,
+                         random_state=0, n_jobs=1).fit(X)
+    assert model.n_iter_ == 2
