@@ -137,7 +137,8 @@ class LikelihoodMixin:
             summed out in closed form); "ais" uses annealed importance
             sampling from the independent model of the data marginals;
             "auto" is exact when that costs at most ``AUTO_EXACT_MAX_FLOPS``
-            floating-point operations, AIS otherwise.
+            floating-point operations over at most ``MAX_EXACT_STATES``
+            states, AIS otherwise.
         n_chains : int, default=100
             AIS runs, forward and reverse (ignored for exact).
         n_betas : int, default=10000
@@ -219,17 +220,23 @@ class LikelihoodMixin:
         """ "exact" or "ais" for a method of ``log_partition`` ("auto" by its cost rule)."""
         if method != "auto":
             return method
-        _, flops = exact_cost(self.components_.shape[1], self.n_components,
-                              self._visible_unit, self._hidden_unit)
-        return "exact" if flops <= AUTO_EXACT_MAX_FLOPS else "ais"
+        return "exact" if self._enumeration_is_cheap() else "ais"
+
+    def _enumeration_is_cheap(self):
+        """Whether exact log Z costs at most ``AUTO_EXACT_MAX_FLOPS`` and enumerates
+        at most ``MAX_EXACT_STATES`` states.
+
+        Both bounds: a layer of few units beside 2**27 visible states (real-valued
+        hidden units) costs few operations but is more than exact enumeration takes.
+        """
+        n_states, flops = exact_cost(self.components_.shape[1], self.n_components,
+                                     self._visible_unit, self._hidden_unit)
+        return flops <= AUTO_EXACT_MAX_FLOPS and n_states <= MAX_EXACT_STATES
 
     def _resolved_reverse_start(self, reverse_start):
         if not (isinstance(reverse_start, str) and reverse_start == "auto"):
             return reverse_start
-        n_states, flops = exact_cost(self.components_.shape[1], self.n_components,
-                                     self._visible_unit, self._hidden_unit)
-        cheap = flops <= AUTO_EXACT_MAX_FLOPS and n_states <= MAX_EXACT_STATES
-        return "exact" if cheap else "chains"
+        return "exact" if self._enumeration_is_cheap() else "chains"
 
     def _log_partition(self, method="auto", n_chains=DEFAULT_N_CHAINS, n_betas=DEFAULT_N_BETAS,
                        random_state=None, bracket=False, reverse_start="auto"):
@@ -356,7 +363,8 @@ class LikelihoodMixin:
         """How ``score`` and ``score_samples`` obtain log Z for this model: "exact" or "ais".
 
         "exact" when enumerating the smaller layer costs at most
-        ``AUTO_EXACT_MAX_FLOPS`` floating-point operations, "ais" otherwise
+        ``AUTO_EXACT_MAX_FLOPS`` floating-point operations over at most
+        ``MAX_EXACT_STATES`` states, "ais" otherwise
         (``log_partition(method="auto")``).  Known without computing log Z.
         """
         check_is_fitted(self)

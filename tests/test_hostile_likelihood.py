@@ -44,3 +44,19 @@ def test_early_stopping_with_gaps_and_more_hidden_states_than_a_float_holds():
     model = BernoulliRBM(n_components=1030, missing="impute", early_stopping=True, n_iter=2,
                          random_state=0, n_jobs=1).fit(X)
     assert model.n_iter_ == 2
+
+
+def test_auto_log_z_is_ais_where_the_states_outnumber_what_exact_enumerates():
+    # 27 binary features beside 4 ReLU units: 2**27 visible states to
+    # enumerate (the hidden layer is real-valued), more than MAX_EXACT_STATES
+    # but only 2.9e10 operations.  The auto rule looked at the operations
+    # alone: log_partition_method_ said "exact", and score, score_samples
+    # and log_partition() raised "use method='ais'", which score cannot take.
+    X = _binary(40, 27)
+    model = BernoulliRBM(n_components=4, hidden="relu", n_iter=1, random_state=0,
+                         n_jobs=1).fit(X)
+    assert model.log_partition_method_ == "ais"
+    estimate = model.log_partition(n_chains=4, n_betas=10)
+    assert estimate.method == "ais" and math.isfinite(estimate.log_z)
+    bracket = model.log_partition(n_chains=4, n_betas=10, bracket=True)
+    assert bracket.reverse_start == "chains"
