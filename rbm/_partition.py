@@ -214,6 +214,8 @@ def ais_betas(n_betas):
     """
     if n_betas < 3:
         raise ValueError(f"n_betas must be at least 3, got {n_betas}.")
+    if n_betas == 3:  # too few for a step in each of the three pieces (that gave 4)
+        return np.linspace(0.0, 1.0, n_betas)
     shares = np.array([500, 4000, 10000]) / 14500
     counts = np.maximum(1, np.round(shares * (n_betas - 1)).astype(int))
     counts[-1] = max(1, n_betas - 1 - counts[:-1].sum())

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rbm import BernoulliRBM
+from rbm._partition import ais_betas
 
 
 def _binary(n_rows, n_columns, seed=0):
@@ -60,3 +61,12 @@ def test_auto_log_z_is_ais_where_the_states_outnumber_what_exact_enumerates():
     assert estimate.method == "ais" and math.isfinite(estimate.log_z)
     bracket = model.log_partition(n_chains=4, n_betas=10, bracket=True)
     assert bracket.reverse_start == "chains"
+
+
+@pytest.mark.parametrize("n_betas", [3, 4, 5, 100, 10000])
+def test_ais_runs_the_number_of_temperatures_it_reports(n_betas):
+    # n_betas=3 annealed through 4 temperatures (one step in each of the
+    # schedule's three pieces, then 1) while the estimate said n_betas=3.
+    betas = ais_betas(n_betas)
+    assert len(betas) == n_betas
+    assert betas[0] == 0.0 and betas[-1] == 1.0 and np.all(np.diff(betas) > 0)
