@@ -1030,7 +1030,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     # The kernel splits its products over n_threads itself, in blocks fixed by
     # their shapes, and holds BLAS at one thread (rbm._blas).  The per-epoch
     # figures' NumPy products (at most MONITOR_ROWS rows, about 1% of an
-    # epoch) run on one BLAS thread too: a threaded BLAS rounds by its thread
+    # epoch, and one product per training row at a likelihood check) run on
+    # one BLAS thread too: a threaded BLAS rounds by its thread
     # count, and history_, early stopping and the cached log Z that score()
     # reuses must not depend on n_jobs.
     with single_threaded_blas():
@@ -1221,9 +1222,9 @@ class EpochFigures:
     Reconstruction error and free energies on at most ``MONITOR_ROWS``
     training rows (see ``epoch_rows``), the free energy of visible states
     drawn from the persistent chains, the swap counts, and, when due, the
-    training and validation log-likelihoods (exact where cheap, else a
-    short AIS run with fixed random numbers) and how their log Z was
-    obtained.  With sample weights (``weights`` of X_train's rows,
+    log-likelihoods of every training and validation row (exact where
+    cheap, else a short AIS run with fixed random numbers) and how their
+    log Z was obtained.  With sample weights (``weights`` of X_train's rows,
     ``valid_weights`` of X_valid's) the means over rows are weighted.
     ``validation_log_p`` (see ``fit_epochs``) scores validation rows with
     gaps.
@@ -1232,11 +1233,15 @@ class EpochFigures:
     def __init__(self, model, X_train, X_valid, exact, weights=None, valid_weights=None,
                  validation_log_p=None):
         self.model = model
-        self.rows = X_train[:MONITOR_ROWS]
-        self.epoch_rows = self.rows[:epoch_rows(X_train.shape[0])]
-        self.weights = None if weights is None else weights[:MONITOR_ROWS]
+        # Every training row for the log-likelihood: its first MONITOR_ROWS
+        # were no estimate of it (rows sorted by class scored 1 nat above
+        # score(X_train) on the digits).  One product per row per check,
+        # against the dozen or more of each epoch of training.
+        self.rows = X_train
+        self.epoch_rows = X_train[:epoch_rows(X_train.shape[0])]
+        self.weights = weights
         self.epoch_weights = (None if weights is None
-                              else self.weights[:self.epoch_rows.shape[0]])
+                              else weights[:self.epoch_rows.shape[0]])
         self.valid_weights = valid_weights
         self.X_valid = X_valid
         self.validation_log_p = (validation_log_p if validation_log_p is not None
