@@ -408,6 +408,9 @@ class LikelihoodMixin:
         the standard error or more.  ``log_partition_`` says which was used,
         with its standard error; ``log_partition(bracket=True)`` bounds log Z
         from both sides (and so these values, shifted by the same constant).
+        A ``BernoulliRBM`` row of probabilities (values strictly between 0
+        and 1) is no state of the model: its value is -F(x) - log Z all the
+        same, but not the log-probability of anything.
 
         Parameters
         ----------
