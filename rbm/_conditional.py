@@ -168,8 +168,9 @@ class ConditionalMixin:
         Rows of weight 0 are dropped (``positive_rows``) before the split.
         For rows with gaps, ``fit_epochs`` gets ``before_pass``, which
         re-draws their missing entries before each pass, and, where the
-        validation rows have gaps, ``validation_log_p`` (see
-        ``_validation_scorer``).
+        validation or training rows have gaps, ``validation_log_p`` and
+        ``train_log_p`` (see ``_validation_scorer``; where that enumeration
+        costs too much, their rows are scored with their fills).
         """
         if warm:  # (BaseRBM.fit has checked its fitted state, before its deep copy)
             unit = self._visible_unit
@@ -191,6 +192,11 @@ class ConditionalMixin:
         if scorer is not None:
             hooks["validation_log_p"] = scorer
             observed_valid = None  # scored without fills: they need none
+        # The training rows' figure too: log p(observed entries), as score
+        # gives, not log p(observed, fills), a nat lower on correlated data.
+        train_scorer = self._validation_scorer(X, observed)
+        if train_scorer is not None:
+            hooks["train_log_p"] = train_scorer
         fills = self._missing_fills(X, observed, X_valid, observed_valid, unit)
 
         def refresh():
@@ -203,7 +209,8 @@ class ConditionalMixin:
     def _validation_scorer(self, X_valid, observed_valid):
         """The function giving the validation rows' unnormalised log p(observed
         entries) (the missing ones summed out exactly, by enumerating the
-        hidden layer) for early stopping, or None: where no validation row
+        hidden layer) for early stopping (or the training rows', for
+        ``history_``), or None: where no validation row
         has a gap, or where the enumeration would cost more than
         ``MAX_MONITOR_ENUMERATION`` per check.  In that last case the rows
         are scored with their fills, as complete rows (log p(observed,

@@ -86,3 +86,20 @@ def test_history_training_log_likelihood_is_that_of_every_training_row():
     assert model.history_["log_likelihood_method"][-1] == "exact"
     assert model.history_["log_likelihood_train"][-1] == pytest.approx(model.score(X),
                                                                         rel=1e-12)
+
+
+def test_history_training_log_likelihood_of_rows_with_gaps_is_that_of_score():
+    # With missing="impute" the training rows with gaps were scored with
+    # their current fills, log p(observed, fills), a nat below score(X),
+    # which sums the missing entries out (validation rows already were).
+    rng = np.random.default_rng(0)
+    X = (rng.random((300, 8)) < 0.3).astype(float)
+    X[:, 1], X[:, 3] = X[:, 0], 1 - X[:, 2]  # entries the others predict
+    X[rng.random(X.shape) < 0.2] = np.nan
+    model = BernoulliRBM(n_components=6, n_iter=3, random_state=0, n_jobs=1,
+                         missing="impute", verbose=2)
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.fit(X)
+    assert model.history_["log_likelihood_method"][-1] == "exact"
+    assert model.history_["log_likelihood_train"][-1] == pytest.approx(model.score(X),
+                                                                        rel=1e-12)
