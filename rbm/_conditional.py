@@ -31,6 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _gibbs
 from ._frames import visible_output
+from ._monitor import LIKELIHOOD_CHECKS, MONITOR_SHARE, PASS_FLOPS_PER_WEIGHT
 from ._partition import ais_log_partition, state_count_as_float
 from ._state import check_chain_memory, check_fitted_state
 from ._training import check_training_record, validation_split
@@ -193,8 +194,11 @@ class ConditionalMixin:
             hooks["validation_log_p"] = scorer
             observed_valid = None  # scored without fills: they need none
         # The training rows' figure too: log p(observed entries), as score
-        # gives, not log p(observed, fills), a nat lower on correlated data.
-        train_scorer = self._validation_scorer(X, observed)
+        # gives, not log p(observed, fills), a nat lower on correlated data;
+        # where that costs a share of the training between two checks, as
+        # the likelihood checks nobody asked for (30 times an epoch's time
+        # at 12 hidden units and one epoch per check, unbounded).
+        train_scorer = self._validation_scorer(X, observed, self._train_scoring_budget(X))
         if train_scorer is not None:
             hooks["train_log_p"] = train_scorer
         fills = self._missing_fills(X, observed, X_valid, observed_valid, unit)
@@ -206,13 +210,22 @@ class ConditionalMixin:
         hooks["before_pass"] = refresh
         return unit, X, X_valid, weights, valid_weights, n_threads, hooks
 
-    def _validation_scorer(self, X_valid, observed_valid):
+    def _train_scoring_budget(self, X):
+        """Most enumeration (``_validation_scorer``'s cost) of the training rows'
+        figure per likelihood check: ``MONITOR_SHARE`` of the modelled training
+        between two checks (``rbm._monitor.likelihood_monitoring``)."""
+        epochs_per_check = max(1, self._planned_epochs(X.shape[0]) // LIKELIHOOD_CHECKS)
+        # The cost counts multiply-adds; the pass, floating-point operations.
+        return (MONITOR_SHARE * PASS_FLOPS_PER_WEIGHT / 2 * X.shape[0] * X.shape[1]
+                * self.n_components * epochs_per_check)
+
+    def _validation_scorer(self, X_valid, observed_valid, max_cost=MAX_MONITOR_ENUMERATION):
         """The function giving the validation rows' unnormalised log p(observed
         entries) (the missing ones summed out exactly, by enumerating the
         hidden layer) for early stopping (or the training rows', for
         ``history_``), or None: where no validation row
         has a gap, or where the enumeration would cost more than
-        ``MAX_MONITOR_ENUMERATION`` per check.  In that last case the rows
+        ``max_cost`` per check.  In that last case the rows
         are scored with their fills, as complete rows (log p(observed,
         fills)), which favours models with confident conditionals.
         """
@@ -226,7 +239,7 @@ class ConditionalMixin:
         gaps = np.flatnonzero(~observed_valid.all(axis=1))
         cost = (state_count_as_float(unit.n_states(self.n_components))
                 * len(gaps) * X_valid.shape[1])
-        if cost > MAX_MONITOR_ENUMERATION:
+        if cost > min(max_cost, MAX_MONITOR_ENUMERATION):
             return None
         rows, observed = X_valid[gaps], observed_valid[gaps]
 
