@@ -148,9 +148,11 @@ class LikelihoodMixin:
             calls give the same answer.
         bracket : bool, default=False
             With AIS, also run reverse AIS, so that the result brackets log Z
-            from both sides (``lower``, ``upper``); about doubles the cost
-            (triples it with ``reverse_start="chains"`` when the forward
-            estimate is not cached yet).  Forward AIS estimates Z without
+            from both sides (``lower``, ``upper``); reverse AIS costs about
+            as much as forward AIS (with ``reverse_start="chains"`` the
+            forward runs are made again for their end states, cached or not,
+            and ``n_betas // 10`` sweeps: a bracket then costs about two
+            forward runs either way).  Forward AIS estimates Z without
             bias, so it errs low on log Z; reverse AIS errs high.
         reverse_start : {"auto", "exact", "chains"} or array-like of shape \
                 (n_samples, n_features), default="auto"
