@@ -662,9 +662,9 @@ class ConditionalMixin:
         X : array-like of shape (n_samples, n_features)
             Rows with missing entries (NaN; for labels also None, pandas' NA).
         n_chains : int, default=32
-            AIS runs per row (rows needing AIS only).
+            AIS runs per row (rows needing AIS only), at least 2.
         n_betas : int, default=1000
-            AIS inverse temperatures per row.
+            AIS inverse temperatures per row, at least 3.
         random_state : int, RandomState instance or None, default=None
             Seed of the AIS runs; None uses the estimator's ``random_state``.
 
@@ -674,7 +674,8 @@ class ConditionalMixin:
             ``log_p``, ``std_error`` and ``method`` per row.
         """
         rows, observed = self._incomplete_input(X)
-        n_chains, n_betas = _check_count("n_chains", n_chains), _check_count("n_betas", n_betas, 2)
+        # As log_partition: two runs for a standard error, three temperatures for AIS.
+        n_chains, n_betas = _check_count("n_chains", n_chains, 2), _check_count("n_betas", n_betas, 3)
         check_chain_memory(self, n_chains, f"observed_log_likelihood(n_chains={n_chains})",
                            "use at most {} chains")
         log_z, _ = self._log_partition_announced()
