@@ -20,6 +20,7 @@ from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionE
                          reverse_ais_log_partition)
 from ._state import check_chain_memory, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
+from ._units._layer import user_stacklevel
 
 #: spawn_key (AIS, REVERSE_AIS_STREAM) seeds reverse AIS, apart from forward AIS's (AIS,).
 REVERSE_AIS_STREAM = 1
@@ -256,7 +257,6 @@ class LikelihoodMixin:
                                                   self._visible_unit, self._hidden_unit), 0.0)
             return LogPartitionEstimate(*cache[key], "exact")
         reverse, reverse_n_chains, start_name = None, None, None
-        fresh = key not in cache  # (reverse_start="chains" runs the forward AIS too)
         if bracket:
             start = self._resolved_reverse_start(reverse_start)
             start_name = start if isinstance(start, str) else "samples"
@@ -268,18 +268,7 @@ class LikelihoodMixin:
                     cache[reverse_key] = reverse
             reverse_n_chains = n_chains if isinstance(start, str) else len(start)
         if key not in cache:
-            cache[key] = self._forward_ais(n_chains, n_betas, entropy)[:2]
-        # Runaway chains end NaN, or (with few temperatures) finite beyond any
-        # energy float64 resolves: neither is an estimate of anything.
-        if fresh and not abs(cache[key][0]) <= _USABLE_LOG_Z:
-            warnings.warn(
-                f"{type(self).__name__}: AIS gave no usable estimate of log Z "
-                f"({cache[key][0]:.6g}): its chains ran away, so the model is most likely "
-                "improper (with Gaussian visible units and real-valued hidden units, "
-                "couplings that outgrow the visible precision 1 / sigma**2 make log Z "
-                "+inf), and score, score_samples and log_partition have no meaningful value. "
-                "Refit with a lower learning rate or more weight decay.",
-                RuntimeWarning, stacklevel=3)
+            self._cached_forward_ais(key, n_chains, n_betas, entropy)
         return LogPartitionEstimate(*cache[key], "ais", n_chains=n_chains, n_betas=n_betas,
                                     reverse=reverse, reverse_n_chains=reverse_n_chains,
                                     reverse_start=start_name)
@@ -317,6 +306,30 @@ class LikelihoodMixin:
         return tuple(np.asarray(a, dtype=np.float64) for a in
                      (self.components_, self.intercept_visible_, self.intercept_hidden_))
 
+    def _cached_forward_ais(self, key, n_chains, n_betas, entropy):
+        """(end states, log weights) of a forward AIS run whose (log Z, standard
+        error) it caches under ``key``, after a RuntimeWarning where its chains
+        ran away."""
+        log_z, std_error, S, log_w = self._forward_ais(n_chains, n_betas, entropy,
+                                                       return_states=True)
+        self._training.log_partition_cache[key] = (log_z, std_error)
+        # Runaway chains end NaN, beyond any energy float64 resolves, or (an
+        # improper model whose drift the temperatures leave short) merely far
+        # beyond the data: none is an estimate of anything.
+        what = (f"its estimate, {log_z:.6g}, is no number float64 resolves"
+                if not abs(log_z) <= _USABLE_LOG_Z
+                else self._visible_unit.runaway_states(S, self._training.data_mean()))
+        if what is not None:
+            warnings.warn(
+                f"{type(self).__name__}: AIS gave no usable estimate of log Z ({what}): "
+                "its chains ran away, so the model is most likely "
+                "improper (with Gaussian visible units and real-valued hidden units, "
+                "couplings that outgrow the visible precision 1 / sigma**2 make log Z "
+                "+inf), and score, score_samples and log_partition have no meaningful value. "
+                "Refit with a lower learning rate or more weight decay.",
+                RuntimeWarning, stacklevel=user_stacklevel())
+        return S, log_w
+
     def _forward_ais(self, n_chains, n_betas, entropy, return_states=False):
         """(log Z, standard error[, end states]) of forward AIS with the model's seed."""
         return ais_log_partition(
@@ -343,9 +356,7 @@ class LikelihoodMixin:
                     "the model for a model this large.")
             S = exact_model_samples(*params, *layers, n_chains, rng)
         else:
-            log_z, std_error, S, log_w = self._forward_ais(n_chains, n_betas, entropy,
-                                                           return_states=True)
-            self._training.log_partition_cache[forward_key] = (log_z, std_error)
+            S, log_w = self._cached_forward_ais(forward_key, n_chains, n_betas, entropy)
             # Unweighted, the end states follow the annealing path's law, not
             # the model's; drawn again in proportion to their importance
             # weights they approximate the model (sampling-importance

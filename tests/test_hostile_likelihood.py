@@ -6,11 +6,12 @@ Each test here failed before the fix it comes with.
 import contextlib
 import io
 import math
+import warnings
 
 import numpy as np
 import pytest
 
-from rbm import BernoulliRBM
+from rbm import BernoulliRBM, GaussianBernoulliRBM
 from rbm._partition import ais_betas
 
 
@@ -105,3 +106,26 @@ def test_history_training_log_likelihood_of_rows_with_gaps_is_that_of_score():
     assert model.history_["log_likelihood_method"][-1] == "exact"
     assert model.history_["log_likelihood_train"][-1] == pytest.approx(model.score(X),
                                                                         rel=1e-12)
+
+
+@pytest.mark.parametrize("hidden", ["relu", "drelu"])
+def test_ais_on_a_barely_improper_model_warns_where_its_estimate_stays_finite(hidden):
+    # Couplings 1.01 times the visible precision: p(v) is not normalisable,
+    # but AIS's chains drift slowly, and at the default 10,000 temperatures
+    # log Z came back a finite 6.8e6 (712 at 3,000) with no word, below the
+    # 2**52 beyond which it warned.  The chains end far beyond the data's
+    # scale (690 and 1.3e5 times it; 26 times at 0.99, a proper model).
+    X = np.random.default_rng(0).standard_normal((50, 2))
+    model = GaussianBernoulliRBM(n_components=2, n_iter=2, random_state=0, n_jobs=1,
+                                 hidden=hidden).fit(X)
+    sigma = np.asarray(model.sigma_, dtype=np.float64)
+    model.components_ = np.eye(2) * 1.01 * sigma
+    with pytest.warns(RuntimeWarning, match="AIS gave no usable estimate of log Z "
+                                            r"\(its chains reached"):
+        estimate = model.log_partition("ais", n_betas=3000)
+    assert math.isfinite(estimate.log_z) and estimate.log_z < 2.0 ** 52
+    # Just inside the precision the model is proper: no warning.
+    model.components_ = np.eye(2) * 0.99 * sigma
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.log_partition("ais", n_betas=3000)
