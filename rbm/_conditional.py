@@ -32,7 +32,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import _gibbs
 from ._frames import visible_output
 from ._monitor import LIKELIHOOD_CHECKS, MONITOR_SHARE, PASS_FLOPS_PER_WEIGHT
-from ._partition import ais_log_partition, state_count_as_float
+from ._partition import (ais_log_partition, gaussian_pair_moments, is_gaussian_pair,
+                         state_count_as_float)
 from ._state import check_chain_memory, check_fitted_state
 from ._training import check_training_record, validation_split
 from ._units.categorical import column_label
@@ -650,7 +651,9 @@ class ConditionalMixin:
         entries are summed out exactly where that is cheap: by enumerating
         the hidden states (at most 2**14) with the missing units summed in
         closed form given h, or, for discrete visible units, by enumerating
-        the missing entries' states (at most 2**16 per row).  Otherwise the
+        the missing entries' states (at most 2**16 per row); Gaussian visible
+        with Gaussian hidden units (one multivariate Gaussian) in closed
+        form, the observed entries' marginal.  Otherwise the
         row's missing units form an RBM of their own given the observed
         ones (hidden biases shifted by the observed entries), whose log Z
         is estimated by AIS (``n_chains`` runs, ``n_betas`` temperatures per
@@ -695,6 +698,12 @@ class ConditionalMixin:
             log_p[~empty], method[~complete & ~empty] = -np.inf, "exact"
             return ObservedLogLikelihood(log_p, std_error, method.astype(str))
         gaps = np.flatnonzero(~complete & ~empty)
+        if is_gaussian_pair(self._visible_unit, self._hidden_unit) and len(gaps):
+            # One multivariate Gaussian: its observed entries' marginal is closed-form
+            # (AIS per row gave it to a few thousandths of a nat).
+            log_p[gaps] = self._gaussian_pair_observed_log_p(rows[gaps], observed[gaps])
+            method[gaps] = "exact"
+            gaps = gaps[:0]
         if self._hidden_enumerable() and len(gaps):
             log_p[gaps] = self._exact_observed_log_p(rows[gaps], observed[gaps]) - log_z
             method[gaps] = "exact"
@@ -742,6 +751,25 @@ class ConditionalMixin:
                 "are exact. observed_log_likelihood gives each row's method and error.",
                 UserWarning, stacklevel=2)
         return result.log_p
+
+    def _gaussian_pair_observed_log_p(self, rows, observed):
+        """log p(observed entries) of rows under a proper Gaussian-Gaussian model.
+
+        The model is N(mean, P**-1) (``gaussian_pair_moments``), so the
+        observed entries o of a row follow N(mean_o, C_oo), C = P**-1: their
+        log density, once per distinct mask of observed entries.
+        """
+        P, mean, _ = gaussian_pair_moments(*self._float64_parameters(), self._visible_unit)
+        C = np.linalg.inv(P)
+        out = np.empty(rows.shape[0])
+        masks, which = np.unique(observed, axis=0, return_inverse=True)
+        for k, o in enumerate(masks):
+            members = np.flatnonzero(which.ravel() == k)
+            L = np.linalg.cholesky(C[np.ix_(o, o)])
+            z = np.linalg.solve(L, (rows[np.ix_(members, o)] - mean[o]).T)
+            out[members] = (-0.5 * np.sum(z * z, axis=0) - np.log(np.diag(L)).sum()
+                            - 0.5 * o.sum() * np.log(2.0 * np.pi))
+        return out
 
     def _observed_energy(self, rows, observed):
         """The observed entries' own visible terms -E_v, per row."""
