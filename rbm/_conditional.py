@@ -31,7 +31,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _gibbs
 from ._frames import visible_output
-from ._partition import ais_log_partition
+from ._monitor import LIKELIHOOD_CHECKS, MONITOR_SHARE, PASS_FLOPS_PER_WEIGHT
+from ._partition import (ais_log_partition, gaussian_pair_moments, is_gaussian_pair,
+                         state_count_as_float)
 from ._state import check_chain_memory, check_fitted_state
 from ._training import check_training_record, validation_split
 from ._units.categorical import column_label
@@ -168,8 +170,9 @@ class ConditionalMixin:
         Rows of weight 0 are dropped (``positive_rows``) before the split.
         For rows with gaps, ``fit_epochs`` gets ``before_pass``, which
         re-draws their missing entries before each pass, and, where the
-        validation rows have gaps, ``validation_log_p`` (see
-        ``_validation_scorer``).
+        validation or training rows have gaps, ``validation_log_p`` and
+        ``train_log_p`` (see ``_validation_scorer``; where that enumeration
+        costs too much, their rows are scored with their fills).
         """
         if warm:  # (BaseRBM.fit has checked its fitted state, before its deep copy)
             unit = self._visible_unit
@@ -191,6 +194,14 @@ class ConditionalMixin:
         if scorer is not None:
             hooks["validation_log_p"] = scorer
             observed_valid = None  # scored without fills: they need none
+        # The training rows' figure too: log p(observed entries), as score
+        # gives, not log p(observed, fills), a nat lower on correlated data;
+        # where that costs a share of the training between two checks, as
+        # the likelihood checks nobody asked for (30 times an epoch's time
+        # at 12 hidden units and one epoch per check, unbounded).
+        train_scorer = self._validation_scorer(X, observed, self._train_scoring_budget(X))
+        if train_scorer is not None:
+            hooks["train_log_p"] = train_scorer
         fills = self._missing_fills(X, observed, X_valid, observed_valid, unit)
 
         def refresh():
@@ -200,12 +211,22 @@ class ConditionalMixin:
         hooks["before_pass"] = refresh
         return unit, X, X_valid, weights, valid_weights, n_threads, hooks
 
-    def _validation_scorer(self, X_valid, observed_valid):
+    def _train_scoring_budget(self, X):
+        """Most enumeration (``_validation_scorer``'s cost) of the training rows'
+        figure per likelihood check: ``MONITOR_SHARE`` of the modelled training
+        between two checks (``rbm._monitor.likelihood_monitoring``)."""
+        epochs_per_check = max(1, self._planned_epochs(X.shape[0]) // LIKELIHOOD_CHECKS)
+        # The cost counts multiply-adds; the pass, floating-point operations.
+        return (MONITOR_SHARE * PASS_FLOPS_PER_WEIGHT / 2 * X.shape[0] * X.shape[1]
+                * self.n_components * epochs_per_check)
+
+    def _validation_scorer(self, X_valid, observed_valid, max_cost=MAX_MONITOR_ENUMERATION):
         """The function giving the validation rows' unnormalised log p(observed
         entries) (the missing ones summed out exactly, by enumerating the
-        hidden layer) for early stopping, or None: where no validation row
+        hidden layer) for early stopping (or the training rows', for
+        ``history_``), or None: where no validation row
         has a gap, or where the enumeration would cost more than
-        ``MAX_MONITOR_ENUMERATION`` per check.  In that last case the rows
+        ``max_cost`` per check.  In that last case the rows
         are scored with their fills, as complete rows (log p(observed,
         fills)), which favours models with confident conditionals.
         """
@@ -217,8 +238,9 @@ class ConditionalMixin:
         if not getattr(unit, "discrete", False):
             return None
         gaps = np.flatnonzero(~observed_valid.all(axis=1))
-        cost = float(unit.n_states(self.n_components)) * len(gaps) * X_valid.shape[1]
-        if cost > MAX_MONITOR_ENUMERATION:
+        cost = (state_count_as_float(unit.n_states(self.n_components))
+                * len(gaps) * X_valid.shape[1])
+        if cost > min(max_cost, MAX_MONITOR_ENUMERATION):
             return None
         rows, observed = X_valid[gaps], observed_valid[gaps]
 
@@ -629,7 +651,9 @@ class ConditionalMixin:
         entries are summed out exactly where that is cheap: by enumerating
         the hidden states (at most 2**14) with the missing units summed in
         closed form given h, or, for discrete visible units, by enumerating
-        the missing entries' states (at most 2**16 per row).  Otherwise the
+        the missing entries' states (at most 2**16 per row); Gaussian visible
+        with Gaussian hidden units (one multivariate Gaussian) in closed
+        form, the observed entries' marginal.  Otherwise the
         row's missing units form an RBM of their own given the observed
         ones (hidden biases shifted by the observed entries), whose log Z
         is estimated by AIS (``n_chains`` runs, ``n_betas`` temperatures per
@@ -641,9 +665,9 @@ class ConditionalMixin:
         X : array-like of shape (n_samples, n_features)
             Rows with missing entries (NaN; for labels also None, pandas' NA).
         n_chains : int, default=32
-            AIS runs per row (rows needing AIS only).
+            AIS runs per row (rows needing AIS only), at least 2.
         n_betas : int, default=1000
-            AIS inverse temperatures per row.
+            AIS inverse temperatures per row, at least 3.
         random_state : int, RandomState instance or None, default=None
             Seed of the AIS runs; None uses the estimator's ``random_state``.
 
@@ -653,7 +677,8 @@ class ConditionalMixin:
             ``log_p``, ``std_error`` and ``method`` per row.
         """
         rows, observed = self._incomplete_input(X)
-        n_chains, n_betas = _check_count("n_chains", n_chains), _check_count("n_betas", n_betas, 2)
+        # As log_partition: two runs for a standard error, three temperatures for AIS.
+        n_chains, n_betas = _check_count("n_chains", n_chains, 2), _check_count("n_betas", n_betas, 3)
         check_chain_memory(self, n_chains, f"observed_log_likelihood(n_chains={n_chains})",
                            "use at most {} chains")
         log_z, _ = self._log_partition_announced()
@@ -673,6 +698,12 @@ class ConditionalMixin:
             log_p[~empty], method[~complete & ~empty] = -np.inf, "exact"
             return ObservedLogLikelihood(log_p, std_error, method.astype(str))
         gaps = np.flatnonzero(~complete & ~empty)
+        if is_gaussian_pair(self._visible_unit, self._hidden_unit) and len(gaps):
+            # One multivariate Gaussian: its observed entries' marginal is closed-form
+            # (AIS per row gave it to a few thousandths of a nat).
+            log_p[gaps] = self._gaussian_pair_observed_log_p(rows[gaps], observed[gaps])
+            method[gaps] = "exact"
+            gaps = gaps[:0]
         if self._hidden_enumerable() and len(gaps):
             log_p[gaps] = self._exact_observed_log_p(rows[gaps], observed[gaps]) - log_z
             method[gaps] = "exact"
@@ -720,6 +751,25 @@ class ConditionalMixin:
                 "are exact. observed_log_likelihood gives each row's method and error.",
                 UserWarning, stacklevel=2)
         return result.log_p
+
+    def _gaussian_pair_observed_log_p(self, rows, observed):
+        """log p(observed entries) of rows under a proper Gaussian-Gaussian model.
+
+        The model is N(mean, P**-1) (``gaussian_pair_moments``), so the
+        observed entries o of a row follow N(mean_o, C_oo), C = P**-1: their
+        log density, once per distinct mask of observed entries.
+        """
+        P, mean, _ = gaussian_pair_moments(*self._float64_parameters(), self._visible_unit)
+        C = np.linalg.inv(P)
+        out = np.empty(rows.shape[0])
+        masks, which = np.unique(observed, axis=0, return_inverse=True)
+        for k, o in enumerate(masks):
+            members = np.flatnonzero(which.ravel() == k)
+            L = np.linalg.cholesky(C[np.ix_(o, o)])
+            z = np.linalg.solve(L, (rows[np.ix_(members, o)] - mean[o]).T)
+            out[members] = (-0.5 * np.sum(z * z, axis=0) - np.log(np.diag(L)).sum()
+                            - 0.5 * o.sum() * np.log(2.0 * np.pi))
+        return out
 
     def _observed_energy(self, rows, observed):
         """The observed entries' own visible terms -E_v, per row."""

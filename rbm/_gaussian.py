@@ -66,8 +66,10 @@ class GaussianBernoulliRBM(BaseRBM):
     Notes
     -----
     ``score_samples`` returns log densities in nats (they can be positive),
-    using log Z from ``log_partition``: exact by summing over the hidden
-    states when ``n_components`` is small, AIS otherwise.
+    using log Z from ``log_partition``: with binary hidden units exact by
+    summing over the hidden states when ``n_components`` is small, AIS
+    otherwise; closed-form with ``hidden="gaussian"``; AIS always with
+    ``"relu"`` and ``"drelu"`` (no layer of the model is discrete).
 
     With ``hidden="gaussian"`` the model is one multivariate Gaussian,
     precision ``D - D W.T W D`` with ``D = diag(1 / sigma**2)`` (with fewer

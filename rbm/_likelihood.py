@@ -20,6 +20,7 @@ from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionE
                          reverse_ais_log_partition)
 from ._state import check_chain_memory, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
+from ._units._layer import user_stacklevel
 
 #: spawn_key (AIS, REVERSE_AIS_STREAM) seeds reverse AIS, apart from forward AIS's (AIS,).
 REVERSE_AIS_STREAM = 1
@@ -137,7 +138,8 @@ class LikelihoodMixin:
             summed out in closed form); "ais" uses annealed importance
             sampling from the independent model of the data marginals;
             "auto" is exact when that costs at most ``AUTO_EXACT_MAX_FLOPS``
-            floating-point operations, AIS otherwise.
+            floating-point operations over at most ``MAX_EXACT_STATES``
+            states, AIS otherwise.
         n_chains : int, default=100
             AIS runs, forward and reverse (ignored for exact).
         n_betas : int, default=10000
@@ -147,9 +149,11 @@ class LikelihoodMixin:
             calls give the same answer.
         bracket : bool, default=False
             With AIS, also run reverse AIS, so that the result brackets log Z
-            from both sides (``lower``, ``upper``); about doubles the cost
-            (triples it with ``reverse_start="chains"`` when the forward
-            estimate is not cached yet).  Forward AIS estimates Z without
+            from both sides (``lower``, ``upper``); reverse AIS costs about
+            as much as forward AIS (with ``reverse_start="chains"`` the
+            forward runs are made again for their end states, cached or not,
+            and ``n_betas // 10`` sweeps: a bracket then costs about two
+            forward runs either way).  Forward AIS estimates Z without
             bias, so it errs low on log Z; reverse AIS errs high.
         reverse_start : {"auto", "exact", "chains"} or array-like of shape \
                 (n_samples, n_features), default="auto"
@@ -219,17 +223,23 @@ class LikelihoodMixin:
         """ "exact" or "ais" for a method of ``log_partition`` ("auto" by its cost rule)."""
         if method != "auto":
             return method
-        _, flops = exact_cost(self.components_.shape[1], self.n_components,
-                              self._visible_unit, self._hidden_unit)
-        return "exact" if flops <= AUTO_EXACT_MAX_FLOPS else "ais"
+        return "exact" if self._enumeration_is_cheap() else "ais"
+
+    def _enumeration_is_cheap(self):
+        """Whether exact log Z costs at most ``AUTO_EXACT_MAX_FLOPS`` and enumerates
+        at most ``MAX_EXACT_STATES`` states.
+
+        Both bounds: a layer of few units beside 2**27 visible states (real-valued
+        hidden units) costs few operations but is more than exact enumeration takes.
+        """
+        n_states, flops = exact_cost(self.components_.shape[1], self.n_components,
+                                     self._visible_unit, self._hidden_unit)
+        return flops <= AUTO_EXACT_MAX_FLOPS and n_states <= MAX_EXACT_STATES
 
     def _resolved_reverse_start(self, reverse_start):
         if not (isinstance(reverse_start, str) and reverse_start == "auto"):
             return reverse_start
-        n_states, flops = exact_cost(self.components_.shape[1], self.n_components,
-                                     self._visible_unit, self._hidden_unit)
-        cheap = flops <= AUTO_EXACT_MAX_FLOPS and n_states <= MAX_EXACT_STATES
-        return "exact" if cheap else "chains"
+        return "exact" if self._enumeration_is_cheap() else "chains"
 
     def _log_partition(self, method="auto", n_chains=DEFAULT_N_CHAINS, n_betas=DEFAULT_N_BETAS,
                        random_state=None, bracket=False, reverse_start="auto"):
@@ -247,7 +257,6 @@ class LikelihoodMixin:
                                                   self._visible_unit, self._hidden_unit), 0.0)
             return LogPartitionEstimate(*cache[key], "exact")
         reverse, reverse_n_chains, start_name = None, None, None
-        fresh = key not in cache  # (reverse_start="chains" runs the forward AIS too)
         if bracket:
             start = self._resolved_reverse_start(reverse_start)
             start_name = start if isinstance(start, str) else "samples"
@@ -259,18 +268,7 @@ class LikelihoodMixin:
                     cache[reverse_key] = reverse
             reverse_n_chains = n_chains if isinstance(start, str) else len(start)
         if key not in cache:
-            cache[key] = self._forward_ais(n_chains, n_betas, entropy)[:2]
-        # Runaway chains end NaN, or (with few temperatures) finite beyond any
-        # energy float64 resolves: neither is an estimate of anything.
-        if fresh and not abs(cache[key][0]) <= _USABLE_LOG_Z:
-            warnings.warn(
-                f"{type(self).__name__}: AIS gave no usable estimate of log Z "
-                f"({cache[key][0]:.6g}): its chains ran away, so the model is most likely "
-                "improper (with Gaussian visible units and real-valued hidden units, "
-                "couplings that outgrow the visible precision 1 / sigma**2 make log Z "
-                "+inf), and score, score_samples and log_partition have no meaningful value. "
-                "Refit with a lower learning rate or more weight decay.",
-                RuntimeWarning, stacklevel=3)
+            self._cached_forward_ais(key, n_chains, n_betas, entropy)
         return LogPartitionEstimate(*cache[key], "ais", n_chains=n_chains, n_betas=n_betas,
                                     reverse=reverse, reverse_n_chains=reverse_n_chains,
                                     reverse_start=start_name)
@@ -308,6 +306,30 @@ class LikelihoodMixin:
         return tuple(np.asarray(a, dtype=np.float64) for a in
                      (self.components_, self.intercept_visible_, self.intercept_hidden_))
 
+    def _cached_forward_ais(self, key, n_chains, n_betas, entropy):
+        """(end states, log weights) of a forward AIS run whose (log Z, standard
+        error) it caches under ``key``, after a RuntimeWarning where its chains
+        ran away."""
+        log_z, std_error, S, log_w = self._forward_ais(n_chains, n_betas, entropy,
+                                                       return_states=True)
+        self._training.log_partition_cache[key] = (log_z, std_error)
+        # Runaway chains end NaN, beyond any energy float64 resolves, or (an
+        # improper model whose drift the temperatures leave short) merely far
+        # beyond the data: none is an estimate of anything.
+        what = (f"its estimate, {log_z:.6g}, is no number float64 resolves"
+                if not abs(log_z) <= _USABLE_LOG_Z
+                else self._visible_unit.runaway_states(S, self._training.data_mean()))
+        if what is not None:
+            warnings.warn(
+                f"{type(self).__name__}: AIS gave no usable estimate of log Z ({what}): "
+                "its chains ran away, so the model is most likely "
+                "improper (with Gaussian visible units and real-valued hidden units, "
+                "couplings that outgrow the visible precision 1 / sigma**2 make log Z "
+                "+inf), and score, score_samples and log_partition have no meaningful value. "
+                "Refit with a lower learning rate or more weight decay.",
+                RuntimeWarning, stacklevel=user_stacklevel())
+        return S, log_w
+
     def _forward_ais(self, n_chains, n_betas, entropy, return_states=False):
         """(log Z, standard error[, end states]) of forward AIS with the model's seed."""
         return ais_log_partition(
@@ -334,9 +356,7 @@ class LikelihoodMixin:
                     "the model for a model this large.")
             S = exact_model_samples(*params, *layers, n_chains, rng)
         else:
-            log_z, std_error, S, log_w = self._forward_ais(n_chains, n_betas, entropy,
-                                                           return_states=True)
-            self._training.log_partition_cache[forward_key] = (log_z, std_error)
+            S, log_w = self._cached_forward_ais(forward_key, n_chains, n_betas, entropy)
             # Unweighted, the end states follow the annealing path's law, not
             # the model's; drawn again in proportion to their importance
             # weights they approximate the model (sampling-importance
@@ -356,7 +376,8 @@ class LikelihoodMixin:
         """How ``score`` and ``score_samples`` obtain log Z for this model: "exact" or "ais".
 
         "exact" when enumerating the smaller layer costs at most
-        ``AUTO_EXACT_MAX_FLOPS`` floating-point operations, "ais" otherwise
+        ``AUTO_EXACT_MAX_FLOPS`` floating-point operations over at most
+        ``MAX_EXACT_STATES`` states, "ais" otherwise
         (``log_partition(method="auto")``).  Known without computing log Z.
         """
         check_is_fitted(self)
@@ -400,6 +421,9 @@ class LikelihoodMixin:
         the standard error or more.  ``log_partition_`` says which was used,
         with its standard error; ``log_partition(bracket=True)`` bounds log Z
         from both sides (and so these values, shifted by the same constant).
+        A ``BernoulliRBM`` row of probabilities (values strictly between 0
+        and 1) is no state of the model: its value is -F(x) - log Z all the
+        same, but not the log-probability of anything.
 
         Parameters
         ----------

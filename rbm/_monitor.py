@@ -37,7 +37,8 @@ MONITOR_SHARE = 0.1
 #: spends several times over on training), counted as floating-point
 #: operations at the few GFLOP/s small NumPy products reach.
 CHECK_OVERHEAD_FLOPS = 1e6
-#: Training rows whose likelihood is recorded.
+#: Most training rows and chains of the per-epoch figures (not of the
+#: log-likelihoods, which are of every training row).
 MONITOR_ROWS = 512
 #: The figures recorded every epoch (reconstruction error, free energies)
 #: use at most ``MONITOR_ROWS`` training rows and persistent chains, at
@@ -79,6 +80,9 @@ def likelihood_monitoring(exact_flops, n_train, n_weights, n_epochs, required):
         exact where that costs at most the AIS run plus the training between
         two checks, else AIS.
     """
+    # Not counted: a check's free energies of the training rows, one product
+    # of each with W, against the 4 of a pass (and the chains' 10 per row of a
+    # pass at the default 100 chains and batches of 20).
     epochs_per_check = max(1, n_epochs // LIKELIHOOD_CHECKS)
     budget = MONITOR_SHARE * PASS_FLOPS_PER_WEIGHT * n_train * n_weights * epochs_per_check
     exact_cost = exact_flops + CHECK_OVERHEAD_FLOPS

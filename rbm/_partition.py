@@ -48,6 +48,19 @@ def is_gaussian_pair(visible, hidden):
     return getattr(visible, "gaussian", False) and getattr(hidden, "gaussian", False)
 
 
+def state_count_as_float(n_states):
+    """A number of states as a float: inf beyond float64's range.
+
+    Counts are Python ints (exact, unbounded): 2**1024 states and more, as
+    1,024 binary units have, do not convert, and costs reckoned from them
+    are only compared with budgets.
+    """
+    try:
+        return float(n_states)
+    except OverflowError:
+        return math.inf
+
+
 def exact_cost(n_visible, n_hidden, visible, hidden):
     """(number of states, floating-point work) of the cheapest exact enumeration
     (a closed form counts as one state costing a Cholesky factorisation)."""
@@ -56,7 +69,7 @@ def exact_cost(n_visible, n_hidden, visible, hidden):
     n_states = hidden.n_states(n_hidden)
     if visible.discrete:
         n_states = min(n_states, visible.n_states(n_visible))
-    return n_states, 2.0 * n_states * n_visible * n_hidden
+    return n_states, 2.0 * state_count_as_float(n_states) * n_visible * n_hidden
 
 
 def _enumeration(W, b, c, visible, hidden):
@@ -70,7 +83,7 @@ def _enumeration(W, b, c, visible, hidden):
     """
     n_hidden, n_visible = W.shape
     n_states, _ = exact_cost(n_visible, n_hidden, visible, hidden)
-    if math.isinf(n_states):  # both layers real-valued, and not a Gaussian pair
+    if n_states == math.inf:  # both layers real-valued, and not a Gaussian pair
         raise ValueError(
             f"exact log Z enumerates a discrete layer, but both layers of this model are "
             f"real-valued ({type(visible).__name__} visible units, hidden="
@@ -201,6 +214,8 @@ def ais_betas(n_betas):
     """
     if n_betas < 3:
         raise ValueError(f"n_betas must be at least 3, got {n_betas}.")
+    if n_betas == 3:  # too few for a step in each of the three pieces (that gave 4)
+        return np.linspace(0.0, 1.0, n_betas)
     shares = np.array([500, 4000, 10000]) / 14500
     counts = np.maximum(1, np.round(shares * (n_betas - 1)).astype(int))
     counts[-1] = max(1, n_betas - 1 - counts[:-1].sum())

@@ -983,7 +983,7 @@ def continuing_fraction(start_fraction, schedule, last_epoch, n_epochs):
 
 
 def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
-               valid_weights=None, before_pass=None, validation_log_p=None):
+               valid_weights=None, before_pass=None, validation_log_p=None, train_log_p=None):
     """Train the model for ``n_epochs`` epochs of ``fit``.
 
     ``weights`` and ``valid_weights``: the positive sample weights of the
@@ -1003,7 +1003,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     rows re-draws their missing entries in X there (``rbm._conditional``);
     ``validation_log_p`` (no arguments), where given, returns the
     validation rows' unnormalised log-likelihoods in place of -F(X_valid):
-    for rows with gaps, log p(observed entries) up to log Z.
+    for rows with gaps, log p(observed entries) up to log Z; ``train_log_p``
+    those of the training rows in place of -F(X).
     """
     if warm:  # hyperparameters set since the last fit (fit undoes this if it raises)
         model._visible_unit.follow_hyperparameters(model)
@@ -1017,7 +1018,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     monitor = TrainingMonitor(n_epochs, likelihood is not None, model._training.swap_counts)
     stopper = (EarlyStopping(model.tol, model.n_iter_no_change)
                if model.early_stopping else None)
-    figures = EpochFigures(model, X, X_valid, exact, weights, valid_weights, validation_log_p)
+    figures = EpochFigures(model, X, X_valid, exact, weights, valid_weights, validation_log_p,
+                           train_log_p)
     progress = (ProgressLine(type(model).__name__, n_epochs,
                              len(even_batch_ends(X.shape[0], model.batch_size)))
                 if model.verbose == 1 else None)
@@ -1030,7 +1032,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     # The kernel splits its products over n_threads itself, in blocks fixed by
     # their shapes, and holds BLAS at one thread (rbm._blas).  The per-epoch
     # figures' NumPy products (at most MONITOR_ROWS rows, about 1% of an
-    # epoch) run on one BLAS thread too: a threaded BLAS rounds by its thread
+    # epoch, and one product per training row at a likelihood check) run on
+    # one BLAS thread too: a threaded BLAS rounds by its thread
     # count, and history_, early stopping and the cached log Z that score()
     # reuses must not depend on n_jobs.
     with single_threaded_blas():
@@ -1221,26 +1224,32 @@ class EpochFigures:
     Reconstruction error and free energies on at most ``MONITOR_ROWS``
     training rows (see ``epoch_rows``), the free energy of visible states
     drawn from the persistent chains, the swap counts, and, when due, the
-    training and validation log-likelihoods (exact where cheap, else a
-    short AIS run with fixed random numbers) and how their log Z was
-    obtained.  With sample weights (``weights`` of X_train's rows,
+    log-likelihoods of every training and validation row (exact where
+    cheap, else a short AIS run with fixed random numbers) and how their
+    log Z was obtained.  With sample weights (``weights`` of X_train's rows,
     ``valid_weights`` of X_valid's) the means over rows are weighted.
-    ``validation_log_p`` (see ``fit_epochs``) scores validation rows with
-    gaps.
+    ``validation_log_p`` and ``train_log_p`` (see ``fit_epochs``) score
+    validation and training rows with gaps.
     """
 
     def __init__(self, model, X_train, X_valid, exact, weights=None, valid_weights=None,
-                 validation_log_p=None):
+                 validation_log_p=None, train_log_p=None):
         self.model = model
-        self.rows = X_train[:MONITOR_ROWS]
-        self.epoch_rows = self.rows[:epoch_rows(X_train.shape[0])]
-        self.weights = None if weights is None else weights[:MONITOR_ROWS]
+        # Every training row for the log-likelihood: its first MONITOR_ROWS
+        # were no estimate of it (rows sorted by class scored 1 nat above
+        # score(X_train) on the digits).  One product per row per check,
+        # against the dozen or more of each epoch of training.
+        self.rows = X_train
+        self.epoch_rows = X_train[:epoch_rows(X_train.shape[0])]
+        self.weights = weights
         self.epoch_weights = (None if weights is None
-                              else self.weights[:self.epoch_rows.shape[0]])
+                              else weights[:self.epoch_rows.shape[0]])
         self.valid_weights = valid_weights
         self.X_valid = X_valid
         self.validation_log_p = (validation_log_p if validation_log_p is not None
                                  else lambda: -model._free_energy(X_valid))
+        self.train_log_p = (train_log_p if train_log_p is not None
+                            else lambda: -model._free_energy(X_train))
         self.cheap_likelihood = exact
         self.rng = np.random.default_rng(0)
 
@@ -1262,7 +1271,7 @@ class EpochFigures:
             log_z = estimate[0]
             figures["log_likelihood_method"] = estimate_tag(estimate)
             figures["log_likelihood_train"] = float(
-                -average(model._free_energy(self.rows), self.weights) - log_z)
+                average(self.train_log_p(), self.weights) - log_z)
             if self.X_valid is not None:
                 figures["log_likelihood_validation"] = float(
                     average(self.validation_log_p(), self.valid_weights) - log_z)

@@ -474,6 +474,18 @@ def test_gaussian_observed_log_likelihood_exact_and_by_ais(n_hidden):
     assert np.all(result.std_error[:2] > 0) and np.all(5 * result.std_error[:2] < 0.1)
 
 
+@pytest.mark.parametrize("option, value", [("n_betas", 2), ("n_chains", 1)])
+def test_observed_log_likelihood_refuses_ais_settings_log_partition_refuses(option, value):
+    # n_betas=2 passed the method's own check and failed inside AIS's schedule
+    # ("n_betas must be at least 3"); n_chains=1 gave an infinite standard
+    # error.  Both are refused up front, as by log_partition.
+    W, b, c, sigma = random_gaussian(3, 15, 8, 0.3)
+    model = gaussian_model(W, b, c, sigma, missing="impute")
+    X = np.array([[0.5, np.nan, -0.2]])
+    with pytest.raises(ValueError, match=f"^{option} must be an integer in \\[{value + 1}, "):
+        model.observed_log_likelihood(X, **{option: value})
+
+
 def test_a_row_with_nothing_observed_has_log_p_zero_without_ais():
     # p(no observed entry) = 1.  Beyond the exact paths the row went to a
     # full AIS run of its own (32 x 1000), came back "ais" with an estimate

@@ -85,3 +85,16 @@ def test_shifted_copies_move_each_image_by_one_pixel():
     edge = np.zeros((1, 64))
     edge[0, 7] = 1.0  # top-right corner: shifted out, not wrapped round
     assert demo.shifted_copies(edge, np.array([0]))[0].sum() == 3
+
+
+def test_density_part_does_not_call_ais_likelihoods_exact():
+    # --n-components 24 is too large to sum exactly (log Z by AIS), yet the
+    # part was headed "exact log-likelihoods" and ended "These are exact
+    # likelihoods, not bounds".
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        demo.density_estimation(_args("--n-components", "24", "--epochs", "1", "--quiet"))
+    out = out.getvalue()
+    assert "AIS, 100 runs" in out
+    assert "exact" not in out
+    assert "These are estimates" in out and "err high" in out

@@ -480,6 +480,11 @@ class VisibleLayer(Layer):
         this type, or None (the cause and the remedy are added by the caller)."""
         return None
 
+    def runaway_states(self, S, data_mean):
+        """What ran away, for chain states (kernel rows s(v)) far beyond the
+        data's scale, or None: bounded states (discrete types) never do."""
+        return None
+
 
 class KernelVisible:
     """The kernel's view of a visible type (see ``rbm._gibbs``'s contract).
