@@ -1,0 +1,55 @@
+"""A scikit-learn user's hostile pass: metadata routing, nested parameters and
+other integration points, each test written against a defect it found."""
+
+import numpy as np
+import pytest
+import sklearn
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from rbm import BernoulliRBM, RBMOutlierDetector
+
+
+def _tiny_rbm(**params):
+    return BernoulliRBM(**{"n_components": 3, "n_iter": 2, "random_state": 0,
+                           "n_jobs": 1, **params})
+
+
+@pytest.fixture
+def binary_rows():
+    rng = np.random.RandomState(0)
+    return (rng.rand(60, 5) > 0.5).astype(float), rng.rand(60) + 0.1
+
+
+@pytest.fixture
+def routing():
+    sklearn.set_config(enable_metadata_routing=True)
+    yield
+    sklearn.set_config(enable_metadata_routing=False)
+
+
+def _pipeline_detector(request_weights=True):
+    model = _tiny_rbm()
+    if request_weights is not None:
+        model.set_fit_request(sample_weight=request_weights)
+    return RBMOutlierDetector(make_pipeline(MinMaxScaler(), model),
+                              criterion="log_likelihood")
+
+
+def test_detector_weights_reach_a_pipeline_under_metadata_routing(binary_rows, routing):
+    # Was: TypeError "Pipeline.fit got unexpected argument(s)
+    # {'bernoullirbm__sample_weight'}": the step__param syntax is refused
+    # once routing is on; the Pipeline routes a plain sample_weight instead.
+    X, w = binary_rows
+    routed = _pipeline_detector().fit(X, sample_weight=w)
+    sklearn.set_config(enable_metadata_routing=False)
+    unrouted = _pipeline_detector(request_weights=None).fit(X, sample_weight=w)
+    np.testing.assert_array_equal(routed.estimator_[-1].components_,
+                                  unrouted.estimator_[-1].components_)
+    assert routed.offset_ == unrouted.offset_
+
+
+def test_detector_under_routing_says_to_request_the_weights(binary_rows, routing):
+    X, w = binary_rows
+    with pytest.raises(ValueError, match=r"set_fit_request\(sample_weight=True\)"):
+        _pipeline_detector(request_weights=None).fit(X, sample_weight=w)
