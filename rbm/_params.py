@@ -26,3 +26,37 @@ class CachedParamNames:
     @classmethod
     def _get_param_names(cls):
         return list(_init_parameter_names(cls))
+
+
+class DefaultEstimatorParams:
+    """``set_params`` that explains ``estimator__<name>`` while ``estimator`` is None.
+
+    scikit-learn sets a nested parameter on the object that ``estimator``
+    holds, and the default None (a density model chosen at fit) holds none:
+    ``GridSearchCV(RBMImputer(), {"estimator__n_components": [...]})``
+    failed as "'NoneType' object has no attribute 'set_params'".
+    """
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator, as scikit-learn's ``set_params``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters; ``estimator__<name>`` needs an estimator,
+            given before or in the same call.
+
+        Returns
+        -------
+        self : estimator instance
+            Estimator instance.
+        """
+        nested = sorted(key for key in params if key.startswith("estimator__"))
+        if nested and params.get("estimator", self.estimator) is None:
+            raise ValueError(
+                f"{type(self).__name__} has estimator=None (a density model chosen "
+                f"at fit), which has no parameter {nested[0]} to set; pass the model "
+                f"with that setting instead, for example estimator=BernoulliRBM("
+                f"{nested[0].split('__', 1)[1]}=...), or search over estimator=[...] "
+                f"in a grid.")
+        return super().set_params(**params)

@@ -12,7 +12,7 @@ from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
 
 from ._bernoulli import BernoulliRBM
-from ._params import CachedParamNames
+from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
 
 
@@ -53,7 +53,7 @@ def _routed_weight_parameter(name, final, sample_weight):
         f"passes the weights to it.")
 
 
-class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
+class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin, BaseEstimator):
     """Flag samples the RBM finds improbable.
 
     Fits an RBM to (mostly normal) data and scores each sample by how

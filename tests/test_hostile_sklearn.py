@@ -7,7 +7,10 @@ import sklearn
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-from rbm import BernoulliRBM, RBMOutlierDetector
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from rbm import BernoulliRBM, RBMImputer, RBMOutlierDetector
 
 
 def _tiny_rbm(**params):
@@ -53,3 +56,18 @@ def test_detector_under_routing_says_to_request_the_weights(binary_rows, routing
     X, w = binary_rows
     with pytest.raises(ValueError, match=r"set_fit_request\(sample_weight=True\)"):
         _pipeline_detector(request_weights=None).fit(X, sample_weight=w)
+
+
+@pytest.mark.parametrize("meta", [RBMOutlierDetector, RBMImputer])
+def test_nested_parameter_of_the_default_estimator_says_what_to_do(meta):
+    # Was: AttributeError "'NoneType' object has no attribute 'set_params'",
+    # for example from GridSearchCV(meta(), {"estimator__n_components": ...}).
+    with pytest.raises(ValueError, match=r"estimator=None.*estimator=BernoulliRBM\("):
+        meta().set_params(estimator__n_components=4)
+    with pytest.raises(ValueError, match="estimator__n_components"):
+        GridSearchCV(meta(), {"estimator__n_components": [2, 4]},
+                     cv=2, scoring=lambda *args: 0.0).fit(np.eye(4))
+    # Given the model in the same call, the nested parameter applies to it.
+    model = meta().set_params(estimator=_tiny_rbm(), estimator__n_components=4)
+    assert model.estimator.n_components == 4
+    assert clone(model).get_params()["estimator__n_components"] == 4
