@@ -3,6 +3,7 @@
 import functools
 
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import InvalidParameterError
 
 
 @functools.cache
@@ -26,6 +27,28 @@ class CachedParamNames:
     @classmethod
     def _get_param_names(cls):
         return list(_init_parameter_names(cls))
+
+
+class BooleanCountsRefused:
+    """``_validate_params`` that refuses a bool where a count is meant.
+
+    scikit-learn's ``Interval(Integral, ...)`` takes True and False, which
+    are integers to Python: ``n_components=True`` crashed in the kernel
+    ("an integer is required") and other counts ran silently as 1 or 0.
+    A class names its counts in ``_integer_parameters``.
+    """
+
+    _integer_parameters = ()
+
+    def _validate_params(self):
+        """scikit-learn's checks, after refusing booleans where a count is meant."""
+        for name in self._integer_parameters:
+            value = getattr(self, name, None)
+            if isinstance(value, bool):
+                raise InvalidParameterError(
+                    f"The '{name}' parameter of {type(self).__name__} must be an int, "
+                    f"got {value!r} (a bool); pass a number.")
+        super()._validate_params()
 
 
 class DefaultEstimatorParams:

@@ -10,7 +10,9 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
-from rbm import BernoulliRBM, RBMImputer, RBMOutlierDetector
+from sklearn.utils._param_validation import InvalidParameterError
+
+from rbm import BernoulliRBM, RBMClassifier, RBMImputer, RBMOutlierDetector
 
 
 def _tiny_rbm(**params):
@@ -71,3 +73,19 @@ def test_nested_parameter_of_the_default_estimator_says_what_to_do(meta):
     model = meta().set_params(estimator=_tiny_rbm(), estimator__n_components=4)
     assert model.estimator.n_components == 4
     assert clone(model).get_params()["estimator__n_components"] == 4
+
+
+@pytest.mark.parametrize("name", ["n_components", "batch_size", "n_iter", "k",
+                                  "pseudo_label_rounds", "pseudo_label_epochs",
+                                  "average_epochs", "n_iter_no_change"])
+def test_classifier_refuses_a_bool_count_as_the_rbms_do(name):
+    # Was: n_components=True and batch_size=True crashed inside the kernel
+    # (TypeError "an integer is required"), the other counts ran as 1;
+    # BernoulliRBM refuses them with InvalidParameterError.
+    X = np.eye(4)[[0, 1, 2, 3] * 5]
+    y = np.arange(20) % 2
+    model = RBMClassifier(**{"n_components": 2, "n_iter": 1, name: True})
+    with pytest.raises(InvalidParameterError, match=rf"'{name}'.*\(a bool\)"):
+        model.fit(X, y)
+    with pytest.raises(InvalidParameterError, match=rf"'{name}'.*\(a bool\)"):
+        model.partial_fit(X, y, classes=[0, 1])
