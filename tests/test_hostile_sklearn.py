@@ -89,3 +89,20 @@ def test_classifier_refuses_a_bool_count_as_the_rbms_do(name):
         model.fit(X, y)
     with pytest.raises(InvalidParameterError, match=rf"'{name}'.*\(a bool\)"):
         model.partial_fit(X, y, classes=[0, 1])
+
+
+def test_score_samples_with_gaps_warns_about_feature_names_once():
+    # Was: two identical "X does not have valid feature names" warnings, as
+    # score_samples validated X and then observed_log_likelihood (or, for
+    # complete rows given as a list, LikelihoodMixin.score_samples) again.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = (rng.rand(40, 4) > 0.5).astype(float)
+    X[::5, 1] = np.nan
+    model = _tiny_rbm(missing="impute").fit(pd.DataFrame(X, columns=list("abcd")))
+    expected = model.score_samples(pd.DataFrame(X, columns=list("abcd")))
+    complete = X[~np.isnan(X).any(axis=1)]
+    for rows, scores in [(X, expected), (complete.tolist(), expected[~np.isnan(X).any(axis=1)])]:
+        with pytest.warns(UserWarning, match="feature names") as record:
+            np.testing.assert_array_equal(model.score_samples(rows), scores)
+        assert len([w for w in record if "feature names" in str(w.message)]) == 1
