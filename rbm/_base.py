@@ -446,6 +446,9 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # missing="impute" takes NaN as a missing entry (scikit-learn's
+        # wrappers read the tag to decide whether to pass NaN through).
+        tags.input_tags.allow_nan = getattr(self, "missing", "error") == "impute"
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 

@@ -106,3 +106,26 @@ def test_score_samples_with_gaps_warns_about_feature_names_once():
         with pytest.warns(UserWarning, match="feature names") as record:
             np.testing.assert_array_equal(model.score_samples(rows), scores)
         assert len([w for w in record if "feature names" in str(w.message)]) == 1
+
+
+def test_missing_impute_models_tell_scikit_learn_they_take_nan():
+    # Was: allow_nan=False whatever `missing` is, so scikit-learn's wrappers
+    # that read the tag refused the gaps the model trains on, e.g.
+    # SequentialFeatureSelector: "Input X contains NaN".
+    from sklearn.feature_selection import SequentialFeatureSelector
+    from sklearn.utils import get_tags
+
+    from rbm import CategoricalRBM, GaussianBernoulliRBM
+
+    for model in (BernoulliRBM(missing="impute"), GaussianBernoulliRBM(missing="impute"),
+                  CategoricalRBM(missing="impute"),
+                  RBMOutlierDetector(BernoulliRBM(missing="impute"))):
+        assert get_tags(model).input_tags.allow_nan
+    for model in (BernoulliRBM(), GaussianBernoulliRBM(), CategoricalRBM(), RBMOutlierDetector()):
+        assert not get_tags(model).input_tags.allow_nan
+    rng = np.random.RandomState(0)
+    X = (rng.rand(40, 4) > 0.5).astype(float)
+    X[::5, 1] = np.nan
+    selector = SequentialFeatureSelector(_tiny_rbm(missing="impute"), n_features_to_select=2,
+                                         cv=2).fit(X)
+    assert selector.get_support().sum() == 2
