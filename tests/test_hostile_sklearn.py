@@ -52,6 +52,10 @@ def test_detector_weights_reach_a_pipeline_under_metadata_routing(binary_rows, r
     np.testing.assert_array_equal(routed.estimator_[-1].components_,
                                   unrouted.estimator_[-1].components_)
     assert routed.offset_ == unrouted.offset_
+    sklearn.set_config(enable_metadata_routing=True)
+    aliased = _pipeline_detector(request_weights="row_weight").fit(X, sample_weight=w)
+    np.testing.assert_array_equal(aliased.estimator_[-1].components_,
+                                  unrouted.estimator_[-1].components_)
 
 
 def test_detector_under_routing_says_to_request_the_weights(binary_rows, routing):
