@@ -133,3 +133,44 @@ def test_missing_impute_models_tell_scikit_learn_they_take_nan():
     selector = SequentialFeatureSelector(_tiny_rbm(missing="impute"), n_features_to_select=2,
                                          cv=2).fit(X)
     assert selector.get_support().sum() == 2
+
+
+def test_categorical_models_work_under_global_pandas_output():
+    # Was: with sklearn.set_config(transform_output="pandas") every
+    # categorical model failed in fit: its internal OneHotEncoder (sparse
+    # output) followed the global setting ("Pandas output does not support
+    # sparse data").
+    from rbm import CategoricalRBM
+
+    rng = np.random.RandomState(0)
+    labels = rng.choice(["a", "b", "c"], (40, 3)).astype(object)
+    y = np.arange(40) % 2
+    with_gaps = labels.copy()
+    with_gaps[::4, 1] = None
+    expected = CategoricalRBM(n_components=3, n_iter=2, random_state=0).fit(labels).transform(labels)
+    with sklearn.config_context(transform_output="pandas"):
+        model = CategoricalRBM(n_components=3, n_iter=2, random_state=0).fit(labels)
+        np.testing.assert_array_equal(model.transform(labels).to_numpy(), expected)
+        classifier = RBMClassifier(n_components=3, n_iter=2, visible="categorical",
+                                   random_state=0).fit(labels, y)
+        assert classifier.predict_proba(labels).shape == (40, 2)
+        filled = RBMImputer(CategoricalRBM(n_components=3, n_iter=2),
+                            random_state=0).fit_transform(with_gaps)
+        assert not filled.isna().any().any()
+
+
+def test_fine_tune_under_global_pandas_output_warns_nothing():
+    # Was: the check of a stack of two RBMs fed the first one's transform (a
+    # DataFrame under the global setting) to the second, fitted on arrays:
+    # "X has feature names, but BernoulliRBM was fitted without feature names".
+    import warnings
+
+    from rbm.pretraining import fine_tune
+
+    rng = np.random.RandomState(0)
+    X = (rng.rand(40, 8) > 0.5).astype(float)
+    first = _tiny_rbm(n_components=4).fit(X)
+    second = _tiny_rbm(n_components=2).fit(first.transform(X))
+    with sklearn.config_context(transform_output="pandas"), warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*feature names")
+        fine_tune([first, second], X, np.arange(40) % 2)
