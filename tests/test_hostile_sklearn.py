@@ -174,3 +174,20 @@ def test_fine_tune_under_global_pandas_output_warns_nothing():
     with sklearn.config_context(transform_output="pandas"), warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*feature names")
         fine_tune([first, second], X, np.arange(40) % 2)
+
+
+def test_default_threads_honour_threadpoolctl_openmp_limits(monkeypatch):
+    # Was: n_jobs=None read only OMP_NUM_THREADS (as joblib's process workers
+    # set it), so threadpool_limits(1) -- which scikit-learn's own OpenMP
+    # estimators honour, and which is how nested parallelism is capped
+    # within one process -- left every fit on all the idle cores.
+    import threadpoolctl
+
+    import rbm._training as training
+
+    monkeypatch.setattr(training, "available_cores", lambda: 4)
+    monkeypatch.setattr(training, "idle_cores", lambda n_cpus: n_cpus)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        assert training.effective_n_threads(None) == 1
+        assert training.effective_n_threads(3) == 3  # a count given is taken as given
