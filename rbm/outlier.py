@@ -137,7 +137,8 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data, in the density model's domain.
         y : Ignored
-            Not used, present for API consistency.
+            Not used, present for API consistency; passed on to the density
+            model's ``fit`` (which ignores it), as scikit-learn's meta-estimators do.
         sample_weight : array-like of shape (n_samples,) or float, default=None
             Weight of each sample (a sample of weight w counts as w copies),
             passed to the density model's ``fit`` (which must accept it; for
@@ -166,7 +167,9 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         # density model has fitted) leaves the detector as it was.
         with unchanged_on_error(self):
             self.__dict__.pop("feature_names_in_", None)
-            self.estimator_ = clone(template).fit(X, **fit_params)
+            # y passed on (None), as scikit-learn's meta-estimators do: a
+            # FrozenEstimator (a prefit model) requires it.
+            self.estimator_ = clone(template).fit(X, y, **fit_params)
             self.n_features_in_ = self.estimator_.n_features_in_
             if hasattr(self.estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.estimator_.feature_names_in_

@@ -191,3 +191,16 @@ def test_default_threads_honour_threadpoolctl_openmp_limits(monkeypatch):
     with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
         assert training.effective_n_threads(None) == 1
         assert training.effective_n_threads(3) == 3  # a count given is taken as given
+
+
+def test_detector_takes_a_prefit_model_through_frozen_estimator(binary_rows):
+    # Was: TypeError "FrozenEstimator.fit() missing 1 required positional
+    # argument: 'y'": the detector called estimator.fit(X), where
+    # scikit-learn's meta-estimators pass y on (None here).
+    from sklearn.frozen import FrozenEstimator
+
+    X, _ = binary_rows
+    model = _tiny_rbm().fit(X)
+    detector = RBMOutlierDetector(FrozenEstimator(model)).fit(X)
+    assert detector.estimator_.estimator is model
+    assert detector.offset_ == np.percentile(-model.free_energy(X), 10)
