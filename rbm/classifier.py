@@ -289,8 +289,8 @@ def _visible_layer(kind, categories):
     return CategoricalVisible(categories=categories, dtype=np.float64)
 
 
-class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeaturesOutMixin, ClassifierMixin,
-                    TransformerMixin, BaseEstimator):
+class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeaturesOutMixin,
+                    ClassifierMixin, TransformerMixin, BaseEstimator):
     """Classification RBM: inputs, a one-hot label and binary hidden units modelled jointly.
 
     The energy is ``E(x, y, h) = -E_v(x) - d.e_y - c.h - h.W s(x) - h.U e_y``

@@ -147,7 +147,8 @@ def test_categorical_models_work_under_global_pandas_output():
     y = np.arange(40) % 2
     with_gaps = labels.copy()
     with_gaps[::4, 1] = None
-    expected = CategoricalRBM(n_components=3, n_iter=2, random_state=0).fit(labels).transform(labels)
+    expected = (CategoricalRBM(n_components=3, n_iter=2, random_state=0).fit(labels)
+                .transform(labels))
     with sklearn.config_context(transform_output="pandas"):
         model = CategoricalRBM(n_components=3, n_iter=2, random_state=0).fit(labels)
         np.testing.assert_array_equal(model.transform(labels).to_numpy(), expected)
