@@ -1,18 +1,26 @@
-"""A scikit-learn user's hostile pass: metadata routing, nested parameters and
-other integration points, each test written against a defect it found."""
+"""A scikit-learn user's hostile pass: metadata routing, nested parameters,
+global configuration, tags and threads; each test was written against a
+defect it found (the "Was:" comment says what a user saw)."""
+
+import warnings
 
 import numpy as np
 import pytest
 import sklearn
+import threadpoolctl
+from sklearn.base import clone
+from sklearn.feature_selection import SequentialFeatureSelector
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
-
-from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV
-
+from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 
-from rbm import BernoulliRBM, RBMClassifier, RBMImputer, RBMOutlierDetector
+import rbm._training as training
+from rbm import (BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMClassifier,
+                 RBMImputer, RBMOutlierDetector)
+from rbm.pretraining import fine_tune
 
 
 def _tiny_rbm(**params):
@@ -116,11 +124,6 @@ def test_missing_impute_models_tell_scikit_learn_they_take_nan():
     # Was: allow_nan=False whatever `missing` is, so scikit-learn's wrappers
     # that read the tag refused the gaps the model trains on, e.g.
     # SequentialFeatureSelector: "Input X contains NaN".
-    from sklearn.feature_selection import SequentialFeatureSelector
-    from sklearn.utils import get_tags
-
-    from rbm import CategoricalRBM, GaussianBernoulliRBM
-
     for model in (BernoulliRBM(missing="impute"), GaussianBernoulliRBM(missing="impute"),
                   CategoricalRBM(missing="impute"),
                   RBMOutlierDetector(BernoulliRBM(missing="impute"))):
@@ -140,8 +143,6 @@ def test_categorical_models_work_under_global_pandas_output():
     # categorical model failed in fit: its internal OneHotEncoder (sparse
     # output) followed the global setting ("Pandas output does not support
     # sparse data").
-    from rbm import CategoricalRBM
-
     rng = np.random.RandomState(0)
     labels = rng.choice(["a", "b", "c"], (40, 3)).astype(object)
     y = np.arange(40) % 2
@@ -164,10 +165,6 @@ def test_fine_tune_under_global_pandas_output_warns_nothing():
     # Was: the check of a stack of two RBMs fed the first one's transform (a
     # DataFrame under the global setting) to the second, fitted on arrays:
     # "X has feature names, but BernoulliRBM was fitted without feature names".
-    import warnings
-
-    from rbm.pretraining import fine_tune
-
     rng = np.random.RandomState(0)
     X = (rng.rand(40, 8) > 0.5).astype(float)
     first = _tiny_rbm(n_components=4).fit(X)
@@ -182,10 +179,6 @@ def test_default_threads_honour_threadpoolctl_openmp_limits(monkeypatch):
     # set it), so threadpool_limits(1) -- which scikit-learn's own OpenMP
     # estimators honour, and which is how nested parallelism is capped
     # within one process -- left every fit on all the idle cores.
-    import threadpoolctl
-
-    import rbm._training as training
-
     monkeypatch.setattr(training, "available_cores", lambda: 4)
     monkeypatch.setattr(training, "idle_cores", lambda n_cpus: n_cpus)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
@@ -198,8 +191,6 @@ def test_detector_takes_a_prefit_model_through_frozen_estimator(binary_rows):
     # Was: TypeError "FrozenEstimator.fit() missing 1 required positional
     # argument: 'y'": the detector called estimator.fit(X), where
     # scikit-learn's meta-estimators pass y on (None here).
-    from sklearn.frozen import FrozenEstimator
-
     X, _ = binary_rows
     model = _tiny_rbm().fit(X)
     detector = RBMOutlierDetector(FrozenEstimator(model)).fit(X)
