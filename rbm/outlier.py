@@ -8,6 +8,7 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._metadata_requests import request_is_alias
 from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
 
@@ -44,7 +45,7 @@ def _routed_weight_parameter(name, final, sample_weight):
     request = final.get_metadata_routing().fit.requests.get("sample_weight")
     if request is True:
         return {"sample_weight": sample_weight}
-    if isinstance(request, str):
+    if request_is_alias(request):  # not the "$WARN$"-style sentinels, also strings
         return {request: sample_weight}
     raise ValueError(
         f"sample_weight was given and metadata routing is enabled, but the Pipeline's "
