@@ -21,7 +21,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
@@ -29,7 +29,7 @@ from . import _gibbs
 from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
 from ._likelihood import LikelihoodMixin
-from ._params import CachedParamNames
+from ._params import BooleanCountsRefused, CachedParamNames
 from ._partition import is_gaussian_pair
 from ._rollback import unchanged_on_error
 from ._state import (KernelParams, TrainingState, check_fitted_state, check_sample_request,
@@ -60,11 +60,6 @@ def _gibbs_streams_lock(streams):
     with _GIBBS_STREAMS_LOCKS_GUARD:
         return _GIBBS_STREAMS_LOCKS.setdefault(streams, threading.Lock())
 
-#: Integer hyperparameters: ``True`` is an Integral to Python, never a count here.
-_INTEGER_PARAMETERS = ("n_components", "batch_size", "n_iter", "k", "n_chains", "n_jobs",
-                       "n_temperatures", "n_iter_no_change")
-
-
 #: Initial weights are drawn in blocks of rows of about this many bytes.
 _INIT_BLOCK_BYTES = 4 * 2**20
 
@@ -85,7 +80,7 @@ def _initial_weights(rng, shape, dtype, unit):
     return W
 
 
-class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
+class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, LikelihoodMixin,
               ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Base class for RBMs: a visible layer of ``_visible_type`` and binary hidden units.
 
@@ -96,6 +91,8 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
 
     _visible_type = BernoulliVisible
     _hidden_type = property(hidden_layer_type)
+    _integer_parameters = ("n_components", "batch_size", "n_iter", "k", "n_chains", "n_jobs",
+                           "n_temperatures", "n_iter_no_change")
 
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -191,16 +188,6 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         check_is_fitted(self)
         check_fitted_state(self)
         return self._validate_input(X, reset=False, dtype=dtype)
-
-    def _validate_params(self):
-        """scikit-learn's checks, after refusing booleans where a count is meant."""
-        for name in _INTEGER_PARAMETERS:
-            value = getattr(self, name, None)
-            if isinstance(value, bool):
-                raise InvalidParameterError(
-                    f"The '{name}' parameter of {type(self).__name__} must be an int, "
-                    f"got {value!r} (a bool); pass a number.")
-        super()._validate_params()
 
     def _check_n_jobs(self):
         if self.n_jobs == 0:
@@ -459,6 +446,9 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # missing="impute" takes NaN as a missing entry (scikit-learn's
+        # wrappers read the tag to decide whether to pass NaN through).
+        tags.input_tags.allow_nan = getattr(self, "missing", "error") == "impute"
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 

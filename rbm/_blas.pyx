@@ -186,6 +186,28 @@ def team_products():
     return _team_products
 
 
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int rbm_openmp_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int rbm_openmp_max_threads(void) { return 0; }
+    #endif
+    """
+    int rbm_openmp_max_threads() noexcept nogil
+
+
+def openmp_max_threads():
+    """The OpenMP runtime's team size for this thread (0 without OpenMP).
+
+    ``OMP_NUM_THREADS`` as read at start-up, or the limit that
+    ``threadpoolctl.threadpool_limits`` set since (which scikit-learn's own
+    OpenMP estimators honour), else the number of cores.
+    """
+    return rbm_openmp_max_threads()
+
+
 cdef inline int _n_blocks(int dim) noexcept nogil:
     """How many blocks an output dimension of this size is cut into."""
     return max(1, min(_MAX_BLOCKS, dim // _BLOCK_MIN))

@@ -677,6 +677,10 @@ class ConditionalMixin:
             ``log_p``, ``std_error`` and ``method`` per row.
         """
         rows, observed = self._incomplete_input(X)
+        return self._observed_log_likelihood(rows, observed, n_chains, n_betas, random_state)
+
+    def _observed_log_likelihood(self, rows, observed, n_chains, n_betas, random_state):
+        """``observed_log_likelihood`` of rows validated by ``_incomplete_input``."""
         # As log_partition: two runs for a standard error, three temperatures for AIS.
         n_chains, n_betas = _check_count("n_chains", n_chains, 2), _check_count("n_betas", n_betas, 3)
         check_chain_memory(self, n_chains, f"observed_log_likelihood(n_chains={n_chains})",
@@ -738,10 +742,12 @@ class ConditionalMixin:
         """
         if not self._may_have_gaps(X):
             return super().score_samples(X)
-        _, observed = self._incomplete_input(X)
+        # X is validated once: each validation warns about feature names.
+        rows, observed = self._incomplete_input(X)
         if observed.all():
-            return super().score_samples(X)
-        result = self.observed_log_likelihood(X)
+            return self._scores_of_rows(rows)
+        result = self._observed_log_likelihood(rows, observed, ROW_AIS_CHAINS, ROW_AIS_BETAS,
+                                               None)
         estimated = result.method == "ais"
         if estimated.any():
             warnings.warn(

@@ -434,7 +434,10 @@ class LikelihoodMixin:
         log_p : ndarray of shape (n_samples,)
         """
         # One check of the model and the input, then the unchecked pieces.
-        X = self._check_fitted_input(X)
+        return self._scores_of_rows(self._check_fitted_input(X))
+
+    def _scores_of_rows(self, X):
+        """``score_samples`` of rows the fitted model has validated already."""
         F = self._warn_if_overflowed(self._free_energy(X), X, "score_samples")
         log_z, _ = self._log_partition_announced()
         return -F - log_z

@@ -3,6 +3,7 @@
 import functools
 
 from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import InvalidParameterError
 
 
 @functools.cache
@@ -26,3 +27,59 @@ class CachedParamNames:
     @classmethod
     def _get_param_names(cls):
         return list(_init_parameter_names(cls))
+
+
+class BooleanCountsRefused:
+    """``_validate_params`` that refuses a bool where a count is meant.
+
+    scikit-learn's ``Interval(Integral, ...)`` takes True and False, which
+    are integers to Python: ``n_components=True`` crashed in the kernel
+    ("an integer is required") and other counts ran silently as 1 or 0.
+    A class names its counts in ``_integer_parameters``.
+    """
+
+    _integer_parameters = ()
+
+    def _validate_params(self):
+        """scikit-learn's checks, after refusing booleans where a count is meant."""
+        for name in self._integer_parameters:
+            value = getattr(self, name, None)
+            if isinstance(value, bool):
+                raise InvalidParameterError(
+                    f"The '{name}' parameter of {type(self).__name__} must be an int, "
+                    f"got {value!r} (a bool); pass a number.")
+        super()._validate_params()
+
+
+class DefaultEstimatorParams:
+    """``set_params`` that explains ``estimator__<name>`` while ``estimator`` is None.
+
+    scikit-learn sets a nested parameter on the object that ``estimator``
+    holds, and the default None (a density model chosen at fit) holds none:
+    ``GridSearchCV(RBMImputer(), {"estimator__n_components": [...]})``
+    failed as "'NoneType' object has no attribute 'set_params'".
+    """
+
+    def set_params(self, **params):
+        """Set the parameters of this estimator, as scikit-learn's ``set_params``.
+
+        Parameters
+        ----------
+        **params : dict
+            Estimator parameters; ``estimator__<name>`` needs an estimator,
+            given before or in the same call.
+
+        Returns
+        -------
+        self : estimator instance
+            Estimator instance.
+        """
+        nested = sorted(key for key in params if key.startswith("estimator__"))
+        if nested and params.get("estimator", self.estimator) is None:
+            raise ValueError(
+                f"{type(self).__name__} has estimator=None (a density model chosen "
+                f"at fit), which has no parameter {nested[0]} to set; pass the model "
+                f"with that setting instead, for example estimator=BernoulliRBM("
+                f"{nested[0].split('__', 1)[1]}=...), or search over estimator=[...] "
+                f"in a grid.")
+        return super().set_params(**params)

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from . import _gibbs
-from ._blas import single_threaded_blas
+from ._blas import openmp_max_threads, single_threaded_blas
 from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
@@ -165,7 +165,9 @@ def effective_n_threads(n_jobs):
     to this process (all but one, ...).  None is every available core that
     is free: at most ``OMP_NUM_THREADS`` where that is set (joblib sets it
     in the workers of ``GridSearchCV(n_jobs=...)``, so parallel fits do not
-    oversubscribe the machine), and no more than the cores that other
+    oversubscribe the machine) and the OpenMP runtime's limit
+    (``threadpoolctl.threadpool_limits``, as scikit-learn's OpenMP
+    estimators honour it), and no more than the cores that other
     processes leave idle (``idle_cores``): a thread team waits at each
     product for its slowest thread, and a thread sharing its core with
     another process made a fit 1.5-2x slower than one thread.  Results do
@@ -173,7 +175,7 @@ def effective_n_threads(n_jobs):
     """
     n_cpus = available_cores()
     if n_jobs is None:
-        return max(1, min(n_cpus, _omp_num_threads() or n_cpus, idle_cores(n_cpus)))
+        return max(1, min(n_cpus, _openmp_thread_limit() or n_cpus, idle_cores(n_cpus)))
     if n_jobs < 0:
         return max(1, n_cpus + 1 + n_jobs)
     return n_jobs
@@ -185,6 +187,15 @@ def available_cores():
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def _openmp_thread_limit():
+    """The most threads a team may have here, or None where nothing limits it:
+    the first count of ``OMP_NUM_THREADS`` (read at each call, as joblib sets
+    it in its workers) and the OpenMP runtime's limit (``openmp_max_threads``:
+    a ``threadpool_limits`` set since start-up)."""
+    limits = [count for count in (_omp_num_threads(), openmp_max_threads()) if count]
+    return min(limits) if limits else None
 
 
 def _omp_num_threads():

@@ -50,7 +50,7 @@ from ._blas import single_threaded_blas
 
 from . import _classify
 from ._frames import visible_output
-from ._params import CachedParamNames
+from ._params import BooleanCountsRefused, CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
 from ._state import (check_chain_memory, check_n_components, check_n_features,
@@ -289,8 +289,8 @@ def _visible_layer(kind, categories):
     return CategoricalVisible(categories=categories, dtype=np.float64)
 
 
-class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, ClassifierMixin,
-                    TransformerMixin, BaseEstimator):
+class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeaturesOutMixin,
+                    ClassifierMixin, TransformerMixin, BaseEstimator):
     """Classification RBM: inputs, a one-hot label and binary hidden units modelled jointly.
 
     The energy is ``E(x, y, h) = -E_v(x) - d.e_y - c.h - h.W s(x) - h.U e_y``
@@ -439,6 +439,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     #: A model saved before ``unlabelled_marker`` existed has no such
     #: attribute; it loads with the behaviour it was fitted with (-1 marks).
     unlabelled_marker = UNLABELLED
+
+    _integer_parameters = ("n_components", "pseudo_label_rounds", "pseudo_label_epochs",
+                           "batch_size", "n_iter", "k", "average_epochs", "n_iter_no_change")
 
     _parameter_constraints = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -21,7 +21,7 @@ from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._conditional import check_every_feature_observed
 from ._gaussian import GaussianBernoulliRBM
-from ._params import CachedParamNames
+from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import (as_label_input, column_label, missing_mask,
@@ -357,7 +357,7 @@ def columns_by_name(imputer):
         raise type(error)(message) from error
 
 
-class RBMImputer(CachedParamNames, _BaseImputer):
+class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
     """Fill in missing values from an RBM fitted to the incomplete data.
 
     A generative model of the joint distribution answers every pattern of

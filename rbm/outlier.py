@@ -8,17 +8,20 @@ from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._metadata_requests import request_is_alias
+from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
 
 from ._bernoulli import BernoulliRBM
-from ._params import CachedParamNames
+from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
 
 
 def _weight_parameter(estimator, sample_weight):
     """The keyword that passes ``sample_weight`` to the estimator's ``fit``: to a
     Pipeline's last step (``<name>__sample_weight``, scikit-learn's routing of
-    step parameters), else to the estimator itself."""
+    step parameters, or under metadata routing the Pipeline's own routing),
+    else to the estimator itself."""
     name, final = None, estimator
     if isinstance(estimator, Pipeline) and estimator.steps:
         name, final = estimator.steps[-1]
@@ -28,10 +31,30 @@ def _weight_parameter(estimator, sample_weight):
             f"sample_weight was given, but the fit of {type(final).__name__} takes no "
             "sample_weight; use a density model that does (any density model of this "
             "library, alone or last in a Pipeline) or leave sample_weight out.")
-    return {"sample_weight" if name is None else f"{name}__sample_weight": sample_weight}
+    if name is None:
+        return {"sample_weight": sample_weight}
+    if _routing_enabled():
+        return _routed_weight_parameter(name, final, sample_weight)
+    return {f"{name}__sample_weight": sample_weight}
 
 
-class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
+def _routed_weight_parameter(name, final, sample_weight):
+    """The keyword that passes ``sample_weight`` to a Pipeline under metadata
+    routing, where ``<step>__sample_weight`` is refused: the Pipeline routes
+    a plain ``sample_weight`` (or its alias) to the steps that request it."""
+    request = final.get_metadata_routing().fit.requests.get("sample_weight")
+    if request is True:
+        return {"sample_weight": sample_weight}
+    if request_is_alias(request):  # not the "$WARN$"-style sentinels, also strings
+        return {request: sample_weight}
+    raise ValueError(
+        f"sample_weight was given and metadata routing is enabled, but the Pipeline's "
+        f"last step {name!r} ({type(final).__name__}) does not request it; call "
+        f"set_fit_request(sample_weight=True) on that step so that the Pipeline "
+        f"passes the weights to it.")
+
+
+class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin, BaseEstimator):
     """Flag samples the RBM finds improbable.
 
     Fits an RBM to (mostly normal) data and scores each sample by how
@@ -115,11 +138,14 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data, in the density model's domain.
         y : Ignored
-            Not used, present for API consistency.
+            Not used, present for API consistency; passed on to the density
+            model's ``fit`` (which ignores it), as scikit-learn's meta-estimators do.
         sample_weight : array-like of shape (n_samples,) or float, default=None
             Weight of each sample (a sample of weight w counts as w copies),
             passed to the density model's ``fit`` (which must accept it; for
-            a Pipeline, its last step's, as ``<last step>__sample_weight``).
+            a Pipeline, its last step's, as ``<last step>__sample_weight``;
+            with metadata routing enabled, that step must request them with
+            ``set_fit_request(sample_weight=True)``).
             ``offset_`` is then the ``contamination`` quantile of the scores
             of the samples of positive weight: as without weights where those
             weights are all equal, else the weighted quantile (NumPy's
@@ -142,7 +168,9 @@ class RBMOutlierDetector(CachedParamNames, OutlierMixin, BaseEstimator):
         # density model has fitted) leaves the detector as it was.
         with unchanged_on_error(self):
             self.__dict__.pop("feature_names_in_", None)
-            self.estimator_ = clone(template).fit(X, **fit_params)
+            # y passed on (None), as scikit-learn's meta-estimators do: a
+            # FrozenEstimator (a prefit model) requires it.
+            self.estimator_ = clone(template).fit(X, y, **fit_params)
             self.n_features_in_ = self.estimator_.n_features_in_
             if hasattr(self.estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.estimator_.feature_names_in_

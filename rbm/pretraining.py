@@ -63,7 +63,9 @@ def _check_layers(rbms, X):
                 f"RBM {depth} ({type(layer).__name__}) has {n_in} inputs but {source} "
                 f"has {rows.shape[1]} features."
             )
-        expected = layer.transform(rows)
+        # An array whatever the global set_output: the next layer was fitted
+        # on arrays, and would warn about a DataFrame's feature names.
+        expected = np.asarray(layer.transform(rows))
         forward = expit(rows @ layer.components_.T.astype(np.float64) + layer.intercept_hidden_)
         if not np.allclose(forward, expected, rtol=1e-4, atol=1e-5):
             raise ValueError(

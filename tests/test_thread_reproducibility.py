@@ -434,6 +434,8 @@ def machine(monkeypatch):
     import rbm._training as training
     monkeypatch.setattr(training, "available_cores", lambda: 4)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    # The OpenMP runtime's own limit is this machine's core count: no limit.
+    monkeypatch.setattr(training, "openmp_max_threads", lambda: 0)
     monkeypatch.setattr(training, "_load_reading", [-float("inf"), None, 0])
 
     monkeypatch.setattr(training, "_own_runnable_threads", lambda: 1)

@@ -6,6 +6,7 @@ from collections.abc import Hashable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import validate_data
 
@@ -319,9 +320,12 @@ class CategoricalVisible(VisibleLayer):
         index_dtype = np.int32 if max(nnz, self.groups[-1]) < 2**31 else np.intp
         indices = np.empty(nnz, dtype=index_dtype)
         rows = max(1, ENCODE_BLOCK_BYTES // (8 * max(n_features, 1)))
-        for start in range(0, n_rows, rows):
-            block = self.encoder.transform(X[start : start + rows])
-            indices[start * n_features : start * n_features + block.nnz] = block.indices
+        # The encoder's sparse output, whatever the user's global set_output
+        # (pandas output refuses sparse data); the context is thread-local.
+        with config_context(transform_output="default"):
+            for start in range(0, n_rows, rows):
+                block = self.encoder.transform(X[start : start + rows])
+                indices[start * n_features : start * n_features + block.nnz] = block.indices
         indptr = np.arange(0, nnz + 1, max(n_features, 1), dtype=index_dtype)
         return sp.csr_matrix((np.ones(nnz, dtype=self.dtype), indices, indptr[: n_rows + 1]),
                              shape=(n_rows, int(self.groups[-1])), copy=False)
