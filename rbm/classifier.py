@@ -548,8 +548,9 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         if not known.all():
             unseen = labelled_y[~known]
             raise ValueError(
-                f"{name} got the label {_plain(unseen[0])!r} (in {len(unseen)} rows), which is not "
-                f"one of its classes {self.classes_.tolist()[:20]}. "
+                f"{name} got the label {_plain(unseen[0])!r} ({_rows_holding(unseen)}), which "
+                f"is not one of its classes {self.classes_.tolist()[:20]}. "
+                + _text_made_of_numbers_hint(unseen[0], self.classes_)
                 + (unknown_hint or "partial_fit keeps the classes of fit or of its first "
                    "call (classes=...): pass every class there, or refit."))
         indices = np.full(n_rows, UNLABELLED, dtype=np.intp)
@@ -1387,6 +1388,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                 raise ValueError(
                     f"sample's y must be one class, or one class per sample ({n_samples}), "
                     f"but has shape {given.shape}.")
+            _refuse_missing_classes(given)
             labels, clamp = self._label_indices(
                 given, n_samples, reset=False,
                 unknown_hint="sample's y must hold classes of the model (classes_)."), True
@@ -1473,6 +1475,44 @@ def _unlabelled_mask(y, marker):
     if y.dtype.kind == "O":
         return np.array([matches(v) for v in y], dtype=bool)
     return np.zeros(len(y), dtype=bool)
+
+
+def _refuse_missing_classes(given):
+    """ValueError for missing values (NaN, None, pandas' NA) among ``sample``'s y.
+
+    Checked before the labels are looked up, whose message for fit advises
+    marking such rows as unlabelled, which ``sample`` refuses too.
+    """
+    missing = missing_mask(given)
+    if missing.any():
+        raise ValueError(
+            "sample's y must hold classes of the model (classes_), but it holds missing "
+            f"values (NaN, None or pandas' NA), the first at position "
+            f"{int(np.argmax(missing))}; give the class of every sample, or y=None to "
+            "sample the labels too.")
+
+
+def _rows_holding(unseen):
+    """Where the first of the ``unseen`` labels occurs, for a message: "in 2 rows",
+    or "in 1 of the 3 rows whose labels are not classes" when other unknown
+    labels are in the rest (the count was that of all of them)."""
+    first = unseen[0]
+    count = int(sum(1 for value in unseen if type(value) is type(first) and value == first))
+    if count == len(unseen):
+        return f"in {count} rows"
+    return f"in {count} of the {len(unseen)} rows whose labels are not classes"
+
+
+def _text_made_of_numbers_hint(label, classes):
+    """Why a number given as a label may arrive as text, where it did: NumPy
+    turns a list of numbers and strings into strings, so [0, "1"] gives '0',
+    which is not the class 0."""
+    if not isinstance(label, str) or any(isinstance(c, str) for c in classes.tolist()):
+        return ""
+    if not any(label == str(c) for c in classes.tolist()):
+        return ""
+    return (f"NumPy turns numbers into text in a list that also holds text, so a class "
+            f"given as {label} may have become {label!r}: give the labels as numbers only. ")
 
 
 def _plain(value):

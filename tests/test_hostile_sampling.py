@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rbm import BernoulliRBM, CategoricalRBM, cli, persistence
+from rbm import BernoulliRBM, CategoricalRBM, RBMClassifier, cli, persistence
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +44,41 @@ def test_cli_sample_of_a_model_fitted_on_a_frame_writes_its_rows(frame_model, tm
     assert lines[0] == "colour,size"  # the frame's column names as the header row
     assert [line.split(",") for line in lines[1:]] == [
         [str(v) for v in row] for row in expected.to_numpy()]
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    """An RBMClassifier of three integer classes 0, 1, 2."""
+    rng = np.random.default_rng(0)
+    X = (rng.random((30, 4)) < 0.5).astype(float)
+    return RBMClassifier(3, n_iter=1, random_state=0).fit(X, np.arange(30) % 3)
+
+
+@pytest.mark.parametrize("y", [np.nan, [0, None], pd.Series([1, pd.NA], dtype="Int64")])
+def test_classifier_sample_refuses_a_missing_class_without_fit_advice(classifier, y):
+    # Before: "... Mark unlabelled rows with -1 (semi-supervised fitting) or
+    # drop them": advice for fit, and sample(y=-1) is then refused too.
+    with pytest.raises(ValueError, match=r"sample's y must hold classes of the model") as raised:
+        classifier.sample(2, y=y, n_steps=1)
+    message = str(raised.value)
+    assert "-1" not in message and "semi-supervised" not in message
+    assert "missing" in message
+
+
+def test_an_unknown_label_is_counted_in_its_own_rows(classifier):
+    # Before: "got the label 5 (in 3 rows)" where 5 is in one row and 6, also
+    # unknown, in the two others.
+    with pytest.raises(ValueError, match=r"the label 5 \(in 1 of the 3 rows whose labels are "
+                                         r"not classes\)"):
+        classifier.sample(4, y=[5, 6, 6, 0], n_steps=1)
+    with pytest.raises(ValueError, match=r"the label 5 \(in 2 rows\)"):
+        classifier.sample(2, y=5, n_steps=1)
+
+
+def test_numbers_that_numpy_made_text_are_pointed_out(classifier):
+    # Before: "got the label '0' ... not one of its classes [0, 1, 2]", with no
+    # word of why a 0 that was given is now '0' (NumPy turns a list of
+    # numbers and text into text).
+    with pytest.raises(ValueError, match=r"NumPy turns numbers into text") as raised:
+        classifier.sample(2, y=[0, "1"], n_steps=1)
+    assert "'0'" in str(raised.value)
