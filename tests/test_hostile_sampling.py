@@ -107,3 +107,27 @@ def test_conditional_sample_gives_back_the_observed_entries_exactly(dtype, hidde
     np.testing.assert_array_equal(completed[::2][observed], rows[observed])
     np.testing.assert_array_equal(completed[1::2][observed], rows[observed])
     assert np.isfinite(completed).all()
+
+
+def test_plot_samples_of_a_classifier_draws_its_inputs_titled_by_class(classifier):
+    # Before: plot_samples(RBMClassifier) failed with NumPy's "setting an
+    # array element with a sequence ... inhomogeneous shape": the classifier's
+    # sample returns (inputs, labels), and the pair was drawn as images.
+    plot = pytest.importorskip("rbm.plot")
+    for y in (None, 1):
+        fig = plot.plot_samples(classifier, 3, image_shape=(2, 2), n_steps=2, random_state=4,
+                                y=y)
+        X, labels = classifier.sample(3, y=y, n_steps=2, random_state=4)
+        axes = [ax for ax in fig.axes if ax.images]
+        assert len(axes) == 3
+        for ax, image, label in zip(axes, X, labels):
+            np.testing.assert_array_equal(ax.images[0].get_array(), image.reshape(2, 2))
+            assert ax.get_title() == f"y = {label}"
+        if y is not None:
+            assert labels.tolist() == [1, 1, 1]
+
+
+def test_plot_samples_refuses_a_class_for_a_density_model(frame_model):
+    plot = pytest.importorskip("rbm.plot")
+    with pytest.raises(ValueError, match="CategoricalRBM has no classes"):
+        plot.plot_samples(frame_model, 2, n_steps=1, y="red")
