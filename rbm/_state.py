@@ -215,11 +215,12 @@ def _parameter_to_lower(estimator, n_columns, n_chains, largest_batch, itemsize,
     return largest
 
 
-def check_sample_request(estimator, n_samples, n_steps, max_steps=None):
+def check_sample_request(estimator, n_samples, n_steps, max_steps=None, row_bytes=None):
     """Raise ValueError for a ``sample`` request that is not a count of samples and
     of steps (at most ``max_steps``, where given), and ModelTooLargeError, before
     allocating, for more chains than memory holds (each chain: a few rows of the
-    model's width; NumPy's own error said only "Unable to allocate 291 TiB").
+    model's width, or ``row_bytes`` where the caller knows its sampler's need;
+    NumPy's own error said only "Unable to allocate 291 TiB").
     The density models' ``sample`` and ``RBMClassifier.sample`` run it."""
     from ._training import is_count  # (_training imports this module)
 
@@ -230,18 +231,20 @@ def check_sample_request(estimator, n_samples, n_steps, max_steps=None):
         raise ValueError(f"n_steps must be a positive integer{most}, got {n_steps!r}.")
     check_chain_memory(estimator, n_samples, f"sample({n_samples})",
                        "draw at most {} samples a call (calls with other random_state seeds "
-                       "give more)")
+                       "give more)", row_bytes)
 
 
-def check_chain_memory(estimator, n_chains, call, advice):
+def check_chain_memory(estimator, n_chains, call, advice, row_bytes=None):
     """Raise ModelTooLargeError, before allocating, where ``n_chains`` chains (each a
-    few rows of the model's width) need more memory than is available.
+    few rows of the model's width, or ``row_bytes`` where given) need more memory
+    than is available.
 
     ``call`` names the request in the message (for example ``"sample(10)"``),
     and ``advice`` says what to do, with ``{}`` for the most chains that fit.
     """
-    W = estimator.components_
-    row_bytes = (4 * W.shape[1] + 2 * W.shape[0]) * W.dtype.itemsize
+    if row_bytes is None:
+        W = estimator.components_
+        row_bytes = (4 * W.shape[1] + 2 * W.shape[0]) * W.dtype.itemsize
     needed = int(n_chains) * int(row_bytes)  # Python ints: a NumPy count overflowed
     if needed <= SURELY_AVAILABLE_BYTES:
         return

@@ -131,3 +131,39 @@ def test_plot_samples_refuses_a_class_for_a_density_model(frame_model):
     plot = pytest.importorskip("rbm.plot")
     with pytest.raises(ValueError, match="CategoricalRBM has no classes"):
         plot.plot_samples(frame_model, 2, n_steps=1, y="red")
+
+
+@pytest.mark.parametrize("visible, shape", [
+    ("bernoulli", (784, 20, 2)), ("bernoulli", (10, 5, 60)), ("categorical", (200, 20, 2)),
+])
+def test_classifier_sample_is_refused_where_its_chains_would_not_fit(monkeypatch, visible,
+                                                                     shape):
+    # Before: RBMClassifier.sample's memory check counted a density model's
+    # chain (four visible rows, two hidden), but its NumPy sampler's peak is
+    # 1.3 to 8 times that (categorical inputs, many classes): a request that
+    # does not fit passed the check and met the allocator (or the OOM killer).
+    import tracemalloc
+
+    import rbm._state
+    from rbm._state import ModelTooLargeError
+
+    n_features, n_hidden, n_classes = shape
+    rng = np.random.default_rng(0)
+    X = (rng.choice(list("abc"), size=(60, n_features)) if visible == "categorical"
+         else (rng.random((60, n_features)) < 0.5).astype(float))
+    model = RBMClassifier(n_hidden, visible=visible, n_iter=1, random_state=0).fit(
+        X, np.arange(60) % n_classes)
+    n_small, n_large = 400, 4000
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        model.sample(n_small, n_steps=2, random_state=0)
+        per_chain = (tracemalloc.get_traced_memory()[1] - start) / n_small
+    finally:
+        tracemalloc.stop()
+    # Memory for 95% of what n_large chains take at their peak: refused.
+    monkeypatch.setattr(rbm._state, "SURELY_AVAILABLE_BYTES", 0)
+    monkeypatch.setattr(rbm._state, "available_memory",
+                        lambda: int(0.95 * per_chain * n_large))
+    with pytest.raises(ModelTooLargeError, match=r"sample\(4000\) needs about"):
+        model.sample(n_large, n_steps=2)
