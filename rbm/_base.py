@@ -357,6 +357,12 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
     def gibbs(self, v):
         """One block-Gibbs step from v: sample h ~ p(h | v), then v' ~ p(v | h).
 
+        The draws come from the model's own random streams, seeded by
+        ``random_state`` at fit and advanced by every call: calling again on
+        the same v gives another step, a fitted model (or a saved and loaded
+        copy of it) gives the same sequence of steps whatever ``n_jobs``, and
+        the persistent chains (``h_samples_``) are left as they are.
+
         Parameters
         ----------
         v : array-like of shape (n_samples, n_features)

@@ -348,8 +348,10 @@ class ConditionalMixin:
         Returns
         -------
         X_completed : ndarray or DataFrame of shape (n_samples * n_draws, n_features)
-            X with its missing entries drawn; observed entries unchanged.  A
-            DataFrame for a DataFrame X (its index repeated with the rows).
+            X with its missing entries drawn; observed entries unchanged (in
+            the model's dtype, as ``sample`` and ``gibbs`` give: a float32
+            model rounds float64 input).  A DataFrame for a DataFrame X (its
+            index repeated with the rows).
         """
         n_draws = _check_count("n_draws", n_draws)
         n_steps = _check_count("n_steps", n_steps)
