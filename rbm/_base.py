@@ -32,8 +32,8 @@ from ._likelihood import LikelihoodMixin
 from ._params import CachedParamNames
 from ._partition import is_gaussian_pair
 from ._rollback import unchanged_on_error
-from ._state import (KernelParams, TrainingState, check_fitted_state, check_sample_request,
-                     check_training_memory)
+from ._state import (KernelParams, TrainingState, chain_bytes, check_fitted_state,
+                     check_sample_request, check_training_memory)
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
@@ -407,7 +407,8 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         """
         check_is_fitted(self)
         check_fitted_state(self)
-        check_sample_request(self, n_samples, n_steps, _C_INT_MAX)
+        check_sample_request(self, n_samples, n_steps, _C_INT_MAX,
+                             chain_bytes(self, "sample"))
         self._check_proper("has no samples (its chains run off to infinity)")
         seed = random_state if random_state is not None else self.random_state
         entropy = draw_entropy(seed)

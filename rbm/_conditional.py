@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _gibbs
 from ._frames import visible_output
 from ._partition import ais_log_partition
-from ._state import check_chain_memory, check_fitted_state
+from ._state import chain_bytes, check_chain_memory, check_fitted_state
 from ._training import check_training_record, validation_split
 from ._units.categorical import column_label
 from ._weights import check_sample_weight, positive_rows
@@ -359,7 +359,7 @@ class ConditionalMixin:
         check_chain_memory(self, n_draws * rows.shape[0],
                            f"conditional_sample(n_draws={n_draws}) of {rows.shape[0]} rows",
                            "ask for at most {} completions a call in all (fewer rows or "
-                           "draws)")
+                           "draws)", chain_bytes(self, "conditional_sample"))
         rows, observed = np.repeat(rows, n_draws, axis=0), np.repeat(observed, n_draws, axis=0)
         entropy = draw_entropy(random_state if random_state is not None else self.random_state)
         S = self._chain_start(rows, observed, generator_for(entropy, CONDITIONAL_START))
@@ -440,7 +440,8 @@ class ConditionalMixin:
         n_chains = _check_count("n_chains", n_chains)
         check_chain_memory(self, n_chains * rows.shape[0],
                            f"conditional_marginals(n_chains={n_chains}) of {rows.shape[0]} rows",
-                           "use at most {} chains in all (fewer rows or chains)")
+                           "use at most {} chains in all (fewer rows or chains)",
+                           chain_bytes(self, "conditional_marginals"))
         return self._gibbs_moments(rows, observed, n_chains,
                                    _check_count("burn_in", burn_in, low=0),
                                    _check_count("n_sweeps", n_sweeps), random_state)

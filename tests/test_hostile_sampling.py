@@ -167,3 +167,63 @@ def test_classifier_sample_is_refused_where_its_chains_would_not_fit(monkeypatch
                         lambda: int(0.95 * per_chain * n_large))
     with pytest.raises(ModelTooLargeError, match=r"sample\(4000\) needs about"):
         model.sample(n_large, n_steps=2)
+
+
+def _peak_bytes(call):
+    """The most memory ``call()`` holds at once, beyond what was held before (tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        call()
+        return tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+
+
+def _density_calls(model, rows):
+    """(name, call of n chains) of each chain-running call of a density model."""
+    gaps = np.repeat(rows[:1], 30, axis=0)
+    gaps[:, ::2] = None if isinstance(model, CategoricalRBM) else np.nan
+    return [
+        ("sample", lambda n: model.sample(n, n_steps=2, random_state=0)),
+        ("conditional_sample", lambda n: model.conditional_sample(
+            gaps, n_draws=n // 30, n_steps=2, random_state=0)),
+        ("conditional_marginals", lambda n: model.conditional_marginals(
+            gaps, method="gibbs", n_chains=n // 30, burn_in=1, n_sweeps=1, random_state=0)),
+    ]
+
+
+@pytest.mark.parametrize("kind, shape", [
+    ("bernoulli", (400, 10)), ("bernoulli", (16, 200)), ("gaussian", (400, 10)),
+    ("categorical", (150, 10)), ("categorical", (100, 100)),
+])
+def test_density_chains_are_refused_where_they_would_not_fit_and_drawn_where_they_do(
+        monkeypatch, kind, shape):
+    # Before: sample, conditional_sample and conditional_marginals counted four
+    # visible and two hidden rows per chain, and their peaks reached 1.6
+    # (sample), 1.9 and 2.4 times that for categorical units (and 1.3 to 1.8
+    # times for binary ones): requests that could not fit passed the check.
+    import rbm._state
+    from rbm._state import ModelTooLargeError
+
+    n_features, n_hidden = shape
+    rng = np.random.default_rng(0)
+    model_type = {"bernoulli": BernoulliRBM, "gaussian": GaussianBernoulliRBM,
+                  "categorical": CategoricalRBM}[kind]
+    X = (rng.choice(list("abc"), size=(60, n_features)).astype(object) if kind == "categorical"
+         else (rng.random((60, n_features)) < 0.5).astype(float))
+    model = model_type(n_components=n_hidden, n_iter=1, random_state=0).fit(X)
+    n_small, n_large = 300, 3000
+    monkeypatch.setattr(rbm._state, "SURELY_AVAILABLE_BYTES", 0)
+    for name, call in _density_calls(model, X):
+        per_chain = _peak_bytes(lambda: call(n_small)) / n_small
+        monkeypatch.setattr(rbm._state, "available_memory",
+                            lambda: int(0.95 * per_chain * n_large))
+        with pytest.raises(ModelTooLargeError, match=name):
+            call(n_large)
+        # and not far too cautious: memory for 2.5 times the peak draws them
+        monkeypatch.setattr(rbm._state, "available_memory",
+                            lambda: int(2.5 * per_chain * n_large))
+        call(n_large)
