@@ -529,7 +529,10 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
                    "fitting) or drop them."))
         unlabelled = _unlabelled_mask(y, self.unlabelled_marker)
         labelled_y = y[~unlabelled]
-        if labelled_y.size:
+        if labelled_y.size and reset:
+            # (Once the classes are set, a label that is not one is named below:
+            # scikit-learn's "Unknown label type: continuous ... regression
+            # target" spoke of fitting to a call that fits nothing, as sample.)
             check_classification_targets(labelled_y)
         if reset:
             marker = self.unlabelled_marker
@@ -1519,12 +1522,13 @@ def _text_made_of_numbers_hint(label, classes):
     """Why a number given as a label may arrive as text, where it did: NumPy
     turns a list of numbers and strings into strings, so [0, "1"] gives '0',
     which is not the class 0."""
-    if not isinstance(label, str) or any(isinstance(c, str) for c in classes.tolist()):
+    if not (isinstance(label, str) and all(_is_number(c) for c in classes.tolist())):
         return ""
     if not any(label == str(c) for c in classes.tolist()):
         return ""
     return (f"NumPy turns numbers into text in a list that also holds text, so a class "
-            f"given as {label} may have become {label!r}: give the labels as numbers only. ")
+            f"given as {label} may have become {str(label)!r}: give the labels as numbers "
+            "only. ")
 
 
 def _plain(value):

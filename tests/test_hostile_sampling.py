@@ -234,3 +234,24 @@ def test_density_chains_are_refused_where_they_would_not_fit_and_drawn_where_the
         monkeypatch.setattr(rbm._state, "available_memory",
                             lambda: int(2.5 * per_chain * n_large))
         call(n_large)
+
+
+def test_a_fractional_class_is_named_as_not_a_class(classifier):
+    # Before: "Unknown label type: continuous. Maybe you are trying to fit a
+    # classifier, which expects discrete classes on a regression target":
+    # scikit-learn's words for fit, about a call that fits nothing.
+    with pytest.raises(ValueError, match=r"the label 1\.5 .* not one of its classes \[0, 1, 2\]"
+                                         r".*sample's y must hold classes") as raised:
+        classifier.sample(2, y=[1, 1.5], n_steps=1)
+    assert "regression" not in str(raised.value)
+
+
+def test_the_text_of_a_boolean_class_gets_no_advice_about_numbers():
+    # Before: "... so a class given as True may have become np.str_('True'):
+    # give the labels as numbers only" for classes [False, True].
+    rng = np.random.default_rng(0)
+    model = RBMClassifier(3, n_iter=1, random_state=0).fit(
+        (rng.random((20, 3)) < 0.5).astype(float), np.arange(20) % 2 == 0)
+    with pytest.raises(ValueError, match=r"the label 'True' \(in 2 rows\)") as raised:
+        model.sample(2, y="True", n_steps=1)
+    assert "NumPy" not in str(raised.value) and "np.str_" not in str(raised.value)
