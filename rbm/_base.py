@@ -388,7 +388,8 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         """Draw visible samples from the model by block-Gibbs sampling.
 
         Each sample comes from its own chain, started from the data
-        marginals and run for ``n_steps`` full Gibbs steps.
+        marginals and run for ``n_steps`` full Gibbs steps; the model is left
+        as it was (its persistent chains and random streams included).
 
         Parameters
         ----------
