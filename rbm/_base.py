@@ -37,7 +37,7 @@ from ._state import (KernelParams, TrainingState, chain_bytes, check_fitted_stat
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
-                        DivergenceError, effective_n_threads, fit_epochs,
+                        DivergenceError, checked_n_jobs, effective_n_threads, fit_epochs,
                         partial_fit_pass, planned_epochs,
                         start_gaussian_pair_at_moments)
 from ._units import HIDDEN_TYPES, BernoulliVisible, hidden_layer_type
@@ -203,11 +203,7 @@ class BaseRBM(CachedParamNames, ConditionalMixin, LikelihoodMixin,
         super()._validate_params()
 
     def _check_n_jobs(self):
-        if self.n_jobs == 0:
-            raise ValueError(
-                "n_jobs == 0 is not a number of threads; use None, -1 or a positive integer."
-            )
-        return effective_n_threads(self.n_jobs)
+        return effective_n_threads(checked_n_jobs(self.n_jobs, _C_INT_MAX))
 
     # ------------------------------------------------------------------
     # Training

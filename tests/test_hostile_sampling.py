@@ -255,3 +255,20 @@ def test_the_text_of_a_boolean_class_gets_no_advice_about_numbers():
     with pytest.raises(ValueError, match=r"the label 'True' \(in 2 rows\)") as raised:
         model.sample(2, y="True", n_steps=1)
     assert "NumPy" not in str(raised.value) and "np.str_" not in str(raised.value)
+
+
+@pytest.mark.parametrize("n_jobs", ["2", 2.5, True, 2**40])
+def test_an_n_jobs_set_after_fit_that_fit_would_refuse_is_named_by_the_samplers(n_jobs):
+    # Before: set after fit, n_jobs="2" raised "TypeError: '<' not supported
+    # between instances of 'str' and 'int'", 2.5 ran 2 threads and True one,
+    # silently, in sample, gibbs and conditional_sample.
+    rng = np.random.default_rng(0)
+    X = (rng.random((30, 4)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(X)
+    model.set_params(n_jobs=n_jobs)
+    for call in (lambda: model.sample(2, n_steps=1), lambda: model.gibbs(X[:2]),
+                 lambda: model.conditional_sample(X[:2], n_steps=1)):
+        with pytest.raises(ValueError, match=r"n_jobs must be None or an integer"):
+            call()
+    model.set_params(n_jobs=-1)
+    assert model.sample(2, n_steps=1).shape == (2, 4)
