@@ -272,3 +272,24 @@ def test_an_n_jobs_set_after_fit_that_fit_would_refuse_is_named_by_the_samplers(
             call()
     model.set_params(n_jobs=-1)
     assert model.sample(2, n_steps=1).shape == (2, 4)
+
+
+@pytest.mark.parametrize("other", [
+    pd.array([1, 2, None, 1] * 10, dtype="Int64"), np.array([True, False, True, True] * 10),
+    pd.array([True, False, None, True] * 10, dtype="boolean"),
+])
+def test_a_frame_of_text_categories_beside_integers_or_booleans_is_taken_as_labels(other):
+    # Before: CategoricalRBM.fit (and conditional_sample, gibbs) on a frame
+    # with a pandas Categorical column of text beside a nullable Int64 or a
+    # boolean column raised pandas' "Cannot cast str dtype to float64":
+    # scikit-learn's validation converts such a frame to float64.
+    frame = pd.DataFrame({"size": pd.Categorical(["s", "m", "l", "m"] * 10), "other": other})
+    model = CategoricalRBM(n_components=2, n_iter=1, random_state=0,
+                           missing="impute").fit(frame)
+    assert [sorted(map(str, c)) for c in model.categories_][0] == ["l", "m", "s"]
+    gaps = frame.iloc[:3].astype(object)
+    gaps.iloc[0, 0] = None
+    completed = model.conditional_sample(gaps, n_steps=2, random_state=0)
+    assert completed.iloc[0, 0] in {"s", "m", "l"}
+    assert completed.iloc[1:, 0].tolist() == frame.iloc[1:3, 0].tolist()
+    assert model.gibbs(frame.dropna()).shape == frame.dropna().shape

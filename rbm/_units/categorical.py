@@ -99,17 +99,21 @@ def _shown(label):
 
 
 def _dates_among_others_as_objects(X):
-    """A DataFrame whose date or duration columns sit beside columns of other
-    types, as objects (Timestamps, Timedeltas); X itself otherwise.
+    """A DataFrame whose date, duration or other non-numeric columns (text,
+    pandas categories) sit beside columns of other types, as objects
+    (Timestamps, Timedeltas, the labels); X itself otherwise.
 
     scikit-learn's validation looks for one common dtype of the columns, and
     NumPy has none for datetime64 and numbers: it raised DTypePromotionError.
+    Beside a nullable integer or a boolean column, which scikit-learn converts
+    first, it took float64 as that dtype, and a column of text categories
+    raised pandas' "Cannot cast str dtype to float64".
     """
     dtypes = getattr(X, "dtypes", None)
     if not hasattr(X, "iloc") or not isinstance(dtypes, Iterable):
         return X
     kinds = [getattr(dtype, "kind", "O") for dtype in dtypes]
-    if any(kind in "mM" for kind in kinds) and len(set(map(str, dtypes))) > 1:
+    if any(kind in "mMOSU" for kind in kinds) and len(set(map(str, dtypes))) > 1:
         return X.astype(object)
     return X
 
