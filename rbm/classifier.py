@@ -53,6 +53,7 @@ from ._frames import visible_output
 from ._params import CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
+from ._categorical import _column_types, _pandas_type
 from ._state import (check_chain_memory, check_n_components, check_n_features,
                      check_sample_request, own_array)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
@@ -500,8 +501,19 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
     # ------------------------------------------------------------------
 
     def _validate_X(self, X, *, reset):
-        """X in the visible layer's internal form (float64 array, CSR or one-hot CSR)."""
-        return self._visible_unit.validate(self, X, reset=reset, dtype=np.float64)
+        """X in the visible layer's internal form (float64 array, CSR or one-hot CSR);
+        fitting categorical inputs records a frame's column types, which samples
+        get back (as CategoricalRBM's)."""
+        validated = self._visible_unit.validate(self, X, reset=reset, dtype=np.float64)
+        if reset:
+            categorical = isinstance(self._visible_unit, CategoricalVisible)
+            self._column_types = _column_types(X) if categorical else None
+        return validated
+
+    def _sample_column_types(self):
+        """Each column's type in a frame of samples (None: as decoded)."""
+        types = getattr(self, "_column_types", None)
+        return None if types is None else [_pandas_type(kind) for kind in types]
 
     def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None):
         """(indices into classes_, UNLABELLED for unlabelled rows) of the labels y.
@@ -1403,7 +1415,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
         V = self._visible_unit.sample(np.tile(b, (n_samples, 1)), rng)
         with single_threaded_blas():
             chains = JointChains(V, labels).step(self, rng, n_steps, clamp_labels=clamp)
-        return (visible_output(self, self._visible_unit.decode(chains.V)),
+        return (visible_output(self, self._visible_unit.decode(chains.V), None,
+                               self._sample_column_types()),
                 self.classes_[chains.labels])
 
     def _chain_bytes(self):

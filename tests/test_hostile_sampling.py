@@ -293,3 +293,24 @@ def test_a_frame_of_text_categories_beside_integers_or_booleans_is_taken_as_labe
     assert completed.iloc[0, 0] in {"s", "m", "l"}
     assert completed.iloc[1:, 0].tolist() == frame.iloc[1:3, 0].tolist()
     assert model.gibbs(frame.dropna()).shape == frame.dropna().shape
+
+
+def test_classifier_samples_of_a_typed_frame_keep_its_column_types():
+    # Before: RBMClassifier(visible="categorical").sample gave object columns
+    # for a frame's category, Int64, uint8 and bool columns (CategoricalRBM's
+    # sample gives each column the type it had in fit).
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "size": pd.Categorical(rng.choice(["s", "m"], 40), categories=["s", "m"], ordered=True),
+        "count": pd.array(rng.choice([1, 2], 40), dtype="Int64"),
+        "code": rng.choice([3, 4], 40).astype(np.uint8),
+        "flag": rng.choice([True, False], 40)})
+    model = RBMClassifier(3, visible="categorical", n_iter=1, random_state=0).fit(
+        frame, np.arange(40) % 2)
+    samples, _ = model.sample(4, n_steps=2, random_state=0)
+    assert samples.dtypes.tolist() == frame.dtypes.tolist()
+    assert set(samples["size"]) <= {"s", "m"}
+    # an array fit still samples plain labels
+    array_model = RBMClassifier(3, visible="categorical", n_iter=1, random_state=0).fit(
+        frame.to_numpy(), np.arange(40) % 2)
+    assert isinstance(array_model.sample(2, n_steps=1)[0], np.ndarray)
