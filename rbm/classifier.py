@@ -1386,7 +1386,8 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
             fitted on one (or ``set_output`` asks for one), as the density
             models' ``sample``.
         y : ndarray of shape (n_samples,)
-            Their labels (``y`` itself where it was given).
+            Their labels, as values of ``classes_`` (those of ``y`` where it was
+            given: ``y=1.0`` gives the class 1).
         """
         self._check_fitted_state()
         # (and memory for the chains)
