@@ -58,7 +58,7 @@ from ._state import (check_chain_memory, check_n_components, check_n_features,
                      check_sample_request, own_array)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
-from ._units.categorical import missing_mask
+from ._units.categorical import _check_column_types, missing_mask
 from ._weights import check_sample_weight
 
 #: The rows of ``p(y | x)`` are computed in blocks whose
@@ -512,6 +512,7 @@ class RBMClassifier(CachedParamNames, ClassNamePrefixFeaturesOutMixin, Classifie
 
     def _sample_column_types(self):
         """Each column's type in a frame of samples (None: as decoded)."""
+        _check_column_types(self, self.n_features_in_)  # (a damaged one named)
         types = getattr(self, "_column_types", None)
         return None if types is None else [_pandas_type(kind) for kind in types]
 
