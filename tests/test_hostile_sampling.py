@@ -1,7 +1,9 @@
 """A hostile pass over sampling: ``sample``, ``gibbs``, ``conditional_sample``,
-the classifier's ``sample(n, y=...)`` and the command line's ``sample``.
+the classifier's ``sample(n, y=...)``, the command line's ``sample``,
+``plot.plot_samples``, the samplers' memory checks, and the frames and
+settings they are given.
 
-Each test here failed before the fix it names.
+Each test here failed before the fix its comment names.
 """
 
 import numpy as np
