@@ -316,3 +316,20 @@ def test_classifier_samples_of_a_typed_frame_keep_its_column_types():
     array_model = RBMClassifier(3, visible="categorical", n_iter=1, random_state=0).fit(
         frame.to_numpy(), np.arange(40) % 2)
     assert isinstance(array_model.sample(2, n_steps=1)[0], np.ndarray)
+
+
+@pytest.mark.parametrize("sample_posterior", [False, True])
+def test_the_imputer_takes_text_categories_beside_booleans(sample_posterior):
+    # Before: RBMImputer.fit on such a frame raised pandas' "Cannot cast str
+    # dtype to float64" (its validation, as CategoricalRBM's, let
+    # scikit-learn convert the frame to float64).
+    from rbm import RBMImputer
+
+    frame = pd.DataFrame({
+        "size": pd.Categorical(["s", "m", None, "m"] * 10),
+        "flag": pd.array([True, False, None, True] * 10, dtype="boolean")})
+    imputer = RBMImputer(CategoricalRBM(n_components=2, n_iter=2, random_state=0),
+                         sample_posterior=sample_posterior, random_state=0).fit(frame)
+    filled = imputer.transform(frame.iloc[:4])
+    assert filled[2, 0] in {"s", "m"} and filled[2, 1] in {True, False}
+    assert filled[0].tolist() == ["s", True] and filled[1].tolist() == ["m", False]

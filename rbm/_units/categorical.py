@@ -98,7 +98,7 @@ def _shown(label):
     return label.item() if hasattr(label, "item") else label
 
 
-def _dates_among_others_as_objects(X):
+def non_numeric_among_others_as_objects(X):
     """A DataFrame whose date, duration or other non-numeric columns (text,
     pandas categories) sit beside columns of other types, as objects
     (Timestamps, Timedeltas, the labels); X itself otherwise.
@@ -268,7 +268,7 @@ class CategoricalVisible(VisibleLayer):
         if reset:
             self._check_categories_parameter(name)
         X = as_label_input(X)
-        X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
+        X = validate_data(estimator, non_numeric_among_others_as_objects(X), dtype=None,
                           ensure_all_finite=False, reset=reset)
         # Only when fitting (the one time the parameter is read), before the
         # placeholders of missing entries, which read categories[i] (IndexError),
