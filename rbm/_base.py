@@ -32,12 +32,12 @@ from ._likelihood import LikelihoodMixin
 from ._params import BooleanCountsRefused, CachedParamNames
 from ._partition import is_gaussian_pair
 from ._rollback import unchanged_on_error
-from ._state import (KernelParams, TrainingState, check_fitted_state, check_sample_request,
-                     check_training_memory)
+from ._state import (KernelParams, TrainingState, chain_bytes, check_fitted_state,
+                     check_sample_request, check_training_memory)
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
-                        DivergenceError, effective_n_threads, fit_epochs,
+                        DivergenceError, checked_n_jobs, effective_n_threads, fit_epochs,
                         partial_fit_pass, planned_epochs,
                         start_gaussian_pair_at_moments)
 from ._units import HIDDEN_TYPES, BernoulliVisible, hidden_layer_type
@@ -190,11 +190,7 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         return self._validate_input(X, reset=False, dtype=dtype)
 
     def _check_n_jobs(self):
-        if self.n_jobs == 0:
-            raise ValueError(
-                "n_jobs == 0 is not a number of threads; use None, -1 or a positive integer."
-            )
-        return effective_n_threads(self.n_jobs)
+        return effective_n_threads(checked_n_jobs(self.n_jobs, _C_INT_MAX))
 
     # ------------------------------------------------------------------
     # Training
@@ -344,6 +340,12 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
     def gibbs(self, v):
         """One block-Gibbs step from v: sample h ~ p(h | v), then v' ~ p(v | h).
 
+        The draws come from the model's own random streams, seeded by
+        ``random_state`` at fit and advanced by every call: calling again on
+        the same v gives another step, a fitted model (or a saved and loaded
+        copy of it) gives the same sequence of steps whatever ``n_jobs``, and
+        the persistent chains (``h_samples_``) are left as they are.
+
         Parameters
         ----------
         v : array-like of shape (n_samples, n_features)
@@ -369,7 +371,8 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         """Draw visible samples from the model by block-Gibbs sampling.
 
         Each sample comes from its own chain, started from the data
-        marginals and run for ``n_steps`` full Gibbs steps.
+        marginals and run for ``n_steps`` full Gibbs steps; the model is left
+        as it was (its persistent chains and random streams included).
 
         Parameters
         ----------
@@ -388,7 +391,8 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         """
         check_is_fitted(self)
         check_fitted_state(self)
-        check_sample_request(self, n_samples, n_steps, _C_INT_MAX)
+        check_sample_request(self, n_samples, n_steps, _C_INT_MAX,
+                             chain_bytes(self, "sample"))
         self._check_proper("has no samples (its chains run off to infinity)")
         seed = random_state if random_state is not None else self.random_state
         entropy = draw_entropy(seed)

@@ -34,7 +34,7 @@ from ._frames import visible_output
 from ._monitor import LIKELIHOOD_CHECKS, MONITOR_SHARE, PASS_FLOPS_PER_WEIGHT
 from ._partition import (ais_log_partition, gaussian_pair_moments, is_gaussian_pair,
                          state_count_as_float)
-from ._state import check_chain_memory, check_fitted_state
+from ._state import chain_bytes, check_chain_memory, check_fitted_state
 from ._training import check_training_record, validation_split
 from ._units.categorical import column_label
 from ._weights import check_sample_weight, positive_rows
@@ -370,8 +370,10 @@ class ConditionalMixin:
         Returns
         -------
         X_completed : ndarray or DataFrame of shape (n_samples * n_draws, n_features)
-            X with its missing entries drawn; observed entries unchanged.  A
-            DataFrame for a DataFrame X (its index repeated with the rows).
+            X with its missing entries drawn; observed entries unchanged (in
+            the model's dtype, as ``sample`` and ``gibbs`` give: a float32
+            model rounds float64 input).  A DataFrame for a DataFrame X (its
+            index repeated with the rows).
         """
         n_draws = _check_count("n_draws", n_draws)
         n_steps = _check_count("n_steps", n_steps)
@@ -379,13 +381,15 @@ class ConditionalMixin:
         check_chain_memory(self, n_draws * rows.shape[0],
                            f"conditional_sample(n_draws={n_draws}) of {rows.shape[0]} rows",
                            "ask for at most {} completions a call in all (fewer rows or "
-                           "draws)")
+                           "draws)", chain_bytes(self, "conditional_sample"))
         rows, observed = np.repeat(rows, n_draws, axis=0), np.repeat(observed, n_draws, axis=0)
         entropy = draw_entropy(random_state if random_state is not None else self.random_state)
         S = self._chain_start(rows, observed, generator_for(entropy, CONDITIONAL_START))
         clamp = self._visible_unit.kernel_mask(observed).astype(np.uint8)
         self._clamped_chains(S, clamp, n_steps, ChainStreams(entropy, CONDITIONAL_CHAINS))
-        V = self._visible_unit.from_kernel(S)
+        # The observed entries as given, not as the kernel's form s(v) gives them
+        # back: for Gaussian units v -> v / sigma**2 -> v moved them by rounding.
+        V = np.where(clamp.astype(bool), rows, self._visible_unit.from_kernel(S))
         return visible_output(self, self._visible_unit.decode(V), _repeat_rows(X, n_draws),
                               self._output_column_types())
 
@@ -458,7 +462,8 @@ class ConditionalMixin:
         n_chains = _check_count("n_chains", n_chains)
         check_chain_memory(self, n_chains * rows.shape[0],
                            f"conditional_marginals(n_chains={n_chains}) of {rows.shape[0]} rows",
-                           "use at most {} chains in all (fewer rows or chains)")
+                           "use at most {} chains in all (fewer rows or chains)",
+                           chain_bytes(self, "conditional_marginals"))
         return self._gibbs_moments(rows, observed, n_chains,
                                    _check_count("burn_in", burn_in, low=0),
                                    _check_count("n_sweeps", n_sweeps), random_state)

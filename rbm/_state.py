@@ -14,7 +14,8 @@ import numpy as np
 
 from . import _gibbs
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
-from ._units import HiddenLayer, check_array_attribute, resolved_weight_decay
+from ._units import (CategoricalVisible, HiddenLayer, check_array_attribute,
+                     resolved_weight_decay)
 from ._weights import row_count, weighted_column_sum
 
 #: Moving-average rate of the centering offsets (Melchior et al. 2016 use 0.01).
@@ -215,11 +216,12 @@ def _parameter_to_lower(estimator, n_columns, n_chains, largest_batch, itemsize,
     return largest
 
 
-def check_sample_request(estimator, n_samples, n_steps, max_steps=None):
+def check_sample_request(estimator, n_samples, n_steps, max_steps=None, row_bytes=None):
     """Raise ValueError for a ``sample`` request that is not a count of samples and
     of steps (at most ``max_steps``, where given), and ModelTooLargeError, before
     allocating, for more chains than memory holds (each chain: a few rows of the
-    model's width; NumPy's own error said only "Unable to allocate 291 TiB").
+    model's width, or ``row_bytes`` where the caller knows its sampler's need;
+    NumPy's own error said only "Unable to allocate 291 TiB").
     The density models' ``sample`` and ``RBMClassifier.sample`` run it."""
     from ._training import is_count  # (_training imports this module)
 
@@ -230,18 +232,42 @@ def check_sample_request(estimator, n_samples, n_steps, max_steps=None):
         raise ValueError(f"n_steps must be a positive integer{most}, got {n_steps!r}.")
     check_chain_memory(estimator, n_samples, f"sample({n_samples})",
                        "draw at most {} samples a call (calls with other random_state seeds "
-                       "give more)")
+                       "give more)", row_bytes)
 
 
-def check_chain_memory(estimator, n_chains, call, advice):
+#: (visible rows, hidden rows) of its own width one chain of a density model's
+#: call needs at its peak: for binary and real units, then for categorical ones
+#: (whose draws are also decoded to labels).  tracemalloc peaks of 3000 chains
+#: at 784 x 20, 16 x 256 and 300 x 300 needed up to 4.0 and 6.5 visible rows
+#: (sample), 5.1 and 7.6 (conditional_sample), 7.2 and 9.7
+#: (conditional_marginals), and 2.5 hidden rows; four visible and two hidden
+#: rows for every call fell up to 2.4 times short.  Rows count 8 bytes a value
+#: in float32 models too: their uniforms, noise and decoded labels are float64
+#: or object arrays (in float32 width the estimate fell 1.2 to 1.6 times short).
+CHAIN_ROWS = {"sample": ((5, 3), (8, 3)), "conditional_sample": ((6, 3), (9, 3)),
+              "conditional_marginals": ((8, 3), (11, 3))}
+
+
+def chain_bytes(estimator, call):
+    """Bytes one chain of a density model's ``call`` (a key of ``CHAIN_ROWS``)
+    needs at its peak."""
+    categorical = isinstance(estimator._visible_unit, CategoricalVisible)
+    visible_rows, hidden_rows = CHAIN_ROWS[call][categorical]
+    n_hidden, n_columns = estimator.components_.shape
+    return (visible_rows * n_columns + hidden_rows * n_hidden) * 8
+
+
+def check_chain_memory(estimator, n_chains, call, advice, row_bytes=None):
     """Raise ModelTooLargeError, before allocating, where ``n_chains`` chains (each a
-    few rows of the model's width) need more memory than is available.
+    few rows of the model's width, or ``row_bytes`` where given) need more memory
+    than is available.
 
     ``call`` names the request in the message (for example ``"sample(10)"``),
     and ``advice`` says what to do, with ``{}`` for the most chains that fit.
     """
-    W = estimator.components_
-    row_bytes = (4 * W.shape[1] + 2 * W.shape[0]) * W.dtype.itemsize
+    if row_bytes is None:
+        W = estimator.components_
+        row_bytes = (4 * W.shape[1] + 2 * W.shape[0]) * W.dtype.itemsize
     needed = int(n_chains) * int(row_bytes)  # Python ints: a NumPy count overflowed
     if needed <= SURELY_AVAILABLE_BYTES:
         return

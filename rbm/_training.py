@@ -158,6 +158,26 @@ def even_batch_ends(n_samples, batch_size):
     return np.cumsum(sizes).astype(np.intp)
 
 
+def checked_n_jobs(n_jobs, most):
+    """``n_jobs`` itself, or ValueError where it is not None or a non-zero integer
+    of at most ``most`` (the kernel's C int).
+
+    Fit validates its parameters, but calls that only sample (``sample``,
+    ``gibbs``, ``conditional_sample``) read a value set after fit as it is:
+    "2" failed with Python's "'<' not supported between instances of 'str'
+    and 'int'", and 2.5 or True ran 2 or 1 threads without a word.
+    """
+    if n_jobs is None:
+        return None
+    if not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs > most:
+        raise ValueError(f"n_jobs must be None or an integer (threads; -1 for every core) "
+                         f"of at most {most}, got {n_jobs!r:.80}.")
+    if n_jobs == 0:
+        raise ValueError(
+            "n_jobs == 0 is not a number of threads; use None, -1 or a positive integer.")
+    return n_jobs
+
+
 def effective_n_threads(n_jobs):
     """Threads to use for ``n_jobs``.
 

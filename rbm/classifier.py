@@ -53,11 +53,12 @@ from ._frames import visible_output
 from ._params import BooleanCountsRefused, CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
+from ._categorical import _column_types, _pandas_type
 from ._state import (check_chain_memory, check_n_components, check_n_features,
                      check_sample_request, own_array)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
-from ._units.categorical import missing_mask
+from ._units.categorical import _check_column_types, missing_mask
 from ._weights import check_sample_weight
 
 #: The rows of ``p(y | x)`` are computed in blocks whose
@@ -503,8 +504,20 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
     # ------------------------------------------------------------------
 
     def _validate_X(self, X, *, reset):
-        """X in the visible layer's internal form (float64 array, CSR or one-hot CSR)."""
-        return self._visible_unit.validate(self, X, reset=reset, dtype=np.float64)
+        """X in the visible layer's internal form (float64 array, CSR or one-hot CSR);
+        fitting categorical inputs records a frame's column types, which samples
+        get back (as CategoricalRBM's)."""
+        validated = self._visible_unit.validate(self, X, reset=reset, dtype=np.float64)
+        if reset:
+            categorical = isinstance(self._visible_unit, CategoricalVisible)
+            self._column_types = _column_types(X) if categorical else None
+        return validated
+
+    def _sample_column_types(self):
+        """Each column's type in a frame of samples (None: as decoded)."""
+        _check_column_types(self, self.n_features_in_)  # (a damaged one named)
+        types = getattr(self, "_column_types", None)
+        return None if types is None else [_pandas_type(kind) for kind in types]
 
     def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None):
         """(indices into classes_, UNLABELLED for unlabelled rows) of the labels y.
@@ -532,7 +545,10 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                    "fitting) or drop them."))
         unlabelled = _unlabelled_mask(y, self.unlabelled_marker)
         labelled_y = y[~unlabelled]
-        if labelled_y.size:
+        if labelled_y.size and reset:
+            # (Once the classes are set, a label that is not one is named below:
+            # scikit-learn's "Unknown label type: continuous ... regression
+            # target" spoke of fitting to a call that fits nothing, as sample.)
             check_classification_targets(labelled_y)
         if reset:
             marker = self.unlabelled_marker
@@ -551,8 +567,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         if not known.all():
             unseen = labelled_y[~known]
             raise ValueError(
-                f"{name} got the label {_plain(unseen[0])!r} (in {len(unseen)} rows), which is not "
-                f"one of its classes {self.classes_.tolist()[:20]}. "
+                f"{name} got the label {_plain(unseen[0])!r} ({_rows_holding(unseen)}), which "
+                f"is not one of its classes {self.classes_.tolist()[:20]}. "
+                + _text_made_of_numbers_hint(unseen[0], self.classes_)
                 + (unknown_hint or "partial_fit keeps the classes of fit or of its first "
                    "call (classes=...): pass every class there, or refit."))
         indices = np.full(n_rows, UNLABELLED, dtype=np.intp)
@@ -1373,10 +1390,12 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
             fitted on one (or ``set_output`` asks for one), as the density
             models' ``sample``.
         y : ndarray of shape (n_samples,)
-            Their labels (``y`` itself where it was given).
+            Their labels, as values of ``classes_`` (those of ``y`` where it was
+            given: ``y=1.0`` gives the class 1).
         """
         self._check_fitted_state()
-        check_sample_request(self, n_samples, n_steps)  # (and memory for the chains)
+        # (and memory for the chains)
+        check_sample_request(self, n_samples, n_steps, row_bytes=self._chain_bytes())
         seed = random_state if random_state is not None else self.random_state
         rng = np.random.default_rng(check_random_state(seed).randint(2**31))
         n_classes = len(self.classes_)
@@ -1390,6 +1409,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                 raise ValueError(
                     f"sample's y must be one class, or one class per sample ({n_samples}), "
                     f"but has shape {given.shape}.")
+            _refuse_missing_classes(given)
             labels, clamp = self._label_indices(
                 given, n_samples, reset=False,
                 unknown_hint="sample's y must hold classes of the model (classes_)."), True
@@ -1400,8 +1420,20 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         V = self._visible_unit.sample(np.tile(b, (n_samples, 1)), rng)
         with single_threaded_blas():
             chains = JointChains(V, labels).step(self, rng, n_steps, clamp_labels=clamp)
-        return (visible_output(self, self._visible_unit.decode(chains.V)),
+        return (visible_output(self, self._visible_unit.decode(chains.V), None,
+                               self._sample_column_types()),
                 self.classes_[chains.labels])
+
+    def _chain_bytes(self):
+        """Bytes one chain of ``sample`` needs at its peak: ``JointChains`` steps in
+        NumPy, whose temporaries (fields, probabilities, uniforms, the labels'
+        softmax) measured 1.3 to 8 times the density models' estimate of four
+        visible and two hidden rows (tracemalloc peaks of ``sample(3000)``: up
+        to 6 rows of the visible columns for binary and real inputs, 8.5 for
+        categorical ones, 4 of the hidden units and 5.4 of the classes)."""
+        visible_rows = 9 if isinstance(self._visible_unit, CategoricalVisible) else 7
+        n_hidden, n_columns = self.components_.shape
+        return (visible_rows * n_columns + 4 * n_hidden + 6 * len(self.classes_)) * 8
 
     @property
     def _n_features_out(self):
@@ -1476,6 +1508,45 @@ def _unlabelled_mask(y, marker):
     if y.dtype.kind == "O":
         return np.array([matches(v) for v in y], dtype=bool)
     return np.zeros(len(y), dtype=bool)
+
+
+def _refuse_missing_classes(given):
+    """ValueError for missing values (NaN, None, pandas' NA) among ``sample``'s y.
+
+    Checked before the labels are looked up, whose message for fit advises
+    marking such rows as unlabelled, which ``sample`` refuses too.
+    """
+    missing = missing_mask(given)
+    if missing.any():
+        raise ValueError(
+            "sample's y must hold classes of the model (classes_), but it holds missing "
+            f"values (NaN, None or pandas' NA), the first at position "
+            f"{int(np.argmax(missing))}; give the class of every sample, or y=None to "
+            "sample the labels too.")
+
+
+def _rows_holding(unseen):
+    """Where the first of the ``unseen`` labels occurs, for a message: "in 2 rows",
+    or "in 1 of the 3 rows whose labels are not classes" when other unknown
+    labels are in the rest (the count was that of all of them)."""
+    first = unseen[0]
+    count = int(sum(1 for value in unseen if type(value) is type(first) and value == first))
+    if count == len(unseen):
+        return f"in {count} rows"
+    return f"in {count} of the {len(unseen)} rows whose labels are not classes"
+
+
+def _text_made_of_numbers_hint(label, classes):
+    """Why a number given as a label may arrive as text, where it did: NumPy
+    turns a list of numbers and strings into strings, so [0, "1"] gives '0',
+    which is not the class 0."""
+    if not (isinstance(label, str) and all(_is_number(c) for c in classes.tolist())):
+        return ""
+    if not any(label == str(c) for c in classes.tolist()):
+        return ""
+    return (f"NumPy turns numbers into text in a list that also holds text, so a class "
+            f"given as {label} may have become {str(label)!r}: give the labels as numbers "
+            "only. ")
 
 
 def _plain(value):

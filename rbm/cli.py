@@ -33,6 +33,7 @@ from sklearn.preprocessing import Binarizer, KBinsDiscretizer, MinMaxScaler, Sta
 import rbm
 
 from . import _demo, persistence
+from ._frames import frame_library
 from ._units.categorical import warn_of_many_categories
 
 #: Models the command line fits: name -> (class name in ``rbm``, automatic
@@ -1004,11 +1005,19 @@ def _saveable(X):
 def _write_table(X, path, names=None):
     """Write X to a .csv or .npy file, or as CSV to standard output when path is None.
 
-    ``names``, when given, is a CSV's header row (a .npy file has none).
+    ``names``, when given, is a CSV's header row (a .npy file has none).  A
+    data frame (what ``sample`` and ``transform`` return for a model fitted
+    on one, or set to give one by ``set_output``) is written as its values,
+    its column names the header row unless ``names`` is given: iterating over
+    the frame itself gave its column names, not its rows.
     """
+    if frame_library(X) is not None:
+        names = [str(name) for name in X.columns] if names is None else names
+        X = X.to_numpy()
     if path is not None and Path(path).suffix.lower() == ".npy":
+        array = _saveable(X)  # before opening: a failure leaves no empty file
         with open(path, "wb") as f:  # np.save(path) would add ".npy" to "X.NPY"
-            np.save(f, _saveable(X), allow_pickle=False)
+            np.save(f, array, allow_pickle=False)
         return
     rows = ([_format_value(value) for value in row] for row in X)
     if names is not None:

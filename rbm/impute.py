@@ -25,7 +25,7 @@ from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import (as_label_input, column_label, missing_mask,
-                               refuse_unhashable_label)
+                               non_numeric_among_others_as_objects, refuse_unhashable_label)
 
 
 class DefaultRule(NamedTuple):
@@ -456,8 +456,8 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
     def _validated(self, X, reset):
         """(X as an array, mask of its missing entries)."""
         refuse_dates(X)
-        X = validate_data(self, as_label_input(X), dtype=None, ensure_all_finite=False,
-                          reset=reset)
+        X = validate_data(self, non_numeric_among_others_as_objects(as_label_input(X)),
+                          dtype=None, ensure_all_finite=False, reset=reset)
         if X.dtype.kind not in "fiubOUS":
             raise ValueError(f"RBMImputer takes numbers or labels, got dtype {X.dtype}.")
         if X.dtype.kind in "fiub" and not (isinstance(self.missing_values, Real)

@@ -11,6 +11,7 @@ existing ``ax``.
 import math
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
 try:
@@ -300,12 +301,14 @@ def plot_images(images, image_shape=None, *, n_cols=None, titles=None, fig=None)
 
 
 def plot_samples(model, n_samples=25, *, image_shape=None, n_steps=1000, random_state=None,
-                 n_cols=None, fig=None):
+                 n_cols=None, fig=None, y=None):
     """Draw samples from the model (``model.sample``) and show them.
 
     Parameters
     ----------
     model : fitted RBM
+        A density model, or an ``RBMClassifier``: its samples' inputs are
+        shown, an image grid titled with each sample's class.
     n_samples : int, default=25
         Number of samples, each from its own chain.
     image_shape : tuple of int or None, default=None
@@ -321,16 +324,19 @@ def plot_samples(model, n_samples=25, *, image_shape=None, n_steps=1000, random_
         Columns of the grid.
     fig : Figure or None, default=None
         Figure to draw into; None creates one.
+    y : label, array-like of shape (n_samples,) or None, default=None
+        ``RBMClassifier`` only: the class of the samples (its ``sample``'s
+        ``y``, x ~ p(x | y)); None draws the classes too.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
     """
-    samples = model.sample(n_samples, n_steps=n_steps, random_state=random_state)
+    samples, titles = _drawn_samples(model, n_samples, n_steps, random_state, y)
     title = f"{n_samples} samples after {n_steps} Gibbs steps"
     categories = getattr(model, "categories_", None)
     if categories is None:
-        fig = plot_images(samples, image_shape, n_cols=n_cols, fig=fig)
+        fig = plot_images(samples, image_shape, n_cols=n_cols, titles=titles, fig=fig)
         fig.suptitle(title)
         return fig
     if image_shape is not None:
@@ -340,6 +346,22 @@ def plot_samples(model, n_samples=25, *, image_shape=None, n_steps=1000, random_
     labels = np.asarray(samples, dtype=object)
     return _category_table(_table_figure(*labels.shape, fig), labels,
                            getattr(model, "feature_names_in_", None), categories, title)
+
+
+def _drawn_samples(model, n_samples, n_steps, random_state, y):
+    """(samples, their titles or None) of ``plot_samples``: a classifier's
+    ``sample`` gives (inputs, classes), and the inputs are what is drawn (the
+    pair itself made NumPy's "inhomogeneous shape" error)."""
+    classifier = is_classifier(model)
+    if y is not None and not classifier:
+        raise ValueError(f"y is the class of a classifier's samples; {type(model).__name__} "
+                         "has no classes, so leave y=None.")
+    options = {"y": y} if classifier else {}
+    samples = model.sample(n_samples, n_steps=n_steps, random_state=random_state, **options)
+    if not classifier:
+        return samples, None
+    samples, labels = samples
+    return samples, [f"y = {label}" for label in labels]
 
 
 # ----------------------------------------------------------------------

@@ -309,10 +309,10 @@ def test_a_sample_larger_than_memory_is_refused_before_allocating(monkeypatch):
 
     X = (np.random.default_rng(0).random((60, 8)) < 0.5).astype(float)
     model = BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(X)
-    row_bytes = (4 * 8 + 2 * 3) * 8
+    row_bytes = (5 * 8 + 3 * 3) * 8  # rbm._state.CHAIN_ROWS["sample"]
     monkeypatch.setattr(rbm._state, "available_memory", lambda: 100 * 2**20)
     with pytest.raises(ModelTooLargeError, match=re.escape(
-            f"sample(1000000000000) needs about 283122.1 GiB for its 1,000,000,000,000 chains "
+            f"sample(1000000000000) needs about 365078.4 GiB for its 1,000,000,000,000 chains "
             f"({row_bytes} "
             f"bytes each), but 100.0 MiB is available; draw at most "
             f"{100 * 2**20 // row_bytes} samples")):
@@ -331,18 +331,22 @@ def test_chain_requests_larger_than_memory_are_refused_before_allocating(monkeyp
     gaps = X[:10].copy()
     gaps[:, 0] = np.nan
     monkeypatch.setattr(rbm._state, "available_memory", lambda: 100 * 2**20)
-    most = 100 * 2**20 // ((4 * 8 + 2 * 3) * 8)
-    for call, request in (
+    # Bytes per chain: 4 visible and 2 hidden rows, or the call's own
+    # (rbm._state.CHAIN_ROWS).
+    def most(visible_rows=4, hidden_rows=2):
+        return 100 * 2**20 // ((visible_rows * 8 + hidden_rows * 3) * 8)
+
+    for call, request, at_most in (
             (lambda: model.log_partition(method="ais", n_chains=10**9),
-             "log_partition(n_chains=1000000000)"),
+             "log_partition(n_chains=1000000000)", most()),
             (lambda: model.conditional_sample(gaps, n_draws=10**8),
-             "conditional_sample(n_draws=100000000) of 10 rows"),
+             "conditional_sample(n_draws=100000000) of 10 rows", most(6, 3)),
             (lambda: model.conditional_marginals(gaps, method="gibbs", n_chains=10**8),
-             "conditional_marginals(n_chains=100000000) of 10 rows"),
+             "conditional_marginals(n_chains=100000000) of 10 rows", most(8, 3)),
             (lambda: model.observed_log_likelihood(gaps, n_chains=10**9),
-             "observed_log_likelihood(n_chains=1000000000)")):
+             "observed_log_likelihood(n_chains=1000000000)", most())):
         with pytest.raises(ModelTooLargeError, match=re.escape(request) + ".*at most "
-                           + str(most)):
+                           + str(at_most)):
             call()
     # Unused chains are not counted: the exact log Z takes none.
     assert model.log_partition(method="auto", n_chains=10**12).method == "exact"

@@ -99,18 +99,22 @@ def _shown(label):
     return label.item() if hasattr(label, "item") else label
 
 
-def _dates_among_others_as_objects(X):
-    """A DataFrame whose date or duration columns sit beside columns of other
-    types, as objects (Timestamps, Timedeltas); X itself otherwise.
+def non_numeric_among_others_as_objects(X):
+    """A DataFrame whose date, duration or other non-numeric columns (text,
+    pandas categories) sit beside columns of other types, as objects
+    (Timestamps, Timedeltas, the labels); X itself otherwise.
 
     scikit-learn's validation looks for one common dtype of the columns, and
     NumPy has none for datetime64 and numbers: it raised DTypePromotionError.
+    Beside a nullable integer or a boolean column, which scikit-learn converts
+    first, it took float64 as that dtype, and a column of text categories
+    raised pandas' "Cannot cast str dtype to float64".
     """
     dtypes = getattr(X, "dtypes", None)
     if not hasattr(X, "iloc") or not isinstance(dtypes, Iterable):
         return X
     kinds = [getattr(dtype, "kind", "O") for dtype in dtypes]
-    if any(kind in "mM" for kind in kinds) and len(set(map(str, dtypes))) > 1:
+    if any(kind in "mMOSU" for kind in kinds) and len(set(map(str, dtypes))) > 1:
         return X.astype(object)
     return X
 
@@ -265,7 +269,7 @@ class CategoricalVisible(VisibleLayer):
         if reset:
             self._check_categories_parameter(name)
         X = as_label_input(X)
-        X = validate_data(estimator, _dates_among_others_as_objects(X), dtype=None,
+        X = validate_data(estimator, non_numeric_among_others_as_objects(X), dtype=None,
                           ensure_all_finite=False, reset=reset)
         # Only when fitting (the one time the parameter is read), before the
         # placeholders of missing entries, which read categories[i] (IndexError),
