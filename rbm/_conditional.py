@@ -31,7 +31,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _gibbs
 from ._frames import visible_output
-from ._monitor import LIKELIHOOD_CHECKS, MONITOR_SHARE, PASS_FLOPS_PER_WEIGHT
+from ._monitor import (LIKELIHOOD_CHECKS, MONITOR_SHARE, PASS_FLOPS_PER_WEIGHT,
+                       likelihood_rows)
 from ._partition import (ais_log_partition, gaussian_pair_moments, is_gaussian_pair,
                          state_count_as_float)
 from ._state import chain_bytes, check_chain_memory, check_fitted_state
@@ -199,7 +200,9 @@ class ConditionalMixin:
         # where that costs a share of the training between two checks, as
         # the likelihood checks nobody asked for (30 times an epoch's time
         # at 12 hidden units and one epoch per check, unbounded).
-        train_scorer = self._validation_scorer(X, observed, self._train_scoring_budget(X))
+        scored = likelihood_rows(X.shape[0])  # the rows a check scores (EpochFigures)
+        train_scorer = self._validation_scorer(X[scored], observed[scored],
+                                               self._train_scoring_budget(X))
         if train_scorer is not None:
             hooks["train_log_p"] = train_scorer
         fills = self._missing_fills(X, observed, X_valid, observed_valid, unit)

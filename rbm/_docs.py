@@ -198,9 +198,10 @@ TRAINING_ATTRIBUTES_DOC = """\
         ``partial_fit`` pass or warm-started epoch: ``epoch``, ``seconds``,
         ``learning_rate``, ``momentum``, ``reconstruction_error``,
         ``free_energy_data``, ``free_energy_chains``, ``log_likelihood_train``
-        and ``log_likelihood_validation`` (the mean over every training and
-        validation row; NaN where not computed, as in every ``partial_fit``
-        row) and ``swap_rate`` (parallel tempering).
+        and ``log_likelihood_validation`` (the means over every validation
+        row and every training row, or 4,096 evenly spaced training rows
+        where there are more; NaN where not computed, as in every
+        ``partial_fit`` row) and ``swap_rate`` (parallel tempering).
     learning_rate_ : float
         The learning rate of the last ``fit`` or ``partial_fit`` pass: the
         ``learning_rate`` given, or the number "auto" stands for.

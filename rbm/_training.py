@@ -22,7 +22,7 @@ from ._blas import openmp_max_threads, single_threaded_blas
 from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
-                       epoch_rows, estimate_tag, likelihood_monitoring,
+                       epoch_rows, estimate_tag, likelihood_monitoring, likelihood_rows,
                        format_epoch)
 from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, IMPROPER_GAUSSIAN_PAIR,
                          MAX_EXACT_STATES, exact_cost, gaussian_pair_from_moments, gaussian_pair_gradient,
@@ -1035,7 +1035,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     ``validation_log_p`` (no arguments), where given, returns the
     validation rows' unnormalised log-likelihoods in place of -F(X_valid):
     for rows with gaps, log p(observed entries) up to log Z; ``train_log_p``
-    those of the training rows in place of -F(X).
+    those of the training rows that a check scores (``likelihood_rows``) in
+    place of their -F.
     """
     if warm:  # hyperparameters set since the last fit (fit undoes this if it raises)
         model._visible_unit.follow_hyperparameters(model)
@@ -1063,7 +1064,7 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     # The kernel splits its products over n_threads itself, in blocks fixed by
     # their shapes, and holds BLAS at one thread (rbm._blas).  The per-epoch
     # figures' NumPy products (at most MONITOR_ROWS rows, about 1% of an
-    # epoch, and one product per training row at a likelihood check) run on
+    # epoch, and one product per scored training row at a likelihood check) run on
     # one BLAS thread too: a threaded BLAS rounds by its thread
     # count, and history_, early stopping and the cached log Z that score()
     # reuses must not depend on n_jobs.
@@ -1255,7 +1256,8 @@ class EpochFigures:
     Reconstruction error and free energies on at most ``MONITOR_ROWS``
     training rows (see ``epoch_rows``), the free energy of visible states
     drawn from the persistent chains, the swap counts, and, when due, the
-    log-likelihoods of every training and validation row (exact where
+    log-likelihoods of the training rows (every one, or evenly spaced ones:
+    ``likelihood_rows``) and of every validation row (exact where
     cheap, else a short AIS run with fixed random numbers) and how their
     log Z was obtained.  With sample weights (``weights`` of X_train's rows,
     ``valid_weights`` of X_valid's) the means over rows are weighted.
@@ -1266,13 +1268,13 @@ class EpochFigures:
     def __init__(self, model, X_train, X_valid, exact, weights=None, valid_weights=None,
                  validation_log_p=None, train_log_p=None):
         self.model = model
-        # Every training row for the log-likelihood: its first MONITOR_ROWS
-        # were no estimate of it (rows sorted by class scored 1 nat above
-        # score(X_train) on the digits).  One product per row per check,
-        # against the dozen or more of each epoch of training.
-        self.rows = X_train
+        # The log-likelihood's rows: every one, or evenly spaced ones
+        # (``likelihood_rows``); a view of dense rows, so it sees the fills
+        # that training on rows with gaps draws into X_train.
+        scored = likelihood_rows(X_train.shape[0])
+        self.rows = X_train[scored]
         self.epoch_rows = X_train[:epoch_rows(X_train.shape[0])]
-        self.weights = weights
+        self.weights = None if weights is None else weights[scored]
         self.epoch_weights = (None if weights is None
                               else weights[:self.epoch_rows.shape[0]])
         self.valid_weights = valid_weights
@@ -1280,7 +1282,7 @@ class EpochFigures:
         self.validation_log_p = (validation_log_p if validation_log_p is not None
                                  else lambda: -model._free_energy(X_valid))
         self.train_log_p = (train_log_p if train_log_p is not None
-                            else lambda: -model._free_energy(X_train))
+                            else lambda: -model._free_energy(self.rows))
         self.cheap_likelihood = exact
         self.rng = np.random.default_rng(0)
 
