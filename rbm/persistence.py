@@ -191,16 +191,25 @@ def _write_then_move(path, write):
         raise
 
 
+#: What ``fsync`` says where a file system or platform does not sync (some
+#: FUSE and network mounts; a descriptor without write access on Windows):
+#: the save goes on without it, as it did before it synced.
+_SYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF}
+
+
 def _flush_to_disk(name):
     """Wait until the file's contents are on disk, before it is moved over the
     old one: otherwise a power cut soon after the move can leave the name
     holding an empty or partial file on file systems that write data after
-    metadata, where the old model would have survived."""
-    descriptor = os.open(name, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    metadata, where the old model would have survived.  Where syncing is
+    not supported, nothing; a failed sync (EIO: the data did not reach the
+    disk) fails the save, and the old file is kept."""
+    with open(name, "rb+") as f:  # (write access: Windows syncs no read-only handle)
+        try:
+            os.fsync(f.fileno())
+        except OSError as error:
+            if error.errno not in _SYNC_UNSUPPORTED:
+                raise
 
 
 def _write_in_place(path, target, write):

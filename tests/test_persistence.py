@@ -498,3 +498,38 @@ def test_save_puts_the_new_file_on_disk_before_moving_it_over_the_old(fitted, tm
     save(fitted, tmp_path / f"model{suffix}")
     size = (tmp_path / f"model{suffix}").stat().st_size
     assert events == [("fsync", size), ("replace", size)]
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOTSUP, errno.EBADF])
+def test_save_goes_on_where_the_file_system_does_not_sync(fitted, X, tmp_path, monkeypatch,
+                                                          code):
+    # Some FUSE and network mounts answer fsync with EINVAL or ENOTSUP (and
+    # Windows a read-only handle with EBADF): saving worked there before
+    # save synced, and still does.
+    import rbm.persistence as persistence
+
+    def unsupported(descriptor):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(persistence.os, "fsync", unsupported)
+    save(fitted, tmp_path / "model.pkl")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pkl"]
+    np.testing.assert_array_equal(load(tmp_path / "model.pkl").transform(X), fitted.transform(X))
+
+
+def test_a_save_whose_data_did_not_reach_the_disk_fails_and_keeps_the_old_file(fitted, X,
+                                                                              tmp_path,
+                                                                              monkeypatch):
+    import rbm.persistence as persistence
+    path = tmp_path / "model.pkl"
+    save(BernoulliRBM(n_components=2, n_iter=1, random_state=1, n_jobs=1).fit(X), path)
+    before = path.read_bytes()
+
+    def failed(descriptor):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(persistence.os, "fsync", failed)
+    with pytest.raises(OSError, match="Input/output error"):
+        save(fitted, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pkl"]
