@@ -203,8 +203,15 @@ def openmp_max_threads():
 
     ``OMP_NUM_THREADS`` as read at start-up, or the limit that
     ``threadpoolctl.threadpool_limits`` set since (which scikit-learn's own
-    OpenMP estimators honour), else the number of cores.
+    OpenMP estimators honour), else the number of cores.  While
+    ``single_threaded_blas`` holds BLAS at one thread, the limit read as it
+    began: an OpenMP-threaded BLAS sharing the runtime (conda's
+    openblas-openmp) is held by ``omp_set_num_threads(1)``, which is no
+    limit of the user's, and fits would have trained on one thread from
+    their second epoch.
     """
+    if _pin_depth:
+        return _openmp_limit_at_pin
     return rbm_openmp_max_threads()
 
 
@@ -287,6 +294,7 @@ def product_blocks(int m, int n):
 _pin_lock = threading.Lock()
 _pin_depth = 0
 _pinned = []          # (library controller, its thread count before) while pinned
+_openmp_limit_at_pin = 0  # openmp_max_threads() as the first holder found it
 _blas_libraries = None
 
 
@@ -472,9 +480,10 @@ def single_threaded_blas():
     another's setting.  Other code in the process runs single-threaded BLAS
     meanwhile.
     """
-    global _pin_depth
+    global _pin_depth, _openmp_limit_at_pin
     with _pin_lock:
         if _pin_depth == 0:
+            _openmp_limit_at_pin = rbm_openmp_max_threads()  # before any pin moves it
             for library in _blas_controllers():
                 before = library.get_num_threads()
                 if before != 1:

@@ -187,6 +187,24 @@ def test_default_threads_honour_threadpoolctl_openmp_limits(monkeypatch):
         assert training.effective_n_threads(3) == 3  # a count given is taken as given
 
 
+def test_holding_blas_at_one_thread_is_no_openmp_limit_of_the_users(monkeypatch):
+    # An OpenMP-threaded BLAS sharing the runtime (conda's openblas-openmp)
+    # is held at one thread by omp_set_num_threads(1) (threadpool_limits on
+    # the OpenMP runtime stands in for it here): read inside the hold, that
+    # limit put fits on one thread from their second epoch (review).
+    from rbm._blas import openmp_max_threads, single_threaded_blas
+    monkeypatch.setattr(training, "available_cores", lambda: 4)
+    monkeypatch.setattr(training, "idle_cores", lambda n_cpus: n_cpus)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = openmp_max_threads()
+    with threadpoolctl.threadpool_limits(limits=4, user_api="openmp"):
+        with single_threaded_blas():
+            with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+                assert openmp_max_threads() == 4
+                assert training.effective_n_threads(None) == 4
+    assert openmp_max_threads() == before
+
+
 def test_detector_takes_a_prefit_model_through_frozen_estimator(binary_rows):
     # Was: TypeError "FrozenEstimator.fit() missing 1 required positional
     # argument: 'y'": the detector called estimator.fit(X), where
