@@ -1532,7 +1532,7 @@ def _rows_holding(unseen):
     first = unseen[0]
     count = int(sum(1 for value in unseen if type(value) is type(first) and value == first))
     if count == len(unseen):
-        return f"in {count} rows"
+        return f"in {count} row{'s' if count > 1 else ''}"
     return f"in {count} of the {len(unseen)} rows whose labels are not classes"
 
 
