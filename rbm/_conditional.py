@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _gibbs
 from ._frames import visible_output
-from ._monitor import (LIKELIHOOD_CHECKS, MONITOR_SHARE, PASS_FLOPS_PER_WEIGHT,
+from ._monitor import (LIKELIHOOD_CHECKS, MIN_EPOCH_ROWS, MONITOR_SHARE, PASS_FLOPS_PER_WEIGHT,
                        likelihood_rows)
 from ._partition import (ais_log_partition, gaussian_pair_moments, is_gaussian_pair,
                          state_count_as_float)
@@ -192,17 +192,12 @@ class ConditionalMixin:
             return unit, X, X_valid, weights, valid_weights, n_threads, {}
         hooks = {}
         scorer = self._validation_scorer(X_valid, observed_valid)
+        validation_cost = 0.0
         if scorer is not None:
             hooks["validation_log_p"] = scorer
+            validation_cost = self._gap_enumeration_cost(X_valid, observed_valid)
             observed_valid = None  # scored without fills: they need none
-        # The training rows' figure too: log p(observed entries), as score
-        # gives, not log p(observed, fills), a nat lower on correlated data;
-        # where that costs a share of the training between two checks, as
-        # the likelihood checks nobody asked for (30 times an epoch's time
-        # at 12 hidden units and one epoch per check, unbounded).
-        scored = likelihood_rows(X.shape[0])  # the rows a check scores (EpochFigures)
-        train_scorer = self._validation_scorer(X[scored], observed[scored],
-                                               self._train_scoring_budget(X))
+        hooks["train_rows"], train_scorer = self._training_figure(X, observed, validation_cost)
         if train_scorer is not None:
             hooks["train_log_p"] = train_scorer
         fills = self._missing_fills(X, observed, X_valid, observed_valid, unit)
@@ -213,6 +208,42 @@ class ConditionalMixin:
 
         hooks["before_pass"] = refresh
         return unit, X, X_valid, weights, valid_weights, n_threads, hooks
+
+    def _training_figure(self, X, observed, validation_cost):
+        """(the training rows a likelihood check scores, their scorer or None).
+
+        ``history_``'s training figure is log p(observed entries), as score
+        gives (log p(observed, fills) reads a nat lower on correlated data).
+        Summing out the gaps may cost as much per check as the larger of a
+        ``MONITOR_SHARE`` of the training between two checks and what the
+        validation rows' exact scoring costs (``validation_cost``), so that
+        where those are scored exactly the training rows are too and the two
+        figures compare: the rows are ``likelihood_rows``, more widely spaced
+        where the cost asks.  Where fewer than ``MIN_EPOCH_ROWS`` rows would
+        be left, they are all scored with their fills (no scorer).
+        """
+        scored = likelihood_rows(X.shape[0])
+        per_row = self._gap_enumeration_cost(X[scored], observed[scored]) / len(X[scored])
+        allowance = min(max(self._train_scoring_budget(X), validation_cost),
+                        MAX_MONITOR_ENUMERATION)
+        if per_row == 0 or allowance / per_row < MIN_EPOCH_ROWS:
+            return scored, None  # no gaps among them, or too dear: fills
+        scored = likelihood_rows(X.shape[0], allowance // per_row)
+        return scored, self._validation_scorer(X[scored], observed[scored], allowance)
+
+    def _gap_enumeration_cost(self, X, observed):
+        """What summing out the gaps of these rows costs (hidden states x rows with
+        a gap x columns; ``_validation_scorer`` compares it with its budget)."""
+        n_gaps = int(np.count_nonzero(~observed.all(axis=1)))
+        if n_gaps == 0:
+            return 0.0
+        n_states = self._hidden_layer_or_type(X.dtype).n_states(self.n_components)
+        return state_count_as_float(n_states) * n_gaps * X.shape[1]
+
+    def _hidden_layer_or_type(self, dtype):
+        """The hidden layer; before the first fit has built it, its type's."""
+        return (self._hidden_unit if hasattr(self, "_hidden_unit")
+                else self._hidden_type.for_estimator(self, dtype))
 
     def _train_scoring_budget(self, X):
         """Most enumeration (``_validation_scorer``'s cost) of the training rows'
@@ -235,15 +266,11 @@ class ConditionalMixin:
         """
         if observed_valid is None or observed_valid.all():
             return None
-        # Before the first fit the hidden layer is not built yet: its type's.
-        unit = (self._hidden_unit if hasattr(self, "_hidden_unit")
-                else self._hidden_type.for_estimator(self, X_valid.dtype))
-        if not getattr(unit, "discrete", False):
+        if not getattr(self._hidden_layer_or_type(X_valid.dtype), "discrete", False):
             return None
         gaps = np.flatnonzero(~observed_valid.all(axis=1))
-        cost = (state_count_as_float(unit.n_states(self.n_components))
-                * len(gaps) * X_valid.shape[1])
-        if cost > min(max_cost, MAX_MONITOR_ENUMERATION):
+        if self._gap_enumeration_cost(X_valid, observed_valid) > min(max_cost,
+                                                                     MAX_MONITOR_ENUMERATION):
             return None
         rows, observed = X_valid[gaps], observed_valid[gaps]
 

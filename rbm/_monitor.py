@@ -63,10 +63,12 @@ def epoch_rows(n_train):
     return min(n_train, MONITOR_ROWS, max(MIN_EPOCH_ROWS, n_train // EPOCH_ROWS_PER))
 
 
-def likelihood_rows(n_train):
+def likelihood_rows(n_train, most=None):
     """The slice of the training rows that a likelihood check scores: all of
-    them up to ``LIKELIHOOD_ROWS``, else every k-th row, at most that many."""
-    return slice(None, None, max(1, -(-n_train // LIKELIHOOD_ROWS)))
+    them up to ``LIKELIHOOD_ROWS`` (or ``most``, where fewer), else every
+    k-th row, at most that many."""
+    most = LIKELIHOOD_ROWS if most is None else max(1, min(LIKELIHOOD_ROWS, int(most)))
+    return slice(None, None, max(1, -(-n_train // most)))
 
 
 def likelihood_monitoring(exact_flops, n_train, n_weights, n_epochs, required):

@@ -1014,11 +1014,11 @@ def continuing_fraction(start_fraction, schedule, last_epoch, n_epochs):
 
 
 def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
-               valid_weights=None, before_pass=None, validation_log_p=None, train_log_p=None):
-    """Train the model for ``n_epochs`` epochs of ``fit``.
-
-    ``weights`` and ``valid_weights``: the positive sample weights of the
-    rows of X and X_valid, or None (see ``rbm._weights``).
+               valid_weights=None, before_pass=None, validation_log_p=None, train_log_p=None,
+               train_rows=None):
+    """Train the model for ``n_epochs`` epochs of ``fit``.  ``weights`` and
+    ``valid_weights``: the positive sample weights of the rows of X and
+    X_valid, or None (see ``rbm._weights``).
 
     A fresh model (``warm=False``, freshly initialised) follows the whole
     schedule from ``learning_rate``, with the momentum warm-up.  A warm
@@ -1035,8 +1035,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     ``validation_log_p`` (no arguments), where given, returns the
     validation rows' unnormalised log-likelihoods in place of -F(X_valid):
     for rows with gaps, log p(observed entries) up to log Z; ``train_log_p``
-    those of the training rows that a check scores (``likelihood_rows``) in
-    place of their -F.
+    those of the training rows that a check scores (``train_rows``, a slice;
+    by default ``likelihood_rows``) in place of their -F.
     """
     if warm:  # hyperparameters set since the last fit (fit undoes this if it raises)
         model._visible_unit.follow_hyperparameters(model)
@@ -1051,7 +1051,7 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
     stopper = (EarlyStopping(model.tol, model.n_iter_no_change)
                if model.early_stopping else None)
     figures = EpochFigures(model, X, X_valid, exact, weights, valid_weights, validation_log_p,
-                           train_log_p)
+                           train_log_p, train_rows)
     progress = (ProgressLine(type(model).__name__, n_epochs,
                              len(even_batch_ends(X.shape[0], model.batch_size)))
                 if model.verbose == 1 else None)
@@ -1266,12 +1266,12 @@ class EpochFigures:
     """
 
     def __init__(self, model, X_train, X_valid, exact, weights=None, valid_weights=None,
-                 validation_log_p=None, train_log_p=None):
+                 validation_log_p=None, train_log_p=None, train_rows=None):
         self.model = model
         # The log-likelihood's rows: every one, or evenly spaced ones
         # (``likelihood_rows``); a view of dense rows, so it sees the fills
         # that training on rows with gaps draws into X_train.
-        scored = likelihood_rows(X_train.shape[0])
+        scored = likelihood_rows(X_train.shape[0]) if train_rows is None else train_rows
         self.rows = X_train[scored]
         self.epoch_rows = X_train[:epoch_rows(X_train.shape[0])]
         self.weights = None if weights is None else weights[scored]

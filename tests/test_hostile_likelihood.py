@@ -90,6 +90,28 @@ def test_history_training_log_likelihood_is_that_of_every_training_row():
                                                                         rel=1e-12)
 
 
+def test_rows_with_gaps_too_dear_to_score_all_are_scored_exactly_fewer():
+    # Where summing out the gaps of every training row cost more than the
+    # check's budget, the training figure fell back to log p(observed,
+    # fills): -5.36 where score(X_train) read -4.80, while the validation rows
+    # were scored exactly (-4.79), so validation read above training (review).
+    # Now evenly spaced rows, as many as the budget pays for, are scored
+    # exactly: the figure is score() of every k-th row, for some k > 1.
+    rng = np.random.default_rng(0)
+    z = rng.random((2000, 1)) < 0.4
+    X = (z ^ (rng.random((2000, 10)) < 0.1)).astype(float)  # correlated columns
+    X[rng.random(X.shape) < 0.1] = np.nan
+    model = BernoulliRBM(n_components=4, n_iter=20, random_state=0, n_jobs=1,
+                         missing="impute", verbose=2)
+    with contextlib.redirect_stdout(io.StringIO()):
+        model.fit(X)
+    figure = model.history_["log_likelihood_train"][-1]
+    strides = [k for k in range(1, 60)
+               if model.score(X[::k]) == pytest.approx(figure, rel=1e-12)]
+    assert len(strides) == 1 and strides[0] > 1
+    assert abs(model.score(X) - figure) < 0.1  # the fills read about half a nat lower
+
+
 @pytest.mark.parametrize("missing", [None, "impute"])
 def test_beyond_likelihood_rows_the_training_figure_is_of_evenly_spaced_rows(monkeypatch,
                                                                              missing):
