@@ -311,3 +311,25 @@ def test_the_demo_help_has_examples_that_parse():
     for argv in examples:
         args = parser.parse_args(cli._with_default_command(argv))
         assert args.run is cli._demo.run, argv
+
+
+def test_every_readme_command_line_parses_as_written():
+    # Inline commands too ("`python -m rbm fit --n-iter 100`" lacked DATA and
+    # stopped with a usage error): each parses, and names its flags as they are.
+    import shlex
+
+    from rbm.cli import _with_default_command, build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"`python -m rbm([^`]*)`", readme)
+    for block in re.findall(r"```bash\n(.*?)```", readme, re.DOTALL):
+        commands += re.findall(r"^python -m rbm(.*)$", block, re.MULTILINE)
+    assert len(commands) >= 10
+    for command in commands:
+        argv = shlex.split(command)
+        if "--help" in argv or "-h" in argv:
+            continue
+        try:
+            build_parser("rbm").parse_args(_with_default_command(argv))
+        except SystemExit as exit_:
+            pytest.fail(f"python -m rbm{command}: exit {exit_.code}")
