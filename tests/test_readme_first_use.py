@@ -73,3 +73,38 @@ def test_the_first_example_says_how_long_the_defaults_train_and_how_to_shorten_t
     assert after.lstrip().startswith("**How long the defaults train.**")
     assert re.search(r"\d+ s\b", after)  # a measured time
     assert "n_iter=" in after and "sklearn_compatible" in after
+
+
+def test_the_parameters_table_states_the_real_defaults():
+    start = README.index("\n### Parameters\n")
+    section = README[start: README.index("\n### ", start + 1)]
+    params = BernoulliRBM().get_params()
+    rows = [line.strip("|").split("|") for line in section.splitlines()
+            if line.startswith("| `")]
+    assert len(rows) >= 15
+    for names, default, _ in rows:
+        names = re.findall(r"`(\w+)`", names)
+        cells = default.split("(")[0].split(",")
+        assert len(names) == len(cells), (names, default)
+        for name, cell in zip(names, cells):
+            cell = cell.strip().strip("`")
+            value = params[name]
+            if isinstance(value, str):
+                assert cell == f'"{value}"', (name, cell, value)
+            elif value is None or isinstance(value, bool):
+                assert cell == repr(value), (name, cell, value)
+            else:
+                assert float(cell) == value, (name, cell, value)
+
+
+def test_scikit_learn_accepts_any_finite_input_and_refuses_nan():
+    # "What differs": scikit-learn silently accepts any finite values, and
+    # refuses only NaN and inf, as its validate_data does.
+    import numpy as np
+
+    X = np.full((20, 3), 5.0)
+    SklearnRBM(n_iter=1).fit(X)
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError):
+        SklearnRBM(n_iter=1).fit(X)
+    assert SklearnRBM(n_iter=1).partial_fit(X[1:]) is None  # "returns None"
