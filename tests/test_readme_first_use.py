@@ -108,3 +108,17 @@ def test_scikit_learn_accepts_any_finite_input_and_refuses_nan():
     with pytest.raises(ValueError):
         SklearnRBM(n_iter=1).fit(X)
     assert SklearnRBM(n_iter=1).partial_fit(X[1:]) is None  # "returns None"
+
+
+def test_every_file_the_docs_name_exists():
+    # README.md and docs/architecture.md cite files as evidence or as the
+    # place a thing lives ("tests/test_sample_weight.py", "rbm/_state.py"):
+    # each must be there (a glob such as docs/*.png must match something).
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("README.md", "docs/architecture.md"):
+        text = (root / doc).read_text()
+        paths = set(re.findall(r"\b(?:rbm|tests|benchmarks|examples|docs|tools|\.ci)/"
+                               r"[\w./*-]*[\w*]", text))
+        assert len(paths) > 5, doc
+        for path in paths:
+            assert list(root.glob(path)), f"{doc} names {path}, which does not exist"
