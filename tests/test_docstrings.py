@@ -14,10 +14,14 @@ import rbm._bernoulli
 import rbm._categorical
 import rbm._gaussian
 import rbm.impute
+import rbm.outlier
+import rbm.persistence
+import rbm.pretraining
 
 
 @pytest.mark.parametrize("module", [rbm._bernoulli, rbm._gaussian, rbm._categorical,
-                                    rbm.impute],
+                                    rbm.impute, rbm.outlier, rbm.persistence,
+                                    rbm.pretraining],
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
