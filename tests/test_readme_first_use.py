@@ -122,3 +122,18 @@ def test_every_file_the_docs_name_exists():
         assert len(paths) > 5, doc
         for path in paths:
             assert list(root.glob(path)), f"{doc} names {path}, which does not exist"
+
+
+def test_hidden_types_and_gaps_are_for_the_density_models_not_the_classifier():
+    # The README said "Every model takes hidden=" and "Every model answers
+    # questions about rows with gaps"; RBMClassifier takes neither.
+    from rbm import CategoricalRBM, GaussianBernoulliRBM, RBMClassifier
+
+    text = " ".join(README.split())
+    for section in ("## Hidden-unit types", "## Filling in missing values"):
+        opening = text[text.index(section):][:400]
+        assert "Every density model" in opening and "not `RBMClassifier`" in opening
+    for cls in (BernoulliRBM, GaussianBernoulliRBM, CategoricalRBM):
+        assert {"hidden", "missing"} <= set(cls().get_params())
+    assert not {"hidden", "missing"} & set(RBMClassifier().get_params())
+    assert not hasattr(RBMClassifier, "conditional_sample")
