@@ -137,3 +137,17 @@ def test_hidden_types_and_gaps_are_for_the_density_models_not_the_classifier():
         assert {"hidden", "missing"} <= set(cls().get_params())
     assert not {"hidden", "missing"} & set(RBMClassifier().get_params())
     assert not hasattr(RBMClassifier, "conditional_sample")
+
+
+def test_every_section_the_readme_cites_by_name_exists():
+    # (benchmarks/README.md, "Idle BLAS workers"), (docs/architecture.md, "Divergence")
+    root = Path(__file__).resolve().parents[1]
+    text = " ".join(README.split())
+    cited = re.findall(r'((?:benchmarks/README|docs/architecture)\.md)`?, "((?:[^"\\]|\\")+)"',
+                       text)
+    assert len(cited) >= 5
+    for doc, title in cited:
+        title = title.replace('\\"', '"')
+        headings = [line.lstrip("#").strip().replace("`", "")
+                    for line in (root / doc).read_text().splitlines() if line.startswith("#")]
+        assert any(heading.startswith(title) for heading in headings), (doc, title)
