@@ -205,7 +205,10 @@ TRAINING_ATTRIBUTES_DOC = """\
         and ``log_likelihood_validation`` (the means over every validation
         row and every training row, or 4,096 evenly spaced training rows
         where there are more; NaN where not computed, as in every
-        ``partial_fit`` row) and ``swap_rate`` (parallel tempering).
+        ``partial_fit`` row), ``log_likelihood_method`` (how their log Z
+        was obtained: "exact" or "ais ± " its standard error; "" where
+        not computed) and ``swap_rate`` (parallel tempering; NaN
+        otherwise).
     learning_rate_ : float
         The learning rate of the last ``fit`` or ``partial_fit`` pass: the
         ``learning_rate`` given, or the number "auto" stands for.
