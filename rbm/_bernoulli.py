@@ -6,7 +6,7 @@ from ._docs import document_training
 
 @document_training
 class BernoulliRBM(BaseRBM):
-    """Restricted Boltzmann machine with binary visible and hidden units.
+    """Restricted Boltzmann machine with binary visible units (hidden units binary by default).
 
     A drop-in replacement for :class:`sklearn.neural_network.BernoulliRBM`
     (same parameters and fitted attributes) trained by a compiled block-Gibbs

@@ -10,7 +10,7 @@ from ._units import CategoricalVisible
 
 @document_training
 class CategoricalRBM(BaseRBM):
-    """Restricted Boltzmann machine with categorical visible and binary hidden units.
+    """Restricted Boltzmann machine with categorical visible units (binary hidden by default).
 
     Each input column is one categorical variable with its own set of
     categories (integers, strings, anything ``OneHotEncoder`` takes), modelled

@@ -35,8 +35,8 @@ what they are good at, saying what each number means:
 3. Features: logistic regression on RBM features against raw pixels, on
    the digits as shipped and shifted by a pixel (where features help).
 
-Under a minute on an idle 2-core machine (44 s of CPU time); --epochs 300
-shortens part 1."""
+About a minute on an idle 2-core machine (54 s of CPU time, as the README
+says); --epochs 300 shortens part 1."""
 
 #: Inverse regularisation strengths logistic regression chooses from.
 LOGISTIC_CS = (1, 10, 100, 1000)

@@ -39,8 +39,12 @@ SHARED_PARAMETERS = {
         epochs): 4,762 epochs of digits' 1,257 training rows, 100 of 60,000
         rows.  Pass a number for quick feature learning."""),
     "verbose": ("int", """\
-        Progress lines during ``fit``: 1 prints about 20 evenly spaced epochs
-        (and the last), 2 or more prints every epoch."""),
+        Progress during ``fit``: 1 shows one progress line (epoch of
+        planned epochs, updates per second, the latest recorded
+        log-likelihood, the time left), rewritten in place on a terminal
+        and written as about six plain lines (the first epoch, then every fifth
+        of the fit) to a file, a pipe or a notebook; 2 or more
+        prints a line every epoch."""),
     "random_state": ("int, RandomState instance or None", """\
         Seed for initialisation, shuffling and sampling.  The same seed gives
         the same model whatever the number of threads."""),
@@ -201,7 +205,10 @@ TRAINING_ATTRIBUTES_DOC = """\
         and ``log_likelihood_validation`` (the means over every validation
         row and every training row, or 4,096 evenly spaced training rows
         where there are more; NaN where not computed, as in every
-        ``partial_fit`` row) and ``swap_rate`` (parallel tempering).
+        ``partial_fit`` row), ``log_likelihood_method`` (how their log Z
+        was obtained: "exact" or "ais ± " its standard error; "" where
+        not computed) and ``swap_rate`` (parallel tempering; NaN
+        otherwise).
     learning_rate_ : float
         The learning rate of the last ``fit`` or ``partial_fit`` pass: the
         ``learning_rate`` given, or the number "auto" stands for.

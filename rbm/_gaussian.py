@@ -13,7 +13,7 @@ from ._units.gaussian import SIGMA_FLOOR_FRACTION
 
 @document_training
 class GaussianBernoulliRBM(BaseRBM):
-    """Restricted Boltzmann machine with Gaussian visible and binary hidden units.
+    """Restricted Boltzmann machine with Gaussian visible units (hidden units binary by default).
 
     The energy, in the parametrisation of Cho, Ilin & Raiko (2011), is
 

@@ -333,7 +333,8 @@ def _add_fit_parser(commands):
     output.add_argument("--sample-steps", type=_count(1), default=1000, metavar="N",
                         help="Gibbs steps per sample drawn for figures (default: 1000)")
     output.add_argument("--verbose", type=int, default=1, metavar="LEVEL",
-                        help="progress lines: 0 none, 1 about 20, 2 every epoch (default: 1)")
+                        help="progress: 0 none, 1 one line (rewritten on a terminal, about 6 "
+                             "lines elsewhere), 2 every epoch (default: 1)")
     output.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbose",
                         help="no progress lines (--verbose 0)")
 

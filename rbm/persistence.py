@@ -63,8 +63,9 @@ def trusted_types():
     this library also holds its estimator class, its layer objects
     (``rbm._units``), its training state (``rbm._state.TrainingState``) and
     the random streams of its chains (``rbm._streams.ChainStreams``, stored
-    as plain integers and arrays).  Those, every model, the outlier
-    detector and the imputer are listed, and nothing else.
+    as plain integers and arrays; ``rbm.classifier.JointChains`` for
+    ``RBMClassifier``).  Those, every model, the outlier detector and the
+    imputer are listed, and nothing else.
 
     Returns
     -------
@@ -122,9 +123,10 @@ def save(model, path):
     A .skops file is compressed (``SKOPS_COMPRESSION``), and each model's
     ``history_`` is stored as one array per column, which :func:`load`
     turns back into lists.  skops writes every list element as a node of
-    its schema: with lists, a 300-epoch model's file was 925 KB and took
-    0.11-0.15 s to load, against 42 KB and 0.03-0.06 s now (digits, 20
-    hidden units; the joblib file is 68 KB).  A model memory-mapped by
+    its schema: with lists, a 300-epoch model's file is 1,007 KB and
+    took 0.017-0.039 s to load, against 43 KB and 0.008-0.009 s (digits,
+    20 hidden units; the joblib file is 69 KB; 2026-12-06, shared 2-core
+    machine).  A model memory-mapped by
     ``joblib.load(path, mmap_mode=...)`` is stored with plain arrays
     (``_without_memmaps``): skops cannot load ``numpy.memmap`` back.
     """

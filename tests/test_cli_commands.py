@@ -311,3 +311,44 @@ def test_the_demo_help_has_examples_that_parse():
     for argv in examples:
         args = parser.parse_args(cli._with_default_command(argv))
         assert args.run is cli._demo.run, argv
+
+
+def test_every_readme_command_line_parses_as_written():
+    # Inline commands too ("`python -m rbm fit --n-iter 100`" lacked DATA and
+    # stopped with a usage error): each parses, and names its flags as they are.
+    import shlex
+
+    from rbm.cli import _with_default_command, build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"`python -m rbm([^`]*)`", readme)
+    for block in re.findall(r"```bash\n(.*?)```", readme, re.DOTALL):
+        commands += re.findall(r"^python -m rbm(.*)$", block, re.MULTILINE)
+    assert len(commands) >= 10
+    for command in commands:
+        argv = shlex.split(command)
+        if "--help" in argv or "-h" in argv:
+            continue
+        try:
+            build_parser("rbm").parse_args(_with_default_command(argv))
+        except SystemExit as exit_:
+            pytest.fail(f"python -m rbm{command}: exit {exit_.code}")
+
+
+def test_the_readme_abridged_fit_help_matches_the_real_help():
+    # README: 'From `python -m rbm fit --help` (abridged):' then a block; every
+    # option it shows is there, with the same words (line wrapping aside).
+    from rbm.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("From `python -m rbm fit --help` (abridged):", 1)[1]
+    block = block.split("```\n", 2)[1]
+    parser = build_parser("python -m rbm")
+    fit = parser._subparsers._group_actions[0].choices["fit"]
+    real = " ".join(fit.format_help().split())
+    entries = re.split(r"\n(?=  -)", block.split("\n", 1)[1])
+    assert len(entries) >= 15
+    for entry in entries:
+        entry = " ".join(line for line in entry.splitlines()
+                         if line.strip() not in ("...", "") and not line.endswith(":"))
+        assert " ".join(entry.split()) in real, entry

@@ -14,10 +14,14 @@ import rbm._bernoulli
 import rbm._categorical
 import rbm._gaussian
 import rbm.impute
+import rbm.outlier
+import rbm.persistence
+import rbm.pretraining
 
 
 @pytest.mark.parametrize("module", [rbm._bernoulli, rbm._gaussian, rbm._categorical,
-                                    rbm.impute],
+                                    rbm.impute, rbm.outlier, rbm.persistence,
+                                    rbm.pretraining],
                          ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -57,3 +61,12 @@ def test_docstring_documents_exactly_the_init_parameters_with_their_defaults(cls
         value = parse_default(text)
         both_nan = value != value and default != default  # np.nan (missing_values)
         assert value == default or both_nan, f"{cls.__name__}.{name}: {text} != {default!r}"
+
+
+def test_the_documented_history_columns_are_the_real_ones():
+    # history_'s documentation listed every column but log_likelihood_method.
+    X = (np.random.default_rng(0).random((60, 5)) > 0.5).astype(float)
+    model = rbm.BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(X)
+    doc = rbm.BernoulliRBM.__doc__
+    section = doc[doc.index("history_ : dict of lists"):doc.index("learning_rate_ : float")]
+    assert set(re.findall(r"``(\w+)``", section)) - {"fit", "partial_fit"} == set(model.history_)

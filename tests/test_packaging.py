@@ -91,3 +91,13 @@ def test_dask_tests_skip_cleanly_without_dask():
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b2 skipped\b", result.stdout), result.stdout
     assert "failed" not in result.stdout and "error" not in result.stdout.lower()
+
+
+def test_every_subpackage_is_packaged():
+    # tool.setuptools.packages named "rbm" alone: a wheel (pip install ., or
+    # rbm[plot] from an index) left out rbm/_units and could not import rbm.
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())
+                 ["tool"]["setuptools"]["packages"])
+    packages = {".".join(init.parent.relative_to(ROOT).parts)
+                for init in (ROOT / "rbm").rglob("__init__.py")}
+    assert packages == listed

@@ -30,6 +30,9 @@ def test_verbose_fit_writes_a_few_plain_lines_when_not_a_terminal(digits, capsys
     assert "\r" not in out
     # epoch 1, every n_epochs // PROGRESS_LINES epochs (which includes the last)
     assert len(lines) == 1 + PROGRESS_LINES
+    # as the verbose parameter's documentation says (it said "about 20 epochs")
+    assert 1 + PROGRESS_LINES == 6
+    assert "about six plain lines" in " ".join(BernoulliRBM.__doc__.split())
     assert lines[-1].startswith(f"[BernoulliRBM] epoch {n_epochs}/{n_epochs}, ")
     assert "updates/s" in lines[-1] and "left" in lines[-1]
     # 8 hidden units: log Z is exact, and the line says so
