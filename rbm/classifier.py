@@ -58,6 +58,7 @@ from ._state import (check_chain_memory, check_n_components, check_n_features,
                      check_sample_request, own_array)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
+from ._units._layer import counted
 from ._units.categorical import _check_column_types, missing_mask
 from ._weights import check_sample_weight
 
@@ -539,7 +540,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         if missing.any():
             raise ValueError(
                 f"{name} got missing labels (NaN, None or pandas' NA) in "
-                f"{int(missing.sum())} rows, the first in row {int(np.argmax(missing))}. "
+                f"{counted(int(missing.sum()), 'row')}, "
+                f"the first in row {int(np.argmax(missing))}. "
                 + ("Drop them." if self.unlabelled_marker is None else
                    f"Mark unlabelled rows with {self.unlabelled_marker!r} (semi-supervised "
                    "fitting) or drop them."))
@@ -1532,7 +1534,7 @@ def _rows_holding(unseen):
     first = unseen[0]
     count = int(sum(1 for value in unseen if type(value) is type(first) and value == first))
     if count == len(unseen):
-        return f"in {count} row{'s' if count > 1 else ''}"
+        return f"in {counted(count, 'row')}"
     return f"in {count} of the {len(unseen)} rows whose labels are not classes"
 
 

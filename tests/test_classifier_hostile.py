@@ -247,7 +247,7 @@ def test_pandas_missing_labels_are_refused_with_the_row(binary, dtype):
     labels = pd.Series(y if dtype == "Int64" else np.where(y == 1, "a", "b"), dtype=dtype)
     labels[3] = pd.NA if dtype != "category" else np.nan
     model = RBMClassifier(4, n_iter=1)
-    with pytest.raises(ValueError, match="missing labels .* in 1 rows, the first in row 3"):
+    with pytest.raises(ValueError, match="missing labels .* in 1 row, the first in row 3"):
         model.fit(X, labels)
     assert not hasattr(model, "classes_")
 

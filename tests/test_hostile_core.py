@@ -395,7 +395,7 @@ def test_a_missing_date_is_a_missing_value():
     # labels only) and became a category.
     X, _ = _dates()
     X[4, 1] = np.datetime64("NaT")
-    with pytest.raises(ValueError, match=r"missing values .* in 1 entries, the first in "
+    with pytest.raises(ValueError, match=r"missing values .* in 1 entry, the first in "
                                          r"row 4, feature 1"):
         _small(CategoricalRBM).fit(X)
     model = _small(CategoricalRBM, missing="impute").fit(X)

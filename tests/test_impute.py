@@ -861,5 +861,5 @@ def test_a_value_that_reads_like_a_feature_is_not_renamed_as_a_column():
     imputer = RBMImputer(random_state=0).fit(frame)
     odd = frame.copy()
     odd.loc[0, "b"] = "feature 1"
-    with pytest.raises(ValueError, match=r"column 'b' has the value 'feature 1' \(in 1 rows\)"):
+    with pytest.raises(ValueError, match=r"column 'b' has the value 'feature 1' \(in 1 row\)"):
         imputer.transform(odd)

@@ -119,7 +119,7 @@ def test_blockwise_one_hot_coding_equals_the_encoders(monkeypatch):
         assert getattr(coded, name).dtype == getattr(reference, name).dtype
         assert np.array_equal(getattr(coded, name), getattr(reference, name))
     X[150, 1] = None
-    with pytest.raises(ValueError, match="in 1 entries, the first in row 150, feature 1"):
+    with pytest.raises(ValueError, match="in 1 entry, the first in row 150, feature 1"):
         unit.validate(model, X, reset=False)
 
 

@@ -252,6 +252,11 @@ def check_feature_count(estimator, n_features, *, reset):
             f"is expecting {expected} features as input.")
 
 
+def counted(count, noun):
+    """"1 row", "3 rows": a count and its noun, for messages."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def validate_real_input(estimator, X, *, reset, dtype):
     """Validated float32/float64 dense array or canonical CSR matrix (any values).
 

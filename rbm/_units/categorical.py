@@ -11,7 +11,7 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import validate_data
 
 from .. import _gibbs
-from ._layer import KernelVisible, VisibleLayer, refuse_masked, user_stacklevel
+from ._layer import KernelVisible, VisibleLayer, counted, refuse_masked, user_stacklevel
 
 
 #: Labels are checked and one-hot coded in blocks of rows of about this many
@@ -381,7 +381,8 @@ class CategoricalVisible(VisibleLayer):
         if count:
             raise ValueError(
                 f"{type(estimator).__name__} got missing values (NaN, None or pandas' NA) "
-                f"in {count} entries, the first in row {first[0]}, "
+                f"in {count} {'entry' if count == 1 else 'entries'}, "
+                f"the first in row {first[0]}, "
                 f"{column_label(estimator, first[1])}. Impute them first "
                 "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
                 "or give them a category of their own. "
@@ -428,7 +429,8 @@ class CategoricalVisible(VisibleLayer):
                 raise ValueError(
                     f"{type(estimator).__name__}: {column_label(estimator, i)} has the value "
                     f"{value!r} "
-                    f"(in {unknown.sum()} rows), which is not one of its categories "
+                    f"(in {counted(int(unknown.sum()), 'row')}), which is not one of its "
+                    "categories "
                     f"{shown}{more}. Every value must be a category seen in fit or "
                     "listed in the categories parameter; refit with categories that "
                     "include it."
