@@ -65,7 +65,8 @@ _INIT_BLOCK_BYTES = 4 * 2**20
 
 
 def _initial_weights(rng, shape, dtype, unit):
-    """0.01 * standard normal weights of ``shape`` in ``dtype``, in the unit's gauge.
+    """0.01 * standard normal weights of ``shape`` in ``dtype``, times the unit's
+    ``initial_weight_scale`` per column, in the unit's gauge.
 
     Drawn in float64 and constrained in blocks of rows, straight into the
     one array of ``dtype``: no float64 copy of W is ever whole.  (The
@@ -74,8 +75,9 @@ def _initial_weights(rng, shape, dtype, unit):
     """
     W = np.empty(shape, dtype=dtype)
     rows = max(1, _INIT_BLOCK_BYTES // (8 * max(shape[1], 1)))
+    scale = unit.initial_weight_scale()
     for start in range(0, shape[0], rows):
-        block = 0.01 * rng.standard_normal((min(rows, shape[0] - start), shape[1]))
+        block = 0.01 * rng.standard_normal((min(rows, shape[0] - start), shape[1])) * scale
         W[start : start + block.shape[0]] = unit.constrain(block.astype(dtype))
     return W
 

@@ -371,6 +371,11 @@ class VisibleLayer(Layer):
         """W after this type's constraint (the categorical gauge; none here)."""
         return W
 
+    def initial_weight_scale(self):
+        """Factor on the 0.01 standard normal initial weights, a scalar or one
+        per visible unit (after ``fit``): 1 for states of unit scale."""
+        return 1.0
+
     def decode(self, V):
         """Visible states as the user sees them (the internal form here)."""
         return V

@@ -324,6 +324,22 @@ class GaussianVisible(VisibleLayer):
                 "refit the model or assign positive standard deviations."
             )
 
+    def initial_weight_scale(self):
+        """1, or ``OFF_SCALE_FACTOR`` times the starting sigma where that is below
+        ``1 / OFF_SCALE_FACTOR``.
+
+        Weights are in data units: 0.01 against a spread of 1e-2 made every
+        ReLU model improper from the start (its coupling W**2 / sigma**2 past
+        the visible precision), so that it diverged at any learning rate,
+        and against 1e-8 left binary-unit models a million sigmas off
+        (-3e12 nats per row).  Below the spread of 0.1 (the smallest
+        ``fit`` does not warn about, measured fine) the weights shrink with
+        it, staying at that spread's 0.1 sigma; at 0.1 and above, and so on
+        standardised data, they are as before to the bit.
+        """
+        spread = np.asarray(self.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
+        return np.minimum(1.0, OFF_SCALE_FACTOR * spread)
+
     def learned_arrays(self):
         """sigma and its velocity (with the bounds) change in training."""
         return (self.state,)
