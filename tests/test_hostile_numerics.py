@@ -31,3 +31,18 @@ def test_gaussian_fit_of_small_scale_data_matches_its_fit_at_scale_0_1(hidden, s
         scores.append(model.score(X * s) + X.shape[1] * np.log(s))
     assert np.isfinite(scores).all()
     assert scores[1] == pytest.approx(scores[0], abs=1e-3)
+
+
+@pytest.mark.parametrize("hidden", ["bernoulli", "gaussian", "relu"])
+@pytest.mark.parametrize("scale", [1e-155, 1e-310])
+def test_gaussian_fit_refuses_data_whose_variance_is_not_a_normal_float(hidden, scale):
+    # sigma**2 of such data is subnormal or 0: spread 1e-310 raised a
+    # DivergenceError blaming the learning rate, and with Gaussian hidden
+    # units numpy's bare LinAlgError ("Singular matrix", "Eigenvalues did
+    # not converge"); 1e-153 still fits.
+    X = np.random.default_rng(0).standard_normal((50, 4))
+    model = GaussianBernoulliRBM(n_components=3, n_iter=5, hidden=hidden, random_state=0)
+    with pytest.raises(ValueError, match="standard deviation below 1.49e-154.*Standardise"):
+        _fit_quietly(model, X * scale)
+    assert not hasattr(model, "components_")
+    assert np.isfinite(_fit_quietly(model, X * 1e-153).score(X * 1e-153))

@@ -111,6 +111,28 @@ def spread_of_constant_features(mean, std):
     return np.where(spread, std, scale)
 
 
+def refuse_subnormal_variance(std):
+    """Raise ValueError when some feature's spread (after
+    ``spread_of_constant_features``) is below 1.5e-154, its square below
+    the smallest normal float64.
+
+    The model divides by sigma**2: data of spread 1e-310 made it non-finite
+    at once (a DivergenceError blaming the learning rate), and spreads below
+    1.5e-154 broke the Gaussian-hidden start (numpy's LinAlgError) or gave
+    NaN log densities.
+    """
+    tiny = np.sqrt(np.finfo(np.float64).tiny)
+    small = np.flatnonzero(std < tiny)
+    if not len(small):
+        return
+    i = small[0]
+    raise ValueError(
+        f"{len(small)} of {len(std)} features have a standard deviation below "
+        f"{tiny:.3g} (the first, column {i}: {std[i]:.3g}), whose square, the variance "
+        "a Gaussian model divides by, is not a normal float64. Standardise the data "
+        "first, for example with sklearn.preprocessing.StandardScaler.")
+
+
 def off_scale_features(mean, std):
     """Indices of the features far from zero mean and unit variance.
 
@@ -237,9 +259,14 @@ class GaussianVisible(VisibleLayer):
         return X
 
     def fit(self, X, sample_weight=None):
-        """sigma at the data's (weighted) standard deviation, its velocity and its bounds."""
+        """sigma at the data's (weighted) standard deviation, its velocity and its bounds.
+
+        Raises ValueError when some feature's variance is not a normal
+        float64 (``refuse_subnormal_variance``).
+        """
         mean, std = column_mean_and_std(X, sample_weight)
         std = spread_of_constant_features(mean, std)
+        refuse_subnormal_variance(std)
         state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, X.shape[1]), dtype=X.dtype)
         state[_gibbs.GAUSSIAN_SIGMA] = std
         floor = self.sigma_floor * std
