@@ -59,3 +59,17 @@ def test_gaussian_sigma_learning_does_not_depend_on_the_data_scale(scale):
     np.testing.assert_allclose(fits[1].sigma_ / scale, fits[0].sigma_, rtol=2e-3)
     assert (fits[1].score(X * scale) + X.shape[1] * np.log(scale)
             == pytest.approx(fits[0].score(X), abs=0.01))
+
+
+def test_gaussian_relu_fit_of_many_features_of_spread_0_1_is_that_of_spread_0_3():
+    # 0.01 weights in data units coupled each ReLU unit to the visible
+    # precision by sum_i (W_i / sigma_i)**2, about 2 for 200 features of
+    # spread 0.1 (a spread fit does not warn about): the model started
+    # improper and diverged at any learning rate, blaming it.
+    Z = np.random.default_rng(0).standard_normal((100, 200))
+    scores = []
+    for s in (0.3, 0.1):
+        model = GaussianBernoulliRBM(n_components=16, n_iter=2, hidden="relu", batch_size=50,
+                                     random_state=1).fit(Z * s)
+        scores.append(model.score(Z * s) + Z.shape[1] * np.log(s))
+    assert scores[1] == pytest.approx(scores[0], abs=1e-6)

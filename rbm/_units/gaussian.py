@@ -352,20 +352,19 @@ class GaussianVisible(VisibleLayer):
             )
 
     def initial_weight_scale(self):
-        """1, or ``OFF_SCALE_FACTOR`` times the starting sigma where that is below
-        ``1 / OFF_SCALE_FACTOR``.
+        """The starting sigma (the data's spread) where it is below 1, else 1.
 
-        Weights are in data units: 0.01 against a spread of 1e-2 made every
-        ReLU model improper from the start (its coupling W**2 / sigma**2 past
-        the visible precision), so that it diverged at any learning rate,
-        and against 1e-8 left binary-unit models a million sigmas off
-        (-3e12 nats per row).  Below the spread of 0.1 (the smallest
-        ``fit`` does not warn about, measured fine) the weights shrink with
-        it, staying at that spread's 0.1 sigma; at 0.1 and above, and so on
-        standardised data, they are as before to the bit.
+        Weights are in data units, and 0.01 of them against a smaller spread
+        couples each hidden unit to the visible precision by
+        sum_i (W_i / sigma_i)**2: ReLU models of 600 features of spread 0.1
+        (which ``fit`` does not warn about) or of 4 of spread 0.01 started
+        improper and diverged at any learning rate, blaming it, and
+        binary-unit models of spread 1e-8 data sat a million sigmas off
+        (-3e12 nats per row).  Below 1 the weights are now 0.01 sigma, as on
+        standardised data; above, 0.01 as before.
         """
         spread = np.asarray(self.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
-        return np.minimum(1.0, OFF_SCALE_FACTOR * spread)
+        return np.minimum(1.0, spread)
 
     def learned_arrays(self):
         """sigma and its velocity (with the bounds) change in training."""
