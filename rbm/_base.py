@@ -207,7 +207,7 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         entropy = draw_entropy(self.random_state)
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
         mean = weighted_column_sum(X, sample_weight) / row_count(X, sample_weight)
-        unit.fit(X, sample_weight)
+        unit.fit(X, sample_weight, estimator=self)
         self._visible_unit, self._hidden_unit = unit, self._hidden_type.for_estimator(self, dtype)
         self.components_ = _initial_weights(generator_for(entropy, TRAINING),
                                             (self.n_components, X.shape[1]), dtype, unit)

@@ -73,3 +73,21 @@ def test_gaussian_relu_fit_of_many_features_of_spread_0_1_is_that_of_spread_0_3(
                                      random_state=1).fit(Z * s)
         scores.append(model.score(Z * s) + Z.shape[1] * np.log(s))
     assert scores[1] == pytest.approx(scores[0], abs=1e-6)
+
+
+def test_gaussian_fit_warns_when_the_weights_leave_the_data_far_from_standardised():
+    # The scale warning read the rows unweighted: one row of weight 1e10
+    # among 49 standard normal ones left the model's data a spread of 7e-5
+    # around means of about 1, and a ReLU fit diverged at any learning rate
+    # with no word of the scale.
+    X = np.random.default_rng(0).standard_normal((50, 4))
+    weights = np.ones(50)
+    weights[0] = 1e10
+    model = GaussianBernoulliRBM(n_components=3, n_iter=1, random_state=0)
+    with pytest.warns(UserWarning, match="far from zero mean") as records:
+        model.fit(X, sample_weight=weights)
+    assert sum("far from zero mean" in str(r.message) for r in records) == 1
+    assert records[0].filename == __file__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model.fit(X, sample_weight=np.full(50, 3.0))

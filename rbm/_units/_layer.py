@@ -351,9 +351,10 @@ class VisibleLayer(Layer):
         """Width of the internal rows for ``n_features`` input features."""
         return n_features
 
-    def fit(self, X, sample_weight=None):
+    def fit(self, X, sample_weight=None, estimator=None):
         """Learn this type's own parameters from the training data, its rows
-        weighted by ``sample_weight`` where given (none here)."""
+        weighted by ``sample_weight`` where given, for ``estimator`` (its
+        warnings name it; none here)."""
 
     def check_fitted(self, estimator, n_columns, dtype):
         """Raise ValueError if this type's fitted parameters do not fit the model."""
