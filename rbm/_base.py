@@ -65,7 +65,8 @@ _INIT_BLOCK_BYTES = 4 * 2**20
 
 
 def _initial_weights(rng, shape, dtype, unit):
-    """0.01 * standard normal weights of ``shape`` in ``dtype``, in the unit's gauge.
+    """0.01 * standard normal weights of ``shape`` in ``dtype``, times the unit's
+    ``initial_weight_scale`` per column, in the unit's gauge.
 
     Drawn in float64 and constrained in blocks of rows, straight into the
     one array of ``dtype``: no float64 copy of W is ever whole.  (The
@@ -74,8 +75,9 @@ def _initial_weights(rng, shape, dtype, unit):
     """
     W = np.empty(shape, dtype=dtype)
     rows = max(1, _INIT_BLOCK_BYTES // (8 * max(shape[1], 1)))
+    scale = unit.initial_weight_scale()
     for start in range(0, shape[0], rows):
-        block = 0.01 * rng.standard_normal((min(rows, shape[0] - start), shape[1]))
+        block = 0.01 * rng.standard_normal((min(rows, shape[0] - start), shape[1])) * scale
         W[start : start + block.shape[0]] = unit.constrain(block.astype(dtype))
     return W
 
@@ -205,7 +207,7 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         entropy = draw_entropy(self.random_state)
         # sum / n, not X.mean(): scipy's sparse mean rounds differently.
         mean = weighted_column_sum(X, sample_weight) / row_count(X, sample_weight)
-        unit.fit(X, sample_weight)
+        unit.fit(X, sample_weight, estimator=self)
         self._visible_unit, self._hidden_unit = unit, self._hidden_type.for_estimator(self, dtype)
         self.components_ = _initial_weights(generator_for(entropy, TRAINING),
                                             (self.n_components, X.shape[1]), dtype, unit)

@@ -32,7 +32,8 @@ class GaussianBernoulliRBM(BaseRBM):
 
     Expects standardised data (for example after
     ``sklearn.preprocessing.StandardScaler`` in a Pipeline): its learning
-    rate and initial weights are in data units.  ``fit`` warns when a
+    rate and initial weights are in data units (the weights shrink with a
+    spread below 1, to 0.01 of it).  ``fit`` warns when a
     feature's mean lies beyond +-10 or its standard deviation outside
     [0.1, 10] rather than standardising inside the model, so that every
     output (samples, ``gibbs``, ``sigma_``, log densities) stays in the

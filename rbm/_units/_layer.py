@@ -356,9 +356,10 @@ class VisibleLayer(Layer):
         """Width of the internal rows for ``n_features`` input features."""
         return n_features
 
-    def fit(self, X, sample_weight=None):
+    def fit(self, X, sample_weight=None, estimator=None):
         """Learn this type's own parameters from the training data, its rows
-        weighted by ``sample_weight`` where given (none here)."""
+        weighted by ``sample_weight`` where given, for ``estimator`` (its
+        warnings name it; none here)."""
 
     def check_fitted(self, estimator, n_columns, dtype):
         """Raise ValueError if this type's fitted parameters do not fit the model."""
@@ -375,6 +376,11 @@ class VisibleLayer(Layer):
     def constrain(self, W):
         """W after this type's constraint (the categorical gauge; none here)."""
         return W
+
+    def initial_weight_scale(self):
+        """Factor on the 0.01 standard normal initial weights, a scalar or one
+        per visible unit (after ``fit``): 1 for states of unit scale."""
+        return 1.0
 
     def decode(self, V):
         """Visible states as the user sees them (the internal form here)."""

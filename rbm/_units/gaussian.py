@@ -111,6 +111,28 @@ def spread_of_constant_features(mean, std):
     return np.where(spread, std, scale)
 
 
+def refuse_subnormal_variance(std):
+    """Raise ValueError when some feature's spread (after
+    ``spread_of_constant_features``) is below 1.5e-154, its square below
+    the smallest normal float64.
+
+    The model divides by sigma**2: data of spread 1e-310 made it non-finite
+    at once (a DivergenceError blaming the learning rate), and spreads below
+    1.5e-154 broke the Gaussian-hidden start (numpy's LinAlgError) or gave
+    NaN log densities.
+    """
+    tiny = np.sqrt(np.finfo(np.float64).tiny)
+    small = np.flatnonzero(std < tiny)
+    if not len(small):
+        return
+    i = small[0]
+    raise ValueError(
+        f"{len(small)} of {len(std)} features have a standard deviation below "
+        f"{tiny:.3g} (the first, column {i}: {std[i]:.3g}), whose square, the variance "
+        "a Gaussian model divides by, is not a normal float64. Standardise the data "
+        "first, for example with sklearn.preprocessing.StandardScaler.")
+
+
 def off_scale_features(mean, std):
     """Indices of the features far from zero mean and unit variance.
 
@@ -159,6 +181,22 @@ def warn_if_far_from_standardised(estimator, mean, std):
         "sklearn.preprocessing (its log-likelihoods are then in standardised units; "
         "subtract sum(log(scaler.scale_)) from each for the data's units).",
         UserWarning, stacklevel=user_stacklevel())
+
+
+def warn_if_weights_unstandardise(estimator, X, mean, std):
+    """``warn_if_far_from_standardised`` for the weighted statistics (mean,
+    std) of X, when its unweighted ones (warned about in ``validate``) are not.
+
+    The model is fitted to the weighted data: one row of weight 1e10 among
+    49 standard normal ones leaves a spread of 7e-5 around a mean of 1,
+    where ReLU units diverged at any learning rate without a word of the
+    scale.
+    """
+    if not len(off_scale_features(mean, std)):
+        return
+    if len(off_scale_features(*column_mean_and_std(X))):
+        return  # already warned, about the rows as given
+    warn_if_far_from_standardised(estimator, mean, std)
 
 
 def feature_labels(estimator, indices, shown=5):
@@ -236,10 +274,20 @@ class GaussianVisible(VisibleLayer):
             warn_if_far_from_standardised(estimator, *column_mean_and_std(X))
         return X
 
-    def fit(self, X, sample_weight=None):
-        """sigma at the data's (weighted) standard deviation, its velocity and its bounds."""
+    def fit(self, X, sample_weight=None, estimator=None):
+        """sigma at the data's (weighted) standard deviation, its velocity and its bounds.
+
+        With ``sample_weight`` and ``estimator``, warns when the weighted data
+        are far from standardised and the rows alone (``validate``) were not
+        (``warn_if_far_from_standardised``).  Raises ValueError when some
+        feature's variance is not a normal float64
+        (``refuse_subnormal_variance``).
+        """
         mean, std = column_mean_and_std(X, sample_weight)
+        if sample_weight is not None and estimator is not None:
+            warn_if_weights_unstandardise(estimator, X, mean, std)
         std = spread_of_constant_features(mean, std)
+        refuse_subnormal_variance(std)
         state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, X.shape[1]), dtype=X.dtype)
         state[_gibbs.GAUSSIAN_SIGMA] = std
         floor = self.sigma_floor * std
@@ -323,6 +371,21 @@ class GaussianVisible(VisibleLayer):
                 "must be positive; "
                 "refit the model or assign positive standard deviations."
             )
+
+    def initial_weight_scale(self):
+        """The starting sigma (the data's spread) where it is below 1, else 1.
+
+        Weights are in data units, and 0.01 of them against a smaller spread
+        couples each hidden unit to the visible precision by
+        sum_i (W_i / sigma_i)**2: ReLU models of 600 features of spread 0.1
+        (which ``fit`` does not warn about) or of 4 of spread 0.01 started
+        improper and diverged at any learning rate, blaming it, and
+        binary-unit models of spread 1e-8 data sat a million sigmas off
+        (-3e12 nats per row).  Below 1 the weights are now 0.01 sigma, as on
+        standardised data; above, 0.01 as before.
+        """
+        spread = np.asarray(self.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
+        return np.minimum(1.0, spread)
 
     def learned_arrays(self):
         """sigma and its velocity (with the bounds) change in training."""
