@@ -374,7 +374,9 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
 
         Each sample comes from its own chain, started from the data
         marginals and run for ``n_steps`` full Gibbs steps; the model is left
-        as it was (its persistent chains and random streams included).
+        as it was (its persistent chains and random streams included), but a
+        ``numpy.random.RandomState`` given as ``random_state`` (here or to
+        the model) advances, so the next call draws other samples.
 
         Parameters
         ----------
