@@ -571,24 +571,14 @@ cdef void _gaussian_moments(const Train* T, floating* VS, Py_ssize_t rows, const
 
 cdef void _log_sigma_step(floating* state, const double* grad, Py_ssize_t n, double lr,
                           double momentum) noexcept nogil:
-    """Momentum step on log sigma, then sigma clipped to [sigma_min, sigma_max].
-
-    ``grad`` (``_log_sigma_gradient``) is in the data's units squared, and is
-    divided by sigma_max**2 (the feature's variance in the training data):
-    log sigma is unitless, and its steps were multiplied by the data's
-    variance, so that sigma jumped between its bounds at a spread of 100
-    (ReLU units: -16.0 nats per row at spread 1e5 against -5.6 at 1) and
-    never moved at 0.01.
-    """
+    """Momentum step on log sigma, then sigma clipped to [sigma_min, sigma_max]."""
     cdef floating* sigma = state + GAUSSIAN_SIGMA_ROW * n
     cdef floating* velocity = state + GAUSSIAN_VELOCITY_ROW * n
     cdef const floating* low = state + GAUSSIAN_SIGMA_MIN_ROW * n
     cdef const floating* high = state + GAUSSIAN_SIGMA_MAX_ROW * n
     cdef Py_ssize_t i
-    cdef double spread
     for i in range(n):
-        spread = <double> high[i]
-        velocity[i] = <floating> (momentum * velocity[i] + lr * grad[i] / (spread * spread))
+        velocity[i] = <floating> (momentum * velocity[i] + lr * grad[i])
         sigma[i] = <floating> min(max(exp(log(<double> sigma[i]) + velocity[i]),
                                       <double> low[i]), <double> high[i])
 
