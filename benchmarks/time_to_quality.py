@@ -51,6 +51,11 @@ load
     benchmark's setting) on 5,000 random binary rows, with ``n_jobs=None``
     and ``n_jobs=1``, once alone and once beside one other CPU-bound
     process (a busy loop pinned nowhere); best of ``--repeats``.
+side
+    Two such fits (3 epochs each) at once on two Python threads of one
+    process, as joblib's threading backend runs them: wall seconds until
+    both are done, with ``n_jobs=None`` and ``n_jobs=1``; best of
+    ``--repeats``, the builds in turn (old, new, new, old).
 
 Prints one Markdown table per part.  Nothing in the test suite depends on it.
 """
@@ -126,10 +131,33 @@ def load(n_jobs, repeats):
     # Per epoch: a 3-epoch fit less a 1-epoch fit (the per-fit costs cancel).
     return min(fit(3) - fit(1) for _ in range(repeats)) / 2
 
+def side(n_jobs, repeats):
+    # Two 3-epoch fits of load()'s model at once, each on its own Python
+    # thread (joblib's threading backend, a user's threads): wall seconds
+    # until both are done.
+    import threading
+    X = (np.random.default_rng(0).random((5000, 784)) < 0.3).astype(np.float32)
+    def fit():
+        rbm.BernoulliRBM(n_components=500, batch_size=100, n_iter=3, n_chains=None,
+                         momentum=0.0, weight_decay=0.0, learning_rate=0.01,
+                         random_state=0, n_jobs=n_jobs).fit(X)
+    fit()
+    def both():
+        workers = [threading.Thread(target=fit) for _ in range(2)]
+        start = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return time.perf_counter() - start
+    return min(both() for _ in range(repeats))
+
 if part == "quality":
     result = quality(arg["set"], arg["data"])
 elif part == "tiny":
     result = tiny()
+elif part == "side":
+    result = {"seconds": side(arg["n_jobs"], arg["repeats"])}
 else:
     result = {"seconds_per_epoch": load(arg["n_jobs"], arg["repeats"])}
 print("RESULT " + json.dumps(result))
@@ -319,11 +347,29 @@ def load_part(trees, repeats):
               f"{figures[True, None] / figures[True, 1]:.2f} |", flush=True)
 
 
+def side_part(trees, repeats):
+    print("\n### Two fits at once on two Python threads of one process (784 x 500 float32, "
+          "batch 100, 3 epochs each)\n")
+    print(f"Wall seconds until both are done, best of {repeats}.\n")
+    print("| build | n_jobs=None | n_jobs=1 | None / 1 |")
+    print("|---|---|---|---|")
+    figures = {}
+    for round_ in range(2):  # old, new, new, old: a slow spell falls on both builds
+        for label, tree in (trees.items() if round_ == 0 else reversed(trees.items())):
+            for n_jobs in (None, 1):
+                seconds = run_child(tree, "side", {"n_jobs": n_jobs,
+                                                   "repeats": repeats})["seconds"]
+                figures[label, n_jobs] = min(seconds, figures.get((label, n_jobs), seconds))
+    for label in trees:
+        print(f"| {label} | {figures[label, None]:.3f} | {figures[label, 1]:.3f} | "
+              f"{figures[label, None] / figures[label, 1]:.2f} |", flush=True)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--old", required=True, type=Path, help="source tree of the old build")
     parser.add_argument("--new", required=True, type=Path, help="source tree of the new build")
-    parser.add_argument("--parts", default="quality,tiny,fresh,load")
+    parser.add_argument("--parts", default="quality,tiny,fresh,load,side")
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--rounds", type=int, default=1,
                         help="quality: fits per tree, alternating the order (default 1)")
@@ -344,6 +390,8 @@ def main(argv=None):
         fresh_part(trees, args.fresh_repeats)
     if "load" in parts:
         load_part(trees, args.repeats)
+    if "side" in parts:
+        side_part(trees, args.repeats)
     if "quality" in parts:
         quality_part(trees, args.sets.split(","), args.rounds)
 

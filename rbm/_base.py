@@ -36,9 +36,9 @@ from ._state import (KernelParams, TrainingState, chain_bytes, check_fitted_stat
                      check_sample_request, check_training_memory)
 from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
 from ._streams import draw_entropy, generator_for
+from ._threads import checked_n_jobs, kernel_threads
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
-                        DivergenceError, checked_n_jobs, effective_n_threads, fit_epochs,
-                        partial_fit_pass, planned_epochs,
+                        DivergenceError, fit_epochs, partial_fit_pass, planned_epochs,
                         start_gaussian_pair_at_moments)
 from ._units import HIDDEN_TYPES, BernoulliVisible, hidden_layer_type
 from ._docs import FIT_WEIGHTS_DOC, PARTIAL_FIT_WEIGHTS_DOC, document_fit_parameters
@@ -192,7 +192,12 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         return self._validate_input(X, reset=False, dtype=dtype)
 
     def _check_n_jobs(self):
-        return effective_n_threads(checked_n_jobs(self.n_jobs, _C_INT_MAX))
+        """``n_jobs``, or ValueError where it is no thread count (``checked_n_jobs``)."""
+        return checked_n_jobs(self.n_jobs, _C_INT_MAX)
+
+    def _kernel_threads(self):
+        """The kernel's threads for ``n_jobs``, held for a ``with`` block (``kernel_threads``)."""
+        return kernel_threads(self._check_n_jobs())
 
     # ------------------------------------------------------------------
     # Training
@@ -255,12 +260,12 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
             check_fitted_state(self, training=True)  # (warm: components_ is there)
         with unchanged_on_error(self, deep=warm, when=not first):
             with unchanged_on_error(self, when=first):
-                unit, X, X_valid, weights, valid_weights, n_threads, gap_hooks = (
+                unit, X, X_valid, weights, valid_weights, gap_hooks = (
                     self._fit_input(X, warm, sample_weight))
                 if not warm:
                     self._initialize(X, unit, weights)
-            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), n_threads, warm,
-                       weights, valid_weights, **gap_hooks)
+            fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), warm, weights,
+                       valid_weights, **gap_hooks)
         return self
 
     def _planned_epochs(self, n_samples):
@@ -296,13 +301,13 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         # A first call refused before its pass leaves nothing behind.
         with unchanged_on_error(self, when=first_call):
             unit, X, weights, fills = self._partial_fit_input(X, first_call, sample_weight)
-            n_threads = self._check_n_jobs()
+            self._check_n_jobs()
             if first_call:
                 self._initialize(X, unit, weights)
         for fill in fills:
             # Rows new to the model: a burn-in of clamped steps under it.
             fill.refresh(self, PARTIAL_FIT_BURN_IN)
-        partial_fit_pass(self, X, n_threads, weights)
+        partial_fit_pass(self, X, weights)
         return self
 
     def _learned_arrays(self):
@@ -414,13 +419,13 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
 
     def _run_chains(self, V, n_steps, streams):
         """Advance chains starting at visible states V (in place) by n_steps."""
-        n_threads = self._check_n_jobs()
         rows, unit = V.shape[0], self._visible_unit
         H = np.empty((rows, self.n_components), dtype=V.dtype)
         P = np.empty_like(H)
         S = unit.to_kernel(V)
-        _gibbs.gibbs_chains(self._kernel_params(), unit.kernel_view(V.dtype), S, H, P,
-                             int(n_steps), streams.for_rows(rows), int(n_threads))
+        with self._kernel_threads() as n_threads:
+            _gibbs.gibbs_chains(self._kernel_params(), unit.kernel_view(V.dtype), S, H, P,
+                                int(n_steps), streams.for_rows(rows), int(n_threads))
         V[...] = unit.from_kernel(S)
         return H, P
 

@@ -154,9 +154,10 @@ class ConditionalMixin:
         rows = S.shape[0]
         H = np.empty((rows, self.n_components), dtype=S.dtype)
         P = np.empty_like(H)
-        _gibbs.gibbs_chains(self._kernel_params(), self._visible_unit.kernel_view(S.dtype), S,
-                            H, P, int(n_steps), streams.for_rows(rows),
-                            int(self._check_n_jobs()), clamp=clamp)
+        with self._kernel_threads() as n_threads:
+            _gibbs.gibbs_chains(self._kernel_params(), self._visible_unit.kernel_view(S.dtype),
+                                S, H, P, int(n_steps), streams.for_rows(rows), int(n_threads),
+                                clamp=clamp)
         return H
 
     # ------------------------------------------------------------------
@@ -165,7 +166,7 @@ class ConditionalMixin:
 
     def _fit_input(self, X, warm, sample_weight=None):
         """(visible layer, training rows, validation rows or None, their weights
-        (each None without weights), threads, the keyword arguments of
+        (each None without weights), the keyword arguments of
         ``fit_epochs`` for rows with gaps) of ``fit``.
 
         Rows of weight 0 are dropped (``positive_rows``) before the split.
@@ -185,11 +186,11 @@ class ConditionalMixin:
         if warm:
             check_training_record(self)
         X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=not warm)
-        n_threads = self._check_n_jobs()
+        self._check_n_jobs()  # refused before any work
         X, X_valid, observed, observed_valid, weights, valid_weights = self._validation_split(
             X, observed, weights)
         if observed is None:
-            return unit, X, X_valid, weights, valid_weights, n_threads, {}
+            return unit, X, X_valid, weights, valid_weights, {}
         hooks = {}
         scorer = self._validation_scorer(X_valid, observed_valid)
         validation_cost = 0.0
@@ -207,7 +208,7 @@ class ConditionalMixin:
                 fill.refresh(self)
 
         hooks["before_pass"] = refresh
-        return unit, X, X_valid, weights, valid_weights, n_threads, hooks
+        return unit, X, X_valid, weights, valid_weights, hooks
 
     def _training_figure(self, X, observed, validation_cost):
         """(the training rows a likelihood check scores, their scorer or None).
@@ -845,10 +846,11 @@ class ConditionalMixin:
         known = unit.kernel_mask(observed[None, :])[0]
         s = np.asarray(unit.hidden_input(row[None, :].astype(np.float64)))[0]
         c = self.intercept_hidden_.astype(np.float64) + W[:, known] @ s[known]
-        log_z_row, std_error = ais_log_partition(
-            W[:, free], self.intercept_visible_.astype(np.float64)[free], c,
-            unit.restricted(free), self._hidden_unit, self._base_visible_bias()[free],
-            n_chains, n_betas, rng, n_threads=self._check_n_jobs())
+        with self._kernel_threads() as n_threads:
+            log_z_row, std_error = ais_log_partition(
+                W[:, free], self.intercept_visible_.astype(np.float64)[free], c,
+                unit.restricted(free), self._hidden_unit, self._base_visible_bias()[free],
+                n_chains, n_betas, rng, n_threads=n_threads)
         energy = float(self._observed_energy(row[None, :], observed[None, :])[0])
         return log_z_row + energy, std_error, "ais"
 

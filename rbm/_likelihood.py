@@ -332,11 +332,12 @@ class LikelihoodMixin:
 
     def _forward_ais(self, n_chains, n_betas, entropy, return_states=False):
         """(log Z, standard error[, end states]) of forward AIS with the model's seed."""
-        return ais_log_partition(
-            *self._float64_parameters(), self._visible_unit, self._hidden_unit,
-            self._base_visible_bias(), n_chains=n_chains, n_betas=n_betas,
-            rng=generator_for(entropy, AIS), n_threads=self._check_n_jobs(),
-            return_states=return_states)
+        with self._kernel_threads() as n_threads:
+            return ais_log_partition(
+                *self._float64_parameters(), self._visible_unit, self._hidden_unit,
+                self._base_visible_bias(), n_chains=n_chains, n_betas=n_betas,
+                rng=generator_for(entropy, AIS), n_threads=n_threads,
+                return_states=return_states)
 
     def _reverse_ais(self, start, forward_key, n_chains, n_betas, entropy):
         """(log Z, standard error) of reverse AIS from ``start`` ("exact", "chains" or rows)."""
@@ -365,11 +366,13 @@ class LikelihoodMixin:
             # bracket from 192 to 197 at 100 temperatures.
             p = np.exp(log_w - log_w.max())
             S = np.ascontiguousarray(S[rng.choice(len(S), size=len(S), p=p / p.sum())])
-            gibbs_at_model(*params, self._visible_unit, base_bias, S,
-                           int(REVERSE_BURN_IN_PER_BETA * n_betas), rng,
-                           self._check_n_jobs(), self._hidden_unit)
-        return reverse_ais_log_partition(*params, *layers, base_bias, S, n_betas, rng,
-                                         self._check_n_jobs())
+            with self._kernel_threads() as n_threads:
+                gibbs_at_model(*params, self._visible_unit, base_bias, S,
+                               int(REVERSE_BURN_IN_PER_BETA * n_betas), rng, n_threads,
+                               self._hidden_unit)
+        with self._kernel_threads() as n_threads:
+            return reverse_ais_log_partition(*params, *layers, base_bias, S, n_betas, rng,
+                                             n_threads)
 
     @property
     def log_partition_method_(self):

@@ -8,7 +8,6 @@ kernel once, and checks for divergence afterwards, rolling back if needed.
 """
 
 import math
-import os
 import time
 import warnings
 from numbers import Integral, Real
@@ -18,7 +17,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from . import _gibbs
-from ._blas import openmp_max_threads, single_threaded_blas
+from ._blas import single_threaded_blas
 from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
@@ -158,154 +157,6 @@ def even_batch_ends(n_samples, batch_size):
     return np.cumsum(sizes).astype(np.intp)
 
 
-def checked_n_jobs(n_jobs, most):
-    """``n_jobs`` itself, or ValueError where it is not None or a non-zero integer
-    of at most ``most`` (the kernel's C int).
-
-    Fit validates its parameters, but calls that only sample (``sample``,
-    ``gibbs``, ``conditional_sample``) read a value set after fit as it is:
-    "2" failed with Python's "'<' not supported between instances of 'str'
-    and 'int'", and 2.5 or True ran 2 or 1 threads without a word.
-    """
-    if n_jobs is None:
-        return None
-    if not isinstance(n_jobs, Integral) or isinstance(n_jobs, bool) or n_jobs > most:
-        raise ValueError(f"n_jobs must be None or an integer (threads; -1 for every core) "
-                         f"of at most {most}, got {n_jobs!r:.80}.")
-    if n_jobs == 0:
-        raise ValueError(
-            "n_jobs == 0 is not a number of threads; use None, -1 or a positive integer.")
-    return n_jobs
-
-
-def effective_n_threads(n_jobs):
-    """Threads to use for ``n_jobs``.
-
-    A positive count is taken as given; -1 (-2, ...) is every core available
-    to this process (all but one, ...).  None is every available core that
-    is free: at most ``OMP_NUM_THREADS`` where that is set (joblib sets it
-    in the workers of ``GridSearchCV(n_jobs=...)``, so parallel fits do not
-    oversubscribe the machine) and the OpenMP runtime's limit
-    (``threadpoolctl.threadpool_limits``, as scikit-learn's OpenMP
-    estimators honour it), and no more than the cores that other
-    processes leave idle (``idle_cores``): a thread team waits at each
-    product for its slowest thread, and a thread sharing its core with
-    another process made a fit 1.5-2x slower than one thread.  Results do
-    not depend on the count.
-    """
-    n_cpus = available_cores()
-    if n_jobs is None:
-        return max(1, min(n_cpus, _openmp_thread_limit() or n_cpus, idle_cores(n_cpus)))
-    if n_jobs < 0:
-        return max(1, n_cpus + 1 + n_jobs)
-    return n_jobs
-
-
-def available_cores():
-    """Cores this process may run on (its CPU affinity where known)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _openmp_thread_limit():
-    """The most threads a team may have here, or None where nothing limits it:
-    the first count of ``OMP_NUM_THREADS`` (read at each call, as joblib sets
-    it in its workers) and the OpenMP runtime's limit (``openmp_max_threads``:
-    a ``threadpool_limits`` set since start-up)."""
-    limits = [count for count in (_omp_num_threads(), openmp_max_threads()) if count]
-    return min(limits) if limits else None
-
-
-def _omp_num_threads():
-    """The first count of ``OMP_NUM_THREADS``, or None where unset or not a count."""
-    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
-
-
-#: How long a reading of the machine's load is reused (``idle_cores``): a
-#: loop of small fits reads it a few times a second at most, a long fit
-#: once per epoch that takes longer than this.
-LOAD_READING_SECONDS = 0.1
-#: A reading at most this old confirms the next one (``idle_cores``).
-LOAD_CONFIRM_SECONDS = 1.0
-_load_reading = [-math.inf, None, 0]  # (time, idle cores, other runnable threads)
-
-
-def idle_cores(n_cpus):
-    """Of ``n_cpus`` cores, those not kept busy by other processes now.
-
-    ``n_cpus`` less the threads of other processes that are running or
-    ready to run: Linux's count of runnable threads (the fourth field of
-    /proc/loadavg) less this process's own threads in that state (the
-    caller; a thread team or BLAS threads still spinning after their last
-    task, which counted as other load made fits pick one thread right after
-    a product).  Off Linux, or where the files cannot be read, ``n_cpus``.
-    Read at most every ``LOAD_READING_SECONDS``.
-
-    Other threads count only when the reading before (if at most
-    ``LOAD_CONFIRM_SECONDS`` old) saw them too: the smaller count of the
-    two is taken.  A thread that is runnable for an instant (on a 2-core VM
-    an idle machine read one such thread in 2 of 40 readings) then costs no
-    fit its thread team, while a process that keeps a core busy is seen
-    from the second reading on (a first reading in a while is taken as it
-    is).
-    """
-    now = time.monotonic()
-    when, idle, before = _load_reading
-    if now - when < LOAD_READING_SECONDS and idle is not None:
-        return min(idle, n_cpus)
-    runnable = _runnable_threads()
-    if runnable is None:
-        return n_cpus
-    # The caller is one of the runnable threads, so with one runnable there
-    # is nothing of this process's own to subtract: reading every thread's
-    # state (a file per thread) cost 0.2 ms, a fifth of a small fit.
-    own = _own_runnable_threads() if runnable > 1 else 1
-    others = max(0, runnable - own)
-    seen = min(others, before) if now - when <= LOAD_CONFIRM_SECONDS else others
-    idle = max(1, n_cpus - seen)
-    _load_reading[:] = [now, idle, others]
-    return idle
-
-
-def _read_proc(path):
-    """The bytes of a small /proc file (os.read: 5 us a file, open() 12 us)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 4096)
-    finally:
-        os.close(fd)
-
-
-def _runnable_threads():
-    """Threads running or ready to run on the machine now (the caller included),
-    or None where unknown."""
-    try:
-        return int(_read_proc("/proc/loadavg").split()[3].split(b"/")[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _own_runnable_threads():
-    """This process's threads running or ready to run (state R), at least 1: the caller."""
-    running = 0
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return 1
-    for task in tasks:
-        try:
-            # The state follows the command name, which is in parentheses
-            # and may itself contain spaces or parentheses.
-            stat = _read_proc(f"/proc/self/task/{task}/stat")
-            running += stat.rpartition(b")")[2].split()[0] == b"R"
-        except (OSError, IndexError):
-            continue
-    return max(1, running)
-
-
 def is_count(value, upper=None):
     """Whether value is an integer >= 1 (and <= upper), bools excluded."""
     return (isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
@@ -404,7 +255,7 @@ class Batches:
         return self
 
 
-def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, watch=None):
+def run_pass(model, batches, learning_rate, momentum, statistics, watch=None):
     """One pass of minibatch updates; afterwards the parameters are sound or rolled back.
 
     ``statistics`` are the running data marginals including these rows
@@ -413,7 +264,9 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
     learned array) when the parameters end non-finite, above
     ``MAX_ENERGY_SCALE``, or runaway for the visible type, and for a finite
     divergence as ``watch`` (a ``DivergenceWatch``; by default the model's
-    ``on_divergence``) says.
+    ``on_divergence``) says.  The kernel runs on the model's ``n_jobs``
+    threads, chosen and held for the pass (``rbm._threads.kernel_threads``):
+    with ``n_jobs=None`` they follow the load, pass by pass.
     """
     training, unit = model._training, model._visible_unit
     normalize = getattr(model, "normalize_hidden", False)  # models saved before the option
@@ -437,15 +290,16 @@ def run_pass(model, batches, n_threads, learning_rate, momentum, statistics, wat
     if is_gaussian_pair(unit, model._hidden_unit):
         exact_gaussian_pair_step(model, batches, update)
     else:
-        for part in pass_parts(batches, model.batch_size, normalize):
-            _gibbs.train_minibatches(
-                part, model._kernel_params(), training.kernel_view(model.h_samples_), update,
-                unit.kernel_view(dtype), training.training_streams.for_rows(
-                    _chain_rows_needing_streams(model, part)), int(n_threads))
-            if normalize:
-                if not finite_parameters(model):
-                    break  # a runaway: the divergence check below says so
-                normalize_hidden_units(model, batches)
+        with model._kernel_threads() as n_threads:
+            for part in pass_parts(batches, model.batch_size, normalize):
+                _gibbs.train_minibatches(
+                    part, model._kernel_params(), training.kernel_view(model.h_samples_),
+                    update, unit.kernel_view(dtype), training.training_streams.for_rows(
+                        _chain_rows_needing_streams(model, part)), int(n_threads))
+                if normalize:
+                    if not finite_parameters(model):
+                        break  # a runaway: the divergence check below says so
+                    normalize_hidden_units(model, batches)
     message = divergence_message(model, batches, data_mean, learning_rate, momentum, watch)
     if message is not None:
         watch.last_sound(snapshot).restore()
@@ -1013,7 +867,7 @@ def continuing_fraction(start_fraction, schedule, last_epoch, n_epochs):
     return max(min(reached, 1.0), CONTINUING_FRACTION_FLOOR)
 
 
-def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
+def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
                valid_weights=None, before_pass=None, validation_log_p=None, train_log_p=None,
                train_rows=None):
     """Train the model for ``n_epochs`` epochs of ``fit``.  ``weights`` and
@@ -1083,10 +937,8 @@ def fit_epochs(model, X, X_valid, n_epochs, n_threads, warm=False, weights=None,
                 before_pass()
             order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
                      else np.arange(X.shape[0])).astype(np.intp, copy=False)
-            if epoch:  # n_jobs=None follows the load (effective_n_threads)
-                n_threads = model._check_n_jobs()
             try:
-                run_pass(model, batches.plan(order, model.batch_size), n_threads,
+                run_pass(model, batches.plan(order, model.batch_size),
                          learning_rate, momentum, statistics, watch)
             except DivergenceError:
                 model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
@@ -1134,7 +986,7 @@ def _continued_history(history, new_rows, earlier):
             for name in history}
 
 
-def partial_fit_pass(model, X, n_threads, weights=None):
+def partial_fit_pass(model, X, weights=None):
     """One ``partial_fit`` pass over validated X in its row order, recorded.
 
     ``weights``: the rows' positive sample weights, or None.
@@ -1164,7 +1016,7 @@ def partial_fit_pass(model, X, n_threads, weights=None):
     # 1,000-row chunks at 784 x 500 2.4x slower on 2 cores.
     with single_threaded_blas():
         try:
-            run_pass(model, batches, n_threads, learning_rate, model.momentum,
+            run_pass(model, batches, learning_rate, model.momentum,
                      training.data_statistics_with(X, weights))
         except BaseException:
             training.training_streams.restore(saved_streams)

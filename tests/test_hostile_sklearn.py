@@ -17,7 +17,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 
-import rbm._training as training
+import rbm._threads as threads
 from rbm import (BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMClassifier,
                  RBMImputer, RBMOutlierDetector)
 from rbm.pretraining import fine_tune
@@ -179,12 +179,12 @@ def test_default_threads_honour_threadpoolctl_openmp_limits(monkeypatch):
     # set it), so threadpool_limits(1) -- which scikit-learn's own OpenMP
     # estimators honour, and which is how nested parallelism is capped
     # within one process -- left every fit on all the idle cores.
-    monkeypatch.setattr(training, "available_cores", lambda: 4)
-    monkeypatch.setattr(training, "idle_cores", lambda n_cpus: n_cpus)
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.setattr(threads, "idle_cores", lambda n_cpus: n_cpus)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
-        assert training.effective_n_threads(None) == 1
-        assert training.effective_n_threads(3) == 3  # a count given is taken as given
+        assert threads.effective_n_threads(None) == 1
+        assert threads.effective_n_threads(3) == 3  # a count given is taken as given
 
 
 def test_holding_blas_at_one_thread_is_no_openmp_limit_of_the_users(monkeypatch):
@@ -193,15 +193,15 @@ def test_holding_blas_at_one_thread_is_no_openmp_limit_of_the_users(monkeypatch)
     # the OpenMP runtime stands in for it here): read inside the hold, that
     # limit put fits on one thread from their second epoch (review).
     from rbm._blas import openmp_max_threads, single_threaded_blas
-    monkeypatch.setattr(training, "available_cores", lambda: 4)
-    monkeypatch.setattr(training, "idle_cores", lambda n_cpus: n_cpus)
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
+    monkeypatch.setattr(threads, "idle_cores", lambda n_cpus: n_cpus)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     before = openmp_max_threads()
     with threadpoolctl.threadpool_limits(limits=4, user_api="openmp"):
         with single_threaded_blas():
             with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
                 assert openmp_max_threads() == 4
-                assert training.effective_n_threads(None) == 4
+                assert threads.effective_n_threads(None) == 4
     assert openmp_max_threads() == before
 
 

@@ -431,104 +431,104 @@ def test_blas_is_pinned_through_threadpoolctl_where_the_direct_search_finds_none
 @pytest.fixture
 def machine(monkeypatch):
     """Pretend to run on 4 cores with a given number of runnable threads."""
-    import rbm._training as training
-    monkeypatch.setattr(training, "available_cores", lambda: 4)
+    import rbm._threads as threads
+    monkeypatch.setattr(threads, "available_cores", lambda: 4)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     # The OpenMP runtime's own limit is this machine's core count: no limit.
-    monkeypatch.setattr(training, "openmp_max_threads", lambda: 0)
-    monkeypatch.setattr(training, "_load_reading", [-float("inf"), None, 0])
+    monkeypatch.setattr(threads, "openmp_max_threads", lambda: 0)
+    monkeypatch.setattr(threads, "_load_reading", [-float("inf"), None, 0])
 
-    monkeypatch.setattr(training, "_own_runnable_threads", lambda: 1)
+    monkeypatch.setattr(threads, "_own_runnable_threads", lambda: 1)
 
     def with_runnable(count):
-        monkeypatch.setattr(training, "_runnable_threads", lambda: count)
-        training._load_reading[:] = [-float("inf"), None, 0]  # no reading before
-        return training
+        monkeypatch.setattr(threads, "_runnable_threads", lambda: count)
+        threads._load_reading[:] = [-float("inf"), None, 0]  # no reading before
+        return threads
 
     return with_runnable
 
 
 def test_default_threads_leave_the_cores_other_processes_use(machine):
-    training = machine(1)  # only the caller runs: every core
-    assert training.effective_n_threads(None) == 4
-    training = machine(3)  # two other threads running: two cores left
-    assert training.effective_n_threads(None) == 2
-    training = machine(40)  # a busy machine: one thread, never none
-    assert training.effective_n_threads(None) == 1
+    threads = machine(1)  # only the caller runs: every core
+    assert threads.effective_n_threads(None) == 4
+    threads = machine(3)  # two other threads running: two cores left
+    assert threads.effective_n_threads(None) == 2
+    threads = machine(40)  # a busy machine: one thread, never none
+    assert threads.effective_n_threads(None) == 1
     # Explicit counts are taken as given, -1 is every core whatever the load.
-    assert training.effective_n_threads(3) == 3
-    assert training.effective_n_threads(-1) == 4
-    assert training.effective_n_threads(-2) == 3
-    training = machine(None)  # load unknown (not Linux): every core
-    assert training.effective_n_threads(None) == 4
+    assert threads.effective_n_threads(3) == 3
+    assert threads.effective_n_threads(-1) == 4
+    assert threads.effective_n_threads(-2) == 3
+    threads = machine(None)  # load unknown (not Linux): every core
+    assert threads.effective_n_threads(None) == 4
     # This process's own running threads (a thread team still spinning after
     # a product) are not other load.
-    training = machine(3)
-    training._own_runnable_threads = lambda: 3
-    assert training.effective_n_threads(None) == 4
+    threads = machine(3)
+    threads._own_runnable_threads = lambda: 3
+    assert threads.effective_n_threads(None) == 4
 
 
 def test_an_idle_machine_is_seen_without_reading_each_threads_state(machine):
     # One runnable thread is the caller: there is nothing of this process's
     # own to subtract, so the file per thread is not read (a quarter of a
     # small fit); with more runnable threads it is.
-    training = machine(1)
+    threads = machine(1)
     reads = []
-    training._own_runnable_threads = lambda: reads.append(1) or 1
-    assert training.effective_n_threads(None) == 4 and reads == []
-    training = machine(2)
-    training._own_runnable_threads = lambda: reads.append(1) or 1
-    assert training.effective_n_threads(None) == 3 and reads == [1]
+    threads._own_runnable_threads = lambda: reads.append(1) or 1
+    assert threads.effective_n_threads(None) == 4 and reads == []
+    threads = machine(2)
+    threads._own_runnable_threads = lambda: reads.append(1) or 1
+    assert threads.effective_n_threads(None) == 3 and reads == [1]
 
 
 def test_default_threads_follow_omp_num_threads_as_joblib_sets_it(machine, monkeypatch):
-    training = machine(1)
+    threads = machine(1)
     for value, expected in [("2", 2), ("1,1", 1), ("8", 4), ("", 4), ("many", 4), ("0", 4)]:
         monkeypatch.setenv("OMP_NUM_THREADS", value)
-        assert training.effective_n_threads(None) == expected, value
+        assert threads.effective_n_threads(None) == expected, value
 
 
 def test_a_load_reading_is_reused_briefly(machine):
-    training = machine(1)
-    assert training.idle_cores(4) == 4
-    training._runnable_threads = lambda: 4  # the machine got busy...
-    assert training.idle_cores(4) == 4  # ...seen after LOAD_READING_SECONDS,
-    training._load_reading[0] -= 2 * training.LOAD_READING_SECONDS
-    assert training.idle_cores(4) == 4  # ...and confirmed by the reading after
-    training._load_reading[0] -= 2 * training.LOAD_READING_SECONDS
-    assert training.idle_cores(4) == 1
+    threads = machine(1)
+    assert threads.idle_cores(4) == 4
+    threads._runnable_threads = lambda: 4  # the machine got busy...
+    assert threads.idle_cores(4) == 4  # ...seen after LOAD_READING_SECONDS,
+    threads._load_reading[0] -= 2 * threads.LOAD_READING_SECONDS
+    assert threads.idle_cores(4) == 4  # ...and confirmed by the reading after
+    threads._load_reading[0] -= 2 * threads.LOAD_READING_SECONDS
+    assert threads.idle_cores(4) == 1
 
 
-def _readings(training, counts, seconds_apart):
+def _readings(threads, counts, seconds_apart):
     """idle_cores(4) after each count of runnable threads, readings
     ``seconds_apart`` apart (the clock moved back by rewriting the last
     reading's time)."""
     idle = []
     for count in counts:
-        training._runnable_threads = lambda count=count: count
-        training._load_reading[0] -= seconds_apart
-        idle.append(training.idle_cores(4))
+        threads._runnable_threads = lambda count=count: count
+        threads._load_reading[0] -= seconds_apart
+        idle.append(threads.idle_cores(4))
     return idle
 
 
 def test_a_thread_runnable_for_one_reading_costs_no_thread(machine):
     # An idle VM shows a runnable thread of its own now and then: alone in
     # its reading, it is not load.
-    training = machine(1)
-    assert _readings(training, [1, 2, 1, 1, 2, 1], 0.2) == [4, 4, 4, 4, 4, 4]
+    threads = machine(1)
+    assert _readings(threads, [1, 2, 1, 1, 2, 1], 0.2) == [4, 4, 4, 4, 4, 4]
     # Load that stays is seen from its second reading on, and gone the same way.
-    training = machine(1)
-    assert _readings(training, [1, 3, 3, 3, 1, 1], 0.2) == [4, 4, 2, 2, 4, 4]
+    threads = machine(1)
+    assert _readings(threads, [1, 3, 3, 3, 1, 1], 0.2) == [4, 4, 2, 2, 4, 4]
 
 
 def test_a_first_reading_in_a_while_is_taken_as_it_is(machine):
     # No recent reading to confirm it: a busy machine's first fit in a
     # process, or after a pause, starts with the threads that are free.
-    training = machine(3)
-    assert training.idle_cores(4) == 2
-    training = machine(1)
-    assert _readings(training, [1], 0.2) == [4]
-    assert _readings(training, [3], 2 * training.LOAD_CONFIRM_SECONDS) == [2]
+    threads = machine(3)
+    assert threads.idle_cores(4) == 2
+    threads = machine(1)
+    assert _readings(threads, [1], 0.2) == [4]
+    assert _readings(threads, [3], 2 * threads.LOAD_CONFIRM_SECONDS) == [2]
 
 
 def test_parallel_fits_in_joblib_workers_share_the_cores():
@@ -536,11 +536,61 @@ def test_parallel_fits_in_joblib_workers_share_the_cores():
     # OMP_NUM_THREADS to their share of the cores: each fit stays within it.
     from joblib import Parallel, delayed
 
-    from rbm._training import available_cores, effective_n_threads
+    from rbm._threads import available_cores, effective_n_threads
     share = max(1, available_cores() // 2)
     counts = Parallel(n_jobs=2, backend="loky")(
         delayed(effective_n_threads)(None) for _ in range(2))
     assert all(1 <= count <= share for count in counts), counts
+
+
+def test_kernel_calls_hold_their_threads_from_other_calls_of_the_process(machine):
+    # Was: idle_cores subtracts this process's own running threads (a team
+    # still spinning is no other process's load), so two fits on two Python
+    # threads (joblib's threading backend, a user's threads) each took every
+    # idle core: 2 x 2 threads on a 2-core machine.
+    threads = machine(1)  # an idle 4-core machine
+    with threads.kernel_threads(None) as first:
+        assert first == 4 and threads.threads_held() == 4
+        with threads.kernel_threads(None) as second:
+            assert second == 1  # its calling thread, at least
+            assert threads.effective_n_threads(None) == 1
+        assert threads.effective_n_threads(None) == 1
+    assert threads.threads_held() == 0 and threads.effective_n_threads(None) == 4
+    with threads.kernel_threads(3) as given:  # a count given is taken as given, and held
+        assert given == 3 and threads.effective_n_threads(None) == 1
+    with pytest.raises(RuntimeError):
+        with threads.kernel_threads(2):
+            raise RuntimeError("a failed kernel call gives its threads back")
+    assert threads.threads_held() == 0
+
+
+def test_fits_on_two_python_threads_share_the_cores(machine, binary_rows, monkeypatch):
+    import threading
+
+    threads = machine(1)  # an idle 4-core machine
+    train = _gibbs.train_minibatches
+    both_in_a_pass = threading.Barrier(2, timeout=30)
+    seen = {}
+
+    def first_passes_meet(*args):
+        # Each worker's first pass waits inside its hold for the other's.
+        if threading.current_thread() in workers and threading.get_ident() not in seen:
+            seen[threading.get_ident()] = args[-1]
+            both_in_a_pass.wait()
+        return train(*args)
+
+    monkeypatch.setattr(_gibbs, "train_minibatches", first_passes_meet)
+    models = [BernoulliRBM(n_components=8, n_iter=2, random_state=0) for _ in range(2)]
+    workers = [threading.Thread(target=model.fit, args=(binary_rows,)) for model in models]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(seen.values()) == [1, 4]  # not [4, 4]
+    assert threads.threads_held() == 0
+    alone = BernoulliRBM(n_components=8, n_iter=2, random_state=0).fit(binary_rows)
+    for model in models:  # the thread count changes no result
+        np.testing.assert_array_equal(model.components_, alone.components_)
 
 
 def test_partial_fit_records_its_pass_with_blas_held_at_one_thread(binary_rows, monkeypatch):
