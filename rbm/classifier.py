@@ -54,7 +54,9 @@ from ._params import BooleanCountsRefused, CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
 from ._categorical import _column_types, _pandas_type
-from ._state import (check_chain_memory, check_n_components, check_n_features,
+from . import _state
+from ._state import (SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib, check_chain_memory,
+                     check_n_components, check_n_features,
                      check_sample_request, own_array)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
@@ -634,6 +636,33 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         self.history_ = {name: [] for name in HISTORY_COLUMNS}
         self.best_epoch_ = None
 
+    def _check_training_memory(self, n_columns):
+        """Raise ModelTooLargeError, before allocating, where the weights or the
+        ``batch_size`` persistent chains need more memory than is available
+        (NumPy's own error said only "Unable to allocate 373. GiB"; the density
+        models' check says what to lower, and so does this one)."""
+        n_hidden, n_classes = int(self.n_components), len(self.classes_)
+        batch_size = int(self.batch_size)
+        weights, chains = _training_bytes(n_hidden, batch_size, n_columns, n_classes)
+        needed = weights + chains
+        if needed <= SURELY_AVAILABLE_BYTES:
+            return
+        available = _state.available_memory()
+        if available is None or needed <= available:
+            return
+        # The parameter whose lowering alone (to 1) would make training fit.
+        lower = [name for name, sizes in (("n_components", (1, batch_size)),
+                                          ("batch_size", (n_hidden, 1)))
+                 if sum(_training_bytes(*sizes, n_columns, n_classes)) <= available]
+        advice = (" or ".join(lower) if lower else "n_components and batch_size")
+        raise ModelTooLargeError(
+            f"{type(self).__name__} with n_components={self.n_components} and batch_size="
+            f"{self.batch_size} (its number of persistent chains) needs at least "
+            f"{_gib(needed)} of memory to train on {n_columns} columns and {n_classes} "
+            f"classes (the weights, their velocities and a copy: {_gib(weights)}; the "
+            f"chains: {_gib(chains)}), but only {_gib(available)} is available. "
+            f"Lower {advice}.")
+
     def _start_chains(self, X, labels, rng):
         """Persistent chains started at random training rows (unlabelled ones at a
         label drawn from the class prior)."""
@@ -813,6 +842,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                 if self.early_stopping:
                     X, labels, weights, validation = self._split_validation(X, labels,
                                                                             weights, rng)
+                self._check_training_memory(X.shape[1])
                 self._initialize(X, labels, rng)
                 self._chains = self._start_chains(X, labels, rng)
                 self._train(X, labels, weights, self.n_iter, validation)
@@ -911,6 +941,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         with single_threaded_blas():
             if first:
                 rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+                self._check_training_memory(X.shape[1])
                 self._initialize(X, labels, rng)
                 self._chains = self._start_chains(X, labels, rng)
             self._train(X, labels, weights, 1)
@@ -1458,6 +1489,15 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
 
 HISTORY_COLUMNS = ("epoch", "seconds", "log_loss_train", "accuracy_train",
                    "log_loss_validation", "accuracy_validation")
+
+
+def _training_bytes(n_hidden, n_chains, n_columns, n_classes):
+    """(bytes of the weights, bytes of the chains) training surely allocates: a
+    lower bound.  The weights W and U, their velocities and the copy that a
+    ``partial_fit`` or early stopping keeps (three of each); per chain the rows
+    that ``sample``'s chains measured (``RBMClassifier._chain_bytes``)."""
+    return (3 * n_hidden * (n_columns + n_classes + 1) * 8,
+            n_chains * (7 * n_columns + 4 * n_hidden + 6 * n_classes) * 8)
 
 
 def _positive_rows(X, labels, weights):

@@ -746,3 +746,29 @@ def test_categories_set_since_the_fit_are_refused_by_partial_fit():
     model.set_params(categories=[["a", "b"], ["x", "y"]]).partial_fit(X, y)
     model.set_params(categories="auto").partial_fit(X, y)
     assert model.n_iter_ == 4
+
+
+@pytest.mark.parametrize("change, lower", [(dict(n_components=10**12), "n_components"),
+                                           (dict(batch_size=10**12), "batch_size")])
+@pytest.mark.parametrize("call", ["fit", "partial_fit"])
+def test_training_larger_than_memory_is_refused_before_allocating(binary, monkeypatch, change,
+                                                                  lower, call):
+    # fit(n_components=10**12) and fit(batch_size=10**12) reached NumPy's
+    # "Unable to allocate 373. GiB" (the weights; the chains, one per row of a
+    # minibatch), where the density models name the parameter to lower.
+    import rbm._state
+    from rbm._state import ModelTooLargeError
+    X, y = binary
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 2**30)
+    model = RBMClassifier(n_iter=1, random_state=0, **change)
+    train = (model.fit if call == "fit" else
+             lambda X, y: model.partial_fit(X, y, classes=[0, 1]))
+    with pytest.raises(ModelTooLargeError, match=rf"RBMClassifier with n_components=.* needs at "
+                                                 rf"least .* but only 1.0 GiB is available\. "
+                                                 rf"Lower {lower}\.$"):
+        train(X, y)
+    with pytest.raises(NotFittedError):  # left unfitted
+        check_is_fitted(model)
+    # A model that fits in memory is not refused, whatever the memory read.
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 0)
+    assert RBMClassifier(n_components=3, n_iter=1, random_state=0).fit(X, y).n_iter_ == 1
