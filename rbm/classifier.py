@@ -43,7 +43,7 @@ from sklearn.base import (BaseEstimator, ClassifierMixin, ClassNamePrefixFeature
                           TransformerMixin)
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._blas import single_threaded_blas
@@ -501,6 +501,19 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         self.random_state = random_state
         self.verbose = verbose
         self.unlabelled_marker = unlabelled_marker
+
+    def _validate_params(self):
+        """scikit-learn's checks, after refusing a bool as ``unlabelled_marker``:
+        Python counts True as the integer 1, so ``unlabelled_marker=True``
+        passed the ``int`` constraint and silently took every row of class 1
+        as unlabelled."""
+        if isinstance(self.unlabelled_marker, bool):
+            raise InvalidParameterError(
+                f"The 'unlabelled_marker' parameter of {type(self).__name__} must be an int, "
+                f"a str or None, got {self.unlabelled_marker!r} (a bool), which would mark "
+                f"the rows labelled {int(self.unlabelled_marker)} as unlabelled; pass the "
+                "label of unlabelled rows (-1 by default), or None if every row is labelled.")
+        super()._validate_params()
 
     # ------------------------------------------------------------------
     # Input

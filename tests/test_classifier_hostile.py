@@ -772,3 +772,21 @@ def test_training_larger_than_memory_is_refused_before_allocating(binary, monkey
     # A model that fits in memory is not refused, whatever the memory read.
     monkeypatch.setattr(rbm._state, "available_memory", lambda: 0)
     assert RBMClassifier(n_components=3, n_iter=1, random_state=0).fit(X, y).n_iter_ == 1
+
+
+@pytest.mark.parametrize("marker", [True, False])
+def test_a_bool_unlabelled_marker_is_refused(marker):
+    # unlabelled_marker=True passed the int constraint (True is the integer 1)
+    # and took every row of class 1 as unlabelled: with classes 0, 1 and 2 the
+    # model fitted, silently, with classes_ [0, 2].
+    X = np.random.default_rng(0).random((30, 4))
+    y = np.arange(30) % 3
+    model = RBMClassifier(n_components=3, n_iter=1, random_state=0, unlabelled_marker=marker)
+    for train in (lambda: model.fit(X, y), lambda: model.partial_fit(X, y, classes=[0, 1, 2])):
+        with pytest.raises(ValueError, match=rf"'unlabelled_marker' parameter of RBMClassifier "
+                                             rf"must be an int, a str or None, got {marker} "
+                                             rf"\(a bool\), which would mark the rows labelled "
+                                             rf"{int(marker)} as unlabelled"):
+            train()
+    assert RBMClassifier(n_components=3, n_iter=1, random_state=0, unlabelled_marker=None).fit(
+        X, y).classes_.tolist() == [0, 1, 2]
