@@ -69,6 +69,10 @@ from ._weights import check_sample_weight
 BLOCK_ELEMENTS = 2**18
 #: Label that marks an unlabelled row (``sklearn.semi_supervised``'s convention).
 UNLABELLED = -1
+#: Class scores of at least this magnitude are compared relative to class 0's
+#: (``log_posterior``): their float64 spacing (2**-32 here) would swamp the
+#: differences between classes, which decide p(y | x).
+LARGE_SCORE = 2.0**20
 #: Largest hidden layer whose states ``log_partition`` enumerates (2**20 states).
 MAX_EXACT_HIDDEN = 20
 #: Entries of the log-partition cache before it is emptied (a stream of
@@ -119,9 +123,50 @@ def class_scores(A, U, d):
 
 def log_posterior(A, U, d):
     """log p(y | x) for every class, shape (n, n_classes), normalised by a
-    stable log-sum-exp."""
+    stable log-sum-exp.
+
+    Rows whose scores reach ``LARGE_SCORE`` in magnitude (real-valued
+    inputs far out: the softplus sums grow with the fields while their
+    differences between classes stay bounded) take their scores relative to
+    class 0's instead (``relative_scores``): at 1e17 the absolute scores of
+    the classes were equal to the last bit and each row read p = 1 for
+    every class.
+    """
     scores = class_scores(A, U, d)
-    return scores - logsumexp(scores, axis=1, keepdims=True)
+    log_p = scores - logsumexp(scores, axis=1, keepdims=True)
+    far = _far_rows(scores)
+    if far.any():
+        relative = relative_scores(A[far], U, d)
+        log_p[far] = relative - logsumexp(relative, axis=1, keepdims=True)
+    return log_p
+
+
+def _far_rows(scores):
+    """Rows of ``scores`` whose magnitude reaches ``LARGE_SCORE`` (or not finite)."""
+    return ~(np.abs(scores).max(axis=1, initial=0.0) < LARGE_SCORE)
+
+
+def relative_scores(A, U, d):
+    """Each class's score minus class 0's, ``d_k - d_0 + sum_j [softplus(A_j + U_jk)
+    - softplus(A_j + U_j0)]``, computed without the scores themselves.
+
+    Where both fields are positive the difference is ``U_jk - U_j0`` plus the
+    difference of the two ``log1p(exp(-field))`` tails, so a field of 1e17 (or
+    infinite) loses nothing; elsewhere the softplus values are no larger than
+    the weights, and subtracted as they are.  NumPy, in blocks of rows: only
+    the rare rows of ``log_posterior``'s ``LARGE_SCORE`` come here.
+    """
+    out = np.empty((A.shape[0], U.shape[1]))
+    for rows in row_blocks(*A.shape, U.shape[1]):
+        field = A[rows, :, None] + U[None, :, :]
+        base = field[:, :, :1]
+        with np.errstate(over="ignore", invalid="ignore"):
+            tails = ((U - U[:, :1])[None] + np.log1p(np.exp(-field))
+                     - np.log1p(np.exp(-base)))
+            direct = np.logaddexp(0.0, field) - np.logaddexp(0.0, base)
+        both_positive = (field > 0) & (base > 0)
+        out[rows] = (d - d[0]) + np.where(both_positive, tails, direct).sum(axis=1)
+    return out
 
 
 def hidden_given_class(A, U):
@@ -1166,12 +1211,18 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             For two classes, the log-odds of ``classes_[1]`` (scikit-learn's
             convention); otherwise ``d_y + sum_j softplus(c_j + U_jy + W_j s(x))``
-            per class.
+            per class, or for a row whose scores reach 2**20 in magnitude
+            (``LARGE_SCORE``: real-valued inputs far out) the same minus class
+            0's, whose float64 values would no longer tell the classes apart.
         """
         V = self._check_fitted_X(X)
+        U, d = self.class_components_, self.intercept_class_
         with single_threaded_blas():
-            scores = class_scores(self._hidden_field(V), self.class_components_,
-                                  self.intercept_class_)
+            A = self._hidden_field(V)
+            scores = class_scores(A, U, d)
+            far = _far_rows(scores)
+            if far.any():
+                scores[far] = relative_scores(A[far], U, d)
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
         return scores

@@ -790,3 +790,57 @@ def test_a_bool_unlabelled_marker_is_refused(marker):
             train()
     assert RBMClassifier(n_components=3, n_iter=1, random_state=0, unlabelled_marker=None).fit(
         X, y).classes_.tolist() == [0, 1, 2]
+
+
+def test_real_inputs_far_out_get_probabilities_that_sum_to_one():
+    # Gaussian inputs scaled by 1e17 made every class's score equal to the
+    # last bit: predict_proba read [1.0, 1.0] per row, predict class 0 for
+    # every row and decision_function 0.  The scores grow with the fields,
+    # their differences between classes stay bounded: the log-odds reach a
+    # limit, which the probabilities of the far rows now are.
+    from rbm.classifier import LARGE_SCORE, class_scores, relative_scores
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+    model = RBMClassifier(n_components=4, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    # The limit, reached already at 1e4 (every field beyond +-40), where the
+    # scores themselves are still small enough to be compared as they are.
+    limit = model.predict_proba(X[:5] * 1e4)
+    assert np.abs(class_scores(model._hidden_field(X[:5] * 1e4), model.class_components_,
+                               model.intercept_class_)).max() < LARGE_SCORE
+    assert np.abs(model._hidden_field(X[:5] * 1e4)).min() > 40
+    for scale in (1e15, 1e17, 1e20, 1e300):
+        far = X[:5] * scale
+        proba = model.predict_proba(far)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(proba, limit, rtol=0, atol=1e-6)
+        scores = model.decision_function(far)
+        assert np.array_equal(model.predict(far), model.classes_[scores.argmax(axis=1)])
+        np.testing.assert_allclose(scores - scores[:, :1], np.log(proba / proba[:, :1]),
+                                   atol=1e-9)
+    # Rows far in the other direction: a limit of their own, also a distribution.
+    np.testing.assert_allclose(model.predict_proba(-X[:5] * 1e300).sum(axis=1), 1.0, atol=1e-12)
+    # The relative scores are the scores less class 0's where both are exact.
+    A = model._hidden_field(X)
+    direct = class_scores(A, model.class_components_, model.intercept_class_)
+    assert np.abs(direct).max() < LARGE_SCORE
+    np.testing.assert_allclose(relative_scores(A, model.class_components_,
+                                               model.intercept_class_),
+                               direct - direct[:, :1], rtol=0, atol=1e-12)
+
+
+def test_binary_log_odds_of_far_rows_match_their_probabilities():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 3))
+    y = np.where(X[:, 0] > 0, "yes", "no")
+    model = RBMClassifier(n_components=3, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    far = X[:6] * 1e18
+    proba = model.predict_proba(far)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    # The limit, reached already at 1e4 (scores small enough to compare as they are).
+    np.testing.assert_allclose(model.decision_function(far),
+                               model.decision_function(X[:6] * 1e4), atol=1e-6)
+    np.testing.assert_allclose(model.decision_function(far), np.log(proba[:, 1] / proba[:, 0]),
+                               atol=1e-9)
+    assert np.array_equal(model.predict(far),
+                          np.where(model.decision_function(far) > 0, "yes", "no"))
