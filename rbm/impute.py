@@ -605,7 +605,9 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
     def _constant_columns(self, estimator, X, missing, sample_weight):
         """The value of each column that held one value only among its observed
         entries in fit (rows of positive weight), NaN for the others; None for a
-        CategoricalRBM (which imputes only categories it was fitted on).
+        CategoricalRBM (labels: a column of one category imputes that one,
+        unless a ``categories`` parameter lists others, which training makes
+        improbable but not impossible; left to the model).
 
         ``transform`` imputes such a column's gaps with that value, as
         ``SimpleImputer`` and ``IterativeImputer`` do: the model's own answer
