@@ -596,8 +596,9 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
                     self._rows_for(estimator, None, None, X, missing))
             estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
                           sample_weight=sample_weight)
+            constants = self._constant_columns(estimator, X, missing, sample_weight)
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
-        self._constants = self._constant_columns(estimator, X, missing, sample_weight)
+        self._constants = constants
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)
         return self
