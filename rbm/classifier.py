@@ -1165,6 +1165,27 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         S = self._visible_unit.hidden_input(V)
         return np.asarray(S @ self.components_.T) + self.intercept_hidden_
 
+    def _checked_field(self, V):
+        """``_hidden_field`` of the rows a prediction is asked for, refusing rows
+        whose field overflowed to NaN (real inputs near the float64 limit:
+        x / sigma**2 infinite, then inf - inf in the product), which NumPy
+        answered with RuntimeWarnings and predict with class 0, silently.
+        An infinite field is kept: the probabilities have a limit there."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            A = self._hidden_field(V)
+        broken = np.isnan(A).any(axis=1)
+        if broken.any():
+            first = int(np.argmax(broken))
+            row = V[first].toarray() if sp.issparse(V) else V[first]
+            raise ValueError(
+                f"{type(self).__name__}: {counted(int(broken.sum()), 'row')} of X "
+                f"overflowed float64 in the hidden units' inputs (the first: row {first}, "
+                f"largest absolute value {np.abs(row).max():.3g}), so the model cannot "
+                "answer for them; they are far from the data scale the model was "
+                "fitted to. Scale them as the training data were (for example with the "
+                "StandardScaler fitted on the training data).")
+        return A
+
     def predict_log_proba(self, X):
         """log p(y | x) of every class, exactly.
 
@@ -1180,7 +1201,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         """
         V = self._check_fitted_X(X)
         with single_threaded_blas():
-            return log_posterior(self._hidden_field(V), self.class_components_,
+            return log_posterior(self._checked_field(V), self.class_components_,
                                  self.intercept_class_)
 
     def predict_proba(self, X):
@@ -1218,7 +1239,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         V = self._check_fitted_X(X)
         U, d = self.class_components_, self.intercept_class_
         with single_threaded_blas():
-            A = self._hidden_field(V)
+            A = self._checked_field(V)
             scores = class_scores(A, U, d)
             far = _far_rows(scores)
             if far.any():
@@ -1258,11 +1279,11 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         """
         V = self._check_fitted_X(X)
         with single_threaded_blas():
-            return self._hidden_features(V)
+            return self._hidden_features(V, self._checked_field(V))
 
-    def _hidden_features(self, V):
-        """``transform`` of internal-form V."""
-        A = self._hidden_field(V)
+    def _hidden_features(self, V, A=None):
+        """``transform`` of internal-form V (``A``: its hidden field, if computed)."""
+        A = self._hidden_field(V) if A is None else A
         out = np.empty(A.shape)
         U, d = self.class_components_, self.intercept_class_
         for rows in row_blocks(*A.shape, U.shape[1]):
@@ -1456,7 +1477,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                                    f", or {self.unlabelled_marker!r} to sum the label out")
                                    + "."))
         log_z = self.log_partition().log_z
-        scores = class_scores(self._hidden_field(V), self.class_components_,
+        scores = class_scores(self._checked_field(V), self.class_components_,
                               self.intercept_class_)
         labelled = labels != UNLABELLED
         joint = logsumexp(scores, axis=1)

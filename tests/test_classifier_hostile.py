@@ -844,3 +844,26 @@ def test_binary_log_odds_of_far_rows_match_their_probabilities():
                                atol=1e-9)
     assert np.array_equal(model.predict(far),
                           np.where(model.decision_function(far) > 0, "yes", "no"))
+
+
+def test_rows_that_overflow_float64_are_refused_not_predicted_as_class_0():
+    # Real inputs of 1.7e308 (standard deviation 0.3 in training) made
+    # x / sigma**2 infinite and the hidden field inf - inf: NumPy's
+    # RuntimeWarnings, NaN probabilities, and predict answered class 0.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4)) * 0.3
+    y = (X[:, 0] > 0).astype(int) + 1
+    model = RBMClassifier(n_components=4, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    far = np.vstack([X[:2], [[1.7e308, -1.7e308, 1.7e308, -1.7e308]]])
+    calls = [model.predict, model.predict_proba, model.predict_log_proba,
+             model.decision_function, model.transform, lambda Z: model.log_likelihood(Z)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for call in calls:
+            with pytest.raises(ValueError, match=r"RBMClassifier: 1 row of X overflowed float64 "
+                                                 r".*the first: row 2, largest absolute value "
+                                                 r"1.7e\+308"):
+                call(far)
+        # Far rows whose fields stay numbers are answered (their limit).
+        proba = model.predict_proba(X[:3] * 1e300)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
