@@ -43,7 +43,7 @@ from sklearn.base import (BaseEstimator, ClassifierMixin, ClassNamePrefixFeature
                           TransformerMixin)
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ._blas import single_threaded_blas
@@ -54,7 +54,9 @@ from ._params import BooleanCountsRefused, CachedParamNames
 from ._partition import LogPartitionEstimate, ais_log_partition
 from ._rollback import unchanged_on_error
 from ._categorical import _column_types, _pandas_type
-from ._state import (check_chain_memory, check_n_components, check_n_features,
+from . import _state
+from ._state import (SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib, check_chain_memory,
+                     check_n_components, check_n_features,
                      check_sample_request, own_array)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
@@ -67,6 +69,10 @@ from ._weights import check_sample_weight
 BLOCK_ELEMENTS = 2**18
 #: Label that marks an unlabelled row (``sklearn.semi_supervised``'s convention).
 UNLABELLED = -1
+#: Class scores of at least this magnitude are compared relative to class 0's
+#: (``log_posterior``): their float64 spacing (2**-32 here) would swamp the
+#: differences between classes, which decide p(y | x).
+LARGE_SCORE = 2.0**20
 #: Largest hidden layer whose states ``log_partition`` enumerates (2**20 states).
 MAX_EXACT_HIDDEN = 20
 #: Entries of the log-partition cache before it is emptied (a stream of
@@ -117,9 +123,50 @@ def class_scores(A, U, d):
 
 def log_posterior(A, U, d):
     """log p(y | x) for every class, shape (n, n_classes), normalised by a
-    stable log-sum-exp."""
+    stable log-sum-exp.
+
+    Rows whose scores reach ``LARGE_SCORE`` in magnitude (real-valued
+    inputs far out: the softplus sums grow with the fields while their
+    differences between classes stay bounded) take their scores relative to
+    class 0's instead (``relative_scores``): at 1e17 the absolute scores of
+    the classes were equal to the last bit and each row read p = 1 for
+    every class.
+    """
     scores = class_scores(A, U, d)
-    return scores - logsumexp(scores, axis=1, keepdims=True)
+    log_p = scores - logsumexp(scores, axis=1, keepdims=True)
+    far = _far_rows(scores)
+    if far.any():
+        relative = relative_scores(A[far], U, d)
+        log_p[far] = relative - logsumexp(relative, axis=1, keepdims=True)
+    return log_p
+
+
+def _far_rows(scores):
+    """Rows of ``scores`` whose magnitude reaches ``LARGE_SCORE`` (or not finite)."""
+    return ~(np.abs(scores).max(axis=1, initial=0.0) < LARGE_SCORE)
+
+
+def relative_scores(A, U, d):
+    """Each class's score minus class 0's, ``d_k - d_0 + sum_j [softplus(A_j + U_jk)
+    - softplus(A_j + U_j0)]``, computed without the scores themselves.
+
+    Where both fields are positive the difference is ``U_jk - U_j0`` plus the
+    difference of the two ``log1p(exp(-field))`` tails, so a field of 1e17 (or
+    infinite) loses nothing; elsewhere the softplus values are no larger than
+    the weights, and subtracted as they are.  NumPy, in blocks of rows: only
+    the rare rows of ``log_posterior``'s ``LARGE_SCORE`` come here.
+    """
+    out = np.empty((A.shape[0], U.shape[1]))
+    for rows in row_blocks(*A.shape, U.shape[1]):
+        field = A[rows, :, None] + U[None, :, :]
+        base = field[:, :, :1]
+        with np.errstate(over="ignore", invalid="ignore"):
+            tails = ((U - U[:, :1])[None] + np.log1p(np.exp(-field))
+                     - np.log1p(np.exp(-base)))
+            direct = np.logaddexp(0.0, field) - np.logaddexp(0.0, base)
+        both_positive = (field > 0) & (base > 0)
+        out[rows] = (d - d[0]) + np.where(both_positive, tails, direct).sum(axis=1)
+    return out
 
 
 def hidden_given_class(A, U):
@@ -500,6 +547,19 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         self.verbose = verbose
         self.unlabelled_marker = unlabelled_marker
 
+    def _validate_params(self):
+        """scikit-learn's checks, after refusing a bool as ``unlabelled_marker``:
+        Python counts True as the integer 1, so ``unlabelled_marker=True``
+        passed the ``int`` constraint and silently took every row of class 1
+        as unlabelled."""
+        if isinstance(self.unlabelled_marker, bool):
+            raise InvalidParameterError(
+                f"The 'unlabelled_marker' parameter of {type(self).__name__} must be an int, "
+                f"a str or None, got {self.unlabelled_marker!r} (a bool), which would mark "
+                f"the rows labelled {int(self.unlabelled_marker)} as unlabelled; pass the "
+                "label of unlabelled rows (-1 by default), or None if every row is labelled.")
+        super()._validate_params()
+
     # ------------------------------------------------------------------
     # Input
     # ------------------------------------------------------------------
@@ -633,6 +693,33 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         self.n_iter_ = 0
         self.history_ = {name: [] for name in HISTORY_COLUMNS}
         self.best_epoch_ = None
+
+    def _check_training_memory(self, n_columns):
+        """Raise ModelTooLargeError, before allocating, where the weights or the
+        ``batch_size`` persistent chains need more memory than is available
+        (NumPy's own error said only "Unable to allocate 373. GiB"; the density
+        models' check says what to lower, and so does this one)."""
+        n_hidden, n_classes = int(self.n_components), len(self.classes_)
+        batch_size = int(self.batch_size)
+        weights, chains = _training_bytes(n_hidden, batch_size, n_columns, n_classes)
+        needed = weights + chains
+        if needed <= SURELY_AVAILABLE_BYTES:
+            return
+        available = _state.available_memory()
+        if available is None or needed <= available:
+            return
+        # The parameter whose lowering alone (to 1) would make training fit.
+        lower = [name for name, sizes in (("n_components", (1, batch_size)),
+                                          ("batch_size", (n_hidden, 1)))
+                 if sum(_training_bytes(*sizes, n_columns, n_classes)) <= available]
+        advice = (" or ".join(lower) if lower else "n_components and batch_size")
+        raise ModelTooLargeError(
+            f"{type(self).__name__} with n_components={self.n_components} and batch_size="
+            f"{self.batch_size} (its number of persistent chains) needs at least "
+            f"{_gib(needed)} of memory to train on {n_columns} columns and {n_classes} "
+            f"classes (the weights, their velocities and a copy: {_gib(weights)}; the "
+            f"chains: {_gib(chains)}), but only {_gib(available)} is available. "
+            f"Lower {advice}.")
 
     def _start_chains(self, X, labels, rng):
         """Persistent chains started at random training rows (unlabelled ones at a
@@ -813,6 +900,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                 if self.early_stopping:
                     X, labels, weights, validation = self._split_validation(X, labels,
                                                                             weights, rng)
+                self._check_training_memory(X.shape[1])
                 self._initialize(X, labels, rng)
                 self._chains = self._start_chains(X, labels, rng)
                 self._train(X, labels, weights, self.n_iter, validation)
@@ -911,6 +999,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         with single_threaded_blas():
             if first:
                 rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
+                self._check_training_memory(X.shape[1])
                 self._initialize(X, labels, rng)
                 self._chains = self._start_chains(X, labels, rng)
             self._train(X, labels, weights, 1)
@@ -1076,6 +1165,27 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         S = self._visible_unit.hidden_input(V)
         return np.asarray(S @ self.components_.T) + self.intercept_hidden_
 
+    def _checked_field(self, V):
+        """``_hidden_field`` of the rows a prediction is asked for, refusing rows
+        whose field overflowed to NaN (real inputs near the float64 limit:
+        x / sigma**2 infinite, then inf - inf in the product), which NumPy
+        answered with RuntimeWarnings and predict with class 0, silently.
+        An infinite field is kept: the probabilities have a limit there."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            A = self._hidden_field(V)
+        broken = np.isnan(A).any(axis=1)
+        if broken.any():
+            first = int(np.argmax(broken))
+            row = V[first].toarray() if sp.issparse(V) else V[first]
+            raise ValueError(
+                f"{type(self).__name__}: {counted(int(broken.sum()), 'row')} of X "
+                f"overflowed float64 in the hidden units' inputs (the first: row {first}, "
+                f"largest absolute value {np.abs(row).max():.3g}), so the model cannot "
+                "answer for them; they are far from the data scale the model was "
+                "fitted to. Scale them as the training data were (for example with the "
+                "StandardScaler fitted on the training data).")
+        return A
+
     def predict_log_proba(self, X):
         """log p(y | x) of every class, exactly.
 
@@ -1091,7 +1201,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         """
         V = self._check_fitted_X(X)
         with single_threaded_blas():
-            return log_posterior(self._hidden_field(V), self.class_components_,
+            return log_posterior(self._checked_field(V), self.class_components_,
                                  self.intercept_class_)
 
     def predict_proba(self, X):
@@ -1122,12 +1232,18 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             For two classes, the log-odds of ``classes_[1]`` (scikit-learn's
             convention); otherwise ``d_y + sum_j softplus(c_j + U_jy + W_j s(x))``
-            per class.
+            per class, or for a row whose scores reach 2**20 in magnitude
+            (``LARGE_SCORE``: real-valued inputs far out) the same minus class
+            0's, whose float64 values would no longer tell the classes apart.
         """
         V = self._check_fitted_X(X)
+        U, d = self.class_components_, self.intercept_class_
         with single_threaded_blas():
-            scores = class_scores(self._hidden_field(V), self.class_components_,
-                                  self.intercept_class_)
+            A = self._checked_field(V)
+            scores = class_scores(A, U, d)
+            far = _far_rows(scores)
+            if far.any():
+                scores[far] = relative_scores(A[far], U, d)
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
@@ -1163,11 +1279,11 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         """
         V = self._check_fitted_X(X)
         with single_threaded_blas():
-            return self._hidden_features(V)
+            return self._hidden_features(V, self._checked_field(V))
 
-    def _hidden_features(self, V):
-        """``transform`` of internal-form V."""
-        A = self._hidden_field(V)
+    def _hidden_features(self, V, A=None):
+        """``transform`` of internal-form V (``A``: its hidden field, if computed)."""
+        A = self._hidden_field(V) if A is None else A
         out = np.empty(A.shape)
         U, d = self.class_components_, self.intercept_class_
         for rows in row_blocks(*A.shape, U.shape[1]):
@@ -1361,7 +1477,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                                    f", or {self.unlabelled_marker!r} to sum the label out")
                                    + "."))
         log_z = self.log_partition().log_z
-        scores = class_scores(self._hidden_field(V), self.class_components_,
+        scores = class_scores(self._checked_field(V), self.class_components_,
                               self.intercept_class_)
         labelled = labels != UNLABELLED
         joint = logsumexp(scores, axis=1)
@@ -1458,6 +1574,15 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
 
 HISTORY_COLUMNS = ("epoch", "seconds", "log_loss_train", "accuracy_train",
                    "log_loss_validation", "accuracy_validation")
+
+
+def _training_bytes(n_hidden, n_chains, n_columns, n_classes):
+    """(bytes of the weights, bytes of the chains) training surely allocates: a
+    lower bound.  The weights W and U, their velocities and the copy that a
+    ``partial_fit`` or early stopping keeps (three of each); per chain the rows
+    that ``sample``'s chains measured (``RBMClassifier._chain_bytes``)."""
+    return (3 * n_hidden * (n_columns + n_classes + 1) * 8,
+            n_chains * (7 * n_columns + 4 * n_hidden + 6 * n_classes) * 8)
 
 
 def _positive_rows(X, labels, weights):

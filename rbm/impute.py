@@ -14,7 +14,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._mask import _get_mask
 from sklearn.utils._missing import is_pandas_na, is_scalar_nan
 from sklearn.utils._param_validation import HasMethods, MissingValues
-from sklearn.utils.validation import _check_feature_names_in, check_is_fitted, validate_data
+from sklearn.utils.validation import (_check_feature_names_in, _check_sample_weight,
+                                      check_is_fitted, validate_data)
 
 from ._base import BaseRBM
 from ._bernoulli import BernoulliRBM
@@ -423,7 +424,9 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
     Notes
     -----
     A row with every entry missing is imputed from the model alone (its
-    marginals), as no observed entry constrains it.  A feature with no
+    marginals), as no observed entry constrains it.  A numeric column that
+    held one value only in fit has its gaps filled with that value, as
+    ``SimpleImputer`` fills them.  A feature with no
     observed value in fit is refused (nothing can be learned about it).
 
     Examples
@@ -593,10 +596,37 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
                     self._rows_for(estimator, None, None, X, missing))
             estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
                           sample_weight=sample_weight)
+            constants = self._constant_columns(estimator, X, missing, sample_weight)
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
+        self._constants = constants
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)
         return self
+
+    def _constant_columns(self, estimator, X, missing, sample_weight):
+        """The value of each column that held one value only among its observed
+        entries in fit (rows of positive weight), NaN for the others; None for a
+        CategoricalRBM (labels: a column of one category imputes that one,
+        unless a ``categories`` parameter lists others, which training makes
+        improbable but not impossible; left to the model).
+
+        ``transform`` imputes such a column's gaps with that value, as
+        ``SimpleImputer`` and ``IterativeImputer`` do: the model's own answer
+        was near it but not it (2.998 for a column of 3.0), and drawn with
+        ``sample_posterior=True`` as far off as 3.7, since a Gaussian unit's
+        sigma has a floor and the standardisation a unit scale for a column
+        without spread.
+        """
+        if isinstance(estimator, CategoricalRBM):
+            return None
+        values = np.array(self._rows_for(estimator, None, None, X, missing), dtype=np.float64)
+        if sample_weight is not None:
+            weights = _check_sample_weight(sample_weight, values, dtype=np.float64)
+            values = values[weights > 0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # (a column all NaN: refused)
+            low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+        return np.where(low == high, low, np.nan)
 
     @staticmethod
     def _observed_standardisation(values):
@@ -645,8 +675,12 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
                          if len(gaps) else rows)
         else:
             completed = self._most_probable(rows) if len(gaps) else rows
-        return self._concatenate_indicator(
-            self._model_output(completed, X, missing, gaps), X_indicator)
+        out = self._model_output(completed, X, missing, gaps)
+        constants = getattr(self, "_constants", None)  # (None in a model saved before)
+        if constants is not None:
+            for column in np.flatnonzero(~np.isnan(constants)):
+                out[missing[:, column], column] = constants[column]
+        return self._concatenate_indicator(out, X_indicator)
 
     def _check_fitted_state(self):
         """Raise ValueError unless the imputer's own fitted attributes fit its model.
@@ -684,6 +718,12 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
                 raise ValueError(f"RBMImputer.{name} must be {needed} for its "
                                  f"{type(model).__name__}, got {type(value).__name__}; "
                                  "refit the imputer.")
+        constants = getattr(self, "_constants", None)
+        if not (constants is None or isinstance(constants, np.ndarray)
+                and constants.shape == (n_features,) and constants.dtype == np.float64):
+            raise ValueError(f"RBMImputer._constants must be None or a float64 array of "
+                             f"{n_features} entries (the constant columns fit found), got "
+                             f"{type(constants).__name__}; refit the imputer.")
         if self.add_indicator:
             indicator = getattr(self, "indicator_", None)
             features = getattr(indicator, "features_", None)

@@ -17,6 +17,8 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._categorical import CategoricalRBM
+
 #: Rows of X used to check that each RBM's transform is the layer we copy.
 _CHECK_ROWS = 20
 
@@ -49,6 +51,13 @@ def _check_layers(rbms, X):
     rows = check_array(X, accept_sparse="csr", dtype=np.float64)[:_CHECK_ROWS]
     rows = rows.toarray() if sp.issparse(rows) else rows
     for depth, layer in enumerate(rbms):
+        if isinstance(layer, CategoricalRBM):
+            # Its components_ act on the one-hot columns of the labels, not on X.
+            raise ValueError(
+                f"RBM {depth} (CategoricalRBM) takes category labels, one-hot coded into "
+                f"{layer.components_.shape[1]} columns inside it, so its weights cannot "
+                "initialise an MLP layer that reads X's numbers; one-hot encode X first "
+                "(sklearn.preprocessing.OneHotEncoder) and pretrain a BernoulliRBM on it.")
         hidden = getattr(layer, "hidden", "bernoulli")
         if hidden != "bernoulli":
             raise ValueError(
@@ -65,7 +74,7 @@ def _check_layers(rbms, X):
             )
         # An array whatever the global set_output: the next layer was fitted
         # on arrays, and would warn about a DataFrame's feature names.
-        expected = np.asarray(layer.transform(rows))
+        expected = np.asarray(layer.transform(_as_fitted(layer, rows)))
         forward = expit(rows @ layer.components_.T.astype(np.float64) + layer.intercept_hidden_)
         if not np.allclose(forward, expected, rtol=1e-4, atol=1e-5):
             raise ValueError(
@@ -74,6 +83,18 @@ def _check_layers(rbms, X):
                 "initialise an MLP layer unchanged."
             )
         rows = expected
+
+
+def _as_fitted(layer, rows):
+    """``rows`` as a DataFrame with the layer's column names where it was fitted
+    on one (a DataFrame X, or a Pipeline under ``set_output(transform="pandas")``):
+    an array made it warn "X does not have valid feature names", although the
+    user had passed the frame it was fitted on."""
+    names = getattr(layer, "feature_names_in_", None)
+    if names is None:
+        return rows
+    import pandas as pd  # (the layer was fitted on a frame: pandas is there)
+    return pd.DataFrame(rows, columns=names)
 
 
 def _mlp_for(mlp, rbms):

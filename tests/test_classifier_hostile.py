@@ -746,3 +746,124 @@ def test_categories_set_since_the_fit_are_refused_by_partial_fit():
     model.set_params(categories=[["a", "b"], ["x", "y"]]).partial_fit(X, y)
     model.set_params(categories="auto").partial_fit(X, y)
     assert model.n_iter_ == 4
+
+
+@pytest.mark.parametrize("change, lower", [(dict(n_components=10**12), "n_components"),
+                                           (dict(batch_size=10**12), "batch_size")])
+@pytest.mark.parametrize("call", ["fit", "partial_fit"])
+def test_training_larger_than_memory_is_refused_before_allocating(binary, monkeypatch, change,
+                                                                  lower, call):
+    # fit(n_components=10**12) and fit(batch_size=10**12) reached NumPy's
+    # "Unable to allocate 373. GiB" (the weights; the chains, one per row of a
+    # minibatch), where the density models name the parameter to lower.
+    import rbm._state
+    from rbm._state import ModelTooLargeError
+    X, y = binary
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 2**30)
+    model = RBMClassifier(n_iter=1, random_state=0, **change)
+    train = (model.fit if call == "fit" else
+             lambda X, y: model.partial_fit(X, y, classes=[0, 1]))
+    with pytest.raises(ModelTooLargeError, match=rf"RBMClassifier with n_components=.* needs at "
+                                                 rf"least .* but only 1.0 GiB is available\. "
+                                                 rf"Lower {lower}\.$"):
+        train(X, y)
+    with pytest.raises(NotFittedError):  # left unfitted
+        check_is_fitted(model)
+    # A model that fits in memory is not refused, whatever the memory read.
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 0)
+    assert RBMClassifier(n_components=3, n_iter=1, random_state=0).fit(X, y).n_iter_ == 1
+
+
+@pytest.mark.parametrize("marker", [True, False])
+def test_a_bool_unlabelled_marker_is_refused(marker):
+    # unlabelled_marker=True passed the int constraint (True is the integer 1)
+    # and took every row of class 1 as unlabelled: with classes 0, 1 and 2 the
+    # model fitted, silently, with classes_ [0, 2].
+    X = np.random.default_rng(0).random((30, 4))
+    y = np.arange(30) % 3
+    model = RBMClassifier(n_components=3, n_iter=1, random_state=0, unlabelled_marker=marker)
+    for train in (lambda: model.fit(X, y), lambda: model.partial_fit(X, y, classes=[0, 1, 2])):
+        with pytest.raises(ValueError, match=rf"'unlabelled_marker' parameter of RBMClassifier "
+                                             rf"must be an int, a str or None, got {marker} "
+                                             rf"\(a bool\), which would mark the rows labelled "
+                                             rf"{int(marker)} as unlabelled"):
+            train()
+    assert RBMClassifier(n_components=3, n_iter=1, random_state=0, unlabelled_marker=None).fit(
+        X, y).classes_.tolist() == [0, 1, 2]
+
+
+def test_real_inputs_far_out_get_probabilities_that_sum_to_one():
+    # Gaussian inputs scaled by 1e17 made every class's score equal to the
+    # last bit: predict_proba read [1.0, 1.0] per row, predict class 0 for
+    # every row and decision_function 0.  The scores grow with the fields,
+    # their differences between classes stay bounded: the log-odds reach a
+    # limit, which the probabilities of the far rows now are.
+    from rbm.classifier import LARGE_SCORE, class_scores, relative_scores
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+    model = RBMClassifier(n_components=4, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    # The limit, reached already at 1e4 (every field beyond +-40), where the
+    # scores themselves are still small enough to be compared as they are.
+    limit = model.predict_proba(X[:5] * 1e4)
+    assert np.abs(class_scores(model._hidden_field(X[:5] * 1e4), model.class_components_,
+                               model.intercept_class_)).max() < LARGE_SCORE
+    assert np.abs(model._hidden_field(X[:5] * 1e4)).min() > 40
+    for scale in (1e15, 1e17, 1e20, 1e300):
+        far = X[:5] * scale
+        proba = model.predict_proba(far)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(proba, limit, rtol=0, atol=1e-6)
+        scores = model.decision_function(far)
+        assert np.array_equal(model.predict(far), model.classes_[scores.argmax(axis=1)])
+        np.testing.assert_allclose(scores - scores[:, :1], np.log(proba / proba[:, :1]),
+                                   atol=1e-9)
+    # Rows far in the other direction: a limit of their own, also a distribution.
+    np.testing.assert_allclose(model.predict_proba(-X[:5] * 1e300).sum(axis=1), 1.0, atol=1e-12)
+    # The relative scores are the scores less class 0's where both are exact.
+    A = model._hidden_field(X)
+    direct = class_scores(A, model.class_components_, model.intercept_class_)
+    assert np.abs(direct).max() < LARGE_SCORE
+    np.testing.assert_allclose(relative_scores(A, model.class_components_,
+                                               model.intercept_class_),
+                               direct - direct[:, :1], rtol=0, atol=1e-12)
+
+
+def test_binary_log_odds_of_far_rows_match_their_probabilities():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 3))
+    y = np.where(X[:, 0] > 0, "yes", "no")
+    model = RBMClassifier(n_components=3, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    far = X[:6] * 1e18
+    proba = model.predict_proba(far)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    # The limit, reached already at 1e4 (scores small enough to compare as they are).
+    np.testing.assert_allclose(model.decision_function(far),
+                               model.decision_function(X[:6] * 1e4), atol=1e-6)
+    np.testing.assert_allclose(model.decision_function(far), np.log(proba[:, 1] / proba[:, 0]),
+                               atol=1e-9)
+    assert np.array_equal(model.predict(far),
+                          np.where(model.decision_function(far) > 0, "yes", "no"))
+
+
+def test_rows_that_overflow_float64_are_refused_not_predicted_as_class_0():
+    # Real inputs of 1.7e308 (standard deviation 0.3 in training) made
+    # x / sigma**2 infinite and the hidden field inf - inf: NumPy's
+    # RuntimeWarnings, NaN probabilities, and predict answered class 0.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4)) * 0.3
+    y = (X[:, 0] > 0).astype(int) + 1
+    model = RBMClassifier(n_components=4, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    far = np.vstack([X[:2], [[1.7e308, -1.7e308, 1.7e308, -1.7e308]]])
+    calls = [model.predict, model.predict_proba, model.predict_log_proba,
+             model.decision_function, model.transform, lambda Z: model.log_likelihood(Z)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for call in calls:
+            with pytest.raises(ValueError, match=r"RBMClassifier: 1 row of X overflowed float64 "
+                                                 r".*the first: row 2, largest absolute value "
+                                                 r"1.7e\+308"):
+                call(far)
+        # Far rows whose fields stay numbers are answered (their limit).
+        proba = model.predict_proba(X[:3] * 1e300)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)

@@ -863,3 +863,68 @@ def test_a_value_that_reads_like_a_feature_is_not_renamed_as_a_column():
     odd.loc[0, "b"] = "feature 1"
     with pytest.raises(ValueError, match=r"column 'b' has the value 'feature 1' \(in 1 row\)"):
         imputer.transform(odd)
+
+
+# --------------------------------------------------------------------------
+# Columns that held one value only in fit
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample_posterior", [False, True])
+def test_a_column_constant_in_fit_is_imputed_with_its_value(sample_posterior):
+    # A real column of 3.0 came back as 2.998 (conditional mean) or as far
+    # off as 3.70 (posterior draws): the Gaussian unit's sigma has a floor and
+    # the standardisation a unit scale for a column without spread.
+    # SimpleImputer and IterativeImputer give 3.0.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 4))
+    X[:, 2] = 3.0
+    X[rng.random(X.shape) < 0.2] = np.nan
+    imputer = RBMImputer(GaussianBernoulliRBM(n_components=8, n_iter=50, random_state=0),
+                         sample_posterior=sample_posterior, random_state=0).fit(X)
+    out = imputer.transform(X)
+    gaps = np.isnan(X[:, 2])
+    assert gaps.sum() > 20
+    assert np.all(out[gaps, 2] == 3.0)
+    # The other columns are the model's, varied.
+    assert np.unique(out[np.isnan(X[:, 0]), 0]).size > 5
+
+
+def test_a_binary_column_constant_in_fit_is_imputed_with_its_value():
+    rng = np.random.default_rng(1)
+    X = (rng.random((100, 5)) < 0.5).astype(float)
+    X[:, 1] = 1.0
+    X[rng.random(X.shape) < 0.3] = np.nan
+    imputer = RBMImputer(BernoulliRBM(n_components=4, n_iter=2, random_state=0),
+                         sample_posterior=True, random_state=0).fit(X)
+    draws = np.vstack([imputer.transform(X) for _ in range(5)])
+    gaps = np.tile(np.isnan(X[:, 1]), 5)
+    assert np.all(draws[gaps, 1] == 1.0)
+
+
+def test_a_column_constant_only_in_rows_of_positive_weight_counts_as_constant():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((120, 3))
+    weights = np.ones(120)
+    X[:100, 0] = -2.0
+    weights[100:] = 0.0   # the rows where column 0 varies take no part
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[100:, 0] = rng.standard_normal(20)
+    imputer = RBMImputer(GaussianBernoulliRBM(n_components=3, n_iter=5, random_state=0),
+                         random_state=0).fit(X, sample_weight=weights)
+    out = imputer.transform(X)
+    gaps = np.isnan(X[:, 0])
+    assert gaps.any() and np.all(out[gaps, 0] == -2.0)
+    # Without the weights the column varies: the model imputes it.
+    out = RBMImputer(GaussianBernoulliRBM(n_components=3, n_iter=5, random_state=0),
+                     random_state=0).fit(X).transform(X)
+    assert not np.any(out[gaps, 0] == -2.0)
+
+
+def test_a_damaged_record_of_constant_columns_is_named():
+    imputer, X = gaussian_imputer()
+    imputer._constants = np.zeros(2)
+    with pytest.raises(ValueError, match="_constants must be None or a float64 array of 3"):
+        imputer.transform(X)
+    imputer._constants = None  # a model saved before the record: the model's answer
+    assert not np.isnan(imputer.transform(X)).any()

@@ -136,3 +136,35 @@ def test_bad_stacks_and_networks_are_refused(digits, stack):
         fine_tune([BernoulliRBM(8)], X_train, y_train)
     with pytest.raises(TypeError, match="layer 0 is a MinMaxScaler"):
         fine_tune(make_pipeline(MinMaxScaler().fit(X_train), stack[0]), X_train, y_train)
+
+
+@pytest.mark.parametrize("pandas_output", [False, True])
+def test_a_stack_fitted_on_a_frame_is_fine_tuned_without_a_feature_name_warning(pandas_output):
+    # fine_tune(stack, frame, y) warned "X does not have valid feature names,
+    # but BernoulliRBM was fitted with feature names": its check of each
+    # layer's transform passed the rows as an array.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame((rng.random((40, 6)) < 0.5).astype(float), columns=list("abcdef"))
+    y = (X["a"] > 0).astype(int)
+    stack = make_pipeline(BernoulliRBM(4, n_iter=2, random_state=0),
+                          BernoulliRBM(3, n_iter=2, random_state=0))
+    if pandas_output:  # the second layer is then fitted on a frame too
+        stack.set_output(transform="pandas")
+    stack.fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        mlp = _fine_tune_quietly(stack, X, y, _frozen_mlp((4, 3)))
+    np.testing.assert_allclose(mlp.coefs_[0], stack[0].components_.T, rtol=0, atol=1e-12)
+
+
+def test_a_categorical_rbm_is_refused_as_a_layer_for_what_it_is():
+    # It was refused as "RBM 0 (CategoricalRBM) has 12 inputs but X has 6
+    # features", of the very X it was fitted on: its weights act on the
+    # one-hot columns of the labels.
+    from rbm import CategoricalRBM
+    X = np.random.default_rng(0).integers(0, 2, (30, 6))
+    model = CategoricalRBM(n_components=3, n_iter=1, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"RBM 0 \(CategoricalRBM\) takes category labels, "
+                                         r"one-hot coded into 12 columns .*OneHotEncoder"):
+        fine_tune([model], X, X[:, 0])
