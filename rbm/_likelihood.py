@@ -5,7 +5,6 @@ hidden layers give the free energy's terms, ``rbm._partition`` estimates
 log Z (exactly or by AIS), and estimates are cached per parameter values.
 """
 
-import hashlib
 import time
 import warnings
 from numbers import Integral
@@ -17,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionEstimate,
                          ais_log_partition, exact_cost, exact_log_partition, exact_model_samples,
                          gaussian_pair_moments, gibbs_at_model, is_gaussian_pair,
+                         parameter_fingerprint,
                          reverse_ais_log_partition)
 from ._state import check_chain_memory, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
@@ -119,12 +119,10 @@ class LikelihoodMixin:
         return self._visible_unit.initial_bias(self._training.data_mean())
 
     def _parameter_fingerprint(self):
-        digest = hashlib.blake2b(digest_size=16)
-        for array in ((self.components_, self.intercept_visible_, self.intercept_hidden_)
-                      + self._visible_unit.learned_arrays()
-                      + self._hidden_unit.learned_arrays()):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.hexdigest()
+        return parameter_fingerprint(
+            (self.components_, self.intercept_visible_, self.intercept_hidden_)
+            + self._visible_unit.learned_arrays() + self._hidden_unit.learned_arrays(),
+            (self._visible_unit, self._hidden_unit))
 
     def log_partition(self, method="auto", *, n_chains=DEFAULT_N_CHAINS,
                       n_betas=DEFAULT_N_BETAS, random_state=None, bracket=False,

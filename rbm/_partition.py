@@ -16,6 +16,7 @@ the model's own distribution.  ``LogPartitionEstimate`` carries both and
 the bracket they give.
 """
 
+import hashlib
 import math
 import warnings
 
@@ -40,6 +41,27 @@ DEFAULT_CONFIDENCE = 0.99
 #: Why a Gaussian-visible, Gaussian-hidden model can be improper, for messages.
 IMPROPER_GAUSSIAN_PAIR = ("its couplings outgrow the visible precision (D - D W.T W D, "
                           "D = diag(1 / sigma**2), is not positive definite)")
+
+
+def parameter_fingerprint(arrays, layers):
+    """Hex digest naming a model's parameters, for log-partition cache keys.
+
+    Covers each array's dtype, shape and contents (contents alone let arrays
+    of other shapes or split points read as the same bytes) and each layer's
+    type and block structure (a categorical layer's ``groups``).  ``arrays``
+    must include every layer's ``learned_arrays()``: a Gaussian layer's
+    sigma enters log Z as much as the weights do.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for layer in layers:
+        groups = getattr(layer, "groups", None)
+        groups = [] if groups is None else np.asarray(groups).tolist()
+        digest.update(f"{type(layer).__name__}{groups};".encode())
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def is_gaussian_pair(visible, hidden):

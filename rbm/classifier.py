@@ -30,7 +30,6 @@ Everything is NumPy with one ``numpy.random.Generator`` per fit drawn from
 ``random_state`` gives the same model whatever the machine's thread settings.
 """
 
-import hashlib
 import math
 import numbers
 import time
@@ -51,7 +50,7 @@ from ._blas import single_threaded_blas
 from . import _classify
 from ._frames import visible_output
 from ._params import BooleanCountsRefused, CachedParamNames
-from ._partition import LogPartitionEstimate, ais_log_partition
+from ._partition import LogPartitionEstimate, ais_log_partition, parameter_fingerprint
 from ._rollback import unchanged_on_error
 from ._categorical import _column_types, _pandas_type
 from ._state import (check_chain_memory, check_n_components, check_n_features,
@@ -1247,12 +1246,13 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         seed = 0 if random_state is None else random_state
         key = None
         if isinstance(seed, numbers.Integral):
-            digest = hashlib.blake2b(digest_size=16)
-            for array in self._parameters():
-                digest.update(np.ascontiguousarray(array).tobytes())
+            # sigma (a Gaussian layer's learned array) too: a refit on rescaled
+            # data with n_iter=0 changed only sigma and read the old log Z.
+            fingerprint = parameter_fingerprint(
+                self._parameters() + self._visible_unit.learned_arrays(), (self._visible_unit,))
             # A string key and a pair of floats, as the density models' cache
             # (skops stores dicts as JSON objects).
-            key = f"{method}/{n_chains}/{n_betas}/{int(seed)}/{digest.hexdigest()}"
+            key = f"{method}/{n_chains}/{n_betas}/{int(seed)}/{fingerprint}"
         cache = getattr(self, "_log_partition_cache", None)
         if not isinstance(cache, dict):
             cache = self._log_partition_cache = {}

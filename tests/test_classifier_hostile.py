@@ -282,6 +282,39 @@ def test_log_partition_refuses_a_later_n_components_until_set_back(binary, n_com
     np.testing.assert_array_equal(model.log_likelihood(X), log_likelihood)
 
 
+def test_log_partition_follows_sigma_of_gaussian_inputs_after_a_refit():
+    # With n_iter=0 a refit on the data times 2 (mean exactly 0: the biases
+    # stay 0) changes sigma alone; the cache read the first fit's log Z.
+    rng = np.random.RandomState(0)
+    half = rng.randint(-3, 4, size=(30, 3)).astype(float)
+    X, y = np.vstack([half, -half]), np.repeat([0, 1], 30)
+    params = dict(visible="gaussian", n_components=4, n_iter=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RBMClassifier(**params).fit(X, y)
+        first = model.log_partition().log_z
+        model.fit(2 * X, y)
+        fresh = RBMClassifier(**params).fit(2 * X, y)
+    for a, b in zip(model._parameters(), fresh._parameters()):
+        np.testing.assert_array_equal(a, b)  # only sigma differs from the first fit
+    expected = fresh.log_partition().log_z
+    assert abs(expected - first) > 1.0  # sigma doubled: log Z grows by about 3 log 2
+    assert model.log_partition().log_z == expected
+    np.testing.assert_array_equal(model.log_likelihood(2 * X, y), fresh.log_likelihood(2 * X, y))
+
+
+def test_log_partition_follows_sigma_assigned_in_place():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = RBMClassifier(visible="gaussian", n_components=4, n_iter=2, random_state=0).fit(X, y)
+    before = model.log_partition().log_z
+    model._visible_unit.state[0] *= 2.0
+    after = model.log_partition().log_z
+    model._log_partition_cache = {}
+    assert after == model.log_partition().log_z != before
+
+
 # --------------------------------------------------------------------------
 # RBMOutlierDetector
 # --------------------------------------------------------------------------

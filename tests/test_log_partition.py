@@ -102,3 +102,19 @@ def test_ais_errors_match_their_standard_errors(family):
     assert not halved["within 2 SE"]
     shifted = ais_ensemble_checks(errors + std_errors, std_errors)
     assert not shifted["Z unbiased"]
+
+
+def test_parameter_fingerprint_tells_shapes_dtypes_split_points_and_layers_apart():
+    # Cache keys: contents alone read arrays of other shapes, an other split
+    # between consecutive arrays, or other layer types as the same model.
+    from rbm._partition import parameter_fingerprint
+    from rbm._units import BernoulliVisible, GaussianVisible
+    W, b, c = np.zeros((2, 3)), np.arange(3.0), np.arange(2.0)
+    layers = (BernoulliVisible(),)
+    base = parameter_fingerprint((W, b, c), layers)
+    others = [parameter_fingerprint((W.reshape(3, 2), b, c), layers),
+              parameter_fingerprint((W.astype(np.float32), b, c), layers),
+              parameter_fingerprint((W, np.arange(2.0), np.r_[2.0, 0.0, 1.0]), layers),
+              parameter_fingerprint((W, b, c), (GaussianVisible(),))]
+    assert len({base, *others}) == 5
+    assert parameter_fingerprint((W.copy(), b.copy(), c.copy()), (BernoulliVisible(),)) == base
