@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionEstimate,
                          ais_log_partition, exact_cost, exact_log_partition, exact_model_samples,
                          gaussian_pair_moments, gibbs_at_model, is_gaussian_pair,
-                         parameter_fingerprint,
+                         parameter_fingerprint, warn_of_few_effective_runs,
                          reverse_ais_log_partition)
 from ._state import check_chain_memory, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
@@ -240,8 +240,10 @@ class LikelihoodMixin:
         return "exact" if self._enumeration_is_cheap() else "chains"
 
     def _log_partition(self, method="auto", n_chains=DEFAULT_N_CHAINS, n_betas=DEFAULT_N_BETAS,
-                       random_state=None, bracket=False, reverse_start="auto"):
-        """log_partition of a model whose state and arguments are already checked."""
+                       random_state=None, bracket=False, reverse_start="auto", warn=True):
+        """log_partition of a model whose state and arguments are already checked
+        (``warn=False``: no warning of too few effective AIS runs, for the
+        monitor of ``fit``, whose history shows the inf standard error)."""
         method = self._resolved_method(method)
         entropy = (self._training.entropy if random_state is None
                    else draw_entropy(random_state))
@@ -266,7 +268,7 @@ class LikelihoodMixin:
                     cache[reverse_key] = reverse
             reverse_n_chains = n_chains if isinstance(start, str) else len(start)
         if key not in cache:
-            self._cached_forward_ais(key, n_chains, n_betas, entropy)
+            self._cached_forward_ais(key, n_chains, n_betas, entropy, warn)
         return LogPartitionEstimate(*cache[key], "ais", n_chains=n_chains, n_betas=n_betas,
                                     reverse=reverse, reverse_n_chains=reverse_n_chains,
                                     reverse_start=start_name)
@@ -304,13 +306,15 @@ class LikelihoodMixin:
         return tuple(np.asarray(a, dtype=np.float64) for a in
                      (self.components_, self.intercept_visible_, self.intercept_hidden_))
 
-    def _cached_forward_ais(self, key, n_chains, n_betas, entropy):
+    def _cached_forward_ais(self, key, n_chains, n_betas, entropy, warn=True):
         """(end states, log weights) of a forward AIS run whose (log Z, standard
         error) it caches under ``key``, after a RuntimeWarning where its chains
-        ran away."""
+        ran away or (with ``warn``) too few runs carry its weights."""
         log_z, std_error, S, log_w = self._forward_ais(n_chains, n_betas, entropy,
                                                        return_states=True)
         self._training.log_partition_cache[key] = (log_z, std_error)
+        if warn:
+            warn_of_few_effective_runs(type(self).__name__, log_w, n_betas)
         # Runaway chains end NaN, beyond any energy float64 resolves, or (an
         # improper model whose drift the temperatures leave short) merely far
         # beyond the data: none is an estimate of anything.

@@ -50,7 +50,8 @@ from ._blas import single_threaded_blas
 from . import _classify
 from ._frames import visible_output
 from ._params import BooleanCountsRefused, CachedParamNames
-from ._partition import LogPartitionEstimate, ais_log_partition, parameter_fingerprint
+from ._partition import (LogPartitionEstimate, ais_log_partition, parameter_fingerprint,
+                         warn_of_few_effective_runs)
 from ._rollback import unchanged_on_error
 from ._categorical import _column_types, _pandas_type
 from ._state import (check_chain_memory, check_n_components, check_n_features,
@@ -1329,8 +1330,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         W, b, c, layer = self._joint_as_categorical()
         seed = 0 if random_state is None else random_state
         rng = np.random.default_rng(check_random_state(seed).randint(2**31))
-        log_z, std_error = ais_log_partition(W, b, c, layer, BernoulliHidden(), b, n_chains,
-                                             n_betas, rng)
+        log_z, std_error, _, log_w = ais_log_partition(W, b, c, layer, BernoulliHidden(), b,
+                                                       n_chains, n_betas, rng, return_states=True)
+        warn_of_few_effective_runs(type(self).__name__, log_w, n_betas)
         return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains, n_betas=n_betas)
 
     def log_likelihood(self, X, y=None):
