@@ -1414,6 +1414,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                     f"sample's y must be one class, or one class per sample ({n_samples}), "
                     f"but has shape {given.shape}.")
             _refuse_missing_classes(given)
+            _refuse_boolean_labels(y, given, self.classes_)
             labels, clamp = self._label_indices(
                 given, n_samples, reset=False,
                 unknown_hint="sample's y must hold classes of the model (classes_)."), True
@@ -1527,6 +1528,31 @@ def _refuse_missing_classes(given):
             f"values (NaN, None or pandas' NA), the first at position "
             f"{int(np.argmax(missing))}; give the class of every sample, or y=None to "
             "sample the labels too.")
+
+
+def _is_boolean(value):
+    return isinstance(value, (bool, np.bool_))
+
+
+def _refuse_boolean_labels(y, given, classes):
+    """ValueError for True or False among ``sample``'s y (``given``: y as an
+    array) unless the classes are booleans: NumPy reads True as 1, so
+    ``y=True`` drew class 1 (of classes 0, 1, 2) without a word."""
+    if all(_is_boolean(c) for c in classes.tolist()):
+        return
+    if given.dtype != bool and isinstance(y, (list, tuple)):
+        given = np.asarray(y, dtype=object)  # [1, True] as an array is [1, 1]
+    flat = given.ravel()
+    boolean = (np.ones(flat.shape, dtype=bool) if given.dtype == bool
+               else np.array([_is_boolean(v) for v in flat], dtype=bool)
+               if given.dtype == object else np.zeros(flat.shape, dtype=bool))
+    if boolean.any():
+        raise ValueError(
+            f"sample's y must hold classes of the model (classes_ = {classes.tolist()}), but "
+            f"it holds {bool(flat[np.argmax(boolean)])}, the first at position "
+            f"{int(np.argmax(boolean))}; True and False are classes only of a model fitted "
+            "on boolean labels (NumPy would read them as 1 and 0). Give the classes "
+            "themselves.")
 
 
 def _rows_holding(unseen):

@@ -200,6 +200,20 @@ def test_sample_takes_one_string_class_or_one_per_sample(named):
     assert y.tolist() == ["no", "yes"]
 
 
+@pytest.mark.parametrize("y", [True, np.bool_(False), [1, True], np.array([True, False])])
+def test_sample_refuses_booleans_for_classes_that_are_not(binary, y):
+    # NumPy reads True as 1: sample(2, y=True) drew class 1 of classes [0, 1].
+    X, labels = binary
+    model = fitted(X, labels)
+    with pytest.raises(ValueError, match=r"classes_ = \[0, 1\]\), but it holds (True|False), "
+                                         r"the first at position [01]; True and False"):
+        model.sample(2, y=y, n_steps=2, random_state=0)
+    assert model.sample(2, y=[1, 0], n_steps=2, random_state=0)[1].tolist() == [1, 0]
+    boolean = fitted(X, labels.astype(bool))
+    assert boolean.sample(2, y=[True, False], n_steps=2, random_state=0)[1].tolist() == [
+        True, False]
+
+
 def test_log_likelihood_names_an_unknown_label_without_blaming_partial_fit(named):
     model, X = named
     with pytest.raises(ValueError, match="label 'maybe'.*log_likelihood's y") as raised:
