@@ -324,7 +324,8 @@ def load(path, *, trusted=None):
     ValueError
         The file is not a complete saved model (truncated, corrupt, not
         a model file, or one of the other format under this suffix, said
-        so: the decoder's error is chained), holds untrusted
+        so: the decoder's error is chained), holds something other than an
+        estimator (an object with ``fit`` and ``get_params``), holds untrusted
         types, or holds a fitted RBM whose arrays do not make one
         consistent model (named).
     ImportError
@@ -336,7 +337,7 @@ def load(path, *, trusted=None):
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     suffix = check_suffix(path, "read a model from")
     if suffix != ".skops":
-        return _checked(_deserialized(path, joblib.load))  # reads plain pickles too
+        return _checked(_an_estimator(_deserialized(path, joblib.load), path))  # and pickles
     sio = _skops_io()
     trusted = trusted_types() if trusted is None else list(trusted)
     found = _deserialized(path, lambda p: sio.get_untrusted_types(file=p))
@@ -353,7 +354,21 @@ def load(path, *, trusted=None):
             "Inspect the file (skops.io.get_untrusted_types) and pass the types you "
             "trust as trusted=[...]."
         )
-    return _checked(_deserialized(path, lambda p: sio.load(p, trusted=trusted)))
+    return _checked(_an_estimator(_deserialized(path, lambda p: sio.load(p, trusted=trusted)),
+                                  path))
+
+
+def _an_estimator(obj, path):
+    """``obj`` where it is an estimator (``fit`` and ``get_params``, as every
+    scikit-learn estimator and Pipeline has), else ValueError: a pickle of a
+    dict, an array or a number loaded without a word and failed later."""
+    if callable(getattr(obj, "fit", None)) and callable(getattr(obj, "get_params", None)):
+        return obj
+    name = type(obj).__name__
+    raise ValueError(
+        f"{str(path)!r} holds {'an' if name[:1] in 'aeiouAEIOU' else 'a'} {name}, not a saved "
+        "model (an estimator such as BernoulliRBM, or a Pipeline): give a file written by "
+        "rbm.persistence.save (or skops or joblib) from a model.")
 
 
 def _deserialized(path, read):
