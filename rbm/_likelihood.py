@@ -313,8 +313,6 @@ class LikelihoodMixin:
         log_z, std_error, S, log_w = self._forward_ais(n_chains, n_betas, entropy,
                                                        return_states=True)
         self._training.log_partition_cache[key] = (log_z, std_error)
-        if warn:
-            warn_of_few_effective_runs(type(self).__name__, log_w, n_betas)
         # Runaway chains end NaN, beyond any energy float64 resolves, or (an
         # improper model whose drift the temperatures leave short) merely far
         # beyond the data: none is an estimate of anything.
@@ -330,6 +328,8 @@ class LikelihoodMixin:
                 "+inf), and score, score_samples and log_partition have no meaningful value. "
                 "Refit with a lower learning rate or more weight decay.",
                 RuntimeWarning, stacklevel=user_stacklevel())
+        elif warn:  # (a runaway's weights say nothing either: one warning is enough)
+            warn_of_few_effective_runs(type(self).__name__, log_w, n_betas)
         return S, log_w
 
     def _forward_ais(self, n_chains, n_betas, entropy, return_states=False):
