@@ -1355,6 +1355,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
             In nats; a density for Gaussian inputs.
         """
         V = self._check_fitted_X(X)
+        if y is not None:
+            _refuse_boolean_labels(y, np.asarray(y), self.classes_, "log_likelihood")
         labels = (np.full(V.shape[0], UNLABELLED) if y is None
                   else self._label_indices(
                       y, V.shape[0], reset=False,
@@ -1414,7 +1416,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                     f"sample's y must be one class, or one class per sample ({n_samples}), "
                     f"but has shape {given.shape}.")
             _refuse_missing_classes(given)
-            _refuse_boolean_labels(y, given, self.classes_)
+            _refuse_boolean_labels(y, given, self.classes_, "sample")
             labels, clamp = self._label_indices(
                 given, n_samples, reset=False,
                 unknown_hint="sample's y must hold classes of the model (classes_)."), True
@@ -1534,10 +1536,11 @@ def _is_boolean(value):
     return isinstance(value, (bool, np.bool_))
 
 
-def _refuse_boolean_labels(y, given, classes):
-    """ValueError for True or False among ``sample``'s y (``given``: y as an
+def _refuse_boolean_labels(y, given, classes, method):
+    """ValueError for True or False among ``method``'s y (``given``: y as an
     array) unless the classes are booleans: NumPy reads True as 1, so
-    ``y=True`` drew class 1 (of classes 0, 1, 2) without a word."""
+    ``sample(y=True)`` drew class 1 (of classes 0, 1, 2) without a word, and
+    ``log_likelihood`` scored it."""
     if all(_is_boolean(c) for c in classes.tolist()):
         return
     if given.dtype != bool and isinstance(y, (list, tuple)):
@@ -1548,7 +1551,7 @@ def _refuse_boolean_labels(y, given, classes):
                if given.dtype == object else np.zeros(flat.shape, dtype=bool))
     if boolean.any():
         raise ValueError(
-            f"sample's y must hold classes of the model (classes_ = {classes.tolist()}), but "
+            f"{method}'s y must hold classes of the model (classes_ = {classes.tolist()}), but "
             f"it holds {bool(flat[np.argmax(boolean)])}, the first at position "
             f"{int(np.argmax(boolean))}; True and False are classes only of a model fitted "
             "on boolean labels (NumPy would read them as 1 and 0). Give the classes "

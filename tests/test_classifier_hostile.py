@@ -209,6 +209,10 @@ def test_sample_refuses_booleans_for_classes_that_are_not(binary, y):
                                          r"the first at position [01]; True and False"):
         model.sample(2, y=y, n_steps=2, random_state=0)
     assert model.sample(2, y=[1, 0], n_steps=2, random_state=0)[1].tolist() == [1, 0]
+    rows = np.broadcast_to(np.asarray(y), (2,)) if np.ndim(y) == 0 else y
+    with pytest.raises(ValueError, match=r"log_likelihood's y must hold classes of the model "
+                                         r"\(classes_ = \[0, 1\]\), but it holds"):
+        model.log_likelihood(X[:2], rows)
     boolean = fitted(X, labels.astype(bool))
     assert boolean.sample(2, y=[True, False], n_steps=2, random_state=0)[1].tolist() == [
         True, False]
