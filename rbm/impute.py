@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import _fit_context, clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.impute import MissingIndicator
 from sklearn.impute._base import _BaseImputer
 from sklearn.utils import check_random_state
@@ -35,7 +36,7 @@ def _frozen_model(estimator, n_features):
     Raises ValueError when the frozen model is no fitted BernoulliRBM,
     CategoricalRBM or GaussianBernoulliRBM of ``n_features`` features.
     """
-    if type(estimator).__name__ != "FrozenEstimator" or not hasattr(estimator, "estimator"):
+    if not isinstance(estimator, FrozenEstimator):
         return None
     model = estimator.estimator
     kinds = (BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from sklearn.frozen import FrozenEstimator
 
 from ._base import BaseRBM
 from ._state import TrainingState, check_fitted_state
@@ -435,7 +436,9 @@ def _format_hint(path):
 
 def _fitted_models_inside(obj):
     """The fitted RBM estimators and classifiers in ``obj``: itself, the model
-    a detector or imputer wraps, a pipeline's steps."""
+    a detector or imputer wraps, a pipeline's steps, a FrozenEstimator's model."""
+    if isinstance(obj, FrozenEstimator):
+        return _fitted_models_inside(obj.estimator)
     if isinstance(obj, (BaseRBM, RBMClassifier)):
         return [obj] if hasattr(obj, "components_") else []
     if isinstance(obj, (RBMOutlierDetector, RBMImputer)):

@@ -560,3 +560,16 @@ def test_a_pipeline_and_a_foreign_estimator_still_load(tmp_path, X):
     assert type(load(tmp_path / "pipeline.pkl")) is type(pipeline)
     save(MinMaxScaler().fit(X), tmp_path / "scaler.joblib")
     assert isinstance(load(tmp_path / "scaler.joblib"), MinMaxScaler)
+
+
+def test_a_damaged_model_inside_a_frozen_estimator_is_named_on_load(X, tmp_path):
+    # load checks the fitted models inside a file; one a FrozenEstimator wraps
+    # (inside a detector, as scikit-learn's prefit idiom) went unchecked.
+    from sklearn.frozen import FrozenEstimator
+    model = BernoulliRBM(n_components=3, n_iter=1, random_state=0).fit(X)
+    detector = RBMOutlierDetector(FrozenEstimator(model)).fit(X)
+    model.intercept_hidden_ = np.zeros(7)
+    save(detector, tmp_path / "detector.joblib")
+    with pytest.raises(ValueError, match=r"intercept_hidden_ has shape \(7,\), but this model "
+                                         r"needs \(3,\)"):
+        load(tmp_path / "detector.joblib")
