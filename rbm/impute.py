@@ -29,12 +29,13 @@ from ._units.categorical import (as_label_input, column_label, missing_mask,
                                non_numeric_among_others_as_objects, refuse_unhashable_label)
 
 
-def _frozen_model(estimator, n_features):
+def _frozen_model(estimator, n_features, feature_names):
     """The fitted RBM inside a ``sklearn.frozen.FrozenEstimator`` (None for
     any other ``estimator``), which ``RBMImputer.fit`` uses as it is.
 
     Raises ValueError when the frozen model is no fitted BernoulliRBM,
-    CategoricalRBM or GaussianBernoulliRBM of ``n_features`` features.
+    CategoricalRBM or GaussianBernoulliRBM of ``n_features`` features, or
+    when both it and X name their columns (``feature_names``) differently.
     """
     if not isinstance(estimator, FrozenEstimator):
         return None
@@ -52,6 +53,13 @@ def _frozen_model(estimator, n_features):
             f"RBMImputer got X with {n_features} features, but its frozen "
             f"{type(model).__name__} was fitted on {model.n_features_in_}; impute data of "
             "the features it was fitted on.")
+    fitted_names = getattr(model, "feature_names_in_", None)
+    if (feature_names is not None and fitted_names is not None
+            and list(feature_names) != list(fitted_names)):
+        raise ValueError(
+            f"RBMImputer got X with columns {list(feature_names)[:5]}, but its frozen "
+            f"{type(model).__name__} was fitted on columns {list(fitted_names)[:5]} "
+            "(the first 5 at most); give X the columns it was fitted on, in that order.")
     return model
 
 
@@ -624,7 +632,8 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
             integers = integer_columns(X)
             X, missing = self._validated(X, reset=True)
             check_every_feature_observed(self, ~missing)
-            frozen = _frozen_model(self.estimator, X.shape[1])
+            frozen = _frozen_model(self.estimator, X.shape[1],
+                                   getattr(self, "feature_names_in_", None))
             if frozen is not None:
                 # Used as fitted, in its own units (an identity standardisation).
                 estimator, mean, scale = frozen, None, None

@@ -906,3 +906,17 @@ def test_a_frozen_estimator_of_no_fitted_rbm_is_named():
     with pytest.raises(ValueError, match="X with 2 features, but its frozen BernoulliRBM "
                                          "was fitted on 3"):
         RBMImputer(FrozenEstimator(model)).fit(X)
+
+
+def test_a_frozen_rbm_refuses_columns_it_was_not_fitted_on():
+    from sklearn.frozen import FrozenEstimator
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame((np.random.RandomState(0).rand(40, 3) < 0.5).astype(float),
+                     columns=["p", "q", "r"])
+    model = BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(X)
+    gaps = X.copy()
+    gaps.iloc[0, 1] = np.nan
+    RBMImputer(FrozenEstimator(model)).fit(gaps)
+    with pytest.raises(ValueError, match=r"columns \['r', 'q', 'p'\], but its frozen "
+                                         r"BernoulliRBM was fitted on columns \['p', 'q', 'r'\]"):
+        RBMImputer(FrozenEstimator(model)).fit(gaps[["r", "q", "p"]])
