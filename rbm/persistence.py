@@ -130,7 +130,16 @@ def save(model, path):
     machine).  A model memory-mapped by
     ``joblib.load(path, mmap_mode=...)`` is stored with plain arrays
     (``_without_memmaps``): skops cannot load ``numpy.memmap`` back.
+
+    Raises ValueError for anything but an estimator (an object with
+    ``fit`` and ``get_params``), which :func:`load` would refuse.
     """
+    if not _is_estimator(model):
+        name = type(model).__name__
+        raise ValueError(
+            f"save takes a model (an estimator such as BernoulliRBM, or a Pipeline), got "
+            f"{_article(name)} {name}, which load would refuse; save other objects with "
+            "pickle or joblib themselves.")
     suffix = check_suffix(path)
     if suffix == ".skops":
         sio = _skops_io()
@@ -359,15 +368,23 @@ def load(path, *, trusted=None):
                                   path))
 
 
+def _is_estimator(obj):
+    return callable(getattr(obj, "fit", None)) and callable(getattr(obj, "get_params", None))
+
+
+def _article(name):
+    return "an" if name[:1] in "aeiouAEIOU" else "a"
+
+
 def _an_estimator(obj, path):
     """``obj`` where it is an estimator (``fit`` and ``get_params``, as every
     scikit-learn estimator and Pipeline has), else ValueError: a pickle of a
     dict, an array or a number loaded without a word and failed later."""
-    if callable(getattr(obj, "fit", None)) and callable(getattr(obj, "get_params", None)):
+    if _is_estimator(obj):
         return obj
     name = type(obj).__name__
     raise ValueError(
-        f"{str(path)!r} holds {'an' if name[:1] in 'aeiouAEIOU' else 'a'} {name}, not a saved "
+        f"{str(path)!r} holds {_article(name)} {name}, not a saved "
         "model (an estimator such as BernoulliRBM, or a Pipeline): give a file written by "
         "rbm.persistence.save (or skops or joblib) from a model.")
 

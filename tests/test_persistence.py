@@ -542,6 +542,10 @@ def test_a_file_of_something_other_than_an_estimator_is_refused(tmp_path, name, 
     # load returned the dict, array or number as "the loaded estimator", to
     # fail later far from the file.
     path = tmp_path / name
+    with pytest.raises(ValueError, match=rf"save takes a model .*got {'an' if name[0] == 'i' else 'a'} "
+                                         rf"{type(obj).__name__}, which load would refuse"):
+        save(obj, path)
+    assert not path.exists()
     if name.endswith(".skops"):
         sio.dump(obj, path)
     else:
