@@ -463,7 +463,7 @@ def test_log_z_is_computed_once_per_parameter_values(binary, monkeypatch):
     runs = []
     ais = classifier.ais_log_partition
     monkeypatch.setattr(classifier, "ais_log_partition",
-                        lambda *args: runs.append(1) or ais(*args))
+                        lambda *args, **kwargs: runs.append(1) or ais(*args, **kwargs))
     first = model.log_partition("ais", n_chains=4, n_betas=50)
     again = model.log_partition("ais", n_chains=4, n_betas=50)
     assert len(runs) == 1 and again == first
