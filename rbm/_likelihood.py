@@ -174,7 +174,9 @@ class LikelihoodMixin:
         -------
         estimate : LogPartitionEstimate
             Unpacks as ``(log_z, std_error)``: the estimate in nats (exact, or
-            forward AIS) and its standard error (0.0 for exact).  Its
+            forward AIS) and its standard error (0.0 for exact; inf, with a
+            RuntimeWarning, where fewer than 10 AIS runs effectively carry
+            the importance weights: raise ``n_betas`` and ``n_chains``).  Its
             attributes say how it was obtained (``method``, ``n_chains``,
             ``n_betas``, ``label``) and bound log Z: ``lower`` and ``upper``
             at 99% confidence (both ``log_z`` when exact; ``upper`` is inf

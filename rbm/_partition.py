@@ -337,7 +337,8 @@ def ais_log_partition(W, b, c, visible, hidden, base_bias, n_chains, n_betas, rn
     log_z : float
         The estimate log Z_A + log mean(w).
     std_error : float
-        Standard error of ``log_z`` by the delta method, std(w) / (sqrt(M) mean(w)).
+        Standard error of ``log_z`` by the delta method, std(w) / (sqrt(M) mean(w));
+        inf where too few runs carry the weights (``combine_log_weights``).
     S, log_w : ndarrays of shape (n_chains, n_visible) and (n_chains,)
         Only with ``return_states``: the chains' end states and log weights.
     """
@@ -377,7 +378,8 @@ def reverse_ais_log_partition(W, b, c, visible, hidden, base_bias, S, n_betas, r
     log_z : float
         The estimate log Z_A - log mean(w).
     std_error : float
-        Its standard error by the delta method, std(w) / (sqrt(M) mean(w)).
+        Its standard error by the delta method, std(w) / (sqrt(M) mean(w)); inf
+        where too few runs carry the weights (``combine_log_weights``).
     """
     W, b, c, base_bias = _float64_parameters(W, b, c, base_bias)
     S = np.array(S, dtype=np.float64, order="C")

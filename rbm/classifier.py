@@ -1208,7 +1208,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         Returns
         -------
         estimate : LogPartitionEstimate
-            ``log_z``, ``std_error`` (0.0 when exact) and ``method``.
+            ``log_z``, ``std_error`` (0.0 when exact; inf, with a
+            RuntimeWarning, where fewer than 10 AIS runs effectively carry
+            the importance weights) and ``method``.
 
         Raises
         ------
