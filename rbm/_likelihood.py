@@ -175,7 +175,8 @@ class LikelihoodMixin:
         estimate : LogPartitionEstimate
             Unpacks as ``(log_z, std_error)``: the estimate in nats (exact, or
             forward AIS) and its standard error (0.0 for exact; inf, with a
-            RuntimeWarning, where fewer than 10 AIS runs effectively carry
+            RuntimeWarning, where fewer than 10 AIS runs (half, of fewer than
+            20) effectively carry
             the importance weights: raise ``n_betas`` and ``n_chains``).  Its
             attributes say how it was obtained (``method``, ``n_chains``,
             ``n_betas``, ``label``) and bound log Z: ``lower`` and ``upper``
