@@ -176,8 +176,8 @@ class LikelihoodMixin:
             Unpacks as ``(log_z, std_error)``: the estimate in nats (exact, or
             forward AIS) and its standard error (0.0 for exact; inf, with a
             RuntimeWarning, where fewer than 10 AIS runs (half, of fewer than
-            20) effectively carry
-            the importance weights: raise ``n_betas`` and ``n_chains``).  Its
+            20) effectively carry the importance weights: raise ``n_betas``
+            and ``n_chains``).  Its
             attributes say how it was obtained (``method``, ``n_chains``,
             ``n_betas``, ``label``) and bound log Z: ``lower`` and ``upper``
             at 99% confidence (both ``log_z`` when exact; ``upper`` is inf

@@ -1210,8 +1210,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         estimate : LogPartitionEstimate
             ``log_z``, ``std_error`` (0.0 when exact; inf, with a
             RuntimeWarning, where fewer than 10 AIS runs (half, of fewer than
-            20) effectively carry
-            the importance weights) and ``method``.
+            20) effectively carry the importance weights) and ``method``.
 
         Raises
         ------
