@@ -94,8 +94,10 @@ class ObservedLogLikelihood(NamedTuple):
     log_p : ndarray of shape (n_samples,)
         log p(observed entries) in nats: the log-likelihood for complete rows.
     std_error : ndarray of shape (n_samples,)
-        Standard error of the row's own AIS estimate (0 where exact); the
-        error of log Z (``log_partition_``) comes on top for every row.
+        Standard error of the row's own AIS estimate (0 where exact; inf
+        where too few of its runs carry the weights to tell one, as
+        ``log_partition``'s); the error of log Z (``log_partition_``) comes
+        on top for every row.
     method : ndarray of shape (n_samples,) of str
         "complete" (no entry missing: -F(v) - log Z), "exact" (the missing
         entries summed out exactly, by enumerating the hidden states or the
@@ -786,10 +788,14 @@ class ConditionalMixin:
                                                None)
         estimated = result.method == "ais"
         if estimated.any():
+            unknown = int(np.isinf(result.std_error).sum())
+            error = (f"largest standard error {result.std_error.max():.3g} nats" if not unknown
+                     else f"{unknown} of them with too few effective AIS runs for any "
+                          "standard error (inf)")
             warnings.warn(
                 f"{type(self).__name__}.score_samples: log p(observed entries) of "
                 f"{int(estimated.sum())} rows with gaps was estimated by AIS per row "
-                f"(largest standard error {result.std_error.max():.3g} nats); the others "
+                f"({error}); the others "
                 "are exact. observed_log_likelihood gives each row's method and error.",
                 UserWarning, stacklevel=2)
         return result.log_p

@@ -151,9 +151,11 @@ def _likelihood_kind(estimate):
         return ("These are exact\nlikelihoods, not bounds: models of any size can be "
                 "compared by them (GridSearchCV uses score).")
     # Forward AIS errs low on log Z (Jensen), so log p(x) = -F(x) - log Z errs high.
+    by = (f"by about its standard error ({estimate.std_error:.2g} nats) or more"
+          if math.isfinite(estimate.std_error) else
+          "by an amount its too few effective AIS runs do not tell (no standard error)")
     return ("These are estimates:\nlog Z is an AIS estimate of a model too large to "
-            "enumerate, which errs low, so they err high, by about its standard error "
-            f"({estimate.std_error:.2g} nats) or more.")
+            f"enumerate, which errs low, so they err high, {by}.")
 
 
 def _ratio(log_ratio):

@@ -94,7 +94,9 @@ SHARED_PARAMETERS = {
     "tol": ("float", "Smallest improvement in nats that counts for early stopping."),
     "n_temperatures": ("int", """\
         Inverse temperatures of parallel tempering (``method="pt"``),
-        evenly spaced from 1 to 0."""),
+        evenly spaced from 1 to 0, so at least 2 (one temperature would be
+        plain ``method="pcd"``); ignored by the other methods, but checked
+        with them too, as every parameter is."""),
     "l1_weight_decay": ("float", "L1 penalty on the weights, applied as a soft-thresholding step."),
     "l1_squared_weight_decay": ("float", """\
         Strength lambda of the L1-squared penalty of Tubiana, Cocco and

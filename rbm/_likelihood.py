@@ -5,7 +5,6 @@ hidden layers give the free energy's terms, ``rbm._partition`` estimates
 log Z (exactly or by AIS), and estimates are cached per parameter values.
 """
 
-import hashlib
 import time
 import warnings
 from numbers import Integral
@@ -17,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionEstimate,
                          ais_log_partition, exact_cost, exact_log_partition, exact_model_samples,
                          gaussian_pair_moments, gibbs_at_model, is_gaussian_pair,
+                         parameter_fingerprint, warn_of_few_effective_runs,
                          reverse_ais_log_partition)
 from ._state import check_chain_memory, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
@@ -119,12 +119,10 @@ class LikelihoodMixin:
         return self._visible_unit.initial_bias(self._training.data_mean())
 
     def _parameter_fingerprint(self):
-        digest = hashlib.blake2b(digest_size=16)
-        for array in ((self.components_, self.intercept_visible_, self.intercept_hidden_)
-                      + self._visible_unit.learned_arrays()
-                      + self._hidden_unit.learned_arrays()):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.hexdigest()
+        return parameter_fingerprint(
+            (self.components_, self.intercept_visible_, self.intercept_hidden_)
+            + self._visible_unit.learned_arrays() + self._hidden_unit.learned_arrays(),
+            (self._visible_unit, self._hidden_unit))
 
     def log_partition(self, method="auto", *, n_chains=DEFAULT_N_CHAINS,
                       n_betas=DEFAULT_N_BETAS, random_state=None, bracket=False,
@@ -176,7 +174,10 @@ class LikelihoodMixin:
         -------
         estimate : LogPartitionEstimate
             Unpacks as ``(log_z, std_error)``: the estimate in nats (exact, or
-            forward AIS) and its standard error (0.0 for exact).  Its
+            forward AIS) and its standard error (0.0 for exact; inf, with a
+            RuntimeWarning, where fewer than 10 AIS runs (half, of fewer than
+            20) effectively carry the importance weights: raise ``n_betas``
+            and ``n_chains``).  Its
             attributes say how it was obtained (``method``, ``n_chains``,
             ``n_betas``, ``label``) and bound log Z: ``lower`` and ``upper``
             at 99% confidence (both ``log_z`` when exact; ``upper`` is inf
@@ -242,8 +243,10 @@ class LikelihoodMixin:
         return "exact" if self._enumeration_is_cheap() else "chains"
 
     def _log_partition(self, method="auto", n_chains=DEFAULT_N_CHAINS, n_betas=DEFAULT_N_BETAS,
-                       random_state=None, bracket=False, reverse_start="auto"):
-        """log_partition of a model whose state and arguments are already checked."""
+                       random_state=None, bracket=False, reverse_start="auto", warn=True):
+        """log_partition of a model whose state and arguments are already checked
+        (``warn=False``: no warning of too few effective AIS runs, for the
+        monitor of ``fit``, whose history shows the inf standard error)."""
         method = self._resolved_method(method)
         entropy = (self._training.entropy if random_state is None
                    else draw_entropy(random_state))
@@ -268,7 +271,7 @@ class LikelihoodMixin:
                     cache[reverse_key] = reverse
             reverse_n_chains = n_chains if isinstance(start, str) else len(start)
         if key not in cache:
-            self._cached_forward_ais(key, n_chains, n_betas, entropy)
+            self._cached_forward_ais(key, n_chains, n_betas, entropy, warn)
         return LogPartitionEstimate(*cache[key], "ais", n_chains=n_chains, n_betas=n_betas,
                                     reverse=reverse, reverse_n_chains=reverse_n_chains,
                                     reverse_start=start_name)
@@ -306,10 +309,10 @@ class LikelihoodMixin:
         return tuple(np.asarray(a, dtype=np.float64) for a in
                      (self.components_, self.intercept_visible_, self.intercept_hidden_))
 
-    def _cached_forward_ais(self, key, n_chains, n_betas, entropy):
+    def _cached_forward_ais(self, key, n_chains, n_betas, entropy, warn=True):
         """(end states, log weights) of a forward AIS run whose (log Z, standard
         error) it caches under ``key``, after a RuntimeWarning where its chains
-        ran away."""
+        ran away or (with ``warn``) too few runs carry its weights."""
         log_z, std_error, S, log_w = self._forward_ais(n_chains, n_betas, entropy,
                                                        return_states=True)
         self._training.log_partition_cache[key] = (log_z, std_error)
@@ -328,6 +331,8 @@ class LikelihoodMixin:
                 "+inf), and score, score_samples and log_partition have no meaningful value. "
                 "Refit with a lower learning rate or more weight decay.",
                 RuntimeWarning, stacklevel=user_stacklevel())
+        elif warn:  # (a runaway's weights say nothing either: one warning is enough)
+            warn_of_few_effective_runs(type(self).__name__, log_w, n_betas)
         return S, log_w
 
     def _forward_ais(self, n_chains, n_betas, entropy, return_states=False):

@@ -1167,7 +1167,7 @@ class EpochFigures:
     def _log_z(self):
         method = "exact" if self.cheap_likelihood else "ais"
         kwargs = {} if self.cheap_likelihood else MONITOR_AIS
-        return self.model._log_partition(method=method, **kwargs)
+        return self.model._log_partition(method=method, warn=False, **kwargs)
 
     def _chain_free_energy(self):
         """Mean free energy of visible states drawn from (some of) the persistent chains."""

@@ -30,7 +30,6 @@ Everything is NumPy with one ``numpy.random.Generator`` per fit drawn from
 ``random_state`` gives the same model whatever the machine's thread settings.
 """
 
-import hashlib
 import math
 import numbers
 import time
@@ -51,7 +50,8 @@ from ._blas import single_threaded_blas
 from . import _classify
 from ._frames import visible_output
 from ._params import BooleanCountsRefused, CachedParamNames
-from ._partition import LogPartitionEstimate, ais_log_partition
+from ._partition import (LogPartitionEstimate, ais_log_partition, parameter_fingerprint,
+                         warn_of_few_effective_runs)
 from ._rollback import unchanged_on_error
 from ._categorical import _column_types, _pandas_type
 from . import _state
@@ -1324,7 +1324,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         Returns
         -------
         estimate : LogPartitionEstimate
-            ``log_z``, ``std_error`` (0.0 when exact) and ``method``.
+            ``log_z``, ``std_error`` (0.0 when exact; inf, with a
+            RuntimeWarning, where fewer than 10 AIS runs (half, of fewer than
+            20) effectively carry the importance weights) and ``method``.
 
         Raises
         ------
@@ -1363,12 +1365,13 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         seed = 0 if random_state is None else random_state
         key = None
         if isinstance(seed, numbers.Integral):
-            digest = hashlib.blake2b(digest_size=16)
-            for array in self._parameters():
-                digest.update(np.ascontiguousarray(array).tobytes())
+            # sigma (a Gaussian layer's learned array) too: a refit on rescaled
+            # data with n_iter=0 changed only sigma and read the old log Z.
+            fingerprint = parameter_fingerprint(
+                self._parameters() + self._visible_unit.learned_arrays(), (self._visible_unit,))
             # A string key and a pair of floats, as the density models' cache
             # (skops stores dicts as JSON objects).
-            key = f"{method}/{n_chains}/{n_betas}/{int(seed)}/{digest.hexdigest()}"
+            key = f"{method}/{n_chains}/{n_betas}/{int(seed)}/{fingerprint}"
         cache = getattr(self, "_log_partition_cache", None)
         if not isinstance(cache, dict):
             cache = self._log_partition_cache = {}
@@ -1445,8 +1448,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         W, b, c, layer = self._joint_as_categorical()
         seed = 0 if random_state is None else random_state
         rng = np.random.default_rng(check_random_state(seed).randint(2**31))
-        log_z, std_error = ais_log_partition(W, b, c, layer, BernoulliHidden(), b, n_chains,
-                                             n_betas, rng)
+        log_z, std_error, _, log_w = ais_log_partition(W, b, c, layer, BernoulliHidden(), b,
+                                                       n_chains, n_betas, rng, return_states=True)
+        warn_of_few_effective_runs(type(self).__name__, log_w, n_betas)
         return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains, n_betas=n_betas)
 
     def log_likelihood(self, X, y=None):
@@ -1469,6 +1473,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
             In nats; a density for Gaussian inputs.
         """
         V = self._check_fitted_X(X)
+        if y is not None:
+            _refuse_boolean_labels(y, np.asarray(y), self.classes_, "log_likelihood")
         labels = (np.full(V.shape[0], UNLABELLED) if y is None
                   else self._label_indices(
                       y, V.shape[0], reset=False,
@@ -1528,6 +1534,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                     f"sample's y must be one class, or one class per sample ({n_samples}), "
                     f"but has shape {given.shape}.")
             _refuse_missing_classes(given)
+            _refuse_boolean_labels(y, given, self.classes_, "sample")
             labels, clamp = self._label_indices(
                 given, n_samples, reset=False,
                 unknown_hint="sample's y must hold classes of the model (classes_)."), True
@@ -1650,6 +1657,32 @@ def _refuse_missing_classes(given):
             f"values (NaN, None or pandas' NA), the first at position "
             f"{int(np.argmax(missing))}; give the class of every sample, or y=None to "
             "sample the labels too.")
+
+
+def _is_boolean(value):
+    return isinstance(value, (bool, np.bool_))
+
+
+def _refuse_boolean_labels(y, given, classes, method):
+    """ValueError for True or False among ``method``'s y (``given``: y as an
+    array) unless the classes are booleans: NumPy reads True as 1, so
+    ``sample(y=True)`` drew class 1 (of classes 0, 1, 2) without a word, and
+    ``log_likelihood`` scored it."""
+    if all(_is_boolean(c) for c in classes.tolist()):
+        return
+    if given.dtype != bool and isinstance(y, (list, tuple)):
+        given = np.asarray(y, dtype=object)  # [1, True] as an array is [1, 1]
+    flat = given.ravel()
+    boolean = (np.ones(flat.shape, dtype=bool) if given.dtype == bool
+               else np.array([_is_boolean(v) for v in flat], dtype=bool)
+               if given.dtype == object else np.zeros(flat.shape, dtype=bool))
+    if boolean.any():
+        raise ValueError(
+            f"{method}'s y must hold classes of the model (classes_ = {classes.tolist()}), but "
+            f"it holds {bool(flat[np.argmax(boolean)])}, the first at position "
+            f"{int(np.argmax(boolean))}; True and False are classes only of a model fitted "
+            "on boolean labels (NumPy would read them as 1 and 0). Give the classes "
+            "themselves.")
 
 
 def _rows_holding(unseen):

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import _fit_context, clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.impute import MissingIndicator
 from sklearn.impute._base import _BaseImputer
 from sklearn.utils import check_random_state
@@ -27,6 +28,40 @@ from ._rollback import unchanged_on_error
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import (as_label_input, column_label, missing_mask,
                                non_numeric_among_others_as_objects, refuse_unhashable_label)
+
+
+def _frozen_model(estimator, n_features, feature_names):
+    """The fitted RBM inside a ``sklearn.frozen.FrozenEstimator`` (None for
+    any other ``estimator``), which ``RBMImputer.fit`` uses as it is.
+
+    Raises ValueError when the frozen model is no fitted BernoulliRBM,
+    CategoricalRBM or GaussianBernoulliRBM of ``n_features`` features, or
+    when both it and X name their columns (``feature_names``) differently.
+    """
+    if not isinstance(estimator, FrozenEstimator):
+        return None
+    model = estimator.estimator
+    kinds = (BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM)
+    if not (isinstance(model, kinds) and hasattr(model, "n_features_in_")):
+        what = (f"an unfitted {type(model).__name__}" if isinstance(model, kinds)
+                else type(model).__name__)
+        raise ValueError(
+            "RBMImputer's estimator is a FrozenEstimator, which must wrap a fitted "
+            f"BernoulliRBM, CategoricalRBM or GaussianBernoulliRBM, not {what}; fit the "
+            "RBM before freezing it, or give the RBM itself to have the imputer fit it.")
+    if model.n_features_in_ != n_features:
+        raise ValueError(
+            f"RBMImputer got X with {n_features} features, but its frozen "
+            f"{type(model).__name__} was fitted on {model.n_features_in_}; impute data of "
+            "the features it was fitted on.")
+    fitted_names = getattr(model, "feature_names_in_", None)
+    if (feature_names is not None and fitted_names is not None
+            and list(feature_names) != list(fitted_names)):
+        raise ValueError(
+            f"RBMImputer got X with columns {list(feature_names)[:5]}, but its frozen "
+            f"{type(model).__name__} was fitted on columns {list(fitted_names)[:5]} "
+            "(the first 5 at most); give X the columns it was fitted on, in that order.")
+    return model
 
 
 class DefaultRule(NamedTuple):
@@ -389,7 +424,10 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         the benchmark sets' training rows (benchmarks/imputation_select.py).
         Real-valued data are standardised (observed mean and standard
         deviation per column) before a GaussianBernoulliRBM sees them, and
-        imputed values mapped back.
+        imputed values mapped back.  A fitted RBM wrapped in
+        ``sklearn.frozen.FrozenEstimator`` is used as it is: ``fit`` only
+        checks it against X (same features), and its data are taken in its
+        own units (no standardisation).
     missing_values : int, float, str, np.nan, None or pandas.NA, default=np.nan
         The placeholder of a missing entry, as in ``sklearn.impute``; NaN
         also matches None and pandas' NA in object columns.  With another
@@ -559,6 +597,17 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
                 return typed
         return out
 
+    def _fitted_model(self, template, X, missing, sample_weight):
+        """(a clone of ``template`` fitted to X with ``missing="impute"``, mean, scale)."""
+        estimator = clone(template).set_params(missing="impute")
+        mean = scale = None
+        if isinstance(estimator, GaussianBernoulliRBM):
+            mean, scale = self._observed_standardisation(
+                self._rows_for(estimator, None, None, X, missing))
+        estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
+                      sample_weight=sample_weight)
+        return estimator, mean, scale
+
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None):
         """Fit the RBM to X, missing entries and all.
@@ -586,16 +635,18 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
             integers = integer_columns(X)
             X, missing = self._validated(X, reset=True)
             check_every_feature_observed(self, ~missing)
-            template = (self.estimator if self.estimator is not None
-                        else default_estimator(X, missing, self.random_state,
-                                               integers=integers))
-            estimator = clone(template).set_params(missing="impute")
-            mean = scale = None
-            if isinstance(estimator, GaussianBernoulliRBM):
-                mean, scale = self._observed_standardisation(
-                    self._rows_for(estimator, None, None, X, missing))
-            estimator.fit(self._rows_for(estimator, mean, scale, X, missing),
-                          sample_weight=sample_weight)
+            frozen = _frozen_model(self.estimator, X.shape[1],
+                                   getattr(self, "feature_names_in_", None))
+            if frozen is not None:
+                # Used as fitted, in its own units (an identity standardisation).
+                estimator, mean, scale = frozen, None, None
+                if isinstance(frozen, GaussianBernoulliRBM):
+                    mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+            else:
+                template = (self.estimator if self.estimator is not None
+                            else default_estimator(X, missing, self.random_state,
+                                                   integers=integers))
+                estimator, mean, scale = self._fitted_model(template, X, missing, sample_weight)
             constants = self._constant_columns(estimator, X, missing, sample_weight)
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
         self._constants = constants

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+from sklearn.frozen import FrozenEstimator
 
 from ._base import BaseRBM
 from ._state import TrainingState, check_fitted_state
@@ -129,7 +130,16 @@ def save(model, path):
     machine).  A model memory-mapped by
     ``joblib.load(path, mmap_mode=...)`` is stored with plain arrays
     (``_without_memmaps``): skops cannot load ``numpy.memmap`` back.
+
+    Raises ValueError for anything but an estimator (an object with
+    ``fit`` and ``get_params``), which :func:`load` would refuse.
     """
+    if not _is_estimator(model):
+        name = type(model).__name__
+        raise ValueError(
+            f"save takes a model (an estimator such as BernoulliRBM, or a Pipeline), got "
+            f"{_article(name)} {name}, which load would refuse; save other objects with "
+            "pickle or joblib themselves.")
     suffix = check_suffix(path)
     if suffix == ".skops":
         sio = _skops_io()
@@ -324,7 +334,8 @@ def load(path, *, trusted=None):
     ValueError
         The file is not a complete saved model (truncated, corrupt, not
         a model file, or one of the other format under this suffix, said
-        so: the decoder's error is chained), holds untrusted
+        so: the decoder's error is chained), holds something other than an
+        estimator (an object with ``fit`` and ``get_params``), holds untrusted
         types, or holds a fitted RBM whose arrays do not make one
         consistent model (named).
     ImportError
@@ -336,7 +347,7 @@ def load(path, *, trusted=None):
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     suffix = check_suffix(path, "read a model from")
     if suffix != ".skops":
-        return _checked(_deserialized(path, joblib.load))  # reads plain pickles too
+        return _checked(_an_estimator(_deserialized(path, joblib.load), path))  # and pickles
     sio = _skops_io()
     trusted = trusted_types() if trusted is None else list(trusted)
     found = _deserialized(path, lambda p: sio.get_untrusted_types(file=p))
@@ -353,7 +364,29 @@ def load(path, *, trusted=None):
             "Inspect the file (skops.io.get_untrusted_types) and pass the types you "
             "trust as trusted=[...]."
         )
-    return _checked(_deserialized(path, lambda p: sio.load(p, trusted=trusted)))
+    return _checked(_an_estimator(_deserialized(path, lambda p: sio.load(p, trusted=trusted)),
+                                  path))
+
+
+def _is_estimator(obj):
+    return callable(getattr(obj, "fit", None)) and callable(getattr(obj, "get_params", None))
+
+
+def _article(name):
+    return "an" if name[:1] in "aeiouAEIOU" else "a"
+
+
+def _an_estimator(obj, path):
+    """``obj`` where it is an estimator (``fit`` and ``get_params``, as every
+    scikit-learn estimator and Pipeline has), else ValueError: a pickle of a
+    dict, an array or a number loaded without a word and failed later."""
+    if _is_estimator(obj):
+        return obj
+    name = type(obj).__name__
+    raise ValueError(
+        f"{str(path)!r} holds {_article(name)} {name}, not a saved "
+        "model (an estimator such as BernoulliRBM, or a Pipeline): give a file written by "
+        "rbm.persistence.save (or skops or joblib) from a model.")
 
 
 def _deserialized(path, read):
@@ -420,7 +453,9 @@ def _format_hint(path):
 
 def _fitted_models_inside(obj):
     """The fitted RBM estimators and classifiers in ``obj``: itself, the model
-    a detector or imputer wraps, a pipeline's steps."""
+    a detector or imputer wraps, a pipeline's steps, a FrozenEstimator's model."""
+    if isinstance(obj, FrozenEstimator):
+        return _fitted_models_inside(obj.estimator)
     if isinstance(obj, (BaseRBM, RBMClassifier)):
         return [obj] if hasattr(obj, "components_") else []
     if isinstance(obj, (RBMOutlierDetector, RBMImputer)):

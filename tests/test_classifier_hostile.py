@@ -200,6 +200,24 @@ def test_sample_takes_one_string_class_or_one_per_sample(named):
     assert y.tolist() == ["no", "yes"]
 
 
+@pytest.mark.parametrize("y", [True, np.bool_(False), [1, True], np.array([True, False])])
+def test_sample_refuses_booleans_for_classes_that_are_not(binary, y):
+    # NumPy reads True as 1: sample(2, y=True) drew class 1 of classes [0, 1].
+    X, labels = binary
+    model = fitted(X, labels)
+    with pytest.raises(ValueError, match=r"classes_ = \[0, 1\]\), but it holds (True|False), "
+                                         r"the first at position [01]; True and False"):
+        model.sample(2, y=y, n_steps=2, random_state=0)
+    assert model.sample(2, y=[1, 0], n_steps=2, random_state=0)[1].tolist() == [1, 0]
+    rows = np.broadcast_to(np.asarray(y), (2,)) if np.ndim(y) == 0 else y
+    with pytest.raises(ValueError, match=r"log_likelihood's y must hold classes of the model "
+                                         r"\(classes_ = \[0, 1\]\), but it holds"):
+        model.log_likelihood(X[:2], rows)
+    boolean = fitted(X, labels.astype(bool))
+    assert boolean.sample(2, y=[True, False], n_steps=2, random_state=0)[1].tolist() == [
+        True, False]
+
+
 def test_log_likelihood_names_an_unknown_label_without_blaming_partial_fit(named):
     model, X = named
     with pytest.raises(ValueError, match="label 'maybe'.*log_likelihood's y") as raised:
@@ -280,6 +298,39 @@ def test_log_partition_refuses_a_later_n_components_until_set_back(binary, n_com
     assert model.log_partition().method == "exact"
     assert model.log_partition().log_z == log_z.log_z
     np.testing.assert_array_equal(model.log_likelihood(X), log_likelihood)
+
+
+def test_log_partition_follows_sigma_of_gaussian_inputs_after_a_refit():
+    # With n_iter=0 a refit on the data times 2 (mean exactly 0: the biases
+    # stay 0) changes sigma alone; the cache read the first fit's log Z.
+    rng = np.random.RandomState(0)
+    half = rng.randint(-3, 4, size=(30, 3)).astype(float)
+    X, y = np.vstack([half, -half]), np.repeat([0, 1], 30)
+    params = dict(visible="gaussian", n_components=4, n_iter=0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = RBMClassifier(**params).fit(X, y)
+        first = model.log_partition().log_z
+        model.fit(2 * X, y)
+        fresh = RBMClassifier(**params).fit(2 * X, y)
+    for a, b in zip(model._parameters(), fresh._parameters()):
+        np.testing.assert_array_equal(a, b)  # only sigma differs from the first fit
+    expected = fresh.log_partition().log_z
+    assert abs(expected - first) > 1.0  # sigma doubled: log Z grows by about 3 log 2
+    assert model.log_partition().log_z == expected
+    np.testing.assert_array_equal(model.log_likelihood(2 * X, y), fresh.log_likelihood(2 * X, y))
+
+
+def test_log_partition_follows_sigma_assigned_in_place():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = RBMClassifier(visible="gaussian", n_components=4, n_iter=2, random_state=0).fit(X, y)
+    before = model.log_partition().log_z
+    model._visible_unit.state[0] *= 2.0
+    after = model.log_partition().log_z
+    model._log_partition_cache = {}
+    assert after == model.log_partition().log_z != before
 
 
 # --------------------------------------------------------------------------
@@ -412,7 +463,7 @@ def test_log_z_is_computed_once_per_parameter_values(binary, monkeypatch):
     runs = []
     ais = classifier.ais_log_partition
     monkeypatch.setattr(classifier, "ais_log_partition",
-                        lambda *args: runs.append(1) or ais(*args))
+                        lambda *args, **kwargs: runs.append(1) or ais(*args, **kwargs))
     first = model.log_partition("ais", n_chains=4, n_betas=50)
     again = model.log_partition("ais", n_chains=4, n_betas=50)
     assert len(runs) == 1 and again == first

@@ -94,7 +94,8 @@ def _text_file(folder):
      "'truncated.joblib' is not a complete saved model"),
     (_without_one_array, "'no_array.skops' is not a complete saved model"),
     (_without_one_attribute, "BernoulliRBM is missing its fitted attribute components_"),
-    (_not_a_model, "'dict.skops' holds a dict, not an RBM or a Pipeline ending in one"),
+    (_not_a_model, "'dict.skops' holds a dict, not a saved model (an estimator such as "
+                   "BernoulliRBM, or a Pipeline)"),
     (_text_file, "'text.pkl' is not a complete saved model"),
 ])
 def test_a_broken_model_file_is_one_line(make_file, message, files):

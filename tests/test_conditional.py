@@ -725,3 +725,22 @@ def test_complete_float_input_skips_the_incomplete_rows_validation(monkeypatch):
     for call in (model.transform, model.score_samples):
         with pytest.raises(ValueError, match="inf"):
             call(X)
+
+
+def test_score_samples_says_which_rows_ais_left_without_a_standard_error():
+    # Per-row AIS whose weights one run carries has no standard error (inf):
+    # the warning read "largest standard error inf nats".
+    rng = np.random.RandomState(0)
+    X = (rng.rand(100, 40) < 0.5).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BernoulliRBM(n_components=30, n_iter=1, random_state=0, missing="impute").fit(X)
+    model.components_ = rng.normal(0, 8.0, model.components_.shape)
+    rows = X[:2].copy()
+    rows[:, :36] = np.nan  # 2**36 missing states and 2**30 hidden ones: AIS per row
+    result = model.observed_log_likelihood(rows)
+    assert result.method.tolist() == ["ais", "ais"] and np.isinf(result.std_error).all()
+    with pytest.warns(UserWarning, match=r"2 rows with gaps was estimated by AIS per row \(2 of "
+                                         r"them with too few effective AIS runs for any "
+                                         r"standard error \(inf\)\)"):
+        model.score_samples(rows)

@@ -98,3 +98,14 @@ def test_density_part_does_not_call_ais_likelihoods_exact():
     assert "AIS, 100 runs" in out
     assert "exact" not in out
     assert "These are estimates" in out and "err high" in out
+
+
+def test_the_demos_words_for_an_ais_estimate_without_a_standard_error():
+    # An inf standard error (too few effective AIS runs) read "(inf nats) or more".
+    from rbm._demo import _likelihood_kind
+    from rbm._partition import LogPartitionEstimate
+    words = _likelihood_kind(LogPartitionEstimate(1.0, float("inf"), "ais", n_chains=100,
+                                                  n_betas=3))
+    assert "inf" not in words and "no standard error" in words
+    assert "(0.05 nats) or more" in _likelihood_kind(
+        LogPartitionEstimate(1.0, 0.05, "ais", n_chains=100, n_betas=3))

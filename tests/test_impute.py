@@ -928,3 +928,60 @@ def test_a_damaged_record_of_constant_columns_is_named():
         imputer.transform(X)
     imputer._constants = None  # a model saved before the record: the model's answer
     assert not np.isnan(imputer.transform(X)).any()
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "gaussian"])
+def test_a_frozen_fitted_rbm_is_used_as_it_is(kind):
+    # fit cloned the FrozenEstimator and set missing="impute" on it, which
+    # FrozenEstimator refuses ("You cannot set parameters of the inner ...").
+    from sklearn.frozen import FrozenEstimator
+    rng = np.random.RandomState(0)
+    if kind == "bernoulli":
+        X = (rng.rand(80, 6) < 0.5).astype(float)
+        model = BernoulliRBM(n_components=4, n_iter=2, random_state=0)
+    else:
+        X = rng.normal(size=(80, 6)) * 3.0 + 5.0  # not standardised: its own units
+        model = GaussianBernoulliRBM(n_components=4, n_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    weights = model.components_.copy()
+    gaps = X.copy()
+    gaps[rng.rand(*X.shape) < 0.2] = np.nan
+    imputer = RBMImputer(FrozenEstimator(model), random_state=0).fit(gaps)
+    assert imputer.estimator_ is model
+    np.testing.assert_array_equal(model.components_, weights)
+    completed = imputer.transform(gaps)
+    missing = np.isnan(gaps)
+    np.testing.assert_array_equal(completed[~missing], X[~missing])
+    internal, observed = model._incomplete_input(gaps)
+    expected = model._complete_by_marginals(internal, observed, random_state=0)
+    np.testing.assert_allclose(completed[missing], expected[missing], rtol=1e-12)
+    if kind == "gaussian":  # in the data's units: near the data, not near 0
+        assert abs(completed[missing].mean() - 5.0) < 1.5
+
+
+def test_a_frozen_estimator_of_no_fitted_rbm_is_named():
+    from sklearn.frozen import FrozenEstimator
+    X = np.array([[0.0, 1.0], [1.0, np.nan], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="must wrap a fitted BernoulliRBM.*not an unfitted "
+                                         "BernoulliRBM; fit the RBM before freezing it"):
+        RBMImputer(FrozenEstimator(BernoulliRBM())).fit(X)
+    model = BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit([[0, 1, 1], [1, 0, 1]])
+    with pytest.raises(ValueError, match="X with 2 features, but its frozen BernoulliRBM "
+                                         "was fitted on 3"):
+        RBMImputer(FrozenEstimator(model)).fit(X)
+
+
+def test_a_frozen_rbm_refuses_columns_it_was_not_fitted_on():
+    from sklearn.frozen import FrozenEstimator
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame((np.random.RandomState(0).rand(40, 3) < 0.5).astype(float),
+                     columns=["p", "q", "r"])
+    model = BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(X)
+    gaps = X.copy()
+    gaps.iloc[0, 1] = np.nan
+    RBMImputer(FrozenEstimator(model)).fit(gaps)
+    with pytest.raises(ValueError, match=r"columns \['r', 'q', 'p'\], but its frozen "
+                                         r"BernoulliRBM was fitted on columns \['p', 'q', 'r'\]"):
+        RBMImputer(FrozenEstimator(model)).fit(gaps[["r", "q", "p"]])

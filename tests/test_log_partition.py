@@ -102,3 +102,56 @@ def test_ais_errors_match_their_standard_errors(family):
     assert not halved["within 2 SE"]
     shifted = ais_ensemble_checks(errors + std_errors, std_errors)
     assert not shifted["Z unbiased"]
+
+
+def test_parameter_fingerprint_tells_shapes_dtypes_split_points_and_layers_apart():
+    # Cache keys: contents alone read arrays of other shapes, an other split
+    # between consecutive arrays, or other layer types as the same model.
+    from rbm._partition import parameter_fingerprint
+    from rbm._units import BernoulliVisible, GaussianVisible
+    W, b, c = np.zeros((2, 3)), np.arange(3.0), np.arange(2.0)
+    layers = (BernoulliVisible(),)
+    base = parameter_fingerprint((W, b, c), layers)
+    others = [parameter_fingerprint((W.reshape(3, 2), b, c), layers),
+              parameter_fingerprint((W.astype(np.float32), b, c), layers),
+              parameter_fingerprint((W, np.arange(2.0), np.r_[2.0, 0.0, 1.0]), layers),
+              parameter_fingerprint((W, b, c), (GaussianVisible(),))]
+    assert len({base, *others}) == 5
+    assert parameter_fingerprint((W.copy(), b.copy(), c.copy()), (BernoulliVisible(),)) == base
+
+
+def test_ais_whose_weights_one_run_carries_reports_no_error_bar_and_warns():
+    # Strong couplings and 3 temperatures: one run carries ~99% of the weight.
+    # The delta method's bar, sqrt((M / ESS - 1) / (M - 1)), read 0.99 nats
+    # while the estimate was 19 nats below the exact log Z.
+    import warnings
+    from rbm import BernoulliRBM
+    rng = np.random.RandomState(0)
+    X = (rng.rand(200, 16) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=10, n_iter=1, random_state=0).fit(X)
+    model.components_ = rng.normal(0, 10.0, model.components_.shape)
+    exact = model.log_partition("exact").log_z
+    with pytest.warns(RuntimeWarning, match=r"unreliable: its 100 runs' importance weights "
+                                            r"count as 1\.\d+ effective runs.*n_betas, now 3"):
+        estimate = model.log_partition("ais", n_betas=3, random_state=1)
+    assert exact - estimate.log_z > 5  # far off: no finite bar below 1 nat may stand
+    assert estimate.std_error == np.inf
+    # The bracket's lower side falls back on Markov's inequality (the mean
+    # weight is unbiased): log(1 / 0.005) nats below, which holds here.
+    assert estimate.lower == pytest.approx(estimate.log_z - np.log(200), rel=1e-12)
+    assert estimate.lower < exact
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert model.log_partition("ais", n_betas=3, random_state=1).std_error == np.inf
+
+
+def test_combine_log_weights_keeps_the_delta_method_where_many_runs_count():
+    from rbm._partition import combine_log_weights, effective_runs
+    log_w = np.log(np.random.default_rng(0).uniform(0.5, 1.5, size=100))
+    assert effective_runs(log_w) > 90
+    ratios = np.exp(log_w) / np.exp(log_w).mean()
+    log_z, std_error = combine_log_weights(log_w, 2.0)
+    assert std_error == pytest.approx(np.std(ratios, ddof=1) / 10, rel=1e-12)
+    assert log_z == pytest.approx(2.0 + np.log(np.exp(log_w).mean()), rel=1e-12)
+    # One run of 100 with all the weight: the old bar read exactly 1.0.
+    assert combine_log_weights(np.r_[0.0, np.full(99, -50.0)], 0.0)[1] == np.inf

@@ -533,3 +533,47 @@ def test_a_save_whose_data_did_not_reach_the_disk_fails_and_keeps_the_old_file(f
         save(fitted, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pkl"]
+
+
+@pytest.mark.parametrize("name, obj", [("dict.pkl", {"components_": [1.0]}),
+                                       ("array.joblib", np.arange(3.0)), ("int.pickle", 5),
+                                       ("list.skops", [1, 2])])
+def test_a_file_of_something_other_than_an_estimator_is_refused(tmp_path, name, obj):
+    # load returned the dict, array or number as "the loaded estimator", to
+    # fail later far from the file.
+    path = tmp_path / name
+    with pytest.raises(ValueError, match=rf"save takes a model .*got {'an' if name[0] == 'i' else 'a'} "
+                                         rf"{type(obj).__name__}, which load would refuse"):
+        save(obj, path)
+    assert not path.exists()
+    if name.endswith(".skops"):
+        sio.dump(obj, path)
+    else:
+        joblib.dump(obj, path)
+    kind = type(obj).__name__
+    article = "an" if kind == "int" else "a"
+    with pytest.raises(ValueError, match=rf"'.*{name}' holds {article} {kind}, not a saved "
+                                         r"model \(an estimator such as BernoulliRBM"):
+        load(path)
+
+
+def test_a_pipeline_and_a_foreign_estimator_still_load(tmp_path, X):
+    pipeline = make_pipeline(MinMaxScaler(), BernoulliRBM(n_components=2, n_iter=1,
+                                                          random_state=0)).fit(X)
+    save(pipeline, tmp_path / "pipeline.pkl")
+    assert type(load(tmp_path / "pipeline.pkl")) is type(pipeline)
+    save(MinMaxScaler().fit(X), tmp_path / "scaler.joblib")
+    assert isinstance(load(tmp_path / "scaler.joblib"), MinMaxScaler)
+
+
+def test_a_damaged_model_inside_a_frozen_estimator_is_named_on_load(X, tmp_path):
+    # load checks the fitted models inside a file; one a FrozenEstimator wraps
+    # (inside a detector, as scikit-learn's prefit idiom) went unchecked.
+    from sklearn.frozen import FrozenEstimator
+    model = BernoulliRBM(n_components=3, n_iter=1, random_state=0).fit(X)
+    detector = RBMOutlierDetector(FrozenEstimator(model)).fit(X)
+    model.intercept_hidden_ = np.zeros(7)
+    save(detector, tmp_path / "detector.joblib")
+    with pytest.raises(ValueError, match=r"intercept_hidden_ has shape \(7,\), but this model "
+                                         r"needs \(3,\)"):
+        load(tmp_path / "detector.joblib")
