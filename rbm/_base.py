@@ -195,9 +195,12 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         """``n_jobs``, or ValueError where it is no thread count (``checked_n_jobs``)."""
         return checked_n_jobs(self.n_jobs, _C_INT_MAX)
 
-    def _kernel_threads(self):
-        """The kernel's threads for ``n_jobs``, held for a ``with`` block (``kernel_threads``)."""
-        return kernel_threads(self._check_n_jobs())
+    def _kernel_threads(self, rows=None):
+        """The kernel's threads for ``n_jobs``, held for a ``with`` block
+        (``kernel_threads``); ``rows``: the chains of a sampling call, whose
+        chunks of ``CHUNK`` rows are what its threads share out."""
+        most = None if rows is None else _gibbs.n_streams_for(rows)
+        return kernel_threads(self._check_n_jobs(), most)
 
     # ------------------------------------------------------------------
     # Training
@@ -423,7 +426,7 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         H = np.empty((rows, self.n_components), dtype=V.dtype)
         P = np.empty_like(H)
         S = unit.to_kernel(V)
-        with self._kernel_threads() as n_threads:
+        with self._kernel_threads(rows) as n_threads:
             _gibbs.gibbs_chains(self._kernel_params(), unit.kernel_view(V.dtype), S, H, P,
                                 int(n_steps), streams.for_rows(rows), int(n_threads))
         V[...] = unit.from_kernel(S)

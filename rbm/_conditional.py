@@ -156,7 +156,7 @@ class ConditionalMixin:
         rows = S.shape[0]
         H = np.empty((rows, self.n_components), dtype=S.dtype)
         P = np.empty_like(H)
-        with self._kernel_threads() as n_threads:
+        with self._kernel_threads(rows) as n_threads:
             _gibbs.gibbs_chains(self._kernel_params(), self._visible_unit.kernel_view(S.dtype),
                                 S, H, P, int(n_steps), streams.for_rows(rows), int(n_threads),
                                 clamp=clamp)
@@ -852,7 +852,7 @@ class ConditionalMixin:
         known = unit.kernel_mask(observed[None, :])[0]
         s = np.asarray(unit.hidden_input(row[None, :].astype(np.float64)))[0]
         c = self.intercept_hidden_.astype(np.float64) + W[:, known] @ s[known]
-        with self._kernel_threads() as n_threads:
+        with self._kernel_threads(n_chains) as n_threads:
             log_z_row, std_error = ais_log_partition(
                 W[:, free], self.intercept_visible_.astype(np.float64)[free], c,
                 unit.restricted(free), self._hidden_unit, self._base_visible_bias()[free],

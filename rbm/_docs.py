@@ -67,10 +67,12 @@ SHARED_PARAMETERS = {
     "n_jobs": ("int or None", """\
         Threads for the matrix products (BLAS).  -1 uses every core
         available; None every one that other processes leave idle (read
-        from the machine's load at each epoch), at most ``OMP_NUM_THREADS``
-        where that is set, as joblib does for parallel fits, and at most a
-        ``threadpoolctl.threadpool_limits`` OpenMP limit: a thread that
-        shares its core with another process holds up the whole team.
+        from the machine's load at each epoch and sampling call), at most
+        ``OMP_NUM_THREADS`` where that is set, as joblib does for parallel
+        fits, and at most a ``threadpoolctl.threadpool_limits`` OpenMP
+        limit: a thread that shares its core with another process holds up
+        the whole team.  Fits and samplers running at once on threads of
+        one process share the idle cores (each its fair share).
         Large layers are sampled on the team too; small ones on one thread,
         where waking the team costs more than it saves.  Results do not
         depend on it."""),

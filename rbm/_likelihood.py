@@ -337,7 +337,7 @@ class LikelihoodMixin:
 
     def _forward_ais(self, n_chains, n_betas, entropy, return_states=False):
         """(log Z, standard error[, end states]) of forward AIS with the model's seed."""
-        with self._kernel_threads() as n_threads:
+        with self._kernel_threads(n_chains) as n_threads:
             return ais_log_partition(
                 *self._float64_parameters(), self._visible_unit, self._hidden_unit,
                 self._base_visible_bias(), n_chains=n_chains, n_betas=n_betas,
@@ -371,11 +371,11 @@ class LikelihoodMixin:
             # bracket from 192 to 197 at 100 temperatures.
             p = np.exp(log_w - log_w.max())
             S = np.ascontiguousarray(S[rng.choice(len(S), size=len(S), p=p / p.sum())])
-            with self._kernel_threads() as n_threads:
+            with self._kernel_threads(len(S)) as n_threads:
                 gibbs_at_model(*params, self._visible_unit, base_bias, S,
                                int(REVERSE_BURN_IN_PER_BETA * n_betas), rng, n_threads,
                                self._hidden_unit)
-        with self._kernel_threads() as n_threads:
+        with self._kernel_threads(len(S)) as n_threads:
             return reverse_ais_log_partition(*params, *layers, base_bias, S, n_betas, rng,
                                              n_threads)
 

@@ -40,9 +40,10 @@ def checked_n_jobs(n_jobs, most):
     return n_jobs
 
 
-def effective_n_threads(n_jobs, held=None):
+def effective_n_threads(n_jobs, held=None, demands=()):
     """Threads to use for ``n_jobs``; ``held``: the threads other kernel calls
-    of this process hold (by default ``threads_held()``).
+    of this process hold (by default ``threads_held()``), ``demands``: the
+    threads each of them could use (``kernel_threads``).
 
     A positive count is taken as given; -1 (-2, ...) is every core available
     to this process (all but one, ...).  None is every available core that
@@ -52,15 +53,18 @@ def effective_n_threads(n_jobs, held=None):
     (``threadpoolctl.threadpool_limits``, as scikit-learn's OpenMP
     estimators honour it), and no more than the cores that other
     processes leave idle (``idle_cores``) less those that other kernel calls
-    of this process hold (``kernel_threads``): a thread team waits at each
+    of this process hold, nor more than its fair share of them against what
+    those calls could use (``kernel_threads``): a thread team waits at each
     product for its slowest thread, and a thread sharing its core with
     another process made a fit 1.5-2x slower than one thread.  Results do
     not depend on the count.
     """
     n_cpus = available_cores()
     if n_jobs is None:
-        free = idle_cores(n_cpus) - (threads_held() if held is None else held)
-        return max(1, min(n_cpus, _openmp_thread_limit() or n_cpus, free))
+        idle = idle_cores(n_cpus)
+        free = idle - (threads_held() if held is None else held)
+        return max(1, min(n_cpus, _openmp_thread_limit() or n_cpus, free,
+                          fair_share(idle, demands)))
     if n_jobs < 0:
         return max(1, n_cpus + 1 + n_jobs)
     return n_jobs
@@ -171,36 +175,77 @@ def _own_runnable_threads():
     return max(1, running)
 
 
-# The threads of the kernel calls running now in this process, one entry per
-# call (``kernel_threads``).  Other processes' threads are seen in the
-# machine's load; this process's own are not (``idle_cores`` subtracts them,
-# as a team still spinning after its last product is no load of another's).
+# The kernel calls running now in this process, one entry per call
+# (``kernel_threads``): (threads it holds, threads it could use).  Other
+# processes' threads are seen in the machine's load; this process's own are
+# not (``idle_cores`` subtracts them, as a team still spinning after its last
+# product is no load of another's).
 _held = {}
 _held_lock = threading.Lock()
+
+
+def _forget_holds_in_child():
+    """A child made by fork runs none of its parent's kernel calls: their holds
+    would never be released there, and a lock held by another thread at the
+    fork would never be unlocked."""
+    global _held_lock
+    _held.clear()
+    _held_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # (not on Windows)
+    os.register_at_fork(after_in_child=_forget_holds_in_child)
 
 
 def threads_held():
     """Threads that kernel calls of this process hold now (``kernel_threads``)."""
     with _held_lock:
-        return sum(_held.values())
+        return sum(held for held, _ in _held.values())
+
+
+def fair_share(idle, demands):
+    """A new call's max-min fair share of ``idle`` cores, where other calls could
+    use ``demands`` threads each: the largest L (at least 1) with
+    L + sum(min(d, L) for d in demands) <= idle.
+
+    A call that can use few threads (a sampler of a few chains) leaves the
+    rest to others; calls that can use every core (fits) split them evenly.
+    """
+    rest, count = idle, len(demands) + 1
+    for demand in sorted(demands):
+        if demand * count >= rest:
+            break
+        rest -= demand
+        count -= 1
+    return max(1, rest // count)
 
 
 @contextmanager
-def kernel_threads(n_jobs):
-    """The kernel's thread count for ``n_jobs`` (``effective_n_threads``), held
-    for the ``with`` block.
+def kernel_threads(n_jobs, most=None):
+    """The kernel's thread count for ``n_jobs``, held for the ``with`` block.
 
-    While the block runs, ``n_jobs=None`` elsewhere in this process counts
-    these threads as busy.  Choosing the count and holding it is one step
-    under a lock, so two fits that start together on two Python threads
-    share the idle cores instead of each taking all of them.
+    ``most``: the most threads the call can use (its chunks of chains, say),
+    or None for any number.  A count given (``n_jobs`` > 0) is taken as given,
+    capped at ``most``.  For ``n_jobs=None`` the count is also at most the
+    idle cores less those other kernel calls of this process hold, and at
+    most the call's fair share (``fair_share``) of the idle cores against
+    what the other calls could use: a fit started while another runs gets
+    one thread or more at once, and the two meet at half the cores each as
+    each re-reads its count at its next pass.  Choosing the count and
+    holding it is one step under a lock, so calls that start together see
+    each other.
     """
     claim = object()
-    with _held_lock:
-        n_threads = effective_n_threads(n_jobs, held=sum(_held.values()))
-        _held[claim] = n_threads
     try:
+        with _held_lock:
+            others = list(_held.values())
+            held = sum(count for count, _ in others)
+            n_threads = effective_n_threads(n_jobs, held=held,
+                                            demands=[demand for _, demand in others])
+            if most is not None:
+                n_threads = max(1, min(n_threads, most))
+            _held[claim] = (n_threads, math.inf if most is None else most)
         yield n_threads
     finally:
         with _held_lock:
-            del _held[claim]
+            _held.pop(claim, None)

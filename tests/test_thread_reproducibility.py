@@ -24,6 +24,8 @@ go to the team on their own.
 """
 
 import copy
+import math
+import os
 
 import numpy as np
 import pytest
@@ -564,7 +566,71 @@ def test_kernel_calls_hold_their_threads_from_other_calls_of_the_process(machine
     assert threads.threads_held() == 0
 
 
-def test_fits_on_two_python_threads_share_the_cores(machine, binary_rows, monkeypatch):
+def test_a_call_that_can_use_few_threads_holds_only_those(machine):
+    # Review: a 2-row sample (one chunk of chains, so one thread) held every
+    # idle core while it ran, and a fit's pass started meanwhile got one.
+    threads = machine(1)
+    with threads.kernel_threads(None, most=1) as sampler:
+        assert sampler == 1
+        with threads.kernel_threads(None) as fit:
+            assert fit == 3
+    with threads.kernel_threads(2, most=1) as given:
+        assert given == 1
+
+
+def test_two_fits_meet_at_half_the_cores_each(machine):
+    # Review: whoever asked first kept every core but the other's one.  Each
+    # fit re-reads its count at each pass (a hold per pass): the first's
+    # next pass takes its fair share, and the second's next pass the rest.
+    threads = machine(1)
+    counts = {}
+    first = threads.kernel_threads(None)
+    counts["first, alone"] = first.__enter__()
+    second = threads.kernel_threads(None)
+    counts["second, beside it"] = second.__enter__()
+    first.__exit__(None, None, None)
+    first = threads.kernel_threads(None)
+    counts["first, next pass"] = first.__enter__()
+    second.__exit__(None, None, None)
+    second = threads.kernel_threads(None)
+    counts["second, next pass"] = second.__enter__()
+    for hold in (first, second):
+        hold.__exit__(None, None, None)
+    assert counts == {"first, alone": 4, "second, beside it": 1, "first, next pass": 2,
+                      "second, next pass": 2}
+
+
+@pytest.mark.parametrize("idle, demands, share", [
+    (4, [], 4), (4, [math.inf], 2), (4, [1], 3), (2, [math.inf], 1),
+    (8, [1, math.inf], 3), (4, [math.inf, math.inf, math.inf, math.inf], 1), (3, [2, 2], 1)])
+def test_fair_share_is_max_min_fair(idle, demands, share):
+    from rbm._threads import fair_share
+    assert fair_share(idle, demands) == share
+    # What it leaves the others covers what they could use, up to the same level.
+    assert share + sum(min(demand, share) for demand in demands) <= max(idle, len(demands) + 1)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_holds_none_of_its_parents_threads(machine):
+    # Review: a child made by fork while a call held threads kept that hold
+    # for ever (no thread of the child releases it): every n_jobs=None call
+    # there ran on fewer threads.
+    threads = machine(1)
+    read_end, write_end = os.pipe()
+    with threads.kernel_threads(3):
+        pid = os.fork()
+        if pid == 0:  # the child: report, and leave at once
+            os.write(write_end, f"{threads.threads_held()} {threads.effective_n_threads(None)}"
+                     .encode())
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 100).decode() == "0 4"
+    os.close(read_end)
+    os.close(write_end)
+
+
+def test_fits_on_two_python_threads_share_the_cores(machine, binary_rows, monkeypatch,
+                                                     threaded_kernel):
     import threading
 
     threads = machine(1)  # an idle 4-core machine
@@ -582,13 +648,15 @@ def test_fits_on_two_python_threads_share_the_cores(machine, binary_rows, monkey
     monkeypatch.setattr(_gibbs, "train_minibatches", first_passes_meet)
     models = [BernoulliRBM(n_components=8, n_iter=2, random_state=0) for _ in range(2)]
     workers = [threading.Thread(target=model.fit, args=(binary_rows,)) for model in models]
+    products = _blas.team_products()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
     assert sorted(seen.values()) == [1, 4]  # not [4, 4]
+    assert _blas.team_products() > products  # (the 4-thread fit ran a team)
     assert threads.threads_held() == 0
-    alone = BernoulliRBM(n_components=8, n_iter=2, random_state=0).fit(binary_rows)
+    alone = BernoulliRBM(n_components=8, n_iter=2, random_state=0, n_jobs=1).fit(binary_rows)
     for model in models:  # the thread count changes no result
         np.testing.assert_array_equal(model.components_, alone.components_)
 
