@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionEstimate,
                          ais_log_partition, exact_cost, exact_log_partition, exact_model_samples,
                          gaussian_pair_moments, gibbs_at_model, is_gaussian_pair,
-                         parameter_fingerprint, warn_of_few_effective_runs,
+                         contents_digest, parameter_fingerprint, warn_of_few_effective_runs,
                          reverse_ais_log_partition)
 from ._state import check_chain_memory, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
@@ -118,11 +118,30 @@ class LikelihoodMixin:
         """Visible biases of the independent model fitted to the data marginals."""
         return self._visible_unit.initial_bias(self._training.data_mean())
 
+    def _learned_parameters(self):
+        """Every array log Z depends on: the weights, biases and the layers' own."""
+        return ((self.components_, self.intercept_visible_, self.intercept_hidden_)
+                + self._visible_unit.learned_arrays() + self._hidden_unit.learned_arrays())
+
     def _parameter_fingerprint(self):
-        return parameter_fingerprint(
-            (self.components_, self.intercept_visible_, self.intercept_hidden_)
-            + self._visible_unit.learned_arrays() + self._hidden_unit.learned_arrays(),
-            (self._visible_unit, self._hidden_unit))
+        """The cache keys' name for the current parameters (``parameter_fingerprint``).
+
+        Entries that a model saved before the fingerprint covered shapes,
+        dtypes and layer types (the plain digest of the arrays' contents, as
+        these models' keys were) are renamed to it on the first look-up, so a
+        loaded model does not run its AIS again.
+        """
+        fingerprint = parameter_fingerprint(self._learned_parameters(),
+                                            (self._visible_unit, self._hidden_unit))
+        keys = list(self._training.log_partition_cache)  # (one C call: other threads may add)
+        if keys and not any(key.endswith(fingerprint) for key in keys):
+            legacy = contents_digest(self._learned_parameters())
+            for key in keys:
+                entry = (self._training.log_partition_cache.pop(key, None)
+                         if key.endswith("/" + legacy) else None)
+                if entry is not None:
+                    self._training.log_partition_cache[key[: -len(legacy)] + fingerprint] = entry
+        return fingerprint
 
     def log_partition(self, method="auto", *, n_chains=DEFAULT_N_CHAINS,
                       n_betas=DEFAULT_N_BETAS, random_state=None, bracket=False,
@@ -174,10 +193,11 @@ class LikelihoodMixin:
         -------
         estimate : LogPartitionEstimate
             Unpacks as ``(log_z, std_error)``: the estimate in nats (exact, or
-            forward AIS) and its standard error (0.0 for exact; inf, with a
-            RuntimeWarning, where fewer than 10 AIS runs (half, of fewer than
-            20) effectively carry the importance weights: raise ``n_betas``
-            and ``n_chains``).  Its
+            forward AIS) and its standard error (0.0 for exact; inf where
+            fewer than 10 AIS runs (half, of fewer than 20) effectively carry
+            the importance weights, with a RuntimeWarning when the estimate
+            is computed, not when it is read from the cache: raise
+            ``n_betas`` and ``n_chains``).  Its
             attributes say how it was obtained (``method``, ``n_chains``,
             ``n_betas``, ``label``) and bound log Z: ``lower`` and ``upper``
             at 99% confidence (both ``log_z`` when exact; ``upper`` is inf
@@ -332,7 +352,9 @@ class LikelihoodMixin:
                 "Refit with a lower learning rate or more weight decay.",
                 RuntimeWarning, stacklevel=user_stacklevel())
         elif warn:  # (a runaway's weights say nothing either: one warning is enough)
-            warn_of_few_effective_runs(type(self).__name__, log_w, n_betas)
+            warn_of_few_effective_runs(
+                type(self).__name__, log_w, n_betas,
+                users="score and score_samples (log p(x) = -free_energy(x) - log Z)")
         return S, log_w
 
     def _forward_ais(self, n_chains, n_betas, entropy, return_states=False):

@@ -112,8 +112,11 @@ def likelihood_monitoring(exact_flops, n_train, n_weights, n_epochs, required):
 
 
 def estimate_tag(estimate):
-    """A short tag of how a log Z was obtained: "exact" or "ais ± <standard error>"."""
-    return "exact" if estimate.is_exact else f"ais ± {estimate.std_error:.2g}"
+    """A short tag of how a log Z was obtained: "exact", "ais ± <standard error>",
+    or "ais ± ?" where too few effective runs leave no standard error."""
+    if estimate.is_exact:
+        return "exact"
+    return f"ais ± {estimate.std_error:.2g}" if math.isfinite(estimate.std_error) else "ais ± ?"
 
 
 def epoch_learning_rate(schedule, learning_rate, epoch, n_epochs):

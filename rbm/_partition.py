@@ -65,6 +65,16 @@ def parameter_fingerprint(arrays, layers):
     return digest.hexdigest()
 
 
+def contents_digest(arrays):
+    """The log-partition caches' names for parameters before ``parameter_fingerprint``:
+    a digest of the arrays' contents alone (read to keep the entries of models
+    saved then)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
 def is_gaussian_pair(visible, hidden):
     """Whether both layers are Gaussian: the model is then one multivariate
     Gaussian, whose log Z has a closed form (``gaussian_pair_moments``)."""
@@ -436,9 +446,12 @@ def combine_log_weights(log_w, log_z_base):
     return float(log_z_base + log_mean), std_error
 
 
-def warn_of_few_effective_runs(owner, log_w, n_betas):
+def warn_of_few_effective_runs(owner, log_w, n_betas, users=""):
     """RuntimeWarning where an AIS run's weights are carried by too few runs
-    (``too_few_effective_runs``): the estimate's error is unknown."""
+    (``too_few_effective_runs``): the estimate's error is unknown.  ``users``:
+    the owner's calls that take log Z from ``log_partition()``'s defaults, so
+    that no setting of theirs improves it (review: the advice to raise
+    n_betas reached ``score``, which takes none)."""
     if not too_few_effective_runs(log_w):
         return
     share = float(np.max(np.exp(log_w - logsumexp(log_w))))
@@ -448,7 +461,9 @@ def warn_of_few_effective_runs(owner, log_w, n_betas):
         f"{share:.0%} of the total), so their spread says nothing of the error, which may "
         "be many nats (AIS then mostly underestimates log Z); its std_error is inf. Use more "
         f"inverse temperatures (n_betas, now {n_betas}) and more runs (n_chains, now "
-        f"{len(log_w)}) until this warning goes away.",
+        f"{len(log_w)}) in log_partition until this warning goes away"
+        + (f"; {users} use log_partition()'s defaults, so with such an estimate log_z "
+           "compute their values from it" if users else "") + ".",
         RuntimeWarning, stacklevel=user_stacklevel())
 
 
@@ -573,8 +588,9 @@ class LogPartitionEstimate(tuple):
         """How log Z was obtained, in a few words (for messages and reports)."""
         if self.is_exact:
             return "exact"
-        text = (f"AIS, {self.n_chains} runs x {self.n_betas} temperatures, "
-                f"standard error {self.std_error:.2g}")
+        error = (f"standard error {self.std_error:.2g}" if math.isfinite(self.std_error)
+                 else "no standard error (too few effective runs)")
+        text = f"AIS, {self.n_chains} runs x {self.n_betas} temperatures, {error}"
         if self.reverse_log_z is not None:
             text += (f"; {self.confidence:.0%} bracket [{self.lower:.4f}, {self.upper:.4f}] "
                      f"with reverse AIS from {_START_WORDS[self.reverse_start]}")

@@ -1450,7 +1450,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         rng = np.random.default_rng(check_random_state(seed).randint(2**31))
         log_z, std_error, _, log_w = ais_log_partition(W, b, c, layer, BernoulliHidden(), b,
                                                        n_chains, n_betas, rng, return_states=True)
-        warn_of_few_effective_runs(type(self).__name__, log_w, n_betas)
+        warn_of_few_effective_runs(type(self).__name__, log_w, n_betas,
+                                   users="log_likelihood")
         return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains, n_betas=n_betas)
 
     def log_likelihood(self, X, y=None):

@@ -155,3 +155,50 @@ def test_combine_log_weights_keeps_the_delta_method_where_many_runs_count():
     assert log_z == pytest.approx(2.0 + np.log(np.exp(log_w).mean()), rel=1e-12)
     # One run of 100 with all the weight: the old bar read exactly 1.0.
     assert combine_log_weights(np.r_[0.0, np.full(99, -50.0)], 0.0)[1] == np.inf
+
+
+def test_log_z_cached_under_the_keys_of_models_saved_before_the_fingerprint_is_kept(
+        monkeypatch):
+    # Review: the cache keys' fingerprint now covers shapes, dtypes and layer
+    # types; a model saved before named its entries by the arrays' contents
+    # alone, and after loading it lost them (log_partition_ None, and the
+    # first score ran its AIS again: minutes for a large model).
+    import rbm._likelihood as likelihood
+    from rbm import BernoulliRBM
+    from rbm._partition import contents_digest
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((100, 12)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=6, n_iter=2, random_state=0).fit(X)
+    model.score(X)  # log Z of score (exact here), cached
+    before = model.log_partition("ais", n_chains=20, n_betas=50)
+    fingerprint = model._parameter_fingerprint()
+    legacy = contents_digest(model._learned_parameters())
+    assert legacy != fingerprint
+    saved = {key.replace(fingerprint, legacy): value
+             for key, value in model._training.log_partition_cache.items()}
+    model._training.log_partition_cache = dict(saved)
+    assert model.log_partition_ is not None  # score's entry, found under its old name
+    calls = []
+    forward = likelihood.LikelihoodMixin._forward_ais
+    monkeypatch.setattr(likelihood.LikelihoodMixin, "_forward_ais",
+                        lambda *a, **k: calls.append(1) or forward(*a, **k))
+    model._training.log_partition_cache = dict(saved)
+    again = model.log_partition("ais", n_chains=20, n_betas=50)
+    assert calls == [] and tuple(again) == tuple(before)
+    assert all(key.endswith(fingerprint) for key in model._training.log_partition_cache)
+
+
+def test_an_estimate_without_a_standard_error_says_so_in_words():
+    # Review: the CLI's label read "standard error inf" and fit's history
+    # "ais ± inf", the wording the demo had just been changed to avoid.
+    import math
+
+    from rbm._monitor import estimate_tag
+    from rbm._partition import LogPartitionEstimate
+
+    without = LogPartitionEstimate(12.5, math.inf, "ais", n_chains=20, n_betas=50)
+    with_error = LogPartitionEstimate(12.5, 0.03, "ais", n_chains=20, n_betas=50)
+    assert "inf" not in without.label and "too few effective runs" in without.label
+    assert "standard error 0.03" in with_error.label
+    assert estimate_tag(without) == "ais ± ?" and estimate_tag(with_error) == "ais ± 0.03"
