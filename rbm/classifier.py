@@ -580,18 +580,23 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         types = getattr(self, "_column_types", None)
         return None if types is None else [_pandas_type(kind) for kind in types]
 
-    def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None):
+    def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None,
+                       method=None):
         """(indices into classes_, UNLABELLED for unlabelled rows) of the labels y.
 
         With ``reset`` the classes are set: from ``classes`` if given (the
         first ``partial_fit``), else from the labelled rows of y.
         ``unknown_hint`` ends the message for a label that is not a class
-        (default: ``partial_fit``'s).
+        (default: ``partial_fit``'s).  With ``method`` (its name), True or
+        False in y is refused unless the classes are booleans
+        (``_refuse_boolean_labels``; ``sample`` and ``log_likelihood`` check
+        their own y before, as given).
         """
         name = type(self).__name__
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None. "
                              "Pass the class of each row" + self._marker_hint() + ".")
+        given = y
         y = column_or_1d(y, warn=True)
         if len(y) != n_rows:
             raise ValueError(f"{name} got {n_rows} rows in X but {len(y)} labels in y; give "
@@ -625,6 +630,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                     "that also holds strings, so pass the labels as an object array or a "
                     f"pandas Series (which keep the number {marker}), or label them with "
                     f"{marker} in a numeric y.", UserWarning, stacklevel=3)
+        if method is not None:
+            _refuse_boolean_labels(given, y, self.classes_, method)
         known = np.isin(labelled_y, self.classes_)
         if not known.all():
             unseen = labelled_y[~known]
@@ -890,7 +897,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
             self._validate_params()
             self._visible_unit = _visible_layer(self.visible, self.categories)
             X = self._validate_X(X, reset=True)
-            labels = self._label_indices(y, X.shape[0], reset=True)
+            labels = self._label_indices(y, X.shape[0], reset=True, method="fit")
             weights = self._sample_weights(sample_weight, X)
             X, labels, weights = _positive_rows(X, labels, weights)
             self._check_objective(labels)
@@ -992,7 +999,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                              f"which differ from the model's classes_ {self.classes_.tolist()} "
                              "(set by fit or the first partial_fit); refit to change them.")
         X = self._validate_X(X, reset=first)
-        labels = self._label_indices(y, X.shape[0], reset=first, classes=classes)
+        labels = self._label_indices(y, X.shape[0], reset=first, classes=classes,
+                                     method="partial_fit")
         weights = self._sample_weights(sample_weight, X)
         X, labels, weights = _positive_rows(X, labels, weights)
         self._check_objective(labels)
@@ -1666,23 +1674,34 @@ def _is_boolean(value):
 def _refuse_boolean_labels(y, given, classes, method):
     """ValueError for True or False among ``method``'s y (``given``: y as an
     array) unless the classes are booleans: NumPy reads True as 1, so
-    ``sample(y=True)`` drew class 1 (of classes 0, 1, 2) without a word, and
-    ``log_likelihood`` scored it."""
+    ``sample(y=True)`` drew class 1 (of classes 0, 1, 2) without a word,
+    ``log_likelihood`` scored it and ``partial_fit`` trained on it; ``fit``
+    made classes [0, 1, 2] of [True, False, 2]."""
     if all(_is_boolean(c) for c in classes.tolist()):
         return
     if given.dtype != bool and isinstance(y, (list, tuple)):
         given = np.asarray(y, dtype=object)  # [1, True] as an array is [1, 1]
     flat = given.ravel()
-    boolean = (np.ones(flat.shape, dtype=bool) if given.dtype == bool
-               else np.array([_is_boolean(v) for v in flat], dtype=bool)
-               if given.dtype == object else np.zeros(flat.shape, dtype=bool))
-    if boolean.any():
+    if given.dtype == bool:
+        boolean = np.ones(flat.shape, dtype=bool)
+    elif given.dtype == object:
+        boolean = np.array([_is_boolean(v) for v in flat], dtype=bool)
+    else:
+        boolean = np.zeros(flat.shape, dtype=bool)
+    if not boolean.any():
+        return
+    held = (f"it holds {bool(flat[np.argmax(boolean)])}, the first at position "
+            f"{int(np.argmax(boolean))}")
+    if method == "fit":
         raise ValueError(
-            f"{method}'s y must hold classes of the model (classes_ = {classes.tolist()}), but "
-            f"it holds {bool(flat[np.argmax(boolean)])}, the first at position "
-            f"{int(np.argmax(boolean))}; True and False are classes only of a model fitted "
-            "on boolean labels (NumPy would read them as 1 and 0). Give the classes "
+            f"fit's y mixes True or False with other labels ({held}), which NumPy would "
+            f"read as 1 and 0 (classes_ = {classes.tolist()}). Give labels of one kind: "
+            "booleans only (True and False as the classes), or the numbers or strings "
             "themselves.")
+    raise ValueError(
+        f"{method}'s y must hold classes of the model (classes_ = {classes.tolist()}), but "
+        f"{held}; True and False are classes only of a model fitted on boolean labels "
+        "(NumPy would read them as 1 and 0). Give the classes themselves.")
 
 
 def _rows_holding(unseen):

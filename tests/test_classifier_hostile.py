@@ -218,6 +218,41 @@ def test_sample_refuses_booleans_for_classes_that_are_not(binary, y):
         True, False]
 
 
+@pytest.mark.parametrize("y", [np.array([True, False, True, True]), [1, True, 0, 1]])
+def test_partial_fit_refuses_booleans_for_classes_that_are_not(binary, y):
+    # NumPy reads True as 1: partial_fit trained on True as class 1 of classes
+    # [0, 1, 2], on a fitted model and on a first call with classes=[0, 1, 2].
+    X, labels = binary
+    three = np.arange(40) % 3
+    model = fitted(X, three)
+    state = fingerprint(model)
+    message = (r"partial_fit's y must hold classes of the model \(classes_ = \[0, 1, 2\]\), "
+               r"but it holds True, the first at position [01]; True and False")
+    with pytest.raises(ValueError, match=message):
+        model.partial_fit(X[:4], y)
+    assert fingerprint(model) == state
+    fresh = RBMClassifier(4, n_iter=1, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        fresh.partial_fit(X[:4], y, classes=[0, 1, 2])
+    assert not hasattr(fresh, "classes_")
+    model.partial_fit(X[:4], [1, 0, 2, 1])  # the classes themselves
+    boolean = RBMClassifier(4, n_iter=1, random_state=0)
+    boolean.partial_fit(X[:4], [True, False, True, True], classes=[False, True])
+    assert boolean.classes_.tolist() == [False, True]
+    boolean.partial_fit(X[:4], np.array([False, True, False, False]))
+
+
+def test_fit_refuses_booleans_mixed_with_other_labels(binary):
+    # NumPy made [True, False, 2, ...] the integers [1, 0, 2, ...]: classes [0, 1, 2].
+    X, labels = binary
+    y = [True, False, 2] * 13 + [True]
+    with pytest.raises(ValueError, match=r"fit's y mixes True or False with other labels "
+                                         r"\(it holds True, the first at position 0\)"):
+        fitted(X, y)
+    assert fitted(X, labels.astype(bool)).classes_.tolist() == [False, True]
+    assert fitted(X, [1, 0, 2] * 13 + [1]).classes_.tolist() == [0, 1, 2]
+
+
 def test_log_likelihood_names_an_unknown_label_without_blaming_partial_fit(named):
     model, X = named
     with pytest.raises(ValueError, match="label 'maybe'.*log_likelihood's y") as raised:
