@@ -132,13 +132,21 @@ def log_posterior(A, U, d):
     the classes were equal to the last bit and each row read p = 1 for
     every class.
     """
+    scores = stable_class_scores(A, U, d)
+    return scores - logsumexp(scores, axis=1, keepdims=True)
+
+
+def stable_class_scores(A, U, d):
+    """``class_scores``, except that rows whose scores reach ``LARGE_SCORE`` in
+    magnitude (or are not finite) take their scores relative to class 0's
+    (``relative_scores``), whose float64 values still tell the classes apart.
+    Either way a row's scores are log p(y | x) up to a constant of the row,
+    so ``log_posterior`` and ``decision_function`` both build on these."""
     scores = class_scores(A, U, d)
-    log_p = scores - logsumexp(scores, axis=1, keepdims=True)
     far = _far_rows(scores)
     if far.any():
-        relative = relative_scores(A[far], U, d)
-        log_p[far] = relative - logsumexp(relative, axis=1, keepdims=True)
-    return log_p
+        scores[far] = relative_scores(A[far], U, d)
+    return scores
 
 
 def _far_rows(scores):
@@ -708,7 +716,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         models' check says what to lower, and so does this one)."""
         n_hidden, n_classes = int(self.n_components), len(self.classes_)
         batch_size = int(self.batch_size)
-        weights, chains = _training_bytes(n_hidden, batch_size, n_columns, n_classes)
+        sizes = (n_columns, n_classes, isinstance(self._visible_unit, CategoricalVisible))
+        weights, chains = _training_bytes(n_hidden, batch_size, *sizes)
         needed = weights + chains
         if needed <= SURELY_AVAILABLE_BYTES:
             return
@@ -716,9 +725,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         if available is None or needed <= available:
             return
         # The parameter whose lowering alone (to 1) would make training fit.
-        lower = [name for name, sizes in (("n_components", (1, batch_size)),
-                                          ("batch_size", (n_hidden, 1)))
-                 if sum(_training_bytes(*sizes, n_columns, n_classes)) <= available]
+        lower = [name for name, hidden_and_chains in (("n_components", (1, batch_size)),
+                                                      ("batch_size", (n_hidden, 1)))
+                 if sum(_training_bytes(*hidden_and_chains, *sizes)) <= available]
         advice = (" or ".join(lower) if lower else "n_components and batch_size")
         raise ModelTooLargeError(
             f"{type(self).__name__} with n_components={self.n_components} and batch_size="
@@ -1247,11 +1256,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         V = self._check_fitted_X(X)
         U, d = self.class_components_, self.intercept_class_
         with single_threaded_blas():
-            A = self._checked_field(V)
-            scores = class_scores(A, U, d)
-            far = _far_rows(scores)
-            if far.any():
-                scores[far] = relative_scores(A[far], U, d)
+            scores = stable_class_scores(self._checked_field(V), U, d)
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
@@ -1558,15 +1563,10 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                 self.classes_[chains.labels])
 
     def _chain_bytes(self):
-        """Bytes one chain of ``sample`` needs at its peak: ``JointChains`` steps in
-        NumPy, whose temporaries (fields, probabilities, uniforms, the labels'
-        softmax) measured 1.3 to 8 times the density models' estimate of four
-        visible and two hidden rows (tracemalloc peaks of ``sample(3000)``: up
-        to 6 rows of the visible columns for binary and real inputs, 8.5 for
-        categorical ones, 4 of the hidden units and 5.4 of the classes)."""
-        visible_rows = 9 if isinstance(self._visible_unit, CategoricalVisible) else 7
+        """Bytes one chain of ``sample`` needs at its peak (``_chain_row_bytes``)."""
         n_hidden, n_columns = self.components_.shape
-        return (visible_rows * n_columns + 4 * n_hidden + 6 * len(self.classes_)) * 8
+        return _chain_row_bytes(n_hidden, n_columns, len(self.classes_),
+                                isinstance(self._visible_unit, CategoricalVisible))
 
     @property
     def _n_features_out(self):
@@ -1591,13 +1591,27 @@ HISTORY_COLUMNS = ("epoch", "seconds", "log_loss_train", "accuracy_train",
                    "log_loss_validation", "accuracy_validation")
 
 
-def _training_bytes(n_hidden, n_chains, n_columns, n_classes):
+def _chain_row_bytes(n_hidden, n_columns, n_classes, categorical):
+    """Bytes one persistent chain needs at the peak of a Gibbs step:
+    ``JointChains`` steps in NumPy, whose temporaries (fields, probabilities,
+    uniforms, the labels' softmax) measured 1.3 to 8 times the density models'
+    estimate of four visible and two hidden rows (tracemalloc peaks of
+    ``sample(3000)``: up to 6 rows of the visible columns for binary and real
+    inputs, 8.5 for ``categorical`` ones, 4 of the hidden units and 5.4 of the
+    classes; counted as 7, 9, 4 and 6).  ``sample``'s chains and training's
+    ``batch_size`` persistent chains step alike."""
+    visible_rows = 9 if categorical else 7
+    return (visible_rows * n_columns + 4 * n_hidden + 6 * n_classes) * 8
+
+
+def _training_bytes(n_hidden, n_chains, n_columns, n_classes, categorical):
     """(bytes of the weights, bytes of the chains) training surely allocates: a
     lower bound.  The weights W and U, their velocities and the copy that a
-    ``partial_fit`` or early stopping keeps (three of each); per chain the rows
-    that ``sample``'s chains measured (``RBMClassifier._chain_bytes``)."""
+    ``partial_fit`` or early stopping keeps (three of each); per chain what
+    ``sample``'s chains need (``_chain_row_bytes``).  Left out: the minibatch's
+    own fields and gradients, and the training data."""
     return (3 * n_hidden * (n_columns + n_classes + 1) * 8,
-            n_chains * (7 * n_columns + 4 * n_hidden + 6 * n_classes) * 8)
+            n_chains * _chain_row_bytes(n_hidden, n_columns, n_classes, categorical))
 
 
 def _positive_rows(X, labels, weights):

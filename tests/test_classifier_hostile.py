@@ -953,3 +953,42 @@ def test_rows_that_overflow_float64_are_refused_not_predicted_as_class_0():
         # Far rows whose fields stay numbers are answered (their limit).
         proba = model.predict_proba(X[:3] * 1e300)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_training_counts_the_chains_as_sample_measured_them(monkeypatch):
+    # The training check repeated sample's per-chain formula, with 7 rows of
+    # the visible columns where sample counts 9 for categorical inputs (whose
+    # one-hot temporaries are larger): both now use _chain_row_bytes.
+    import rbm._state
+    from rbm._state import ModelTooLargeError, _gib
+    X = np.random.default_rng(0).integers(0, 3, (30, 4))
+    y = np.arange(30) % 2
+    params = dict(n_components=4, visible="categorical", n_iter=1, random_state=0)
+    small = RBMClassifier(**params).fit(X, y)  # 12 one-hot columns, 4 hidden units
+    n_chains = 10**8
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 2**30)
+    with pytest.raises(ModelTooLargeError,
+                       match=re.escape(f"the chains: {_gib(n_chains * small._chain_bytes())})")):
+        RBMClassifier(batch_size=n_chains, **params).fit(X, y)
+
+
+def test_log_posterior_and_decision_function_share_the_stable_scores():
+    # Both replaced far rows' scores by relative_scores, each in its own code.
+    from scipy.special import logsumexp
+    from rbm.classifier import (LARGE_SCORE, class_scores, log_posterior, relative_scores,
+                                stable_class_scores)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+    model = RBMClassifier(n_components=4, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    rows = np.vstack([X[:3], X[3:6] * 1e17])
+    A = model._hidden_field(rows)
+    U, d = model.class_components_, model.intercept_class_
+    scores = stable_class_scores(A, U, d)
+    near = class_scores(A[:3], U, d)
+    assert np.abs(near).max() < LARGE_SCORE
+    assert np.array_equal(scores[:3], near)
+    assert np.array_equal(scores[3:], relative_scores(A[3:], U, d))
+    assert np.array_equal(model.decision_function(rows), scores)
+    assert np.array_equal(log_posterior(A, U, d),
+                          scores - logsumexp(scores, axis=1, keepdims=True))
