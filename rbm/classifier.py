@@ -1496,12 +1496,38 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                                    f", or {self.unlabelled_marker!r} to sum the label out")
                                    + "."))
         log_z = self.log_partition().log_z
-        scores = class_scores(self._checked_field(V), self.class_components_,
-                              self.intercept_class_)
+        A = self._checked_field(V)
         labelled = labels != UNLABELLED
-        joint = logsumexp(scores, axis=1)
-        joint[labelled] = scores[labelled, labels[labelled]]
-        return self._visible_unit.energy_term(V, self.intercept_visible_) + joint - log_z
+        # Real inputs far out: the visible energy grows with the square of the
+        # input, the class scores only linearly (to +inf where the field does),
+        # so a visible energy of -inf (below -1.8e308) makes log p -inf.
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = class_scores(A, self.class_components_, self.intercept_class_)
+            joint = logsumexp(scores, axis=1)
+            joint[labelled] = scores[labelled, labels[labelled]]
+            visible = self._visible_unit.energy_term(V, self.intercept_visible_)
+            log_p = visible + joint - log_z
+        log_p[visible == -np.inf] = -np.inf
+        return self._warn_of_overflow(log_p, V)
+
+    def _warn_of_overflow(self, log_p, V):
+        """``log_p``, after a RuntimeWarning where some rows' log-likelihoods are
+        -inf: below -1.8e308, the correctly rounded value (as the density
+        models' ``score_samples`` warn), but usually rows in other units than
+        the training data."""
+        far = np.isneginf(log_p)
+        if far.any():
+            rows = V[far]
+            largest = float(abs(rows).max()) if rows.shape[0] else 0.0
+            warnings.warn(
+                f"{type(self).__name__}.log_likelihood: {counted(int(far.sum()), 'row')} "
+                f"of {log_p.shape[0]} {'has' if far.sum() == 1 else 'have'} a log-likelihood "
+                f"below -1.8e308, so -inf (their largest absolute value is {largest:.3g}): "
+                "they are too far from the data scale the model was fitted to. If the data are in "
+                "other units than the training data, rescale or standardise them the same "
+                "way (for example with the StandardScaler fitted on the training data).",
+                RuntimeWarning, stacklevel=3)
+        return log_p
 
     def sample(self, n_samples=1, *, y=None, n_steps=1000, random_state=None):
         """Draw inputs (and labels) from the model by block-Gibbs sampling.

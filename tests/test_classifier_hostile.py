@@ -992,3 +992,54 @@ def test_log_posterior_and_decision_function_share_the_stable_scores():
     assert np.array_equal(model.decision_function(rows), scores)
     assert np.array_equal(log_posterior(A, U, d),
                           scores - logsumexp(scores, axis=1, keepdims=True))
+
+
+def test_log_likelihood_of_rows_far_out_is_minus_inf_without_numpy_warnings():
+    # X * 1e300 gave -inf with NumPy's "overflow encountered in square", and a
+    # one-feature model's rows of 1.7e308 (hidden fields +-inf) gave NaN
+    # (-inf visible energy plus +inf class scores).
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = RBMClassifier(n_components=4, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    one = RBMClassifier(n_components=4, n_iter=3, random_state=0,
+                        visible="gaussian").fit(X[:, :1] * 0.3, y)
+    cases = [(model, np.vstack([X[:2] * 1e300, X[2:3]])),
+             (one, np.array([[1.7e308], [-1.7e308], [0.1]]))]
+    for fitted_model, rows in cases:
+        for labels in (None, [0, 1, 1]):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                log_p = fitted_model.log_likelihood(rows, labels)
+            assert [str(w.message)[:63] for w in caught] == [
+                "RBMClassifier.log_likelihood: 2 rows of 3 have a log-likelihood"]
+            assert caught[0].category is RuntimeWarning
+            assert np.array_equal(log_p[:2], [-np.inf, -np.inf]) and np.isfinite(log_p[2])
+
+
+def test_log_likelihood_is_exact_where_the_squares_overflow_but_the_energy_does_not():
+    # (v - b)**2 overflows beyond about 1.3e154, but divided by 2 sigma**2 of a
+    # data scale of 100 the visible energy is about -1e304, a float64: it was
+    # -inf. Reference: the energy summed in exact rational arithmetic.
+    from fractions import Fraction
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3)) * 100
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (input far from unit variance)
+        model = RBMClassifier(n_components=4, n_iter=3, random_state=0,
+                              visible="gaussian").fit(X, y)
+    rows = X[:3] / np.abs(X[:3]).max(axis=1, keepdims=True) * 1.5e154
+    sigma, b = model._visible_unit.sigma, model.intercept_visible_
+    exact = [float(-sum((Fraction(v) - Fraction(c)) ** 2 / (2 * Fraction(s) ** 2)
+                        for v, c, s in zip(row, b, sigma))) for row in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        energy = model._visible_unit.energy_term(rows, b)
+        log_p = model.log_likelihood(rows)
+    np.testing.assert_allclose(energy, exact, rtol=1e-14)
+    assert np.all(np.isfinite(log_p)) and np.all(log_p < -1e303)
+    # The rest of log p (class scores, log Z) is of order 1e154: nothing at 1e304.
+    np.testing.assert_allclose(log_p, exact, rtol=1e-14)
+    near = model._visible_unit.energy_term(X[:3], b)  # rows that did not overflow: as before
+    assert np.array_equal(near, -0.5 * (((X[:3] - b) ** 2) / sigma ** 2).sum(axis=1))
