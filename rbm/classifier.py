@@ -132,13 +132,21 @@ def log_posterior(A, U, d):
     the classes were equal to the last bit and each row read p = 1 for
     every class.
     """
+    scores = stable_class_scores(A, U, d)
+    return scores - logsumexp(scores, axis=1, keepdims=True)
+
+
+def stable_class_scores(A, U, d):
+    """``class_scores``, except that rows whose scores reach ``LARGE_SCORE`` in
+    magnitude (or are not finite) take their scores relative to class 0's
+    (``relative_scores``), whose float64 values still tell the classes apart.
+    Either way a row's scores are log p(y | x) up to a constant of the row,
+    so ``log_posterior`` and ``decision_function`` both build on these."""
     scores = class_scores(A, U, d)
-    log_p = scores - logsumexp(scores, axis=1, keepdims=True)
     far = _far_rows(scores)
     if far.any():
-        relative = relative_scores(A[far], U, d)
-        log_p[far] = relative - logsumexp(relative, axis=1, keepdims=True)
-    return log_p
+        scores[far] = relative_scores(A[far], U, d)
+    return scores
 
 
 def _far_rows(scores):
@@ -580,18 +588,23 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         types = getattr(self, "_column_types", None)
         return None if types is None else [_pandas_type(kind) for kind in types]
 
-    def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None):
+    def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None,
+                       method=None):
         """(indices into classes_, UNLABELLED for unlabelled rows) of the labels y.
 
         With ``reset`` the classes are set: from ``classes`` if given (the
         first ``partial_fit``), else from the labelled rows of y.
         ``unknown_hint`` ends the message for a label that is not a class
-        (default: ``partial_fit``'s).
+        (default: ``partial_fit``'s).  With ``method`` (its name), True or
+        False in y is refused unless the classes are booleans
+        (``_refuse_boolean_labels``; ``sample`` and ``log_likelihood`` check
+        their own y before, as given).
         """
         name = type(self).__name__
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None. "
                              "Pass the class of each row" + self._marker_hint() + ".")
+        given = y
         y = column_or_1d(y, warn=True)
         if len(y) != n_rows:
             raise ValueError(f"{name} got {n_rows} rows in X but {len(y)} labels in y; give "
@@ -625,6 +638,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                     "that also holds strings, so pass the labels as an object array or a "
                     f"pandas Series (which keep the number {marker}), or label them with "
                     f"{marker} in a numeric y.", UserWarning, stacklevel=3)
+        if method is not None:
+            _refuse_boolean_labels(given, y, self.classes_, method)
         known = np.isin(labelled_y, self.classes_)
         if not known.all():
             unseen = labelled_y[~known]
@@ -701,7 +716,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         models' check says what to lower, and so does this one)."""
         n_hidden, n_classes = int(self.n_components), len(self.classes_)
         batch_size = int(self.batch_size)
-        weights, chains = _training_bytes(n_hidden, batch_size, n_columns, n_classes)
+        sizes = (n_columns, n_classes, isinstance(self._visible_unit, CategoricalVisible))
+        weights, chains = _training_bytes(n_hidden, batch_size, *sizes)
         needed = weights + chains
         if needed <= SURELY_AVAILABLE_BYTES:
             return
@@ -709,9 +725,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         if available is None or needed <= available:
             return
         # The parameter whose lowering alone (to 1) would make training fit.
-        lower = [name for name, sizes in (("n_components", (1, batch_size)),
-                                          ("batch_size", (n_hidden, 1)))
-                 if sum(_training_bytes(*sizes, n_columns, n_classes)) <= available]
+        lower = [name for name, hidden_and_chains in (("n_components", (1, batch_size)),
+                                                      ("batch_size", (n_hidden, 1)))
+                 if sum(_training_bytes(*hidden_and_chains, *sizes)) <= available]
         advice = (" or ".join(lower) if lower else "n_components and batch_size")
         raise ModelTooLargeError(
             f"{type(self).__name__} with n_components={self.n_components} and batch_size="
@@ -890,7 +906,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
             self._validate_params()
             self._visible_unit = _visible_layer(self.visible, self.categories)
             X = self._validate_X(X, reset=True)
-            labels = self._label_indices(y, X.shape[0], reset=True)
+            labels = self._label_indices(y, X.shape[0], reset=True, method="fit")
             weights = self._sample_weights(sample_weight, X)
             X, labels, weights = _positive_rows(X, labels, weights)
             self._check_objective(labels)
@@ -992,7 +1008,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                              f"which differ from the model's classes_ {self.classes_.tolist()} "
                              "(set by fit or the first partial_fit); refit to change them.")
         X = self._validate_X(X, reset=first)
-        labels = self._label_indices(y, X.shape[0], reset=first, classes=classes)
+        labels = self._label_indices(y, X.shape[0], reset=first, classes=classes,
+                                     method="partial_fit")
         weights = self._sample_weights(sample_weight, X)
         X, labels, weights = _positive_rows(X, labels, weights)
         self._check_objective(labels)
@@ -1239,11 +1256,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         V = self._check_fitted_X(X)
         U, d = self.class_components_, self.intercept_class_
         with single_threaded_blas():
-            A = self._checked_field(V)
-            scores = class_scores(A, U, d)
-            far = _far_rows(scores)
-            if far.any():
-                scores[far] = relative_scores(A[far], U, d)
+            scores = stable_class_scores(self._checked_field(V), U, d)
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
         return scores
@@ -1484,12 +1497,38 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                                    f", or {self.unlabelled_marker!r} to sum the label out")
                                    + "."))
         log_z = self.log_partition().log_z
-        scores = class_scores(self._checked_field(V), self.class_components_,
-                              self.intercept_class_)
+        A = self._checked_field(V)
         labelled = labels != UNLABELLED
-        joint = logsumexp(scores, axis=1)
-        joint[labelled] = scores[labelled, labels[labelled]]
-        return self._visible_unit.energy_term(V, self.intercept_visible_) + joint - log_z
+        # Real inputs far out: the visible energy grows with the square of the
+        # input, the class scores only linearly (to +inf where the field does),
+        # so a visible energy of -inf (below -1.8e308) makes log p -inf.
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = class_scores(A, self.class_components_, self.intercept_class_)
+            joint = logsumexp(scores, axis=1)
+            joint[labelled] = scores[labelled, labels[labelled]]
+            visible = self._visible_unit.energy_term(V, self.intercept_visible_)
+            log_p = visible + joint - log_z
+        log_p[visible == -np.inf] = -np.inf
+        return self._warn_of_overflow(log_p, V)
+
+    def _warn_of_overflow(self, log_p, V):
+        """``log_p``, after a RuntimeWarning where some rows' log-likelihoods are
+        -inf: below -1.8e308, the correctly rounded value (as the density
+        models' ``score_samples`` warn), but usually rows in other units than
+        the training data."""
+        far = np.isneginf(log_p)
+        if far.any():
+            rows = V[far]
+            largest = float(abs(rows).max()) if rows.shape[0] else 0.0
+            warnings.warn(
+                f"{type(self).__name__}.log_likelihood: {counted(int(far.sum()), 'row')} "
+                f"of {log_p.shape[0]} {'has' if far.sum() == 1 else 'have'} a log-likelihood "
+                f"below -1.8e308, so -inf (their largest absolute value is {largest:.3g}): "
+                "they are too far from the data scale the model was fitted to. If the data are in "
+                "other units than the training data, rescale or standardise them the same "
+                "way (for example with the StandardScaler fitted on the training data).",
+                RuntimeWarning, stacklevel=3)
+        return log_p
 
     def sample(self, n_samples=1, *, y=None, n_steps=1000, random_state=None):
         """Draw inputs (and labels) from the model by block-Gibbs sampling.
@@ -1551,15 +1590,10 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                 self.classes_[chains.labels])
 
     def _chain_bytes(self):
-        """Bytes one chain of ``sample`` needs at its peak: ``JointChains`` steps in
-        NumPy, whose temporaries (fields, probabilities, uniforms, the labels'
-        softmax) measured 1.3 to 8 times the density models' estimate of four
-        visible and two hidden rows (tracemalloc peaks of ``sample(3000)``: up
-        to 6 rows of the visible columns for binary and real inputs, 8.5 for
-        categorical ones, 4 of the hidden units and 5.4 of the classes)."""
-        visible_rows = 9 if isinstance(self._visible_unit, CategoricalVisible) else 7
+        """Bytes one chain of ``sample`` needs at its peak (``_chain_row_bytes``)."""
         n_hidden, n_columns = self.components_.shape
-        return (visible_rows * n_columns + 4 * n_hidden + 6 * len(self.classes_)) * 8
+        return _chain_row_bytes(n_hidden, n_columns, len(self.classes_),
+                                isinstance(self._visible_unit, CategoricalVisible))
 
     @property
     def _n_features_out(self):
@@ -1584,13 +1618,27 @@ HISTORY_COLUMNS = ("epoch", "seconds", "log_loss_train", "accuracy_train",
                    "log_loss_validation", "accuracy_validation")
 
 
-def _training_bytes(n_hidden, n_chains, n_columns, n_classes):
+def _chain_row_bytes(n_hidden, n_columns, n_classes, categorical):
+    """Bytes one persistent chain needs at the peak of a Gibbs step:
+    ``JointChains`` steps in NumPy, whose temporaries (fields, probabilities,
+    uniforms, the labels' softmax) measured 1.3 to 8 times the density models'
+    estimate of four visible and two hidden rows (tracemalloc peaks of
+    ``sample(3000)``: up to 6 rows of the visible columns for binary and real
+    inputs, 8.5 for ``categorical`` ones, 4 of the hidden units and 5.4 of the
+    classes; counted as 7, 9, 4 and 6).  ``sample``'s chains and training's
+    ``batch_size`` persistent chains step alike."""
+    visible_rows = 9 if categorical else 7
+    return (visible_rows * n_columns + 4 * n_hidden + 6 * n_classes) * 8
+
+
+def _training_bytes(n_hidden, n_chains, n_columns, n_classes, categorical):
     """(bytes of the weights, bytes of the chains) training surely allocates: a
     lower bound.  The weights W and U, their velocities and the copy that a
-    ``partial_fit`` or early stopping keeps (three of each); per chain the rows
-    that ``sample``'s chains measured (``RBMClassifier._chain_bytes``)."""
+    ``partial_fit`` or early stopping keeps (three of each); per chain what
+    ``sample``'s chains need (``_chain_row_bytes``).  Left out: the minibatch's
+    own fields and gradients, and the training data."""
     return (3 * n_hidden * (n_columns + n_classes + 1) * 8,
-            n_chains * (7 * n_columns + 4 * n_hidden + 6 * n_classes) * 8)
+            n_chains * _chain_row_bytes(n_hidden, n_columns, n_classes, categorical))
 
 
 def _positive_rows(X, labels, weights):
@@ -1667,23 +1715,34 @@ def _is_boolean(value):
 def _refuse_boolean_labels(y, given, classes, method):
     """ValueError for True or False among ``method``'s y (``given``: y as an
     array) unless the classes are booleans: NumPy reads True as 1, so
-    ``sample(y=True)`` drew class 1 (of classes 0, 1, 2) without a word, and
-    ``log_likelihood`` scored it."""
+    ``sample(y=True)`` drew class 1 (of classes 0, 1, 2) without a word,
+    ``log_likelihood`` scored it and ``partial_fit`` trained on it; ``fit``
+    made classes [0, 1, 2] of [True, False, 2]."""
     if all(_is_boolean(c) for c in classes.tolist()):
         return
     if given.dtype != bool and isinstance(y, (list, tuple)):
         given = np.asarray(y, dtype=object)  # [1, True] as an array is [1, 1]
     flat = given.ravel()
-    boolean = (np.ones(flat.shape, dtype=bool) if given.dtype == bool
-               else np.array([_is_boolean(v) for v in flat], dtype=bool)
-               if given.dtype == object else np.zeros(flat.shape, dtype=bool))
-    if boolean.any():
+    if given.dtype == bool:
+        boolean = np.ones(flat.shape, dtype=bool)
+    elif given.dtype == object:
+        boolean = np.array([_is_boolean(v) for v in flat], dtype=bool)
+    else:
+        boolean = np.zeros(flat.shape, dtype=bool)
+    if not boolean.any():
+        return
+    held = (f"it holds {bool(flat[np.argmax(boolean)])}, the first at position "
+            f"{int(np.argmax(boolean))}")
+    if method == "fit":
         raise ValueError(
-            f"{method}'s y must hold classes of the model (classes_ = {classes.tolist()}), but "
-            f"it holds {bool(flat[np.argmax(boolean)])}, the first at position "
-            f"{int(np.argmax(boolean))}; True and False are classes only of a model fitted "
-            "on boolean labels (NumPy would read them as 1 and 0). Give the classes "
+            f"fit's y mixes True or False with other labels ({held}), which NumPy would "
+            f"read as 1 and 0 (classes_ = {classes.tolist()}). Give labels of one kind: "
+            "booleans only (True and False as the classes), or the numbers or strings "
             "themselves.")
+    raise ValueError(
+        f"{method}'s y must hold classes of the model (classes_ = {classes.tolist()}), but "
+        f"{held}; True and False are classes only of a model fitted on boolean labels "
+        "(NumPy would read them as 1 and 0). Give the classes themselves.")
 
 
 def _rows_holding(unseen):

@@ -427,7 +427,7 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         imputed values mapped back.  A fitted RBM wrapped in
         ``sklearn.frozen.FrozenEstimator`` is used as it is: ``fit`` only
         checks it against X (same features), and its data are taken in its
-        own units (no standardisation).
+        own units (no standardisation); see ``fit``.
     missing_values : int, float, str, np.nan, None or pandas.NA, default=np.nan
         The placeholder of a missing entry, as in ``sklearn.impute``; NaN
         also matches None and pandas' NA in object columns.  With another
@@ -447,7 +447,13 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
     Attributes
     ----------
     estimator_ : estimator
-        The fitted RBM.
+        The fitted RBM.  With a ``FrozenEstimator`` as ``estimator``, the
+        RBM it wraps, the very object, not a copy: the imputer depends on
+        the model's kind (a GaussianBernoulliRBM's units, a CategoricalRBM's
+        labels; the checks of a loaded imputer's state), which the
+        FrozenEstimator's type would hide.  ``RBMOutlierDetector`` keeps
+        the FrozenEstimator instead, as scikit-learn's meta-estimators do:
+        it only calls scoring methods, which FrozenEstimator passes on.
     indicator_ : MissingIndicator or None
         The indicator of ``add_indicator``.
     mean_, scale_ : ndarray of shape (n_features,) or None
@@ -466,6 +472,8 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
     held one value only in fit has its gaps filled with that value, as
     ``SimpleImputer`` fills them.  A feature with no
     observed value in fit is refused (nothing can be learned about it).
+    Neither applies to a ``FrozenEstimator``'s model, which learned every
+    feature from its own data: its answers are kept.
 
     Examples
     --------
@@ -610,7 +618,14 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, sample_weight=None):
-        """Fit the RBM to X, missing entries and all.
+        """Fit the RBM to X, missing entries and all (or take a frozen one as it is).
+
+        With ``estimator`` a ``sklearn.frozen.FrozenEstimator``, nothing is
+        trained: its fitted RBM becomes ``estimator_`` as it is, and X is
+        only checked against it (the same features, and the same column
+        names where both have them) and gives the indicator's features.  X
+        may then be a few rows only: a column with no observed value, or
+        with one value only, in X is accepted and left to the model.
 
         Parameters
         ----------
@@ -621,7 +636,9 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         sample_weight : array-like of shape (n_samples,), default=None
             Row weights for the RBM's training (a row of weight w counts as
             w copies of it; see the estimators' ``fit``).  The standardisation
-            of real-valued columns stays unweighted.
+            of real-valued columns stays unweighted.  With a FrozenEstimator
+            there is no training to weight: the weights are ignored, with a
+            UserWarning.
 
         Returns
         -------
@@ -634,25 +651,46 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         with unchanged_on_error(self), columns_by_name(self):
             integers = integer_columns(X)
             X, missing = self._validated(X, reset=True)
-            check_every_feature_observed(self, ~missing)
             frozen = _frozen_model(self.estimator, X.shape[1],
                                    getattr(self, "feature_names_in_", None))
             if frozen is not None:
-                # Used as fitted, in its own units (an identity standardisation).
-                estimator, mean, scale = frozen, None, None
-                if isinstance(frozen, GaussianBernoulliRBM):
-                    mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+                estimator, mean, scale, constants = self._frozen_state(frozen, X,
+                                                                       sample_weight)
             else:
+                check_every_feature_observed(self, ~missing)
                 template = (self.estimator if self.estimator is not None
                             else default_estimator(X, missing, self.random_state,
                                                    integers=integers))
                 estimator, mean, scale = self._fitted_model(template, X, missing, sample_weight)
-            constants = self._constant_columns(estimator, X, missing, sample_weight)
+                constants = self._constant_columns(estimator, X, missing, sample_weight)
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
         self._constants = constants
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)
         return self
+
+    @staticmethod
+    def _frozen_state(model, X, sample_weight):
+        """(estimator_, mean_, scale_, constants) for a frozen fitted ``model``.
+
+        The model is used as fitted, in its own units (an identity
+        standardisation for a GaussianBernoulliRBM).  X, which may be a few
+        rows only and not the data the model learned from, neither records
+        constant columns (a column of one value there would overrule the
+        model) nor needs a value in every column (the model learned each).
+        ``sample_weight`` has nothing to weight: checked, then ignored with
+        a warning.
+        """
+        if sample_weight is not None:
+            _check_sample_weight(sample_weight, X, dtype=np.float64)
+            warnings.warn(
+                "RBMImputer.fit: sample_weight is ignored with a FrozenEstimator, whose "
+                "model is used as fitted and not trained again; fit the RBM with these "
+                "weights before freezing it, or pass no weights.", UserWarning, stacklevel=4)
+        mean = scale = None
+        if isinstance(model, GaussianBernoulliRBM):
+            mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
+        return model, mean, scale, None
 
     def _constant_columns(self, estimator, X, missing, sample_weight):
         """The value of each column that held one value only among its observed

@@ -15,6 +15,7 @@ from scipy.special import expit
 from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._categorical import CategoricalRBM
@@ -48,23 +49,12 @@ def _check_layers(rbms, X):
     something else (for example visible units scaled by a learnt sigma)
     cannot be copied into it unchanged, and is refused rather than copied wrong.
     """
-    rows = check_array(X, accept_sparse="csr", dtype=np.float64)[:_CHECK_ROWS]
+    given = X.tocsr() if sp.issparse(X) else X  # (a COO matrix has no row slices)
+    given = _safe_indexing(given, slice(0, _CHECK_ROWS))
+    rows = check_array(given, accept_sparse="csr", dtype=np.float64)
     rows = rows.toarray() if sp.issparse(rows) else rows
     for depth, layer in enumerate(rbms):
-        if isinstance(layer, CategoricalRBM):
-            # Its components_ act on the one-hot columns of the labels, not on X.
-            raise ValueError(
-                f"RBM {depth} (CategoricalRBM) takes category labels, one-hot coded into "
-                f"{layer.components_.shape[1]} columns inside it, so its weights cannot "
-                "initialise an MLP layer that reads X's numbers; one-hot encode X first "
-                "(sklearn.preprocessing.OneHotEncoder) and pretrain a BernoulliRBM on it.")
-        hidden = getattr(layer, "hidden", "bernoulli")
-        if hidden != "bernoulli":
-            raise ValueError(
-                f"RBM {depth} ({type(layer).__name__}) has hidden={hidden!r} units, whose "
-                "mean E[h | v] is not the MLP's logistic activation, so its weights "
-                "cannot initialise an MLP layer unchanged; pretrain with "
-                "hidden=\"bernoulli\" for fine_tune.")
+        _check_kind(layer, depth)
         n_in = layer.components_.shape[1]
         if rows.shape[1] != n_in:
             source = "X" if depth == 0 else f"RBM {depth - 1}'s output"
@@ -72,9 +62,11 @@ def _check_layers(rbms, X):
                 f"RBM {depth} ({type(layer).__name__}) has {n_in} inputs but {source} "
                 f"has {rows.shape[1]} features."
             )
-        # An array whatever the global set_output: the next layer was fitted
-        # on arrays, and would warn about a DataFrame's feature names.
-        expected = np.asarray(layer.transform(_as_fitted(layer, rows)))
+        # The first layer gets the user's own rows, so that scikit-learn checks
+        # their column names and order against those it was fitted on (a frame
+        # of the same columns in another order is refused there).
+        output = layer.transform(given)
+        expected = np.asarray(output, dtype=np.float64)
         forward = expit(rows @ layer.components_.T.astype(np.float64) + layer.intercept_hidden_)
         if not np.allclose(forward, expected, rtol=1e-4, atol=1e-5):
             raise ValueError(
@@ -83,18 +75,36 @@ def _check_layers(rbms, X):
                 "initialise an MLP layer unchanged."
             )
         rows = expected
+        given = _as_next_input(output, rbms[depth + 1] if depth + 1 < len(rbms) else None)
 
 
-def _as_fitted(layer, rows):
-    """``rows`` as a DataFrame with the layer's column names where it was fitted
-    on one (a DataFrame X, or a Pipeline under ``set_output(transform="pandas")``):
-    an array made it warn "X does not have valid feature names", although the
-    user had passed the frame it was fitted on."""
-    names = getattr(layer, "feature_names_in_", None)
-    if names is None:
-        return rows
-    import pandas as pd  # (the layer was fitted on a frame: pandas is there)
-    return pd.DataFrame(rows, columns=names)
+def _check_kind(layer, depth):
+    """Raise ValueError for an RBM whose weights an MLP layer cannot take as they are."""
+    if isinstance(layer, CategoricalRBM):
+        # Its components_ act on the one-hot columns of the labels, not on X.
+        raise ValueError(
+            f"RBM {depth} (CategoricalRBM) takes category labels, one-hot coded into "
+            f"{layer.components_.shape[1]} columns inside it, so its weights cannot "
+            "initialise an MLP layer that reads X's numbers; one-hot encode X first "
+            "(sklearn.preprocessing.OneHotEncoder) and pretrain a BernoulliRBM on it.")
+    hidden = getattr(layer, "hidden", "bernoulli")
+    if hidden != "bernoulli":
+        raise ValueError(
+            f"RBM {depth} ({type(layer).__name__}) has hidden={hidden!r} units, whose "
+            "mean E[h | v] is not the MLP's logistic activation, so its weights "
+            "cannot initialise an MLP layer unchanged; pretrain with "
+            "hidden=\"bernoulli\" for fine_tune.")
+
+
+def _as_next_input(output, layer):
+    """A layer's ``output`` as the next ``layer`` takes it: as it is where that
+    layer was fitted on a frame (a Pipeline under ``set_output(transform=
+    "pandas")``: scikit-learn checks the names), else an array (a DataFrame
+    from a global ``transform_output="pandas"`` made a layer fitted on arrays
+    warn "X has feature names, but ... was fitted without feature names")."""
+    if layer is not None and getattr(layer, "feature_names_in_", None) is not None:
+        return output
+    return np.asarray(output, dtype=np.float64)
 
 
 def _mlp_for(mlp, rbms):

@@ -218,6 +218,41 @@ def test_sample_refuses_booleans_for_classes_that_are_not(binary, y):
         True, False]
 
 
+@pytest.mark.parametrize("y", [np.array([True, False, True, True]), [1, True, 0, 1]])
+def test_partial_fit_refuses_booleans_for_classes_that_are_not(binary, y):
+    # NumPy reads True as 1: partial_fit trained on True as class 1 of classes
+    # [0, 1, 2], on a fitted model and on a first call with classes=[0, 1, 2].
+    X, labels = binary
+    three = np.arange(40) % 3
+    model = fitted(X, three)
+    state = fingerprint(model)
+    message = (r"partial_fit's y must hold classes of the model \(classes_ = \[0, 1, 2\]\), "
+               r"but it holds True, the first at position [01]; True and False")
+    with pytest.raises(ValueError, match=message):
+        model.partial_fit(X[:4], y)
+    assert fingerprint(model) == state
+    fresh = RBMClassifier(4, n_iter=1, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        fresh.partial_fit(X[:4], y, classes=[0, 1, 2])
+    assert not hasattr(fresh, "classes_")
+    model.partial_fit(X[:4], [1, 0, 2, 1])  # the classes themselves
+    boolean = RBMClassifier(4, n_iter=1, random_state=0)
+    boolean.partial_fit(X[:4], [True, False, True, True], classes=[False, True])
+    assert boolean.classes_.tolist() == [False, True]
+    boolean.partial_fit(X[:4], np.array([False, True, False, False]))
+
+
+def test_fit_refuses_booleans_mixed_with_other_labels(binary):
+    # NumPy made [True, False, 2, ...] the integers [1, 0, 2, ...]: classes [0, 1, 2].
+    X, labels = binary
+    y = [True, False, 2] * 13 + [True]
+    with pytest.raises(ValueError, match=r"fit's y mixes True or False with other labels "
+                                         r"\(it holds True, the first at position 0\)"):
+        fitted(X, y)
+    assert fitted(X, labels.astype(bool)).classes_.tolist() == [False, True]
+    assert fitted(X, [1, 0, 2] * 13 + [1]).classes_.tolist() == [0, 1, 2]
+
+
 def test_log_likelihood_names_an_unknown_label_without_blaming_partial_fit(named):
     model, X = named
     with pytest.raises(ValueError, match="label 'maybe'.*log_likelihood's y") as raised:
@@ -918,3 +953,93 @@ def test_rows_that_overflow_float64_are_refused_not_predicted_as_class_0():
         # Far rows whose fields stay numbers are answered (their limit).
         proba = model.predict_proba(X[:3] * 1e300)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_training_counts_the_chains_as_sample_measured_them(monkeypatch):
+    # The training check repeated sample's per-chain formula, with 7 rows of
+    # the visible columns where sample counts 9 for categorical inputs (whose
+    # one-hot temporaries are larger): both now use _chain_row_bytes.
+    import rbm._state
+    from rbm._state import ModelTooLargeError, _gib
+    X = np.random.default_rng(0).integers(0, 3, (30, 4))
+    y = np.arange(30) % 2
+    params = dict(n_components=4, visible="categorical", n_iter=1, random_state=0)
+    small = RBMClassifier(**params).fit(X, y)  # 12 one-hot columns, 4 hidden units
+    n_chains = 10**8
+    monkeypatch.setattr(rbm._state, "available_memory", lambda: 2**30)
+    with pytest.raises(ModelTooLargeError,
+                       match=re.escape(f"the chains: {_gib(n_chains * small._chain_bytes())})")):
+        RBMClassifier(batch_size=n_chains, **params).fit(X, y)
+
+
+def test_log_posterior_and_decision_function_share_the_stable_scores():
+    # Both replaced far rows' scores by relative_scores, each in its own code.
+    from scipy.special import logsumexp
+    from rbm.classifier import (LARGE_SCORE, class_scores, log_posterior, relative_scores,
+                                stable_class_scores)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)
+    model = RBMClassifier(n_components=4, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    rows = np.vstack([X[:3], X[3:6] * 1e17])
+    A = model._hidden_field(rows)
+    U, d = model.class_components_, model.intercept_class_
+    scores = stable_class_scores(A, U, d)
+    near = class_scores(A[:3], U, d)
+    assert np.abs(near).max() < LARGE_SCORE
+    assert np.array_equal(scores[:3], near)
+    assert np.array_equal(scores[3:], relative_scores(A[3:], U, d))
+    assert np.array_equal(model.decision_function(rows), scores)
+    assert np.array_equal(log_posterior(A, U, d),
+                          scores - logsumexp(scores, axis=1, keepdims=True))
+
+
+def test_log_likelihood_of_rows_far_out_is_minus_inf_without_numpy_warnings():
+    # X * 1e300 gave -inf with NumPy's "overflow encountered in square", and a
+    # one-feature model's rows of 1.7e308 (hidden fields +-inf) gave NaN
+    # (-inf visible energy plus +inf class scores).
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    y = (X[:, 0] > 0).astype(int)
+    model = RBMClassifier(n_components=4, n_iter=3, random_state=0, visible="gaussian").fit(X, y)
+    one = RBMClassifier(n_components=4, n_iter=3, random_state=0,
+                        visible="gaussian").fit(X[:, :1] * 0.3, y)
+    cases = [(model, np.vstack([X[:2] * 1e300, X[2:3]])),
+             (one, np.array([[1.7e308], [-1.7e308], [0.1]]))]
+    for fitted_model, rows in cases:
+        for labels in (None, [0, 1, 1]):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                log_p = fitted_model.log_likelihood(rows, labels)
+            assert [str(w.message)[:63] for w in caught] == [
+                "RBMClassifier.log_likelihood: 2 rows of 3 have a log-likelihood"]
+            assert caught[0].category is RuntimeWarning
+            assert np.array_equal(log_p[:2], [-np.inf, -np.inf]) and np.isfinite(log_p[2])
+
+
+def test_log_likelihood_is_exact_where_the_squares_overflow_but_the_energy_does_not():
+    # (v - b)**2 overflows beyond about 1.3e154, but divided by 2 sigma**2 of a
+    # data scale of 100 the visible energy is about -1e304, a float64: it was
+    # -inf. Reference: the energy summed in exact rational arithmetic.
+    from fractions import Fraction
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3)) * 100
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (input far from unit variance)
+        model = RBMClassifier(n_components=4, n_iter=3, random_state=0,
+                              visible="gaussian").fit(X, y)
+    rows = X[:3] / np.abs(X[:3]).max(axis=1, keepdims=True) * 1.5e154
+    sigma, b = model._visible_unit.sigma, model.intercept_visible_
+    exact = [float(-sum((Fraction(v) - Fraction(c)) ** 2 / (2 * Fraction(s) ** 2)
+                        for v, c, s in zip(row, b, sigma))) for row in rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        energy = model._visible_unit.energy_term(rows, b)
+        log_p = model.log_likelihood(rows)
+    np.testing.assert_allclose(energy, exact, rtol=1e-14)
+    assert np.all(np.isfinite(log_p)) and np.all(log_p < -1e303)
+    # The rest of log p (class scores, log Z) is of order 1e154: nothing at 1e304.
+    np.testing.assert_allclose(log_p, exact, rtol=1e-14)
+    near = model._visible_unit.energy_term(X[:3], b)  # rows that did not overflow: as before
+    assert np.array_equal(near, -0.5 * (((X[:3] - b) ** 2) / sigma ** 2).sum(axis=1))

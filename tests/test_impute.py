@@ -985,3 +985,54 @@ def test_a_frozen_rbm_refuses_columns_it_was_not_fitted_on():
     with pytest.raises(ValueError, match=r"columns \['r', 'q', 'p'\], but its frozen "
                                          r"BernoulliRBM was fitted on columns \['p', 'q', 'r'\]"):
         RBMImputer(FrozenEstimator(model)).fit(gaps[["r", "q", "p"]])
+
+
+def test_a_frozen_rbm_is_not_overruled_by_columns_constant_in_a_few_fit_rows():
+    # fit recorded the constant columns of the few rows given to it, which are
+    # not what the frozen model learned from: column 0, 0 in those rows, was
+    # then always imputed 0 although the model (column 0 = column 1) says 1.
+    from sklearn.frozen import FrozenEstimator
+    rng = np.random.default_rng(0)
+    Z = (rng.random((2000, 6)) < 0.5).astype(float)
+    Z[:, 1] = Z[:, 0]
+    model = BernoulliRBM(n_components=8, n_iter=20, random_state=0).fit(Z)
+    few = Z[Z[:, 0] == 0][:5].copy()
+    few[0, 2] = np.nan
+    imputer = RBMImputer(FrozenEstimator(model), random_state=0).fit(few)
+    assert imputer._constants is None
+    T = np.array([[np.nan, 1, 1, 0, 1, 0], [np.nan, 1, 0, 1, 1, 1]])
+    expected = model._complete_by_marginals(*model._incomplete_input(T), random_state=0)
+    np.testing.assert_array_equal(imputer.transform(T), expected)
+    assert np.all(imputer.transform(T)[:, 0] == 1.0)
+
+
+def test_a_frozen_rbm_imputes_a_column_unobserved_in_fit():
+    # fit refused a column with no observed value, which the frozen model learned.
+    from sklearn.frozen import FrozenEstimator
+    rng = np.random.default_rng(0)
+    X = (rng.random((300, 5)) < 0.5).astype(float)
+    X[:, 1] = X[:, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BernoulliRBM(n_components=4, n_iter=5, random_state=0).fit(X)
+    Y = X[:10].copy()
+    Y[:, 1] = np.nan
+    imputer = RBMImputer(FrozenEstimator(model), random_state=0).fit(Y)
+    expected = model._complete_by_marginals(*model._incomplete_input(Y), random_state=0)
+    np.testing.assert_array_equal(imputer.transform(Y), expected)
+    with pytest.raises(ValueError, match="feature 1 has no observed value"):
+        RBMImputer(model).fit(Y)  # a model to train still refuses it
+
+
+def test_a_frozen_rbm_warns_that_sample_weight_is_ignored():
+    from sklearn.frozen import FrozenEstimator
+    X = np.array([[0.0, 1.0], [1.0, np.nan], [1.0, 0.0], [0.0, 1.0]])
+    model = BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(np.nan_to_num(X))
+    with pytest.warns(UserWarning, match="sample_weight is ignored with a FrozenEstimator"):
+        imputer = RBMImputer(FrozenEstimator(model)).fit(X, sample_weight=[1, 2, 1, 0])
+    assert imputer.estimator_ is model
+    with pytest.raises(ValueError, match="sample_weight"):
+        RBMImputer(FrozenEstimator(model)).fit(X, sample_weight=[1, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        RBMImputer(FrozenEstimator(model)).fit(X)

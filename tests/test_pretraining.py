@@ -168,3 +168,34 @@ def test_a_categorical_rbm_is_refused_as_a_layer_for_what_it_is():
     with pytest.raises(ValueError, match=r"RBM 0 \(CategoricalRBM\) takes category labels, "
                                          r"one-hot coded into 12 columns .*OneHotEncoder"):
         fine_tune([model], X, X[:, 0])
+
+
+@pytest.mark.parametrize("pandas_output", [False, True])
+def test_a_frame_of_the_stacks_columns_in_another_order_is_refused(pandas_output):
+    # The layer check put the first layer's own column names on the rows taken
+    # from X, so X's columns in another order (or of other names) passed it and
+    # the MLP was fine-tuned on columns the stack was not pretrained on.
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame((rng.random((60, 6)) < 0.5).astype(float), columns=list("abcdef"))
+    y = (X["a"] > 0).astype(int)
+    stack = make_pipeline(BernoulliRBM(4, n_iter=2, random_state=0),
+                          BernoulliRBM(3, n_iter=2, random_state=0))
+    if pandas_output:
+        stack.set_output(transform="pandas")
+    stack.fit(X)
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        _fine_tune_quietly(stack, X[list("fedcba")], y, _frozen_mlp((4, 3)))
+    with pytest.raises(ValueError, match="Feature names unseen at fit time"):
+        _fine_tune_quietly(stack, X.rename(columns={"a": "z"}), y, _frozen_mlp((4, 3)))
+    mlp = _fine_tune_quietly(stack, X, y, _frozen_mlp((4, 3)))
+    np.testing.assert_allclose(mlp.coefs_[1], stack[1].components_.T, rtol=0, atol=1e-12)
+
+
+def test_a_sparse_coo_x_is_checked_on_its_first_rows():
+    import scipy.sparse as sp
+    rng = np.random.default_rng(0)
+    X = (rng.random((40, 6)) < 0.5).astype(float)
+    model = BernoulliRBM(4, n_iter=2, random_state=0).fit(X)
+    mlp = _fine_tune_quietly([model], sp.coo_matrix(X), np.arange(40) % 2, _frozen_mlp((4,)))
+    np.testing.assert_allclose(mlp.coefs_[0], model.components_.T, rtol=0, atol=1e-12)

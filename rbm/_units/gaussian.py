@@ -414,9 +414,31 @@ class GaussianVisible(VisibleLayer):
         return (field + noise * np.asarray(self.sigma, dtype=np.float64)).astype(field.dtype)
 
     def energy_term(self, V, b):
-        """-E_v(v) = -sum((v - b)**2 / (2 sigma**2)) for each row of V."""
+        """-E_v(v) = -sum((v - b)**2 / (2 sigma**2)) for each row of V.
+
+        Without NumPy's overflow warnings: a row whose squares overflowed
+        (entries beyond about 1.3e154) is summed again scaled by its largest
+        ``|v - b| / sigma`` (``_scaled_energy``), which is exact wherever the
+        sum itself is a float64, and -inf (the correctly rounded value)
+        where it is below -1.8e308.
+        """
         V = V.toarray() if sp.issparse(V) else V
-        return -0.5 * (((V - b) ** 2) / self._variance()).sum(axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = -0.5 * (((V - b) ** 2) / self._variance()).sum(axis=1)
+        overflowed = np.isinf(out)
+        if overflowed.any():
+            out[overflowed] = self._scaled_energy(V[overflowed], b)
+        return out
+
+    def _scaled_energy(self, V, b):
+        """``energy_term`` of rows far out: with r = (v - b) / sigma and m = max |r|,
+        -(m / 2) * m * sum((r / m)**2), whose factors overflow only where the
+        result does (-inf where r itself overflowed: the sum is at least m**2 / 2)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            r = (V - b) / np.sqrt(self._variance())
+            m = np.abs(r).max(axis=1)
+            scaled = -((0.5 * m) * m) * ((r / m[:, None]) ** 2).sum(axis=1)
+        return np.where(np.isinf(m), -np.inf, scaled)
 
     def log_partition_given_hidden(self, A, b):
         """log of the integral over v of exp(-E_v(v) + s(v) . a), for each row a of A.
