@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -663,7 +664,10 @@ def _read_csv(path, source, delimiter=None, header=None, row_is_data=None,
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise UsageError(f"cannot read {source!r} as text: {error}; give a CSV file "
+                         "saved as UTF-8 text (or a .npy file).") from error
+    except OSError as error:
         raise UsageError(f"cannot read {source!r}: {error}") from error
     head = "".join(itertools.islice(io.StringIO(text), LAYOUT_ROWS))
     detected = _detect_delimiter(head)
@@ -707,6 +711,20 @@ def _read_npy(path, source):
     return Table(X, None, source)
 
 
+def _npz_hint(path, source):
+    """What to do with a .npz archive, which may hold several arrays (train, test, ...)."""
+    try:
+        with zipfile.ZipFile(path) as archive:  # np.load would try a non-zip as a pickle
+            names = [name[:-4] for name in archive.namelist() if name.endswith(".npy")]
+    except (zipfile.BadZipFile, OSError) as error:
+        return (f"cannot read {source!r} as a .npz archive ({error}); give a .csv or .npy "
+                "file.")
+    name = names[0] if names else "X"
+    return (f"{source!r} is a .npz archive (arrays: {', '.join(names) or 'none'}); the "
+            "commands read one 2-D array from a .npy or .csv file: save the one you want, "
+            f"e.g. numpy.save({name + '.npy'!r}, numpy.load({source!r})[{name!r}]).")
+
+
 def _check_values(table, source, allow_missing=False):
     """UsageError for a table that is empty, not 2-D, or holds non-finite numbers
     (NaN, a gap, is allowed with ``allow_missing``)."""
@@ -748,9 +766,14 @@ def _load_data(args, row_is_data=None, allow_missing=False):
         X = loader(return_X_y=True)[0].astype(np.float64)
         return Table(X, None, f"{source} (bundled with scikit-learn)", image_shape)
     path = Path(source)
+    if path.is_dir():
+        raise UsageError(f"{source!r} is a folder, not a data file; give a .csv or .npy "
+                         f"file (or a bundled data set: {', '.join(BUNDLED)}).")
+    if path.suffix.lower() == ".npz" and path.is_file():
+        raise UsageError(_npz_hint(path, source))
     if path.suffix.lower() not in (".csv", ".npy"):
         raise UsageError(
-            f"{source!r} is neither a .csv or .npy file nor a bundled data set "
+            f"{source!r} is neither a .csv nor a .npy file nor a bundled data set "
             f"({', '.join(BUNDLED)})."
         )
     if not path.is_file():
@@ -1128,11 +1151,12 @@ def _split(X, args):
     """(training rows, held-out rows or None) as --test-size says."""
     if args.test_size == 0:
         return X, None
+    if math.ceil(args.test_size * len(X)) >= len(X):  # as train_test_split rounds it
+        raise UsageError(f"--test-size {args.test_size} holds out all {len(X)} samples, "
+                         "leaving none to train on; give a smaller --test-size (0 trains "
+                         "on every sample) or more samples.")
     X_train, X_test = train_test_split(X, test_size=args.test_size,
                                        random_state=args.random_state)
-    if len(X_test) == 0 or len(X_train) == 0:
-        raise UsageError(f"--test-size {args.test_size} leaves an empty split of "
-                         f"{len(X)} samples.")
     return X_train, X_test
 
 

@@ -123,7 +123,7 @@ def test_model_parameters_reach_the_model(binary_csv, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["fit", "missing.csv"], "no such file: 'missing.csv'"),
-    (["fit", "data.txt"], "neither a .csv or .npy file nor a bundled data set"),
+    (["fit", "data.txt"], "neither a .csv nor a .npy file nor a bundled data set"),
     (["fit", "{bad_csv}"], "column 2 holds text ('x') but --model bernoulli needs numbers"),
     (["fit", "{one_d}"], "must hold a 2-D array"),
     (["fit", "{nan_csv}"], "holds 1 NaN and 0 infinite values"),

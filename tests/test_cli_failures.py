@@ -320,3 +320,38 @@ def test_a_bad_model_option_fails_before_the_data_are_read(files):
                          cwd=files)
     assert_one_line_failure(result, "fit", "'n_components' parameter of BernoulliRBM")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "folder"], "'folder' is a folder, not a data file; give a .csv or .npy file"),
+    (["score", "model.skops", "folder"], "'folder' is a folder, not a data file"),
+    (["score", "folder", "binary.csv"], "'folder' is a folder, not a saved model; give the "
+                                        "model's file"),
+    (["sample", "folder"], "'folder' is a folder, not a saved model"),
+    (["fit", "arrays.npz"], "'arrays.npz' is a .npz archive (arrays: train, test); the "
+                            "commands read one 2-D array from a .npy or .csv file: save the "
+                            "one you want, e.g. numpy.save('train.npy', "
+                            "numpy.load('arrays.npz')['train'])"),
+    (["fit", "garbage.npz"], "cannot read 'garbage.npz' as a .npz archive (File is not a zip "
+                             "file); give a .csv or .npy file"),
+    (["fit", "one_row.csv"], "--test-size 0.2 holds out all 1 samples, leaving none to train "
+                             "on; give a smaller --test-size (0 trains on every sample)"),
+    (["fit", "latin1.csv"], "cannot read 'latin1.csv' as text: 'utf-8' codec can't decode "
+                            "byte 0xe9"),
+])
+def test_folders_archives_and_tiny_or_undecodable_files_are_named(argv, message, files):
+    # Before: a folder as the model read "no such file: 'folder'" (it exists), as
+    # the data "neither a .csv or .npy file"; a .npz (the benchmark sets' format)
+    # said only that; one row gave scikit-learn's "With n_samples=1, test_size=0.2
+    # and train_size=None, ... Adjust any of the aforementioned parameters"; a
+    # Latin-1 file gave the codec's words and nothing to do.
+    (files / "folder").mkdir(exist_ok=True)
+    np.savez(files / "arrays.npz", train=np.zeros((3, 2)), test=np.ones((2, 2)))
+    (files / "garbage.npz").write_bytes(b"not an archive")
+    (files / "one_row.csv").write_text("1,0,1\n")
+    (files / "latin1.csv").write_bytes("caf\u00e9,1\nthe,0\n".encode("latin-1"))
+    result = rbm_command(*argv, *(FAST if argv[0] == "fit" else []), cwd=files)
+    assert_one_line_failure(result, argv[0], message)
+    assert result.stdout == ""
+    if "latin1" in argv[1]:
+        assert "give a CSV file saved as UTF-8 text" in result.stderr
