@@ -17,6 +17,7 @@ import io
 import itertools
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -1186,6 +1187,40 @@ def _only_held_out(categories, X_train, table):
     return found
 
 
+#: KBinsDiscretizer's warnings, one per feature: (pattern, what the summary says of them).
+_BIN_WARNINGS = (
+    (re.compile(r"Feature (\d+) is constant"), "are constant (one bin each)"),
+    (re.compile(r"too small .* in feature (\d+) are removed"),
+     "have too few distinct values for --n-bins {n_bins}: their repeated bin edges were "
+     "merged, so they get fewer bins"),
+)
+
+
+def _fit_step(step, X, table):
+    """``step.fit_transform(X)``, its per-feature binning warnings said once, by column."""
+    if not isinstance(step, KBinsDiscretizer):
+        return step.fit_transform(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Xt = step.fit_transform(X)
+    columns = [[] for _ in _BIN_WARNINGS]
+    for warning in caught:
+        found = [(i, pattern.search(str(warning.message)))
+                 for i, (pattern, _) in enumerate(_BIN_WARNINGS)]
+        found = [(i, match) for i, match in found if match]
+        if not found:
+            warnings.warn(warning.message, warning.category, stacklevel=2)
+        for i, match in found:
+            columns[i].append(table.label(int(match.group(1))))
+    for (_, said), labels in zip(_BIN_WARNINGS, columns):
+        if labels:
+            shown = ", ".join(labels[:SHOWN_VALUES]) + (
+                f" and {len(labels) - SHOWN_VALUES} more" if len(labels) > SHOWN_VALUES else "")
+            warnings.warn(f"--preprocess bins: {len(labels)} of {X.shape[1]} columns ({shown}) "
+                          + said.format(n_bins=step.n_bins), UserWarning, stacklevel=2)
+    return Xt
+
+
 def _fit_pipeline(steps, model, X_train, table):
     """Fit the preprocessing on the training rows, then the model; return the Pipeline.
 
@@ -1197,7 +1232,7 @@ def _fit_pipeline(steps, model, X_train, table):
     preprocessing = [step for _, step in steps]
     Xt_train = X_train
     for step in preprocessing:
-        Xt_train = step.fit_transform(Xt_train)
+        Xt_train = _fit_step(step, Xt_train, table)
     if _takes_categories(model):
         categories = _categories_of(_preprocess(preprocessing, table.X))
         model.set_params(categories=categories)

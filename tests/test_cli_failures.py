@@ -355,3 +355,22 @@ def test_folders_archives_and_tiny_or_undecodable_files_are_named(argv, message,
     assert result.stdout == ""
     if "latin1" in argv[1]:
         assert "give a CSV file saved as UTF-8 text" in result.stderr
+
+
+def test_binning_warnings_are_one_line_each_naming_the_columns(files, tmp_path):
+    # Before: KBinsDiscretizer's warnings, one line per feature ("Bins whose width
+    # are too small (i.e., <= 1e-8) in feature 7 are removed", 0-based): 65 lines
+    # for 'fit digits --model categorical --preprocess bins'.
+    rows = (np.random.default_rng(0).random((40, 12)) < 0.5).astype(int)
+    rows[:, 0] = 1
+    np.savetxt(tmp_path / "flags.csv", rows, fmt="%d", delimiter=",")
+    result = rbm_command("fit", "flags.csv", "--model", "categorical", "--preprocess", "bins",
+                         *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "python -m rbm fit: warning: --preprocess bins: 1 of 12 columns (column 1) are "
+        "constant (one bin each)",
+        "python -m rbm fit: warning: --preprocess bins: 11 of 12 columns (column 2, column 3, "
+        "column 4, column 5, column 6, column 7, column 8, column 9, column 10, column 11 and "
+        "1 more) have too few distinct values for --n-bins 5: their repeated bin edges were "
+        "merged, so they get fewer bins"]
