@@ -1377,6 +1377,17 @@ def _imputer_estimator(args, X, table_names=None):
     return model
 
 
+def _check_every_column_observed(table, source):
+    """UsageError naming the first column with no value in any row (the imputer's
+    own message counts features from 0, where the CLI counts columns from 1)."""
+    from ._units.categorical import missing_mask
+    empty = np.flatnonzero(missing_mask(table.X).all(axis=0))
+    if empty.size:
+        raise UsageError(f"{table.label(empty[0])} of {source!r} is empty in every row "
+                         f"({empty.size} such column(s) of {table.X.shape[1]}), so nothing "
+                         "can be learned about it; drop it or fill it first.")
+
+
 def _run_impute(args):
     """``impute``: DATA with its gaps filled in by an RBMImputer fitted to it."""
     from .impute import RBMImputer
@@ -1384,6 +1395,7 @@ def _run_impute(args):
     _check_fit_outputs(args)
     table = _load_data(args, allow_missing=True)
     X = table.X
+    _check_every_column_observed(table, args.data)
     gaps = int(sum(value is None or (isinstance(value, float) and math.isnan(value))
                    for value in X.ravel())) if X.dtype == object else int(np.isnan(X).sum())
     imputer = RBMImputer(estimator=_imputer_estimator(args, X, table.names),

@@ -374,3 +374,17 @@ def test_binning_warnings_are_one_line_each_naming_the_columns(files, tmp_path):
         "column 4, column 5, column 6, column 7, column 8, column 9, column 10, column 11 and "
         "1 more) have too few distinct values for --n-bins 5: their repeated bin edges were "
         "merged, so they get fewer bins"]
+
+
+@pytest.mark.parametrize("text, column", [("a,b\n1,\n0,\n1,\n", "column 'b'"),
+                                          ("1,,3\n2,,\n,,5\n", "column 2")])
+def test_impute_names_an_empty_column_as_the_cli_counts_columns(text, column, tmp_path):
+    # Before: "RBMImputer: feature 1 has no observed value ...": the imputer counts
+    # from 0, so the file's second column read as its first (or its 'a').
+    (tmp_path / "gaps.csv").write_text(text)
+    (tmp_path / "filled.csv").write_text("kept\n")
+    result = rbm_command("impute", "gaps.csv", "-o", "filled.csv", cwd=tmp_path)
+    assert_one_line_failure(result, "impute", f"{column} of 'gaps.csv' is empty in every row "
+                            "(1 such column(s) of")
+    assert "drop it or fill it first" in result.stderr
+    assert (tmp_path / "filled.csv").read_text() == "kept\n"
