@@ -992,6 +992,11 @@ def _load_data_for(args, preprocessing, model):
     """The Table of ``args.data`` for a saved model; text only where the model reads labels."""
     row_is_data = _row_checker(preprocessing, model)
     table = _load_data(args, row_is_data)
+    expected = getattr((preprocessing or [model])[0], "n_features_in_", None)
+    if expected is not None and table.X.shape[1] != expected:
+        raise UsageError(f"{args.data!r} has {table.X.shape[1]} columns but {args.model!r} "
+                         f"was fitted on {expected}; give data with the model's columns, in "
+                         "its order (check --delimiter and --header / --no-header).")
     if preprocessing or not hasattr(model, "categories_"):
         first = type(preprocessing[0] if preprocessing else model).__name__
         _refuse_text(table, f"the saved model's first step ({first})")

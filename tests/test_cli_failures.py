@@ -388,3 +388,15 @@ def test_impute_names_an_empty_column_as_the_cli_counts_columns(text, column, tm
                             "(1 such column(s) of")
     assert "drop it or fill it first" in result.stderr
     assert (tmp_path / "filled.csv").read_text() == "kept\n"
+
+
+@pytest.mark.parametrize("command", ["score", "transform"])
+def test_data_with_the_wrong_number_of_columns_says_what_the_model_needs(command, files,
+                                                                         tmp_path):
+    # Before: scikit-learn's "X has 2 features, but BernoulliRBM is expecting 4
+    # features as input.", which names no file and says nothing to do.
+    np.save(tmp_path / "narrow.npy", np.zeros((5, 2)))
+    result = rbm_command(command, files / "model.skops", "narrow.npy", cwd=tmp_path)
+    assert_one_line_failure(result, command, "'narrow.npy' has 2 columns but ")
+    assert ("model.skops' was fitted on 4; give data with the model's columns, in its order"
+            in result.stderr)
