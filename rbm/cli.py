@@ -1046,8 +1046,12 @@ def _write_table(X, path, names=None):
         X = X.to_numpy()
     if path is not None and Path(path).suffix.lower() == ".npy":
         array = _saveable(X)  # before opening: a failure leaves no empty file
-        with open(path, "wb") as f:  # np.save(path) would add ".npy" to "X.NPY"
-            np.save(f, array, allow_pickle=False)
+
+        def write(target):
+            with open(target, "wb") as f:  # np.save(path) would add ".npy" to "X.NPY"
+                np.save(f, array, allow_pickle=False)
+        # A new file moved into place: a write that fails leaves the old file whole.
+        persistence._write_then_move(path, write)
         return
     rows = ([_format_value(value) for value in row] for row in X)
     if names is not None:
@@ -1056,8 +1060,11 @@ def _write_table(X, path, names=None):
         csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
         sys.stdout.flush()
         return
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
+
+    def write_csv(target):
+        with open(target, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+    persistence._write_then_move(path, write_csv)
 
 
 def _check_table_output(path):

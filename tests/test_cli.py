@@ -269,3 +269,38 @@ def test_impute_named_categorical_model_gets_the_imputers_decay_and_size():
     assert model.get_params() == default_estimator(X, missing, 3).get_params()
     assert model.weight_decay < DEFAULT_RULE.weight_decay
     assert model.n_components > DEFAULT_RULE.min_hidden
+
+
+def _fail_after_writing_some(monkeypatch, suffix):
+    """Make writing a .csv or .npy fail partway, after some bytes are written."""
+    if suffix == ".npy":
+        def save(f, *args, **kwargs):
+            f.write(b"\x93NUMPY half")
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(np, "save", save)
+        return
+    real, calls = cli._format_value, []
+
+    def format_value(value):
+        calls.append(value)
+        if len(calls) > 20:
+            raise OSError(28, "No space left on device")
+        return real(value)
+    monkeypatch.setattr(cli, "_format_value", format_value)
+
+
+@pytest.mark.parametrize("name", ["features.csv", "features.npy"])
+def test_a_write_that_fails_halfway_leaves_the_old_output_whole(name, binary_csv, tmp_path,
+                                                               capsys, monkeypatch):
+    # Before: -o opened the file for writing at once, emptying it, so a failure
+    # while writing (a full disk, say) lost the file that was there.
+    path, _ = binary_csv
+    model_path = tmp_path / "m.skops"
+    assert run(["fit", str(path), *SMALL, "--save", str(model_path), "-q"], capsys)[0] == 0
+    output = tmp_path / name
+    output.write_bytes(b"the previous output\n")
+    _fail_after_writing_some(monkeypatch, output.suffix)
+    status, _, err = run(["transform", str(model_path), str(path), "-o", str(output)], capsys)
+    assert status == 1 and "No space left on device" in err, err
+    assert output.read_bytes() == b"the previous output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.skops", name])
