@@ -230,6 +230,7 @@ def test_a_param_that_contradicts_its_flag_is_refused(files):
 @pytest.mark.parametrize("argv, option, allowed", [
     (["demo", "--feature-components", "-3"], "--feature-components", "from 1 to 2147483647"),
     (["demo", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
+    (["demo", "--epochs", "0"], "--epochs", "from 1 to 2147483647, got 0 (or 'auto')"),
     (["fit", "binary.csv", "--random-state", "-1"], "--random-state", "from 0 to 4294967295"),
     (["sample", "model.skops", "--seed", "4294967296"], "--seed", "from 0 to 4294967295"),
     (["impute", "binary.csv", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
@@ -238,6 +239,7 @@ def test_seeds_and_demo_sizes_out_of_range_are_usage_errors(argv, option, allowe
     # Before: exit 1 with NumPy's or scikit-learn's words ("Seed must be between
     # 0 and 2**32 - 1", "parameter of train_test_split"), and the demo trained its
     # first model for half a minute before refusing --feature-components -3.
+    # --epochs 0 read "invalid _epochs value: '0'", naming a function of the code.
     result = rbm_command(*argv, cwd=files)
     assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
     assert result.stderr.startswith(f"usage: python -m rbm {argv[0]}")
