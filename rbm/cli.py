@@ -98,6 +98,16 @@ def _decay(text):
     return _number_or_auto(text, allow_zero=True)
 
 
+def _n_jobs(text):
+    """--n-jobs: a thread count, or -1 (-2, ...) for every core (all but one, ...)."""
+    value = _count(-C_INT_MAX, C_INT_MAX)(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "must be a number of threads, or -1 for every core (-2 all but one, ...); leave "
+            "--n-jobs out for the cores other processes leave idle, got 0")
+    return value
+
+
 #: Training options passed to the model when given: name -> (type, metavar, help).
 TRAINING_OPTIONS = {
     "n_components": (int, "N", "hidden units"),
@@ -112,7 +122,8 @@ TRAINING_OPTIONS = {
     "momentum": (float, "M", "momentum of the updates, in [0, 1)"),
     "weight_decay": (_decay, "L2", 'L2 penalty on the weights, or "auto" (the default: 5e-4, '
                                    "more for Gaussian and ReLU hidden units)"),
-    "n_jobs": (int, "N", "threads for the matrix products (the model's default: the idle cores)"),
+    "n_jobs": (_n_jobs, "N", "threads for the matrix products (the model's default: the idle "
+                             "cores)"),
 }
 
 EPILOG = """\

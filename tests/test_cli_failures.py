@@ -231,6 +231,8 @@ def test_a_param_that_contradicts_its_flag_is_refused(files):
     (["demo", "--feature-components", "-3"], "--feature-components", "from 1 to 2147483647"),
     (["demo", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
     (["demo", "--epochs", "0"], "--epochs", "from 1 to 2147483647, got 0 (or 'auto')"),
+    (["fit", "binary.csv", "--n-jobs", "99999999999"], "--n-jobs",
+     "from -2147483647 to 2147483647"),
     (["fit", "binary.csv", "--random-state", "-1"], "--random-state", "from 0 to 4294967295"),
     (["sample", "model.skops", "--seed", "4294967296"], "--seed", "from 0 to 4294967295"),
     (["impute", "binary.csv", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
@@ -401,4 +403,15 @@ def test_data_with_the_wrong_number_of_columns_says_what_the_model_needs(command
     result = rbm_command(command, files / "model.skops", "narrow.npy", cwd=tmp_path)
     assert_one_line_failure(result, command, "'narrow.npy' has 2 columns but ")
     assert ("model.skops' was fitted on 4; give data with the model's columns, in its order"
+            in result.stderr)
+
+
+def test_n_jobs_zero_is_a_usage_error_saying_how_to_ask_for_the_default(files):
+    # Before: exit 1 with the library's "use None, -1 or a positive integer",
+    # and no --n-jobs value means None.
+    result = rbm_command("fit", "binary.csv", "--n-jobs", "0", cwd=files)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert result.stderr.startswith("usage: python -m rbm fit")
+    assert ("argument --n-jobs: must be a number of threads, or -1 for every core (-2 all but "
+            "one, ...); leave --n-jobs out for the cores other processes leave idle, got 0"
             in result.stderr)
