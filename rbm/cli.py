@@ -717,7 +717,10 @@ def _read_npy(path, source):
     try:
         X = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise UsageError(f"cannot read {source!r} as a .npy array: {error}") from error
+        hint = (" (it holds Python objects, which are not loaded: save the array as numbers "
+                "or strings, e.g. X.astype(float) or X.astype(str), or as a .csv file)"
+                if "allow_pickle" in str(error) else "")
+        raise UsageError(f"cannot read {source!r} as a .npy array: {error}{hint}") from error
     if X.ndim == 2 and X.dtype.kind in "US":  # labels saved by 'sample': type each column
         X = _as_table([_typed_column([str(v) for v in column]) for column in X.T])
     return Table(X, None, source)
@@ -744,8 +747,10 @@ def _check_values(table, source, allow_missing=False):
     if X.size == 0:
         raise UsageError(f"{source!r} holds no data.")
     if X.ndim != 2:
+        hint = (" (save X.reshape(-1, 1) for one feature, or X.reshape(1, -1) for one sample)"
+                if X.ndim == 1 else "")
         raise UsageError(f"{source!r} must hold a 2-D array of samples x features, "
-                         f"got shape {X.shape}.")
+                         f"got shape {X.shape}{hint}.")
     if X.dtype == object:  # text columns beside number columns, where NaN (a gap) is None
         values = X.ravel().tolist()
         n_nan = sum(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)

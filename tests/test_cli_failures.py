@@ -415,3 +415,19 @@ def test_n_jobs_zero_is_a_usage_error_saying_how_to_ask_for_the_default(files):
     assert ("argument --n-jobs: must be a number of threads, or -1 for every core (-2 all but "
             "one, ...); leave --n-jobs out for the cores other processes leave idle, got 0"
             in result.stderr)
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.array([[1, "a"], [2, None]], dtype=object),
+     "Object arrays cannot be loaded when allow_pickle=False (it holds Python objects, which "
+     "are not loaded: save the array as numbers or strings, e.g. X.astype(float) or "
+     "X.astype(str), or as a .csv file)"),
+    (np.zeros(5), "must hold a 2-D array of samples x features, got shape (5,) (save "
+                  "X.reshape(-1, 1) for one feature, or X.reshape(1, -1) for one sample)"),
+])
+def test_an_npy_that_cannot_be_used_says_how_to_save_one_that_can(array, message, tmp_path):
+    # Before: numpy's "Object arrays cannot be loaded when allow_pickle=False" and
+    # "got shape (5,)" alone, with nothing to do.
+    np.save(tmp_path / "data.npy", array, allow_pickle=True)
+    assert_one_line_failure(rbm_command("fit", "data.npy", *FAST, cwd=tmp_path), "fit",
+                            message)
