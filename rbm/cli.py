@@ -607,14 +607,26 @@ def _first_row_is_header(rows, header, row_is_data):
     return not (row_is_data is not None and row_is_data(rows[0]))
 
 
+#: Marks of a missing value (pandas' defaults that float() does not read as NaN): in a
+#: column of numbers they are gaps, as "nan" and empty cells are, not text.
+MISSING_MARKS = frozenset(["#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND",
+                           "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "None", "n/a", "null"])
+
+
 def _typed_column(fields):
     """A column of strings as float64 numbers, or as an object array of strings.
 
     Empty fields (gaps, which only ``impute`` accepts) become NaN in a
-    number column and None in a text column.
+    number column and None in a text column; so do the ``MISSING_MARKS``
+    in a column whose other fields are numbers.
     """
     given = [field.strip() for field in fields]
-    numbers = [_number(field) if field else math.nan for field in given]
+    numbers = [_number(field) if field and field not in MISSING_MARKS else math.nan
+               for field in given]
+    if any(number is None for number in numbers) or all(
+            field in MISSING_MARKS for field in given if field):
+        # text: the marks are categories as they stand (a column of only "NA" is text)
+        numbers = [_number(field) if field else math.nan for field in given]
     if all(number is not None for number in numbers):
         return np.array(numbers, dtype=np.float64)
     return np.array([field or None for field in given], dtype=object)
