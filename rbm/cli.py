@@ -800,6 +800,9 @@ def _load_data(args, row_is_data=None, allow_missing=False):
                          f"file (or a bundled data set: {', '.join(BUNDLED)}).")
     if path.suffix.lower() == ".npz" and path.is_file():
         raise UsageError(_npz_hint(path, source))
+    if path.suffix.lower() in persistence.SUFFIXES and path.is_file():
+        raise UsageError(f"{source!r} is a saved model, not data; give a .csv or .npy file "
+                         "(a saved model is read by score, sample and transform).")
     if path.suffix.lower() not in (".csv", ".npy"):
         raise UsageError(
             f"{source!r} is neither a .csv nor a .npy file nor a bundled data set "
@@ -1332,8 +1335,17 @@ def _run_fit(args):
     return 0
 
 
+def _check_not_swapped(args):
+    """UsageError for ``MODEL DATA`` given as ``DATA MODEL`` (by their suffixes)."""
+    data, model = Path(args.data).suffix.lower(), Path(args.model).suffix.lower()
+    if model in TABLE_SUFFIXES and data in persistence.SUFFIXES:
+        raise UsageError(f"{args.model!r} is data and {args.data!r} a model: the model comes "
+                         f"first ({args.command_prog.split()[-1]} MODEL DATA); swap them.")
+
+
 def _run_score(args):
     """``score``: mean log-likelihood of data under a saved model."""
+    _check_not_swapped(args)
     preprocessing, model = _load_pipeline(args.model)
     table = _load_data_for(args, preprocessing, model)
     X = _preprocess(preprocessing, table.X)
@@ -1369,6 +1381,7 @@ def _run_sample(args):
 def _run_transform(args):
     """``transform``: hidden features of data under a saved model."""
     _check_table_output(args.output)
+    _check_not_swapped(args)
     preprocessing, model = _load_pipeline(args.model)
     table = _load_data_for(args, preprocessing, model)
     H = model.transform(_preprocess(preprocessing, table.X))

@@ -431,3 +431,19 @@ def test_an_npy_that_cannot_be_used_says_how_to_save_one_that_can(array, message
     np.save(tmp_path / "data.npy", array, allow_pickle=True)
     assert_one_line_failure(rbm_command("fit", "data.npy", *FAST, cwd=tmp_path), "fit",
                             message)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["score", "binary.csv", "model.skops"],
+     "'binary.csv' is data and 'model.skops' a model: the model comes first (score MODEL "
+     "DATA); swap them."),
+    (["transform", "binary.csv", "model.joblib"],
+     "the model comes first (transform MODEL DATA); swap them."),
+    (["fit", "model.skops"], "'model.skops' is a saved model, not data; give a .csv or .npy "
+                             "file (a saved model is read by score, sample and transform)."),
+])
+def test_a_model_where_data_go_says_so(argv, message, files):
+    # Before: "cannot tell how to read a model from 'binary.csv': use a file name
+    # ending in .skops, ..." for swapped arguments, and "'model.skops' is neither a
+    # .csv or .npy file nor a bundled data set" for a model given to fit.
+    assert_one_line_failure(rbm_command(*argv, cwd=files), argv[0], message)
