@@ -411,7 +411,8 @@ def _add_impute_parser(commands):
                     "the fitted model: the most probable value of a category or 0/1\n"
                     "column, the conditional mean of a real-valued one (or, with\n"
                     "--sample-posterior, one draw, for multiple imputation). Empty\n"
-                    "cells are missing; so are NaN in a .npy file.",
+                    "cells are missing, and so are nan, NA, N/A, NULL and the like in a\n"
+                    "column of numbers, and NaN in a .npy file.",
         epilog=IMPUTE_EXAMPLES,
     )
     _add_data_argument(impute)
@@ -421,11 +422,11 @@ def _add_impute_parser(commands):
              "when every value is 0 or 1, gaussian for other numbers, categorical when "
              "any column holds text)")
     impute.add_argument("--n-components", type=_count(1), metavar="N",
-                        help="hidden units (default: the imputer's, one per column or "
-                             "category, 64 to 512)")
+                        help="hidden units, with a --model named (default: the "
+                             "imputer's, one per column or category, 64 to 512)")
     impute.add_argument("--n-iter", type=_count(1), metavar="N",
-                        help="training epochs (default: the imputer's plan, about 40,000 "
-                             "minibatch updates)")
+                        help="training epochs, with a --model named (default: the "
+                             "imputer's plan, about 40,000 minibatch updates)")
     impute.add_argument("--sample-posterior", action="store_true",
                         help="fill each cell with a draw from its conditional distribution "
                              "instead of its most probable value or mean")

@@ -304,3 +304,15 @@ def test_a_write_that_fails_halfway_leaves_the_old_output_whole(name, binary_csv
     assert status == 1 and "No space left on device" in err, err
     assert output.read_bytes() == b"the previous output\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.skops", name])
+
+
+def test_impute_help_says_which_options_need_a_model_named_and_which_marks_are_gaps(capsys):
+    # Before: --help gave --n-components and --n-iter plain defaults, and using
+    # either without --model was then refused ("--n-components and --n-iter set
+    # the model --model names"); nor did it say that NA marks a gap.
+    with pytest.raises(SystemExit):
+        cli.main(["impute", "--help"], prog="rbm")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--n-components N hidden units, with a --model named" in text
+    assert "--n-iter N training epochs, with a --model named" in text
+    assert "nan, NA, N/A, NULL and the like in a column of numbers" in text
