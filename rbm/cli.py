@@ -1185,7 +1185,8 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     figures["samples.png"].suptitle(f"Samples after {args.sample_steps} Gibbs steps")
     if hasattr(model, "history_"):
         figures["learning_curves.png"] = plot.plot_learning_curves(model)
-    if model.n_features_in_ == 2 and not categorical:
+    # (over the training rows' range: none where a feature is constant there)
+    if model.n_features_in_ == 2 and not categorical and np.all(np.ptp(X_train, axis=0) > 0):
         figures["energy_landscape.png"] = plot.plot_energy_landscape(model, X_train)
     for name, fig in figures.items():
         fig.savefig(directory / name, dpi=100)

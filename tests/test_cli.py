@@ -316,3 +316,17 @@ def test_impute_help_says_which_options_need_a_model_named_and_which_marks_are_g
     assert "--n-components N hidden units, with a --model named" in text
     assert "--n-iter N training epochs, with a --model named" in text
     assert "nan, NA, N/A, NULL and the like in a column of numbers" in text
+
+
+def test_two_features_one_constant_in_training_get_no_landscape_and_no_error(tmp_path, capsys):
+    # Before: the fit trained and saved, then failed with "empty plotting range:
+    # x from -1.41 to 0.71, y from 0.0 to 0.0" (exit 1, the other figures unwritten).
+    X = np.column_stack([np.arange(8.0) % 3, np.zeros(8)])
+    np.save(tmp_path / "flat.npy", X)
+    status, out, err = run(["fit", str(tmp_path / "flat.npy"), *SMALL, "--model", "gaussian",
+                            "--test-size", "0", "--plots", str(tmp_path / "f"),
+                            "--sample-steps", "5", "-q"], capsys)
+    assert status == 0, err
+    assert "Wrote 4 figures" in out
+    assert not (tmp_path / "f" / "energy_landscape.png").exists()
+    assert (tmp_path / "f" / "free_energy.png").is_file()
