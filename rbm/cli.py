@@ -1292,6 +1292,22 @@ def _fit_pipeline(steps, model, X_train, table):
     return Pipeline(steps + [("rbm", model)])
 
 
+def _check_bernoulli_range(args, choice, X):
+    """UsageError, before training, for a Bernoulli model given data outside [0, 1]
+    by --preprocess none (data as they are) or standardize."""
+    if args.model != "bernoulli" or choice not in ("none", "standardize"):
+        return
+    if choice == "none" and _in_unit_range(X):
+        return
+    if choice == "standardize" and not np.any(np.ptp(X, axis=0) > 0):
+        return  # every feature constant: standardised to 0
+    found = (f"from {X.min():.4g} to {X.max():.4g}" if choice == "none"
+             else "standardised values are negative for rows below a feature's mean")
+    raise UsageError(f"--preprocess {choice} leaves values outside [0, 1] ({found}), and "
+                     "--model bernoulli expects values in [0, 1]; use --preprocess binarize "
+                     "or minmax (or leave --preprocess out), or --model gaussian.")
+
+
 def _run_fit(args):
     """``fit``: check outputs, read, preprocess, split, fit, report, save, plot."""
     _check_fit_outputs(args)
@@ -1312,6 +1328,7 @@ def _run_fit(args):
         _refuse_text(table, f"--preprocess {choice}",
                      "with a text column, --model categorical takes every column as it "
                      "is (--preprocess none): bin the numbers before, or leave them out.")
+    _check_bernoulli_range(args, choice, X)
     X_train, X_test = _split(X, args)
     steps = _preprocessing_steps(choice, args)
     print(f"Data: {table.description}: {X.shape[0]} samples x {X.shape[1]} features, "

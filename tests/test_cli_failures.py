@@ -447,3 +447,20 @@ def test_a_model_where_data_go_says_so(argv, message, files):
     # ending in .skops, ..." for swapped arguments, and "'model.skops' is neither a
     # .csv or .npy file nor a bundled data set" for a model given to fit.
     assert_one_line_failure(rbm_command(*argv, cwd=files), argv[0], message)
+
+
+@pytest.mark.parametrize("choice, found", [
+    ("standardize", "standardised values are negative for rows below a feature's mean"),
+    ("none", "from 0.1 to 7.9"),
+])
+def test_bernoulli_data_outside_the_unit_range_is_refused_before_training(choice, found,
+                                                                          files):
+    # Before: "Data: ..." and "Model: ..." were printed, then the model refused
+    # the data with scikit-learn's advice ("Scale it with sklearn.preprocessing.
+    # MinMaxScaler"), not the command line's options.
+    result = rbm_command("fit", "iris", "--preprocess", choice, *FAST, cwd=files)
+    assert_one_line_failure(result, "fit", f"--preprocess {choice} leaves values outside "
+                            f"[0, 1] ({found}), and --model bernoulli expects values in "
+                            "[0, 1]; use --preprocess binarize or minmax (or leave "
+                            "--preprocess out), or --model gaussian.")
+    assert result.stdout == ""
