@@ -1354,6 +1354,23 @@ def _run_fit(args):
     return 0
 
 
+@contextlib.contextmanager
+def _categories_in_cli_words(table, model_path):
+    """Say a saved model's unknown category as the command line counts columns (from 1,
+    or by name), where the model counts features from 0."""
+    try:
+        yield
+    except ValueError as error:
+        match = re.match(r"\w+: feature (\d+) has the value (.*?), which is not one of its "
+                         r"categories (.*?)\. Every value must be a category", _one_line(error))
+        if match is None:
+            raise
+        label, value, known = match.groups()
+        raise UsageError(f"{table.label(int(label))} has the value {value}, which is not one "
+                         f"of the categories {model_path!r} knows ({known}); fit the model "
+                         "again on data that hold this value.") from error
+
+
 def _check_not_swapped(args):
     """UsageError for ``MODEL DATA`` given as ``DATA MODEL`` (by their suffixes)."""
     data, model = Path(args.data).suffix.lower(), Path(args.model).suffix.lower()
@@ -1370,8 +1387,10 @@ def _run_score(args):
     X = _preprocess(preprocessing, table.X)
     estimate = _log_partition(model, args)
     log_z = estimate.log_z
+    with _categories_in_cli_words(table, args.model):
+        mean = _mean_log_likelihood(model, X, log_z)
     print(f"Mean log-likelihood of {args.data} ({X.shape[0]} samples) under "
-          f"{args.model}: {_mean_log_likelihood(model, X, log_z):.4f} nats per sample")
+          f"{args.model}: {mean:.4f} nats per sample")
     print(f"(of the data {_describe_steps(preprocessing)}; log Z {log_z:.4f}, "
           f"{_describe_log_z(estimate)})")
     return 0
@@ -1403,7 +1422,8 @@ def _run_transform(args):
     _check_not_swapped(args)
     preprocessing, model = _load_pipeline(args.model)
     table = _load_data_for(args, preprocessing, model)
-    H = model.transform(_preprocess(preprocessing, table.X))
+    with _categories_in_cli_words(table, args.model):
+        H = model.transform(_preprocess(preprocessing, table.X))
     _write_table(H, args.output)
     if args.output is not None:
         print(f"Wrote the features of {H.shape[0]} samples ({H.shape[1]} hidden units) "

@@ -464,3 +464,18 @@ def test_bernoulli_data_outside_the_unit_range_is_refused_before_training(choice
                             "[0, 1]; use --preprocess binarize or minmax (or leave "
                             "--preprocess out), or --model gaussian.")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["score", "transform"])
+def test_an_unknown_category_is_named_by_the_cli_column(command, tmp_path):
+    # Before: "CategoricalRBM: feature 1 has the value 'XL' ... refit with categories
+    # that include it": counted from 0 (the file's column 'size' is its second) and
+    # naming a parameter the command line does not have.
+    (tmp_path / "words.csv").write_text("colour,size\n" + "red,S\nblue,L\n" * 5)
+    (tmp_path / "new.csv").write_text("colour,size\nred,XL\n")
+    assert rbm_command("fit", "words.csv", "--model", "categorical", *FAST, "--save",
+                       "words.skops", cwd=tmp_path).returncode == 0
+    result = rbm_command(command, "words.skops", "new.csv", cwd=tmp_path)
+    assert_one_line_failure(result, command, "column 'size' has the value 'XL' (in 1 row), "
+                            "which is not one of the categories 'words.skops' knows (['L', "
+                            "'S']); fit the model again on data that hold this value.")
