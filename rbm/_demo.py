@@ -46,10 +46,10 @@ def _epochs(text):
     """--epochs: a positive count or "auto"."""
     if text == "auto":
         return text
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
+    try:
+        return integer_in(1, 2**31 - 1)(text)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error} (or 'auto')") from None
 
 
 #: Seeds NumPy's legacy RandomState (and so scikit-learn's random_state) takes.

@@ -17,10 +17,12 @@ import io
 import itertools
 import math
 import os
+import re
 import sys
 import tempfile
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +98,16 @@ def _decay(text):
     return _number_or_auto(text, allow_zero=True)
 
 
+def _n_jobs(text):
+    """--n-jobs: a thread count, or -1 (-2, ...) for every core (all but one, ...)."""
+    value = _count(-C_INT_MAX, C_INT_MAX)(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "must be a number of threads, or -1 for every core (-2 all but one, ...); leave "
+            "--n-jobs out for the cores other processes leave idle, got 0")
+    return value
+
+
 #: Training options passed to the model when given: name -> (type, metavar, help).
 TRAINING_OPTIONS = {
     "n_components": (int, "N", "hidden units"),
@@ -110,7 +122,8 @@ TRAINING_OPTIONS = {
     "momentum": (float, "M", "momentum of the updates, in [0, 1)"),
     "weight_decay": (_decay, "L2", 'L2 penalty on the weights, or "auto" (the default: 5e-4, '
                                    "more for Gaussian and ReLU hidden units)"),
-    "n_jobs": (int, "N", "threads for the matrix products (the model's default: the idle cores)"),
+    "n_jobs": (_n_jobs, "N", "threads for the matrix products (the model's default: the idle "
+                             "cores)"),
 }
 
 EPILOG = """\
@@ -398,7 +411,8 @@ def _add_impute_parser(commands):
                     "the fitted model: the most probable value of a category or 0/1\n"
                     "column, the conditional mean of a real-valued one (or, with\n"
                     "--sample-posterior, one draw, for multiple imputation). Empty\n"
-                    "cells are missing; so are NaN in a .npy file.",
+                    "cells are missing, and so are nan, NA, N/A, NULL and the like in a\n"
+                    "column of numbers, and NaN in a .npy file.",
         epilog=IMPUTE_EXAMPLES,
     )
     _add_data_argument(impute)
@@ -408,11 +422,11 @@ def _add_impute_parser(commands):
              "when every value is 0 or 1, gaussian for other numbers, categorical when "
              "any column holds text)")
     impute.add_argument("--n-components", type=_count(1), metavar="N",
-                        help="hidden units (default: the imputer's, one per column or "
-                             "category, 64 to 512)")
+                        help="hidden units, with a --model named (default: the "
+                             "imputer's, one per column or category, 64 to 512)")
     impute.add_argument("--n-iter", type=_count(1), metavar="N",
-                        help="training epochs (default: the imputer's plan, about 40,000 "
-                             "minibatch updates)")
+                        help="training epochs, with a --model named (default: the "
+                             "imputer's plan, about 40,000 minibatch updates)")
     impute.add_argument("--sample-posterior", action="store_true",
                         help="fill each cell with a draw from its conditional distribution "
                              "instead of its most probable value or mean")
@@ -594,14 +608,26 @@ def _first_row_is_header(rows, header, row_is_data):
     return not (row_is_data is not None and row_is_data(rows[0]))
 
 
+#: Marks of a missing value (pandas' defaults that float() does not read as NaN): in a
+#: column of numbers they are gaps, as "nan" and empty cells are, not text.
+MISSING_MARKS = frozenset(["#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "1.#IND",
+                           "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "None", "n/a", "null"])
+
+
 def _typed_column(fields):
     """A column of strings as float64 numbers, or as an object array of strings.
 
     Empty fields (gaps, which only ``impute`` accepts) become NaN in a
-    number column and None in a text column.
+    number column and None in a text column; so do the ``MISSING_MARKS``
+    in a column whose other fields are numbers.
     """
     given = [field.strip() for field in fields]
-    numbers = [_number(field) if field else math.nan for field in given]
+    numbers = [_number(field) if field and field not in MISSING_MARKS else math.nan
+               for field in given]
+    if any(number is None for number in numbers) or all(
+            field in MISSING_MARKS for field in given if field):
+        # text: the marks are categories as they stand (a column of only "NA" is text)
+        numbers = [_number(field) if field else math.nan for field in given]
     if all(number is not None for number in numbers):
         return np.array(numbers, dtype=np.float64)
     return np.array([field or None for field in given], dtype=object)
@@ -663,7 +689,10 @@ def _read_csv(path, source, delimiter=None, header=None, row_is_data=None,
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise UsageError(f"cannot read {source!r} as text: {error}; give a CSV file "
+                         "saved as UTF-8 text (or a .npy file).") from error
+    except OSError as error:
         raise UsageError(f"cannot read {source!r}: {error}") from error
     head = "".join(itertools.islice(io.StringIO(text), LAYOUT_ROWS))
     detected = _detect_delimiter(head)
@@ -701,10 +730,27 @@ def _read_npy(path, source):
     try:
         X = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise UsageError(f"cannot read {source!r} as a .npy array: {error}") from error
+        hint = (" (it holds Python objects, which are not loaded: save the array as numbers "
+                "or strings, e.g. X.astype(float) or X.astype(str), or as a .csv file)"
+                if "allow_pickle" in str(error) else "")
+        raise UsageError(f"cannot read {source!r} as a .npy array: {error}{hint}") from error
     if X.ndim == 2 and X.dtype.kind in "US":  # labels saved by 'sample': type each column
         X = _as_table([_typed_column([str(v) for v in column]) for column in X.T])
     return Table(X, None, source)
+
+
+def _npz_hint(path, source):
+    """What to do with a .npz archive, which may hold several arrays (train, test, ...)."""
+    try:
+        with zipfile.ZipFile(path) as archive:  # np.load would try a non-zip as a pickle
+            names = [name[:-4] for name in archive.namelist() if name.endswith(".npy")]
+    except (zipfile.BadZipFile, OSError) as error:
+        return (f"cannot read {source!r} as a .npz archive ({error}); give a .csv or .npy "
+                "file.")
+    name = names[0] if names else "X"
+    return (f"{source!r} is a .npz archive (arrays: {', '.join(names) or 'none'}); the "
+            "commands read one 2-D array from a .npy or .csv file: save the one you want, "
+            f"e.g. numpy.save({name + '.npy'!r}, numpy.load({source!r})[{name!r}]).")
 
 
 def _check_values(table, source, allow_missing=False):
@@ -714,8 +760,10 @@ def _check_values(table, source, allow_missing=False):
     if X.size == 0:
         raise UsageError(f"{source!r} holds no data.")
     if X.ndim != 2:
+        hint = (" (save X.reshape(-1, 1) for one feature, or X.reshape(1, -1) for one sample)"
+                if X.ndim == 1 else "")
         raise UsageError(f"{source!r} must hold a 2-D array of samples x features, "
-                         f"got shape {X.shape}.")
+                         f"got shape {X.shape}{hint}.")
     if X.dtype == object:  # text columns beside number columns, where NaN (a gap) is None
         values = X.ravel().tolist()
         n_nan = sum(v is None or (isinstance(v, float) and math.isnan(v)) for v in values)
@@ -748,9 +796,17 @@ def _load_data(args, row_is_data=None, allow_missing=False):
         X = loader(return_X_y=True)[0].astype(np.float64)
         return Table(X, None, f"{source} (bundled with scikit-learn)", image_shape)
     path = Path(source)
+    if path.is_dir():
+        raise UsageError(f"{source!r} is a folder, not a data file; give a .csv or .npy "
+                         f"file (or a bundled data set: {', '.join(BUNDLED)}).")
+    if path.suffix.lower() == ".npz" and path.is_file():
+        raise UsageError(_npz_hint(path, source))
+    if path.suffix.lower() in persistence.SUFFIXES and path.is_file():
+        raise UsageError(f"{source!r} is a saved model, not data; give a .csv or .npy file "
+                         "(a saved model is read by score, sample and transform).")
     if path.suffix.lower() not in (".csv", ".npy"):
         raise UsageError(
-            f"{source!r} is neither a .csv or .npy file nor a bundled data set "
+            f"{source!r} is neither a .csv nor a .npy file nor a bundled data set "
             f"({', '.join(BUNDLED)})."
         )
     if not path.is_file():
@@ -968,6 +1024,11 @@ def _load_data_for(args, preprocessing, model):
     """The Table of ``args.data`` for a saved model; text only where the model reads labels."""
     row_is_data = _row_checker(preprocessing, model)
     table = _load_data(args, row_is_data)
+    expected = getattr((preprocessing or [model])[0], "n_features_in_", None)
+    if expected is not None and table.X.shape[1] != expected:
+        raise UsageError(f"{args.data!r} has {table.X.shape[1]} columns but {args.model!r} "
+                         f"was fitted on {expected}; give data with the model's columns, in "
+                         "its order (check --delimiter and --header / --no-header).")
     if preprocessing or not hasattr(model, "categories_"):
         first = type(preprocessing[0] if preprocessing else model).__name__
         _refuse_text(table, f"the saved model's first step ({first})")
@@ -1017,8 +1078,12 @@ def _write_table(X, path, names=None):
         X = X.to_numpy()
     if path is not None and Path(path).suffix.lower() == ".npy":
         array = _saveable(X)  # before opening: a failure leaves no empty file
-        with open(path, "wb") as f:  # np.save(path) would add ".npy" to "X.NPY"
-            np.save(f, array, allow_pickle=False)
+
+        def write(target):
+            with open(target, "wb") as f:  # np.save(path) would add ".npy" to "X.NPY"
+                np.save(f, array, allow_pickle=False)
+        # A new file moved into place: a write that fails leaves the old file whole.
+        persistence._write_then_move(path, write)
         return
     rows = ([_format_value(value) for value in row] for row in X)
     if names is not None:
@@ -1027,8 +1092,11 @@ def _write_table(X, path, names=None):
         csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
         sys.stdout.flush()
         return
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
+
+    def write_csv(target):
+        with open(target, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+    persistence._write_then_move(path, write_csv)
 
 
 def _check_table_output(path):
@@ -1117,7 +1185,8 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     figures["samples.png"].suptitle(f"Samples after {args.sample_steps} Gibbs steps")
     if hasattr(model, "history_"):
         figures["learning_curves.png"] = plot.plot_learning_curves(model)
-    if model.n_features_in_ == 2 and not categorical:
+    # (over the training rows' range: none where a feature is constant there)
+    if model.n_features_in_ == 2 and not categorical and np.all(np.ptp(X_train, axis=0) > 0):
         figures["energy_landscape.png"] = plot.plot_energy_landscape(model, X_train)
     for name, fig in figures.items():
         fig.savefig(directory / name, dpi=100)
@@ -1128,11 +1197,12 @@ def _split(X, args):
     """(training rows, held-out rows or None) as --test-size says."""
     if args.test_size == 0:
         return X, None
+    if math.ceil(args.test_size * len(X)) >= len(X):  # as train_test_split rounds it
+        raise UsageError(f"--test-size {args.test_size} holds out all {len(X)} samples, "
+                         "leaving none to train on; give a smaller --test-size (0 trains "
+                         "on every sample) or more samples.")
     X_train, X_test = train_test_split(X, test_size=args.test_size,
                                        random_state=args.random_state)
-    if len(X_test) == 0 or len(X_train) == 0:
-        raise UsageError(f"--test-size {args.test_size} leaves an empty split of "
-                         f"{len(X)} samples.")
     return X_train, X_test
 
 
@@ -1162,6 +1232,40 @@ def _only_held_out(categories, X_train, table):
     return found
 
 
+#: KBinsDiscretizer's warnings, one per feature: (pattern, what the summary says of them).
+_BIN_WARNINGS = (
+    (re.compile(r"Feature (\d+) is constant"), "are constant (one bin each)"),
+    (re.compile(r"too small .* in feature (\d+) are removed"),
+     "have too few distinct values for --n-bins {n_bins}: their repeated bin edges were "
+     "merged, so they get fewer bins"),
+)
+
+
+def _fit_step(step, X, table):
+    """``step.fit_transform(X)``, its per-feature binning warnings said once, by column."""
+    if not isinstance(step, KBinsDiscretizer):
+        return step.fit_transform(X)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Xt = step.fit_transform(X)
+    columns = [[] for _ in _BIN_WARNINGS]
+    for warning in caught:
+        found = [(i, pattern.search(str(warning.message)))
+                 for i, (pattern, _) in enumerate(_BIN_WARNINGS)]
+        found = [(i, match) for i, match in found if match]
+        if not found:
+            warnings.warn(warning.message, warning.category, stacklevel=2)
+        for i, match in found:
+            columns[i].append(table.label(int(match.group(1))))
+    for (_, said), labels in zip(_BIN_WARNINGS, columns):
+        if labels:
+            shown = ", ".join(labels[:SHOWN_VALUES]) + (
+                f" and {len(labels) - SHOWN_VALUES} more" if len(labels) > SHOWN_VALUES else "")
+            warnings.warn(f"--preprocess bins: {len(labels)} of {X.shape[1]} columns ({shown}) "
+                          + said.format(n_bins=step.n_bins), UserWarning, stacklevel=2)
+    return Xt
+
+
 def _fit_pipeline(steps, model, X_train, table):
     """Fit the preprocessing on the training rows, then the model; return the Pipeline.
 
@@ -1173,7 +1277,7 @@ def _fit_pipeline(steps, model, X_train, table):
     preprocessing = [step for _, step in steps]
     Xt_train = X_train
     for step in preprocessing:
-        Xt_train = step.fit_transform(Xt_train)
+        Xt_train = _fit_step(step, Xt_train, table)
     if _takes_categories(model):
         categories = _categories_of(_preprocess(preprocessing, table.X))
         model.set_params(categories=categories)
@@ -1186,6 +1290,22 @@ def _fit_pipeline(steps, model, X_train, table):
                   f"{'; '.join(only_held_out)}.", flush=True)
     model.fit(Xt_train)
     return Pipeline(steps + [("rbm", model)])
+
+
+def _check_bernoulli_range(args, choice, X):
+    """UsageError, before training, for a Bernoulli model given data outside [0, 1]
+    by --preprocess none (data as they are) or standardize."""
+    if args.model != "bernoulli" or choice not in ("none", "standardize"):
+        return
+    if choice == "none" and _in_unit_range(X):
+        return
+    if choice == "standardize" and not np.any(np.ptp(X, axis=0) > 0):
+        return  # every feature constant: standardised to 0
+    found = (f"from {X.min():.4g} to {X.max():.4g}" if choice == "none"
+             else "standardised values are negative for rows below a feature's mean")
+    raise UsageError(f"--preprocess {choice} leaves values outside [0, 1] ({found}), and "
+                     "--model bernoulli expects values in [0, 1]; use --preprocess binarize "
+                     "or minmax (or leave --preprocess out), or --model gaussian.")
 
 
 def _run_fit(args):
@@ -1208,6 +1328,7 @@ def _run_fit(args):
         _refuse_text(table, f"--preprocess {choice}",
                      "with a text column, --model categorical takes every column as it "
                      "is (--preprocess none): bin the numbers before, or leave them out.")
+    _check_bernoulli_range(args, choice, X)
     X_train, X_test = _split(X, args)
     steps = _preprocessing_steps(choice, args)
     print(f"Data: {table.description}: {X.shape[0]} samples x {X.shape[1]} features, "
@@ -1233,15 +1354,43 @@ def _run_fit(args):
     return 0
 
 
+@contextlib.contextmanager
+def _categories_in_cli_words(table, model_path):
+    """Say a saved model's unknown category as the command line counts columns (from 1,
+    or by name), where the model counts features from 0."""
+    try:
+        yield
+    except ValueError as error:
+        match = re.match(r"\w+: feature (\d+) has the value (.*?), which is not one of its "
+                         r"categories (.*?)\. Every value must be a category", _one_line(error))
+        if match is None:
+            raise
+        label, value, known = match.groups()
+        raise UsageError(f"{table.label(int(label))} has the value {value}, which is not one "
+                         f"of the categories {model_path!r} knows ({known}); fit the model "
+                         "again on data that hold this value.") from error
+
+
+def _check_not_swapped(args):
+    """UsageError for ``MODEL DATA`` given as ``DATA MODEL`` (by their suffixes)."""
+    data, model = Path(args.data).suffix.lower(), Path(args.model).suffix.lower()
+    if model in TABLE_SUFFIXES and data in persistence.SUFFIXES:
+        raise UsageError(f"{args.model!r} is data and {args.data!r} a model: the model comes "
+                         f"first ({args.command_prog.split()[-1]} MODEL DATA); swap them.")
+
+
 def _run_score(args):
     """``score``: mean log-likelihood of data under a saved model."""
+    _check_not_swapped(args)
     preprocessing, model = _load_pipeline(args.model)
     table = _load_data_for(args, preprocessing, model)
     X = _preprocess(preprocessing, table.X)
     estimate = _log_partition(model, args)
     log_z = estimate.log_z
+    with _categories_in_cli_words(table, args.model):
+        mean = _mean_log_likelihood(model, X, log_z)
     print(f"Mean log-likelihood of {args.data} ({X.shape[0]} samples) under "
-          f"{args.model}: {_mean_log_likelihood(model, X, log_z):.4f} nats per sample")
+          f"{args.model}: {mean:.4f} nats per sample")
     print(f"(of the data {_describe_steps(preprocessing)}; log Z {log_z:.4f}, "
           f"{_describe_log_z(estimate)})")
     return 0
@@ -1270,9 +1419,11 @@ def _run_sample(args):
 def _run_transform(args):
     """``transform``: hidden features of data under a saved model."""
     _check_table_output(args.output)
+    _check_not_swapped(args)
     preprocessing, model = _load_pipeline(args.model)
     table = _load_data_for(args, preprocessing, model)
-    H = model.transform(_preprocess(preprocessing, table.X))
+    with _categories_in_cli_words(table, args.model):
+        H = model.transform(_preprocess(preprocessing, table.X))
     _write_table(H, args.output)
     if args.output is not None:
         print(f"Wrote the features of {H.shape[0]} samples ({H.shape[1]} hidden units) "
@@ -1318,6 +1469,17 @@ def _imputer_estimator(args, X, table_names=None):
     return model
 
 
+def _check_every_column_observed(table, source):
+    """UsageError naming the first column with no value in any row (the imputer's
+    own message counts features from 0, where the CLI counts columns from 1)."""
+    from ._units.categorical import missing_mask
+    empty = np.flatnonzero(missing_mask(table.X).all(axis=0))
+    if empty.size:
+        raise UsageError(f"{table.label(empty[0])} of {source!r} is empty in every row "
+                         f"({empty.size} such column(s) of {table.X.shape[1]}), so nothing "
+                         "can be learned about it; drop it or fill it first.")
+
+
 def _run_impute(args):
     """``impute``: DATA with its gaps filled in by an RBMImputer fitted to it."""
     from .impute import RBMImputer
@@ -1325,6 +1487,7 @@ def _run_impute(args):
     _check_fit_outputs(args)
     table = _load_data(args, allow_missing=True)
     X = table.X
+    _check_every_column_observed(table, args.data)
     gaps = int(sum(value is None or (isinstance(value, float) and math.isnan(value))
                    for value in X.ravel())) if X.dtype == object else int(np.isnan(X).sum())
     imputer = RBMImputer(estimator=_imputer_estimator(args, X, table.names),

@@ -331,6 +331,8 @@ def load(path, *, trusted=None):
     ------
     FileNotFoundError
         No file at path.
+    IsADirectoryError
+        Path is a folder.
     ValueError
         The file is not a complete saved model (truncated, corrupt, not
         a model file, or one of the other format under this suffix, said
@@ -343,6 +345,9 @@ def load(path, *, trusted=None):
     """
     # A missing file first: a typo in the name ("model.skop") is a missing
     # file, not a question of formats.
+    if Path(path).is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a folder, not a saved model; give the "
+                                "model's file (.skops, .joblib or .pkl).")
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     suffix = check_suffix(path, "read a model from")

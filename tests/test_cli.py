@@ -123,7 +123,7 @@ def test_model_parameters_reach_the_model(binary_csv, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["fit", "missing.csv"], "no such file: 'missing.csv'"),
-    (["fit", "data.txt"], "neither a .csv or .npy file nor a bundled data set"),
+    (["fit", "data.txt"], "neither a .csv nor a .npy file nor a bundled data set"),
     (["fit", "{bad_csv}"], "column 2 holds text ('x') but --model bernoulli needs numbers"),
     (["fit", "{one_d}"], "must hold a 2-D array"),
     (["fit", "{nan_csv}"], "holds 1 NaN and 0 infinite values"),
@@ -269,3 +269,64 @@ def test_impute_named_categorical_model_gets_the_imputers_decay_and_size():
     assert model.get_params() == default_estimator(X, missing, 3).get_params()
     assert model.weight_decay < DEFAULT_RULE.weight_decay
     assert model.n_components > DEFAULT_RULE.min_hidden
+
+
+def _fail_after_writing_some(monkeypatch, suffix):
+    """Make writing a .csv or .npy fail partway, after some bytes are written."""
+    if suffix == ".npy":
+        def save(f, *args, **kwargs):
+            f.write(b"\x93NUMPY half")
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(np, "save", save)
+        return
+    real, calls = cli._format_value, []
+
+    def format_value(value):
+        calls.append(value)
+        if len(calls) > 20:
+            raise OSError(28, "No space left on device")
+        return real(value)
+    monkeypatch.setattr(cli, "_format_value", format_value)
+
+
+@pytest.mark.parametrize("name", ["features.csv", "features.npy"])
+def test_a_write_that_fails_halfway_leaves_the_old_output_whole(name, binary_csv, tmp_path,
+                                                               capsys, monkeypatch):
+    # Before: -o opened the file for writing at once, emptying it, so a failure
+    # while writing (a full disk, say) lost the file that was there.
+    path, _ = binary_csv
+    model_path = tmp_path / "m.skops"
+    assert run(["fit", str(path), *SMALL, "--save", str(model_path), "-q"], capsys)[0] == 0
+    output = tmp_path / name
+    output.write_bytes(b"the previous output\n")
+    _fail_after_writing_some(monkeypatch, output.suffix)
+    status, _, err = run(["transform", str(model_path), str(path), "-o", str(output)], capsys)
+    assert status == 1 and "No space left on device" in err, err
+    assert output.read_bytes() == b"the previous output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.skops", name])
+
+
+def test_impute_help_says_which_options_need_a_model_named_and_which_marks_are_gaps(capsys):
+    # Before: --help gave --n-components and --n-iter plain defaults, and using
+    # either without --model was then refused ("--n-components and --n-iter set
+    # the model --model names"); nor did it say that NA marks a gap.
+    with pytest.raises(SystemExit):
+        cli.main(["impute", "--help"], prog="rbm")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--n-components N hidden units, with a --model named" in text
+    assert "--n-iter N training epochs, with a --model named" in text
+    assert "nan, NA, N/A, NULL and the like in a column of numbers" in text
+
+
+def test_two_features_one_constant_in_training_get_no_landscape_and_no_error(tmp_path, capsys):
+    # Before: the fit trained and saved, then failed with "empty plotting range:
+    # x from -1.41 to 0.71, y from 0.0 to 0.0" (exit 1, the other figures unwritten).
+    X = np.column_stack([np.arange(8.0) % 3, np.zeros(8)])
+    np.save(tmp_path / "flat.npy", X)
+    status, out, err = run(["fit", str(tmp_path / "flat.npy"), *SMALL, "--model", "gaussian",
+                            "--test-size", "0", "--plots", str(tmp_path / "f"),
+                            "--sample-steps", "5", "-q"], capsys)
+    assert status == 0, err
+    assert "Wrote 4 figures" in out
+    assert not (tmp_path / "f" / "energy_landscape.png").exists()
+    assert (tmp_path / "f" / "free_energy.png").is_file()

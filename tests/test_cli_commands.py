@@ -352,3 +352,18 @@ def test_the_readme_abridged_fit_help_matches_the_real_help():
         entry = " ".join(line for line in entry.splitlines()
                          if line.strip() not in ("...", "") and not line.endswith(":"))
         assert " ".join(entry.split()) in real, entry
+
+
+def test_impute_fills_na_marks_in_a_column_of_numbers(tmp_path):
+    # Before: "NA" (R's and pandas' mark of a missing value) made the column
+    # text, so impute treated 1.5, NA, 2.5 ... as categories, filled nothing and
+    # wrote the file back unchanged.  In a text column "NA" stays a category.
+    (tmp_path / "gaps.csv").write_text("a,b,c\n1.5,2.0,x\nNA,3.1,y\n2.5,N/A,x\n3.5,4.1,NA\n"
+                                       "1.2,2.2,x\n")
+    out = succeeded(rbm_command("impute", "gaps.csv", "-o", "filled.csv", cwd=tmp_path))
+    assert "Filled 2 empty cells of 5 rows x 3 columns" in out
+    rows = [line.split(",") for line in (tmp_path / "filled.csv").read_text().splitlines()]
+    assert rows[0] == ["a", "b", "c"] and rows[4][2] == "NA"
+    filled = np.array([[float(v) for v in row[:2]] for row in rows[1:]])
+    assert np.all(np.isfinite(filled))
+    assert filled[0].tolist() == [1.5, 2.0] and filled[3].tolist() == [3.5, 4.1]

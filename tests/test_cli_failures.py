@@ -231,6 +231,9 @@ def test_a_param_that_contradicts_its_flag_is_refused(files):
 @pytest.mark.parametrize("argv, option, allowed", [
     (["demo", "--feature-components", "-3"], "--feature-components", "from 1 to 2147483647"),
     (["demo", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
+    (["demo", "--epochs", "0"], "--epochs", "from 1 to 2147483647, got 0 (or 'auto')"),
+    (["fit", "binary.csv", "--n-jobs", "99999999999"], "--n-jobs",
+     "from -2147483647 to 2147483647"),
     (["fit", "binary.csv", "--random-state", "-1"], "--random-state", "from 0 to 4294967295"),
     (["sample", "model.skops", "--seed", "4294967296"], "--seed", "from 0 to 4294967295"),
     (["impute", "binary.csv", "--seed", "-1"], "--seed", "from 0 to 4294967295"),
@@ -239,6 +242,7 @@ def test_seeds_and_demo_sizes_out_of_range_are_usage_errors(argv, option, allowe
     # Before: exit 1 with NumPy's or scikit-learn's words ("Seed must be between
     # 0 and 2**32 - 1", "parameter of train_test_split"), and the demo trained its
     # first model for half a minute before refusing --feature-components -3.
+    # --epochs 0 read "invalid _epochs value: '0'", naming a function of the code.
     result = rbm_command(*argv, cwd=files)
     assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
     assert result.stderr.startswith(f"usage: python -m rbm {argv[0]}")
@@ -321,3 +325,158 @@ def test_a_bad_model_option_fails_before_the_data_are_read(files):
                          cwd=files)
     assert_one_line_failure(result, "fit", "'n_components' parameter of BernoulliRBM")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "folder"], "'folder' is a folder, not a data file; give a .csv or .npy file"),
+    (["score", "model.skops", "folder"], "'folder' is a folder, not a data file"),
+    (["score", "folder", "binary.csv"], "'folder' is a folder, not a saved model; give the "
+                                        "model's file"),
+    (["sample", "folder"], "'folder' is a folder, not a saved model"),
+    (["fit", "arrays.npz"], "'arrays.npz' is a .npz archive (arrays: train, test); the "
+                            "commands read one 2-D array from a .npy or .csv file: save the "
+                            "one you want, e.g. numpy.save('train.npy', "
+                            "numpy.load('arrays.npz')['train'])"),
+    (["fit", "garbage.npz"], "cannot read 'garbage.npz' as a .npz archive (File is not a zip "
+                             "file); give a .csv or .npy file"),
+    (["fit", "one_row.csv"], "--test-size 0.2 holds out all 1 samples, leaving none to train "
+                             "on; give a smaller --test-size (0 trains on every sample)"),
+    (["fit", "latin1.csv"], "cannot read 'latin1.csv' as text: 'utf-8' codec can't decode "
+                            "byte 0xe9"),
+])
+def test_folders_archives_and_tiny_or_undecodable_files_are_named(argv, message, files):
+    # Before: a folder as the model read "no such file: 'folder'" (it exists), as
+    # the data "neither a .csv or .npy file"; a .npz (the benchmark sets' format)
+    # said only that; one row gave scikit-learn's "With n_samples=1, test_size=0.2
+    # and train_size=None, ... Adjust any of the aforementioned parameters"; a
+    # Latin-1 file gave the codec's words and nothing to do.
+    (files / "folder").mkdir(exist_ok=True)
+    np.savez(files / "arrays.npz", train=np.zeros((3, 2)), test=np.ones((2, 2)))
+    (files / "garbage.npz").write_bytes(b"not an archive")
+    (files / "one_row.csv").write_text("1,0,1\n")
+    (files / "latin1.csv").write_bytes("caf\u00e9,1\nthe,0\n".encode("latin-1"))
+    result = rbm_command(*argv, *(FAST if argv[0] == "fit" else []), cwd=files)
+    assert_one_line_failure(result, argv[0], message)
+    assert result.stdout == ""
+    if "latin1" in argv[1]:
+        assert "give a CSV file saved as UTF-8 text" in result.stderr
+
+
+def test_binning_warnings_are_one_line_each_naming_the_columns(files, tmp_path):
+    # Before: KBinsDiscretizer's warnings, one line per feature ("Bins whose width
+    # are too small (i.e., <= 1e-8) in feature 7 are removed", 0-based): 65 lines
+    # for 'fit digits --model categorical --preprocess bins'.
+    rows = (np.random.default_rng(0).random((40, 12)) < 0.5).astype(int)
+    rows[:, 0] = 1
+    np.savetxt(tmp_path / "flags.csv", rows, fmt="%d", delimiter=",")
+    result = rbm_command("fit", "flags.csv", "--model", "categorical", "--preprocess", "bins",
+                         *FAST, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "python -m rbm fit: warning: --preprocess bins: 1 of 12 columns (column 1) are "
+        "constant (one bin each)",
+        "python -m rbm fit: warning: --preprocess bins: 11 of 12 columns (column 2, column 3, "
+        "column 4, column 5, column 6, column 7, column 8, column 9, column 10, column 11 and "
+        "1 more) have too few distinct values for --n-bins 5: their repeated bin edges were "
+        "merged, so they get fewer bins"]
+
+
+@pytest.mark.parametrize("text, column", [("a,b\n1,\n0,\n1,\n", "column 'b'"),
+                                          ("1,,3\n2,,\n,,5\n", "column 2")])
+def test_impute_names_an_empty_column_as_the_cli_counts_columns(text, column, tmp_path):
+    # Before: "RBMImputer: feature 1 has no observed value ...": the imputer counts
+    # from 0, so the file's second column read as its first (or its 'a').
+    (tmp_path / "gaps.csv").write_text(text)
+    (tmp_path / "filled.csv").write_text("kept\n")
+    result = rbm_command("impute", "gaps.csv", "-o", "filled.csv", cwd=tmp_path)
+    assert_one_line_failure(result, "impute", f"{column} of 'gaps.csv' is empty in every row "
+                            "(1 such column(s) of")
+    assert "drop it or fill it first" in result.stderr
+    assert (tmp_path / "filled.csv").read_text() == "kept\n"
+
+
+@pytest.mark.parametrize("command", ["score", "transform"])
+def test_data_with_the_wrong_number_of_columns_says_what_the_model_needs(command, files,
+                                                                         tmp_path):
+    # Before: scikit-learn's "X has 2 features, but BernoulliRBM is expecting 4
+    # features as input.", which names no file and says nothing to do.
+    np.save(tmp_path / "narrow.npy", np.zeros((5, 2)))
+    result = rbm_command(command, files / "model.skops", "narrow.npy", cwd=tmp_path)
+    assert_one_line_failure(result, command, "'narrow.npy' has 2 columns but ")
+    assert ("model.skops' was fitted on 4; give data with the model's columns, in its order"
+            in result.stderr)
+
+
+def test_n_jobs_zero_is_a_usage_error_saying_how_to_ask_for_the_default(files):
+    # Before: exit 1 with the library's "use None, -1 or a positive integer",
+    # and no --n-jobs value means None.
+    result = rbm_command("fit", "binary.csv", "--n-jobs", "0", cwd=files)
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    assert result.stderr.startswith("usage: python -m rbm fit")
+    assert ("argument --n-jobs: must be a number of threads, or -1 for every core (-2 all but "
+            "one, ...); leave --n-jobs out for the cores other processes leave idle, got 0"
+            in result.stderr)
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.array([[1, "a"], [2, None]], dtype=object),
+     "Object arrays cannot be loaded when allow_pickle=False (it holds Python objects, which "
+     "are not loaded: save the array as numbers or strings, e.g. X.astype(float) or "
+     "X.astype(str), or as a .csv file)"),
+    (np.zeros(5), "must hold a 2-D array of samples x features, got shape (5,) (save "
+                  "X.reshape(-1, 1) for one feature, or X.reshape(1, -1) for one sample)"),
+])
+def test_an_npy_that_cannot_be_used_says_how_to_save_one_that_can(array, message, tmp_path):
+    # Before: numpy's "Object arrays cannot be loaded when allow_pickle=False" and
+    # "got shape (5,)" alone, with nothing to do.
+    np.save(tmp_path / "data.npy", array, allow_pickle=True)
+    assert_one_line_failure(rbm_command("fit", "data.npy", *FAST, cwd=tmp_path), "fit",
+                            message)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["score", "binary.csv", "model.skops"],
+     "'binary.csv' is data and 'model.skops' a model: the model comes first (score MODEL "
+     "DATA); swap them."),
+    (["transform", "binary.csv", "model.joblib"],
+     "the model comes first (transform MODEL DATA); swap them."),
+    (["fit", "model.skops"], "'model.skops' is a saved model, not data; give a .csv or .npy "
+                             "file (a saved model is read by score, sample and transform)."),
+])
+def test_a_model_where_data_go_says_so(argv, message, files):
+    # Before: "cannot tell how to read a model from 'binary.csv': use a file name
+    # ending in .skops, ..." for swapped arguments, and "'model.skops' is neither a
+    # .csv or .npy file nor a bundled data set" for a model given to fit.
+    assert_one_line_failure(rbm_command(*argv, cwd=files), argv[0], message)
+
+
+@pytest.mark.parametrize("choice, found", [
+    ("standardize", "standardised values are negative for rows below a feature's mean"),
+    ("none", "from 0.1 to 7.9"),
+])
+def test_bernoulli_data_outside_the_unit_range_is_refused_before_training(choice, found,
+                                                                          files):
+    # Before: "Data: ..." and "Model: ..." were printed, then the model refused
+    # the data with scikit-learn's advice ("Scale it with sklearn.preprocessing.
+    # MinMaxScaler"), not the command line's options.
+    result = rbm_command("fit", "iris", "--preprocess", choice, *FAST, cwd=files)
+    assert_one_line_failure(result, "fit", f"--preprocess {choice} leaves values outside "
+                            f"[0, 1] ({found}), and --model bernoulli expects values in "
+                            "[0, 1]; use --preprocess binarize or minmax (or leave "
+                            "--preprocess out), or --model gaussian.")
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", ["score", "transform"])
+def test_an_unknown_category_is_named_by_the_cli_column(command, tmp_path):
+    # Before: "CategoricalRBM: feature 1 has the value 'XL' ... refit with categories
+    # that include it": counted from 0 (the file's column 'size' is its second) and
+    # naming a parameter the command line does not have.
+    (tmp_path / "words.csv").write_text("colour,size\n" + "red,S\nblue,L\n" * 5)
+    (tmp_path / "new.csv").write_text("colour,size\nred,XL\n")
+    assert rbm_command("fit", "words.csv", "--model", "categorical", *FAST, "--save",
+                       "words.skops", cwd=tmp_path).returncode == 0
+    result = rbm_command(command, "words.skops", "new.csv", cwd=tmp_path)
+    assert_one_line_failure(result, command, "column 'size' has the value 'XL' (in 1 row), "
+                            "which is not one of the categories 'words.skops' knows (['L', "
+                            "'S']); fit the model again on data that hold this value.")

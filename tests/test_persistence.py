@@ -187,6 +187,15 @@ def test_load_says_a_mistyped_name_is_missing_and_a_wrong_suffix_is_read(fitted,
         load(tmp_path / "data.csv")
 
 
+def test_load_says_a_folder_is_a_folder(tmp_path):
+    # A folder (a model saved under "models/" and the folder given) read
+    # "no such file: 'models'", though it is there.
+    (tmp_path / "models.skops").mkdir()
+    with pytest.raises(IsADirectoryError, match="'.*models.skops' is a folder, not a saved "
+                                                "model; give the model's file"):
+        load(tmp_path / "models.skops")
+
+
 def _schema_bytes(path):
     """Size of the JSON schema inside a .skops file (one node per stored Python object)."""
     with zipfile.ZipFile(path) as archive:
