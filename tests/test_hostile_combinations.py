@@ -1,0 +1,47 @@
+"""Combinations of training options that each work alone (found by a random
+driver over the options of the three density models)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from rbm import BernoulliRBM, GaussianBernoulliRBM
+
+
+def gappy_gaussian_rows(seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(120, 6) @ rng.randn(6, 6) + 1.0
+    gaps = rng.rand(*X.shape) < 0.1
+    gaps[:, 0] = False
+    X[gaps] = np.nan
+    return X
+
+
+def fit_quietly(model, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X)
+
+
+@pytest.mark.parametrize("first, then", [("bernoulli", "gaussian"), ("gaussian", "bernoulli"),
+                                         ("relu", "bernoulli")])
+def test_a_cold_refit_with_another_hidden_type_is_a_fresh_fit_with_gaps(first, then):
+    # Early stopping with gaps in the validation rows scores them exactly
+    # (discrete hidden units) or by their fills (real-valued ones).  That
+    # choice was made from the previous fit's hidden layer: after
+    # set_params(hidden="gaussian") a cold refit tried to enumerate Gaussian
+    # hidden states (NotImplementedError), and the other way round it scored
+    # by fills and kept other parameters than a fresh fit.
+    X = gappy_gaussian_rows()
+    params = dict(n_components=5, n_iter=2, random_state=3, missing="impute",
+                  early_stopping=True, validation_fraction=0.3)
+    refit = fit_quietly(GaussianBernoulliRBM(hidden=first, **params), X)
+    refit.set_params(hidden=then)
+    fit_quietly(refit, X)
+    fresh = fit_quietly(GaussianBernoulliRBM(hidden=then, **params), X)
+    assert np.array_equal(refit.components_, fresh.components_)
+    assert np.array_equal(refit.intercept_hidden_, fresh.intercept_hidden_)
+    assert refit.best_epoch_ == fresh.best_epoch_
+    np.testing.assert_array_equal(refit.history_["log_likelihood_validation"],
+                                  fresh.history_["log_likelihood_validation"])
