@@ -45,3 +45,33 @@ def test_a_cold_refit_with_another_hidden_type_is_a_fresh_fit_with_gaps(first, t
     assert refit.best_epoch_ == fresh.best_epoch_
     np.testing.assert_array_equal(refit.history_["log_likelihood_validation"],
                                   fresh.history_["log_likelihood_validation"])
+
+
+def offset_rows(offset, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.randn(120, 6) @ rng.randn(6, 6) + offset
+
+
+@pytest.mark.parametrize("X, sample_weight", [
+    (offset_rows(1e8), None),  # means 1e7 and more times the spread
+    (offset_rows(1.0)[:3], np.array([1e12, 1.0, 1.0])),  # nearly all weight on one row
+])
+def test_gaussian_pair_refuses_a_covariance_lost_to_rounding(X, sample_weight):
+    # The Gaussian pair starts from E[v v^T] - E[v] E[v]^T, whose variances
+    # are lost to rounding against the squared means here.  The first fit
+    # was refused as "improper ... Fit it anew (warm_start=False)" (it was a
+    # fresh fit) and the second raised numpy's bare "LinAlgError:
+    # Eigenvalues did not converge".  Binary hidden units train on such data.
+    with pytest.raises(ValueError, match=r"float64 does not resolve.*StandardScaler"):
+        GaussianBernoulliRBM(n_components=5, n_iter=2, random_state=3,
+                             hidden="gaussian").fit(X, sample_weight=sample_weight)
+    model = fit_quietly(GaussianBernoulliRBM(n_components=5, n_iter=2, random_state=3,
+                                             hidden="gaussian"), offset_rows(1.0))
+    before = model.components_.copy(), model.sigma_.copy()
+    with pytest.raises(ValueError, match="float64 does not resolve"):
+        model.fit(X, sample_weight=sample_weight)
+    assert np.array_equal(model.components_, before[0])  # a refused refit changes nothing
+    assert np.array_equal(model.sigma_, before[1])
+    # Centred, the same rows train.
+    fit_quietly(GaussianBernoulliRBM(n_components=5, n_iter=2, random_state=3, hidden="gaussian"),
+                X - np.average(X, axis=0, weights=sample_weight))
