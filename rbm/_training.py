@@ -186,10 +186,14 @@ def validation_split(X, early_stopping, validation_fraction, random_state, weigh
     # A Python float: a NumPy float16 fraction overflows times 65,505 rows.
     n_valid = int(round(float(validation_fraction) * X.shape[0]))
     if n_valid < 1 or n_valid >= X.shape[0]:
+        # (With weights, X holds the rows of positive weight alone: say so,
+        # or 1 sample reads as a miscount of the rows given.)
+        which = ("samples" if weights is None else
+                 "samples of positive sample_weight (those of weight 0 are left out)")
         raise ValueError(
             f"early_stopping needs validation and training rows, but "
             f"validation_fraction={validation_fraction} of {X.shape[0]} "
-            "samples leaves one side empty; give more samples or change "
+            f"{which} leaves one side empty; give more samples or change "
             "validation_fraction."
         )
     rng = check_random_state(random_state)

@@ -75,3 +75,17 @@ def test_gaussian_pair_refuses_a_covariance_lost_to_rounding(X, sample_weight):
     # Centred, the same rows train.
     fit_quietly(GaussianBernoulliRBM(n_components=5, n_iter=2, random_state=3, hidden="gaussian"),
                 X - np.average(X, axis=0, weights=sample_weight))
+
+
+def test_early_stopping_refusal_counts_the_rows_of_positive_weight():
+    # Rows of weight 0 are dropped before the split: with 8 rows given, of
+    # which one has a positive weight, the refusal read "validation_fraction=0.1
+    # of 1 samples leaves one side empty", which looked like a miscount.
+    X = (np.random.RandomState(0).rand(8, 5) < 0.5).astype(float)
+    weights = np.zeros(8)
+    weights[1] = 2.0
+    with pytest.raises(ValueError, match=r"of 1 samples of positive sample_weight \(those "
+                                         r"of weight 0 are left out\)"):
+        BernoulliRBM(n_components=2, n_iter=1, early_stopping=True).fit(X, sample_weight=weights)
+    with pytest.raises(ValueError, match=r"of 1 samples leaves"):  # no weights: as before
+        BernoulliRBM(n_components=2, n_iter=1, early_stopping=True).fit(X[:1])
