@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from rbm import BernoulliRBM, GaussianBernoulliRBM
+from rbm import BernoulliRBM, DivergenceError, GaussianBernoulliRBM
 
 
 def gappy_gaussian_rows(seed=0):
@@ -89,3 +89,24 @@ def test_early_stopping_refusal_counts_the_rows_of_positive_weight():
         BernoulliRBM(n_components=2, n_iter=1, early_stopping=True).fit(X, sample_weight=weights)
     with pytest.raises(ValueError, match=r"of 1 samples leaves"):  # no weights: as before
         BernoulliRBM(n_components=2, n_iter=1, early_stopping=True).fit(X[:1])
+
+
+def test_a_cold_refit_drops_the_last_fits_early_stopping_record():
+    # best_epoch_ and best_validation_score_ ("the epoch whose parameters
+    # were kept") stayed from the earlier fit after a refit without early
+    # stopping, describing other parameters (plot_history marked that epoch
+    # on the new history).
+    X = (np.random.RandomState(0).rand(80, 8) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=3, random_state=0, early_stopping=True,
+                         n_iter_no_change=1).fit(X)
+    assert hasattr(model, "best_epoch_")
+    model.set_params(early_stopping=False).fit(X)
+    fresh = BernoulliRBM(**model.get_params()).fit(X)
+    assert not hasattr(model, "best_epoch_") and not hasattr(model, "best_validation_score_")
+    assert np.array_equal(model.components_, fresh.components_)
+    # A refused refit still leaves the record of the model it keeps.
+    model.set_params(early_stopping=True).fit(X)
+    record = model.best_epoch_, model.best_validation_score_
+    with pytest.raises(DivergenceError):  # raised in training, after the fresh start
+        model.set_params(early_stopping=False, learning_rate=1e39).fit(X)
+    assert (model.best_epoch_, model.best_validation_score_) == record
