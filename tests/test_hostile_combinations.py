@@ -52,6 +52,7 @@ def offset_rows(offset, seed=0):
     return rng.randn(120, 6) @ rng.randn(6, 6) + offset
 
 
+@pytest.mark.filterwarnings("ignore:.*far from zero mean:UserWarning")  # (it is, on purpose)
 @pytest.mark.parametrize("X, sample_weight", [
     (offset_rows(1e8), None),  # means 1e7 and more times the spread
     (offset_rows(1.0)[:3], np.array([1e12, 1.0, 1.0])),  # nearly all weight on one row
