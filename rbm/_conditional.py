@@ -194,13 +194,18 @@ class ConditionalMixin:
         if observed is None:
             return unit, X, X_valid, weights, valid_weights, {}
         hooks = {}
-        scorer = self._validation_scorer(X_valid, observed_valid)
+        # The hidden layer this fit trains: a cold refit builds a new one,
+        # of the type and precision set now, not the last fit's.
+        hidden = (self._hidden_unit if warm
+                  else self._hidden_type.for_estimator(self, X.dtype))
+        scorer = self._validation_scorer(X_valid, observed_valid, hidden)
         validation_cost = 0.0
         if scorer is not None:
             hooks["validation_log_p"] = scorer
-            validation_cost = self._gap_enumeration_cost(X_valid, observed_valid)
+            validation_cost = self._gap_enumeration_cost(X_valid, observed_valid, hidden)
             observed_valid = None  # scored without fills: they need none
-        hooks["train_rows"], train_scorer = self._training_figure(X, observed, validation_cost)
+        hooks["train_rows"], train_scorer = self._training_figure(X, observed, validation_cost,
+                                                                  hidden)
         if train_scorer is not None:
             hooks["train_log_p"] = train_scorer
         fills = self._missing_fills(X, observed, X_valid, observed_valid, unit)
@@ -212,7 +217,7 @@ class ConditionalMixin:
         hooks["before_pass"] = refresh
         return unit, X, X_valid, weights, valid_weights, hooks
 
-    def _training_figure(self, X, observed, validation_cost):
+    def _training_figure(self, X, observed, validation_cost, hidden):
         """(the training rows a likelihood check scores, their scorer or None).
 
         ``history_``'s training figure is log p(observed entries), as score
@@ -226,27 +231,24 @@ class ConditionalMixin:
         be left, they are all scored with their fills (no scorer).
         """
         scored = likelihood_rows(X.shape[0])
-        per_row = self._gap_enumeration_cost(X[scored], observed[scored]) / len(X[scored])
+        per_row = (self._gap_enumeration_cost(X[scored], observed[scored], hidden)
+                   / len(X[scored]))
         allowance = min(max(self._train_scoring_budget(X), validation_cost),
                         MAX_MONITOR_ENUMERATION)
         if per_row == 0 or allowance / per_row < MIN_EPOCH_ROWS:
             return scored, None  # no gaps among them, or too dear: fills
         scored = likelihood_rows(X.shape[0], allowance // per_row)
-        return scored, self._validation_scorer(X[scored], observed[scored], allowance)
+        return scored, self._validation_scorer(X[scored], observed[scored], hidden, allowance)
 
-    def _gap_enumeration_cost(self, X, observed):
-        """What summing out the gaps of these rows costs (hidden states x rows with
-        a gap x columns; ``_validation_scorer`` compares it with its budget)."""
+    def _gap_enumeration_cost(self, X, observed, hidden):
+        """What summing out the gaps of these rows costs (states of the hidden
+        layer ``hidden`` x rows with a gap x columns; ``_validation_scorer``
+        compares it with its budget)."""
         n_gaps = int(np.count_nonzero(~observed.all(axis=1)))
         if n_gaps == 0:
             return 0.0
-        n_states = self._hidden_layer_or_type(X.dtype).n_states(self.n_components)
+        n_states = hidden.n_states(self.n_components)
         return state_count_as_float(n_states) * n_gaps * X.shape[1]
-
-    def _hidden_layer_or_type(self, dtype):
-        """The hidden layer; before the first fit has built it, its type's."""
-        return (self._hidden_unit if hasattr(self, "_hidden_unit")
-                else self._hidden_type.for_estimator(self, dtype))
 
     def _train_scoring_budget(self, X):
         """Most enumeration (``_validation_scorer``'s cost) of the training rows'
@@ -257,7 +259,8 @@ class ConditionalMixin:
         return (MONITOR_SHARE * PASS_FLOPS_PER_WEIGHT / 2 * X.shape[0] * X.shape[1]
                 * self.n_components * epochs_per_check)
 
-    def _validation_scorer(self, X_valid, observed_valid, max_cost=MAX_MONITOR_ENUMERATION):
+    def _validation_scorer(self, X_valid, observed_valid, hidden,
+                           max_cost=MAX_MONITOR_ENUMERATION):
         """The function giving the validation rows' unnormalised log p(observed
         entries) (the missing ones summed out exactly, by enumerating the
         hidden layer) for early stopping (or the training rows', for
@@ -269,11 +272,11 @@ class ConditionalMixin:
         """
         if observed_valid is None or observed_valid.all():
             return None
-        if not getattr(self._hidden_layer_or_type(X_valid.dtype), "discrete", False):
+        if not getattr(hidden, "discrete", False):  # (the layer the fit trains)
             return None
         gaps = np.flatnonzero(~observed_valid.all(axis=1))
-        if self._gap_enumeration_cost(X_valid, observed_valid) > min(max_cost,
-                                                                     MAX_MONITOR_ENUMERATION):
+        if self._gap_enumeration_cost(X_valid, observed_valid, hidden) > min(
+                max_cost, MAX_MONITOR_ENUMERATION):
             return None
         rows, observed = X_valid[gaps], observed_valid[gaps]
 

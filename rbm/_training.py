@@ -186,10 +186,14 @@ def validation_split(X, early_stopping, validation_fraction, random_state, weigh
     # A Python float: a NumPy float16 fraction overflows times 65,505 rows.
     n_valid = int(round(float(validation_fraction) * X.shape[0]))
     if n_valid < 1 or n_valid >= X.shape[0]:
+        # (With weights, X holds the rows of positive weight alone: say so,
+        # or 1 sample reads as a miscount of the rows given.)
+        which = ("samples" if weights is None else
+                 "samples of positive sample_weight (those of weight 0 are left out)")
         raise ValueError(
             f"early_stopping needs validation and training rows, but "
             f"validation_fraction={validation_fraction} of {X.shape[0]} "
-            "samples leaves one side empty; give more samples or change "
+            f"{which} leaves one side empty; give more samples or change "
             "validation_fraction."
         )
     rng = check_random_state(random_state)
@@ -427,9 +431,10 @@ def start_gaussian_pair_at_moments(model, X, sample_weight=None):
     """
     unit = model._visible_unit
     mean, second = _ridged_moments(model, X, sample_weight)
+    covariance = second - np.outer(mean, mean)
+    _check_resolved_covariance(model, mean, covariance)
     fixed = None if unit.learn_sigma else np.asarray(unit.sigma, dtype=np.float64)
-    W, b, c, sigma = gaussian_pair_from_moments(mean, second - np.outer(mean, mean),
-                                                model.n_components, fixed)
+    W, b, c, sigma = gaussian_pair_from_moments(mean, covariance, model.n_components, fixed)
     model.components_[...] = W
     model.intercept_visible_[...] = b
     model.intercept_hidden_[...] = c
@@ -437,6 +442,33 @@ def start_gaussian_pair_at_moments(model, X, sample_weight=None):
     state[_gibbs.GAUSSIAN_SIGMA] = np.minimum(sigma, state[_gibbs.GAUSSIAN_SIGMA_MAX])
     state[_gibbs.GAUSSIAN_SIGMA_MIN] = np.minimum(state[_gibbs.GAUSSIAN_SIGMA_MIN],
                                                   state[_gibbs.GAUSSIAN_SIGMA])
+
+
+def _check_resolved_covariance(model, mean, covariance):
+    """ValueError where the rows' ridged covariance, E[v v^T] - mean mean^T in
+    float64, is not positive definite: the variances are lost to rounding
+    against the squared means (features far from zero for their spread, or
+    nearly all the weight on one row), and the Gaussian pair's start (and
+    its exact gradient, which works from the same moments) would be
+    improper or NaN (before: numpy's LinAlgError, or a refusal as "improper"
+    that told a fresh fit to fit anew)."""
+    try:
+        np.linalg.cholesky(covariance)
+        return
+    except np.linalg.LinAlgError:
+        pass
+    # (The feature's standard deviation as the visible unit measured it.)
+    spread = np.asarray(model._visible_unit.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(spread > 0, np.abs(mean) / spread, np.inf)
+    worst = int(np.argmax(ratio))
+    raise ValueError(
+        f"{type(model).__name__}(hidden='gaussian') starts from the training rows' "
+        "covariance, E[v v^T] - E[v] E[v]^T, which float64 does not resolve here: "
+        f"feature {worst}'s mean is {ratio[worst]:.3g} times its standard deviation "
+        "(features far from zero for their spread, or sample_weight that puts nearly "
+        "all the weight on one row). Center or standardise the data first (for example "
+        "with sklearn.preprocessing.StandardScaler), or use hidden='bernoulli'.")
 
 
 def l1_squared_penalty(W, strength):

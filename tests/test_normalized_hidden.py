@@ -237,3 +237,25 @@ def test_switching_it_on_after_fit_is_refused_before_any_change():
 def test_non_boolean_values_are_refused(value):
     with pytest.raises(InvalidParameterError, match="normalize_hidden"):
         tiny_model("bernoulli", normalize_hidden=value).fit(tiny_data("bernoulli"))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normalizing_scale_leaves_a_unit_with_gammas_at_both_bounds_in_range(dtype):
+    """A unit with gamma+ at GAMMA_MIN and gamma- at GAMMA_MAX (as a fit at a
+    high learning rate with on_divergence="warn" left it) has no room to be
+    rescaled.  The factor was clipped to its lower limit, which with the
+    rounding margins is above 1: gamma+ went to 0.049999, and the model
+    refused every later call ("dReLU gammas must be at least 0.05")."""
+    layer = DReLUHidden()
+    layer.initialize(2, dtype)
+    layer.state[0] = [GAMMA_MIN, 1.0]  # gamma+
+    layer.state[1] = [GAMMA_MAX, 1.0]  # gamma-
+    field = np.random.default_rng(0).normal(0.0, 3.0, size=(200, 2))
+    scale = layer.normalizing_scale(field)
+    layer.rescale(scale)
+    assert layer.state[:2].min() >= GAMMA_MIN and layer.state[:2].max() <= GAMMA_MAX
+    assert scale[0] == 1.0
+    model = BernoulliRBM(n_components=2, hidden="drelu")
+    layer.check_fitted(model, 2, dtype)  # the state the model checks on every call
+    # The free unit is still normalised.
+    np.testing.assert_allclose(unit_variance(layer, field / scale)[1], 1.0, rtol=1e-6)

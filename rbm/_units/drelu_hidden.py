@@ -172,7 +172,8 @@ class DReLUHidden(HiddenLayer):
         [``GAMMA_MIN``, ``GAMMA_MAX``], the range training keeps them in:
         a unit at a bound is normalised as far as the bound allows, and the
         reparametrisation stays exact.  A unit whose variance is not a
-        positive finite number keeps its scale (a = 1).
+        positive finite number, or whose gammas span the whole range (one at
+        each bound), keeps its scale (a = 1).
         """
         variance = self.activity_variance(field, weights)
         sound = np.isfinite(variance) & (variance > 0)
@@ -182,7 +183,12 @@ class DReLUHidden(HiddenLayer):
         # rounding of the division in float32.
         lowest = np.sqrt(gammas.max(axis=0) / GAMMA_MAX) * (1 + 1e-5)
         highest = np.sqrt(gammas.min(axis=0) / GAMMA_MIN) * (1 - 1e-5)
-        return np.clip(scale, lowest, np.maximum(lowest, highest))
+        # A unit whose gammas span the whole range (within the margins: one
+        # at each bound) has no room: it keeps its scale.  Clipping to
+        # ``lowest`` there took the small gamma below GAMMA_MIN, a state the
+        # model then refused in every later call.
+        room = lowest <= highest
+        return np.where(room, np.clip(scale, lowest, np.where(room, highest, lowest)), 1.0)
 
     def rescale(self, scale):
         """gamma+- / a**2, theta+- / a and the thetas' velocities / a, in place.
