@@ -417,6 +417,7 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         V = np.ascontiguousarray(self._visible_unit.sample(
             field.astype(dtype), generator_for(entropy, SAMPLING_START)))
         self._run_chains(V, n_steps, ChainStreams(entropy, SAMPLING_CHAINS))
+        self._warn_of_runaway_chains(self._visible_unit.to_kernel(V), "sample")
         return visible_output(self, self._visible_unit.decode(V), None,
                               self._output_column_types())
 

@@ -423,6 +423,7 @@ class ConditionalMixin:
         S = self._chain_start(rows, observed, generator_for(entropy, CONDITIONAL_START))
         clamp = self._visible_unit.kernel_mask(observed).astype(np.uint8)
         self._clamped_chains(S, clamp, n_steps, ChainStreams(entropy, CONDITIONAL_CHAINS))
+        self._warn_of_runaway_chains(S, "conditional_sample")
         # The observed entries as given, not as the kernel's form s(v) gives them
         # back: for Gaussian units v -> v / sigma**2 -> v moved them by rounding.
         V = np.where(clamp.astype(bool), rows, self._visible_unit.from_kernel(S))

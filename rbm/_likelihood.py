@@ -325,6 +325,28 @@ class LikelihoodMixin:
                     f"{consequence}. Refit it with a lower learning rate or more weight decay, "
                     "or use ReLU or binary hidden units.") from None
 
+    def _warn_of_runaway_chains(self, S, call):
+        """RuntimeWarning where chains (kernel rows S) ended far beyond the data
+        (the visible layer's ``runaway_states``): the model is then most
+        likely improper, and their states are samples of nothing.
+
+        ``_check_proper`` refuses the improper Gaussian pairs beforehand; with
+        real-valued hidden units properness has no closed form, and an
+        improper ReLU model's ``sample`` returned values of 6.6e177 without a
+        word (review of combined options).
+        """
+        if getattr(self._hidden_unit, "discrete", False):
+            return  # (binary hidden units bound every visible field: always proper)
+        what = self._visible_unit.runaway_states(S, self._training.data_mean())
+        if what is not None:
+            warnings.warn(
+                f"{type(self).__name__}.{call}: {what}, so the model is most likely improper "
+                "(with Gaussian visible units and real-valued hidden units, couplings that "
+                "outgrow the visible precision 1 / sigma**2 leave it no distribution) and "
+                "these are no samples of it. Refit with a lower learning rate or more weight "
+                "decay, or use binary hidden units.",
+                RuntimeWarning, stacklevel=user_stacklevel())
+
     def _float64_parameters(self):
         return tuple(np.asarray(a, dtype=np.float64) for a in
                      (self.components_, self.intercept_visible_, self.intercept_hidden_))

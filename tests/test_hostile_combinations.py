@@ -111,3 +111,41 @@ def test_a_cold_refit_drops_the_last_fits_early_stopping_record():
     with pytest.raises(DivergenceError):  # raised in training, after the fresh start
         model.set_params(early_stopping=False, learning_rate=1e39).fit(X)
     assert (model.best_epoch_, model.best_validation_score_) == record
+
+
+def _improper_relu_model():
+    """A ReLU GaussianBernoulliRBM whose couplings (1.5 times the visible
+    precision) leave it no distribution: its chains drift off."""
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    model = GaussianBernoulliRBM(n_components=2, hidden="relu", n_iter=2,
+                                 random_state=0).fit(X)
+    W = np.zeros_like(model.components_)
+    W[0, 0], W[1, 1] = 1.5 / model.sigma_[0], 1.5 / model.sigma_[1]
+    model.components_[...] = W
+    return model, X
+
+
+def test_samples_of_an_improper_relu_model_come_with_a_warning():
+    # Was: sample returned values of 6.6e177 and conditional_sample 1.2e164,
+    # without a word (_check_proper refuses only Gaussian pairs; ReLU
+    # properness has no closed form).
+    model, X = _improper_relu_model()
+    with pytest.warns(RuntimeWarning, match=r"sample: its chains reached .* most likely "
+                                            r"improper"):
+        model.sample(5, n_steps=500, random_state=0)
+    gaps = X[:3].copy()
+    gaps[:, 0] = np.nan
+    with pytest.warns(RuntimeWarning, match=r"conditional_sample: its chains reached"):
+        model.conditional_sample(gaps, n_steps=500, random_state=0)
+
+
+def test_samples_of_proper_models_come_without_a_runaway_warning():
+    X = np.random.default_rng(0).standard_normal((300, 4))
+    for hidden in ("relu", "bernoulli"):
+        model = GaussianBernoulliRBM(n_components=3, hidden=hidden, n_iter=20,
+                                     random_state=0).fit(X)
+        if hidden == "bernoulli":  # far-out couplings, but binary units bound the fields
+            model.components_ *= 1e5
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            model.sample(200, n_steps=300, random_state=0)
