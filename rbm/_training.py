@@ -509,10 +509,14 @@ def exact_gaussian_pair_step(model, batches, update):
                  for row in (_gibbs.GAUSSIAN_SIGMA_MIN, _gibbs.GAUSSIAN_SIGMA_MAX))
 
     def objective(W, b, c, sigma):
-        penalty = (0.5 * update.weight_decay * float(np.sum(W * W))
-                   + update.l1_weight_decay * float(np.abs(W).sum())
-                   + l1_squared_penalty(W, update.l1_squared_weight_decay))
-        return gaussian_pair_log_likelihood(W, b, c, sigma, mean, second) - penalty
+        # A candidate step too long for float64 (data of spread 1e-153: sigma**-2
+        # near 1e306) overflows to inf or NaN, which the halving below refuses;
+        # NumPy's overflow warnings about it would say nothing to the user.
+        with np.errstate(over="ignore", invalid="ignore"):
+            penalty = (0.5 * update.weight_decay * float(np.sum(W * W))
+                       + update.l1_weight_decay * float(np.abs(W).sum())
+                       + l1_squared_penalty(W, update.l1_squared_weight_decay))
+            return gaussian_pair_log_likelihood(W, b, c, sigma, mean, second) - penalty
 
     def moved(block, gradient, rate):
         W, b, c, sigma = params

@@ -80,3 +80,16 @@ def test_gaussian_fit_warns_when_the_weights_leave_the_data_far_from_standardise
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         model.fit(X, sample_weight=np.full(50, 3.0))
+
+
+def test_a_gaussian_pair_fit_at_the_smallest_scale_it_takes_warns_nothing_of_numpy():
+    # Its exact step's line search tried candidates too long for float64
+    # (sigma**-2 near 1e306 at spread 1e-153), refused them as it should,
+    # but NumPy's "overflow encountered in multiply" reached the user.
+    X = np.random.default_rng(0).standard_normal((50, 4)) * 1e-153
+    model = GaussianBernoulliRBM(n_components=3, n_iter=5, hidden="gaussian", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # (far from standardised: said on purpose)
+        warnings.simplefilter("error", RuntimeWarning)
+        model.fit(X)
+    assert np.isfinite(model.score(X))
