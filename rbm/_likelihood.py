@@ -20,7 +20,7 @@ from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionE
                          reverse_ais_log_partition)
 from ._state import check_chain_memory, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
-from ._units._layer import user_stacklevel
+from ._units._layer import FAR_ROWS_ADVICE, user_stacklevel
 
 #: spawn_key (AIS, REVERSE_AIS_STREAM) seeds reverse AIS, apart from forward AIS's (AIS,).
 REVERSE_AIS_STREAM = 1
@@ -97,10 +97,7 @@ class LikelihoodMixin:
                 f"{F.shape[0]} rows overflowed float64 (their largest absolute value is "
                 f"{largest:.3g}; the training data's largest feature mean was "
                 f"{float(np.max(np.abs(self._training.data_mean()), initial=0.0)):.3g}), "
-                "so their log-likelihood is -inf: they are too far from the data scale "
-                "the model was fitted to. If the data are in other units than the "
-                "training data, rescale or standardise them the same way (for example "
-                "with the StandardScaler fitted on the training data).",
+                f"so their log-likelihood is -inf: {FAR_ROWS_ADVICE}",
                 RuntimeWarning, stacklevel=3)
         return F
 

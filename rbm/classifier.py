@@ -60,7 +60,7 @@ from ._state import (SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib, check_cha
                      check_sample_request, own_array)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
-from ._units._layer import counted
+from ._units._layer import FAR_ROWS_ADVICE, counted
 from ._units.categorical import _check_column_types, missing_mask
 from ._weights import check_sample_weight
 
@@ -1198,9 +1198,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                 f"{type(self).__name__}: {counted(int(broken.sum()), 'row')} of X "
                 f"overflowed float64 in the hidden units' inputs (the first: row {first}, "
                 f"largest absolute value {np.abs(row).max():.3g}), so the model cannot "
-                "answer for them; they are far from the data scale the model was "
-                "fitted to. Scale them as the training data were (for example with the "
-                "StandardScaler fitted on the training data).")
+                f"answer for them; {FAR_ROWS_ADVICE}")
         return A
 
     def predict_log_proba(self, X):
@@ -1524,9 +1522,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                 f"{type(self).__name__}.log_likelihood: {counted(int(far.sum()), 'row')} "
                 f"of {log_p.shape[0]} {'has' if far.sum() == 1 else 'have'} a log-likelihood "
                 f"below -1.8e308, so -inf (their largest absolute value is {largest:.3g}): "
-                "they are too far from the data scale the model was fitted to. If the data are in "
-                "other units than the training data, rescale or standardise them the same "
-                "way (for example with the StandardScaler fitted on the training data).",
+                + FAR_ROWS_ADVICE,
                 RuntimeWarning, stacklevel=3)
         return log_p
 

@@ -44,6 +44,13 @@ _INTERNAL_FOLDERS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                      os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
 
 
+#: What to do about rows whose values overflow float64 in a model's sums: the
+#: same advice from every estimator (free energies, class scores).
+FAR_ROWS_ADVICE = ("they are too far from the data scale the model was fitted to. If the data "
+                   "are in other units than the training data, rescale or standardise them the "
+                   "same way (for example with the StandardScaler fitted on the training data).")
+
+
 def user_stacklevel():
     """``stacklevel`` for a warning that names the user's line, not ours.
 
