@@ -17,6 +17,30 @@ cdef extern from "_fastmath.h" nogil:
                                  const float* bias)
     void rbm_bernoulli_d(const double* P, const float* U, double* out, Py_ssize_t count)
     void rbm_bernoulli_f(const float* P, const float* U, float* out, Py_ssize_t count)
+    void rbm_divide_by_variance_d(double* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                                  const double* sigma)
+    void rbm_divide_by_variance_f(float* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                                  const float* sigma)
+    void rbm_gaussian_rows_d(double* A, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                             const double* b, const double* sigma, const float* noise)
+    void rbm_gaussian_rows_f(float* A, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
+                             const float* b, const float* sigma, const float* noise)
+    void rbm_gaussian_moment_columns_d(double* VS, Py_ssize_t rows, Py_ssize_t n,
+                                       Py_ssize_t lo, Py_ssize_t hi, const double* b,
+                                       const double* sigma, const double* row_weights,
+                                       double* grad)
+    void rbm_gaussian_moment_columns_f(float* VS, Py_ssize_t rows, Py_ssize_t n,
+                                       Py_ssize_t lo, Py_ssize_t hi, const float* b,
+                                       const float* sigma, const float* row_weights,
+                                       double* grad)
+    void rbm_sigma_weight_range_d(double* W, double* velocity, const double* G, double* grad,
+                                  Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t lo,
+                                  Py_ssize_t hi, double lr, double momentum, double lr_decay,
+                                  double decay, int use_momentum)
+    void rbm_sigma_weight_range_f(float* W, float* velocity, const float* G, double* grad,
+                                  Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t lo,
+                                  Py_ssize_t hi, float lr, float momentum, float lr_decay,
+                                  float decay, int use_momentum)
     void rbm_combine_rows_d(const Py_ssize_t* idx, const double* coef, Py_ssize_t n_active,
                             const double* M, Py_ssize_t n, double* out, int accumulate)
     void rbm_combine_rows_f(const Py_ssize_t* idx, const float* coef, Py_ssize_t n_active,

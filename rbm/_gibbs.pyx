@@ -50,7 +50,10 @@ from libc.string cimport memcpy, memset
 from libc.math cimport log, exp, fabs
 from numpy.random cimport bitgen_t
 
-from ._fastmath cimport rbm_prefetch_rows, rbm_softplus_array
+from ._fastmath cimport (
+    rbm_prefetch_rows, rbm_softplus_array, rbm_divide_by_variance_d, rbm_divide_by_variance_f,
+    rbm_gaussian_moment_columns_d, rbm_gaussian_moment_columns_f, rbm_sigma_weight_range_d,
+    rbm_sigma_weight_range_f)
 from ._blas cimport (
     hidden_field, visible_field, weight_update, hidden_field_of, visible_field_of,
     transpose, sparse_outer_update, weighted_row_sum, row_dots, set_numpy_blas,
@@ -475,11 +478,11 @@ cdef void _swap_rows(floating* X, Py_ssize_t r1, Py_ssize_t r2, Py_ssize_t n) no
 
 cdef void _divide_by_variance(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
                               const floating* sigma) noexcept nogil:
-    """X[r0:r1, i] /= sigma[i]**2: Gaussian visible values to s(v)."""
-    cdef Py_ssize_t r, i
-    for r in range(r0, r1):
-        for i in range(n):
-            X[r * n + i] = X[r * n + i] / sigma[i] / sigma[i]
+    """X[r0:r1, i] /= sigma[i]**2 (two divisions): Gaussian visible values to s(v)."""
+    if floating is float:
+        rbm_divide_by_variance_f(X, r0, r1, n, sigma)
+    else:
+        rbm_divide_by_variance_d(X, r0, r1, n, sigma)
 
 
 cdef void _multiply_by_variance(floating* X, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n,
@@ -521,39 +524,26 @@ cdef void _log_sigma_gradient(const floating* V, const floating* AV, Py_ssize_t 
             grad[i] += weight * (0.5 * (v - b[i]) * (v - b[i]) - v * AV[r * n + i])
 
 
-cdef void _log_sigma_square_terms(const floating* V, Py_ssize_t rows, Py_ssize_t n,
-                                  Py_ssize_t lo, Py_ssize_t hi, const floating* b,
-                                  const floating* row_weights, double* grad) noexcept nogil:
-    """grad[lo:hi] = sum_r 2 w_r (v_r - b)**2 / 2 over columns [lo, hi): the part of
-    ``_log_sigma_gradient`` without the visible field, for rows [0, rows) of V
-    (n columns) with weights w = row_weights.
-
-    ``_weight_step_with_sigma_terms`` adds the rest, -2 sum_r w_r v_r a_r, from
-    the weight gradient, so the visible field a is never computed.
-    """
-    cdef Py_ssize_t r, i
-    cdef double weight, d
-    for i in range(lo, hi):
-        grad[i] = 0.0
-    for r in range(rows):
-        weight = row_weights[r]
-        for i in range(lo, hi):
-            d = V[r * n + i] - b[i]
-            grad[i] += weight * d * d
-
-
 cdef void _gaussian_moment_columns(const Train* T, floating* VS, Py_ssize_t rows,
                                    const floating* b, const floating* sigma,
                                    const floating* row_weights,
                                    Py_ssize_t block) noexcept nogil:
     """Columns of block ``block`` (see _column_blocks): s(v) back to v, then their
-    log sigma square terms."""
-    cdef Py_ssize_t r, i, n = T.u.n_visible
+    log sigma square terms grad[i] = sum_r 2 w_r (v_r - b)**2 / 2 with the
+    stacked rows' weights w = row_weights (rbm_gaussian_moment_columns_*).
+
+    ``_weight_step_with_sigma_terms`` adds the rest of ``_log_sigma_gradient``,
+    -2 sum_r w_r v_r a_r, from the weight gradient, so the visible field a is
+    never computed.
+    """
+    cdef Py_ssize_t n = T.u.n_visible
     cdef Py_ssize_t lo = block * _COLUMN_BLOCK, hi = min(lo + _COLUMN_BLOCK, n)
-    for r in range(rows):
-        for i in range(lo, hi):
-            VS[r * n + i] = VS[r * n + i] * sigma[i] * sigma[i]
-    _log_sigma_square_terms(VS, rows, n, lo, hi, b, row_weights, T.grad_log_sigma)
+    if floating is float:
+        rbm_gaussian_moment_columns_f(VS, rows, n, lo, hi, b, sigma, row_weights,
+                                      T.grad_log_sigma)
+    else:
+        rbm_gaussian_moment_columns_d(VS, rows, n, lo, hi, b, sigma, row_weights,
+                                      T.grad_log_sigma)
 
 
 cdef void _gaussian_moments(const Train* T, floating* VS, Py_ssize_t rows, const floating* b,
@@ -1098,30 +1088,19 @@ cdef void _weight_step_blas(const Train* T, floating* W, floating* velocity,
 cdef void _sigma_weight_range(const Train* T, floating* W, floating* velocity,
                               const floating* G, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     """Columns [lo, hi): grad[i] -= 2 sum_j W_ji G_ji, then the step of W_ji
-    (momentum path's rounding order) for every hidden unit j."""
-    cdef Py_ssize_t i, j, nv = T.u.n_visible, nh = T.u.n_hidden
+    (momentum path's rounding order) for every hidden unit j
+    (rbm_sigma_weight_range_*)."""
     cdef floating lr = T.learning_rate, momentum = T.momentum
     cdef floating lr_decay = T.learning_rate * T.weight_decay
     cdef floating decay = 1.0 - T.learning_rate * T.weight_decay
-    cdef floating w, g
-    cdef floating* W_row
-    cdef const floating* G_row
-    cdef floating* velocity_row
-    cdef double* grad = T.grad_log_sigma
-    for j in range(nh):
-        W_row = W + j * nv
-        G_row = G + j * nv
-        velocity_row = velocity + j * nv
-        for i in range(lo, hi):
-            w = W_row[i]
-            g = G_row[i]
-            grad[i] -= 2.0 * (<double> w) * g
-            if T.use_momentum:
-                velocity_row[i] = momentum * velocity_row[i] + lr * g
-                velocity_row[i] -= lr_decay * w
-                W_row[i] = w + velocity_row[i]
-            else:
-                W_row[i] = decay * w + lr * g
+    if floating is float:
+        rbm_sigma_weight_range_f(W, velocity, G, T.grad_log_sigma, T.u.n_visible,
+                                 T.u.n_hidden, lo, hi, lr, momentum, lr_decay, decay,
+                                 T.use_momentum)
+    else:
+        rbm_sigma_weight_range_d(W, velocity, G, T.grad_log_sigma, T.u.n_visible,
+                                 T.u.n_hidden, lo, hi, lr, momentum, lr_decay, decay,
+                                 T.use_momentum)
 
 
 cdef void _sigma_weight_columns(const Train* T, floating* W, floating* velocity,

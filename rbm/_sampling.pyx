@@ -31,7 +31,7 @@ from ._fastmath cimport (
     rbm_bias_sigmoid_rows_d, rbm_bias_sigmoid_rows_f, rbm_bernoulli_d, rbm_bernoulli_f,
     rbm_block_softmax_weights_d, rbm_block_softmax_weights_f, rbm_block_categorical_draw_d,
     rbm_block_categorical_draw_f, rbm_vector_sampling, rbm_bernoulli_sfc64x8_f,
-    rbm_bernoulli_sfc64x8_d)
+    rbm_bernoulli_sfc64x8_d, rbm_gaussian_rows_d, rbm_gaussian_rows_f)
 from ._random cimport (uniform_fill, uniform_fill_pair, normal_fill, inline_sfc64, sfc64_next,
                       stream_pointers, ensure_inline_checked)
 from ._fastmath cimport (rbm_softplus_gap, rbm_erfcx, rbm_drelu_row, rbm_relu_mean_row,
@@ -135,14 +135,11 @@ cdef void _gaussian_rows(floating* A, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n
                          const floating* b, const floating* sigma, bitgen_t* rng,
                          float* scratch) noexcept nogil:
     """A[r0:r1] = s(v) = v / sigma**2 for v ~ N(A + b, sigma**2), in place."""
-    cdef Py_ssize_t r, i
-    cdef floating* row
     normal_fill(rng, (r1 - r0) * n_visible, scratch)
-    for r in range(r0, r1):
-        row = A + r * n_visible
-        for i in range(n_visible):
-            row[i] = ((row[i] + b[i]) / sigma[i]
-                      + scratch[(r - r0) * n_visible + i]) / sigma[i]
+    if floating is float:
+        rbm_gaussian_rows_f(A, r0, r1, n_visible, b, sigma, scratch)
+    else:
+        rbm_gaussian_rows_d(A, r0, r1, n_visible, b, sigma, scratch)
 
 
 cdef void _categorical_rows(floating* A, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t n_visible,
