@@ -235,10 +235,6 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
                                        self.intercept_hidden_, mean, self.n_temperatures,
                                        entropy)
         record_chain_layout(self, n_chains)  # what later settings must still ask for
-        # A fresh start: an earlier fit's early-stopping record describes other
-        # parameters (fit_epochs sets it again where this fit stops early).
-        for stale in ("best_epoch_", "best_validation_score_"):
-            self.__dict__.pop(stale, None)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):

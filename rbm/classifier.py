@@ -463,7 +463,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         ``log_loss_validation`` and ``accuracy_validation`` (NaN without
         early stopping).
     best_epoch_ : int or None
-        Epoch whose parameters early stopping kept (None without it).
+        Epoch whose parameters early stopping kept (None without it, and
+        after a ``partial_fit``, which trains them on).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -850,8 +851,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                 print(_format_row(type(self).__name__, row))
             if stopper and stopper.should_stop(row, self.n_iter_, self._parameters()):
                 break
-        if stopper:
-            self.best_epoch_ = stopper.restore_best(self._parameters())
+        # Without validation (partial_fit) no epoch's parameters are kept: an
+        # earlier fit's best epoch no longer describes the model.
+        self.best_epoch_ = stopper.restore_best(self._parameters()) if stopper else None
         if average:
             average.restore_mean(self._parameters())
 
