@@ -62,12 +62,13 @@ def layout_change_message(estimator, n_chains):
     else:
         fitted += f" ({n_chains} persistent chains)"
     asked = estimator.n_chains if estimator.n_chains is not None else estimator.batch_size
-    per = "n_chains" if estimator.n_chains is not None else "batch_size (n_chains=None)"
+    count = (f"n_chains={asked}" if estimator.n_chains is not None
+             else f"n_chains=None, so batch_size={asked}")
     if estimator.method == "pt":
-        needs = (f"{asked * estimator.n_temperatures} chains ({per}={asked} x "
+        needs = (f"{asked * estimator.n_temperatures} chains ({count}, times "
                  f"n_temperatures={estimator.n_temperatures})")
     else:
-        needs = f"{asked} chains ({per}={asked})"
+        needs = f"{asked} chains ({count})"
     alternative = ""
     if estimator.method == "pt" and n_chains % estimator.n_temperatures == 0:
         alternative = (f" (or n_chains={n_chains // estimator.n_temperatures}, which goes on "

@@ -281,7 +281,7 @@ def test_a_first_partial_fit_that_diverges_has_trained_no_pass():
     (dict(n_chains=7), "has n_chains=7, but was fitted with 20 persistent chains"),
     (dict(n_chains=None, batch_size=10), "has n_chains=None with batch_size=10, but"),
     (dict(method="pt", n_temperatures=4),
-     "but method is now 'pt', which needs 80 chains (n_chains=20 x n_temperatures=4)"),
+     "but method is now 'pt', which needs 80 chains (n_chains=20, times n_temperatures=4)"),
 ])
 @pytest.mark.parametrize("call", ["partial_fit", "warm_fit"])
 def test_a_chain_count_set_after_a_fit_is_refused_not_ignored(change, message, call):
@@ -341,7 +341,12 @@ def test_a_method_changed_from_pt_names_the_method_not_only_n_chains(call):
     assert ("was fitted with method='pt' and n_temperatures=4 (80 persistent chains, 20 per "
             "temperature), but method is now 'pcd'") in message
     assert "Set method='pt' back to continue it" in message and "warm_start=False" in message
-    model.set_params(method="pt").partial_fit(X)  # what it says continues it
+    assert "which needs 20 chains (n_chains=20)" in message
+    model.set_params(n_chains=None, batch_size=20)
+    with pytest.raises(ValueError, match=re.escape(
+            "method is now 'pcd', which needs 20 chains (n_chains=None, so batch_size=20)")):
+        model.partial_fit(X) if call == "partial_fit" else model.fit(X)
+    model.set_params(method="pt", n_chains=20).partial_fit(X)  # what it says continues it
     assert model.n_iter_ == 3 and model.h_samples_.shape[0] == 80
 
 
