@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _gibbs
 from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
+from ._ladder import record_chain_layout
 from ._likelihood import LikelihoodMixin
 from ._params import BooleanCountsRefused, CachedParamNames
 from ._partition import is_gaussian_pair
@@ -233,11 +234,7 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         self._training = TrainingState(self.components_, self.intercept_visible_,
                                        self.intercept_hidden_, mean, self.n_temperatures,
                                        entropy)
-        self._training.chains_at_fit = n_chains  # what later settings must still ask for
-        # A fresh start: an earlier fit's early-stopping record describes other
-        # parameters (fit_epochs sets it again where this fit stops early).
-        for stale in ("best_epoch_", "best_validation_score_"):
-            self.__dict__.pop(stale, None)
+        record_chain_layout(self, n_chains)  # what later settings must still ask for
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):

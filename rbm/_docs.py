@@ -224,7 +224,9 @@ TRAINING_ATTRIBUTES_DOC = """\
         epoch since.
     best_epoch_, best_validation_score_ : int, float
         With early stopping: the epoch whose parameters were kept, and its
-        validation log-likelihood.
+        validation log-likelihood.  Only after a fit that kept them: a
+        later fit without early stopping, or a ``partial_fit`` pass,
+        removes them.
     swap_rates_ : ndarray of shape (n_temperatures - 1,)
         With ``method="pt"``: acceptance rate of swaps between neighbouring
         temperatures.

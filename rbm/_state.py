@@ -13,6 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _gibbs
+from ._ladder import refuse_layout_change
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
 from ._units import (CategoricalVisible, HiddenLayer, check_array_attribute,
                      resolved_weight_decay)
@@ -494,6 +495,7 @@ def check_fitted_state(estimator, training=False):
     check_array_attribute(estimator, "h_samples_", chains, (None, n_hidden), W.dtype)
     n_temperatures = estimator.n_temperatures if estimator.method == "pt" else 1
     if chains.shape[0] < 1 or chains.shape[0] % n_temperatures:
+        refuse_layout_change(estimator, chains.shape[0])  # (said as the chain count's is)
         raise ValueError(
             f"{name}.h_samples_ has {chains.shape[0]} persistent chains, but this model "
             f"needs one or more blocks of n_temperatures={n_temperatures}; set method "
@@ -531,6 +533,7 @@ def _check_chain_count(estimator, n_chains, n_temperatures):
     asked = estimator.n_chains if estimator.n_chains is not None else estimator.batch_size
     if asked * n_temperatures == at_fit:
         return
+    refuse_layout_change(estimator, n_chains)  # the method or n_temperatures changed
     setting = (f"n_chains={asked}" if estimator.n_chains is not None
                else f"n_chains=None with batch_size={asked}")
     if estimator.method == "pt":

@@ -997,10 +997,24 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
         model._training.learning_rate_fraction = continuing_fraction(
             start_fraction, model.learning_rate_schedule, epoch, n_epochs)
     _set_history(model, monitor.history, warm, earlier)
+    forget_early_stopping(model)  # an earlier fit's, unless this one stops early
     if stopper is not None and stopper.restore_best(model._learned_arrays()):
         model.best_epoch_ = earlier + stopper.best_epoch
         model.best_validation_score_ = stopper.best_score
         model._training.log_partition_cache.clear()
+
+
+#: The attributes of a fit that stopped early (set by ``fit_epochs``).
+EARLY_STOPPING_ATTRIBUTES = ("best_epoch_", "best_validation_score_")
+
+
+def forget_early_stopping(model):
+    """Drop ``best_epoch_`` and ``best_validation_score_``: after a training call
+    that did not keep a best epoch's parameters (a fit without early
+    stopping, a partial_fit pass) they described parameters the model no
+    longer has (a warm fit without early stopping kept them)."""
+    for name in EARLY_STOPPING_ATTRIBUTES:
+        model.__dict__.pop(name, None)
 
 
 def _set_history(model, rows, warm, earlier, n_rows=None):
@@ -1066,6 +1080,7 @@ def partial_fit_pass(model, X, weights=None):
         record_resolved_hyperparameters(model)
         record_pass(model, X, learning_rate, model.momentum, swap_counts,
                     time.perf_counter() - start, weights)
+        forget_early_stopping(model)  # the pass moved the parameters from the best epoch's
 
 
 def record_pass(model, rows, learning_rate, momentum, swap_counts, seconds, weights=None):

@@ -438,7 +438,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         the generative term only; it cannot be a class.  None: every row is
         labelled, so that -1 can be a class (labels -1 and 1, for example).
         A number matches numeric labels only and a string string labels
-        only.
+        only.  Boolean classes with unlabelled rows: a bool array cannot
+        hold the marker, so give y as a list, an object array or a pandas
+        Series of True, False and the marker ([True, False, -1]).
 
     Attributes
     ----------
@@ -463,7 +465,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         ``log_loss_validation`` and ``accuracy_validation`` (NaN without
         early stopping).
     best_epoch_ : int or None
-        Epoch whose parameters early stopping kept (None without it).
+        Epoch whose parameters early stopping kept (None without it, and
+        after a ``partial_fit``, which trains them on).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -605,7 +608,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
             raise ValueError(f"{name} requires y to be passed, but the target y is None. "
                              "Pass the class of each row" + self._marker_hint() + ".")
         given = y
-        y = column_or_1d(y, warn=True)
+        y = column_or_1d(_marked_booleans(y, self.unlabelled_marker), warn=True)
         if len(y) != n_rows:
             raise ValueError(f"{name} got {n_rows} rows in X but {len(y)} labels in y; give "
                              "one label per row.")
@@ -619,7 +622,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                    f"Mark unlabelled rows with {self.unlabelled_marker!r} (semi-supervised "
                    "fitting) or drop them."))
         unlabelled = _unlabelled_mask(y, self.unlabelled_marker)
-        labelled_y = y[~unlabelled]
+        labelled_y = _as_boolean_labels(y[~unlabelled])
         if labelled_y.size and reset:
             # (Once the classes are set, a label that is not one is named below:
             # scikit-learn's "Unknown label type: continuous ... regression
@@ -639,7 +642,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                     f"pandas Series (which keep the number {marker}), or label them with "
                     f"{marker} in a numeric y.", UserWarning, stacklevel=3)
         if method is not None:
-            _refuse_boolean_labels(given, y, self.classes_, method)
+            _refuse_boolean_labels(given, y, self.classes_, method, self.unlabelled_marker)
         known = np.isin(labelled_y, self.classes_)
         if not known.all():
             unseen = labelled_y[~known]
@@ -850,8 +853,9 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                 print(_format_row(type(self).__name__, row))
             if stopper and stopper.should_stop(row, self.n_iter_, self._parameters()):
                 break
-        if stopper:
-            self.best_epoch_ = stopper.restore_best(self._parameters())
+        # Without validation (partial_fit) no epoch's parameters are kept: an
+        # earlier fit's best epoch no longer describes the model.
+        self.best_epoch_ = stopper.restore_best(self._parameters()) if stopper else None
         if average:
             average.restore_mean(self._parameters())
 
@@ -1486,7 +1490,8 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
         """
         V = self._check_fitted_X(X)
         if y is not None:
-            _refuse_boolean_labels(y, np.asarray(y), self.classes_, "log_likelihood")
+            _refuse_boolean_labels(y, np.asarray(y), self.classes_, "log_likelihood",
+                                   self.unlabelled_marker)
         labels = (np.full(V.shape[0], UNLABELLED) if y is None
                   else self._label_indices(
                       y, V.shape[0], reset=False,
@@ -1570,7 +1575,7 @@ class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeatu
                     f"sample's y must be one class, or one class per sample ({n_samples}), "
                     f"but has shape {given.shape}.")
             _refuse_missing_classes(given)
-            _refuse_boolean_labels(y, given, self.classes_, "sample")
+            _refuse_boolean_labels(y, given, self.classes_, "sample", self.unlabelled_marker)
             labels, clamp = self._label_indices(
                 given, n_samples, reset=False,
                 unknown_hint="sample's y must hold classes of the model (classes_)."), True
@@ -1708,17 +1713,42 @@ def _is_boolean(value):
     return isinstance(value, (bool, np.bool_))
 
 
-def _refuse_boolean_labels(y, given, classes, method):
+def _marked_booleans(y, marker):
+    """A list or tuple of True and False with the unlabelled ``marker`` as an
+    object array: NumPy makes [True, False, -1] the integers [1, 0, -1], whose
+    True and False are then no longer the classes (anything else: as given)."""
+    if marker is None or not isinstance(y, (list, tuple)):
+        return y
+    values = np.asarray(y, dtype=object)
+    flat = values.ravel()
+    boolean = np.array([_is_boolean(v) for v in flat], dtype=bool)
+    if boolean.any() and (boolean | _unlabelled_mask(flat, marker)).all():
+        return values
+    return y
+
+
+def _as_boolean_labels(labels):
+    """Labels that are all True or False as a bool array (an object array of
+    them, as ``_marked_booleans`` or a pandas Series beside the unlabelled
+    marker give, is no label type scikit-learn knows); others as given."""
+    if labels.dtype == object and labels.size and all(_is_boolean(v) for v in labels):
+        return labels.astype(bool)
+    return labels
+
+
+def _refuse_boolean_labels(y, given, classes, method, marker=None):
     """ValueError for True or False among ``method``'s y (``given``: y as an
     array) unless the classes are booleans: NumPy reads True as 1, so
     ``sample(y=True)`` drew class 1 (of classes 0, 1, 2) without a word,
     ``log_likelihood`` scored it and ``partial_fit`` trained on it; ``fit``
-    made classes [0, 1, 2] of [True, False, 2]."""
-    if all(_is_boolean(c) for c in classes.tolist()):
-        return
+    made classes [0, 1, 2] of [True, False, 2].  Where the classes are
+    booleans, the converse (``_refuse_non_boolean_labels``)."""
     if given.dtype != bool and isinstance(y, (list, tuple)):
         given = np.asarray(y, dtype=object)  # [1, True] as an array is [1, 1]
     flat = given.ravel()
+    if all(_is_boolean(c) for c in classes.tolist()):
+        _refuse_non_boolean_labels(flat, classes, method, marker)
+        return
     if given.dtype == bool:
         boolean = np.ones(flat.shape, dtype=bool)
     elif given.dtype == object:
@@ -1739,6 +1769,28 @@ def _refuse_boolean_labels(y, given, classes, method):
         f"{method}'s y must hold classes of the model (classes_ = {classes.tolist()}), but "
         f"{held}; True and False are classes only of a model fitted on boolean labels "
         "(NumPy would read them as 1 and 0). Give the classes themselves.")
+
+
+def _refuse_non_boolean_labels(flat, classes, method, marker):
+    """ValueError for labels other than True and False (the unlabelled ``marker``
+    and missing values aside: they have their own checks) among ``method``'s y
+    (``flat``) where the classes are booleans: NumPy finds 1 equal to True, so
+    ``sample(y=1)`` drew the class True and ``log_likelihood`` scored 1 as True
+    without a word."""
+    if flat.dtype == bool:
+        return
+    other = ~np.array([_is_boolean(v) for v in flat.tolist()], dtype=bool)
+    other &= ~(_unlabelled_mask(flat, marker) | missing_mask(flat))
+    if not other.any():
+        return
+    first = int(np.argmax(other))
+    unlabelled = ("" if marker is None or method == "sample"
+                  else f", or {marker!r} for an unlabelled row")
+    raise ValueError(
+        f"{method}'s y must hold classes of the model (classes_ = {classes.tolist()}), but "
+        f"it holds {_plain(flat[first])!r}, the first at position {first}; the model was "
+        "fitted on boolean labels, and NumPy would read 1 and 0 as True and False. Give "
+        f"True or False{unlabelled}.")
 
 
 def _rows_holding(unseen):

@@ -7,6 +7,7 @@ from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import _fit_context, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.impute import MissingIndicator
@@ -369,6 +370,22 @@ def refuse_dates(X):
                 "as labels), or leave it out with a sklearn.compose.ColumnTransformer.")
 
 
+def refuse_sparse(X):
+    """Raise TypeError for a SciPy sparse X, saying why and what to pass instead.
+
+    scikit-learn's validation said only "Sparse data was passed for X, but
+    dense data is required", with no word of what the imputer does with it.
+    """
+    if sp.issparse(X):
+        raise TypeError(
+            f"RBMImputer takes dense X, but got a sparse {type(X).__name__} (sparse input "
+            "is not supported): an entry a sparse matrix leaves out means 0, not missing, "
+            "and the completed X it returns is dense anyway. Convert it with X.toarray() "
+            "(with the missing entries as missing_values, np.nan by default). To train "
+            "a model on sparse rows with NaN gaps without densifying them, "
+            "BernoulliRBM(missing='impute') takes sparse X.")
+
+
 @contextmanager
 def columns_by_name(imputer):
     """Errors raised inside name the imputer's columns ("column 'age'") where
@@ -504,6 +521,7 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
 
     def _validated(self, X, reset):
         """(X as an array, mask of its missing entries)."""
+        refuse_sparse(X)
         refuse_dates(X)
         X = validate_data(self, non_numeric_among_others_as_objects(as_label_input(X)),
                           dtype=None, ensure_all_finite=False, reset=reset)

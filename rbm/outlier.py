@@ -1,5 +1,6 @@
 """Outlier detection with an RBM's density, in scikit-learn's conventions."""
 
+from contextlib import contextmanager
 from numbers import Real
 
 import numpy as np
@@ -52,6 +53,27 @@ def _routed_weight_parameter(name, final, sample_weight):
         f"last step {name!r} ({type(final).__name__}) does not request it; call "
         f"set_fit_request(sample_weight=True) on that step so that the Pipeline "
         f"passes the weights to it.")
+
+
+@contextmanager
+def named_for_detector(detector, method, model):
+    """Errors of the density ``model`` inside a call of the detector's ``method``
+    name the detector the user called: the model's own messages name only
+    itself ("X has 4 features, but BernoulliRBM is expecting 6"), which the
+    user of ``RBMOutlierDetector()`` never named.  The message is prefixed
+    (the exception, its type and traceback otherwise as raised); one that
+    already names the detector is left alone."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        name = type(detector).__name__
+        if not (len(error.args) == 1 and isinstance(error.args[0], str)) or (
+                name in error.args[0]):
+            raise
+        model_name = type(model).__name__
+        which = (f"the default {model_name}" if detector.estimator is None else model_name)
+        error.args = (f"{name}.{method} (its density model, {which}): {error.args[0]}",)
+        raise
 
 
 class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin, BaseEstimator):
@@ -166,7 +188,7 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         fit_params = {} if sample_weight is None else _weight_parameter(template, sample_weight)
         # A fit that raises (also while scoring the training data, after the
         # density model has fitted) leaves the detector as it was.
-        with unchanged_on_error(self):
+        with unchanged_on_error(self), named_for_detector(self, "fit", template):
             self.__dict__.pop("feature_names_in_", None)
             # y passed on (None), as scikit-learn's meta-estimators do: a
             # FrozenEstimator (a prefit model) requires it.
@@ -174,7 +196,7 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
             self.n_features_in_ = self.estimator_.n_features_in_
             if hasattr(self.estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.estimator_.feature_names_in_
-            self.offset_ = self._threshold(self.score_samples(X), sample_weight)
+            self.offset_ = self._threshold(self._scores(X), sample_weight)
         return self
 
     def _threshold(self, scores, sample_weight):
@@ -201,7 +223,17 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         -------
         scores : ndarray of shape (n_samples,)
         """
+        return self._checked_scores(X, "score_samples")
+
+    def _checked_scores(self, X, method):
+        """``score_samples(X)`` for the detector's ``method`` (named in the errors)."""
         check_is_fitted(self, "estimator_")
+        self._check_estimator()
+        with named_for_detector(self, method, self.estimator_):
+            return self._scores(X)
+
+    def _check_estimator(self):
+        """Raise ValueError unless ``estimator_`` has what ``criterion`` calls."""
         method = "score_samples" if self.criterion == "log_likelihood" else "free_energy"
         if not callable(getattr(self.estimator_, method, None)):
             # A None or foreign object (an assignment, an edited file) would
@@ -210,6 +242,9 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
                 f"RBMOutlierDetector.estimator_ must be the fitted density model (with "
                 f"{method}, for criterion={self.criterion!r}), got "
                 f"{type(self.estimator_).__name__}; refit the detector.")
+
+    def _scores(self, X):
+        """The scores of X by the fitted model (unchecked, errors as raised)."""
         if self.criterion == "log_likelihood":
             return self.estimator_.score_samples(X)
         self._check_complete_rows(X)
@@ -242,6 +277,10 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         -------
         scores : ndarray of shape (n_samples,)
         """
+        return self._decision(X, "decision_function")
+
+    def _decision(self, X, method):
+        """``decision_function(X)`` for the detector's ``method`` (named in the errors)."""
         check_is_fitted(self, "offset_")
         offset = self.offset_
         if not (isinstance(offset, Real) and not isinstance(offset, bool)
@@ -249,7 +288,7 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
             # A NaN threshold made every sample an inlier without a word.
             raise ValueError(f"RBMOutlierDetector.offset_ must be a finite number (the "
                              f"threshold fit sets), got {offset!r:.80}; refit the detector.")
-        return self.score_samples(X) - offset
+        return self._checked_scores(X, method) - offset
 
     def predict(self, X):
         """+1 for inliers, -1 for outliers.
@@ -262,4 +301,4 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         -------
         labels : ndarray of shape (n_samples,)
         """
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        return np.where(self._decision(X, "predict") < 0, -1, 1)

@@ -242,6 +242,53 @@ def test_partial_fit_refuses_booleans_for_classes_that_are_not(binary, y):
     boolean.partial_fit(X[:4], np.array([False, True, False, False]))
 
 
+@pytest.mark.parametrize("y", [1, np.int64(0), 1.0, [True, 0], np.array([1, 0])])
+def test_boolean_classes_refuse_numbers_for_true_and_false(binary, y):
+    # NumPy finds 1 equal to True: sample(2, y=1) drew the class True, and
+    # log_likelihood and partial_fit took 1 and 0 as True and False (the
+    # converse of the refusal above).
+    X, labels = binary
+    model = fitted(X, labels.astype(bool))
+    state = fingerprint(model)
+    message = (r"y must hold classes of the model \(classes_ = \[False, True\]\), but it "
+               r"holds (1|0|1\.0), the first at position [01]; the model was fitted on "
+               r"boolean labels")
+    with pytest.raises(ValueError, match="sample's " + message):
+        model.sample(2, y=y, n_steps=2, random_state=0)
+    rows = np.broadcast_to(np.asarray(y), (2,)) if np.ndim(y) == 0 else y
+    with pytest.raises(ValueError, match="log_likelihood's " + message + r".*or -1 for an "
+                                         r"unlabelled row"):
+        model.log_likelihood(X[:2], rows)
+    with pytest.raises(ValueError, match="partial_fit's " + message):
+        model.partial_fit(X[:2], rows)
+    assert fingerprint(model) == state
+    # The classes themselves, and the unlabelled marker, are taken.
+    assert model.sample(2, y=[True, False], n_steps=2, random_state=0)[1].tolist() == [
+        True, False]
+    assert np.isfinite(model.log_likelihood(X[:2], [True, -1])).all()
+    model.partial_fit(X[:2], [False, -1])
+
+
+@pytest.mark.parametrize("as_given", [list, lambda y: np.array(y, dtype=object)])
+def test_boolean_classes_fit_with_unlabelled_rows(binary, as_given):
+    # A bool array cannot hold the marker -1; given as [True, False, -1]
+    # NumPy made the labels the integers 1 and 0 (classes_ [0, 1]) and an
+    # object array was refused as "Unknown label type: unknown".
+    X, labels = binary
+    y = labels.astype(bool).tolist()
+    y[:8] = [-1] * 8
+    model = fitted(X, as_given(y))
+    assert model.classes_.dtype == bool and model.classes_.tolist() == [False, True]
+    assert model.predict(X).dtype == bool
+    # The same model as the classes 0 and 1 with the same rows unlabelled.
+    numbers = labels.copy()
+    numbers[:8] = -1
+    assert np.array_equal(model.components_, fitted(X, numbers).components_)
+    with pytest.raises(ValueError, match="objective='discriminative' learns only from "
+                                         "labelled rows"):
+        fitted(X, as_given(y), objective="discriminative")
+
+
 def test_fit_refuses_booleans_mixed_with_other_labels(binary):
     # NumPy made [True, False, 2, ...] the integers [1, 0, 2, ...]: classes [0, 1, 2].
     X, labels = binary

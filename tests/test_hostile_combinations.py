@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from rbm import BernoulliRBM, DivergenceError, GaussianBernoulliRBM
+from rbm import BernoulliRBM, DivergenceError, GaussianBernoulliRBM, RBMClassifier
 
 
 def gappy_gaussian_rows(seed=0):
@@ -111,6 +111,38 @@ def test_a_cold_refit_drops_the_last_fits_early_stopping_record():
     with pytest.raises(DivergenceError):  # raised in training, after the fresh start
         model.set_params(early_stopping=False, learning_rate=1e39).fit(X)
     assert (model.best_epoch_, model.best_validation_score_) == record
+
+
+@pytest.mark.parametrize("call", ["warm_fit", "partial_fit"])
+def test_a_warm_call_drops_the_last_fits_early_stopping_record(call):
+    # A warm fit without early stopping (or a partial_fit pass) after a fit
+    # with it kept best_epoch_ and best_validation_score_, which then named
+    # an epoch whose parameters the model no longer has.
+    X = (np.random.RandomState(0).rand(80, 8) < 0.4).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=3, random_state=0, early_stopping=True,
+                         n_iter_no_change=1).fit(X)
+    assert hasattr(model, "best_epoch_") and hasattr(model, "best_validation_score_")
+    if call == "warm_fit":
+        model.set_params(early_stopping=False, warm_start=True).fit(X)
+    else:
+        model.partial_fit(X)
+    assert model.n_iter_ > 3  # (it did train on)
+    assert not hasattr(model, "best_epoch_") and not hasattr(model, "best_validation_score_")
+    # A warm fit with early stopping records its own best epoch, counted on.
+    model.set_params(early_stopping=True, warm_start=True).fit(X)
+    assert model.n_iter_ - 3 < model.best_epoch_ <= model.n_iter_
+
+
+def test_a_classifier_partial_fit_drops_the_last_fits_best_epoch():
+    # best_epoch_ ("the epoch whose parameters early stopping kept") stayed
+    # after partial_fit trained those parameters on.
+    X = (np.random.RandomState(0).rand(80, 8) < 0.4).astype(float)
+    y = np.arange(80) % 2
+    model = RBMClassifier(n_components=3, n_iter=3, random_state=0, early_stopping=True,
+                          n_iter_no_change=1).fit(X, y)
+    assert model.best_epoch_ is not None
+    model.partial_fit(X, y)
+    assert model.best_epoch_ is None
 
 
 def _improper_relu_model():

@@ -280,7 +280,8 @@ def test_a_first_partial_fit_that_diverges_has_trained_no_pass():
 @pytest.mark.parametrize("change, message", [
     (dict(n_chains=7), "has n_chains=7, but was fitted with 20 persistent chains"),
     (dict(n_chains=None, batch_size=10), "has n_chains=None with batch_size=10, but"),
-    (dict(method="pt", n_temperatures=4), "n_temperatures=4 (80 chains), but was fitted"),
+    (dict(method="pt", n_temperatures=4),
+     "but method is now 'pt', which needs 80 chains (n_chains=20, times n_temperatures=4)"),
 ])
 @pytest.mark.parametrize("call", ["partial_fit", "warm_fit"])
 def test_a_chain_count_set_after_a_fit_is_refused_not_ignored(change, message, call):
@@ -314,11 +315,61 @@ def test_the_chain_count_refusal_says_which_n_chains_continues():
                          n_jobs=1).fit(X)
     model.set_params(method="pt", n_temperatures=4)
     with pytest.raises(ValueError, match=re.escape(
-            "fitted with 20 persistent chains: training goes on with the chains it has. "
-            "Set n_chains=5 (with n_temperatures=4) to continue it")):
+            "fitted with method='pcd' (20 persistent chains), but method is now 'pt'")
+            + ".*" + re.escape("(or n_chains=5, which goes on with those chains in blocks "
+                               "of n_temperatures=4)")):
         model.partial_fit(X)
     model.set_params(n_chains=5).partial_fit(X)
     assert model.n_iter_ == 3 and model.h_samples_.shape[0] == 20
+
+
+def _pt_model():
+    X = _binary(60, 6)
+    return BernoulliRBM(n_components=3, n_iter=2, n_chains=20, method="pt", n_temperatures=4,
+                        random_state=0, n_jobs=1).fit(X), X
+
+
+@pytest.mark.parametrize("call", ["partial_fit", "warm_fit"])
+def test_a_method_changed_from_pt_names_the_method_not_only_n_chains(call):
+    # pt -> pcd said "has n_chains=20, but was fitted with 80 persistent
+    # chains ... Set n_chains=80": nothing of the method that had changed.
+    model, X = _pt_model()
+    model.set_params(method="pcd", warm_start=call == "warm_fit")
+    with pytest.raises(ValueError) as error:
+        model.partial_fit(X) if call == "partial_fit" else model.fit(X)
+    message = str(error.value)
+    assert ("was fitted with method='pt' and n_temperatures=4 (80 persistent chains, 20 per "
+            "temperature), but method is now 'pcd'") in message
+    assert "Set method='pt' back to continue it" in message and "warm_start=False" in message
+    assert "which needs 20 chains (n_chains=20)" in message
+    model.set_params(n_chains=None, batch_size=20)
+    with pytest.raises(ValueError, match=re.escape(
+            "method is now 'pcd', which needs 20 chains (n_chains=None, so batch_size=20)")):
+        model.partial_fit(X) if call == "partial_fit" else model.fit(X)
+    model.set_params(method="pt", n_chains=20).partial_fit(X)  # what it says continues it
+    assert model.n_iter_ == 3 and model.h_samples_.shape[0] == 80
+
+
+@pytest.mark.parametrize("call", ["partial_fit", "warm_fit"])
+@pytest.mark.parametrize("n_temperatures", [5, 6])
+def test_a_changed_n_temperatures_gets_one_message(n_temperatures, call):
+    # 80 chains: n_temperatures=5 (a divisor of 80) was refused as a chain
+    # count ("has n_chains=20 and n_temperatures=5 (100 chains), but was
+    # fitted with 80"), n_temperatures=6 as blocks ("h_samples_ has 80
+    # persistent chains, but this model needs one or more blocks of
+    # n_temperatures=6"): two messages for one change, neither naming it.
+    model, X = _pt_model()
+    model.set_params(n_temperatures=n_temperatures, warm_start=call == "warm_fit")
+    with pytest.raises(ValueError) as error:
+        model.partial_fit(X) if call == "partial_fit" else model.fit(X)
+    message = str(error.value)
+    assert (f"was fitted with method='pt' and n_temperatures=4 (80 persistent chains, 20 per "
+            f"temperature), but n_temperatures is now {n_temperatures}, which needs "
+            f"{20 * n_temperatures} chains") in message
+    assert "Set n_temperatures=4 back to continue it" in message
+    assert ("(or n_chains=16, which goes on" in message) == (n_temperatures == 5)
+    model.set_params(n_temperatures=4).partial_fit(X)
+    assert model.n_iter_ == 3
 
 
 @pytest.mark.parametrize("change, message", [

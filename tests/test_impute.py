@@ -222,6 +222,29 @@ def test_bad_input_is_refused_with_clear_errors():
         imputer.transform(np.array([["a", "x", "z"]], dtype=object))
 
 
+@pytest.mark.parametrize("call", ["fit", "fit_transform", "transform"])
+def test_sparse_input_is_refused_with_what_to_do(call):
+    # scikit-learn's "Sparse data was passed for X, but dense data is
+    # required" said nothing of gaps (a sparse matrix's absent entries are 0)
+    # nor of the estimator that takes sparse rows with gaps.
+    import scipy.sparse as sp
+    X = (np.random.default_rng(0).random((30, 4)) < 0.4).astype(float)
+    X[0, 1] = np.nan
+    imputer = RBMImputer(BernoulliRBM(n_components=2, n_iter=2, random_state=0))
+    fitted = clone(imputer).fit(X)
+    with pytest.raises(TypeError) as error:
+        if call == "transform":
+            fitted.transform(sp.csr_matrix(X))
+        else:
+            getattr(imputer, call)(sp.csr_matrix(X))
+    message = str(error.value)
+    assert message.startswith("RBMImputer takes dense X, but got a sparse csr_matrix")
+    assert "X.toarray()" in message and "BernoulliRBM(missing='impute')" in message
+    # What it advises works: the dense rows, and the model on the sparse ones.
+    assert not np.isnan(fitted.transform(sp.csr_matrix(X).toarray())).any()
+    BernoulliRBM(n_components=2, n_iter=2, missing="impute").fit(sp.csr_matrix(X))
+
+
 @pytest.mark.parametrize("kind", ["binary", "real", "labels"])
 def test_a_feature_never_observed_in_fit_is_refused_for_every_kind(kind):
     # Issue 17: a clear error where the model needs an observed entry.  A

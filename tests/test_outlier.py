@@ -1,7 +1,10 @@
 """RBMOutlierDetector follows scikit-learn's outlier-detection conventions and detects outliers."""
 
+import re
+
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import roc_auc_score
@@ -129,3 +132,32 @@ def test_rows_with_gaps_need_the_log_likelihood_and_a_refused_fit_changes_nothin
     scored = detector.set_params(criterion="log_likelihood").fit(gaps)
     assert np.isfinite(scored.score_samples(gaps)).all()
     assert not hasattr(scored, "feature_names_in_")
+
+
+@pytest.mark.parametrize("estimator, which", [(None, "the default BernoulliRBM"),
+                                              (_small_rbm(n_iter=2), "BernoulliRBM")])
+def test_errors_of_the_density_model_name_the_detector(digits, estimator, which):
+    # The density model's messages named only it ("Negative values in data:
+    # BernoulliRBM expects ..."): the user of RBMOutlierDetector() never named
+    # a BernoulliRBM, and did not call one.
+    X, _ = digits
+    detector = RBMOutlierDetector(estimator)
+    with pytest.raises(ValueError, match=re.escape(
+            f"RBMOutlierDetector.fit (its density model, {which}): Negative values in data")):
+        detector.fit(-X[:20])
+    assert not hasattr(detector, "estimator_")
+
+
+def test_errors_of_the_fitted_density_model_name_the_detector_and_its_method(detector):
+    # "X has 4 features, but BernoulliRBM is expecting 64": from predict.
+    X = np.ones((5, 4))
+    for method in ("predict", "decision_function", "score_samples"):
+        with pytest.raises(ValueError, match=re.escape(
+                f"RBMOutlierDetector.{method} (its density model, BernoulliRBM): X has 4 "
+                "features, but BernoulliRBM is expecting 64")):
+            getattr(detector, method)(X)
+    # The detector's own messages are not prefixed twice.
+    damaged = clone(detector)
+    damaged.__dict__.update(vars(detector), offset_=np.nan)
+    with pytest.raises(ValueError, match=r"^RBMOutlierDetector\.offset_ must be a finite"):
+        damaged.predict(np.ones((5, 64)))
