@@ -1779,7 +1779,10 @@ def _refuse_non_boolean_labels(flat, classes, method, marker):
     without a word."""
     if flat.dtype == bool:
         return
-    other = ~np.array([_is_boolean(v) for v in flat.tolist()], dtype=bool)
+    # Only numbers: NumPy equates 1 and 0 with True and False.  Other labels
+    # (a string 'True', a 2) are unseen classes, which the general check names.
+    other = np.array([isinstance(v, (numbers.Number, np.number)) and not _is_boolean(v)
+                      for v in flat.tolist()], dtype=bool)
     other &= ~(_unlabelled_mask(flat, marker) | missing_mask(flat))
     if not other.any():
         return
