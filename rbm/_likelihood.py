@@ -5,6 +5,7 @@ hidden layers give the free energy's terms, ``rbm._partition`` estimates
 log Z (exactly or by AIS), and estimates are cached per parameter values.
 """
 
+import math
 import time
 import warnings
 from numbers import Integral
@@ -18,6 +19,7 @@ from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionE
                          gaussian_pair_moments, gibbs_at_model, is_gaussian_pair,
                          contents_digest, parameter_fingerprint, warn_of_few_effective_runs,
                          reverse_ais_log_partition)
+from ._properness import improper_description
 from ._state import check_chain_memory, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
 from ._units._layer import FAR_ROWS_ADVICE, user_stacklevel
@@ -276,6 +278,13 @@ class LikelihoodMixin:
                 cache[key] = (exact_log_partition(*self._float64_parameters(),
                                                   self._visible_unit, self._hidden_unit), 0.0)
             return LogPartitionEstimate(*cache[key], "exact")
+        improper = self._cached_improperness()
+        if improper:  # log Z is +inf, exactly: no AIS run estimates it
+            warnings.warn(f"{type(self).__name__} is improper: {improper}; score and "
+                          "score_samples are -inf. Refit it with a lower learning rate or "
+                          "more weight decay, or use binary hidden units.",
+                          RuntimeWarning, stacklevel=user_stacklevel())
+            return LogPartitionEstimate(math.inf, 0.0, "exact")
         reverse, reverse_n_chains, start_name = None, None, None
         if bracket:
             start = self._resolved_reverse_start(reverse_start)
@@ -304,11 +313,12 @@ class LikelihoodMixin:
         is P's block of the missing entries, once per distinct mask; None asks
         about the whole model.  The message says the ``consequence``.
         """
+        masks = (np.ones((1, self.components_.shape[1]), dtype=bool) if missing is None
+                 else np.unique(missing[missing.any(axis=1)], axis=0))
         if not is_gaussian_pair(self._visible_unit, self._hidden_unit):
+            self._check_no_improper_direction(consequence, masks)
             return
         P = gaussian_pair_moments(*self._float64_parameters(), self._visible_unit)[0]
-        masks = (np.ones((1, P.shape[0]), dtype=bool) if missing is None
-                 else np.unique(missing[missing.any(axis=1)], axis=0))
         for mask in masks:
             try:
                 np.linalg.cholesky(P[np.ix_(mask, mask)])
@@ -321,6 +331,35 @@ class LikelihoodMixin:
                     f"{type(self).__name__} is improper: {IMPROPER_GAUSSIAN_PAIR}, so {what} "
                     f"{consequence}. Refit it with a lower learning rate or more weight decay, "
                     "or use ReLU or binary hidden units.") from None
+
+    def _cached_improperness(self):
+        """``improper_description`` of the model ("" where none was found), cached
+        with log Z under the parameters' fingerprint: a proper model's search
+        can take a second at 500 x 784."""
+        key = f"improper/{self._parameter_fingerprint()}"
+        cache = self._training.log_partition_cache
+        if key not in cache:
+            cache[key] = improper_description(self.components_, self._visible_unit,
+                                              self._hidden_unit) or ""
+        return cache[key]
+
+    def _check_no_improper_direction(self, consequence, masks):
+        """ValueError where a direction of the hidden units proves the model (or
+        its conditional distribution of a mask's free visible units) improper
+        (``rbm._properness``); real-valued hidden units only, Gaussian pairs
+        aside.  Finding none proves nothing: ``_warn_of_runaway_chains``
+        watches the chains themselves."""
+        for mask in masks:
+            what = improper_description(self.components_, self._visible_unit,
+                                        self._hidden_unit, None if mask.all() else mask)
+            if what is not None:
+                whose = ("it" if mask.all() else
+                         f"its conditional distribution of features "
+                         f"{np.flatnonzero(mask).tolist()} given the others")
+                raise ValueError(
+                    f"{type(self).__name__} is improper: {what}, so {whose} {consequence}. "
+                    "Refit it with a lower learning rate or more weight decay, or use "
+                    "binary hidden units.")
 
     def _warn_of_runaway_chains(self, S, call):
         """RuntimeWarning where chains (kernel rows S) ended far beyond the data

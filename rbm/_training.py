@@ -19,7 +19,8 @@ from sklearn.utils import check_random_state
 from . import _gibbs
 from ._blas import single_threaded_blas
 from ._likelihood import AUTO_EXACT_MAX_FLOPS
-from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, EarlyStopping,
+from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, PASS_FLOPS_PER_WEIGHT,
+                       EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
                        epoch_rows, estimate_tag, likelihood_monitoring, likelihood_rows,
                        format_epoch)
@@ -27,6 +28,7 @@ from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, IMPROP
                          MAX_EXACT_STATES, exact_cost, gaussian_pair_from_moments, gaussian_pair_gradient,
                          gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
                          SigmaOnly)
+from ._properness import SEARCH_MULTIPLY_ADDS_PER_PAIR, improper_description
 from ._state import Update, energy_scale
 from ._units import (all_finite, default_learning_rate, default_weight_decay, hidden_layer_type,
                      resolved_learning_rate, resolved_weight_decay)
@@ -90,14 +92,17 @@ class DivergenceWatch:
     and training goes on.
     """
 
-    __slots__ = ("policy", "patience", "bad_passes", "last_pass", "warned", "sound",
-                 "declared", "start")
+    __slots__ = ("policy", "patience", "bad_passes", "last_pass", "fit_ends_here", "warned",
+                 "sound", "declared", "start")
 
     def __init__(self, policy, patience=1):
         self.policy = policy
         self.patience = patience
         self.bad_passes = 0
         self.last_pass = True
+        # Whether this pass is the last of a fit (not a partial_fit call):
+        # the model it leaves is the one fit returns.
+        self.fit_ends_here = False
         self.warned = False
         self.sound = None  # the learned arrays from before the first bad pass
         self.declared = False  # whether this pass declared a finite divergence
@@ -307,7 +312,7 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None):
     message = divergence_message(model, batches, data_mean, learning_rate, momentum, watch)
     if message is not None:
         watch.last_sound(snapshot).restore()
-        raise DivergenceError(message)
+        raise DivergenceError(message + kept_improperness(model))
     watch.keep_while_bad(snapshot)
     training.record_data(statistics)
     training.log_partition_cache.clear()
@@ -640,12 +645,18 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
     what = runaway_description(model, data_mean)
     # The likelihood bound takes log Z >= -F(u) for one visible state u (or
     # log w(h) for one binary hidden state h): true of a sum over states,
-    # so for discrete visible units, whatever the hidden type.
-    finite = what is None and model._visible_unit.discrete
+    # so for discrete visible units, whatever the hidden type.  Continuous
+    # visible units have no such yardstick; theirs is whether the model is
+    # proper at all, checked where it is cheap and at a fit's end.
+    discrete = model._visible_unit.discrete
+    finite = what is None and (discrete or properness_due(model, batches, watch))
     if finite:
-        n_rows = epoch_rows(batches.n_rows)
-        what = finite_divergence(model, batches.head(n_rows), data_mean, watch.start,
-                                 batches.head_weights(n_rows))
+        if discrete:
+            n_rows = epoch_rows(batches.n_rows)
+            what = finite_divergence(model, batches.head(n_rows), data_mean, watch.start,
+                                     batches.head_weights(n_rows))
+        else:
+            what = model_improperness(model)
         if not watch.record(what is not None):
             return None
     elif what is None:  # continuous units: the runaway test is theirs
@@ -670,6 +681,44 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
             f"{diverged} Training goes on (on_divergence=\"warn\"); {remedy}."):
         return None
     return f"{diverged} The model keeps its parameters from before {kept}; {remedy}."
+
+
+#: Passes before a fit's last are checked for properness
+#: (``properness_due``) where the check costs at most this share of the pass.
+PROPERNESS_SHARE = 0.05
+
+
+def properness_due(model, batches, watch):
+    """Whether this pass checks that the model is proper (``model_improperness``):
+    a fit's last pass always (the model it returns), other passes and
+    ``partial_fit`` calls where the check costs at most ``PROPERNESS_SHARE``
+    of the pass, counted in floating-point operations: the coupling matrix,
+    n_hidden**2 n_visible multiply-adds, and the search's steps on it."""
+    if not model._visible_unit.discrete and watch.fit_ends_here:
+        return True
+    n_hidden, n_visible = model.components_.shape
+    check = 2.0 * n_hidden * n_hidden * (n_visible + SEARCH_MULTIPLY_ADDS_PER_PAIR)
+    return check <= PROPERNESS_SHARE * PASS_FLOPS_PER_WEIGHT * batches.n_rows * n_hidden * n_visible
+
+
+def kept_improperness(model):
+    """A sentence for a divergence message where the parameters a model keeps
+    are improper as well (a fit whose passes before its last were not
+    checked: ``properness_due``), else ""."""
+    if model._visible_unit.discrete or model_improperness(model) is None:
+        return ""
+    return (" Those parameters are improper as well (as the ones it reached): fit the "
+            "model anew with that change rather than continue it.")
+
+
+def model_improperness(model):
+    """Why the model has no distribution (``rbm._properness``), or None."""
+    if is_gaussian_pair(model._visible_unit, model._hidden_unit):
+        return None  # (exact_gaussian_pair_step refuses improper steps)
+    what = improper_description(model.components_, model._visible_unit, model._hidden_unit)
+    return (None if what is None else
+            f"the model is improper: {what}: it has no distribution, and its chains run "
+            "off to infinity")
 
 
 def runaway_description(model, data_mean):
@@ -968,7 +1017,7 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
             # alone (it is 0 when momentum starts) but keeps the biases'.
             momentum = (model.momentum if warm else
                         epoch_momentum(model.momentum, model.momentum_warmup, epoch, n_epochs))
-            watch.last_pass = epoch + 1 == n_epochs
+            watch.last_pass = watch.fit_ends_here = epoch + 1 == n_epochs
             if before_pass is not None:
                 before_pass()
             order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle

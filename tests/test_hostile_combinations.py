@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
+import rbm._likelihood
 from rbm import BernoulliRBM, DivergenceError, GaussianBernoulliRBM, RBMClassifier
 
 
@@ -157,10 +158,26 @@ def _improper_relu_model():
     return model, X
 
 
-def test_samples_of_an_improper_relu_model_come_with_a_warning():
+def test_samples_of_a_proven_improper_relu_model_are_refused():
     # Was: sample returned values of 6.6e177 and conditional_sample 1.2e164,
-    # without a word (_check_proper refuses only Gaussian pairs; ReLU
-    # properness has no closed form).
+    # without a word (_check_proper refused only Gaussian pairs; ReLU
+    # properness has no closed form).  A direction of the hidden units along
+    # which the density grows (rbm._properness) now proves it improper.
+    model, X = _improper_relu_model()
+    with pytest.raises(ValueError, match=r"is improper: along a direction of hidden units .* "
+                                         r"log Z is \+inf, so it has no samples"):
+        model.sample(5, n_steps=500, random_state=0)
+    gaps = X[:3].copy()
+    gaps[:, 0] = np.nan
+    with pytest.raises(ValueError, match=r"improper: .*its conditional distribution of "
+                                         r"features \[0\] given the others"):
+        model.conditional_sample(gaps, n_steps=500, random_state=0)
+
+
+def test_samples_of_an_improper_relu_model_no_direction_proves_come_with_a_warning(monkeypatch):
+    # Where the search finds no direction (it proves only what it finds),
+    # the chains themselves are watched: they end far beyond the data.
+    monkeypatch.setattr(rbm._likelihood, "improper_description", lambda *args: None)
     model, X = _improper_relu_model()
     with pytest.warns(RuntimeWarning, match=r"sample: its chains reached .* most likely "
                                             r"improper"):

@@ -503,6 +503,13 @@ class VisibleLayer(Layer):
         data's scale, or None: bounded states (discrete types) never do."""
         return None
 
+    def coupling_precision(self):
+        """Per visible unit, d in the coupling matrix K = W diag(d) W.T that
+        integrating out unbounded visible states leaves among the hidden
+        units (float64), or None where the states are bounded (discrete
+        types: no hidden state can outgrow them)."""
+        return None
+
 
 class KernelVisible:
     """The kernel's view of a visible type (see ``rbm._gibbs``'s contract).
@@ -620,6 +627,18 @@ class HiddenLayer(Layer):
     def learned_arrays(self):
         """Arrays of this type that training changes in place (none here)."""
         return ()
+
+    def potential_curvatures(self, n_hidden):
+        """(gamma+, gamma-): per unit, the curvature of U(h) = gamma h**2 / 2
+        for h > 0 and for h < 0 (float64; gamma- None where h >= 0 only), or
+        None where the states are bounded.
+
+        Unbounded units with a coupling to unbounded visible units can make
+        the model improper (``rbm._properness``): with Gaussian visible
+        units, their states' marginal grows like exp(h.K h / 2) along h
+        against exp(-sum_j gamma_j h_j**2 / 2).
+        """
+        return None
 
     def check_fitted(self, estimator, n_hidden, dtype):
         """Raise ValueError if this type's fitted parameters do not fit the model."""

@@ -70,6 +70,11 @@ class DReLUHidden(HiddenLayer):
     def gamma_minus(self):
         return self.state[GAMMA_MINUS]
 
+    def potential_curvatures(self, n_hidden):
+        """gamma+ for h > 0 and gamma- for h < 0, the learned curvatures."""
+        return (np.asarray(self.gamma_plus, dtype=np.float64),
+                np.asarray(self.gamma_minus, dtype=np.float64))
+
     @property
     def theta_plus(self):
         return self.state[THETA_PLUS]

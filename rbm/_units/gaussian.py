@@ -251,6 +251,11 @@ class GaussianVisible(VisibleLayer):
         """The standard deviations: the sigma row of ``state``."""
         return self.state[_gibbs.GAUSSIAN_SIGMA]
 
+    def coupling_precision(self):
+        """1 / sigma**2: v | h ~ N(b + W.T h, sigma**2), so integrating v out
+        leaves exp(h.K h / 2) with K = W diag(1 / sigma**2) W.T."""
+        return 1.0 / np.asarray(self.sigma, dtype=np.float64) ** 2
+
     def check_domain(self, X, estimator_name):
         """Raise ValueError unless every value of X is finite."""
         values = X.data if sp.issparse(X) else X

@@ -32,6 +32,10 @@ class GaussianHidden(HiddenLayer):
     #: units' shrink per update and trained there to -13.6 (benchmarks/README.md).
     weight_decay_multiplier = 10
 
+    def potential_curvatures(self, n_hidden):
+        """U(h) = h**2 / 2 on both sides: curvature 1 for h > 0 and h < 0."""
+        return np.ones(n_hidden), np.ones(n_hidden)
+
     def mean(self, field):
         """E[h | v] = the field ``c + W s(v)`` (a copy)."""
         return np.array(field)

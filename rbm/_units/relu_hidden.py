@@ -27,6 +27,10 @@ class ReLUHidden(HiddenLayer):
     #: (validation -12.3, -15.1; benchmarks/README.md).
     weight_decay_multiplier = 10
 
+    def potential_curvatures(self, n_hidden):
+        """U(h) = h**2 / 2 on h >= 0 only: curvature 1, and no negative side."""
+        return np.ones(n_hidden), None
+
     def mean(self, field):
         """E[h | v] = x + phi(x) / Phi(x), computed without cancellation."""
         return piece_moments(field, 1.0)[0].astype(np.result_type(field, np.float32))
