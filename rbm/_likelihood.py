@@ -333,15 +333,18 @@ class LikelihoodMixin:
                     "or use ReLU or binary hidden units.") from None
 
     def _cached_improperness(self):
-        """``improper_description`` of the model ("" where none was found), cached
-        with log Z under the parameters' fingerprint: a proper model's search
-        can take a second at 500 x 784."""
+        """``improper_description`` of the model, or "" where the search found no
+        direction.  Its verdict is cached with the log Z estimates, as a lower
+        bound on log Z (+inf: improper; -inf: nothing known) under the
+        parameters' fingerprint: a proper model's search can take a second at
+        500 x 784, a proof takes a step or two and is found again for its words."""
         key = f"improper/{self._parameter_fingerprint()}"
         cache = self._training.log_partition_cache
-        if key not in cache:
-            cache[key] = improper_description(self.components_, self._visible_unit,
-                                              self._hidden_unit) or ""
-        return cache[key]
+        if key in cache and cache[key][0] != math.inf:
+            return ""
+        what = improper_description(self.components_, self._visible_unit, self._hidden_unit)
+        cache[key] = (math.inf if what else -math.inf, 0.0)
+        return what or ""
 
     def _check_no_improper_direction(self, consequence, masks):
         """ValueError where a direction of the hidden units proves the model (or

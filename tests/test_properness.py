@@ -123,3 +123,24 @@ def test_a_proper_model_fits_without_a_word(hidden):
         warnings.simplefilter("error")
         model.fit(X)
         model.sample(3, n_steps=10, random_state=0)
+
+
+def test_log_z_of_a_proven_improper_model_is_infinite_and_said_so():
+    # Was: AIS returned a finite log Z of a model with none (its chains ran
+    # off; a score of -2e11 on breast cancer), at best with a warning that
+    # the chains "most likely" ran away.
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    model = _continued_from(1.5, "relu", X)
+    with pytest.warns(RuntimeWarning, match=r"is improper: along a direction .* score and "
+                                            r"score_samples are -inf"):
+        estimate = model.log_partition()
+    assert estimate.log_z == np.inf and estimate.method == "exact"
+    with pytest.warns(RuntimeWarning):
+        assert model.score(X) == -np.inf
+
+
+def test_a_proper_models_log_z_is_still_estimated():
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    model = _continued_from(0.9, "relu", X)
+    estimate = model.log_partition(n_chains=16, n_betas=100)
+    assert np.isfinite(estimate.log_z) and estimate.method == "ais"
