@@ -248,7 +248,8 @@ def _add_data_argument(parser):
              f"numbers, other values are categories), a .npy file holding a 2-D array, "
              f"or a bundled data set: {', '.join(BUNDLED)}",
     )
-    csv_options = parser.add_argument_group("CSV input")
+    csv_options = parser.add_argument_group(
+        "CSV input", "for a .csv file only (refused for a .npy file or a bundled data set)")
     csv_options.add_argument(
         "--delimiter", type=_delimiter, metavar="CHAR",
         help="field delimiter of a .csv file (default: detected among "
@@ -785,6 +786,18 @@ def _check_values(table, source, allow_missing=False):
     return table
 
 
+def _refuse_csv_options(args, what):
+    """UsageError for --delimiter, --header or --no-header given for data that are
+    not a CSV file (a .npy array, a bundled data set), which they would not change."""
+    given = ([f"--delimiter {_shown(args.delimiter)}"] if args.delimiter is not None else []) \
+        + ([{True: "--header", False: "--no-header"}[args.header]]
+           if args.header is not None else [])
+    if given:
+        one = len(given) == 1
+        raise UsageError(f"{' and '.join(given)} {'applies' if one else 'apply'} to .csv "
+                         f"files only, and {what}; leave {'it' if one else 'them'} out.")
+
+
 def _load_data(args, row_is_data=None, allow_missing=False):
     """The Table of ``args.data``: a bundled data set name or a .csv / .npy path.
 
@@ -792,6 +805,7 @@ def _load_data(args, row_is_data=None, allow_missing=False):
     """
     source = args.data
     if source in BUNDLED:
+        _refuse_csv_options(args, f"{source!r} is a data set bundled with scikit-learn")
         loader, image_shape = BUNDLED[source]
         X = loader(return_X_y=True)[0].astype(np.float64)
         return Table(X, None, f"{source} (bundled with scikit-learn)", image_shape)
@@ -812,6 +826,8 @@ def _load_data(args, row_is_data=None, allow_missing=False):
     if not path.is_file():
         raise UsageError(f"no such file: {source!r}")
     if path.suffix.lower() == ".npy":
+        _refuse_csv_options(args, f"{source!r} is a .npy array, whose columns need no "
+                                  "splitting and which has no header row")
         table = _read_npy(path, source)
     else:
         table = _read_csv(path, source, args.delimiter, args.header, row_is_data,

@@ -480,3 +480,26 @@ def test_an_unknown_category_is_named_by_the_cli_column(command, tmp_path):
     assert_one_line_failure(result, command, "column 'size' has the value 'XL' (in 1 row), "
                             "which is not one of the categories 'words.skops' knows (['L', "
                             "'S']); fit the model again on data that hold this value.")
+
+
+@pytest.mark.parametrize("argv, given, what", [
+    (["fit", "binary.npy", "--delimiter", ";", *FAST], "--delimiter ';' applies",
+     "'binary.npy' is a .npy array"),
+    (["fit", "digits", "--header", *FAST], "--header applies",
+     "'digits' is a data set bundled with scikit-learn"),
+    (["score", "model.skops", "binary.npy", "--no-header"], "--no-header applies",
+     "'binary.npy' is a .npy array"),
+    (["transform", "model.skops", "binary.npy", "--delimiter", "tab", "--header"],
+     "--delimiter tab and --header apply", "'binary.npy' is a .npy array"),
+    (["impute", "binary.npy", "--no-header", "-o", "filled.csv"], "--no-header applies",
+     "'binary.npy' is a .npy array"),
+])
+def test_csv_options_for_data_that_are_not_csv_are_refused(argv, given, what, files):
+    # Before: --delimiter and --header / --no-header were silently ignored for a
+    # .npy file or a bundled data set, and the command ran (exit 0).
+    rows = np.loadtxt(files / "binary.csv", delimiter=",", skiprows=1)
+    np.save(files / "binary.npy", rows)
+    result = rbm_command(*argv, cwd=files)
+    assert_one_line_failure(result, argv[0], f"{given} to .csv files only, and {what}")
+    assert result.stdout == ""
+    assert not (files / "filled.csv").exists()
