@@ -6,7 +6,9 @@ the model's domain, a model too large for memory) ends the program with one
 line on stderr and a nonzero exit status: 2 for usage errors (with the
 command's usage, as argparse does), 1 otherwise.  Output paths are checked
 before any work starts, so a typo costs no training.  An unexpected error
-is also reported in one line; ``RBM_TRACEBACK=1`` shows its traceback.
+is also reported in one line; ``RBM_TRACEBACK=1`` shows its traceback.  A
+reader that closes standard output (``| head``) ends a command quietly, with
+status 141, as SIGPIPE ends a Unix tool.
 """
 
 import argparse
@@ -1547,11 +1549,17 @@ def _report(where, message):
     return 1
 
 
+#: Exit status when the reader of standard output has gone (``rbm sample ... | head``):
+#: 128 + SIGPIPE, the status a shell reports for a Unix tool that SIGPIPE ended.
+BROKEN_PIPE_STATUS = 128 + 13
+
+
 def _quiet_broken_pipe():
-    """Standard output was closed (``rbm sample ... | head``): drop what is left unsaid."""
+    """Standard output was closed (``rbm sample ... | head``): drop what is left unsaid
+    (the interpreter's own flush at exit would fail again, and say so), quietly."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-    return 1
+    return BROKEN_PIPE_STATUS
 
 
 @contextlib.contextmanager
@@ -1587,15 +1595,23 @@ def main(argv=None, prog=None):
     -------
     status : int
         0 on success, 1 for any failure (one line on stderr), 2 for a usage
-        error (argparse exits with 2 by itself), 130 when interrupted.
+        error (argparse exits with 2 by itself), 130 when interrupted, 141
+        (``BROKEN_PIPE_STATUS``), without a word, when the reader of standard
+        output closed it (``python -m rbm sample MODEL | head -3``), as a
+        Unix tool ended by SIGPIPE.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(prog)
-    args = parser.parse_args(_with_default_command(argv))
+    try:
+        args = parser.parse_args(_with_default_command(argv))  # --help, --version print
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     where = getattr(args, "command_prog", parser.prog)
     try:
         with _warnings_as_lines(where):
-            return args.run(args) or 0
+            status = args.run(args) or 0
+            sys.stdout.flush()  # a closed pipe is found here, not in the exit's flush
+            return status
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except (UsageError, ValueError, OSError, ImportError, OverflowError) as error:

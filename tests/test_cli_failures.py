@@ -503,3 +503,29 @@ def test_csv_options_for_data_that_are_not_csv_are_refused(argv, given, what, fi
     assert_one_line_failure(result, argv[0], f"{given} to .csv files only, and {what}")
     assert result.stdout == ""
     assert not (files / "filled.csv").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["sample", "model.skops", "-n", "500", "--n-steps", "2"],
+    ["transform", "model.skops", "binary.csv"],
+    ["impute", "binary.csv"],
+    ["score", "model.skops", "binary.csv"],
+    ["fit", "binary.csv", *FAST],
+    ["fit", "--help"],
+])
+def test_a_closed_standard_output_ends_quietly_as_sigpipe_would(argv, files):
+    # ``python -m rbm sample model.skops | head -3`` exited with status 1 once
+    # head had gone: a failure to a shell (and to ``set -o pipefail``) with no
+    # word of why.  Now the status of a Unix tool that SIGPIPE ended, 141, or 0
+    # where argparse itself drops the help, and nothing on stderr.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line is written
+    try:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        result = subprocess.run([sys.executable, "-m", "rbm", *argv], cwd=files, env=env,
+                                stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                timeout=600)
+    finally:
+        os.close(write_end)
+    expected = 0 if "--help" in argv else 128 + 13
+    assert (result.returncode, result.stderr) == (expected, "")
