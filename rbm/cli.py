@@ -110,13 +110,33 @@ def _n_jobs(text):
     return value
 
 
+def _n_iter(text):
+    """--n-iter: epochs from 1 to C_INT_MAX (as impute's --n-iter and the demo's --epochs),
+    or "auto" (the models' own plan)."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= C_INT_MAX:
+        raise argparse.ArgumentTypeError(
+            f'must be a number of epochs from 1 to {C_INT_MAX} or "auto", got {text!r}')
+    return value
+
+
+#: --verbose levels: those the help describes (the estimators take any higher
+#: level as 2, so 5 was accepted and meant nothing more).
+VERBOSE_LEVELS = (0, 1, 2)
+
 #: Training options passed to the model when given: name -> (type, metavar, help).
 TRAINING_OPTIONS = {
     "n_components": (int, "N", "hidden units"),
     "learning_rate": (_rate, "RATE", 'step size of the updates, or "auto" (the default: '
                                      "the rate the model's unit types train stably at)"),
     "batch_size": (int, "N", "examples per minibatch"),
-    "n_iter": (int, "N", "epochs (passes over the training data)"),
+    "n_iter": (_n_iter, "N", 'epochs (passes over the training data), or "auto" (about '
+                             "300,000 minibatch updates)"),
     "method": (str, "{pcd,cd,pt}", "persistent chains (pcd), chains restarted at each batch "
                                    "(cd) or parallel tempering (pt)"),
     "k": (int, "N", "Gibbs steps per update (CD-k, PCD-k)"),
@@ -348,7 +368,8 @@ def _add_fit_parser(commands):
     _add_ais_argument(output)
     output.add_argument("--sample-steps", type=_count(1), default=1000, metavar="N",
                         help="Gibbs steps per sample drawn for figures (default: 1000)")
-    output.add_argument("--verbose", type=int, default=1, metavar="LEVEL",
+    output.add_argument("--verbose", type=int, choices=VERBOSE_LEVELS, default=1,
+                        metavar="LEVEL",
                         help="progress: 0 none, 1 one line (rewritten on a terminal, about 6 "
                              "lines elsewhere), 2 every epoch (default: 1)")
     output.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbose",

@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--n-components", "3", "--n-iter", "2", "-q", "--n-jobs", "1"]
 
 
-def rbm_command(*args, cwd):
+def rbm_command(*args, cwd, timeout=600):
     """``python -m rbm ARGS`` on this checkout; the CompletedProcess."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     return subprocess.run([sys.executable, "-m", "rbm", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def assert_one_line_failure(result, command, message):
@@ -529,3 +529,34 @@ def test_a_closed_standard_output_ends_quietly_as_sigpipe_would(argv, files):
         os.close(write_end)
     expected = 0 if "--help" in argv else 128 + 13
     assert (result.returncode, result.stderr) == (expected, "")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n-iter", "10000000000"], 'argument --n-iter: must be a number of epochs from 1 to '
+                                  "2147483647 or \"auto\", got '10000000000'"),
+    (["--n-iter", "0"], "argument --n-iter: must be a number of epochs from 1 to"),
+    (["--verbose", "5"], "argument --verbose: invalid choice: 5 (choose from 0, 1, 2)"),
+    (["--verbose", "-1"], "argument --verbose: invalid choice: -1 (choose from 0, 1, 2)"),
+])
+def test_fit_refuses_epochs_and_verbose_levels_beyond_what_they_can_mean(argv, message,
+                                                                          files):
+    # Before: --n-iter 10000000000 was accepted and trained for ever, silent under
+    # -q; --verbose 5 was accepted (the estimators take it as 2) where the help
+    # lists levels 0, 1 and 2; --verbose -1 failed as the estimator's parameter.
+    result = rbm_command("fit", "binary.csv", "--n-components", "2", "--n-jobs", "1", *argv,
+                         cwd=files, timeout=60)
+    assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
+    assert result.stderr.startswith("usage: python -m rbm fit")
+    assert message in result.stderr
+
+
+def test_fit_takes_n_iter_auto_as_the_models_plan(files):
+    # "auto" is the estimators' own n_iter (the default of the Gaussian and
+    # categorical models); --n-iter refused it as "invalid int value".
+    result = rbm_command("fit", "binary.csv", "--n-iter", "auto", "--n-components", "2", "-q",
+                         "--n-jobs", "1", "--batch-size", "30", "--test-size", "0", "--save",
+                         "auto.joblib", cwd=files)
+    assert result.returncode == 0, result.stderr
+    model = rbm.persistence.load(files / "auto.joblib")[-1]  # a Pipeline of the model alone
+    assert model.get_params()["n_iter"] == "auto"
+    assert model.n_iter_ == rbm._training.planned_epochs("auto", 30, 30)
