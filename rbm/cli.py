@@ -1218,10 +1218,11 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     figures = {
         "filters.png": plot.plot_filters(model,
                                          image_shape=None if categorical else image_shape),
-        "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape),
+        "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape,
+                                        title=f"Samples after {args.sample_steps} Gibbs "
+                                              "steps"),
         "free_energy.png": plot.plot_free_energy(model, X_eval, samples=samples),
     }
-    figures["samples.png"].suptitle(f"Samples after {args.sample_steps} Gibbs steps")
     if hasattr(model, "history_"):
         figures["learning_curves.png"] = plot.plot_learning_curves(model)
     # (over the training rows' range: none where a feature is constant there)
