@@ -38,7 +38,8 @@ import rbm
 
 from . import _demo, persistence
 from ._frames import frame_library
-from ._units.categorical import warn_of_many_categories
+from ._units._layer import counted
+from ._units.categorical import UnknownCategoryError, warn_of_many_categories
 
 #: Models the command line fits: name -> (class name in ``rbm``, automatic
 #: preprocessing).  A model missing from the installed ``rbm`` is left out.
@@ -1400,15 +1401,12 @@ def _categories_in_cli_words(table, model_path):
     or by name), where the model counts features from 0."""
     try:
         yield
-    except ValueError as error:
-        match = re.match(r"\w+: feature (\d+) has the value (.*?), which is not one of its "
-                         r"categories (.*?)\. Every value must be a category", _one_line(error))
-        if match is None:
-            raise
-        label, value, known = match.groups()
-        raise UsageError(f"{table.label(int(label))} has the value {value}, which is not one "
-                         f"of the categories {model_path!r} knows ({known}); fit the model "
-                         "again on data that hold this value.") from error
+    except UnknownCategoryError as error:
+        raise UsageError(f"{table.label(error.feature)} has the value {error.value!r} (in "
+                         f"{counted(error.n_rows, 'row')}), which is not one of the "
+                         f"categories {model_path!r} knows "
+                         f"({error.shown_categories}); fit the model again on data that "
+                         "hold this value.") from error
 
 
 def _check_not_swapped(args):

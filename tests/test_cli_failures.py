@@ -560,3 +560,24 @@ def test_fit_takes_n_iter_auto_as_the_models_plan(files):
     model = rbm.persistence.load(files / "auto.joblib")[-1]  # a Pipeline of the model alone
     assert model.get_params()["n_iter"] == "auto"
     assert model.n_iter_ == rbm._training.planned_epochs("auto", 30, 30)
+
+
+@pytest.mark.parametrize("command", ["score", "transform"])
+def test_an_unknown_category_of_a_model_fitted_on_named_columns_is_said_in_cli_words(
+        command, tmp_path):
+    # The command line recognised the library's message by a regex expecting
+    # "feature N"; a model fitted on a DataFrame names its columns ("column
+    # 'size'"), so the library's own words came through, advising a categories
+    # parameter the command line does not have.  Now the error carries the
+    # feature, value, count and categories (rbm.UnknownCategoryError).
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"colour": ["red", "blue"] * 5, "size": ["S", "L"] * 5})
+    model = rbm.CategoricalRBM(n_components=2, n_iter=2, random_state=0).fit(frame)
+    rbm.persistence.save(model, tmp_path / "frame.skops")
+    (tmp_path / "new.csv").write_text("colour,size\nred,XL\nblue,XL\nred,S\n")
+    result = rbm_command(command, "frame.skops", "new.csv", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"python -m rbm {command}: error: column 'size' has the value 'XL' (in 2 rows), "
+        "which is not one of the categories 'frame.skops' knows (['L', 'S']); fit the model "
+        "again on data that hold this value.")
