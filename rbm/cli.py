@@ -195,6 +195,8 @@ IMPUTE_EXAMPLES = """\
 examples:
   python -m rbm impute survey_with_gaps.csv -o survey_filled.csv
   python -m rbm impute measurements.csv --sample-posterior --seed 3 -o draw3.csv
+  python -m rbm impute survey_with_gaps.csv --save imputer.skops -o survey_filled.csv
+  python -m rbm impute new_survey.csv --imputer imputer.skops -o new_filled.csv
 """
 
 
@@ -427,6 +429,20 @@ def _add_transform_parser(commands):
     _add_output_argument(transform, "the features")
 
 
+#: --model of ``impute``: the RBM behind the imputer.
+IMPUTER_MODELS = ("auto", "bernoulli", "gaussian", "categorical")
+
+
+def _imputer_model(text):
+    """impute's --model: one of IMPUTER_MODELS (a saved imputer goes to --imputer)."""
+    if text in IMPUTER_MODELS:
+        return text
+    hint = (f"; a saved imputer goes to --imputer {text}"
+            if Path(text).suffix.lower() in persistence.SUFFIXES else "")
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(IMPUTER_MODELS)}){hint}")
+
+
 def _add_impute_parser(commands):
     impute = _add_command(
         commands, "impute", _run_impute,
@@ -442,10 +458,15 @@ def _add_impute_parser(commands):
     )
     _add_data_argument(impute)
     impute.add_argument(
-        "--model", choices=("auto", "bernoulli", "gaussian", "categorical"), default="auto",
+        "--model", type=_imputer_model, default="auto", metavar="{%s}" % ",".join(IMPUTER_MODELS),
         help="the RBM behind the imputer (default: auto, chosen from the data: bernoulli "
              "when every value is 0 or 1, gaussian for other numbers, categorical when "
              "any column holds text)")
+    impute.add_argument(
+        "--imputer", metavar="PATH",
+        help="fill DATA's gaps with a fitted imputer saved by 'impute --save' (.skops, "
+             ".joblib or .pkl), without training: DATA needs the columns it was fitted on; "
+             "--model, --n-components, --n-iter and --save do not apply")
     impute.add_argument("--n-components", type=_count(1), metavar="N",
                         help="hidden units, with a --model named (default: the "
                              "imputer's, one per column or category, 64 to 512)")
@@ -455,8 +476,9 @@ def _add_impute_parser(commands):
     impute.add_argument("--sample-posterior", action="store_true",
                         help="fill each cell with a draw from its conditional distribution "
                              "instead of its most probable value or mean")
-    impute.add_argument("--seed", type=_count(0, SEED_MAX), default=0, metavar="SEED",
-                        help="seed of the model and the draws (default: 0)")
+    impute.add_argument("--seed", type=_count(0, SEED_MAX), metavar="SEED",
+                        help="seed of the model and the draws (default: 0; with --imputer, "
+                             "the saved imputer's, so that it fills as when it was saved)")
     impute.add_argument("--save", metavar="PATH",
                         help="also save the fitted imputer (.skops, .joblib or .pkl)")
     _add_output_argument(impute, "the completed table",
@@ -841,7 +863,8 @@ def _load_data(args, row_is_data=None, allow_missing=False):
         raise UsageError(_npz_hint(path, source))
     if path.suffix.lower() in persistence.SUFFIXES and path.is_file():
         raise UsageError(f"{source!r} is a saved model, not data; give a .csv or .npy file "
-                         "(a saved model is read by score, sample and transform).")
+                         "(a saved model is read by score, sample and transform; a saved "
+                         "imputer by impute --imputer).")
     if path.suffix.lower() not in (".csv", ".npy"):
         raise UsageError(
             f"{source!r} is neither a .csv nor a .npy file nor a bundled data set "
@@ -1002,8 +1025,13 @@ def _load_pipeline(path):
     steps = saved.steps if isinstance(saved, Pipeline) else [("rbm", saved)]
     model = steps[-1][1]
     needed = ("free_energy", "log_partition", "sample", "transform")
+    if type(saved).__name__ == "RBMImputer":
+        raise UsageError(f"{path!r} holds an RBMImputer (saved by 'rbm impute --save'), not "
+                         "a density model: it fills gaps (python -m rbm impute DATA --imputer "
+                         f"{path}); score, sample and transform take a model saved by "
+                         "'rbm fit --save'.")
     if not all(hasattr(model, name) for name in needed):
-        raise UsageError(f"{path!r} holds a {type(saved).__name__}, not an RBM or a "
+        raise UsageError(f"{path!r} holds {_a(type(saved).__name__)}, not an RBM or a "
                          "Pipeline ending in one; give a file saved by 'rbm fit --save'.")
     preprocessing = [step for _, step in steps[:-1]]
     n_features = getattr(model, "n_features_in_", None)  # None: not fitted, refused on use
@@ -1044,8 +1072,9 @@ def _check_preprocessing_step(step, n_features, path):
                              "('rbm fit --save').")
 
 
-def _row_checker(preprocessing, model):
-    """For a model that reads labels directly: whether a row of CSV fields is one of its rows.
+def _row_checker(preprocessing, model, allow_gaps=False):
+    """For a model that reads labels directly: whether a row of CSV fields is one of its rows
+    (empty fields, gaps, allowed where ``allow_gaps``: an imputer's rows).
 
     Used to tell a header row from data in a file of words; None for other models.
     """
@@ -1056,7 +1085,8 @@ def _row_checker(preprocessing, model):
 
     def row_is_data(fields):
         return len(fields) == len(allowed) and all(
-            field.strip() in labels for field, labels in zip(fields, allowed))
+            field.strip() in labels or allow_gaps and not field.strip()
+            for field, labels in zip(fields, allowed))
     return row_is_data
 
 
@@ -1396,7 +1426,8 @@ def _run_fit(args):
 
 
 @contextlib.contextmanager
-def _categories_in_cli_words(table, model_path):
+def _categories_in_cli_words(table, model_path,
+                             advice="fit the model again on data that hold this value"):
     """Say a saved model's unknown category as the command line counts columns (from 1,
     or by name), where the model counts features from 0."""
     try:
@@ -1405,8 +1436,7 @@ def _categories_in_cli_words(table, model_path):
         raise UsageError(f"{table.label(error.feature)} has the value {error.value!r} (in "
                          f"{counted(error.n_rows, 'row')}), which is not one of the "
                          f"categories {model_path!r} knows "
-                         f"({error.shown_categories}); fit the model again on data that "
-                         "hold this value.") from error
+                         f"({error.shown_categories}); {advice}.") from error
 
 
 def _check_not_swapped(args):
@@ -1518,27 +1548,97 @@ def _check_every_column_observed(table, source):
                          "can be learned about it; drop it or fill it first.")
 
 
-def _run_impute(args):
-    """``impute``: DATA with its gaps filled in by an RBMImputer fitted to it."""
+def _count_gaps(X):
+    """Missing entries of a table: NaN, or None (and NaN) in an object table."""
+    if X.dtype == object:
+        return int(sum(value is None or (isinstance(value, float) and math.isnan(value))
+                       for value in X.ravel()))
+    return int(np.isnan(X).sum())
+
+
+def _load_imputer(path):
+    """The RBMImputer saved at path by 'impute --save'; UsageError for anything else."""
     from .impute import RBMImputer
-    _check_table_output(args.output)
+    saved = persistence.load(path)
+    if not isinstance(saved, RBMImputer):
+        steps = saved.steps if isinstance(saved, Pipeline) else [(None, saved)]
+        model = (" (a density model: score, sample and transform read it)"
+                 if hasattr(steps[-1][1], "log_partition") else "")
+        raise UsageError(f"{path!r} holds {_a(type(saved).__name__)}{model}, not an imputer; "
+                         "--imputer takes a file saved by 'rbm impute --save'.")
+    return saved
+
+
+def _a(name):
+    """A class name with its article: "a Pipeline", "an RBMImputer" (said "ar-bee-em")."""
+    return f"{'an' if name[:1] in 'AEIOU' or name.startswith('RBM') else 'a'} {name}"
+
+
+def _saved_imputer_and_data(args):
+    """(the imputer of --imputer, ready to fill, the Table of DATA for it).
+
+    The imputer fills with --seed, or the seed it was fitted with, from the
+    start of its draws: as the command that saved it filled its own data."""
+    given = [option for option, value in [("--model", args.model != "auto"),
+                                          ("--n-components", args.n_components is not None),
+                                          ("--n-iter", args.n_iter is not None),
+                                          ("--save", args.save is not None)] if value]
+    if given:
+        raise UsageError(f"{' and '.join(given)} set how an imputer is fitted, and --imputer "
+                         f"{args.imputer!r} is fitted already; leave them out (or leave out "
+                         "--imputer to fit a new imputer on DATA).")
+    imputer = _load_imputer(args.imputer)
+    table = _load_data(args, _row_checker([], getattr(imputer, "estimator_", None),
+                                          allow_gaps=True), allow_missing=True)
+    expected = getattr(imputer, "n_features_in_", None)
+    if expected is not None and table.X.shape[1] != expected:
+        raise UsageError(f"{args.data!r} has {table.X.shape[1]} columns but {args.imputer!r} "
+                         f"was fitted on {expected}; give data with the imputer's columns, in "
+                         "its order (check --delimiter and --header / --no-header).")
+    seed = args.seed if args.seed is not None else imputer.random_state
+    imputer.set_params(sample_posterior=args.sample_posterior)
+    if isinstance(seed, int):
+        imputer.set_params(random_state=seed)
+        imputer.random_state_ = np.random.RandomState(seed)
+    return imputer, table
+
+
+def _fitted_imputer_and_data(args):
+    """(an RBMImputer fitted to DATA, the Table of DATA)."""
+    from .impute import RBMImputer
     _check_fit_outputs(args)
+    args.seed = 0 if args.seed is None else args.seed
     table = _load_data(args, allow_missing=True)
-    X = table.X
     _check_every_column_observed(table, args.data)
-    gaps = int(sum(value is None or (isinstance(value, float) and math.isnan(value))
-                   for value in X.ravel())) if X.dtype == object else int(np.isnan(X).sum())
-    imputer = RBMImputer(estimator=_imputer_estimator(args, X, table.names),
+    imputer = RBMImputer(estimator=_imputer_estimator(args, table.X, table.names),
                          sample_posterior=args.sample_posterior, random_state=args.seed)
-    filled = imputer.fit_transform(X)
-    _write_table(filled, args.output, table.names)
+    return imputer.fit(table.X), table
+
+
+def _run_impute(args):
+    """``impute``: DATA with its gaps filled in by an RBMImputer fitted to it, or by the
+    one saved at --imputer."""
+    _check_table_output(args.output)
+    if args.imputer is not None:
+        imputer, table = _saved_imputer_and_data(args)
+    else:
+        imputer, table = _fitted_imputer_and_data(args)
+    with _categories_in_cli_words(table, args.imputer or args.data,
+                                  "fit an imputer on data that hold this value (impute "
+                                  "without --imputer)"):
+        filled = imputer.transform(table.X)
+    names = table.names
+    if names is not None and filled.shape[1] != len(names):  # add_indicator's columns
+        names = [str(name) for name in imputer.get_feature_names_out(names)]
+    _write_table(filled, args.output, names)
     if args.save is not None:
         persistence.save(imputer, args.save)
     if args.output is not None:
         model = type(imputer.estimator_).__name__
         how = "one draw each" if args.sample_posterior else "most probable values and means"
-        print(f"Filled {gaps} empty cells of {X.shape[0]} rows x {X.shape[1]} columns "
-              f"({how}, {model}) and wrote {args.output}"
+        by = f", the imputer of {args.imputer}" if args.imputer else ""
+        print(f"Filled {_count_gaps(table.X)} empty cells of {table.X.shape[0]} rows x "
+              f"{table.X.shape[1]} columns ({how}, {model}{by}) and wrote {args.output}"
               + (f"; saved the imputer to {args.save}" if args.save else ""))
     return 0
 

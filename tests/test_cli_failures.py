@@ -441,7 +441,8 @@ def test_an_npy_that_cannot_be_used_says_how_to_save_one_that_can(array, message
     (["transform", "binary.csv", "model.joblib"],
      "the model comes first (transform MODEL DATA); swap them."),
     (["fit", "model.skops"], "'model.skops' is a saved model, not data; give a .csv or .npy "
-                             "file (a saved model is read by score, sample and transform)."),
+                             "file (a saved model is read by score, sample and transform; "
+                             "a saved imputer by impute --imputer)."),
 ])
 def test_a_model_where_data_go_says_so(argv, message, files):
     # Before: "cannot tell how to read a model from 'binary.csv': use a file name
