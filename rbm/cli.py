@@ -1,4 +1,4 @@
-"""The command line: ``python -m rbm`` (or ``rbm``) demo, fit, score, sample and transform.
+"""The command line: ``python -m rbm`` (or ``rbm``) demo, fit, score, sample, transform, impute.
 
 Every failure a user can cause (a missing or unreadable file, a wrong
 format, a bad option, an output path that cannot be written, data outside
@@ -451,9 +451,10 @@ def _add_impute_parser(commands):
                     "DATA with every empty cell filled in from p(missing | observed) under\n"
                     "the fitted model: the most probable value of a category or 0/1\n"
                     "column, the conditional mean of a real-valued one (or, with\n"
-                    "--sample-posterior, one draw, for multiple imputation). Empty\n"
-                    "cells are missing, and so are nan, NA, N/A, NULL and the like in a\n"
-                    "column of numbers, and NaN in a .npy file.",
+                    "--sample-posterior, one draw, for multiple imputation). With\n"
+                    "--imputer, an imputer saved by 'impute --save' fills DATA instead,\n"
+                    "without training. Empty cells are missing, and so are nan, NA, N/A,\n"
+                    "NULL and the like in a column of numbers, and NaN in a .npy file.",
         epilog=IMPUTE_EXAMPLES,
     )
     _add_data_argument(impute)
@@ -1584,9 +1585,11 @@ def _saved_imputer_and_data(args):
                                           ("--n-iter", args.n_iter is not None),
                                           ("--save", args.save is not None)] if value]
     if given:
-        raise UsageError(f"{' and '.join(given)} set how an imputer is fitted, and --imputer "
-                         f"{args.imputer!r} is fitted already; leave them out (or leave out "
-                         "--imputer to fit a new imputer on DATA).")
+        one = len(given) == 1
+        raise UsageError(f"{' and '.join(given)} {'sets' if one else 'set'} how an imputer is "
+                         f"fitted, and --imputer {args.imputer!r} is fitted already; leave "
+                         f"{'it' if one else 'them'} out (or leave out --imputer to fit a new "
+                         "imputer on DATA).")
     imputer = _load_imputer(args.imputer)
     table = _load_data(args, _row_checker([], getattr(imputer, "estimator_", None),
                                           allow_gaps=True), allow_missing=True)
