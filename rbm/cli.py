@@ -459,7 +459,8 @@ def _add_impute_parser(commands):
     )
     _add_data_argument(impute)
     impute.add_argument(
-        "--model", type=_imputer_model, default="auto", metavar="{%s}" % ",".join(IMPUTER_MODELS),
+        "--model", type=_imputer_model, default="auto",
+        metavar="{" + ",".join(IMPUTER_MODELS) + "}",
         help="the RBM behind the imputer (default: auto, chosen from the data: bernoulli "
              "when every value is 0 or 1, gaussian for other numbers, categorical when "
              "any column holds text)")
@@ -1626,6 +1627,7 @@ def _run_impute(args):
         imputer, table = _saved_imputer_and_data(args)
     else:
         imputer, table = _fitted_imputer_and_data(args)
+    gaps = _count_gaps(table.X)
     with _categories_in_cli_words(table, args.imputer or args.data,
                                   "fit an imputer on data that hold this value (impute "
                                   "without --imputer)"):
@@ -1640,7 +1642,7 @@ def _run_impute(args):
         model = type(imputer.estimator_).__name__
         how = "one draw each" if args.sample_posterior else "most probable values and means"
         by = f", the imputer of {args.imputer}" if args.imputer else ""
-        print(f"Filled {_count_gaps(table.X)} empty cells of {table.X.shape[0]} rows x "
+        print(f"Filled {gaps} empty cells of {table.X.shape[0]} rows x "
               f"{table.X.shape[1]} columns ({how}, {model}{by}) and wrote {args.output}"
               + (f"; saved the imputer to {args.save}" if args.save else ""))
     return 0
