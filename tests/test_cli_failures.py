@@ -512,6 +512,7 @@ def test_csv_options_for_data_that_are_not_csv_are_refused(argv, given, what, fi
     ["impute", "binary.csv"],
     ["score", "model.skops", "binary.csv"],
     ["fit", "binary.csv", *FAST],
+    ["demo", "--epochs", "1", "--quiet"],
     ["fit", "--help"],
 ])
 def test_a_closed_standard_output_ends_quietly_as_sigpipe_would(argv, files):
