@@ -2,7 +2,7 @@
 
 from ._base import DivergenceError
 from ._training import DivergenceWarning
-from ._units.categorical import ManyCategoriesWarning
+from ._units.categorical import ManyCategoriesWarning, UnknownCategoryError
 from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._gaussian import GaussianBernoulliRBM
@@ -22,5 +22,6 @@ __all__ = [
     "RBMImputer",
     "RBMOutlierDetector",
     "trusted_types",
+    "UnknownCategoryError",
 ]
 __version__ = "0.1.0"

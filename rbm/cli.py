@@ -1,4 +1,4 @@
-"""The command line: ``python -m rbm`` (or ``rbm``) demo, fit, score, sample and transform.
+"""The command line: ``python -m rbm`` (or ``rbm``) demo, fit, score, sample, transform, impute.
 
 Every failure a user can cause (a missing or unreadable file, a wrong
 format, a bad option, an output path that cannot be written, data outside
@@ -6,7 +6,9 @@ the model's domain, a model too large for memory) ends the program with one
 line on stderr and a nonzero exit status: 2 for usage errors (with the
 command's usage, as argparse does), 1 otherwise.  Output paths are checked
 before any work starts, so a typo costs no training.  An unexpected error
-is also reported in one line; ``RBM_TRACEBACK=1`` shows its traceback.
+is also reported in one line; ``RBM_TRACEBACK=1`` shows its traceback.  A
+reader that closes standard output (``| head``) ends a command quietly, with
+status 141, as SIGPIPE ends a Unix tool.
 """
 
 import argparse
@@ -36,7 +38,8 @@ import rbm
 
 from . import _demo, persistence
 from ._frames import frame_library
-from ._units.categorical import warn_of_many_categories
+from ._units._layer import counted
+from ._units.categorical import UnknownCategoryError, warn_of_many_categories
 
 #: Models the command line fits: name -> (class name in ``rbm``, automatic
 #: preprocessing).  A model missing from the installed ``rbm`` is left out.
@@ -108,13 +111,33 @@ def _n_jobs(text):
     return value
 
 
+def _n_iter(text):
+    """--n-iter: epochs from 1 to C_INT_MAX (as impute's --n-iter and the demo's --epochs),
+    or "auto" (the models' own plan)."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 1 <= value <= C_INT_MAX:
+        raise argparse.ArgumentTypeError(
+            f'must be a number of epochs from 1 to {C_INT_MAX} or "auto", got {text!r}')
+    return value
+
+
+#: --verbose levels: those the help describes (the estimators take any higher
+#: level as 2, so 5 was accepted and meant nothing more).
+VERBOSE_LEVELS = (0, 1, 2)
+
 #: Training options passed to the model when given: name -> (type, metavar, help).
 TRAINING_OPTIONS = {
     "n_components": (int, "N", "hidden units"),
     "learning_rate": (_rate, "RATE", 'step size of the updates, or "auto" (the default: '
                                      "the rate the model's unit types train stably at)"),
     "batch_size": (int, "N", "examples per minibatch"),
-    "n_iter": (int, "N", "epochs (passes over the training data)"),
+    "n_iter": (_n_iter, "N", 'epochs (passes over the training data), or "auto" (about '
+                             "300,000 minibatch updates)"),
     "method": (str, "{pcd,cd,pt}", "persistent chains (pcd), chains restarted at each batch "
                                    "(cd) or parallel tempering (pt)"),
     "k": (int, "N", "Gibbs steps per update (CD-k, PCD-k)"),
@@ -172,6 +195,8 @@ IMPUTE_EXAMPLES = """\
 examples:
   python -m rbm impute survey_with_gaps.csv -o survey_filled.csv
   python -m rbm impute measurements.csv --sample-posterior --seed 3 -o draw3.csv
+  python -m rbm impute survey_with_gaps.csv --save imputer.skops -o survey_filled.csv
+  python -m rbm impute new_survey.csv --imputer imputer.skops -o new_filled.csv
 """
 
 
@@ -248,7 +273,8 @@ def _add_data_argument(parser):
              f"numbers, other values are categories), a .npy file holding a 2-D array, "
              f"or a bundled data set: {', '.join(BUNDLED)}",
     )
-    csv_options = parser.add_argument_group("CSV input")
+    csv_options = parser.add_argument_group(
+        "CSV input", "for a .csv file only (refused for a .npy file or a bundled data set)")
     csv_options.add_argument(
         "--delimiter", type=_delimiter, metavar="CHAR",
         help="field delimiter of a .csv file (default: detected among "
@@ -345,7 +371,8 @@ def _add_fit_parser(commands):
     _add_ais_argument(output)
     output.add_argument("--sample-steps", type=_count(1), default=1000, metavar="N",
                         help="Gibbs steps per sample drawn for figures (default: 1000)")
-    output.add_argument("--verbose", type=int, default=1, metavar="LEVEL",
+    output.add_argument("--verbose", type=int, choices=VERBOSE_LEVELS, default=1,
+                        metavar="LEVEL",
                         help="progress: 0 none, 1 one line (rewritten on a terminal, about 6 "
                              "lines elsewhere), 2 every epoch (default: 1)")
     output.add_argument("-q", "--quiet", action="store_const", const=0, dest="verbose",
@@ -402,6 +429,20 @@ def _add_transform_parser(commands):
     _add_output_argument(transform, "the features")
 
 
+#: --model of ``impute``: the RBM behind the imputer.
+IMPUTER_MODELS = ("auto", "bernoulli", "gaussian", "categorical")
+
+
+def _imputer_model(text):
+    """impute's --model: one of IMPUTER_MODELS (a saved imputer goes to --imputer)."""
+    if text in IMPUTER_MODELS:
+        return text
+    hint = (f"; a saved imputer goes to --imputer {text}"
+            if Path(text).suffix.lower() in persistence.SUFFIXES else "")
+    raise argparse.ArgumentTypeError(
+        f"invalid choice: {text!r} (choose from {', '.join(IMPUTER_MODELS)}){hint}")
+
+
 def _add_impute_parser(commands):
     impute = _add_command(
         commands, "impute", _run_impute,
@@ -410,17 +451,24 @@ def _add_impute_parser(commands):
                     "DATA with every empty cell filled in from p(missing | observed) under\n"
                     "the fitted model: the most probable value of a category or 0/1\n"
                     "column, the conditional mean of a real-valued one (or, with\n"
-                    "--sample-posterior, one draw, for multiple imputation). Empty\n"
-                    "cells are missing, and so are nan, NA, N/A, NULL and the like in a\n"
-                    "column of numbers, and NaN in a .npy file.",
+                    "--sample-posterior, one draw, for multiple imputation). With\n"
+                    "--imputer, an imputer saved by 'impute --save' fills DATA instead,\n"
+                    "without training. Empty cells are missing, and so are nan, NA, N/A,\n"
+                    "NULL and the like in a column of numbers, and NaN in a .npy file.",
         epilog=IMPUTE_EXAMPLES,
     )
     _add_data_argument(impute)
     impute.add_argument(
-        "--model", choices=("auto", "bernoulli", "gaussian", "categorical"), default="auto",
+        "--model", type=_imputer_model, default="auto",
+        metavar="{" + ",".join(IMPUTER_MODELS) + "}",
         help="the RBM behind the imputer (default: auto, chosen from the data: bernoulli "
              "when every value is 0 or 1, gaussian for other numbers, categorical when "
              "any column holds text)")
+    impute.add_argument(
+        "--imputer", metavar="PATH",
+        help="fill DATA's gaps with a fitted imputer saved by 'impute --save' (.skops, "
+             ".joblib or .pkl), without training: DATA needs the columns it was fitted on; "
+             "--model, --n-components, --n-iter and --save do not apply")
     impute.add_argument("--n-components", type=_count(1), metavar="N",
                         help="hidden units, with a --model named (default: the "
                              "imputer's, one per column or category, 64 to 512)")
@@ -430,8 +478,9 @@ def _add_impute_parser(commands):
     impute.add_argument("--sample-posterior", action="store_true",
                         help="fill each cell with a draw from its conditional distribution "
                              "instead of its most probable value or mean")
-    impute.add_argument("--seed", type=_count(0, SEED_MAX), default=0, metavar="SEED",
-                        help="seed of the model and the draws (default: 0)")
+    impute.add_argument("--seed", type=_count(0, SEED_MAX), metavar="SEED",
+                        help="seed of the model and the draws (default: 0; with --imputer, "
+                             "the saved imputer's, so that it fills as when it was saved)")
     impute.add_argument("--save", metavar="PATH",
                         help="also save the fitted imputer (.skops, .joblib or .pkl)")
     _add_output_argument(impute, "the completed table",
@@ -785,6 +834,18 @@ def _check_values(table, source, allow_missing=False):
     return table
 
 
+def _refuse_csv_options(args, what):
+    """UsageError for --delimiter, --header or --no-header given for data that are
+    not a CSV file (a .npy array, a bundled data set), which they would not change."""
+    given = ([f"--delimiter {_shown(args.delimiter)}"] if args.delimiter is not None else []) \
+        + ([{True: "--header", False: "--no-header"}[args.header]]
+           if args.header is not None else [])
+    if given:
+        one = len(given) == 1
+        raise UsageError(f"{' and '.join(given)} {'applies' if one else 'apply'} to .csv "
+                         f"files only, and {what}; leave {'it' if one else 'them'} out.")
+
+
 def _load_data(args, row_is_data=None, allow_missing=False):
     """The Table of ``args.data``: a bundled data set name or a .csv / .npy path.
 
@@ -792,6 +853,7 @@ def _load_data(args, row_is_data=None, allow_missing=False):
     """
     source = args.data
     if source in BUNDLED:
+        _refuse_csv_options(args, f"{source!r} is a data set bundled with scikit-learn")
         loader, image_shape = BUNDLED[source]
         X = loader(return_X_y=True)[0].astype(np.float64)
         return Table(X, None, f"{source} (bundled with scikit-learn)", image_shape)
@@ -803,7 +865,8 @@ def _load_data(args, row_is_data=None, allow_missing=False):
         raise UsageError(_npz_hint(path, source))
     if path.suffix.lower() in persistence.SUFFIXES and path.is_file():
         raise UsageError(f"{source!r} is a saved model, not data; give a .csv or .npy file "
-                         "(a saved model is read by score, sample and transform).")
+                         "(a saved model is read by score, sample and transform; a saved "
+                         "imputer by impute --imputer).")
     if path.suffix.lower() not in (".csv", ".npy"):
         raise UsageError(
             f"{source!r} is neither a .csv nor a .npy file nor a bundled data set "
@@ -812,6 +875,8 @@ def _load_data(args, row_is_data=None, allow_missing=False):
     if not path.is_file():
         raise UsageError(f"no such file: {source!r}")
     if path.suffix.lower() == ".npy":
+        _refuse_csv_options(args, f"{source!r} is a .npy array, whose columns need no "
+                                  "splitting and which has no header row")
         table = _read_npy(path, source)
     else:
         table = _read_csv(path, source, args.delimiter, args.header, row_is_data,
@@ -962,8 +1027,13 @@ def _load_pipeline(path):
     steps = saved.steps if isinstance(saved, Pipeline) else [("rbm", saved)]
     model = steps[-1][1]
     needed = ("free_energy", "log_partition", "sample", "transform")
+    if type(saved).__name__ == "RBMImputer":
+        raise UsageError(f"{path!r} holds an RBMImputer (saved by 'rbm impute --save'), not "
+                         "a density model: it fills gaps (python -m rbm impute DATA --imputer "
+                         f"{path}); score, sample and transform take a model saved by "
+                         "'rbm fit --save'.")
     if not all(hasattr(model, name) for name in needed):
-        raise UsageError(f"{path!r} holds a {type(saved).__name__}, not an RBM or a "
+        raise UsageError(f"{path!r} holds {_a(type(saved).__name__)}, not an RBM or a "
                          "Pipeline ending in one; give a file saved by 'rbm fit --save'.")
     preprocessing = [step for _, step in steps[:-1]]
     n_features = getattr(model, "n_features_in_", None)  # None: not fitted, refused on use
@@ -1004,8 +1074,9 @@ def _check_preprocessing_step(step, n_features, path):
                              "('rbm fit --save').")
 
 
-def _row_checker(preprocessing, model):
-    """For a model that reads labels directly: whether a row of CSV fields is one of its rows.
+def _row_checker(preprocessing, model, allow_gaps=False):
+    """For a model that reads labels directly: whether a row of CSV fields is one of its rows
+    (empty fields, gaps, allowed where ``allow_gaps``: an imputer's rows).
 
     Used to tell a header row from data in a file of words; None for other models.
     """
@@ -1016,7 +1087,8 @@ def _row_checker(preprocessing, model):
 
     def row_is_data(fields):
         return len(fields) == len(allowed) and all(
-            field.strip() in labels for field, labels in zip(fields, allowed))
+            field.strip() in labels or allow_gaps and not field.strip()
+            for field, labels in zip(fields, allowed))
     return row_is_data
 
 
@@ -1179,10 +1251,11 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     figures = {
         "filters.png": plot.plot_filters(model,
                                          image_shape=None if categorical else image_shape),
-        "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape),
+        "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape,
+                                        title=f"Samples after {args.sample_steps} Gibbs "
+                                              "steps"),
         "free_energy.png": plot.plot_free_energy(model, X_eval, samples=samples),
     }
-    figures["samples.png"].suptitle(f"Samples after {args.sample_steps} Gibbs steps")
     if hasattr(model, "history_"):
         figures["learning_curves.png"] = plot.plot_learning_curves(model)
     # (over the training rows' range: none where a feature is constant there)
@@ -1355,20 +1428,17 @@ def _run_fit(args):
 
 
 @contextlib.contextmanager
-def _categories_in_cli_words(table, model_path):
+def _categories_in_cli_words(table, model_path,
+                             advice="fit the model again on data that hold this value"):
     """Say a saved model's unknown category as the command line counts columns (from 1,
     or by name), where the model counts features from 0."""
     try:
         yield
-    except ValueError as error:
-        match = re.match(r"\w+: feature (\d+) has the value (.*?), which is not one of its "
-                         r"categories (.*?)\. Every value must be a category", _one_line(error))
-        if match is None:
-            raise
-        label, value, known = match.groups()
-        raise UsageError(f"{table.label(int(label))} has the value {value}, which is not one "
-                         f"of the categories {model_path!r} knows ({known}); fit the model "
-                         "again on data that hold this value.") from error
+    except UnknownCategoryError as error:
+        raise UsageError(f"{table.label(error.feature)} has the value {error.value!r} (in "
+                         f"{counted(error.n_rows, 'row')}), which is not one of the "
+                         f"categories {model_path!r} knows "
+                         f"({error.shown_categories}); {advice}.") from error
 
 
 def _check_not_swapped(args):
@@ -1480,27 +1550,100 @@ def _check_every_column_observed(table, source):
                          "can be learned about it; drop it or fill it first.")
 
 
-def _run_impute(args):
-    """``impute``: DATA with its gaps filled in by an RBMImputer fitted to it."""
+def _count_gaps(X):
+    """Missing entries of a table: NaN, or None (and NaN) in an object table."""
+    if X.dtype == object:
+        return int(sum(value is None or (isinstance(value, float) and math.isnan(value))
+                       for value in X.ravel()))
+    return int(np.isnan(X).sum())
+
+
+def _load_imputer(path):
+    """The RBMImputer saved at path by 'impute --save'; UsageError for anything else."""
     from .impute import RBMImputer
-    _check_table_output(args.output)
+    saved = persistence.load(path)
+    if not isinstance(saved, RBMImputer):
+        steps = saved.steps if isinstance(saved, Pipeline) else [(None, saved)]
+        model = (" (a density model: score, sample and transform read it)"
+                 if hasattr(steps[-1][1], "log_partition") else "")
+        raise UsageError(f"{path!r} holds {_a(type(saved).__name__)}{model}, not an imputer; "
+                         "--imputer takes a file saved by 'rbm impute --save'.")
+    return saved
+
+
+def _a(name):
+    """A class name with its article: "a Pipeline", "an RBMImputer" (said "ar-bee-em")."""
+    return f"{'an' if name[:1] in 'AEIOU' or name.startswith('RBM') else 'a'} {name}"
+
+
+def _saved_imputer_and_data(args):
+    """(the imputer of --imputer, ready to fill, the Table of DATA for it).
+
+    The imputer fills with --seed, or the seed it was fitted with, from the
+    start of its draws: as the command that saved it filled its own data."""
+    given = [option for option, value in [("--model", args.model != "auto"),
+                                          ("--n-components", args.n_components is not None),
+                                          ("--n-iter", args.n_iter is not None),
+                                          ("--save", args.save is not None)] if value]
+    if given:
+        one = len(given) == 1
+        raise UsageError(f"{' and '.join(given)} {'sets' if one else 'set'} how an imputer is "
+                         f"fitted, and --imputer {args.imputer!r} is fitted already; leave "
+                         f"{'it' if one else 'them'} out (or leave out --imputer to fit a new "
+                         "imputer on DATA).")
+    imputer = _load_imputer(args.imputer)
+    table = _load_data(args, _row_checker([], getattr(imputer, "estimator_", None),
+                                          allow_gaps=True), allow_missing=True)
+    expected = getattr(imputer, "n_features_in_", None)
+    if expected is not None and table.X.shape[1] != expected:
+        raise UsageError(f"{args.data!r} has {table.X.shape[1]} columns but {args.imputer!r} "
+                         f"was fitted on {expected}; give data with the imputer's columns, in "
+                         "its order (check --delimiter and --header / --no-header).")
+    seed = args.seed if args.seed is not None else imputer.random_state
+    imputer.set_params(sample_posterior=args.sample_posterior)
+    if isinstance(seed, int):
+        imputer.set_params(random_state=seed)
+        imputer.random_state_ = np.random.RandomState(seed)
+    return imputer, table
+
+
+def _fitted_imputer_and_data(args):
+    """(an RBMImputer fitted to DATA, the Table of DATA)."""
+    from .impute import RBMImputer
     _check_fit_outputs(args)
+    args.seed = 0 if args.seed is None else args.seed
     table = _load_data(args, allow_missing=True)
-    X = table.X
     _check_every_column_observed(table, args.data)
-    gaps = int(sum(value is None or (isinstance(value, float) and math.isnan(value))
-                   for value in X.ravel())) if X.dtype == object else int(np.isnan(X).sum())
-    imputer = RBMImputer(estimator=_imputer_estimator(args, X, table.names),
+    imputer = RBMImputer(estimator=_imputer_estimator(args, table.X, table.names),
                          sample_posterior=args.sample_posterior, random_state=args.seed)
-    filled = imputer.fit_transform(X)
-    _write_table(filled, args.output, table.names)
+    return imputer.fit(table.X), table
+
+
+def _run_impute(args):
+    """``impute``: DATA with its gaps filled in by an RBMImputer fitted to it, or by the
+    one saved at --imputer."""
+    _check_table_output(args.output)
+    if args.imputer is not None:
+        imputer, table = _saved_imputer_and_data(args)
+    else:
+        imputer, table = _fitted_imputer_and_data(args)
+    gaps = _count_gaps(table.X)
+    with _categories_in_cli_words(table, args.imputer or args.data,
+                                  "fit an imputer on data that hold this value (impute "
+                                  "without --imputer)"):
+        filled = imputer.transform(table.X)
+    names = table.names
+    if names is not None and filled.shape[1] != len(names):  # add_indicator's columns
+        names = [str(name) for name in imputer.get_feature_names_out(names)]
+    _write_table(filled, args.output, names)
     if args.save is not None:
         persistence.save(imputer, args.save)
     if args.output is not None:
         model = type(imputer.estimator_).__name__
         how = "one draw each" if args.sample_posterior else "most probable values and means"
-        print(f"Filled {gaps} empty cells of {X.shape[0]} rows x {X.shape[1]} columns "
-              f"({how}, {model}) and wrote {args.output}"
+        by = f", the imputer of {args.imputer}" if args.imputer else ""
+        print(f"Filled {gaps} empty cells of {table.X.shape[0]} rows x "
+              f"{table.X.shape[1]} columns ({how}, {model}{by}) and wrote {args.output}"
               + (f"; saved the imputer to {args.save}" if args.save else ""))
     return 0
 
@@ -1531,11 +1674,17 @@ def _report(where, message):
     return 1
 
 
+#: Exit status when the reader of standard output has gone (``rbm sample ... | head``):
+#: 128 + SIGPIPE, the status a shell reports for a Unix tool that SIGPIPE ended.
+BROKEN_PIPE_STATUS = 128 + 13
+
+
 def _quiet_broken_pipe():
-    """Standard output was closed (``rbm sample ... | head``): drop what is left unsaid."""
+    """Standard output was closed (``rbm sample ... | head``): drop what is left unsaid
+    (the interpreter's own flush at exit would fail again, and say so), quietly."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-    return 1
+    return BROKEN_PIPE_STATUS
 
 
 @contextlib.contextmanager
@@ -1571,15 +1720,23 @@ def main(argv=None, prog=None):
     -------
     status : int
         0 on success, 1 for any failure (one line on stderr), 2 for a usage
-        error (argparse exits with 2 by itself), 130 when interrupted.
+        error (argparse exits with 2 by itself), 130 when interrupted, 141
+        (``BROKEN_PIPE_STATUS``), without a word, when the reader of standard
+        output closed it (``python -m rbm sample MODEL | head -3``), as a
+        Unix tool ended by SIGPIPE.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(prog)
-    args = parser.parse_args(_with_default_command(argv))
+    try:
+        args = parser.parse_args(_with_default_command(argv))  # --help, --version print
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     where = getattr(args, "command_prog", parser.prog)
     try:
         with _warnings_as_lines(where):
-            return args.run(args) or 0
+            status = args.run(args) or 0
+            sys.stdout.flush()  # a closed pipe is found here, not in the exit's flush
+            return status
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except (UsageError, ValueError, OSError, ImportError, OverflowError) as error:

@@ -247,7 +247,8 @@ def plot_filters(model, *, image_shape=None, n_filters=None, n_cols=None, fig=No
     return _image_grid(fig, weights.reshape(-1, *image_shape), "RdBu_r", True, n_cols)
 
 
-def plot_images(images, image_shape=None, *, n_cols=None, titles=None, fig=None):
+def plot_images(images, image_shape=None, *, n_cols=None, titles=None, fig=None,
+                title=None):
     """Rows of a data matrix as an image grid, or as a heatmap without image_shape.
 
     Rows of category labels (strings, or any data that are not numbers) are
@@ -267,6 +268,9 @@ def plot_images(images, image_shape=None, *, n_cols=None, titles=None, fig=None)
         One title per image.
     fig : Figure or None, default=None
         Figure to draw into; None creates one.
+    title : str or None, default=None
+        The figure's one title: the heatmap's or table's (None: "Samples"),
+        or the grid's above its images (None: none).
 
     Returns
     -------
@@ -290,13 +294,15 @@ def plot_images(images, image_shape=None, *, n_cols=None, titles=None, fig=None)
         labels = np.asarray(images, dtype=object)
         categories = [sorted(set(column), key=str) for column in labels.T.tolist()]
         fig = _table_figure(*labels.shape, fig)
-        return _category_table(fig, labels, names, categories, "Samples")
+        return _category_table(fig, labels, names, categories, title or "Samples")
     if image_shape is None:
         fig = Figure(figsize=(6.4, 4.8), layout="constrained") if fig is None else fig
-        return _heatmap(fig, values, "sample", "Samples", symmetric=False,
+        return _heatmap(fig, values, "sample", title or "Samples", symmetric=False,
                         columns=_ColumnLabels.for_features(names, values.shape[1]))
     image_shape = _check_image_shape(image_shape, values.shape[1])
     fig = _grid_figure(len(values), n_cols, fig)
+    if title is not None:
+        fig.suptitle(title)
     return _image_grid(fig, values.reshape(-1, *image_shape), "gray_r", False, n_cols, titles)
 
 
@@ -336,9 +342,10 @@ def plot_samples(model, n_samples=25, *, image_shape=None, n_steps=1000, random_
     title = f"{n_samples} samples after {n_steps} Gibbs steps"
     categories = getattr(model, "categories_", None)
     if categories is None:
-        fig = plot_images(samples, image_shape, n_cols=n_cols, titles=titles, fig=fig)
-        fig.suptitle(title)
-        return fig
+        # one title: the heatmap's own, or the grid's above its images (the heatmap
+        # had "Samples" under this one)
+        return plot_images(samples, image_shape, n_cols=n_cols, titles=titles, fig=fig,
+                           title=title)
     if image_shape is not None:
         raise ValueError(
             f"{type(model).__name__} samples category labels, which cannot be drawn as "

@@ -281,6 +281,28 @@ def test_explicit_categories_allow_values_absent_from_the_training_data():
         CategoricalRBM(categories=[[0, 1]]).fit(np.array([[0], [5]]))
 
 
+def test_an_unknown_category_error_carries_what_it_says():
+    # The command line took the feature, value and categories out of the
+    # message with a regex; the error now carries them.
+    import pickle
+
+    from rbm import UnknownCategoryError
+    model = CategoricalRBM(n_components=2, n_iter=2, random_state=0).fit(
+        np.array([["a", "x"], ["b", "y"]] * 3, dtype=object))
+    with pytest.raises(UnknownCategoryError, match="feature 1 has the value 'z' .in 2 rows.") \
+            as caught:
+        model.transform(np.array([["a", "z"], ["b", "z"], ["a", "x"]], dtype=object))
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert (error.feature, error.value, error.n_rows) == (1, "z", 2)
+    assert error.categories.tolist() == ["x", "y"]
+    assert error.shown_categories == "['x', 'y']" and "['x', 'y']" in str(error)
+    copy = pickle.loads(pickle.dumps(error))  # (joblib's workers send errors back pickled)
+    assert (str(copy), copy.feature, copy.value) == (str(error), 1, "z")
+    many = UnknownCategoryError("m", feature=0, value=11, n_rows=1, categories=np.arange(11))
+    assert many.shown_categories == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], ..."
+
+
 def test_verbose_fit_reports_every_epoch(fitted, capsys):
     _, X = fitted
     CategoricalRBM(n_components=2, n_iter=3, verbose=2, random_state=0).fit(X)

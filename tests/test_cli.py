@@ -330,3 +330,26 @@ def test_two_features_one_constant_in_training_get_no_landscape_and_no_error(tmp
     assert "Wrote 4 figures" in out
     assert not (tmp_path / "f" / "energy_landscape.png").exists()
     assert (tmp_path / "f" / "free_energy.png").is_file()
+
+
+def test_the_samples_figure_of_a_categorical_fit_has_one_title(tmp_path, capsys,
+                                                                monkeypatch):
+    # samples.png of --model categorical (a heatmap of category codes) had two
+    # titles: "Samples after 5 Gibbs steps" above the heatmap's own "Samples".
+    from matplotlib.figure import Figure
+    saved = {}
+    savefig = Figure.savefig
+
+    def keep(fig, path, *args, **kwargs):
+        saved[Path(path).name] = fig
+        return savefig(fig, path, *args, **kwargs)
+    monkeypatch.setattr(Figure, "savefig", keep)
+    (tmp_path / "words.csv").write_text("colour,size\n" + "red,S\nblue,L\ngreen,M\n" * 6)
+    status, out, err = run(["fit", str(tmp_path / "words.csv"), "--model", "categorical",
+                            *SMALL, "-q", "--sample-steps", "5", "--plots",
+                            str(tmp_path / "figures")], capsys)
+    assert status == 0, err
+    fig = saved["samples.png"]
+    titles = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+    titles += [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["Samples after 5 Gibbs steps"]

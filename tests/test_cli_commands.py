@@ -367,3 +367,70 @@ def test_impute_fills_na_marks_in_a_column_of_numbers(tmp_path):
     filled = np.array([[float(v) for v in row[:2]] for row in rows[1:]])
     assert np.all(np.isfinite(filled))
     assert filled[0].tolist() == [1.5, 2.0] and filled[3].tolist() == [3.5, 4.1]
+
+
+def test_a_saved_imputer_fills_new_data_as_it_filled_its_own(tmp_path):
+    # An imputer saved by 'impute --save' could be used by no command: score,
+    # sample and transform refused it as "not an RBM", and impute had no way
+    # to take it.  'impute DATA --imputer FILE' now fills DATA with it, without
+    # training; with the seed it was saved with it fills its own data as the
+    # saving command did, draws included.
+    rows = [line.split(",") for line in SURVEY.splitlines()]
+    header, data = rows[0], [list(row) for row in rows[1:] * 3]
+    for i in range(1, len(data), 3):
+        data[i][i % 3] = ""
+    text = "\n".join(",".join(row) for row in [header, *data]) + "\n"
+    (tmp_path / "gaps.csv").write_text(text)
+    for options in ([], ["--sample-posterior", "--seed", "4"]):
+        saved = succeeded(rbm_command("impute", "gaps.csv", *options, "--save", "imp.skops",
+                                      "-o", "first.csv", cwd=tmp_path))
+        assert saved.endswith("saved the imputer to imp.skops\n")
+        options = options[:1]  # the seed is the saved imputer's
+        again = succeeded(rbm_command("impute", "gaps.csv", "--imputer", "imp.skops",
+                                      *options, "-o", "again.csv", cwd=tmp_path))
+        assert "CategoricalRBM, the imputer of imp.skops) and wrote again.csv" in again
+        assert (tmp_path / "again.csv").read_text() == (tmp_path / "first.csv").read_text()
+    # New rows without a header, the first with a gap: filled, every row kept.
+    (tmp_path / "new.csv").write_text("red,,round\n,L,square\nblue,M,\n")
+    out = succeeded(rbm_command("impute", "new.csv", "--imputer", "imp.skops", cwd=tmp_path))
+    filled = read_rows(out)
+    assert len(filled) == 3 and filled[0][::2] == ["red", "round"]
+    assert filled[1][1:] == ["L", "square"] and filled[2][:2] == ["blue", "M"]
+    for row in filled:
+        assert all(value in CATEGORIES[j] for j, value in enumerate(row)), row
+
+
+def test_a_saved_imputer_is_refused_where_it_cannot_serve_saying_where_it_can(survey):
+    folder, _ = survey
+    (folder / "gaps.csv").write_text("colour,size,shape\nred,,round\nblue,L,square\n"
+                                     "green,M,\nred,S,round\n")
+    succeeded(rbm_command("impute", "gaps.csv", "--model", "categorical", "--n-iter", "2",
+                          "--save", "imp.skops", "-o", "filled.csv", cwd=folder))
+    (folder / "purple.csv").write_text("colour,size,shape\npurple,,round\n")
+    for argv, message in [
+        (["score", "imp.skops", "survey.csv"], "'imp.skops' holds an RBMImputer (saved by "
+         "'rbm impute --save'), not a density model: it fills gaps (python -m rbm impute DATA "
+         "--imputer imp.skops); score, sample and transform take a model saved by 'rbm fit "
+         "--save'."),
+        (["sample", "imp.skops"], "not a density model: it fills gaps"),
+        (["transform", "imp.skops", "survey.csv"], "not a density model: it fills gaps"),
+        (["impute", "gaps.csv", "--imputer", "survey.skops"],
+         "'survey.skops' holds a Pipeline (a density model: score, sample and transform read "
+         "it), not an imputer; --imputer takes a file saved by 'rbm impute --save'."),
+        (["impute", "gaps.csv", "--imputer", "imp.skops", "--n-iter", "3", "--save",
+          "other.skops"], "--n-iter and --save set how an imputer is fitted, and --imputer "
+                          "'imp.skops' is fitted already; leave them out"),
+        (["impute", "purple.csv", "--imputer", "imp.skops"],
+         "column 'colour' has the value 'purple' (in 1 row), which is not one of the "
+         "categories 'imp.skops' knows (['blue', 'green', 'red']); fit an imputer on data "
+         "that hold this value (impute without --imputer)."),
+    ]:
+        result = rbm_command(*argv, cwd=folder)
+        assert result.returncode == 1 and result.stdout == "", (argv, result.stderr)
+        assert result.stderr == f"python -m rbm {argv[0]}: error: {message}\n" or (
+            message in result.stderr and result.stderr.count("\n") == 1), result.stderr
+    result = rbm_command("impute", "gaps.csv", "--model", "imp.skops", cwd=folder)
+    assert result.returncode == 2
+    assert result.stderr.endswith("argument --model: invalid choice: 'imp.skops' (choose from "
+                                  "auto, bernoulli, gaussian, categorical); a saved imputer "
+                                  "goes to --imputer imp.skops\n")

@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--n-components", "3", "--n-iter", "2", "-q", "--n-jobs", "1"]
 
 
-def rbm_command(*args, cwd):
+def rbm_command(*args, cwd, timeout=600):
     """``python -m rbm ARGS`` on this checkout; the CompletedProcess."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     return subprocess.run([sys.executable, "-m", "rbm", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def assert_one_line_failure(result, command, message):
@@ -441,7 +441,8 @@ def test_an_npy_that_cannot_be_used_says_how_to_save_one_that_can(array, message
     (["transform", "binary.csv", "model.joblib"],
      "the model comes first (transform MODEL DATA); swap them."),
     (["fit", "model.skops"], "'model.skops' is a saved model, not data; give a .csv or .npy "
-                             "file (a saved model is read by score, sample and transform)."),
+                             "file (a saved model is read by score, sample and transform; "
+                             "a saved imputer by impute --imputer)."),
 ])
 def test_a_model_where_data_go_says_so(argv, message, files):
     # Before: "cannot tell how to read a model from 'binary.csv': use a file name
@@ -480,3 +481,105 @@ def test_an_unknown_category_is_named_by_the_cli_column(command, tmp_path):
     assert_one_line_failure(result, command, "column 'size' has the value 'XL' (in 1 row), "
                             "which is not one of the categories 'words.skops' knows (['L', "
                             "'S']); fit the model again on data that hold this value.")
+
+
+@pytest.mark.parametrize("argv, given, what", [
+    (["fit", "binary.npy", "--delimiter", ";", *FAST], "--delimiter ';' applies",
+     "'binary.npy' is a .npy array"),
+    (["fit", "digits", "--header", *FAST], "--header applies",
+     "'digits' is a data set bundled with scikit-learn"),
+    (["score", "model.skops", "binary.npy", "--no-header"], "--no-header applies",
+     "'binary.npy' is a .npy array"),
+    (["transform", "model.skops", "binary.npy", "--delimiter", "tab", "--header"],
+     "--delimiter tab and --header apply", "'binary.npy' is a .npy array"),
+    (["impute", "binary.npy", "--no-header", "-o", "filled.csv"], "--no-header applies",
+     "'binary.npy' is a .npy array"),
+])
+def test_csv_options_for_data_that_are_not_csv_are_refused(argv, given, what, files):
+    # Before: --delimiter and --header / --no-header were silently ignored for a
+    # .npy file or a bundled data set, and the command ran (exit 0).
+    rows = np.loadtxt(files / "binary.csv", delimiter=",", skiprows=1)
+    np.save(files / "binary.npy", rows)
+    result = rbm_command(*argv, cwd=files)
+    assert_one_line_failure(result, argv[0], f"{given} to .csv files only, and {what}")
+    assert result.stdout == ""
+    assert not (files / "filled.csv").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["sample", "model.skops", "-n", "500", "--n-steps", "2"],
+    ["transform", "model.skops", "binary.csv"],
+    ["impute", "binary.csv"],
+    ["score", "model.skops", "binary.csv"],
+    ["fit", "binary.csv", *FAST],
+    ["demo", "--epochs", "1", "--quiet"],
+    ["fit", "--help"],
+])
+def test_a_closed_standard_output_ends_quietly_as_sigpipe_would(argv, files):
+    # ``python -m rbm sample model.skops | head -3`` exited with status 1 once
+    # head had gone: a failure to a shell (and to ``set -o pipefail``) with no
+    # word of why.  Now the status of a Unix tool that SIGPIPE ended, 141, or 0
+    # where argparse itself drops the help, and nothing on stderr.
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first line is written
+    try:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        result = subprocess.run([sys.executable, "-m", "rbm", *argv], cwd=files, env=env,
+                                stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                timeout=600)
+    finally:
+        os.close(write_end)
+    expected = 0 if "--help" in argv else 128 + 13
+    assert (result.returncode, result.stderr) == (expected, "")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n-iter", "10000000000"], 'argument --n-iter: must be a number of epochs from 1 to '
+                                  "2147483647 or \"auto\", got '10000000000'"),
+    (["--n-iter", "0"], "argument --n-iter: must be a number of epochs from 1 to"),
+    (["--verbose", "5"], "argument --verbose: invalid choice: 5 (choose from 0, 1, 2)"),
+    (["--verbose", "-1"], "argument --verbose: invalid choice: -1 (choose from 0, 1, 2)"),
+])
+def test_fit_refuses_epochs_and_verbose_levels_beyond_what_they_can_mean(argv, message,
+                                                                          files):
+    # Before: --n-iter 10000000000 was accepted and trained for ever, silent under
+    # -q; --verbose 5 was accepted (the estimators take it as 2) where the help
+    # lists levels 0, 1 and 2; --verbose -1 failed as the estimator's parameter.
+    result = rbm_command("fit", "binary.csv", "--n-components", "2", "--n-jobs", "1", *argv,
+                         cwd=files, timeout=60)
+    assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
+    assert result.stderr.startswith("usage: python -m rbm fit")
+    assert message in result.stderr
+
+
+def test_fit_takes_n_iter_auto_as_the_models_plan(files):
+    # "auto" is the estimators' own n_iter (the default of the Gaussian and
+    # categorical models); --n-iter refused it as "invalid int value".
+    result = rbm_command("fit", "binary.csv", "--n-iter", "auto", "--n-components", "2", "-q",
+                         "--n-jobs", "1", "--batch-size", "30", "--test-size", "0", "--save",
+                         "auto.joblib", cwd=files)
+    assert result.returncode == 0, result.stderr
+    model = rbm.persistence.load(files / "auto.joblib")[-1]  # a Pipeline of the model alone
+    assert model.get_params()["n_iter"] == "auto"
+    assert model.n_iter_ == rbm._training.planned_epochs("auto", 30, 30)
+
+
+@pytest.mark.parametrize("command", ["score", "transform"])
+def test_an_unknown_category_of_a_model_fitted_on_named_columns_is_said_in_cli_words(
+        command, tmp_path):
+    # The command line recognised the library's message by a regex expecting
+    # "feature N"; a model fitted on a DataFrame names its columns ("column
+    # 'size'"), so the library's own words came through, advising a categories
+    # parameter the command line does not have.  Now the error carries the
+    # feature, value, count and categories (rbm.UnknownCategoryError).
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"colour": ["red", "blue"] * 5, "size": ["S", "L"] * 5})
+    model = rbm.CategoricalRBM(n_components=2, n_iter=2, random_state=0).fit(frame)
+    rbm.persistence.save(model, tmp_path / "frame.skops")
+    (tmp_path / "new.csv").write_text("colour,size\nred,XL\nblue,XL\nred,S\n")
+    result = rbm_command(command, "frame.skops", "new.csv", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == "", result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"python -m rbm {command}: error: column 'size' has the value 'XL' (in 2 rows), "
+        "which is not one of the categories 'frame.skops' knows (['L', 'S']); fit the model "
+        "again on data that hold this value.")

@@ -333,3 +333,27 @@ def test_filters_of_a_model_fitted_on_a_dataframe_name_its_columns():
     assert _tick_labels(ax) == ["age", "smoker", "health"]
     (ax,) = _image_axes(plot.plot_samples(model, 4, n_steps=2))
     assert _tick_labels(ax) == ["age", "smoker", "health"]
+
+
+def _titles(fig):
+    """Every title a figure shows: its suptitle and its axes' titles."""
+    shown = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+    return shown + [ax.get_title() for ax in fig.axes if ax.get_title()]
+
+
+@pytest.mark.parametrize("image_shape", [None, (8, 8)])
+def test_samples_have_one_title_as_a_heatmap_or_a_grid(model, image_shape):
+    # The heatmap had two: plot_images' "Samples" on the axes, under plot_samples'
+    # "4 samples after 2 Gibbs steps" above it.
+    fig = plot.plot_samples(model, 4, image_shape=image_shape, n_steps=2, random_state=0)
+    assert _titles(fig) == ["4 samples after 2 Gibbs steps"]
+
+
+def test_plot_images_takes_the_one_title_of_each_layout():
+    rows = np.eye(4)
+    assert _titles(plot.plot_images(rows)) == ["Samples"]
+    assert _titles(plot.plot_images(rows, title="Drawn")) == ["Drawn"]
+    assert _titles(plot.plot_images(rows, (2, 2))) == []
+    assert _titles(plot.plot_images(rows, (2, 2), title="Drawn")) == ["Drawn"]
+    labels = np.array([["a", "x"], ["b", "y"]], dtype=object)
+    assert _titles(plot.plot_images(labels, title="Drawn")) == ["Drawn"]

@@ -30,6 +30,58 @@ class ManyCategoriesWarning(UserWarning):
     given to a categorical model)."""
 
 
+class UnknownCategoryError(ValueError):
+    """A value that is not one of its feature's categories (fitted, or given by
+    the ``categories`` parameter).
+
+    A ``ValueError`` whose attributes say what was found, for a caller (the
+    command line) to put in its own words.
+
+    Parameters
+    ----------
+    message : str
+        The full message.
+    feature : int
+        The feature's index, counted from 0.
+    value : object
+        The first value of the feature that is not a category.
+    n_rows : int
+        Rows that hold a value of this feature that is not a category.
+    categories : ndarray
+        The feature's categories.
+
+    Attributes
+    ----------
+    feature, value, n_rows, categories
+        As given.
+    """
+
+    def __init__(self, message, *, feature=None, value=None, n_rows=None, categories=None):
+        # (keywords with defaults: an unpickled copy, ``cls(message)``, gets its
+        # attributes back from __dict__)
+        super().__init__(message)
+        self.feature = feature
+        self.value = value
+        self.n_rows = n_rows
+        self.categories = categories
+
+    @property
+    def shown_categories(self):
+        """The categories as the message lists them: the first 10, then "..."."""
+        return shown_categories(self.categories)
+
+
+#: Categories a message lists before "...".
+SHOWN_CATEGORIES = 10
+
+
+def shown_categories(categories):
+    """``categories`` as a message lists them: "['L', 'S']", the first
+    ``SHOWN_CATEGORIES`` then ", ..." for more."""
+    shown = [_shown(c) for c in categories[:SHOWN_CATEGORIES]]
+    return f"{shown}{', ...' if len(categories) > SHOWN_CATEGORIES else ''}"
+
+
 def is_missing(value):
     """Whether a label is a missing marker: None, NaN or pandas' NA (or NaT)."""
     if value is None:
@@ -417,24 +469,22 @@ class CategoricalVisible(VisibleLayer):
 
     @staticmethod
     def _check_known_categories(X, estimator, known):
-        """Raise ValueError naming the first feature and value not in its categories
-        (``known[i]`` for feature i)."""
+        """Raise UnknownCategoryError (a ValueError) naming the first feature and
+        value not in its categories (``known[i]`` for feature i)."""
         for i, categories in enumerate(known):
             categories = np.asarray(categories)
             unknown = ~np.isin(X[:, i], categories)
             if unknown.any():
                 value = _shown(X[np.argmax(unknown), i])
-                shown = [_shown(c) for c in categories[:10]]
-                more = ", ..." if len(categories) > 10 else ""
-                raise ValueError(
+                n_rows = int(unknown.sum())
+                raise UnknownCategoryError(
                     f"{type(estimator).__name__}: {column_label(estimator, i)} has the value "
                     f"{value!r} "
-                    f"(in {counted(int(unknown.sum()), 'row')}), which is not one of its "
-                    "categories "
-                    f"{shown}{more}. Every value must be a category seen in fit or "
-                    "listed in the categories parameter; refit with categories that "
-                    "include it."
-                )
+                    f"(in {counted(n_rows, 'row')}), which is not one of its categories "
+                    f"{shown_categories(categories)}. Every value must be a category seen in "
+                    "fit or listed in the categories parameter; refit with categories that "
+                    "include it.",
+                    feature=i, value=value, n_rows=n_rows, categories=categories)
 
     def decode(self, V):
         """One-hot rows back to the original category labels."""
