@@ -1,5 +1,6 @@
 """Missing-value imputation with an RBM, in ``sklearn.impute``'s conventions."""
 
+import copy
 import re
 import warnings
 from contextlib import contextmanager
@@ -27,8 +28,9 @@ from ._gaussian import GaussianBernoulliRBM
 from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
 from ._units import HIDDEN_TYPES, default_learning_rate
-from ._units.categorical import (as_label_input, column_label, missing_mask,
-                               non_numeric_among_others_as_objects, refuse_unhashable_label)
+from ._units.categorical import (UnknownCategoryError, as_label_input, column_label,
+                               missing_mask, non_numeric_among_others_as_objects,
+                               refuse_unhashable_label)
 
 
 def _frozen_model(estimator, n_features, feature_names):
@@ -399,7 +401,7 @@ def columns_by_name(imputer):
         yield
     except (ValueError, TypeError) as error:
         names = getattr(imputer, "feature_names_in_", None)
-        if names is None or type(error) not in (ValueError, TypeError):
+        if names is None or type(error) not in (ValueError, TypeError, UnknownCategoryError):
             raise
         # Not inside quotes: a value of the user's may read "feature 1".
         message = re.sub(r"(?<!['\"])\bfeature (\d+)\b", lambda match: (
@@ -407,7 +409,9 @@ def columns_by_name(imputer):
             else match[0]), str(error))
         if message == str(error):
             raise
-        raise type(error)(message) from error
+        renamed = copy.copy(error)  # (the same type, with its attributes)
+        renamed.args = (message,)
+        raise renamed from error
 
 
 class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
