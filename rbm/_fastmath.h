@@ -925,6 +925,9 @@ static void rbm_softplus_array(const double *x, ptrdiff_t count, double *out)
 #else
 #define RBM_NO_CONTRACT
 #endif
+#if defined(__clang__)  /* (clang contracts within an expression by default) */
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 /* X[r, i] = X[r, i] / sigma[i] / sigma[i] for rows [r0, r1): values v to s(v). */
 RBM_DISPATCH RBM_NO_CONTRACT
@@ -1085,6 +1088,10 @@ static void rbm_sigma_weight_range_f(float *W, float *velocity, const float *G,
         }
     }
 }
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT DEFAULT
+#endif
 
 /* One-hot draws for each block of a row of unnormalised softmax weights
  * (rbm_block_softmax_weights): block g takes the category where the running

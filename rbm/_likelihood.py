@@ -280,10 +280,11 @@ class LikelihoodMixin:
             return LogPartitionEstimate(*cache[key], "exact")
         improper = self._cached_improperness()
         if improper:  # log Z is +inf, exactly: no AIS run estimates it
-            warnings.warn(f"{type(self).__name__} is improper: {improper}; score and "
-                          "score_samples are -inf. Refit it with a lower learning rate or "
-                          "more weight decay, or use binary hidden units.",
-                          RuntimeWarning, stacklevel=user_stacklevel())
+            if warn:  # (fit's monitor shows -inf in history_ instead)
+                warnings.warn(f"{type(self).__name__} is improper: {improper}; score and "
+                              "score_samples are -inf. Refit it with a lower learning rate "
+                              "or more weight decay, or use binary hidden units.",
+                              RuntimeWarning, stacklevel=user_stacklevel())
             return LogPartitionEstimate(math.inf, 0.0, "exact")
         reverse, reverse_n_chains, start_name = None, None, None
         if bracket:
@@ -313,12 +314,12 @@ class LikelihoodMixin:
         is P's block of the missing entries, once per distinct mask; None asks
         about the whole model.  The message says the ``consequence``.
         """
-        masks = (np.ones((1, self.components_.shape[1]), dtype=bool) if missing is None
-                 else np.unique(missing[missing.any(axis=1)], axis=0))
         if not is_gaussian_pair(self._visible_unit, self._hidden_unit):
-            self._check_no_improper_direction(consequence, masks)
+            self._check_no_improper_direction(consequence, missing)
             return
         P = gaussian_pair_moments(*self._float64_parameters(), self._visible_unit)[0]
+        masks = (np.ones((1, P.shape[0]), dtype=bool) if missing is None
+                 else np.unique(missing[missing.any(axis=1)], axis=0))
         for mask in masks:
             try:
                 np.linalg.cholesky(P[np.ix_(mask, mask)])
@@ -346,23 +347,41 @@ class LikelihoodMixin:
         cache[key] = (math.inf if what else -math.inf, 0.0)
         return what or ""
 
-    def _check_no_improper_direction(self, consequence, masks):
-        """ValueError where a direction of the hidden units proves the model (or
-        its conditional distribution of a mask's free visible units) improper
-        (``rbm._properness``); real-valued hidden units only, Gaussian pairs
-        aside.  Finding none proves nothing: ``_warn_of_runaway_chains``
-        watches the chains themselves."""
-        for mask in masks:
-            what = improper_description(self.components_, self._visible_unit,
-                                        self._hidden_unit, None if mask.all() else mask)
-            if what is not None:
-                whose = ("it" if mask.all() else
-                         f"its conditional distribution of features "
-                         f"{np.flatnonzero(mask).tolist()} given the others")
-                raise ValueError(
-                    f"{type(self).__name__} is improper: {what}, so {whose} {consequence}. "
-                    "Refit it with a lower learning rate or more weight decay, or use "
-                    "binary hidden units.")
+    def _check_no_improper_direction(self, consequence, missing):
+        """ValueError where a direction of the hidden units proves the model, or
+        its conditional distribution of a row's missing entries (``missing``, as
+        ``_check_proper``), improper (``rbm._properness``): real-valued hidden
+        units with unbounded visible ones only, Gaussian pairs aside.
+
+        The whole model's verdict is cached (``_cached_improperness``), and is
+        asked first: a conditional's couplings K_F = W_F D_F W_F.T fall short
+        of the model's K by a positive semi-definite matrix, so a conditional
+        can be improper only where the model is.  Callers that sweep chains
+        (``_clamped_chains``) ask at every sweep, so a proper model costs one
+        search per set of parameters.  Finding no direction proves nothing:
+        ``_warn_of_runaway_chains`` watches the chains themselves.
+        """
+        what = self._cached_improperness()
+        if not what:
+            return
+        if missing is not None:
+            for mask in np.unique(missing[missing.any(axis=1)], axis=0):
+                if mask.all():
+                    break  # (a row with nothing observed: the model itself)
+                what = improper_description(self.components_, self._visible_unit,
+                                            self._hidden_unit, mask)
+                if what is not None:
+                    raise ValueError(
+                        f"{type(self).__name__}'s conditional distribution of features "
+                        f"{np.flatnonzero(mask).tolist()} given the others is improper: {what}"
+                        f" (the couplings of those features' columns of W), so it "
+                        f"{consequence}. Refit it with a lower learning rate or more weight "
+                        "decay, or use binary hidden units.")
+            else:
+                return
+        raise ValueError(
+            f"{type(self).__name__} is improper: {what}, so it {consequence}. Refit it with "
+            "a lower learning rate or more weight decay, or use binary hidden units.")
 
     def _warn_of_runaway_chains(self, S, call):
         """RuntimeWarning where chains (kernel rows S) ended far beyond the data

@@ -89,7 +89,21 @@ def _starts(K, gamma_plus, gamma_minus):
     return np.column_stack(columns + [random, np.ones(n)])
 
 
-def improper_direction(K, gamma_plus, gamma_minus=None):
+def rounding_margin(n_hidden, n_visible):
+    """The share by which h.K h must exceed the curvature sum to prove anything:
+    ``IMPROPER_MARGIN``, or more where K's rounding could reach it (each entry
+    of K a sum of n_visible products, h.K h a sum of n_hidden**2 of them: a
+    relative error of at most about n_hidden n_visible float64 epsilons in
+    the direction found, where every single unit is held back)."""
+    return max(IMPROPER_MARGIN, 4.0 * n_hidden * n_visible * np.finfo(np.float64).eps)
+
+
+def _times(ratio):
+    """A ratio just above 1 as "1 + 2.3e-07 times", others as "1.0625 times"."""
+    return f"1 + {ratio - 1.0:.2g} times" if ratio < 1.001 else f"{ratio:.6g} times"
+
+
+def improper_direction(K, gamma_plus, gamma_minus=None, margin=IMPROPER_MARGIN):
     """A direction along which the hidden units' marginal grows without bound.
 
     Maximises the ratio h.K h / sum_j gamma_j(h_j) h_j**2 from several
@@ -106,12 +120,14 @@ def improper_direction(K, gamma_plus, gamma_minus=None):
         Curvatures of the potentials for h > 0 (all positive).
     gamma_minus : ndarray of shape (n_hidden,) or None
         Curvatures for h < 0, or None for units with h >= 0 only.
+    margin : float
+        The share by which the ratio must exceed 1 (``rounding_margin``).
 
     Returns
     -------
     (ratio, h) or None
         The first direction h found whose ratio exceeds 1 (by more than
-        ``IMPROPER_MARGIN``), with that ratio: a proof that the model is
+        ``margin``), with that ratio: a proof that the model is
         improper.  None where the search found none, which proves nothing.
     """
     starts = _starts(K, gamma_plus, gamma_minus)
@@ -123,7 +139,7 @@ def improper_direction(K, gamma_plus, gamma_minus=None):
         KH = K @ H
         new = np.where(alive, np.einsum("ij,ij->j", H, KH), -np.inf)
         best = int(np.argmax(new))
-        if new[best] > 1.0 + IMPROPER_MARGIN:
+        if new[best] > 1.0 + margin:
             return float(new[best]), H[:, best]
         gain_needed = SEARCH_CONVERGED * np.abs(np.where(alive, new, 0.0))
         climbing = alive & (new > ratios + gain_needed)
@@ -155,13 +171,14 @@ def improper_description(W, visible, hidden, free=None):
         return None
     if free is not None:
         W, d = np.asarray(W)[:, free], d[free]
-    found = improper_direction(coupling_gram(W, d), *curvatures)
+    found = improper_direction(coupling_gram(W, d), *curvatures,
+                               margin=rounding_margin(*np.shape(W)))
     if found is None:
         return None
     ratio, h = found
     units = np.flatnonzero(np.abs(h) > 1e-3 * np.max(np.abs(h)))
     shown = ", ".join(str(j) for j in units[:8]) + (", ..." if units.size > 8 else "")
     return (f"along a direction of hidden units {shown} the "
-            f"couplings' pull, h.(W diag(1 / sigma**2) W.T) h, is {ratio:.6g} times what "
+            f"couplings' pull, h.(W diag(1 / sigma**2) W.T) h, is {_times(ratio)} what "
             "the units' own potentials hold back (sum_j gamma_j h_j**2), so its density "
             "grows without bound there and log Z is +inf")

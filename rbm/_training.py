@@ -703,12 +703,12 @@ def properness_due(model, batches, watch):
 
 def kept_improperness(model):
     """A sentence for a divergence message where the parameters a model keeps
-    are improper as well (a fit whose passes before its last were not
-    checked: ``properness_due``), else ""."""
+    are improper (a fit whose passes before its last were not checked:
+    ``properness_due``), else ""."""
     if model._visible_unit.discrete or model_improperness(model) is None:
         return ""
-    return (" Those parameters are improper as well (as the ones it reached): fit the "
-            "model anew with that change rather than continue it.")
+    return (" The parameters it keeps are improper as well: fit the model anew with that "
+            "change rather than continue it.")
 
 
 def model_improperness(model):
@@ -1017,7 +1017,10 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
             # alone (it is 0 when momentum starts) but keeps the biases'.
             momentum = (model.momentum if warm else
                         epoch_momentum(model.momentum, model.momentum_warmup, epoch, n_epochs))
-            watch.last_pass = watch.fit_ends_here = epoch + 1 == n_epochs
+            watch.last_pass = epoch + 1 == n_epochs
+            # With early stopping fit returns its best epoch, which the
+            # monitor's log Z (+inf where improper: rbm._properness) chose.
+            watch.fit_ends_here = watch.last_pass and stopper is None
             if before_pass is not None:
                 before_pass()
             order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
