@@ -93,7 +93,7 @@ class DivergenceWatch:
     """
 
     __slots__ = ("policy", "patience", "bad_passes", "last_pass", "fit_ends_here", "warned",
-                 "sound", "declared", "start")
+                 "sound", "declared", "start", "unchecked_flops")
 
     def __init__(self, policy, patience=1):
         self.policy = policy
@@ -103,6 +103,8 @@ class DivergenceWatch:
         # Whether this pass is the last of a fit (not a partial_fit call):
         # the model it leaves is the one fit returns.
         self.fit_ends_here = False
+        # Training since the last properness check (``properness_due``).
+        self.unchecked_flops = 0.0
         self.warned = False
         self.sound = None  # the learned arrays from before the first bad pass
         self.declared = False  # whether this pass declared a finite divergence
@@ -683,22 +685,30 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
     return f"{diverged} The model keeps its parameters from before {kept}; {remedy}."
 
 
-#: Passes before a fit's last are checked for properness
-#: (``properness_due``) where the check costs at most this share of the pass.
+#: Passes before a fit's last are checked for properness (``properness_due``)
+#: as often as costs at most this share of the training between checks.
 PROPERNESS_SHARE = 0.05
 
 
 def properness_due(model, batches, watch):
     """Whether this pass checks that the model is proper (``model_improperness``):
-    a fit's last pass always (the model it returns), other passes and
-    ``partial_fit`` calls where the check costs at most ``PROPERNESS_SHARE``
-    of the pass, counted in floating-point operations: the coupling matrix,
-    n_hidden**2 n_visible multiply-adds, and the search's steps on it."""
-    if not model._visible_unit.discrete and watch.fit_ends_here:
+    the last pass of a fit without early stopping (the model it returns), and
+    other passes once the training since the last check has cost at least
+    1 / ``PROPERNESS_SHARE`` times the check, both counted in floating-point
+    operations (the check: the coupling matrix, n_hidden**2 n_visible
+    multiply-adds, and at most the search's steps on it).  So checks add at
+    most about 5% to a fit, and a model that turns improper early is caught
+    early.  Each ``partial_fit`` call counts only its own pass.
+    """
+    if watch.fit_ends_here:
         return True
     n_hidden, n_visible = model.components_.shape
     check = 2.0 * n_hidden * n_hidden * (n_visible + SEARCH_MULTIPLY_ADDS_PER_PAIR)
-    return check <= PROPERNESS_SHARE * PASS_FLOPS_PER_WEIGHT * batches.n_rows * n_hidden * n_visible
+    watch.unchecked_flops += PASS_FLOPS_PER_WEIGHT * batches.n_rows * n_hidden * n_visible
+    if check > PROPERNESS_SHARE * watch.unchecked_flops:
+        return False
+    watch.unchecked_flops = 0.0
+    return True
 
 
 def kept_improperness(model):

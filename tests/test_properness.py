@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import rbm._likelihood
-from rbm import DivergenceError, DivergenceWarning, GaussianBernoulliRBM
+import rbm._training
+from rbm import BernoulliRBM, DivergenceError, DivergenceWarning, GaussianBernoulliRBM
 from rbm._properness import coupling_gram, improper_description, improper_direction
 
 
@@ -212,3 +213,34 @@ def test_a_proper_model_is_searched_once_for_all_its_gap_patterns(monkeypatch):
     model.conditional_sample(gaps, n_steps=20, random_state=0)
     model.sample(3, n_steps=5, random_state=0)
     assert len(calls) == 1
+
+
+def test_passes_before_the_last_are_checked_as_often_as_the_budget_allows(monkeypatch):
+    checked = []
+    original = rbm._training.model_improperness
+
+    def counting(model):
+        checked.append(model.n_iter_ if hasattr(model, "n_iter_") else None)
+        return original(model)
+
+    monkeypatch.setattr(rbm._training, "model_improperness", counting)
+    X = np.random.default_rng(0).standard_normal((200, 3))
+
+    def fit(n_iter):
+        checked.clear()
+        GaussianBernoulliRBM(n_components=2, hidden="relu", n_iter=n_iter,
+                             random_state=0).fit(X)
+        return len(checked)
+
+    # Here a check costs 41.7 passes' budget (2 x 2**2 x (3 + the search's
+    # 2,500) operations against 5% of 8 x 200 x 2 x 3 a pass): of 6 passes
+    # only the last is checked, of 100 the 42nd, the 84th and the last.  With
+    # checks free, every pass is.
+    assert fit(6) == 1
+    assert fit(100) == 3
+    monkeypatch.setattr(rbm._training, "PROPERNESS_SHARE", 1e9)
+    assert fit(6) == 6
+    # Binary visible units are never checked: their states bound every field.
+    checked.clear()
+    BernoulliRBM(n_components=2, hidden="relu", n_iter=3, random_state=0).fit(X > 0)
+    assert checked == []
