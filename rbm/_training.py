@@ -19,8 +19,8 @@ from sklearn.utils import check_random_state
 from . import _gibbs
 from ._blas import single_threaded_blas
 from ._likelihood import AUTO_EXACT_MAX_FLOPS
-from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS, PASS_FLOPS_PER_WEIGHT,
-                       EarlyStopping,
+from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS,
+                       PASS_FLOPS_PER_WEIGHT, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
                        epoch_rows, estimate_tag, likelihood_monitoring, likelihood_rows,
                        format_epoch)
