@@ -114,6 +114,14 @@ class DivergenceWatch:
         # if training makes it worse still.  None: the call started it.
         self.start = None
 
+    def begin_pass(self, epoch, n_epochs, stops_early):
+        """Before pass ``epoch`` of a fit of ``n_epochs``: whether it is the last,
+        and whether the model it leaves is the one fit returns (not with early
+        stopping: fit returns its best epoch, which the monitor's log Z, +inf
+        where improper (``rbm._properness``), chose)."""
+        self.last_pass = epoch + 1 == n_epochs
+        self.fit_ends_here = self.last_pass and not stops_early
+
     def keep_while_bad(self, snapshot):
         """After a pass that goes on: hold on to its ``snapshot`` (the learned
         arrays from before it) if it was the first bad pass, so that "raise"
@@ -1027,10 +1035,7 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
             # alone (it is 0 when momentum starts) but keeps the biases'.
             momentum = (model.momentum if warm else
                         epoch_momentum(model.momentum, model.momentum_warmup, epoch, n_epochs))
-            watch.last_pass = epoch + 1 == n_epochs
-            # With early stopping fit returns its best epoch, which the
-            # monitor's log Z (+inf where improper: rbm._properness) chose.
-            watch.fit_ends_here = watch.last_pass and stopper is None
+            watch.begin_pass(epoch, n_epochs, stopper is not None)
             if before_pass is not None:
                 before_pass()
             order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
