@@ -913,186 +913,6 @@ static void rbm_softplus_array(const double *x, ptrdiff_t count, double *out)
         out[i] = rbm_softplus(x[i]);
 }
 
-/* --- Gaussian visible layers: the elementwise passes of a training step -------
- * Written here rather than in Cython so that they get the dispatched AVX-512
- * and AVX2 clones (the Cython build is SSE2 only: the sigma and weight pass
- * alone was 4.7% of a 784 x 500 Gaussian fit on one thread).  Contraction of
- * a * b + c into a fused multiply-add is off (RBM_NO_CONTRACT), so every
- * clone rounds as the SSE2 baseline does: the same bits on every x86-64 CPU,
- * and as the Cython loops these replace. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define RBM_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
-#else
-#define RBM_NO_CONTRACT
-#endif
-#if defined(__clang__)  /* (clang contracts within an expression by default) */
-#pragma STDC FP_CONTRACT OFF
-#endif
-
-/* X[r, i] = X[r, i] / sigma[i] / sigma[i] for rows [r0, r1): values v to s(v). */
-RBM_DISPATCH RBM_NO_CONTRACT
-static void rbm_divide_by_variance_d(double *X, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
-                                     const double *sigma)
-{
-    for (ptrdiff_t r = r0; r < r1; r++) {
-        double *restrict row = X + r * n;
-        for (ptrdiff_t i = 0; i < n; i++)
-            row[i] = row[i] / sigma[i] / sigma[i];
-    }
-}
-
-RBM_DISPATCH RBM_NO_CONTRACT
-static void rbm_divide_by_variance_f(float *X, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
-                                     const float *sigma)
-{
-    for (ptrdiff_t r = r0; r < r1; r++) {
-        float *restrict row = X + r * n;
-        for (ptrdiff_t i = 0; i < n; i++)
-            row[i] = row[i] / sigma[i] / sigma[i];
-    }
-}
-
-/* A[r, i] = ((A[r, i] + b[i]) / sigma[i] + noise[(r - r0) n + i]) / sigma[i] for
- * rows [r0, r1): s(v) of v ~ N(field + b, sigma^2), from standard normal noise. */
-RBM_DISPATCH RBM_NO_CONTRACT
-static void rbm_gaussian_rows_d(double *A, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
-                                const double *b, const double *sigma, const float *noise)
-{
-    for (ptrdiff_t r = r0; r < r1; r++) {
-        double *restrict row = A + r * n;
-        const float *restrict z = noise + (r - r0) * n;
-        for (ptrdiff_t i = 0; i < n; i++)
-            row[i] = ((row[i] + b[i]) / sigma[i] + z[i]) / sigma[i];
-    }
-}
-
-RBM_DISPATCH RBM_NO_CONTRACT
-static void rbm_gaussian_rows_f(float *A, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
-                                const float *b, const float *sigma, const float *noise)
-{
-    for (ptrdiff_t r = r0; r < r1; r++) {
-        float *restrict row = A + r * n;
-        const float *restrict z = noise + (r - r0) * n;
-        for (ptrdiff_t i = 0; i < n; i++)
-            row[i] = ((row[i] + b[i]) / sigma[i] + z[i]) / sigma[i];
-    }
-}
-
-/* Columns [lo, hi) of rows [0, rows) of VS (n columns): s(v) back to v
- * (times sigma^2), then grad[i] = sum_r w_r (v_ri - b_i)^2 with w = row_weights,
- * summed over rows in order, in double. */
-RBM_DISPATCH RBM_NO_CONTRACT
-static void rbm_gaussian_moment_columns_d(double *VS, ptrdiff_t rows, ptrdiff_t n,
-                                          ptrdiff_t lo, ptrdiff_t hi, const double *b,
-                                          const double *sigma, const double *row_weights,
-                                          double *grad)
-{
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        double *restrict row = VS + r * n;
-        for (ptrdiff_t i = lo; i < hi; i++)
-            row[i] = row[i] * sigma[i] * sigma[i];
-    }
-    for (ptrdiff_t i = lo; i < hi; i++)
-        grad[i] = 0.0;
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        const double *restrict row = VS + r * n;
-        double weight = row_weights[r];
-        for (ptrdiff_t i = lo; i < hi; i++) {
-            double d = row[i] - b[i];
-            grad[i] = grad[i] + weight * d * d;
-        }
-    }
-}
-
-RBM_DISPATCH RBM_NO_CONTRACT
-static void rbm_gaussian_moment_columns_f(float *VS, ptrdiff_t rows, ptrdiff_t n,
-                                          ptrdiff_t lo, ptrdiff_t hi, const float *b,
-                                          const float *sigma, const float *row_weights,
-                                          double *grad)
-{
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        float *restrict row = VS + r * n;
-        for (ptrdiff_t i = lo; i < hi; i++)
-            row[i] = row[i] * sigma[i] * sigma[i];
-    }
-    for (ptrdiff_t i = lo; i < hi; i++)
-        grad[i] = 0.0;
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        const float *restrict row = VS + r * n;
-        double weight = row_weights[r];
-        for (ptrdiff_t i = lo; i < hi; i++) {
-            double d = row[i] - b[i];  /* the difference in float, as in float models' rows */
-            grad[i] = grad[i] + weight * d * d;
-        }
-    }
-}
-
-/* For columns [lo, hi) of W (n_hidden x n_visible) and its gradient G:
- * grad[i] -= 2 sum_j W_ji G_ji over hidden units j in order, with the pre-step
- * W, then the step of W_ji: with momentum (velocity = momentum velocity + lr G,
- * less lr_decay W; W += velocity) or without (W = decay W + lr G). */
-RBM_DISPATCH RBM_NO_CONTRACT
-static void rbm_sigma_weight_range_d(double *W, double *velocity, const double *G,
-                                     double *grad, ptrdiff_t n_visible, ptrdiff_t n_hidden,
-                                     ptrdiff_t lo, ptrdiff_t hi, double lr, double momentum,
-                                     double lr_decay, double decay, int use_momentum)
-{
-    for (ptrdiff_t j = 0; j < n_hidden; j++) {
-        double *restrict w_row = W + j * n_visible;
-        const double *restrict g_row = G + j * n_visible;
-        double *restrict sums = grad;
-        if (use_momentum) {
-            double *restrict v_row = velocity + j * n_visible;
-            for (ptrdiff_t i = lo; i < hi; i++) {
-                double w = w_row[i], g = g_row[i];
-                sums[i] = sums[i] - 2.0 * w * g;
-                v_row[i] = momentum * v_row[i] + lr * g;
-                v_row[i] = v_row[i] - lr_decay * w;
-                w_row[i] = w + v_row[i];
-            }
-        } else {
-            for (ptrdiff_t i = lo; i < hi; i++) {
-                double w = w_row[i], g = g_row[i];
-                sums[i] = sums[i] - 2.0 * w * g;
-                w_row[i] = decay * w + lr * g;
-            }
-        }
-    }
-}
-
-RBM_DISPATCH RBM_NO_CONTRACT
-static void rbm_sigma_weight_range_f(float *W, float *velocity, const float *G,
-                                     double *grad, ptrdiff_t n_visible, ptrdiff_t n_hidden,
-                                     ptrdiff_t lo, ptrdiff_t hi, float lr, float momentum,
-                                     float lr_decay, float decay, int use_momentum)
-{
-    for (ptrdiff_t j = 0; j < n_hidden; j++) {
-        float *restrict w_row = W + j * n_visible;
-        const float *restrict g_row = G + j * n_visible;
-        double *restrict sums = grad;
-        if (use_momentum) {
-            float *restrict v_row = velocity + j * n_visible;
-            for (ptrdiff_t i = lo; i < hi; i++) {
-                float w = w_row[i], g = g_row[i];
-                sums[i] = sums[i] - 2.0 * (double) w * g;
-                v_row[i] = momentum * v_row[i] + lr * g;
-                v_row[i] = v_row[i] - lr_decay * w;
-                w_row[i] = w + v_row[i];
-            }
-        } else {
-            for (ptrdiff_t i = lo; i < hi; i++) {
-                float w = w_row[i], g = g_row[i];
-                sums[i] = sums[i] - 2.0 * (double) w * g;
-                w_row[i] = decay * w + lr * g;
-            }
-        }
-    }
-}
-
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT DEFAULT
-#endif
-
 /* One-hot draws for each block of a row of unnormalised softmax weights
  * (rbm_block_softmax_weights): block g takes the category where the running
  * sum first exceeds u[g] times the block's total (inverse CDF), or its last
@@ -1691,6 +1511,186 @@ static void rbm_transpose_f(const float *src, ptrdiff_t rows, ptrdiff_t cols, pt
         for (ptrdiff_t j = 0; j < cols; j++)
             dst[j * ldd + i] = src[i * lds + j];
 }
+#endif
+
+/* --- Gaussian visible layers: the elementwise passes of a training step -------
+ * Written here rather than in Cython so that they get the dispatched AVX-512
+ * and AVX2 clones (the Cython build is SSE2 only: the sigma and weight pass
+ * alone was 4.7% of a 784 x 500 Gaussian fit on one thread).  Contraction of
+ * a * b + c into a fused multiply-add is off (RBM_NO_CONTRACT), so every
+ * clone rounds as the SSE2 baseline does: the same bits on every x86-64 CPU,
+ * and as the Cython loops these replace. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define RBM_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#else
+#define RBM_NO_CONTRACT
+#endif
+#if defined(__clang__)  /* (clang contracts within an expression by default) */
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* X[r, i] = X[r, i] / sigma[i] / sigma[i] for rows [r0, r1): values v to s(v). */
+RBM_DISPATCH RBM_NO_CONTRACT
+static void rbm_divide_by_variance_d(double *X, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
+                                     const double *sigma)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        double *restrict row = X + r * n;
+        for (ptrdiff_t i = 0; i < n; i++)
+            row[i] = row[i] / sigma[i] / sigma[i];
+    }
+}
+
+RBM_DISPATCH RBM_NO_CONTRACT
+static void rbm_divide_by_variance_f(float *X, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
+                                     const float *sigma)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        float *restrict row = X + r * n;
+        for (ptrdiff_t i = 0; i < n; i++)
+            row[i] = row[i] / sigma[i] / sigma[i];
+    }
+}
+
+/* A[r, i] = ((A[r, i] + b[i]) / sigma[i] + noise[(r - r0) n + i]) / sigma[i] for
+ * rows [r0, r1): s(v) of v ~ N(field + b, sigma^2), from standard normal noise. */
+RBM_DISPATCH RBM_NO_CONTRACT
+static void rbm_gaussian_rows_d(double *A, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
+                                const double *b, const double *sigma, const float *noise)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        double *restrict row = A + r * n;
+        const float *restrict z = noise + (r - r0) * n;
+        for (ptrdiff_t i = 0; i < n; i++)
+            row[i] = ((row[i] + b[i]) / sigma[i] + z[i]) / sigma[i];
+    }
+}
+
+RBM_DISPATCH RBM_NO_CONTRACT
+static void rbm_gaussian_rows_f(float *A, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
+                                const float *b, const float *sigma, const float *noise)
+{
+    for (ptrdiff_t r = r0; r < r1; r++) {
+        float *restrict row = A + r * n;
+        const float *restrict z = noise + (r - r0) * n;
+        for (ptrdiff_t i = 0; i < n; i++)
+            row[i] = ((row[i] + b[i]) / sigma[i] + z[i]) / sigma[i];
+    }
+}
+
+/* Columns [lo, hi) of rows [0, rows) of VS (n columns): s(v) back to v
+ * (times sigma^2), then grad[i] = sum_r w_r (v_ri - b_i)^2 with w = row_weights,
+ * summed over rows in order, in double. */
+RBM_DISPATCH RBM_NO_CONTRACT
+static void rbm_gaussian_moment_columns_d(double *VS, ptrdiff_t rows, ptrdiff_t n,
+                                          ptrdiff_t lo, ptrdiff_t hi, const double *b,
+                                          const double *sigma, const double *row_weights,
+                                          double *grad)
+{
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        double *restrict row = VS + r * n;
+        for (ptrdiff_t i = lo; i < hi; i++)
+            row[i] = row[i] * sigma[i] * sigma[i];
+    }
+    for (ptrdiff_t i = lo; i < hi; i++)
+        grad[i] = 0.0;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const double *restrict row = VS + r * n;
+        double weight = row_weights[r];
+        for (ptrdiff_t i = lo; i < hi; i++) {
+            double d = row[i] - b[i];
+            grad[i] = grad[i] + weight * d * d;
+        }
+    }
+}
+
+RBM_DISPATCH RBM_NO_CONTRACT
+static void rbm_gaussian_moment_columns_f(float *VS, ptrdiff_t rows, ptrdiff_t n,
+                                          ptrdiff_t lo, ptrdiff_t hi, const float *b,
+                                          const float *sigma, const float *row_weights,
+                                          double *grad)
+{
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        float *restrict row = VS + r * n;
+        for (ptrdiff_t i = lo; i < hi; i++)
+            row[i] = row[i] * sigma[i] * sigma[i];
+    }
+    for (ptrdiff_t i = lo; i < hi; i++)
+        grad[i] = 0.0;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const float *restrict row = VS + r * n;
+        double weight = row_weights[r];
+        for (ptrdiff_t i = lo; i < hi; i++) {
+            double d = row[i] - b[i];  /* the difference in float, as in float models' rows */
+            grad[i] = grad[i] + weight * d * d;
+        }
+    }
+}
+
+/* For columns [lo, hi) of W (n_hidden x n_visible) and its gradient G:
+ * grad[i] -= 2 sum_j W_ji G_ji over hidden units j in order, with the pre-step
+ * W, then the step of W_ji: with momentum (velocity = momentum velocity + lr G,
+ * less lr_decay W; W += velocity) or without (W = decay W + lr G). */
+RBM_DISPATCH RBM_NO_CONTRACT
+static void rbm_sigma_weight_range_d(double *W, double *velocity, const double *G,
+                                     double *grad, ptrdiff_t n_visible, ptrdiff_t n_hidden,
+                                     ptrdiff_t lo, ptrdiff_t hi, double lr, double momentum,
+                                     double lr_decay, double decay, int use_momentum)
+{
+    for (ptrdiff_t j = 0; j < n_hidden; j++) {
+        double *restrict w_row = W + j * n_visible;
+        const double *restrict g_row = G + j * n_visible;
+        double *restrict sums = grad;
+        if (use_momentum) {
+            double *restrict v_row = velocity + j * n_visible;
+            for (ptrdiff_t i = lo; i < hi; i++) {
+                double w = w_row[i], g = g_row[i];
+                sums[i] = sums[i] - 2.0 * w * g;
+                v_row[i] = momentum * v_row[i] + lr * g;
+                v_row[i] = v_row[i] - lr_decay * w;
+                w_row[i] = w + v_row[i];
+            }
+        } else {
+            for (ptrdiff_t i = lo; i < hi; i++) {
+                double w = w_row[i], g = g_row[i];
+                sums[i] = sums[i] - 2.0 * w * g;
+                w_row[i] = decay * w + lr * g;
+            }
+        }
+    }
+}
+
+RBM_DISPATCH RBM_NO_CONTRACT
+static void rbm_sigma_weight_range_f(float *W, float *velocity, const float *G,
+                                     double *grad, ptrdiff_t n_visible, ptrdiff_t n_hidden,
+                                     ptrdiff_t lo, ptrdiff_t hi, float lr, float momentum,
+                                     float lr_decay, float decay, int use_momentum)
+{
+    for (ptrdiff_t j = 0; j < n_hidden; j++) {
+        float *restrict w_row = W + j * n_visible;
+        const float *restrict g_row = G + j * n_visible;
+        double *restrict sums = grad;
+        if (use_momentum) {
+            float *restrict v_row = velocity + j * n_visible;
+            for (ptrdiff_t i = lo; i < hi; i++) {
+                float w = w_row[i], g = g_row[i];
+                sums[i] = sums[i] - 2.0 * (double) w * g;
+                v_row[i] = momentum * v_row[i] + lr * g;
+                v_row[i] = v_row[i] - lr_decay * w;
+                w_row[i] = w + v_row[i];
+            }
+        } else {
+            for (ptrdiff_t i = lo; i < hi; i++) {
+                float w = w_row[i], g = g_row[i];
+                sums[i] = sums[i] - 2.0 * (double) w * g;
+                w_row[i] = decay * w + lr * g;
+            }
+        }
+    }
+}
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT DEFAULT
 #endif
 
 #endif
