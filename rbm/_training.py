@@ -93,7 +93,7 @@ class DivergenceWatch:
     """
 
     __slots__ = ("policy", "patience", "bad_passes", "last_pass", "fit_ends_here", "warned",
-                 "sound", "declared", "start", "unchecked_flops")
+                 "sound", "declared", "start", "unchecked_flops", "checked", "passes_in_a_row")
 
     def __init__(self, policy, patience=1):
         self.policy = policy
@@ -103,8 +103,12 @@ class DivergenceWatch:
         # Whether this pass is the last of a fit (not a partial_fit call):
         # the model it leaves is the one fit returns.
         self.fit_ends_here = False
-        # Training since the last properness check (``properness_due``).
+        # Training since the last properness check (``properness_due``), whether
+        # this pass was checked (always, for discrete visible units), and the
+        # passes gone on since the first bad check of the current run of them.
         self.unchecked_flops = 0.0
+        self.checked = False
+        self.passes_in_a_row = 0
         self.warned = False
         self.sound = None  # the learned arrays from before the first bad pass
         self.declared = False  # whether this pass declared a finite divergence
@@ -127,9 +131,13 @@ class DivergenceWatch:
         arrays from before it) if it was the first bad pass, so that "raise"
         can restore the last sound parameters; let go once a pass is good."""
         if self.bad_passes == 0:
-            self.sound = None
-        elif self.bad_passes == 1 and self.policy == "raise":
-            self.sound = snapshot.kept()
+            self.sound, self.passes_in_a_row = None, 0
+            return
+        if self.bad_passes == 1 and self.checked:  # (not a pass between sparse checks)
+            self.passes_in_a_row = 0
+            if self.policy == "raise":
+                self.sound = snapshot.kept()
+        self.passes_in_a_row += 1
 
     def last_sound(self, snapshot):
         """The learned arrays to restore when training stops: from before the
@@ -139,7 +147,7 @@ class DivergenceWatch:
     def earlier_passes_undone(self):
         """How many passes before the failing one ``last_sound`` undoes too."""
         finite = self.bad_passes > 1 and self.declared and self.sound is not None
-        return self.bad_passes - 1 if finite else 0
+        return self.passes_in_a_row if finite else 0
 
     @classmethod
     def of(cls, model, patience=1):
@@ -660,6 +668,7 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
     # proper at all, checked where it is cheap and at a fit's end.
     discrete = model._visible_unit.discrete
     finite = what is None and (discrete or properness_due(model, batches, watch))
+    watch.checked = finite
     if finite:
         if discrete:
             n_rows = epoch_rows(batches.n_rows)
@@ -679,8 +688,10 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
         watch.declared = True
     kept = "this pass over the data"
     if finite and watch.bad_passes > 1:
-        what += f", for {watch.bad_passes} passes in a row"
-        kept = f"the first of these {watch.bad_passes} passes"
+        n_passes = watch.passes_in_a_row + 1  # (checks may skip passes: properness_due)
+        what += (f", for {n_passes} passes in a row" if n_passes == watch.bad_passes else
+                 f", at {watch.bad_passes} checks in a row over {n_passes} passes")
+        kept = f"the first of these {n_passes} passes"
     elif watch.earlier_passes_undone():
         earlier = watch.bad_passes - 1
         kept = (f"the {earlier} pass{'es' if earlier > 1 else ''} before this one, which had "

@@ -244,3 +244,18 @@ def test_passes_before_the_last_are_checked_as_often_as_the_budget_allows(monkey
     checked.clear()
     BernoulliRBM(n_components=2, hidden="relu", n_iter=3, random_state=0).fit(X > 0)
     assert checked == []
+
+
+def test_sparse_checks_count_the_passes_between_them(monkeypatch):
+    # Checks every second pass (a share just above one pass's cost per check):
+    # bad at passes 2, 4 and 6, the fit stops at the third and goes back to
+    # before pass 2, the first of 5 passes, not 3 (the checks' count).  CD at
+    # a tiny rate keeps the assigned improper couplings through the passes.
+    monkeypatch.setattr(rbm._training, "PROPERNESS_SHARE", 1.05)
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    model = _continued_from(1.5, "relu", X, method="cd")
+    model.set_params(n_iter=8)
+    with pytest.raises(DivergenceError, match=r"improper: .*, at 3 checks in a row over 5 "
+                                              r"passes\. The model keeps its parameters from "
+                                              r"before the first of these 5 passes"):
+        model.fit(X)
