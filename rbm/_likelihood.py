@@ -42,6 +42,11 @@ REVERSE_BURN_IN_PER_BETA = 0.1
 _USABLE_LOG_Z = 2.0 ** 52
 
 
+#: What to do about a model shown improper (``rbm._properness``), in every message about one.
+IMPROPER_REMEDY = ("Refit it with a lower learning rate or more weight decay, or use binary hidden "
+                   "units.")
+
+
 class LikelihoodMixin:
     """Free energy, log Z, ``score_samples`` and ``score`` of a fitted RBM."""
 
@@ -282,8 +287,7 @@ class LikelihoodMixin:
         if improper:  # log Z is +inf, exactly: no AIS run estimates it
             if warn:  # (fit's monitor shows -inf in history_ instead)
                 warnings.warn(f"{type(self).__name__} is improper: {improper}; score and "
-                              "score_samples are -inf. Refit it with a lower learning rate "
-                              "or more weight decay, or use binary hidden units.",
+                              f"score_samples are -inf. {IMPROPER_REMEDY}",
                               RuntimeWarning, stacklevel=user_stacklevel())
             return LogPartitionEstimate(math.inf, 0.0, "exact")
         reverse, reverse_n_chains, start_name = None, None, None
@@ -375,13 +379,11 @@ class LikelihoodMixin:
                         f"{type(self).__name__}'s conditional distribution of features "
                         f"{np.flatnonzero(mask).tolist()} given the others is improper: {what}"
                         f" (the couplings of those features' columns of W), so it "
-                        f"{consequence}. Refit it with a lower learning rate or more weight "
-                        "decay, or use binary hidden units.")
+                        f"{consequence}. {IMPROPER_REMEDY}")
             else:
                 return
         raise ValueError(
-            f"{type(self).__name__} is improper: {what}, so it {consequence}. Refit it with "
-            "a lower learning rate or more weight decay, or use binary hidden units.")
+            f"{type(self).__name__} is improper: {what}, so it {consequence}. {IMPROPER_REMEDY}")
 
     def _warn_of_runaway_chains(self, S, call):
         """RuntimeWarning where chains (kernel rows S) ended far beyond the data
