@@ -88,6 +88,20 @@ class GaussianBernoulliRBM(BaseRBM):
     nats per test row against -11.06 for this fit and for
     ``GaussianMixture(1, covariance_type="full")``.
 
+    With ``hidden="relu"`` or ``"drelu"`` the model is proper (has a
+    distribution) only while h.(W D W.T) h stays below sum_j gamma_j h_j**2
+    along every direction h of the hidden units (``rbm._properness``;
+    ReLU units have gamma = 1 and h >= 0).  No closed form decides that, so
+    a search looks for a direction that crosses it, which proves the model
+    improper; finding none proves nothing.  ``fit`` searches at its last
+    pass, at the passes whose likelihood it records, and between them as
+    often as costs about 10% of the training's flops; each ``partial_fit``
+    call within its own pass's budget.  With ``keep_proper`` (the default)
+    every direction found is shrunk back inside the bound, and re-checked at
+    every later pass; ``sample``, ``conditional_sample`` and ``score`` of a
+    model shown improper (assigned weights, or ``keep_proper=False``) refuse
+    it or give -inf.
+
     Examples
     --------
     >>> import numpy as np
@@ -133,10 +147,29 @@ class GaussianBernoulliRBM(BaseRBM):
             With ``hidden="gaussian"`` (see the class notes) the floor is lowered
             to the sigma that model starts at where the data need it, and no
             warning is given: one Gaussian has no components to collapse."""),
+        "keep_proper": ("bool", """\
+            Keep the model proper during training (ReLU and dReLU hidden
+            units; binary units always are, and ``hidden="gaussian"`` is
+            trained exactly).  With real-valued units on both sides the
+            model has a distribution only while the weights' pull on the
+            hidden units, h.(W diag(1 / sigma**2) W.T) h, stays below what
+            their own potentials hold back along every direction h
+            (``rbm._properness``); sampled gradients cross that bound
+            easily on correlated data.  True: wherever ``fit`` or
+            ``partial_fit`` checks (see Notes) and finds a direction where
+            it is crossed, it shrinks the weights along that direction, by
+            the least change that brings it 1% inside the bound, until the
+            search finds none.  False: an improper model is a divergence,
+            handled as ``on_divergence`` says.  Measured on standardised
+            breast cancer (16 ReLU units, 1,000 epochs at rate 0.001, batch
+            10): False raised after 3.5 s, True shrank 491 times and scored
+            -21.2 nats per test row (binary hidden units -33.1 after 200
+            epochs)."""),
     }
 
     _parameter_constraints = {
         **BaseRBM._parameter_constraints,
+        "keep_proper": ["boolean"],
         "learn_sigma": ["boolean"],
         "sigma_floor": [Interval(Real, 0, 1, closed="right")],
     }
@@ -171,6 +204,7 @@ class GaussianBernoulliRBM(BaseRBM):
         sparsity_cost=0.0,
         momentum_warmup=0.1,
         on_divergence="raise",
+        keep_proper=True,
         learn_sigma=True,
         sigma_floor=SIGMA_FLOOR_FRACTION,
         warm_start=False,
@@ -211,6 +245,7 @@ class GaussianBernoulliRBM(BaseRBM):
             missing=missing,
             normalize_hidden=normalize_hidden,
         )
+        self.keep_proper = keep_proper
         self.learn_sigma = learn_sigma
         self.sigma_floor = sigma_floor
 

@@ -43,8 +43,9 @@ _USABLE_LOG_Z = 2.0 ** 52
 
 
 #: What to do about a model shown improper (``rbm._properness``), in every message about one.
-IMPROPER_REMEDY = ("Refit it with a lower learning rate or more weight decay, or use binary hidden "
-                   "units.")
+IMPROPER_REMEDY = ("Refit it with keep_proper=True (the default; fit then shrinks the weights "
+                   "wherever they cross the bound), a lower learning rate or more weight decay, "
+                   "or use binary hidden units.")
 
 
 class LikelihoodMixin:

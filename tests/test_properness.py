@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 
 import rbm._likelihood
+import rbm._properness
 import rbm._training
 from rbm import BernoulliRBM, DivergenceError, DivergenceWarning, GaussianBernoulliRBM
-from rbm._properness import coupling_gram, improper_description, improper_direction
+from rbm._properness import (SHRINK_TARGET, ProperKeeper, _shrink_along, coupling_gram,
+                             improper_description, improper_direction)
 
 
 def _ratio(K, h, gamma_plus, gamma_minus=None):
@@ -97,8 +99,9 @@ def _continued_from(W_scale, hidden, X, **kwargs):
 def test_a_fit_that_ends_improper_raises_and_says_why(hidden):
     # Was: the fit returned the improper model without a word; its score was
     # -2e11 and its samples 1e30 (breast cancer, CD, learning rate 0.003).
+    # (With keep_proper, the default, it would shrink the weights instead.)
     X = np.random.default_rng(0).standard_normal((200, 3))
-    model = _continued_from(1.5, hidden, X)
+    model = _continued_from(1.5, hidden, X, keep_proper=False)
     with pytest.raises(DivergenceError, match=r"diverged: the model is improper: along a "
                                               r"direction of hidden units .* log Z is \+inf"):
         model.fit(X)
@@ -110,7 +113,7 @@ def test_a_fit_that_ends_improper_raises_and_says_why(hidden):
 
 def test_an_improper_end_only_warns_where_asked():
     X = np.random.default_rng(0).standard_normal((200, 3))
-    model = _continued_from(1.5, "relu", X, on_divergence="warn")
+    model = _continued_from(1.5, "relu", X, on_divergence="warn", keep_proper=False)
     with pytest.warns(DivergenceWarning, match=r"the model is improper"):
         model.fit(X)
 
@@ -178,10 +181,12 @@ def test_early_stopping_returns_its_best_epoch_without_a_word_of_later_ones():
     X = StandardScaler().fit_transform(load_breast_cancer().data)
     # Stopped early (n_iter_no_change=2), or run to its improper last epoch (4
     # epochs, the best the third).
+    # (keep_proper=False: a model that keeps itself proper has no improper
+    # epochs where the monitor scores it; the next test.)
     for n_iter, n_iter_no_change in [(30, 2), (4, 10)]:
         model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.01,
                                      n_iter=n_iter, random_state=0, early_stopping=True,
-                                     n_iter_no_change=n_iter_no_change)
+                                     n_iter_no_change=n_iter_no_change, keep_proper=False)
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
             model.fit(X)
@@ -216,46 +221,210 @@ def test_a_proper_model_is_searched_once_for_all_its_gap_patterns(monkeypatch):
 
 
 def test_passes_before_the_last_are_checked_as_often_as_the_budget_allows(monkeypatch):
-    checked = []
-    original = rbm._training.model_improperness
+    checks = []  # (the pass, 1-based; what its check cost in flops)
+    original = rbm._training.checked_improperness
 
-    def counting(model):
-        checked.append(model.n_iter_ if hasattr(model, "n_iter_") else None)
-        return original(model)
+    def recording(model, watch, keep):
+        what = original(model, watch, keep)
+        checks.append((model.n_iter_ + 1, watch.check_flops))
+        return what
 
-    monkeypatch.setattr(rbm._training, "model_improperness", counting)
+    monkeypatch.setattr(rbm._training, "checked_improperness", recording)
+    # Costs by the products alone (not the floor for NumPy's overheads per step).
+    monkeypatch.setattr(rbm._properness, "SEARCH_STEP_OVERHEAD", 0.0)
     X = np.random.default_rng(0).standard_normal((200, 3))
 
-    def fit(n_iter):
-        checked.clear()
+    def fit(n_iter, **kwargs):
+        checks.clear()
         GaussianBernoulliRBM(n_components=2, hidden="relu", n_iter=n_iter,
-                             random_state=0).fit(X)
-        return len(checked)
+                             random_state=0, **kwargs).fit(X)
+        return [p for p, _ in checks]
 
-    # Here a check costs 41.7 passes' budget (2 x 2**2 x (3 + the search's
-    # 2,500) operations against 5% of 8 x 200 x 2 x 3 a pass): of 6 passes
-    # only the last is checked, of 100 the 42nd, the 84th and the last.  With
-    # checks free, every pass is.
-    assert fit(6) == 1
-    assert fit(100) == 3
+    # A pass here is 8 x 200 x 2 x 3 = 9,600 flops.  Before the first check
+    # its cost is taken at the most it can be, 2 x 2**2 x (3 + the search's
+    # 2,500) = 20,024 flops: at a share of 10%, 20.86 passes' budget, so the
+    # first check is the 21st pass.  After a check, the next waits for what
+    # that check cost (``SearchWork``) over the share of a pass, rounded up.
+    share = rbm._training.PROPERNESS_SHARE
+    for keep_proper in (True, False):
+        n_iter = 100
+        passes = fit(n_iter, keep_proper=keep_proper)
+        assert passes[0] == int(np.ceil(20024 / (share * 9600)))
+        for (done, cost), following in zip(checks[:-1], passes[1:]):
+            assert cost > 0
+            assert following == min(done + int(np.ceil(cost / (share * 9600))), n_iter)
+        assert passes[-1] == n_iter  # the last pass, always
+        assert len(passes) > 2  # (the test saw the measured costs at work)
+    # Of 6 passes only the last is checked.  With checks free, every pass is.
+    assert fit(6) == [6]
     monkeypatch.setattr(rbm._training, "PROPERNESS_SHARE", 1e9)
-    assert fit(6) == 6
+    assert fit(6) == [1, 2, 3, 4, 5, 6]
     # Binary visible units are never checked: their states bound every field.
-    checked.clear()
+    checks.clear()
     BernoulliRBM(n_components=2, hidden="relu", n_iter=3, random_state=0).fit(X > 0)
-    assert checked == []
+    assert checks == []
 
 
 def test_sparse_checks_count_the_passes_between_them(monkeypatch):
-    # Checks every second pass (a share just above one pass's cost per check):
-    # bad at passes 2, 4 and 6, the fit stops at the third and goes back to
-    # before pass 2, the first of 5 passes, not 3 (the checks' count).  CD at
-    # a tiny rate keeps the assigned improper couplings through the passes.
-    monkeypatch.setattr(rbm._training, "PROPERNESS_SHARE", 1.05)
+    # Checks every second pass: bad at passes 2, 4 and 6, the fit stops at
+    # the third and goes back to before pass 2, the first of 5 passes, not 3
+    # (the checks' count).  CD at a tiny rate keeps the assigned improper
+    # couplings through the passes.
+    def every_second_pass(model, batches, watch):
+        return model.n_iter_ % 2 == 1 or watch.fit_ends_here
+
+    monkeypatch.setattr(rbm._training, "properness_due", every_second_pass)
     X = np.random.default_rng(0).standard_normal((200, 3))
-    model = _continued_from(1.5, "relu", X, method="cd")
+    model = _continued_from(1.5, "relu", X, method="cd", keep_proper=False)
     model.set_params(n_iter=8)
     with pytest.raises(DivergenceError, match=r"improper: .*, at 3 checks in a row over 5 "
                                               r"passes\. The model keeps its parameters from "
                                               r"before the first of these 5 passes"):
         model.fit(X)
+
+
+# ---- keep_proper: training shrinks the weights instead of refusing -------------
+
+
+def _breast_cancer():
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+    return StandardScaler().fit_transform(load_breast_cancer().data)
+
+
+def test_a_shrink_brings_its_direction_inside_the_bound_and_changes_nothing_else():
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((5, 7))
+    d = rng.uniform(0.5, 2.0, 7)
+    h = np.abs(rng.standard_normal(5))
+    ratio = _ratio(coupling_gram(W, d), h, np.ones(5))
+    W *= np.sqrt(2.0 / ratio)  # twice the bound along h
+    before = W.copy()
+    _shrink_along(W, h, 2.0)
+    assert _ratio(coupling_gram(W, d), h, np.ones(5)) == pytest.approx(SHRINK_TARGET, rel=1e-12)
+    # The change is u (u.W) times a number, u = h / |h|: the couplings of every
+    # direction orthogonal to h are as they were.
+    u = h / np.linalg.norm(h)
+    assert np.allclose((np.eye(5) - np.outer(u, u)) @ (W - before), 0.0, atol=1e-13)
+
+
+def _layers_of_a_fitted(hidden, X):
+    model = GaussianBernoulliRBM(n_components=2, hidden=hidden, n_iter=1,
+                                 random_state=0).fit(X)
+    return model, model._visible_unit, model._hidden_unit
+
+
+def _diagonal_coupling(model, scale):
+    W = np.zeros_like(model.components_, dtype=np.float64)
+    W[0, 0], W[1, 1] = scale / model.sigma_[0], scale / model.sigma_[1]
+    return W
+
+
+@pytest.mark.parametrize("hidden", ["relu", "drelu"])
+def test_a_fit_keeps_an_improper_start_proper(hidden):
+    # The start of test_a_fit_that_ends_improper_raises_and_says_why, with
+    # keep_proper at its default: each unit pulls 2.25 times its curvature.
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    model = _continued_from(1.5, hidden, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X)
+        assert improper_description(model.components_, model._visible_unit,
+                                    model._hidden_unit) is None
+        assert np.isfinite(model.score(X))
+    # Each unit's own pull is now at most the bound (it was shrunk along its
+    # own direction, or along a mixture of both).
+    K = coupling_gram(model.components_, 1.0 / np.asarray(model.sigma_, np.float64) ** 2)
+    assert np.all(np.diag(K) <= 1.0)
+
+
+def test_remembered_directions_are_shrunk_at_every_pass_without_a_search(monkeypatch):
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    model, visible, hidden = _layers_of_a_fitted("relu", X)
+    W = _diagonal_coupling(model, 1.5)
+    keeper = ProperKeeper()
+    assert keeper.shrink_searched(W, visible, hidden) >= 2  # both units
+    assert improper_description(W, visible, hidden) is None
+    W *= 1.2  # training crosses the bound again, along the same directions
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched")
+
+    monkeypatch.setattr(rbm._properness, "improper_direction", no_search)
+    assert keeper.shrink_known(W, visible, hidden) >= 2
+    monkeypatch.undo()
+    assert improper_description(W, visible, hidden) is None
+    assert keeper.shrink_known(W, visible, hidden) == 0  # nothing crossed: nothing done
+
+
+def test_after_many_single_shrinks_the_weights_are_scaled_as_a_whole(monkeypatch):
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    model, visible, hidden = _layers_of_a_fitted("relu", X)
+    W = _diagonal_coupling(model, 1.5)
+    before = W.copy()
+    monkeypatch.setattr(rbm._properness, "SHRINK_DIRECTIONS", 0)
+    assert ProperKeeper().shrink_searched(W, visible, hidden) >= 1
+    factor = W[0, 0] / before[0, 0]
+    assert 0.0 < factor < 1.0 and np.allclose(W, factor * before, rtol=1e-12, atol=0.0)
+    assert improper_description(W, visible, hidden) is None
+
+
+def test_a_relu_fit_of_correlated_data_stays_proper_whatever_the_threads():
+    # Was a DivergenceError after the first check (and before it, a model
+    # whose score was -5.7e90): standardised breast cancer, CD, rate 0.003.
+    X = _breast_cancer()
+    settings = dict(n_components=16, hidden="relu", method="cd", learning_rate=0.003,
+                    n_iter=20, random_state=0)
+    with pytest.raises(DivergenceError, match="the model is improper"):
+        GaussianBernoulliRBM(keep_proper=False, **settings).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        one = GaussianBernoulliRBM(n_jobs=1, **settings).fit(X)
+        two = GaussianBernoulliRBM(n_jobs=2, **settings).fit(X)
+        assert improper_description(one.components_, one._visible_unit,
+                                    one._hidden_unit) is None
+        assert np.isfinite(one.score(X))
+    assert np.array_equal(one.components_, two.components_)
+    assert np.array_equal(one.sigma_, two.sigma_)
+
+
+def test_a_model_kept_proper_is_checked_at_every_epoch_the_monitor_scores(monkeypatch):
+    # Between budgeted checks a model may cross the bound again, where the
+    # monitor's log Z is +inf: early stopping could then choose only among
+    # the epochs that happened to be checked.
+    checked = []
+    original = rbm._training.checked_improperness
+
+    def recording(model, watch, keep):
+        checked.append(model.n_iter_ + 1)
+        return original(model, watch, keep)
+
+    monkeypatch.setattr(rbm._training, "checked_improperness", recording)
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.01,
+                                 n_iter=30, random_state=0, early_stopping=True,
+                                 n_iter_no_change=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        model.fit(_breast_cancer())
+    scores = np.asarray(model.history_["log_likelihood_validation"], dtype=float)
+    scored = np.flatnonzero(~np.isnan(scores)) + 1
+    assert scored.size >= 3
+    assert set(scored) <= set(checked)
+    assert np.all(np.isfinite(scores[scored - 1]))
+
+
+@pytest.mark.parametrize("keep_proper, expected", [(True, 7), (False, 0)])
+def test_every_pass_of_a_model_kept_proper_rechecks_the_directions_found(
+        monkeypatch, keep_proper, expected):
+    passes = []
+    original = ProperKeeper.shrink_known
+
+    def recording(self, W, visible, hidden):
+        passes.append(W.shape)
+        return original(self, W, visible, hidden)
+
+    monkeypatch.setattr(ProperKeeper, "shrink_known", recording)
+    X = np.random.default_rng(0).standard_normal((200, 3))
+    GaussianBernoulliRBM(n_components=2, hidden="relu", n_iter=7, random_state=0,
+                         keep_proper=keep_proper).fit(X)
+    assert len(passes) == expected
