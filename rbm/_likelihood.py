@@ -42,10 +42,15 @@ REVERSE_BURN_IN_PER_BETA = 0.1
 _USABLE_LOG_Z = 2.0 ** 52
 
 
-#: What to do about a model shown improper (``rbm._properness``), in every message about one.
-IMPROPER_REMEDY = ("Refit it with keep_proper=True (the default; fit then shrinks the weights "
-                   "wherever they cross the bound), a lower learning rate or more weight decay, "
-                   "or use binary hidden units.")
+def improper_remedy(model):
+    """What to do about a model shown improper (``rbm._properness``), in every
+    message about one: refit with ``keep_proper`` where the model lacks it."""
+    if getattr(model, "keep_proper", True):  # (checked between passes only)
+        return ("Refit it with a lower learning rate or more weight decay, or use binary "
+                "hidden units.")
+    return ("Refit it with keep_proper=True (the default; training then shrinks the weights "
+            "wherever a check finds them past the bound), a lower learning rate or more "
+            "weight decay, or use binary hidden units.")
 
 
 class LikelihoodMixin:
@@ -288,7 +293,7 @@ class LikelihoodMixin:
         if improper:  # log Z is +inf, exactly: no AIS run estimates it
             if warn:  # (fit's monitor shows -inf in history_ instead)
                 warnings.warn(f"{type(self).__name__} is improper: {improper}; score and "
-                              f"score_samples are -inf. {IMPROPER_REMEDY}",
+                              f"score_samples are -inf. {improper_remedy(self)}",
                               RuntimeWarning, stacklevel=user_stacklevel())
             return LogPartitionEstimate(math.inf, 0.0, "exact")
         reverse, reverse_n_chains, start_name = None, None, None
@@ -352,6 +357,13 @@ class LikelihoodMixin:
         cache[key] = (math.inf if what else -math.inf, 0.0)
         return what or ""
 
+    def _record_no_improper_direction(self):
+        """Cache that the search found no improper direction in the current
+        parameters (training's own check did: ``rbm._training.remember_properness``),
+        as ``_cached_improperness`` would."""
+        key = f"improper/{self._parameter_fingerprint()}"
+        self._training.log_partition_cache[key] = (-math.inf, 0.0)
+
     def _check_no_improper_direction(self, consequence, missing):
         """ValueError where a direction of the hidden units proves the model, or
         its conditional distribution of a row's missing entries (``missing``, as
@@ -380,11 +392,12 @@ class LikelihoodMixin:
                         f"{type(self).__name__}'s conditional distribution of features "
                         f"{np.flatnonzero(mask).tolist()} given the others is improper: {what}"
                         f" (the couplings of those features' columns of W), so it "
-                        f"{consequence}. {IMPROPER_REMEDY}")
+                        f"{consequence}. {improper_remedy(self)}")
             else:
                 return
         raise ValueError(
-            f"{type(self).__name__} is improper: {what}, so it {consequence}. {IMPROPER_REMEDY}")
+            f"{type(self).__name__} is improper: {what}, so it {consequence}. "
+            f"{improper_remedy(self)}")
 
     def _warn_of_runaway_chains(self, S, call):
         """RuntimeWarning where chains (kernel rows S) ended far beyond the data

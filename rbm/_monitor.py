@@ -148,6 +148,14 @@ def epoch_momentum(momentum, warmup, epoch, n_epochs):
     return 0.0 if epoch < warmup_epochs else momentum
 
 
+def likelihood_epoch(epoch, n_epochs):
+    """Whether (0-based) ``epoch`` of ``n_epochs`` is one of the about
+    ``LIKELIHOOD_CHECKS`` evenly spaced epochs, and the last, at which a fit
+    records likelihoods where it records them at all."""
+    every = max(1, n_epochs // LIKELIHOOD_CHECKS)
+    return (epoch + 1) % every == 0 or epoch + 1 == n_epochs
+
+
 class TrainingMonitor:
     """Keeps ``history_``: one row per epoch of ``fit``, from numbers it is given.
 
@@ -185,10 +193,7 @@ class TrainingMonitor:
         At about ``LIKELIHOOD_CHECKS`` evenly spaced epochs and the last one,
         where likelihoods are recorded at all.
         """
-        if not self.likelihood_checks:
-            return False
-        every = max(1, self.n_epochs // LIKELIHOOD_CHECKS)
-        return (epoch + 1) % every == 0 or epoch + 1 == self.n_epochs
+        return self.likelihood_checks and likelihood_epoch(epoch, self.n_epochs)
 
     def _swap_rate(self, counts):
         """Mean acceptance of the replica swaps proposed this epoch (NaN without PT)."""

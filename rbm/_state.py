@@ -323,6 +323,13 @@ class TrainingState:
         # (partial_fit, and the start of a warm-started fit's schedule): 1
         # until a fit's schedule has decayed it (``continuing_fraction``).
         self.learning_rate_fraction = 1.0
+        # For models that keep themselves proper (rbm._training.remember_properness):
+        # the directions found so far, the check budget (flops since the last
+        # check, and what it cost), and the fingerprint of the parameters the
+        # last pass left.  Optional: models saved before them train without.
+        self.proper_directions = None
+        self.properness_budget = (0.0, None)
+        self.proper_fingerprint = None
 
     # ------------------------------------------------------------------
     # Data marginals
@@ -405,6 +412,7 @@ class TrainingState:
             raise ValueError(f"{where}.learning_rate_fraction must be a number in (0, 1] "
                              f"(the share of learning_rate training continues at), got "
                              f"{fraction!r}; set it to 1.0 or refit the model.")
+        self._check_properness_memory(where, n_hidden)
         check_entropy(self.entropy, f"{where}.entropy")
         for name, purpose in (("training_streams", TRAINING), ("gibbs_streams", GIBBS)):
             streams = getattr(self, name)
@@ -416,6 +424,28 @@ class TrainingState:
             raise ValueError(f"{where}.shuffle_rng must be a numpy Generator, got "
                              f"{type(self.shuffle_rng).__name__}; refit the model.")
         self._check_cache(where)
+
+    def _check_properness_memory(self, where, n_hidden):
+        """The optional memory of ``keep_proper`` (see ``__init__``): directions
+        of n_hidden finite float64 entries, a budget of two flop counts."""
+        directions = getattr(self, "proper_directions", None)
+        if directions is not None and not (
+                isinstance(directions, np.ndarray) and directions.dtype == np.float64
+                and directions.ndim == 2 and directions.shape[0] == n_hidden
+                and np.all(np.isfinite(directions))):
+            raise ValueError(f"{where}.proper_directions must be None or a finite float64 "
+                             f"array of {n_hidden} rows; set it to None (it is only a memory).")
+        budget = getattr(self, "properness_budget", (0.0, None))
+        if not (isinstance(budget, tuple) and len(budget) == 2
+                and all(value is None or (isinstance(value, Real) and math.isfinite(value)
+                                          and value >= 0) for value in budget)
+                and budget[0] is not None):
+            raise ValueError(f"{where}.properness_budget must be a pair (flops since the last "
+                             "check, what it cost or None); set it to (0.0, None).")
+        fingerprint = getattr(self, "proper_fingerprint", None)
+        if fingerprint is not None and not isinstance(fingerprint, str):
+            raise ValueError(f"{where}.proper_fingerprint must be None or a string; set it to "
+                             "None.")
 
     def _check_cache(self, where):
         """The log-partition cache: string keys, (log Z, standard error) values."""

@@ -22,8 +22,8 @@ from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS,
                        PASS_FLOPS_PER_WEIGHT, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
-                       epoch_rows, estimate_tag, likelihood_monitoring, likelihood_rows,
-                       format_epoch)
+                       epoch_rows, estimate_tag, likelihood_epoch, likelihood_monitoring,
+                       likelihood_rows, format_epoch)
 from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, IMPROPER_GAUSSIAN_PAIR,
                          MAX_EXACT_STATES, exact_cost, gaussian_pair_from_moments, gaussian_pair_gradient,
                          gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
@@ -123,15 +123,17 @@ class DivergenceWatch:
         # if training makes it worse still.  None: the call started it.
         self.start = None
 
-    def begin_pass(self, epoch, n_epochs, stops_early, scored=False):
+    def begin_pass(self, epoch, n_epochs, stops_early, fills_gaps=False):
         """Before pass ``epoch`` of a fit of ``n_epochs``: whether it is the last,
         whether the model it leaves is the one fit returns (not with early
         stopping: fit returns its best epoch, which the monitor's log Z, +inf
-        where improper (``rbm._properness``), chose), and whether the monitor
-        scores that model (``scored``)."""
+        where improper (``rbm._properness``), chose), and whether that model
+        is scored by early stopping (``likelihood_epoch``) or draws the gaps
+        of the next pass (``fills_gaps``), where a model that keeps itself
+        proper is checked whatever the budget (``properness_due``)."""
         self.last_pass = epoch + 1 == n_epochs
         self.fit_ends_here = self.last_pass and not stops_early
-        self.scored = scored
+        self.scored = fills_gaps or (stops_early and likelihood_epoch(epoch, n_epochs))
 
     def keep_while_bad(self, snapshot):
         """After a pass that goes on: hold on to its ``snapshot`` (the learned
@@ -159,8 +161,16 @@ class DivergenceWatch:
     @classmethod
     def of(cls, model, patience=1):
         """The policy of the model's ``on_divergence`` ("raise" for a model
-        made before the parameter existed)."""
-        return cls(getattr(model, "on_divergence", "raise"), patience)
+        made before the parameter existed); for a model that keeps itself
+        proper, with the directions and check budget its training left
+        (``remember_properness``)."""
+        watch = cls(getattr(model, "on_divergence", "raise"), patience)
+        if keeps_proper(model):
+            training = model._training
+            watch.keeper = ProperKeeper(getattr(training, "proper_directions", None))
+            watch.unchecked_flops, watch.check_flops = getattr(
+                training, "properness_budget", (0.0, None))
+        return watch
 
     def record(self, bad):
         """Count a pass; whether the call has now diverged."""
@@ -315,6 +325,7 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None):
     update = Update(model, learning_rate, momentum, base_bias)
     if watch is None:  # partial_fit: one pass on a model this call did not start
         watch = DivergenceWatch.of(model)
+        start_proper(model, watch)
         if unit.discrete:  # where divergence_message checks the bound
             n_rows = epoch_rows(batches.n_rows)
             watch.start = likelihood_upper_bound(model, batches.head(n_rows),
@@ -341,6 +352,8 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None):
     watch.keep_while_bad(snapshot)
     training.record_data(statistics)
     training.log_partition_cache.clear()
+    if keeps_proper(model):
+        remember_properness(model, watch)
 
 
 #: Minibatch updates between two normalisations of ``normalize_hidden``:
@@ -715,39 +728,62 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
 
 
 #: Passes before a fit's last are checked for properness (``properness_due``)
-#: as often as costs this share of the training between checks, in flops.
-#: (The search's small products run faster per flop than a pass at small
-#: shapes: at 0.1, 1,000 epochs of standardised breast cancer spent 1.4% of
-#: their time in checks and shrinks with 16 ReLU units and 3.2% with 256;
-#: shares of 0.05 and 0.2 gave test scores 0.5 nats worse and 0.4 nats
-#: better with 16 units, 1.4 worse and 1.0 better with 256, one seed each.)
+#: as often as costs this share of the training between checks.  Both are
+#: counted in flops at the rate the search runs (about 8 GFlop/s by its
+#: products, float64 on one thread, with ``SEARCH_STEP_OVERHEAD``): a pass
+#: as its products over ``TRAINING_SPEEDUP``, plus its fixed costs.
+#: (Standardised breast cancer, 1,000 epochs, one seed: more checks gave
+#: better models, at their price.  Counted by products alone, shares of
+#: 0.05, 0.1 and 0.2 scored -21.25, -20.71 and -20.28 nats per test row with
+#: 16 ReLU units, -26.91, -25.48 and -24.50 with 256.)
 PROPERNESS_SHARE = 0.1
+#: How much faster a pass runs its products than the search runs its own,
+#: a compromise: 784 x 500 float32, 5,000 rows, 2 cores, a pass ran at 52
+#: GFlop/s against the search's 7-8; at 256 ReLU units and 30 features, 3.2
+#: GFlop/s against 25 (its sampling costs more than its products).  More
+#: checks make better models (above), and at 6 the second case's model lost
+#: 0.8 nats.
+TRAINING_SPEEDUP = 2.0
+#: A pass's fixed costs, in the search's flops: per minibatch (a pass of 569
+#: rows of 30 features in minibatches of 10, 16 ReLU units, took 1.4 ms: 57
+#: minibatches, 2.2 Mflop of products) and per pass or ``partial_fit`` call
+#: (one of 50 rows took 0.95 ms).  Without them a small stream of calls was
+#: checked once in 3,000 calls.
+MINIBATCH_OVERHEAD_FLOPS = 1.6e5
+PASS_OVERHEAD_FLOPS = 5e6
 
 
 def properness_due(model, batches, watch):
     """Whether this pass checks that the model is proper (``model_improperness``):
     the last pass of a fit without early stopping (the model it returns), and
     other passes once the training since the last check has cost at least
-    1 / ``PROPERNESS_SHARE`` times the check, both counted in floating-point
-    operations (the check: the coupling matrix, n_hidden**2 n_visible
+    1 / ``PROPERNESS_SHARE`` times the check, both counted in the search's
+    flops (the check: the coupling matrix, n_hidden**2 n_visible
     multiply-adds, and the search's steps on it, and for a model that keeps
     itself proper its shrinks; before a call's first check the most that can
-    cost, after it what the last check cost, ``SearchWork``).  So checks add
-    about 10% of a fit's flops, and a model that turns improper early is
-    caught early.  Each ``partial_fit`` call counts only its own pass.  A model
-    that keeps itself proper (``keep_proper``) is checked, and shrunk, at
-    every pass the monitor scores too: between checks it may have crossed
-    the bound again, where its log Z is +inf, and early stopping could
-    choose only among the passes that were checked.
+    cost, after it what the last check cost, ``SearchWork``; a pass: see
+    ``TRAINING_SPEEDUP``).  So checks add about 10% to a fit's time, and a
+    model that turns improper early is caught early.  A model that keeps itself proper (``keep_proper``) carries
+    the budget from one ``partial_fit`` call to the next (``remember_properness``;
+    other models' calls count only their own pass), and is checked, and
+    shrunk, at every pass whose validation likelihood early stopping records
+    (``likelihood_epoch``) and at every pass of a fit that fills gaps:
+    between checks it may have crossed the bound again, where its log Z is
+    +inf, so early stopping could choose only among the passes that were
+    checked, and the gaps' draws need a proper model.  (Not where only
+    ``verbose`` records likelihoods: that must not change the model; its
+    history then shows -inf for an epoch whose model was improper.)  Checks forced so count
+    against the budget: the next waits for its share.
     """
-    if watch.fit_ends_here or (watch.scored and getattr(model, "keep_proper", True)):
-        return True
     n_hidden, n_visible = model.components_.shape
     check = watch.check_flops
     if check is None:  # before the first check: the most it can cost
         check = 2.0 * check_cost_bound(n_hidden, n_visible)
-    watch.unchecked_flops += PASS_FLOPS_PER_WEIGHT * batches.n_rows * n_hidden * n_visible
-    if check > PROPERNESS_SHARE * watch.unchecked_flops:
+    products = PASS_FLOPS_PER_WEIGHT * batches.n_rows * n_hidden * n_visible
+    watch.unchecked_flops += (products / TRAINING_SPEEDUP + PASS_OVERHEAD_FLOPS
+                              + MINIBATCH_OVERHEAD_FLOPS * len(batches.ends))
+    forced = watch.fit_ends_here or (watch.scored and keeps_proper(model))
+    if not forced and check > PROPERNESS_SHARE * watch.unchecked_flops:
         return False
     watch.unchecked_flops = 0.0
     return True
@@ -757,16 +793,24 @@ def checked_improperness(model, watch, keep):
     """The properness check of a continuous model's pass: with ``keep``
     (``keeps_proper``) the weights are shrunk until the search finds the
     model proper, and None returned; else ``model_improperness``.  Records
-    what the check cost, in flops, for ``properness_due``."""
+    what the check cost (``costed``)."""
+    keeper = watch.keeper
+    if keep:
+        costed(watch, lambda: keeper.shrink_searched(model.components_, model._visible_unit,
+                                                     model._hidden_unit))
+        return None
+    return costed(watch, lambda: model_improperness(model, keeper.work))
+
+
+def costed(watch, check):
+    """``check()``, with what it cost in flops (counted in the keeper's
+    ``SearchWork``) recorded as the watch's check cost for
+    ``properness_due``."""
     work = watch.keeper.work
     before = work.multiply_adds
-    if keep:
-        watch.keeper.shrink_searched(model.components_, model._visible_unit, model._hidden_unit)
-        what = None
-    else:
-        what = model_improperness(model, work)
+    result = check()
     watch.check_flops = 2.0 * (work.multiply_adds - before)
-    return what
+    return result
 
 
 def kept_improperness(model):
@@ -780,12 +824,46 @@ def kept_improperness(model):
 
 
 def keeps_proper(model):
-    """Whether training keeps the model proper (``keep_proper``, also the
-    default of models saved before it existed) by shrinking its weights
-    (``rbm._properness.ProperKeeper``): not the Gaussian pair, whose exact
-    steps never make it improper (``exact_gaussian_pair_step``)."""
-    return (getattr(model, "keep_proper", True)
-            and not is_gaussian_pair(model._visible_unit, model._hidden_unit))
+    """Whether training keeps the model proper by shrinking its weights
+    (``keep_proper``; ``rbm._properness.ProperKeeper``): only where the
+    question arises, unbounded units on both sides (``improper_description``),
+    and not for the Gaussian pair, whose exact steps never make it improper
+    (``exact_gaussian_pair_step``)."""
+    visible, hidden = model._visible_unit, model._hidden_unit
+    return (getattr(model, "keep_proper", False) and not visible.discrete
+            and not is_gaussian_pair(visible, hidden)
+            and hidden.potential_curvatures(1) is not None)
+
+
+def start_proper(model, watch):
+    """Before a training call's first pass, for a model that keeps itself
+    proper: where its parameters are not those its last pass left (a fresh
+    fit, or weights assigned or loaded since), shrink them until the search
+    finds no improper direction, so that the call does not train (or fill
+    gaps, ``rbm._conditional``) from an improper model.  What that cost is
+    the budget's first check cost (``properness_due``)."""
+    if (keeps_proper(model) and model._parameter_fingerprint()
+            != getattr(model._training, "proper_fingerprint", None)):
+        keeper = watch.keeper
+        costed(watch, lambda: keeper.shrink_searched(model.components_, model._visible_unit,
+                                                     model._hidden_unit))
+        model._training.log_partition_cache.clear()
+        model._record_no_improper_direction()
+
+
+def remember_properness(model, watch):
+    """After a pass that succeeded, for a model that keeps itself proper: the
+    directions found and the check budget carry over to the next training
+    call (``partial_fit``, a warm start) in the training state, with the
+    fingerprint of the parameters this pass left (``start_proper``); a check
+    that found nothing is cached as such (gap filling and ``score`` look it
+    up, ``LikelihoodMixin._cached_improperness``)."""
+    training = model._training
+    training.proper_directions = watch.keeper.known
+    training.properness_budget = (watch.unchecked_flops, watch.check_flops)
+    training.proper_fingerprint = model._parameter_fingerprint()
+    if watch.checked:
+        model._record_no_improper_direction()
 
 
 def model_improperness(model, work=None):
@@ -1074,6 +1152,7 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
                              len(even_batch_ends(X.shape[0], model.batch_size)))
                 if model.verbose == 1 else None)
     watch = DivergenceWatch.of(model, DIVERGENCE_PATIENCE)
+    start_proper(model, watch)
     earlier = getattr(model, "n_iter_", 0) if warm else 0
     start_fraction = model._training.learning_rate_fraction if warm else 1.0
     model.n_iter_ = earlier
@@ -1096,7 +1175,7 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
             # alone (it is 0 when momentum starts) but keeps the biases'.
             momentum = (model.momentum if warm else
                         epoch_momentum(model.momentum, model.momentum_warmup, epoch, n_epochs))
-            watch.begin_pass(epoch, n_epochs, stopper is not None, monitor.likelihood_due(epoch))
+            watch.begin_pass(epoch, n_epochs, stopper is not None, before_pass is not None)
             if before_pass is not None:
                 before_pass()
             order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle

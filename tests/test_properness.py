@@ -215,48 +215,90 @@ def test_a_proper_model_is_searched_once_for_all_its_gap_patterns(monkeypatch):
     gaps = X[:20].copy()
     gaps[rng.random(gaps.shape) < 0.3] = np.nan
     gaps[:, 0] = np.where(np.isnan(gaps).all(axis=1), 0.0, gaps[:, 0])
+    # The fit's own last check found nothing, and said so in the cache.
+    model.conditional_sample(gaps, n_steps=20, random_state=0)
+    assert calls == []
+    model._training.log_partition_cache.clear()
     model.conditional_sample(gaps, n_steps=20, random_state=0)
     model.sample(3, n_steps=5, random_state=0)
     assert len(calls) == 1
 
 
+def _check_schedule(n_iter, pass_flops, first_cost, costs, forced):
+    """The passes ``properness_due`` checks, from its rule: a check waits until
+    the flops since the last reach what the last check cost (``costs``, in
+    order; ``first_cost`` before the first) over ``PROPERNESS_SHARE``; the
+    last pass and the ``forced`` ones are checked anyway, and count."""
+    share = rbm._training.PROPERNESS_SHARE
+    checked, unchecked, cost = [], 0.0, first_cost
+    for done in range(1, n_iter + 1):
+        unchecked += pass_flops
+        if done == n_iter or done in forced or cost <= share * unchecked:
+            checked.append(done)
+            if len(checked) > len(costs):  # (more checks than the fit made)
+                return checked
+            cost, unchecked = costs[len(checked) - 1], 0.0
+    return checked
+
+
 def test_passes_before_the_last_are_checked_as_often_as_the_budget_allows(monkeypatch):
     checks = []  # (the pass, 1-based; what its check cost in flops)
-    original = rbm._training.checked_improperness
+    starts = []  # what a keep_proper fit's search before its first pass cost
+    original, original_start = rbm._training.checked_improperness, rbm._training.start_proper
 
     def recording(model, watch, keep):
         what = original(model, watch, keep)
         checks.append((model.n_iter_ + 1, watch.check_flops))
         return what
 
+    def recording_start(model, watch):
+        original_start(model, watch)
+        starts.append(watch.check_flops)
+
     monkeypatch.setattr(rbm._training, "checked_improperness", recording)
-    # Costs by the products alone (not the floor for NumPy's overheads per step).
-    monkeypatch.setattr(rbm._properness, "SEARCH_STEP_OVERHEAD", 0.0)
+    monkeypatch.setattr(rbm._training, "start_proper", recording_start)
     X = np.random.default_rng(0).standard_normal((200, 3))
 
     def fit(n_iter, **kwargs):
         checks.clear()
+        starts.clear()
         GaussianBernoulliRBM(n_components=2, hidden="relu", n_iter=n_iter,
                              random_state=0, **kwargs).fit(X)
         return [p for p, _ in checks]
 
-    # A pass here is 8 x 200 x 2 x 3 = 9,600 flops.  Before the first check
-    # its cost is taken at the most it can be, 2 x 2**2 x (3 + the search's
-    # 2,500) = 20,024 flops: at a share of 10%, 20.86 passes' budget, so the
-    # first check is the 21st pass.  After a check, the next waits for what
-    # that check cost (``SearchWork``) over the share of a pass, rounded up.
+    def pass_flops(rows):
+        """A pass of ``rows`` rows in the search's flops: 8 x rows x 2 x 3 for
+        its products, over the speed-up, and its fixed costs (minibatches
+        of 20)."""
+        t = rbm._training
+        return (8 * rows * 2 * 3 / t.TRAINING_SPEEDUP + t.PASS_OVERHEAD_FLOPS
+                + t.MINIBATCH_OVERHEAD_FLOPS * np.ceil(rows / 20))
+
+    # Before the first check its cost is taken at the most it can be: K's
+    # 2**2 x 3 multiply-adds and the search's 100 steps, each at least
+    # SEARCH_STEP_OVERHEAD, twice (flops); or, for a model that keeps itself
+    # proper, at what its search before the first pass cost.  With early
+    # stopping, that model is also checked at the 20 passes whose validation
+    # likelihood it records (every 5th of 100).
+    n_iter, scored = 100, set(range(5, 101, 5))
+    first = 2 * (12 + 100 * rbm._properness.SEARCH_STEP_OVERHEAD)
+    passes = fit(n_iter, keep_proper=False)
     share = rbm._training.PROPERNESS_SHARE
-    for keep_proper in (True, False):
-        n_iter = 100
-        passes = fit(n_iter, keep_proper=keep_proper)
-        assert passes[0] == int(np.ceil(20024 / (share * 9600)))
-        for (done, cost), following in zip(checks[:-1], passes[1:]):
-            assert cost > 0
-            assert following == min(done + int(np.ceil(cost / (share * 9600))), n_iter)
-        assert passes[-1] == n_iter  # the last pass, always
-        assert len(passes) > 2  # (the test saw the measured costs at work)
+    assert passes[0] == int(np.ceil(first / (share * pass_flops(200))))
+    assert passes[-1] == n_iter and len(passes) > 2
+    assert passes == _check_schedule(n_iter, pass_flops(200), first,
+                                     [c for _, c in checks], ())
+    # (Early stopping trains on 180 of the 200 rows.)
+    for early_stopping, rows, forced in ((False, 200, ()), (True, 180, scored)):
+        passes = fit(n_iter, keep_proper=True, early_stopping=early_stopping,
+                     n_iter_no_change=n_iter)
+        assert len(starts) == 1 and starts[0] > 0
+        assert set(forced) <= set(passes)
+        assert passes == _check_schedule(n_iter, pass_flops(rows), starts[0],
+                                         [c for _, c in checks], forced)
+        assert len(passes) > len(forced) + 2  # (the budget at work between them)
     # Of 6 passes only the last is checked.  With checks free, every pass is.
-    assert fit(6) == [6]
+    assert fit(6, keep_proper=False) == [6]
     monkeypatch.setattr(rbm._training, "PROPERNESS_SHARE", 1e9)
     assert fit(6) == [1, 2, 3, 4, 5, 6]
     # Binary visible units are never checked: their states bound every field.
@@ -428,3 +470,80 @@ def test_every_pass_of_a_model_kept_proper_rechecks_the_directions_found(
     GaussianBernoulliRBM(n_components=2, hidden="relu", n_iter=7, random_state=0,
                          keep_proper=keep_proper).fit(X)
     assert len(passes) == expected
+
+
+def test_a_fit_that_fills_gaps_keeps_its_conditionals_proper():
+    # Review: missing="impute" redraws the gaps before every pass from the
+    # model's conditionals, which refused the improper model (a ValueError
+    # whose advice was keep_proper=True, the setting in use) before the
+    # keeper had shrunk it.  Gap-filling fits now check every pass.
+    X = _breast_cancer()
+    X[np.random.RandomState(2).rand(*X.shape) < 0.1] = np.nan
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", method="cd",
+                                 learning_rate=0.003, batch_size=10, n_iter=150,
+                                 random_state=0, missing="impute").fit(X)
+    assert improper_description(model.components_, model._visible_unit,
+                                model._hidden_unit) is None
+
+
+@pytest.mark.parametrize("call", ["partial_fit", "warm fit"])
+def test_training_from_improper_weights_shrinks_them_before_the_first_pass(call):
+    # Review: weights assigned (or loaded) past the bound trained a pass as
+    # they were, and the chains ran off to non-finite values within it (a
+    # DivergenceError blaming the learning rate).
+    X = _breast_cancer()
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", method="cd",
+                                 learning_rate=0.001, batch_size=10, n_iter=50,
+                                 random_state=0).fit(X)
+    model.components_ *= 10
+    assert improper_description(model.components_, model._visible_unit,
+                                model._hidden_unit) is not None
+    if call == "partial_fit":
+        model.partial_fit(X)
+    else:
+        model.set_params(warm_start=True, n_iter=1).fit(X)
+    assert np.all(np.isfinite(model.components_))
+
+
+def test_verbose_does_not_change_a_model_kept_proper(capsys):
+    # Review: checks were forced at the passes the monitor scored, which it
+    # does only with verbose on (or early stopping): verbose changed W by 0.13.
+    X = _breast_cancer()
+    fits = [GaussianBernoulliRBM(n_components=16, hidden="relu", method="cd",
+                                 learning_rate=0.001, batch_size=10, n_iter=60,
+                                 random_state=0, verbose=verbose).fit(X).components_
+            for verbose in (0, 1)]
+    assert np.array_equal(*fits)
+
+
+def test_partial_fit_carries_the_directions_and_the_budget_between_calls():
+    # Review: each call started a new keeper, with no directions and a budget
+    # of its own pass, so a stream of calls was never checked.
+    X = _breast_cancer()
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", method="cd",
+                                 learning_rate=0.003, batch_size=10, random_state=0)
+    budgets = []
+    for _ in range(10):
+        for start in range(0, X.shape[0], 50):
+            model.partial_fit(X[start:start + 50])
+            budgets.append(model._training.properness_budget[0])
+    # The flops since the last check grow from call to call, and checks
+    # (drops to 0) come within the stream; the directions they found stay.
+    assert any(b == 0.0 for b in budgets[1:]) and any(
+        later > earlier > 0 for earlier, later in zip(budgets, budgets[1:]))
+    assert model._training.proper_directions.shape[0] == 16
+
+
+@pytest.mark.parametrize("attribute, value, message", [
+    ("proper_directions", np.zeros((3, 2)), "proper_directions must be None or a finite float64"),
+    ("proper_directions", np.full((16, 2), np.nan), "proper_directions must be None"),
+    ("properness_budget", (-1.0, None), "properness_budget must be a pair"),
+    ("proper_fingerprint", 7, "proper_fingerprint must be None or a string"),
+])
+def test_a_damaged_properness_memory_is_refused_with_what_to_do(attribute, value, message):
+    X = _breast_cancer()
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", n_iter=2,
+                                 random_state=0).fit(X)
+    setattr(model._training, attribute, value)
+    with pytest.raises(ValueError, match=message):
+        model.partial_fit(X)
