@@ -311,7 +311,7 @@ class BaseRBM(BooleanCountsRefused, CachedParamNames, ConditionalMixin, Likeliho
         for fill in fills:
             # Rows new to the model: a burn-in of clamped steps under it.
             fill.refresh(self, PARTIAL_FIT_BURN_IN)
-        partial_fit_pass(self, X, weights)
+        partial_fit_pass(self, X, weights, fills_gaps=bool(fills))
         return self
 
     def _learned_arrays(self):

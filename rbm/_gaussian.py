@@ -171,9 +171,9 @@ class GaussianBernoulliRBM(BaseRBM):
             improper model is a divergence, handled as ``on_divergence``
             says.  Measured on standardised breast cancer (a 75/25 split,
             ``random_state=0``; 16 ReLU units, PCD, 1,000 epochs at rate
-            0.001, batch 10): False raised ``DivergenceError`` after 0.5 s;
-            True fitted in 3.0 s (1% of it in checks) to -20.17 nats per
-            test row."""),
+            0.001, batch 10): False raised ``DivergenceError`` within its
+            first second; True fitted in 3.3 s (6% of it in checks, on a
+            shared 2-core machine) to -20.15 nats per test row."""),
     }
 
     _parameter_constraints = {

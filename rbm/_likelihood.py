@@ -357,12 +357,13 @@ class LikelihoodMixin:
         cache[key] = (math.inf if what else -math.inf, 0.0)
         return what or ""
 
-    def _record_no_improper_direction(self):
+    def _record_no_improper_direction(self, fingerprint=None):
         """Cache that the search found no improper direction in the current
         parameters (training's own check did: ``rbm._training.remember_properness``),
-        as ``_cached_improperness`` would."""
-        key = f"improper/{self._parameter_fingerprint()}"
-        self._training.log_partition_cache[key] = (-math.inf, 0.0)
+        as ``_cached_improperness`` would.  ``fingerprint``: theirs, where the
+        caller has it (``_parameter_fingerprint``)."""
+        fingerprint = self._parameter_fingerprint() if fingerprint is None else fingerprint
+        self._training.log_partition_cache[f"improper/{fingerprint}"] = (-math.inf, 0.0)
 
     def _check_no_improper_direction(self, consequence, missing):
         """ValueError where a direction of the hidden units proves the model, or

@@ -328,8 +328,12 @@ class ProperKeeper:
                 W *= W.dtype.type(np.sqrt(SHRINK_TARGET / found[0][0]))
                 K, shrinks = None, shrinks + 1
                 continue
-            for _, h in found:  # each still past the bound after the shrinks before it
-                ratio = float(h @ K @ h) / float(_curvature_sums(h[:, None], *curvatures)[0])
+            for index, (found_ratio, h) in enumerate(found):
+                # Each still past the bound after the shrinks before it; the
+                # first always (its ratio as found: recomputed, it may round
+                # to the bound, and the loop would search again for ever).
+                ratio = (found_ratio if index == 0 else
+                         float(h @ K @ h) / float(_curvature_sums(h[:, None], *curvatures)[0]))
                 if ratio > 1.0 + margin:
                     u, shrink, _ = _shrink_along(W, h, ratio)
                     self._remember(h)

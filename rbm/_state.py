@@ -412,7 +412,10 @@ class TrainingState:
             raise ValueError(f"{where}.learning_rate_fraction must be a number in (0, 1] "
                              f"(the share of learning_rate training continues at), got "
                              f"{fraction!r}; set it to 1.0 or refit the model.")
-        self._check_properness_memory(where, n_hidden)
+        hidden = getattr(estimator, "_hidden_unit", None)
+        curvatures = None if hidden is None else hidden.potential_curvatures(1)
+        self._check_properness_memory(where, n_hidden,
+                                      curvatures is not None and curvatures[1] is None)
         check_entropy(self.entropy, f"{where}.entropy")
         for name, purpose in (("training_streams", TRAINING), ("gibbs_streams", GIBBS)):
             streams = getattr(self, name)
@@ -425,21 +428,27 @@ class TrainingState:
                              f"{type(self.shuffle_rng).__name__}; refit the model.")
         self._check_cache(where)
 
-    def _check_properness_memory(self, where, n_hidden):
+    def _check_properness_memory(self, where, n_hidden, one_sided):
         """The optional memory of ``keep_proper`` (see ``__init__``): directions
-        of n_hidden finite float64 entries, a budget of two flop counts."""
+        (columns) of n_hidden finite float64 entries, none all zero, and for
+        hidden units with h >= 0 only (``one_sided``) none negative; a budget
+        of two flop counts, the second possibly None."""
         directions = getattr(self, "proper_directions", None)
         if directions is not None and not (
                 isinstance(directions, np.ndarray) and directions.dtype == np.float64
                 and directions.ndim == 2 and directions.shape[0] == n_hidden
-                and np.all(np.isfinite(directions))):
+                and directions.shape[1] >= 1 and np.all(np.isfinite(directions))
+                and np.all(np.abs(directions).max(axis=0) > 0)
+                and not (one_sided and np.any(directions < 0))):
             raise ValueError(f"{where}.proper_directions must be None or a finite float64 "
-                             f"array of {n_hidden} rows; set it to None (it is only a memory).")
+                             f"array of {n_hidden} rows and at least one column, none of "
+                             f"them zero{' or negative' if one_sided else ''}; set it to None "
+                             "(it is only a memory).")
         budget = getattr(self, "properness_budget", (0.0, None))
-        if not (isinstance(budget, tuple) and len(budget) == 2
-                and all(value is None or (isinstance(value, Real) and math.isfinite(value)
-                                          and value >= 0) for value in budget)
-                and budget[0] is not None):
+        if not (isinstance(budget, tuple) and len(budget) == 2 and budget[0] is not None
+                and all(value is None or (isinstance(value, Real) and not isinstance(value, bool)
+                                          and math.isfinite(value) and value >= 0)
+                        for value in budget)):
             raise ValueError(f"{where}.properness_budget must be a pair (flops since the last "
                              "check, what it cost or None); set it to (0.0, None).")
         fingerprint = getattr(self, "proper_fingerprint", None)

@@ -168,8 +168,9 @@ class DivergenceWatch:
         if keeps_proper(model):
             training = model._training
             watch.keeper = ProperKeeper(getattr(training, "proper_directions", None))
-            watch.unchecked_flops, watch.check_flops = getattr(
-                training, "properness_budget", (0.0, None))
+            unchecked, check = getattr(training, "properness_budget", (0.0, None))
+            watch.unchecked_flops = float(unchecked)
+            watch.check_flops = None if check is None else float(check)
         return watch
 
     def record(self, bad):
@@ -299,7 +300,8 @@ class Batches:
         return self
 
 
-def run_pass(model, batches, learning_rate, momentum, statistics, watch=None):
+def run_pass(model, batches, learning_rate, momentum, statistics, watch=None,
+             fills_gaps=False):
     """One pass of minibatch updates; afterwards the parameters are sound or rolled back.
 
     ``statistics`` are the running data marginals including these rows
@@ -310,7 +312,9 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None):
     divergence as ``watch`` (a ``DivergenceWatch``; by default the model's
     ``on_divergence``) says.  The kernel runs on the model's ``n_jobs``
     threads, chosen and held for the pass (``rbm._threads.kernel_threads``):
-    with ``n_jobs=None`` they follow the load, pass by pass.
+    with ``n_jobs=None`` they follow the load, pass by pass.  ``fills_gaps``
+    (``partial_fit`` on rows with gaps, whose next call draws them from the
+    model): see ``properness_due``.
     """
     training, unit = model._training, model._visible_unit
     normalize = getattr(model, "normalize_hidden", False)  # models saved before the option
@@ -323,15 +327,17 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None):
     base_bias = (unit.initial_bias(data_mean).astype(dtype) if model.method == "pt"
                  else None)
     update = Update(model, learning_rate, momentum, base_bias)
+    # (Before start_proper: a call that fails leaves the model as it was.)
+    snapshot = PassSnapshot(model._learned_arrays() + (training.swap_counts,),
+                            training.W_velocity, momentum)
     if watch is None:  # partial_fit: one pass on a model this call did not start
         watch = DivergenceWatch.of(model)
+        watch.scored = fills_gaps  # (see properness_due)
         start_proper(model, watch)
         if unit.discrete:  # where divergence_message checks the bound
             n_rows = epoch_rows(batches.n_rows)
             watch.start = likelihood_upper_bound(model, batches.head(n_rows),
                                                  batches.head_weights(n_rows))
-    snapshot = PassSnapshot(model._learned_arrays() + (training.swap_counts,),
-                            training.W_velocity, momentum)
     if is_gaussian_pair(unit, model._hidden_unit):
         exact_gaussian_pair_step(model, batches, update)
     else:
@@ -751,6 +757,8 @@ TRAINING_SPEEDUP = 2.0
 #: checked once in 3,000 calls.
 MINIBATCH_OVERHEAD_FLOPS = 1.6e5
 PASS_OVERHEAD_FLOPS = 5e6
+#: The most a check's cost counts for, in full searches (``properness_due``).
+CHECK_COST_CAP = 4.0
 
 
 def properness_due(model, batches, watch):
@@ -776,9 +784,13 @@ def properness_due(model, batches, watch):
     against the budget: the next waits for its share.
     """
     n_hidden, n_visible = model.components_.shape
-    check = watch.check_flops
-    if check is None:  # before the first check: the most it can cost
-        check = 2.0 * check_cost_bound(n_hidden, n_visible)
+    bound = 2.0 * check_cost_bound(n_hidden, n_visible)  # (one search, in flops)
+    # Before the first check, the most a search can cost; after, what the last
+    # check cost, but at most CHECK_COST_CAP searches' worth (a budget set by
+    # hand must not switch the checks off; a check that shrank many
+    # directions then brings the next one closer, which costs only time).
+    check = bound if watch.check_flops is None else min(watch.check_flops,
+                                                         CHECK_COST_CAP * bound)
     products = PASS_FLOPS_PER_WEIGHT * batches.n_rows * n_hidden * n_visible
     watch.unchecked_flops += (products / TRAINING_SPEEDUP + PASS_OVERHEAD_FLOPS
                               + MINIBATCH_OVERHEAD_FLOPS * len(batches.ends))
@@ -861,9 +873,17 @@ def remember_properness(model, watch):
     training = model._training
     training.proper_directions = watch.keeper.known
     training.properness_budget = (watch.unchecked_flops, watch.check_flops)
-    training.proper_fingerprint = model._parameter_fingerprint()
-    if watch.checked:
-        model._record_no_improper_direction()
+    remember_parameters(model, checked=watch.checked)
+
+
+def remember_parameters(model, checked):
+    """Fingerprint the parameters as those training left (``start_proper``),
+    and, where a check found no improper direction in them (``checked``),
+    cache that verdict."""
+    fingerprint = model._parameter_fingerprint()
+    model._training.proper_fingerprint = fingerprint
+    if checked:
+        model._record_no_improper_direction(fingerprint)
 
 
 def model_improperness(model, work=None):
@@ -1205,10 +1225,19 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
             start_fraction, model.learning_rate_schedule, epoch, n_epochs)
     _set_history(model, monitor.history, warm, earlier)
     forget_early_stopping(model)  # an earlier fit's, unless this one stops early
-    if stopper is not None and stopper.restore_best(model._learned_arrays()):
+    if stopper is not None:
+        restore_best_epoch(model, stopper, earlier)
+
+
+def restore_best_epoch(model, stopper, earlier):
+    """Put back the parameters of the epoch early stopping chose (if it chose
+    one), with ``best_epoch_`` and ``best_validation_score_``."""
+    if stopper.restore_best(model._learned_arrays()):
         model.best_epoch_ = earlier + stopper.best_epoch
         model.best_validation_score_ = stopper.best_score
         model._training.log_partition_cache.clear()
+        if keeps_proper(model):  # (an epoch early stopping scored: checked, properness_due)
+            remember_parameters(model, checked=True)
 
 
 #: The attributes of a fit that stopped early (set by ``fit_epochs``).
@@ -1243,10 +1272,11 @@ def _continued_history(history, new_rows, earlier):
             for name in history}
 
 
-def partial_fit_pass(model, X, weights=None):
+def partial_fit_pass(model, X, weights=None, fills_gaps=False):
     """One ``partial_fit`` pass over validated X in its row order, recorded.
 
-    ``weights``: the rows' positive sample weights, or None.
+    ``weights``: the rows' positive sample weights, or None.  ``fills_gaps``:
+    whether the rows have gaps that the model fills (``run_pass``).
 
     Steps at ``learning_rate`` times the state's ``learning_rate_fraction``
     (1.0 on a plain stream of calls, so exactly ``learning_rate``).  A pass
@@ -1274,7 +1304,7 @@ def partial_fit_pass(model, X, weights=None):
     with single_threaded_blas():
         try:
             run_pass(model, batches, learning_rate, model.momentum,
-                     training.data_statistics_with(X, weights))
+                     training.data_statistics_with(X, weights), fills_gaps=fills_gaps)
         except BaseException:
             training.training_streams.restore(saved_streams)
             vars(unit).clear()

@@ -537,7 +537,11 @@ def test_partial_fit_carries_the_directions_and_the_budget_between_calls():
 @pytest.mark.parametrize("attribute, value, message", [
     ("proper_directions", np.zeros((3, 2)), "proper_directions must be None or a finite float64"),
     ("proper_directions", np.full((16, 2), np.nan), "proper_directions must be None"),
+    ("proper_directions", np.ones((16, 0)), "at least one column"),
+    ("proper_directions", np.zeros((16, 2)), "none of them zero or negative"),
+    ("proper_directions", -np.ones((16, 2)), "none of them zero or negative"),
     ("properness_budget", (-1.0, None), "properness_budget must be a pair"),
+    ("properness_budget", (True, None), "properness_budget must be a pair"),
     ("proper_fingerprint", 7, "proper_fingerprint must be None or a string"),
 ])
 def test_a_damaged_properness_memory_is_refused_with_what_to_do(attribute, value, message):
@@ -547,3 +551,114 @@ def test_a_damaged_properness_memory_is_refused_with_what_to_do(attribute, value
     setattr(model._training, attribute, value)
     with pytest.raises(ValueError, match=message):
         model.partial_fit(X)
+
+
+def test_a_partial_fit_stream_with_gaps_keeps_the_conditionals_proper():
+    # Second review: each call draws the gaps of its rows from the model
+    # before its pass, and refused the model a pass left improper (call 23).
+    X = _breast_cancer()
+    rng = np.random.RandomState(0)
+    gaps = X.copy()
+    gaps[rng.rand(*X.shape) < 0.5] = np.nan
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
+                                 random_state=0, missing="impute", batch_size=10)
+    for _ in range(60):
+        model.partial_fit(gaps[rng.randint(0, len(X), 40)])
+    assert improper_description(model.components_, model._visible_unit,
+                                model._hidden_unit) is None
+
+
+def test_a_partial_fit_that_fails_leaves_even_the_start_shrink_undone():
+    # Second review: the pass's snapshot was taken after start_proper had
+    # shrunk the assigned weights, so a failing call changed them.
+    X = _breast_cancer()
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
+                                 n_iter=20, random_state=0).fit(X)
+    model.components_ = model.components_ * 4
+    before = model.components_.copy()
+    model.set_params(learning_rate=50.0)
+    with pytest.raises(DivergenceError):
+        model.partial_fit(X)
+    assert np.array_equal(model.components_, before)
+
+
+class _Gaussian:
+    """Layers of unit precision and ReLU curvatures, for the keeper alone."""
+
+    def __init__(self, n_visible):
+        self.n_visible = n_visible
+
+    def coupling_precision(self):
+        return np.ones(self.n_visible)
+
+    def potential_curvatures(self, n_hidden):
+        return np.ones(n_hidden), None
+
+
+def test_a_direction_found_at_the_rounding_edge_is_still_shrunk():
+    # Second review: the search found a ratio just past 1 + margin that the
+    # loop's own recomputation rounded back below it; nothing was shrunk and
+    # the same search ran again for ever.  (Weights scaled to that edge: the
+    # search's einsum and h @ K @ h / curvature sum disagree in the last bit.)
+    rng = np.random.RandomState(3)
+    n, m = 12, 20
+    layers = _Gaussian(m)
+    margin = rbm._properness.rounding_margin(n, m)
+    for _ in range(300):
+        W0 = rng.randn(n, m)
+        found = improper_direction(coupling_gram(W0, np.ones(m)), np.ones(n), margin=0.0)
+        if found is None:
+            continue
+        W = W0 * np.sqrt((1 + margin) / found[0])
+        K = coupling_gram(W, np.ones(m))
+        edge = improper_direction(K, np.ones(n), margin=margin, every=True)
+        if edge is None:
+            continue
+        h = edge[0][1]
+        if h @ K @ h / np.sum(h ** 2) <= 1 + margin:  # the disagreement
+            assert ProperKeeper().shrink_searched(W, layers, layers) >= 1
+            assert improper_direction(coupling_gram(W, np.ones(m)), np.ones(n),
+                                      margin=margin) is None
+            return
+    pytest.fail("no weights at the edge found")  # (the draws above had one at the 8th)
+
+
+def test_early_stoppings_restored_epoch_needs_no_search_before_the_next_call(monkeypatch):
+    # Second review: the fingerprint named the last pass's parameters, not
+    # the best epoch's that fit restored, so the next call searched again.
+    X = _breast_cancer()
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
+                                 n_iter=24, random_state=0, early_stopping=True).fit(X)
+    assert model.best_epoch_ < model.n_iter_  # (restored)
+    searches = []
+    original = ProperKeeper.shrink_searched
+
+    def counting(self, *args):
+        searches.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(ProperKeeper, "shrink_searched", counting)
+    monkeypatch.setattr(rbm._training, "properness_due", lambda *args: False)
+    model.partial_fit(X)
+    assert searches == []
+    model.components_ = model.components_ * 1.0001  # changed by hand: searched
+    model.partial_fit(X)
+    assert searches == [1]
+
+
+def test_a_huge_check_cost_set_by_hand_does_not_switch_the_checks_off():
+    # Second review: (0.0, 1e300) made every later check wait for ever.
+    X = _breast_cancer()
+    checked = []
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
+                                 n_iter=2, random_state=0).fit(X)
+    model._training.properness_budget = (0.0, 1e300)
+    original = rbm._training.checked_improperness
+    try:
+        rbm._training.checked_improperness = (
+            lambda *args: checked.append(1) or original(*args))
+        for _ in range(300):
+            model.partial_fit(X[:50])
+    finally:
+        rbm._training.checked_improperness = original
+    assert checked
