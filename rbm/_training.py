@@ -110,7 +110,9 @@ class DivergenceWatch:
         self.unchecked_flops = 0.0
         self.checked = False
         self.passes_in_a_row = 0
-        # Whether the monitor scores the model this pass leaves (see properness_due).
+        # Whether a model that keeps itself proper is checked at this pass
+        # whatever the budget: early stopping scores it, or it fills gaps
+        # (see properness_due).
         self.scored = False
         self.keeper = ProperKeeper()  # (models that keep themselves proper)
         self.check_flops = None  # what the last properness check cost
@@ -771,17 +773,20 @@ def properness_due(model, batches, watch):
     itself proper its shrinks; before a call's first check the most that can
     cost, after it what the last check cost, ``SearchWork``; a pass: see
     ``TRAINING_SPEEDUP``).  So checks add about 10% to a fit's time, and a
-    model that turns improper early is caught early.  A model that keeps itself proper (``keep_proper``) carries
-    the budget from one ``partial_fit`` call to the next (``remember_properness``;
-    other models' calls count only their own pass), and is checked, and
-    shrunk, at every pass whose validation likelihood early stopping records
-    (``likelihood_epoch``) and at every pass of a fit that fills gaps:
-    between checks it may have crossed the bound again, where its log Z is
-    +inf, so early stopping could choose only among the passes that were
-    checked, and the gaps' draws need a proper model.  (Not where only
-    ``verbose`` records likelihoods: that must not change the model; its
-    history then shows -inf for an epoch whose model was improper.)  Checks forced so count
-    against the budget: the next waits for its share.
+    model that turns improper early is caught early.
+
+    A model that keeps itself proper (``keep_proper``) carries the budget
+    from one ``partial_fit`` call to the next (``remember_properness``; other
+    models' calls count only their own pass), and is checked, and shrunk,
+    at every pass whose validation likelihood early stopping records
+    (``likelihood_epoch``) and at every pass that fills gaps (``fit`` or
+    ``partial_fit`` on rows with gaps): between checks it may have crossed
+    the bound again, where its log Z is +inf, so early stopping could
+    choose only among the passes that were checked, and the gaps' draws
+    need a proper model.  (Not where only ``verbose`` records likelihoods:
+    that must not change the model; its history then shows -inf for an
+    epoch whose model was improper.)  Checks forced so count against the
+    budget: the next waits for its share.
     """
     n_hidden, n_visible = model.components_.shape
     bound = 2.0 * check_cost_bound(n_hidden, n_visible)  # (one search, in flops)
