@@ -210,8 +210,10 @@ TRAINING_ATTRIBUTES_DOC = """\
         row and every training row, or 4,096 evenly spaced training rows
         where there are more; NaN where not computed, as in every
         ``partial_fit`` row), ``log_likelihood_method`` (how their log Z
-        was obtained: "exact" or "ais ± " its standard error; "" where
-        not computed) and ``swap_rate`` (parallel tempering; NaN
+        was obtained: "exact" or "ais ± " its standard error; "improper"
+        where that epoch's model was shown to have none, between two of
+        training's properness checks, and its log-likelihoods are -inf;
+        "" where not computed) and ``swap_rate`` (parallel tempering; NaN
         otherwise).
     learning_rate_ : float
         The learning rate of the last ``fit`` or ``partial_fit`` pass: the

@@ -113,7 +113,11 @@ def likelihood_monitoring(exact_flops, n_train, n_weights, n_epochs, required):
 
 def estimate_tag(estimate):
     """A short tag of how a log Z was obtained: "exact", "ais ± <standard error>",
-    or "ais ± ?" where too few effective runs leave no standard error."""
+    "ais ± ?" where too few effective runs leave no standard error, or
+    "improper" where the model was shown to have none (log Z = +inf,
+    ``rbm._properness``: a model between two of training's checks)."""
+    if estimate.log_z == math.inf:
+        return "improper"
     if estimate.is_exact:
         return "exact"
     return f"ais ± {estimate.std_error:.2g}" if math.isfinite(estimate.std_error) else "ais ± ?"

@@ -666,3 +666,18 @@ def test_a_huge_check_cost_set_by_hand_does_not_switch_the_checks_off():
     finally:
         rbm._training.checked_improperness = original
     assert checked
+
+
+def test_a_monitored_epoch_between_checks_is_labelled_improper_not_exact(capsys):
+    # Seen on the command line: verbose progress read "training log-likelihood
+    # -inf (exact)" for epochs whose model was improper between two checks.
+    X = _breast_cancer()
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", n_iter=200,
+                                 random_state=0, verbose=2).fit(X)
+    methods = model.history_["log_likelihood_method"]
+    scores = model.history_["log_likelihood_train"]
+    improper = [i for i, m in enumerate(methods) if m == "improper"]
+    assert improper  # (this fit has such epochs)
+    assert all(scores[i] == -np.inf for i in improper)
+    assert all(np.isfinite(scores[i]) for i, m in enumerate(methods) if m.startswith("ais"))
+    assert "log Z improper" in capsys.readouterr().out
