@@ -257,9 +257,14 @@ def _delimiter(text):
 
 
 def _param(text):
+    """NAME=VALUE: a Python literal (0.5, True, None), true/false in any case
+    (as shells and other tools write booleans), or else a bare word (a string
+    option such as method=cd)."""
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    if value.strip().lower() in ("true", "false"):
+        return name.strip(), value.strip().lower() == "true"
     try:
         return name.strip(), ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):

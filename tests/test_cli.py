@@ -121,6 +121,20 @@ def test_model_parameters_reach_the_model(binary_csv, tmp_path, capsys):
             params["n_components"]) == ("cd", 2, 0.5, 0.001, 4)
 
 
+@pytest.mark.parametrize("word, expected", [("false", False), ("FALSE", False),
+                                            ("True", True), ("true", True)])
+def test_boolean_parameters_take_true_and_false_in_any_case(binary_csv, tmp_path, capsys,
+                                                            word, expected):
+    # Was: --param shuffle=false was refused ("must be an instance of 'bool'... Got
+    # 'false'"); only Python's True and False were read as booleans.
+    path, _ = binary_csv
+    model_path = tmp_path / "m.pkl"
+    status, _, err = run(["fit", str(path), *SMALL, "--param", f"shuffle={word}",
+                          "--save", str(model_path), "-q"], capsys)
+    assert status == 0, err
+    assert rbm.persistence.load(model_path)[-1].get_params()["shuffle"] is expected
+
+
 @pytest.mark.parametrize("argv, message", [
     (["fit", "missing.csv"], "no such file: 'missing.csv'"),
     (["fit", "data.txt"], "neither a .csv nor a .npy file nor a bundled data set"),
