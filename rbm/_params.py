@@ -1,6 +1,7 @@
 """Parameter names of the estimators, read from ``__init__`` once per class."""
 
 import functools
+import inspect
 
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import InvalidParameterError
@@ -8,8 +9,23 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 @functools.cache
 def _init_parameter_names(cls):
-    """scikit-learn's names of ``cls``'s constructor parameters (sorted), once per class."""
-    return tuple(BaseEstimator._get_param_names.__func__(cls))
+    """scikit-learn's names of ``cls``'s constructor parameters (sorted), once per class.
+
+    Read from the constructor's code object where it is a plain function:
+    ``inspect.signature`` took 0.2 ms on a class's first read, a tenth of a
+    small fit in a fresh process.  Anything else (no code, a wrapper, a
+    ``__signature__``, ``*args``, which scikit-learn refuses) is left to
+    scikit-learn's own reading.
+    """
+    init = cls.__init__
+    code = getattr(init, "__code__", None)
+    if (code is None or hasattr(init, "__wrapped__") or hasattr(init, "__signature__")
+            or code.co_flags & inspect.CO_VARARGS):
+        return tuple(BaseEstimator._get_param_names.__func__(cls))
+    # Positional and keyword-only names come first among the code's
+    # variables, in that order; **kwargs, if any, follows them.
+    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    return tuple(sorted(name for name in names if name != "self"))
 
 
 class CachedParamNames:

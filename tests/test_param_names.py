@@ -56,3 +56,35 @@ def test_get_params_reads_the_constructor_once_per_class(monkeypatch):
     model = rbm.CategoricalRBM(n_components=5)
     assert model.get_params()["n_components"] == 5
     model._validate_params()
+
+
+def test_odd_constructors_get_scikit_learns_reading():
+    """Keyword catch-alls are no parameters, ``*args`` is scikit-learn's error,
+    and a wrapped constructor is read through its wrapper, as scikit-learn does."""
+    import functools
+
+    class Catchall(rbm.BernoulliRBM):
+        def __init__(self, n_components=256, *, extra=3, **kwargs):
+            super().__init__(n_components=n_components)
+            self.extra = extra
+
+    class Positional(rbm.BernoulliRBM):
+        def __init__(self, *args, n_components=256):
+            super().__init__(n_components=n_components)
+
+    def logged(init):
+        @functools.wraps(init)
+        def wrapper(self, *args, **kwargs):
+            init(self, *args, **kwargs)
+        return wrapper
+
+    class Wrapped(rbm.BernoulliRBM):
+        @logged
+        def __init__(self, n_components=256, *, tag=None):
+            super().__init__(n_components=n_components)
+            self.tag = tag
+
+    assert Catchall._get_param_names() == signature_names(Catchall) == ["extra", "n_components"]
+    with pytest.raises(RuntimeError, match="no varargs"):
+        Positional._get_param_names()
+    assert Wrapped._get_param_names() == signature_names(Wrapped) == ["n_components", "tag"]

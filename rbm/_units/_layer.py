@@ -27,7 +27,6 @@ marginals, type-specific parameters and constraints) in ``VisibleLayer``.
 import math
 import os
 import sys
-from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -169,7 +168,10 @@ def refuse_temporal(estimator, X):
     # A DataFrame's column dtypes (pandas' own dtypes have a kind too), or the
     # one dtype of an array or a Series (whose .dtypes is that dtype, not a list).
     dtypes = getattr(X, "dtypes", None)
-    if not isinstance(dtypes, Iterable):
+    # (Iterable's own test, without isinstance: an abstract class's first
+    # check of a type, NumPy's dtype here, walks its whole tree of
+    # subclasses, 0.4 ms of a small fit in a fresh process.)
+    if getattr(type(dtypes), "__iter__", None) is None:
         dtypes = [getattr(X, "dtype", None)]
     if any(getattr(dtype, "kind", "") in ("m", "M") for dtype in dtypes):
         raise ValueError(
