@@ -768,8 +768,8 @@ def properness_due(model, batches, watch):
     the last pass of a fit without early stopping (the model it returns), and
     other passes once the training since the last check has cost at least
     1 / ``PROPERNESS_SHARE`` times the check, both counted in the search's
-    flops (the check: the coupling matrix, n_hidden**2 n_visible
-    multiply-adds, and the search's steps on it, and for a model that keeps
+    flops (the check: the coupling, ``Coupling.forming_cost``, and the
+    search's steps on it, and for a model that keeps
     itself proper its shrinks; before a call's first check the most that can
     cost, after it what the last check cost, ``SearchWork``; a pass: see
     ``TRAINING_SPEEDUP``).  So checks add about 10% to a fit's time, and a

@@ -13,8 +13,8 @@ import rbm._likelihood
 import rbm._properness
 import rbm._training
 from rbm import BernoulliRBM, DivergenceError, DivergenceWarning, GaussianBernoulliRBM
-from rbm._properness import (SHRINK_TARGET, ProperKeeper, _shrink_along, coupling_gram,
-                             improper_description, improper_direction)
+from rbm._properness import (SHRINK_TARGET, Coupling, ProperKeeper, _shrink_along,
+                             coupling_gram, improper_description, improper_direction)
 
 
 def _ratio(K, h, gamma_plus, gamma_minus=None):
@@ -54,6 +54,39 @@ def test_a_drelu_unit_is_held_back_by_the_curvature_of_its_own_side():
 def _random_gram(rng, n_hidden, n_visible, scale):
     W = rng.standard_normal((n_hidden, n_visible)) * scale
     return coupling_gram(W, np.ones(n_visible))
+
+
+def test_the_factored_coupling_is_the_gram_matrix():
+    """Tall weights (fewer visible units than half the hidden ones) are
+    searched through the factor F = W diag(sqrt d): its products, diagonal,
+    quadratic form and shrink are those of K itself, and so are the
+    directions the search finds."""
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((40, 6)) * 0.3
+    d = rng.uniform(0.5, 2.0, 6)
+    factored, full = Coupling.of(W, d), Coupling(K=coupling_gram(W, d))
+    assert factored.F is not None and factored.K is None
+    assert Coupling.of(W[:10], d).K is not None  # (10 rows, 6 columns: K is cheaper)
+    H = rng.standard_normal((40, 5))
+    np.testing.assert_allclose(factored.times(H), full.times(H), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(factored.diagonal(), np.diag(full.K), rtol=1e-12)
+    h = np.abs(H[:, 0])
+    assert factored.quadratic(h) == pytest.approx(float(h @ full.K @ h), rel=1e-12)
+    u = h / np.linalg.norm(h)
+    shrunk_W = W - 0.3 * np.outer(u, u @ W)  # (_shrink_along's change, shrink 0.3)
+    for coupling, formed_afresh in ((factored, True), (full, False)):
+        after, fresh = coupling.after_shrink(shrunk_W, d, u, 0.3)
+        assert fresh == formed_afresh
+        np.testing.assert_allclose(after.times(H), coupling_gram(shrunk_W, d) @ H,
+                                   rtol=1e-10, atol=1e-12)
+    # Large enough weights to be improper: both forms find a direction, and
+    # each is a proof on K (recomputed from the definition).
+    W_big = W * 3.0
+    K = coupling_gram(W_big, d)
+    for coupling in (Coupling.of(W_big, d), Coupling(K=K)):
+        ratio, h = improper_direction(coupling, np.ones(40))
+        assert np.all(h >= 0) and _ratio(K, h, np.ones(40)) == pytest.approx(ratio, rel=1e-9)
+        assert ratio > 1.0
 
 
 def test_the_search_finds_what_a_grid_over_the_orthant_finds():
