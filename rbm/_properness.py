@@ -270,26 +270,28 @@ def improper_direction(K, gamma_plus, gamma_minus=None, margin=IMPROPER_MARGIN, 
     if gamma_minus is None:  # (units with h >= 0 only: the starts' parts there)
         starts = np.maximum(starts, 0.0)
     H, alive = _unit_length(starts, gamma_plus, gamma_minus)
+    # Only the starts still climbing are carried (a start that is 0 on the
+    # units' sides, or has stopped gaining, never climbs again): later steps
+    # cost what the few slow starts need, not what all of them did.
+    H = H[:, alive]
     ratios = np.full(H.shape[1], -np.inf)
     for _ in range(SEARCH_STEPS):
+        if not H.shape[1]:
+            return None
         KH = coupling.times(H)
         if work is not None:
             work.multiply_adds += max(coupling.cost * H.shape[1], SEARCH_STEP_OVERHEAD)
-        new = np.where(alive, np.einsum("ij,ij->j", H, KH), -np.inf)
+        new = np.einsum("ij,ij->j", H, KH)
         best = int(np.argmax(new))
         if new[best] > 1.0 + margin:
             if every:
                 found = np.argsort(-new, kind="stable")[:np.count_nonzero(new > 1.0 + margin)]
                 return [(float(new[j]), H[:, j]) for j in found]
             return float(new[best]), H[:, best]
-        gain_needed = SEARCH_CONVERGED * np.abs(np.where(alive, new, 0.0))
-        climbing = alive & (new > ratios + gain_needed)
-        if not climbing.any():
-            return None
-        ratios = new
-        H, alive = _unit_length(_best_response(KH, gamma_plus, gamma_minus),
+        climbing = new > ratios + SEARCH_CONVERGED * np.abs(new)
+        H, alive = _unit_length(_best_response(KH[:, climbing], gamma_plus, gamma_minus),
                                 gamma_plus, gamma_minus)
-        alive &= climbing
+        H, ratios = H[:, alive], new[climbing][alive]
     return None
 
 

@@ -605,7 +605,7 @@ def test_a_partial_fit_stream_with_gaps_keeps_the_conditionals_proper():
                                 model._hidden_unit) is None
 
 
-def test_a_partial_fit_that_fails_leaves_even_the_start_shrink_undone():
+def test_a_partial_fit_that_fails_leaves_even_the_start_shrink_undone(monkeypatch):
     # Second review: the pass's snapshot was taken after start_proper had
     # shrunk the assigned weights, so a failing call changed them.
     X = _breast_cancer()
@@ -613,8 +613,8 @@ def test_a_partial_fit_that_fails_leaves_even_the_start_shrink_undone():
                                  n_iter=20, random_state=0).fit(X)
     model.components_ = model.components_ * 4
     before = model.components_.copy()
-    model.set_params(learning_rate=50.0)
-    with pytest.raises(DivergenceError):
+    _runaway_once(monkeypatch, times=2)  # (the pass, and its checked retry)
+    with pytest.raises(DivergenceError), pytest.warns(DivergenceWarning, match="ran again"):
         model.partial_fit(X)
     assert np.array_equal(model.components_, before)
 
@@ -664,8 +664,11 @@ def test_early_stoppings_restored_epoch_needs_no_search_before_the_next_call(mon
     # Second review: the fingerprint named the last pass's parameters, not
     # the best epoch's that fit restored, so the next call searched again.
     X = _breast_cancer()
-    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
-                                 n_iter=24, random_state=0, early_stopping=True).fit(X)
+    for seed in range(10):  # the first seed whose fit restores an earlier epoch
+        model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
+                                     n_iter=24, random_state=seed, early_stopping=True).fit(X)
+        if model.best_epoch_ < model.n_iter_:
+            break
     assert model.best_epoch_ < model.n_iter_  # (restored)
     searches = []
     original = ProperKeeper.shrink_searched
@@ -714,3 +717,95 @@ def test_a_monitored_epoch_between_checks_is_labelled_improper_not_exact(capsys)
     assert all(scores[i] == -np.inf for i in improper)
     assert all(np.isfinite(scores[i]) for i, m in enumerate(methods) if m.startswith("ais"))
     assert "log Z improper" in capsys.readouterr().out
+
+
+def _runaway_once(monkeypatch, times=1, calls_running_away=None):
+    """Make the first ``times`` calls of ``train_pass`` (or those numbered in
+    ``calls_running_away``, from 1) end with non-finite weights (a runaway
+    within the pass); returns the keepers each call got."""
+    calls = []
+    original = rbm._training.train_pass
+    running = set(range(1, times + 1)) if calls_running_away is None else calls_running_away
+
+    def running_away(model, batches, update, normalize, keeper=None):
+        calls.append(keeper)
+        original(model, batches, update, normalize, keeper)
+        if len(calls) in running:
+            model.components_[0, 0] = np.nan
+
+    monkeypatch.setattr(rbm._training, "train_pass", running_away)
+    return calls
+
+
+def test_a_pass_that_runs_away_runs_again_checked_after_each_minibatch(monkeypatch):
+    X = _breast_cancer()
+    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
+                                 n_iter=5, random_state=0).fit(X)
+    calls = _runaway_once(monkeypatch)
+    checks = []
+    original = ProperKeeper.shrink_searched
+
+    def counting(self, *args):
+        checks.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(ProperKeeper, "shrink_searched", counting)
+    with pytest.warns(DivergenceWarning, match="ran again with a properness check"):
+        model.partial_fit(X)
+    n_minibatches = -(-X.shape[0] // model.batch_size)
+    # The pass ran twice, the second time with the keeper: a check before it
+    # and one after each of its minibatches (and the call's own, if due).
+    assert len(calls) == 2 and calls[0] is None and calls[1] is not None
+    assert len(checks) >= 1 + n_minibatches
+    assert np.all(np.isfinite(model.components_))
+    assert improper_description(model.components_, model._visible_unit,
+                                model._hidden_unit) is None
+
+
+def test_the_same_seed_gives_the_same_retried_pass(monkeypatch):
+    X = _breast_cancer()
+    fitted = []
+    for _ in range(2):
+        model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
+                                     n_iter=3, random_state=0).fit(X)
+        _runaway_once(monkeypatch)
+        with pytest.warns(DivergenceWarning):
+            fitted.append(model.partial_fit(X).components_.copy())
+    assert np.array_equal(*fitted)
+
+
+def test_a_fit_whose_passes_run_away_one_after_another_stops(monkeypatch):
+    # A pass that runs away right after one that ran again gets no retry:
+    # the rate is too large, and fit says so.  One with a sound pass between
+    # its runaways trains on.
+    X = _breast_cancer()
+    settings = dict(n_components=16, hidden="relu", learning_rate=0.001, n_iter=4,
+                    random_state=0)
+    calls = _runaway_once(monkeypatch, calls_running_away={1, 3})
+    with pytest.raises(DivergenceError, match="non-finite"), pytest.warns(DivergenceWarning):
+        GaussianBernoulliRBM(**settings).fit(X)
+    assert len(calls) == 3
+    calls = _runaway_once(monkeypatch, calls_running_away={1, 4})
+    with pytest.warns(DivergenceWarning):
+        model = GaussianBernoulliRBM(**settings).fit(X)
+    assert len(calls) == 6 and model.n_iter_ == 4
+    assert np.all(np.isfinite(model.components_))
+
+
+def test_a_runaway_without_keep_proper_or_twice_in_a_pass_stands(monkeypatch):
+    X = _breast_cancer()
+    for keep_proper, times in ((False, 1), (True, 2)):
+        model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.001,
+                                     n_iter=3, random_state=0,
+                                     keep_proper=keep_proper).fit(X)
+        before = model.components_.copy()
+        calls = _runaway_once(monkeypatch, times)
+        with pytest.raises(DivergenceError, match="non-finite"), warnings.catch_warnings(
+                record=True) as caught:
+            warnings.simplefilter("always")
+            model.partial_fit(X)
+        # (A warning of the retry where there was one.)
+        assert len([w for w in caught if w.category is DivergenceWarning]) == int(keep_proper)
+        # Put back as before the call, the retry's shrink included.
+        assert np.array_equal(model.components_, before)
+        assert len(calls) == (1 if not keep_proper else 2)
