@@ -660,6 +660,19 @@ def test_a_direction_found_at_the_rounding_edge_is_still_shrunk():
     pytest.fail("no weights at the edge found")  # (the draws above had one at the 8th)
 
 
+def _counted_full_checks(monkeypatch):
+    """A list that gets an entry at every ``ProperKeeper.shrink_searched`` call."""
+    checks = []
+    original = ProperKeeper.shrink_searched
+
+    def counting(self, *args):
+        checks.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(ProperKeeper, "shrink_searched", counting)
+    return checks
+
+
 def test_early_stoppings_restored_epoch_needs_no_search_before_the_next_call(monkeypatch):
     # Second review: the fingerprint named the last pass's parameters, not
     # the best epoch's that fit restored, so the next call searched again.
@@ -670,14 +683,7 @@ def test_early_stoppings_restored_epoch_needs_no_search_before_the_next_call(mon
         if model.best_epoch_ < model.n_iter_:
             break
     assert model.best_epoch_ < model.n_iter_  # (restored)
-    searches = []
-    original = ProperKeeper.shrink_searched
-
-    def counting(self, *args):
-        searches.append(1)
-        return original(self, *args)
-
-    monkeypatch.setattr(ProperKeeper, "shrink_searched", counting)
+    searches = _counted_full_checks(monkeypatch)
     monkeypatch.setattr(rbm._training, "properness_due", lambda *args: False)
     model.partial_fit(X)
     assert searches == []
@@ -742,14 +748,7 @@ def test_a_pass_that_runs_away_runs_again_checked_after_each_minibatch(monkeypat
     model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
                                  n_iter=5, random_state=0).fit(X)
     calls = _runaway_once(monkeypatch)
-    checks = []
-    original = ProperKeeper.shrink_searched
-
-    def counting(self, *args):
-        checks.append(1)
-        return original(self, *args)
-
-    monkeypatch.setattr(ProperKeeper, "shrink_searched", counting)
+    checks = _counted_full_checks(monkeypatch)
     with pytest.warns(DivergenceWarning, match="ran again with a properness check"):
         model.partial_fit(X)
     n_minibatches = -(-X.shape[0] // model.batch_size)
