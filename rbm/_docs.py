@@ -133,7 +133,9 @@ SHARED_PARAMETERS = {
         "warn" issues one ``rbm.DivergenceWarning`` per call and trains on.
         Parameters that become non-finite or too large for float64
         likelihoods (or, for Gaussian units, beyond 1,000 times the data's
-        scale) always raise.  Either way the message names the cause (the
+        scale) always raise (a Gaussian-visible model with ReLU or dReLU
+        units that keeps itself proper first runs such a pass once more,
+        see ``keep_proper``).  Either way the message names the cause (the
         learning rate, the weight decay or the data's scale) and what to
         change."""),
     "warm_start": ("bool", """\

@@ -166,10 +166,12 @@ class GaussianBernoulliRBM(BaseRBM):
             finds none (after 200 such shrinks in one check, W is scaled as
             a whole instead); the directions found are re-checked at every
             pass, and weights assigned or loaded since the last pass are
-            checked before the next.  A pass whose chains run away all the
-            same runs again from its start, shrunk, with a check after each
-            minibatch (a ``DivergenceWarning`` says so); one that runs away
-            again, or right after such a retry, stops the fit.  False: an
+            checked before the next.  A pass that runs away all the same
+            (its parameters become non-finite or run off) runs again from
+            its start, shrunk, with the known directions re-checked after
+            each minibatch (a ``DivergenceWarning`` says so); one that runs
+            away again, or within a fit right after such a retry, stops the
+            fit.  False: an
             improper model is a divergence, handled as ``on_divergence``
             says.  Measured on standardised breast cancer (a 75/25 split,
             ``random_state=0``; 16 ReLU units, PCD, 1,000 epochs at rate

@@ -346,9 +346,16 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None,
                                                  batches.head_weights(n_rows))
     train_pass(model, batches, update, normalize)
     message = divergence_message(model, batches, data_mean, learning_rate, momentum, watch)
-    if message is not None and retries_runaway(model, watch, snapshot, learning_rate):
-        train_pass(model, batches, update, normalize, watch.keeper)
-        message = divergence_message(model, batches, data_mean, learning_rate, momentum, watch)
+    if message is not None and retries_runaway(model, watch, snapshot):
+        try:  # (whatever stops it, even the warning raised as an error, undoes the call)
+            train_pass(model, batches, update, normalize, watch.keeper)
+            message = divergence_message(model, batches, data_mean, learning_rate, momentum,
+                                         watch)
+            if message is None:
+                warn_retried_pass(model, learning_rate)
+        except BaseException:
+            snapshot.restore()
+            raise
     if message is not None:
         watch.last_sound(snapshot).restore()
         raise DivergenceError(message + kept_improperness(model))
@@ -362,9 +369,10 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None,
 def train_pass(model, batches, update, normalize, keeper=None):
     """The pass's minibatch updates, in place (``run_pass`` checks what they
     left).  With ``normalize`` (``normalize_hidden``) or a ``keeper`` (a
-    ``ProperKeeper``: ``retries_runaway``) the kernel runs one part of the
-    pass at a time (``pass_parts``), and after each the hidden units are
-    normalised, or the weights shrunk until the search finds them proper."""
+    ``ProperKeeper``: ``retries_runaway``) the kernel runs one minibatch at
+    a time (``pass_parts``), and after each the hidden units are normalised,
+    or the weights shrunk along the keeper's known directions that have
+    crossed the bound (``ProperKeeper.shrink_known``: a product with W)."""
     unit, training = model._visible_unit, model._training
     if is_gaussian_pair(unit, model._hidden_unit):
         exact_gaussian_pair_step(model, batches, update)
@@ -384,18 +392,20 @@ def train_pass(model, batches, update, normalize, keeper=None):
             if normalize:
                 normalize_hidden_units(model, batches)
             if keeper is not None:
-                keeper.shrink_searched(model.components_, unit, model._hidden_unit)
+                keeper.shrink_known(model.components_, unit, model._hidden_unit)
 
 
-def retries_runaway(model, watch, snapshot, learning_rate):
+def retries_runaway(model, watch, snapshot):
     """Whether a pass that ran away, on a model that keeps itself proper, runs
-    again, checked (``train_pass`` with the watch's keeper): it is put back
-    as it was before the pass, shrunk until the search finds it proper, and
-    run once more with a full check after each minibatch (its chains draw on
-    from where the streams stand: the same seed gives the same fit), with a
-    ``DivergenceWarning``.  Not right after a pass that ran again (a rate
-    that makes pass after pass run away is too large, and is told so as
-    before), and where the pass runs away again the runaway stands.
+    again: it is put back as it was before the pass, shrunk until the search
+    finds it proper (a full check, whose directions join the known ones),
+    and run once more with the known directions re-checked after each
+    minibatch (``train_pass`` with the watch's keeper; its chains draw on
+    from where the streams stand: the same seed gives the same fit).  Once
+    per pass, and within a fit not right after a pass that ran again (a
+    rate that makes pass after pass run away is too large, and is told so
+    as before); where the pass runs away again the runaway stands.  Each
+    ``partial_fit`` call is a pass of its own, retried at most once.
 
     Between full checks a model may cross the bound along a direction not
     yet known, and its chains then run off within the pass; and a model at
@@ -404,10 +414,10 @@ def retries_runaway(model, watch, snapshot, learning_rate):
     one minibatch's step across it.  The default dReLU fit of standardised
     breast cancer (256 units) did so once in 5,000 passes at one check
     schedule, within a pass that started from a model the search found
-    proper, and ended with non-finite weights (``DivergenceError``).
+    proper, and ended with non-finite weights (``DivergenceError``); its
+    retried pass trained on.
     """
-    if (watch.retried or watch.retried_last or model._visible_unit.discrete
-            or not keeps_proper(model)):
+    if watch.retried or watch.retried_last or not keeps_proper(model):
         return False
     watch.retried = True
     snapshot.restore()
@@ -415,13 +425,20 @@ def retries_runaway(model, watch, snapshot, learning_rate):
     keeper = watch.keeper
     costed(watch, lambda: keeper.shrink_searched(
         model.components_, model._visible_unit, model._hidden_unit))
-    warnings.warn(
-        f"{type(model).__name__}: a pass over the data ran away (its chains ran off and "
-        "took the weights with them) although the model was kept proper; it ran again "
-        f"with a properness check after each minibatch. learning_rate={learning_rate:.3g} "
-        "is at the edge of what this model trains at: if this recurs, lower it.",
-        DivergenceWarning, stacklevel=2)
     return True
+
+
+def warn_retried_pass(model, learning_rate):
+    """The ``DivergenceWarning`` of a pass that ran away and trained on when run
+    again (``retries_runaway``)."""
+    warnings.warn(
+        f"{type(model).__name__}: a pass over the data ran away (its parameters became "
+        "non-finite or ran off) although training keeps the model proper; it ran again "
+        "from its start, shrunk, with the known improper directions re-checked after "
+        f"each minibatch, and trained on. This pass's rate, {learning_rate:.3g} "
+        f"(learning_rate={model.learning_rate!r} on its schedule), is at the edge of what "
+        "this model trains at: if this recurs, lower learning_rate.",
+        DivergenceWarning, stacklevel=2)
 
 
 #: Minibatch updates between two normalisations of ``normalize_hidden``:

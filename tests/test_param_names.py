@@ -84,7 +84,13 @@ def test_odd_constructors_get_scikit_learns_reading():
             super().__init__(n_components=n_components)
             self.tag = tag
 
+    class Bound(rbm.BernoulliRBM):  # (scikit-learn drops the bound first argument)
+        @classmethod
+        def __init__(cls, foo=1, n_components=256):
+            pass
+
     assert Catchall._get_param_names() == signature_names(Catchall) == ["extra", "n_components"]
+    assert Bound._get_param_names() == signature_names(Bound) == ["foo", "n_components"]
     with pytest.raises(RuntimeError, match="no varargs"):
         Positional._get_param_names()
     assert Wrapped._get_param_names() == signature_names(Wrapped) == ["n_components", "tag"]
