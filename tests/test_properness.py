@@ -223,8 +223,7 @@ def test_early_stopping_returns_its_best_epoch_without_a_word_of_later_ones():
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
             model.fit(X)
-        assert improper_description(model.components_, model._visible_unit,
-                                    model._hidden_unit) is None
+        assert _found_proper(model)
         assert np.isfinite(model.score(X))
         assert model.best_epoch_ < model.n_iter_
 
@@ -361,6 +360,19 @@ def test_sparse_checks_count_the_passes_between_them(monkeypatch):
 # ---- keep_proper: training shrinks the weights instead of refusing -------------
 
 
+def _found_proper(model):
+    """Whether the search finds no improper direction in the fitted model."""
+    return improper_description(model.components_, model._visible_unit,
+                                model._hidden_unit) is None
+
+
+def _small_relu(X, **settings):
+    """16 ReLU units fitted to X at rate 0.003, seed 0 unless ``settings`` say
+    otherwise: where most tests here start."""
+    return GaussianBernoulliRBM(**{**dict(n_components=16, hidden="relu", learning_rate=0.003,
+                                          random_state=0), **settings}).fit(X)
+
+
 def _breast_cancer():
     from sklearn.datasets import load_breast_cancer
     from sklearn.preprocessing import StandardScaler
@@ -404,8 +416,7 @@ def test_a_fit_keeps_an_improper_start_proper(hidden):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(X)
-    assert improper_description(model.components_, model._visible_unit,
-                                model._hidden_unit) is None
+    assert _found_proper(model)
     # (Near the bound AIS may say its estimate is unsure; never "improper".)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -519,8 +530,7 @@ def test_a_fit_that_fills_gaps_keeps_its_conditionals_proper():
     model = GaussianBernoulliRBM(n_components=16, hidden="relu", method="cd",
                                  learning_rate=0.003, batch_size=10, n_iter=150,
                                  random_state=0, missing="impute").fit(X)
-    assert improper_description(model.components_, model._visible_unit,
-                                model._hidden_unit) is None
+    assert _found_proper(model)
 
 
 @pytest.mark.parametrize("call", ["partial_fit", "warm fit"])
@@ -533,8 +543,7 @@ def test_training_from_improper_weights_shrinks_them_before_the_first_pass(call)
                                  learning_rate=0.001, batch_size=10, n_iter=50,
                                  random_state=0).fit(X)
     model.components_ *= 10
-    assert improper_description(model.components_, model._visible_unit,
-                                model._hidden_unit) is not None
+    assert not _found_proper(model)
     if call == "partial_fit":
         model.partial_fit(X)
     else:
@@ -601,16 +610,14 @@ def test_a_partial_fit_stream_with_gaps_keeps_the_conditionals_proper():
                                  random_state=0, missing="impute", batch_size=10)
     for _ in range(60):
         model.partial_fit(gaps[rng.randint(0, len(X), 40)])
-    assert improper_description(model.components_, model._visible_unit,
-                                model._hidden_unit) is None
+    assert _found_proper(model)
 
 
 def test_a_partial_fit_that_fails_leaves_even_the_start_shrink_undone(monkeypatch):
     # Second review: the pass's snapshot was taken after start_proper had
     # shrunk the assigned weights, so a failing call changed them.
     X = _breast_cancer()
-    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
-                                 n_iter=20, random_state=0).fit(X)
+    model = _small_relu(X, n_iter=20)
     model.components_ = model.components_ * 4
     before = model.components_.copy()
     _runaway_once(monkeypatch, times=2)  # (the pass, and its checked retry)
@@ -678,8 +685,7 @@ def test_early_stoppings_restored_epoch_needs_no_search_before_the_next_call(mon
     # the best epoch's that fit restored, so the next call searched again.
     X = _breast_cancer()
     for seed in range(10):  # the first seed whose fit restores an earlier epoch
-        model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
-                                     n_iter=24, random_state=seed, early_stopping=True).fit(X)
+        model = _small_relu(X, n_iter=24, random_state=seed, early_stopping=True)
         if model.best_epoch_ < model.n_iter_:
             break
     assert model.best_epoch_ < model.n_iter_  # (restored)
@@ -696,8 +702,7 @@ def test_a_huge_check_cost_set_by_hand_does_not_switch_the_checks_off():
     # Second review: (0.0, 1e300) made every later check wait for ever.
     X = _breast_cancer()
     checked = []
-    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
-                                 n_iter=2, random_state=0).fit(X)
+    model = _small_relu(X, n_iter=2)
     model._training.properness_budget = (0.0, 1e300)
     original = rbm._training.checked_improperness
     try:
@@ -745,8 +750,7 @@ def _runaway_once(monkeypatch, times=1, calls_running_away=None):
 
 def test_a_pass_that_runs_away_runs_again_checked_after_each_minibatch(monkeypatch):
     X = _breast_cancer()
-    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
-                                 n_iter=5, random_state=0).fit(X)
+    model = _small_relu(X, n_iter=5)
     calls = _runaway_once(monkeypatch)
     searches = _counted_full_checks(monkeypatch)
     known_checks = []
@@ -767,16 +771,14 @@ def test_a_pass_that_runs_away_runs_again_checked_after_each_minibatch(monkeypat
     assert len(searches) >= 1
     assert len(known_checks) == n_minibatches + 1
     assert np.all(np.isfinite(model.components_))
-    assert improper_description(model.components_, model._visible_unit,
-                                model._hidden_unit) is None
+    assert _found_proper(model)
 
 
 def test_a_retry_stopped_by_its_warning_as_an_error_leaves_the_model_as_it_was(monkeypatch):
     # Review: the warning came after the restore and the shrink, before the
     # retried pass; raised as an error it left the model changed.
     X = _breast_cancer()
-    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
-                                 n_iter=5, random_state=0).fit(X)
+    model = _small_relu(X, n_iter=5)
     model.components_ = model.components_ * 4
     before = [array.copy() for array in model._learned_arrays()]
     n_iter = model.n_iter_
@@ -791,8 +793,7 @@ def test_a_retry_stopped_by_its_warning_as_an_error_leaves_the_model_as_it_was(m
 
 def test_each_partial_fit_call_may_retry_its_pass_once(monkeypatch):
     X = _breast_cancer()
-    model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
-                                 n_iter=2, random_state=0).fit(X)
+    model = _small_relu(X, n_iter=2)
     calls = _runaway_once(monkeypatch, calls_running_away={1, 3})
     for _ in range(2):
         with pytest.warns(DivergenceWarning, match="learning_rate=0.003 on its schedule"):
@@ -804,8 +805,7 @@ def test_the_same_seed_gives_the_same_retried_pass(monkeypatch):
     X = _breast_cancer()
     fitted = []
     for _ in range(2):
-        model = GaussianBernoulliRBM(n_components=16, hidden="relu", learning_rate=0.003,
-                                     n_iter=3, random_state=0).fit(X)
+        model = _small_relu(X, n_iter=3)
         _runaway_once(monkeypatch)
         with pytest.warns(DivergenceWarning):
             fitted.append(model.partial_fit(X).components_.copy())
