@@ -422,9 +422,7 @@ def retries_runaway(model, watch, snapshot):
     watch.retried = True
     snapshot.restore()
     watch.record(False)  # (the runaway's record: the pass is undone)
-    keeper = watch.keeper
-    costed(watch, lambda: keeper.shrink_searched(
-        model.components_, model._visible_unit, model._hidden_unit))
+    shrink_until_proper(model, watch)
     return True
 
 
@@ -892,12 +890,19 @@ def checked_improperness(model, watch, keep):
     (``keeps_proper``) the weights are shrunk until the search finds the
     model proper, and None returned; else ``model_improperness``.  Records
     what the check cost (``costed``)."""
-    keeper = watch.keeper
     if keep:
-        costed(watch, lambda: keeper.shrink_searched(model.components_, model._visible_unit,
-                                                     model._hidden_unit))
+        shrink_until_proper(model, watch)
         return None
-    return costed(watch, lambda: model_improperness(model, keeper.work))
+    return costed(watch, lambda: model_improperness(model, watch.keeper.work))
+
+
+def shrink_until_proper(model, watch):
+    """The full check of a model that keeps itself proper: its weights shrunk
+    until the search finds no improper direction (``ProperKeeper.shrink_searched``),
+    what that cost recorded for the budget (``costed``)."""
+    keeper = watch.keeper
+    costed(watch, lambda: keeper.shrink_searched(model.components_, model._visible_unit,
+                                                 model._hidden_unit))
 
 
 def costed(watch, check):
@@ -942,9 +947,7 @@ def start_proper(model, watch):
     the budget's first check cost (``properness_due``)."""
     if (keeps_proper(model) and model._parameter_fingerprint()
             != getattr(model._training, "proper_fingerprint", None)):
-        keeper = watch.keeper
-        costed(watch, lambda: keeper.shrink_searched(model.components_, model._visible_unit,
-                                                     model._hidden_unit))
+        shrink_until_proper(model, watch)
         model._training.log_partition_cache.clear()
         model._record_no_improper_direction()
 
