@@ -98,7 +98,7 @@ def likelihood_monitoring(exact_flops, n_train, n_weights, n_epochs, required):
     # Not counted: a check's free energies of the training rows, one product
     # of each with W, against the 4 of a pass (and the chains' 10 per row of a
     # pass at the default 100 chains and batches of 20).
-    epochs_per_check = max(1, n_epochs // LIKELIHOOD_CHECKS)
+    epochs_per_check = epochs_between_checks(n_epochs)
     budget = MONITOR_SHARE * PASS_FLOPS_PER_WEIGHT * n_train * n_weights * epochs_per_check
     exact_cost = exact_flops + CHECK_OVERHEAD_FLOPS
     ais_cost = MONITOR_AIS_FLOPS_PER_WEIGHT * n_weights + CHECK_OVERHEAD_FLOPS
@@ -156,8 +156,14 @@ def likelihood_epoch(epoch, n_epochs):
     """Whether (0-based) ``epoch`` of ``n_epochs`` is one of the about
     ``LIKELIHOOD_CHECKS`` evenly spaced epochs, and the last, at which a fit
     records likelihoods where it records them at all."""
-    every = max(1, n_epochs // LIKELIHOOD_CHECKS)
+    every = epochs_between_checks(n_epochs)
     return (epoch + 1) % every == 0 or epoch + 1 == n_epochs
+
+
+def epochs_between_checks(n_epochs):
+    """Epochs from one likelihood check of a fit of ``n_epochs`` to the next
+    (``likelihood_epoch``)."""
+    return max(1, n_epochs // LIKELIHOOD_CHECKS)
 
 
 class TrainingMonitor:
@@ -238,21 +244,61 @@ class EarlyStopping:
     """Stop when the validation log-likelihood stops improving; keep the best.
 
     Counts likelihood checks (not epochs) without an improvement of more than
-    ``tol`` nats over the best so far; after ``n_iter_no_change`` of them,
-    training stops.  ``should_stop`` receives the learned arrays to copy
-    when a check is the best so far; ``restore_best`` puts them back.
+    ``tol`` nats over the best so far.  After ``n_iter_no_change`` of them
+    training does not stop at once: the learning rate falls linearly to
+    zero over the epochs up to the next check (``learning_rate``), and
+    training stops at that check.  ``should_stop`` receives the learned
+    arrays to copy when a check is the best so far; ``restore_best`` puts
+    them back.
+
+    Why the closing fall: a model trained by persistent chains at a large
+    rate is a much poorer density than the same run with its rate brought
+    down, because the chains follow the parameters and the parameters the
+    chains.  Scored at such a rate, checks say little about where the
+    run's rate-lowered end would stand, and a stop there kept a poor check
+    (measured on standardised breast cancer, GaussianBernoulliRBM at its
+    defaults: the check it stopped at scored -100.6 nats per test row, its
+    best check -28.6, the fall over the next 250 epochs -21.1; see
+    benchmarks/README.md).
+
+    Parameters
+    ----------
+    tol : float
+        Smallest improvement, in nats, that counts.
+    n_iter_no_change : int
+        Checks without one before the closing fall starts.
+    n_epochs : int
+        Epochs of the fit: the fall lasts ``epochs_between_checks(n_epochs)``
+        epochs, fewer where the fit ends sooner.
     """
 
-    def __init__(self, tol, n_iter_no_change):
+    def __init__(self, tol, n_iter_no_change, n_epochs):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.n_epochs = n_epochs
         self.best_score = -math.inf
         self.best_state = None
         self.best_epoch = None
         self.checks_without_improvement = 0
+        self.closing = False  # patience has run out: the rate falls to the next check
+        self.fall = None  # (first epoch, its scheduled rate, epochs) once it started
+
+    def learning_rate(self, epoch, scheduled):
+        """The rate of (0-based) ``epoch``: ``scheduled`` until patience has run
+        out; then, from the next epoch's scheduled rate r, r (n - k) / (n + 1)
+        in the k-th epoch (from 0) of the n epochs to the next check (so a
+        fall of one epoch halves the rate)."""
+        if not self.closing:
+            return scheduled
+        if self.fall is None:
+            length = min(epochs_between_checks(self.n_epochs), self.n_epochs - epoch)
+            self.fall = (epoch, scheduled, length)
+        first, rate, length = self.fall
+        return rate * (length - (epoch - first)) / (length + 1)
 
     def should_stop(self, row, learned_arrays):
-        """Whether to stop after this history row."""
+        """Whether to stop after this history row: at the first check after
+        the closing fall started."""
         score = row["log_likelihood_validation"]
         if math.isnan(score):
             return False
@@ -264,7 +310,10 @@ class EarlyStopping:
             self.best_score = score
             self.best_state = [a.copy() for a in learned_arrays]
             self.best_epoch = row["epoch"]
-        return self.checks_without_improvement >= self.n_iter_no_change
+        if self.closing:
+            return True
+        self.closing = self.checks_without_improvement >= self.n_iter_no_change
+        return False
 
     def restore_best(self, learned_arrays):
         """Put the best check's arrays back; False if there was none."""

@@ -1253,7 +1253,7 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
                                         X_valid is not None or bool(model.verbose))
     exact = likelihood == "exact"
     monitor = TrainingMonitor(n_epochs, likelihood is not None, model._training.swap_counts)
-    stopper = (EarlyStopping(model.tol, model.n_iter_no_change)
+    stopper = (EarlyStopping(model.tol, model.n_iter_no_change, n_epochs)
                if model.early_stopping else None)
     figures = EpochFigures(model, X, X_valid, exact, weights, valid_weights, validation_log_p,
                            train_log_p, train_rows)
@@ -1280,6 +1280,8 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
             learning_rate = epoch_learning_rate(
                 model.learning_rate_schedule, model.learning_rate_ * start_fraction, epoch,
                 n_epochs)
+            if stopper is not None:  # its closing fall, once patience has run out
+                learning_rate = stopper.learning_rate(epoch, learning_rate)
             # During the warm-up the kernel leaves the weights' velocity
             # alone (it is 0 when momentum starts) but keeps the biases'.
             momentum = (model.momentum if warm else
@@ -1293,6 +1295,10 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
                 run_pass(model, batches.plan(order, model.batch_size),
                          learning_rate, momentum, statistics, watch)
             except DivergenceError:
+                if stopper is not None and stopper.closing and stopper.best_state is not None:
+                    # The closing fall ran away: early stopping returns its
+                    # best check (restore_best_epoch), as a stop would have.
+                    break
                 model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
                 # The passes a first fit keeps are in history_ as n_iter_ counts
                 # them (a refit that raises is undone whole by fit).

@@ -212,8 +212,9 @@ def test_early_stopping_returns_its_best_epoch_without_a_word_of_later_ones():
     from sklearn.datasets import load_breast_cancer
     from sklearn.preprocessing import StandardScaler
     X = StandardScaler().fit_transform(load_breast_cancer().data)
-    # Stopped early (n_iter_no_change=2), or run to its improper last epoch (4
-    # epochs, the best the third).
+    # Stopped early (n_iter_no_change=2; its closing fall of the rate runs
+    # away, which ends the fit at the best check), or run to its improper
+    # last epoch (4 epochs, the best the third).
     # (keep_proper=False: a model that keeps itself proper has no improper
     # epochs where the monitor scores it; the next test.)
     for n_iter, n_iter_no_change in [(30, 2), (4, 10)]:
@@ -225,7 +226,7 @@ def test_early_stopping_returns_its_best_epoch_without_a_word_of_later_ones():
             model.fit(X)
         assert _found_proper(model)
         assert np.isfinite(model.score(X))
-        assert model.best_epoch_ < model.n_iter_
+        assert model.best_epoch_ < model.n_iter_ == len(model.history_["epoch"])
 
 
 def test_a_proper_model_is_searched_once_for_all_its_gap_patterns(monkeypatch):

@@ -97,23 +97,63 @@ def test_history_skips_the_likelihood_of_large_models_without_early_stopping(dig
 def test_early_stopping_stops_and_restores_the_best_parameters(digits):
     # A learning rate this large makes the validation likelihood peak early
     # and then wander; training must stop after n_iter_no_change checks
-    # without improvement and come back to the best check's parameters.
+    # without improvement (and the closing fall of the rate) and come back
+    # to the best check's parameters.
     model = BernoulliRBM(n_components=6, n_iter=200, learning_rate=0.5, batch_size=20,
                          early_stopping=True, n_iter_no_change=3, random_state=0)
     model.fit(digits)
     history = np.array(model.history_["log_likelihood_validation"])
     assert model.n_iter_ < 200 and len(history) == model.n_iter_
-    # Checks every 10 epochs (200 // 20): stopped 3 checks after the best.
+    # Checks every 10 epochs (200 // 20).  The best may be an early check
+    # or the one that ends the closing fall of the rate (next test).
     assert np.flatnonzero(~np.isnan(history))[0] == 9
     best = int(np.nanargmax(history))
     assert model.best_epoch_ == best + 1
-    assert model.n_iter_ >= model.best_epoch_ + 3 * 10
     assert model.best_validation_score_ == np.nanmax(history)
     # The restored parameters score what the best epoch scored on the same rows.
     n_valid = round(0.1 * len(digits))
     rng = np.random.default_rng(np.random.RandomState(0).randint(2**32))
     valid = digits[np.sort(rng.permutation(len(digits))[:n_valid])]
     assert model.score(valid) == pytest.approx(model.best_validation_score_, abs=1e-9)
+
+
+def test_early_stopping_brings_the_rate_down_to_zero_before_it_stops(digits):
+    # When patience runs out the rate falls linearly to zero over the
+    # epochs up to the next check, and training stops at that check.
+    model = BernoulliRBM(n_components=6, n_iter=200, learning_rate=0.5, batch_size=20,
+                         early_stopping=True, n_iter_no_change=3, random_state=0)
+    model.fit(digits)
+    history = model.history_
+    rates = np.array(history["learning_rate"])
+    scores = np.array(history["log_likelihood_validation"])
+    checks = np.flatnonzero(~np.isnan(scores))
+    assert model.n_iter_ < 200 and checks[-1] == model.n_iter_ - 1
+    # The check before the last is the one at which patience ran out: none
+    # of the 3 checks up to it gained more than tol on the best before them.
+    last_of_patience = checks[-2]
+    assert model.n_iter_ - 1 - last_of_patience == 10  # one check interval: 200 // 20
+    start = np.flatnonzero(checks == last_of_patience)[0] - 2
+    for i in checks[start:start + 3]:
+        assert scores[i] <= np.nanmax(scores[:i]) + model.tol
+    scheduled = 0.5 * (1.0 - np.arange(200) / 200)
+    fall_start = last_of_patience + 1
+    np.testing.assert_array_equal(rates[:fall_start], scheduled[:fall_start])
+    expected_fall = scheduled[fall_start] * (10 - np.arange(10)) / 11
+    np.testing.assert_allclose(rates[fall_start:], expected_fall, rtol=1e-15)
+    assert rates[-1] == pytest.approx(scheduled[fall_start] / 11)
+
+
+def test_early_stopping_falls_only_over_the_epochs_the_fit_has_left():
+    from rbm._monitor import EarlyStopping
+    stopper = EarlyStopping(tol=0.0, n_iter_no_change=1, n_epochs=100)  # checks every 5
+    arrays = [np.zeros(2)]
+    assert not stopper.should_stop({"log_likelihood_validation": -1.0, "epoch": 95}, arrays)
+    assert not stopper.should_stop({"log_likelihood_validation": -2.0, "epoch": 97}, arrays)
+    # Patience ran out after the 97th epoch: 3 epochs are left, not 5.
+    assert [stopper.learning_rate(epoch, 0.3) for epoch in (97, 98, 99)] == \
+        pytest.approx([0.225, 0.15, 0.075])
+    assert stopper.should_stop({"log_likelihood_validation": -3.0, "epoch": 100}, arrays)
+    assert stopper.best_epoch == 95
 
 
 def test_early_stopping_needs_both_splits():
