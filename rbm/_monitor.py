@@ -315,6 +315,13 @@ class EarlyStopping:
         self.closing = self.checks_without_improvement >= self.n_iter_no_change
         return False
 
+    def ends_at_divergence(self):
+        """Whether a pass that diverged ends the fit at the best check (rather
+        than raising): in the closing fall, once some check was kept.  The
+        fall comes after checks that did not improve, and a stop there would
+        have returned the same parameters."""
+        return self.closing and self.best_state is not None
+
     def restore_best(self, learned_arrays):
         """Put the best check's arrays back; False if there was none."""
         if self.best_state is None:

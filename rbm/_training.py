@@ -1276,12 +1276,7 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     # reuses must not depend on n_jobs.
     with single_threaded_blas():
         for epoch in range(n_epochs):
-            # A fresh fit's start_fraction is 1.0: learning_rate * 1.0 is exact.
-            learning_rate = epoch_learning_rate(
-                model.learning_rate_schedule, model.learning_rate_ * start_fraction, epoch,
-                n_epochs)
-            if stopper is not None:  # its closing fall, once patience has run out
-                learning_rate = stopper.learning_rate(epoch, learning_rate)
+            learning_rate = _fit_epoch_rate(model, start_fraction, epoch, n_epochs, stopper)
             # During the warm-up the kernel leaves the weights' velocity
             # alone (it is 0 when momentum starts) but keeps the biases'.
             momentum = (model.momentum if warm else
@@ -1295,10 +1290,8 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
                 run_pass(model, batches.plan(order, model.batch_size),
                          learning_rate, momentum, statistics, watch)
             except DivergenceError:
-                if stopper is not None and stopper.closing and stopper.best_state is not None:
-                    # The closing fall ran away: early stopping returns its
-                    # best check (restore_best_epoch), as a stop would have.
-                    break
+                if stopper is not None and stopper.ends_at_divergence():
+                    break  # (restore_best_epoch returns the best check, as a stop would)
                 model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
                 # The passes a first fit keeps are in history_ as n_iter_ counts
                 # them (a refit that raises is undone whole by fit).
@@ -1322,6 +1315,15 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     forget_early_stopping(model)  # an earlier fit's, unless this one stops early
     if stopper is not None:
         restore_best_epoch(model, stopper, earlier)
+
+
+def _fit_epoch_rate(model, start_fraction, epoch, n_epochs, stopper):
+    """The learning rate of (0-based) ``epoch`` of ``fit_epochs``: its schedule's,
+    from ``start_fraction`` of ``learning_rate_`` (a fresh fit's 1.0 makes
+    it exact), or early stopping's closing fall (``EarlyStopping``)."""
+    learning_rate = epoch_learning_rate(model.learning_rate_schedule,
+                                        model.learning_rate_ * start_fraction, epoch, n_epochs)
+    return learning_rate if stopper is None else stopper.learning_rate(epoch, learning_rate)
 
 
 def restore_best_epoch(model, stopper, earlier):
