@@ -91,14 +91,16 @@ SHARED_PARAMETERS = {
         Hold out ``validation_fraction`` of the rows and stop when the
         validation log-likelihood has not improved by ``tol`` for
         ``n_iter_no_change`` checks: the learning rate then falls linearly
-        to zero over the epochs up to the next check (a twentieth of
-        ``n_iter``), training stops there, and the parameters of the best
-        check are restored.  The fall matters: persistent chains at a
-        large rate make a much poorer density than the same run with its
-        rate brought down (standardised breast cancer, defaults: -28.6
-        nats per test row stopping without it, -21.7 with it, -21.0 for
-        the full fit; see benchmarks/README.md).  A fall that diverges
-        ends the fit at the best check."""),
+        towards zero over the epochs up to the next check (a twentieth of
+        the epochs; from 40 epochs down, one epoch at half the rate),
+        training stops at that check, and the parameters of the best check
+        are restored, to be trained on at the rate that trained them.  The
+        fall matters: persistent chains at a large rate make a much poorer
+        density than the same run with its rate brought down (standardised
+        breast cancer, defaults, seed 0: -28.6 nats per test row stopping
+        without it, -21.3 with it, -21.0 for the full fit; see
+        benchmarks/README.md, "Early stopping's closing fall").  A fall
+        that diverges ends the fit at the best check."""),
     "validation_fraction": ("float in (0, 1)", "Held-out share of the rows for early stopping."),
     "n_iter_no_change": ("int", """\
         Checks without improvement before early stopping brings the rate
@@ -233,7 +235,7 @@ TRAINING_ATTRIBUTES_DOC = """\
     weight_decay_ : float
         Likewise the weight decay of the last ``fit`` or ``partial_fit`` pass.
     n_iter_ : int
-        Epochs run by the last ``fit`` (fewer than ``n_iter`` after early
+        Epochs run by the last ``fit`` (up to ``n_iter`` with early
         stopping), plus one per ``partial_fit`` pass and every warm-started
         epoch since.
     best_epoch_, best_validation_score_ : int, float

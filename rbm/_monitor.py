@@ -256,10 +256,11 @@ class EarlyStopping:
     down, because the chains follow the parameters and the parameters the
     chains.  Scored at such a rate, checks say little about where the
     run's rate-lowered end would stand, and a stop there kept a poor check
-    (measured on standardised breast cancer, GaussianBernoulliRBM at its
-    defaults: the check it stopped at scored -100.6 nats per test row, its
-    best check -28.6, the fall over the next 250 epochs -21.1; see
-    benchmarks/README.md).
+    (standardised breast cancer, GaussianBernoulliRBM at its defaults, on
+    the three seeds of five where patience ran out: -28.6, -31.3 and -48.0
+    nats per test row stopping at once, -21.3, -22.6 and -21.5 with the
+    fall, -21.0, -21.4 and -20.7 for the full fit; benchmarks/README.md,
+    "Early stopping's closing fall").
 
     Parameters
     ----------
@@ -279,6 +280,7 @@ class EarlyStopping:
         self.best_score = -math.inf
         self.best_state = None
         self.best_epoch = None
+        self.best_rate = None  # the rate of the best check's epoch
         self.checks_without_improvement = 0
         self.closing = False  # patience has run out: the rate falls to the next check
         self.fall = None  # (first epoch, its scheduled rate, epochs) once it started
@@ -297,11 +299,20 @@ class EarlyStopping:
         return rate * (length - (epoch - first)) / (length + 1)
 
     def should_stop(self, row, learned_arrays):
-        """Whether to stop after this history row: at the first check after
-        the closing fall started."""
+        """Whether to stop after this history row (of a 1-based ``epoch`` of
+        this fit): at the end of the closing fall, which is a check."""
         score = row["log_likelihood_validation"]
-        if math.isnan(score):
+        if not math.isnan(score) and not self.closing:
+            self._count(score, row, learned_arrays)
+            self.closing = self.checks_without_improvement >= self.n_iter_no_change
             return False
+        if not math.isnan(score):  # the check that ends the fall
+            self._count(score, row, learned_arrays)
+        # (ended by its epochs, even should its check score NaN)
+        return self.fall is not None and row["epoch"] >= self.fall[0] + self.fall[2]
+
+    def _count(self, score, row, learned_arrays):
+        """Take a check's score: count it towards patience, keep it if best."""
         if score > self.best_score + self.tol:
             self.checks_without_improvement = 0
         else:
@@ -310,10 +321,7 @@ class EarlyStopping:
             self.best_score = score
             self.best_state = [a.copy() for a in learned_arrays]
             self.best_epoch = row["epoch"]
-        if self.closing:
-            return True
-        self.closing = self.checks_without_improvement >= self.n_iter_no_change
-        return False
+            self.best_rate = row["learning_rate"]
 
     def ends_at_divergence(self):
         """Whether a pass that diverged ends the fit at the best check (rather

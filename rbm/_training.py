@@ -1328,10 +1328,15 @@ def _fit_epoch_rate(model, start_fraction, epoch, n_epochs, stopper):
 
 def restore_best_epoch(model, stopper, earlier):
     """Put back the parameters of the epoch early stopping chose (if it chose
-    one), with ``best_epoch_`` and ``best_validation_score_``."""
+    one), with ``best_epoch_``, ``best_validation_score_`` and the rate
+    fraction to continue at."""
     if stopper.restore_best(model._learned_arrays()):
         model.best_epoch_ = earlier + stopper.best_epoch
         model.best_validation_score_ = stopper.best_score
+        # Training continues at the rate that trained these parameters (the
+        # closing fall's last rate, often), as after a whole fit.
+        model._training.learning_rate_fraction = max(
+            min(stopper.best_rate / model.learning_rate_, 1.0), CONTINUING_FRACTION_FLOOR)
         model._training.log_partition_cache.clear()
         if keeps_proper(model):  # (an epoch early stopping scored: checked, properness_due)
             remember_parameters(model, checked=True)
