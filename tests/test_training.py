@@ -146,34 +146,35 @@ def test_early_stopping_brings_the_rate_down_to_zero_before_it_stops(digits):
     assert continuing == pytest.approx(max(rates[model.best_epoch_ - 1], 0.5 * 0.01), rel=1e-12)
 
 
-def test_early_stopping_falls_only_over_the_epochs_the_fit_has_left():
+def _stopper_out_of_patience(best_epoch, last_epoch):
+    """An EarlyStopping of a 100-epoch fit (checks every 5 epochs, patience 1)
+    whose check at ``best_epoch`` (1-based, rate 0.3) scored -1 and at
+    ``last_epoch`` -2: patience has just run out."""
     from rbm._monitor import EarlyStopping
-    stopper = EarlyStopping(tol=0.0, n_iter_no_change=1, n_epochs=100)  # checks every 5
-    arrays = [np.zeros(2)]
-    assert not stopper.should_stop({"log_likelihood_validation": -1.0, "epoch": 95,
-                                    "learning_rate": 0.3}, arrays)
-    assert not stopper.should_stop({"log_likelihood_validation": -2.0, "epoch": 97,
-                                    "learning_rate": 0.3}, arrays)
+    stopper = EarlyStopping(tol=0.0, n_iter_no_change=1, n_epochs=100)
+    for epoch, score in [(best_epoch, -1.0), (last_epoch, -2.0)]:
+        row = {"log_likelihood_validation": score, "epoch": epoch, "learning_rate": 0.3}
+        assert not stopper.should_stop(row, [np.zeros(2)])
+    return stopper
+
+
+def test_early_stopping_falls_only_over_the_epochs_the_fit_has_left():
+    stopper = _stopper_out_of_patience(95, 97)
     # Patience ran out after the 97th epoch: 3 epochs are left, not 5.
     assert [stopper.learning_rate(epoch, 0.3) for epoch in (97, 98, 99)] == \
         pytest.approx([0.225, 0.15, 0.075])
     assert stopper.should_stop({"log_likelihood_validation": -3.0, "epoch": 100,
-                                "learning_rate": 0.075}, arrays)
+                                "learning_rate": 0.075}, [np.zeros(2)])
     assert stopper.best_epoch == 95
 
 
 def test_early_stopping_ends_its_fall_even_where_the_last_check_scores_nan():
-    from rbm._monitor import EarlyStopping
-    stopper = EarlyStopping(tol=0.0, n_iter_no_change=1, n_epochs=100)  # checks every 5
-    arrays = [np.zeros(2)]
-    assert not stopper.should_stop({"log_likelihood_validation": -1.0, "epoch": 5,
-                                    "learning_rate": 0.3}, arrays)
-    assert not stopper.should_stop({"log_likelihood_validation": -2.0, "epoch": 10,
-                                    "learning_rate": 0.3}, arrays)
+    stopper = _stopper_out_of_patience(5, 10)
     rates = [stopper.learning_rate(epoch, 0.3) for epoch in range(10, 15)]
     assert rates == pytest.approx([0.25, 0.2, 0.15, 0.1, 0.05])
-    assert not stopper.should_stop({"log_likelihood_validation": math.nan, "epoch": 14}, arrays)
-    assert stopper.should_stop({"log_likelihood_validation": math.nan, "epoch": 15}, arrays)
+    nan_row = {"log_likelihood_validation": math.nan, "epoch": 14}
+    assert not stopper.should_stop(nan_row, [np.zeros(2)])
+    assert stopper.should_stop(dict(nan_row, epoch=15), [np.zeros(2)])
     assert stopper.best_epoch == 5 and stopper.best_rate == 0.3
 
 
