@@ -245,9 +245,9 @@ class EarlyStopping:
 
     Counts likelihood checks (not epochs) without an improvement of more than
     ``tol`` nats over the best so far.  After ``n_iter_no_change`` of them
-    training does not stop at once: the learning rate falls linearly to
-    zero over the epochs up to the next check (``learning_rate``), and
-    training stops at that check.  ``should_stop`` receives the learned
+    training does not stop at once: the learning rate falls linearly
+    towards zero over the epochs up to the next check (``learning_rate``),
+    and training stops at that check.  ``should_stop`` receives the learned
     arrays to copy when a check is the best so far; ``restore_best`` puts
     them back.
 
