@@ -92,14 +92,15 @@ SHARED_PARAMETERS = {
         validation log-likelihood has not improved by ``tol`` for
         ``n_iter_no_change`` checks: the learning rate then falls linearly
         towards zero over the epochs up to the next check (a twentieth of
-        the epochs; from 40 epochs down, one epoch at half the rate),
-        training stops at that check, and the parameters of the best check
-        are restored, to be trained on at the rate that trained them.  The
-        fall matters: persistent chains at a large rate make a much poorer
+        the epochs, or those left; below 40 epochs, one epoch at half the
+        rate), training stops at that check, and the parameters of the
+        best check are restored.  ``partial_fit`` and ``warm_start`` go on
+        at the fall's last rate (at least 1% of ``learning_rate``), as
+        after a whole fit at its schedule's last.  The fall matters: persistent chains at a large rate make a much poorer
         density than the same run with its rate brought down (standardised
         breast cancer, defaults, seed 0: -28.6 nats per test row stopping
-        without it, -21.3 with it, -21.0 for the full fit; see
-        benchmarks/README.md, "Early stopping's closing fall").  A fall
+        without it, -21.3 with it, -21.0 for the full fit; see the
+        section on ``early_stopping.py`` in benchmarks/README.md).  A fall
         that diverges ends the fit at the best check."""),
     "validation_fraction": ("float in (0, 1)", "Held-out share of the rows for early stopping."),
     "n_iter_no_change": ("int", """\

@@ -259,8 +259,8 @@ class EarlyStopping:
     (standardised breast cancer, GaussianBernoulliRBM at its defaults, on
     the three seeds of five where patience ran out: -28.6, -31.3 and -48.0
     nats per test row stopping at once, -21.3, -22.6 and -21.5 with the
-    fall, -21.0, -21.4 and -20.7 for the full fit; benchmarks/README.md,
-    "Early stopping's closing fall").
+    fall, -21.0, -21.4 and -20.7 for the full fit; see the section on
+    ``early_stopping.py`` in benchmarks/README.md).
 
     Parameters
     ----------
@@ -280,7 +280,7 @@ class EarlyStopping:
         self.best_score = -math.inf
         self.best_state = None
         self.best_epoch = None
-        self.best_rate = None  # the rate of the best check's epoch
+        self.last_rate = None  # the rate of the fall's latest epoch
         self.checks_without_improvement = 0
         self.closing = False  # patience has run out: the rate falls to the next check
         self.fall = None  # (first epoch, its scheduled rate, epochs) once it started
@@ -296,7 +296,8 @@ class EarlyStopping:
             length = min(epochs_between_checks(self.n_epochs), self.n_epochs - epoch)
             self.fall = (epoch, scheduled, length)
         first, rate, length = self.fall
-        return rate * (length - (epoch - first)) / (length + 1)
+        self.last_rate = rate * (length - (epoch - first)) / (length + 1)
+        return self.last_rate
 
     def should_stop(self, row, learned_arrays):
         """Whether to stop after this history row (of a 1-based ``epoch`` of
@@ -321,7 +322,6 @@ class EarlyStopping:
             self.best_score = score
             self.best_state = [a.copy() for a in learned_arrays]
             self.best_epoch = row["epoch"]
-            self.best_rate = row["learning_rate"]
 
     def ends_at_divergence(self):
         """Whether a pass that diverged ends the fit at the best check (rather

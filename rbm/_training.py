@@ -1218,6 +1218,18 @@ def continuing_fraction(start_fraction, schedule, last_epoch, n_epochs):
     return max(min(reached, 1.0), CONTINUING_FRACTION_FLOOR)
 
 
+def fraction_to_continue(model, stopper, start_fraction, last_epoch, n_epochs):
+    """The fraction of ``learning_rate`` at which training continues after
+    ``fit_epochs``: ``continuing_fraction`` of its schedule, or, where early
+    stopping's closing fall ended it, the fall's last rate (at least
+    ``CONTINUING_FRACTION_FLOOR``): lower than the schedule's, never above
+    it, so training goes on from where the rate came down to."""
+    if stopper is None or stopper.fall is None:
+        return continuing_fraction(start_fraction, model.learning_rate_schedule, last_epoch,
+                                   n_epochs)
+    return max(min(stopper.last_rate / model.learning_rate_, 1.0), CONTINUING_FRACTION_FLOOR)
+
+
 def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
                valid_weights=None, before_pass=None, validation_log_p=None, train_log_p=None,
                train_rows=None):
@@ -1309,8 +1321,8 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     if progress is not None:
         progress.finish()
     if epoch >= 0:  # n_iter=0 trains nothing: the rate stays where it was
-        model._training.learning_rate_fraction = continuing_fraction(
-            start_fraction, model.learning_rate_schedule, epoch, n_epochs)
+        model._training.learning_rate_fraction = fraction_to_continue(
+            model, stopper, start_fraction, epoch, n_epochs)
     _set_history(model, monitor.history, warm, earlier)
     forget_early_stopping(model)  # an earlier fit's, unless this one stops early
     if stopper is not None:
@@ -1328,15 +1340,10 @@ def _fit_epoch_rate(model, start_fraction, epoch, n_epochs, stopper):
 
 def restore_best_epoch(model, stopper, earlier):
     """Put back the parameters of the epoch early stopping chose (if it chose
-    one), with ``best_epoch_``, ``best_validation_score_`` and the rate
-    fraction to continue at."""
+    one), with ``best_epoch_`` and ``best_validation_score_``."""
     if stopper.restore_best(model._learned_arrays()):
         model.best_epoch_ = earlier + stopper.best_epoch
         model.best_validation_score_ = stopper.best_score
-        # Training continues at the rate that trained these parameters (the
-        # closing fall's last rate, often), as after a whole fit.
-        model._training.learning_rate_fraction = max(
-            min(stopper.best_rate / model.learning_rate_, 1.0), CONTINUING_FRACTION_FLOOR)
         model._training.log_partition_cache.clear()
         if keeps_proper(model):  # (an epoch early stopping scored: checked, properness_due)
             remember_parameters(model, checked=True)

@@ -141,9 +141,19 @@ def test_early_stopping_brings_the_rate_down_to_zero_before_it_stops(digits):
     expected_fall = scheduled[fall_start] * (10 - np.arange(10)) / 11
     np.testing.assert_allclose(rates[fall_start:], expected_fall, rtol=1e-15)
     assert rates[-1] == pytest.approx(scheduled[fall_start] / 11)
-    # Training goes on at the rate that trained the restored parameters.
+    # Training goes on at the fall's last rate (at least 1% of the rate).
     continuing = model._training.learning_rate_fraction * 0.5
-    assert continuing == pytest.approx(max(rates[model.best_epoch_ - 1], 0.5 * 0.01), rel=1e-12)
+    assert continuing == pytest.approx(max(rates[-1], 0.5 * 0.01), rel=1e-12)
+
+
+def test_early_stopping_that_never_ran_out_of_patience_continues_where_the_schedule_ended(digits):
+    # Without a closing fall the fit ends as a whole fit does, whichever
+    # check is restored: at the schedule's last rate, not the best check's.
+    model = BernoulliRBM(n_components=6, n_iter=100, learning_rate=0.3, batch_size=20,
+                         early_stopping=True, n_iter_no_change=50, random_state=0)
+    model.fit(digits)
+    assert model.n_iter_ == 100 and model.best_epoch_ < 100
+    assert model._training.learning_rate_fraction == pytest.approx(0.01)
 
 
 def _stopper_out_of_patience(best_epoch, last_epoch):
@@ -175,7 +185,7 @@ def test_early_stopping_ends_its_fall_even_where_the_last_check_scores_nan():
     nan_row = {"log_likelihood_validation": math.nan, "epoch": 14}
     assert not stopper.should_stop(nan_row, [np.zeros(2)])
     assert stopper.should_stop(dict(nan_row, epoch=15), [np.zeros(2)])
-    assert stopper.best_epoch == 5 and stopper.best_rate == 0.3
+    assert stopper.best_epoch == 5 and stopper.last_rate == pytest.approx(0.05)
 
 
 def test_early_stopping_needs_both_splits():
