@@ -1217,6 +1217,15 @@ def _mean_log_likelihood(model, X, log_z):
     return float(np.mean(-model.free_energy(X))) - log_z
 
 
+def _report_early_stop(model):
+    """With early stopping, which epoch's parameters the fit kept: the
+    progress lines end where the plan did not."""
+    best = getattr(model, "best_epoch_", None)
+    if best is not None:
+        print(f"Early stopping kept epoch {best} of the {model.n_iter_} trained "
+              f"(validation log-likelihood {model.best_validation_score_:.3f}).")
+
+
 def _report_likelihood(model, X_train, X_test, args):
     estimate = _log_partition(model, args)
     log_z = estimate.log_z
@@ -1417,6 +1426,7 @@ def _run_fit(args):
     start = time.perf_counter()
     pipeline = _fit_pipeline(steps, model, X_train, table)
     print(f"Trained in {time.perf_counter() - start:.1f} s.")
+    _report_early_stop(model)
     preprocessing = [step for _, step in steps]
     Xt_train = _preprocess(preprocessing, X_train)
     Xt_test = None if X_test is None else _preprocess(preprocessing, X_test)

@@ -121,6 +121,19 @@ def test_model_parameters_reach_the_model(binary_csv, tmp_path, capsys):
             params["n_components"]) == ("cd", 2, 0.5, 0.001, 4)
 
 
+def test_fit_says_which_epoch_early_stopping_kept(binary_csv, tmp_path, capsys):
+    path, _ = binary_csv
+    model_path = tmp_path / "m.pkl"
+    argv = ["fit", str(path), "--n-components", "4", "--n-iter", "40", "--random-state", "0",
+            "--n-jobs", "1", "--param", "early_stopping=true", "--param", "n_iter_no_change=1",
+            "--save", str(model_path)]
+    status, out, err = run(argv, capsys)
+    assert status == 0, err
+    model = rbm.persistence.load(model_path)[-1]
+    assert (f"Early stopping kept epoch {model.best_epoch_} of the {model.n_iter_} trained "
+            f"(validation log-likelihood {model.best_validation_score_:.3f})") in out
+
+
 @pytest.mark.parametrize("word, expected", [("false", False), ("FALSE", False),
                                             ("True", True), ("true", True)])
 def test_boolean_parameters_take_true_and_false_in_any_case(binary_csv, tmp_path, capsys,
