@@ -156,6 +156,40 @@ def test_early_stopping_that_never_ran_out_of_patience_continues_where_the_sched
     assert model._training.learning_rate_fraction == pytest.approx(0.01)
 
 
+def _early_stopped_with_a_divergence_at(digits, monkeypatch, failing_pass):
+    """The early-stopping fit of the tests above, its (0-based) pass
+    ``failing_pass`` made to raise DivergenceError."""
+    import rbm._training
+    real_run_pass, calls = rbm._training.run_pass, []
+
+    def run_pass(*args, **kwargs):
+        calls.append(None)
+        if len(calls) - 1 == failing_pass:
+            raise rbm._training.DivergenceError("made to diverge")
+        return real_run_pass(*args, **kwargs)
+
+    monkeypatch.setattr(rbm._training, "run_pass", run_pass)
+    return BernoulliRBM(n_components=6, n_iter=200, learning_rate=0.5, batch_size=20,
+                        early_stopping=True, n_iter_no_change=3, random_state=0).fit(digits)
+
+
+def test_a_closing_fall_that_diverges_ends_the_fit_at_the_best_check(digits, monkeypatch):
+    plain = BernoulliRBM(n_components=6, n_iter=200, learning_rate=0.5, batch_size=20,
+                         early_stopping=True, n_iter_no_change=3, random_state=0).fit(digits)
+    fall_start = plain.n_iter_ - 10  # (the fall's 10 epochs: test above)
+    assert plain.best_epoch_ == plain.n_iter_  # here the fall's end is the best check
+    model = _early_stopped_with_a_divergence_at(digits, monkeypatch, fall_start + 3)
+    assert model.n_iter_ == fall_start + 3 == len(model.history_["epoch"])
+    scores = np.array(plain.history_["log_likelihood_validation"])[:fall_start]
+    assert model.best_epoch_ == int(np.nanargmax(scores)) + 1
+    assert model.best_validation_score_ == np.nanmax(scores)
+    np.testing.assert_array_equal(model.history_["learning_rate"],
+                                  plain.history_["learning_rate"][:fall_start + 3])
+    # Before the fall a divergence raises, as without early stopping.
+    with pytest.raises(ValueError, match="made to diverge"):
+        _early_stopped_with_a_divergence_at(digits, monkeypatch, fall_start - 1)
+
+
 def _stopper_out_of_patience(best_epoch, last_epoch):
     """An EarlyStopping of a 100-epoch fit (checks every 5 epochs, patience 1)
     whose check at ``best_epoch`` (1-based, rate 0.3) scored -1 and at
