@@ -667,17 +667,22 @@ def test_a_direction_found_at_the_rounding_edge_is_still_shrunk():
     pytest.fail("no weights at the edge found")  # (the draws above had one at the 8th)
 
 
-def _counted_full_checks(monkeypatch):
-    """A list that gets an entry at every ``ProperKeeper.shrink_searched`` call."""
-    checks = []
-    original = ProperKeeper.shrink_searched
+def _counted_calls(monkeypatch, method):
+    """A list that gets an entry at every call of ``ProperKeeper.<method>``."""
+    calls = []
+    original = getattr(ProperKeeper, method)
 
     def counting(self, *args):
-        checks.append(1)
+        calls.append(1)
         return original(self, *args)
 
-    monkeypatch.setattr(ProperKeeper, "shrink_searched", counting)
-    return checks
+    monkeypatch.setattr(ProperKeeper, method, counting)
+    return calls
+
+
+def _counted_full_checks(monkeypatch):
+    """A list that gets an entry at every full check (``shrink_searched``)."""
+    return _counted_calls(monkeypatch, "shrink_searched")
 
 
 def test_early_stoppings_restored_epoch_needs_no_search_before_the_next_call(monkeypatch):
@@ -753,14 +758,7 @@ def test_a_pass_that_runs_away_runs_again_checked_after_each_minibatch(monkeypat
     model = _small_relu(X, n_iter=5)
     calls = _runaway_once(monkeypatch)
     searches = _counted_full_checks(monkeypatch)
-    known_checks = []
-    original = ProperKeeper.shrink_known
-
-    def counting(self, *args):
-        known_checks.append(1)
-        return original(self, *args)
-
-    monkeypatch.setattr(ProperKeeper, "shrink_known", counting)
+    known_checks = _counted_calls(monkeypatch, "shrink_known")
     with pytest.warns(DivergenceWarning, match="ran again from its start"):
         model.partial_fit(X)
     n_minibatches = -(-X.shape[0] // model.batch_size)
