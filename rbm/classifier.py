@@ -49,7 +49,7 @@ from ._blas import single_threaded_blas
 
 from . import _classify
 from ._frames import visible_output
-from ._params import BooleanCountsRefused, CachedParamNames
+from ._params import BooleanCountsRefused, CachedParamNames, ValidatedOnChange
 from ._partition import (LogPartitionEstimate, ais_log_partition, parameter_fingerprint,
                          warn_of_few_effective_runs)
 from ._rollback import unchanged_on_error
@@ -346,8 +346,9 @@ def _visible_layer(kind, categories):
     return CategoricalVisible(categories=categories, dtype=np.float64)
 
 
-class RBMClassifier(BooleanCountsRefused, CachedParamNames, ClassNamePrefixFeaturesOutMixin,
-                    ClassifierMixin, TransformerMixin, BaseEstimator):
+class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
+                    ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin,
+                    BaseEstimator):
     """Classification RBM: inputs, a one-hot label and binary hidden units modelled jointly.
 
     The energy is ``E(x, y, h) = -E_v(x) - d.e_y - c.h - h.W s(x) - h.U e_y``

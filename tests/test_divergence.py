@@ -1,6 +1,7 @@
 """Finite divergence is caught, as ``on_divergence`` says, and every divergence
 message names its actual cause (issue 22, points 5 and 6)."""
 
+import copy
 import hashlib
 import math
 import warnings
@@ -323,14 +324,61 @@ def test_every_method_and_input_form_is_watched(digits, method, form):
         BernoulliRBM(n_components=16, n_iter=3, method=method, random_state=0).fit(X)
 
 
+def _far_from_the_data(rng):
+    """40 rows of 6 bits and a model fitted to them whose visible biases were then
+    set far from them (saturated, far worse than the independent model)."""
+    X = (rng.random((40, 6)) < 0.4).astype(np.float64)
+    model = BernoulliRBM(n_components=3, n_iter=1, random_state=0, n_jobs=1).fit(X)
+    model.intercept_visible_[...] = np.where(rng.random(6) < 0.5, -50.0, 50.0)
+    return X, model
+
+
+def test_a_sound_partial_fit_does_not_take_the_bound_before_its_pass(monkeypatch, digits):
+    # The yardstick from before the pass only matters for a pass that leaves
+    # the model far below the independent one; a sound call bounds once.
+    import rbm._training as training
+
+    model = BernoulliRBM(n_components=16, random_state=0, n_jobs=1).partial_fit(digits[:20])
+    bounds = []
+    real = training.likelihood_upper_bound
+    monkeypatch.setattr(training, "likelihood_upper_bound",
+                        lambda *args, **kwargs: bounds.append(1) or real(*args, **kwargs))
+    model.partial_fit(digits[20:40])
+    assert len(bounds) == 1
+
+
+def test_the_bound_before_a_pass_is_taken_on_the_parameters_before_it(monkeypatch):
+    # Taken after the pass, from its snapshot: the value is that of the
+    # parameters (and chains) the call started from, and the model is left
+    # with the pass's parameters.
+    import rbm._training as training
+
+    X, model = _far_from_the_data(np.random.default_rng(0))
+    before = copy.deepcopy(model)
+    expected = likelihood_upper_bound(before, X)
+    seen = []
+    real = training.StartBound.__call__
+
+    def watched(self):
+        after = [a.copy() for a in self.model._learned_arrays()]
+        value = real(self)
+        seen.append(value)
+        for array, kept in zip(self.model._learned_arrays(), after):
+            np.testing.assert_array_equal(array, kept)
+        return value
+
+    monkeypatch.setattr(training.StartBound, "__call__", watched)
+    model.partial_fit(X)
+    assert seen == [expected]
+    assert not np.array_equal(model.components_, before.components_)
+    assert model.n_iter_ == before.n_iter_ + 1
+
+
 def test_partial_fit_on_assigned_parameters_far_from_the_data_is_not_a_divergence():
     # Weights copied in from elsewhere (here: saturated, far worse than the
     # independent model) are where training starts, not a divergence; a
     # partial_fit that makes them much worse still is one.
-    rng = np.random.default_rng(0)
-    X = (rng.random((40, 6)) < 0.4).astype(np.float64)
-    model = BernoulliRBM(n_components=3, n_iter=1, random_state=0, n_jobs=1).fit(X)
-    model.intercept_visible_[...] = np.where(rng.random(6) < 0.5, -50.0, 50.0)
+    X, model = _far_from_the_data(np.random.default_rng(0))
     model.partial_fit(X)  # no error: the pass does not make it worse
     with pytest.raises(DivergenceError, match="it had before this call"):
         model.set_params(learning_rate=1e4).partial_fit(X)

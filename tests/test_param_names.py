@@ -94,3 +94,68 @@ def test_odd_constructors_get_scikit_learns_reading():
     with pytest.raises(RuntimeError, match="no varargs"):
         Positional._get_param_names()
     assert Wrapped._get_param_names() == signature_names(Wrapped) == ["n_components", "tag"]
+
+
+@pytest.fixture
+def counted_validations(monkeypatch):
+    """A list that gains an entry each time scikit-learn validates parameters."""
+    import sklearn.base
+
+    calls = []
+    real = sklearn.base.validate_parameter_constraints
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sklearn.base, "validate_parameter_constraints", counted)
+    return calls
+
+
+def _bits(n_rows=20, n_columns=6):
+    import numpy as np
+
+    return (np.random.default_rng(0).random((n_rows, n_columns)) < 0.5).astype(float)
+
+
+def test_partial_fit_validates_again_only_what_could_have_changed(counted_validations):
+    X = _bits()
+    model = rbm.BernoulliRBM(n_components=3, random_state=0, n_jobs=1).partial_fit(X)
+    first = len(counted_validations)
+    assert first == 1
+    model.partial_fit(X).partial_fit(X)
+    assert len(counted_validations) == first  # the very values that passed
+    model.set_params(learning_rate=0.05).partial_fit(X)
+    assert len(counted_validations) == first + 1
+    model.learning_rate = float("0.05")  # an equal value, a new object: checked
+    model.partial_fit(X)
+    assert len(counted_validations) == first + 2
+
+
+@pytest.mark.parametrize("change", ["set_params", "assignment"])
+def test_a_bad_value_between_partial_fit_calls_is_refused(change):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X = _bits()
+    model = rbm.BernoulliRBM(n_components=3, random_state=0, n_jobs=1).partial_fit(X)
+    model.partial_fit(X)  # validated values, now skipped
+    if change == "set_params":
+        model.set_params(batch_size=0)
+    else:
+        model.batch_size = 0
+    with pytest.raises(InvalidParameterError, match="batch_size"):
+        model.partial_fit(X)
+
+
+def test_parameters_that_can_change_in_place_are_validated_every_time(counted_validations):
+    import numpy as np
+
+    X = _bits()
+    model = rbm.BernoulliRBM(n_components=3, random_state=np.random.RandomState(0),
+                             n_jobs=1).partial_fit(X)
+    model.partial_fit(X).partial_fit(X)
+    assert len(counted_validations) == 3
+    # A copy (and an unpickled model) is validated on its own first call.
+    copy = clone(rbm.RBMClassifier(n_components=3, n_iter=1, random_state=0))
+    copy.partial_fit(X, np.arange(20) % 2, classes=[0, 1]).partial_fit(X, np.arange(20) % 2)
+    assert len(counted_validations) == 4
