@@ -57,6 +57,14 @@ side
     both are done, with ``n_jobs=None`` and ``n_jobs=1``; best of
     ``--repeats``, the builds in turn (old, new, new, old).
 
+stream
+    ``partial_fit`` called on consecutive 10-row chunks of random binary
+    rows (64 x 64 float64, 784 x 500 float32), as an online learner meets
+    a stream: milliseconds per call with the defaults, with scikit-learn's
+    algorithm (``batch_size`` chains, no momentum or weight decay), and
+    scikit-learn's own BernoulliRBM; per-call costs (checks, the divergence
+    test, the ``history_`` row) weigh most here.  Not in the default parts.
+
 Prints one Markdown table per part.  Nothing in the test suite depends on it.
 """
 
@@ -120,6 +128,35 @@ def tiny():
         out[label] = best
     return out
 
+def stream(n_visible, n_hidden, dtype, chunk, calls, repeats):
+    # partial_fit on consecutive chunks of random binary rows, as a stream
+    # of small batches arrives: milliseconds per call, the best mean over
+    # `calls` calls of `repeats` runs, each model warmed by 10 calls first.
+    from sklearn.neural_network import BernoulliRBM
+    X = (np.random.default_rng(0).random((chunk * (calls + 10), n_visible)) < 0.5).astype(dtype)
+    chunks = [X[i : i + chunk] for i in range(0, len(X), chunk)]
+    makers = {
+        "ours": lambda: rbm.BernoulliRBM(n_components=n_hidden, random_state=0),
+        "ours_sklearn_algorithm": lambda: rbm.BernoulliRBM(
+            n_components=n_hidden, random_state=0, batch_size=chunk, n_chains=None,
+            momentum=0.0, weight_decay=0.0, learning_rate=0.1),
+        "sklearn": lambda: BernoulliRBM(n_components=n_hidden, random_state=0,
+                                        batch_size=chunk),
+    }
+    out = {}
+    for label, make in makers.items():
+        best = float("inf")
+        for _ in range(repeats):
+            model = make()
+            for rows in chunks[:10]:
+                model.partial_fit(rows)
+            start = time.perf_counter()
+            for rows in chunks[10:]:
+                model.partial_fit(rows)
+            best = min(best, (time.perf_counter() - start) / calls)
+        out[label] = best
+    return out
+
 def load(n_jobs, repeats):
     X = (np.random.default_rng(0).random((5000, 784)) < 0.3).astype(np.float32)
     def fit(epochs):
@@ -156,6 +193,9 @@ if part == "quality":
     result = quality(arg["set"], arg["data"])
 elif part == "tiny":
     result = tiny()
+elif part == "stream":
+    result = stream(arg["n_visible"], arg["n_hidden"], np.dtype(arg["dtype"]), arg["chunk"],
+                    arg["calls"], arg["repeats"])
 elif part == "side":
     result = {"seconds": side(arg["n_jobs"], arg["repeats"])}
 else:
@@ -318,6 +358,36 @@ def tiny_part(trees):
               flush=True)
 
 
+STREAM_CASES = (("64 x 64, float64", 64, 64, "float64"),
+                ("784 x 500, float32", 784, 500, "float32"))
+
+
+def stream_part(trees, repeats, chunk=10, calls=50):
+    print(f"\n### partial_fit on a stream of {chunk}-row chunks (random binary rows)\n")
+    print(f"Milliseconds per call, best mean of {calls} calls over {repeats} runs; defaults "
+          "(100 persistent chains), and scikit-learn's algorithm (`batch_size` chains, no "
+          "momentum or weight decay, rate 0.1) against scikit-learn's BernoulliRBM "
+          f"(`batch_size={chunk}`). The builds alternate (old, new, new, old).\n")
+    print("| case | build | defaults | scikit-learn's algorithm | scikit-learn | "
+          "algorithm / scikit-learn |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name, n_visible, n_hidden, dtype in STREAM_CASES:
+        figures = {}
+        for round_ in range(2):
+            for label, tree in (trees.items() if round_ == 0 else reversed(trees.items())):
+                result = run_child(tree, "stream", {
+                    "n_visible": n_visible, "n_hidden": n_hidden, "dtype": dtype,
+                    "chunk": chunk, "calls": calls, "repeats": repeats})
+                kept = figures.setdefault(label, result)
+                for key, value in result.items():
+                    kept[key] = min(kept[key], value)
+        for label in trees:
+            f = figures[label]
+            print(f"| {name} | {label} | {1e3 * f['ours']:.3f} | "
+                  f"{1e3 * f['ours_sklearn_algorithm']:.3f} | {1e3 * f['sklearn']:.3f} | "
+                  f"{f['ours_sklearn_algorithm'] / f['sklearn']:.2f} |", flush=True)
+
+
 def busy_loop():
     """A CPU-bound process: another user's job on the same machine."""
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -392,6 +462,8 @@ def main(argv=None):
         load_part(trees, args.repeats)
     if "side" in parts:
         side_part(trees, args.repeats)
+    if "stream" in parts:
+        stream_part(trees, args.repeats)
     if "quality" in parts:
         quality_part(trees, args.sets.split(","), args.rounds)
 
