@@ -298,6 +298,7 @@ class ConditionalMixin:
         X, observed = self._training_input(X, unit, reset=first_call)
         if not first_call:
             check_training_record(self)
+            unit.check_later_training_rows(self, X)
         X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=first_call)
         # Each call's fill draws its own numbers: keyed by the passes so far.
         key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))

@@ -1013,6 +1013,8 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                              f"which differ from the model's classes_ {self.classes_.tolist()} "
                              "(set by fit or the first partial_fit); refit to change them.")
         X = self._validate_X(X, reset=first)
+        if not first:
+            self._visible_unit.check_later_training_rows(self, X)
         labels = self._label_indices(y, X.shape[0], reset=first, classes=classes,
                                      method="partial_fit")
         weights = self._sample_weights(sample_weight, X)

@@ -187,6 +187,31 @@ def test_far_means_or_spreads_warn_on_fit_and_the_first_partial_fit(scale, shift
     assert not far_from_standardised_warnings(records)
 
 
+@pytest.mark.parametrize("model", ["density", "classifier"])
+@pytest.mark.parametrize("scale, shift", [(100.0, 0.0), (1.0, 100.0)])
+def test_later_rows_off_a_standardised_models_scale_warn(model, scale, shift):
+    # One pass on unscaled rows wrecked a model fitted to standardised ones
+    # (wine: -17.0 to -318.7 nats per row), without a word; a few
+    # standardised rows, whatever their own spread, say nothing.
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 3)), np.arange(60) % 2
+    if model == "density":
+        fitted = GaussianBernoulliRBM(n_components=2, n_iter=2, random_state=0).fit(X)
+        train = fitted.partial_fit
+    else:
+        from rbm import RBMClassifier
+        fitted = RBMClassifier(n_components=2, n_iter=2, visible="gaussian",
+                               random_state=0).fit(X, y)
+        train = lambda rows: fitted.partial_fit(rows, y[:len(rows)])  # noqa: E731
+    for rows in (X[:1], X[:2], X[:3]):
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            train(rows)
+        assert not far_from_standardised_warnings(records)
+    with pytest.warns(UserWarning, match=r"far from zero mean.*feature 0"):
+        train(shift + scale * X[:10])
+
+
 def test_the_warning_points_at_the_callers_line():
     X = 1e3 * np.random.default_rng(0).standard_normal((50, 2))
     with pytest.warns(UserWarning, match="far from zero mean") as records:

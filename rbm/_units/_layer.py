@@ -361,6 +361,11 @@ class VisibleLayer(Layer):
         """Raise ValueError unless every value of X is one this type can take."""
         raise NotImplementedError
 
+    def check_later_training_rows(self, estimator, X):
+        """Warn about validated rows X that a fitted model is about to train
+        on (``partial_fit``), where this type has something to say: nothing
+        by default (see ``GaussianVisible``)."""
+
     def n_columns(self, n_features):
         """Width of the internal rows for ``n_features`` input features."""
         return n_features
