@@ -53,6 +53,7 @@ from ._params import BooleanCountsRefused, CachedParamNames, ValidatedOnChange
 from ._partition import (LogPartitionEstimate, ais_log_partition, parameter_fingerprint,
                          warn_of_few_effective_runs)
 from ._rollback import unchanged_on_error
+from ._training import continuing_fraction
 from ._categorical import _column_types, _pandas_type
 from . import _state
 from ._state import (SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib, check_chain_memory,
@@ -401,7 +402,10 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
     learning_rate_schedule : {"linear", "constant"}, default="linear"
         Step size of each epoch of ``fit``: falling linearly from
         ``learning_rate`` to ``learning_rate / n_iter`` in the last epoch, or
-        constant.  ``partial_fit`` steps at ``learning_rate``.
+        constant.  ``partial_fit`` steps at ``learning_rate`` on a model it
+        started, and after ``fit`` at the rate where fit's schedule ended
+        (of its last self-training round, if any), at least 1% of
+        ``learning_rate``, as the density models do.
     batch_size : int, default=32
         Rows per minibatch (and number of persistent chains).
     n_iter : int, default=100
@@ -836,16 +840,23 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             f"(learning_rate={self.learning_rate:g}); the steps diverged. Lower the learning "
             f"rate (try {self.learning_rate / 10:g}) or standardise the inputs.")
 
-    def _train(self, X, labels, weights, n_epochs, validation=None):
+    def _train(self, X, labels, weights, n_epochs, validation=None, rate=None):
         """``n_epochs`` epochs, a history row after each; early stopping on
-        ``validation`` = (X, label indices) where given."""
+        ``validation`` = (X, label indices) where given.  Each epoch steps at
+        ``rate`` where given, else at its place in ``learning_rate_schedule``,
+        and training continues (``partial_fit``) at the fraction of
+        ``learning_rate`` the last epoch stepped at (``continuing_fraction``)."""
         rng = self._rng
         monitor_rows = _monitor_rows(labels, rng)
         stopper = _BestEpoch(self.tol, self.n_iter_no_change) if validation else None
         average = _ParameterMean() if self.average_epochs and not stopper else None
         start = time.perf_counter()
         for epoch in range(n_epochs):
-            self._epoch(X, labels, weights, rng, self._epoch_learning_rate(epoch, n_epochs))
+            if rate is None:
+                self._continuing_fraction = continuing_fraction(
+                    1.0, self.learning_rate_schedule, epoch, n_epochs)
+            self._epoch(X, labels, weights, rng, self._epoch_learning_rate(epoch, n_epochs)
+                        if rate is None else rate)
             self.n_iter_ += 1
             if average and epoch >= n_epochs - self.average_epochs:
                 average.add(self._parameters())
@@ -966,6 +977,9 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over X, y, continuing the current model (or starting one).
 
+        Steps at ``learning_rate``, or after ``fit`` at the rate where its
+        schedule ended, at least 1% of it (see ``learning_rate_schedule``).
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -1026,7 +1040,11 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                 self._check_training_memory(X.shape[1])
                 self._initialize(X, labels, rng)
                 self._chains = self._start_chains(X, labels, rng)
-            self._train(X, labels, weights, 1)
+                self._continuing_fraction = 1.0
+            # After fit, at the rate its schedule ended at: at learning_rate, one
+            # pass over the digits undid a fit (test accuracy 0.965 to 0.920).
+            self._train(X, labels, weights, 1, rate=self.learning_rate * getattr(
+                self, "_continuing_fraction", 1.0))  # (models saved before it: 1)
         return self
 
     # ------------------------------------------------------------------
@@ -1173,6 +1191,12 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                              "the model.")
         if not isinstance(getattr(self, "_rng", None), np.random.Generator):
             raise ValueError(f"{name}._rng must be a numpy Generator; refit the model.")
+        fraction = getattr(self, "_continuing_fraction", 1.0)
+        if not (isinstance(fraction, numbers.Real) and not isinstance(fraction, bool)
+                and 0.0 < fraction <= 1.0):  # NaN fails this
+            raise ValueError(f"{name}._continuing_fraction must be a number in (0, 1] (the "
+                             "share of learning_rate partial_fit steps at), got "
+                             f"{fraction!r:.80}; set it to 1.0 or refit the model.")
         n_iter = getattr(self, "n_iter_", None)
         if not (isinstance(n_iter, numbers.Integral) and not isinstance(n_iter, bool)
                 and n_iter >= 0):

@@ -347,6 +347,45 @@ def test_partial_fit_needs_classes_and_refuses_unseen_ones(blobs):
         model.partial_fit(X[:3], [0, 7, 1])
 
 
+def _epoch_rates(model, monkeypatch):
+    """A list that gains the step size of each epoch the model trains."""
+    rates = []
+    real = type(model)._epoch
+
+    def recorded(self, X, labels, weights, rng, learning_rate):
+        rates.append(learning_rate)
+        return real(self, X, labels, weights, rng, learning_rate)
+
+    monkeypatch.setattr(type(model), "_epoch", recorded)
+    return rates
+
+
+@pytest.mark.parametrize("schedule, n_iter, expected", [
+    ("linear", 10, 0.2 / 10), ("linear", 400, 0.2 * 0.01), ("constant", 10, 0.2)])
+def test_partial_fit_after_fit_steps_where_the_schedule_ended(blobs, monkeypatch, schedule,
+                                                              n_iter, expected):
+    # At learning_rate, one pass over the digits undid a finished fit (test
+    # accuracy 0.965 to 0.920); the density models go on where theirs ended.
+    X, y = blobs
+    model = RBMClassifier(4, learning_rate=0.2, learning_rate_schedule=schedule,
+                          n_iter=n_iter, random_state=0)
+    rates = _epoch_rates(model, monkeypatch)
+    model.fit(X[:40], y[:40]).partial_fit(X, y).partial_fit(X, y)
+    assert rates[n_iter - 1] == pytest.approx(0.2 / n_iter if schedule == "linear" else 0.2)
+    assert rates[n_iter:] == [pytest.approx(expected)] * 2  # (at least 1% of the rate)
+
+
+def test_partial_fit_on_a_model_it_started_steps_at_the_learning_rate(blobs, monkeypatch):
+    X, y = blobs
+    model = RBMClassifier(4, learning_rate=0.3, random_state=0)
+    rates = _epoch_rates(model, monkeypatch)
+    model.partial_fit(X, y, classes=[0, 1, 2]).partial_fit(X, y)
+    assert rates == [0.3, 0.3]
+    model._continuing_fraction = float("nan")
+    with pytest.raises(ValueError, match="_continuing_fraction must be a number in"):
+        model.partial_fit(X, y)
+
+
 def test_regression_targets_are_refused(blobs):
     X, _ = blobs
     with pytest.raises(ValueError, match="Unknown label type"):
