@@ -91,6 +91,30 @@ def test_values_outside_unit_interval_rejected(method, container, value, X, fitt
     assert (f"minimum {value:g}" if value < 0 else f"maximum {value:g}") in message
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rounding_just_outside_the_unit_interval_is_accepted(dtype, X):
+    # MinMaxScaler rounds a column's maximum of breast cancer to 1 + 2**-52;
+    # that was refused, in a message that printed it as 1.
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import MinMaxScaler
+
+    from rbm import RBMClassifier
+    from rbm._units.bernoulli import DOMAIN_TOLERANCE_EPS
+
+    scaled = MinMaxScaler().fit_transform(load_breast_cancer().data)
+    assert scaled.max() > 1.0
+    BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(scaled)
+    RBMClassifier(2, n_iter=1, random_state=0).fit(scaled, np.arange(len(scaled)) % 2)
+    eps = float(np.finfo(dtype).eps)
+    inside = X.astype(dtype)
+    inside[0, 0], inside[1, 1] = -DOMAIN_TOLERANCE_EPS * eps, 1 + DOMAIN_TOLERANCE_EPS * eps
+    BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(inside)
+    outside = X.astype(dtype)
+    outside[1, 1] = 1 + 4 * DOMAIN_TOLERANCE_EPS * eps
+    with pytest.raises(ValueError, match=re.escape(f"maximum {float(outside[1, 1])!r}")):
+        BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(outside)
+
+
 def test_boundary_values_accepted(X, fitted):
     # Exactly 0 and 1 and probabilities in between are in the domain.
     Xf = X * 0.5 + np.eye(40, N_FEATURES) * 0.5

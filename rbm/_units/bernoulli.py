@@ -8,6 +8,13 @@ from ._layer import (GAPS_ADVICE, VisibleLayer, count_non_finite, enumerate_bina
                      finite_range, sigmoid, softplus)
 
 
+#: Values this many machine epsilons (of the input's dtype) outside [0, 1]
+#: are taken as in it: ``MinMaxScaler`` computes ``X * scale_ + min_`` and
+#: rounds a column's maximum to 1 + 2**-52 (breast cancer: 1.0000000000000002),
+#: which was refused as outside [0, 1] with a message that printed it as 1.
+DOMAIN_TOLERANCE_EPS = 64
+
+
 class BernoulliVisible(VisibleLayer):
     """Binary visible units with values in {0, 1} (probabilities allowed).
 
@@ -20,7 +27,8 @@ class BernoulliVisible(VisibleLayer):
     auto_learning_rate = 0.06
 
     def check_domain(self, X, estimator_name):
-        """Raise ValueError unless every value of X is finite and in [0, 1]."""
+        """Raise ValueError unless every value of X is finite and in [0, 1] (to
+        within ``DOMAIN_TOLERANCE_EPS`` machine epsilons of its dtype)."""
         values = X.data if sp.issparse(X) else X
         if values.size == 0:
             return
@@ -38,14 +46,15 @@ class BernoulliVisible(VisibleLayer):
         low, high = value_range
         if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
             low, high = min(low, 0.0), max(high, 0.0)  # implicit zeros
-        if low < 0.0 or high > 1.0:
+        tolerance = DOMAIN_TOLERANCE_EPS * float(np.finfo(values.dtype).eps)
+        if low < -tolerance or high > 1.0 + tolerance:
             # "Negative values in data": scikit-learn's wording for estimators
             # tagged positive_only.
             negative = "Negative values in data: " if low < 0.0 else ""
             raise ValueError(
                 f"{negative}{estimator_name} expects values in [0, 1] (binary data or "
-                f"probabilities), but the input has minimum {low:.6g} and maximum "
-                f"{high:.6g}. Scale it with sklearn.preprocessing.MinMaxScaler (use "
+                f"probabilities), but the input has minimum {low!r} and maximum "
+                f"{high!r}. Scale it with sklearn.preprocessing.MinMaxScaler (use "
                 "clip=True so held-out data stays in range) or binarise it with "
                 "sklearn.preprocessing.Binarizer."
             )
