@@ -1090,3 +1090,15 @@ def test_log_likelihood_is_exact_where_the_squares_overflow_but_the_energy_does_
     np.testing.assert_allclose(log_p, exact, rtol=1e-14)
     near = model._visible_unit.energy_term(X[:3], b)  # rows that did not overflow: as before
     assert np.array_equal(near, -0.5 * (((X[:3] - b) ** 2) / sigma ** 2).sum(axis=1))
+
+
+@pytest.mark.parametrize("visible", ["bernoulli", "gaussian", "categorical"])
+def test_gaps_are_refused_with_advice_the_classifier_can_follow(visible):
+    # The density models' advice named missing='impute' and conditional_sample,
+    # which RBMClassifier does not have.
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [np.nan, 1.0], [1.0, 1.0]])
+    with pytest.raises(ValueError, match="missing|NaN") as error:
+        RBMClassifier(2, n_iter=1, visible=visible).fit(X, [0, 1, 0, 1])
+    message = str(error.value)
+    assert "RBMImputer in a Pipeline" in message
+    assert "missing='impute'" not in message and "conditional_sample" not in message

@@ -302,6 +302,17 @@ GAPS_ADVICE = (" Or let the model handle the gaps: missing='impute' trains on su
                "rbm.RBMImputer fills them, conditional_sample draws them.")
 
 
+def gaps_advice(estimator):
+    """The end of a message refusing missing entries: ``GAPS_ADVICE`` for a
+    model that can take them (``missing='impute'``), else how to fill them
+    before it (``RBMClassifier`` has neither the option nor
+    ``conditional_sample``, which the advice used to name)."""
+    if hasattr(estimator, "missing"):
+        return GAPS_ADVICE
+    return (f" {type(estimator).__name__} cannot take gaps itself; rbm.RBMImputer in a "
+            "Pipeline before it fills them from a model of the inputs.")
+
+
 def count_non_finite(values):
     """(number of NaN, number of inf) in an array."""
     return int(np.isnan(values).sum()), int(np.isinf(values).sum())
@@ -354,11 +365,12 @@ class VisibleLayer(Layer):
         """X in the model's internal form: a float array or CSR matrix of
         ``dtype``, every value in this type's domain (``check_domain``)."""
         X = validate_real_input(estimator, X, reset=reset, dtype=dtype)
-        self.check_domain(X, type(estimator).__name__)
+        self.check_domain(X, estimator)
         return X
 
-    def check_domain(self, X, estimator_name):
-        """Raise ValueError unless every value of X is one this type can take."""
+    def check_domain(self, X, estimator):
+        """Raise ValueError (naming ``estimator``) unless every value of X is one
+        this type can take."""
         raise NotImplementedError
 
     def check_later_training_rows(self, estimator, X):
@@ -457,7 +469,7 @@ class VisibleLayer(Layer):
         X = np.array(X.toarray() if sp.issparse(X) else X, order="C")
         missing = np.isnan(X)
         X[missing] = 0.0
-        self.check_domain(X, type(estimator).__name__)
+        self.check_domain(X, estimator)
         return X, ~missing
 
     def kernel_mask(self, observed):

@@ -4,8 +4,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import _gibbs
-from ._layer import (GAPS_ADVICE, VisibleLayer, count_non_finite, enumerate_binary,
-                     finite_range, sigmoid, softplus)
+from ._layer import (VisibleLayer, count_non_finite, enumerate_binary, finite_range,
+                     gaps_advice, sigmoid, softplus)
 
 
 #: Values this many machine epsilons (of the input's dtype) outside [0, 1]
@@ -26,7 +26,7 @@ class BernoulliVisible(VisibleLayer):
     discrete = True
     auto_learning_rate = 0.06
 
-    def check_domain(self, X, estimator_name):
+    def check_domain(self, X, estimator):
         """Raise ValueError unless every value of X is finite and in [0, 1] (to
         within ``DOMAIN_TOLERANCE_EPS`` machine epsilons of its dtype)."""
         values = X.data if sp.issparse(X) else X
@@ -36,12 +36,12 @@ class BernoulliVisible(VisibleLayer):
         if value_range is None:
             n_nan, n_inf = count_non_finite(values)
             raise ValueError(
-                f"{estimator_name} got input that contains NaN or inf "
+                f"{type(estimator).__name__} got input that contains NaN or inf "
                 f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first "
                 "(for example with sklearn.impute.SimpleImputer); it expects finite "
                 "values in [0, 1], so then scale with sklearn.preprocessing.MinMaxScaler"
                 "(clip=True) or binarise with sklearn.preprocessing.Binarizer."
-                + (GAPS_ADVICE if n_nan else "")
+                + (gaps_advice(estimator) if n_nan else "")
             )
         low, high = value_range
         if sp.issparse(X) and X.nnz < X.shape[0] * X.shape[1]:
@@ -52,7 +52,7 @@ class BernoulliVisible(VisibleLayer):
             # tagged positive_only.
             negative = "Negative values in data: " if low < 0.0 else ""
             raise ValueError(
-                f"{negative}{estimator_name} expects values in [0, 1] (binary data or "
+                f"{negative}{type(estimator).__name__} expects values in [0, 1] (binary data or "
                 f"probabilities), but the input has minimum {low!r} and maximum "
                 f"{high!r}. Scale it with sklearn.preprocessing.MinMaxScaler (use "
                 "clip=True so held-out data stays in range) or binarise it with "

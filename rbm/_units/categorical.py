@@ -11,7 +11,8 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils.validation import validate_data
 
 from .. import _gibbs
-from ._layer import KernelVisible, VisibleLayer, counted, refuse_masked, user_stacklevel
+from ._layer import (KernelVisible, VisibleLayer, counted, gaps_advice, refuse_masked,
+                     user_stacklevel)
 
 
 #: Labels are checked and one-hot coded in blocks of rows of about this many
@@ -437,9 +438,7 @@ class CategoricalVisible(VisibleLayer):
                 f"the first in row {first[0]}, "
                 f"{column_label(estimator, first[1])}. Impute them first "
                 "(for example sklearn.impute.SimpleImputer(strategy='most_frequent')) "
-                "or give them a category of their own. "
-                "Or let the model handle the gaps: missing='impute' trains on such rows, "
-                "rbm.RBMImputer fills them, conditional_sample draws them."
+                "or give them a category of their own." + gaps_advice(estimator)
             )
 
     @staticmethod

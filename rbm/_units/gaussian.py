@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import _gibbs
 from ._layer import (KernelVisible, VisibleLayer, all_finite, check_array_attribute,
-                     count_non_finite, GAPS_ADVICE, user_stacklevel)
+                     count_non_finite, gaps_advice, user_stacklevel)
 from .categorical import column_label
 
 #: Default of ``sigma_floor``: sigma never falls below this fraction of the
@@ -265,16 +265,16 @@ class GaussianVisible(VisibleLayer):
         leaves exp(h.K h / 2) with K = W diag(1 / sigma**2) W.T."""
         return 1.0 / np.asarray(self.sigma, dtype=np.float64) ** 2
 
-    def check_domain(self, X, estimator_name):
+    def check_domain(self, X, estimator):
         """Raise ValueError unless every value of X is finite."""
         values = X.data if sp.issparse(X) else X
         if values.size and not all_finite(values):
             n_nan, n_inf = count_non_finite(values)
             raise ValueError(
-                f"{estimator_name} got input that contains NaN or inf "
+                f"{type(estimator).__name__} got input that contains NaN or inf "
                 f"({n_nan} NaN, {n_inf} inf values). Remove or impute them first, for "
                 "example with sklearn.impute.SimpleImputer; any finite real value is "
-                "allowed." + (GAPS_ADVICE if n_nan else "")
+                "allowed." + (gaps_advice(estimator) if n_nan else "")
             )
 
     def validate(self, estimator, X, *, reset, dtype):
