@@ -9,6 +9,8 @@ then copies the stack's weights into the first layers of an
 with backpropagation.
 """
 
+from collections.abc import Iterable
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.special import expit
@@ -25,9 +27,14 @@ _CHECK_ROWS = 20
 
 
 def _as_rbm_list(rbms):
-    """The fitted RBMs of a list or of a Pipeline made only of RBMs."""
+    """The fitted RBMs of a list or of a Pipeline made only of RBMs (one RBM: a stack of one)."""
     if isinstance(rbms, Pipeline):
         rbms = [step for _, step in rbms.steps]
+    elif hasattr(rbms, "free_energy") and hasattr(rbms, "transform"):
+        rbms = [rbms]  # (was "'BernoulliRBM' object is not iterable")
+    elif not isinstance(rbms, Iterable):
+        raise TypeError(f"fine_tune expects a fitted RBM, a list of them or a Pipeline of "
+                        f"them, got a {type(rbms).__name__}.")
     rbms = list(rbms)
     if not rbms:
         raise ValueError("fine_tune needs at least one fitted RBM.")
@@ -157,7 +164,7 @@ def fine_tune(rbms, X, y, mlp=None):
 
     Parameters
     ----------
-    rbms : list of fitted RBMs, or a fitted Pipeline of RBMs
+    rbms : fitted RBM, list of fitted RBMs, or a fitted Pipeline of RBMs
         The pretrained stack, first layer first: RBM ``i`` must have been
         trained on the hidden probabilities of RBM ``i - 1`` (as a Pipeline
         of RBMs does), the first on X as given here.

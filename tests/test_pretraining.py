@@ -199,3 +199,17 @@ def test_a_sparse_coo_x_is_checked_on_its_first_rows():
     model = BernoulliRBM(4, n_iter=2, random_state=0).fit(X)
     mlp = _fine_tune_quietly([model], sp.coo_matrix(X), np.arange(40) % 2, _frozen_mlp((4,)))
     np.testing.assert_allclose(mlp.coefs_[0], model.components_.T, rtol=0, atol=1e-12)
+
+
+def test_a_single_rbm_is_a_stack_of_one():
+    # It failed with "'BernoulliRBM' object is not iterable".
+    X, y = load_digits(return_X_y=True)
+    X = X[:200] / 16
+    y = y[:200]
+    rbm_ = BernoulliRBM(16, n_iter=2, random_state=0).fit(X)
+    mlp = MLPClassifier((16,), activation="logistic", max_iter=1, random_state=0)
+    single = fine_tune(rbm_, X, y, mlp)
+    listed = fine_tune([rbm_], X, y, mlp)
+    np.testing.assert_array_equal(single.coefs_[0], listed.coefs_[0])
+    with pytest.raises(TypeError, match="a fitted RBM, a list of them or a Pipeline"):
+        fine_tune(3, X, y)
