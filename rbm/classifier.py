@@ -597,11 +597,13 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         return None if types is None else [_pandas_type(kind) for kind in types]
 
     def _label_indices(self, y, n_rows, *, reset, classes=None, unknown_hint=None,
-                       method=None):
+                       method=None, weights=None):
         """(indices into classes_, UNLABELLED for unlabelled rows) of the labels y.
 
         With ``reset`` the classes are set: from ``classes`` if given (the
-        first ``partial_fit``), else from the labelled rows of y.
+        first ``partial_fit``), else from the labelled rows of y, of positive
+        weight where ``weights`` are given (rows of weight 0 are left out, as
+        if not there: their labels need not be classes, and get UNLABELLED).
         ``unknown_hint`` ends the message for a label that is not a class
         (default: ``partial_fit``'s).  With ``method`` (its name), True or
         False in y is refused unless the classes are booleans
@@ -633,9 +635,11 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             # scikit-learn's "Unknown label type: continuous ... regression
             # target" spoke of fitting to a call that fits nothing, as sample.)
             check_classification_targets(labelled_y)
+        kept = (np.ones(len(labelled_y), dtype=bool) if weights is None
+                else np.asarray(weights)[~unlabelled] > 0)
         if reset:
             marker = self.unlabelled_marker
-            self.classes_ = (_classes(name, labelled_y, marker) if classes is None
+            self.classes_ = (_classes(name, labelled_y[kept], marker) if classes is None
                              else _given_classes(name, classes, marker))
             if _is_number(marker) and any(isinstance(c, str) and c.strip() == str(marker)
                                           for c in self.classes_):
@@ -649,8 +653,8 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         if method is not None:
             _refuse_boolean_labels(given, y, self.classes_, method, self.unlabelled_marker)
         known = np.isin(labelled_y, self.classes_)
-        if not known.all():
-            unseen = labelled_y[~known]
+        if not (known | ~kept).all():
+            unseen = labelled_y[~known & kept]
             raise ValueError(
                 f"{name} got the label {_plain(unseen[0])!r} ({_rows_holding(unseen)}), which "
                 f"is not one of its classes {self.classes_.tolist()[:20]}. "
@@ -658,7 +662,8 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                 + (unknown_hint or "partial_fit keeps the classes of fit or of its first "
                    "call (classes=...): pass every class there, or refit."))
         indices = np.full(n_rows, UNLABELLED, dtype=np.intp)
-        indices[~unlabelled] = np.searchsorted(self.classes_, labelled_y)
+        indices[~unlabelled] = np.where(known, np.searchsorted(self.classes_, labelled_y),
+                                        UNLABELLED)
         return indices
 
     def _marker_hint(self):
@@ -922,8 +927,9 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             self._validate_params()
             self._visible_unit = _visible_layer(self.visible, self.categories)
             X = self._validate_X(X, reset=True)
-            labels = self._label_indices(y, X.shape[0], reset=True, method="fit")
             weights = self._sample_weights(sample_weight, X)
+            labels = self._label_indices(y, X.shape[0], reset=True, method="fit",
+                                         weights=weights)
             X, labels, weights = _positive_rows(X, labels, weights)
             self._check_objective(labels)
             rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))

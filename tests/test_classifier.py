@@ -651,3 +651,20 @@ def test_ais_log_partition_refuses_gaussian_inputs():
     model, _, _ = tiny_model("gaussian", 3)
     with pytest.raises(ValueError, match="binary and categorical inputs"):
         model.log_partition(method="ais")
+
+
+def test_rows_of_weight_zero_do_not_make_classes(blobs):
+    # The README's promise: rows of weight 0 are left out, the same model bit
+    # for bit as without them; their labels made classes_ (and a fit with no
+    # labelled row of positive weight ran).
+    X, y = blobs
+    y = y.copy()
+    weights = np.ones(len(y))
+    weights[y == 2] = 0.0
+    weighted = RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=weights)
+    without = RBMClassifier(4, n_iter=3, random_state=0).fit(X[weights > 0], y[weights > 0])
+    assert weighted.classes_.tolist() == without.classes_.tolist() == [0, 1]
+    np.testing.assert_array_equal(weighted.components_, without.components_)
+    y[weights > 0] = -1
+    with pytest.raises(ValueError, match="no labelled rows"):
+        RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=weights)
