@@ -739,14 +739,33 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
             low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
         return np.where(low == high, low, np.nan)
 
-    @staticmethod
-    def _observed_standardisation(values):
+    def _observed_standardisation(self, values):
         """Per-column mean and standard deviation of the observed entries of
         ``values`` (floats, NaN where missing; 1 where a column has no spread;
-        ``fit`` has checked that each has one)."""
+        ``fit`` has checked that each has one).
+
+        Where squaring overflows (values beyond about 1e154), the spread is
+        taken of the values divided by their largest distance from the mean:
+        a spread of inf was kept, and every ``transform`` then refused it.
+        Raises ValueError where even the mean overflows.
+        """
         values = np.asarray(values, dtype=np.float64)
-        mean = np.nanmean(values, axis=0)
-        scale = np.nanstd(values, axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = np.nanmean(values, axis=0)
+            scale = np.nanstd(values, axis=0)
+            overflowed = np.isfinite(mean) & ~np.isfinite(scale)
+            if overflowed.any():
+                centred = values[:, overflowed] - mean[overflowed]
+                reach = np.nanmax(np.abs(centred), axis=0)
+                scale[overflowed] = reach * np.nanstd(centred / reach, axis=0)
+        unusable = ~(np.isfinite(mean) & np.isfinite(scale))
+        if unusable.any():
+            j = int(np.argmax(unusable))
+            raise ValueError(
+                f"{type(self).__name__} cannot standardise {column_label(self, j)}: its "
+                f"observed values reach {np.nanmax(np.abs(values[:, j])):.3g}, and their mean "
+                "or spread overflows float64. Rescale the data first (for example divide "
+                "it by a large power of ten, or use sklearn.preprocessing.StandardScaler).")
         return mean, np.where(scale > 0, scale, 1.0)
 
     def transform(self, X):

@@ -1064,3 +1064,22 @@ def test_a_frozen_rbm_warns_that_sample_weight_is_ignored():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         RBMImputer(FrozenEstimator(model)).fit(X)
+
+
+def test_values_too_large_to_square_are_standardised_without_overflow():
+    # Beyond about 1e154 the variance overflowed: scale_ was inf, and every
+    # transform was refused, advising a refit that could not help.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    model = GaussianBernoulliRBM(n_components=4, n_iter=5, random_state=0)
+    plain = RBMImputer(model).fit(X)
+    huge = RBMImputer(model).fit(X * 1e160)
+    np.testing.assert_allclose(huge.scale_, plain.scale_ * 1e160, rtol=1e-12)
+    np.testing.assert_allclose(huge.transform(X * 1e160), plain.transform(X) * 1e160,
+                               rtol=1e-6)
+    spread = X.copy()
+    spread[:, 0] = np.where(np.isnan(X[:, 0]), np.nan, np.where(X[:, 0] > 0, 1e308, -1e308))
+    spread[0, 0] = spread[1, 0] = 1.7e308
+    with pytest.raises(ValueError, match="cannot standardise feature 0.*Rescale"):
+        RBMImputer(model).fit(spread)
