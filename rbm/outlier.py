@@ -1,5 +1,6 @@
 """Outlier detection with an RBM's density, in scikit-learn's conventions."""
 
+import warnings
 from contextlib import contextmanager
 from numbers import Real
 
@@ -16,6 +17,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_
 from ._bernoulli import BernoulliRBM
 from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
+from ._units._layer import user_stacklevel
 
 
 def _weight_parameter(estimator, sample_weight):
@@ -105,7 +107,9 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         flag the same ones; the free energy needs no log Z, which for large
         models is estimated by AIS (seconds to minutes).  Rows with missing
         entries (a model with ``missing="impute"``) have no free energy:
-        "log_likelihood" scores them by log p(observed entries).
+        "log_likelihood" scores them by log p(observed entries), which is
+        higher the fewer they are (``predict`` and ``decision_function``
+        warn of such rows; a row with nothing observed is refused).
 
     Attributes
     ----------
@@ -246,18 +250,58 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
     def _scores(self, X):
         """The scores of X by the fitted model (unchecked, errors as raised)."""
         if self.criterion == "log_likelihood":
+            self._check_observed_rows(X)
             return self.estimator_.score_samples(X)
         self._check_complete_rows(X)
         return -self.estimator_.free_energy(X)
+
+    def _observed(self, X):
+        """The mask of X's observed entries where the model takes gaps
+        (``missing="impute"``), else None (every entry is observed, or the
+        model refuses gaps itself)."""
+        model = self.estimator_
+        if getattr(model, "missing", "error") != "impute" or sp.issparse(X):
+            return None
+        return model._incomplete_input(X)[1]
+
+    def _check_observed_rows(self, X):
+        """Refuse rows with no observed entry for ``criterion="log_likelihood"``:
+        log p of no entries is 0, above every complete row, so such a row
+        passed as the most normal of all."""
+        observed = self._observed(X)
+        if observed is None:
+            return
+        empty = ~observed.any(axis=1)
+        if empty.any():
+            raise ValueError(
+                f"RBMOutlierDetector: {int(empty.sum())} rows of X have no observed entry (the "
+                f"first: row {int(np.argmax(empty))}); their log-likelihood, that of nothing, "
+                "is 0 and says nothing about them. Drop them before scoring.")
+
+    def _warn_of_gaps(self, X):
+        """Warn where rows with gaps are judged against ``offset_``: a row is
+        scored by log p of its observed entries, higher the fewer there are
+        (a 7 of the digits with 56 of its 64 pixels missing passed as an
+        inlier, the complete 7 as an outlier)."""
+        observed = self._observed(X)
+        if observed is None or observed.all():
+            return
+        gappy = ~observed.all(axis=1)
+        warnings.warn(
+            f"RBMOutlierDetector: {int(gappy.sum())} rows of X have missing entries; each is "
+            "scored by the log-likelihood of its observed entries, which is higher the fewer "
+            "they are, and compared with offset_, a threshold on the training rows' scores. "
+            "A row with many gaps tends to pass as an inlier: compare such rows with rows "
+            "missing the same features, or fill the gaps first (rbm.RBMImputer).",
+            UserWarning, stacklevel=user_stacklevel())
 
     def _check_complete_rows(self, X):
         """Refuse rows with gaps for ``criterion="free_energy"`` where the model
         takes gaps (``missing="impute"``): F(x) is defined for complete rows
         only, while log p(observed entries) scores rows with gaps."""
-        model = self.estimator_
-        if getattr(model, "missing", "error") != "impute" or sp.issparse(X):
+        observed = self._observed(X)
+        if observed is None:
             return
-        _, observed = model._incomplete_input(X)
         if not observed.all():
             raise ValueError(
                 f"RBMOutlierDetector: {int((~observed.all(axis=1)).sum())} rows of X have "
@@ -288,7 +332,9 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
             # A NaN threshold made every sample an inlier without a word.
             raise ValueError(f"RBMOutlierDetector.offset_ must be a finite number (the "
                              f"threshold fit sets), got {offset!r:.80}; refit the detector.")
-        return self._checked_scores(X, method) - offset
+        scores = self._checked_scores(X, method) - offset
+        self._warn_of_gaps(X)
+        return scores
 
     def predict(self, X):
         """+1 for inliers, -1 for outliers.

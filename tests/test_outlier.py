@@ -1,6 +1,7 @@
 """RBMOutlierDetector follows scikit-learn's outlier-detection conventions and detects outliers."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -161,3 +162,24 @@ def test_errors_of_the_fitted_density_model_name_the_detector_and_its_method(det
     damaged.__dict__.update(vars(detector), offset_=np.nan)
     with pytest.raises(ValueError, match=r"^RBMOutlierDetector\.offset_ must be a finite"):
         damaged.predict(np.ones((5, 64)))
+
+
+def test_rows_with_nothing_observed_are_refused_and_gaps_are_warned_of():
+    # With criterion="log_likelihood" a row is scored by log p(observed
+    # entries): a row with none scored 0, above every complete row, and
+    # passed as the most normal of all; a row with many gaps passes easily.
+    rng = np.random.default_rng(0)
+    X = (rng.random((80, 6)) < [0.9] * 3 + [0.1] * 3).astype(float)
+    detector = RBMOutlierDetector(_small_rbm(n_components=3, n_iter=5, missing="impute"),
+                                  criterion="log_likelihood").fit(X)
+    empty = np.vstack([X[:2], np.full((1, 6), np.nan)])
+    for method in (detector.score_samples, detector.predict, detector.decision_function):
+        with pytest.raises(ValueError, match="1 rows of X have no observed entry.*row 2"):
+            method(empty)
+    gaps = X[:3].copy()
+    gaps[1, :4] = np.nan
+    with pytest.warns(UserWarning, match="1 rows of X have missing entries.*tends to pass"):
+        detector.predict(gaps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        detector.predict(X[:3])  # complete rows: nothing to warn of
