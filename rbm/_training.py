@@ -345,18 +345,19 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None,
             n_rows = epoch_rows(batches.n_rows)
             watch.start = StartBound(model, snapshot, batches.head(n_rows),
                                      batches.head_weights(n_rows))
-    train_pass(model, batches, update, normalize)
-    message = divergence_message(model, batches, data_mean, learning_rate, momentum, watch)
-    if message is not None and retries_runaway(model, watch, snapshot):
-        try:  # (whatever stops it, even the warning raised as an error, undoes the call)
+    try:  # whatever stops the pass (Ctrl-C, a warning raised as an error) undoes it
+        train_pass(model, batches, update, normalize)
+        message = divergence_message(model, batches, data_mean, learning_rate, momentum,
+                                     watch)
+        if message is not None and retries_runaway(model, watch, snapshot):
             train_pass(model, batches, update, normalize, watch.keeper)
             message = divergence_message(model, batches, data_mean, learning_rate, momentum,
                                          watch)
             if message is None:
                 warn_retried_pass(model, learning_rate)
-        except BaseException:
-            snapshot.restore()
-            raise
+    except BaseException:
+        snapshot.restore()
+        raise
     if message is not None:
         watch.last_sound(snapshot).restore()
         raise DivergenceError(message + kept_improperness(model))
@@ -1345,12 +1346,15 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
             try:
                 run_pass(model, batches.plan(order, model.batch_size),
                          learning_rate, momentum, statistics, watch)
-            except DivergenceError:
-                if stopper is not None and stopper.ends_at_divergence():
+            except BaseException as error:  # (run_pass has undone the pass)
+                diverged = isinstance(error, DivergenceError)
+                if diverged and stopper is not None and stopper.ends_at_divergence():
                     break  # (restore_best_epoch returns the best check, as a stop would)
-                model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
+                if diverged:
+                    model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
                 # The passes a first fit keeps are in history_ as n_iter_ counts
-                # them (a refit that raises is undone whole by fit).
+                # them, also where Ctrl-C or a warning raised as an error stopped
+                # it (a refit that raises is undone whole by fit).
                 _set_history(model, monitor.history, warm, earlier, model.n_iter_ - earlier)
                 raise
             model.n_iter_ = earlier + epoch + 1

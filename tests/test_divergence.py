@@ -382,3 +382,49 @@ def test_partial_fit_on_assigned_parameters_far_from_the_data_is_not_a_divergenc
     model.partial_fit(X)  # no error: the pass does not make it worse
     with pytest.raises(DivergenceError, match="it had before this call"):
         model.set_params(learning_rate=1e4).partial_fit(X)
+
+
+@pytest.mark.parametrize("stop", ["warning as error", "interrupt"])
+def test_a_partial_fit_stopped_by_anything_leaves_the_model_as_it_was(monkeypatch, stop):
+    # Only DivergenceError rolled the pass back: a DivergenceWarning raised as
+    # an error (pytest's filterwarnings=error) or Ctrl-C left the diverged
+    # parameters, with n_iter_ and history_ of the call before.
+    import rbm._training as training
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((200, 6)) < np.linspace(0.1, 0.9, 6)).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=2, random_state=0, n_jobs=1).fit(X)
+    twin = copy.deepcopy(model)
+    if stop == "interrupt":
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(training, "divergence_message", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            model.partial_fit(X)
+        monkeypatch.undo()
+    else:
+        model.set_params(learning_rate=50.0, on_divergence="warn")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(DivergenceWarning):
+                model.partial_fit(X)
+        model.set_params(learning_rate=twin.learning_rate, on_divergence=twin.on_divergence)
+    for array, kept in zip(model._learned_arrays(), twin._learned_arrays()):
+        np.testing.assert_array_equal(array, kept)
+    assert model.n_iter_ == twin.n_iter_ and model.history_ == twin.history_
+    # ... random streams included: the next call is the call without the failed one.
+    np.testing.assert_array_equal(model.partial_fit(X).components_,
+                                  twin.partial_fit(X).components_)
+
+
+def test_a_first_fit_stopped_by_a_warning_as_error_keeps_a_consistent_record():
+    rng = np.random.default_rng(0)
+    X = (rng.random((200, 6)) < np.linspace(0.1, 0.9, 6)).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=5, random_state=0, learning_rate=50.0,
+                         learning_rate_schedule="constant", on_divergence="warn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DivergenceWarning):
+            model.fit(X)
+    assert 0 < model.n_iter_ < 5
+    assert len(model.history_["epoch"]) == model.n_iter_
