@@ -701,7 +701,7 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
     def _initialize(self, X, labels, rng):
         """Small random weights, biases of the independent model of the data."""
         n_columns, n_classes = X.shape[1], len(self.classes_)
-        self._visible_unit.fit(X)
+        self._visible_unit.fit(X, estimator=self)  # (warns of unstandardised rows)
         # Glorot-scaled weights: with weights of 0.01 every class gives each
         # hidden unit nearly the same input, the discriminative gradient of W
         # (a difference between classes) nearly vanishes and training stalls.

@@ -212,6 +212,26 @@ def test_later_rows_off_a_standardised_models_scale_warn(model, scale, shift):
         train(shift + scale * X[:10])
 
 
+@pytest.mark.parametrize("case", ["rows of weight 0", "rows with gaps"])
+def test_the_rows_the_model_is_fitted_to_are_the_ones_warned_about(case):
+    # Rows of weight 0 (dropped) hid the warning about the two rows left, and
+    # missing="impute" fits were never warned about at all.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    if case == "rows of weight 0":
+        fit = dict(X=X, sample_weight=np.r_[1.0, 1.0, np.zeros(38)])  # two rows: tiny spreads
+        model = GaussianBernoulliRBM(n_components=2, n_iter=1, random_state=0)
+    else:
+        X = 100 * X
+        X[0, 0] = np.nan
+        fit = dict(X=X)
+        model = GaussianBernoulliRBM(n_components=2, n_iter=1, random_state=0,
+                                     missing="impute")
+    with pytest.warns(UserWarning, match="far from zero mean") as records:
+        model.fit(**fit)
+    assert len(far_from_standardised_warnings(records)) == 1
+
+
 def test_the_warning_points_at_the_callers_line():
     X = 1e3 * np.random.default_rng(0).standard_normal((50, 2))
     with pytest.warns(UserWarning, match="far from zero mean") as records:

@@ -186,22 +186,6 @@ def warn_if_far_from_standardised(estimator, mean, std, small_spreads=True):
         UserWarning, stacklevel=user_stacklevel())
 
 
-def warn_if_weights_unstandardise(estimator, X, mean, std):
-    """``warn_if_far_from_standardised`` for the weighted statistics (mean,
-    std) of X, when its unweighted ones (warned about in ``validate``) are not.
-
-    The model is fitted to the weighted data: one row of weight 1e10 among
-    49 standard normal ones leaves a spread of 7e-5 around a mean of 1,
-    where ReLU units diverged at any learning rate without a word of the
-    scale.
-    """
-    if not len(off_scale_features(mean, std)):
-        return
-    if len(off_scale_features(*column_mean_and_std(X))):
-        return  # already warned, about the rows as given
-    warn_if_far_from_standardised(estimator, mean, std)
-
-
 def feature_labels(estimator, indices, shown=5):
     """The first ``shown`` of the columns ``indices`` by name, and how many more."""
     labels = ", ".join(column_label(estimator, i) for i in indices[:shown])
@@ -277,21 +261,10 @@ class GaussianVisible(VisibleLayer):
                 "allowed." + (gaps_advice(estimator) if n_nan else "")
             )
 
-    def validate(self, estimator, X, *, reset, dtype):
-        """X as a float array or CSR matrix of ``dtype``, every value finite.
-
-        On the data a model is fitted to (``reset``), warns first when X is
-        far from standardised (``warn_if_far_from_standardised``).
-        """
-        X = super().validate(estimator, X, reset=reset, dtype=dtype)
-        if reset and X.shape[0]:
-            warn_if_far_from_standardised(estimator, *column_mean_and_std(X))
-        return X
-
     def check_later_training_rows(self, estimator, X):
         """Warn when rows that a model fitted to standardised data trains on
-        (``partial_fit``) lie far from standardised, as ``validate`` warns of
-        the rows of a first fit (``warn_if_far_from_standardised``), but for
+        (``partial_fit``) lie far from standardised, as ``fit`` warns of the
+        rows of a first fit (``warn_if_far_from_standardised``), but for
         spreads that are too small, which a few standardised rows may have.
         One such pass on unscaled wine rows took a model's held-out
         log-likelihood from -17.0 to -318.7 nats per row, without a word.  A
@@ -304,15 +277,19 @@ class GaussianVisible(VisibleLayer):
     def fit(self, X, sample_weight=None, estimator=None):
         """sigma at the data's (weighted) standard deviation, its velocity and its bounds.
 
-        With ``sample_weight`` and ``estimator``, warns when the weighted data
-        are far from standardised and the rows alone (``validate``) were not
-        (``warn_if_far_from_standardised``).  Raises ValueError when some
-        feature's variance is not a normal float64
+        With ``estimator``, warns when the data, as ``sample_weight`` weighs
+        them, are far from standardised (``warn_if_far_from_standardised``):
+        the model is fitted to the weighted rows (one row of weight 1e10
+        among 49 standard normal ones leaves a spread of 7e-5 around a mean
+        of 1, where ReLU units diverged at any learning rate without a word
+        of the scale), and rows of weight 0, which the caller has dropped,
+        count for nothing (the rows as given hid the warning).  Raises
+        ValueError when some feature's variance is not a normal float64
         (``refuse_subnormal_variance``).
         """
         mean, std = column_mean_and_std(X, sample_weight)
-        if sample_weight is not None and estimator is not None:
-            warn_if_weights_unstandardise(estimator, X, mean, std)
+        if estimator is not None:
+            warn_if_far_from_standardised(estimator, mean, std)
         # Whether later training rows are held to standardised (check_later_training_rows).
         self.standardised_at_fit = not len(off_scale_features(mean, std))
         std = spread_of_constant_features(mean, std)
