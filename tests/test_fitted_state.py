@@ -88,6 +88,15 @@ def test_gaussian_nonpositive_sigma_is_refused():
         model.gibbs(X[:3])
 
 
+def test_gaussian_sigma_too_small_to_square_is_refused():
+    # Positive but below fit's own limit: transform, score, log Z and samples
+    # were NaN, with NumPy's divide-by-zero warnings only.
+    X = np.random.default_rng(0).standard_normal((40, 4))
+    model = fitted(GaussianBernoulliRBM, X)
+    model.sigma_[:] = 1e-300
+    assert_refused_everywhere(model, X, r"sigma_ must be at least 1.49e-154.*feature 0")
+
+
 def test_enlarged_categories_are_refused():
     X = np.random.default_rng(0).integers(0, 3, (40, 4))
     model = fitted(CategoricalRBM, X)

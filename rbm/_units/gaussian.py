@@ -377,6 +377,17 @@ class GaussianVisible(VisibleLayer):
                 "must be positive; "
                 "refit the model or assign positive standard deviations."
             )
+        # fit's own limit (refuse_subnormal_variance): below it 1 / sigma**2
+        # overflows, and transform, score, log Z and samples were NaN, silently.
+        tiny = np.sqrt(np.finfo(np.float64).tiny)
+        sigma = np.asarray(self.sigma, dtype=np.float64)
+        if np.any(sigma < tiny):
+            i = int(np.argmax(sigma < tiny))
+            raise ValueError(
+                f"{type(estimator).__name__}.sigma_ must be at least {tiny:.3g} (its square, "
+                "the variance the model divides by, must be a normal float64), got "
+                f"{sigma[i]:.3g} for {column_label(estimator, i)}; assign larger standard "
+                "deviations or refit the model.")
 
     def initial_weight_scale(self):
         """The starting sigma (the data's spread) where it is below 1, else 1.
