@@ -93,7 +93,7 @@ class DivergenceWatch:
     """
 
     __slots__ = ("policy", "patience", "bad_passes", "last_pass", "fit_ends_here", "warned",
-                 "sound", "declared", "start", "unchecked_flops", "checked", "passes_in_a_row",
+                 "sound", "declared", "before", "unchecked_flops", "checked", "passes_in_a_row",
                  "scored", "keeper", "check_flops", "retried", "retried_last")
 
     def __init__(self, policy, patience=1):
@@ -122,12 +122,13 @@ class DivergenceWatch:
         # Whether this pass, and the one before it, ran again after a runaway
         # (retries_runaway).
         self.retried = self.retried_last = False
-        # The likelihood bound where a call on a model it did not start
-        # (partial_fit on assigned or loaded parameters) began, as a function
-        # computing it (``StartBound``): a model that was already far worse
-        # than the independent one has diverged only if training makes it
-        # worse still.  None: the call started it.
-        self.start = None
+        # The parameters a call on a model it did not start (partial_fit on
+        # assigned or loaded parameters) began with (``BeforePass``): a model
+        # that was already far worse than the independent one has diverged
+        # only if training makes it worse still, and one already past
+        # MAX_ENERGY_SCALE is not the learning rate's fault.  None: the call
+        # started it.
+        self.before = None
 
     def begin_pass(self, epoch, n_epochs, stops_early, fills_gaps=False):
         """Before pass ``epoch`` of a fit of ``n_epochs``: whether it is the last,
@@ -341,10 +342,7 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None,
         watch = DivergenceWatch.of(model)
         watch.scored = fills_gaps  # (see properness_due)
         start_proper(model, watch)
-        if unit.discrete:  # where divergence_message checks the bound
-            n_rows = epoch_rows(batches.n_rows)
-            watch.start = StartBound(model, snapshot, batches.head(n_rows),
-                                     batches.head_weights(n_rows))
+        watch.before = BeforePass(model, snapshot)
     try:  # whatever stops the pass (Ctrl-C, a warning raised as an error) undoes it
         train_pass(model, batches, update, normalize)
         message = divergence_message(model, batches, data_mean, learning_rate, momentum,
@@ -745,15 +743,17 @@ class PassSnapshot:
                 array.fill(0)
 
 
-class StartBound:
-    """``likelihood_upper_bound`` of a pass's rows under the parameters from
-    before the pass, computed when first asked, from the pass's snapshot.
+class BeforePass:
+    """Figures of the parameters from before a pass, computed when first asked,
+    from the pass's snapshot.
 
-    A ``partial_fit`` call's yardstick (``DivergenceWatch.start``): only a
-    pass that leaves the model far below the independent model needs it
-    (``finite_divergence``), so the usual call does not pay for it (at 784 x
-    500 with 100 chains, a product with W over every chain, as much as a
-    quarter of a call on 10 rows).  The rows are not changed by the pass.
+    A ``partial_fit`` call's yardsticks (``DivergenceWatch.before``): the
+    likelihood bound a call on assigned or loaded parameters began at
+    (``finite_divergence``), and whether they were already past
+    ``MAX_ENERGY_SCALE`` (``divergence_remedy``).  Only a pass that went
+    wrong asks, so the usual call does not pay for them (the bound is a
+    product with W over every chain: at 784 x 500 with 100 chains, as much
+    as a quarter of a call on 10 rows).
 
     Parameters
     ----------
@@ -761,26 +761,23 @@ class StartBound:
         The model the pass trains.
     snapshot : PassSnapshot
         The learned arrays from before the pass (``run_pass``'s).
-    rows, weights
-        The rows the bound is taken on and their weights (or None).
     """
 
-    def __init__(self, model, snapshot, rows, weights):
+    def __init__(self, model, snapshot):
         self.model, self.snapshot = model, snapshot
-        self.rows, self.weights = rows, weights
-        self.value = None
+        self.values = {}
 
-    def __call__(self):
-        """The bound, computed on the first call with the snapshot's arrays put
-        back for the time it takes (and the current ones after it)."""
-        if self.value is None:
+    def __call__(self, name, compute):
+        """``compute(model)`` with the snapshot's arrays put back for the time it
+        takes (and the current ones after it), cached under ``name``."""
+        if name not in self.values:
             current = PassSnapshot(self.snapshot.arrays, None, 0.0)
             self.snapshot.restore()
             try:
-                self.value = likelihood_upper_bound(self.model, self.rows, self.weights)
+                self.values[name] = compute(self.model)
             finally:
                 current.restore()
-        return self.value
+        return self.values[name]
 
 
 def _chain_rows_needing_streams(model, batches):
@@ -818,8 +815,10 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
     if finite:
         if discrete:
             n_rows = epoch_rows(batches.n_rows)
-            what = finite_divergence(model, batches.head(n_rows), data_mean, watch.start,
-                                     batches.head_weights(n_rows))
+            rows, weights = batches.head(n_rows), batches.head_weights(n_rows)
+            start = None if watch.before is None else (lambda: watch.before(
+                "bound", lambda before: likelihood_upper_bound(before, rows, weights)))
+            what = finite_divergence(model, rows, data_mean, start, weights)
         else:
             what = checked_improperness(model, watch, keep)
         if not watch.record(what is not None):
@@ -843,7 +842,7 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
         kept = (f"the {earlier} pass{'es' if earlier > 1 else ''} before this one, which had "
                 "left it far worse than the independent model of the data's marginals")
     diverged = f"{type(model).__name__} diverged: {what}."
-    remedy = divergence_remedy(model, data_mean, learning_rate, momentum)
+    remedy = divergence_remedy(model, data_mean, learning_rate, momentum, watch.before)
     if finite and not watch.stops_training(
             f"{diverged} Training goes on (on_divergence=\"warn\"); {remedy}."):
         return None
@@ -1027,13 +1026,20 @@ def model_improperness(model, work=None):
             "off to infinity")
 
 
+def model_energy_scale(model):
+    """``energy_scale`` of the model's parameters and its layers' own."""
+    own = model._visible_unit.learned_arrays() + model._hidden_unit.learned_arrays()
+    return energy_scale(model.components_, model.intercept_visible_, model.intercept_hidden_,
+                        own)
+
+
 def runaway_description(model, data_mean):
     """What ran away, when the parameters are non-finite, past
     ``MAX_ENERGY_SCALE`` or runaway for the visible type; else None."""
     W, b, c = model.components_, model.intercept_visible_, model.intercept_hidden_
     unit = model._visible_unit
     own = unit.learned_arrays() + model._hidden_unit.learned_arrays()
-    scale = energy_scale(W, b, c, own)
+    scale = model_energy_scale(model)
     if scale < MAX_ENERGY_SCALE:  # NaN fails this
         return unit.runaway_description(W, b, data_mean)
     if not all(np.all(np.isfinite(a)) for a in (W, b, c, *own)):
@@ -1062,7 +1068,7 @@ def finite_divergence(model, rows, data_mean, start=None, weights=None):
     (``VisibleLayer.independent_log_likelihood``, exact).  An upper bound
     can only understate how bad the model is, so this never fires for a
     model within the margin, whatever the estimator noise.  ``start`` (a
-    function, ``StartBound``), the bound before a ``partial_fit`` call,
+    function, from ``BeforePass``), the bound before a ``partial_fit`` call,
     replaces the independent model as the yardstick where it is lower:
     parameters assigned or loaded far from the data are not a divergence
     unless training makes them worse.  A lower yardstick can only clear a
@@ -1138,15 +1144,26 @@ def _hidden_state_floor(model, field, chains):
     return float(np.max(log_w))
 
 
-def divergence_remedy(model, data_mean, learning_rate, momentum):
+def divergence_remedy(model, data_mean, learning_rate, momentum, before=None):
     """The cause of a divergence and what to change, decided from checkable facts.
 
-    The weight decay, when its step alone is unstable at this pass's learning
-    rate and would be at the model's default learning rate too; the data's
-    scale, when parameters of the data's own size are already past
+    Parameters already past ``MAX_ENERGY_SCALE`` before a ``partial_fit``
+    call (``before``, a ``BeforePass``: assigned or loaded, where no
+    learning rate helps); the weight decay, when its step alone is unstable
+    at this pass's learning rate and would be at the model's default
+    learning rate too; the L1-squared penalty likewise; the sparsity
+    penalty, when its step alone is that large (``sparsity_message``); the
+    data's scale, when parameters of the data's own size are already past
     ``MAX_ENERGY_SCALE`` (the visible layer's ``data_scale_message``);
     otherwise the learning rate.
     """
+    if before is not None:
+        scale = before("energy scale", model_energy_scale)
+        if not scale < MAX_ENERGY_SCALE:  # (NaN too)
+            return (f"the parameters were already at an energy scale (sum of their absolute "
+                    f"values) of {scale:.3g} before this call, past 2**52 = 4.5e15, where no "
+                    "learning rate trains them: refit the model, or assign parameters of the "
+                    "data's scale")
     causes = []
     decay = weight_decay_message(model, learning_rate, momentum)
     if decay is not None:
@@ -1154,6 +1171,9 @@ def divergence_remedy(model, data_mean, learning_rate, momentum):
     squared = l1_squared_message(model, learning_rate)
     if squared is not None:
         causes.append(squared)
+    sparsity = sparsity_message(model, learning_rate)
+    if sparsity is not None:
+        causes.append(sparsity)
     scale = model._visible_unit.data_scale_message(model, data_mean, MAX_ENERGY_SCALE)
     if scale is not None:
         causes.append(scale)
@@ -1214,6 +1234,28 @@ def weight_decay_message(model, learning_rate, momentum):
             f"learning_rate={default_rate:.3g}). Lower weight_decay, below "
             f"{limit / learning_rate:.3g} (\"auto\" is "
             f"{default_weight_decay(hidden_layer_type(model)):g} for this model), and fit again")
+
+
+#: learning_rate * sparsity_cost beyond which the sparsity penalty is named as
+#: a divergence's cause (``sparsity_message``): each update moves a hidden
+#: bias by up to this times |target - q| <= 1, steps larger than the data's
+#: own gradients ever ask for.
+SPARSITY_STEP_LIMIT = 1.0
+
+
+def sparsity_message(model, learning_rate):
+    """The sparsity penalty as the cause, when its step alone is larger than
+    ``SPARSITY_STEP_LIMIT`` at this pass's learning rate and at the model's
+    default one; else None."""
+    cost = float(getattr(model, "sparsity_cost", 0.0) or 0.0)
+    default_rate = model_default_learning_rate(model)
+    if min(learning_rate, default_rate) * cost <= SPARSITY_STEP_LIMIT:
+        return None
+    return (f"the sparsity penalty is too strong (sparsity_cost={model.sparsity_cost}): it "
+            f"moves each hidden unit's bias (and weights) by up to learning_rate * "
+            f"sparsity_cost = {learning_rate * cost:.3g} per update, even at the default "
+            f"learning_rate={default_rate:.3g}. Lower sparsity_cost, below "
+            f"{SPARSITY_STEP_LIMIT / learning_rate:.3g}, and fit again")
 
 
 #: The largest learning_rate * l1_squared_weight_decay for which the

@@ -357,21 +357,41 @@ def test_the_bound_before_a_pass_is_taken_on_the_parameters_before_it(monkeypatc
     before = copy.deepcopy(model)
     expected = likelihood_upper_bound(before, X)
     seen = []
-    real = training.StartBound.__call__
+    real = training.BeforePass.__call__
 
-    def watched(self):
+    def watched(self, name, compute):
         after = [a.copy() for a in self.model._learned_arrays()]
-        value = real(self)
-        seen.append(value)
+        value = real(self, name, compute)
+        seen.append((name, value))
         for array, kept in zip(self.model._learned_arrays(), after):
             np.testing.assert_array_equal(array, kept)
         return value
 
-    monkeypatch.setattr(training.StartBound, "__call__", watched)
+    monkeypatch.setattr(training.BeforePass, "__call__", watched)
     model.partial_fit(X)
-    assert seen == [expected]
+    assert seen == [("bound", expected)]
     assert not np.array_equal(model.components_, before.components_)
     assert model.n_iter_ == before.n_iter_ + 1
+
+
+@pytest.mark.parametrize("case", ["assigned past the limit", "sparsity"])
+def test_a_divergence_the_learning_rate_did_not_cause_is_not_blamed_on_it(case):
+    # Parameters assigned past 2**52, and a sparsity_cost of 1e6, were both
+    # blamed on the learning rate ("lower the learning rate").
+    rng = np.random.default_rng(0)
+    if case == "sparsity":
+        with pytest.raises(DivergenceError, match="sparsity_cost=1000000.0.*Lower sparsity_cost"
+                           ) as error:
+            GaussianBernoulliRBM(n_components=3, n_iter=5, random_state=0,
+                                 sparsity_cost=1e6).fit(rng.standard_normal((60, 4)))
+    else:
+        X = (rng.random((50, 6)) > 0.5).astype(float)
+        model = BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(X)
+        model.components_ = np.full_like(model.components_, 1e20)
+        with pytest.raises(DivergenceError, match=r"already at an energy scale \(sum of their "
+                           r"absolute values\) of 1.8e\+21 before this call") as error:
+            model.set_params(learning_rate=1e-9).partial_fit(X)
+    assert "cause is the learning rate" not in str(error.value)
 
 
 def test_partial_fit_on_assigned_parameters_far_from_the_data_is_not_a_divergence():
