@@ -20,7 +20,7 @@ from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionE
                          contents_digest, parameter_fingerprint, warn_of_few_effective_runs,
                          reverse_ais_log_partition)
 from ._properness import improper_description
-from ._state import check_chain_memory, check_fitted_state
+from ._state import check_chain_memory, check_energy_scale, check_fitted_state
 from ._streams import AIS, draw_entropy, generator_for
 from ._units._layer import FAR_ROWS_ADVICE, user_stacklevel
 
@@ -277,6 +277,7 @@ class LikelihoodMixin:
         """log_partition of a model whose state and arguments are already checked
         (``warn=False``: no warning of too few effective AIS runs, for the
         monitor of ``fit``, whose history shows the inf standard error)."""
+        check_energy_scale(self)
         method = self._resolved_method(method)
         entropy = (self._training.entropy if random_state is None
                    else draw_entropy(random_state))

@@ -670,6 +670,38 @@ def _own_kernel_arrays(owner, writeable):
             setattr(owner, attribute, np.array(value, order="C"))
 
 
+#: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
+#: bounds |E(v, h)| over binary states) reaches 2**52 = 1 / eps(float64):
+#: every likelihood here is computed in float64, where energies that large
+#: carry rounding errors of a nat or more, so log p(x) and log Z mean nothing
+#: (and a few more such updates overflow to inf).  Scoring such a model is
+#: refused too (``check_energy_scale``).
+MAX_ENERGY_SCALE = 2.0 ** 52
+
+
+def model_energy_scale(model):
+    """``energy_scale`` of the model's parameters and its layers' own."""
+    own = model._visible_unit.learned_arrays() + model._hidden_unit.learned_arrays()
+    return energy_scale(model.components_, model.intercept_visible_, model.intercept_hidden_,
+                        own)
+
+
+def check_energy_scale(model):
+    """Raise ValueError where the model's energy scale is past ``MAX_ENERGY_SCALE``
+    (assigned or loaded parameters: training stops before it): its log Z
+    and log-likelihoods would be rounding noise (a CategoricalRBM with every
+    weight 1e20, the distribution of W = 0, scored log p = 0 for every row)."""
+    scale = model_energy_scale(model)
+    if scale < MAX_ENERGY_SCALE:
+        return
+    size = f"{scale:.3g}" if math.isfinite(scale) else "more than the largest float64"
+    raise ValueError(
+        f"{type(model).__name__}'s parameters have an energy scale (sum of their absolute "
+        f"values) of {size}, past 2**52 = 4.5e15, where float64 cannot resolve log-"
+        "likelihoods to within a nat: log Z and log p would be rounding noise. Refit the "
+        "model, or assign parameters of the data's scale.")
+
+
 def energy_scale(W, b, c, visible_arrays):
     """sum |W| + sum |b| + sum |c| in float64: NaN or inf if a parameter is.
 

@@ -29,17 +29,11 @@ from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, IMPROP
                          gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
                          SigmaOnly)
 from ._properness import ProperKeeper, check_cost_bound, improper_description
-from ._state import Update, energy_scale
+from ._state import MAX_ENERGY_SCALE, Update, energy_scale, model_energy_scale
 from ._units import (all_finite, default_learning_rate, default_weight_decay, hidden_layer_type,
                      resolved_learning_rate, resolved_weight_decay)
 from ._weights import average, check_sample_weight, kernel_weights, positive_rows
 
-#: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which
-#: bounds |E(v, h)| over binary states) reaches 2**52 = 1 / eps(float64):
-#: every likelihood here is computed in float64, where energies that large
-#: carry rounding errors of a nat or more, so log p(x) and log Z mean nothing
-#: (and a few more such updates overflow to inf).
-MAX_ENERGY_SCALE = 2.0 ** 52
 
 #: ``n_iter="auto"``: about this many minibatch updates, in at least and at
 #: most these many epochs (4,762 epochs of digits' 1,257 training rows at
@@ -1024,13 +1018,6 @@ def model_improperness(model, work=None):
     return (None if what is None else
             f"the model is improper: {what}: it has no distribution, and its chains run "
             "off to infinity")
-
-
-def model_energy_scale(model):
-    """``energy_scale`` of the model's parameters and its layers' own."""
-    own = model._visible_unit.learned_arrays() + model._hidden_unit.learned_arrays()
-    return energy_scale(model.components_, model.intercept_visible_, model.intercept_hidden_,
-                        own)
 
 
 def runaway_description(model, data_mean):

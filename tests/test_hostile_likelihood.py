@@ -211,3 +211,18 @@ def test_observed_log_likelihood_of_a_gaussian_pair_is_its_closed_form_marginal(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_allclose(model.score_samples(rows), expected, rtol=0, atol=1e-9)
+
+
+def test_parameters_past_the_energy_limit_are_not_scored():
+    # Training stops at 2**52, where float64 cannot resolve log-likelihoods;
+    # assigned parameters past it were scored: a CategoricalRBM whose weights
+    # were all 1e20 (the distribution of W = 0) gave log p = 0 for every row.
+    from rbm import CategoricalRBM
+
+    X = np.random.default_rng(0).integers(0, 3, (50, 4))
+    model = CategoricalRBM(n_components=3, n_iter=2, random_state=0).fit(X)
+    model.components_ = np.full_like(model.components_, 1e20)
+    for call in (lambda: model.score_samples(X[:5]), lambda: model.score(X),
+                 lambda: model.log_partition(), lambda: model.log_partition(method="ais")):
+        with pytest.raises(ValueError, match=r"energy scale .* of 3.6e\+21, past 2\*\*52"):
+            call()
