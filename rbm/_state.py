@@ -545,6 +545,24 @@ def check_fitted_state(estimator, training=False):
     estimator._training.fit_ladder(estimator, n_temperatures)
     for owner in (estimator._training, unit, estimator._hidden_unit):
         _own_kernel_arrays(owner, writeable=training)
+    if training:
+        _separate_public_arrays(estimator)
+
+
+#: The fitted arrays a user may assign, which training writes in place.
+PUBLIC_LEARNED_ARRAYS = ("components_", "intercept_visible_", "intercept_hidden_", "h_samples_")
+
+
+def _separate_public_arrays(estimator):
+    """Copy each public fitted array that may share memory with another array
+    training writes: assigned as a view of another (``intercept_visible_ =
+    components_[0]``), one step overwrote the other's, silently."""
+    learned = estimator._learned_arrays()
+    for attribute in PUBLIC_LEARNED_ARRAYS:
+        array = getattr(estimator, attribute)
+        if any(other is not array and np.may_share_memory(array, other) for other in learned):
+            setattr(estimator, attribute, array.copy())
+            learned = estimator._learned_arrays()
 
 
 def check_n_components(estimator, n_hidden):

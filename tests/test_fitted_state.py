@@ -2,6 +2,8 @@
 the compiled kernel reads them: a wrong size is a ValueError naming the
 attribute, never a crash, and the model is unchanged."""
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -484,3 +486,19 @@ def test_a_damaged_sigma_floor_is_named(value):
     for call in calls:
         with pytest.raises(ValueError, match="_visible_unit.sigma_floor must be a number in"):
             call()
+
+
+def test_fitted_arrays_assigned_as_views_of_each_other_are_trained_apart():
+    # intercept_visible_ assigned as a view of a row of components_: the
+    # weight step overwrote the visible biases' step, silently.
+    X = (np.random.default_rng(0).random((60, 6)) > 0.5).astype(float)
+    shared = fitted(BernoulliRBM, X)
+    apart = copy.deepcopy(shared)
+    shared.components_[0] = shared.intercept_visible_
+    shared.intercept_visible_ = shared.components_[0]
+    apart.components_[0] = apart.intercept_visible_
+    apart.intercept_visible_ = apart.components_[0].copy()
+    shared.partial_fit(X)
+    apart.partial_fit(X)
+    np.testing.assert_array_equal(shared.components_, apart.components_)
+    np.testing.assert_array_equal(shared.intercept_visible_, apart.intercept_visible_)
