@@ -1083,3 +1083,15 @@ def test_values_too_large_to_square_are_standardised_without_overflow():
     spread[0, 0] = spread[1, 0] = 1.7e308
     with pytest.raises(ValueError, match="cannot standardise feature 0.*Rescale"):
         RBMImputer(model).fit(spread)
+
+
+@pytest.mark.parametrize("method", ["free_energy", "gibbs", "reconstruction_error"])
+def test_a_method_that_needs_complete_rows_names_the_ones_that_take_gaps(method):
+    # On a missing="impute" model the refusal advised setting missing="impute".
+    X = (np.random.default_rng(0).random((60, 6)) > 0.5).astype(float)
+    X[0, 0] = np.nan
+    model = BernoulliRBM(n_components=3, n_iter=3, random_state=0, missing="impute").fit(X)
+    with pytest.raises(ValueError, match="This model has missing='impute': .*transform, "
+                                         "score_samples.* this method needs complete rows"):
+        getattr(model, method)(X[:2])
+    model.transform(X[:2]), model.score_samples(X[:2])  # (which take them)
