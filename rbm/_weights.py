@@ -51,6 +51,14 @@ def check_sample_weight(estimator, sample_weight, X):
     if single and not isinstance(sample_weight, bool):
         values = np.full(n_rows, float(values))
     else:
+        if sp.issparse(sample_weight):
+            raise ValueError(f"{name}: sample_weight must be a dense 1-d array, got a sparse "
+                             f"{type(sample_weight).__name__}; pass "
+                             "sample_weight.toarray().ravel().")
+        if values.dtype == object and all(isinstance(value, numbers.Real)
+                                          and not isinstance(value, (bool, np.bool_))
+                                          for value in values.reshape(-1)):
+            values = values.astype(np.float64)  # (numbers in an object array, as scikit-learn)
         if values.dtype.kind not in "biuf":
             raise ValueError(f"{name}: sample_weight must be numbers, got dtype "
                              f"{values.dtype}; pass a numeric array.")

@@ -452,3 +452,21 @@ def test_weight_equivalence_checks_fail_for_repetition_itself(estimator_class, c
         warnings.simplefilter("ignore")
         with pytest.raises(failure[0], match=failure[1]):
             check(type(estimator).__name__, estimator)
+
+
+def test_numbers_in_an_object_array_are_weights_and_a_sparse_matrix_is_named():
+    # scikit-learn converts an object array of numbers; a sparse weight was
+    # refused as "dtype object".
+    from sklearn.base import clone
+
+    X = (np.random.default_rng(0).random((50, 6)) > 0.5).astype(float)
+    weights = np.linspace(0.5, 2.0, 50)
+    model = BernoulliRBM(n_components=3, n_iter=2, random_state=0)
+    as_objects = clone(model).fit(X, sample_weight=weights.astype(object))
+    as_floats = clone(model).fit(X, sample_weight=weights)
+    np.testing.assert_array_equal(as_objects.components_, as_floats.components_)
+    for bad, message in [(np.array(["1"] * 50, dtype=object), "must be numbers"),
+                         (np.array([True] * 50, dtype=object), "must be numbers"),
+                         (sp.csr_matrix(weights[:, None]), "dense 1-d array, got a sparse")]:
+        with pytest.raises(ValueError, match=message):
+            clone(model).fit(X, sample_weight=bad)
