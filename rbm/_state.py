@@ -659,9 +659,12 @@ def own_array(estimator, attribute, writeable=True):
     private copy of them on its first call.
     """
     value = getattr(estimator, attribute)
-    if not isinstance(value, np.ndarray):
-        raise ValueError(f"{type(estimator).__name__}.{attribute} must be a numpy array, "
-                         f"got {type(value).__name__}; refit the model or assign an array.")
+    if not isinstance(value, np.ndarray) or isinstance(value, (np.ma.MaskedArray, np.matrix)):
+        what = (f"a plain numpy array, got a {type(value).__name__}; assign np.asarray(...) "
+                "of it" if isinstance(value, np.ndarray) else
+                f"a numpy array, got {type(value).__name__}; refit the model or assign an "
+                "array")
+        raise ValueError(f"{type(estimator).__name__}.{attribute} must be {what}.")
     if not (value.flags.c_contiguous and (value.flags.writeable or not writeable)):
         value = np.array(value, order="C")
         setattr(estimator, attribute, value)

@@ -782,6 +782,16 @@ def _typed_rows(text, delimiter, has_header, table, allow_missing=False):
 
 def _read_npy(path, source):
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as error:
+        raise UsageError(f"cannot read {source!r}: {error}") from error
+    if magic != b"\x93NUMPY":
+        # np.load takes a file without the header for a pickle, and told the
+        # user to trust one that is not there.
+        raise UsageError(f"{source!r} is not a .npy file (it has no NumPy header); if it "
+                         "holds comma-separated values, name it .csv.")
+    try:
         X = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         hint = (" (it holds Python objects, which are not loaded: save the array as numbers "
@@ -1042,9 +1052,21 @@ def _load_pipeline(path):
                          "Pipeline ending in one; give a file saved by 'rbm fit --save'.")
     preprocessing = [step for _, step in steps[:-1]]
     n_features = getattr(model, "n_features_in_", None)  # None: not fitted, refused on use
-    for step in preprocessing if n_features is not None else []:
+    # The feature-wise steps right before the model see its width; before a
+    # step that may change the width (PCA, one-hot bins) nothing is known of
+    # theirs (a StandardScaler before PCA(10) was held to 10 features).
+    for step in reversed(preprocessing) if n_features is not None else []:
+        if not _keeps_width(step):
+            break
         _check_preprocessing_step(step, n_features, path)
     return preprocessing, model
+
+
+def _keeps_width(step):
+    """Whether a fitted step's output has as many features as its input, each
+    from its own: the feature-wise steps 'fit' saves (bins coded as ordinals)."""
+    return (type(step) in _FEATURE_WISE_STEPS
+            and getattr(step, "encode", "ordinal") == "ordinal")
 
 
 #: Preprocessing steps 'fit' saves: each of their fitted arrays holds one entry per feature.
@@ -1058,8 +1080,6 @@ def _check_preprocessing_step(step, n_features, path):
     same file, and an edited or corrupt one would otherwise fail as NumPy's
     broadcasting error, or write NaN samples without a word.
     """
-    if type(step) not in _FEATURE_WISE_STEPS:
-        return
     name = type(step).__name__
     arrays = {attr: value for attr, value in vars(step).items()
               if attr.endswith("_") and isinstance(value, np.ndarray)}
@@ -1176,9 +1196,28 @@ def _write_table(X, path, names=None):
     persistence._write_then_move(path, write_csv)
 
 
-def _check_table_output(path):
-    if path is not None:
-        _check_output_file(path, "--output", TABLE_SUFFIXES)
+def _save_or_say(model, path, what):
+    """persistence.save, saying where it fails that the work is not saved (a
+    full disk after a long fit lost the model with a bare "No space left")."""
+    try:
+        persistence.save(model, path)
+    except OSError as error:
+        raise OSError(f"{_one_line(error)}: the {what} was NOT saved; free space or choose "
+                      "another --save path and run again.") from error
+
+
+def _check_table_output(path, *inputs):
+    """UsageError unless --output ``path`` can be written, and is none of the
+    command's ``inputs`` (paths, or names of bundled data): 'transform -o'
+    wrote the features over the data file they were read from."""
+    if path is None:
+        return
+    _check_output_file(path, "--output", TABLE_SUFFIXES)
+    for given in inputs:
+        if given is not None and Path(path).exists() and Path(given).exists() \
+                and os.path.samefile(path, given):
+            raise UsageError(f"--output {str(path)!r} is the input {str(given)!r}: writing it "
+                             "would destroy the input; write to another file.")
 
 
 # ----------------------------------------------------------------------
@@ -1432,7 +1471,7 @@ def _run_fit(args):
     Xt_test = None if X_test is None else _preprocess(preprocessing, X_test)
     _report_likelihood(model, Xt_train, Xt_test, args)
     if args.save:
-        persistence.save(pipeline, args.save)
+        _save_or_say(pipeline, args.save, "trained model")
         steps = " -> ".join(type(step).__name__ for _, step in pipeline.steps)
         print(f"Saved the fitted Pipeline ({steps}) to {args.save}")
     if args.plots:
@@ -1483,7 +1522,7 @@ def _run_score(args):
 
 def _run_sample(args):
     """``sample``: rows drawn from a saved model, in the data's units where invertible."""
-    _check_table_output(args.output)
+    _check_table_output(args.output, args.model)
     preprocessing, model = _load_pipeline(args.model)
     X = model.sample(args.n_samples, n_steps=args.n_steps, random_state=args.seed)
     undone = []
@@ -1503,7 +1542,7 @@ def _run_sample(args):
 
 def _run_transform(args):
     """``transform``: hidden features of data under a saved model."""
-    _check_table_output(args.output)
+    _check_table_output(args.output, args.data, args.model)
     _check_not_swapped(args)
     preprocessing, model = _load_pipeline(args.model)
     table = _load_data_for(args, preprocessing, model)
@@ -1637,7 +1676,7 @@ def _fitted_imputer_and_data(args):
 def _run_impute(args):
     """``impute``: DATA with its gaps filled in by an RBMImputer fitted to it, or by the
     one saved at --imputer."""
-    _check_table_output(args.output)
+    _check_table_output(args.output, args.data, args.imputer)
     if args.imputer is not None:
         imputer, table = _saved_imputer_and_data(args)
     else:
@@ -1652,7 +1691,7 @@ def _run_impute(args):
         names = [str(name) for name in imputer.get_feature_names_out(names)]
     _write_table(filled, args.output, names)
     if args.save is not None:
-        persistence.save(imputer, args.save)
+        _save_or_say(imputer, args.save, "fitted imputer")
     if args.output is not None:
         model = type(imputer.estimator_).__name__
         how = "one draw each" if args.sample_posterior else "most probable values and means"

@@ -195,7 +195,7 @@ def _write_then_move(path, write):
         with contextlib.suppress(OSError):
             os.remove(temporary)
         if error.errno not in (errno.EBUSY, errno.EPERM, errno.EXDEV):
-            raise
+            raise _naming_the_file(error, path) from error
         _write_in_place(path, target, write)  # the name cannot be moved onto
     except BaseException:
         with contextlib.suppress(OSError):
@@ -222,6 +222,16 @@ def _flush_to_disk(name):
         except OSError as error:
             if error.errno not in _SYNC_UNSUPPORTED:
                 raise
+
+
+def _naming_the_file(error, path):
+    """A write's OSError that names the file it was writing: a full disk said
+    "[Errno 28] No space left on device" of no file, and NumPy's short write
+    only "35940 requested and 7152 written"."""
+    if error.errno is None:
+        return OSError(f"could not write {str(path)!r}: {error} (a short write: is the disk "
+                       "full?)")
+    return type(error)(error.errno, error.strerror, str(path))
 
 
 def _write_in_place(path, target, write):

@@ -583,3 +583,60 @@ def test_an_unknown_category_of_a_model_fitted_on_named_columns_is_said_in_cli_w
         f"python -m rbm {command}: error: column 'size' has the value 'XL' (in 2 rows), "
         "which is not one of the categories 'frame.skops' knows (['L', 'S']); fit the model "
         "again on data that hold this value.")
+
+
+@pytest.mark.parametrize("argv", [
+    ["transform", "model.skops", "copy.csv", "-o", "copy.csv"],
+    ["transform", "model.skops", "copy.csv", "-o", "./copy.csv"],
+    ["impute", "copy.csv", "-o", "copy.csv", "--n-iter", "2"],
+])
+def test_the_output_may_not_be_the_input(argv, files):
+    # 'transform -o' wrote the features over the data they were read from.
+    data = (files / "binary.csv").read_text()
+    (files / "copy.csv").write_text(data)
+    result = rbm_command(*argv, cwd=files)
+    assert_one_line_failure(result, argv[0], "is the input 'copy.csv': writing it would "
+                                             "destroy the input")
+    assert (files / "copy.csv").read_text() == data
+
+
+def test_a_file_named_npy_without_the_header_is_not_called_a_pickle(files):
+    (files / "table.npy").write_text((files / "binary.csv").read_text())
+    result = rbm_command("score", "model.skops", "table.npy", cwd=files)
+    assert_one_line_failure(result, "score", "'table.npy' is not a .npy file (it has no NumPy "
+                                             "header); if it holds comma-separated values, "
+                                             "name it .csv.")
+    assert "pickle" not in result.stderr
+
+
+def test_a_pipeline_whose_scaler_comes_before_pca_is_scored(files):
+    # Each scaler step was held to the RBM's width (10 after PCA(10)), so a
+    # valid Pipeline was "not a consistent saved model".
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.random.default_rng(0).standard_normal((60, 6))
+    pipeline = make_pipeline(StandardScaler(), PCA(3), rbm.GaussianBernoulliRBM(
+        n_components=2, n_iter=2, random_state=0)).fit(X)
+    rbm.persistence.save(pipeline, files / "pca.skops")
+    np.savetxt(files / "reals.csv", X, delimiter=",")
+    result = rbm_command("score", "pca.skops", "reals.csv", cwd=files)
+    assert result.returncode == 0, result.stderr
+    assert f"{pipeline.score(X):.4f}" in result.stdout
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"),
+                                   OSError("35940 requested and 7152 written")])
+def test_a_failed_write_names_the_file(error, tmp_path):
+    # A full disk said "[Errno 28] No space left on device", and NumPy's short
+    # write "35940 requested and 7152 written", of no file.
+    def failing(target):
+        raise error
+
+    path = tmp_path / "out.npy"
+    with pytest.raises(OSError, match="out.npy") as raised:
+        rbm.persistence._write_then_move(path, failing)
+    assert not list(tmp_path.iterdir())  # (the temporary file is gone)
+    if error.errno is None:
+        assert "is the disk full?" in str(raised.value)

@@ -502,3 +502,16 @@ def test_fitted_arrays_assigned_as_views_of_each_other_are_trained_apart():
     apart.partial_fit(X)
     np.testing.assert_array_equal(shared.components_, apart.components_)
     np.testing.assert_array_equal(shared.intercept_visible_, apart.intercept_visible_)
+
+
+@pytest.mark.parametrize("attribute, wrap", [
+    ("components_", np.ma.masked_array), ("intercept_hidden_", np.ma.masked_array),
+    ("h_samples_", np.ma.masked_array), ("components_", np.asmatrix)])
+def test_array_subclasses_with_other_arithmetic_are_refused(attribute, wrap):
+    # A masked array passed the checks and failed inside NumPy ("operands
+    # could not be broadcast"), a matrix as LinAlgError.
+    X = (np.random.default_rng(0).random((60, 6)) > 0.5).astype(float)
+    model = fitted(BernoulliRBM, X)
+    setattr(model, attribute, wrap(getattr(model, attribute)))
+    assert_refused_everywhere(model, X, f"{attribute} must be a plain numpy array, got a "
+                                        f"{type(getattr(model, attribute)).__name__}")

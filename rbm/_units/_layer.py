@@ -136,6 +136,11 @@ def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
     if not isinstance(array, np.ndarray):
         raise ValueError(f"{where} must be a numpy array, got {type(array).__name__}; "
                          "refit the model or assign an array.")
+    if isinstance(array, (np.ma.MaskedArray, np.matrix)):
+        # Their arithmetic is not ndarray's: a masked one broke the products
+        # ("operands could not be broadcast"), a matrix the solves.
+        raise ValueError(f"{where} must be a plain numpy array, got a "
+                         f"{type(array).__name__}; assign np.asarray(...) of it.")
     shape = tuple(shape)
     if array.shape != shape and (array.ndim != len(shape) or any(
             n is not None and n != m for n, m in zip(shape, array.shape))):
@@ -144,9 +149,8 @@ def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
         raise ValueError(f"{where} has shape {array.shape}, but this model needs "
                          f"{needed}; refit the model or assign an array of that shape.")
     if dtype is not None and array.dtype != dtype:
-        raise ValueError(f"{where} has dtype {array.dtype}, but this model's parameters "
-                         f"(components_) are {np.dtype(dtype)}; assign an array of that "
-                         "dtype.")
+        raise ValueError(f"{where} has dtype {array.dtype}, but this model needs "
+                         f"{np.dtype(dtype)} there; assign an array of that dtype.")
     if finite and array.dtype.kind == "f" and array.size and not all_finite(array):
         raise ValueError(f"{where} contains NaN or inf; refit the model or assign "
                          "finite values.")
