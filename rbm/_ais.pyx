@@ -17,14 +17,16 @@ from ._blas cimport hidden_field, visible_field, row_dots
 from ._random cimport stream_pointers
 from ._sampling cimport (Units, CHUNK, tempered_visible_sample, tempered_hidden_sample,
                          hidden_log_partition_gap)
-from ._checks cimport _data, _fill_units, _first_call_checks
+from ._checks cimport (_data, _fill_units, _first_call_checks, Interrupts, start_watching,
+                       interrupted, raise_pending_interrupt)
 
 from types import SimpleNamespace
 
 import numpy as np
 
 from ._blas import single_threaded_blas
-from ._checks import _array, _check_hidden, _check_params, _check_threads, _check_visible
+from ._checks import (_array, _check_hidden, _check_params, _check_threads, _check_visible,
+                      watches_interrupts)
 from ._sampling import n_streams_for
 
 
@@ -45,14 +47,17 @@ cdef void _ais_gain(const Units* u, const double* S, double* Z, double* gap, Py_
         weights[r] += (beta - beta_prev) * gains[r] + gap_sums[r]
 
 
-cdef void _ais_run(const Units* u, double* S, double* Z, double* H, double* gap,
+cdef bint _ais_run(const Units* u, double* S, double* Z, double* H, double* gap,
                    Py_ssize_t rows, const double* W, const double* b, const double* c,
                    const double* base_bias, const double* betas, Py_ssize_t n_betas,
                    double* work, bitgen_t** rng, float* scratch,
-                   int n_threads) noexcept nogil:
+                   int n_threads, bint watch) noexcept nogil:
     """The AIS path; work holds direction (nv), ones (nh), tempered_b (nv),
-    tempered_c (nh), gains (rows), gap_sums (rows), weights (rows)."""
+    tempered_c (nh), gains (rows), gap_sums (rows), weights (rows).  Returns
+    whether Ctrl-C stopped it between two temperatures (``interrupted``,
+    where ``watch``)."""
     cdef Py_ssize_t k, nv = u.n_visible, nh = u.n_hidden
+    cdef Interrupts interrupts
     cdef double* direction = work
     cdef double* ones = direction + nv
     cdef double* tempered_b = ones + nh
@@ -60,7 +65,10 @@ cdef void _ais_run(const Units* u, double* S, double* Z, double* H, double* gap,
     cdef double* gains = tempered_c + nh
     cdef double* gap_sums = gains + rows
     cdef double* weights = gap_sums + rows
+    start_watching(&interrupts, watch)
     for k in range(1, n_betas):
+        if interrupted(&interrupts):
+            return True
         _ais_gain(u, S, Z, gap, rows, W, c, direction, ones, betas[k], betas[k - 1], gains,
                   gap_sums, weights, n_threads)
         if k < n_betas - 1:
@@ -69,6 +77,7 @@ cdef void _ais_run(const Units* u, double* S, double* Z, double* H, double* gap,
             visible_field(H, rows, W, nv, nh, S, n_threads)
             tempered_visible_sample(u, S, rows, betas[k], b, base_bias, tempered_b, rng,
                                     scratch, n_threads)
+    return False
 
 
 def ais_log_weights(params, visible, S, base_bias, betas, streams, int n_threads):
@@ -119,12 +128,16 @@ def ais_log_weights(params, visible, S, base_bias, betas, streams, int n_threads
     for i, array in enumerate((S, Z, H, gap, W, b, c, base_bias, betas, work, scratch)):
         p[i] = _data(array)
     cdef Py_ssize_t n_betas = betas.shape[0]
+    cdef bint watch = watches_interrupts(), stopped
     try:
         with single_threaded_blas(), nogil:
-            _ais_run(&u, <double*> p[0], <double*> p[1], <double*> p[2], <double*> p[3],
-                     rows, <const double*> p[4], <const double*> p[5], <const double*> p[6],
-                     <const double*> p[7], <const double*> p[8], n_betas, <double*> p[9],
-                     rng, <float*> p[10], n_threads)
+            stopped = _ais_run(&u, <double*> p[0], <double*> p[1], <double*> p[2],
+                               <double*> p[3], rows, <const double*> p[4],
+                               <const double*> p[5], <const double*> p[6],
+                               <const double*> p[7], <const double*> p[8], n_betas,
+                               <double*> p[9], rng, <float*> p[10], n_threads, watch)
     finally:
         free(rng)
+    if stopped:
+        raise_pending_interrupt()
     return work[work.shape[0] - rows:].copy()

@@ -10,15 +10,95 @@ entry point.
 """
 
 cimport numpy as cnp
+from cpython.exc cimport PyErr_CheckSignals
+from libc.time cimport clock, clock_t, CLOCKS_PER_SEC
 
 from ._blas cimport resolve_blas
 from ._random cimport ensure_inline_checked
 from ._sampling cimport (Units, BERNOULLI, GAUSSIAN, CATEGORICAL, HIDDEN_BERNOULLI,
                          HIDDEN_DRELU, DRELU_STATE_ROWS)
 
+import threading
+
 import numpy as np
 
 cnp.import_array()
+
+
+# --------------------------------------------------------------------------
+# Ctrl-C in long compiled loops
+# --------------------------------------------------------------------------
+# A loop that runs without the GIL (Gibbs steps, AIS temperatures) never
+# sees a signal: Ctrl-C during a long sample or log Z took effect when the
+# call ended, tens of seconds later.  Such a loop asks ``interrupted`` once
+# per step.  On the main thread (the only one Python's signal handlers run
+# on) it reads the CPU clock every so many steps (a reading costs about as
+# much as a Gibbs step of a tiny model, so their spacing grows until about
+# ten fit in INTERRUPT_CHECK_SECONDS), and takes the GIL to run the handlers
+# at most every INTERRUPT_CHECK_SECONDS; a KeyboardInterrupt (or whatever
+# they raise) is kept for ``raise_pending_interrupt`` once the loop stopped.
+
+#: CPU seconds between two looks at the signal handlers.
+cdef double INTERRUPT_CHECK_SECONDS = 0.1
+
+cdef object _pending_interrupt = None
+
+
+def watches_interrupts():
+    """Whether a compiled loop started now should look for Ctrl-C: on the main
+    thread only (signals are handled there, and another thread waiting for
+    the GIL would only slow the loop)."""
+    return threading.current_thread() is threading.main_thread()
+
+
+cdef bint _signal_raised() noexcept:
+    """Run Python's signal handlers; keep what they raise (True), else False."""
+    global _pending_interrupt
+    try:
+        PyErr_CheckSignals()
+    except BaseException as error:
+        _pending_interrupt = error
+        return True
+    return False
+
+
+cdef void start_watching(Interrupts* w, bint watch) noexcept nogil:
+    """A look-out for a loop about to start, looking where ``watch``."""
+    w.watch = watch
+    w.last_look = w.last_read = clock() if watch else 0
+    w.every = w.countdown = 1
+
+
+cdef bint interrupted(Interrupts* w) noexcept nogil:
+    """Whether a signal handler raised (Ctrl-C) since the loop started; called
+    once per step (see the comment above)."""
+    cdef clock_t now, look = <clock_t> (INTERRUPT_CHECK_SECONDS * CLOCKS_PER_SEC)
+    if not w.watch:
+        return False
+    w.countdown -= 1
+    if w.countdown > 0:
+        return False
+    now = clock()
+    # About ten readings per look: more steps between them while they come
+    # faster (at most twice as many each time), fewer where slower.
+    if (now - w.last_read) * 10 < look:
+        w.every = w.every * 2
+    elif w.every > 1:
+        w.every = w.every // 2
+    w.countdown, w.last_read = w.every, now
+    if now - w.last_look < look:
+        return False
+    w.last_look = now
+    with gil:
+        return _signal_raised()
+
+
+cdef void raise_pending_interrupt() except *:
+    """Raise what a signal handler raised during the loop ``interrupted`` stopped."""
+    global _pending_interrupt
+    error, _pending_interrupt = _pending_interrupt, None
+    if error is not None:
+        raise error
 
 
 cdef void _first_call_checks() except *:

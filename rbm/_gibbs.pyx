@@ -70,7 +70,8 @@ from ._sampling cimport (
     parallel_threshold, set_parallel_threshold, set_avx512_sampling, set_avx512_erfcx)
 from ._checks cimport (
     GAUSSIAN_SIGMA_ROW, GAUSSIAN_VELOCITY_ROW, GAUSSIAN_SIGMA_MIN_ROW, GAUSSIAN_SIGMA_MAX_ROW,
-    GAUSSIAN_STATE_ROWS, _data, _fill_units, _first_call_checks)
+    GAUSSIAN_STATE_ROWS, _data, _fill_units, _first_call_checks, Interrupts, start_watching,
+    interrupted, raise_pending_interrupt)
 
 import contextlib
 import threading
@@ -80,7 +81,8 @@ import numpy as np
 
 from ._ais import ais_log_weights  # re-exported: rbm._gibbs.ais_log_weights
 from ._blas import single_threaded_blas
-from ._checks import (_get, _array, _int, _check_params, _check_visible, _check_threads,
+from ._checks import (watches_interrupts, _get, _array, _int, _check_params, _check_visible,
+                      _check_threads,
                       _check_hidden)
 from ._sampling import n_streams_for
 
@@ -1770,13 +1772,15 @@ def softplus(const double[::1] x):
     return out
 
 
-cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating* P,
+cdef bint _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating* P,
                              floating* Z, Py_ssize_t rows, const floating* W,
                              const floating* b, const floating* c, int n_steps,
                              const floating* clamped, const unsigned char* clamp, bitgen_t** rng,
-                             float* scratch, int n_threads, double* stats) noexcept nogil:
+                             float* scratch, int n_threads, double* stats,
+                             bint watch) noexcept nogil:
     """P = E[h | V]; then n_steps times: H ~ p(h | .), V = s(v) ~ p(v | H), V[clamp] =
-    clamped[clamp] (where clamp is not NULL), P = E[h | V].
+    clamped[clamp] (where clamp is not NULL), P = E[h | V].  Returns whether
+    Ctrl-C stopped it between two steps (``interrupted``, where ``watch``).
 
     Real-valued hidden units sample from the field W s(v), kept in Z (rows
     x n_hidden; unused for Bernoulli units); dReLU units keep their rows'
@@ -1784,14 +1788,19 @@ cdef void _gibbs_chain_steps(const Units* u, floating* V, floating* H, floating*
     """
     cdef int step
     cdef Py_ssize_t nv = u.n_visible, nh = u.n_hidden
+    cdef Interrupts interrupts
+    start_watching(&interrupts, watch)
     _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads, stats)
     for step in range(n_steps):
+        if interrupted(&interrupts):
+            return True
         sample_hidden(u, P, Z, c, H, rows, rng, scratch, n_threads, stats)
         visible_field(H, rows, W, nv, nh, V, n_threads)
         sample_visible(u, V, rows, b, rng, scratch, n_threads)
         if clamp != NULL:
             clamp_visible(V, clamped, clamp, rows * nv)
         _gibbs_hidden_means(u, V, Z, P, rows, W, c, n_threads, stats)
+    return False
 
 
 cdef void _gibbs_hidden_means(const Units* u, const floating* V, floating* Z, floating* P,
@@ -1858,17 +1867,20 @@ def gibbs_chains(params, visible, V, H, P, int n_steps, streams, int n_threads,
     cdef float* pscratch = <float*> _data(scratch)
     cdef bitgen_t** rng = stream_pointers(streams, n_streams_for(rows), "streams")
     cdef bint single = W.dtype == np.float32
+    cdef bint watch = watches_interrupts(), stopped
     try:
         with single_threaded_blas(), nogil:
             if single:
-                _gibbs_chain_steps(&u, <float*> pV, <float*> pH, <float*> pP, <float*> pZ,
-                                   rows, <const float*> pW, <const float*> pb,
-                                   <const float*> pc, n_steps, <const float*> pclamped, pclamp,
-                                   rng, pscratch, n_threads, pstats)
+                stopped = _gibbs_chain_steps(
+                    &u, <float*> pV, <float*> pH, <float*> pP, <float*> pZ, rows,
+                    <const float*> pW, <const float*> pb, <const float*> pc, n_steps,
+                    <const float*> pclamped, pclamp, rng, pscratch, n_threads, pstats, watch)
             else:
-                _gibbs_chain_steps(&u, <double*> pV, <double*> pH, <double*> pP, <double*> pZ,
-                                   rows, <const double*> pW, <const double*> pb,
-                                   <const double*> pc, n_steps, <const double*> pclamped,
-                                   pclamp, rng, pscratch, n_threads, pstats)
+                stopped = _gibbs_chain_steps(
+                    &u, <double*> pV, <double*> pH, <double*> pP, <double*> pZ, rows,
+                    <const double*> pW, <const double*> pb, <const double*> pc, n_steps,
+                    <const double*> pclamped, pclamp, rng, pscratch, n_threads, pstats, watch)
     finally:
         free(rng)
+    if stopped:
+        raise_pending_interrupt()
