@@ -228,15 +228,24 @@ def _image_shape(text):
     return int(parts[0]), int(parts[1])
 
 
+def _option_number(text):
+    """float(text), or argparse's usage error naming the text (a ValueError
+    there named the type function: "invalid _test_size value: 'abc'")."""
+    try:
+        return float(text.replace("_", "x"))  # (float() reads "1_0" as 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def _test_size(text):
-    value = float(text)
+    value = _option_number(text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
     return value
 
 
 def _threshold(text):
-    value = float(text)
+    value = _option_number(text)
     if not 0.0 <= value < 1.0:  # also refuses nan: the data are scaled to [0, 1] first
         raise argparse.ArgumentTypeError(
             f"must be in [0, 1) (the data are scaled to [0, 1] before thresholding), got {text}")
@@ -576,7 +585,10 @@ class Table:
 
 
 def _number(field):
-    """float(field), or None when the field is not a number."""
+    """float(field), or None when the field is not a number (Python's float()
+    reads "1_0" as 10: a field with an underscore is text)."""
+    if "_" in field:
+        return None
     try:
         return float(field)
     except ValueError:

@@ -640,3 +640,22 @@ def test_a_failed_write_names_the_file(error, tmp_path):
     assert not list(tmp_path.iterdir())  # (the temporary file is gone)
     if error.errno is None:
         assert "is the disk full?" in str(raised.value)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "binary.csv", "--test-size", "abc"], "argument --test-size: expected a number, "
+                                                  "got 'abc'"),
+    (["fit", "binary.csv", "--threshold", "0_5"], "argument --threshold: expected a number, "
+                                                  "got '0_5'"),
+])
+def test_option_numbers_are_refused_in_the_users_words(argv, message, files):
+    # argparse named the type function: "invalid _test_size value: 'abc'".
+    result = rbm_command(*argv, cwd=files)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_a_field_with_an_underscore_is_text_not_a_number(files):
+    # Python's float() reads "1_0" as 10.
+    (files / "underscore.csv").write_text("a,b\n1_0,1\n0,1\n1,0\n")
+    result = rbm_command("fit", "underscore.csv", *FAST, cwd=files)
+    assert_one_line_failure(result, "fit", "column 'a' holds text ('1_0')")
