@@ -188,6 +188,8 @@ class ConditionalMixin:
         if warm:
             check_training_record(self)
         X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=not warm)
+        if warm:
+            unit.check_later_training_rows(self, X, weights)
         self._check_n_jobs()  # refused before any work
         X, X_valid, observed, observed_valid, weights, valid_weights = self._validation_split(
             X, observed, weights)
@@ -298,8 +300,9 @@ class ConditionalMixin:
         X, observed = self._training_input(X, unit, reset=first_call)
         if not first_call:
             check_training_record(self)
-            unit.check_later_training_rows(self, X)
         X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=first_call)
+        if not first_call:
+            unit.check_later_training_rows(self, X, weights)
         # Each call's fill draws its own numbers: keyed by the passes so far.
         key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))
         return unit, X, weights, self._missing_fills(X, observed, None, None, unit, key)

@@ -546,6 +546,9 @@ def check_fitted_state(estimator, training=False):
     for owner in (estimator._training, unit, estimator._hidden_unit):
         _own_kernel_arrays(owner, writeable=training)
     if training:
+        # Training stops at that scale (a divergence): refused before the pass,
+        # whatever the learning rate, which the divergence message blamed.
+        check_energy_scale(estimator)
         _separate_public_arrays(estimator)
 
 
@@ -554,15 +557,22 @@ PUBLIC_LEARNED_ARRAYS = ("components_", "intercept_visible_", "intercept_hidden_
 
 
 def _separate_public_arrays(estimator):
-    """Copy each public fitted array that may share memory with another array
-    training writes: assigned as a view of another (``intercept_visible_ =
-    components_[0]``), one step overwrote the other's, silently."""
-    learned = estimator._learned_arrays()
-    for attribute in PUBLIC_LEARNED_ARRAYS:
-        array = getattr(estimator, attribute)
-        if any(other is not array and np.may_share_memory(array, other) for other in learned):
+    """``separate_shared_arrays`` for the density models' public fitted arrays."""
+    separate_shared_arrays(estimator, PUBLIC_LEARNED_ARRAYS, estimator._learned_arrays)
+
+
+def separate_shared_arrays(estimator, attributes, learned_arrays):
+    """Copy each of the estimator's ``attributes`` that may share memory with
+    another of the arrays training writes (``learned_arrays()``, in which the
+    attributes come first, in that order): assigned as a view of another
+    (``intercept_visible_ = components_[0]``), or as the same array, one step
+    overwrote the other's, silently."""
+    for position, attribute in enumerate(attributes):
+        learned = learned_arrays()
+        array = learned[position]
+        if any(np.may_share_memory(array, other)
+               for index, other in enumerate(learned) if index != position):
             setattr(estimator, attribute, array.copy())
-            learned = estimator._learned_arrays()
 
 
 def check_n_components(estimator, n_hidden):
@@ -716,11 +726,16 @@ def check_energy_scale(model):
     if scale < MAX_ENERGY_SCALE:
         return
     size = f"{scale:.3g}" if math.isfinite(scale) else "more than the largest float64"
+    with np.errstate(over="ignore"):
+        sums = {name: absolute_sum(getattr(model, name))
+                for name in ("components_", "intercept_visible_", "intercept_hidden_")}
+    largest = max(sums, key=lambda name: sums[name] if sums[name] == sums[name] else math.inf)
     raise ValueError(
         f"{type(model).__name__}'s parameters have an energy scale (sum of their absolute "
-        f"values) of {size}, past 2**52 = 4.5e15, where float64 cannot resolve log-"
-        "likelihoods to within a nat: log Z and log p would be rounding noise. Refit the "
-        "model, or assign parameters of the data's scale.")
+        f"values) of {size}, most of it in {largest}, past 2**52 = 4.5e15, where float64 "
+        "cannot resolve log-likelihoods to within a nat: log Z and log p would be rounding "
+        "noise, and training stops there too. Refit the model, or assign parameters of the "
+        "data's scale.")
 
 
 def energy_scale(W, b, c, visible_arrays):

@@ -29,7 +29,7 @@ from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, IMPROP
                          gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
                          SigmaOnly)
 from ._properness import ProperKeeper, check_cost_bound, improper_description
-from ._state import MAX_ENERGY_SCALE, Update, energy_scale, model_energy_scale
+from ._state import MAX_ENERGY_SCALE, Update, model_energy_scale
 from ._units import (all_finite, default_learning_rate, default_weight_decay, hidden_layer_type,
                      resolved_learning_rate, resolved_weight_decay)
 from ._weights import average, check_sample_weight, kernel_weights, positive_rows
@@ -119,9 +119,7 @@ class DivergenceWatch:
         # The parameters a call on a model it did not start (partial_fit on
         # assigned or loaded parameters) began with (``BeforePass``): a model
         # that was already far worse than the independent one has diverged
-        # only if training makes it worse still, and one already past
-        # MAX_ENERGY_SCALE is not the learning rate's fault.  None: the call
-        # started it.
+        # only if training makes it worse still.  None: the call started it.
         self.before = None
 
     def begin_pass(self, epoch, n_epochs, stops_early, fills_gaps=False):
@@ -741,13 +739,12 @@ class BeforePass:
     """Figures of the parameters from before a pass, computed when first asked,
     from the pass's snapshot.
 
-    A ``partial_fit`` call's yardsticks (``DivergenceWatch.before``): the
+    A ``partial_fit`` call's yardstick (``DivergenceWatch.before``): the
     likelihood bound a call on assigned or loaded parameters began at
-    (``finite_divergence``), and whether they were already past
-    ``MAX_ENERGY_SCALE`` (``divergence_remedy``).  Only a pass that went
-    wrong asks, so the usual call does not pay for them (the bound is a
-    product with W over every chain: at 784 x 500 with 100 chains, as much
-    as a quarter of a call on 10 rows).
+    (``finite_divergence``).  Only a pass that the independent model would
+    call diverged asks, so the usual call does not pay for it (a product
+    with W over every chain: at 784 x 500 with 100 chains, as much as a
+    quarter of a call on 10 rows).
 
     Parameters
     ----------
@@ -836,7 +833,7 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
         kept = (f"the {earlier} pass{'es' if earlier > 1 else ''} before this one, which had "
                 "left it far worse than the independent model of the data's marginals")
     diverged = f"{type(model).__name__} diverged: {what}."
-    remedy = divergence_remedy(model, data_mean, learning_rate, momentum, watch.before)
+    remedy = divergence_remedy(model, data_mean, learning_rate, momentum)
     if finite and not watch.stops_training(
             f"{diverged} Training goes on (on_divergence=\"warn\"); {remedy}."):
         return None
@@ -1131,12 +1128,11 @@ def _hidden_state_floor(model, field, chains):
     return float(np.max(log_w))
 
 
-def divergence_remedy(model, data_mean, learning_rate, momentum, before=None):
+def divergence_remedy(model, data_mean, learning_rate, momentum):
     """The cause of a divergence and what to change, decided from checkable facts.
 
-    Parameters already past ``MAX_ENERGY_SCALE`` before a ``partial_fit``
-    call (``before``, a ``BeforePass``: assigned or loaded, where no
-    learning rate helps); the weight decay, when its step alone is unstable
+    (Parameters already past ``MAX_ENERGY_SCALE`` before a call are refused
+    before it: ``check_energy_scale``.)  The weight decay, when its step alone is unstable
     at this pass's learning rate and would be at the model's default
     learning rate too; the L1-squared penalty likewise; the sparsity
     penalty, when its step alone is that large (``sparsity_message``); the
@@ -1144,13 +1140,6 @@ def divergence_remedy(model, data_mean, learning_rate, momentum, before=None):
     ``MAX_ENERGY_SCALE`` (the visible layer's ``data_scale_message``);
     otherwise the learning rate.
     """
-    if before is not None:
-        scale = before("energy scale", model_energy_scale)
-        if not scale < MAX_ENERGY_SCALE:  # (NaN too)
-            return (f"the parameters were already at an energy scale (sum of their absolute "
-                    f"values) of {scale:.3g} before this call, past 2**52 = 4.5e15, where no "
-                    "learning rate trains them: refit the model, or assign parameters of the "
-                    "data's scale")
     causes = []
     decay = weight_decay_message(model, learning_rate, momentum)
     if decay is not None:
@@ -1361,40 +1350,22 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     # count, and history_, early stopping and the cached log Z that score()
     # reuses must not depend on n_jobs.
     with single_threaded_blas():
-        for epoch in range(n_epochs):
-            learning_rate = _fit_epoch_rate(model, start_fraction, epoch, n_epochs, stopper)
-            # During the warm-up the kernel leaves the weights' velocity
-            # alone (it is 0 when momentum starts) but keeps the biases'.
-            momentum = (model.momentum if warm else
-                        epoch_momentum(model.momentum, model.momentum_warmup, epoch, n_epochs))
-            watch.begin_pass(epoch, n_epochs, stopper is not None, before_pass is not None)
-            if before_pass is not None:
-                before_pass()
-            order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
-                     else np.arange(X.shape[0])).astype(np.intp, copy=False)
-            try:
-                run_pass(model, batches.plan(order, model.batch_size),
-                         learning_rate, momentum, statistics, watch)
-            except BaseException as error:  # (run_pass has undone the pass)
-                diverged = isinstance(error, DivergenceError)
-                if diverged and stopper is not None and stopper.ends_at_divergence():
-                    break  # (restore_best_epoch returns the best check, as a stop would)
-                if diverged:
-                    model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
-                # The passes a first fit keeps are in history_ as n_iter_ counts
-                # them, also where Ctrl-C or a warning raised as an error stopped
-                # it (a refit that raises is undone whole by fit).
-                _set_history(model, monitor.history, warm, earlier, model.n_iter_ - earlier)
-                raise
-            model.n_iter_ = earlier + epoch + 1
-            row = monitor.record(epoch, learning_rate, momentum,
-                                 figures.compute(monitor.likelihood_due(epoch)))
-            if progress is not None:
-                progress.update(row)
-            elif model.verbose:
-                print(format_epoch(type(model).__name__, row, n_epochs), flush=True)
-            if stopper is not None and stopper.should_stop(row, model._learned_arrays()):
-                break
+        try:
+            for epoch in range(n_epochs):
+                if _fit_epoch(model, X, epoch, n_epochs, warm, start_fraction, stopper, watch,
+                              before_pass, batches, statistics, monitor, figures, progress,
+                              earlier):
+                    break
+        except DivergenceError:
+            raise  # (_fit_epoch has set n_iter_ and history_)
+        except BaseException:
+            # Ctrl-C or a warning raised as an error, in the pass (which
+            # run_pass has undone) or after it: a first fit keeps the epochs
+            # recorded, n_iter_ and history_ alike (a refit that raises is
+            # undone whole by fit).
+            model.n_iter_ = earlier + len(monitor.history["epoch"])
+            _set_history(model, monitor.history, warm, earlier)
+            raise
     if progress is not None:
         progress.finish()
     if epoch >= 0:  # n_iter=0 trains nothing: the rate stays where it was
@@ -1404,6 +1375,42 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     forget_early_stopping(model)  # an earlier fit's, unless this one stops early
     if stopper is not None:
         restore_best_epoch(model, stopper, earlier)
+
+
+def _fit_epoch(model, X, epoch, n_epochs, warm, start_fraction, stopper, watch, before_pass,
+               batches, statistics, monitor, figures, progress, earlier):
+    """One epoch of ``fit_epochs``: its pass, its ``history_`` row, its
+    progress line; whether early stopping (or a divergence in its closing
+    fall) ends the fit here.  A DivergenceError leaves ``n_iter_`` and
+    ``history_`` at the passes a first fit keeps."""
+    learning_rate = _fit_epoch_rate(model, start_fraction, epoch, n_epochs, stopper)
+    # During the warm-up the kernel leaves the weights' velocity alone (it is
+    # 0 when momentum starts) but keeps the biases'.
+    momentum = (model.momentum if warm else
+                epoch_momentum(model.momentum, model.momentum_warmup, epoch, n_epochs))
+    watch.begin_pass(epoch, n_epochs, stopper is not None, before_pass is not None)
+    if before_pass is not None:
+        before_pass()
+    order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
+             else np.arange(X.shape[0])).astype(np.intp, copy=False)
+    try:
+        run_pass(model, batches.plan(order, model.batch_size),
+                 learning_rate, momentum, statistics, watch)
+    except DivergenceError:
+        if stopper is not None and stopper.ends_at_divergence():
+            return True  # (restore_best_epoch returns the best check, as a stop would)
+        model.n_iter_ -= watch.earlier_passes_undone()  # their parameters are gone
+        # The passes a first fit keeps are in history_ as n_iter_ counts them.
+        _set_history(model, monitor.history, warm, earlier, model.n_iter_ - earlier)
+        raise
+    model.n_iter_ = earlier + epoch + 1
+    row = monitor.record(epoch, learning_rate, momentum,
+                         figures.compute(monitor.likelihood_due(epoch)))
+    if progress is not None:
+        progress.update(row)
+    elif model.verbose:
+        print(format_epoch(type(model).__name__, row, n_epochs), flush=True)
+    return stopper is not None and stopper.should_stop(row, model._learned_arrays())
 
 
 def _fit_epoch_rate(model, start_fraction, epoch, n_epochs, stopper):

@@ -58,7 +58,7 @@ from ._categorical import _column_types, _pandas_type
 from . import _state
 from ._state import (SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib, check_chain_memory,
                      check_n_components, check_n_features,
-                     check_sample_request, own_array)
+                     check_sample_request, own_array, separate_shared_arrays)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
 from ._units._layer import FAR_ROWS_ADVICE, counted
@@ -345,6 +345,11 @@ def _visible_layer(kind, categories):
         # gains nothing from a learned sigma, and learning it is fragile.
         return GaussianVisible(learn_sigma=False, sigma_floor=1.0)
     return CategoricalVisible(categories=categories, dtype=np.float64)
+
+
+#: RBMClassifier's parameters (W, c, U, b, d), in the order of ``_parameters``.
+PARAMETER_NAMES = ("components_", "intercept_hidden_", "class_components_", "intercept_visible_",
+                   "intercept_class_")
 
 
 class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
@@ -694,9 +699,8 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
     # ------------------------------------------------------------------
 
     def _parameters(self):
-        """(W, c, U, b, d)."""
-        return (self.components_, self.intercept_hidden_, self.class_components_,
-                self.intercept_visible_, self.intercept_class_)
+        """(W, c, U, b, d): the attributes ``PARAMETER_NAMES``."""
+        return tuple(getattr(self, name) for name in PARAMETER_NAMES)
 
     def _initialize(self, X, labels, rng):
         """Small random weights, biases of the independent model of the data."""
@@ -1033,12 +1037,12 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                              f"which differ from the model's classes_ {self.classes_.tolist()} "
                              "(set by fit or the first partial_fit); refit to change them.")
         X = self._validate_X(X, reset=first)
-        if not first:
-            self._visible_unit.check_later_training_rows(self, X)
-        labels = self._label_indices(y, X.shape[0], reset=first, classes=classes,
-                                     method="partial_fit")
         weights = self._sample_weights(sample_weight, X)
+        labels = self._label_indices(y, X.shape[0], reset=first, classes=classes,
+                                     method="partial_fit", weights=weights)
         X, labels, weights = _positive_rows(X, labels, weights)
+        if not first:
+            self._visible_unit.check_later_training_rows(self, X, weights)
         self._check_objective(labels)
         with single_threaded_blas():
             if first:
@@ -1213,6 +1217,9 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                 isinstance(history.get(column), list) for column in HISTORY_COLUMNS)):
             raise ValueError(f"{name}.history_ must be a dict of lists, one per column "
                              f"({', '.join(HISTORY_COLUMNS)}); refit the model.")
+        # Parameters assigned as views of each other get their own memory.
+        separate_shared_arrays(self, PARAMETER_NAMES, lambda: (
+            *self._parameters(), *self._velocities, self._chains.V))
 
     def _hidden_field(self, V):
         """c + W s(x) of each row of internal-form V."""

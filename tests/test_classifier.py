@@ -668,3 +668,10 @@ def test_rows_of_weight_zero_do_not_make_classes(blobs):
     y[weights > 0] = -1
     with pytest.raises(ValueError, match="no labelled rows"):
         RBMClassifier(4, n_iter=3, random_state=0).fit(X, y, sample_weight=weights)
+    # partial_fit too: a row of weight 0 may carry a label that is no class.
+    y = blobs[1].copy()
+    y[0], weights = 7, np.r_[0.0, np.ones(len(y) - 1)]
+    streamed = RBMClassifier(4, random_state=0).partial_fit(X, y, classes=[0, 1, 2],
+                                                            sample_weight=weights)
+    streamed.partial_fit(X, y, sample_weight=weights)
+    assert streamed.n_iter_ == 2

@@ -374,24 +374,32 @@ def test_the_bound_before_a_pass_is_taken_on_the_parameters_before_it(monkeypatc
     assert model.n_iter_ == before.n_iter_ + 1
 
 
-@pytest.mark.parametrize("case", ["assigned past the limit", "sparsity"])
-def test_a_divergence_the_learning_rate_did_not_cause_is_not_blamed_on_it(case):
-    # Parameters assigned past 2**52, and a sparsity_cost of 1e6, were both
-    # blamed on the learning rate ("lower the learning rate").
+def test_an_overstrong_sparsity_cost_is_named_not_the_learning_rate():
+    # sparsity_cost=1e6 was blamed on the learning rate ("lower the learning rate").
     rng = np.random.default_rng(0)
-    if case == "sparsity":
-        with pytest.raises(DivergenceError, match="sparsity_cost=1000000.0.*Lower sparsity_cost"
-                           ) as error:
-            GaussianBernoulliRBM(n_components=3, n_iter=5, random_state=0,
-                                 sparsity_cost=1e6).fit(rng.standard_normal((60, 4)))
-    else:
-        X = (rng.random((50, 6)) > 0.5).astype(float)
-        model = BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(X)
-        model.components_ = np.full_like(model.components_, 1e20)
-        with pytest.raises(DivergenceError, match=r"already at an energy scale \(sum of their "
-                           r"absolute values\) of 1.8e\+21 before this call") as error:
-            model.set_params(learning_rate=1e-9).partial_fit(X)
+    with pytest.raises(DivergenceError, match="sparsity_cost=1000000.0.*Lower sparsity_cost"
+                       ) as error:
+        GaussianBernoulliRBM(n_components=3, n_iter=5, random_state=0,
+                             sparsity_cost=1e6).fit(rng.standard_normal((60, 4)))
     assert "cause is the learning rate" not in str(error.value)
+
+
+@pytest.mark.parametrize("call", ["partial_fit", "warm fit"])
+def test_training_parameters_already_past_the_energy_limit_is_refused_up_front(call):
+    # They were trained, ran away at once and were blamed on the learning rate
+    # ("lower the learning rate, for example to 1e-10").
+    rng = np.random.default_rng(0)
+    X = (rng.random((50, 6)) > 0.5).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(X)
+    model.components_ = np.full_like(model.components_, 1e20)
+    before = copy.deepcopy(model)
+    train = (model.partial_fit if call == "partial_fit"
+             else model.set_params(warm_start=True).fit)
+    with pytest.raises(ValueError, match=r"energy scale \(sum of their absolute values\) of "
+                                         r"1.8e\+21, most of it in components_") as error:
+        train(X)
+    assert "learning rate" not in str(error.value)
+    np.testing.assert_array_equal(model.components_, before.components_)
 
 
 def test_partial_fit_on_assigned_parameters_far_from_the_data_is_not_a_divergence():
@@ -448,3 +456,25 @@ def test_a_first_fit_stopped_by_a_warning_as_error_keeps_a_consistent_record():
             model.fit(X)
     assert 0 < model.n_iter_ < 5
     assert len(model.history_["epoch"]) == model.n_iter_
+
+
+def test_a_first_fit_stopped_after_a_pass_keeps_n_iter_and_history_alike(monkeypatch):
+    # Ctrl-C in the epoch's figures (the monitor's AIS, which Ctrl-C now stops)
+    # left n_iter_ counting the epoch and no history_ at all.
+    import rbm._training as training
+
+    real = training.EpochFigures.compute
+    calls = []
+
+    def interrupted(self, with_likelihood):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, with_likelihood)
+
+    monkeypatch.setattr(training.EpochFigures, "compute", interrupted)
+    X = (np.random.default_rng(0).random((60, 6)) > 0.5).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=5, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X)
+    assert model.n_iter_ == len(model.history_["epoch"]) == 2

@@ -515,3 +515,29 @@ def test_array_subclasses_with_other_arithmetic_are_refused(attribute, wrap):
     setattr(model, attribute, wrap(getattr(model, attribute)))
     assert_refused_everywhere(model, X, f"{attribute} must be a plain numpy array, got a "
                                         f"{type(getattr(model, attribute)).__name__}")
+
+
+@pytest.mark.parametrize("case", ["the same array", "classifier"])
+def test_shared_fitted_arrays_are_trained_apart_in_every_model(case):
+    # The check skipped two attributes holding the very same array, and
+    # RBMClassifier did not check at all.
+    from rbm import RBMClassifier
+
+    X = (np.random.default_rng(0).random((60, 6)) > 0.5).astype(float)
+    y = np.arange(60) % 2
+    if case == "the same array":  # (6 hidden units: b and c have one length)
+        shared = fitted(BernoulliRBM, X, n_components=6)
+        apart = copy.deepcopy(shared)
+        shared.intercept_hidden_ = shared.intercept_visible_
+        apart.intercept_hidden_ = apart.intercept_visible_.copy()
+        train = dict(X=X)
+    else:
+        shared = RBMClassifier(6, n_iter=3, random_state=0).fit(X, y)
+        apart = copy.deepcopy(shared)
+        shared.intercept_visible_ = shared.components_[0]
+        apart.intercept_visible_ = apart.components_[0].copy()
+        train = dict(X=X, y=y)
+    shared.partial_fit(**train)
+    apart.partial_fit(**train)
+    for name in ("components_", "intercept_visible_", "intercept_hidden_"):
+        np.testing.assert_array_equal(getattr(shared, name), getattr(apart, name))

@@ -232,6 +232,29 @@ def test_the_rows_the_model_is_fitted_to_are_the_ones_warned_about(case):
     assert len(far_from_standardised_warnings(records)) == 1
 
 
+def test_later_rows_are_judged_as_few_weighted_rows():
+    # Row by row, standardised breast cancer warned 3 times (one row reaches
+    # 12 standard deviations: its "mean"); a row of weight 0 warned; a warm
+    # fit on unscaled rows did not.
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_breast_cancer().data)
+    model = GaussianBernoulliRBM(n_components=4, n_iter=2, random_state=0).fit(X)
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        for row in X[:300]:
+            model.partial_fit(row[None])
+        rows = X[:10].copy()
+        rows[0] = 1e4
+        model.partial_fit(rows, sample_weight=np.r_[0.0, np.ones(9)])
+    assert not far_from_standardised_warnings(records)
+    raw = load_breast_cancer().data
+    with pytest.warns(UserWarning, match="far from zero mean"):
+        model.partial_fit(raw[:1])
+    with pytest.warns(UserWarning, match="far from zero mean"):
+        model.set_params(warm_start=True, n_iter=1).fit(raw)
+
+
 def test_the_warning_points_at_the_callers_line():
     X = 1e3 * np.random.default_rng(0).standard_normal((50, 2))
     with pytest.warns(UserWarning, match="far from zero mean") as records:

@@ -19,14 +19,17 @@ CHILD = textwrap.dedent("""
     import rbm
     X = (np.random.default_rng(0).random((100, 16)) < 0.4).astype(float)
     model = rbm.BernoulliRBM(n_components=8, n_iter=1, random_state=0, n_jobs=1).fit(X)
+    # (AIS on a model whose temperatures take long, not on a long list of them:
+    # a billion took longer to list in NumPy than the signal took to come)
+    wide = rbm.BernoulliRBM(n_components=200, n_iter=1, random_state=0, n_jobs=1).fit(X)
     calls = {
         # Hours of work each, were they not stopped.
         "sample": lambda: model.sample(4, n_steps=2**31 - 1),
-        "ais": lambda: model.log_partition(method="ais", n_betas=10**9, n_chains=4),
+        "ais": lambda: wide.log_partition(method="ais", n_betas=10**6, n_chains=100),
         "conditional": lambda: model.conditional_sample(
             np.where(np.eye(4, 16) > 0, np.nan, X[:4]), n_steps=2**31 - 1),
     }
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
     try:
         calls[sys.argv[1]]()
     except KeyboardInterrupt:

@@ -149,8 +149,12 @@ def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
         raise ValueError(f"{where} has shape {array.shape}, but this model needs "
                          f"{needed}; refit the model or assign an array of that shape.")
     if dtype is not None and array.dtype != dtype:
-        raise ValueError(f"{where} has dtype {array.dtype}, but this model needs "
-                         f"{np.dtype(dtype)} there; assign an array of that dtype.")
+        parameters = getattr(getattr(owner, "components_", None), "dtype", None)
+        needed = (f"this model's parameters (components_) are {np.dtype(dtype)}"
+                  if parameters == np.dtype(dtype) else
+                  f"this model needs {np.dtype(dtype)} there")
+        raise ValueError(f"{where} has dtype {array.dtype}, but {needed}; assign an array of "
+                         "that dtype.")
     if finite and array.dtype.kind == "f" and array.size and not all_finite(array):
         raise ValueError(f"{where} contains NaN or inf; refit the model or assign "
                          "finite values.")
@@ -382,9 +386,10 @@ class VisibleLayer(Layer):
         this type can take."""
         raise NotImplementedError
 
-    def check_later_training_rows(self, estimator, X):
-        """Warn about validated rows X that a fitted model is about to train
-        on (``partial_fit``), where this type has something to say: nothing
+    def check_later_training_rows(self, estimator, X, sample_weight=None):
+        """Warn about validated rows X (of positive ``sample_weight``, where
+        given) that a fitted model is about to train on (``partial_fit``, a
+        warm-started ``fit``), where this type has something to say: nothing
         by default (see ``GaussianVisible``)."""
 
     def n_columns(self, n_features):

@@ -1,5 +1,6 @@
 """Gaussian visible units with learned standard deviations."""
 
+import math
 import warnings
 from numbers import Real
 
@@ -133,21 +134,23 @@ def refuse_subnormal_variance(std):
         "first, for example with sklearn.preprocessing.StandardScaler.")
 
 
-def off_scale_features(mean, std, small_spreads=True):
-    """Indices of the features far from zero mean and unit variance.
+def off_scale_features(mean, std, small_spreads=True, factor=OFF_SCALE_FACTOR):
+    """Indices of the features far from zero mean and unit variance: a mean
+    beyond +-``factor``, a spread above ``factor`` or below 1 / ``factor``.
 
     Constant features (std 0) count only by their mean: StandardScaler
     leaves them at 0, and they are handled in ``spread_of_constant_features``.
-    Without ``small_spreads`` a spread below 1 / OFF_SCALE_FACTOR does not
-    count (a few rows of standardised data may have one).
+    Without ``small_spreads`` a small spread does not count (a few rows of
+    standardised data may have one).
     """
     spread = std > 0
-    small = (std < 1.0 / OFF_SCALE_FACTOR) if small_spreads else False
-    off = (np.abs(mean) > OFF_SCALE_FACTOR) | (spread & ((std > OFF_SCALE_FACTOR) | small))
+    small = (std < 1.0 / factor) if small_spreads else False
+    off = (np.abs(mean) > factor) | (spread & ((std > factor) | small))
     return np.flatnonzero(off)
 
 
-def warn_if_far_from_standardised(estimator, mean, std, small_spreads=True):
+def warn_if_far_from_standardised(estimator, mean, std, small_spreads=True,
+                                  factor=OFF_SCALE_FACTOR):
     """UserWarning when some feature's mean or spread is far from standardised.
 
     Warned rather than standardised inside the model: the learning rate,
@@ -164,18 +167,19 @@ def warn_if_far_from_standardised(estimator, mean, std, small_spreads=True):
     Spreads 0.01, 0.1, 0.3, 3, 10 and 100 scored -17.33, -17.17, -16.61,
     -16.56, -16.60 and -248,299; means 3, 10 and 100 scored -17.16, -17.75
     and -18.69.  Beyond the bounds the loss is a nat or more (catastrophic
-    for large spreads); inside them at most 0.7.  ``small_spreads``: see
-    ``off_scale_features``.
+    for large spreads); inside them at most 0.7.  ``small_spreads`` and
+    ``factor``: see ``off_scale_features``.
     """
-    off = off_scale_features(mean, std, small_spreads)
+    off = off_scale_features(mean, std, small_spreads, factor)
     if not len(off):
         return
     i = off[0]
     warnings.warn(
         f"{type(estimator).__name__} got input far from zero mean and unit variance: "
         f"{len(off)} of {len(mean)} features ({feature_labels(estimator, off)}) have a "
-        f"mean beyond +-{OFF_SCALE_FACTOR:g} or a standard deviation outside "
-        f"[{1 / OFF_SCALE_FACTOR:g}, {OFF_SCALE_FACTOR:g}] (the first: mean {mean[i]:.4g}, "
+        f"mean beyond +-{factor:g} or a standard deviation "
+        + (f"outside [{1 / factor:g}, {factor:g}]" if small_spreads else f"above {factor:g}")
+        + f" (the first: mean {mean[i]:.4g}, "
         f"standard deviation {std[i]:.4g}). Its learning rate and initial weights "
         "assume standardised data: off that scale it fits worse (a nat or more per "
         "row) or fails outright. "
@@ -261,18 +265,27 @@ class GaussianVisible(VisibleLayer):
                 "allowed." + (gaps_advice(estimator) if n_nan else "")
             )
 
-    def check_later_training_rows(self, estimator, X):
+    def check_later_training_rows(self, estimator, X, sample_weight=None):
         """Warn when rows that a model fitted to standardised data trains on
-        (``partial_fit``) lie far from standardised, as ``fit`` warns of the
-        rows of a first fit (``warn_if_far_from_standardised``), but for
-        spreads that are too small, which a few standardised rows may have.
+        (``partial_fit``, a warm-started ``fit``; rows of positive weight, as
+        ``sample_weight`` weighs them) lie far from standardised, as ``fit``
+        warns of the rows of a first fit (``warn_if_far_from_standardised``).
         One such pass on unscaled wine rows took a model's held-out
-        log-likelihood from -17.0 to -318.7 nats per row, without a word.  A
-        model fitted to data off that scale was warned about at its fit, and
-        its later rows are not (``standardised_at_fit``)."""
-        if X.shape[0] and getattr(self, "standardised_at_fit", True):
-            warn_if_far_from_standardised(estimator, *column_mean_and_std(X),
-                                          small_spreads=False)
+        log-likelihood from -17.0 to -318.7 nats per row, without a word.
+
+        A few standardised rows are not held to the bounds of a whole data
+        set: a small spread does not count, and the bound on the mean and
+        the spread widens to OFF_SCALE_FACTOR * 3 / sqrt(rows) below 9 rows
+        (one row of standardised breast cancer reaches 12 standard
+        deviations).  A model fitted to data off that scale was warned about
+        at its fit, and its later rows are not (``standardised_at_fit``).
+        """
+        n_rows = X.shape[0]
+        if not n_rows or not getattr(self, "standardised_at_fit", True):
+            return
+        factor = OFF_SCALE_FACTOR * max(1.0, 3.0 / math.sqrt(n_rows))
+        warn_if_far_from_standardised(estimator, *column_mean_and_std(X, sample_weight),
+                                      small_spreads=False, factor=factor)
 
     def fit(self, X, sample_weight=None, estimator=None):
         """sigma at the data's (weighted) standard deviation, its velocity and its bounds.
