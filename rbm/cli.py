@@ -1508,9 +1508,12 @@ def _categories_in_cli_words(table, model_path,
 
 
 def _check_not_swapped(args):
-    """UsageError for ``MODEL DATA`` given as ``DATA MODEL`` (by their suffixes)."""
+    """UsageError for ``MODEL DATA`` given as ``DATA MODEL`` (by their suffixes, or a
+    bundled data set's name where the model goes)."""
     data, model = Path(args.data).suffix.lower(), Path(args.model).suffix.lower()
-    if model in TABLE_SUFFIXES and data in persistence.SUFFIXES:
+    data_first = model in TABLE_SUFFIXES or (args.model in BUNDLED
+                                             and not Path(args.model).exists())
+    if data_first and data in persistence.SUFFIXES:
         raise UsageError(f"{args.model!r} is data and {args.data!r} a model: the model comes "
                          f"first ({args.command_prog.split()[-1]} MODEL DATA); swap them.")
 

@@ -440,6 +440,10 @@ def test_an_npy_that_cannot_be_used_says_how_to_save_one_that_can(array, message
      "DATA); swap them."),
     (["transform", "binary.csv", "model.joblib"],
      "the model comes first (transform MODEL DATA); swap them."),
+    # A bundled data set's name too (it said "no such file: 'digits'").
+    (["score", "digits", "model.skops"],
+     "'digits' is data and 'model.skops' a model: the model comes first (score MODEL "
+     "DATA); swap them."),
     (["fit", "model.skops"], "'model.skops' is a saved model, not data; give a .csv or .npy "
                              "file (a saved model is read by score, sample and transform; "
                              "a saved imputer by impute --imputer)."),
