@@ -698,12 +698,41 @@ def test_transform_with_gaps_in_a_pipeline_and_past_the_enumerable_size():
     np.testing.assert_array_equal(H, model.transform(X))
     rows, observed = model._incomplete_input(X)
     gaps = ~observed.all(axis=1)
-    np.testing.assert_array_equal(H[gaps], model._gibbs_hidden_means(rows[gaps],
-                                                                     observed[gaps]))
+    first, question = model._distinct_questions(rows[gaps], observed[gaps])
+    assert len(first) < gaps.sum()  # (the rows repeat questions: 20% of 6 binary entries)
+    np.testing.assert_array_equal(
+        H[gaps], model._gibbs_hidden_means(rows[gaps][first], observed[gaps][first])[question])
     complete = np.flatnonzero(~gaps)
     np.testing.assert_allclose(H[complete], model.transform(X[complete]), rtol=0, atol=1e-15)
     with pytest.raises(ValueError, match="NaN"):
         model.set_params(missing="error").transform(X)
+
+
+@pytest.mark.parametrize("estimate", ["conditional_marginals", "transform"])
+def test_rows_asking_the_same_question_share_one_estimate(estimate):
+    # A Gibbs estimate is made once per distinct row (observed entries and
+    # their values): copies of a row get the same answer, not each its own
+    # chains' noise, and a row's answer does not depend on how many copies
+    # of it (or of rows before it) the call holds.
+    rng = np.random.default_rng(3)
+    X = (rng.random((80, 6)) < 0.5).astype(float)
+    # 15 hidden units: 2**15 states, past the exact method, so Gibbs.
+    model = BernoulliRBM(n_components=15, n_iter=2, random_state=0, missing="impute").fit(X)
+    a, b = X[0].copy(), X[1].copy()
+    a[[0, 2]] = np.nan
+    b[5] = np.nan
+    distinct = np.vstack([a, b, np.full(6, np.nan)])
+    copies = [0, 1, 0, 2, 2, 1]
+    if estimate == "conditional_marginals":
+        def answer(Q):
+            return model.conditional_marginals(Q, method="gibbs", random_state=0)
+    else:
+        answer = model.transform
+    np.testing.assert_array_equal(answer(distinct[copies]), answer(distinct)[copies])
+    # Rows that differ only in a missing entry's placeholder are one question.
+    c = a.copy()
+    c[0] = -np.nan
+    np.testing.assert_array_equal(answer(np.vstack([a, c, b])), answer(distinct[:2])[[0, 0, 1]])
 
 
 def test_complete_float_input_skips_the_incomplete_rows_validation(monkeypatch):

@@ -316,6 +316,25 @@ def test_rows_missing_every_entry_are_imputed_from_the_model_alone():
     np.testing.assert_array_equal(out, np.tile(marginals > 0.5, (2, 1)).astype(float))
 
 
+def test_identical_rows_get_identical_real_valued_imputations():
+    # The conditional means of real-valued features are Gibbs estimates (16
+    # hidden units are past the exact method): each distinct row is
+    # estimated once, so copies of a row, and rows with nothing observed,
+    # are filled alike (each with its own chains they differed by up to a
+    # standard deviation where the conditional has several modes).
+    from sklearn.datasets import load_iris
+    X = load_iris().data.copy()
+    X[np.random.default_rng(0).random(X.shape) < 0.2] = np.nan
+    imputer = RBMImputer(GaussianBernoulliRBM(n_components=16, n_iter=20, random_state=0),
+                         random_state=0).fit(X)
+    row = np.array([np.nan, 3.0, np.nan, np.nan])
+    out = imputer.transform(np.vstack([row, X[:5], row, np.full((2, 4), np.nan), row]))
+    np.testing.assert_array_equal(out[0], out[6])
+    np.testing.assert_array_equal(out[0], out[9])
+    np.testing.assert_array_equal(out[7], out[8])
+    assert not np.array_equal(out[0], out[7])  # (a different question)
+
+
 BAD_IMPUTER_WEIGHTS = [
     ("negative", np.r_[-1.0, np.ones(39)], "must be non-negative"),
     ("NaN", np.r_[np.nan, np.ones(39)], "must be finite"),
