@@ -186,8 +186,14 @@ def _peak_bytes(call):
 
 def _density_calls(model, rows):
     """(name, call of n chains) of each chain-running call of a density model."""
-    gaps = np.repeat(rows[:1], 30, axis=0)
-    gaps[:, ::2] = None if isinstance(model, CategoricalRBM) else np.nan
+    # 30 distinct rows with gaps: copies of a row would share one estimate
+    # in conditional_marginals, and so its chains.
+    first_of_each = {}
+    for i, row in enumerate(rows):
+        first_of_each.setdefault(tuple(row[1:]), i)
+    gaps = rows[sorted(first_of_each.values())[:30]].copy()
+    assert len(gaps) == 30
+    gaps[:, 0] = None if isinstance(model, CategoricalRBM) else np.nan
     return [
         ("sample", lambda n: model.sample(n, n_steps=2, random_state=0)),
         ("conditional_sample", lambda n: model.conditional_sample(
