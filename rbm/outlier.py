@@ -117,7 +117,10 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         The fitted density model.
     offset_ : float
         Threshold on ``score_samples``: the ``contamination`` quantile of the
-        training scores.
+        training scores, on the scale of the ``criterion`` fit used
+        (``predict`` and ``decision_function`` refuse another criterion set
+        since; ``contamination`` set since takes effect at the next fit, as
+        in scikit-learn's detectors).
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -201,6 +204,9 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
             if hasattr(self.estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.estimator_.feature_names_in_
             self.offset_ = self._threshold(self._scores(X), sample_weight)
+            # offset_ is a threshold on this criterion's scale (the two differ
+            # by log Z): predict checks that it is still the one in use.
+            self._offset_criterion = self.criterion
         return self
 
     def _threshold(self, scores, sample_weight):
@@ -332,9 +338,25 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
             # A NaN threshold made every sample an inlier without a word.
             raise ValueError(f"RBMOutlierDetector.offset_ must be a finite number (the "
                              f"threshold fit sets), got {offset!r:.80}; refit the detector.")
+        self._check_offset_criterion()
         scores = self._checked_scores(X, method) - offset
         self._warn_of_gaps(X)
         return scores
+
+    def _check_offset_criterion(self):
+        """Raise ValueError where ``criterion`` changed since fit set ``offset_``.
+
+        The two criteria differ by log Z, so a free-energy threshold read
+        against log-likelihoods (or the reverse) flagged every sample, or
+        none, without a word.  (A detector saved before this check has no
+        record of its criterion and is taken as it is.)
+        """
+        fitted = getattr(self, "_offset_criterion", self.criterion)
+        if fitted != self.criterion:
+            raise ValueError(
+                f"RBMOutlierDetector.offset_ is a threshold on {fitted!r} scores, set by "
+                f"fit with criterion={fitted!r}, but criterion is now {self.criterion!r}: "
+                f"set criterion={fitted!r} back, or refit the detector.")
 
     def predict(self, X):
         """+1 for inliers, -1 for outliers.

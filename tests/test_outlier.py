@@ -183,3 +183,21 @@ def test_rows_with_nothing_observed_are_refused_and_gaps_are_warned_of():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         detector.predict(X[:3])  # complete rows: nothing to warn of
+
+
+def test_a_criterion_changed_after_fit_is_refused_where_offset_is_read(digits):
+    # Before: offset_ (a threshold on -F(x)) was read against log p(x) =
+    # -F(x) - log Z after set_params(criterion="log_likelihood"), and every
+    # training sample was flagged, silently.
+    X, y = digits
+    detector = RBMOutlierDetector(_small_rbm(), contamination=0.1).fit(X[y == 0][:150])
+    flagged = detector.predict(X[:50])
+    detector.set_params(criterion="log_likelihood")
+    for method in (detector.predict, detector.decision_function):
+        with pytest.raises(ValueError, match=r"threshold on 'free_energy' scores.*"
+                                             r"set criterion='free_energy' back, or refit"):
+            method(X[:50])
+    # Scores alone have no threshold: they stay available on the new scale.
+    assert detector.score_samples(X[:5]).shape == (5,)
+    np.testing.assert_array_equal(detector.set_params(criterion="free_energy").predict(X[:50]),
+                                  flagged)
