@@ -189,7 +189,7 @@ class ConditionalMixin:
             check_training_record(self)
         X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=not warm)
         if warm:
-            unit.check_later_training_rows(self, X, weights)
+            unit.check_later_training_rows(self, X, weights, observed)
         self._check_n_jobs()  # refused before any work
         X, X_valid, observed, observed_valid, weights, valid_weights = self._validation_split(
             X, observed, weights)
@@ -302,7 +302,7 @@ class ConditionalMixin:
             check_training_record(self)
         X, observed, weights = self._positive_rows(X, observed, sample_weight, reset=first_call)
         if not first_call:
-            unit.check_later_training_rows(self, X, weights)
+            unit.check_later_training_rows(self, X, weights, observed)
         # Each call's fill draws its own numbers: keyed by the passes so far.
         key = 2 + (0 if first_call else int(getattr(self, "n_iter_", 0)))
         return unit, X, weights, self._missing_fills(X, observed, None, None, unit, key)
@@ -923,6 +923,7 @@ class MissingFill:
 
     def __init__(self, X, known, entropy, key=0):
         self.X = X
+        self.known = known
         self.rows = np.flatnonzero(~known.all(axis=1))
         self.clamp = np.ascontiguousarray(known[self.rows], dtype=np.uint8)
         self.entropy = [*entropy, key]
@@ -932,7 +933,12 @@ class MissingFill:
         """Draw the unknown entries from the known entries' marginals."""
         rng = generator_for(self.entropy, CONDITIONAL_START)
         rows = self.X[self.rows]
-        self.X[self.rows] = unit.fill_missing(rows, self.clamp.astype(bool), rng)
+        # The marginals of every row's known entries: the complete rows hold
+        # entries that the rows with gaps alone would miss (a feature observed
+        # only there was filled from no data, and a Gaussian feature's start
+        # and bounds on sigma came from those fills).
+        self.X[self.rows] = unit.fill_missing(rows, self.clamp.astype(bool), rng,
+                                              marginals_of=(self.X, self.known))
         return self
 
     def refresh(self, model, n_steps=IMPUTE_STEPS):

@@ -232,6 +232,31 @@ def test_the_rows_the_model_is_fitted_to_are_the_ones_warned_about(case):
     assert len(far_from_standardised_warnings(records)) == 1
 
 
+@pytest.mark.parametrize("call", ["partial_fit", "warm fit"])
+def test_later_rows_with_gaps_are_judged_by_their_observed_entries(call):
+    # Before: the placeholders 0 of the missing entries counted, and a batch
+    # whose feature 0 has mean 11.7 where observed passed without a word
+    # once half of those entries were missing.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    X[0, 1] = np.nan
+    model = GaussianBernoulliRBM(n_components=2, n_iter=2, random_state=0,
+                                 missing="impute").fit(X)
+    later = rng.standard_normal((40, 3))
+    later[:, 0] += 11.7
+    later[::2, 0] = np.nan
+    train = (model.partial_fit if call == "partial_fit"
+             else model.set_params(warm_start=True, n_iter=1).fit)
+    with pytest.warns(UserWarning, match=r"far from zero mean.*feature 0.*mean 11\.\d"):
+        train(later)
+    # Standardised rows with gaps say nothing: the observed entries are.
+    later[1::2, 0] -= 11.7
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        train(later)
+    assert not far_from_standardised_warnings(records)
+
+
 def test_later_rows_are_judged_as_few_weighted_rows():
     # Row by row, standardised breast cancer warned 3 times (one row reaches
     # 12 standard deviations: its "mean"); a row of weight 0 warned; a warm

@@ -386,11 +386,12 @@ class VisibleLayer(Layer):
         this type can take."""
         raise NotImplementedError
 
-    def check_later_training_rows(self, estimator, X, sample_weight=None):
+    def check_later_training_rows(self, estimator, X, sample_weight=None, observed=None):
         """Warn about validated rows X (of positive ``sample_weight``, where
-        given) that a fitted model is about to train on (``partial_fit``, a
-        warm-started ``fit``), where this type has something to say: nothing
-        by default (see ``GaussianVisible``)."""
+        given; their entries where the mask ``observed`` is True, where given:
+        the others are placeholders) that a fitted model is about to train on
+        (``partial_fit``, a warm-started ``fit``), where this type has
+        something to say: nothing by default (see ``GaussianVisible``)."""
 
     def n_columns(self, n_features):
         """Width of the internal rows for ``n_features`` input features."""
@@ -495,13 +496,16 @@ class VisibleLayer(Layer):
         missing units of a row, as a layer of their own for AIS."""
         return type(self)()
 
-    def fill_missing(self, rows, known, rng):
+    def fill_missing(self, rows, known, rng, marginals_of=None):
         """``rows`` (internal form, in place) with the entries where ``known`` (a
         mask over the internal columns) is False drawn from the independent
         model of the known entries' marginals: the start of training on
-        incomplete rows."""
-        counts = np.maximum(known.sum(axis=0), 1)
-        mean = np.where(known, rows, 0.0).sum(axis=0) / counts
+        incomplete rows.  The marginals are those of ``marginals_of``, (rows,
+        their mask), where given: all the training rows, the complete ones
+        too, whose entries the rows with gaps alone would miss."""
+        X, mask = (rows, known) if marginals_of is None else marginals_of
+        counts = np.maximum(mask.sum(axis=0), 1)
+        mean = np.where(mask, X, 0.0).sum(axis=0) / counts
         field = np.broadcast_to(self.initial_bias(mean), rows.shape).astype(rows.dtype)
         rows[~known] = self.sample(field, rng)[~known]
         return rows

@@ -134,6 +134,26 @@ def refuse_subnormal_variance(std):
         "first, for example with sklearn.preprocessing.StandardScaler.")
 
 
+def observed_mean_and_std(X, observed, sample_weight=None):
+    """(mean, standard deviation, fewest observations) per column of the
+    entries of X where ``observed``, the rows weighted by ``sample_weight``;
+    a column observed nowhere gets mean 0 and spread 0 (it counts for
+    nothing in ``off_scale_features``), and the fewest observations are those
+    of the columns observed at all (0 where none is)."""
+    weights = observed * (1.0 if sample_weight is None else
+                          np.asarray(sample_weight, dtype=np.float64)[:, None])
+    totals = weights.sum(axis=0)
+    seen = totals > 0
+    values = np.where(observed, np.asarray(X, dtype=np.float64), 0.0)
+    mean = np.divide((weights * values).sum(axis=0), totals, out=np.zeros(X.shape[1]),
+                     where=seen)
+    deviations = np.where(observed, values - mean, 0.0)
+    std = np.sqrt(np.divide((weights * deviations ** 2).sum(axis=0), totals,
+                            out=np.zeros(X.shape[1]), where=seen))
+    counts = observed.sum(axis=0)[seen]
+    return mean, std, int(counts.min()) if len(counts) else 0
+
+
 def off_scale_features(mean, std, small_spreads=True, factor=OFF_SCALE_FACTOR):
     """Indices of the features far from zero mean and unit variance: a mean
     beyond +-``factor``, a spread above ``factor`` or below 1 / ``factor``.
@@ -265,7 +285,7 @@ class GaussianVisible(VisibleLayer):
                 "allowed." + (gaps_advice(estimator) if n_nan else "")
             )
 
-    def check_later_training_rows(self, estimator, X, sample_weight=None):
+    def check_later_training_rows(self, estimator, X, sample_weight=None, observed=None):
         """Warn when rows that a model fitted to standardised data trains on
         (``partial_fit``, a warm-started ``fit``; rows of positive weight, as
         ``sample_weight`` weighs them) lie far from standardised, as ``fit``
@@ -279,13 +299,22 @@ class GaussianVisible(VisibleLayer):
         (one row of standardised breast cancer reaches 12 standard
         deviations).  A model fitted to data off that scale was warned about
         at its fit, and its later rows are not (``standardised_at_fit``).
+        Rows with gaps count by their ``observed`` entries (the placeholders
+        0 of the others hid a feature's mean of 11.7), each feature by as
+        many rows as observe it.
         """
-        n_rows = X.shape[0]
-        if not n_rows or not getattr(self, "standardised_at_fit", True):
+        if not X.shape[0] or not getattr(self, "standardised_at_fit", True):
+            return
+        if observed is None:
+            mean, std = column_mean_and_std(X, sample_weight)
+            n_rows = X.shape[0]
+        else:
+            mean, std, n_rows = observed_mean_and_std(X, observed, sample_weight)
+        if not n_rows:
             return
         factor = OFF_SCALE_FACTOR * max(1.0, 3.0 / math.sqrt(n_rows))
-        warn_if_far_from_standardised(estimator, *column_mean_and_std(X, sample_weight),
-                                      small_spreads=False, factor=factor)
+        warn_if_far_from_standardised(estimator, mean, std, small_spreads=False,
+                                      factor=factor)
 
     def fit(self, X, sample_weight=None, estimator=None):
         """sigma at the data's (weighted) standard deviation, its velocity and its bounds.
@@ -571,12 +600,14 @@ class GaussianVisible(VisibleLayer):
         return GaussianVisible(self.learn_sigma, self.sigma_floor,
                                np.ascontiguousarray(self.state[:, columns]))
 
-    def fill_missing(self, rows, known, rng):
+    def fill_missing(self, rows, known, rng, marginals_of=None):
         """Missing entries drawn from a normal with the known entries' mean and
-        standard deviation, per feature (before ``fit``: sigma is not set yet)."""
-        counts = np.maximum(known.sum(axis=0), 1)
-        mean = np.where(known, rows, 0.0).sum(axis=0) / counts
-        std = np.sqrt(np.where(known, (rows - mean) ** 2, 0.0).sum(axis=0) / counts)
+        standard deviation, per feature (before ``fit``: sigma is not set yet);
+        those of ``marginals_of`` (rows, their mask) where given."""
+        X, mask = (rows, known) if marginals_of is None else marginals_of
+        counts = np.maximum(mask.sum(axis=0), 1)
+        mean = np.where(mask, X, 0.0).sum(axis=0) / counts
+        std = np.sqrt(np.where(mask, (X - mean) ** 2, 0.0).sum(axis=0) / counts)
         draws = mean + spread_of_constant_features(mean, std) * rng.standard_normal(rows.shape)
         rows[~known] = draws.astype(rows.dtype)[~known]
         return rows
