@@ -96,7 +96,12 @@ def test_gaussian_sigma_too_small_to_square_is_refused():
     X = np.random.default_rng(0).standard_normal((40, 4))
     model = fitted(GaussianBernoulliRBM, X)
     model.sigma_[:] = 1e-300
-    assert_refused_everywhere(model, X, r"sigma_ must be at least 1.49e-154.*feature 0")
+    assert_refused_everywhere(model, X, r"sigma_ must be at least 1.49e-154.*normal float64"
+                                        r".*feature 0")
+    model32 = fitted(GaussianBernoulliRBM, X.astype(np.float32))
+    model32.sigma_[:] = 1e-25  # (a normal float32, whose square is not)
+    assert_refused_everywhere(model32, X.astype(np.float32),
+                              r"sigma_ must be at least 1.08e-19.*normal float32.*feature 0")
 
 
 def test_enlarged_categories_are_refused():

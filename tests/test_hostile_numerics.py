@@ -48,6 +48,24 @@ def test_gaussian_fit_refuses_data_whose_variance_is_not_a_normal_float(hidden, 
     assert np.isfinite(_fit_quietly(model, X * 1e-153).score(X * 1e-153))
 
 
+@pytest.mark.parametrize("hidden", ["bernoulli", "relu"])
+def test_a_float32_gaussian_fit_refuses_data_whose_variance_is_not_a_normal_float32(hidden):
+    # float32's limit, not float64's: data of spread 1e-30 fitted, then
+    # transform gave NaN features and sample exact zeros (sigma**2
+    # underflowed in float32), with NumPy's divide-by-zero warnings only.
+    X = np.random.default_rng(0).standard_normal((60, 4)).astype(np.float32)
+    model = GaussianBernoulliRBM(n_components=4, n_iter=5, hidden=hidden, random_state=0)
+    with pytest.raises(ValueError, match=r"standard deviation below 1.08e-19.*normal float32"
+                                         r".*or fit in float64"):
+        _fit_quietly(model, X * np.float32(1e-30))
+    assert not hasattr(model, "components_")
+    fitted = _fit_quietly(model, X * np.float32(1e-17))  # above the limit: fits and works
+    assert np.isfinite(fitted.transform(X[:5] * np.float32(1e-17))).all()
+    assert np.all(fitted.sample(3, n_steps=5, random_state=0) != 0)
+    # The model keeps sigma at or above the limit while it learns.
+    assert np.all(fitted.sigma_ >= np.sqrt(np.finfo(np.float32).tiny))
+
+
 def test_gaussian_relu_fit_of_many_features_of_spread_0_1_starts_at_scaled_weights():
     # 0.01 weights in data units coupled each ReLU unit to the visible
     # precision by sum_i (W_i / sigma_i)**2, about 2 for 200 features of

@@ -112,26 +112,35 @@ def spread_of_constant_features(mean, std):
     return np.where(spread, std, scale)
 
 
-def refuse_subnormal_variance(std):
+def smallest_sigma(dtype):
+    """The smallest sigma whose square is a normal number of ``dtype``:
+    1.5e-154 in float64, 1.1e-19 in float32."""
+    return float(np.sqrt(np.finfo(dtype).tiny))
+
+
+def refuse_subnormal_variance(std, dtype=np.float64):
     """Raise ValueError when some feature's spread (after
-    ``spread_of_constant_features``) is below 1.5e-154, its square below
-    the smallest normal float64.
+    ``spread_of_constant_features``) is below ``smallest_sigma(dtype)``, its
+    square below the smallest normal number of the model's ``dtype``.
 
     The model divides by sigma**2: data of spread 1e-310 made it non-finite
     at once (a DivergenceError blaming the learning rate), and spreads below
     1.5e-154 broke the Gaussian-hidden start (numpy's LinAlgError) or gave
-    NaN log densities.
+    NaN log densities; a float32 model of data of spread 1e-30 gave NaN
+    features and samples of exact zeros.
     """
-    tiny = np.sqrt(np.finfo(np.float64).tiny)
+    tiny = smallest_sigma(dtype)
     small = np.flatnonzero(std < tiny)
     if not len(small):
         return
     i = small[0]
+    name = np.dtype(dtype).name
     raise ValueError(
         f"{len(small)} of {len(std)} features have a standard deviation below "
         f"{tiny:.3g} (the first, column {i}: {std[i]:.3g}), whose square, the variance "
-        "a Gaussian model divides by, is not a normal float64. Standardise the data "
-        "first, for example with sklearn.preprocessing.StandardScaler.")
+        f"a Gaussian model divides by, is not a normal {name}. Standardise the data "
+        "first, for example with sklearn.preprocessing.StandardScaler"
+        + (", or fit in float64 (dtype=np.float64)" if name == "float32" else "") + ".")
 
 
 def observed_mean_and_std(X, observed, sample_weight=None):
@@ -335,10 +344,11 @@ class GaussianVisible(VisibleLayer):
         # Whether later training rows are held to standardised (check_later_training_rows).
         self.standardised_at_fit = not len(off_scale_features(mean, std))
         std = spread_of_constant_features(mean, std)
-        refuse_subnormal_variance(std)
+        refuse_subnormal_variance(std, X.dtype)
         state = np.zeros((_gibbs.GAUSSIAN_STATE_SHAPE_ROWS, X.shape[1]), dtype=X.dtype)
         state[_gibbs.GAUSSIAN_SIGMA] = std
-        floor = self.sigma_floor * std
+        # The floor keeps sigma**2 a normal number while sigma learns.
+        floor = np.maximum(self.sigma_floor * std, smallest_sigma(X.dtype))
         # sigma_floor=1 fixes sigma: a floor rounded above the ceiling must not be.
         state[_gibbs.GAUSSIAN_SIGMA_MIN] = np.minimum(floor, std)
         state[_gibbs.GAUSSIAN_SIGMA_MAX] = std
@@ -421,13 +431,14 @@ class GaussianVisible(VisibleLayer):
             )
         # fit's own limit (refuse_subnormal_variance): below it 1 / sigma**2
         # overflows, and transform, score, log Z and samples were NaN, silently.
-        tiny = np.sqrt(np.finfo(np.float64).tiny)
+        dtype = self.state.dtype
+        tiny = smallest_sigma(dtype)
         sigma = np.asarray(self.sigma, dtype=np.float64)
         if np.any(sigma < tiny):
             i = int(np.argmax(sigma < tiny))
             raise ValueError(
                 f"{type(estimator).__name__}.sigma_ must be at least {tiny:.3g} (its square, "
-                "the variance the model divides by, must be a normal float64), got "
+                f"the variance the model divides by, must be a normal {dtype.name}), got "
                 f"{sigma[i]:.3g} for {column_label(estimator, i)}; assign larger standard "
                 "deviations or refit the model.")
 
