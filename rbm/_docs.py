@@ -219,8 +219,9 @@ TRAINING_ATTRIBUTES_DOC = """\
     history_ : dict of lists
         Per-epoch figures of the last ``fit``, followed by a row per later
         ``partial_fit`` pass or warm-started epoch: ``epoch``, ``seconds``,
-        ``learning_rate``, ``momentum``, ``reconstruction_error``,
-        ``free_energy_data``, ``free_energy_chains``, ``log_likelihood_train``
+        ``learning_rate``, ``momentum``, ``reconstruction_error`` and
+        ``free_energy_data`` (on at most 512 evenly spaced training rows),
+        ``free_energy_chains``, ``log_likelihood_train``
         and ``log_likelihood_validation`` (the means over every validation
         row and every training row, or 4,096 evenly spaced training rows
         where there are more; NaN where not computed, as in every

@@ -63,6 +63,16 @@ def epoch_rows(n_train):
     return min(n_train, MONITOR_ROWS, max(MIN_EPOCH_ROWS, n_train // EPOCH_ROWS_PER))
 
 
+def epoch_row_slice(n_train):
+    """The training rows of the per-epoch figures: ``epoch_rows(n_train)`` of
+    them, evenly spaced (every k-th row, as ``likelihood_rows``: the first 64
+    of the class-sorted digits read their free energy 2.9 nats below the
+    mean of every row)."""
+    n_rows = epoch_rows(n_train)
+    step = max(1, n_train // n_rows) if n_rows else 1
+    return slice(0, step * n_rows, step)
+
+
 def likelihood_rows(n_train, most=None):
     """The slice of the training rows that a likelihood check scores: all of
     them up to ``LIKELIHOOD_ROWS`` (or ``most``, where fewer), else every

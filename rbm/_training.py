@@ -22,8 +22,8 @@ from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS,
                        PASS_FLOPS_PER_WEIGHT, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
-                       epoch_rows, estimate_tag, likelihood_epoch, likelihood_monitoring,
-                       likelihood_rows, format_epoch)
+                       epoch_row_slice, epoch_rows, estimate_tag, likelihood_epoch,
+                       likelihood_monitoring, likelihood_rows, format_epoch)
 from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, IMPROPER_GAUSSIAN_PAIR,
                          MAX_EXACT_STATES, exact_cost, gaussian_pair_from_moments, gaussian_pair_gradient,
                          gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
@@ -1587,7 +1587,7 @@ class EpochFigures:
     """The numbers recorded after each epoch, computed from the model.
 
     Reconstruction error and free energies on at most ``MONITOR_ROWS``
-    training rows (see ``epoch_rows``), the free energy of visible states
+    evenly spaced training rows (see ``epoch_row_slice``), the free energy of visible states
     drawn from the persistent chains, the swap counts, and, when due, the
     log-likelihoods of the training rows (every one, or evenly spaced ones:
     ``likelihood_rows``) and of every validation row (exact where
@@ -1608,10 +1608,10 @@ class EpochFigures:
         # training on rows with gaps draws into X_train.
         scored = likelihood_rows(X_train.shape[0]) if train_rows is None else train_rows
         self.scored_rows = lambda: X_train[scored]
-        self.epoch_rows = X_train[:epoch_rows(X_train.shape[0])]
+        epoch_slice = epoch_row_slice(X_train.shape[0])
+        self.epoch_rows = X_train[epoch_slice]
         self.weights = None if weights is None else weights[scored]
-        self.epoch_weights = (None if weights is None
-                              else weights[:self.epoch_rows.shape[0]])
+        self.epoch_weights = None if weights is None else weights[epoch_slice]
         self.valid_weights = valid_weights
         self.X_valid = X_valid
         self.validation_log_p = (validation_log_p if validation_log_p is not None
