@@ -144,8 +144,20 @@ def row_count(X, weights):
     return X.shape[0] if weights is None else float(np.sum(weights))
 
 
+def scaled_to_unit(weights):
+    """``weights`` times the power of two that brings the largest into [0.5, 1).
+
+    For weighted means, where only relative weights matter: a power of two
+    scales without rounding, so the means keep their bits, while products
+    of legal weights (a finite sum, say 60 of 2.9e306) with values no
+    longer overflow (they made Gaussian sigma inf and a divergence bound
+    NaN), nor do subnormal weights (5e-324 each) lose their precision.
+    """
+    return np.ldexp(weights, -np.frexp(np.max(weights))[1])
+
+
 def average(values, weights):
     """Mean of ``values`` (one per row), weighted where weights are given."""
     if weights is None:
         return float(np.mean(values))
-    return float(np.average(values, weights=weights))
+    return float(np.average(values, weights=scaled_to_unit(weights)))

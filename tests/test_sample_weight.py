@@ -470,3 +470,37 @@ def test_numbers_in_an_object_array_are_weights_and_a_sparse_matrix_is_named():
                          (sp.csr_matrix(weights[:, None]), "dense 1-d array, got a sparse")]:
         with pytest.raises(ValueError, match=message):
             clone(model).fit(X, sample_weight=bad)
+
+
+def test_weights_near_the_float64_limit_train_as_any_constant_weight():
+    # 60 weights of 2.9e306 sum to 1.74e308, a legal (finite) sum, but the
+    # Gaussian spread overflowed: a UserWarning of "standard deviation inf"
+    # for standardised data, then a DivergenceError telling the user to
+    # standardise.  Weighted means now scale the weights by a power of two.
+    from rbm._weights import scaled_to_unit
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4))
+    plain = GaussianBernoulliRBM(n_components=3, n_iter=5, random_state=0).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no off-scale warning, no overflow
+        heavy = GaussianBernoulliRBM(n_components=3, n_iter=5, random_state=0).fit(
+            X, sample_weight=np.full(60, 2.9e306))
+    np.testing.assert_allclose(heavy.sigma_, plain.sigma_, rtol=1e-12)
+    assert heavy.score(X) == pytest.approx(plain.score(X), rel=1e-12)
+    # The scaling is exact: a power of two, the largest weight in [0.5, 1).
+    for weights in (np.array([3.0, 0.25, 2.9e306, 0.0]), np.full(3, 5e-324)):
+        scaled = scaled_to_unit(weights)
+        assert 0.5 <= scaled.max() < 1.0
+        # The same mantissas (a power of two scales them): no rounding.
+        np.testing.assert_array_equal(np.frexp(scaled)[0], np.frexp(weights)[0])
+
+
+def test_a_divergence_under_huge_weights_gives_its_figures():
+    # Before: "at most nan nats, nan below the -inf of the independent model"
+    # (np.average overflowed on the weights).
+    X = (np.random.default_rng(0).random((60, 6)) < 0.5).astype(float)
+    from rbm import DivergenceError
+    with pytest.raises(DivergenceError, match=r"at most -\d+\.\d+ nats") as raised:
+        BernoulliRBM(n_components=3, n_iter=5, random_state=0, learning_rate=1000).fit(
+            X, sample_weight=np.full(60, 1e306))
+    assert "nan" not in str(raised.value) and "inf" not in str(raised.value)

@@ -12,6 +12,7 @@ from .. import _gibbs
 from ._layer import (KernelVisible, VisibleLayer, all_finite, check_array_attribute,
                      count_non_finite, gaps_advice, user_stacklevel)
 from .categorical import column_label
+from .._weights import scaled_to_unit
 
 #: Default of ``sigma_floor``: sigma never falls below this fraction of the
 #: feature's standard deviation (chosen by measurement: see the estimator's
@@ -59,8 +60,12 @@ def column_mean_and_std(X, sample_weight=None):
     Two passes over blocks of rows (``float64_row_blocks``): the mean, then
     the mean squared deviation from it.  Unlike E[x**2] - mean**2, this does
     not lose the spread of data whose mean is far larger than its standard
-    deviation; and no temporary has the input's size.
+    deviation; and no temporary has the input's size.  The weights are
+    scaled by a power of two first (``scaled_to_unit``): the same bits, and
+    no overflow for legal weights near the float64 limit.
     """
+    if sample_weight is not None:
+        sample_weight = scaled_to_unit(np.asarray(sample_weight, dtype=np.float64))
     n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
     total = np.zeros(X.shape[1])
     start = 0
@@ -150,7 +155,7 @@ def observed_mean_and_std(X, observed, sample_weight=None):
     nothing in ``off_scale_features``), and the fewest observations are those
     of the columns observed at all (0 where none is)."""
     weights = observed * (1.0 if sample_weight is None else
-                          np.asarray(sample_weight, dtype=np.float64)[:, None])
+                          scaled_to_unit(np.asarray(sample_weight, dtype=np.float64))[:, None])
     totals = weights.sum(axis=0)
     seen = totals > 0
     values = np.where(observed, np.asarray(X, dtype=np.float64), 0.0)
