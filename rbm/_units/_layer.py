@@ -477,13 +477,15 @@ class VisibleLayer(Layer):
         entry replaced by a placeholder in the domain (0 here), and
         ``observed`` a boolean (n_samples, n_features) mask of the given
         entries.  The observed entries are checked as ``validate`` checks
-        every entry.
+        every entry, and only they: a refusal reports the extremes of the
+        input, which the placeholders are not (a row of 0.7 and 1.5 read
+        "minimum 0.0").
         """
         X = validate_real_input(estimator, X, reset=reset, dtype=dtype)
         X = np.array(X.toarray() if sp.issparse(X) else X, order="C")
         missing = np.isnan(X)
+        self.check_domain(X[~missing] if missing.any() else X, estimator)
         X[missing] = 0.0
-        self.check_domain(X, estimator)
         return X, ~missing
 
     def kernel_mask(self, observed):
