@@ -383,9 +383,9 @@ def refuse_sparse(X):
             f"RBMImputer takes dense X, but got a sparse {type(X).__name__} (sparse input "
             "is not supported): an entry a sparse matrix leaves out means 0, not missing, "
             "and the completed X it returns is dense anyway. Convert it with X.toarray() "
-            "(with the missing entries as missing_values, np.nan by default). To train "
-            "a model on sparse rows with NaN gaps without densifying them, "
-            "BernoulliRBM(missing='impute') takes sparse X.")
+            "(with the missing entries as missing_values, np.nan by default). "
+            "BernoulliRBM(missing='impute') takes sparse X with NaN among its stored "
+            "values as rows with gaps, densifying it (sparse X without NaN stays sparse).")
 
 
 @contextmanager

@@ -316,10 +316,13 @@ def gaps_advice(estimator):
     before it (``RBMClassifier`` has neither the option nor
     ``conditional_sample``, which the advice used to name)."""
     if getattr(estimator, "missing", None) == "impute":
-        # (The option is set: name what takes gaps, not the option.)
+        # (The option is set: name what takes gaps, not the option. Each
+        # method named takes them in every input form, sparse too, so the
+        # method refusing them is never among those named.)
         return (" This model has missing='impute': fit, partial_fit, transform, "
-                "score_samples, conditional_marginals and conditional_sample take rows with "
-                "gaps, and rbm.RBMImputer fills them; this method needs complete rows.")
+                "score_samples, score, conditional_marginals and conditional_sample take "
+                "rows with gaps, and rbm.RBMImputer fills them; this method needs complete "
+                "rows.")
     if hasattr(estimator, "missing"):
         return GAPS_ADVICE
     return (f" {type(estimator).__name__} cannot take gaps itself; rbm.RBMImputer in a "
