@@ -259,15 +259,36 @@ def estimator_class_for(X, missing, integers=False):
     """The RBM class ``estimator=None`` picks for X: BernoulliRBM when every
     observed value is 0 or 1, GaussianBernoulliRBM for other floating-point
     columns, CategoricalRBM otherwise (and for floats that stand for
-    ``integers``, see ``integer_columns``)."""
+    ``integers``, see ``integer_columns``).  An object array of numbers is
+    taken by the kind of its numbers (``numeric_kind``)."""
     observed = X[~missing]
-    if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
+    kind = numeric_kind(X, missing)
+    if kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
         return BernoulliRBM
-    if X.dtype.kind in "f" and not integers:
+    if kind == "f" and not integers:
         return GaussianBernoulliRBM
-    if X.dtype.kind == "O":
+    if kind == "O":
         warn_of_real_labels(X, missing)
     return CategoricalRBM
+
+
+def numeric_kind(X, missing):
+    """X's dtype kind, or for an object array whose observed entries are all
+    real numbers (no bool, no text) the kind NumPy and pandas give them:
+    "f" where one is a float, "i" where all are integers.
+
+    A list of float rows with None for the gaps arrives as objects (NumPy
+    has no float for None), and was imputed as labels, each distinct value
+    a category; pandas reads such a list as float64 columns, and
+    ``SimpleImputer`` None as missing.  Integers alone stay labels, as an
+    integer array is.
+    """
+    if X.dtype.kind != "O":
+        return X.dtype.kind
+    values = X[~missing].tolist()
+    if not all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) for v in values):
+        return "O"
+    return "f" if any(isinstance(v, (float, np.floating)) for v in values) else "i"
 
 
 def integer_columns(X):
@@ -430,9 +451,11 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
     estimator : BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM or None, default=None
         The model, cloned and fitted with ``missing="impute"``.  None picks
         one from the training data: BernoulliRBM when every observed value
-        is 0 or 1, GaussianBernoulliRBM for other floating-point columns,
-        CategoricalRBM otherwise (strings, objects, integers, a DataFrame's
-        nullable integer columns too; float32).
+        is 0 or 1, GaussianBernoulliRBM for other floating-point columns
+        (and objects that are numbers, one a float at least: a list of
+        float rows with None for the gaps), CategoricalRBM otherwise
+        (strings, other objects, integers, a DataFrame's nullable integer
+        columns too; float32).
         Each gets one hidden unit per feature (per observed category for
         CategoricalRBM), at least 64 and at most 512, weight decay 5e-3
         (for CategoricalRBM whose rows have near-identical neighbours,

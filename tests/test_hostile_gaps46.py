@@ -109,6 +109,46 @@ def test_imputer_refusing_sparse_input_says_that_the_model_densifies_gaps():
 
 
 # ----------------------------------------------------------------------
+# 4. A list of float rows with None is numbers
+# ----------------------------------------------------------------------
+
+def test_a_list_of_float_rows_with_none_is_imputed_as_numbers():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(60, 3))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    rows = [[None if np.isnan(v) else float(v) for v in row] for row in values]
+    imputer = RBMImputer(random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no "real numbers among labels")
+        out = imputer.fit_transform(rows)
+    assert isinstance(imputer.estimator_, GaussianBernoulliRBM)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, RBMImputer(random_state=0).fit_transform(values))
+    binary = _binary_with_gaps()
+    listed = [[None if np.isnan(v) else v for v in row] for row in binary.tolist()]
+    imputer = RBMImputer(random_state=0).fit(listed)
+    assert isinstance(imputer.estimator_, BernoulliRBM)
+    np.testing.assert_array_equal(imputer.transform(listed),
+                                  RBMImputer(random_state=0).fit(binary).transform(binary))
+    # The model given the list itself reads None as NaN too.
+    model = BernoulliRBM(n_components=3, n_iter=2, random_state=0, missing="impute")
+    np.testing.assert_array_equal(clone(model).fit(listed).components_,
+                                  clone(model).fit(binary).components_)
+
+
+def test_integer_and_text_labels_with_none_stay_labels():
+    integers = [[1, 2], [3, None], [2, 5], [None, 2]] * 10
+    imputer = RBMImputer(random_state=0).fit(integers)
+    assert isinstance(imputer.estimator_, CategoricalRBM)
+    out = imputer.transform(integers)
+    assert out.dtype == object and {type(v) for v in out.ravel()} == {int}
+    text = [["a", 1.5], [None, 2.5], ["b", None]] * 10
+    with pytest.warns(UserWarning, match="holds real numbers"):
+        imputer = RBMImputer(random_state=0).fit(text)
+    assert isinstance(imputer.estimator_, CategoricalRBM)
+
+
+# ----------------------------------------------------------------------
 # 5. Domain errors report the observed entries' extremes
 # ----------------------------------------------------------------------
 
