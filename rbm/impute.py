@@ -27,6 +27,7 @@ from ._conditional import check_every_feature_observed
 from ._gaussian import GaussianBernoulliRBM
 from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
+from ._streams import draw_entropy
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import (UnknownCategoryError, as_label_input, column_label,
                                missing_mask, non_numeric_among_others_as_objects,
@@ -482,11 +483,14 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         values in fit) to the output.
     sample_posterior : bool, default=False
         False: each missing entry gets the most probable value (binary and
-        categorical columns) or the conditional mean (real columns).  True:
+        categorical columns) or the conditional mean (real columns), the
+        same on every ``transform`` call.  True:
         a draw from p(missing | observed) per row (``conditional_sample``),
         different on every ``transform`` call, for multiple imputation.
     random_state : int, RandomState instance or None, default=None
-        Seed of the default estimator and of the posterior draws.
+        Seed of the default estimator, of the posterior draws and of the
+        clamped chains that estimate the most probable values (their seed
+        is drawn once, at fit: ``marginal_seed_``).
 
     Attributes
     ----------
@@ -504,6 +508,13 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         The standardisation of real-valued data (GaussianBernoulliRBM), else None.
     random_state_ : RandomState
         Draws the seeds of ``sample_posterior``'s draws.
+    marginal_seed_ : tuple of 4 int
+        Seed material of the clamped chains that estimate p(missing |
+        observed) for ``sample_posterior=False`` (models of more than 14
+        binary hidden units, or real-valued ones), drawn at fit from
+        ``random_state`` (where None, from the fitted model's), so that
+        ``transform`` gives the same values on every call and in a saved
+        copy.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -710,6 +721,13 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
                 constants = self._constant_columns(estimator, X, missing, sample_weight)
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
         self._constants = constants
+        # Drawn once: the chains of the most probable values are the same on
+        # every transform (with random_state=None they differed per call).
+        # As the model's chains would be, from its own seed where the
+        # imputer has none (so a seeded estimator imputes alike on refits).
+        self.marginal_seed_ = tuple(draw_entropy(
+            self.random_state if self.random_state is not None
+            else self.estimator_.random_state))
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)
         return self
@@ -844,7 +862,8 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         file exhausted memory), the standardisation ``mean_`` and ``scale_``
         (arrays exactly for a GaussianBernoulliRBM: without them its imputed
         values would come back in standardised units, silently), the
-        indicator's columns and the random state of the posterior draws.
+        indicator's columns, the random state of the posterior draws and the
+        seed of the marginals' chains.
         """
         check_is_fitted(self)
         model = getattr(self, "estimator_", None)
@@ -891,13 +910,22 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         if not isinstance(getattr(self, "random_state_", None), np.random.RandomState):
             raise ValueError("RBMImputer.random_state_ must be a numpy RandomState; refit "
                              "the imputer.")
+        seed = getattr(self, "marginal_seed_", None)  # (None: saved before it)
+        if not (seed is None or isinstance(seed, tuple) and len(seed) == 4 and all(
+                isinstance(w, Integral) and not isinstance(w, bool) and 0 <= w < 2 ** 32
+                for w in seed)):
+            raise ValueError(f"RBMImputer.marginal_seed_ must be a tuple of 4 integers in "
+                             f"[0, 2**32) (the seed fit drew), got {seed!r:.60}; refit the "
+                             "imputer.")
 
     def _most_probable(self, rows):
         """Rows with each missing entry at its posterior mode (discrete) or mean."""
         model = self.estimator_
         internal, observed = model._incomplete_input(rows)
-        completed = model._complete_by_marginals(internal, observed,
-                                                 random_state=self.random_state)
+        # (An imputer saved before marginal_seed_ seeds them as it did.)
+        seed = getattr(self, "marginal_seed_", None)
+        completed = model._complete_by_marginals(
+            internal, observed, random_state=self.random_state if seed is None else seed)
         return model._visible_unit.decode(completed)
 
     def get_feature_names_out(self, input_features=None):

@@ -34,6 +34,66 @@ def _binary_with_gaps(n_rows=80, n_features=6, seed=0):
 
 
 # ----------------------------------------------------------------------
+# 1. RBMImputer.transform is deterministic after fit
+# ----------------------------------------------------------------------
+
+def _gibbs_imputer(random_state=None):
+    # 20 hidden units: more than 14, so the marginals come from clamped chains.
+    return RBMImputer(BernoulliRBM(n_components=20, n_iter=3, random_state=random_state),
+                      random_state=random_state)
+
+
+def test_imputer_without_a_seed_imputes_alike_on_every_transform_and_when_pickled():
+    # Before, each transform seeded the chains anew from random_state=None:
+    # real values moved by up to 0.2 between calls, and 0/1 entries flipped.
+    X = _binary_with_gaps(n_rows=200)
+    rng = np.random.default_rng(1)
+    Xr = rng.normal(size=(80, 4))
+    Xr[rng.random(Xr.shape) < 0.2] = np.nan
+    real = RBMImputer(GaussianBernoulliRBM(n_components=20, n_iter=3))
+    for imputer, data in ((_gibbs_imputer(), X), (real, Xr)):
+        imputer.fit(data)
+        once = imputer.transform(data)
+        np.testing.assert_array_equal(imputer.transform(data), once)
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(imputer)).transform(data), once)
+
+
+def test_imputer_with_an_integer_seed_seeds_its_chains_with_it_as_before():
+    # The seed drawn at fit is draw_entropy(random_state): for an integer, a
+    # function of it, the seed the chains had before marginal_seed_.
+    X = _binary_with_gaps()
+    imputer = _gibbs_imputer(random_state=3).fit(X)
+    missing = np.isnan(X)
+    p = imputer.estimator_.conditional_marginals(X, random_state=3)
+    np.testing.assert_array_equal(imputer.transform(X)[missing], (p[missing] > 0.5) * 1.0)
+    np.testing.assert_array_equal(imputer.fit_transform(X), imputer.transform(X))
+
+
+def test_an_imputer_without_a_seed_of_its_own_seeds_its_chains_from_its_models():
+    # As before marginal_seed_: a seeded estimator imputes alike on every refit.
+    X = _binary_with_gaps()
+    template = RBMImputer(BernoulliRBM(n_components=20, n_iter=3, random_state=5))
+    first, second = clone(template).fit(X), clone(template).fit(X)
+    assert first.marginal_seed_ == second.marginal_seed_
+    np.testing.assert_array_equal(first.transform(X), second.transform(X))
+
+
+def test_an_imputer_saved_before_the_seed_still_transforms_and_a_bad_seed_is_refused():
+    X = _binary_with_gaps()
+    imputer = _gibbs_imputer(random_state=3).fit(X)
+    expected = imputer.transform(X)
+    old = pickle.loads(pickle.dumps(imputer))
+    del old.marginal_seed_
+    np.testing.assert_array_equal(old.transform(X), expected)  # seeded by random_state=3
+    for bad in ([1, 2, 3, 4], (1, 2, 3), (1, 2, 3, 2 ** 32), (1, 2, 3, True), "seed"):
+        broken = pickle.loads(pickle.dumps(imputer))
+        broken.marginal_seed_ = bad
+        with pytest.raises(ValueError, match=r"marginal_seed_ must be a tuple of 4 integers "
+                                             r"in \[0, 2\*\*32\).*refit the imputer"):
+            broken.transform(X)
+
+
+# ----------------------------------------------------------------------
 # 2. Sparse rows with NaN take the gap path of every method taking gaps
 # ----------------------------------------------------------------------
 
