@@ -210,8 +210,10 @@ SHARED_PARAMETERS = {
         (binary hidden units, at most ``MAX_MONITOR_ENUMERATION`` = 2**30
         hidden states x rows x columns per check; beyond that, and for
         real-valued hidden units, by the rows with fills of their own, a
-        score that favours confident conditionals).  ``rbm.RBMImputer``
-        always trains this way."""),
+        score that favours confident conditionals).  In sparse input a gap
+        is a stored NaN: such input is densified (each missing entry needs a
+        fill), sparse input without NaN trains as with "error", sparse.
+        ``rbm.RBMImputer`` always trains this way."""),
 }
 
 #: Attribute documentation shared by every model.

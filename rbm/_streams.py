@@ -127,7 +127,12 @@ def generator_for(entropy, purpose):
 
 
 def draw_entropy(random_state):
-    """128 bits of seed material drawn from a scikit-learn random_state."""
+    """128 bits of seed material drawn from a scikit-learn random_state, or
+    taken as given where it is a tuple of 4 words drawn before by this
+    function (``RBMImputer.marginal_seed_``, drawn once at fit so that every
+    transform runs the same chains)."""
+    if isinstance(random_state, tuple):
+        return list(random_state)
     if isinstance(random_state, Integral) and not isinstance(random_state, bool):
         # A pure function of the seed; seeding a RandomState for it was a
         # tenth of a small fit's fixed costs.

@@ -27,6 +27,7 @@ from ._conditional import check_every_feature_observed
 from ._gaussian import GaussianBernoulliRBM
 from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
+from ._streams import draw_entropy
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import (UnknownCategoryError, as_label_input, column_label,
                                missing_mask, non_numeric_among_others_as_objects,
@@ -259,15 +260,36 @@ def estimator_class_for(X, missing, integers=False):
     """The RBM class ``estimator=None`` picks for X: BernoulliRBM when every
     observed value is 0 or 1, GaussianBernoulliRBM for other floating-point
     columns, CategoricalRBM otherwise (and for floats that stand for
-    ``integers``, see ``integer_columns``)."""
+    ``integers``, see ``integer_columns``).  An object array of numbers is
+    taken by the kind of its numbers (``numeric_kind``)."""
     observed = X[~missing]
-    if X.dtype.kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
+    kind = numeric_kind(X, missing)
+    if kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
         return BernoulliRBM
-    if X.dtype.kind in "f" and not integers:
+    if kind == "f" and not integers:
         return GaussianBernoulliRBM
-    if X.dtype.kind == "O":
+    if kind == "O":
         warn_of_real_labels(X, missing)
     return CategoricalRBM
+
+
+def numeric_kind(X, missing):
+    """X's dtype kind, or for an object array whose observed entries are all
+    real numbers (no bool, no text) the kind NumPy and pandas give them:
+    "f" where one is a float, "i" where all are integers.
+
+    A list of float rows with None for the gaps arrives as objects (NumPy
+    has no float for None), and was imputed as labels, each distinct value
+    a category; pandas reads such a list as float64 columns, and
+    ``SimpleImputer`` None as missing.  Integers alone stay labels, as an
+    integer array is.
+    """
+    if X.dtype.kind != "O":
+        return X.dtype.kind
+    values = X[~missing].tolist()
+    if not all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) for v in values):
+        return "O"
+    return "f" if any(isinstance(v, (float, np.floating)) for v in values) else "i"
 
 
 def integer_columns(X):
@@ -383,9 +405,9 @@ def refuse_sparse(X):
             f"RBMImputer takes dense X, but got a sparse {type(X).__name__} (sparse input "
             "is not supported): an entry a sparse matrix leaves out means 0, not missing, "
             "and the completed X it returns is dense anyway. Convert it with X.toarray() "
-            "(with the missing entries as missing_values, np.nan by default). To train "
-            "a model on sparse rows with NaN gaps without densifying them, "
-            "BernoulliRBM(missing='impute') takes sparse X.")
+            "(with the missing entries as missing_values, np.nan by default). "
+            "BernoulliRBM(missing='impute') takes sparse X with NaN among its stored "
+            "values as rows with gaps, densifying it (sparse X without NaN stays sparse).")
 
 
 @contextmanager
@@ -430,9 +452,11 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
     estimator : BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM or None, default=None
         The model, cloned and fitted with ``missing="impute"``.  None picks
         one from the training data: BernoulliRBM when every observed value
-        is 0 or 1, GaussianBernoulliRBM for other floating-point columns,
-        CategoricalRBM otherwise (strings, objects, integers, a DataFrame's
-        nullable integer columns too; float32).
+        is 0 or 1, GaussianBernoulliRBM for other floating-point columns
+        (and objects that are numbers, one a float at least: a list of
+        float rows with None for the gaps), CategoricalRBM otherwise
+        (strings, other objects, integers, a DataFrame's nullable integer
+        columns too; float32).
         Each gets one hidden unit per feature (per observed category for
         CategoricalRBM), at least 64 and at most 512, weight decay 5e-3
         (for CategoricalRBM whose rows have near-identical neighbours,
@@ -459,11 +483,14 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         values in fit) to the output.
     sample_posterior : bool, default=False
         False: each missing entry gets the most probable value (binary and
-        categorical columns) or the conditional mean (real columns).  True:
+        categorical columns) or the conditional mean (real columns), the
+        same on every ``transform`` call.  True:
         a draw from p(missing | observed) per row (``conditional_sample``),
         different on every ``transform`` call, for multiple imputation.
     random_state : int, RandomState instance or None, default=None
-        Seed of the default estimator and of the posterior draws.
+        Seed of the default estimator, of the posterior draws and of the
+        clamped chains that estimate the most probable values (their seed
+        is drawn once, at fit: ``marginal_seed_``).
 
     Attributes
     ----------
@@ -481,6 +508,13 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         The standardisation of real-valued data (GaussianBernoulliRBM), else None.
     random_state_ : RandomState
         Draws the seeds of ``sample_posterior``'s draws.
+    marginal_seed_ : tuple of 4 int
+        Seed material of the clamped chains that estimate p(missing |
+        observed) for ``sample_posterior=False`` (models of more than 14
+        binary hidden units, or real-valued ones), drawn at fit from
+        ``random_state`` (where None, from the fitted model's), so that
+        ``transform`` gives the same values on every call and in a saved
+        copy.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -687,6 +721,13 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
                 constants = self._constant_columns(estimator, X, missing, sample_weight)
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
         self._constants = constants
+        # Drawn once: the chains of the most probable values are the same on
+        # every transform (with random_state=None they differed per call).
+        # As the model's chains would be, from its own seed where the
+        # imputer has none (so a seeded estimator imputes alike on refits).
+        self.marginal_seed_ = tuple(draw_entropy(
+            self.random_state if self.random_state is not None
+            else self.estimator_.random_state))
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)
         return self
@@ -821,7 +862,8 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         file exhausted memory), the standardisation ``mean_`` and ``scale_``
         (arrays exactly for a GaussianBernoulliRBM: without them its imputed
         values would come back in standardised units, silently), the
-        indicator's columns and the random state of the posterior draws.
+        indicator's columns, the random state of the posterior draws and the
+        seed of the marginals' chains.
         """
         check_is_fitted(self)
         model = getattr(self, "estimator_", None)
@@ -868,13 +910,22 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         if not isinstance(getattr(self, "random_state_", None), np.random.RandomState):
             raise ValueError("RBMImputer.random_state_ must be a numpy RandomState; refit "
                              "the imputer.")
+        seed = getattr(self, "marginal_seed_", None)  # (None: saved before it)
+        if not (seed is None or isinstance(seed, tuple) and len(seed) == 4 and all(
+                isinstance(w, Integral) and not isinstance(w, bool) and 0 <= w < 2 ** 32
+                for w in seed)):
+            raise ValueError(f"RBMImputer.marginal_seed_ must be a tuple of 4 integers in "
+                             f"[0, 2**32) (the seed fit drew), got {seed!r:.60}; refit the "
+                             "imputer.")
 
     def _most_probable(self, rows):
         """Rows with each missing entry at its posterior mode (discrete) or mean."""
         model = self.estimator_
         internal, observed = model._incomplete_input(rows)
-        completed = model._complete_by_marginals(internal, observed,
-                                                 random_state=self.random_state)
+        # (An imputer saved before marginal_seed_ seeds them as it did.)
+        seed = getattr(self, "marginal_seed_", None)
+        completed = model._complete_by_marginals(
+            internal, observed, random_state=self.random_state if seed is None else seed)
         return model._visible_unit.decode(completed)
 
     def get_feature_names_out(self, input_features=None):

@@ -316,10 +316,13 @@ def gaps_advice(estimator):
     before it (``RBMClassifier`` has neither the option nor
     ``conditional_sample``, which the advice used to name)."""
     if getattr(estimator, "missing", None) == "impute":
-        # (The option is set: name what takes gaps, not the option.)
+        # (The option is set: name what takes gaps, not the option. Each
+        # method named takes them in every input form, sparse too, so the
+        # method refusing them is never among those named.)
         return (" This model has missing='impute': fit, partial_fit, transform, "
-                "score_samples, conditional_marginals and conditional_sample take rows with "
-                "gaps, and rbm.RBMImputer fills them; this method needs complete rows.")
+                "score_samples, score, conditional_marginals and conditional_sample take "
+                "rows with gaps, and rbm.RBMImputer fills them; this method needs complete "
+                "rows.")
     if hasattr(estimator, "missing"):
         return GAPS_ADVICE
     return (f" {type(estimator).__name__} cannot take gaps itself; rbm.RBMImputer in a "
@@ -478,13 +481,15 @@ class VisibleLayer(Layer):
         entry replaced by a placeholder in the domain (0 here), and
         ``observed`` a boolean (n_samples, n_features) mask of the given
         entries.  The observed entries are checked as ``validate`` checks
-        every entry.
+        every entry, and only they: a refusal reports the extremes of the
+        input, which the placeholders are not (a row of 0.7 and 1.5 read
+        "minimum 0.0").
         """
         X = validate_real_input(estimator, X, reset=reset, dtype=dtype)
         X = np.array(X.toarray() if sp.issparse(X) else X, order="C")
         missing = np.isnan(X)
+        self.check_domain(X[~missing] if missing.any() else X, estimator)
         X[missing] = 0.0
-        self.check_domain(X, estimator)
         return X, ~missing
 
     def kernel_mask(self, observed):
