@@ -527,11 +527,29 @@ def rescale_hidden_units(model, scale):
 
 def _ridged_moments(model, X, sample_weight):
     """The rows' (mean, E[v v^T]), the second moment ridged by
-    ``GAUSSIAN_PAIR_RIDGE`` times each feature's training variance."""
+    ``GAUSSIAN_PAIR_RIDGE`` times each feature's training variance.
+
+    A feature constant in the rows has no spread to learn from: it gets the
+    variance the visible layer gave it (``spread_of_constant_features``), as
+    under the other hidden types, not the ridge alone (a standardised
+    constant column got sigma 1e-3, and a held-out row 0.5 away from the
+    constant scored -98,856 nats).
+    """
     mean, second = weighted_moments(X, sample_weight)
     std = np.asarray(model._visible_unit.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
-    second[np.diag_indices_from(second)] += GAUSSIAN_PAIR_RIDGE * std ** 2
+    added = GAUSSIAN_PAIR_RIDGE * std ** 2
+    constant = constant_columns(X)
+    added[constant] = std[constant] ** 2
+    second[np.diag_indices_from(second)] += added
     return mean, second
+
+
+def constant_columns(X):
+    """Boolean mask of the columns of X (dense or sparse) that hold one value."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    if sp.issparse(low):
+        low, high = low.toarray(), high.toarray()
+    return np.asarray(low == high).ravel()
 
 
 def start_gaussian_pair_at_moments(model, X, sample_weight=None):

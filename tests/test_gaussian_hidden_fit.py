@@ -127,3 +127,23 @@ def test_fixed_sigma_starts_at_the_nearest_representable_gaussian():
                                  n_iter=0, random_state=0).fit(X)
     np.testing.assert_allclose(model.sigma_, X.std(axis=0), rtol=1e-12)
     assert np.isfinite(model.score(X))
+
+
+def test_a_constant_feature_gets_the_data_scale_as_under_other_hidden_types():
+    # The single Gaussian's start and exact steps ridged a constant feature's
+    # variance by 1e-6 of the scale alone: sigma 0.001, and a held-out row
+    # 0.5 away from the constant scored -98,856 nats.  Like the other hidden
+    # types, the model now gives it the spread of the data's scale.
+    import warnings
+    X = np.random.default_rng(0).standard_normal((60, 4))
+    X[:, 2] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = GaussianBernoulliRBM(n_components=4, n_iter=50, hidden="gaussian",
+                                     random_state=0).fit(X)
+    away = X[:1].copy()
+    away[0, 2] = 0.5
+    # A unit-variance Gaussian's log density falls by 0.5**2 / 2 = 0.125 nats
+    # at 0.5 from its mean; 1 nat leaves room for sigma within [0.5, 1].
+    assert model.score_samples(X[:1])[0] - model.score_samples(away)[0] < 1.0
+    assert model.sigma_[2] > 0.5
