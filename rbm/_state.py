@@ -426,7 +426,7 @@ class TrainingState:
         if not isinstance(self.shuffle_rng, np.random.Generator):
             raise ValueError(f"{where}.shuffle_rng must be a numpy Generator, got "
                              f"{type(self.shuffle_rng).__name__}; refit the model.")
-        self._check_cache(where)
+        self._check_cache(where, estimator)
 
     def _check_properness_memory(self, where, n_hidden, one_sided):
         """The optional memory of ``keep_proper`` (see ``__init__``): directions
@@ -456,23 +456,81 @@ class TrainingState:
             raise ValueError(f"{where}.proper_fingerprint must be None or a string; set it to "
                              "None.")
 
-    def _check_cache(self, where):
-        """The log-partition cache: string keys, (log Z, standard error) values."""
+    def _check_cache(self, where, estimator):
+        """The log-partition cache: string keys, each value an entry the library
+        writes (``log_partition_entry_problem``)."""
         cache = self.log_partition_cache
+        if not isinstance(cache, dict):
+            raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
+                             f"standard error) pairs, got {type(cache).__name__}; set it to "
+                             "{} (it is only a cache).")
+        # Only a Gaussian pair's exact log Z is +inf (an improper one's closed form).
+        from ._partition import is_gaussian_pair  # (_partition imports this module)
+        infinite_exact = is_gaussian_pair(estimator._visible_unit, estimator._hidden_unit)
         # A copy of the items (one C call, atomic under the GIL): another
         # thread's score() may add an entry while this one checks.
-        if not (isinstance(cache, dict) and all(
-                isinstance(key, str) and isinstance(value, (tuple, list)) and len(value) == 2
-                and all(isinstance(x, Real) for x in value)
-                for key, value in list(cache.items()))):
-            raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
-                             "standard error) pairs; set it to {} (it is only a cache).")
+        for key, value in list(cache.items()):
+            problem = ("its key is no string" if not isinstance(key, str)
+                       else log_partition_entry_problem(key, value, infinite_exact))
+            if problem is not None:
+                raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
+                                 f"standard error) pairs, but its entry {key!r} is {value!r}: "
+                                 f"{problem}; set it to {{}} (it is only a cache).")
 
     def fit_ladder(self, estimator, n_temperatures):
         """Restart the swap counts if the ladder changed since they were counted
         (set_params between calls): they are statistics only."""
         if estimator.method == "pt" and self.swap_counts.shape != (2 * (n_temperatures - 1),):
             self.swap_counts = np.zeros(2 * (n_temperatures - 1), dtype=np.int_)
+
+
+def log_partition_entry_problem(key, value, infinite_exact=False):
+    """What makes ``value`` no entry the library writes under ``key`` in a cache
+    of log Z estimates, or None where it is one.
+
+    Every entry is a pair (log Z, standard error) of numbers, neither NaN, the
+    standard error >= 0 (inf for AIS whose weights too few runs carry).  Under
+    "improper/..." it is a properness verdict, (+inf or -inf, 0.0)
+    (``_cached_improperness``); under "exact/..." an exact log Z with error
+    0.0, finite, or +inf where ``infinite_exact`` (an improper Gaussian pair's
+    closed form); under any other key (AIS, forward or reverse) a finite
+    estimate: a run whose chains ran away to inf or NaN is not cached.  A NaN
+    log Z passed as a number, and ``score`` returned NaN without a word.
+    Shared by the density models' cache and ``RBMClassifier``'s.
+
+    Parameters
+    ----------
+    key : str
+        The entry's key; its first part ("improper", "exact", ...) says what
+        the entry holds.
+    value : object
+        The entry.
+    infinite_exact : bool, default=False
+        Whether an exact log Z may be +inf.
+
+    Returns
+    -------
+    problem : str or None
+        What is wrong, in words, or None.
+    """
+    if not (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(x, Real) and not isinstance(x, bool) for x in value)):
+        return "not a (log Z, standard error) pair of numbers"
+    log_z, std_error = (float(x) for x in value)
+    if math.isnan(log_z):
+        return "its log Z is NaN"
+    if not std_error >= 0.0:  # (NaN fails this)
+        return "its standard error is not a number >= 0"
+    kind = key.split("/", 1)[0]
+    if kind == "improper":
+        return (None if math.isinf(log_z) and std_error == 0.0 else
+                "a properness verdict is (inf, 0.0) or (-inf, 0.0)")
+    if kind == "exact":
+        if std_error != 0.0:
+            return "an exact log Z has a standard error of 0.0"
+        return (None if math.isfinite(log_z) or (infinite_exact and log_z == math.inf) else
+                "an exact log Z of this model is finite")
+    return None if math.isfinite(log_z) else "an AIS estimate of log Z is finite"
 
 
 class _KernelState:
