@@ -13,7 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _gibbs
-from ._ladder import refuse_layout_change
+from ._ladder import fitted_n_temperatures, refuse_layout_change
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
 from ._units import (CategoricalVisible, HiddenLayer, check_array_attribute,
                      resolved_weight_decay)
@@ -590,7 +590,9 @@ def check_fitted_state(estimator, training=False):
                               (size,), W.dtype)
     chains = own_array(estimator, "h_samples_", training)
     check_array_attribute(estimator, "h_samples_", chains, (None, n_hidden), W.dtype)
-    n_temperatures = estimator.n_temperatures if estimator.method == "pt" else 1
+    n_temperatures = (check_count_setting(estimator, "n_temperatures",
+                                          fitted_n_temperatures(estimator), minimum=2)
+                      if estimator.method == "pt" else 1)
     if chains.shape[0] < 1 or chains.shape[0] % n_temperatures:
         refuse_layout_change(estimator, chains.shape[0])  # (said as the chain count's is)
         raise ValueError(
@@ -637,11 +639,48 @@ def check_n_components(estimator, n_hidden):
     """ValueError where ``n_components`` was set since the fit to another size than
     the fitted hidden layer's (``n_hidden``): the model would otherwise go on
     with the fitted size, silently.  The density models and ``RBMClassifier``."""
+    check_count_setting(estimator, "n_components", n_hidden)
     if n_hidden != estimator.n_components:
         raise ValueError(
             f"{type(estimator).__name__} has n_components={estimator.n_components!r} but "
             f"components_ has {n_hidden} rows; set n_components back to {n_hidden} or "
             "refit the model.")
+
+
+def check_count_setting(estimator, name, fitted, minimum=1):
+    """The estimator's parameter ``name``, a count, where it is an integer >=
+    ``minimum``; otherwise a ValueError that says to set it back to ``fitted``
+    (its value at the fit; None where not known) or refit.
+
+    Only training validates the parameters (scikit-learn's checks): the other
+    calls compare the fitted arrays with such counts and size arrays by them.
+    n_components=4.0 passed the comparison with the fitted 4 (4 == 4.0), then
+    failed in sample ("'float' object cannot be interpreted as an integer");
+    n_temperatures=0 divided by zero.  A bool is no count (True == 1).
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted model.
+    name : str
+        The parameter.
+    fitted : int or None
+        Its value at the fit, for the message.
+    minimum : int, default=1
+        Its least valid value.
+
+    Returns
+    -------
+    value : int
+        The parameter's value.
+    """
+    value = getattr(estimator, name)
+    if isinstance(value, Integral) and not isinstance(value, bool) and value >= minimum:
+        return value
+    back = f"back to {fitted}" if fitted is not None else "back to its value at the fit"
+    raise ValueError(
+        f"{type(estimator).__name__} has {name}={value!r} ({type(value).__name__}), but "
+        f"{name} must be an int >= {minimum}; set {name} {back} or refit the model.")
 
 
 def _check_chain_count(estimator, n_chains, n_temperatures):

@@ -5,16 +5,21 @@
   library writes: a NaN log Z, an infinite estimate or a bad standard error
   is refused by name, not returned by ``score`` as NaN; an AIS run whose
   chains ran away to NaN is not cached.
+- Counts set since the fit (``n_temperatures``, ``n_components``) that are no
+  integers (0, None, 2.5, 4.0, True) are refused by every call with a
+  ValueError naming the parameter and its fitted value, never a
+  ZeroDivisionError or TypeError, nor silently accepted.
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
 
 import rbm
 import rbm._likelihood
-from rbm import BernoulliRBM, GaussianBernoulliRBM, RBMClassifier
+from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMClassifier
 from rbm.persistence import load, save
 
 
@@ -117,3 +122,79 @@ def test_a_nan_log_z_in_the_classifiers_cache_is_refused(binary):
                 call()
     model._log_partition_cache = {}
     assert np.isfinite(model.log_likelihood(binary, y)).all()
+
+
+# ----------------------------------------------------------------------------
+# Counts set since the fit
+# ----------------------------------------------------------------------------
+
+def density_calls(model, X):
+    """Each public call of a fitted density model besides training."""
+    return {"transform": lambda: model.transform(X),
+            "get_feature_names_out": lambda: model.get_feature_names_out(),
+            "score": lambda: model.score(X),
+            "sample": lambda: model.sample(2, n_steps=2),
+            "gibbs": lambda: model.gibbs(X[:3]),
+            "log_partition": lambda: model.log_partition()}
+
+
+def count_refusal(owner, name, value, fitted, minimum=1):
+    """The message refusing ``name=value`` set since a fit with ``fitted``, as a regex."""
+    return (rf"{owner} has {name}={re.escape(repr(value))} \(\w+\), but {name} must be an "
+            rf"int >= {minimum}; set {name} back to {fitted} or refit the model\.")
+
+
+@pytest.mark.parametrize("value", [0, 1, -3, None, 2.5, 3.0, True, "3"])
+def test_n_temperatures_set_since_a_pt_fit_to_no_count_is_refused_by_name(binary, value):
+    # chains.shape[0] % n_temperatures raised ZeroDivisionError or TypeError;
+    # True (== 1) divided every chain count and passed.
+    model = BernoulliRBM(n_components=4, n_iter=2, method="pt", n_temperatures=3,
+                         n_chains=4, random_state=0).fit(binary)
+    model.set_params(n_temperatures=value)
+    for call in density_calls(model, binary).values():
+        with pytest.raises(ValueError, match=count_refusal("BernoulliRBM", "n_temperatures",
+                                                           value, 3, minimum=2)):
+            call()
+    model.set_params(n_temperatures=3)
+    model.transform(binary)
+
+
+@pytest.mark.parametrize("cls", [BernoulliRBM, CategoricalRBM])
+@pytest.mark.parametrize("value", [4.0, np.float64(4.0), "4"])
+def test_n_components_set_since_the_fit_to_a_float_is_refused_by_every_call(binary, cls,
+                                                                               value):
+    # transform and score compared 4 != 4.0 (False) and went on; sample and
+    # gibbs then raised "'float' object cannot be interpreted as an integer".
+    model = cls(n_components=4, n_iter=2, random_state=0).fit(binary)
+    model.set_params(n_components=value)
+    for call in density_calls(model, binary).values():
+        with pytest.raises(ValueError, match=count_refusal(cls.__name__, "n_components", value,
+                                                           4)):
+            call()
+    model.set_params(n_components=np.int64(4))  # a NumPy integer is a count
+    model.sample(2, n_steps=2)
+
+
+def test_true_is_no_count_of_one_hidden_unit(binary):
+    # True == 1, so a one-unit model passed the comparison.
+    model = BernoulliRBM(n_components=1, n_iter=2, random_state=0).fit(binary)
+    model.set_params(n_components=True)
+    for call in density_calls(model, binary).values():
+        with pytest.raises(ValueError, match=count_refusal("BernoulliRBM", "n_components", True,
+                                                           1)):
+            call()
+
+
+@pytest.mark.parametrize("value", [4.0, True])
+def test_the_classifier_refuses_n_components_that_is_no_integer(binary, value):
+    # RBMClassifier accepted 4.0 everywhere.
+    y = np.arange(len(binary)) % 2
+    n_components = 1 if value is True else 4
+    model = RBMClassifier(n_components=n_components, n_iter=2, random_state=0).fit(binary, y)
+    model.set_params(n_components=value)
+    for call in (lambda: model.predict(binary), lambda: model.predict_proba(binary),
+                 lambda: model.transform(binary), lambda: model.log_likelihood(binary, y),
+                 lambda: model.sample(2, n_steps=2), lambda: model.log_partition()):
+        with pytest.raises(ValueError, match=count_refusal("RBMClassifier", "n_components",
+                                                           value, n_components)):
+            call()
