@@ -9,6 +9,10 @@
   integers (0, None, 2.5, 4.0, True) are refused by every call with a
   ValueError naming the parameter and its fitted value, never a
   ZeroDivisionError or TypeError, nor silently accepted.
+- ``rbm.persistence.load`` checks every fitted RBM in the loaded object, at
+  any depth: inside a ColumnTransformer, a FeatureUnion, a GridSearchCV's
+  ``best_estimator_`` and any estimator's lists, tuples and dicts, through
+  structures that refer back to themselves.
 """
 
 import math
@@ -16,6 +20,10 @@ import re
 
 import numpy as np
 import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import FeatureUnion, make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 import rbm
 import rbm._likelihood
@@ -198,3 +206,65 @@ def test_the_classifier_refuses_n_components_that_is_no_integer(binary, value):
         with pytest.raises(ValueError, match=count_refusal("RBMClassifier", "n_components",
                                                            value, n_components)):
             call()
+
+
+# ----------------------------------------------------------------------------
+# load checks every fitted RBM it holds
+# ----------------------------------------------------------------------------
+
+def small_rbm():
+    return BernoulliRBM(n_components=3, n_iter=2, random_state=0)
+
+
+#: Fitted meta-estimators holding an RBM, and where their fitted RBM is.
+HOLDERS = {
+    "ColumnTransformer": (lambda: ColumnTransformer([("rbm", small_rbm(), list(range(8)))]),
+                          lambda fitted: fitted.transformers_[0][1]),
+    "FeatureUnion": (lambda: FeatureUnion([("rbm", small_rbm()), ("scale", StandardScaler())]),
+                     lambda fitted: fitted.transformer_list[0][1]),
+    "GridSearchCV": (lambda: GridSearchCV(small_rbm(), {"n_components": [2, 3]}, cv=2),
+                     lambda fitted: fitted.best_estimator_),
+    "Pipeline of a FeatureUnion": (
+        lambda: make_pipeline(MinMaxScaler(), FeatureUnion([("rbm", small_rbm())])),
+        lambda fitted: fitted[-1].transformer_list[0][1]),
+}
+
+DAMAGE = (r"BernoulliRBM.n_features_in_ is 8, which needs 8 visible columns, but components_ "
+          r"has 7; refit the model\.")
+
+
+def save_and_load(obj, path):
+    """``load(path)`` of ``save(obj, path)``, trusting what a .skops file needs."""
+    save(obj, path)
+    if path.suffix != ".skops":
+        return load(path)
+    import skops.io
+    return load(path, trusted=rbm.trusted_types() + skops.io.get_untrusted_types(file=path))
+
+
+@pytest.mark.parametrize("holder", HOLDERS)
+@pytest.mark.parametrize("suffix", [".skops", ".joblib"])
+def test_load_refuses_a_damaged_rbm_inside_any_fitted_meta_estimator(binary, tmp_path, holder,
+                                                                      suffix):
+    # Only plain models, detectors, imputers, pipeline steps and FrozenEstimator
+    # were looked into: these loaded without a word, and failed at use.
+    make, fitted_rbm = HOLDERS[holder]
+    obj = make().fit(binary)
+    assert save_and_load(obj, tmp_path / f"sound{suffix}") is not None  # sound: loads
+    model = fitted_rbm(obj)
+    model.components_ = model.components_[:, :7].copy()
+    with pytest.raises(ValueError, match=DAMAGE):
+        save_and_load(obj, tmp_path / f"damaged{suffix}")
+
+
+def test_load_walks_through_structures_that_refer_back_to_themselves(binary, tmp_path):
+    union = FeatureUnion([("scale", StandardScaler())]).fit(binary)
+    model = small_rbm().fit(binary)
+    model.components_ = model.components_[:, :7].copy()
+    # A fitted attribute of the union that holds the union itself, and the model.
+    union.extra_ = [union, {"again": union, "model": (union, model)}]
+    with pytest.raises(ValueError, match=DAMAGE):
+        save_and_load(union, tmp_path / "cycle.joblib")
+    union.extra_[1]["model"] = (union, small_rbm().fit(binary))
+    loaded = save_and_load(union, tmp_path / "cycle.joblib")
+    assert loaded.extra_[0] is loaded
