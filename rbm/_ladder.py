@@ -30,6 +30,13 @@ def _fitted_layout(estimator):
     return record
 
 
+def fitted_n_temperatures(estimator):
+    """``n_temperatures`` of the parallel-tempering fit that made the chains, or
+    None (another method, or no record: ``_fitted_layout``)."""
+    layout = _fitted_layout(estimator)
+    return layout[1] if layout is not None and layout[0] == "pt" else None
+
+
 def _changed_setting(estimator, layout):
     """(what changed, the setting that restores it), or None where the method
     and ``n_temperatures`` lay the chains out as the fit did."""

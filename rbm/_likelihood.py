@@ -20,7 +20,8 @@ from ._partition import (IMPROPER_GAUSSIAN_PAIR, MAX_EXACT_STATES, LogPartitionE
                          contents_digest, parameter_fingerprint, warn_of_few_effective_runs,
                          reverse_ais_log_partition)
 from ._properness import improper_description
-from ._state import check_chain_memory, check_energy_scale, check_fitted_state
+from ._state import (check_chain_memory, check_energy_scale, check_fitted_state,
+                     log_partition_entry_problem)
 from ._streams import AIS, draw_entropy, generator_for
 from ._units._layer import FAR_ROWS_ADVICE, user_stacklevel
 
@@ -286,10 +287,10 @@ class LikelihoodMixin:
         key = f"{method}/{settings}"
         cache = self._training.log_partition_cache
         if method == "exact":
-            if key not in cache:
-                cache[key] = (exact_log_partition(*self._float64_parameters(),
-                                                  self._visible_unit, self._hidden_unit), 0.0)
-            return LogPartitionEstimate(*cache[key], "exact")
+            entry = cache.get(key) or self._cache_log_partition(
+                key, exact_log_partition(*self._float64_parameters(), self._visible_unit,
+                                         self._hidden_unit), 0.0)
+            return LogPartitionEstimate(*entry, "exact")
         improper = self._cached_improperness()
         if improper:  # log Z is +inf, exactly: no AIS run estimates it
             if warn:  # (fit's monitor shows -inf in history_ instead)
@@ -306,11 +307,12 @@ class LikelihoodMixin:
             if reverse is None:
                 reverse = self._reverse_ais(start, key, n_chains, n_betas, entropy)
                 if isinstance(start, str):
-                    cache[reverse_key] = reverse
+                    self._cache_log_partition(reverse_key, *reverse)
             reverse_n_chains = n_chains if isinstance(start, str) else len(start)
-        if key not in cache:
-            self._cached_forward_ais(key, n_chains, n_betas, entropy, warn)
-        return LogPartitionEstimate(*cache[key], "ais", n_chains=n_chains, n_betas=n_betas,
+        forward = cache.get(key)
+        if forward is None:
+            forward = self._cached_forward_ais(key, n_chains, n_betas, entropy, warn)[0]
+        return LogPartitionEstimate(*forward, "ais", n_chains=n_chains, n_betas=n_betas,
                                     reverse=reverse, reverse_n_chains=reverse_n_chains,
                                     reverse_start=start_name)
 
@@ -427,13 +429,26 @@ class LikelihoodMixin:
         return tuple(np.asarray(a, dtype=np.float64) for a in
                      (self.components_, self.intercept_visible_, self.intercept_hidden_))
 
+    def _cache_log_partition(self, key, log_z, std_error):
+        """(log_z, std_error), cached under ``key`` where it is an entry the
+        cache's check accepts (``log_partition_entry_problem``).  An AIS run
+        whose chains ran away to NaN or inf (warned of) is not kept: cached, it
+        left a model that every later call refused; the next call runs it
+        again, to the same answer (its seed is the model's)."""
+        entry = (log_z, std_error)
+        if log_partition_entry_problem(
+                key, entry, is_gaussian_pair(self._visible_unit, self._hidden_unit)) is None:
+            self._training.log_partition_cache[key] = entry
+        return entry
+
     def _cached_forward_ais(self, key, n_chains, n_betas, entropy, warn=True):
-        """(end states, log weights) of a forward AIS run whose (log Z, standard
-        error) it caches under ``key``, after a RuntimeWarning where its chains
-        ran away or (with ``warn``) too few runs carry its weights."""
+        """((log Z, standard error), end states, log weights) of a forward AIS
+        run, its estimate cached under ``key`` (``_cache_log_partition``), after
+        a RuntimeWarning where its chains ran away or (with ``warn``) too few
+        runs carry its weights."""
         log_z, std_error, S, log_w = self._forward_ais(n_chains, n_betas, entropy,
                                                        return_states=True)
-        self._training.log_partition_cache[key] = (log_z, std_error)
+        self._cache_log_partition(key, log_z, std_error)
         # Runaway chains end NaN, beyond any energy float64 resolves, or (an
         # improper model whose drift the temperatures leave short) merely far
         # beyond the data: none is an estimate of anything.
@@ -453,7 +468,7 @@ class LikelihoodMixin:
             warn_of_few_effective_runs(
                 type(self).__name__, log_w, n_betas,
                 users="score and score_samples (log p(x) = -free_energy(x) - log Z)")
-        return S, log_w
+        return (log_z, std_error), S, log_w
 
     def _forward_ais(self, n_chains, n_betas, entropy, return_states=False):
         """(log Z, standard error[, end states]) of forward AIS with the model's seed."""
@@ -482,7 +497,7 @@ class LikelihoodMixin:
                     "the model for a model this large.")
             S = exact_model_samples(*params, *layers, n_chains, rng)
         else:
-            S, log_w = self._cached_forward_ais(forward_key, n_chains, n_betas, entropy)
+            _, S, log_w = self._cached_forward_ais(forward_key, n_chains, n_betas, entropy)
             # Unweighted, the end states follow the annealing path's law, not
             # the model's; drawn again in proportion to their importance
             # weights they approximate the model (sampling-importance

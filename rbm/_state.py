@@ -13,7 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _gibbs
-from ._ladder import refuse_layout_change
+from ._ladder import fitted_n_temperatures, refuse_layout_change
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
 from ._units import (CategoricalVisible, HiddenLayer, check_array_attribute,
                      resolved_weight_decay)
@@ -426,7 +426,7 @@ class TrainingState:
         if not isinstance(self.shuffle_rng, np.random.Generator):
             raise ValueError(f"{where}.shuffle_rng must be a numpy Generator, got "
                              f"{type(self.shuffle_rng).__name__}; refit the model.")
-        self._check_cache(where)
+        self._check_cache(where, estimator)
 
     def _check_properness_memory(self, where, n_hidden, one_sided):
         """The optional memory of ``keep_proper`` (see ``__init__``): directions
@@ -456,23 +456,81 @@ class TrainingState:
             raise ValueError(f"{where}.proper_fingerprint must be None or a string; set it to "
                              "None.")
 
-    def _check_cache(self, where):
-        """The log-partition cache: string keys, (log Z, standard error) values."""
+    def _check_cache(self, where, estimator):
+        """The log-partition cache: string keys, each value an entry the library
+        writes (``log_partition_entry_problem``)."""
         cache = self.log_partition_cache
+        if not isinstance(cache, dict):
+            raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
+                             f"standard error) pairs, got {type(cache).__name__}; set it to "
+                             "{} (it is only a cache).")
+        # Only a Gaussian pair's exact log Z is +inf (an improper one's closed form).
+        from ._partition import is_gaussian_pair  # (_partition imports this module)
+        infinite_exact = is_gaussian_pair(estimator._visible_unit, estimator._hidden_unit)
         # A copy of the items (one C call, atomic under the GIL): another
         # thread's score() may add an entry while this one checks.
-        if not (isinstance(cache, dict) and all(
-                isinstance(key, str) and isinstance(value, (tuple, list)) and len(value) == 2
-                and all(isinstance(x, Real) for x in value)
-                for key, value in list(cache.items()))):
-            raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
-                             "standard error) pairs; set it to {} (it is only a cache).")
+        for key, value in list(cache.items()):
+            problem = ("its key is no string" if not isinstance(key, str)
+                       else log_partition_entry_problem(key, value, infinite_exact))
+            if problem is not None:
+                raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
+                                 f"standard error) pairs, but its entry {key!r} is {value!r}: "
+                                 f"{problem}; set it to {{}} (it is only a cache).")
 
     def fit_ladder(self, estimator, n_temperatures):
         """Restart the swap counts if the ladder changed since they were counted
         (set_params between calls): they are statistics only."""
         if estimator.method == "pt" and self.swap_counts.shape != (2 * (n_temperatures - 1),):
             self.swap_counts = np.zeros(2 * (n_temperatures - 1), dtype=np.int_)
+
+
+def log_partition_entry_problem(key, value, infinite_exact=False):
+    """What makes ``value`` no entry the library writes under ``key`` in a cache
+    of log Z estimates, or None where it is one.
+
+    Every entry is a pair (log Z, standard error) of numbers, neither NaN, the
+    standard error >= 0 (inf for AIS whose weights too few runs carry).  Under
+    "improper/..." it is a properness verdict, (+inf or -inf, 0.0)
+    (``_cached_improperness``); under "exact/..." an exact log Z with error
+    0.0, finite, or +inf where ``infinite_exact`` (an improper Gaussian pair's
+    closed form); under any other key (AIS, forward or reverse) a finite
+    estimate: a run whose chains ran away to inf or NaN is not cached.  A NaN
+    log Z passed as a number, and ``score`` returned NaN without a word.
+    Shared by the density models' cache and ``RBMClassifier``'s.
+
+    Parameters
+    ----------
+    key : str
+        The entry's key; its first part ("improper", "exact", ...) says what
+        the entry holds.
+    value : object
+        The entry.
+    infinite_exact : bool, default=False
+        Whether an exact log Z may be +inf.
+
+    Returns
+    -------
+    problem : str or None
+        What is wrong, in words, or None.
+    """
+    if not (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(x, Real) and not isinstance(x, bool) for x in value)):
+        return "not a (log Z, standard error) pair of numbers"
+    log_z, std_error = (float(x) for x in value)
+    if math.isnan(log_z):
+        return "its log Z is NaN"
+    if not std_error >= 0.0:  # (NaN fails this)
+        return "its standard error is not a number >= 0"
+    kind = key.split("/", 1)[0]
+    if kind == "improper":
+        return (None if math.isinf(log_z) and std_error == 0.0 else
+                "a properness verdict is (inf, 0.0) or (-inf, 0.0)")
+    if kind == "exact":
+        if std_error != 0.0:
+            return "an exact log Z has a standard error of 0.0"
+        return (None if math.isfinite(log_z) or (infinite_exact and log_z == math.inf) else
+                "an exact log Z of this model is finite")
+    return None if math.isfinite(log_z) else "an AIS estimate of log Z is finite"
 
 
 class _KernelState:
@@ -532,7 +590,9 @@ def check_fitted_state(estimator, training=False):
                               (size,), W.dtype)
     chains = own_array(estimator, "h_samples_", training)
     check_array_attribute(estimator, "h_samples_", chains, (None, n_hidden), W.dtype)
-    n_temperatures = estimator.n_temperatures if estimator.method == "pt" else 1
+    n_temperatures = (check_count_setting(estimator, "n_temperatures",
+                                          fitted_n_temperatures(estimator), minimum=2)
+                      if estimator.method == "pt" else 1)
     if chains.shape[0] < 1 or chains.shape[0] % n_temperatures:
         refuse_layout_change(estimator, chains.shape[0])  # (said as the chain count's is)
         raise ValueError(
@@ -579,11 +639,48 @@ def check_n_components(estimator, n_hidden):
     """ValueError where ``n_components`` was set since the fit to another size than
     the fitted hidden layer's (``n_hidden``): the model would otherwise go on
     with the fitted size, silently.  The density models and ``RBMClassifier``."""
+    check_count_setting(estimator, "n_components", n_hidden)
     if n_hidden != estimator.n_components:
         raise ValueError(
             f"{type(estimator).__name__} has n_components={estimator.n_components!r} but "
             f"components_ has {n_hidden} rows; set n_components back to {n_hidden} or "
             "refit the model.")
+
+
+def check_count_setting(estimator, name, fitted, minimum=1):
+    """The estimator's parameter ``name``, a count, where it is an integer >=
+    ``minimum``; otherwise a ValueError that says to set it back to ``fitted``
+    (its value at the fit; None where not known) or refit.
+
+    Only training validates the parameters (scikit-learn's checks): the other
+    calls compare the fitted arrays with such counts and size arrays by them.
+    n_components=4.0 passed the comparison with the fitted 4 (4 == 4.0), then
+    failed in sample ("'float' object cannot be interpreted as an integer");
+    n_temperatures=0 divided by zero.  A bool is no count (True == 1).
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted model.
+    name : str
+        The parameter.
+    fitted : int or None
+        Its value at the fit, for the message.
+    minimum : int, default=1
+        Its least valid value.
+
+    Returns
+    -------
+    value : int
+        The parameter's value.
+    """
+    value = getattr(estimator, name)
+    if isinstance(value, Integral) and not isinstance(value, bool) and value >= minimum:
+        return value
+    back = f"back to {fitted}" if fitted is not None else "back to its value at the fit"
+    raise ValueError(
+        f"{type(estimator).__name__} has {name}={value!r} ({type(value).__name__}), but "
+        f"{name} must be an int >= {minimum}; set {name} {back} or refit the model.")
 
 
 def _check_chain_count(estimator, n_chains, n_temperatures):

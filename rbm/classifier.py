@@ -57,7 +57,7 @@ from ._training import continuing_fraction
 from ._categorical import _column_types, _pandas_type
 from . import _state
 from ._state import (SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib, check_chain_memory,
-                     check_n_components, check_n_features,
+                     check_n_components, check_n_features, log_partition_entry_problem,
                      check_sample_request, own_array, separate_shared_arrays)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
@@ -1141,17 +1141,26 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                                  ("intercept_class_", (n_classes,))):
             check_array_attribute(self, attribute, own_array(self, attribute, training), shape,
                                   np.float64)
-        cache = getattr(self, "_log_partition_cache", None)
-        if isinstance(cache, dict) and not all(
-                isinstance(value, (tuple, list)) and len(value) == 2
-                and all(isinstance(x, numbers.Real) for x in value)
-                for value in list(cache.values())):
-            # log_likelihood unpacks its entries (any other value: not a cache
-            # yet, replaced by an empty one when log Z is first asked for).
-            raise ValueError(f"{name}._log_partition_cache must be a dict of (log Z, standard "
-                             "error) pairs; set it to {} (it is only a cache).")
+        self._check_log_partition_cache()
         if training:
             self._check_training_state()
+
+    def _check_log_partition_cache(self):
+        """Each entry of ``_log_partition_cache`` is one ``_cached_log_partition``
+        writes (``log_partition_entry_problem``: a NaN log Z passed as a number,
+        and log_likelihood returned NaN without a word).  Any other value than
+        a dict is not a cache yet: replaced by an empty one when log Z is first
+        asked for."""
+        cache = getattr(self, "_log_partition_cache", None)
+        if not isinstance(cache, dict):
+            return
+        for key, value in list(cache.items()):  # (one C call: other threads may add)
+            problem = ("its key is no string" if not isinstance(key, str)
+                       else log_partition_entry_problem(key, value))
+            if problem is not None:
+                raise ValueError(f"{type(self).__name__}._log_partition_cache must be a dict "
+                                 f"of (log Z, standard error) pairs, but its entry {key!r} is "
+                                 f"{value!r}: {problem}; set it to {{}} (it is only a cache).")
 
     def _check_hyperparameters_match(self, n_hidden):
         """Raise ValueError where ``n_components``, ``visible`` or
@@ -1439,8 +1448,11 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             if len(cache) >= LOG_PARTITION_CACHE_SIZE:  # old parameters' entries
                 cache.clear()
             # Read from the local entry, not the cache: another thread may
-            # clear the cache between the store and a read back.
-            entry = cache[key] = (estimate.log_z, estimate.std_error)
+            # clear the cache between the store and a read back.  Only entries
+            # its check accepts are kept (a NaN estimate is computed again).
+            entry = (estimate.log_z, estimate.std_error)
+            if log_partition_entry_problem(key, entry) is None:
+                cache[key] = entry
         log_z, std_error = entry
         if method == "ais":
             return LogPartitionEstimate(log_z, std_error, "ais", n_chains=n_chains,

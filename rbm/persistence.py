@@ -24,7 +24,6 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-from sklearn.frozen import FrozenEstimator
 
 from ._base import BaseRBM
 from ._state import TrainingState, check_fitted_state
@@ -349,7 +348,8 @@ def load(path, *, trusted=None):
         so: the decoder's error is chained), holds something other than an
         estimator (an object with ``fit`` and ``get_params``), holds untrusted
         types, or holds a fitted RBM whose arrays do not make one
-        consistent model (named).
+        consistent model (named; anywhere in it: a pipeline's step, a
+        ColumnTransformer's, a search's ``best_estimator_``, ...).
     ImportError
         The file refers to code this installation lacks.
     """
@@ -467,16 +467,42 @@ def _format_hint(path):
 
 
 def _fitted_models_inside(obj):
-    """The fitted RBM estimators and classifiers in ``obj``: itself, the model
-    a detector or imputer wraps, a pipeline's steps, a FrozenEstimator's model."""
-    if isinstance(obj, FrozenEstimator):
-        return _fitted_models_inside(obj.estimator)
-    if isinstance(obj, (BaseRBM, RBMClassifier)):
-        return [obj] if hasattr(obj, "components_") else []
-    if isinstance(obj, (RBMOutlierDetector, RBMImputer)):
-        return _fitted_models_inside(getattr(obj, "estimator_", None))
-    steps = getattr(obj, "steps", None) or []
-    return [model for _, step in steps for model in _fitted_models_inside(step)]
+    """The fitted RBM estimators and classifiers anywhere in ``obj``, in order:
+    itself, and those any estimator in it holds, at any depth.
+
+    An estimator's attributes (its parameters and fitted attributes: a
+    detector's ``estimator_``, a pipeline's steps, a ColumnTransformer's
+    ``transformers_``, a FeatureUnion's ``transformer_list``, a search's
+    ``best_estimator_``, a FrozenEstimator's model, a voting ensemble's
+    ``estimators_``) are looked into, through lists, tuples and dicts; each
+    object once (a structure that refers back to itself ends).  Only the
+    named types were looked into: a damaged RBM in a ColumnTransformer
+    loaded without a word.  Arrays, strings and other values are not.
+    """
+    found, seen, stack = [], set(), [obj]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, (BaseRBM, RBMClassifier)):
+            if hasattr(item, "components_"):
+                found.append(item)
+            continue
+        stack.extend(reversed(_held(item)))  # (reversed: the first held is looked at first)
+    return found
+
+
+def _held(item):
+    """What ``_fitted_models_inside`` looks into after ``item``: a container's
+    items, an estimator's attributes, or nothing."""
+    if isinstance(item, dict):
+        return list(item.values())
+    if isinstance(item, (list, tuple)):
+        return list(item)
+    if _is_estimator(item):
+        return list(getattr(item, "__dict__", {}).values())
+    return []
 
 
 def _checked(obj):
