@@ -17,7 +17,7 @@ from . import _gibbs
 # Purposes of the independent random streams drawn from one random_state.
 TRAINING, GIBBS, SAMPLING_START, SAMPLING_CHAINS, AIS, SHUFFLE = range(6)
 # Conditional sampling (rbm._conditional): numbered apart, clear of new purposes above.
-CONDITIONAL_START, CONDITIONAL_CHAINS, CONDITIONAL_FILL = 16, 17, 18
+CONDITIONAL_START, CONDITIONAL_CHAINS, CONDITIONAL_FILL, CONDITIONAL_EXACT = 16, 17, 18, 19
 
 
 class ChainStreams:

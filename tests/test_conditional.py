@@ -305,8 +305,9 @@ def test_gaussian_marginals_are_the_mixture_moments():
     assert np.all(got_variance[0, observed] == 0)
 
 
+@pytest.mark.parametrize("method", ["exact", "gibbs"])
 @family_cases
-def test_conditional_sample_matches_the_exact_conditional(family):
+def test_conditional_sample_matches_the_exact_conditional(family, method):
     W, b, c = tiny_params(family, np.float64, scale=0.7)
     model = family.model(W, b, c)
     states = family.visible_states(W.shape[1])
@@ -318,7 +319,7 @@ def test_conditional_sample_matches_the_exact_conditional(family):
     assert chain_chi2_bound(law, clamped_transition(family, W, b, c, keep), 200) < 1e-12
     n = 20000
     X = model.conditional_sample(incomplete_input(family, row, missing), n_draws=n,
-                                 random_state=0)
+                                 method=method, random_state=0)
     V = family.states(X, W.shape[1]).astype(np.float64)
     index = {s: i for i, s in enumerate(keep)}
     counts = np.bincount([index[s] for s in family.visible_index(V)], minlength=len(keep))
@@ -326,6 +327,34 @@ def test_conditional_sample_matches_the_exact_conditional(family):
     assert chisquare_p_value(counts, law) > ALPHA
     assert chisquare_power(n, law, other) >= MIN_POWER
     assert chisquare_p_value(counts, other) < ALPHA
+
+
+def test_exact_conditional_draws_weigh_the_modes_that_gibbs_chains_do_not_cross():
+    # Two modes, all ones and all zeros, each held by a hidden unit coupled
+    # by 6 to 12 visible units: a clamped Gibbs chain stays in the mode it
+    # starts near, so its draws follow the start, not the modes' exact odds.
+    # method="auto" (14 or fewer hidden units) draws h from p(h | observed)
+    # exactly, then v | h.
+    n_visible = 12
+    W = np.vstack([np.full(n_visible, 6.0), np.full(n_visible, -6.0)])
+    b = np.zeros(n_visible)
+    c = np.array([-6.0 * n_visible / 2 + 0.8, 6.0 * n_visible / 2])
+    model = BernoulliRBM(n_components=2, n_iter=1, random_state=0).fit(
+        np.vstack([np.ones(n_visible), np.zeros(n_visible)]))
+    model.components_, model.intercept_visible_, model.intercept_hidden_ = W, b, c
+    states = all_states(n_visible)
+    log_p = states @ b + np.logaddexp(0, states @ W.T + c).sum(axis=1)
+    p = np.exp(log_p - logsumexp(log_p))
+    mostly_ones = states.sum(axis=1) > n_visible / 2
+    exact = p[mostly_ones].sum()
+    assert 0.1 < exact < 0.9  # both modes carry weight
+    n = 4000
+    draws = model.conditional_sample(np.full((1, n_visible), np.nan), n_draws=n, random_state=0)
+    share = np.mean(draws.sum(axis=1) > n_visible / 2)
+    assert abs(share - exact) < 5 * np.sqrt(exact * (1 - exact) / n)
+    gibbs = model.conditional_sample(np.full((1, n_visible), np.nan), n_draws=n,
+                                     method="gibbs", random_state=0)
+    assert abs(np.mean(gibbs.sum(axis=1) > n_visible / 2) - exact) > 0.1  # (the chains' bias)
 
 
 @family_cases

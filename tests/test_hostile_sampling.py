@@ -197,7 +197,7 @@ def _density_calls(model, rows):
     return [
         ("sample", lambda n: model.sample(n, n_steps=2, random_state=0)),
         ("conditional_sample", lambda n: model.conditional_sample(
-            gaps, n_draws=n // 30, n_steps=2, random_state=0)),
+            gaps, n_draws=n // 30, n_steps=2, method="gibbs", random_state=0)),
         ("conditional_marginals", lambda n: model.conditional_marginals(
             gaps, method="gibbs", n_chains=n // 30, burn_in=1, n_sweeps=1, random_state=0)),
     ]

@@ -27,7 +27,7 @@ CHILD = textwrap.dedent("""
         "sample": lambda: model.sample(4, n_steps=2**31 - 1),
         "ais": lambda: wide.log_partition(method="ais", n_betas=10**6, n_chains=100),
         "conditional": lambda: model.conditional_sample(
-            np.where(np.eye(4, 16) > 0, np.nan, X[:4]), n_steps=2**31 - 1),
+            np.where(np.eye(4, 16) > 0, np.nan, X[:4]), n_steps=2**31 - 1, method="gibbs"),
     }
     threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
     try:
