@@ -457,8 +457,13 @@ class TrainingState:
                              "None.")
 
     def _check_cache(self, where, estimator):
-        """The log-partition cache: string keys, each value an entry the library
-        writes (``log_partition_entry_problem``)."""
+        """The log-partition cache: a dict, from which every entry the library
+        does not write (``log_partition_entry_problem``) is dropped.
+
+        A NaN log Z passed as a number, and ``score`` returned NaN without a
+        word.  Dropped, not refused: it is only a cache, recomputed when
+        asked for, and models saved before runaway AIS runs were kept out of
+        it may hold a NaN estimate of their own."""
         cache = self.log_partition_cache
         if not isinstance(cache, dict):
             raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
@@ -469,19 +474,22 @@ class TrainingState:
         infinite_exact = is_gaussian_pair(estimator._visible_unit, estimator._hidden_unit)
         # A copy of the items (one C call, atomic under the GIL): another
         # thread's score() may add an entry while this one checks.
-        for key, value in list(cache.items()):
-            problem = ("its key is no string" if not isinstance(key, str)
-                       else log_partition_entry_problem(key, value, infinite_exact))
-            if problem is not None:
-                raise ValueError(f"{where}.log_partition_cache must be a dict of (log Z, "
-                                 f"standard error) pairs, but its entry {key!r} is {value!r}: "
-                                 f"{problem}; set it to {{}} (it is only a cache).")
+        drop_unwritten_entries(cache, infinite_exact)
 
     def fit_ladder(self, estimator, n_temperatures):
         """Restart the swap counts if the ladder changed since they were counted
         (set_params between calls): they are statistics only."""
         if estimator.method == "pt" and self.swap_counts.shape != (2 * (n_temperatures - 1),):
             self.swap_counts = np.zeros(2 * (n_temperatures - 1), dtype=np.int_)
+
+
+def drop_unwritten_entries(cache, infinite_exact=False):
+    """Remove from ``cache`` (in place) each entry that the library does not
+    write (``log_partition_entry_problem``)."""
+    for key, value in list(cache.items()):  # (one C call: other threads may add)
+        if not isinstance(key, str) or log_partition_entry_problem(
+                key, value, infinite_exact) is not None:
+            cache.pop(key, None)
 
 
 def log_partition_entry_problem(key, value, infinite_exact=False):

@@ -57,8 +57,9 @@ from ._training import continuing_fraction
 from ._categorical import _column_types, _pandas_type
 from . import _state
 from ._state import (SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib, check_chain_memory,
-                     check_n_components, check_n_features, log_partition_entry_problem,
-                     check_sample_request, own_array, separate_shared_arrays)
+                     check_n_components, check_n_features, drop_unwritten_entries,
+                     log_partition_entry_problem, check_sample_request, own_array,
+                     separate_shared_arrays)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
 from ._units._layer import FAR_ROWS_ADVICE, counted
@@ -1146,21 +1147,14 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             self._check_training_state()
 
     def _check_log_partition_cache(self):
-        """Each entry of ``_log_partition_cache`` is one ``_cached_log_partition``
-        writes (``log_partition_entry_problem``: a NaN log Z passed as a number,
-        and log_likelihood returned NaN without a word).  Any other value than
-        a dict is not a cache yet: replaced by an empty one when log Z is first
-        asked for."""
+        """Drop each entry of ``_log_partition_cache`` that ``_cached_log_partition``
+        does not write (``drop_unwritten_entries``: a NaN log Z passed as a
+        number, and log_likelihood returned NaN without a word); it is only a
+        cache, recomputed when asked for.  Any other value than a dict is not
+        a cache yet: replaced by an empty one when log Z is first asked for."""
         cache = getattr(self, "_log_partition_cache", None)
-        if not isinstance(cache, dict):
-            return
-        for key, value in list(cache.items()):  # (one C call: other threads may add)
-            problem = ("its key is no string" if not isinstance(key, str)
-                       else log_partition_entry_problem(key, value))
-            if problem is not None:
-                raise ValueError(f"{type(self).__name__}._log_partition_cache must be a dict "
-                                 f"of (log Z, standard error) pairs, but its entry {key!r} is "
-                                 f"{value!r}: {problem}; set it to {{}} (it is only a cache).")
+        if isinstance(cache, dict):
+            drop_unwritten_entries(cache)
 
     def _check_hyperparameters_match(self, n_hidden):
         """Raise ValueError where ``n_components``, ``visible`` or
