@@ -5,7 +5,6 @@ from contextlib import contextmanager
 from numbers import Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
@@ -266,7 +265,8 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         (``missing="impute"``), else None (every entry is observed, or the
         model refuses gaps itself)."""
         model = self.estimator_
-        if getattr(model, "missing", "error") != "impute" or sp.issparse(X):
+        # As the model decides (sparse input has gaps where it stores NaN).
+        if not (hasattr(model, "_may_have_gaps") and model._may_have_gaps(X)):
             return None
         return model._incomplete_input(X)[1]
 

@@ -172,14 +172,17 @@ def test_rows_with_nothing_observed_are_refused_and_gaps_are_warned_of():
     X = (rng.random((80, 6)) < [0.9] * 3 + [0.1] * 3).astype(float)
     detector = RBMOutlierDetector(_small_rbm(n_components=3, n_iter=5, missing="impute"),
                                   criterion="log_likelihood").fit(X)
+    import scipy.sparse as sp
     empty = np.vstack([X[:2], np.full((1, 6), np.nan)])
-    for method in (detector.score_samples, detector.predict, detector.decision_function):
-        with pytest.raises(ValueError, match="1 rows of X have no observed entry.*row 2"):
-            method(empty)
     gaps = X[:3].copy()
     gaps[1, :4] = np.nan
-    with pytest.warns(UserWarning, match="1 rows of X have missing entries.*tends to pass"):
-        detector.predict(gaps)
+    # Sparse rows too: their stored NaN are gaps (they passed as inliers).
+    for form in (np.asarray, sp.csr_matrix):
+        for method in (detector.score_samples, detector.predict, detector.decision_function):
+            with pytest.raises(ValueError, match="1 rows of X have no observed entry.*row 2"):
+                method(form(empty))
+        with pytest.warns(UserWarning, match="1 rows of X have missing entries.*tends to pass"):
+            detector.predict(form(gaps))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         detector.predict(X[:3])  # complete rows: nothing to warn of
