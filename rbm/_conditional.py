@@ -141,12 +141,13 @@ class ConditionalMixin:
     # Input
     # ------------------------------------------------------------------
 
-    def _incomplete_input(self, X):
-        """(internal rows, observed mask) of X for a fitted model."""
+    def _incomplete_input(self, X, dtype=None):
+        """(internal rows, observed mask) of X for a fitted model, in ``dtype``
+        (numeric units; the model's by default)."""
         check_is_fitted(self)
         check_fitted_state(self)
         return self._visible_unit.validate_incomplete(
-            self, X, reset=False, dtype=self.components_.dtype)
+            self, X, reset=False, dtype=self.components_.dtype if dtype is None else dtype)
 
     def _chain_start(self, rows, observed, rng):
         """Kernel rows s(v): observed entries as given, missing ones drawn from the
@@ -741,15 +742,16 @@ class ConditionalMixin:
         Returns
         -------
         H : ndarray of shape (n_samples, n_components)
-            Hidden activation probabilities, in the dtype of X (with
-            ``missing="impute"``, of the model's parameters where X has
-            gaps or is no NumPy float array or sparse matrix).
+            Hidden activation probabilities, in the dtype of X (of the
+            model's parameters where X has gaps).
         """
         if self._may_have_gaps(X):
-            # X is validated once: each validation warns about feature names.
-            rows, observed = self._incomplete_input(X)
+            # X is validated once (each validation warns about feature names),
+            # in its own float dtype as complete input is, the model's for gaps.
+            rows, observed = self._incomplete_input(X, dtype=[np.float64, np.float32])
             if not observed.all():
-                return self._hidden_means_given_observed(rows, observed)
+                return self._hidden_means_given_observed(
+                    rows.astype(self.components_.dtype, copy=False), observed)
             return self._hidden_unit.mean(self._hidden_field(rows))
         X = self._check_fitted_input(X, dtype=[np.float64, np.float32])
         return self._hidden_unit.mean(self._hidden_field(X))

@@ -238,3 +238,20 @@ def test_transform_of_a_complete_frame_warns_of_its_names_once():
     names = [w for w in caught if "feature names" in str(w.message)]
     assert len(names) == 1, [str(w.message) for w in caught]
     np.testing.assert_allclose(H, model.transform(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("form", ["frame", "list"])
+def test_transform_of_complete_input_keeps_its_dtype_whatever_missing_is(form):
+    # Validated once on the gap path, a float64 DataFrame (or a list) came
+    # back in a float32 model's dtype with missing="impute", and in float64
+    # with missing="error".
+    X = np.nan_to_num(_binary_with_gaps())
+    given = pd.DataFrame(X) if form == "frame" else X.tolist()
+    outputs = []
+    for missing in ("error", "impute"):
+        model = BernoulliRBM(n_components=3, n_iter=2, random_state=0,
+                             missing=missing).fit(X.astype(np.float32))
+        assert model.components_.dtype == np.float32
+        outputs.append(model.transform(given))
+    assert outputs[0].dtype == outputs[1].dtype == np.float64
+    np.testing.assert_array_equal(outputs[0], outputs[1])
