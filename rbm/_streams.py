@@ -126,12 +126,17 @@ def generator_for(entropy, purpose):
     )
 
 
+class Entropy(tuple):
+    """Seed material drawn before by ``draw_entropy``, passed where a
+    random_state goes and taken as it is (``RBMImputer.marginal_seed_``,
+    drawn once at fit so that every transform runs the same chains).  A type
+    of its own: a plain tuple is no random_state, and stays refused."""
+
+
 def draw_entropy(random_state):
     """128 bits of seed material drawn from a scikit-learn random_state, or
-    taken as given where it is a tuple of 4 words drawn before by this
-    function (``RBMImputer.marginal_seed_``, drawn once at fit so that every
-    transform runs the same chains)."""
-    if isinstance(random_state, tuple):
+    taken as given where it is an ``Entropy``."""
+    if isinstance(random_state, Entropy):
         return list(random_state)
     if isinstance(random_state, Integral) and not isinstance(random_state, bool):
         # A pure function of the seed; seeding a RandomState for it was a

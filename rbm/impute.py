@@ -27,7 +27,7 @@ from ._conditional import check_every_feature_observed
 from ._gaussian import GaussianBernoulliRBM
 from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
-from ._streams import draw_entropy
+from ._streams import Entropy, draw_entropy
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units.categorical import (UnknownCategoryError, as_label_input, column_label,
                                missing_mask, non_numeric_among_others_as_objects,
@@ -725,9 +725,12 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         # every transform (with random_state=None they differed per call).
         # As the model's chains would be, from its own seed where the
         # imputer has none (so a seeded estimator imputes alike on refits).
-        self.marginal_seed_ = tuple(draw_entropy(
-            self.random_state if self.random_state is not None
-            else self.estimator_.random_state))
+        source = (self.random_state if self.random_state is not None
+                  else self.estimator_.random_state)
+        if isinstance(source, np.random.RandomState):
+            # A copy: the posterior draws take the stream where it was.
+            source = copy.deepcopy(source)
+        self.marginal_seed_ = tuple(draw_entropy(source))
         self.random_state_ = check_random_state(self.random_state)
         self._fit_indicator(missing)
         return self
@@ -925,7 +928,7 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         # (An imputer saved before marginal_seed_ seeds them as it did.)
         seed = getattr(self, "marginal_seed_", None)
         completed = model._complete_by_marginals(
-            internal, observed, random_state=self.random_state if seed is None else seed)
+            internal, observed, random_state=self.random_state if seed is None else Entropy(seed))
         return model._visible_unit.decode(completed)
 
     def get_feature_names_out(self, input_features=None):

@@ -255,3 +255,27 @@ def test_transform_of_complete_input_keeps_its_dtype_whatever_missing_is(form):
         outputs.append(model.transform(given))
     assert outputs[0].dtype == outputs[1].dtype == np.float64
     np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_a_plain_tuple_is_still_no_random_state():
+    # The imputer's seed is passed as rbm._streams.Entropy; a plain tuple
+    # passed as random_state was taken as seed material by every call.
+    X = np.nan_to_num(_binary_with_gaps())
+    model = BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(X)
+    for call in (lambda: model.sample(2, random_state=(1, 2, 3, 4)),
+                 lambda: model.log_partition("ais", n_chains=10, n_betas=20, random_state=(1,))):
+        with pytest.raises(ValueError, match="cannot be used to seed"):
+            call()
+
+
+def test_an_imputer_seeded_by_a_random_state_draws_its_posterior_as_before():
+    # The marginals' seed is drawn from a copy of a RandomState instance: the
+    # posterior draws take the stream where fit leaves it, as they did.
+    from rbm._streams import draw_entropy
+    X = _binary_with_gaps()
+    imputer = RBMImputer(BernoulliRBM(n_components=3, n_iter=2, random_state=0),
+                         sample_posterior=True,
+                         random_state=np.random.RandomState(7)).fit(X)
+    fresh = np.random.RandomState(7)
+    assert imputer.random_state_.get_state()[1].tolist() == fresh.get_state()[1].tolist()
+    assert imputer.marginal_seed_ == tuple(draw_entropy(np.random.RandomState(7)))
