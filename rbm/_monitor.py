@@ -63,14 +63,13 @@ def epoch_rows(n_train):
     return min(n_train, MONITOR_ROWS, max(MIN_EPOCH_ROWS, n_train // EPOCH_ROWS_PER))
 
 
-def epoch_row_slice(n_train):
-    """The training rows of the per-epoch figures: ``epoch_rows(n_train)`` of
-    them, evenly spaced (every k-th row, as ``likelihood_rows``: the first 64
-    of the class-sorted digits read their free energy 2.9 nats below the
+def epoch_row_index(n_train):
+    """The indices of the training rows of the per-epoch figures:
+    ``epoch_rows(n_train)`` of them, evenly spaced from the first (the first
+    64 of the class-sorted digits read their free energy 2.9 nats below the
     mean of every row)."""
     n_rows = epoch_rows(n_train)
-    step = max(1, n_train // n_rows) if n_rows else 1
-    return slice(0, step * n_rows, step)
+    return np.arange(n_rows, dtype=np.intp) * n_train // max(n_rows, 1)
 
 
 def likelihood_rows(n_train, most=None):

@@ -22,7 +22,7 @@ from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS,
                        PASS_FLOPS_PER_WEIGHT, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
-                       epoch_row_slice, epoch_rows, estimate_tag, likelihood_epoch,
+                       epoch_row_index, epoch_rows, estimate_tag, likelihood_epoch,
                        likelihood_monitoring, likelihood_rows, format_epoch)
 from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, IMPROPER_GAUSSIAN_PAIR,
                          MAX_EXACT_STATES, exact_cost, gaussian_pair_from_moments, gaussian_pair_gradient,
@@ -1605,7 +1605,7 @@ class EpochFigures:
     """The numbers recorded after each epoch, computed from the model.
 
     Reconstruction error and free energies on at most ``MONITOR_ROWS``
-    evenly spaced training rows (see ``epoch_row_slice``), the free energy of visible states
+    evenly spaced training rows (see ``epoch_row_index``), the free energy of visible states
     drawn from the persistent chains, the swap counts, and, when due, the
     log-likelihoods of the training rows (every one, or evenly spaced ones:
     ``likelihood_rows``) and of every validation row (exact where
@@ -1626,10 +1626,12 @@ class EpochFigures:
         # training on rows with gaps draws into X_train.
         scored = likelihood_rows(X_train.shape[0]) if train_rows is None else train_rows
         self.scored_rows = lambda: X_train[scored]
-        epoch_slice = epoch_row_slice(X_train.shape[0])
-        self.epoch_rows = X_train[epoch_slice]
+        # The per-epoch figures' rows, evenly spaced: taken at each epoch
+        # too (a copy of at most MONITOR_ROWS rows), to show the fills.
+        epoch_index = epoch_row_index(X_train.shape[0])
+        self.epoch_rows = lambda: X_train[epoch_index]
         self.weights = None if weights is None else weights[scored]
-        self.epoch_weights = None if weights is None else weights[epoch_slice]
+        self.epoch_weights = None if weights is None else weights[epoch_index]
         self.valid_weights = valid_weights
         self.X_valid = X_valid
         self.validation_log_p = (validation_log_p if validation_log_p is not None
@@ -1643,13 +1645,14 @@ class EpochFigures:
         """A dict of this epoch's figures (see ``TrainingMonitor.record``)."""
         model = self.model
         # In the model's dtype, one hidden field for both figures.
-        field = model._hidden_field(self.epoch_rows)
+        rows = self.epoch_rows()
+        field = model._hidden_field(rows)
         figures = {
-            "reconstruction_error": model._reconstruction_error(self.epoch_rows, field,
+            "reconstruction_error": model._reconstruction_error(rows, field,
                                                                 self.epoch_weights),
             "free_energy_data": average(
-                model._free_energy_given_field(self.epoch_rows, field), self.epoch_weights),
-            "free_energy_chains": self._chain_free_energy(),
+                model._free_energy_given_field(rows, field), self.epoch_weights),
+            "free_energy_chains": self._chain_free_energy(rows.shape[0]),
             "swap_counts": model._training.swap_counts,
         }
         if with_likelihood:
@@ -1668,13 +1671,13 @@ class EpochFigures:
         kwargs = {} if self.cheap_likelihood else MONITOR_AIS
         return self.model._log_partition(method=method, warn=False, **kwargs)
 
-    def _chain_free_energy(self):
+    def _chain_free_energy(self, n_rows):
         """Mean free energy of visible states drawn from (some of) the persistent chains."""
         model = self.model
         H = model.h_samples_
         if model.method == "pt":  # the beta = 1 block
             H = H[: len(H) // model.n_temperatures]
-        H = H[: self.epoch_rows.shape[0]]
+        H = H[:n_rows]
         V = model._visible_unit.sample(H @ model.components_ + model.intercept_visible_,
                                        self.rng)
         return float(np.mean(model._free_energy_given_field(V, model._hidden_field(V))))

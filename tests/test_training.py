@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM
 from rbm._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_ROWS, epoch_learning_rate,
-                          epoch_momentum, epoch_row_slice, epoch_rows)
+                          epoch_momentum, epoch_row_index, epoch_rows)
 from sklearn_like import SKLEARN_LIKE
 
 
@@ -82,7 +82,7 @@ def test_history_has_a_row_per_epoch_with_the_exact_likelihood_when_cheap(digits
     assert history["log_likelihood_train"][-1] == pytest.approx(model.score(digits), rel=1e-12)
     assert all(math.isnan(v) for v in history["log_likelihood_validation"])
     # The per-epoch figures use fewer rows (a fixed share of the epoch's cost).
-    rows = digits[epoch_row_slice(len(digits))]
+    rows = digits[epoch_row_index(len(digits))]
     assert len(rows) == epoch_rows(len(digits)) < MONITOR_ROWS
     assert history["reconstruction_error"][-1] == pytest.approx(model.reconstruction_error(rows))
     assert history["free_energy_data"][-1] == pytest.approx(np.mean(model.free_energy(rows)))
@@ -96,8 +96,14 @@ def test_the_per_epoch_figures_cover_data_sorted_by_class():
     X, y = load_digits(return_X_y=True)
     order = np.argsort(y, kind="stable")
     X, y = (X[order] / 16.0 > 0.5).astype(float), y[order]
-    rows = epoch_row_slice(len(X))
+    rows = epoch_row_index(len(X))
     assert set(y[rows]) == set(range(10))
+    # Evenly spaced from the first row at every size, 65 to 127 rows too
+    # (a step of one row read the first 64).
+    for n_train in (65, 100, 127, 64 * 64 + 1, 10**6):
+        index = epoch_row_index(n_train)
+        assert index[0] == 0 and index[-1] >= n_train - n_train // len(index) - 1
+        assert len(np.unique(index)) == len(index) == epoch_rows(n_train)
     model = BernoulliRBM(n_components=8, n_iter=2, random_state=0).fit(X)
     assert model.history_["free_energy_data"][-1] == pytest.approx(
         np.mean(model.free_energy(X[rows])), rel=1e-12)
