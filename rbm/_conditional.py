@@ -1015,6 +1015,7 @@ class MissingFill:
         # and bounds on sigma came from those fills).
         self.X[self.rows] = unit.fill_missing(rows, self.clamp.astype(bool), rng,
                                               marginals_of=(self.X, self.known))
+        self.known = None  # (read here only: the fill keeps just its rows' mask)
         return self
 
     def refresh(self, model, n_steps=IMPUTE_STEPS):

@@ -329,6 +329,45 @@ def gaps_advice(estimator):
             "Pipeline before it fills them from a model of the inputs.")
 
 
+#: ``masked_column_moments`` reads rows in float64 blocks of about this many bytes.
+MOMENT_BLOCK_BYTES = 4 * 2**20
+
+
+def masked_column_moments(X, mask, sample_weight=None):
+    """(mean, standard deviation, observed entries) per column of the entries
+    of dense X where ``mask`` is True, the rows weighted by ``sample_weight``.
+
+    Two passes over blocks of rows in float64 (the mean, then the mean
+    squared deviation from it), so that no temporary has the input's size:
+    the fills and the later-rows check of training on rows with gaps took
+    four copies of it.  A column observed nowhere gets mean and spread 0.
+    The weights, where given, must be scaled already (``scaled_to_unit``).
+    """
+    n_rows, n_columns = X.shape
+    step = max(1, MOMENT_BLOCK_BYTES // (8 * max(n_columns, 1)))
+    blocks = [slice(start, start + step) for start in range(0, n_rows, step)]
+
+    def weighted(block):
+        weights = mask[block].astype(np.float64)
+        if sample_weight is not None:
+            weights *= sample_weight[block, None]
+        return weights
+
+    totals, sums = np.zeros(n_columns), np.zeros(n_columns)
+    for block in blocks:
+        weights = weighted(block)
+        totals += weights.sum(axis=0)
+        sums += (weights * np.where(mask[block], X[block], 0.0)).sum(axis=0)
+    seen = totals > 0
+    mean = np.divide(sums, totals, out=np.zeros(n_columns), where=seen)
+    squares = np.zeros(n_columns)
+    for block in blocks:
+        deviations = np.where(mask[block], X[block] - mean, 0.0)
+        squares += (weighted(block) * deviations * deviations).sum(axis=0)
+    std = np.sqrt(np.divide(squares, totals, out=np.zeros(n_columns), where=seen))
+    return mean, std, mask.sum(axis=0)
+
+
 def count_non_finite(values):
     """(number of NaN, number of inf) in an array."""
     return int(np.isnan(values).sum()), int(np.isinf(values).sum())
@@ -508,9 +547,8 @@ class VisibleLayer(Layer):
         incomplete rows.  The marginals are those of ``marginals_of``, (rows,
         their mask), where given: all the training rows, the complete ones
         too, whose entries the rows with gaps alone would miss."""
-        X, mask = (rows, known) if marginals_of is None else marginals_of
-        counts = np.maximum(mask.sum(axis=0), 1)
-        mean = np.where(mask, X, 0.0).sum(axis=0) / counts
+        mean, _, _ = masked_column_moments(*((rows, known) if marginals_of is None
+                                             else marginals_of))
         field = np.broadcast_to(self.initial_bias(mean), rows.shape).astype(rows.dtype)
         rows[~known] = self.sample(field, rng)[~known]
         return rows

@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import _gibbs
 from ._layer import (KernelVisible, VisibleLayer, all_finite, check_array_attribute,
-                     count_non_finite, gaps_advice, user_stacklevel)
+                     count_non_finite, gaps_advice, masked_column_moments, user_stacklevel)
 from .categorical import column_label
 from .._weights import scaled_to_unit
 
@@ -150,21 +150,15 @@ def refuse_subnormal_variance(std, dtype=np.float64):
 
 def observed_mean_and_std(X, observed, sample_weight=None):
     """(mean, standard deviation, fewest observations) per column of the
-    entries of X where ``observed``, the rows weighted by ``sample_weight``;
-    a column observed nowhere gets mean 0 and spread 0 (it counts for
-    nothing in ``off_scale_features``), and the fewest observations are those
-    of the columns observed at all (0 where none is)."""
-    weights = observed * (1.0 if sample_weight is None else
-                          scaled_to_unit(np.asarray(sample_weight, dtype=np.float64))[:, None])
-    totals = weights.sum(axis=0)
-    seen = totals > 0
-    values = np.where(observed, np.asarray(X, dtype=np.float64), 0.0)
-    mean = np.divide((weights * values).sum(axis=0), totals, out=np.zeros(X.shape[1]),
-                     where=seen)
-    deviations = np.where(observed, values - mean, 0.0)
-    std = np.sqrt(np.divide((weights * deviations ** 2).sum(axis=0), totals,
-                            out=np.zeros(X.shape[1]), where=seen))
-    counts = observed.sum(axis=0)[seen]
+    entries of X where ``observed``, the rows weighted by ``sample_weight``
+    (``masked_column_moments``); a column observed nowhere gets mean 0 and
+    spread 0 (it counts for nothing in ``off_scale_features``), and the
+    fewest observations are those of the columns observed at all (0 where
+    none is)."""
+    weights = (None if sample_weight is None
+               else scaled_to_unit(np.asarray(sample_weight, dtype=np.float64)))
+    mean, std, counts = masked_column_moments(X, observed, weights)
+    counts = counts[counts > 0]
     return mean, std, int(counts.min()) if len(counts) else 0
 
 
@@ -620,10 +614,8 @@ class GaussianVisible(VisibleLayer):
         """Missing entries drawn from a normal with the known entries' mean and
         standard deviation, per feature (before ``fit``: sigma is not set yet);
         those of ``marginals_of`` (rows, their mask) where given."""
-        X, mask = (rows, known) if marginals_of is None else marginals_of
-        counts = np.maximum(mask.sum(axis=0), 1)
-        mean = np.where(mask, X, 0.0).sum(axis=0) / counts
-        std = np.sqrt(np.where(mask, (X - mean) ** 2, 0.0).sum(axis=0) / counts)
+        mean, std, _ = masked_column_moments(*((rows, known) if marginals_of is None
+                                               else marginals_of))
         draws = mean + spread_of_constant_features(mean, std) * rng.standard_normal(rows.shape)
         rows[~known] = draws.astype(rows.dtype)[~known]
         return rows
