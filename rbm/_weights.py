@@ -148,11 +148,15 @@ def scaled_to_unit(weights):
     """``weights`` times the power of two that brings the largest into [0.5, 1).
 
     For weighted means, where only relative weights matter: a power of two
-    scales without rounding, so the means keep their bits, while products
-    of legal weights (a finite sum, say 60 of 2.9e306) with values no
-    longer overflow (they made Gaussian sigma inf and a divergence bound
+    scales without rounding (but for weights below 2**-1074 of the largest,
+    which become 0 or lose digits), so the means keep their bits, while
+    products of legal weights (a finite sum, say 60 of 2.9e306) with values
+    no longer overflow (they made Gaussian sigma inf and a divergence bound
     NaN), nor do subnormal weights (5e-324 each) lose their precision.
+    No weights come back as they are.
     """
+    if not len(weights):
+        return weights
     return np.ldexp(weights, -np.frexp(np.max(weights))[1])
 
 

@@ -474,7 +474,8 @@ def _fitted_models_inside(obj):
     detector's ``estimator_``, a pipeline's steps, a ColumnTransformer's
     ``transformers_``, a FeatureUnion's ``transformer_list``, a search's
     ``best_estimator_``, a FrozenEstimator's model, a voting ensemble's
-    ``estimators_``) are looked into, through lists, tuples and dicts; each
+    ``estimators_``), and those of other objects it holds (CalibratedClassifierCV's
+    calibrated classifiers), are looked into, through lists, tuples and dicts; each
     object once (a structure that refers back to itself ends).  Only the
     named types were looked into: a damaged RBM in a ColumnTransformer
     loaded without a word.  Arrays, strings and other values are not.
@@ -494,15 +495,29 @@ def _fitted_models_inside(obj):
 
 
 def _held(item):
-    """What ``_fitted_models_inside`` looks into after ``item``: a container's
-    items, an estimator's attributes, or nothing."""
+    """What ``_fitted_models_inside`` looks into after ``item``: of a
+    container's items, or of an object's attributes (an estimator's, or a
+    helper's such as CalibratedClassifierCV's calibrated classifiers), those
+    that may hold an estimator: containers and objects with attributes, not
+    arrays, strings, numbers or types (a vectoriser's vocabulary of a million
+    words made the walk take twice as long as the load)."""
     if isinstance(item, dict):
-        return list(item.values())
-    if isinstance(item, (list, tuple)):
-        return list(item)
-    if _is_estimator(item):
-        return list(getattr(item, "__dict__", {}).values())
-    return []
+        values = item.values()
+    elif isinstance(item, (list, tuple)):
+        values = item
+    elif hasattr(item, "__dict__") and not isinstance(item, type):
+        values = vars(item).values()
+    else:
+        return []
+    return [value for value in values if _may_hold_a_model(value)]
+
+
+def _may_hold_a_model(value):
+    """Whether ``_held`` looks into ``value``."""
+    if isinstance(value, (dict, list, tuple)):
+        return True
+    return (hasattr(value, "__dict__") and not isinstance(value, (type, np.ndarray, np.generic))
+            and not callable(value) or _is_estimator(value))
 
 
 def _checked(obj):

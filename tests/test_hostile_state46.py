@@ -253,3 +253,17 @@ def test_load_walks_through_structures_that_refer_back_to_themselves(binary, tmp
     union.extra_[1]["model"] = (union, small_rbm().fit(binary))
     loaded = save_and_load(union, tmp_path / "cycle.joblib")
     assert loaded.extra_[0] is loaded
+
+
+def test_load_looks_into_helpers_that_are_no_estimators(binary, tmp_path):
+    # CalibratedClassifierCV keeps its models in _CalibratedClassifier objects,
+    # which have no fit: a damaged classifier in one loaded without a word.
+    from sklearn.calibration import CalibratedClassifierCV
+    y = np.arange(len(binary)) % 2
+    calibrated = CalibratedClassifierCV(RBMClassifier(n_components=3, n_iter=2, random_state=0),
+                                        cv=2).fit(binary, y)
+    assert save_and_load(calibrated, tmp_path / "sound.joblib") is not None
+    inner = calibrated.calibrated_classifiers_[0].estimator
+    inner.components_ = inner.components_[:, :7].copy()
+    with pytest.raises(ValueError, match="components_"):
+        save_and_load(calibrated, tmp_path / "damaged.joblib")
