@@ -598,8 +598,7 @@ def check_fitted_state(estimator, training=False):
                               (size,), W.dtype)
     chains = own_array(estimator, "h_samples_", training)
     check_array_attribute(estimator, "h_samples_", chains, (None, n_hidden), W.dtype)
-    n_temperatures = (check_count_setting(estimator, "n_temperatures",
-                                          fitted_n_temperatures(estimator), minimum=2)
+    n_temperatures = (_pt_temperatures(estimator, chains.shape[0])
                       if estimator.method == "pt" else 1)
     if chains.shape[0] < 1 or chains.shape[0] % n_temperatures:
         refuse_layout_change(estimator, chains.shape[0])  # (said as the chain count's is)
@@ -689,6 +688,17 @@ def check_count_setting(estimator, name, fitted, minimum=1):
     raise ValueError(
         f"{type(estimator).__name__} has {name}={value!r} ({type(value).__name__}), but "
         f"{name} must be an int >= {minimum}; set {name} {back} or refit the model.")
+
+
+def _pt_temperatures(estimator, n_chains):
+    """``n_temperatures`` of a model whose ``method`` is "pt", checked as a count
+    (``check_count_setting``); where the fit was by another method, the
+    refusal names the method (set n_temperatures back to what was no
+    setting of that fit)."""
+    fitted = fitted_n_temperatures(estimator)
+    if fitted is None:
+        refuse_layout_change(estimator, n_chains)
+    return check_count_setting(estimator, "n_temperatures", fitted, minimum=2)
 
 
 def _check_chain_count(estimator, n_chains, n_temperatures):

@@ -267,3 +267,11 @@ def test_load_looks_into_helpers_that_are_no_estimators(binary, tmp_path):
     inner.components_ = inner.components_[:, :7].copy()
     with pytest.raises(ValueError, match="components_"):
         save_and_load(calibrated, tmp_path / "damaged.joblib")
+
+
+def test_pt_set_after_another_methods_fit_names_the_method(binary):
+    # Before: "set n_temperatures back to its value at the fit", of a PCD fit.
+    model = small_rbm().fit(binary)
+    model.set_params(method="pt", n_temperatures=1)
+    with pytest.raises(ValueError, match=r"method='pcd'"):
+        model.transform(binary)
