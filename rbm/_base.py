@@ -33,10 +33,8 @@ from ._likelihood import LikelihoodMixin
 from ._params import BooleanCountsRefused, CachedParamNames, ValidatedOnChange
 from ._partition import is_gaussian_pair
 from ._rollback import unchanged_on_error
-from ._state import (KernelParams, TrainingState, chain_bytes, check_fitted_state,
-                     check_sample_request, check_training_memory)
-from ._streams import SAMPLING_CHAINS, SAMPLING_START, TRAINING, ChainStreams
-from ._streams import draw_entropy, generator_for
+from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
+from ._streams import TRAINING, draw_entropy, generator_for
 from ._threads import checked_n_jobs, kernel_threads
 from ._training import (AUTO_EPOCHS, AUTO_UPDATES, MAX_ENERGY_SCALE,  # noqa: F401
                         DivergenceError, fit_epochs, partial_fit_pass, planned_epochs,
@@ -378,46 +376,6 @@ class BaseRBM(ValidatedOnChange, BooleanCountsRefused, CachedParamNames, Conditi
         with _gibbs_streams_lock(streams):
             self._run_chains(V, 1, streams)
         return visible_output(self, self._visible_unit.decode(V), v, self._output_column_types())
-
-    def sample(self, n_samples=1, *, n_steps=1000, random_state=None):
-        """Draw visible samples from the model by block-Gibbs sampling.
-
-        Each sample comes from its own chain, started from the data
-        marginals and run for ``n_steps`` full Gibbs steps; the model is left
-        as it was (its persistent chains and random streams included), but a
-        ``numpy.random.RandomState`` given as ``random_state`` (here or to
-        the model) advances, so the next call draws other samples.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples (independent chains).
-        n_steps : int, default=1000
-            Gibbs steps per chain before its state is returned.
-        random_state : int, RandomState instance or None, default=None
-            Seed for the chains; None uses the estimator's ``random_state``.
-
-        Returns
-        -------
-        X : ndarray or DataFrame of shape (n_samples, n_features)
-            Samples from the model; a DataFrame with the fitted columns for a
-            model fitted on one, or as ``set_output(transform=...)`` asks.
-        """
-        check_is_fitted(self)
-        check_fitted_state(self)
-        check_sample_request(self, n_samples, n_steps, _C_INT_MAX,
-                             chain_bytes(self, "sample"))
-        self._check_proper("has no samples (its chains run off to infinity)")
-        seed = random_state if random_state is not None else self.random_state
-        entropy = draw_entropy(seed)
-        dtype = self.components_.dtype
-        field = np.broadcast_to(self._base_visible_bias(), (n_samples, self.components_.shape[1]))
-        V = np.ascontiguousarray(self._visible_unit.sample(
-            field.astype(dtype), generator_for(entropy, SAMPLING_START)))
-        self._run_chains(V, n_steps, ChainStreams(entropy, SAMPLING_CHAINS))
-        self._warn_of_runaway_chains(self._visible_unit.to_kernel(V), "sample")
-        return visible_output(self, self._visible_unit.decode(V), None,
-                              self._output_column_types())
 
     def _output_column_types(self):
         """Each visible column's type in a frame of samples (None: the model's dtype)."""

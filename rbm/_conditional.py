@@ -35,12 +35,13 @@ from ._monitor import (LIKELIHOOD_CHECKS, MIN_EPOCH_ROWS, MONITOR_SHARE, PASS_FL
                        likelihood_rows)
 from ._partition import (ais_log_partition, gaussian_pair_moments, is_gaussian_pair,
                          state_count_as_float)
-from ._state import chain_bytes, check_chain_memory, check_fitted_state
+from ._state import chain_bytes, check_chain_memory, check_fitted_state, check_sample_request
 from ._training import check_training_record, validation_split
 from ._units.categorical import column_label
 from ._weights import check_sample_weight, positive_rows
 from ._streams import (CONDITIONAL_CHAINS, CONDITIONAL_EXACT, CONDITIONAL_FILL,
-                       CONDITIONAL_START, ChainStreams)
+                       CONDITIONAL_START, SAMPLING_CHAINS, SAMPLING_EXACT, SAMPLING_START,
+                       ChainStreams)
 from ._streams import draw_entropy, generator_for
 
 #: ``method="auto"`` computes marginals and incomplete log-likelihoods
@@ -389,6 +390,63 @@ class ConditionalMixin:
     # ------------------------------------------------------------------
     # Sampling
     # ------------------------------------------------------------------
+
+    def sample(self, n_samples=1, *, n_steps=1000, method="auto", random_state=None):
+        """Draw visible samples from the model.
+
+        ``method="exact"`` draws each sample independently and exactly: a
+        hidden state from p(h), by summing over every hidden state, then v
+        from p(v | h).  ``"gibbs"`` runs block-Gibbs sampling: each sample
+        comes from its own chain, started from the data marginals and run
+        for ``n_steps`` full Gibbs steps (a chain that has not crossed
+        between the model's modes gives samples of the wrong mixture).
+        ``"auto"`` is exact where the hidden layer has at most 2**14 states
+        (binary hidden units), else ``"gibbs"``.  The model is left as it
+        was (its persistent chains and random streams included), but a
+        ``numpy.random.RandomState`` given as ``random_state`` (here or to
+        the model) advances, so the next call draws other samples.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples (independent draws or chains).
+        n_steps : int, default=1000
+            Gibbs steps per chain before its state is returned (``"gibbs"``).
+        method : {"auto", "exact", "gibbs"}, default="auto"
+            Exact draws or Gibbs chains (see above).
+        random_state : int, RandomState instance or None, default=None
+            Seed for the chains; None uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        X : ndarray or DataFrame of shape (n_samples, n_features)
+            Samples from the model; a DataFrame with the fitted columns for a
+            model fitted on one, or as ``set_output(transform=...)`` asks.
+        """
+        check_is_fitted(self)
+        check_fitted_state(self)
+        check_sample_request(self, n_samples, n_steps, _C_INT_MAX,
+                             chain_bytes(self, "sample"))
+        self._check_proper("has no samples (its chains run off to infinity)")
+        method = self._conditional_method(method)
+        self._check_n_jobs()  # (refused alike where the exact draws use no threads)
+        seed = random_state if random_state is not None else self.random_state
+        entropy = draw_entropy(seed)
+        if method == "exact":
+            nothing = np.zeros((1, self.components_.shape[1]), dtype=self.components_.dtype)
+            V = self._exact_conditional_draws(
+                nothing, np.zeros((1, self.n_features_in_), dtype=bool), n_samples,
+                generator_for(entropy, SAMPLING_EXACT))
+            return visible_output(self, self._visible_unit.decode(V), None,
+                                  self._output_column_types())
+        dtype = self.components_.dtype
+        field = np.broadcast_to(self._base_visible_bias(), (n_samples, self.components_.shape[1]))
+        V = np.ascontiguousarray(self._visible_unit.sample(
+            field.astype(dtype), generator_for(entropy, SAMPLING_START)))
+        self._run_chains(V, n_steps, ChainStreams(entropy, SAMPLING_CHAINS))
+        self._warn_of_runaway_chains(self._visible_unit.to_kernel(V), "sample")
+        return visible_output(self, self._visible_unit.decode(V), None,
+                              self._output_column_types())
 
     def conditional_sample(self, X, *, n_draws=1, n_steps=DEFAULT_N_STEPS, method="auto",
                            random_state=None):

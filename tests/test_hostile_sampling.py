@@ -195,7 +195,7 @@ def _density_calls(model, rows):
     assert len(gaps) == 30
     gaps[:, 0] = None if isinstance(model, CategoricalRBM) else np.nan
     return [
-        ("sample", lambda n: model.sample(n, n_steps=2, random_state=0)),
+        ("sample", lambda n: model.sample(n, n_steps=2, method="gibbs", random_state=0)),
         ("conditional_sample", lambda n: model.conditional_sample(
             gaps, n_draws=n // 30, n_steps=2, method="gibbs", random_state=0)),
         ("conditional_marginals", lambda n: model.conditional_marginals(

@@ -24,7 +24,7 @@ CHILD = textwrap.dedent("""
     wide = rbm.BernoulliRBM(n_components=200, n_iter=1, random_state=0, n_jobs=1).fit(X)
     calls = {
         # Hours of work each, were they not stopped.
-        "sample": lambda: model.sample(4, n_steps=2**31 - 1),
+        "sample": lambda: model.sample(4, n_steps=2**31 - 1, method="gibbs"),
         "ais": lambda: wide.log_partition(method="ais", n_betas=10**6, n_chains=100),
         "conditional": lambda: model.conditional_sample(
             np.where(np.eye(4, 16) > 0, np.nan, X[:4]), n_steps=2**31 - 1, method="gibbs"),

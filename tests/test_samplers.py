@@ -206,12 +206,15 @@ def test_gibbs_chains_kernel_matches_exact_joint(family, dtype, n_threads):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("method", ["gibbs", "exact"])
 @estimator_cases
-def test_sample_matches_exact_visible_marginal(family, dtype, n_threads, monkeypatch):
-    # Each sample is the state of its own chain after n_steps steps from the
-    # data marginals (independent chains).  The residual bias after n_steps
-    # moves the Pearson statistic by about N * chi^2(p_n || p) < 1e-3, for the
-    # model and for the broken sampler's model alike.
+def test_sample_matches_exact_visible_marginal(family, dtype, n_threads, monkeypatch, method):
+    # "gibbs": each sample is the state of its own chain after n_steps steps
+    # from the data marginals (independent chains).  The residual bias after
+    # n_steps moves the Pearson statistic by about N * chi^2(p_n || p) < 1e-3,
+    # for the model and for the broken sampler's model alike.  "exact": each
+    # sample is h from p(h) by enumeration, then v | h; its broken sampler is
+    # the perturbed model itself.
     # n_steps: the first from 12 on where the bound holds (12 for Bernoulli;
     # the categorical model mixes more slowly).
     W, b, c = tiny_params(family, dtype)
@@ -220,10 +223,12 @@ def test_sample_matches_exact_visible_marginal(family, dtype, n_threads, monkeyp
         for weights in (W, perturbed(family, W))))
 
     def draw(broken):
-        model = family.model(W, b, c, dtype, n_jobs=n_threads)
-        if broken:
+        weights = perturbed(family, W) if broken and method == "exact" else W
+        model = family.model(weights, b, c, dtype, n_jobs=n_threads)
+        if broken and method == "gibbs":
             break_kernel(monkeypatch, "gibbs_chains", model, family)
-        samples = model.sample(n_samples=N_SAMPLES, n_steps=n_steps, random_state=0)
+        samples = model.sample(n_samples=N_SAMPLES, n_steps=n_steps, method=method,
+                               random_state=0)
         assert samples.shape == (N_SAMPLES, family.n_features(W.shape[1]))
         assert samples.dtype == family.input(family.visible_states(W.shape[1]), dtype).dtype
         return np.bincount(family.visible_index(family.states(samples, W.shape[1])),
