@@ -696,7 +696,9 @@ def _pt_temperatures(estimator, n_chains):
     refusal names the method (set n_temperatures back to what was no
     setting of that fit)."""
     fitted = fitted_n_temperatures(estimator)
-    if fitted is None:
+    value = estimator.n_temperatures
+    if fitted is None and not (isinstance(value, Integral) and not isinstance(value, bool)
+                               and value >= 2):
         refuse_layout_change(estimator, n_chains)
     return check_count_setting(estimator, "n_temperatures", fitted, minimum=2)
 
