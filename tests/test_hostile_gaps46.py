@@ -11,7 +11,6 @@ extremes of the observed entries only; and a complete DataFrame validated
 
 import pickle
 import re
-import tracemalloc
 import warnings
 
 import numpy as np
@@ -23,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMImputer
+from test_memory import traced_peak
 
 
 def _binary_with_gaps(n_rows=80, n_features=6, seed=0):
@@ -132,15 +132,6 @@ def test_the_refusal_of_gaps_names_no_method_that_refuses_them():
 # 3. Complete sparse input stays sparse under missing="impute"
 # ----------------------------------------------------------------------
 
-def _peak_bytes(call):
-    tracemalloc.start()
-    try:
-        call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_complete_sparse_input_is_not_densified_with_missing_impute():
     # 1000 x 2000 at 1%: a dense copy is 16 MB, the matrix 0.24 MB. Before,
     # missing="impute" fit (and partial_fit) peaked at 32 MB, missing="error" at 8 MB.
@@ -148,9 +139,9 @@ def test_complete_sparse_input_is_not_densified_with_missing_impute():
                    data_rvs=np.ones)
     plain = BernoulliRBM(n_components=2, n_iter=1, batch_size=100, random_state=0)
     gappy = clone(plain).set_params(missing="impute")
-    peaks = [[_peak_bytes(lambda: model.fit(Xs)), _peak_bytes(lambda: model.partial_fit(Xs)),
-              _peak_bytes(lambda: model.transform(Xs)),
-              _peak_bytes(lambda: model.score_samples(Xs))] for model in (plain, gappy)]
+    peaks = [[traced_peak(lambda: model.fit(Xs)), traced_peak(lambda: model.partial_fit(Xs)),
+              traced_peak(lambda: model.transform(Xs)),
+              traced_peak(lambda: model.score_samples(Xs))] for model in (plain, gappy)]
     for with_error, with_impute in zip(*peaks):
         assert with_impute < 1.1 * with_error + 2 ** 20, peaks
     fresh = [clone(m).fit(Xs) for m in (plain, gappy)]
