@@ -13,6 +13,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from . import _gibbs
+from ._ladder import _fitted_layout as fitted_layout
 from ._ladder import fitted_n_temperatures, refuse_layout_change
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
 from ._units import (CategoricalVisible, HiddenLayer, check_array_attribute,
@@ -697,9 +698,13 @@ def _pt_temperatures(estimator, n_chains):
     setting of that fit)."""
     fitted = fitted_n_temperatures(estimator)
     value = estimator.n_temperatures
-    if fitted is None and not (isinstance(value, Integral) and not isinstance(value, bool)
-                               and value >= 2):
-        refuse_layout_change(estimator, n_chains)
+    layout = fitted_layout(estimator)
+    if fitted is None and layout is not None and not (
+            isinstance(value, Integral) and not isinstance(value, bool) and value >= 2):
+        raise ValueError(
+            f"{type(estimator).__name__} was fitted with method={layout[0]!r}, but method is "
+            f"now 'pt' with n_temperatures={value!r}, which must be an int >= 2; set "
+            f"method={layout[0]!r} back, or n_temperatures to an int >= 2, or refit the model.")
     return check_count_setting(estimator, "n_temperatures", fitted, minimum=2)
 
 

@@ -18,7 +18,7 @@ from . import _gibbs
 TRAINING, GIBBS, SAMPLING_START, SAMPLING_CHAINS, AIS, SHUFFLE = range(6)
 # Conditional sampling (rbm._conditional): numbered apart, clear of new purposes above.
 CONDITIONAL_START, CONDITIONAL_CHAINS, CONDITIONAL_FILL, CONDITIONAL_EXACT = 16, 17, 18, 19
-# Exact draws of sample (rbm._base).
+# Exact draws of sample (rbm._conditional).
 SAMPLING_EXACT = 20
 
 

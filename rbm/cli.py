@@ -37,6 +37,7 @@ from sklearn.preprocessing import Binarizer, KBinsDiscretizer, MinMaxScaler, Sta
 import rbm
 
 from . import _demo, persistence
+from ._conditional import how_drawn
 from ._frames import frame_library
 from ._units._layer import counted
 from ._units.categorical import UnknownCategoryError, warn_of_many_categories
@@ -410,8 +411,9 @@ def _add_score_parser(commands):
 def _add_sample_parser(commands):
     sample = _add_command(
         commands, "sample", _run_sample, help="draw samples from a saved model",
-        description="Draw N samples from a saved model by block-Gibbs sampling (each\n"
-                    "from its own chain, started from the data marginals). A saved\n"
+        description="Draw N samples from a saved model: exactly where it has at most 14\n"
+                    "binary hidden units, else by block-Gibbs sampling (each from its own\n"
+                    "chain, started from the data marginals). A saved\n"
                     "Pipeline gives them in the units of the original data: back through\n"
                     "each preprocessing step that has an inverse_transform.",
         epilog=SAMPLE_EXAMPLES,
@@ -420,7 +422,8 @@ def _add_sample_parser(commands):
     sample.add_argument("-n", "--n-samples", type=_count(1), default=10, metavar="N",
                         help="samples to draw (default: 10)")
     sample.add_argument("--n-steps", type=_count(1), default=1000, metavar="N",
-                        help="Gibbs steps per chain (default: 1000)")
+                        help="Gibbs steps per chain (default: 1000; none where drawn "
+                             "exactly)")
     sample.add_argument("--seed", type=_count(0, SEED_MAX), metavar="SEED",
                         help="seed of the chains (default: the model's random_state)")
     sample.add_argument("--model-units", action="store_true",
@@ -1317,8 +1320,8 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
         "filters.png": plot.plot_filters(model,
                                          image_shape=None if categorical else image_shape),
         "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape,
-                                        title=f"Samples after {args.sample_steps} Gibbs "
-                                              "steps"),
+                                        title="Samples "
+                                              + how_drawn(model, args.sample_steps)),
         "free_energy.png": plot.plot_free_energy(model, X_eval, samples=samples),
     }
     if hasattr(model, "history_"):
@@ -1550,8 +1553,8 @@ def _run_sample(args):
     if args.output is not None:
         units = (f"in the data's units (through {', '.join(undone)}.inverse_transform)"
                  if undone else "as the model sees them")
-        print(f"Wrote {X.shape[0]} samples of {X.shape[1]} features after {args.n_steps} "
-              f"Gibbs steps, {units}, to {args.output}")
+        print(f"Wrote {X.shape[0]} samples of {X.shape[1]} features "
+              f"{how_drawn(model, args.n_steps)}, {units}, to {args.output}")
     return 0
 
 

@@ -18,6 +18,7 @@ import io
 import os
 import pickle
 import shutil
+import types
 import uuid
 import zipfile
 from pathlib import Path
@@ -516,7 +517,8 @@ def _may_hold_a_model(value):
     """Whether ``_held`` looks into ``value``."""
     if isinstance(value, (dict, list, tuple)):
         return True
-    return (hasattr(value, "__dict__") and not isinstance(value, (type, np.ndarray, np.generic))
+    return (hasattr(value, "__dict__")
+            and not isinstance(value, (type, types.ModuleType, np.ndarray, np.generic))
             and not callable(value) or _is_estimator(value))
 
 

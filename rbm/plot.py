@@ -14,6 +14,8 @@ import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
+from ._conditional import how_drawn
+
 try:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -339,7 +341,7 @@ def plot_samples(model, n_samples=25, *, image_shape=None, n_steps=1000, random_
     fig : matplotlib.figure.Figure
     """
     samples, titles = _drawn_samples(model, n_samples, n_steps, random_state, y)
-    title = f"{n_samples} samples after {n_steps} Gibbs steps"
+    title = f"{n_samples} samples {how_drawn(model, n_steps)}"
     categories = getattr(model, "categories_", None)
     if categories is None:
         # one title: the heatmap's own, or the grid's above its images (the heatmap

@@ -367,7 +367,8 @@ def test_conditional_use_is_the_same_for_any_thread_count(family):
     for n_jobs in (1, 3):
         model = family.model(W, b, c, n_jobs=n_jobs)
         with _gibbs.kernel_settings(parallel_threshold=0):
-            results.append((model.conditional_sample(X, n_draws=3, random_state=2),
+            results.append((model.conditional_sample(X, n_draws=3, method="gibbs",
+                                                     random_state=2),
                             flat_marginals(family, model.conditional_marginals(
                                 X, method="gibbs", n_sweeps=3, random_state=2))))
     assert np.array_equal(results[0][0], results[1][0])
@@ -575,7 +576,8 @@ def gaussian_missing_cdf(W, b, c, sigma, v_obs, observed, missing):
     return lambda x: stats.norm.cdf((np.asarray(x)[:, None] - means) / sigma[missing]) @ p
 
 
-def test_gaussian_conditional_sample_matches_the_exact_mixture():
+@pytest.mark.parametrize("method", ["gibbs", "exact"])
+def test_gaussian_conditional_sample_matches_the_exact_mixture(method):
     # The estimator's draws of the missing unit, against its exact law by a
     # Kolmogorov-Smirnov test at level ALPHA.  Burn-in: the clamped hidden
     # chain is a two-block Gibbs chain reversible w.r.t. p(h | v_obs), so
@@ -595,7 +597,7 @@ def test_gaussian_conditional_sample_matches_the_exact_mixture():
     np.testing.assert_allclose(p @ T, p, rtol=0, atol=1e-12)  # p(h | v_obs) is stationary
     assert chain_chi2_bound(p, T, 199) < 1e-12
     n = 20000
-    draws = model.conditional_sample(v[None, :], n_draws=n, random_state=0)
+    draws = model.conditional_sample(v[None, :], n_draws=n, method=method, random_state=0)
     assert np.all(draws[:, observed] == v[observed])
     exact = gaussian_missing_cdf(W, b, c, sigma, v_obs, observed, missing)
     assert stats.kstest(draws[:, missing], exact).pvalue > ALPHA
@@ -802,3 +804,49 @@ def test_score_samples_says_which_rows_ais_left_without_a_standard_error():
                                          r"them with too few effective AIS runs for any "
                                          r"standard error \(inf\)\)"):
         model.score_samples(rows)
+
+
+def test_auto_draws_exactly_where_that_is_no_dearer_than_the_chains():
+    # conditional_sample: 2**H <= 2 n_steps H (12 hidden units at 200 steps,
+    # not 13); sample: up to 14 hidden units, 15 run chains.
+    from rbm import BernoulliRBM
+    X = (np.random.default_rng(0).random((40, 6)) < 0.5).astype(float)
+    gaps = X[:3].copy()
+    gaps[:, 0] = np.nan
+    for n_hidden, conditional, free in ((12, "exact", "exact"), (13, "gibbs", "exact"),
+                                        (14, "gibbs", "exact"), (15, "gibbs", "gibbs")):
+        model = BernoulliRBM(n_components=n_hidden, n_iter=1, random_state=0).fit(X)
+        assert model._conditional_method("auto", gibbs_steps=200) == conditional
+        assert model._conditional_method("auto") == free
+        for method in (conditional, free):  # each path draws what it says it draws
+            assert model.conditional_sample(gaps, method=method, random_state=0).shape == (3, 6)
+    assert model._conditional_method("auto", gibbs_steps=2**31 - 1) == "gibbs"  # (15 units)
+    relu = BernoulliRBM(n_components=3, n_iter=1, hidden="relu", learning_rate=0.01,
+                        random_state=0).fit(X)
+    for call in (lambda: relu.sample(2, method="exact"),
+                 lambda: relu.conditional_sample(gaps, method="exact")):
+        with pytest.raises(ValueError, match="units are real-valued; use method='gibbs'"):
+            call()
+    with pytest.raises(ValueError, match="method must be 'auto', 'exact' or 'gibbs'"):
+        relu.sample(2, method="exakt")
+
+
+def test_exact_draws_refuse_rows_that_leave_no_finite_law():
+    # 1e308 observed: log weights inf - inf, and the draws took the last
+    # hidden state for every completion, silently.
+    W, b, c, sigma = random_gaussian(4, 3, 5, 1.0)
+    model = gaussian_model(W, b, c, sigma)
+    with pytest.raises(ValueError, match=r"observed entries of 1 rows \(the first: row 1\) "
+                                         "give no finite probability"):
+        model.conditional_sample([[0.1, np.nan, 0.2, 0.3], [1e308, np.nan, np.nan, 0.5]],
+                                 method="exact", random_state=0)
+
+
+def test_transform_refuses_values_beyond_a_float32_models_range():
+    # Validated in float64, then cast: 1e39 became inf and the features NaN.
+    from rbm import GaussianBernoulliRBM
+    X = np.random.default_rng(0).standard_normal((40, 4)).astype(np.float32)
+    model = GaussianBernoulliRBM(n_components=3, n_iter=1, random_state=0,
+                                 missing="impute").fit(X)
+    with pytest.raises(ValueError, match="beyond the range of its float32 parameters"):
+        model.transform(np.array([[1e39, np.nan, 0.0, 0.0]]))

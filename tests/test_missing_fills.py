@@ -52,3 +52,16 @@ def test_gaussian_fills_follow_the_complete_rows_mean_and_spread():
     # their spread within BOUND of its own (std / sqrt(2 n)).
     assert abs(fills.mean() - mean) < BOUND * std / np.sqrt(N_GAPS)  # (before: about 0)
     assert abs(fills.std() - std) < BOUND * std / np.sqrt(2 * N_GAPS)
+
+
+def test_entries_of_weight_zero_count_for_nothing():
+    # The later-rows check widens its bounds for few observations: those of
+    # rows of weight 0 were counted.
+    from rbm._units._layer import masked_column_moments
+    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    mask = np.ones(X.shape, dtype=bool)
+    mask[1, 1] = False
+    mean, std, counts = masked_column_moments(X, mask, np.array([0.0, 1.0, 1.0]))
+    assert counts.tolist() == [2, 1]
+    np.testing.assert_allclose(mean, [4.0, 6.0])
+    np.testing.assert_allclose(std, [1.0, 0.0])

@@ -346,6 +346,12 @@ def test_samples_have_one_title_as_a_heatmap_or_a_grid(model, image_shape):
     # The heatmap had two: plot_images' "Samples" on the axes, under plot_samples'
     # "4 samples after 2 Gibbs steps" above it.
     fig = plot.plot_samples(model, 4, image_shape=image_shape, n_steps=2, random_state=0)
+    assert _titles(fig) == ["4 samples drawn exactly"]  # (a model this small is)
+    # Past 14 hidden units, chains: the title says how many steps.
+    X = (np.random.default_rng(0).random((30, 16)) < 0.5).astype(float)
+    wide = BernoulliRBM(n_components=15, n_iter=1, random_state=0).fit(X)
+    fig = plot.plot_samples(wide, 4, image_shape=image_shape and (4, 4), n_steps=2,
+                            random_state=0)
     assert _titles(fig) == ["4 samples after 2 Gibbs steps"]
 
 

@@ -324,7 +324,7 @@ def test_inference_is_exact_across_thread_counts(binary_rows, threaded_kernel):
         before = _blas.team_products()
         outputs[n_jobs] = dict(
             gibbs=model.gibbs(X),
-            sample=model.sample(300, n_steps=3, random_state=1),
+            sample=model.sample(300, n_steps=3, method="gibbs", random_state=1),
             transform=model.transform(X),
             free_energy=model.free_energy(X),
             ais=np.array(model.log_partition("ais", n_betas=100, random_state=2)),

@@ -334,8 +334,9 @@ MOMENT_BLOCK_BYTES = 4 * 2**20
 
 
 def masked_column_moments(X, mask, sample_weight=None):
-    """(mean, standard deviation, observed entries) per column of the entries
-    of dense X where ``mask`` is True, the rows weighted by ``sample_weight``.
+    """(mean, standard deviation, observed entries of positive weight) per
+    column of the entries of dense X where ``mask`` is True, the rows
+    weighted by ``sample_weight``.
 
     Two passes over blocks of rows in float64 (the mean, then the mean
     squared deviation from it), so that no temporary has the input's size:
@@ -354,9 +355,11 @@ def masked_column_moments(X, mask, sample_weight=None):
         return weights
 
     totals, sums = np.zeros(n_columns), np.zeros(n_columns)
+    counts = np.zeros(n_columns, dtype=np.intp)
     for block in blocks:
         weights = weighted(block)
         totals += weights.sum(axis=0)
+        counts += (weights > 0).sum(axis=0)
         sums += (weights * np.where(mask[block], X[block], 0.0)).sum(axis=0)
     seen = totals > 0
     mean = np.divide(sums, totals, out=np.zeros(n_columns), where=seen)
@@ -365,7 +368,7 @@ def masked_column_moments(X, mask, sample_weight=None):
         deviations = np.where(mask[block], X[block] - mean, 0.0)
         squares += (weighted(block) * deviations * deviations).sum(axis=0)
     std = np.sqrt(np.divide(squares, totals, out=np.zeros(n_columns), where=seen))
-    return mean, std, mask.sum(axis=0)
+    return mean, std, counts
 
 
 def count_non_finite(values):
