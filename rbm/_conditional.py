@@ -37,7 +37,8 @@ from ._monitor import (LIKELIHOOD_CHECKS, MIN_EPOCH_ROWS, MONITOR_SHARE, PASS_FL
                        likelihood_rows)
 from ._partition import (ais_log_partition, gaussian_pair_moments, is_gaussian_pair,
                          state_count_as_float)
-from ._state import chain_bytes, check_chain_memory, check_fitted_state, check_sample_request
+from ._state import (chain_bytes, check_chain_memory, check_energy_scale, check_fitted_state,
+                     check_sample_request)
 from ._training import check_training_record, validation_split
 from ._units.categorical import column_label
 from ._weights import check_sample_weight, positive_rows
@@ -522,8 +523,8 @@ class ConditionalMixin:
         """
         n_draws = _check_count("n_draws", n_draws)
         n_steps = _check_count("n_steps", n_steps)
+        rows, observed = self._incomplete_input(X)  # (checks the fitted state first)
         method = self._conditional_method(method, gibbs_steps=n_steps)
-        rows, observed = self._incomplete_input(X)
         self._check_n_jobs()  # (refused alike where the exact draws use no threads)
         check_chain_memory(self, n_draws * rows.shape[0],
                            f"conditional_sample(n_draws={n_draws}) of {rows.shape[0]} rows",
@@ -554,6 +555,9 @@ class ConditionalMixin:
         """Internal rows: ``n_draws`` independent exact completions of each row
         (``conditional_sample``): h from p(h | observed) by its cumulative sum
         over every hidden state, then the missing entries from p(v | h)."""
+        # Parameters past float64's resolution would make the states' sums
+        # rounding noise (inf - inf at 1e300), as they make log Z.
+        check_energy_scale(self)
         unit = self._visible_unit
         W = self.components_.astype(np.float64)
         b = self.intercept_visible_.astype(np.float64)
