@@ -22,17 +22,16 @@ from ._likelihood import AUTO_EXACT_MAX_FLOPS
 from ._monitor import (EXPONENTIAL_FINAL_FRACTION, MONITOR_AIS, MONITOR_ROWS,
                        PASS_FLOPS_PER_WEIGHT, EarlyStopping,
                        ProgressLine, TrainingMonitor, epoch_learning_rate, epoch_momentum,
-                       epoch_row_index, epoch_rows, estimate_tag, likelihood_epoch,
+                       epoch_row_index, estimate_tag, likelihood_epoch,
                        likelihood_monitoring, likelihood_rows, format_epoch)
 from ._partition import (GAUSSIAN_PAIR_MAX_HALVINGS, GAUSSIAN_PAIR_RIDGE, IMPROPER_GAUSSIAN_PAIR,
                          MAX_EXACT_STATES, exact_cost, gaussian_pair_from_moments, gaussian_pair_gradient,
-                         gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments,
-                         SigmaOnly)
+                         gaussian_pair_log_likelihood, is_gaussian_pair, weighted_moments)
 from ._properness import ProperKeeper, check_cost_bound, improper_description
 from ._state import MAX_ENERGY_SCALE, Update, model_energy_scale
 from ._units import (all_finite, default_learning_rate, default_weight_decay, hidden_layer_type,
                      resolved_learning_rate, resolved_weight_decay)
-from ._weights import average, check_sample_weight, kernel_weights, positive_rows
+from ._weights import average, kernel_weights
 
 
 #: ``n_iter="auto"``: about this many minibatch updates, in at least and at
@@ -280,18 +279,27 @@ class Batches:
         """Number of rows."""
         return self.X.shape[0] if self.X is not None else len(self.csr_indptr) - 1
 
-    def head(self, n_rows):
-        """The first ``n_rows`` rows in the form they were given (array or CSR)."""
+    def all_rows(self):
+        """Every row, in the form it was given (array or CSR)."""
         if self.X is not None:
-            return self.X[:n_rows]
-        end = self.csr_indptr[n_rows]
-        n_columns = self._n_columns
-        return sp.csr_matrix((self.csr_data[:end], self.csr_indices[:end],
-                              self.csr_indptr[: n_rows + 1]), shape=(n_rows, n_columns))
+            return self.X
+        return sp.csr_matrix((self.csr_data, self.csr_indices, self.csr_indptr),
+                             shape=(self.n_rows, self._n_columns))
 
-    def head_weights(self, n_rows):
-        """The weights of ``head(n_rows)``, or None when unweighted."""
-        return None if self.sample_weight is None else self.sample_weight[:n_rows]
+    def rows_at(self, index):
+        """(rows, their weights or None when unweighted): the rows ``index``
+        (row numbers), a copy in the form they were given."""
+        weights = None if self.sample_weight is None else self.sample_weight[index]
+        if self.X is not None:
+            return self.X[index], weights
+        # Gathered here: a CSR matrix of every row would convert the column
+        # indices of all of them where their dtype differs from indptr's.
+        starts = self.csr_indptr[index]
+        lengths = self.csr_indptr[np.asarray(index) + 1] - starts
+        indptr = np.concatenate(([0], np.cumsum(lengths))).astype(np.intp)
+        entries = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+        return sp.csr_matrix((self.csr_data[entries], self.csr_indices[entries], indptr),
+                             shape=(len(indptr) - 1, self._n_columns)), weights
 
     def plan(self, order, batch_size):
         """Visit rows ``order`` in minibatches of (about) ``batch_size``; returns self."""
@@ -477,9 +485,7 @@ def normalizing_rows(batches):
     n_rows = batches.n_rows
     index = np.unique(np.linspace(0, n_rows - 1, min(n_rows, NORMALIZING_ROWS)).round()
                       ).astype(np.intp)
-    rows = batches.head(n_rows)[index]
-    weights = None if batches.sample_weight is None else batches.sample_weight[index]
-    return rows, weights
+    return batches.rows_at(index)
 
 
 def normalize_hidden_units(model, batches):
@@ -638,7 +644,7 @@ def exact_gaussian_pair_step(model, batches, update):
     Gaussian and its training objective never falls.
     """
     unit = model._visible_unit
-    mean, second = _ridged_moments(model, batches.head(batches.n_rows), batches.sample_weight)
+    mean, second = _ridged_moments(model, batches.all_rows(), batches.sample_weight)
     params = [np.asarray(a, dtype=np.float64) for a in (
         model.components_, model.intercept_visible_, model.intercept_hidden_, unit.sigma)]
     low, high = (np.asarray(unit.state[row], dtype=np.float64)
@@ -823,8 +829,9 @@ def divergence_message(model, batches, data_mean, learning_rate, momentum, watch
     watch.checked = finite
     if finite:
         if discrete:
-            n_rows = epoch_rows(batches.n_rows)
-            rows, weights = batches.head(n_rows), batches.head_weights(n_rows)
+            # The per-epoch figures' rows: evenly spaced, so data sorted (by
+            # class, say) is judged on every part of it, not on its first rows.
+            rows, weights = batches.rows_at(epoch_row_index(batches.n_rows))
             start = None if watch.before is None else (lambda: watch.before(
                 "bound", lambda before: likelihood_upper_bound(before, rows, weights)))
             what = finite_divergence(model, rows, data_mean, start, weights)

@@ -8,12 +8,14 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_digits
 
 from rbm import (BernoulliRBM, CategoricalRBM, DivergenceError, DivergenceWarning,
                  GaussianBernoulliRBM)
 from rbm._training import (DIVERGENCE_NATS_PER_FEATURE, DIVERGENCE_PATIENCE,
-                           DivergenceWatch, decay_stability_bound, likelihood_upper_bound)
+                           DivergenceWatch, decay_stability_bound, epoch_row_index,
+                           likelihood_upper_bound)
 
 
 @pytest.fixture(scope="module")
@@ -372,6 +374,34 @@ def test_the_bound_before_a_pass_is_taken_on_the_parameters_before_it(monkeypatc
     assert seen == [("bound", expected)]
     assert not np.array_equal(model.components_, before.components_)
     assert model.n_iter_ == before.n_iter_ + 1
+
+
+@pytest.mark.parametrize("form", ["dense", "csr"])
+def test_the_divergence_check_reads_rows_from_all_of_the_data(monkeypatch, form):
+    # Before: the first epoch_rows rows.  Data sorted by class were judged on
+    # the zeros alone (the first 64 of the 1,797 digits), so a model that had
+    # run away on every other digit passed.
+    import rbm._training as training
+
+    X, y = load_digits(return_X_y=True)
+    order = np.argsort(y, kind="stable")
+    X, y = (X[order] / 16.0 > 0.5).astype(float), y[order]
+    weights = np.linspace(0.5, 2.0, len(X))
+    seen = []
+    real = training.finite_divergence
+
+    def watched(model, rows, data_mean, start=None, weights=None):
+        seen.append((rows.toarray() if sp.issparse(rows) else rows, weights))
+        return real(model, rows, data_mean, start, weights)
+
+    monkeypatch.setattr(training, "finite_divergence", watched)
+    data = sp.csr_matrix(X) if form == "csr" else X
+    BernoulliRBM(n_components=4, n_iter=1, random_state=0).fit(data, sample_weight=weights)
+    index = epoch_row_index(len(X))
+    (rows, row_weights), = seen
+    assert set(y[:len(index)]) == {0} and set(y[index]) == set(range(10))
+    np.testing.assert_array_equal(rows, X[index])
+    np.testing.assert_array_equal(row_weights, weights[index])
 
 
 def test_an_overstrong_sparsity_cost_is_named_not_the_learning_rate():
