@@ -354,7 +354,8 @@ class LikelihoodMixin:
         500 x 784, a proof takes a step or two and is found again for its words."""
         key = f"improper/{self._parameter_fingerprint()}"
         cache = self._training.log_partition_cache
-        if key in cache and cache[key][0] != math.inf:
+        entry = cache.get(key)  # (one read: another thread may clear the cache)
+        if entry is not None and entry[0] != math.inf:
             return ""
         what = improper_description(self.components_, self._visible_unit, self._hidden_unit)
         cache[key] = (math.inf if what else -math.inf, 0.0)

@@ -141,3 +141,25 @@ def test_gibbs_calls_on_different_models_do_not_take_turns(digits_binary):
         a_call.result()
     assert b_finished, "b's gibbs call waited for a's"
     np.testing.assert_array_equal(b_call.result(), expected)
+
+
+class _ClearedAfterLookUp(dict):
+    """A cache that another thread clears right after each membership test:
+    the window between a look-up and a read that a fit on one thread and a
+    score on another can hit."""
+
+    def __contains__(self, key):
+        found = super().__contains__(key)
+        self.clear()
+        return found
+
+
+def test_the_improperness_verdict_is_read_once_from_the_cache(digits_binary):
+    # Before: "key in cache and cache[key]" raised a bare KeyError when the
+    # cache was cleared in between.
+    model = BernoulliRBM(n_components=4, hidden="relu", n_iter=2, random_state=0,
+                         n_jobs=1).fit(digits_binary[:200])
+    expected = model._cached_improperness()
+    cache = _ClearedAfterLookUp(model._training.log_partition_cache)
+    model._training.log_partition_cache = cache
+    assert model._cached_improperness() == expected
