@@ -39,7 +39,8 @@ from ._partition import (ais_log_partition, gaussian_pair_moments, is_gaussian_p
                          state_count_as_float)
 from ._state import (chain_bytes, check_chain_memory, check_energy_scale, check_fitted_state,
                      check_sample_request)
-from ._training import check_training_record, validation_split
+from ._tempering import TemperedChains
+from ._training import check_training_record, is_count, validation_split
 from ._units.categorical import column_label
 from ._weights import check_sample_weight, positive_rows
 from ._streams import (CONDITIONAL_CHAINS, CONDITIONAL_EXACT, CONDITIONAL_FILL,
@@ -153,6 +154,17 @@ def how_drawn(model, n_steps):
     return f"after {n_steps:,} Gibbs steps"
 
 
+def _ladder_size(method, n_temperatures):
+    """The chains per output row of a sampling ``method``: ``n_temperatures``
+    (checked: an integer of at least 2) for "tempered", else 1."""
+    if method != "tempered":
+        return 1
+    if not (is_count(n_temperatures) and n_temperatures >= 2):
+        raise ValueError(f"n_temperatures must be an integer of at least 2, got "
+                         f"{n_temperatures!r}.")
+    return n_temperatures
+
+
 def stores_nan(X):
     """Whether SciPy sparse X stores a NaN among its values (a missing entry
     under ``missing="impute"``; an entry it leaves out is 0)."""
@@ -196,6 +208,14 @@ class ConditionalMixin:
                                 S, H, P, int(n_steps), streams.for_rows(rows), int(n_threads),
                                 clamp=clamp)
         return H
+
+    def _tempered_chains(self, S, clamp, n_steps, n_temperatures, entropy, call):
+        """Kernel rows: the coldest chains of a tempered ladder started at kernel
+        rows S (``rbm._tempering``), after a warning where its swaps stalled."""
+        chains = TemperedChains(self, S, n_temperatures, entropy, call, clamp)
+        S = chains.run(n_steps)
+        chains.warn_of_a_broken_ladder()
+        return S
 
     # ------------------------------------------------------------------
     # Training on incomplete rows (missing="impute")
@@ -416,7 +436,8 @@ class ConditionalMixin:
     # Sampling
     # ------------------------------------------------------------------
 
-    def sample(self, n_samples=1, *, n_steps=1000, method="auto", random_state=None):
+    def sample(self, n_samples=1, *, n_steps=1000, method="auto", n_temperatures=10,
+               random_state=None):
         """Draw visible samples from the model.
 
         ``method="exact"`` draws each sample independently and exactly: a
@@ -425,8 +446,14 @@ class ConditionalMixin:
         comes from its own chain, started from the data marginals and run
         for ``n_steps`` full Gibbs steps (a chain that has not crossed
         between the model's modes gives samples of the wrong mixture).
-        ``"auto"`` is exact where the hidden layer has at most 2**14 states
-        (binary hidden units), else ``"gibbs"``.  The model is left as it
+        ``"tempered"`` runs parallel tempering: each sample's chain is the
+        coldest of a ladder of ``n_temperatures`` chains, from the model down
+        to the independent model of the data marginals, which swap states
+        after every step, so states cross between modes at the flat end
+        (``n_temperatures`` times the work of ``"gibbs"``; a RuntimeWarning
+        says where too few swaps were accepted).  ``"auto"`` is exact where
+        the hidden layer has at most 2**14 states (binary hidden units),
+        else ``"gibbs"``.  The model is left as it
         was (its persistent chains and random streams included), but a
         ``numpy.random.RandomState`` given as ``random_state`` (here or to
         the model) advances, so the next call draws other samples.
@@ -437,8 +464,11 @@ class ConditionalMixin:
             Number of samples (independent draws or chains).
         n_steps : int, default=1000
             Gibbs steps per chain before its state is returned (``"gibbs"``).
-        method : {"auto", "exact", "gibbs"}, default="auto"
-            Exact draws or Gibbs chains (see above).
+        method : {"auto", "exact", "gibbs", "tempered"}, default="auto"
+            Exact draws, Gibbs chains or tempered chains (see above).
+        n_temperatures : int, default=10
+            Temperatures of ``"tempered"``, the model's own included; at
+            least 2.
         random_state : int, RandomState instance or None, default=None
             Seed for the chains; None uses the estimator's ``random_state``.
 
@@ -450,10 +480,11 @@ class ConditionalMixin:
         """
         check_is_fitted(self)
         check_fitted_state(self)
+        method = self._conditional_method(method, tempered=True)
+        ladder = _ladder_size(method, n_temperatures)
         check_sample_request(self, n_samples, n_steps, _C_INT_MAX,
-                             chain_bytes(self, "sample"))
+                             chain_bytes(self, "sample") * ladder)
         self._check_proper("has no samples (its chains run off to infinity)")
-        method = self._conditional_method(method)
         self._check_n_jobs()  # (refused alike where the exact draws use no threads)
         seed = random_state if random_state is not None else self.random_state
         entropy = draw_entropy(seed)
@@ -468,13 +499,18 @@ class ConditionalMixin:
         field = np.broadcast_to(self._base_visible_bias(), (n_samples, self.components_.shape[1]))
         V = np.ascontiguousarray(self._visible_unit.sample(
             field.astype(dtype), generator_for(entropy, SAMPLING_START)))
-        self._run_chains(V, n_steps, ChainStreams(entropy, SAMPLING_CHAINS))
+        if method == "tempered":
+            unit = self._visible_unit
+            V[...] = unit.from_kernel(self._tempered_chains(unit.to_kernel(V), None, n_steps,
+                                                            n_temperatures, entropy, "sample"))
+        else:
+            self._run_chains(V, n_steps, ChainStreams(entropy, SAMPLING_CHAINS))
         self._warn_of_runaway_chains(self._visible_unit.to_kernel(V), "sample")
         return visible_output(self, self._visible_unit.decode(V), None,
                               self._output_column_types())
 
     def conditional_sample(self, X, *, n_draws=1, n_steps=DEFAULT_N_STEPS, method="auto",
-                           random_state=None):
+                           n_temperatures=10, random_state=None):
         """Complete the rows of X by drawing their missing entries from
         p(missing | observed).
 
@@ -488,7 +524,11 @@ class ConditionalMixin:
         separate chains, so no thinning is needed); a chain that has not
         crossed between the modes of a multimodal conditional gives draws of
         the wrong mixture (a 12 x 2 model: one mode in 53% of the draws,
-        against its exact 69%).  ``"auto"`` is exact where enumerating the
+        against its exact 69%).  ``"tempered"`` runs parallel tempering:
+        each output row's chain is the coldest of a ladder of
+        ``n_temperatures`` clamped chains, from the model down to the
+        independent model of the data marginals, which swap states after
+        every step (``sample``).  ``"auto"`` is exact where enumerating the
         hidden states (binary hidden units, at most 2**14 states) costs no
         more per row than a chain of ``n_steps`` steps: 2**H <= 2 n_steps H
         (up to 12 hidden units at the default 200 steps); else ``"gibbs"``.
@@ -507,8 +547,12 @@ class ConditionalMixin:
             Gibbs steps per chain (``"gibbs"``).  Clamped chains mix faster
             than the free chains of ``sample`` (1,000 steps): the observed
             entries pin the hidden layer.
-        method : {"auto", "exact", "gibbs"}, default="auto"
-            Exact draws or clamped Gibbs chains (see above).
+        method : {"auto", "exact", "gibbs", "tempered"}, default="auto"
+            Exact draws, clamped Gibbs chains or clamped tempered chains (see
+            above).
+        n_temperatures : int, default=10
+            Temperatures of ``"tempered"``, the model's own included; at
+            least 2.
         random_state : int, RandomState instance or None, default=None
             Seed; None uses the estimator's ``random_state``.  The same seed
             gives the same draws whatever ``n_jobs``.
@@ -524,28 +568,38 @@ class ConditionalMixin:
         n_draws = _check_count("n_draws", n_draws)
         n_steps = _check_count("n_steps", n_steps)
         rows, observed = self._incomplete_input(X)  # (checks the fitted state first)
-        method = self._conditional_method(method, gibbs_steps=n_steps)
+        method = self._conditional_method(method, gibbs_steps=n_steps, tempered=True)
+        ladder = _ladder_size(method, n_temperatures)
         self._check_n_jobs()  # (refused alike where the exact draws use no threads)
         check_chain_memory(self, n_draws * rows.shape[0],
                            f"conditional_sample(n_draws={n_draws}) of {rows.shape[0]} rows",
                            "ask for at most {} completions a call in all (fewer rows or "
-                           "draws)", chain_bytes(self, "conditional_sample"))
+                           "draws)", chain_bytes(self, "conditional_sample") * ladder)
         entropy = draw_entropy(random_state if random_state is not None else self.random_state)
         if method == "exact":
             V = self._exact_conditional_draws(rows, observed, n_draws,
                                               generator_for(entropy, CONDITIONAL_EXACT))
         else:
-            V = self._gibbs_conditional_draws(rows, observed, n_draws, n_steps, entropy)
+            V = self._gibbs_conditional_draws(rows, observed, n_draws, n_steps, entropy,
+                                              n_temperatures if method == "tempered" else None)
         return visible_output(self, self._visible_unit.decode(V), _repeat_rows(X, n_draws),
                               self._output_column_types())
 
-    def _gibbs_conditional_draws(self, rows, observed, n_draws, n_steps, entropy):
+    def _gibbs_conditional_draws(self, rows, observed, n_draws, n_steps, entropy,
+                                 n_temperatures=None):
         """Internal rows: ``n_draws`` completions of each row, each the end of a
-        clamped Gibbs chain of ``n_steps`` steps (``conditional_sample``)."""
+        clamped Gibbs chain of ``n_steps`` steps (``conditional_sample``), or,
+        with ``n_temperatures``, of the coldest of a ladder of tempered ones."""
         rows, observed = np.repeat(rows, n_draws, axis=0), np.repeat(observed, n_draws, axis=0)
         S = self._chain_start(rows, observed, generator_for(entropy, CONDITIONAL_START))
         clamp = self._visible_unit.kernel_mask(observed).astype(np.uint8)
-        self._clamped_chains(S, clamp, n_steps, ChainStreams(entropy, CONDITIONAL_CHAINS))
+        if n_temperatures is None:
+            self._clamped_chains(S, clamp, n_steps, ChainStreams(entropy, CONDITIONAL_CHAINS))
+        else:
+            self._check_proper("has no samples (its chains run off to infinity)",
+                               missing=~clamp.astype(bool))
+            S = self._tempered_chains(S, clamp, n_steps, n_temperatures, entropy,
+                                      "conditional_sample")
         self._warn_of_runaway_chains(S, "conditional_sample")
         # The observed entries as given, not as the kernel's form s(v) gives them
         # back: for Gaussian units v -> v / sigma**2 -> v moved them by rounding.
@@ -674,16 +728,21 @@ class ConditionalMixin:
         rank[order] = np.arange(len(order))
         return first[order], rank[inverse.ravel()]
 
-    def _conditional_method(self, method, gibbs_steps=None):
-        """"exact" or "gibbs" for a ``method`` of the conditional calls: "auto"
+    def _conditional_method(self, method, gibbs_steps=None, tempered=False):
+        """"exact" or "gibbs" (or, where ``tempered``, "tempered") for a
+        ``method`` of the conditional calls: "auto"
         is exact where the hidden states can be enumerated and, for a call
         whose rows would each run a chain of ``gibbs_steps`` steps, where the
         enumeration costs no more per row than the chain (2**H <= 2
         gibbs_steps H products with a visible row: at 14 hidden units and 200
         steps, exact draws took 5 times the chains' time); ValueError for an
         unknown method or an exact one that cannot be."""
-        if method not in ("auto", "exact", "gibbs"):
-            raise ValueError(f"method must be 'auto', 'exact' or 'gibbs', got {method!r}.")
+        choices = ("auto", "exact", "gibbs") + (("tempered",) if tempered else ())
+        if method not in choices:
+            listed = ", ".join(repr(choice) for choice in choices[:-1])
+            raise ValueError(f"method must be {listed} or {choices[-1]!r}, got {method!r}.")
+        if method == "tempered":
+            return method
         if method == "auto":
             cheap = (gibbs_steps is None or self._hidden_unit.n_states(self.n_components)
                      <= 2 * gibbs_steps * self.n_components)

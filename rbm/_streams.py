@@ -20,6 +20,8 @@ TRAINING, GIBBS, SAMPLING_START, SAMPLING_CHAINS, AIS, SHUFFLE = range(6)
 CONDITIONAL_START, CONDITIONAL_CHAINS, CONDITIONAL_FILL, CONDITIONAL_EXACT = 16, 17, 18, 19
 # Exact draws of sample (rbm._conditional).
 SAMPLING_EXACT = 20
+# Tempered draws (rbm._tempering.PURPOSES): swaps at 21 and 22, and the
+# chains of each temperature from 1000 and from 2000 on.
 
 
 class ChainStreams:

@@ -304,6 +304,21 @@ class ModelFamily:
             start *= 1 / p.min()
         return lam ** (n_steps - 1) * (start - 1)
 
+    def tempered_sample_chi2_bound(self, W, b, c, base_bias, betas, n_steps):
+        """``pt_chi2_bound`` for the tempered draws of ``sample(method="tempered")``,
+        whose steps sweep v -> h -> v from any visible states: the first sweep
+        puts block t at p_t(h | v0) p_t(v | h), whose chi^2 to p_t(v, h) is
+        at most 1 / min p_t(h) - 1 (a start shared by the blocks is a mixture
+        of such products, and chi^2 is convex); the rest is as there (the
+        visible and hidden one-layer chains have the same lambda_2)."""
+        lam, start = 0.0, 1.0
+        for beta in betas:
+            Wt, bt, ct = self.tempered(W, b, c, base_bias, beta)
+            p = self.visible_marginal(Wt, bt, ct)
+            lam = max(lam, second_eigenvalue(p, self.visible_transition(Wt, bt, ct)))
+            start *= 1 / self.hidden_marginal(Wt, bt, ct).min()
+        return lam ** (n_steps - 1) * (start - 1)
+
     def hidden_chi2_bound(self, W, b, c, n_transitions):
         return chain_chi2_bound(self.hidden_marginal(W, b, c),
                                 self.hidden_transition(W, b, c), n_transitions)

@@ -305,7 +305,23 @@ def test_gaussian_marginals_are_the_mixture_moments():
     assert np.all(got_variance[0, observed] == 0)
 
 
-@pytest.mark.parametrize("method", ["exact", "gibbs"])
+def clamped_tempered_chi2_bound(family, W, b, c, base_bias, betas, keep, n_steps):
+    """``tempered_sample_chi2_bound`` of clamped chains: each temperature's law
+    and clamped chain restricted to the ``keep`` states, its start bound from
+    p_t(h | observed), the hidden marginal of those states."""
+    from exact_reference import second_eigenvalue
+    lam, start = 0.0, 1.0
+    for beta in betas:
+        Wt, bt, ct = family.tempered(W, b, c, base_bias, beta)
+        p = family.visible_marginal(Wt, bt, ct)[keep]
+        lam = max(lam, second_eigenvalue(p / p.sum(), clamped_transition(family, Wt, bt, ct,
+                                                                         keep)))
+        hidden = family.joint(Wt, bt, ct)[keep].sum(axis=0)
+        start *= hidden.sum() / hidden.min()
+    return lam ** (n_steps - 1) * (start - 1)
+
+
+@pytest.mark.parametrize("method", ["exact", "gibbs", "tempered"])
 @family_cases
 def test_conditional_sample_matches_the_exact_conditional(family, method):
     W, b, c = tiny_params(family, np.float64, scale=0.7)
@@ -314,12 +330,16 @@ def test_conditional_sample_matches_the_exact_conditional(family, method):
     row, missing = states[3], [0, 1]
     observed = observed_columns(family, W.shape[1], missing)
     keep, law = conditional_law(family, W, b, c, observed, row[observed])
-    # Burn-in bias of 200 steps from any start, by the spectral gap.
+    # Burn-in bias of 200 steps from any start, by the spectral gap (for
+    # "tempered", of the whole ladder of 3 temperatures).
     from exact_reference import chain_chi2_bound
     assert chain_chi2_bound(law, clamped_transition(family, W, b, c, keep), 200) < 1e-12
+    from rbm._state import pt_betas
+    base = model._base_visible_bias().astype(np.float64)
+    assert clamped_tempered_chi2_bound(family, W, b, c, base, pt_betas(3), keep, 200) < 1e-12
     n = 20000
     X = model.conditional_sample(incomplete_input(family, row, missing), n_draws=n,
-                                 method=method, random_state=0)
+                                 method=method, n_temperatures=3, random_state=0)
     V = family.states(X, W.shape[1]).astype(np.float64)
     index = {s: i for i, s in enumerate(keep)}
     counts = np.bincount([index[s] for s in family.visible_index(V)], minlength=len(keep))
@@ -576,7 +596,7 @@ def gaussian_missing_cdf(W, b, c, sigma, v_obs, observed, missing):
     return lambda x: stats.norm.cdf((np.asarray(x)[:, None] - means) / sigma[missing]) @ p
 
 
-@pytest.mark.parametrize("method", ["gibbs", "exact"])
+@pytest.mark.parametrize("method", ["gibbs", "exact", "tempered"])
 def test_gaussian_conditional_sample_matches_the_exact_mixture(method):
     # The estimator's draws of the missing unit, against its exact law by a
     # Kolmogorov-Smirnov test at level ALPHA.  Burn-in: the clamped hidden
@@ -596,8 +616,23 @@ def test_gaussian_conditional_sample_matches_the_exact_mixture(method):
     np.testing.assert_allclose(T.sum(axis=1), 1.0, rtol=0, atol=1e-12)
     np.testing.assert_allclose(p @ T, p, rtol=0, atol=1e-12)  # p(h | v_obs) is stationary
     assert chain_chi2_bound(p, T, 199) < 1e-12
+    # "tempered", 3 temperatures (W and c scaled by beta, the mean moved to
+    # the base model's, sigma kept): the ladder's bound as for discrete units
+    # (``clamped_tempered_chi2_bound``), from the hidden chains.
+    from exact_reference import second_eigenvalue
+    from rbm._state import pt_betas
+    base = model._base_visible_bias().astype(np.float64)
+    lam, start = 0.0, 1.0
+    for beta in pt_betas(3):
+        tempered = beta * W, beta * b + (1 - beta) * base, beta * c
+        p_t = gaussian_hidden_posterior(*tempered, sigma, v_obs, observed)
+        lam = max(lam, second_eigenvalue(
+            p_t, gaussian_clamped_hidden_chain(*tempered, sigma, v_obs, missing)))
+        start *= 1 / p_t.min()
+    assert lam ** 199 * (start - 1) < 1e-12
     n = 20000
-    draws = model.conditional_sample(v[None, :], n_draws=n, method=method, random_state=0)
+    draws = model.conditional_sample(v[None, :], n_draws=n, method=method, n_temperatures=3,
+                                     random_state=0)
     assert np.all(draws[:, observed] == v[observed])
     exact = gaussian_missing_cdf(W, b, c, sigma, v_obs, observed, missing)
     assert stats.kstest(draws[:, missing], exact).pvalue > ALPHA
@@ -827,7 +862,7 @@ def test_auto_draws_exactly_where_that_is_no_dearer_than_the_chains():
                  lambda: relu.conditional_sample(gaps, method="exact")):
         with pytest.raises(ValueError, match="units are real-valued; use method='gibbs'"):
             call()
-    with pytest.raises(ValueError, match="method must be 'auto', 'exact' or 'gibbs'"):
+    with pytest.raises(ValueError, match="method must be 'auto', 'exact', 'gibbs' or 'tempered'"):
         relu.sample(2, method="exakt")
 
 

@@ -30,6 +30,7 @@ import pytest
 from scipy.special import expit
 
 from rbm import _gibbs
+from rbm._state import pt_betas
 
 from exact_reference import (
     kernel_params,
@@ -51,6 +52,8 @@ from exact_reference import (
 #: gives N = 20000 draws expected counts >= 5 (``chisquare_p_value`` asserts it).
 N_HIDDEN, SEED, SCALE = 3, 11, 1.0
 N_SAMPLES = 20000
+#: Temperatures of the tempered draws' tests (the model's own and two hotter).
+TEMPERATURES = 3
 #: The broken sampler's error: one weight moved by this much.
 DELTA = 0.5
 
@@ -206,7 +209,7 @@ def test_gibbs_chains_kernel_matches_exact_joint(family, dtype, n_threads):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["gibbs", "exact"])
+@pytest.mark.parametrize("method", ["gibbs", "exact", "tempered"])
 @estimator_cases
 def test_sample_matches_exact_visible_marginal(family, dtype, n_threads, monkeypatch, method):
     # "gibbs": each sample is the state of its own chain after n_steps steps
@@ -216,19 +219,28 @@ def test_sample_matches_exact_visible_marginal(family, dtype, n_threads, monkeyp
     # sample is h from p(h) by enumeration, then v | h; its broken sampler is
     # the perturbed model itself.
     # n_steps: the first from 12 on where the bound holds (12 for Bernoulli;
-    # the categorical model mixes more slowly).
+    # the categorical model mixes more slowly).  "tempered": the coldest of
+    # TEMPERATURES chains per sample, its bound over the whole ladder
+    # (``tempered_sample_chi2_bound``); its broken sampler, the perturbed model.
     W, b, c = tiny_params(family, dtype)
-    n_steps = first_steps(12, lambda n: all(
-        N_SAMPLES * family.visible_chi2_bound(weights, b, c, n) < 1e-3
-        for weights in (W, perturbed(family, W))))
+    if method == "tempered":
+        base = family.model(W, b, c, dtype)._base_visible_bias().astype(np.float64)
+        betas = pt_betas(TEMPERATURES)
+        n_steps = first_steps(12, lambda n: all(
+            N_SAMPLES * family.tempered_sample_chi2_bound(weights, b, c, base, betas, n) < 1e-3
+            for weights in (W, perturbed(family, W))))
+    else:
+        n_steps = first_steps(12, lambda n: all(
+            N_SAMPLES * family.visible_chi2_bound(weights, b, c, n) < 1e-3
+            for weights in (W, perturbed(family, W))))
 
     def draw(broken):
-        weights = perturbed(family, W) if broken and method == "exact" else W
+        weights = perturbed(family, W) if broken and method != "gibbs" else W
         model = family.model(weights, b, c, dtype, n_jobs=n_threads)
         if broken and method == "gibbs":
             break_kernel(monkeypatch, "gibbs_chains", model, family)
         samples = model.sample(n_samples=N_SAMPLES, n_steps=n_steps, method=method,
-                               random_state=0)
+                               n_temperatures=TEMPERATURES, random_state=0)
         assert samples.shape == (N_SAMPLES, family.n_features(W.shape[1]))
         assert samples.dtype == family.input(family.visible_states(W.shape[1]), dtype).dtype
         return np.bincount(family.visible_index(family.states(samples, W.shape[1])),
