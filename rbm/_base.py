@@ -269,7 +269,11 @@ class BaseRBM(ValidatedOnChange, BooleanCountsRefused, CachedParamNames, Conditi
                     self._initialize(X, unit, weights)
             fit_epochs(self, X, X_valid, self._planned_epochs(X.shape[0]), warm, weights,
                        valid_weights, **gap_hooks)
+            self._after_fit()  # (its warnings raised as errors undo a refit too)
         return self
+
+    def _after_fit(self):
+        """Checks of a finished fit that warn (a class's own)."""
 
     def _planned_epochs(self, n_samples):
         """Epochs of ``fit`` on n_samples training rows (see ``planned_epochs``)."""
@@ -307,9 +311,15 @@ class BaseRBM(ValidatedOnChange, BooleanCountsRefused, CachedParamNames, Conditi
             self._check_n_jobs()
             if first_call:
                 self._initialize(X, unit, weights)
-        for fill in fills:
-            # Rows new to the model: a burn-in of clamped steps under it.
-            fill.refresh(self, PARTIAL_FIT_BURN_IN)
+        try:
+            for fill in fills:
+                # Rows new to the model: a burn-in of clamped steps under it
+                # (on the call's own streams: the model is not changed).
+                fill.refresh(self, PARTIAL_FIT_BURN_IN)
+        except BaseException:
+            if first_call:  # kept as started, as by a pass that raises
+                self.n_iter_ = 0
+            raise
         partial_fit_pass(self, X, weights, fills_gaps=bool(fills))
         return self
 

@@ -223,7 +223,8 @@ TRAINING_ATTRIBUTES_DOC = """\
         ``partial_fit`` pass or warm-started epoch: ``epoch``, ``seconds``,
         ``learning_rate``, ``momentum``, ``reconstruction_error`` and
         ``free_energy_data`` (on at most 512 evenly spaced training rows),
-        ``free_energy_chains``, ``log_likelihood_train``
+        ``free_energy_chains`` (of states drawn from the persistent chains;
+        NaN for CD, which keeps none), ``log_likelihood_train``
         and ``log_likelihood_validation`` (the means over every validation
         row and every training row, or 4,096 evenly spaced training rows
         where there are more; NaN where not computed, as in every

@@ -286,11 +286,15 @@ class GaussianBernoulliRBM(BaseRBM):
         self : object
             The fitted model.
         """
-        super().fit(X, y, sample_weight=sample_weight)
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def _after_fit(self):
+        """The sigma-floor warning, inside fit's rollback: raised as an error
+        (``warnings.simplefilter("error")``), it undoes a refit as any
+        failure does (it came after the refit, which stood)."""
         # One Gaussian has no components to collapse: its floor is its start.
         if not is_gaussian_pair(self._visible_unit, self._hidden_unit):
             self._visible_unit.warn_if_sigma_at_floor(self)
-        return self
 
     @property
     def sigma_(self):

@@ -62,20 +62,20 @@ def layout_change_message(estimator, n_chains):
         return None
     changed, back = change
     method, n_temperatures = layout
+    needs = _chains_needed(estimator)
+    if method == "cd":  # (no chains of its own to go on with: say what to assign)
+        n_needed = needs.split(" ", 1)[0]
+        return (f"{type(estimator).__name__} was fitted with method='cd', which keeps no "
+                f"persistent chains (h_samples_ holds {n_chains} starting states), but "
+                f"{changed}, which needs {needs}. Assign h_samples_ an array of "
+                f"{n_needed} rows (np.zeros(({n_needed}, {estimator.n_components})) starts "
+                "them afresh) to continue the model, or fit it anew (warm_start=False).")
     fitted = f"method={method!r}"
     if method == "pt":
         fitted += (f" and n_temperatures={n_temperatures} ({n_chains} persistent chains, "
                    f"{n_chains // n_temperatures} per temperature)")
     else:
         fitted += f" ({n_chains} persistent chains)"
-    asked = estimator.n_chains if estimator.n_chains is not None else estimator.batch_size
-    count = (f"n_chains={asked}" if estimator.n_chains is not None
-             else f"n_chains=None, so batch_size={asked}")
-    if estimator.method == "pt":
-        needs = (f"{asked * estimator.n_temperatures} chains ({count}, times "
-                 f"n_temperatures={estimator.n_temperatures})")
-    else:
-        needs = f"{asked} chains ({count})"
     alternative = ""
     if estimator.method == "pt" and n_chains % estimator.n_temperatures == 0:
         alternative = (f" (or n_chains={n_chains // estimator.n_temperatures}, which goes on "
@@ -85,6 +85,17 @@ def layout_change_message(estimator, n_chains):
             f"needs {needs}; the model goes on with the chains of its fit. Set {back} back "
             f"to continue it{alternative}, or fit it anew (warm_start=False) to train with "
             "the new settings.")
+
+
+def _chains_needed(estimator):
+    """"N chains (why)": the chains the current settings ask for."""
+    asked = estimator.n_chains if estimator.n_chains is not None else estimator.batch_size
+    count = (f"n_chains={asked}" if estimator.n_chains is not None
+             else f"n_chains=None, so batch_size={asked}")
+    if estimator.method == "pt":
+        return (f"{asked * estimator.n_temperatures} chains ({count}, times "
+                f"n_temperatures={estimator.n_temperatures})")
+    return f"{asked} chains ({count})"
 
 
 def refuse_layout_change(estimator, n_chains):

@@ -309,7 +309,7 @@ class Batches:
 
 
 def run_pass(model, batches, learning_rate, momentum, statistics, watch=None,
-             fills_gaps=False):
+             fills_gaps=False, figures=None):
     """One pass of minibatch updates; afterwards the parameters are sound or rolled back.
 
     ``statistics`` are the running data marginals including these rows
@@ -322,7 +322,10 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None,
     threads, chosen and held for the pass (``rbm._threads.kernel_threads``):
     with ``n_jobs=None`` they follow the load, pass by pass.  ``fills_gaps``
     (``partial_fit`` on rows with gaps, whose next call draws them from the
-    model): see ``properness_due``.
+    model): see ``properness_due``.  ``figures`` (no arguments), where
+    given, computes the pass's record (its ``history_`` row) once the pass
+    is sound; the pass is undone if that raises too (``commit_pass``), and
+    run_pass returns what it computed.
     """
     training, unit = model._training, model._visible_unit
     normalize = getattr(model, "normalize_hidden", False)  # models saved before the option
@@ -359,11 +362,34 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None,
     if message is not None:
         watch.last_sound(snapshot).restore()
         raise DivergenceError(message + kept_improperness(model))
+    return commit_pass(model, watch, snapshot, statistics, figures)
+
+
+def commit_pass(model, watch, snapshot, statistics, figures=None):
+    """Make a sound pass the model's: the running data marginals with its rows,
+    a log-Z cache emptied of the old parameters' entries, what the properness
+    checks learned; then ``figures()``, where given (its result is
+    returned).  Anything that raises before the end (Ctrl-C while the
+    record is computed: a partial_fit so stopped kept a pass that n_iter_
+    and history_ did not count, and its retry trained the rows twice) puts
+    the arrays and these records back as they were before the pass.  (The
+    cache is emptied first, as the record's log Z then stays cached for
+    ``score``; a pass undone loses the old entries, which are computed again
+    to the same values where asked for.)"""
+    training = model._training
+    records = dict(vars(training))  # (the records below are replaced, not changed in place)
+    try:
+        training.record_data(statistics)
+        training.log_partition_cache.clear()
+        if keeps_proper(model):
+            remember_properness(model, watch)
+        computed = None if figures is None else figures()
+    except BaseException:
+        snapshot.restore()
+        vars(training).update(records)
+        raise
     watch.keep_while_bad(snapshot)
-    training.record_data(statistics)
-    training.log_partition_cache.clear()
-    if keeps_proper(model):
-        remember_properness(model, watch)
+    return computed
 
 
 def train_pass(model, batches, update, normalize, keeper=None):
@@ -1318,6 +1344,17 @@ def fraction_to_continue(model, stopper, start_fraction, last_epoch, n_epochs):
     return max(min(stopper.last_rate / model.learning_rate_, 1.0), CONTINUING_FRACTION_FLOOR)
 
 
+def _continue_after(model, stopper, start_fraction, n_trained, n_epochs):
+    """Set the rate training continues at after ``n_trained`` epochs of a fit of
+    ``n_epochs`` (``fraction_to_continue``): where its schedule stood, also
+    after a fit stopped early by Ctrl-C or a divergence (it went back to the
+    full ``learning_rate``, 5x the rate reached 25 epochs into 30).  With no
+    epoch trained (n_iter=0) the rate stays where it was."""
+    if n_trained > 0:
+        model._training.learning_rate_fraction = fraction_to_continue(
+            model, stopper, start_fraction, n_trained - 1, n_epochs)
+
+
 def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
                valid_weights=None, before_pass=None, validation_log_p=None, train_log_p=None,
                train_rows=None):
@@ -1382,20 +1419,22 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
                               earlier):
                     break
         except DivergenceError:
-            raise  # (_fit_epoch has set n_iter_ and history_)
+            # (_fit_epoch has set n_iter_ and history_ to the passes kept.)
+            _continue_after(model, stopper, start_fraction, model.n_iter_ - earlier, n_epochs)
+            raise
         except BaseException:
-            # Ctrl-C or a warning raised as an error, in the pass (which
-            # run_pass has undone) or after it: a first fit keeps the epochs
-            # recorded, n_iter_ and history_ alike (a refit that raises is
-            # undone whole by fit).
+            # Ctrl-C or a warning raised as an error, in the pass or its
+            # record (which run_pass has undone) or after them: a first fit
+            # keeps the epochs recorded, n_iter_, history_ and the rate to
+            # continue at alike (a refit that raises is undone whole by fit).
             model.n_iter_ = earlier + len(monitor.history["epoch"])
             _set_history(model, monitor.history, warm, earlier)
+            _continue_after(model, stopper, start_fraction, len(monitor.history["epoch"]),
+                            n_epochs)
             raise
     if progress is not None:
         progress.finish()
-    if epoch >= 0:  # n_iter=0 trains nothing: the rate stays where it was
-        model._training.learning_rate_fraction = fraction_to_continue(
-            model, stopper, start_fraction, epoch, n_epochs)
+    _continue_after(model, stopper, start_fraction, epoch + 1, n_epochs)
     _set_history(model, monitor.history, warm, earlier)
     forget_early_stopping(model)  # an earlier fit's, unless this one stops early
     if stopper is not None:
@@ -1419,8 +1458,9 @@ def _fit_epoch(model, X, epoch, n_epochs, warm, start_fraction, stopper, watch, 
     order = (model._training.shuffle_rng.permutation(X.shape[0]) if model.shuffle
              else np.arange(X.shape[0])).astype(np.intp, copy=False)
     try:
-        run_pass(model, batches.plan(order, model.batch_size),
-                 learning_rate, momentum, statistics, watch)
+        computed = run_pass(model, batches.plan(order, model.batch_size), learning_rate,
+                            momentum, statistics, watch,
+                            figures=lambda: figures.compute(monitor.likelihood_due(epoch)))
     except DivergenceError:
         if stopper is not None and stopper.ends_at_divergence():
             return True  # (restore_best_epoch returns the best check, as a stop would)
@@ -1429,8 +1469,7 @@ def _fit_epoch(model, X, epoch, n_epochs, warm, start_fraction, stopper, watch, 
         _set_history(model, monitor.history, warm, earlier, model.n_iter_ - earlier)
         raise
     model.n_iter_ = earlier + epoch + 1
-    row = monitor.record(epoch, learning_rate, momentum,
-                         figures.compute(monitor.likelihood_due(epoch)))
+    row = monitor.record(epoch, learning_rate, momentum, computed)
     if progress is not None:
         progress.update(row)
     elif model.verbose:
@@ -1521,8 +1560,11 @@ def partial_fit_pass(model, X, weights=None, fills_gaps=False):
     # 1,000-row chunks at 784 x 500 2.4x slower on 2 cores.
     with single_threaded_blas():
         try:
-            run_pass(model, batches, learning_rate, model.momentum,
-                     training.data_statistics_with(X, weights), fills_gaps=fills_gaps)
+            computed = run_pass(model, batches, learning_rate, model.momentum,
+                                training.data_statistics_with(X, weights),
+                                fills_gaps=fills_gaps,
+                                figures=lambda: EpochFigures(model, X, None, False,
+                                                             weights).compute(False))
         except BaseException:
             training.training_streams.restore(saved_streams)
             vars(unit).clear()
@@ -1533,23 +1575,23 @@ def partial_fit_pass(model, X, weights=None, fills_gaps=False):
                 model.n_iter_ = 0
             raise
         record_resolved_hyperparameters(model)
-        record_pass(model, X, learning_rate, model.momentum, swap_counts,
-                    time.perf_counter() - start, weights)
+        record_pass(model, computed, learning_rate, model.momentum, swap_counts,
+                    time.perf_counter() - start)
         forget_early_stopping(model)  # the pass moved the parameters from the best epoch's
 
 
-def record_pass(model, rows, learning_rate, momentum, swap_counts, seconds, weights=None):
+def record_pass(model, figures, learning_rate, momentum, swap_counts, seconds):
     """Count a successful ``partial_fit`` pass in ``n_iter_`` and append its row
     to ``history_`` (started if the model has none).
 
-    The row holds the figures that cost about 1% of a pass (see
+    ``figures``: the pass's ``EpochFigures`` (computed before the pass was
+    committed, ``commit_pass``), those that cost about 1% of a pass (see
     ``epoch_rows``): reconstruction error and free energies of up to
-    ``MONITOR_ROWS`` of its ``rows``, the swap rate; the log-likelihoods,
+    ``MONITOR_ROWS`` of its rows; with the swap rate.  The log-likelihoods,
     which need log Z, are NaN.
     """
     monitor = TrainingMonitor(1, False, swap_counts)
-    row = monitor.record(0, learning_rate, momentum,
-                         EpochFigures(model, rows, None, False, weights).compute(False))
+    row = monitor.record(0, learning_rate, momentum, figures)
     row["seconds"] = seconds
     earlier = getattr(model, "n_iter_", 0)
     history = getattr(model, "history_", None) or {name: [] for name in row}
@@ -1679,8 +1721,12 @@ class EpochFigures:
         return self.model._log_partition(method=method, warn=False, **kwargs)
 
     def _chain_free_energy(self, n_rows):
-        """Mean free energy of visible states drawn from (some of) the persistent chains."""
+        """Mean free energy of visible states drawn from (some of) the persistent
+        chains; NaN for CD, which keeps none (its h_samples_ stay at their
+        start, and the figure read as a 5 nat gap to the data)."""
         model = self.model
+        if model.method == "cd":
+            return math.nan
         H = model.h_samples_
         if model.method == "pt":  # the beta = 1 block
             H = H[: len(H) // model.n_temperatures]
