@@ -424,7 +424,7 @@ class BaseRBM(ValidatedOnChange, BooleanCountsRefused, CachedParamNames, Conditi
         if hidden_field is None:
             hidden_field = self._hidden_field(X)
         H = self._hidden_unit.mean(hidden_field)
-        R = self._visible_unit.mean(H @ self.components_.astype(H.dtype)
+        R = self._visible_unit.mean(H @ self.components_.astype(H.dtype, copy=False)
                                     + self.intercept_visible_)
         errors = ((X.toarray() if sp.issparse(X) else X) - R) ** 2
         return float(np.mean(errors) if sample_weight is None
