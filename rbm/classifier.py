@@ -64,7 +64,8 @@ from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, Gaus
                      check_array_attribute, enumerate_binary, sigmoid)
 from ._units._layer import FAR_ROWS_ADVICE, counted
 from ._units.categorical import _check_column_types, missing_mask
-from ._weights import check_sample_weight
+from ._weights import (average, check_sample_weight, row_count, scaled_to_unit,
+                       weighted_column_sum)
 
 #: The rows of ``p(y | x)`` are computed in blocks whose
 #: ``rows x n_hidden x n_classes`` temporaries hold about this many float64s.
@@ -430,11 +431,14 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         which keeps its best epoch.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the labelled rows and stop when
-        their log loss has not improved by ``tol`` for ``n_iter_no_change``
-        epochs; the best epoch's parameters are kept.  ``fit`` only:
-        ``partial_fit`` trains on every row it is given.
+        their log loss (weighted by ``sample_weight``) has not improved by
+        ``tol`` for ``n_iter_no_change`` epochs; the best epoch's parameters
+        are kept.  ``fit`` only: ``partial_fit`` trains on every row it is
+        given.
     validation_fraction : float, default=0.1
-        Share of the labelled rows held out for early stopping.
+        Share of the labelled rows held out for early stopping, of those
+        whose class has at least 2 labelled rows (the only row of a class
+        stays in training, and so does a row of each class).
     n_iter_no_change : int, default=10
         Epochs without improvement before early stopping.
     tol : float, default=1e-4
@@ -703,10 +707,20 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         """(W, c, U, b, d): the attributes ``PARAMETER_NAMES``."""
         return tuple(getattr(self, name) for name in PARAMETER_NAMES)
 
-    def _initialize(self, X, labels, rng):
-        """Small random weights, biases of the independent model of the data."""
+    def _initialize(self, X, labels, rng, weights):
+        """Small random weights, biases of the independent model of the data.
+
+        The data statistics (a Gaussian layer's sigma, the visible biases,
+        the class prior) weigh the rows by ``weights``, as the density
+        models' do: a row of weight k counts as k copies of it (the prior's
+        pseudo-row per class as one row of the mean weight, since only
+        relative weights matter).  Resets the training state, so that a
+        refit is a fresh estimator.
+        """
         n_columns, n_classes = X.shape[1], len(self.classes_)
-        self._visible_unit.fit(X, estimator=self)  # (warns of unstandardised rows)
+        weights = _unless_uniform(weights)  # (the unweighted arithmetic, bit for bit)
+        # (warns of unstandardised rows, as the weights see them)
+        self._visible_unit.fit(X, sample_weight=weights, estimator=self)
         # Glorot-scaled weights: with weights of 0.01 every class gives each
         # hidden unit nearly the same input, the discriminative gradient of W
         # (a difference between classes) nearly vanishes and training stalls.
@@ -715,14 +729,20 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             rng.normal(0.0, scale, (self.n_components, n_columns)))
         self.class_components_ = rng.normal(0.0, scale, (self.n_components, n_classes))
         self.intercept_hidden_ = np.zeros(self.n_components)
-        mean = np.asarray(X.mean(axis=0)).ravel() if X.shape[0] else np.zeros(n_columns)
-        self.intercept_visible_ = np.asarray(self._visible_unit.initial_bias(mean),
-                                             dtype=np.float64)
-        counts = np.bincount(labels[labels != UNLABELLED], minlength=n_classes) + 1.0
+        self.intercept_visible_ = np.asarray(
+            self._visible_unit.initial_bias(_column_mean(X, weights)), dtype=np.float64)
+        labelled = labels != UNLABELLED
+        # One pseudo-row per class keeps a class without labelled rows finite;
+        # the weights are relative (mean 1), so it stays one row's worth.
+        counts = np.bincount(labels[labelled], minlength=n_classes,
+                             weights=None if weights is None else weights[labelled]) + 1.0
         self.intercept_class_ = np.log(counts / counts.sum())
         self._velocities = [np.zeros_like(a) for a in self._parameters()]
         self._chains = None
         self._rng = rng
+        # A refit starts at the full learning_rate, as a fresh estimator: the
+        # previous fit's schedule no longer describes this model.
+        self._continuing_fraction = 1.0
         self.n_iter_ = 0
         self.history_ = {name: [] for name in HISTORY_COLUMNS}
         self.best_epoch_ = None
@@ -852,10 +872,11 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
 
     def _train(self, X, labels, weights, n_epochs, validation=None, rate=None):
         """``n_epochs`` epochs, a history row after each; early stopping on
-        ``validation`` = (X, label indices) where given.  Each epoch steps at
-        ``rate`` where given, else at its place in ``learning_rate_schedule``,
-        and training continues (``partial_fit``) at the fraction of
-        ``learning_rate`` the last epoch stepped at (``continuing_fraction``)."""
+        ``validation`` = (X, label indices, weights) where given.  Each
+        epoch steps at ``rate`` where given, else at its place in
+        ``learning_rate_schedule``, and training continues (``partial_fit``)
+        at the fraction of ``learning_rate`` the last epoch stepped at
+        (``continuing_fraction``)."""
         rng = self._rng
         monitor_rows = _monitor_rows(labels, rng)
         stopper = _BestEpoch(self.tol, self.n_iter_no_change) if validation else None
@@ -870,7 +891,7 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             self.n_iter_ += 1
             if average and epoch >= n_epochs - self.average_epochs:
                 average.add(self._parameters())
-            row = self._history_row(X, labels, monitor_rows, validation, start)
+            row = self._history_row(X, labels, weights, monitor_rows, validation, start)
             if self.verbose:
                 print(_format_row(type(self).__name__, row))
             if stopper and stopper.should_stop(row, self.n_iter_, self._parameters()):
@@ -889,20 +910,25 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             return self.learning_rate
         return self.learning_rate * (n_epochs - epoch) / n_epochs
 
-    def _history_row(self, X, labels, monitor_rows, validation, start):
-        """Append and return this epoch's row of ``history_``."""
+    def _history_row(self, X, labels, weights, monitor_rows, validation, start):
+        """Append and return this epoch's row of ``history_``: the log loss and
+        accuracy of the monitor rows and of ``validation`` = (X, label
+        indices, weights), means weighted by the rows' weights (early
+        stopping reads the validation loss: a row weighted near 0 must not
+        decide when to stop)."""
         row = {"epoch": self.n_iter_, "seconds": time.perf_counter() - start}
-        figures = [("train", X[monitor_rows], labels[monitor_rows])]
+        figures = [("train", X[monitor_rows], labels[monitor_rows], weights[monitor_rows])]
         if validation:
             figures.append(("validation", *validation))
         row.update({f"{name}_{part}": math.nan for name in ("log_loss", "accuracy")
                     for part in ("train", "validation")})
-        for part, V, y in figures:
+        for part, V, y, w in figures:
             if len(y):
                 log_p = log_posterior(self._hidden_field(V), self.class_components_,
                                       self.intercept_class_)
-                row[f"log_loss_{part}"] = float(-log_p[np.arange(len(y)), y].mean())
-                row[f"accuracy_{part}"] = float((log_p.argmax(axis=1) == y).mean())
+                w = _unless_uniform(w)  # (plain means: an unweighted fit's bits)
+                row[f"log_loss_{part}"] = -average(log_p[np.arange(len(y)), y], w)
+                row[f"accuracy_{part}"] = average(log_p.argmax(axis=1) == y, w)
         for name, value in row.items():
             self.history_[name].append(value)
         return row
@@ -917,9 +943,10 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         y : array-like of shape (n_samples,)
             Class of each row; ``unlabelled_marker`` (-1) for an unlabelled row.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each row in the objective, finite and non-negative;
-            relative (divided by their mean), and rows of weight 0 are left
-            out.
+            Weight of each row, finite and non-negative, in the objective,
+            the initial model (sigma, biases, class prior), ``history_`` and
+            early stopping's score; relative (divided by their mean), and
+            rows of weight 0 are left out.
 
         Returns
         -------
@@ -944,7 +971,7 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                     X, labels, weights, validation = self._split_validation(X, labels,
                                                                             weights, rng)
                 self._check_training_memory(X.shape[1])
-                self._initialize(X, labels, rng)
+                self._initialize(X, labels, rng, weights)
                 self._chains = self._start_chains(X, labels, rng)
                 self._train(X, labels, weights, self.n_iter, validation)
                 self._self_train(X, labels, weights, validation)
@@ -964,26 +991,43 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             self._train(X, pseudo, weights, self.pseudo_label_epochs, validation)
 
     def _split_validation(self, X, labels, weights, rng):
-        """(X, labels, weights) of the training rows and (X, labels) of the held-out
-        labelled rows."""
+        """(X, labels, weights) of the training rows and of the held-out
+        labelled rows.
+
+        Only rows of classes with at least 2 labelled rows are held out: the
+        only row of a class stays in training, which would otherwise never
+        see the class.  The split is stratified by class where both sides
+        can hold a row of each such class; a class whose rows a split holds
+        out all gets one back (``_keep_a_row_of_each_class``).
+        """
+        name = type(self).__name__
         labelled = np.flatnonzero(labels != UNLABELLED)
-        counts = np.bincount(labels[labelled])
-        stratify = labels[labelled] if counts[counts > 0].min() >= 2 else None
-        # A Python float: a NumPy float16 fraction overflows times 65,505 rows.
-        n_held = max(1, int(round(float(self.validation_fraction) * len(labelled))))
-        if len(labelled) - n_held < 1:
+        counts = np.bincount(labels[labelled], minlength=len(self.classes_))
+        candidates = labelled[counts[labels[labelled]] >= 2]
+        if not len(candidates):
             raise ValueError(
-                f"{type(self).__name__}: early stopping holds out {n_held} of the "
-                f"{len(labelled)} labelled rows, which leaves none to train on; give more "
-                "labelled rows or set early_stopping=False.")
+                f"{name}: early stopping holds out labelled rows of classes with at least 2 "
+                f"of them (the only row of a class stays in training), but none of the "
+                f"{len(labelled)} labelled rows has a class with 2; give more labelled rows "
+                "or set early_stopping=False.")
+        # A Python float: a NumPy float16 fraction overflows times 65,505 rows.
+        n_held = max(1, int(round(float(self.validation_fraction) * len(candidates))))
+        if len(candidates) - n_held < 1:
+            raise ValueError(
+                f"{name}: early stopping holds out {n_held} of the {len(candidates)} "
+                f"labelled rows of classes with at least 2 of them, which leaves none to "
+                "train on; give more labelled rows or set early_stopping=False.")
         # A stratified split needs a row of each class on both sides.
-        if stratify is not None and min(n_held, len(labelled) - n_held) < len(self.classes_):
+        stratify = labels[candidates]
+        if min(n_held, len(candidates) - n_held) < np.count_nonzero(counts >= 2):
             stratify = None
         from sklearn.model_selection import train_test_split  # 65 ms to import
-        _, held = train_test_split(labelled, test_size=n_held, stratify=stratify,
+        _, held = train_test_split(candidates, test_size=n_held, stratify=stratify,
                                    random_state=int(rng.integers(2**31)))
+        held = _keep_a_row_of_each_class(held, labels, counts)
         keep = np.setdiff1d(np.arange(X.shape[0]), held)
-        return X[keep], labels[keep], weights[keep], (X[held], labels[held])
+        return (X[keep], labels[keep], weights[keep],
+                (X[held], labels[held], weights[held]))
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over X, y, continuing the current model (or starting one).
@@ -1049,9 +1093,8 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             if first:
                 rng = np.random.default_rng(check_random_state(self.random_state).randint(2**31))
                 self._check_training_memory(X.shape[1])
-                self._initialize(X, labels, rng)
+                self._initialize(X, labels, rng, weights)
                 self._chains = self._start_chains(X, labels, rng)
-                self._continuing_fraction = 1.0
             # After fit, at the rate its schedule ended at: at learning_rate, one
             # pass over the digits undid a fit (test accuracy 0.965 to 0.920).
             self._train(X, labels, weights, 1, rate=self.learning_rate * getattr(
@@ -1391,7 +1434,8 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         ValueError
             For an unknown method, ``n_chains`` below 2 or ``n_betas`` below
             3, "exact" above 20 hidden units, or "ais" with Gaussian inputs
-            (whose joint model is not categorical).
+            (whose joint model is not categorical): so any method for a
+            Gaussian-input model above 20 hidden units.
         """
         self._check_fitted_state()
         if method not in ("auto", "exact", "ais"):
@@ -1402,6 +1446,8 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                              f"got {n_chains!r}.")
         if not (isinstance(n_betas, numbers.Integral) and n_betas >= 3):
             raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
+        # Before choosing: no method computes log Z of a large Gaussian-input model.
+        self._refuse_unreachable_log_partition(f"log_partition(method={method!r})", "log Z")
         n_hidden = self.components_.shape[0]
         if method == "auto":
             method = "exact" if n_hidden <= MAX_EXACT_HIDDEN else "ais"
@@ -1414,6 +1460,23 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             check_chain_memory(self, n_chains, f"log_partition(n_chains={n_chains})",
                                "use at most {} chains")
         return self._cached_log_partition(method, n_chains, n_betas, random_state)
+
+    def _refuse_unreachable_log_partition(self, call, what):
+        """Raise ValueError, naming ``call`` and ``what`` it computes, where no
+        method reaches log Z: Gaussian inputs (AIS presents the joint model
+        as a categorical one, which real inputs are not) above
+        ``MAX_EXACT_HIDDEN`` hidden units (too many to enumerate).  Each
+        method's own refusal advised the other, which is refused too."""
+        n_hidden = self.components_.shape[0]
+        if not (isinstance(self._visible_unit, GaussianVisible) and n_hidden > MAX_EXACT_HIDDEN):
+            return
+        raise ValueError(
+            f"{type(self).__name__}.{call}: {what} of a Gaussian-input classifier needs "
+            f"exact enumeration of the 2**n_components hidden states (annealed importance "
+            f"sampling handles binary and categorical inputs only), which is available up "
+            f"to n_components={MAX_EXACT_HIDDEN}; this model has n_components={n_hidden}. "
+            f"Refit with n_components <= {MAX_EXACT_HIDDEN} for it, or use predict_log_proba "
+            "for log p(y | x), which needs no log Z.")
 
     def _cached_log_partition(self, method, n_chains, n_betas, random_state):
         """``log_partition`` of a checked request, computed once per parameter
@@ -1533,8 +1596,16 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         -------
         log_likelihood : ndarray of shape (n_samples,)
             In nats; a density for Gaussian inputs.
+
+        Raises
+        ------
+        ValueError
+            For Gaussian inputs above 20 hidden units, whose log Z neither
+            enumeration nor AIS computes (``predict_log_proba`` gives
+            log p(y | x) without it).
         """
         V = self._check_fitted_X(X)
+        self._refuse_unreachable_log_partition("log_likelihood", "the log-likelihood")
         if y is not None:
             _refuse_boolean_labels(y, np.asarray(y), self.classes_, "log_likelihood",
                                    self.unlabelled_marker)
@@ -1699,6 +1770,38 @@ def _positive_rows(X, labels, weights):
     if not keep.all():
         X, labels, weights = X[keep], labels[keep], weights[keep]
     return X, labels, weights / weights.mean()
+
+
+def _keep_a_row_of_each_class(held, labels, counts):
+    """``held`` (row indices) without the first held row of each class that has
+    labelled rows (``counts``) but none left to train on: an unstratified
+    split (too few rows to stratify) can hold out both rows of a class."""
+    left = counts - np.bincount(labels[held], minlength=len(counts))
+    lost = np.flatnonzero((counts > 0) & (left == 0))
+    if not len(lost):
+        return held
+    returned = [held[np.flatnonzero(labels[held] == k)[0]] for k in lost]
+    return held[~np.isin(held, returned)]
+
+
+def _unless_uniform(weights):
+    """``weights``, or None where every row weighs the same (a constant weight
+    is no weight: the unweighted sums keep an unweighted fit's bits)."""
+    if weights is None or not len(weights) or np.all(weights == weights[0]):
+        return None
+    return weights
+
+
+def _column_mean(X, weights):
+    """Per-column mean of X (dense or sparse), its rows weighted by
+    ``weights`` where given; zeros for no rows."""
+    if not X.shape[0]:
+        return np.zeros(X.shape[1])
+    if weights is None:
+        return np.asarray(X.mean(axis=0)).ravel()
+    # Scaled by a power of two: the same mean, and no overflow of w * x.
+    weights = scaled_to_unit(weights)
+    return weighted_column_sum(X, weights) / row_count(X, weights)
 
 
 def _sorted_distinct(classes):
