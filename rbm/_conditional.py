@@ -760,9 +760,12 @@ class ConditionalMixin:
         is exact where the hidden states can be enumerated and, for a call
         whose rows would each run a chain of ``gibbs_steps`` steps, where the
         enumeration costs no more per row than the chain (2**H <= 2
-        gibbs_steps H products with a visible row: at 14 hidden units and 200
-        steps, exact draws took 5 times the chains' time); ValueError for an
-        unknown method or an exact one that cannot be."""
+        gibbs_steps H products with a visible row).  At 784 visible units and
+        200 steps, 1,000 rows with one gap each: exact draws took 0.5 of the
+        chains' time at 12 hidden units and 1.4 times it at 14; with half
+        the entries missing (the states' sums grow with the gaps), 1.7 and
+        3.6 times.  ValueError for an unknown method or an exact one that
+        cannot be."""
         choices = ("auto", "exact", "gibbs") + (("tempered",) if tempered else ())
         if method not in choices:
             listed = ", ".join(repr(choice) for choice in choices[:-1])
