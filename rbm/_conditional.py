@@ -450,8 +450,8 @@ class ConditionalMixin:
         coldest of a ladder of ``n_temperatures`` chains, from the model down
         to the independent model of the data marginals, which swap states
         after every step, so states cross between modes at the flat end
-        (``n_temperatures`` times the work of ``"gibbs"``; a RuntimeWarning
-        says where too few swaps were accepted).  ``"auto"`` is exact where
+        (1.5-2 times ``n_temperatures`` times the work of ``"gibbs"``; a
+        RuntimeWarning says where too few swaps were accepted).  ``"auto"`` is exact where
         the hidden layer has at most 2**14 states (binary hidden units),
         else ``"gibbs"``.  The model is left as it
         was (its persistent chains and random streams included), but a

@@ -32,6 +32,7 @@ import warnings
 import numpy as np
 
 from . import _gibbs
+from ._blas import single_threaded_blas
 from ._units._layer import user_stacklevel
 from ._state import KernelParams, pt_betas
 from ._streams import ChainStreams, generator_for
@@ -94,7 +95,11 @@ class TemperedChains:
         odd ones.  Returns block 0's kernel rows."""
         rows, unit = len(self.blocks[0]), self.unit
         view = unit.kernel_view(self.blocks[0].dtype)
-        with self.model._kernel_threads(rows) as n_threads:
+        # The swaps' NumPy products on one BLAS thread, as the kernel's: a
+        # threaded product right after each kernel call shared the cores with
+        # the thread team still spinning (4.5 ms for a 200 x 64 x 64 product,
+        # 400 times the chains' time at 64 x 64).  The products are small.
+        with self.model._kernel_threads(rows) as n_threads, single_threaded_blas():
             for step in range(n_steps):
                 for S, H, params, streams in zip(self.blocks, self.hidden, self.params,
                                                  self.streams):
