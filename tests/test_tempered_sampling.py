@@ -138,3 +138,25 @@ def test_a_ladder_whose_swaps_stall_is_warned_of():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.sample(200, n_steps=20, method="tempered", n_temperatures=10, random_state=0)
+
+
+def test_the_swaps_products_run_on_one_blas_thread(monkeypatch):
+    # Right after each kernel call its thread team still spins: a threaded
+    # NumPy product then shared the cores with it (4.5 ms for 200 x 64 x 64,
+    # the tempered draws 400 times the chains' time).  Speed only: the
+    # draws do not depend on it.
+    import threadpoolctl
+
+    from rbm import _blas, _tempering
+
+    seen = []
+    real = _tempering.TemperedChains._energy_gap
+
+    def spy(self, t):
+        seen.append({c.get_num_threads() for c in _blas._blas_controllers()})
+        return real(self, t)
+
+    monkeypatch.setattr(_tempering.TemperedChains, "_energy_gap", spy)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        bimodal_model().sample(5, n_steps=3, method="tempered", n_temperatures=3)
+    assert seen and all(threads == {1} for threads in seen), seen
