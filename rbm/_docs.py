@@ -161,7 +161,9 @@ SHARED_PARAMETERS = {
         at ``learning_rate`` once a schedule has decayed it), with
         ``momentum`` from the first epoch, and ``n_iter_`` and ``history_``
         count on from the earlier epochs.  ``partial_fit`` continues at
-        that rate too.  A warm fit that fails leaves the model as it was
+        that rate too.  The momentum's velocity carries the earlier steps
+        on: a ``learning_rate`` lowered since scales the new steps, not
+        those it still holds.  A warm fit that fails leaves the model as it was
         (it keeps a copy of it meanwhile).  The persistent chains
         (``h_samples_``) carry over as they are, so a chain count changed
         since the fit (``n_chains``, ``batch_size`` with ``n_chains=None``,
