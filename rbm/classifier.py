@@ -78,6 +78,9 @@ UNLABELLED = -1
 LARGE_SCORE = 2.0**20
 #: Largest hidden layer whose states ``log_partition`` enumerates (2**20 states).
 MAX_EXACT_HIDDEN = 20
+#: ``sample``'s "auto" draws exactly up to this many hidden units (2**14
+#: states), as the density models' ``sample`` does.
+MAX_EXACT_SAMPLE_HIDDEN = 14
 #: Entries of the log-partition cache before it is emptied (a stream of
 #: ``partial_fit`` calls leaves one per parameter values it was asked for).
 LOG_PARTITION_CACHE_SIZE = 8
@@ -1648,18 +1651,29 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                 RuntimeWarning, stacklevel=3)
         return log_p
 
-    def sample(self, n_samples=1, *, y=None, n_steps=1000, random_state=None):
-        """Draw inputs (and labels) from the model by block-Gibbs sampling.
+    def sample(self, n_samples=1, *, y=None, n_steps=1000, method="auto", random_state=None):
+        """Draw inputs (and labels) from the model, exactly or by block-Gibbs sampling.
+
+        ``method="exact"`` draws each sample independently and exactly: (y,
+        h) from p(y, h) (h from p(h | y) where ``y`` is given) by summing over
+        every hidden state, then x from p(x | h).  ``"gibbs"`` runs a chain
+        of ``n_steps`` block-Gibbs sweeps per sample (which may not cross
+        between the modes of a multimodal model).  ``"auto"`` is exact up to
+        ``MAX_EXACT_SAMPLE_HIDDEN`` = 14 hidden units, as the density
+        models' ``sample``.
 
         Parameters
         ----------
         n_samples : int, default=1
-            Number of independent chains (samples), at least 1.
+            Number of independent samples (chains), at least 1.
         y : label or array-like of shape (n_samples,), default=None
             Class of each sample, held fixed (class-conditional generation,
             x ~ p(x | y)); None samples the labels too, from p(x, y).
         n_steps : int, default=1000
-            Gibbs sweeps per chain, from a random start (at least 1).
+            Gibbs sweeps per chain, from a random start (at least 1;
+            ``"gibbs"``).
+        method : {"auto", "exact", "gibbs"}, default="auto"
+            Exact draws or Gibbs chains (see above).
         random_state : int, RandomState instance or None, default=None
             Seed of the chains; None uses the estimator's ``random_state``, as
             the density models' ``sample`` does.
@@ -1699,13 +1713,66 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             if (labels == UNLABELLED).any():
                 raise ValueError("sample's y must be classes of the model, not the "
                                  f"unlabelled marker {self.unlabelled_marker!r}.")
-        b = self.intercept_visible_
-        V = self._visible_unit.sample(np.tile(b, (n_samples, 1)), rng)
         with single_threaded_blas():
-            chains = JointChains(V, labels).step(self, rng, n_steps, clamp_labels=clamp)
-        return (visible_output(self, self._visible_unit.decode(chains.V), None,
+            if self._sample_method(method) == "exact":
+                V, labels = self._exact_draws(labels, clamp, rng)
+            else:
+                V = self._visible_unit.sample(np.tile(self.intercept_visible_, (n_samples, 1)),
+                                              rng)
+                chains = JointChains(V, labels).step(self, rng, n_steps, clamp_labels=clamp)
+                V, labels = chains.V, chains.labels
+        return (visible_output(self, self._visible_unit.decode(V), None,
                                self._sample_column_types()),
-                self.classes_[chains.labels])
+                self.classes_[labels])
+
+    def _sample_method(self, method):
+        """"exact" or "gibbs" for ``sample``'s ``method`` (ValueError for another)."""
+        if method not in ("auto", "exact", "gibbs"):
+            raise ValueError(f"method must be 'auto', 'exact' or 'gibbs', got {method!r}.")
+        n_hidden = self.components_.shape[0]
+        if method == "exact" and n_hidden > MAX_EXACT_SAMPLE_HIDDEN:
+            raise ValueError(
+                f"method='exact' enumerates the {n_hidden} hidden units' states, more than "
+                f"2**{MAX_EXACT_SAMPLE_HIDDEN}; use method='gibbs'.")
+        if method == "auto":
+            return "exact" if n_hidden <= MAX_EXACT_SAMPLE_HIDDEN else "gibbs"
+        return method
+
+    def _exact_draws(self, labels, clamp, rng):
+        """(internal rows, label indices) of independent exact draws: (y, h)
+        from p(y, h), or h from p(h | y) for each sample's label where
+        ``clamp``, by the cumulative sum over every hidden state (and label);
+        then x from p(x | h)."""
+        W, c, U, b, d = (np.asarray(a, dtype=np.float64) for a in self._parameters())
+        n_hidden, n_classes = U.shape
+        # log p(h, y) up to a constant, (states, classes), the visible layer
+        # summed out per block of states (its fields are states x columns).
+        block = max(1, min(2**n_hidden, 2**21 // max(W.shape[1], 1)))
+        states = np.concatenate(list(enumerate_binary(n_hidden, block, np.float64)))
+        log_w = np.concatenate([
+            (H @ c + self._visible_unit.log_partition_given_hidden(H @ W, b))[:, None]
+            + H @ U + d for H in np.split(states, range(block, len(states), block))])
+        with np.errstate(over="ignore", invalid="ignore"):
+            cumulative = (np.cumsum(np.exp(log_w - log_w.max(axis=0)), axis=0) if clamp
+                          else np.cumsum(np.exp(log_w - log_w.max()).ravel()))
+        if not np.all(np.isfinite(cumulative[-1])):
+            raise ValueError(
+                f"{type(self).__name__}'s parameters are beyond what float64 resolves "
+                f"(largest |weight| {float(np.abs(W).max()):.3g}): its hidden states have no "
+                "finite probabilities to draw from; refit it with a lower learning_rate.")
+        u = rng.random(len(labels))
+        if clamp:  # h from p(h | y): the label's column
+            picked = np.empty(len(labels), dtype=np.intp)
+            for k in np.unique(labels):
+                rows = np.flatnonzero(labels == k)
+                picked[rows] = np.searchsorted(cumulative[:, k], u[rows] * cumulative[-1, k],
+                                               side="right")
+            H = states[np.minimum(picked, len(states) - 1)]
+        else:  # (h, y) from p(h, y), states by label
+            picked = np.minimum(np.searchsorted(cumulative, u * cumulative[-1], side="right"),
+                                len(cumulative) - 1)
+            H, labels = states[picked // n_classes], picked % n_classes
+        return self._visible_unit.sample(H @ W + b, rng), labels
 
     def _chain_bytes(self):
         """Bytes one chain of ``sample`` needs at its peak (``_chain_row_bytes``)."""

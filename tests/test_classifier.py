@@ -222,9 +222,9 @@ def test_weights_count_like_repeated_rows_in_the_gradient():
 # --------------------------------------------------------------------------
 
 
-def sampled_cells(model, n_samples, y=None, seed=0):
+def sampled_cells(model, n_samples, y=None, seed=0, method="gibbs"):
     """Counts of each (x, y) cell of the model's samples (binary x of 3 bits)."""
-    X, labels = model.sample(n_samples, y=y, n_steps=50, random_state=seed)
+    X, labels = model.sample(n_samples, y=y, n_steps=50, method=method, random_state=seed)
     index = (X @ (2 ** np.arange(X.shape[1]))).astype(int) * N_CLASSES + labels
     return np.bincount(index, minlength=2 ** X.shape[1] * N_CLASSES)
 
@@ -245,10 +245,11 @@ def exact_cells(model):
     return p.ravel()
 
 
-def test_joint_sampler_matches_exact_distribution():
+@pytest.mark.parametrize("method", ["gibbs", "exact"])
+def test_joint_sampler_matches_exact_distribution(method):
     model = tiny_binary_model(5)
     p = exact_cells(model)
-    counts = sampled_cells(model, 20_000)
+    counts = sampled_cells(model, 20_000, method=method)
     assert chisquare_p_value(counts, p) > ALPHA
 
 
@@ -264,18 +265,70 @@ def test_joint_sampler_test_has_power_against_a_frozen_label():
     counts = np.zeros(8 * N_CLASSES)
     for k in range(N_CLASSES):
         X, _ = model.sample(int((labels == k).sum()), y=model.classes_[k], n_steps=50,
-                            random_state=k)
+                            method="gibbs", random_state=k)
         np.add.at(counts, (X @ [1, 2, 4]).astype(int) * N_CLASSES + k, 1)
     assert chisquare_p_value(counts, p.ravel()) < ALPHA
 
 
-def test_class_conditional_sampler_matches_exact_distribution():
+@pytest.mark.parametrize("method", ["gibbs", "exact"])
+def test_class_conditional_sampler_matches_exact_distribution(method):
     model = tiny_binary_model(6)
     p = exact_cells(model).reshape(8, N_CLASSES)
     for k in range(N_CLASSES):
-        counts = sampled_cells(model, 8_000, y=model.classes_[k], seed=k).reshape(8, N_CLASSES)
+        counts = sampled_cells(model, 8_000, y=model.classes_[k], seed=k,
+                               method=method).reshape(8, N_CLASSES)
         assert counts[:, np.arange(N_CLASSES) != k].sum() == 0
         assert chisquare_p_value(counts[:, k], p[:, k]) > ALPHA
+
+
+def test_exact_draws_reject_a_perturbed_model():
+    # The exact sampler's test has teeth: draws of the model with one weight
+    # moved by 0.5 are rejected against the model's exact joint.
+    model = tiny_binary_model(5)
+    p = exact_cells(model)
+    model.components_[0, 0] += 0.5
+    q = exact_cells(model)
+    assert chisquare_power(20_000, p, q) > 0.999
+    assert chisquare_p_value(sampled_cells(model, 20_000, method="exact"), p) < ALPHA
+
+
+def test_sample_is_exact_up_to_14_hidden_units_and_refuses_a_bad_method():
+    rng = np.random.default_rng(0)
+    X, y = (rng.random((40, 5)) < 0.5).astype(float), np.arange(40) % 2
+    for n_hidden, expected in ((14, "exact"), (15, "gibbs")):
+        model = RBMClassifier(n_hidden, n_iter=1, random_state=0).fit(X, y)
+        assert model._sample_method("auto") == expected
+        # each path draws what it says, the seed deciding it
+        first = model.sample(4, n_steps=3, random_state=1)
+        np.testing.assert_array_equal(first[0], model.sample(4, n_steps=3, random_state=1)[0])
+    with pytest.raises(ValueError, match="enumerates the 15 hidden units' states"):
+        model.sample(2, method="exact")
+    with pytest.raises(ValueError, match="method must be 'auto', 'exact' or 'gibbs'"):
+        model.sample(2, method="tempered")
+
+
+def test_exact_draws_weigh_the_modes_that_gibbs_chains_do_not_cross():
+    # x = all ones or all zeros (12 bits), each held by a hidden unit coupled
+    # by 6: the chains stay with the mode they start near; the label is
+    # uninformative.  With 12 idle hidden units (14 in all) "auto" is exact.
+    n_visible = 12
+    X = np.vstack([np.ones(n_visible), np.zeros(n_visible)])
+    model = RBMClassifier(14, n_iter=0, random_state=0).fit(X, [0, 1])
+    W, c, U, b, d = model._parameters()
+    W[...], U[...], b[...], d[...] = 0.0, 0.0, 0.0, 0.0
+    W[0], W[1] = 6.0, -6.0
+    c[...] = 0.0
+    c[0], c[1] = -6.0 * n_visible / 2 + 0.8, 6.0 * n_visible / 2
+    states = all_states(n_visible)
+    log_p = np.logaddexp(0, states @ W.T + c).sum(axis=1)
+    p = np.exp(log_p - logsumexp(log_p))
+    exact = p[states.sum(axis=1) > n_visible / 2].sum()
+    n = 2000
+    draws, _ = model.sample(n, random_state=0)
+    assert abs(np.mean(draws.sum(axis=1) > n_visible / 2) - exact) < 5 * np.sqrt(
+        exact * (1 - exact) / n)
+    chains, _ = model.sample(n, n_steps=200, method="gibbs", random_state=0)
+    assert abs(np.mean(chains.sum(axis=1) > n_visible / 2) - exact) > 0.1
 
 
 def test_generative_training_raises_the_exact_joint_likelihood():
