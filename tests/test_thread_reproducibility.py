@@ -677,13 +677,13 @@ def test_partial_fit_records_its_pass_with_blas_held_at_one_thread(binary_rows, 
     from rbm import _training
 
     seen = []
-    record_pass = _training.record_pass
+    compute = _training.EpochFigures.compute
 
     def spy(*args, **kwargs):
         seen.append([c.get_num_threads() for c in _blas._blas_controllers()])
-        return record_pass(*args, **kwargs)
+        return compute(*args, **kwargs)
 
-    monkeypatch.setattr(_training, "record_pass", spy)
+    monkeypatch.setattr(_training.EpochFigures, "compute", spy)
     model = BernoulliRBM(n_components=N_HIDDEN, batch_size=100, random_state=0)
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         model.partial_fit(binary_rows[:200])
