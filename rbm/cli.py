@@ -1577,7 +1577,8 @@ def _run_fit(args):
     # (given categories that miss a value: named by column, as score and impute name it)
     with _categories_in_cli_words(table, args.data, "add it to that column's list in --param "
                                   "categories, or leave categories out (then every value in "
-                                  "the file is one)", known="--param categories gives it"):
+                                  "the file is one)", known="--param categories gives it",
+                                  rows="training row"):
         pipeline = _fit_pipeline(steps, model, X_train, table)
     print(f"Trained in {time.perf_counter() - start:.1f} s.")
     _report_early_stop(model)
@@ -1599,17 +1600,18 @@ def _run_fit(args):
 @contextlib.contextmanager
 def _categories_in_cli_words(table, model_path,
                              advice="fit the model again on data that hold this value",
-                             known=None):
+                             known=None, rows="row"):
     """Say a saved model's unknown category as the command line counts columns (from 1,
     or by name), where the model counts features from 0.
 
-    ``known`` says whose categories these are (default: "'MODEL_PATH' knows")."""
+    ``known`` says whose categories these are (default: "'MODEL_PATH' knows");
+    ``rows`` what the rows counted are ("training row" in ``fit``)."""
     try:
         yield
     except UnknownCategoryError as error:
         known = known or f"{model_path!r} knows"
         raise UsageError(f"{table.label(error.feature)} has the value {error.value!r} (in "
-                         f"{counted(error.n_rows, 'row')}), which is not one of the "
+                         f"{counted(error.n_rows, rows)}), which is not one of the "
                          f"categories {known} ({error.shown_categories}); {advice}.") \
             from error
 
