@@ -39,6 +39,7 @@ import rbm
 from . import _demo, persistence
 from ._conditional import how_drawn
 from ._frames import frame_library
+from ._state import ModelTooLargeError
 from ._units._layer import counted
 from ._units.categorical import UnknownCategoryError, warn_of_many_categories
 
@@ -567,12 +568,17 @@ class Table:
         What was read, for the report.
     image_shape : tuple of int or None
         The rows' image shape, for a bundled image data set.
+    fields : list of list of str or None
+        The data rows of a CSV file read for ``impute``, as the file wrote
+        them (one list of field strings per row of ``X``): the cells that
+        are not gaps are written back as they stand; None otherwise.
     """
 
     X: np.ndarray
     names: list
     description: str
     image_shape: tuple = None
+    fields: list = None
 
     def label(self, j):
         """Column j as messages name it: ``column 'size'`` or ``column 3``."""
@@ -603,10 +609,18 @@ def _csv_rows(text, delimiter, keep_gap_rows=False):
 
     With ``keep_gap_rows`` (``impute``), a row of empty fields (",,") is a
     row with every entry missing, kept so that the output has a row for
-    every input row; only lines without a field are blank."""
-    rows = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
+    every input row; only lines without a field are blank.  In a table of
+    one column such a row is one empty field (``""``, as pandas and the csv
+    module write a missing value there), kept too.
+    """
+    rows = [row for row in csv.reader(io.StringIO(text), delimiter=delimiter,
+                                      skipinitialspace=True) if row]
+    if not keep_gap_rows:
+        return [row for row in rows if any(field.strip() for field in row)]
+    given = [len(row) for row in rows if any(field.strip() for field in row)]
+    one_column = bool(given) and given[0] == 1
     return [row for row in rows
-            if any(field.strip() for field in row) or (keep_gap_rows and len(row) > 1)]
+            if any(field.strip() for field in row) or len(row) > 1 or one_column]
 
 
 def _detect_delimiter(text):
@@ -666,15 +680,27 @@ def _first_row_is_header(rows, header, row_is_data):
     if len(rows) < 2:  # a lone row of the saved model's categories is data, as below
         if row_is_data is not None and row_is_data(rows[0]):
             return False
-        return any(_number(field) is None for field in rows[0])
-    # (empty cells, the gaps of a file for ``impute``, say nothing either way)
+        return any(_is_text(field) for field in rows[0])
+    # Gaps (empty cells, NA and the other MISSING_MARKS: what ``impute`` fills)
+    # say nothing either way, in the first row or below it: a gap in row 1
+    # made it the header, and an NA below made a number column text.
     number_columns = [j for j in range(len(rows[0]))
-                      if any(row[j].strip() for row in rows[1:])
-                      and all(_number(row[j]) is not None for row in rows[1:]
-                              if row[j].strip())]
+                      if any(not _is_gap(row[j]) for row in rows[1:])
+                      and not any(_is_text(row[j]) for row in rows[1:])]
     if number_columns:
-        return any(_number(rows[0][j]) is None for j in number_columns)
+        return any(_is_text(rows[0][j]) for j in number_columns)
     return not (row_is_data is not None and row_is_data(rows[0]))
+
+
+def _is_gap(field):
+    """Whether a CSV field marks a missing value: empty, or one of MISSING_MARKS."""
+    field = field.strip()
+    return not field or field in MISSING_MARKS
+
+
+def _is_text(field):
+    """Whether a CSV field is text: neither a number nor a gap."""
+    return not _is_gap(field) and _number(field.strip()) is None
 
 
 #: Marks of a missing value (pandas' defaults that float() does not read as NaN): in a
@@ -773,9 +799,13 @@ def _read_csv(path, source, delimiter=None, header=None, row_is_data=None,
     _check_widths(head_rows, source, delimiter)
     has_header = _first_row_is_header(head_rows, header, row_is_data)
     names = [field.strip() for field in head_rows[0]] if has_header else None
-    table = Table(_all_numbers(text, delimiter, has_header), names, source)
+    # impute reads every row itself: it writes the cells it was given back as
+    # they were written (the fast reader keeps numbers only, and "00501" is 501)
+    table = Table(None if allow_missing else _all_numbers(text, delimiter, has_header),
+                  names, source)
     if table.X is None:
-        table.X = _typed_rows(text, delimiter, has_header, table, allow_missing)
+        table.X, data_rows = _typed_rows(text, delimiter, has_header, table, allow_missing)
+        table.fields = data_rows if allow_missing else None
     how = [f"fields split at {_shown(delimiter)}"] if delimiter != "," else []
     how.append(f"header row: {', '.join(names)}" if has_header else "no header row")
     table.description = f"{source} ({'; '.join(how)})"
@@ -783,7 +813,10 @@ def _read_csv(path, source, delimiter=None, header=None, row_is_data=None,
 
 
 def _typed_rows(text, delimiter, has_header, table, allow_missing=False):
-    """The careful reader: every row checked, each column typed on its own."""
+    """The careful reader: every row checked, each column typed on its own.
+
+    Returns the typed table and its rows of fields as read.
+    """
     rows = _csv_rows(text, delimiter, keep_gap_rows=allow_missing)
     _check_widths(rows, table.description, delimiter)
     data_rows = rows[1:] if has_header else rows
@@ -792,7 +825,7 @@ def _typed_rows(text, delimiter, has_header, table, allow_missing=False):
                          f"{delimiter.join(rows[0])!r} (--no-header if that row is data).")
     if not allow_missing:
         _check_no_empty_cells(data_rows, table.description, table.label)
-    return _as_table([_typed_column(fields) for fields in zip(*data_rows)])
+    return _as_table([_typed_column(fields) for fields in zip(*data_rows)]), data_rows
 
 
 def _read_npy(path, source):
@@ -814,8 +847,21 @@ def _read_npy(path, source):
                 if "allow_pickle" in str(error) else "")
         raise UsageError(f"cannot read {source!r} as a .npy array: {error}{hint}") from error
     if X.ndim == 2 and X.dtype.kind in "US":  # labels saved by 'sample': type each column
-        X = _as_table([_typed_column([str(v) for v in column]) for column in X.T])
+        X = _as_table([_typed_column(_labels_text(column, source)) for column in X.T])
     return Table(X, None, source)
+
+
+def _labels_text(column, source):
+    """A .npy column of labels as str: byte strings decoded as UTF-8 (str() of
+    b'red' is "b'red'", which became the category's name)."""
+    if column.dtype.kind != "S":
+        return [str(v) for v in column]
+    try:
+        return [v.decode("utf-8") for v in column]
+    except UnicodeDecodeError as error:
+        raise UsageError(f"{source!r} holds byte strings that are not UTF-8 text ({error}); "
+                         "save the labels as str, e.g. X.astype(str) after decoding them.") \
+            from error
 
 
 def _npz_hint(path, source):
@@ -841,6 +887,10 @@ def _check_values(table, source, allow_missing=False):
     if X.ndim != 2:
         hint = (" (save X.reshape(-1, 1) for one feature, or X.reshape(1, -1) for one sample)"
                 if X.ndim == 1 else "")
+        if X.dtype.names:  # a record per row: its fields are the columns, not a reshape
+            hint = (f" (a structured array with the fields {', '.join(X.dtype.names)}: save "
+                    "numpy.lib.recfunctions.structured_to_unstructured(X) for a column per "
+                    "field)")
         raise UsageError(f"{source!r} must hold a 2-D array of samples x features, "
                          f"got shape {X.shape}{hint}.")
     if X.dtype == object:  # text columns beside number columns, where NaN (a gap) is None
@@ -998,6 +1048,11 @@ def _check_can_create_files_in(directory, option, path):
 def _check_output_file(path, option, suffixes):
     """UsageError unless path names a file, with one of suffixes, that can be written."""
     path = Path(path)
+    if path.suffix.lower() not in suffixes and path.name.lower() in suffixes:
+        # ".csv" alone is a hidden file's whole name, which has no suffix
+        stem = "model" if option == "--save" else "out"
+        raise UsageError(f"{option} {str(path)!r}: {path.name!r} is a suffix without a name "
+                         f"before it; name the file, e.g. {stem}{path.name}.")
     if path.suffix.lower() not in suffixes:
         raise UsageError(f"{option} {str(path)!r}: cannot tell how to write it; use a file "
                          f"name ending in {', '.join(suffixes)}.")
@@ -1166,14 +1221,25 @@ def _format_value(value):
     return str(value)
 
 
+def _exact_value(value):
+    """A table entry as CSV text that reads back as the same value: a float as the
+    shortest string that does (``repr``), not cut to 10 significant digits."""
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
 def _saveable(X):
-    """X as an array np.save stores without pickle: float64 if it is all numbers, else text."""
+    """X as an array np.save stores without pickle: float64 if it is all numbers, else
+    text (every number written in full: a .npy file loses nothing)."""
     if X.dtype != object:
         return X
     try:
         return X.astype(np.float64)
     except (TypeError, ValueError):
-        return np.vectorize(_format_value, otypes=[str])(X)
+        return np.vectorize(_exact_value, otypes=[str])(X)
 
 
 def _write_table(X, path, names=None):
@@ -1240,16 +1306,30 @@ def _check_table_output(path, *inputs):
 # ----------------------------------------------------------------------
 
 
+#: Model parameters ``fit`` sets through options of its own, beyond TRAINING_OPTIONS:
+#: name -> the option that sets it.
+OWN_OPTIONS = {"random_state": "--random-state", "verbose": "--verbose (0, 1 or 2; -q for 0)"}
+
+
 def _model_params(args):
+    """The model's parameters from fit's options and its --param NAME=VALUE pairs.
+
+    A parameter with an option of its own is set by that option only:
+    through --param it silently overrode the option (--param random_state=5
+    beside --random-state 3 seeded the model apart from the split and the
+    samples) and escaped the option's checks (--param verbose=10 beside -q,
+    --param n_iter beyond a C int).
+    """
     params = {name: getattr(args, name) for name in TRAINING_OPTIONS
               if getattr(args, name) is not None}
     params.update(random_state=args.random_state, verbose=args.verbose)
     for name, value in args.param:
-        # a flag given beside it would be silently overridden: say which to keep
-        if name in TRAINING_OPTIONS and params.get(name, value) != value:
-            flag = "--" + name.replace("_", "-")
-            raise UsageError(f"--param {name}={value!r} contradicts {flag} {params[name]}; "
-                             "give one of them.")
+        flag = OWN_OPTIONS.get(name, "--" + name.replace("_", "-")
+                               if name in TRAINING_OPTIONS else None)
+        if flag is not None:
+            raise UsageError(f"--param {name}={value!r}: {name} has an option of its own, "
+                             f"{flag}; give it there (--param is for the parameters "
+                             "without one).")
         params[name] = value
     return params
 
@@ -1304,8 +1384,24 @@ def _category_codes(model, X):
                     dtype=np.float64)
 
 
-def _write_plots(model, X_train, X_eval, directory, image_shape, args):
-    """Write the figures that apply to this model; return their file names."""
+def _samples_figure(plot, model, samples, image_shape, names, title):
+    """The figure of a few samples: images, a heatmap of numbers, or, for a
+    categorical model without an image shape, the library's table of labels
+    (columns named, each cell its category: a heatmap of the category codes
+    showed neither)."""
+    categories = getattr(model, "categories_", None)
+    if categories is None or image_shape is not None:
+        return plot.plot_images(_category_codes(model, samples), image_shape, title=title)
+    labels = np.asarray(samples, dtype=object)
+    return plot._category_table(plot._table_figure(*labels.shape, None), labels, names,
+                                categories, title)
+
+
+def _write_plots(model, X_train, X_eval, directory, image_shape, args, names=None):
+    """Write the figures that apply to this model; return their file names.
+
+    ``names``: the data's column names (the header row), or None.
+    """
     from . import plot  # matplotlib is optional: import it only when asked for figures
 
     directory = Path(directory)
@@ -1314,14 +1410,14 @@ def _write_plots(model, X_train, X_eval, directory, image_shape, args):
     samples = model.sample(n_samples, n_steps=args.sample_steps, random_state=args.random_state)
     # a categorical model's weights have a column per category, not per pixel, and its
     # inputs are categories, not points of a plane: its filters are a heatmap and it
-    # has no energy landscape (its samples, as category codes, are still images)
+    # has no energy landscape (its samples are a table of labels, or, as category
+    # codes, images)
     categorical = hasattr(model, "categories_")
     figures = {
         "filters.png": plot.plot_filters(model,
                                          image_shape=None if categorical else image_shape),
-        "samples.png": plot.plot_images(_category_codes(model, samples[:25]), image_shape,
-                                        title="Samples "
-                                              + how_drawn(model, args.sample_steps)),
+        "samples.png": _samples_figure(plot, model, samples[:25], image_shape, names,
+                                       "Samples " + how_drawn(model, args.sample_steps)),
         "free_energy.png": plot.plot_free_energy(model, X_eval, samples=samples),
     }
     if hasattr(model, "history_"):
@@ -1478,7 +1574,12 @@ def _run_fit(args):
     print(f"Training on {len(X_train)} samples{held_out}.")
     print(f"Model: {model!r}", flush=True)
     start = time.perf_counter()
-    pipeline = _fit_pipeline(steps, model, X_train, table)
+    # (given categories that miss a value: named by column, as score and impute name it)
+    with _categories_in_cli_words(table, args.data, "add it to that column's list in --param "
+                                  "categories, or leave categories out (then every value in "
+                                  "the file is one)", known="--param categories gives it",
+                                  rows="training row"):
+        pipeline = _fit_pipeline(steps, model, X_train, table)
     print(f"Trained in {time.perf_counter() - start:.1f} s.")
     _report_early_stop(model)
     preprocessing = [step for _, step in steps]
@@ -1491,23 +1592,28 @@ def _run_fit(args):
         print(f"Saved the fitted Pipeline ({steps}) to {args.save}")
     if args.plots:
         names = _write_plots(model, Xt_train, Xt_test if Xt_test is not None else Xt_train,
-                             args.plots, image_shape, args)
+                             args.plots, image_shape, args, table.names)
         print(f"Wrote {len(names)} figures to {args.plots}: {', '.join(names)}")
     return 0
 
 
 @contextlib.contextmanager
 def _categories_in_cli_words(table, model_path,
-                             advice="fit the model again on data that hold this value"):
+                             advice="fit the model again on data that hold this value",
+                             known=None, rows="row"):
     """Say a saved model's unknown category as the command line counts columns (from 1,
-    or by name), where the model counts features from 0."""
+    or by name), where the model counts features from 0.
+
+    ``known`` says whose categories these are (default: "'MODEL_PATH' knows");
+    ``rows`` what the rows counted are ("training row" in ``fit``)."""
     try:
         yield
     except UnknownCategoryError as error:
+        known = known or f"{model_path!r} knows"
         raise UsageError(f"{table.label(error.feature)} has the value {error.value!r} (in "
-                         f"{counted(error.n_rows, 'row')}), which is not one of the "
-                         f"categories {model_path!r} knows "
-                         f"({error.shown_categories}); {advice}.") from error
+                         f"{counted(error.n_rows, rows)}), which is not one of the "
+                         f"categories {known} ({error.shown_categories}); {advice}.") \
+            from error
 
 
 def _check_not_swapped(args):
@@ -1586,6 +1692,24 @@ def _check_numbers_for_model(model, X, names=None):
                              "picks it for text).")
 
 
+def _check_unit_range_for_impute(X, names=None):
+    """UsageError for --model bernoulli on numbers outside [0, 1], before training.
+
+    The model's own message advised scikit-learn's scalers, which impute has
+    no option for; the gaussian model takes such numbers as they are.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        outside = np.flatnonzero(np.any((X < 0) | (X > 1), axis=0))
+    if outside.size:
+        j = outside[0]
+        column = f"column {names[j]!r}" if names else f"column {j + 1}"
+        raise UsageError(f"--model bernoulli takes values in [0, 1] (0/1 data or "
+                         f"probabilities), but {column} holds values from "
+                         f"{float(np.nanmin(X[:, j]))!r} to {float(np.nanmax(X[:, j]))!r}; "
+                         "use --model gaussian (or auto, which picks it for such numbers).")
+
+
 def _imputer_estimator(args, X, table_names=None):
     """The RBM ``--model`` names, or None for the imputer's own choice.
 
@@ -1602,6 +1726,8 @@ def _imputer_estimator(args, X, table_names=None):
     from ._units.categorical import missing_mask
     from .impute import default_estimator
     _check_numbers_for_model(args.model, X, table_names)
+    if args.model == "bernoulli":
+        _check_unit_range_for_impute(X, table_names)
     model = default_estimator(X, missing_mask(X), args.seed,
                               kind=getattr(rbm, MODELS[args.model][0]))
     if args.n_components is not None:
@@ -1691,6 +1817,33 @@ def _fitted_imputer_and_data(args):
     return imputer.fit(table.X), table
 
 
+def _filled_text(table, filled):
+    """impute's output as CSV text: every cell DATA gave exactly as it was written,
+    only the gaps filled.
+
+    Formatting the numbers read gave the ids 12345678901 and 12345678902 the
+    same text and "00501" lost its zeros.  A filled value that some observed
+    cell of its column holds (a category, a 0 or 1) is written as that cell
+    was; any other value in full (``repr``).
+    """
+    from ._units.categorical import missing_mask
+    values = np.asarray(filled, dtype=object)
+    fields = table.fields
+    if fields is None or values.shape != table.X.shape:  # a .npy file; added columns
+        return np.vectorize(_exact_value, otypes=[object])(values) if values.size else values
+    gaps = missing_mask(table.X)
+    written = [{} for _ in range(values.shape[1])]  # per column: value -> its first text
+    for row, row_fields, row_gaps in zip(table.X.tolist(), fields, gaps):
+        for j, (value, field, gap) in enumerate(zip(row, row_fields, row_gaps)):
+            if not gap:
+                written[j].setdefault(value, field)
+    text = np.empty(values.shape, dtype=object)
+    for i, (row, row_fields, row_gaps) in enumerate(zip(values.tolist(), fields, gaps)):
+        text[i] = [_exact_value(written[j].get(value, value)) if gap else field
+                   for j, (value, field, gap) in enumerate(zip(row, row_fields, row_gaps))]
+    return text
+
+
 def _run_impute(args):
     """``impute``: DATA with its gaps filled in by an RBMImputer fitted to it, or by the
     one saved at --imputer."""
@@ -1704,9 +1857,13 @@ def _run_impute(args):
                                   "fit an imputer on data that hold this value (impute "
                                   "without --imputer)"):
         filled = imputer.transform(table.X)
+    if frame_library(filled) is not None:
+        filled = filled.to_numpy()
     names = table.names
     if names is not None and filled.shape[1] != len(names):  # add_indicator's columns
         names = [str(name) for name in imputer.get_feature_names_out(names)]
+    if args.output is None or Path(args.output).suffix.lower() != ".npy":
+        filled = _filled_text(table, filled)
     _write_table(filled, args.output, names)
     if args.save is not None:
         _save_or_say(imputer, args.save, "fitted imputer")
@@ -1739,6 +1896,28 @@ def _with_default_command(argv):
 
 def _one_line(error):
     return " ".join(str(error).split()) or type(error).__name__
+
+
+#: The library's advice for a model too large for memory, which the command line
+#: cannot follow: it reads every file as float64.
+_FLOAT32_ADVICE = " Float32 input halves all of it."
+
+
+def _memory_advice_in_cli_words(error, run):
+    """A ModelTooLargeError's message with its advice as the command line follows
+    it: the option that lowers the parameter it names, not float32 input."""
+    message = _one_line(error).replace(_FLOAT32_ADVICE, "")
+    found = re.search(r"Lower (n_components|n_chains|batch_size)\b", message)
+    if found is None:
+        return message
+    name = found.group(1)
+    flag = "--" + name.replace("_", "-")
+    if run is _run_impute:
+        how = (f"give a smaller {flag} (with a --model named)" if name == "n_components"
+               else f"impute sets {name} itself; give fewer columns or categories")
+    else:
+        how = f"set it with {flag}"
+    return f"{message.rstrip('.')}: {how}."
 
 
 def _report(where, message):
@@ -1811,6 +1990,8 @@ def main(argv=None, prog=None):
             return status
     except BrokenPipeError:
         return _quiet_broken_pipe()
+    except ModelTooLargeError as error:
+        return _report(where, _memory_advice_in_cli_words(error, getattr(args, "run", None)))
     except (UsageError, ValueError, OSError, ImportError, OverflowError) as error:
         # ValueError covers bad data and bad model parameters (scikit-learn's
         # InvalidParameterError, rbm.DivergenceError), and model files that

@@ -91,6 +91,12 @@ def check_suffix(path, action="store a model in"):
     ``action`` completes "cannot tell how to ..." in the message (``load``
     reads, it does not store)."""
     suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES and Path(path).name.lower() in SUFFIXES:
+        # (".skops" is a hidden file's whole name, without a suffix)
+        raise ValueError(
+            f"cannot tell how to {action} {str(path)!r}: {Path(path).name!r} is a suffix "
+            f"without a name before it; name the file, e.g. model{Path(path).name}."
+        )
     if suffix not in SUFFIXES:
         raise ValueError(
             f"cannot tell how to {action} {str(path)!r}: use a file name "

@@ -42,12 +42,14 @@ def _grid_shape(n, n_cols):
     return math.ceil(n / n_cols), n_cols
 
 
-def _check_image_shape(image_shape, n_features):
+def _check_image_shape(image_shape, n_features, what="the data has {n} features"):
+    """image_shape as a tuple of ints; ValueError unless it has n_features pixels
+    (``what`` says what has them, with ``{n}`` for the count)."""
     image_shape = tuple(int(s) for s in image_shape)
     if math.prod(image_shape) != n_features:
         raise ValueError(
-            f"image_shape {image_shape} has {math.prod(image_shape)} pixels but the "
-            f"data has {n_features} features."
+            f"image_shape {image_shape} has {math.prod(image_shape)} pixels but "
+            f"{what.format(n=n_features)}."
         )
     return image_shape
 
@@ -211,7 +213,8 @@ def plot_filters(model, *, image_shape=None, n_filters=None, n_cols=None, fig=No
     model : fitted RBM
         Any model with ``components_`` of shape (n_components, n_features).
     image_shape : tuple of int or None, default=None
-        Shape of one image, e.g. ``(8, 8)`` for scikit-learn's digits.  None
+        Shape of one image, e.g. ``(8, 8)`` for scikit-learn's digits (not
+        for a categorical model, whose columns are categories).  None
         draws the weight matrix as one heatmap (hidden units by features),
         its columns named by the model's ``feature_names_in_`` and, for a
         categorical model, by ``categories_`` ("colour=red"; up to
@@ -243,7 +246,15 @@ def plot_filters(model, *, image_shape=None, n_filters=None, n_cols=None, fig=No
                    else _ColumnLabels.for_features(names, weights.shape[1]))
         return _heatmap(fig, weights, "hidden unit", "Filters (weights)", symmetric=True,
                         columns=columns)
-    image_shape = _check_image_shape(image_shape, weights.shape[1])
+    if getattr(model, "categories_", None) is not None:
+        # one weight column per category, not per pixel: an image of them means nothing
+        raise ValueError(
+            f"{type(model).__name__} has a weight column per category of each feature "
+            "(one-hot), not one per pixel, so its filters cannot be drawn as images; leave "
+            "image_shape=None to draw them as a heatmap with its columns named "
+            "feature=category.")
+    image_shape = _check_image_shape(image_shape, weights.shape[1],
+                                     "the model has {n} features (columns of components_)")
     fig = _grid_figure(n_filters, n_cols, fig)
     fig.suptitle(f"{n_filters} filters of {type(model).__name__}")
     return _image_grid(fig, weights.reshape(-1, *image_shape), "RdBu_r", True, n_cols)
@@ -390,6 +401,7 @@ def plot_free_energy(model, X, *, samples=None, n_steps=1000, random_state=None,
     Parameters
     ----------
     model : fitted RBM
+        A density model (with ``free_energy``); not an ``RBMClassifier``.
     X : array-like of shape (n_samples, n_features)
         Data, e.g. held-out data.
     samples : array-like of shape (n, n_features) or None, default=None
@@ -407,6 +419,12 @@ def plot_free_energy(model, X, *, samples=None, n_steps=1000, random_state=None,
     -------
     fig : matplotlib.figure.Figure
     """
+    if not hasattr(model, "free_energy"):
+        # (an RBMClassifier models inputs and classes together: no F(x) of inputs alone)
+        raise TypeError(
+            f"plot_free_energy needs a density model with free_energy (BernoulliRBM, "
+            f"GaussianBernoulliRBM, CategoricalRBM); {type(model).__name__} has none. For "
+            "an RBMClassifier, plot_samples draws its samples.")
     data_f = model.free_energy(X)
     if samples is None:
         n = min(len(data_f), 1000)
@@ -633,14 +651,15 @@ def plot_energy_landscape(model, X=None, *, bounds=None, resolution=100, kind="l
 
     Parameters
     ----------
-    model : fitted RBM with two visible units
+    model : fitted RBM with two real-valued or binary visible units
+        Not a categorical model, whose inputs are no points of a plane.
     X : array-like of shape (n_samples, 2) or None, default=None
         Data drawn as points on top; without ``bounds``, its bounding box
         is the plotted range (so it stays inside the model's domain).
     bounds : ((xmin, xmax), (ymin, ymax)) or None, default=None
         Plotted range.
     resolution : int, default=100
-        Grid points along each axis.
+        Grid points along each axis, at least 2.
     kind : {"log_density", "free_energy"}, default="log_density"
         ``model.score_samples`` (log p(x), needs log Z) or ``model.free_energy``.
     ax : Axes or None, default=None
@@ -653,6 +672,11 @@ def plot_energy_landscape(model, X=None, *, bounds=None, resolution=100, kind="l
         i-th y value and column j at the j-th x value.
     """
     check_is_fitted(model, "components_")
+    if getattr(model, "categories_", None) is not None:
+        raise ValueError(
+            f"the energy landscape is drawn over a plane of real values, and "
+            f"{type(model).__name__} models categories, which have no such plane; "
+            "plot_free_energy or plot_samples draw a categorical model.")
     if model.n_features_in_ != 2:
         raise ValueError(
             f"the energy landscape is drawn for models of 2-D data; this one has "
@@ -660,6 +684,10 @@ def plot_energy_landscape(model, X=None, *, bounds=None, resolution=100, kind="l
         )
     if kind not in ("log_density", "free_energy"):
         raise ValueError(f"kind must be 'log_density' or 'free_energy', got {kind!r}.")
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, np.integer)) \
+            or resolution < 2:
+        raise ValueError(f"resolution is the number of grid points along each axis, an "
+                         f"integer of at least 2; got {resolution!r}.")
     X = None if X is None else np.asarray(X, dtype=np.float64)
     x0, x1, y0, y1 = _landscape_bounds(bounds, X)
     xs, ys = np.linspace(x0, x1, resolution), np.linspace(y0, y1, resolution)

@@ -113,7 +113,7 @@ def test_model_parameters_reach_the_model(binary_csv, tmp_path, capsys):
     path, _ = binary_csv
     model_path = tmp_path / "m.pkl"
     status, _, err = run(["fit", str(path), *SMALL, "--method", "cd", "--k", "2",
-                          "--momentum", "0.5", "--param", "weight_decay=0.001",
+                          "--momentum", "0.5", "--weight-decay", "0.001",
                           "--save", str(model_path), "-q"], capsys)
     assert status == 0, err
     params = rbm.persistence.load(model_path)[-1].get_params()

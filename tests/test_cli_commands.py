@@ -196,11 +196,22 @@ def test_readme_command_line_section_runs_as_written(tmp_path):
     result = subprocess.run(["bash", "-e", "-c", script], cwd=work, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    # Every line the README shows appears, numbers aside (they depend on the CPU);
-    # sampled rows (words and commas, no space) are left out for the same reason.
+    # Every line the README shows appears, numbers aside (they depend on the CPU).
     for line in shown.splitlines():
         if " " in line:
             assert re.search(_any_numbers(line), result.stdout), line
+    # The sampled rows (words and commas, no space): an exact draw, so the same
+    # rows wherever the fit gave the same model (its figures, to the README's
+    # last digit, say so); the README showed old Gibbs draws, unchecked.
+    shown_rows = [line.split(",") for line in shown.splitlines() if " " not in line]
+    rows = [line.split(",") for line in result.stdout.splitlines() if " " not in line]
+    assert len(rows) == len(shown_rows) == 5
+    assert all(len(row) == 3 and all(value in cats for value, cats in zip(row, CATEGORIES))
+               for row in rows), rows
+    figures = [line for line in shown.splitlines() if line.startswith(("log Z", "Training log",
+                                                                      "Held-out log"))]
+    if all(line in result.stdout for line in figures):
+        assert rows == shown_rows
     assert (work / "survey.skops").is_file() and (work / "features.csv").is_file()
     assert "" not in sum(read_rows((work / "filled.csv").read_text()), [])
 

@@ -109,3 +109,35 @@ def test_the_demos_words_for_an_ais_estimate_without_a_standard_error():
     assert "inf" not in words and "no standard error" in words
     assert "(0.05 nats) or more" in _likelihood_kind(
         LogPartitionEstimate(1.0, 0.05, "ais", n_chains=100, n_betas=3))
+
+
+@pytest.mark.parametrize("accuracies, said, not_said", [
+    # --feature-components 8 (review s47, point 14): features lose on both.
+    (((0.956, 0.767), (0.782, 0.435)), ["features do worse (0.77)", "falls to 0.78",
+                                        "features do not help here (0.43)"],
+     ["do no better", "which a linear classifier can"]),
+    # the defaults: no better on the shipped digits, far better shifted
+    (((0.956, 0.950), (0.782, 0.936)), ["features do no better (0.95)",
+                                        "which a linear classifier can\ncombine (0.94)"],
+     ["do worse", "do not help"]),
+])
+def test_the_features_part_closes_with_what_its_numbers_say(accuracies, said, not_said,
+                                                            monkeypatch, capsys):
+    # Before: fixed words ("RBM features do no better", "a linear classifier can
+    # combine") whatever the accuracies were.
+    results = iter([accuracies[0][0], accuracies[0][1], accuracies[1][0], accuracies[1][1]])
+    monkeypatch.setattr(demo, "logistic_regression_accuracy", lambda *a, **k: next(results))
+    demo.features(_args("--feature-components", "2"))
+    out = capsys.readouterr().out
+    for words in said:
+        assert words in out
+    for words in not_said:
+        assert words not in out
+
+
+def test_the_density_part_says_so_where_the_rbm_is_no_better_than_independent_pixels():
+    # Before: "e^-0.0 = 1 times the probability ... -0.00 fewer bits per pixel".
+    words = demo.density_verdict(-0.01, 64)
+    assert "no more probability than independent pixels" in words
+    assert "fewer bits" not in words and "more --epochs" in words
+    assert "e^6.7 = 812 times" in demo.density_verdict(6.7, 64)

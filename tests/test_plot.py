@@ -363,3 +363,50 @@ def test_plot_images_takes_the_one_title_of_each_layout():
     assert _titles(plot.plot_images(rows, (2, 2), title="Drawn")) == ["Drawn"]
     labels = np.array([["a", "x"], ["b", "y"]], dtype=object)
     assert _titles(plot.plot_images(labels, title="Drawn")) == ["Drawn"]
+
+
+# ----------------------------------------------------------------------
+# Models a helper cannot draw: said by name (review s47, point 13)
+# ----------------------------------------------------------------------
+
+
+def test_a_categorical_model_has_no_energy_landscape_and_no_image_filters(tmp_path):
+    # Before: "could not convert string to float: np.str_('b')" for the landscape,
+    # and one-hot weight columns drawn as "pixels" without a word.
+    X = np.array([["a", "x"], ["b", "y"], ["a", "y"], ["b", "x"]] * 5, dtype=object)
+    model = CategoricalRBM(n_components=2, n_iter=2, random_state=0, n_jobs=1).fit(X)
+    with pytest.raises(ValueError, match="models categories, which have no such plane; "
+                                         "plot_free_energy or plot_samples"):
+        plot.plot_energy_landscape(model, X)
+    with pytest.raises(ValueError, match="a weight column per category of each feature "
+                                         r"\(one-hot\), not one per pixel.*image_shape=None"):
+        plot.plot_filters(model, image_shape=(2, 2))
+
+
+def test_an_energy_landscape_needs_two_grid_points_along_each_axis():
+    # Before: resolution=0 failed as scikit-learn's "Found array with 0 sample(s)".
+    X = np.random.default_rng(0).random((40, 2))
+    model = BernoulliRBM(n_components=2, n_iter=2, random_state=0, n_jobs=1).fit(X)
+    for resolution in (0, 1, -5, 2.5, True):
+        with pytest.raises(ValueError, match=r"resolution is the number of grid points along "
+                                             r"each axis, an integer of at least 2; got "):
+            plot.plot_energy_landscape(model, X, resolution=resolution)
+    assert plot.plot_energy_landscape(model, X, resolution=2).axes[0].images[0] \
+        .get_array().shape == (2, 2)
+
+
+def test_the_free_energy_plot_of_a_classifier_says_what_to_draw_instead():
+    # Before: AttributeError "'RBMClassifier' object has no attribute 'free_energy'".
+    from rbm import RBMClassifier
+    rng = np.random.default_rng(0)
+    X, y = (rng.random((30, 4)) < 0.5).astype(float), np.arange(30) % 2
+    model = RBMClassifier(3, n_iter=0, random_state=0).fit(X, y)
+    with pytest.raises(TypeError, match="plot_free_energy needs a density model with "
+                                        "free_energy .*RBMClassifier has none.*plot_samples"):
+        plot.plot_free_energy(model, X)
+
+
+def test_an_image_shape_that_does_not_fit_the_filters_counts_the_models_features(model):
+    with pytest.raises(ValueError, match=r"image_shape \(7, 7\) has 49 pixels but the model "
+                                         r"has 64 features \(columns of components_\)"):
+        plot.plot_filters(model, image_shape=(7, 7))
