@@ -39,7 +39,7 @@ from ._partition import (ais_log_partition, gaussian_pair_moments, is_gaussian_p
                          state_count_as_float)
 from ._state import (chain_bytes, check_chain_memory, check_energy_scale, check_fitted_state,
                      check_sample_request)
-from ._tempering import TemperedChains
+from ._tempering import MAX_TEMPERATURES, TemperedChains
 from ._training import check_training_record, is_count, validation_split
 from ._units.categorical import column_label
 from ._weights import check_sample_weight, positive_rows
@@ -145,24 +145,53 @@ def _refuse_rows_without_a_law(model, totals, block):
             "the model's scale); scale the data as the model was fitted.")
 
 
-def how_drawn(model, n_steps):
-    """How ``model.sample(..., n_steps=n_steps)`` draws, in words for messages
-    and figure titles: "drawn exactly" or "after N Gibbs steps"."""
-    method = getattr(model, "_conditional_method", None)
-    if method is not None and method("auto") == "exact":
+def how_drawn(model, n_steps, method="auto", n_temperatures=10):
+    """How ``model.sample(..., n_steps=n_steps, method=method)`` draws, in words
+    for messages and figure titles: "drawn exactly", "after N Gibbs steps"
+    or "after N tempered steps (T temperatures)"."""
+    if method == "tempered":
+        return f"after {n_steps:,} tempered steps ({n_temperatures} temperatures)"
+    resolve = getattr(model, "_conditional_method", None)
+    if method == "exact" or (method == "auto" and resolve is not None
+                             and resolve("auto") == "exact"):
         return "drawn exactly"
     return f"after {n_steps:,} Gibbs steps"
 
 
+#: Below this share of missing entries in a chunk of rows, their log
+#: partitions are summed by a sparse product (its work grows with the gaps),
+#: above by a dense one (BLAS's, threaded; the two broke even near 10%).
+SPARSE_GAPS_SHARE = 0.05
+
+
+def _missing_terms(missing, log_partitions):
+    """sum over each row's missing features of their log partitions: (rows,
+    states), from the rows' missing mask (rows x features) and the states'
+    log partitions (states x features)."""
+    if missing.mean() < SPARSE_GAPS_SHARE:
+        return sp.csr_matrix(missing, dtype=np.float64) @ log_partitions.T
+    return missing.astype(np.float64) @ log_partitions.T
+
+
 def _ladder_size(method, n_temperatures):
     """The chains per output row of a sampling ``method``: ``n_temperatures``
-    (checked: an integer of at least 2) for "tempered", else 1."""
+    (checked: an integer from 2 to ``MAX_TEMPERATURES``) for "tempered", else 1."""
     if method != "tempered":
         return 1
-    if not (is_count(n_temperatures) and n_temperatures >= 2):
-        raise ValueError(f"n_temperatures must be an integer of at least 2, got "
-                         f"{n_temperatures!r}.")
+    if not (is_count(n_temperatures, MAX_TEMPERATURES) and n_temperatures >= 2):
+        raise ValueError(f"n_temperatures must be an integer of at least 2 and at most "
+                         f"{MAX_TEMPERATURES}, got {n_temperatures!r}.")
     return n_temperatures
+
+
+def _check_ladder_memory(model, n_rows, ladder, call, what):
+    """ModelTooLargeError, before allocating, where ``n_rows`` output rows of
+    tempered chains (``ladder`` chains each) need more memory than there is."""
+    if ladder > 1:
+        check_chain_memory(model, n_rows * ladder,
+                           f"{call} with n_temperatures={ladder}",
+                           f"ask for fewer {what} or temperatures: at most {{}} chains in all",
+                           chain_bytes(model, call.split("(")[0]))
 
 
 def stores_nan(X):
@@ -482,8 +511,8 @@ class ConditionalMixin:
         check_fitted_state(self)
         method = self._conditional_method(method, tempered=True)
         ladder = _ladder_size(method, n_temperatures)
-        check_sample_request(self, n_samples, n_steps, _C_INT_MAX,
-                             chain_bytes(self, "sample") * ladder)
+        check_sample_request(self, n_samples, n_steps, _C_INT_MAX, chain_bytes(self, "sample"))
+        _check_ladder_memory(self, n_samples, ladder, f"sample({n_samples})", "samples")
         self._check_proper("has no samples (its chains run off to infinity)")
         self._check_n_jobs()  # (refused alike where the exact draws use no threads)
         seed = random_state if random_state is not None else self.random_state
@@ -574,7 +603,10 @@ class ConditionalMixin:
         check_chain_memory(self, n_draws * rows.shape[0],
                            f"conditional_sample(n_draws={n_draws}) of {rows.shape[0]} rows",
                            "ask for at most {} completions a call in all (fewer rows or "
-                           "draws)", chain_bytes(self, "conditional_sample") * ladder)
+                           "draws)", chain_bytes(self, "conditional_sample"))
+        _check_ladder_memory(self, n_draws * rows.shape[0], ladder,
+                             f"conditional_sample(n_draws={n_draws}) of {rows.shape[0]} rows",
+                             "rows, draws")
         entropy = draw_entropy(random_state if random_state is not None else self.random_state)
         if method == "exact":
             V = self._exact_conditional_draws(rows, observed, n_draws,
@@ -843,12 +875,19 @@ class ConditionalMixin:
 
     def _row_factors(self, rows, observed):
         """(the field of each row's observed entries W s(v_o), rows x hidden; the
-        missing features as a CSR mask, rows x features): all that the log
-        weights of the hidden states need of the rows (``_log_weights``)."""
+        observed mask, rows x features): all that the log weights of the
+        hidden states need of the rows (``_state_blocks_with_rows``)."""
         unit = self._visible_unit
         W = self.components_.astype(np.float64)
-        S = np.asarray(unit.hidden_input(rows), dtype=np.float64) * unit.kernel_mask(observed)
-        return S @ W.T, sp.csr_matrix(~observed, dtype=np.float64)
+        field = np.empty((rows.shape[0], W.shape[0]))
+        # In blocks of rows: s(v) masked is a float64 copy of the rows.
+        size = max(1, EXACT_BLOCK_ELEMENTS // max(W.shape[1], 1))
+        for start in range(0, rows.shape[0], size):
+            block = slice(start, start + size)
+            S = (np.asarray(unit.hidden_input(rows[block]), dtype=np.float64)
+                 * unit.kernel_mask(observed[block]))
+            field[block] = S @ W.T
+        return field, observed
 
     def _state_blocks(self, with_means=True):
         """Yield (states, c . h, the missing features' log partitions log Z_m(h W)
@@ -878,7 +917,7 @@ class ConditionalMixin:
         is a product with the rows' fields (hidden units wide), not with the
         states' couplings (visible columns wide: 65 times the work at 12 x 784).
         """
-        field, gaps = factors
+        field, observed = factors
         for block in self._state_blocks(with_means):
             states, base, log_partitions, _ = block
             size = max(1, EXACT_BLOCK_ELEMENTS // len(states))
@@ -886,7 +925,8 @@ class ConditionalMixin:
             def log_w_of(index, states=states, base=base, log_partitions=log_partitions):
                 for start in range(0, len(index), size):
                     chunk = index[start:start + size]
-                    yield chunk, base + field[chunk] @ states.T + gaps[chunk] @ log_partitions.T
+                    yield chunk, (base + field[chunk] @ states.T
+                                  + _missing_terms(~observed[chunk], log_partitions))
 
             yield block, log_w_of
 

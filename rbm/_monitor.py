@@ -289,7 +289,6 @@ class EarlyStopping:
         self.best_score = -math.inf
         self.best_state = None
         self.best_epoch = None
-        self.last_rate = None  # the rate of the fall's latest epoch
         self.checks_without_improvement = 0
         self.closing = False  # patience has run out: the rate falls to the next check
         self.fall = None  # (first epoch, its scheduled rate, epochs) once it started
@@ -304,9 +303,15 @@ class EarlyStopping:
         if self.fall is None:
             length = min(epochs_between_checks(self.n_epochs), self.n_epochs - epoch)
             self.fall = (epoch, scheduled, length)
+        return self.fall_rate(epoch)
+
+    def fall_rate(self, epoch):
+        """The closing fall's rate in (0-based) ``epoch``, or None where the fall
+        had not started by then."""
+        if self.fall is None or epoch < self.fall[0]:
+            return None
         first, rate, length = self.fall
-        self.last_rate = rate * (length - (epoch - first)) / (length + 1)
-        return self.last_rate
+        return rate * (length - (epoch - first)) / (length + 1)
 
     def should_stop(self, row, learned_arrays):
         """Whether to stop after this history row (of a 1-based ``epoch`` of

@@ -43,6 +43,8 @@ from ._streams import ChainStreams, generator_for
 #: numbers coalesce, and conditional_sample of rows with nothing observed
 #: would repeat sample's draws.
 PURPOSES = {"sample": (21, 1000), "conditional_sample": (22, 2000)}
+#: Most temperatures of a call: the chains' purposes of the two calls stay apart.
+MAX_TEMPERATURES = 1000
 #: Below this acceptance rate of a neighbouring pair's swaps the ladder is
 #: broken there (states hardly pass), and the call warns.
 LOW_SWAP_RATE = 0.02
@@ -141,7 +143,8 @@ class TemperedChains:
         """RuntimeWarning where a neighbouring pair accepted fewer than
         ``LOW_SWAP_RATE`` of its swaps: states hardly cross there, so the
         draws may still miss modes."""
-        rates = self.swap_rates()
+        # (Pairs never proposed, as (1, 2) in a call of one step, say nothing.)
+        rates = np.where(self.proposed > 0, self.swap_rates(), np.inf)
         if len(rates) and rates.min() < LOW_SWAP_RATE:
             warnings.warn(
                 f"{type(self.model).__name__}.{self.call}: the swaps between temperatures "

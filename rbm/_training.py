@@ -1334,14 +1334,18 @@ def continuing_fraction(start_fraction, schedule, last_epoch, n_epochs):
 
 def fraction_to_continue(model, stopper, start_fraction, last_epoch, n_epochs):
     """The fraction of ``learning_rate`` at which training continues after
-    ``fit_epochs``: ``continuing_fraction`` of its schedule, or, where early
-    stopping's closing fall ended it, the fall's last rate (at least
+    ``fit_epochs`` whose last kept epoch is ``last_epoch`` (0-based):
+    ``continuing_fraction`` of its schedule, or, where that epoch was in
+    early stopping's closing fall, the fall's rate then (at least
     ``CONTINUING_FRACTION_FLOOR``): lower than the schedule's, never above
-    it, so training goes on from where the rate came down to."""
-    if stopper is None or stopper.fall is None:
+    it, so training goes on from where the rate came down to.  (A fit
+    stopped within the fall by Ctrl-C or a divergence keeps the last epoch
+    it recorded, not the rate of the pass it undid.)"""
+    fall_rate = None if stopper is None else stopper.fall_rate(last_epoch)
+    if fall_rate is None:
         return continuing_fraction(start_fraction, model.learning_rate_schedule, last_epoch,
                                    n_epochs)
-    return max(min(stopper.last_rate / model.learning_rate_, 1.0), CONTINUING_FRACTION_FLOOR)
+    return max(min(fall_rate / model.learning_rate_, 1.0), CONTINUING_FRACTION_FLOOR)
 
 
 def _continue_after(model, stopper, start_fraction, n_trained, n_epochs):

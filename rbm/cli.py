@@ -414,7 +414,8 @@ def _add_sample_parser(commands):
         commands, "sample", _run_sample, help="draw samples from a saved model",
         description="Draw N samples from a saved model: exactly where it has at most 14\n"
                     "binary hidden units, else by block-Gibbs sampling (each from its own\n"
-                    "chain, started from the data marginals). A saved\n"
+                    "chain, started from the data marginals); --method tempered runs\n"
+                    "parallel tempering, for models whose modes the chains do not cross. A saved\n"
                     "Pipeline gives them in the units of the original data: back through\n"
                     "each preprocessing step that has an inverse_transform.",
         epilog=SAMPLE_EXAMPLES,
@@ -425,6 +426,12 @@ def _add_sample_parser(commands):
     sample.add_argument("--n-steps", type=_count(1), default=1000, metavar="N",
                         help="Gibbs steps per chain (default: 1000; none where drawn "
                              "exactly)")
+    sample.add_argument("--method", choices=("auto", "exact", "gibbs", "tempered"),
+                        default="auto",
+                        help="exact draws (up to 14 binary hidden units), Gibbs chains, or "
+                             "tempered chains (default: auto, exact where it can be)")
+    sample.add_argument("--temperatures", type=_count(2), default=10, metavar="T",
+                        help="temperatures of --method tempered (default: 10)")
     sample.add_argument("--seed", type=_count(0, SEED_MAX), metavar="SEED",
                         help="seed of the chains (default: the model's random_state)")
     sample.add_argument("--model-units", action="store_true",
@@ -1648,7 +1655,8 @@ def _run_sample(args):
     """``sample``: rows drawn from a saved model, in the data's units where invertible."""
     _check_table_output(args.output, args.model)
     preprocessing, model = _load_pipeline(args.model)
-    X = model.sample(args.n_samples, n_steps=args.n_steps, random_state=args.seed)
+    X = model.sample(args.n_samples, n_steps=args.n_steps, method=args.method,
+                     n_temperatures=args.temperatures, random_state=args.seed)
     undone = []
     if not args.model_units:
         for step in reversed(preprocessing):
@@ -1660,7 +1668,8 @@ def _run_sample(args):
         units = (f"in the data's units (through {', '.join(undone)}.inverse_transform)"
                  if undone else "as the model sees them")
         print(f"Wrote {X.shape[0]} samples of {X.shape[1]} features "
-              f"{how_drawn(model, args.n_steps)}, {units}, to {args.output}")
+              f"{how_drawn(model, args.n_steps, args.method, args.temperatures)}, {units}, "
+              f"to {args.output}")
     return 0
 
 

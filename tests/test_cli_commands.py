@@ -93,6 +93,23 @@ def test_sample_writes_rows_of_the_model_categories(survey):
     assert np.load(folder / "again.npy").tolist() == rows  # the seed fixes the samples
 
 
+def test_sample_runs_the_method_asked_for(survey):
+    folder, _ = survey
+    tempered = rbm_command("sample", "survey.skops", "-n", "4", "--n-steps", "20",
+                           "--method", "tempered", "--temperatures", "3", "--seed", "2",
+                           "-o", "tempered.npy", cwd=folder)
+    assert ("Wrote 4 samples of 3 features after 20 tempered steps (3 temperatures)"
+            in succeeded(tempered))
+    rows = np.load(folder / "tempered.npy").tolist()
+    assert all(value in allowed for row in rows for value, allowed in zip(row, CATEGORIES))
+    model = rbm.persistence.load(folder / "survey.skops")[-1]
+    expected = model.sample(4, n_steps=20, method="tempered", n_temperatures=3, random_state=2)
+    assert rows == np.asarray(expected).tolist()  # what the library draws, nothing else
+    gibbs = rbm_command("sample", "survey.skops", "-n", "2", "--n-steps", "5", "--method",
+                        "gibbs", "-o", "gibbs.npy", cwd=folder)
+    assert "after 5 Gibbs steps" in succeeded(gibbs)
+
+
 def test_score_and_transform_read_the_words_back(survey):
     folder, _ = survey
     model = rbm.persistence.load(folder / "survey.skops")[-1]

@@ -885,3 +885,17 @@ def test_transform_refuses_values_beyond_a_float32_models_range():
                                  missing="impute").fit(X)
     with pytest.raises(ValueError, match="beyond the range of its float32 parameters"):
         model.transform(np.array([[1e39, np.nan, 0.0, 0.0]]))
+
+
+def test_the_missing_terms_are_the_same_by_sparse_and_dense_sums():
+    # Few gaps: a sparse product (its work grows with the gaps); many: BLAS's
+    # dense one (the sparse one took 4.4 s against 1.4 s at half the entries
+    # missing).  Either sums the same terms.
+    from rbm._conditional import SPARSE_GAPS_SHARE, _missing_terms
+    rng = np.random.default_rng(0)
+    log_partitions = rng.standard_normal((64, 300))
+    for share in (SPARSE_GAPS_SHARE / 4, 4 * SPARSE_GAPS_SHARE):
+        missing = rng.random((50, 300)) < share
+        np.testing.assert_allclose(_missing_terms(missing, log_partitions),
+                                   missing.astype(float) @ log_partitions.T, rtol=1e-12,
+                                   atol=1e-12)

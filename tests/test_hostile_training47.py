@@ -143,3 +143,27 @@ def test_a_cd_model_switched_to_pt_is_told_what_to_assign(rows):
     model.h_samples_ = np.zeros((300, 8))
     model.partial_fit(rows)  # as the message says
     assert model.n_iter_ == 3
+
+
+def test_a_fit_stopped_in_its_closing_fall_keeps_the_last_recorded_epochs_rate(monkeypatch):
+    # Early stopping's closing fall sets each epoch's rate before its pass;
+    # a fit stopped while a fall epoch was recorded went on at that undone
+    # epoch's lower rate, not at the rate of the last epoch it kept.
+    X = (np.random.default_rng(0).random((300, 12)) < 0.3).astype(float)
+    settings = dict(n_components=8, n_iter=60, batch_size=50, early_stopping=True,
+                    n_iter_no_change=1, tol=100.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = BernoulliRBM(**settings).fit(X)
+    rates = np.array(full.history_["learning_rate"]) / full.learning_rate_
+    falling = np.flatnonzero(np.diff(rates) < np.diff(rates)[0] - 1e-9)
+    assert len(falling) >= 2  # the fall has epochs to stop in
+    kept = int(falling[0]) + 2  # the fall's first epoch recorded, its second undone
+    interrupting(monkeypatch, kept + 1)
+    model = BernoulliRBM(**settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(X)
+    assert model.n_iter_ == kept
+    assert model._training.learning_rate_fraction == pytest.approx(rates[kept - 1], rel=1e-12)

@@ -160,3 +160,35 @@ def test_the_swaps_products_run_on_one_blas_thread(monkeypatch):
     with threadpoolctl.threadpool_limits(2, user_api="blas"):
         bimodal_model().sample(5, n_steps=3, method="tempered", n_temperatures=3)
     assert seen and all(threads == {1} for threads in seen), seen
+
+
+def test_pairs_never_proposed_are_no_broken_ladder():
+    # One step proposes the pairs (0, 1), (2, 3), ... only: the others were
+    # "accepted 0.00% of the time" and the call advised more temperatures.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        bimodal_model().sample(50, n_steps=1, method="tempered", n_temperatures=5,
+                               random_state=0)
+
+
+def test_tempered_memory_is_checked_for_every_temperature(monkeypatch):
+    # The refusal counts the chains of every temperature and says to ask for
+    # fewer samples or temperatures (it said "1 chains", and to draw at most
+    # the one sample asked for).
+    import rbm._state as state
+    from rbm._state import ModelTooLargeError
+
+    model = bimodal_model()
+    monkeypatch.setattr(state, "SURELY_AVAILABLE_BYTES", 0)
+    monkeypatch.setattr(state, "available_memory", lambda: 100_000)
+    with pytest.warns(RuntimeWarning, match="swaps"):  # (two temperatures: far apart)
+        model.sample(2, n_steps=1, method="tempered", n_temperatures=2)  # fits
+    with pytest.raises(ModelTooLargeError, match=r"sample\(20\) with n_temperatures=900 needs "
+                                                 r".* for its 18,000 chains .* ask for fewer "
+                                                 r"samples or temperatures"):
+        model.sample(20, method="tempered", n_temperatures=900)
+    with pytest.raises(ModelTooLargeError, match="n_temperatures=900"):
+        model.conditional_sample(np.full((20, N_VISIBLE), np.nan), method="tempered",
+                                 n_temperatures=900)
+    with pytest.raises(ValueError, match="at most 1000, got 1001"):
+        model.sample(1, method="tempered", n_temperatures=1001)

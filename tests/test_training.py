@@ -242,7 +242,8 @@ def test_early_stopping_ends_its_fall_even_where_the_last_check_scores_nan():
     nan_row = {"log_likelihood_validation": math.nan, "epoch": 14}
     assert not stopper.should_stop(nan_row, [np.zeros(2)])
     assert stopper.should_stop(dict(nan_row, epoch=15), [np.zeros(2)])
-    assert stopper.best_epoch == 5 and stopper.last_rate == pytest.approx(0.05)
+    assert stopper.best_epoch == 5 and stopper.fall_rate(14) == pytest.approx(0.05)
+    assert stopper.fall_rate(9) is None  # (before the fall)
 
 
 def test_early_stopping_needs_both_splits():
