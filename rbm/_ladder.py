@@ -64,12 +64,7 @@ def layout_change_message(estimator, n_chains):
     method, n_temperatures = layout
     needs = _chains_needed(estimator)
     if method == "cd":  # (no chains of its own to go on with: say what to assign)
-        n_needed = needs.split(" ", 1)[0]
-        return (f"{type(estimator).__name__} was fitted with method='cd', which keeps no "
-                f"persistent chains (h_samples_ holds {n_chains} starting states), but "
-                f"{changed}, which needs {needs}. Assign h_samples_ an array of "
-                f"{n_needed} rows (np.zeros(({n_needed}, {estimator.n_components})) starts "
-                "them afresh) to continue the model, or fit it anew (warm_start=False).")
+        return cd_chains_message(estimator, n_chains, changed)
     fitted = f"method={method!r}"
     if method == "pt":
         fitted += (f" and n_temperatures={n_temperatures} ({n_chains} persistent chains, "
@@ -85,6 +80,25 @@ def layout_change_message(estimator, n_chains):
             f"needs {needs}; the model goes on with the chains of its fit. Set {back} back "
             f"to continue it{alternative}, or fit it anew (warm_start=False) to train with "
             "the new settings.")
+
+
+def cd_chains_message(estimator, n_chains, changed):
+    """The message for a model fitted by CD (whose ``n_chains`` rows of
+    ``h_samples_`` are starting states, not persistent chains) whose
+    settings (``changed``, in words) now ask for another count of chains."""
+    needs = _chains_needed(estimator)
+    n_needed = needs.split(" ", 1)[0]
+    return (f"{type(estimator).__name__} was fitted with method='cd', which keeps no "
+            f"persistent chains (h_samples_ holds {n_chains} starting states), but "
+            f"{changed}, which needs {needs}. Assign h_samples_ an array of "
+            f"{n_needed} rows (np.zeros(({n_needed}, {estimator.n_components})) starts "
+            "them afresh) to continue the model, or fit it anew (warm_start=False).")
+
+
+def fitted_method(estimator):
+    """The ``method`` of the fit that made the chains, or None (no record)."""
+    layout = _fitted_layout(estimator)
+    return None if layout is None else layout[0]
 
 
 def _chains_needed(estimator):

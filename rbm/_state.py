@@ -14,7 +14,8 @@ import numpy as np
 
 from . import _gibbs
 from ._ladder import _fitted_layout as fitted_layout
-from ._ladder import fitted_n_temperatures, refuse_layout_change
+from ._ladder import (cd_chains_message, fitted_method, fitted_n_temperatures,
+                      refuse_layout_change)
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
 from ._units import (CategoricalVisible, HiddenLayer, check_array_attribute,
                      resolved_weight_decay)
@@ -725,6 +726,8 @@ def _check_chain_count(estimator, n_chains, n_temperatures):
     refuse_layout_change(estimator, n_chains)  # the method or n_temperatures changed
     setting = (f"n_chains={asked}" if estimator.n_chains is not None
                else f"n_chains=None with batch_size={asked}")
+    if fitted_method(estimator) == "cd":
+        raise ValueError(cd_chains_message(estimator, n_chains, "the chain count changed"))
     if estimator.method == "pt":
         setting += f" and n_temperatures={n_temperatures} ({asked * n_temperatures} chains)"
     # (The chains passed the check of blocks of n_temperatures: this divides.)

@@ -167,3 +167,15 @@ def test_a_fit_stopped_in_its_closing_fall_keeps_the_last_recorded_epochs_rate(m
             model.fit(X)
     assert model.n_iter_ == kept
     assert model._training.learning_rate_fraction == pytest.approx(rates[kept - 1], rel=1e-12)
+
+
+def test_a_cd_model_given_another_chain_count_is_told_what_to_assign(rows):
+    # It was told of the "persistent chains" of its fit, which CD keeps none of.
+    model = BernoulliRBM(n_components=8, n_iter=2, method="cd", random_state=0).fit(rows)
+    model.set_params(method="pcd", n_chains=50)
+    with pytest.raises(ValueError, match=r"method='cd', which keeps no persistent chains .* "
+                                         r"the chain count changed, which needs 50 chains"):
+        model.partial_fit(rows)
+    model.h_samples_ = np.zeros((50, 8))
+    model.partial_fit(rows)
+    assert model.n_iter_ == 3
