@@ -164,11 +164,12 @@ def how_drawn(model, n_steps, method="auto", n_temperatures=10):
 SPARSE_GAPS_SHARE = 0.05
 
 
-def _missing_terms(missing, log_partitions):
+def _missing_terms(missing, log_partitions, sparse):
     """sum over each row's missing features of their log partitions: (rows,
     states), from the rows' missing mask (rows x features) and the states'
-    log partitions (states x features)."""
-    if missing.mean() < SPARSE_GAPS_SHARE:
+    log partitions (states x features); by a sparse product where
+    ``sparse`` (the call's share of gaps is below ``SPARSE_GAPS_SHARE``)."""
+    if sparse:
         return sp.csr_matrix(missing, dtype=np.float64) @ log_partitions.T
     return missing.astype(np.float64) @ log_partitions.T
 
@@ -645,8 +646,10 @@ class ConditionalMixin:
         Two passes over the blocks of hidden states: the first sums each
         block's weight per row (in the block's own scale: its largest log
         weight), the draws pick a block by those sums, and the second finds
-        each draw's state by the cumulative sum inside its block, the same
-        numbers summed the same way, so the two passes agree to the bit."""
+        each draw's state by the cumulative sum inside its block.  The
+        passes compute the same log weights (by products whose last bits may
+        differ with the rows beside them); a draw that rounding puts past its
+        block's last sum takes the block's last state."""
         # Parameters past float64's resolution would make the states' sums
         # rounding noise (inf - inf at 1e300), as they make log Z.
         check_energy_scale(self)
@@ -887,7 +890,9 @@ class ConditionalMixin:
             S = (np.asarray(unit.hidden_input(rows[block]), dtype=np.float64)
                  * unit.kernel_mask(observed[block]))
             field[block] = S @ W.T
-        return field, observed
+        # One way of summing the missing terms for the whole call: the passes
+        # of the exact draws then add the same terms in the same order.
+        return field, observed, (~observed).mean() < SPARSE_GAPS_SHARE if observed.size else True
 
     def _state_blocks(self, with_means=True):
         """Yield (states, c . h, the missing features' log partitions log Z_m(h W)
@@ -917,7 +922,7 @@ class ConditionalMixin:
         is a product with the rows' fields (hidden units wide), not with the
         states' couplings (visible columns wide: 65 times the work at 12 x 784).
         """
-        field, observed = factors
+        field, observed, sparse = factors
         for block in self._state_blocks(with_means):
             states, base, log_partitions, _ = block
             size = max(1, EXACT_BLOCK_ELEMENTS // len(states))
@@ -926,7 +931,7 @@ class ConditionalMixin:
                 for start in range(0, len(index), size):
                     chunk = index[start:start + size]
                     yield chunk, (base + field[chunk] @ states.T
-                                  + _missing_terms(~observed[chunk], log_partitions))
+                                  + _missing_terms(~observed[chunk], log_partitions, sparse))
 
             yield block, log_w_of
 

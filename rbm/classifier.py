@@ -1756,10 +1756,14 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             cumulative = (np.cumsum(np.exp(log_w - log_w.max(axis=0)), axis=0) if clamp
                           else np.cumsum(np.exp(log_w - log_w.max()).ravel()))
         if not np.all(np.isfinite(cumulative[-1])):
+            largest = {name: float(np.max(np.abs(getattr(self, name)), initial=0.0))
+                       for name in PARAMETER_NAMES}
+            name = max(largest, key=largest.get)
             raise ValueError(
                 f"{type(self).__name__}'s parameters are beyond what float64 resolves "
-                f"(largest |weight| {float(np.abs(W).max()):.3g}): its hidden states have no "
-                "finite probabilities to draw from; refit it with a lower learning_rate.")
+                f"(the largest, {largest[name]:.3g}, in {name}): its hidden states have no "
+                "finite probabilities to draw from; refit it with a lower learning_rate, or "
+                "assign parameters of the data's scale.")
         u = rng.random(len(labels))
         if clamp:  # h from p(h | y): the label's column
             picked = np.empty(len(labels), dtype=np.intp)

@@ -896,6 +896,7 @@ def test_the_missing_terms_are_the_same_by_sparse_and_dense_sums():
     log_partitions = rng.standard_normal((64, 300))
     for share in (SPARSE_GAPS_SHARE / 4, 4 * SPARSE_GAPS_SHARE):
         missing = rng.random((50, 300)) < share
-        np.testing.assert_allclose(_missing_terms(missing, log_partitions),
-                                   missing.astype(float) @ log_partitions.T, rtol=1e-12,
-                                   atol=1e-12)
+        for sparse in (True, False):
+            np.testing.assert_allclose(_missing_terms(missing, log_partitions, sparse),
+                                       missing.astype(float) @ log_partitions.T, rtol=1e-12,
+                                       atol=1e-12)
