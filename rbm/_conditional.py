@@ -480,7 +480,7 @@ class ConditionalMixin:
         coldest of a ladder of ``n_temperatures`` chains, from the model down
         to the independent model of the data marginals, which swap states
         after every step, so states cross between modes at the flat end
-        (1.5-2 times ``n_temperatures`` times the work of ``"gibbs"``; a
+        (1.5-2.1 times ``n_temperatures`` times the work of ``"gibbs"``; a
         RuntimeWarning says where too few swaps were accepted).  ``"auto"`` is exact where
         the hidden layer has at most 2**14 states (binary hidden units),
         else ``"gibbs"``.  The model is left as it
