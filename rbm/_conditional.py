@@ -55,6 +55,13 @@ MAX_EXACT_HIDDEN_STATES = 2 ** 14
 EXACT_BLOCK_ELEMENTS = 2 ** 21
 #: Defaults of the Gibbs estimates (see the methods' docstrings).
 DEFAULT_N_STEPS = 200
+#: conditional_sample's "auto" draws exactly where 2**H <= this times n_steps
+#: H (H binary hidden units): where the exact draws cost about as much as
+#: the chains or less.  ``benchmarks/sampling_cost.py`` (784 visible units,
+#: 1,000 rows, 200 steps, idle 2-core machine): exact / Gibbs 0.36 and 0.97
+#: at 12 and 14 hidden units with one gap a row, 0.23 and 0.66 with half
+#: the entries missing; 2**14 = 5.9 x 200 x 14.
+EXACT_DRAW_STEPS_FACTOR = 6
 DEFAULT_BURN_IN = 50
 DEFAULT_N_SWEEPS = 100
 DEFAULT_N_CHAINS = 4
@@ -480,7 +487,7 @@ class ConditionalMixin:
         coldest of a ladder of ``n_temperatures`` chains, from the model down
         to the independent model of the data marginals, which swap states
         after every step, so states cross between modes at the flat end
-        (1.5-2.1 times ``n_temperatures`` times the work of ``"gibbs"``; a
+        (2-4 times ``n_temperatures`` times the time of ``"gibbs"``; a
         RuntimeWarning says where too few swaps were accepted).  ``"auto"`` is exact where
         the hidden layer has at most 2**14 states (binary hidden units),
         else ``"gibbs"``.  The model is left as it
@@ -560,8 +567,9 @@ class ConditionalMixin:
         independent model of the data marginals, which swap states after
         every step (``sample``).  ``"auto"`` is exact where enumerating the
         hidden states (binary hidden units, at most 2**14 states) costs no
-        more per row than a chain of ``n_steps`` steps: 2**H <= 2 n_steps H
-        (up to 12 hidden units at the default 200 steps); else ``"gibbs"``.
+        more per row than a chain of ``n_steps`` steps: 2**H <= 6 n_steps H
+        (up to 14 hidden units at the default 200 steps, 11 at 50); else
+        ``"gibbs"``.
         A row with nothing observed is a draw from the model.
 
         Parameters
@@ -794,13 +802,9 @@ class ConditionalMixin:
         ``method`` of the conditional calls: "auto"
         is exact where the hidden states can be enumerated and, for a call
         whose rows would each run a chain of ``gibbs_steps`` steps, where the
-        enumeration costs no more per row than the chain (2**H <= 2
-        gibbs_steps H products with a visible row).  At 784 visible units and
-        200 steps, 1,000 rows with one gap each: exact draws took 0.5 of the
-        chains' time at 12 hidden units and 1.4 times it at 14; with half
-        the entries missing (the states' sums grow with the gaps), 1.7 and
-        3.6 times.  ValueError for an unknown method or an exact one that
-        cannot be."""
+        enumeration costs no more per row than the chain:
+        2**H <= ``EXACT_DRAW_STEPS_FACTOR`` gibbs_steps H.  ValueError for an
+        unknown method or an exact one that cannot be."""
         choices = ("auto", "exact", "gibbs") + (("tempered",) if tempered else ())
         if method not in choices:
             listed = ", ".join(repr(choice) for choice in choices[:-1])
@@ -809,7 +813,7 @@ class ConditionalMixin:
             return method
         if method == "auto":
             cheap = (gibbs_steps is None or self._hidden_unit.n_states(self.n_components)
-                     <= 2 * gibbs_steps * self.n_components)
+                     <= EXACT_DRAW_STEPS_FACTOR * gibbs_steps * self.n_components)
             return "exact" if self._hidden_enumerable() and cheap else "gibbs"
         if method == "exact":
             if not getattr(self._hidden_unit, "discrete", False):

@@ -842,15 +842,18 @@ def test_score_samples_says_which_rows_ais_left_without_a_standard_error():
 
 
 def test_auto_draws_exactly_where_that_is_no_dearer_than_the_chains():
-    # conditional_sample: 2**H <= 2 n_steps H (12 hidden units at 200 steps,
-    # not 13); sample: up to 14 hidden units, 15 run chains.
+    # conditional_sample: 2**H <= 6 n_steps H (14 hidden units at 200 steps;
+    # at 50, 11 but not 12); sample: up to 14 hidden units, 15 run chains.
     from rbm import BernoulliRBM
     X = (np.random.default_rng(0).random((40, 6)) < 0.5).astype(float)
     gaps = X[:3].copy()
     gaps[:, 0] = np.nan
-    for n_hidden, conditional, free in ((12, "exact", "exact"), (13, "gibbs", "exact"),
-                                        (14, "gibbs", "exact"), (15, "gibbs", "gibbs")):
+    for n_hidden, at_50, conditional, free in ((11, "exact", "exact", "exact"),
+                                               (12, "gibbs", "exact", "exact"),
+                                               (14, "gibbs", "exact", "exact"),
+                                               (15, "gibbs", "gibbs", "gibbs")):
         model = BernoulliRBM(n_components=n_hidden, n_iter=1, random_state=0).fit(X)
+        assert model._conditional_method("auto", gibbs_steps=50) == at_50
         assert model._conditional_method("auto", gibbs_steps=200) == conditional
         assert model._conditional_method("auto") == free
         for method in (conditional, free):  # each path draws what it says it draws
