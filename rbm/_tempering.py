@@ -73,7 +73,6 @@ class TemperedChains:
         self.betas = pt_betas(n_temperatures)
         base_bias = model._base_visible_bias()
         self.params = [tempered_params(model, beta, base_bias) for beta in self.betas]
-        self.biases = [np.asarray(p.b, dtype=np.float64) for p in self.params]
         # Every block in the kernel's form s(v), with its own hidden rows.
         self.blocks = [np.array(S, order="C") for _ in self.betas]
         # Each block's last hidden samples: a swap exchanges whole states (v, h).
