@@ -53,6 +53,15 @@ from ._streams import draw_entropy, generator_for
 MAX_EXACT_HIDDEN_STATES = 2 ** 14
 #: Exact enumeration works on blocks of (hidden states x rows) of about this size.
 EXACT_BLOCK_ELEMENTS = 2 ** 21
+
+
+def pick_by_cumulative(cumulative, targets):
+    """Index of the state each target picks from states' cumulative weights:
+    the first sum above it (so a state of weight 0 is never picked); a target
+    that rounding puts past the last sum takes the last state."""
+    return np.minimum(np.searchsorted(cumulative, targets, side="right"), len(cumulative) - 1)
+
+
 #: Defaults of the Gibbs estimates (see the methods' docstrings).
 DEFAULT_N_STEPS = 200
 #: conditional_sample's "auto" draws exactly where 2**H <= this times n_steps
@@ -684,8 +693,7 @@ class ConditionalMixin:
                 within = np.cumsum(np.exp(log_w - tops[k][chunk, None]), axis=1)
                 for j, row in enumerate(chunk):
                     draws = np.flatnonzero(block_of[row] == k)
-                    picked = np.searchsorted(within[j], inside[row, draws], side="right")
-                    H[row, draws] = states[np.minimum(picked, len(states) - 1)]
+                    H[row, draws] = states[pick_by_cumulative(within[j], inside[row, draws])]
         H = H.reshape(n_rows * n_draws, self.n_components)
         V = unit.sample((H @ W + b).astype(rows.dtype), rng)
         clamp = unit.kernel_mask(np.repeat(observed, n_draws, axis=0))

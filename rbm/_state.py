@@ -835,25 +835,32 @@ def _own_kernel_arrays(owner, writeable):
 MAX_ENERGY_SCALE = 2.0 ** 52
 
 
+#: The density models' parameters that ``energy_scale`` sums.
+ENERGY_PARAMETERS = ("components_", "intercept_visible_", "intercept_hidden_")
+
+
 def model_energy_scale(model):
     """``energy_scale`` of the model's parameters and its layers' own."""
     own = model._visible_unit.learned_arrays() + model._hidden_unit.learned_arrays()
-    return energy_scale(model.components_, model.intercept_visible_, model.intercept_hidden_,
-                        own)
+    return energy_scale([getattr(model, name) for name in ENERGY_PARAMETERS], own)
 
 
-def check_energy_scale(model):
+def check_energy_scale(model, scale=None, parameters=ENERGY_PARAMETERS):
     """Raise ValueError where the model's energy scale is past ``MAX_ENERGY_SCALE``
-    (assigned or loaded parameters: training stops before it): its log Z
-    and log-likelihoods would be rounding noise (a CategoricalRBM with every
-    weight 1e20, the distribution of W = 0, scored log p = 0 for every row)."""
-    scale = model_energy_scale(model)
+    (assigned or loaded parameters: training stops before it): its log Z,
+    log-likelihoods and exact draws would be rounding noise (a
+    CategoricalRBM with every weight 1e20, the distribution of W = 0,
+    scored log p = 0 for every row).
+
+    ``scale`` is ``model_energy_scale(model)`` where None; a model of other
+    parameters (``RBMClassifier``) passes its own scale and the names of
+    the attributes it sums, of which the message names the largest."""
+    scale = model_energy_scale(model) if scale is None else scale
     if scale < MAX_ENERGY_SCALE:
         return
     size = f"{scale:.3g}" if math.isfinite(scale) else "more than the largest float64"
     with np.errstate(over="ignore"):
-        sums = {name: absolute_sum(getattr(model, name))
-                for name in ("components_", "intercept_visible_", "intercept_hidden_")}
+        sums = {name: absolute_sum(getattr(model, name)) for name in parameters}
     largest = max(sums, key=lambda name: sums[name] if sums[name] == sums[name] else math.inf)
     raise ValueError(
         f"{type(model).__name__}'s parameters have an energy scale (sum of their absolute "
@@ -863,15 +870,17 @@ def check_energy_scale(model):
         "data's scale.")
 
 
-def energy_scale(W, b, c, visible_arrays):
-    """sum |W| + sum |b| + sum |c| in float64: NaN or inf if a parameter is.
+def energy_scale(parameters, own_arrays):
+    """The sum of |a| over the energy's coupling and bias arrays (W, b, c; an
+    ``RBMClassifier``'s class weights and biases too), in float64: NaN or inf
+    if one of them is.
 
-    Visible-type parameters (the Gaussian's sigma) count only when they
-    are not finite.
+    The layers' own arrays (the Gaussian's sigma, dReLU potentials) count
+    only when they are not finite.
     """
     with np.errstate(over="ignore"):
-        scale = float(sum(absolute_sum(a) for a in (W, b, c)))
-    if not all(np.all(np.isfinite(a)) for a in visible_arrays):
+        scale = float(sum(absolute_sum(a) for a in parameters))
+    if not all(np.all(np.isfinite(a)) for a in own_arrays):
         return math.nan
     return scale
 

@@ -56,7 +56,9 @@ from ._rollback import unchanged_on_error
 from ._training import continuing_fraction
 from ._categorical import _column_types, _pandas_type
 from . import _state
-from ._state import (SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib, check_chain_memory,
+from ._conditional import EXACT_BLOCK_ELEMENTS, MAX_EXACT_HIDDEN_STATES, pick_by_cumulative
+from ._state import (MAX_ENERGY_SCALE, SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib,
+                     check_chain_memory, check_energy_scale, energy_scale,
                      check_n_components, check_n_features, drop_unwritten_entries,
                      log_partition_entry_problem, check_sample_request, own_array,
                      separate_shared_arrays)
@@ -80,7 +82,7 @@ LARGE_SCORE = 2.0**20
 MAX_EXACT_HIDDEN = 20
 #: ``sample``'s "auto" draws exactly up to this many hidden units (2**14
 #: states), as the density models' ``sample`` does.
-MAX_EXACT_SAMPLE_HIDDEN = 14
+MAX_EXACT_SAMPLE_HIDDEN = MAX_EXACT_HIDDEN_STATES.bit_length() - 1
 #: Entries of the log-partition cache before it is emptied (a stream of
 #: ``partial_fit`` calls leaves one per parameter values it was asked for).
 LOG_PARTITION_CACHE_SIZE = 8
@@ -865,13 +867,29 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         self._check_finite()
 
     def _check_finite(self):
-        """Raise ValueError naming the learning rate when a parameter is no longer finite."""
-        if all(np.isfinite(a).all() for a in self._parameters()):
+        """Raise ValueError naming the learning rate when a parameter is no longer
+        finite, or the energy scale is past ``MAX_ENERGY_SCALE`` (where the
+        density models' training stops too: log Z, log-likelihoods and exact
+        draws would be rounding noise)."""
+        if self._energy_scale() < MAX_ENERGY_SCALE:  # NaN fails this
             return
         raise ValueError(
-            f"{type(self).__name__}'s parameters became infinite or NaN during training "
+            f"{type(self).__name__}'s parameters became infinite or NaN, or too large for "
+            f"float64 (an energy scale past 2**52), during training "
             f"(learning_rate={self.learning_rate:g}); the steps diverged. Lower the learning "
             f"rate (try {self.learning_rate / 10:g}) or standardise the inputs.")
+
+    def _energy_scale(self):
+        """``rbm._state.energy_scale`` of the joint model: sum |W| + |c| + |U| +
+        |b| + |d|, NaN where a parameter or the visible layer's own array
+        (sigma) is not finite."""
+        return energy_scale(self._parameters(), self._visible_unit.learned_arrays())
+
+    def _check_energy_scale(self):
+        """The density models' ``check_energy_scale`` on the joint model's
+        parameters (``log_partition``, ``log_likelihood`` and exact draws of
+        assigned or loaded parameters)."""
+        check_energy_scale(self, self._energy_scale(), PARAMETER_NAMES)
 
     def _train(self, X, labels, weights, n_epochs, validation=None, rate=None):
         """``n_epochs`` epochs, a history row after each; early stopping on
@@ -1451,6 +1469,7 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             raise ValueError(f"n_betas must be an integer >= 3, got {n_betas!r}.")
         # Before choosing: no method computes log Z of a large Gaussian-input model.
         self._refuse_unreachable_log_partition(f"log_partition(method={method!r})", "log Z")
+        self._check_energy_scale()
         n_hidden = self.components_.shape[0]
         if method == "auto":
             method = "exact" if n_hidden <= MAX_EXACT_HIDDEN else "ais"
@@ -1743,38 +1762,29 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         from p(y, h), or h from p(h | y) for each sample's label where
         ``clamp``, by the cumulative sum over every hidden state (and label);
         then x from p(x | h)."""
+        # Parameters past float64's resolution would make the states' weights
+        # rounding noise, as they make log Z.
+        self._check_energy_scale()
         W, c, U, b, d = (np.asarray(a, dtype=np.float64) for a in self._parameters())
         n_hidden, n_classes = U.shape
         # log p(h, y) up to a constant, (states, classes), the visible layer
         # summed out per block of states (its fields are states x columns).
-        block = max(1, min(2**n_hidden, 2**21 // max(W.shape[1], 1)))
+        block = max(1, min(2**n_hidden, EXACT_BLOCK_ELEMENTS // max(W.shape[1], 1)))
         states = np.concatenate(list(enumerate_binary(n_hidden, block, np.float64)))
         log_w = np.concatenate([
             (H @ c + self._visible_unit.log_partition_given_hidden(H @ W, b))[:, None]
             + H @ U + d for H in np.split(states, range(block, len(states), block))])
-        with np.errstate(over="ignore", invalid="ignore"):
-            cumulative = (np.cumsum(np.exp(log_w - log_w.max(axis=0)), axis=0) if clamp
-                          else np.cumsum(np.exp(log_w - log_w.max()).ravel()))
-        if not np.all(np.isfinite(cumulative[-1])):
-            largest = {name: float(np.max(np.abs(getattr(self, name)), initial=0.0))
-                       for name in PARAMETER_NAMES}
-            name = max(largest, key=largest.get)
-            raise ValueError(
-                f"{type(self).__name__}'s parameters are beyond what float64 resolves "
-                f"(the largest, {largest[name]:.3g}, in {name}): its hidden states have no "
-                "finite probabilities to draw from; refit it with a lower learning_rate, or "
-                "assign parameters of the data's scale.")
+        cumulative = (np.cumsum(np.exp(log_w - log_w.max(axis=0)), axis=0) if clamp
+                      else np.cumsum(np.exp(log_w - log_w.max()).ravel()))
         u = rng.random(len(labels))
         if clamp:  # h from p(h | y): the label's column
             picked = np.empty(len(labels), dtype=np.intp)
             for k in np.unique(labels):
                 rows = np.flatnonzero(labels == k)
-                picked[rows] = np.searchsorted(cumulative[:, k], u[rows] * cumulative[-1, k],
-                                               side="right")
-            H = states[np.minimum(picked, len(states) - 1)]
+                picked[rows] = pick_by_cumulative(cumulative[:, k], u[rows] * cumulative[-1, k])
+            H = states[picked]
         else:  # (h, y) from p(h, y), states by label
-            picked = np.minimum(np.searchsorted(cumulative, u * cumulative[-1], side="right"),
-                                len(cumulative) - 1)
+            picked = pick_by_cumulative(cumulative, u * cumulative[-1])
             H, labels = states[picked // n_classes], picked % n_classes
         return self._visible_unit.sample(H @ W + b, rng), labels
 

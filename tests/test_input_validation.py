@@ -452,8 +452,8 @@ def test_divergence_to_huge_finite_parameters_is_caught(dtype, learning_rate, ho
     assert f"learning_rate={learning_rate}" in message and "lower the learning rate" in message
     # The model is usable: its likelihoods are finite, computed without
     # overflow warnings, and its parameters are the sound ones from before.
-    assert energy_scale(model.components_, model.intercept_visible_,
-                        model.intercept_hidden_, ()) < MAX_ENERGY_SCALE
+    assert energy_scale([model.components_, model.intercept_visible_,
+                         model.intercept_hidden_], ()) < MAX_ENERGY_SCALE
     assert model.components_.dtype == dtype
     with warnings.catch_warnings():
         warnings.simplefilter("error")
