@@ -33,11 +33,11 @@ cdef extern from "_fastmath.h" nogil:
                                        Py_ssize_t lo, Py_ssize_t hi, const float* b,
                                        const float* sigma, const float* row_weights,
                                        double* grad)
-    void rbm_sigma_weight_range_d(double* W, double* velocity, const double* G, double* grad,
+    void rbm_sigma_weight_range_d(double* W, double* velocity, double* G, double* grad,
                                   Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t lo,
                                   Py_ssize_t hi, double lr, double momentum, double lr_decay,
                                   double decay, int use_momentum)
-    void rbm_sigma_weight_range_f(float* W, float* velocity, const float* G, double* grad,
+    void rbm_sigma_weight_range_f(float* W, float* velocity, float* G, double* grad,
                                   Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t lo,
                                   Py_ssize_t hi, float lr, float momentum, float lr_decay,
                                   float decay, int use_momentum)

@@ -1088,10 +1088,10 @@ cdef void _weight_step_blas(const Train* T, floating* W, floating* velocity,
 
 
 cdef void _sigma_weight_range(const Train* T, floating* W, floating* velocity,
-                              const floating* G, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+                              floating* G, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     """Columns [lo, hi): grad[i] -= 2 sum_j W_ji G_ji, then the step of W_ji
-    (momentum path's rounding order) for every hidden unit j
-    (rbm_sigma_weight_range_*)."""
+    (momentum path's rounding order) for every hidden unit j; G's columns
+    are left zero for the next product (rbm_sigma_weight_range_*)."""
     cdef floating lr = T.learning_rate, momentum = T.momentum
     cdef floating lr_decay = T.learning_rate * T.weight_decay
     cdef floating decay = 1.0 - T.learning_rate * T.weight_decay
@@ -1106,7 +1106,7 @@ cdef void _sigma_weight_range(const Train* T, floating* W, floating* velocity,
 
 
 cdef void _sigma_weight_columns(const Train* T, floating* W, floating* velocity,
-                                const floating* G, Py_ssize_t block) noexcept nogil:
+                                floating* G, Py_ssize_t block) noexcept nogil:
     """_sigma_weight_range over column block ``block`` of _column_blocks."""
     _sigma_weight_range(T, W, velocity, G, block * _COLUMN_BLOCK,
                         min((block + 1) * _COLUMN_BLOCK, T.u.n_visible))
@@ -1115,10 +1115,11 @@ cdef void _sigma_weight_columns(const Train* T, floating* W, floating* velocity,
 cdef void _sigma_weight_gemm_block(const Train* T, floating* W, floating* velocity,
                                    const floating* VS, const floating* HS, Py_ssize_t rows,
                                    floating* G, int i, int n_blocks) noexcept nogil:
-    """Column block i of the weight gradient G = HS.T @ VS, then its columns' step
-    while they are in this core's cache."""
+    """Column block i of the weight gradient G = HS.T @ VS (added to G, which the
+    previous update's step left zero), then its columns' step while they are
+    in this core's cache."""
     weight_update_block(HS, VS, rows, T.u.n_visible, T.u.n_hidden, <floating> 1.0,
-                        <floating> 0.0, G, i, n_blocks)
+                        <floating> 1.0, G, i, n_blocks)
     _sigma_weight_range(T, W, velocity, G,
                         weight_update_column_start(i, n_blocks, T.u.n_visible),
                         weight_update_column_start(i + 1, n_blocks, T.u.n_visible))
@@ -1155,7 +1156,7 @@ cdef void _weight_step_with_sigma_terms(const Train* T, floating* W, floating* v
             for i in range(n_blocks):
                 _sigma_weight_gemm_block(T, W, velocity, VS, HS, rows, G, i, n_blocks)
         return
-    weight_update(HS, VS, rows, T.u.n_visible, T.u.n_hidden, 1.0, 0.0, G, T.n_threads)
+    weight_update(HS, VS, rows, T.u.n_visible, T.u.n_hidden, 1.0, 1.0, G, T.n_threads)
     if _column_team(T, T.u.n_hidden):
         for block in prange(n_columns, num_threads=T.n_threads, schedule='static'):
             _sigma_weight_columns(T, W, velocity, G, block)
@@ -1536,8 +1537,9 @@ def _train_workspace(a, Py_ssize_t n_visible, Py_ssize_t n_hidden, Py_ssize_t n_
              scratch=np.empty((n_streams_for(n_chains) * CHUNK, width), dtype=np.float32),
              AV=empty(stack if learn_sigma and not sigma_from_weight_gradient else 1,
                       n_visible),
-             weight_gradient=empty(n_hidden if sigma_from_weight_gradient else 1,
-                                   n_visible),
+             # Zero: each update adds its product into it and its step clears it.
+             weight_gradient=np.zeros((n_hidden if sigma_from_weight_gradient else 1,
+                                       n_visible), dtype=dtype),
              grad_log_sigma=np.empty(n_visible if learn_sigma else 1),
              VT=empty(n_visible if transposed else 1, stack + 2),
              idx=np.empty(max(width, stack + 2), dtype=np.intp),

@@ -360,17 +360,22 @@ def test_vector_and_scalar_sampling_train_the_same_categorical_model():
 
 @pytest.mark.parametrize("momentum", [0.0, 0.5])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("n_visible", [7, 400])
 def test_sigma_gradient_from_the_weight_gradient_equals_the_visible_field_product(
-        momentum, weighted):
+        momentum, weighted, n_visible):
     # A Gaussian layer's log sigma gradient needs sum_r w_r v_r a_r with
     # a = h @ W.  The kernel takes it from the weight gradient G = sum_r w_r
     # h_r v_r.T as sum_j W_j G_j (one pass over W) instead of computing a
     # (one more product); with the shortcut off it computes a.  Both must
     # train the same model to float64 rounding, with and without momentum and
     # sample weights.  A wrong factor or sign in either would move sigma by
-    # the order of the learning rate, 1e-2.
+    # the order of the learning rate, 1e-2.  400 visible units cut the
+    # product into blocks of columns, each stepped on its own (the gradient
+    # buffer is added into and cleared by each step: left uncleared, every
+    # update would add the ones before).
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((120, 7)) @ rng.standard_normal((7, 7)) + 1.0
+    X = (rng.standard_normal((120, n_visible)) @ rng.standard_normal((n_visible, n_visible))
+         / np.sqrt(n_visible) + 1.0)
     weights = rng.integers(1, 4, size=120).astype(float) if weighted else None
     model = GaussianBernoulliRBM(n_components=5, n_iter=4, batch_size=15, learning_rate=0.01,
                                  momentum=momentum, random_state=0)
