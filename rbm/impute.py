@@ -36,6 +36,14 @@ from ._units.categorical import (UnknownCategoryError, as_label_input, column_la
                                refuse_unhashable_label)
 
 
+#: What an unknown category's message advises when ``transform`` meets one.
+UNKNOWN_CATEGORY_ADVICE = (
+    "Every value must be a category the model saw in fit (the categories a pandas "
+    "category column declares are not taken); to impute others, fit "
+    "RBMImputer(estimator=CategoricalRBM(categories=[...])) with each feature's "
+    "categories listed, this one among them.")
+
+
 def _frozen_model(estimator, n_features, feature_names):
     """The fitted RBM inside a ``sklearn.frozen.FrozenEstimator`` (None for
     any other ``estimator``), which ``RBMImputer.fit`` uses as it is.
@@ -709,10 +717,12 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
             # Refused here, before the standardisation turns one inf into a
             # whole column of them (and the RBM's error would count those).
             row, column = np.argwhere(infinite)[0]
+            sign = "-" if rows[row, column] < 0 else ""
             raise ValueError(
-                f"RBMImputer: X holds {int(infinite.sum())} infinite entries (the first in "
-                f"row {row}, feature {column}); {type(estimator).__name__} takes finite "
-                "values only. Replace them, or set missing_values=np.inf to impute them.")
+                f"RBMImputer: X holds {int(infinite.sum())} infinite entries (the first, "
+                f"{sign}inf, in row {row}, feature {column}); {type(estimator).__name__} "
+                f"takes finite values only. Replace them, or set missing_values={sign}np.inf "
+                "to impute them (missing_values matches one value: +inf or -inf, not both).")
         if mean is not None:
             rows = (rows - mean) / scale
         return rows
@@ -922,7 +932,12 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         # Only the rows with a gap go to the model (complete rows come back
         # as they are): the posterior of a complete row is no question.
         rows = self._model_input(X, missing)
-        self.estimator_._incomplete_input(rows)  # every row's observed entries checked
+        try:
+            self.estimator_._incomplete_input(rows)  # every row's observed entries checked
+        except UnknownCategoryError as error:
+            # The model's advice names its categories parameter, which the
+            # imputer lacks (nor does it take a category column's declared ones).
+            raise error.with_advice(UNKNOWN_CATEGORY_ADVICE) from error
         gaps = np.flatnonzero(missing.any(axis=1))
         rows = rows[gaps]
         with stream_kept_on_error(self.random_state_):

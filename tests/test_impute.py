@@ -428,8 +428,10 @@ def test_an_infinite_real_value_is_refused_by_the_imputer_by_place():
     X[0, 2] = np.nan
     bad = X.copy()
     bad[4, 1] = -np.inf
-    match = (r"RBMImputer: X holds 1 infinite entries \(the first in row 4, feature 1\); "
-             r"GaussianBernoulliRBM takes finite values only.*missing_values=np.inf")
+    # The advice named missing_values=np.inf for -inf too (review s48, 6).
+    match = (r"RBMImputer: X holds 1 infinite entries \(the first, -inf, in row 4, feature "
+             r"1\); GaussianBernoulliRBM takes finite values only.*set "
+             r"missing_values=-np.inf to impute them \(missing_values matches one value")
     imputer = RBMImputer(GaussianBernoulliRBM(n_components=2, n_iter=2, random_state=0),
                          random_state=0)
     with pytest.raises(ValueError, match=match):
@@ -443,6 +445,11 @@ def test_an_infinite_real_value_is_refused_by_the_imputer_by_place():
     filled = imputer.set_params(missing_values=-np.inf).fit(placeholder).transform(placeholder)
     assert np.isfinite(filled).all()
     np.testing.assert_array_equal(np.delete(filled, 4, axis=0), np.delete(placeholder, 4, axis=0))
+    # +inf beside the placeholder -inf: the advice names the other sign.
+    placeholder[7, 0] = np.inf
+    with pytest.raises(ValueError, match=r"\(the first, inf, in row 7, feature 0\).* set "
+                                         r"missing_values=np.inf to impute"):
+        imputer.transform(placeholder)
 
 
 def test_training_on_gaps_recovers_the_dependence_that_dropping_rows_loses():
@@ -1240,3 +1247,29 @@ def test_declared_category_columns_are_labels():
     mixed = floats.assign(x=np.linspace(0.15, 0.95, 40))
     with pytest.warns(UserWarning, match="column 'x' holds real numbers"):
         assert isinstance(RBMImputer(random_state=0).fit(mixed).estimator_, CategoricalRBM)
+
+
+def test_an_unknown_category_in_transform_advises_the_imputers_own_parameters():
+    # The model's advice, "refit with categories that include it", names a
+    # parameter RBMImputer lacks; a declared pandas category is not taken.
+    pd = pytest.importorskip("pandas")
+    dtype = pd.CategoricalDtype(["a", "b", "c"])
+    frame = pd.DataFrame({"p": pd.Series(["a", "b"] * 10, dtype=dtype), "q": ["x", "y"] * 10})
+    frame.loc[0, "q"] = None
+    imputer = RBMImputer(tiny_labels_model(), random_state=0).fit(frame)
+    unseen = pd.DataFrame({"p": pd.Series(["c"], dtype=dtype), "q": [None]})
+    with pytest.raises(UnknownCategoryError) as raised:
+        imputer.transform(unseen)
+    message = str(raised.value)
+    assert message.startswith("CategoricalRBM: column 'p' has the value 'c' (in 1 row), which "
+                              "is not one of its categories ['a', 'b']. Every value must be a "
+                              "category the model saw in fit (the categories a pandas "
+                              "category column declares are not taken); to impute others, fit "
+                              "RBMImputer(estimator=CategoricalRBM(categories=[...]))")
+    assert "refit with categories" not in message
+    assert (raised.value.feature, raised.value.value, raised.value.n_rows) == (0, "c", 1)
+    # As the advice says:
+    listed = CategoricalRBM(n_components=2, n_iter=2, random_state=0,
+                            categories=[["a", "b", "c"], ["x", "y"]])
+    out = RBMImputer(listed, random_state=0).fit(frame).transform(unseen)
+    assert out[0, 0] == "c" and out[0, 1] in ("x", "y")
