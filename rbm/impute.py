@@ -1,6 +1,7 @@
 """Missing-value imputation with an RBM, in ``sklearn.impute``'s conventions."""
 
 import copy
+import math
 import re
 import warnings
 from contextlib import contextmanager
@@ -29,9 +30,18 @@ from ._params import CachedParamNames, DefaultEstimatorParams
 from ._rollback import unchanged_on_error
 from ._streams import Entropy, draw_entropy
 from ._units import HIDDEN_TYPES, default_learning_rate
+from ._units._layer import user_stacklevel
 from ._units.categorical import (UnknownCategoryError, as_label_input, column_label,
                                missing_mask, non_numeric_among_others_as_objects,
                                refuse_unhashable_label)
+
+
+#: What an unknown category's message advises when ``transform`` meets one.
+UNKNOWN_CATEGORY_ADVICE = (
+    "Every value must be a category the model saw in fit (the categories a pandas "
+    "category column declares are not taken); to impute others, fit "
+    "RBMImputer(estimator=CategoricalRBM(categories=[...])) with each feature's "
+    "categories listed, this one among them.")
 
 
 def _frozen_model(estimator, n_features, feature_names):
@@ -256,73 +266,123 @@ def neighbour_identity(X, missing):
     return float(np.clip(np.concatenate(best), 0.0, 1.0).mean())
 
 
-def estimator_class_for(X, missing, integers=False):
+def estimator_class_for(X, missing, declared=None):
     """The RBM class ``estimator=None`` picks for X: BernoulliRBM when every
     observed value is 0 or 1, GaussianBernoulliRBM for other floating-point
-    columns, CategoricalRBM otherwise (and for floats that stand for
-    ``integers``, see ``integer_columns``).  An object array of numbers is
-    taken by the kind of its numbers (``numeric_kind``)."""
+    columns, CategoricalRBM otherwise, and wherever a column is ``declared``
+    labels (see ``declared_labels``).  An object or string array of numbers
+    (numeric text among them) is taken by the kind of its numbers
+    (``numeric_kind``)."""
     observed = X[~missing]
     kind = numeric_kind(X, missing)
     if kind in "fiub" and np.isin(observed.astype(np.float64), (0.0, 1.0)).all():
         return BernoulliRBM
-    if kind == "f" and not integers:
+    if kind == "f" and not (declared is not None and declared.any()):
         return GaussianBernoulliRBM
-    if kind == "O":
-        warn_of_real_labels(X, missing)
     return CategoricalRBM
 
 
+def as_number(value):
+    """``value`` as a float where it is a number, else None.
+
+    A number is a real number other than a bool, or text that reads as a
+    finite one: a CSV read by pandas with "?" for the gaps holds its numbers
+    as text ("0.13"), and the command line keeps "a column of numbers"
+    numbers too.  As there, text with an underscore is text (Python's
+    float() reads "1_0" as 10), and so are "nan" and "inf", which would
+    otherwise turn a label into a gap or an infinity.
+    """
+    if isinstance(value, Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if not isinstance(value, str) or "_" in value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _is_float_text(value):
+    """Whether ``value`` is numeric text of a float ("0.5", "1e3", "2.0"), as
+    pandas reads it, rather than of an integer ("2")."""
+    try:
+        int(value)
+    except ValueError:
+        return True
+    return False
+
+
 def numeric_kind(X, missing):
-    """X's dtype kind, or for an object array whose observed entries are all
-    real numbers (no bool, no text) the kind NumPy and pandas give them:
-    "f" where one is a float, "i" where all are integers.
+    """X's dtype kind, or for an object or string array whose observed
+    entries are all numbers (``as_number``: no bool, numeric text counts)
+    the kind NumPy and pandas give them: "f" where one is a float (or the
+    text of one, such as "0.13"), "i" where all are integers.
 
     A list of float rows with None for the gaps arrives as objects (NumPy
     has no float for None), and was imputed as labels, each distinct value
     a category; pandas reads such a list as float64 columns, and
-    ``SimpleImputer`` None as missing.  Integers alone stay labels, as an
-    integer array is.
+    ``SimpleImputer`` None as missing.  So with numbers read as text (a
+    CSV with "?" for the gaps): every distinct number was a category, and
+    the imputed entries numbers copied from unrelated rows, as text.
+    Integers alone stay labels, as an integer array is.
     """
-    if X.dtype.kind != "O":
+    if X.dtype.kind not in "OU":
         return X.dtype.kind
     values = X[~missing].tolist()
-    if not all(isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) for v in values):
+    if any(as_number(v) is None for v in values):
         return "O"
-    return "f" if any(isinstance(v, (float, np.floating)) for v in values) else "i"
+    return "f" if any(isinstance(v, (float, np.floating))
+                      or isinstance(v, str) and _is_float_text(v) for v in values) else "i"
 
 
-def integer_columns(X):
-    """Whether X is a DataFrame of integer columns only, pandas' nullable
-    ``Int64`` or Arrow integers among them.
+def declared_labels(X):
+    """Which columns of a DataFrame X its dtypes declare to be labels, as a
+    boolean array (None for other input).
 
-    Those with missing entries reach NumPy as floats (NaN for the gaps), yet
-    hold integers, which ``estimator=None`` takes as labels as it takes an
-    integer array: a GaussianBernoulliRBM imputed values such as 1.33 in
-    them.
+    A pandas ``category`` column holds labels, whatever its categories:
+    those of floats (sizes 36.5, 37.0) with gaps reach NumPy as float64 and
+    NaN, and a GaussianBernoulliRBM imputed values between the categories.
+    Integer columns, pandas' nullable ``Int64`` and Arrow integers among
+    them, hold labels where no column holds other numbers: with gaps they
+    too reach NumPy as floats, and a GaussianBernoulliRBM imputed values
+    such as 1.33 in them (an integer array gets a CategoricalRBM); beside
+    a float column they are taken as numbers, as the floats are.
     """
     dtypes = list(getattr(X, "dtypes", [])) if hasattr(X, "columns") else []
-    return bool(dtypes) and all(getattr(dtype, "kind", None) in ("i", "u") for dtype in dtypes)
+    if not dtypes:
+        return None
+    category = np.array([getattr(dtype, "name", None) == "category" for dtype in dtypes])
+    integer = np.array([getattr(dtype, "kind", None) in ("i", "u") for dtype in dtypes])
+    return category | integer if (category | integer).all() else category
 
 
-def warn_of_real_labels(X, missing):
-    """UserWarning where an object array that goes to CategoricalRBM holds
-    numbers with a fractional part: each distinct value becomes a category of
-    its own (a DataFrame mixing real and text columns arrives so)."""
+def warn_of_real_labels(imputer, X, missing, declared=None):
+    """UserWarning where data going to ``estimator=None``'s CategoricalRBM
+    hold, in a column not ``declared`` labels, numbers with a fractional
+    part: each distinct value becomes a category of its own (a DataFrame
+    mixing real and text columns arrives so).  Numeric text counts in a
+    column of numbers only.  Names the column as ``imputer`` knows it."""
     for column in range(X.shape[1]):
-        real = [v for v in X[~missing[:, column], column]
-                if isinstance(v, (float, np.floating)) and not float(v).is_integer()]
+        if declared is not None and declared[column]:
+            continue
+        values = X[~missing[:, column], column].tolist()
+        numbers = [as_number(v) for v in values]
+        real = [v for v, number in zip(values, numbers)
+                if number is not None and not number.is_integer()
+                and (not isinstance(v, str) or None not in numbers)]
         if real:
             warnings.warn(
-                f"RBMImputer: feature {column} holds real numbers (such as {real[0]!r}) "
-                "among labels, and estimator=None imputes the whole array with a "
-                "CategoricalRBM, which takes each distinct value as a category. For a "
+                f"RBMImputer: {column_label(imputer, column)} holds real numbers (such as "
+                f"{real[0]!r}) among labels, and estimator=None imputes the whole array with "
+                "a CategoricalRBM, which takes each distinct value as a category. For a "
                 "frame of real and categorical columns, impute each kind with its own "
-                "RBMImputer in a sklearn.compose.ColumnTransformer.", UserWarning, stacklevel=6)
+                "RBMImputer in a sklearn.compose.ColumnTransformer.", UserWarning,
+                stacklevel=user_stacklevel())
             return
 
 
-def default_estimator(X, missing, random_state, rule=None, kind=None, integers=False):
+def default_estimator(X, missing, random_state, rule=None, kind=None, declared=None):
     """The RBM ``estimator=None`` picks for X (see ``RBMImputer``).
 
     Parameters
@@ -339,10 +399,10 @@ def default_estimator(X, missing, random_state, rule=None, kind=None, integers=F
         The class to build, sized and trained by ``rule`` for X as the
         imputer's own choice would be (``rbm impute --model``); None picks
         it from X (``estimator_class_for``).
-    integers : bool, default=False
-        Whether X's floats stand for integers (``integer_columns`` of the
-        data X came from), so that ``kind=None`` picks CategoricalRBM
-        unless they are 0 and 1.
+    declared : ndarray of bool of shape (n_features,) or None, default=None
+        Which columns the data X came from declare labels
+        (``declared_labels``), so that ``kind=None`` picks CategoricalRBM
+        for any unless all are 0 and 1.
 
     Returns
     -------
@@ -350,7 +410,7 @@ def default_estimator(X, missing, random_state, rule=None, kind=None, integers=F
         Unfitted.
     """
     rule = DEFAULT_RULE if rule is None else rule
-    kind = estimator_class_for(X, missing, integers) if kind is None else kind
+    kind = estimator_class_for(X, missing, declared) if kind is None else kind
     categories, n_columns, extra = None, X.shape[1], {}
     if issubclass(kind, CategoricalRBM):
         # Labels carry no precision of their own: float32 trains about twice as fast.
@@ -361,6 +421,22 @@ def default_estimator(X, missing, random_state, rule=None, kind=None, integers=F
                 and rule.decay_categories is not None else 1.0)
     return kind(n_components=rule.n_components(n_columns),
                 **rule.options(kind, X.shape[0], random_state, categories, identity), **extra)
+
+
+def _in_dtype_of(labels, X):
+    """An object array of completed ``labels`` in X's dtype where X's dtype is
+    numeric (integer, boolean or floating point) and holds every label
+    exactly, as scikit-learn's imputers keep X's dtype (a sentinel such as
+    -999 for the gaps of integer labels); as objects otherwise (string
+    labels in a row of float NaN, categories of fit outside a narrower
+    dtype given to transform)."""
+    if X.dtype.kind not in "iubf":
+        return labels
+    try:
+        typed = labels.astype(X.dtype)
+    except (OverflowError, TypeError, ValueError):
+        return labels
+    return typed if bool(np.all(typed == labels)) else labels
 
 
 def first_not_numbers(X):
@@ -411,6 +487,19 @@ def refuse_sparse(X):
 
 
 @contextmanager
+def stream_kept_on_error(random_state):
+    """Put ``random_state`` (a RandomState) back where it was if the block
+    raises: a failed ``transform`` leaves the later posterior draws as they
+    would have been (it took a seed from the stream before failing)."""
+    state = random_state.get_state()
+    try:
+        yield
+    except BaseException:
+        random_state.set_state(state)
+        raise
+
+
+@contextmanager
 def columns_by_name(imputer):
     """Errors raised inside name the imputer's columns ("column 'age'") where
     they name a feature by position ("feature 2").
@@ -454,9 +543,11 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         one from the training data: BernoulliRBM when every observed value
         is 0 or 1, GaussianBernoulliRBM for other floating-point columns
         (and objects that are numbers, one a float at least: a list of
-        float rows with None for the gaps), CategoricalRBM otherwise
-        (strings, other objects, integers, a DataFrame's nullable integer
-        columns too; float32).
+        float rows with None for the gaps, or numbers read as text, such
+        as a CSV with "?" for the gaps read by pandas), CategoricalRBM
+        otherwise (strings, other objects, integers, a DataFrame's nullable
+        integer columns too, and any DataFrame with a ``category`` column;
+        float32).
         Each gets one hidden unit per feature (per observed category for
         CategoricalRBM), at least 64 and at most 512, weight decay 5e-3
         (for CategoricalRBM whose rows have near-identical neighbours,
@@ -484,7 +575,13 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
     sample_posterior : bool, default=False
         False: each missing entry gets the most probable value (binary and
         categorical columns) or the conditional mean (real columns), the
-        same on every ``transform`` call.  True:
+        same on every ``transform`` call of the same rows.  Where clamped
+        chains estimate them (see ``marginal_seed_``), a row's estimate
+        also depends, within its Monte Carlo error, on the other distinct
+        rows of the batch and their order: the k-th distinct row takes the
+        k-th chain streams (one per 16 chain rows in the kernel), so alone
+        or shuffled it may get a slightly different mean or, near a tie,
+        another category.  True:
         a draw from p(missing | observed) per row (``conditional_sample``),
         different on every ``transform`` call, for multiple imputation.
     random_state : int, RandomState instance or None, default=None
@@ -609,8 +706,9 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
             rows = X.astype(object)
             rows[missing] = None
             return rows
-        if X.dtype.kind == "O" and missing.any():
-            X = np.where(missing, np.nan, X)  # a placeholder such as "?" is no number
+        if X.dtype.kind in "OU" and missing.any():
+            # A placeholder such as "?" is no number (in a string array too).
+            X = np.where(missing, np.nan, X.astype(object))
         try:
             rows = X.astype(np.float64 if X.dtype.kind not in "f" else X.dtype)
         except (TypeError, ValueError) as error:
@@ -625,10 +723,12 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
             # Refused here, before the standardisation turns one inf into a
             # whole column of them (and the RBM's error would count those).
             row, column = np.argwhere(infinite)[0]
+            sign = "-" if rows[row, column] < 0 else ""
             raise ValueError(
-                f"RBMImputer: X holds {int(infinite.sum())} infinite entries (the first in "
-                f"row {row}, feature {column}); {type(estimator).__name__} takes finite "
-                "values only. Replace them, or set missing_values=np.inf to impute them.")
+                f"RBMImputer: X holds {int(infinite.sum())} infinite entries (the first, "
+                f"{sign}inf, in row {row}, feature {column}); {type(estimator).__name__} "
+                f"takes finite values only. Replace them, or set missing_values={sign}np.inf "
+                "to impute them (missing_values matches one value: +inf or -inf, not both).")
         if mean is not None:
             rows = (rows - mean) / scale
         return rows
@@ -639,26 +739,21 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         completed = np.asarray(completed)
         if self.mean_ is not None:
             completed = completed * self.scale_ + self.mean_
-        labels = isinstance(self.estimator_, CategoricalRBM)
-        if X.dtype.kind == "O" and not labels:
-            # Numbers in an object array (a text placeholder such as "?" for
-            # the gaps, or an object column of a DataFrame) come back as
-            # float64, as from SimpleImputer's mean, not as objects (numeric
-            # text among them; ``_model_input`` has read them as numbers).
-            X = np.where(missing, np.nan, X).astype(np.float64)
-        out = X.copy() if X.dtype.kind in "fO" else X.astype(object if labels else np.float64)
+        if isinstance(self.estimator_, CategoricalRBM):
+            # Labels go into objects whatever X's dtype: a row of gaps read
+            # as float64 NaN (an empty CSV row) took them into a float copy,
+            # and NumPy said "could not convert string to float".
+            out = X.astype(object)
+            out[gaps] = np.where(missing[gaps], completed, out[gaps])
+            return _in_dtype_of(out, X)
+        if X.dtype.kind in "OU":
+            # Numbers in an object or string array (a text placeholder such
+            # as "?" for the gaps, numeric text, an object column of a
+            # DataFrame) come back as float64, as from SimpleImputer's mean,
+            # not as objects (``_model_input`` has read them as numbers).
+            X = np.where(missing, np.nan, X.astype(object)).astype(np.float64)
+        out = X.copy() if X.dtype.kind == "f" else X.astype(np.float64)
         out[gaps] = np.where(missing[gaps], completed, out[gaps])
-        if labels and X.dtype.kind in "iub":
-            # Integer or boolean labels (a sentinel such as -999 for the
-            # gaps) keep their dtype, as scikit-learn's imputers keep it,
-            # where every imputed label fits it (they are categories of fit,
-            # which may lie outside a narrower dtype given to transform).
-            try:
-                typed = out.astype(X.dtype)
-            except (OverflowError, TypeError, ValueError):
-                return out
-            if bool(np.all(typed == out)):
-                return typed
         return out
 
     def _fitted_model(self, template, X, missing, sample_weight):
@@ -705,7 +800,7 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         # validation sets n_features_in_ and feature_names_in_ at once, so
         # they are put back; the others are set only once the RBM has fitted.
         with unchanged_on_error(self), columns_by_name(self):
-            integers = integer_columns(X)
+            declared = declared_labels(X)
             X, missing = self._validated(X, reset=True)
             frozen = _frozen_model(self.estimator, X.shape[1],
                                    getattr(self, "feature_names_in_", None))
@@ -714,9 +809,12 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
                                                                        sample_weight)
             else:
                 check_every_feature_observed(self, ~missing)
-                template = (self.estimator if self.estimator is not None
-                            else default_estimator(X, missing, self.random_state,
-                                                   integers=integers))
+                template = self.estimator
+                if template is None:
+                    template = default_estimator(X, missing, self.random_state,
+                                                 declared=declared)
+                    if isinstance(template, CategoricalRBM):
+                        warn_of_real_labels(self, X, missing, declared)
                 estimator, mean, scale = self._fitted_model(template, X, missing, sample_weight)
                 constants = self._constant_columns(estimator, X, missing, sample_weight)
         self.estimator_, self.mean_, self.scale_ = estimator, mean, scale
@@ -840,16 +938,22 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
         # Only the rows with a gap go to the model (complete rows come back
         # as they are): the posterior of a complete row is no question.
         rows = self._model_input(X, missing)
-        self.estimator_._incomplete_input(rows)  # every row's observed entries checked
+        try:
+            self.estimator_._incomplete_input(rows)  # every row's observed entries checked
+        except UnknownCategoryError as error:
+            # The model's advice names its categories parameter, which the
+            # imputer lacks (nor does it take a category column's declared ones).
+            raise error.with_advice(UNKNOWN_CATEGORY_ADVICE) from error
         gaps = np.flatnonzero(missing.any(axis=1))
         rows = rows[gaps]
-        if self.sample_posterior:
-            seed = self.random_state_.randint(np.iinfo(np.int32).max)
-            completed = (self.estimator_.conditional_sample(rows, random_state=seed)
-                         if len(gaps) else rows)
-        else:
-            completed = self._most_probable(rows) if len(gaps) else rows
-        out = self._model_output(completed, X, missing, gaps)
+        with stream_kept_on_error(self.random_state_):
+            if self.sample_posterior:
+                seed = self.random_state_.randint(np.iinfo(np.int32).max)
+                completed = (self.estimator_.conditional_sample(rows, random_state=seed)
+                             if len(gaps) else rows)
+            else:
+                completed = self._most_probable(rows) if len(gaps) else rows
+            out = self._model_output(completed, X, missing, gaps)
         constants = getattr(self, "_constants", None)  # (None in a model saved before)
         if constants is not None:
             for column in np.flatnonzero(~np.isnan(constants)):

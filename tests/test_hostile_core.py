@@ -154,6 +154,11 @@ def test_a_partial_fit_that_diverges_after_set_params_changes_nothing():
     ([3, [0, 1, 2]], r"categories\[0\] must be a list of that feature's categories, got 3"),
     ([[[0, 1], [2]], [0, 1, 2]], r"categories\[0\] must be a list of that feature's "
                                  r"categories, got \[\[0, 1\], \[2\]\]"),
+    # NumPy read ["a", 1] as ['a', '1'], and the value 1 was "not one of its
+    # categories ['a', '1']" (review s48, 7).
+    ([[0, 1, 2], ["a", 1, 2]], r"categories\[1\] mixes strings \(such as 'a'\) with other "
+                               r"labels \(such as 1 of type int\); a feature's categories "
+                               r"must be uniformly strings or numbers"),
 ])
 def test_a_malformed_categories_list_is_refused_by_name(categories, problem, missing, gaps):
     # OneHotEncoder answered these in NumPy's words: "cannot convert float

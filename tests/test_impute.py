@@ -13,7 +13,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from rbm import (BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMImputer,
                  UnknownCategoryError)
 from rbm.impute import (DEFAULT_RULE, DEFAULT_WEIGHT_DECAY, DefaultRule, default_epochs,
-                        default_estimator, default_n_components, integer_columns,
+                        default_estimator, default_n_components, declared_labels,
+                        estimator_class_for,
                         neighbour_identity)
 
 
@@ -427,8 +428,10 @@ def test_an_infinite_real_value_is_refused_by_the_imputer_by_place():
     X[0, 2] = np.nan
     bad = X.copy()
     bad[4, 1] = -np.inf
-    match = (r"RBMImputer: X holds 1 infinite entries \(the first in row 4, feature 1\); "
-             r"GaussianBernoulliRBM takes finite values only.*missing_values=np.inf")
+    # The advice named missing_values=np.inf for -inf too (review s48, 6).
+    match = (r"RBMImputer: X holds 1 infinite entries \(the first, -inf, in row 4, feature "
+             r"1\); GaussianBernoulliRBM takes finite values only.*set "
+             r"missing_values=-np.inf to impute them \(missing_values matches one value")
     imputer = RBMImputer(GaussianBernoulliRBM(n_components=2, n_iter=2, random_state=0),
                          random_state=0)
     with pytest.raises(ValueError, match=match):
@@ -442,6 +445,11 @@ def test_an_infinite_real_value_is_refused_by_the_imputer_by_place():
     filled = imputer.set_params(missing_values=-np.inf).fit(placeholder).transform(placeholder)
     assert np.isfinite(filled).all()
     np.testing.assert_array_equal(np.delete(filled, 4, axis=0), np.delete(placeholder, 4, axis=0))
+    # +inf beside the placeholder -inf: the advice names the other sign.
+    placeholder[7, 0] = np.inf
+    with pytest.raises(ValueError, match=r"\(the first, inf, in row 7, feature 0\).* set "
+                                         r"missing_values=np.inf to impute"):
+        imputer.transform(placeholder)
 
 
 def test_training_on_gaps_recovers_the_dependence_that_dropping_rows_loses():
@@ -660,7 +668,7 @@ def test_real_numbers_among_labels_are_pointed_out():
     rng = np.random.default_rng(0)
     mixed = pd.DataFrame({"x": rng.normal(size=40), "c": rng.choice(["a", "b"], 40)})
     mixed.loc[3, "x"], mixed.loc[5, "c"] = np.nan, None
-    with pytest.warns(UserWarning, match="feature 0 holds real numbers .*ColumnTransformer"):
+    with pytest.warns(UserWarning, match="column 'x' holds real numbers .*ColumnTransformer"):
         RBMImputer(random_state=0).fit(mixed)
     labels = pd.DataFrame({"n": rng.integers(0, 3, 40).astype(object),
                            "c": rng.choice(["a", "b"], 40)})
@@ -880,7 +888,7 @@ def test_nullable_integer_columns_are_imputed_as_integers(dtype):
     # Beside a float column, or of 0 and 1, the choice is as for floats.
     mixed = frame.assign(x=np.linspace(0.1, 0.9, 24))
     assert isinstance(default_estimator(mixed.to_numpy(dtype=float), mixed.isna().to_numpy(),
-                                        0, integers=integer_columns(mixed)),
+                                        0, declared=declared_labels(mixed)),
                       GaussianBernoulliRBM)
     binary = pd.DataFrame({"a": pd.array([0, 1, None] * 8, dtype=dtype)})
     assert isinstance(RBMImputer(random_state=0).fit(binary).estimator_, BernoulliRBM)
@@ -1114,3 +1122,154 @@ def test_a_method_that_needs_complete_rows_names_the_ones_that_take_gaps(method)
                                          "score_samples.* this method needs complete rows"):
         getattr(model, method)(X[:2])
     model.transform(X[:2]), model.score_samples(X[:2])  # (which take them)
+
+
+# --------------------------------------------------------------------------
+# Review s48: numbers read as text, rows of float gaps, declared categories
+# --------------------------------------------------------------------------
+
+
+def numbers_as_text_csv(n=60):
+    """A CSV as pandas reads it with "?" for the gaps: numbers as text, b = -a + 0.1."""
+    pd = pytest.importorskip("pandas")
+    import io
+    a = np.random.default_rng(0).normal(size=n)
+    lines = [f"{x:.2f},{-x + .1:.2f}" for x in a]
+    truth = np.column_stack([a.round(2), (-a + .1).round(2)])
+    for i in range(3, n, 7):
+        lines[i] = f"?,{-a[i] + .1:.2f}" if i % 2 else f"{a[i]:.2f},?"
+    return pd.read_csv(io.StringIO("a,b\n" + "\n".join(lines))), truth
+
+
+def test_numbers_read_as_text_are_imputed_as_numbers():
+    # estimator=None took each distinct number written as text ("0.13") as a
+    # category and imputed text copied from unrelated rows, silently; the
+    # command line keeps a column of numbers numbers, and so does the imputer.
+    frame, truth = numbers_as_text_csv()
+    imputer = RBMImputer(missing_values="?", random_state=0).fit(frame)
+    assert isinstance(imputer.estimator_, GaussianBernoulliRBM)
+    out = imputer.transform(frame)
+    assert out.dtype == np.float64
+    gaps = (frame == "?").to_numpy()
+    np.testing.assert_array_equal(out[~gaps], truth[~gaps])
+    # Each imputed entry lies on the side of 0 the row's other entry says.
+    np.testing.assert_array_equal(np.sign(out[gaps] - 0.05), np.sign(truth[gaps] - 0.05))
+    # A NumPy string array of the same, alike.
+    strings = frame.to_numpy().astype(str)
+    np.testing.assert_array_equal(
+        RBMImputer(missing_values="?", random_state=0).fit(strings).transform(strings), out)
+
+
+def test_the_kind_of_numbers_read_as_text_is_the_kind_pandas_gives_them():
+    gaps = np.array([[True, False, False]] + [[False] * 3] * 3)
+    def chosen(rows):
+        return estimator_class_for(np.array(rows, dtype=object), gaps)
+    # integer text stays labels (as integers do), 0 and 1 are binary, and
+    # text that no number reads as ("1_0", "nan", "inf", words) is labels
+    assert chosen([["?", "1", "2"], ["3", "1", "2"], ["1", "2", "3"], ["2", "3", "1"]]) \
+        is CategoricalRBM
+    assert chosen([["?", "1", "0"], ["1", "1", "0"], ["0", "0", "1"], ["1", "0", "1"]]) \
+        is BernoulliRBM
+    assert chosen([["?", "1.5", "2"], ["3", "1", "2e3"], ["1", "2", "3"], ["2", "3", "1"]]) \
+        is GaussianBernoulliRBM
+    for word in ("1_0", "nan", "inf", "many"):
+        assert chosen([["?", "1.5", "2"], ["3", word, "2"], ["1", "2", "3"], ["2", "3", "1"]]) \
+            is CategoricalRBM
+
+
+def test_numbers_as_text_beside_labels_are_pointed_out():
+    # Beside a text column they are labels (one array, one model), and the
+    # warning that names real numbers among labels looked at floats only.
+    frame, _ = numbers_as_text_csv()
+    frame["city"] = ["x", "y", "z"] * 20
+    with pytest.warns(UserWarning, match=r"column 'a' holds real numbers \(such as '0.13'\)"):
+        RBMImputer(missing_values="?", random_state=0).fit(frame)
+
+
+@pytest.mark.parametrize("frame", [False, True], ids=["array", "frame"])
+def test_a_row_of_float_gaps_gets_labels(frame):
+    # A row of gaps as float NaN (an empty CSV row read by pandas) went into
+    # a float copy of X, and NumPy said "could not convert string to float",
+    # after the posterior draws' seed was taken from random_state_.
+    pd = pytest.importorskip("pandas")
+    X = np.array([["a", "x"], ["b", "y"], ["a", "y"]] * 20, dtype=object)
+    X[::3, 0] = None
+    def given(rows):
+        return pd.DataFrame(rows, columns=["p", "q"]) if frame else rows
+    gaps, as_objects = np.full((1, 2), np.nan), np.array([[None, None]], dtype=object)
+    for sample_posterior in (False, True):
+        imputer = RBMImputer(tiny_labels_model(), sample_posterior=sample_posterior,
+                             random_state=0).fit(given(X))
+        twin = clone(imputer).fit(given(X))
+        out = imputer.transform(given(gaps))
+        assert out.dtype == object
+        np.testing.assert_array_equal(out, twin.transform(given(as_objects)))
+        np.testing.assert_array_equal(imputer.transform(given(X)), twin.transform(given(X)))
+    # Float labels where every one fits: floats, as before.
+    numbers = np.array([[1.0, 2.0], [3.0, 2.0], [1.0, 4.0]] * 10)
+    numbers[0, 0] = np.nan
+    imputer = RBMImputer(tiny_labels_model(), random_state=0).fit(numbers)
+    assert imputer.transform(gaps).dtype == np.float64
+
+
+def test_a_failed_transform_leaves_the_posterior_draws_as_they_were(monkeypatch):
+    # The seed of the draws was taken from random_state_ before the output
+    # was assembled, so a failure there changed every later call's draws.
+    X = np.array([["a", "x"], ["b", "y"], ["a", "y"]] * 20, dtype=object)
+    X[::3, 0] = None
+    imputer = RBMImputer(tiny_labels_model(), sample_posterior=True, random_state=0).fit(X)
+    twin = clone(imputer).fit(X)
+    with monkeypatch.context() as patch:
+        def fails(*args, **kwargs):
+            raise ValueError("assembling the output failed")
+        patch.setattr(RBMImputer, "_model_output", fails)
+        with pytest.raises(ValueError, match="assembling the output failed"):
+            imputer.transform(X)
+    np.testing.assert_array_equal(imputer.transform(X), twin.transform(X))
+
+
+def test_declared_category_columns_are_labels():
+    # A category column of float categories reached NumPy as float64 and NaN,
+    # and a GaussianBernoulliRBM imputed values between the categories (an
+    # integer category column beside it too).
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"size": pd.Categorical([36.5, 37.0, 38.5, np.nan, 37.0] * 8),
+                          "grade": pd.Categorical([1, 2, 3, 2, np.nan] * 8)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # declared: no "real numbers" warning
+        imputer = RBMImputer(random_state=0).fit(frame)
+    assert isinstance(imputer.estimator_, CategoricalRBM)
+    out = imputer.transform(frame)
+    assert set(out[:, 0]) <= {36.5, 37.0, 38.5} and set(out[:, 1]) <= {1, 2, 3}
+    floats = frame[["size"]]
+    assert isinstance(RBMImputer(random_state=0).fit(floats).estimator_, CategoricalRBM)
+    # Beside a real column: labels, and the real column is pointed out.
+    mixed = floats.assign(x=np.linspace(0.15, 0.95, 40))
+    with pytest.warns(UserWarning, match="column 'x' holds real numbers"):
+        assert isinstance(RBMImputer(random_state=0).fit(mixed).estimator_, CategoricalRBM)
+
+
+def test_an_unknown_category_in_transform_advises_the_imputers_own_parameters():
+    # The model's advice, "refit with categories that include it", names a
+    # parameter RBMImputer lacks; a declared pandas category is not taken.
+    pd = pytest.importorskip("pandas")
+    dtype = pd.CategoricalDtype(["a", "b", "c"])
+    frame = pd.DataFrame({"p": pd.Series(["a", "b"] * 10, dtype=dtype), "q": ["x", "y"] * 10})
+    frame.loc[0, "q"] = None
+    imputer = RBMImputer(tiny_labels_model(), random_state=0).fit(frame)
+    unseen = pd.DataFrame({"p": pd.Series(["c"], dtype=dtype), "q": [None]})
+    with pytest.raises(UnknownCategoryError) as raised:
+        imputer.transform(unseen)
+    message = str(raised.value)
+    assert message.startswith("CategoricalRBM: column 'p' has the value 'c' (in 1 row), which "
+                              "is not one of its categories ['a', 'b']. Every value must be a "
+                              "category the model saw in fit (the categories a pandas "
+                              "category column declares are not taken); to impute others, fit "
+                              "RBMImputer(estimator=CategoricalRBM(categories=[...]))")
+    assert "refit with categories" not in message
+    assert (raised.value.feature, raised.value.value, raised.value.n_rows) == (0, "c", 1)
+    # As the advice says:
+    listed = CategoricalRBM(n_components=2, n_iter=2, random_state=0,
+                            categories=[["a", "b", "c"], ["x", "y"]])
+    out = RBMImputer(listed, random_state=0).fit(frame).transform(unseen)
+    assert out[0, 0] == "c" and out[0, 1] in ("x", "y")

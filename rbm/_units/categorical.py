@@ -1,5 +1,6 @@
 """Categorical (softmax, Potts) visible units, one-hot coded."""
 
+import copy
 import math
 import warnings
 from collections.abc import Hashable, Iterable
@@ -57,6 +58,11 @@ class UnknownCategoryError(ValueError):
         As given.
     """
 
+    #: What the message advises, which a caller with other parameters
+    #: (``RBMImputer``) replaces with its own (``with_advice``).
+    ADVICE = ("Every value must be a category seen in fit or listed in the categories "
+              "parameter; refit with categories that include it.")
+
     def __init__(self, message, *, feature=None, value=None, n_rows=None, categories=None):
         # (keywords with defaults: an unpickled copy, ``cls(message)``, gets its
         # attributes back from __dict__)
@@ -65,6 +71,12 @@ class UnknownCategoryError(ValueError):
         self.value = value
         self.n_rows = n_rows
         self.categories = categories
+
+    def with_advice(self, advice):
+        """A copy of this error whose message gives ``advice`` in place of ``ADVICE``."""
+        error = copy.copy(self)  # (the same type, with its attributes)
+        error.args = (str(self).replace(self.ADVICE, advice),)
+        return error
 
     @property
     def shown_categories(self):
@@ -405,6 +417,16 @@ class CategoricalVisible(VisibleLayer):
                     f"{name}: categories[{i}] must be a list of that feature's categories, "
                     f"got {categories!r}; give one flat list per feature, or "
                     "categories='auto' (for every feature) to take them from the data.")
+            texts = [isinstance(value, str) for value in values.tolist()]
+            if any(texts) and not all(texts):
+                # NumPy made them all strings ([1, "a"] as ['1', 'a']), and the
+                # value 1 in X was then "not one of its categories ['1', 'a']".
+                text, other = values[texts.index(True)], values[texts.index(False)]
+                raise ValueError(
+                    f"{name}: categories[{i}] mixes strings (such as {text!r}) with other "
+                    f"labels (such as {other!r} of type {type(other).__name__}); a feature's "
+                    "categories must be uniformly strings or numbers, as its labels must. "
+                    "Give them one type, e.g. all as strings.")
             if len(values) == 0:
                 raise ValueError(
                     f"{name}: categories[{i}] is empty; every feature needs at least one "
@@ -480,9 +502,7 @@ class CategoricalVisible(VisibleLayer):
                     f"{type(estimator).__name__}: {column_label(estimator, i)} has the value "
                     f"{value!r} "
                     f"(in {counted(n_rows, 'row')}), which is not one of its categories "
-                    f"{shown_categories(categories)}. Every value must be a category seen in "
-                    "fit or listed in the categories parameter; refit with categories that "
-                    "include it.",
+                    f"{shown_categories(categories)}. {UnknownCategoryError.ADVICE}",
                     feature=i, value=value, n_rows=n_rows, categories=categories)
 
     def decode(self, V):
