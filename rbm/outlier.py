@@ -2,10 +2,11 @@
 
 import warnings
 from contextlib import contextmanager
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
+from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -56,6 +57,47 @@ def _routed_weight_parameter(name, final, sample_weight):
         f"passes the weights to it.")
 
 
+def _density_step(estimator):
+    """The model that scores rows: a Pipeline's last step, else the estimator itself."""
+    if isinstance(estimator, Pipeline) and estimator.steps:
+        return estimator.steps[-1][1]
+    return estimator
+
+
+def _takes_gaps(model):
+    """Whether ``model`` scores rows with missing entries (``missing="impute"``)."""
+    return getattr(model, "missing", None) == "impute" and hasattr(model, "_may_have_gaps")
+
+
+def _weighted_linear_quantile(values, weights, q, tie):
+    """The q-quantile (q in [0, 1]) of ``values`` weighted by positive ``weights``.
+
+    NumPy's default ("linear") rule generalised to weights: the sorted values
+    sit at the centres of their cumulative weights, scaled so that the first
+    is at 0 and the last at 1, and the quantile interpolates linearly between
+    them.  Equal weights put them at k / (n - 1), NumPy's own positions (that
+    case is computed by ``np.percentile`` itself, so constant weights give
+    the unweighted result bit for bit); only relative weights matter; and
+    the result moves continuously with the weights (NumPy's weighted rule,
+    "inverted_cdf", jumps by a whole order statistic when one weight of
+    many equal ones grows by 1e-9).  Values within ``tie`` of the next are
+    one value to rounding: they share their weight equally, so the order
+    in which such rows come (which decides where each one's centre lies)
+    does not matter.
+    """
+    if np.all(weights == weights[0]):
+        return float(np.percentile(values, 100.0 * q))
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order]
+    group = np.concatenate([[0], np.cumsum(np.diff(values) > tie)])
+    weights = (np.bincount(group, weights) / np.bincount(group))[group]
+    centres = np.cumsum(weights) - weights / 2
+    # (non-decreasing also where rounding swallows a tiny weight)
+    centres = np.maximum.accumulate(centres)
+    positions = (centres - centres[0]) / (centres[-1] - centres[0])
+    return float(np.interp(q, positions, values))
+
+
 @contextmanager
 def named_for_detector(detector, method, model):
     """Errors of the density ``model`` inside a call of the detector's ``method``
@@ -86,7 +128,10 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
     higher for more normal samples, ``decision_function`` is
     ``score_samples - offset_`` (negative for outliers), and ``predict``
     returns +1 for inliers and -1 for outliers, with ``offset_`` chosen so
-    that a fraction ``contamination`` of the training samples are outliers.
+    that about a fraction ``contamination`` of the training samples are
+    outliers: fewer where training scores tie at the threshold, as with
+    binary data, where many rows share a pattern (a sample scoring as
+    the threshold is an inlier).
 
     Parameters
     ----------
@@ -116,7 +161,14 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
         The fitted density model.
     offset_ : float
         Threshold on ``score_samples``: the ``contamination`` quantile of the
-        training scores, on the scale of the ``criterion`` fit used
+        training scores (NumPy's default, linear interpolation), lowered by
+        a float64 rounding allowance (about 1e-12 for scores of about 64 on
+        64 features and 64 hidden units: the number of features plus
+        ``n_components``, times machine epsilon, times the largest training
+        score's magnitude, plus |log Z| for "log_likelihood") so that a
+        sample tied with that quantile is an inlier whichever rows it is
+        scored with (BLAS rounds a row scored alone and in a batch
+        differently, by about 1e-15), on the scale of the ``criterion`` fit used
         (``predict`` and ``decision_function`` refuse another criterion set
         since; ``contamination`` set since takes effect at the next fit, as
         in scikit-learn's detectors).
@@ -174,11 +226,16 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
             a Pipeline, its last step's, as ``<last step>__sample_weight``;
             with metadata routing enabled, that step must request them with
             ``set_fit_request(sample_weight=True)``).
-            ``offset_`` is then the ``contamination`` quantile of the scores
-            of the samples of positive weight: as without weights where those
-            weights are all equal, else the weighted quantile (NumPy's
-            "inverted_cdf" with weights: for integer weights, that quantile
-            of the repeated samples).
+            A ``FrozenEstimator`` is not refitted: its weights weigh only
+            the threshold.  ``offset_`` is then the weighted ``contamination``
+            quantile of the scores of the samples of positive weight: NumPy's
+            default rule (linear interpolation between the sorted scores at
+            positions k / (n - 1)) with each score placed at the centre of
+            its cumulative weight instead, so that equal weights give the
+            unweighted threshold, only relative weights matter, and the
+            threshold moves continuously with the weights (integer weights
+            are shares here, not copies: linear interpolation on repeated
+            rows depends on the number of copies).
 
         Returns
         -------
@@ -191,10 +248,11 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
                 f"criterion='free_energy' needs an estimator with free_energy; "
                 f"{type(template).__name__} has none. Use criterion='log_likelihood'."
             )
-        fit_params = {} if sample_weight is None else _weight_parameter(template, sample_weight)
+        fit_params = self._fit_parameters(template, X, sample_weight)
         # A fit that raises (also while scoring the training data, after the
         # density model has fitted) leaves the detector as it was.
         with unchanged_on_error(self), named_for_detector(self, "fit", template):
+            self._check_rows_before_fit(template, X)
             self.__dict__.pop("feature_names_in_", None)
             # y passed on (None), as scikit-learn's meta-estimators do: a
             # FrozenEstimator (a prefit model) requires it.
@@ -208,18 +266,80 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
             self._offset_criterion = self.criterion
         return self
 
+    @staticmethod
+    def _fit_parameters(template, X, sample_weight):
+        """The keyword arguments that pass ``sample_weight`` to the density
+        model's fit (none without weights).  A FrozenEstimator is not refitted:
+        its weights, checked here, weigh only the threshold."""
+        if sample_weight is None:
+            return {}
+        if not isinstance(template, FrozenEstimator):
+            return _weight_parameter(template, sample_weight)
+        try:
+            weights = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                           ensure_non_negative=True, allow_all_zero_weights=True)
+        except ValueError as error:
+            raise ValueError(f"RBMOutlierDetector.fit: {error} Pass one finite, non-negative "
+                             "weight per row of X.") from None
+        if not (weights > 0).any():
+            raise ValueError("RBMOutlierDetector.fit: every sample_weight is 0; the threshold "
+                             "needs some rows of positive weight.")
+        return {}
+
+    def _check_rows_before_fit(self, template, X):
+        """Refuse the training rows that ``criterion`` cannot score (see
+        ``_check_scorable``) before the density model trains, which took as
+        long as a whole fit before.  Only a model of this library that takes
+        gaps is asked: a Pipeline's unfitted steps decide what its model gets
+        (that is checked after its fit), and a frozen model does not train."""
+        if isinstance(template, (Pipeline, FrozenEstimator)) or not _takes_gaps(template):
+            return
+        probe = clone(template)  # (validation with reset=True sets its input attributes)
+        if probe._may_have_gaps(X):
+            unit = probe._visible_type.for_estimator(probe)
+            _, observed = unit.validate_incomplete(probe, X, reset=True,
+                                                   dtype=[np.float64, np.float32])
+            self._check_scorable(observed)
+
     def _threshold(self, scores, sample_weight):
-        """The ``contamination`` quantile of the training scores, of the samples of
-        positive weight where weights are given (the density model has
-        checked them); unweighted where those weights are all equal, so a
-        constant weight changes nothing."""
-        if sample_weight is not None:
-            weights = _check_sample_weight(sample_weight, scores, dtype=np.float64)
-            scores, weights = scores[weights > 0], weights[weights > 0]
-            if not np.all(weights == weights[0]):
-                return float(np.percentile(scores, 100.0 * self.contamination,
-                                           method="inverted_cdf", weights=weights))
-        return float(np.percentile(scores, 100.0 * self.contamination))
+        """``offset_``: the ``contamination`` quantile of the training scores, of
+        the samples of positive weight where weights are given (the density
+        model, or ``_fit_parameters`` for a frozen one, has checked them; see
+        ``_weighted_linear_quantile``), less ``_rounding_allowance``."""
+        weights = (np.ones(scores.shape[0]) if sample_weight is None
+                   else _check_sample_weight(sample_weight, scores, dtype=np.float64))
+        scores, weights = scores[weights > 0], weights[weights > 0]
+        allowance = self._rounding_allowance(scores)
+        return float(_weighted_linear_quantile(scores, weights, self.contamination, allowance)
+                     - allowance)
+
+    def _rounding_allowance(self, scores):
+        """How far float64 rounding may move a score with the rows scored alongside it.
+
+        A score is a sum of float64 terms (the visible term and one per hidden
+        unit, each hidden one a sum over the features), and BLAS picks its
+        summation order by the matrix sizes: the same row scored alone and in
+        a batch differed by up to 2 units in the last place of the training
+        scores' largest magnitude.  With binary data the quantile is often a
+        score that many training rows share, which then passed as inliers
+        in a batch (equal to ``offset_``) and as outliers alone (1e-15 below
+        it).  The bound of the rounding error of a sum of n terms, n eps times
+        their magnitude, lowers ``offset_`` out of reach of that rounding:
+        n is the number of features plus the model's ``n_components``, the
+        magnitude that of the largest finite training score (for log p(x) =
+        -F(x) - log Z of a model of this library, plus |log Z|, as F(x) is
+        the rounded sum) and at least 1.  That is 1e-12 for a score of 64
+        on 64 features and 64 hidden units, far below the gaps between
+        scores of distinct rows.
+        """
+        scale = float(np.max(np.abs(scores[np.isfinite(scores)]), initial=1.0))
+        model = _density_step(self.estimator_)
+        if self.criterion == "log_likelihood":
+            estimate = getattr(model, "log_partition_", None)
+            scale += abs(float(getattr(estimate, "log_z", 0.0)))
+        components = getattr(model, "n_components", 0)
+        terms = self.n_features_in_ + (components if isinstance(components, Integral) else 0)
+        return float(terms * np.finfo(np.float64).eps * scale)
 
     def score_samples(self, X):
         """How normal each sample is: ``-F(x)`` or ``log p(x)`` (higher: more normal).
@@ -254,35 +374,53 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
 
     def _scores(self, X):
         """The scores of X by the fitted model (unchecked, errors as raised)."""
+        self._check_scorable(self._observed(X))
         if self.criterion == "log_likelihood":
-            self._check_observed_rows(X)
             return self.estimator_.score_samples(X)
-        self._check_complete_rows(X)
         return -self.estimator_.free_energy(X)
 
     def _observed(self, X):
-        """The mask of X's observed entries where the model takes gaps
-        (``missing="impute"``), else None (every entry is observed, or the
+        """The mask of X's observed entries where the density model takes gaps
+        (``missing="impute"``; a Pipeline's last step, on X as the steps
+        before it pass it on), else None (every entry is observed, or the
         model refuses gaps itself)."""
-        model = self.estimator_
+        model = _density_step(self.estimator_)
+        if not _takes_gaps(model):
+            return None
+        if model is not self.estimator_:
+            # A scaler passes NaN on: the last step got rows with nothing
+            # observed, which scored log p = 0 and passed as the most normal.
+            X = self.estimator_[:-1].transform(X)
         # As the model decides (sparse input has gaps where it stores NaN).
-        if not (hasattr(model, "_may_have_gaps") and model._may_have_gaps(X)):
+        if not model._may_have_gaps(X):
             return None
         return model._incomplete_input(X)[1]
 
-    def _check_observed_rows(self, X):
-        """Refuse rows with no observed entry for ``criterion="log_likelihood"``:
-        log p of no entries is 0, above every complete row, so such a row
-        passed as the most normal of all."""
-        observed = self._observed(X)
+    def _check_scorable(self, observed):
+        """Refuse rows that ``criterion`` cannot score, given the mask of their
+        observed entries (None: all are).
+
+        "log_likelihood" scores a row by log p(its observed entries): that of
+        a row with none is 0, above every complete row, so such a row passed
+        as the most normal of all.  "free_energy" scores complete rows only:
+        F(x) is that of a complete row.
+        """
         if observed is None:
             return
-        empty = ~observed.any(axis=1)
-        if empty.any():
+        if self.criterion == "log_likelihood":
+            empty = ~observed.any(axis=1)
+            if empty.any():
+                raise ValueError(
+                    f"RBMOutlierDetector: {int(empty.sum())} rows of X have no observed entry "
+                    f"(the first: row {int(np.argmax(empty))}); their log-likelihood, that of "
+                    "nothing, is 0 and says nothing about them. Drop them before scoring.")
+        elif not observed.all():
             raise ValueError(
-                f"RBMOutlierDetector: {int(empty.sum())} rows of X have no observed entry (the "
-                f"first: row {int(np.argmax(empty))}); their log-likelihood, that of nothing, "
-                "is 0 and says nothing about them. Drop them before scoring.")
+                f"RBMOutlierDetector: {int((~observed.all(axis=1)).sum())} rows of X have "
+                "missing entries, which criterion='free_energy' cannot score (the free "
+                "energy is that of a complete row). Use criterion='log_likelihood', which "
+                "scores a row with gaps by log p(observed entries), or fill the gaps first "
+                "(rbm.RBMImputer).")
 
     def _warn_of_gaps(self, X):
         """Warn where rows with gaps are judged against ``offset_``: a row is
@@ -300,21 +438,6 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin,
             "A row with many gaps tends to pass as an inlier: compare such rows with rows "
             "missing the same features, or fill the gaps first (rbm.RBMImputer).",
             UserWarning, stacklevel=user_stacklevel())
-
-    def _check_complete_rows(self, X):
-        """Refuse rows with gaps for ``criterion="free_energy"`` where the model
-        takes gaps (``missing="impute"``): F(x) is defined for complete rows
-        only, while log p(observed entries) scores rows with gaps."""
-        observed = self._observed(X)
-        if observed is None:
-            return
-        if not observed.all():
-            raise ValueError(
-                f"RBMOutlierDetector: {int((~observed.all(axis=1)).sum())} rows of X have "
-                "missing entries, which criterion='free_energy' cannot score (the free "
-                "energy is that of a complete row). Use criterion='log_likelihood', which "
-                "scores a row with gaps by log p(observed entries), or fill the gaps first "
-                "(rbm.RBMImputer).")
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers.

@@ -49,6 +49,22 @@ def _as_rbm_list(rbms):
     return rbms
 
 
+def _check_input(first, X):
+    """Check all of X against the first RBM's domain, as its ``transform`` would.
+
+    Only the first rows go through the stack below, but the MLP trains on
+    every row: values out of the RBM's domain further down were used
+    silently (by weights pretrained for another scale), and a NaN there got
+    MLPClassifier's message, which says nothing of the stack.  A finite
+    and range check is cheap next to the MLP's training.
+    """
+    try:
+        first._check_fitted_input(X)
+    except ValueError as error:
+        raise ValueError(f"fine_tune: X is not input for RBM 0 ({type(first).__name__}): "
+                         f"{error}") from None
+
+
 def _check_layers(rbms, X):
     """Check the stack's shapes chain and each transform is logistic(x W^T + c).
 
@@ -114,13 +130,20 @@ def _as_next_input(output, layer):
     return np.asarray(output, dtype=np.float64)
 
 
-def _mlp_for(mlp, rbms):
-    """A clone of mlp (or a new one) whose first hidden layers match the RBMs."""
+def _mlp_for(mlp, rbms, random_state):
+    """A clone of mlp (or a new one, seeded by random_state) whose first hidden
+    layers match the RBMs."""
     sizes = [layer.components_.shape[0] for layer in rbms]
     if mlp is None:
-        return MLPClassifier(hidden_layer_sizes=tuple(sizes), activation="logistic")
+        return MLPClassifier(hidden_layer_sizes=tuple(sizes), activation="logistic",
+                             random_state=random_state)
     if not isinstance(mlp, MLPClassifier):
         raise TypeError(f"mlp must be an MLPClassifier or None, got {type(mlp).__name__}.")
+    if random_state is not None:
+        # Two seeds for one network: which one wins would be a guess.
+        raise ValueError(
+            "random_state seeds the default network (mlp=None); set the random_state "
+            "of the MLPClassifier passed as mlp instead.")
     mlp = clone(mlp)
     if mlp.activation != "logistic":
         raise ValueError(
@@ -159,7 +182,7 @@ class _RBMInitialisation:
         return coef.astype(dtype), intercept.astype(dtype)
 
 
-def fine_tune(rbms, X, y, mlp=None):
+def fine_tune(rbms, X, y, mlp=None, *, random_state=None, sample_weight=None):
     """Fit an MLPClassifier whose first hidden layers start at the RBMs' weights.
 
     Parameters
@@ -177,7 +200,15 @@ def fine_tune(rbms, X, y, mlp=None):
         be "logistic" and its first hidden layer sizes those of the RBMs;
         further layers and the output layer start from scikit-learn's usual
         random initialisation.  None uses
-        ``MLPClassifier(hidden_layer_sizes=<the RBMs' sizes>, activation="logistic")``.
+        ``MLPClassifier(hidden_layer_sizes=<the RBMs' sizes>, activation="logistic",
+        random_state=random_state)``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the default network (its output layer's initialisation and
+        the shuffling of its minibatches): None gives another network at
+        each call.  Only with ``mlp=None``; a network passed in carries its
+        own ``random_state``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows, passed to ``MLPClassifier.fit``.
 
     Returns
     -------
@@ -201,8 +232,9 @@ def fine_tune(rbms, X, y, mlp=None):
     [(64, 64), (64, 32), (32, 10)]
     """
     rbms = _as_rbm_list(rbms)
+    mlp = _mlp_for(mlp, rbms, random_state)
+    _check_input(rbms[0], X)
     _check_layers(rbms, X)
-    mlp = _mlp_for(mlp, rbms)
     # MLPClassifier has no public way to set initial weights: warm_start
     # needs its whole fitted state, which only fit creates.  So fit runs its
     # own first pass with the layer initialiser replaced on this instance
@@ -210,7 +242,7 @@ def fine_tune(rbms, X, y, mlp=None):
     initialisation = _RBMInitialisation(rbms, mlp._init_coef)
     mlp._init_coef = initialisation
     try:
-        mlp.fit(X, y)
+        mlp.fit(X, y, **({} if sample_weight is None else {"sample_weight": sample_weight}))
     finally:
         del mlp._init_coef
     if initialisation.used != len(rbms):

@@ -204,3 +204,88 @@ def test_a_criterion_changed_after_fit_is_refused_where_offset_is_read(digits):
     assert detector.score_samples(X[:5]).shape == (5,)
     np.testing.assert_array_equal(detector.set_params(criterion="free_energy").predict(X[:50]),
                                   flagged)
+
+
+def test_a_pipeline_s_gap_taking_model_refuses_empty_rows_and_warns_of_gaps():
+    # The gap checks asked only the Pipeline itself, which has no
+    # missing="impute": a scaler passed NaN on, a row with nothing observed
+    # scored log p = 0 and passed as the most normal row, without a word.
+    rng = np.random.default_rng(0)
+    X = rng.random((200, 6)) * 10
+    model = make_pipeline(MinMaxScaler(clip=True),
+                          _small_rbm(n_components=3, n_iter=5, missing="impute"))
+    detector = RBMOutlierDetector(model, criterion="log_likelihood").fit(X)
+    empty = np.vstack([X[:2], np.full((1, 6), np.nan)])
+    for method in (detector.score_samples, detector.predict, detector.decision_function):
+        with pytest.raises(ValueError, match="1 rows of X have no observed entry.*row 2"):
+            method(empty)
+    gaps = X[:3].copy()
+    gaps[1, :5] = np.nan
+    with pytest.warns(UserWarning, match="1 rows of X have missing entries.*tends to pass"):
+        detector.predict(gaps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        detector.predict(X[:3])
+
+
+@pytest.mark.parametrize("criterion", ["free_energy", "log_likelihood"])
+def test_rows_the_criterion_cannot_score_are_refused_before_training(monkeypatch, criterion):
+    # fit trained the whole model (7.8 s at 3000 x 64, 256 hidden units) before
+    # refusing training rows that were known unscorable from the start.
+    rng = np.random.default_rng(0)
+    X = (rng.random((60, 5)) < 0.5).astype(float)
+    X[-1] = np.nan  # nothing observed: refused by both criteria
+    def trained(*args, **kwargs):
+        raise AssertionError("the density model trained")
+    monkeypatch.setattr(BernoulliRBM, "fit", trained)
+    detector = RBMOutlierDetector(_small_rbm(missing="impute"), criterion=criterion)
+    message = "no observed entry" if criterion == "log_likelihood" else "missing entries"
+    with pytest.raises(ValueError, match=f"1 rows of X have {message}"):
+        detector.fit(X)
+    assert not hasattr(detector, "estimator_")
+
+
+def test_a_row_s_label_does_not_depend_on_the_rows_scored_with_it():
+    # Binary rows tie, and the quantile landed on a score shared by 119
+    # training rows: equal to offset_ in a batch (inliers), 1 ulp below it
+    # when scored alone (BLAS rounds a 1-row product differently): outliers.
+    rng = np.random.default_rng(1)
+    rng.random((8, 64))
+    rng.integers(0, 8, 1003)
+    patterns = (rng.random((8, 37)) < 0.5).astype(float)
+    X = patterns[rng.integers(0, 8, 1003)]
+    for criterion in ("free_energy", "log_likelihood"):
+        detector = RBMOutlierDetector(BernoulliRBM(n_components=13, n_iter=2, random_state=0),
+                                      criterion=criterion).fit(X)
+        scores = detector.score_samples(X)
+        assert scores.min() == pytest.approx(detector.offset_, abs=1e-11)
+        batch = detector.predict(X)
+        alone = np.array([detector.predict(X[i:i + 1])[0] for i in range(0, 1003, 3)])
+        np.testing.assert_array_equal(alone, batch[::3])
+        for size in (2, 5, 17):
+            np.testing.assert_array_equal(detector.predict(X[:size]), batch[:size])
+
+
+def test_a_frozen_model_takes_weights_for_its_threshold():
+    # Was refused ("use a density model that does"), though the weights
+    # only have a threshold to weigh, which fit computes.
+    from sklearn.frozen import FrozenEstimator
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((60, 6)) < 0.5).astype(float)
+    model = _small_rbm(n_components=3, n_iter=3).fit(X)
+    before = model.components_.copy()
+    weights = np.arange(60.0)
+    weighted = RBMOutlierDetector(FrozenEstimator(model)).fit(X, sample_weight=weights)
+    assert weighted.estimator_.estimator is model
+    np.testing.assert_array_equal(model.components_, before)
+    # The weighted quantile of the frozen model's scores (row 0, of weight 0, left out).
+    from rbm.outlier import _weighted_linear_quantile
+
+    expected = _weighted_linear_quantile(-model.free_energy(X)[1:], weights[1:], 0.1, tie=0.0)
+    assert weighted.offset_ == pytest.approx(expected, abs=1e-12)
+    assert weighted.offset_ != RBMOutlierDetector(FrozenEstimator(model)).fit(X).offset_
+    for bad, message in [(-weights, "Negative values"), (np.zeros(60), "every sample_weight is 0"),
+                         (weights[:5], r"shape == \(5,\), expected \(60,\)")]:
+        with pytest.raises(ValueError, match=message):
+            RBMOutlierDetector(FrozenEstimator(model)).fit(X, sample_weight=bad)

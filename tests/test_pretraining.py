@@ -213,3 +213,38 @@ def test_a_single_rbm_is_a_stack_of_one():
     np.testing.assert_array_equal(single.coefs_[0], listed.coefs_[0])
     with pytest.raises(TypeError, match="a fitted RBM, a list of them or a Pipeline"):
         fine_tune(3, X, y)
+
+
+def test_every_row_of_x_is_checked_against_the_first_rbm(digits, stack):
+    # Only the first 20 rows were checked: later rows out of [0, 1] trained
+    # the MLP silently, and a later NaN got MLPClassifier's message, which
+    # says nothing of the stack.
+    X_train, _, y_train, _ = digits
+    mlp = MLPClassifier((48, 24), activation="logistic", max_iter=1, random_state=0)
+    late_scale = np.vstack([X_train[:20], X_train[20:] * 16])
+    late_nan = X_train.copy()
+    late_nan[25, 3] = np.nan
+    early_nan = np.where(X_train > 0.5, np.nan, X_train)
+    for bad, message in [(late_scale, r"values in \[0, 1\]"), (late_nan, "NaN"),
+                         (early_nan, "NaN")]:
+        with pytest.raises(ValueError, match=r"^fine_tune: X is not input for RBM 0 "
+                                             rf"\(BernoulliRBM\): .*{message}"):
+            fine_tune(stack, bad, y_train, mlp)
+
+
+def test_the_default_network_is_seeded_by_random_state_and_takes_weights(digits, stack):
+    # fine_tune(mlp=None) could not be made reproducible, nor weighted.
+    X_train, _, y_train, _ = digits
+    X, y = X_train[:200], y_train[:200]
+    first, again = (_fine_tune_quietly(stack, X, y, random_state=0) for _ in range(2))
+    for a, b in zip(first.coefs_, again.coefs_):
+        np.testing.assert_array_equal(a, b)
+    assert first.random_state == 0
+    weights = np.where(y == 3, 5.0, 1.0)
+    weighted = _fine_tune_quietly(stack, X, y, random_state=0, sample_weight=weights)
+    mlp = MLPClassifier((48, 24), activation="logistic", random_state=0)
+    reference = _fine_tune_quietly(stack, X, y, mlp, sample_weight=weights)
+    np.testing.assert_array_equal(weighted.coefs_[-1], reference.coefs_[-1])
+    assert not np.array_equal(weighted.coefs_[-1], first.coefs_[-1])
+    with pytest.raises(ValueError, match="random_state seeds the default network"):
+        fine_tune(stack, X, y, mlp, random_state=0)

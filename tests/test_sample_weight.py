@@ -385,10 +385,39 @@ def test_outlier_detector_passes_weights_and_weighs_its_threshold():
     detector = make().fit(X, sample_weight=weights)
     inner = BernoulliRBM(n_components=4, n_iter=5, random_state=0).fit(X, sample_weight=weights)
     assert np.array_equal(detector.estimator_.components_, inner.components_)
-    scores = detector.score_samples(X)
-    repeated = np.repeat(scores, weights.astype(int))
-    assert detector.offset_ == np.percentile(repeated, 10, method="inverted_cdf")
     assert make().fit(X, sample_weight=np.ones(200)).offset_ == make().fit(X).offset_
+    assert make().fit(X, sample_weight=weights * 7.5).offset_ == pytest.approx(
+        detector.offset_, abs=1e-12)
+
+
+def test_weighted_quantile_is_numpy_s_linear_rule_at_the_weights_centres():
+    from rbm.outlier import _weighted_linear_quantile as quantile
+
+    values, weights = np.array([4.0, 1.0, 2.0, 2.0]), np.array([1.0, 1.0, 1.0, 3.0])
+    # Sorted 1, 2, 2, 4; the tied 2s share their weight (2 each): centres
+    # 0.5, 2, 4, 5.5, so positions 0, 0.3, 0.7, 1.
+    for q, expected in [(0.0, 1.0), (0.15, 1.5), (0.5, 2.0), (0.85, 3.0), (1.0, 4.0)]:
+        assert quantile(values, weights, q, tie=0.0) == pytest.approx(expected)
+    # The tied rows' order does not matter, also where they differ by rounding.
+    assert quantile(values, weights[[0, 1, 3, 2]], 0.15, tie=0.0) == pytest.approx(1.5)
+    nearly = values + [0, 0, 0, 1e-15]
+    assert quantile(nearly, weights, 0.15, tie=1e-14) == pytest.approx(1.5)
+    np.testing.assert_equal(quantile(values, np.full(4, 2.0), 0.3, tie=0.0),
+                            np.percentile(values, 30))
+
+
+def test_outlier_detector_threshold_moves_continuously_with_the_weights():
+    # Weights of 1 took NumPy's linear quantile, any other weights its
+    # "inverted_cdf" one: one weight a billionth heavier moved offset_ by a
+    # whole order statistic (2.3160 to 2.3092) and flagged one row fewer.
+    X = np.random.default_rng(0).random((45, 6))
+    make = lambda: RBMOutlierDetector(BernoulliRBM(n_components=3, n_iter=3, random_state=0))
+    plain = make().fit(X)
+    nudged = np.ones(45)
+    nudged[0] += 1e-9
+    tilted = make().fit(X, sample_weight=nudged)
+    assert tilted.offset_ == pytest.approx(plain.offset_, abs=1e-8)
+    assert (tilted.predict(X) == -1).sum() == (plain.predict(X) == -1).sum() == 5
 
 
 def test_outlier_detector_refuses_weights_its_model_cannot_take():
