@@ -30,7 +30,8 @@ from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
 from ._ladder import record_chain_layout
 from ._likelihood import LikelihoodMixin
-from ._params import BooleanCountsRefused, CachedParamNames, ValidatedOnChange
+from ._params import (BooleanCountsRefused, CachedParamNames, ParamsFilledOnLoad,
+                      ValidatedOnChange)
 from ._partition import is_gaussian_pair
 from ._rollback import unchanged_on_error
 from ._state import KernelParams, TrainingState, check_fitted_state, check_training_memory
@@ -81,9 +82,9 @@ def _initial_weights(rng, shape, dtype, unit):
     return W
 
 
-class BaseRBM(ValidatedOnChange, BooleanCountsRefused, CachedParamNames, ConditionalMixin,
-              LikelihoodMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-              BaseEstimator):
+class BaseRBM(ValidatedOnChange, BooleanCountsRefused, CachedParamNames, ParamsFilledOnLoad,
+              ConditionalMixin, LikelihoodMixin, ClassNamePrefixFeaturesOutMixin,
+              TransformerMixin, BaseEstimator):
     """Base class for RBMs: a visible layer of ``_visible_type`` and binary hidden units.
 
     Fitted state: the public parameters (``components_``, ``intercept_*``,

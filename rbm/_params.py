@@ -1,4 +1,5 @@
-"""Parameter names of the estimators, read from ``__init__`` once per class."""
+"""Parameter names of the estimators, read from ``__init__`` once per class, and
+the defaults that fill the parameters an older saved model lacks."""
 
 import functools
 import inspect
@@ -45,6 +46,36 @@ class CachedParamNames:
     @classmethod
     def _get_param_names(cls):
         return list(_init_parameter_names(cls))
+
+
+@functools.cache
+def _init_defaults(cls):
+    """{name: default} of ``cls``'s constructor parameters that have a default, once per class."""
+    return {name: parameter.default
+            for name, parameter in inspect.signature(cls.__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
+
+
+class ParamsFilledOnLoad:
+    """``__setstate__`` that gives each constructor parameter missing from the
+    state its constructor default.
+
+    A model pickled or saved (skops restores objects through ``__setstate__``
+    too) before a parameter existed lacks that attribute: it loaded, then
+    ``repr``, ``get_params``, ``clone`` and ``partial_fit`` failed with a bare
+    AttributeError naming the parameter.  The default is what the fit ran
+    with before the option existed (a new option's default keeps the old
+    behaviour).  Every estimator class of the library, at any depth of a
+    saved object, is restored through this one method.
+    """
+
+    def __setstate__(self, state):
+        if isinstance(state, dict):
+            missing = {name: default for name, default in _init_defaults(type(self)).items()
+                       if name not in state}
+            if missing:
+                state = {**missing, **state}
+        super().__setstate__(state)
 
 
 #: The parameters each estimator last passed validation with, by identity

@@ -63,8 +63,7 @@ class Update:
         self.momentum = float(momentum)
         self.weight_decay = resolved_weight_decay(estimator)
         self.l1_weight_decay = float(estimator.l1_weight_decay)
-        # Models saved before the option existed have no such attribute.
-        self.l1_squared_weight_decay = float(getattr(estimator, "l1_squared_weight_decay", 0.0))
+        self.l1_squared_weight_decay = float(estimator.l1_squared_weight_decay)
         self.sparsity_target = float(estimator.sparsity_target)
         self.sparsity_cost = float(estimator.sparsity_cost)
         self.offset_rate = CENTERING_RATE if estimator.centering else 0.0
@@ -752,7 +751,7 @@ def _check_types(estimator):
         if (attribute == "_hidden_unit" and not isinstance(value, expected)
                 and isinstance(value, HiddenLayer) and isinstance(fitted_hidden, str)):
             # set_params(hidden=...) after fit: say so, not just "refit".
-            asked = getattr(estimator, "hidden", "bernoulli")  # models saved before the option
+            asked = estimator.hidden
             raise ValueError(
                 f"{name} has hidden={asked!r} but was fitted with "
                 f"hidden={fitted_hidden!r}; set hidden back to {fitted_hidden!r} to use "

@@ -328,7 +328,7 @@ def run_pass(model, batches, learning_rate, momentum, statistics, watch=None,
     run_pass returns what it computed.
     """
     training, unit = model._training, model._visible_unit
-    normalize = getattr(model, "normalize_hidden", False)  # models saved before the option
+    normalize = model.normalize_hidden
     if normalize:  # before the pass: a set_params after fit is refused with nothing changed
         model._hidden_unit.check_normalizable(model)
     dtype = model.components_.dtype

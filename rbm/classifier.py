@@ -49,7 +49,8 @@ from ._blas import single_threaded_blas
 
 from . import _classify
 from ._frames import visible_output
-from ._params import BooleanCountsRefused, CachedParamNames, ValidatedOnChange
+from ._params import (BooleanCountsRefused, CachedParamNames, ParamsFilledOnLoad,
+                      ValidatedOnChange)
 from ._partition import (LogPartitionEstimate, ais_log_partition, parameter_fingerprint,
                          warn_of_few_effective_runs)
 from ._rollback import unchanged_on_error
@@ -360,8 +361,8 @@ PARAMETER_NAMES = ("components_", "intercept_hidden_", "class_components_", "int
 
 
 class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
-                    ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin,
-                    BaseEstimator):
+                    ParamsFilledOnLoad, ClassNamePrefixFeaturesOutMixin, ClassifierMixin,
+                    TransformerMixin, BaseEstimator):
     """Classification RBM: inputs, a one-hot label and binary hidden units modelled jointly.
 
     The energy is ``E(x, y, h) = -E_v(x) - d.e_y - c.h - h.W s(x) - h.U e_y``
@@ -515,10 +516,6 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
     >>> model.predict([[0, 0, 1], [1, 0, 0]]).tolist()
     ['a', 'b']
     """
-
-    #: A model saved before ``unlabelled_marker`` existed has no such
-    #: attribute; it loads with the behaviour it was fitted with (-1 marks).
-    unlabelled_marker = UNLABELLED
 
     _integer_parameters = ("n_components", "pseudo_label_rounds", "pseudo_label_epochs",
                            "batch_size", "n_iter", "k", "average_epochs", "n_iter_no_change")

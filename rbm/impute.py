@@ -26,7 +26,7 @@ from ._bernoulli import BernoulliRBM
 from ._categorical import CategoricalRBM
 from ._conditional import check_every_feature_observed
 from ._gaussian import GaussianBernoulliRBM
-from ._params import CachedParamNames, DefaultEstimatorParams
+from ._params import CachedParamNames, DefaultEstimatorParams, ParamsFilledOnLoad
 from ._rollback import unchanged_on_error
 from ._streams import Entropy, draw_entropy
 from ._units import HIDDEN_TYPES, default_learning_rate
@@ -525,7 +525,7 @@ def columns_by_name(imputer):
         raise renamed from error
 
 
-class RBMImputer(DefaultEstimatorParams, CachedParamNames, _BaseImputer):
+class RBMImputer(DefaultEstimatorParams, CachedParamNames, ParamsFilledOnLoad, _BaseImputer):
     """Fill in missing values from an RBM fitted to the incomplete data.
 
     A generative model of the joint distribution answers every pattern of

@@ -15,7 +15,7 @@ from sklearn.utils.metadata_routing import _routing_enabled
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, has_fit_parameter
 
 from ._bernoulli import BernoulliRBM
-from ._params import CachedParamNames, DefaultEstimatorParams
+from ._params import CachedParamNames, DefaultEstimatorParams, ParamsFilledOnLoad
 from ._rollback import unchanged_on_error
 from ._units._layer import user_stacklevel
 
@@ -119,7 +119,8 @@ def named_for_detector(detector, method, model):
         raise
 
 
-class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, OutlierMixin, BaseEstimator):
+class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledOnLoad,
+                         OutlierMixin, BaseEstimator):
     """Flag samples the RBM finds improbable.
 
     Fits an RBM to (mostly normal) data and scores each sample by how
