@@ -561,8 +561,9 @@ def check_fitted_state(estimator, training=False):
     the training state, against each other and against ``n_components``,
     ``n_features_in_`` (or the categories) and the temperatures; the random
     streams and counters.  The error names the attribute and what was
-    expected.  Contiguity is restored by copying (an assigned transposed
-    array is fine), and writeability too, but only with ``training``
+    expected.  Contiguity and the machine's byte order are restored by
+    copying (an assigned transposed array, or a model saved on a big-endian
+    machine, is fine), and writeability too, but only with ``training``
     (partial_fit, a warm-started fit), as only training writes the arrays:
     other calls read a model memory-mapped read-only by joblib in place.
     Cost: a min and a max over each array for finiteness, the rest O(1) in
@@ -583,6 +584,8 @@ def check_fitted_state(estimator, training=False):
             raise ValueError(f"{name} is missing its fitted attribute {attribute}; refit "
                              "the model (or load a complete saved model).")
     _check_types(estimator)
+    for owner in (estimator._training, estimator._visible_unit, estimator._hidden_unit):
+        _native_kernel_arrays(owner)
     W = own_array(estimator, "components_", training)
     if W.ndim != 2 or W.dtype not in (np.float32, np.float64) or 0 in W.shape:
         raise ValueError(f"{name}.components_ must be a non-empty 2-d float32 or float64 "
@@ -799,10 +802,41 @@ def own_array(estimator, attribute, writeable=True):
                 f"a numpy array, got {type(value).__name__}; refit the model or assign an "
                 "array")
         raise ValueError(f"{type(estimator).__name__}.{attribute} must be {what}.")
-    if not (value.flags.c_contiguous and (value.flags.writeable or not writeable)):
-        value = np.array(value, order="C")
-        setattr(estimator, attribute, value)
+    ready = kernel_ready(value, writeable)
+    if ready is not value:
+        setattr(estimator, attribute, ready)
+    return ready
+
+
+def kernel_ready(value, writeable=True):
+    """``value``, or where it is an array the kernel cannot take as it is (not
+    C-contiguous, in the other byte order, or, with ``writeable``, read-only)
+    a native, C-ordered, writeable copy; anything else as it is."""
+    if isinstance(value, np.ndarray) and not (
+            value.flags.c_contiguous and value.dtype.isnative
+            and (value.flags.writeable or not writeable)):
+        return _native_c_copy(value)
     return value
+
+
+def _native_c_copy(value):
+    """A C-ordered, writeable copy of the array in the machine's byte order.
+
+    A model saved on a machine of the other byte order (a pickle, joblib or
+    skops file from a big-endian host) holds ``>f8`` arrays: the same
+    float64 values, which the dtype checks (``float64`` is the native
+    ``<f8`` here) and the kernel took for another type.  The copy changes
+    the order of the bytes only, never the precision.
+    """
+    return np.array(value, dtype=value.dtype.newbyteorder("="), order="C")
+
+
+def _native_kernel_arrays(owner):
+    """Replace each array attribute of ``owner`` in the other byte order by a
+    native copy (``_native_c_copy``), before the checks compare its dtype."""
+    for attribute, value in vars(owner).items():
+        if isinstance(value, np.ndarray) and not value.dtype.isnative:
+            setattr(owner, attribute, _native_c_copy(value))
 
 
 def _own_kernel_arrays(owner, writeable):

@@ -61,7 +61,7 @@ from ._conditional import EXACT_BLOCK_ELEMENTS, MAX_EXACT_HIDDEN_STATES, pick_by
 from ._state import (MAX_ENERGY_SCALE, SURELY_AVAILABLE_BYTES, ModelTooLargeError, _gib,
                      check_chain_memory, check_energy_scale, energy_scale,
                      check_n_components, check_n_features, drop_unwritten_entries,
-                     log_partition_entry_problem, check_sample_request, own_array,
+                     log_partition_entry_problem, check_sample_request, kernel_ready, own_array,
                      separate_shared_arrays)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
@@ -1244,9 +1244,7 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             raise ValueError(f"{name}._velocities must be a list of {len(parameters)} arrays "
                              "(one per parameter); refit the model.")
         for i, parameter in enumerate(parameters):
-            if (isinstance(velocities[i], np.ndarray)
-                    and not (velocities[i].flags.c_contiguous and velocities[i].flags.writeable)):
-                velocities[i] = np.array(velocities[i], order="C")
+            velocities[i] = kernel_ready(velocities[i])
             check_array_attribute(self, f"_velocities[{i}]", velocities[i], parameter.shape,
                                   np.float64)
         chains = getattr(self, "_chains", None)
@@ -1254,6 +1252,7 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                 and hasattr(chains, "labels")):
             raise ValueError(f"{name}._chains must be the persistent chains (a JointChains) "
                              "fit made; refit the model.")
+        chains.V, chains.labels = kernel_ready(chains.V), kernel_ready(chains.labels)
         check_array_attribute(self, "_chains.V", chains.V, (None, self.components_.shape[1]),
                               np.float64)
         labels = chains.labels
