@@ -357,9 +357,14 @@ def load(path, *, trusted=None):
         types, or holds a fitted RBM whose arrays do not make one
         consistent model (named; anywhere in it: a pipeline's step, a
         ColumnTransformer's, a search's ``best_estimator_``, ...).
+    TypeError
+        ``trusted`` is not None or a list of type names (e.g. True, or one
+        name as a string).
     ImportError
         The file refers to code this installation lacks.
     """
+    if trusted is not None:  # (checked for every suffix: a wrong call is wrong for all)
+        trusted = _type_names(trusted)
     # A missing file first: a typo in the name ("model.skop") is a missing
     # file, not a question of formats.
     if Path(path).is_dir():
@@ -371,7 +376,7 @@ def load(path, *, trusted=None):
     if suffix != ".skops":
         return _checked(_an_estimator(_deserialized(path, joblib.load), path))  # and pickles
     sio = _skops_io()
-    trusted = trusted_types() if trusted is None else list(trusted)
+    trusted = trusted_types() if trusted is None else trusted
     found = _deserialized(path, lambda p: sio.get_untrusted_types(file=p))
     if "numpy.memmap" in found:  # skops would call numpy.memmap(array), trusted or not
         raise ValueError(
@@ -388,6 +393,28 @@ def load(path, *, trusted=None):
         )
     return _checked(_an_estimator(_deserialized(path, lambda p: sio.load(p, trusted=trusted)),
                                   path))
+
+
+def _type_names(trusted):
+    """``trusted`` as a list of type names, else TypeError.
+
+    ``trusted=True`` (which older skops took) failed as "'bool' object is not
+    iterable", and a single name was split into characters, so that the
+    very type passed was called untrusted.
+    """
+    expected = "trusted must be a list of type names (or None for rbm.trusted_types())"
+    if isinstance(trusted, (str, bytes)):
+        raise TypeError(f"{expected}, got the {type(trusted).__name__} {trusted!r:.80}; "
+                        f"pass a list, e.g. trusted=rbm.trusted_types() + [{trusted!r:.80}].")
+    if not hasattr(trusted, "__iter__"):
+        raise TypeError(f"{expected}, got {type(trusted).__name__} {trusted!r:.80}; leave "
+                        "trusted out to trust this library's types.")
+    names = list(trusted)
+    odd = [name for name in names if not isinstance(name, str)]
+    if odd:
+        raise TypeError(f"{expected}, but it holds {type(odd[0]).__name__} {odd[0]!r:.80}; "
+                        "give each type by its full name, e.g. 'rbm._bernoulli.BernoulliRBM'.")
+    return names
 
 
 def _is_estimator(obj):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+import rbm
 from rbm import (BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, RBMClassifier, RBMImputer,
                  RBMOutlierDetector)
 from rbm.persistence import load, save
@@ -175,3 +176,22 @@ def test_arrays_in_the_other_byte_order_are_used_in_native_order(kind, how, tmp_
         model.partial_fit(*fit_args)
         swapped.partial_fit(*fit_args)
     np.testing.assert_array_equal(swapped.components_, model.components_)
+
+
+@pytest.mark.parametrize("suffix", [".skops", ".pkl"])
+@pytest.mark.parametrize("trusted, message", [
+    (True, r"got bool True; leave trusted out"),
+    ("rbm._bernoulli.BernoulliRBM", r"got the str 'rbm._bernoulli.BernoulliRBM'; pass a list, "
+                                    r"e.g. trusted=rbm.trusted_types\(\) \+ \['rbm"),
+    ([BernoulliRBM], r"but it holds type <class 'rbm._bernoulli.BernoulliRBM'>"),
+])
+def test_load_says_trusted_must_be_a_list_of_type_names(trusted, message, suffix, tmp_path):
+    # Finding 4: True leaked "'bool' object is not iterable", and one name was
+    # split into characters, so that the very type passed was "not trusted".
+    save(BernoulliRBM(**SMALL, n_chains=5).fit(XB), tmp_path / f"model{suffix}")
+    with pytest.raises(TypeError, match=r"trusted must be a list of type names \(or None for "
+                                        r"rbm.trusted_types\(\)\), " + message):
+        load(tmp_path / f"model{suffix}", trusted=trusted)
+    # A list, or any iterable of names, is taken as before.
+    names = iter(rbm.trusted_types())
+    assert load(tmp_path / f"model{suffix}", trusted=names).components_.shape == (3, 6)
