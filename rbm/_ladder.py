@@ -37,6 +37,21 @@ def fitted_n_temperatures(estimator):
     return layout[1] if layout is not None and layout[0] == "pt" else None
 
 
+def blocks_at_fit(estimator, n_chains):
+    """The blocks (temperatures) the fit laid its ``n_chains`` chains out in: its
+    ``n_temperatures`` for parallel tempering, else 1; None where the chains
+    are not the fit's (assigned since: the current settings speak for them)
+    or there is no record.
+
+    Calls that do not train read the chains in the fit's layout, so only
+    training is concerned with a method or ``n_temperatures`` set since.
+    """
+    layout = _fitted_layout(estimator)
+    if layout is None or n_chains != getattr(estimator._training, "chains_at_fit", None):
+        return None
+    return layout[1] if layout[0] == "pt" else 1
+
+
 def _changed_setting(estimator, layout):
     """(what changed, the setting that restores it), or None where the method
     and ``n_temperatures`` lay the chains out as the fit did."""

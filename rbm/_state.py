@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _gibbs
 from ._ladder import _fitted_layout as fitted_layout
-from ._ladder import (cd_chains_message, fitted_method, fitted_n_temperatures,
+from ._ladder import (blocks_at_fit, cd_chains_message, fitted_method, fitted_n_temperatures,
                       refuse_layout_change)
 from ._streams import GIBBS, SHUFFLE, TRAINING, ChainStreams, check_entropy, generator_for
 from ._units import (CategoricalVisible, HiddenLayer, check_array_attribute,
@@ -559,7 +559,8 @@ def check_fitted_state(estimator, training=False):
     Types of the layer and training objects; shapes, dtypes and finiteness
     of the parameters, the chains, the visible type's own parameters and
     the training state, against each other and against ``n_components``,
-    ``n_features_in_`` (or the categories) and the temperatures; the random
+    ``n_features_in_`` (or the categories) and the temperatures (those of
+    the fit that laid the chains out, for calls that do not train); the random
     streams and counters.  The error names the attribute and what was
     expected.  Contiguity and the machine's byte order are restored by
     copying (an assigned transposed array, or a model saved on a big-endian
@@ -602,8 +603,12 @@ def check_fitted_state(estimator, training=False):
                               (size,), W.dtype)
     chains = own_array(estimator, "h_samples_", training)
     check_array_attribute(estimator, "h_samples_", chains, (None, n_hidden), W.dtype)
+    # (The setting is checked as a count by every call, as before; the chains
+    # in the fit's layout by those that do not train, which never read it.)
     n_temperatures = (_pt_temperatures(estimator, chains.shape[0])
                       if estimator.method == "pt" else 1)
+    if not training:
+        n_temperatures = blocks_at_fit(estimator, chains.shape[0]) or n_temperatures
     if chains.shape[0] < 1 or chains.shape[0] % n_temperatures:
         refuse_layout_change(estimator, chains.shape[0])  # (said as the chain count's is)
         raise ValueError(
@@ -613,7 +618,8 @@ def check_fitted_state(estimator, training=False):
     if training:
         _check_chain_count(estimator, chains.shape[0], n_temperatures)
     estimator._training.check(estimator, n_columns, n_temperatures, W.dtype)
-    estimator._training.fit_ladder(estimator, n_temperatures)
+    if training:  # (the swap statistics of the ladder training goes on with)
+        estimator._training.fit_ladder(estimator, n_temperatures)
     for owner in (estimator._training, unit, estimator._hidden_unit):
         _own_kernel_arrays(owner, writeable=training)
     if training:

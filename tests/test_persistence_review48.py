@@ -249,3 +249,33 @@ def _schema_bytes(path):
     """Size of the JSON schema inside a .skops file (one node per stored Python object)."""
     with zipfile.ZipFile(path) as archive:
         return archive.getinfo("schema.json").file_size
+
+
+def _answers(model, X):
+    """What a fitted density model answers without training, seeded."""
+    return [model.transform(X), model.score_samples(X), model.score(X),
+            model.sample(3, n_steps=3, random_state=1), model.log_partition(),
+            model._training.swap_counts.copy()]
+
+
+@pytest.mark.parametrize("fit, change", [
+    (dict(method="pt", n_temperatures=3), dict(n_temperatures=4)),  # 15 chains, not blocks of 4
+    (dict(method="pt", n_temperatures=3), dict(n_temperatures=5)),  # 15 chains, blocks of 5
+    (dict(method="pt", n_temperatures=3), dict(method="pcd")),
+    (dict(method="pcd"), dict(method="pt", n_temperatures=4)),  # 5 chains, not blocks of 4
+])
+def test_a_method_or_n_temperatures_set_since_the_fit_matters_only_to_training(fit, change):
+    # Finding 3: transform, score, sample and log_partition were refused after
+    # set_params(n_temperatures=...) (which none of them reads), while a changed
+    # method or n_chains was refused by training only.
+    model = BernoulliRBM(**SMALL, n_chains=5, **fit).fit(XB)
+    expected = _answers(pickle.loads(pickle.dumps(model)), XB)
+    original = {name: model.get_params()[name] for name in change}
+    model.set_params(**change)
+    for got, want in zip(_answers(model, XB), expected):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match=r"was fitted with method=.*Set (method|n_temperatures)"
+                                         r"=.* back to continue it"):
+        model.partial_fit(XB)
+    model.set_params(**original).partial_fit(XB)
+    assert model.n_iter_ == 3
