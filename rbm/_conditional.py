@@ -57,9 +57,11 @@ EXACT_BLOCK_ELEMENTS = 2 ** 21
 
 def pick_by_cumulative(cumulative, targets):
     """Index of the state each target picks from states' cumulative weights:
-    the first sum above it (so a state of weight 0 is never picked); a target
-    that rounding puts past the last sum takes the last state."""
-    return np.minimum(np.searchsorted(cumulative, targets, side="right"), len(cumulative) - 1)
+    the first sum above it, so a state of weight 0 is never picked.  A
+    target that rounding puts at or past the last sum takes the first state
+    that reaches it (states after it have weight 0)."""
+    last = np.searchsorted(cumulative, cumulative[-1], side="left")
+    return np.minimum(np.searchsorted(cumulative, targets, side="right"), last)
 
 
 #: Defaults of the Gibbs estimates (see the methods' docstrings).

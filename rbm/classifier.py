@@ -1767,11 +1767,19 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         # summed out per block of states (its fields are states x columns).
         block = max(1, min(2**n_hidden, EXACT_BLOCK_ELEMENTS // max(W.shape[1], 1)))
         states = np.concatenate(list(enumerate_binary(n_hidden, block, np.float64)))
-        log_w = np.concatenate([
-            (H @ c + self._visible_unit.log_partition_given_hidden(H @ W, b))[:, None]
-            + H @ U + d for H in np.split(states, range(block, len(states), block))])
-        cumulative = (np.cumsum(np.exp(log_w - log_w.max(axis=0)), axis=0) if clamp
-                      else np.cumsum(np.exp(log_w - log_w.max()).ravel()))
+        with np.errstate(over="ignore", invalid="ignore"):  # (refused below)
+            log_w = np.concatenate([
+                (H @ c + self._visible_unit.log_partition_given_hidden(H @ W, b))[:, None]
+                + H @ U + d for H in np.split(states, range(block, len(states), block))])
+            cumulative = (np.cumsum(np.exp(log_w - log_w.max(axis=0)), axis=0) if clamp
+                          else np.cumsum(np.exp(log_w - log_w.max()).ravel()))
+        if not np.all(np.isfinite(cumulative[-1])):
+            # Below the energy limit, only a visible layer's own log partition
+            # (a Gaussian's, of an absurd sigma) can overflow.
+            raise ValueError(
+                f"{type(self).__name__}: the hidden states' probabilities overflowed float64 "
+                "(the visible layer's terms are beyond its range), so there is nothing to "
+                "draw from exactly; use method='gibbs', or refit on standardised inputs.")
         u = rng.random(len(labels))
         if clamp:  # h from p(h | y): the label's column
             picked = np.empty(len(labels), dtype=np.intp)

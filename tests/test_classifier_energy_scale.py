@@ -85,3 +85,18 @@ def test_training_stops_where_the_energy_scale_passes_the_limit(digits):
                                          r"2\*\*52\).*learning_rate=0\.2.*standardise"):
         model.fit(X, y)
     assert not hasattr(model, "components_")
+
+
+def test_exact_draws_refuse_visible_terms_beyond_float64(digits):
+    # Below the energy limit a Gaussian layer's own log partition can still
+    # overflow (sigma is not in the energy scale): the exact draws then had
+    # NaN sums to pick from.  Reachable from extreme data only; here sigma
+    # itself is set to 1e200.
+    from sklearn.preprocessing import StandardScaler
+    from rbm import _gibbs
+    X, y = digits
+    model = RBMClassifier(n_components=6, n_iter=2, visible="gaussian", random_state=0)
+    model.fit(StandardScaler().fit_transform(X), y)
+    model._visible_unit.state[_gibbs.GAUSSIAN_SIGMA] = 1e200
+    with pytest.raises(ValueError, match="overflowed float64.*method='gibbs'"):
+        model.sample(3, method="exact")

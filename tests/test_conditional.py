@@ -903,3 +903,17 @@ def test_the_missing_terms_are_the_same_by_sparse_and_dense_sums():
             np.testing.assert_allclose(_missing_terms(missing, log_partitions, sparse),
                                        missing.astype(float) @ log_partitions.T, rtol=1e-12,
                                        atol=1e-12)
+
+
+def test_the_exact_pick_never_takes_a_state_of_weight_zero():
+    # pick_by_cumulative serves every exact draw (density models and the
+    # classifier): a target is the first cumulative sum above it; a target
+    # that rounding puts at or past the total took the last state, which may
+    # have weight 0 (a flat end of the sums).
+    from rbm._conditional import pick_by_cumulative
+    weights = np.array([0.0, 1.0, 0.0, 2.0, 0.0, 0.0])
+    cumulative = np.cumsum(weights)
+    targets = np.array([0.0, 0.5, 1.0, 2.9, 3.0, 3.0 + 1e-12])
+    picked = pick_by_cumulative(cumulative, targets)
+    np.testing.assert_array_equal(picked, [1, 1, 3, 3, 3, 3])
+    assert np.all(weights[picked] > 0)

@@ -1256,7 +1256,7 @@ def test_an_unknown_category_in_transform_advises_the_imputers_own_parameters():
     dtype = pd.CategoricalDtype(["a", "b", "c"])
     frame = pd.DataFrame({"p": pd.Series(["a", "b"] * 10, dtype=dtype), "q": ["x", "y"] * 10})
     frame.loc[0, "q"] = None
-    imputer = RBMImputer(tiny_labels_model(), random_state=0).fit(frame)
+    imputer = RBMImputer(random_state=0).fit(frame)  # (the imputer's own model)
     unseen = pd.DataFrame({"p": pd.Series(["c"], dtype=dtype), "q": [None]})
     with pytest.raises(UnknownCategoryError) as raised:
         imputer.transform(unseen)
@@ -1273,3 +1273,18 @@ def test_an_unknown_category_in_transform_advises_the_imputers_own_parameters():
                             categories=[["a", "b", "c"], ["x", "y"]])
     out = RBMImputer(listed, random_state=0).fit(frame).transform(unseen)
     assert out[0, 0] == "c" and out[0, 1] in ("x", "y")
+
+
+def test_a_users_categorical_model_keeps_its_own_advice_for_an_unknown_category():
+    # The user's model declares its categories: the imputer's advice (to list
+    # them in a CategoricalRBM, as "the model saw in fit") told them to do
+    # what they had done.  Their model's own message speaks of its parameter.
+    X = np.array([["r", "x"], ["g", "y"], ["b", None]] * 6, dtype=object)
+    listed = CategoricalRBM(n_components=2, n_iter=2, random_state=0,
+                            categories=[["r", "g", "b"], ["x", "y"]])
+    imputer = RBMImputer(listed, random_state=0).fit(X)
+    with pytest.raises(UnknownCategoryError) as raised:
+        imputer.transform(np.array([["purple", None]], dtype=object))
+    message = str(raised.value)
+    assert "listed in the categories parameter" in message
+    assert "saw in fit" not in message and "RBMImputer(estimator=" not in message
