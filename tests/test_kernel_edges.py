@@ -461,3 +461,28 @@ def test_vector_and_portable_erfcx_agree_on_fields_of_any_size():
     for vector, portable in zip(results[True], results[False]):
         assert_same_numbers(vector, portable, "statistics", _sampling.OPTIMIZED_BUILD)
     assert np.all(np.isfinite(results[True][1]))
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_sigma_gradient_blocks_on_the_thread_team_equal_the_visible_field_product(n_jobs):
+    # The column blocks of the weight gradient (each product added into the
+    # buffer its step clears) also run on the OpenMP team, each block's
+    # product and step on one thread: the same model as the extra product,
+    # and the same bits on one thread and two.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((90, 400)) @ rng.standard_normal((400, 400)) / 20.0 + 1.0
+    model = GaussianBernoulliRBM(n_components=6, n_iter=3, batch_size=15, learning_rate=0.01,
+                                 momentum=0.5, random_state=0, n_jobs=n_jobs)
+    with _gibbs.kernel_settings(parallel_threshold=1):
+        with _gibbs.kernel_settings(sigma_from_weight_gradient=False):
+            product = clone(model).fit(X)
+        before = _gibbs.team_column_passes()
+        shortcut = clone(model).fit(X)
+        on_team = _gibbs.team_column_passes() - before
+        one_thread = clone(model).set_params(n_jobs=1).fit(X)
+    assert (on_team > 0) == (n_jobs > 1)  # the team path ran where it can
+    for name in ("sigma_", "components_", "intercept_visible_", "intercept_hidden_"):
+        np.testing.assert_allclose(getattr(shortcut, name), getattr(product, name),
+                                   rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_array_equal(getattr(shortcut, name), getattr(one_thread, name),
+                                      err_msg=name)
