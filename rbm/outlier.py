@@ -69,6 +69,30 @@ def _takes_gaps(model):
     return getattr(model, "missing", None) == "impute" and hasattr(model, "_may_have_gaps")
 
 
+def _tie_groups(values, tie):
+    """Group numbers (0, 1, ...) of the sorted ``values``: a value more than
+    ``tie`` above its group's first value starts a new group.
+
+    Measured from the group's first value, not from the previous one, so a
+    group spans at most ``tie``: steps of ``tie`` or less between neighbours
+    (dense scores) do not chain into one group of them all.  Runs of
+    neighbours each within ``tie`` and spanning more (rare: ``tie`` is a few
+    thousand ulp) are split one group at a time.
+    """
+    starts = np.flatnonzero(np.diff(values, prepend=-np.inf) > tie)
+    ends = np.append(starts[1:], values.shape[0])
+    new = np.zeros(values.shape[0], dtype=bool)
+    new[starts] = True
+    wide = values[ends - 1] - values[starts] > tie
+    for start, end in zip(starts[wide], ends[wide]):
+        first = start
+        while first < end:
+            new[first] = True
+            first = start + int(np.searchsorted(values[start:end], values[first] + tie,
+                                                side="right"))
+    return np.cumsum(new) - 1
+
+
 def _weighted_linear_quantile(values, weights, q, tie):
     """The q-quantile (q in [0, 1]) of ``values`` weighted by positive ``weights``.
 
@@ -78,18 +102,23 @@ def _weighted_linear_quantile(values, weights, q, tie):
     them.  Equal weights put them at k / (n - 1), NumPy's own positions (that
     case is computed by ``np.percentile`` itself, so constant weights give
     the unweighted result bit for bit); only relative weights matter; and
-    the result moves continuously with the weights (NumPy's weighted rule,
-    "inverted_cdf", jumps by a whole order statistic when one weight of
-    many equal ones grows by 1e-9).  Values within ``tie`` of the next are
-    one value to rounding: they share their weight equally, so the order
-    in which such rows come (which decides where each one's centre lies)
-    does not matter.
+    the result moves continuously with positive weights (NumPy's weighted
+    rule, "inverted_cdf", jumps by a whole order statistic when one weight
+    of many equal ones grows by 1e-9).  Not as a weight goes to 0: the
+    smallest and largest values stay the ends of the interpolation whatever
+    their weight, so a row of weight 1e-12 at an extreme value is not the
+    row left out (values [-100, -2, -1, 0], weights [1e-12, 1, 1, 1]:
+    -51 at q = 0.1, and -1.8 without the first row; the effect fades as rows
+    are added).  Values within ``tie`` of their group's first value (see
+    ``_tie_groups``) are one value to rounding: they share their weight
+    equally, so the order in which such rows come (which decides where each
+    one's centre lies) does not matter.
     """
     if np.all(weights == weights[0]):
         return float(np.percentile(values, 100.0 * q))
     order = np.argsort(values, kind="stable")
     values, weights = values[order], weights[order]
-    group = np.concatenate([[0], np.cumsum(np.diff(values) > tie)])
+    group = _tie_groups(values, tie)
     weights = (np.bincount(group, weights) / np.bincount(group))[group]
     centres = np.cumsum(weights) - weights / 2
     # (non-decreasing also where rounding swallows a tiny weight)
@@ -163,14 +192,16 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
     offset_ : float
         Threshold on ``score_samples``: the ``contamination`` quantile of the
         training scores (NumPy's default, linear interpolation), lowered by
-        a float64 rounding allowance (about 1e-12 for scores of about 64 on
-        64 features and 64 hidden units: the number of features plus
-        ``n_components``, times machine epsilon, times the largest training
-        score's magnitude, plus |log Z| for "log_likelihood") so that a
+        a float64 rounding allowance (about 1e-12 for a quantile of about 64
+        on 64 features and 64 hidden units: the model's number of features
+        plus ``n_components``, times machine epsilon, times the quantile's
+        magnitude, plus |log Z| for "log_likelihood", at least 1) so that a
         sample tied with that quantile is an inlier whichever rows it is
         scored with (BLAS rounds a row scored alone and in a batch
-        differently, by about 1e-15), on the scale of the ``criterion`` fit used
-        (``predict`` and ``decision_function`` refuse another criterion set
+        differently, by about 1e-15).  That covers the rounding of models
+        whose energy terms do not cancel by more than about that number of
+        terms; a contrived model can still round by more.  It is on the
+        scale of the ``criterion`` fit used (``predict`` and ``decision_function`` refuse another criterion set
         since; ``contamination`` set since takes effect at the next fit, as
         in scikit-learn's detectors).
     n_features_in_ : int
@@ -234,9 +265,13 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
             positions k / (n - 1)) with each score placed at the centre of
             its cumulative weight instead, so that equal weights give the
             unweighted threshold, only relative weights matter, and the
-            threshold moves continuously with the weights (integer weights
-            are shares here, not copies: linear interpolation on repeated
-            rows depends on the number of copies).
+            threshold moves continuously with positive weights (integer
+            weights are shares here, not copies: linear interpolation on
+            repeated rows depends on the number of copies).  A weight going
+            to 0 is not the row left out: the lowest and highest scores
+            bound the interpolation whatever their weight, so a row of tiny
+            weight at an extreme score pulls the threshold towards it (in
+            small sets; the effect fades as rows are added).
 
         Returns
         -------
@@ -306,41 +341,57 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
         """``offset_``: the ``contamination`` quantile of the training scores, of
         the samples of positive weight where weights are given (the density
         model, or ``_fit_parameters`` for a frozen one, has checked them; see
-        ``_weighted_linear_quantile``), less ``_rounding_allowance``."""
+        ``_weighted_linear_quantile``), less ``_rounding_allowance``.
+
+        The allowance is sized from the quantile itself (taken first with
+        exact ties only), not from the training scores far from it: the
+        largest of those (one wild row at 1e8) made it 38 and moved
+        ``offset_`` by whole units.
+        """
         weights = (np.ones(scores.shape[0]) if sample_weight is None
                    else _check_sample_weight(sample_weight, scores, dtype=np.float64))
         scores, weights = scores[weights > 0], weights[weights > 0]
-        allowance = self._rounding_allowance(scores)
+        exact = _weighted_linear_quantile(scores, weights, self.contamination, tie=0.0)
+        allowance = self._rounding_allowance(exact)
         return float(_weighted_linear_quantile(scores, weights, self.contamination, allowance)
                      - allowance)
 
-    def _rounding_allowance(self, scores):
-        """How far float64 rounding may move a score with the rows scored alongside it.
+    def _rounding_allowance(self, quantile):
+        """How far float64 rounding moves a score near ``quantile`` with the
+        rows scored alongside it, as far as that is known.
 
         A score is a sum of float64 terms (the visible term and one per hidden
         unit, each hidden one a sum over the features), and BLAS picks its
         summation order by the matrix sizes: the same row scored alone and in
-        a batch differed by up to 2 units in the last place of the training
-        scores' largest magnitude.  With binary data the quantile is often a
-        score that many training rows share, which then passed as inliers
-        in a batch (equal to ``offset_``) and as outliers alone (1e-15 below
-        it).  The bound of the rounding error of a sum of n terms, n eps times
-        their magnitude, lowers ``offset_`` out of reach of that rounding:
-        n is the number of features plus the model's ``n_components``, the
-        magnitude that of the largest finite training score (for log p(x) =
-        -F(x) - log Z of a model of this library, plus |log Z|, as F(x) is
-        the rounded sum) and at least 1.  That is 1e-12 for a score of 64
-        on 64 features and 64 hidden units, far below the gaps between
-        scores of distinct rows.
+        a batch differed by up to 2 units in the last place.  With binary
+        data the quantile is often a score that many training rows share,
+        which then passed as inliers in a batch (equal to ``offset_``) and as
+        outliers alone (1e-15 below it).  The allowance is n eps times the
+        magnitude of the scores at the threshold: n the model's number of
+        features plus its ``n_components``, the magnitude that of the
+        quantile (for log p(x) = -F(x) - log Z of a model of this library,
+        plus |log Z|, as F(x) is the rounded sum), at least 1.  That is
+        1e-12 for a quantile of 64 on 64 features and 64 hidden units, far
+        below the gaps between scores of distinct rows.
+
+        It is not a proven bound: the rounding of a sum is bounded by n eps
+        times the sum of its terms' magnitudes, and the free energy's terms
+        cancel (on a trained digits model they add up to about 3 times
+        |score|).  The factor n covers that for models whose terms do not
+        cancel by more than about n; a contrived model (weights of 1e6 whose
+        terms cancel to a score of -1) still rounds by more, and there a
+        row at the threshold can be labelled by the rows scored with it.
         """
-        scale = float(np.max(np.abs(scores[np.isfinite(scores)]), initial=1.0))
+        scale = abs(float(quantile)) if np.isfinite(quantile) else 0.0
         model = _density_step(self.estimator_)
         if self.criterion == "log_likelihood":
             estimate = getattr(model, "log_partition_", None)
             scale += abs(float(getattr(estimate, "log_z", 0.0)))
+        # The model's own input width (a Pipeline's steps may change X's).
+        features = getattr(model, "n_features_in_", self.n_features_in_)
         components = getattr(model, "n_components", 0)
-        terms = self.n_features_in_ + (components if isinstance(components, Integral) else 0)
-        return float(terms * np.finfo(np.float64).eps * scale)
+        terms = features + (components if isinstance(components, Integral) else 0)
+        return float(terms * np.finfo(np.float64).eps * max(1.0, scale))
 
     def score_samples(self, X):
         """How normal each sample is: ``-F(x)`` or ``log p(x)`` (higher: more normal).

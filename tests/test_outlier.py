@@ -289,3 +289,46 @@ def test_a_frozen_model_takes_weights_for_its_threshold():
                          (weights[:5], r"shape == \(5,\), expected \(60,\)")]:
         with pytest.raises(ValueError, match=message):
             RBMOutlierDetector(FrozenEstimator(model)).fit(X, sample_weight=bad)
+
+
+def test_one_extreme_training_row_does_not_move_the_threshold():
+    # The rounding allowance was sized from the largest training score: one
+    # row at 1e8 among 300 made it 38, offset_ fell by whole units and 1 row
+    # in 300 was flagged instead of 30.  It is now sized from the quantile.
+    from sklearn.frozen import FrozenEstimator
+
+    from rbm import GaussianBernoulliRBM
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    model = GaussianBernoulliRBM(n_components=4, n_iter=5, random_state=0).fit(X)
+    X[0] = 1e8
+    detector = RBMOutlierDetector(FrozenEstimator(model), contamination=0.1).fit(X)
+    scores = detector.score_samples(X)
+    quantile = np.percentile(scores, 10)
+    assert 0 < quantile - detector.offset_ <= 8 * np.finfo(float).eps * max(1, abs(quantile))
+    # Distinct real-valued scores: linear interpolation leaves at most one
+    # row either way of the fraction.
+    assert abs(np.mean(detector.predict(X) == -1) - 0.1) <= 1 / X.shape[0]
+    # Weighted: the allowance was also the weighted rule's tie, whose groups
+    # chained through every score and averaged the weights away.
+    from rbm.outlier import _weighted_linear_quantile
+
+    weights = np.where(scores < np.median(scores), 5.0, 1.0)
+    weighted = RBMOutlierDetector(FrozenEstimator(model)).fit(X, sample_weight=weights)
+    assert weighted.offset_ == pytest.approx(
+        _weighted_linear_quantile(scores, weights, 0.1, tie=0.0), abs=1e-12)
+    assert weighted.offset_ < quantile - 0.5
+
+
+def test_tie_groups_span_at_most_the_tie():
+    # Consecutive differences chained: steps of 0.4 with a tie of 1 made one
+    # group of all the values.
+    from rbm.outlier import _tie_groups
+
+    values = np.arange(10) * 0.4
+    np.testing.assert_array_equal(_tie_groups(values, 1.0), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3])
+    np.testing.assert_array_equal(_tie_groups(np.array([1.0, 1.0, 2.0, 2.0 + 1e-15, 5.0]), 0.0),
+                                  [0, 0, 1, 2, 3])
+    np.testing.assert_array_equal(_tie_groups(np.array([1.0, 1.0, 2.0, 2.0 + 1e-15, 5.0]), 1e-14),
+                                  [0, 0, 1, 1, 2])
