@@ -64,6 +64,34 @@ def _density_step(estimator):
     return estimator
 
 
+def _is_passthrough(step):
+    """Whether a Pipeline step passes X on unchanged ("passthrough" or None)."""
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
+def _first_step(estimator):
+    """The step that reads X: a Pipeline's first step that is not
+    "passthrough" or None (the Pipeline's own ``n_features_in_`` asked a
+    "passthrough" string for it), else the estimator itself."""
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps:
+            if not _is_passthrough(step):
+                return step
+    return estimator
+
+
+def _through_earlier_steps(estimator, X):
+    """X as a Pipeline's last step gets it: through the fitted steps before it,
+    skipping "passthrough" and None (X as it is where there are none: the
+    empty Pipeline ``estimator[:-1]`` has no ``transform``); X itself for an
+    estimator that is not a Pipeline."""
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps[:-1]:
+            if not _is_passthrough(step):
+                X = step.transform(X)
+    return X
+
+
 def _takes_gaps(model):
     """Whether ``model`` scores rows with missing entries (``missing="impute"``)."""
     return getattr(model, "missing", None) == "impute" and hasattr(model, "_may_have_gaps")
@@ -293,10 +321,11 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
             # y passed on (None), as scikit-learn's meta-estimators do: a
             # FrozenEstimator (a prefit model) requires it.
             self.estimator_ = clone(template).fit(X, y, **fit_params)
-            self.n_features_in_ = self.estimator_.n_features_in_
-            if hasattr(self.estimator_, "feature_names_in_"):
-                self.feature_names_in_ = self.estimator_.feature_names_in_
-            self.offset_ = self._threshold(self._scores(X), sample_weight)
+            first = _first_step(self.estimator_)
+            self.n_features_in_ = first.n_features_in_
+            if hasattr(first, "feature_names_in_"):
+                self.feature_names_in_ = first.feature_names_in_
+            self.offset_ = self._threshold(self._scores(X)[0], sample_weight)
             # offset_ is a threshold on this criterion's scale (the two differ
             # by log Z): predict checks that it is still the one in use.
             self._offset_criterion = self.criterion
@@ -406,12 +435,16 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
         """
         return self._checked_scores(X, "score_samples")
 
-    def _checked_scores(self, X, method):
-        """``score_samples(X)`` for the detector's ``method`` (named in the errors)."""
+    def _checked_scores(self, X, method, warn_of_gaps=False):
+        """``score_samples(X)`` for the detector's ``method`` (named in the
+        errors), with a warning of rows with gaps where ``warn_of_gaps``."""
         check_is_fitted(self, "estimator_")
         self._check_estimator()
         with named_for_detector(self, method, self.estimator_):
-            return self._scores(X)
+            scores, observed = self._scores(X)
+        if warn_of_gaps:
+            self._warn_of_gaps(observed)
+        return scores
 
     def _check_estimator(self):
         """Raise ValueError unless ``estimator_`` has what ``criterion`` calls."""
@@ -425,28 +458,28 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
                 f"{type(self.estimator_).__name__}; refit the detector.")
 
     def _scores(self, X):
-        """The scores of X by the fitted model (unchecked, errors as raised)."""
-        self._check_scorable(self._observed(X))
-        if self.criterion == "log_likelihood":
-            return self.estimator_.score_samples(X)
-        return -self.estimator_.free_energy(X)
+        """The scores of X by the fitted model and the mask of X's observed
+        entries (None: every entry is observed, or the model refuses gaps
+        itself), unchecked, errors as raised.
 
-    def _observed(self, X):
-        """The mask of X's observed entries where the density model takes gaps
-        (``missing="impute"``; a Pipeline's last step, on X as the steps
-        before it pass it on), else None (every entry is observed, or the
-        model refuses gaps itself)."""
+        Where the density model takes gaps (``missing="impute"``), a
+        Pipeline's earlier steps transform X once, and the model both masks
+        and scores what they give it (the steps ran three times per
+        ``predict`` before).
+        """
         model = _density_step(self.estimator_)
         if not _takes_gaps(model):
-            return None
-        if model is not self.estimator_:
+            observed, scorer = None, self.estimator_
+        else:
             # A scaler passes NaN on: the last step got rows with nothing
             # observed, which scored log p = 0 and passed as the most normal.
-            X = self.estimator_[:-1].transform(X)
-        # As the model decides (sparse input has gaps where it stores NaN).
-        if not model._may_have_gaps(X):
-            return None
-        return model._incomplete_input(X)[1]
+            X, scorer = _through_earlier_steps(self.estimator_, X), model
+            # As the model decides (sparse input has gaps where it stores NaN).
+            observed = model._incomplete_input(X)[1] if model._may_have_gaps(X) else None
+        self._check_scorable(observed)
+        if self.criterion == "log_likelihood":
+            return scorer.score_samples(X), observed
+        return -scorer.free_energy(X), observed
 
     def _check_scorable(self, observed):
         """Refuse rows that ``criterion`` cannot score, given the mask of their
@@ -474,12 +507,13 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
                 "scores a row with gaps by log p(observed entries), or fill the gaps first "
                 "(rbm.RBMImputer).")
 
-    def _warn_of_gaps(self, X):
-        """Warn where rows with gaps are judged against ``offset_``: a row is
-        scored by log p of its observed entries, higher the fewer there are
-        (a 7 of the digits with 56 of its 64 pixels missing passed as an
-        inlier, the complete 7 as an outlier)."""
-        observed = self._observed(X)
+    @staticmethod
+    def _warn_of_gaps(observed):
+        """Warn where rows with gaps (``observed``, the mask ``_scores`` gives)
+        are judged against ``offset_``: a row is scored by log p of its
+        observed entries, higher the fewer there are (a 7 of the digits with
+        56 of its 64 pixels missing passed as an inlier, the complete 7 as
+        an outlier)."""
         if observed is None or observed.all():
             return
         gappy = ~observed.all(axis=1)
@@ -514,9 +548,7 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
             raise ValueError(f"RBMOutlierDetector.offset_ must be a finite number (the "
                              f"threshold fit sets), got {offset!r:.80}; refit the detector.")
         self._check_offset_criterion()
-        scores = self._checked_scores(X, method) - offset
-        self._warn_of_gaps(X)
-        return scores
+        return self._checked_scores(X, method, warn_of_gaps=True) - offset
 
     def _check_offset_criterion(self):
         """Raise ValueError where ``criterion`` changed since fit set ``offset_``.

@@ -332,3 +332,50 @@ def test_tie_groups_span_at_most_the_tie():
                                   [0, 0, 1, 2, 3])
     np.testing.assert_array_equal(_tie_groups(np.array([1.0, 1.0, 2.0, 2.0 + 1e-15, 5.0]), 1e-14),
                                   [0, 0, 1, 1, 2])
+
+
+@pytest.mark.parametrize("steps", [["rbm"], ["skip", "rbm"], ["scale", "none", "rbm"]])
+def test_a_pipeline_without_earlier_steps_or_with_passthrough_ones_is_scored(steps):
+    # A one-step Pipeline's gap-taking model made every fit raise
+    # AttributeError ("This 'Pipeline' has no attribute 'transform'", from the
+    # empty Pipeline of the steps before it), and a "passthrough" first step
+    # ("'str' object has no attribute 'n_features_in_'").
+    from sklearn.pipeline import Pipeline
+
+    rng = np.random.default_rng(0)
+    X = (rng.random((80, 5)) < 0.4).astype(float)
+    step = {"rbm": _small_rbm(n_components=3, n_iter=3, missing="impute"),
+            "skip": "passthrough", "none": None, "scale": MinMaxScaler()}
+    detector = RBMOutlierDetector(Pipeline([(name, step[name]) for name in steps]),
+                                  criterion="log_likelihood").fit(X)
+    assert detector.n_features_in_ == 5
+    plain = RBMOutlierDetector(_small_rbm(n_components=3, n_iter=3, missing="impute"),
+                               criterion="log_likelihood").fit(X)
+    np.testing.assert_allclose(detector.score_samples(X), plain.score_samples(X))
+    empty = np.vstack([X[:2], np.full((1, 5), np.nan)])
+    with pytest.raises(ValueError, match="1 rows of X have no observed entry.*row 2"):
+        detector.predict(empty)
+
+
+def test_a_pipeline_s_steps_transform_once_per_call():
+    # predict ran the steps before a gap-taking model three times: for the
+    # empty-row check, for the gap warning and inside the scoring.
+    class Counting(MinMaxScaler):
+        calls = 0
+
+        def transform(self, X):
+            type(self).calls += 1
+            return super().transform(X)
+
+    rng = np.random.default_rng(0)
+    X = rng.random((60, 4))
+    model = make_pipeline(Counting(), _small_rbm(n_components=3, n_iter=3, missing="impute"))
+    detector = RBMOutlierDetector(model, criterion="log_likelihood").fit(X)
+    gaps = X[:5].copy()
+    gaps[0, 0] = np.nan
+    for method in (detector.predict, detector.decision_function, detector.score_samples):
+        Counting.calls = 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            method(gaps)
+        assert Counting.calls == 1, method.__name__
