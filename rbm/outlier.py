@@ -18,6 +18,7 @@ from ._bernoulli import BernoulliRBM
 from ._params import CachedParamNames, DefaultEstimatorParams, ParamsFilledOnLoad
 from ._rollback import unchanged_on_error
 from ._units._layer import user_stacklevel
+from ._weights import check_sample_weight
 
 
 def _weight_parameter(estimator, sample_weight):
@@ -331,8 +332,7 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
             self._offset_criterion = self.criterion
         return self
 
-    @staticmethod
-    def _fit_parameters(template, X, sample_weight):
+    def _fit_parameters(self, template, X, sample_weight):
         """The keyword arguments that pass ``sample_weight`` to the density
         model's fit (none without weights).  A FrozenEstimator is not refitted:
         its weights, checked here, weigh only the threshold."""
@@ -340,15 +340,9 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
             return {}
         if not isinstance(template, FrozenEstimator):
             return _weight_parameter(template, sample_weight)
-        try:
-            weights = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                           ensure_non_negative=True, allow_all_zero_weights=True)
-        except ValueError as error:
-            raise ValueError(f"RBMOutlierDetector.fit: {error} Pass one finite, non-negative "
-                             "weight per row of X.") from None
-        if not (weights > 0).any():
-            raise ValueError("RBMOutlierDetector.fit: every sample_weight is 0; the threshold "
-                             "needs some rows of positive weight.")
+        # The library's own check (finite, non-negative, one per row, not all
+        # zero), not scikit-learn's allow_all_zero_weights, which came in 1.8.
+        check_sample_weight(self, sample_weight, X)
         return {}
 
     def _check_rows_before_fit(self, template, X):
