@@ -31,7 +31,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import _check_sample_weight
+from sklearn.utils.validation import _check_sample_weight, _num_samples
 
 
 def check_sample_weight(estimator, sample_weight, X):
@@ -44,7 +44,7 @@ def check_sample_weight(estimator, sample_weight, X):
     if sample_weight is None:
         return None
     name = type(estimator).__name__
-    n_rows = X.shape[0]
+    n_rows = _num_samples(X)  # (a list too, as a frozen model's detector takes it)
     values = np.asarray(sample_weight)
     single = isinstance(sample_weight, numbers.Real) or (   # a number, or a 0-d array of one
         values.ndim == 0 and values.dtype.kind in "iuf")

@@ -18,6 +18,7 @@ from ._bernoulli import BernoulliRBM
 from ._params import CachedParamNames, DefaultEstimatorParams, ParamsFilledOnLoad
 from ._rollback import unchanged_on_error
 from ._units._layer import user_stacklevel
+from ._weights import check_sample_weight
 
 
 def _weight_parameter(estimator, sample_weight):
@@ -64,9 +65,61 @@ def _density_step(estimator):
     return estimator
 
 
+def _is_passthrough(step):
+    """Whether a Pipeline step passes X on unchanged ("passthrough" or None)."""
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
+def _first_step(estimator):
+    """The step that reads X: a Pipeline's first step that is not
+    "passthrough" or None (the Pipeline's own ``n_features_in_`` asked a
+    "passthrough" string for it), else the estimator itself."""
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps:
+            if not _is_passthrough(step):
+                return step
+    return estimator
+
+
+def _through_earlier_steps(estimator, X):
+    """X as a Pipeline's last step gets it: through the fitted steps before it,
+    skipping "passthrough" and None (X as it is where there are none: the
+    empty Pipeline ``estimator[:-1]`` has no ``transform``); X itself for an
+    estimator that is not a Pipeline."""
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps[:-1]:
+            if not _is_passthrough(step):
+                X = step.transform(X)
+    return X
+
+
 def _takes_gaps(model):
     """Whether ``model`` scores rows with missing entries (``missing="impute"``)."""
     return getattr(model, "missing", None) == "impute" and hasattr(model, "_may_have_gaps")
+
+
+def _tie_groups(values, tie):
+    """Group numbers (0, 1, ...) of the sorted ``values``: a value more than
+    ``tie`` above its group's first value starts a new group.
+
+    Measured from the group's first value, not from the previous one, so a
+    group spans at most ``tie``: steps of ``tie`` or less between neighbours
+    (dense scores) do not chain into one group of them all.  Runs of
+    neighbours each within ``tie`` and spanning more (rare: ``tie`` is a few
+    thousand ulp) are split one group at a time.
+    """
+    starts = np.flatnonzero(np.diff(values, prepend=-np.inf) > tie)
+    ends = np.append(starts[1:], values.shape[0])
+    new = np.zeros(values.shape[0], dtype=bool)
+    new[starts] = True
+    wide = values[ends - 1] - values[starts] > tie
+    for start, end in zip(starts[wide], ends[wide]):
+        first = start
+        while first < end:
+            new[first] = True
+            first = start + int(np.searchsorted(values[start:end], values[first] + tie,
+                                                side="right"))
+    return np.cumsum(new) - 1
 
 
 def _weighted_linear_quantile(values, weights, q, tie):
@@ -78,18 +131,23 @@ def _weighted_linear_quantile(values, weights, q, tie):
     them.  Equal weights put them at k / (n - 1), NumPy's own positions (that
     case is computed by ``np.percentile`` itself, so constant weights give
     the unweighted result bit for bit); only relative weights matter; and
-    the result moves continuously with the weights (NumPy's weighted rule,
-    "inverted_cdf", jumps by a whole order statistic when one weight of
-    many equal ones grows by 1e-9).  Values within ``tie`` of the next are
-    one value to rounding: they share their weight equally, so the order
-    in which such rows come (which decides where each one's centre lies)
-    does not matter.
+    the result moves continuously with positive weights (NumPy's weighted
+    rule, "inverted_cdf", jumps by a whole order statistic when one weight
+    of many equal ones grows by 1e-9).  Not as a weight goes to 0: the
+    smallest and largest values stay the ends of the interpolation whatever
+    their weight, so a row of weight 1e-12 at an extreme value is not the
+    row left out (values [-100, -2, -1, 0], weights [1e-12, 1, 1, 1]:
+    -51 at q = 0.1, and -1.8 without the first row; the effect fades as rows
+    are added).  Values within ``tie`` of their group's first value (see
+    ``_tie_groups``) are one value to rounding: they share their weight
+    equally, so the order in which such rows come (which decides where each
+    one's centre lies) does not matter.
     """
     if np.all(weights == weights[0]):
         return float(np.percentile(values, 100.0 * q))
     order = np.argsort(values, kind="stable")
     values, weights = values[order], weights[order]
-    group = np.concatenate([[0], np.cumsum(np.diff(values) > tie)])
+    group = _tie_groups(values, tie)
     weights = (np.bincount(group, weights) / np.bincount(group))[group]
     centres = np.cumsum(weights) - weights / 2
     # (non-decreasing also where rounding swallows a tiny weight)
@@ -163,14 +221,16 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
     offset_ : float
         Threshold on ``score_samples``: the ``contamination`` quantile of the
         training scores (NumPy's default, linear interpolation), lowered by
-        a float64 rounding allowance (about 1e-12 for scores of about 64 on
-        64 features and 64 hidden units: the number of features plus
-        ``n_components``, times machine epsilon, times the largest training
-        score's magnitude, plus |log Z| for "log_likelihood") so that a
+        a float64 rounding allowance (about 1e-12 for a quantile of about 64
+        on 64 features and 64 hidden units: the model's number of features
+        plus ``n_components``, times machine epsilon, times the quantile's
+        magnitude, plus |log Z| for "log_likelihood", at least 1) so that a
         sample tied with that quantile is an inlier whichever rows it is
         scored with (BLAS rounds a row scored alone and in a batch
-        differently, by about 1e-15), on the scale of the ``criterion`` fit used
-        (``predict`` and ``decision_function`` refuse another criterion set
+        differently, by about 1e-15).  That covers the rounding of models
+        whose energy terms do not cancel by more than about that number of
+        terms; a contrived model can still round by more.  It is on the
+        scale of the ``criterion`` fit used (``predict`` and ``decision_function`` refuse another criterion set
         since; ``contamination`` set since takes effect at the next fit, as
         in scikit-learn's detectors).
     n_features_in_ : int
@@ -234,9 +294,13 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
             positions k / (n - 1)) with each score placed at the centre of
             its cumulative weight instead, so that equal weights give the
             unweighted threshold, only relative weights matter, and the
-            threshold moves continuously with the weights (integer weights
-            are shares here, not copies: linear interpolation on repeated
-            rows depends on the number of copies).
+            threshold moves continuously with positive weights (integer
+            weights are shares here, not copies: linear interpolation on
+            repeated rows depends on the number of copies).  A weight going
+            to 0 is not the row left out: the lowest and highest scores
+            bound the interpolation whatever their weight, so a row of tiny
+            weight at an extreme score pulls the threshold towards it (in
+            small sets; the effect fades as rows are added).
 
         Returns
         -------
@@ -258,17 +322,17 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
             # y passed on (None), as scikit-learn's meta-estimators do: a
             # FrozenEstimator (a prefit model) requires it.
             self.estimator_ = clone(template).fit(X, y, **fit_params)
-            self.n_features_in_ = self.estimator_.n_features_in_
-            if hasattr(self.estimator_, "feature_names_in_"):
-                self.feature_names_in_ = self.estimator_.feature_names_in_
-            self.offset_ = self._threshold(self._scores(X), sample_weight)
+            first = _first_step(self.estimator_)
+            self.n_features_in_ = first.n_features_in_
+            if hasattr(first, "feature_names_in_"):
+                self.feature_names_in_ = first.feature_names_in_
+            self.offset_ = self._threshold(self._scores(X)[0], sample_weight)
             # offset_ is a threshold on this criterion's scale (the two differ
             # by log Z): predict checks that it is still the one in use.
             self._offset_criterion = self.criterion
         return self
 
-    @staticmethod
-    def _fit_parameters(template, X, sample_weight):
+    def _fit_parameters(self, template, X, sample_weight):
         """The keyword arguments that pass ``sample_weight`` to the density
         model's fit (none without weights).  A FrozenEstimator is not refitted:
         its weights, checked here, weigh only the threshold."""
@@ -276,15 +340,9 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
             return {}
         if not isinstance(template, FrozenEstimator):
             return _weight_parameter(template, sample_weight)
-        try:
-            weights = _check_sample_weight(sample_weight, X, dtype=np.float64,
-                                           ensure_non_negative=True, allow_all_zero_weights=True)
-        except ValueError as error:
-            raise ValueError(f"RBMOutlierDetector.fit: {error} Pass one finite, non-negative "
-                             "weight per row of X.") from None
-        if not (weights > 0).any():
-            raise ValueError("RBMOutlierDetector.fit: every sample_weight is 0; the threshold "
-                             "needs some rows of positive weight.")
+        # The library's own check (finite, non-negative, one per row, not all
+        # zero), not scikit-learn's allow_all_zero_weights, which came in 1.8.
+        check_sample_weight(self, sample_weight, X)
         return {}
 
     def _check_rows_before_fit(self, template, X):
@@ -306,41 +364,57 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
         """``offset_``: the ``contamination`` quantile of the training scores, of
         the samples of positive weight where weights are given (the density
         model, or ``_fit_parameters`` for a frozen one, has checked them; see
-        ``_weighted_linear_quantile``), less ``_rounding_allowance``."""
+        ``_weighted_linear_quantile``), less ``_rounding_allowance``.
+
+        The allowance is sized from the quantile itself (taken first with
+        exact ties only), not from the training scores far from it: the
+        largest of those (one wild row at 1e8) made it 38 and moved
+        ``offset_`` by whole units.
+        """
         weights = (np.ones(scores.shape[0]) if sample_weight is None
                    else _check_sample_weight(sample_weight, scores, dtype=np.float64))
         scores, weights = scores[weights > 0], weights[weights > 0]
-        allowance = self._rounding_allowance(scores)
+        exact = _weighted_linear_quantile(scores, weights, self.contamination, tie=0.0)
+        allowance = self._rounding_allowance(exact)
         return float(_weighted_linear_quantile(scores, weights, self.contamination, allowance)
                      - allowance)
 
-    def _rounding_allowance(self, scores):
-        """How far float64 rounding may move a score with the rows scored alongside it.
+    def _rounding_allowance(self, quantile):
+        """How far float64 rounding moves a score near ``quantile`` with the
+        rows scored alongside it, as far as that is known.
 
         A score is a sum of float64 terms (the visible term and one per hidden
         unit, each hidden one a sum over the features), and BLAS picks its
         summation order by the matrix sizes: the same row scored alone and in
-        a batch differed by up to 2 units in the last place of the training
-        scores' largest magnitude.  With binary data the quantile is often a
-        score that many training rows share, which then passed as inliers
-        in a batch (equal to ``offset_``) and as outliers alone (1e-15 below
-        it).  The bound of the rounding error of a sum of n terms, n eps times
-        their magnitude, lowers ``offset_`` out of reach of that rounding:
-        n is the number of features plus the model's ``n_components``, the
-        magnitude that of the largest finite training score (for log p(x) =
-        -F(x) - log Z of a model of this library, plus |log Z|, as F(x) is
-        the rounded sum) and at least 1.  That is 1e-12 for a score of 64
-        on 64 features and 64 hidden units, far below the gaps between
-        scores of distinct rows.
+        a batch differed by up to 2 units in the last place.  With binary
+        data the quantile is often a score that many training rows share,
+        which then passed as inliers in a batch (equal to ``offset_``) and as
+        outliers alone (1e-15 below it).  The allowance is n eps times the
+        magnitude of the scores at the threshold: n the model's number of
+        features plus its ``n_components``, the magnitude that of the
+        quantile (for log p(x) = -F(x) - log Z of a model of this library,
+        plus |log Z|, as F(x) is the rounded sum), at least 1.  That is
+        1e-12 for a quantile of 64 on 64 features and 64 hidden units, far
+        below the gaps between scores of distinct rows.
+
+        It is not a proven bound: the rounding of a sum is bounded by n eps
+        times the sum of its terms' magnitudes, and the free energy's terms
+        cancel (on a trained digits model they add up to about 3 times
+        |score|).  The factor n covers that for models whose terms do not
+        cancel by more than about n; a contrived model (weights of 1e6 whose
+        terms cancel to a score of -1) still rounds by more, and there a
+        row at the threshold can be labelled by the rows scored with it.
         """
-        scale = float(np.max(np.abs(scores[np.isfinite(scores)]), initial=1.0))
+        scale = abs(float(quantile)) if np.isfinite(quantile) else 0.0
         model = _density_step(self.estimator_)
         if self.criterion == "log_likelihood":
             estimate = getattr(model, "log_partition_", None)
             scale += abs(float(getattr(estimate, "log_z", 0.0)))
+        # The model's own input width (a Pipeline's steps may change X's).
+        features = getattr(model, "n_features_in_", self.n_features_in_)
         components = getattr(model, "n_components", 0)
-        terms = self.n_features_in_ + (components if isinstance(components, Integral) else 0)
-        return float(terms * np.finfo(np.float64).eps * scale)
+        terms = features + (components if isinstance(components, Integral) else 0)
+        return float(terms * np.finfo(np.float64).eps * max(1.0, scale))
 
     def score_samples(self, X):
         """How normal each sample is: ``-F(x)`` or ``log p(x)`` (higher: more normal).
@@ -355,12 +429,16 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
         """
         return self._checked_scores(X, "score_samples")
 
-    def _checked_scores(self, X, method):
-        """``score_samples(X)`` for the detector's ``method`` (named in the errors)."""
+    def _checked_scores(self, X, method, warn_of_gaps=False):
+        """``score_samples(X)`` for the detector's ``method`` (named in the
+        errors), with a warning of rows with gaps where ``warn_of_gaps``."""
         check_is_fitted(self, "estimator_")
         self._check_estimator()
         with named_for_detector(self, method, self.estimator_):
-            return self._scores(X)
+            scores, observed = self._scores(X)
+        if warn_of_gaps:
+            self._warn_of_gaps(observed)
+        return scores
 
     def _check_estimator(self):
         """Raise ValueError unless ``estimator_`` has what ``criterion`` calls."""
@@ -374,28 +452,28 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
                 f"{type(self.estimator_).__name__}; refit the detector.")
 
     def _scores(self, X):
-        """The scores of X by the fitted model (unchecked, errors as raised)."""
-        self._check_scorable(self._observed(X))
-        if self.criterion == "log_likelihood":
-            return self.estimator_.score_samples(X)
-        return -self.estimator_.free_energy(X)
+        """The scores of X by the fitted model and the mask of X's observed
+        entries (None: every entry is observed, or the model refuses gaps
+        itself), unchecked, errors as raised.
 
-    def _observed(self, X):
-        """The mask of X's observed entries where the density model takes gaps
-        (``missing="impute"``; a Pipeline's last step, on X as the steps
-        before it pass it on), else None (every entry is observed, or the
-        model refuses gaps itself)."""
+        Where the density model takes gaps (``missing="impute"``), a
+        Pipeline's earlier steps transform X once, and the model both masks
+        and scores what they give it (the steps ran three times per
+        ``predict`` before).
+        """
         model = _density_step(self.estimator_)
         if not _takes_gaps(model):
-            return None
-        if model is not self.estimator_:
+            observed, scorer = None, self.estimator_
+        else:
             # A scaler passes NaN on: the last step got rows with nothing
             # observed, which scored log p = 0 and passed as the most normal.
-            X = self.estimator_[:-1].transform(X)
-        # As the model decides (sparse input has gaps where it stores NaN).
-        if not model._may_have_gaps(X):
-            return None
-        return model._incomplete_input(X)[1]
+            X, scorer = _through_earlier_steps(self.estimator_, X), model
+            # As the model decides (sparse input has gaps where it stores NaN).
+            observed = model._incomplete_input(X)[1] if model._may_have_gaps(X) else None
+        self._check_scorable(observed)
+        if self.criterion == "log_likelihood":
+            return scorer.score_samples(X), observed
+        return -scorer.free_energy(X), observed
 
     def _check_scorable(self, observed):
         """Refuse rows that ``criterion`` cannot score, given the mask of their
@@ -423,12 +501,13 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
                 "scores a row with gaps by log p(observed entries), or fill the gaps first "
                 "(rbm.RBMImputer).")
 
-    def _warn_of_gaps(self, X):
-        """Warn where rows with gaps are judged against ``offset_``: a row is
-        scored by log p of its observed entries, higher the fewer there are
-        (a 7 of the digits with 56 of its 64 pixels missing passed as an
-        inlier, the complete 7 as an outlier)."""
-        observed = self._observed(X)
+    @staticmethod
+    def _warn_of_gaps(observed):
+        """Warn where rows with gaps (``observed``, the mask ``_scores`` gives)
+        are judged against ``offset_``: a row is scored by log p of its
+        observed entries, higher the fewer there are (a 7 of the digits with
+        56 of its 64 pixels missing passed as an inlier, the complete 7 as
+        an outlier)."""
         if observed is None or observed.all():
             return
         gappy = ~observed.all(axis=1)
@@ -463,9 +542,7 @@ class RBMOutlierDetector(DefaultEstimatorParams, CachedParamNames, ParamsFilledO
             raise ValueError(f"RBMOutlierDetector.offset_ must be a finite number (the "
                              f"threshold fit sets), got {offset!r:.80}; refit the detector.")
         self._check_offset_criterion()
-        scores = self._checked_scores(X, method) - offset
-        self._warn_of_gaps(X)
-        return scores
+        return self._checked_scores(X, method, warn_of_gaps=True) - offset
 
     def _check_offset_criterion(self):
         """Raise ValueError where ``criterion`` changed since fit set ``offset_``.

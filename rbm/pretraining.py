@@ -9,16 +9,18 @@ then copies the stack's weights into the first layers of an
 with backpropagation.
 """
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
 import scipy.sparse as sp
+import sklearn
 from scipy.special import expit
 from sklearn.base import clone
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, has_fit_parameter
 
 from ._categorical import CategoricalRBM
 
@@ -88,7 +90,12 @@ def _check_layers(rbms, X):
         # The first layer gets the user's own rows, so that scikit-learn checks
         # their column names and order against those it was fitted on (a frame
         # of the same columns in another order is refused there).
-        output = layer.transform(given)
+        with warnings.catch_warnings():
+            if depth == 0:
+                # _check_input has warned of X's feature names already.
+                warnings.filterwarnings("ignore", message="X (does not have valid|has) feature "
+                                        "names", category=UserWarning)
+            output = layer.transform(given)
         expected = np.asarray(output, dtype=np.float64)
         forward = expit(rows @ layer.components_.T.astype(np.float64) + layer.intercept_hidden_)
         if not np.allclose(forward, expected, rtol=1e-4, atol=1e-5):
@@ -160,6 +167,18 @@ def _mlp_for(mlp, rbms, random_state):
     return mlp
 
 
+def _check_weights_taken(mlp, sample_weight):
+    """Refuse ``sample_weight`` up front where this scikit-learn's
+    ``MLPClassifier.fit`` takes none (it does from scikit-learn 1.7; the
+    library asks for 1.6): there it raised a bare TypeError from inside the
+    network's fit, after the whole check of X."""
+    if sample_weight is not None and not has_fit_parameter(mlp, "sample_weight"):
+        raise TypeError(
+            f"fine_tune: sample_weight was given, but {type(mlp).__name__}.fit takes no "
+            f"sample_weight in this scikit-learn ({sklearn.__version__}); MLPClassifier "
+            "takes it from scikit-learn 1.7. Upgrade scikit-learn or leave sample_weight out.")
+
+
 class _RBMInitialisation:
     """Replacement for MLPClassifier._init_coef that hands out the RBMs' layers.
 
@@ -208,7 +227,8 @@ def fine_tune(rbms, X, y, mlp=None, *, random_state=None, sample_weight=None):
         each call.  Only with ``mlp=None``; a network passed in carries its
         own ``random_state``.
     sample_weight : array-like of shape (n_samples,), default=None
-        Weights of the rows, passed to ``MLPClassifier.fit``.
+        Weights of the rows, passed to ``MLPClassifier.fit``, which takes
+        them from scikit-learn 1.7 (before that, a TypeError says so).
 
     Returns
     -------
@@ -233,6 +253,7 @@ def fine_tune(rbms, X, y, mlp=None, *, random_state=None, sample_weight=None):
     """
     rbms = _as_rbm_list(rbms)
     mlp = _mlp_for(mlp, rbms, random_state)
+    _check_weights_taken(mlp, sample_weight)
     _check_input(rbms[0], X)
     _check_layers(rbms, X)
     # MLPClassifier has no public way to set initial weights: warm_start

@@ -248,3 +248,33 @@ def test_the_default_network_is_seeded_by_random_state_and_takes_weights(digits,
     assert not np.array_equal(weighted.coefs_[-1], first.coefs_[-1])
     with pytest.raises(ValueError, match="random_state seeds the default network"):
         fine_tune(stack, X, y, mlp, random_state=0)
+
+
+def test_a_stack_fitted_on_a_frame_warns_once_of_an_array_x():
+    # Both the check of all of X and the check of the first rows through the
+    # stack warned "X does not have valid feature names".
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = (rng.random((40, 6)) < 0.5).astype(float)
+    model = BernoulliRBM(4, n_iter=2, random_state=0).fit(pd.DataFrame(X, columns=list("abcdef")))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fine_tune_quietly(model, X, np.arange(40) % 2, _frozen_mlp((4,)))
+    names = [w for w in caught if "feature names" in str(w.message)]
+    assert len(names) == 1, [str(w.message) for w in names]
+
+
+def test_weights_are_refused_up_front_where_the_network_takes_none(digits, stack):
+    # MLPClassifier.fit takes sample_weight from scikit-learn 1.7 (pyproject
+    # asks for 1.6): before it, fine_tune raised a bare TypeError from inside
+    # the network's fit, after checking all of X.
+    class Unweighted(MLPClassifier):  # MLPClassifier.fit as in scikit-learn 1.6
+        def fit(self, X, y):
+            return super().fit(X, y)
+
+    X_train, _, y_train, _ = digits
+    mlp = Unweighted((48, 24), activation="logistic", max_iter=1, random_state=0)
+    with pytest.raises(TypeError, match=r"^fine_tune: sample_weight was given, but "
+                                        r"Unweighted.fit takes no sample_weight.*1\.7"):
+        fine_tune(stack, X_train, y_train, mlp, sample_weight=np.ones(len(y_train)))
+    assert _fine_tune_quietly(stack, X_train, y_train, mlp).coefs_[0].shape == (64, 48)

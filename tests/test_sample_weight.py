@@ -420,6 +420,18 @@ def test_outlier_detector_threshold_moves_continuously_with_the_weights():
     assert (tilted.predict(X) == -1).sum() == (plain.predict(X) == -1).sum() == 5
 
 
+def test_weighted_threshold_is_bounded_by_the_extreme_scores_whatever_their_weight():
+    # As documented (fit's sample_weight, README): continuous with positive
+    # weights, but a weight going to 0 is not the row left out, since the
+    # lowest score stays the interpolation's end.
+    from rbm.outlier import _weighted_linear_quantile as quantile
+
+    values = np.array([-100.0, -2.0, -1.0, 0.0])
+    tiny = quantile(values, np.array([1e-12, 1.0, 1.0, 1.0]), 0.1, tie=0.0)
+    assert tiny == pytest.approx(-51.0)
+    assert quantile(values[1:], np.array([1.0, 2.0, 1.0]), 0.1, tie=0.0) > -2.0
+
+
 def test_outlier_detector_refuses_weights_its_model_cannot_take():
     class NoWeights(BernoulliRBM):
         def fit(self, X, y=None):
