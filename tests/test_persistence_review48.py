@@ -327,3 +327,28 @@ def test_a_masked_kernel_array_is_refused_not_unmasked(layout):
     with pytest.raises(ValueError, match=r"_training.b_velocity must be a plain numpy array, "
                                          r"got a MaskedArray"):
         model.transform(XG)
+
+
+@pytest.mark.parametrize("fit, change", [
+    (dict(method="pt", n_temperatures=3), dict(method="pcd")),
+    (dict(method="pt", n_temperatures=3), dict(method="cd")),
+    (dict(method="pt", n_temperatures=3), dict(n_temperatures=5)),
+    (dict(method="pcd"), dict(method="pt", n_temperatures=4)),
+])
+def test_swap_rates_describe_the_fit_s_ladder_whatever_is_set_since(fit, change):
+    # Review 48, finding 13: swap_rates_ followed the current method: a PT fit
+    # with method="pcd" set since raised AttributeError, and a PCD fit with
+    # method="pt" reported rates of swaps that never ran.
+    model = BernoulliRBM(**SMALL, n_chains=5, **fit).fit(XB)
+    expected = model.swap_rates_ if fit["method"] == "pt" else None
+    model.set_params(**change)
+    if expected is None:
+        with pytest.raises(AttributeError, match="set by fitting with method='pt'"):
+            model.swap_rates_
+    else:
+        assert expected.shape == (2,)
+        np.testing.assert_array_equal(model.swap_rates_, expected)
+    # An unfitted model, or one saved before the fit's record: the current method.
+    assert not hasattr(BernoulliRBM(method="pt"), "swap_rates_")
+    del model._training.ladder_at_fit
+    assert hasattr(model, "swap_rates_") == (model.method == "pt")
