@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _gibbs
 from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
-from ._ladder import record_chain_layout
+from ._ladder import fitted_method, record_chain_layout
 from ._likelihood import LikelihoodMixin
 from ._params import (BooleanCountsRefused, CachedParamNames, ParamsFilledOnLoad,
                       ValidatedOnChange)
@@ -337,7 +337,10 @@ class BaseRBM(ValidatedOnChange, BooleanCountsRefused, CachedParamNames, ParamsF
     @property
     def swap_rates_(self):
         """Acceptance rate of replica swaps between temperatures t and t + 1 (PT)."""
-        if self.method != "pt" or not hasattr(self, "_training"):
+        # The counts are the fit's, whatever method was set since (which only
+        # training refuses): the fit's method says whether there are any.
+        fitted = fitted_method(self) if hasattr(self, "_training") else None
+        if (fitted or self.method) != "pt" or not hasattr(self, "_training"):
             raise AttributeError("swap_rates_ is set by fitting with method='pt'")
         counts = self._training.swap_counts
         pairs = len(counts) // 2

@@ -251,8 +251,9 @@ TRAINING_ATTRIBUTES_DOC = """\
         later fit without early stopping, or a ``partial_fit`` pass,
         removes them.
     swap_rates_ : ndarray of shape (n_temperatures - 1,)
-        With ``method="pt"``: acceptance rate of swaps between neighbouring
-        temperatures.
+        After a fit with ``method="pt"``: acceptance rate of swaps between
+        neighbouring temperatures, of the fit's ladder (a method or
+        ``n_temperatures`` set since does not change it).
 """
 
 

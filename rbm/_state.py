@@ -586,7 +586,7 @@ def check_fitted_state(estimator, training=False):
                              "the model (or load a complete saved model).")
     _check_types(estimator)
     for owner in (estimator._training, estimator._visible_unit, estimator._hidden_unit):
-        _native_kernel_arrays(owner)
+        own_kernel_arrays(owner, writeable=False)
     W = own_array(estimator, "components_", training)
     if W.ndim != 2 or W.dtype not in (np.float32, np.float64) or 0 in W.shape:
         raise ValueError(f"{name}.components_ must be a non-empty 2-d float32 or float64 "
@@ -620,9 +620,9 @@ def check_fitted_state(estimator, training=False):
     estimator._training.check(estimator, n_columns, n_temperatures, W.dtype)
     if training:  # (the swap statistics of the ladder training goes on with)
         estimator._training.fit_ladder(estimator, n_temperatures)
-    for owner in (estimator._training, unit, estimator._hidden_unit):
-        _own_kernel_arrays(owner, writeable=training)
     if training:
+        for owner in (estimator._training, unit, estimator._hidden_unit):
+            own_kernel_arrays(owner, writeable=True)
         # Training stops at that scale (a divergence): refused before the pass,
         # whatever the learning rate, which the divergence message blamed.
         check_energy_scale(estimator)
@@ -817,10 +817,16 @@ def own_array(estimator, attribute, writeable=True):
 def kernel_ready(value, writeable=True):
     """``value``, or where it is an array the kernel cannot take as it is (not
     C-contiguous, in the other byte order, or, with ``writeable``, read-only)
-    a native, C-ordered, writeable copy; anything else as it is."""
-    if isinstance(value, np.ndarray) and not (
-            value.flags.c_contiguous and value.dtype.isnative
-            and (value.flags.writeable or not writeable)):
+    a native, C-ordered, writeable copy; anything else as it is.
+
+    The one rule for the fitted arrays the kernel reads: ``own_array``
+    (the public ones) and ``own_kernel_arrays`` (the layers' and the
+    training state's) apply it.  A masked array or matrix is left as it is,
+    for the checks to refuse by name: a copy would drop its mask silently.
+    """
+    if isinstance(value, np.ndarray) and not isinstance(value, (np.ma.MaskedArray, np.matrix)) \
+            and not (value.flags.c_contiguous and value.dtype.isnative
+                     and (value.flags.writeable or not writeable)):
         return _native_c_copy(value)
     return value
 
@@ -837,32 +843,27 @@ def _native_c_copy(value):
     return np.array(value, dtype=value.dtype.newbyteorder("="), order="C")
 
 
-def _native_kernel_arrays(owner):
-    """Replace each array attribute of ``owner`` in the other byte order by a
-    native copy (``_native_c_copy``), before the checks compare its dtype."""
-    for attribute, value in vars(owner).items():
-        if isinstance(value, np.ndarray) and not value.dtype.isnative:
-            setattr(owner, attribute, _native_c_copy(value))
+def own_kernel_arrays(owner, writeable):
+    """Replace each array attribute of ``owner`` that the kernel cannot take as
+    it is by its ``kernel_ready`` copy.
 
-
-def _own_kernel_arrays(owner, writeable):
-    """Replace each array attribute of ``owner`` that is not C-contiguous (or,
-    with ``writeable``, read-only) by a C-ordered, writeable copy.
-
-    The kernel reads the training state and the layers' own parameters
-    (Gaussian sigma, dReLU) C-contiguous, and training updates them in
-    place; it refuses other arrays with its own argument names
-    ("state.W_velocity must be writable"), which tell the user nothing: a
-    model loaded by ``joblib.load(path, mmap_mode="r")`` holds only
+    Run on the layers and the training state twice: before their checks with
+    ``writeable=False``, so that arrays in the other byte order (a model saved
+    on a big-endian machine) are compared as the same dtype they are, and,
+    for training, after them with ``writeable=True``.  The kernel reads these
+    arrays (Gaussian sigma, dReLU, the velocities) C-contiguous and training
+    updates them in place; it refuses other arrays with its own argument
+    names ("state.W_velocity must be writable"), which tell the user nothing:
+    a model loaded by ``joblib.load(path, mmap_mode="r")`` holds only
     read-only arrays and could be used but never trained on.  Read-only
     arrays are copied for training only, so that other calls leave a
-    memory-mapped model's arrays shared.  Only called once every array has
-    passed its check; a normally fitted model has nothing to copy.
+    memory-mapped model's arrays shared; a normally fitted model has nothing
+    to copy.
     """
     for attribute, value in vars(owner).items():
-        if isinstance(value, np.ndarray) and not (
-                value.flags.c_contiguous and (value.flags.writeable or not writeable)):
-            setattr(owner, attribute, np.array(value, order="C"))
+        ready = kernel_ready(value, writeable)
+        if ready is not value:
+            setattr(owner, attribute, ready)
 
 
 #: Training diverged once the energy scale sum|W| + sum|b| + sum|c| (which

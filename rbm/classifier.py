@@ -62,7 +62,7 @@ from ._state import (MAX_ENERGY_SCALE, SURELY_AVAILABLE_BYTES, ModelTooLargeErro
                      check_chain_memory, check_energy_scale, energy_scale,
                      check_n_components, check_n_features, drop_unwritten_entries,
                      log_partition_entry_problem, check_sample_request, kernel_ready, own_array,
-                     separate_shared_arrays)
+                     own_kernel_arrays, separate_shared_arrays)
 from ._units import (BernoulliHidden, BernoulliVisible, CategoricalVisible, GaussianVisible,
                      check_array_attribute, enumerate_binary, sigmoid)
 from ._units._layer import FAR_ROWS_ADVICE, counted
@@ -1140,7 +1140,8 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
         (fit makes them so), finite and of the fitted sizes: ``components_``
         gives the hidden units (``n_components`` and ``visible`` must still
         be those of the fit) and columns, ``classes_`` the classes.  The
-        parameters are replaced by copies where not C-contiguous, or
+        parameters (and the visible unit's arrays, ``classes_``) are replaced
+        by copies where not C-contiguous or in the other byte order, or
         read-only with ``training`` (which changes them in place), as the
         density models' are.  With ``training``, also what
         ``partial_fit`` changes: the velocities, the persistent chains, the
@@ -1165,7 +1166,13 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             raise ValueError(f"{name}._visible_unit must be a BernoulliVisible, GaussianVisible "
                              f"or CategoricalVisible, got {type(unit).__name__}; refit the "
                              "model.")
-        classes = self.classes_
+        # Arrays in the other byte order (a model saved on a big-endian
+        # machine) are copied to native order before the checks compare dtypes,
+        # as the density models' are; classes_ too, which predict returns.
+        own_kernel_arrays(unit, writeable=False)
+        classes = kernel_ready(self.classes_, writeable=False)
+        if classes is not self.classes_:
+            self.classes_ = classes
         if not (isinstance(classes, np.ndarray) and classes.ndim == 1 and len(classes) >= 2
                 and _sorted_distinct(classes)):
             raise ValueError(f"{name}.classes_ must be a 1-d array of at least two distinct "

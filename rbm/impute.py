@@ -28,6 +28,7 @@ from ._conditional import check_every_feature_observed
 from ._gaussian import GaussianBernoulliRBM
 from ._params import CachedParamNames, DefaultEstimatorParams, ParamsFilledOnLoad
 from ._rollback import unchanged_on_error
+from ._state import kernel_ready
 from ._streams import Entropy, draw_entropy
 from ._units import HIDDEN_TYPES, default_learning_rate
 from ._units._layer import user_stacklevel
@@ -541,6 +542,20 @@ def columns_by_name(imputer):
         raise renamed from error
 
 
+def _float64_vector_problem(value, size, finite=True, positive=False):
+    """What keeps ``value`` from being a float64 array of ``size`` entries (finite,
+    each positive, as asked), said as "got ...", or None."""
+    if not isinstance(value, np.ndarray):
+        return f"got {type(value).__name__}"
+    if value.shape != (size,) or value.dtype != np.float64:
+        return f"got an array of shape {value.shape} and dtype {value.dtype}"
+    if finite and not np.all(np.isfinite(value)):
+        return "got NaN or inf entries"
+    if positive and not np.all(value > 0):
+        return "got entries of 0 or below"
+    return None
+
+
 class RBMImputer(DefaultEstimatorParams, CachedParamNames, ParamsFilledOnLoad, _BaseImputer):
     """Fill in missing values from an RBM fitted to the incomplete data.
 
@@ -1002,26 +1017,7 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, ParamsFilledOnLoad, _
             raise ValueError(f"RBMImputer.n_features_in_ must be its model's "
                              f"n_features_in_ ({model.n_features_in_!r:.40}), got "
                              f"{n_features!r:.40}; refit the imputer.")
-        gaussian = isinstance(model, GaussianBernoulliRBM)
-        for name in ("mean_", "scale_"):
-            value = getattr(self, name, None)
-            sound = (value is None if not gaussian else
-                     isinstance(value, np.ndarray) and value.shape == (n_features,)
-                     and value.dtype == np.float64 and bool(np.all(np.isfinite(value)))
-                     and (name == "mean_" or bool(np.all(value > 0))))
-            if not sound:
-                needed = (f"a finite float64 array of {n_features} entries"
-                          + (", each positive" if name == "scale_" else "")
-                          if gaussian else "None")
-                raise ValueError(f"RBMImputer.{name} must be {needed} for its "
-                                 f"{type(model).__name__}, got {type(value).__name__}; "
-                                 "refit the imputer.")
-        constants = getattr(self, "_constants", None)
-        if not (constants is None or isinstance(constants, np.ndarray)
-                and constants.shape == (n_features,) and constants.dtype == np.float64):
-            raise ValueError(f"RBMImputer._constants must be None or a float64 array of "
-                             f"{n_features} entries (the constant columns fit found), got "
-                             f"{type(constants).__name__}; refit the imputer.")
+        self._check_standardisation(model, n_features)
         if self.add_indicator:
             indicator = getattr(self, "indicator_", None)
             features = getattr(indicator, "features_", None)
@@ -1043,6 +1039,40 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, ParamsFilledOnLoad, _
             raise ValueError(f"RBMImputer.marginal_seed_ must be a tuple of 4 integers in "
                              f"[0, 2**32) (the seed fit drew), got {seed!r:.60}; refit the "
                              "imputer.")
+
+    def _check_standardisation(self, model, n_features):
+        """Raise ValueError unless ``mean_``, ``scale_`` and ``_constants`` fit the
+        model (see ``_check_fitted_state``), naming what is wrong.
+
+        Arrays in the other byte order (an imputer saved on a big-endian
+        machine) are first copied to native order (``kernel_ready``, as the
+        model's own arrays are): the same float64 values.
+        """
+        for name in ("mean_", "scale_", "_constants"):
+            value = getattr(self, name, None)  # (_constants: None in an imputer saved before)
+            ready = kernel_ready(value, writeable=False)
+            if ready is not value:
+                setattr(self, name, ready)
+        gaussian = isinstance(model, GaussianBernoulliRBM)
+        for name in ("mean_", "scale_"):
+            value = getattr(self, name, None)
+            if not gaussian:
+                problem = None if value is None else f"got {type(value).__name__}"
+                needed = "None"
+            else:
+                problem = _float64_vector_problem(value, n_features, positive=name == "scale_")
+                needed = (f"a finite float64 array of {n_features} entries"
+                          + (", each positive" if name == "scale_" else ""))
+            if problem is not None:
+                raise ValueError(f"RBMImputer.{name} must be {needed} for its "
+                                 f"{type(model).__name__}, {problem}; refit the imputer.")
+        constants = getattr(self, "_constants", None)
+        problem = None if constants is None else _float64_vector_problem(
+            constants, n_features, finite=False)
+        if problem is not None:
+            raise ValueError(f"RBMImputer._constants must be None or a float64 array of "
+                             f"{n_features} entries (the constant columns fit found), "
+                             f"{problem}; refit the imputer.")
 
     def _most_probable(self, rows):
         """Rows with each missing entry at its posterior mode (discrete) or mean."""

@@ -293,7 +293,7 @@ def _with_compact_history(obj):
     ``history_`` as arrays.
 
     The models are found along the walk :func:`load` checks them on
-    (``_held``: a pipeline's steps, an imputer's or a detector's model, a
+    (``_parts``: a pipeline's steps, an imputer's or a detector's model, a
     ColumnTransformer's, a search's ``best_estimator_``, ...); only the
     containers and objects on the way to such a model are copied (shallow),
     so the caller's objects are left as they are and the parameters are
@@ -334,17 +334,9 @@ def _rbm_with_compact_history(model):
 
 
 def _with_changed_parts(item, memo):
-    """item, or a shallow copy of it in which each part that ``_held`` would
-    look into is replaced by its ``_compacted`` result, where any differs."""
-    if isinstance(item, dict):
-        parts = item.items()
-    elif isinstance(item, (list, tuple)):
-        parts = enumerate(item)
-    elif hasattr(item, "__dict__") and not isinstance(item, type):
-        parts = vars(item).items()
-    else:
-        return item
-    changed = {key: new for key, value in list(parts) if _may_hold_a_model(value)
+    """item, or a shallow copy of it in which each of its ``_parts`` is replaced
+    by its ``_compacted`` result, where any differs."""
+    changed = {key: new for key, value in _parts(item)
                for new in [_compacted(value, memo)] if new is not value}
     if not changed:
         return item
@@ -570,30 +562,39 @@ def _fitted_models_inside(obj):
             if hasattr(item, "components_"):
                 found.append(item)
             continue
-        stack.extend(reversed(_held(item)))  # (reversed: the first held is looked at first)
+        held = [value for _, value in _parts(item)]
+        stack.extend(reversed(held))  # (reversed: the first held is looked at first)
     return found
 
 
-def _held(item):
-    """What ``_fitted_models_inside`` looks into after ``item``: of a
-    container's items, or of an object's attributes (an estimator's, or a
-    helper's such as CalibratedClassifierCV's calibrated classifiers), those
-    that may hold an estimator: containers and objects with attributes, not
-    arrays, strings, numbers or types (a vectoriser's vocabulary of a million
-    words made the walk take twice as long as the load)."""
+def _parts(item):
+    """(key, value) of each part of ``item`` that may hold an estimator: of a
+    container's items (by key or index), or of an object's attributes (an
+    estimator's, or a helper's such as CalibratedClassifierCV's calibrated
+    classifiers, by name), those that may hold one: containers and objects
+    with attributes, not arrays, strings, numbers or types (a vectoriser's
+    vocabulary of a million words made the walk take twice as long as the
+    load).
+
+    The one walk of both ``_fitted_models_inside`` (the models ``load``
+    checks) and ``_with_changed_parts`` (the models ``save`` compacts), so
+    that the two reach the same models by construction.
+    """
     if isinstance(item, dict):
-        values = item.values()
+        parts = item.items()
     elif isinstance(item, (list, tuple)):
-        values = item
+        parts = enumerate(item)
     elif hasattr(item, "__dict__") and not isinstance(item, type):
-        values = vars(item).values()
+        parts = vars(item).items()
     else:
-        return []
-    return [value for value in values if _may_hold_a_model(value)]
+        return
+    for key, value in parts:
+        if _may_hold_a_model(value):
+            yield key, value
 
 
 def _may_hold_a_model(value):
-    """Whether ``_held`` looks into ``value``."""
+    """Whether ``_parts`` yields ``value`` (the walk looks into it)."""
     if isinstance(value, (dict, list, tuple)):
         return True
     return (hasattr(value, "__dict__")

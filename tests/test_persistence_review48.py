@@ -147,14 +147,24 @@ def _big_endian(array):
     return array
 
 
+XG = RNG.standard_normal((40, 6))
+XG_MISSING = XG.copy()
+XG_MISSING[RNG.random(XG.shape) < 0.1] = np.nan
+
+#: Each model kind, unfitted, with the data it is fitted on and used with.
 BYTE_ORDER_MODELS = {
-    "bernoulli": lambda: BernoulliRBM(**SMALL, n_chains=5),
-    "float32": lambda: BernoulliRBM(**SMALL, n_chains=5),  # (fitted on float32 data)
-    "pt": lambda: BernoulliRBM(**SMALL, n_chains=5, method="pt", n_temperatures=3),
-    "gaussian": lambda: GaussianBernoulliRBM(**SMALL, n_chains=5, learn_sigma=True),
-    "categorical": lambda: CategoricalRBM(**SMALL, n_chains=5),
-    "drelu": lambda: BernoulliRBM(**SMALL, n_chains=5, hidden="drelu"),
-    "classifier": lambda: RBMClassifier(**SMALL),
+    "bernoulli": (lambda: BernoulliRBM(**SMALL, n_chains=5), XB),
+    "float32": (lambda: BernoulliRBM(**SMALL, n_chains=5), XB.astype(np.float32)),
+    "pt": (lambda: BernoulliRBM(**SMALL, n_chains=5, method="pt", n_temperatures=3), XB),
+    "gaussian": (lambda: GaussianBernoulliRBM(**SMALL, n_chains=5, learn_sigma=True), XG),
+    "categorical": (lambda: CategoricalRBM(**SMALL, n_chains=5), XB),
+    "drelu": (lambda: BernoulliRBM(**SMALL, n_chains=5, hidden="drelu"), XB),
+    "classifier": (lambda: RBMClassifier(**SMALL), XB),
+    # (its visible unit holds the inputs' sigma, read by every call)
+    "gaussian_classifier": (lambda: RBMClassifier(**SMALL, visible="gaussian"), XG),
+    # (mean_, scale_ and _constants around the model's own arrays)
+    "imputer": (lambda: RBMImputer(GaussianBernoulliRBM(**SMALL, n_chains=5), random_state=0),
+                XG_MISSING),
 }
 
 
@@ -162,26 +172,41 @@ BYTE_ORDER_MODELS = {
 @pytest.mark.parametrize("kind", BYTE_ORDER_MODELS)
 def test_arrays_in_the_other_byte_order_are_used_in_native_order(kind, how, tmp_path):
     # Finding 5: a >f8 components_ was refused as "must be a ... float64 array,
-    # got dtype >f8; refit the model".
-    X = XB.astype(np.float32) if kind == "float32" else XB
-    fit_args = (X, Y) if kind == "classifier" else (X,)
-    model = BYTE_ORDER_MODELS[kind]().fit(*fit_args)
+    # got dtype >f8; refit the model"; then (review 48, finding 5) a Gaussian
+    # classifier's "_visible_unit.state has dtype >f8, but ... float64" and an
+    # imputer's "mean_ must be a finite float64 array ..., got ndarray".
+    make, X = BYTE_ORDER_MODELS[kind]
+    fit_args = (X, Y) if "classifier" in kind else (X,)
+    model = make().fit(*fit_args)
     swapped = pickle.loads(pickle.dumps(model))
     _other_byte_order(swapped)
-    assert not swapped.components_.dtype.isnative
+    assert not (swapped.mean_ if kind == "imputer" else swapped.components_).dtype.isnative
     if how == "skops":
         save(swapped, tmp_path / "model.skops")
         swapped = load(tmp_path / "model.skops")
-    np.testing.assert_array_equal(swapped.transform(X), model.transform(X))
-    assert swapped.components_.dtype == model.components_.dtype  # native, same precision
-    for method in ("score_samples", "predict_proba"):
+    for method in ("transform", "score_samples", "predict", "predict_proba"):
         if hasattr(model, method):
-            np.testing.assert_array_equal(getattr(swapped, method)(X), getattr(model, method)(X))
+            got, expected = getattr(swapped, method)(X), getattr(model, method)(X)
+            np.testing.assert_array_equal(got, expected)
+            assert got.dtype == expected.dtype  # native, same precision
+    if kind == "imputer":  # (no partial_fit: its model trains on as the others)
+        model, swapped = model.estimator_, swapped.estimator_
+        fit_args = (np.nan_to_num(X),)
+    else:
+        assert swapped.components_.dtype == model.components_.dtype
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.partial_fit(*fit_args)
         swapped.partial_fit(*fit_args)
     np.testing.assert_array_equal(swapped.components_, model.components_)
+
+
+def test_a_dtype_refused_for_its_byte_order_only_is_said_so():
+    # Review 48, finding 5: ">f8, but ... float64" read as a contradiction.
+    from rbm._units._layer import check_array_attribute
+    with pytest.raises(ValueError, match=r"has dtype >f8, float64 in the other byte order "
+                                         r"\(big-endian\)"):
+        check_array_attribute(BernoulliRBM(), "x", np.zeros(3, ">f8"), (3,), np.float64)
 
 
 @pytest.mark.parametrize("suffix", [".skops", ".pkl"])
@@ -279,3 +304,51 @@ def test_a_method_or_n_temperatures_set_since_the_fit_matters_only_to_training(f
         model.partial_fit(XB)
     model.set_params(**original).partial_fit(XB)
     assert model.n_iter_ == 3
+
+
+def test_an_imputer_s_standardisation_of_the_wrong_dtype_is_described():
+    # Review 48, finding 5: "must be a finite float64 array ..., got ndarray".
+    imputer = BYTE_ORDER_MODELS["imputer"][0]().fit(XG_MISSING)
+    imputer.mean_ = imputer.mean_.astype(np.float32)
+    with pytest.raises(ValueError, match=r"RBMImputer.mean_ must be a finite float64 array of 6 "
+                                         r"entries for its GaussianBernoulliRBM, got an array of "
+                                         r"shape \(6,\) and dtype float32; refit the imputer"):
+        imputer.transform(XG_MISSING)
+
+
+@pytest.mark.parametrize("layout", ["strided", "big_endian"])
+def test_a_masked_kernel_array_is_refused_not_unmasked(layout):
+    # The copy to a native, C-ordered array (made before the checks since the
+    # layers' byte order is restored there) would drop a mask silently.
+    model = GaussianBernoulliRBM(**SMALL, n_chains=5).fit(XG)
+    velocity = model._training.b_velocity
+    data = np.repeat(velocity, 2)[::2] if layout == "strided" else velocity.astype(">f8")
+    model._training.b_velocity = np.ma.masked_array(data, mask=[True] + [False] * 5)
+    with pytest.raises(ValueError, match=r"_training.b_velocity must be a plain numpy array, "
+                                         r"got a MaskedArray"):
+        model.transform(XG)
+
+
+@pytest.mark.parametrize("fit, change", [
+    (dict(method="pt", n_temperatures=3), dict(method="pcd")),
+    (dict(method="pt", n_temperatures=3), dict(method="cd")),
+    (dict(method="pt", n_temperatures=3), dict(n_temperatures=5)),
+    (dict(method="pcd"), dict(method="pt", n_temperatures=4)),
+])
+def test_swap_rates_describe_the_fit_s_ladder_whatever_is_set_since(fit, change):
+    # Review 48, finding 13: swap_rates_ followed the current method: a PT fit
+    # with method="pcd" set since raised AttributeError, and a PCD fit with
+    # method="pt" reported rates of swaps that never ran.
+    model = BernoulliRBM(**SMALL, n_chains=5, **fit).fit(XB)
+    expected = model.swap_rates_ if fit["method"] == "pt" else None
+    model.set_params(**change)
+    if expected is None:
+        with pytest.raises(AttributeError, match="set by fitting with method='pt'"):
+            model.swap_rates_
+    else:
+        assert expected.shape == (2,)
+        np.testing.assert_array_equal(model.swap_rates_, expected)
+    # An unfitted model, or one saved before the fit's record: the current method.
+    assert not hasattr(BernoulliRBM(method="pt"), "swap_rates_")
+    del model._training.ladder_at_fit
+    assert hasattr(model, "swap_rates_") == (model.method == "pt")

@@ -149,15 +149,29 @@ def check_array_attribute(owner, name, array, shape, dtype=None, finite=True):
         raise ValueError(f"{where} has shape {array.shape}, but this model needs "
                          f"{needed}; refit the model or assign an array of that shape.")
     if dtype is not None and array.dtype != dtype:
-        parameters = getattr(getattr(owner, "components_", None), "dtype", None)
-        needed = (f"this model's parameters (components_) are {np.dtype(dtype)}"
-                  if parameters == np.dtype(dtype) else
-                  f"this model needs {np.dtype(dtype)} there")
-        raise ValueError(f"{where} has dtype {array.dtype}, but {needed}; assign an array of "
-                         "that dtype.")
+        raise ValueError(f"{where} has dtype {array.dtype}, {dtype_mismatch(owner, array, dtype)}")
     if finite and array.dtype.kind == "f" and array.size and not all_finite(array):
         raise ValueError(f"{where} contains NaN or inf; refit the model or assign "
                          "finite values.")
+
+
+def dtype_mismatch(owner, array, dtype):
+    """The rest of the message for an ``array`` of ``owner`` that should have
+    ``dtype``: what is needed there, and how to get it.
+
+    A dtype that differs in byte order only (``>f8`` for float64, as a
+    big-endian machine writes them) is said so: "``>f8``, but ... float64"
+    read as a contradiction.
+    """
+    dtype = np.dtype(dtype)
+    if array.dtype.newbyteorder("=") == dtype:
+        order = "big" if array.dtype.byteorder == ">" else "little"
+        return (f"{dtype} in the other byte order ({order}-endian), which this machine's "
+                f"kernel cannot read; assign np.asarray(value, dtype=np.{dtype}) of it.")
+    parameters = getattr(getattr(owner, "components_", None), "dtype", None)
+    needed = (f"this model's parameters (components_) are {dtype}" if parameters == dtype
+              else f"this model needs {dtype} there")
+    return f"but {needed}; assign an array of that dtype."
 
 
 def refuse_masked(estimator, X):
