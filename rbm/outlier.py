@@ -108,11 +108,14 @@ def _tie_groups(values, tie):
     neighbours each within ``tie`` and spanning more (rare: ``tie`` is a few
     thousand ulp) are split one group at a time.
     """
-    starts = np.flatnonzero(np.diff(values, prepend=-np.inf) > tie)
-    ends = np.append(starts[1:], values.shape[0])
+    # The first value starts a group whatever it is; -inf scores (rows far
+    # out) are one group (-inf - -inf is NaN, which is no step).
+    with np.errstate(invalid="ignore"):
+        starts = np.flatnonzero(np.concatenate([[True], np.diff(values) > tie]))
+        ends = np.append(starts[1:], values.shape[0])
+        wide = values[ends - 1] - values[starts] > tie
     new = np.zeros(values.shape[0], dtype=bool)
     new[starts] = True
-    wide = values[ends - 1] - values[starts] > tie
     for start, end in zip(starts[wide], ends[wide]):
         first = start
         while first < end:

@@ -334,6 +334,24 @@ def test_tie_groups_span_at_most_the_tie():
                                   [0, 0, 1, 1, 2])
 
 
+def test_weighted_thresholds_take_scores_of_minus_infinity():
+    # Rows far out score -inf under "log_likelihood" (with the model's
+    # warning); the first group started only where a step from -inf exceeded
+    # the tie, so -inf rows got group -1 and the weighted threshold raised
+    # NumPy's "'list' argument must have no negative elements".
+    from rbm.outlier import _tie_groups, _weighted_linear_quantile
+
+    values = np.array([-np.inf, -np.inf, -3.0, -2.0, -1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(_tie_groups(values, 1e-12), [0, 0, 1, 2, 3])
+        # The -inf pair shares its weight (1.5 each): centres 0.75, 2.25, 3.5,
+        # 4.5, 5.5, positions (c - 0.75) / 4.75; q = 0.9 lies between -2 (at
+        # 3.75 / 4.75) and -1 (at 1), 0.525 of the way.
+        weights = np.array([1.0, 2.0, 1.0, 1.0, 1.0])
+        assert _weighted_linear_quantile(values, weights, 0.9, 1e-12) == pytest.approx(-1.475)
+
+
 @pytest.mark.parametrize("steps", [["rbm"], ["skip", "rbm"], ["scale", "none", "rbm"]])
 def test_a_pipeline_without_earlier_steps_or_with_passthrough_ones_is_scored(steps):
     # A one-step Pipeline's gap-taking model made every fit raise
