@@ -618,9 +618,10 @@ def check_fitted_state(estimator, training=False):
     if training:
         _check_chain_count(estimator, chains.shape[0], n_temperatures)
     estimator._training.check(estimator, n_columns, n_temperatures, W.dtype)
-    if training:  # (the swap statistics of the ladder training goes on with)
-        estimator._training.fit_ladder(estimator, n_temperatures)
     if training:
+        # The swap statistics of the ladder training goes on with (calls that
+        # do not train leave them as the fit left them).
+        estimator._training.fit_ladder(estimator, n_temperatures)
         for owner in (estimator._training, unit, estimator._hidden_unit):
             own_kernel_arrays(owner, writeable=True)
         # Training stops at that scale (a divergence): refused before the pass,
