@@ -15,7 +15,16 @@ where ``b_base`` is the visible bias of the independent model of the data's
 marginals (where training's parallel tempering and AIS start too).  Each
 temperature is a model of the same unit types, so the kernel's own Gibbs
 step samples it; at beta = 0 the layers are independent, v drawn from the
-data marginals.  For binary hidden units this is the ladder of training's
+data marginals for binary and categorical visible units.  Not so for
+Gaussian visible units: their own terms (the 1/sigma**2 curvature) are not
+scaled either, so every temperature keeps the model's sigma, and the hot
+end draws each unit with the model's sigma, not the data's spread.  It is
+then not flat: a mode far outside it may never be reached, every swap rate
+can stay high, and nothing warns (a model fitted with sigma 0.53 to data of
+spread 2.6 put none of its draws in the mode exact draws all fell in).  The
+remedy, not done, is to move the visible precision towards the data's
+along the ladder, 1/sigma_t**2 = beta/sigma**2 + (1 - beta)/var_data, with
+the v**2 term then in the swaps' energy gap.  For binary hidden units this is the ladder of training's
 parallel tempering (its energy scaled by beta); for real-valued hidden
 units the units' own terms (their curvature) are not scaled, which keeps
 every temperature proper where the model is.
