@@ -166,12 +166,15 @@ def _refuse_rows_without_a_law(model, totals, block):
 def how_drawn(model, n_steps, method="auto", n_temperatures=10):
     """How ``model.sample(..., n_steps=n_steps, method=method)`` draws, in words
     for messages and figure titles: "drawn exactly", "after N Gibbs steps"
-    or "after N tempered steps (T temperatures)"."""
+    or "after N tempered steps (T temperatures)".  ValueError for a method
+    or temperature count that ``sample`` refuses."""
+    # The model's own resolver of sample's method: RBMClassifier's "auto" has
+    # its own rule, and a guess here called its exact draws Gibbs steps.
+    method = model._sample_method(method)
+    ladder = _ladder_size(method, n_temperatures)
     if method == "tempered":
-        return f"after {n_steps:,} tempered steps ({n_temperatures} temperatures)"
-    resolve = getattr(model, "_conditional_method", None)
-    if method == "exact" or (method == "auto" and resolve is not None
-                             and resolve("auto") == "exact"):
+        return f"after {n_steps:,} tempered steps ({ladder} temperatures)"
+    if method == "exact":
         return "drawn exactly"
     return f"after {n_steps:,} Gibbs steps"
 
@@ -194,13 +197,13 @@ def _missing_terms(missing, log_partitions, sparse):
 
 def _ladder_size(method, n_temperatures):
     """The chains per output row of a sampling ``method``: ``n_temperatures``
-    (checked: an integer from 2 to ``MAX_TEMPERATURES``) for "tempered", else 1."""
-    if method != "tempered":
-        return 1
+    for "tempered", else 1.  ``n_temperatures`` is checked (an integer from 2
+    to ``MAX_TEMPERATURES``) whatever the method: an unused bad value was
+    ignored, and so hid a forgotten ``method="tempered"``."""
     if not (is_count(n_temperatures, MAX_TEMPERATURES) and n_temperatures >= 2):
         raise ValueError(f"n_temperatures must be an integer of at least 2 and at most "
                          f"{MAX_TEMPERATURES}, got {n_temperatures!r}.")
-    return n_temperatures
+    return n_temperatures if method == "tempered" else 1
 
 
 def _check_ladder_memory(model, n_rows, ladder, call, what):
@@ -499,7 +502,15 @@ class ConditionalMixin:
         to the independent model of the data marginals, which swap states
         after every step, so states cross between modes at the flat end
         (2-4 times ``n_temperatures`` times the time of ``"gibbs"``; a
-        RuntimeWarning says where too few swaps were accepted).  ``"auto"`` is exact where
+        RuntimeWarning says where too few swaps were accepted).  For
+        Gaussian visible units the end is not flat: every temperature keeps
+        the model's sigma, so the hot end is the independent model with the
+        model's sigma, not the data's spread, and modes far outside it may be
+        missed with no warning (high swap rates do not show that the modes
+        were reached); use ``"exact"`` (up to 14 binary hidden units) or
+        check the draws.  (Moving the visible precision towards the data's
+        along the ladder, with the swaps counting it, would mend it; not
+        done.)  ``"auto"`` is exact where
         the hidden layer has at most 2**14 states (binary hidden units),
         else ``"gibbs"``.  The model is left as it
         was (its persistent chains and random streams included), but a
@@ -515,8 +526,8 @@ class ConditionalMixin:
         method : {"auto", "exact", "gibbs", "tempered"}, default="auto"
             Exact draws, Gibbs chains or tempered chains (see above).
         n_temperatures : int, default=10
-            Temperatures of ``"tempered"``, the model's own included; at
-            least 2.
+            Temperatures of ``"tempered"``, the model's own included; from 2
+            to 1000, checked whatever the method.
         random_state : int, RandomState instance or None, default=None
             Seed for the chains; None uses the estimator's ``random_state``.
 
@@ -528,10 +539,14 @@ class ConditionalMixin:
         """
         check_is_fitted(self)
         check_fitted_state(self)
-        method = self._conditional_method(method, tempered=True)
+        method = self._sample_method(method)
         ladder = _ladder_size(method, n_temperatures)
+        # The ladder's memory first: its limit is the stricter, and the plain
+        # check's limit, given first, failed again when followed.  (A bad
+        # n_samples is left to check_sample_request to name.)
+        if is_count(n_samples):
+            _check_ladder_memory(self, n_samples, ladder, f"sample({n_samples})", "samples")
         check_sample_request(self, n_samples, n_steps, _C_INT_MAX, chain_bytes(self, "sample"))
-        _check_ladder_memory(self, n_samples, ladder, f"sample({n_samples})", "samples")
         self._check_proper("has no samples (its chains run off to infinity)")
         self._check_n_jobs()  # (refused alike where the exact draws use no threads)
         seed = random_state if random_state is not None else self.random_state
@@ -576,7 +591,10 @@ class ConditionalMixin:
         each output row's chain is the coldest of a ladder of
         ``n_temperatures`` clamped chains, from the model down to the
         independent model of the data marginals, which swap states after
-        every step (``sample``).  ``"auto"`` is exact where enumerating the
+        every step (``sample``; for Gaussian visible units every temperature
+        keeps the model's sigma, so modes far outside it may be missed with
+        no warning, as ``sample`` says: use ``"exact"`` or check the draws).
+        ``"auto"`` is exact where enumerating the
         hidden states (binary hidden units, at most 2**14 states) costs no
         more per row than a chain of ``n_steps`` steps: 2**H <= 6 n_steps H
         (up to 14 hidden units at the default 200 steps, 11 at 50); else
@@ -600,8 +618,8 @@ class ConditionalMixin:
             Exact draws, clamped Gibbs chains or clamped tempered chains (see
             above).
         n_temperatures : int, default=10
-            Temperatures of ``"tempered"``, the model's own included; at
-            least 2.
+            Temperatures of ``"tempered"``, the model's own included; from 2
+            to 1000, checked whatever the method.
         random_state : int, RandomState instance or None, default=None
             Seed; None uses the estimator's ``random_state``.  The same seed
             gives the same draws whatever ``n_jobs``.
@@ -806,6 +824,12 @@ class ConditionalMixin:
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         return first[order], rank[inverse.ravel()]
+
+    def _sample_method(self, method):
+        """"exact", "gibbs" or "tempered" for ``sample``'s ``method`` (ValueError
+        for another), as ``RBMClassifier._sample_method`` for its ``sample``:
+        ``how_drawn`` asks the model which its "auto" is."""
+        return self._conditional_method(method, tempered=True)
 
     def _conditional_method(self, method, gibbs_steps=None, tempered=False):
         """"exact" or "gibbs" (or, where ``tempered``, "tempered") for a

@@ -1712,6 +1712,9 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
             given: ``y=1.0`` gives the class 1).
         """
         self._check_fitted_state()
+        # The method first, as the density models check it: a typo in it was
+        # reported as a bad y or a memory refusal.
+        method = self._sample_method(method)
         # (and memory for the chains)
         check_sample_request(self, n_samples, n_steps, row_bytes=self._chain_bytes())
         seed = random_state if random_state is not None else self.random_state
@@ -1736,7 +1739,7 @@ class RBMClassifier(ValidatedOnChange, BooleanCountsRefused, CachedParamNames,
                 raise ValueError("sample's y must be classes of the model, not the "
                                  f"unlabelled marker {self.unlabelled_marker!r}.")
         with single_threaded_blas():
-            if self._sample_method(method) == "exact":
+            if method == "exact":
                 V, labels = self._exact_draws(labels, clamp, rng)
             else:
                 V = self._visible_unit.sample(np.tile(self.intercept_visible_, (n_samples, 1)),

@@ -16,6 +16,7 @@ import ast
 import contextlib
 import csv
 import io
+import functools
 import itertools
 import math
 import os
@@ -40,6 +41,7 @@ from . import _demo, persistence
 from ._conditional import how_drawn
 from ._frames import frame_library
 from ._state import ModelTooLargeError
+from ._tempering import MAX_TEMPERATURES
 from ._units._layer import counted
 from ._units.categorical import UnknownCategoryError, warn_of_many_categories
 
@@ -430,8 +432,11 @@ def _add_sample_parser(commands):
                         default="auto",
                         help="exact draws (up to 14 binary hidden units), Gibbs chains, or "
                              "tempered chains (default: auto, exact where it can be)")
-    sample.add_argument("--temperatures", type=_count(2), default=10, metavar="T",
-                        help="temperatures of --method tempered (default: 10)")
+    sample.add_argument("--temperatures", type=_count(2, MAX_TEMPERATURES),
+                        metavar="T",
+                        help="temperatures of --method tempered, from 2 to "
+                             f"{MAX_TEMPERATURES} (default: 10)")
+    sample.set_defaults(check_usage=functools.partial(_check_sample_usage, sample))
     sample.add_argument("--seed", type=_count(0, SEED_MAX), metavar="SEED",
                         help="seed of the chains (default: the model's random_state)")
     sample.add_argument("--model-units", action="store_true",
@@ -1651,12 +1656,21 @@ def _run_score(args):
     return 0
 
 
+def _check_sample_usage(parser, args):
+    """A usage error (status 2) for --temperatures without --method tempered:
+    the draws would use no ladder, and the option was silently dropped."""
+    if args.temperatures is not None and args.method != "tempered":
+        parser.error(f"--temperatures is for --method tempered, but --method is "
+                     f"{args.method!r}; add --method tempered or leave --temperatures out")
+
+
 def _run_sample(args):
     """``sample``: rows drawn from a saved model, in the data's units where invertible."""
     _check_table_output(args.output, args.model)
     preprocessing, model = _load_pipeline(args.model)
+    temperatures = 10 if args.temperatures is None else args.temperatures  # (the library's)
     X = model.sample(args.n_samples, n_steps=args.n_steps, method=args.method,
-                     n_temperatures=args.temperatures, random_state=args.seed)
+                     n_temperatures=temperatures, random_state=args.seed)
     undone = []
     if not args.model_units:
         for step in reversed(preprocessing):
@@ -1668,7 +1682,7 @@ def _run_sample(args):
         units = (f"in the data's units (through {', '.join(undone)}.inverse_transform)"
                  if undone else "as the model sees them")
         print(f"Wrote {X.shape[0]} samples of {X.shape[1]} features "
-              f"{how_drawn(model, args.n_steps, args.method, args.temperatures)}, {units}, "
+              f"{how_drawn(model, args.n_steps, args.method, temperatures)}, {units}, "
               f"to {args.output}")
     return 0
 
@@ -1989,6 +2003,8 @@ def main(argv=None, prog=None):
     parser = build_parser(prog)
     try:
         args = parser.parse_args(_with_default_command(argv))  # --help, --version print
+        # Options that argparse cannot check one at a time (status 2, as its own).
+        getattr(args, "check_usage", lambda args: None)(args)
     except BrokenPipeError:
         return _quiet_broken_pipe()
     where = getattr(args, "command_prog", parser.prog)

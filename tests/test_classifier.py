@@ -303,6 +303,35 @@ def test_sample_is_exact_up_to_14_hidden_units_and_refuses_a_bad_method():
         np.testing.assert_array_equal(first[0], model.sample(4, n_steps=3, random_state=1)[0])
     with pytest.raises(ValueError, match="enumerates the 15 hidden units' states"):
         model.sample(2, method="exact")
+
+
+def test_how_drawn_and_plot_titles_name_the_classifiers_own_method():
+    # how_drawn guessed "auto" from the density models' resolver, which the
+    # classifier lacks, and titled its exact draws "after 1,000 Gibbs steps".
+    pytest.importorskip("matplotlib")
+    from rbm import plot
+    from rbm._conditional import how_drawn
+
+    rng = np.random.default_rng(0)
+    X, y = (rng.random((40, 4)) < 0.5).astype(float), np.arange(40) % 2
+    for n_hidden, words in ((4, "drawn exactly"), (15, "after 1,000 Gibbs steps")):
+        model = RBMClassifier(n_hidden, n_iter=1, random_state=0).fit(X, y)
+        assert how_drawn(model, 1000) == words
+    assert how_drawn(model, 5, "gibbs") == "after 5 Gibbs steps"
+    with pytest.raises(ValueError, match="got 'tempered'"):  # (the classifier has no ladder)
+        how_drawn(model, 5, "tempered")
+    small = RBMClassifier(4, n_iter=1, random_state=0).fit(X, y)
+    fig = plot.plot_samples(small, 4, image_shape=(2, 2), n_steps=3, random_state=0)
+    assert fig._suptitle.get_text() == "4 samples drawn exactly"
+
+
+def test_sample_names_a_bad_method_before_a_bad_y():
+    # y was checked first, so a typo in method was reported as an unknown class.
+    rng = np.random.default_rng(0)
+    X, y = (rng.random((20, 4)) < 0.5).astype(float), np.arange(20) % 2
+    model = RBMClassifier(3, n_iter=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="method must be .* got 'bad'"):
+        model.sample(2, y="zz", method="bad")
     with pytest.raises(ValueError, match="method must be 'auto', 'exact' or 'gibbs'"):
         model.sample(2, method="tempered")
 

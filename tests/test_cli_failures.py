@@ -181,6 +181,28 @@ def test_a_subcommand_usage_error_shows_that_command_usage(files):
     assert "argument --n-steps: must be an integer from 1" in result.stderr
 
 
+@pytest.mark.parametrize("method", [[], ["--method", "gibbs"]])
+def test_temperatures_without_method_tempered_is_a_usage_error(method, files):
+    # --temperatures was silently dropped: the draws ran without a ladder and
+    # the command succeeded.
+    result = rbm_command("sample", "model.skops", "-n", "2", "--temperatures", "5", *method,
+                         cwd=files)
+    assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
+    assert result.stderr.startswith("usage: python -m rbm sample")
+    assert "--temperatures is for --method tempered" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["1", "1001"])
+def test_temperatures_out_of_the_librarys_range_are_usage_errors(value, files):
+    # The range was 2 to 2147483647, so 1001 passed argparse and failed in the
+    # library with status 1.
+    result = rbm_command("sample", "model.skops", "-n", "2", "--method", "tempered",
+                         "--temperatures", value, cwd=files)
+    assert result.returncode == 2 and result.stdout == "", (result.stdout, result.stderr)
+    assert (f"argument --temperatures: must be an integer from 2 to 1000, got {value}"
+            in result.stderr)
+
+
 def test_a_ragged_csv_names_the_rows_and_the_delimiter_option(files):
     (files / "ragged.csv").write_text("a,b,c\n1,0,1\n0,1\n")
     assert_one_line_failure(rbm_command("fit", "ragged.csv", *FAST, cwd=files), "fit",

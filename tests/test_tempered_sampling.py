@@ -117,7 +117,14 @@ def test_a_bad_temperature_count_is_refused_by_name(bad):
     with pytest.raises(ValueError, match="n_temperatures must be an integer of at least 2"):
         model.conditional_sample(np.full((1, N_VISIBLE), np.nan), method="tempered",
                                  n_temperatures=bad)
-    model.sample(3, n_steps=2, method="gibbs", n_temperatures=bad)  # (unused: not checked)
+    # Refused whatever the method: an ignored bad value hid a forgotten
+    # method="tempered".
+    for method in ("gibbs", "auto"):
+        with pytest.raises(ValueError, match="n_temperatures must be an integer"):
+            model.sample(3, n_steps=2, method=method, n_temperatures=bad)
+    with pytest.raises(ValueError, match="n_temperatures must be an integer"):
+        model.conditional_sample(np.full((1, N_VISIBLE), np.nan), method="gibbs",
+                                 n_temperatures=bad)
 
 
 def test_an_unknown_method_lists_tempered_where_it_is_offered():
@@ -192,3 +199,23 @@ def test_tempered_memory_is_checked_for_every_temperature(monkeypatch):
                                  n_temperatures=900)
     with pytest.raises(ValueError, match="at most 1000, got 1001"):
         model.sample(1, method="tempered", n_temperatures=1001)
+
+
+def test_a_tempered_request_too_large_is_given_the_ladders_limit(monkeypatch):
+    # The one-chain-per-sample check ran first and advised a limit 1000 times
+    # too large, so following it failed again.  The limit given now is the
+    # ladder's, and a request within it passes.
+    import re
+
+    import rbm._state as state
+    from rbm._state import ModelTooLargeError
+
+    model = bimodal_model()
+    monkeypatch.setattr(state, "SURELY_AVAILABLE_BYTES", 0)
+    monkeypatch.setattr(state, "available_memory", lambda: 1_000_000)
+    with pytest.raises(ModelTooLargeError, match="n_temperatures=100") as raised:
+        model.sample(2_000, n_steps=1, method="tempered", n_temperatures=100)
+    most_chains = int(re.search(r"at most (\d+) chains in all", str(raised.value)).group(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (swap rates of one step)
+        model.sample(most_chains // 100, n_steps=1, method="tempered", n_temperatures=100)
