@@ -502,15 +502,9 @@ class ConditionalMixin:
         to the independent model of the data marginals, which swap states
         after every step, so states cross between modes at the flat end
         (2-4 times ``n_temperatures`` times the time of ``"gibbs"``; a
-        RuntimeWarning says where too few swaps were accepted).  For
-        Gaussian visible units the end is not flat: every temperature keeps
-        the model's sigma, so the hot end is the independent model with the
-        model's sigma, not the data's spread, and modes far outside it may be
-        missed with no warning (high swap rates do not show that the modes
-        were reached); use ``"exact"`` (up to 14 binary hidden units) or
-        check the draws.  (Moving the visible precision towards the data's
-        along the ladder, with the swaps counting it, would mend it; not
-        done.)  ``"auto"`` is exact where
+        RuntimeWarning says where too few swaps were accepted; for Gaussian
+        visible units the ladder moves sigma too, from the model's to the
+        data's spread).  ``"auto"`` is exact where
         the hidden layer has at most 2**14 states (binary hidden units),
         else ``"gibbs"``.  The model is left as it
         was (its persistent chains and random streams included), but a
@@ -591,9 +585,7 @@ class ConditionalMixin:
         each output row's chain is the coldest of a ladder of
         ``n_temperatures`` clamped chains, from the model down to the
         independent model of the data marginals, which swap states after
-        every step (``sample``; for Gaussian visible units every temperature
-        keeps the model's sigma, so modes far outside it may be missed with
-        no warning, as ``sample`` says: use ``"exact"`` or check the draws).
+        every step (``sample``).
         ``"auto"`` is exact where enumerating the
         hidden states (binary hidden units, at most 2**14 states) costs no
         more per row than a chain of ``n_steps`` steps: 2**H <= 6 n_steps H

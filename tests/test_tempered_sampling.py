@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM
+from rbm import BernoulliRBM, CategoricalRBM, GaussianBernoulliRBM, _gibbs
 
 N_VISIBLE = 12
 #: Hidden units beyond the two that hold the modes: uncoupled (zero weights
@@ -219,3 +219,135 @@ def test_a_tempered_request_too_large_is_given_the_ladders_limit(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # (swap rates of one step)
         model.sample(most_chains // 100, n_steps=1, method="tempered", n_temperatures=100)
+
+
+# --------------------------------------------------------------------------
+# Gaussian visible units: the ladder moves sigma from the model's to the data's
+# --------------------------------------------------------------------------
+
+#: The Gaussian two-mode model: v | h ~ N(-3 + 6 h, SIGMA**2) in each of
+#: three features, p(h = 1) = HEAVY; fitted first to data three quarters
+#: of which lie in the light mode (mean -1.5, spread 2.6, four times SIGMA).
+SIGMA, HEAVY = 0.6, 0.9
+
+
+def gaussian_bimodal_model(dtype=np.float64):
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(-3, SIGMA, (150, 3)), rng.normal(3, SIGMA, (50, 3))])
+    model = GaussianBernoulliRBM(n_components=1, n_iter=1, random_state=0).fit(X.astype(dtype))
+    model.components_ = np.full((1, 3), 6.0, dtype=dtype)
+    model.intercept_visible_ = np.full(3, -3.0, dtype=dtype)
+    model.intercept_hidden_ = np.array([np.log(HEAVY / (1 - HEAVY))], dtype=dtype)
+    model._visible_unit.state[_gibbs.GAUSSIAN_SIGMA] = SIGMA
+    return model
+
+
+def gaussian_heavy_mode_probability(model, observed=None):
+    """p(h = 1 | the entries ``observed`` (column: value)), by integrating
+    the others out: logit c + sum_free (W**2 + 2 W b) / (2 sigma**2)
+    + sum_observed W v / sigma**2."""
+    W, b = model.components_[0].astype(float), model.intercept_visible_.astype(float)
+    variance = model.sigma_.astype(float) ** 2
+    observed = observed or {}
+    free = [i for i in range(len(b)) if i not in observed]
+    logit = (float(model.intercept_hidden_[0])
+             + np.sum((W[free] ** 2 + 2 * W[free] * b[free]) / (2 * variance[free]))
+             + sum(W[i] * v / variance[i] for i, v in observed.items()))
+    return 1 / (1 + np.exp(-logit))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tempered_gaussian_draws_reach_a_mode_beyond_the_models_sigma(dtype):
+    # The heavy mode lies 7.5 model sigmas from the data mean: a ladder that
+    # kept the model's sigma at every temperature put none of its draws
+    # there (its hot end N(-1.5, 0.6**2)), and Gibbs chains started from the
+    # data marginals stay in the light mode.  The ladder to the data's
+    # spread weighs the modes as the model does.
+    model = gaussian_bimodal_model(dtype)
+    exact = gaussian_heavy_mode_probability(model)
+    assert abs(exact - HEAVY) < 1e-6
+    n = 1000
+    sigma = np.sqrt(exact * (1 - exact) / n)
+    tempered = model.sample(n, n_steps=1000, method="tempered", random_state=0)
+    assert tempered.dtype == dtype
+    assert abs(np.mean(tempered.sum(axis=1) > 0) - exact) < 5 * sigma
+    gibbs = model.sample(n, n_steps=1000, method="gibbs", random_state=0)
+    assert np.mean(gibbs.sum(axis=1) > 0) < 0.5
+
+
+def test_tempered_gaussian_completions_weigh_the_modes_of_the_conditional():
+    # One feature observed at -0.2: p(heavy mode | it) = 0.243.  The observed
+    # entry is held at its value at every temperature (each block holds it
+    # as its own s_t(v) = v / sigma_t**2, put back after every rescaling swap).
+    model = gaussian_bimodal_model()
+    exact = gaussian_heavy_mode_probability(model, {2: -0.2})
+    assert 0.2 < exact < 0.3
+    n = 1000
+    sigma = np.sqrt(exact * (1 - exact) / n)
+    row = np.array([[np.nan, np.nan, -0.2]])
+    tempered = model.conditional_sample(row, n_draws=n, n_steps=1000, method="tempered",
+                                        random_state=0)
+    assert np.all(tempered[:, 2] == -0.2)
+    assert abs(np.mean(tempered[:, :2].sum(axis=1) > 0) - exact) < 5 * sigma
+    gibbs = model.conditional_sample(row, n_draws=n, n_steps=1000, method="gibbs",
+                                     random_state=0)
+    assert abs(np.mean(gibbs[:, :2].sum(axis=1) > 0) - exact) > 0.1
+
+
+def unnormalised_log_joint(unit, W, b, c, V, H):
+    """log of exp(-E_v(v) + h . (c + W s(v))) for each row (v, h), with the
+    visible layer ``unit``: the hidden units' own terms (none for binary
+    hidden units) left out."""
+    return unit.energy_term(V, b) + np.einsum("ij,ij->i", H, unit.hidden_input(V) @ W.T + c)
+
+
+@pytest.mark.parametrize("make", [
+    gaussian_bimodal_model,
+    lambda: BernoulliRBM(n_components=3, n_iter=2, random_state=0).fit(
+        (np.random.default_rng(0).random((60, 4)) < 0.4).astype(float)),
+    lambda: CategoricalRBM(n_components=3, n_iter=2, random_state=0).fit(
+        np.random.default_rng(0).integers(0, 3, (60, 2))),
+], ids=["gaussian", "bernoulli", "categorical"])
+def test_each_temperature_is_the_geometric_path_and_the_swaps_weigh_its_steps(make):
+    # log p_t(v, h) = (1 - beta_t) log p_base(v) + beta_t log p(v, h) + a
+    # constant, computed from temperature t's own layer and parameters (as
+    # its kernel chains see them); and the swaps' energy gap D(v, h) is the
+    # difference between neighbours per unit of beta, up to a constant: so
+    # the swap rule min(1, exp((beta_t - beta_t+1) (D_t+1 - D_t))) keeps the
+    # product of the tempered laws.
+    from rbm._streams import draw_entropy
+    from rbm._tempering import TemperedChains
+
+    model = make()
+    rng = np.random.default_rng(1)
+    n, n_visible = 50, model.components_.shape[1]
+    if isinstance(model, CategoricalRBM):
+        V = model._visible_unit.to_kernel(model._visible_unit.validate(
+            model, rng.integers(0, 3, (n, 2)), reset=False, dtype=np.float64))
+    elif isinstance(model, BernoulliRBM):
+        V = (rng.random((n, n_visible)) < 0.5).astype(float)
+    else:
+        V = rng.normal(0, 3, (n, n_visible))
+    H = (rng.random((n, model.n_components)) < 0.5).astype(float)
+    unit = model._visible_unit
+    chains = TemperedChains(model, unit.to_kernel(V), 5, draw_entropy(0), "sample")
+    W, b, c = (np.asarray(a, dtype=float) for a in (model.components_, model.intercept_visible_,
+                                                    model.intercept_hidden_))
+    log_model = unnormalised_log_joint(unit, W, b, c, V, H)
+    log_base = chains.base.energy_term(V, chains.base_bias)
+    gaps = []
+    for t, temperature in enumerate(chains.temperatures):
+        params = [np.asarray(a, dtype=float) for a in (temperature.params.W,
+                                                       temperature.params.b,
+                                                       temperature.params.c)]
+        log_t = unnormalised_log_joint(temperature.unit, *params, V, H)
+        beta = chains.betas[t]
+        difference = log_t - ((1 - beta) * log_base + beta * log_model)
+        np.testing.assert_allclose(difference, difference[0], rtol=0, atol=1e-9)
+        chains.hidden[t][...] = H
+        gaps.append((log_t, chains._energy_gap(t)))
+    assert np.allclose(chains.temperatures[-1].params.W, 0)
+    for (log_hot, _), (log_cold, gap), beta_hot, beta_cold in zip(
+            gaps[1:], gaps[:-1], chains.betas[1:], chains.betas[:-1]):
+        step = log_cold - log_hot - (beta_cold - beta_hot) * gap
+        np.testing.assert_allclose(step, step[0], rtol=0, atol=1e-9)

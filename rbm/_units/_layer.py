@@ -506,6 +506,34 @@ class VisibleLayer(Layer):
         """This type as the kernel reads it: kind, parameter block, offsets."""
         return KernelVisible(self.kernel_kind)
 
+    # The tempering ladder (``rbm._tempering``): the geometric path from the
+    # independent model of the data marginals (beta = 0) to the model
+    # (beta = 1), p_beta(v, h) ~ p_base(v)**(1 - beta) * p(v, h)**beta, the
+    # hidden units' own terms kept at every temperature.
+
+    def ladder_base(self):
+        """The visible layer of the ladder's independent model (with the bias
+        ``initial_bias(data mean)``): this layer, for types whose only own
+        parameter is the bias."""
+        return self
+
+    def tempered(self, beta, bias, base, base_bias):
+        """(layer, bias, ratio) of the ladder's model at inverse temperature
+        ``beta``: the visible layer and bias whose natural parameters are
+        ``beta`` times this layer's with ``bias`` plus ``1 - beta`` times the
+        ``base`` layer's with ``base_bias``, and ``ratio``, per column, the
+        model's s(v) over that layer's (the kernel's rows at that temperature
+        are the model's divided by it, and its weights ``beta`` W times it),
+        or None where the two are the same.  Here only the bias moves."""
+        return self, beta * bias + (1.0 - beta) * base_bias, None
+
+    def tempering_gap_terms(self, bias, base, base_bias):
+        """(linear, quadratic): E_base(v) - E_v(v), the visible layer's part of
+        the energy gap that the ladder's swaps weigh, is v . linear
+        + v**2 . quadratic plus a constant (quadratic None: no such term).
+        Here (b - b_base, None)."""
+        return np.asarray(bias, dtype=np.float64) - base_bias, None
+
     def independent_log_likelihood(self, V, bias):
         """log p(v) of each row of V under the independent model of this type
         with visible biases ``bias`` (no weights): exact and cheap.

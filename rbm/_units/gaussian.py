@@ -605,6 +605,38 @@ class GaussianVisible(VisibleLayer):
         return (f"its chains reached {largest:.3g}, more than {RUNAWAY_STATES_FACTOR:.0f} "
                 f"times the data's scale ({data_scale:.3g})")
 
+    def ladder_base(self):
+        """Units of the data's spread (sigma at its ceiling, the standard
+        deviation sigma started at): with the data mean as bias, the
+        independent model of the data marginals, as wide as the data."""
+        state = self.state.copy()
+        state[_gibbs.GAUSSIAN_SIGMA] = state[_gibbs.GAUSSIAN_SIGMA_MAX]
+        return GaussianVisible(False, self.sigma_floor, state)
+
+    def tempered(self, beta, bias, base, base_bias):
+        """The precision moves too: 1 / sigma_beta**2 = beta / sigma**2
+        + (1 - beta) / sigma_base**2, the mean sigma_beta**2 (beta b / sigma**2
+        + (1 - beta) b_base / sigma_base**2), so that the hot end is as wide
+        as the data, not as the model (``rbm._tempering``)."""
+        if beta == 1.0:
+            return self, bias, None
+        variance, base_variance = self._variance(), base._variance()
+        tempered_variance = 1.0 / (beta / variance + (1.0 - beta) / base_variance)
+        mean = tempered_variance * (beta * bias / variance
+                                    + (1.0 - beta) * base_bias / base_variance)
+        state = self.state.copy()
+        state[_gibbs.GAUSSIAN_SIGMA] = np.sqrt(tempered_variance)
+        return (GaussianVisible(False, self.sigma_floor, state), mean,
+                tempered_variance / variance)
+
+    def tempering_gap_terms(self, bias, base, base_bias):
+        """sum((v - b_base)**2 / (2 sigma_base**2) - (v - b)**2 / (2 sigma**2)):
+        linear b / sigma**2 - b_base / sigma_base**2, quadratic
+        1 / (2 sigma_base**2) - 1 / (2 sigma**2)."""
+        variance, base_variance = self._variance(), base._variance()
+        linear = np.asarray(bias, dtype=np.float64) / variance - base_bias / base_variance
+        return linear, 0.5 / base_variance - 0.5 / variance
+
     def restricted(self, columns):
         """Gaussian units of ``columns``, with their sigmas."""
         return GaussianVisible(self.learn_sigma, self.sigma_floor,
