@@ -351,3 +351,19 @@ def test_each_temperature_is_the_geometric_path_and_the_swaps_weigh_its_steps(ma
             gaps[1:], gaps[:-1], chains.betas[1:], chains.betas[:-1]):
         step = log_cold - log_hot - (beta_cold - beta_hot) * gap
         np.testing.assert_allclose(step, step[0], rtol=0, atol=1e-9)
+
+
+def test_the_gaussian_hot_end_is_never_narrower_than_the_model():
+    # The data's spread, or the model's own sigma where one was assigned
+    # above it: a hot end narrower than the model would flatten nothing.
+    from rbm._streams import draw_entropy
+    from rbm._tempering import TemperedChains
+
+    model = gaussian_bimodal_model()
+    spread = model._visible_unit.state[_gibbs.GAUSSIAN_SIGMA_MAX].copy()
+    model._visible_unit.state[_gibbs.GAUSSIAN_SIGMA] = [0.5, 10.0, 0.5]
+    chains = TemperedChains(model, np.zeros((4, 3)), 3, draw_entropy(0), "sample")
+    np.testing.assert_array_equal(chains.base.sigma, [spread[0], 10.0, spread[2]])
+    hot = chains.temperatures[-1]
+    np.testing.assert_allclose(hot.unit.sigma, chains.base.sigma, rtol=1e-12)
+    np.testing.assert_allclose(hot.params.b, model._base_visible_bias(), rtol=1e-12)

@@ -608,9 +608,12 @@ class GaussianVisible(VisibleLayer):
     def ladder_base(self):
         """Units of the data's spread (sigma at its ceiling, the standard
         deviation sigma started at): with the data mean as bias, the
-        independent model of the data marginals, as wide as the data."""
+        independent model of the data marginals, as wide as the data.  Never
+        narrower than the model's own units (a sigma assigned above the
+        ceiling), so that the hot end is no narrower than the model."""
         state = self.state.copy()
-        state[_gibbs.GAUSSIAN_SIGMA] = state[_gibbs.GAUSSIAN_SIGMA_MAX]
+        state[_gibbs.GAUSSIAN_SIGMA] = np.maximum(state[_gibbs.GAUSSIAN_SIGMA_MAX],
+                                                  state[_gibbs.GAUSSIAN_SIGMA])
         return GaussianVisible(False, self.sigma_floor, state)
 
     def tempered(self, beta, bias, base, base_bias):
