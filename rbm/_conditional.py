@@ -46,7 +46,7 @@ from ._weights import check_sample_weight, positive_rows
 from ._streams import (CONDITIONAL_CHAINS, CONDITIONAL_EXACT, CONDITIONAL_FILL,
                        CONDITIONAL_START, SAMPLING_CHAINS, SAMPLING_EXACT, SAMPLING_START,
                        ChainStreams)
-from ._streams import draw_entropy, generator_for
+from ._streams import KeyedChainStreams, content_keys, draw_entropy, generator_for
 
 #: ``method="auto"`` computes marginals and incomplete log-likelihoods
 #: exactly when the hidden layer has at most this many states.
@@ -74,8 +74,11 @@ DEFAULT_N_STEPS = 200
 #: the entries missing; 2**14 = 5.9 x 200 x 14.
 EXACT_DRAW_STEPS_FACTOR = 6
 DEFAULT_BURN_IN = 50
-DEFAULT_N_SWEEPS = 100
-DEFAULT_N_CHAINS = 4
+#: 16 chains a row (one chunk of the kernel's streams: a row's estimate is
+#: its own, ``chains_per_row``) of 25 sweeps: the 400 averaged states of
+#: the 4 x 100 before them.
+DEFAULT_N_SWEEPS = 25
+DEFAULT_N_CHAINS = 16
 #: Early stopping on validation rows with gaps scores log p(observed
 #: entries) exactly when enumerating the hidden layer for them costs at most
 #: this many (hidden states x rows x columns) per check (about a second).
@@ -221,6 +224,21 @@ def stores_nan(X):
     under ``missing="impute"``; an entry it leaves out is 0)."""
     data = X.data if X.format in ("csr", "csc", "coo", "bsr") else X.tocsr().data
     return data.dtype.kind in "fc" and bool(np.isnan(data).any())
+
+
+def chains_per_row(n_chains):
+    """Chain rows a row's ``n_chains`` clamped chains take: whole chunks of the
+    kernel's streams (``_gibbs.CHUNK_ROWS`` rows each), so that the row's
+    streams are its own (``KeyedChainStreams``)."""
+    return -(-n_chains // _gibbs.CHUNK_ROWS) * _gibbs.CHUNK_ROWS
+
+
+def read_chains(A, n_rows, per_row, n_chains):
+    """The rows of chain array A (``per_row`` chains for each of ``n_rows``
+    rows) that hold each row's first ``n_chains`` chains."""
+    if per_row == n_chains:
+        return A
+    return A.reshape(n_rows, per_row, -1)[:, :n_chains].reshape(n_rows * n_chains, -1)
 
 
 class ConditionalMixin:
@@ -750,11 +768,16 @@ class ConditionalMixin:
         X : array-like of shape (n_samples, n_features)
             Rows with missing entries (NaN; for labels also None, pandas' NA).
         method : {"auto", "exact", "gibbs"}, default="auto"
-        n_chains : int, default=4
-            Clamped chains per row (``"gibbs"``).
+        n_chains : int, default=16
+            Clamped chains per row (``"gibbs"``).  A row's chains run in
+            groups of 16 (a group of the kernel's random streams each), so
+            other counts cost the next multiple of 16.  Their streams and
+            start are drawn from the seed and the row's observed entries, so
+            a row's estimate does not depend on the other rows of X or their
+            order.
         burn_in : int, default=50
             Steps before a chain's hidden states are averaged (``"gibbs"``).
-        n_sweeps : int, default=100
+        n_sweeps : int, default=25
             Hidden states averaged per chain (``"gibbs"``).
         random_state : int, RandomState instance or None, default=None
             Seed of the chains; None uses the estimator's ``random_state``.
@@ -784,7 +807,7 @@ class ConditionalMixin:
         burn_in = _check_count("burn_in", burn_in, low=0)
         n_sweeps = _check_count("n_sweeps", n_sweeps)
         first, question = self._distinct_questions(rows, observed)
-        check_chain_memory(self, n_chains * len(first),
+        check_chain_memory(self, chains_per_row(n_chains) * len(first),
                            f"conditional_marginals(n_chains={n_chains}) of {len(first)} "
                            "distinct rows",
                            "use at most {} chains in all (fewer rows or chains)",
@@ -804,11 +827,7 @@ class ConditionalMixin:
         The questions keep the order of their first rows, so a batch of
         distinct rows is estimated exactly as before.
         """
-        mask = self._visible_unit.kernel_mask(observed)
-        key = np.ascontiguousarray(np.concatenate(
-            [np.where(mask, rows, 0).astype(np.float64), mask.astype(np.float64)], axis=1))
-        # +0.0 for -0.0: the same value, whose bytes differ.
-        key += 0.0
+        key = self._question_keys(rows, observed)
         rows_as_bytes = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1])))
         _, first, inverse = np.unique(rows_as_bytes.ravel(), return_index=True,
                                       return_inverse=True)
@@ -816,6 +835,17 @@ class ConditionalMixin:
         rank = np.empty_like(order)
         rank[order] = np.arange(len(order))
         return first[order], rank[inverse.ravel()]
+
+    def _question_keys(self, rows, observed):
+        """One float64 row per row that says which question it asks: its
+        observed values (0 elsewhere) and its observed mask, in kernel
+        columns; rows asking the same question have the same bytes."""
+        mask = self._visible_unit.kernel_mask(observed)
+        key = np.ascontiguousarray(np.concatenate(
+            [np.where(mask, rows, 0).astype(np.float64), mask.astype(np.float64)], axis=1))
+        # +0.0 for -0.0: the same value, whose bytes differ.
+        key += 0.0
+        return key
 
     def _sample_method(self, method):
         """"exact", "gibbs" or "tempered" for ``sample``'s ``method`` (ValueError
@@ -860,20 +890,36 @@ class ConditionalMixin:
     def _clamped_sweeps(self, rows, observed, n_chains, burn_in, n_sweeps, random_state):
         """Yield (hidden samples, kernel rows s(v)) of ``n_chains`` clamped chains
         per row (row i's chains are rows i * n_chains, ...), after each of
-        ``n_sweeps`` steps that follow ``burn_in`` steps; the arrays are
-        reused, so read them before the next."""
+        ``n_sweeps`` steps that follow ``burn_in`` steps.
+
+        Each row's chains fill whole chunks of the kernel's streams
+        (``chains_per_row``; the chains beyond ``n_chains`` run, unread), and
+        their streams and start are keyed by the row's question
+        (``KeyedChainStreams``): a row's estimate is the same alone, in any
+        batch and in any order (with streams by position, the k-th row took
+        the k-th streams, and an imputation moved with its batch-mates:
+        0.0747 in a batch, 0.0728 alone).
+        """
         unit = self._visible_unit
         entropy = draw_entropy(random_state if random_state is not None else self.random_state)
-        chain_rows = np.repeat(rows, n_chains, axis=0)
-        chain_observed = np.repeat(observed, n_chains, axis=0)
-        S = self._chain_start(chain_rows, chain_observed,
-                              generator_for(entropy, CONDITIONAL_START))
+        per_row = chains_per_row(n_chains)
+        streams = KeyedChainStreams(entropy, CONDITIONAL_CHAINS,
+                                    content_keys(self._question_keys(rows, observed)),
+                                    per_row // _gibbs.CHUNK_ROWS)
+        chain_observed = np.repeat(observed, per_row, axis=0)
+        S = np.empty((len(rows) * per_row, self.components_.shape[1]),
+                     dtype=self.components_.dtype)
+        for q in range(len(rows)):
+            block = slice(q * per_row, (q + 1) * per_row)
+            S[block] = self._chain_start(np.repeat(rows[q : q + 1], per_row, axis=0),
+                                         chain_observed[block], streams.group_generator(q))
         clamp = unit.kernel_mask(chain_observed).astype(np.uint8)
-        streams = ChainStreams(entropy, CONDITIONAL_CHAINS)
         if burn_in:
             self._clamped_chains(S, clamp, burn_in, streams)
         for _ in range(n_sweeps):
-            yield self._clamped_chains(S, clamp, 1, streams), S
+            H = self._clamped_chains(S, clamp, 1, streams)
+            yield (read_chains(H, len(rows), per_row, n_chains),
+                   read_chains(S, len(rows), per_row, n_chains))
 
     def _gibbs_moments(self, rows, observed, n_chains, burn_in, n_sweeps, random_state):
         """Rao-Blackwellised moments from clamped chains (``conditional_marginals``)."""

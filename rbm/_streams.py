@@ -7,6 +7,7 @@ threads run the chunks.
 """
 
 import functools
+import hashlib
 from numbers import Integral
 
 import numpy as np
@@ -105,6 +106,46 @@ class ChainStreams:
                 raise ValueError(f"{where}: its stream_states[{j}] (of the bitgens) is not "
                                  "an SFC64 state; refit the model.") from None
             self.bitgens.append(bitgen)
+
+
+class KeyedChainStreams:
+    """Random streams for chains in groups, each group's keyed by its content.
+
+    Group ``q`` (a row's chains, say) holds ``chunks`` whole chunks of chain
+    rows (``_gibbs.CHUNK_ROWS`` each, the rows one stream serves), and its
+    ``j``-th chunk draws from ``SFC64(SeedSequence(entropy, spawn_key=(purpose,
+    *keys[q], j)))``: so a group's random numbers depend on the seed and on
+    its key, never on which other groups share the call or in what order.
+    ``for_rows`` gives them to the kernel as ``ChainStreams`` does, and
+    ``group_generator(q)`` draws from group q's first stream (its chains'
+    start) before the kernel goes on with it.
+    """
+
+    def __init__(self, entropy, purpose, keys, chunks):
+        self.chunks = chunks
+        self.bitgens = [
+            np.random.SFC64(np.random.SeedSequence(entropy, spawn_key=(purpose, *key, j)))
+            for key in keys for j in range(chunks)]
+
+    def for_rows(self, n_rows):
+        """The streams of ``n_rows`` chain rows: every group's, in order."""
+        if _gibbs.n_streams_for(n_rows) != len(self.bitgens):
+            raise ValueError(f"{n_rows} chain rows are not {len(self.bitgens)} whole chunks "
+                             "of the groups' streams.")
+        return self.bitgens
+
+    def group_generator(self, q):
+        """A numpy Generator over group q's first stream."""
+        return np.random.Generator(self.bitgens[q * self.chunks])
+
+
+def content_keys(rows):
+    """Per row of the 2-D array ``rows``, four 32-bit words of a 128-bit
+    digest of its bytes: a spawn key of the row's content."""
+    rows = np.ascontiguousarray(rows)
+    return [tuple(int(w) for w in np.frombuffer(
+                hashlib.blake2b(row.tobytes(), digest_size=16).digest(), dtype="<u4"))
+            for row in rows]
 
 
 def _as_list(stream_states, where):

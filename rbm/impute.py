@@ -606,13 +606,10 @@ class RBMImputer(DefaultEstimatorParams, CachedParamNames, ParamsFilledOnLoad, _
     sample_posterior : bool, default=False
         False: each missing entry gets the most probable value (binary and
         categorical columns) or the conditional mean (real columns), the
-        same on every ``transform`` call of the same rows.  Where clamped
-        chains estimate them (see ``marginal_seed_``), a row's estimate
-        also depends, within its Monte Carlo error, on the other distinct
-        rows of the batch and their order: the k-th distinct row takes the
-        k-th chain streams (one per 16 chain rows in the kernel), so alone
-        or shuffled it may get a slightly different mean or, near a tie,
-        another category.  True:
+        same on every ``transform`` call of the same rows, whatever other
+        rows share the call and in what order (where clamped chains
+        estimate them, see ``marginal_seed_``, a row's chains draw from
+        streams keyed by the seed and the row's observed entries).  True:
         a draw from p(missing | observed) per row (``conditional_sample``),
         different on every ``transform`` call, for multiple imputation.
     random_state : int, RandomState instance or None, default=None

@@ -230,7 +230,9 @@ def test_density_chains_are_refused_where_they_would_not_fit_and_drawn_where_the
         X = (rng.random((60, n_features)) < 0.5).astype(dtype)
         model = model_type(n_components=n_hidden, n_iter=1, random_state=0)
     model.fit(X)
-    n_small, n_large = 300, 3000
+    # (conditional_marginals runs a row's chains in groups of 16: 16 and 160
+    # chains for each of the 30 rows.)
+    n_small, n_large = 480, 4800
     monkeypatch.setattr(rbm._state, "SURELY_AVAILABLE_BYTES", 0)
     for name, call in _density_calls(model, X):
         per_chain = _peak_bytes(lambda: call(n_small)) / n_small
