@@ -60,7 +60,8 @@ from sklearn.neural_network import BernoulliRBM as SklearnRBM
 import rbm
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "binary"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import BINARY as DEFAULT_DATA_DIR  # noqa: E402
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "density.md"
 
 #: The sets issue 5 requires, in the order they are reported, then digits.

@@ -34,7 +34,8 @@ from sklearn.preprocessing import StandardScaler
 
 from rbm import BernoulliRBM, GaussianBernoulliRBM
 
-DATA_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "binary"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # _data beside this script
+from _data import BINARY as DATA_DIR  # noqa: E402
 
 
 def standardised(load):

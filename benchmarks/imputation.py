@@ -63,7 +63,8 @@ from sklearn.model_selection import train_test_split
 import rbm
 from rbm.impute import default_estimator
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import DATA_ROOT as DATA  # noqa: E402
 MUSHROOM_GROUPS = [0, 6, 10, 20, 22, 31, 33, 35, 37, 49, 51, 55, 59, 68, 77, 78, 82, 85, 90,
                    99, 105, 112]
 MISSING_FRACTION = 0.2

@@ -103,7 +103,8 @@ from sklearn.model_selection import train_test_split
 import rbm
 from rbm import _conditional
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "binary"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import BINARY as DATA  # noqa: E402
 MUSHROOM_GROUPS = [0, 6, 10, 20, 22, 31, 33, 35, 37, 49, 51, 55, 59, 68, 77, 78, 82, 85, 90,
                    99, 105, 112]
 MISSING_FRACTION = 0.2
@@ -505,6 +506,9 @@ def main(argv=None):
                 tail = f" {chosen[0]} |" if chosen else ""
                 print(f"| {name} | {seed} | {label} | {n_rows} | {score:.3f} | {seconds:.1f} |"
                       f"{tail}", flush=True)
+    if not scores:
+        print("nothing to run: every set was skipped", file=sys.stderr)
+        return 0
     if per_length:
         print_per_length(per_length, args.grid)
     if lengths:

@@ -79,7 +79,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "binary"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import BINARY as DATA  # noqa: E402
 SETS = ("digits", "plants", "mushrooms", "dna")
 
 CHILD = r'''
