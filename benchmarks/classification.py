@@ -28,6 +28,7 @@ Run from the repository root::
 """
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -45,7 +46,9 @@ from sklearn.svm import SVC
 
 import rbm
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "binary"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import BINARY as DATA  # noqa: E402
+
 #: Column offsets of the mushrooms attributes in the one-hot data (data README).
 MUSHROOM_GROUPS = (0, 6, 10, 20, 22, 31, 33, 35, 37, 49, 51, 55, 59, 68, 77, 78, 82, 85, 90,
                    99, 105, 112)

@@ -154,6 +154,8 @@ def main():
     parser.add_argument("--semi", action="store_true", help="semi-supervised digits")
     parser.add_argument("--mushrooms", action="store_true", help="mushrooms folds")
     args = parser.parse_args()
+    if not (args.semi or args.mushrooms):
+        parser.error("nothing to run: give --semi, --mushrooms or both")
     if args.semi:
         run_semi()
     if args.mushrooms:

@@ -68,11 +68,15 @@ BLAS results differ between CPUs, so the comparison holds on one machine;
 this is not a stored-hash test.  Where the redesign changes the default
 BLAS, compare like with like through the setup hooks.  Seen on a 2-core
 AMD EPYC at aac9a4c, one build against itself: NumPy's OpenBLAS and
-SciPy's (``--setup-new "rbm._gibbs.use_numpy_blas(False)"``) gave the same
-bits on one thread but not in the 64 x 1100, ``n_jobs=2`` case (about
-1e-16); forcing BLAS for small models
-(``rbm._gibbs.set_small_model_threshold(0)``) changed 28 cases (1e-7 in
-float32, 1e-15 in float64).  Timing both trees while other processes ran
+SciPy's gave the same bits on one thread but not in the 64 x 1100,
+``n_jobs=2`` case (about 1e-16); forcing BLAS for small models changed 28
+cases (1e-7 in float32, 1e-15 in float64).  That build had
+``use_numpy_blas`` and ``set_small_model_threshold``; today's kernel has
+neither, and the same switches are knobs of ``rbm._gibbs.kernel_settings``,
+entered for the whole child process and kept referenced (as above), e.g.
+``--setup-new "rbm._keep = rbm._gibbs.kernel_settings(numpy_blas=False);
+rbm._keep.__enter__()"``, or ``kernel_settings(small_model_weights=0)`` to
+force BLAS for small models.  Timing both trees while other processes ran
 (load average 2-6 on 2 cores) gave new/old from 0.1 to 30 for the same
 build: run ``throughput`` only on an idle machine.
 """

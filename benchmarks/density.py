@@ -13,7 +13,7 @@ the test split, in nats per sample:
   scored by the *exact* log-likelihood (its own ``score_samples`` is a
   pseudo-likelihood), computed here by enumeration;
 * **ours (default)**: ``rbm.BernoulliRBM(n_components=20, random_state=0)``,
-  everything else at its default;
+  everything else at its default (``--quick``: ``n_iter=2``);
 * **ours (tuned)**: a coordinate search on the validation split over the
   hyper-parameters in ``TUNING_GRID``.  Models too large for exact
   enumeration are scored by AIS and reported with the standard error of
@@ -22,11 +22,14 @@ the test split, in nats per sample:
 A ``digits`` row (scikit-learn's digits binarised at 0.5, a 70/30 split with
 ``random_state=0``) checks issue 5's criterion: ours with default settings
 should reach at least -17.9 nats within 60 s.  It has no validation split, so
-every model there uses fixed settings (see ``DIGITS_SETTINGS``).
+every model there uses fixed settings (see ``DIGITS_SETTINGS``).  The
+library's defaults were chosen partly by their score on this very test split
+(benchmarks/README.md, "How the defaults were chosen"), so the digits row
+and its verdict are in-sample figures for ours, not a held-out comparison.
 
 Run from the repository root (``rbm`` must be importable)::
 
-    PYTHONPATH=. python benchmarks/density.py --quick            # smoke test, < 2 min
+    PYTHONPATH=. python benchmarks/density.py --quick            # smoke test, 2-4 min
     PYTHONPATH=. python benchmarks/density.py                    # the full run
     PYTHONPATH=. python benchmarks/density.py --sets nltcs,plants --output /tmp/d.md
     PYTHONPATH=. python benchmarks/density.py --hidden all --epochs 100 --output /tmp/h.md
@@ -57,7 +60,8 @@ from sklearn.neural_network import BernoulliRBM as SklearnRBM
 import rbm
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA_DIR = REPO.parent / "shared" / "data" / "binary"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import BINARY as DEFAULT_DATA_DIR  # noqa: E402
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "density.md"
 
 #: The sets issue 5 requires, in the order they are reported, then digits.
@@ -70,10 +74,9 @@ SEED = 0
 #
 # One line per hyper-parameter; the first value is the starting point.  Keys
 # are BernoulliRBM constructor parameters, or one of BENCHMARK_KNOBS, which
-# the benchmark implements itself.  A key the estimator does not accept
-# (yet) is skipped with a note, and so is a value it rejects, so lines for
-# parameters planned by issue 5 can stay here and start working the day
-# the estimator gains them.
+# the benchmark implements itself.  A key the estimator does not accept is
+# skipped with a note, and so is a value it rejects (a grid line never
+# crashes the run).
 # ----------------------------------------------------------------------
 
 TUNING_GRID = {
@@ -92,22 +95,17 @@ TUNING_GRID = {
 #: of the grid with the same name overrides them.
 TUNING_FIXED = {"n_components": 20}
 
-#: Grid of --quick: a few cheap entries, including one the estimator may
-#: not accept yet, so the skip path is exercised too.
+#: Grid of --quick: a few cheap entries, an estimator parameter of each kind
+#: and the benchmark's own knob, so every code path of the search runs.
 QUICK_TUNING_GRID = {
-    "learning_rate": [0.01, 0.03],
+    "learning_rate": [0.06, 0.03],
     "centering": [False, True],
-    "schedule": ["linear"],
     "epoch_scale": [1],
 }
 
 #: Knobs the benchmark implements, not the estimator.
-#: schedule: "linear" decays the learning rate linearly to 0 over training
-#:   (validation scores swing by nats mid-training without it), "constant"
-#:   keeps it.  Emulated by set_params between partial_fit epochs unless the
-#:   estimator has a ``learning_rate_schedule`` parameter, which then gets it.
 #: epoch_scale: multiplies the set's base number of epochs.
-BENCHMARK_KNOBS = ("schedule", "epoch_scale")
+BENCHMARK_KNOBS = ("epoch_scale",)
 
 
 @dataclass(frozen=True)
@@ -125,6 +123,9 @@ class Budget:
     #: below; 0 samples: the estimator's own n_iter="auto" plan.
     tuning_samples: int
     tuning_epochs_range: tuple
+    #: n_iter of "ours (default)" and of digits' "tuned" column: "auto" (the
+    #: estimator's default) in the full run, a couple of epochs in --quick.
+    default_n_iter: object = "auto"
 
 
 FULL = Budget(
@@ -149,6 +150,7 @@ QUICK = Budget(
     tuning_grid=QUICK_TUNING_GRID,
     tuning_samples=20_000,
     tuning_epochs_range=(2, 5),
+    default_n_iter=2,
 )
 
 #: digits has no validation split: fixed settings for every model.
@@ -156,8 +158,9 @@ DIGITS_SETTINGS = {
     "mixture_components": 50,
     "mixture_alpha": 0.1,
     "sklearn_n_iter": 200,
-    # Nothing to tune on: the library's defaults (tuned on digits' test
-    # split, see the README), so this column repeats "ours (default)".
+    # Nothing to tune on: the library's defaults, so this column repeats
+    # "ours (default)".  Those defaults were chosen partly on digits' test
+    # split (see the README): the digits row is not a held-out comparison.
     "ours_recipe": {"n_components": 20},
 }
 
@@ -485,12 +488,13 @@ def score_ours(model, X):
 
 
 def fit_ours_default(split, budget):
-    """``rbm.BernoulliRBM(n_components=20, random_state=0)``, all else default.
+    """``rbm.BernoulliRBM(n_components=20, random_state=0)``, all else default
+    but ``n_iter=budget.default_n_iter`` (the default "auto" in the full run).
 
     Its exact score is cross-checked against ``rbm_log_likelihood``.
     """
-    model, seconds = timed(rbm.BernoulliRBM(n_components=20, random_state=SEED).fit,
-                           split.train)
+    model, seconds = timed(rbm.BernoulliRBM(n_components=20, n_iter=budget.default_n_iter,
+                                            random_state=SEED).fit, split.train)
     test_ll, std_error = score_ours(model, split.test)
     check = rbm_log_likelihood(model.components_, model.intercept_visible_,
                                model.intercept_hidden_, split.test)
@@ -516,28 +520,10 @@ def base_epochs(split, budget):
 
 
 def train_ours(settings, X, epochs):
-    """Fit rbm.BernoulliRBM with ``settings`` (constructor parameters plus benchmark knobs).
-
-    A linear schedule goes to the estimator's ``learning_rate_schedule`` where
-    it has one; otherwise it is emulated: one ``partial_fit`` epoch at a
-    time over a freshly shuffled copy of X, with the learning rate set to
-    ``learning_rate * (1 - epoch / epochs)`` before each.
-    """
+    """Fit rbm.BernoulliRBM with ``settings`` (constructor parameters plus
+    benchmark knobs, which are left out here) for ``epochs`` epochs."""
     params = {key: value for key, value in settings.items() if key not in BENCHMARK_KNOBS}
-    native = "learning_rate_schedule" in estimator_parameters()
-    # Without a "schedule" knob the estimator keeps its own default schedule.
-    schedule = settings.get("schedule")
-    if schedule in (None, "constant") or native:
-        if native and schedule is not None:
-            params["learning_rate_schedule"] = schedule
-        return rbm.BernoulliRBM(n_iter=epochs, random_state=SEED, **params).fit(X)
-    model = rbm.BernoulliRBM(random_state=SEED, **params)
-    rng = np.random.default_rng(SEED)
-    learning_rate = model.learning_rate
-    for epoch in range(epochs):
-        model.set_params(learning_rate=learning_rate * (1.0 - epoch / epochs))
-        model.partial_fit(X[rng.permutation(X.shape[0])])
-    return model.set_params(learning_rate=learning_rate)
+    return rbm.BernoulliRBM(n_iter=epochs, random_state=SEED, **params).fit(X)
 
 
 @dataclass
@@ -590,7 +576,8 @@ def tune_ours(split, budget):
     """
     if split.valid is None:
         settings = dict(DIGITS_SETTINGS["ours_recipe"])
-        model, seconds = timed(rbm.BernoulliRBM(random_state=SEED, **settings).fit, split.train)
+        model, seconds = timed(rbm.BernoulliRBM(n_iter=budget.default_n_iter,
+                                                random_state=SEED, **settings).fit, split.train)
         test_ll, std_error = score_ours(model, split.test)
         return Result(test_ll, seconds, std_error,
                       detail="defaults (fixed): " + describe_settings(settings))
@@ -619,8 +606,7 @@ def tune_ours(split, budget):
         return Result(math.nan, math.nan, detail="every setting failed",
                       search_seconds=time.perf_counter() - start)
     test_ll, std_error = score_ours(best.model, split.test)
-    chosen = {key: value for key, value in best.settings.items()
-              if key in axes or key == "n_components" or key not in TUNING_FIXED}
+    chosen = dict(best.settings)
     chosen["epochs"] = max(1, round(epochs * best.settings.get("epoch_scale", 1)))
     chosen.pop("epoch_scale", None)
     detail = describe_settings(chosen)
@@ -766,16 +752,25 @@ def settings_table(rows):
     return "\n".join(lines)
 
 
-def digits_verdict(rows):
-    """Issue 5's digits criterion, in one sentence (None without a digits row)."""
+def digits_verdict(rows, budget=FULL):
+    """Issue 5's digits criterion, in one sentence (None without a digits row).
+
+    Only the full budget trains the defaults' full length; ``--quick`` reports
+    the figure without a verdict.  The verdict says that it is in-sample: the
+    library's defaults were chosen partly on this test split.
+    """
     for split, results, _ in rows:
         if split.name == "digits":
             result = results["ours (default)"]
+            figure = (f"digits, ours with default settings: {result.test_ll:.2f} nats in "
+                      f"{result.train_seconds:.1f} s")
+            if budget.default_n_iter != "auto":
+                return f"{figure} (n_iter={budget.default_n_iter}, --quick: not judged)."
             passed = (result.test_ll >= DIGITS_TARGET_LL
                       and result.train_seconds <= DIGITS_TARGET_SECONDS)
-            return (f"digits, ours with default settings: {result.test_ll:.2f} nats in "
-                    f"{result.train_seconds:.1f} s; issue 5 asks >= {DIGITS_TARGET_LL} "
-                    f"within {DIGITS_TARGET_SECONDS:.0f} s: {'met' if passed else 'NOT met'}.")
+            return (f"{figure}; issue 5 asks >= {DIGITS_TARGET_LL} within "
+                    f"{DIGITS_TARGET_SECONDS:.0f} s: {'met' if passed else 'NOT met'} "
+                    "(in-sample: the defaults were chosen partly on this test split).")
     return None
 
 
@@ -832,7 +827,7 @@ def report(rows, budget, args, total_seconds):
         "",
         settings_table(rows),
     ]
-    verdict = digits_verdict(rows)
+    verdict = digits_verdict(rows, budget)
     if verdict:
         lines += ["", verdict]
     return "\n".join(lines) + "\n"
@@ -841,7 +836,9 @@ def report(rows, budget, args, total_seconds):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true",
-                        help="tiny grids and few epochs, for smoke testing (< 2 min)")
+                        help="tiny grids and 2-5 epochs for every RBM, for smoke "
+                             "testing (2-4 min on a 2-core machine: the exact scoring by "
+                             "enumeration of the 20-hidden models takes most of it)")
     parser.add_argument("--sets", default=",".join(DEFAULT_SETS),
                         help="comma-separated set names, or 'all' (default: %(default)s)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,

@@ -34,7 +34,8 @@ from sklearn.preprocessing import StandardScaler
 
 from rbm import BernoulliRBM, GaussianBernoulliRBM
 
-DATA_DIR = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data" / "binary"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # _data beside this script
+from _data import BINARY as DATA_DIR  # noqa: E402
 
 
 def standardised(load):
@@ -83,10 +84,19 @@ def fit_and_score(model, train, test):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="digits,wine,breast_cancer,mushrooms")
-    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--sets", default="digits,wine,breast_cancer,mushrooms",
+                        help="comma-separated sets, of " + ", ".join(SETS)
+                             + " (default: %(default)s)")
+    parser.add_argument("--seeds", default="0,1",
+                        help="comma-separated model seeds (default: %(default)s)")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    unknown = [name for name in args.sets.split(",") if name not in SETS]
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}; valid: {', '.join(SETS)}")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds takes comma-separated integers, not {args.seeds!r}")
     print("| set | seed | default: test, epochs, s | early_stopping=True: test, epochs, s "
           "| early minus default |")
     print("|---|---:|---|---|---:|")

@@ -37,10 +37,18 @@ from rbm import GaussianBernoulliRBM
 # Data
 # --------------------------------------------------------------------------
 
-def split_and_scale(X, seed=0):
-    """(train, validation, test), 60/20/20, standardised with the training split."""
+def split_and_scale(X, seed=0, pca_components=None):
+    """(train, validation, test), 60/20/20, standardised with the training split.
+
+    With ``pca_components``, the rows are first projected on that many
+    principal components fitted on the training split alone, so that the
+    held-out rows do not shape the preprocessing.
+    """
     X_train, X_rest = train_test_split(X, test_size=0.4, random_state=seed)
     X_valid, X_test = train_test_split(X_rest, test_size=0.5, random_state=seed)
+    if pca_components is not None:
+        pca = PCA(n_components=pca_components, random_state=0).fit(X_train)
+        X_train, X_valid, X_test = (pca.transform(part) for part in (X_train, X_valid, X_test))
     scaler = StandardScaler().fit(X_train)
     return tuple(scaler.transform(part) for part in (X_train, X_valid, X_test))
 
@@ -73,11 +81,10 @@ class KnownRBM:
 
 def datasets(quick):
     """name -> (train, validation, test[, true model]) for every benchmark set."""
-    digits = PCA(n_components=20, random_state=0).fit_transform(load_digits().data)
     sets = {
         "wine": split_and_scale(load_wine().data),
         "breast cancer": split_and_scale(load_breast_cancer().data),
-        "digits (PCA 20)": split_and_scale(digits),
+        "digits (PCA 20)": split_and_scale(load_digits().data, pca_components=20),
     }
     truth = KnownRBM()
     n = 4000 if quick else 20000
@@ -125,8 +132,9 @@ def best_rbm(X_train, X_valid, quick):
     """GaussianBernoulliRBM with the settings best on validation (exact log Z)."""
     best = None
     for settings in rbm_grid(quick):
+        # About 100 minibatches an epoch (at least 10 rows each): the epochs are
+        # the grid's, so larger sets get more rows per update, not fewer epochs.
         batch = max(10, len(X_train) // 100)
-        # Fewer epochs on large sets: about 2,000 updates per 100 epochs.
         model, seconds = timed(lambda: GaussianBernoulliRBM(
             batch_size=batch, n_chains=100, momentum=0.5, random_state=0, **settings
         ).fit(X_train))

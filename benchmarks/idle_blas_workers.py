@@ -24,6 +24,7 @@ Run from the repository root on an otherwise idle machine::
     PYTHONPATH=. python benchmarks/idle_blas_workers.py
 """
 
+import argparse
 import os
 import subprocess
 import sys
@@ -89,7 +90,10 @@ def run(code, timeout):
     print(result.stdout, end="", flush=True)
 
 
-def main():
+def main(argv=None):
+    # No options yet; the parser gives --help and refuses typos instead of
+    # starting the minute-long run.
+    argparse.ArgumentParser(description=__doc__.split("\n", 1)[0]).parse_args(argv)
     for name, code in (("fits", FITS), ("partial_fit", PARTIAL_FIT),
                        ("fit + transform", FIT_AND_TRANSFORM)):
         for timeout in (None, 4):

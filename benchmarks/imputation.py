@@ -63,7 +63,8 @@ from sklearn.model_selection import train_test_split
 import rbm
 from rbm.impute import default_estimator
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import DATA_ROOT as DATA  # noqa: E402
 MUSHROOM_GROUPS = [0, 6, 10, 20, 22, 31, 33, 35, 37, 49, 51, 55, 59, 68, 77, 78, 82, 85, 90,
                    99, 105, 112]
 MISSING_FRACTION = 0.2
@@ -334,12 +335,19 @@ def main(argv=None):
     unknown = set(imputers) - set(LABELS)
     if unknown:
         parser.error(f"unknown imputers {sorted(unknown)}; choose among {LABELS}")
+    names = args.sets.split(",")
+    unknown_sets = [name for name in names if name not in SETS]
+    if unknown_sets:
+        parser.error(f"unknown sets {unknown_sets}; choose among {list(SETS)}")
     rows = {}
-    for name in args.sets.split(","):
+    for name in names:
         if not available(name):
-            print(f"skipped {name}: not found under {DATA}", file=sys.stderr)
+            print(f"skipped {name}: its data file is not under {DATA}", file=sys.stderr)
             continue
         rows[name] = run_set(name, args.train, args.test, imputers, args.seed)
+    if not rows:
+        print("nothing to run: every set was skipped", file=sys.stderr)
+        return 0
     print(f"seed {args.seed}, --train {args.train} --test {args.test}\n")
     print(table(rows))
     return 0

@@ -16,12 +16,17 @@ lowest mean regret over the sets wins, except that the cheapest rule (by
 the cost of one update, ``cost``) whose mean regret is within
 ``TOLERANCE`` of the lowest is preferred.
 
-Every (set, rule) result is appended to ``--out`` (JSON lines) as soon as
-it is measured, and a rerun skips the pairs already there, so that a run
-stopped on a loaded machine resumes where it was.
+Every (set, rule) result is appended to ``--out`` (JSON lines; by default
+``rbm_imputation_select.jsonl`` in the system's temporary folder, never the
+checkout) as soon as it is measured, and a rerun skips the pairs already
+there, so that a run stopped on a loaded machine resumes where it was.  A
+record is reused only if it was measured under the same settings: the
+rule's parameters, ``--train``, ``--test``, the seeds and fractions, and the
+rbm version and git commit (``settings_key``); records of other settings
+stay in the file but are neither reused nor reported.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/imputation_select.py \\
-        [--sets dna,wine] [--rules current,chains20] [--out select.jsonl]
+        [--sets dna,wine] [--rules current,chains20] [--out /tmp/select.jsonl]
     # posterior averaging on one rule's fit (more chains, more sweeps):
     PYTHONPATH=. python benchmarks/imputation_select.py --marginals --sets dna --rules current
     # reference imputers on the same validation rows and mask:
@@ -30,15 +35,18 @@ stopped on a loaded machine resumes where it was.
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+import rbm
 from rbm import DivergenceError
 from rbm.impute import DefaultRule
-from imputation import (MISSING_FRACTION, SEED, SETS, available, contenders,
+from imputation import (DATA, MISSING_FRACTION, SEED, SETS, available, contenders,
                         fitted_rbm_imputer, load, rbm_imputer, score)
 
 VALIDATION_FRACTION = 0.2
@@ -112,11 +120,45 @@ def evaluate(fill, fit, gappy, valid, removed, kind):
         time.perf_counter() - start
 
 
-def done_pairs(path):
+DEFAULT_OUT = Path(tempfile.gettempdir()) / "rbm_imputation_select.jsonl"
+
+
+def rbm_commit():
+    """The last git commit that changed the imported rbm package ('+dirty' if
+    rbm/ has changes), or 'unknown' outside a git checkout: commits that touch
+    only the benchmarks keep the cache."""
+    package = Path(rbm.__file__).resolve().parent
+    try:
+        def git(*cmd):
+            return subprocess.run(["git", "-C", str(package), *cmd], capture_output=True,
+                                  text=True, check=True, timeout=10).stdout.strip()
+        dirty = "+dirty" if git("status", "--porcelain", "--", ".") else ""
+        return git("log", "-1", "--format=%H", "--", ".") + dirty
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def settings_key(args, label, commit):
+    """Everything that changes a (set, rule) score, as one string: a stored
+    record is reused only where its key is this one."""
+    return json.dumps({"rule": repr(RULES[label]), "train": args.train, "test": args.test,
+                       "seed": SEED, "missing": MISSING_FRACTION,
+                       "validation": VALIDATION_FRACTION, "rbm": rbm.__version__,
+                       "commit": commit}, sort_keys=True)
+
+
+def done_pairs(path, keys, note=True):
+    """{(set, rule): record} of the records in ``path`` measured under the
+    settings ``keys[rule]`` (a later record of a pair replaces an earlier one)."""
     if not path.is_file():
         return {}
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return {(r["set"], r["rule"]): r for r in records}
+    matching = [r for r in records if r["rule"] in keys and r.get("settings") == keys[r["rule"]]]
+    other = sum(1 for r in records if r["rule"] in keys) - len(matching)
+    if other and note:
+        print(f"{path}: {other} record(s) of these rules under other settings not used",
+              file=sys.stderr)
+    return {(r["set"], r["rule"]): r for r in matching}
 
 
 def append(path, record):
@@ -127,7 +169,9 @@ def append(path, record):
 
 def select(args, names):
     path = Path(args.out)
-    done = done_pairs(path)
+    commit = rbm_commit()
+    keys = {label: settings_key(args, label, commit) for label in args.rules}
+    done = done_pairs(path, keys)
     for name in names:
         fit, gappy, valid, removed, kind = validation_split(name, args.train, args.test)
         for label in args.rules:
@@ -140,8 +184,11 @@ def select(args, names):
                 print(f"  {name} {label}: {error}", file=sys.stderr, flush=True)
                 value, seconds = None, float("nan")
             append(path, {"set": name, "rule": label, "kind": kind, "score": value,
-                          "seconds": seconds, "fit_rows": len(fit), "valid_rows": len(valid)})
-    print(report(done_pairs(path), args.rules))
+                          "seconds": seconds, "fit_rows": len(fit), "valid_rows": len(valid),
+                          "settings": keys[label]})
+    records = {pair: r for pair, r in done_pairs(path, keys, note=False).items()
+               if pair[0] in names}
+    print(report(records, args.rules))
 
 
 def regrets(records, labels):
@@ -174,6 +221,8 @@ def chosen(mean_regret):
 
 def report(records, labels):
     labels = [l for l in labels if any(k[1] == l for k in records)]
+    if not labels:
+        return "no results to report (every set skipped, or nothing measured)"
     table = regrets(records, labels)
     sets = list(next(iter(table.values()))) if table else []
     lines = ["| rule | " + " | ".join(sets) + " | mean regret | relative cost |",
@@ -234,7 +283,9 @@ def main(argv=None):
     parser.add_argument("--rules", default=",".join(RULES))
     parser.add_argument("--train", type=int, default=3000)
     parser.add_argument("--test", type=int, default=1000)
-    parser.add_argument("--out", default="imputation_select.jsonl")
+    parser.add_argument("--out", default=str(DEFAULT_OUT),
+                        help="JSON-lines file of the results, resumed from "
+                             "(default: %(default)s)")
     parser.add_argument("--marginals", action="store_true")
     parser.add_argument("--references", default=None,
                         help="comma-separated reference imputers (Simple, KNN, Iterative, "
@@ -244,7 +295,17 @@ def main(argv=None):
     unknown = set(args.rules) - set(RULES)
     if unknown:
         parser.error(f"unknown rules {sorted(unknown)}; choose among {list(RULES)}")
-    names = [n for n in args.sets.split(",") if available(n)]
+    names = args.sets.split(",")
+    unknown_sets = [name for name in names if name not in SETS]
+    if unknown_sets:
+        parser.error(f"unknown sets {unknown_sets}; choose among {list(SETS)}")
+    for name in names:
+        if not available(name):
+            print(f"skipped {name}: its data file is not under {DATA}", file=sys.stderr)
+    names = [name for name in names if available(name)]
+    if not names:
+        print("nothing to run: every set was skipped", file=sys.stderr)
+        return 0
     if args.marginals:
         marginals(args, names)
     elif args.references:

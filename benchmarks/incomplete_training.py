@@ -66,8 +66,12 @@ E[v_mis | h] (no sampling of the missing values).  The variants patch
 the library.
 
 ``--holdout-test`` replaces the test rows by a held-out fifth of the
-training rows (the rest are the training rows): the protocols' answer on
-another set of scored rows, the real test rows left alone.
+training rows (the rest are the training rows, and a real-valued set is
+standardised by them alone): the protocols' answer on another set of
+scored rows, the real test rows left alone.
+
+With ``--choose-epochs``, ``--early-stopping`` or ``--validation-grid``
+the default ``--sets`` are the real-valued ones.
 
 ``--vary-split`` lets each seed draw the 70/30 split of a real-valued set
 too (by default every seed uses split ``SEED``).  With one split, the
@@ -99,7 +103,8 @@ from sklearn.model_selection import train_test_split
 import rbm
 from rbm import _conditional
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "binary"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import BINARY as DATA  # noqa: E402
 MUSHROOM_GROUPS = [0, 6, 10, 20, 22, 31, 33, 35, 37, 49, 51, 55, 59, 68, 77, 78, 82, 85, 90,
                    99, 105, 112]
 MISSING_FRACTION = 0.2
@@ -125,14 +130,22 @@ def one_hot_to_labels(X, groups):
                     axis=1)
 
 
-def load(name, n_train, split_seed=SEED):
+def standardised(train, test):
+    """``train`` and ``test`` scaled by the mean and deviation of ``train`` alone."""
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    return (train - mean) / std, (test - mean) / std
+
+
+def load(name, n_train, split_seed=SEED, scale=True):
     """(train, test, estimator class) of one set; ``split_seed`` draws the
-    70/30 split of a real-valued set (the DEBD sets come split)."""
+    70/30 split of a real-valued set (the DEBD sets come split), which is
+    standardised by its training rows unless ``scale`` is False."""
     if name in REAL_SETS:
         X = REAL_SETS[name]().data
         train, test = train_test_split(X, test_size=0.3, random_state=split_seed)
-        mean, std = train.mean(axis=0), train.std(axis=0)
-        return (train - mean) / std, (test - mean) / std, rbm.GaussianBernoulliRBM
+        if scale:
+            train, test = standardised(train, test)
+        return train, test, rbm.GaussianBernoulliRBM
     data = np.load(DATA / f"{name}.npz")
     train, test = data["train"][:n_train].astype(float), data["test"].astype(float)
     if name == "mushrooms":
@@ -142,11 +155,17 @@ def load(name, n_train, split_seed=SEED):
 
 
 def holdout_load(name, n_train, split_seed=SEED):
-    """``load`` with a held-out fifth of the training rows as the test rows."""
-    train, _, estimator = load(name, n_train, split_seed)
+    """``load`` with a held-out fifth of the training rows as the test rows.
+
+    A real-valued set is standardised by the rows kept for training only, so
+    that the held-out rows do not shape the preprocessing."""
+    train, _, estimator = load(name, n_train, split_seed, scale=False)
     order = np.random.default_rng(HOLDOUT_SEED).permutation(len(train))
     n_held = int(round(VALIDATION_SHARE * len(train)))
-    return train[np.sort(order[n_held:])], train[np.sort(order[:n_held])], estimator
+    kept, held = train[np.sort(order[n_held:])], train[np.sort(order[:n_held])]
+    if name in REAL_SETS:
+        kept, held = standardised(kept, held)
+    return kept, held, estimator
 
 
 def remove_entries(X, fraction, rng):
@@ -269,8 +288,19 @@ def patched_refresh(refresh):
 
 def fresh_refresh(fill, model, n_steps=None):
     """The fill reset to its starting draw from the marginals, then
-    FRESH_FILL_STEPS clamped steps: no fill persists from pass to pass."""
-    fill.fill(model._visible_unit)
+    FRESH_FILL_STEPS clamped steps: no fill persists from pass to pass.
+
+    The first call (before the first pass, right after the library's
+    ``MissingFill.fill``) keeps a copy of that starting draw on the fill;
+    later calls restore it.  Calling ``fill.fill`` again would not do: it
+    drops the full mask it needs after its first draw, and its marginals
+    would be those of ``fill.X``, whose gaps already hold earlier fills.
+    """
+    start = getattr(fill, "_benchmark_start", None)
+    if start is None:
+        fill._benchmark_start = fill.X[fill.rows].copy()
+    else:
+        fill.X[fill.rows] = start
     LIBRARY_REFRESH(fill, model, FRESH_FILL_STEPS)
 
 
@@ -398,9 +428,29 @@ SETS = {"nltcs": (16181, 20, None), "mushrooms": (2000, 100, all_categories),
         "breast_cancer": (None, 200, None)}
 
 
+def check_sets(parser, text, protocol):
+    """The names of ``--sets`` (None: the default for the protocol), checked
+    before any output: unknown names, and discrete sets under a protocol
+    flag, are usage errors."""
+    if text is None:
+        return list(REAL_SETS) if protocol else list(SETS)
+    names = text.split(",")
+    unknown = [name for name in names if name not in SETS]
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}; valid: {', '.join(SETS)}")
+    discrete = [name for name in names if name not in REAL_SETS]
+    if protocol and discrete:
+        parser.error(f"--choose-epochs, --early-stopping and --validation-grid take "
+                     f"real-valued sets ({', '.join(REAL_SETS)}), not {', '.join(discrete)}")
+    return names
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", default=",".join(SETS))
+    parser.add_argument("--sets", default=None,
+                        help="comma-separated sets (default: all of " + ", ".join(SETS)
+                             + "; with --choose-epochs, --early-stopping or "
+                               "--validation-grid, the real-valued ones)")
     parser.add_argument("--seeds", default=str(SEED),
                         help="comma-separated seeds of the mask and the models (default: 0)")
     protocol = parser.add_mutually_exclusive_group()
@@ -426,6 +476,7 @@ def main(argv=None):
     chosen_runner = (run_choosing_epochs if args.choose_epochs
                      else run_early_stopping if args.early_stopping
                      else run_validation_grid if args.validation_grid else None)
+    names = check_sets(parser, args.sets, protocol=chosen_runner is not None)
     scored = "validation" if args.validation_grid else "test"
     print(f"{MISSING_FRACTION:.0%} of training entries missing; exact {scored} log-likelihood "
           "(nats per row), 16 hidden units\n")
@@ -436,13 +487,10 @@ def main(argv=None):
           f"{extra}")
     print("|---|---|---|---|---|---|" + ("---|" if extra else ""))
     scores, per_length, lengths = {}, {}, {}
-    for name in args.sets.split(","):
+    for name in names:
         if name not in REAL_SETS and not (DATA / f"{name}.npz").is_file():
             print(f"skipped {name}: not found under {DATA}", file=sys.stderr)
             continue
-        if chosen_runner is not None and name not in REAL_SETS:
-            parser.error(f"--choose-epochs, --early-stopping and --validation-grid take "
-                         f"real-valued sets ({', '.join(REAL_SETS)}), not {name}")
         n_train, n_iter, categories = SETS[name]
         for seed in (int(s) for s in args.seeds.split(",")):
             seed_loader = functools.partial(loader, split_seed=seed if args.vary_split else SEED)
@@ -458,6 +506,9 @@ def main(argv=None):
                 tail = f" {chosen[0]} |" if chosen else ""
                 print(f"| {name} | {seed} | {label} | {n_rows} | {score:.3f} | {seconds:.1f} |"
                       f"{tail}", flush=True)
+    if not scores:
+        print("nothing to run: every set was skipped", file=sys.stderr)
+        return 0
     if per_length:
         print_per_length(per_length, args.grid)
     if lengths:

@@ -16,12 +16,16 @@ Usage::
 
     python benchmarks/kernel_bit_identity.py OLD_TREE NEW_TREE [--blas scipy|default]
 
-``--blas scipy`` (the default) makes a build that still has
-``_gibbs.use_numpy_blas`` call SciPy's BLAS, so both sides use the same BLAS;
-``--blas numpy`` makes a build with ``_gibbs.kernel_settings`` call NumPy's
-OpenBLAS (the older build's default); ``--blas default`` compares each build
-with its own default.  BLAS results
-differ between CPUs, so this is a comparison on one machine.
+``--blas scipy`` (the default) makes each build call SciPy's BLAS, so both
+sides use the same BLAS: a build with ``_gibbs.kernel_settings`` through
+``kernel_settings(numpy_blas=False)``, an older one with
+``_gibbs.use_numpy_blas(False)``; ``--blas numpy`` makes a build with
+``_gibbs.kernel_settings`` call NumPy's OpenBLAS (the older build's
+default); ``--blas default`` compares each build with its own default.  A
+build with neither switch runs its default, and the child says so on
+stderr.  BLAS results differ between CPUs, so this is a comparison on one
+machine.  (``compare_builds.py params`` does the same comparison with more
+cases and setup hooks.)
 """
 
 import argparse
@@ -38,11 +42,14 @@ import numpy as np, scipy.sparse as sp
 warnings.simplefilter("ignore")
 sys.path.insert(0, ".")
 from rbm import BernoulliRBM, GaussianBernoulliRBM, CategoricalRBM, _gibbs
-if sys.argv[2] == "scipy" and hasattr(_gibbs, "use_numpy_blas"):
+if sys.argv[2] in ("scipy", "numpy") and hasattr(_gibbs, "kernel_settings"):
+    settings = _gibbs.kernel_settings(numpy_blas=sys.argv[2] == "numpy")
+    # For the whole run (settings kept alive); the switch must have taken.
+    assert settings.__enter__()["numpy_blas"] == (sys.argv[2] == "numpy")
+elif sys.argv[2] == "scipy" and hasattr(_gibbs, "use_numpy_blas"):
     _gibbs.use_numpy_blas(False)
-if sys.argv[2] == "numpy" and hasattr(_gibbs, "kernel_settings"):
-    settings = _gibbs.kernel_settings(numpy_blas=True)
-    assert settings.__enter__()["numpy_blas"]  # for the whole run (settings kept alive)
+elif sys.argv[2] != "default":
+    print(f"this build has no BLAS switch: --blas {sys.argv[2]} ignored", file=sys.stderr)
 rng = np.random.default_rng(0)
 Xb = rng.random((130, 20)) < 0.3
 Xbig = rng.random((300, 300)) < 0.3

@@ -27,7 +27,8 @@ import numpy as np
 
 from rbm import CategoricalRBM
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "protein"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import PROTEIN as DEFAULT_DATA  # noqa: E402
 PUBLISHED = {"lattice": (-1.800, -1.813)}
 N_TEST = 10000
 

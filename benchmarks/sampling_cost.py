@@ -7,8 +7,9 @@ kept):
 * **Completions** (``conditional_sample``): exact draws against clamped
   Gibbs chains of the default 200 steps, at 12 and 14 binary hidden units,
   784 binary visible units, 1,000 rows with one gap each and with half the
-  entries missing.  ``method="auto"`` is exact where 2**H <= 2 n_steps H
-  (12 units at 200 steps); the ratios say what that rule buys.
+  entries missing.  ``method="auto"`` is exact where 2**H <= 6 n_steps H
+  (``EXACT_DRAW_STEPS_FACTOR`` in rbm/_conditional.py: both 12 and 14 units
+  at 200 steps); the ratios say what that rule buys.
 * **Samples** (``sample``): parallel tempering (``method="tempered"``, 10
   temperatures) against Gibbs chains of the same steps, 100 samples of 200
   steps, at 64 x 64 (digits, binarised) and 784 x 500 (random rows).

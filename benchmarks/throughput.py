@@ -26,14 +26,16 @@ BLAS threads of the contender before it have stopped spinning.  Run
 it on an otherwise idle machine: on few cores, other busy processes distort
 the numbers far beyond their own CPU share.
 
-Four more reports (all in ``--full``, or one by one):
+Four more reports (all in ``--full`` and ``--quick``, or one by one: a report
+option alone runs only that report, ``--grid`` adds the default grid):
 
 * ``--cd-linearity``: time per CD-k update for k in 1, 2, 5, 10 at 784x500,
   batch 100, float32, for ours and the floor; the ratio of the fitted slopes
   says what each extra Gibbs step costs beyond its products.
 * ``--memory``: peak memory of one epoch of ``fit`` on a 60,000 x 784
-  float32 array (dense and CSR), 500 hidden units, each in a fresh
-  subprocess (traced NumPy allocations and the peak resident set).
+  float32 array (dense and CSR; 6,000 rows with ``--quick``), 500 hidden
+  units, each in a fresh subprocess (traced NumPy allocations and the peak
+  resident set).
 * ``--ais``: AIS log Z of a 784 x 500 model, 100 chains, timed against
   the products AIS must do per temperature; ``--ais-betas`` runs fewer
   temperatures and extrapolates to 10,000.
@@ -47,7 +49,8 @@ Run from the repository root (``rbm`` must be importable)::
 
     PYTHONPATH=. python benchmarks/throughput.py              # acceptance configs
     PYTHONPATH=. python benchmarks/throughput.py --full       # the whole grid and reports
-    PYTHONPATH=. python benchmarks/throughput.py --quick      # smoke test of everything
+    PYTHONPATH=. python benchmarks/throughput.py --quick      # smoke test of everything, short runs
+    PYTHONPATH=. python benchmarks/throughput.py --memory     # one report alone
     PYTHONPATH=. python benchmarks/throughput.py --threads 1  # one thread everywhere
 """
 
@@ -622,6 +625,8 @@ def hidden_types_table(costs, unit="s/epoch"):
 # ----------------------------------------------------------------------
 
 MEMORY_ROWS, MEMORY_FEATURES, MEMORY_HIDDEN = 60_000, 784, 500
+#: Rows of --quick's memory input: a smoke test of the children, not issue 6's figure.
+MEMORY_ROWS_QUICK = 6_000
 #: Fraction of ones in the memory test's input (about MNIST's).
 MEMORY_DENSITY = 0.2
 #: Issue 6: fit may use at most the input plus this much.
@@ -629,8 +634,8 @@ MEMORY_ALLOWANCE = 64 * 2**20
 MEMORY_LAYOUTS = ("dense", "csr")
 
 
-def memory_input(layout, chunk_rows=5_000):
-    """The 60,000 x 784 float32 binary input, dense or CSR, built in row chunks.
+def memory_input(layout, rows=MEMORY_ROWS, chunk_rows=5_000):
+    """The ``rows`` x 784 float32 binary input, dense or CSR, built in row chunks.
 
     Chunks keep the construction's own peak small; the peak that matters
     is measured after a reset anyway.
@@ -639,9 +644,9 @@ def memory_input(layout, chunk_rows=5_000):
 
     rng = np.random.default_rng(0)
     chunks = []
-    dense = np.empty((MEMORY_ROWS, MEMORY_FEATURES), dtype=np.float32) if layout == "dense" else None
-    for start in range(0, MEMORY_ROWS, chunk_rows):
-        block = (rng.random((min(chunk_rows, MEMORY_ROWS - start), MEMORY_FEATURES),
+    dense = np.empty((rows, MEMORY_FEATURES), dtype=np.float32) if layout == "dense" else None
+    for start in range(0, rows, chunk_rows):
+        block = (rng.random((min(chunk_rows, rows - start), MEMORY_FEATURES),
                             dtype=np.float32) < MEMORY_DENSITY).astype(np.float32)
         if dense is not None:
             dense[start:start + block.shape[0]] = block
@@ -656,7 +661,7 @@ def _input_bytes(X):
     return X.nbytes
 
 
-def memory_child(layout, threads=None):
+def memory_child(layout, threads=None, rows=MEMORY_ROWS):
     """Run in a fresh interpreter: one epoch of fit on the memory input; print JSON.
 
     A small fit first loads the BLAS buffers and thread pools, so they are
@@ -666,7 +671,7 @@ def memory_child(layout, threads=None):
     resident set (everything, but page-granular and including any libraries
     touched for the first time).
     """
-    X = memory_input(layout)
+    X = memory_input(layout, rows)
     params = dict(n_components=MEMORY_HIDDEN, batch_size=100, learning_rate=0.01,
                   random_state=0, n_jobs=threads)
     rbm.BernoulliRBM(n_iter=1, **params).fit(X[:200])
@@ -688,14 +693,15 @@ def memory_child(layout, threads=None):
     }, sys.stdout)
 
 
-def measure_memory(layout, threads=None):
-    """Run ``memory_child(layout)`` in a fresh interpreter; its JSON result."""
+def measure_memory(layout, threads=None, rows=MEMORY_ROWS):
+    """Run ``memory_child(layout, rows=rows)`` in a fresh interpreter; its JSON result."""
     env = dict(os.environ)
     root = str(Path(rbm.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-    print(f"memory: fit on {MEMORY_ROWS}x{MEMORY_FEATURES} float32, {layout}",
+    print(f"memory: fit on {rows}x{MEMORY_FEATURES} float32, {layout}",
           file=sys.stderr, flush=True)
-    command = [sys.executable, str(Path(__file__).resolve()), "--memory-child", layout]
+    command = [sys.executable, str(Path(__file__).resolve()), "--memory-child", layout,
+               "--memory-rows", str(rows)]
     if threads is not None:
         command += ["--threads", str(threads)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
@@ -961,10 +967,14 @@ def parse_args(argv=None):
     parser.add_argument("--full", action="store_true",
                         help="issue 6's whole grid (Bernoulli 64x64, 784x500, 500x2000; both "
                              "dtypes; PCD-1 and CD-10; Gaussian and categorical rows) and all "
-                             "three reports below")
+                             "four reports below")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke test: ~0.2 s runs, one repeat, all three reports, "
-                             "AIS with 200 temperatures")
+                        help="smoke test: ~0.2 s runs, one repeat, all four reports, "
+                             f"AIS with 200 temperatures, the memory input "
+                             f"{MEMORY_ROWS_QUICK:,} rows")
+    parser.add_argument("--grid", action="store_true",
+                        help="with report options, also the default grid (which a report "
+                             "option alone skips)")
     parser.add_argument("--cd-linearity", action="store_true",
                         help="time per CD-k update for k = 1, 2, 5, 10, ours against the floor")
     parser.add_argument("--memory", action="store_true",
@@ -979,12 +989,12 @@ def parse_args(argv=None):
                              "time per temperature is extrapolated to 10,000)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help=f"where to write the markdown report (default: {DEFAULT_OUTPUT})")
-    parser.add_argument("--repeats", type=int, default=None,
+    parser.add_argument("--repeats", type=positive_int, default=None,
                         help="timed runs per measurement; the fastest is kept (default: 3, "
                              "1 with --quick)")
     parser.add_argument("--threads", type=int, default=None,
                         help="run every contender on this many threads (default: library defaults)")
-    parser.add_argument("--target-seconds", type=float, default=None,
+    parser.add_argument("--target-seconds", type=positive_float, default=None,
                         help="approximate duration of one timed run (default: 1.0, 0.2 with "
                              "--quick)")
     parser.add_argument("--json", type=Path, default=None,
@@ -994,18 +1004,55 @@ def parse_args(argv=None):
                         help="ours calls SciPy's cython_blas instead of NumPy's bundled "
                              "OpenBLAS (rbm._gibbs.kernel_settings(numpy_blas=False))")
     parser.add_argument("--memory-child", choices=MEMORY_LAYOUTS, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-rows", type=positive_int, default=None,
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be a positive integer")
     if args.ais_betas is not None and args.ais_betas < 3:
         parser.error("--ais-betas must be at least 3")
     quick = args.quick
-    args.repeats = args.repeats or (1 if quick else 3)
-    args.target_seconds = args.target_seconds or (0.2 if quick else 1.0)
+    # None means "not given" (0 and below are refused by their types above).
+    if args.repeats is None:
+        args.repeats = 1 if quick else 3
+    if args.target_seconds is None:
+        args.target_seconds = 0.2 if quick else 1.0
     args.ais_betas = args.ais_betas or (200 if quick else 1_000)
+    if args.memory_rows is None:
+        args.memory_rows = MEMORY_ROWS_QUICK if quick else MEMORY_ROWS
+    reports_given = any(getattr(args, name) for name in REPORTS)
+    # A report option alone runs that report only ("one by one").
+    args.grid = args.grid or args.full or quick or not reports_given
     if args.full or quick:
-        args.cd_linearity = args.memory = args.ais = args.hidden_types = True
+        for name in REPORTS:
+            setattr(args, name, True)
     return args
+
+
+#: The attributes of the four report options.
+REPORTS = ("cd_linearity", "memory", "ais", "hidden_types")
+
+
+def positive_int(text):
+    """An integer >= 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def positive_float(text):
+    """A number > 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, not {value}")
+    return value
 
 
 def report_figures(rows, per_update=None, ais=None, memory=None, hidden_costs=None,
@@ -1065,9 +1112,9 @@ def main(argv=None):
 def _main(args):
     if args.memory_child:
         with thread_limit(args.threads):
-            memory_child(args.memory_child, args.threads)
+            memory_child(args.memory_child, args.threads, args.memory_rows)
         return
-    configs = full_grid() if args.full else default_grid()
+    configs = (full_grid() if args.full else default_grid()) if args.grid else []
     load_at_start = _load_average()
     rows = []
     sections = []
@@ -1077,7 +1124,8 @@ def _main(args):
             print(config.describe(), file=sys.stderr, flush=True)
             rows.append((config, *measure(config, args.target_seconds, args.repeats,
                                           args.threads)))
-        sections += ["", "## Training throughput", "", results_table(rows)]
+        if rows:
+            sections += ["", "## Training throughput", "", results_table(rows)]
         if args.cd_linearity:
             per_update, lines = cd_linearity(args.target_seconds, args.repeats, args.threads)
             sections += ["", "## CD-k linearity (784x500, batch 100, float32, CD-k)", "",
@@ -1094,8 +1142,10 @@ def _main(args):
                          hidden_types_table(hidden_ais, "s")]
         header = environment_header(args, load_at_start)
     if args.memory:
-        memory = [measure_memory(layout, args.threads) for layout in MEMORY_LAYOUTS]
-        sections += ["", f"## Peak memory of fit ({MEMORY_ROWS:,} x {MEMORY_FEATURES} float32, "
+        memory = [measure_memory(layout, args.threads, args.memory_rows)
+                  for layout in MEMORY_LAYOUTS]
+        sections += ["", f"## Peak memory of fit ({args.memory_rows:,} x {MEMORY_FEATURES} "
+                     "float32, "
                      f"{MEMORY_HIDDEN} hidden, batch 100, one epoch, fresh subprocess)", "",
                      memory_table(memory)]
     report = "\n".join(header + sections + [""])

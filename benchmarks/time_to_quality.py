@@ -50,7 +50,9 @@ load
     ``n_chains=None``, no momentum or weight decay (the throughput
     benchmark's setting) on 5,000 random binary rows, with ``n_jobs=None``
     and ``n_jobs=1``, once alone and once beside one other CPU-bound
-    process (a busy loop pinned nowhere); best of ``--repeats``.
+    process (a busy loop pinned nowhere): a 3-epoch and a 1-epoch fit
+    alternate ``--repeats`` times, and half the difference of their
+    minima is the figure (per-fit costs cancel).
 side
     Two such fits (3 epochs each) at once on two Python threads of one
     process, as joblib's threading backend runs them: wall seconds until
@@ -77,7 +79,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "binary"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _data import BINARY as DATA  # noqa: E402
 SETS = ("digits", "plants", "mushrooms", "dna")
 
 CHILD = r'''
@@ -166,7 +169,16 @@ def load(n_jobs, repeats):
         start = time.perf_counter(); model.fit(X); return time.perf_counter() - start
     fit(1)
     # Per epoch: a 3-epoch fit less a 1-epoch fit (the per-fit costs cancel).
-    return min(fit(3) - fit(1) for _ in range(repeats)) / 2
+    # Not the min of the differences: that picks the repeat whose 1-epoch fit
+    # was slowest, so the noisier the run, the lower the estimate. The least
+    # disturbed time of each length is its minimum; the two lengths alternate
+    # within every repeat so a slow spell falls on both, and the difference
+    # of the two minima is taken.
+    ones, threes = [], []
+    for _ in range(repeats):
+        ones.append(fit(1))
+        threes.append(fit(3))
+    return (min(threes) - min(ones)) / 2
 
 def side(n_jobs, repeats):
     # Two 3-epoch fits of load()'s model at once, each on its own Python
@@ -435,16 +447,45 @@ def side_part(trees, repeats):
               f"{figures[label, None] / figures[label, 1]:.2f} |", flush=True)
 
 
+#: Every part of ``--parts``, and those run by default ("stream" is not).
+PARTS = ("quality", "tiny", "fresh", "load", "side", "stream")
+DEFAULT_PARTS = ("quality", "tiny", "fresh", "load", "side")
+
+
+def parse_parts(text):
+    """The parts of ``--parts``; an unknown name is a usage error, not a silent no-op."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [part for part in parts if part not in PARTS]
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(
+            f"unknown part(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(PARTS)}")
+    return parts
+
+
+def positive_int(text):
+    """An integer >= 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--old", required=True, type=Path, help="source tree of the old build")
     parser.add_argument("--new", required=True, type=Path, help="source tree of the new build")
-    parser.add_argument("--parts", default="quality,tiny,fresh,load,side")
+    parser.add_argument("--parts", type=parse_parts, default=",".join(DEFAULT_PARTS),
+                        help="comma-separated parts, of " + ", ".join(PARTS)
+                             + " (default: " + ",".join(DEFAULT_PARTS) + ")")
     parser.add_argument("--sets", default=",".join(SETS))
-    parser.add_argument("--rounds", type=int, default=1,
+    parser.add_argument("--rounds", type=positive_int, default=1,
                         help="quality: fits per tree, alternating the order (default 1)")
-    parser.add_argument("--repeats", type=int, default=3, help="load: best of this many")
-    parser.add_argument("--fresh-repeats", type=int, default=5,
+    parser.add_argument("--repeats", type=positive_int, default=3,
+                        help="load, side, stream: best of this many")
+    parser.add_argument("--fresh-repeats", type=positive_int, default=5,
                         help="fresh: best of this many processes per build and case")
     return parser.parse_args(argv)
 
@@ -452,7 +493,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     trees = {"old": args.old.resolve(), "new": args.new.resolve()}
-    parts = args.parts.split(",")
+    parts = args.parts
     print(f"load average at start: {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs")
     if "tiny" in parts:
         tiny_part(trees)
