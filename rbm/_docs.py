@@ -52,7 +52,9 @@ SHARED_PARAMETERS = {
         Persistent contrastive divergence (chains carried across updates),
         contrastive divergence (chains restarted from each batch) or
         parallel tempering (persistent chains at ``n_temperatures``
-        temperatures with replica swaps; Desjardins et al. 2010)."""),
+        temperatures with replica swaps; Desjardins et al. 2010; towards
+        the independent model of the data marginals, with the model's
+        sigma at every temperature for Gaussian visible units)."""),
     "k": ("int", "Gibbs steps per update."),
     "n_chains": ("int or None", """\
         Persistent chains for PCD; None uses ``batch_size`` (as
