@@ -26,6 +26,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted
 
 from . import _gibbs
+from ._blas import single_threaded_blas
 from ._conditional import PARTIAL_FIT_BURN_IN, ConditionalMixin
 from ._frames import visible_output
 from ._ladder import fitted_method, record_chain_layout
@@ -230,7 +231,12 @@ class BaseRBM(ValidatedOnChange, BooleanCountsRefused, CachedParamNames, ParamsF
             n_chains *= self.n_temperatures  # one block of chains per temperature
         self.h_samples_ = np.zeros((n_chains, self.n_components), dtype=dtype)
         if is_gaussian_pair(unit, self._hidden_unit):
-            start_gaussian_pair_at_moments(self, X, sample_weight)
+            # On one BLAS thread, as training runs: NumPy's thread count (which
+            # a concurrent call or threadpool_limits changes) moved the start's
+            # last bits, and the fit went down another path (-64537.70 against
+            # -64545.35 after 5 epochs, the same random_state).
+            with single_threaded_blas():
+                start_gaussian_pair_at_moments(self, X, sample_weight)
         self._training = TrainingState(self.components_, self.intercept_visible_,
                                        self.intercept_hidden_, mean, self.n_temperatures,
                                        entropy)

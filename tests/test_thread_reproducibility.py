@@ -692,3 +692,26 @@ def test_partial_fit_records_its_pass_with_blas_held_at_one_thread(binary_rows, 
     assert len(seen) == 2 and len(seen[0]) > 0
     assert seen == [[1] * len(seen[0])] * 2, seen
     assert len(model.history_["reconstruction_error"]) == 2
+
+
+def test_the_gaussian_pair_start_does_not_follow_numpys_blas_threads():
+    # Gaussian visible and hidden units start at the data's moments, computed
+    # with NumPy's products: outside the one-thread block they followed
+    # NumPy's BLAS thread count (which threadpool_limits, or a concurrent
+    # call holding it at one thread, changes), so the same random_state gave
+    # another start and another model.
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(1000, 120) @ rng.randn(120, 120) / 10
+    X = (X - X.mean(0)) / X.std(0)
+
+    def start(limit):
+        model = GaussianBernoulliRBM(n_components=40, hidden="gaussian", n_iter=1,
+                                     learning_rate=1e-300, random_state=0)
+        with threadpool_limits(limit):
+            model.fit(X)
+        return model.components_, model.sigma_
+
+    for one, two in zip(start(1), start(2)):
+        np.testing.assert_array_equal(one, two)
