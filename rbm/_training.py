@@ -14,6 +14,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from . import _gibbs
@@ -31,6 +32,7 @@ from ._properness import ProperKeeper, check_cost_bound, improper_description
 from ._state import MAX_ENERGY_SCALE, Update, model_energy_scale
 from ._units import (all_finite, default_learning_rate, default_weight_decay, hidden_layer_type,
                      resolved_learning_rate, resolved_weight_decay)
+from ._units._layer import user_stacklevel
 from ._weights import average, kernel_weights
 
 
@@ -1206,12 +1208,28 @@ def divergence_remedy(model, data_mean, learning_rate, momentum):
         causes.append(scale)
     if causes:
         return "; and ".join(causes)
+    given = as_given(model.learning_rate, f"{resolved_learning_rate(model):.3g}")
+    return (f"the cause is the learning rate (learning_rate={given}): "
+            f"{lower_rate_advice(model)}, and fit again")
+
+
+#: A learning rate at least this many times the model's default is advised
+#: down to the default itself: ten times lower than 1e4 (1e3) diverges as
+#: surely where the default is 0.0017.
+FAR_ABOVE_DEFAULT_RATE = 100
+
+
+def lower_rate_advice(model):
+    """What lower learning rate to try, for messages: ten times lower, or the
+    default where the rate is ``FAR_ABOVE_DEFAULT_RATE`` times it or more."""
     rate = resolved_learning_rate(model)
-    given = as_given(model.learning_rate, f"{rate:.3g}")
-    return (f"the cause is the learning rate (learning_rate={given}): lower the learning "
-            f"rate, for example to learning_rate={rate / 10:.3g} (10 times lower; the "
-            f'default, "auto", is {model_default_learning_rate(model):.3g} for this model), '
-            "and fit again")
+    default = model_default_learning_rate(model)
+    if rate >= FAR_ABOVE_DEFAULT_RATE * default:
+        return ('lower the learning rate a long way, for example to learning_rate="auto" '
+                f'(the default, "auto", is {default:.3g} for this model; the rate given is '
+                f"{rate / default:.3g} times it)")
+    return (f"lower the learning rate, for example to learning_rate={rate / 10:.3g} (10 "
+            f'times lower; the default, "auto", is {default:.3g} for this model)')
 
 
 def as_given(value, resolved):
@@ -1443,6 +1461,36 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     forget_early_stopping(model)  # an earlier fit's, unless this one stops early
     if stopper is not None:
         restore_best_epoch(model, stopper, earlier)
+    warn_if_hidden_idle(model, figures.epoch_rows())
+
+
+def warn_if_hidden_idle(model, rows):
+    """ConvergenceWarning when every hidden unit is switched off on ``rows`` (the
+    per-epoch figures' sample of training rows, ``epoch_row_index``).
+
+    A learning rate too high for the hidden type can push every hidden bias far
+    negative (-2e8 for ReLU units at learning_rate=5) with no divergence to
+    catch: the energy stays below ``MAX_ENERGY_SCALE`` and the likelihood near
+    the independent model's, which is what the model has become.  One hidden
+    field of at most ``MONITOR_ROWS`` rows, once per fit.
+    """
+    field = np.asarray(model._hidden_field(rows), dtype=np.float64)
+    idle = model._hidden_unit.idle_units(field)
+    if idle.size == 0 or not idle.all():
+        return
+    c = np.asarray(model.intercept_hidden_, dtype=np.float64)
+    given = as_given(model.learning_rate, f"{resolved_learning_rate(model):.3g}")
+    warnings.warn(
+        f"{type(model).__name__}: all {idle.size} hidden units "
+        f"(hidden={model._hidden_unit.name!r}) ended switched off: on each of the "
+        f"{field.shape[0]} training rows checked, every unit's field c + W s(v) holds "
+        "h | v at one value whatever the row (off, or for binary units stuck on; hidden "
+        f"biases from {c.min():.3g} to {c.max():.3g}). The hidden units then model nothing: "
+        "the fit is, in effect, the model of independent features. The usual "
+        f"cause is a learning rate too high for these units (learning_rate={given}): "
+        f"{lower_rate_advice(model)}, and fit again. A large sparsity_cost or weight "
+        "decay can switch units off too.",
+        ConvergenceWarning, stacklevel=user_stacklevel())
 
 
 def _fit_epoch(model, X, epoch, n_epochs, warm, start_fraction, stopper, watch, before_pass,
