@@ -1303,6 +1303,31 @@ def sparsity_message(model, learning_rate):
             f"{SPARSITY_STEP_LIMIT / learning_rate:.3g}, and fit again")
 
 
+def warn_of_signed_sparsity(model):
+    """UserWarning where ``sparsity_cost`` is on for hidden units that take
+    either sign (Gaussian, dReLU), where its target is no sparsity: the
+    penalty pulls each unit's mean E[h | v] over the rows to
+    ``sparsity_target`` (BernoulliRBM with Gaussian units: to 0.050 from
+    either side), and a Gaussian-visible, Gaussian-hidden model, trained by
+    its exact gradient, ignores it.  Not refused: it is a valid penalty on
+    the mean, and models saved with it must still fit."""
+    hidden = model._hidden_unit
+    if not model.sparsity_cost or hidden.name not in ("gaussian", "drelu"):
+        return
+    name, settings = type(model).__name__, (f"sparsity_cost={model.sparsity_cost} with "
+                                            f"hidden={hidden.name!r}")
+    if is_gaussian_pair(model._visible_unit, hidden):
+        what = ("is ignored: a Gaussian-visible, Gaussian-hidden model is trained by its "
+                "exact gradient, without the penalty")
+    else:
+        what = ("pulls each hidden unit's mean E[h | v] over the training rows to "
+                f"sparsity_target={model.sparsity_target}; these units take either sign, "
+                "so that is a target of mean activity, not sparsity (units mostly at 0)")
+    warnings.warn(f"{name}: {settings} {what}. For sparse units use hidden='bernoulli' or "
+                  "'relu' with the penalty, or set sparsity_cost=0 to silence this.",
+                  UserWarning, stacklevel=user_stacklevel())
+
+
 #: The largest learning_rate * l1_squared_weight_decay for which the
 #: L1-squared step (``_l1_squared_step``: W_j -= lr s sign(W_j) mean|W_j|,
 #: after the momentum step, so without momentum) cannot blow a unit's weights
@@ -1435,6 +1460,7 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     # reuses must not depend on n_jobs.
     with single_threaded_blas():
         try:
+            warn_of_signed_sparsity(model)  # (raised as an error: a record of 0 epochs)
             for epoch in range(n_epochs):
                 if _fit_epoch(model, X, epoch, n_epochs, warm, start_fraction, stopper, watch,
                               before_pass, batches, statistics, monitor, figures, progress,
@@ -1612,6 +1638,7 @@ def partial_fit_pass(model, X, weights=None, fills_gaps=False):
     # 1,000-row chunks at 784 x 500 2.4x slower on 2 cores.
     with single_threaded_blas():
         try:
+            warn_of_signed_sparsity(model)
             computed = run_pass(model, batches, learning_rate, model.momentum,
                                 training.data_statistics_with(X, weights),
                                 fills_gaps=fills_gaps,

@@ -954,3 +954,33 @@ def test_which_units_count_as_switched_off():
     # Unit-variance Gaussian units are never switched off.
     np.testing.assert_array_equal(GaussianHidden().idle_units(np.full((2, 2), -1e9)),
                                   [False, False])
+
+
+@pytest.mark.parametrize("make, hidden, says", [
+    (BernoulliRBM, "gaussian", "not sparsity"), (BernoulliRBM, "drelu", "not sparsity"),
+    (GaussianBernoulliRBM, "drelu", "not sparsity"),
+    (GaussianBernoulliRBM, "gaussian", "is ignored")])
+def test_a_sparsity_penalty_on_signed_hidden_units_warns_what_it_does(make, hidden, says):
+    # The penalty drove Gaussian and dReLU units' mean E[h|v] to 0.050, which
+    # for units of either sign is no sparsity, and a Gaussian pair ignored it,
+    # all without a word (review s49, D7).
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 4))
+    X = (X > 0).astype(float) if make is BernoulliRBM else X
+    model = make(n_components=3, hidden=hidden, n_iter=2, random_state=0, sparsity_cost=0.5,
+                 sparsity_target=0.05)
+    with pytest.warns(UserWarning, match=f"sparsity_cost=0.5 with hidden='{hidden}' .*{says}"):
+        model.fit(X)
+    with pytest.warns(UserWarning, match=says):
+        model.partial_fit(X)
+
+
+@pytest.mark.parametrize("hidden", ["bernoulli", "relu"])
+def test_a_sparsity_penalty_on_non_negative_hidden_units_is_silent(hidden):
+    X = (np.random.default_rng(0).random((40, 4)) < 0.4).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BernoulliRBM(n_components=3, hidden=hidden, n_iter=2, random_state=0,
+                     sparsity_cost=0.5, sparsity_target=0.05).fit(X)
+        # Signed units without the penalty are silent too.
+        BernoulliRBM(n_components=3, hidden="drelu", n_iter=2, random_state=0).fit(X)
