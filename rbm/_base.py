@@ -395,6 +395,8 @@ class BaseRBM(ValidatedOnChange, BooleanCountsRefused, CachedParamNames, ParamsF
         streams = self._training.gibbs_streams
         with _gibbs_streams_lock(streams):
             self._run_chains(V, 1, streams)
+        if not np.all(np.isfinite(V)):  # (overflowed: sample's warning, not a silent inf)
+            self._warn_of_runaway_chains(self._visible_unit.to_kernel(V), "gibbs")
         return visible_output(self, self._visible_unit.decode(V), v, self._output_column_types())
 
     def _output_column_types(self):

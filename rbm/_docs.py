@@ -126,8 +126,12 @@ SHARED_PARAMETERS = {
         interpretable features) and stops runaway units, which dReLU units
         need (PGM trains its dReLU models with it).  Applied after each
         weight step, outside the momentum; 0 turns it off."""),
-    "sparsity_target": ("float in (0, 1)", "Target mean activation of the hidden units (Hinton 2010)."),
-    "sparsity_cost": ("float", "Strength of the sparsity penalty; 0 turns it off."),
+    "sparsity_target": ("float in (0, 1)", "Target mean activation of the hidden units (Hinton "
+                        "2010): the mean over the rows of each unit's E[h | v]. For units "
+                        "that take either sign (hidden='gaussian' or 'drelu') that is a "
+                        "target of mean activity, not sparsity, and fit warns."),
+    "sparsity_cost": ("float", "Strength of the sparsity penalty; 0 turns it off. A "
+                      "Gaussian-visible, Gaussian-hidden model ignores it (fit warns)."),
     "momentum_warmup": ("float in [0, 1)", """\
         Fraction of the epochs of ``fit`` that run without momentum before
         ``momentum`` takes over, rounded up to whole epochs (so a fit of

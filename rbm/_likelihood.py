@@ -330,12 +330,18 @@ class LikelihoodMixin:
         if not is_gaussian_pair(self._visible_unit, self._hidden_unit):
             self._check_no_improper_direction(consequence, missing)
             return
-        P = gaussian_pair_moments(*self._float64_parameters(), self._visible_unit)[0]
+        # Assigned weights of 1e200 overflow P's products to inf and NaN: the
+        # Cholesky below then refuses the model, without NumPy's warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            P = gaussian_pair_moments(*self._float64_parameters(), self._visible_unit)[0]
         masks = (np.ones((1, P.shape[0]), dtype=bool) if missing is None
                  else np.unique(missing[missing.any(axis=1)], axis=0))
         for mask in masks:
+            block = P[np.ix_(mask, mask)]
             try:
-                np.linalg.cholesky(P[np.ix_(mask, mask)])
+                if not np.all(np.isfinite(block)):
+                    raise np.linalg.LinAlgError("overflowed")
+                np.linalg.cholesky(block)
             except np.linalg.LinAlgError:
                 # (A row with nothing observed is drawn from the model itself.)
                 what = ("it" if mask.all() else

@@ -217,16 +217,37 @@ def rounding_margin(n_hidden, n_visible):
 
 
 def _times(ratio):
-    """A ratio just above 1 as "1 + 2.3e-07 times", others as "1.0625 times"."""
+    """A ratio just above 1 as "1 + 2.3e-07 times", others as "1.0625 times",
+    one past float64 as "more than 1.8e+308 times"."""
+    if not np.isfinite(ratio):
+        return f"more than {np.finfo(np.float64).max:.2g} times"
     return f"1 + {ratio - 1.0:.2g} times" if ratio < 1.001 else f"{ratio:.6g} times"
+
+
+#: A unit whose own coupling K_jj is more than this many times its curvature
+#: proves the model improper alone (along h = e_j), and the search is not
+#: run: with assigned weights of 1e200, K overflowed to inf, its products to
+#: inf - inf = NaN, and the search found nothing, so ``sample`` drew inf
+#: with NumPy's overflow warnings instead of refusing.
+SINGLE_UNIT_PROOF = 1e100
 
 
 def _searched(W, d, curvatures, work):
     """``improper_direction`` of the model with weights W, counting K's
-    multiply-adds into ``work`` too."""
+    multiply-adds into ``work`` too; a single unit's direction where that
+    alone is ``SINGLE_UNIT_PROOF`` (K may then overflow float64)."""
     if work is not None:
         work.multiply_adds += Coupling.forming_cost(*np.shape(W))
-    return improper_direction(Coupling.of(W, d), *curvatures,
+    with np.errstate(over="ignore", invalid="ignore"):
+        coupling = Coupling.of(W, d)
+        single = coupling.diagonal() / curvatures[0]  # (h_j > 0: every type's side)
+    overwhelmed = ~(single <= SINGLE_UNIT_PROOF)  # (inf where K_jj overflowed)
+    if overwhelmed.any():
+        j = int(np.argmax(overwhelmed))
+        h = np.zeros(single.shape[0])
+        h[j] = 1.0 / np.sqrt(curvatures[0][j])
+        return float(single[j]), h
+    return improper_direction(coupling, *curvatures,
                               margin=rounding_margin(*np.shape(W)), work=work)
 
 

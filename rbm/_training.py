@@ -14,6 +14,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from . import _gibbs
@@ -31,6 +32,7 @@ from ._properness import ProperKeeper, check_cost_bound, improper_description
 from ._state import MAX_ENERGY_SCALE, Update, model_energy_scale
 from ._units import (all_finite, default_learning_rate, default_weight_decay, hidden_layer_type,
                      resolved_learning_rate, resolved_weight_decay)
+from ._units._layer import user_stacklevel
 from ._weights import average, kernel_weights
 
 
@@ -1206,12 +1208,28 @@ def divergence_remedy(model, data_mean, learning_rate, momentum):
         causes.append(scale)
     if causes:
         return "; and ".join(causes)
+    given = as_given(model.learning_rate, f"{resolved_learning_rate(model):.3g}")
+    return (f"the cause is the learning rate (learning_rate={given}): "
+            f"{lower_rate_advice(model)}, and fit again")
+
+
+#: A learning rate at least this many times the model's default is advised
+#: down to the default itself: ten times lower than 1e4 (1e3) diverges as
+#: surely where the default is 0.0017.
+FAR_ABOVE_DEFAULT_RATE = 100
+
+
+def lower_rate_advice(model):
+    """What lower learning rate to try, for messages: ten times lower, or the
+    default where the rate is ``FAR_ABOVE_DEFAULT_RATE`` times it or more."""
     rate = resolved_learning_rate(model)
-    given = as_given(model.learning_rate, f"{rate:.3g}")
-    return (f"the cause is the learning rate (learning_rate={given}): lower the learning "
-            f"rate, for example to learning_rate={rate / 10:.3g} (10 times lower; the "
-            f'default, "auto", is {model_default_learning_rate(model):.3g} for this model), '
-            "and fit again")
+    default = model_default_learning_rate(model)
+    if rate >= FAR_ABOVE_DEFAULT_RATE * default:
+        return ('lower the learning rate a long way, for example to learning_rate="auto" '
+                f'(the default, "auto", is {default:.3g} for this model; the rate given is '
+                f"{rate / default:.3g} times it)")
+    return (f"lower the learning rate, for example to learning_rate={rate / 10:.3g} (10 "
+            f'times lower; the default, "auto", is {default:.3g} for this model)')
 
 
 def as_given(value, resolved):
@@ -1283,6 +1301,31 @@ def sparsity_message(model, learning_rate):
             f"sparsity_cost = {learning_rate * cost:.3g} per update, even at the default "
             f"learning_rate={default_rate:.3g}. Lower sparsity_cost, below "
             f"{SPARSITY_STEP_LIMIT / learning_rate:.3g}, and fit again")
+
+
+def warn_of_signed_sparsity(model):
+    """UserWarning where ``sparsity_cost`` is on for hidden units that take
+    either sign (Gaussian, dReLU), where its target is no sparsity: the
+    penalty pulls each unit's mean E[h | v] over the rows to
+    ``sparsity_target`` (BernoulliRBM with Gaussian units: to 0.050 from
+    either side), and a Gaussian-visible, Gaussian-hidden model, trained by
+    its exact gradient, ignores it.  Not refused: it is a valid penalty on
+    the mean, and models saved with it must still fit."""
+    hidden = model._hidden_unit
+    if not model.sparsity_cost or hidden.name not in ("gaussian", "drelu"):
+        return
+    name, settings = type(model).__name__, (f"sparsity_cost={model.sparsity_cost} with "
+                                            f"hidden={hidden.name!r}")
+    if is_gaussian_pair(model._visible_unit, hidden):
+        what = ("is ignored: a Gaussian-visible, Gaussian-hidden model is trained by its "
+                "exact gradient, without the penalty")
+    else:
+        what = ("pulls each hidden unit's mean E[h | v] over the training rows to "
+                f"sparsity_target={model.sparsity_target}; these units take either sign, "
+                "so that is a target of mean activity, not sparsity (units mostly at 0)")
+    warnings.warn(f"{name}: {settings} {what}. For sparse units use hidden='bernoulli' or "
+                  "'relu' with the penalty, or set sparsity_cost=0 to silence this.",
+                  UserWarning, stacklevel=user_stacklevel())
 
 
 #: The largest learning_rate * l1_squared_weight_decay for which the
@@ -1417,6 +1460,7 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     # reuses must not depend on n_jobs.
     with single_threaded_blas():
         try:
+            warn_of_signed_sparsity(model)  # (raised as an error: a record of 0 epochs)
             for epoch in range(n_epochs):
                 if _fit_epoch(model, X, epoch, n_epochs, warm, start_fraction, stopper, watch,
                               before_pass, batches, statistics, monitor, figures, progress,
@@ -1443,6 +1487,36 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     forget_early_stopping(model)  # an earlier fit's, unless this one stops early
     if stopper is not None:
         restore_best_epoch(model, stopper, earlier)
+    warn_if_hidden_idle(model, figures.epoch_rows())
+
+
+def warn_if_hidden_idle(model, rows):
+    """ConvergenceWarning when every hidden unit is switched off on ``rows`` (the
+    per-epoch figures' sample of training rows, ``epoch_row_index``).
+
+    A learning rate too high for the hidden type can push every hidden bias far
+    negative (-2e8 for ReLU units at learning_rate=5) with no divergence to
+    catch: the energy stays below ``MAX_ENERGY_SCALE`` and the likelihood near
+    the independent model's, which is what the model has become.  One hidden
+    field of at most ``MONITOR_ROWS`` rows, once per fit.
+    """
+    field = np.asarray(model._hidden_field(rows), dtype=np.float64)
+    idle = model._hidden_unit.idle_units(field)
+    if idle.size == 0 or not idle.all():
+        return
+    c = np.asarray(model.intercept_hidden_, dtype=np.float64)
+    given = as_given(model.learning_rate, f"{resolved_learning_rate(model):.3g}")
+    warnings.warn(
+        f"{type(model).__name__}: all {idle.size} hidden units "
+        f"(hidden={model._hidden_unit.name!r}) ended switched off: on each of the "
+        f"{field.shape[0]} training rows checked, every unit's field c + W s(v) holds "
+        "h | v at one value whatever the row (off, or for binary units stuck on; hidden "
+        f"biases from {c.min():.3g} to {c.max():.3g}). The hidden units then model nothing: "
+        "the fit is, in effect, the model of independent features. The usual "
+        f"cause is a learning rate too high for these units (learning_rate={given}): "
+        f"{lower_rate_advice(model)}, and fit again. A large sparsity_cost or weight "
+        "decay can switch units off too.",
+        ConvergenceWarning, stacklevel=user_stacklevel())
 
 
 def _fit_epoch(model, X, epoch, n_epochs, warm, start_fraction, stopper, watch, before_pass,
@@ -1564,6 +1638,7 @@ def partial_fit_pass(model, X, weights=None, fills_gaps=False):
     # 1,000-row chunks at 784 x 500 2.4x slower on 2 cores.
     with single_threaded_blas():
         try:
+            warn_of_signed_sparsity(model)
             computed = run_pass(model, batches, learning_rate, model.momentum,
                                 training.data_statistics_with(X, weights),
                                 fills_gaps=fills_gaps,

@@ -98,9 +98,12 @@ def test_a_finite_divergence_raises_naming_the_learning_rate(case, request):
     assert "more than 1 nat per feature" in message
     assert "independent model of the data's marginals" in message
     assert f"the cause is the learning rate (learning_rate={rate})" in message
-    assert f"lower the learning rate, for example to learning_rate={rate / 10:g}" in message
+    # Every case's rate is over 100 times the default: ten times lower
+    # would run away as well, so the default is the rate advised.
     default = {"BernoulliRBM": 0.06, "CategoricalRBM": 0.04}[type(model).__name__]
-    assert f'the default, "auto", is {default:g} for this model)' in message
+    assert ('lower the learning rate a long way, for example to learning_rate="auto" '
+            f'(the default, "auto", is {default:g} for this model; the rate given is '
+            f"{rate / default:.3g} times it)") in message
     assert "weight decay" not in message and "data's scale is too large" not in message
 
 
@@ -276,8 +279,25 @@ def test_a_huge_learning_rate_is_named_as_the_cause_not_the_decay(model):
         model.fit(X)
     message = str(excinfo.value)
     assert f"the cause is the learning rate (learning_rate={model.learning_rate})" in message
-    assert f"for example to learning_rate={model.learning_rate / 10:.3g}" in message
+    assert 'for example to learning_rate="auto" (the default' in message
     assert "weight decay" not in message and "data's scale is too large" not in message
+
+
+@pytest.mark.parametrize("rate, advised", [(0.5, "learning_rate=0.05 (10 times lower"),
+                                           (5.9, "learning_rate=0.59 (10 times lower"),
+                                           (6.0, 'learning_rate="auto" (the default'),
+                                           (1e4, 'learning_rate="auto" (the default')])
+def test_the_advised_rate_is_the_default_where_the_rate_is_100_times_it(rate, advised):
+    # A DivergenceError advised 1e+03, "10 times lower", after learning_rate=1e4
+    # on a model whose default is 0.0017: a rate that runs away as surely.
+    from rbm._training import divergence_remedy
+
+    X = (np.random.default_rng(0).random((20, 4)) < 0.5).astype(float)
+    model = BernoulliRBM(n_components=3, n_iter=1, random_state=0).fit(X)  # default: 0.06
+    message = divergence_remedy(model.set_params(learning_rate=rate), X.mean(axis=0), rate,
+                                0.0)
+    assert f"for example to {advised}" in message
+    assert 'the default, "auto", is 0.06 for this model' in message
 
 
 @pytest.mark.parametrize("make", [lambda Z: Z * 2.0 ** 62, lambda Z: Z + 2.0 ** 62],

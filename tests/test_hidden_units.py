@@ -890,3 +890,97 @@ def test_ais_that_runs_away_on_an_improper_model_warns_instead_of_silent_nonsens
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isfinite(sound.log_partition("ais", n_chains=10, n_betas=50).log_z)
+
+
+# --------------------------------------------------------------------------
+# Hidden units that all end switched off (review s49, D2)
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("hidden", ["bernoulli", "relu"])
+def test_a_fit_whose_hidden_units_all_switch_off_warns(hidden):
+    # At learning_rate=5 every hidden bias ran off (-14 binary, -2e8 ReLU,
+    # with weights of 2.5e4) and each E[h|v] sat at ~0: the fit became the
+    # independent model with absurd parameters, and nothing said so.
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = np.random.default_rng(0).integers(0, 4, (300, 6))
+    with pytest.warns(ConvergenceWarning, match=r"all 16 hidden units \(hidden=") as records:
+        CategoricalRBM(n_components=16, hidden=hidden, n_iter=20, learning_rate=5.0,
+                       random_state=0).fit(X)
+    message = str(records[0].message)
+    assert "the model of independent features" in message
+    assert "learning rate too high" in message and "learning_rate=5.0" in message
+    # 5 is over 100 times the default (0.04, over 6 for ReLU units): the
+    # default is the rate advised.
+    default = 0.04 / (6 if hidden == "relu" else 1)
+    assert ('for example to learning_rate="auto" (the default, "auto", is '
+            f"{default:.3g} for this model") in message
+
+
+def test_a_fit_with_some_hidden_units_alive_does_not_warn():
+    # learning_rate=0.5 leaves most ReLU units of binarised digits off, not all.
+    from sklearn.datasets import load_digits
+
+    X = (load_digits().data[:500] > 7).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = BernoulliRBM(n_components=16, hidden="relu", n_iter=20, learning_rate=0.5,
+                             random_state=0).fit(X)
+    assert model.transform(X).max() > 0.3
+
+
+def test_which_units_count_as_switched_off():
+    from rbm._units import BernoulliHidden
+
+    # Binary: p within 1e-3 of one end on every row (off or stuck on), not
+    # off on one row and on on another.
+    field = np.array([[-7.0, 7.0, -7.0, -6.0, 0.0], [-30.0, 30.0, 7.0, -30.0, 0.0]])
+    np.testing.assert_array_equal(BernoulliHidden().idle_units(field),
+                                  [True, True, False, False, False])
+    # ReLU: off only (h | v of a large field follows it linearly).
+    field = np.array([[-11.0, 50.0, -11.0], [-1e8, 50.0, -9.0]])
+    np.testing.assert_array_equal(ReLUHidden().idle_units(field), [True, False, False])
+    # dReLU: both pieces off, each measured in its own scale 1 / sqrt(gamma).
+    layer = DReLUHidden()
+    layer.initialize(3, np.float64)
+    layer.state[:4] = [[4.0, 1.0, 1.0], [1.0, 1.0, 1.0], [30.0, 30.0, 5.0],
+                       [-30.0, -30.0, -5.0]]
+    field = np.zeros((2, 3))
+    # Unit 0: (0 - 30) / sqrt(4) = -15 on the positive side, -30 on the
+    # negative; unit 1: -30 on both; unit 2: -5, still live.
+    np.testing.assert_array_equal(layer.idle_units(field), [True, True, False])
+    field[1, 0] = 20.0  # (20 - 30) / 2 = -5: unit 0's positive piece on
+    np.testing.assert_array_equal(layer.idle_units(field), [False, True, False])
+    # Unit-variance Gaussian units are never switched off.
+    np.testing.assert_array_equal(GaussianHidden().idle_units(np.full((2, 2), -1e9)),
+                                  [False, False])
+
+
+@pytest.mark.parametrize("make, hidden, says", [
+    (BernoulliRBM, "gaussian", "not sparsity"), (BernoulliRBM, "drelu", "not sparsity"),
+    (GaussianBernoulliRBM, "drelu", "not sparsity"),
+    (GaussianBernoulliRBM, "gaussian", "is ignored")])
+def test_a_sparsity_penalty_on_signed_hidden_units_warns_what_it_does(make, hidden, says):
+    # The penalty drove Gaussian and dReLU units' mean E[h|v] to 0.050, which
+    # for units of either sign is no sparsity, and a Gaussian pair ignored it,
+    # all without a word (review s49, D7).
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 4))
+    X = (X > 0).astype(float) if make is BernoulliRBM else X
+    model = make(n_components=3, hidden=hidden, n_iter=2, random_state=0, sparsity_cost=0.5,
+                 sparsity_target=0.05)
+    with pytest.warns(UserWarning, match=f"sparsity_cost=0.5 with hidden='{hidden}' .*{says}"):
+        model.fit(X)
+    with pytest.warns(UserWarning, match=says):
+        model.partial_fit(X)
+
+
+@pytest.mark.parametrize("hidden", ["bernoulli", "relu"])
+def test_a_sparsity_penalty_on_non_negative_hidden_units_is_silent(hidden):
+    X = (np.random.default_rng(0).random((40, 4)) < 0.4).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        BernoulliRBM(n_components=3, hidden=hidden, n_iter=2, random_state=0,
+                     sparsity_cost=0.5, sparsity_target=0.05).fit(X)
+        # Signed units without the penalty are silent too.
+        BernoulliRBM(n_components=3, hidden="drelu", n_iter=2, random_state=0).fit(X)

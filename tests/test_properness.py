@@ -846,3 +846,37 @@ def test_a_runaway_without_keep_proper_or_twice_in_a_pass_stands(monkeypatch):
         # Put back as before the call, the retry's shrink included.
         assert np.array_equal(model.components_, before)
         assert len(calls) == (1 if not keep_proper else 2)
+
+
+@pytest.mark.parametrize("hidden", ["relu", "drelu", "gaussian"])
+@pytest.mark.parametrize("value", [1e100, 1e200])
+def test_assigned_weights_past_float64s_square_are_refused_without_numpy_warnings(hidden,
+                                                                                  value):
+    # At 1e200 the search's K = W D W.T overflowed to inf (its products to
+    # NaN), found nothing, and sample drew inf with NumPy's overflow warnings.
+    X = np.random.default_rng(0).standard_normal((100, 5))
+    model = GaussianBernoulliRBM(n_components=3, hidden=hidden, n_iter=2, random_state=0).fit(X)
+    model.components_[:] = value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="is improper"):
+            model.sample(3, random_state=0, n_steps=20)
+    if hidden != "gaussian":
+        what = improper_description(model.components_, model._visible_unit,
+                                    model._hidden_unit)
+        assert "more than 1.8e+308 times" in what if value == 1e200 else "e+200 times" in what
+
+
+def test_a_gibbs_step_that_overflows_warns_as_sample_does():
+    # gibbs() of such a model returned inf without a word.
+    X = np.random.default_rng(0).standard_normal((100, 5))
+    model = GaussianBernoulliRBM(n_components=3, hidden="relu", n_iter=2, random_state=0).fit(X)
+    model.components_[:] = 1e200
+    with pytest.warns(RuntimeWarning, match=r"\.gibbs: its chains reached inf"):
+        V = model.gibbs(X[:2])
+    assert np.isinf(V).all()
+    # A finite step, far or not, is left to the caller.
+    model.components_[:] = 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.gibbs(X[:2] * 1e6)

@@ -43,6 +43,15 @@ _INTERNAL_FOLDERS = (os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
                      os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep)
 
 
+#: A real-valued unit whose piece's standardised mean, its linear coefficient
+#: over sqrt(curvature), stays below minus this on every row is switched off:
+#: its h | v is nearly exponential with a mean under 1/10 of its scale.  A
+#: high learning rate drove every ReLU unit of a binarised-digits model to
+#: fields near -27 (a categorical one's to -2e8), leaving the model of
+#: independent features with absurd parameters; live units' fields reach
+#: above -2 on some row.
+IDLE_STANDARD_FIELD = 10.0
+
 #: What to do about rows whose values overflow float64 in a model's sums: the
 #: same advice from every estimator (free energies, class scores).
 FAR_ROWS_ADVICE = ("they are too far from the data scale the model was fitted to. If the data "
@@ -744,6 +753,16 @@ class HiddenLayer(Layer):
     def variance(self, field):
         """Var[h | v] for each row of the field."""
         raise NotImplementedError
+
+    def idle_units(self, field):
+        """Per unit, whether it is switched off on every row of ``field`` (their
+        c + W s(v), float64): h | v then sits at one value whatever v, so the
+        unit couples nothing (``rbm._training.warn_if_hidden_idle``).
+
+        All False here: a unit-variance Gaussian's mean follows its field
+        linearly on every row, so it cannot be switched off.
+        """
+        return np.zeros(np.shape(field)[-1], dtype=bool)
 
     def n_states(self, n_hidden):
         """Configurations of n_hidden units: infinite for real-valued units."""

@@ -7,6 +7,11 @@ import numpy as np
 from .. import _gibbs
 from ._layer import HiddenLayer, enumerate_binary, sigmoid, softplus
 
+#: |c + W s(v)| past which a binary unit counts as switched off (or stuck
+#: on): sigmoid(-6.9) = 1e-3.  A high learning rate drove every unit of a
+#: binarised-digits model to fields near -9 (and a categorical one's to
+#: -14) within 20 epochs, leaving the model of independent features.
+IDLE_BINARY_FIELD = 6.9
 
 class BernoulliHidden(HiddenLayer):
     """Binary hidden units: ``p(h_j = 1 | v) = sigmoid(c_j + (W s(v))_j)``.
@@ -32,6 +37,14 @@ class BernoulliHidden(HiddenLayer):
         """Var[h | v] = p (1 - p), p = sigmoid(field)."""
         p = sigmoid(field)
         return p * (1 - p)
+
+    def idle_units(self, field):
+        """Per unit, whether p(h = 1 | v) is within 1e-3 of 0 on every row, or
+        of 1 on every row (|field| past ``IDLE_BINARY_FIELD``, one sign): the
+        unit is then a constant, not a feature of v."""
+        field = np.asarray(field, dtype=np.float64)
+        return ((field.max(axis=0) < -IDLE_BINARY_FIELD)
+                | (field.min(axis=0) > IDLE_BINARY_FIELD))
 
     def unit_log_partition(self, field):
         """log(1 + exp(x)) per unit, float64."""

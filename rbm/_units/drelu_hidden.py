@@ -20,7 +20,7 @@ import numpy as np
 
 from ._half_gaussian import piece_log_normaliser, piece_sample, uniform_open_closed
 from .. import _gibbs, _sampling
-from ._layer import HiddenLayer, KernelHidden, check_array_attribute
+from ._layer import IDLE_STANDARD_FIELD, HiddenLayer, KernelHidden, check_array_attribute
 
 #: Rows of ``DReLUHidden.state``: the four parameters, then their velocities.
 GAMMA_PLUS, GAMMA_MINUS, THETA_PLUS, THETA_MINUS = range(4)
@@ -118,6 +118,16 @@ class DReLUHidden(HiddenLayer):
          second_minus) = self._compiled(_sampling.drelu_statistics, field)
         return (weight_plus, weight_plus * mean_plus, weight_plus * second_plus,
                 -weight_minus * mean_minus, weight_minus * second_minus)
+
+    def idle_units(self, field):
+        """Per unit, whether both pieces are switched off on every row: the
+        positive one's standardised mean (x - theta+) / sqrt(gamma+) below
+        -``IDLE_STANDARD_FIELD``, and the negative one's mirror image likewise."""
+        x = np.asarray(field, dtype=np.float64)
+        p = self.state[:N_PARAMETER_ROWS].astype(np.float64)
+        plus = (x - p[THETA_PLUS]) / np.sqrt(p[GAMMA_PLUS])
+        minus = (p[THETA_MINUS] - x) / np.sqrt(p[GAMMA_MINUS])
+        return np.maximum(plus, minus).max(axis=0) < -IDLE_STANDARD_FIELD
 
     def mean(self, field):
         """E[h | v] = E[h+] + E[h-]."""
