@@ -116,13 +116,10 @@ class KeyedChainStreams:
     ``j``-th chunk draws from ``SFC64(SeedSequence(entropy, spawn_key=(purpose,
     *keys[q], j)))``: so a group's random numbers depend on the seed and on
     its key, never on which other groups share the call or in what order.
-    ``for_rows`` gives them to the kernel as ``ChainStreams`` does, and
-    ``group_generator(q)`` draws from group q's first stream (its chains'
-    start) before the kernel goes on with it.
+    ``for_rows`` gives them to the kernel as ``ChainStreams`` does.
     """
 
     def __init__(self, entropy, purpose, keys, chunks):
-        self.chunks = chunks
         self.bitgens = [
             np.random.SFC64(np.random.SeedSequence(entropy, spawn_key=(purpose, *key, j)))
             for key in keys for j in range(chunks)]
@@ -133,10 +130,6 @@ class KeyedChainStreams:
             raise ValueError(f"{n_rows} chain rows are not {len(self.bitgens)} whole chunks "
                              "of the groups' streams.")
         return self.bitgens
-
-    def group_generator(self, q):
-        """A numpy Generator over group q's first stream."""
-        return np.random.Generator(self.bitgens[q * self.chunks])
 
 
 def content_keys(rows):

@@ -924,6 +924,13 @@ def test_the_exact_pick_never_takes_a_state_of_weight_zero():
 # --------------------------------------------------------------------------
 
 
+def assert_same_estimate(actual, desired):
+    """The same chains' estimate, to the last bits that NumPy's products round
+    differently by the size of the batch (a Monte Carlo difference, another
+    chain, is 1e-3 or more)."""
+    np.testing.assert_allclose(actual, desired, rtol=1e-12, atol=1e-15)
+
+
 def _gappy_rows(model, n_rows, seed):
     rng = np.random.default_rng(seed)
     X = (rng.random((n_rows, model.n_features_in_)) < 0.5).astype(float)
@@ -945,10 +952,10 @@ def test_a_rows_gibbs_marginals_do_not_depend_on_its_batch(n_chains):
     reverse = model.conditional_marginals(X[::-1], **kwargs)[::-1]
     others = model.conditional_marginals(np.vstack([_gappy_rows(model, 5, seed=2), X]),
                                          **kwargs)[5:]
-    np.testing.assert_array_equal(batch, reverse)
-    np.testing.assert_array_equal(batch, others)
+    assert_same_estimate(batch, reverse)
+    assert_same_estimate(batch, others)
     for i in (0, 4, 8):
-        np.testing.assert_array_equal(batch[i : i + 1],
+        assert_same_estimate(batch[i : i + 1],
                                       model.conditional_marginals(X[i : i + 1], **kwargs))
     # The seed still decides: another gives other chains.
     assert not np.array_equal(batch, model.conditional_marginals(
@@ -962,17 +969,19 @@ def test_a_rows_gibbs_features_and_imputation_do_not_depend_on_its_batch():
         (np.random.default_rng(0).random((80, 12)) < 0.5).astype(float))
     X = _gappy_rows(model, 9, seed=3)
     features = model.transform(X)
-    np.testing.assert_array_equal(features[::-1], model.transform(X[::-1]))
-    np.testing.assert_array_equal(features[3:4], model.transform(X[3:4]))
+    assert_same_estimate(features[::-1], model.transform(X[::-1]))
+    assert_same_estimate(features[3:4], model.transform(X[3:4]))
     from rbm import GaussianBernoulliRBM, RBMImputer
 
     rng = np.random.default_rng(4)
     real = rng.standard_normal((60, 5))
-    imputer = RBMImputer(estimator=GaussianBernoulliRBM(n_components=4, n_iter=2),
+    # (16 binary hidden units: past the exact sums, so chains estimate the fills.)
+    imputer = RBMImputer(estimator=GaussianBernoulliRBM(n_components=16, n_iter=2),
                          random_state=0).fit(real)
+    assert not imputer.estimator_._hidden_enumerable()
     gaps = real[:7].copy()
     gaps[rng.random(gaps.shape) < 0.4] = np.nan
     gaps[:, 0] = np.nan
     filled = imputer.transform(gaps)
-    np.testing.assert_array_equal(filled[::-1], imputer.transform(gaps[::-1]))
-    np.testing.assert_array_equal(filled[2:3], imputer.transform(gaps[2:3]))
+    assert_same_estimate(filled[::-1], imputer.transform(gaps[::-1]))
+    assert_same_estimate(filled[2:3], imputer.transform(gaps[2:3]))
