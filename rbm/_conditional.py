@@ -766,8 +766,11 @@ class ConditionalMixin:
         hidden states are all averaged (consecutive states are correlated,
         which costs precision, not correctness, so there is no thinning).
         ``"auto"`` is exact when the hidden layer has at most 2**14 states
-        (binary hidden units only: for Gaussian, ReLU and dReLU units, whose
-        states cannot be enumerated, it is ``"gibbs"``, an estimate).
+        (binary hidden units), or in closed form where the model is one
+        multivariate Gaussian (Gaussian visible and hidden units; so is
+        ``"exact"`` there); for the other ReLU, dReLU and Gaussian hidden
+        units, whose states cannot be enumerated, it is ``"gibbs"``, an
+        estimate.
 
         Parameters
         ----------
@@ -808,6 +811,8 @@ class ConditionalMixin:
                           burn_in=DEFAULT_BURN_IN, n_sweeps=DEFAULT_N_SWEEPS,
                           random_state=None):
         """(E[E[v | h]], E[E[v | h]**2]) over h ~ p(h | observed), internal columns."""
+        if method in ("auto", "exact") and self._is_proper_gaussian_pair():
+            return self._gaussian_pair_moments(rows, observed)
         if self._conditional_method(method) == "exact":
             return self._exact_moments(rows, observed)
         n_chains = _check_count("n_chains", n_chains)
@@ -822,6 +827,48 @@ class ConditionalMixin:
         moments = self._gibbs_moments(rows[first], observed[first], n_chains, burn_in,
                                       n_sweeps, random_state)
         return tuple(moment[question] for moment in moments)
+
+    def _is_proper_gaussian_pair(self):
+        """Whether the model is one proper multivariate Gaussian (Gaussian
+        visible and hidden units), whose conditionals are closed-form."""
+        return (is_gaussian_pair(self._visible_unit, self._hidden_unit)
+                and self._gaussian_pair()[1] is not None)
+
+    def _gaussian_pair(self):
+        """(precision P, mean, log Z) of the Gaussian pair's visible marginal."""
+        return gaussian_pair_moments(*self._float64_parameters(), self._visible_unit)
+
+    def _gaussian_pair_moments(self, rows, observed):
+        """``_marginal_moments`` of a proper Gaussian pair, exactly.
+
+        Under N(mean, P**-1) the missing entries f of a row given its
+        observed ones o follow N(mean_f - P_ff**-1 P_fo (v_o - mean_o),
+        P_ff**-1), once per distinct mask.  The second moment is set so that
+        ``posterior_marginals``' sigma**2 + second - first**2 is that
+        variance (P_ff**-1 is at least diag(sigma_f**2): the hidden units
+        only add spread).  The Gibbs estimate was off by up to 0.24
+        standard deviations in the mean and 14% in the variance.
+        """
+        P, mean, _ = self._gaussian_pair()
+        rows = np.asarray(rows, dtype=np.float64)
+        first = np.where(observed, rows, mean)
+        second = first * first
+        sigma_squared = self._visible_unit.coupling_precision() ** -1.0
+        masks, which = np.unique(observed, axis=0, return_inverse=True)
+        for k, o in enumerate(masks):
+            f = ~o
+            if not f.any():
+                continue
+            members = np.flatnonzero(which.ravel() == k)
+            L = np.linalg.cholesky(P[np.ix_(f, f)])
+            shift = (rows[np.ix_(members, o)] - mean[o]) @ P[np.ix_(o, f)]
+            inverse_L = np.linalg.solve(L, np.eye(len(L)))
+            conditional_mean = mean[f] - (inverse_L.T @ (inverse_L @ shift.T)).T
+            conditional_variance = np.sum(inverse_L * inverse_L, axis=0)
+            first[np.ix_(members, f)] = conditional_mean
+            second[np.ix_(members, f)] = (conditional_mean * conditional_mean
+                                          + conditional_variance - sigma_squared[f])
+        return first, second
 
     def _distinct_questions(self, rows, observed):
         """(the first row of each distinct question, each row's question).
@@ -1085,7 +1132,8 @@ class ConditionalMixin:
         E[h_j | observed entries], the mean over p(missing | observed).
         Exact, by summing over the hidden states, where there are at most
         2**14 of them (binary hidden units; ``conditional_marginals``'s
-        ``"auto"``); otherwise estimated from 16 clamped chains per row
+        ``"auto"``), or in closed form where the model is one Gaussian
+        (Gaussian visible and hidden units); otherwise estimated from 16 clamped chains per row
         (25 steps of burn-in, then E[h | v] averaged over 25 steps,
         Rao-Blackwellised) seeded by ``random_state`` and the row itself,
         so repeated calls agree where it is set, and a row's features do
@@ -1151,7 +1199,11 @@ class ConditionalMixin:
         H = np.empty((rows.shape[0], self.n_components), dtype=self.components_.dtype)
         H[complete] = self._hidden_unit.mean(self._hidden_field(rows[complete]))
         gaps = ~complete
-        if self._hidden_enumerable():
+        if self._is_proper_gaussian_pair():
+            # Linear in v: E[h | observed] = c + W D E[v | observed], exactly.
+            first, _ = self._gaussian_pair_moments(rows[gaps], observed[gaps])
+            means = self._hidden_unit.mean(self._hidden_field(first))
+        elif self._hidden_enumerable():
             (means,) = self._exact_posterior_means(rows[gaps], observed[gaps],
                                                    (lambda states, _: states,), with_means=False)
         else:
@@ -1298,7 +1350,7 @@ class ConditionalMixin:
         observed entries o of a row follow N(mean_o, C_oo), C = P**-1: their
         log density, once per distinct mask of observed entries.
         """
-        P, mean, _ = gaussian_pair_moments(*self._float64_parameters(), self._visible_unit)
+        P, mean, _ = self._gaussian_pair()
         C = np.linalg.inv(P)
         out = np.empty(rows.shape[0])
         masks, which = np.unique(observed, axis=0, return_inverse=True)

@@ -234,3 +234,39 @@ def test_a_constant_feature_gets_the_data_scale_as_under_other_hidden_types():
     # at 0.5 from its mean; 1 nat leaves room for sigma within [0.5, 1].
     assert model.score_samples(X[:1])[0] - model.score_samples(away)[0] < 1.0
     assert model.sigma_[2] > 0.5
+
+
+def test_conditionals_given_gaps_are_the_gaussians_closed_form():
+    # The model is N(mean, C): the missing entries f given the observed o
+    # follow N(mean_f + C_fo C_oo^-1 (v_o - mean_o), C_ff - C_fo C_oo^-1 C_of)
+    # (here from the covariance, the code works from the precision).  The
+    # Gibbs estimate was off by up to 0.24 standard deviations in the mean and
+    # 14% in the variance; transform is c + W D E[v | observed] (linear).
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_wine().data)
+    model = GaussianBernoulliRBM(n_components=16, hidden="gaussian", n_iter=20,
+                                 missing="impute", random_state=0).fit(X[:120])
+    rows = X[120:126].copy()
+    rows[:, [0, 5, 7]] = np.nan
+    rows[1, 2] = np.nan
+    P, mean, _ = model._gaussian_pair()
+    C = np.linalg.inv(P)
+    for method in ("auto", "exact"):
+        mu, var = model.conditional_marginals(rows, method=method)
+        features = model.transform(rows)
+        for i in range(len(rows)):
+            o = ~np.isnan(rows[i])
+            f = ~o
+            gain = C[np.ix_(f, o)] @ np.linalg.inv(C[np.ix_(o, o)])
+            np.testing.assert_allclose(mu[i, f], mean[f] + gain @ (rows[i, o] - mean[o]),
+                                       rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(var[i, f], np.diag(C[np.ix_(f, f)] - gain @ C[np.ix_(o, f)]),
+                                       rtol=1e-10, atol=1e-12)
+            assert np.array_equal(mu[i, o], rows[i, o]) and np.all(var[i, o] == 0)
+            completed = np.where(o, rows[i], mu[i])
+            expected = model.intercept_hidden_ + model.components_ @ (completed / model.sigma_**2)
+            np.testing.assert_allclose(features[i], expected, rtol=1e-10, atol=1e-12)
+    gibbs = model.conditional_marginals(rows, method="gibbs", random_state=0)[0]
+    assert np.abs(gibbs - mu).max() > 1e-3  # the estimate is still there, and differs
