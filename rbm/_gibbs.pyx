@@ -912,10 +912,17 @@ cdef void _negative_phase_pcd(const Train* T, blocks_t* A, Py_ssize_t B,
 
 
 cdef void _negative_phase_pt(Train* T, blocks_t* A, Py_ssize_t B, Py_ssize_t C) noexcept nogil:
-    """PT: k tempered steps of every temperature block; block 0 (beta = 1) into VS[B:]."""
+    """PT: k tempered steps of every temperature block; block 0 (beta = 1) into VS[B:].
+
+    The swaps alternate between pairs (0, 1), (2, 3), ... and (1, 2), ...;
+    with two temperatures there is one pair, proposed at every step (its
+    alternation with nothing restarted at every call, as the swap counts
+    cannot tell an odd step count from an even one: the split of the rows
+    into calls changed the draws).
+    """
     cdef int step
     for step in range(T.k):
-        _tempered_step(T, A, C, <int> (T.pt_step % 2))
+        _tempered_step(T, A, C, <int> (T.pt_step % 2) if T.n_temperatures > 2 else 0)
         T.pt_step += 1
     memcpy(A.VS + B * T.u.n_visible, A.S_all, C * T.u.n_visible * sizeof(A.VS[0]))
 

@@ -309,6 +309,35 @@ def test_parallel_tempering_recovers_mode_weights_that_pcd_misses():
     assert rates.shape == (9,) and np.all((rates > 0.3) & (rates <= 1.0))
 
 
+@pytest.mark.parametrize("n_temperatures", [2, 3, 4])
+def test_tempered_swaps_follow_the_steps_however_the_rows_are_split(digits, n_temperatures):
+    # 12 tempered steps (4 calls or epochs of 3 minibatches, k=1).  Two
+    # temperatures have one pair, proposed at every step; more alternate
+    # between pairs (0, 1), (2, 3), ... and (1, 2), ..., carried across
+    # calls by the swap counts.  With two, the alternation restarted at each
+    # call: 8 proposals of 12 steps in 4 calls, 6 in one.
+    X = digits[:30]
+    n_chains, steps = 10, 12
+
+    def model():
+        return BernoulliRBM(n_components=4, method="pt", n_temperatures=n_temperatures,
+                            n_chains=n_chains, batch_size=10, learning_rate=0.01,
+                            random_state=0)
+
+    whole = model().set_params(n_iter=4).fit(X)
+    calls = model()
+    for _ in range(4):
+        calls.partial_fit(X)
+    counts = whole._training.swap_counts
+    pairs = n_temperatures - 1
+    proposed_steps = counts[pairs:] // n_chains
+    if n_temperatures == 2:
+        assert proposed_steps.tolist() == [steps]
+    else:  # pair 0 on even steps, pair 1 on odd ones
+        assert proposed_steps[0] + proposed_steps[1] == steps
+    np.testing.assert_array_equal(calls._training.swap_counts[pairs:], counts[pairs:])
+
+
 def test_parallel_tempering_trains_every_model_type(digits):
     for model, X in [
         (BernoulliRBM(n_components=8), digits),
