@@ -46,7 +46,6 @@ import inspect
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -61,6 +60,7 @@ import rbm
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _common import rbm_source  # noqa: E402
 from _data import BINARY as DEFAULT_DATA_DIR  # noqa: E402
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "density.md"
 
@@ -774,19 +774,6 @@ def digits_verdict(rows, budget=FULL):
     return None
 
 
-def _rbm_source():
-    """Where rbm was imported from and its git commit ('+dirty': rbm/ modified)."""
-    package = Path(rbm.__file__).resolve().parent
-    try:
-        def git(*cmd):
-            return subprocess.run(["git", "-C", str(package), *cmd], capture_output=True,
-                                  text=True, check=True, timeout=10).stdout.strip()
-        dirty = "+dirty" if git("status", "--porcelain", "--", ".") else ""
-        return f"{package} (git {git('rev-parse', '--short', 'HEAD')}{dirty})"
-    except (OSError, subprocess.SubprocessError):
-        return f"{package} (not a git checkout)"
-
-
 def hidden_report(rows, args, total_seconds, models):
     """The ``--hidden`` report: one column per hidden type."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
@@ -800,7 +787,7 @@ def hidden_report(rows, args, total_seconds, models):
         f"all else default; data: {args.data_dir}; "
         f"total {total_seconds:.0f} s",
         f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"rbm {rbm.__version__} from {_rbm_source()}",
+        f"rbm {rbm.__version__} from {rbm_source()}",
         f"- machine: os.cpu_count()={os.cpu_count()}, 1-min load average at end={load:.2f}",
         "- cells: mean test log-likelihood in nats per sample, ± the AIS standard error "
         "of log Z where the model was not enumerable, and (training time)",
@@ -817,7 +804,7 @@ def report(rows, budget, args, total_seconds):
         "",
         f"- mode: {budget.name}; data: {args.data_dir}; seed {SEED}; total {total_seconds:.0f} s",
         f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__} from {_rbm_source()}",
+        f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__} from {rbm_source()}",
         f"- machine: os.cpu_count()={os.cpu_count()}, 1-min load average at end={load:.2f}",
         "- cells: mean test log-likelihood in nats per sample (higher is better), "
         "± the AIS standard error of log Z where the model was too large to enumerate, "

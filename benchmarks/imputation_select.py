@@ -35,7 +35,6 @@ stay in the file but are neither reused nor reported.
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +45,7 @@ import numpy as np
 import rbm
 from rbm import DivergenceError
 from rbm.impute import DefaultRule
+from _common import rbm_commit
 from imputation import (DATA, MISSING_FRACTION, SEED, SETS, available, contenders,
                         fitted_rbm_imputer, load, rbm_imputer, score)
 
@@ -121,21 +121,6 @@ def evaluate(fill, fit, gappy, valid, removed, kind):
 
 
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "rbm_imputation_select.jsonl"
-
-
-def rbm_commit():
-    """The last git commit that changed the imported rbm package ('+dirty' if
-    rbm/ has changes), or 'unknown' outside a git checkout: commits that touch
-    only the benchmarks keep the cache."""
-    package = Path(rbm.__file__).resolve().parent
-    try:
-        def git(*cmd):
-            return subprocess.run(["git", "-C", str(package), *cmd], capture_output=True,
-                                  text=True, check=True, timeout=10).stdout.strip()
-        dirty = "+dirty" if git("status", "--porcelain", "--", ".") else ""
-        return git("log", "-1", "--format=%H", "--", ".") + dirty
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def settings_key(args, label, commit):

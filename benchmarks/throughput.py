@@ -71,6 +71,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _common import positive_int, rbm_source
 from _resident import reset_peak_rss, status_bytes
 import scipy
 import sklearn
@@ -889,24 +890,6 @@ def _usable_cpus():
         return os.cpu_count()
 
 
-def _rbm_source():
-    """Where rbm was imported from and, in a git checkout, its commit.
-
-    The kernel changes often; a table is only meaningful with the commit
-    it was measured on ("+dirty": rbm/ had uncommitted changes).
-    """
-    package = Path(rbm.__file__).resolve().parent
-    try:
-        def git(*cmd):
-            return subprocess.run(["git", "-C", str(package), *cmd], capture_output=True,
-                                  text=True, check=True, timeout=10).stdout.strip()
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = "+dirty" if git("status", "--porcelain", "--", ".") else ""
-        return f"{package} (git {commit}{dirty})"
-    except (OSError, subprocess.SubprocessError):
-        return f"{package} (not a git checkout)"
-
-
 def _load_average():
     """1-minute load average, or None where the OS does not report it."""
     try:
@@ -948,7 +931,7 @@ def environment_header(args, load_at_start):
         f"usable CPUs={_usable_cpus()}, {platform.system()} {platform.machine()}, "
         f"1-min load average at start={'n/a' if load_at_start is None else f'{load_at_start:.2f}'}",
         f"- python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__} from {_rbm_source()}",
+        f"scikit-learn {sklearn.__version__}, rbm {rbm.__version__} from {rbm_source()}",
         "- BLAS (threadpoolctl): " + "; ".join(blas),
         f"- threads: {threads}",
         f"- ours calls BLAS through {_ours_blas()} (its own row sums for small models "
@@ -1031,17 +1014,6 @@ def parse_args(argv=None):
 
 #: The attributes of the four report options.
 REPORTS = ("cd_linearity", "memory", "ais", "hidden_types")
-
-
-def positive_int(text):
-    """An integer >= 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def positive_float(text):
@@ -1156,7 +1128,7 @@ def _main(args):
     if args.json:
         figures = report_figures(rows, per_update, ais, memory, hidden_costs, hidden_ais)
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"rbm": _rbm_source(), "header": header,
+        args.json.write_text(json.dumps({"rbm": rbm_source(), "header": header,
                                          "figures": figures}, indent=1))
         print(f"figures written to {args.json}", file=sys.stderr)
 

@@ -80,6 +80,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # _data beside this script
+from _common import positive_int  # noqa: E402
 from _data import BINARY as DATA  # noqa: E402
 SETS = ("digits", "plants", "mushrooms", "dna")
 
@@ -460,17 +461,6 @@ def parse_parts(text):
         raise argparse.ArgumentTypeError(
             f"unknown part(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(PARTS)}")
     return parts
-
-
-def positive_int(text):
-    """An integer >= 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, not {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def parse_args(argv=None):
