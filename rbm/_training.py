@@ -1553,29 +1553,37 @@ def fit_epochs(model, X, X_valid, n_epochs, warm=False, weights=None,
     forget_early_stopping(model)  # an earlier fit's, unless this one stops early
     if stopper is not None:
         restore_best_epoch(model, stopper, earlier)
-    warn_if_hidden_idle(model, figures.epoch_rows())
+    warn_if_hidden_idle(model, figures.epoch_rows(), X)
 
 
-def warn_if_hidden_idle(model, rows):
-    """ConvergenceWarning when every hidden unit is switched off on ``rows`` (the
-    per-epoch figures' sample of training rows, ``epoch_row_index``).
+#: ``warn_if_hidden_idle`` reads the training rows in blocks of this many.
+IDLE_CHECK_BLOCK_ROWS = 4096
+
+
+def warn_if_hidden_idle(model, rows, X):
+    """ConvergenceWarning when every hidden unit is switched off on every
+    training row of X.
 
     A learning rate too high for the hidden type can push every hidden bias far
     negative (-2e8 for ReLU units at learning_rate=5) with no divergence to
     catch: the energy stays below ``MAX_ENERGY_SCALE`` and the likelihood near
     the independent model's, which is what the model has become.  One hidden
-    field of at most ``MONITOR_ROWS`` rows, once per fit.
+    field of ``rows`` (the per-epoch figures' sample) first, once per fit; only
+    where every unit is off there are all rows read, block by block until a
+    unit is on somewhere (a unit that marks a rare cluster is on for a few
+    rows only: a sample of 64 missed a 1.5% cluster and warned of a model 0.65
+    nats per row better than independent features).
     """
     field = np.asarray(model._hidden_field(rows), dtype=np.float64)
     idle = model._hidden_unit.idle_units(field)
-    if idle.size == 0 or not idle.all():
+    if idle.size == 0 or not idle.all() or not _idle_on_every_row(model, X, field[:1]):
         return
     c = np.asarray(model.intercept_hidden_, dtype=np.float64)
     given = as_given(model.learning_rate, f"{resolved_learning_rate(model):.3g}")
     warnings.warn(
         f"{type(model).__name__}: all {idle.size} hidden units "
-        f"(hidden={model._hidden_unit.name!r}) ended switched off: on each of the "
-        f"{field.shape[0]} training rows checked, every unit's field c + W s(v) holds "
+        f"(hidden={model._hidden_unit.name!r}) ended switched off: on every one of the "
+        f"{X.shape[0]} training rows, every unit's field c + W s(v) holds "
         "h | v at one value whatever the row (off, or for binary units stuck on; hidden "
         f"biases from {c.min():.3g} to {c.max():.3g}). The hidden units then model nothing: "
         "the fit is, in effect, the model of independent features. The usual "
@@ -1583,6 +1591,18 @@ def warn_if_hidden_idle(model, rows):
         f"{lower_rate_advice(model)}, and fit again. A large sparsity_cost or weight "
         "decay can switch units off too.",
         ConvergenceWarning, stacklevel=user_stacklevel())
+
+
+def _idle_on_every_row(model, X, reference):
+    """Whether every hidden unit is off on every row of X: each block's fields
+    with the ``reference`` row's (a unit stuck at one value in one block and at
+    another in the next is not idle)."""
+    for start in range(0, X.shape[0], IDLE_CHECK_BLOCK_ROWS):
+        block = np.asarray(model._hidden_field(X[start : start + IDLE_CHECK_BLOCK_ROWS]),
+                           dtype=np.float64)
+        if not model._hidden_unit.idle_units(np.vstack([reference, block])).all():
+            return False
+    return True
 
 
 def _fit_epoch(model, X, epoch, n_epochs, warm, start_fraction, stopper, watch, before_pass,

@@ -251,7 +251,8 @@ def test_conditionals_given_gaps_are_the_gaussians_closed_form():
     rows = X[120:126].copy()
     rows[:, [0, 5, 7]] = np.nan
     rows[1, 2] = np.nan
-    P, mean, _ = model._gaussian_pair()
+    P, mean, _ = gaussian_pair_moments(*(np.asarray(a, dtype=float) for a in (
+        model.components_, model.intercept_visible_, model.intercept_hidden_)), model._visible_unit)
     C = np.linalg.inv(P)
     for method in ("auto", "exact"):
         mu, var = model.conditional_marginals(rows, method=method)

@@ -917,6 +917,28 @@ def test_a_fit_whose_hidden_units_all_switch_off_warns(hidden):
             f"{default:.3g} for this model") in message
 
 
+def test_a_unit_that_marks_a_rare_cluster_is_not_called_switched_off():
+    # A unit on for every row but a 1.5% cluster is off on each of the 64
+    # rows the per-epoch figures sample; the check read only those and warned
+    # of a model 0.65 nats per row better than independent features.  Where the
+    # sample is all off, every training row is read.
+    from rbm._monitor import epoch_row_index
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = (rng.random((n, 40)) < 0.03).astype(float)
+    sampled = np.zeros(n, dtype=bool)
+    sampled[epoch_row_index(n)] = True
+    rare = np.flatnonzero(~sampled)[::60][:40]
+    X[rare, :20] = rng.random((len(rare), 20)) < 0.95
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = BernoulliRBM(n_components=1, n_iter=30, learning_rate=1.0,
+                             random_state=0).fit(X)
+    H = model.transform(X)[:, 0]
+    assert H[rare].max() < 0.01 and np.delete(H, rare).min() > 0.9  # the unit marks them
+
+
 def test_a_fit_with_some_hidden_units_alive_does_not_warn():
     # learning_rate=0.5 leaves most ReLU units of binarised digits off, not all.
     from sklearn.datasets import load_digits
@@ -984,3 +1006,47 @@ def test_a_sparsity_penalty_on_non_negative_hidden_units_is_silent(hidden):
                      sparsity_cost=0.5, sparsity_target=0.05).fit(X)
         # Signed units without the penalty are silent too.
         BernoulliRBM(n_components=3, hidden="drelu", n_iter=2, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("scale", [3.0, 1e200])
+@pytest.mark.parametrize("method", ["auto", "exact"])
+def test_an_improper_gaussian_pairs_conditionals_are_refused_as_improper(scale, method):
+    # "exact" said it enumerates hidden states and advised "gibbs", which then
+    # raised the improper error; at 1e200 NumPy's overflow warning came first
+    # (an error under -W error).  Each call now gives the improper error alone.
+    model, X = improper_gaussian_pair()
+    model.set_params(missing="impute")
+    model.components_[...] = scale
+    rows = X[:3].copy()
+    rows[:, 1] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="is improper: its couplings outgrow .* features "
+                                             r"\[1\] given the others has no mean or variance"):
+            model.conditional_marginals(rows, method=method)
+        with pytest.raises(ValueError, match="is improper: .* has no hidden means"):
+            model.transform(rows)
+
+
+def test_a_gaussian_pairs_conditional_exists_where_its_block_is_proper():
+    # The closed form needs only P_ff positive definite for the missing
+    # entries f, not the whole model proper: it uses P and q, not the mean.
+    from rbm._partition import gaussian_pair_moments
+
+    model, X = improper_gaussian_pair()
+    model.set_params(missing="impute")
+    model.components_[:, 0] = 0.1  # feature 0 weakly coupled, the others at 3
+    W, b, c = (np.asarray(a, dtype=float) for a in (model.components_, model.intercept_visible_,
+                                                    model.intercept_hidden_))
+    P = gaussian_pair_moments(W, b, c, model._visible_unit)[0]
+    assert np.linalg.eigvalsh(P).min() < 0  # improper as a whole
+    free = [0]
+    assert P[0, 0] > 0  # one missing entry: a proper conditional
+    rows = X[:3].copy()
+    rows[:, free] = np.nan
+    mean, variance = model.conditional_marginals(rows)
+    d = 1.0 / model.sigma_.astype(float) ** 2
+    q = d * (b + W.T @ c)
+    expected = (q[0] - rows[:, 1:] @ P[1:, 0]) / P[0, 0]
+    np.testing.assert_allclose(mean[:, 0], expected, rtol=1e-12)
+    np.testing.assert_allclose(variance[:, 0], 1.0 / P[0, 0], rtol=1e-12)
