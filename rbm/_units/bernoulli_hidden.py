@@ -13,6 +13,7 @@ from ._layer import HiddenLayer, enumerate_binary, sigmoid, softplus
 #: -14) within 20 epochs, leaving the model of independent features.
 IDLE_BINARY_FIELD = 6.9
 
+
 class BernoulliHidden(HiddenLayer):
     """Binary hidden units: ``p(h_j = 1 | v) = sigmoid(c_j + (W s(v))_j)``.
 
