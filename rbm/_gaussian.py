@@ -92,7 +92,11 @@ class GaussianBernoulliRBM(BaseRBM):
     assigned parameters) has only the steps, which crawl on nearly
     singular covariances: ``fit`` warns (``ConvergenceWarning``) when it
     ends more than 1e-3 nats per row of its objective below the start a
-    fresh fit would take.  ``batch_size``, ``method``, ``momentum``, the
+    fresh fit would take.  Where factor analysis's maximum puts some
+    sigma at its floor (a Heywood case: standardised wine or breast cancer
+    from 4 hidden units, n_samples < n_features) the steps cannot leave
+    it, so ``weight_decay`` and the L1 penalties change nothing there:
+    ``fit`` warns (``UserWarning``) when one is given.  ``batch_size``, ``method``, ``momentum``, the
     sparsity target and centering do not apply there.  Sampled gradients
     fail on such models: on standardised breast cancer, whose covariance
     has eigenvalues down to 1.1e-4, PCD reached -22.9 nats per test row
