@@ -33,6 +33,7 @@ from ._state import MAX_ENERGY_SCALE, Update, model_energy_scale
 from ._units._layer import user_stacklevel
 from ._units import (all_finite, default_learning_rate, default_weight_decay, hidden_layer_type,
                      resolved_learning_rate, resolved_weight_decay)
+from ._units._layer import user_stacklevel
 from ._weights import average, kernel_weights
 
 
@@ -258,7 +259,7 @@ class Batches:
     """
 
     __slots__ = ("X", "csr_data", "csr_indices", "csr_indptr", "_n_columns", "order", "ends",
-                 "weights", "sample_weight", "refused_blocks")
+                 "weights", "sample_weight")
 
     def __init__(self, X, sample_weight=None):
         self.sample_weight = sample_weight
@@ -275,7 +276,6 @@ class Batches:
         else:
             self.X = np.ascontiguousarray(X)
         self.order = self.ends = None
-        self.refused_blocks = None  # (a Gaussian pair's: ``RefusedBlocks``)
 
     @property
     def n_rows(self):
@@ -868,10 +868,7 @@ def exact_gaussian_pair_step(model, batches, update):
                 sigma = np.clip(sigma * np.exp(rate * gradient[3]), low, high)
         return [W, b, c, sigma]
 
-    refused = RefusedBlocks.of(batches)
     for block in ("weights", "biases", "sigma")[:3 if unit.learn_sigma else 2]:
-        if refused.skip(block):
-            continue
         gradient = gaussian_pair_gradient(*params, mean, second)
         if gradient is None:  # assigned improper parameters: nothing to follow
             # Only possible before the first block moves (a step that made
@@ -882,68 +879,17 @@ def exact_gaussian_pair_step(model, batches, update):
                 "log-likelihood is -inf everywhere and has no gradient "
                 "to train along. Fit it anew (warm_start=False), or assign parameters "
                 "that make it proper.")
-        start, rate = objective(*params), refused.first_rate(block, update.learning_rate)
+        start, rate = objective(*params), update.learning_rate
         for _ in range(GAUSSIAN_PAIR_MAX_HALVINGS + 1):
             candidate = moved(block, gradient, rate)
             if objective(*candidate) >= start:
                 params = candidate
-                refused.accepted(block, rate)
                 break
             rate *= 0.5
-        else:
-            refused.note(block)
-    refused.next_pass()
     model.components_[...] = params[0]
     model.intercept_visible_[...] = params[1]
     model.intercept_hidden_[...] = params[2]
     unit.state[_gibbs.GAUSSIAN_SIGMA] = params[3]
-
-
-#: A Gaussian pair's block whose every halved step a pass refused is left out
-#: of the next passes of the call, and tried again after this many.
-GAUSSIAN_PAIR_RETRY_PASSES = 32
-
-
-class RefusedBlocks:
-    """What the blocks of ``exact_gaussian_pair_step`` learned of their step
-    sizes within one training call (kept on its ``batches``).
-
-    A factor-analysis start with some sigma at its floor refuses every step
-    of the weights and of sigma (their curvature there goes as 1 / sigma**4),
-    pass after pass, and takes the biases' only after some 30 halvings: 32
-    evaluations of the objective per block and pass took a default fit of
-    wine (4 hidden units, 5,000 passes) from 5 s to 39 s.  A block that
-    refused every step is skipped for ``GAUSSIAN_PAIR_RETRY_PASSES`` passes,
-    then tried again (the other blocks' steps may have opened it); a block
-    starts its halvings at twice the step it last took (at most the
-    learning rate), not at the learning rate.
-    """
-
-    def __init__(self):
-        self.passes, self.refused_at, self.rates = 0, {}, {}
-
-    def first_rate(self, block, learning_rate):
-        """The first step size to try: twice the last one taken, at most the rate."""
-        return min(learning_rate, 2.0 * self.rates.get(block, learning_rate))
-
-    def accepted(self, block, rate):
-        self.rates[block] = rate
-
-    @classmethod
-    def of(cls, batches):
-        if batches.refused_blocks is None:
-            batches.refused_blocks = cls()
-        return batches.refused_blocks
-
-    def skip(self, block):
-        at = self.refused_at.get(block)
-        return at is not None and self.passes - at < GAUSSIAN_PAIR_RETRY_PASSES
-
-    def note(self, block):
-        self.refused_at[block] = self.passes
-
-    def next_pass(self):
-        self.passes += 1
 
 
 class PassSnapshot:

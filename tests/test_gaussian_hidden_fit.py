@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
 
-from rbm import GaussianBernoulliRBM, _gibbs
+from rbm import GaussianBernoulliRBM
 from rbm._partition import (gaussian_pair_from_factor_analysis, gaussian_pair_from_moments,
                             gaussian_pair_gradient,
                             gaussian_pair_log_likelihood, gaussian_pair_moments, SigmaOnly,
@@ -340,27 +340,3 @@ def test_conditionals_given_gaps_are_the_gaussians_closed_form():
             np.testing.assert_allclose(features[i], expected, rtol=1e-10, atol=1e-12)
     gibbs = model.conditional_marginals(rows, method="gibbs", random_state=0)[0]
     assert np.abs(gibbs - mu).max() > 1e-3  # the estimate is still there, and differs
-
-
-def test_blocks_that_refuse_every_step_are_not_retried_every_pass(monkeypatch):
-    # A factor-analysis start with some sigma at its floor refuses every
-    # halved step of the weights and of sigma, pass after pass: 32 objective
-    # evaluations each, which took a default fit of wine from 5 s to 39 s.
-    # Such a block now waits GAUSSIAN_PAIR_RETRY_PASSES passes.
-    from sklearn.datasets import load_wine
-    from sklearn.preprocessing import StandardScaler
-
-    import rbm._training as training
-
-    X = StandardScaler().fit_transform(load_wine().data)
-    calls = []
-    real = training.gaussian_pair_objective
-    monkeypatch.setattr(training, "gaussian_pair_objective",
-                        lambda *args: calls.append(1) or real(*args))
-    n_passes = 2 * training.GAUSSIAN_PAIR_RETRY_PASSES
-    model = GaussianBernoulliRBM(n_components=4, hidden="gaussian", n_iter=n_passes,
-                                 random_state=0).fit(X)
-    assert np.any(model.sigma_ <= model._visible_unit.state[_gibbs.GAUSSIAN_SIGMA_MIN] * 1.01)
-    # Two refused blocks tried in 2 passes of 64 (33 evaluations each), the
-    # biases in every pass (a start and a few halvings).
-    assert len(calls) < n_passes * 12
