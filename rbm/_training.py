@@ -9,6 +9,7 @@ kernel once, and checks for divergence afterwards, rolling back if needed.
 
 import math
 import time
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -33,7 +34,6 @@ from ._state import MAX_ENERGY_SCALE, Update, model_energy_scale
 from ._units._layer import user_stacklevel
 from ._units import (all_finite, default_learning_rate, default_weight_decay, hidden_layer_type,
                      resolved_learning_rate, resolved_weight_decay)
-from ._units._layer import user_stacklevel
 from ._weights import average, kernel_weights
 
 
@@ -607,7 +607,7 @@ def start_gaussian_pair_at_moments(model, X, sample_weight=None):
     unit = model._visible_unit
     mean, second = _ridged_moments(model, X, sample_weight)
     _check_resolved_covariance(model, mean, second - np.outer(mean, mean))
-    W, b, c, sigma = _maximum_likelihood_pair(model, mean, second)
+    (W, b, c, sigma), _ = _maximum_likelihood_pair(model, mean, second)
     model.components_[...] = W
     model.intercept_visible_[...] = b
     model.intercept_hidden_[...] = c
@@ -627,6 +627,7 @@ def start_gaussian_pair_at_moments(model, X, sample_weight=None):
 #: hidden units: 7.2 s a warm one-pass fit, 0.3 s without the check).
 _GAUSSIAN_PAIR_STARTS = {}
 _GAUSSIAN_PAIR_STARTS_KEPT = 8
+_GAUSSIAN_PAIR_STARTS_LOCK = threading.Lock()
 
 
 def _gaussian_pair_key(model, mean, second):
@@ -646,9 +647,9 @@ def _gaussian_pair_key(model, mean, second):
 
 
 def _maximum_likelihood_pair(model, mean, second):
-    """(W, b, c, sigma) of the maximum-likelihood Gaussian pair of these ridged
-    moments (``gaussian_pair_from_moments``); its objective figures are kept
-    in ``_GAUSSIAN_PAIR_STARTS``."""
+    """((W, b, c, sigma), figures): the maximum-likelihood Gaussian pair of these
+    ridged moments (``gaussian_pair_from_moments``) and its objective figures,
+    which are kept in ``_GAUSSIAN_PAIR_STARTS``."""
     unit = model._visible_unit
     fixed = None if unit.learn_sigma else np.asarray(unit.sigma, dtype=np.float64)
     high = np.asarray(unit.state[_gibbs.GAUSSIAN_SIGMA_MAX], dtype=np.float64)
@@ -664,20 +665,21 @@ def _maximum_likelihood_pair(model, mean, second):
         figures = (gaussian_pair_log_likelihood(*best, mean, second), float(np.sum(W * W)),
                    float(np.abs(W).sum()), l1_squared_penalty(W, 1.0))
     key = _gaussian_pair_key(model, mean, second)
-    _GAUSSIAN_PAIR_STARTS.pop(key, None)
-    _GAUSSIAN_PAIR_STARTS[key] = figures
-    while len(_GAUSSIAN_PAIR_STARTS) > _GAUSSIAN_PAIR_STARTS_KEPT:
-        del _GAUSSIAN_PAIR_STARTS[next(iter(_GAUSSIAN_PAIR_STARTS))]
-    return best
+    with _GAUSSIAN_PAIR_STARTS_LOCK:  # (fits in threads share the cache)
+        _GAUSSIAN_PAIR_STARTS.pop(key, None)
+        _GAUSSIAN_PAIR_STARTS[key] = figures
+        while len(_GAUSSIAN_PAIR_STARTS) > _GAUSSIAN_PAIR_STARTS_KEPT:
+            del _GAUSSIAN_PAIR_STARTS[next(iter(_GAUSSIAN_PAIR_STARTS))]
+    return best, figures
 
 
 def _start_objective(model, mean, second, update):
     """The training objective (``gaussian_pair_objective``) of the maximum-likelihood
     start of these moments, from ``_GAUSSIAN_PAIR_STARTS`` or computed anew."""
-    figures = _GAUSSIAN_PAIR_STARTS.get(_gaussian_pair_key(model, mean, second))
+    with _GAUSSIAN_PAIR_STARTS_LOCK:
+        figures = _GAUSSIAN_PAIR_STARTS.get(_gaussian_pair_key(model, mean, second))
     if figures is None:
-        _maximum_likelihood_pair(model, mean, second)
-        figures = _GAUSSIAN_PAIR_STARTS[_gaussian_pair_key(model, mean, second)]
+        figures = _maximum_likelihood_pair(model, mean, second)[1]
     log_likelihood, squares, absolutes, l1_squared = figures
     return (log_likelihood - 0.5 * update.weight_decay * squares
             - update.l1_weight_decay * absolutes - update.l1_squared_weight_decay * l1_squared)
